@@ -1,0 +1,242 @@
+"""The one exception tree of Isthmus.
+
+Every error a client can see is an :class:`IsthmusError`. Each class carries the Elasticsearch
+``type`` string and the HTTP status, so turning an error into a REST body is a lookup
+(:meth:`IsthmusError.to_body`). Foreign exceptions are translated once, at the edge that meets
+them; nothing here matches message text to decide anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class IsthmusError(Exception):
+    """Base class: an error with an Elasticsearch type, a reason and an HTTP status."""
+
+    es_type: ClassVar[str] = "exception"
+    status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        caused_by: IsthmusError | None = None,
+        extra: Mapping[str, Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.caused_by = caused_by
+        self.extra: dict[str, Any] = dict(extra or {})
+        self._status = status
+
+    @property
+    def http_status(self) -> int:
+        return self._status if self._status is not None else self.status
+
+    def to_cause(self) -> dict[str, Any]:
+        """The error as one element of ES's ``root_cause``/``caused_by`` chain."""
+        body: dict[str, Any] = {"type": self.es_type, "reason": self.reason}
+        body.update(self.extra)
+        if self.caused_by is not None:
+            body["caused_by"] = self.caused_by.to_cause()
+        return body
+
+    def root_cause(self) -> IsthmusError:
+        err: IsthmusError = self
+        while err.caused_by is not None:
+            err = err.caused_by
+        return err
+
+    def to_body(self) -> dict[str, Any]:
+        """The full REST error body: ``{"error": {...}, "status": N}``."""
+        root = self.root_cause()
+        root_body = {"type": root.es_type, "reason": root.reason, **root.extra}
+        error = {"root_cause": [root_body], **self.to_cause()}
+        return {"error": error, "status": self.http_status}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(type={self.es_type!r}, status={self.http_status}, reason={self.reason!r})"
+
+
+# --- request shape ------------------------------------------------------------------------------
+
+
+class IllegalArgumentError(IsthmusError):
+    es_type = "illegal_argument_exception"
+    status = 400
+
+
+class ParsingError(IsthmusError):
+    es_type = "parsing_exception"
+    status = 400
+
+    def __init__(self, reason: str, *, line: int | None = None, col: int | None = None) -> None:
+        extra = {"line": line, "col": col} if line is not None else None
+        super().__init__(reason, extra=extra)
+
+
+class XContentParseError(IsthmusError):
+    es_type = "x_content_parse_exception"
+    status = 400
+
+
+class JsonParseError(IsthmusError):
+    es_type = "json_parse_exception"
+    status = 400
+
+
+class ActionRequestValidationError(IsthmusError):
+    es_type = "action_request_validation_exception"
+    status = 400
+
+
+class ContentTooLargeError(IsthmusError):
+    es_type = "content_too_long_exception"
+    status = 413
+
+
+class UnsupportedMediaTypeError(IsthmusError):
+    es_type = "media_type_header_exception"
+    status = 406
+
+
+class MethodNotAllowedError(IsthmusError):
+    """ES answers an existing path with a wrong method with a bare error string; see http.app."""
+
+    es_type = "method_not_allowed"
+    status = 405
+
+
+class SearchPhaseExecutionError(IsthmusError):
+    es_type = "search_phase_execution_exception"
+    status = 400
+
+
+class QueryShardError(IsthmusError):
+    es_type = "query_shard_exception"
+    status = 400
+
+
+class SearchContextMissingError(IsthmusError):
+    es_type = "search_context_missing_exception"
+    status = 404
+
+
+# --- indices and documents ----------------------------------------------------------------------
+
+
+class IndexNotFoundError(IsthmusError):
+    es_type = "index_not_found_exception"
+    status = 404
+
+    def __init__(self, index: str) -> None:
+        super().__init__(
+            f"no such index [{index}]",
+            extra={
+                "resource.type": "index_or_alias",
+                "resource.id": index,
+                "index_uuid": "_na_",
+                "index": index,
+            },
+        )
+
+
+class ResourceAlreadyExistsError(IsthmusError):
+    es_type = "resource_already_exists_exception"
+    status = 400
+
+    def __init__(self, index: str, uuid: str) -> None:
+        super().__init__(
+            f"index [{index}/{uuid}] already exists",
+            extra={"index_uuid": uuid, "index": index},
+        )
+
+
+class InvalidIndexNameError(IsthmusError):
+    es_type = "invalid_index_name_exception"
+    status = 400
+
+    def __init__(self, index: str, why: str) -> None:
+        super().__init__(
+            f"Invalid index name [{index}], {why}",
+            extra={"index_uuid": "_na_", "index": index},
+        )
+
+
+class InvalidAliasNameError(IsthmusError):
+    es_type = "invalid_alias_name_exception"
+    status = 400
+
+
+class AliasesNotFoundError(IsthmusError):
+    es_type = "aliases_not_found_exception"
+    status = 404
+
+
+class IndexClosedError(IsthmusError):
+    es_type = "index_closed_exception"
+    status = 400
+
+    def __init__(self, index: str, uuid: str) -> None:
+        super().__init__("closed", extra={"index_uuid": uuid, "index": index})
+
+
+class MapperParsingError(IsthmusError):
+    es_type = "mapper_parsing_exception"
+    status = 400
+
+
+class DocumentParsingError(IsthmusError):
+    es_type = "document_parsing_exception"
+    status = 400
+
+
+class StrictDynamicMappingError(IsthmusError):
+    es_type = "strict_dynamic_mapping_exception"
+    status = 400
+
+
+class VersionConflictError(IsthmusError):
+    es_type = "version_conflict_engine_exception"
+    status = 409
+
+
+class DocumentMissingError(IsthmusError):
+    es_type = "document_missing_exception"
+    status = 404
+
+
+class ClusterBlockError(IsthmusError):
+    es_type = "cluster_block_exception"
+    status = 403
+
+
+# --- cluster and node ---------------------------------------------------------------------------
+
+
+class SettingsError(IllegalArgumentError):
+    """A setting that is unknown, malformed or not allowed where it was given."""
+
+
+class NodeStartupError(Exception):
+    """The node cannot start; the message is printed for the operator, not sent to a client."""
+
+
+class ResourceNotFoundError(IsthmusError):
+    es_type = "resource_not_found_exception"
+    status = 404
+
+
+class TimeoutError_(IsthmusError):
+    es_type = "timeout_exception"
+    status = 408
+
+
+class NotImplementedYet(IsthmusError):
+    """An Elasticsearch feature Isthmus does not implement; said plainly, never faked."""
+
+    es_type = "illegal_argument_exception"
+    status = 400

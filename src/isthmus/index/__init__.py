@@ -1,0 +1,1 @@
+"""Shard storage: durable operation log and documents (SQLite), derived tantivy index."""

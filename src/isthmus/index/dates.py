@@ -1,0 +1,183 @@
+"""Date parsing and formatting with Elasticsearch's format names.  [no I/O]
+
+Dates are held as epoch milliseconds (int, UTC) everywhere inside Isthmus. This module owns the
+conversion from the formats a mapping names (``strict_date_optional_time``, ``epoch_millis``,
+``yyyy-MM-dd`` style patterns, ``||`` alternatives) and back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+DEFAULT_DATE_FORMAT = "strict_date_optional_time||epoch_millis"
+DYNAMIC_DATE_FORMATS = ("strict_date_optional_time", "yyyy/MM/dd HH:mm:ss||yyyy/MM/dd")
+
+_ISO = re.compile(
+    r"^(?P<y>[+-]?\d{4,9})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
+    r"(?:[Tt ](?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+    r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?)?)?$"
+)
+
+# Java-style pattern letters we understand, mapped to regex pieces and group names.
+_PATTERN_TOKENS: list[tuple[str, str, str]] = [
+    ("yyyy", r"(?P<y>\d{4})", "y"),
+    ("uuuu", r"(?P<y>\d{4})", "y"),
+    ("MM", r"(?P<mo>\d{2})", "mo"),
+    ("dd", r"(?P<d>\d{2})", "d"),
+    ("HH", r"(?P<h>\d{2})", "h"),
+    ("mm", r"(?P<mi>\d{2})", "mi"),
+    ("ss", r"(?P<s>\d{2})", "s"),
+    ("SSS", r"(?P<f>\d{3})", "f"),
+]
+
+
+class DateParseError(ValueError):
+    """The value does not match the format; the message is ES's."""
+
+
+def _tz(text: str | None) -> timezone:
+    if not text or text in ("Z", "z"):
+        return UTC
+    sign = 1 if text[0] == "+" else -1
+    digits = text[1:].replace(":", "")
+    hours = int(digits[:2])
+    minutes = int(digits[2:4]) if len(digits) > 2 else 0
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _exact_millis(dt: datetime) -> int:
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _parse_one(value: str, fmt: str) -> int:
+    fmt = fmt.strip()
+    if fmt in ("strict_date_optional_time", "date_optional_time", "strict_date_time", "date_time",
+               "strict_date", "date", "iso8601", "strict_date_optional_time_nanos"):
+        m = _ISO.match(value)
+        if m is None:
+            raise DateParseError(value)
+        return _exact_millis_from_parts(m.groupdict())
+    if fmt == "epoch_millis":
+        try:
+            return int(float(value))
+        except ValueError:
+            raise DateParseError(value) from None
+    if fmt == "epoch_second":
+        try:
+            return int(float(value) * 1000)
+        except ValueError:
+            raise DateParseError(value) from None
+    return _exact_millis_from_parts(_match_pattern(value, fmt))
+
+
+def _exact_millis_from_parts(parts: dict[str, str | None]) -> int:
+    try:
+        frac = parts.get("f") or "0"
+        micro = int((frac + "000000")[:6])
+        dt = datetime(
+            int(parts["y"] or 0),
+            int(parts.get("mo") or 1),
+            int(parts.get("d") or 1),
+            int(parts.get("h") or 0),
+            int(parts.get("mi") or 0),
+            int(parts.get("s") or 0),
+            micro,
+            tzinfo=_tz(parts.get("tz")),
+        )
+    except (ValueError, OverflowError) as exc:
+        raise DateParseError(str(exc)) from None
+    return _exact_millis(dt)
+
+
+def _match_pattern(value: str, fmt: str) -> dict[str, str | None]:
+    regex = ""
+    i = 0
+    while i < len(fmt):
+        for token, piece, _ in _PATTERN_TOKENS:
+            if fmt.startswith(token, i):
+                regex += piece
+                i += len(token)
+                break
+        else:
+            ch = fmt[i]
+            if ch == "'":
+                end = fmt.index("'", i + 1)
+                regex += re.escape(fmt[i + 1 : end])
+                i = end + 1
+            else:
+                regex += re.escape(ch)
+                i += 1
+    m = re.fullmatch(regex, value)
+    if m is None:
+        raise DateParseError(value)
+    return m.groupdict()
+
+
+def parse_date(value: object, fmt: str = DEFAULT_DATE_FORMAT) -> int:
+    """Parse ``value`` with an ES format (``a||b`` tries each) into epoch milliseconds."""
+    if isinstance(value, bool):
+        raise DateParseError(str(value))
+    if isinstance(value, int | float):
+        if "epoch_second" in fmt and "epoch_millis" not in fmt:
+            return int(value * 1000)
+        return int(value)
+    if not isinstance(value, str):
+        raise DateParseError(str(value))
+    for one in fmt.split("||"):
+        try:
+            return _parse_one(value, one)
+        except DateParseError:
+            continue
+    raise DateParseError(
+        f"failed to parse date field [{value}] with format [{fmt}]"
+    )
+
+
+def looks_like_date(value: str) -> bool:
+    """Dynamic date detection as ES does it with the default ``dynamic_date_formats``."""
+    if not value or not value[0].isdigit():
+        return False
+    for fmt in DYNAMIC_DATE_FORMATS:
+        try:
+            parse_date(value, fmt)
+            return True
+        except DateParseError:
+            continue
+    return False
+
+
+def format_iso(millis: int) -> str:
+    """ES's ``strict_date_optional_time`` output, e.g. ``2024-01-02T03:04:05.000Z``."""
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def format_date(millis: int, fmt: str = DEFAULT_DATE_FORMAT) -> str:
+    """Format epoch milliseconds with the first format of ``fmt`` (what ES shows as key_as_string)."""
+    first = fmt.split("||")[0].strip()
+    if first == "epoch_millis":
+        return str(millis)
+    if first == "epoch_second":
+        return str(millis // 1000)
+    if first in ("strict_date_optional_time", "date_optional_time", "strict_date_time",
+                 "date_time", "iso8601", "strict_date_optional_time_nanos"):
+        return format_iso(millis)
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+    out = first
+    for token, strf in (("yyyy", "%Y"), ("uuuu", "%Y"), ("MM", "%m"), ("dd", "%d"),
+                        ("HH", "%H"), ("mm", "%M"), ("ss", "%S")):
+        out = out.replace(token, dt.strftime(strf))
+    out = out.replace("SSS", f"{dt.microsecond // 1000:03d}").replace("'", "")
+    return out
+
+
+__all__ = [
+    "DEFAULT_DATE_FORMAT",
+    "DateParseError",
+    "format_date",
+    "format_iso",
+    "looks_like_date",
+    "parse_date",
+]

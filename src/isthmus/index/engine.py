@@ -1,0 +1,450 @@
+"""One shard's storage engine: durable store (SQLite) and derived search index (tantivy).
+
+Rules this module keeps:
+
+* **The SQLite store is the truth.** A write batch is one SQLite transaction with
+  ``synchronous=FULL``; it is acknowledged only after that commit returns (ES's default
+  ``index.translog.durability: request``). ``docs`` holds the latest state per id (with
+  tombstones, so versions keep counting after a delete); ``ops`` is the operation history keyed by
+  ``_seq_no`` (index and delete), retained like ES's soft-deletes so that replication can read it.
+* **tantivy is derived.** Operations are applied to the tantivy writer after the store commit and
+  become searchable at refresh. ``meta.indexed_checkpoint`` records the highest ``_seq_no`` a
+  tantivy commit covers; at open, operations above it are replayed (delete-by-``_id`` then add is
+  idempotent, so replaying twice is harmless). When the mapping gains a field a new tantivy
+  generation is built from ``docs``.
+* Methods here are blocking and thread-safe (one lock per shard); the async layer runs them in
+  worker threads, never on the event loop. Searches use the current searcher snapshot and take no
+  lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+
+from isthmus.errors import IsthmusError, VersionConflictError
+from isthmus.index.mapping import Mapping
+from isthmus.index.schema import IndexSchema
+
+log = logging.getLogger("org.elasticsearch.index.engine.Engine")
+
+WRITER_HEAP_BYTES = 48_000_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+  id TEXT PRIMARY KEY, seq_no INTEGER NOT NULL, primary_term INTEGER NOT NULL,
+  version INTEGER NOT NULL, deleted INTEGER NOT NULL, source BLOB
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ops (
+  seq_no INTEGER PRIMARY KEY, primary_term INTEGER NOT NULL, version INTEGER NOT NULL,
+  op TEXT NOT NULL, id TEXT NOT NULL, source BLOB, ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOp:
+    """Index (or create) one document whose source is already parsed against the mapping."""
+
+    id: str
+    source: bytes
+    values: dict[str, list[Any]]
+    create: bool = False
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOp:
+    id: str
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+
+
+Op = IndexOp | DeleteOp
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    id: str
+    result: str | None  # created | updated | deleted | not_found; None when it failed
+    seq_no: int = -2
+    primary_term: int = 0
+    version: int = -1
+    error: IsthmusError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDoc:
+    id: str
+    seq_no: int
+    primary_term: int
+    version: int
+    source: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOp:
+    seq_no: int
+    primary_term: int
+    version: int
+    op: str  # "index" | "delete"
+    id: str
+    source: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    docs: int
+    deleted_docs: int
+    max_seq_no: int
+    indexed_checkpoint: int
+    searchable_checkpoint: int
+    history_ops: int
+    store_bytes: int
+    generation: int
+    refreshes: int
+
+
+@dataclass
+class _Current:
+    seq_no: int
+    primary_term: int
+    version: int
+    deleted: bool
+
+
+@dataclass
+class _Pending:
+    ops: list[tuple[str, str, tantivy.Document | None]] = field(default_factory=list)
+
+
+class ShardEngine:
+    """Durable store plus tantivy index for one shard; see the module docstring for the rules."""
+
+    def __init__(self, path: Path, mapping: Mapping, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        path.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path / "store.sqlite", check_same_thread=False,
+                                   isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self.primary_term = int(self._meta("primary_term", "1"))
+        self._set_meta_now("primary_term", str(self.primary_term))
+        row = self._db.execute("SELECT MAX(seq_no) FROM ops").fetchone()
+        docs_max = self._db.execute("SELECT MAX(seq_no) FROM docs").fetchone()
+        self.max_seq_no = max(
+            int(row[0]) if row[0] is not None else -1,
+            int(docs_max[0]) if docs_max[0] is not None else -1,
+            int(self._meta("max_seq_no", "-1")),
+        )
+        self.indexed_checkpoint = int(self._meta("indexed_checkpoint", "-1"))
+        self.generation = int(self._meta("generation", "0"))
+        self.refreshes = 0
+        self._applied_seq = self.indexed_checkpoint
+        self._writer: tantivy.IndexWriter | None = None
+        self._dirty = False
+        self._index, self.schema = self._open_generation(mapping)
+        self._searcher = self._index.searcher()
+        self.searchable_checkpoint = self.indexed_checkpoint
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def _meta(self, key: str, default: str) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    def _set_meta_now(self, key: str, value: str) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        self._set_meta(key, value)
+        self._db.execute("COMMIT")
+
+    # --- tantivy generations ---------------------------------------------------------------
+
+    def _gen_dir(self, gen: int) -> Path:
+        return self.path / "tantivy" / str(gen)
+
+    def _open_generation(self, mapping: Mapping) -> tuple[tantivy.Index, IndexSchema]:
+        schema = IndexSchema.for_mapping(mapping)
+        gen_dir = self._gen_dir(self.generation)
+        sig_file = gen_dir / "schema.json"
+        if gen_dir.exists() and sig_file.exists():
+            stored = tuple(tuple(x) for x in orjson.loads(sig_file.read_bytes()))
+            if stored == schema.signature:
+                index = tantivy.Index(schema.schema, path=str(gen_dir), reuse=True)
+                self._replay(index, schema, mapping)
+                return index, schema
+        return self._build_generation(mapping, schema)
+
+    def _build_generation(self, mapping: Mapping, schema: IndexSchema) -> tuple[tantivy.Index, IndexSchema]:
+        """A fresh tantivy generation from every live document in the store."""
+        old_gen = self.generation
+        new_gen = old_gen + 1
+        gen_dir = self._gen_dir(new_gen)
+        if gen_dir.exists():
+            shutil.rmtree(gen_dir)
+        gen_dir.mkdir(parents=True)
+        index = tantivy.Index(schema.schema, path=str(gen_dir), reuse=False)
+        writer = index.writer(WRITER_HEAP_BYTES, 1)
+        count = 0
+        for doc in self._iter_live_docs():
+            values = mapping.parse_document(orjson.loads(doc.source), doc.id).values
+            writer.add_document(schema.document(doc.id, doc.source, values, doc.seq_no,
+                                                doc.version, doc.primary_term))
+            count += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        (gen_dir / "schema.json").write_bytes(orjson.dumps(list(schema.signature)))
+        self._db.execute("BEGIN IMMEDIATE")
+        self._set_meta("generation", str(new_gen))
+        self._set_meta("indexed_checkpoint", str(self.max_seq_no))
+        self._db.execute("COMMIT")
+        self.generation = new_gen
+        self.indexed_checkpoint = self.max_seq_no
+        self._applied_seq = self.max_seq_no
+        for stale in (self.path / "tantivy").iterdir():
+            if stale.name != str(new_gen):
+                shutil.rmtree(stale, ignore_errors=True)
+        if count:
+            log.debug("built search generation %s of [%s] from %s documents", new_gen, self.path, count)
+        return index, schema
+
+    def _replay(self, index: tantivy.Index, schema: IndexSchema, mapping: Mapping) -> None:
+        """Bring a tantivy generation up to the store after a crash."""
+        ops = self._db.execute(
+            "SELECT seq_no, primary_term, version, op, id, source FROM ops WHERE seq_no > ? "
+            "ORDER BY seq_no", (self.indexed_checkpoint,)).fetchall()
+        if not ops:
+            return
+        writer = index.writer(WRITER_HEAP_BYTES, 1)
+        for seq_no, term, version, op, doc_id, source in ops:
+            writer.delete_documents_by_term("_id", doc_id)
+            if op == "index":
+                values = mapping.parse_document(orjson.loads(source), doc_id).values
+                writer.add_document(schema.document(doc_id, source, values, seq_no, version, term))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        last = int(ops[-1][0])
+        self._set_meta_now("indexed_checkpoint", str(last))
+        self.indexed_checkpoint = last
+        self._applied_seq = last
+        log.info("recovered [%s] operations into the search index of [%s]", len(ops), self.path)
+
+    def _iter_live_docs(self) -> Iterator[StoredDoc]:
+        cur = self._db.execute(
+            "SELECT id, seq_no, primary_term, version, source FROM docs WHERE deleted = 0")
+        for row in cur:
+            yield StoredDoc(row[0], row[1], row[2], row[3], row[4])
+
+    def ensure_mapping(self, mapping: Mapping) -> None:
+        """Rebuild the search index if ``mapping`` has fields the current generation lacks."""
+        with self._lock:
+            if self.schema.matches(mapping):
+                return
+            if self._writer is not None:
+                self._writer.commit()
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._index, self.schema = self._build_generation(mapping, IndexSchema.for_mapping(mapping))
+            self._dirty = False
+            self._searcher = self._index.searcher()
+            self.searchable_checkpoint = self.indexed_checkpoint
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _current(self, doc_id: str, overlay: dict[str, _Current]) -> _Current | None:
+        if doc_id in overlay:
+            return overlay[doc_id]
+        row = self._db.execute(
+            "SELECT seq_no, primary_term, version, deleted FROM docs WHERE id=?", (doc_id,)
+        ).fetchone()
+        return _Current(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def _check(self, op: Op, cur: _Current | None) -> IsthmusError | None:
+        live = cur is not None and not cur.deleted
+        if isinstance(op, IndexOp) and op.create and live:
+            assert cur is not None
+            return VersionConflictError(
+                f"[{op.id}]: version conflict, document already exists (current version [{cur.version}])",
+                extra={"index_uuid": "", "shard": "", "index": ""})
+        if op.if_seq_no is not None:
+            term = op.if_primary_term if op.if_primary_term is not None else 0
+            if not live:
+                return VersionConflictError(
+                    f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
+                    f"[{term}]. but no document was found",
+                    extra={"index_uuid": "", "shard": "", "index": ""})
+            assert cur is not None
+            if cur.seq_no != op.if_seq_no or cur.primary_term != term:
+                return VersionConflictError(
+                    f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
+                    f"[{term}]. current document has seqNo [{cur.seq_no}] and primary term "
+                    f"[{cur.primary_term}]",
+                    extra={"index_uuid": "", "shard": "", "index": ""})
+        return None
+
+    def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
+        """Apply ``ops`` durably, in order; per-op failures do not stop the batch."""
+        with self._lock:
+            self.ensure_mapping(mapping)
+            results: list[OpResult] = []
+            overlay: dict[str, _Current] = {}
+            pending = _Pending()
+            now_ms = int(self._clock() * 1000)
+            seq = self.max_seq_no
+            term = self.primary_term
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for op in ops:
+                    cur = self._current(op.id, overlay)
+                    error = self._check(op, cur)
+                    if error is not None:
+                        results.append(OpResult(op.id, None, error=error))
+                        continue
+                    seq += 1
+                    version = cur.version + 1 if cur is not None else 1
+                    if isinstance(op, IndexOp):
+                        live = cur is not None and not cur.deleted
+                        result = "updated" if live else "created"
+                        self._db.execute(
+                            "INSERT INTO ops VALUES (?, ?, ?, 'index', ?, ?, ?)",
+                            (seq, term, version, op.id, op.source, now_ms))
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 0, ?)",
+                            (op.id, seq, term, version, op.source))
+                        overlay[op.id] = _Current(seq, term, version, False)
+                        doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
+                        pending.ops.append(("index", op.id, doc))
+                    else:
+                        live = cur is not None and not cur.deleted
+                        result = "deleted" if live else "not_found"
+                        self._db.execute(
+                            "INSERT INTO ops VALUES (?, ?, ?, 'delete', ?, NULL, ?)",
+                            (seq, term, version, op.id, now_ms))
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 1, NULL)",
+                            (op.id, seq, term, version))
+                        overlay[op.id] = _Current(seq, term, version, True)
+                        pending.ops.append(("delete", op.id, None))
+                    results.append(OpResult(op.id, result, seq, term, version))
+                self._set_meta("max_seq_no", str(seq))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self.max_seq_no = seq
+            self._apply(pending)
+            return results
+
+    def _apply(self, pending: _Pending) -> None:
+        if not pending.ops:
+            return
+        if self._writer is None:
+            self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
+        writer = self._writer
+        for _kind, doc_id, doc in pending.ops:
+            writer.delete_documents_by_term("_id", doc_id)
+            if doc is not None:
+                writer.add_document(doc)
+        self._applied_seq = self.max_seq_no
+        self._dirty = True
+
+    # --- refresh and reads -----------------------------------------------------------------
+
+    @property
+    def needs_refresh(self) -> bool:
+        return self._dirty
+
+    def refresh(self) -> int:
+        """Make every applied operation searchable; returns the searchable checkpoint."""
+        with self._lock:
+            if self._dirty and self._writer is not None:
+                self._writer.commit()
+                self._index.reload()
+                self._searcher = self._index.searcher()
+                self._dirty = False
+                self.refreshes += 1
+                self.indexed_checkpoint = self._applied_seq
+                self._set_meta_now("indexed_checkpoint", str(self.indexed_checkpoint))
+            self.searchable_checkpoint = self.indexed_checkpoint
+            return self.searchable_checkpoint
+
+    @property
+    def searcher(self) -> tantivy.Searcher:
+        return self._searcher
+
+    def get(self, doc_id: str) -> StoredDoc | None:
+        """Realtime get: the latest durable state, refreshed or not."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq_no, primary_term, version, source FROM docs WHERE id=? AND deleted=0",
+                (doc_id,)).fetchone()
+        return StoredDoc(doc_id, row[0], row[1], row[2], row[3]) if row else None
+
+    def history(self, from_seq_no: int, to_seq_no: int, limit: int = 5120) -> list[HistoryOp]:
+        """Operations with ``from_seq_no <= _seq_no <= to_seq_no`` in order (for replication)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq_no, primary_term, version, op, id, source, ts FROM ops "
+                "WHERE seq_no BETWEEN ? AND ? ORDER BY seq_no LIMIT ?",
+                (from_seq_no, to_seq_no, limit)).fetchall()
+        return [HistoryOp(*row) for row in rows]
+
+    def trim_history(self, retain_ms: int, retain_ops: int) -> int:
+        """Drop operations that every retention rule lets go; never those not yet indexed."""
+        with self._lock:
+            cutoff_ts = int(self._clock() * 1000) - retain_ms
+            keep_above = min(self.indexed_checkpoint, self.max_seq_no - retain_ops)
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute("DELETE FROM ops WHERE seq_no <= ? AND ts < ?",
+                                   (keep_above, cutoff_ts))
+            self._db.execute("COMMIT")
+            return cur.rowcount
+
+    def min_retained_seq_no(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(seq_no) FROM ops").fetchone()
+        return int(row[0]) if row[0] is not None else self.max_seq_no + 1
+
+    def stats(self) -> EngineStats:
+        with self._lock:
+            docs, deleted = self._db.execute(
+                "SELECT COUNT(*) - COALESCE(SUM(deleted), 0), COALESCE(SUM(deleted), 0) FROM docs"
+            ).fetchone()
+            history = self._db.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return EngineStats(int(docs), int(deleted), self.max_seq_no, self.indexed_checkpoint,
+                           self.searchable_checkpoint, int(history), size, self.generation,
+                           self.refreshes)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                if self._dirty:
+                    self.refresh()
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return (f"<ShardEngine {self.path.name} max_seq_no={self.max_seq_no} "
+                f"searchable={self.searchable_checkpoint} gen={self.generation}>")

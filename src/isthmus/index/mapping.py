@@ -1,0 +1,466 @@
+"""Index mappings: field types, dynamic mapping, and value coercion.  [no I/O]
+
+A :class:`Mapping` is the parsed, immutable form of an ES ``mappings`` body. It owns:
+
+* the field table (``fields``): every searchable leaf path, including multi-fields such as
+  ``title.keyword``, with the source path its values come from;
+* ``parse_document``: walk a ``_source`` and produce the normalised values per field plus the
+  dynamic mapping update the document implies (or an ES-style error, before anything is written);
+* ``merge``: the additive update rule of ``PUT _mapping`` (a field's type never changes).
+
+Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; ``double``/``float``
+→ ``float``; ``boolean`` → ``bool``; ``date`` → epoch milliseconds ``int``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping as AbcMapping
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError, MapperParsingError, StrictDynamicMappingError
+from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
+
+TEXT = "text"
+KEYWORD = "keyword"
+DATE = "date"
+BOOLEAN = "boolean"
+OBJECT = "object"
+INTEGER_TYPES: dict[str, tuple[int, int]] = {
+    "long": (-(2**63), 2**63 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "byte": (-(2**7), 2**7 - 1),
+}
+FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
+LEAF_TYPES = frozenset({TEXT, KEYWORD, DATE, BOOLEAN, *INTEGER_TYPES, *FLOAT_TYPES})
+NUMERIC_TYPES = frozenset({*INTEGER_TYPES, *FLOAT_TYPES})
+_LEAF_PARAMS = {
+    TEXT: {"analyzer", "search_analyzer", "index", "store", "fields", "norms", "fielddata",
+           "copy_to", "similarity", "position_increment_gap", "boost", "index_options",
+           "term_vector", "meta"},
+    KEYWORD: {"ignore_above", "index", "store", "doc_values", "fields", "null_value", "normalizer",
+              "copy_to", "boost", "meta", "eager_global_ordinals", "split_queries_on_whitespace"},
+    DATE: {"format", "index", "store", "doc_values", "fields", "null_value", "ignore_malformed",
+           "copy_to", "boost", "meta", "locale"},
+    BOOLEAN: {"index", "store", "doc_values", "fields", "null_value", "copy_to", "boost", "meta"},
+}
+_NUMBER_PARAMS = {"index", "store", "doc_values", "fields", "null_value", "coerce",
+                  "ignore_malformed", "copy_to", "boost", "meta", "scaling_factor"}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One searchable leaf field.
+
+    ``path`` is how queries name it (``title.keyword``); ``source_path`` is where its values live
+    in ``_source`` (``title`` for that multi-field).
+    """
+
+    path: str
+    type: str
+    source_path: str
+    format: str = DEFAULT_DATE_FORMAT
+    ignore_above: int | None = None
+    indexed: bool = True
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def is_integer(self) -> bool:
+        return self.type in INTEGER_TYPES
+
+    @property
+    def aggregatable(self) -> bool:
+        return self.type != TEXT
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What indexing needs from one source document: field path → normalised values."""
+
+    values: dict[str, list[Any]]
+    mapping_update: Mapping | None
+
+
+def _mapper_error(reason: str) -> MapperParsingError:
+    return MapperParsingError(reason)
+
+
+def _parse_properties(
+    props: AbcMapping[str, Any], prefix: str, out: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Validate a ``properties`` object; returns its normalised JSON form."""
+    if not isinstance(props, AbcMapping):
+        raise _mapper_error("Expected map for property [properties] on field [" + prefix + "]")
+    norm: dict[str, Any] = {}
+    for name, spec in props.items():
+        full = f"{prefix}{name}"
+        if not name or name.strip() != name or name.endswith("."):
+            raise _mapper_error(f"field name cannot be an empty string or contain only whitespace [{full}]")
+        if not isinstance(spec, AbcMapping):
+            raise _mapper_error(f"Expected map for property [fields] on field [{full}] but got a class java.lang.String")
+        ftype = spec.get("type", OBJECT if "properties" in spec or "type" not in spec else None)
+        if "." in name:
+            # ES expands dotted names into objects.
+            head, rest = name.split(".", 1)
+            expanded = {head: {"properties": {rest: spec}}}
+            sub = _parse_properties(expanded, prefix, out)
+            _deep_merge(norm, sub)
+            continue
+        if ftype in (OBJECT, "nested"):
+            inner = _parse_properties(spec.get("properties", {}), full + ".", out)
+            entry: dict[str, Any] = {"properties": inner} if inner or "properties" in spec else {}
+            if ftype == "nested":
+                entry["type"] = "nested"
+            for key in ("dynamic", "enabled"):
+                if key in spec:
+                    entry[key] = spec[key]
+            norm[name] = entry
+            continue
+        if ftype not in LEAF_TYPES:
+            raise _mapper_error(f"No handler for type [{ftype}] declared on field [{name}]")
+        allowed = _NUMBER_PARAMS if ftype in NUMERIC_TYPES else _LEAF_PARAMS[ftype]
+        for key in spec:
+            if key != "type" and key not in allowed:
+                raise _mapper_error(f"unknown parameter [{key}] on mapper [{name}] of type [{ftype}]")
+        leaf = dict(spec)
+        if ftype == DATE and "format" in leaf:
+            leaf["format"] = str(leaf["format"])
+        out[full] = leaf
+        subfields = spec.get("fields")
+        if subfields is not None:
+            if not isinstance(subfields, AbcMapping):
+                raise _mapper_error(f"Expected map for property [fields] on field [{name}]")
+            for sub_name, sub_spec in subfields.items():
+                sub_type = sub_spec.get("type") if isinstance(sub_spec, AbcMapping) else None
+                if sub_type not in LEAF_TYPES:
+                    raise _mapper_error(f"No handler for type [{sub_type}] declared on field [{sub_name}]")
+                out[f"{full}.{sub_name}"] = {**sub_spec, "_source_path": full}
+        norm[name] = leaf
+    return norm
+
+
+def _deep_merge(into: dict[str, Any], new: AbcMapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, AbcMapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+class Mapping:
+    """An immutable, validated index mapping (the ``mappings`` object of an index)."""
+
+    __slots__ = ("_by_source", "_json", "_objects", "dynamic", "fields")
+
+    def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
+        body = dict(body or {})
+        if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
+            body = dict(body["_doc"])  # typeless form accepted, like ES's include_type_name days
+        for key in body:
+            if key not in ("properties", "dynamic", "_source", "_meta", "date_detection",
+                           "numeric_detection", "dynamic_templates", "_routing", "runtime"):
+                raise _mapper_error(f"Root mapping definition has unsupported parameters:  [{key} : {body[key]}]")
+        dynamic = body.get("dynamic", True)
+        if isinstance(dynamic, str):
+            dynamic = {"true": True, "false": False}.get(dynamic, dynamic)
+        if dynamic not in (True, False, "strict", "runtime"):
+            raise _mapper_error(f"Could not convert [dynamic] to boolean or 'strict': [{dynamic}]")
+        self.dynamic: bool | str = dynamic
+        raw: dict[str, dict[str, Any]] = {}
+        props = _parse_properties(body.get("properties", {}), "", raw)
+        self._json: dict[str, Any] = {k: v for k, v in body.items() if k != "properties"}
+        if props:
+            self._json["properties"] = props
+        self.fields: dict[str, FieldSpec] = {}
+        for path, spec in raw.items():
+            self.fields[path] = FieldSpec(
+                path=path,
+                type=spec["type"],
+                source_path=spec.get("_source_path", path),
+                format=str(spec.get("format", DEFAULT_DATE_FORMAT)),
+                ignore_above=spec.get("ignore_above"),
+                indexed=spec.get("index", True) is not False,
+            )
+        self._by_source: dict[str, list[FieldSpec]] = {}
+        for spec_ in self.fields.values():
+            self._by_source.setdefault(spec_.source_path, []).append(spec_)
+        self._objects = frozenset(
+            ".".join(p.split(".")[:i]) for p in self.fields for i in range(1, p.count(".") + 1)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return _copy(self._json)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and self._json == other._json
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.fields)))
+
+    def __repr__(self) -> str:
+        return f"<Mapping fields={len(self.fields)} dynamic={self.dynamic}>"
+
+    def field(self, path: str) -> FieldSpec | None:
+        return self.fields.get(path)
+
+    def object_paths(self) -> frozenset[str]:
+        return self._objects
+
+    def specs_for_source(self, source_path: str) -> list[FieldSpec]:
+        """The field and its multi-fields whose values come from ``source_path``."""
+        return self._by_source.get(source_path, [])
+
+    def resolve(self, pattern: str) -> list[FieldSpec]:
+        """Fields matching ``pattern`` (``*`` wildcards), as used by ``multi_match`` and friends."""
+        if "*" not in pattern:
+            spec = self.fields.get(pattern)
+            return [spec] if spec else []
+        import fnmatch
+
+        return [s for p, s in self.fields.items() if fnmatch.fnmatchcase(p, pattern)]
+
+    def merge(self, update: AbcMapping[str, Any]) -> Mapping:
+        """The mapping after ``PUT _mapping`` with ``update``: additive, types never change."""
+        incoming = Mapping(update)
+        for path, spec in incoming.fields.items():
+            old = self.fields.get(path)
+            if old is not None and old.type != spec.type:
+                raise IllegalArgumentError(
+                    f"mapper [{path}] cannot be changed from type [{old.type}] to [{spec.type}]"
+                )
+        merged = self.to_json()
+        _deep_merge(merged, incoming.to_json())
+        return Mapping(merged)
+
+    # --- documents --------------------------------------------------------------------------
+
+    def parse_document(self, source: AbcMapping[str, Any], doc_id: str | None = None) -> ParsedDocument:
+        """Coerce ``source`` against the mapping, adding dynamic fields; raise before any write."""
+        values: dict[str, list[Any]] = {}
+        new_props: dict[str, Any] = {}
+        for path, value in _leaves(source, ""):
+            specs = self._by_source.get(path)
+            if not specs:
+                if path in self._objects and isinstance(value, AbcMapping):
+                    continue
+                dyn_type = self._dynamic_type(path, value)
+                if dyn_type is None:
+                    continue
+                _put_path(new_props, path, _dynamic_field_json(dyn_type))
+                for sub in _dynamic_specs(path, dyn_type):
+                    _add_value(values, sub, value, doc_id)
+                continue
+            for spec in specs:
+                _add_value(values, spec, value, doc_id)
+        update = None
+        if new_props:
+            update = self.merge({"properties": new_props})
+        return ParsedDocument(values=values, mapping_update=update)
+
+    def _dynamic_type(self, path: str, value: Any) -> str | None:
+        sample = value
+        if isinstance(value, list):
+            sample = next((v for v in value if v is not None), None)
+        if sample is None:
+            return None
+        if self.dynamic is False:
+            return None
+        if self.dynamic == "strict":
+            parent, _, leaf = path.rpartition(".")
+            where = parent or "_doc"
+            raise StrictDynamicMappingError(
+                f"[1:2] mapping set to strict, dynamic introduction of [{leaf}] within [{where}] is not allowed"
+            )
+        if isinstance(sample, bool):
+            return BOOLEAN
+        if isinstance(sample, int):
+            return "long"
+        if isinstance(sample, float):
+            return "float"
+        if isinstance(sample, str):
+            if self._json.get("date_detection", True) and looks_like_date(sample):
+                return DATE
+            return TEXT
+        if isinstance(sample, AbcMapping):
+            return None
+        return TEXT
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """Leaf paths of a source object; arrays of objects are flattened like ES ``object``."""
+    for key, value in obj.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, AbcMapping):
+            if not value:
+                continue
+            yield from _leaves(value, path + ".")
+        elif isinstance(value, list) and any(isinstance(v, AbcMapping) for v in value):
+            for item in value:
+                if isinstance(item, AbcMapping):
+                    yield from _leaves(item, path + ".")
+                elif item is not None:
+                    yield path, item
+        else:
+            yield path, value
+
+
+def _put_path(props: dict[str, Any], path: str, leaf: dict[str, Any]) -> None:
+    parts = path.split(".")
+    node = props
+    for part in parts[:-1]:
+        node = node.setdefault(part, {"properties": {}})["properties"]
+    node[parts[-1]] = leaf
+
+
+def _dynamic_field_json(ftype: str) -> dict[str, Any]:
+    if ftype == TEXT:
+        return {"type": TEXT, "fields": {"keyword": {"type": KEYWORD, "ignore_above": 256}}}
+    return {"type": ftype}
+
+
+def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
+    if ftype == TEXT:
+        return [
+            FieldSpec(path=path, type=TEXT, source_path=path),
+            FieldSpec(path=f"{path}.keyword", type=KEYWORD, source_path=path, ignore_above=256),
+        ]
+    return [FieldSpec(path=path, type=ftype, source_path=path)]
+
+
+def _add_value(values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None) -> None:
+    items = value if isinstance(value, list) else [value]
+    out = values.setdefault(spec.path, [])
+    for item in items:
+        if item is None:
+            continue
+        coerced = coerce(spec, item, doc_id)
+        if coerced is not None:
+            out.append(coerced)
+
+
+def _preview(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return f"'{text}'" if isinstance(value, str) else text
+
+
+def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> MapperParsingError:
+    where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
+    return MapperParsingError(
+        f"failed to parse field [{spec.source_path if spec.path.endswith('.keyword') else spec.path}] "
+        f"of type [{spec.type}] {where}. Preview of field's value: {_preview(value)}"
+    )
+
+
+def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
+    """One value normalised for ``spec``'s type; ``None`` when it is not indexed (ignore_above)."""
+    ftype = spec.type
+    if ftype == TEXT:
+        if isinstance(value, AbcMapping | list):
+            raise _fail(spec, value, doc_id)
+        return _as_text(value)
+    if ftype == KEYWORD:
+        if isinstance(value, AbcMapping | list):
+            raise _fail(spec, value, doc_id)
+        text = _as_text(value)
+        if spec.ignore_above is not None and len(text) > spec.ignore_above:
+            return None
+        return text
+    if ftype in INTEGER_TYPES:
+        lo, hi = INTEGER_TYPES[ftype]
+        number: int
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int):
+                number = value
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError
+                number = int(value)
+            elif isinstance(value, str):
+                number = int(float(value)) if any(c in value for c in ".eE") else int(value)
+            else:
+                raise ValueError
+        except (ValueError, OverflowError):
+            raise _fail(spec, value, doc_id) from None
+        if not lo <= number <= hi:
+            raise _fail(spec, value, doc_id)
+        return number
+    if ftype in FLOAT_TYPES:
+        try:
+            if isinstance(value, bool) or isinstance(value, AbcMapping | list):
+                raise ValueError
+            number_f = float(value)
+            if not math.isfinite(number_f):
+                raise ValueError
+        except (ValueError, TypeError):
+            raise _fail(spec, value, doc_id) from None
+        return number_f
+    if ftype == BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        if value == "":
+            return False
+        raise _fail(spec, value, doc_id)
+    if ftype == DATE:
+        try:
+            return parse_date(value, spec.format)
+        except DateParseError:
+            raise _fail(spec, value, doc_id) from None
+    raise _fail(spec, value, doc_id)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
+    """The normalised values of ``spec`` in one ``_source`` (for sorting, aggregations, oracles)."""
+    raw: list[Any] = []
+    _collect(source, spec.source_path.split("."), raw)
+    out: list[Any] = []
+    for item in raw:
+        if item is None:
+            continue
+        try:
+            coerced = coerce(spec, item)
+        except MapperParsingError:
+            continue
+        if coerced is not None:
+            out.append(coerced)
+    return out
+
+
+def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, parts, out)
+        return
+    if not parts:
+        out.append(node)
+        return
+    if not isinstance(node, AbcMapping):
+        return
+    # A source may hold ``{"a.b": 1}`` as well as ``{"a": {"b": 1}}``.
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in node:
+            _collect(node[key], parts[i:], out)
+

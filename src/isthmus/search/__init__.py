@@ -1,0 +1,1 @@
+"""Search: query DSL, analysis, aggregations and response bodies.  [no I/O]"""

@@ -1,0 +1,234 @@
+"""The registry of every setting Isthmus knows.  [no I/O]
+
+A :class:`Setting` names a key (or an affix pattern such as ``node.attr.*``), its scope (node,
+cluster-dynamic, index), its parser and default. Startup validates ``isthmus.yml`` and ``-E``
+against the node scope; ``PUT _cluster/settings`` validates against the dynamic cluster scope;
+index APIs against the index scope. Later features (remote clusters, security) register their
+settings with :func:`register` at import time of their ``settings`` module.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from isthmus.errors import SettingsError
+from isthmus.settings import values as v
+
+
+class Scope(Enum):
+    NODE = "node"
+    CLUSTER = "cluster"  # dynamic cluster settings, also accepted in isthmus.yml
+    INDEX = "index"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # exact key, or a pattern with ``*`` for one path segment (affix settings)
+    parse: Callable[[object], Any]
+    default: Any
+    scope: Scope
+    dynamic: bool = False
+    secure: bool = False
+    validator: Callable[[Any], None] | None = None
+
+    @property
+    def is_affix(self) -> bool:
+        return "*" in self.key
+
+    def matches(self, key: str) -> bool:
+        if not self.is_affix:
+            return key == self.key
+        if key.count(".") < self.key.count("."):
+            return False
+        return fnmatch.fnmatchcase(key, self.key)
+
+    def coerce(self, key: str, raw: object) -> Any:
+        try:
+            value = self.parse(raw)
+            if self.validator is not None:
+                self.validator(value)
+        except ValueError as exc:
+            raise SettingsError(str(exc).replace("{key}", key)) from None
+        return value
+
+    def default_text(self) -> Any:
+        return _render(self.default)
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return [_render(x) for x in value]
+    if value is None:
+        return None
+    if isinstance(value, v.TimeValue):
+        return value.text
+    return str(value)
+
+
+_REGISTRY: list[Setting] = []
+
+
+def register(setting: Setting) -> Setting:
+    _REGISTRY.append(setting)
+    return setting
+
+
+def find(key: str, scopes: Iterable[Scope]) -> Setting | None:
+    wanted = set(scopes)
+    for setting in _REGISTRY:
+        if setting.scope in wanted and setting.matches(key):
+            return setting
+    return None
+
+
+def all_settings(scope: Scope) -> list[Setting]:
+    return [s for s in _REGISTRY if s.scope is scope]
+
+
+def unknown(key: str) -> SettingsError:
+    return SettingsError(
+        f"unknown setting [{key}] please check that any required plugins are installed, "
+        "or check the breaking changes documentation for removed settings"
+    )
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values (``seeds: [..]``)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            if not value:
+                out[full] = None
+            out.update(flatten(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` → ``{"a": {"b": 1}}`` (ES's non-flat rendering of settings)."""
+    out: dict[str, Any] = {}
+    for key in sorted(flat):
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):  # "a": "x" and "a.b": "y" both set: keep the leaf flat
+                node = {}
+                break
+            node = nxt
+        node[parts[-1]] = flat[key]
+    return out
+
+
+# --- node-scope settings -------------------------------------------------------------------------
+
+def _role_validator(roles: tuple[str, ...]) -> None:
+    known = {"master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
+             "ingest", "ml", "remote_cluster_client", "transform", "voting_only"}
+    for role in roles:
+        if role not in known:
+            raise ValueError(f"unknown role [{role}]")
+
+
+DEFAULT_ROLES = ("master", "data", "ingest", "remote_cluster_client")
+
+for _setting in (
+    Setting("cluster.name", v.parse_str, "isthmus", Scope.NODE),
+    Setting("node.name", v.parse_str, None, Scope.NODE),
+    Setting("node.roles", v.parse_str_list, DEFAULT_ROLES, Scope.NODE, validator=_role_validator),
+    Setting("node.attr.*", v.parse_str, None, Scope.NODE),
+    Setting("path.data", v.parse_str, "data", Scope.NODE),
+    Setting("path.logs", v.parse_str, "logs", Scope.NODE),
+    Setting("network.host", v.parse_str, "127.0.0.1", Scope.NODE),
+    Setting("network.bind_host", v.parse_str, None, Scope.NODE),
+    Setting("network.publish_host", v.parse_str, None, Scope.NODE),
+    Setting("http.host", v.parse_str, None, Scope.NODE),
+    Setting("http.bind_host", v.parse_str, None, Scope.NODE),
+    Setting("http.publish_host", v.parse_str, None, Scope.NODE),
+    Setting("http.port", v.parse_port_range, (9200, 9300), Scope.NODE),
+    Setting("http.max_content_length", v.parse_bytes, 100 * 1024 * 1024, Scope.NODE),
+    Setting("transport.host", v.parse_str, None, Scope.NODE),
+    Setting("transport.bind_host", v.parse_str, None, Scope.NODE),
+    Setting("transport.publish_host", v.parse_str, None, Scope.NODE),
+    Setting("transport.port", v.parse_port_range, (9300, 9400), Scope.NODE),
+    Setting("transport.publish_port", v.parse_int, None, Scope.NODE),
+    Setting("xpack.security.enabled", v.parse_bool, True, Scope.NODE),
+    Setting("discovery.type", v.parse_str, "single-node", Scope.NODE),
+    Setting("bootstrap.memory_lock", v.parse_bool, False, Scope.NODE),
+    Setting("node.processors", v.parse_int, None, Scope.NODE),
+    Setting("thread_pool.search.size", v.parse_int, 2, Scope.NODE),
+    Setting("indices.id_field_data.enabled", v.parse_bool, False, Scope.NODE),
+):
+    register(_setting)
+
+
+# --- dynamic cluster settings (PUT _cluster/settings) --------------------------------------------
+
+def _auto_create(raw: object) -> str:
+    text = v.parse_str(raw)
+    return text
+
+
+for _setting in (
+    Setting("action.auto_create_index", _auto_create, "true", Scope.CLUSTER, dynamic=True),
+    Setting("action.destructive_requires_name", v.parse_bool, True, Scope.CLUSTER, dynamic=True),
+    Setting("search.max_buckets", v.parse_int, 65536, Scope.CLUSTER, dynamic=True),
+    Setting("search.default_search_timeout", v.parse_time, v.TimeValue(-1, "-1"), Scope.CLUSTER,
+            dynamic=True),
+    Setting("search.default_keep_alive", v.parse_time, v.TimeValue(300_000, "5m"), Scope.CLUSTER,
+            dynamic=True),
+    Setting("cluster.routing.allocation.enable", v.parse_str, "all", Scope.CLUSTER, dynamic=True),
+    Setting("cluster.max_shards_per_node", v.parse_int, 1000, Scope.CLUSTER, dynamic=True),
+    Setting("cluster.blocks.read_only", v.parse_bool, False, Scope.CLUSTER, dynamic=True),
+    Setting("indices.recovery.max_bytes_per_sec", v.parse_bytes, 40 * 1024 * 1024, Scope.CLUSTER,
+            dynamic=True),
+    Setting("logger.*", v.parse_str, None, Scope.CLUSTER, dynamic=True),
+):
+    register(_setting)
+
+
+# --- index settings ------------------------------------------------------------------------------
+
+def _positive(lo: int, hi: int, key: str) -> Callable[[int], None]:
+    def check(value: int) -> None:
+        if not lo <= value <= hi:
+            raise ValueError(f"Failed to parse value [{value}] for setting [{key}] must be >= {lo}")
+    return check
+
+
+def _durability(raw: object) -> str:
+    text = v.parse_str(raw).lower()
+    if text not in ("request", "async"):
+        raise ValueError(f"No enum constant org.elasticsearch.index.translog.Translog.Durability.{text.upper()}")
+    return text
+
+
+INDEX_SETTINGS = (
+    Setting("index.number_of_shards", v.parse_int, 1, Scope.INDEX,
+            validator=_positive(1, 1024, "index.number_of_shards")),
+    Setting("index.number_of_replicas", v.parse_int, 1, Scope.INDEX, dynamic=True,
+            validator=_positive(0, 1024, "index.number_of_replicas")),
+    Setting("index.refresh_interval", v.parse_time, v.TimeValue(1000, "1s"), Scope.INDEX,
+            dynamic=True),
+    Setting("index.max_result_window", v.parse_int, 10000, Scope.INDEX, dynamic=True),
+    Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
+    Setting("index.soft_deletes.retention_lease.period", v.parse_time,
+            v.TimeValue(12 * 3_600_000, "12h"), Scope.INDEX, dynamic=True),
+    Setting("index.soft_deletes.retention.operations", v.parse_int, 0, Scope.INDEX, dynamic=True),
+    Setting("index.blocks.write", v.parse_bool, False, Scope.INDEX, dynamic=True),
+    Setting("index.blocks.read_only", v.parse_bool, False, Scope.INDEX, dynamic=True),
+    Setting("index.hidden", v.parse_bool, False, Scope.INDEX, dynamic=True),
+    Setting("index.auto_expand_replicas", v.parse_str, "false", Scope.INDEX, dynamic=True),
+    Setting("index.codec", v.parse_str, "default", Scope.INDEX),
+    Setting("index.max_terms_count", v.parse_int, 65536, Scope.INDEX, dynamic=True),
+)
+for _setting in INDEX_SETTINGS:
+    register(_setting)

@@ -1,0 +1,100 @@
+"""Parsers for setting values: time values, byte sizes, booleans, ports.  [no I/O]
+
+Each parser takes the raw value (string from YAML/-E/REST, or a YAML scalar) and returns the
+typed value or raises ``ValueError``; the registry turns that into ES's message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TIME_UNITS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000,
+               "d": 86_400_000}
+_BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeValue:
+    """A duration as ES writes it (``30s``); ``millis == -1`` means disabled."""
+
+    millis: int
+    text: str
+
+    @property
+    def seconds(self) -> float:
+        return self.millis / 1000
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_time(raw: object) -> TimeValue:
+    text = str(raw).strip()
+    if text in ("-1", "0"):
+        return TimeValue(int(text), text)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)", text)
+    if m is None:
+        raise ValueError(
+            f"failed to parse setting [{{key}}] with value [{text}] as a time value: "
+            "unit is missing or unrecognized"
+        )
+    return TimeValue(int(float(m.group(1)) * _TIME_UNITS[m.group(2)]), text)
+
+
+def parse_bytes(raw: object) -> int:
+    text = str(raw).strip().lower()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?", text)
+    if m is None:
+        raise ValueError(f"failed to parse setting [{{key}}] with value [{raw}] as a size in bytes")
+    return int(float(m.group(1)) * _BYTE_UNITS[m.group(2) or "b"])
+
+
+def parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw)
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    raise ValueError(
+        f"Failed to parse value [{text}] as only [true] or [false] are allowed."
+    )
+
+
+def parse_int(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]")
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]") from None
+
+
+def parse_port_range(raw: object) -> tuple[int, int]:
+    """``9200`` or ``9200-9300``; a single port still allows no fallback."""
+    text = str(raw).strip()
+    m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+    if m is None:
+        raise ValueError(f"Failed to parse value [{text}] for setting [{{key}}]")
+    lo = int(m.group(1))
+    hi = int(m.group(2) or lo)
+    if not (0 <= lo <= hi <= 65535):
+        raise ValueError(f"Failed to parse value [{text}] for setting [{{key}}]")
+    return lo, hi
+
+
+def parse_str(raw: object) -> str:
+    if isinstance(raw, list | dict):
+        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]")
+    return "true" if raw is True else "false" if raw is False else str(raw)
+
+
+def parse_str_list(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, list | tuple):
+        return tuple(str(v) for v in raw)
+    text = str(raw).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return tuple(p.strip() for p in text.split(",") if p.strip())
