@@ -392,6 +392,11 @@ class ShardEngine:
     def searcher(self) -> tantivy.Searcher:
         return self._searcher
 
+    def view(self) -> tuple[IndexSchema, tantivy.Searcher]:
+        """The schema and searcher of one refreshed point in time, taken together."""
+        with self._lock:
+            return self.schema, self._searcher
+
     def get(self, doc_id: str) -> StoredDoc | None:
         """Realtime get: the latest durable state, refreshed or not."""
         with self._lock:

@@ -1,0 +1,332 @@
+"""Cluster actions: health, dynamic cluster settings, node info and stats.
+
+Dynamic settings are validated against the registry (ES's messages), persisted with the cluster
+metadata (persistent) or kept in memory (transient), and handed to registered consumers — the
+logging levels now, remote clusters next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import psutil
+
+from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, __version__
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.resolve import IndicesOptions, resolve
+from isthmus.cluster.service import ClusterService
+from isthmus.errors import ActionRequestValidationError, IllegalArgumentError
+from isthmus.index.service import IndicesService
+from isthmus.settings.node import NodeSettings
+from isthmus.settings.registry import Scope, all_settings, find, flatten, nest
+
+SettingsConsumer = Callable[[str, Any], None]
+BUILD_HASH = "isthmus"
+BUILD_DATE = "2026-11-27T00:00:00.000Z"
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    node_id: str
+    settings: NodeSettings
+    http_address: str  # "host:port" the HTTP server is bound to
+    started_at: float
+
+
+def version_block() -> dict[str, Any]:
+    return {
+        "number": ES_COMPAT_VERSION,
+        "build_flavor": "default",
+        "build_type": "tar",
+        "build_hash": BUILD_HASH,
+        "build_date": BUILD_DATE,
+        "build_snapshot": False,
+        "lucene_version": LUCENE_VERSION,
+        "minimum_wire_compatibility_version": "8.19.0",
+        "minimum_index_compatibility_version": "8.0.0",
+    }
+
+
+_STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+class ClusterActions:
+    def __init__(self, cluster: ClusterService, indices: IndicesService, node: NodeIdentity) -> None:
+        self.cluster = cluster
+        self.indices = indices
+        self.node = node
+        self._consumers: list[tuple[str, SettingsConsumer]] = []
+        self.process = psutil.Process(os.getpid())
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def add_consumer(self, prefix: str, consumer: SettingsConsumer) -> None:
+        """Call ``consumer(key, value)`` whenever an effective setting under ``prefix`` changes."""
+        self._consumers.append((prefix, consumer))
+
+    def apply_all(self) -> None:
+        """Replay the effective settings to consumers (at startup)."""
+        state = self.cluster.state
+        merged = {**self.node.settings.raw, **state.persistent, **state.transient}
+        for key, value in merged.items():
+            self._notify(key, value)
+
+    def _notify(self, key: str, value: Any) -> None:
+        for prefix, consumer in self._consumers:
+            if key.startswith(prefix):
+                consumer(key, value)
+
+    def _validated(self, scope_name: str, updates: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in flatten(updates).items():
+            setting = find(key, (Scope.CLUSTER, Scope.NODE))
+            if setting is None:
+                raise IllegalArgumentError(f"{scope_name} setting [{key}], not recognized")
+            if not setting.dynamic:
+                raise IllegalArgumentError(f"{scope_name} setting [{key}], not dynamically updateable")
+            if value is not None:
+                setting.coerce(key, value)
+                value = "true" if value is True else "false" if value is False else \
+                    [str(v) for v in value] if isinstance(value, list) else str(value)
+            out[key] = value
+        return out
+
+    async def put_settings(self, body: Mapping[str, Any] | None) -> dict[str, Any]:
+        body = dict(body or {})
+        for key in body:
+            if key not in ("persistent", "transient"):
+                raise IllegalArgumentError(f"request body contains unknown field [{key}]")
+        persistent = self._validated("persistent", body.get("persistent") or {})
+        transient = self._validated("transient", body.get("transient") or {})
+        if not persistent and not transient:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: no settings to update;")
+
+        def merge(current: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+            out = dict(current)
+            for key, value in updates.items():
+                if value is None:
+                    prefix = key[:-1] if key.endswith("*") else None
+                    for existing in list(out):
+                        if existing == key or (prefix and existing.startswith(prefix)):
+                            del out[existing]
+                else:
+                    out[key] = value
+            return out
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            return replace(state, persistent=merge(state.persistent, persistent),
+                           transient=merge(state.transient, transient))
+
+        old = self.cluster.state
+        new = await self.cluster.submit("cluster-update-settings", change)
+        old_eff = {**old.persistent, **old.transient}
+        new_eff = {**new.persistent, **new.transient}
+        for key in set(old_eff) | set(new_eff):
+            if old_eff.get(key) != new_eff.get(key):
+                self._notify(key, new_eff.get(key))
+        return {"acknowledged": True,
+                "persistent": nest({k: v for k, v in persistent.items() if v is not None}),
+                "transient": nest({k: v for k, v in transient.items() if v is not None})}
+
+    def get_settings(self, params: Mapping[str, str]) -> dict[str, Any]:
+        flat = params.get("flat_settings") == "true"
+        state = self.cluster.state
+
+        def render(values: Mapping[str, Any]) -> dict[str, Any]:
+            return dict(sorted(values.items())) if flat else nest(values)
+
+        out = {"persistent": render(state.persistent), "transient": render(state.transient)}
+        if params.get("include_defaults") == "true":
+            defaults: dict[str, Any] = {}
+            for setting in all_settings(Scope.CLUSTER) + all_settings(Scope.NODE):
+                if setting.is_affix:
+                    continue
+                value = self.node.settings.raw.get(setting.key, setting.default_text())
+                if setting.key == "node.name":
+                    value = self.node.settings.node_name
+                if value is not None and setting.key not in state.persistent \
+                        and setting.key not in state.transient:
+                    defaults[setting.key] = value if not isinstance(value, tuple) else list(value)
+            out["defaults"] = render(defaults)
+        return out
+
+    # --- health -------------------------------------------------------------------------------
+
+    def index_health(self, meta: IndexMetadata) -> str:
+        if not meta.is_open:
+            return "green"
+        open_shards = len(self.indices.shards_of(meta))
+        if open_shards < meta.number_of_shards:
+            return "red"
+        return "yellow" if meta.number_of_replicas > 0 else "green"
+
+    def health_body(self, expression: str | None, level: str = "cluster") -> dict[str, Any]:
+        state = self.cluster.state
+        metas = [r.index for r in resolve(state, expression, IndicesOptions(
+            expand_open=True, expand_closed=True, forbid_closed=False, ignore_unavailable=True))] \
+            if expression else list(state.indices.values())
+        if expression and not metas:
+            from isthmus.errors import IndexNotFoundError
+
+            raise IndexNotFoundError(expression)
+        primaries = sum(len(self.indices.shards_of(m)) for m in metas if m.is_open)
+        unassigned = sum(m.number_of_shards * m.number_of_replicas for m in metas if m.is_open)
+        unassigned_pri = sum(m.number_of_shards - len(self.indices.shards_of(m))
+                             for m in metas if m.is_open)
+        status = "green"
+        for meta in metas:
+            h = self.index_health(meta)
+            if _STATUS_RANK[h] > _STATUS_RANK[status]:
+                status = h
+        total = primaries + unassigned + unassigned_pri
+        body: dict[str, Any] = {
+            "cluster_name": self.node.settings.cluster_name,
+            "status": status,
+            "timed_out": False,
+            "number_of_nodes": 1,
+            "number_of_data_nodes": 1 if any(r.startswith("data") for r in self.node.settings.roles) else 0,
+            "active_primary_shards": primaries,
+            "active_shards": primaries,
+            "relocating_shards": 0,
+            "initializing_shards": 0,
+            "unassigned_shards": unassigned + unassigned_pri,
+            "unassigned_primary_shards": unassigned_pri,
+            "delayed_unassigned_shards": 0,
+            "number_of_pending_tasks": 0,
+            "number_of_in_flight_fetch": 0,
+            "task_max_waiting_in_queue_millis": 0,
+            "active_shards_percent_as_number": 100.0 if total == 0 else primaries * 100.0 / total,
+        }
+        if level in ("indices", "shards"):
+            body["indices"] = {
+                m.name: {
+                    "status": self.index_health(m),
+                    "number_of_shards": m.number_of_shards,
+                    "number_of_replicas": m.number_of_replicas,
+                    "active_primary_shards": len(self.indices.shards_of(m)),
+                    "active_shards": len(self.indices.shards_of(m)),
+                    "relocating_shards": 0, "initializing_shards": 0,
+                    "unassigned_shards": m.number_of_shards * m.number_of_replicas,
+                    "unassigned_primary_shards": 0,
+                } for m in metas}
+        return body
+
+    async def health(self, expression: str | None, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        from isthmus.settings.values import parse_time
+
+        wanted = params.get("wait_for_status")
+        if wanted is not None and wanted not in _STATUS_RANK:
+            raise IllegalArgumentError(f"unknown cluster health status [{wanted}]")
+        timeout = parse_time(params.get("timeout", "30s")).seconds
+        deadline = time.monotonic() + timeout
+        level = params.get("level", "cluster")
+        while True:
+            body = self.health_body(expression, level)
+            if wanted is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[wanted]:
+                return 200, body
+            if time.monotonic() >= deadline:
+                body["timed_out"] = True
+                return 408, body
+            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    # --- nodes --------------------------------------------------------------------------------
+
+    def node_base(self) -> dict[str, Any]:
+        s = self.node.settings
+        host, _, _port = self.node.http_address.rpartition(":")
+        return {
+            "name": s.node_name,
+            "transport_address": f"{host}:{s.transport_ports[0]}",
+            "host": host,
+            "ip": host,
+            "roles": sorted(s.roles),
+            "attributes": dict(s.attributes),
+        }
+
+    def nodes_info(self) -> dict[str, Any]:
+        s = self.node.settings
+        info = self.node_base()
+        info.update({
+            "version": ES_COMPAT_VERSION,
+            "transport_version": "9112003",
+            "index_version": ES_VERSION_INDEX,
+            "build_flavor": "default",
+            "build_type": "tar",
+            "build_hash": BUILD_HASH,
+            "total_indexing_buffer": 0,
+            "settings": nest({**{k: str(v) for k, v in s.raw.items()},
+                              "cluster.name": s.cluster_name, "node.name": s.node_name,
+                              "path.data": str(s.path_data), "path.logs": str(s.path_logs)}),
+            "os": {"refresh_interval_in_millis": 1000, "name": os.uname().sysname,
+                   "arch": os.uname().machine, "version": os.uname().release,
+                   "available_processors": os.cpu_count() or 1,
+                   "allocated_processors": os.cpu_count() or 1},
+            "process": {"refresh_interval_in_millis": 1000, "id": os.getpid(),
+                        "mlockall": False},
+            "http": {"bound_address": [self.node.http_address],
+                     "publish_address": self.node.http_address,
+                     "max_content_length_in_bytes": s.max_content_length},
+            "modules": [], "plugins": [],
+            "isthmus": {"version": __version__},
+        })
+        return {"_nodes": {"total": 1, "successful": 1, "failed": 0},
+                "cluster_name": s.cluster_name, "nodes": {self.node.node_id: info}}
+
+    def indices_totals(self) -> dict[str, Any]:
+        docs = deleted = size = 0
+        for shard in self.indices.shards.values():
+            stats = shard.engine.stats()
+            docs += stats.docs
+            deleted += stats.deleted_docs
+            size += stats.store_bytes
+        return {"docs": {"count": docs, "deleted": deleted},
+                "store": {"size_in_bytes": size, "total_data_set_size_in_bytes": size,
+                          "reserved_in_bytes": 0},
+                "shard_stats": {"total_count": len(self.indices.shards)}}
+
+    async def nodes_stats(self) -> dict[str, Any]:
+        s = self.node.settings
+        proc = self.process
+        indices = await asyncio.to_thread(self.indices_totals)
+        with proc.oneshot():
+            mem = proc.memory_info()
+            cpu = proc.cpu_times()
+            fds = proc.num_fds()
+            cpu_percent = proc.cpu_percent(None)
+        vm = psutil.virtual_memory()
+        now = int(time.time() * 1000)
+        load = os.getloadavg()
+        stats = self.node_base()
+        stats.update({
+            "timestamp": now,
+            "indices": indices,
+            "os": {"timestamp": now,
+                   "cpu": {"percent": int(psutil.cpu_percent(None)),
+                           "load_average": {"1m": load[0], "5m": load[1], "15m": load[2]}},
+                   "mem": {"total_in_bytes": vm.total, "adjusted_total_in_bytes": vm.total,
+                           "free_in_bytes": vm.available, "used_in_bytes": vm.total - vm.available,
+                           "free_percent": int(vm.available * 100 / vm.total),
+                           "used_percent": int((vm.total - vm.available) * 100 / vm.total)}},
+            "process": {"timestamp": now, "open_file_descriptors": fds,
+                        "max_file_descriptors": _max_fds(),
+                        "cpu": {"percent": int(cpu_percent),
+                                "total_in_millis": int((cpu.user + cpu.system) * 1000)},
+                        "mem": {"total_virtual_in_bytes": mem.vms, "resident_in_bytes": mem.rss}},
+        })
+        return {"_nodes": {"total": 1, "successful": 1, "failed": 0},
+                "cluster_name": s.cluster_name, "nodes": {self.node.node_id: stats}}
+
+
+ES_VERSION_INDEX = "9033000"
+
+
+def _max_fds() -> int:
+    import resource
+
+    return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])

@@ -1,0 +1,405 @@
+"""Document actions: index, create, get, delete, update, mget and bulk.
+
+The order of a write is fixed: resolve the write index (auto-creating it when allowed), parse
+the source against the mapping (errors here write nothing), publish any dynamic mapping update
+to the cluster metadata, route to the shard, write durably, then honour ``refresh``. The
+response is built only from what the engine acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from isthmus.actions.indices import IndicesActions
+from isthmus.cluster.metadata import IndexMetadata, new_uuid
+from isthmus.cluster.resolve import write_index
+from isthmus.cluster.routing import ShardId, shard_for
+from isthmus.cluster.service import ClusterService
+from isthmus.errors import (
+    ActionRequestValidationError, DocumentMissingError, IllegalArgumentError, IndexNotFoundError,
+    IsthmusError, JsonParseError, MapperParsingError, VersionConflictError,
+)
+from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
+from isthmus.index.service import IndicesService, Shard
+from isthmus.search.request import parse_source
+from isthmus.search.source_filter import filter_source
+
+MAX_ID_BYTES = 512
+
+
+@dataclass
+class WriteItem:
+    """One write as the API layer received it."""
+
+    action: str  # index | create | delete | update
+    index: str
+    id: str | None
+    source: Any = None  # dict for index/create; the update body for update
+    routing: str | None = None
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+    retry_on_conflict: int = 0
+    require_alias: bool = False
+
+
+@dataclass
+class ItemOutcome:
+    action: str
+    index: str
+    id: str | None
+    result: OpResult | None = None
+    error: IsthmusError | None = None
+    shard: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    get: dict[str, Any] | None = None
+
+
+def parse_json_object(raw: bytes, what: str = "document") -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MapperParsingError("failed to parse", caused_by=JsonParseError(str(exc))) from None
+    if not isinstance(value, dict):
+        raise MapperParsingError("failed to parse",
+                                 caused_by=MapperParsingError(f"{what} must be a JSON object"))
+    return value
+
+
+def validate_id(doc_id: str) -> None:
+    size = len(doc_id.encode())
+    if size > MAX_ID_BYTES:
+        raise ActionRequestValidationError(
+            f"Validation Failed: 1: id [{doc_id}] is too long, must be no longer than 512 bytes "
+            f"but was: {size};")
+    if doc_id == "":
+        raise ActionRequestValidationError("Validation Failed: 1: if _id is specified it must not be empty;")
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class DocumentActions:
+    def __init__(self, cluster: ClusterService, indices: IndicesService,
+                 indices_actions: IndicesActions) -> None:
+        self.cluster = cluster
+        self.indices = indices
+        self.admin = indices_actions
+
+    # --- routing ------------------------------------------------------------------------------
+
+    async def _write_target(self, name: str, require_alias: bool = False) -> IndexMetadata:
+        state = self.cluster.state
+        meta = write_index(state, name)
+        if meta is None:
+            if require_alias:
+                raise IndexNotFoundError(name)
+            auto = state.setting("action.auto_create_index")
+            meta = await self.admin.ensure_exists(name, "true" if auto is None else str(auto))
+        if not meta.is_open:
+            from isthmus.errors import IndexClosedError
+
+            raise IndexClosedError(meta.name, meta.uuid)
+        return meta
+
+    def _shard(self, meta: IndexMetadata, routing: str) -> Shard:
+        number = shard_for(routing, meta.number_of_shards)
+        shard = self.indices.shard(ShardId(meta.uuid, number, meta.name))
+        if shard is None:
+            raise IllegalArgumentError(f"shard [{meta.name}][{number}] is not available on this node")
+        return shard
+
+    def _read_index(self, name: str) -> IndexMetadata:
+        state = self.cluster.state
+        meta = state.indices.get(name)
+        if meta is None:
+            aliases = state.aliases().get(name)
+            if not aliases:
+                raise IndexNotFoundError(name)
+            if len(aliases) > 1:
+                raise IllegalArgumentError(
+                    f"alias [{name}] has more than one index associated with it "
+                    f"[{', '.join(sorted(a.name for a in aliases))}], can't execute a single index op")
+            meta = aliases[0]
+        if not meta.is_open:
+            from isthmus.errors import IndexClosedError
+
+            raise IndexClosedError(meta.name, meta.uuid)
+        return meta
+
+    # --- the write pipeline -------------------------------------------------------------------
+
+    async def execute(self, items: list[WriteItem], refresh: str | None) -> list[ItemOutcome]:
+        """Run writes in order; one item's failure never affects another."""
+        outcomes: list[ItemOutcome] = []
+        batches: dict[ShardId, list[tuple[int, Op]]] = defaultdict(list)
+        shard_meta: dict[ShardId, IndexMetadata] = {}
+
+        async def flush() -> None:
+            if not batches:
+                return
+            pending = list(batches.items())
+            batches.clear()
+
+            async def run(shard_id: ShardId, entries: list[tuple[int, Op]]) -> None:
+                shard = self.indices.shard(shard_id)
+                assert shard is not None
+                meta = self.cluster.state.indices[shard_meta[shard_id].name]
+                results = await shard.write([op for _, op in entries], meta.mapping)
+                for (pos, _op), result in zip(entries, results, strict=True):
+                    outcomes[pos].result = result
+                    if result.error is not None:
+                        outcomes[pos].error = result.error
+
+            await asyncio.gather(*(run(sid, entries) for sid, entries in pending))
+
+        for item in items:
+            outcome = ItemOutcome(item.action, item.index, item.id)
+            outcomes.append(outcome)
+            try:
+                meta = await self._write_target(item.index, item.require_alias)
+                outcome.index = meta.name
+                if item.action == "update":
+                    await flush()
+                    await self._update(item, meta, outcome)
+                    continue
+                op = await self._prepare(item, meta, outcome)
+                shard = self._shard(meta, item.routing or outcome.id or "")
+                outcome.shard = shard.shard_id.shard
+                batches[shard.shard_id].append((len(outcomes) - 1, op))
+                shard_meta[shard.shard_id] = meta
+            except IsthmusError as exc:
+                outcome.error = exc
+        await flush()
+        await self._refresh(outcomes, refresh)
+        return outcomes
+
+    async def _prepare(self, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome) -> Op:
+        if item.action == "delete":
+            if item.id is None:
+                raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
+            validate_id(item.id)
+            return DeleteOp(item.id, item.if_seq_no, item.if_primary_term)
+        doc_id = item.id if item.id is not None else new_uuid()[:20]
+        validate_id(doc_id)
+        outcome.id = doc_id
+        source = item.source
+        if not isinstance(source, dict):
+            raise MapperParsingError("failed to parse",
+                                     caused_by=MapperParsingError("document must be a JSON object"))
+        values = await self._parse(meta, source, doc_id)
+        return IndexOp(doc_id, orjson.dumps(source), values, create=item.action == "create",
+                       if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term)
+
+    async def _parse(self, meta: IndexMetadata, source: dict[str, Any], doc_id: str
+                     ) -> dict[str, list[Any]]:
+        """Parse against the latest mapping, publishing a dynamic update first when needed."""
+        current = self.cluster.state.indices.get(meta.name, meta)
+        parsed = current.mapping.parse_document(source, doc_id)
+        if parsed.mapping_update is not None:
+            update = parsed.mapping_update.to_json()
+            await self.admin.update_mappings({meta.name: update})
+            current = self.cluster.state.indices[meta.name]
+            parsed = current.mapping.parse_document(source, doc_id)
+        return parsed.values
+
+    async def _update(self, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome) -> None:
+        if item.id is None:
+            raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
+        body = item.source if isinstance(item.source, Mapping) else {}
+        for key in body:
+            if key not in ("doc", "upsert", "doc_as_upsert", "detect_noop", "_source",
+                           "scripted_upsert", "script"):
+                raise IllegalArgumentError(f"[UpdateRequest] unknown field [{key}]")
+        if "script" in body:
+            raise IllegalArgumentError("scripted updates are not supported by Isthmus")
+        if "doc" not in body and "upsert" not in body:
+            raise ActionRequestValidationError("Validation Failed: 1: script or doc is missing;")
+        shard = self._shard(meta, item.routing or item.id)
+        outcome.shard = shard.shard_id.shard
+        attempts = item.retry_on_conflict + 1
+        for attempt in range(attempts):
+            current = await shard.get(item.id)
+            if current is None:
+                if body.get("doc_as_upsert"):
+                    new_source = dict(body["doc"])
+                elif "upsert" in body:
+                    new_source = dict(body["upsert"])
+                else:
+                    raise DocumentMissingError(
+                        f"[{item.id}]: document missing",
+                        extra={"index_uuid": meta.uuid, "shard": str(outcome.shard),
+                               "index": meta.name})
+                op = IndexOp(item.id, orjson.dumps(new_source),
+                             await self._parse(meta, new_source, item.id), create=True)
+            else:
+                old_source = orjson.loads(current.source)
+                new_source = deep_merge(old_source, body.get("doc") or {})
+                if body.get("detect_noop", True) and new_source == old_source:
+                    outcome.result = OpResult(item.id, "noop", current.seq_no,
+                                              current.primary_term, current.version)
+                    outcome.get = self._update_get(body, new_source, current.seq_no,
+                                                   current.primary_term, current.version)
+                    return
+                if item.if_seq_no is not None and (item.if_seq_no != current.seq_no or
+                                                   item.if_primary_term != current.primary_term):
+                    raise VersionConflictError(
+                        f"[{item.id}]: version conflict, required seqNo [{item.if_seq_no}], "
+                        f"primary term [{item.if_primary_term}]. current document has seqNo "
+                        f"[{current.seq_no}] and primary term [{current.primary_term}]",
+                        extra={"index_uuid": meta.uuid, "shard": str(outcome.shard),
+                               "index": meta.name})
+                op = IndexOp(item.id, orjson.dumps(new_source),
+                             await self._parse(meta, new_source, item.id),
+                             if_seq_no=current.seq_no, if_primary_term=current.primary_term)
+            latest = self.cluster.state.indices[meta.name]
+            (result,) = await shard.write([op], latest.mapping)
+            if result.error is None:
+                outcome.result = result
+                outcome.get = self._update_get(body, new_source, result.seq_no,
+                                               result.primary_term, result.version)
+                return
+            if not isinstance(result.error, VersionConflictError) or attempt == attempts - 1:
+                raise result.error
+
+    @staticmethod
+    def _update_get(body: Mapping[str, Any], source: dict[str, Any], seq_no: int, term: int,
+                    version: int) -> dict[str, Any] | None:
+        if "_source" not in body:
+            return None
+        flt = parse_source(body["_source"])
+        if not flt.enabled:
+            return None
+        shown = filter_source(source, flt.includes, flt.excludes) \
+            if flt.includes or flt.excludes else source
+        return {"_seq_no": seq_no, "_primary_term": term, "found": True, "_source": shown}
+
+    async def _refresh(self, outcomes: list[ItemOutcome], refresh: str | None) -> None:
+        if refresh in (None, "false"):
+            return
+        touched: dict[ShardId, int] = {}
+        for outcome in outcomes:
+            if outcome.result is not None and outcome.result.result is not None:
+                meta = self.cluster.state.indices.get(outcome.index)
+                if meta is None:
+                    continue
+                sid = ShardId(meta.uuid, outcome.shard, meta.name)
+                touched[sid] = max(touched.get(sid, -1), outcome.result.seq_no)
+        for sid, seq_no in touched.items():
+            shard = self.indices.shard(sid)
+            if shard is None:
+                continue
+            if refresh == "wait_for":
+                await shard.wait_for_refresh(seq_no)
+            else:
+                await shard.refresh()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def get(self, index: str, doc_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        meta = self._read_index(index)
+        shard = self._shard(meta, params.get("routing") or doc_id)
+        realtime = params.get("realtime", "true") != "false"
+        if realtime:
+            stored = await shard.get(doc_id)
+            doc = None if stored is None else (stored.seq_no, stored.primary_term, stored.version,
+                                               stored.source)
+        else:
+            doc = await self.indices.run_search(_searcher_get, shard, doc_id)
+        if doc is None:
+            return {"_index": meta.name, "_id": doc_id, "found": False}
+        seq_no, term, version, source_bytes = doc
+        out: dict[str, Any] = {"_index": meta.name, "_id": doc_id, "_version": version,
+                               "_seq_no": seq_no, "_primary_term": term, "found": True}
+        flt = parse_source(params.get("_source"))
+        includes = [p for p in params.get("_source_includes", "").split(",") if p]
+        excludes = [p for p in params.get("_source_excludes", "").split(",") if p]
+        if flt.enabled:
+            source = orjson.loads(source_bytes)
+            inc = includes or list(flt.includes)
+            if inc or excludes:
+                source = filter_source(source, inc, excludes)
+            out["_source"] = source
+        return out
+
+    async def mget(self, default_index: str | None, body: Mapping[str, Any] | None,
+                   params: Mapping[str, str]) -> dict[str, Any]:
+        body = dict(body or {})
+        specs: list[dict[str, Any]] = []
+        if "docs" in body:
+            specs = [dict(d) for d in body["docs"]]
+        elif "ids" in body:
+            specs = [{"_id": str(i)} for i in body["ids"]]
+        else:
+            raise ActionRequestValidationError("Validation Failed: 1: no documents to get;")
+        docs = []
+        for spec in specs:
+            index = spec.get("_index", default_index)
+            doc_id = spec.get("_id")
+            if index is None:
+                raise ActionRequestValidationError("Validation Failed: 1: index is missing for doc 0;")
+            if doc_id is None:
+                raise ActionRequestValidationError("Validation Failed: 1: id is missing for doc 0;")
+            doc_params = dict(params)
+            if "_source" in spec:
+                src = spec["_source"]
+                doc_params["_source"] = (",".join(src) if isinstance(src, list) else
+                                         str(src).lower() if isinstance(src, bool) else str(src))
+            if "routing" in spec:
+                doc_params["routing"] = str(spec["routing"])
+            try:
+                docs.append(await self.get(str(index), str(doc_id), doc_params))
+            except IsthmusError as exc:
+                cause = exc.to_body()["error"]
+                docs.append({"_index": index, "_id": str(doc_id), "error": cause})
+        return {"docs": docs}
+
+
+def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | None:
+    import tantivy
+
+    schema, searcher = shard.engine.view()
+    result = searcher.search(tantivy.Query.term_query(schema.schema, "_id", doc_id), 1)
+    if not result.hits:
+        return None
+    doc = searcher.doc(result.hits[0][1])
+    return (doc.get_first("_seq_no"), doc.get_first("_primary_term"), doc.get_first("_version"),
+            doc.get_first("_src"))
+
+
+def write_response(outcome: ItemOutcome, meta: IndexMetadata | None) -> tuple[int, dict[str, Any]]:
+    """ES's body and status for one write (single-document APIs and bulk items)."""
+    if outcome.error is not None:
+        err = outcome.error
+        if meta is not None and "index_uuid" in err.extra and not err.extra["index_uuid"]:
+            err.extra.update({"index_uuid": meta.uuid, "shard": str(outcome.shard),
+                              "index": meta.name})
+        return err.http_status, {"_index": outcome.index, "_id": outcome.id,
+                                 "status": err.http_status, "error": err.to_cause()}
+    result = outcome.result
+    assert result is not None
+    replicas = meta.number_of_replicas if meta is not None else 1
+    body: dict[str, Any] = {
+        "_index": outcome.index, "_id": outcome.id, "_version": result.version,
+        "result": result.result,
+        "_shards": {"total": 1 + replicas, "successful": 1, "failed": 0},
+        "_seq_no": result.seq_no, "_primary_term": result.primary_term,
+    }
+    if result.result == "noop":
+        body["_shards"] = {"total": 0, "successful": 0, "failed": 0}
+    if outcome.get is not None:
+        body["get"] = outcome.get
+    status = 201 if result.result == "created" else 404 if result.result == "not_found" else 200
+    return status, body

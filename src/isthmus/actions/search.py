@@ -1,0 +1,348 @@
+"""Search, count and scroll: ``indices:data/read/search`` and friends (coordinating side).
+
+Resolves the index expression, runs each shard's query phase in the search pool
+(:mod:`isthmus.actions.search_shard`), merges shard hits in request order, runs aggregations
+over the matching documents, and renders Elasticsearch's response body. Shard failures become
+ES's ``_shards.failures`` (partial results) or, when every shard failed,
+``search_phase_execution_exception``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import heapq
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from isthmus.actions.search_shard import ShardHit, ShardResult, compare_keys, count_shard, query_shard
+from isthmus.cluster.metadata import IndexMetadata
+from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve
+from isthmus.cluster.service import ClusterService
+from isthmus.errors import (
+    IllegalArgumentError, IsthmusError, ParsingError, SearchContextMissingError,
+    SearchPhaseExecutionError,
+)
+from isthmus.index.mapping import Mapping as IndexMapping
+from isthmus.index.service import IndicesService
+from isthmus.search import dsl
+from isthmus.search.highlight import highlight
+from isthmus.search.request import SearchRequest, SortField, parse_search
+from isthmus.search.source_filter import filter_source
+from isthmus.settings.values import parse_time
+
+SEARCH_OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
+
+
+@dataclass
+class _ScrollContext:
+    request: SearchRequest
+    hits: list[tuple[ShardHit, IndexMapping]]
+    position: int
+    expires_at: float
+    keep_alive_ms: int
+    total: int
+    shards: int
+
+
+@dataclass
+class _ShardFailure:
+    index: str
+    shard: int
+    error: IsthmusError
+
+
+class SearchActions:
+    def __init__(self, cluster: ClusterService, indices: IndicesService, node_id: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cluster = cluster
+        self.indices = indices
+        self.node_id = node_id
+        self.clock = clock
+        self._scrolls: dict[str, _ScrollContext] = {}
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _targets(self, expression: str | None, params: Mapping[str, str]) -> list[Resolved]:
+        options = IndicesOptions.from_params(params, default=SEARCH_OPTIONS)
+        return resolve(self.cluster.state, expression, options)
+
+    async def _run_shards(self, targets: list[Resolved], req: SearchRequest, now_ms: int,
+                          collect_all: bool) -> tuple[list[ShardResult], list[_ShardFailure], int]:
+        jobs = []
+        keys: list[tuple[str, int]] = []
+        for target in targets:
+            meta = target.index
+            window = int(meta.setting("index.max_result_window", "10000"))
+            for shard in self.indices.shards_of(meta):
+                schema, searcher = shard.engine.view()
+                fn = functools.partial(
+                    query_shard, index=meta.name, shard=shard.shard_id.shard, schema=schema,
+                    searcher=searcher, mapping=meta.mapping, req=req,
+                    filters=list(target.filters) if target.filters else None, now_ms=now_ms,
+                    collect_all=collect_all, max_window=window)
+                jobs.append(self.indices.run_search(fn))
+                keys.append((meta.name, shard.shard_id.shard))
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        results: list[ShardResult] = []
+        failures: list[_ShardFailure] = []
+        for (index, shard_no), outcome in zip(keys, outcomes, strict=True):
+            if isinstance(outcome, IsthmusError):
+                failures.append(_ShardFailure(index, shard_no, outcome))
+            elif isinstance(outcome, BaseException):
+                if isinstance(outcome, ValueError):
+                    failures.append(_ShardFailure(index, shard_no, IllegalArgumentError(str(outcome))))
+                else:
+                    raise outcome
+            else:
+                results.append(outcome)
+        return results, failures, len(keys)
+
+    def _phase_error(self, failures: list[_ShardFailure]) -> SearchPhaseExecutionError:
+        first = failures[0].error
+        seen: set[tuple[str, str]] = set()
+        failed_shards = []
+        for f in failures:
+            key = (f.index, f.error.reason)
+            if key in seen:
+                continue
+            seen.add(key)
+            failed_shards.append({"shard": f.shard, "index": f.index, "node": self.node_id,
+                                  "reason": f.error.to_cause()})
+        status = first.http_status
+        return SearchPhaseExecutionError(
+            "all shards failed", caused_by=first, status=status,
+            extra={"phase": "query", "grouped": True, "failed_shards": failed_shards})
+
+    @staticmethod
+    def _shards_section(total: int, failures: list[_ShardFailure], node_id: str) -> dict[str, Any]:
+        section: dict[str, Any] = {"total": total, "successful": total - len(failures),
+                                   "skipped": 0, "failed": len(failures)}
+        if failures:
+            section["failures"] = [
+                {"shard": f.shard, "index": f.index, "node": node_id, "reason": f.error.to_cause()}
+                for f in failures
+            ]
+        return section
+
+    # --- search -------------------------------------------------------------------------------
+
+    async def search(self, expression: str | None, body: Mapping[str, Any] | None,
+                     params: Mapping[str, str]) -> dict[str, Any]:
+        started = time.perf_counter()
+        req = parse_search(body, params)
+        now_ms = int(self.clock() * 1000)
+        scroll = params.get("scroll")
+        targets = self._targets(expression, params)
+        results, failures, total_shards = await self._run_shards(
+            targets, req, now_ms, collect_all=scroll is not None)
+        if failures and not results:
+            raise self._phase_error(failures)
+        mappings = {t.index.name: t.index.mapping for t in targets}
+        merged = self._merge(results, req)
+        total = sum(r.total for r in results)
+        body_out: dict[str, Any] = {}
+        if scroll is not None:
+            keep = parse_time(scroll).millis
+            scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            ctx = _ScrollContext(req, [(h, mappings[h.index]) for h in merged], req.size,
+                                 self.clock() + keep / 1000, keep, total, total_shards)
+            self._expire_scrolls()
+            self._scrolls[scroll_id] = ctx
+            body_out["_scroll_id"] = scroll_id
+            page = merged[: req.size]
+        else:
+            page = merged[req.from_: req.from_ + req.size]
+        max_score = max((r.max_score for r in results if r.max_score is not None), default=None)
+        body_out.update({
+            "took": int((time.perf_counter() - started) * 1000),
+            "timed_out": False,
+            "_shards": self._shards_section(total_shards, failures, self.node_id),
+            "hits": self._hits_section(req, page, total, max_score, mappings),
+        })
+        if req.aggs:
+            body_out["aggregations"] = self._aggregate(req, results, targets, now_ms)
+        return body_out
+
+    def _merge(self, results: list[ShardResult], req: SearchRequest) -> list[ShardHit]:
+        if len(results) == 1:
+            return results[0].hits
+        if req.sort and not req.sorts_by_score_only:
+            sorts = req.sort
+
+            def key(h: ShardHit) -> Any:
+                return functools.cmp_to_key(
+                    lambda a, b: compare_keys(a.sort or [], b.sort or [], sorts)
+                    or (a.shard - b.shard) or (a.order - b.order))(h)
+
+            return sorted((h for r in results for h in r.hits), key=key)
+        streams = [[(-(h.score or 0.0), i, h.order, h) for h in r.hits]
+                   for i, r in enumerate(results)]
+        return [item[3] for item in heapq.merge(*streams, key=lambda t: t[:3])]
+
+    def _hits_section(self, req: SearchRequest, page: list[ShardHit], total: int,
+                      max_score: float | None, mappings: Mapping[str, IndexMapping]
+                      ) -> dict[str, Any]:
+        section: dict[str, Any] = {}
+        tth = req.track_total_hits
+        if tth is not False:
+            if tth is True or total <= int(tth):
+                total_obj: Any = {"value": total, "relation": "eq"}
+            else:
+                total_obj = {"value": int(tth), "relation": "gte"}
+            section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
+        section["max_score"] = max_score
+        section["hits"] = [self._render_hit(req, h, mappings[h.index]) for h in page]
+        return section
+
+    def _render_hit(self, req: SearchRequest, hit: ShardHit, mapping: IndexMapping) -> dict[str, Any]:
+        out: dict[str, Any] = {"_index": hit.index, "_id": hit.doc_id}
+        if req.version:
+            out["_version"] = hit.version
+        if req.seq_no_primary_term:
+            out["_seq_no"] = hit.seq_no
+            out["_primary_term"] = hit.primary_term
+        out["_score"] = hit.score
+        source: dict[str, Any] | None = None
+        if req.source.enabled or req.highlight is not None:
+            source = orjson.loads(hit.source)
+        if req.source.enabled and source is not None:
+            if req.source.includes or req.source.excludes:
+                out["_source"] = filter_source(source, req.source.includes, req.source.excludes)
+            else:
+                out["_source"] = source
+        if req.highlight is not None and source is not None:
+            marked = highlight(source, mapping, req.query, req.highlight)
+            if marked:
+                out["highlight"] = marked
+        if hit.sort is not None:
+            out["sort"] = hit.sort
+        return out
+
+    def _aggregate(self, req: SearchRequest, results: list[ShardResult],
+                   targets: list[Resolved], now_ms: int) -> dict[str, Any]:
+        from isthmus.search.aggs import AggDoc, parse_aggs, run_aggs
+
+        assert req.aggs is not None
+        spec = parse_aggs(req.aggs)
+        docs = [AggDoc(index=r.index, id=doc_id, score=score, source=orjson.loads(src))
+                for r in results for doc_id, score, src in r.agg_sources]
+        mapping = _combined_mapping([t.index for t in targets])
+        out: dict[str, Any] = run_aggs(spec, docs, mapping, now_ms=now_ms)
+        return out
+
+    # --- scroll -------------------------------------------------------------------------------
+
+    def _expire_scrolls(self) -> None:
+        now = self.clock()
+        for key in [k for k, c in self._scrolls.items() if c.expires_at < now]:
+            del self._scrolls[key]
+
+    async def scroll(self, scroll_id: str | None, keep_alive: str | None,
+                     rest_total_hits_as_int: bool = False) -> dict[str, Any]:
+        started = time.perf_counter()
+        if not scroll_id:
+            raise IllegalArgumentError("Validation Failed: 1: scrollId is missing;")
+        self._expire_scrolls()
+        ctx = self._scrolls.get(scroll_id)
+        if ctx is None:
+            raise SearchContextMissingError(f"No search context found for id [{scroll_id}]")
+        if keep_alive is not None:
+            ctx.keep_alive_ms = parse_time(keep_alive).millis
+        ctx.expires_at = self.clock() + ctx.keep_alive_ms / 1000
+        page = ctx.hits[ctx.position: ctx.position + ctx.request.size]
+        ctx.position += len(page)
+        mappings = {h.index: m for h, m in page}
+        req = ctx.request
+        if rest_total_hits_as_int and not req.rest_total_hits_as_int:
+            from dataclasses import replace
+
+            req = replace(req, rest_total_hits_as_int=True)
+        return {
+            "_scroll_id": scroll_id,
+            "took": int((time.perf_counter() - started) * 1000),
+            "timed_out": False,
+            "_shards": self._shards_section(ctx.shards, [], self.node_id),
+            "hits": self._hits_section(req, [h for h, _ in page], ctx.total,
+                                       max((h.score for h, _ in page if h.score is not None),
+                                           default=None), mappings),
+        }
+
+    def clear_scroll(self, ids: list[str]) -> dict[str, Any]:
+        freed = 0
+        if ids == ["_all"]:
+            freed = len(self._scrolls)
+            self._scrolls.clear()
+        else:
+            for scroll_id in ids:
+                if self._scrolls.pop(scroll_id, None) is not None:
+                    freed += 1
+        return {"succeeded": True, "num_freed": freed}
+
+    @property
+    def open_scrolls(self) -> int:
+        return len(self._scrolls)
+
+    # --- count --------------------------------------------------------------------------------
+
+    async def count(self, expression: str | None, body: Mapping[str, Any] | None,
+                    params: Mapping[str, str]) -> dict[str, Any]:
+        body = dict(body or {})
+        for key in body:
+            if key != "query":
+                raise ParsingError(f"request does not support [{key}]")
+        query: dsl.Query = dsl.parse_query(body["query"]) if "query" in body else dsl.MatchAll()
+        if "q" in params:
+            qs: dict[str, Any] = {"query": params["q"]}
+            if "df" in params:
+                qs["default_field"] = params["df"]
+            if "default_operator" in params:
+                qs["default_operator"] = params["default_operator"]
+            query = dsl.parse_query({"query_string": qs})
+        now_ms = int(self.clock() * 1000)
+        targets = self._targets(expression, params)
+        jobs = []
+        for target in targets:
+            for shard in self.indices.shards_of(target.index):
+                schema, searcher = shard.engine.view()
+                jobs.append(self.indices.run_search(functools.partial(
+                    count_shard, schema=schema, searcher=searcher, mapping=target.index.mapping,
+                    query=query, filters=list(target.filters) if target.filters else None,
+                    now_ms=now_ms)))
+        counts = await asyncio.gather(*jobs, return_exceptions=True)
+        failures = [c for c in counts if isinstance(c, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, IsthmusError):
+                raise failure
+        if failures and len(failures) == len(counts):
+            first = failures[0]
+            assert isinstance(first, IsthmusError)
+            raise SearchPhaseExecutionError("all shards failed", caused_by=first,
+                                            status=first.http_status,
+                                            extra={"phase": "query", "grouped": True})
+        return {
+            "count": sum(c for c in counts if isinstance(c, int)),
+            "_shards": {"total": len(counts), "successful": len(counts) - len(failures),
+                        "skipped": 0, "failed": len(failures)},
+        }
+
+
+def _combined_mapping(indices: list[IndexMetadata]) -> IndexMapping:
+    if not indices:
+        return IndexMapping()
+    mapping = indices[0].mapping
+    for meta in indices[1:]:
+        try:
+            mapping = mapping.merge(meta.mapping.to_json())
+        except IsthmusError:
+            continue
+    return mapping
+
+
+__all__ = ["SearchActions", "SortField"]

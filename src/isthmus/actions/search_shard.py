@@ -1,0 +1,249 @@
+"""The per-shard query and fetch phase of a search (runs in the search thread pool).
+
+Given one shard's point-in-time view (schema + searcher), a parsed request and the alias
+filters, produce the shard's candidate hits in request order, its total, and — when the
+request aggregates — every matching document for the aggregation phase. Three paths:
+
+* score order (the default): tantivy's top-k collector, ``from + size`` deep;
+* one field sort without ``search_after``: tantivy's fast-field ordering (missing values last, as
+  ES's default ``missing: _last``);
+* anything else (several sort keys, ``search_after``, custom ``missing``, ``min_score``, scroll):
+  every match is collected and ordered here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import tantivy
+
+from isthmus.errors import IllegalArgumentError, QueryShardError
+from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mapping, source_values
+from isthmus.index.schema import IndexSchema
+from isthmus.search import dsl
+from isthmus.search.request import SearchRequest, SortField
+from isthmus.search.translate import Translator
+
+LONG_MAX = 2**63 - 1
+LONG_MIN = -(2**63)
+
+
+@dataclass
+class ShardHit:
+    index: str
+    shard: int
+    doc_id: str
+    score: float | None
+    source: bytes
+    seq_no: int
+    version: int
+    primary_term: int
+    sort: list[Any] | None = None
+    order: int = 0  # position in the shard, the final tie-breaker
+
+
+@dataclass
+class ShardResult:
+    index: str
+    shard: int
+    total: int
+    max_score: float | None
+    hits: list[ShardHit]
+    agg_sources: list[tuple[str, float | None, bytes]] = field(default_factory=list)
+
+
+def _fetch(searcher: tantivy.Searcher, addr: tantivy.DocAddress) -> tuple[str, bytes, int, int, int]:
+    doc = searcher.doc(addr)
+    return (doc.get_first("_id"), doc.get_first("_src"), doc.get_first("_seq_no"),
+            doc.get_first("_version"), doc.get_first("_primary_term"))
+
+
+def build_query(req_query: dsl.Query, schema: IndexSchema, mapping: Mapping, now_ms: int,
+                filters: Sequence[dict[str, Any]] | None) -> tantivy.Query:
+    tr = Translator(schema, mapping, now_ms)
+    query = tr.translate(req_query)
+    if filters:
+        alias_filter = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tr.translate(dsl.parse_query(f))) for f in filters])
+        query = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(alias_filter, 0.0)),
+        ])
+    return query
+
+
+def _with_post_filter(query: tantivy.Query, post: tantivy.Query | None) -> tantivy.Query:
+    if post is None:
+        return query
+    return tantivy.Query.boolean_query([
+        (tantivy.Occur.Must, query),
+        (tantivy.Occur.Must, tantivy.Query.const_score_query(post, 0.0)),
+    ])
+
+
+def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
+    for sort in req.sort:
+        if sort.field in ("_score", "_doc", "_shard_doc"):
+            continue
+        spec = mapping.field(sort.field)
+        if spec is None:
+            if sort.unmapped_type is None:
+                raise QueryShardError(f"No mapping found for [{sort.field}] in order to sort on",
+                                      extra={"index_uuid": "", "index": index})
+            continue
+        if spec.type == TEXT:
+            raise IllegalArgumentError(
+                f"Fielddata is disabled on [{sort.field}] in [{index}]. Text fields are not "
+                "optimised for operations that require per-document field data like "
+                "aggregations and sorting, so these operations are disabled by default. Please "
+                "use a keyword field instead. Alternatively, set fielddata=true on "
+                f"[{sort.field}] in order to load field data by uninverting the inverted index. "
+                "Note that this can use significant memory.")
+
+
+def sort_value(source: dict[str, Any], sort: SortField, mapping: Mapping) -> Any:
+    """The value a document sorts by for one key (ES default mode: min for asc, max for desc)."""
+    spec = mapping.field(sort.field)
+    if spec is None:
+        return None
+    values = source_values(source, spec)
+    if not values:
+        return None
+    return max(values) if sort.descending else min(values)
+
+
+def render_missing(value: Any, sort: SortField, mapping: Mapping) -> Any:
+    """ES shows a missing numeric/date sort value as the long extreme that sorts it last."""
+    if value is not None:
+        return value
+    spec = mapping.field(sort.field)
+    if spec is not None and (spec.type in INTEGER_TYPES or spec.type == DATE):
+        return LONG_MIN if sort.descending else LONG_MAX
+    if spec is not None and spec.type in FLOAT_TYPES:
+        return float("-inf") if sort.descending else float("inf")
+    return None
+
+
+def compare_keys(a: Sequence[Any], b: Sequence[Any], sorts: Sequence[SortField]) -> int:
+    for x, y, sort in zip(a, b, sorts, strict=False):
+        if x == y:
+            continue
+        first = sort.missing == "_first"
+        if x is None:
+            return -1 if first else 1
+        if y is None:
+            return 1 if first else -1
+        try:
+            less = x < y
+        except TypeError:
+            less = str(x) < str(y)
+        result = -1 if less else 1
+        return -result if sort.descending else result
+    return 0
+
+
+def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantivy.Searcher,
+                mapping: Mapping, req: SearchRequest, filters: Sequence[dict[str, Any]] | None,
+                now_ms: int, collect_all: bool = False, max_window: int = 10000) -> ShardResult:
+    """Query (and fetch) one shard; see the module docstring for the three paths."""
+    if not collect_all and req.from_ + req.size > max_window:
+        raise IllegalArgumentError(
+            f"Result window is too large, from + size must be less than or equal to: "
+            f"[{max_window}] but was [{req.from_ + req.size}]. See the scroll api for a more "
+            "efficient way to request large data sets. This limit can be set by changing the "
+            "[index.max_result_window] index level setting.")
+    check_sort(req, mapping, index)
+    query = build_query(req.query, schema, mapping, now_ms, filters)
+    post = None
+    if req.post_filter is not None:
+        post = Translator(schema, mapping, now_ms).translate(req.post_filter)
+    hits_query = _with_post_filter(query, post)
+    window = req.from_ + req.size
+    num_docs = max(searcher.num_docs, 1)
+    hits: list[ShardHit] = []
+    total: int
+    max_score: float | None = None
+    simple_field_sort = (
+        len(req.sort) == 1 and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
+        and req.sort[0].missing in (None, "_last") and mapping.field(req.sort[0].field) is not None
+    )
+    general = collect_all or req.search_after is not None or req.min_score is not None or \
+        (req.sort and not req.sorts_by_score_only and not simple_field_sort)
+    if not general and req.sorts_by_score_only:
+        result = searcher.search(hits_query, max(window, 1), count=True)
+        total = result.count
+        for pos, (score, addr) in enumerate(result.hits[:window]):
+            doc_id, src, seq, ver, term = _fetch(searcher, addr)
+            hits.append(ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos))
+        max_score = hits[0].score if hits else None
+    elif not general:
+        sort = req.sort[0]
+        tfield = schema.field(sort.field)
+        assert tfield is not None
+        order = tantivy.Order.Desc if sort.descending else tantivy.Order.Asc
+        result = searcher.search(hits_query, max(window, 1), count=True,
+                                 order_by_field=tfield.name, order=order)
+        total = result.count
+        spec = mapping.field(sort.field)
+        for pos, (value, addr) in enumerate(result.hits[:window]):
+            doc_id, src, seq, ver, term = _fetch(searcher, addr)
+            if spec is not None and spec.type == DATE and value is not None:
+                value = value // 1_000_000
+            sort_vals = [render_missing(value, sort, mapping)]
+            hits.append(ShardHit(index, shard, doc_id, None, src, seq, ver, term, sort_vals, pos))
+    else:
+        result = searcher.search(hits_query, num_docs, count=True)
+        total = result.count
+        scored: list[tuple[list[Any], ShardHit]] = []
+        for pos, (score, addr) in enumerate(result.hits):
+            if req.min_score is not None and score < req.min_score:
+                continue
+            doc_id, src, seq, ver, term = _fetch(searcher, addr)
+            source = orjson.loads(src)
+            key = []
+            for sort in req.sort:
+                if sort.field == "_score":
+                    key.append(score)
+                elif sort.field in ("_doc", "_shard_doc"):
+                    key.append(pos)
+                else:
+                    key.append(sort_value(source, sort, mapping))
+            hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
+            scored.append((key, hit))
+        if req.min_score is not None:
+            total = len(scored)
+        sorts = req.sort or (SortField("_score", "desc"),)
+        if req.sort:
+            scored.sort(key=functools.cmp_to_key(lambda a, b: compare_keys(a[0], b[0], sorts)))
+        else:
+            scored.sort(key=lambda kh: (-(kh[1].score or 0.0), kh[1].order))
+        if req.search_after is not None:
+            after = list(req.search_after)
+            scored = [kh for kh in scored if compare_keys(kh[0], after, sorts) > 0]
+        limit = len(scored) if collect_all else window
+        for key, hit in scored[:limit]:
+            if req.sort:
+                hit.sort = [render_missing(v, s, mapping) for v, s in zip(key, sorts, strict=True)]
+            hits.append(hit)
+        max_score = max((h.score for h in hits if h.score is not None), default=None)
+    if req.sort and not req.sorts_by_score_only and not req.track_scores:
+        for hit in hits:
+            hit.score = None
+        max_score = None
+    agg_sources: list[tuple[str, float | None, bytes]] = []
+    if req.aggs:
+        everything = searcher.search(query, num_docs, count=False)
+        for score, addr in everything.hits:
+            doc = searcher.doc(addr)
+            agg_sources.append((doc.get_first("_id"), score, doc.get_first("_src")))
+    return ShardResult(index, shard, total, max_score, hits, agg_sources)
+
+
+def count_shard(*, schema: IndexSchema, searcher: tantivy.Searcher, mapping: Mapping,
+                query: dsl.Query, filters: Sequence[dict[str, Any]] | None, now_ms: int) -> int:
+    tq = build_query(query, schema, mapping, now_ms, filters)
+    return int(searcher.search(tq, 1, count=True).count)

@@ -1,0 +1,79 @@
+"""``isthmus``: the command-line interface."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from isthmus import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="isthmus")
+def cli() -> None:
+    """Isthmus: a light Elasticsearch-compatible cluster for remote-cluster work."""
+
+
+@cli.command()
+@click.option("--config-dir", type=click.Path(path_type=Path), default=None,
+              help="Directory holding isthmus.yml (default: $ISTHMUS_PATH_CONF or ./config).")
+@click.option("-E", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting, as Elasticsearch's -E does.")
+@click.option("-p", "--pidfile", type=click.Path(path_type=Path), default=None,
+              help="Write the process id to this file.")
+@click.option("--ports-file", type=click.Path(path_type=Path), default=None,
+              help="Write the bound addresses as JSON to this file once listening.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not log to stderr.")
+def node(config_dir: Path | None, overrides: tuple[str, ...], pidfile: Path | None,
+         ports_file: Path | None, quiet: bool) -> None:
+    """Start a node."""
+    import os
+
+    from isthmus import logs
+    from isthmus.errors import IsthmusError, NodeStartupError
+    from isthmus.node import run_node
+    from isthmus.settings.loader import default_config_dir, load_raw, parse_overrides
+    from isthmus.settings.node import NodeSettings
+
+    conf = config_dir or default_config_dir()
+    try:
+        flat = load_raw(conf, parse_overrides(overrides))
+        settings = NodeSettings.from_flat(flat, conf)
+    except IsthmusError as exc:
+        click.echo(f"ERROR: {exc.reason}", err=True)
+        sys.exit(78)
+    logs.configure(settings.path_logs, settings.cluster_name, settings.node_name, stderr=not quiet)
+    if pidfile is not None:
+        pidfile.write_text(str(os.getpid()))
+    try:
+        run_node(settings, ports_file=ports_file)
+    except NodeStartupError as exc:
+        import logging
+
+        logging.getLogger("org.elasticsearch.bootstrap.Elasticsearch").error("%s", exc)
+        click.echo(f"ERROR: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        if pidfile is not None and pidfile.exists():
+            pidfile.unlink()
+
+
+@cli.command()
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo"),
+              help="Working directory for the demo node.")
+@click.option("--detach", is_flag=True, help="Leave the node running and return.")
+def demo(workdir: Path, detach: bool) -> None:
+    """Start a node with embedded defaults, index sample data and search it."""
+    from isthmus.cli.demo import run_demo
+
+    sys.exit(run_demo(workdir, detach=detach))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Index expressions → concrete indices (comma lists, wildcards, aliases, exclusions).  [no I/O]
+
+Follows ES's ``IndexNameExpressionResolver`` rules: ``_all``/``*``/empty mean every index the
+wildcard options admit; ``-pattern`` removes what earlier wildcards added; an alias stands for its
+indices (its ``filter`` applies unless the index is also named without the filter).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.errors import IllegalArgumentError, IndexClosedError, IndexNotFoundError
+
+
+@dataclass(frozen=True)
+class IndicesOptions:
+    ignore_unavailable: bool = False
+    allow_no_indices: bool = True
+    expand_open: bool = True
+    expand_closed: bool = False
+    expand_hidden: bool = False
+    forbid_closed: bool = True  # searching a closed index is an error unless ignore_unavailable
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], *, default: IndicesOptions | None = None
+                    ) -> IndicesOptions:
+        base = default or cls()
+        expand = params.get("expand_wildcards")
+        opts = base
+        if expand is not None:
+            words = {w.strip() for w in expand.split(",") if w.strip()}
+            for word in words:
+                if word not in ("open", "closed", "hidden", "all", "none"):
+                    raise IllegalArgumentError(
+                        f"No enum constant org.elasticsearch.action.support.IndicesOptions.WildcardStates.{word.upper()}")
+            every = "all" in words
+            opts = cls(
+                ignore_unavailable=base.ignore_unavailable, allow_no_indices=base.allow_no_indices,
+                expand_open=every or "open" in words, expand_closed=every or "closed" in words,
+                expand_hidden=every or "hidden" in words, forbid_closed=base.forbid_closed,
+            )
+        return cls(
+            ignore_unavailable=_flag(params, "ignore_unavailable", opts.ignore_unavailable),
+            allow_no_indices=_flag(params, "allow_no_indices", opts.allow_no_indices),
+            expand_open=opts.expand_open, expand_closed=opts.expand_closed,
+            expand_hidden=opts.expand_hidden, forbid_closed=opts.forbid_closed,
+        )
+
+
+def _flag(params: Mapping[str, str], key: str, default: bool) -> bool:
+    value = params.get(key)
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise IllegalArgumentError(
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One concrete index and the alias filters that apply to it (None: no filter)."""
+
+    index: IndexMetadata
+    filters: tuple[dict[str, Any], ...] | None = None
+
+
+def split_expression(expression: str | None) -> list[str]:
+    if expression is None:
+        return []
+    return [p.strip() for p in expression.split(",") if p.strip()]
+
+
+def resolve(meta: ClusterMetadata, expression: str | None, options: IndicesOptions
+            ) -> list[Resolved]:
+    """Concrete indices for ``expression`` under ``options``; ES errors when it says so."""
+    parts = split_expression(expression)
+    if not parts or parts == ["_all"]:
+        parts = ["*"]
+    aliases = meta.aliases()
+    chosen: dict[str, list[dict[str, Any]] | None] = {}
+    order: list[str] = []
+
+    def add(index: IndexMetadata, alias_filter: dict[str, Any] | None, via_alias: bool) -> None:
+        if index.name not in chosen:
+            order.append(index.name)
+            chosen[index.name] = [] if via_alias else None
+        current = chosen[index.name]
+        if current is None:
+            return
+        if not via_alias or alias_filter is None:
+            chosen[index.name] = None
+        else:
+            current.append(alias_filter)
+
+    for i, part in enumerate(parts):
+        if part.startswith("-") and i > 0:
+            pattern = part[1:]
+            for name in list(order):
+                if fnmatch.fnmatchcase(name, pattern):
+                    order.remove(name)
+                    chosen.pop(name, None)
+            continue
+        if part == "_all":
+            part = "*"
+        if "*" in part or "?" in part:
+            matched = False
+            for name, index in meta.indices.items():
+                if fnmatch.fnmatchcase(name, part) and _admitted(index, options, part):
+                    add(index, None, via_alias=False)
+                    matched = True
+            for alias, indices in aliases.items():
+                if fnmatch.fnmatchcase(alias, part):
+                    for index in indices:
+                        if _admitted(index, options, part, alias=alias):
+                            add(index, index.aliases[alias].filter, via_alias=True)
+                            matched = True
+            if not matched and not options.allow_no_indices:
+                raise IndexNotFoundError(part)
+            continue
+        index_meta = meta.indices.get(part)
+        if index_meta is not None:
+            if not index_meta.is_open and options.forbid_closed:
+                if options.ignore_unavailable:
+                    continue
+                raise IndexClosedError(index_meta.name, index_meta.uuid)
+            add(index_meta, None, via_alias=False)
+            continue
+        if part in aliases:
+            for index in aliases[part]:
+                if index.is_open or not options.forbid_closed:
+                    add(index, index.aliases[part].filter, via_alias=True)
+            continue
+        if not options.ignore_unavailable:
+            raise IndexNotFoundError(part)
+    if not order and not options.allow_no_indices:
+        raise IndexNotFoundError(expression or "_all")
+    out = []
+    for name in order:
+        filters = chosen[name]
+        out.append(Resolved(meta.indices[name], None if filters is None else tuple(filters) or None))
+    return out
+
+
+def _admitted(index: IndexMetadata, options: IndicesOptions, pattern: str,
+              alias: str | None = None) -> bool:
+    if index.hidden and not options.expand_hidden and not pattern.startswith("."):
+        return False
+    if index.name.startswith(".") and not pattern.startswith(".") and alias is None \
+            and not options.expand_hidden:
+        return False
+    return options.expand_open if index.is_open else options.expand_closed
+
+
+def write_index(meta: ClusterMetadata, name: str) -> IndexMetadata | None:
+    """The index a write to ``name`` goes to; ``None`` when neither index nor alias exists."""
+    index = meta.indices.get(name)
+    if index is not None:
+        return index
+    targets = meta.aliases().get(name)
+    if not targets:
+        return None
+    if len(targets) == 1 and targets[0].aliases[name].is_write_index is not False:
+        return targets[0]
+    writers = [t for t in targets if t.aliases[name].is_write_index]
+    if len(writers) == 1:
+        return writers[0]
+    raise IllegalArgumentError(
+        f"no write index is defined for alias [{name}]. The write index may be explicitly "
+        "disabled using is_write_index=false or the alias points to multiple indices without "
+        "one being designated as a write index")

@@ -1,0 +1,59 @@
+"""The cluster service: the current metadata, and the one path by which it changes.
+
+Every change is a pure function ``ClusterMetadata → ClusterMetadata`` submitted to
+:meth:`ClusterService.submit`; changes run one at a time (the role ES gives the elected master),
+are persisted before they are visible, and then handed to appliers (the indices service opens or
+drops shards). Readers take :attr:`state`, an immutable snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from isthmus.cluster.metadata import ClusterMetadata, new_uuid
+from isthmus.cluster.store import ClusterStore
+
+log = logging.getLogger("org.elasticsearch.cluster.service.MasterService")
+
+Applier = Callable[[ClusterMetadata, ClusterMetadata], Awaitable[None]]
+
+
+class ClusterService:
+    def __init__(self, store: ClusterStore) -> None:
+        self._store = store
+        loaded = store.load()
+        if loaded is None:
+            loaded = ClusterMetadata(cluster_uuid=new_uuid())
+            store.save(loaded)
+        self._state = loaded
+        self._lock = asyncio.Lock()
+        self._appliers: list[Applier] = []
+
+    @property
+    def state(self) -> ClusterMetadata:
+        return self._state
+
+    def add_applier(self, applier: Applier) -> None:
+        self._appliers.append(applier)
+
+    async def submit(self, source: str, change: Callable[[ClusterMetadata], ClusterMetadata]
+                     ) -> ClusterMetadata:
+        """Run ``change`` on the latest state, persist the result, apply it; returns it."""
+        async with self._lock:
+            old = self._state
+            new = change(old)
+            if new is old:
+                return old
+            new = replace(new, version=old.version + 1)
+            await asyncio.to_thread(self._store.save, new)
+            self._state = new
+            log.debug("cluster state updated by [%s] to version [%s]", source, new.version)
+            for applier in self._appliers:
+                await applier(old, new)
+            return new
+
+    def __repr__(self) -> str:
+        return f"<ClusterService version={self._state.version} indices={len(self._state.indices)}>"

@@ -1,0 +1,199 @@
+"""The ASGI application: read the request, route it, render ES's response shape.
+
+Cross-cutting rules live here and nowhere else: every response carries
+``X-Elastic-Product: Elasticsearch``; a request whose ``Accept`` asks for
+``application/vnd.elasticsearch+json`` gets that media type back, others get plain JSON (older
+clients cannot parse the vendor type); bodies over ``http.max_content_length`` get 413; errors
+become ``{"error": {...}, "status": N}``; ``pretty``, ``filter_path``, ``format=yaml`` apply to
+every JSON body. An unexpected exception is logged once with its cause and answered with a 500,
+never allowed to take the node down.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import yaml
+
+from isthmus.errors import (
+    ContentTooLargeError, IllegalArgumentError, IsthmusError, UnsupportedMediaTypeError,
+)
+from isthmus.http.filter_path import apply_filter_path
+from isthmus.http.router import NoHandler, Request, Response, Router, check_params
+
+log = logging.getLogger("org.elasticsearch.rest.RestController")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json",
+               "application/x-ndjson", "application/vnd.elasticsearch+x-ndjson")
+_VND = re.compile(r"application/vnd\.elasticsearch\+(json|x-ndjson)\s*;\s*compatible-with\s*=\s*(\d+)")
+PRODUCT_HEADER = (b"x-elastic-product", b"Elasticsearch")
+
+
+class RestApp:
+    def __init__(self, router: Router, max_content_length: int) -> None:
+        self.router = router
+        self.max_content_length = max_content_length
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if scope["type"] != "http":
+            return
+        self.in_flight += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                keep_blank_values=True))
+        method = scope["method"]
+        path = scope["path"]
+        vendor = _VND.search(headers.get("accept", "")) is not None
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_content_length:
+            await self._drain(receive)
+            err = ContentTooLargeError("request body is too large")
+            await self._send(send, Response(413, err.to_body()), params, vendor, method)
+            return
+        body = await self._read(receive)
+        if body is None:
+            err = ContentTooLargeError("request body is too large")
+            await self._send(send, Response(413, err.to_body()), params, vendor, method)
+            return
+        request = Request(method, path, params, headers, body)
+        response = await self.dispatch(request)
+        await self._send(send, response, params, vendor, method)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_content_length:
+                await self._drain(receive)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _drain(receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                return
+
+    async def dispatch(self, request: Request) -> Response:
+        try:
+            route_, path_params = self.router.resolve(request.method, request.path)
+        except NoHandler as exc:
+            if exc.allowed:
+                return Response(405, {
+                    "error": f"Incorrect HTTP method for uri [{request.path}] and method "
+                             f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
+                    "status": 405})
+            return Response(400, {
+                "error": f"no handler found for uri [{request.path}] and method [{request.method}]",
+                "status": 400})
+        try:
+            check_params(route_, request.params, request.path)
+            self._check_content_type(request)
+            req = Request(request.method, request.path, request.params, request.headers,
+                          request.body, path_params)
+            result = await route_.handler(req)
+            if isinstance(result, Response):
+                return result
+            return Response(200, result)
+        except IsthmusError as exc:
+            body = exc.to_body()
+            if request.params.get("error_trace") == "true":
+                body["error"]["stack_trace"] = "".join(traceback.format_exception(exc))
+            return Response(exc.http_status, body)
+        except Exception as exc:
+            log.warning("path: %s, params: %s, status: 500", request.path, request.params,
+                        exc_info=exc)
+            wrapped = IsthmusError(f"{type(exc).__name__}: {exc}")
+            return Response(500, wrapped.to_body())
+
+    @staticmethod
+    def _check_content_type(request: Request) -> None:
+        if not request.has_body:
+            return
+        ctype = request.headers.get("content-type")
+        if ctype is None:
+            return
+        base = ctype.split(";")[0].strip().lower()
+        if base not in _JSON_TYPES and base not in ("application/yaml", "text/plain",
+                                                    "application/x-www-form-urlencoded"):
+            raise UnsupportedMediaTypeError(f"Content-Type header [{ctype}] is not supported")
+        if base in ("text/plain", "application/x-www-form-urlencoded"):
+            raise UnsupportedMediaTypeError(f"Content-Type header [{ctype}] is not supported",
+                                            status=406)
+        m = _VND.search(ctype)
+        if m is not None and m.group(2) not in ("7", "8", "9"):
+            raise IllegalArgumentError(
+                f"A compatible version is required on both Content-Type and Accept headers if "
+                f"either one has requested a compatible version and the compatible versions must "
+                f"match. Accept=null, Content-Type={m.group(2)}")
+
+    async def _send(self, send: Send, response: Response, params: dict[str, str], vendor: bool,
+                    method: str) -> None:
+        payload, ctype = self._render(response, params, vendor)
+        headers = [PRODUCT_HEADER, (b"content-type", ctype.encode())]
+        for k, v in response.headers.items():
+            headers.append((k.lower().encode(), v.encode()))
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
+
+    @staticmethod
+    def _render(response: Response, params: dict[str, str], vendor: bool) -> tuple[bytes, str]:
+        body = response.body
+        if body is None:
+            return b"", response.content_type or "text/plain; charset=UTF-8"
+        if isinstance(body, bytes | str):
+            data = body.encode() if isinstance(body, str) else body
+            return data, response.content_type or "text/plain; charset=UTF-8"
+        if "filter_path" in params:
+            body = apply_filter_path(body, params["filter_path"])
+        if params.get("format") == "yaml":
+            return (b"---\n" + yaml.safe_dump(body, sort_keys=False).encode(),
+                    "application/yaml")
+        pretty = "pretty" in params and params["pretty"] != "false"
+        options = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
+        data = orjson.dumps(body, option=options, default=_default)
+        if pretty:
+            data += b"\n"
+        ctype = "application/vnd.elasticsearch+json;compatible-with=9" if vendor \
+            else "application/json"
+        return data, ctype
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, float):
+        return None
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")

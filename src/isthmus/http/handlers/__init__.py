@@ -1,0 +1,15 @@
+"""REST handlers, one module per API family; :func:`all_routes` gathers them."""
+
+from __future__ import annotations
+
+from isthmus.http.router import Route
+from isthmus.services import Services
+
+
+def all_routes(services: Services) -> list[Route]:
+    from isthmus.http.handlers import cat, cluster, documents, indices, search
+
+    out: list[Route] = []
+    for module in (cluster, indices, documents, search, cat):
+        out.extend(module.routes(services))
+    return out

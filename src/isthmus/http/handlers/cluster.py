@@ -1,0 +1,95 @@
+"""``GET /``, ``_cluster/health``, ``_cluster/settings``, ``_cluster/state``, ``_nodes``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isthmus.actions.cluster import version_block
+from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
+from isthmus.http.router import Request, Response, Route, route
+from isthmus.services import Services
+
+
+def routes(s: Services) -> list[Route]:
+    async def root(req: Request) -> dict[str, Any]:
+        return {
+            "name": s.node.settings.node_name,
+            "cluster_name": s.node.settings.cluster_name,
+            "cluster_uuid": s.cluster.state.cluster_uuid,
+            "version": version_block(),
+            "tagline": "You Know, for Search",
+        }
+
+    async def health(req: Request) -> Response:
+        status, body = await s.cluster_actions.health(req.path_params.get("index"), req.params)
+        return Response(status, body)
+
+    async def get_settings(req: Request) -> dict[str, Any]:
+        return s.cluster_actions.get_settings(req.params)
+
+    async def put_settings(req: Request) -> dict[str, Any]:
+        return await s.cluster_actions.put_settings(json_object(req, required=True))
+
+    async def nodes(req: Request) -> dict[str, Any]:
+        return s.cluster_actions.nodes_info()
+
+    async def nodes_stats(req: Request) -> dict[str, Any]:
+        return await s.cluster_actions.nodes_stats()
+
+    async def state(req: Request) -> dict[str, Any]:
+        meta = s.cluster.state
+        return {
+            "cluster_name": s.node.settings.cluster_name,
+            "cluster_uuid": meta.cluster_uuid,
+            "version": meta.version,
+            "state_uuid": meta.cluster_uuid,
+            "master_node": s.node.node_id,
+            "nodes": {s.node.node_id: {
+                "name": s.node.settings.node_name,
+                "ephemeral_id": s.node.node_id,
+                "transport_address": s.cluster_actions.node_base()["transport_address"],
+                "attributes": dict(s.node.settings.attributes),
+                "roles": sorted(s.node.settings.roles),
+            }},
+            "metadata": {
+                "cluster_uuid": meta.cluster_uuid,
+                "indices": {m.name: {"state": m.state, "settings": m.settings,
+                                     "mappings": {"_doc": m.mapping.to_json()},
+                                     "aliases": sorted(m.aliases)}
+                            for m in meta.indices.values()},
+            },
+        }
+
+    health_params = ("wait_for_status", "timeout", "level", "local", "master_timeout",
+                     "wait_for_nodes", "wait_for_active_shards", "wait_for_events",
+                     "wait_for_no_relocating_shards", "wait_for_no_initializing_shards",
+                     *COMMON_INDICES_PARAMS)
+    settings_params = ("flat_settings", "include_defaults", *MASTER_PARAMS, "local")
+    return [
+        route(("GET", "HEAD"), "/", root, action="cluster:monitor/main"),
+        route("GET", "/_cluster/health", health, params=health_params,
+              action="cluster:monitor/health"),
+        route("GET", "/_cluster/health/{index}", health, params=health_params,
+              action="cluster:monitor/health"),
+        route("GET", "/_cluster/settings", get_settings, params=settings_params,
+              action="cluster:monitor/settings"),
+        route("PUT", "/_cluster/settings", put_settings, params=settings_params,
+              action="cluster:admin/settings/update"),
+        route("GET", "/_cluster/state", state, params=("local", "master_timeout", "flat_settings",
+                                                     "wait_for_metadata_version",
+                                                     "wait_for_timeout", *COMMON_INDICES_PARAMS),
+              action="cluster:monitor/state"),
+        route("GET", "/_cluster/state/{metric}", state,
+              params=("local", "master_timeout", "flat_settings", *COMMON_INDICES_PARAMS),
+              action="cluster:monitor/state"),
+        route("GET", "/_nodes", nodes, params=("flat_settings", "timeout"),
+              action="cluster:monitor/nodes/info"),
+        route("GET", "/_nodes/{node_id:_}", nodes, params=("flat_settings", "timeout"),
+              action="cluster:monitor/nodes/info"),
+        route("GET", "/_nodes/stats", nodes_stats,
+              params=("timeout", "level", "types", "groups", "fields", "completion_fields",
+                      "fielddata_fields", "include_segment_file_sizes", "include_unloaded_segments"),
+              action="cluster:monitor/nodes/stats"),
+        route("GET", "/_nodes/{node_id:_}/stats", nodes_stats, params=("timeout", "level"),
+              action="cluster:monitor/nodes/stats"),
+    ]

@@ -1,0 +1,73 @@
+"""Small shared pieces of request handling: JSON bodies and typed URL parameters."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from isthmus.errors import IllegalArgumentError, JsonParseError, ParsingError, XContentParseError
+from isthmus.http.router import Request
+
+_POS = re.compile(r"line (\d+) column (\d+)")
+
+COMMON_INDICES_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards",
+                         "ignore_throttled")
+MASTER_PARAMS = ("master_timeout", "timeout")
+
+
+def json_body(req: Request, *, required: bool = False) -> Any:
+    """The request body as JSON (``None`` when empty), with ES's parse errors."""
+    if not req.has_body:
+        if required:
+            raise ParsingError("request body is required")
+        return None
+    try:
+        return orjson.loads(req.body)
+    except orjson.JSONDecodeError as exc:
+        msg = str(exc)
+        m = _POS.search(msg)
+        where = f"[{m.group(1)}:{m.group(2)}] " if m else ""
+        raise XContentParseError(f"{where}{msg}", caused_by=JsonParseError(msg)) from None
+
+
+def json_object(req: Request, *, required: bool = False) -> dict[str, Any] | None:
+    value = json_body(req, required=required)
+    if value is not None and not isinstance(value, dict):
+        raise ParsingError("request body must be a JSON object")
+    return value
+
+
+def bool_param(req: Request, name: str, default: bool = False) -> bool:
+    value = req.params.get(name)
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise IllegalArgumentError(
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+def refresh_param(req: Request) -> str | None:
+    value = req.params.get("refresh")
+    if value is None:
+        return None
+    if value in ("", "true"):
+        return "true"
+    if value in ("false", "wait_for"):
+        return value
+    raise IllegalArgumentError(f"Unknown value for refresh: [{value}].")
+
+
+def int_param(req: Request, name: str) -> int | None:
+    value = req.params.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IllegalArgumentError(
+            f"Failed to parse int parameter [{name}] with value [{value}]") from None

@@ -1,0 +1,127 @@
+"""Routes: ``matches()`` + ``handle()``, ES path patterns, and parameter allow-lists.  [no I/O]
+
+A pattern is a path of literal segments and ``{name}`` placeholders. Literal segments win over
+placeholders (``/_search`` is never an index called ``_search``), and a placeholder never takes a
+segment starting with ``_`` unless the route says so (``{index:_}``), as ES's path trie does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError
+
+# Accepted on every route (ES's common options).
+COMMON_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "format", "source",
+                           "source_content_type"})
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.body.strip())
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-able value, or str/bytes for text
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Awaitable[Response | Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: str
+    handler: Handler
+    params: frozenset[str]
+    action: str  # the ES action name, for authorization and task listings
+    segments: tuple[str, ...] = ()
+
+    def match(self, parts: list[str]) -> dict[str, str] | None:
+        if len(parts) != len(self.segments):
+            return None
+        out: dict[str, str] = {}
+        for seg, part in zip(self.segments, parts, strict=True):
+            if seg.startswith("{"):
+                name, _, flag = seg[1:-1].partition(":")
+                if not part or (part.startswith("_") and flag != "_" and part != "_all"):
+                    return None
+                out[name] = part
+            elif seg != part:
+                return None
+        return out
+
+    @property
+    def literal_count(self) -> int:
+        return sum(1 for s in self.segments if not s.startswith("{"))
+
+
+def route(methods: str | Iterable[str], pattern: str, handler: Handler, *,
+          params: Iterable[str] = (), action: str = "") -> Route:
+    ms = frozenset([methods] if isinstance(methods, str) else methods)
+    segments = tuple(p for p in pattern.strip("/").split("/") if p)
+    return Route(ms, pattern, handler, frozenset(params), action, segments)
+
+
+class NoHandler(Exception):
+    def __init__(self, path: str, method: str, allowed: list[str]) -> None:
+        super().__init__(path)
+        self.path = path
+        self.method = method
+        self.allowed = allowed
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = sorted(routes, key=lambda r: -r.literal_count)
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        from urllib.parse import unquote
+
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        allowed: list[str] = []
+        best: tuple[Route, dict[str, str]] | None = None
+        for candidate in self.routes:
+            found = candidate.match(parts)
+            if found is None:
+                continue
+            if method in candidate.methods or (method == "HEAD" and "GET" in candidate.methods
+                                               and "HEAD" not in candidate.methods):
+                if best is None or candidate.literal_count > best[0].literal_count:
+                    best = (candidate, found)
+                continue
+            allowed.extend(candidate.methods)
+        if best is None:
+            raise NoHandler(path, method, sorted(set(allowed)))
+        return best
+
+
+def check_params(route_: Route, params: Mapping[str, str], path: str) -> None:
+    """ES rejects unknown URL parameters, suggesting what was probably meant."""
+    allowed = route_.params | COMMON_PARAMS
+    unknown = [p for p in params if p not in allowed]
+    if not unknown:
+        return
+    pieces = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.7)
+        pieces.append(f"[{name}] -> did you mean [{close[0]}]?" if close else f"[{name}]")
+    noun = "parameter" if len(unknown) == 1 else "parameters"
+    raise IllegalArgumentError(
+        f"request [{path}] contains unrecognized {noun}: " + ", ".join(pieces))

@@ -1,0 +1,145 @@
+"""The indices service: this node's shards, opened and dropped as cluster metadata changes.
+
+It owns each :class:`Shard` (an async face on a blocking :class:`ShardEngine`), the periodic
+refresh loop (per ``index.refresh_interval``), waiting for ``refresh=wait_for``, and history
+trimming. It never decides what exists: the cluster service's metadata does, and
+:meth:`IndicesService.apply` follows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.routing import ShardId
+from isthmus.index.engine import Op, OpResult, ShardEngine, StoredDoc
+from isthmus.index.mapping import Mapping
+from isthmus.settings.values import parse_time
+
+log = logging.getLogger("org.elasticsearch.indices.IndicesService")
+T = TypeVar("T")
+
+HISTORY_TRIM_EVERY_S = 60.0
+
+
+class Shard:
+    """One open shard on this node."""
+
+    def __init__(self, shard_id: ShardId, engine: ShardEngine, meta: IndexMetadata) -> None:
+        self.shard_id = shard_id
+        self.engine = engine
+        self.meta = meta
+        self._refreshed = asyncio.Condition()
+        self.last_refresh = time.monotonic()
+        self.last_trim = time.monotonic()
+
+    async def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
+        return await asyncio.to_thread(self.engine.write, ops, mapping)
+
+    async def get(self, doc_id: str) -> StoredDoc | None:
+        return await asyncio.to_thread(self.engine.get, doc_id)
+
+    async def refresh(self) -> None:
+        await asyncio.to_thread(self.engine.refresh)
+        self.last_refresh = time.monotonic()
+        async with self._refreshed:
+            self._refreshed.notify_all()
+
+    async def wait_for_refresh(self, seq_no: int) -> None:
+        """Return once ``seq_no`` is searchable (``refresh=wait_for``)."""
+        interval = parse_time(self.meta.setting("index.refresh_interval", "1s")).millis
+        if interval < 0:
+            await self.refresh()
+            return
+        async with self._refreshed:
+            await self._refreshed.wait_for(lambda: self.engine.searchable_checkpoint >= seq_no)
+
+    def __repr__(self) -> str:
+        return f"<Shard {self.shard_id} {self.engine!r}>"
+
+
+class IndicesService:
+    def __init__(self, indices_dir: Path, *, search_threads: int = 2) -> None:
+        self.indices_dir = indices_dir
+        self.shards: dict[ShardId, Shard] = {}
+        self.search_pool = ThreadPoolExecutor(max_workers=search_threads,
+                                              thread_name_prefix="search")
+
+    def shard_dir(self, index_uuid: str, shard: int) -> Path:
+        return self.indices_dir / index_uuid / str(shard)
+
+    def shard(self, shard_id: ShardId) -> Shard | None:
+        return self.shards.get(shard_id)
+
+    def shards_of(self, meta: IndexMetadata) -> list[Shard]:
+        out = []
+        for n in range(meta.number_of_shards):
+            shard = self.shards.get(ShardId(meta.uuid, n, meta.name))
+            if shard is not None:
+                out.append(shard)
+        return out
+
+    async def run_search(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.search_pool, fn, *args)
+
+    async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
+        """Open shards of new open indices, close closed ones, delete removed ones' files."""
+        live_uuids = {m.uuid for m in new.indices.values()}
+        for shard_id, shard in list(self.shards.items()):
+            meta = new.by_uuid(shard_id.index_uuid)
+            if meta is None or not meta.is_open:
+                del self.shards[shard_id]
+                await asyncio.to_thread(shard.engine.close)
+            else:
+                shard.meta = meta
+        for old_meta in old.indices.values():
+            if old_meta.uuid not in live_uuids:
+                await asyncio.to_thread(shutil.rmtree, self.indices_dir / old_meta.uuid, True)
+        for meta in new.indices.values():
+            if not meta.is_open:
+                continue
+            for n in range(meta.number_of_shards):
+                shard_id = ShardId(meta.uuid, n, meta.name)
+                if shard_id not in self.shards:
+                    engine = await asyncio.to_thread(
+                        ShardEngine, self.shard_dir(meta.uuid, n), meta.mapping)
+                    self.shards[shard_id] = Shard(shard_id, engine, meta)
+
+    async def refresh_loop(self, tick_s: float = 0.1) -> None:
+        """Refresh each dirty shard when its ``index.refresh_interval`` has elapsed."""
+        while True:
+            await asyncio.sleep(tick_s)
+            now = time.monotonic()
+            for shard in list(self.shards.values()):
+                interval = parse_time(shard.meta.setting("index.refresh_interval", "1s")).millis
+                if interval >= 0 and shard.engine.needs_refresh and \
+                        now - shard.last_refresh >= interval / 1000:
+                    try:
+                        await shard.refresh()
+                    except Exception:
+                        log.exception("failed to refresh shard %s", shard.shard_id)
+                if now - shard.last_trim >= HISTORY_TRIM_EVERY_S:
+                    shard.last_trim = now
+                    await self._trim(shard)
+
+    async def _trim(self, shard: Shard) -> None:
+        period = parse_time(shard.meta.setting("index.soft_deletes.retention_lease.period", "12h"))
+        ops = int(shard.meta.setting("index.soft_deletes.retention.operations", "0"))
+        try:
+            await asyncio.to_thread(shard.engine.trim_history, period.millis, ops)
+        except Exception:
+            log.exception("failed to trim operation history of %s", shard.shard_id)
+
+    async def close(self) -> None:
+        for shard in list(self.shards.values()):
+            await asyncio.to_thread(shard.engine.close)
+        self.shards.clear()
+        self.search_pool.shutdown(wait=True)

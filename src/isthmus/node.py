@@ -1,0 +1,171 @@
+"""The composition root: builds a node's components, starts them, and owns their lifetimes.
+
+Nothing here parses, routes or searches; it wires. Lifetimes nest: the data-path lock outlives
+the stores, the stores outlive the shards, the shards outlive the HTTP server. Shutdown runs in
+reverse: stop accepting, let in-flight requests finish, stop background loops, flush and close
+shards, close stores, release the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+
+from isthmus import ES_COMPAT_VERSION, logs
+from isthmus.actions.cluster import ClusterActions, NodeIdentity
+from isthmus.actions.documents import DocumentActions
+from isthmus.actions.indices import IndicesActions
+from isthmus.actions.search import SearchActions
+from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.cluster.service import ClusterService
+from isthmus.cluster.store import ClusterStore
+from isthmus.environment import NodeEnvironment
+from isthmus.errors import NodeStartupError
+from isthmus.http.app import RestApp
+from isthmus.http.handlers import all_routes
+from isthmus.http.router import Router
+from isthmus.index.service import IndicesService
+from isthmus.services import Services
+from isthmus.settings.node import NodeSettings
+
+log = logging.getLogger("org.elasticsearch.node.Node")
+http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
+
+
+def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
+    """Bind the first free port of the range, as ES does for ``http.port: 9200-9300``."""
+    last_error: OSError | None = None
+    for port in range(ports[0], ports[1] + 1):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                continue
+            raise NodeStartupError(f"Failed to bind to [{host}:{port}]: {exc.strerror}") from exc
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+    raise NodeStartupError(
+        f"Failed to bind to [{ports[0]}-{ports[1]}] on [{host}]: "
+        f"{last_error.strerror if last_error else 'no port'}")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the node decides how to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Node:
+    def __init__(self, settings: NodeSettings, *, ports_file: Path | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.ports_file = ports_file
+        self.clock = clock
+        self._stop = asyncio.Event()
+        self.services: Services | None = None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        env = NodeEnvironment(s.path_data)
+        log.info("version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
+                 ES_COMPAT_VERSION, os.getpid(), os.uname().sysname,
+                 ".".join(map(str, os.sys.version_info[:3])))
+        log.info("node name [%s], node ID [%s], cluster name [%s], roles %s",
+                 s.node_name, env.node_id, s.cluster_name, sorted(s.roles))
+        store = ClusterStore(env.state_dir)
+        indices = IndicesService(env.indices_dir,
+                                 search_threads=int(s.raw.get("thread_pool.search.size", 2)))
+        try:
+            cluster = ClusterService(store)
+            cluster.add_applier(indices.apply)
+            await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid),
+                                cluster.state)
+            sock = bind_first_free(s.http_bind_host, s.http_ports)
+            host, port = sock.getsockname()[:2]
+            http_address = f"{host}:{port}"
+            identity = NodeIdentity(env.node_id, s, http_address, self.clock())
+            cluster_actions = ClusterActions(cluster, indices, identity)
+            cluster_actions.add_consumer("logger.", lambda k, v: logs.set_level(
+                k[len("logger."):], None if v is None else str(v)))
+            cluster_actions.apply_all()
+            indices_actions = IndicesActions(cluster, indices)
+            services = Services(
+                node=identity, cluster=cluster, indices=indices, cluster_actions=cluster_actions,
+                indices_actions=indices_actions,
+                documents=DocumentActions(cluster, indices, indices_actions),
+                search=SearchActions(cluster, indices, env.node_id, self.clock),
+            )
+            self.services = services
+            app = RestApp(Router(all_routes(services)), s.max_content_length)
+            config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
+                                    log_config=None, access_log=False, server_header=False,
+                                    date_header=False, timeout_graceful_shutdown=30)
+            server = _Server(config)
+            http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
+            self._write_ports(http_address)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.request_stop)
+            async with asyncio.TaskGroup() as group:
+                serving = group.create_task(server.serve(sockets=[sock]))
+                refresher = group.create_task(indices.refresh_loop())
+                await asyncio.sleep(0)
+                log.info("started {%s}{%s} in %.0fms", s.node_name, env.node_id,
+                         (time.monotonic() - started) * 1000)
+                await self._stop.wait()
+                log.info("stopping ...")
+                server.should_exit = True
+                await serving
+                refresher.cancel()
+        finally:
+            await indices.close()
+            store.close()
+            env.close()
+            if self.ports_file is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.ports_file.unlink()
+            log.info("closed")
+
+    def _write_ports(self, http_address: str) -> None:
+        if self.ports_file is None:
+            return
+        info: dict[str, Any] = {"http": http_address, "pid": os.getpid()}
+        tmp = self.ports_file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(info))
+        os.replace(tmp, self.ports_file)
+
+
+def run_node(settings: NodeSettings, ports_file: Path | None = None) -> None:
+    """Run a node until SIGTERM/SIGINT, on uvloop when available."""
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        runner = asyncio.run
+    runner(Node(settings, ports_file=ports_file).run())

@@ -1,0 +1,584 @@
+"""Bucket aggregations keyed by values or queries: terms, filter, filters, missing, global.
+[no I/O]
+
+Also owns what every bucket aggregation shares: the :class:`Bucket` (a key, a doc count and the
+sub-aggregation results of its documents) and :class:`BucketOrder`, ES's ``order`` parameter
+(``_count``, ``_key``, or a path to a sub-aggregation, always tie-broken by ``_key`` ascending).
+
+``terms`` follows ES's two-step counting so sums come out the same: the shard keeps its top
+``shard_size`` buckets (default ``size * 1.5 + 10``) and counts the rest as
+``sum_other_doc_count``; the final step drops buckets under ``min_doc_count``, keeps the top
+``size`` and adds the overflow to ``sum_other_doc_count``. With one shard the error bound is 0.
+``min_doc_count: 0`` cannot add the zero-count terms of documents the query did not match: only
+the matched documents are seen here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError
+from isthmus.search import dsl
+from isthmus.search.aggs_core import (
+    VALUES_SOURCE_PARAMS,
+    Agg,
+    AggContext,
+    AggDoc,
+    AggResult,
+    AggsSpec,
+    BooleanFormat,
+    DateFormat,
+    DocFormat,
+    FieldRef,
+    Params,
+    ValueSource,
+    java_compare,
+    resolve_source,
+)
+from isthmus.search.evaluate import EvalDoc, compile_query
+from isthmus.search.term_patterns import regexp_regex
+
+# --- buckets and their order --------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    """One bucket: its key, how many documents fell in it, and their sub-aggregation results."""
+
+    key: Any
+    doc_count: int
+    subs: dict[str, AggResult] = field(default_factory=dict)
+
+    def merged(self, others: Sequence[Bucket]) -> Bucket:
+        subs = {name: res.reduce([o.subs[name] for o in others]) for name, res in self.subs.items()}
+        return Bucket(self.key, self.doc_count + sum(o.doc_count for o in others), subs)
+
+    def subs_json(self) -> dict[str, Any]:
+        return {name: res.to_json() for name, res in self.subs.items()}
+
+    def sort_value(self, path: Sequence[str], metric: str | None) -> Any:
+        """Value of an order path below this bucket (``[]`` + None is the doc count)."""
+        if not path:
+            if metric in (None, "_count", "doc_count"):
+                return self.doc_count
+            if metric == "_key":
+                return self.key
+            raise IllegalArgumentError(f"Invalid aggregation order path [{metric}]")
+        sub = self.subs.get(path[0])
+        if sub is None:
+            raise IllegalArgumentError(
+                f"Invalid aggregation order path [{path[0]}]. The provided aggregation "
+                f"[{path[0]}] either does not exist, or is a pipeline aggregation and cannot be "
+                "used to sort the buckets."
+            )
+        return sub.sort_value(path[1:], metric)
+
+
+def merge_buckets(groups: Sequence[Sequence[Bucket]]) -> list[Bucket]:
+    """Buckets with equal keys merged, in first-seen key order."""
+    by_key: dict[Any, list[Bucket]] = {}
+    for buckets in groups:
+        for bucket in buckets:
+            by_key.setdefault(bucket.key, []).append(bucket)
+    return [same[0].merged(same[1:]) for same in by_key.values()]
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    path: tuple[str, ...]  # () for _count/_key, else sub-aggregation names
+    metric: str | None  # "_count", "_key", or the metric of a multi-value aggregation
+    asc: bool
+
+
+@dataclass(frozen=True)
+class BucketOrder:
+    keys: tuple[OrderKey, ...]
+
+    @property
+    def needs_subs(self) -> bool:
+        return any(k.path for k in self.keys)
+
+    @property
+    def is_count_desc(self) -> bool:
+        first = self.keys[0]
+        return not first.path and first.metric == "_count" and not first.asc
+
+    @property
+    def is_key_order(self) -> bool:
+        return not self.keys[0].path and self.keys[0].metric == "_key"
+
+    def sort(self, buckets: Sequence[Bucket]) -> list[Bucket]:
+        def compare(a: Bucket, b: Bucket) -> int:
+            for key in self.keys:
+                va = a.sort_value(key.path, key.metric)
+                vb = b.sort_value(key.path, key.metric)
+                cmp = java_compare(va, vb)
+                if cmp:
+                    return cmp if key.asc else -cmp
+            return 0
+
+        return sorted(buckets, key=functools.cmp_to_key(compare))
+
+
+COUNT_DESC = BucketOrder((OrderKey((), "_count", False), OrderKey((), "_key", True)))
+KEY_ASC = BucketOrder((OrderKey((), "_key", True),))
+
+
+def parse_order(value: Any, agg_type: str, subs: AggsSpec, default: BucketOrder) -> BucketOrder:
+    """ES ``order``: one ``{path: dir}`` object or a list of them; ``_key`` asc breaks ties."""
+    if value is None:
+        return default
+    items = value if isinstance(value, list) else [value]
+    keys: list[OrderKey] = []
+    for item in items:
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise ParsingError(f"[{agg_type}] order must be an object with a single key")
+        ((path, direction),) = item.items()
+        text = str(direction).lower()
+        if text not in ("asc", "desc"):
+            raise ParsingError(f"Unknown order direction [{direction}]")
+        keys.append(_order_key(str(path), text == "asc", subs))
+    if not any(not k.path and k.metric == "_key" for k in keys):
+        keys.append(OrderKey((), "_key", True))
+    return BucketOrder(tuple(keys))
+
+
+def _order_key(path: str, asc: bool, subs: AggsSpec) -> OrderKey:
+    if path in ("_count", "_key", "_term"):
+        return OrderKey((), "_key" if path == "_term" else path, asc)
+    elements = path.split(">")
+    last, _, metric = elements[-1].partition(".")
+    names = (*elements[:-1], last)
+    if subs.get(names[0]) is None:
+        raise IllegalArgumentError(
+            f"Invalid aggregation order path [{path}]. The provided aggregation [{names[0]}] "
+            "either does not exist, or is a pipeline aggregation and cannot be used to sort the "
+            "buckets."
+        )
+    return OrderKey(tuple(names), metric or None, asc)
+
+
+def key_output(key: Any, fmt: DocFormat) -> dict[str, Any]:
+    """``key`` and, for formatted keys (dates, booleans), ``key_as_string``."""
+    if fmt.raw:
+        return {"key": key}
+    return {"key": key, "key_as_string": fmt.format(key)}
+
+
+# --- terms --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermFilter:
+    """``include``/``exclude``: a Lucene regexp (string fields only) or a list of exact values."""
+
+    regex: str | None = None
+    values: tuple[Any, ...] | None = None
+
+    @staticmethod
+    def parse(value: Any, what: str) -> TermFilter | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return TermFilter(regex=value)
+        if isinstance(value, list):
+            return TermFilter(values=tuple(value))
+        if isinstance(value, Mapping) and "partition" in value:
+            raise NotImplementedYet("terms include partitions are not supported")
+        raise ParsingError(f"Unrecognized token for an {what} [{value}]")
+
+
+class TermsAgg(Agg):
+    type_name = "terms"
+    accepts_subs = True
+
+    def __init__(
+        self,
+        name: str,
+        subs: AggsSpec,
+        meta: Mapping[str, Any] | None,
+        *,
+        ref: FieldRef,
+        size: int,
+        shard_size: int,
+        min_doc_count: int,
+        order: BucketOrder,
+        include: TermFilter | None,
+        exclude: TermFilter | None,
+        show_error: bool,
+    ) -> None:
+        super().__init__(name, subs, meta)
+        self.ref = ref
+        self.size = size
+        self.shard_size = shard_size
+        self.min_doc_count = min_doc_count
+        self.order = order
+        self.include = include
+        self.exclude = exclude
+        self.show_error = show_error
+
+    def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        src = resolve_source(self.ref, self.type_name, ctx, numeric=False)
+        accepts = self._acceptor(src, ctx)
+        groups: dict[Any, list[AggDoc]] = {}
+        for doc in docs:
+            for key in dict.fromkeys(_term_key(v) for v in src.values(doc, ctx)):
+                if accepts(key):
+                    groups.setdefault(key, []).append(doc)
+        buckets = [Bucket(key, len(members)) for key, members in groups.items()]
+        if self.order.needs_subs:
+            for b in buckets:
+                b.subs = self.subs.collect(groups[b.key], ctx)
+        ranked = self.order.sort(buckets)
+        kept, rest = ranked[: self.shard_size], ranked[self.shard_size :]
+        if not self.order.needs_subs:
+            for b in kept:
+                b.subs = self.subs.collect(groups[b.key], ctx)
+        return self.result(
+            TermsResult(
+                buckets=kept,
+                other_doc_count=sum(b.doc_count for b in rest),
+                shard_error=_shard_error(kept, self.shard_size, self.order),
+                doc_count_error=0,
+                size=self.size,
+                min_doc_count=self.min_doc_count,
+                order=self.order,
+                fmt=src.fmt,
+                show_error=self.show_error,
+            )
+        )
+
+    def _acceptor(self, src: ValueSource, ctx: AggContext) -> Callable[[Any], bool]:
+        tests: list[tuple[Callable[[Any], bool], bool]] = []
+        for term_filter, wanted in ((self.include, True), (self.exclude, False)):
+            if term_filter is not None:
+                tests.append((self._filter_test(term_filter, src, ctx), wanted))
+        return lambda key: all(test(key) == wanted for test, wanted in tests)
+
+    def _filter_test(
+        self, term_filter: TermFilter, src: ValueSource, ctx: AggContext
+    ) -> Callable[[Any], bool]:
+        if term_filter.regex is None:
+            allowed = {_filter_value(v, src, ctx) for v in term_filter.values or ()}
+            return lambda key: key in allowed
+        if src.spec is not None and src.spec.type != "keyword":
+            raise IllegalArgumentError(
+                f"Aggregation [{self.name}] cannot support regular expression style "
+                "include/exclude settings as they can only be applied to string fields. "
+                "Use an array of values for include/exclude clauses"
+            )
+        pattern = regexp_regex(term_filter.regex)
+        return lambda key: pattern.fullmatch(str(key)) is not None
+
+
+def _term_key(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _filter_value(value: Any, src: ValueSource, ctx: AggContext) -> Any:
+    if isinstance(src.fmt, DateFormat):
+        return src.fmt.parse(value, ctx.now_ms)
+    if isinstance(src.fmt, BooleanFormat):
+        return int(value in (True, "true"))
+    if src.spec is not None and src.spec.is_numeric:
+        try:
+            return int(value) if src.spec.is_integer else float(value)
+        except (TypeError, ValueError):
+            raise IllegalArgumentError(f'For input string: "{value}"') from None
+    return str(value)
+
+
+def _shard_error(kept: Sequence[Bucket], shard_size: int, order: BucketOrder) -> int:
+    """ES's per-shard error bound: the smallest returned count when the shard truncated a
+    count-descending list, 0 when it returned everything or ordered by key, else unknown (-1)."""
+    if len(kept) < shard_size or order.is_key_order:
+        return 0
+    return kept[-1].doc_count if order.is_count_desc else -1
+
+
+@dataclass
+class TermsResult(AggResult):
+    buckets: list[Bucket]
+    other_doc_count: int
+    shard_error: int
+    doc_count_error: int
+    size: int
+    min_doc_count: int
+    order: BucketOrder
+    fmt: DocFormat
+    show_error: bool
+
+    def reduce(self, others: Sequence[AggResult]) -> AggResult:
+        parts = [self, *(o for o in others if isinstance(o, TermsResult))]
+        if len(parts) == 1:
+            return self
+        errors = [p.shard_error for p in parts]
+        return replace(
+            self,
+            buckets=merge_buckets([p.buckets for p in parts]),
+            other_doc_count=sum(p.other_doc_count for p in parts),
+            doc_count_error=-1 if -1 in errors else sum(errors),
+            shard_error=0,
+        )
+
+    def body(self) -> dict[str, Any]:
+        eligible = [b for b in self.buckets if b.doc_count >= self.min_doc_count]
+        ranked = self.order.sort(eligible)
+        shown = ranked[: self.size]
+        other = self.other_doc_count + sum(b.doc_count for b in ranked[self.size :])
+        out = []
+        for b in shown:
+            item = key_output(b.key, self.fmt)
+            item["doc_count"] = b.doc_count
+            if self.show_error:
+                item["doc_count_error_upper_bound"] = max(self.doc_count_error, 0)
+            item.update(b.subs_json())
+            out.append(item)
+        return {
+            "doc_count_error_upper_bound": self.doc_count_error,
+            "sum_other_doc_count": other,
+            "buckets": out,
+        }
+
+
+def parse_terms(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> TermsAgg:
+    size = p.integer("size", 10)
+    if size <= 0:
+        raise IllegalArgumentError(f"[size] must be greater than 0. Found [{size}] in [{name}]")
+    min_doc_count = p.integer("min_doc_count", 1)
+    if min_doc_count < 0:
+        raise IllegalArgumentError(
+            f"[min_doc_count] must be greater than or equal to 0. Found [{min_doc_count}] in "
+            f"[{name}]"
+        )
+    shard_size = p.integer("shard_size", -1)
+    if shard_size == -1:
+        shard_size = int(size * 1.5 + 10)
+    elif shard_size <= 0:
+        raise IllegalArgumentError(
+            f"[shard_size] must be greater than 0. Found [{shard_size}] in [{name}]"
+        )
+    return TermsAgg(
+        name,
+        subs,
+        meta,
+        ref=p.field_ref(),
+        size=size,
+        shard_size=max(shard_size, size),
+        min_doc_count=min_doc_count,
+        order=parse_order(p.raw("order"), "terms", subs, COUNT_DESC),
+        include=TermFilter.parse(p.raw("include"), "include"),
+        exclude=TermFilter.parse(p.raw("exclude"), "exclude"),
+        show_error=p.flag("show_term_doc_count_error", False),
+    )
+
+
+TERMS_PARAMS = VALUES_SOURCE_PARAMS | {
+    "size", "shard_size", "min_doc_count", "shard_min_doc_count", "order", "include", "exclude",
+    "execution_hint", "collect_mode", "show_term_doc_count_error",
+}  # fmt: skip
+
+
+# --- single-bucket aggregations -----------------------------------------------------------------
+
+
+@dataclass
+class SingleBucketResult(AggResult):
+    """``filter``, ``missing``, ``global``: ``{"doc_count": n, <sub-aggregations>}``."""
+
+    bucket: Bucket
+
+    def reduce(self, others: Sequence[AggResult]) -> AggResult:
+        rest = [o.bucket for o in others if isinstance(o, SingleBucketResult)]
+        return replace(self, bucket=self.bucket.merged(rest))
+
+    def body(self) -> dict[str, Any]:
+        return {"doc_count": self.bucket.doc_count, **self.bucket.subs_json()}
+
+    def sort_value(self, path: Sequence[str], metric: str | None) -> Any:
+        return self.bucket.sort_value(path, metric)
+
+
+class FilterAgg(Agg):
+    type_name = "filter"
+    accepts_subs = True
+
+    def __init__(
+        self, name: str, subs: AggsSpec, meta: Mapping[str, Any] | None, query: dsl.Query
+    ) -> None:
+        super().__init__(name, subs, meta)
+        self.query = query
+
+    def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        chosen = filter_docs(self.query, docs, ctx)
+        return self.result(
+            SingleBucketResult(Bucket(None, len(chosen), self.subs.collect(chosen, ctx)))
+        )
+
+
+def filter_docs(query: dsl.Query, docs: Sequence[AggDoc], ctx: AggContext) -> list[AggDoc]:
+    pred = compile_query(query, ctx.mapping, now_ms=ctx.now_ms)
+    return [d for d in docs if pred(EvalDoc(d.id, d.source))]
+
+
+def parse_filter(name: str, body: Any, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
+    return FilterAgg(name, subs, meta, dsl.parse_query(body))
+
+
+class MissingAgg(Agg):
+    type_name = "missing"
+    accepts_subs = True
+
+    def __init__(
+        self, name: str, subs: AggsSpec, meta: Mapping[str, Any] | None, ref: FieldRef
+    ) -> None:
+        super().__init__(name, subs, meta)
+        self.ref = ref
+
+    def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        src = resolve_source(replace(self.ref, missing=None), self.type_name, ctx, numeric=False)
+        chosen = [d for d in docs if not src.values(d, ctx)]
+        return self.result(
+            SingleBucketResult(Bucket(None, len(chosen), self.subs.collect(chosen, ctx)))
+        )
+
+
+def parse_missing(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
+    return MissingAgg(name, subs, meta, p.field_ref())
+
+
+class GlobalAgg(Agg):
+    """``global``: every document of the index, whatever the query matched."""
+
+    type_name = "global"
+    accepts_subs = True
+
+    def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        if ctx.all_docs is None:
+            raise NotImplementedYet("the [global] aggregation needs the index's documents")
+        everything = list(ctx.all_docs)
+        return self.result(
+            SingleBucketResult(Bucket(None, len(everything), self.subs.collect(everything, ctx)))
+        )
+
+
+def parse_global(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
+    return GlobalAgg(name, subs, meta)
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+
+class FiltersAgg(Agg):
+    type_name = "filters"
+    accepts_subs = True
+
+    def __init__(
+        self,
+        name: str,
+        subs: AggsSpec,
+        meta: Mapping[str, Any] | None,
+        *,
+        filters: tuple[tuple[str, dsl.Query], ...],
+        named: bool,
+        keyed: bool,
+        other_key: str | None,
+    ) -> None:
+        super().__init__(name, subs, meta)
+        self.filters = filters
+        self.named = named
+        self.keyed = keyed
+        self.other_key = other_key
+
+    def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        buckets = []
+        matched_any: set[int] = set()
+        for key, query in self.filters:
+            chosen = filter_docs(query, docs, ctx)
+            matched_any.update(id(d) for d in chosen)
+            buckets.append(Bucket(key, len(chosen), self.subs.collect(chosen, ctx)))
+        if self.other_key is not None:
+            rest = [d for d in docs if id(d) not in matched_any]
+            buckets.append(Bucket(self.other_key, len(rest), self.subs.collect(rest, ctx)))
+        return self.result(FiltersResult(buckets, named=self.named, keyed=self.keyed))
+
+
+@dataclass
+class FiltersResult(AggResult):
+    buckets: list[Bucket]
+    named: bool
+    keyed: bool
+
+    def reduce(self, others: Sequence[AggResult]) -> AggResult:
+        rest = [o for o in others if isinstance(o, FiltersResult)]
+        merged = [b.merged([o.buckets[i] for o in rest]) for i, b in enumerate(self.buckets)]
+        return replace(self, buckets=merged)
+
+    def body(self) -> dict[str, Any]:
+        if self.named and self.keyed:
+            return {
+                "buckets": {
+                    b.key: {"doc_count": b.doc_count, **b.subs_json()} for b in self.buckets
+                }
+            }
+        out = []
+        for b in self.buckets:
+            item: dict[str, Any] = {"key": b.key} if self.named else {}
+            item["doc_count"] = b.doc_count
+            item.update(b.subs_json())
+            out.append(item)
+        return {"buckets": out}
+
+
+def parse_filters(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
+    raw = p.raw("filters")
+    filters: list[tuple[str, dsl.Query]]
+    if isinstance(raw, Mapping):
+        # ES keeps named filters sorted by key, whatever order the request used.
+        filters = sorted(((str(k), dsl.parse_query(v)) for k, v in raw.items()), key=lambda f: f[0])
+        named = True
+    elif isinstance(raw, list):
+        filters = [(str(i), dsl.parse_query(v)) for i, v in enumerate(raw)]
+        named = False
+    else:
+        raise ParsingError(f"[filters] cannot be null or missing in [{name}]")
+    other_key = p.string("other_bucket_key")
+    if other_key is None and p.flag("other_bucket", False):
+        other_key = "_other_"
+    return FiltersAgg(
+        name,
+        subs,
+        meta,
+        filters=tuple(filters),
+        named=named,
+        keyed=p.flag("keyed", True),
+        other_key=other_key,
+    )
+
+
+__all__ = [
+    "COUNT_DESC",
+    "KEY_ASC",
+    "TERMS_PARAMS",
+    "Bucket",
+    "BucketOrder",
+    "FilterAgg",
+    "FiltersAgg",
+    "GlobalAgg",
+    "MissingAgg",
+    "SingleBucketResult",
+    "TermsAgg",
+    "TermsResult",
+    "filter_docs",
+    "key_output",
+    "merge_buckets",
+    "parse_filter",
+    "parse_filters",
+    "parse_global",
+    "parse_missing",
+    "parse_order",
+    "parse_terms",
+]

@@ -1,0 +1,118 @@
+"""Highlighting of ``text`` fields from the stored source.  [no I/O]
+
+The terms to mark are the analysed terms the query looks for on that field (collected from the
+query tree); fragments are cut around them with ES's defaults (100 characters, 5 fragments).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+from isthmus.index.mapping import TEXT, KEYWORD, Mapping as IndexMapping, source_values
+from isthmus.search import dsl
+from isthmus.search.analysis import analyze, analyze_with_offsets
+from isthmus.search.request import Highlight
+
+
+def query_terms(query: dsl.Query, field: str | None = None) -> dict[str, set[str]]:
+    """Field → the terms (analysed) a query tree looks for; ``*`` for field-less queries."""
+    out: dict[str, set[str]] = {}
+
+    def add(fld: str, words: list[str]) -> None:
+        out.setdefault(fld, set()).update(words)
+
+    def walk(q: dsl.Query) -> None:
+        if isinstance(q, dsl.Match):
+            add(q.field, analyze(str(q.query)))
+        elif isinstance(q, dsl.MatchPhrase):
+            add(q.field, analyze(q.query))
+        elif isinstance(q, dsl.MultiMatch):
+            for fld, _ in q.fields:
+                add(fld, analyze(str(q.query)))
+        elif isinstance(q, dsl.Term):
+            add(q.field, [str(q.value)])
+        elif isinstance(q, dsl.Terms):
+            add(q.field, [str(v) for v in q.values])
+        elif isinstance(q, dsl.Bool):
+            for clause in (*q.must, *q.should, *q.filter):
+                walk(clause)
+        elif isinstance(q, dsl.ConstantScore):
+            walk(q.filter)
+        elif isinstance(q, dsl.DisMax):
+            for clause in q.queries:
+                walk(clause)
+
+    walk(query)
+    return out
+
+
+def _terms_for(field: str, terms: Mapping[str, set[str]], require_match: bool) -> set[str]:
+    found: set[str] = set()
+    for pattern, words in terms.items():
+        if pattern == field or fnmatch.fnmatchcase(field, pattern) or not require_match:
+            found |= words
+    return found
+
+
+def _fragments(text: str, words: set[str], spec: Highlight, opts: Mapping[str, Any]) -> list[str]:
+    pre, post = spec.pre_tags[0], spec.post_tags[0]
+    size = int(opts.get("fragment_size", spec.fragment_size))
+    count = int(opts.get("number_of_fragments", spec.number_of_fragments))
+    spans = [(s, e) for tok, s, e in analyze_with_offsets(text) if tok in words]
+    if not spans:
+        return []
+    if count == 0:
+        return [_mark(text, spans, pre, post)]
+    frags: list[str] = []
+    start_idx = 0
+    while start_idx < len(spans) and len(frags) < count:
+        first = spans[start_idx][0]
+        begin = max(0, min(first, len(text) - size))
+        begin = text.rfind(" ", 0, begin) + 1 if begin > 0 else 0
+        end = min(len(text), begin + size)
+        if end < len(text):
+            cut = text.rfind(" ", begin, end)
+            end = cut if cut > spans[start_idx][1] else end
+        inside = [(s - begin, e - begin) for s, e in spans if s >= begin and e <= end]
+        frags.append(_mark(text[begin:end], inside, pre, post))
+        while start_idx < len(spans) and spans[start_idx][1] <= end:
+            start_idx += 1
+    return frags
+
+
+def _mark(text: str, spans: list[tuple[int, int]], pre: str, post: str) -> str:
+    out = []
+    last = 0
+    for s, e in spans:
+        out.append(text[last:s])
+        out.append(pre + text[s:e] + post)
+        last = e
+    out.append(text[last:])
+    return "".join(out)
+
+
+def highlight(source: Mapping[str, Any], mapping: IndexMapping, query: dsl.Query,
+              spec: Highlight) -> dict[str, list[str]]:
+    terms = query_terms(query)
+    out: dict[str, list[str]] = {}
+    for pattern, opts in spec.fields.items():
+        for fspec in mapping.resolve(pattern):
+            if fspec.type not in (TEXT, KEYWORD):
+                continue
+            words = _terms_for(fspec.path, terms, spec.require_field_match)
+            if fspec.type == TEXT:
+                words = {w for t in words for w in analyze(t)}
+            if not words:
+                continue
+            frags: list[str] = []
+            for value in source_values(source, fspec):
+                if fspec.type == KEYWORD:
+                    if value in words:
+                        frags.append(f"{spec.pre_tags[0]}{value}{spec.post_tags[0]}")
+                else:
+                    frags.extend(_fragments(value, words, spec, opts))
+            if frags:
+                out[fspec.path] = frags
+    return out

@@ -1,0 +1,275 @@
+"""Search requests: body and URL parameters parsed into one frozen value.  [no I/O]
+
+All validation of a ``_search`` request happens here, before any shard is touched, with
+Elasticsearch's messages; the executor only reads the typed fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.search import dsl
+
+BODY_KEYS = {
+    "query", "from", "size", "sort", "_source", "aggs", "aggregations", "highlight",
+    "track_total_hits", "search_after", "post_filter", "min_score", "timeout", "terminate_after",
+    "track_scores", "version", "seq_no_primary_term", "stored_fields", "docvalue_fields",
+    "fields", "explain", "pit", "runtime_mappings", "collapse", "rescore", "suggest",
+    "indices_boost", "profile", "stats", "script_fields", "ext", "slice", "knn", "retriever",
+}
+SUPPORTED_BODY_KEYS = {
+    "query", "from", "size", "sort", "_source", "aggs", "aggregations", "highlight",
+    "track_total_hits", "search_after", "post_filter", "min_score", "timeout", "track_scores",
+    "version", "seq_no_primary_term", "stored_fields", "explain", "profile", "stats",
+    "terminate_after", "fields", "docvalue_fields",
+}
+
+
+@dataclass(frozen=True)
+class SortField:
+    field: str  # "_score", "_doc", or a field path
+    order: str = "asc"
+    missing: Any = None  # None → "_last"
+    unmapped_type: str | None = None
+
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+
+@dataclass(frozen=True)
+class SourceFilter:
+    enabled: bool = True
+    includes: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Highlight:
+    fields: dict[str, dict[str, Any]]
+    pre_tags: tuple[str, ...] = ("<em>",)
+    post_tags: tuple[str, ...] = ("</em>",)
+    fragment_size: int = 100
+    number_of_fragments: int = 5
+    require_field_match: bool = True
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: dsl.Query = field(default_factory=dsl.MatchAll)
+    post_filter: dsl.Query | None = None
+    from_: int = 0
+    size: int = 10
+    sort: tuple[SortField, ...] = ()
+    search_after: tuple[Any, ...] | None = None
+    source: SourceFilter = field(default_factory=SourceFilter)
+    track_total_hits: bool | int = 10000
+    aggs: Mapping[str, Any] | None = None
+    highlight: Highlight | None = None
+    min_score: float | None = None
+    track_scores: bool = False
+    version: bool = False
+    seq_no_primary_term: bool = False
+    explain: bool = False
+    timeout_ms: int | None = None
+    terminate_after: int | None = None
+    fields: tuple[str, ...] = ()
+    rest_total_hits_as_int: bool = False
+    typed_keys: bool = False
+
+    @property
+    def sorts_by_score_only(self) -> bool:
+        return not self.sort or (len(self.sort) == 1 and self.sort[0].field == "_score"
+                                 and self.sort[0].descending)
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ParsingError(f"[{name}] failed to parse field [{name}]")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise IllegalArgumentError(f"Failed to parse int parameter [{name}] with value [{value}]") \
+            from None
+
+
+def parse_sort(raw: Any) -> tuple[SortField, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            name, _, order = item.partition(":")
+            default = "desc" if name == "_score" else "asc"
+            out.append(SortField(name, (order or default).lower()))
+        elif isinstance(item, Mapping) and len(item) == 1:
+            (name, spec), = item.items()
+            default = "desc" if name == "_score" else "asc"
+            if isinstance(spec, str):
+                out.append(SortField(name, spec.lower()))
+            elif isinstance(spec, Mapping):
+                for key in spec:
+                    if key not in ("order", "missing", "unmapped_type", "mode", "numeric_type",
+                                   "format"):
+                        raise ParsingError(f"[field_sort] unknown field [{key}]")
+                out.append(SortField(name, str(spec.get("order", default)).lower(),
+                                     spec.get("missing"), spec.get("unmapped_type")))
+            else:
+                raise ParsingError(f"[sort] failed to parse field [{name}]")
+        else:
+            raise ParsingError("malformed sort format, within the sort array, an object, or an "
+                               "actual string are allowed")
+    for s in out:
+        if s.order not in ("asc", "desc"):
+            raise IllegalArgumentError(f"Unknown SortOrder [{s.order}]")
+    return tuple(out)
+
+
+def parse_source(raw: Any) -> SourceFilter:
+    if raw is None:
+        return SourceFilter()
+    if isinstance(raw, bool):
+        return SourceFilter(enabled=raw)
+    if isinstance(raw, str):
+        if raw in ("true", "false"):
+            return SourceFilter(enabled=raw == "true")
+        return SourceFilter(includes=tuple(p.strip() for p in raw.split(",") if p.strip()))
+    if isinstance(raw, list):
+        return SourceFilter(includes=tuple(str(p) for p in raw))
+    if isinstance(raw, Mapping):
+        inc = raw.get("includes", raw.get("include", ()))
+        exc = raw.get("excludes", raw.get("exclude", ()))
+        inc = [inc] if isinstance(inc, str) else inc
+        exc = [exc] if isinstance(exc, str) else exc
+        return SourceFilter(includes=tuple(inc), excludes=tuple(exc))
+    raise ParsingError("[_source] unsupported value")
+
+
+def _parse_highlight(raw: Any) -> Highlight:
+    if not isinstance(raw, Mapping) or "fields" not in raw:
+        raise ParsingError("[highlight] requires a [fields] object")
+    fields_raw = raw["fields"]
+    fields: dict[str, dict[str, Any]] = {}
+    if isinstance(fields_raw, list):
+        for item in fields_raw:
+            fields.update(item)
+    elif isinstance(fields_raw, Mapping):
+        fields = {k: dict(v or {}) for k, v in fields_raw.items()}
+    pre = raw.get("pre_tags", ["<em>"])
+    post = raw.get("post_tags", ["</em>"])
+    return Highlight(fields=fields, pre_tags=tuple(pre), post_tags=tuple(post),
+                     fragment_size=int(raw.get("fragment_size", 100)),
+                     number_of_fragments=int(raw.get("number_of_fragments", 5)),
+                     require_field_match=bool(raw.get("require_field_match", True)))
+
+
+def _track_total_hits(raw: Any) -> bool | int:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw in ("true", "false"):
+        return raw == "true"
+    value = _int("track_total_hits", raw)
+    if value < -1:
+        raise IllegalArgumentError(
+            f"[track_total_hits] parameter must be positive or equals to -1, got {value}")
+    return value
+
+
+def _timeout_ms(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    from isthmus.settings.values import parse_time
+
+    try:
+        return parse_time(raw).millis
+    except ValueError:
+        raise ParsingError(f"failed to parse setting [timeout] with value [{raw}] as a time value")\
+            from None
+
+
+def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> SearchRequest:
+    """Merge URL parameters over the body (ES: URL ``size``/``from``/``sort`` win)."""
+    body = dict(body or {})
+    for key, value in body.items():
+        if key not in BODY_KEYS:
+            token = "START_OBJECT" if isinstance(value, Mapping) else \
+                "START_ARRAY" if isinstance(value, list) else \
+                "VALUE_NUMBER" if isinstance(value, int | float) and not isinstance(value, bool) \
+                else "VALUE_BOOLEAN" if isinstance(value, bool) else "VALUE_STRING"
+            raise ParsingError(f"Unknown key for a {token} in [{key}].")
+        if key not in SUPPORTED_BODY_KEYS:
+            raise IllegalArgumentError(f"[{key}] is not supported by Isthmus yet")
+    query = dsl.parse_query(body["query"]) if "query" in body else dsl.MatchAll()
+    if "q" in params:
+        qs: dict[str, Any] = {"query": params["q"]}
+        if "df" in params:
+            qs["default_field"] = params["df"]
+        if "default_operator" in params:
+            qs["default_operator"] = params["default_operator"]
+        if "lenient" in params:
+            qs["lenient"] = params["lenient"] == "true"
+        query = dsl.parse_query({"query_string": qs})
+    from_ = _int("from", params.get("from", body.get("from", 0)))
+    size = _int("size", params.get("size", body.get("size", 10)))
+    if from_ < 0:
+        raise IllegalArgumentError(f"[from] parameter cannot be negative but was [{from_}]")
+    if size < 0:
+        raise IllegalArgumentError(f"[size] parameter cannot be negative, found [{size}]")
+    sort: tuple[SortField, ...] = ()
+    if "sort" in params:
+        sort = parse_sort([s for s in params["sort"].split(",") if s])
+    elif "sort" in body:
+        sort = parse_sort(body["sort"])
+    source_raw: Any = body.get("_source")
+    if "_source" in params:
+        source_raw = params["_source"]
+    source = parse_source(source_raw)
+    if "_source_includes" in params or "_source_excludes" in params:
+        source = SourceFilter(
+            includes=tuple(p for p in params.get("_source_includes", "").split(",") if p),
+            excludes=tuple(p for p in params.get("_source_excludes", "").split(",") if p))
+    tth: bool | int = 10000
+    if "track_total_hits" in params:
+        tth = _track_total_hits(params["track_total_hits"])
+    elif "track_total_hits" in body:
+        tth = _track_total_hits(body["track_total_hits"])
+    if tth == -1:
+        tth = True
+    aggs = body.get("aggs", body.get("aggregations"))
+    if aggs is not None and not isinstance(aggs, Mapping):
+        raise ParsingError("Expected [START_OBJECT] under [aggregations], but got a [VALUE_STRING]")
+    search_after = body.get("search_after")
+    if search_after is not None:
+        if not isinstance(search_after, list):
+            raise ParsingError("[search_after] must be an array")
+        if not sort:
+            raise IllegalArgumentError("Sort must contain at least one field.")
+        if len(search_after) != len(sort):
+            raise IllegalArgumentError(
+                f"search_after has {len(search_after)} value(s) but sort has {len(sort)}.")
+        if from_ > 0:
+            raise IllegalArgumentError(
+                "[from] parameter must be set to 0 when [search_after] is used.")
+    fields = body.get("fields", ())
+    return SearchRequest(
+        query=query,
+        post_filter=dsl.parse_query(body["post_filter"]) if "post_filter" in body else None,
+        from_=from_, size=size, sort=sort,
+        search_after=tuple(search_after) if search_after is not None else None,
+        source=source, track_total_hits=tth, aggs=aggs,
+        highlight=_parse_highlight(body["highlight"]) if "highlight" in body else None,
+        min_score=float(body["min_score"]) if "min_score" in body else None,
+        track_scores=bool(body.get("track_scores", params.get("track_scores") == "true")),
+        version=bool(body.get("version", params.get("version") == "true")),
+        seq_no_primary_term=bool(body.get("seq_no_primary_term",
+                                          params.get("seq_no_primary_term") == "true")),
+        explain=bool(body.get("explain", params.get("explain") == "true")),
+        timeout_ms=_timeout_ms(params.get("timeout", body.get("timeout"))),
+        terminate_after=_int("terminate_after", body["terminate_after"])
+        if "terminate_after" in body else None,
+        fields=tuple(f if isinstance(f, str) else f.get("field", "") for f in fields),
+        rest_total_hits_as_int=params.get("rest_total_hits_as_int") == "true",
+        typed_keys=params.get("typed_keys") == "true",
+    )

@@ -1,0 +1,62 @@
+"""``_source`` includes/excludes, with ES's path and wildcard rules.  [no I/O]
+
+A pattern names a field path (``user.name``), an object (``user`` keeps all below it) or uses
+``*`` wildcards (``user.*``, ``*.id``). Excludes win over includes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _hit(path: str, patterns: Sequence[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") or fnmatch.fnmatchcase(path, p)
+               for p in patterns)
+
+
+def _could_lead(path: str, patterns: Sequence[str]) -> bool:
+    """Whether some include pattern may match below the object at ``path``."""
+    prefix = path + "."
+    return any(p.startswith(prefix) or "*" in p and fnmatch.fnmatchcase(prefix, p.split("*")[0] + "*")
+               for p in patterns)
+
+
+def filter_source(source: Mapping[str, Any], includes: Sequence[str],
+                  excludes: Sequence[str]) -> dict[str, Any]:
+    return _filter(source, "", includes, excludes)
+
+
+def _filter(obj: Mapping[str, Any], prefix: str, includes: Sequence[str],
+            excludes: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        path = prefix + key
+        if excludes and _hit(path, excludes):
+            continue
+        included = not includes or _hit(path, includes)
+        if isinstance(value, Mapping):
+            if included and not excludes:
+                out[key] = value
+                continue
+            if included or _could_lead(path, includes):
+                inner = _filter(value, path + ".", [] if included else includes, excludes)
+                if inner or (included and not value):
+                    out[key] = inner
+            continue
+        if isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+            if included or _could_lead(path, includes):
+                items = [
+                    _filter(v, path + ".", [] if included else includes, excludes)
+                    if isinstance(v, Mapping) else v
+                    for v in value
+                    if not isinstance(v, Mapping) or included or _could_lead(path, includes)
+                ]
+                items = [v for v in items if v != {}]
+                if items:
+                    out[key] = items
+            continue
+        if included:
+            out[key] = value
+    return out

@@ -1,0 +1,23 @@
+"""The node's services, as handed to the REST layer (and later the transport layer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from isthmus.actions.cluster import ClusterActions, NodeIdentity
+from isthmus.actions.documents import DocumentActions
+from isthmus.actions.indices import IndicesActions
+from isthmus.actions.search import SearchActions
+from isthmus.cluster.service import ClusterService
+from isthmus.index.service import IndicesService
+
+
+@dataclass(frozen=True)
+class Services:
+    node: NodeIdentity
+    cluster: ClusterService
+    indices: IndicesService
+    cluster_actions: ClusterActions
+    indices_actions: IndicesActions
+    documents: DocumentActions
+    search: SearchActions
