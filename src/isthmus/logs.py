@@ -84,8 +84,14 @@ class EcsJsonFormatter(logging.Formatter):
         return orjson.dumps(doc).decode()
 
 
-def configure(log_dir: Path, cluster_name: str, node_name: str, *, stderr: bool = True,
-              level: int = logging.INFO) -> EcsJsonFormatter:
+def configure(
+    log_dir: Path,
+    cluster_name: str,
+    node_name: str,
+    *,
+    stderr: bool = True,
+    level: int = logging.INFO,
+) -> EcsJsonFormatter:
     """Route all ``org.elasticsearch.*`` and ``isthmus.*`` loggers to the files (and stderr)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     plain = PlainFormatter(node_name)

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,7 +65,8 @@ def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
         return sock
     raise NodeStartupError(
         f"Failed to bind to [{ports[0]}-{ports[1]}] on [{host}]: "
-        f"{last_error.strerror if last_error else 'no port'}")
+        f"{last_error.strerror if last_error else 'no port'}"
+    )
 
 
 class _Server(uvicorn.Server):
@@ -76,8 +78,13 @@ class _Server(uvicorn.Server):
 
 
 class Node:
-    def __init__(self, settings: NodeSettings, *, ports_file: Path | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: NodeSettings,
+        *,
+        ports_file: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.ports_file = ports_file
         self.clock = clock
@@ -91,39 +98,63 @@ class Node:
         s = self.settings
         started = time.monotonic()
         env = NodeEnvironment(s.path_data)
-        log.info("version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
-                 ES_COMPAT_VERSION, os.getpid(), os.uname().sysname,
-                 ".".join(map(str, os.sys.version_info[:3])))
-        log.info("node name [%s], node ID [%s], cluster name [%s], roles %s",
-                 s.node_name, env.node_id, s.cluster_name, sorted(s.roles))
+        log.info(
+            "version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
+            ES_COMPAT_VERSION,
+            os.getpid(),
+            os.uname().sysname,
+            ".".join(map(str, sys.version_info[:3])),
+        )
+        log.info(
+            "node name [%s], node ID [%s], cluster name [%s], roles %s",
+            s.node_name,
+            env.node_id,
+            s.cluster_name,
+            sorted(s.roles),
+        )
         store = ClusterStore(env.state_dir)
-        indices = IndicesService(env.indices_dir,
-                                 search_threads=int(s.raw.get("thread_pool.search.size", 2)))
+        indices = IndicesService(
+            env.indices_dir, search_threads=int(s.raw.get("thread_pool.search.size", 2))
+        )
         try:
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
-            await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid),
-                                cluster.state)
+            await indices.apply(
+                ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state
+            )
             sock = bind_first_free(s.http_bind_host, s.http_ports)
             host, port = sock.getsockname()[:2]
             http_address = f"{host}:{port}"
             identity = NodeIdentity(env.node_id, s, http_address, self.clock())
             cluster_actions = ClusterActions(cluster, indices, identity)
-            cluster_actions.add_consumer("logger.", lambda k, v: logs.set_level(
-                k[len("logger."):], None if v is None else str(v)))
+            cluster_actions.add_consumer(
+                "logger.",
+                lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
+            )
             cluster_actions.apply_all()
             indices_actions = IndicesActions(cluster, indices)
             services = Services(
-                node=identity, cluster=cluster, indices=indices, cluster_actions=cluster_actions,
+                node=identity,
+                cluster=cluster,
+                indices=indices,
+                cluster_actions=cluster_actions,
                 indices_actions=indices_actions,
                 documents=DocumentActions(cluster, indices, indices_actions),
                 search=SearchActions(cluster, indices, env.node_id, self.clock),
             )
             self.services = services
             app = RestApp(Router(all_routes(services)), s.max_content_length)
-            config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
-                                    log_config=None, access_log=False, server_header=False,
-                                    date_header=False, timeout_graceful_shutdown=30)
+            config = uvicorn.Config(
+                app,
+                loop="none",
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                date_header=False,
+                timeout_graceful_shutdown=30,
+            )
             server = _Server(config)
             http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
             self._write_ports(http_address)
@@ -135,8 +166,12 @@ class Node:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 refresher = group.create_task(indices.refresh_loop())
                 await asyncio.sleep(0)
-                log.info("started {%s}{%s} in %.0fms", s.node_name, env.node_id,
-                         (time.monotonic() - started) * 1000)
+                log.info(
+                    "started {%s}{%s} in %.0fms",
+                    s.node_name,
+                    env.node_id,
+                    (time.monotonic() - started) * 1000,
+                )
                 await self._stop.wait()
                 log.info("stopping ...")
                 server.should_exit = True

@@ -56,7 +56,9 @@ _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 
 
 class ClusterActions:
-    def __init__(self, cluster: ClusterService, indices: IndicesService, node: NodeIdentity) -> None:
+    def __init__(
+        self, cluster: ClusterService, indices: IndicesService, node: NodeIdentity
+    ) -> None:
         self.cluster = cluster
         self.indices = indices
         self.node = node
@@ -88,11 +90,20 @@ class ClusterActions:
             if setting is None:
                 raise IllegalArgumentError(f"{scope_name} setting [{key}], not recognized")
             if not setting.dynamic:
-                raise IllegalArgumentError(f"{scope_name} setting [{key}], not dynamically updateable")
+                raise IllegalArgumentError(
+                    f"{scope_name} setting [{key}], not dynamically updateable"
+                )
             if value is not None:
                 setting.coerce(key, value)
-                value = "true" if value is True else "false" if value is False else \
-                    [str(v) for v in value] if isinstance(value, list) else str(value)
+                value = (
+                    "true"
+                    if value is True
+                    else "false"
+                    if value is False
+                    else [str(v) for v in value]
+                    if isinstance(value, list)
+                    else str(value)
+                )
             out[key] = value
         return out
 
@@ -104,8 +115,7 @@ class ClusterActions:
         persistent = self._validated("persistent", body.get("persistent") or {})
         transient = self._validated("transient", body.get("transient") or {})
         if not persistent and not transient:
-            raise ActionRequestValidationError(
-                "Validation Failed: 1: no settings to update;")
+            raise ActionRequestValidationError("Validation Failed: 1: no settings to update;")
 
         def merge(current: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
             out = dict(current)
@@ -120,8 +130,11 @@ class ClusterActions:
             return out
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            return replace(state, persistent=merge(state.persistent, persistent),
-                           transient=merge(state.transient, transient))
+            return replace(
+                state,
+                persistent=merge(state.persistent, persistent),
+                transient=merge(state.transient, transient),
+            )
 
         old = self.cluster.state
         new = await self.cluster.submit("cluster-update-settings", change)
@@ -130,9 +143,11 @@ class ClusterActions:
         for key in set(old_eff) | set(new_eff):
             if old_eff.get(key) != new_eff.get(key):
                 self._notify(key, new_eff.get(key))
-        return {"acknowledged": True,
-                "persistent": nest({k: v for k, v in persistent.items() if v is not None}),
-                "transient": nest({k: v for k, v in transient.items() if v is not None})}
+        return {
+            "acknowledged": True,
+            "persistent": nest({k: v for k, v in persistent.items() if v is not None}),
+            "transient": nest({k: v for k, v in transient.items() if v is not None}),
+        }
 
     def get_settings(self, params: Mapping[str, str]) -> dict[str, Any]:
         flat = params.get("flat_settings") == "true"
@@ -150,8 +165,11 @@ class ClusterActions:
                 value = self.node.settings.raw.get(setting.key, setting.default_text())
                 if setting.key == "node.name":
                     value = self.node.settings.node_name
-                if value is not None and setting.key not in state.persistent \
-                        and setting.key not in state.transient:
+                if (
+                    value is not None
+                    and setting.key not in state.persistent
+                    and setting.key not in state.transient
+                ):
                     defaults[setting.key] = value if not isinstance(value, tuple) else list(value)
             out["defaults"] = render(defaults)
         return out
@@ -168,17 +186,32 @@ class ClusterActions:
 
     def health_body(self, expression: str | None, level: str = "cluster") -> dict[str, Any]:
         state = self.cluster.state
-        metas = [r.index for r in resolve(state, expression, IndicesOptions(
-            expand_open=True, expand_closed=True, forbid_closed=False, ignore_unavailable=True))] \
-            if expression else list(state.indices.values())
+        metas = (
+            [
+                r.index
+                for r in resolve(
+                    state,
+                    expression,
+                    IndicesOptions(
+                        expand_open=True,
+                        expand_closed=True,
+                        forbid_closed=False,
+                        ignore_unavailable=True,
+                    ),
+                )
+            ]
+            if expression
+            else list(state.indices.values())
+        )
         if expression and not metas:
             from isthmus.errors import IndexNotFoundError
 
             raise IndexNotFoundError(expression)
         primaries = sum(len(self.indices.shards_of(m)) for m in metas if m.is_open)
         unassigned = sum(m.number_of_shards * m.number_of_replicas for m in metas if m.is_open)
-        unassigned_pri = sum(m.number_of_shards - len(self.indices.shards_of(m))
-                             for m in metas if m.is_open)
+        unassigned_pri = sum(
+            m.number_of_shards - len(self.indices.shards_of(m)) for m in metas if m.is_open
+        )
         status = "green"
         for meta in metas:
             h = self.index_health(meta)
@@ -190,7 +223,9 @@ class ClusterActions:
             "status": status,
             "timed_out": False,
             "number_of_nodes": 1,
-            "number_of_data_nodes": 1 if any(r.startswith("data") for r in self.node.settings.roles) else 0,
+            "number_of_data_nodes": 1
+            if any(r.startswith("data") for r in self.node.settings.roles)
+            else 0,
             "active_primary_shards": primaries,
             "active_shards": primaries,
             "relocating_shards": 0,
@@ -211,13 +246,18 @@ class ClusterActions:
                     "number_of_replicas": m.number_of_replicas,
                     "active_primary_shards": len(self.indices.shards_of(m)),
                     "active_shards": len(self.indices.shards_of(m)),
-                    "relocating_shards": 0, "initializing_shards": 0,
+                    "relocating_shards": 0,
+                    "initializing_shards": 0,
                     "unassigned_shards": m.number_of_shards * m.number_of_replicas,
                     "unassigned_primary_shards": 0,
-                } for m in metas}
+                }
+                for m in metas
+            }
         return body
 
-    async def health(self, expression: str | None, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+    async def health(
+        self, expression: str | None, params: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         from isthmus.settings.values import parse_time
 
         wanted = params.get("wait_for_status")
@@ -252,31 +292,52 @@ class ClusterActions:
     def nodes_info(self) -> dict[str, Any]:
         s = self.node.settings
         info = self.node_base()
-        info.update({
-            "version": ES_COMPAT_VERSION,
-            "transport_version": "9112003",
-            "index_version": ES_VERSION_INDEX,
-            "build_flavor": "default",
-            "build_type": "tar",
-            "build_hash": BUILD_HASH,
-            "total_indexing_buffer": 0,
-            "settings": nest({**{k: str(v) for k, v in s.raw.items()},
-                              "cluster.name": s.cluster_name, "node.name": s.node_name,
-                              "path.data": str(s.path_data), "path.logs": str(s.path_logs)}),
-            "os": {"refresh_interval_in_millis": 1000, "name": os.uname().sysname,
-                   "arch": os.uname().machine, "version": os.uname().release,
-                   "available_processors": os.cpu_count() or 1,
-                   "allocated_processors": os.cpu_count() or 1},
-            "process": {"refresh_interval_in_millis": 1000, "id": os.getpid(),
-                        "mlockall": False},
-            "http": {"bound_address": [self.node.http_address],
-                     "publish_address": self.node.http_address,
-                     "max_content_length_in_bytes": s.max_content_length},
-            "modules": [], "plugins": [],
-            "isthmus": {"version": __version__},
-        })
-        return {"_nodes": {"total": 1, "successful": 1, "failed": 0},
-                "cluster_name": s.cluster_name, "nodes": {self.node.node_id: info}}
+        info.update(
+            {
+                "version": ES_COMPAT_VERSION,
+                "transport_version": "9112003",
+                "index_version": ES_VERSION_INDEX,
+                "build_flavor": "default",
+                "build_type": "tar",
+                "build_hash": BUILD_HASH,
+                "total_indexing_buffer": 0,
+                "settings": nest(
+                    {
+                        **{k: str(v) for k, v in s.raw.items()},
+                        "cluster.name": s.cluster_name,
+                        "node.name": s.node_name,
+                        "path.data": str(s.path_data),
+                        "path.logs": str(s.path_logs),
+                    }
+                ),
+                "os": {
+                    "refresh_interval_in_millis": 1000,
+                    "name": os.uname().sysname,
+                    "arch": os.uname().machine,
+                    "version": os.uname().release,
+                    "available_processors": os.cpu_count() or 1,
+                    "allocated_processors": os.cpu_count() or 1,
+                },
+                "process": {
+                    "refresh_interval_in_millis": 1000,
+                    "id": os.getpid(),
+                    "mlockall": False,
+                },
+                "http": {
+                    "bound_address": [self.node.http_address],
+                    "publish_address": self.node.http_address,
+                    "max_content_length_in_bytes": s.max_content_length,
+                },
+                "modules": [],
+                "plugins": [],
+                "isthmus": {"version": __version__},
+            }
+        )
+        return {
+            "_nodes": {"total": 1, "successful": 1, "failed": 0},
+            "cluster_name": s.cluster_name,
+            "nodes": {self.node.node_id: info},
+        }
 
     def indices_totals(self) -> dict[str, Any]:
         docs = deleted = size = 0
@@ -285,10 +346,15 @@ class ClusterActions:
             docs += stats.docs
             deleted += stats.deleted_docs
             size += stats.store_bytes
-        return {"docs": {"count": docs, "deleted": deleted},
-                "store": {"size_in_bytes": size, "total_data_set_size_in_bytes": size,
-                          "reserved_in_bytes": 0},
-                "shard_stats": {"total_count": len(self.indices.shards)}}
+        return {
+            "docs": {"count": docs, "deleted": deleted},
+            "store": {
+                "size_in_bytes": size,
+                "total_data_set_size_in_bytes": size,
+                "reserved_in_bytes": 0,
+            },
+            "shard_stats": {"total_count": len(self.indices.shards)},
+        }
 
     async def nodes_stats(self) -> dict[str, Any]:
         s = self.node.settings
@@ -303,24 +369,42 @@ class ClusterActions:
         now = int(time.time() * 1000)
         load = os.getloadavg()
         stats = self.node_base()
-        stats.update({
-            "timestamp": now,
-            "indices": indices,
-            "os": {"timestamp": now,
-                   "cpu": {"percent": int(psutil.cpu_percent(None)),
-                           "load_average": {"1m": load[0], "5m": load[1], "15m": load[2]}},
-                   "mem": {"total_in_bytes": vm.total, "adjusted_total_in_bytes": vm.total,
-                           "free_in_bytes": vm.available, "used_in_bytes": vm.total - vm.available,
-                           "free_percent": int(vm.available * 100 / vm.total),
-                           "used_percent": int((vm.total - vm.available) * 100 / vm.total)}},
-            "process": {"timestamp": now, "open_file_descriptors": fds,
-                        "max_file_descriptors": _max_fds(),
-                        "cpu": {"percent": int(cpu_percent),
-                                "total_in_millis": int((cpu.user + cpu.system) * 1000)},
-                        "mem": {"total_virtual_in_bytes": mem.vms, "resident_in_bytes": mem.rss}},
-        })
-        return {"_nodes": {"total": 1, "successful": 1, "failed": 0},
-                "cluster_name": s.cluster_name, "nodes": {self.node.node_id: stats}}
+        stats.update(
+            {
+                "timestamp": now,
+                "indices": indices,
+                "os": {
+                    "timestamp": now,
+                    "cpu": {
+                        "percent": int(psutil.cpu_percent(None)),
+                        "load_average": {"1m": load[0], "5m": load[1], "15m": load[2]},
+                    },
+                    "mem": {
+                        "total_in_bytes": vm.total,
+                        "adjusted_total_in_bytes": vm.total,
+                        "free_in_bytes": vm.available,
+                        "used_in_bytes": vm.total - vm.available,
+                        "free_percent": int(vm.available * 100 / vm.total),
+                        "used_percent": int((vm.total - vm.available) * 100 / vm.total),
+                    },
+                },
+                "process": {
+                    "timestamp": now,
+                    "open_file_descriptors": fds,
+                    "max_file_descriptors": _max_fds(),
+                    "cpu": {
+                        "percent": int(cpu_percent),
+                        "total_in_millis": int((cpu.user + cpu.system) * 1000),
+                    },
+                    "mem": {"total_virtual_in_bytes": mem.vms, "resident_in_bytes": mem.rss},
+                },
+            }
+        )
+        return {
+            "_nodes": {"total": 1, "successful": 1, "failed": 0},
+            "cluster_name": s.cluster_name,
+            "nodes": {self.node.node_id: stats},
+        }
 
 
 ES_VERSION_INDEX = "9033000"

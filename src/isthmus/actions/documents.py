@@ -22,8 +22,14 @@ from isthmus.cluster.resolve import write_index
 from isthmus.cluster.routing import ShardId, shard_for
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
-    ActionRequestValidationError, DocumentMissingError, IllegalArgumentError, IndexNotFoundError,
-    IsthmusError, JsonParseError, MapperParsingError, VersionConflictError,
+    ActionRequestValidationError,
+    DocumentMissingError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    IsthmusError,
+    JsonParseError,
+    MapperParsingError,
+    VersionConflictError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import IndicesService, Shard
@@ -66,8 +72,9 @@ def parse_json_object(raw: bytes, what: str = "document") -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise MapperParsingError("failed to parse", caused_by=JsonParseError(str(exc))) from None
     if not isinstance(value, dict):
-        raise MapperParsingError("failed to parse",
-                                 caused_by=MapperParsingError(f"{what} must be a JSON object"))
+        raise MapperParsingError(
+            "failed to parse", caused_by=MapperParsingError(f"{what} must be a JSON object")
+        )
     return value
 
 
@@ -76,9 +83,12 @@ def validate_id(doc_id: str) -> None:
     if size > MAX_ID_BYTES:
         raise ActionRequestValidationError(
             f"Validation Failed: 1: id [{doc_id}] is too long, must be no longer than 512 bytes "
-            f"but was: {size};")
+            f"but was: {size};"
+        )
     if doc_id == "":
-        raise ActionRequestValidationError("Validation Failed: 1: if _id is specified it must not be empty;")
+        raise ActionRequestValidationError(
+            "Validation Failed: 1: if _id is specified it must not be empty;"
+        )
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,8 +102,9 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
 
 
 class DocumentActions:
-    def __init__(self, cluster: ClusterService, indices: IndicesService,
-                 indices_actions: IndicesActions) -> None:
+    def __init__(
+        self, cluster: ClusterService, indices: IndicesService, indices_actions: IndicesActions
+    ) -> None:
         self.cluster = cluster
         self.indices = indices
         self.admin = indices_actions
@@ -118,7 +129,9 @@ class DocumentActions:
         number = shard_for(routing, meta.number_of_shards)
         shard = self.indices.shard(ShardId(meta.uuid, number, meta.name))
         if shard is None:
-            raise IllegalArgumentError(f"shard [{meta.name}][{number}] is not available on this node")
+            raise IllegalArgumentError(
+                f"shard [{meta.name}][{number}] is not available on this node"
+            )
         return shard
 
     def _read_index(self, name: str) -> IndexMetadata:
@@ -131,7 +144,8 @@ class DocumentActions:
             if len(aliases) > 1:
                 raise IllegalArgumentError(
                     f"alias [{name}] has more than one index associated with it "
-                    f"[{', '.join(sorted(a.name for a in aliases))}], can't execute a single index op")
+                    f"[{', '.join(sorted(a.name for a in aliases))}], can't execute a single index op"
+                )
             meta = aliases[0]
         if not meta.is_open:
             from isthmus.errors import IndexClosedError
@@ -197,14 +211,22 @@ class DocumentActions:
         outcome.id = doc_id
         source = item.source
         if not isinstance(source, dict):
-            raise MapperParsingError("failed to parse",
-                                     caused_by=MapperParsingError("document must be a JSON object"))
+            raise MapperParsingError(
+                "failed to parse", caused_by=MapperParsingError("document must be a JSON object")
+            )
         values = await self._parse(meta, source, doc_id)
-        return IndexOp(doc_id, orjson.dumps(source), values, create=item.action == "create",
-                       if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term)
+        return IndexOp(
+            doc_id,
+            orjson.dumps(source),
+            values,
+            create=item.action == "create",
+            if_seq_no=item.if_seq_no,
+            if_primary_term=item.if_primary_term,
+        )
 
-    async def _parse(self, meta: IndexMetadata, source: dict[str, Any], doc_id: str
-                     ) -> dict[str, list[Any]]:
+    async def _parse(
+        self, meta: IndexMetadata, source: dict[str, Any], doc_id: str
+    ) -> dict[str, list[Any]]:
         """Parse against the latest mapping, publishing a dynamic update first when needed."""
         current = self.cluster.state.indices.get(meta.name, meta)
         parsed = current.mapping.parse_document(source, doc_id)
@@ -220,8 +242,15 @@ class DocumentActions:
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         body = item.source if isinstance(item.source, Mapping) else {}
         for key in body:
-            if key not in ("doc", "upsert", "doc_as_upsert", "detect_noop", "_source",
-                           "scripted_upsert", "script"):
+            if key not in (
+                "doc",
+                "upsert",
+                "doc_as_upsert",
+                "detect_noop",
+                "_source",
+                "scripted_upsert",
+                "script",
+            ):
                 raise IllegalArgumentError(f"[UpdateRequest] unknown field [{key}]")
         if "script" in body:
             raise IllegalArgumentError("scripted updates are not supported by Isthmus")
@@ -240,50 +269,74 @@ class DocumentActions:
                 else:
                     raise DocumentMissingError(
                         f"[{item.id}]: document missing",
-                        extra={"index_uuid": meta.uuid, "shard": str(outcome.shard),
-                               "index": meta.name})
-                op = IndexOp(item.id, orjson.dumps(new_source),
-                             await self._parse(meta, new_source, item.id), create=True)
+                        extra={
+                            "index_uuid": meta.uuid,
+                            "shard": str(outcome.shard),
+                            "index": meta.name,
+                        },
+                    )
+                op = IndexOp(
+                    item.id,
+                    orjson.dumps(new_source),
+                    await self._parse(meta, new_source, item.id),
+                    create=True,
+                )
             else:
                 old_source = orjson.loads(current.source)
                 new_source = deep_merge(old_source, body.get("doc") or {})
                 if body.get("detect_noop", True) and new_source == old_source:
-                    outcome.result = OpResult(item.id, "noop", current.seq_no,
-                                              current.primary_term, current.version)
-                    outcome.get = self._update_get(body, new_source, current.seq_no,
-                                                   current.primary_term, current.version)
+                    outcome.result = OpResult(
+                        item.id, "noop", current.seq_no, current.primary_term, current.version
+                    )
+                    outcome.get = self._update_get(
+                        body, new_source, current.seq_no, current.primary_term, current.version
+                    )
                     return
-                if item.if_seq_no is not None and (item.if_seq_no != current.seq_no or
-                                                   item.if_primary_term != current.primary_term):
+                if item.if_seq_no is not None and (
+                    item.if_seq_no != current.seq_no or item.if_primary_term != current.primary_term
+                ):
                     raise VersionConflictError(
                         f"[{item.id}]: version conflict, required seqNo [{item.if_seq_no}], "
                         f"primary term [{item.if_primary_term}]. current document has seqNo "
                         f"[{current.seq_no}] and primary term [{current.primary_term}]",
-                        extra={"index_uuid": meta.uuid, "shard": str(outcome.shard),
-                               "index": meta.name})
-                op = IndexOp(item.id, orjson.dumps(new_source),
-                             await self._parse(meta, new_source, item.id),
-                             if_seq_no=current.seq_no, if_primary_term=current.primary_term)
+                        extra={
+                            "index_uuid": meta.uuid,
+                            "shard": str(outcome.shard),
+                            "index": meta.name,
+                        },
+                    )
+                op = IndexOp(
+                    item.id,
+                    orjson.dumps(new_source),
+                    await self._parse(meta, new_source, item.id),
+                    if_seq_no=current.seq_no,
+                    if_primary_term=current.primary_term,
+                )
             latest = self.cluster.state.indices[meta.name]
             (result,) = await shard.write([op], latest.mapping)
             if result.error is None:
                 outcome.result = result
-                outcome.get = self._update_get(body, new_source, result.seq_no,
-                                               result.primary_term, result.version)
+                outcome.get = self._update_get(
+                    body, new_source, result.seq_no, result.primary_term, result.version
+                )
                 return
             if not isinstance(result.error, VersionConflictError) or attempt == attempts - 1:
                 raise result.error
 
     @staticmethod
-    def _update_get(body: Mapping[str, Any], source: dict[str, Any], seq_no: int, term: int,
-                    version: int) -> dict[str, Any] | None:
+    def _update_get(
+        body: Mapping[str, Any], source: dict[str, Any], seq_no: int, term: int, version: int
+    ) -> dict[str, Any] | None:
         if "_source" not in body:
             return None
         flt = parse_source(body["_source"])
         if not flt.enabled:
             return None
-        shown = filter_source(source, flt.includes, flt.excludes) \
-            if flt.includes or flt.excludes else source
+        shown = (
+            filter_source(source, flt.includes, flt.excludes)
+            if flt.includes or flt.excludes
+            else source
+        )
         return {"_seq_no": seq_no, "_primary_term": term, "found": True, "_source": shown}
 
     async def _refresh(self, outcomes: list[ItemOutcome], refresh: str | None) -> None:
@@ -314,15 +367,24 @@ class DocumentActions:
         realtime = params.get("realtime", "true") != "false"
         if realtime:
             stored = await shard.get(doc_id)
-            doc = None if stored is None else (stored.seq_no, stored.primary_term, stored.version,
-                                               stored.source)
+            doc = (
+                None
+                if stored is None
+                else (stored.seq_no, stored.primary_term, stored.version, stored.source)
+            )
         else:
             doc = await self.indices.run_search(_searcher_get, shard, doc_id)
         if doc is None:
             return {"_index": meta.name, "_id": doc_id, "found": False}
         seq_no, term, version, source_bytes = doc
-        out: dict[str, Any] = {"_index": meta.name, "_id": doc_id, "_version": version,
-                               "_seq_no": seq_no, "_primary_term": term, "found": True}
+        out: dict[str, Any] = {
+            "_index": meta.name,
+            "_id": doc_id,
+            "_version": version,
+            "_seq_no": seq_no,
+            "_primary_term": term,
+            "found": True,
+        }
         flt = parse_source(params.get("_source"))
         includes = [p for p in params.get("_source_includes", "").split(",") if p]
         excludes = [p for p in params.get("_source_excludes", "").split(",") if p]
@@ -334,8 +396,9 @@ class DocumentActions:
             out["_source"] = source
         return out
 
-    async def mget(self, default_index: str | None, body: Mapping[str, Any] | None,
-                   params: Mapping[str, str]) -> dict[str, Any]:
+    async def mget(
+        self, default_index: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> dict[str, Any]:
         body = dict(body or {})
         specs: list[dict[str, Any]] = []
         if "docs" in body:
@@ -349,14 +412,21 @@ class DocumentActions:
             index = spec.get("_index", default_index)
             doc_id = spec.get("_id")
             if index is None:
-                raise ActionRequestValidationError("Validation Failed: 1: index is missing for doc 0;")
+                raise ActionRequestValidationError(
+                    "Validation Failed: 1: index is missing for doc 0;"
+                )
             if doc_id is None:
                 raise ActionRequestValidationError("Validation Failed: 1: id is missing for doc 0;")
             doc_params = dict(params)
             if "_source" in spec:
                 src = spec["_source"]
-                doc_params["_source"] = (",".join(src) if isinstance(src, list) else
-                                         str(src).lower() if isinstance(src, bool) else str(src))
+                doc_params["_source"] = (
+                    ",".join(src)
+                    if isinstance(src, list)
+                    else str(src).lower()
+                    if isinstance(src, bool)
+                    else str(src)
+                )
             if "routing" in spec:
                 doc_params["routing"] = str(spec["routing"])
             try:
@@ -374,9 +444,10 @@ def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | No
     result = searcher.search(tantivy.Query.term_query(schema.schema, "_id", doc_id), 1)
     if not result.hits:
         return None
-    doc = searcher.doc(result.hits[0][1])
-    return (doc.get_first("_seq_no"), doc.get_first("_primary_term"), doc.get_first("_version"),
-            doc.get_first("_src"))
+    from isthmus.actions.search_shard import stored_fields
+
+    _id, source, seq_no, version, term = stored_fields(searcher.doc(result.hits[0][1]))
+    return seq_no, term, version, source
 
 
 def write_response(outcome: ItemOutcome, meta: IndexMetadata | None) -> tuple[int, dict[str, Any]]:
@@ -384,18 +455,26 @@ def write_response(outcome: ItemOutcome, meta: IndexMetadata | None) -> tuple[in
     if outcome.error is not None:
         err = outcome.error
         if meta is not None and "index_uuid" in err.extra and not err.extra["index_uuid"]:
-            err.extra.update({"index_uuid": meta.uuid, "shard": str(outcome.shard),
-                              "index": meta.name})
-        return err.http_status, {"_index": outcome.index, "_id": outcome.id,
-                                 "status": err.http_status, "error": err.to_cause()}
+            err.extra.update(
+                {"index_uuid": meta.uuid, "shard": str(outcome.shard), "index": meta.name}
+            )
+        return err.http_status, {
+            "_index": outcome.index,
+            "_id": outcome.id,
+            "status": err.http_status,
+            "error": err.to_cause(),
+        }
     result = outcome.result
     assert result is not None
     replicas = meta.number_of_replicas if meta is not None else 1
     body: dict[str, Any] = {
-        "_index": outcome.index, "_id": outcome.id, "_version": result.version,
+        "_index": outcome.index,
+        "_id": outcome.id,
+        "_version": result.version,
         "result": result.result,
         "_shards": {"total": 1 + replicas, "successful": 1, "failed": 0},
-        "_seq_no": result.seq_no, "_primary_term": result.primary_term,
+        "_seq_no": result.seq_no,
+        "_primary_term": result.primary_term,
     }
     if result.result == "noop":
         body["_shards"] = {"total": 0, "successful": 0, "failed": 0}

@@ -14,29 +14,45 @@ from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.cluster.metadata import (
-    AliasMetadata, ClusterMetadata, IndexMetadata, new_uuid, validate_alias_name,
+    AliasMetadata,
+    ClusterMetadata,
+    IndexMetadata,
+    new_uuid,
+    validate_alias_name,
     validate_index_name,
 )
 from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve, split_expression
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
-    ActionRequestValidationError, AliasesNotFoundError, IllegalArgumentError, IndexNotFoundError,
-    ParsingError, ResourceAlreadyExistsError, SettingsError,
+    ActionRequestValidationError,
+    AliasesNotFoundError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    ParsingError,
+    ResourceAlreadyExistsError,
+    SettingsError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.settings.registry import INDEX_SETTINGS, Scope, find, flatten
 
 ES_VERSION_ID = "9010000"
-_PRIVATE_SETTINGS = {"index.uuid", "index.creation_date", "index.provided_name", "index.version.created"}
+_PRIVATE_SETTINGS = {
+    "index.uuid",
+    "index.creation_date",
+    "index.provided_name",
+    "index.version.created",
+}
 
 
 def normalize_index_settings(raw: Mapping[str, Any], *, creating: bool) -> dict[str, str]:
     """Flatten, prefix with ``index.``, validate against the registry; values as ES strings."""
     flat = flatten(raw)
     if "index" in raw and not isinstance(raw["index"], Mapping):
-        raise SettingsError("unknown setting [index] please check that any required plugins are "
-                            "installed, or check the breaking changes documentation for removed settings")
+        raise SettingsError(
+            "unknown setting [index] please check that any required plugins are "
+            "installed, or check the breaking changes documentation for removed settings"
+        )
     out: dict[str, str] = {}
     for key, value in flat.items():
         full = key if key.startswith("index.") else f"index.{key}"
@@ -44,14 +60,16 @@ def normalize_index_settings(raw: Mapping[str, Any], *, creating: bool) -> dict[
         if setting is None:
             raise SettingsError(
                 f"unknown setting [{full}] please check that any required plugins are installed, "
-                "or check the breaking changes documentation for removed settings")
+                "or check the breaking changes documentation for removed settings"
+            )
         if value is None:
             out[full] = ""
             continue
         setting.coerce(full, value)
         if not creating and not setting.dynamic:
             raise IllegalArgumentError(
-                f"Can't update non dynamic settings [[{full}]] for open indices")
+                f"Can't update non dynamic settings [[{full}]] for open indices"
+            )
         out[full] = "true" if value is True else "false" if value is False else str(value)
     return out
 
@@ -61,10 +79,15 @@ class IndicesActions:
         self.cluster = cluster
         self.indices = indices
 
-    def resolve(self, expression: str | None, params: Mapping[str, str],
-                default: IndicesOptions | None = None) -> list[Resolved]:
+    def resolve(
+        self,
+        expression: str | None,
+        params: Mapping[str, str],
+        default: IndicesOptions | None = None,
+    ) -> list[Resolved]:
         options = IndicesOptions.from_params(
-            params, default=default or IndicesOptions(forbid_closed=False))
+            params, default=default or IndicesOptions(forbid_closed=False)
+        )
         return resolve(self.cluster.state, expression, options)
 
     # --- create / delete ----------------------------------------------------------------------
@@ -86,10 +109,22 @@ class IndicesActions:
             settings.setdefault(key, "1")
         uid = new_uuid()
         now = int(time.time() * 1000)
-        settings.update({"index.uuid": uid, "index.creation_date": str(now),
-                         "index.provided_name": name, "index.version.created": ES_VERSION_ID})
-        meta = IndexMetadata(name=name, uuid=uid, settings=settings, mapping=mapping,
-                             aliases=aliases, creation_date=now)
+        settings.update(
+            {
+                "index.uuid": uid,
+                "index.creation_date": str(now),
+                "index.provided_name": name,
+                "index.version.created": ES_VERSION_ID,
+            }
+        )
+        meta = IndexMetadata(
+            name=name,
+            uuid=uid,
+            settings=settings,
+            mapping=mapping,
+            aliases=aliases,
+            creation_date=now,
+        )
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             existing = state.indices.get(name)
@@ -97,12 +132,14 @@ class IndicesActions:
                 raise ResourceAlreadyExistsError(name, existing.uuid)
             if name in state.aliases():
                 raise IllegalArgumentError(
-                    f"Invalid index name [{name}], an alias with the same name already exists")
+                    f"Invalid index name [{name}], an alias with the same name already exists"
+                )
             for alias in aliases:
                 if alias in state.indices:
                     raise IllegalArgumentError(
                         f"Invalid alias name [{alias}]: an index or data stream exists with the "
-                        "same name as the alias")
+                        "same name as the alias"
+                    )
             return replace(state, indices={**state.indices, name: meta})
 
         await self.cluster.submit(f"create-index [{name}]", change)
@@ -123,51 +160,64 @@ class IndicesActions:
         parts = split_expression(expression)
         destructive = self.cluster.state.setting("action.destructive_requires_name")
         if destructive in (None, True, "true") and any(
-                p in ("_all", "*") or "*" in p for p in parts):
-            raise IllegalArgumentError(
-                "Wildcard expressions or all indices are not allowed")
+            p in ("_all", "*") or "*" in p for p in parts
+        ):
+            raise IllegalArgumentError("Wildcard expressions or all indices are not allowed")
         for part in parts:
             if part in self.cluster.state.aliases() and part not in self.cluster.state.indices:
                 raise IllegalArgumentError(
                     f"The provided expression [{part}] matches an alias, specify the "
-                    "corresponding concrete indices instead.")
-        targets = self.resolve(expression, params,
-                               IndicesOptions(expand_open=True, expand_closed=True,
-                                              forbid_closed=False))
+                    "corresponding concrete indices instead."
+                )
+        targets = self.resolve(
+            expression,
+            params,
+            IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
+        )
         names = {t.index.name for t in targets}
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            return replace(state, indices={k: v for k, v in state.indices.items() if k not in names})
+            return replace(
+                state, indices={k: v for k, v in state.indices.items() if k not in names}
+            )
 
         if names:
             await self.cluster.submit(f"delete-index {sorted(names)}", change)
         return {"acknowledged": True}
 
-    async def set_state(self, expression: str, params: Mapping[str, str], open_: bool
-                        ) -> dict[str, Any]:
-        targets = self.resolve(expression, params,
-                               IndicesOptions(expand_open=True, expand_closed=True,
-                                              forbid_closed=False))
+    async def set_state(
+        self, expression: str, params: Mapping[str, str], open_: bool
+    ) -> dict[str, Any]:
+        targets = self.resolve(
+            expression,
+            params,
+            IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
+        )
         names = {t.index.name for t in targets}
         state_name = "open" if open_ else "close"
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             indices = dict(state.indices)
             for name in names:
-                indices[name] = replace(indices[name], state=state_name,
-                                        version=indices[name].version + 1)
+                indices[name] = replace(
+                    indices[name], state=state_name, version=indices[name].version + 1
+                )
             return replace(state, indices=indices)
 
         await self.cluster.submit(f"{state_name}-indices {sorted(names)}", change)
         if open_:
             return {"acknowledged": True, "shards_acknowledged": True}
-        return {"acknowledged": True, "shards_acknowledged": True,
-                "indices": {n: {"closed": True} for n in sorted(names)}}
+        return {
+            "acknowledged": True,
+            "shards_acknowledged": True,
+            "indices": {n: {"closed": True} for n in sorted(names)},
+        }
 
     # --- mappings ----------------------------------------------------------------------------
 
-    async def put_mapping(self, expression: str, body: Mapping[str, Any] | None,
-                          params: Mapping[str, str]) -> dict[str, Any]:
+    async def put_mapping(
+        self, expression: str, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> dict[str, Any]:
         if not body:
             raise ActionRequestValidationError("Validation Failed: 1: mapping source is empty;")
         targets = self.resolve(expression, params)
@@ -200,37 +250,44 @@ class IndicesActions:
         return await self.cluster.submit("put-mapping", change)
 
     def get_mapping(self, expression: str | None, params: Mapping[str, str]) -> dict[str, Any]:
-        return {t.index.name: {"mappings": t.index.mapping.to_json()}
-                for t in self.resolve(expression, params)}
+        return {
+            t.index.name: {"mappings": t.index.mapping.to_json()}
+            for t in self.resolve(expression, params)
+        }
 
     # --- settings ----------------------------------------------------------------------------
 
-    def render_settings(self, meta: IndexMetadata, *, flat: bool, include_defaults: bool
-                        ) -> dict[str, Any]:
+    def render_settings(
+        self, meta: IndexMetadata, *, flat: bool, include_defaults: bool
+    ) -> dict[str, Any]:
         from isthmus.settings.registry import nest
 
         settings = dict(meta.settings)
         out: dict[str, Any] = {"settings": settings if flat else nest(settings)}
         if include_defaults:
-            defaults = {s.key: s.default_text() for s in INDEX_SETTINGS
-                        if s.key not in settings}
+            defaults = {s.key: s.default_text() for s in INDEX_SETTINGS if s.key not in settings}
             out["defaults"] = defaults if flat else nest(defaults)
         return out
 
-    def get_settings(self, expression: str | None, params: Mapping[str, str],
-                     name_filter: str | None = None) -> dict[str, Any]:
+    def get_settings(
+        self, expression: str | None, params: Mapping[str, str], name_filter: str | None = None
+    ) -> dict[str, Any]:
         import fnmatch
 
         flat = params.get("flat_settings") == "true"
         out = {}
         for t in self.resolve(expression, params):
-            rendered = self.render_settings(t.index, flat=True,
-                                            include_defaults=params.get("include_defaults") == "true")
+            rendered = self.render_settings(
+                t.index, flat=True, include_defaults=params.get("include_defaults") == "true"
+            )
             if name_filter:
                 pats = split_expression(name_filter)
                 for section in rendered:
-                    rendered[section] = {k: v for k, v in rendered[section].items()
-                                         if any(fnmatch.fnmatchcase(k, p) for p in pats)}
+                    rendered[section] = {
+                        k: v
+                        for k, v in rendered[section].items()
+                        if any(fnmatch.fnmatchcase(k, p) for p in pats)
+                    }
             if not flat:
                 from isthmus.settings.registry import nest
 
@@ -238,8 +295,9 @@ class IndicesActions:
             out[t.index.name] = rendered
         return out
 
-    async def put_settings(self, expression: str | None, body: Mapping[str, Any] | None,
-                           params: Mapping[str, str]) -> dict[str, Any]:
+    async def put_settings(
+        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> dict[str, Any]:
         raw = dict(body or {})
         if "settings" in raw and isinstance(raw["settings"], Mapping):
             raw = dict(raw["settings"])
@@ -258,8 +316,12 @@ class IndicesActions:
                         settings.pop(key, None)
                     else:
                         settings[key] = value
-                indices[name] = replace(meta, settings=settings, version=meta.version + 1,
-                                        settings_version=meta.settings_version + 1)
+                indices[name] = replace(
+                    meta,
+                    settings=settings,
+                    version=meta.version + 1,
+                    settings_version=meta.settings_version + 1,
+                )
             return replace(state, indices=indices)
 
         await self.cluster.submit("update-settings", change)
@@ -274,25 +336,30 @@ class IndicesActions:
         for item in actions:
             if not isinstance(item, Mapping) or len(item) != 1:
                 raise ParsingError("[aliases] failed to parse field [actions]")
-            (kind, spec), = item.items()
+            ((kind, spec),) = item.items()
             if kind not in ("add", "remove", "remove_index"):
                 raise ParsingError(f"[aliases] unknown field [{kind}]")
             indices = _list(spec.get("indices", spec.get("index")))
             aliases = _list(spec.get("aliases", spec.get("alias")))
             if not indices:
                 raise ActionRequestValidationError(
-                    "Validation Failed: 1: One of [index] or [indices] is required;")
+                    "Validation Failed: 1: One of [index] or [indices] is required;"
+                )
             if kind != "remove_index" and not aliases:
                 raise ActionRequestValidationError(
-                    "Validation Failed: 1: One of [alias] or [aliases] is required;")
+                    "Validation Failed: 1: One of [alias] or [aliases] is required;"
+                )
             parsed.append((kind, indices, aliases, dict(spec)))
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             indices = dict(state.indices)
             for kind, exprs, aliases, spec in parsed:
                 options = IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False)
-                targets = [r.index.name for e in exprs for r in
-                           resolve(replace(state, indices=indices), e, options)]
+                targets = [
+                    r.index.name
+                    for e in exprs
+                    for r in resolve(replace(state, indices=indices), e, options)
+                ]
                 for name in targets:
                     meta = indices[name]
                     current = dict(meta.aliases)
@@ -302,30 +369,41 @@ class IndicesActions:
                             if alias in indices:
                                 raise IllegalArgumentError(
                                     f"Invalid alias name [{alias}]: an index or data stream "
-                                    "exists with the same name as the alias")
+                                    "exists with the same name as the alias"
+                                )
                             current[alias] = AliasMetadata.from_json(alias, spec)
                     elif kind == "remove":
                         for alias in aliases:
-                            matched = [a for a in current if a == alias or
-                                       ("*" in alias and __import__("fnmatch").fnmatchcase(a, alias))]
+                            matched = [
+                                a
+                                for a in current
+                                if a == alias
+                                or ("*" in alias and __import__("fnmatch").fnmatchcase(a, alias))
+                            ]
                             if not matched and spec.get("must_exist", True) is not False:
                                 raise AliasesNotFoundError(
                                     f"aliases [{alias}] missing",
-                                    extra={"resource.type": "aliases", "resource.id": alias})
+                                    extra={"resource.type": "aliases", "resource.id": alias},
+                                )
                             for a in matched:
                                 del current[a]
                     else:
                         del indices[name]
                         continue
-                    indices[name] = replace(meta, aliases=current, version=meta.version + 1,
-                                            aliases_version=meta.aliases_version + 1)
+                    indices[name] = replace(
+                        meta,
+                        aliases=current,
+                        version=meta.version + 1,
+                        aliases_version=meta.aliases_version + 1,
+                    )
             return replace(state, indices=indices)
 
         await self.cluster.submit("index-aliases", change)
         return {"acknowledged": True, "errors": False}
 
-    def get_aliases(self, expression: str | None, alias_expr: str | None,
-                    params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    def get_aliases(
+        self, expression: str | None, alias_expr: str | None, params: Mapping[str, str]
+    ) -> tuple[dict[str, Any], list[str]]:
         """Index → its (matching) aliases; also the requested alias names nothing matched."""
         import fnmatch
 
@@ -357,8 +435,11 @@ class IndicesActions:
         out = {}
         for t in self.resolve(expression, params):
             meta = t.index
-            rendered = self.render_settings(meta, flat=params.get("flat_settings") == "true",
-                                            include_defaults=params.get("include_defaults") == "true")
+            rendered = self.render_settings(
+                meta,
+                flat=params.get("flat_settings") == "true",
+                include_defaults=params.get("include_defaults") == "true",
+            )
             out[meta.name] = {
                 "aliases": {k: a.to_json() for k, a in meta.aliases.items()},
                 "mappings": meta.mapping.to_json(),

@@ -21,12 +21,21 @@ from typing import Any
 
 import orjson
 
-from isthmus.actions.search_shard import ShardHit, ShardResult, compare_keys, count_shard, query_shard
+from isthmus.actions.search_shard import (
+    ShardHit,
+    ShardResult,
+    compare_keys,
+    count_shard,
+    query_shard,
+)
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
-    IllegalArgumentError, IsthmusError, ParsingError, SearchContextMissingError,
+    IllegalArgumentError,
+    IsthmusError,
+    ParsingError,
+    SearchContextMissingError,
     SearchPhaseExecutionError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -59,8 +68,13 @@ class _ShardFailure:
 
 
 class SearchActions:
-    def __init__(self, cluster: ClusterService, indices: IndicesService, node_id: str,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cluster: ClusterService,
+        indices: IndicesService,
+        node_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cluster = cluster
         self.indices = indices
         self.node_id = node_id
@@ -73,8 +87,9 @@ class SearchActions:
         options = IndicesOptions.from_params(params, default=SEARCH_OPTIONS)
         return resolve(self.cluster.state, expression, options)
 
-    async def _run_shards(self, targets: list[Resolved], req: SearchRequest, now_ms: int,
-                          collect_all: bool) -> tuple[list[ShardResult], list[_ShardFailure], int]:
+    async def _run_shards(
+        self, targets: list[Resolved], req: SearchRequest, now_ms: int, collect_all: bool
+    ) -> tuple[list[ShardResult], list[_ShardFailure], int]:
         jobs = []
         keys: list[tuple[str, int]] = []
         for target in targets:
@@ -83,10 +98,18 @@ class SearchActions:
             for shard in self.indices.shards_of(meta):
                 schema, searcher = shard.engine.view()
                 fn = functools.partial(
-                    query_shard, index=meta.name, shard=shard.shard_id.shard, schema=schema,
-                    searcher=searcher, mapping=meta.mapping, req=req,
-                    filters=list(target.filters) if target.filters else None, now_ms=now_ms,
-                    collect_all=collect_all, max_window=window)
+                    query_shard,
+                    index=meta.name,
+                    shard=shard.shard_id.shard,
+                    schema=schema,
+                    searcher=searcher,
+                    mapping=meta.mapping,
+                    req=req,
+                    filters=list(target.filters) if target.filters else None,
+                    now_ms=now_ms,
+                    collect_all=collect_all,
+                    max_window=window,
+                )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
@@ -97,7 +120,9 @@ class SearchActions:
                 failures.append(_ShardFailure(index, shard_no, outcome))
             elif isinstance(outcome, BaseException):
                 if isinstance(outcome, ValueError):
-                    failures.append(_ShardFailure(index, shard_no, IllegalArgumentError(str(outcome))))
+                    failures.append(
+                        _ShardFailure(index, shard_no, IllegalArgumentError(str(outcome)))
+                    )
                 else:
                     raise outcome
             else:
@@ -113,17 +138,30 @@ class SearchActions:
             if key in seen:
                 continue
             seen.add(key)
-            failed_shards.append({"shard": f.shard, "index": f.index, "node": self.node_id,
-                                  "reason": f.error.to_cause()})
+            failed_shards.append(
+                {
+                    "shard": f.shard,
+                    "index": f.index,
+                    "node": self.node_id,
+                    "reason": f.error.to_cause(),
+                }
+            )
         status = first.http_status
         return SearchPhaseExecutionError(
-            "all shards failed", caused_by=first, status=status,
-            extra={"phase": "query", "grouped": True, "failed_shards": failed_shards})
+            "all shards failed",
+            caused_by=first,
+            status=status,
+            extra={"phase": "query", "grouped": True, "failed_shards": failed_shards},
+        )
 
     @staticmethod
     def _shards_section(total: int, failures: list[_ShardFailure], node_id: str) -> dict[str, Any]:
-        section: dict[str, Any] = {"total": total, "successful": total - len(failures),
-                                   "skipped": 0, "failed": len(failures)}
+        section: dict[str, Any] = {
+            "total": total,
+            "successful": total - len(failures),
+            "skipped": 0,
+            "failed": len(failures),
+        }
         if failures:
             section["failures"] = [
                 {"shard": f.shard, "index": f.index, "node": node_id, "reason": f.error.to_cause()}
@@ -133,15 +171,17 @@ class SearchActions:
 
     # --- search -------------------------------------------------------------------------------
 
-    async def search(self, expression: str | None, body: Mapping[str, Any] | None,
-                     params: Mapping[str, str]) -> dict[str, Any]:
+    async def search(
+        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         req = parse_search(body, params)
         now_ms = int(self.clock() * 1000)
         scroll = params.get("scroll")
         targets = self._targets(expression, params)
         results, failures, total_shards = await self._run_shards(
-            targets, req, now_ms, collect_all=scroll is not None)
+            targets, req, now_ms, collect_all=scroll is not None
+        )
         if failures and not results:
             raise self._phase_error(failures)
         mappings = {t.index.name: t.index.mapping for t in targets}
@@ -151,21 +191,30 @@ class SearchActions:
         if scroll is not None:
             keep = parse_time(scroll).millis
             scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            ctx = _ScrollContext(req, [(h, mappings[h.index]) for h in merged], req.size,
-                                 self.clock() + keep / 1000, keep, total, total_shards)
+            ctx = _ScrollContext(
+                req,
+                [(h, mappings[h.index]) for h in merged],
+                req.size,
+                self.clock() + keep / 1000,
+                keep,
+                total,
+                total_shards,
+            )
             self._expire_scrolls()
             self._scrolls[scroll_id] = ctx
             body_out["_scroll_id"] = scroll_id
             page = merged[: req.size]
         else:
-            page = merged[req.from_: req.from_ + req.size]
+            page = merged[req.from_ : req.from_ + req.size]
         max_score = max((r.max_score for r in results if r.max_score is not None), default=None)
-        body_out.update({
-            "took": int((time.perf_counter() - started) * 1000),
-            "timed_out": False,
-            "_shards": self._shards_section(total_shards, failures, self.node_id),
-            "hits": self._hits_section(req, page, total, max_score, mappings),
-        })
+        body_out.update(
+            {
+                "took": int((time.perf_counter() - started) * 1000),
+                "timed_out": False,
+                "_shards": self._shards_section(total_shards, failures, self.node_id),
+                "hits": self._hits_section(req, page, total, max_score, mappings),
+            }
+        )
         if req.aggs:
             body_out["aggregations"] = self._aggregate(req, results, targets, now_ms)
         return body_out
@@ -176,19 +225,25 @@ class SearchActions:
         if req.sort and not req.sorts_by_score_only:
             sorts = req.sort
 
-            def key(h: ShardHit) -> Any:
-                return functools.cmp_to_key(
-                    lambda a, b: compare_keys(a.sort or [], b.sort or [], sorts)
-                    or (a.shard - b.shard) or (a.order - b.order))(h)
+            def cmp(a: ShardHit, b: ShardHit) -> int:
+                by_keys = compare_keys(a.sort or [], b.sort or [], sorts)
+                return by_keys or (a.shard - b.shard) or (a.order - b.order)
 
+            key = functools.cmp_to_key(cmp)
             return sorted((h for r in results for h in r.hits), key=key)
-        streams = [[(-(h.score or 0.0), i, h.order, h) for h in r.hits]
-                   for i, r in enumerate(results)]
+        streams = [
+            [(-(h.score or 0.0), i, h.order, h) for h in r.hits] for i, r in enumerate(results)
+        ]
         return [item[3] for item in heapq.merge(*streams, key=lambda t: t[:3])]
 
-    def _hits_section(self, req: SearchRequest, page: list[ShardHit], total: int,
-                      max_score: float | None, mappings: Mapping[str, IndexMapping]
-                      ) -> dict[str, Any]:
+    def _hits_section(
+        self,
+        req: SearchRequest,
+        page: list[ShardHit],
+        total: int,
+        max_score: float | None,
+        mappings: Mapping[str, IndexMapping],
+    ) -> dict[str, Any]:
         section: dict[str, Any] = {}
         tth = req.track_total_hits
         if tth is not False:
@@ -201,7 +256,9 @@ class SearchActions:
         section["hits"] = [self._render_hit(req, h, mappings[h.index]) for h in page]
         return section
 
-    def _render_hit(self, req: SearchRequest, hit: ShardHit, mapping: IndexMapping) -> dict[str, Any]:
+    def _render_hit(
+        self, req: SearchRequest, hit: ShardHit, mapping: IndexMapping
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"_index": hit.index, "_id": hit.doc_id}
         if req.version:
             out["_version"] = hit.version
@@ -225,14 +282,18 @@ class SearchActions:
             out["sort"] = hit.sort
         return out
 
-    def _aggregate(self, req: SearchRequest, results: list[ShardResult],
-                   targets: list[Resolved], now_ms: int) -> dict[str, Any]:
+    def _aggregate(
+        self, req: SearchRequest, results: list[ShardResult], targets: list[Resolved], now_ms: int
+    ) -> dict[str, Any]:
         from isthmus.search.aggs import AggDoc, parse_aggs, run_aggs
 
         assert req.aggs is not None
         spec = parse_aggs(req.aggs)
-        docs = [AggDoc(index=r.index, id=doc_id, score=score, source=orjson.loads(src))
-                for r in results for doc_id, score, src in r.agg_sources]
+        docs = [
+            AggDoc(index=r.index, id=doc_id, score=score, source=orjson.loads(src))
+            for r in results
+            for doc_id, score, src in r.agg_sources
+        ]
         mapping = _combined_mapping([t.index for t in targets])
         out: dict[str, Any] = run_aggs(spec, docs, mapping, now_ms=now_ms)
         return out
@@ -244,8 +305,9 @@ class SearchActions:
         for key in [k for k, c in self._scrolls.items() if c.expires_at < now]:
             del self._scrolls[key]
 
-    async def scroll(self, scroll_id: str | None, keep_alive: str | None,
-                     rest_total_hits_as_int: bool = False) -> dict[str, Any]:
+    async def scroll(
+        self, scroll_id: str | None, keep_alive: str | None, rest_total_hits_as_int: bool = False
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         if not scroll_id:
             raise IllegalArgumentError("Validation Failed: 1: scrollId is missing;")
@@ -256,7 +318,7 @@ class SearchActions:
         if keep_alive is not None:
             ctx.keep_alive_ms = parse_time(keep_alive).millis
         ctx.expires_at = self.clock() + ctx.keep_alive_ms / 1000
-        page = ctx.hits[ctx.position: ctx.position + ctx.request.size]
+        page = ctx.hits[ctx.position : ctx.position + ctx.request.size]
         ctx.position += len(page)
         mappings = {h.index: m for h, m in page}
         req = ctx.request
@@ -269,9 +331,13 @@ class SearchActions:
             "took": int((time.perf_counter() - started) * 1000),
             "timed_out": False,
             "_shards": self._shards_section(ctx.shards, [], self.node_id),
-            "hits": self._hits_section(req, [h for h, _ in page], ctx.total,
-                                       max((h.score for h, _ in page if h.score is not None),
-                                           default=None), mappings),
+            "hits": self._hits_section(
+                req,
+                [h for h, _ in page],
+                ctx.total,
+                max((h.score for h, _ in page if h.score is not None), default=None),
+                mappings,
+            ),
         }
 
     def clear_scroll(self, ids: list[str]) -> dict[str, Any]:
@@ -291,8 +357,9 @@ class SearchActions:
 
     # --- count --------------------------------------------------------------------------------
 
-    async def count(self, expression: str | None, body: Mapping[str, Any] | None,
-                    params: Mapping[str, str]) -> dict[str, Any]:
+    async def count(
+        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> dict[str, Any]:
         body = dict(body or {})
         for key in body:
             if key != "query":
@@ -311,10 +378,19 @@ class SearchActions:
         for target in targets:
             for shard in self.indices.shards_of(target.index):
                 schema, searcher = shard.engine.view()
-                jobs.append(self.indices.run_search(functools.partial(
-                    count_shard, schema=schema, searcher=searcher, mapping=target.index.mapping,
-                    query=query, filters=list(target.filters) if target.filters else None,
-                    now_ms=now_ms)))
+                jobs.append(
+                    self.indices.run_search(
+                        functools.partial(
+                            count_shard,
+                            schema=schema,
+                            searcher=searcher,
+                            mapping=target.index.mapping,
+                            query=query,
+                            filters=list(target.filters) if target.filters else None,
+                            now_ms=now_ms,
+                        )
+                    )
+                )
         counts = await asyncio.gather(*jobs, return_exceptions=True)
         failures = [c for c in counts if isinstance(c, BaseException)]
         for failure in failures:
@@ -323,13 +399,20 @@ class SearchActions:
         if failures and len(failures) == len(counts):
             first = failures[0]
             assert isinstance(first, IsthmusError)
-            raise SearchPhaseExecutionError("all shards failed", caused_by=first,
-                                            status=first.http_status,
-                                            extra={"phase": "query", "grouped": True})
+            raise SearchPhaseExecutionError(
+                "all shards failed",
+                caused_by=first,
+                status=first.http_status,
+                extra={"phase": "query", "grouped": True},
+            )
         return {
             "count": sum(c for c in counts if isinstance(c, int)),
-            "_shards": {"total": len(counts), "successful": len(counts) - len(failures),
-                        "skipped": 0, "failed": len(failures)},
+            "_shards": {
+                "total": len(counts),
+                "successful": len(counts) - len(failures),
+                "skipped": 0,
+                "failed": len(failures),
+            },
         }
 
 

@@ -56,33 +56,59 @@ class ShardResult:
     agg_sources: list[tuple[str, float | None, bytes]] = field(default_factory=list)
 
 
-def _fetch(searcher: tantivy.Searcher, addr: tantivy.DocAddress) -> tuple[str, bytes, int, int, int]:
-    doc = searcher.doc(addr)
-    return (doc.get_first("_id"), doc.get_first("_src"), doc.get_first("_seq_no"),
-            doc.get_first("_version"), doc.get_first("_primary_term"))
+def hit_count(result: tantivy.SearchResult) -> int:
+    """The total of a ``search(count=True)`` (missing from tantivy's type stubs)."""
+    return int(getattr(result, "count"))  # noqa: B009
 
 
-def build_query(req_query: dsl.Query, schema: IndexSchema, mapping: Mapping, now_ms: int,
-                filters: Sequence[dict[str, Any]] | None) -> tantivy.Query:
+def stored_fields(doc: tantivy.Document) -> tuple[str, bytes, int, int, int]:
+    """``_id``, ``_src``, ``_seq_no``, ``_version``, ``_primary_term`` of a stored document."""
+    return (
+        str(doc.get_first("_id")),
+        bytes(doc.get_first("_src") or b""),
+        int(doc.get_first("_seq_no") or 0),
+        int(doc.get_first("_version") or 0),
+        int(doc.get_first("_primary_term") or 0),
+    )
+
+
+def _fetch(
+    searcher: tantivy.Searcher, addr: tantivy.DocAddress
+) -> tuple[str, bytes, int, int, int]:
+    return stored_fields(searcher.doc(addr))
+
+
+def build_query(
+    req_query: dsl.Query,
+    schema: IndexSchema,
+    mapping: Mapping,
+    now_ms: int,
+    filters: Sequence[dict[str, Any]] | None,
+) -> tantivy.Query:
     tr = Translator(schema, mapping, now_ms)
     query = tr.translate(req_query)
     if filters:
         alias_filter = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tr.translate(dsl.parse_query(f))) for f in filters])
-        query = tantivy.Query.boolean_query([
-            (tantivy.Occur.Must, query),
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(alias_filter, 0.0)),
-        ])
+            [(tantivy.Occur.Should, tr.translate(dsl.parse_query(f))) for f in filters]
+        )
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(alias_filter, 0.0)),
+            ]
+        )
     return query
 
 
 def _with_post_filter(query: tantivy.Query, post: tantivy.Query | None) -> tantivy.Query:
     if post is None:
         return query
-    return tantivy.Query.boolean_query([
-        (tantivy.Occur.Must, query),
-        (tantivy.Occur.Must, tantivy.Query.const_score_query(post, 0.0)),
-    ])
+    return tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(post, 0.0)),
+        ]
+    )
 
 
 def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
@@ -92,8 +118,10 @@ def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
         spec = mapping.field(sort.field)
         if spec is None:
             if sort.unmapped_type is None:
-                raise QueryShardError(f"No mapping found for [{sort.field}] in order to sort on",
-                                      extra={"index_uuid": "", "index": index})
+                raise QueryShardError(
+                    f"No mapping found for [{sort.field}] in order to sort on",
+                    extra={"index_uuid": "", "index": index},
+                )
             continue
         if spec.type == TEXT:
             raise IllegalArgumentError(
@@ -102,7 +130,8 @@ def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
                 "aggregations and sorting, so these operations are disabled by default. Please "
                 "use a keyword field instead. Alternatively, set fielddata=true on "
                 f"[{sort.field}] in order to load field data by uninverting the inverted index. "
-                "Note that this can use significant memory.")
+                "Note that this can use significant memory."
+            )
 
 
 def sort_value(source: dict[str, Any], sort: SortField, mapping: Mapping) -> Any:
@@ -146,16 +175,27 @@ def compare_keys(a: Sequence[Any], b: Sequence[Any], sorts: Sequence[SortField])
     return 0
 
 
-def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantivy.Searcher,
-                mapping: Mapping, req: SearchRequest, filters: Sequence[dict[str, Any]] | None,
-                now_ms: int, collect_all: bool = False, max_window: int = 10000) -> ShardResult:
+def query_shard(
+    *,
+    index: str,
+    shard: int,
+    schema: IndexSchema,
+    searcher: tantivy.Searcher,
+    mapping: Mapping,
+    req: SearchRequest,
+    filters: Sequence[dict[str, Any]] | None,
+    now_ms: int,
+    collect_all: bool = False,
+    max_window: int = 10000,
+) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths."""
     if not collect_all and req.from_ + req.size > max_window:
         raise IllegalArgumentError(
             f"Result window is too large, from + size must be less than or equal to: "
             f"[{max_window}] but was [{req.from_ + req.size}]. See the scroll api for a more "
             "efficient way to request large data sets. This limit can be set by changing the "
-            "[index.max_result_window] index level setting.")
+            "[index.max_result_window] index level setting."
+        )
     check_sort(req, mapping, index)
     query = build_query(req.query, schema, mapping, now_ms, filters)
     post = None
@@ -168,14 +208,20 @@ def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantiv
     total: int
     max_score: float | None = None
     simple_field_sort = (
-        len(req.sort) == 1 and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
-        and req.sort[0].missing in (None, "_last") and mapping.field(req.sort[0].field) is not None
+        len(req.sort) == 1
+        and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
+        and req.sort[0].missing in (None, "_last")
+        and mapping.field(req.sort[0].field) is not None
     )
-    general = collect_all or req.search_after is not None or req.min_score is not None or \
-        (req.sort and not req.sorts_by_score_only and not simple_field_sort)
+    general = (
+        collect_all
+        or req.search_after is not None
+        or req.min_score is not None
+        or (req.sort and not req.sorts_by_score_only and not simple_field_sort)
+    )
     if not general and req.sorts_by_score_only:
         result = searcher.search(hits_query, max(window, 1), count=True)
-        total = result.count
+        total = hit_count(result)
         for pos, (score, addr) in enumerate(result.hits[:window]):
             doc_id, src, seq, ver, term = _fetch(searcher, addr)
             hits.append(ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos))
@@ -185,9 +231,10 @@ def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantiv
         tfield = schema.field(sort.field)
         assert tfield is not None
         order = tantivy.Order.Desc if sort.descending else tantivy.Order.Asc
-        result = searcher.search(hits_query, max(window, 1), count=True,
-                                 order_by_field=tfield.name, order=order)
-        total = result.count
+        result = searcher.search(
+            hits_query, max(window, 1), count=True, order_by_field=tfield.name, order=order
+        )
+        total = hit_count(result)
         spec = mapping.field(sort.field)
         for pos, (value, addr) in enumerate(result.hits[:window]):
             doc_id, src, seq, ver, term = _fetch(searcher, addr)
@@ -197,7 +244,7 @@ def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantiv
             hits.append(ShardHit(index, shard, doc_id, None, src, seq, ver, term, sort_vals, pos))
     else:
         result = searcher.search(hits_query, num_docs, count=True)
-        total = result.count
+        total = hit_count(result)
         scored: list[tuple[list[Any], ShardHit]] = []
         for pos, (score, addr) in enumerate(result.hits):
             if req.min_score is not None and score < req.min_score:
@@ -218,7 +265,11 @@ def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantiv
             total = len(scored)
         sorts = req.sort or (SortField("_score", "desc"),)
         if req.sort:
-            scored.sort(key=functools.cmp_to_key(lambda a, b: compare_keys(a[0], b[0], sorts)))
+
+            def cmp(a: tuple[list[Any], ShardHit], b: tuple[list[Any], ShardHit]) -> int:
+                return compare_keys(a[0], b[0], sorts)
+
+            scored.sort(key=functools.cmp_to_key(cmp))
         else:
             scored.sort(key=lambda kh: (-(kh[1].score or 0.0), kh[1].order))
         if req.search_after is not None:
@@ -238,12 +289,19 @@ def query_shard(*, index: str, shard: int, schema: IndexSchema, searcher: tantiv
     if req.aggs:
         everything = searcher.search(query, num_docs, count=False)
         for score, addr in everything.hits:
-            doc = searcher.doc(addr)
-            agg_sources.append((doc.get_first("_id"), score, doc.get_first("_src")))
+            doc_id, src, _seq, _ver, _term = _fetch(searcher, addr)
+            agg_sources.append((doc_id, score, src))
     return ShardResult(index, shard, total, max_score, hits, agg_sources)
 
 
-def count_shard(*, schema: IndexSchema, searcher: tantivy.Searcher, mapping: Mapping,
-                query: dsl.Query, filters: Sequence[dict[str, Any]] | None, now_ms: int) -> int:
+def count_shard(
+    *,
+    schema: IndexSchema,
+    searcher: tantivy.Searcher,
+    mapping: Mapping,
+    query: dsl.Query,
+    filters: Sequence[dict[str, Any]] | None,
+    now_ms: int,
+) -> int:
     tq = build_query(query, schema, mapping, now_ms, filters)
-    return int(searcher.search(tq, 1, count=True).count)
+    return hit_count(searcher.search(tq, 1, count=True))

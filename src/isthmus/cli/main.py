@@ -17,17 +17,40 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--config-dir", type=click.Path(path_type=Path), default=None,
-              help="Directory holding isthmus.yml (default: $ISTHMUS_PATH_CONF or ./config).")
-@click.option("-E", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a setting, as Elasticsearch's -E does.")
-@click.option("-p", "--pidfile", type=click.Path(path_type=Path), default=None,
-              help="Write the process id to this file.")
-@click.option("--ports-file", type=click.Path(path_type=Path), default=None,
-              help="Write the bound addresses as JSON to this file once listening.")
+@click.option(
+    "--config-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory holding isthmus.yml (default: $ISTHMUS_PATH_CONF or ./config).",
+)
+@click.option(
+    "-E",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a setting, as Elasticsearch's -E does.",
+)
+@click.option(
+    "-p",
+    "--pidfile",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the process id to this file.",
+)
+@click.option(
+    "--ports-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the bound addresses as JSON to this file once listening.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not log to stderr.")
-def node(config_dir: Path | None, overrides: tuple[str, ...], pidfile: Path | None,
-         ports_file: Path | None, quiet: bool) -> None:
+def node(
+    config_dir: Path | None,
+    overrides: tuple[str, ...],
+    pidfile: Path | None,
+    ports_file: Path | None,
+    quiet: bool,
+) -> None:
     """Start a node."""
     import os
 
@@ -61,8 +84,13 @@ def node(config_dir: Path | None, overrides: tuple[str, ...], pidfile: Path | No
 
 
 @cli.command()
-@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo"),
-              help="Working directory for the demo node.")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(path_type=Path),
+    default=Path("demo"),
+    help="Working directory for the demo node.",
+)
 @click.option("--detach", is_flag=True, help="Leave the node running and return.")
 def demo(workdir: Path, detach: bool) -> None:
     """Start a node with embedded defaults, index sample data and search it."""

@@ -25,7 +25,8 @@ def validate_index_name(name: str) -> None:
         raise InvalidIndexNameError(name, "must not be empty")
     if any(c in name for c in _FORBIDDEN):
         raise InvalidIndexNameError(
-            name, 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]')
+            name, 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
+        )
     if "#" in name:
         raise InvalidIndexNameError(name, "must not contain '#'")
     if ":" in name:
@@ -119,26 +120,38 @@ class IndexMetadata:
         return self.settings.get(key, default)
 
     def with_mapping(self, mapping: Mapping) -> IndexMetadata:
-        return replace(self, mapping=mapping, version=self.version + 1,
-                       mapping_version=self.mapping_version + 1)
+        return replace(
+            self,
+            mapping=mapping,
+            version=self.version + 1,
+            mapping_version=self.mapping_version + 1,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "uuid": self.uuid, "settings": self.settings,
+            "name": self.name,
+            "uuid": self.uuid,
+            "settings": self.settings,
             "mappings": self.mapping.to_json(),
             "aliases": {k: a.to_json() for k, a in self.aliases.items()},
-            "state": self.state, "creation_date": self.creation_date, "version": self.version,
-            "mapping_version": self.mapping_version, "settings_version": self.settings_version,
+            "state": self.state,
+            "creation_date": self.creation_date,
+            "version": self.version,
+            "mapping_version": self.mapping_version,
+            "settings_version": self.settings_version,
             "aliases_version": self.aliases_version,
         }
 
     @classmethod
     def from_json(cls, body: AbcMapping[str, Any]) -> IndexMetadata:
         return cls(
-            name=body["name"], uuid=body["uuid"], settings=dict(body["settings"]),
+            name=body["name"],
+            uuid=body["uuid"],
+            settings=dict(body["settings"]),
             mapping=Mapping(body.get("mappings") or {}),
             aliases={k: AliasMetadata.from_json(k, v) for k, v in body.get("aliases", {}).items()},
-            state=body.get("state", "open"), creation_date=int(body.get("creation_date", 0)),
+            state=body.get("state", "open"),
+            creation_date=int(body.get("creation_date", 0)),
             version=int(body.get("version", 1)),
             mapping_version=int(body.get("mapping_version", 1)),
             settings_version=int(body.get("settings_version", 1)),
@@ -186,6 +199,8 @@ class ClusterMetadata:
     def from_json(cls, body: AbcMapping[str, Any]) -> ClusterMetadata:
         indices = [IndexMetadata.from_json(m) for m in body.get("indices", [])]
         return cls(
-            cluster_uuid=body["cluster_uuid"], indices={m.name: m for m in indices},
-            persistent=dict(body.get("persistent", {})), version=int(body.get("version", 0)),
+            cluster_uuid=body["cluster_uuid"],
+            indices={m.name: m for m in indices},
+            persistent=dict(body.get("persistent", {})),
+            version=int(body.get("version", 0)),
         )

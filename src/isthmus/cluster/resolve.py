@@ -26,8 +26,9 @@ class IndicesOptions:
     forbid_closed: bool = True  # searching a closed index is an error unless ignore_unavailable
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], *, default: IndicesOptions | None = None
-                    ) -> IndicesOptions:
+    def from_params(
+        cls, params: Mapping[str, str], *, default: IndicesOptions | None = None
+    ) -> IndicesOptions:
         base = default or cls()
         expand = params.get("expand_wildcards")
         opts = base
@@ -36,18 +37,24 @@ class IndicesOptions:
             for word in words:
                 if word not in ("open", "closed", "hidden", "all", "none"):
                     raise IllegalArgumentError(
-                        f"No enum constant org.elasticsearch.action.support.IndicesOptions.WildcardStates.{word.upper()}")
+                        f"No enum constant org.elasticsearch.action.support.IndicesOptions.WildcardStates.{word.upper()}"
+                    )
             every = "all" in words
             opts = cls(
-                ignore_unavailable=base.ignore_unavailable, allow_no_indices=base.allow_no_indices,
-                expand_open=every or "open" in words, expand_closed=every or "closed" in words,
-                expand_hidden=every or "hidden" in words, forbid_closed=base.forbid_closed,
+                ignore_unavailable=base.ignore_unavailable,
+                allow_no_indices=base.allow_no_indices,
+                expand_open=every or "open" in words,
+                expand_closed=every or "closed" in words,
+                expand_hidden=every or "hidden" in words,
+                forbid_closed=base.forbid_closed,
             )
         return cls(
             ignore_unavailable=_flag(params, "ignore_unavailable", opts.ignore_unavailable),
             allow_no_indices=_flag(params, "allow_no_indices", opts.allow_no_indices),
-            expand_open=opts.expand_open, expand_closed=opts.expand_closed,
-            expand_hidden=opts.expand_hidden, forbid_closed=opts.forbid_closed,
+            expand_open=opts.expand_open,
+            expand_closed=opts.expand_closed,
+            expand_hidden=opts.expand_hidden,
+            forbid_closed=opts.forbid_closed,
         )
 
 
@@ -60,7 +67,8 @@ def _flag(params: Mapping[str, str], key: str, default: bool) -> bool:
     if value == "false":
         return False
     raise IllegalArgumentError(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,9 @@ def split_expression(expression: str | None) -> list[str]:
     return [p.strip() for p in expression.split(",") if p.strip()]
 
 
-def resolve(meta: ClusterMetadata, expression: str | None, options: IndicesOptions
-            ) -> list[Resolved]:
+def resolve(
+    meta: ClusterMetadata, expression: str | None, options: IndicesOptions
+) -> list[Resolved]:
     """Concrete indices for ``expression`` under ``options``; ES errors when it says so."""
     parts = split_expression(expression)
     if not parts or parts == ["_all"]:
@@ -144,16 +153,23 @@ def resolve(meta: ClusterMetadata, expression: str | None, options: IndicesOptio
     out = []
     for name in order:
         filters = chosen[name]
-        out.append(Resolved(meta.indices[name], None if filters is None else tuple(filters) or None))
+        out.append(
+            Resolved(meta.indices[name], None if filters is None else tuple(filters) or None)
+        )
     return out
 
 
-def _admitted(index: IndexMetadata, options: IndicesOptions, pattern: str,
-              alias: str | None = None) -> bool:
+def _admitted(
+    index: IndexMetadata, options: IndicesOptions, pattern: str, alias: str | None = None
+) -> bool:
     if index.hidden and not options.expand_hidden and not pattern.startswith("."):
         return False
-    if index.name.startswith(".") and not pattern.startswith(".") and alias is None \
-            and not options.expand_hidden:
+    if (
+        index.name.startswith(".")
+        and not pattern.startswith(".")
+        and alias is None
+        and not options.expand_hidden
+    ):
         return False
     return options.expand_open if index.is_open else options.expand_closed
 
@@ -174,4 +190,5 @@ def write_index(meta: ClusterMetadata, name: str) -> IndexMetadata | None:
     raise IllegalArgumentError(
         f"no write index is defined for alias [{name}]. The write index may be explicitly "
         "disabled using is_write_index=false or the alias points to multiple indices without "
-        "one being designated as a write index")
+        "one being designated as a write index"
+    )

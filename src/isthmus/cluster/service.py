@@ -39,8 +39,9 @@ class ClusterService:
     def add_applier(self, applier: Applier) -> None:
         self._appliers.append(applier)
 
-    async def submit(self, source: str, change: Callable[[ClusterMetadata], ClusterMetadata]
-                     ) -> ClusterMetadata:
+    async def submit(
+        self, source: str, change: Callable[[ClusterMetadata], ClusterMetadata]
+    ) -> ClusterMetadata:
         """Run ``change`` on the latest state, persist the result, apply it; returns it."""
         async with self._lock:
             old = self._state

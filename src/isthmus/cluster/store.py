@@ -20,8 +20,9 @@ class ClusterStore:
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(state_dir / "cluster.sqlite", check_same_thread=False,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(
+            state_dir / "cluster.sqlite", check_same_thread=False, isolation_level=None
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB)")
@@ -34,7 +35,9 @@ class ClusterStore:
     def save(self, meta: ClusterMetadata) -> None:
         blob = orjson.dumps(meta.to_json())
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO state(key, value) VALUES('metadata', ?)", (blob,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO state(key, value) VALUES('metadata', ?)", (blob,)
+            )
 
     def close(self) -> None:
         with self._lock:

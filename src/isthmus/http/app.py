@@ -22,7 +22,10 @@ import orjson
 import yaml
 
 from isthmus.errors import (
-    ContentTooLargeError, IllegalArgumentError, IsthmusError, UnsupportedMediaTypeError,
+    ContentTooLargeError,
+    IllegalArgumentError,
+    IsthmusError,
+    UnsupportedMediaTypeError,
 )
 from isthmus.http.filter_path import apply_filter_path
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
@@ -33,9 +36,15 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-_JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json",
-               "application/x-ndjson", "application/vnd.elasticsearch+x-ndjson")
-_VND = re.compile(r"application/vnd\.elasticsearch\+(json|x-ndjson)\s*;\s*compatible-with\s*=\s*(\d+)")
+_JSON_TYPES = (
+    "application/json",
+    "application/vnd.elasticsearch+json",
+    "application/x-ndjson",
+    "application/vnd.elasticsearch+x-ndjson",
+)
+_VND = re.compile(
+    r"application/vnd\.elasticsearch\+(json|x-ndjson)\s*;\s*compatible-with\s*=\s*(\d+)"
+)
 PRODUCT_HEADER = (b"x-elastic-product", b"Elasticsearch")
 
 
@@ -58,8 +67,9 @@ class RestApp:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                keep_blank_values=True))
+        params = dict(
+            parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        )
         method = scope["method"]
         path = scope["path"]
         vendor = _VND.search(headers.get("accept", "")) is not None
@@ -110,18 +120,32 @@ class RestApp:
             route_, path_params = self.router.resolve(request.method, request.path)
         except NoHandler as exc:
             if exc.allowed:
-                return Response(405, {
-                    "error": f"Incorrect HTTP method for uri [{request.path}] and method "
-                             f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
-                    "status": 405})
-            return Response(400, {
-                "error": f"no handler found for uri [{request.path}] and method [{request.method}]",
-                "status": 400})
+                return Response(
+                    405,
+                    {
+                        "error": f"Incorrect HTTP method for uri [{request.path}] and method "
+                        f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
+                        "status": 405,
+                    },
+                )
+            return Response(
+                400,
+                {
+                    "error": f"no handler found for uri [{request.path}] and method [{request.method}]",
+                    "status": 400,
+                },
+            )
         try:
             check_params(route_, request.params, request.path)
             self._check_content_type(request)
-            req = Request(request.method, request.path, request.params, request.headers,
-                          request.body, path_params)
+            req = Request(
+                request.method,
+                request.path,
+                request.params,
+                request.headers,
+                request.body,
+                path_params,
+            )
             result = await route_.handler(req)
             if isinstance(result, Response):
                 return result
@@ -132,8 +156,9 @@ class RestApp:
                 body["error"]["stack_trace"] = "".join(traceback.format_exception(exc))
             return Response(exc.http_status, body)
         except Exception as exc:
-            log.warning("path: %s, params: %s, status: 500", request.path, request.params,
-                        exc_info=exc)
+            log.warning(
+                "path: %s, params: %s, status: 500", request.path, request.params, exc_info=exc
+            )
             wrapped = IsthmusError(f"{type(exc).__name__}: {exc}")
             return Response(500, wrapped.to_body())
 
@@ -145,21 +170,27 @@ class RestApp:
         if ctype is None:
             return
         base = ctype.split(";")[0].strip().lower()
-        if base not in _JSON_TYPES and base not in ("application/yaml", "text/plain",
-                                                    "application/x-www-form-urlencoded"):
+        if base not in _JSON_TYPES and base not in (
+            "application/yaml",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+        ):
             raise UnsupportedMediaTypeError(f"Content-Type header [{ctype}] is not supported")
         if base in ("text/plain", "application/x-www-form-urlencoded"):
-            raise UnsupportedMediaTypeError(f"Content-Type header [{ctype}] is not supported",
-                                            status=406)
+            raise UnsupportedMediaTypeError(
+                f"Content-Type header [{ctype}] is not supported", status=406
+            )
         m = _VND.search(ctype)
         if m is not None and m.group(2) not in ("7", "8", "9"):
             raise IllegalArgumentError(
                 f"A compatible version is required on both Content-Type and Accept headers if "
                 f"either one has requested a compatible version and the compatible versions must "
-                f"match. Accept=null, Content-Type={m.group(2)}")
+                f"match. Accept=null, Content-Type={m.group(2)}"
+            )
 
-    async def _send(self, send: Send, response: Response, params: dict[str, str], vendor: bool,
-                    method: str) -> None:
+    async def _send(
+        self, send: Send, response: Response, params: dict[str, str], vendor: bool, method: str
+    ) -> None:
         payload, ctype = self._render(response, params, vendor)
         headers = [PRODUCT_HEADER, (b"content-type", ctype.encode())]
         for k, v in response.headers.items():
@@ -179,15 +210,15 @@ class RestApp:
         if "filter_path" in params:
             body = apply_filter_path(body, params["filter_path"])
         if params.get("format") == "yaml":
-            return (b"---\n" + yaml.safe_dump(body, sort_keys=False).encode(),
-                    "application/yaml")
+            return (b"---\n" + yaml.safe_dump(body, sort_keys=False).encode(), "application/yaml")
         pretty = "pretty" in params and params["pretty"] != "false"
         options = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
         data = orjson.dumps(body, option=options, default=_default)
         if pretty:
             data += b"\n"
-        ctype = "application/vnd.elasticsearch+json;compatible-with=9" if vendor \
-            else "application/json"
+        ctype = (
+            "application/vnd.elasticsearch+json;compatible-with=9" if vendor else "application/json"
+        )
         return data, ctype
 
 

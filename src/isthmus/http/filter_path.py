@@ -14,7 +14,8 @@ _DROP = object()
 
 
 def _split(expr: str) -> tuple[list[list[str]], list[list[str]]]:
-    includes, excludes = [], []
+    includes: list[list[str]] = []
+    excludes: list[list[str]] = []
     for part in (p.strip() for p in expr.split(",")):
         if not part:
             continue

@@ -15,8 +15,9 @@ from typing import Any
 from isthmus.errors import IllegalArgumentError
 
 # Accepted on every route (ES's common options).
-COMMON_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path", "format", "source",
-                           "source_content_type"})
+COMMON_PARAMS = frozenset(
+    {"pretty", "human", "error_trace", "filter_path", "format", "source", "source_content_type"}
+)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,14 @@ class Route:
         return sum(1 for s in self.segments if not s.startswith("{"))
 
 
-def route(methods: str | Iterable[str], pattern: str, handler: Handler, *,
-          params: Iterable[str] = (), action: str = "") -> Route:
+def route(
+    methods: str | Iterable[str],
+    pattern: str,
+    handler: Handler,
+    *,
+    params: Iterable[str] = (),
+    action: str = "",
+) -> Route:
     ms = frozenset([methods] if isinstance(methods, str) else methods)
     segments = tuple(p for p in pattern.strip("/").split("/") if p)
     return Route(ms, pattern, handler, frozenset(params), action, segments)
@@ -101,8 +108,9 @@ class Router:
             found = candidate.match(parts)
             if found is None:
                 continue
-            if method in candidate.methods or (method == "HEAD" and "GET" in candidate.methods
-                                               and "HEAD" not in candidate.methods):
+            if method in candidate.methods or (
+                method == "HEAD" and "GET" in candidate.methods and "HEAD" not in candidate.methods
+            ):
                 if best is None or candidate.literal_count > best[0].literal_count:
                     best = (candidate, found)
                 continue
@@ -124,4 +132,5 @@ def check_params(route_: Route, params: Mapping[str, str], path: str) -> None:
         pieces.append(f"[{name}] -> did you mean [{close[0]}]?" if close else f"[{name}]")
     noun = "parameter" if len(unknown) == 1 else "parameters"
     raise IllegalArgumentError(
-        f"request [{path}] contains unrecognized {noun}: " + ", ".join(pieces))
+        f"request [{path}] contains unrecognized {noun}: " + ", ".join(pieces)
+    )

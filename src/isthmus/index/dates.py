@@ -53,8 +53,16 @@ def _exact_millis(dt: datetime) -> int:
 
 def _parse_one(value: str, fmt: str) -> int:
     fmt = fmt.strip()
-    if fmt in ("strict_date_optional_time", "date_optional_time", "strict_date_time", "date_time",
-               "strict_date", "date", "iso8601", "strict_date_optional_time_nanos"):
+    if fmt in (
+        "strict_date_optional_time",
+        "date_optional_time",
+        "strict_date_time",
+        "date_time",
+        "strict_date",
+        "date",
+        "iso8601",
+        "strict_date_optional_time_nanos",
+    ):
         m = _ISO.match(value)
         if m is None:
             raise DateParseError(value)
@@ -130,9 +138,7 @@ def parse_date(value: object, fmt: str = DEFAULT_DATE_FORMAT) -> int:
             return _parse_one(value, one)
         except DateParseError:
             continue
-    raise DateParseError(
-        f"failed to parse date field [{value}] with format [{fmt}]"
-    )
+    raise DateParseError(f"failed to parse date field [{value}] with format [{fmt}]")
 
 
 def looks_like_date(value: str) -> bool:
@@ -161,13 +167,26 @@ def format_date(millis: int, fmt: str = DEFAULT_DATE_FORMAT) -> str:
         return str(millis)
     if first == "epoch_second":
         return str(millis // 1000)
-    if first in ("strict_date_optional_time", "date_optional_time", "strict_date_time",
-                 "date_time", "iso8601", "strict_date_optional_time_nanos"):
+    if first in (
+        "strict_date_optional_time",
+        "date_optional_time",
+        "strict_date_time",
+        "date_time",
+        "iso8601",
+        "strict_date_optional_time_nanos",
+    ):
         return format_iso(millis)
     dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
     out = first
-    for token, strf in (("yyyy", "%Y"), ("uuuu", "%Y"), ("MM", "%m"), ("dd", "%d"),
-                        ("HH", "%H"), ("mm", "%M"), ("ss", "%S")):
+    for token, strf in (
+        ("yyyy", "%Y"),
+        ("uuuu", "%Y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+    ):
         out = out.replace(token, dt.strftime(strf))
     out = out.replace("SSS", f"{dt.microsecond // 1000:03d}").replace("'", "")
     return out

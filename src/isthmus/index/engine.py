@@ -133,13 +133,16 @@ class _Pending:
 class ShardEngine:
     """Durable store plus tantivy index for one shard; see the module docstring for the rules."""
 
-    def __init__(self, path: Path, mapping: Mapping, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path, mapping: Mapping, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
         path.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path / "store.sqlite", check_same_thread=False,
-                                   isolation_level=None)
+        self._db = sqlite3.connect(
+            path / "store.sqlite", check_same_thread=False, isolation_level=None
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -193,7 +196,9 @@ class ShardEngine:
                 return index, schema
         return self._build_generation(mapping, schema)
 
-    def _build_generation(self, mapping: Mapping, schema: IndexSchema) -> tuple[tantivy.Index, IndexSchema]:
+    def _build_generation(
+        self, mapping: Mapping, schema: IndexSchema
+    ) -> tuple[tantivy.Index, IndexSchema]:
         """A fresh tantivy generation from every live document in the store."""
         old_gen = self.generation
         new_gen = old_gen + 1
@@ -206,8 +211,11 @@ class ShardEngine:
         count = 0
         for doc in self._iter_live_docs():
             values = mapping.parse_document(orjson.loads(doc.source), doc.id).values
-            writer.add_document(schema.document(doc.id, doc.source, values, doc.seq_no,
-                                                doc.version, doc.primary_term))
+            writer.add_document(
+                schema.document(
+                    doc.id, doc.source, values, doc.seq_no, doc.version, doc.primary_term
+                )
+            )
             count += 1
         writer.commit()
         writer.wait_merging_threads()
@@ -224,14 +232,18 @@ class ShardEngine:
             if stale.name != str(new_gen):
                 shutil.rmtree(stale, ignore_errors=True)
         if count:
-            log.debug("built search generation %s of [%s] from %s documents", new_gen, self.path, count)
+            log.debug(
+                "built search generation %s of [%s] from %s documents", new_gen, self.path, count
+            )
         return index, schema
 
     def _replay(self, index: tantivy.Index, schema: IndexSchema, mapping: Mapping) -> None:
         """Bring a tantivy generation up to the store after a crash."""
         ops = self._db.execute(
             "SELECT seq_no, primary_term, version, op, id, source FROM ops WHERE seq_no > ? "
-            "ORDER BY seq_no", (self.indexed_checkpoint,)).fetchall()
+            "ORDER BY seq_no",
+            (self.indexed_checkpoint,),
+        ).fetchall()
         if not ops:
             return
         writer = index.writer(WRITER_HEAP_BYTES, 1)
@@ -251,7 +263,8 @@ class ShardEngine:
 
     def _iter_live_docs(self) -> Iterator[StoredDoc]:
         cur = self._db.execute(
-            "SELECT id, seq_no, primary_term, version, source FROM docs WHERE deleted = 0")
+            "SELECT id, seq_no, primary_term, version, source FROM docs WHERE deleted = 0"
+        )
         for row in cur:
             yield StoredDoc(row[0], row[1], row[2], row[3], row[4])
 
@@ -264,7 +277,9 @@ class ShardEngine:
                 self._writer.commit()
                 self._writer.wait_merging_threads()
                 self._writer = None
-            self._index, self.schema = self._build_generation(mapping, IndexSchema.for_mapping(mapping))
+            self._index, self.schema = self._build_generation(
+                mapping, IndexSchema.for_mapping(mapping)
+            )
             self._dirty = False
             self._searcher = self._index.searcher()
             self.searchable_checkpoint = self.indexed_checkpoint
@@ -285,21 +300,24 @@ class ShardEngine:
             assert cur is not None
             return VersionConflictError(
                 f"[{op.id}]: version conflict, document already exists (current version [{cur.version}])",
-                extra={"index_uuid": "", "shard": "", "index": ""})
+                extra={"index_uuid": "", "shard": "", "index": ""},
+            )
         if op.if_seq_no is not None:
             term = op.if_primary_term if op.if_primary_term is not None else 0
             if not live:
                 return VersionConflictError(
                     f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
                     f"[{term}]. but no document was found",
-                    extra={"index_uuid": "", "shard": "", "index": ""})
+                    extra={"index_uuid": "", "shard": "", "index": ""},
+                )
             assert cur is not None
             if cur.seq_no != op.if_seq_no or cur.primary_term != term:
                 return VersionConflictError(
                     f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
                     f"[{term}]. current document has seqNo [{cur.seq_no}] and primary term "
                     f"[{cur.primary_term}]",
-                    extra={"index_uuid": "", "shard": "", "index": ""})
+                    extra={"index_uuid": "", "shard": "", "index": ""},
+                )
         return None
 
     def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
@@ -327,10 +345,12 @@ class ShardEngine:
                         result = "updated" if live else "created"
                         self._db.execute(
                             "INSERT INTO ops VALUES (?, ?, ?, 'index', ?, ?, ?)",
-                            (seq, term, version, op.id, op.source, now_ms))
+                            (seq, term, version, op.id, op.source, now_ms),
+                        )
                         self._db.execute(
                             "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 0, ?)",
-                            (op.id, seq, term, version, op.source))
+                            (op.id, seq, term, version, op.source),
+                        )
                         overlay[op.id] = _Current(seq, term, version, False)
                         doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
                         pending.ops.append(("index", op.id, doc))
@@ -339,10 +359,12 @@ class ShardEngine:
                         result = "deleted" if live else "not_found"
                         self._db.execute(
                             "INSERT INTO ops VALUES (?, ?, ?, 'delete', ?, NULL, ?)",
-                            (seq, term, version, op.id, now_ms))
+                            (seq, term, version, op.id, now_ms),
+                        )
                         self._db.execute(
                             "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 1, NULL)",
-                            (op.id, seq, term, version))
+                            (op.id, seq, term, version),
+                        )
                         overlay[op.id] = _Current(seq, term, version, True)
                         pending.ops.append(("delete", op.id, None))
                     results.append(OpResult(op.id, result, seq, term, version))
@@ -402,7 +424,8 @@ class ShardEngine:
         with self._lock:
             row = self._db.execute(
                 "SELECT seq_no, primary_term, version, source FROM docs WHERE id=? AND deleted=0",
-                (doc_id,)).fetchone()
+                (doc_id,),
+            ).fetchone()
         return StoredDoc(doc_id, row[0], row[1], row[2], row[3]) if row else None
 
     def history(self, from_seq_no: int, to_seq_no: int, limit: int = 5120) -> list[HistoryOp]:
@@ -411,7 +434,8 @@ class ShardEngine:
             rows = self._db.execute(
                 "SELECT seq_no, primary_term, version, op, id, source, ts FROM ops "
                 "WHERE seq_no BETWEEN ? AND ? ORDER BY seq_no LIMIT ?",
-                (from_seq_no, to_seq_no, limit)).fetchall()
+                (from_seq_no, to_seq_no, limit),
+            ).fetchall()
         return [HistoryOp(*row) for row in rows]
 
     def trim_history(self, retain_ms: int, retain_ops: int) -> int:
@@ -420,8 +444,9 @@ class ShardEngine:
             cutoff_ts = int(self._clock() * 1000) - retain_ms
             keep_above = min(self.indexed_checkpoint, self.max_seq_no - retain_ops)
             self._db.execute("BEGIN IMMEDIATE")
-            cur = self._db.execute("DELETE FROM ops WHERE seq_no <= ? AND ts < ?",
-                                   (keep_above, cutoff_ts))
+            cur = self._db.execute(
+                "DELETE FROM ops WHERE seq_no <= ? AND ts < ?", (keep_above, cutoff_ts)
+            )
             self._db.execute("COMMIT")
             return cur.rowcount
 
@@ -437,9 +462,17 @@ class ShardEngine:
             ).fetchone()
             history = self._db.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
         size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
-        return EngineStats(int(docs), int(deleted), self.max_seq_no, self.indexed_checkpoint,
-                           self.searchable_checkpoint, int(history), size, self.generation,
-                           self.refreshes)
+        return EngineStats(
+            int(docs),
+            int(deleted),
+            self.max_seq_no,
+            self.indexed_checkpoint,
+            self.searchable_checkpoint,
+            int(history),
+            size,
+            self.generation,
+            self.refreshes,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -451,5 +484,7 @@ class ShardEngine:
             self._db.close()
 
     def __repr__(self) -> str:
-        return (f"<ShardEngine {self.path.name} max_seq_no={self.max_seq_no} "
-                f"searchable={self.searchable_checkpoint} gen={self.generation}>")
+        return (
+            f"<ShardEngine {self.path.name} max_seq_no={self.max_seq_no} "
+            f"searchable={self.searchable_checkpoint} gen={self.generation}>"
+        )

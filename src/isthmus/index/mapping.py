@@ -15,7 +15,8 @@ Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping as AbcMapping
+from collections.abc import Iterator
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,17 +38,64 @@ FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
 LEAF_TYPES = frozenset({TEXT, KEYWORD, DATE, BOOLEAN, *INTEGER_TYPES, *FLOAT_TYPES})
 NUMERIC_TYPES = frozenset({*INTEGER_TYPES, *FLOAT_TYPES})
 _LEAF_PARAMS = {
-    TEXT: {"analyzer", "search_analyzer", "index", "store", "fields", "norms", "fielddata",
-           "copy_to", "similarity", "position_increment_gap", "boost", "index_options",
-           "term_vector", "meta"},
-    KEYWORD: {"ignore_above", "index", "store", "doc_values", "fields", "null_value", "normalizer",
-              "copy_to", "boost", "meta", "eager_global_ordinals", "split_queries_on_whitespace"},
-    DATE: {"format", "index", "store", "doc_values", "fields", "null_value", "ignore_malformed",
-           "copy_to", "boost", "meta", "locale"},
+    TEXT: {
+        "analyzer",
+        "search_analyzer",
+        "index",
+        "store",
+        "fields",
+        "norms",
+        "fielddata",
+        "copy_to",
+        "similarity",
+        "position_increment_gap",
+        "boost",
+        "index_options",
+        "term_vector",
+        "meta",
+    },
+    KEYWORD: {
+        "ignore_above",
+        "index",
+        "store",
+        "doc_values",
+        "fields",
+        "null_value",
+        "normalizer",
+        "copy_to",
+        "boost",
+        "meta",
+        "eager_global_ordinals",
+        "split_queries_on_whitespace",
+    },
+    DATE: {
+        "format",
+        "index",
+        "store",
+        "doc_values",
+        "fields",
+        "null_value",
+        "ignore_malformed",
+        "copy_to",
+        "boost",
+        "meta",
+        "locale",
+    },
     BOOLEAN: {"index", "store", "doc_values", "fields", "null_value", "copy_to", "boost", "meta"},
 }
-_NUMBER_PARAMS = {"index", "store", "doc_values", "fields", "null_value", "coerce",
-                  "ignore_malformed", "copy_to", "boost", "meta", "scaling_factor"}
+_NUMBER_PARAMS = {
+    "index",
+    "store",
+    "doc_values",
+    "fields",
+    "null_value",
+    "coerce",
+    "ignore_malformed",
+    "copy_to",
+    "boost",
+    "meta",
+    "scaling_factor",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +148,13 @@ def _parse_properties(
     for name, spec in props.items():
         full = f"{prefix}{name}"
         if not name or name.strip() != name or name.endswith("."):
-            raise _mapper_error(f"field name cannot be an empty string or contain only whitespace [{full}]")
+            raise _mapper_error(
+                f"field name cannot be an empty string or contain only whitespace [{full}]"
+            )
         if not isinstance(spec, AbcMapping):
-            raise _mapper_error(f"Expected map for property [fields] on field [{full}] but got a class java.lang.String")
+            raise _mapper_error(
+                f"Expected map for property [fields] on field [{full}] but got a class java.lang.String"
+            )
         ftype = spec.get("type", OBJECT if "properties" in spec or "type" not in spec else None)
         if "." in name:
             # ES expands dotted names into objects.
@@ -126,7 +178,9 @@ def _parse_properties(
         allowed = _NUMBER_PARAMS if ftype in NUMERIC_TYPES else _LEAF_PARAMS[ftype]
         for key in spec:
             if key != "type" and key not in allowed:
-                raise _mapper_error(f"unknown parameter [{key}] on mapper [{name}] of type [{ftype}]")
+                raise _mapper_error(
+                    f"unknown parameter [{key}] on mapper [{name}] of type [{ftype}]"
+                )
         leaf = dict(spec)
         if ftype == DATE and "format" in leaf:
             leaf["format"] = str(leaf["format"])
@@ -138,7 +192,9 @@ def _parse_properties(
             for sub_name, sub_spec in subfields.items():
                 sub_type = sub_spec.get("type") if isinstance(sub_spec, AbcMapping) else None
                 if sub_type not in LEAF_TYPES:
-                    raise _mapper_error(f"No handler for type [{sub_type}] declared on field [{sub_name}]")
+                    raise _mapper_error(
+                        f"No handler for type [{sub_type}] declared on field [{sub_name}]"
+                    )
                 out[f"{full}.{sub_name}"] = {**sub_spec, "_source_path": full}
         norm[name] = leaf
     return norm
@@ -162,9 +218,20 @@ class Mapping:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
             body = dict(body["_doc"])  # typeless form accepted, like ES's include_type_name days
         for key in body:
-            if key not in ("properties", "dynamic", "_source", "_meta", "date_detection",
-                           "numeric_detection", "dynamic_templates", "_routing", "runtime"):
-                raise _mapper_error(f"Root mapping definition has unsupported parameters:  [{key} : {body[key]}]")
+            if key not in (
+                "properties",
+                "dynamic",
+                "_source",
+                "_meta",
+                "date_detection",
+                "numeric_detection",
+                "dynamic_templates",
+                "_routing",
+                "runtime",
+            ):
+                raise _mapper_error(
+                    f"Root mapping definition has unsupported parameters:  [{key} : {body[key]}]"
+                )
         dynamic = body.get("dynamic", True)
         if isinstance(dynamic, str):
             dynamic = {"true": True, "false": False}.get(dynamic, dynamic)
@@ -194,7 +261,8 @@ class Mapping:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return _copy(self._json)
+        copied: dict[str, Any] = _copy(self._json)
+        return copied
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and self._json == other._json
@@ -239,7 +307,9 @@ class Mapping:
 
     # --- documents --------------------------------------------------------------------------
 
-    def parse_document(self, source: AbcMapping[str, Any], doc_id: str | None = None) -> ParsedDocument:
+    def parse_document(
+        self, source: AbcMapping[str, Any], doc_id: str | None = None
+    ) -> ParsedDocument:
         """Coerce ``source`` against the mapping, adding dynamic fields; raise before any write."""
         values: dict[str, list[Any]] = {}
         new_props: dict[str, Any] = {}
@@ -340,7 +410,9 @@ def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
     return [FieldSpec(path=path, type=ftype, source_path=path)]
 
 
-def _add_value(values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None) -> None:
+def _add_value(
+    values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None
+) -> None:
     items = value if isinstance(value, list) else [value]
     out = values.setdefault(spec.path, [])
     for item in items:
@@ -401,7 +473,7 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
         return number
     if ftype in FLOAT_TYPES:
         try:
-            if isinstance(value, bool) or isinstance(value, AbcMapping | list):
+            if isinstance(value, (bool, AbcMapping | list)):
                 raise ValueError
             number_f = float(value)
             if not math.isfinite(number_f):
@@ -463,4 +535,3 @@ def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
         key = ".".join(parts[:i])
         if key in node:
             _collect(node[key], parts[i:], out)
-

@@ -78,8 +78,15 @@ class IndexSchema:
     def field(self, path: str) -> TantivyField | None:
         return self.by_path.get(path)
 
-    def document(self, doc_id: str, source: bytes, values: AbcMapping[str, list[Any]],
-                 seq_no: int, version: int, primary_term: int) -> tantivy.Document:
+    def document(
+        self,
+        doc_id: str,
+        source: bytes,
+        values: AbcMapping[str, list[Any]],
+        seq_no: int,
+        version: int,
+        primary_term: int,
+    ) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("_id", doc_id)
         doc.add_bytes("_src", source)

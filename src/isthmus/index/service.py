@@ -69,8 +69,9 @@ class IndicesService:
     def __init__(self, indices_dir: Path, *, search_threads: int = 2) -> None:
         self.indices_dir = indices_dir
         self.shards: dict[ShardId, Shard] = {}
-        self.search_pool = ThreadPoolExecutor(max_workers=search_threads,
-                                              thread_name_prefix="search")
+        self.search_pool = ThreadPoolExecutor(
+            max_workers=search_threads, thread_name_prefix="search"
+        )
 
     def shard_dir(self, index_uuid: str, shard: int) -> Path:
         return self.indices_dir / index_uuid / str(shard)
@@ -110,7 +111,8 @@ class IndicesService:
                 shard_id = ShardId(meta.uuid, n, meta.name)
                 if shard_id not in self.shards:
                     engine = await asyncio.to_thread(
-                        ShardEngine, self.shard_dir(meta.uuid, n), meta.mapping)
+                        ShardEngine, self.shard_dir(meta.uuid, n), meta.mapping
+                    )
                     self.shards[shard_id] = Shard(shard_id, engine, meta)
 
     async def refresh_loop(self, tick_s: float = 0.1) -> None:
@@ -120,8 +122,11 @@ class IndicesService:
             now = time.monotonic()
             for shard in list(self.shards.values()):
                 interval = parse_time(shard.meta.setting("index.refresh_interval", "1s")).millis
-                if interval >= 0 and shard.engine.needs_refresh and \
-                        now - shard.last_refresh >= interval / 1000:
+                if (
+                    interval >= 0
+                    and shard.engine.needs_refresh
+                    and now - shard.last_refresh >= interval / 1000
+                ):
                     try:
                         await shard.refresh()
                     except Exception:

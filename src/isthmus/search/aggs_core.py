@@ -463,7 +463,7 @@ class Params:
 
 VALUES_SOURCE_PARAMS = {"field", "missing", "format", "script", "value_type"}
 
-ParseFn = Callable[[str, Params, AggsSpec, "Mapping[str, Any] | None"], Agg]
+ParseFn = Callable[[str, Params, AggsSpec, Mapping[str, Any] | None], Agg]
 
 
 __all__ = [

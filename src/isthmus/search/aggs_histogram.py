@@ -248,15 +248,23 @@ class HistogramAgg(Agg):
 
     def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
         src = resolve_source(
-            self.ref, self.type_name, ctx, numeric=True, allow_dates=self.is_date,
+            self.ref,
+            self.type_name,
+            ctx,
+            numeric=True,
+            allow_dates=self.is_date,
             time_zone=self.time_zone,
-        )  # fmt: skip
+        )
         fmt: DocFormat = src.fmt
         extended, hard = self.extended, self.hard
         if self.is_date:
-            date_fmt = src.fmt if isinstance(src.fmt, DateFormat) else DateFormat(
-                self.ref.format or "strict_date_optional_time||epoch_millis", self.time_zone
-            )  # fmt: skip
+            date_fmt = (
+                src.fmt
+                if isinstance(src.fmt, DateFormat)
+                else DateFormat(
+                    self.ref.format or "strict_date_optional_time||epoch_millis", self.time_zone
+                )
+            )
             fmt = date_fmt
             extended = _date_bounds(self.raw_extended, date_fmt, ctx)
             hard = _date_bounds(self.raw_hard, date_fmt, ctx)
@@ -341,9 +349,7 @@ def _min_doc_count(p: Params, name: str) -> int:
     return value
 
 
-def parse_histogram(
-    name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None
-) -> Agg:
+def parse_histogram(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
     interval = p.number("interval", None)
     if interval is None or interval <= 0:
         raise IllegalArgumentError(f"[interval] must be >0 for histogram aggregation [{name}]")
@@ -382,17 +388,17 @@ def parse_date_histogram(
     name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None
 ) -> Agg:
     calendar, fixed, legacy = (
-        p.string("calendar_interval"), p.string("fixed_interval"), p.string("interval")
-    )  # fmt: skip
+        p.string("calendar_interval"),
+        p.string("fixed_interval"),
+        p.string("interval"),
+    )
     if calendar is not None and fixed is not None:
         raise IllegalArgumentError(
             "Cannot use [fixed_interval] with [calendar_interval] configuration option."
         )
     if legacy is not None and (calendar is not None or fixed is not None):
         which = "calendar_interval" if calendar is not None else "fixed_interval"
-        raise IllegalArgumentError(
-            f"Cannot use [interval] with [{which}] configuration option."
-        )
+        raise IllegalArgumentError(f"Cannot use [interval] with [{which}] configuration option.")
     if legacy is not None:
         calendar, fixed = (legacy, None) if legacy in _CALENDAR_NAMES else (None, legacy)
     time_zone = p.string("time_zone")

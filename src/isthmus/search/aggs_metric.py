@@ -31,6 +31,7 @@ from isthmus.search.aggs_core import (
     DocFormat,
     FieldRef,
     Params,
+    ParseFn,
     java_double_str,
     json_double,
     resolve_source,
@@ -126,8 +127,13 @@ class StatsResult(AggResult):
 
     def _values(self) -> dict[str, float]:
         s = self.state
-        out = {"count": float(s.count), "min": s.min, "max": s.max, "avg": s.avg,
-               "sum": s.total.value}  # fmt: skip
+        out = {
+            "count": float(s.count),
+            "min": s.min,
+            "max": s.max,
+            "avg": s.avg,
+            "sum": s.total.value,
+        }
         if self.kind == "extended_stats" and s.count:
             out["sum_of_squares"] = s.squares.value
             for name, sampling in (("population", False), ("sampling", True)):
@@ -256,7 +262,7 @@ class StatsAgg(Agg):
         return self.result(StatsResult(self.kind, state, src.fmt, self.sigma))
 
 
-def parse_stats(kind: str) -> Any:
+def parse_stats(kind: str) -> ParseFn:
     def parse(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
         sigma = 2.0
         if kind == "extended_stats":
@@ -310,9 +316,7 @@ class CardinalityAgg(Agg):
         return self.result(CardinalityResult(seen))
 
 
-def parse_cardinality(
-    name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None
-) -> Agg:
+def parse_cardinality(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
     return CardinalityAgg(name, subs, meta, p.field_ref())
 
 
@@ -406,9 +410,7 @@ class PercentilesAgg(Agg):
         return self.result(PercentilesResult(values, self.percents, self.keyed, src.fmt))
 
 
-def parse_percentiles(
-    name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None
-) -> Agg:
+def parse_percentiles(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
     raw = p.raw("percents", list(DEFAULT_PERCENTS))
     if not isinstance(raw, list):
         raise ParsingError("[percentiles] failed to parse field [percents]")

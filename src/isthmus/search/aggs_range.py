@@ -28,6 +28,7 @@ from isthmus.search.aggs_core import (
     DocFormat,
     FieldRef,
     Params,
+    ParseFn,
     java_double_str,
     resolve_source,
 )
@@ -103,16 +104,14 @@ class RangeAgg(Agg):
         self.time_zone = time_zone
 
     def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
-        src = resolve_source(
-            self.ref, self.type_name, ctx, numeric=True, time_zone=self.time_zone
-        )
+        src = resolve_source(self.ref, self.type_name, ctx, numeric=True, time_zone=self.time_zone)
         fmt = src.fmt
         if self.type_name == "date_range" and not isinstance(fmt, DateFormat):
             fmt = DateFormat(self.ref.format or "strict_date_optional_time", self.time_zone)
         resolved = [
-            (spec, self._bound(spec.low, fmt, ctx, -math.inf), self._bound(spec.high, fmt, ctx, math.inf))
-            for spec in self.ranges
-        ]  # fmt: skip
+            (s, self._bound(s.low, fmt, ctx, -math.inf), self._bound(s.high, fmt, ctx, math.inf))
+            for s in self.ranges
+        ]
         resolved.sort(key=lambda r: (r[1], r[2]))
         values = [(doc, [float(v) for v in src.values(doc, ctx)]) for doc in docs]
         out = []
@@ -155,14 +154,17 @@ def _parse_ranges(name: str, p: Params) -> tuple[RangeSpec, ...]:
             if key not in ("key", "from", "to"):
                 raise ParsingError(f"[range] unknown field [{key}]")
         key_value = item.get("key")
-        out.append(RangeSpec(None if key_value is None else str(key_value),
-                             item.get("from"), item.get("to")))  # fmt: skip
+        out.append(
+            RangeSpec(
+                None if key_value is None else str(key_value), item.get("from"), item.get("to")
+            )
+        )
     if not out:
         raise IllegalArgumentError(f"No [ranges] specified for the [{name}] aggregation")
     return tuple(out)
 
 
-def parse_range(type_name: str) -> Any:
+def parse_range(type_name: str) -> ParseFn:
     def parse(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:
         return RangeAgg(
             name,

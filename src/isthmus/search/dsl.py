@@ -216,8 +216,11 @@ def _opts(name: str, value: Any, main: str, allowed: set[str]) -> dict[str, Any]
             if key not in allowed and key not in ("boost", "_name"):
                 raise ParsingError(f"[{name}] query does not support [{key}]")
         if main not in value:
-            raise ParsingError(f"[{name}] query malformed, missing [{main}]") if main != "value" \
+            raise (
+                ParsingError(f"[{name}] query malformed, missing [{main}]")
+                if main != "value"
                 else ParsingError(f"[{name}] query doesn't support the empty value")
+            )
         return dict(value)
     return {main: value}
 
@@ -235,8 +238,12 @@ def _parse_term(body: Any) -> Query:
     opts = _opts("term", value, "value", {"value", "case_insensitive"})
     if isinstance(opts["value"], Mapping | list):
         raise ParsingError("[term] query does not support array of values")
-    return Term(field=fld, value=opts["value"], boost=_boost(opts),
-                case_insensitive=bool(opts.get("case_insensitive", False)))
+    return Term(
+        field=fld,
+        value=opts["value"],
+        boost=_boost(opts),
+        case_insensitive=bool(opts.get("case_insensitive", False)),
+    )
 
 
 def _parse_terms(body: Any) -> Query:
@@ -245,8 +252,11 @@ def _parse_terms(body: Any) -> Query:
     boost = _boost(body)
     fields = [k for k in body if k not in ("boost", "_name")]
     if len(fields) != 1:
-        raise ParsingError("[terms] query does not support multiple fields" if fields
-                           else "[terms] query requires a field")
+        raise ParsingError(
+            "[terms] query does not support multiple fields"
+            if fields
+            else "[terms] query requires a field"
+        )
     values = body[fields[0]]
     if not isinstance(values, list):
         raise ParsingError("[terms] query does not support [" + fields[0] + "]")
@@ -255,28 +265,59 @@ def _parse_terms(body: Any) -> Query:
 
 def _parse_match(body: Any) -> Query:
     fld, value = _single("match", body)
-    opts = _opts("match", value, "query", {
-        "query", "operator", "minimum_should_match", "fuzziness", "prefix_length", "analyzer",
-        "zero_terms_query", "lenient", "max_expansions", "fuzzy_transpositions",
-        "auto_generate_synonyms_phrase_query", "cutoff_frequency"})
+    opts = _opts(
+        "match",
+        value,
+        "query",
+        {
+            "query",
+            "operator",
+            "minimum_should_match",
+            "fuzziness",
+            "prefix_length",
+            "analyzer",
+            "zero_terms_query",
+            "lenient",
+            "max_expansions",
+            "fuzzy_transpositions",
+            "auto_generate_synonyms_phrase_query",
+            "cutoff_frequency",
+        },
+    )
     operator = str(opts.get("operator", "or")).lower()
     if operator not in ("or", "and"):
         raise ParsingError(f"[match] query does not support operator [{opts['operator']}]")
-    return Match(field=fld, query=opts["query"], operator=operator, boost=_boost(opts),
-                 minimum_should_match=opts.get("minimum_should_match"),
-                 fuzziness=opts.get("fuzziness"), prefix_length=int(opts.get("prefix_length", 0)),
-                 zero_terms_query=str(opts.get("zero_terms_query", "none")).lower(),
-                 lenient=bool(opts.get("lenient", False)))
+    return Match(
+        field=fld,
+        query=opts["query"],
+        operator=operator,
+        boost=_boost(opts),
+        minimum_should_match=opts.get("minimum_should_match"),
+        fuzziness=opts.get("fuzziness"),
+        prefix_length=int(opts.get("prefix_length", 0)),
+        zero_terms_query=str(opts.get("zero_terms_query", "none")).lower(),
+        lenient=bool(opts.get("lenient", False)),
+    )
 
 
 def _parse_phrase(name: str, prefix: bool) -> Callable[[Any], Query]:
     def parse(body: Any) -> Query:
         fld, value = _single(name, body)
-        opts = _opts(name, value, "query", {"query", "slop", "analyzer", "max_expansions",
-                                            "zero_terms_query"})
-        return MatchPhrase(field=fld, query=str(opts["query"]), slop=int(opts.get("slop", 0)),
-                           prefix=prefix, max_expansions=int(opts.get("max_expansions", 50)),
-                           boost=_boost(opts))
+        opts = _opts(
+            name,
+            value,
+            "query",
+            {"query", "slop", "analyzer", "max_expansions", "zero_terms_query"},
+        )
+        return MatchPhrase(
+            field=fld,
+            query=str(opts["query"]),
+            slop=int(opts.get("slop", 0)),
+            prefix=prefix,
+            max_expansions=int(opts.get("max_expansions", 50)),
+            boost=_boost(opts),
+        )
+
     return parse
 
 
@@ -293,30 +334,68 @@ def parse_field_boosts(fields: Any) -> tuple[tuple[str, float], ...]:
 def _parse_multi_match(body: Any) -> Query:
     if not isinstance(body, Mapping) or "query" not in body:
         raise ParsingError("No text specified for multi_match query")
-    allowed = {"query", "fields", "type", "operator", "minimum_should_match", "fuzziness",
-               "slop", "tie_breaker", "lenient", "analyzer", "boost", "_name", "prefix_length",
-               "max_expansions", "zero_terms_query", "auto_generate_synonyms_phrase_query"}
+    allowed = {
+        "query",
+        "fields",
+        "type",
+        "operator",
+        "minimum_should_match",
+        "fuzziness",
+        "slop",
+        "tie_breaker",
+        "lenient",
+        "analyzer",
+        "boost",
+        "_name",
+        "prefix_length",
+        "max_expansions",
+        "zero_terms_query",
+        "auto_generate_synonyms_phrase_query",
+    }
     for key in body:
         if key not in allowed:
             raise ParsingError(f"[multi_match] query does not support [{key}]")
     mtype = str(body.get("type", "best_fields"))
-    if mtype not in ("best_fields", "most_fields", "cross_fields", "phrase", "phrase_prefix",
-                     "bool_prefix"):
+    if mtype not in (
+        "best_fields",
+        "most_fields",
+        "cross_fields",
+        "phrase",
+        "phrase_prefix",
+        "bool_prefix",
+    ):
         raise ParsingError(f"failed to parse [multi_match] query type [{mtype}]. unknown type.")
-    return MultiMatch(query=body["query"], fields=parse_field_boosts(body.get("fields")),
-                      type=mtype, operator=str(body.get("operator", "or")).lower(),
-                      minimum_should_match=body.get("minimum_should_match"),
-                      fuzziness=body.get("fuzziness"), slop=int(body.get("slop", 0)),
-                      tie_breaker=float(body.get("tie_breaker", 0.0)),
-                      lenient=bool(body.get("lenient", False)), boost=_boost(body))
+    return MultiMatch(
+        query=body["query"],
+        fields=parse_field_boosts(body.get("fields")),
+        type=mtype,
+        operator=str(body.get("operator", "or")).lower(),
+        minimum_should_match=body.get("minimum_should_match"),
+        fuzziness=body.get("fuzziness"),
+        slop=int(body.get("slop", 0)),
+        tie_breaker=float(body.get("tie_breaker", 0.0)),
+        lenient=bool(body.get("lenient", False)),
+        boost=_boost(body),
+    )
 
 
 def _parse_range(body: Any) -> Query:
     fld, value = _single("range", body)
     if not isinstance(value, Mapping):
-        raise ParsingError(f"[range] query malformed, no start_object after query name")
-    allowed = {"gt", "gte", "lt", "lte", "from", "to", "include_lower", "include_upper",
-               "format", "time_zone", "relation"}
+        raise ParsingError("[range] query malformed, no start_object after query name")
+    allowed = {
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "from",
+        "to",
+        "include_lower",
+        "include_upper",
+        "format",
+        "time_zone",
+        "relation",
+    }
     for key in value:
         if key not in allowed and key not in ("boost", "_name"):
             raise ParsingError(f"[range] query does not support [{key}]")
@@ -331,8 +410,16 @@ def _parse_range(body: Any) -> Query:
             lte = value["to"]
         else:
             lt = value["to"]
-    return Range(field=fld, gt=gt, gte=gte, lt=lt, lte=lte, format=value.get("format"),
-                 time_zone=value.get("time_zone"), boost=_boost(value))
+    return Range(
+        field=fld,
+        gt=gt,
+        gte=gte,
+        lt=lt,
+        lte=lte,
+        format=value.get("format"),
+        time_zone=value.get("time_zone"),
+        boost=_boost(value),
+    )
 
 
 def _parse_exists(body: Any) -> Query:
@@ -350,27 +437,47 @@ def _parse_ids(body: Any) -> Query:
     return Ids(values=tuple(str(v) for v in values), boost=_boost(body))
 
 
-def _parse_pattern(name: str, cls: type[Prefix] | type[Wildcard] | type[Regexp]) -> Callable[[Any], Query]:
+def _parse_pattern(
+    name: str, cls: type[Prefix] | type[Wildcard] | type[Regexp]
+) -> Callable[[Any], Query]:
     def parse(body: Any) -> Query:
         fld, value = _single(name, body)
         main = "value"
         if isinstance(value, Mapping) and "wildcard" in value and name == "wildcard":
             value = {**value, "value": value["wildcard"]}
             value.pop("wildcard")
-        opts = _opts(name, value, main, {"value", "case_insensitive", "rewrite", "flags",
-                                         "max_determinized_states"})
-        return cls(field=fld, value=str(opts["value"]), boost=_boost(opts),
-                   case_insensitive=bool(opts.get("case_insensitive", False)))
+        opts = _opts(
+            name,
+            value,
+            main,
+            {"value", "case_insensitive", "rewrite", "flags", "max_determinized_states"},
+        )
+        return cls(
+            field=fld,
+            value=str(opts["value"]),
+            boost=_boost(opts),
+            case_insensitive=bool(opts.get("case_insensitive", False)),
+        )
+
     return parse
 
 
 def _parse_fuzzy(body: Any) -> Query:
     fld, value = _single("fuzzy", body)
-    opts = _opts("fuzzy", value, "value", {"value", "fuzziness", "prefix_length",
-                                           "max_expansions", "transpositions", "rewrite"})
-    return Fuzzy(field=fld, value=opts["value"], fuzziness=opts.get("fuzziness", "AUTO"),
-                 prefix_length=int(opts.get("prefix_length", 0)),
-                 transpositions=bool(opts.get("transpositions", True)), boost=_boost(opts))
+    opts = _opts(
+        "fuzzy",
+        value,
+        "value",
+        {"value", "fuzziness", "prefix_length", "max_expansions", "transpositions", "rewrite"},
+    )
+    return Fuzzy(
+        field=fld,
+        value=opts["value"],
+        fuzziness=opts.get("fuzziness", "AUTO"),
+        prefix_length=int(opts.get("prefix_length", 0)),
+        transpositions=bool(opts.get("transpositions", True)),
+        boost=_boost(opts),
+    )
 
 
 def _clauses(name: str, value: Any) -> tuple[Query, ...]:
@@ -390,9 +497,14 @@ def _parse_bool(body: Any) -> Query:
             parts[key] = _clauses(key, value)
         elif key not in ("boost", "_name", "minimum_should_match", "adjust_pure_negative"):
             raise ParsingError(f"[bool] query does not support [{key}]")
-    return Bool(must=parts.get("must", ()), should=parts.get("should", ()),
-                must_not=parts.get("must_not", ()), filter=parts.get("filter", ()),
-                minimum_should_match=body.get("minimum_should_match"), boost=_boost(body))
+    return Bool(
+        must=parts.get("must", ()),
+        should=parts.get("should", ()),
+        must_not=parts.get("must_not", ()),
+        filter=parts.get("filter", ()),
+        minimum_should_match=body.get("minimum_should_match"),
+        boost=_boost(body),
+    )
 
 
 def _parse_constant_score(body: Any) -> Query:
@@ -407,8 +519,11 @@ def _parse_constant_score(body: Any) -> Query:
 def _parse_dis_max(body: Any) -> Query:
     if not isinstance(body, Mapping) or "queries" not in body:
         raise ParsingError("[dis_max] requires 'queries' field with at least one clause")
-    return DisMax(queries=_clauses("queries", body["queries"]),
-                  tie_breaker=float(body.get("tie_breaker", 0.0)), boost=_boost(body))
+    return DisMax(
+        queries=_clauses("queries", body["queries"]),
+        tie_breaker=float(body.get("tie_breaker", 0.0)),
+        boost=_boost(body),
+    )
 
 
 def _parse_query_string(body: Any) -> Query:
@@ -423,7 +538,9 @@ def _parse_simple_query_string(body: Any) -> Query:
     from isthmus.search.query_string import parse_simple_query_string
 
     if not isinstance(body, Mapping):
-        raise ParsingError("[simple_query_string] query malformed, no start_object after query name")
+        raise ParsingError(
+            "[simple_query_string] query malformed, no start_object after query name"
+        )
     return parse_query(parse_simple_query_string(body))
 
 
@@ -470,7 +587,7 @@ def parse_query(body: Any) -> Query:
         raise ParsingError(
             f"[{names[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]"
         )
-    (name, inner), = body.items()
+    ((name, inner),) = body.items()
     parser = PARSERS.get(name)
     if parser is None:
         raise ParsingError(f"unknown query [{name}]")

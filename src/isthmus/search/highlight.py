@@ -10,7 +10,8 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
-from isthmus.index.mapping import TEXT, KEYWORD, Mapping as IndexMapping, source_values
+from isthmus.index.mapping import KEYWORD, TEXT, source_values
+from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze, analyze_with_offsets
 from isthmus.search.request import Highlight
@@ -93,8 +94,9 @@ def _mark(text: str, spans: list[tuple[int, int]], pre: str, post: str) -> str:
     return "".join(out)
 
 
-def highlight(source: Mapping[str, Any], mapping: IndexMapping, query: dsl.Query,
-              spec: Highlight) -> dict[str, list[str]]:
+def highlight(
+    source: Mapping[str, Any], mapping: IndexMapping, query: dsl.Query, spec: Highlight
+) -> dict[str, list[str]]:
     terms = query_terms(query)
     out: dict[str, list[str]] = {}
     for pattern, opts in spec.fields.items():

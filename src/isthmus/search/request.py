@@ -14,17 +14,65 @@ from isthmus.errors import IllegalArgumentError, ParsingError
 from isthmus.search import dsl
 
 BODY_KEYS = {
-    "query", "from", "size", "sort", "_source", "aggs", "aggregations", "highlight",
-    "track_total_hits", "search_after", "post_filter", "min_score", "timeout", "terminate_after",
-    "track_scores", "version", "seq_no_primary_term", "stored_fields", "docvalue_fields",
-    "fields", "explain", "pit", "runtime_mappings", "collapse", "rescore", "suggest",
-    "indices_boost", "profile", "stats", "script_fields", "ext", "slice", "knn", "retriever",
+    "query",
+    "from",
+    "size",
+    "sort",
+    "_source",
+    "aggs",
+    "aggregations",
+    "highlight",
+    "track_total_hits",
+    "search_after",
+    "post_filter",
+    "min_score",
+    "timeout",
+    "terminate_after",
+    "track_scores",
+    "version",
+    "seq_no_primary_term",
+    "stored_fields",
+    "docvalue_fields",
+    "fields",
+    "explain",
+    "pit",
+    "runtime_mappings",
+    "collapse",
+    "rescore",
+    "suggest",
+    "indices_boost",
+    "profile",
+    "stats",
+    "script_fields",
+    "ext",
+    "slice",
+    "knn",
+    "retriever",
 }
 SUPPORTED_BODY_KEYS = {
-    "query", "from", "size", "sort", "_source", "aggs", "aggregations", "highlight",
-    "track_total_hits", "search_after", "post_filter", "min_score", "timeout", "track_scores",
-    "version", "seq_no_primary_term", "stored_fields", "explain", "profile", "stats",
-    "terminate_after", "fields", "docvalue_fields",
+    "query",
+    "from",
+    "size",
+    "sort",
+    "_source",
+    "aggs",
+    "aggregations",
+    "highlight",
+    "track_total_hits",
+    "search_after",
+    "post_filter",
+    "min_score",
+    "timeout",
+    "track_scores",
+    "version",
+    "seq_no_primary_term",
+    "stored_fields",
+    "explain",
+    "profile",
+    "stats",
+    "terminate_after",
+    "fields",
+    "docvalue_fields",
 }
 
 
@@ -82,8 +130,9 @@ class SearchRequest:
 
     @property
     def sorts_by_score_only(self) -> bool:
-        return not self.sort or (len(self.sort) == 1 and self.sort[0].field == "_score"
-                                 and self.sort[0].descending)
+        return not self.sort or (
+            len(self.sort) == 1 and self.sort[0].field == "_score" and self.sort[0].descending
+        )
 
 
 def _int(name: str, value: Any) -> int:
@@ -92,8 +141,9 @@ def _int(name: str, value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise IllegalArgumentError(f"Failed to parse int parameter [{name}] with value [{value}]") \
-            from None
+        raise IllegalArgumentError(
+            f"Failed to parse int parameter [{name}] with value [{value}]"
+        ) from None
 
 
 def parse_sort(raw: Any) -> tuple[SortField, ...]:
@@ -105,22 +155,36 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
             default = "desc" if name == "_score" else "asc"
             out.append(SortField(name, (order or default).lower()))
         elif isinstance(item, Mapping) and len(item) == 1:
-            (name, spec), = item.items()
+            ((name, spec),) = item.items()
             default = "desc" if name == "_score" else "asc"
             if isinstance(spec, str):
                 out.append(SortField(name, spec.lower()))
             elif isinstance(spec, Mapping):
                 for key in spec:
-                    if key not in ("order", "missing", "unmapped_type", "mode", "numeric_type",
-                                   "format"):
+                    if key not in (
+                        "order",
+                        "missing",
+                        "unmapped_type",
+                        "mode",
+                        "numeric_type",
+                        "format",
+                    ):
                         raise ParsingError(f"[field_sort] unknown field [{key}]")
-                out.append(SortField(name, str(spec.get("order", default)).lower(),
-                                     spec.get("missing"), spec.get("unmapped_type")))
+                out.append(
+                    SortField(
+                        name,
+                        str(spec.get("order", default)).lower(),
+                        spec.get("missing"),
+                        spec.get("unmapped_type"),
+                    )
+                )
             else:
                 raise ParsingError(f"[sort] failed to parse field [{name}]")
         else:
-            raise ParsingError("malformed sort format, within the sort array, an object, or an "
-                               "actual string are allowed")
+            raise ParsingError(
+                "malformed sort format, within the sort array, an object, or an "
+                "actual string are allowed"
+            )
     for s in out:
         if s.order not in ("asc", "desc"):
             raise IllegalArgumentError(f"Unknown SortOrder [{s.order}]")
@@ -159,10 +223,14 @@ def _parse_highlight(raw: Any) -> Highlight:
         fields = {k: dict(v or {}) for k, v in fields_raw.items()}
     pre = raw.get("pre_tags", ["<em>"])
     post = raw.get("post_tags", ["</em>"])
-    return Highlight(fields=fields, pre_tags=tuple(pre), post_tags=tuple(post),
-                     fragment_size=int(raw.get("fragment_size", 100)),
-                     number_of_fragments=int(raw.get("number_of_fragments", 5)),
-                     require_field_match=bool(raw.get("require_field_match", True)))
+    return Highlight(
+        fields=fields,
+        pre_tags=tuple(pre),
+        post_tags=tuple(post),
+        fragment_size=int(raw.get("fragment_size", 100)),
+        number_of_fragments=int(raw.get("number_of_fragments", 5)),
+        require_field_match=bool(raw.get("require_field_match", True)),
+    )
 
 
 def _track_total_hits(raw: Any) -> bool | int:
@@ -173,7 +241,8 @@ def _track_total_hits(raw: Any) -> bool | int:
     value = _int("track_total_hits", raw)
     if value < -1:
         raise IllegalArgumentError(
-            f"[track_total_hits] parameter must be positive or equals to -1, got {value}")
+            f"[track_total_hits] parameter must be positive or equals to -1, got {value}"
+        )
     return value
 
 
@@ -185,8 +254,9 @@ def _timeout_ms(raw: Any) -> int | None:
     try:
         return parse_time(raw).millis
     except ValueError:
-        raise ParsingError(f"failed to parse setting [timeout] with value [{raw}] as a time value")\
-            from None
+        raise ParsingError(
+            f"failed to parse setting [timeout] with value [{raw}] as a time value"
+        ) from None
 
 
 def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> SearchRequest:
@@ -194,10 +264,17 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
     body = dict(body or {})
     for key, value in body.items():
         if key not in BODY_KEYS:
-            token = "START_OBJECT" if isinstance(value, Mapping) else \
-                "START_ARRAY" if isinstance(value, list) else \
-                "VALUE_NUMBER" if isinstance(value, int | float) and not isinstance(value, bool) \
-                else "VALUE_BOOLEAN" if isinstance(value, bool) else "VALUE_STRING"
+            token = (
+                "START_OBJECT"
+                if isinstance(value, Mapping)
+                else "START_ARRAY"
+                if isinstance(value, list)
+                else "VALUE_NUMBER"
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else "VALUE_BOOLEAN"
+                if isinstance(value, bool)
+                else "VALUE_STRING"
+            )
             raise ParsingError(f"Unknown key for a {token} in [{key}].")
         if key not in SUPPORTED_BODY_KEYS:
             raise IllegalArgumentError(f"[{key}] is not supported by Isthmus yet")
@@ -229,7 +306,8 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
     if "_source_includes" in params or "_source_excludes" in params:
         source = SourceFilter(
             includes=tuple(p for p in params.get("_source_includes", "").split(",") if p),
-            excludes=tuple(p for p in params.get("_source_excludes", "").split(",") if p))
+            excludes=tuple(p for p in params.get("_source_excludes", "").split(",") if p),
+        )
     tth: bool | int = 10000
     if "track_total_hits" in params:
         tth = _track_total_hits(params["track_total_hits"])
@@ -248,27 +326,35 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             raise IllegalArgumentError("Sort must contain at least one field.")
         if len(search_after) != len(sort):
             raise IllegalArgumentError(
-                f"search_after has {len(search_after)} value(s) but sort has {len(sort)}.")
+                f"search_after has {len(search_after)} value(s) but sort has {len(sort)}."
+            )
         if from_ > 0:
             raise IllegalArgumentError(
-                "[from] parameter must be set to 0 when [search_after] is used.")
+                "[from] parameter must be set to 0 when [search_after] is used."
+            )
     fields = body.get("fields", ())
     return SearchRequest(
         query=query,
         post_filter=dsl.parse_query(body["post_filter"]) if "post_filter" in body else None,
-        from_=from_, size=size, sort=sort,
+        from_=from_,
+        size=size,
+        sort=sort,
         search_after=tuple(search_after) if search_after is not None else None,
-        source=source, track_total_hits=tth, aggs=aggs,
+        source=source,
+        track_total_hits=tth,
+        aggs=aggs,
         highlight=_parse_highlight(body["highlight"]) if "highlight" in body else None,
         min_score=float(body["min_score"]) if "min_score" in body else None,
         track_scores=bool(body.get("track_scores", params.get("track_scores") == "true")),
         version=bool(body.get("version", params.get("version") == "true")),
-        seq_no_primary_term=bool(body.get("seq_no_primary_term",
-                                          params.get("seq_no_primary_term") == "true")),
+        seq_no_primary_term=bool(
+            body.get("seq_no_primary_term", params.get("seq_no_primary_term") == "true")
+        ),
         explain=bool(body.get("explain", params.get("explain") == "true")),
         timeout_ms=_timeout_ms(params.get("timeout", body.get("timeout"))),
         terminate_after=_int("terminate_after", body["terminate_after"])
-        if "terminate_after" in body else None,
+        if "terminate_after" in body
+        else None,
         fields=tuple(f if isinstance(f, str) else f.get("field", "") for f in fields),
         rest_total_hits_as_int=params.get("rest_total_hits_as_int") == "true",
         typed_keys=params.get("typed_keys") == "true",

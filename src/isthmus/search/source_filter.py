@@ -12,24 +12,29 @@ from typing import Any
 
 
 def _hit(path: str, patterns: Sequence[str]) -> bool:
-    return any(path == p or path.startswith(p + ".") or fnmatch.fnmatchcase(path, p)
-               for p in patterns)
+    return any(
+        path == p or path.startswith(p + ".") or fnmatch.fnmatchcase(path, p) for p in patterns
+    )
 
 
 def _could_lead(path: str, patterns: Sequence[str]) -> bool:
     """Whether some include pattern may match below the object at ``path``."""
     prefix = path + "."
-    return any(p.startswith(prefix) or "*" in p and fnmatch.fnmatchcase(prefix, p.split("*")[0] + "*")
-               for p in patterns)
+    return any(
+        p.startswith(prefix) or ("*" in p and fnmatch.fnmatchcase(prefix, p.split("*")[0] + "*"))
+        for p in patterns
+    )
 
 
-def filter_source(source: Mapping[str, Any], includes: Sequence[str],
-                  excludes: Sequence[str]) -> dict[str, Any]:
+def filter_source(
+    source: Mapping[str, Any], includes: Sequence[str], excludes: Sequence[str]
+) -> dict[str, Any]:
     return _filter(source, "", includes, excludes)
 
 
-def _filter(obj: Mapping[str, Any], prefix: str, includes: Sequence[str],
-            excludes: Sequence[str]) -> dict[str, Any]:
+def _filter(
+    obj: Mapping[str, Any], prefix: str, includes: Sequence[str], excludes: Sequence[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in obj.items():
         path = prefix + key
@@ -49,7 +54,8 @@ def _filter(obj: Mapping[str, Any], prefix: str, includes: Sequence[str],
             if included or _could_lead(path, includes):
                 items = [
                     _filter(v, path + ".", [] if included else includes, excludes)
-                    if isinstance(v, Mapping) else v
+                    if isinstance(v, Mapping)
+                    else v
                     for v in value
                     if not isinstance(v, Mapping) or included or _could_lead(path, includes)
                 ]

@@ -19,13 +19,21 @@ import tantivy
 from isthmus.errors import IllegalArgumentError, QueryShardError
 from isthmus.index.dates import DateParseError
 from isthmus.index.mapping import (
-    BOOLEAN, DATE, FLOAT_TYPES, INTEGER_TYPES, KEYWORD, TEXT, FieldSpec, Mapping, coerce,
+    BOOLEAN,
+    DATE,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    KEYWORD,
+    TEXT,
+    FieldSpec,
+    Mapping,
+    coerce,
 )
 from isthmus.index.schema import IndexSchema, millis_to_datetime
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze
 
-_REGEX_META = set("\\.+*?()|[]{}^$#&-~\"<>@")
+_REGEX_META = set('\\.+*?()|[]{}^$#&-~"<>@')
 MAX_MSM_COMBINATIONS = 256
 
 
@@ -81,7 +89,9 @@ class Translator:
             if spec.type == DATE:
                 from isthmus.search.datemath import resolve_date_math
 
-                return millis_to_datetime(resolve_date_math(value, now_ms=self.now_ms, fmt=spec.format))
+                return millis_to_datetime(
+                    resolve_date_math(value, now_ms=self.now_ms, fmt=spec.format)
+                )
             if spec.type in (TEXT, KEYWORD):
                 return _as_text(value)
             return coerce(spec, value)
@@ -94,7 +104,7 @@ class Translator:
                 return None
             reason = getattr(exc, "reason", str(exc))
             if spec.is_numeric:
-                reason = f"For input string: \"{value}\""
+                reason = f'For input string: "{value}"'
             raise QueryShardError(f"failed to create query: {reason}") from None
 
     def _term(self, spec: FieldSpec, name: str, value: Any) -> tantivy.Query:
@@ -115,14 +125,24 @@ class Translator:
         if len(combos) > MAX_MSM_COMBINATIONS:
             raise IllegalArgumentError(
                 f"minimum_should_match of [{needed}] over [{len(queries)}] clauses is more than "
-                "Isthmus expands; use fewer optional clauses")
-        gate = self._bool([
-            (tantivy.Occur.Should, self._bool([(tantivy.Occur.Must, queries[i]) for i in combo]))
-            for combo in combos
-        ])
+                "Isthmus expands; use fewer optional clauses"
+            )
+        gate = self._bool(
+            [
+                (
+                    tantivy.Occur.Should,
+                    self._bool([(tantivy.Occur.Must, queries[i]) for i in combo]),
+                )
+                for combo in combos
+            ]
+        )
         scoring = self._bool([(tantivy.Occur.Should, q) for q in queries])
-        return self._bool([(tantivy.Occur.Must, scoring),
-                           (tantivy.Occur.Must, tantivy.Query.const_score_query(gate, 0.0))])
+        return self._bool(
+            [
+                (tantivy.Occur.Must, scoring),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(gate, 0.0)),
+            ]
+        )
 
     # --- query types --------------------------------------------------------------------------
 
@@ -147,22 +167,29 @@ class Translator:
     def _q_Terms(self, q: dsl.Terms) -> tantivy.Query:
         clauses = []
         for value in q.values:
-            clauses.append((tantivy.Occur.Should, self._q_Term(dsl.Term(field=q.field, value=value))))
+            clauses.append(
+                (tantivy.Occur.Should, self._q_Term(dsl.Term(field=q.field, value=value)))
+            )
         inner = self._bool(clauses) if clauses else tantivy.Query.empty_query()
         return tantivy.Query.const_score_query(inner, q.boost)
 
     def _q_Ids(self, q: dsl.Ids) -> tantivy.Query:
-        clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(self._s, "_id", v)) for v in q.values]
+        clauses = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self._s, "_id", v)) for v in q.values
+        ]
         inner = self._bool(clauses) if clauses else tantivy.Query.empty_query()
         return tantivy.Query.const_score_query(inner, 1.0)
 
-    def _text_terms(self, spec: FieldSpec, name: str, text: str, fuzziness: Any
-                    ) -> list[tantivy.Query]:
+    def _text_terms(
+        self, spec: FieldSpec, name: str, text: str, fuzziness: Any
+    ) -> list[tantivy.Query]:
         out = []
         for token in analyze(text):
             distance = dsl.fuzzy_distance(fuzziness, token)
             if distance:
-                out.append(tantivy.Query.fuzzy_term_query(self._s, name, token, distance, True, False))
+                out.append(
+                    tantivy.Query.fuzzy_term_query(self._s, name, token, distance, True, False)
+                )
             else:
                 out.append(tantivy.Query.term_query(self._s, name, token))
         return out
@@ -182,7 +209,11 @@ class Translator:
             return self._term(spec, name, value)
         terms = self._text_terms(spec, name, _as_text(q.query), q.fuzziness)
         if not terms:
-            return tantivy.Query.all_query() if q.zero_terms_query == "all" else tantivy.Query.empty_query()
+            return (
+                tantivy.Query.all_query()
+                if q.zero_terms_query == "all"
+                else tantivy.Query.empty_query()
+            )
         if q.operator == "and":
             return self._bool([(tantivy.Occur.Must, t) for t in terms])
         needed = dsl.minimum_should_match(q.minimum_should_match, len(terms))
@@ -203,10 +234,12 @@ class Translator:
         if q.prefix:
             if len(tokens) == 1:
                 return tantivy.Query.regex_query(self._s, name, regex_escape(tokens[0]) + ".*")
-            return tantivy.Query.phrase_prefix_query(self._s, name, tokens)
+            return tantivy.Query.phrase_prefix_query(self._s, name, list[str | tuple[int, str]](tokens))
         if len(tokens) == 1:
             return tantivy.Query.term_query(self._s, name, tokens[0])
-        return tantivy.Query.phrase_query(self._s, name, tokens, q.slop)
+        return tantivy.Query.phrase_query(
+            self._s, name, list[str | tuple[int, str]](tokens), q.slop
+        )
 
     def _expand_fields(self, fields: Sequence[tuple[str, float]]) -> list[tuple[FieldSpec, float]]:
         out: list[tuple[FieldSpec, float]] = []
@@ -228,12 +261,21 @@ class Translator:
         lenient = q.lenient or any(p == "*" or "*" in p for p, _ in q.fields)
         for spec, boost in fields:
             if q.type in ("phrase", "phrase_prefix"):
-                sub: dsl.Query = dsl.MatchPhrase(field=spec.path, query=_as_text(q.query),
-                                                 slop=q.slop, prefix=q.type == "phrase_prefix")
+                sub: dsl.Query = dsl.MatchPhrase(
+                    field=spec.path,
+                    query=_as_text(q.query),
+                    slop=q.slop,
+                    prefix=q.type == "phrase_prefix",
+                )
             else:
-                sub = dsl.Match(field=spec.path, query=q.query, operator=q.operator,
-                                minimum_should_match=q.minimum_should_match,
-                                fuzziness=q.fuzziness, lenient=lenient)
+                sub = dsl.Match(
+                    field=spec.path,
+                    query=q.query,
+                    operator=q.operator,
+                    minimum_should_match=q.minimum_should_match,
+                    fuzziness=q.fuzziness,
+                    lenient=lenient,
+                )
             query = self.translate(sub)
             per_field.append(tantivy.Query.boost_query(query, boost) if boost != 1.0 else query)
         if q.type == "most_fields":
@@ -242,7 +284,9 @@ class Translator:
             return self._cross_fields(q, fields)
         return tantivy.Query.disjunction_max_query(per_field, q.tie_breaker)
 
-    def _cross_fields(self, q: dsl.MultiMatch, fields: list[tuple[FieldSpec, float]]) -> tantivy.Query:
+    def _cross_fields(
+        self, q: dsl.MultiMatch, fields: list[tuple[FieldSpec, float]]
+    ) -> tantivy.Query:
         per_token = []
         for token in analyze(_as_text(q.query)):
             alts = []
@@ -267,39 +311,72 @@ class Translator:
         lower, include_lower = (q.gte, True) if q.gte is not None else (q.gt, False)
         upper, include_upper = (q.lte, True) if q.lte is not None else (q.lt, False)
         if lower is None and upper is None:
-            return tantivy.Query.exists_query(name, False) if spec.type != TEXT else \
-                tantivy.Query.regex_query(self._s, name, ".*")
+            return (
+                tantivy.Query.exists_query(name, False)
+                if spec.type != TEXT
+                else tantivy.Query.regex_query(self._s, name, ".*")
+            )
         if spec.type == DATE:
             from isthmus.search.datemath import resolve_date_math
 
             fmt = q.format or spec.format
             try:
-                lo = None if lower is None else resolve_date_math(
-                    lower, now_ms=self.now_ms, fmt=fmt, round_up=not include_lower,
-                    time_zone=q.time_zone)
-                hi = None if upper is None else resolve_date_math(
-                    upper, now_ms=self.now_ms, fmt=fmt, round_up=include_upper,
-                    time_zone=q.time_zone)
+                lo = (
+                    None
+                    if lower is None
+                    else resolve_date_math(
+                        lower,
+                        now_ms=self.now_ms,
+                        fmt=fmt,
+                        round_up=not include_lower,
+                        time_zone=q.time_zone,
+                    )
+                )
+                hi = (
+                    None
+                    if upper is None
+                    else resolve_date_math(
+                        upper,
+                        now_ms=self.now_ms,
+                        fmt=fmt,
+                        round_up=include_upper,
+                        time_zone=q.time_zone,
+                    )
+                )
             except DateParseError as exc:
                 raise QueryShardError(f"failed to create query: {exc}") from None
             return tantivy.Query.range_query(
-                self._s, name, tantivy.FieldType.Date,
+                self._s,
+                name,
+                tantivy.FieldType.Date,
                 None if lo is None else millis_to_datetime(lo),
                 None if hi is None else millis_to_datetime(hi),
-                include_lower or lo is None, include_upper or hi is None)
+                include_lower or lo is None,
+                include_upper or hi is None,
+            )
         if spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
-            ftype = tantivy.FieldType.Integer if spec.type in INTEGER_TYPES else tantivy.FieldType.Float
+            ftype = (
+                tantivy.FieldType.Integer if spec.type in INTEGER_TYPES else tantivy.FieldType.Float
+            )
             lo_v = self._bound(spec, lower)
             hi_v = self._bound(spec, upper)
             if spec.type in INTEGER_TYPES:
                 # Integer fields: fractional bounds tighten to the integers they admit.
                 lo_v, include_lower = _int_bound(lo_v, include_lower, lower_side=True)
                 hi_v, include_upper = _int_bound(hi_v, include_upper, lower_side=False)
-            return tantivy.Query.range_query(self._s, name, ftype, lo_v, hi_v,
-                                             include_lower or lo_v is None,
-                                             include_upper or hi_v is None)
+            return tantivy.Query.range_query(
+                self._s,
+                name,
+                ftype,
+                lo_v,
+                hi_v,
+                include_lower or lo_v is None,
+                include_upper or hi_v is None,
+            )
         if spec.type == BOOLEAN:
-            raise QueryShardError(f"Field [{q.field}] of type [boolean] does not support range queries")
+            raise QueryShardError(
+                f"Field [{q.field}] of type [boolean] does not support range queries"
+            )
         lo_s = "*" if lower is None else _quote(_as_text(lower))
         hi_s = "*" if upper is None else _quote(_as_text(upper))
         open_b = "[" if include_lower else "{"
@@ -313,8 +390,7 @@ class Translator:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise QueryShardError(
-                f"failed to create query: For input string: \"{value}\"") from None
+            raise QueryShardError(f'failed to create query: For input string: "{value}"') from None
 
     def _q_Exists(self, q: dsl.Exists) -> tantivy.Query:
         specs = self.mapping.resolve(q.field)
@@ -332,8 +408,11 @@ class Translator:
                 clauses.append(tantivy.Query.exists_query(tfield.name, False))
         if not clauses:
             return tantivy.Query.empty_query()
-        inner = clauses[0] if len(clauses) == 1 else \
-            self._bool([(tantivy.Occur.Should, c) for c in clauses])
+        inner = (
+            clauses[0]
+            if len(clauses) == 1
+            else self._bool([(tantivy.Occur.Should, c) for c in clauses])
+        )
         return tantivy.Query.const_score_query(inner, 1.0)
 
     def _pattern(self, field: str, regex: str, case_insensitive: bool) -> tantivy.Query:
@@ -344,11 +423,11 @@ class Translator:
         if spec.type not in (TEXT, KEYWORD):
             raise QueryShardError(
                 f"Can only use wildcard queries on keyword and text fields - not on [{field}] "
-                f"which is of type [{spec.type}]")
+                f"which is of type [{spec.type}]"
+            )
         if case_insensitive:
             regex = "(?i)" + regex
-        return tantivy.Query.const_score_query(
-            tantivy.Query.regex_query(self._s, name, regex), 1.0)
+        return tantivy.Query.const_score_query(tantivy.Query.regex_query(self._s, name, regex), 1.0)
 
     def _q_Prefix(self, q: dsl.Prefix) -> tantivy.Query:
         return self._pattern(q.field, regex_escape(q.value) + ".*", q.case_insensitive)
@@ -363,44 +442,61 @@ class Translator:
         found = self._field(q.field)
         if found is None:
             return tantivy.Query.empty_query()
-        spec, name = found
+        _spec, name = found
         value = _as_text(q.value)
         distance = dsl.fuzzy_distance(q.fuzziness, value)
-        return tantivy.Query.fuzzy_term_query(self._s, name, value, distance, q.transpositions, False)
+        return tantivy.Query.fuzzy_term_query(
+            self._s, name, value, distance, q.transpositions, False
+        )
 
     def _q_Bool(self, q: dsl.Bool) -> tantivy.Query:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         clauses += [(tantivy.Occur.Must, self.translate(c)) for c in q.must]
-        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(self.translate(c), 0.0))
-                    for c in q.filter]
+        clauses += [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(self.translate(c), 0.0))
+            for c in q.filter
+        ]
         clauses += [(tantivy.Occur.MustNot, self.translate(c)) for c in q.must_not]
         shoulds = [self.translate(c) for c in q.should]
         required = q.must or q.filter
         if shoulds:
             default = 0 if required else 1
-            needed = dsl.minimum_should_match(q.minimum_should_match, len(shoulds)) \
-                if q.minimum_should_match is not None else default
+            needed = (
+                dsl.minimum_should_match(q.minimum_should_match, len(shoulds))
+                if q.minimum_should_match is not None
+                else default
+            )
             if needed == 0 and required:
                 clauses += [(tantivy.Occur.Should, s) for s in shoulds]
             elif needed == 0:
-                clauses.append((tantivy.Occur.Should, self._bool(
-                    [(tantivy.Occur.Should, s) for s in shoulds])))
-                clauses.append((tantivy.Occur.Should, tantivy.Query.const_score_query(
-                    tantivy.Query.all_query(), 0.0)))
+                clauses.append(
+                    (tantivy.Occur.Should, self._bool([(tantivy.Occur.Should, s) for s in shoulds]))
+                )
+                clauses.append(
+                    (
+                        tantivy.Occur.Should,
+                        tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0),
+                    )
+                )
             else:
                 clauses.append((tantivy.Occur.Must, self._should_at_least(shoulds, needed)))
         if not any(o in (tantivy.Occur.Must, tantivy.Occur.Should) for o, _ in clauses):
             # A purely negative bool matches everything the negations leave (ES adds match_all).
-            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
-                tantivy.Query.all_query(), 0.0)))
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0),
+                )
+            )
         return self._bool(clauses)
 
     def _q_ConstantScore(self, q: dsl.ConstantScore) -> tantivy.Query:
         return tantivy.Query.const_score_query(self.translate(q.filter), q.boost)
 
     def _q_DisMax(self, q: dsl.DisMax) -> tantivy.Query:
-        return tantivy.Query.disjunction_max_query([self.translate(c) for c in q.queries],
-                                                   q.tie_breaker)
+        return tantivy.Query.disjunction_max_query(
+            [self.translate(c) for c in q.queries], q.tie_breaker
+        )
 
 
 def _as_text(value: Any) -> str:
@@ -413,7 +509,9 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _int_bound(value: float | None, inclusive: bool, *, lower_side: bool) -> tuple[int | None, bool]:
+def _int_bound(
+    value: float | None, inclusive: bool, *, lower_side: bool
+) -> tuple[int | None, bool]:
     if value is None:
         return None, True
     import math

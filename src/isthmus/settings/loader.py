@@ -26,11 +26,13 @@ def default_config_dir() -> Path:
 
 def _substitute(value: Any, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
+
         def repl(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in env:
                 raise SettingsError(f"Could not resolve placeholder '{name}'")
             return env[name]
+
         return _ENV_REF.sub(repl, value)
     if isinstance(value, list):
         return [_substitute(v, env) for v in value]
@@ -48,8 +50,9 @@ def parse_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def load_raw(config_dir: Path, overrides: Mapping[str, str],
-             env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def load_raw(
+    config_dir: Path, overrides: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The validated flat settings map: file, then ``-E`` overrides; unknown keys are fatal."""
     env = os.environ if env is None else env
     path = config_dir / CONFIG_FILE

@@ -47,13 +47,27 @@ class NodeSettings:
             return p if p.is_absolute() else home / p
 
         network = str(_get(flat, "network.host"))
-        http_bind = _get(flat, "http.bind_host") or _get(flat, "http.host") or \
-            _get(flat, "network.bind_host") or network
-        http_publish = _get(flat, "http.publish_host") or _get(flat, "http.host") or \
-            _get(flat, "network.publish_host") or network
-        transport_bind = _get(flat, "transport.bind_host") or _get(flat, "transport.host") or \
-            _get(flat, "network.bind_host") or network
-        attrs = {k[len("node.attr."):]: str(v) for k, v in flat.items() if k.startswith("node.attr.")}
+        http_bind = (
+            _get(flat, "http.bind_host")
+            or _get(flat, "http.host")
+            or _get(flat, "network.bind_host")
+            or network
+        )
+        http_publish = (
+            _get(flat, "http.publish_host")
+            or _get(flat, "http.host")
+            or _get(flat, "network.publish_host")
+            or network
+        )
+        transport_bind = (
+            _get(flat, "transport.bind_host")
+            or _get(flat, "transport.host")
+            or _get(flat, "network.bind_host")
+            or network
+        )
+        attrs = {
+            k[len("node.attr.") :]: str(v) for k, v in flat.items() if k.startswith("node.attr.")
+        }
         return cls(
             cluster_name=str(_get(flat, "cluster.name")),
             node_name=str(_get(flat, "node.name") or socket.gethostname()),

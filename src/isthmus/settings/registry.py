@@ -130,9 +130,22 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- node-scope settings -------------------------------------------------------------------------
 
+
 def _role_validator(roles: tuple[str, ...]) -> None:
-    known = {"master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
-             "ingest", "ml", "remote_cluster_client", "transform", "voting_only"}
+    known = {
+        "master",
+        "data",
+        "data_content",
+        "data_hot",
+        "data_warm",
+        "data_cold",
+        "data_frozen",
+        "ingest",
+        "ml",
+        "remote_cluster_client",
+        "transform",
+        "voting_only",
+    }
     for role in roles:
         if role not in known:
             raise ValueError(f"unknown role [{role}]")
@@ -172,6 +185,7 @@ for _setting in (
 
 # --- dynamic cluster settings (PUT _cluster/settings) --------------------------------------------
 
+
 def _auto_create(raw: object) -> str:
     text = v.parse_str(raw)
     return text
@@ -181,15 +195,30 @@ for _setting in (
     Setting("action.auto_create_index", _auto_create, "true", Scope.CLUSTER, dynamic=True),
     Setting("action.destructive_requires_name", v.parse_bool, True, Scope.CLUSTER, dynamic=True),
     Setting("search.max_buckets", v.parse_int, 65536, Scope.CLUSTER, dynamic=True),
-    Setting("search.default_search_timeout", v.parse_time, v.TimeValue(-1, "-1"), Scope.CLUSTER,
-            dynamic=True),
-    Setting("search.default_keep_alive", v.parse_time, v.TimeValue(300_000, "5m"), Scope.CLUSTER,
-            dynamic=True),
+    Setting(
+        "search.default_search_timeout",
+        v.parse_time,
+        v.TimeValue(-1, "-1"),
+        Scope.CLUSTER,
+        dynamic=True,
+    ),
+    Setting(
+        "search.default_keep_alive",
+        v.parse_time,
+        v.TimeValue(300_000, "5m"),
+        Scope.CLUSTER,
+        dynamic=True,
+    ),
     Setting("cluster.routing.allocation.enable", v.parse_str, "all", Scope.CLUSTER, dynamic=True),
     Setting("cluster.max_shards_per_node", v.parse_int, 1000, Scope.CLUSTER, dynamic=True),
     Setting("cluster.blocks.read_only", v.parse_bool, False, Scope.CLUSTER, dynamic=True),
-    Setting("indices.recovery.max_bytes_per_sec", v.parse_bytes, 40 * 1024 * 1024, Scope.CLUSTER,
-            dynamic=True),
+    Setting(
+        "indices.recovery.max_bytes_per_sec",
+        v.parse_bytes,
+        40 * 1024 * 1024,
+        Scope.CLUSTER,
+        dynamic=True,
+    ),
     Setting("logger.*", v.parse_str, None, Scope.CLUSTER, dynamic=True),
 ):
     register(_setting)
@@ -197,31 +226,52 @@ for _setting in (
 
 # --- index settings ------------------------------------------------------------------------------
 
+
 def _positive(lo: int, hi: int, key: str) -> Callable[[int], None]:
     def check(value: int) -> None:
         if not lo <= value <= hi:
             raise ValueError(f"Failed to parse value [{value}] for setting [{key}] must be >= {lo}")
+
     return check
 
 
 def _durability(raw: object) -> str:
     text = v.parse_str(raw).lower()
     if text not in ("request", "async"):
-        raise ValueError(f"No enum constant org.elasticsearch.index.translog.Translog.Durability.{text.upper()}")
+        raise ValueError(
+            f"No enum constant org.elasticsearch.index.translog.Translog.Durability.{text.upper()}"
+        )
     return text
 
 
 INDEX_SETTINGS = (
-    Setting("index.number_of_shards", v.parse_int, 1, Scope.INDEX,
-            validator=_positive(1, 1024, "index.number_of_shards")),
-    Setting("index.number_of_replicas", v.parse_int, 1, Scope.INDEX, dynamic=True,
-            validator=_positive(0, 1024, "index.number_of_replicas")),
-    Setting("index.refresh_interval", v.parse_time, v.TimeValue(1000, "1s"), Scope.INDEX,
-            dynamic=True),
+    Setting(
+        "index.number_of_shards",
+        v.parse_int,
+        1,
+        Scope.INDEX,
+        validator=_positive(1, 1024, "index.number_of_shards"),
+    ),
+    Setting(
+        "index.number_of_replicas",
+        v.parse_int,
+        1,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_positive(0, 1024, "index.number_of_replicas"),
+    ),
+    Setting(
+        "index.refresh_interval", v.parse_time, v.TimeValue(1000, "1s"), Scope.INDEX, dynamic=True
+    ),
     Setting("index.max_result_window", v.parse_int, 10000, Scope.INDEX, dynamic=True),
     Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
-    Setting("index.soft_deletes.retention_lease.period", v.parse_time,
-            v.TimeValue(12 * 3_600_000, "12h"), Scope.INDEX, dynamic=True),
+    Setting(
+        "index.soft_deletes.retention_lease.period",
+        v.parse_time,
+        v.TimeValue(12 * 3_600_000, "12h"),
+        Scope.INDEX,
+        dynamic=True,
+    ),
     Setting("index.soft_deletes.retention.operations", v.parse_int, 0, Scope.INDEX, dynamic=True),
     Setting("index.blocks.write", v.parse_bool, False, Scope.INDEX, dynamic=True),
     Setting("index.blocks.read_only", v.parse_bool, False, Scope.INDEX, dynamic=True),

@@ -9,8 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TIME_UNITS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000,
-               "d": 86_400_000}
+_TIME_UNITS = {
+    "nanos": 1e-6,
+    "micros": 1e-3,
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+}
 _BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 
 
@@ -58,9 +65,7 @@ def parse_bool(raw: object) -> bool:
         return True
     if text == "false":
         return False
-    raise ValueError(
-        f"Failed to parse value [{text}] as only [true] or [false] are allowed."
-    )
+    raise ValueError(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
 
 
 def parse_int(raw: object) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from isthmus.cluster.resolve import IndicesOptions
@@ -37,8 +38,7 @@ def render(req: Request, columns: list[str], rows: list[dict[str, Any]]) -> Resp
             name, _, order = key.partition(":")
             if name not in columns:
                 raise IllegalArgumentError(f"Unable to sort by unknown sort key `{name}`")
-            rows.sort(key=lambda r, n=name: (r.get(n) is None, _sortable(r.get(n))),
-                      reverse=order == "desc")
+            rows.sort(key=_sort_key(name), reverse=order == "desc")
     if req.params.get("format") == "json":
         return Response(200, [{c: _text(r.get(c)) for c in selected} for r in rows])
     if "help" in req.params:
@@ -47,13 +47,19 @@ def render(req: Request, columns: list[str], rows: list[dict[str, Any]]) -> Resp
     if "v" in req.params and req.params["v"] != "false":
         table.insert(0, list(selected))
     widths = [max((len(row[i]) for row in table), default=0) for i in range(len(selected))]
-    lines = [" ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n"
-             for row in table]
+    lines = [
+        " ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n"
+        for row in table
+    ]
     return Response(200, "".join(lines), content_type="text/plain; charset=UTF-8")
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _sort_key(name: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    return lambda row: (row.get(name) is None, _sortable(row.get(name)))
 
 
 def _sortable(value: Any) -> Any:
@@ -74,12 +80,20 @@ def routes(s: Services) -> list[Route]:
         h = s.cluster_actions.health_body(None)
         now = time.time()
         row = {
-            "epoch": int(now), "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
-            "cluster": h["cluster_name"], "status": h["status"], "node.total": 1,
-            "node.data": h["number_of_data_nodes"], "shards": h["active_shards"],
-            "pri": h["active_primary_shards"], "relo": 0, "init": 0,
-            "unassign": h["unassigned_shards"], "unassign.pri": h["unassigned_primary_shards"],
-            "pending_tasks": 0, "max_task_wait_time": "-",
+            "epoch": int(now),
+            "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+            "cluster": h["cluster_name"],
+            "status": h["status"],
+            "node.total": 1,
+            "node.data": h["number_of_data_nodes"],
+            "shards": h["active_shards"],
+            "pri": h["active_primary_shards"],
+            "relo": 0,
+            "init": 0,
+            "unassign": h["unassigned_shards"],
+            "unassign.pri": h["unassigned_primary_shards"],
+            "pending_tasks": 0,
+            "max_task_wait_time": "-",
             "active_shards_percent": f"{h['active_shards_percent_as_number']:.1f}%",
         }
         return render(req, list(row), [row])
@@ -87,68 +101,127 @@ def routes(s: Services) -> list[Route]:
     async def cat_nodes(req: Request) -> Response:
         stats = (await s.cluster_actions.nodes_stats())["nodes"][s.node.node_id]
         roles = s.node.settings.roles
-        role_chars = "".join(sorted({"master": "m", "data": "d", "ingest": "i",
-                                     "remote_cluster_client": "r"}.get(r, "") for r in roles))
+        role_chars = "".join(
+            sorted(
+                {"master": "m", "data": "d", "ingest": "i", "remote_cluster_client": "r"}.get(r, "")
+                for r in roles
+            )
+        )
         load = stats["os"]["cpu"]["load_average"]
         row = {
-            "ip": stats["ip"], "heap.percent": 0, "ram.percent": stats["os"]["mem"]["used_percent"],
-            "cpu": stats["os"]["cpu"]["percent"], "load_1m": f"{load['1m']:.2f}",
-            "load_5m": f"{load['5m']:.2f}", "load_15m": f"{load['15m']:.2f}",
-            "node.role": role_chars or "-", "master": "*", "name": stats["name"],
-            "id": s.node.node_id[:4], "port": stats["transport_address"].rsplit(":", 1)[1],
+            "ip": stats["ip"],
+            "heap.percent": 0,
+            "ram.percent": stats["os"]["mem"]["used_percent"],
+            "cpu": stats["os"]["cpu"]["percent"],
+            "load_1m": f"{load['1m']:.2f}",
+            "load_5m": f"{load['5m']:.2f}",
+            "load_15m": f"{load['15m']:.2f}",
+            "node.role": role_chars or "-",
+            "master": "*",
+            "name": stats["name"],
+            "id": s.node.node_id[:4],
+            "port": stats["transport_address"].rsplit(":", 1)[1],
             "http_address": s.node.http_address,
         }
-        cols = ["ip", "heap.percent", "ram.percent", "cpu", "load_1m", "load_5m", "load_15m",
-                "node.role", "master", "name"]
-        return render(req, cols + ["id", "port", "http_address"], [row]) if "h" in req.params \
+        cols = [
+            "ip",
+            "heap.percent",
+            "ram.percent",
+            "cpu",
+            "load_1m",
+            "load_5m",
+            "load_15m",
+            "node.role",
+            "master",
+            "name",
+        ]
+        return (
+            render(req, [*cols, "id", "port", "http_address"], [row])
+            if "h" in req.params
             else render(req, cols, [row])
+        )
 
     async def cat_indices(req: Request) -> Response:
         targets = s.indices_actions.resolve(
-            req.path_params.get("index"), req.params,
-            IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False))
+            req.path_params.get("index"),
+            req.params,
+            IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
+        )
         rows = []
         for t in targets:
             meta = t.index
             docs = deleted = store = 0
             for shard in s.indices.shards_of(meta):
                 st = shard.engine.stats()
-                docs, deleted, store = docs + st.docs, deleted + st.deleted_docs, store + st.store_bytes
+                docs, deleted, store = (
+                    docs + st.docs,
+                    deleted + st.deleted_docs,
+                    store + st.store_bytes,
+                )
             opened = meta.is_open
-            rows.append({
-                "health": s.cluster_actions.index_health(meta) if opened else None,
-                "status": meta.state, "index": meta.name, "uuid": meta.uuid,
-                "pri": meta.number_of_shards, "rep": meta.number_of_replicas,
-                "docs.count": docs if opened else None, "docs.deleted": deleted if opened else None,
-                "store.size": size(req, store) if opened else None,
-                "pri.store.size": size(req, store) if opened else None,
-                "dataset.size": size(req, store) if opened else None,
-            })
-        rows.sort(key=lambda r: r["index"])
-        cols = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted",
-                "store.size", "pri.store.size", "dataset.size"]
+            rows.append(
+                {
+                    "health": s.cluster_actions.index_health(meta) if opened else None,
+                    "status": meta.state,
+                    "index": meta.name,
+                    "uuid": meta.uuid,
+                    "pri": meta.number_of_shards,
+                    "rep": meta.number_of_replicas,
+                    "docs.count": docs if opened else None,
+                    "docs.deleted": deleted if opened else None,
+                    "store.size": size(req, store) if opened else None,
+                    "pri.store.size": size(req, store) if opened else None,
+                    "dataset.size": size(req, store) if opened else None,
+                }
+            )
+        rows.sort(key=lambda r: str(r["index"]))
+        cols = [
+            "health",
+            "status",
+            "index",
+            "uuid",
+            "pri",
+            "rep",
+            "docs.count",
+            "docs.deleted",
+            "store.size",
+            "pri.store.size",
+            "dataset.size",
+        ]
         return render(req, cols, rows)
 
     async def cat_count(req: Request) -> Response:
         result = await s.search.count(req.path_params.get("index"), None, {})
         now = time.time()
-        row = {"epoch": int(now), "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
-               "count": result["count"]}
+        row = {
+            "epoch": int(now),
+            "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+            "count": result["count"],
+        }
         return render(req, list(row), [row])
 
     async def cat_aliases(req: Request) -> Response:
         rows = []
         for meta in s.cluster.state.indices.values():
             for name, alias in meta.aliases.items():
-                rows.append({"alias": name, "index": meta.name,
-                             "filter": "*" if alias.filter else "-",
-                             "routing.index": alias.index_routing or "-",
-                             "routing.search": alias.search_routing or "-",
-                             "is_write_index": "-" if alias.is_write_index is None
-                             else str(alias.is_write_index).lower()})
+                rows.append(
+                    {
+                        "alias": name,
+                        "index": meta.name,
+                        "filter": "*" if alias.filter else "-",
+                        "routing.index": alias.index_routing or "-",
+                        "routing.search": alias.search_routing or "-",
+                        "is_write_index": "-"
+                        if alias.is_write_index is None
+                        else str(alias.is_write_index).lower(),
+                    }
+                )
         rows.sort(key=lambda r: (r["alias"], r["index"]))
-        return render(req, ["alias", "index", "filter", "routing.index", "routing.search",
-                            "is_write_index"], rows)
+        return render(
+            req,
+            ["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"],
+            rows,
+        )
 
     async def cat_shards(req: Request) -> Response:
         rows = []
@@ -156,42 +229,84 @@ def routes(s: Services) -> list[Route]:
             for n in range(meta.number_of_shards):
                 shard = next((x for x in s.indices.shards_of(meta) if x.shard_id.shard == n), None)
                 st = shard.engine.stats() if shard else None
-                rows.append({"index": meta.name, "shard": n, "prirep": "p",
-                             "state": "STARTED" if shard else "UNASSIGNED",
-                             "docs": st.docs if st else None,
-                             "store": size(req, st.store_bytes) if st else None,
-                             "ip": s.cluster_actions.node_base()["ip"] if shard else None,
-                             "node": s.node.settings.node_name if shard else None})
+                rows.append(
+                    {
+                        "index": meta.name,
+                        "shard": n,
+                        "prirep": "p",
+                        "state": "STARTED" if shard else "UNASSIGNED",
+                        "docs": st.docs if st else None,
+                        "store": size(req, st.store_bytes) if st else None,
+                        "ip": s.cluster_actions.node_base()["ip"] if shard else None,
+                        "node": s.node.settings.node_name if shard else None,
+                    }
+                )
                 for _ in range(meta.number_of_replicas):
-                    rows.append({"index": meta.name, "shard": n, "prirep": "r",
-                                 "state": "UNASSIGNED"})
-        return render(req, ["index", "shard", "prirep", "state", "docs", "store", "ip", "node"],
-                      rows)
+                    rows.append(
+                        {"index": meta.name, "shard": n, "prirep": "r", "state": "UNASSIGNED"}
+                    )
+        return render(
+            req, ["index", "shard", "prirep", "state", "docs", "store", "ip", "node"], rows
+        )
 
     async def cat_root(req: Request) -> Response:
-        return Response(200, "=^.^=\n/_cat/health\n/_cat/nodes\n/_cat/indices\n"
-                             "/_cat/indices/{index}\n/_cat/count\n/_cat/count/{index}\n"
-                             "/_cat/aliases\n/_cat/shards\n")
+        return Response(
+            200,
+            "=^.^=\n/_cat/health\n/_cat/nodes\n/_cat/indices\n"
+            "/_cat/indices/{index}\n/_cat/count\n/_cat/count/{index}\n"
+            "/_cat/aliases\n/_cat/shards\n",
+        )
 
-    idx_params = (*CAT_PARAMS, "health", "pri", "include_unloaded_segments", "expand_wildcards",
-                  *COMMON_INDICES_PARAMS)
+    idx_params = (
+        *CAT_PARAMS,
+        "health",
+        "pri",
+        "include_unloaded_segments",
+        "expand_wildcards",
+        *COMMON_INDICES_PARAMS,
+    )
     return [
         route("GET", "/_cat", cat_root, action="cluster:monitor/main"),
-        route("GET", "/_cat/health", cat_health, params=(*CAT_PARAMS, "ts"),
-              action="cluster:monitor/health"),
-        route("GET", "/_cat/nodes", cat_nodes, params=(*CAT_PARAMS, "full_id",
-                                                      "include_unloaded_segments"),
-              action="cluster:monitor/nodes/info"),
-        route("GET", "/_cat/indices", cat_indices, params=idx_params,
-              action="indices:monitor/stats"),
-        route("GET", "/_cat/indices/{index}", cat_indices, params=idx_params,
-              action="indices:monitor/stats"),
-        route("GET", "/_cat/count", cat_count, params=CAT_PARAMS,
-              action="indices:data/read/search"),
-        route("GET", "/_cat/count/{index}", cat_count, params=CAT_PARAMS,
-              action="indices:data/read/search"),
-        route("GET", "/_cat/aliases", cat_aliases, params=CAT_PARAMS,
-              action="indices:admin/aliases/get"),
-        route("GET", "/_cat/shards", cat_shards, params=CAT_PARAMS,
-              action="indices:monitor/stats"),
+        route(
+            "GET",
+            "/_cat/health",
+            cat_health,
+            params=(*CAT_PARAMS, "ts"),
+            action="cluster:monitor/health",
+        ),
+        route(
+            "GET",
+            "/_cat/nodes",
+            cat_nodes,
+            params=(*CAT_PARAMS, "full_id", "include_unloaded_segments"),
+            action="cluster:monitor/nodes/info",
+        ),
+        route(
+            "GET", "/_cat/indices", cat_indices, params=idx_params, action="indices:monitor/stats"
+        ),
+        route(
+            "GET",
+            "/_cat/indices/{index}",
+            cat_indices,
+            params=idx_params,
+            action="indices:monitor/stats",
+        ),
+        route(
+            "GET", "/_cat/count", cat_count, params=CAT_PARAMS, action="indices:data/read/search"
+        ),
+        route(
+            "GET",
+            "/_cat/count/{index}",
+            cat_count,
+            params=CAT_PARAMS,
+            action="indices:data/read/search",
+        ),
+        route(
+            "GET",
+            "/_cat/aliases",
+            cat_aliases,
+            params=CAT_PARAMS,
+            action="indices:admin/aliases/get",
+        ),
+        route("GET", "/_cat/shards", cat_shards, params=CAT_PARAMS, action="indices:monitor/stats"),
     ]

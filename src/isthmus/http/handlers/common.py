@@ -12,8 +12,12 @@ from isthmus.http.router import Request
 
 _POS = re.compile(r"line (\d+) column (\d+)")
 
-COMMON_INDICES_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards",
-                         "ignore_throttled")
+COMMON_INDICES_PARAMS = (
+    "ignore_unavailable",
+    "allow_no_indices",
+    "expand_wildcards",
+    "ignore_throttled",
+)
 MASTER_PARAMS = ("master_timeout", "timeout")
 
 
@@ -48,7 +52,8 @@ def bool_param(req: Request, name: str, default: bool = False) -> bool:
     if value == "false":
         return False
     raise IllegalArgumentError(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    )
 
 
 def refresh_param(req: Request) -> str | None:
@@ -70,4 +75,5 @@ def int_param(req: Request, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise IllegalArgumentError(
-            f"Failed to parse int parameter [{name}] with value [{value}]") from None
+            f"Failed to parse int parameter [{name}] with value [{value}]"
+        ) from None

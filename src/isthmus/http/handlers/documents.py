@@ -9,28 +9,69 @@ import orjson
 
 from isthmus.actions.documents import WriteItem, parse_json_object, write_response
 from isthmus.errors import (
-    ActionRequestValidationError, IllegalArgumentError, IsthmusError, MapperParsingError,
+    ActionRequestValidationError,
+    IllegalArgumentError,
+    IsthmusError,
+    MapperParsingError,
 )
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
 
-WRITE_PARAMS = ("refresh", "routing", "timeout", "version", "version_type", "if_seq_no",
-                "if_primary_term", "op_type", "pipeline", "wait_for_active_shards",
-                "require_alias", "require_data_stream", "include_source_on_error")
-GET_PARAMS = ("realtime", "refresh", "routing", "preference", "stored_fields", "_source",
-              "_source_includes", "_source_excludes", "version", "version_type")
-BULK_META = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "retry_on_conflict",
-             "require_alias", "pipeline", "version", "version_type", "op_type",
-             "dynamic_templates", "_source", "require_data_stream", "list_executed_pipelines"}
+WRITE_PARAMS = (
+    "refresh",
+    "routing",
+    "timeout",
+    "version",
+    "version_type",
+    "if_seq_no",
+    "if_primary_term",
+    "op_type",
+    "pipeline",
+    "wait_for_active_shards",
+    "require_alias",
+    "require_data_stream",
+    "include_source_on_error",
+)
+GET_PARAMS = (
+    "realtime",
+    "refresh",
+    "routing",
+    "preference",
+    "stored_fields",
+    "_source",
+    "_source_includes",
+    "_source_excludes",
+    "version",
+    "version_type",
+)
+BULK_META = {
+    "_index",
+    "_id",
+    "routing",
+    "if_seq_no",
+    "if_primary_term",
+    "retry_on_conflict",
+    "require_alias",
+    "pipeline",
+    "version",
+    "version_type",
+    "op_type",
+    "dynamic_templates",
+    "_source",
+    "require_data_stream",
+    "list_executed_pipelines",
+}
 
 
 def _cond(req: Request) -> tuple[int | None, int | None]:
     seq, term = int_param(req, "if_seq_no"), int_param(req, "if_primary_term")
     if (seq is None) != (term is None):
         raise ActionRequestValidationError(
-            "Validation Failed: 1: ifSeqNo is set, but primary term is [0];" if term is None else
-            "Validation Failed: 1: ifPrimaryTerm is set, but seqNo is unassigned;")
+            "Validation Failed: 1: ifSeqNo is set, but primary term is [0];"
+            if term is None
+            else "Validation Failed: 1: ifPrimaryTerm is set, but seqNo is unassigned;"
+        )
     return seq, term
 
 
@@ -54,35 +95,45 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
         except orjson.JSONDecodeError:
             raise IllegalArgumentError(
                 f"Malformed action/metadata line [{line_no}], expected START_OBJECT or "
-                "END_OBJECT but found [VALUE_STRING]") from None
+                "END_OBJECT but found [VALUE_STRING]"
+            ) from None
         if not isinstance(action_obj, dict) or len(action_obj) != 1:
             raise IllegalArgumentError(
                 f"Malformed action/metadata line [{line_no}], expected START_OBJECT or "
-                "END_OBJECT but found [VALUE_STRING]")
-        (action, meta), = action_obj.items()
+                "END_OBJECT but found [VALUE_STRING]"
+            )
+        ((action, meta),) = action_obj.items()
         if action not in ("index", "create", "delete", "update"):
             raise IllegalArgumentError(
                 f"Malformed action/metadata line [{line_no}], expected field [create], "
-                f"[delete], [index] or [update] but found [{action}]")
+                f"[delete], [index] or [update] but found [{action}]"
+            )
         if not isinstance(meta, dict):
             raise IllegalArgumentError(
                 f"Malformed action/metadata line [{line_no}], expected START_OBJECT but found "
-                "[VALUE_STRING]")
+                "[VALUE_STRING]"
+            )
         for key in meta:
             if key not in BULK_META:
                 raise IllegalArgumentError(
-                    f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]")
+                    f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]"
+                )
         index = meta.get("_index", default_index)
         if index is None:
             raise ActionRequestValidationError("Validation Failed: 1: index is missing;")
         doc_id = meta.get("_id")
         if action == "index" and meta.get("op_type") == "create":
             action = "create"
-        item = WriteItem(action, str(index), None if doc_id is None else str(doc_id),
-                         routing=meta.get("routing"), if_seq_no=meta.get("if_seq_no"),
-                         if_primary_term=meta.get("if_primary_term"),
-                         retry_on_conflict=int(meta.get("retry_on_conflict", 0)),
-                         require_alias=bool(meta.get("require_alias", False)))
+        item = WriteItem(
+            action,
+            str(index),
+            None if doc_id is None else str(doc_id),
+            routing=meta.get("routing"),
+            if_seq_no=meta.get("if_seq_no"),
+            if_primary_term=meta.get("if_primary_term"),
+            retry_on_conflict=int(meta.get("retry_on_conflict", 0)),
+            require_alias=bool(meta.get("require_alias", False)),
+        )
         if action != "delete":
             while i < len(lines) and not lines[i].strip():
                 i += 1
@@ -110,8 +161,9 @@ def routes(s: Services) -> list[Route]:
         if outcome.error is not None:
             err = outcome.error
             if meta is not None and err.extra.get("index_uuid") == "":
-                err.extra.update({"index_uuid": meta.uuid, "shard": str(outcome.shard),
-                                  "index": meta.name})
+                err.extra.update(
+                    {"index_uuid": meta.uuid, "shard": str(outcome.shard), "index": meta.name}
+                )
             raise err
         status, body = write_response(outcome, meta)
         if refresh_param(req) == "true":
@@ -123,14 +175,26 @@ def routes(s: Services) -> list[Route]:
         op_type = req.params.get("op_type", "index")
         if op_type not in ("index", "create"):
             raise IllegalArgumentError(f"opType must be 'create' or 'index', found: [{op_type}]")
-        action = "create" if req.path.rstrip("/").split("/")[-2] == "_create" or \
-            op_type == "create" else "index"
+        action = (
+            "create"
+            if req.path.rstrip("/").split("/")[-2] == "_create" or op_type == "create"
+            else "index"
+        )
         source = parse_json_object(req.body) if req.has_body else None
         if source is None:
-            raise ActionRequestValidationError("Validation Failed: 1: source is missing;2: content type is missing;")
-        item = WriteItem(action, req.path_params["index"], req.path_params.get("id"), source,
-                         routing=req.params.get("routing"), if_seq_no=seq, if_primary_term=term,
-                         require_alias=bool_param(req, "require_alias"))
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: source is missing;2: content type is missing;"
+            )
+        item = WriteItem(
+            action,
+            req.path_params["index"],
+            req.path_params.get("id"),
+            source,
+            routing=req.params.get("routing"),
+            if_seq_no=seq,
+            if_primary_term=term,
+            require_alias=bool_param(req, "require_alias"),
+        )
         return await single_write(req, item)
 
     async def get_doc(req: Request) -> Response:
@@ -142,14 +206,19 @@ def routes(s: Services) -> list[Route]:
         if not body.get("found"):
             from isthmus.errors import ResourceNotFoundError
 
-            raise ResourceNotFoundError(
-                f"Document not found [{body['_index']}]/[{body['_id']}]")
+            raise ResourceNotFoundError(f"Document not found [{body['_index']}]/[{body['_id']}]")
         return Response(200, body.get("_source", {}))
 
     async def delete_doc(req: Request) -> Response:
         seq, term = _cond(req)
-        item = WriteItem("delete", req.path_params["index"], req.path_params["id"],
-                         routing=req.params.get("routing"), if_seq_no=seq, if_primary_term=term)
+        item = WriteItem(
+            "delete",
+            req.path_params["index"],
+            req.path_params["id"],
+            routing=req.params.get("routing"),
+            if_seq_no=seq,
+            if_primary_term=term,
+        )
         meta = s.cluster.state.indices.get(item.index)
         if meta is None and item.index not in s.cluster.state.aliases():
             from isthmus.errors import IndexNotFoundError
@@ -160,17 +229,25 @@ def routes(s: Services) -> list[Route]:
     async def update_doc(req: Request) -> Response:
         seq, term = _cond(req)
         body = json_object(req, required=True)
-        item = WriteItem("update", req.path_params["index"], req.path_params["id"], body,
-                         routing=req.params.get("routing"), if_seq_no=seq, if_primary_term=term,
-                         retry_on_conflict=int_param(req, "retry_on_conflict") or 0,
-                         require_alias=bool_param(req, "require_alias"))
+        item = WriteItem(
+            "update",
+            req.path_params["index"],
+            req.path_params["id"],
+            body,
+            routing=req.params.get("routing"),
+            if_seq_no=seq,
+            if_primary_term=term,
+            retry_on_conflict=int_param(req, "retry_on_conflict") or 0,
+            require_alias=bool_param(req, "require_alias"),
+        )
         if "_source" in req.params and body is not None:
             body.setdefault("_source", req.params["_source"])
         return await single_write(req, item)
 
     async def mget(req: Request) -> dict[str, Any]:
-        return await docs.mget(req.path_params.get("index"), json_object(req, required=True),
-                               req.params)
+        return await docs.mget(
+            req.path_params.get("index"), json_object(req, required=True), req.params
+        )
 
     async def bulk(req: Request) -> dict[str, Any]:
         started = time.perf_counter()
@@ -182,9 +259,16 @@ def routes(s: Services) -> list[Route]:
         for item in items:
             if isinstance(item.source, IsthmusError):
                 err = item.source
-                rendered.append({item.action: {"_index": item.index, "_id": item.id,
-                                               "status": err.http_status,
-                                               "error": err.to_cause()}})
+                rendered.append(
+                    {
+                        item.action: {
+                            "_index": item.index,
+                            "_id": item.id,
+                            "status": err.http_status,
+                            "error": err.to_cause(),
+                        }
+                    }
+                )
                 errors = True
                 continue
             outcome = next(outcomes)
@@ -195,35 +279,107 @@ def routes(s: Services) -> list[Route]:
             else:
                 body["status"] = status
             rendered.append({item.action: body})
-        return {"errors": errors, "took": int((time.perf_counter() - started) * 1000),
-                "items": rendered}
+        return {
+            "errors": errors,
+            "took": int((time.perf_counter() - started) * 1000),
+            "items": rendered,
+        }
 
-    bulk_params = ("refresh", "routing", "timeout", "pipeline", "wait_for_active_shards",
-                   "require_alias", "_source", "_source_includes", "_source_excludes",
-                   "require_data_stream", "list_executed_pipelines", "include_source_on_error")
-    update_params = ("refresh", "routing", "timeout", "retry_on_conflict", "if_seq_no",
-                     "if_primary_term", "_source", "_source_includes", "_source_excludes",
-                     "wait_for_active_shards", "require_alias", "lang", "include_source_on_error")
+    bulk_params = (
+        "refresh",
+        "routing",
+        "timeout",
+        "pipeline",
+        "wait_for_active_shards",
+        "require_alias",
+        "_source",
+        "_source_includes",
+        "_source_excludes",
+        "require_data_stream",
+        "list_executed_pipelines",
+        "include_source_on_error",
+    )
+    update_params = (
+        "refresh",
+        "routing",
+        "timeout",
+        "retry_on_conflict",
+        "if_seq_no",
+        "if_primary_term",
+        "_source",
+        "_source_includes",
+        "_source_excludes",
+        "wait_for_active_shards",
+        "require_alias",
+        "lang",
+        "include_source_on_error",
+    )
     return [
-        route(("PUT", "POST"), "/{index}/_doc/{id}", index_doc, params=WRITE_PARAMS,
-              action="indices:data/write/index"),
-        route("POST", "/{index}/_doc", index_doc, params=WRITE_PARAMS,
-              action="indices:data/write/index"),
-        route(("PUT", "POST"), "/{index}/_create/{id}", index_doc, params=WRITE_PARAMS,
-              action="indices:data/write/index"),
-        route(("GET", "HEAD"), "/{index}/_doc/{id}", get_doc, params=GET_PARAMS,
-              action="indices:data/read/get"),
-        route(("GET", "HEAD"), "/{index}/_source/{id}", get_source, params=GET_PARAMS,
-              action="indices:data/read/get"),
-        route("DELETE", "/{index}/_doc/{id}", delete_doc, params=WRITE_PARAMS,
-              action="indices:data/write/delete"),
-        route("POST", "/{index}/_update/{id}", update_doc, params=update_params,
-              action="indices:data/write/update"),
+        route(
+            ("PUT", "POST"),
+            "/{index}/_doc/{id}",
+            index_doc,
+            params=WRITE_PARAMS,
+            action="indices:data/write/index",
+        ),
+        route(
+            "POST",
+            "/{index}/_doc",
+            index_doc,
+            params=WRITE_PARAMS,
+            action="indices:data/write/index",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/{index}/_create/{id}",
+            index_doc,
+            params=WRITE_PARAMS,
+            action="indices:data/write/index",
+        ),
+        route(
+            ("GET", "HEAD"),
+            "/{index}/_doc/{id}",
+            get_doc,
+            params=GET_PARAMS,
+            action="indices:data/read/get",
+        ),
+        route(
+            ("GET", "HEAD"),
+            "/{index}/_source/{id}",
+            get_source,
+            params=GET_PARAMS,
+            action="indices:data/read/get",
+        ),
+        route(
+            "DELETE",
+            "/{index}/_doc/{id}",
+            delete_doc,
+            params=WRITE_PARAMS,
+            action="indices:data/write/delete",
+        ),
+        route(
+            "POST",
+            "/{index}/_update/{id}",
+            update_doc,
+            params=update_params,
+            action="indices:data/write/update",
+        ),
         route(("GET", "POST"), "/_mget", mget, params=GET_PARAMS, action="indices:data/read/mget"),
-        route(("GET", "POST"), "/{index}/_mget", mget, params=GET_PARAMS,
-              action="indices:data/read/mget"),
-        route(("POST", "PUT"), "/_bulk", bulk, params=bulk_params,
-              action="indices:data/write/bulk"),
-        route(("POST", "PUT"), "/{index}/_bulk", bulk, params=bulk_params,
-              action="indices:data/write/bulk"),
+        route(
+            ("GET", "POST"),
+            "/{index}/_mget",
+            mget,
+            params=GET_PARAMS,
+            action="indices:data/read/mget",
+        ),
+        route(
+            ("POST", "PUT"), "/_bulk", bulk, params=bulk_params, action="indices:data/write/bulk"
+        ),
+        route(
+            ("POST", "PUT"),
+            "/{index}/_bulk",
+            bulk,
+            params=bulk_params,
+            action="indices:data/write/bulk",
+        ),
     ]

@@ -10,8 +10,14 @@ from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
 
 CREATE_PARAMS = ("wait_for_active_shards", *MASTER_PARAMS)
-GET_PARAMS = ("flat_settings", "include_defaults", "local", "master_timeout", "features",
-              *COMMON_INDICES_PARAMS)
+GET_PARAMS = (
+    "flat_settings",
+    "include_defaults",
+    "local",
+    "master_timeout",
+    "features",
+    *COMMON_INDICES_PARAMS,
+)
 
 
 def routes(s: Services) -> list[Route]:
@@ -41,8 +47,9 @@ def routes(s: Services) -> list[Route]:
         return await act.put_mapping(req.path_params["index"], json_object(req), req.params)
 
     async def get_settings(req: Request) -> dict[str, Any]:
-        return act.get_settings(req.path_params.get("index"), req.params,
-                                req.path_params.get("name"))
+        return act.get_settings(
+            req.path_params.get("index"), req.params, req.path_params.get("name")
+        )
 
     async def put_settings(req: Request) -> dict[str, Any]:
         return await act.put_settings(req.path_params.get("index"), json_object(req), req.params)
@@ -70,8 +77,9 @@ def routes(s: Services) -> list[Route]:
         return await act.update_aliases([{"remove": spec}])
 
     async def get_alias(req: Request) -> Response:
-        body, missing = act.get_aliases(req.path_params.get("index"), req.path_params.get("name"),
-                                        req.params)
+        body, missing = act.get_aliases(
+            req.path_params.get("index"), req.path_params.get("name"), req.params
+        )
         if missing:
             names = ",".join(missing)
             noun = "alias" if len(missing) == 1 else "aliases"
@@ -82,8 +90,9 @@ def routes(s: Services) -> list[Route]:
 
     async def alias_exists(req: Request) -> Response:
         try:
-            body, missing = act.get_aliases(req.path_params.get("index"),
-                                            req.path_params.get("name"), req.params)
+            body, missing = act.get_aliases(
+                req.path_params.get("index"), req.path_params.get("name"), req.params
+            )
         except IsthmusError:
             return Response(404, b"")
         found = any(v["aliases"] for v in body.values())
@@ -103,94 +112,245 @@ def routes(s: Services) -> list[Route]:
                 size += st.store_bytes
                 indexed += st.max_seq_no + 1
                 shards += 1
-            section = {"docs": {"count": docs, "deleted": deleted},
-                       "store": {"size_in_bytes": size, "total_data_set_size_in_bytes": size,
-                                 "reserved_in_bytes": 0},
-                       "indexing": {"index_total": indexed}}
+            section = {
+                "docs": {"count": docs, "deleted": deleted},
+                "store": {
+                    "size_in_bytes": size,
+                    "total_data_set_size_in_bytes": size,
+                    "reserved_in_bytes": 0,
+                },
+                "indexing": {"index_total": indexed},
+            }
             indices[t.index.name] = {
                 "uuid": t.index.uuid,
                 "health": s.cluster_actions.index_health(t.index),
                 "status": t.index.state,
-                "primaries": section, "total": section,
+                "primaries": section,
+                "total": section,
             }
             all_docs += docs
             all_deleted += deleted
             all_size += size
-        total = {"docs": {"count": all_docs, "deleted": all_deleted},
-                 "store": {"size_in_bytes": all_size, "total_data_set_size_in_bytes": all_size,
-                           "reserved_in_bytes": 0}}
-        return {"_shards": {"total": shards, "successful": shards, "failed": 0},
-                "_all": {"primaries": total, "total": total}, "indices": indices}
+        total = {
+            "docs": {"count": all_docs, "deleted": all_deleted},
+            "store": {
+                "size_in_bytes": all_size,
+                "total_data_set_size_in_bytes": all_size,
+                "reserved_in_bytes": 0,
+            },
+        }
+        return {
+            "_shards": {"total": shards, "successful": shards, "failed": 0},
+            "_all": {"primaries": total, "total": total},
+            "indices": indices,
+        }
 
     alias_params = ("local", *MASTER_PARAMS, *COMMON_INDICES_PARAMS)
     return [
         route("PUT", "/{index}", create, params=CREATE_PARAMS, action="indices:admin/create"),
         route("GET", "/{index}", get_index, params=GET_PARAMS, action="indices:admin/get"),
         route("HEAD", "/{index}", exists, params=GET_PARAMS, action="indices:admin/get"),
-        route("DELETE", "/{index}", delete, params=(*MASTER_PARAMS, *COMMON_INDICES_PARAMS),
-              action="indices:admin/delete"),
-        route("GET", "/_mapping", get_mapping, params=GET_PARAMS,
-              action="indices:admin/mappings/get"),
-        route("GET", "/{index}/_mapping", get_mapping, params=GET_PARAMS,
-              action="indices:admin/mappings/get"),
-        route(("PUT", "POST"), "/{index}/_mapping", put_mapping,
-              params=(*MASTER_PARAMS, "write_index_only", *COMMON_INDICES_PARAMS),
-              action="indices:admin/mapping/put"),
-        route("GET", "/_settings", get_settings, params=GET_PARAMS,
-              action="indices:monitor/settings/get"),
-        route("GET", "/{index}/_settings", get_settings, params=GET_PARAMS,
-              action="indices:monitor/settings/get"),
-        route("GET", "/{index}/_settings/{name}", get_settings, params=GET_PARAMS,
-              action="indices:monitor/settings/get"),
-        route("GET", "/_settings/{name}", get_settings, params=GET_PARAMS,
-              action="indices:monitor/settings/get"),
-        route("PUT", "/_settings", put_settings,
-              params=(*MASTER_PARAMS, "preserve_existing", "flat_settings", "reopen",
-                      *COMMON_INDICES_PARAMS),
-              action="indices:admin/settings/update"),
-        route("PUT", "/{index}/_settings", put_settings,
-              params=(*MASTER_PARAMS, "preserve_existing", "flat_settings", "reopen",
-                      *COMMON_INDICES_PARAMS),
-              action="indices:admin/settings/update"),
-        route(("POST", "GET"), "/_refresh", refresh, params=COMMON_INDICES_PARAMS,
-              action="indices:admin/refresh"),
-        route(("POST", "GET"), "/{index}/_refresh", refresh, params=COMMON_INDICES_PARAMS,
-              action="indices:admin/refresh"),
-        route("POST", "/{index}/_open", open_index,
-              params=("wait_for_active_shards", *MASTER_PARAMS, *COMMON_INDICES_PARAMS),
-              action="indices:admin/open"),
-        route("POST", "/{index}/_close", close_index,
-              params=("wait_for_active_shards", *MASTER_PARAMS, *COMMON_INDICES_PARAMS),
-              action="indices:admin/close"),
-        route("POST", "/_aliases", update_aliases, params=MASTER_PARAMS,
-              action="indices:admin/aliases"),
-        route(("PUT", "POST"), "/{index}/_alias/{name}", put_alias, params=MASTER_PARAMS,
-              action="indices:admin/aliases"),
-        route(("PUT", "POST"), "/{index}/_aliases/{name}", put_alias, params=MASTER_PARAMS,
-              action="indices:admin/aliases"),
-        route("DELETE", "/{index}/_alias/{name}", delete_alias, params=MASTER_PARAMS,
-              action="indices:admin/aliases"),
-        route("DELETE", "/{index}/_aliases/{name}", delete_alias, params=MASTER_PARAMS,
-              action="indices:admin/aliases"),
+        route(
+            "DELETE",
+            "/{index}",
+            delete,
+            params=(*MASTER_PARAMS, *COMMON_INDICES_PARAMS),
+            action="indices:admin/delete",
+        ),
+        route(
+            "GET", "/_mapping", get_mapping, params=GET_PARAMS, action="indices:admin/mappings/get"
+        ),
+        route(
+            "GET",
+            "/{index}/_mapping",
+            get_mapping,
+            params=GET_PARAMS,
+            action="indices:admin/mappings/get",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/{index}/_mapping",
+            put_mapping,
+            params=(*MASTER_PARAMS, "write_index_only", *COMMON_INDICES_PARAMS),
+            action="indices:admin/mapping/put",
+        ),
+        route(
+            "GET",
+            "/_settings",
+            get_settings,
+            params=GET_PARAMS,
+            action="indices:monitor/settings/get",
+        ),
+        route(
+            "GET",
+            "/{index}/_settings",
+            get_settings,
+            params=GET_PARAMS,
+            action="indices:monitor/settings/get",
+        ),
+        route(
+            "GET",
+            "/{index}/_settings/{name}",
+            get_settings,
+            params=GET_PARAMS,
+            action="indices:monitor/settings/get",
+        ),
+        route(
+            "GET",
+            "/_settings/{name}",
+            get_settings,
+            params=GET_PARAMS,
+            action="indices:monitor/settings/get",
+        ),
+        route(
+            "PUT",
+            "/_settings",
+            put_settings,
+            params=(
+                *MASTER_PARAMS,
+                "preserve_existing",
+                "flat_settings",
+                "reopen",
+                *COMMON_INDICES_PARAMS,
+            ),
+            action="indices:admin/settings/update",
+        ),
+        route(
+            "PUT",
+            "/{index}/_settings",
+            put_settings,
+            params=(
+                *MASTER_PARAMS,
+                "preserve_existing",
+                "flat_settings",
+                "reopen",
+                *COMMON_INDICES_PARAMS,
+            ),
+            action="indices:admin/settings/update",
+        ),
+        route(
+            ("POST", "GET"),
+            "/_refresh",
+            refresh,
+            params=COMMON_INDICES_PARAMS,
+            action="indices:admin/refresh",
+        ),
+        route(
+            ("POST", "GET"),
+            "/{index}/_refresh",
+            refresh,
+            params=COMMON_INDICES_PARAMS,
+            action="indices:admin/refresh",
+        ),
+        route(
+            "POST",
+            "/{index}/_open",
+            open_index,
+            params=("wait_for_active_shards", *MASTER_PARAMS, *COMMON_INDICES_PARAMS),
+            action="indices:admin/open",
+        ),
+        route(
+            "POST",
+            "/{index}/_close",
+            close_index,
+            params=("wait_for_active_shards", *MASTER_PARAMS, *COMMON_INDICES_PARAMS),
+            action="indices:admin/close",
+        ),
+        route(
+            "POST",
+            "/_aliases",
+            update_aliases,
+            params=MASTER_PARAMS,
+            action="indices:admin/aliases",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/{index}/_alias/{name}",
+            put_alias,
+            params=MASTER_PARAMS,
+            action="indices:admin/aliases",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/{index}/_aliases/{name}",
+            put_alias,
+            params=MASTER_PARAMS,
+            action="indices:admin/aliases",
+        ),
+        route(
+            "DELETE",
+            "/{index}/_alias/{name}",
+            delete_alias,
+            params=MASTER_PARAMS,
+            action="indices:admin/aliases",
+        ),
+        route(
+            "DELETE",
+            "/{index}/_aliases/{name}",
+            delete_alias,
+            params=MASTER_PARAMS,
+            action="indices:admin/aliases",
+        ),
         route("GET", "/_alias", get_alias, params=alias_params, action="indices:admin/aliases/get"),
-        route("GET", "/_aliases", get_alias, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("GET", "/_alias/{name}", get_alias, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("GET", "/{index}/_alias", get_alias, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("GET", "/{index}/_alias/{name}", get_alias, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("HEAD", "/_alias/{name}", alias_exists, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("HEAD", "/{index}/_alias/{name}", alias_exists, params=alias_params,
-              action="indices:admin/aliases/get"),
-        route("GET", "/_stats", stats, params=("level", "fields", *COMMON_INDICES_PARAMS),
-              action="indices:monitor/stats"),
-        route("GET", "/{index}/_stats", stats, params=("level", "fields", *COMMON_INDICES_PARAMS),
-              action="indices:monitor/stats"),
-        route("GET", "/_stats/{metric}", stats, params=("level", *COMMON_INDICES_PARAMS),
-              action="indices:monitor/stats"),
+        route(
+            "GET", "/_aliases", get_alias, params=alias_params, action="indices:admin/aliases/get"
+        ),
+        route(
+            "GET",
+            "/_alias/{name}",
+            get_alias,
+            params=alias_params,
+            action="indices:admin/aliases/get",
+        ),
+        route(
+            "GET",
+            "/{index}/_alias",
+            get_alias,
+            params=alias_params,
+            action="indices:admin/aliases/get",
+        ),
+        route(
+            "GET",
+            "/{index}/_alias/{name}",
+            get_alias,
+            params=alias_params,
+            action="indices:admin/aliases/get",
+        ),
+        route(
+            "HEAD",
+            "/_alias/{name}",
+            alias_exists,
+            params=alias_params,
+            action="indices:admin/aliases/get",
+        ),
+        route(
+            "HEAD",
+            "/{index}/_alias/{name}",
+            alias_exists,
+            params=alias_params,
+            action="indices:admin/aliases/get",
+        ),
+        route(
+            "GET",
+            "/_stats",
+            stats,
+            params=("level", "fields", *COMMON_INDICES_PARAMS),
+            action="indices:monitor/stats",
+        ),
+        route(
+            "GET",
+            "/{index}/_stats",
+            stats,
+            params=("level", "fields", *COMMON_INDICES_PARAMS),
+            action="indices:monitor/stats",
+        ),
+        route(
+            "GET",
+            "/_stats/{metric}",
+            stats,
+            params=("level", *COMMON_INDICES_PARAMS),
+            action="indices:monitor/stats",
+        ),
     ]
 
 

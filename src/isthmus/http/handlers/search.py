@@ -9,18 +9,61 @@ from isthmus.http.router import Request, Route, route
 from isthmus.services import Services
 
 SEARCH_PARAMS = (
-    "q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient", "from", "size",
-    "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits", "scroll",
-    "search_type", "rest_total_hits_as_int", "typed_keys", "allow_partial_search_results",
-    "request_cache", "preference", "routing", "timeout", "ccs_minimize_roundtrips",
-    "batched_reduce_size", "pre_filter_shard_size", "max_concurrent_shard_requests",
-    "explain", "version", "seq_no_primary_term", "stored_fields", "docvalue_fields",
-    "terminate_after", "track_scores", "stats", "suggest_field", "suggest_mode", "suggest_size",
-    "suggest_text", "include_named_queries_score", "force_synthetic_source",
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "from",
+    "size",
+    "sort",
+    "_source",
+    "_source_includes",
+    "_source_excludes",
+    "track_total_hits",
+    "scroll",
+    "search_type",
+    "rest_total_hits_as_int",
+    "typed_keys",
+    "allow_partial_search_results",
+    "request_cache",
+    "preference",
+    "routing",
+    "timeout",
+    "ccs_minimize_roundtrips",
+    "batched_reduce_size",
+    "pre_filter_shard_size",
+    "max_concurrent_shard_requests",
+    "explain",
+    "version",
+    "seq_no_primary_term",
+    "stored_fields",
+    "docvalue_fields",
+    "terminate_after",
+    "track_scores",
+    "stats",
+    "suggest_field",
+    "suggest_mode",
+    "suggest_size",
+    "suggest_text",
+    "include_named_queries_score",
+    "force_synthetic_source",
     *COMMON_INDICES_PARAMS,
 )
-COUNT_PARAMS = ("q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient",
-                "min_score", "preference", "routing", "terminate_after", *COMMON_INDICES_PARAMS)
+COUNT_PARAMS = (
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "min_score",
+    "preference",
+    "routing",
+    "terminate_after",
+    *COMMON_INDICES_PARAMS,
+)
 
 
 def routes(s: Services) -> list[Route]:
@@ -32,11 +75,13 @@ def routes(s: Services) -> list[Route]:
 
     async def scroll(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
-        scroll_id = req.path_params.get("scroll_id") or body.get("scroll_id") or \
-            req.params.get("scroll_id")
+        scroll_id = (
+            req.path_params.get("scroll_id") or body.get("scroll_id") or req.params.get("scroll_id")
+        )
         keep = body.get("scroll") or req.params.get("scroll")
-        return await s.search.scroll(scroll_id, keep,
-                                     req.params.get("rest_total_hits_as_int") == "true")
+        return await s.search.scroll(
+            scroll_id, keep, req.params.get("rest_total_hits_as_int") == "true"
+        )
 
     async def clear_scroll(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
@@ -46,20 +91,53 @@ def routes(s: Services) -> list[Route]:
         return s.search.clear_scroll(list(ids))
 
     return [
-        route(("GET", "POST"), "/_search", search, params=SEARCH_PARAMS,
-              action="indices:data/read/search"),
-        route(("GET", "POST"), "/{index}/_search", search, params=SEARCH_PARAMS,
-              action="indices:data/read/search"),
-        route(("GET", "POST"), "/_count", count, params=COUNT_PARAMS,
-              action="indices:data/read/search"),
-        route(("GET", "POST"), "/{index}/_count", count, params=COUNT_PARAMS,
-              action="indices:data/read/search"),
-        route(("GET", "POST"), "/_search/scroll", scroll,
-              params=("scroll", "scroll_id", "rest_total_hits_as_int"),
-              action="indices:data/read/scroll"),
-        route(("GET", "POST"), "/_search/scroll/{scroll_id}", scroll,
-              params=("scroll", "rest_total_hits_as_int"), action="indices:data/read/scroll"),
+        route(
+            ("GET", "POST"),
+            "/_search",
+            search,
+            params=SEARCH_PARAMS,
+            action="indices:data/read/search",
+        ),
+        route(
+            ("GET", "POST"),
+            "/{index}/_search",
+            search,
+            params=SEARCH_PARAMS,
+            action="indices:data/read/search",
+        ),
+        route(
+            ("GET", "POST"),
+            "/_count",
+            count,
+            params=COUNT_PARAMS,
+            action="indices:data/read/search",
+        ),
+        route(
+            ("GET", "POST"),
+            "/{index}/_count",
+            count,
+            params=COUNT_PARAMS,
+            action="indices:data/read/search",
+        ),
+        route(
+            ("GET", "POST"),
+            "/_search/scroll",
+            scroll,
+            params=("scroll", "scroll_id", "rest_total_hits_as_int"),
+            action="indices:data/read/scroll",
+        ),
+        route(
+            ("GET", "POST"),
+            "/_search/scroll/{scroll_id}",
+            scroll,
+            params=("scroll", "rest_total_hits_as_int"),
+            action="indices:data/read/scroll",
+        ),
         route("DELETE", "/_search/scroll", clear_scroll, action="indices:data/read/scroll/clear"),
-        route("DELETE", "/_search/scroll/{scroll_id}", clear_scroll,
-              action="indices:data/read/scroll/clear"),
+        route(
+            "DELETE",
+            "/_search/scroll/{scroll_id}",
+            clear_scroll,
+            action="indices:data/read/scroll/clear",
+        ),
     ]

@@ -1,0 +1,1 @@
+"""Helpers shipped with the package for tests, benchmarks and the demo."""

@@ -1,0 +1,142 @@
+"""Start and stop real ``isthmus node`` processes (tests, benchmarks, demo).
+
+Each node gets its own home directory (``config/isthmus.yml``, data, logs). The HTTP port
+defaults to 0 — the kernel picks a free one, so parallel runs never race for ports — and the
+node reports what it bound in a ports file this helper waits for.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+
+class NodeProcess:
+    def __init__(
+        self,
+        home: Path,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.home = home
+        self.settings: dict[str, Any] = {
+            "cluster.name": "test-cluster",
+            "node.name": "node-0",
+            "http.port": 0,
+            "path.data": "data",
+            "path.logs": "logs",
+            "xpack.security.enabled": False,
+        }
+        self.settings.update(settings or {})
+        self.env = dict(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http_address: str | None = None
+
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.home / "ports.json"
+
+    @property
+    def url(self) -> str:
+        assert self.http_address is not None, "node not started"
+        return f"http://{self.http_address}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / f"{self.settings['cluster.name']}.log"
+
+    def log_text(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def write_config(self) -> None:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "isthmus.yml").write_text(yaml.safe_dump(self.settings))
+
+    def start(self, timeout: float = 20.0, extra_args: list[str] | None = None) -> NodeProcess:
+        self.write_config()
+        if self.ports_file.exists():
+            self.ports_file.unlink()
+        stderr_path = self.home / "stderr.log"
+        env = {**os.environ, **self.env}
+        self._stderr = stderr_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "isthmus",
+                "node",
+                "--config-dir",
+                str(self.config_dir),
+                "--ports-file",
+                str(self.ports_file),
+                "-q",
+                *(extra_args or []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env=env,
+            cwd=self.home,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ports_file.exists():
+                info = orjson.loads(self.ports_file.read_bytes())
+                self.http_address = info["http"]
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"node exited with {self.proc.returncode}: {stderr_path.read_text()[-2000:]}"
+                )
+            time.sleep(0.01)
+        self.kill()
+        raise TimeoutError(f"node did not start within {timeout}s")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait: the clean shutdown path."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if getattr(self, "_stderr", None) is not None:
+            self._stderr.close()
+        self.proc = None
+
+    def __enter__(self) -> NodeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.proc is not None and self.proc.poll() is None else "stopped"
+        return f"<NodeProcess {self.home.name} {state} {self.http_address}>"
