@@ -7,9 +7,10 @@ documents the query matched. For merging partial results later (shards, remote c
 :func:`~isthmus.search.aggs_core.results_json` instead; ``run_aggs`` is exactly that with one
 partial.
 
-The aggregation types live in domain modules: ``aggs_bucket`` (terms, filter(s), missing,
-global), ``aggs_histogram``, ``aggs_range``, ``aggs_metric`` and ``aggs_top_hits``; the shared
-model is ``aggs_core``. This module is the registry that maps type names to their parsers.
+The aggregation types live in domain modules: ``aggs_terms``, ``aggs_bucket`` (filter(s),
+missing, global, and the bucket model), ``aggs_histogram``, ``aggs_range``, ``aggs_metric`` and
+``aggs_top_hits``; the shared model is ``aggs_core``. This module is the registry that maps type
+names to their parsers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any
 
 from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.search import aggs_bucket, aggs_histogram, aggs_metric, aggs_range, aggs_top_hits
+from isthmus.search import (
+    aggs_bucket,
+    aggs_histogram,
+    aggs_metric,
+    aggs_range,
+    aggs_terms,
+    aggs_top_hits,
+)
 from isthmus.search.aggs_core import (
     VALUES_SOURCE_PARAMS,
     Agg,
@@ -36,7 +44,7 @@ from isthmus.search.aggs_core import (
 
 # type name → (parser, accepted parameters)
 _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
-    "terms": (aggs_bucket.parse_terms, frozenset(aggs_bucket.TERMS_PARAMS)),
+    "terms": (aggs_terms.parse_terms, frozenset(aggs_terms.TERMS_PARAMS)),
     "filters": (
         aggs_bucket.parse_filters,
         frozenset({"filters", "other_bucket", "other_bucket_key", "keyed"}),

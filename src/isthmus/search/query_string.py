@@ -52,9 +52,10 @@ _QS_KEYS = _COMMON_KEYS | {"default_field", "quote_analyzer", "allow_leading_wil
 _QS_KEYS |= {"enable_position_increments", "fuzziness", "fuzzy_rewrite", "phrase_slop", "escape"}
 _QS_KEYS |= {"tie_breaker", "rewrite", "time_zone", "max_determinized_states"}
 _SQS_KEYS = _COMMON_KEYS | {"flags"}
-# The body's fuzzy knobs, renamed to the keys match and multi_match take.
-_FUZZY_KEYS = {k: k.removeprefix("fuzzy_") for k in ("fuzzy_prefix_length", "fuzzy_max_expansions")}
-_FUZZY_KEYS |= {"fuzzy_transpositions": "fuzzy_transpositions", "fuzzy_rewrite": "fuzzy_rewrite"}
+# The body's fuzzy knobs, renamed to the keys match and multi_match take (``fuzzy_rewrite`` only
+# changes scoring internals and is accepted but not passed on).
+_FUZZY_KEYS = {"fuzzy_prefix_length": "prefix_length", "fuzzy_max_expansions": "max_expansions"}
+_FUZZY_KEYS |= {"fuzzy_transpositions": "fuzzy_transpositions"}
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ def _words(opts: _Options, fields: Fields, text: str, fuzziness: Any = None) -> 
         params["lenient"] = opts.lenient
     if _plain(fields):
         return {"match": {fields[0][0]: {"query": text, **params}}}
+    params.pop("fuzzy_transpositions", None)  # a match-only knob
     multi = {"type": "best_fields", **opts.multi}
     return {"multi_match": {"query": text, "fields": _field_list(fields), **multi, **params}}
 
@@ -289,6 +291,7 @@ class _Tok(NamedTuple):
 _WS = frozenset(" \t\n\r\u3000")
 _NOT_TERM_START = _WS | frozenset('+-!():^[]"{}~*?\\/')
 _WORD_OPS = {"AND": "AND", "&&": "AND", "OR": "OR", "||": "OR", "NOT": "NOT"}
+_WORD_KINDS = {"QUOTED", "TERM", "*", "PREFIXTERM", "WILDTERM", "REGEXPTERM", "BAREOPER"}
 _BOOST = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
@@ -501,16 +504,8 @@ class _Classic:
     def _term(self, field: str | None) -> Query | None:
         tok = self._peek()
         if tok.kind in ("[", "{"):
-            return self._range(field)
-        if tok.kind not in (
-            "QUOTED",
-            "TERM",
-            "*",
-            "PREFIXTERM",
-            "WILDTERM",
-            "REGEXPTERM",
-            "BAREOPER",
-        ):
+            return self._range_clause(field)
+        if tok.kind not in _WORD_KINDS:
             raise self._unexpected()
         self._take()
         boost, slop = None, None
@@ -561,7 +556,7 @@ class _Classic:
         edits = _number(slop, -1)
         return self.opts.fuzziness if edits < 0 else min(2, edits)
 
-    def _range(self, field: str | None) -> Query | None:
+    def _range_clause(self, field: str | None) -> Query | None:
         lower_inclusive = self._take().kind == "["
         values: list[str | None] = []
         for step in range(2):

@@ -1,0 +1,568 @@
+"""Document APIs against a real node: index/create, get/exists, delete, update, mget, bulk.
+
+Every expectation is Elasticsearch 8/9's observable behaviour through the official client:
+status codes, ``result`` values, version/seq_no bookkeeping, error ``type``/``reason`` text and
+the field order ES's ``DocWriteResponse``/``GetResult`` write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+SHARDS_1_REPLICA = {"total": 2, "successful": 1, "failed": 0}  # 1 primary + 1 unassigned replica
+
+
+@pytest.fixture
+def idx(request: pytest.FixtureRequest) -> str:
+    """An index name unique to the test (the node is shared by the whole session)."""
+    return "doc-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
+
+
+def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
+    """Run a client call that must fail; return (HTTP status, error body)."""
+    with pytest.raises(ApiError) as info:
+        call()
+    return info.value.meta.status, info.value.body
+
+
+def no_refresh_index(es: Elasticsearch, name: str) -> None:
+    """An index that never refreshes on its own, so visibility is under the test's control."""
+    es.indices.create(index=name, settings={"refresh_interval": "-1"})
+
+
+# --- index / create -----------------------------------------------------------------------------
+
+
+def test_index_with_id_creates_then_updates(es: Elasticsearch, idx: str) -> None:
+    first = es.index(index=idx, id="1", document={"title": "one"})
+    assert first.meta.status == 201
+    assert first.body == {"_index": idx, "_id": "1", "_version": 1, "result": "created",
+                          "_shards": SHARDS_1_REPLICA, "_seq_no": 0, "_primary_term": 1}
+    assert list(first.body) == ["_index", "_id", "_version", "result", "_shards", "_seq_no",
+                                "_primary_term"]
+
+    second = es.index(index=idx, id="1", document={"title": "uno"})
+    assert second.meta.status == 200
+    assert second["result"] == "updated"
+    assert (second["_version"], second["_seq_no"], second["_primary_term"]) == (2, 1, 1)
+    assert es.get(index=idx, id="1")["_source"] == {"title": "uno"}
+
+
+def test_put_and_post_with_id_are_equivalent(es: Elasticsearch, idx: str) -> None:
+    put = es.perform_request("PUT", f"/{idx}/_doc/a", body={"n": 1},
+                             headers={"content-type": "application/json"})
+    post = es.perform_request("POST", f"/{idx}/_doc/b", body={"n": 2},
+                              headers={"content-type": "application/json"})
+    assert (put.meta.status, put["result"], put["_id"]) == (201, "created", "a")
+    assert (post.meta.status, post["result"], post["_id"]) == (201, "created", "b")
+    assert post["_seq_no"] == put["_seq_no"] + 1
+
+
+def test_post_without_id_generates_an_es_style_id(es: Elasticsearch, idx: str) -> None:
+    resp = es.index(index=idx, document={"auto": True})
+    assert resp.meta.status == 201
+    assert resp["result"] == "created"
+    # ES auto ids are 20-character URL-safe base64 time-based UUIDs.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{20}", resp["_id"]), resp["_id"]
+    other = es.index(index=idx, document={"auto": True})
+    assert other["_id"] != resp["_id"]
+    assert es.get(index=idx, id=resp["_id"])["_source"] == {"auto": True}
+
+
+def test_create_endpoint_conflicts_on_existing_id(es: Elasticsearch, idx: str) -> None:
+    created = es.create(index=idx, id="1", document={"v": 1})
+    assert created.meta.status == 201
+    assert created["result"] == "created"
+
+    status, body = api_error(lambda: es.create(index=idx, id="1", document={"v": 2}))
+    assert status == 409
+    err = body["error"]
+    assert err["type"] == "version_conflict_engine_exception"
+    assert err["reason"] == "[1]: version conflict, document already exists (current version [1])"
+    assert err["index"] == idx
+    assert err["shard"] == "0"
+    assert err["root_cause"][0]["type"] == "version_conflict_engine_exception"
+    assert body["status"] == 409
+    assert es.get(index=idx, id="1")["_source"] == {"v": 1}
+
+
+def test_op_type_create_conflicts_on_existing_id(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="7", document={"v": 1})
+    es.index(index=idx, id="7", document={"v": 2})
+    status, body = api_error(
+        lambda: es.index(index=idx, id="7", document={"v": 3}, op_type="create"))
+    assert status == 409
+    assert body["error"]["type"] == "version_conflict_engine_exception"
+    assert body["error"]["reason"] == (
+        "[7]: version conflict, document already exists (current version [2])")
+
+
+def test_refresh_true_reports_forced_refresh_before_shards(es: Elasticsearch, idx: str) -> None:
+    no_refresh_index(es, idx)
+    resp = es.index(index=idx, id="1", document={"t": "x"}, refresh=True)
+    assert resp["forced_refresh"] is True
+    # DocWriteResponse writes forced_refresh right after result, before _shards.
+    assert list(resp.body) == ["_index", "_id", "_version", "result", "forced_refresh", "_shards",
+                               "_seq_no", "_primary_term"]
+    assert es.count(index=idx)["count"] == 1
+
+
+def test_refresh_wait_for_makes_doc_searchable(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    resp = es.index(index=idx, id="1", document={"t": "x"}, refresh="wait_for")
+    assert "forced_refresh" not in resp.body
+    assert es.search(index=idx)["hits"]["total"] == {"value": 1, "relation": "eq"}
+
+
+def test_refresh_false_leaves_doc_unsearchable_until_refresh(es: Elasticsearch, idx: str) -> None:
+    no_refresh_index(es, idx)
+    resp = es.index(index=idx, id="1", document={"t": "x"}, refresh=False)
+    assert "forced_refresh" not in resp.body
+    assert es.search(index=idx)["hits"]["total"]["value"] == 0
+    refreshed = es.indices.refresh(index=idx)
+    assert refreshed["_shards"] == {"total": 2, "successful": 1, "failed": 0}
+    assert es.search(index=idx)["hits"]["total"]["value"] == 1
+
+
+def test_invalid_refresh_value_is_rejected(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.perform_request(
+        "PUT", f"/{idx}/_doc/1", params={"refresh": "sometimes"}, body={"a": 1},
+        headers={"content-type": "application/json"}))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "Unknown value for refresh: [sometimes]."
+
+
+def test_index_auto_creates_index_with_dynamic_mapping(es: Elasticsearch, idx: str) -> None:
+    assert not es.indices.exists(index=idx)
+    es.index(index=idx, id="1", document={"n": 3})
+    assert es.indices.exists(index=idx)
+    mapping = es.indices.get_mapping(index=idx)[idx]["mappings"]
+    assert mapping["properties"]["n"] == {"type": "long"}
+
+
+# --- get / exists -------------------------------------------------------------------------------
+
+
+def test_get_found_has_es_fields_in_order(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1, "b": {"c": 2}})
+    resp = es.get(index=idx, id="1")
+    assert resp.body == {"_index": idx, "_id": "1", "_version": 1, "_seq_no": 0,
+                         "_primary_term": 1, "found": True, "_source": {"a": 1, "b": {"c": 2}}}
+    assert list(resp.body) == ["_index", "_id", "_version", "_seq_no", "_primary_term", "found",
+                               "_source"]
+
+
+def test_get_missing_doc_is_404_with_found_false(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(lambda: es.get(index=idx, id="nope"))
+    assert status == 404
+    assert body == {"_index": idx, "_id": "nope", "found": False}
+    assert list(body) == ["_index", "_id", "found"]
+
+
+def test_get_on_missing_index_is_index_not_found(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.get(index=idx, id="1"))
+    assert status == 404
+    err = body["error"]
+    assert err["type"] == "index_not_found_exception"
+    assert err["reason"] == f"no such index [{idx}]"
+    assert err["index"] == idx
+    assert err["resource.id"] == idx
+
+
+def test_get_source_filtering_params(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1, "b": 2, "obj": {"x": 1, "y": 2}})
+    no_source = es.get(index=idx, id="1", source=False)
+    assert "_source" not in no_source.body
+    assert no_source["found"] is True
+    assert es.get(index=idx, id="1", source_includes=["a", "obj.x"])["_source"] == {
+        "a": 1, "obj": {"x": 1}}
+    assert es.get(index=idx, id="1", source_excludes=["b", "obj.y"])["_source"] == {
+        "a": 1, "obj": {"x": 1}}
+    assert es.get(index=idx, id="1", source="b")["_source"] == {"b": 2}
+    assert es.get(index=idx, id="1", source_includes=["obj.*"])["_source"] == {
+        "obj": {"x": 1, "y": 2}}
+
+
+def test_get_source_endpoint(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1, "b": 2})
+    assert es.get_source(index=idx, id="1").body == {"a": 1, "b": 2}
+    assert es.get_source(index=idx, id="1", source_excludes=["a"]).body == {"b": 2}
+    status, body = api_error(lambda: es.get_source(index=idx, id="2"))
+    assert status == 404
+    assert body["error"]["type"] == "resource_not_found_exception"
+    assert body["error"]["reason"] == f"Document not found [{idx}]/[2]"
+
+
+def test_realtime_get_sees_unrefreshed_doc(es: Elasticsearch, idx: str) -> None:
+    no_refresh_index(es, idx)
+    es.index(index=idx, id="1", document={"fresh": True})
+    assert es.search(index=idx)["hits"]["total"]["value"] == 0
+    assert es.get(index=idx, id="1")["_source"] == {"fresh": True}
+    assert es.exists(index=idx, id="1")
+
+
+def test_non_realtime_get_does_not_see_unrefreshed_doc(es: Elasticsearch, idx: str) -> None:
+    no_refresh_index(es, idx)
+    es.index(index=idx, id="1", document={"fresh": True})
+    status, body = api_error(lambda: es.get(index=idx, id="1", realtime=False))
+    assert status == 404
+    assert body == {"_index": idx, "_id": "1", "found": False}
+    es.indices.refresh(index=idx)
+    assert es.get(index=idx, id="1", realtime=False)["found"] is True
+
+
+def test_exists_head(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    yes = es.exists(index=idx, id="1")
+    no = es.exists(index=idx, id="2")
+    assert bool(yes) is True and yes.meta.status == 200
+    assert bool(no) is False and no.meta.status == 404
+    assert es.exists_source(index=idx, id="1")
+    assert not es.exists(index=idx + "-missing", id="1")
+
+
+# --- delete -------------------------------------------------------------------------------------
+
+
+def test_delete_found(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.delete(index=idx, id="1")
+    assert resp.meta.status == 200
+    assert resp.body == {"_index": idx, "_id": "1", "_version": 2, "result": "deleted",
+                         "_shards": SHARDS_1_REPLICA, "_seq_no": 1, "_primary_term": 1}
+    assert not es.exists(index=idx, id="1")
+
+
+def test_delete_missing_doc_is_404_not_found_result(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.options(ignore_status=404).delete(index=idx, id="zzz")
+    assert resp.meta.status == 404
+    assert resp["result"] == "not_found"
+    assert resp["_index"] == idx and resp["_id"] == "zzz"
+    assert resp["_version"] == 1  # internal versioning: a delete of nothing is version 1
+    assert resp["_shards"] == SHARDS_1_REPLICA
+    assert "error" not in resp.body
+
+
+def test_delete_on_missing_index_does_not_create_it(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.delete(index=idx, id="1"))
+    assert status == 404
+    assert body["error"]["type"] == "index_not_found_exception"
+    assert body["error"]["reason"] == f"no such index [{idx}]"
+    assert not es.indices.exists(index=idx)
+
+
+def test_reindex_after_delete_continues_versions(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    es.delete(index=idx, id="1")
+    again = es.index(index=idx, id="1", document={"a": 2})
+    assert again.meta.status == 201
+    assert again["result"] == "created"
+    assert again["_version"] == 3
+    assert again["_seq_no"] == 2
+
+
+# --- optimistic concurrency ---------------------------------------------------------------------
+
+
+def test_if_seq_no_and_primary_term_match_succeeds(es: Elasticsearch, idx: str) -> None:
+    first = es.index(index=idx, id="1", document={"v": 1})
+    second = es.index(index=idx, id="1", document={"v": 2}, if_seq_no=first["_seq_no"],
+                      if_primary_term=first["_primary_term"])
+    assert second["result"] == "updated"
+    assert second["_seq_no"] == first["_seq_no"] + 1
+
+
+def test_if_seq_no_mismatch_is_409_with_es_reason(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    es.index(index=idx, id="1", document={"v": 2})
+    status, body = api_error(lambda: es.index(index=idx, id="1", document={"v": 3},
+                                              if_seq_no=0, if_primary_term=1))
+    assert status == 409
+    assert body["error"]["type"] == "version_conflict_engine_exception"
+    assert body["error"]["reason"] == (
+        "[1]: version conflict, required seqNo [0], primary term [1]. current document has "
+        "seqNo [1] and primary term [1]")
+    assert es.get(index=idx, id="1")["_source"] == {"v": 2}
+
+
+def test_if_primary_term_mismatch_is_409(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    status, body = api_error(lambda: es.index(index=idx, id="1", document={"v": 3},
+                                              if_seq_no=0, if_primary_term=7))
+    assert status == 409
+    assert body["error"]["reason"] == (
+        "[1]: version conflict, required seqNo [0], primary term [7]. current document has "
+        "seqNo [0] and primary term [1]")
+
+
+def test_if_seq_no_on_missing_doc_is_409_document_does_not_exist(
+        es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(lambda: es.index(index=idx, id="9", document={"v": 3},
+                                              if_seq_no=0, if_primary_term=1))
+    assert status == 409
+    assert body["error"]["type"] == "version_conflict_engine_exception"
+    assert body["error"]["reason"] == (
+        "[9]: version conflict, required seqNo [0], primary term [1]. but no document was found")
+
+
+def test_conditional_delete_mismatch_is_409(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    status, body = api_error(lambda: es.delete(index=idx, id="1", if_seq_no=5,
+                                               if_primary_term=1))
+    assert status == 409
+    assert body["error"]["reason"] == (
+        "[1]: version conflict, required seqNo [5], primary term [1]. current document has "
+        "seqNo [0] and primary term [1]")
+    assert es.exists(index=idx, id="1")
+
+
+def test_if_seq_no_without_primary_term_is_validation_error(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.perform_request(
+        "PUT", f"/{idx}/_doc/1", params={"if_seq_no": "0"}, body={"a": 1},
+        headers={"content-type": "application/json"}))
+    assert status == 400
+    assert body["error"]["type"] == "action_request_validation_exception"
+    assert body["error"]["reason"] == (
+        "Validation Failed: 1: ifSeqNo is set, but primary term is [0];")
+
+
+# --- update -------------------------------------------------------------------------------------
+
+
+def test_update_partial_doc_merges(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1, "obj": {"x": 1}})
+    resp = es.update(index=idx, id="1", doc={"b": 2, "obj": {"y": 2}})
+    assert resp.meta.status == 200
+    assert resp.body == {"_index": idx, "_id": "1", "_version": 2, "result": "updated",
+                         "_shards": SHARDS_1_REPLICA, "_seq_no": 1, "_primary_term": 1}
+    assert es.get(index=idx, id="1")["_source"] == {"a": 1, "obj": {"x": 1, "y": 2}, "b": 2}
+
+
+def test_update_with_same_content_is_noop(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.update(index=idx, id="1", doc={"a": 1})
+    assert resp.meta.status == 200
+    assert resp.body == {"_index": idx, "_id": "1", "_version": 1, "result": "noop",
+                         "_shards": {"total": 0, "successful": 0, "failed": 0}, "_seq_no": 0,
+                         "_primary_term": 1}
+
+
+def test_update_detect_noop_false_writes(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.update(index=idx, id="1", doc={"a": 1}, detect_noop=False)
+    assert resp["result"] == "updated"
+    assert resp["_version"] == 2
+
+
+def test_update_doc_as_upsert_creates_missing(es: Elasticsearch, idx: str) -> None:
+    resp = es.update(index=idx, id="1", doc={"a": 1}, doc_as_upsert=True)
+    assert resp.meta.status == 201
+    assert resp["result"] == "created"
+    assert resp["_version"] == 1
+    assert es.get(index=idx, id="1")["_source"] == {"a": 1}
+
+
+def test_update_upsert_used_only_when_missing(es: Elasticsearch, idx: str) -> None:
+    created = es.update(index=idx, id="1", doc={"a": 2}, upsert={"a": 0, "init": True})
+    assert (created.meta.status, created["result"]) == (201, "created")
+    assert es.get(index=idx, id="1")["_source"] == {"a": 0, "init": True}
+    updated = es.update(index=idx, id="1", doc={"a": 2}, upsert={"a": 0, "init": True})
+    assert (updated.meta.status, updated["result"]) == (200, "updated")
+    assert es.get(index=idx, id="1")["_source"] == {"a": 2, "init": True}
+
+
+def test_update_missing_doc_is_document_missing(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(lambda: es.update(index=idx, id="9", doc={"a": 1}))
+    assert status == 404
+    err = body["error"]
+    assert err["type"] == "document_missing_exception"
+    assert err["reason"] == "[9]: document missing"
+    assert err["index"] == idx
+    assert err["shard"] == "0"
+    assert err["root_cause"] == [{"type": "document_missing_exception",
+                                  "reason": "[9]: document missing",
+                                  "index_uuid": err["index_uuid"], "shard": "0", "index": idx}]
+
+
+def test_update_returns_source_when_asked(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.update(index=idx, id="1", doc={"b": 2}, source=True)
+    assert resp["get"]["found"] is True
+    assert resp["get"]["_source"] == {"a": 1, "b": 2}
+    assert resp["get"]["_seq_no"] == 1
+
+
+def test_update_with_stale_if_seq_no_conflicts(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    es.index(index=idx, id="1", document={"a": 2})
+    status, body = api_error(lambda: es.update(index=idx, id="1", doc={"a": 3}, if_seq_no=0,
+                                               if_primary_term=1))
+    assert status == 409
+    assert body["error"]["type"] == "version_conflict_engine_exception"
+
+
+# --- mget ---------------------------------------------------------------------------------------
+
+
+def test_mget_by_ids(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    es.index(index=idx, id="2", document={"a": 2})
+    resp = es.mget(index=idx, ids=["2", "missing", "1"])
+    docs = resp["docs"]
+    assert [d["_id"] for d in docs] == ["2", "missing", "1"]
+    assert docs[0]["_source"] == {"a": 2} and docs[0]["found"] is True
+    assert docs[1] == {"_index": idx, "_id": "missing", "found": False}
+    assert docs[2]["_version"] == 1
+
+
+def test_mget_docs_across_indices_with_missing_index(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1, "b": 2})
+    resp = es.mget(docs=[{"_index": idx, "_id": "1", "_source": ["b"]},
+                         {"_index": idx + "-nope", "_id": "1"}])
+    first, second = resp["docs"]
+    assert first["_source"] == {"b": 2}
+    assert second["_index"] == idx + "-nope"
+    assert second["_id"] == "1"
+    assert second["error"]["type"] == "index_not_found_exception"
+    assert second["error"]["reason"] == f"no such index [{idx}-nope]"
+    assert "found" not in second
+
+
+def test_mget_without_docs_is_validation_error(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(lambda: es.mget(index=idx, docs=[]))
+    assert status == 400
+    assert body["error"]["type"] == "action_request_validation_exception"
+    assert body["error"]["reason"] == "Validation Failed: 1: no documents to get;"
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+
+
+def test_bulk_mixed_actions_per_item_results(es: Elasticsearch, idx: str) -> None:
+    resp = es.bulk(operations=[
+        {"index": {"_index": idx, "_id": "1"}}, {"a": 1},
+        {"create": {"_index": idx, "_id": "2"}}, {"a": 2},
+        {"update": {"_index": idx, "_id": "1"}}, {"doc": {"b": 1}},
+        {"delete": {"_index": idx, "_id": "2"}},
+        {"create": {"_index": idx, "_id": "1"}}, {"a": 9},
+        {"delete": {"_index": idx, "_id": "3"}},
+        {"update": {"_index": idx, "_id": "4"}}, {"doc": {"x": 1}},
+    ], refresh=True)
+    assert resp["errors"] is True
+    assert list(resp.body)[:2] == ["errors", "took"]
+    assert isinstance(resp["took"], int)
+    items = resp["items"]
+    assert [next(iter(i)) for i in items] == ["index", "create", "update", "delete", "create",
+                                              "delete", "update"]
+    index_item = items[0]["index"]
+    assert index_item == {"_index": idx, "_id": "1", "_version": 1, "result": "created",
+                          "forced_refresh": True, "_shards": SHARDS_1_REPLICA, "_seq_no": 0,
+                          "_primary_term": 1, "status": 201}
+    assert list(index_item) == ["_index", "_id", "_version", "result", "forced_refresh",
+                                "_shards", "_seq_no", "_primary_term", "status"]
+    assert (items[1]["create"]["status"], items[1]["create"]["result"]) == (201, "created")
+    assert (items[2]["update"]["status"], items[2]["update"]["result"]) == (200, "updated")
+    assert items[2]["update"]["_version"] == 2
+    assert (items[3]["delete"]["status"], items[3]["delete"]["result"]) == (200, "deleted")
+
+    conflict = items[4]["create"]
+    assert conflict["status"] == 409
+    assert list(conflict)[:3] == ["_index", "_id", "status"]
+    assert conflict["error"]["type"] == "version_conflict_engine_exception"
+    assert conflict["error"]["reason"] == (
+        "[1]: version conflict, document already exists (current version [2])")
+    assert conflict["error"]["index"] == idx
+
+    not_found = items[5]["delete"]  # a 404 delete is a result, not an error
+    assert (not_found["status"], not_found["result"]) == (404, "not_found")
+    assert "error" not in not_found
+
+    missing = items[6]["update"]
+    assert missing["status"] == 404
+    assert missing["error"]["type"] == "document_missing_exception"
+    assert missing["error"]["reason"] == "[4]: document missing"
+
+    assert es.get(index=idx, id="1")["_source"] == {"a": 1, "b": 1}
+    assert not es.exists(index=idx, id="2")
+
+
+def test_bulk_without_failures_has_errors_false(es: Elasticsearch, idx: str) -> None:
+    resp = es.bulk(index=idx, operations=[{"index": {"_id": "1"}}, {"a": 1},
+                                          {"index": {}}, {"a": 2}])
+    assert resp["errors"] is False
+    assert [i["index"]["status"] for i in resp["items"]] == [201, 201]
+    assert resp["items"][0]["index"]["_index"] == idx
+    assert re.fullmatch(r"[A-Za-z0-9_-]{20}", resp["items"][1]["index"]["_id"])
+
+
+def test_bulk_malformed_action_line_is_400(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.bulk(operations=[{"explode": {"_index": idx}}, {"a": 1}]))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == (
+        "Malformed action/metadata line [1], expected field [create], [delete], [index] or "
+        "[update] but found [explode]")
+    assert not es.indices.exists(index=idx)
+
+
+def test_bulk_unknown_metadata_parameter_is_400(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.bulk(
+        operations=[{"index": {"_index": idx, "_id": "1", "bogus": 1}}, {"a": 1}]))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == (
+        "Action/metadata line [1] contains an unknown parameter [bogus]")
+
+
+def test_bulk_invalid_source_json_fails_only_that_item(es: Elasticsearch, idx: str) -> None:
+    payload = (
+        f'{{"index":{{"_index":"{idx}","_id":"1"}}}}\n'
+        '{"a": 1,,}\n'
+        f'{{"index":{{"_index":"{idx}","_id":"2"}}}}\n'
+        '{"a": 2}\n'
+    )
+    resp = es.bulk(operations=payload)
+    assert resp["errors"] is True
+    bad, good = resp["items"]
+    assert bad["index"]["_id"] == "1"
+    assert bad["index"]["status"] == 400
+    assert bad["index"]["error"]["type"] in {"document_parsing_exception",
+                                             "mapper_parsing_exception"}
+    assert good["index"]["status"] == 201
+    assert es.exists(index=idx, id="2")
+    assert not es.exists(index=idx, id="1")
+
+
+def test_bulk_body_must_end_with_newline(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.perform_request(
+        "POST", "/_bulk", body=f'{{"delete":{{"_index":"{idx}","_id":"1"}}}}',
+        headers={"content-type": "application/x-ndjson"}))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "The bulk request must be terminated by a newline [\\n]"
+
+
+def test_bulk_conditional_write_conflict_is_per_item(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"a": 1})
+    resp = es.bulk(operations=[
+        {"index": {"_index": idx, "_id": "1", "if_seq_no": 9, "if_primary_term": 1}}, {"a": 2},
+        {"index": {"_index": idx, "_id": "2"}}, {"a": 3},
+    ])
+    assert resp["errors"] is True
+    first, second = resp["items"]
+    assert first["index"]["status"] == 409
+    assert first["index"]["error"]["reason"] == (
+        "[1]: version conflict, required seqNo [9], primary term [1]. current document has "
+        "seqNo [0] and primary term [1]")
+    assert second["index"]["status"] == 201
