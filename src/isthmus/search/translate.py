@@ -234,7 +234,9 @@ class Translator:
         if q.prefix:
             if len(tokens) == 1:
                 return tantivy.Query.regex_query(self._s, name, regex_escape(tokens[0]) + ".*")
-            return tantivy.Query.phrase_prefix_query(self._s, name, list[str | tuple[int, str]](tokens))
+            return tantivy.Query.phrase_prefix_query(
+                self._s, name, list[str | tuple[int, str]](tokens)
+            )
         if len(tokens) == 1:
             return tantivy.Query.term_query(self._s, name, tokens[0])
         return tantivy.Query.phrase_query(

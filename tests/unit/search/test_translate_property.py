@@ -75,13 +75,17 @@ leaf_queries = st.one_of(
         st.integers(-5, 20),
         st.booleans(),
     ),
-    st.builds(lambda lo: {"range": {"price": {"lt": lo}}}, st.floats(-10, 10).map(lambda f: round(f, 1))),
+    st.builds(
+        lambda lo: {"range": {"price": {"lt": lo}}}, st.floats(-10, 10).map(lambda f: round(f, 1))
+    ),
     st.builds(
         lambda days, unit: {"range": {"ts": {"gte": f"now-{days}d/{unit}"}}},
         st.integers(0, 10),
         st.sampled_from(["d", "h"]),
     ),
-    st.builds(lambda f: {"exists": {"field": f}}, st.sampled_from(["title", "tag", "n", "ts", "flag"])),
+    st.builds(
+        lambda f: {"exists": {"field": f}}, st.sampled_from(["title", "tag", "n", "ts", "flag"])
+    ),
     st.builds(lambda p: {"prefix": {"tag": p}}, st.sampled_from(["p", "P", "a", "prod"])),
     st.builds(lambda w: {"wildcard": {"tag": w}}, st.sampled_from(["p*", "?", "prod-?", "*o*"])),
     st.builds(lambda b: {"term": {"flag": b}}, st.booleans()),
