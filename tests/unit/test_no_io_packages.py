@@ -1,0 +1,42 @@
+"""The ``[no I/O]`` modules import no asyncio, socket, ssl or subprocess (STYLE convention 1)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "isthmus"
+NO_IO = [
+    *sorted((SRC / "search").glob("*.py")),
+    SRC / "index" / "mapping.py",
+    SRC / "index" / "dates.py",
+    SRC / "cluster" / "metadata.py",
+    SRC / "cluster" / "resolve.py",
+    SRC / "cluster" / "routing.py",
+    SRC / "http" / "router.py",
+    SRC / "http" / "filter_path.py",
+    SRC / "settings" / "registry.py",
+    SRC / "settings" / "values.py",
+    SRC / "settings" / "secret.py",
+]
+FORBIDDEN = {"asyncio", "socket", "ssl", "subprocess", "sqlite3", "uvicorn", "urllib.request"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_no_io_modules_import_no_io() -> None:
+    offenders = {}
+    for path in NO_IO:
+        bad = {m for m in _imports(path) if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN}
+        if bad:
+            offenders[str(path.relative_to(SRC))] = sorted(bad)
+    assert not offenders
