@@ -19,7 +19,6 @@ Usage: .venv/bin/python bench/bench_ingest.py [--docs 100000] [--bulk 1000] [--c
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import threading
@@ -31,11 +30,12 @@ import tantivy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     INDEX,
     WRITER_HEAP_BYTES,
     Http,
     bulk_bodies,
+    cpu_seconds,
     create_index,
     generate_docs,
     generate_ids,
@@ -53,11 +53,6 @@ from common import (  # noqa: E402
 
 TARGET_RATIO = 0.5
 TARGET_ABS = 10_000
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def raw_with_deletes(path: Path, ids: list[str], docs: list[dict]) -> float:
@@ -94,7 +89,9 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=2)
     args = p.parse_args()
 
-    print_header(f"#9 ingest efficiency: {args.docs} docs, {args.bulk}/bulk, {args.clients} clients")
+    print_header(
+        f"#9 ingest efficiency: {args.docs} docs, {args.bulk}/bulk, {args.clients} clients"
+    )
     docs = generate_docs(args.docs)
     ids = generate_ids(args.docs)
     avg_size = sum(len(orjson.dumps(d)) for d in docs[:1000]) / min(1000, len(docs))
@@ -121,7 +118,9 @@ def main() -> int:
         rest = bodies[1:]
         lat: list[float] = []
         threads = [
-            threading.Thread(target=send_bulks, args=(node.url, rest[i :: args.clients], lat, errors))
+            threading.Thread(
+                target=send_bulks, args=(node.url, rest[i :: args.clients], lat, errors)
+            )
             for i in range(args.clients)
         ]
         started = time.perf_counter()
@@ -166,7 +165,13 @@ def main() -> int:
                 verdict(node_rate >= TARGET_ABS),
             ),
             ("first bulk latency", ms(first_lat[0]), "info", "", ""),
-            ("bulk latency p50 / p99", f"{ms(percentile(lat, 50))} / {ms(percentile(lat, 99))}", "info", "", ""),
+            (
+                "bulk latency p50 / p99",
+                f"{ms(percentile(lat, 50))} / {ms(percentile(lat, 99))}",
+                "info",
+                "",
+                "",
+            ),
             (
                 "node CPU during phase 2",
                 f"{node_cpu:.1f} s over {total_wall:.1f} s wall",

@@ -19,6 +19,7 @@ Usage: .venv/bin/python bench/bench_search.py [--docs 100000] [--queries 2000] [
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import tempfile
@@ -31,13 +32,14 @@ import tantivy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     FIELDS,
     INDEX,
     KEYWORD_FIELD,
     SERVICES,
     Http,
     bulk_bodies,
+    cpu_seconds,
     create_index,
     generate_docs,
     generate_ids,
@@ -182,18 +184,25 @@ def main() -> int:
             if status != 200 or b'"errors":false' not in data[:200]:
                 raise RuntimeError(f"bulk failed: {status} {data[:300]!r}")
         http.json("POST", f"/{INDEX}/_refresh")
-        hits = http.json("POST", f"/{INDEX}/_search", {"query": {"term": {KEYWORD_FIELD: terms[0]}}})
+        hits = http.json(
+            "POST", f"/{INDEX}/_search", {"query": {"term": {KEYWORD_FIELD: terms[0]}}}
+        )
         http.close()
         rest = rest_latencies(node.url, terms)
         client = client_latencies(node.url, terms[: args.client_queries + WARMUP])
+        assert node.proc is not None
+        cpu0, own0 = cpu_seconds(node.proc.pid), cpu_seconds(os.getpid())
         done, loaded = throughput(node.url, args.conns, args.seconds, terms)
+        node_cpu = cpu_seconds(node.proc.pid) - cpu0
+        own_cpu = cpu_seconds(os.getpid()) - own0
+        segments = len(list(node.home.rglob("*.idx")))
 
     r50, r99 = percentile(raw_full, 50), percentile(raw_full, 99)
     h50, h99 = percentile(rest, 50), percentile(rest, 99)
     c50, c99 = percentile(client, 50), percentile(client, 99)
     print(
         f"   {len(hits['hits']['hits'])} hits of {hits['hits']['total']['value']} per query; "
-        f"raw index {raw_segments} segment(s); latencies after {WARMUP} warm-up queries"
+        f"segments raw {raw_segments}, node {segments}; latencies after {WARMUP} warm-up queries"
     )
     print_table(
         [
@@ -215,7 +224,14 @@ def main() -> int:
                 f"{h50 / r50:.1f}",
                 f"p50 {verdict(h50 <= TARGET_P50)}, p99 {verdict(h99 <= TARGET_P99)}",
             ),
-            ("REST _search, elasticsearch client", ms(c50), ms(c99), "info", f"{c50 / r50:.1f}", ""),
+            (
+                "REST _search, elasticsearch client",
+                ms(c50),
+                ms(c99),
+                "info",
+                f"{c50 / r50:.1f}",
+                "",
+            ),
             (
                 f"REST under {args.conns} conns",
                 ms(percentile(loaded, 50)),
@@ -225,6 +241,11 @@ def main() -> int:
                 "",
             ),
         ]
+    )
+    print(
+        f"   during the {args.conns}-conn phase: node CPU {node_cpu / args.seconds * 100:.0f}% of "
+        f"one core ({node_cpu / max(done, 1) * 1e6:.0f} us/query), this client process "
+        f"{own_cpu / args.seconds * 100:.0f}%"
     )
     print(
         f"   single-connection rate {1 / h50:,.0f} q/s (1/p50); raw in-process {1 / r50:,.0f} q/s"

@@ -46,14 +46,82 @@ KEYWORD_FIELD = "service"
 SERVICES = [f"svc-{i:02d}" for i in range(50)]  # 2% of the docs per term
 WRITER_HEAP_BYTES = 48_000_000  # the node's per-shard writer heap, one indexing thread
 
-_WORDS = (
-    "GET POST PUT DELETE request response served failed retry timeout connection closed "
-    "opened user session cache miss hit upstream downstream backend frontend queue worker "
-    "started stopped latency slow fast error warning info debug index search shard replica "
-    "primary node cluster bulk document mapping refresh flush merge segment disk memory cpu "
-    "thread pool rejected accepted token expired valid invalid login logout payment order "
-    "invoice customer product cart checkout shipping address region zone host container pod"
-).split()
+_WORDS = [
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "request",
+    "response",
+    "served",
+    "failed",
+    "retry",
+    "timeout",
+    "connection",
+    "closed",
+    "opened",
+    "user",
+    "session",
+    "cache",
+    "miss",
+    "hit",
+    "upstream",
+    "downstream",
+    "backend",
+    "frontend",
+    "queue",
+    "worker",
+    "started",
+    "stopped",
+    "latency",
+    "slow",
+    "fast",
+    "error",
+    "warning",
+    "info",
+    "debug",
+    "index",
+    "search",
+    "shard",
+    "replica",
+    "primary",
+    "node",
+    "cluster",
+    "bulk",
+    "document",
+    "mapping",
+    "refresh",
+    "flush",
+    "merge",
+    "segment",
+    "disk",
+    "memory",
+    "cpu",
+    "thread",
+    "pool",
+    "rejected",
+    "accepted",
+    "token",
+    "expired",
+    "valid",
+    "invalid",
+    "login",
+    "logout",
+    "payment",
+    "order",
+    "invoice",
+    "customer",
+    "product",
+    "cart",
+    "checkout",
+    "shipping",
+    "address",
+    "region",
+    "zone",
+    "host",
+    "container",
+    "pod",
+]
 _T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -143,7 +211,7 @@ def raw_index(path: Path, ids: Sequence[str], docs: Sequence[dict[str, Any]]) ->
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (``pct`` in 0–100) of ``values``."""
+    """Nearest-rank percentile (``pct`` in 0-100) of ``values``."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -214,6 +282,12 @@ def create_index(http: Http, settings: dict[str, Any] | None = None) -> None:
             "mappings": MAPPING,
         },
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from ``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- reporting ------------------------------------------------------------------------------

@@ -313,12 +313,24 @@ def test_sort_by_date_returns_epoch_millis(es: Elasticsearch, corpus: str) -> No
     assert resp["hits"]["hits"][0]["sort"] == [1703980800000]  # 2023-12-31T00:00:00Z
 
 
-def test_sort_by_score(es: Elasticsearch, corpus: str) -> None:
+def test_sort_by_score_alone_is_the_default_relevance_order(es: Elasticsearch,
+                                                             corpus: str) -> None:
+    # ES drops a lone ``_score`` (descending) sort: hits keep _score and carry no sort values.
     resp = es.search(index=corpus, query={"match": {"title": "quick"}}, sort=["_score"])
     hits = resp["hits"]["hits"]
     assert hits[0]["_id"] == "6"
-    assert [h["sort"][0] for h in hits] == [h["_score"] for h in hits]
+    assert all("sort" not in h for h in hits)
     assert hits[0]["_score"] > hits[-1]["_score"]
+    assert resp["hits"]["max_score"] == hits[0]["_score"]
+
+
+def test_sort_by_field_then_score(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(index=corpus, query={"match": {"title": "quick"}},
+                     sort=[{"category": "asc"}, "_score"])
+    hits = resp["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["3", "6", "1"]
+    assert hits[0]["sort"][0] == "books"
+    assert isinstance(hits[0]["sort"][1], float)
 
 
 def test_sort_on_text_field_is_rejected(es: Elasticsearch, corpus: str) -> None:

@@ -222,6 +222,7 @@ class DocumentActions:
             create=item.action == "create",
             if_seq_no=item.if_seq_no,
             if_primary_term=item.if_primary_term,
+            auto_id=item.id is None,
         )
 
     async def _parse(

@@ -62,6 +62,7 @@ class IndexOp:
     create: bool = False
     if_seq_no: int | None = None
     if_primary_term: int | None = None
+    auto_id: bool = False  # a generated id cannot exist yet: skip the lookup (ES's append-only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +272,7 @@ class ShardEngine:
     def ensure_mapping(self, mapping: Mapping) -> None:
         """Rebuild the search index if ``mapping`` has fields the current generation lacks."""
         with self._lock:
-            if self.schema.matches(mapping):
+            if self.schema.covers(mapping):
                 return
             if self._writer is not None:
                 self._writer.commit()
@@ -333,7 +334,8 @@ class ShardEngine:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for op in ops:
-                    cur = self._current(op.id, overlay)
+                    fresh = isinstance(op, IndexOp) and op.auto_id
+                    cur = None if fresh else self._current(op.id, overlay)
                     error = self._check(op, cur)
                     if error is not None:
                         results.append(OpResult(op.id, None, error=error))
@@ -353,7 +355,7 @@ class ShardEngine:
                         )
                         overlay[op.id] = _Current(seq, term, version, False)
                         doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
-                        pending.ops.append(("index", op.id, doc))
+                        pending.ops.append(("add" if fresh else "index", op.id, doc))
                     else:
                         live = cur is not None and not cur.deleted
                         result = "deleted" if live else "not_found"
@@ -383,8 +385,9 @@ class ShardEngine:
         if self._writer is None:
             self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
         writer = self._writer
-        for _kind, doc_id, doc in pending.ops:
-            writer.delete_documents_by_term("_id", doc_id)
+        for kind, doc_id, doc in pending.ops:
+            if kind != "add":
+                writer.delete_documents_by_term("_id", doc_id)
             if doc is not None:
                 writer.add_document(doc)
         self._applied_seq = self.max_seq_no

@@ -72,8 +72,12 @@ class IndexSchema:
         return cls({p: s.type for p, s in mapping.fields.items() if s.indexed})
 
     def matches(self, mapping: Mapping) -> bool:
-        wanted = tuple(sorted((p, s.type) for p, s in mapping.fields.items() if s.indexed))
-        return wanted == self.signature
+        return _signature(mapping) == self.signature
+
+    def covers(self, mapping: Mapping) -> bool:
+        """Whether every indexed field of ``mapping`` has a field here (a newer mapping may
+        have been applied already by a concurrent writer: never rebuild backwards)."""
+        return set(_signature(mapping)) <= set(self.signature)
 
     def field(self, path: str) -> TantivyField | None:
         return self.by_path.get(path)
@@ -117,3 +121,7 @@ class IndexSchema:
 
     def __repr__(self) -> str:
         return f"<IndexSchema fields={len(self.by_path)}>"
+
+
+def _signature(mapping: Mapping) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((p, s.type) for p, s in mapping.fields.items() if s.indexed))

@@ -63,10 +63,11 @@ class AggContext:
         return found
 
 
+@dataclass
 class AggResult(ABC):
     """An internal (mergeable) result of one aggregation."""
 
-    meta: Mapping[str, Any] | None = None
+    meta: Mapping[str, Any] | None = field(default=None, kw_only=True)
 
     @abstractmethod
     def reduce(self, others: Sequence[AggResult]) -> AggResult:
@@ -311,14 +312,19 @@ class ValueSource:
     """A field resolved against the mapping: per-document values plus their output format.
 
     ``spec`` is None for an unmapped field: it has no values, only ``missing`` if one was given.
+    ``index_field`` marks ``_index``, whose one value is the document's index name (across
+    clusters that is ``cluster:index``, which makes it the usual way to count hits per cluster).
     """
 
     spec: FieldSpec | None
     missing: Any
     fmt: DocFormat
     numeric: bool
+    index_field: bool = False
 
     def values(self, doc: AggDoc, ctx: AggContext) -> list[Any]:
+        if self.index_field:
+            return [doc.index]
         found = ctx.values(doc, self.spec) if self.spec is not None else []
         if self.numeric:
             found = [int(v) if isinstance(v, bool) else v for v in found]
@@ -345,6 +351,12 @@ def resolve_source(
     ``numeric`` aggregations (avg, histogram, ...) accept numbers, dates and booleans; the others
     (terms, cardinality, ...) accept anything with doc values, i.e. everything but ``text``.
     """
+    if ref.field == "_index":
+        if numeric:
+            raise IllegalArgumentError(
+                f"Field [_index] of type [_index] is not supported for aggregation [{agg_type}]"
+            )
+        return ValueSource(None, None, RAW, numeric, index_field=True)
     spec = ctx.mapping.field(ref.field)
     if spec is None:
         missing = ref.missing

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from isthmus.errors import ParsingError
+from isthmus.errors import NotImplementedYet
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
@@ -90,7 +90,7 @@ class _Compiler:
     def compile(self, query: dsl.Query) -> Predicate:
         handler = self._dispatch.get(type(query))
         if handler is None:
-            raise ParsingError(f"query [{type(query).__name__}] cannot be evaluated in memory")
+            raise NotImplementedYet(f"query [{type(query).__name__}] cannot be evaluated in memory")
         return handler(query)
 
     # --- compound ---------------------------------------------------------------------------

@@ -229,6 +229,16 @@ class TestTerms:
         missing = one({"terms": {"field": "nope", "missing": "none"}})
         assert missing["buckets"] == [{"key": "none", "doc_count": 5}]
 
+    def test_index_meta_field(self) -> None:
+        docs = [AggDoc("remote:logs", "1", None, {}), *DOCS[:2]]
+        assert one({"terms": {"field": "_index"}}, docs)["buckets"] == [
+            {"key": "products", "doc_count": 2},
+            {"key": "remote:logs", "doc_count": 1},
+        ]
+        assert one({"cardinality": {"field": "_index"}}, docs) == {"value": 2}
+        with pytest.raises(IllegalArgumentError, match=r"\[_index\] of type \[_index\]"):
+            one({"avg": {"field": "_index"}})
+
     def test_multi_field_keyword(self) -> None:
         out = one({"terms": {"field": "title.keyword"}})
         assert out["buckets"] == [{"key": "red apple", "doc_count": 1}]
@@ -1234,7 +1244,7 @@ def test_reduce_of_partials_equals_one_pass(rows: list[tuple[str, int]], cut: in
                 "terms": {"field": "tag", "size": 3},
                 "aggs": {"s": {"sum": {"field": "count"}}},
             },
-            "stats": {"stats": {"field": "count"}},
+            "stats": {"stats": {"field": "count"}, "meta": {"m": 1}},
             "hist": {"histogram": {"field": "count", "interval": 10}},
             "pct": {"percentiles": {"field": "count", "percents": [50]}},
             "card": {"cardinality": {"field": "tag"}},

@@ -146,12 +146,14 @@ class TestMatch:
         assert not hit({"match": {"body": {"query": "quick cat", "operator": "AND"}}}, self.SOURCE)
 
     def test_minimum_should_match(self) -> None:
-        q = {"match": {"body": {"query": "quick brown cat mouse", "minimum_should_match": "75%"}}}
-        assert not hit(q, self.SOURCE)  # 3 of 4 needed, 2 present
-        q["match"]["body"]["minimum_should_match"] = "50%"
-        assert hit(q, self.SOURCE)
-        q["match"]["body"]["minimum_should_match"] = -2
-        assert hit(q, self.SOURCE)
+        def q(msm: str | int) -> dict[str, Any]:
+            text = "quick brown cat mouse"
+            return {"match": {"body": {"query": text, "minimum_should_match": msm}}}
+
+        assert not hit(q("75%"), self.SOURCE)  # 3 of 4 needed, 2 present
+        assert hit(q("50%"), self.SOURCE)
+        assert hit(q(-2), self.SOURCE)
+        assert not hit(q(3), self.SOURCE)
 
     def test_minimum_should_match_is_ignored_for_a_single_term(self) -> None:
         assert hit({"match": {"body": {"query": "fox", "minimum_should_match": 2}}}, self.SOURCE)
