@@ -216,7 +216,14 @@ class SearchActions:
             }
         )
         if req.aggs:
-            body_out["aggregations"] = self._aggregate(req, results, targets, now_ms)
+            try:
+                body_out["aggregations"] = self._aggregate(req, results, targets, now_ms)
+            except (ParsingError, SearchPhaseExecutionError):
+                raise
+            except IsthmusError as exc:
+                # ES meets these (fielddata, unmapped types) on the shards: report them so.
+                failed = [_ShardFailure(r.index, r.shard, exc) for r in results]
+                raise self._phase_error(failed) from None
         return body_out
 
     def _merge(self, results: list[ShardResult], req: SearchRequest) -> list[ShardHit]:
@@ -295,7 +302,9 @@ class SearchActions:
             for doc_id, score, src in r.agg_sources
         ]
         mapping = _combined_mapping([t.index for t in targets])
-        out: dict[str, Any] = run_aggs(spec, docs, mapping, now_ms=now_ms)
+        out: dict[str, Any] = run_aggs(
+            spec, docs, mapping, now_ms=now_ms, index=",".join(t.index.name for t in targets)
+        )
         return out
 
     # --- scroll -------------------------------------------------------------------------------

@@ -24,12 +24,12 @@ from isthmus.search.aggs_core import (
     AggDoc,
     AggResult,
     AggsSpec,
-    DocFormat,
     FieldRef,
     Params,
     java_compare,
     resolve_source,
 )
+from isthmus.search.aggs_format import DocFormat
 from isthmus.search.evaluate import EvalDoc, compile_query
 
 # --- buckets and their order --------------------------------------------------------------------

@@ -11,8 +11,9 @@ across shards or clusters:
    buckets, compute derived statistics) and renders Elasticsearch's response shape.
 
 This module also owns where aggregation values come from (:class:`ValueSource`: a mapped field,
-its ``missing`` value, the format of ``*_as_string`` outputs) and the parameter reading that gives
-every aggregation ES's parse errors.
+its ``missing`` value, the format of its ``*_as_string`` outputs), bucket ordering's comparison
+rule, and the parameter reading that gives every aggregation ES's parse errors. How values print
+is ``aggs_format``'s business.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar
 
 from isthmus.errors import IllegalArgumentError, MapperParsingError, NotImplementedYet, ParsingError
-from isthmus.index.dates import DEFAULT_DATE_FORMAT, format_date
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec, coerce, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.search.datemath import resolve_date_math, resolve_time_zone
+from isthmus.search.aggs_format import (
+    RAW,
+    BooleanFormat,
+    DateFormat,
+    DecimalFormat,
+    DocFormat,
+)
 
 
 @dataclass(frozen=True)
@@ -144,37 +148,7 @@ def results_json(results: Mapping[str, AggResult]) -> dict[str, Any]:
     return {name: res.to_json() for name, res in results.items()}
 
 
-# --- numbers as Elasticsearch prints them -------------------------------------------------------
-
-
-def json_double(value: float) -> float | str:
-    """A Java double in a response: finite values as numbers, others as Jackson's strings."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float(value)
-
-
-def java_double_str(value: float) -> str:
-    """``Double.toString``: ``100.0``, ``0.001``, ``1.0E7``, ``1.0E-4``."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1, value) < 0 else "0.0"
-    if 1e-3 <= abs(value) < 1e7:
-        text = repr(float(value))
-        return text if "." in text else text + ".0"
-    # Java switches to computerized scientific notation outside [1e-3, 1e7), keeping the
-    # shortest digits that round-trip (which is also what repr() chooses).
-    _, digit_tuple, exponent = Decimal(repr(abs(float(value)))).as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    power = len(digit_tuple) + exponent - 1
-    sign = "-" if value < 0 else ""
-    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{power}"
+# --- ordering -----------------------------------------------------------------------------------
 
 
 def java_compare(a: Any, b: Any) -> int:
@@ -184,99 +158,6 @@ def java_compare(a: Any, b: Any) -> int:
     if a_nan or b_nan:
         return (a_nan and not b_nan) - (b_nan and not a_nan)
     return int(a > b) - int(a < b)
-
-
-# --- formats of *_as_string outputs -------------------------------------------------------------
-
-
-class DocFormat:
-    """ES ``DocValueFormat``: how a key or metric value is rendered as a string (RAW: never)."""
-
-    raw: ClassVar[bool] = False
-
-    def format(self, value: Any) -> str:
-        return str(value)
-
-
-class RawFormat(DocFormat):
-    raw = True
-
-
-RAW = RawFormat()
-
-
-class BooleanFormat(DocFormat):
-    def format(self, value: Any) -> str:
-        return "true" if value else "false"
-
-
-@dataclass(frozen=True)
-class DateFormat(DocFormat):
-    pattern: str = DEFAULT_DATE_FORMAT
-    time_zone: str | None = None
-
-    def format(self, value: Any) -> str:
-        return format_in_zone(int(value), self.pattern, self.time_zone)
-
-    def parse(self, value: Any, now_ms: int, *, round_up: bool = False) -> int:
-        return resolve_date_math(
-            value if isinstance(value, int | float | str) else str(value),
-            now_ms=now_ms,
-            fmt=self.pattern,
-            round_up=round_up,
-            time_zone=self.time_zone,
-        )
-
-
-@dataclass(frozen=True)
-class DecimalFormat(DocFormat):
-    """A subset of Java's ``DecimalFormat`` patterns: ``0.00``, ``#,##0.0#``, literal affixes."""
-
-    pattern: str = "0"
-
-    def format(self, value: Any) -> str:
-        body_chars = "#0,."
-        start = next((i for i, c in enumerate(self.pattern) if c in body_chars), 0)
-        end = len(self.pattern)
-        while end > start and self.pattern[end - 1] not in body_chars:
-            end -= 1
-        prefix, body, suffix = self.pattern[:start], self.pattern[start:end], self.pattern[end:]
-        int_part, _, frac_part = body.partition(".")
-        min_int = int_part.count("0")
-        grouping = len(int_part) - int_part.rindex(",") - 1 if "," in int_part else 0
-        min_frac = frac_part.count("0")
-        max_frac = min_frac + frac_part.count("#")
-        number = Decimal(float(value)).quantize(Decimal(1).scaleb(-max_frac), ROUND_HALF_EVEN)
-        sign = "-" if number < 0 else ""
-        whole, _, frac = f"{abs(number):f}".partition(".")
-        frac = frac.rstrip("0").ljust(min_frac, "0")
-        whole = whole.lstrip("0").rjust(min_int, "0")
-        if grouping:
-            groups: list[str] = []
-            while len(whole) > grouping:
-                groups.insert(0, whole[-grouping:])
-                whole = whole[:-grouping]
-            whole = ",".join([whole, *groups]) if whole else ",".join(groups)
-        text = whole + ("." + frac if frac else "")
-        return f"{prefix}{sign}{text or '0'}{suffix}"
-
-
-def format_in_zone(millis: int, fmt: str, time_zone: str | None) -> str:
-    """``format_date`` on the wall clock of ``time_zone``; ISO output carries the offset."""
-    if time_zone is None:
-        return format_date(millis, fmt)
-    first = fmt.split("||")[0].strip()
-    if first in ("epoch_millis", "epoch_second"):
-        return format_date(millis, fmt)
-    zone = resolve_time_zone(time_zone)
-    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
-    offset = zone.utcoffset(instant.astimezone(zone)) or timedelta(0)
-    text = format_date(millis + offset // timedelta(milliseconds=1), fmt)
-    if text.endswith("Z") and offset:
-        minutes = int(offset.total_seconds()) // 60
-        sign = "+" if minutes >= 0 else "-"
-        text = text[:-1] + f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-    return text
 
 
 # --- where values come from ---------------------------------------------------------------------
@@ -479,25 +360,17 @@ ParseFn = Callable[[str, Params, AggsSpec, Mapping[str, Any] | None], Agg]
 
 
 __all__ = [
-    "RAW",
     "VALUES_SOURCE_PARAMS",
     "Agg",
     "AggContext",
     "AggDoc",
     "AggResult",
     "AggsSpec",
-    "BooleanFormat",
-    "DateFormat",
-    "DecimalFormat",
-    "DocFormat",
     "FieldRef",
     "Params",
     "ValueSource",
     "fielddata_error",
-    "format_in_zone",
     "java_compare",
-    "java_double_str",
-    "json_double",
     "reduce_results",
     "resolve_source",
     "results_json",

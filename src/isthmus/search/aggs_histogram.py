@@ -35,13 +35,11 @@ from isthmus.search.aggs_core import (
     AggDoc,
     AggResult,
     AggsSpec,
-    DateFormat,
-    DocFormat,
     FieldRef,
     Params,
-    java_double_str,
     resolve_source,
 )
+from isthmus.search.aggs_format import DateFormat, DocFormat, java_double_str
 from isthmus.search.datemath import (
     calendar_bucket,
     next_calendar_bucket,
@@ -305,7 +303,7 @@ def _date_bounds(raw: Mapping[str, Any] | None, fmt: DateFormat, ctx: AggContext
     )
 
 
-def _bounds_param(p: Params, key: str, name: str, numeric: bool) -> Mapping[str, Any] | None:
+def _bounds_param(p: Params, key: str, *, numeric: bool) -> Mapping[str, Any] | None:
     raw = p.raw(key)
     if raw is None:
         return None
@@ -354,8 +352,8 @@ def parse_histogram(name: str, p: Params, subs: AggsSpec, meta: Mapping[str, Any
     if interval is None or interval <= 0:
         raise IllegalArgumentError(f"[interval] must be >0 for histogram aggregation [{name}]")
     offset = p.number("offset", 0.0) or 0.0
-    raw_extended = _bounds_param(p, "extended_bounds", name, numeric=True)
-    raw_hard = _bounds_param(p, "hard_bounds", name, numeric=True)
+    raw_extended = _bounds_param(p, "extended_bounds", numeric=True)
+    raw_hard = _bounds_param(p, "hard_bounds", numeric=True)
     return HistogramAgg(
         name,
         subs,
@@ -428,8 +426,8 @@ def parse_date_histogram(
         min_doc_count=_min_doc_count(p, name),
         extended=None,
         hard=None,
-        raw_extended=_bounds_param(p, "extended_bounds", name, numeric=False),
-        raw_hard=_bounds_param(p, "hard_bounds", name, numeric=False),
+        raw_extended=_bounds_param(p, "extended_bounds", numeric=False),
+        raw_hard=_bounds_param(p, "hard_bounds", numeric=False),
         keyed=p.flag("keyed", False),
         order=parse_order(p.raw("order"), "date_histogram", subs, KEY_ASC),
         time_zone=time_zone,

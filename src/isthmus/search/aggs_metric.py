@@ -28,14 +28,12 @@ from isthmus.search.aggs_core import (
     AggDoc,
     AggResult,
     AggsSpec,
-    DocFormat,
     FieldRef,
     Params,
     ParseFn,
-    java_double_str,
-    json_double,
     resolve_source,
 )
+from isthmus.search.aggs_format import DocFormat, java_double_str, json_double
 
 _INF = math.inf
 

@@ -24,14 +24,12 @@ from isthmus.search.aggs_core import (
     AggDoc,
     AggResult,
     AggsSpec,
-    DateFormat,
-    DocFormat,
     FieldRef,
     Params,
     ParseFn,
-    java_double_str,
     resolve_source,
 )
+from isthmus.search.aggs_format import DateFormat, DocFormat, java_double_str
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,12 @@ from isthmus.search.aggs_core import (
     AggDoc,
     AggResult,
     AggsSpec,
-    BooleanFormat,
-    DateFormat,
-    DocFormat,
     FieldRef,
     Params,
     ValueSource,
     resolve_source,
 )
+from isthmus.search.aggs_format import BooleanFormat, DateFormat, DocFormat
 from isthmus.search.term_patterns import regexp_regex
 
 

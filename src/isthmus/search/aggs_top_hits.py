@@ -28,8 +28,8 @@ from isthmus.search.aggs_core import (
     Params,
     fielddata_error,
     java_compare,
-    json_double,
 )
+from isthmus.search.aggs_format import json_double
 
 # ES's index.max_inner_result_window default.
 MAX_INNER_RESULT_WINDOW = 100

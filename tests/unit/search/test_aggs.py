@@ -20,7 +20,7 @@ from isthmus.search.aggs import (
     results_json,
     run_aggs,
 )
-from isthmus.search.aggs_core import DecimalFormat, java_double_str
+from isthmus.search.aggs_format import DecimalFormat, java_double_str
 from isthmus.search.aggs_metric import percentile
 
 NOW = parse_date("2024-03-15T12:00:00Z")
