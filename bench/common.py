@@ -220,7 +220,9 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.3f} ms"
+    """Milliseconds, with three decimals below 10 ms (where microseconds matter)."""
+    value = seconds * 1000
+    return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
 
 
 # --- HTTP to the node -----------------------------------------------------------------------

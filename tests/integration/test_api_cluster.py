@@ -5,6 +5,7 @@ survival across a restart), node info/stats, and the ``_cat`` text and JSON tabl
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +26,8 @@ def clean_cluster_settings(es: Elasticsearch) -> Iterator[None]:
     yield
     es.cluster.put_settings(persistent={"search.max_buckets": None,
                                         "action.auto_create_index": None})
-    with pytest.warns(ElasticsearchWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ElasticsearchWarning)  # transient is deprecated
         es.cluster.put_settings(transient={"search.max_buckets": None})
 
 
@@ -94,6 +96,15 @@ def test_health_of_index_with_unassigned_replica_is_yellow(es: Elasticsearch, id
     assert health["active_shards_percent_as_number"] == 50.0
 
 
+def test_health_level_indices(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"number_of_replicas": 0})
+    health = es.cluster.health(index=idx, level="indices")
+    assert health["indices"][idx] == {
+        "status": "green", "number_of_shards": 1, "number_of_replicas": 0,
+        "active_primary_shards": 1, "active_shards": 1, "relocating_shards": 0,
+        "initializing_shards": 0, "unassigned_shards": 0, "unassigned_primary_shards": 0}
+
+
 def test_health_wait_for_status(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx)
     ok = es.cluster.health(index=idx, wait_for_status="yellow", timeout="5s")
@@ -149,13 +160,22 @@ def test_nested_settings_form_and_null_removal(es: Elasticsearch) -> None:
 
 
 @pytest.mark.usefixtures("clean_cluster_settings")
-def test_transient_settings_are_deprecated_but_applied(es: Elasticsearch) -> None:
-    with pytest.warns(ElasticsearchWarning, match="transient"):
+def test_transient_settings_are_applied(es: Elasticsearch) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ElasticsearchWarning)
         resp = es.cluster.put_settings(transient={"search.max_buckets": 12345})
     assert resp["transient"] == {"search": {"max_buckets": "12345"}}
     assert resp["persistent"] == {}
     got = es.cluster.get_settings(flat_settings=True)
     assert got["transient"] == {"search.max_buckets": "12345"}
+
+
+@pytest.mark.usefixtures("clean_cluster_settings")
+def test_transient_settings_answer_with_deprecation_warning(es: Elasticsearch) -> None:
+    # RestClusterUpdateSettingsAction logs "[transient settings removal] ..." as a deprecation,
+    # which reaches the client as a Warning header.
+    with pytest.warns(ElasticsearchWarning, match=r"\[transient settings removal\]"):
+        es.cluster.put_settings(transient={"search.max_buckets": 12346})
 
 
 def test_unknown_cluster_setting_is_rejected(es: Elasticsearch) -> None:
@@ -190,7 +210,8 @@ def test_persistent_settings_survive_restart(fresh_node: NodeProcess) -> None:
     client = Elasticsearch(fresh_node.url, request_timeout=30)
     try:
         client.cluster.put_settings(persistent={"search.max_buckets": 4242})
-        with pytest.warns(ElasticsearchWarning):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ElasticsearchWarning)  # transient is deprecated
             client.cluster.put_settings(transient={"action.auto_create_index": "false"})
     finally:
         client.close()
@@ -220,6 +241,8 @@ def test_nodes_info(es: Elasticsearch) -> None:
     assert "master" in node["roles"] and "data" in node["roles"]
     assert node["roles"] == sorted(node["roles"])
     assert re.fullmatch(r"127\.0\.0\.1:\d+", node["http"]["publish_address"])
+    local = es.nodes.info(node_id="_local")
+    assert list(local["nodes"]) == [node_id]
 
 
 def test_nodes_stats(es: Elasticsearch, idx: str) -> None:
@@ -297,12 +320,19 @@ def test_cat_indices_sort_and_closed(es: Elasticsearch, idx: str) -> None:
 def test_cat_count(es: Elasticsearch, idx: str) -> None:
     es.bulk(operations=[{"index": {"_index": idx}}, {"n": 1},
                         {"index": {"_index": idx}}, {"n": 2}], refresh=True)
-    rows = table(str(es.cat.count(index=idx, v=True)))
+    rows = table(str(es.perform_request("GET", f"/_cat/count/{idx}", params={"v": "true"},
+                                        headers={"accept": "text/plain"})))
     assert rows[0] == ["epoch", "timestamp", "count"]
     assert rows[1][2] == "2"
-    as_json = es.cat.count(index=idx, format="json").body
+    as_json = es.perform_request("GET", f"/_cat/count/{idx}", params={"format": "json"}).body
     assert list(as_json[0]) == ["epoch", "timestamp", "count"]
     assert as_json[0]["count"] == "2"
+
+
+def test_cat_count_with_client_which_posts(es: Elasticsearch, idx: str) -> None:
+    # elasticsearch-py 9.5 sends POST /_cat/count (accepted by ES since 9.3).
+    es.bulk(operations=[{"index": {"_index": idx}}, {"n": 1}], refresh=True)
+    assert es.cat.count(index=idx, format="json").body[0]["count"] == "1"
 
 
 def test_cat_unknown_header_is_rejected(es: Elasticsearch) -> None:

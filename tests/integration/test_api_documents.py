@@ -8,11 +8,16 @@ the field order ES's ``DocWriteResponse``/``GetResult`` write.
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.testing.process import NodeProcess
 
 SHARDS_1_REPLICA = {"total": 2, "successful": 1, "failed": 0}  # 1 primary + 1 unassigned replica
 
@@ -136,6 +141,43 @@ def test_invalid_refresh_value_is_rejected(es: Elasticsearch, idx: str) -> None:
     assert status == 400
     assert body["error"]["type"] == "illegal_argument_exception"
     assert body["error"]["reason"] == "Unknown value for refresh: [sometimes]."
+
+
+def test_external_versioning(es: Elasticsearch, idx: str) -> None:
+    first = es.index(index=idx, id="1", document={"v": 1}, version=10, version_type="external")
+    assert first["_version"] == 10
+    status, body = api_error(lambda: es.index(index=idx, id="1", document={"v": 2}, version=5,
+                                              version_type="external"))
+    assert status == 409
+    assert body["error"]["type"] == "version_conflict_engine_exception"
+    assert body["error"]["reason"] == (
+        "[1]: version conflict, current version [10] is higher or the same than provided [5]")
+    assert es.index(index=idx, id="1", document={"v": 3}, version=11,
+                    version_type="external")["_version"] == 11
+
+
+def test_ids_with_reserved_url_characters_round_trip(es: Elasticsearch, idx: str) -> None:
+    weird = "a b?c#d%e+f&g=h"
+    es.index(index=idx, id=weird, document={"ok": True})
+    got = es.get(index=idx, id=weird)
+    assert got["_id"] == weird
+    assert es.delete(index=idx, id=weird)["result"] == "deleted"
+
+
+def test_id_with_encoded_slash_round_trips(es: Elasticsearch, idx: str) -> None:
+    # The client sends "a%2Fb"; ES routes on the raw path and decodes each segment afterwards.
+    es.index(index=idx, id="a/b", document={"ok": True})
+    assert es.get(index=idx, id="a/b")["_id"] == "a/b"
+
+
+def test_id_longer_than_512_bytes_is_rejected(es: Elasticsearch, idx: str) -> None:
+    long_id = "x" * 513
+    status, body = api_error(lambda: es.index(index=idx, id=long_id, document={"a": 1}))
+    assert status == 400
+    assert body["error"]["type"] == "action_request_validation_exception"
+    assert body["error"]["reason"] == (
+        f"Validation Failed: 1: id [{long_id}] is too long, must be no longer than 512 bytes "
+        "but was: 513;")
 
 
 def test_index_auto_creates_index_with_dynamic_mapping(es: Elasticsearch, idx: str) -> None:
@@ -458,7 +500,7 @@ def test_bulk_mixed_actions_per_item_results(es: Elasticsearch, idx: str) -> Non
         {"create": {"_index": idx, "_id": "1"}}, {"a": 9},
         {"delete": {"_index": idx, "_id": "3"}},
         {"update": {"_index": idx, "_id": "4"}}, {"doc": {"x": 1}},
-    ], refresh=True)
+    ])
     assert resp["errors"] is True
     assert list(resp.body)[:2] == ["errors", "took"]
     assert isinstance(resp["took"], int)
@@ -467,10 +509,10 @@ def test_bulk_mixed_actions_per_item_results(es: Elasticsearch, idx: str) -> Non
                                               "delete", "update"]
     index_item = items[0]["index"]
     assert index_item == {"_index": idx, "_id": "1", "_version": 1, "result": "created",
-                          "forced_refresh": True, "_shards": SHARDS_1_REPLICA, "_seq_no": 0,
-                          "_primary_term": 1, "status": 201}
-    assert list(index_item) == ["_index", "_id", "_version", "result", "forced_refresh",
-                                "_shards", "_seq_no", "_primary_term", "status"]
+                          "_shards": SHARDS_1_REPLICA, "_seq_no": 0, "_primary_term": 1,
+                          "status": 201}
+    assert list(index_item) == ["_index", "_id", "_version", "result", "_shards", "_seq_no",
+                                "_primary_term", "status"]
     assert (items[1]["create"]["status"], items[1]["create"]["result"]) == (201, "created")
     assert (items[2]["update"]["status"], items[2]["update"]["result"]) == (200, "updated")
     assert items[2]["update"]["_version"] == 2
@@ -495,6 +537,16 @@ def test_bulk_mixed_actions_per_item_results(es: Elasticsearch, idx: str) -> Non
 
     assert es.get(index=idx, id="1")["_source"] == {"a": 1, "b": 1}
     assert not es.exists(index=idx, id="2")
+
+
+def test_bulk_refresh_true_marks_items_forced_refresh(es: Elasticsearch, idx: str) -> None:
+    # BulkShardResponse.setForcedRefresh copies the flag onto every item's DocWriteResponse.
+    resp = es.bulk(operations=[{"index": {"_index": idx, "_id": "1"}}, {"a": 1}], refresh=True)
+    item = resp["items"][0]["index"]
+    assert item["forced_refresh"] is True
+    assert list(item) == ["_index", "_id", "_version", "result", "forced_refresh", "_shards",
+                          "_seq_no", "_primary_term", "status"]
+    assert es.count(index=idx)["count"] == 1
 
 
 def test_bulk_without_failures_has_errors_false(es: Elasticsearch, idx: str) -> None:
@@ -544,11 +596,17 @@ def test_bulk_invalid_source_json_fails_only_that_item(es: Elasticsearch, idx: s
     assert not es.exists(index=idx, id="1")
 
 
-def test_bulk_body_must_end_with_newline(es: Elasticsearch, idx: str) -> None:
-    status, body = api_error(lambda: es.perform_request(
-        "POST", "/_bulk", body=f'{{"delete":{{"_index":"{idx}","_id":"1"}}}}',
-        headers={"content-type": "application/x-ndjson"}))
-    assert status == 400
+def test_bulk_body_must_end_with_newline(node: NodeProcess, idx: str) -> None:
+    # Raw request: the official client appends the final newline itself.
+    req = urllib.request.Request(
+        f"{node.url}/_bulk", method="POST",
+        data=f'{{"delete":{{"_index":"{idx}","_id":"1"}}}}'.encode(),
+        headers={"Content-Type": "application/x-ndjson"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=30)
+    with info.value as err:
+        assert err.code == 400
+        body = orjson.loads(err.read())
     assert body["error"]["type"] == "illegal_argument_exception"
     assert body["error"]["reason"] == "The bulk request must be terminated by a newline [\\n]"
 

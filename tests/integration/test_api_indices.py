@@ -134,6 +134,20 @@ def test_exists_and_delete(es: Elasticsearch, idx: str) -> None:
     assert not es.indices.exists(index=idx)
 
 
+def test_delete_comma_list(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx + "-1")
+    es.indices.create(index=idx + "-2")
+    assert es.indices.delete(index=f"{idx}-1,{idx}-2").body == {"acknowledged": True}
+    assert not es.indices.exists(index=idx + "-1")
+    assert not es.indices.exists(index=idx + "-2")
+
+
+def test_create_with_aliases(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, aliases={idx + "-al": {"is_write_index": True}})
+    assert es.indices.get(index=idx)[idx]["aliases"] == {idx + "-al": {"is_write_index": True}}
+    assert es.index(index=idx + "-al", id="1", document={"a": 1})["_index"] == idx
+
+
 def test_missing_index_errors(es: Elasticsearch, idx: str) -> None:
     for call in (lambda: es.indices.get(index=idx), lambda: es.indices.delete(index=idx),
                  lambda: es.search(index=idx), lambda: es.indices.get_mapping(index=idx)):

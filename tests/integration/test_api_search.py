@@ -263,6 +263,31 @@ def test_from_and_size(es: Elasticsearch, corpus: str) -> None:
     assert es.search(index=corpus, from_=6)["hits"]["hits"] == []
 
 
+@pytest.mark.parametrize(("param", "reason"), [
+    # SearchSourceBuilder words the two differently.
+    ("from", "[from] parameter cannot be negative but was [-2]"),
+    ("size", "[size] parameter cannot be negative, found [-2]"),
+])
+def test_negative_from_or_size_is_rejected(es: Elasticsearch, corpus: str, param: str,
+                                           reason: str) -> None:
+    status, body = api_error(lambda: es.perform_request(
+        "POST", f"/{corpus}/_search", body={param: -2},
+        headers={"content-type": "application/json"}))
+    assert status == 400
+    assert body["error"]["root_cause"][0]["type"] == "illegal_argument_exception"
+    assert body["error"]["root_cause"][0]["reason"] == reason
+
+
+def test_version_and_seq_no_in_hits(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(index=corpus, query={"ids": {"values": ["1"]}}, version=True,
+                     seq_no_primary_term=True)
+    hit = resp["hits"]["hits"][0]
+    assert hit["_version"] == 1
+    assert isinstance(hit["_seq_no"], int)
+    assert hit["_primary_term"] == 1
+    assert list(hit)[:3] == ["_index", "_id", "_version"]
+
+
 def test_max_result_window(es: Elasticsearch, corpus: str) -> None:
     status, body = api_error(lambda: es.search(index=corpus, from_=10000, size=1))
     assert status == 400
@@ -397,6 +422,12 @@ def test_highlight(es: Elasticsearch, corpus: str) -> None:
     assert hit["highlight"] == {"title": ["The quick brown <em>fox</em>"]}
 
 
+def test_no_highlight_key_when_field_did_not_match(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(index=corpus, query={"term": {"category": "misc"}},
+                     highlight={"fields": {"title": {}}})
+    assert "highlight" not in resp["hits"]["hits"][0]
+
+
 def test_highlight_custom_tags_and_multiple_terms(es: Elasticsearch, corpus: str) -> None:
     resp = es.search(index=corpus, query={"match": {"title": "lazy dog"}},
                      highlight={"pre_tags": ["<b>"], "post_tags": ["</b>"],
@@ -484,6 +515,27 @@ def test_unknown_search_body_key(es: Elasticsearch, corpus: str) -> None:
     assert status == 400
     assert body["error"]["type"] == "parsing_exception"
     assert body["error"]["reason"] == "Unknown key for a START_OBJECT in [qurey]."
+
+
+def test_query_string_syntax_error(es: Elasticsearch, corpus: str) -> None:
+    status, body = api_error(lambda: es.search(index=corpus, query={
+        "query_string": {"query": "title:(", "default_field": "title"}}))
+    assert status == 400
+    assert body["error"]["type"] == "search_phase_execution_exception"
+    root = body["error"]["root_cause"][0]
+    assert root["type"] == "query_shard_exception"
+    assert root["reason"] == "Failed to parse query [title:(]"
+    assert root["index"] == corpus
+
+
+def test_get_with_body_and_source_param(es: Elasticsearch, corpus: str) -> None:
+    as_get = es.perform_request("GET", f"/{corpus}/_search", body={"query": {"term": {
+        "category": "misc"}}}, headers={"content-type": "application/json"})
+    assert ordered_ids(as_get) == ["6"]
+    as_param = es.perform_request("GET", f"/{corpus}/_search", params={
+        "source": '{"query":{"term":{"category":"misc"}}}',
+        "source_content_type": "application/json"})
+    assert ordered_ids(as_param) == ["6"]
 
 
 def test_query_malformed_for_known_type(es: Elasticsearch, corpus: str) -> None:
