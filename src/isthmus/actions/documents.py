@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from isthmus.actions.indices import IndicesActions
-from isthmus.cluster.metadata import IndexMetadata, new_uuid
+from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
 from isthmus.cluster.routing import ShardId, shard_for
 from isthmus.cluster.service import ClusterService
@@ -39,6 +39,29 @@ from isthmus.search.source_filter import filter_source
 MAX_ID_BYTES = 512
 
 
+class IdGenerator:
+    """20-character ids like ES's auto-generated ones: time, a counter and a per-node random
+    part, so consecutive ids share prefixes (kind to the store's B-tree) and never repeat."""
+
+    def __init__(self) -> None:
+        import os
+
+        self._node = os.urandom(6)
+        self._counter = int.from_bytes(os.urandom(3), "big")
+
+    def next(self) -> str:
+        import base64
+        import time
+
+        self._counter = (self._counter + 1) & 0xFFFFFF
+        raw = (
+            int(time.time() * 1000).to_bytes(6, "big")
+            + self._counter.to_bytes(3, "big")
+            + self._node
+        )
+        return base64.urlsafe_b64encode(raw).decode()
+
+
 @dataclass
 class WriteItem:
     """One write as the API layer received it."""
@@ -47,6 +70,7 @@ class WriteItem:
     index: str
     id: str | None
     source: Any = None  # dict for index/create; the update body for update
+    raw: bytes | None = None  # the source exactly as the client sent it (stored as-is, as ES does)
     routing: str | None = None
     if_seq_no: int | None = None
     if_primary_term: int | None = None
@@ -108,6 +132,7 @@ class DocumentActions:
         self.cluster = cluster
         self.indices = indices
         self.admin = indices_actions
+        self.ids = IdGenerator()
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -179,11 +204,14 @@ class DocumentActions:
 
             await asyncio.gather(*(run(sid, entries) for sid, entries in pending))
 
+        targets: dict[tuple[str, bool], IndexMetadata] = {}
         for item in items:
             outcome = ItemOutcome(item.action, item.index, item.id)
             outcomes.append(outcome)
             try:
-                meta = await self._write_target(item.index, item.require_alias)
+                key = (item.index, item.require_alias)
+                meta = targets.get(key) or await self._write_target(item.index, item.require_alias)
+                targets[key] = meta
                 outcome.index = meta.name
                 if item.action == "update":
                     await flush()
@@ -206,7 +234,7 @@ class DocumentActions:
                 raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
             validate_id(item.id)
             return DeleteOp(item.id, item.if_seq_no, item.if_primary_term)
-        doc_id = item.id if item.id is not None else new_uuid()[:20]
+        doc_id = item.id if item.id is not None else self.ids.next()
         validate_id(doc_id)
         outcome.id = doc_id
         source = item.source
@@ -214,10 +242,16 @@ class DocumentActions:
             raise MapperParsingError(
                 "failed to parse", caused_by=MapperParsingError("document must be a JSON object")
             )
-        values = await self._parse(meta, source, doc_id)
+        current = self.cluster.state.indices.get(meta.name, meta)
+        parsed = current.mapping.parse_document(source, doc_id)
+        values = (
+            parsed.values
+            if parsed.mapping_update is None
+            else await self._parse(meta, source, doc_id)
+        )
         return IndexOp(
             doc_id,
-            orjson.dumps(source),
+            item.raw if item.raw is not None else orjson.dumps(source),
             values,
             create=item.action == "create",
             if_seq_no=item.if_seq_no,

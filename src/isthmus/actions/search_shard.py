@@ -235,11 +235,8 @@ def query_shard(
             hits_query, max(window, 1), count=True, order_by_field=tfield.name, order=order
         )
         total = hit_count(result)
-        spec = mapping.field(sort.field)
         for pos, (value, addr) in enumerate(result.hits[:window]):
             doc_id, src, seq, ver, term = _fetch(searcher, addr)
-            if spec is not None and spec.type == DATE and value is not None:
-                value = value // 1_000_000
             sort_vals = [render_missing(value, sort, mapping)]
             hits.append(ShardHit(index, shard, doc_id, None, src, seq, ver, term, sort_vals, pos))
     else:

@@ -4,9 +4,11 @@ Rules this module keeps:
 
 * **The SQLite store is the truth.** A write batch is one SQLite transaction with
   ``synchronous=FULL``; it is acknowledged only after that commit returns (ES's default
-  ``index.translog.durability: request``). ``docs`` holds the latest state per id (with
-  tombstones, so versions keep counting after a delete); ``ops`` is the operation history keyed by
-  ``_seq_no`` (index and delete), retained like ES's soft-deletes so that replication can read it.
+  ``index.translog.durability: request``). ``ops`` is the operation history keyed by ``_seq_no``
+  (index and delete, with the source), retained like ES's soft-deletes so that replication can
+  read it; ``docs`` maps each id to its latest operation (tombstones included, so versions keep
+  counting after a delete). The source is stored once, in ``ops``: trimming never drops the
+  operation a live document points to.
 * **tantivy is derived.** Operations are applied to the tantivy writer after the store commit and
   become searchable at refresh. ``meta.indexed_checkpoint`` records the highest ``_seq_no`` a
   tantivy commit covers; at open, operations above it are replayed (delete-by-``_id`` then add is
@@ -42,7 +44,7 @@ WRITER_HEAP_BYTES = 48_000_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
   id TEXT PRIMARY KEY, seq_no INTEGER NOT NULL, primary_term INTEGER NOT NULL,
-  version INTEGER NOT NULL, deleted INTEGER NOT NULL, source BLOB
+  version INTEGER NOT NULL, deleted INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ops (
   seq_no INTEGER PRIMARY KEY, primary_term INTEGER NOT NULL, version INTEGER NOT NULL,
@@ -264,7 +266,8 @@ class ShardEngine:
 
     def _iter_live_docs(self) -> Iterator[StoredDoc]:
         cur = self._db.execute(
-            "SELECT id, seq_no, primary_term, version, source FROM docs WHERE deleted = 0"
+            "SELECT d.id, d.seq_no, d.primary_term, d.version, o.source FROM docs d "
+            "JOIN ops o ON o.seq_no = d.seq_no WHERE d.deleted = 0"
         )
         for row in cur:
             yield StoredDoc(row[0], row[1], row[2], row[3], row[4])
@@ -287,13 +290,19 @@ class ShardEngine:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _current(self, doc_id: str, overlay: dict[str, _Current]) -> _Current | None:
-        if doc_id in overlay:
-            return overlay[doc_id]
-        row = self._db.execute(
-            "SELECT seq_no, primary_term, version, deleted FROM docs WHERE id=?", (doc_id,)
-        ).fetchone()
-        return _Current(row[0], row[1], row[2], bool(row[3])) if row else None
+    def _load_current(self, ids: set[str]) -> dict[str, _Current]:
+        """The latest state of ``ids`` in a few queries rather than one per document."""
+        out: dict[str, _Current] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT id, seq_no, primary_term, version, deleted FROM docs WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = _Current(row[1], row[2], row[3], bool(row[4]))
+        return out
 
     def _check(self, op: Op, cur: _Current | None) -> IsthmusError | None:
         live = cur is not None and not cur.deleted
@@ -326,55 +335,50 @@ class ShardEngine:
         with self._lock:
             self.ensure_mapping(mapping)
             results: list[OpResult] = []
-            overlay: dict[str, _Current] = {}
             pending = _Pending()
             now_ms = int(self._clock() * 1000)
             seq = self.max_seq_no
             term = self.primary_term
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for op in ops:
-                    fresh = isinstance(op, IndexOp) and op.auto_id
-                    cur = None if fresh else self._current(op.id, overlay)
-                    error = self._check(op, cur)
-                    if error is not None:
-                        results.append(OpResult(op.id, None, error=error))
-                        continue
-                    seq += 1
-                    version = cur.version + 1 if cur is not None else 1
-                    if isinstance(op, IndexOp):
-                        live = cur is not None and not cur.deleted
-                        result = "updated" if live else "created"
-                        self._db.execute(
-                            "INSERT INTO ops VALUES (?, ?, ?, 'index', ?, ?, ?)",
-                            (seq, term, version, op.id, op.source, now_ms),
-                        )
-                        self._db.execute(
-                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 0, ?)",
-                            (op.id, seq, term, version, op.source),
-                        )
-                        overlay[op.id] = _Current(seq, term, version, False)
-                        doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
-                        pending.ops.append(("add" if fresh else "index", op.id, doc))
-                    else:
-                        live = cur is not None and not cur.deleted
-                        result = "deleted" if live else "not_found"
-                        self._db.execute(
-                            "INSERT INTO ops VALUES (?, ?, ?, 'delete', ?, NULL, ?)",
-                            (seq, term, version, op.id, now_ms),
-                        )
-                        self._db.execute(
-                            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, 1, NULL)",
-                            (op.id, seq, term, version),
-                        )
-                        overlay[op.id] = _Current(seq, term, version, True)
-                        pending.ops.append(("delete", op.id, None))
-                    results.append(OpResult(op.id, result, seq, term, version))
-                self._set_meta("max_seq_no", str(seq))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            current = self._load_current(
+                {op.id for op in ops if not (isinstance(op, IndexOp) and op.auto_id)}
+            )
+            op_rows: list[tuple[Any, ...]] = []
+            doc_rows: list[tuple[Any, ...]] = []
+            for op in ops:
+                fresh = isinstance(op, IndexOp) and op.auto_id
+                cur = None if fresh else current.get(op.id)
+                error = self._check(op, cur)
+                if error is not None:
+                    results.append(OpResult(op.id, None, error=error))
+                    continue
+                seq += 1
+                version = cur.version + 1 if cur is not None else 1
+                live = cur is not None and not cur.deleted
+                if isinstance(op, IndexOp):
+                    result = "updated" if live else "created"
+                    op_rows.append((seq, term, version, "index", op.id, op.source, now_ms))
+                    doc_rows.append((op.id, seq, term, version, 0))
+                    doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
+                    pending.ops.append(("add" if fresh else "index", op.id, doc))
+                else:
+                    result = "deleted" if live else "not_found"
+                    op_rows.append((seq, term, version, "delete", op.id, None, now_ms))
+                    doc_rows.append((op.id, seq, term, version, 1))
+                    pending.ops.append(("delete", op.id, None))
+                current[op.id] = _Current(seq, term, version, not isinstance(op, IndexOp))
+                results.append(OpResult(op.id, result, seq, term, version))
+            if op_rows:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", op_rows)
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows
+                    )
+                    self._set_meta("max_seq_no", str(seq))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
             self.max_seq_no = seq
             self._apply(pending)
             return results
@@ -426,7 +430,8 @@ class ShardEngine:
         """Realtime get: the latest durable state, refreshed or not."""
         with self._lock:
             row = self._db.execute(
-                "SELECT seq_no, primary_term, version, source FROM docs WHERE id=? AND deleted=0",
+                "SELECT d.seq_no, d.primary_term, d.version, o.source FROM docs d "
+                "JOIN ops o ON o.seq_no = d.seq_no WHERE d.id=? AND d.deleted=0",
                 (doc_id,),
             ).fetchone()
         return StoredDoc(doc_id, row[0], row[1], row[2], row[3]) if row else None
@@ -442,21 +447,35 @@ class ShardEngine:
         return [HistoryOp(*row) for row in rows]
 
     def trim_history(self, retain_ms: int, retain_ops: int) -> int:
-        """Drop operations that every retention rule lets go; never those not yet indexed."""
+        """Drop operations that every retention rule lets go; never those not yet indexed, and
+        never the operation a live document points to (it holds that document's source)."""
+        where = (
+            "seq_no <= ? AND ts < ? AND NOT EXISTS (SELECT 1 FROM docs WHERE docs.id = ops.id "
+            "AND docs.seq_no = ops.seq_no AND docs.deleted = 0)"
+        )
         with self._lock:
             cutoff_ts = int(self._clock() * 1000) - retain_ms
             keep_above = min(self.indexed_checkpoint, self.max_seq_no - retain_ops)
             self._db.execute("BEGIN IMMEDIATE")
-            cur = self._db.execute(
-                "DELETE FROM ops WHERE seq_no <= ? AND ts < ?", (keep_above, cutoff_ts)
-            )
-            self._db.execute("COMMIT")
+            try:
+                (highest,) = self._db.execute(
+                    f"SELECT MAX(seq_no) FROM ops WHERE {where}", (keep_above, cutoff_ts)
+                ).fetchone()
+                cur = self._db.execute(f"DELETE FROM ops WHERE {where}", (keep_above, cutoff_ts))
+                if highest is not None:
+                    # At and below the highest dropped operation the history has gaps.
+                    old = int(self._meta("history_trimmed_to", "-1"))
+                    self._set_meta("history_trimmed_to", str(max(old, int(highest))))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return cur.rowcount
 
     def min_retained_seq_no(self) -> int:
+        """The lowest ``_seq_no`` from which the history is complete (retention boundary)."""
         with self._lock:
-            row = self._db.execute("SELECT MIN(seq_no) FROM ops").fetchone()
-        return int(row[0]) if row[0] is not None else self.max_seq_no + 1
+            return int(self._meta("history_trimmed_to", "-1")) + 1
 
     def stats(self) -> EngineStats:
         with self._lock:

@@ -373,7 +373,10 @@ def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]
     """Leaf paths of a source object; arrays of objects are flattened like ES ``object``."""
     for key, value in obj.items():
         path = f"{prefix}{key}"
-        if isinstance(value, AbcMapping):
+        kind = type(value)
+        if kind is str or kind is int or kind is float or kind is bool or value is None:
+            yield path, value  # the common case, without the ABC isinstance checks below
+        elif isinstance(value, AbcMapping):
             if not value:
                 continue
             yield from _leaves(value, path + ".")
@@ -413,6 +416,9 @@ def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
 def _add_value(
     values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None
 ) -> None:
+    if type(value) is str and spec.type == TEXT:
+        values.setdefault(spec.path, []).append(value)  # fast path: text as-is
+        return
     items = value if isinstance(value, list) else [value]
     out = values.setdefault(spec.path, [])
     for item in items:
@@ -439,6 +445,25 @@ def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> MapperParsingError
 def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
     """One value normalised for ``spec``'s type; ``None`` when it is not indexed (ignore_above)."""
     ftype = spec.type
+    kind = type(value)
+    # Fast paths for the JSON types each field type expects; everything else below.
+    if kind is str:
+        if ftype == TEXT:
+            return value
+        if ftype == KEYWORD:
+            limit = spec.ignore_above
+            return value if limit is None or len(value) <= limit else None
+        if ftype == DATE:
+            try:
+                return parse_date(value, spec.format)
+            except DateParseError:
+                raise _fail(spec, value, doc_id) from None
+    elif kind is int and ftype in INTEGER_TYPES:
+        lo, hi = INTEGER_TYPES[ftype]
+        if lo <= value <= hi:
+            return value
+    elif (kind is float or kind is int) and ftype in FLOAT_TYPES:
+        return float(value)
     if ftype == TEXT:
         if isinstance(value, AbcMapping | list):
             raise _fail(spec, value, doc_id)

@@ -29,7 +29,7 @@ from isthmus.index.mapping import (
     Mapping,
     coerce,
 )
-from isthmus.index.schema import IndexSchema, millis_to_datetime
+from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze
 
@@ -89,9 +89,7 @@ class Translator:
             if spec.type == DATE:
                 from isthmus.search.datemath import resolve_date_math
 
-                return millis_to_datetime(
-                    resolve_date_math(value, now_ms=self.now_ms, fmt=spec.format)
-                )
+                return resolve_date_math(value, now_ms=self.now_ms, fmt=spec.format)
             if spec.type in (TEXT, KEYWORD):
                 return _as_text(value)
             return coerce(spec, value)
@@ -159,6 +157,9 @@ class Translator:
         if found is None:
             return tantivy.Query.empty_query()
         spec, name = found
+        if spec.type == DATE:
+            # ES turns a date term into the range its rounding covers ("2024-01-01": that day).
+            return self._q_Range(dsl.Range(field=q.field, gte=q.value, lte=q.value))
         value = self._typed(spec, q.value)
         if q.case_insensitive and spec.type in (KEYWORD, TEXT):
             return tantivy.Query.regex_query(self._s, name, "(?i)" + regex_escape(value))
@@ -350,9 +351,9 @@ class Translator:
             return tantivy.Query.range_query(
                 self._s,
                 name,
-                tantivy.FieldType.Date,
-                None if lo is None else millis_to_datetime(lo),
-                None if hi is None else millis_to_datetime(hi),
+                tantivy.FieldType.Integer,
+                lo,
+                hi,
                 include_lower or lo is None,
                 include_upper or hi is None,
             )

@@ -89,6 +89,12 @@ leaf_queries = st.one_of(
     st.builds(lambda p: {"prefix": {"tag": p}}, st.sampled_from(["p", "P", "a", "prod"])),
     st.builds(lambda w: {"wildcard": {"tag": w}}, st.sampled_from(["p*", "?", "prod-?", "*o*"])),
     st.builds(lambda b: {"term": {"flag": b}}, st.booleans()),
+    st.builds(
+        lambda day, h: {"term": {"ts": f"2024-05-{day:02d}" + (f"T{h:02d}:00:00Z" if h else "")}},
+        st.integers(21, 31),
+        st.one_of(st.none(), st.integers(0, 23)),
+    ),
+    st.builds(lambda d: {"range": {"ts": {"lt": f"now-{d}h"}}}, st.integers(0, 300)),
     st.just({"match_all": {}}),
 )
 

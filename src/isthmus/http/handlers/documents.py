@@ -143,6 +143,7 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
             i += 1
             try:
                 item.source = parse_json_object(raw)
+                item.raw = raw.strip()
             except MapperParsingError as exc:
                 item.source = exc  # reported on this item only
         if action == "update" and item.id is None:
@@ -181,6 +182,7 @@ def routes(s: Services) -> list[Route]:
             else "index"
         )
         source = parse_json_object(req.body) if req.has_body else None
+        raw = req.body.strip() if source is not None else None
         if source is None:
             raise ActionRequestValidationError(
                 "Validation Failed: 1: source is missing;2: content type is missing;"
@@ -194,6 +196,7 @@ def routes(s: Services) -> list[Route]:
             if_seq_no=seq,
             if_primary_term=term,
             require_alias=bool_param(req, "require_alias"),
+            raw=raw,
         )
         return await single_write(req, item)
 
