@@ -205,6 +205,7 @@ class DocumentActions:
             await asyncio.gather(*(run(sid, entries) for sid, entries in pending))
 
         targets: dict[tuple[str, bool], IndexMetadata] = {}
+        single: dict[str, Shard] = {}
         for item in items:
             outcome = ItemOutcome(item.action, item.index, item.id)
             outcomes.append(outcome)
@@ -218,7 +219,12 @@ class DocumentActions:
                     await self._update(item, meta, outcome)
                     continue
                 op = await self._prepare(item, meta, outcome)
-                shard = self._shard(meta, item.routing or outcome.id or "")
+                if meta.number_of_shards == 1:  # no hashing, and one lookup per index
+                    shard = single.get(meta.uuid) or single.setdefault(
+                        meta.uuid, self._shard(meta, "")
+                    )
+                else:
+                    shard = self._shard(meta, item.routing or outcome.id or "")
                 outcome.shard = shard.shard_id.shard
                 batches[shard.shard_id].append((len(outcomes) - 1, op))
                 shard_meta[shard.shard_id] = meta
