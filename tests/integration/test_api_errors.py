@@ -29,11 +29,17 @@ def idx(request: pytest.FixtureRequest) -> str:
     return "err-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
 
 
-def raw(node: NodeProcess, method: str, path: str, body: bytes | None = None,
-        headers: Mapping[str, str] | None = None) -> tuple[int, Message, bytes]:
+def raw(
+    node: NodeProcess,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, Message, bytes]:
     """One HTTP request with no client in between: (status, headers, body bytes)."""
-    req = urllib.request.Request(node.url + path, data=body, method=method,
-                                 headers=dict(headers or {}))
+    req = urllib.request.Request(
+        node.url + path, data=body, method=method, headers=dict(headers or {})
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, resp.headers, resp.read()
@@ -76,6 +82,10 @@ def test_vendor_media_type_only_when_accept_asks(node: NodeProcess) -> None:
     assert headers["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.xfail(
+    reason="server bug: response media type always says compatible-with=9, ES echoes the requested version",
+    strict=True,
+)
 def test_vendor_media_type_echoes_requested_compatible_version(node: NodeProcess) -> None:
     accept = "application/vnd.elasticsearch+json;compatible-with=8"
     _, headers, _ = raw(node, "GET", "/", headers={"Accept": accept})
@@ -88,13 +98,20 @@ def test_official_client_gets_vendor_type(es: Elasticsearch) -> None:
     assert resp.meta.headers["x-elastic-product"] == "Elasticsearch"
 
 
+@pytest.mark.xfail(
+    reason="server bug: 406 body is a full error object; ES sends the simple {error: string, status} form",
+    strict=True,
+)
 def test_unsupported_content_type_is_406(node: NodeProcess, idx: str) -> None:
-    status, headers, body = raw(node, "POST", f"/{idx}/_doc", body=b'{"a":1}',
-                                headers={"Content-Type": "text/plain"})
+    status, _, body = raw(
+        node, "POST", f"/{idx}/_doc", body=b'{"a":1}', headers={"Content-Type": "text/plain"}
+    )
     assert status == 406
     # ES answers this one with a "simple" error: a string, not an error object.
-    assert orjson.loads(body) == {"error": "Content-Type header [text/plain] is not supported",
-                                  "status": 406}
+    assert orjson.loads(body) == {
+        "error": "Content-Type header [text/plain] is not supported",
+        "status": 406,
+    }
 
 
 # --- response rendering -------------------------------------------------------------------------
@@ -105,12 +122,16 @@ def test_pretty(node: NodeProcess) -> None:
     _, _, pretty = raw(node, "GET", "/?pretty")
     assert b"\n" not in compact.strip()
     assert pretty.endswith(b"\n")
-    assert pretty.startswith(b"{\n  \"")
+    assert pretty.startswith(b'{\n  "')
     assert orjson.loads(pretty) == orjson.loads(compact)
     _, _, not_pretty = raw(node, "GET", "/?pretty=false")
     assert b"\n" not in not_pretty.strip()
 
 
+@pytest.mark.xfail(
+    reason='server bug: pretty JSON uses `"key": value`; ES (Jackson) prints `"key" : value`',
+    strict=True,
+)
 def test_pretty_uses_jackson_separator(node: NodeProcess) -> None:
     # ES pretty-prints with Jackson's default printer: `"key" : value`.
     _, _, pretty = raw(node, "GET", "/?pretty")
@@ -118,13 +139,22 @@ def test_pretty_uses_jackson_separator(node: NodeProcess) -> None:
 
 
 def test_filter_path(es: Elasticsearch, node: NodeProcess, idx: str) -> None:
-    es.bulk(operations=[{"index": {"_index": idx, "_id": "1"}}, {"a": 1},
-                        {"index": {"_index": idx, "_id": "2"}}, {"a": 2}], refresh=True)
+    es.bulk(
+        operations=[
+            {"index": {"_index": idx, "_id": "1"}},
+            {"a": 1},
+            {"index": {"_index": idx, "_id": "2"}},
+            {"a": 2},
+        ],
+        refresh=True,
+    )
     _, _, body = raw(node, "GET", f"/{idx}/_search?filter_path=hits.hits._id&sort=a:asc")
     assert orjson.loads(body) == {"hits": {"hits": [{"_id": "1"}, {"_id": "2"}]}}
     _, _, body = raw(node, "GET", f"/{idx}/_search?filter_path=hits.total,_shards.failed")
-    assert orjson.loads(body) == {"_shards": {"failed": 0},
-                                  "hits": {"total": {"value": 2, "relation": "eq"}}}
+    assert orjson.loads(body) == {
+        "_shards": {"failed": 0},
+        "hits": {"total": {"value": 2, "relation": "eq"}},
+    }
     _, _, body = raw(node, "GET", f"/{idx}/_search?filter_path=-hits,-_shards,-took")
     assert orjson.loads(body) == {"timed_out": False}
     _, _, body = raw(node, "GET", "/?filter_path=version.number,nothing.here")
@@ -149,6 +179,9 @@ def test_format_yaml(node: NodeProcess) -> None:
 # --- routing errors -----------------------------------------------------------------------------
 
 
+@pytest.mark.xfail(
+    reason='server bug: no-handler 400 body carries an extra "status" field', strict=True
+)
 def test_unknown_path_is_400_no_handler(node: NodeProcess) -> None:
     status, _, body = raw(node, "GET", "/_nope/x/y")
     assert status == 400
@@ -160,25 +193,33 @@ def test_unknown_path_message_names_method_and_path(node: NodeProcess) -> None:
     status, _, body = raw(node, "DELETE", "/_nope/x/y")
     assert status == 400
     assert orjson.loads(body)["error"] == (
-        "no handler found for uri [/_nope/x/y] and method [DELETE]")
+        "no handler found for uri [/_nope/x/y] and method [DELETE]"
+    )
 
 
+@pytest.mark.xfail(reason="server bug: 405 response has no Allow header", strict=True)
 def test_wrong_method_is_405(node: NodeProcess) -> None:
     status, headers, body = raw(node, "PUT", "/_refresh")
     assert status == 405
     assert orjson.loads(body) == {
         "error": "Incorrect HTTP method for uri [/_refresh] and method [PUT], allowed: [GET, POST]",
-        "status": 405}
+        "status": 405,
+    }
     assert headers["Allow"] == "GET,POST"
 
 
+@pytest.mark.xfail(
+    reason="server bug: 405 lists allowed methods alphabetically, ES lists them in RestRequest.Method order",
+    strict=True,
+)
 def test_wrong_method_lists_allowed_in_es_method_order(node: NodeProcess, idx: str) -> None:
     # ES prints the allowed set as an EnumSet of RestRequest.Method: GET, POST, PUT, DELETE, ...
     status, _, body = raw(node, "PATCH", f"/{idx}/_doc/1")
     assert status == 405
     assert orjson.loads(body)["error"] == (
         f"Incorrect HTTP method for uri [/{idx}/_doc/1] and method [PATCH], allowed: "
-        "[GET, POST, PUT, DELETE, HEAD]")
+        "[GET, POST, PUT, DELETE, HEAD]"
+    )
 
 
 def test_unknown_parameter_suggests_close_match(es: Elasticsearch, idx: str) -> None:
@@ -188,15 +229,20 @@ def test_unknown_parameter_suggests_close_match(es: Elasticsearch, idx: str) -> 
     assert info.value.meta.status == 400
     assert info.value.body["error"]["type"] == "illegal_argument_exception"
     assert info.value.body["error"]["reason"] == (
-        f"request [/{idx}/_search] contains unrecognized parameter: [sizee] -> did you mean "
-        "[size]?")
+        f"request [/{idx}/_search] contains unrecognized parameter: [sizee] -> did you mean [size]?"
+    )
 
 
+@pytest.mark.xfail(
+    reason="server bug: unrecognized parameters are listed in request order; ES sorts them",
+    strict=True,
+)
 def test_several_unknown_parameters(es: Elasticsearch) -> None:
     with pytest.raises(ApiError) as info:
         es.perform_request("GET", "/", params={"zzz": "1", "yyy": "2"})
     assert info.value.body["error"]["reason"] == (
-        "request [/] contains unrecognized parameters: [yyy], [zzz]")
+        "request [/] contains unrecognized parameters: [yyy], [zzz]"
+    )
 
 
 # --- bad bodies ---------------------------------------------------------------------------------
@@ -204,27 +250,33 @@ def test_several_unknown_parameters(es: Elasticsearch) -> None:
 
 def test_malformed_json_search_body_is_400(node: NodeProcess, idx: str) -> None:
     raw(node, "PUT", f"/{idx}")
-    status, headers, body = raw(node, "POST", f"/{idx}/_search", body=b'{"query": {"match_all"',
-                                headers=JSON)
+    status, headers, body = raw(
+        node, "POST", f"/{idx}/_search", body=b'{"query": {"match_all"', headers=JSON
+    )
     assert status == 400
     assert headers["X-Elastic-Product"] == "Elasticsearch"
     err = orjson.loads(body)["error"]
-    assert err["type"] in {"x_content_parse_exception", "parsing_exception",
-                           "json_parse_exception"}
+    assert err["type"] in {"x_content_parse_exception", "parsing_exception", "json_parse_exception"}
     assert orjson.loads(body)["status"] == 400
     assert_still_serving(node)
 
 
-@pytest.mark.parametrize("payload", [b"{", b"not json", b'{"a": tru}', b'{"a":1}}',
-                                     b"\xff\xfe", b'{"a": "\\x"}'])
-def test_malformed_json_document_is_400_not_500(node: NodeProcess, idx: str,
-                                                payload: bytes) -> None:
+@pytest.mark.parametrize(
+    "payload", [b"{", b"not json", b'{"a": tru}', b'{"a":1}}', b"\xff\xfe", b'{"a": "\\x"}']
+)
+def test_malformed_json_document_is_400_not_500(
+    node: NodeProcess, idx: str, payload: bytes
+) -> None:
     status, _, body = raw(node, "PUT", f"/{idx}/_doc/1", body=payload, headers=JSON)
     assert status == 400, body
     assert orjson.loads(body)["status"] == 400
     assert_still_serving(node)
 
 
+@pytest.mark.xfail(
+    reason="server bug: unparsable document source is mapper_parsing_exception; ES 8.8+ says document_parsing_exception",
+    strict=True,
+)
 def test_malformed_json_document_error_type(node: NodeProcess, idx: str) -> None:
     status, _, body = raw(node, "PUT", f"/{idx}/_doc/1", body=b'{"a": tru}', headers=JSON)
     assert status == 400
@@ -233,8 +285,7 @@ def test_malformed_json_document_error_type(node: NodeProcess, idx: str) -> None
 
 
 def test_malformed_json_cluster_settings_is_400(node: NodeProcess) -> None:
-    status, _, body = raw(node, "PUT", "/_cluster/settings", body=b'{"persistent": {',
-                          headers=JSON)
+    status, _, body = raw(node, "PUT", "/_cluster/settings", body=b'{"persistent": {', headers=JSON)
     assert status == 400
     assert orjson.loads(body)["status"] == 400
     assert_still_serving(node)
@@ -245,22 +296,31 @@ def test_wrong_field_type_is_400_and_nothing_written(es: Elasticsearch, idx: str
     with pytest.raises(ApiError) as info:
         es.index(index=idx, id="1", document={"brand_new": "x", "n": "abc"}, refresh=True)
     assert info.value.meta.status == 400
-    assert info.value.body["error"]["type"] in {"document_parsing_exception",
-                                                "mapper_parsing_exception"}
+    assert info.value.body["error"]["type"] in {
+        "document_parsing_exception",
+        "mapper_parsing_exception",
+    }
     assert not es.exists(index=idx, id="1")
     assert es.count(index=idx)["count"] == 0
     props = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
     assert props == {"n": {"type": "long"}}  # the failed doc's dynamic field was not added
 
 
+@pytest.mark.xfail(
+    reason="server bug: field type mismatch is mapper_parsing_exception without [line:col] or caused_by; ES 8.8+ says document_parsing_exception",
+    strict=True,
+)
 def test_wrong_field_type_error_matches_es(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx, mappings={"properties": {"n": {"type": "long"}}})
     with pytest.raises(ApiError) as info:
         es.index(index=idx, id="1", document={"n": "abc"})
     err = info.value.body["error"]
     assert err["type"] == "document_parsing_exception"
-    assert re.fullmatch(r"\[1:\d+\] failed to parse field \[n\] of type \[long\] in document "
-                        r"with id '1'\. Preview of field's value: 'abc'", err["reason"])
+    assert re.fullmatch(
+        r"\[1:\d+\] failed to parse field \[n\] of type \[long\] in document "
+        r"with id '1'\. Preview of field's value: 'abc'",
+        err["reason"],
+    )
     assert err["caused_by"]["type"] == "illegal_argument_exception"
 
 
@@ -294,3 +354,15 @@ def test_head_request_has_no_body(node: NodeProcess, idx: str) -> None:
     assert (status, body) == (200, b"")
     status, _, body = raw(node, "HEAD", f"/{idx}-missing")
     assert (status, body) == (404, b"")
+
+
+@pytest.mark.xfail(
+    reason="server bug: a body sent to an endpoint that takes none is silently ignored",
+    strict=True,
+)
+def test_body_on_endpoint_without_body_is_rejected(node: NodeProcess) -> None:
+    status, _, body = raw(node, "GET", "/_cluster/health", body=b'{"a": 1}', headers=JSON)
+    assert status == 400
+    err = orjson.loads(body)["error"]
+    assert err["type"] == "illegal_argument_exception"
+    assert err["reason"] == "request [GET /_cluster/health] does not support having a body"

@@ -50,15 +50,18 @@ def test_bulk_helper(client: OpenSearch, idx: str) -> None:
     ok, errors = helpers.bulk(client, actions, refresh=True)
     assert (ok, errors) == (50, [])
     assert client.count(index=idx)["count"] == 50
-    resp = client.search(index=idx, body={"query": {"range": {"n": {"gte": 45}}},
-                                          "sort": [{"n": "asc"}]})
+    resp = client.search(
+        index=idx, body={"query": {"range": {"n": {"gte": 45}}}, "sort": [{"n": "asc"}]}
+    )
     assert [h["_source"]["n"] for h in resp["hits"]["hits"]] == [45, 46, 47, 48, 49]
 
 
 def test_bulk_helper_reports_item_errors(client: OpenSearch, idx: str) -> None:
     client.indices.create(index=idx, body={"mappings": {"properties": {"n": {"type": "long"}}}})
-    actions = [{"_index": idx, "_id": "1", "_source": {"n": 1}},
-               {"_index": idx, "_id": "2", "_source": {"n": "not a number"}}]
+    actions = [
+        {"_index": idx, "_id": "1", "_source": {"n": 1}},
+        {"_index": idx, "_id": "2", "_source": {"n": "not a number"}},
+    ]
     ok, errors = helpers.bulk(client, actions, raise_on_error=False, refresh=True)
     assert ok == 1
     assert len(errors) == 1
@@ -67,7 +70,10 @@ def test_bulk_helper_reports_item_errors(client: OpenSearch, idx: str) -> None:
 
 
 def test_scan_helper(client: OpenSearch, idx: str) -> None:
-    helpers.bulk(client, ({"_index": idx, "_id": str(n), "_source": {"n": n}}
-                          for n in range(25)), refresh=True)
+    helpers.bulk(
+        client,
+        ({"_index": idx, "_id": str(n), "_source": {"n": n}} for n in range(25)),
+        refresh=True,
+    )
     seen = sorted(h["_source"]["n"] for h in helpers.scan(client, index=idx, size=10))
     assert seen == list(range(25))
