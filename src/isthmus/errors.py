@@ -17,6 +17,9 @@ class IsthmusError(Exception):
 
     es_type: ClassVar[str] = "exception"
     status: ClassVar[int] = 500
+    # False for what ES raises as plain Java exceptions (IllegalArgumentException, Jackson's
+    # parse errors): ES never reports those as a root cause beneath one of its own.
+    is_es: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class IsthmusError(Exception):
 
     def root_cause(self) -> IsthmusError:
         err: IsthmusError = self
-        while err.caused_by is not None:
+        while err.caused_by is not None and err.caused_by.is_es:
             err = err.caused_by
         return err
 
@@ -67,6 +70,7 @@ class IsthmusError(Exception):
 class IllegalArgumentError(IsthmusError):
     es_type = "illegal_argument_exception"
     status = 400
+    is_es = False
 
 
 class ParsingError(IsthmusError):
@@ -86,6 +90,7 @@ class XContentParseError(IsthmusError):
 class JsonParseError(IsthmusError):
     es_type = "json_parse_exception"
     status = 400
+    is_es = False
 
 
 class ActionRequestValidationError(IsthmusError):
@@ -113,6 +118,10 @@ class MethodNotAllowedError(IsthmusError):
 class SearchPhaseExecutionError(IsthmusError):
     es_type = "search_phase_execution_exception"
     status = 400
+
+    def root_cause(self) -> IsthmusError:
+        # ES reports the shard failures' causes, whatever their kind.
+        return self.caused_by.root_cause() if self.caused_by is not None else self
 
 
 class QueryShardError(IsthmusError):
@@ -189,9 +198,12 @@ class MapperParsingError(IsthmusError):
     status = 400
 
 
-class DocumentParsingError(IsthmusError):
+class DocumentParsingError(MapperParsingError):
+    """A document that does not fit its mapping (ES 8.8+ reports these as their own type)."""
+
     es_type = "document_parsing_exception"
     status = 400
+    field: str | None = None  # the field that failed, so the caller can say where it stands
 
 
 class StrictDynamicMappingError(IsthmusError):

@@ -62,10 +62,6 @@ def test_mget_docs_across_indices_with_missing_index(es: Elasticsearch, idx: str
     assert "found" not in second
 
 
-@pytest.mark.xfail(
-    reason="server bug: mget with an empty docs list answers 200 {\"docs\": []} instead of 400 'no documents to get'",
-    strict=True,
-)
 def test_mget_without_docs_is_validation_error(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx)
     status, body = api_error(lambda: es.mget(index=idx, docs=[]))
@@ -155,9 +151,6 @@ def test_bulk_mixed_actions_per_item_results(es: Elasticsearch, idx: str) -> Non
     assert not es.exists(index=idx, id="2")
 
 
-@pytest.mark.xfail(
-    reason="server bug: bulk items lack forced_refresh: true when refresh=true", strict=True
-)
 def test_bulk_refresh_true_marks_items_forced_refresh(es: Elasticsearch, idx: str) -> None:
     # BulkShardResponse.setForcedRefresh copies the flag onto every item's DocWriteResponse.
     resp = es.bulk(operations=[{"index": {"_index": idx, "_id": "1"}}, {"a": 1}], refresh=True)

@@ -153,10 +153,6 @@ def test_health_green_without_replicas(es: Elasticsearch, idx: str) -> None:
     assert health["active_shards_percent_as_number"] == 100.0
 
 
-@pytest.mark.xfail(
-    reason="server bug: health of a missing index is 404; ES waits for the index until timeout and answers 408 red",
-    strict=True,
-)
 def test_health_of_missing_index_times_out_red(es: Elasticsearch, idx: str) -> None:
     resp = es.options(ignore_status=408).cluster.health(index=idx, timeout="100ms")
     assert resp.meta.status == 408
@@ -207,9 +203,6 @@ def test_transient_settings_are_applied(es: Elasticsearch) -> None:
 
 
 @pytest.mark.usefixtures("clean_cluster_settings")
-@pytest.mark.xfail(
-    reason="server bug: no Warning header for deprecated transient cluster settings", strict=True
-)
 def test_transient_settings_answer_with_deprecation_warning(es: Elasticsearch) -> None:
     # RestClusterUpdateSettingsAction logs "[transient settings removal] ..." as a deprecation,
     # which reaches the client as a Warning header.
@@ -421,10 +414,6 @@ def test_cat_count(es: Elasticsearch, idx: str) -> None:
     assert as_json[0]["count"] == "2"
 
 
-@pytest.mark.xfail(
-    reason="server bug: POST /_cat/count answers 405; elasticsearch-py 9.5 always POSTs cat.count (ES >= 9.3)",
-    strict=True,
-)
 def test_cat_count_with_client_which_posts(es: Elasticsearch, idx: str) -> None:
     # elasticsearch-py 9.5 sends POST /_cat/count (accepted by ES since 9.3).
     es.bulk(operations=[{"index": {"_index": idx}}, {"n": 1}], refresh=True)

@@ -120,10 +120,6 @@ def test_op_type_create_conflicts_on_existing_id(es: Elasticsearch, idx: str) ->
     )
 
 
-@pytest.mark.xfail(
-    reason="server bug: forced_refresh is appended after _primary_term; ES writes it right after result",
-    strict=True,
-)
 def test_refresh_true_reports_forced_refresh_before_shards(es: Elasticsearch, idx: str) -> None:
     no_refresh_index(es, idx)
     resp = es.index(index=idx, id="1", document={"t": "x"}, refresh=True)
@@ -205,10 +201,6 @@ def test_ids_with_reserved_url_characters_round_trip(es: Elasticsearch, idx: str
     assert es.delete(index=idx, id=weird)["result"] == "deleted"
 
 
-@pytest.mark.xfail(
-    reason="server bug: router splits the percent-decoded path, so an id containing %2F becomes extra path segments",
-    strict=True,
-)
 def test_id_with_encoded_slash_round_trips(es: Elasticsearch, idx: str) -> None:
     # The client sends "a%2Fb"; ES routes on the raw path and decodes each segment afterwards.
     es.index(index=idx, id="a/b", document={"ok": True})

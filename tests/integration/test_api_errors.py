@@ -82,10 +82,6 @@ def test_vendor_media_type_only_when_accept_asks(node: NodeProcess) -> None:
     assert headers["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.xfail(
-    reason="server bug: response media type always says compatible-with=9, ES echoes the requested version",
-    strict=True,
-)
 def test_vendor_media_type_echoes_requested_compatible_version(node: NodeProcess) -> None:
     accept = "application/vnd.elasticsearch+json;compatible-with=8"
     _, headers, _ = raw(node, "GET", "/", headers={"Accept": accept})
@@ -98,10 +94,6 @@ def test_official_client_gets_vendor_type(es: Elasticsearch) -> None:
     assert resp.meta.headers["x-elastic-product"] == "Elasticsearch"
 
 
-@pytest.mark.xfail(
-    reason="server bug: 406 body is a full error object; ES sends the simple {error: string, status} form",
-    strict=True,
-)
 def test_unsupported_content_type_is_406(node: NodeProcess, idx: str) -> None:
     status, _, body = raw(
         node, "POST", f"/{idx}/_doc", body=b'{"a":1}', headers={"Content-Type": "text/plain"}
@@ -128,10 +120,6 @@ def test_pretty(node: NodeProcess) -> None:
     assert b"\n" not in not_pretty.strip()
 
 
-@pytest.mark.xfail(
-    reason='server bug: pretty JSON uses `"key": value`; ES (Jackson) prints `"key" : value`',
-    strict=True,
-)
 def test_pretty_uses_jackson_separator(node: NodeProcess) -> None:
     # ES pretty-prints with Jackson's default printer: `"key" : value`.
     _, _, pretty = raw(node, "GET", "/?pretty")
@@ -179,9 +167,6 @@ def test_format_yaml(node: NodeProcess) -> None:
 # --- routing errors -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason='server bug: no-handler 400 body carries an extra "status" field', strict=True
-)
 def test_unknown_path_is_400_no_handler(node: NodeProcess) -> None:
     status, _, body = raw(node, "GET", "/_nope/x/y")
     assert status == 400
@@ -197,7 +182,6 @@ def test_unknown_path_message_names_method_and_path(node: NodeProcess) -> None:
     )
 
 
-@pytest.mark.xfail(reason="server bug: 405 response has no Allow header", strict=True)
 def test_wrong_method_is_405(node: NodeProcess) -> None:
     status, headers, body = raw(node, "PUT", "/_refresh")
     assert status == 405
@@ -208,10 +192,6 @@ def test_wrong_method_is_405(node: NodeProcess) -> None:
     assert headers["Allow"] == "GET,POST"
 
 
-@pytest.mark.xfail(
-    reason="server bug: 405 lists allowed methods alphabetically, ES lists them in RestRequest.Method order",
-    strict=True,
-)
 def test_wrong_method_lists_allowed_in_es_method_order(node: NodeProcess, idx: str) -> None:
     # ES prints the allowed set as an EnumSet of RestRequest.Method: GET, POST, PUT, DELETE, ...
     status, _, body = raw(node, "PATCH", f"/{idx}/_doc/1")
@@ -233,10 +213,6 @@ def test_unknown_parameter_suggests_close_match(es: Elasticsearch, idx: str) -> 
     )
 
 
-@pytest.mark.xfail(
-    reason="server bug: unrecognized parameters are listed in request order; ES sorts them",
-    strict=True,
-)
 def test_several_unknown_parameters(es: Elasticsearch) -> None:
     with pytest.raises(ApiError) as info:
         es.perform_request("GET", "/", params={"zzz": "1", "yyy": "2"})
@@ -273,10 +249,6 @@ def test_malformed_json_document_is_400_not_500(
     assert_still_serving(node)
 
 
-@pytest.mark.xfail(
-    reason="server bug: unparsable document source is mapper_parsing_exception; ES 8.8+ says document_parsing_exception",
-    strict=True,
-)
 def test_malformed_json_document_error_type(node: NodeProcess, idx: str) -> None:
     status, _, body = raw(node, "PUT", f"/{idx}/_doc/1", body=b'{"a": tru}', headers=JSON)
     assert status == 400
@@ -306,10 +278,6 @@ def test_wrong_field_type_is_400_and_nothing_written(es: Elasticsearch, idx: str
     assert props == {"n": {"type": "long"}}  # the failed doc's dynamic field was not added
 
 
-@pytest.mark.xfail(
-    reason="server bug: field type mismatch is mapper_parsing_exception without [line:col] or caused_by; ES 8.8+ says document_parsing_exception",
-    strict=True,
-)
 def test_wrong_field_type_error_matches_es(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx, mappings={"properties": {"n": {"type": "long"}}})
     with pytest.raises(ApiError) as info:
@@ -356,10 +324,6 @@ def test_head_request_has_no_body(node: NodeProcess, idx: str) -> None:
     assert (status, body) == (404, b"")
 
 
-@pytest.mark.xfail(
-    reason="server bug: a body sent to an endpoint that takes none is silently ignored",
-    strict=True,
-)
 def test_body_on_endpoint_without_body_is_rejected(node: NodeProcess) -> None:
     status, _, body = raw(node, "GET", "/_cluster/health", body=b'{"a": 1}', headers=JSON)
     assert status == 400

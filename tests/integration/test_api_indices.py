@@ -259,10 +259,6 @@ def test_dynamic_mapping_types(es: Elasticsearch, idx: str) -> None:
     assert "nothing" not in props and "empty" not in props
 
 
-@pytest.mark.xfail(
-    reason="server bug: mapping properties render in insertion order; ES sorts them by name",
-    strict=True,
-)
 def test_mapping_properties_render_sorted_by_name(es: Elasticsearch, idx: str) -> None:
     # ES's ObjectMapper serializes its sub-mappers sorted by name, whatever the order they arrived.
     es.index(index=idx, id="1", document={"zeta": 1, "alpha": 2, "mid": {"z": 1, "a": 2}})
@@ -324,9 +320,6 @@ def test_put_dynamic_settings(es: Elasticsearch, idx: str) -> None:
     assert es.cluster.health(index=idx)["status"] == "green"
 
 
-@pytest.mark.xfail(
-    reason="server bug: reason lacks ES's trailing open-index list [[name/uuid]]", strict=True
-)
 def test_put_static_setting_on_open_index_is_rejected(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx)
     uuid = es.indices.get_settings(index=idx)[idx]["settings"]["index"]["uuid"]
@@ -401,10 +394,6 @@ def test_close_and_open(es: Elasticsearch, idx: str) -> None:
     assert es.get(index=idx, id="1")["_source"] == {"a": 1}
 
 
-@pytest.mark.xfail(
-    reason="server bug: static index settings are rejected on a closed index (ES allows them)",
-    strict=True,
-)
 def test_static_setting_can_change_on_closed_index(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx)
     es.indices.close(index=idx)
@@ -510,10 +499,6 @@ def test_alias_on_missing_index(es: Elasticsearch, idx: str) -> None:
     assert body["error"]["reason"] == f"no such index [{idx}]"
 
 
-@pytest.mark.xfail(
-    reason="server bug: alias/index name clash is illegal_argument_exception, ES uses invalid_alias_name_exception",
-    strict=True,
-)
 def test_alias_name_clashing_with_index(es: Elasticsearch, idx: str) -> None:
     es.indices.create(index=idx)
     es.indices.create(index=idx + "-other")

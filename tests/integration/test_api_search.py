@@ -549,10 +549,6 @@ def test_scroll_and_clear_scroll(es: Elasticsearch, corpus: str) -> None:
     assert body["error"]["root_cause"][0]["type"] == "search_context_missing_exception"
 
 
-@pytest.mark.xfail(
-    reason="server bug: clear_scroll that frees nothing answers 200; ES answers 404 with num_freed 0",
-    strict=True,
-)
 def test_clear_unknown_scroll_frees_nothing(es: Elasticsearch, corpus: str) -> None:
     first = es.search(index=corpus, scroll="1m", size=1)
     es.clear_scroll(scroll_id=first["_scroll_id"])
@@ -617,10 +613,6 @@ def test_unknown_search_body_key(es: Elasticsearch, corpus: str) -> None:
     assert body["error"]["reason"] == "Unknown key for a START_OBJECT in [qurey]."
 
 
-@pytest.mark.xfail(
-    reason="server bug: shard-level query parse failure is returned as bare query_shard_exception, not search_phase_execution_exception",
-    strict=True,
-)
 def test_query_string_syntax_error(es: Elasticsearch, corpus: str) -> None:
     status, body = api_error(
         lambda: es.search(
@@ -635,9 +627,6 @@ def test_query_string_syntax_error(es: Elasticsearch, corpus: str) -> None:
     assert root["index"] == corpus
 
 
-@pytest.mark.xfail(
-    reason="server bug: the `source` URL parameter is not used as the request body", strict=True
-)
 def test_get_with_body_and_source_param(es: Elasticsearch, corpus: str) -> None:
     as_get = es.perform_request(
         "GET",

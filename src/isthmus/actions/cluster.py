@@ -203,16 +203,18 @@ class ClusterActions:
             if expression
             else list(state.indices.values())
         )
-        if expression and not metas:
-            from isthmus.errors import IndexNotFoundError
-
-            raise IndexNotFoundError(expression)
+        # Concrete names that do not exist (yet) make the health red: ES waits for them.
+        missing = bool(expression) and any(
+            "*" not in part and part not in state.indices and part not in state.aliases()
+            for part in (expression or "").split(",")
+            if part and part != "_all" and not part.startswith("-")
+        )
         primaries = sum(len(self.indices.shards_of(m)) for m in metas if m.is_open)
         unassigned = sum(m.number_of_shards * m.number_of_replicas for m in metas if m.is_open)
         unassigned_pri = sum(
             m.number_of_shards - len(self.indices.shards_of(m)) for m in metas if m.is_open
         )
-        status = "green"
+        status = "red" if missing else "green"
         for meta in metas:
             h = self.index_health(meta)
             if _STATUS_RANK[h] > _STATUS_RANK[status]:
@@ -268,7 +270,8 @@ class ClusterActions:
         level = params.get("level", "cluster")
         while True:
             body = self.health_body(expression, level)
-            if wanted is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[wanted]:
+            target = wanted if wanted is not None else ("yellow" if expression else None)
+            if target is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[target]:
                 return 200, body
             if time.monotonic() >= deadline:
                 body["timed_out"] = True

@@ -24,6 +24,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     ActionRequestValidationError,
     DocumentMissingError,
+    DocumentParsingError,
     IllegalArgumentError,
     IndexNotFoundError,
     IsthmusError,
@@ -94,12 +95,35 @@ def parse_json_object(raw: bytes, what: str = "document") -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise MapperParsingError("failed to parse", caused_by=JsonParseError(str(exc))) from None
+        where = f"[{exc.lineno}:{exc.colno}] " if exc.lineno else ""
+        raise DocumentParsingError(
+            f"{where}failed to parse: {exc.msg}", caused_by=JsonParseError(str(exc))
+        ) from None
     if not isinstance(value, dict):
         raise MapperParsingError(
             "failed to parse", caused_by=MapperParsingError(f"{what} must be a JSON object")
         )
     return value
+
+
+def _located(exc: DocumentParsingError, raw: bytes | None) -> DocumentParsingError:
+    """Prefix ES's ``[line:col]`` of the failing field's value, found in the raw source."""
+    if exc.field is None or raw is None or exc.reason.startswith("["):
+        return exc
+    leaf = exc.field.rsplit(".", 1)[-1]
+    key = b'"' + leaf.encode() + b'"'
+    pos = raw.find(key)
+    if pos < 0:
+        return exc
+    colon = raw.find(b":", pos + len(key))
+    start = colon + 1
+    while start < len(raw) and raw[start : start + 1] in (b" ", b"\t", b"\n", b"\r"):
+        start += 1
+    line = raw.count(b"\n", 0, start) + 1
+    col = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    exc.reason = f"[{line}:{col}] {exc.reason}"
+    exc.args = (exc.reason,)
+    return exc
 
 
 def validate_id(doc_id: str) -> None:
@@ -249,11 +273,14 @@ class DocumentActions:
                 "failed to parse", caused_by=MapperParsingError("document must be a JSON object")
             )
         current = self.cluster.state.indices.get(meta.name, meta)
-        parsed = current.mapping.parse_document(source, doc_id)
+        try:
+            parsed = current.mapping.parse_document(source, doc_id)
+        except DocumentParsingError as exc:
+            raise _located(exc, item.raw) from None
         values = (
             parsed.values
             if parsed.mapping_update is None
-            else await self._parse(meta, source, doc_id)
+            else await self._parse(meta, source, doc_id, item.raw)
         )
         return IndexOp(
             doc_id,
@@ -266,11 +293,14 @@ class DocumentActions:
         )
 
     async def _parse(
-        self, meta: IndexMetadata, source: dict[str, Any], doc_id: str
+        self, meta: IndexMetadata, source: dict[str, Any], doc_id: str, raw: bytes | None = None
     ) -> dict[str, list[Any]]:
         """Parse against the latest mapping, publishing a dynamic update first when needed."""
         current = self.cluster.state.indices.get(meta.name, meta)
-        parsed = current.mapping.parse_document(source, doc_id)
+        try:
+            parsed = current.mapping.parse_document(source, doc_id)
+        except DocumentParsingError as exc:
+            raise _located(exc, raw) from None
         if parsed.mapping_update is not None:
             update = parsed.mapping_update.to_json()
             await self.admin.update_mappings({meta.name: update})
@@ -448,6 +478,8 @@ class DocumentActions:
             specs = [{"_id": str(i)} for i in body["ids"]]
         else:
             raise ActionRequestValidationError("Validation Failed: 1: no documents to get;")
+        if not specs:
+            raise ActionRequestValidationError("Validation Failed: 1: no documents to get;")
         docs = []
         for spec in specs:
             index = spec.get("_index", default_index)
@@ -491,7 +523,9 @@ def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | No
     return seq_no, term, version, source
 
 
-def write_response(outcome: ItemOutcome, meta: IndexMetadata | None) -> tuple[int, dict[str, Any]]:
+def write_response(
+    outcome: ItemOutcome, meta: IndexMetadata | None, forced_refresh: bool = False
+) -> tuple[int, dict[str, Any]]:
     """ES's body and status for one write (single-document APIs and bulk items)."""
     if outcome.error is not None:
         err = outcome.error
@@ -513,6 +547,7 @@ def write_response(outcome: ItemOutcome, meta: IndexMetadata | None) -> tuple[in
         "_id": outcome.id,
         "_version": result.version,
         "result": result.result,
+        **({"forced_refresh": True} if forced_refresh and result.result != "noop" else {}),
         "_shards": {"total": 1 + replicas, "successful": 1, "failed": 0},
         "_seq_no": result.seq_no,
         "_primary_term": result.primary_term,

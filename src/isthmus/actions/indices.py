@@ -28,6 +28,8 @@ from isthmus.errors import (
     AliasesNotFoundError,
     IllegalArgumentError,
     IndexNotFoundError,
+    InvalidAliasNameError,
+    InvalidIndexNameError,
     ParsingError,
     ResourceAlreadyExistsError,
     SettingsError,
@@ -43,6 +45,19 @@ _PRIVATE_SETTINGS = {
     "index.provided_name",
     "index.version.created",
 }
+
+
+_FINAL_SETTINGS = {"index.number_of_shards", *_PRIVATE_SETTINGS}
+
+
+def static_keys(updates: Mapping[str, str]) -> list[str]:
+    """The keys of ``updates`` that only a closed index accepts."""
+    out = []
+    for key in updates:
+        setting = find(key, (Scope.INDEX,))
+        if setting is not None and not setting.dynamic:
+            out.append(key)
+    return out
 
 
 def normalize_index_settings(raw: Mapping[str, Any], *, creating: bool) -> dict[str, str]:
@@ -66,10 +81,6 @@ def normalize_index_settings(raw: Mapping[str, Any], *, creating: bool) -> dict[
             out[full] = ""
             continue
         setting.coerce(full, value)
-        if not creating and not setting.dynamic:
-            raise IllegalArgumentError(
-                f"Can't update non dynamic settings [[{full}]] for open indices"
-            )
         out[full] = "true" if value is True else "false" if value is False else str(value)
     return out
 
@@ -131,12 +142,10 @@ class IndicesActions:
             if existing is not None:
                 raise ResourceAlreadyExistsError(name, existing.uuid)
             if name in state.aliases():
-                raise IllegalArgumentError(
-                    f"Invalid index name [{name}], an alias with the same name already exists"
-                )
+                raise InvalidIndexNameError(name, "already exists as alias")
             for alias in aliases:
                 if alias in state.indices:
-                    raise IllegalArgumentError(
+                    raise InvalidAliasNameError(
                         f"Invalid alias name [{alias}]: an index or data stream exists with the "
                         "same name as the alias"
                     )
@@ -304,7 +313,19 @@ class IndicesActions:
         if not raw:
             raise ActionRequestValidationError("Validation Failed: 1: no settings to update;")
         updates = normalize_index_settings(raw, creating=False)
-        names = {t.index.name for t in self.resolve(expression, params)}
+        targets = self.resolve(expression, params)
+        names = {t.index.name for t in targets}
+        static = static_keys(updates)
+        opened = [t.index for t in targets if t.index.is_open]
+        if static and opened:
+            keys = ", ".join(static)
+            where = ", ".join(f"[{m.name}/{m.uuid}]" for m in opened)
+            raise IllegalArgumentError(
+                f"Can't update non dynamic settings [[{keys}]] for open indices [{where}]"
+            )
+        for key in updates:
+            if key in _FINAL_SETTINGS:
+                raise IllegalArgumentError(f"final index setting [{key}], not updateable")
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             indices = dict(state.indices)
@@ -367,7 +388,7 @@ class IndicesActions:
                         for alias in aliases:
                             validate_alias_name(alias)
                             if alias in indices:
-                                raise IllegalArgumentError(
+                                raise InvalidAliasNameError(
                                     f"Invalid alias name [{alias}]: an index or data stream "
                                     "exists with the same name as the alias"
                                 )

@@ -35,6 +35,7 @@ from isthmus.errors import (
     IllegalArgumentError,
     IsthmusError,
     ParsingError,
+    QueryShardError,
     SearchContextMissingError,
     SearchPhaseExecutionError,
 )
@@ -175,7 +176,21 @@ class SearchActions:
         self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
     ) -> dict[str, Any]:
         started = time.perf_counter()
-        req = parse_search(body, params)
+        try:
+            req = parse_search(body, params)
+        except QueryShardError as exc:
+            # ES builds these queries on the shards: every shard fails with the same cause.
+            first = next(iter(self._targets(expression, params)), None)
+            if first is not None:
+                exc.extra.update({"index_uuid": first.index.uuid, "index": first.index.name})
+            failed = [
+                _ShardFailure(t.index.name, n, exc)
+                for t in self._targets(expression, params)
+                for n in range(t.index.number_of_shards)
+            ]
+            if not failed:
+                raise
+            raise self._phase_error(failed) from None
         now_ms = int(self.clock() * 1000)
         scroll = params.get("scroll")
         targets = self._targets(expression, params)

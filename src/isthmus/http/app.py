@@ -71,8 +71,13 @@ class RestApp:
             parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         )
         method = scope["method"]
-        path = scope["path"]
-        vendor = _VND.search(headers.get("accept", "")) is not None
+        # Route on the raw path: an id such as "a/b" arrives as "a%2Fb" and must stay one
+        # segment; the router decodes each segment after splitting.
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        path = path.split("?", 1)[0]
+        accept = _VND.search(headers.get("accept", ""))
+        vendor = accept.group(2) if accept is not None else None
         try:
             length = int(headers.get("content-length") or 0)
         except ValueError:
@@ -122,7 +127,8 @@ class RestApp:
             if exc.allowed:
                 return Response(
                     405,
-                    {
+                    headers={"Allow": ",".join(exc.allowed)},
+                    body={
                         "error": f"Incorrect HTTP method for uri [{request.path}] and method "
                         f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
                         "status": 405,
@@ -131,12 +137,15 @@ class RestApp:
             return Response(
                 400,
                 {
-                    "error": f"no handler found for uri [{request.path}] and method [{request.method}]",
-                    "status": 400,
+                    "error": f"no handler found for uri [{request.path}] and method [{request.method}]"
                 },
             )
         try:
             check_params(route_, request.params, request.path)
+            if request.has_body and not route_.accepts_body:
+                raise IllegalArgumentError(
+                    f"request [{request.method} {request.path}] does not support having a body"
+                )
             self._check_content_type(request)
             req = Request(
                 request.method,
@@ -150,6 +159,8 @@ class RestApp:
             if isinstance(result, Response):
                 return result
             return Response(200, result)
+        except UnsupportedMediaTypeError as exc:
+            return Response(exc.http_status, {"error": exc.reason, "status": exc.http_status})
         except IsthmusError as exc:
             body = exc.to_body()
             if request.params.get("error_trace") == "true":
@@ -189,7 +200,12 @@ class RestApp:
             )
 
     async def _send(
-        self, send: Send, response: Response, params: dict[str, str], vendor: bool, method: str
+        self,
+        send: Send,
+        response: Response,
+        params: dict[str, str],
+        vendor: str | None,
+        method: str,
     ) -> None:
         payload, ctype = self._render(response, params, vendor)
         headers = [PRODUCT_HEADER, (b"content-type", ctype.encode())]
@@ -200,7 +216,9 @@ class RestApp:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
 
     @staticmethod
-    def _render(response: Response, params: dict[str, str], vendor: bool) -> tuple[bytes, str]:
+    def _render(
+        response: Response, params: dict[str, str], vendor: str | None
+    ) -> tuple[bytes, str]:
         body = response.body
         if body is None:
             return b"", response.content_type or "text/plain; charset=UTF-8"
@@ -211,13 +229,14 @@ class RestApp:
             body = apply_filter_path(body, params["filter_path"])
         if params.get("format") == "yaml":
             return (b"---\n" + yaml.safe_dump(body, sort_keys=False).encode(), "application/yaml")
-        pretty = "pretty" in params and params["pretty"] != "false"
-        options = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if pretty else 0)
-        data = orjson.dumps(body, option=options, default=_default)
-        if pretty:
-            data += b"\n"
+        if "pretty" in params and params["pretty"] != "false":
+            data = (pretty_json(body) + "\n").encode()
+        else:
+            data = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS, default=_default)
         ctype = (
-            "application/vnd.elasticsearch+json;compatible-with=9" if vendor else "application/json"
+            f"application/vnd.elasticsearch+json;compatible-with={vendor}"
+            if vendor
+            else "application/json"
         )
         return data, ctype
 
@@ -228,3 +247,23 @@ def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def pretty_json(value: Any, indent: int = 0) -> str:
+    """``?pretty`` as ES prints it (Jackson's pretty printer): ``"key" : value``, two-space
+    indents, arrays one element per line, empty containers as ``{ }`` and ``[ ]``."""
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{ }"
+        items = [
+            f"{pad}{orjson.dumps(str(k)).decode()} : {pretty_json(v, indent + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[ ]"
+        items = [pad + pretty_json(v, indent + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    return orjson.dumps(value, default=_default).decode()

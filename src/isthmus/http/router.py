@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from isthmus.errors import IllegalArgumentError
 
@@ -53,6 +54,7 @@ class Route:
     params: frozenset[str]
     action: str  # the ES action name, for authorization and task listings
     segments: tuple[str, ...] = ()
+    accepts_body: bool = True
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
         if len(parts) != len(self.segments):
@@ -80,10 +82,13 @@ def route(
     *,
     params: Iterable[str] = (),
     action: str = "",
+    body: bool | None = None,
 ) -> Route:
     ms = frozenset([methods] if isinstance(methods, str) else methods)
     segments = tuple(p for p in pattern.strip("/").split("/") if p)
-    return Route(ms, pattern, handler, frozenset(params), action, segments)
+    # ES rejects bodies on endpoints that take none; those that take one say so by POST/PUT.
+    accepts = body if body is not None else bool(ms & {"POST", "PUT"})
+    return Route(ms, pattern, handler, frozenset(params), action, segments, accepts)
 
 
 class NoHandler(Exception):
@@ -94,17 +99,23 @@ class NoHandler(Exception):
         self.allowed = allowed
 
 
+# ES lists allowed methods in the order of its method enum.
+_METHOD_ORDER = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "CONNECT"]
+
+
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = sorted(routes, key=lambda r: -r.literal_count)
+        # Only routes with as many segments as the path can match: look those up directly.
+        self._by_length: dict[int, list[Route]] = {}
+        for r in self.routes:
+            self._by_length.setdefault(len(r.segments), []).append(r)
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        from urllib.parse import unquote
-
-        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        parts = [unquote(p) if "%" in p else p for p in path.strip("/").split("/") if p]
         allowed: list[str] = []
         best: tuple[Route, dict[str, str]] | None = None
-        for candidate in self.routes:
+        for candidate in self._by_length.get(len(parts), ()):
             found = candidate.match(parts)
             if found is None:
                 continue
@@ -116,14 +127,14 @@ class Router:
                 continue
             allowed.extend(candidate.methods)
         if best is None:
-            raise NoHandler(path, method, sorted(set(allowed)))
+            raise NoHandler(path, method, sorted(set(allowed), key=_METHOD_ORDER.index))
         return best
 
 
 def check_params(route_: Route, params: Mapping[str, str], path: str) -> None:
     """ES rejects unknown URL parameters, suggesting what was probably meant."""
     allowed = route_.params | COMMON_PARAMS
-    unknown = [p for p in params if p not in allowed]
+    unknown = sorted(p for p in params if p not in allowed)
     if not unknown:
         return
     pieces = []

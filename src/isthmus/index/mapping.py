@@ -20,7 +20,12 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, MapperParsingError, StrictDynamicMappingError
+from isthmus.errors import (
+    DocumentParsingError,
+    IllegalArgumentError,
+    MapperParsingError,
+    StrictDynamicMappingError,
+)
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
 
 TEXT = "text"
@@ -261,7 +266,8 @@ class Mapping:
         )
 
     def to_json(self) -> dict[str, Any]:
-        copied: dict[str, Any] = _copy(self._json)
+        """The mapping as ES renders it: ``properties`` sorted by field name at every level."""
+        copied: dict[str, Any] = _sorted_properties(_copy(self._json))
         return copied
 
     def __eq__(self, other: object) -> bool:
@@ -361,6 +367,18 @@ class Mapping:
         return TEXT
 
 
+def _sorted_properties(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in ("properties", "fields") and isinstance(value, dict):
+                out[key] = {k: _sorted_properties(value[k]) for k in sorted(value)}
+            else:
+                out[key] = _sorted_properties(value)
+        return out
+    return node
+
+
 def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
@@ -434,12 +452,24 @@ def _preview(value: Any) -> str:
     return f"'{text}'" if isinstance(value, str) else text
 
 
-def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> MapperParsingError:
+def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentParsingError:
     where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
-    return MapperParsingError(
-        f"failed to parse field [{spec.source_path if spec.path.endswith('.keyword') else spec.path}] "
-        f"of type [{spec.type}] {where}. Preview of field's value: {_preview(value)}"
+    name = spec.source_path if spec.path != spec.source_path else spec.path
+    if spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
+        cause = f'For input string: "{value}"'
+    elif spec.type == DATE:
+        cause = f"failed to parse date field [{value}] with format [{spec.format}]"
+    elif spec.type == BOOLEAN:
+        cause = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    else:
+        cause = f"unexpected value [{value}] for field [{name}]"
+    err = DocumentParsingError(
+        f"failed to parse field [{name}] of type [{spec.type}] {where}. "
+        f"Preview of field's value: {_preview(value)}",
+        caused_by=IllegalArgumentError(cause),
     )
+    err.field = name
+    return err
 
 
 def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:

@@ -35,6 +35,7 @@ class QueryParseError(IsthmusError):
 
     es_type = "parse_exception"
     status = 400
+    is_es = False  # Lucene's ParseException: never a root cause beneath ES's own exception
 
 
 class _SyntaxError(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 from isthmus.cluster.resolve import IndicesOptions
 from isthmus.errors import IllegalArgumentError
-from isthmus.http.handlers.common import COMMON_INDICES_PARAMS
+from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
 
@@ -191,7 +191,7 @@ def routes(s: Services) -> list[Route]:
         return render(req, cols, rows)
 
     async def cat_count(req: Request) -> Response:
-        result = await s.search.count(req.path_params.get("index"), None, {})
+        result = await s.search.count(req.path_params.get("index"), json_object(req), {})
         now = time.time()
         row = {
             "epoch": int(now),
@@ -292,10 +292,14 @@ def routes(s: Services) -> list[Route]:
             action="indices:monitor/stats",
         ),
         route(
-            "GET", "/_cat/count", cat_count, params=CAT_PARAMS, action="indices:data/read/search"
+            ("GET", "POST"),
+            "/_cat/count",
+            cat_count,
+            params=CAT_PARAMS,
+            action="indices:data/read/search",
         ),
         route(
-            "GET",
+            ("GET", "POST"),
             "/_cat/count/{index}",
             cat_count,
             params=CAT_PARAMS,

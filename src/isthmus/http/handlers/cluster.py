@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from isthmus.actions.cluster import version_block
+from isthmus import ES_COMPAT_VERSION
+from isthmus.actions.cluster import BUILD_HASH, version_block
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
@@ -27,8 +28,17 @@ def routes(s: Services) -> list[Route]:
     async def get_settings(req: Request) -> dict[str, Any]:
         return s.cluster_actions.get_settings(req.params)
 
-    async def put_settings(req: Request) -> dict[str, Any]:
-        return await s.cluster_actions.put_settings(json_object(req, required=True))
+    async def put_settings(req: Request) -> Response:
+        body = json_object(req, required=True)
+        result = await s.cluster_actions.put_settings(body)
+        headers = {}
+        if body and body.get("transient"):
+            headers["Warning"] = (
+                f'299 Elasticsearch-{ES_COMPAT_VERSION}-{BUILD_HASH} "[transient settings removal] '
+                "Updating cluster settings through transientSettings is deprecated. Use persistent "
+                'settings instead."'
+            )
+        return Response(200, result, headers=headers)
 
     async def nodes(req: Request) -> dict[str, Any]:
         return s.cluster_actions.nodes_info()

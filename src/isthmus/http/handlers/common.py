@@ -22,13 +22,18 @@ MASTER_PARAMS = ("master_timeout", "timeout")
 
 
 def json_body(req: Request, *, required: bool = False) -> Any:
-    """The request body as JSON (``None`` when empty), with ES's parse errors."""
+    """The request body as JSON (``None`` when empty), with ES's parse errors. As in ES, the
+    ``source`` URL parameter stands in for a body (for clients that cannot send one)."""
+    raw = req.body
     if not req.has_body:
-        if required:
+        if "source" in req.params:
+            raw = req.params["source"].encode()
+        elif required:
             raise ParsingError("request body is required")
-        return None
+        else:
+            return None
     try:
-        return orjson.loads(req.body)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         msg = str(exc)
         m = _POS.search(msg)

@@ -166,9 +166,7 @@ def routes(s: Services) -> list[Route]:
                     {"index_uuid": meta.uuid, "shard": str(outcome.shard), "index": meta.name}
                 )
             raise err
-        status, body = write_response(outcome, meta)
-        if refresh_param(req) == "true":
-            body["forced_refresh"] = True
+        status, body = write_response(outcome, meta, refresh_param(req) == "true")
         return Response(status, body)
 
     async def index_doc(req: Request) -> Response:
@@ -256,7 +254,8 @@ def routes(s: Services) -> list[Route]:
         started = time.perf_counter()
         items = parse_bulk(req.body, req.path_params.get("index"))
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
-        outcomes = iter(await docs.execute(ready, refresh_param(req)))
+        refresh = refresh_param(req)
+        outcomes = iter(await docs.execute(ready, refresh))
         rendered = []
         errors = False
         for item in items:
@@ -276,7 +275,7 @@ def routes(s: Services) -> list[Route]:
                 continue
             outcome = next(outcomes)
             meta = s.cluster.state.indices.get(outcome.index)
-            status, body = write_response(outcome, meta)
+            status, body = write_response(outcome, meta, refresh == "true")
             if outcome.error is not None:
                 errors = True
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
-from isthmus.http.router import Request, Route, route
+from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
 
 SEARCH_PARAMS = (
@@ -83,12 +83,14 @@ def routes(s: Services) -> list[Route]:
             scroll_id, keep, req.params.get("rest_total_hits_as_int") == "true"
         )
 
-    async def clear_scroll(req: Request) -> dict[str, Any]:
+    async def clear_scroll(req: Request) -> Response:
         body = json_object(req) or {}
         ids = req.path_params.get("scroll_id") or body.get("scroll_id") or []
         if isinstance(ids, str):
             ids = [p for p in ids.split(",") if p]
-        return s.search.clear_scroll(list(ids))
+        result = s.search.clear_scroll(list(ids))
+        # ES answers 404 (with the same body) when nothing was freed.
+        return Response(200 if result["num_freed"] else 404, result)
 
     return [
         route(
@@ -133,7 +135,13 @@ def routes(s: Services) -> list[Route]:
             params=("scroll", "rest_total_hits_as_int"),
             action="indices:data/read/scroll",
         ),
-        route("DELETE", "/_search/scroll", clear_scroll, action="indices:data/read/scroll/clear"),
+        route(
+            "DELETE",
+            "/_search/scroll",
+            clear_scroll,
+            action="indices:data/read/scroll/clear",
+            body=True,
+        ),
         route(
             "DELETE",
             "/_search/scroll/{scroll_id}",
