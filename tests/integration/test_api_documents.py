@@ -170,10 +170,6 @@ def test_invalid_refresh_value_is_rejected(es: Elasticsearch, idx: str) -> None:
     assert body["error"]["reason"] == "Unknown value for refresh: [sometimes]."
 
 
-@pytest.mark.xfail(
-    reason="server bug: version/version_type URL params are accepted but ignored (external versioning not applied)",
-    strict=True,
-)
 def test_external_versioning(es: Elasticsearch, idx: str) -> None:
     first = es.index(index=idx, id="1", document={"v": 1}, version=10, version_type="external")
     assert first["_version"] == 10

@@ -77,6 +77,25 @@ class WriteItem:
     if_primary_term: int | None = None
     retry_on_conflict: int = 0
     require_alias: bool = False
+    version: int | None = None
+    version_type: str = "internal"
+
+
+def check_versioning(version: int | None, version_type: str | None) -> str:
+    """Validate ``version``/``version_type`` as ES does; returns the version type."""
+    vtype = (version_type or "internal").lower()
+    if vtype not in ("internal", "external", "external_gte"):
+        raise IllegalArgumentError(f"No version type match [{version_type}]")
+    if version is not None and vtype == "internal":
+        raise ActionRequestValidationError(
+            "Validation Failed: 1: internal versioning can not be used for optimistic "
+            "concurrency control. Please use `if_seq_no` and `if_primary_term` instead;"
+        )
+    if vtype != "internal" and version is None:
+        raise ActionRequestValidationError(
+            f"Validation Failed: 1: illegal version value [-3] for version type [{vtype.upper()}];"
+        )
+    return vtype
 
 
 @dataclass
@@ -263,7 +282,9 @@ class DocumentActions:
             if item.id is None:
                 raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
             validate_id(item.id)
-            return DeleteOp(item.id, item.if_seq_no, item.if_primary_term)
+            return DeleteOp(
+                item.id, item.if_seq_no, item.if_primary_term, item.version, item.version_type
+            )
         doc_id = item.id if item.id is not None else self.ids.next()
         validate_id(doc_id)
         outcome.id = doc_id
@@ -290,6 +311,8 @@ class DocumentActions:
             if_seq_no=item.if_seq_no,
             if_primary_term=item.if_primary_term,
             auto_id=item.id is None,
+            version=item.version,
+            version_type=item.version_type,
         )
 
     async def _parse(

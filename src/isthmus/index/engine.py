@@ -65,6 +65,8 @@ class IndexOp:
     if_seq_no: int | None = None
     if_primary_term: int | None = None
     auto_id: bool = False  # a generated id cannot exist yet: skip the lookup (ES's append-only)
+    version: int | None = None  # with external versioning: the version the client assigns
+    version_type: str = "internal"  # internal | external | external_gte
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class DeleteOp:
     id: str
     if_seq_no: int | None = None
     if_primary_term: int | None = None
+    version: int | None = None
+    version_type: str = "internal"
 
 
 Op = IndexOp | DeleteOp
@@ -306,6 +310,15 @@ class ShardEngine:
 
     def _check(self, op: Op, cur: _Current | None) -> IsthmusError | None:
         live = cur is not None and not cur.deleted
+        if op.version_type != "internal" and op.version is not None and cur is not None:
+            gte = op.version_type == "external_gte"
+            if cur.version > op.version or (cur.version == op.version and not gte):
+                relation = "higher than" if gte else "higher or equal to"
+                return VersionConflictError(
+                    f"[{op.id}]: version conflict, current version [{cur.version}] is "
+                    f"{relation} the one provided [{op.version}]",
+                    extra={"index_uuid": "", "shard": "", "index": ""},
+                )
         if isinstance(op, IndexOp) and op.create and live:
             assert cur is not None
             return VersionConflictError(
@@ -352,7 +365,10 @@ class ShardEngine:
                     results.append(OpResult(op.id, None, error=error))
                     continue
                 seq += 1
-                version = cur.version + 1 if cur is not None else 1
+                if op.version_type != "internal" and op.version is not None:
+                    version = op.version
+                else:
+                    version = cur.version + 1 if cur is not None else 1
                 live = cur is not None and not cur.deleted
                 if isinstance(op, IndexOp):
                     result = "updated" if live else "created"

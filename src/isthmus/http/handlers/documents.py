@@ -7,7 +7,12 @@ from typing import Any
 
 import orjson
 
-from isthmus.actions.documents import WriteItem, parse_json_object, write_response
+from isthmus.actions.documents import (
+    WriteItem,
+    check_versioning,
+    parse_json_object,
+    write_response,
+)
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
@@ -62,6 +67,11 @@ BULK_META = {
     "require_data_stream",
     "list_executed_pipelines",
 }
+
+
+def _versioning(req: Request) -> tuple[int | None, str]:
+    version = int_param(req, "version")
+    return version, check_versioning(version, req.params.get("version_type"))
 
 
 def _cond(req: Request) -> tuple[int | None, int | None]:
@@ -133,6 +143,8 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
             if_primary_term=meta.get("if_primary_term"),
             retry_on_conflict=int(meta.get("retry_on_conflict", 0)),
             require_alias=bool(meta.get("require_alias", False)),
+            version=meta.get("version"),
+            version_type=check_versioning(meta.get("version"), meta.get("version_type")),
         )
         if action != "delete":
             while i < len(lines) and not lines[i].strip():
@@ -171,6 +183,7 @@ def routes(s: Services) -> list[Route]:
 
     async def index_doc(req: Request) -> Response:
         seq, term = _cond(req)
+        version, vtype = _versioning(req)
         op_type = req.params.get("op_type", "index")
         if op_type not in ("index", "create"):
             raise IllegalArgumentError(f"opType must be 'create' or 'index', found: [{op_type}]")
@@ -195,6 +208,8 @@ def routes(s: Services) -> list[Route]:
             if_primary_term=term,
             require_alias=bool_param(req, "require_alias"),
             raw=raw,
+            version=version,
+            version_type=vtype,
         )
         return await single_write(req, item)
 
@@ -212,6 +227,7 @@ def routes(s: Services) -> list[Route]:
 
     async def delete_doc(req: Request) -> Response:
         seq, term = _cond(req)
+        version, vtype = _versioning(req)
         item = WriteItem(
             "delete",
             req.path_params["index"],
@@ -219,6 +235,8 @@ def routes(s: Services) -> list[Route]:
             routing=req.params.get("routing"),
             if_seq_no=seq,
             if_primary_term=term,
+            version=version,
+            version_type=vtype,
         )
         meta = s.cluster.state.indices.get(item.index)
         if meta is None and item.index not in s.cluster.state.aliases():
