@@ -98,7 +98,9 @@ def test_plain_level_is_padded_to_five(utc: None, level: int, padded: str) -> No
 
 
 def test_plain_logger_is_padded_to_25(utc: None) -> None:
-    line = logs.PlainFormatter("n").format(record(name="org.elasticsearch.node.Node", msg="x", args=()))
+    line = logs.PlainFormatter("n").format(
+        record(name="org.elasticsearch.node.Node", msg="x", args=())
+    )
     assert line == "[2024-01-02T03:04:05,250][WARN ][o.e.n.Node               ] [n] x"
     assert len("o.e.n.Node               ") == 25
 

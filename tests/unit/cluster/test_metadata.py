@@ -265,7 +265,10 @@ def test_cluster_json_round_trip(
         name: index(
             name,
             state=state,
-            aliases={k: AliasMetadata(k, a.filter, is_write_index=a.is_write_index) for k, a in al.items()},
+            aliases={
+                k: AliasMetadata(k, a.filter, is_write_index=a.is_write_index)
+                for k, a in al.items()
+            },
             creation_date=created,
         )
         for name, (state, al, created) in specs.items()

@@ -54,7 +54,9 @@ META = cluster(
 DEFAULT = IndicesOptions()
 
 
-def names(expr: str | None, options: IndicesOptions = DEFAULT, meta: ClusterMetadata = META) -> list[str]:
+def names(
+    expr: str | None, options: IndicesOptions = DEFAULT, meta: ClusterMetadata = META
+) -> list[str]:
     return [r.index.name for r in resolve(meta, expr, options)]
 
 
@@ -148,9 +150,7 @@ def test_explicit_closed_index() -> None:
 
 def test_wildcards_skip_closed_unless_asked() -> None:
     assert "archive" not in names("*")
-    assert names("arch*", IndicesOptions.from_params({"expand_wildcards": "closed"})) == [
-        "archive"
-    ]
+    assert names("arch*", IndicesOptions.from_params({"expand_wildcards": "closed"})) == ["archive"]
     assert names("arch*", IndicesOptions.from_params({"expand_wildcards": "open,closed"})) == [
         "archive"
     ]

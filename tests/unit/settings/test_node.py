@@ -77,9 +77,7 @@ def test_absolute_paths_kept(config_dir: Path, tmp_path: Path) -> None:
     assert s.path_data == data
 
 
-def test_relative_config_dir_is_resolved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_relative_config_dir_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config").mkdir()
     monkeypatch.chdir(tmp_path)
     s = NodeSettings.from_flat({}, Path("config"))
