@@ -19,8 +19,11 @@ def new_uuid() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def validate_index_name(name: str) -> None:
-    """ES's index-name rules, with its messages."""
+def validate_index_name(name: str, *, alias: bool = False) -> None:
+    """ES's index-name rules, with its messages (aliases skip the lowercase rule)."""
+    size = len(name.encode())
+    if size > 255:
+        raise InvalidIndexNameError(name, f"index name is too long, ({size} > 255)")
     if not name:
         raise InvalidIndexNameError(name, "must not be empty")
     if any(c in name for c in _FORBIDDEN):
@@ -33,18 +36,15 @@ def validate_index_name(name: str) -> None:
         raise InvalidIndexNameError(name, "must not contain ':'")
     if name[0] in "_-+":
         raise InvalidIndexNameError(name, "must not start with '_', '-', or '+'")
-    if name != name.lower():
+    if name != name.lower() and not alias:
         raise InvalidIndexNameError(name, "must be lowercase")
     if name in (".", ".."):
         raise InvalidIndexNameError(name, "must not be '.' or '..'")
-    size = len(name.encode())
-    if size > 255:
-        raise InvalidIndexNameError(name, f"index name is too long, ({size} > 255)")
 
 
 def validate_alias_name(alias: str, index: str | None = None) -> None:
     try:
-        validate_index_name(alias)
+        validate_index_name(alias, alias=True)
     except InvalidIndexNameError as exc:
         why = exc.reason.split("], ", 1)[1]
         raise InvalidAliasNameError(f"Invalid alias name [{alias}]: {why}") from None

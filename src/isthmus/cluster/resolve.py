@@ -108,8 +108,10 @@ def resolve(
         else:
             current.append(alias_filter)
 
-    for i, part in enumerate(parts):
-        if part.startswith("-") and i > 0:
+    seen_wildcard = False
+    for part in parts:
+        if part.startswith("-") and seen_wildcard:
+            # ES applies exclusions only after a wildcard; before one "-x" is just a name.
             pattern = part[1:]
             for name in list(order):
                 if fnmatch.fnmatchcase(name, pattern):
@@ -118,6 +120,8 @@ def resolve(
             continue
         if part == "_all":
             part = "*"
+        if "*" in part or "?" in part:
+            seen_wildcard = True
         if "*" in part or "?" in part:
             matched = False
             for name, index in meta.indices.items():

@@ -92,7 +92,9 @@ class RestApp:
             err = ContentTooLargeError("request body is too large")
             await self._send(send, Response(413, err.to_body()), params, vendor, method)
             return
-        request = Request(method, path, params, headers, body)
+        query = scope.get("query_string", b"").decode("latin-1")
+        uri = f"{path}?{query}" if query else path
+        request = Request(method, path, params, headers, body, uri=uri)
         response = await self.dispatch(request)
         await self._send(send, response, params, vendor, method)
 
@@ -129,7 +131,7 @@ class RestApp:
                     405,
                     headers={"Allow": ",".join(exc.allowed)},
                     body={
-                        "error": f"Incorrect HTTP method for uri [{request.path}] and method "
+                        "error": f"Incorrect HTTP method for uri [{request.uri or request.path}] and method "
                         f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
                         "status": 405,
                     },
@@ -137,7 +139,7 @@ class RestApp:
             return Response(
                 400,
                 {
-                    "error": f"no handler found for uri [{request.path}] and method [{request.method}]"
+                    "error": f"no handler found for uri [{request.uri or request.path}] and method [{request.method}]"
                 },
             )
         try:

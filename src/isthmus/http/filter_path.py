@@ -43,8 +43,11 @@ def _include(value: Any, paths: list[list[str]]) -> Any:
         for path in paths:
             head = path[0]
             if head == "**":
+                if len(path) == 1:
+                    nxt.append([])  # a trailing ** keeps everything below
+                    continue
                 nxt.append(path)  # ** may swallow this level
-                if len(path) > 1 and _matches_key(path[1], key):
+                if _matches_key(path[1], key):
                     nxt.append(path[2:])
             elif _matches_key(head, key):
                 nxt.append(path[1:])
@@ -78,7 +81,10 @@ def _exclude(value: Any, paths: list[list[str]]) -> Any:
         if dropped:
             continue
         nxt = [p for p in nxt if p]
-        out[key] = _exclude(child, nxt) if nxt else child
+        kept = _exclude(child, nxt) if nxt else child
+        if nxt and isinstance(child, dict) and child and not kept:
+            continue  # an object the exclusions emptied is dropped, as ES drops it
+        out[key] = kept
     return out
 
 

@@ -29,6 +29,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     path_params: dict[str, str] = field(default_factory=dict)
+    uri: str = ""  # path and query string as sent (ES quotes it in routing errors)
 
     @property
     def has_body(self) -> bool:
@@ -115,15 +116,17 @@ class Router:
         parts = [unquote(p) if "%" in p else p for p in path.strip("/").split("/") if p]
         allowed: list[str] = []
         best: tuple[Route, dict[str, str]] | None = None
+        best_rank: tuple[bool, int] = (False, -1)
         for candidate in self._by_length.get(len(parts), ()):
             found = candidate.match(parts)
             if found is None:
                 continue
-            if method in candidate.methods or (
-                method == "HEAD" and "GET" in candidate.methods and "HEAD" not in candidate.methods
-            ):
-                if best is None or candidate.literal_count > best[0].literal_count:
-                    best = (candidate, found)
+            explicit = method in candidate.methods
+            if explicit or (method == "HEAD" and "GET" in candidate.methods):
+                # An explicit method beats HEAD answered by a GET route; then literals win.
+                rank = (explicit, candidate.literal_count)
+                if best is None or rank > best_rank:
+                    best, best_rank = (candidate, found), rank
                 continue
             allowed.extend(candidate.methods)
         if best is None:

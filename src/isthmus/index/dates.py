@@ -15,7 +15,7 @@ DYNAMIC_DATE_FORMATS = ("strict_date_optional_time", "yyyy/MM/dd HH:mm:ss||yyyy/
 
 _ISO = re.compile(
     r"^(?P<y>[+-]?\d{4,9})(?:-(?P<mo>\d{2})(?:-(?P<d>\d{2})"
-    r"(?:[Tt ](?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+    r"(?:[Tt](?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
     r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?)?)?$"
 )
 
@@ -143,7 +143,9 @@ def parse_date(value: object, fmt: str = DEFAULT_DATE_FORMAT) -> int:
     if isinstance(value, bool):
         raise DateParseError(str(value))
     if isinstance(value, int | float):
-        if "epoch_second" in fmt and "epoch_millis" not in fmt:
+        # A number is read by the first epoch format the field names (ES tries them in order).
+        epochs = [f.strip() for f in fmt.split("||") if f.strip().startswith("epoch_")]
+        if epochs and epochs[0] == "epoch_second":
             return int(value * 1000)
         return int(value)
     if not isinstance(value, str):

@@ -31,6 +31,9 @@ from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_
 TEXT = "text"
 KEYWORD = "keyword"
 DATE = "date"
+# Dynamic mapping's second date format (``2024/01/02``); a marker, never a mapped type.
+SLASH_DATE = "date/slash"
+SLASH_DATE_FORMAT = "yyyy/MM/dd HH:mm:ss||yyyy/MM/dd"
 BOOLEAN = "boolean"
 OBJECT = "object"
 INTEGER_TYPES: dict[str, tuple[int, int]] = {
@@ -117,6 +120,8 @@ class FieldSpec:
     format: str = DEFAULT_DATE_FORMAT
     ignore_above: int | None = None
     indexed: bool = True
+    null_value: Any = None  # indexed in place of an explicit JSON null
+    ignore_malformed: bool = False  # a value that does not parse is skipped, not an error
 
     @property
     def is_numeric(self) -> bool:
@@ -257,6 +262,8 @@ class Mapping:
                 format=str(spec.get("format", DEFAULT_DATE_FORMAT)),
                 ignore_above=spec.get("ignore_above"),
                 indexed=spec.get("index", True) is not False,
+                null_value=spec.get("null_value"),
+                ignore_malformed=spec.get("ignore_malformed") is True,
             )
         self._by_source: dict[str, list[FieldSpec]] = {}
         for spec_ in self.fields.values():
@@ -322,8 +329,17 @@ class Mapping:
         for path, value in _leaves(source, ""):
             specs = self._by_source.get(path)
             if not specs:
-                if path in self._objects and isinstance(value, AbcMapping):
-                    continue
+                if path in self._objects:
+                    if isinstance(value, AbcMapping) or value is None:
+                        continue
+                    raise DocumentParsingError(
+                        f"object mapping for [{path}] tried to parse field [{path.rsplit('.', 1)[-1]}]"
+                        " as object, but found a concrete value"
+                    )
+                leaf_parent = self._mapped_parent(path)
+                if leaf_parent is not None:
+                    # ``{"k": {"a": 1}}`` where ``k`` is a leaf field: an object where a value goes.
+                    raise _fail(leaf_parent, _object_at(source, leaf_parent.source_path), doc_id)
                 dyn_type = self._dynamic_type(path, value)
                 if dyn_type is None:
                     continue
@@ -337,6 +353,14 @@ class Mapping:
         if new_props:
             update = self.merge({"properties": new_props})
         return ParsedDocument(values=values, mapping_update=update)
+
+    def _mapped_parent(self, path: str) -> FieldSpec | None:
+        parts = path.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            specs = self._by_source.get(".".join(parts[:i]))
+            if specs:
+                return specs[0]
+        return None
 
     def _dynamic_type(self, path: str, value: Any) -> str | None:
         sample = value
@@ -360,11 +384,21 @@ class Mapping:
             return "float"
         if isinstance(sample, str):
             if self._json.get("date_detection", True) and looks_like_date(sample):
-                return DATE
+                try:
+                    parse_date(sample, "strict_date_optional_time")
+                    return DATE
+                except DateParseError:
+                    return SLASH_DATE  # matched ES's second dynamic date format
             return TEXT
         if isinstance(sample, AbcMapping):
             return None
         return TEXT
+
+
+def _object_at(source: AbcMapping[str, Any], path: str) -> Any:
+    found: list[Any] = []
+    _collect(source, path.split("."), found)
+    return found[0] if found else None
 
 
 def _sorted_properties(node: Any) -> Any:
@@ -419,6 +453,8 @@ def _put_path(props: dict[str, Any], path: str, leaf: dict[str, Any]) -> None:
 def _dynamic_field_json(ftype: str) -> dict[str, Any]:
     if ftype == TEXT:
         return {"type": TEXT, "fields": {"keyword": {"type": KEYWORD, "ignore_above": 256}}}
+    if ftype == SLASH_DATE:
+        return {"type": DATE, "format": SLASH_DATE_FORMAT}
     return {"type": ftype}
 
 
@@ -428,6 +464,8 @@ def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
             FieldSpec(path=path, type=TEXT, source_path=path),
             FieldSpec(path=f"{path}.keyword", type=KEYWORD, source_path=path, ignore_above=256),
         ]
+    if ftype == SLASH_DATE:
+        return [FieldSpec(path=path, type=DATE, source_path=path, format=SLASH_DATE_FORMAT)]
     return [FieldSpec(path=path, type=ftype, source_path=path)]
 
 
@@ -441,15 +479,21 @@ def _add_value(
     out = values.setdefault(spec.path, [])
     for item in items:
         if item is None:
-            continue
-        coerced = coerce(spec, item, doc_id)
+            if spec.null_value is None:
+                continue
+            item = spec.null_value
+        try:
+            coerced = coerce(spec, item, doc_id)
+        except DocumentParsingError:
+            if spec.ignore_malformed:
+                continue
+            raise
         if coerced is not None:
             out.append(coerced)
 
 
 def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return f"'{text}'" if isinstance(value, str) else text
+    return f"'{_as_text(value)}'"
 
 
 def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentParsingError:

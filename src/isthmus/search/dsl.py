@@ -8,6 +8,7 @@ messages. Back-ends walk the tree: ``search.translate`` turns it into tantivy qu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,26 +153,34 @@ class DisMax(Query):
 
 
 def minimum_should_match(spec: str | int | None, optional: int) -> int:
-    """How many of ``optional`` clauses must match under an ES ``minimum_should_match`` spec."""
+    """How many of ``optional`` clauses must match under an ES ``minimum_should_match`` spec.
+
+    As in ES the result is not capped at ``optional``: asking for more clauses than there are
+    matches nothing. A malformed spec is a 400 ``parsing_exception``.
+    """
     if spec is None:
         return 0
     text = str(spec).strip()
-    if "<" in text:
-        # "3<90%": when there are more than 3 optional clauses apply 90%, else all are required.
-        result = optional
-        for part in text.split():
-            bound, _, rule = part.partition("<")
-            if optional > int(bound):
-                result = minimum_should_match(rule, optional)
-        return result
-    if text.endswith("%"):
-        pct = float(text[:-1])
-        n = int(optional * abs(pct) / 100)
-        result = n if pct >= 0 else optional - n
-    else:
-        n = int(text)
-        result = n if n >= 0 else optional + n
-    return max(0, min(optional, result))
+    try:
+        if "<" in text:
+            # "3<90%": when there are more than 3 optional clauses apply 90%, else all of them.
+            text = re.sub(r"\s*<\s*", "<", text)
+            result = optional
+            for part in text.split():
+                bound, _, rule = part.partition("<")
+                if optional > int(bound):
+                    result = minimum_should_match(rule, optional)
+            return result
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            n = int(optional * abs(pct) / 100)
+            result = n if pct >= 0 else optional - n
+        else:
+            n = int(text)
+            result = n if n >= 0 else optional + n
+    except ValueError:
+        raise ParsingError(f"failed to parse minimum_should_match [{spec}]") from None
+    return max(0, result)
 
 
 def fuzzy_distance(fuzziness: str | int | None, term: str) -> int:
@@ -182,8 +191,13 @@ def fuzzy_distance(fuzziness: str | int | None, term: str) -> int:
     if text.startswith("AUTO"):
         low, high = 3, 6
         if ":" in text:
-            lo_s, hi_s = text.split(":", 1)[1].split(",")
-            low, high = int(lo_s), int(hi_s)
+            try:
+                lo_s, hi_s = text.split(":", 1)[1].split(",")
+                low, high = int(lo_s), int(hi_s)
+            except ValueError:
+                raise ParsingError(
+                    f"failed to find low and high distance values in [{fuzziness}]"
+                ) from None
         n = len(term)
         return 0 if n < low else 1 if n < high else 2
     try:
@@ -591,4 +605,8 @@ def parse_query(body: Any) -> Query:
     parser = PARSERS.get(name)
     if parser is None:
         raise ParsingError(f"unknown query [{name}]")
-    return parser(inner)
+    try:
+        return parser(inner)
+    except (ValueError, TypeError) as exc:
+        # A malformed option value (``"slop": "x"``) is the client's error, never a 500.
+        raise ParsingError(f"[{name}] failed to parse query: {exc}") from None

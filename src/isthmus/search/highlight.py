@@ -58,28 +58,27 @@ def _terms_for(field: str, terms: Mapping[str, set[str]], require_match: bool) -
 
 
 def _fragments(text: str, words: set[str], spec: Highlight, opts: Mapping[str, Any]) -> list[str]:
+    """Marked fragments of ``text``: the whole value when it fits in one fragment, else
+    passages of about ``fragment_size`` characters, each starting at a match, never repeated."""
     pre, post = spec.pre_tags[0], spec.post_tags[0]
     size = int(opts.get("fragment_size", spec.fragment_size))
     count = int(opts.get("number_of_fragments", spec.number_of_fragments))
     spans = [(s, e) for tok, s, e in analyze_with_offsets(text) if tok in words]
     if not spans:
         return []
-    if count == 0:
+    if count == 0 or len(text) <= size:
         return [_mark(text, spans, pre, post)]
     frags: list[str] = []
-    start_idx = 0
-    while start_idx < len(spans) and len(frags) < count:
-        first = spans[start_idx][0]
-        begin = max(0, min(first, len(text) - size))
-        begin = text.rfind(" ", 0, begin) + 1 if begin > 0 else 0
-        end = min(len(text), begin + size)
+    i = 0
+    while i < len(spans) and len(frags) < count:
+        begin = spans[i][0]
+        end = max(spans[i][1], min(len(text), begin + size))
         if end < len(text):
-            cut = text.rfind(" ", begin, end)
-            end = cut if cut > spans[start_idx][1] else end
-        inside = [(s - begin, e - begin) for s, e in spans if s >= begin and e <= end]
+            cut = text.rfind(" ", spans[i][1], end)
+            end = cut if cut > 0 else end
+        inside = [(s - begin, e - begin) for s, e in spans[i:] if e <= end]
         frags.append(_mark(text[begin:end], inside, pre, post))
-        while start_idx < len(spans) and spans[start_idx][1] <= end:
-            start_idx += 1
+        i += len(inside)
     return frags
 
 

@@ -147,9 +147,20 @@ def _int(name: str, value: Any) -> int:
 
 
 def parse_sort(raw: Any) -> tuple[SortField, ...]:
+    if not isinstance(raw, list | str | Mapping):
+        raise ParsingError(
+            "malformed sort format, either start with array, object, or an actual string"
+        )
     items = raw if isinstance(raw, list) else [raw]
     out = []
+    expanded: list[Any] = []
     for item in items:
+        # {"a": "asc", "b": "desc"} is two sort keys, in order.
+        if isinstance(item, Mapping) and len(item) > 1:
+            expanded.extend({k: v} for k, v in item.items())
+        else:
+            expanded.append(item)
+    for item in expanded:
         if isinstance(item, str):
             name, _, order = item.partition(":")
             default = "desc" if name == "_score" else "asc"
@@ -273,6 +284,8 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
                 if isinstance(value, int | float) and not isinstance(value, bool)
                 else "VALUE_BOOLEAN"
                 if isinstance(value, bool)
+                else "VALUE_NULL"
+                if value is None
                 else "VALUE_STRING"
             )
             raise ParsingError(f"Unknown key for a {token} in [{key}].")

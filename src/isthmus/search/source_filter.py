@@ -52,12 +52,13 @@ def _filter(
             continue
         if isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
             if included or _could_lead(path, includes):
+                # Scalars in the array belong to the array's own path: kept only if it is.
                 items = [
                     _filter(v, path + ".", [] if included else includes, excludes)
                     if isinstance(v, Mapping)
                     else v
                     for v in value
-                    if not isinstance(v, Mapping) or included or _could_lead(path, includes)
+                    if isinstance(v, Mapping) or included
                 ]
                 items = [v for v in items if v != {}]
                 if items:

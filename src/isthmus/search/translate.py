@@ -113,6 +113,8 @@ class Translator:
 
     def _should_at_least(self, queries: list[tantivy.Query], needed: int) -> tantivy.Query:
         """Scoring disjunction of ``queries`` of which at least ``needed`` must match."""
+        if needed > len(queries):
+            return tantivy.Query.empty_query()  # ES: more than there are matches nothing
         if needed <= 0:
             return self._bool([(tantivy.Occur.Should, q) for q in queries])
         if needed >= len(queries):
@@ -215,6 +217,8 @@ class Translator:
                 if q.zero_terms_query == "all"
                 else tantivy.Query.empty_query()
             )
+        if len(terms) == 1:
+            return terms[0]  # a lone term is a term query: minimum_should_match does not apply
         if q.operator == "and":
             return self._bool([(tantivy.Occur.Must, t) for t in terms])
         needed = dsl.minimum_should_match(q.minimum_should_match, len(terms))

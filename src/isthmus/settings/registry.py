@@ -118,13 +118,14 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     for key in sorted(flat):
         node = out
         parts = key.split(".")
-        for part in parts[:-1]:
+        leaf = parts[-1]
+        for i, part in enumerate(parts[:-1]):
             nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):  # "a": "x" and "a.b": "y" both set: keep the leaf flat
-                node = {}
+            if not isinstance(nxt, dict):  # "a": "x" and "a.b": "y" both set: keep "b" flat
+                leaf = ".".join(parts[i:])
                 break
             node = nxt
-        node[parts[-1]] = flat[key]
+        node[leaf] = flat[key]
     return out
 
 
@@ -230,7 +231,8 @@ for _setting in (
 def _positive(lo: int, hi: int, key: str) -> Callable[[int], None]:
     def check(value: int) -> None:
         if not lo <= value <= hi:
-            raise ValueError(f"Failed to parse value [{value}] for setting [{key}] must be >= {lo}")
+            bound = f"<= {hi}" if value > hi else f">= {lo}"
+            raise ValueError(f"Failed to parse value [{value}] for setting [{key}] must be {bound}")
 
     return check
 

@@ -40,7 +40,7 @@ def parse_time(raw: object) -> TimeValue:
     text = str(raw).strip()
     if text in ("-1", "0"):
         return TimeValue(int(text), text)
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)", text)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)", text.lower())
     if m is None:
         raise ValueError(
             f"failed to parse setting [{{key}}] with value [{text}] as a time value: "
@@ -51,10 +51,16 @@ def parse_time(raw: object) -> TimeValue:
 
 def parse_bytes(raw: object) -> int:
     text = str(raw).strip().lower()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?", text)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb|k|m|g|t|p)?", text)
     if m is None:
-        raise ValueError(f"failed to parse setting [{{key}}] with value [{raw}] as a size in bytes")
-    return int(float(m.group(1)) * _BYTE_UNITS[m.group(2) or "b"])
+        raise ValueError(
+            f"failed to parse setting [{{key}}] with value [{raw}] as a size in bytes: "
+            "unit is missing or unrecognized"
+        )
+    unit = m.group(2) or "b"
+    if len(unit) == 1 and unit != "b":
+        unit += "b"
+    return int(float(m.group(1)) * _BYTE_UNITS[unit])
 
 
 def parse_bool(raw: object) -> bool:

@@ -67,11 +67,6 @@ def test_invalid_index_names(name: str, why: str) -> None:
     assert err.http_status == 400
 
 
-@pytest.mark.xfail(
-    reason="bug: ES checks the length (validateIndexOrAliasName) before 'must be lowercase'; "
-    "metadata.validate_index_name reports lowercase first",
-    strict=True,
-)
 def test_too_long_is_reported_before_lowercase() -> None:
     with pytest.raises(InvalidIndexNameError) as info:
         validate_index_name("A" * 256)
@@ -102,11 +97,6 @@ def test_invalid_alias_names(alias: str, why: str) -> None:
     assert info.value.to_body()["error"]["type"] == "invalid_alias_name_exception"
 
 
-@pytest.mark.xfail(
-    reason="bug: ES validates aliases with validateIndexOrAliasName only (no lowercase rule); "
-    "metadata.validate_alias_name rejects 'MyAlias' with 'must be lowercase'",
-    strict=True,
-)
 def test_alias_names_may_have_upper_case() -> None:
     validate_alias_name("MyAlias")
 

@@ -109,12 +109,6 @@ def test_leading_minus_is_a_name_not_an_exclusion() -> None:
     assert info.value.reason == "no such index [-logs-1]"
 
 
-@pytest.mark.xfail(
-    reason="bug: ES treats '-x' as an exclusion only after a wildcard expression was seen "
-    "(resolve.py's docstring says the same); resolve() also removes explicitly named indices, "
-    "so 'metrics,-metrics' gives [] instead of index_not_found [-metrics]",
-    strict=True,
-)
 def test_exclusion_without_a_preceding_wildcard_is_a_name() -> None:
     with pytest.raises(IndexNotFoundError):
         names("metrics,-metrics")

@@ -459,11 +459,6 @@ async def test_no_handler_body_is_es_simple_form() -> None:
     assert reply.json() == {"error": "no handler found for uri [/_nope] and method [GET]"}
 
 
-@pytest.mark.xfail(
-    reason="bug: ES names the request uri (path and query string) in no-handler and 405 "
-    "messages; app uses the path only",
-    strict=True,
-)
 async def test_error_uri_includes_query_string() -> None:
     reply = await call("GET", "/_nope", query="v=1")
     assert reply.json()["error"] == "no handler found for uri [/_nope?v=1] and method [GET]"

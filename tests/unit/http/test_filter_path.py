@@ -110,20 +110,10 @@ def test_input_is_not_mutated() -> None:
     assert body == {"a": {"b": 1, "c": 2}}
 
 
-@pytest.mark.xfail(
-    reason="bug: a trailing '**' matches everything below in ES (FilterPath: '**' is a final "
-    "wildcard node); filter_path._include never reaches a final path and returns {}",
-    strict=True,
-)
 def test_trailing_double_wildcard_keeps_everything_below() -> None:
     assert apply_filter_path(BODY, "hits.**") == {"hits": BODY["hits"]}
 
 
-@pytest.mark.xfail(
-    reason="bug: the module docstring (and ES's filtering generator) drop objects left empty by "
-    "filtering; filter_path._exclude keeps {'a': {}}",
-    strict=True,
-)
 def test_objects_emptied_by_excludes_are_dropped() -> None:
     assert apply_filter_path({"a": {"b": 1}, "c": 2}, "-a.b") == {"c": 2}
 

@@ -150,12 +150,6 @@ def test_head_falls_back_to_get() -> None:
     assert resolved("HEAD", "/_cat/indices") == ("cat-indices", {})
 
 
-@pytest.mark.xfail(
-    reason="bug: Router.resolve lets a GET route answer HEAD by fallback with the same literal "
-    "count as an explicit HEAD route, and the first registered wins; GET /{index} is registered "
-    "before HEAD /{index} in handlers/indices.py, so the explicit HEAD handler is never reached",
-    strict=True,
-)
 def test_explicit_head_route_wins() -> None:
     assert resolved("HEAD", "/logs/_doc/1") == ("exists", {"index": "logs", "id": "1"})
 

@@ -56,11 +56,6 @@ def test_default_format_rejects(value: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: strict_date_optional_time needs the 'T' separator in ES; dates._ISO also "
-    "accepts a space, so '2024-01-02 03:04:05' parses (and is dynamically detected as a date)",
-    strict=True,
-)
 def test_strict_date_optional_time_needs_t() -> None:
     with pytest.raises(DateParseError):
         parse_date("2024-01-02 03:04:05", "strict_date_optional_time")
@@ -81,11 +76,6 @@ def test_numbers_with_the_default_format_are_millis() -> None:
     assert parse_date(0) == 0
 
 
-@pytest.mark.xfail(
-    reason="bug: ES tries each '||' alternative in order, so a number under "
-    "'epoch_second||epoch_millis' is seconds; dates.parse_date treats it as millis",
-    strict=True,
-)
 def test_epoch_second_first_alternative_wins_for_numbers() -> None:
     assert parse_date(1704164645, "epoch_second||epoch_millis") == 1704164645000
 

@@ -301,12 +301,6 @@ def test_date_detection_off() -> None:
     assert doc.mapping_update.to_json() == {"date_detection": False, **props(d=DYN_TEXT)}
 
 
-@pytest.mark.xfail(
-    reason="bug: a string detected by the second dynamic date format ('yyyy/MM/dd') gets a date "
-    "field with the default format, so parse_document fails on it; ES maps it with format "
-    "'yyyy/MM/dd HH:mm:ss||yyyy/MM/dd' and indexes the document",
-    strict=True,
-)
 def test_dynamic_slash_date_is_indexed() -> None:
     doc = parse({}, {"d": "2024/01/02"})
     assert doc.values == {"d": [DAY]}
@@ -427,12 +421,6 @@ def test_non_string_values_fail(field: str, value: Any) -> None:
     assert "in document with id '7'. Preview of field's value: " in info.value.reason
 
 
-@pytest.mark.xfail(
-    reason="bug: ES always quotes the preview (FieldMapper: \"Preview of field's value: '%s'\") "
-    "and prints JSON booleans as true/false; mapping._preview leaves numbers unquoted and "
-    "prints Python's True",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("field", "value", "shown"), [("i", 2**31, "2147483648"), ("l", True, "true")]
 )
@@ -460,24 +448,12 @@ def test_coercion_error_without_id() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: an object under a keyword field is flattened into a dynamic sub-field and the "
-    "merge fails with 'unknown parameter [properties] on mapper [k] of type [keyword]'; ES "
-    "answers 'failed to parse field [k] of type [keyword] ...' (coerce has that branch, unreachable)",
-    strict=True,
-)
 def test_object_for_keyword_field() -> None:
     with pytest.raises(IsthmusError) as info:
         parse(FIELDS, {"k": {"a": 1}})
     assert info.value.reason.startswith("failed to parse field [k] of type [keyword]")
 
 
-@pytest.mark.xfail(
-    reason="bug: a concrete value for an object field is dynamically mapped as text and the merge "
-    "fails with 'unknown parameter [properties] on mapper [o] of type [text]'; ES answers "
-    "'object mapping for [o] tried to parse field [o] as object, but found a concrete value'",
-    strict=True,
-)
 def test_concrete_value_for_object_field() -> None:
     m = Mapping(props(o={"properties": {"a": {"type": "long"}}}))
     with pytest.raises(MapperParsingError) as info:
@@ -551,21 +527,11 @@ def test_source_values_dotted_keys() -> None:
 # --- parameters that are accepted -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="bug: mapping accepts 'ignore_malformed' but coerce() ignores it; ES indexes the "
-    "document and skips the malformed value",
-    strict=True,
-)
 def test_ignore_malformed_is_honoured() -> None:
     m = Mapping(props(n={"type": "long", "ignore_malformed": True}))
     assert parse(m, {"n": "abc"}).values.get("n", []) == []
 
 
-@pytest.mark.xfail(
-    reason="bug: mapping accepts 'null_value' but parse_document drops nulls; ES indexes the "
-    "null_value in place of an explicit null",
-    strict=True,
-)
 def test_null_value_is_honoured() -> None:
     m = Mapping(props(k={"type": "keyword", "null_value": "NULL"}))
     assert parse(m, {"k": None}).values == {"k": ["NULL"]}

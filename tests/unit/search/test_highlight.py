@@ -147,12 +147,6 @@ def test_highlight_defaults_from_the_request() -> None:
     assert out == {"body": ["<em>w1</em>" + expected[2:]]}
 
 
-@pytest.mark.xfail(
-    reason="bug: highlight._fragments backs the fragment start up to a space but caps its end at "
-    "start+fragment_size, so a match in the last fragment_size characters of a long value falls "
-    "outside the fragment and the same unhighlighted fragment is returned number_of_fragments times",
-    strict=True,
-)
 @pytest.mark.parametrize(("body", "size"), [("aaa bbb " * 30 + "zzz", 20), ("dog dog zzz", 10)])
 def test_match_at_the_end_of_a_long_value(body: str, size: int) -> None:
     out = hl({"match": {"body": "zzz"}}, {"body": {"fragment_size": size}}, {"body": body})
@@ -160,11 +154,6 @@ def test_match_at_the_end_of_a_long_value(body: str, size: int) -> None:
     assert "<em>zzz</em>" in out["body"][0]
 
 
-@pytest.mark.xfail(
-    reason="bug: a matched token longer than fragment_size is cut and left unhighlighted, "
-    "repeated number_of_fragments times (highlight._fragments); ES never splits a match",
-    strict=True,
-)
 def test_match_longer_than_fragment_size() -> None:
     out = hl(
         {"match": {"body": "supercalifragilistic"}},

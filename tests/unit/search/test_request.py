@@ -133,11 +133,6 @@ def test_unknown_body_key(value: Any, token: str) -> None:
     assert info.value.to_body()["error"]["type"] == "parsing_exception"
 
 
-@pytest.mark.xfail(
-    reason="bug: a JSON null is a VALUE_NULL token in ES ('Unknown key for a VALUE_NULL in "
-    "[foo].'); request.parse_search calls it VALUE_STRING",
-    strict=True,
-)
 def test_unknown_body_key_null() -> None:
     with pytest.raises(ParsingError) as info:
         parse_search({"foo": None}, {})
@@ -239,11 +234,6 @@ def test_sort_errors(raw: Any, error: type[IsthmusError], reason: str) -> None:
     assert info.value.reason == reason
 
 
-@pytest.mark.xfail(
-    reason="bug: ES parses every field of one sort object ([{'a': 'asc', 'b': 'desc'}] sorts by "
-    "a then b, SortBuilder.parseCompoundSortField); request.parse_sort rejects it as malformed",
-    strict=True,
-)
 def test_sort_object_with_several_fields() -> None:
     assert parse_sort([{"a": "asc", "b": "desc"}]) == (SortField("a"), SortField("b", "desc"))
 
@@ -440,12 +430,6 @@ def test_highlight_needs_fields() -> None:
     assert info.value.reason == "[highlight] requires a [fields] object"
 
 
-@pytest.mark.xfail(
-    reason="bug: ES rejects a sort that is neither array, object nor string with 'malformed sort "
-    "format, either start with array, object, or an actual string'; request.parse_sort gives "
-    "the in-array message",
-    strict=True,
-)
 def test_sort_top_level_number_message() -> None:
     with pytest.raises(ParsingError) as info:
         parse_sort(5)

@@ -79,12 +79,6 @@ def test_source_is_not_mutated() -> None:
     assert src == {"a": {"b": 1, "c": 2}, "d": [{"e": 1, "f": 2}]}
 
 
-@pytest.mark.xfail(
-    reason="bug: ES keeps a scalar inside an array only when the array's own path is included "
-    "(XContentMapValues.filter, #22557); source_filter keeps 3 in {'items': [{'id': 1}, 3]} "
-    "for includes ['items.id']",
-    strict=True,
-)
 def test_scalars_in_arrays_need_the_array_path() -> None:
     src = {"items": [{"id": 1, "v": 2}, 3]}
     assert filter_source(src, ["items.id"], []) == {"items": [{"id": 1}]}

@@ -115,11 +115,6 @@ def test_number_of_shards_lower_bound() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: registry._positive reports 'must be >= 1' for a value above the upper bound; "
-    "ES says 'must be <= 1024'",
-    strict=True,
-)
 def test_number_of_shards_upper_bound_message() -> None:
     setting = r.find("index.number_of_shards", [r.Scope.INDEX])
     assert setting is not None
@@ -212,11 +207,6 @@ def test_nest() -> None:
     }
 
 
-@pytest.mark.xfail(
-    reason="bug: registry.nest drops 'a.b' when 'a' is also a leaf (writes it into a "
-    "throw-away dict) although its comment says the leaf is kept flat",
-    strict=True,
-)
 def test_nest_keeps_conflicting_leaf_flat() -> None:
     assert r.nest({"a": "x", "a.b": "y"}) == {"a": "x", "a.b": "y"}
 

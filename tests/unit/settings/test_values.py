@@ -54,11 +54,6 @@ def test_parse_time_rejects_missing_or_unknown_units(text: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: ES lower-cases time values before parsing (TimeValue.parseTimeValue), "
-    "so '30S' is 30 seconds; values.parse_time rejects upper-case units",
-    strict=True,
-)
 def test_parse_time_is_case_insensitive_like_es() -> None:
     assert v.parse_time("30S").millis == 30_000
 
@@ -102,11 +97,6 @@ def test_parse_bytes_rejects_garbage(text: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: ES's ByteSizeValue accepts the one-letter units k/m/g/t/p ('10k' = 10240); "
-    "values.parse_bytes rejects them",
-    strict=True,
-)
 def test_parse_bytes_accepts_single_letter_units_like_es() -> None:
     assert v.parse_bytes("10k") == 10 * 1024
     assert v.parse_bytes("1g") == 1024**3

@@ -1,0 +1,612 @@
+"""``isthmus certutil``: make a CA, node and HTTP certificates, and inspect certificate files.
+
+Modelled on ``elasticsearch-certutil``: the modes ``ca``, ``cert`` and ``http``, its option names,
+its ``instances.yml`` format, its output names and its zip layout (``ca/ca.crt``, ``ca/ca.key``,
+``<instance>/<instance>.crt|.key|.p12``), with Isthmus names for the defaults. ``inspect`` is
+ours: it prints the facts that TLS failure messages quote, so a file can be checked against them.
+
+This module owns the command line: options, prompts, file names and layout, writing files. The
+certificates come from :mod:`isthmus.security.certs`, which does no I/O. It prompts only when
+stdin is a terminal; otherwise missing input is an error (or, for passwords, no password).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+import yaml
+
+from isthmus.errors import IllegalArgumentError
+from isthmus.security import certs
+from isthmus.security.certs import CertificateAndKey, CertificateFacts, KeySpec
+
+# Exit codes of Elasticsearch's CLI tools (org.elasticsearch.cli.ExitCodes).
+EXIT_DATA_ERROR = 65
+EXIT_IO_ERROR = 74
+EXIT_CONFIG = 78
+
+DEFAULT_CA_P12 = "isthmus-stack-ca.p12"
+DEFAULT_CA_ZIP = "isthmus-stack-ca.zip"
+DEFAULT_CERT_P12 = "isthmus-certificates.p12"
+DEFAULT_CERT_ZIP = "certificate-bundle.zip"
+DEFAULT_HTTP_OUT = "isthmus-ssl-http"
+DEFAULT_INSTANCE = "instance"
+DEFAULT_HTTP_DAYS = 5 * 365  # the http mode of elasticsearch-certutil proposes 5y
+
+_PROMPT = "\0prompt"  # the value of a --pass / --ca-pass given without a value: ask for it
+_FILENAME = re.compile(r"[a-zA-Z0-9!@#$%^&{}\[\]()_+\-=,.~'` ]{1,251}")
+_SECRET_SUFFIXES = (".key", ".p12")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# --- instances ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One certificate to make: ES's ``instances.yml`` entry (name, filename, dns, ip, cn)."""
+
+    name: str
+    filename: str
+    dns: tuple[str, ...] = ()
+    ip: tuple[str, ...] = ()
+    cn: tuple[str, ...] = ()
+
+    def errors(self) -> list[str]:
+        """What is wrong with this instance, in elasticsearch-certutil's words."""
+        if self.name == "ca":
+            return ["[ca] may not be used as an instance name"]
+        found = []
+        try:
+            certs.instance_subject(self.name)
+        except IllegalArgumentError as exc:
+            found.append(exc.reason)
+        if not _FILENAME.fullmatch(self.filename) or self.filename.startswith("."):
+            found.append(f"[{self.filename}] is not a valid filename")
+        try:
+            certs.subject_alt_names(self.dns, self.ip, self.cn)
+        except IllegalArgumentError as exc:
+            found.append(exc.reason)
+        return found
+
+
+def parse_instances(text: str) -> list[Instance]:
+    """Parse ES's instances file: ``instances: [{name, filename?, dns?, ip?, cn?}, ...]``."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise IllegalArgumentError(f"cannot parse the instances file: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("instances"), list):
+        raise IllegalArgumentError("the instances file needs a top-level [instances] list")
+    for key in doc:
+        if key != "instances":
+            raise IllegalArgumentError(f"[certgen] unknown field [{key}]")
+    instances = []
+    for entry in doc["instances"]:
+        if not isinstance(entry, dict):
+            raise IllegalArgumentError("[instances] each instance must be an object")
+        for key in entry:
+            if key not in ("name", "filename", "dns", "ip", "cn"):
+                raise IllegalArgumentError(f"[instances] unknown field [{key}]")
+        if entry.get("name") is None:
+            raise IllegalArgumentError("[instances] Required [name]")
+        name = str(entry["name"])
+        instances.append(
+            Instance(
+                name,
+                str(entry.get("filename") or name),
+                _string_list(entry.get("dns")),
+                _string_list(entry.get("ip")),
+                _string_list(entry.get("cn")),
+            )
+        )
+    return instances
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def _split_commas(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip of ``files`` with a directory entry per top-level folder, as ES's certutil writes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            folder = name.split("/")[0] + "/"
+            if "/" in name and folder not in archive.namelist():
+                archive.writestr(folder, b"")
+            archive.writestr(name, files[name])
+    return buffer.getvalue()
+
+
+def _write_file(path: Path, data: bytes, *, secret: bool) -> None:
+    if path.exists():
+        _fail(f"Output file '{path}' already exists", EXIT_IO_ERROR)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _write_bundle(target: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into a zip (``target`` ends in ``.zip``) or a directory tree."""
+    if target.suffix == ".zip":
+        _write_file(target, zip_bytes(files), secret=True)
+        return
+    for name in files:
+        if (target / name).exists():
+            _fail(f"Output file '{target / name}' already exists", EXIT_IO_ERROR)
+    for name, data in files.items():
+        _write_file(target / name, data, secret=name.endswith(_SECRET_SUFFIXES))
+
+
+# --- prompts, errors, shared options --------------------------------------------------------------
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"ERROR: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _reporting_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn invalid input from the certificate helpers into ES's data-error exit."""
+
+    @wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except IllegalArgumentError as exc:
+            _fail(exc.reason, EXIT_DATA_ERROR)
+
+    return run
+
+
+def _output_password(value: str | None, what: str, *, ask_if_missing: bool) -> str | None:
+    """The password for a file we write: given, asked for (``--pass`` without a value), or none."""
+    if value == _PROMPT or (value is None and ask_if_missing and _interactive()):
+        if not _interactive():
+            raise click.UsageError("--pass needs a value when stdin is not a terminal")
+        answer: str = click.prompt(
+            f"Enter password for {what}",
+            default="",
+            hide_input=True,
+            confirmation_prompt=True,
+            show_default=False,
+        )
+        return answer or None
+    return value or None
+
+
+def _input_password(value: str | None, data: bytes, what: str) -> str | None:
+    """The password for a file we read; asked for only if the file needs one and none was given."""
+    if value == _PROMPT or (value is None and _interactive() and certs.needs_password(data)):
+        if not _interactive():
+            raise click.UsageError("--pass needs a value when stdin is not a terminal")
+        answer: str = click.prompt(f"Enter password for {what}", hide_input=True, default="")
+        return answer or None
+    return value or None
+
+
+def _key_options(command: Callable[P, R]) -> Callable[P, R]:
+    command = click.option(
+        "--keysize",
+        type=int,
+        default=None,
+        help="Key size in bits: 256 or 384 for EC, 2048 or more for RSA (alone, it picks the type).",
+    )(command)
+    return click.option(
+        "--key-type",
+        type=click.Choice(["ec", "rsa"]),
+        default=None,
+        help="Key algorithm  [default: ec (P-256)]",
+    )(command)
+
+
+def _ca_options(command: Callable[P, R]) -> Callable[P, R]:
+    for option in reversed(
+        [
+            click.option("--ca", "ca_p12", type=_in_file(), help="CA key pair in PKCS#12."),
+            click.option("--ca-cert", type=_in_file(), help="CA certificate in PEM."),
+            click.option("--ca-key", type=_in_file(), help="CA private key in PEM."),
+            click.option(
+                "--ca-pass",
+                is_flag=False,
+                flag_value=_PROMPT,
+                default=None,
+                help="Password of the CA file or key (without a value: ask).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _in_file() -> click.Path:
+    return click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _load_ca(
+    ca_p12: Path | None, ca_cert: Path | None, ca_key: Path | None, ca_pass: str | None
+) -> CertificateAndKey:
+    if ca_p12 is not None:
+        data = ca_p12.read_bytes()
+        bundle = certs.decode_pkcs12(data, _input_password(ca_pass, data, f"CA ({ca_p12})"))
+        return bundle.certificate_and_key()
+    assert ca_cert is not None and ca_key is not None
+    cert_bundle = certs.decode_pem(ca_cert.read_bytes())
+    if len(cert_bundle.certificates) != 1:
+        raise IllegalArgumentError(
+            f"expected a single certificate in file [{ca_cert}] but found "
+            f"[{len(cert_bundle.certificates)}]"
+        )
+    key_data = ca_key.read_bytes()
+    password = _input_password(ca_pass, key_data, f"CA private key ({ca_key.name})")
+    key = certs.decode_pem(key_data, password).key
+    if key is None:
+        raise IllegalArgumentError(f"no private key in file [{ca_key}]")
+    return CertificateAndKey(cert_bundle.certificates[0], key)
+
+
+def _check_ca_choice(
+    ca_p12: Path | None, ca_cert: Path | None, ca_key: Path | None, *, self_signed: bool = False
+) -> bool:
+    """Validate the CA options; return True when a CA was given."""
+    if ca_p12 is not None and (ca_cert is not None or ca_key is not None):
+        raise click.UsageError("--ca cannot be used with --ca-cert or --ca-key")
+    if (ca_cert is None) != (ca_key is None):
+        raise click.UsageError("--ca-cert and --ca-key must be given together")
+    given = ca_p12 is not None or ca_cert is not None
+    if self_signed and given:
+        raise click.UsageError("--self-signed cannot be used with --ca or --ca-cert")
+    return given
+
+
+def _summary(what: str, path: Path, cert_and_key: CertificateAndKey) -> None:
+    facts = certs.describe(cert_and_key.certificate)
+    click.echo(f"{what} written to {path}")
+    click.echo(f"  subject [{facts.subject}], SHA-256 fingerprint [{facts.sha256}]")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+@click.group("certutil", context_settings={"help_option_names": ["-h", "--help"]})
+def certutil_cli() -> None:
+    """Make TLS certificates for Isthmus nodes (like elasticsearch-certutil), inspect them."""
+
+
+@certutil_cli.command("ca")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output file (or directory for --pem)."
+)
+@click.option("--pem", is_flag=True, help=f"Write ca/ca.crt and ca/ca.key (zip: {DEFAULT_CA_ZIP}).")
+@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
+              help="Password for the PKCS#12 file or the PEM key (without a value: ask).")  # fmt: skip
+@click.option("--days", type=click.IntRange(min=1), default=certs.DEFAULT_DAYS, show_default=True)
+@click.option("--dn", "--ca-dn", "dn", default=certs.DEFAULT_CA_DN, show_default=True,
+              help="Distinguished name of the CA.")  # fmt: skip
+@_key_options
+@_reporting_errors
+def ca_command(
+    out: Path | None,
+    pem: bool,
+    password: str | None,
+    days: int,
+    dn: str,
+    key_type: str | None,
+    keysize: int | None,
+) -> None:
+    """Generate a new certificate authority (PKCS#12 by default)."""
+    ca = certs.generate_ca(dn, days=days, key_spec=KeySpec.parse(key_type, keysize))
+    if pem:
+        target = out or Path(DEFAULT_CA_ZIP)
+        key_pass = _output_password(password, "the CA private key", ask_if_missing=False)
+        _write_bundle(
+            target,
+            {
+                "ca/ca.crt": certs.encode_pem_certificates(ca.certificate),
+                "ca/ca.key": certs.encode_pem_key(ca.key, key_pass),
+            },
+        )
+    else:
+        target = out or Path(DEFAULT_CA_P12)
+        p12_pass = _output_password(password, target.name, ask_if_missing=True)
+        _write_file(target, certs.encode_pkcs12(ca, alias="ca", password=p12_pass), secret=True)
+    _summary("CA certificate and key", target, ca)
+
+
+@certutil_cli.command("cert")
+@_ca_options
+@click.option("--self-signed", is_flag=True, help="Sign each certificate with its own key.")
+@click.option("--name", default=None, help=f"Instance name or DN  [default: {DEFAULT_INSTANCE}]")
+@click.option("--dns", multiple=True, help="DNS names (comma separated, repeatable).")
+@click.option("--ip", multiple=True, help="IP addresses (comma separated, repeatable).")
+@click.option("--in", "in_file", type=_in_file(), help="instances.yml describing many instances.")
+@click.option("--days", type=click.IntRange(min=1), default=certs.DEFAULT_DAYS, show_default=True)
+@click.option("--pem", is_flag=True, help="Write PEM .crt/.key files instead of PKCS#12.")
+@click.option("--out", type=click.Path(path_type=Path), help="Output file, zip or directory.")
+@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
+              help="Password for the PKCS#12 files or PEM keys (without a value: ask).")  # fmt: skip
+@_key_options
+@_reporting_errors
+def cert_command(
+    ca_p12: Path | None,
+    ca_cert: Path | None,
+    ca_key: Path | None,
+    ca_pass: str | None,
+    self_signed: bool,
+    name: str | None,
+    dns: tuple[str, ...],
+    ip: tuple[str, ...],
+    in_file: Path | None,
+    days: int,
+    pem: bool,
+    out: Path | None,
+    password: str | None,
+    key_type: str | None,
+    keysize: int | None,
+) -> None:
+    """Generate node certificates for mutual TLS (serverAuth + clientAuth), signed by a CA."""
+    if not _check_ca_choice(ca_p12, ca_cert, ca_key, self_signed=self_signed) and not self_signed:
+        raise click.UsageError("one of --ca, --ca-cert/--ca-key or --self-signed is required")
+    if in_file is not None and (name or dns or ip):
+        raise click.UsageError("--in cannot be used with --name, --dns or --ip")
+    key_spec = KeySpec.parse(key_type, keysize)
+    instances = _instances(in_file, name, dns, ip)
+    issuer = None if self_signed else _load_ca(ca_p12, ca_cert, ca_key, ca_pass)
+    issued = [
+        (
+            instance,
+            certs.issue_certificate(
+                instance.name,
+                issuer=issuer,
+                dns_names=instance.dns,
+                ip_addresses=instance.ip,
+                common_names=instance.cn,
+                days=days,
+                key_spec=key_spec,
+            ),
+        )
+        for instance in instances
+    ]
+    if not pem and in_file is None:
+        instance, cert_and_key = issued[0]
+        target = out or Path(f"{name}.p12" if name else DEFAULT_CERT_P12)
+        p12_pass = _output_password(password, target.name, ask_if_missing=True)
+        data = certs.encode_pkcs12(cert_and_key, alias=instance.name, password=p12_pass)
+        _write_file(target, data, secret=True)
+        _summary("Certificate and key", target, cert_and_key)
+        return
+    target = out or Path(DEFAULT_CERT_ZIP)
+    secret = _output_password(
+        password, "the private keys" if pem else "the PKCS#12 files", ask_if_missing=not pem
+    )
+    files: dict[str, bytes] = {}
+    for instance, cert_and_key in issued:
+        base = f"{instance.filename}/{instance.filename}"
+        if pem:
+            files[f"{base}.crt"] = certs.encode_pem_certificates(cert_and_key.certificate)
+            files[f"{base}.key"] = certs.encode_pem_key(cert_and_key.key, secret)
+        else:
+            files[f"{base}.p12"] = certs.encode_pkcs12(
+                cert_and_key, alias=instance.name, password=secret
+            )
+    _write_bundle(target, files)
+    click.echo(f"Certificates written to {target}")
+    for instance, cert_and_key in issued:
+        facts = certs.describe(cert_and_key.certificate)
+        click.echo(f"  {instance.filename}: subject [{facts.subject}], SHA-256 [{facts.sha256}]")
+
+
+def _instances(
+    in_file: Path | None, name: str | None, dns: tuple[str, ...], ip: tuple[str, ...]
+) -> list[Instance]:
+    if in_file is not None:
+        instances = parse_instances(in_file.read_text(encoding="utf-8"))
+        if not instances:
+            raise IllegalArgumentError(f"the instances file [{in_file}] lists no instances")
+    else:
+        single = name or DEFAULT_INSTANCE
+        instances = [Instance(single, single, _split_commas(dns), _split_commas(ip))]
+    invalid = False
+    for instance in instances:
+        if errors := instance.errors():
+            invalid = True
+            click.echo(f"Configuration for instance {instance.name} has invalid details", err=True)
+            for message in errors:
+                click.echo(f" * {message}", err=True)
+    filenames = [i.filename for i in instances]
+    for duplicate in sorted({f for f in filenames if filenames.count(f) > 1}):
+        invalid = True
+        click.echo(f"More than one instance uses the filename [{duplicate}]", err=True)
+    if invalid and in_file is not None:
+        _fail(
+            f"File {in_file} contains invalid configuration details (see messages above)",
+            EXIT_CONFIG,
+        )
+    if invalid:
+        raise click.exceptions.Exit(EXIT_DATA_ERROR)
+    return instances
+
+
+@certutil_cli.command("http")
+@_ca_options
+@click.option("--dns", multiple=True, help="Host names clients use (comma separated, repeatable).")
+@click.option("--ip", multiple=True, help="IP addresses clients use (comma separated, repeatable).")
+@click.option(
+    "--name", default=None, help="Subject of the HTTP certificate  [default: CN=<first name>]"
+)
+@click.option("--ca-dn", default=certs.DEFAULT_CA_DN, show_default=True,
+              help="DN of the new CA made when no CA is given.")  # fmt: skip
+@click.option("--days", type=click.IntRange(min=1), default=DEFAULT_HTTP_DAYS, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_HTTP_OUT),
+              show_default=True, help="Output directory (or a .zip file).")  # fmt: skip
+@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
+              help="Password for the HTTP private key (without a value: ask).")  # fmt: skip
+@_key_options
+@_reporting_errors
+def http_command(
+    ca_p12: Path | None,
+    ca_cert: Path | None,
+    ca_key: Path | None,
+    ca_pass: str | None,
+    dns: tuple[str, ...],
+    ip: tuple[str, ...],
+    name: str | None,
+    ca_dn: str,
+    days: int,
+    out: Path,
+    password: str | None,
+    key_type: str | None,
+    keysize: int | None,
+) -> None:
+    """Generate an HTTP (REST) certificate and key in PEM, plus the CA certificate clients trust.
+
+    Without --ca/--ca-cert a new CA is made and written to ca/. Missing answers are asked for
+    when stdin is a terminal.
+    """
+    key_spec = KeySpec.parse(key_type, keysize)
+    if not _check_ca_choice(ca_p12, ca_cert, ca_key) and _interactive():
+        ca_p12, ca_cert, ca_key = _ask_for_ca()
+    dns_names, ip_addresses = _split_commas(dns), _split_commas(ip)
+    if not dns_names and not ip_addresses and _interactive():
+        dns_names = _ask_lines("Enter all the hostnames that you need, one per line.")
+        ip_addresses = _ask_lines("Enter all the IP addresses that you need, one per line.")
+    if not dns_names and not ip_addresses:
+        raise click.UsageError("the HTTP certificate needs at least one --dns name or --ip address")
+    files: dict[str, bytes] = {}
+    if ca_p12 is not None or ca_cert is not None:
+        ca = _load_ca(ca_p12, ca_cert, ca_key, ca_pass)
+    else:
+        ca = certs.generate_ca(ca_dn, days=days, key_spec=key_spec)
+        files["ca/ca.crt"] = certs.encode_pem_certificates(ca.certificate)
+        files["ca/ca.key"] = certs.encode_pem_key(ca.key)
+    subject = name or f"CN={(dns_names or ip_addresses)[0]}"
+    http = certs.issue_certificate(
+        subject, issuer=ca, dns_names=dns_names, ip_addresses=ip_addresses, days=days,
+        key_spec=key_spec,
+    )  # fmt: skip
+    key_pass = _output_password(password, "the HTTP private key", ask_if_missing=False)
+    files["isthmus/http.crt"] = certs.encode_pem_certificates(http.certificate)
+    files["isthmus/http.key"] = certs.encode_pem_key(http.key, key_pass)
+    files["isthmus/http_ca.crt"] = certs.encode_pem_certificates(ca.certificate)
+    files["isthmus/sample-isthmus.yml"] = _sample_http_settings(encrypted=key_pass is not None)
+    _write_bundle(out, files)
+    _summary("HTTP certificate and key", out, http)
+    click.echo(
+        f"  clients must trust isthmus/http_ca.crt (the CA [{certs.format_dn(ca.certificate.subject)}])"
+    )
+
+
+def _ask_for_ca() -> tuple[Path | None, Path | None, Path | None]:
+    if not click.confirm("Use an existing CA?", default=False):
+        return None, None, None
+    path_type = click.Path(exists=True, dir_okay=False, path_type=Path)
+    ca_path: Path = click.prompt("CA file (PKCS#12 .p12, or the PEM certificate)", type=path_type)
+    if ca_path.suffix.lower() in (".p12", ".pfx"):
+        return ca_path, None, None
+    key_path: Path = click.prompt("CA private key (PEM)", type=path_type)
+    return None, ca_path, key_path
+
+
+def _ask_lines(question: str) -> tuple[str, ...]:
+    click.echo(f"{question} When you are done, press <ENTER> once more.")
+    lines: list[str] = []
+    while line := click.prompt("", default="", show_default=False, prompt_suffix="").strip():
+        lines.append(line)
+    return _split_commas(lines)
+
+
+def _sample_http_settings(*, encrypted: bool) -> bytes:
+    lines = [
+        "# Copy http.crt, http.key and http_ca.crt into the node's config directory, then add:",
+        "xpack.security.http.ssl.enabled: true",
+        "xpack.security.http.ssl.certificate: http.crt",
+        "xpack.security.http.ssl.key: http.key",
+        "xpack.security.http.ssl.certificate_authorities: [ http_ca.crt ]",
+    ]
+    if encrypted:
+        lines.append(
+            "# http.key is encrypted: put its password in the keystore as "
+            "xpack.security.http.ssl.secure_key_passphrase"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+@certutil_cli.command("inspect")
+@click.argument("file", type=_in_file())
+@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
+              help="Password of the PKCS#12 file or the PEM key (without a value: ask).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@_reporting_errors
+def inspect_command(file: Path, password: str | None, as_json: bool) -> None:
+    """Print the facts of the certificates in FILE (PEM, PKCS#12 or DER) that TLS errors quote."""
+    data = file.read_bytes()
+    bundle = certs.decode_bundle(data, _input_password(password, data, str(file)))
+    facts = certs.describe_bundle(bundle)
+    if as_json:
+        certificates = [f.to_dict() for f in facts]
+        body = {"file": str(file), "format": bundle.format, "certificates": certificates}
+        click.echo(json.dumps(body, indent=2))
+        return
+    key = (
+        "no private key"
+        if bundle.key is None
+        else f"a private key ({certs.describe_key(bundle.key)})"
+    )
+    click.echo(f"{file}: {bundle.format}, {len(facts)} certificate(s), {key}")
+    for index, fact in enumerate(facts, start=1):
+        alias = f" (alias [{fact.alias}])" if fact.alias else ""
+        click.echo(f"\nCertificate {index}/{len(facts)}{alias}")
+        for label, value in render_facts(fact):
+            click.echo(f"  {label + ':':<21}{value}")
+
+
+def render_facts(facts: CertificateFacts) -> list[tuple[str, str]]:
+    """Label/value rows for one certificate, in the order and format ES's messages use."""
+
+    def listed(values: tuple[str, ...] | None) -> str:
+        return "(extension absent)" if values is None else ", ".join(values) or "(empty)"
+
+    return [
+        ("subject", facts.subject),
+        ("issuer", facts.issuer),
+        ("serial", facts.serial),
+        ("subject alt names", ",".join(facts.subject_alt_names) or "(none)"),
+        ("key usage", listed(facts.key_usage)),
+        ("extended key usage", listed(facts.extended_key_usage)),
+        ("basic constraints", f"CA:{str(facts.is_ca).lower()}"),
+        ("public key", facts.public_key),
+        ("not before", facts.to_dict()["not_before"]),
+        ("not after", facts.to_dict()["not_after"]),
+        ("SHA-1 fingerprint", facts.sha1),
+        ("SHA-256 fingerprint", facts.sha256),
+        ("has private key", str(facts.has_private_key).lower()),
+        ("as ES describes it", facts.identity_description()),
+    ]

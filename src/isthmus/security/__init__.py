@@ -1,0 +1,1 @@
+"""Security: the keystore (and later TLS, users and roles, API keys, authn/authz)."""
