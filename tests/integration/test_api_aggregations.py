@@ -192,10 +192,6 @@ def test_terms_ordered_by_sub_aggregation(es: Elasticsearch, sales: str) -> None
     assert [b["key"] for b in result["by_cat"]["buckets"]] == ["toys", "games", "books"]
 
 
-@pytest.mark.xfail(
-    reason="server bug: typed_keys=true is accepted but aggregation names are not prefixed with their type",
-    strict=True,
-)
 def test_typed_keys(es: Elasticsearch, sales: str) -> None:
     resp = es.search(
         index=SALES,

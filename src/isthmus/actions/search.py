@@ -320,6 +320,10 @@ class SearchActions:
         out: dict[str, Any] = run_aggs(
             spec, docs, mapping, now_ms=now_ms, index=",".join(t.index.name for t in targets)
         )
+        if req.typed_keys:
+            from isthmus.search.aggs_typed import apply_typed_keys
+
+            out = apply_typed_keys(out, spec, mapping)
         return out
 
     # --- scroll -------------------------------------------------------------------------------
