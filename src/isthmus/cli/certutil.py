@@ -50,6 +50,7 @@ _SECRET_SUFFIXES = (".key", ".p12")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # --- instances ------------------------------------------------------------------------------------
@@ -187,30 +188,25 @@ def _reporting_errors(command: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-def _output_password(value: str | None, what: str, *, ask_if_missing: bool) -> str | None:
-    """The password for a file we write: given, asked for (``--pass`` without a value), or none."""
-    if value == _PROMPT or (value is None and ask_if_missing and _interactive()):
+def _password(value: str | None, what: str, *, ask: bool, confirm: bool = False) -> str | None:
+    """A password: as given, asked for (the option without a value, or ``ask`` on a terminal),
+    or none. An empty answer means no password."""
+    if value == _PROMPT or (value is None and ask and _interactive()):
         if not _interactive():
-            raise click.UsageError("--pass needs a value when stdin is not a terminal")
+            raise click.UsageError("a password option without a value needs a terminal to ask on")
         answer: str = click.prompt(
             f"Enter password for {what}",
             default="",
             hide_input=True,
-            confirmation_prompt=True,
+            confirmation_prompt=confirm,
             show_default=False,
         )
         return answer or None
     return value or None
 
 
-def _input_password(value: str | None, data: bytes, what: str) -> str | None:
-    """The password for a file we read; asked for only if the file needs one and none was given."""
-    if value == _PROMPT or (value is None and _interactive() and certs.needs_password(data)):
-        if not _interactive():
-            raise click.UsageError("--pass needs a value when stdin is not a terminal")
-        answer: str = click.prompt(f"Enter password for {what}", hide_input=True, default="")
-        return answer or None
-    return value or None
+def _pass_option(help_text: str, name: str = "--pass", dest: str = "password") -> Callable[[F], F]:
+    return click.option(name, dest, is_flag=False, flag_value=_PROMPT, default=None, help=help_text)
 
 
 def _key_options(command: Callable[P, R]) -> Callable[P, R]:
@@ -234,13 +230,7 @@ def _ca_options(command: Callable[P, R]) -> Callable[P, R]:
             click.option("--ca", "ca_p12", type=_in_file(), help="CA key pair in PKCS#12."),
             click.option("--ca-cert", type=_in_file(), help="CA certificate in PEM."),
             click.option("--ca-key", type=_in_file(), help="CA private key in PEM."),
-            click.option(
-                "--ca-pass",
-                is_flag=False,
-                flag_value=_PROMPT,
-                default=None,
-                help="Password of the CA file or key (without a value: ask).",
-            ),
+            _pass_option("Password of the CA file or key (no value: ask).", "--ca-pass", "ca_pass"),
         ]
     ):
         command = option(command)
@@ -256,7 +246,8 @@ def _load_ca(
 ) -> CertificateAndKey:
     if ca_p12 is not None:
         data = ca_p12.read_bytes()
-        bundle = certs.decode_pkcs12(data, _input_password(ca_pass, data, f"CA ({ca_p12})"))
+        password = _password(ca_pass, f"CA ({ca_p12})", ask=certs.needs_password(data))
+        bundle = certs.decode_pkcs12(data, password)
         return bundle.certificate_and_key()
     assert ca_cert is not None and ca_key is not None
     cert_bundle = certs.decode_pem(ca_cert.read_bytes())
@@ -266,7 +257,9 @@ def _load_ca(
             f"[{len(cert_bundle.certificates)}]"
         )
     key_data = ca_key.read_bytes()
-    password = _input_password(ca_pass, key_data, f"CA private key ({ca_key.name})")
+    password = _password(
+        ca_pass, f"CA private key ({ca_key.name})", ask=certs.needs_password(key_data)
+    )
     key = certs.decode_pem(key_data, password).key
     if key is None:
         raise IllegalArgumentError(f"no private key in file [{ca_key}]")
@@ -306,8 +299,7 @@ def certutil_cli() -> None:
     "--out", type=click.Path(path_type=Path), help="Output file (or directory for --pem)."
 )
 @click.option("--pem", is_flag=True, help=f"Write ca/ca.crt and ca/ca.key (zip: {DEFAULT_CA_ZIP}).")
-@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
-              help="Password for the PKCS#12 file or the PEM key (without a value: ask).")  # fmt: skip
+@_pass_option("Password for the PKCS#12 file or the PEM key (no value: ask).")
 @click.option("--days", type=click.IntRange(min=1), default=certs.DEFAULT_DAYS, show_default=True)
 @click.option("--dn", "--ca-dn", "dn", default=certs.DEFAULT_CA_DN, show_default=True,
               help="Distinguished name of the CA.")  # fmt: skip
@@ -326,7 +318,7 @@ def ca_command(
     ca = certs.generate_ca(dn, days=days, key_spec=KeySpec.parse(key_type, keysize))
     if pem:
         target = out or Path(DEFAULT_CA_ZIP)
-        key_pass = _output_password(password, "the CA private key", ask_if_missing=False)
+        key_pass = _password(password, "the CA private key", ask=False, confirm=True)
         _write_bundle(
             target,
             {
@@ -336,7 +328,7 @@ def ca_command(
         )
     else:
         target = out or Path(DEFAULT_CA_P12)
-        p12_pass = _output_password(password, target.name, ask_if_missing=True)
+        p12_pass = _password(password, target.name, ask=True, confirm=True)
         _write_file(target, certs.encode_pkcs12(ca, alias="ca", password=p12_pass), secret=True)
     _summary("CA certificate and key", target, ca)
 
@@ -351,8 +343,7 @@ def ca_command(
 @click.option("--days", type=click.IntRange(min=1), default=certs.DEFAULT_DAYS, show_default=True)
 @click.option("--pem", is_flag=True, help="Write PEM .crt/.key files instead of PKCS#12.")
 @click.option("--out", type=click.Path(path_type=Path), help="Output file, zip or directory.")
-@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
-              help="Password for the PKCS#12 files or PEM keys (without a value: ask).")  # fmt: skip
+@_pass_option("Password for the PKCS#12 files or the PEM keys (no value: ask).")
 @_key_options
 @_reporting_errors
 def cert_command(
@@ -398,15 +389,14 @@ def cert_command(
     if not pem and in_file is None:
         instance, cert_and_key = issued[0]
         target = out or Path(f"{name}.p12" if name else DEFAULT_CERT_P12)
-        p12_pass = _output_password(password, target.name, ask_if_missing=True)
+        p12_pass = _password(password, target.name, ask=True, confirm=True)
         data = certs.encode_pkcs12(cert_and_key, alias=instance.name, password=p12_pass)
         _write_file(target, data, secret=True)
         _summary("Certificate and key", target, cert_and_key)
         return
     target = out or Path(DEFAULT_CERT_ZIP)
-    secret = _output_password(
-        password, "the private keys" if pem else "the PKCS#12 files", ask_if_missing=not pem
-    )
+    what = "the private keys" if pem else "the PKCS#12 files"
+    secret = _password(password, what, ask=not pem, confirm=True)
     files: dict[str, bytes] = {}
     for instance, cert_and_key in issued:
         base = f"{instance.filename}/{instance.filename}"
@@ -467,8 +457,7 @@ def _instances(
 @click.option("--days", type=click.IntRange(min=1), default=DEFAULT_HTTP_DAYS, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path(DEFAULT_HTTP_OUT),
               show_default=True, help="Output directory (or a .zip file).")  # fmt: skip
-@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
-              help="Password for the HTTP private key (without a value: ask).")  # fmt: skip
+@_pass_option("Password for the HTTP private key (no value: ask).")
 @_key_options
 @_reporting_errors
 def http_command(
@@ -512,7 +501,7 @@ def http_command(
         subject, issuer=ca, dns_names=dns_names, ip_addresses=ip_addresses, days=days,
         key_spec=key_spec,
     )  # fmt: skip
-    key_pass = _output_password(password, "the HTTP private key", ask_if_missing=False)
+    key_pass = _password(password, "the HTTP private key", ask=False, confirm=True)
     files["isthmus/http.crt"] = certs.encode_pem_certificates(http.certificate)
     files["isthmus/http.key"] = certs.encode_pem_key(http.key, key_pass)
     files["isthmus/http_ca.crt"] = certs.encode_pem_certificates(ca.certificate)
@@ -561,14 +550,15 @@ def _sample_http_settings(*, encrypted: bool) -> bytes:
 
 @certutil_cli.command("inspect")
 @click.argument("file", type=_in_file())
-@click.option("--pass", "password", is_flag=False, flag_value=_PROMPT, default=None,
-              help="Password of the PKCS#12 file or the PEM key (without a value: ask).")  # fmt: skip
+@_pass_option("Password of the PKCS#12 file or the PEM key (no value: ask).")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @_reporting_errors
 def inspect_command(file: Path, password: str | None, as_json: bool) -> None:
     """Print the facts of the certificates in FILE (PEM, PKCS#12 or DER) that TLS errors quote."""
     data = file.read_bytes()
-    bundle = certs.decode_bundle(data, _input_password(password, data, str(file)))
+    bundle = certs.decode_bundle(
+        data, _password(password, str(file), ask=certs.needs_password(data))
+    )
     facts = certs.describe_bundle(bundle)
     if as_json:
         certificates = [f.to_dict() for f in facts]

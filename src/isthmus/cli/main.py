@@ -99,7 +99,14 @@ def demo(workdir: Path, detach: bool) -> None:
     sys.exit(run_demo(workdir, detach=detach))
 
 
+def _register_tools() -> None:
+    from isthmus.cli.certutil import certutil_cli
+
+    cli.add_command(certutil_cli)
+
+
 def main() -> None:
+    _register_tools()
     cli()
 
 

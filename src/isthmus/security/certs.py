@@ -23,7 +23,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptography import x509
@@ -144,7 +144,6 @@ _RFC2253_KEYWORDS = {
 }
 _JAVA_ESCAPES = ',=+<>#;"\\'
 _STRING_TAGS = {0x0C, 0x13, 0x14, 0x16, 0x1B, 0x1E}  # UTF8, Printable, T61, IA5, General, BMP
-_DN_SPECIAL = ',;+"\\<>=#'
 
 
 def parse_dn(text: str) -> x509.Name:
@@ -498,7 +497,7 @@ class Bundle:
     format: BundleFormat
     certificates: tuple[x509.Certificate, ...]
     key: PrivateKey | None = None
-    aliases: tuple[str | None, ...] = field(default=())  # PKCS#12 friendly names, per certificate
+    aliases: tuple[str | None, ...] = ()  # PKCS#12 friendly names, one per certificate
 
     def certificate_and_key(self) -> CertificateAndKey:
         """The certificate the key belongs to, with the other certificates as its chain."""
@@ -523,13 +522,8 @@ def encode_pem_certificates(*certificates: x509.Certificate) -> bytes:
 
 def encode_pem_key(key: PrivateKey, password: str | None = None) -> bytes:
     """PKCS#8 PEM; encrypted (PBES2, AES-256-CBC) when a non-empty password is given."""
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode())
-        if password
-        else serialization.NoEncryption()
-    )
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(password)
     )
 
 
@@ -540,11 +534,7 @@ def encode_pkcs12(
     (the CA) under ``ca``. An empty password writes an unencrypted file without a MAC."""
     if password and not password.isascii():
         raise IllegalArgumentError("PKCS#12 passwords must be plain ASCII")
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode())
-        if password
-        else serialization.NoEncryption()
-    )
+    encryption = _encryption(password)
     if isinstance(bundle, x509.Certificate):
         cas = [pkcs12.PKCS12Certificate(bundle, alias.encode())]
         return pkcs12.serialize_key_and_certificates(None, None, None, cas, encryption)
@@ -558,12 +548,12 @@ def encode_pkcs12(
 
 
 def decode_pkcs12(data: bytes, password: str | None = None) -> Bundle:
-    try:
-        loaded = pkcs12.load_pkcs12(data, password.encode() if password else None)
-    except ValueError:
+    """Read a PKCS#12 file. No password also tries the empty one, which Java keystores use."""
+    loaded = _load_pkcs12(data, password)
+    if loaded is None:
         raise IllegalArgumentError(
             "cannot read the PKCS#12 data: the password is wrong or the data is not PKCS#12"
-        ) from None
+        )
     entries = ([loaded.cert] if loaded.cert is not None else []) + list(loaded.additional_certs)
     key = loaded.key
     if key is not None and not isinstance(key, PrivateKey):
@@ -606,30 +596,39 @@ def decode_bundle(data: bytes, password: str | None = None) -> Bundle:
 def needs_password(data: bytes) -> bool:
     """True when the data holds an encrypted key or PKCS#12 that cannot be read without one."""
     if b"-----BEGIN " in data:
-        return any(
-            b"ENCRYPTED" in m.group(0) for m in _PEM_KEY.finditer(data)
-        )  # PKCS#8 "ENCRYPTED PRIVATE KEY" or a "Proc-Type: 4,ENCRYPTED" header
+        # PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with "Proc-Type: 4,ENCRYPTED"
+        return any(b"ENCRYPTED" in m.group(0) for m in _PEM_KEY.finditer(data))
     try:
         x509.load_der_x509_certificate(data)
         return False
     except ValueError:
-        pass
-    try:
-        pkcs12.load_pkcs12(data, None)
-        return False
-    except ValueError:
-        return True
+        return _load_pkcs12(data, None) is None
+
+
+def _encryption(password: str | None) -> serialization.KeySerializationEncryption:
+    if password:
+        return serialization.BestAvailableEncryption(password.encode())
+    return serialization.NoEncryption()
+
+
+def _load_pkcs12(data: bytes, password: str | None) -> pkcs12.PKCS12KeyAndCertificates | None:
+    for attempt in [password.encode()] if password else [None, b""]:
+        try:
+            return pkcs12.load_pkcs12(data, attempt)
+        except ValueError:
+            continue
+    return None
 
 
 def _load_pem_key(block: bytes, password: str | None) -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(block, password.encode() if password else None)
     except TypeError:
-        raise IllegalArgumentError(
-            "the private key is encrypted and needs a password"
-            if not password
-            else "the private key is not encrypted but a password was given"
-        ) from None
+        if not password:
+            raise IllegalArgumentError(
+                "the private key is encrypted and needs a password"
+            ) from None
+        key = serialization.load_pem_private_key(block, None)  # not encrypted: ignore the password
     except ValueError:
         raise IllegalArgumentError(
             "cannot read the private key: the password is wrong or the key is corrupt"
