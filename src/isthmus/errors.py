@@ -34,6 +34,7 @@ class IsthmusError(Exception):
         self.caused_by = caused_by
         self.extra: dict[str, Any] = dict(extra or {})
         self._status = status
+        self.headers: dict[str, str] = {}  # response headers this error calls for
 
     @property
     def http_status(self) -> int:
@@ -252,3 +253,25 @@ class NotImplementedYet(IsthmusError):
 
     es_type = "illegal_argument_exception"
     status = 400
+
+
+# --- security -----------------------------------------------------------------------------------
+
+
+class SecurityError(IsthmusError):
+    """ES's ``security_exception``: 403 for authorization, 401 (with a challenge) for authn."""
+
+    es_type = "security_exception"
+    status = 403
+
+
+AUTH_CHALLENGE = 'Basic realm="security", charset="UTF-8", ApiKey'
+
+
+class AuthenticationError(SecurityError):
+    status = 401
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, extra={"header": {"WWW-Authenticate": [
+            'Basic realm="security", charset="UTF-8"', "ApiKey"]}})
+        self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}

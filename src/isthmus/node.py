@@ -35,9 +35,13 @@ from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import NodeStartupError
 from isthmus.http.app import RestApp
+from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
 from isthmus.index.service import IndicesService
+from isthmus.security.authz import Authorizer
+from isthmus.security.service import AnonymousConfig, SecurityService
+from isthmus.security.store import SecurityStore
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 
@@ -90,6 +94,7 @@ class Node:
         self.clock = clock
         self._stop = asyncio.Event()
         self.services: Services | None = None
+        self._security_store: SecurityStore | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -133,6 +138,7 @@ class Node:
             )
             cluster_actions.apply_all()
             indices_actions = IndicesActions(cluster, indices)
+            security, guard = self._security(env, cluster)
             services = Services(
                 node=identity,
                 cluster=cluster,
@@ -141,9 +147,11 @@ class Node:
                 indices_actions=indices_actions,
                 documents=DocumentActions(cluster, indices, indices_actions),
                 search=SearchActions(cluster, indices, env.node_id, self.clock),
+                security=security,
+                guard=guard,
             )
             self.services = services
-            app = RestApp(Router(all_routes(services)), s.max_content_length)
+            app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
             config = uvicorn.Config(
                 app,
                 loop="none",
@@ -180,11 +188,57 @@ class Node:
         finally:
             await indices.close()
             store.close()
+            if self._security_store is not None:
+                self._security_store.close()
             env.close()
             if self.ports_file is not None:
                 with contextlib.suppress(FileNotFoundError):
                     self.ports_file.unlink()
             log.info("closed")
+
+    def _security(
+        self, env: NodeEnvironment, cluster: ClusterService
+    ) -> tuple[SecurityService | None, Guard | None]:
+        """The security service and REST guard, or ``(None, None)`` when security is off."""
+        s = self.settings
+        if not s.security_enabled:
+            log.warning(
+                "security is disabled (xpack.security.enabled: false): every request runs "
+                "without authentication"
+            )
+            return None, None
+        roles = tuple(_get_list(s.raw.get("xpack.security.authc.anonymous.roles")))
+        anonymous = None
+        if roles:
+            anonymous = AnonymousConfig(
+                str(s.raw.get("xpack.security.authc.anonymous.username", "_anonymous")), roles
+            )
+        self._security_store = SecurityStore(env.state_dir)
+        service = SecurityService(self._security_store, anonymous=anonymous, clock=self.clock)
+        generated = service.ensure_elastic(self._bootstrap_password())
+        if generated is not None:
+            # Shown once, as ES's auto-configuration does; never logged again.
+            print(
+                f"\nIsthmus security: password for the [elastic] user (shown only once): "
+                f"{generated}\nReset it with: isthmus reset-password -u elastic\n",
+                file=sys.stderr,
+                flush=True,
+            )
+            log.info("generated a password for the [elastic] user (printed on the console once)")
+        return service, Guard(service, cluster, Authorizer())
+
+    def _bootstrap_password(self) -> str | None:
+        """``bootstrap.password`` from the keystore, when there is one."""
+        from isthmus.security.keystore import keystore_exists, load_keystore
+
+        conf = self.settings.config_dir
+        if not keystore_exists(conf):
+            return None
+        from isthmus.security.keystore import keystore_password_from_env
+
+        contents = load_keystore(conf, keystore_password_from_env())
+        secret = contents.get("bootstrap.password")
+        return secret.reveal() if secret is not None else None
 
     def _write_ports(self, http_address: str) -> None:
         if self.ports_file is None:
@@ -193,6 +247,12 @@ class Node:
         tmp = self.ports_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
+
+
+def _get_list(raw: Any) -> list[str]:
+    from isthmus.settings.values import parse_str_list
+
+    return list(parse_str_list(raw)) if raw is not None else []
 
 
 def run_node(settings: NodeSettings, ports_file: Path | None = None) -> None:

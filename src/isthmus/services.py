@@ -9,7 +9,9 @@ from isthmus.actions.documents import DocumentActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.service import ClusterService
+from isthmus.http.guard import Guard
 from isthmus.index.service import IndicesService
+from isthmus.security.service import SecurityService
 
 
 @dataclass(frozen=True)
@@ -21,3 +23,5 @@ class Services:
     indices_actions: IndicesActions
     documents: DocumentActions
     search: SearchActions
+    security: SecurityService | None = None
+    guard: Guard | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -491,7 +491,11 @@ class DocumentActions:
         return out
 
     async def mget(
-        self, default_index: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+        self,
+        default_index: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        check: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         body = dict(body or {})
         specs: list[dict[str, Any]] = []
@@ -526,6 +530,8 @@ class DocumentActions:
             if "routing" in spec:
                 doc_params["routing"] = str(spec["routing"])
             try:
+                if check is not None:
+                    check(str(index))
                 docs.append(await self.get(str(index), str(doc_id), doc_params))
             except IsthmusError as exc:
                 cause = exc.to_body()["error"]

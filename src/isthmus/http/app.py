@@ -15,6 +15,7 @@ import logging
 import re
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,7 @@ from isthmus.errors import (
     UnsupportedMediaTypeError,
 )
 from isthmus.http.filter_path import apply_filter_path
+from isthmus.http.guard import Guard
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
 
 log = logging.getLogger("org.elasticsearch.rest.RestController")
@@ -49,9 +51,10 @@ PRODUCT_HEADER = (b"x-elastic-product", b"Elasticsearch")
 
 
 class RestApp:
-    def __init__(self, router: Router, max_content_length: int) -> None:
+    def __init__(self, router: Router, max_content_length: int, guard: Guard | None = None) -> None:
         self.router = router
         self.max_content_length = max_content_length
+        self.guard = guard  # None: security disabled, every request runs unauthenticated
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,6 +152,11 @@ class RestApp:
                     f"request [{request.method} {request.path}] does not support having a body"
                 )
             self._check_content_type(request)
+            subject = None
+            if self.guard is not None:
+                subject, path_params = self.guard.admit(
+                    route_, replace(request, path_params=path_params)
+                )
             req = Request(
                 request.method,
                 request.path,
@@ -156,6 +164,8 @@ class RestApp:
                 request.headers,
                 request.body,
                 path_params,
+                uri=request.uri,
+                subject=subject,
             )
             result = await route_.handler(req)
             if isinstance(result, Response):
@@ -167,7 +177,7 @@ class RestApp:
             body = exc.to_body()
             if request.params.get("error_trace") == "true":
                 body["error"]["stack_trace"] = "".join(traceback.format_exception(exc))
-            return Response(exc.http_status, body)
+            return Response(exc.http_status, body, headers=dict(exc.headers))
         except Exception as exc:
             log.warning(
                 "path: %s, params: %s, status: 500", request.path, request.params, exc_info=exc

@@ -30,6 +30,7 @@ class Request:
     body: bytes
     path_params: dict[str, str] = field(default_factory=dict)
     uri: str = ""  # path and query string as sent (ES quotes it in routing errors)
+    subject: Any = None  # the authenticated subject when security is on (security.authz.Subject)
 
     @property
     def has_body(self) -> bool:

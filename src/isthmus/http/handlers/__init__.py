@@ -7,9 +7,9 @@ from isthmus.services import Services
 
 
 def all_routes(services: Services) -> list[Route]:
-    from isthmus.http.handlers import cat, cluster, documents, indices, search
+    from isthmus.http.handlers import cat, cluster, documents, indices, search, security
 
     out: list[Route] = []
-    for module in (cluster, indices, documents, search, cat):
+    for module in (cluster, indices, documents, search, cat, security):
         out.extend(module.routes(services))
     return out

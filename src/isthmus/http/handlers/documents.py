@@ -69,6 +69,14 @@ BULK_META = {
 }
 
 
+ITEM_ACTIONS = {
+    "index": "indices:data/write/index",
+    "create": "indices:data/write/index",
+    "delete": "indices:data/write/delete",
+    "update": "indices:data/write/update",
+}
+
+
 def _versioning(req: Request) -> tuple[int | None, str]:
     version = int_param(req, "version")
     return version, check_versioning(version, req.params.get("version_type"))
@@ -264,13 +272,26 @@ def routes(s: Services) -> list[Route]:
         return await single_write(req, item)
 
     async def mget(req: Request) -> dict[str, Any]:
+        guard = s.guard
+
+        def check(index: str) -> None:
+            if guard is not None:
+                refused = guard.item_allowed(req.subject, "indices:data/read/get", index)
+                if refused is not None:
+                    raise refused
+
         return await docs.mget(
-            req.path_params.get("index"), json_object(req, required=True), req.params
+            req.path_params.get("index"), json_object(req, required=True), req.params, check
         )
 
     async def bulk(req: Request) -> dict[str, Any]:
         started = time.perf_counter()
         items = parse_bulk(req.body, req.path_params.get("index"))
+        if s.guard is not None:
+            for item in items:
+                refused = s.guard.item_allowed(req.subject, ITEM_ACTIONS[item.action], item.index)
+                if refused is not None:
+                    item.source = refused  # reported on this item only, as ES does
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
         refresh = refresh_param(req)
         outcomes = iter(await docs.execute(ready, refresh))

@@ -1,0 +1,428 @@
+"""Security APIs: ``_authenticate``, users, roles, API keys, privileges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError, ResourceNotFoundError, SecurityError
+from isthmus.http.handlers.common import bool_param, json_object
+from isthmus.http.router import Request, Response, Route, route
+from isthmus.security.authz import Authorizer, Subject
+from isthmus.security.privileges import cluster_grants
+from isthmus.services import Services
+
+_SEC = "cluster:admin/xpack/security"
+
+
+def _names(req: Request, key: str) -> list[str]:
+    raw = req.path_params.get(key)
+    return [n for n in raw.split(",") if n] if raw else []
+
+
+def _subject(req: Request) -> Subject:
+    if req.subject is None:
+        raise IllegalArgumentError("security is not enabled on this node")
+    assert isinstance(req.subject, Subject)
+    return req.subject
+
+
+def _manages_all_keys(subject: Subject) -> bool:
+    """``manage_api_key`` (or more) sees every key; ``manage_own_api_key`` only its own."""
+    roles = subject.limited_by if subject.limited_by is not None else subject.descriptors
+    return any(
+        cluster_grants(p, f"{_SEC}/api_key/get") and p != "manage_own_api_key"
+        for r in roles
+        for p in r.cluster
+    )
+
+
+def routes(s: Services) -> list[Route]:
+    sec = s.security
+    if sec is None:
+        return []
+    authorizer = Authorizer()
+
+    async def authenticate(req: Request) -> dict[str, Any]:
+        return sec.authenticate_response(_subject(req))
+
+    async def put_user(req: Request) -> dict[str, Any]:
+        created = sec.put_user(req.path_params["username"], json_object(req, required=True) or {})
+        return {"created": created}
+
+    async def get_user(req: Request) -> Response:
+        names = _names(req, "username")
+        users = sec.get_users(names)
+        if names and not users:
+            return Response(404, {})
+        return Response(200, users)
+
+    async def delete_user(req: Request) -> Response:
+        found = sec.delete_user(req.path_params["username"])
+        return Response(200 if found else 404, {"found": found})
+
+    async def change_password(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        target = req.path_params.get("username") or subject.username
+        if target != subject.username:
+            authorizer.check_cluster(subject, f"{_SEC}/user/put")
+        body = json_object(req, required=True) or {}
+        password = body.get("password")
+        if not isinstance(password, str):
+            raise IllegalArgumentError("Validation Failed: 1: password must be specified;")
+        sec.change_password(target, password)
+        return {}
+
+    async def enable(req: Request) -> dict[str, Any]:
+        sec.set_enabled(req.path_params["username"], True)
+        return {}
+
+    async def disable(req: Request) -> dict[str, Any]:
+        sec.set_enabled(req.path_params["username"], False)
+        return {}
+
+    async def put_role(req: Request) -> dict[str, Any]:
+        created = sec.put_role(req.path_params["name"], json_object(req, required=True) or {})
+        return {"role": {"created": created}}
+
+    async def get_role(req: Request) -> Response:
+        names = _names(req, "name")
+        roles = sec.get_roles(names)
+        if names and not roles:
+            return Response(404, {})
+        return Response(200, roles)
+
+    async def delete_role(req: Request) -> Response:
+        found = sec.delete_role(req.path_params["name"])
+        return Response(200 if found else 404, {"found": found})
+
+    async def create_key(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        body = json_object(req, required=True) or {}
+        for key in body:
+            if key not in ("name", "expiration", "role_descriptors", "metadata"):
+                raise IllegalArgumentError(f"[api_key_request] unknown field [{key}]")
+        return sec.create_api_key(subject, body)
+
+    def _visible(subject: Subject, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if _manages_all_keys(subject):
+            return records
+        return [r for r in records if r["username"] == subject.username]
+
+    async def get_keys(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        owner = bool_param(req, "owner")
+        records = sec.find_keys(
+            key_id=req.params.get("id"),
+            name=req.params.get("name"),
+            username=subject.username if owner else req.params.get("username"),
+            realm=req.params.get("realm_name"),
+            active_only=bool_param(req, "active_only"),
+        )
+        records = _visible(subject, records)
+        if not records and (req.params.get("id") or req.params.get("name")):
+            what = (
+                f"id [{req.params['id']}]"
+                if req.params.get("id")
+                else f"name [{req.params['name']}]"
+            )
+            raise ResourceNotFoundError(f"unable to find API key with {what}")
+        with_limited = bool_param(req, "with_limited_by")
+        return {"api_keys": [sec.render_key(r, with_limited) for r in records]}
+
+    async def invalidate_keys(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        body = json_object(req, required=True) or {}
+        ids = body.get("ids") or ([body["id"]] if body.get("id") else [])
+        records: list[dict[str, Any]] = []
+        if ids:
+            for key_id in ids:
+                records.extend(sec.find_keys(key_id=key_id))
+        elif body.get("name") or body.get("owner") or body.get("username"):
+            records = sec.find_keys(
+                name=body.get("name"),
+                username=subject.username if body.get("owner") else body.get("username"),
+            )
+        else:
+            raise IllegalArgumentError(
+                "One of [api key id(s), api key name, username, realm name] must be specified "
+                "if [owner] flag is false"
+            )
+        records = _visible(subject, records)
+        return sec.invalidate_keys(records)
+
+    async def query_keys(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        body = json_object(req) or {}
+        records = _visible(subject, sec.find_keys())
+        query = body.get("query")
+        if query is not None:
+            from isthmus.index.mapping import Mapping
+            from isthmus.search.dsl import parse_query
+            from isthmus.search.evaluate import EvalDoc, matches
+
+            mapping = Mapping(
+                {
+                    "properties": {
+                        "id": {"type": "keyword"},
+                        "name": {"type": "keyword"},
+                        "type": {"type": "keyword"},
+                        "username": {"type": "keyword"},
+                        "realm_name": {"type": "keyword"},
+                        "invalidated": {"type": "boolean"},
+                        "creation": {"type": "date"},
+                        "expiration": {"type": "date"},
+                    }
+                }
+            )
+            q = parse_query(query)
+            records = [
+                r
+                for r in records
+                if matches(
+                    q,
+                    EvalDoc(r["id"], {**r, "realm_name": r["realm"]}),
+                    mapping,
+                    now_ms=int(sec.clock() * 1000),
+                )
+            ]
+        start = int(body.get("from", 0))
+        size = int(body.get("size", 10))
+        page = records[start : start + size]
+        return {
+            "total": len(records),
+            "count": len(page),
+            "api_keys": [sec.render_key(r) for r in page],
+        }
+
+    async def update_key(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        key_id = req.path_params["id"]
+        found = sec.find_keys(key_id=key_id)
+        if not found or found[0]["username"] != subject.username:
+            raise ResourceNotFoundError(
+                f"no API key owned by requesting user found for ID [{key_id}]"
+            )
+        record = dict(found[0])
+        if record.get("invalidated"):
+            raise IllegalArgumentError(f"cannot update invalidated API key [{key_id}]")
+        body = json_object(req) or {}
+        changed = False
+        if "role_descriptors" in body:
+            from isthmus.security.roles import parse_role
+
+            record["role_descriptors"] = {
+                n: parse_role(n, b).to_json() for n, b in body["role_descriptors"].items()
+            }
+            changed = True
+        if "metadata" in body:
+            record["metadata"] = body["metadata"]
+            changed = True
+        if "expiration" in body:
+            from isthmus.settings.values import parse_time
+
+            record["expiration"] = int(sec.clock() * 1000) + parse_time(body["expiration"]).millis
+            changed = True
+        if changed:
+            sec.store.put("api_keys", key_id, record)
+            sec.cache.forget(f"key:{key_id}")
+        return {"updated": changed}
+
+    async def list_privileges(req: Request) -> dict[str, Any]:
+        subject = _subject(req)
+        descriptors = subject.limited_by if subject.limited_by is not None else subject.descriptors
+        return {
+            "cluster": sorted({p for d in descriptors for p in d.cluster}),
+            "global": [],
+            "indices": [
+                {
+                    "names": list(i.names),
+                    "privileges": list(i.privileges),
+                    "allow_restricted_indices": i.allow_restricted_indices,
+                    **({"query": [i.query]} if i.query else {}),
+                    **(
+                        {"field_security": [i.field_security.to_json()]} if i.field_security else {}
+                    ),
+                }
+                for d in descriptors
+                for i in d.indices
+            ],
+            "applications": [],
+            "run_as": sorted({r for d in descriptors for r in d.run_as}),
+            "remote_indices": [i.to_json() for d in descriptors for i in d.remote_indices],
+        }
+
+    def _probes(patterns: tuple[str, ...]) -> list[str]:
+        # A privilege is held when every action it names is allowed: probe one concrete
+        # action per pattern (``indices:data/read/*`` → ``indices:data/read/x``).
+        return [p.replace("*", "x") for p in patterns]
+
+    async def has_privileges(req: Request) -> dict[str, Any]:
+        from isthmus.security.privileges import CLUSTER_PRIVILEGES, INDEX_PRIVILEGES
+
+        subject = _subject(req)
+        body = json_object(req, required=True) or {}
+        cluster: dict[str, bool] = {}
+        for privilege in body.get("cluster", []):
+            if privilege.startswith("cluster:"):
+                patterns: tuple[str, ...] = (privilege,)
+            elif privilege in CLUSTER_PRIVILEGES:
+                patterns = CLUSTER_PRIVILEGES[privilege]
+            else:
+                raise IllegalArgumentError(f"unknown cluster privilege [{privilege}]")
+            cluster[privilege] = all(
+                authorizer.cluster_allowed(subject, a) for a in _probes(patterns)
+            )
+        index: dict[str, dict[str, bool]] = {}
+        for entry in body.get("index", []):
+            for name in entry.get("names", []):
+                checks = index.setdefault(name, {})
+                for privilege in entry.get("privileges", []):
+                    if privilege.startswith("indices:"):
+                        patterns = (privilege,)
+                    elif privilege in INDEX_PRIVILEGES:
+                        patterns = INDEX_PRIVILEGES[privilege]
+                    else:
+                        raise IllegalArgumentError(f"unknown index privilege [{privilege}]")
+                    checks[privilege] = all(
+                        authorizer.index_access(subject, a, name).granted for a in _probes(patterns)
+                    )
+        ok = all(cluster.values()) and all(v for c in index.values() for v in c.values())
+        return {
+            "username": subject.username,
+            "has_all_requested": ok,
+            "cluster": cluster,
+            "index": index,
+            "application": {},
+        }
+
+    key_params = (
+        "id",
+        "name",
+        "owner",
+        "realm_name",
+        "username",
+        "active_only",
+        "with_limited_by",
+        "with_profile_uid",
+    )
+    return [
+        route("GET", "/_security/_authenticate", authenticate, action=f"{_SEC}/user/authenticate"),
+        route(
+            ("PUT", "POST"),
+            "/_security/user/{username}",
+            put_user,
+            params=("refresh",),
+            action=f"{_SEC}/user/put",
+        ),
+        route(
+            "GET",
+            "/_security/user",
+            get_user,
+            params=("with_profile_uid",),
+            action=f"{_SEC}/user/get",
+        ),
+        route(
+            "GET",
+            "/_security/user/{username}",
+            get_user,
+            params=("with_profile_uid",),
+            action=f"{_SEC}/user/get",
+        ),
+        route(
+            "DELETE",
+            "/_security/user/{username}",
+            delete_user,
+            params=("refresh",),
+            action=f"{_SEC}/user/delete",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/user/{username}/_password",
+            change_password,
+            params=("refresh",),
+            action=f"{_SEC}/user/change_password",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/user/_password",
+            change_password,
+            params=("refresh",),
+            action=f"{_SEC}/user/change_password",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/user/{username}/_enable",
+            enable,
+            params=("refresh",),
+            action=f"{_SEC}/user/set_enabled",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/user/{username}/_disable",
+            disable,
+            params=("refresh",),
+            action=f"{_SEC}/user/set_enabled",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/role/{name}",
+            put_role,
+            params=("refresh",),
+            action=f"{_SEC}/role/put",
+        ),
+        route("GET", "/_security/role", get_role, action=f"{_SEC}/role/get"),
+        route("GET", "/_security/role/{name}", get_role, action=f"{_SEC}/role/get"),
+        route(
+            "DELETE",
+            "/_security/role/{name}",
+            delete_role,
+            params=("refresh",),
+            action=f"{_SEC}/role/delete",
+        ),
+        route(
+            ("PUT", "POST"),
+            "/_security/api_key",
+            create_key,
+            params=("refresh",),
+            action=f"{_SEC}/api_key/create",
+        ),
+        route(
+            "GET", "/_security/api_key", get_keys, params=key_params, action=f"{_SEC}/api_key/get"
+        ),
+        route(
+            "DELETE",
+            "/_security/api_key",
+            invalidate_keys,
+            action=f"{_SEC}/api_key/invalidate",
+            body=True,
+        ),
+        route(
+            ("GET", "POST"),
+            "/_security/_query/api_key",
+            query_keys,
+            params=("with_limited_by", "with_profile_uid", "typed_keys"),
+            action=f"{_SEC}/api_key/query",
+        ),
+        route("PUT", "/_security/api_key/{id}", update_key, action=f"{_SEC}/api_key/update"),
+        route(
+            "GET",
+            "/_security/user/_privileges",
+            list_privileges,
+            action=f"{_SEC}/user/list_privileges",
+        ),
+        route(
+            ("GET", "POST"),
+            "/_security/user/_has_privileges",
+            has_privileges,
+            action=f"{_SEC}/user/has_privileges",
+        ),
+        route(
+            ("GET", "POST"),
+            "/_security/user/{username}/_has_privileges",
+            has_privileges,
+            action=f"{_SEC}/user/has_privileges",
+        ),
+    ]
+
+
+__all__ = ["SecurityError", "routes"]

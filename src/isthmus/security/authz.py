@@ -1,0 +1,165 @@
+"""Authorization decisions: (subject, action, indices) → allowed, and ES's denial texts.  [no I/O]
+
+A :class:`Subject` carries resolved role descriptors. For an API key, ``descriptors`` are the
+key's own role descriptors (empty: unrestricted) and ``limited_by`` the owner's at creation; the
+effective permission is their intersection, as in ES. Document- and field-level security come
+out of the same walk (:meth:`Authorizer.index_access`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from isthmus.errors import SecurityError
+from isthmus.security.privileges import (
+    SELF_ACTIONS,
+    cluster_grants,
+    granting_cluster_privileges,
+    granting_index_privileges,
+    index_grants,
+)
+from isthmus.security.roles import FieldSecurity, RoleDescriptor
+
+
+@dataclass(frozen=True)
+class Subject:
+    username: str
+    role_names: tuple[str, ...]
+    descriptors: tuple[RoleDescriptor, ...]
+    limited_by: tuple[RoleDescriptor, ...] | None = None
+    realm: str = "native"
+    realm_type: str = "native"
+    api_key_id: str | None = None
+    api_key_name: str | None = None
+    full_name: str | None = None
+    email: str | None = None
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
+
+    def who(self) -> str:
+        if self.api_key_id is not None:
+            return f"API key id [{self.api_key_id}] of user [{self.username}]"
+        return f"user [{self.username}] with effective roles [{','.join(self.role_names)}]"
+
+
+@dataclass(frozen=True)
+class IndexAccess:
+    """What one index grants for one action: whether, and under which DLS/FLS restrictions.
+
+    ``queries``: None means every document; otherwise a document must match one of them (and,
+    for an API key, one of ``limited_queries`` too). ``fields`` likewise for field security.
+    """
+
+    granted: bool
+    queries: tuple[str, ...] | None = None
+    limited_queries: tuple[str, ...] | None = None
+    fields: tuple[FieldSecurity, ...] | None = None
+    limited_fields: tuple[FieldSecurity, ...] | None = None
+
+
+def _matches(patterns: Iterable[str], name: str) -> bool:
+    return any(p == name or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _cluster_ok(descriptors: Sequence[RoleDescriptor], action: str) -> bool:
+    return any(cluster_grants(p, action) for d in descriptors for p in d.cluster)
+
+
+def _index_walk(
+    descriptors: Sequence[RoleDescriptor], action: str, index: str
+) -> tuple[bool, tuple[str, ...] | None, tuple[FieldSecurity, ...] | None]:
+    granted = False
+    queries: list[str] = []
+    unrestricted_docs = False
+    fields: list[FieldSecurity] = []
+    unrestricted_fields = False
+    for role in descriptors:
+        for entry in role.indices:
+            if (
+                index.startswith(".")
+                and not entry.allow_restricted_indices
+                and index.startswith(".security")
+            ):
+                continue
+            if not _matches(entry.names, index):
+                continue
+            if not any(index_grants(p, action) for p in entry.privileges):
+                continue
+            granted = True
+            if entry.query is None:
+                unrestricted_docs = True
+            else:
+                queries.append(entry.query)
+            if entry.field_security is None:
+                unrestricted_fields = True
+            else:
+                fields.append(entry.field_security)
+    return (
+        granted,
+        None if unrestricted_docs or not granted else tuple(queries),
+        None if unrestricted_fields or not granted else tuple(fields),
+    )
+
+
+class Authorizer:
+    """Decides on actions for subjects; raises :class:`SecurityError` with ES's texts."""
+
+    def cluster_allowed(self, subject: Subject, action: str) -> bool:
+        if action in SELF_ACTIONS:
+            return True
+        if subject.descriptors and not _cluster_ok(subject.descriptors, action):
+            return False
+        if subject.limited_by is not None:
+            return _cluster_ok(subject.limited_by, action)
+        return bool(subject.descriptors)
+
+    def index_access(self, subject: Subject, action: str, index: str) -> IndexAccess:
+        if subject.descriptors:
+            granted, queries, fields = _index_walk(subject.descriptors, action, index)
+        else:
+            granted, queries, fields = subject.limited_by is not None, None, None
+        if not granted:
+            return IndexAccess(False)
+        if subject.limited_by is None:
+            return IndexAccess(True, queries, None, fields, None)
+        ok, lq, lf = _index_walk(subject.limited_by, action, index)
+        if not ok:
+            return IndexAccess(False)
+        return IndexAccess(True, queries, lq, fields, lf)
+
+    def authorized_indices(self, subject: Subject, action: str, names: Iterable[str]) -> list[str]:
+        return [n for n in names if self.index_access(subject, action, n).granted]
+
+    # --- denials ------------------------------------------------------------------------------
+
+    def check_cluster(self, subject: Subject, action: str) -> None:
+        if not self.cluster_allowed(subject, action):
+            raise self.denied(subject, action)
+
+    def check_indices(self, subject: Subject, action: str, indices: Sequence[str]) -> None:
+        refused = [i for i in indices if not self.index_access(subject, action, i).granted]
+        if refused:
+            raise self.denied(subject, action, refused)
+
+    @staticmethod
+    def denied(
+        subject: Subject, action: str, indices: Sequence[str] | None = None
+    ) -> SecurityError:
+        if indices is not None:
+            granting = granting_index_privileges(action)
+            where = f" on indices [{','.join(indices)}]"
+            tail = f", this action is granted by the index privileges [{','.join(granting)}]"
+        else:
+            granting = granting_cluster_privileges(action)
+            where = ""
+            tail = (
+                f", this action is granted by the cluster privileges [{','.join(granting)}]"
+                if granting
+                else ""
+            )
+        return SecurityError(f"action [{action}] is unauthorized for {subject.who()}{where}{tail}")

@@ -1,0 +1,475 @@
+"""The security service: native users, roles, API keys, and authentication of REST requests.
+
+It owns the records in :class:`SecurityStore` and the rules around them (reserved users and
+roles, password rules, key lifecycles) and turns an ``Authorization`` header into a
+:class:`Subject` — or raises ES's 401. Authorization decisions are :mod:`isthmus.security.authz`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.errors import (
+    ActionRequestValidationError,
+    AuthenticationError,
+    IllegalArgumentError,
+    ResourceNotFoundError,
+    SecurityError,
+)
+from isthmus.security.authz import Subject
+from isthmus.security.passwords import (
+    AuthCache,
+    check_password,
+    check_secret,
+    hash_password,
+    hash_secret,
+)
+from isthmus.security.roles import BUILTIN_ROLES, RoleDescriptor, parse_role
+from isthmus.security.store import SecurityStore
+from isthmus.settings.values import parse_time
+
+log = logging.getLogger("org.elasticsearch.xpack.security.authc.AuthenticationService")
+
+RESERVED_USERS = {"elastic": ("superuser",)}
+_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_@\-\$\.\+ ]{0,506}$")
+MIN_PASSWORD = 6
+
+
+@dataclass(frozen=True)
+class AnonymousConfig:
+    username: str
+    roles: tuple[str, ...]
+
+
+def _b64id(nbytes: int) -> str:
+    return base64.urlsafe_b64encode(os.urandom(nbytes)).decode().rstrip("=")
+
+
+class SecurityService:
+    def __init__(
+        self,
+        store: SecurityStore,
+        *,
+        anonymous: AnonymousConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.anonymous = anonymous
+        self.clock = clock
+        self.cache = AuthCache()
+
+    # --- bootstrap ----------------------------------------------------------------------------
+
+    def ensure_elastic(self, bootstrap_password: str | None) -> str | None:
+        """Create the ``elastic`` superuser on first start; returns a generated password."""
+        if self.store.get("users", "elastic") is not None:
+            return None
+        generated = None
+        password = bootstrap_password
+        if password is None:
+            generated = password = secrets.token_urlsafe(15)[:20]
+        self.store.put(
+            "users",
+            "elastic",
+            {
+                "username": "elastic",
+                "roles": ["superuser"],
+                "full_name": None,
+                "email": None,
+                "metadata": {"_reserved": True},
+                "enabled": True,
+                "password": hash_password(password),
+            },
+        )
+        return generated
+
+    def reset_password(self, username: str, password: str | None = None) -> str:
+        record = self.store.get("users", username)
+        if record is None:
+            raise ResourceNotFoundError(f"user [{username}] not found")
+        new = password or secrets.token_urlsafe(15)[:20]
+        record["password"] = hash_password(new)
+        self.store.put("users", username, record)
+        self.cache.forget(f"user:{username}")
+        return new
+
+    # --- users --------------------------------------------------------------------------------
+
+    def put_user(self, username: str, body: Mapping[str, Any]) -> bool:
+        if not _NAME.match(username):
+            raise IllegalArgumentError(
+                f"Validation Failed: 1: Invalid username [{username}]. Usernames must be at "
+                "least 1 and no more than 507 characters. They can contain alphanumeric "
+                "characters (a-z, A-Z, 0-9), spaces, punctuation, and printable symbols in the "
+                "Basic Latin (ASCII) block. Leading or trailing whitespace is not allowed.;"
+            )
+        for key in body:
+            if key not in (
+                "password",
+                "password_hash",
+                "roles",
+                "full_name",
+                "email",
+                "metadata",
+                "enabled",
+            ):
+                raise IllegalArgumentError(
+                    f"failed to parse add user request. unexpected field [{key}]"
+                )
+        existing = self.store.get("users", username)
+        if username in RESERVED_USERS and existing is not None and set(body) - {"password"}:
+            raise IllegalArgumentError(
+                f"user [{username}] is reserved and only the password can be changed"
+            )
+        password = body.get("password")
+        if password is None and existing is None and "password_hash" not in body:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: password must be specified unless you are updating an existing user;"
+            )
+        if password is not None and len(str(password)) < MIN_PASSWORD:
+            raise ActionRequestValidationError(
+                f"Validation Failed: 1: passwords must be at least [{MIN_PASSWORD}] characters long;"
+            )
+        roles = body.get("roles", existing.get("roles", []) if existing else [])
+        if not isinstance(roles, list):
+            raise IllegalArgumentError("[roles] must be an array of role names")
+        record = {
+            "username": username,
+            "roles": [str(r) for r in roles],
+            "full_name": body.get("full_name", existing.get("full_name") if existing else None),
+            "email": body.get("email", existing.get("email") if existing else None),
+            "metadata": body.get("metadata", existing.get("metadata", {}) if existing else {}),
+            "enabled": body.get("enabled", existing.get("enabled", True) if existing else True),
+            "password": hash_password(str(password))
+            if password is not None
+            else body.get("password_hash") or (existing or {}).get("password"),
+        }
+        self.cache.forget(f"user:{username}")
+        return self.store.put("users", username, record)
+
+    @staticmethod
+    def render_user(record: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "username": record["username"],
+            "roles": record.get("roles", []),
+            "full_name": record.get("full_name"),
+            "email": record.get("email"),
+            "metadata": record.get("metadata", {}),
+            "enabled": record.get("enabled", True),
+        }
+
+    def get_users(self, names: Sequence[str]) -> dict[str, Any]:
+        users = self.store.all("users")
+        if names:
+            users = {n: u for n, u in users.items() if n in names}
+        return {n: self.render_user(u) for n, u in users.items()}
+
+    def delete_user(self, username: str) -> bool:
+        if username in RESERVED_USERS:
+            raise IllegalArgumentError(f"user [{username}] is reserved and cannot be deleted")
+        self.cache.forget(f"user:{username}")
+        return self.store.delete("users", username)
+
+    def change_password(self, username: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise ActionRequestValidationError(
+                f"Validation Failed: 1: passwords must be at least [{MIN_PASSWORD}] characters long;"
+            )
+        self.reset_password(username, password)
+
+    def set_enabled(self, username: str, enabled: bool) -> None:
+        record = self.store.get("users", username)
+        if record is None:
+            raise ResourceNotFoundError(f"user [{username}] not found")
+        record["enabled"] = enabled
+        self.store.put("users", username, record)
+        self.cache.forget(f"user:{username}")
+
+    # --- roles --------------------------------------------------------------------------------
+
+    def put_role(self, name: str, body: Mapping[str, Any]) -> bool:
+        if name in BUILTIN_ROLES:
+            raise IllegalArgumentError(f"role [{name}] is reserved and cannot be modified.")
+        role = parse_role(name, body)
+        return self.store.put("roles", name, role.to_json())
+
+    def get_roles(self, names: Sequence[str]) -> dict[str, Any]:
+        out = {n: r.to_json() for n, r in BUILTIN_ROLES.items()}
+        for n, body in self.store.all("roles").items():
+            out[n] = {**body, "transient_metadata": {"enabled": True}}
+        if names:
+            out = {n: r for n, r in out.items() if n in names}
+        return out
+
+    def delete_role(self, name: str) -> bool:
+        if name in BUILTIN_ROLES:
+            raise IllegalArgumentError(f"role [{name}] is reserved and cannot be deleted")
+        return self.store.delete("roles", name)
+
+    def resolve_roles(self, names: Sequence[str]) -> tuple[RoleDescriptor, ...]:
+        out = []
+        for name in names:
+            if name in BUILTIN_ROLES:
+                out.append(BUILTIN_ROLES[name])
+                continue
+            body = self.store.get("roles", name)
+            if body is not None:
+                body = {k: v for k, v in body.items() if k not in ("applications",)}
+                out.append(parse_role(name, body))
+        return tuple(out)
+
+    # --- API keys -----------------------------------------------------------------------------
+
+    def create_api_key(
+        self, owner: Subject, body: Mapping[str, Any], key_type: str = "rest"
+    ) -> dict[str, Any]:
+        name = body.get("name")
+        if not name or not isinstance(name, str):
+            raise ActionRequestValidationError("Validation Failed: 1: api key name is required;")
+        descriptors: dict[str, Any] = {}
+        for role_name, role_body in (body.get("role_descriptors") or {}).items():
+            descriptors[role_name] = parse_role(role_name, role_body).to_json()
+        now = int(self.clock() * 1000)
+        expiration = None
+        if body.get("expiration"):
+            expiration = now + parse_time(body["expiration"]).millis
+        key_id = _b64id(15)
+        secret = _b64id(16)[:22]
+        limited_by = [{d.name: d.to_json()} for d in (owner.limited_by or owner.descriptors)]
+        record = {
+            "id": key_id,
+            "name": name,
+            "type": key_type,
+            "creation": now,
+            "expiration": expiration,
+            "invalidated": False,
+            "invalidation": None,
+            "username": owner.username,
+            "realm": owner.realm,
+            "realm_type": owner.realm_type,
+            "metadata": body.get("metadata", {}) or {},
+            "role_descriptors": descriptors,
+            "limited_by": limited_by,
+            "hash": hash_secret(secret),
+        }
+        if key_type == "cross_cluster":
+            record["access"] = body.get("access", {})
+        self.store.put("api_keys", key_id, record)
+        out: dict[str, Any] = {"id": key_id, "name": name}
+        if expiration is not None:
+            out["expiration"] = expiration
+        out["api_key"] = secret
+        out["encoded"] = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+        return out
+
+    @staticmethod
+    def render_key(record: Mapping[str, Any], with_limited_by: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": record["id"],
+            "name": record["name"],
+            "type": record.get("type", "rest"),
+            "creation": record["creation"],
+        }
+        if record.get("expiration") is not None:
+            out["expiration"] = record["expiration"]
+        out["invalidated"] = record.get("invalidated", False)
+        if record.get("invalidation") is not None:
+            out["invalidation"] = record["invalidation"]
+        out.update(
+            {
+                "username": record["username"],
+                "realm": record["realm"],
+                "realm_type": record.get("realm_type", "native"),
+                "metadata": record.get("metadata", {}),
+                "role_descriptors": record.get("role_descriptors", {}),
+            }
+        )
+        if "access" in record:
+            out["access"] = record["access"]
+        if with_limited_by:
+            out["limited_by"] = record.get("limited_by", [])
+        return out
+
+    def find_keys(
+        self,
+        *,
+        key_id: str | None = None,
+        name: str | None = None,
+        username: str | None = None,
+        realm: str | None = None,
+        active_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        import fnmatch
+
+        now = int(self.clock() * 1000)
+        out = []
+        for record in self.store.all("api_keys").values():
+            if key_id is not None and record["id"] != key_id:
+                continue
+            if name is not None and not fnmatch.fnmatchcase(record["name"], name):
+                continue
+            if username is not None and record["username"] != username:
+                continue
+            if realm is not None and record["realm"] != realm:
+                continue
+            expired = record.get("expiration") is not None and record["expiration"] <= now
+            if active_only and (record.get("invalidated") or expired):
+                continue
+            out.append(record)
+        return sorted(out, key=lambda r: r["creation"])
+
+    def invalidate_keys(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        invalidated, previously = [], []
+        now = int(self.clock() * 1000)
+        for record in records:
+            if record.get("invalidated"):
+                previously.append(record["id"])
+                continue
+            updated = {**record, "invalidated": True, "invalidation": now}
+            self.store.put("api_keys", record["id"], updated)
+            self.cache.forget(f"key:{record['id']}")
+            invalidated.append(record["id"])
+        return {
+            "invalidated_api_keys": invalidated,
+            "previously_invalidated_api_keys": previously,
+            "error_count": 0,
+        }
+
+    # --- authentication -----------------------------------------------------------------------
+
+    def subject_for_user(self, record: Mapping[str, Any]) -> Subject:
+        roles = tuple(record.get("roles", []))
+        realm = "reserved" if record["username"] in RESERVED_USERS else "default_native"
+        return Subject(
+            username=record["username"],
+            role_names=roles,
+            descriptors=self.resolve_roles(roles),
+            realm=realm,
+            realm_type="reserved" if realm == "reserved" else "native",
+            full_name=record.get("full_name"),
+            email=record.get("email"),
+            metadata=dict(record.get("metadata", {})),
+        )
+
+    def authenticate(self, header: str | None, what: str) -> Subject:
+        """The subject of a REST request (``what`` is ``REST request [/path]``)."""
+        if not header:
+            if self.anonymous is not None:
+                return Subject(
+                    self.anonymous.username,
+                    self.anonymous.roles,
+                    self.resolve_roles(self.anonymous.roles),
+                    realm="__anonymous",
+                    realm_type="anonymous",
+                )
+            raise AuthenticationError(f"missing authentication credentials for {what}")
+        scheme, _, value = header.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic":
+            return self._basic(value.strip(), what)
+        if scheme == "apikey":
+            return self.authenticate_api_key(value.strip(), "rest")
+        raise AuthenticationError(f"missing authentication credentials for {what}")
+
+    def _basic(self, value: str, what: str) -> Subject:
+        try:
+            username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationError(f"missing authentication credentials for {what}") from None
+        record = self.store.get("users", username)
+        cache_key = f"user:{username}"
+        ok = (
+            record is not None
+            and record.get("enabled", True)
+            and (
+                self.cache.hit(cache_key, password) or check_password(password, record["password"])
+            )
+        )
+        if not ok or record is None:
+            log.debug("authentication of [%s] failed", username)
+            raise AuthenticationError(f"unable to authenticate user [{username}] for {what}")
+        self.cache.remember(cache_key, password)
+        return self.subject_for_user(record)
+
+    def authenticate_api_key(self, encoded: str, expected_type: str) -> Subject:
+        failure = (
+            "unable to authenticate with provided credentials and anonymous access is "
+            "not allowed for this request"
+        )
+        try:
+            key_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationError(failure) from None
+        record = self.store.get("api_keys", key_id)
+
+        def fail(reason: str) -> AuthenticationError:
+            err = AuthenticationError(failure)
+            err.extra["additional_unsuccessful_credentials"] = f"API key: {reason}"
+            return err
+
+        if record is None:
+            raise fail(f"unable to find apikey with id {key_id}")
+        if record.get("type", "rest") != expected_type:
+            raise AuthenticationError(
+                f"authentication expected API key type of [{expected_type}], but API key "
+                f"[{key_id}] has type [{record.get('type', 'rest')}]"
+            )
+        if record.get("invalidated"):
+            raise fail("api key has been invalidated")
+        if record.get("expiration") is not None and record["expiration"] <= self.clock() * 1000:
+            raise fail("api key is expired")
+        cache_key = f"key:{key_id}"
+        if not (self.cache.hit(cache_key, secret) or check_secret(secret, record["hash"])):
+            raise fail("invalid credentials")
+        self.cache.remember(cache_key, secret)
+        own = tuple(
+            parse_role(n, b, stored=True) for n, b in record.get("role_descriptors", {}).items()
+        )
+        limited = tuple(
+            parse_role(n, b, stored=True)
+            for item in record.get("limited_by", [])
+            for n, b in item.items()
+        )
+        return Subject(
+            username=record["username"],
+            role_names=tuple(n for i in record.get("limited_by", []) for n in i),
+            descriptors=own,
+            limited_by=limited,
+            realm="_es_api_key",
+            realm_type="_es_api_key",
+            api_key_id=key_id,
+            api_key_name=record["name"],
+        )
+
+    def authenticate_response(self, subject: Subject) -> dict[str, Any]:
+        """``GET /_security/_authenticate``'s body."""
+        out: dict[str, Any] = {
+            "username": subject.username,
+            "roles": [] if subject.is_api_key else list(subject.role_names),
+            "full_name": subject.full_name,
+            "email": subject.email,
+            "metadata": subject.metadata,
+            "enabled": True,
+            "authentication_realm": {"name": subject.realm, "type": subject.realm_type},
+            "lookup_realm": {"name": subject.realm, "type": subject.realm_type},
+            "authentication_type": "api_key"
+            if subject.is_api_key
+            else "anonymous"
+            if subject.realm_type == "anonymous"
+            else "realm",
+        }
+        if subject.is_api_key:
+            out["api_key"] = {"id": subject.api_key_id, "name": subject.api_key_name}
+        return out
+
+
+__all__ = ["AnonymousConfig", "SecurityError", "SecurityService"]
