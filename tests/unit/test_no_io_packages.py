@@ -19,6 +19,8 @@ NO_IO = [
     SRC / "settings" / "values.py",
     SRC / "settings" / "secret.py",
     SRC / "security" / "certs.py",
+    SRC / "security" / "keystore_format.py",
+    SRC / "settings" / "secure.py",
     SRC / "security" / "privileges.py",
     SRC / "security" / "roles.py",
     SRC / "security" / "authz.py",

@@ -9,7 +9,9 @@ Input rules, as ES's terminal has them: on a TTY secrets are read without echo; 
 line per secret is read from stdin (``-x``/``--stdin`` only drops the prompt). Prompts go to
 stderr so that ``show`` can be piped. A password-protected keystore is opened with the password
 held in the file named by ``ISTHMUS_KEYSTORE_PASSPHRASE_FILE``, else a prompted one. Every writing
-command holds the keystore lock from load to save, so concurrent commands lose no entries.
+command asks its questions first, against a snapshot, then holds the keystore lock only to
+re-read, apply and save: concurrent commands lose no entries, and no command holds the lock while
+waiting for a person.
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ class Console:
 
     def read_secret(self, prompt: str) -> str:
         if sys.stdin.isatty():
-            return getpass.getpass(prompt, stream=sys.stderr)
+            try:
+                return getpass.getpass(prompt, stream=sys.stderr)
+            except EOFError:
+                raise UserError(STDIN_CLOSED, DATA_ERROR) from None
         if prompt:
             click.echo(prompt, err=True, nl=False)
         return self._read_line()
@@ -168,12 +173,28 @@ def _must_exist(config_dir: Path) -> None:
         raise KeystoreNotFoundError(str(keystore_path(config_dir)))
 
 
-def _open_or_create(console: Console, config_dir: Path) -> tuple[KeystoreContents, Secret | None]:
-    """Inside the lock: the current keystore, or a new one (saved with the empty password)."""
+def _open_or_new(console: Console, config_dir: Path) -> tuple[KeystoreContents, Secret | None]:
+    """The keystore as it is now, or a new one (which gets the empty password, as in ES)."""
     if keystore_exists(config_dir):
         password = _open_password(console, config_dir)
         return load_keystore(config_dir, password), password
     return new_keystore(), None
+
+
+def _commit(
+    config_dir: Path,
+    password: Secret | None,
+    change: Callable[[KeystoreContents], KeystoreContents],
+) -> None:
+    """Lock, re-read, apply ``change``, save.
+
+    Prompts happen before, against a snapshot, so the lock is never held while waiting for a
+    person; re-reading under the lock keeps what other writers saved in the meantime.
+    """
+    with locked(config_dir):
+        exists = keystore_exists(config_dir)
+        current = load_keystore(config_dir, password) if exists else new_keystore()
+        save_keystore(config_dir, change(current), password)
 
 
 def _may_create(console: Console, config_dir: Path, force: bool) -> bool:
@@ -255,14 +276,21 @@ def add(
         validate_setting_name(name)
     if not _may_create(console, conf, force):
         return
-    with locked(conf):
-        contents, password = _open_or_create(console, conf)
-        for name in settings:
-            if not _may_overwrite(console, contents, name, force):
-                return
-            value = console.read_secret("" if from_stdin else f"Enter value for {name}: ")
-            contents = contents.with_string(name, Secret(value))
-        save_keystore(conf, contents, password)
+    snapshot, password = _open_or_new(console, conf)
+    values: dict[str, Secret] = {}
+    for name in settings:
+        if not _may_overwrite(console, snapshot, name, force):
+            return
+        values[name] = Secret(
+            console.read_secret("" if from_stdin else f"Enter value for {name}: ")
+        )
+
+    def change(contents: KeystoreContents) -> KeystoreContents:
+        for name, secret in values.items():
+            contents = contents.with_string(name, secret)
+        return contents
+
+    _commit(conf, password, change)
 
 
 @keystore_cli.command("add-file")
@@ -291,13 +319,17 @@ def add_file(config_dir: Path | None, silent: bool, force: bool, pairs: tuple[st
         files.append((name, source.read_bytes()))
     if not _may_create(console, conf, force):
         return
-    with locked(conf):
-        contents, password = _open_or_create(console, conf)
+    snapshot, password = _open_or_new(console, conf)
+    for name, _ in files:
+        if not _may_overwrite(console, snapshot, name, force):
+            return
+
+    def change(contents: KeystoreContents) -> KeystoreContents:
         for name, data in files:
-            if not _may_overwrite(console, contents, name, force):
-                return
             contents = contents.with_file(name, data)
-        save_keystore(conf, contents, password)
+        return contents
+
+    _commit(conf, password, change)
 
 
 @keystore_cli.command("remove")
@@ -310,8 +342,8 @@ def remove(config_dir: Path | None, silent: bool, settings: tuple[str, ...]) -> 
     if not settings:
         raise UserError("Must supply at least one setting to remove", USAGE)
     _must_exist(conf)
+    password = _open_password(console, conf)
     with locked(conf):
-        password = _open_password(console, conf)
         contents = load_keystore(conf, password)
         for name in settings:
             if name not in contents:
@@ -387,9 +419,11 @@ def passwd(config_dir: Path | None, silent: bool) -> None:
     """Change the password of the keystore."""
     console, conf = Console(silent), _config_dir(config_dir)
     _must_exist(conf)
+    password = _open_password(console, conf)
+    load_keystore(conf, password)  # a wrong password fails before new ones are asked for
+    new_password = _new_password(console)
     with locked(conf):
-        contents = load_keystore(conf, _open_password(console, conf))
-        save_keystore(conf, contents, _new_password(console))
+        save_keystore(conf, load_keystore(conf, password), new_password)
     console.println("Isthmus keystore password changed successfully.")
 
 
@@ -417,8 +451,8 @@ def upgrade(config_dir: Path | None, silent: bool) -> None:
     """Upgrade the keystore format (and add keystore.seed if missing)."""
     console, conf = Console(silent), _config_dir(config_dir)
     _must_exist(conf)
+    password = _open_password(console, conf)
     with locked(conf):
-        password = _open_password(console, conf)
         contents = load_keystore(conf, password)
         if contents.needs_upgrade:
             save_keystore(conf, contents.with_seed(), password)

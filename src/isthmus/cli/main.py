@@ -101,8 +101,10 @@ def demo(workdir: Path, detach: bool) -> None:
 
 def _register_tools() -> None:
     from isthmus.cli.certutil import certutil_cli
+    from isthmus.cli.keystore import keystore_cli
 
     cli.add_command(certutil_cli)
+    cli.add_command(keystore_cli)
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Security: the keystore (and later TLS, users and roles, API keys, authn/authz)."""
+"""Security: keystore, TLS certificates, users and roles, API keys, authentication, authorization."""

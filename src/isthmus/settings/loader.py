@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+import isthmus.security.tls
+import isthmus.settings.secure  # noqa: F401  (registers the secure settings)
 from isthmus.errors import SettingsError
 from isthmus.settings.registry import Scope, find, flatten, unknown
 

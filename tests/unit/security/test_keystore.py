@@ -55,7 +55,9 @@ def test_round_trip_on_disk_with_password(tmp_path: Path) -> None:
     ks.update_keystore(
         tmp_path,
         Secret("pw"),
-        lambda c: c.with_string("bootstrap.password", SECRET_VALUE).with_file("a.file", b"\x00\x01"),
+        lambda c: c.with_string("bootstrap.password", SECRET_VALUE).with_file(
+            "a.file", b"\x00\x01"
+        ),
         iterations=FAST,
     )
     loaded = ks.load_keystore(tmp_path, Secret("pw"))
@@ -284,7 +286,9 @@ def test_password_from_env_unset_or_empty() -> None:
     assert ks.keystore_password_from_env({"ISTHMUS_KEYSTORE_PASSPHRASE_FILE": ""}) is None
 
 
-def test_password_from_env_reads_os_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_password_from_env_reads_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pw_file = tmp_path / "pass"
     pw_file.write_text("pw")
     monkeypatch.setenv("ISTHMUS_KEYSTORE_PASSPHRASE_FILE", str(pw_file))
