@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,17 +34,21 @@ from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
-from isthmus.errors import NodeStartupError
+from isthmus.errors import IsthmusError, NodeStartupError
 from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
 from isthmus.index.service import IndicesService
 from isthmus.security.authz import Authorizer
+from isthmus.security.keystore_format import KeystoreContents
+from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.service import AnonymousConfig, SecurityService
 from isthmus.security.store import SecurityStore
+from isthmus.security.tls import ContextHolder, SslConfig, ssl_config
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
+from isthmus.settings.secret import Secret
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
@@ -73,12 +78,36 @@ def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
     )
 
 
+class _Config(uvicorn.Config):
+    """uvicorn's config with an ``SSLContext`` the node built (PEM or PKCS#12, reloadable)."""
+
+    def __init__(self, *args: Any, ssl_context: ssl.SSLContext | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._ssl_context = ssl_context
+
+    def load(self) -> None:
+        super().load()
+        if self._ssl_context is not None:
+            self.ssl = self._ssl_context
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the node decides how to stop."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Idle keep-alive connections are aborted at once: a TLS close waits for the client's
+        # close_notify, which an idle pooled client never sends. In-flight requests finish.
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is None or getattr(cycle, "response_complete", True):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+        await super().shutdown(sockets)
 
 
 class Node:
@@ -95,6 +124,8 @@ class Node:
         self._stop = asyncio.Event()
         self.services: Services | None = None
         self._security_store: SecurityStore | None = None
+        self.secure: KeystoreContents | None = None
+        self.ssl_configs: list[SslConfig] = []
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -103,6 +134,11 @@ class Node:
         s = self.settings
         started = time.monotonic()
         env = NodeEnvironment(s.path_data)
+        try:
+            self.secure = self.load_keystore()
+        except IsthmusError as exc:
+            env.close()
+            raise NodeStartupError(f"cannot read the keystore: {exc.reason}") from None
         log.info(
             "version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
             ES_COMPAT_VERSION,
@@ -139,6 +175,7 @@ class Node:
             cluster_actions.apply_all()
             indices_actions = IndicesActions(cluster, indices)
             security, guard = self._security(env, cluster)
+            tls = self._http_tls()
             services = Services(
                 node=identity,
                 cluster=cluster,
@@ -149,11 +186,14 @@ class Node:
                 search=SearchActions(cluster, indices, env.node_id, self.clock),
                 security=security,
                 guard=guard,
+                secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
+                ssl_configs=tuple(self.ssl_configs),
             )
             self.services = services
             app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
-            config = uvicorn.Config(
+            config = _Config(
                 app,
+                ssl_context=tls.context if tls is not None else None,
                 loop="none",
                 http="httptools",
                 lifespan="off",
@@ -173,6 +213,7 @@ class Node:
             async with asyncio.TaskGroup() as group:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 refresher = group.create_task(indices.refresh_loop())
+                watcher = group.create_task(self._watch_tls(tls)) if tls is not None else None
                 await asyncio.sleep(0)
                 log.info(
                     "started {%s}{%s} in %.0fms",
@@ -185,6 +226,8 @@ class Node:
                 server.should_exit = True
                 await serving
                 refresher.cancel()
+                if watcher is not None:
+                    watcher.cancel()
         finally:
             await indices.close()
             store.close()
@@ -229,16 +272,60 @@ class Node:
 
     def _bootstrap_password(self) -> str | None:
         """``bootstrap.password`` from the keystore, when there is one."""
-        from isthmus.security.keystore import keystore_exists, load_keystore
+        secret = self.secure.get("bootstrap.password") if self.secure is not None else None
+        return secret.reveal() if secret is not None else None
+
+    def load_keystore(self, password: Secret | None = None) -> KeystoreContents | None:
+        """Read and validate the keystore (startup and ``reload_secure_settings``)."""
+        from isthmus.security.keystore import (
+            keystore_exists,
+            keystore_password_from_env,
+            load_keystore,
+        )
+        from isthmus.settings.secure import validate_known
 
         conf = self.settings.config_dir
         if not keystore_exists(conf):
             return None
-        from isthmus.security.keystore import keystore_password_from_env
+        contents = load_keystore(conf, password or keystore_password_from_env())
+        validate_known(contents.names())
+        return contents
 
-        contents = load_keystore(conf, keystore_password_from_env())
-        secret = contents.get("bootstrap.password")
-        return secret.reveal() if secret is not None else None
+    def _secrets(self) -> dict[str, Secret]:
+        if self.secure is None:
+            return {}
+        out = {}
+        for name in self.secure.names():
+            value = self.secure.get(name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def _http_tls(self) -> ContextHolder | None:
+        s = self.settings
+        if not s.security_enabled:
+            return None
+        cfg = ssl_config("http", s.raw, s.config_dir, self._secrets())
+        self.ssl_configs = [
+            cfg,
+            *(ssl_config(p, s.raw, s.config_dir, self._secrets()) for p in ("transport",)),
+        ]
+        return ContextHolder(cfg) if cfg.enabled else None
+
+    async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
+        """Reload certificate and key files that change on disk, as ES does."""
+        tls_log = logging.getLogger("org.elasticsearch.xpack.core.ssl.SSLConfigurationReloader")
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                if await asyncio.to_thread(holder.reload_if_changed):
+                    tls_log.info("reloaded ssl context for [%s]", holder.cfg.prefix)
+            except (OSError, ValueError, ssl.SSLError) as exc:
+                tls_log.warning(
+                    "failed to reload ssl context for [%s], keeping the old one: %s",
+                    holder.cfg.prefix,
+                    exc,
+                )
 
     def _write_ports(self, http_address: str) -> None:
         if self.ports_file is None:

@@ -11,7 +11,9 @@ from isthmus.actions.search import SearchActions
 from isthmus.cluster.service import ClusterService
 from isthmus.http.guard import Guard
 from isthmus.index.service import IndicesService
+from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.service import SecurityService
+from isthmus.security.tls import SslConfig
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,5 @@ class Services:
     search: SearchActions
     security: SecurityService | None = None
     guard: Guard | None = None
+    secure_settings: SecureSettingsHolder | None = None
+    ssl_configs: tuple[SslConfig, ...] = ()

@@ -386,7 +386,9 @@ class SecurityService:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthenticationError(f"missing authentication credentials for {what}") from None
         record = self.store.get("users", username)
-        cache_key = f"user:{username}"
+        # Keyed by the stored hash too: a password changed elsewhere (reset-password on the
+        # store) is never answered from the cache.
+        cache_key = f"user:{username}:{(record or {}).get('password', '')[-16:]}"
         ok = (
             record is not None
             and record.get("enabled", True)

@@ -194,21 +194,7 @@ def build_context(cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
     """An ``SSLContext`` for one side of one profile."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version, ctx.maximum_version = _protocol_bounds(cfg.supported_protocols)
-    if cfg.keystore_path is not None:
-        _load_store_identity(ctx, cfg)
-    elif cfg.certificate is not None and cfg.key is not None:
-        password = cfg.key_passphrase.reveal() if cfg.key_passphrase else None
-        ctx.load_cert_chain(cfg.certificate, cfg.key, password)
-    cas = [str(p) for p in cfg.certificate_authorities]
-    for ca in cas:
-        ctx.load_verify_locations(ca)
-    trust = cfg.truststore_path or (cfg.keystore_path if not cas else None)
-    if trust is not None and not cas:
-        bundle = decode_bundle(
-            trust.read_bytes(), _reveal(cfg.truststore_password or cfg.keystore_password)
-        )
-        for cert in bundle.certificates:
-            ctx.load_verify_locations(cadata=encode_pem_certificates(cert).decode())
+    load_material(ctx, cfg)
     if server:
         ctx.verify_mode = {
             "none": ssl.CERT_NONE,
@@ -219,6 +205,25 @@ def build_context(cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
         ctx.check_hostname = cfg.verification_mode == "full"
         ctx.verify_mode = ssl.CERT_NONE if cfg.verification_mode == "none" else ssl.CERT_REQUIRED
     return ctx
+
+
+def load_material(ctx: ssl.SSLContext, cfg: SslConfig) -> None:
+    """Load the identity (key + certificate chain) and the trusted CAs into ``ctx``."""
+    if cfg.keystore_path is not None:
+        _load_store_identity(ctx, cfg)
+    elif cfg.certificate is not None and cfg.key is not None:
+        password = cfg.key_passphrase.reveal() if cfg.key_passphrase else None
+        ctx.load_cert_chain(cfg.certificate, cfg.key, password)
+    cas = [str(p) for p in cfg.certificate_authorities]
+    for ca in cas:
+        ctx.load_verify_locations(ca)
+    trust = cfg.truststore_path or cfg.keystore_path
+    if trust is not None and not cas:
+        bundle = decode_bundle(
+            trust.read_bytes(), _reveal(cfg.truststore_password or cfg.keystore_password)
+        )
+        for cert in bundle.certificates:
+            ctx.load_verify_locations(cadata=encode_pem_certificates(cert).decode())
 
 
 def _reveal(secret: Secret | None) -> str | None:
@@ -254,17 +259,14 @@ class ContextHolder:
         return {p: p.stat().st_mtime for p in self.cfg.files() if p.exists()}
 
     def reload_if_changed(self) -> bool:
+        """Load changed files into the live context: listeners keep their context object, so
+        new connections see the new identity. A broken new file keeps the old one (raises)."""
         stamps = self._read_stamps()
         if stamps == self._stamps:
             return False
-        fresh = build_context(self.cfg, server=self.server)  # fails → keep the old one
+        build_context(self.cfg, server=self.server)  # validate first: fail without harm
+        load_material(self.context, self.cfg)
         self._stamps = stamps
-        if self.cfg.keystore_path is None and self.cfg.certificate and self.cfg.key:
-            # New connections on the existing context see the new identity.
-            password = self.cfg.key_passphrase.reveal() if self.cfg.key_passphrase else None
-            self.context.load_cert_chain(self.cfg.certificate, self.cfg.key, password)
-        else:
-            self.context = fresh
         self.reloads += 1
         return True
 

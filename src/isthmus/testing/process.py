@@ -53,7 +53,8 @@ class NodeProcess:
     @property
     def url(self) -> str:
         assert self.http_address is not None, "node not started"
-        return f"http://{self.http_address}"
+        tls = self.settings.get("xpack.security.http.ssl.enabled") in (True, "true")
+        return f"{'https' if tls else 'http'}://{self.http_address}"
 
     @property
     def log_file(self) -> Path:

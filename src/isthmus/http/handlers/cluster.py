@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import BUILD_HASH, version_block
+from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.services import Services
@@ -76,6 +78,41 @@ def routes(s: Services) -> list[Route]:
                 },
             },
         }
+
+    async def reload_secure_settings(req: Request) -> dict[str, Any]:
+        from isthmus.settings.secret import Secret
+
+        body = json_object(req) or {}
+        password = body.get("secure_settings_password")
+        node_out: dict[str, Any] = {"name": s.node.settings.node_name}
+        wanted = req.path_params.get("node_id")
+        targets = [n for n in (wanted or "_all").split(",") if n]
+        if not any(
+            t in ("_all", "_local", s.node.node_id, s.node.settings.node_name) for t in targets
+        ):
+            return {
+                "_nodes": {"total": 0, "successful": 0, "failed": 0},
+                "cluster_name": s.node.settings.cluster_name,
+                "nodes": {},
+            }
+        holder = s.secure_settings
+        try:
+            if holder is not None:
+                await asyncio.to_thread(
+                    holder.reload, Secret(password) if isinstance(password, str) else None
+                )
+        except IsthmusError as exc:
+            node_out["reload_exception"] = {"type": exc.es_type, "reason": exc.reason}
+        return {
+            "_nodes": {"total": 1, "successful": 1, "failed": 0},
+            "cluster_name": s.node.settings.cluster_name,
+            "nodes": {s.node.node_id: node_out},
+        }
+
+    async def ssl_certificates(req: Request) -> list[dict[str, Any]]:
+        from isthmus.security.tls import describe_certificates
+
+        return await asyncio.to_thread(describe_certificates, list(s.ssl_configs))
 
     health_params = (
         "wait_for_status",
@@ -168,6 +205,26 @@ def routes(s: Services) -> list[Route]:
                 "include_unloaded_segments",
             ),
             action="cluster:monitor/nodes/stats",
+        ),
+        route(
+            "POST",
+            "/_nodes/reload_secure_settings",
+            reload_secure_settings,
+            params=("timeout",),
+            action="cluster:admin/nodes/reload_secure_settings",
+        ),
+        route(
+            "POST",
+            "/_nodes/{node_id:_}/reload_secure_settings",
+            reload_secure_settings,
+            params=("timeout",),
+            action="cluster:admin/nodes/reload_secure_settings",
+        ),
+        route(
+            "GET",
+            "/_ssl/certificates",
+            ssl_certificates,
+            action="cluster:monitor/xpack/ssl/certificates/get",
         ),
         route(
             "GET",

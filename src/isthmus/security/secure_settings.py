@@ -1,0 +1,48 @@
+"""The node's current secure settings and the hooks that react to a keystore reload.
+
+``POST /_nodes/reload_secure_settings`` re-reads the keystore and hands the new contents to every
+registered hook (remote cluster credentials register one); a hook that fails is reported in the
+API's ``reload_exception`` and the node keeps running with what it had.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from isthmus.security.keystore_format import KeystoreContents
+from isthmus.settings.secret import Secret
+
+log = logging.getLogger(
+    "org.elasticsearch.action.admin.cluster.node.reload.NodesReloadSecureSettingsAction"
+)
+
+Loader = Callable[[Secret | None], KeystoreContents | None]
+Hook = Callable[[KeystoreContents | None], None]
+
+
+class SecureSettingsHolder:
+    def __init__(self, loader: Loader, initial: KeystoreContents | None) -> None:
+        self._loader = loader
+        self.current = initial
+        self._hooks: list[Hook] = []
+        self.reloads = 0
+
+    def add_hook(self, hook: Hook) -> None:
+        self._hooks.append(hook)
+
+    def reload(self, password: Secret | None) -> None:
+        """Re-read the keystore and run the hooks; raises on the first failure."""
+        contents = self._loader(password)
+        self.current = contents
+        self.reloads += 1
+        for hook in self._hooks:
+            hook(contents)
+        log.info("reloaded secure settings (%s entries)", len(contents.names()) if contents else 0)
+
+    def get(self, name: str) -> Secret | None:
+        return self.current.get(name) if self.current is not None else None
+
+    def __repr__(self) -> str:
+        count = len(self.current.names()) if self.current is not None else 0
+        return f"<SecureSettingsHolder entries={count} reloads={self.reloads} hooks={len(self._hooks)}>"
