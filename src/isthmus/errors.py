@@ -272,6 +272,12 @@ class AuthenticationError(SecurityError):
     status = 401
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason, extra={"header": {"WWW-Authenticate": [
-            'Basic realm="security", charset="UTF-8"', "ApiKey"]}})
+        super().__init__(
+            reason,
+            extra={
+                "header": {
+                    "WWW-Authenticate": ['Basic realm="security", charset="UTF-8"', "ApiKey"]
+                }
+            },
+        )
         self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}
