@@ -45,7 +45,7 @@ from isthmus.security.keystore_format import KeystoreContents
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.service import AnonymousConfig, SecurityService
 from isthmus.security.store import SecurityStore
-from isthmus.security.tls import ContextHolder, SslConfig, ssl_config
+from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
@@ -306,10 +306,23 @@ class Node:
         if not s.security_enabled:
             return None
         cfg = ssl_config("http", s.raw, s.config_dir, self._secrets())
-        self.ssl_configs = [
-            cfg,
-            *(ssl_config(p, s.raw, s.config_dir, self._secrets()) for p in ("transport",)),
-        ]
+        transport = ssl_config("transport", s.raw, s.config_dir, self._secrets())
+        self.ssl_configs = [cfg, transport]
+        if transport.enabled:
+            build_context(transport, server=True)  # a broken transport config fails startup
+        elif not _is_loopback(s.transport_bind_host):
+            # ES's bootstrap check: security on a reachable transport needs TLS.
+            raise NodeStartupError(
+                "Transport SSL must be enabled if security is enabled. Please set "
+                "[xpack.security.transport.ssl.enabled] to [true] or disable security by "
+                "setting [xpack.security.enabled] to [false]"
+            )
+        else:
+            log.warning(
+                "Transport SSL is not enabled while security is; this is allowed only because "
+                "the transport binds a loopback address [%s]",
+                s.transport_bind_host,
+            )
         return ContextHolder(cfg) if cfg.enabled else None
 
     async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
@@ -334,6 +347,17 @@ class Node:
         tmp = self.ports_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", "_local_"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _get_list(raw: Any) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ def _elastic_password(node: NodeProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, str]]:
+def secure(
+    tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
+) -> Iterator[tuple[NodeProcess, str]]:
     node = NodeProcess(
         tmp_path_factory.mktemp("secure"),
         {
@@ -29,7 +31,10 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProce
         },
     )
     node.start()
-    yield node, _elastic_password(node)
+    password = _elastic_password(node)
+    for secret in (password, "bob-secret", "carol-pw"):
+        record_secret(secret)
+    yield node, password
     node.stop()
 
 
@@ -113,13 +118,15 @@ def test_role_limits_indices_and_wildcards_narrow(
 
 
 def test_api_key_lifecycle_and_limits(
-    secure: tuple[NodeProcess, str], admin: Elasticsearch
+    secure: tuple[NodeProcess, str], admin: Elasticsearch, record_secret: Callable[[str], None]
 ) -> None:
     node, _ = secure
     key = admin.security.create_api_key(
         name="only-logs-1",
         role_descriptors={"r": {"indices": [{"names": ["logs-1"], "privileges": ["read"]}]}},
     )
+    record_secret(key["api_key"])
+    record_secret(key["encoded"])
     assert set(key) >= {"id", "name", "api_key", "encoded"}
     assert len(key["api_key"]) == 22
     client = Elasticsearch(node.url, api_key=key["encoded"])

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -62,7 +63,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(30)
 
 
-def test_first_start_auto_configures_tls_and_prints_credentials(tmp_path: Path) -> None:
+def test_first_start_auto_configures_tls_and_prints_credentials(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
     (tmp_path / "config").mkdir()
     proc, address, stderr = _start_raw(tmp_path)
     try:
@@ -70,6 +73,7 @@ def test_first_start_auto_configures_tls_and_prints_credentials(tmp_path: Path) 
         password = next(
             li for li in text.splitlines() if "password for the [elastic] user" in li
         ).rsplit(" ", 1)[1]
+        record_secret(password)
         fingerprint = next(li for li in text.splitlines() if "SHA-256 fingerprint" in li).rsplit(
             " ", 1
         )[1]
@@ -109,7 +113,10 @@ def test_first_start_auto_configures_tls_and_prints_credentials(tmp_path: Path) 
         _stop(proc)
 
 
-def test_keystore_bootstrap_password_and_reload(tmp_path: Path) -> None:
+def test_keystore_bootstrap_password_and_reload(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    record_secret("bootstrap-pw")
     home = tmp_path / "n"
     config = home / "config"
     config.mkdir(parents=True)
@@ -155,7 +162,7 @@ def test_keystore_bootstrap_password_and_reload(tmp_path: Path) -> None:
         node.start(timeout=15)
 
 
-def test_reset_password_tool(tmp_path: Path) -> None:
+def test_reset_password_tool(tmp_path: Path, record_secret: Callable[[str], None]) -> None:
     home = tmp_path / "n"
     node = NodeProcess(home, {"xpack.security.enabled": True})
     node.start()
@@ -165,6 +172,7 @@ def test_reset_password_tool(tmp_path: Path) -> None:
     )
     assert reset.returncode == 0, reset.stderr
     new = reset.stdout.strip().rsplit(" ", 1)[1]
+    record_secret(new)
     node.start()
     try:
         assert Elasticsearch(node.url, basic_auth=("elastic", new)).info()
@@ -174,3 +182,17 @@ def test_reset_password_tool(tmp_path: Path) -> None:
             Elasticsearch(node.url, basic_auth=("elastic", first.rsplit(" ", 1)[1])).info()
     finally:
         node.stop()
+
+
+def test_security_on_a_reachable_transport_needs_tls(tmp_path: Path) -> None:
+    node = NodeProcess(
+        tmp_path / "n", {"xpack.security.enabled": True, "transport.host": "0.0.0.0"}
+    )
+    with pytest.raises(RuntimeError, match=r"Transport SSL must be enabled if security is enabled"):
+        node.start(timeout=15)
+    loopback = NodeProcess(tmp_path / "l", {"xpack.security.enabled": True})
+    loopback.start()
+    try:
+        assert "Transport SSL is not enabled while security is" in loopback.log_text()
+    finally:
+        loopback.stop()
