@@ -208,3 +208,23 @@ def test_security_off_runs_without_authentication(tmp_path: Path) -> None:
     with NodeProcess(tmp_path / "open") as node:
         assert Elasticsearch(node.url).info()["tagline"] == "You Know, for Search"
         assert "security is disabled" in node.log_text()
+
+
+def test_anonymous_access_uses_its_roles(tmp_path: Path) -> None:
+    node = NodeProcess(
+        tmp_path / "anon",
+        {
+            "xpack.security.enabled": True,
+            "xpack.security.authc.anonymous.username": "anonymous_foo",
+            "xpack.security.authc.anonymous.roles": ["viewer"],
+        },
+    )
+    with node:
+        anonymous = Elasticsearch(node.url)
+        assert anonymous.security.authenticate()["username"] == "anonymous_foo"
+        assert anonymous.search(index="*")["hits"]["total"]["value"] == 0
+        with pytest.raises(AuthorizationException) as info:
+            anonymous.indices.create(index="nope")
+        assert info.value.body["error"]["reason"].startswith(
+            "action [indices:admin/create] is unauthorized for user [anonymous_foo]"
+        )
