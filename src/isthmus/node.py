@@ -125,6 +125,7 @@ class Node:
         self.services: Services | None = None
         self._security_store: SecurityStore | None = None
         self.secure: KeystoreContents | None = None
+        self.keystore_password: Secret | None = None  # typed at the start prompt, if any
         self.ssl_configs: list[SslConfig] = []
 
     def request_stop(self) -> None:
@@ -287,7 +288,9 @@ class Node:
         conf = self.settings.config_dir
         if not keystore_exists(conf):
             return None
-        contents = load_keystore(conf, password or keystore_password_from_env())
+        contents = load_keystore(
+            conf, password or keystore_password_from_env() or self.keystore_password
+        )
         validate_known(contents.names())
         return contents
 
@@ -366,7 +369,9 @@ def _get_list(raw: Any) -> list[str]:
     return list(parse_str_list(raw)) if raw is not None else []
 
 
-def run_node(settings: NodeSettings, ports_file: Path | None = None) -> None:
+def run_node(
+    settings: NodeSettings, ports_file: Path | None = None, keystore_password: Secret | None = None
+) -> None:
     """Run a node until SIGTERM/SIGINT, on uvloop when available."""
     try:
         import uvloop
@@ -374,4 +379,6 @@ def run_node(settings: NodeSettings, ports_file: Path | None = None) -> None:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
-    runner(Node(settings, ports_file=ports_file).run())
+    node = Node(settings, ports_file=ports_file)
+    node.keystore_password = keystore_password
+    runner(node.run())

@@ -196,3 +196,61 @@ def test_security_on_a_reachable_transport_needs_tls(tmp_path: Path) -> None:
         assert "Transport SSL is not enabled while security is" in loopback.log_text()
     finally:
         loopback.stop()
+
+
+def test_password_protected_keystore_at_start_and_reload(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    home = tmp_path / "n"
+    config = home / "config"
+    config.mkdir(parents=True)
+    record_secret("keystore-pw")
+    assert (
+        _run(
+            "keystore",
+            "create",
+            "-p",
+            "--config-dir",
+            str(config),
+            cwd=home,
+            stdin="keystore-pw\nkeystore-pw\n",
+        ).returncode
+        == 0
+    )
+    assert (
+        _run(
+            "keystore",
+            "add",
+            "-x",
+            "bootstrap.password",
+            "--config-dir",
+            str(config),
+            cwd=home,
+            stdin="keystore-pw\nboot-pw-1\n",
+        ).returncode
+        == 0
+    )
+    record_secret("boot-pw-1")
+    # Without the passphrase the node refuses to start, saying why.
+    locked = NodeProcess(home, {"xpack.security.enabled": True})
+    with pytest.raises(RuntimeError, match="Provided keystore password was incorrect"):
+        locked.start(timeout=15)
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("keystore-pw\n")
+    node = NodeProcess(
+        home,
+        {"xpack.security.enabled": True},
+        env={"ISTHMUS_KEYSTORE_PASSPHRASE_FILE": str(passphrase)},
+    )
+    node.start()
+    try:
+        client = Elasticsearch(node.url, basic_auth=("elastic", "boot-pw-1"))
+        ok = client.nodes.reload_secure_settings(secure_settings_password="keystore-pw")
+        assert "reload_exception" not in next(iter(ok["nodes"].values()))
+        wrong = client.nodes.reload_secure_settings(secure_settings_password="nope")
+        assert next(iter(wrong["nodes"].values()))["reload_exception"] == {
+            "type": "security_exception",
+            "reason": "Provided keystore password was incorrect",
+        }
+    finally:
+        node.stop()

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from isthmus import __version__
+from isthmus.settings.secret import Secret
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,11 +84,12 @@ def node(
             f"{settings.http_ports[0]}",
             err=True,
         )
+    keystore_password = _prompt_keystore_password(conf)
     logs.configure(settings.path_logs, settings.cluster_name, settings.node_name, stderr=not quiet)
     if pidfile is not None:
         pidfile.write_text(str(os.getpid()))
     try:
-        run_node(settings, ports_file=ports_file)
+        run_node(settings, ports_file=ports_file, keystore_password=keystore_password)
     except NodeStartupError as exc:
         import logging
 
@@ -176,6 +178,27 @@ def _register_tools() -> None:
 
     cli.add_command(certutil_cli)
     cli.add_command(keystore_cli)
+
+
+def _prompt_keystore_password(conf: Path) -> Secret | None:
+    """A password-protected keystore without ISTHMUS_KEYSTORE_PASSPHRASE_FILE: ask on a tty."""
+    import getpass
+    import os
+
+    from isthmus.errors import IsthmusError
+    from isthmus.security.keystore import keystore_exists, read_keystore_header
+    from isthmus.settings.secret import Secret
+
+    if os.environ.get("ISTHMUS_KEYSTORE_PASSPHRASE_FILE") or not keystore_exists(conf):
+        return None
+    try:
+        if not read_keystore_header(conf).has_password:
+            return None
+    except IsthmusError:
+        return None  # the node reports the damage itself, with the reason
+    if not sys.stdin.isatty():
+        return None
+    return Secret(getpass.getpass("Enter password for the isthmus keystore : "))
 
 
 def main() -> None:
