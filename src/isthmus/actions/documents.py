@@ -9,6 +9,7 @@ response is built only from what the engine acknowledged.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import IndicesService, Shard
 from isthmus.search.request import parse_source
 from isthmus.search.source_filter import filter_source
+from isthmus.security.field_level import IndexRestrictions
 
 MAX_ID_BYTES = 512
 
@@ -455,8 +457,17 @@ class DocumentActions:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def get(self, index: str, doc_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+    async def get(
+        self,
+        index: str,
+        doc_id: str,
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None = None,
+    ) -> dict[str, Any]:
+        """One document; with ``restrictions`` a document DLS hides is not found and FLS
+        filters its ``_source`` (before the request's own includes/excludes)."""
         meta = self._read_index(index)
+        restriction = None if restrictions is None else restrictions.of(meta.name)
         shard = self._shard(meta, params.get("routing") or doc_id)
         realtime = params.get("realtime", "true") != "false"
         if realtime:
@@ -471,6 +482,12 @@ class DocumentActions:
         if doc is None:
             return {"_index": meta.name, "_id": doc_id, "found": False}
         seq_no, term, version, source_bytes = doc
+        source: Mapping[str, Any] | None = None
+        if restriction is not None and restriction.queries:
+            source = orjson.loads(source_bytes)
+            now_ms = int(time.time() * 1000)  # anchors date math in role queries, as a search
+            if not restriction.admits(doc_id, source, meta.mapping, now_ms):
+                return {"_index": meta.name, "_id": doc_id, "found": False}
         out: dict[str, Any] = {
             "_index": meta.name,
             "_id": doc_id,
@@ -483,7 +500,10 @@ class DocumentActions:
         includes = [p for p in params.get("_source_includes", "").split(",") if p]
         excludes = [p for p in params.get("_source_excludes", "").split(",") if p]
         if flt.enabled:
-            source = orjson.loads(source_bytes)
+            if source is None:
+                source = orjson.loads(source_bytes)
+            if restriction is not None:
+                source = restriction.source(source)
             inc = includes or list(flt.includes)
             if inc or excludes:
                 source = filter_source(source, inc, excludes)
@@ -496,7 +516,9 @@ class DocumentActions:
         body: Mapping[str, Any] | None,
         params: Mapping[str, str],
         check: Callable[[str], None] | None = None,
+        restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
+        """``_mget``: each item as :meth:`get` (``restrictions`` must cover the items' indices)."""
         body = dict(body or {})
         specs: list[dict[str, Any]] = []
         if "docs" in body:
@@ -532,7 +554,7 @@ class DocumentActions:
             try:
                 if check is not None:
                     check(str(index))
-                docs.append(await self.get(str(index), str(doc_id), doc_params))
+                docs.append(await self.get(str(index), str(doc_id), doc_params, restrictions))
             except IsthmusError as exc:
                 cause = exc.to_body()["error"]
                 docs.append({"_index": index, "_id": str(doc_id), "error": cause})

@@ -5,6 +5,10 @@ Resolves the index expression, runs each shard's query phase in the search pool
 over the matching documents, and renders Elasticsearch's response body. Shard failures become
 ES's ``_shards.failures`` (partial results) or, when every shard failed,
 ``search_phase_execution_exception``.
+
+Document- and field-level security arrive as an explicit :class:`IndexRestrictions` (None:
+security off). The shards apply DLS and FLS to queries; here FLS filters every ``_source`` the
+response shows or aggregates (hits, highlight, scroll pages, aggregation documents).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from isthmus.search import dsl
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.source_filter import filter_source
+from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.settings.values import parse_time
 
 SEARCH_OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
@@ -59,6 +64,7 @@ class _ScrollContext:
     keep_alive_ms: int
     total: int
     shards: int
+    restrictions: IndexRestrictions | None = None
 
 
 @dataclass
@@ -89,7 +95,12 @@ class SearchActions:
         return resolve(self.cluster.state, expression, options)
 
     async def _run_shards(
-        self, targets: list[Resolved], req: SearchRequest, now_ms: int, collect_all: bool
+        self,
+        targets: list[Resolved],
+        req: SearchRequest,
+        now_ms: int,
+        collect_all: bool,
+        restrictions: IndexRestrictions | None,
     ) -> tuple[list[ShardResult], list[_ShardFailure], int]:
         jobs = []
         keys: list[tuple[str, int]] = []
@@ -110,6 +121,7 @@ class SearchActions:
                     now_ms=now_ms,
                     collect_all=collect_all,
                     max_window=window,
+                    restriction=_restriction(restrictions, meta.name),
                 )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
@@ -173,8 +185,13 @@ class SearchActions:
     # --- search -------------------------------------------------------------------------------
 
     async def search(
-        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+        self,
+        expression: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
+        """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none)."""
         started = time.perf_counter()
         try:
             req = parse_search(body, params)
@@ -195,7 +212,7 @@ class SearchActions:
         scroll = params.get("scroll")
         targets = self._targets(expression, params)
         results, failures, total_shards = await self._run_shards(
-            targets, req, now_ms, collect_all=scroll is not None
+            targets, req, now_ms, collect_all=scroll is not None, restrictions=restrictions
         )
         if failures and not results:
             raise self._phase_error(failures)
@@ -214,6 +231,7 @@ class SearchActions:
                 keep,
                 total,
                 total_shards,
+                restrictions,
             )
             self._expire_scrolls()
             self._scrolls[scroll_id] = ctx
@@ -227,12 +245,14 @@ class SearchActions:
                 "took": int((time.perf_counter() - started) * 1000),
                 "timed_out": False,
                 "_shards": self._shards_section(total_shards, failures, self.node_id),
-                "hits": self._hits_section(req, page, total, max_score, mappings),
+                "hits": self._hits_section(req, page, total, max_score, mappings, restrictions),
             }
         )
         if req.aggs:
             try:
-                body_out["aggregations"] = self._aggregate(req, results, targets, now_ms)
+                body_out["aggregations"] = self._aggregate(
+                    req, results, targets, now_ms, restrictions
+                )
             except (ParsingError, SearchPhaseExecutionError):
                 raise
             except IsthmusError as exc:
@@ -265,6 +285,7 @@ class SearchActions:
         total: int,
         max_score: float | None,
         mappings: Mapping[str, IndexMapping],
+        restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
         section: dict[str, Any] = {}
         tth = req.track_total_hits
@@ -275,11 +296,18 @@ class SearchActions:
                 total_obj = {"value": int(tth), "relation": "gte"}
             section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
         section["max_score"] = max_score
-        section["hits"] = [self._render_hit(req, h, mappings[h.index]) for h in page]
+        section["hits"] = [
+            self._render_hit(req, h, mappings[h.index], _restriction(restrictions, h.index))
+            for h in page
+        ]
         return section
 
     def _render_hit(
-        self, req: SearchRequest, hit: ShardHit, mapping: IndexMapping
+        self,
+        req: SearchRequest,
+        hit: ShardHit,
+        mapping: IndexMapping,
+        restriction: IndexRestriction | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {"_index": hit.index, "_id": hit.doc_id}
         if req.version:
@@ -288,9 +316,11 @@ class SearchActions:
             out["_seq_no"] = hit.seq_no
             out["_primary_term"] = hit.primary_term
         out["_score"] = hit.score
-        source: dict[str, Any] | None = None
+        source: Mapping[str, Any] | None = None
         if req.source.enabled or req.highlight is not None:
             source = orjson.loads(hit.source)
+            if restriction is not None:
+                source = restriction.source(source)
         if req.source.enabled and source is not None:
             if req.source.includes or req.source.excludes:
                 out["_source"] = filter_source(source, req.source.includes, req.source.excludes)
@@ -305,17 +335,25 @@ class SearchActions:
         return out
 
     def _aggregate(
-        self, req: SearchRequest, results: list[ShardResult], targets: list[Resolved], now_ms: int
+        self,
+        req: SearchRequest,
+        results: list[ShardResult],
+        targets: list[Resolved],
+        now_ms: int,
+        restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
         from isthmus.search.aggs import AggDoc, parse_aggs, run_aggs
 
         assert req.aggs is not None
         spec = parse_aggs(req.aggs)
-        docs = [
-            AggDoc(index=r.index, id=doc_id, score=score, source=orjson.loads(src))
-            for r in results
-            for doc_id, score, src in r.agg_sources
-        ]
+        docs = []
+        for r in results:
+            restriction = _restriction(restrictions, r.index)
+            for doc_id, score, src in r.agg_sources:
+                source = orjson.loads(src)
+                if restriction is not None:
+                    source = restriction.source(source)
+                docs.append(AggDoc(index=r.index, id=doc_id, score=score, source=source))
         mapping = _combined_mapping([t.index for t in targets])
         out: dict[str, Any] = run_aggs(
             spec, docs, mapping, now_ms=now_ms, index=",".join(t.index.name for t in targets)
@@ -365,6 +403,7 @@ class SearchActions:
                 ctx.total,
                 max((h.score for h, _ in page if h.score is not None), default=None),
                 mappings,
+                ctx.restrictions,
             ),
         }
 
@@ -386,8 +425,13 @@ class SearchActions:
     # --- count --------------------------------------------------------------------------------
 
     async def count(
-        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+        self,
+        expression: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
+        """``_count``; ``restrictions`` as for :meth:`search`."""
         body = dict(body or {})
         for key in body:
             if key != "query":
@@ -416,6 +460,7 @@ class SearchActions:
                             query=query,
                             filters=list(target.filters) if target.filters else None,
                             now_ms=now_ms,
+                            restriction=_restriction(restrictions, target.index.name),
                         )
                     )
                 )
@@ -442,6 +487,10 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def _restriction(restrictions: IndexRestrictions | None, index: str) -> IndexRestriction | None:
+    return None if restrictions is None else restrictions.of(index)
 
 
 def _combined_mapping(indices: list[IndexMetadata]) -> IndexMapping:

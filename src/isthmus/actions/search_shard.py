@@ -1,8 +1,11 @@
 """The per-shard query and fetch phase of a search (runs in the search thread pool).
 
-Given one shard's point-in-time view (schema + searcher), a parsed request and the alias
-filters, produce the shard's candidate hits in request order, its total, and — when the
-request aggregates — every matching document for the aggregation phase. Three paths:
+Given one shard's point-in-time view (schema + searcher), a parsed request, the alias
+filters and the index's DLS/FLS restriction, produce the shard's candidate hits in request
+order, its total, and — when the request aggregates — every matching document for the
+aggregation phase. Alias filters and DLS role queries narrow the query as zero-score filters;
+FLS turns clauses on hidden fields into ``match_none`` and hidden sort fields into missing
+values (``_source`` is filtered where hits are rendered). Three paths:
 
 * score order (the default): tantivy's top-k collector, ``from + size`` deep;
 * one field sort without ``search_after``: tantivy's fast-field ordering (missing values last, as
@@ -27,6 +30,7 @@ from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.translate import Translator
+from isthmus.security.field_level import IndexRestriction
 
 LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
@@ -84,17 +88,28 @@ def build_query(
     mapping: Mapping,
     now_ms: int,
     filters: Sequence[dict[str, Any]] | None,
+    restriction: IndexRestriction | None = None,
 ) -> tantivy.Query:
+    """The request's query (FLS applied), narrowed by alias filters and DLS levels."""
     tr = Translator(schema, mapping, now_ms)
+    if restriction is not None:
+        req_query = restriction.query(req_query, mapping)
     query = tr.translate(req_query)
+    # Each narrowing is one zero-score conjunct: any alias filter, then each DLS level (one of
+    # its role queries must match). Role queries see every field: FLS does not apply to them.
+    narrowing: list[list[dsl.Query]] = []
     if filters:
-        alias_filter = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tr.translate(dsl.parse_query(f))) for f in filters]
+        narrowing.append([dsl.parse_query(f) for f in filters])
+    if restriction is not None:
+        narrowing.extend(list(level) for level in restriction.queries)
+    for alternatives in narrowing:
+        either = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tr.translate(q)) for q in alternatives]
         )
         query = tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Must, query),
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(alias_filter, 0.0)),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(either, 0.0)),
             ]
         )
     return query
@@ -187,6 +202,7 @@ def query_shard(
     now_ms: int,
     collect_all: bool = False,
     max_window: int = 10000,
+    restriction: IndexRestriction | None = None,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths."""
     if not collect_all and req.from_ + req.size > max_window:
@@ -197,10 +213,19 @@ def query_shard(
             "[index.max_result_window] index level setting."
         )
     check_sort(req, mapping, index)
-    query = build_query(req.query, schema, mapping, now_ms, filters)
+    query = build_query(req.query, schema, mapping, now_ms, filters, restriction)
     post = None
     if req.post_filter is not None:
-        post = Translator(schema, mapping, now_ms).translate(req.post_filter)
+        post_filter = req.post_filter
+        if restriction is not None:
+            post_filter = restriction.query(post_filter, mapping)
+        post = Translator(schema, mapping, now_ms).translate(post_filter)
+    # A field FLS hides sorts as missing everywhere (its index order would leak its values).
+    hidden_sorts = {
+        s.field
+        for s in req.sort
+        if restriction is not None and not restriction.shows_field(s.field)
+    }
     hits_query = _with_post_filter(query, post)
     window = req.from_ + req.size
     num_docs = max(searcher.num_docs, 1)
@@ -212,6 +237,7 @@ def query_shard(
         and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
         and req.sort[0].missing in (None, "_last")
         and mapping.field(req.sort[0].field) is not None
+        and req.sort[0].field not in hidden_sorts
     )
     general = (
         collect_all
@@ -254,6 +280,8 @@ def query_shard(
                     key.append(score)
                 elif sort.field in ("_doc", "_shard_doc"):
                     key.append(pos)
+                elif sort.field in hidden_sorts:
+                    key.append(None)
                 else:
                     key.append(sort_value(source, sort, mapping))
             hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
@@ -299,6 +327,7 @@ def count_shard(
     query: dsl.Query,
     filters: Sequence[dict[str, Any]] | None,
     now_ms: int,
+    restriction: IndexRestriction | None = None,
 ) -> int:
-    tq = build_query(query, schema, mapping, now_ms, filters)
+    tq = build_query(query, schema, mapping, now_ms, filters, restriction)
     return hit_count(searcher.search(tq, 1, count=True))

@@ -1,8 +1,13 @@
-"""Document APIs: index/create, get/exists/_source, delete, update, mget, bulk."""
+"""Document APIs: index/create, get/exists/_source, delete, update, mget, bulk.
+
+Reads honour document- and field-level security: the handlers compute the subject's
+restrictions for the indices a request names and hand them to the action.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -21,6 +26,7 @@ from isthmus.errors import (
 )
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.security.field_level import IndexRestrictions, index_restrictions
 from isthmus.services import Services
 
 WRITE_PARAMS = (
@@ -69,6 +75,7 @@ BULK_META = {
 }
 
 
+GET_ACTION = "indices:data/read/get"
 ITEM_ACTIONS = {
     "index": "indices:data/write/index",
     "create": "indices:data/write/index",
@@ -221,12 +228,21 @@ def routes(s: Services) -> list[Route]:
         )
         return await single_write(req, item)
 
+    def restrictions(req: Request, names: Iterable[str]) -> IndexRestrictions | None:
+        if s.guard is None:
+            return None
+        return index_restrictions(
+            s.guard.authorizer, req.subject, GET_ACTION, names, s.cluster.state
+        )
+
     async def get_doc(req: Request) -> Response:
-        body = await docs.get(req.path_params["index"], req.path_params["id"], req.params)
+        index = req.path_params["index"]
+        body = await docs.get(index, req.path_params["id"], req.params, restrictions(req, [index]))
         return Response(200 if body.get("found") else 404, body)
 
     async def get_source(req: Request) -> Response:
-        body = await docs.get(req.path_params["index"], req.path_params["id"], req.params)
+        index = req.path_params["index"]
+        body = await docs.get(index, req.path_params["id"], req.params, restrictions(req, [index]))
         if not body.get("found"):
             from isthmus.errors import ResourceNotFoundError
 
@@ -276,13 +292,18 @@ def routes(s: Services) -> list[Route]:
 
         def check(index: str) -> None:
             if guard is not None:
-                refused = guard.item_allowed(req.subject, "indices:data/read/get", index)
+                refused = guard.item_allowed(req.subject, GET_ACTION, index)
                 if refused is not None:
                     raise refused
 
-        return await docs.mget(
-            req.path_params.get("index"), json_object(req, required=True), req.params, check
-        )
+        default_index = req.path_params.get("index")
+        body = json_object(req, required=True)
+        # The indices the items name (an item naming none uses the path's): only these show.
+        names = {default_index} if default_index is not None else set()
+        items = body.get("docs") if body is not None else None
+        if isinstance(items, list):
+            names.update(str(d["_index"]) for d in items if isinstance(d, dict) and "_index" in d)
+        return await docs.mget(default_index, body, req.params, check, restrictions(req, names))
 
     async def bulk(req: Request) -> dict[str, Any]:
         started = time.perf_counter()

@@ -1,12 +1,21 @@
-"""Search APIs: ``_search``, ``_count``, ``_search/scroll``."""
+"""Search APIs: ``_search``, ``_count``, ``_search/scroll``.
+
+With security on, the subject's document- and field-level security for the indices the guard
+left in the expression is computed here, once per request, and handed to the action; a scroll
+keeps the restrictions of the search that opened it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from isthmus.cluster.resolve import split_expression
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.security.field_level import IndexRestrictions, index_restrictions
 from isthmus.services import Services
+
+SEARCH_ACTION = "indices:data/read/search"
 
 SEARCH_PARAMS = (
     "q",
@@ -67,11 +76,26 @@ COUNT_PARAMS = (
 
 
 def routes(s: Services) -> list[Route]:
+    def restrictions(req: Request) -> IndexRestrictions | None:
+        if s.guard is None:
+            return None
+        return index_restrictions(
+            s.guard.authorizer,
+            req.subject,
+            SEARCH_ACTION,
+            split_expression(req.path_params.get("index")),
+            s.cluster.state,
+        )
+
     async def search(req: Request) -> dict[str, Any]:
-        return await s.search.search(req.path_params.get("index"), json_object(req), req.params)
+        return await s.search.search(
+            req.path_params.get("index"), json_object(req), req.params, restrictions(req)
+        )
 
     async def count(req: Request) -> dict[str, Any]:
-        return await s.search.count(req.path_params.get("index"), json_object(req), req.params)
+        return await s.search.count(
+            req.path_params.get("index"), json_object(req), req.params, restrictions(req)
+        )
 
     async def scroll(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
@@ -98,28 +122,28 @@ def routes(s: Services) -> list[Route]:
             "/_search",
             search,
             params=SEARCH_PARAMS,
-            action="indices:data/read/search",
+            action=SEARCH_ACTION,
         ),
         route(
             ("GET", "POST"),
             "/{index}/_search",
             search,
             params=SEARCH_PARAMS,
-            action="indices:data/read/search",
+            action=SEARCH_ACTION,
         ),
         route(
             ("GET", "POST"),
             "/_count",
             count,
             params=COUNT_PARAMS,
-            action="indices:data/read/search",
+            action=SEARCH_ACTION,
         ),
         route(
             ("GET", "POST"),
             "/{index}/_count",
             count,
             params=COUNT_PARAMS,
-            action="indices:data/read/search",
+            action=SEARCH_ACTION,
         ),
         route(
             ("GET", "POST"),

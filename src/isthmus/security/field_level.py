@@ -1,0 +1,336 @@
+"""Document- and field-level security: what one index shows to one request.  [no I/O]
+
+:class:`IndexRestriction` is the DLS/FLS part of an :class:`~isthmus.security.authz.IndexAccess`
+in a form the search and get paths apply directly, and :class:`IndexRestrictions` holds one per
+concrete index for one request (built by the REST handlers with :func:`index_restrictions`,
+passed down explicitly, never ambient).
+
+The rules are Elasticsearch's:
+
+* DLS: a document is visible when it matches one of the role queries; for an API key also one of
+  the owner's (*levels*: AND across levels, OR within one). The search path adds the levels as
+  zero-score filters (``actions.search_shard.build_query``); a GET evaluates them in memory
+  (:meth:`IndexRestriction.admits`). Role queries see every field: FLS does not apply to them.
+* FLS: a field path is visible when some ``field_security`` entry grants it (``*``/``?``
+  wildcards, ``/regex/``) and that entry does not except it; metadata fields (``_id``, any name
+  starting with ``_``) are always granted, as ES adds ``_*`` to every grant. For an API key both
+  levels must allow the path. ``_source`` keeps visible leaves only; objects and arrays left
+  empty disappear (:meth:`FieldPermissions.filter_source`). Queries on hidden fields match
+  nothing, as if the field held no terms (:func:`restrict_query`).
+* An index reached through several requested names (itself, aliases) gets the union of what
+  those names grant. An index a request did not anticipate shows nothing (fail closed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.errors import ParsingError
+from isthmus.index.mapping import KEYWORD, TEXT
+from isthmus.index.mapping import Mapping as IndexMapping
+from isthmus.search import dsl
+from isthmus.search.evaluate import matches
+from isthmus.search.evaluate_fields import EvalDoc
+from isthmus.security.authz import Authorizer, IndexAccess, Subject
+from isthmus.security.roles import FieldSecurity
+
+# --- field-level security -----------------------------------------------------------------------
+
+
+def _pattern_regex(pattern: str) -> str:
+    """ES's field pattern: ``/.../`` is a regular expression, else ``*``/``?`` wildcards."""
+    if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
+        return f"(?:{pattern[1:-1]})"
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "*" else "." if c == "?" else re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _union_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    parts = [_pattern_regex(p) for p in patterns]
+    return re.compile("|".join(parts), re.DOTALL) if parts else None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    grant: re.Pattern[str] | None
+    except_: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, spec: FieldSecurity) -> _Entry:
+        return cls(_union_regex(spec.grant), _union_regex(spec.except_))
+
+    def allows(self, path: str) -> bool:
+        granted = path.startswith("_") or (
+            self.grant is not None and self.grant.fullmatch(path) is not None
+        )
+        return granted and (self.except_ is None or self.except_.fullmatch(path) is None)
+
+
+@dataclass(frozen=True)
+class FieldPermissions:
+    """The visible fields of one index: every level must allow a path, and a level allows it
+    when one of its ``field_security`` entries does."""
+
+    levels: tuple[tuple[FieldSecurity, ...], ...]
+    _compiled: tuple[tuple[_Entry, ...], ...] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    _seen: dict[str, bool] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        compiled = tuple(tuple(_Entry.of(spec) for spec in level) for level in self.levels)
+        object.__setattr__(self, "_compiled", compiled)
+
+    @classmethod
+    def of(cls, *levels: Sequence[FieldSecurity] | None) -> FieldPermissions | None:
+        """Permissions from per-level entries (None: that level allows every field); None when
+        no level restricts anything."""
+        kept = tuple(tuple(level) for level in levels if level is not None)
+        return cls(kept) if kept else None
+
+    def allows(self, path: str) -> bool:
+        """Whether the field at the dotted ``path`` is visible."""
+        known = self._seen.get(path)
+        if known is None:
+            known = all(any(e.allows(path) for e in level) for level in self._compiled)
+            self._seen[path] = known
+        return known
+
+    def filter_source(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """``source`` with only visible leaves; objects and arrays left empty are dropped."""
+        return self._filter_object(source, "")
+
+    def _filter_object(self, obj: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            path = prefix + key
+            if isinstance(value, Mapping):
+                inner = self._filter_object(value, path + ".")
+                if inner:
+                    out[key] = inner
+            elif isinstance(value, list):
+                items = self._filter_list(value, path)
+                if items:
+                    out[key] = items
+            elif self.allows(path):
+                out[key] = value
+        return out
+
+    def _filter_list(self, values: list[Any], path: str) -> list[Any]:
+        out: list[Any] = []
+        for value in values:
+            if isinstance(value, Mapping):
+                inner = self._filter_object(value, path + ".")
+                if inner:
+                    out.append(inner)
+            elif isinstance(value, list):
+                nested = self._filter_list(value, path)
+                if nested:
+                    out.append(nested)
+            elif self.allows(path):
+                out.append(value)
+        return out
+
+
+def restrict_query(query: dsl.Query, fields: FieldPermissions, mapping: IndexMapping) -> dsl.Query:
+    """``query`` with every clause on a hidden field replaced by ``match_none``.
+
+    Field patterns (``multi_match``, ``exists``) are expanded against ``mapping`` to the visible
+    fields they name, keeping what the pattern meant (``*`` only reaches text and keyword
+    fields, and makes the query lenient).
+    """
+    if isinstance(query, dsl.Bool):
+        return replace(
+            query,
+            must=tuple(restrict_query(q, fields, mapping) for q in query.must),
+            should=tuple(restrict_query(q, fields, mapping) for q in query.should),
+            must_not=tuple(restrict_query(q, fields, mapping) for q in query.must_not),
+            filter=tuple(restrict_query(q, fields, mapping) for q in query.filter),
+        )
+    if isinstance(query, dsl.ConstantScore):
+        return replace(query, filter=restrict_query(query.filter, fields, mapping))
+    if isinstance(query, dsl.DisMax):
+        return replace(
+            query, queries=tuple(restrict_query(q, fields, mapping) for q in query.queries)
+        )
+    if isinstance(query, dsl.MultiMatch):
+        return _restrict_multi_match(query, fields, mapping)
+    if isinstance(query, dsl.Exists):
+        return _restrict_exists(query, fields, mapping)
+    name = getattr(query, "field", None)
+    if isinstance(name, str) and not fields.allows(name):
+        return dsl.MatchNone(boost=query.boost)
+    return query
+
+
+def _restrict_multi_match(
+    query: dsl.MultiMatch, fields: FieldPermissions, mapping: IndexMapping
+) -> dsl.Query:
+    expanded: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    wildcard = False
+    for pattern, boost in query.fields:
+        if "*" in pattern:
+            wildcard = True
+        for spec in mapping.resolve(pattern):
+            if pattern == "*" and spec.type not in (TEXT, KEYWORD):
+                continue
+            if spec.path in seen or not fields.allows(spec.path):
+                continue
+            seen.add(spec.path)
+            expanded.append((spec.path, boost))
+    if not expanded:
+        return dsl.MatchNone(boost=query.boost)
+    return replace(query, fields=tuple(expanded), lenient=query.lenient or wildcard)
+
+
+def _restrict_exists(
+    query: dsl.Exists, fields: FieldPermissions, mapping: IndexMapping
+) -> dsl.Query:
+    specs = mapping.resolve(query.field)
+    if not specs:
+        prefix = query.field + "."
+        specs = [s for p, s in mapping.fields.items() if p.startswith(prefix)]
+    visible = [s.path for s in specs if fields.allows(s.path)]
+    if len(visible) == len(specs) and specs:
+        return query
+    if not visible:
+        return dsl.MatchNone(boost=query.boost)
+    return dsl.ConstantScore(
+        filter=dsl.Bool(should=tuple(dsl.Exists(field=p) for p in visible)), boost=query.boost
+    )
+
+
+# --- one index, one request ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexRestriction:
+    """DLS and FLS of one index: ``queries`` are levels of role queries (AND of levels, OR
+    within a level; empty: every document), ``fields`` None shows every field."""
+
+    queries: tuple[tuple[dsl.Query, ...], ...] = ()
+    fields: FieldPermissions | None = None
+
+    def admits(
+        self, doc_id: str, source: Mapping[str, Any], mapping: IndexMapping, now_ms: int
+    ) -> bool:
+        """Whether DLS lets this document be seen (evaluated in memory, for GETs)."""
+        doc = EvalDoc(doc_id, source)
+        return all(
+            any(matches(q, doc, mapping, now_ms=now_ms) for q in level) for level in self.queries
+        )
+
+    def query(self, query: dsl.Query, mapping: IndexMapping) -> dsl.Query:
+        """A request's query with FLS applied (DLS is added by the caller as filters)."""
+        return query if self.fields is None else restrict_query(query, self.fields, mapping)
+
+    def source(self, source: Mapping[str, Any]) -> Mapping[str, Any]:
+        return source if self.fields is None else self.fields.filter_source(source)
+
+    def shows_field(self, path: str) -> bool:
+        return self.fields is None or self.fields.allows(path)
+
+
+UNRESTRICTED = IndexRestriction()
+# What an index the request did not anticipate shows: no document, no field.
+NOTHING = IndexRestriction(((dsl.MatchNone(),),), FieldPermissions(((FieldSecurity(()),),)))
+
+
+@dataclass(frozen=True)
+class IndexRestrictions:
+    """One request's restriction per concrete index; an index not listed shows nothing."""
+
+    by_index: Mapping[str, IndexRestriction]
+
+    def of(self, index: str) -> IndexRestriction:
+        return self.by_index.get(index, NOTHING)
+
+
+def _role_query(raw: str) -> dsl.Query:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParsingError(f"failed to parse role query: {exc}") from None
+    return dsl.parse_query(body)
+
+
+def restriction_of(access: IndexAccess) -> IndexRestriction:
+    """The DLS/FLS part of a granted :class:`IndexAccess`, role queries parsed."""
+    levels = tuple(
+        tuple(_role_query(q) for q in level)
+        for level in (access.queries, access.limited_queries)
+        if level is not None
+    )
+    fields = FieldPermissions.of(access.fields, access.limited_fields)
+    if not levels and fields is None:
+        return UNRESTRICTED
+    return IndexRestriction(levels, fields)
+
+
+def _union(a: IndexAccess, b: IndexAccess) -> IndexAccess:
+    """What two requested names grant on the same index together (ES ORs them, per level)."""
+
+    def join(x: tuple[Any, ...] | None, y: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        return None if x is None or y is None else x + y
+
+    return IndexAccess(
+        True,
+        join(a.queries, b.queries),
+        join(a.limited_queries, b.limited_queries),
+        join(a.fields, b.fields),
+        join(a.limited_fields, b.limited_fields),
+    )
+
+
+def index_restrictions(
+    authorizer: Authorizer,
+    subject: Subject | None,
+    action: str,
+    names: Iterable[str],
+    state: ClusterMetadata,
+) -> IndexRestrictions:
+    """Restrictions for the concrete indices behind ``names`` (indices, aliases or patterns as
+    the request names them, after the guard narrowed them). Without a subject nothing shows."""
+    if subject is None:
+        return IndexRestrictions({})
+    aliases = state.aliases()
+    accesses: dict[str, IndexAccess] = {}
+    for name in names:
+        if not name or name.startswith("-"):
+            continue  # exclusions only take indices away
+        if "*" in name or "?" in name:
+            requested = [n for n in (*state.indices, *aliases) if fnmatch.fnmatchcase(n, name)]
+        else:
+            requested = [name]
+        for req_name in requested:
+            access = authorizer.index_access(subject, action, req_name)
+            if not access.granted:
+                continue
+            concrete = (
+                [req_name]
+                if req_name in state.indices
+                else [m.name for m in aliases.get(req_name, [])]
+            )
+            for index in concrete:
+                known = accesses.get(index)
+                accesses[index] = access if known is None else _union(known, access)
+    return IndexRestrictions({index: restriction_of(a) for index, a in accesses.items()})
