@@ -14,6 +14,7 @@ from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.errors import IllegalArgumentError, IndexClosedError, IndexNotFoundError
+from isthmus.settings.values import parse_flag
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,10 @@ class IndicesOptions:
 
 
 def _flag(params: Mapping[str, str], key: str, default: bool) -> bool:
-    value = params.get(key)
-    if value is None:
-        return default
-    if value in ("", "true"):
-        return True
-    if value == "false":
-        return False
-    raise IllegalArgumentError(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-    )
+    try:
+        return parse_flag(params.get(key), default)
+    except ValueError as exc:
+        raise IllegalArgumentError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,9 @@ def _exact_millis(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def _parse_one(value: str, fmt: str) -> int:
-    fmt = fmt.strip()
-    if fmt in (
+# ES's ISO-8601 format names, all read by the one ISO parser here.
+ISO_FORMATS = frozenset(
+    {
         "strict_date_optional_time",
         "date_optional_time",
         "strict_date_time",
@@ -62,7 +62,13 @@ def _parse_one(value: str, fmt: str) -> int:
         "date",
         "iso8601",
         "strict_date_optional_time_nanos",
-    ):
+    }
+)
+
+
+def _parse_one(value: str, fmt: str) -> int:
+    fmt = fmt.strip()
+    if fmt in ISO_FORMATS:
         m = _ISO.match(value)
         if m is None:
             raise DateParseError(value)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from isthmus.errors import IllegalArgumentError, ParsingError
-from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, parse_date
+from isthmus.index.dates import DEFAULT_DATE_FORMAT, ISO_FORMATS, DateParseError, parse_date
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DIGITS = frozenset("0123456789")
@@ -39,18 +39,7 @@ _DAY = 24 * _HOUR
 
 # Instants, not wall-clock texts: a time zone never shifts them.
 _EPOCH_FORMATS = frozenset({"epoch_millis", "epoch_second"})
-_ISO_FORMATS = frozenset(
-    {
-        "strict_date_optional_time",
-        "date_optional_time",
-        "strict_date_time",
-        "date_time",
-        "strict_date",
-        "date",
-        "iso8601",
-        "strict_date_optional_time_nanos",
-    }
-)
+_ISO_FORMATS = ISO_FORMATS
 _ISO_TIME = re.compile(
     r"^[+-]?\d{4,9}-\d{2}-\d{2}[Tt ]\d{2}(?P<mi>:\d{2})?(?P<s>:\d{2})?(?P<f>[.,]\d+)?"
 )

@@ -49,31 +49,21 @@ BODY_KEYS = {
     "knn",
     "retriever",
 }
-SUPPORTED_BODY_KEYS = {
-    "query",
-    "from",
-    "size",
-    "sort",
-    "_source",
-    "aggs",
-    "aggregations",
-    "highlight",
-    "track_total_hits",
-    "search_after",
-    "post_filter",
-    "min_score",
-    "timeout",
-    "track_scores",
-    "version",
-    "seq_no_primary_term",
-    "stored_fields",
-    "explain",
-    "profile",
-    "stats",
-    "terminate_after",
-    "fields",
-    "docvalue_fields",
+# Known to ES but not implemented here: answered with a clear 400, never silently ignored.
+UNSUPPORTED_BODY_KEYS = {
+    "pit",
+    "runtime_mappings",
+    "collapse",
+    "rescore",
+    "suggest",
+    "indices_boost",
+    "script_fields",
+    "ext",
+    "slice",
+    "knn",
+    "retriever",
 }
+SUPPORTED_BODY_KEYS = BODY_KEYS - UNSUPPORTED_BODY_KEYS
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,17 @@ def parse_bool(raw: object) -> bool:
     raise ValueError(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
 
 
+def parse_flag(value: str | None, default: bool) -> bool:
+    """A boolean URL parameter: absent → ``default``; present and empty (``?pretty``) → true."""
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise ValueError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
 def parse_int(raw: object) -> int:
     if isinstance(raw, bool):
         raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]")

@@ -9,6 +9,7 @@ import orjson
 
 from isthmus.errors import IllegalArgumentError, JsonParseError, ParsingError, XContentParseError
 from isthmus.http.router import Request
+from isthmus.settings.values import parse_flag
 
 _POS = re.compile(r"line (\d+) column (\d+)")
 
@@ -49,16 +50,10 @@ def json_object(req: Request, *, required: bool = False) -> dict[str, Any] | Non
 
 
 def bool_param(req: Request, name: str, default: bool = False) -> bool:
-    value = req.params.get(name)
-    if value is None:
-        return default
-    if value in ("", "true"):
-        return True
-    if value == "false":
-        return False
-    raise IllegalArgumentError(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-    )
+    try:
+        return parse_flag(req.params.get(name), default)
+    except ValueError as exc:
+        raise IllegalArgumentError(str(exc)) from None
 
 
 def refresh_param(req: Request) -> str | None:
