@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from isthmus.testing.process import NodeProcess
 
@@ -361,3 +361,28 @@ def test_api_key_restrictions_intersect_with_its_owner(
     owners = owen.search(index=INDEX, size=10)
     assert _ids(owners) == ENG
     assert all("salary" not in h["_source"] for h in owners["hits"]["hits"])
+
+
+def test_update_is_refused_under_document_level_security(
+    secured: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    admin.security.put_role(
+        name="eng_writer",
+        indices=[
+            {"names": [INDEX], "privileges": ["read", "write"], "query": {"term": {"dept": "eng"}}}
+        ],
+    )
+    admin.security.put_user(username="walt", password="walt-secret", roles=["eng_writer"])
+    walt = _client(secured, "walt")
+    some_id = next(iter(DOCS))
+    try:
+        walt.update(index=INDEX, id=some_id, doc={"title": "changed"})
+    except ApiError as exc:
+        assert exc.meta.status == 400
+        assert exc.body["error"]["type"] == "security_exception"
+        assert exc.body["error"]["reason"] == (
+            "Can't execute an update request if field or document level security is enabled"
+        )
+    else:
+        raise AssertionError("update ran under DLS")
+    assert admin.get(index=INDEX, id=some_id)["_source"]["title"] != "changed"

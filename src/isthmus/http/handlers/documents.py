@@ -23,6 +23,7 @@ from isthmus.errors import (
     IllegalArgumentError,
     IsthmusError,
     MapperParsingError,
+    SecurityError,
 )
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
@@ -285,6 +286,21 @@ def routes(s: Services) -> list[Route]:
         )
         if "_source" in req.params and body is not None:
             body.setdefault("_source", req.params["_source"])
+        if s.guard is not None and req.subject is not None:
+            access = s.guard.authorizer.index_access(
+                req.subject, "indices:data/read/get", item.index
+            )
+            if (
+                access.queries is not None
+                or access.fields is not None
+                or (access.limited_queries is not None or access.limited_fields is not None)
+            ):
+                # ES: an update reads the document, which DLS/FLS could only show in part.
+                raise SecurityError(
+                    "Can't execute an update request if field or document level security is "
+                    "enabled",
+                    status=400,
+                )
         return await single_write(req, item)
 
     async def mget(req: Request) -> dict[str, Any]:
