@@ -8,7 +8,8 @@ its own node in a temporary directory, and a benchmark reports; it never asserts
 
 The raw baseline mirrors ``isthmus.index.schema.IndexSchema`` by hand (it must stay raw
 tantivy-py, not node code): ``_id`` raw+stored+fast, ``_src`` stored bytes, three stored+fast
-integer meta fields, then one field per mapped path named ``f0``, ``f1`` … in sorted path order.
+integer meta fields, then one field per mapped path named ``f0``, ``f1`` … in sorted path order,
+dates as integer epoch-millisecond fields (as the node stores them since commit ``fa7bcac``).
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ _WORDS = [
     "pod",
 ]
 _T0 = datetime(2025, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -170,7 +173,8 @@ def raw_schema() -> tantivy.Schema:
     b.add_bytes_field("_src", stored=True, indexed=False, fast=False)
     for meta in ("_seq_no", "_version", "_primary_term"):
         b.add_integer_field(meta, stored=True, indexed=True, fast=True)
-    b.add_date_field(FIELDS["@timestamp"], indexed=True, fast=True)
+    # Dates are epoch-millisecond integer fields in the node (``IndexSchema``), not tantivy dates.
+    b.add_integer_field(FIELDS["@timestamp"], indexed=True, fast=True)
     b.add_integer_field(FIELDS["bytes"], indexed=True, fast=True)
     b.add_text_field(FIELDS["message"], stored=False, tokenizer_name="default")
     b.add_text_field(FIELDS["service"], stored=False, tokenizer_name="raw", fast=True)
@@ -178,14 +182,16 @@ def raw_schema() -> tantivy.Schema:
 
 
 def raw_document(doc_id: str, doc: dict[str, Any], seq_no: int) -> tantivy.Document:
-    """The tantivy document the node builds for ``doc`` (source serialised, date parsed)."""
+    """The tantivy document the node builds for ``doc``: the source bytes as a client sends them
+    (``orjson.dumps``, byte-identical to the bulk line the node keeps as sent), the date parsed
+    to integer epoch milliseconds."""
     d = tantivy.Document()
     d.add_text("_id", doc_id)
     d.add_bytes("_src", orjson.dumps(doc))
     d.add_integer("_seq_no", seq_no)
     d.add_integer("_version", 1)
     d.add_integer("_primary_term", 1)
-    d.add_date(FIELDS["@timestamp"], datetime.fromisoformat(doc["@timestamp"]))
+    d.add_integer(FIELDS["@timestamp"], (datetime.fromisoformat(doc["@timestamp"]) - _EPOCH) // _MS)
     d.add_integer(FIELDS["bytes"], doc["bytes"])
     d.add_text(FIELDS["message"], doc["message"])
     d.add_text(FIELDS["service"], doc["service"])
