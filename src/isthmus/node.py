@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -41,14 +41,16 @@ from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
 from isthmus.index.service import IndicesService
 from isthmus.security.authz import Authorizer
-from isthmus.security.keystore_format import KeystoreContents
 from isthmus.security.secure_settings import SecureSettingsHolder
-from isthmus.security.service import AnonymousConfig, SecurityService
-from isthmus.security.store import SecurityStore
 from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
+
+if TYPE_CHECKING:  # security's heavier libraries load only when security is on
+    from isthmus.security.keystore_format import KeystoreContents
+    from isthmus.security.service import SecurityService
+    from isthmus.security.store import SecurityStore
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
@@ -251,6 +253,9 @@ class Node:
                 "without authentication"
             )
             return None, None
+        from isthmus.security.service import AnonymousConfig, SecurityService
+        from isthmus.security.store import SecurityStore
+
         roles = tuple(_get_list(s.raw.get("xpack.security.authc.anonymous.roles")))
         anonymous = None
         if roles:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.service import ClusterService
-from isthmus.http.guard import Guard
 from isthmus.index.service import IndicesService
-from isthmus.security.secure_settings import SecureSettingsHolder
-from isthmus.security.service import SecurityService
-from isthmus.security.tls import SslConfig
+
+if TYPE_CHECKING:
+    from isthmus.http.guard import Guard
+    from isthmus.security.secure_settings import SecureSettingsHolder
+    from isthmus.security.service import SecurityService
+    from isthmus.security.tls import SslConfig
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from isthmus.cluster.resolve import split_expression
 from isthmus.cluster.service import ClusterService
@@ -18,7 +19,9 @@ from isthmus.errors import SecurityError
 from isthmus.http.router import Request, Route
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.privileges import is_index_action
-from isthmus.security.service import SecurityService
+
+if TYPE_CHECKING:
+    from isthmus.security.service import SecurityService
 
 NOTHING = "*,-*"  # an expression that resolves to no index at all (with allow_no_indices)
 # Routes whose items name their own indices: authorized item by item in the action.

@@ -112,8 +112,21 @@ class Router:
         self._by_length: dict[int, list[Route]] = {}
         for r in self.routes:
             self._by_length.setdefault(len(r.segments), []).append(r)
+        # Clients repeat the same few paths: remember recent answers (bounded).
+        self._recent: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        key = (method, path)
+        hit = self._recent.get(key)
+        if hit is not None:
+            return hit[0], dict(hit[1])
+        found = self._resolve(method, path)
+        if len(self._recent) >= 4096:
+            self._recent.clear()
+        self._recent[key] = found
+        return found[0], dict(found[1])
+
+    def _resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         parts = [unquote(p) if "%" in p else p for p in path.strip("/").split("/") if p]
         allowed: list[str] = []
         best: tuple[Route, dict[str, str]] | None = None

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from isthmus.security.keystore_format import KeystoreContents
 from isthmus.settings.secret import Secret
+
+if TYPE_CHECKING:  # the keystore's crypto loads only with a keystore
+    from isthmus.security.keystore_format import KeystoreContents
 
 log = logging.getLogger(
     "org.elasticsearch.action.admin.cluster.node.reload.NodesReloadSecureSettingsAction"
 )
 
-Loader = Callable[[Secret | None], KeystoreContents | None]
-Hook = Callable[[KeystoreContents | None], None]
+Loader = Callable[[Secret | None], "KeystoreContents | None"]
+Hook = Callable[["KeystoreContents | None"], None]
 
 
 class SecureSettingsHolder:

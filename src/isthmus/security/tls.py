@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from isthmus.errors import SettingsError
-from isthmus.security.certs import decode_bundle, describe, encode_pem_certificates, encode_pem_key
 from isthmus.settings import values as v
 from isthmus.settings.registry import Scope, Setting, register
 from isthmus.settings.secret import Secret
@@ -209,6 +208,10 @@ def build_context(cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
 
 def load_material(ctx: ssl.SSLContext, cfg: SslConfig) -> None:
     """Load the identity (key + certificate chain) and the trusted CAs into ``ctx``."""
+    # The certificate toolkit (cryptography) loads only when TLS is configured: a node
+    # without TLS starts without it.
+    from isthmus.security.certs import decode_bundle, encode_pem_certificates
+
     if cfg.keystore_path is not None:
         _load_store_identity(ctx, cfg)
     elif cfg.certificate is not None and cfg.key is not None:
@@ -232,6 +235,8 @@ def _reveal(secret: Secret | None) -> str | None:
 
 def _load_store_identity(ctx: ssl.SSLContext, cfg: SslConfig) -> None:
     """PKCS#12 identity: stdlib ``ssl`` loads PEM files only, so go through private temp files."""
+    from isthmus.security.certs import decode_bundle, encode_pem_certificates, encode_pem_key
+
     assert cfg.keystore_path is not None
     bundle = decode_bundle(cfg.keystore_path.read_bytes(), _reveal(cfg.keystore_password))
     pair = bundle.certificate_and_key()
@@ -276,6 +281,8 @@ class ContextHolder:
 
 def describe_certificates(configs: list[SslConfig]) -> list[dict[str, Any]]:
     """``GET /_ssl/certificates``: every certificate a configured context uses."""
+    from isthmus.security.certs import decode_bundle, describe
+
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     for cfg in configs:
