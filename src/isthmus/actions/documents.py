@@ -65,7 +65,7 @@ class IdGenerator:
         return base64.urlsafe_b64encode(raw).decode()
 
 
-@dataclass
+@dataclass(slots=True)
 class WriteItem:
     """One write as the API layer received it."""
 
@@ -100,7 +100,7 @@ def check_versioning(version: int | None, version_type: str | None) -> str:
     return vtype
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemOutcome:
     action: str
     index: str

@@ -472,10 +472,21 @@ def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
 def _add_value(
     values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None
 ) -> None:
-    if type(value) is str and spec.type == TEXT:
-        values.setdefault(spec.path, []).append(value)  # fast path: text as-is
-        return
-    items = value if isinstance(value, list) else [value]
+    # Fast paths for one plain value of the expected JSON type (most fields of most documents);
+    # ``coerce`` below handles everything else, with the same results.
+    kind = type(value)
+    ftype = spec.type
+    if kind is str:
+        if ftype == TEXT or (
+            ftype == KEYWORD and (spec.ignore_above is None or len(value) <= spec.ignore_above)
+        ):
+            values.setdefault(spec.path, []).append(value)
+            return
+    elif kind is int and ftype == "long":
+        if -(2**63) <= value < 2**63:
+            values.setdefault(spec.path, []).append(value)
+            return
+    items = value if kind is list else [value]
     out = values.setdefault(spec.path, [])
     for item in items:
         if item is None:

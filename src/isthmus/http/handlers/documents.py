@@ -160,7 +160,9 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
             retry_on_conflict=int(meta.get("retry_on_conflict", 0)),
             require_alias=bool(meta.get("require_alias", False)),
             version=meta.get("version"),
-            version_type=check_versioning(meta.get("version"), meta.get("version_type")),
+            version_type="internal"
+            if "version" not in meta and "version_type" not in meta
+            else check_versioning(meta.get("version"), meta.get("version_type")),
         )
         if action != "delete":
             while i < len(lines) and not lines[i].strip():
