@@ -482,10 +482,9 @@ def _add_value(
         ):
             values.setdefault(spec.path, []).append(value)
             return
-    elif kind is int and ftype == "long":
-        if -(2**63) <= value < 2**63:
-            values.setdefault(spec.path, []).append(value)
-            return
+    elif kind is int and ftype == "long" and -(2**63) <= value < 2**63:
+        values.setdefault(spec.path, []).append(value)
+        return
     items = value if kind is list else [value]
     out = values.setdefault(spec.path, [])
     for item in items:
