@@ -34,7 +34,8 @@ class IsthmusError(Exception):
         self.caused_by = caused_by
         self.extra: dict[str, Any] = dict(extra or {})
         self._status = status
-        self.headers: dict[str, str] = {}  # response headers this error calls for
+        # Response headers this error calls for; a list value is sent as repeated headers.
+        self.headers: dict[str, str | list[str]] = {}
 
     @property
     def http_status(self) -> int:
@@ -265,19 +266,13 @@ class SecurityError(IsthmusError):
     status = 403
 
 
-AUTH_CHALLENGE = 'Basic realm="security", charset="UTF-8", ApiKey'
+# ES sends one WWW-Authenticate header per scheme it accepts.
+AUTH_CHALLENGE = ['Basic realm="security", charset="UTF-8"', "ApiKey"]
 
 
 class AuthenticationError(SecurityError):
     status = 401
 
     def __init__(self, reason: str) -> None:
-        super().__init__(
-            reason,
-            extra={
-                "header": {
-                    "WWW-Authenticate": ['Basic realm="security", charset="UTF-8"', "ApiKey"]
-                }
-            },
-        )
+        super().__init__(reason, extra={"header": {"WWW-Authenticate": list(AUTH_CHALLENGE)}})
         self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}

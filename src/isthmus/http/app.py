@@ -222,7 +222,8 @@ class RestApp:
         payload, ctype = self._render(response, params, vendor)
         headers = [PRODUCT_HEADER, (b"content-type", ctype.encode())]
         for k, v in response.headers.items():
-            headers.append((k.lower().encode(), v.encode()))
+            for one in v if isinstance(v, list) else [v]:
+                headers.append((k.lower().encode(), one.encode()))
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})

@@ -42,7 +42,7 @@ class Response:
     status: int = 200
     body: Any = None  # JSON-able value, or str/bytes for text
     content_type: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
 
 
 Handler = Callable[[Request], Awaitable[Response | Any]]

@@ -33,7 +33,7 @@ def routes(s: Services) -> list[Route]:
     async def put_settings(req: Request) -> Response:
         body = json_object(req, required=True)
         result = await s.cluster_actions.put_settings(body)
-        headers = {}
+        headers: dict[str, str | list[str]] = {}
         if body and body.get("transient"):
             headers["Warning"] = (
                 f'299 Elasticsearch-{ES_COMPAT_VERSION}-{BUILD_HASH} "[transient settings removal] '
