@@ -386,3 +386,27 @@ def test_update_is_refused_under_document_level_security(
     else:
         raise AssertionError("update ran under DLS")
     assert admin.get(index=INDEX, id=some_id)["_source"]["title"] != "changed"
+
+
+def test_fls_hides_fields_from_get_mapping(
+    secured: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    admin.security.put_role(
+        name="no_salary_meta",
+        indices=[
+            {
+                "names": [INDEX],
+                "privileges": ["read", "view_index_metadata"],
+                "field_security": {"grant": ["*"], "except": ["salary", "customer.email"]},
+            }
+        ],
+    )
+    admin.security.put_user(username="mia", password="mia-secret", roles=["no_salary_meta"])
+    props = _client(secured, "mia").indices.get_mapping(index=INDEX)[INDEX]["mappings"][
+        "properties"
+    ]
+    assert "salary" not in props
+    assert set(props["customer"]["properties"]) == {"handle"}
+    assert "title" in props
+    full = admin.indices.get_mapping(index=INDEX)[INDEX]["mappings"]["properties"]
+    assert "salary" in full

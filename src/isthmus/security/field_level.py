@@ -334,3 +334,33 @@ def index_restrictions(
                 known = accesses.get(index)
                 accesses[index] = access if known is None else _union(known, access)
     return IndexRestrictions({index: restriction_of(a) for index, a in accesses.items()})
+
+
+def filter_mapping(mapping: Mapping[str, Any], fields: FieldPermissions) -> dict[str, Any]:
+    """A ``mappings`` object showing only visible fields (ES filters ``GET _mapping`` so)."""
+
+    def walk(props: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, spec in props.items():
+            path = prefix + name
+            if isinstance(spec, Mapping) and "properties" in spec:
+                inner = walk(spec["properties"], path + ".")
+                if inner:
+                    out[name] = {**spec, "properties": inner}
+                continue
+            if not fields.allows(path):
+                continue
+            kept = dict(spec)
+            if isinstance(spec.get("fields"), Mapping):
+                subs = {k: v for k, v in spec["fields"].items() if fields.allows(f"{path}.{k}")}
+                if subs:
+                    kept["fields"] = subs
+                else:
+                    kept.pop("fields")
+            out[name] = kept
+        return out
+
+    result = dict(mapping)
+    if "properties" in mapping:
+        result["properties"] = walk(mapping["properties"], "")
+    return result

@@ -27,8 +27,21 @@ def routes(s: Services) -> list[Route]:
         meta = await act.create(req.path_params["index"], json_object(req))
         return {"acknowledged": True, "shards_acknowledged": True, "index": meta.name}
 
+    def visible_mapping(req: Request, index: str, mapping: dict[str, Any]) -> dict[str, Any]:
+        """The mapping as the subject may see it: field-level security hides fields here too."""
+        if s.guard is None or req.subject is None:
+            return mapping
+        from isthmus.security.field_level import FieldPermissions, filter_mapping
+
+        access = s.guard.authorizer.index_access(req.subject, "indices:data/read/search", index)
+        fields = FieldPermissions.of(access.fields, access.limited_fields)
+        return mapping if fields is None else filter_mapping(mapping, fields)
+
     async def get_index(req: Request) -> dict[str, Any]:
-        return act.get_index(req.path_params["index"], req.params)
+        out = act.get_index(req.path_params["index"], req.params)
+        for name, body in out.items():
+            body["mappings"] = visible_mapping(req, name, body["mappings"])
+        return out
 
     async def exists(req: Request) -> Response:
         try:
@@ -41,7 +54,11 @@ def routes(s: Services) -> list[Route]:
         return await act.delete(req.path_params["index"], req.params)
 
     async def get_mapping(req: Request) -> dict[str, Any]:
-        return act.get_mapping(req.path_params.get("index"), req.params)
+        out = act.get_mapping(req.path_params.get("index"), req.params)
+        return {
+            name: {"mappings": visible_mapping(req, name, body["mappings"])}
+            for name, body in out.items()
+        }
 
     async def put_mapping(req: Request) -> dict[str, Any]:
         return await act.put_mapping(req.path_params["index"], json_object(req), req.params)
