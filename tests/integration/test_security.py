@@ -228,3 +228,22 @@ def test_anonymous_access_uses_its_roles(tmp_path: Path) -> None:
         assert info.value.body["error"]["reason"].startswith(
             "action [indices:admin/create] is unauthorized for user [anonymous_foo]"
         )
+
+
+def test_run_as_takes_the_target_users_permissions(
+    secure: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    node, _ = secure
+    as_bob = admin.options(headers={"es-security-runas-user": "bob"})
+    me = as_bob.security.authenticate()
+    assert me["username"] == "bob"
+    assert me["authentication_realm"]["name"] == "reserved"  # elastic authenticated
+    assert me["lookup_realm"]["name"] == "default_native"
+    assert as_bob.count(index="*")["count"] == 2  # bob's view, not the superuser's
+    bob = Elasticsearch(node.url, basic_auth=("bob", "bob-secret"))
+    with pytest.raises(AuthorizationException) as info:
+        bob.options(headers={"es-security-runas-user": "elastic"}).info()
+    assert info.value.body["error"]["reason"] == (
+        "action [cluster:monitor/main] is unauthorized for user [bob] with effective roles "
+        "[logs_reader], because user [bob] is unauthorized to run as [elastic]"
+    )

@@ -10,7 +10,7 @@ Per-item checks (``_bulk``, ``_mget``) use :meth:`Guard.item_allowed`.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from isthmus.cluster.resolve import split_expression
@@ -23,6 +23,7 @@ from isthmus.security.privileges import is_index_action
 if TYPE_CHECKING:
     from isthmus.security.service import SecurityService
 
+RUN_AS_HEADER = "es-security-runas-user"
 NOTHING = "*,-*"  # an expression that resolves to no index at all (with allow_no_indices)
 # Routes whose items name their own indices: authorized item by item in the action.
 PER_ITEM_ACTIONS = {"indices:data/write/bulk", "indices:data/read/mget"}
@@ -43,6 +44,9 @@ class Guard:
         )
         params = dict(request.path_params)
         action = route.action
+        target = request.headers.get(RUN_AS_HEADER)
+        if target is not None:
+            subject = self.run_as(subject, target, action)
         if not action or action in UNCHECKED_ACTIONS or action in PER_ITEM_ACTIONS:
             return subject, params
         if not is_index_action(action):
@@ -50,6 +54,16 @@ class Guard:
             return subject, params
         params["index"] = self.narrow(subject, action, params.get("index"))
         return subject, params
+
+    def run_as(self, subject: Subject, target: str, action: str) -> Subject:
+        """The subject ``target`` when ``subject`` may run as it; ES's 403 otherwise."""
+        user = self.security.lookup_user(target) if target else None
+        if user is None or not self.authorizer.may_run_as(subject, target):
+            raise SecurityError(
+                f"action [{action}] is unauthorized for {subject.who()}, because "
+                f"{subject.who().split(' with ')[0]} is unauthorized to run as [{target}]"
+            )
+        return replace(user, authenticated_as=subject)
 
     def narrow(self, subject: Subject, action: str, expression: str | None) -> str:
         state = self.cluster.state

@@ -36,6 +36,8 @@ class Subject:
     full_name: str | None = None
     email: str | None = None
     metadata: dict[str, object] = field(default_factory=dict)
+    # Set when this subject runs as another user: who authenticated, and in which realm.
+    authenticated_as: Subject | None = None
 
     @property
     def is_api_key(self) -> bool:
@@ -136,6 +138,15 @@ class Authorizer:
         return [n for n in names if self.index_access(subject, action, n).granted]
 
     # --- denials ------------------------------------------------------------------------------
+
+    def may_run_as(self, subject: Subject, target: str) -> bool:
+        """``run_as`` patterns of every level must name ``target`` (ES's run_as privilege)."""
+        levels = [subject.descriptors] if subject.descriptors else []
+        if subject.limited_by is not None:
+            levels.append(subject.limited_by)
+        return bool(levels) and all(
+            any(_matches(d.run_as, target) for d in level) for level in levels
+        )
 
     def check_cluster(self, subject: Subject, action: str) -> None:
         if not self.cluster_allowed(subject, action):

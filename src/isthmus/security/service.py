@@ -452,8 +452,16 @@ class SecurityService:
             api_key_name=record["name"],
         )
 
+    def lookup_user(self, username: str) -> Subject | None:
+        """A native user as a subject, for ``run_as`` (None when unknown or disabled)."""
+        record = self.store.get("users", username)
+        if record is None or not record.get("enabled", True):
+            return None
+        return self.subject_for_user(record)
+
     def authenticate_response(self, subject: Subject) -> dict[str, Any]:
         """``GET /_security/_authenticate``'s body."""
+        auth = subject.authenticated_as or subject
         out: dict[str, Any] = {
             "username": subject.username,
             "roles": [] if subject.is_api_key else list(subject.role_names),
@@ -461,12 +469,12 @@ class SecurityService:
             "email": subject.email,
             "metadata": subject.metadata,
             "enabled": True,
-            "authentication_realm": {"name": subject.realm, "type": subject.realm_type},
+            "authentication_realm": {"name": auth.realm, "type": auth.realm_type},
             "lookup_realm": {"name": subject.realm, "type": subject.realm_type},
             "authentication_type": "api_key"
-            if subject.is_api_key
+            if auth.is_api_key
             else "anonymous"
-            if subject.realm_type == "anonymous"
+            if auth.realm_type == "anonymous"
             else "realm",
         }
         if subject.is_api_key:
