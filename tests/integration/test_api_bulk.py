@@ -9,29 +9,20 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
 
 from isthmus.testing.process import NodeProcess
+from tests.integration.support import api_error, unique_index
 
 SHARDS_1_REPLICA = {"total": 2, "successful": 1, "failed": 0}  # 1 primary + 1 unassigned replica
 
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    """An index name unique to the test (the node is shared by the whole session)."""
-    return "bulk-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
-
-
-def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
-    """Run a client call that must fail; return (HTTP status, error body)."""
-    with pytest.raises(ApiError) as info:
-        call()
-    return info.value.meta.status, info.value.body
+    return unique_index("bulk-", request)
 
 
 # --- mget ---------------------------------------------------------------------------------------

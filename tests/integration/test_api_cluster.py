@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from elasticsearch import ApiError, Elasticsearch, ElasticsearchWarning
+from elasticsearch import Elasticsearch, ElasticsearchWarning
 
 from isthmus.testing.process import NodeProcess
+from tests.integration.support import api_error, unique_index
 
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    return "cl-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
+    return unique_index("cl-", request)
 
 
 @pytest.fixture
@@ -30,12 +30,6 @@ def clean_cluster_settings(es: Elasticsearch) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ElasticsearchWarning)  # transient is deprecated
         es.cluster.put_settings(transient={"search.max_buckets": None})
-
-
-def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(ApiError) as info:
-        call()
-    return info.value.meta.status, info.value.body
 
 
 def table(text: str) -> list[list[str]]:

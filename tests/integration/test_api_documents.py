@@ -8,26 +8,18 @@ the field order ES's ``DocWriteResponse``/``GetResult`` write.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error, unique_index
 
 SHARDS_1_REPLICA = {"total": 2, "successful": 1, "failed": 0}  # 1 primary + 1 unassigned replica
 
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    """An index name unique to the test (the node is shared by the whole session)."""
-    return "doc-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
-
-
-def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
-    """Run a client call that must fail; return (HTTP status, error body)."""
-    with pytest.raises(ApiError) as info:
-        call()
-    return info.value.meta.status, info.value.body
+    return unique_index("doc-", request)
 
 
 def no_refresh_index(es: Elasticsearch, name: str) -> None:

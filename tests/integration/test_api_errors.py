@@ -19,6 +19,7 @@ import yaml
 from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.testing.process import NodeProcess
+from tests.integration.support import unique_index
 
 JSON = {"content-type": "application/json"}
 VND9 = "application/vnd.elasticsearch+json;compatible-with=9"
@@ -26,7 +27,7 @@ VND9 = "application/vnd.elasticsearch+json;compatible-with=9"
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    return "err-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
+    return unique_index("err-", request)
 
 
 def raw(

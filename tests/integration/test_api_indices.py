@@ -5,11 +5,12 @@ settings, refresh, open/close, aliases, and multi-target index expressions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error, unique_index
 
 TEXT_WITH_KEYWORD = {
     "type": "text",
@@ -19,13 +20,7 @@ TEXT_WITH_KEYWORD = {
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    return "ix-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
-
-
-def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(ApiError) as info:
-        call()
-    return info.value.meta.status, info.value.body
+    return unique_index("ix-", request)
 
 
 def seed(es: Elasticsearch, index: str, *docs: dict[str, Any]) -> None:

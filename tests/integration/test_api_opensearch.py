@@ -6,13 +6,13 @@ that only served the official ES client's vendor media types would fail here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 from opensearchpy import NotFoundError, OpenSearch, helpers
 
 from isthmus.testing.process import NodeProcess
+from tests.integration.support import unique_index
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def client(node: NodeProcess) -> Iterator[OpenSearch]:
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    return "os-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
+    return unique_index("os-", request)
 
 
 def test_info_and_ping(client: OpenSearch) -> None:

@@ -8,12 +8,13 @@ an index named after the test.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error, unique_index
 
 CORPUS = "search-corpus"
 LONG_MAX = 9223372036854775807  # ES's sort value for a missing long sorted ascending
@@ -96,13 +97,7 @@ def corpus(es: Elasticsearch) -> Iterator[str]:
 
 @pytest.fixture
 def idx(request: pytest.FixtureRequest) -> str:
-    return "search-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80]
-
-
-def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(ApiError) as info:
-        call()
-    return info.value.meta.status, info.value.body
+    return unique_index("search-", request)
 
 
 def ids(es: Elasticsearch, query: dict[str, Any], **kwargs: Any) -> set[str]:
