@@ -8,6 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "isthmus"
 NO_IO = [
     *sorted((SRC / "search").glob("*.py")),
+    *sorted((SRC / "wire").glob("*.py")),
     SRC / "index" / "mapping.py",
     SRC / "index" / "dates.py",
     SRC / "cluster" / "metadata.py",

@@ -1,0 +1,257 @@
+"""The per-connection state machine, in the h11 style: bytes in, events out, events to bytes.
+
+A :class:`Connection` owns request-id allocation, the two pending-request tables (requests we
+sent and await answers to, requests the peer sent and awaits answers to), ping handling and the
+protocol-error policy. It owns no socket, no clock and no task: the transport layer calls
+:meth:`Connection.receive_data` with whatever it read (``b""`` for end of stream), drains
+:meth:`Connection.next_event` until :data:`NEED_DATA`, and writes what :meth:`Connection.send`
+returns.
+
+Errors: :class:`ProtocolError` means the caller misused the connection (the connection stays
+usable); :class:`RemoteProtocolError` means the peer broke the protocol, and the connection is
+then broken for good: every later :meth:`next_event` raises the same error again.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.wire.frames import (
+    DEFAULT_LIMITS,
+    PING,
+    Flags,
+    Frame,
+    FrameLimits,
+    PingFrame,
+    ProtocolError,
+    RemoteProtocolError,
+    WireProtocolError,
+    encode_frame,
+    read_frame,
+)
+from isthmus.wire.handshake import CURRENT_VERSION, HANDSHAKE_ACTIONS, MIN_COMPATIBLE_VERSION
+from isthmus.wire.messages import (
+    ConnectionClosed,
+    ErrorResponse,
+    Event,
+    Ping,
+    Request,
+    Response,
+    WireError,
+    pack_payload,
+    unpack_payload,
+)
+
+__all__ = [
+    "NEED_DATA",
+    "Connection",
+    "ConnectionInfo",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "State",
+    "WireProtocolError",
+]
+
+
+class _NeedData(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = _NeedData.NEED_DATA
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"  # the peer ended the stream cleanly
+    BROKEN = "broken"  # the peer broke the protocol
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    state: State
+    version: int
+    outbound_pending: int
+    inbound_pending: int
+    requests_sent: int
+    requests_received: int
+    pings_received: int
+    buffered_bytes: int
+
+
+class Connection:
+    """One transport connection's protocol state. Both ends use the same class."""
+
+    def __init__(
+        self,
+        *,
+        limits: FrameLimits = DEFAULT_LIMITS,
+        version: int = CURRENT_VERSION,
+        min_compatible_version: int = MIN_COMPATIBLE_VERSION,
+        first_request_id: int = 1,
+    ) -> None:
+        self.limits = limits
+        # The version stamped on frames we send; the transport sets the negotiated one after
+        # the handshake (:meth:`use_version`).
+        self.version = version
+        self.min_compatible_version = min_compatible_version
+        self.state = State.OPEN
+        self._buffer = bytearray()
+        self._eof = False
+        self._error: RemoteProtocolError | None = None
+        self._next_id = first_request_id
+        self._outbound: dict[int, str] = {}  # our requests awaiting answers: id -> action
+        self._inbound: dict[int, str] = {}  # peer's requests awaiting our answers
+        self._requests_sent = 0
+        self._requests_received = 0
+        self._pings_received = 0
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    def new_request(
+        self, action: str, payload: Any = None, headers: dict[str, str] | None = None
+    ) -> Request:
+        """A request with a freshly allocated id (pass it to :meth:`send`)."""
+        request_id = self._next_id
+        self._next_id += 1
+        return Request(request_id, action, payload, dict(headers or {}))
+
+    def use_version(self, version: int) -> None:
+        """Stamp ``version`` (the negotiated one) on every frame sent from now on."""
+        self.version = version
+
+    def send(self, event: Request | Response | ErrorResponse | Ping) -> bytes:
+        """The bytes for ``event``; raises :class:`ProtocolError` if it may not be sent now."""
+        if self.state is not State.OPEN:
+            raise ProtocolError(f"cannot send on a {self.state.value} connection")
+        if isinstance(event, Ping):
+            return encode_frame(PING, self.limits)
+        if isinstance(event, Request):
+            if event.request_id in self._outbound:
+                raise ProtocolError(f"request id [{event.request_id}] is already pending")
+            flags = Flags.HANDSHAKE if event.action in HANDSHAKE_ACTIONS else Flags.NONE
+            frame = Frame(
+                event.request_id,
+                flags,
+                self.version,
+                event.headers,
+                event.action,
+                pack_payload(event.payload),
+            )
+            data = encode_frame(frame, self.limits)
+            self._outbound[event.request_id] = event.action
+            self._requests_sent += 1
+            return data
+        action = self._inbound.get(event.request_id)
+        if action is None:
+            raise ProtocolError(f"no pending request with id [{event.request_id}] to answer")
+        flags = Flags.RESPONSE | (Flags.HANDSHAKE if action in HANDSHAKE_ACTIONS else Flags.NONE)
+        if isinstance(event, ErrorResponse):
+            flags |= Flags.ERROR
+            payload = pack_payload(event.error.to_payload())
+        else:
+            payload = pack_payload(event.payload)
+        data = encode_frame(
+            Frame(event.request_id, flags, self.version, event.headers, None, payload),
+            self.limits,
+        )
+        del self._inbound[event.request_id]
+        return data
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes read from the peer; ``b""`` means the peer ended the stream."""
+        if self._eof:
+            if data:
+                raise ProtocolError("receive_data after end of stream")
+            return
+        if data:
+            self._buffer += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Event | _NeedData:
+        """The next complete event, or :data:`NEED_DATA`."""
+        if self._error is not None:
+            raise self._error
+        if self.state is State.CLOSED:
+            return ConnectionClosed(tuple(self._outbound))  # like h11: closed stays closed
+        try:
+            return self._next_event()
+        except RemoteProtocolError as exc:
+            self.state = State.BROKEN
+            self._error = exc
+            raise
+
+    def _next_event(self) -> Event | _NeedData:
+        frame, used = read_frame(self._buffer, self.limits)
+        if frame is None:
+            if not self._eof:
+                return NEED_DATA
+            if self._buffer:
+                raise RemoteProtocolError(
+                    f"connection closed inside a frame ({len(self._buffer)} bytes buffered)"
+                )
+            self.state = State.CLOSED
+            return ConnectionClosed(tuple(self._outbound))
+        del self._buffer[:used]
+        if isinstance(frame, PingFrame):
+            self._pings_received += 1
+            return Ping()
+        return self._to_event(frame)
+
+    def _to_event(self, frame: Frame) -> Event:
+        if Flags.HANDSHAKE not in frame.flags and frame.version < self.min_compatible_version:
+            raise RemoteProtocolError(
+                f"frame version [{frame.version}] is older than the minimum compatible "
+                f"version [{self.min_compatible_version}]"
+            )
+        if not frame.is_response:
+            assert frame.action is not None  # read_frame guarantees it for requests
+            if frame.request_id in self._inbound:
+                raise RemoteProtocolError(f"duplicate request id [{frame.request_id}]")
+            event = Request(
+                frame.request_id, frame.action, unpack_payload(frame.payload), frame.headers
+            )
+            self._inbound[frame.request_id] = frame.action
+            self._requests_received += 1
+            return event
+        if frame.request_id not in self._outbound:
+            raise RemoteProtocolError(f"response to unknown request id [{frame.request_id}]")
+        payload = unpack_payload(frame.payload)
+        result: Event
+        if Flags.ERROR in frame.flags:
+            result = ErrorResponse(frame.request_id, WireError.from_payload(payload), frame.headers)
+        else:
+            result = Response(frame.request_id, payload, frame.headers)
+        del self._outbound[frame.request_id]
+        return result
+
+    # --- introspection -----------------------------------------------------------------------
+
+    def pending_requests(self) -> dict[int, str]:
+        """Our requests still awaiting an answer: id -> action."""
+        return dict(self._outbound)
+
+    def info(self) -> ConnectionInfo:
+        return ConnectionInfo(
+            state=self.state,
+            version=self.version,
+            outbound_pending=len(self._outbound),
+            inbound_pending=len(self._inbound),
+            requests_sent=self._requests_sent,
+            requests_received=self._requests_received,
+            pings_received=self._pings_received,
+            buffered_bytes=len(self._buffer),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Connection {self.state.value} version={self.version} "
+            f"out={len(self._outbound)} in={len(self._inbound)} buffered={len(self._buffer)}>"
+        )

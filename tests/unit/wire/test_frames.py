@@ -1,0 +1,255 @@
+"""Frame layout: golden bytes, whole / byte-by-byte / trailing-bytes decoding, limits, garbage."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from isthmus.wire.frames import (
+    DEFAULT_LIMITS,
+    PING,
+    PING_BYTES,
+    Flags,
+    Frame,
+    FrameLimits,
+    PingFrame,
+    ProtocolError,
+    RemoteProtocolError,
+    encode_frame,
+    read_frame,
+)
+
+# The example frames of docs/wire-protocol.md, byte for byte.
+REQUEST = Frame(
+    request_id=1,
+    flags=Flags.NONE,
+    version=1_000_099,
+    headers={"_cross_cluster_access_credentials": "ApiKey abc"},
+    action="indices:data/read/search",
+    payload=bytes.fromhex("81a17101"),  # msgpack {"q": 1}
+)
+REQUEST_BYTES = bytes.fromhex(
+    "4553 00000060 0000000000000001 00 000f42a3 0000004b"
+    " 0001 0021 5f63726f73735f636c75737465725f6163636573735f63726564656e7469616c73"
+    " 000a 4170694b657920616263"
+    " 0018 696e64696365733a646174612f726561642f736561726368"
+    " 81a17101"
+)
+RESPONSE = Frame(1, Flags.RESPONSE, 1_000_099, {}, None, bytes.fromhex("81a26f6bc3"))
+RESPONSE_BYTES = bytes.fromhex(
+    "4553 00000018 0000000000000001 01 000f42a3 00000002 0000 81a26f6bc3"
+)
+
+
+def decode_all(data: bytes, limits: FrameLimits = DEFAULT_LIMITS) -> list[Frame | PingFrame]:
+    out: list[Frame | PingFrame] = []
+    buf = bytearray(data)
+    while True:
+        frame, used = read_frame(buf, limits)
+        if frame is None:
+            return out
+        out.append(frame)
+        del buf[:used]
+
+
+def decode_bytewise(data: bytes) -> list[Frame | PingFrame]:
+    out: list[Frame | PingFrame] = []
+    buf = bytearray()
+    for byte in data:
+        buf.append(byte)
+        frame, used = read_frame(buf)
+        if frame is not None:
+            out.append(frame)
+            del buf[:used]
+    assert not buf
+    return out
+
+
+@pytest.mark.parametrize(
+    ("frame", "golden"),
+    [(REQUEST, REQUEST_BYTES), (RESPONSE, RESPONSE_BYTES), (PING, bytes.fromhex("4553ffffffff"))],
+    ids=["request", "response", "ping"],
+)
+def test_golden_bytes(frame: Frame | PingFrame, golden: bytes) -> None:
+    assert encode_frame(frame) == golden
+    assert decode_all(golden) == [frame]
+    assert decode_bytewise(golden) == [frame]
+
+
+def test_trailing_bytes_are_left_for_the_next_frame() -> None:
+    data = REQUEST_BYTES + RESPONSE_BYTES[:9]
+    frame, used = read_frame(data)
+    assert frame == REQUEST
+    assert used == len(REQUEST_BYTES)
+    assert read_frame(data[used:]) == (None, 0)
+
+
+def test_every_prefix_of_a_frame_is_incomplete() -> None:
+    for cut in range(len(REQUEST_BYTES)):
+        assert read_frame(REQUEST_BYTES[:cut]) == (None, 0)
+
+
+def test_ping_is_six_bytes() -> None:
+    assert PING_BYTES == b"ES\xff\xff\xff\xff"
+    assert read_frame(PING_BYTES + b"ES") == (PING, 6)
+
+
+# --- limits and bad input -------------------------------------------------------------------------
+
+
+def test_bad_marker_fails_on_the_first_byte() -> None:
+    with pytest.raises(RemoteProtocolError, match="marker"):
+        read_frame(b"G")
+    with pytest.raises(RemoteProtocolError, match="marker"):
+        read_frame(b"EX")
+    with pytest.raises(RemoteProtocolError, match="marker"):
+        read_frame(b"GET / HTTP/1.1\r\n")
+
+
+def test_oversize_length_fails_before_buffering() -> None:
+    limits = FrameLimits(max_frame_bytes=100)
+    with pytest.raises(RemoteProtocolError, match="larger than the limit of \\[100\\]") as info:
+        read_frame(b"ES\x00\x00\x00\x65", limits)
+    assert "larger" in info.value.close_reason
+
+
+@pytest.mark.parametrize("length", [-2, 0, 18, -(2**31)])
+def test_invalid_lengths(length: int) -> None:
+    with pytest.raises(RemoteProtocolError, match="invalid frame length"):
+        read_frame(b"ES" + length.to_bytes(4, "big", signed=True))
+
+
+def _with_body_patch(data: bytes, offset: int, value: bytes) -> bytes:
+    return data[:offset] + value + data[offset + len(value) :]
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "message"),
+    [
+        (14, b"\x10", "unknown status flags"),
+        (14, b"\x04", "compressed"),
+        (14, b"\x02", "error flag is set on a request"),
+        (19, b"\x00\x00\x00\x01", "invalid variable header length"),
+        (19, b"\x00\x00\x00\xff", "invalid variable header length"),
+        (19, b"\x00\x00\x00\x4a", "ends inside"),
+        (19, b"\x00\x00\x00\x4c", "unexpected bytes at the end of the variable header"),
+        (23, b"\x00\x02", "ends inside"),
+        (60, b"\x00\x02\xff\xfe", "not valid UTF-8"),
+        (72, b"\x00\x00", "empty action name"),
+    ],
+)
+def test_malformed_request_frames(offset: int, value: bytes, message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=message):
+        read_frame(_with_body_patch(REQUEST_BYTES, offset, value))
+
+
+def test_duplicate_headers_are_rejected() -> None:
+    body = (
+        b"\x00\x02" + (b"\x00\x01a\x00\x01b" * 2) + b"\x00\x01x"  # two headers "a", action "x"
+    )
+    fixed = (7).to_bytes(8, "big") + b"\x00" + (1).to_bytes(4, "big") + len(body).to_bytes(4, "big")
+    data = b"ES" + (len(fixed) + len(body) + 1).to_bytes(4, "big") + fixed + body + b"\xc0"
+    with pytest.raises(RemoteProtocolError, match="duplicate header \\[a\\]"):
+        read_frame(data)
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (FrameLimits(max_headers=0), "1 headers, more than the limit of \\[0\\]"),
+        (FrameLimits(max_header_name_bytes=10), "a header name is 33 bytes"),
+        (FrameLimits(max_header_value_bytes=5), "is 10 bytes, more than the limit of \\[5\\]"),
+        (FrameLimits(max_action_bytes=8), "the action name is 24 bytes"),
+        (FrameLimits(max_frame_bytes=90), "larger than the limit of \\[90\\]"),
+    ],
+)
+def test_limits_on_receive_are_remote_errors(limits: FrameLimits, message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=message):
+        read_frame(REQUEST_BYTES, limits)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        FrameLimits(max_headers=0),
+        FrameLimits(max_header_name_bytes=10),
+        FrameLimits(max_header_value_bytes=5),
+        FrameLimits(max_action_bytes=8),
+        FrameLimits(max_frame_bytes=90),
+    ],
+)
+def test_limits_on_send_are_local_errors(limits: FrameLimits) -> None:
+    with pytest.raises(ProtocolError):
+        encode_frame(REQUEST, limits)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        Frame(1, Flags.NONE, 1, {}, None, b""),  # request without action
+        Frame(1, Flags.RESPONSE, 1, {}, "x", b""),  # response with action
+        Frame(1, Flags.ERROR, 1, {}, "x", b""),  # error flag on a request
+        Frame(1, Flags.COMPRESSED, 1, {}, "x", b""),
+        Frame(1, Flags(0x10), 1, {}, "x", b""),
+        Frame(1, Flags.NONE, 1, {}, "", b""),
+        Frame(2**63, Flags.NONE, 1, {}, "x", b""),
+        Frame(1, Flags.NONE, 2**31, {}, "x", b""),
+        Frame(1, Flags.NONE, 1, {"\ud800": "x"}, "x", b""),
+    ],
+)
+def test_invalid_frames_are_not_sent(frame: Frame) -> None:
+    with pytest.raises(ProtocolError):
+        encode_frame(frame)
+
+
+# --- properties -------------------------------------------------------------------------------
+
+texts = st.text(max_size=20)
+frames = st.builds(
+    Frame,
+    request_id=st.integers(-(2**63), 2**63 - 1),
+    flags=st.sampled_from([Flags.NONE, Flags.HANDSHAKE]),
+    version=st.integers(-(2**31), 2**31 - 1),
+    headers=st.dictionaries(texts, texts, max_size=5),
+    action=st.text(min_size=1, max_size=30),
+    payload=st.binary(max_size=50),
+) | st.builds(
+    Frame,
+    request_id=st.integers(-(2**63), 2**63 - 1),
+    flags=st.sampled_from(
+        [Flags.RESPONSE, Flags.RESPONSE | Flags.ERROR, Flags.RESPONSE | Flags.HANDSHAKE]
+    ),
+    version=st.integers(-(2**31), 2**31 - 1),
+    headers=st.dictionaries(texts, texts, max_size=5),
+    action=st.none(),
+    payload=st.binary(max_size=50),
+)
+
+
+@given(st.lists(frames | st.just(PING), min_size=1, max_size=4))
+def test_round_trip_whole_and_bytewise(items: list[Frame | PingFrame]) -> None:
+    data = b"".join(encode_frame(f) for f in items)
+    assert decode_all(data) == items
+    assert decode_bytewise(data) == items
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200))
+def test_garbage_raises_only_remote_protocol_error(data: bytes) -> None:
+    try:
+        decode_all(data)
+    except RemoteProtocolError:
+        pass
+
+
+@settings(max_examples=300)
+@given(frames, st.data())
+def test_mutated_frames_raise_only_remote_protocol_error(frame: Frame, data: st.DataObject) -> None:
+    raw = bytearray(encode_frame(frame))
+    index = data.draw(st.integers(0, len(raw) - 1))
+    raw[index] = data.draw(st.integers(0, 255))
+    try:
+        decode_all(bytes(raw))
+    except RemoteProtocolError:
+        pass
