@@ -201,7 +201,14 @@ def _class_for(es_type: str, status: int, is_es: bool) -> type[IsthmusError]:
     candidates: list[type[IsthmusError]] = [IsthmusError, *_subclasses(IsthmusError)]
     known = [c for c in candidates if c.es_type == es_type and not issubclass(c, RemoteError)]
     if known:
-        return max(known, key=lambda c: (c.is_es == is_es, c.status == status))
+        scored = [((c.is_es == is_es, c.status == status), c) for c in known]
+        best = max(score for score, _ in scored)
+        winners = [c for score, c in scored if score == best]
+        roots = [w for w in winners if all(issubclass(o, w) for o in winners)]
+        if roots:
+            return roots[0]  # one class, or a base of all the others (IllegalArgumentError)
+        # Several unrelated classes share the type (illegal_state_exception, ...): picking one
+        # would depend on import order. A remote error keeps the type, reason and status.
     cls = _REMOTE_CLASSES.get((es_type, is_es))
     if cls is None:
         # es_type is a ClassVar, so a type the tree lacks gets its own (cached) subclass.

@@ -1,0 +1,442 @@
+"""One transport connection as an ``asyncio.Protocol``: bytes <-> :class:`wire.Connection`.
+
+The channel owns one :class:`~isthmus.wire.Connection`, optionally a :class:`TlsSession` it drives
+itself, the table of our requests awaiting answers (futures by request id), and the queue of the
+peer's requests awaiting a handler. It does not know actions, handshakes or servers: a handler
+callback answers requests, and :meth:`serve` (run by whoever owns the channel, inside its
+TaskGroup) owns the handler tasks.
+
+Ending: **closed** means we called :meth:`close`; **broken** means it ended on us (peer EOF,
+reset, protocol error, TLS failure) and :attr:`broken_reason` says why. Either way every pending
+request fails with :class:`NodeDisconnectedError` and later requests with
+:class:`NodeNotConnectedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from isthmus.errors import IsthmusError
+from isthmus.transport.errors import (
+    ActionNotFoundTransportError,
+    NodeDisconnectedError,
+    NodeNotConnectedError,
+    ReceiveTimeoutTransportError,
+)
+from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
+from isthmus.wire import (
+    DEFAULT_LIMITS,
+    NEED_DATA,
+    Connection,
+    ConnectionClosed,
+    ErrorResponse,
+    FrameLimits,
+    NodeIdentity,
+    Ping,
+    ProtocolError,
+    RemoteProtocolError,
+    Request,
+    Response,
+    WireError,
+)
+
+log = logging.getLogger("isthmus.transport")
+
+RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
+
+
+class ChannelState(enum.Enum):
+    CONNECTING = "connecting"  # TCP up, TLS handshake running
+    OPEN = "open"
+    CLOSED = "closed"  # we closed it
+    BROKEN = "broken"  # it ended on us
+
+
+_ENDED = (ChannelState.CLOSED, ChannelState.BROKEN)
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A snapshot of one channel, for handlers, ``_nodes/stats`` and tests."""
+
+    state: ChannelState
+    server_side: bool
+    local_address: str
+    remote_address: str
+    tls_version: str | None
+    peer_certificate: str | None
+    remote_node: NodeIdentity | None
+    remote_cluster_name: str | None
+    remote_cluster_uuid: str | None
+    version: int
+    outbound_pending: int
+    inbound_pending: int
+    requests_sent: int
+    requests_received: int
+    pings_received: int
+    broken_reason: str | None
+    tls_failure: TlsFailure | None
+
+
+def _address(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) >= 2:
+        return f"{value[0]}:{value[1]}"
+    return "" if value is None else str(value)
+
+
+class TransportChannel(asyncio.Protocol):
+    """A multiplexed request/response channel over one TCP (optionally TLS) connection."""
+
+    def __init__(
+        self,
+        *,
+        handler: RequestHandler | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        limits: FrameLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.connection = Connection(limits=limits)
+        self.server_side = server_side
+        self._handler = handler
+        self._tls = (
+            None
+            if ssl_context is None
+            else TlsSession(ssl_context, server_side=server_side, server_hostname=server_hostname)
+        )
+        self._transport: asyncio.Transport | None = None
+        self.state = ChannelState.CONNECTING
+        self.broken_reason: str | None = None
+        self.tls_failure: TlsFailure | None = None
+        self.local_address = ""
+        self.remote_address = ""
+        self.remote_node: NodeIdentity | None = None
+        self.remote_cluster_name: str | None = None
+        self.remote_cluster_uuid: str | None = None
+        self._pending: dict[int, tuple[str, asyncio.Future[Any]]] = {}
+        self._inbox: asyncio.Queue[Request | None] = asyncio.Queue()
+        self._ready = asyncio.Event()  # set once OPEN or ended
+        self._ended = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    # --- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+        self.local_address = _address(transport.get_extra_info("sockname"))
+        self.remote_address = _address(transport.get_extra_info("peername"))
+        if self._tls is None:
+            self._set_open()
+            return
+        if not self.server_side:
+            self._tls.start()
+            self._flush_tls()
+
+    def data_received(self, data: bytes) -> None:
+        if self.state in _ENDED:
+            return
+        if self._tls is not None:
+            data = self._decrypt(data)
+            if self.state in _ENDED or not data:
+                return
+        self.connection.receive_data(data)
+        self._process_events()
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost does the bookkeeping
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state not in _ENDED:
+            self.connection.receive_data(b"")
+            self._process_events()
+        if self.state not in _ENDED:
+            reason = "closed by peer" if exc is None else f"connection lost: {exc}"
+            self._end(ChannelState.BROKEN, reason)
+        self._ended.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # --- TLS -------------------------------------------------------------------------------------
+
+    def _decrypt(self, data: bytes) -> bytes:
+        assert self._tls is not None
+        try:
+            plain = self._tls.receive(data)
+        except ssl.SSLError as exc:
+            self.tls_failure = describe_failure(
+                exc, server_side=self.server_side, peer=self.remote_address
+            )
+            self._flush_tls()  # the alert: the peer must see why we hang up
+            self._end(ChannelState.BROKEN, self.tls_failure.message, tls=True)
+            return b""
+        self._flush_tls()
+        if self._tls.handshake_done and self.state is ChannelState.CONNECTING:
+            self._set_open()
+        if self._tls.peer_closed and self.state not in _ENDED:
+            if plain:
+                self.connection.receive_data(plain)
+            self.connection.receive_data(b"")
+            self._process_events()
+            if self.state not in _ENDED:
+                self._end(ChannelState.BROKEN, "closed by peer")
+            return b""
+        return plain
+
+    def _flush_tls(self) -> None:
+        assert self._tls is not None and self._transport is not None
+        out = self._tls.take_output()
+        if out:
+            self._transport.write(out)
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def _process_events(self) -> None:
+        while self.state not in _ENDED:
+            try:
+                event = self.connection.next_event()
+            except RemoteProtocolError as exc:
+                self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True)
+                return
+            if event is NEED_DATA:
+                return
+            if isinstance(event, Request):
+                self._dispatch(event)
+            elif isinstance(event, Response):
+                self._resolve(event.request_id, event.payload, None)
+            elif isinstance(event, ErrorResponse):
+                self._resolve(event.request_id, None, event.error.to_exception())
+            elif isinstance(event, ConnectionClosed):
+                self._end(ChannelState.BROKEN, "closed by peer")
+            else:
+                assert isinstance(event, Ping)  # counted by the connection; needs no answer
+
+    def _resolve(self, request_id: int, payload: Any, error: IsthmusError | None) -> None:
+        entry = self._pending.pop(request_id, None)
+        if entry is None:
+            return  # its caller timed out or was cancelled: the late answer has no reader
+        future = entry[1]
+        if future.done():
+            return
+        if error is None:
+            future.set_result(payload)
+        else:
+            future.set_exception(error)
+
+    def _dispatch(self, request: Request) -> None:
+        if self._handler is None:
+            self._answer_error(request.request_id, ActionNotFoundTransportError(request.action))
+        else:
+            self._inbox.put_nowait(request)
+
+    # --- handlers --------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run the handlers of incoming requests until the channel ends.
+
+        The channel's owner runs this in its TaskGroup; each handler runs in this coroutine's own
+        TaskGroup and is cancelled when the channel ends (its answer would have nowhere to go).
+        """
+        running: set[asyncio.Task[None]] = set()
+        async with asyncio.TaskGroup() as tg:
+            while (request := await self._inbox.get()) is not None:
+                task = tg.create_task(self._handle(request), name=f"transport {request.action}")
+                running.add(task)
+                task.add_done_callback(running.discard)
+            for task in running:
+                task.cancel()
+
+    async def _handle(self, request: Request) -> None:
+        assert self._handler is not None
+        try:
+            payload = await self._handler(self, request)
+        except IsthmusError as err:
+            self._answer_error(request.request_id, err)
+        except Exception as exc:
+            # A handler bug: logged here, once, and answered as a generic ES "exception".
+            log.exception("handler for [%s] from [%s] failed", request.action, self.remote_address)
+            self._answer_error(request.request_id, IsthmusError(f"{type(exc).__name__}: {exc}"))
+        else:
+            if self.state in _ENDED:
+                return
+            try:
+                self._write(self.connection.send(Response(request.request_id, payload)))
+            except ProtocolError as exc:
+                self._answer_error(
+                    request.request_id,
+                    IsthmusError(f"response to [{request.action}] failed: {exc.close_reason}"),
+                )
+
+    def _answer_error(self, request_id: int, err: IsthmusError) -> None:
+        if self.state in _ENDED:
+            return
+        self._write(self.connection.send(ErrorResponse(request_id, WireError.from_exception(err))))
+
+    # --- outbound --------------------------------------------------------------------------------
+
+    async def wait_ready(self) -> None:
+        """Wait for the TLS handshake (if any); raises if the channel ended first."""
+        await self._ready.wait()
+        if self.state is not ChannelState.OPEN:
+            raise self._not_connected()
+
+    async def request(
+        self,
+        action: str,
+        payload: Any = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = 30.0,
+    ) -> Any:
+        """Send a request and await its answer; an error answer raises the remote exception."""
+        if self.state is not ChannelState.OPEN:
+            raise self._not_connected()
+        request = self.connection.new_request(action, payload, dict(headers or {}))
+        data = self.connection.send(request)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request.request_id] = (action, future)
+        try:
+            self._write(data)
+            async with asyncio.timeout(timeout):
+                await self._writable.wait()
+                return await future
+        except TimeoutError:
+            raise ReceiveTimeoutTransportError(
+                f"[{self._node_name()}][{self.remote_address}][{action}] "
+                f"request_id [{request.request_id}] timed out after [{timeout}s]"
+            ) from None
+        finally:
+            self._pending.pop(request.request_id, None)
+
+    async def ping(self) -> None:
+        """Send a keep-alive ping (it has no answer)."""
+        if self.state is not ChannelState.OPEN:
+            raise self._not_connected()
+        self._write(self.connection.send(Ping()))
+        await self._writable.wait()
+
+    def complete_handshake(
+        self, node: NodeIdentity, cluster_name: str, cluster_uuid: str, version: int
+    ) -> None:
+        """Record the peer the transport handshake named, and speak the negotiated version."""
+        self.remote_node = node
+        self.remote_cluster_name = cluster_name
+        self.remote_cluster_uuid = cluster_uuid
+        self.connection.use_version(version)
+
+    def close(self) -> None:
+        """Close the channel (idempotent); pending requests fail with NodeDisconnectedError."""
+        if self.state in _ENDED:
+            return
+        self._end(ChannelState.CLOSED, "closed locally")
+
+    def abort(self, reason: str) -> None:
+        """Break the channel because the peer misbehaved above the framing layer."""
+        if self.state not in _ENDED:
+            self._end(ChannelState.BROKEN, reason, error=True)
+
+    async def wait_closed(self) -> None:
+        await self._ended.wait()
+
+    def _write(self, data: bytes) -> None:
+        assert self._transport is not None
+        if self._tls is not None:
+            self._tls.send(data)
+            self._flush_tls()
+        else:
+            self._transport.write(data)
+
+    # --- ending ----------------------------------------------------------------------------------
+
+    def _set_open(self) -> None:
+        self.state = ChannelState.OPEN
+        self._ready.set()
+
+    def _end(
+        self, state: ChannelState, reason: str, *, error: bool = False, tls: bool = False
+    ) -> None:
+        self.state = state
+        if state is ChannelState.BROKEN:
+            self.broken_reason = reason
+            # Logged once. On an accepted channel nobody else sees the failure, so it is logged
+            # here (the server only records it); on an outbound channel it propagates to the
+            # caller (connect, pending requests, broken_reason), which decides about logging.
+            serious = (error or tls) and self.server_side
+            level = logging.WARNING if serious else logging.DEBUG
+            log.log(level, "transport channel %s broken: %s", self._describe_peer(), reason)
+        for request_id, (action, future) in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(
+                    NodeDisconnectedError(
+                        f"[{self._node_name()}][{self.remote_address}][{action}] disconnected"
+                        + ("" if state is ChannelState.CLOSED else f": {reason}")
+                    )
+                )
+            del self._pending[request_id]
+        self._inbox.put_nowait(None)
+        self._ready.set()
+        if self._transport is not None:
+            if self._tls is not None and state is ChannelState.CLOSED and self._tls.handshake_done:
+                self._tls.close_notify()
+                self._flush_tls()
+            if error:
+                self._transport.abort()
+            else:
+                self._transport.close()  # flushes what is buffered (a TLS alert) first
+        else:
+            self._ended.set()
+
+    def _not_connected(self) -> NodeNotConnectedError:
+        why = "" if self.broken_reason is None else f": {self.broken_reason}"
+        return NodeNotConnectedError(
+            f"[{self._node_name()}][{self.remote_address}] Node not connected{why}"
+        )
+
+    def _node_name(self) -> str:
+        return "" if self.remote_node is None else self.remote_node.name
+
+    def _describe_peer(self) -> str:
+        return self.remote_address if self.remote_node is None else self.remote_node.describe()
+
+    # --- introspection ---------------------------------------------------------------------------
+
+    def info(self) -> ChannelInfo:
+        conn = self.connection.info()
+        return ChannelInfo(
+            state=self.state,
+            server_side=self.server_side,
+            local_address=self.local_address,
+            remote_address=self.remote_address,
+            tls_version=None if self._tls is None else self._tls.version,
+            peer_certificate=None if self._tls is None else self._tls.peer_certificate_subject(),
+            remote_node=self.remote_node,
+            remote_cluster_name=self.remote_cluster_name,
+            remote_cluster_uuid=self.remote_cluster_uuid,
+            version=conn.version,
+            outbound_pending=len(self._pending),
+            inbound_pending=conn.inbound_pending,
+            requests_sent=conn.requests_sent,
+            requests_received=conn.requests_received,
+            pings_received=conn.pings_received,
+            broken_reason=self.broken_reason,
+            tls_failure=self.tls_failure,
+        )
+
+    def __repr__(self) -> str:
+        side = "server" if self.server_side else "client"
+        tls = " tls" if self._tls is not None else ""
+        return (
+            f"<TransportChannel {side}{tls} {self.state.value} {self.local_address}->"
+            f"{self.remote_address} pending={len(self._pending)}>"
+        )

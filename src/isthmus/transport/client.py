@@ -1,0 +1,95 @@
+"""Opening an outbound transport channel: TCP, TLS, then the transport handshake.
+
+:func:`connect` returns a handshaken :class:`TransportChannel` (its ``remote_node``,
+``remote_cluster_name`` and ``remote_cluster_uuid`` set) or raises: refusal and TLS failures as
+:class:`ConnectTransportError` with ES's ``[][host:port] ...`` text, an incompatible or foreign
+peer as :class:`~isthmus.wire.HandshakeError`. The channel has no task of its own; pass a
+``handler`` only if the caller will also run ``channel.serve()`` in its TaskGroup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from isthmus.transport.channel import RequestHandler, TransportChannel
+from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError
+from isthmus.transport.local import LocalNode
+from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
+from isthmus.wire.handshake import check_response
+
+
+async def connect(
+    host: str,
+    port: int,
+    *,
+    identity: LocalNode,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    timeout: float = 30.0,
+    expected_cluster_name: str | None = None,
+    handler: RequestHandler | None = None,
+) -> TransportChannel:
+    """Connect to ``host:port`` and handshake as ``identity``; the whole exchange is bounded
+    by ``timeout`` seconds."""
+    address = f"{host}:{port}"
+    loop = asyncio.get_running_loop()
+    channel: TransportChannel | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                _, channel = await loop.create_connection(
+                    lambda: TransportChannel(
+                        handler=handler,
+                        ssl_context=ssl_context,
+                        server_side=False,
+                        server_hostname=server_hostname or host,
+                    ),
+                    host,
+                    port,
+                )
+            except OSError as exc:
+                raise ConnectTransportError(
+                    f"[][{address}] connect_exception: {exc.strerror or exc}"
+                ) from exc
+            await _handshake(channel, identity, address, expected_cluster_name)
+    except TimeoutError:
+        if channel is not None:
+            channel.close()
+        raise ConnectTransportError(f"[][{address}] connect_timeout[{timeout}s]") from None
+    except BaseException:
+        if channel is not None:
+            channel.close()
+        raise
+    return channel
+
+
+async def _handshake(
+    channel: TransportChannel,
+    identity: LocalNode,
+    address: str,
+    expected_cluster_name: str | None,
+) -> None:
+    local = identity.handshake_request()
+    try:
+        await channel.wait_ready()
+        payload = await channel.request(HANDSHAKE_ACTION, local.to_payload(), timeout=None)
+    except NodeNotConnectedError as exc:
+        raise _failed(channel, address, exc) from exc
+    except ConnectTransportError as exc:  # NodeDisconnectedError: the channel broke mid-way
+        raise _failed(channel, address, exc) from exc
+    try:
+        response = HandshakeResponse.from_payload(payload)
+    except RemoteProtocolError as exc:
+        channel.abort(f"protocol error: {exc.close_reason}")
+        raise ConnectTransportError(f"[][{address}] handshake failed: {exc.close_reason}") from exc
+    version = check_response(local, response, expected_cluster_name=expected_cluster_name)
+    channel.complete_handshake(response.node, response.cluster_name, response.cluster_uuid, version)
+
+
+def _failed(channel: TransportChannel, address: str, exc: Exception) -> ConnectTransportError:
+    if channel.tls_failure is not None:
+        reason = channel.tls_failure.message
+    else:
+        reason = f"handshake failed: {channel.broken_reason or exc}"
+    return ConnectTransportError(f"[][{address}] {reason}")

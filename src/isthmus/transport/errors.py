@@ -1,0 +1,46 @@
+"""The transport layer's exceptions, each with its Elasticsearch ``type``.
+
+ES models all of these as ``ConnectTransportException`` subclasses (plus the receive timeout), and
+remote-cluster code decides retries by these types, never by message text.
+"""
+
+from __future__ import annotations
+
+from isthmus.errors import IsthmusError
+
+
+class ConnectTransportError(IsthmusError):
+    """A connection could not be opened or handshaken: ``[node][host:port] reason``."""
+
+    es_type = "connect_transport_exception"
+    status = 500
+
+
+class NodeDisconnectedError(ConnectTransportError):
+    """An open channel ended (closed locally or broken) while a request awaited its answer."""
+
+    es_type = "node_disconnected_exception"
+
+
+class NodeNotConnectedError(ConnectTransportError):
+    """A request was attempted on a channel that is no longer open."""
+
+    es_type = "node_not_connected_exception"
+
+
+class ReceiveTimeoutTransportError(IsthmusError):
+    """A request got no answer within its timeout; the channel itself stays open."""
+
+    es_type = "receive_timeout_transport_exception"
+    status = 500
+
+
+class ActionNotFoundTransportError(IsthmusError):
+    """The receiving node has no handler registered for the requested action."""
+
+    es_type = "action_not_found_transport_exception"
+    status = 500
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"No handler for action [{action}]")
+        self.action = action

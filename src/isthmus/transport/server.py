@@ -1,0 +1,223 @@
+"""The transport server: binds a port of a range, accepts channels, answers the handshake.
+
+The server owns its listening socket and one TaskGroup (entered by :meth:`start`, left by
+:meth:`close`, so both must run in the same task — ``async with`` does that) in which each
+accepted channel's :meth:`~TransportChannel.serve` runs. It answers
+``internal:transport/handshake`` itself and sends every other action to the
+:class:`ActionRegistry` once the peer has handshaken. A peer that breaks the protocol or fails TLS
+loses its own connection only; TLS failures are kept (bounded) for diagnostics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import socket
+import ssl
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from isthmus.errors import NodeStartupError
+from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
+from isthmus.transport.local import LocalNode
+from isthmus.transport.tls_session import TlsFailure
+from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
+from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
+from isthmus.wire.handshake import accept_request
+
+_KEPT_TLS_FAILURES = 64
+
+
+def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
+    """Bind the first free port of the range, as ES does for ``transport.port: 9300-9400``."""
+    last_error: OSError | None = None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in range(ports[0], ports[1] + 1):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                continue
+            raise NodeStartupError(f"Failed to bind to [{host}:{port}]: {exc.strerror}") from exc
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+    raise NodeStartupError(
+        f"Failed to bind to [{ports[0]}-{ports[1]}] on [{host}]: "
+        f"{last_error.strerror if last_error else 'no port'}"
+    )
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    bound_address: str | None  # "host:port" once started
+    publish_address: str | None
+    tls: bool
+    open_channels: int
+    accepted: int
+    handshakes: int
+    broken: int
+    tls_failures: int
+
+
+class TransportServer:
+    """Accepts transport connections for one node."""
+
+    def __init__(
+        self,
+        host: str,
+        ports: tuple[int, int],
+        registry: ActionRegistry,
+        *,
+        identity: LocalNode,
+        ssl_context: ssl.SSLContext | None = None,
+        publish_host: str | None = None,
+    ) -> None:
+        self.host = host
+        self.ports = ports
+        self.registry = registry
+        self.identity = identity
+        self.ssl_context = ssl_context
+        self.publish_host = publish_host
+        self.bound_address: str | None = None
+        self.tls_failures: collections.deque[TlsFailure] = collections.deque(
+            maxlen=_KEPT_TLS_FAILURES
+        )
+        self._server: asyncio.Server | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._channels: set[TransportChannel] = set()
+        self._accepted = 0
+        self._handshakes = 0
+        self._broken = 0
+        self._tls_failure_count = 0
+
+    @property
+    def port(self) -> int:
+        if self.bound_address is None:
+            raise RuntimeError("transport server is not started")
+        return int(self.bound_address.rsplit(":", 1)[1])
+
+    @property
+    def publish_address(self) -> str | None:
+        if self.bound_address is None:
+            return None
+        return f"{self.publish_host or self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Bind and start accepting; pair with :meth:`close` in the same task."""
+        sock = bind_first_free(self.host, self.ports)
+        host, port = sock.getsockname()[:2]
+        self.bound_address = f"{host}:{port}"
+        tg = asyncio.TaskGroup()
+        await tg.__aenter__()
+        self._tg = tg
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(self._new_channel, sock=sock)
+        except BaseException as exc:
+            await self._exit_task_group(exc)
+            raise
+
+    async def close(self) -> None:
+        """Stop accepting, close every channel and wait for their handlers to finish."""
+        if self._server is not None:
+            self._server.close()
+        for channel in list(self._channels):
+            channel.close()
+        await self._exit_task_group(None)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _exit_task_group(self, exc: BaseException | None) -> None:
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            await tg.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+    async def __aenter__(self) -> TransportServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _new_channel(self) -> TransportChannel:
+        assert self._tg is not None
+        channel = TransportChannel(
+            handler=self._handle, ssl_context=self.ssl_context, server_side=True
+        )
+        self._channels.add(channel)
+        self._accepted += 1
+        self._tg.create_task(self._run_channel(channel), name=f"transport channel {self._accepted}")
+        return channel
+
+    async def _run_channel(self, channel: TransportChannel) -> None:
+        try:
+            await channel.serve()
+            await channel.wait_closed()
+        finally:
+            self._channels.discard(channel)
+            if channel.state is ChannelState.BROKEN:
+                self._broken += 1
+            if channel.tls_failure is not None:
+                self._tls_failure_count += 1
+                self.tls_failures.append(channel.tls_failure)
+
+    async def _handle(self, channel: TransportChannel, request: Request) -> Any:
+        if request.action == HANDSHAKE_ACTION:
+            return self._handshake(channel, request)
+        if channel.remote_node is None:
+            raise HandshakeError(
+                f"received request [{request.action}] from [{channel.remote_address}] "
+                "before the transport handshake"
+            )
+        return await self.registry.dispatch(
+            request.action, request.payload, request.headers, channel.info()
+        )
+
+    def _handshake(self, channel: TransportChannel, request: Request) -> Any:
+        try:
+            hello = HandshakeRequest.from_payload(request.payload)
+        except WireRemoteProtocolError as exc:
+            channel.abort(f"protocol error: {exc.close_reason}")
+            return None
+        local = self.identity.handshake_response()
+        version = accept_request(local, hello)
+        channel.complete_handshake(hello.node, hello.cluster_name, hello.cluster_uuid, version)
+        self._handshakes += 1
+        return local.to_payload()
+
+    def channels(self) -> tuple[ChannelInfo, ...]:
+        """A snapshot of every open accepted channel."""
+        return tuple(channel.info() for channel in self._channels)
+
+    def info(self) -> ServerInfo:
+        return ServerInfo(
+            bound_address=self.bound_address,
+            publish_address=self.publish_address,
+            tls=self.ssl_context is not None,
+            open_channels=len(self._channels),
+            accepted=self._accepted,
+            handshakes=self._handshakes,
+            broken=self._broken,
+            tls_failures=self._tls_failure_count,
+        )
+
+    def __repr__(self) -> str:
+        state = "listening" if self._server is not None else "stopped"
+        return (
+            f"<TransportServer {state} {self.bound_address or '-'} "
+            f"channels={len(self._channels)} accepted={self._accepted}>"
+        )
