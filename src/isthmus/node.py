@@ -19,6 +19,7 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.security.keystore_format import KeystoreContents
     from isthmus.security.service import SecurityService
     from isthmus.security.store import SecurityStore
+    from isthmus.transport.server import TransportServer
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
@@ -127,6 +129,7 @@ class Node:
         self.services: Services | None = None
         self._security_store: SecurityStore | None = None
         self.secure: KeystoreContents | None = None
+        self._transport_ssl: ssl.SSLContext | None = None
         self.keystore_password: Secret | None = None  # typed at the start prompt, if any
         self.ssl_configs: list[SslConfig] = []
 
@@ -160,6 +163,7 @@ class Node:
         indices = IndicesService(
             env.indices_dir, search_threads=int(s.raw.get("thread_pool.search.size", 2))
         )
+        transport: TransportServer | None = None
         try:
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
@@ -169,7 +173,12 @@ class Node:
             sock = bind_first_free(s.http_bind_host, s.http_ports)
             host, port = sock.getsockname()[:2]
             http_address = f"{host}:{port}"
-            identity = NodeIdentity(env.node_id, s, http_address, self.clock())
+            security, guard = self._security(env, cluster)
+            tls = self._http_tls()
+            transport = await self._start_transport(env, cluster)
+            identity = NodeIdentity(
+                env.node_id, s, http_address, self.clock(), transport.publish_address
+            )
             cluster_actions = ClusterActions(cluster, indices, identity)
             cluster_actions.add_consumer(
                 "logger.",
@@ -177,8 +186,6 @@ class Node:
             )
             cluster_actions.apply_all()
             indices_actions = IndicesActions(cluster, indices)
-            security, guard = self._security(env, cluster)
-            tls = self._http_tls()
             services = Services(
                 node=identity,
                 cluster=cluster,
@@ -232,6 +239,8 @@ class Node:
                 if watcher is not None:
                     watcher.cancel()
         finally:
+            if transport is not None:
+                await transport.close()
             await indices.close()
             store.close()
             if self._security_store is not None:
@@ -317,7 +326,8 @@ class Node:
         transport = ssl_config("transport", s.raw, s.config_dir, self._secrets())
         self.ssl_configs = [cfg, transport]
         if transport.enabled:
-            build_context(transport, server=True)  # a broken transport config fails startup
+            # A broken transport configuration fails startup here.
+            self._transport_ssl = build_context(transport, server=True)
         elif not _is_loopback(s.transport_bind_host):
             # ES's bootstrap check: security on a reachable transport needs TLS.
             raise NodeStartupError(
@@ -332,6 +342,44 @@ class Node:
                 s.transport_bind_host,
             )
         return ContextHolder(cfg) if cfg.enabled else None
+
+    async def _start_transport(
+        self, env: NodeEnvironment, cluster: ClusterService
+    ) -> TransportServer:
+        """Bind the transport server (``transport.host``/``transport.port``) and answer the
+        transport handshake. No other transport action is registered yet (issue 4)."""
+        from isthmus.transport.actions import ActionRegistry
+        from isthmus.transport.local import LocalNode
+        from isthmus.transport.server import TransportServer
+        from isthmus.wire.handshake import NodeIdentity as WireIdentity
+
+        s = self.settings
+        wire_node = WireIdentity(
+            env.node_id,
+            s.node_name,
+            "",
+            ES_COMPAT_VERSION,
+            tuple(sorted(s.roles)),
+            dict(s.attributes),
+        )
+        local = LocalNode(s.cluster_name, cluster.state.cluster_uuid, wire_node)
+        server = TransportServer(
+            s.transport_bind_host,
+            s.transport_ports,
+            ActionRegistry(),
+            identity=local,
+            ssl_context=self._transport_ssl,
+        )
+        try:
+            await server.start()
+        except OSError as exc:
+            raise NodeStartupError(f"Failed to bind transport: {exc}") from exc
+        published = server.publish_address or ""
+        server.identity = replace(local, node=replace(wire_node, publish_address=published))
+        logging.getLogger("org.elasticsearch.transport.TransportService").info(
+            "publish_address {%s}, bound_addresses {%s}", published, server.bound_address
+        )
+        return server
 
     async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
         """Reload certificate and key files that change on disk, as ES does."""

@@ -36,6 +36,7 @@ class NodeIdentity:
     settings: NodeSettings
     http_address: str  # "host:port" the HTTP server is bound to
     started_at: float
+    transport_address: str | None = None  # "host:port" of the transport server
 
 
 def version_block() -> dict[str, Any]:
@@ -285,7 +286,7 @@ class ClusterActions:
         host, _, _port = self.node.http_address.rpartition(":")
         return {
             "name": s.node_name,
-            "transport_address": f"{host}:{s.transport_ports[0]}",
+            "transport_address": self.node.transport_address or f"{host}:{s.transport_ports[0]}",
             "host": host,
             "ip": host,
             "roles": sorted(s.roles),

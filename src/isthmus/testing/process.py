@@ -33,6 +33,7 @@ class NodeProcess:
             "cluster.name": "test-cluster",
             "node.name": "node-0",
             "http.port": 0,
+            "transport.port": 0,
             "path.data": "data",
             "path.logs": "logs",
             "xpack.security.enabled": False,
