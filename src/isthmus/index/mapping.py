@@ -1,4 +1,4 @@
-"""Index mappings: field types, dynamic mapping, and value coercion.  [no I/O]
+"""Index mappings: the field table, dynamic mapping and merging.  [no I/O]
 
 A :class:`Mapping` is the parsed, immutable form of an ES ``mappings`` body. It owns:
 
@@ -14,7 +14,6 @@ Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -27,113 +26,28 @@ from isthmus.errors import (
     StrictDynamicMappingError,
 )
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
-
-TEXT = "text"
-KEYWORD = "keyword"
-DATE = "date"
-# Dynamic mapping's second date format (``2024/01/02``); a marker, never a mapped type.
-SLASH_DATE = "date/slash"
-SLASH_DATE_FORMAT = "yyyy/MM/dd HH:mm:ss||yyyy/MM/dd"
-BOOLEAN = "boolean"
-OBJECT = "object"
-INTEGER_TYPES: dict[str, tuple[int, int]] = {
-    "long": (-(2**63), 2**63 - 1),
-    "integer": (-(2**31), 2**31 - 1),
-    "short": (-(2**15), 2**15 - 1),
-    "byte": (-(2**7), 2**7 - 1),
-}
-FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
-LEAF_TYPES = frozenset({TEXT, KEYWORD, DATE, BOOLEAN, *INTEGER_TYPES, *FLOAT_TYPES})
-NUMERIC_TYPES = frozenset({*INTEGER_TYPES, *FLOAT_TYPES})
-_LEAF_PARAMS = {
-    TEXT: {
-        "analyzer",
-        "search_analyzer",
-        "index",
-        "store",
-        "fields",
-        "norms",
-        "fielddata",
-        "copy_to",
-        "similarity",
-        "position_increment_gap",
-        "boost",
-        "index_options",
-        "term_vector",
-        "meta",
-    },
-    KEYWORD: {
-        "ignore_above",
-        "index",
-        "store",
-        "doc_values",
-        "fields",
-        "null_value",
-        "normalizer",
-        "copy_to",
-        "boost",
-        "meta",
-        "eager_global_ordinals",
-        "split_queries_on_whitespace",
-    },
-    DATE: {
-        "format",
-        "index",
-        "store",
-        "doc_values",
-        "fields",
-        "null_value",
-        "ignore_malformed",
-        "copy_to",
-        "boost",
-        "meta",
-        "locale",
-    },
-    BOOLEAN: {"index", "store", "doc_values", "fields", "null_value", "copy_to", "boost", "meta"},
-}
-_NUMBER_PARAMS = {
-    "index",
-    "store",
-    "doc_values",
-    "fields",
-    "null_value",
-    "coerce",
-    "ignore_malformed",
-    "copy_to",
-    "boost",
-    "meta",
-    "scaling_factor",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """One searchable leaf field.
-
-    ``path`` is how queries name it (``title.keyword``); ``source_path`` is where its values live
-    in ``_source`` (``title`` for that multi-field).
-    """
-
-    path: str
-    type: str
-    source_path: str
-    format: str = DEFAULT_DATE_FORMAT
-    ignore_above: int | None = None
-    indexed: bool = True
-    null_value: Any = None  # indexed in place of an explicit JSON null
-    ignore_malformed: bool = False  # a value that does not parse is skipped, not an error
-
-    @property
-    def is_numeric(self) -> bool:
-        return self.type in NUMERIC_TYPES
-
-    @property
-    def is_integer(self) -> bool:
-        return self.type in INTEGER_TYPES
-
-    @property
-    def aggregatable(self) -> bool:
-        return self.type != TEXT
+from isthmus.index.field_types import (  # re-exported: see __all__
+    BOOLEAN,
+    DATE,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    KEYWORD,
+    LEAF_PARAMS,
+    LEAF_TYPES,
+    NUMBER_PARAMS,
+    NUMERIC_TYPES,
+    OBJECT,
+    SLASH_DATE,
+    SLASH_DATE_FORMAT,
+    TEXT,
+    FieldSpec,
+)
+from isthmus.index.field_values import (  # re-exported: see __all__
+    coerce,
+    field_error,
+    source_values,
+    value_at,
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +99,7 @@ def _parse_properties(
             continue
         if ftype not in LEAF_TYPES:
             raise _mapper_error(f"No handler for type [{ftype}] declared on field [{name}]")
-        allowed = _NUMBER_PARAMS if ftype in NUMERIC_TYPES else _LEAF_PARAMS[ftype]
+        allowed = NUMBER_PARAMS if ftype in NUMERIC_TYPES else LEAF_PARAMS[ftype]
         for key in spec:
             if key != "type" and key not in allowed:
                 raise _mapper_error(
@@ -339,7 +253,9 @@ class Mapping:
                 leaf_parent = self._mapped_parent(path)
                 if leaf_parent is not None:
                     # ``{"k": {"a": 1}}`` where ``k`` is a leaf field: an object where a value goes.
-                    raise _fail(leaf_parent, _object_at(source, leaf_parent.source_path), doc_id)
+                    raise field_error(
+                        leaf_parent, value_at(source, leaf_parent.source_path), doc_id
+                    )
                 dyn_type = self._dynamic_type(path, value)
                 if dyn_type is None:
                     continue
@@ -393,12 +309,6 @@ class Mapping:
         if isinstance(sample, AbcMapping):
             return None
         return TEXT
-
-
-def _object_at(source: AbcMapping[str, Any], path: str) -> Any:
-    found: list[Any] = []
-    _collect(source, path.split("."), found)
-    return found[0] if found else None
 
 
 def _sorted_properties(node: Any) -> Any:
@@ -502,145 +412,21 @@ def _add_value(
             out.append(coerced)
 
 
-def _preview(value: Any) -> str:
-    return f"'{_as_text(value)}'"
-
-
-def _fail(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentParsingError:
-    where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
-    name = spec.source_path if spec.path != spec.source_path else spec.path
-    if spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
-        cause = f'For input string: "{value}"'
-    elif spec.type == DATE:
-        cause = f"failed to parse date field [{value}] with format [{spec.format}]"
-    elif spec.type == BOOLEAN:
-        cause = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-    else:
-        cause = f"unexpected value [{value}] for field [{name}]"
-    err = DocumentParsingError(
-        f"failed to parse field [{name}] of type [{spec.type}] {where}. "
-        f"Preview of field's value: {_preview(value)}",
-        caused_by=IllegalArgumentError(cause),
-    )
-    err.field = name
-    return err
-
-
-def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
-    """One value normalised for ``spec``'s type; ``None`` when it is not indexed (ignore_above)."""
-    ftype = spec.type
-    kind = type(value)
-    # Fast paths for the JSON types each field type expects; everything else below.
-    if kind is str:
-        if ftype == TEXT:
-            return value
-        if ftype == KEYWORD:
-            limit = spec.ignore_above
-            return value if limit is None or len(value) <= limit else None
-        if ftype == DATE:
-            try:
-                return parse_date(value, spec.format)
-            except DateParseError:
-                raise _fail(spec, value, doc_id) from None
-    elif kind is int and ftype in INTEGER_TYPES:
-        lo, hi = INTEGER_TYPES[ftype]
-        if lo <= value <= hi:
-            return value
-    elif (kind is float or kind is int) and ftype in FLOAT_TYPES:
-        return float(value)
-    if ftype == TEXT:
-        if isinstance(value, AbcMapping | list):
-            raise _fail(spec, value, doc_id)
-        return _as_text(value)
-    if ftype == KEYWORD:
-        if isinstance(value, AbcMapping | list):
-            raise _fail(spec, value, doc_id)
-        text = _as_text(value)
-        if spec.ignore_above is not None and len(text) > spec.ignore_above:
-            return None
-        return text
-    if ftype in INTEGER_TYPES:
-        lo, hi = INTEGER_TYPES[ftype]
-        number: int
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, int):
-                number = value
-            elif isinstance(value, float):
-                if not math.isfinite(value):
-                    raise ValueError
-                number = int(value)
-            elif isinstance(value, str):
-                number = int(float(value)) if any(c in value for c in ".eE") else int(value)
-            else:
-                raise ValueError
-        except (ValueError, OverflowError):
-            raise _fail(spec, value, doc_id) from None
-        if not lo <= number <= hi:
-            raise _fail(spec, value, doc_id)
-        return number
-    if ftype in FLOAT_TYPES:
-        try:
-            if isinstance(value, (bool, AbcMapping | list)):
-                raise ValueError
-            number_f = float(value)
-            if not math.isfinite(number_f):
-                raise ValueError
-        except (ValueError, TypeError):
-            raise _fail(spec, value, doc_id) from None
-        return number_f
-    if ftype == BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if value in ("true", "false"):
-            return value == "true"
-        if value == "":
-            return False
-        raise _fail(spec, value, doc_id)
-    if ftype == DATE:
-        try:
-            return parse_date(value, spec.format)
-        except DateParseError:
-            raise _fail(spec, value, doc_id) from None
-    raise _fail(spec, value, doc_id)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
-    """The normalised values of ``spec`` in one ``_source`` (for sorting, aggregations, oracles)."""
-    raw: list[Any] = []
-    _collect(source, spec.source_path.split("."), raw)
-    out: list[Any] = []
-    for item in raw:
-        if item is None:
-            continue
-        try:
-            coerced = coerce(spec, item)
-        except MapperParsingError:
-            continue
-        if coerced is not None:
-            out.append(coerced)
-    return out
-
-
-def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _collect(item, parts, out)
-        return
-    if not parts:
-        out.append(node)
-        return
-    if not isinstance(node, AbcMapping):
-        return
-    # A source may hold ``{"a.b": 1}`` as well as ``{"a": {"b": 1}}``.
-    for i in range(len(parts), 0, -1):
-        key = ".".join(parts[:i])
-        if key in node:
-            _collect(node[key], parts[i:], out)
+__all__ = [
+    "BOOLEAN",
+    "DATE",
+    "FLOAT_TYPES",
+    "INTEGER_TYPES",
+    "KEYWORD",
+    "LEAF_TYPES",
+    "NUMERIC_TYPES",
+    "OBJECT",
+    "SLASH_DATE",
+    "SLASH_DATE_FORMAT",
+    "TEXT",
+    "FieldSpec",
+    "Mapping",
+    "ParsedDocument",
+    "coerce",
+    "source_values",
+]

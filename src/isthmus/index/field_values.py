@@ -1,0 +1,174 @@
+"""Field values: one JSON value coerced for a field's type, with ES's parse errors, and the
+values of a field read back from a ``_source`` (sorting, aggregations, oracles).  [no I/O]
+
+Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; ``double``/``float``
+→ ``float``; ``boolean`` → ``bool``; ``date`` → epoch milliseconds ``int``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping as AbcMapping
+from typing import Any
+
+from isthmus.errors import DocumentParsingError, IllegalArgumentError, MapperParsingError
+from isthmus.index.dates import DateParseError, parse_date
+from isthmus.index.field_types import (
+    BOOLEAN,
+    DATE,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    KEYWORD,
+    TEXT,
+    FieldSpec,
+)
+
+
+def value_at(source: AbcMapping[str, Any], path: str) -> Any:
+    found: list[Any] = []
+    _collect(source, path.split("."), found)
+    return found[0] if found else None
+
+
+def _preview(value: Any) -> str:
+    return f"'{_as_text(value)}'"
+
+
+def field_error(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentParsingError:
+    where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
+    name = spec.source_path if spec.path != spec.source_path else spec.path
+    if spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
+        cause = f'For input string: "{value}"'
+    elif spec.type == DATE:
+        cause = f"failed to parse date field [{value}] with format [{spec.format}]"
+    elif spec.type == BOOLEAN:
+        cause = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    else:
+        cause = f"unexpected value [{value}] for field [{name}]"
+    err = DocumentParsingError(
+        f"failed to parse field [{name}] of type [{spec.type}] {where}. "
+        f"Preview of field's value: {_preview(value)}",
+        caused_by=IllegalArgumentError(cause),
+    )
+    err.field = name
+    return err
+
+
+def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
+    """One value normalised for ``spec``'s type; ``None`` when it is not indexed (ignore_above)."""
+    ftype = spec.type
+    kind = type(value)
+    # Fast paths for the JSON types each field type expects; everything else below.
+    if kind is str:
+        if ftype == TEXT:
+            return value
+        if ftype == KEYWORD:
+            limit = spec.ignore_above
+            return value if limit is None or len(value) <= limit else None
+        if ftype == DATE:
+            try:
+                return parse_date(value, spec.format)
+            except DateParseError:
+                raise field_error(spec, value, doc_id) from None
+    elif kind is int and ftype in INTEGER_TYPES:
+        lo, hi = INTEGER_TYPES[ftype]
+        if lo <= value <= hi:
+            return value
+    elif (kind is float or kind is int) and ftype in FLOAT_TYPES:
+        return float(value)
+    if ftype == TEXT:
+        if isinstance(value, AbcMapping | list):
+            raise field_error(spec, value, doc_id)
+        return _as_text(value)
+    if ftype == KEYWORD:
+        if isinstance(value, AbcMapping | list):
+            raise field_error(spec, value, doc_id)
+        text = _as_text(value)
+        if spec.ignore_above is not None and len(text) > spec.ignore_above:
+            return None
+        return text
+    if ftype in INTEGER_TYPES:
+        lo, hi = INTEGER_TYPES[ftype]
+        number: int
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int):
+                number = value
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError
+                number = int(value)
+            elif isinstance(value, str):
+                number = int(float(value)) if any(c in value for c in ".eE") else int(value)
+            else:
+                raise ValueError
+        except (ValueError, OverflowError):
+            raise field_error(spec, value, doc_id) from None
+        if not lo <= number <= hi:
+            raise field_error(spec, value, doc_id)
+        return number
+    if ftype in FLOAT_TYPES:
+        try:
+            if isinstance(value, (bool, AbcMapping | list)):
+                raise ValueError
+            number_f = float(value)
+            if not math.isfinite(number_f):
+                raise ValueError
+        except (ValueError, TypeError):
+            raise field_error(spec, value, doc_id) from None
+        return number_f
+    if ftype == BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        if value == "":
+            return False
+        raise field_error(spec, value, doc_id)
+    if ftype == DATE:
+        try:
+            return parse_date(value, spec.format)
+        except DateParseError:
+            raise field_error(spec, value, doc_id) from None
+    raise field_error(spec, value, doc_id)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
+    """The normalised values of ``spec`` in one ``_source`` (for sorting, aggregations, oracles)."""
+    raw: list[Any] = []
+    _collect(source, spec.source_path.split("."), raw)
+    out: list[Any] = []
+    for item in raw:
+        if item is None:
+            continue
+        try:
+            coerced = coerce(spec, item)
+        except MapperParsingError:
+            continue
+        if coerced is not None:
+            out.append(coerced)
+    return out
+
+
+def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, parts, out)
+        return
+    if not parts:
+        out.append(node)
+        return
+    if not isinstance(node, AbcMapping):
+        return
+    # A source may hold ``{"a.b": 1}`` as well as ``{"a": {"b": 1}}``.
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in node:
+            _collect(node[key], parts[i:], out)
