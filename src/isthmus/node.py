@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import signal
@@ -41,6 +40,7 @@ from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
 from isthmus.index.service import IndicesService
+from isthmus.listeners import bind_first_free
 from isthmus.security.authz import Authorizer
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
@@ -56,30 +56,6 @@ if TYPE_CHECKING:  # security's heavier libraries load only when security is on
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
-
-
-def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
-    """Bind the first free port of the range, as ES does for ``http.port: 9200-9300``."""
-    last_error: OSError | None = None
-    for port in range(ports[0], ports[1] + 1):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                continue
-            raise NodeStartupError(f"Failed to bind to [{host}:{port}]: {exc.strerror}") from exc
-        sock.listen(1024)
-        sock.setblocking(False)
-        return sock
-    raise NodeStartupError(
-        f"Failed to bind to [{ports[0]}-{ports[1]}] on [{host}]: "
-        f"{last_error.strerror if last_error else 'no port'}"
-    )
 
 
 class _Config(uvicorn.Config):

@@ -16,14 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isthmus.security.certs import (
-    encode_pem_certificates,
-    encode_pem_key,
-    fingerprint,
-    generate_ca,
-    issue_certificate,
-)
-
 BEGIN = "#----------------------- BEGIN SECURITY AUTO CONFIGURATION -----------------------"
 END = "#----------------------- END SECURITY AUTO CONFIGURATION -------------------------"
 
@@ -50,6 +42,15 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
 
 def configure(config_dir: Path, node_name: str, hosts: list[str]) -> AutoConfigured:
     """Generate the certificates and append the settings block; returns what was set."""
+    # cryptography loads only when auto-configuration actually runs (not on every start).
+    from isthmus.security.certs import (
+        encode_pem_certificates,
+        encode_pem_key,
+        fingerprint,
+        generate_ca,
+        issue_certificate,
+    )
+
     certs = config_dir / "certs"
     certs.mkdir(parents=True, exist_ok=True)
     dns = sorted({"localhost", node_name, socket.gethostname(), *(h for h in hosts if not _ip(h))})

@@ -15,7 +15,7 @@ from isthmus.transport.errors import (
     ReceiveTimeoutTransportError,
 )
 from isthmus.transport.local import LocalNode
-from isthmus.transport.server import ServerInfo, TransportServer, bind_first_free
+from isthmus.transport.server import ServerInfo, TransportServer
 from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "TlsSession",
     "TransportChannel",
     "TransportServer",
-    "bind_first_free",
     "connect",
     "describe_failure",
 ]

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import errno
-import socket
 import ssl
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from isthmus.errors import NodeStartupError
+from isthmus.listeners import bind_first_free
 from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.local import LocalNode
@@ -29,30 +27,6 @@ from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
 from isthmus.wire.handshake import accept_request
 
 _KEPT_TLS_FAILURES = 64
-
-
-def bind_first_free(host: str, ports: tuple[int, int]) -> socket.socket:
-    """Bind the first free port of the range, as ES does for ``transport.port: 9300-9400``."""
-    last_error: OSError | None = None
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for port in range(ports[0], ports[1] + 1):
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                continue
-            raise NodeStartupError(f"Failed to bind to [{host}:{port}]: {exc.strerror}") from exc
-        sock.listen(1024)
-        sock.setblocking(False)
-        return sock
-    raise NodeStartupError(
-        f"Failed to bind to [{ports[0]}-{ports[1]}] on [{host}]: "
-        f"{last_error.strerror if last_error else 'no port'}"
-    )
 
 
 @dataclass(frozen=True)
