@@ -20,6 +20,11 @@ class IsthmusError(Exception):
     # False for what ES raises as plain Java exceptions (IllegalArgumentException, Jackson's
     # parse errors): ES never reports those as a root cause beneath one of its own.
     is_es: ClassVar[bool] = True
+    # The Java class ES would name in a log line; derived from ``es_type`` unless set.
+    java_class: ClassVar[str | None] = None
+    # "[node][address][action]" when this error came back from another node over the transport
+    # (ES wraps it in a RemoteTransportException there; REST bodies show the cause unwrapped).
+    remote_origin: str | None = None
 
     def __init__(
         self,
@@ -61,6 +66,31 @@ class IsthmusError(Exception):
         root_body = {"type": root.es_type, "reason": root.reason, **root.extra}
         error = {"root_cause": [root_body], **self.to_cause()}
         return {"error": error, "status": self.http_status}
+
+    def java_name(self) -> str:
+        if self.java_class is not None:
+            return self.java_class
+        camel = "".join(part.capitalize() for part in self.es_type.split("_"))
+        package = "org.elasticsearch" if self.is_es else "java.lang"
+        if camel == "Exception":
+            camel = "ElasticsearchException"
+        return f"{package}.{camel}"
+
+    def log_lines(self) -> str:
+        """The error as ES prints it under a log line: the class, its reason, then each cause."""
+        lines: list[str] = []
+        err: IsthmusError | None = self
+        prefix = ""
+        if self.remote_origin is not None:
+            lines.append(
+                f"org.elasticsearch.transport.RemoteTransportException: {self.remote_origin}"
+            )
+            prefix = "Caused by: "
+        while err is not None:
+            lines.append(f"{prefix}{err.java_name()}: {err.reason}")
+            prefix = "Caused by: "
+            err = err.caused_by
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(type={self.es_type!r}, status={self.http_status}, reason={self.reason!r})"
@@ -264,6 +294,7 @@ class SecurityError(IsthmusError):
 
     es_type = "security_exception"
     status = 403
+    java_class = "org.elasticsearch.ElasticsearchSecurityException"
 
 
 # ES sends one WWW-Authenticate header per scheme it accepts.

@@ -49,6 +49,7 @@ from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
+    from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
     from isthmus.security.service import SecurityService
     from isthmus.security.store import SecurityStore
@@ -106,6 +107,7 @@ class Node:
         self._security_store: SecurityStore | None = None
         self.secure: KeystoreContents | None = None
         self._transport_ssl: ssl.SSLContext | None = None
+        self._transport_cfg: SslConfig | None = None
         self.keystore_password: Secret | None = None  # typed at the start prompt, if any
         self.ssl_configs: list[SslConfig] = []
 
@@ -140,6 +142,7 @@ class Node:
             env.indices_dir, search_threads=int(s.raw.get("thread_pool.search.size", 2))
         )
         transport: TransportServer | None = None
+        remote: RemoteClusterService | None = None
         try:
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
@@ -151,7 +154,8 @@ class Node:
             http_address = f"{host}:{port}"
             security, guard = self._security(env, cluster)
             tls = self._http_tls()
-            transport = await self._start_transport(env, cluster)
+            transport = await self._start_transport(env, cluster, security)
+            remote = self._remote_service(transport)
             identity = NodeIdentity(
                 env.node_id, s, http_address, self.clock(), transport.publish_address
             )
@@ -161,6 +165,9 @@ class Node:
                 lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
             )
             cluster_actions.apply_all()
+            cluster_actions.add_group(
+                "cluster.remote.", _validate_remote, lambda flat: _apply_remote(remote, flat)
+            )
             indices_actions = IndicesActions(cluster, indices)
             services = Services(
                 node=identity,
@@ -174,6 +181,7 @@ class Node:
                 guard=guard,
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
                 ssl_configs=tuple(self.ssl_configs),
+                remote=remote,
             )
             self.services = services
             app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
@@ -200,6 +208,12 @@ class Node:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 refresher = group.create_task(indices.refresh_loop())
                 watcher = group.create_task(self._watch_tls(tls)) if tls is not None else None
+                # Remotes from isthmus.yml and persisted settings connect in the background:
+                # unlike ES, startup does not wait up to initial_connect_timeout for them.
+                group.create_task(
+                    remote.initialize(_remote_configs(cluster_actions.effective())),
+                    name="initial remote cluster connections",
+                )
                 await asyncio.sleep(0)
                 log.info(
                     "started {%s}{%s} in %.0fms",
@@ -215,6 +229,8 @@ class Node:
                 if watcher is not None:
                     watcher.cancel()
         finally:
+            if remote is not None:
+                await remote.close()
             if transport is not None:
                 await transport.close()
             await indices.close()
@@ -302,6 +318,7 @@ class Node:
         transport = ssl_config("transport", s.raw, s.config_dir, self._secrets())
         self.ssl_configs = [cfg, transport]
         if transport.enabled:
+            self._transport_cfg = transport
             # A broken transport configuration fails startup here.
             self._transport_ssl = build_context(transport, server=True)
         elif not _is_loopback(s.transport_bind_host):
@@ -320,10 +337,11 @@ class Node:
         return ContextHolder(cfg) if cfg.enabled else None
 
     async def _start_transport(
-        self, env: NodeEnvironment, cluster: ClusterService
+        self, env: NodeEnvironment, cluster: ClusterService, security: SecurityService | None
     ) -> TransportServer:
-        """Bind the transport server (``transport.host``/``transport.port``) and answer the
-        transport handshake. No other transport action is registered yet (issue 4)."""
+        """Bind the transport server (``transport.host``/``transport.port``), answer the
+        transport handshake and register this node's transport actions."""
+        from isthmus.settings.remote import transport_tuning
         from isthmus.transport.actions import ActionRegistry
         from isthmus.transport.local import LocalNode
         from isthmus.transport.server import TransportServer
@@ -339,13 +357,36 @@ class Node:
             dict(s.attributes),
         )
         local = LocalNode(s.cluster_name, cluster.state.cluster_uuid, wire_node)
+        registry = ActionRegistry()
+        request_filter = None
+        if security is not None:
+            from isthmus.security.authz import Authorizer
+            from isthmus.security.transport_filter import TransportFilter
+
+            request_filter = TransportFilter(security, Authorizer()).check
         server = TransportServer(
             s.transport_bind_host,
             s.transport_ports,
-            ActionRegistry(),
+            registry,
             identity=local,
             ssl_context=self._transport_ssl,
+            publish_host=s.raw.get("transport.publish_host") or None,
+            publish_port=int(s.raw.get("transport.publish_port") or 0) or None,
+            trust=self._trust_info(),
+            tcp=transport_tuning(s.raw).tcp,
+            request_filter=request_filter,
         )
+
+        async def nodes(payload: Any, headers: Any, channel: Any) -> Any:
+            # cluster:monitor/state as remote clusters ask for it (nodes only): this cluster's
+            # nodes with their roles, attributes and publish addresses.
+            return {
+                "cluster_name": s.cluster_name,
+                "cluster_uuid": cluster.state.cluster_uuid,
+                "nodes": [server.identity.node.to_payload()],
+            }
+
+        registry.register("cluster:monitor/state", nodes)
         try:
             await server.start()
         except OSError as exc:
@@ -356,6 +397,45 @@ class Node:
             "publish_address {%s}, bound_addresses {%s}", published, server.bound_address
         )
         return server
+
+    def _trust_info(self) -> Any:
+        if self._transport_cfg is None:
+            return None
+        from isthmus.security.trust_diagnostics import TrustInfo
+
+        return TrustInfo.from_config(self._transport_cfg)
+
+    def _remote_service(self, transport: TransportServer) -> RemoteClusterService:
+        """The client side of remote clusters (certificate model: the transport's TLS)."""
+        from isthmus.remote.connector import Connector
+        from isthmus.remote.service import RemoteClusterService
+        from isthmus.security.transport_filter import SYSTEM
+        from isthmus.settings.remote import remote_globals, transport_tuning
+
+        s = self.settings
+        tuning = transport_tuning(s.raw)
+        client_ssl = (
+            build_context(self._transport_cfg, server=False)
+            if self._transport_cfg is not None
+            else None
+        )
+        trust = self._trust_info()
+
+        def connector_for(config: Any) -> Connector:
+            return Connector(
+                identity=lambda: transport.identity,
+                ssl_context=client_ssl,
+                trust=trust,
+                tcp=tuning.tcp,
+                connect_timeout=tuning.connect_timeout.seconds,
+                system_headers=SYSTEM.header(),
+            )
+
+        return RemoteClusterService(
+            connector_for,
+            remote_globals(s.raw),
+            enabled="remote_cluster_client" in s.roles,
+        )
 
     async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
         """Reload certificate and key files that change on disk, as ES does."""
@@ -379,6 +459,22 @@ class Node:
         tmp = self.ports_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
+
+
+def _remote_configs(flat: Any) -> Any:
+    from isthmus.settings.remote import remote_configs, remote_globals, transport_tuning
+
+    return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
+
+
+def _validate_remote(previous: Any, current: Any) -> None:
+    from isthmus.settings.remote import validate_remote_update
+
+    validate_remote_update(previous, current)
+
+
+async def _apply_remote(remote: RemoteClusterService, flat: Any) -> None:
+    await remote.apply(_remote_configs(flat))
 
 
 def _is_loopback(host: str) -> bool:

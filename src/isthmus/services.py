@@ -13,6 +13,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.index.service import IndicesService
 
 if TYPE_CHECKING:
+    from isthmus.remote.service import RemoteClusterService
     from isthmus.http.guard import Guard
     from isthmus.security.secure_settings import SecureSettingsHolder
     from isthmus.security.service import SecurityService
@@ -32,3 +33,4 @@ class Services:
     guard: Guard | None = None
     secure_settings: SecureSettingsHolder | None = None
     ssl_configs: tuple[SslConfig, ...] = ()
+    remote: RemoteClusterService | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,6 +64,13 @@ class ClusterActions:
         self.indices = indices
         self.node = node
         self._consumers: list[tuple[str, SettingsConsumer]] = []
+        self._groups: list[
+            tuple[
+                str,
+                Callable[[Mapping[str, Any], Mapping[str, Any]], None],
+                Callable[[Mapping[str, Any]], Awaitable[None]],
+            ]
+        ] = []
         self.process = psutil.Process(os.getpid())
 
     # --- settings -----------------------------------------------------------------------------
@@ -71,6 +78,25 @@ class ClusterActions:
     def add_consumer(self, prefix: str, consumer: SettingsConsumer) -> None:
         """Call ``consumer(key, value)`` whenever an effective setting under ``prefix`` changes."""
         self._consumers.append((prefix, consumer))
+
+    def add_group(
+        self,
+        prefix: str,
+        validate: Callable[[Mapping[str, Any], Mapping[str, Any]], None],
+        apply: Callable[[Mapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        """A family of settings validated and applied together (``cluster.remote.``).
+
+        ``validate(previous, current)`` sees the effective flat settings before and after an
+        update and raises to refuse it; ``apply`` is awaited with the new effective settings after any key under ``prefix``
+        changed, before the update is acknowledged.
+        """
+        self._groups.append((prefix, validate, apply))
+
+    def effective(self, state: ClusterMetadata | None = None) -> dict[str, Any]:
+        """yml/-E settings overlaid by persistent, then transient cluster settings."""
+        state = state or self.cluster.state
+        return {**self.node.settings.raw, **state.persistent, **state.transient}
 
     def apply_all(self) -> None:
         """Replay the effective settings to consumers (at startup)."""
@@ -131,19 +157,27 @@ class ClusterActions:
             return out
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            return replace(
+            new_state = replace(
                 state,
                 persistent=merge(state.persistent, persistent),
                 transient=merge(state.transient, transient),
             )
+            touched = set(persistent) | set(transient)
+            for prefix, validate, _ in self._groups:
+                if any(key.startswith(prefix) for key in touched):
+                    validate(self.effective(state), self.effective(new_state))
+            return new_state
 
         old = self.cluster.state
         new = await self.cluster.submit("cluster-update-settings", change)
         old_eff = {**old.persistent, **old.transient}
         new_eff = {**new.persistent, **new.transient}
-        for key in set(old_eff) | set(new_eff):
-            if old_eff.get(key) != new_eff.get(key):
-                self._notify(key, new_eff.get(key))
+        changed = [k for k in set(old_eff) | set(new_eff) if old_eff.get(k) != new_eff.get(k)]
+        for key in changed:
+            self._notify(key, new_eff.get(key))
+        for prefix, _, apply in self._groups:
+            if any(key.startswith(prefix) for key in changed):
+                await apply(self.effective(new))
         return {
             "acknowledged": True,
             "persistent": nest({k: v for k, v in persistent.items() if v is not None}),

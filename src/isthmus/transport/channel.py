@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from isthmus.errors import IsthmusError
 from isthmus.transport.errors import (
@@ -46,6 +48,9 @@ from isthmus.wire import (
     WireError,
 )
 
+if TYPE_CHECKING:
+    from isthmus.security.trust_diagnostics import TrustInfo
+
 log = logging.getLogger("isthmus.transport")
 
 RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
@@ -67,6 +72,7 @@ class ChannelInfo:
 
     state: ChannelState
     server_side: bool
+    profile: str
     local_address: str
     remote_address: str
     tls_version: str | None
@@ -101,9 +107,17 @@ class TransportChannel(asyncio.Protocol):
         server_side: bool = False,
         server_hostname: str | None = None,
         limits: FrameLimits = DEFAULT_LIMITS,
+        profile: str = "default",
+        trust: TrustInfo | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connection = Connection(limits=limits)
         self.server_side = server_side
+        self.profile = profile
+        self._server_hostname = None if server_side else server_hostname
+        self._trust = trust
+        self._clock = clock
+        self.last_received = clock()  # liveness: when the peer last sent us anything
         self._handler = handler
         self._tls = (
             None
@@ -143,6 +157,7 @@ class TransportChannel(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.state in _ENDED:
             return
+        self.last_received = self._clock()
         if self._tls is not None:
             data = self._decrypt(data)
             if self.state in _ENDED or not data:
@@ -176,8 +191,20 @@ class TransportChannel(asyncio.Protocol):
             plain = self._tls.receive(data)
         except ssl.SSLError as exc:
             self.tls_failure = describe_failure(
-                exc, server_side=self.server_side, peer=self.remote_address
+                exc,
+                server_side=self.server_side,
+                peer=self._peer_host(),
+                session=self._tls,
+                channel=self.describe(),
+                trust=self._trust,
             )
+            failure = self.tls_failure
+            # Logged here, once, on both sides: under ES's logger and with its text, so that a
+            # user (or the doctor) reading either cluster's log sees why the connection failed.
+            text = failure.log_message
+            if failure.cause_line:
+                text += "\n" + failure.cause_line
+            logging.getLogger(failure.logger).warning("%s", text)
             self._flush_tls()  # the alert: the peer must see why we hang up
             self._end(ChannelState.BROKEN, self.tls_failure.message, tls=True)
             return b""
@@ -220,15 +247,21 @@ class TransportChannel(asyncio.Protocol):
             elif isinstance(event, ConnectionClosed):
                 self._end(ChannelState.BROKEN, "closed by peer")
             else:
-                assert isinstance(event, Ping)  # counted by the connection; needs no answer
+                assert isinstance(event, Ping)
+                # The accepting side echoes pings: the connecting side measures liveness by
+                # hearing from its peer, which a frozen or black-holed peer cannot fake.
+                if self.server_side:
+                    self._write(self.connection.send(Ping()))
 
     def _resolve(self, request_id: int, payload: Any, error: IsthmusError | None) -> None:
         entry = self._pending.pop(request_id, None)
         if entry is None:
             return  # its caller timed out or was cancelled: the late answer has no reader
-        future = entry[1]
+        action, future = entry
         if future.done():
             return
+        if error is not None:
+            error.remote_origin = f"[{self._node_name()}][{self.remote_address}][{action}]"
         if error is None:
             future.set_result(payload)
         else:
@@ -372,7 +405,8 @@ class TransportChannel(asyncio.Protocol):
             # Logged once. On an accepted channel nobody else sees the failure, so it is logged
             # here (the server only records it); on an outbound channel it propagates to the
             # caller (connect, pending requests, broken_reason), which decides about logging.
-            serious = (error or tls) and self.server_side
+            # TLS failures were already logged with ES's text when they happened.
+            serious = error and not tls and self.server_side
             level = logging.WARNING if serious else logging.DEBUG
             log.log(level, "transport channel %s broken: %s", self._describe_peer(), reason)
         for request_id, (action, future) in list(self._pending.items()):
@@ -403,6 +437,29 @@ class TransportChannel(asyncio.Protocol):
             f"[{self._node_name()}][{self.remote_address}] Node not connected{why}"
         )
 
+    def socket(self) -> socket.socket | None:
+        """The underlying socket (for options), once connected."""
+        if self._transport is None:
+            return None
+        sock = self._transport.get_extra_info("socket")
+        return sock if isinstance(sock, socket.socket) else None
+
+    def describe(self) -> str:
+        """The channel as ES's transport logs name it."""
+        return (
+            f"Netty4TcpChannel{{localAddress=/{self.local_address}, "
+            f"remoteAddress=/{self.remote_address}, profile={self.profile}}}"
+        )
+
+    def _peer_host(self) -> str:
+        if self._server_hostname:
+            return self._server_hostname
+        return self.remote_address.rsplit(":", 1)[0]
+
+    def silent_for(self) -> float:
+        """Seconds since the peer last sent anything."""
+        return self._clock() - self.last_received
+
     def _node_name(self) -> str:
         return "" if self.remote_node is None else self.remote_node.name
 
@@ -416,6 +473,7 @@ class TransportChannel(asyncio.Protocol):
         return ChannelInfo(
             state=self.state,
             server_side=self.server_side,
+            profile=self.profile,
             local_address=self.local_address,
             remote_address=self.remote_address,
             tls_version=None if self._tls is None else self._tls.version,

@@ -10,13 +10,20 @@ peer as :class:`~isthmus.wire.HandshakeError`. The channel has no task of its ow
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+from typing import TYPE_CHECKING
 
 from isthmus.transport.channel import RequestHandler, TransportChannel
-from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError
+from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.local import LocalNode
+from isthmus.transport.sockets import apply_tcp_options
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
 from isthmus.wire.handshake import check_response
+
+if TYPE_CHECKING:
+    from isthmus.security.trust_diagnostics import TrustInfo
+    from isthmus.settings.remote import TcpOptions
 
 
 async def connect(
@@ -29,6 +36,11 @@ async def connect(
     timeout: float = 30.0,
     expected_cluster_name: str | None = None,
     handler: RequestHandler | None = None,
+    profile: str = "default",
+    trust: TrustInfo | None = None,
+    tcp: TcpOptions | None = None,
+    handshake_action: str = HANDSHAKE_ACTION,
+    headers: dict[str, str] | None = None,
 ) -> TransportChannel:
     """Connect to ``host:port`` and handshake as ``identity``; the whole exchange is bounded
     by ``timeout`` seconds."""
@@ -44,15 +56,26 @@ async def connect(
                         ssl_context=ssl_context,
                         server_side=False,
                         server_hostname=server_hostname or host,
+                        profile=profile,
+                        trust=trust,
                     ),
                     host,
                     port,
                 )
+            except socket.gaierror as exc:
+                raise ConnectTransportError(
+                    f"[][{address}] connect_exception",
+                    caused_by=OsConnectError(f"unknown host [{host}]"),
+                ) from exc
             except OSError as exc:
                 raise ConnectTransportError(
-                    f"[][{address}] connect_exception: {exc.strerror or exc}"
+                    f"[][{address}] connect_exception",
+                    caused_by=OsConnectError(f"{exc.strerror or exc}: /{address}"),
                 ) from exc
-            await _handshake(channel, identity, address, expected_cluster_name)
+            apply_tcp_options(channel.socket(), tcp)
+            await _handshake(
+                channel, identity, address, expected_cluster_name, handshake_action, headers
+            )
     except TimeoutError:
         if channel is not None:
             channel.close()
@@ -69,11 +92,13 @@ async def _handshake(
     identity: LocalNode,
     address: str,
     expected_cluster_name: str | None,
+    action: str,
+    headers: dict[str, str] | None,
 ) -> None:
     local = identity.handshake_request()
     try:
         await channel.wait_ready()
-        payload = await channel.request(HANDSHAKE_ACTION, local.to_payload(), timeout=None)
+        payload = await channel.request(action, local.to_payload(), headers, timeout=None)
     except NodeNotConnectedError as exc:
         raise _failed(channel, address, exc) from exc
     except ConnectTransportError as exc:  # NodeDisconnectedError: the channel broke mid-way

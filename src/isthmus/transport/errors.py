@@ -14,18 +14,21 @@ class ConnectTransportError(IsthmusError):
 
     es_type = "connect_transport_exception"
     status = 500
+    java_class = "org.elasticsearch.transport.ConnectTransportException"
 
 
 class NodeDisconnectedError(ConnectTransportError):
     """An open channel ended (closed locally or broken) while a request awaited its answer."""
 
     es_type = "node_disconnected_exception"
+    java_class = "org.elasticsearch.transport.NodeDisconnectedException"
 
 
 class NodeNotConnectedError(ConnectTransportError):
     """A request was attempted on a channel that is no longer open."""
 
     es_type = "node_not_connected_exception"
+    java_class = "org.elasticsearch.transport.NodeNotConnectedException"
 
 
 class ReceiveTimeoutTransportError(IsthmusError):
@@ -33,6 +36,7 @@ class ReceiveTimeoutTransportError(IsthmusError):
 
     es_type = "receive_timeout_transport_exception"
     status = 500
+    java_class = "org.elasticsearch.transport.ReceiveTimeoutTransportException"
 
 
 class ActionNotFoundTransportError(IsthmusError):
@@ -44,3 +48,32 @@ class ActionNotFoundTransportError(IsthmusError):
     def __init__(self, action: str) -> None:
         super().__init__(f"No handler for action [{action}]")
         self.action = action
+
+
+class OsConnectError(IsthmusError):
+    """The operating system's reason a connect failed (Java's ``ConnectException``), kept as the
+    cause of a :class:`ConnectTransportError`."""
+
+    es_type = "connect_exception"
+    is_es = False
+    java_class = "java.net.ConnectException"
+
+
+class NoSeedNodeLeftError(IsthmusError):
+    """Every seed (sniff) or every proxy attempt (proxy) of a remote cluster failed."""
+
+    es_type = "no_seed_node_left_exception"
+    status = 500
+    java_class = "org.elasticsearch.transport.NoSeedNodeLeftException"
+
+
+class NoSuchRemoteClusterError(IsthmusError):
+    """A request named a remote cluster alias that is not configured."""
+
+    es_type = "no_such_remote_cluster_exception"
+    status = 404
+    java_class = "org.elasticsearch.transport.NoSuchRemoteClusterException"
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"no such remote cluster: [{alias}]")
+        self.alias = alias

@@ -13,20 +13,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isthmus.listeners import bind_first_free
 from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.local import LocalNode
+from isthmus.transport.sockets import apply_tcp_options
 from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
 from isthmus.wire.handshake import accept_request
 
+if TYPE_CHECKING:
+    from isthmus.security.trust_diagnostics import TrustInfo
+    from isthmus.settings.remote import TcpOptions
+
 _KEPT_TLS_FAILURES = 64
+
+# Authenticates/authorizes a request before its handler runs; raises to refuse it.
+RequestFilter = Callable[[str, Mapping[str, str], ChannelInfo], object]
 
 
 @dataclass(frozen=True)
@@ -53,13 +62,23 @@ class TransportServer:
         identity: LocalNode,
         ssl_context: ssl.SSLContext | None = None,
         publish_host: str | None = None,
+        publish_port: int | None = None,
+        profile: str = "default",
+        trust: TrustInfo | None = None,
+        tcp: TcpOptions | None = None,
+        request_filter: RequestFilter | None = None,
     ) -> None:
         self.host = host
+        self.profile = profile
+        self.trust = trust
+        self.tcp = tcp
+        self.request_filter = request_filter
         self.ports = ports
         self.registry = registry
         self.identity = identity
         self.ssl_context = ssl_context
         self.publish_host = publish_host
+        self.publish_port = publish_port if publish_port and publish_port > 0 else None
         self.bound_address: str | None = None
         self.tls_failures: collections.deque[TlsFailure] = collections.deque(
             maxlen=_KEPT_TLS_FAILURES
@@ -82,7 +101,7 @@ class TransportServer:
     def publish_address(self) -> str | None:
         if self.bound_address is None:
             return None
-        return f"{self.publish_host or self.host}:{self.port}"
+        return f"{self.publish_host or self.host}:{self.publish_port or self.port}"
 
     async def start(self) -> None:
         """Bind and start accepting; pair with :meth:`close` in the same task."""
@@ -130,7 +149,11 @@ class TransportServer:
     def _new_channel(self) -> TransportChannel:
         assert self._tg is not None
         channel = TransportChannel(
-            handler=self._handle, ssl_context=self.ssl_context, server_side=True
+            handler=self._handle,
+            ssl_context=self.ssl_context,
+            server_side=True,
+            profile=self.profile,
+            trust=self.trust,
         )
         self._channels.add(channel)
         self._accepted += 1
@@ -138,6 +161,7 @@ class TransportServer:
         return channel
 
     async def _run_channel(self, channel: TransportChannel) -> None:
+        apply_tcp_options(channel.socket(), self.tcp)
         try:
             await channel.serve()
             await channel.wait_closed()
@@ -157,9 +181,11 @@ class TransportServer:
                 f"received request [{request.action}] from [{channel.remote_address}] "
                 "before the transport handshake"
             )
-        return await self.registry.dispatch(
-            request.action, request.payload, request.headers, channel.info()
-        )
+        info = channel.info()
+        self.registry.handler(request.action)  # an unknown action is refused before auth
+        if self.request_filter is not None:
+            self.request_filter(request.action, request.headers, info)
+        return await self.registry.dispatch(request.action, request.payload, request.headers, info)
 
     def _handshake(self, channel: TransportChannel, request: Request) -> Any:
         try:

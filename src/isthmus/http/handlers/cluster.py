@@ -127,8 +127,12 @@ def routes(s: Services) -> list[Route]:
         "wait_for_no_initializing_shards",
         *COMMON_INDICES_PARAMS,
     )
+    async def remote_info(req: Request) -> dict[str, Any]:
+        return {} if s.remote is None else s.remote.info()
+
     settings_params = ("flat_settings", "include_defaults", *MASTER_PARAMS, "local")
     return [
+        route("GET", "/_remote/info", remote_info, action="cluster:monitor/remote/info"),
         route(("GET", "HEAD"), "/", root, action="cluster:monitor/main"),
         route(
             "GET", "/_cluster/health", health, params=health_params, action="cluster:monitor/health"

@@ -1,0 +1,66 @@
+"""How a remote-cluster strategy opens one channel: TCP, TLS, handshake, socket options.
+
+A :class:`Connector` bundles what every outbound remote connection of one security model shares
+(this node's identity, the client TLS context and its trust description, TCP options, the
+connect-and-handshake timeout) so that strategies only say *where* to connect. Strategies take a
+connector as a parameter, which is also the seam tests use to point them at real loopback
+servers with other identities.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.client import connect
+from isthmus.transport.local import LocalNode
+from isthmus.wire import HANDSHAKE_ACTION
+
+if TYPE_CHECKING:
+    from isthmus.security.trust_diagnostics import TrustInfo
+    from isthmus.settings.remote import TcpOptions
+
+
+@dataclass
+class Connector:
+    """Opens handshaken channels to remote nodes for one transport profile."""
+
+    identity: Callable[[], LocalNode]
+    ssl_context: ssl.SSLContext | None = None
+    trust: TrustInfo | None = None
+    tcp: TcpOptions | None = None
+    connect_timeout: float = 30.0
+    profile: str = "default"
+    handshake_action: str = HANDSHAKE_ACTION
+    # The identity internal requests (node discovery) travel as on this connection's model.
+    system_headers: dict[str, str] = field(default_factory=dict)
+
+    async def open(
+        self,
+        host: str,
+        port: int,
+        *,
+        server_name: str | None = None,
+        expected_cluster_name: str | None = None,
+    ) -> TransportChannel:
+        """A handshaken channel to ``host:port`` or a ConnectTransportError/HandshakeError."""
+        return await connect(
+            host,
+            port,
+            identity=self.identity(),
+            ssl_context=self.ssl_context,
+            server_hostname=server_name or host,
+            timeout=self.connect_timeout,
+            expected_cluster_name=expected_cluster_name,
+            profile=self.profile,
+            trust=self.trust,
+            tcp=self.tcp,
+            handshake_action=self.handshake_action,
+        )
+
+    def __repr__(self) -> str:
+        tls = "tls" if self.ssl_context is not None else "plain"
+        return f"<Connector profile={self.profile} {tls} timeout={self.connect_timeout}s>"

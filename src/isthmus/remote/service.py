@@ -1,0 +1,193 @@
+"""The remote cluster service: alias → :class:`RemoteClusterConnection`, kept in step with
+settings.
+
+:meth:`RemoteClusterService.apply` takes the full set of enabled remote configurations (parsed
+from the effective settings by ``settings/remote.py``) and, per alias, removes, adds, rebuilds or
+updates in place — ES's ``updateRemoteCluster`` decisions, with its log lines. Each connect
+attempt it starts is awaited for at most ``update_wait`` seconds (ES: 10 s); the outcome is
+logged, never raised, because a settings update succeeds whether or not the remote answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.remote.cluster import RemoteClusterConnection
+from isthmus.remote.connector import Connector
+from isthmus.transport.errors import NoSuchRemoteClusterError
+
+if TYPE_CHECKING:
+    from isthmus.settings.remote import RemoteClusterConfig, RemoteClusterGlobals
+
+log = logging.getLogger("org.elasticsearch.transport.RemoteClusterService")
+
+UPDATE_WAIT_SECONDS = 10.0
+
+
+class UpdateStatus(enum.Enum):
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    RECONNECTED = "RECONNECTED"
+    UNCHANGED = "UNCHANGED"
+
+
+class RemoteClusterClientRoleError(IllegalArgumentError):
+    def __init__(self) -> None:
+        super().__init__("this node does not have the remote_cluster_client role")
+
+
+class RemoteClusterService:
+    """Every remote cluster this node is configured to reach."""
+
+    def __init__(
+        self,
+        connector_for: Callable[[RemoteClusterConfig], Connector],
+        globals_: RemoteClusterGlobals,
+        *,
+        enabled: bool = True,
+        has_credentials: Callable[[str], bool] = lambda alias: False,
+        update_wait: float = UPDATE_WAIT_SECONDS,
+    ) -> None:
+        self._connector_for = connector_for
+        self.globals = globals_
+        self.enabled = enabled  # the node has the remote_cluster_client role
+        self._has_credentials = has_credentials
+        self.update_wait = update_wait
+        self._remotes: dict[str, RemoteClusterConnection] = {}
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(self._remotes)
+
+    def get(self, alias: str) -> RemoteClusterConnection:
+        if not self.enabled:
+            raise RemoteClusterClientRoleError()
+        try:
+            return self._remotes[alias]
+        except KeyError:
+            raise NoSuchRemoteClusterError(alias) from None
+
+    async def connection(
+        self, alias: str, *, ensure_connected: bool = True
+    ) -> RemoteClusterConnection:
+        """The alias's connection, connected first (and waited for) if it is not."""
+        remote = self.get(alias)
+        if ensure_connected:
+            await remote.ensure_connected()
+        return remote
+
+    def info(self) -> dict[str, Any]:
+        """``GET /_remote/info``: every enabled alias, in configuration order."""
+        return {alias: remote.info() for alias, remote in self._remotes.items()}
+
+    # --- settings --------------------------------------------------------------------------------
+
+    async def apply(self, configs: Mapping[str, RemoteClusterConfig]) -> dict[str, UpdateStatus]:
+        """Bring the connections in line with ``configs`` (only enabled aliases)."""
+        from isthmus.settings.remote import must_rebuild
+
+        if not self.enabled:
+            return {}
+        async with self._lock:
+            statuses: dict[str, UpdateStatus] = {}
+            attempts: dict[str, RemoteClusterConnection] = {}
+            for alias in list(self._remotes):
+                if alias not in configs:
+                    await self._remotes.pop(alias).close()
+                    statuses[alias] = UpdateStatus.DISCONNECTED
+            for alias, config in configs.items():
+                current = self._remotes.get(alias)
+                if current is None:
+                    attempts[alias] = self._create(config)
+                    statuses[alias] = UpdateStatus.CONNECTED
+                elif must_rebuild(current.config, config):
+                    await current.close()
+                    attempts[alias] = self._create(config)
+                    statuses[alias] = UpdateStatus.RECONNECTED
+                else:
+                    if current.config != config:
+                        current.update_in_place(config)
+                    statuses[alias] = UpdateStatus.UNCHANGED
+            await asyncio.gather(
+                *(self._await_connect(alias, remote) for alias, remote in attempts.items())
+            )
+            for alias, status in statuses.items():
+                if status is not UpdateStatus.UNCHANGED:
+                    log.info(
+                        "project [default] remote cluster connection [%s] updated: %s",
+                        alias,
+                        status.value,
+                    )
+            return statuses
+
+    def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
+        remote = RemoteClusterConnection(
+            config,
+            self._connector_for(config),
+            initial_connect_timeout=self.globals.initial_connect_timeout.text,
+            node_attr=self.globals.node_attr,
+            has_credentials=self._has_credentials,
+        )
+        self._remotes[config.alias] = remote
+        return remote
+
+    async def _await_connect(self, alias: str, remote: RemoteClusterConnection) -> None:
+        try:
+            async with asyncio.timeout(self.update_wait):
+                await remote.ensure_connected()
+        except TimeoutError:
+            log.warning(
+                "project [default] failed to update remote cluster connection [%s] within %ss",
+                alias,
+                f"{self.update_wait:g}",
+            )
+        except IsthmusError as exc:
+            log.warning(
+                "project [default] failed to update remote cluster connection [%s]\n%s",
+                alias,
+                exc.log_lines(),
+            )
+
+    async def initialize(self, configs: Mapping[str, RemoteClusterConfig]) -> None:
+        """Connect the aliases configured at startup, waiting up to ``initial_connect_timeout``."""
+        if not self.enabled or not configs:
+            return
+        timeout = self.globals.initial_connect_timeout
+        for config in configs.values():
+            self._create(config)
+        results = asyncio.gather(
+            *(remote.ensure_connected() for remote in self._remotes.values()),
+            return_exceptions=True,
+        )
+        try:
+            async with asyncio.timeout(timeout.seconds):
+                outcomes = await asyncio.shield(results)
+        except TimeoutError:
+            log.warning(
+                "project [default] failed to connect to remote clusters within %s", timeout.text
+            )
+            return
+        failures = [o for o in outcomes if isinstance(o, IsthmusError)]
+        if failures:
+            log.warning(
+                "project [default] failed to connect to remote clusters\n%s",
+                failures[0].log_lines(),
+            )
+
+    async def close(self) -> None:
+        self._closed = True
+        remotes, self._remotes = list(self._remotes.values()), {}
+        for remote in remotes:
+            await remote.close()
+
+    def __repr__(self) -> str:
+        connected = sum(1 for r in self._remotes.values() if r.is_connected())
+        return f"<RemoteClusterService remotes={len(self._remotes)} connected={connected}>"

@@ -1,0 +1,178 @@
+"""Sniff mode: find the remote cluster's nodes through a seed, connect to the gateway nodes.
+
+One round (ES's ``SniffConnectionStrategy``): walk the seeds in configured order, resolving each
+at this attempt. Handshake with the seed (the first remote cluster name seen is pinned; a later
+seed of another cluster is refused), ask it for the node list (``cluster:monitor/state``, nodes
+only, as the system), then open connections to the nodes that pass the gateway predicate until
+``node_connections`` are open. A connect or handshake failure moves on to the next seed; the last
+failure is logged as ES logs it and raised. Clusters may have any number of nodes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.remote.connector import Connector
+from isthmus.remote.strategy import RemoteStrategy
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
+from isthmus.wire import HandshakeError, NodeIdentity, RemoteProtocolError
+
+if TYPE_CHECKING:
+    from isthmus.settings.remote import RemoteClusterConfig, SniffConfig
+
+NODES_ACTION = "cluster:monitor/state"
+_DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
+
+
+class IllegalStateError(IsthmusError):
+    es_type = "illegal_state_exception"
+    is_es = False
+
+
+def is_gateway(node: NodeIdentity, node_attr: str | None) -> bool:
+    """ES's default predicate: not a dedicated master, and ``node.attr.<attr>`` true if set."""
+    roles = set(node.roles)
+    dedicated_master = "master" in roles and not (roles & set(_DATA_ROLES) or "ingest" in roles)
+    if dedicated_master and roles:
+        return False
+    if node_attr is not None:
+        return node.attributes.get(node_attr, "false").lower() == "true"
+    return True
+
+
+def parse_nodes(payload: Any) -> list[NodeIdentity]:
+    """The node list of a ``cluster:monitor/state`` (nodes only) answer."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("nodes"), list):
+        raise RemoteProtocolError("cluster state answer has no [nodes] list")
+    return [NodeIdentity.from_payload(node) for node in payload["nodes"]]
+
+
+class SniffStrategy(RemoteStrategy):
+    logger_name = "org.elasticsearch.transport.SniffConnectionStrategy"
+
+    def __init__(
+        self, config: RemoteClusterConfig, connector: Connector, *, node_attr: str | None = None
+    ) -> None:
+        super().__init__(config, connector)
+        self.node_attr = node_attr
+
+    @property
+    def sniff(self) -> SniffConfig:
+        return self.config.strategy  # type: ignore[return-value]
+
+    def max_connections(self) -> int:
+        return self.sniff.node_connections
+
+    def mode_info(self) -> dict[str, Any]:
+        return {
+            "seeds": list(self.sniff.seeds),
+            "num_nodes_connected": self.manager.node_count(),
+            "max_connections_per_cluster": self.sniff.node_connections,
+        }
+
+    async def _round(self) -> None:
+        from isthmus.settings.remote import parse_address
+
+        seeds = self.sniff.seeds
+        for index, seed in enumerate(seeds):
+            last = index == len(seeds) - 1
+            try:
+                address = parse_address(self.sniff.proxy or seed)
+                self.log.debug(
+                    "[%s] opening transient connection to seed node: [%s]", self.alias, seed
+                )
+                channel = await self.connector.open(
+                    address.host,
+                    address.port,
+                    server_name=address.host if self.sniff.proxy else None,
+                    expected_cluster_name=self.remote_cluster_name,
+                )
+            except (ConnectTransportError, HandshakeError, IllegalArgumentError) as exc:
+                if not last:
+                    self.log.debug(
+                        "fetching nodes from external cluster [%s] failed moving to next seed "
+                        "node\n%s",
+                        self.alias,
+                        exc.log_lines(),
+                    )
+                    continue
+                self.log.warning(
+                    "fetching nodes from external cluster [%s] failed\n%s",
+                    self.alias,
+                    exc.log_lines(),
+                )
+                raise
+            if self.remote_cluster_name is None:
+                self.remote_cluster_name = channel.remote_cluster_name
+            if await self._connect_through(channel):
+                return
+        raise NoSeedNodeLeftError(f"no seed node left for cluster: [{self.alias}]")
+
+    async def _connect_through(self, seed: TransportChannel) -> bool:
+        """Ask ``seed`` for the nodes and connect to them; True when the round is done."""
+        adopted = False
+        try:
+            try:
+                payload = await seed.request(
+                    NODES_ACTION,
+                    {"nodes": True},
+                    self.connector.system_headers,
+                    timeout=self.connector.connect_timeout,
+                )
+                nodes = parse_nodes(payload)
+            except IsthmusError as exc:
+                self.log.warning(
+                    "fetching nodes from external cluster %s failed\n%s",
+                    self.alias,
+                    exc.log_lines(),
+                )
+                return False
+            seed_id = None if seed.remote_node is None else seed.remote_node.id
+            for node in nodes:
+                if self.manager.size() >= self.max_connections():
+                    break
+                if node.id in self.manager or not is_gateway(node, self.node_attr):
+                    continue
+                if node.id == seed_id and not adopted:
+                    # The seed is itself a gateway: keep its handshaken channel as the managed
+                    # connection rather than opening a second one to the same node.
+                    adopted = self.manager.add(node.id, node, seed, node.describe())
+                    continue
+                await self._open_managed(node)
+            if self.manager.size() == 0:
+                raise IllegalStateError(
+                    f"Unable to open any connections to remote cluster [{self.alias}]"
+                )
+            return True
+        finally:
+            if not adopted:
+                seed.close()
+
+    async def _open_managed(self, node: NodeIdentity) -> None:
+        from isthmus.settings.remote import parse_address
+
+        try:
+            address = parse_address(self.sniff.proxy or node.publish_address)
+            self.log.debug(
+                "[%s] opening managed connection to node: [%s] proxy address: [%s]",
+                self.alias,
+                node.describe(),
+                self.sniff.proxy,
+            )
+            channel = await self.connector.open(
+                address.host,
+                address.port,
+                server_name=address.host if self.sniff.proxy else None,
+                expected_cluster_name=self.remote_cluster_name,
+            )
+        except (ConnectTransportError, HandshakeError, IllegalArgumentError) as exc:
+            self.log.debug(
+                "[%s] failed to open managed connection to node [%s]\n%s",
+                self.alias,
+                node.describe(),
+                exc.log_lines(),
+            )
+            return
+        self.manager.add(node.id, node, channel, node.describe())

@@ -1,0 +1,95 @@
+"""Who sent a transport request, and may they run its action (the certificate-based model).
+
+In the certificate model the calling cluster is trusted because its node presented a certificate
+from a CA this node's transport trusts (mutual TLS); the request then carries the caller's
+identity in the ``_xpack_security_authentication`` header: a user name, the names of its roles,
+and the realm. This node authorizes it against **its own** roles of the same names, as ES does.
+Internal traffic (handshakes, node discovery) travels as ES's ``_system`` user, which may only
+run internal and cluster-monitoring actions.
+
+A request with no identity at all is answered as ES's ``ServerTransportFilter`` answers it: by
+the anonymous user if one is configured, otherwise ``missing authentication credentials``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from isthmus.errors import SecurityError
+from isthmus.security.authz import Authorizer, Subject
+from isthmus.security.service import SecurityService
+
+AUTHENTICATION_HEADER = "_xpack_security_authentication"
+SYSTEM_USER = "_system"
+
+# What the system identity may do on a remote cluster: handshakes, node discovery, pings.
+_SYSTEM_ACTIONS = ("internal:", "cluster:monitor/state", "cluster:monitor/nodes/")
+
+
+@dataclass(frozen=True)
+class TransportIdentity:
+    """The caller's identity as it travels in the authentication header."""
+
+    username: str
+    roles: tuple[str, ...]
+    realm: str = "native"
+
+    def encode(self) -> str:
+        return orjson.dumps(
+            {"username": self.username, "roles": list(self.roles), "realm": self.realm}
+        ).decode()
+
+    @classmethod
+    def decode(cls, text: str) -> TransportIdentity:
+        try:
+            body = orjson.loads(text)
+            roles = body["roles"]
+            if not isinstance(body["username"], str) or not all(isinstance(r, str) for r in roles):
+                raise TypeError
+            return cls(body["username"], tuple(roles), str(body.get("realm", "native")))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise SecurityError("invalid transport authentication header") from None
+
+    def header(self) -> dict[str, str]:
+        return {AUTHENTICATION_HEADER: self.encode()}
+
+
+SYSTEM = TransportIdentity(SYSTEM_USER, (), "__attach")
+
+
+class TransportFilter:
+    """Authenticates and authorizes inbound transport requests on this node."""
+
+    def __init__(self, security: SecurityService, authorizer: Authorizer) -> None:
+        self.security = security
+        self.authorizer = authorizer
+
+    def check(self, action: str, headers: Mapping[str, str], channel: object) -> Subject | None:
+        """The server's request filter: ``subject`` for a request on ``channel``."""
+        return self.subject(action, headers)
+
+    def subject(self, action: str, headers: Mapping[str, str]) -> Subject | None:
+        """The subject the request runs as (None for the system identity); raises on denial
+        of authentication or of a cluster-level action."""
+        raw = headers.get(AUTHENTICATION_HEADER)
+        if raw is None:
+            subject = self.security.authenticate(None, f"action [{action}]")
+            self.authorizer.check_cluster(subject, action)
+            return subject
+        identity = TransportIdentity.decode(raw)
+        if identity.username == SYSTEM_USER:
+            if not action.startswith(_SYSTEM_ACTIONS):
+                raise SecurityError(f"action [{action}] is unauthorized for user [{SYSTEM_USER}]")
+            return None
+        subject = Subject(
+            identity.username,
+            identity.roles,
+            self.security.resolve_roles(identity.roles),
+            realm=identity.realm,
+        )
+        if not action.startswith("indices:"):
+            self.authorizer.check_cluster(subject, action)
+        return subject

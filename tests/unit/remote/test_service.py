@@ -1,0 +1,91 @@
+"""RemoteClusterService: applying settings the way ES's updateRemoteCluster does."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from isthmus.remote.service import RemoteClusterClientRoleError, RemoteClusterService, UpdateStatus
+from isthmus.settings.remote import remote_globals
+from isthmus.transport.errors import NoSuchRemoteClusterError
+from tests.unit.remote.conftest import cluster, configs, connector
+
+
+def service(**kw: object) -> RemoteClusterService:
+    return RemoteClusterService(lambda config: connector(), remote_globals({}), **kw)  # type: ignore[arg-type]
+
+
+async def test_add_update_rebuild_remove(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with cluster("remote") as fc:
+        svc = service()
+        try:
+            flat: dict[str, object] = {"cluster.remote.my.seeds": [fc.address()]}
+            assert await svc.apply(configs(flat)) == {"my": UpdateStatus.CONNECTED}
+            assert svc.info()["my"]["connected"] is True
+            assert (
+                "project [default] remote cluster connection [my] updated: CONNECTED" in caplog.text
+            )
+            first = svc.get("my")
+
+            flat["cluster.remote.my.skip_unavailable"] = "false"
+            assert await svc.apply(configs(flat)) == {"my": UpdateStatus.UNCHANGED}
+            assert svc.get("my") is first  # in place: no reconnect
+            assert svc.info()["my"]["skip_unavailable"] is False
+            assert fc.servers[0].info().accepted == 1
+
+            flat["cluster.remote.my.node_connections"] = "5"
+            assert await svc.apply(configs(flat)) == {"my": UpdateStatus.RECONNECTED}
+            assert svc.get("my") is not first
+            assert svc.info()["my"]["max_connections_per_cluster"] == 5
+
+            assert await svc.apply({}) == {"my": UpdateStatus.DISCONNECTED}
+            assert svc.info() == {}
+            with pytest.raises(NoSuchRemoteClusterError, match=r"no such remote cluster: \[my\]"):
+                svc.get("my")
+        finally:
+            await svc.close()
+
+
+async def test_unreachable_remote_is_accepted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    svc = service()
+    try:
+        status = await svc.apply(configs({"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]}))
+        assert status == {"my": UpdateStatus.CONNECTED}
+        assert svc.info()["my"]["connected"] is False
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            r.getMessage().startswith(
+                "project [default] failed to update remote cluster connection [my]"
+            )
+            for r in warnings
+        )
+    finally:
+        await svc.close()
+
+
+async def test_update_wait_is_bounded() -> None:
+    # A listening socket that never answers the handshake: the attempt outlives the wait.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        svc = service(update_wait=0.2)
+        try:
+            status = await svc.apply(configs({"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]}))
+            assert status == {"my": UpdateStatus.CONNECTED}
+            assert svc.info()["my"]["connected"] is False
+        finally:
+            await svc.close()
+
+
+async def test_without_the_role() -> None:
+    svc = service(enabled=False)
+    with pytest.raises(RemoteClusterClientRoleError, match="remote_cluster_client role"):
+        svc.get("my")
+    assert await svc.apply(configs({"cluster.remote.my.seeds": ["127.0.0.1:1"]})) == {}

@@ -1,0 +1,275 @@
+"""Sniff and proxy strategies against real loopback transport servers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from isthmus.remote.cluster import RemoteClusterConnection
+from isthmus.remote.proxy import ProxyStrategy
+from isthmus.remote.sniff import SniffStrategy, is_gateway
+from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
+from isthmus.wire import HandshakeError, NodeIdentity
+from tests.unit.remote.conftest import FakeCluster, cluster, configs, connector, eventually
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sniff(seeds: list[str], **extra: str) -> RemoteClusterConnection:
+    flat = {
+        "cluster.remote.my.seeds": seeds,
+        **{f"cluster.remote.my.{k}": v for k, v in extra.items()},
+    }
+    return RemoteClusterConnection(configs(flat)["my"], connector(), initial_connect_timeout="30s")
+
+
+def proxy(address: str, sockets: int = 3, **extra: str) -> RemoteClusterConnection:
+    flat = {
+        "cluster.remote.my.mode": "proxy",
+        "cluster.remote.my.proxy_address": address,
+        "cluster.remote.my.proxy_socket_connections": str(sockets),
+        **{f"cluster.remote.my.{k}": v for k, v in extra.items()},
+    }
+    return RemoteClusterConnection(configs(flat)["my"], connector(), initial_connect_timeout="30s")
+
+
+async def test_sniff_connects_and_reports_remote_info() -> None:
+    async with cluster("remote") as fc:
+        remote = sniff([fc.address()])
+        try:
+            await remote.ensure_connected()
+            info = remote.info()
+            assert list(info) == [
+                "connected",
+                "mode",
+                "seeds",
+                "num_nodes_connected",
+                "max_connections_per_cluster",
+                "initial_connect_timeout",
+                "skip_unavailable",
+            ]
+            assert info == {
+                "connected": True,
+                "mode": "sniff",
+                "seeds": [fc.address()],
+                "num_nodes_connected": 1,
+                "max_connections_per_cluster": 3,
+                "initial_connect_timeout": "30s",
+                "skip_unavailable": True,
+            }
+            assert remote.strategy.remote_cluster_name == "remote"
+            # the seed's handshaken channel was kept as the managed connection
+            assert fc.servers[0].info().accepted == 1
+        finally:
+            await remote.close()
+
+
+async def test_sniff_discovers_other_nodes_and_skips_dedicated_masters() -> None:
+    async with cluster("remote", nodes=2) as fc:
+        await fc.add_node("master-only", roles=("master",))
+        remote = sniff([fc.address(0)])
+        try:
+            await remote.ensure_connected()
+            names = sorted(c.node.name for c in remote.strategy.manager.connections())
+            assert names == ["remote-node-0", "remote-node-1"]
+            assert remote.info()["num_nodes_connected"] == 2
+        finally:
+            await remote.close()
+
+
+async def test_node_connections_caps_the_gateways() -> None:
+    async with cluster("remote", nodes=3) as fc:
+        remote = sniff([fc.address(0)], node_connections="2")
+        try:
+            await remote.ensure_connected()
+            assert remote.info()["num_nodes_connected"] == 2
+        finally:
+            await remote.close()
+
+
+def test_gateway_predicate() -> None:
+    def node(roles: tuple[str, ...], **attrs: str) -> NodeIdentity:
+        return NodeIdentity("i", "n", "h:1", "9.0.0", roles, attrs)
+
+    assert is_gateway(node(("master", "data")), None)
+    assert not is_gateway(node(("master",)), None)
+    assert is_gateway(node(("master", "ingest")), None)
+    assert not is_gateway(node(("data",)), "gateway")
+    assert is_gateway(node(("data",), gateway="true"), "gateway")
+    assert not is_gateway(node(("data",), gateway="false"), "gateway")
+
+
+async def test_sniff_moves_to_the_next_seed(caplog: pytest.LogCaptureFixture) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    async with cluster("remote") as fc:
+        remote = sniff([dead, fc.address()])
+        try:
+            with caplog.at_level(logging.DEBUG):
+                await remote.ensure_connected()
+            assert remote.is_connected()
+            assert (
+                "fetching nodes from external cluster [my] failed moving to next seed node"
+                in caplog.text
+            )
+        finally:
+            await remote.close()
+
+
+async def test_sniff_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    remote = sniff([dead])
+    try:
+        with pytest.raises(ConnectTransportError) as err:
+            await remote.ensure_connected()
+        assert err.value.reason == f"[][{dead}] connect_exception"
+        assert err.value.to_cause()["caused_by"]["type"] == "connect_exception"
+        record = next(r for r in caplog.records if r.levelno == logging.WARNING)
+        assert record.name == "org.elasticsearch.transport.SniffConnectionStrategy"
+        assert record.getMessage().splitlines()[:2] == [
+            "fetching nodes from external cluster [my] failed",
+            f"org.elasticsearch.transport.ConnectTransportException: [][{dead}] connect_exception",
+        ]
+        assert not remote.is_connected()
+        assert remote.info()["connected"] is False
+    finally:
+        await remote.close()
+
+
+async def test_sniff_refuses_a_seed_of_another_cluster() -> None:
+    async with cluster("first") as a, cluster("second") as b:
+        remote = sniff([a.address()])
+        try:
+            await remote.ensure_connected()
+            # Now point the same alias's pinned name at a seed of another cluster.
+            strategy = remote.strategy
+            assert isinstance(strategy, SniffStrategy)
+            with pytest.raises(
+                HandshakeError,
+                match=r"remote cluster name \[second\] does not match expected remote cluster name \[first\]",
+            ):
+                await strategy.connector.open(
+                    "127.0.0.1",
+                    b.servers[0].port,
+                    expected_cluster_name=strategy.remote_cluster_name,
+                )
+        finally:
+            await remote.close()
+
+
+async def test_proxy_opens_the_configured_sockets() -> None:
+    async with cluster("remote") as fc:
+        remote = proxy(fc.address(), sockets=4, server_name="remote.example")
+        try:
+            await remote.ensure_connected()
+            info = remote.info()
+            assert info == {
+                "connected": True,
+                "mode": "proxy",
+                "proxy_address": fc.address(),
+                "server_name": "remote.example",
+                "num_proxy_sockets_connected": 4,
+                "max_proxy_socket_connections": 4,
+                "initial_connect_timeout": "30s",
+                "skip_unavailable": True,
+            }
+            assert fc.servers[0].info().open_channels == 4
+        finally:
+            await remote.close()
+
+
+async def test_proxy_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    remote = proxy(dead)
+    try:
+        with pytest.raises(NoSeedNodeLeftError) as err:
+            await remote.ensure_connected()
+        assert (
+            err.value.reason
+            == f"Unable to open any proxy connections to cluster [my] at address [{dead}]"
+        )
+        assert err.value.caused_by is not None
+        assert err.value.caused_by.reason == f"[][{dead}] connect_exception"
+        warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
+        assert warning.name == "org.elasticsearch.transport.ProxyConnectionStrategy"
+        assert warning.getMessage().splitlines()[:2] == [
+            "failed to open any proxy connections to cluster [my]",
+            f"org.elasticsearch.transport.ConnectTransportException: [][{dead}] connect_exception",
+        ]
+        strategy = remote.strategy
+        assert isinstance(strategy, ProxyStrategy)
+        assert strategy.rounds == 1
+    finally:
+        await remote.close()
+
+
+async def test_concurrent_callers_share_one_round() -> None:
+    async with cluster("remote") as fc:
+        remote = sniff([fc.address()])
+        try:
+            await asyncio.gather(*(remote.ensure_connected() for _ in range(20)))
+            assert remote.strategy.rounds == 1
+            assert fc.servers[0].info().accepted == 1
+        finally:
+            await remote.close()
+
+
+async def test_remote_restart_is_logged_closed_by_remote_then_reconnects_on_use(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fc = FakeCluster("remote")
+    server = await fc.add_node("remote-node")
+    port = server.port
+    remote = sniff([fc.address()])
+    try:
+        await remote.ensure_connected()
+        with caplog.at_level(logging.DEBUG):
+            await fc.stop()
+            await eventually(lambda: not remote.is_connected())
+            await eventually(
+                lambda: any("closed by remote" in r.getMessage() for r in caplog.records)
+            )
+        line = next(r for r in caplog.records if "closed by remote" in r.getMessage())
+        assert line.name == "org.elasticsearch.transport.ClusterConnectionManager"
+        assert line.levelno == logging.INFO
+        assert line.getMessage() == (
+            f"transport connection to [{{remote-node}}{{remote-node-id}}{{127.0.0.1:{port}}}] "
+            "closed by remote"
+        )
+        assert remote.info()["connected"] is False
+        await fc.add_node("remote-node", port=port)
+        await remote.ensure_connected()  # the next use reconnects
+        assert remote.is_connected()
+    finally:
+        await remote.close()
+        await fc.stop()
+
+
+async def test_a_silent_peer_is_declared_dead_by_pings() -> None:
+    async with cluster("remote") as fc:
+        remote = sniff([fc.address()], **{"transport.ping_schedule": "200ms"})
+        try:
+            await remote.ensure_connected()
+            await asyncio.sleep(0.5)
+            assert remote.is_connected()  # echoed pings keep a healthy connection alive
+            # Freeze the server side: it stops reading, so no ping is answered.
+            for channel in fc.servers[0]._channels:
+                assert channel._transport is not None
+                channel._transport.pause_reading()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            await eventually(lambda: remote.strategy.manager.stats().declared_dead == 1, timeout=3)
+            elapsed = loop.time() - start
+            assert 0.3 <= elapsed <= 1.0  # dead after 2 x 200ms of silence, checked every 50ms
+            # The node itself still accepts connections: the disconnect triggers a reconnect.
+            await eventually(lambda: fc.servers[0].info().accepted == 2)
+            await eventually(remote.is_connected)
+        finally:
+            await remote.close()
