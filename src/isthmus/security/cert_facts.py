@@ -8,7 +8,9 @@ can be compared by eye:
 * serial numbers in lowercase hex; fingerprints in lowercase hex without colons;
 * subject alternative names as ``DNS:<name>`` / ``IP:<address>`` (IPv6 in Java's long form);
 * key usages with their RFC 5280 names (``digitalSignature``, ``keyCertSign``), extended key
-  usages with theirs (``serverAuth``, ``clientAuth``).
+  usages with the names ES's ``SslDiagnostics`` knows (``serverAuth``, ``clientAuth``,
+  ``ocspSigning``...), any other purpose as its dotted OID;
+* instants as Java's ``Instant.toString()`` prints them (:func:`java_instant`).
 """
 
 from __future__ import annotations
@@ -84,9 +86,8 @@ _EKU_NAMES = {
     "1.3.6.1.5.5.7.3.3": "codeSigning",
     "1.3.6.1.5.5.7.3.4": "emailProtection",
     "1.3.6.1.5.5.7.3.8": "timeStamping",
-    "1.3.6.1.5.5.7.3.9": "OCSPSigning",
-    "2.5.29.37.0": "anyExtendedKeyUsage",
-}
+    "1.3.6.1.5.5.7.3.9": "ocspSigning",
+}  # ES's SslDiagnostics names exactly these six; any other purpose prints as its OID
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class CertificateFacts:
             state = "certificate dates are valid"
         return (
             f"the certificate is valid between [{_instant(self.not_before)}] and "
-            f"[{_instant(self.not_after)}] (current time is [{_instant(now)}], {state})"
+            f"[{_instant(self.not_after)}] (current time is [{java_instant(now)}], {state})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -262,6 +263,20 @@ def _is_ca(ext: x509.Extensions) -> bool:
         return ext.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
+
+
+def java_instant(moment: dt.datetime) -> str:
+    """Java's ``Instant.toString()``: UTC, with the fraction of a second only when there is one,
+    in groups of three digits (``2023-08-16T23:40:55.464275Z``, ``...:55.464Z``, ``...:55Z``)."""
+    utc = moment.astimezone(dt.UTC)
+    micros = utc.microsecond
+    if micros == 0:
+        fraction = ""
+    elif micros % 1000 == 0:
+        fraction = f".{micros // 1000:03d}"
+    else:
+        fraction = f".{micros:06d}"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def _instant(moment: dt.datetime) -> str:

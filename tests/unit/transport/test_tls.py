@@ -10,6 +10,7 @@ import trustme
 import uvloop
 
 from isthmus.transport import ActionRegistry, ChannelState, ConnectTransportError, connect
+from isthmus.transport.tls_session import DIAGNOSTIC_TRUST_MANAGER, SECURITY_NETTY4_TRANSPORT
 from tests.unit.transport.conftest import eventually, local_node, serving
 
 
@@ -72,30 +73,43 @@ async def test_client_distrusting_the_server_ca(
                 ssl_context=client_context(other),
                 server_hostname="localhost",
             )
-        assert info.value.reason.startswith(f"[][127.0.0.1:{server.port}] failed to establish")
-        # trustme sends its root along, so OpenSSL says 19 (self-signed in chain), not 20
-        assert any(
-            text in info.value.reason
-            for text in ("self-signed certificate in certificate chain", "unable to get local")
+        assert info.value.reason.startswith(
+            f"[][127.0.0.1:{server.port}] failed to establish trust with server at ["
         )
+        # ES's diagnosis: the server's certificate, and (trustme sends its root along) the chain
+        assert "; the server provided a certificate with subject name [" in info.value.reason
+        assert "; the certificate is signed by (subject [" in info.value.reason
         failure = (await eventually(lambda: list(server.tls_failures)))[0]
         assert failure.side == "server"
         assert failure.reason == "TLSV1_ALERT_UNKNOWN_CA"
         assert "client did not trust this server's certificate" in failure.message
         assert "unknown_ca" in failure.message
         assert server.info().tls_failures == 1
-        # logged once, by the side that has no caller to raise to
-        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-        assert [r.getMessage() for r in warnings] == [
-            f"transport channel {failure.peer} broken: {failure.message}"
+        # each side logs ES's line once, under ES's logger, and nothing else at WARN
+        warnings = [
+            (r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING
         ]
+        assert sorted(name for name, _ in warnings) == sorted(
+            [DIAGNOSTIC_TRUST_MANAGER, SECURITY_NETTY4_TRANSPORT]
+        )
+        warnings_by_name = dict(warnings)
+        assert warnings_by_name[DIAGNOSTIC_TRUST_MANAGER].startswith(
+            "failed to establish trust with server"
+        )
+        assert warnings_by_name[SECURITY_NETTY4_TRANSPORT].startswith(
+            "client did not trust this server's certificate, closing connection Netty4TcpChannel{"
+        )
 
 
 async def test_wrong_hostname(
     ca: trustme.CA, server_context: ssl.SSLContext, registry: ActionRegistry
 ) -> None:
     async with serving(registry, ssl_context=server_context) as server:
-        with pytest.raises(ConnectTransportError, match="Hostname mismatch"):
+        # ES's text states the certificate's names; the log's cause line says which did not match
+        with pytest.raises(
+            ConnectTransportError,
+            match=r"the certificate has subject alternative names \[DNS:localhost,IP:127\.0\.0\.1\]",
+        ):
             await connect(
                 "127.0.0.1",
                 server.port,
@@ -148,7 +162,9 @@ async def test_server_distrusting_the_client_certificate(
         with pytest.raises(ConnectTransportError, match="server did not trust this client's"):
             await connect("127.0.0.1", server.port, identity=local_node("c"), ssl_context=ctx)
         failure = (await eventually(lambda: list(server.tls_failures)))[0]
-        assert failure.message.startswith("failed to establish trust with client at [127.0.0.1:")
+        assert failure.message.startswith(
+            "failed to establish trust with client at [127.0.0.1]; the client provided a certificate"
+        )
 
 
 def test_mutual_tls_on_uvloop(ca: trustme.CA, server_context: ssl.SSLContext) -> None:
