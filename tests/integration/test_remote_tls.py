@@ -1,0 +1,211 @@
+"""The certificate-based model between two secured clusters: mutual transport TLS, and each TLS
+failure of the troubleshooting guide reproduced and read back from both clusters' log files."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from isthmus.security.certs import (
+    CertificateAndKey,
+    encode_pem_certificates,
+    encode_pem_key,
+    generate_ca,
+    issue_certificate,
+)
+from isthmus.testing.process import NodeProcess
+from isthmus.transport.client import connect
+from isthmus.transport.errors import ConnectTransportError
+from isthmus.transport.local import LocalNode
+from isthmus.wire.handshake import NodeIdentity
+
+PASSWORD = "remote-tls-pw"
+
+
+def _isthmus(*args: str, cwd: Path, stdin: str | None = None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "isthmus", *args],
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def write_identity(home: Path, name: str, ca: CertificateAndKey) -> Path:
+    certs = home / "config" / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    node = issue_certificate(
+        f"CN={name}", issuer=ca, dns_names=["localhost"], ip_addresses=["127.0.0.1"]
+    )
+    (certs / "node.crt").write_bytes(encode_pem_certificates(node.certificate))
+    (certs / "node.key").write_bytes(encode_pem_key(node.key))
+    (certs / "ca.crt").write_bytes(encode_pem_certificates(ca.certificate))
+    return certs
+
+
+def secured(home: Path, cluster: str, ca: CertificateAndKey, **settings: Any) -> NodeProcess:
+    certs = write_identity(home, f"{cluster}-node", ca)
+    config = home / "config"
+    _isthmus("keystore", "create", "--config-dir", str(config), cwd=home)
+    _isthmus(
+        "keystore", "add", "-x", "bootstrap.password", "--config-dir", str(config),
+        cwd=home, stdin=f"{PASSWORD}\n",
+    )  # fmt: skip
+    return NodeProcess(
+        home,
+        {
+            "cluster.name": cluster,
+            "node.name": f"{cluster}-node",
+            "xpack.security.enabled": True,
+            "xpack.security.transport.ssl.enabled": True,
+            "xpack.security.transport.ssl.key": str(certs / "node.key"),
+            "xpack.security.transport.ssl.certificate": str(certs / "node.crt"),
+            "xpack.security.transport.ssl.certificate_authorities": [str(certs / "ca.crt")],
+            **settings,
+        },
+    )
+
+
+def client(node: NodeProcess) -> Elasticsearch:
+    return Elasticsearch(node.url, basic_auth=("elastic", PASSWORD), request_timeout=30)
+
+
+def transport_port(node: NodeProcess) -> int:
+    (only,) = client(node).nodes.info()["nodes"].values()
+    return int(str(only["transport_address"]).rsplit(":", 1)[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def remote_cluster(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> Iterator[tuple[NodeProcess, CertificateAndKey]]:
+    record_secret(PASSWORD)
+    ca = generate_ca("CN=Remote Transport CA")
+    node = secured(tmp_path / "remote", "remote", ca)
+    node.start()
+    yield node, ca
+    node.kill()
+
+
+def test_shared_transport_ca_connects(
+    tmp_path: Path, remote_cluster: tuple[NodeProcess, CertificateAndKey]
+) -> None:
+    remote, ca = remote_cluster
+    port = transport_port(remote)
+    local = secured(tmp_path / "local", "local", ca)
+    with local:
+        lc = client(local)
+        lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]})
+        info = lc.cluster.remote_info()["my"]
+        assert info["connected"] is True
+        assert info["num_nodes_connected"] == 1
+        assert "cluster_credentials" not in info  # certificate model
+        assert "DiagnosticTrustManager" not in local.log_text()
+
+
+def test_untrusted_remote_ca_is_diagnosed_on_both_sides(
+    tmp_path: Path, remote_cluster: tuple[NodeProcess, CertificateAndKey]
+) -> None:
+    remote, _ = remote_cluster
+    port = transport_port(remote)
+    local_ca = generate_ca("CN=Local Transport CA")
+    local = secured(
+        tmp_path / "local",
+        "local",
+        local_ca,
+        **{"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]},
+    )
+    with local:
+        wait_for(lambda: "failed to establish trust with server" in local.log_text())
+        text = local.log_text()
+        ca_path = tmp_path / "local" / "config" / "certs" / "ca.crt"
+        line = re.search(
+            r"\[WARN \]\[o\.e\.c\.s\.DiagnosticTrustManager\] \[local-node\] (failed to establish "
+            r"trust with server at \[127\.0\.0\.1\]; .*)\n(.*)",
+            text,
+        )
+        assert line, text[-4000:]
+        message, cause = line.group(1), line.group(2)
+        assert "the server provided a certificate with subject name [CN=remote-node]" in message
+        assert "the certificate is issued by [CN=Remote Transport CA]" in message
+        assert "certificate dates are valid" in message
+        assert "the session uses cipher suite [" in message
+        assert (
+            f"this ssl context ([xpack.security.transport.ssl (with trust configuration: "
+            f"PEM-trust{{{ca_path}}})])" in message
+        )
+        # OpenSSL completes a server's chain from its trust store, so the remote sends its CA
+        # too (ES sends what its certificate file holds); the diagnosis names that CA untrusted.
+        assert (
+            "the certificate is signed by (subject [CN=Remote Transport CA] fingerprint ["
+            in message
+        )
+        assert (
+            "the [CN=Remote Transport CA] certificate is not trusted in this ssl context" in message
+        )
+        assert cause.startswith("sun.security.validator.ValidatorException: PKIX path building")
+        # and the sniff strategy reports the failed round
+        assert re.search(
+            r"\[WARN \]\[o\.e\.t\.SniffConnectionStrategy\] \[local-node\] fetching nodes from "
+            r"external cluster \[my\] failed",
+            text,
+        )
+        wait_for(lambda: "client did not trust this server's certificate" in remote.log_text())
+        assert re.search(
+            r"\[WARN \]\[o\.e\.x\.c\.s\.t\.n\.SecurityNetty4Transport\] \[remote-node\] client did "
+            rf"not trust this server's certificate, closing connection Netty4TcpChannel"
+            rf"\{{localAddress=/127\.0\.0\.1:{port}, remoteAddress=/127\.0\.0\.1:\d+, "
+            r"profile=default\}",
+            remote.log_text(),
+        ), remote.log_text()[-3000:]
+        assert client(local).cluster.remote_info()["my"]["connected"] is False
+
+
+def test_missing_client_certificate_is_reported_on_both_sides(
+    remote_cluster: tuple[NodeProcess, CertificateAndKey],
+) -> None:
+    remote, ca = remote_cluster
+    port = transport_port(remote)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cadata=encode_pem_certificates(ca.certificate).decode())
+    me = LocalNode("local", "uuid", NodeIdentity("cid", "local-node", "127.0.0.1:0", "9.1.0"))
+
+    async def attempt() -> ConnectTransportError:
+        with pytest.raises(ConnectTransportError) as err:
+            await connect("127.0.0.1", port, identity=me, ssl_context=ctx, timeout=10)
+        return err.value
+
+    error = asyncio.run(attempt())
+    assert "certificate" in error.reason
+    wait_for(lambda: "Empty client certificate chain" in remote.log_text())
+    assert re.search(
+        r"\[WARN \]\[o\.e\.t\.TcpTransport\s*\] \[remote-node\] exception caught on transport layer "
+        rf"\[Netty4TcpChannel\{{localAddress=/127\.0\.0\.1:{port}, remoteAddress=/127\.0\.0\.1:\d+, "
+        r"profile=default\}\], closing connection\n"
+        r"io\.netty\.handler\.codec\.DecoderException: javax\.net\.ssl\.SSLHandshakeException: "
+        r"Empty client certificate chain",
+        remote.log_text(),
+    ), remote.log_text()[-3000:]
