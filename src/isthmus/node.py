@@ -467,9 +467,12 @@ def _remote_configs(flat: Any) -> Any:
     return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
 
 
-def _validate_remote(previous: Any, current: Any) -> None:
-    from isthmus.settings.remote import validate_remote_update
+def _validate_remote(previous: Any, current: Any, layers: Any) -> None:
+    """ES's order: each layer with its dependencies (transient first), then the update."""
+    from isthmus.settings.remote import validate_remote_settings, validate_remote_update
 
+    for layer in layers:
+        validate_remote_settings(layer)
     validate_remote_update(previous, current)
 
 

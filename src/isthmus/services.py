@@ -13,8 +13,8 @@ from isthmus.cluster.service import ClusterService
 from isthmus.index.service import IndicesService
 
 if TYPE_CHECKING:
-    from isthmus.remote.service import RemoteClusterService
     from isthmus.http.guard import Guard
+    from isthmus.remote.service import RemoteClusterService
     from isthmus.security.secure_settings import SecureSettingsHolder
     from isthmus.security.service import SecurityService
     from isthmus.security.tls import SslConfig

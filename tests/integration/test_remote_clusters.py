@@ -40,7 +40,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
-    remote = NodeProcess(tmp_path / "remote", {"cluster.name": "remote", "node.name": "remote-node"})
+    remote = NodeProcess(
+        tmp_path / "remote", {"cluster.name": "remote", "node.name": "remote-node"}
+    )
     local = NodeProcess(tmp_path / "local", {"cluster.name": "local", "node.name": "local-node"})
     remote.start()
     local.start()
@@ -156,14 +158,12 @@ def test_validation_messages(pair: tuple[NodeProcess, NodeProcess]) -> None:
         for r in reasons(error({"cluster.remote.bad.seeds": ["nope"]}))
     )
     assert any(
-        r
-        == 'Setting "cluster.remote.bad.proxy_address" cannot be used with the configured '
+        r == 'Setting "cluster.remote.bad.proxy_address" cannot be used with the configured '
         '"cluster.remote.bad.mode" [required=PROXY, configured=SNIFF]'
         for r in reasons(error({"cluster.remote.bad.proxy_address": "127.0.0.1:9300"}))
     )
     assert any(
-        r
-        == "Cannot configure setting [cluster.remote.bad.skip_unavailable] if remote cluster "
+        r == "Cannot configure setting [cluster.remote.bad.skip_unavailable] if remote cluster "
         "is not enabled."
         for r in reasons(error({"cluster.remote.bad.skip_unavailable": True}))
     )

@@ -53,6 +53,11 @@ def version_block() -> dict[str, Any]:
     }
 
 
+# (previous effective, new effective, (new transient layer, new persistent layer)) -> raises
+GroupValidator = Callable[
+    [Mapping[str, Any], Mapping[str, Any], tuple[Mapping[str, Any], Mapping[str, Any]]], None
+]
+
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 
 
@@ -67,7 +72,7 @@ class ClusterActions:
         self._groups: list[
             tuple[
                 str,
-                Callable[[Mapping[str, Any], Mapping[str, Any]], None],
+                GroupValidator,
                 Callable[[Mapping[str, Any]], Awaitable[None]],
             ]
         ] = []
@@ -82,13 +87,13 @@ class ClusterActions:
     def add_group(
         self,
         prefix: str,
-        validate: Callable[[Mapping[str, Any], Mapping[str, Any]], None],
+        validate: GroupValidator,
         apply: Callable[[Mapping[str, Any]], Awaitable[None]],
     ) -> None:
         """A family of settings validated and applied together (``cluster.remote.``).
 
-        ``validate(previous, current)`` sees the effective flat settings before and after an
-        update and raises to refuse it; ``apply`` is awaited with the new effective settings after any key under ``prefix``
+        ``validate(previous, current, layers)`` sees the effective flat settings before and after
+        an update, and the new (transient, persistent) layers, and raises to refuse it; ``apply`` is awaited with the new effective settings after any key under ``prefix``
         changed, before the update is acknowledged.
         """
         self._groups.append((prefix, validate, apply))
@@ -165,7 +170,11 @@ class ClusterActions:
             touched = set(persistent) | set(transient)
             for prefix, validate, _ in self._groups:
                 if any(key.startswith(prefix) for key in touched):
-                    validate(self.effective(state), self.effective(new_state))
+                    validate(
+                        self.effective(state),
+                        self.effective(new_state),
+                        (new_state.transient, new_state.persistent),
+                    )
             return new_state
 
         old = self.cluster.state

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 import isthmus.security.tls
-import isthmus.settings.secure  # noqa: F401  (registers the secure settings)
+import isthmus.settings.remote  # registers the remote-cluster and transport settings
+import isthmus.settings.secure
 from isthmus.errors import SettingsError
 from isthmus.settings.registry import Scope, find, flatten, unknown
 
@@ -80,4 +81,6 @@ def load_raw(
             )
         setting.coerce(key, raw)
         validated[key] = raw
+    # Cross-setting rules of remote clusters (mode-specific keys, keys needing an enabled remote).
+    isthmus.settings.remote.validate_remote_settings(validated)
     return validated

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,11 @@ class NodeProcess:
         settings: Mapping[str, Any] | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        wrap: Sequence[str] | None = None,
     ) -> None:
+        """``wrap`` is a command prefix the node is started under, for instance
+        ``["ip", "netns", "exec", "<ns>"]`` to run it in a network namespace (the prefix must
+        exec the node in place, so that :attr:`proc`'s pid and signals are the node's)."""
         self.home = home
         self.settings: dict[str, Any] = {
             "cluster.name": "test-cluster",
@@ -40,6 +45,7 @@ class NodeProcess:
         }
         self.settings.update(settings or {})
         self.env = dict(env or {})
+        self.wrap = list(wrap or [])
         self.proc: subprocess.Popen[bytes] | None = None
         self.http_address: str | None = None
 
@@ -61,6 +67,17 @@ class NodeProcess:
     def log_file(self) -> Path:
         return self.home / "logs" / f"{self.settings['cluster.name']}.log"
 
+    def transport_address(self, timeout: float = 10.0) -> str:
+        """The node's transport ``host:port``, from ``GET /_nodes/_local`` (plain HTTP without
+        authentication, reached from this process's network namespace)."""
+        assert self.http_address is not None, "node not started"
+        with urllib.request.urlopen(
+            f"http://{self.http_address}/_nodes/_local", timeout=timeout
+        ) as resp:
+            info = orjson.loads(resp.read())
+        (node,) = info["nodes"].values()
+        return str(node["transport_address"])
+
     def log_text(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""
 
@@ -77,6 +94,7 @@ class NodeProcess:
         self._stderr = stderr_path.open("ab")
         self.proc = subprocess.Popen(
             [
+                *self.wrap,
                 sys.executable,
                 "-m",
                 "isthmus",

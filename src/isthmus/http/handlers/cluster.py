@@ -127,6 +127,7 @@ def routes(s: Services) -> list[Route]:
         "wait_for_no_initializing_shards",
         *COMMON_INDICES_PARAMS,
     )
+
     async def remote_info(req: Request) -> dict[str, Any]:
         return {} if s.remote is None else s.remote.info()
 
