@@ -157,7 +157,12 @@ class Node:
             transport = await self._start_transport(env, cluster, security)
             remote = self._remote_service(transport)
             identity = NodeIdentity(
-                env.node_id, s, http_address, self.clock(), transport.publish_address
+                env.node_id,
+                s,
+                http_address,
+                self.clock(),
+                transport.publish_address,
+                transport.bound_address,
             )
             cluster_actions = ClusterActions(cluster, indices, identity)
             cluster_actions.add_consumer(

@@ -19,6 +19,11 @@ def test_transport_handshake_against_a_running_node(tmp_path: Path) -> None:
         info = Elasticsearch(node.url).nodes.info()
         (node_id, only) = next(iter(info["nodes"].items()))
         host, port = only["transport_address"].rsplit(":", 1)
+        assert only["transport"] == {
+            "bound_address": [only["transport_address"]],
+            "publish_address": only["transport_address"],
+            "profiles": {},
+        }
         assert "publish_address {" in node.log_text()
 
         async def handshake() -> tuple[str, str]:

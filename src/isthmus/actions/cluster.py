@@ -36,7 +36,8 @@ class NodeIdentity:
     settings: NodeSettings
     http_address: str  # "host:port" the HTTP server is bound to
     started_at: float
-    transport_address: str | None = None  # "host:port" of the transport server
+    transport_address: str | None = None  # "host:port" the transport server publishes
+    transport_bound: str | None = None  # "host:port" it is bound to
 
 
 def version_block() -> dict[str, Any]:
@@ -374,6 +375,11 @@ class ClusterActions:
                     "bound_address": [self.node.http_address],
                     "publish_address": self.node.http_address,
                     "max_content_length_in_bytes": s.max_content_length,
+                },
+                "transport": {
+                    "bound_address": [self.node.transport_bound or self.node.transport_address],
+                    "publish_address": self.node.transport_address,
+                    "profiles": {},
                 },
                 "modules": [],
                 "plugins": [],
