@@ -88,10 +88,9 @@ def test_sniff_remote_added_updated_and_removed(pair: tuple[NodeProcess, NodePro
     assert lc.cluster.remote_info()["my"]["skip_unavailable"] is False
     assert lc.cluster.remote_info()["my"]["connected"] is True
 
-    lc.cluster.put_settings(
-        persistent={"cluster.remote.my.seeds": None, "cluster.remote.my.skip_unavailable": None}
-    )
+    lc.cluster.put_settings(persistent={"cluster.remote.my.*": None})
     assert lc.cluster.remote_info().body == {}
+    assert lc.cluster.get_settings()["persistent"] == {}
     assert "remote cluster connection [my] updated: DISCONNECTED" in local.log_text()
 
 

@@ -119,6 +119,9 @@ class ClusterActions:
     def _validated(self, scope_name: str, updates: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in flatten(updates).items():
+            if value is None and key.endswith(".*"):
+                out[key] = None  # ES: a null on a wildcard key removes every matching setting
+                continue
             setting = find(key, (Scope.CLUSTER, Scope.NODE))
             if setting is None:
                 raise IllegalArgumentError(f"{scope_name} setting [{key}], not recognized")
