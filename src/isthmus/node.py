@@ -27,6 +27,7 @@ import uvicorn
 
 from isthmus import ES_COMPAT_VERSION, logs
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
+from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
@@ -156,6 +157,8 @@ class Node:
             tls = self._http_tls()
             transport = await self._start_transport(env, cluster, security)
             remote = self._remote_service(transport)
+            cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
+            cross_cluster.register(transport.registry)
             identity = NodeIdentity(
                 env.node_id,
                 s,
@@ -182,6 +185,7 @@ class Node:
                 indices_actions=indices_actions,
                 documents=DocumentActions(cluster, indices, indices_actions),
                 search=SearchActions(cluster, indices, env.node_id, self.clock),
+                cross_cluster=cross_cluster,
                 security=security,
                 guard=guard,
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),

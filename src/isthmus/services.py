@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
+from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
@@ -29,6 +30,7 @@ class Services:
     indices_actions: IndicesActions
     documents: DocumentActions
     search: SearchActions
+    cross_cluster: CrossClusterActions
     security: SecurityService | None = None
     guard: Guard | None = None
     secure_settings: SecureSettingsHolder | None = None

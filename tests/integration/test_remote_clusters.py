@@ -233,6 +233,40 @@ def test_remote_restart_is_closed_by_remote(tmp_path: Path) -> None:
             rf"to \[\{{remote-node\}}\{{[^}}]+\}}\{{127\.0\.0\.1:{port}\}}\] closed by remote",
             local.log_text(),
         ), local.log_text()[-3000:]
+        down = lc.indices.resolve_cluster(name="my:*").body["my"]
+        assert down["connected"] is False
+        assert down["skip_unavailable"] is True
+        assert "connect_exception" in down["error"]
+        # The remote comes back on the same port: the next use reconnects.
+        remote.start()
+        Elasticsearch(remote.url).indices.create(index="logs-1")
+        up = lc.indices.resolve_cluster(name="my:logs-*,local-*").body
+        assert up == {
+            "(local)": {
+                "connected": True,
+                "skip_unavailable": False,
+                "matching_indices": False,
+                "version": up["(local)"]["version"],
+            },
+            "my": {
+                "connected": True,
+                "skip_unavailable": True,
+                "matching_indices": True,
+                "version": up["my"]["version"],
+            },
+        }
+        assert set(up["my"]["version"]) == {
+            "number",
+            "build_flavor",
+            "minimum_wire_compatibility_version",
+            "minimum_index_compatibility_version",
+        }
+        assert lc.cluster.remote_info()["my"]["connected"] is True
+        assert (
+            lc.indices.resolve_cluster(name="my:nothing*").body["my"]["matching_indices"] is False
+        )
+        everything = lc.indices.resolve_cluster().body
+        assert list(everything) == ["my"] and "matching_indices" not in everything["my"]
     finally:
         local.kill()
         remote.kill()

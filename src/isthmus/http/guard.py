@@ -70,8 +70,12 @@ class Guard:
         names = sorted({*state.indices, *state.aliases()})
         explicit: list[str] = []
         allowed: list[str] = []
+        remote: list[str] = []  # alias:index parts are authorized by the remote cluster
         parts = split_expression(expression) or ["*"]
         for part in parts:
+            if ":" in part and not part.startswith(("<", "-<")):
+                remote.append(part)
+                continue
             if part == "_all":
                 part = "*"
             if part.startswith("-"):
@@ -93,9 +97,12 @@ class Guard:
         if refused:
             raise self.authorizer.denied(subject, action, refused)
         chosen = explicit + allowed
+        local_named = len(remote) < len(parts)
         if not [c for c in chosen if not c.startswith("-")]:
-            return NOTHING
-        return ",".join(dict.fromkeys(chosen))
+            if not local_named:
+                return ",".join(remote)
+            chosen = NOTHING.split(",")
+        return ",".join(dict.fromkeys(chosen + remote))
 
     def item_allowed(
         self, subject: Subject | None, action: str, index: str

@@ -14,17 +14,22 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from isthmus.errors import IllegalArgumentError, IsthmusError
 from isthmus.remote.cluster import RemoteClusterConnection
 from isthmus.remote.connector import Connector
+from isthmus.transport.channel import TransportChannel
 from isthmus.transport.errors import NoSuchRemoteClusterError
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig, RemoteClusterGlobals
 
 log = logging.getLogger("org.elasticsearch.transport.RemoteClusterService")
+
+# How a request treats a disconnected remote: "reconnect" (wait), "fail" (fail fast), or None
+# (by skip_unavailable).
+DisconnectedPolicy = Literal["reconnect", "fail"] | None
 
 UPDATE_WAIT_SECONDS = 10.0
 
@@ -83,6 +88,22 @@ class RemoteClusterService:
         if ensure_connected:
             await remote.ensure_connected()
         return remote
+
+    async def channel_for_request(
+        self, alias: str, policy: DisconnectedPolicy = None
+    ) -> TransportChannel:
+        """A channel to ``alias`` for one request, ES's ``DisconnectedStrategy`` deciding what
+        to do when nothing is connected: wait for a reconnect (bounded by the connect timeout),
+        or fail at once with ``Unable to connect to [alias]`` and reconnect in the background.
+        ``None`` chooses by ``skip_unavailable`` (true: fail fast)."""
+        remote = self.get(alias)
+        wait = not remote.skip_unavailable if policy is None else policy == "reconnect"
+        if not remote.is_connected():
+            if wait:
+                await remote.ensure_connected()
+            else:
+                remote.strategy.connect_in_background("on use")
+        return remote.channel()
 
     def info(self) -> dict[str, Any]:
         """``GET /_remote/info``: every enabled alias, in configuration order."""

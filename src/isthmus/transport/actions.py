@@ -8,6 +8,7 @@ channels or handshakes (the server answers the handshake itself).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from isthmus.errors import IllegalArgumentError
@@ -15,6 +16,10 @@ from isthmus.transport.channel import ChannelInfo
 from isthmus.transport.errors import ActionNotFoundTransportError
 
 ActionHandler = Callable[[Any, Mapping[str, str], ChannelInfo], Awaitable[Any]]
+
+# Who the request being handled runs as, as the server's request filter decided (None: the
+# system identity, or security off). Set per request task; handlers read it to authorize indices.
+CURRENT_CALLER: ContextVar[Any] = ContextVar("isthmus_transport_caller", default=None)
 
 
 class ActionRegistry:

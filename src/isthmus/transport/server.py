@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from isthmus.listeners import bind_first_free
-from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.local import LocalNode
 from isthmus.transport.sockets import apply_tcp_options
@@ -184,7 +184,7 @@ class TransportServer:
         info = channel.info()
         self.registry.handler(request.action)  # an unknown action is refused before auth
         if self.request_filter is not None:
-            self.request_filter(request.action, request.headers, info)
+            CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
         return await self.registry.dispatch(request.action, request.payload, request.headers, info)
 
     def _handshake(self, channel: TransportChannel, request: Request) -> Any:

@@ -69,5 +69,5 @@ def test_exclusions() -> None:
         "Attempt to exclude clusters [cluster_1, cluster_2] failed as they are not included in "
         "the list of clusters to be included: []. Input: [-*:*]"
     )
-    with pytest.raises(IllegalArgumentError, match="excludes all indexes. Nothing to search."):
+    with pytest.raises(IllegalArgumentError, match=r"excludes all indexes\. Nothing to search\."):
         group_indices(["cluster*:*", "*:foo", "-*:*"], ALIASES)

@@ -131,9 +131,33 @@ def routes(s: Services) -> list[Route]:
     async def remote_info(req: Request) -> dict[str, Any]:
         return {} if s.remote is None else s.remote.info()
 
+    async def resolve_cluster_all(req: Request) -> dict[str, Any]:
+        return await s.cross_cluster.resolve_cluster(None, req.params, req.subject)
+
+    async def resolve_cluster(req: Request) -> dict[str, Any]:
+        return await s.cross_cluster.resolve_cluster(
+            req.path_params.get("index"), req.params, req.subject
+        )
+
+    resolve_params = ("timeout", *COMMON_INDICES_PARAMS)
+
     settings_params = ("flat_settings", "include_defaults", *MASTER_PARAMS, "local")
     return [
         route("GET", "/_remote/info", remote_info, action="cluster:monitor/remote/info"),
+        route(
+            "GET",
+            "/_resolve/cluster",
+            resolve_cluster_all,
+            params=resolve_params,
+            action="indices:admin/resolve/cluster",
+        ),
+        route(
+            "GET",
+            "/_resolve/cluster/{index}",
+            resolve_cluster,
+            params=resolve_params,
+            action="indices:admin/resolve/cluster",
+        ),
         route(("GET", "HEAD"), "/", root, action="cluster:monitor/main"),
         route(
             "GET", "/_cluster/health", health, params=health_params, action="cluster:monitor/health"

@@ -1,0 +1,179 @@
+"""What crosses to remote clusters on behalf of a REST request (coordinating side), and what this
+node answers when another cluster asks (remote side).
+
+Owns: splitting index expressions between clusters for an action, the caller identity that
+travels with each request (certificate model), ``GET /_resolve/cluster`` on both sides. Searches
+across clusters build on the same pieces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from isthmus.actions.cluster import version_block
+from isthmus.cluster.remote_expressions import (
+    LOCAL_CLUSTER,
+    LOCAL_DISPLAY,
+    ClusterIndices,
+    group_indices,
+    split_expression,
+)
+from isthmus.cluster.resolve import IndicesOptions, resolve
+from isthmus.cluster.service import ClusterService
+from isthmus.errors import IllegalArgumentError, IndexNotFoundError, IsthmusError, SecurityError
+from isthmus.security.authz import Authorizer, Subject
+from isthmus.settings.values import parse_time
+from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
+from isthmus.transport.channel import ChannelInfo
+
+if TYPE_CHECKING:
+    from isthmus.remote.service import RemoteClusterService
+
+RESOLVE_CLUSTER_ACTION = "indices:admin/resolve/cluster"
+LENIENT = IndicesOptions(ignore_unavailable=True, allow_no_indices=True)
+
+
+def identity_headers(subject: Subject | None) -> dict[str, str]:
+    """The caller's identity for the remote cluster to authorize (certificate model)."""
+    if subject is None:
+        return {}
+    from isthmus.security.transport_filter import TransportIdentity
+
+    return TransportIdentity(subject.username, subject.role_names, subject.realm).header()
+
+
+def short_version() -> dict[str, Any]:
+    full = version_block()
+    keys = (
+        "number",
+        "build_flavor",
+        "minimum_wire_compatibility_version",
+        "minimum_index_compatibility_version",
+    )
+    return {k: full[k] for k in keys}
+
+
+class CrossClusterActions:
+    def __init__(
+        self,
+        cluster: ClusterService,
+        remote: RemoteClusterService | None,
+        node_name: str,
+        authorizer: Authorizer | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.remote = remote
+        self.node_name = node_name
+        self.authorizer = authorizer or Authorizer()
+
+    # --- coordinating side ----------------------------------------------------------------------
+
+    def group(self, expression: str | None, *, local_if_empty: bool = True) -> ClusterIndices:
+        """The clusters an index expression names (ES's messages for bad ones)."""
+        parts = split_expression(expression)
+        aliases = self.remote.aliases() if self.remote is not None else ()
+        grouped = group_indices(parts, aliases, local_if_empty=local_if_empty)
+        if grouped.is_cross_cluster and (self.remote is None or not self.remote.enabled):
+            raise IllegalArgumentError(
+                f"node [{self.node_name}] does not have the remote cluster client role enabled"
+            )
+        return grouped
+
+    async def resolve_cluster(
+        self, expression: str | None, params: Mapping[str, str], subject: Subject | None
+    ) -> dict[str, Any]:
+        """``GET /_resolve/cluster[/<expr>]``: contacts every named remote now."""
+        with_expression = bool(split_expression(expression))
+        if with_expression:
+            grouped = self.group(expression, local_if_empty=False)
+        else:
+            aliases = self.remote.aliases() if self.remote is not None else ()
+            grouped = ClusterIndices(local=None, remote={a: () for a in aliases})
+        timeout = parse_time(params["timeout"]).seconds if "timeout" in params else None
+        out: dict[str, Any] = {}
+        if grouped.local is not None:
+            entry: dict[str, Any] = {"connected": True, "skip_unavailable": False}
+            if with_expression:
+                entry["matching_indices"] = self._matches(list(grouped.local), subject)
+            entry["version"] = short_version()
+            out[LOCAL_DISPLAY] = entry
+        answers = await asyncio.gather(
+            *(
+                self._resolve_remote(alias, names, with_expression, subject, timeout)
+                for alias, names in grouped.remote.items()
+            )
+        )
+        out.update(zip(grouped.remote, answers, strict=True))
+        return out
+
+    async def _resolve_remote(
+        self,
+        alias: str,
+        names: tuple[str, ...],
+        with_expression: bool,
+        subject: Subject | None,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        assert self.remote is not None
+        remote = self.remote.get(alias)
+        entry: dict[str, Any] = {"connected": False, "skip_unavailable": remote.skip_unavailable}
+        try:
+            async with asyncio.timeout(timeout):
+                channel = await self.remote.channel_for_request(alias, "reconnect")
+                answer = await channel.request(
+                    RESOLVE_CLUSTER_ACTION,
+                    {"indices": list(names)},
+                    identity_headers(subject),
+                    timeout=timeout or 30.0,
+                )
+        except TimeoutError:
+            entry["error"] = (
+                f"Request timed out before receiving a response from the remote cluster [{alias}]"
+            )
+            return entry
+        except SecurityError as exc:
+            entry["connected"] = True
+            entry["error"] = exc.reason
+            return entry
+        except IsthmusError as exc:
+            entry["error"] = exc.reason
+            return entry
+        entry["connected"] = True
+        if with_expression:
+            entry["matching_indices"] = bool(answer.get("matching_indices"))
+        entry["version"] = answer.get("version")
+        return entry
+
+    def _matches(self, names: list[str], subject: Subject | None) -> bool:
+        try:
+            found = resolve(self.cluster.state, ",".join(names), LENIENT)
+        except IndexNotFoundError:
+            return False
+        if subject is None:
+            return bool(found)
+        return any(
+            self.authorizer.index_access(subject, RESOLVE_CLUSTER_ACTION, r.index.name).granted
+            for r in found
+        )
+
+    # --- remote side ----------------------------------------------------------------------------
+
+    def register(self, registry: ActionRegistry) -> None:
+        registry.register(RESOLVE_CLUSTER_ACTION, self._on_resolve_cluster)
+
+    async def _on_resolve_cluster(
+        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        names = payload.get("indices") if isinstance(payload, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise IllegalArgumentError("resolve cluster request needs a list of [indices]")
+        subject = CURRENT_CALLER.get()
+        return {
+            "matching_indices": bool(names) and self._matches(names, subject),
+            "version": short_version(),
+        }
+
+
+__all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "identity_headers"]
