@@ -46,6 +46,7 @@ from isthmus.errors import (
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.search import dsl
+from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.source_filter import filter_source
@@ -72,6 +73,21 @@ class _ShardFailure:
     index: str
     shard: int
     error: IsthmusError
+
+
+@dataclass
+class PartialSearch:
+    """One cluster's share of a search, before rendering (see ``search_partial``)."""
+
+    hits: list[ShardHit]
+    total: int
+    max_score: float | None
+    total_shards: int
+    failures: list[_ShardFailure]
+    mappings: dict[str, IndexMapping]
+    combined_mapping: IndexMapping
+    index_names: str
+    aggs: dict[str, AggResult] | None = None
 
 
 class SearchActions:
@@ -193,8 +209,52 @@ class SearchActions:
     ) -> dict[str, Any]:
         """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none)."""
         started = time.perf_counter()
+        req = self.parse(expression, body, params)
+        scroll = params.get("scroll")
+        partial = await self.search_partial(
+            expression, req, params, restrictions, collect_all=scroll is not None
+        )
+        body_out: dict[str, Any] = {}
+        merged = partial.hits
+        if scroll is not None:
+            keep = parse_time(scroll).millis
+            scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            ctx = _ScrollContext(
+                req,
+                [(h, partial.mappings[h.index]) for h in merged],
+                req.size,
+                self.clock() + keep / 1000,
+                keep,
+                partial.total,
+                partial.total_shards,
+                restrictions,
+            )
+            self._expire_scrolls()
+            self._scrolls[scroll_id] = ctx
+            body_out["_scroll_id"] = scroll_id
+            page = merged[: req.size]
+        else:
+            page = merged[req.from_ : req.from_ + req.size]
+        body_out.update(
+            {
+                "took": int((time.perf_counter() - started) * 1000),
+                "timed_out": False,
+                "_shards": self.shards_section(partial),
+                "hits": self._hits_section(
+                    req, page, partial.total, partial.max_score, partial.mappings, restrictions
+                ),
+            }
+        )
+        if partial.aggs is not None:
+            body_out["aggregations"] = self.aggregations_json(req, [partial.aggs], partial)
+        return body_out
+
+    def parse(
+        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> SearchRequest:
+        """The parsed request; a query ES would reject on the shards fails as it does there."""
         try:
-            req = parse_search(body, params)
+            return parse_search(body, params)
         except QueryShardError as exc:
             # ES builds these queries on the shards: every shard fails with the same cause.
             first = next(iter(self._targets(expression, params)), None)
@@ -208,58 +268,81 @@ class SearchActions:
             if not failed:
                 raise
             raise self._phase_error(failed) from None
+
+    async def search_partial(
+        self,
+        expression: str | None,
+        req: SearchRequest,
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None = None,
+        *,
+        collect_all: bool = False,
+    ) -> PartialSearch:
+        """This cluster's part of a search: ranked hits (every match when ``collect_all``, else
+        the first ``from + size``), the total, and the aggregations in their mergeable form.
+
+        Cross-cluster search merges several of these (one per cluster) into one response.
+        """
         now_ms = int(self.clock() * 1000)
-        scroll = params.get("scroll")
         targets = self._targets(expression, params)
         results, failures, total_shards = await self._run_shards(
-            targets, req, now_ms, collect_all=scroll is not None, restrictions=restrictions
+            targets, req, now_ms, collect_all=collect_all, restrictions=restrictions
         )
         if failures and not results:
             raise self._phase_error(failures)
-        mappings = {t.index.name: t.index.mapping for t in targets}
         merged = self._merge(results, req)
-        total = sum(r.total for r in results)
-        body_out: dict[str, Any] = {}
-        if scroll is not None:
-            keep = parse_time(scroll).millis
-            scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            ctx = _ScrollContext(
-                req,
-                [(h, mappings[h.index]) for h in merged],
-                req.size,
-                self.clock() + keep / 1000,
-                keep,
-                total,
-                total_shards,
-                restrictions,
-            )
-            self._expire_scrolls()
-            self._scrolls[scroll_id] = ctx
-            body_out["_scroll_id"] = scroll_id
-            page = merged[: req.size]
-        else:
-            page = merged[req.from_ : req.from_ + req.size]
-        max_score = max((r.max_score for r in results if r.max_score is not None), default=None)
-        body_out.update(
-            {
-                "took": int((time.perf_counter() - started) * 1000),
-                "timed_out": False,
-                "_shards": self._shards_section(total_shards, failures, self.node_id),
-                "hits": self._hits_section(req, page, total, max_score, mappings, restrictions),
-            }
+        if not collect_all:
+            merged = merged[: req.from_ + req.size]
+        partial = PartialSearch(
+            hits=merged,
+            total=sum(r.total for r in results),
+            max_score=max((r.max_score for r in results if r.max_score is not None), default=None),
+            total_shards=total_shards,
+            failures=failures,
+            mappings={t.index.name: t.index.mapping for t in targets},
+            combined_mapping=_combined_mapping([t.index for t in targets]),
+            index_names=",".join(t.index.name for t in targets),
         )
         if req.aggs:
             try:
-                body_out["aggregations"] = self._aggregate(
-                    req, results, targets, now_ms, restrictions
-                )
+                partial.aggs = self._aggregate(req, results, partial, now_ms, restrictions)
             except (ParsingError, SearchPhaseExecutionError):
                 raise
             except IsthmusError as exc:
                 # ES meets these (fielddata, unmapped types) on the shards: report them so.
                 failed = [_ShardFailure(r.index, r.shard, exc) for r in results]
                 raise self._phase_error(failed) from None
-        return body_out
+        return partial
+
+    def shards_section(self, partial: PartialSearch) -> dict[str, Any]:
+        return self._shards_section(partial.total_shards, partial.failures, self.node_id)
+
+    def render_hits(
+        self,
+        req: SearchRequest,
+        partial: PartialSearch,
+        hits: list[ShardHit],
+        restrictions: IndexRestrictions | None = None,
+    ) -> list[dict[str, Any]]:
+        """Hits as the response shows them (source filtering, FLS, highlight, sort values)."""
+        return [
+            self._render_hit(req, h, partial.mappings[h.index], _restriction(restrictions, h.index))
+            for h in hits
+        ]
+
+    def aggregations_json(
+        self, req: SearchRequest, partials: list[dict[str, AggResult]], partial: PartialSearch
+    ) -> dict[str, Any]:
+        """The final ``aggregations`` from the mergeable results of one or more clusters."""
+        from isthmus.search.aggs import parse_aggs, reduce_results, results_json
+
+        assert req.aggs is not None
+        out = results_json(reduce_results(partials))
+        if req.typed_keys:
+            from isthmus.search.aggs_typed import apply_typed_keys
+
+            out = apply_typed_keys(out, parse_aggs(req.aggs), partial.combined_mapping)
+        return out
 
     def _merge(self, results: list[ShardResult], req: SearchRequest) -> list[ShardHit]:
         if len(results) == 1:
@@ -338,11 +421,11 @@ class SearchActions:
         self,
         req: SearchRequest,
         results: list[ShardResult],
-        targets: list[Resolved],
+        partial: PartialSearch,
         now_ms: int,
         restrictions: IndexRestrictions | None = None,
-    ) -> dict[str, Any]:
-        from isthmus.search.aggs import AggDoc, parse_aggs, run_aggs
+    ) -> dict[str, AggResult]:
+        from isthmus.search.aggs import AggDoc, collect_aggs, parse_aggs
 
         assert req.aggs is not None
         spec = parse_aggs(req.aggs)
@@ -354,15 +437,9 @@ class SearchActions:
                 if restriction is not None:
                     source = restriction.source(source)
                 docs.append(AggDoc(index=r.index, id=doc_id, score=score, source=source))
-        mapping = _combined_mapping([t.index for t in targets])
-        out: dict[str, Any] = run_aggs(
-            spec, docs, mapping, now_ms=now_ms, index=",".join(t.index.name for t in targets)
+        return collect_aggs(
+            spec, docs, partial.combined_mapping, now_ms=now_ms, index=partial.index_names
         )
-        if req.typed_keys:
-            from isthmus.search.aggs_typed import apply_typed_keys
-
-            out = apply_typed_keys(out, spec, mapping)
-        return out
 
     # --- scroll -------------------------------------------------------------------------------
 
