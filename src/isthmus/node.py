@@ -26,6 +26,7 @@ import orjson
 import uvicorn
 
 from isthmus import ES_COMPAT_VERSION, logs
+from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
@@ -159,6 +160,14 @@ class Node:
             remote = self._remote_service(transport)
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
+            search_actions = SearchActions(cluster, indices, env.node_id, self.clock)
+            ccs = CrossClusterSearch(
+                search_actions,
+                cross_cluster,
+                guard=guard,
+                restrictions_for=_restrictions_for(guard, cluster),
+            )
+            ccs.register(transport.registry)
             identity = NodeIdentity(
                 env.node_id,
                 s,
@@ -184,8 +193,9 @@ class Node:
                 cluster_actions=cluster_actions,
                 indices_actions=indices_actions,
                 documents=DocumentActions(cluster, indices, indices_actions),
-                search=SearchActions(cluster, indices, env.node_id, self.clock),
+                search=search_actions,
                 cross_cluster=cross_cluster,
+                ccs=ccs,
                 security=security,
                 guard=guard,
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
@@ -468,6 +478,20 @@ class Node:
         tmp = self.ports_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
+
+
+def _restrictions_for(guard: Guard | None, cluster: ClusterService) -> Any:
+    """DLS/FLS of a remote caller's search on this cluster (None without security)."""
+    if guard is None:
+        return None
+    from isthmus.security.field_level import index_restrictions
+
+    def restrictions(subject: Any, names: list[str]) -> Any:
+        return index_restrictions(
+            guard.authorizer, subject, "indices:data/read/search", names, cluster.state
+        )
+
+    return restrictions
 
 
 def _remote_configs(flat: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
@@ -31,6 +32,7 @@ class Services:
     documents: DocumentActions
     search: SearchActions
     cross_cluster: CrossClusterActions
+    ccs: CrossClusterSearch
     security: SecurityService | None = None
     guard: Guard | None = None
     secure_settings: SecureSettingsHolder | None = None

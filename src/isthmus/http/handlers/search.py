@@ -88,8 +88,12 @@ def routes(s: Services) -> list[Route]:
         )
 
     async def search(req: Request) -> dict[str, Any]:
-        return await s.search.search(
-            req.path_params.get("index"), json_object(req), req.params, restrictions(req)
+        return await s.ccs.run(
+            req.path_params.get("index"),
+            json_object(req),
+            req.params,
+            req.subject,
+            restrictions(req),
         )
 
     async def count(req: Request) -> dict[str, Any]:

@@ -1,0 +1,361 @@
+"""Cross-cluster search with ``ccs_minimize_roundtrips`` (one request per remote cluster).
+
+Coordinating side: split the index expression by cluster, search the local part here and send
+each remote its part as one ``indices:data/read/search`` transport request (the caller's identity
+attached). Every cluster answers with its top ``from + size`` hits already rendered, its total,
+and its aggregations in their mergeable form; this module merges them as one search over the
+union would, prefixes remote hits' ``_index`` with ``<alias>:``, and writes ES's ``_clusters``
+section. ``skip_unavailable`` decides whether a failing remote is skipped or fails the search.
+
+Remote side: the same action answers another cluster's request, authorized against this
+cluster's roles of the caller's role names (certificate model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers
+from isthmus.actions.search import PartialSearch, SearchActions
+from isthmus.actions.search_shard import compare_keys
+from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
+from isthmus.errors import IllegalArgumentError, IsthmusError, SecurityError
+from isthmus.index.mapping import Mapping as IndexMapping
+from isthmus.search.aggs_core import AggResult
+from isthmus.search.request import SearchRequest
+from isthmus.security.field_level import IndexRestrictions
+from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
+from isthmus.transport.channel import ChannelInfo
+
+if TYPE_CHECKING:
+    from isthmus.http.guard import Guard
+    from isthmus.security.authz import Subject
+
+SEARCH_ACTION = "indices:data/read/search"
+
+# URL parameters a remote needs to run its part exactly as the coordinator would.
+_FORWARDED_PARAMS = (
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "sort",
+    "_source",
+    "_source_includes",
+    "_source_excludes",
+    "track_scores",
+    "version",
+    "seq_no_primary_term",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "expand_wildcards",
+    "ignore_throttled",
+)
+
+RestrictionsFor = Callable[["Subject | None", list[str]], IndexRestrictions | None]
+
+
+@dataclass
+class ClusterPart:
+    """One cluster's outcome in a cross-cluster search."""
+
+    key: str  # "" for local, else the alias
+    indices: str
+    skip_unavailable: bool
+    status: str = "running"
+    took: int | None = None
+    timed_out: bool = False
+    shards: dict[str, Any] | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    error: IsthmusError | None = None
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    max_score: float | None = None
+    aggs: dict[str, AggResult] | None = None
+    local: PartialSearch | None = None  # the local cluster's own result (its mappings)
+
+    @property
+    def display(self) -> str:
+        return LOCAL_DISPLAY if self.key == LOCAL_CLUSTER else self.key
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "indices": self.indices}
+        if self.took is not None:
+            out["took"] = self.took
+        out["timed_out"] = self.timed_out
+        if self.shards is not None:
+            out["_shards"] = {k: v for k, v in self.shards.items() if k != "failures"}
+        if self.failures:
+            out["failures"] = self.failures
+        return out
+
+
+class CrossClusterSearch:
+    def __init__(
+        self,
+        search: SearchActions,
+        cross: CrossClusterActions,
+        *,
+        guard: Guard | None = None,
+        restrictions_for: RestrictionsFor | None = None,
+    ) -> None:
+        self.search = search
+        self.cross = cross
+        self.guard = guard
+        self.restrictions_for = restrictions_for
+
+    # --- coordinating side ----------------------------------------------------------------------
+
+    async def run(
+        self,
+        expression: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        subject: Subject | None,
+        local_restrictions: IndexRestrictions | None,
+    ) -> dict[str, Any]:
+        """``_search``, crossing clusters when the expression names remote indices."""
+        grouped = self.cross.group(expression)
+        if not grouped.is_cross_cluster:
+            # Exclusions may have removed every remote: search what is left, locally.
+            local_only = ",".join(grouped.local or ()) or None if grouped.local else expression
+            return await self.search.search(local_only, body, params, local_restrictions)
+        if "scroll" in params:
+            raise IllegalArgumentError(
+                "scroll is not supported across clusters by Isthmus yet (it needs "
+                "ccs_minimize_roundtrips=false)"
+            )
+        started = time.perf_counter()
+        local_expr = ",".join(grouped.local) if grouped.local is not None else None
+        req = self.search.parse(local_expr, body, params)
+        parts: list[ClusterPart] = []
+        jobs = []
+        if grouped.local is not None:
+            part = ClusterPart(LOCAL_CLUSTER, local_expr or "", skip_unavailable=False)
+            parts.append(part)
+            jobs.append(self._local(part, local_expr, req, params, local_restrictions))
+        remote_body = dict(body or {})
+        remote_body["from"] = 0
+        remote_body["size"] = req.from_ + req.size
+        remote_params = {k: params[k] for k in _FORWARDED_PARAMS if k in params}
+        for alias, names in grouped.remote.items():
+            remote = self.cross.remote.get(alias) if self.cross.remote is not None else None
+            part = ClusterPart(
+                alias, ",".join(names), skip_unavailable=bool(remote and remote.skip_unavailable)
+            )
+            parts.append(part)
+            jobs.append(self._remote(part, list(names), remote_body, remote_params, subject))
+        await asyncio.gather(*jobs)
+        for part in parts:
+            if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
+                raise part.error
+        return self._merge(req, parts, started)
+
+    async def _local(
+        self,
+        part: ClusterPart,
+        expression: str | None,
+        req: SearchRequest,
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            partial = await self.search.search_partial(expression, req, params, restrictions)
+        except IsthmusError as exc:
+            part.error = exc
+            part.status = "failed"
+            return
+        part.hits = self.search.render_hits(req, partial, partial.hits, restrictions)
+        self._fill(part, partial, int((time.perf_counter() - started) * 1000))
+        part.aggs = partial.aggs
+        part.local = partial
+
+    def _fill(self, part: ClusterPart, partial: PartialSearch, took: int) -> None:
+        part.total = partial.total
+        part.max_score = partial.max_score
+        part.took = took
+        part.shards = self.search.shards_section(partial)
+        part.failures = list(part.shards.get("failures", []))
+        part.status = "partial" if partial.failures else "successful"
+
+    async def _remote(
+        self,
+        part: ClusterPart,
+        names: list[str],
+        body: dict[str, Any],
+        params: dict[str, str],
+        subject: Subject | None,
+    ) -> None:
+        assert self.cross.remote is not None
+        try:
+            channel = await self.cross.remote.channel_for_request(part.key)
+            answer = await channel.request(
+                SEARCH_ACTION,
+                {"indices": names, "body": body, "params": params},
+                identity_headers(subject),
+                timeout=None,
+            )
+            self._accept(part, answer)
+        except IsthmusError as exc:
+            part.error = exc
+            part.status = "skipped" if part.skip_unavailable else "failed"
+            part.failures = [{"shard": -1, "index": None, "reason": exc.to_cause()}]
+
+    def _accept(self, part: ClusterPart, answer: Any) -> None:
+        if not isinstance(answer, dict) or not isinstance(answer.get("hits"), list):
+            raise IllegalArgumentError(f"malformed search answer from remote cluster [{part.key}]")
+        part.hits = answer["hits"]
+        for hit in part.hits:
+            hit["_index"] = f"{part.key}:{hit['_index']}"
+        part.total = int(answer.get("total", 0))
+        part.max_score = answer.get("max_score")
+        part.took = answer.get("took")
+        part.timed_out = bool(answer.get("timed_out"))
+        part.shards = answer.get("_shards")
+        part.failures = list((part.shards or {}).get("failures", []))
+        part.status = "partial" if part.failures else "successful"
+        if answer.get("aggs") is not None:
+            from isthmus.search.aggs_wire import decode_results
+
+            part.aggs = decode_results(answer["aggs"])
+
+    def _merge(
+        self, req: SearchRequest, parts: list[ClusterPart], started: float
+    ) -> dict[str, Any]:
+        ok = [p for p in parts if p.error is None]
+        ranked: list[tuple[int, int, dict[str, Any]]] = [
+            (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)
+        ]
+        if req.sort and not req.sorts_by_score_only:
+            sorts = req.sort
+
+            def cmp(a: tuple[int, int, dict[str, Any]], b: tuple[int, int, dict[str, Any]]) -> int:
+                by = compare_keys(a[2].get("sort") or [], b[2].get("sort") or [], sorts)
+                return by or (a[0] - b[0]) or (a[1] - b[1])
+
+            ranked.sort(key=functools.cmp_to_key(cmp))
+        else:
+            ranked.sort(key=lambda t: (-(t[2].get("_score") or 0.0), t[0], t[1]))
+        page = [hit for _, _, hit in ranked[req.from_ : req.from_ + req.size]]
+        total = sum(p.total for p in ok)
+        scores = [p.max_score for p in ok if p.max_score is not None]
+        shards = {"total": 0, "successful": 0, "skipped": 0, "failed": 0}
+        failures: list[dict[str, Any]] = []
+        for p in ok:
+            for key in shards:
+                shards[key] += int((p.shards or {}).get(key, 0))
+            for failure in p.failures:
+                prefixed = dict(failure)
+                if p.key != LOCAL_CLUSTER and failure.get("index"):
+                    prefixed["index"] = f"{p.key}:{failure['index']}"
+                failures.append(prefixed)
+        shards_out: dict[str, Any] = dict(shards)
+        if failures:
+            shards_out["failures"] = failures
+        body: dict[str, Any] = {
+            "took": int((time.perf_counter() - started) * 1000),
+            "timed_out": any(p.timed_out for p in ok),
+            "_shards": shards_out,
+            "_clusters": clusters_section(parts),
+            "hits": self._hits(req, page, total, max(scores) if scores else None),
+        }
+        partials = [p.aggs for p in ok if p.aggs is not None]
+        if req.aggs and partials:
+            # typed_keys names come from the local mappings when the local cluster took part.
+            local = next((p.local for p in ok if p.local is not None), None) or _mapping_only()
+            body["aggregations"] = self.search.aggregations_json(req, partials, local)
+        return body
+
+    @staticmethod
+    def _hits(
+        req: SearchRequest, page: list[dict[str, Any]], total: int, max_score: float | None
+    ) -> dict[str, Any]:
+        section: dict[str, Any] = {}
+        tth = req.track_total_hits
+        if tth is not False:
+            if tth is True or total <= int(tth):
+                total_obj: Any = {"value": total, "relation": "eq"}
+            else:
+                total_obj = {"value": int(tth), "relation": "gte"}
+            section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
+        section["max_score"] = max_score
+        section["hits"] = page
+        return section
+
+    # --- remote side ----------------------------------------------------------------------------
+
+    def register(self, registry: ActionRegistry) -> None:
+        registry.register(SEARCH_ACTION, self._on_search)
+
+    async def _on_search(
+        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        started = time.perf_counter()
+        if not isinstance(payload, dict):
+            raise IllegalArgumentError("search request payload must be a map")
+        names = payload.get("indices")
+        body = payload.get("body")
+        params = payload.get("params") or {}
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise IllegalArgumentError("search request needs a list of [indices]")
+        if body is not None and not isinstance(body, dict):
+            raise IllegalArgumentError("search request [body] must be a map")
+        expression = ",".join(names)
+        subject = CURRENT_CALLER.get()
+        restrictions = None
+        if self.guard is not None:
+            if subject is None:
+                raise SecurityError(f"action [{SEARCH_ACTION}] is unauthorized for user [_system]")
+            expression = self.guard.narrow(subject, SEARCH_ACTION, expression)
+            if self.restrictions_for is not None:
+                restrictions = self.restrictions_for(subject, expression.split(","))
+        params = {str(k): str(v) for k, v in params.items()}
+        req = self.search.parse(expression, body, params)
+        partial = await self.search.search_partial(expression, req, params, restrictions)
+        aggs = None
+        if partial.aggs is not None:
+            from isthmus.search.aggs_wire import encode_results
+
+            aggs = encode_results(partial.aggs)
+        return {
+            "hits": self.search.render_hits(req, partial, partial.hits, restrictions),
+            "total": partial.total,
+            "max_score": partial.max_score,
+            "took": int((time.perf_counter() - started) * 1000),
+            "timed_out": False,
+            "_shards": self.search.shards_section(partial),
+            "aggs": aggs,
+        }
+
+
+def clusters_section(parts: list[ClusterPart]) -> dict[str, Any]:
+    """ES's ``_clusters``: counts recomputed from the per-cluster details."""
+    counts = {status: 0 for status in ("successful", "skipped", "running", "partial", "failed")}
+    for part in parts:
+        counts[part.status] += 1
+    return {
+        "total": len(parts),
+        **counts,
+        "details": {part.display: part.details() for part in parts},
+    }
+
+
+def _mapping_only() -> PartialSearch:
+    return PartialSearch(
+        hits=[],
+        total=0,
+        max_score=None,
+        total_shards=0,
+        failures=[],
+        mappings={},
+        combined_mapping=IndexMapping(),
+        index_names="",
+    )

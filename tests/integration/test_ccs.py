@@ -1,0 +1,119 @@
+"""Cross-cluster search between two real clusters with the official client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
+
+from isthmus.testing.process import NodeProcess
+
+
+def transport_address(client: Elasticsearch) -> str:
+    (only,) = client.nodes.info()["nodes"].values()
+    return str(only["transport_address"])
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    base = tmp_path_factory.mktemp("ccs")
+    remote = NodeProcess(base / "remote", {"cluster.name": "remote", "node.name": "remote-node"})
+    local = NodeProcess(base / "local", {"cluster.name": "local", "node.name": "local-node"})
+    remote.start()
+    local.start()
+    rc, lc = Elasticsearch(remote.url), Elasticsearch(local.url)
+    for client, index, offset in ((lc, "logs", 0), (rc, "logs", 100)):
+        client.indices.create(
+            index=index,
+            mappings={"properties": {"n": {"type": "long"}, "tag": {"type": "keyword"}}},
+        )
+        ops: list[dict[str, Any]] = []
+        for i in range(20):
+            ops += [
+                {"index": {"_index": index, "_id": str(offset + i)}},
+                {"n": offset + i, "tag": f"t{i % 3}", "msg": "hello world"},
+            ]
+        client.bulk(operations=ops, refresh=True)
+    lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [transport_address(rc)]})
+    yield local, remote
+    local.kill()
+    remote.kill()
+
+
+def test_local_and_remote_hits_merge(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    local, _ = clusters
+    lc = Elasticsearch(local.url)
+    resp = lc.search(index="logs,my:logs", sort=[{"n": "desc"}], size=5).body
+    assert [h["_index"] for h in resp["hits"]["hits"]] == ["my:logs"] * 5
+    assert [h["_source"]["n"] for h in resp["hits"]["hits"]] == [119, 118, 117, 116, 115]
+    assert resp["hits"]["total"] == {"value": 40, "relation": "eq"}
+    assert resp["_shards"] == {"total": 2, "successful": 2, "skipped": 0, "failed": 0}
+    clusters_section = resp["_clusters"]
+    assert {k: v for k, v in clusters_section.items() if k != "details"} == {
+        "total": 2, "successful": 2, "skipped": 0, "running": 0, "partial": 0, "failed": 0,
+    }  # fmt: skip
+    details = clusters_section["details"]
+    assert list(details) == ["(local)", "my"]
+    assert details["my"]["status"] == "successful"
+    assert details["my"]["indices"] == "logs"
+    assert details["my"]["_shards"] == {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+    assert list(details["(local)"]) == ["status", "indices", "took", "timed_out", "_shards"]
+    ascending = lc.search(index="my:logs,logs", sort=[{"n": "asc"}], from_=18, size=4).body
+    assert [h["_source"]["n"] for h in ascending["hits"]["hits"]] == [18, 19, 100, 101]
+
+
+def test_wildcard_alias_and_remote_only(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    resp = lc.search(index="*:logs", query={"term": {"tag": "t1"}}, size=100).body
+    assert {h["_index"] for h in resp["hits"]["hits"]} == {"my:logs"}
+    assert resp["hits"]["total"]["value"] == 7
+    assert list(resp["_clusters"]["details"]) == ["my"]
+
+
+def test_expression_errors(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    with pytest.raises(NotFoundError) as missing:
+        lc.search(index="nope:logs")
+    assert missing.value.body["error"]["type"] == "no_such_remote_cluster_exception"
+    assert missing.value.body["error"]["reason"] == "no such remote cluster: [nope]"
+    with pytest.raises(BadRequestError) as bad:
+        lc.search(index="-my:*,logs")
+    assert bad.value.body["error"]["reason"].startswith("Attempt to exclude cluster [my] failed")
+    assert lc.search(index="logs,my:logs,-my:*").body["hits"]["total"]["value"] == 20
+
+
+def test_unavailable_remote(tmp_path: Path) -> None:
+    remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
+    local = NodeProcess(tmp_path / "l", {"cluster.name": "local", "node.name": "local-node"})
+    remote.start()
+    local.start()
+    try:
+        lc, rc = Elasticsearch(local.url), Elasticsearch(remote.url)
+        rc.indices.create(index="logs")
+        lc.indices.create(index="logs")
+        lc.index(index="logs", id="1", document={"a": 1}, refresh=True)
+        lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [transport_address(rc)]})
+        assert lc.search(index="logs,my:logs")["_clusters"]["successful"] == 2
+        remote.stop()
+        resp = lc.search(index="logs,my:logs").body
+        assert resp["hits"]["total"]["value"] == 1
+        assert resp["_clusters"]["skipped"] == 1
+        skipped = resp["_clusters"]["details"]["my"]
+        assert skipped["status"] == "skipped"
+        assert skipped["failures"][0]["shard"] == -1
+        assert skipped["failures"][0]["index"] is None
+        assert skipped["failures"][0]["reason"]["type"] in (
+            "connect_transport_exception",
+            "node_disconnected_exception",
+            "node_not_connected_exception",
+        )
+        lc.cluster.put_settings(persistent={"cluster.remote.my.skip_unavailable": False})
+        with pytest.raises(ApiError) as failed:
+            lc.search(index="logs,my:logs")
+        assert failed.value.body["error"]["type"] == "connect_transport_exception"
+    finally:
+        local.kill()
+        remote.kill()
