@@ -209,3 +209,53 @@ def test_missing_client_certificate_is_reported_on_both_sides(
         r"Empty client certificate chain",
         remote.log_text(),
     ), remote.log_text()[-3000:]
+
+
+def test_ccs_authorized_by_the_remote_roles_of_the_same_name(
+    tmp_path: Path,
+    remote_cluster: tuple[NodeProcess, CertificateAndKey],
+    record_secret: Callable[[str], None],
+) -> None:
+    record_secret("alice-pw-1")
+    remote, ca = remote_cluster
+    port = transport_port(remote)
+    local = secured(tmp_path / "local", "local", ca)
+    with local:
+        lc, rc = client(local), client(remote)
+        for es in (lc, rc):
+            es.security.put_user(username="alice", password="alice-pw-1", roles=["reader"])
+        # Locally the role grants nothing on the remote indices; the remote's "reader" decides.
+        lc.security.put_role(name="reader", cluster=[], indices=[])
+        rc.security.put_role(
+            name="reader",
+            indices=[{"names": ["logs*"], "privileges": ["read", "read_cross_cluster"]}],
+        )
+        rc.indices.create(index="logs-1")
+        rc.indices.create(index="secret")
+        rc.index(index="logs-1", id="1", document={"m": "hello"}, refresh=True)
+        rc.index(index="secret", id="1", document={"m": "hidden"}, refresh=True)
+        lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]})
+        alice = Elasticsearch(local.url, basic_auth=("alice", "alice-pw-1"))
+        found = alice.search(index="my:logs-*").body
+        assert [h["_index"] for h in found["hits"]["hits"]] == ["my:logs-1"]
+        # wildcards narrow to what the remote role grants
+        assert {h["_index"] for h in alice.search(index="my:*").body["hits"]["hits"]} == {
+            "my:logs-1"
+        }
+        # an explicit index the remote role does not grant: skipped (skip_unavailable: true)...
+        denied = alice.search(index="my:secret").body
+        failure = denied["_clusters"]["details"]["my"]["failures"][0]["reason"]
+        assert denied["_clusters"]["details"]["my"]["status"] == "skipped"
+        assert failure == {
+            "type": "security_exception",
+            "reason": "action [indices:data/read/search] is unauthorized for user [alice] with "
+            "effective roles [reader] on indices [secret], this action is granted by the index "
+            "privileges [read,all]",
+        }
+        # ... and the whole search fails with the remote's 403 when skip_unavailable is false
+        lc.cluster.put_settings(persistent={"cluster.remote.my.skip_unavailable": False})
+        from elasticsearch import AuthorizationException
+
+        with pytest.raises(AuthorizationException) as err:
+            alice.search(index="my:secret")
+        assert err.value.body["error"]["type"] == "security_exception"
