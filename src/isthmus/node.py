@@ -448,6 +448,7 @@ class Node:
                 tcp=tuning.tcp,
                 connect_timeout=tuning.connect_timeout.seconds,
                 system_headers=SYSTEM.header(),
+                compression=(config.compress, config.compression_scheme),
             )
 
         return RemoteClusterService(

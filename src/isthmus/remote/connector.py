@@ -37,6 +37,8 @@ class Connector:
     handshake_action: str = HANDSHAKE_ACTION
     # The identity internal requests (node discovery) travel as on this connection's model.
     system_headers: dict[str, str] = field(default_factory=dict)
+    # (transport.compress, transport.compression_scheme) of the remote alias.
+    compression: tuple[str, str] | None = None
 
     async def open(
         self,
@@ -59,6 +61,7 @@ class Connector:
             trust=self.trust,
             tcp=self.tcp,
             handshake_action=self.handshake_action,
+            compression=self.compression,
         )
 
     def __repr__(self) -> str:

@@ -46,6 +46,7 @@ from isthmus.wire import (
     Request,
     Response,
     WireError,
+    should_compress,
 )
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ class TransportChannel(asyncio.Protocol):
         self._trust = trust
         self._clock = clock
         self.last_received = clock()  # liveness: when the peer last sent us anything
+        # (transport.compress, transport.compression_scheme) for our requests; None: never.
+        # Answers follow the request they answer, whatever this says.
+        self.compression: tuple[str, str] | None = None
         self._handler = handler
         self._tls = (
             None
@@ -335,7 +339,14 @@ class TransportChannel(asyncio.Protocol):
         """Send a request and await its answer; an error answer raises the remote exception."""
         if self.state is not ChannelState.OPEN:
             raise self._not_connected()
-        request = self.connection.new_request(action, payload, dict(headers or {}))
+        scheme = None
+        if self.compression is not None:
+            setting, chosen = self.compression
+            if should_compress(setting, action):
+                scheme = chosen
+        request = self.connection.new_request(
+            action, payload, dict(headers or {}), compression=scheme
+        )
         data = self.connection.send(request)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request.request_id] = (action, future)

@@ -41,6 +41,7 @@ async def connect(
     tcp: TcpOptions | None = None,
     handshake_action: str = HANDSHAKE_ACTION,
     headers: dict[str, str] | None = None,
+    compression: tuple[str, str] | None = None,
 ) -> TransportChannel:
     """Connect to ``host:port`` and handshake as ``identity``; the whole exchange is bounded
     by ``timeout`` seconds."""
@@ -73,6 +74,7 @@ async def connect(
                     caused_by=OsConnectError(f"{exc.strerror or exc}: /{address}"),
                 ) from exc
             apply_tcp_options(channel.socket(), tcp)
+            channel.compression = compression
             await _handshake(
                 channel, identity, address, expected_cluster_name, handshake_action, headers
             )

@@ -4,6 +4,8 @@ Nothing in this package reads a socket, awaits, or looks at a clock; ``isthmus.t
 asyncio shell that moves the bytes. See ``docs/wire-protocol.md`` for the byte layout.
 """
 
+from isthmus.wire.compression import SCHEMES as COMPRESSION_SCHEMES
+from isthmus.wire.compression import should_compress
 from isthmus.wire.connection import NEED_DATA, Connection, ConnectionInfo, State
 from isthmus.wire.frames import (
     DEFAULT_LIMITS,
@@ -33,6 +35,7 @@ from isthmus.wire.messages import (
 )
 
 __all__ = [
+    "COMPRESSION_SCHEMES",
     "DEFAULT_LIMITS",
     "HANDSHAKE_ACTION",
     "NEED_DATA",
@@ -57,4 +60,5 @@ __all__ = [
     "State",
     "WireError",
     "WireProtocolError",
+    "should_compress",
 ]

@@ -7,6 +7,11 @@ protocol-error policy. It owns no socket, no clock and no task: the transport la
 :meth:`Connection.next_event` until :data:`NEED_DATA`, and writes what :meth:`Connection.send`
 returns.
 
+Compression: a request is sent compressed when its ``compression`` names a scheme (the caller
+decides, see :func:`isthmus.wire.compression.should_compress`); a successful answer to a
+compressed request is compressed with the same scheme, as Elasticsearch does. Error answers,
+pings and handshakes are never compressed.
+
 Errors: :class:`ProtocolError` means the caller misused the connection (the connection stays
 usable); :class:`RemoteProtocolError` means the peer broke the protocol, and the connection is
 then broken for good: every later :meth:`next_event` raises the same error again.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from isthmus.wire.frames import (
     DEFAULT_LIMITS,
@@ -81,6 +86,15 @@ class ConnectionInfo:
     requests_received: int
     pings_received: int
     buffered_bytes: int
+    compressed_sent: int = 0  # frames we sent with the COMPRESSED flag
+    compressed_received: int = 0
+
+
+class _Inbound(NamedTuple):
+    """A peer's request we owe an answer to."""
+
+    action: str
+    compression: str | None  # the scheme a successful answer is compressed with
 
 
 class Connection:
@@ -105,20 +119,27 @@ class Connection:
         self._error: RemoteProtocolError | None = None
         self._next_id = first_request_id
         self._outbound: dict[int, str] = {}  # our requests awaiting answers: id -> action
-        self._inbound: dict[int, str] = {}  # peer's requests awaiting our answers
+        self._inbound: dict[int, _Inbound] = {}  # peer's requests awaiting our answers
         self._requests_sent = 0
         self._requests_received = 0
         self._pings_received = 0
+        self._compressed_sent = 0
+        self._compressed_received = 0
 
     # --- outbound ----------------------------------------------------------------------------
 
     def new_request(
-        self, action: str, payload: Any = None, headers: dict[str, str] | None = None
+        self,
+        action: str,
+        payload: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        compression: str | None = None,
     ) -> Request:
         """A request with a freshly allocated id (pass it to :meth:`send`)."""
         request_id = self._next_id
         self._next_id += 1
-        return Request(request_id, action, payload, dict(headers or {}))
+        return Request(request_id, action, payload, dict(headers or {}), compression)
 
     def use_version(self, version: int) -> None:
         """Stamp ``version`` (the negotiated one) on every frame sent from now on."""
@@ -134,6 +155,9 @@ class Connection:
             if event.request_id in self._outbound:
                 raise ProtocolError(f"request id [{event.request_id}] is already pending")
             flags = Flags.HANDSHAKE if event.action in HANDSHAKE_ACTIONS else Flags.NONE
+            if event.compression is not None:
+                # encode_frame refuses a compressed handshake and an unknown scheme.
+                flags |= Flags.COMPRESSED
             frame = Frame(
                 event.request_id,
                 flags,
@@ -141,25 +165,35 @@ class Connection:
                 event.headers,
                 event.action,
                 pack_payload(event.payload),
+                event.compression,
             )
             data = encode_frame(frame, self.limits)
             self._outbound[event.request_id] = event.action
             self._requests_sent += 1
+            self._compressed_sent += event.compression is not None
             return data
-        action = self._inbound.get(event.request_id)
-        if action is None:
+        inbound = self._inbound.get(event.request_id)
+        if inbound is None:
             raise ProtocolError(f"no pending request with id [{event.request_id}] to answer")
-        flags = Flags.RESPONSE | (Flags.HANDSHAKE if action in HANDSHAKE_ACTIONS else Flags.NONE)
+        flags = Flags.RESPONSE
+        if inbound.action in HANDSHAKE_ACTIONS:
+            flags |= Flags.HANDSHAKE
+        scheme = None
         if isinstance(event, ErrorResponse):
+            # Like Elasticsearch, errors go back plain whatever the request was.
             flags |= Flags.ERROR
             payload = pack_payload(event.error.to_payload())
         else:
             payload = pack_payload(event.payload)
+            scheme = inbound.compression
+            if scheme is not None:
+                flags |= Flags.COMPRESSED
         data = encode_frame(
-            Frame(event.request_id, flags, self.version, event.headers, None, payload),
+            Frame(event.request_id, flags, self.version, event.headers, None, payload, scheme),
             self.limits,
         )
         del self._inbound[event.request_id]
+        self._compressed_sent += scheme is not None
         return data
 
     # --- inbound -----------------------------------------------------------------------------
@@ -216,10 +250,15 @@ class Connection:
             if frame.request_id in self._inbound:
                 raise RemoteProtocolError(f"duplicate request id [{frame.request_id}]")
             event = Request(
-                frame.request_id, frame.action, unpack_payload(frame.payload), frame.headers
+                frame.request_id,
+                frame.action,
+                unpack_payload(frame.payload),
+                frame.headers,
+                frame.compression,
             )
-            self._inbound[frame.request_id] = frame.action
+            self._inbound[frame.request_id] = _Inbound(frame.action, frame.compression)
             self._requests_received += 1
+            self._compressed_received += frame.compression is not None
             return event
         if frame.request_id not in self._outbound:
             raise RemoteProtocolError(f"response to unknown request id [{frame.request_id}]")
@@ -230,6 +269,7 @@ class Connection:
         else:
             result = Response(frame.request_id, payload, frame.headers)
         del self._outbound[frame.request_id]
+        self._compressed_received += frame.compression is not None
         return result
 
     # --- introspection -----------------------------------------------------------------------
@@ -248,6 +288,8 @@ class Connection:
             requests_received=self._requests_received,
             pings_received=self._pings_received,
             buffered_bytes=len(self._buffer),
+            compressed_sent=self._compressed_sent,
+            compressed_received=self._compressed_received,
         )
 
     def __repr__(self) -> str:

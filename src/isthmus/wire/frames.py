@@ -3,6 +3,9 @@
 This module owns the byte layout documented in ``docs/wire-protocol.md`` and the two protocol
 error classes. It knows nothing about payload encoding, request bookkeeping or handshakes, and
 it does no I/O: :func:`read_frame` looks at a buffer and says how much of it was one frame.
+Compression is applied here, at the layout level, so that :class:`Frame` always holds the plain
+payload and the scheme it travelled with; the codec itself lives in
+:mod:`isthmus.wire.compression`.
 
 Layout (all integers big-endian)::
 
@@ -11,7 +14,9 @@ Layout (all integers big-endian)::
 
 ``length`` counts the bytes after itself. A ping is ``'E' 'S'`` with length ``-1`` and nothing
 more. Headers are a u16 count followed by (u16 length, UTF-8) name/value pairs; the action is a
-u16 length plus UTF-8.
+u16 length plus UTF-8. With the COMPRESSED status bit only the payload is compressed (a 4-byte
+scheme marker, then the compressed stream); the headers and the action stay readable, as in
+Elasticsearch, where the variable header is written before the compressing stream is opened.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import enum
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from isthmus.wire import compression
 
 MARKER = b"ES"
 PING_LENGTH = -1
@@ -72,6 +79,9 @@ class FrameLimits:
     # The cross-cluster subject-info header carries role descriptors; give it room.
     max_header_value_bytes: int = 64 * 1024
     max_action_bytes: int = 512
+    # The plain size of a compressed payload. The frame limit only bounds the bytes on the
+    # wire; this one bounds what a small compressed payload may inflate to.
+    max_decompressed_bytes: int = 64 * 1024 * 1024
 
 
 DEFAULT_LIMITS = FrameLimits()
@@ -79,7 +89,9 @@ DEFAULT_LIMITS = FrameLimits()
 
 @dataclass(frozen=True)
 class Frame:
-    """One non-ping message as it sits on the wire; ``payload`` is still encoded."""
+    """One non-ping message. ``payload`` is still encoded (msgpack) but never compressed:
+    ``compression`` names the scheme it travels with, and is set exactly when ``flags`` has
+    COMPRESSED."""
 
     request_id: int
     flags: Flags
@@ -87,6 +99,7 @@ class Frame:
     headers: Mapping[str, str] = field(default_factory=dict)
     action: str | None = None  # present exactly when the RESPONSE flag is clear
     payload: bytes = b""
+    compression: str | None = None  # None, "deflate" or "lz4"
 
     @property
     def is_response(self) -> bool:
@@ -120,8 +133,12 @@ def encode_frame(frame: Frame | PingFrame, limits: FrameLimits = DEFAULT_LIMITS)
         return PING_BYTES
     if int(frame.flags) & ~_KNOWN_FLAGS:
         raise ProtocolError(f"unknown status flags [{int(frame.flags):#04x}]")
-    if Flags.COMPRESSED in frame.flags:
-        raise ProtocolError("compressed frames are not supported")
+    if (Flags.COMPRESSED in frame.flags) != (frame.compression is not None):
+        raise ProtocolError("the COMPRESSED flag is set exactly when a compression scheme is")
+    if frame.compression is not None and frame.compression not in compression.SCHEMES:
+        raise ProtocolError(f"unknown compression scheme [{frame.compression}]")
+    if Flags.COMPRESSED in frame.flags and Flags.HANDSHAKE in frame.flags:
+        raise ProtocolError("handshake frames are never compressed")
     if Flags.ERROR in frame.flags and not frame.is_response:
         raise ProtocolError("the error flag is only valid on a response")
     if frame.is_response != (frame.action is None):
@@ -143,13 +160,21 @@ def encode_frame(frame: Frame | PingFrame, limits: FrameLimits = DEFAULT_LIMITS)
             raise ProtocolError("the action name must not be empty")
         parts.append(_utf8(frame.action, limits.max_action_bytes, f"action [{frame.action}]"))
     variable = b"".join(parts)
-    length = FIXED_SIZE + len(variable) + len(frame.payload)
+    payload = frame.payload
+    if frame.compression is not None:
+        if len(payload) > limits.max_decompressed_bytes:
+            raise ProtocolError(
+                f"payload of {len(payload)} bytes is larger than the decompressed limit of "
+                f"[{limits.max_decompressed_bytes}]"
+            )
+        payload = compression.compress(frame.compression, payload)
+    length = FIXED_SIZE + len(variable) + len(payload)
     if length > limits.max_frame_bytes:
         raise ProtocolError(
             f"frame of {length} bytes is larger than the limit of [{limits.max_frame_bytes}]"
         )
     fixed = _FIXED.pack(frame.request_id, int(frame.flags), frame.version, len(variable))
-    return _PREFIX.pack(MARKER, length) + fixed + variable + frame.payload
+    return _PREFIX.pack(MARKER, length) + fixed + variable + payload
 
 
 # --- decoding -----------------------------------------------------------------------------------
@@ -212,8 +237,8 @@ def _decode_body(body: bytes, limits: FrameLimits) -> Frame:
     if status & ~_KNOWN_FLAGS:
         raise RemoteProtocolError(f"unknown status flags [{status:#04x}]")
     flags = Flags(status)
-    if Flags.COMPRESSED in flags:
-        raise RemoteProtocolError("compressed frames are not supported")
+    if Flags.COMPRESSED in flags and Flags.HANDSHAKE in flags:
+        raise RemoteProtocolError("a handshake frame is marked as compressed")
     is_response = Flags.RESPONSE in flags
     if Flags.ERROR in flags and not is_response:
         raise RemoteProtocolError("the error flag is set on a request")
@@ -240,11 +265,19 @@ def _decode_body(body: bytes, limits: FrameLimits) -> Frame:
         raise RemoteProtocolError(
             f"{len(reader.data) - reader.pos} unexpected bytes at the end of the variable header"
         )
+    payload = body[FIXED_SIZE + variable_length :]
+    scheme = None
+    if Flags.COMPRESSED in flags:
+        try:
+            scheme, payload = compression.decompress(payload, limits.max_decompressed_bytes)
+        except compression.CompressionError as exc:
+            raise RemoteProtocolError(str(exc)) from None
     return Frame(
         request_id=request_id,
         flags=flags,
         version=version,
         headers=headers,
         action=action,
-        payload=body[FIXED_SIZE + variable_length :],
+        payload=payload,
+        compression=scheme,
     )

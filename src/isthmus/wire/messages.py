@@ -25,12 +25,18 @@ MAX_CAUSE_DEPTH = 32
 
 @dataclass(frozen=True)
 class Request:
-    """A request: ``payload`` is any ormsgpack-encodable value."""
+    """A request: ``payload`` is any ormsgpack-encodable value.
+
+    ``compression`` is the scheme (``"deflate"`` or ``"lz4"``) the payload travels with, or
+    None. On a received request it is the scheme the peer used, and the answer to it goes back
+    compressed the same way (see :class:`~isthmus.wire.connection.Connection`).
+    """
 
     request_id: int
     action: str
     payload: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    compression: str | None = None
 
 
 @dataclass(frozen=True)

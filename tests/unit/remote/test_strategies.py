@@ -273,3 +273,31 @@ async def test_a_silent_peer_is_declared_dead_by_pings() -> None:
             await eventually(remote.is_connected)
         finally:
             await remote.close()
+
+
+@pytest.mark.parametrize("scheme", ["deflate", "lz4"])
+async def test_transport_compress_true_compresses_requests(scheme: str) -> None:
+    from isthmus.transport.channel import TransportChannel
+
+    async with cluster("remote") as fc:
+        flat = {
+            "cluster.remote.my.seeds": [fc.address()],
+            "cluster.remote.my.transport.compress": "true",
+            "cluster.remote.my.transport.compression_scheme": scheme,
+        }
+        config = configs(flat)["my"]
+        conn = connector()
+        conn.compression = (config.compress, config.compression_scheme)
+        remote = RemoteClusterConnection(config, conn, initial_connect_timeout="30s")
+        try:
+            await remote.ensure_connected()
+            channels: set[TransportChannel] = fc.servers[0]._channels
+            (accepted,) = channels
+            # the node list request was compressed (the handshake never is)
+            assert accepted.connection.info().compressed_received == 1
+            answer = await remote.channel().request("cluster:monitor/state", {"nodes": True})
+            assert answer["cluster_name"] == "remote"
+            assert accepted.connection.info().compressed_received == 2
+            assert remote.channel().connection.info().compressed_received == 2  # answers too
+        finally:
+            await remote.close()

@@ -128,7 +128,8 @@ def _with_body_patch(data: bytes, offset: int, value: bytes) -> bytes:
     ("offset", "value", "message"),
     [
         (14, b"\x10", "unknown status flags"),
-        (14, b"\x04", "compressed"),
+        (14, b"\x04", "marked as compressed, but no compression scheme has the marker"),
+        (14, b"\x0c", "handshake frame is marked as compressed"),
         (14, b"\x02", "error flag is set on a request"),
         (19, b"\x00\x00\x00\x01", "invalid variable header length"),
         (19, b"\x00\x00\x00\xff", "invalid variable header length"),
