@@ -117,3 +117,22 @@ def test_unavailable_remote(tmp_path: Path) -> None:
     finally:
         local.kill()
         remote.kill()
+
+
+def test_shard_by_shard_and_scroll(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    resp = lc.search(
+        index="logs,my:logs", sort=[{"n": "desc"}], size=3, ccs_minimize_roundtrips=False
+    ).body
+    assert [h["_index"] for h in resp["hits"]["hits"]] == ["my:logs"] * 3
+    assert resp["_clusters"]["details"]["my"]["_shards"]["total"] == 1
+    assert resp["_clusters"]["details"]["(local)"]["_shards"]["total"] == 1
+    assert list(resp)[:4] == ["took", "timed_out", "_shards", "_clusters"]
+    page = lc.search(index="logs,my:logs", scroll="1m", size=15, sort=[{"n": "asc"}]).body
+    seen = [h["_source"]["n"] for h in page["hits"]["hits"]]
+    while True:
+        page = lc.scroll(scroll_id=page["_scroll_id"], scroll="1m").body
+        if not page["hits"]["hits"]:
+            break
+        seen += [h["_source"]["n"] for h in page["hits"]["hits"]]
+    assert seen == list(range(20)) + list(range(100, 120))

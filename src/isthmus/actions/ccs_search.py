@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers
 from isthmus.actions.search import PartialSearch, SearchActions
-from isthmus.actions.search_shard import compare_keys
+from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
 from isthmus.errors import IllegalArgumentError, IsthmusError, SecurityError
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -30,13 +32,15 @@ from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
-from isthmus.transport.channel import ChannelInfo
+from isthmus.transport.channel import ChannelInfo, TransportChannel
 
 if TYPE_CHECKING:
     from isthmus.http.guard import Guard
     from isthmus.security.authz import Subject
 
 SEARCH_ACTION = "indices:data/read/search"
+SEARCH_SHARDS_ACTION = "indices:admin/search/search_shards"
+QUERY_PHASE_ACTION = "indices:data/read/search[phase/query]"
 
 # URL parameters a remote needs to run its part exactly as the coordinator would.
 _FORWARDED_PARAMS = (
@@ -127,13 +131,13 @@ class CrossClusterSearch:
             # Exclusions may have removed every remote: search what is left, locally.
             local_only = ",".join(grouped.local or ()) or None if grouped.local else expression
             return await self.search.search(local_only, body, params, local_restrictions)
-        if "scroll" in params:
-            raise IllegalArgumentError(
-                "scroll is not supported across clusters by Isthmus yet (it needs "
-                "ccs_minimize_roundtrips=false)"
-            )
         started = time.perf_counter()
         local_expr = ",".join(grouped.local) if grouped.local is not None else None
+        # Scroll needs every shard's hits at the coordinator: as ES, it never minimizes.
+        if params.get("ccs_minimize_roundtrips") == "false" or "scroll" in params:
+            return await self._shard_by_shard(
+                grouped.remote, local_expr, body, params, subject, local_restrictions, started
+            )
         req = self.search.parse(local_expr, body, params)
         parts: list[ClusterPart] = []
         jobs = []
@@ -290,10 +294,157 @@ class CrossClusterSearch:
         section["hits"] = page
         return section
 
+    async def _shard_by_shard(
+        self,
+        remote_groups: Mapping[str, tuple[str, ...]],
+        local_expr: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        subject: Subject | None,
+        local_restrictions: IndexRestrictions | None,
+        started: float,
+    ) -> dict[str, Any]:
+        """``ccs_minimize_roundtrips=false``: ask each remote for its shards, then query them one
+        by one beside the local shards, and merge everything as one search."""
+        forwarded = {k: params[k] for k in _FORWARDED_PARAMS if k in params}
+        shard_set = _RemoteShardSet(body, forwarded, identity_headers(subject))
+        parts: list[ClusterPart] = []
+        if local_expr is not None:
+            parts.append(ClusterPart(LOCAL_CLUSTER, local_expr, skip_unavailable=False))
+
+        async def shards_of(part: ClusterPart, names: tuple[str, ...]) -> None:
+            assert self.cross.remote is not None
+            try:
+                channel = await self.cross.remote.channel_for_request(part.key)
+                answer = await channel.request(
+                    SEARCH_SHARDS_ACTION,
+                    {"indices": list(names), "params": forwarded},
+                    identity_headers(subject),
+                    timeout=None,
+                )
+                shard_set.add(part.key, channel, answer)
+            except IsthmusError as exc:
+                part.error = exc
+                part.status = "skipped" if part.skip_unavailable else "failed"
+                part.failures = [{"shard": -1, "index": None, "reason": exc.to_cause()}]
+
+        jobs = []
+        for alias, names in remote_groups.items():
+            remote = self.cross.remote.get(alias) if self.cross.remote is not None else None
+            part = ClusterPart(
+                alias, ",".join(names), skip_unavailable=bool(remote and remote.skip_unavailable)
+            )
+            parts.append(part)
+            jobs.append(shards_of(part, names))
+        await asyncio.gather(*jobs)
+        for part in parts:
+            if part.error is not None and not part.skip_unavailable:
+                raise part.error
+        out = await self.search.search(
+            local_expr,
+            body,
+            params,
+            local_restrictions,
+            remote=shard_set,
+            include_local=local_expr is not None,
+        )
+        failures = out["_shards"].get("failures", [])
+        remote_total = 0
+        for part in parts:
+            if part.error is not None:
+                continue
+            if part.key == LOCAL_CLUSTER:
+                continue
+            total = shard_set.counts.get(part.key, 0)
+            remote_total += total
+            failed = [f for f in failures if str(f.get("index", "")).startswith(f"{part.key}:")]
+            self._shard_outcome(part, total, failed, out)
+        for part in parts:
+            if part.key == LOCAL_CLUSTER:
+                failed = [f for f in failures if ":" not in str(f.get("index", ""))]
+                self._shard_outcome(part, out["_shards"]["total"] - remote_total, failed, out)
+        ordered: dict[str, Any] = {}
+        for key, value in out.items():
+            ordered[key] = value
+            if key == "_shards":
+                ordered["_clusters"] = clusters_section(parts)
+        ordered["took"] = int((time.perf_counter() - started) * 1000)
+        return ordered
+
+    @staticmethod
+    def _shard_outcome(
+        part: ClusterPart, total: int, failed: list[dict[str, Any]], out: Mapping[str, Any]
+    ) -> None:
+        part.took = out.get("took")
+        part.shards = {
+            "total": total,
+            "successful": total - len(failed),
+            "skipped": 0,
+            "failed": len(failed),
+        }
+        part.failures = failed
+        part.status = "partial" if failed else "successful"
+
     # --- remote side ----------------------------------------------------------------------------
 
     def register(self, registry: ActionRegistry) -> None:
         registry.register(SEARCH_ACTION, self._on_search)
+        registry.register(SEARCH_SHARDS_ACTION, self._on_search_shards)
+        registry.register(QUERY_PHASE_ACTION, self._on_query_phase)
+
+    def _authorized(self, action: str, expression: str) -> tuple[str, Subject | None]:
+        """The expression narrowed to what the caller may use for ``action`` here."""
+        subject = CURRENT_CALLER.get()
+        if self.guard is None:
+            return expression, subject
+        if subject is None:
+            raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
+        return self.guard.narrow(subject, action, expression), subject
+
+    async def _on_search_shards(
+        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        names = payload.get("indices") if isinstance(payload, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise IllegalArgumentError("search shards request needs a list of [indices]")
+        params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
+        # read_cross_cluster grants this action: ES's certificate model requires it remotely.
+        expression, _ = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names))
+        return {"shards": self.search.search_shards(expression, params)}
+
+    async def _on_query_phase(
+        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        from isthmus.actions.shard_wire import encode_shard_result
+
+        if not isinstance(payload, dict) or not isinstance(payload.get("index"), str):
+            raise IllegalArgumentError("query phase request needs an [index]")
+        index: str = payload["index"]
+        _, subject = self._authorized(SEARCH_ACTION, index)
+        params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
+        req = self.search.parse(index, payload.get("body"), params)
+        restriction = None
+        if self.guard is not None and self.restrictions_for is not None:
+            restrictions = self.restrictions_for(subject, [index])
+            restriction = None if restrictions is None else restrictions.of(index)
+        result = await self.search.query_one_shard(
+            index,
+            int(payload.get("shard", 0)),
+            req,
+            now_ms=int(payload.get("now_ms", 0)),
+            collect_all=bool(payload.get("collect_all")),
+            filters=payload.get("filters"),
+            restriction=restriction,
+        )
+        if restriction is not None:
+            # Field-level security is applied here: the coordinator never sees hidden fields.
+            for hit in result.hits:
+                hit.source = orjson.dumps(restriction.source(orjson.loads(hit.source)))
+            result.agg_sources = [
+                (doc_id, score, orjson.dumps(restriction.source(orjson.loads(src))))
+                for doc_id, score, src in result.agg_sources
+            ]
+        return encode_shard_result(result)
 
     async def _on_search(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -334,6 +485,72 @@ class CrossClusterSearch:
             "_shards": self.search.shards_section(partial),
             "aggs": aggs,
         }
+
+
+class _RemoteShardSet:
+    """Remote shards for a search that queries them one by one (see ``_shard_by_shard``)."""
+
+    def __init__(
+        self, body: Mapping[str, Any] | None, params: dict[str, str], headers: dict[str, str]
+    ) -> None:
+        self.body = dict(body or {})
+        self.params = params
+        self.headers = headers
+        self.mappings: dict[str, IndexMapping] = {}
+        self.counts: dict[str, int] = {}
+        self._shards: list[tuple[str, TransportChannel, str, int, Any]] = []
+
+    def add(self, alias: str, channel: TransportChannel, answer: Any) -> None:
+        shards = answer.get("shards") if isinstance(answer, dict) else None
+        if not isinstance(shards, list):
+            raise IllegalArgumentError(f"malformed search shards answer from [{alias}]")
+        self.counts[alias] = len(shards)
+        for entry in shards:
+            index, shard = entry.get("index"), entry.get("shard")
+            if not isinstance(index, str) or not isinstance(shard, int):
+                raise IllegalArgumentError(f"malformed search shards answer from [{alias}]")
+            self.mappings[f"{alias}:{index}"] = IndexMapping(entry.get("mapping") or {})
+            self._shards.append((alias, channel, index, shard, entry.get("filters")))
+
+    def jobs(
+        self, req: SearchRequest, now_ms: int, collect_all: bool
+    ) -> list[tuple[str, int, Awaitable[ShardResult]]]:
+        return [
+            (
+                f"{alias}:{index}",
+                shard,
+                self._query(alias, channel, index, shard, filters, now_ms, collect_all),
+            )
+            for alias, channel, index, shard, filters in self._shards
+        ]
+
+    async def _query(
+        self,
+        alias: str,
+        channel: TransportChannel,
+        index: str,
+        shard: int,
+        filters: Any,
+        now_ms: int,
+        collect_all: bool,
+    ) -> ShardResult:
+        from isthmus.actions.shard_wire import decode_shard_result
+
+        answer = await channel.request(
+            QUERY_PHASE_ACTION,
+            {
+                "index": index,
+                "shard": shard,
+                "body": self.body,
+                "params": self.params,
+                "now_ms": now_ms,
+                "collect_all": collect_all,
+                "filters": filters,
+            },
+            self.headers,
+            timeout=None,
+        )
+        return decode_shard_result(answer, index_prefix=f"{alias}:")
 
 
 def clusters_section(parts: list[ClusterPart]) -> dict[str, Any]:

@@ -19,9 +19,9 @@ import functools
 import heapq
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -37,6 +37,7 @@ from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
+    IndexNotFoundError,
     IsthmusError,
     ParsingError,
     QueryShardError,
@@ -73,6 +74,16 @@ class _ShardFailure:
     index: str
     shard: int
     error: IsthmusError
+
+
+class RemoteShards(Protocol):
+    """Other clusters' shards taking part in a search as if they were local ones."""
+
+    mappings: dict[str, IndexMapping]  # by the hits' index name ("alias:index")
+
+    def jobs(
+        self, req: SearchRequest, now_ms: int, collect_all: bool
+    ) -> list[tuple[str, int, Awaitable[ShardResult]]]: ...
 
 
 @dataclass
@@ -117,9 +128,14 @@ class SearchActions:
         now_ms: int,
         collect_all: bool,
         restrictions: IndexRestrictions | None,
+        remote: RemoteShards | None = None,
     ) -> tuple[list[ShardResult], list[_ShardFailure], int]:
-        jobs = []
+        jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
+        if remote is not None:
+            for index, shard_no, job in remote.jobs(req, now_ms, collect_all):
+                jobs.append(job)
+                keys.append((index, shard_no))
         for target in targets:
             meta = target.index
             window = int(meta.setting("index.max_result_window", "10000"))
@@ -206,13 +222,27 @@ class SearchActions:
         body: Mapping[str, Any] | None,
         params: Mapping[str, str],
         restrictions: IndexRestrictions | None = None,
+        *,
+        remote: RemoteShards | None = None,
+        include_local: bool = True,
     ) -> dict[str, Any]:
-        """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none)."""
+        """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none).
+
+        ``remote`` adds other clusters' shards, searched shard by shard like local ones
+        (cross-cluster search without minimized round trips); ``include_local=False`` searches
+        only those.
+        """
         started = time.perf_counter()
         req = self.parse(expression, body, params)
         scroll = params.get("scroll")
         partial = await self.search_partial(
-            expression, req, params, restrictions, collect_all=scroll is not None
+            expression,
+            req,
+            params,
+            restrictions,
+            collect_all=scroll is not None,
+            remote=remote,
+            include_local=include_local,
         )
         body_out: dict[str, Any] = {}
         merged = partial.hits
@@ -277,6 +307,8 @@ class SearchActions:
         restrictions: IndexRestrictions | None = None,
         *,
         collect_all: bool = False,
+        remote: RemoteShards | None = None,
+        include_local: bool = True,
     ) -> PartialSearch:
         """This cluster's part of a search: ranked hits (every match when ``collect_all``, else
         the first ``from + size``), the total, and the aggregations in their mergeable form.
@@ -284,13 +316,18 @@ class SearchActions:
         Cross-cluster search merges several of these (one per cluster) into one response.
         """
         now_ms = int(self.clock() * 1000)
-        targets = self._targets(expression, params)
+        targets = self._targets(expression, params) if include_local else []
         results, failures, total_shards = await self._run_shards(
-            targets, req, now_ms, collect_all=collect_all, restrictions=restrictions
+            targets, req, now_ms, collect_all=collect_all, restrictions=restrictions, remote=remote
         )
         if failures and not results:
             raise self._phase_error(failures)
         merged = self._merge(results, req)
+        mappings = {t.index.name: t.index.mapping for t in targets}
+        all_mappings = [t.index.mapping for t in targets]
+        if remote is not None:
+            mappings.update(remote.mappings)
+            all_mappings += list(remote.mappings.values())
         if not collect_all:
             merged = merged[: req.from_ + req.size]
         partial = PartialSearch(
@@ -299,9 +336,9 @@ class SearchActions:
             max_score=max((r.max_score for r in results if r.max_score is not None), default=None),
             total_shards=total_shards,
             failures=failures,
-            mappings={t.index.name: t.index.mapping for t in targets},
-            combined_mapping=_combined_mapping([t.index for t in targets]),
-            index_names=",".join(t.index.name for t in targets),
+            mappings=mappings,
+            combined_mapping=_combined_mappings(all_mappings),
+            index_names=",".join(mappings),
         )
         if req.aggs:
             try:
@@ -313,6 +350,61 @@ class SearchActions:
                 failed = [_ShardFailure(r.index, r.shard, exc) for r in results]
                 raise self._phase_error(failed) from None
         return partial
+
+    def search_shards(self, expression: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The shards an expression searches, with each index's mapping and alias filters
+        (``indices:admin/search/search_shards``, asked by other clusters)."""
+        out = []
+        for target in self._targets(expression, params):
+            meta = target.index
+            for shard in self.indices.shards_of(meta):
+                out.append(
+                    {
+                        "index": meta.name,
+                        "shard": shard.shard_id.shard,
+                        "mapping": meta.mapping.to_json(),
+                        "filters": list(target.filters) if target.filters else None,
+                    }
+                )
+        return out
+
+    async def query_one_shard(
+        self,
+        index: str,
+        shard_no: int,
+        req: SearchRequest,
+        *,
+        now_ms: int,
+        collect_all: bool,
+        filters: list[dict[str, Any]] | None,
+        restriction: IndexRestriction | None,
+    ) -> ShardResult:
+        """One shard's query and fetch for another cluster's coordinator."""
+        meta = self.cluster.state.indices.get(index)
+        if meta is None:
+            raise IndexNotFoundError(index)
+        for shard in self.indices.shards_of(meta):
+            if shard.shard_id.shard != shard_no:
+                continue
+            schema, searcher = shard.engine.view()
+            result: ShardResult = await self.indices.run_search(
+                functools.partial(
+                    query_shard,
+                    index=meta.name,
+                    shard=shard_no,
+                    schema=schema,
+                    searcher=searcher,
+                    mapping=meta.mapping,
+                    req=req,
+                    filters=filters,
+                    now_ms=now_ms,
+                    collect_all=collect_all,
+                    max_window=int(meta.setting("index.max_result_window", "10000")),
+                    restriction=restriction,
+                )
+            )
+            return result
+        raise IllegalArgumentError(f"no shard [{shard_no}] in index [{index}]")
 
     def shards_section(self, partial: PartialSearch) -> dict[str, Any]:
         return self._shards_section(partial.total_shards, partial.failures, self.node_id)
@@ -571,12 +663,16 @@ def _restriction(restrictions: IndexRestrictions | None, index: str) -> IndexRes
 
 
 def _combined_mapping(indices: list[IndexMetadata]) -> IndexMapping:
-    if not indices:
+    return _combined_mappings([meta.mapping for meta in indices])
+
+
+def _combined_mappings(mappings: list[IndexMapping]) -> IndexMapping:
+    if not mappings:
         return IndexMapping()
-    mapping = indices[0].mapping
-    for meta in indices[1:]:
+    mapping = mappings[0]
+    for other in mappings[1:]:
         try:
-            mapping = mapping.merge(meta.mapping.to_json())
+            mapping = mapping.merge(other.to_json())
         except IsthmusError:
             continue
     return mapping
