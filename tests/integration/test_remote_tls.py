@@ -252,6 +252,21 @@ def test_ccs_authorized_by_the_remote_roles_of_the_same_name(
             "effective roles [reader] on indices [secret], this action is granted by the index "
             "privileges [read,all]",
         }
+        # Shard by shard, the remote role also needs read_cross_cluster (search_shards).
+        assert (
+            alice.search(index="my:logs-1", ccs_minimize_roundtrips=False)["hits"]["total"]["value"]
+            == 1
+        )
+        rc.security.put_role(name="reader", indices=[{"names": ["logs*"], "privileges": ["read"]}])
+        assert alice.search(index="my:logs-1")["hits"]["total"]["value"] == 1
+        no_ccs = alice.search(index="my:logs-1", ccs_minimize_roundtrips=False).body
+        reason = no_ccs["_clusters"]["details"]["my"]["failures"][0]["reason"]["reason"]
+        assert reason.startswith(
+            "action [indices:admin/search/search_shards] is unauthorized for user [alice] with "
+            "effective roles [reader] on indices [logs-1], this action is granted by the index "
+            "privileges ["
+        )
+        assert "read_cross_cluster" in reason
         # ... and the whole search fails with the remote's 403 when skip_unavailable is false
         lc.cluster.put_settings(persistent={"cluster.remote.my.skip_unavailable": False})
         from elasticsearch import AuthorizationException
