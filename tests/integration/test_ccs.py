@@ -136,3 +136,28 @@ def test_shard_by_shard_and_scroll(clusters: tuple[NodeProcess, NodeProcess]) ->
             break
         seen += [h["_source"]["n"] for h in page["hits"]["hits"]]
     assert seen == list(range(20)) + list(range(100, 120))
+
+
+def test_msearch_mixes_local_remote_and_errors(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    resp = lc.msearch(
+        searches=[
+            {"index": "logs"},
+            {"query": {"term": {"tag": "t0"}}, "size": 0},
+            {"index": "my:logs"},
+            {"query": {"match_all": {}}, "size": 1, "sort": [{"n": "desc"}]},
+            {"index": "nope:logs"},
+            {},
+            {"index": "missing-index"},
+            {},
+        ]
+    ).body
+    first, second, third, fourth = resp["responses"]
+    assert first["status"] == 200 and first["hits"]["total"]["value"] == 7
+    assert "_clusters" not in first
+    assert second["status"] == 200 and second["hits"]["hits"][0]["_index"] == "my:logs"
+    assert second["_clusters"]["total"] == 1
+    assert third["status"] == 404
+    assert third["error"]["type"] == "no_such_remote_cluster_exception"
+    assert fourth["status"] == 404
+    assert fourth["error"]["type"] == "index_not_found_exception"

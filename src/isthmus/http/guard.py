@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 RUN_AS_HEADER = "es-security-runas-user"
 NOTHING = "*,-*"  # an expression that resolves to no index at all (with allow_no_indices)
 # Routes whose items name their own indices: authorized item by item in the action.
-PER_ITEM_ACTIONS = {"indices:data/write/bulk", "indices:data/read/mget"}
+PER_ITEM_ACTIONS = {
+    "indices:data/write/bulk",
+    "indices:data/read/mget",
+    "indices:data/read/msearch",
+}
 # Authorized by the search they continue.
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}
 
