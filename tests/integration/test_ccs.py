@@ -161,3 +161,18 @@ def test_msearch_mixes_local_remote_and_errors(clusters: tuple[NodeProcess, Node
     assert third["error"]["type"] == "no_such_remote_cluster_exception"
     assert fourth["status"] == 404
     assert fourth["error"]["type"] == "index_not_found_exception"
+
+
+def test_resolve_index_across_clusters(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    resp = lc.indices.resolve_index(name="logs*,my:logs*").body
+    assert resp == {
+        "indices": [
+            {"name": "logs", "attributes": ["open"]},
+            {"name": "my:logs", "attributes": ["open"]},
+        ],
+        "aliases": [],
+        "data_streams": [],
+    }
+    with pytest.raises(NotFoundError):
+        lc.indices.resolve_index(name="nope:*")

@@ -9,6 +9,7 @@ across clusters build on the same pieces.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from isthmus.remote.service import RemoteClusterService
 
 RESOLVE_CLUSTER_ACTION = "indices:admin/resolve/cluster"
+RESOLVE_INDEX_ACTION = "indices:admin/resolve/index"
 LENIENT = IndicesOptions(ignore_unavailable=True, allow_no_indices=True)
 
 
@@ -158,10 +160,55 @@ class CrossClusterActions:
             for r in found
         )
 
+    async def resolve_index(
+        self, expression: str | None, params: Mapping[str, str], subject: Subject | None
+    ) -> dict[str, Any]:
+        """``GET /_resolve/index/<expr>``: indices, aliases and data streams, remote ones named
+        ``<alias>:<name>``. An unreachable remote fails the request unless skip_unavailable."""
+        grouped = self.group(expression)
+        out: dict[str, Any] = {"indices": [], "aliases": [], "data_streams": []}
+        if grouped.local is not None:
+            local = resolve_names(self.cluster, list(grouped.local) or ["*"], params, subject)
+            for key in out:
+                out[key] += local[key]
+
+        async def ask(alias: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+            assert self.remote is not None
+            try:
+                channel = await self.remote.channel_for_request(alias)
+                answer: dict[str, Any] = await channel.request(
+                    RESOLVE_INDEX_ACTION,
+                    {"indices": list(names), "params": dict(params)},
+                    identity_headers(subject),
+                    timeout=None,
+                )
+                return answer
+            except IsthmusError:
+                if self.remote.get(alias).skip_unavailable:
+                    return None
+                raise
+
+        answers = await asyncio.gather(*(ask(a, n) for a, n in grouped.remote.items()))
+        for alias, answer in zip(grouped.remote, answers, strict=True):
+            for key in out:
+                for entry in (answer or {}).get(key, []):
+                    out[key].append({**entry, "name": f"{alias}:{entry['name']}"})
+        return out
+
     # --- remote side ----------------------------------------------------------------------------
 
     def register(self, registry: ActionRegistry) -> None:
         registry.register(RESOLVE_CLUSTER_ACTION, self._on_resolve_cluster)
+        registry.register(RESOLVE_INDEX_ACTION, self._on_resolve_index)
+
+    async def _on_resolve_index(
+        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        names = payload.get("indices") if isinstance(payload, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise IllegalArgumentError("resolve index request needs a list of [indices]")
+        params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
+        return resolve_names(self.cluster, names or ["*"], params, CURRENT_CALLER.get())
 
     async def _on_resolve_cluster(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -176,4 +223,62 @@ class CrossClusterActions:
         }
 
 
-__all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "identity_headers"]
+def resolve_names(
+    cluster: ClusterService,
+    names: list[str],
+    params: Mapping[str, str],
+    subject: Subject | None,
+    authorizer: Authorizer | None = None,
+) -> dict[str, Any]:
+    """The local part of ``_resolve/index``: matching indices (with attributes) and aliases."""
+    state = cluster.state
+    expand = params.get("expand_wildcards", "open")
+    wanted_states = {"open", "closed"} if expand in ("all", "open,closed") else {expand}
+    aliases = state.aliases()
+    chosen_indices: dict[str, None] = {}
+    chosen_aliases: dict[str, None] = {}
+    for part in names:
+        exclude = part.startswith("-")
+        pattern = part[1:] if exclude else part
+        if pattern == "_all":
+            pattern = "*"
+        wildcard = "*" in pattern or "?" in pattern
+        for name, meta in state.indices.items():
+            if not fnmatch.fnmatchcase(name, pattern):
+                continue
+            if wildcard and (meta.state not in wanted_states or name.startswith(".")):
+                continue
+            if exclude:
+                chosen_indices.pop(name, None)
+            else:
+                chosen_indices[name] = None
+        for alias in aliases:
+            if fnmatch.fnmatchcase(alias, pattern) and not (wildcard and alias.startswith(".")):
+                if exclude:
+                    chosen_aliases.pop(alias, None)
+                else:
+                    chosen_aliases[alias] = None
+    checker = authorizer or Authorizer()
+
+    def visible(name: str) -> bool:
+        return subject is None or checker.index_access(subject, RESOLVE_INDEX_ACTION, name).granted
+
+    indices = []
+    for name in sorted(n for n in chosen_indices if visible(n)):
+        meta = state.indices[name]
+        entry: dict[str, Any] = {"name": name}
+        if meta.aliases:
+            entry["aliases"] = sorted(meta.aliases)
+        attributes = ["open" if meta.is_open else "closed"]
+        if meta.hidden:
+            attributes.insert(0, "hidden")
+        entry["attributes"] = sorted(attributes)
+        indices.append(entry)
+    alias_entries = [
+        {"name": alias, "indices": sorted(m.name for m in aliases[alias])}
+        for alias in sorted(a for a in chosen_aliases if visible(a))
+    ]
+    return {"indices": indices, "aliases": alias_entries, "data_streams": []}
+
+
+__all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "identity_headers", "resolve_names"]

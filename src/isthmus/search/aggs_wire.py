@@ -23,11 +23,12 @@ frozensets, dicts with other keys (or with a key ``"@"``) and integers beyond 64
 infinities and -0.0 survive. Typed ``Mapping`` fields come back as ``dict``.
 
 Nothing is ever imported or called by a name read from the input: a tag selects an entry of the
-allow-list or the payload is refused. A few invariants that the rendering step relies on (a
-histogram interval that advances, non-negative counts, top_hits sort values per sort key, a
-known stats kind) are checked too. Whether a peer's partial answers the *same* request as the
-local one (same aggregation names, same buckets of ``filters``/``range``) is the caller's
-concern, as is the size of the payload (bounded by the transport's frame limits).
+allow-list or the payload is refused. A few invariants that reduce and rendering rely on are
+checked too (a positive, finite histogram interval; non-negative counts; bucket keys and sort
+values that are scalars; one sort value per sort key; a known stats kind). Whether a peer's
+partial answers the *same* request as the local one (same aggregation names, same number of
+``filters``/``range`` buckets, keys of the same type) is the caller's concern, as is the size
+of the payload (bounded by the transport's frame limits).
 
 Adding an aggregation means adding its result classes (and any new dataclass they hold) to
 :data:`_ALLOWED`; a unit test fails while an :class:`AggResult` subclass is missing.
@@ -659,8 +660,27 @@ def _check_top_hits(r: TopHitsResult) -> str | None:
     return None
 
 
+_SCALAR_TYPES = (type(None), bool, int, float, str)
+
+
+def _scalar(value: Any) -> bool:
+    return type(value) in _SCALAR_TYPES
+
+
+def _check_bucket(b: Bucket) -> str | None:
+    if b.doc_count < 0:
+        return "negative doc_count"
+    return None if _scalar(b.key) else "a bucket key must be null, a boolean, a number or a string"
+
+
+def _check_ranked_hit(h: RankedHit) -> str | None:
+    ok = all(_scalar(v) for v in h.keys) and all(_scalar(v) for v in h.shown)
+    return None if ok else "sort values must be null, booleans, numbers or strings"
+
+
 _INVARIANTS: dict[type, Callable[[Any], str | None]] = {
-    Bucket: lambda b: None if b.doc_count >= 0 else "negative doc_count",
+    Bucket: _check_bucket,
+    RankedHit: _check_ranked_hit,
     StatsState: lambda s: None if s.count >= 0 else "negative count",
     StatsResult: lambda r: None if r.kind in _STATS_KINDS else "unknown kind",
     TermsResult: lambda r: (

@@ -141,9 +141,21 @@ def routes(s: Services) -> list[Route]:
 
     resolve_params = ("timeout", *COMMON_INDICES_PARAMS)
 
+    async def resolve_index(req: Request) -> dict[str, Any]:
+        return await s.cross_cluster.resolve_index(
+            req.path_params.get("name"), req.params, req.subject
+        )
+
     settings_params = ("flat_settings", "include_defaults", *MASTER_PARAMS, "local")
     return [
         route("GET", "/_remote/info", remote_info, action="cluster:monitor/remote/info"),
+        route(
+            "GET",
+            "/_resolve/index/{name}",
+            resolve_index,
+            params=("expand_wildcards", "ignore_unavailable", "allow_no_indices", "mode"),
+            action="",
+        ),
         route(
             "GET",
             "/_resolve/cluster",
