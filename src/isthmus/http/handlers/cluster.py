@@ -150,11 +150,12 @@ def routes(s: Services) -> list[Route]:
     return [
         route("GET", "/_remote/info", remote_info, action="cluster:monitor/remote/info"),
         route(
-            "GET",
+            ("GET", "POST"),
             "/_resolve/index/{name}",
             resolve_index,
             params=("expand_wildcards", "ignore_unavailable", "allow_no_indices", "mode"),
             action="",
+            body=False,
         ),
         route(
             "GET",
