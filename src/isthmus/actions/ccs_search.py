@@ -275,7 +275,14 @@ class CrossClusterSearch:
         if req.aggs and partials:
             # typed_keys names come from the local mappings when the local cluster took part.
             local = next((p.local for p in ok if p.local is not None), None) or _mapping_only()
-            body["aggregations"] = self.search.aggregations_json(req, partials, local)
+            try:
+                body["aggregations"] = self.search.aggregations_json(req, partials, local)
+            except (KeyError, IndexError, TypeError):
+                # Partials that do not line up (a field mapped differently per cluster).
+                raise IllegalArgumentError(
+                    "Merging/Reducing the aggregations failed because a field you gave in the "
+                    "aggregation query existed as two different types in two different clusters"
+                ) from None
         return body
 
     @staticmethod

@@ -11,6 +11,8 @@ never allowed to take the node down.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import traceback
@@ -98,8 +100,28 @@ class RestApp:
         query = scope.get("query_string", b"").decode("latin-1")
         uri = f"{path}?{query}" if query else path
         request = Request(method, path, params, headers, body, uri=uri)
-        response = await self.dispatch(request)
+        response = await self._dispatch_until_disconnect(request, receive)
+        if response is None:
+            return  # the client went away: its work was cancelled, nobody reads an answer
         await self._send(send, response, params, vendor, method)
+
+    async def _dispatch_until_disconnect(
+        self, request: Request, receive: Receive
+    ) -> Response | None:
+        """Run the request; a client that disconnects first cancels it (and, through the
+        transport, any work it started on remote clusters)."""
+        work = asyncio.ensure_future(self.dispatch(request))
+        watch = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return None
+        return work.result()
 
     async def _read(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -280,3 +302,8 @@ def pretty_json(value: Any, indent: int = 0) -> str:
         items = [pad + pretty_json(v, indent + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
     return orjson.dumps(value, default=_default).decode()
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

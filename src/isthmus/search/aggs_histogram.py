@@ -180,7 +180,15 @@ class HistogramResult(AggResult):
                     f"[{MAX_BUCKETS}] but was [{len(by_key)}]. This limit can be set by changing "
                     "the [search.max_buckets] cluster level setting."
                 )
-            key = self._key(self.rounding.next(key))
+            following = self._key(self.rounding.next(key))
+            if following <= key:
+                # An interval too small for the magnitude of the keys (float precision): the
+                # walk would never end. ES refuses such histograms as too many buckets.
+                raise IllegalArgumentError(
+                    f"Trying to create too many buckets. Must be less than or equal to: "
+                    f"[{MAX_BUCKETS}]. The histogram interval is too small for the values."
+                )
+            key = following
         return list(by_key.values())
 
     def _key(self, value: float) -> Any:

@@ -118,6 +118,15 @@ def _describe(raw: Any) -> str:
     return type(raw).__name__
 
 
+def _show(raw: Any) -> str:
+    """A peer's value in an error message: short strings and small ints, else just the type."""
+    if type(raw) is str:
+        return repr(raw[:40])
+    if type(raw) is int and abs(raw) < 2**64:
+        return str(raw)
+    return f"<{_describe(raw)}>"
+
+
 # --- codecs by declared type --------------------------------------------------------------------
 
 
@@ -296,7 +305,7 @@ class _AnyCodec(_Codec):
             or set(raw) != {TAG, "items"}
             or type(raw["items"]) is not list
         ):
-            raise _Invalid(f"unknown or malformed plain value tag {str(tag)[:40]!r}")
+            raise _Invalid(f"unknown or malformed plain value tag {_show(tag)}")
         items = [self.decode(v, depth + 1) for v in raw["items"]]
         try:
             if tag == "tuple":
@@ -430,7 +439,7 @@ class _DictCodec(_Codec):
             try:
                 item = self.value.decode(pair[1], depth + 1)
             except _Invalid as exc:
-                exc.path.append(f"[{str(key)[:40]!r}]")
+                exc.path.append(f"[{_show(key)}]")
                 raise
             try:
                 out[key] = item
@@ -489,7 +498,7 @@ class _ClassCodec(_Codec):
         tag = raw[TAG]
         entry = _BY_NAME.get(tag) if type(tag) is str else None
         if entry is None:
-            raise _Invalid(f"unknown class tag {str(tag)[:40]!r}")
+            raise _Invalid(f"unknown class tag {_show(tag)}")
         if not issubclass(entry.cls, self.base):
             raise _Invalid(f"a {tag} where a {self.base.__name__} belongs")
         _check_depth(depth)
@@ -571,8 +580,8 @@ class _DataclassEntry(_Entry):
 
     def decode(self, raw: dict[str, Any], depth: int) -> Any:
         if set(raw) != self.names:
-            missing = sorted(str(n) for n in self.names - set(raw))
-            extra = sorted(str(n)[:40] for n in set(raw) - self.names)
+            missing = sorted(self.names - set(raw))
+            extra = sorted(_show(n) for n in set(raw) - self.names)
             raise _Invalid(f"{self.name} with missing fields {missing} / unknown fields {extra}")
         kwargs = {}
         for name, codec in self.fields:
@@ -731,9 +740,7 @@ def decode_results(value: Any) -> dict[str, AggResult]:
     if type(value) is not dict or set(value) != {"v", "aggs"}:
         raise AggsWireError("expected an object with [v] and [aggs]")
     if type(value["v"]) is not int or value["v"] != WIRE_VERSION:
-        raise AggsWireError(
-            f"unsupported version {str(value['v'])[:20]!r}, expected {WIRE_VERSION}"
-        )
+        raise AggsWireError(f"unsupported version {_show(value['v'])}, expected {WIRE_VERSION}")
     try:
         decoded: dict[str, AggResult] = _RESULTS.decode(value["aggs"], 0)
     except _Invalid as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import socket
 import ssl
@@ -30,6 +31,7 @@ from isthmus.transport.errors import (
     NodeDisconnectedError,
     NodeNotConnectedError,
     ReceiveTimeoutTransportError,
+    TaskCancelledError,
 )
 from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
 from isthmus.wire import (
@@ -48,11 +50,15 @@ from isthmus.wire import (
     WireError,
     should_compress,
 )
+from isthmus.wire.handshake import HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
 
 log = logging.getLogger("isthmus.transport")
+
+# Sent when a caller abandons a request: the receiver cancels the work that request started.
+CANCEL_ACTION = "internal:transport/cancel"
 
 RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
 
@@ -89,6 +95,10 @@ class ChannelInfo:
     pings_received: int
     broken_reason: str | None
     tls_failure: TlsFailure | None
+
+
+def _forget(running: dict[int, asyncio.Task[None]], request_id: int, _task: object) -> None:
+    running.pop(request_id, None)
 
 
 def _address(value: Any) -> str:
@@ -143,6 +153,8 @@ class TransportChannel(asyncio.Protocol):
         self._ended = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
+        self._running: dict[int, asyncio.Task[None]] = {}  # the peer's requests being handled
+        self.cancelled_inbound = 0
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -285,19 +297,39 @@ class TransportChannel(asyncio.Protocol):
         The channel's owner runs this in its TaskGroup; each handler runs in this coroutine's own
         TaskGroup and is cancelled when the channel ends (its answer would have nowhere to go).
         """
-        running: set[asyncio.Task[None]] = set()
+        running = self._running
         async with asyncio.TaskGroup() as tg:
             while (request := await self._inbox.get()) is not None:
+                if request.action == CANCEL_ACTION:
+                    self._cancel_inbound(request)
+                    continue
                 task = tg.create_task(self._handle(request), name=f"transport {request.action}")
-                running.add(task)
-                task.add_done_callback(running.discard)
-            for task in running:
+                running[request.request_id] = task
+                task.add_done_callback(functools.partial(_forget, running, request.request_id))
+            for task in list(running.values()):
                 task.cancel()
+
+    def _cancel_inbound(self, request: Request) -> None:
+        """The peer gave up on one of its requests: stop the work it started here."""
+        target = request.payload.get("request_id") if isinstance(request.payload, dict) else None
+        task = self._running.get(target) if isinstance(target, int) else None
+        if task is not None:
+            self.cancelled_inbound += 1
+            task.cancel()
+        self._write(
+            self.connection.send(Response(request.request_id, {"cancelled": task is not None}))
+        )
 
     async def _handle(self, request: Request) -> None:
         assert self._handler is not None
         try:
             payload = await self._handler(self, request)
+        except asyncio.CancelledError:
+            if self.state not in _ENDED:
+                # Cancelled at the peer's request: it no longer reads the answer, but the wire
+                # protocol wants one for every request.
+                self._answer_error(request.request_id, TaskCancelledError("task cancelled"))
+            raise
         except IsthmusError as err:
             self._answer_error(request.request_id, err)
         except Exception as exc:
@@ -355,6 +387,15 @@ class TransportChannel(asyncio.Protocol):
             async with asyncio.timeout(timeout):
                 await self._writable.wait()
                 return await future
+        except asyncio.CancelledError:
+            # Our caller gave up (client went away, search cancelled): tell the peer to stop
+            # the work, so nothing keeps running for an answer nobody will read.
+            if self.state is ChannelState.OPEN and action not in HANDSHAKE_ACTIONS:
+                cancel = self.connection.new_request(
+                    CANCEL_ACTION, {"request_id": request.request_id}
+                )
+                self._write(self.connection.send(cancel))
+            raise
         except TimeoutError:
             raise ReceiveTimeoutTransportError(
                 f"[{self._node_name()}][{self.remote_address}][{action}] "

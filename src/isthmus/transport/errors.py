@@ -77,3 +77,11 @@ class NoSuchRemoteClusterError(IsthmusError):
     def __init__(self, alias: str) -> None:
         super().__init__(f"no such remote cluster: [{alias}]")
         self.alias = alias
+
+
+class TaskCancelledError(IsthmusError):
+    """The work a request started was cancelled (its caller gave up)."""
+
+    es_type = "task_cancelled_exception"
+    status = 400
+    java_class = "org.elasticsearch.tasks.TaskCancelledException"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from isthmus.errors import IndexNotFoundError, IsthmusError
 from isthmus.transport import (
     ActionNotFoundTransportError,
     ActionRegistry,
+    ChannelInfo,
     ChannelState,
     NodeDisconnectedError,
     NodeNotConnectedError,
@@ -135,3 +138,34 @@ async def test_ping_is_counted_by_the_peer(registry: ActionRegistry) -> None:
         await channel.ping()
         await eventually(lambda: [c.pings_received for c in server.channels()] == [1])
         channel.close()
+
+
+async def test_abandoned_request_cancels_the_work_at_the_peer(registry: ActionRegistry) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return None
+
+    registry.register("test:slow", slow)
+    async with serving(registry) as server:
+        client = await connect("127.0.0.1", server.port, identity=local_node("client"), timeout=5)
+        try:
+            task = asyncio.create_task(client.request("test:slow", None, timeout=None))
+            await asyncio.wait_for(started.wait(), 5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.wait_for(cancelled.wait(), 5)
+            (accepted,) = server._channels
+            assert accepted.cancelled_inbound == 1
+            # the channel stays usable
+            assert (await client.request("test:echo", 1))["payload"] == 1
+        finally:
+            client.close()
