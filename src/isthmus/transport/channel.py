@@ -18,7 +18,6 @@ import asyncio
 import enum
 import functools
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,6 +32,7 @@ from isthmus.transport.errors import (
     ReceiveTimeoutTransportError,
     TaskCancelledError,
 )
+from isthmus.transport.sockets import apply_tcp_options
 from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
 from isthmus.wire import (
     DEFAULT_LIMITS,
@@ -54,6 +54,7 @@ from isthmus.wire.handshake import HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
+    from isthmus.settings.remote import TcpOptions
 
 log = logging.getLogger("isthmus.transport")
 
@@ -121,10 +122,12 @@ class TransportChannel(asyncio.Protocol):
         profile: str = "default",
         trust: TrustInfo | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tcp: TcpOptions | None = None,
     ) -> None:
         self.connection = Connection(limits=limits)
         self.server_side = server_side
         self.profile = profile
+        self._tcp = tcp
         self._server_hostname = None if server_side else server_hostname
         self._trust = trust
         self._clock = clock
@@ -163,6 +166,7 @@ class TransportChannel(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self.local_address = _address(transport.get_extra_info("sockname"))
         self.remote_address = _address(transport.get_extra_info("peername"))
+        apply_tcp_options(transport.get_extra_info("socket"), self._tcp)
         if self._tls is None:
             self._set_open()
             return
@@ -185,6 +189,10 @@ class TransportChannel(asyncio.Protocol):
         return None  # let the transport close; connection_lost does the bookkeeping
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.state not in _ENDED:
+            # The kernel gave up (ETIMEDOUT after TCP_USER_TIMEOUT, a reset): say so, rather
+            # than letting the end of stream read as a clean close by the peer.
+            self._end(ChannelState.BROKEN, f"connection lost: {exc}")
         if self.state not in _ENDED:
             self.connection.receive_data(b"")
             self._process_events()
@@ -489,12 +497,13 @@ class TransportChannel(asyncio.Protocol):
             f"[{self._node_name()}][{self.remote_address}] Node not connected{why}"
         )
 
-    def socket(self) -> socket.socket | None:
-        """The underlying socket (for options), once connected."""
+    def socket(self) -> Any:
+        """The underlying socket (for options), once connected. asyncio and uvloop hand out
+        socket-like wrappers (``TransportSocket``, ``PseudoSocket``) that support
+        ``setsockopt``/``getsockopt``, not ``socket.socket`` instances."""
         if self._transport is None:
             return None
-        sock = self._transport.get_extra_info("socket")
-        return sock if isinstance(sock, socket.socket) else None
+        return self._transport.get_extra_info("socket")
 
     def describe(self) -> str:
         """The channel as ES's transport logs name it."""

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from isthmus.transport.channel import RequestHandler, TransportChannel
 from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.local import LocalNode
-from isthmus.transport.sockets import apply_tcp_options
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
 from isthmus.wire.handshake import check_response
 
@@ -59,6 +58,7 @@ async def connect(
                         server_hostname=server_hostname or host,
                         profile=profile,
                         trust=trust,
+                        tcp=tcp,
                     ),
                     host,
                     port,
@@ -73,7 +73,6 @@ async def connect(
                     f"[][{address}] connect_exception",
                     caused_by=OsConnectError(f"{exc.strerror or exc}: /{address}"),
                 ) from exc
-            apply_tcp_options(channel.socket(), tcp)
             channel.compression = compression
             await _handshake(
                 channel, identity, address, expected_cluster_name, handshake_action, headers

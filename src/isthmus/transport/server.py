@@ -22,7 +22,6 @@ from isthmus.listeners import bind_first_free
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.local import LocalNode
-from isthmus.transport.sockets import apply_tcp_options
 from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
@@ -154,6 +153,7 @@ class TransportServer:
             server_side=True,
             profile=self.profile,
             trust=self.trust,
+            tcp=self.tcp,
         )
         self._channels.add(channel)
         self._accepted += 1
@@ -161,7 +161,6 @@ class TransportServer:
         return channel
 
     async def _run_channel(self, channel: TransportChannel) -> None:
-        apply_tcp_options(channel.socket(), self.tcp)
         try:
             await channel.serve()
             await channel.wait_closed()

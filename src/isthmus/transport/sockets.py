@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import TcpOptions
 
 
-def apply_tcp_options(sock: socket.socket | None, options: TcpOptions | None) -> None:
-    """Set ``options`` on a connected TCP socket (``None`` for either is a no-op)."""
-    if sock is None or options is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+def apply_tcp_options(sock: Any, options: TcpOptions | None) -> None:
+    """Set ``options`` on a connected TCP socket or asyncio/uvloop socket wrapper (``None`` for
+    either is a no-op)."""
+    if sock is None or options is None:
+        return
+    if getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
         return
     _set(sock, socket.IPPROTO_TCP, getattr(socket, "TCP_NODELAY", None), int(options.no_delay))
     _set(sock, socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(options.keep_alive))
@@ -44,7 +47,7 @@ def apply_tcp_options(sock: socket.socket | None, options: TcpOptions | None) ->
         )
 
 
-def _set(sock: socket.socket, level: int, option: int | None, value: int) -> None:
+def _set(sock: Any, level: int, option: int | None, value: int) -> None:
     if option is None:
         return
     with contextlib.suppress(OSError):

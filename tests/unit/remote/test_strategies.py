@@ -301,3 +301,30 @@ async def test_transport_compress_true_compresses_requests(scheme: str) -> None:
             assert remote.channel().connection.info().compressed_received == 2  # answers too
         finally:
             await remote.close()
+
+
+async def test_tcp_options_reach_both_sockets() -> None:
+    import socket as pysocket
+
+    from isthmus.settings.remote import transport_tuning
+
+    tcp = transport_tuning({}).tcp
+    async with cluster("remote") as fc:
+        fc.servers[0].tcp = tcp
+        conn = connector()
+        conn.tcp = tcp
+        remote = RemoteClusterConnection(
+            configs({"cluster.remote.my.seeds": [fc.address()]})["my"],
+            conn,
+            initial_connect_timeout="30s",
+        )
+        try:
+            await remote.ensure_connected()
+            (accepted,) = fc.servers[0]._channels
+            for sock in (remote.channel().socket(), accepted.socket()):
+                assert sock.getsockopt(pysocket.SOL_SOCKET, pysocket.SO_KEEPALIVE) == 1
+                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_USER_TIMEOUT) == 3000
+                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPIDLE) == 1
+                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPCNT) == 3
+        finally:
+            await remote.close()

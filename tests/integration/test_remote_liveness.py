@@ -1,0 +1,331 @@
+"""Dead-remote detection with real processes (performance metric #4, as a test).
+
+A local node connected to a remote cluster pings it every ``transport.ping_schedule`` (1 s by
+default) and aborts a connection that has heard nothing for twice that. Two ways a remote dies
+without closing anything:
+
+- **frozen**: the remote process is stopped with SIGSTOP. Its kernel still acknowledges every
+  byte, so only the application pings can notice.
+- **black-holed**: every packet to and from the remote's transport port is dropped. Both nodes
+  run in a private network namespace made by the test (``ip netns``), whose loopback gets an
+  ``htb`` root qdisc with ``u32`` filters sending that one port to a class whose leaf becomes a
+  ``blackhole`` qdisc at the start of the measurement; HTTP keeps working, so ``_remote/info`` is
+  polled as for the frozen remote. The test process reaches the nodes' HTTP inside the namespace
+  through sockets created by a short-lived thread that joined it (``setns``).
+
+Either must show ``connected: false`` within 3 s (asserted at 3.5 s to leave CI some slack); the
+measured figure is printed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from isthmus.testing.process import NodeProcess
+
+TARGET_S = 3.0  # performance.md #4 (a)
+LIMIT_S = 3.5  # what the test asserts: the target plus slack for a loaded CI machine
+POLL_S = 0.01
+CLONE_NEWNET = 0x40000000
+# A fresh namespace has every port free, so the black-holed one can be fixed.
+REMOTE_TRANSPORT_PORT = 9300
+LOCAL_TRANSPORT_PORT = 9301
+
+
+# --- network namespaces -----------------------------------------------------------------------
+
+
+class Netns:
+    """A private network namespace with its loopback up, deleted by :meth:`delete`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def create(cls) -> Netns:
+        """Make ``isthmus-test-<random>``; skips the test when that is not permitted."""
+        if os.geteuid() != 0:
+            pytest.skip("network namespaces need root (ip netns add)")
+        ns = cls(f"isthmus-test-{secrets.token_hex(4)}")
+        try:
+            subprocess.run(["ip", "netns", "add", ns.name], check=True, capture_output=True)
+        except FileNotFoundError:
+            pytest.skip("cannot create a network namespace: the `ip` tool (iproute2) is missing")
+        except subprocess.CalledProcessError as exc:
+            pytest.skip(f"cannot create a network namespace: {exc.stderr.decode().strip()}")
+        try:
+            ns.ip("link", "set", "lo", "up")
+        except BaseException:
+            ns.delete()
+            raise
+        return ns
+
+    @property
+    def wrap(self) -> list[str]:
+        """The command prefix that runs a program inside the namespace (``ip`` execs it)."""
+        return ["ip", "netns", "exec", self.name]
+
+    def ip(self, *args: str) -> None:
+        subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True)
+
+    def tc(self, *args: str) -> None:
+        subprocess.run(["tc", "-n", self.name, *args], check=True, capture_output=True)
+
+    def prepare_port_blackhole(self, port: int) -> None:
+        """Route TCP ``port`` (both directions) on loopback to class 1:2; nothing dropped yet."""
+        self.tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "1")
+        for cls in ("1:1", "1:2"):
+            self.tc(
+                *("class", "add", "dev", "lo", "parent", "1:", "classid", cls),
+                *("htb", "rate", "10gbit", "quantum", "60000"),
+            )
+        for field in ("dport", "sport"):
+            self.tc(
+                *("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1"),
+                *("u32", "match", "ip", field, str(port), "0xffff", "flowid", "1:2"),
+            )
+
+    def blackhole_port(self) -> None:
+        """From now on, drop everything the filters of :meth:`prepare_port_blackhole` select."""
+        self.tc("qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "20:", "blackhole")
+
+    def connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
+        """A TCP socket connected to ``address`` inside the namespace.
+
+        A network namespace belongs to a thread, and a socket to the namespace it was created in:
+        a fresh thread joins the namespace, connects, and ends, leaving this process's threads
+        where they were.
+        """
+        result: list[socket.socket | BaseException] = []
+
+        def run() -> None:
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fd = os.open(f"/var/run/netns/{self.name}", os.O_RDONLY)
+                try:
+                    if libc.setns(fd, CLONE_NEWNET) != 0:
+                        err = ctypes.get_errno()
+                        raise OSError(err, f"setns({self.name}): {os.strerror(err)}")
+                finally:
+                    os.close(fd)
+                result.append(socket.create_connection(address, timeout=timeout))
+            except BaseException as exc:
+                result.append(exc)
+
+        thread = threading.Thread(target=run, name=f"connect in {self.name}")
+        thread.start()
+        thread.join()
+        (outcome,) = result
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
+
+
+# --- HTTP to a node ---------------------------------------------------------------------------
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, timeout: float, netns: Netns | None) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.netns = netns
+
+    def connect(self) -> None:
+        if self.netns is None:
+            super().connect()
+        else:
+            self.sock = self.netns.connect((self.host, self.port), self.timeout)
+
+
+class Http:
+    """JSON over one keep-alive connection to a node, optionally inside a namespace."""
+
+    def __init__(self, address: str, netns: Netns | None = None, timeout: float = 15.0) -> None:
+        host, port = address.rsplit(":", 1)
+        self.conn = _Connection(host, int(port), timeout, netns)
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        payload = None if body is None else orjson.dumps(body)
+        headers = {} if payload is None else {"Content-Type": "application/json"}
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()  # the node closed an idle keep-alive connection: once more
+                if attempt == 2:
+                    raise
+        assert resp.status < 300, f"{method} {path} -> {resp.status}: {data[:500]!r}"
+        return orjson.loads(data)
+
+    def connected(self, alias: str) -> bool:
+        return bool(self.json("GET", "/_remote/info")[alias]["connected"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def wait_for(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def seconds_until_disconnected(http: Http, alias: str, started: float, cap: float = 10.0) -> float:
+    """Poll ``_remote/info`` every 10 ms; seconds from ``started`` to ``connected: false``."""
+    while time.monotonic() - started < cap:
+        if not http.connected(alias):
+            return time.monotonic() - started
+        time.sleep(POLL_S)
+    raise AssertionError(f"[{alias}] still connected {cap}s after the remote went dark")
+
+
+def closed_by_remote(log: str, port: int) -> re.Match[str] | None:
+    return re.search(
+        r"\[INFO \]\[o\.e\.t\.ClusterConnectionManager\] \[local-node\] transport connection "
+        rf"to \[\{{remote-node\}}\{{[^}}]+\}}\{{127\.0\.0\.1:{port}\}}\] closed by remote",
+        log,
+    )
+
+
+def declared_dead(log: str, alias: str, port: int) -> re.Match[str] | None:
+    return re.search(
+        rf"\[WARN \]\[i\.t\.liveness\s*\] \[local-node\] remote cluster \[{alias}\]: no data "
+        rf"from \[127\.0\.0\.1:{port}\] for \[\d+\.\ds\] \(pings every \[1s\]\); closing the "
+        r"connection as dead",
+        log,
+    )
+
+
+def node_pair(
+    tmp_path: Path, *, wrap: list[str] | None = None, remote_port: int = 0, local_port: int = 0
+) -> tuple[NodeProcess, NodeProcess]:
+    remote = NodeProcess(
+        tmp_path / "remote",
+        {"cluster.name": "remote", "node.name": "remote-node", "transport.port": remote_port},
+        wrap=wrap,
+    )
+    local = NodeProcess(
+        tmp_path / "local",
+        {"cluster.name": "local", "node.name": "local-node", "transport.port": local_port},
+        wrap=wrap,
+    )
+    return local, remote
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    ns = Netns.create()
+    try:
+        yield ns
+    finally:
+        ns.delete()
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+def test_frozen_remote_is_detected_by_pings(tmp_path: Path) -> None:
+    local, remote = node_pair(tmp_path)
+    try:
+        remote.start()
+        local.start()
+        seed = remote.transport_address()
+        port = int(seed.rsplit(":", 1)[1])
+        http = Http(str(local.http_address))
+        http.json("PUT", "/_cluster/settings", {"persistent": {"cluster.remote.far.seeds": [seed]}})
+        assert http.connected("far")
+        # A healthy idle connection outlives the 2 s silence deadline: the remote echoes pings.
+        time.sleep(2.6)
+        assert http.connected("far")
+        assert closed_by_remote(local.log_text(), port) is None
+
+        assert remote.proc is not None
+        os.kill(remote.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            elapsed = seconds_until_disconnected(http, "far", started)
+            print(f"\nfrozen (SIGSTOP) remote: connected:false after {elapsed:.3f} s")
+            assert elapsed <= LIMIT_S, f"{elapsed:.3f}s > {LIMIT_S}s (target {TARGET_S}s)"
+            log = local.log_text()
+            assert closed_by_remote(log, port), log[-3000:]
+            assert declared_dead(log, "far", port), log[-3000:]
+        finally:
+            os.kill(remote.proc.pid, signal.SIGCONT)
+
+        # Back to life: a settings change that rebuilds the connection connects again at once.
+        http.json(
+            "PUT", "/_cluster/settings", {"persistent": {"cluster.remote.far.node_connections": 2}}
+        )
+        assert http.json("GET", "/_remote/info")["far"]["connected"] is True
+        http.close()
+    finally:
+        if remote.proc is not None:
+            os.kill(remote.proc.pid, signal.SIGCONT)  # never leave a stopped process behind
+        local.kill()
+        remote.kill()
+
+
+def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -> None:
+    local, remote = node_pair(
+        tmp_path,
+        wrap=netns.wrap,
+        remote_port=REMOTE_TRANSPORT_PORT,
+        local_port=LOCAL_TRANSPORT_PORT,
+    )
+    seed = f"127.0.0.1:{REMOTE_TRANSPORT_PORT}"
+    local.settings["cluster.remote.far.seeds"] = [seed]  # connected at startup
+    try:
+        netns.prepare_port_blackhole(REMOTE_TRANSPORT_PORT)
+        remote.start()
+        local.start()
+        http = Http(str(local.http_address), netns)
+        remote_http = Http(str(remote.http_address), netns)
+        wait_for(lambda: http.connected("far"))
+        time.sleep(1.3)  # a few pings echoed, black-holed between two of them
+        assert http.connected("far")
+
+        started = time.monotonic()
+        netns.blackhole_port()
+        elapsed = seconds_until_disconnected(http, "far", started)
+        print(f"\nblack-holed remote transport port: connected:false after {elapsed:.3f} s")
+        assert elapsed <= LIMIT_S, f"{elapsed:.3f}s > {LIMIT_S}s (target {TARGET_S}s)"
+        log = local.log_text()
+        assert closed_by_remote(log, REMOTE_TRANSPORT_PORT), log[-3000:]
+        assert declared_dead(log, "far", REMOTE_TRANSPORT_PORT), log[-3000:]
+        # Only the transport port was black-holed: the remote itself is up and answering HTTP,
+        # and the local node does not find its way back while the port stays dark.
+        assert remote_http.json("GET", "/_cluster/health")["cluster_name"] == "remote"
+        time.sleep(1.0)
+        assert not http.connected("far")
+        http.close()
+        remote_http.close()
+    finally:
+        local.kill()
+        remote.kill()
