@@ -229,7 +229,7 @@ class Node:
                 watcher = group.create_task(self._watch_tls(tls)) if tls is not None else None
                 # Remotes from isthmus.yml and persisted settings connect in the background:
                 # unlike ES, startup does not wait up to initial_connect_timeout for them.
-                group.create_task(
+                connecting = group.create_task(
                     remote.initialize(_remote_configs(cluster_actions.effective())),
                     name="initial remote cluster connections",
                 )
@@ -245,6 +245,7 @@ class Node:
                 server.should_exit = True
                 await serving
                 refresher.cancel()
+                connecting.cancel()
                 if watcher is not None:
                     watcher.cancel()
         finally:

@@ -41,8 +41,16 @@ class TaskSet:
         if task.cancelled():
             return
         exc = task.exception()  # retrieved here, so asyncio never warns about it
-        if exc is not None:
+        if exc is None:
+            return
+        from isthmus.errors import IsthmusError
+
+        if isinstance(exc, IsthmusError):
+            # Expected failures (a remote that cannot be reached): their meaning was logged by
+            # the task's own code.
             self._log.debug("task [%s] failed", task.get_name(), exc_info=exc)
+        else:
+            self._log.error("task [%s] failed unexpectedly", task.get_name(), exc_info=exc)
 
     async def close(self) -> None:
         """Cancel every task and wait until all have finished."""

@@ -274,3 +274,38 @@ def test_ccs_authorized_by_the_remote_roles_of_the_same_name(
         with pytest.raises(AuthorizationException) as err:
             alice.search(index="my:secret")
         assert err.value.body["error"]["type"] == "security_exception"
+
+
+def test_identity_header_needs_a_verified_client_certificate(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    """Without mutual TLS anyone could claim to be anyone: the header is then ignored."""
+    record_secret(PASSWORD)
+    from isthmus.errors import AuthenticationError
+    from isthmus.security.transport_filter import TransportIdentity
+
+    ca = generate_ca("CN=Plain CA")
+    node = secured(
+        tmp_path / "plain", "plain", ca, **{"xpack.security.transport.ssl.enabled": False}
+    )
+    with node:
+        port = transport_port(node)
+        client(node).indices.create(index="secret")
+        me = LocalNode("evil", "uuid", NodeIdentity("eid", "evil", "127.0.0.1:0", "9.1.0"))
+
+        async def impersonate() -> None:
+            channel = await connect("127.0.0.1", port, identity=me, timeout=10)
+            try:
+                with pytest.raises(AuthenticationError) as err:
+                    await channel.request(
+                        "indices:data/read/search",
+                        {"indices": ["secret"], "body": {}, "params": {}},
+                        TransportIdentity("nobody", ("superuser",)).header(),
+                    )
+                assert err.value.reason == (
+                    "missing authentication credentials for action [indices:data/read/search]"
+                )
+            finally:
+                channel.close()
+
+        asyncio.run(impersonate())

@@ -247,3 +247,32 @@ def test_run_as_takes_the_target_users_permissions(
         "action [cluster:monitor/main] is unauthorized for user [bob] with effective roles "
         "[logs_reader], because user [bob] is unauthorized to run as [elastic]"
     )
+
+
+def test_colon_expressions_cannot_smuggle_local_indices(
+    secure: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    """``secre*[t:]`` looked remote to authorization and like a pattern to resolution."""
+    node, _ = secure
+    bob = Elasticsearch(node.url, basic_auth=("bob", "bob-secret"))
+    status, body, _ = _error(lambda: bob.indices.get_mapping(index="secre*[t:]"))
+    assert status == 400
+    assert body["error"]["reason"] == (
+        "Cross-cluster calls are not supported in this context but remote indices were "
+        "requested: [secre*[t:]]"
+    )
+    status, _, _ = _error(lambda: bob.indices.close(index="secre*[t:]"))
+    assert status == 400
+    assert (
+        admin.indices.get(index="secret")["secret"]["settings"]["index"].get(
+            "verified_before_close"
+        )
+        is None
+    )
+    # In a search the part names a remote cluster pattern, which matches no alias.
+    found = bob.search(index="logs-1,secre*[t:]").body
+    assert {h["_index"] for h in found["hits"]["hits"]} == {"logs-1"}
+    # and brackets are literal in local patterns
+    assert (
+        admin.count(index="secre[t]*", ignore_unavailable=True, allow_no_indices=True)["count"] == 0
+    )

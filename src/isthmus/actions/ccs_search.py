@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers
+from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers, local_names
 from isthmus.actions.search import PartialSearch, SearchActions
 from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
@@ -214,6 +214,14 @@ class CrossClusterSearch:
             part.failures = [{"shard": -1, "index": None, "reason": exc.to_cause()}]
 
     def _accept(self, part: ClusterPart, answer: Any) -> None:
+        try:
+            self._accept_answer(part, answer)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise IllegalArgumentError(
+                f"malformed search answer from remote cluster [{part.key}]"
+            ) from None
+
+    def _accept_answer(self, part: ClusterPart, answer: Any) -> None:
         if not isinstance(answer, dict) or not isinstance(answer.get("hits"), list):
             raise IllegalArgumentError(f"malformed search answer from remote cluster [{part.key}]")
         part.hits = answer["hits"]
@@ -414,6 +422,7 @@ class CrossClusterSearch:
         names = payload.get("indices") if isinstance(payload, dict) else None
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("search shards request needs a list of [indices]")
+        names = local_names(names)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         # read_cross_cluster grants this action: ES's certificate model requires it remotely.
         expression, _ = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names))
@@ -426,7 +435,7 @@ class CrossClusterSearch:
 
         if not isinstance(payload, dict) or not isinstance(payload.get("index"), str):
             raise IllegalArgumentError("query phase request needs an [index]")
-        index: str = payload["index"]
+        (index,) = local_names([payload["index"]])
         _, subject = self._authorized(SEARCH_ACTION, index)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         req = self.search.parse(index, payload.get("body"), params)
@@ -466,7 +475,7 @@ class CrossClusterSearch:
             raise IllegalArgumentError("search request needs a list of [indices]")
         if body is not None and not isinstance(body, dict):
             raise IllegalArgumentError("search request [body] must be a map")
-        expression = ",".join(names)
+        expression = ",".join(local_names(names))
         subject = CURRENT_CALLER.get()
         restrictions = None
         if self.guard is not None:

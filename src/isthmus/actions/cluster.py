@@ -190,7 +190,8 @@ class ClusterActions:
             self._notify(key, new_eff.get(key))
         for prefix, _, apply in self._groups:
             if any(key.startswith(prefix) for key in changed):
-                await apply(self.effective(new))
+                # Shielded: a client that gives up must not interrupt connections half-rebuilt.
+                await asyncio.shield(apply(self.effective(new)))
         return {
             "acknowledged": True,
             "persistent": nest({k: v for k, v in persistent.items() if v is not None}),

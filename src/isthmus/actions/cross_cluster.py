@@ -9,11 +9,11 @@ across clusters build on the same pieces.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus.actions.cluster import version_block
+from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.remote_expressions import (
     LOCAL_CLUSTER,
     LOCAL_DISPLAY,
@@ -35,6 +35,17 @@ if TYPE_CHECKING:
 RESOLVE_CLUSTER_ACTION = "indices:admin/resolve/cluster"
 RESOLVE_INDEX_ACTION = "indices:admin/resolve/index"
 LENIENT = IndicesOptions(ignore_unavailable=True, allow_no_indices=True)
+
+
+def local_names(names: list[str]) -> list[str]:
+    """Index names another cluster sent us: they name this cluster's indices only."""
+    for name in names:
+        if ":" in name and not name.startswith(("<", "-<")):
+            raise IllegalArgumentError(
+                "Cross-cluster calls are not supported in this context but remote indices were "
+                f"requested: [{name}]"
+            )
+    return names
 
 
 def identity_headers(subject: Subject | None) -> dict[str, str]:
@@ -208,7 +219,9 @@ class CrossClusterActions:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("resolve index request needs a list of [indices]")
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
-        return resolve_names(self.cluster, names or ["*"], params, CURRENT_CALLER.get())
+        return resolve_names(
+            self.cluster, local_names(names) or ["*"], params, CURRENT_CALLER.get()
+        )
 
     async def _on_resolve_cluster(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -217,6 +230,7 @@ class CrossClusterActions:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("resolve cluster request needs a list of [indices]")
         subject = CURRENT_CALLER.get()
+        names = local_names(names)
         return {
             "matching_indices": bool(names) and self._matches(names, subject),
             "version": short_version(),
@@ -244,7 +258,7 @@ def resolve_names(
             pattern = "*"
         wildcard = "*" in pattern or "?" in pattern
         for name, meta in state.indices.items():
-            if not fnmatch.fnmatchcase(name, pattern):
+            if not simple_match(name, pattern):
                 continue
             if wildcard and (meta.state not in wanted_states or name.startswith(".")):
                 continue
@@ -253,7 +267,7 @@ def resolve_names(
             else:
                 chosen_indices[name] = None
         for alias in aliases:
-            if fnmatch.fnmatchcase(alias, pattern) and not (wildcard and alias.startswith(".")):
+            if simple_match(alias, pattern) and not (wildcard and alias.startswith(".")):
                 if exclude:
                     chosen_aliases.pop(alias, None)
                 else:

@@ -21,6 +21,7 @@ from isthmus.cluster.metadata import (
     validate_alias_name,
     validate_index_name,
 )
+from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve, split_expression
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
@@ -281,7 +282,6 @@ class IndicesActions:
     def get_settings(
         self, expression: str | None, params: Mapping[str, str], name_filter: str | None = None
     ) -> dict[str, Any]:
-        import fnmatch
 
         flat = params.get("flat_settings") == "true"
         out = {}
@@ -295,7 +295,7 @@ class IndicesActions:
                     rendered[section] = {
                         k: v
                         for k, v in rendered[section].items()
-                        if any(fnmatch.fnmatchcase(k, p) for p in pats)
+                        if any(simple_match(k, p) for p in pats)
                     }
             if not flat:
                 from isthmus.settings.registry import nest
@@ -398,8 +398,7 @@ class IndicesActions:
                             matched = [
                                 a
                                 for a in current
-                                if a == alias
-                                or ("*" in alias and __import__("fnmatch").fnmatchcase(a, alias))
+                                if a == alias or ("*" in alias and simple_match(a, alias))
                             ]
                             if not matched and spec.get("must_exist", True) is not False:
                                 raise AliasesNotFoundError(
@@ -426,7 +425,6 @@ class IndicesActions:
         self, expression: str | None, alias_expr: str | None, params: Mapping[str, str]
     ) -> tuple[dict[str, Any], list[str]]:
         """Index → its (matching) aliases; also the requested alias names nothing matched."""
-        import fnmatch
 
         wanted = split_expression(alias_expr) if alias_expr else []
         targets = self.resolve(expression, params)
@@ -435,7 +433,7 @@ class IndicesActions:
         for t in targets:
             aliases = {}
             for name, alias in t.index.aliases.items():
-                if not wanted or any(fnmatch.fnmatchcase(name, w) or w == "_all" for w in wanted):
+                if not wanted or any(simple_match(name, w) or w == "_all" for w in wanted):
                     aliases[name] = alias.to_json()
                     found.add(name)
             if aliases or not wanted:
@@ -478,7 +476,6 @@ def _list(value: Any) -> list[str]:
 
 
 def _auto_create_allows(setting: str, name: str) -> bool:
-    import fnmatch
 
     text = str(setting).strip()
     if text in ("true", ""):
@@ -486,9 +483,9 @@ def _auto_create_allows(setting: str, name: str) -> bool:
     if text == "false":
         return False
     for pattern in (p.strip() for p in text.split(",")):
-        if pattern.startswith("-") and fnmatch.fnmatchcase(name, pattern[1:]):
+        if pattern.startswith("-") and simple_match(name, pattern[1:]):
             return False
-        if fnmatch.fnmatchcase(name, pattern.lstrip("+")):
+        if simple_match(name, pattern.lstrip("+")):
             return True
     return False
 

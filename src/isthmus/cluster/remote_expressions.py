@@ -8,10 +8,10 @@ configured aliases only as a list of names, and nothing about connections.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.errors import IllegalArgumentError
 from isthmus.transport.errors import NoSuchRemoteClusterError
 
@@ -104,7 +104,7 @@ def _match(pattern: str, aliases: Sequence[str]) -> list[str]:
         if pattern not in aliases:
             raise NoSuchRemoteClusterError(pattern)
         return [pattern]
-    return [alias for alias in aliases if fnmatch.fnmatchcase(alias, pattern)]
+    return [alias for alias in aliases if simple_match(alias, pattern)]
 
 
 def split_expression(expression: str | None) -> list[str]:

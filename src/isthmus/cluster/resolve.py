@@ -7,12 +7,12 @@ indices (its ``filter`` applies unless the index is also named without the filte
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.patterns import simple_match
 from isthmus.errors import IllegalArgumentError, IndexClosedError, IndexNotFoundError
 from isthmus.settings.values import parse_flag
 
@@ -109,7 +109,7 @@ def resolve(
             # ES applies exclusions only after a wildcard; before one "-x" is just a name.
             pattern = part[1:]
             for name in list(order):
-                if fnmatch.fnmatchcase(name, pattern):
+                if simple_match(name, pattern):
                     order.remove(name)
                     chosen.pop(name, None)
             continue
@@ -120,11 +120,11 @@ def resolve(
         if "*" in part or "?" in part:
             matched = False
             for name, index in meta.indices.items():
-                if fnmatch.fnmatchcase(name, part) and _admitted(index, options, part):
+                if simple_match(name, part) and _admitted(index, options, part):
                     add(index, None, via_alias=False)
                     matched = True
             for alias, indices in aliases.items():
-                if fnmatch.fnmatchcase(alias, part):
+                if simple_match(alias, part):
                     for index in indices:
                         if _admitted(index, options, part, alias=alias):
                             add(index, index.aliases[alias].filter, via_alias=True)

@@ -9,13 +9,13 @@ Per-item checks (``_bulk``, ``_mget``) use :meth:`Guard.item_allowed`.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import split_expression
 from isthmus.cluster.service import ClusterService
-from isthmus.errors import SecurityError
+from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.http.router import Request, Route
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.privileges import is_index_action
@@ -30,6 +30,14 @@ PER_ITEM_ACTIONS = {
     "indices:data/write/bulk",
     "indices:data/read/mget",
     "indices:data/read/msearch",
+}
+# Actions whose index expressions may name remote clusters (alias:index).
+CROSS_CLUSTER_ACTIONS = {
+    "indices:data/read/search",
+    "indices:data/read/msearch",
+    "indices:admin/resolve/cluster",
+    "indices:admin/resolve/index",
+    "indices:data/read/async_search/submit",
 }
 # Authorized by the search they continue.
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}
@@ -78,6 +86,13 @@ class Guard:
         parts = split_expression(expression) or ["*"]
         for part in parts:
             if ":" in part and not part.startswith(("<", "-<")):
+                if action not in CROSS_CLUSTER_ACTIONS:
+                    raise IllegalArgumentError(
+                        "Cross-cluster calls are not supported in this context but remote "
+                        f"indices were requested: [{part}]"
+                    )
+                # Authorized by the remote cluster; the cross-cluster action groups these by
+                # alias and never resolves them locally.
                 remote.append(part)
                 continue
             if part == "_all":
@@ -89,7 +104,7 @@ class Guard:
                 allowed.extend(
                     n
                     for n in names
-                    if fnmatch.fnmatchcase(n, part)
+                    if simple_match(n, part)
                     and not n.startswith(".")
                     and self.authorizer.index_access(subject, action, n).granted
                 )

@@ -115,7 +115,7 @@ class RemoteClusterService:
         """Bring the connections in line with ``configs`` (only enabled aliases)."""
         from isthmus.settings.remote import must_rebuild
 
-        if not self.enabled:
+        if not self.enabled or self._closed:
             return {}
         async with self._lock:
             statuses: dict[str, UpdateStatus] = {}
@@ -184,24 +184,27 @@ class RemoteClusterService:
         timeout = self.globals.initial_connect_timeout
         for config in configs.values():
             self._create(config)
-        results = asyncio.gather(
-            *(remote.ensure_connected() for remote in self._remotes.values()),
-            return_exceptions=True,
-        )
         try:
             async with asyncio.timeout(timeout.seconds):
-                outcomes = await asyncio.shield(results)
+                # The rounds belong to the strategies; only these waits end with the timeout.
+                outcomes = await asyncio.gather(
+                    *(remote.ensure_connected() for remote in self._remotes.values()),
+                    return_exceptions=True,
+                )
         except TimeoutError:
             log.warning(
                 "project [default] failed to connect to remote clusters within %s", timeout.text
             )
             return
-        failures = [o for o in outcomes if isinstance(o, IsthmusError)]
-        if failures:
-            log.warning(
-                "project [default] failed to connect to remote clusters\n%s",
-                failures[0].log_lines(),
-            )
+        for outcome in outcomes:
+            if isinstance(outcome, IsthmusError):
+                log.warning(
+                    "project [default] failed to connect to remote clusters\n%s",
+                    outcome.log_lines(),
+                )
+                break
+            if isinstance(outcome, BaseException):
+                log.error("failed to connect to remote clusters", exc_info=outcome)
 
     async def close(self) -> None:
         self._closed = True

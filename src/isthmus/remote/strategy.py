@@ -92,8 +92,15 @@ class RemoteStrategy(ABC):
         elif self._waiting >= MAX_PENDING_CONNECT_CALLERS:
             raise ConnectQueueFullError("connect listener queue is full")
         self._waiting += 1
+        round_ = self._in_flight
         try:
-            await asyncio.shield(self._in_flight)
+            await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if round_.cancelled() and (current is None or current.cancelling() == 0):
+                # The round was cancelled by close(), not our caller: say what happened.
+                raise AlreadyClosedError("connect handler is already closed") from None
+            raise
         finally:
             self._waiting -= 1
 

@@ -21,12 +21,14 @@ import orjson
 from isthmus.errors import SecurityError
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import SecurityService
+from isthmus.transport.channel import ChannelInfo
 
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
 SYSTEM_USER = "_system"
 
-# What the system identity may do on a remote cluster: handshakes, node discovery, pings.
-_SYSTEM_ACTIONS = ("internal:", "cluster:monitor/state", "cluster:monitor/nodes/")
+# What the system identity may do here: node discovery (handshakes and cancellations are
+# answered by the transport itself, before any filter).
+_SYSTEM_ACTIONS = frozenset({"cluster:monitor/state"})
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,16 @@ class TransportFilter:
         self.security = security
         self.authorizer = authorizer
 
-    def check(self, action: str, headers: Mapping[str, str], channel: object) -> Subject | None:
-        """The server's request filter: ``subject`` for a request on ``channel``."""
+    def check(
+        self, action: str, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Subject | None:
+        """The server's request filter: ``subject`` for a request on ``channel``.
+
+        The identity header is believed only from a peer that proved itself with a client
+        certificate this node verified (mutual TLS): anyone else is treated as sending none.
+        """
+        if channel.peer_certificate is None and AUTHENTICATION_HEADER in headers:
+            headers = {k: v for k, v in headers.items() if k != AUTHENTICATION_HEADER}
         return self.subject(action, headers)
 
     def subject(self, action: str, headers: Mapping[str, str]) -> Subject | None:
@@ -81,7 +91,7 @@ class TransportFilter:
             return subject
         identity = TransportIdentity.decode(raw)
         if identity.username == SYSTEM_USER:
-            if not action.startswith(_SYSTEM_ACTIONS):
+            if action not in _SYSTEM_ACTIONS:
                 raise SecurityError(f"action [{action}] is unauthorized for user [{SYSTEM_USER}]")
             return None
         subject = Subject(

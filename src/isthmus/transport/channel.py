@@ -393,7 +393,7 @@ class TransportChannel(asyncio.Protocol):
         try:
             self._write(data)
             async with asyncio.timeout(timeout):
-                await self._writable.wait()
+                await self._writable.wait()  # back-pressure; set again when the channel ends
                 return await future
         except asyncio.CancelledError:
             # Our caller gave up (client went away, search cancelled): tell the peer to stop
@@ -416,8 +416,9 @@ class TransportChannel(asyncio.Protocol):
         """Send a keep-alive ping (it has no answer)."""
         if self.state is not ChannelState.OPEN:
             raise self._not_connected()
+        # Never waits for the peer to drain: a ping that cannot be written is itself the sign
+        # of a stuck peer, which the silence deadline then catches.
         self._write(self.connection.send(Ping()))
-        await self._writable.wait()
 
     def complete_handshake(
         self, node: NodeIdentity, cluster_name: str, cluster_uuid: str, version: int
@@ -480,6 +481,7 @@ class TransportChannel(asyncio.Protocol):
             del self._pending[request_id]
         self._inbox.put_nowait(None)
         self._ready.set()
+        self._writable.set()  # nobody may wait for a drain that will never come
         if self._transport is not None:
             if self._tls is not None and state is ChannelState.CLOSED and self._tls.handshake_done:
                 self._tls.close_notify()

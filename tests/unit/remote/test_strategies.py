@@ -267,7 +267,9 @@ async def test_a_silent_peer_is_declared_dead_by_pings() -> None:
             start = loop.time()
             await eventually(lambda: remote.strategy.manager.stats().declared_dead == 1, timeout=3)
             elapsed = loop.time() - start
-            assert 0.3 <= elapsed <= 1.0  # dead after 2 x 200ms of silence, checked every 50ms
+            # dead after 2 x 200 ms of silence (counted from the last echo, which may predate
+            # the freeze by up to one interval), checked every 50 ms; generous for loaded CI
+            assert 0.15 <= elapsed <= 2.0
             # The node itself still accepts connections: the disconnect triggers a reconnect.
             await eventually(lambda: fc.servers[0].info().accepted == 2)
             await eventually(remote.is_connected)
