@@ -20,17 +20,14 @@ import ipaddress
 import ssl
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+# cryptography (about 70 ms to import) is loaded only when a TLS failure is diagnosed or a
+# peer chain is read: a node without TLS problems never pays for it at startup.
+if TYPE_CHECKING:
+    from cryptography import x509
 
-from isthmus.security.cert_facts import format_ip
-from isthmus.security.trust_diagnostics import (
-    Side,
-    TrustInfo,
-    diagnose_peer,
-    trust_failure_cause,
-)
+    from isthmus.security.trust_diagnostics import Side, TrustInfo
 
 _READ_CHUNK = 64 * 1024
 
@@ -99,6 +96,8 @@ def _java_socket_address(address: str) -> str:
     suffix = f":{port}" if port else ""
     if ip is None:
         return f"{host}/<unresolved>{suffix}"
+    from isthmus.security.cert_facts import format_ip
+
     text = format_ip(ip)
     return f"/[{text}]{suffix}" if ip.version == 6 and port else f"/{text}{suffix}"
 
@@ -227,6 +226,8 @@ def _untrusted_peer(
     now: dt.datetime,
 ) -> TlsFailure:
     """We rejected the peer's certificate: ES's DiagnosticTrustManager diagnosis."""
+    from isthmus.security.trust_diagnostics import diagnose_peer, trust_failure_cause
+
     ours: Side = "server" if side == "server" else "client"
     chain = session.peer_chain() if session is not None else ()
     hostname = session.server_hostname if session is not None else None
@@ -340,6 +341,8 @@ def _capture_client_certificates(context: ssl.SSLContext) -> None:
 
 def _parse_certificate_message(version: int, data: bytes) -> tuple[x509.Certificate, ...]:
     """The certificates of a Certificate handshake message (RFC 8446 4.4.2 / RFC 5246 7.4.2)."""
+    from cryptography import x509
+
     pos = 4  # handshake header: type (1), length (3)
     if version >= _TLS1_3:
         pos += 1 + data[pos]  # certificate_request_context
@@ -532,6 +535,8 @@ class TlsSession:
     def peer_chain(self) -> tuple[x509.Certificate, ...]:
         """The certificates the peer sent, leaf first, verified or not: also after a failed
         handshake (empty when it sent none, or its Certificate message never arrived)."""
+        from cryptography import x509
+
         raw: Any = getattr(self._obj, "_sslobj", None)
         chain = raw.get_unverified_chain() if raw is not None else None
         if chain:
