@@ -185,7 +185,7 @@ def test_untrusted_remote_ca_is_diagnosed_on_both_sides(
 
 
 def test_missing_client_certificate_is_reported_on_both_sides(
-    remote_cluster: tuple[NodeProcess, CertificateAndKey],
+    remote_cluster: tuple[NodeProcess, CertificateAndKey], caplog: pytest.LogCaptureFixture
 ) -> None:
     remote, ca = remote_cluster
     port = transport_port(remote)
@@ -200,6 +200,16 @@ def test_missing_client_certificate_is_reported_on_both_sides(
 
     error = asyncio.run(attempt())
     assert "certificate" in error.reason
+    # The connecting side logs what ES's TcpTransport logs when the server rejects it.
+    local = [r for r in caplog.records if r.name == "org.elasticsearch.transport.TcpTransport"]
+    assert local, caplog.text
+    first, second = local[0].getMessage().split("\n")[:2]
+    assert first.startswith("exception caught on transport layer [Netty4TcpChannel{")
+    assert first.endswith("profile=default}], closing connection")
+    assert second == (
+        "io.netty.handler.codec.DecoderException: javax.net.ssl.SSLHandshakeException: "
+        "Received fatal alert: bad_certificate"
+    )
     wait_for(lambda: "Empty client certificate chain" in remote.log_text())
     assert re.search(
         r"\[WARN \]\[o\.e\.t\.TcpTransport\s*\] \[remote-node\] exception caught on transport layer "
