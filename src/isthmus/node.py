@@ -26,6 +26,7 @@ import orjson
 import uvicorn
 
 from isthmus import ES_COMPAT_VERSION, logs
+from isthmus.actions.async_search import AsyncSearchActions
 from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
@@ -168,6 +169,7 @@ class Node:
                 restrictions_for=_restrictions_for(guard, cluster),
             )
             ccs.register(transport.registry)
+            async_search = AsyncSearchActions(ccs, self.clock)
             identity = NodeIdentity(
                 env.node_id,
                 s,
@@ -196,6 +198,7 @@ class Node:
                 search=search_actions,
                 cross_cluster=cross_cluster,
                 ccs=ccs,
+                async_search=async_search,
                 security=security,
                 guard=guard,
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
@@ -249,6 +252,8 @@ class Node:
                 if watcher is not None:
                     watcher.cancel()
         finally:
+            if self.services is not None:
+                await self.services.async_search.close()
             if remote is not None:
                 await remote.close()
             if transport is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from isthmus.actions.async_search import AsyncSearchActions
 from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
@@ -33,6 +34,7 @@ class Services:
     search: SearchActions
     cross_cluster: CrossClusterActions
     ccs: CrossClusterSearch
+    async_search: AsyncSearchActions
     security: SecurityService | None = None
     guard: Guard | None = None
     secure_settings: SecureSettingsHolder | None = None

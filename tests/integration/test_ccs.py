@@ -176,3 +176,48 @@ def test_resolve_index_across_clusters(clusters: tuple[NodeProcess, NodeProcess]
     }
     with pytest.raises(NotFoundError):
         lc.indices.resolve_index(name="nope:*")
+
+
+def test_async_search_shows_progress_then_the_result(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
+    local = NodeProcess(tmp_path / "l", {"cluster.name": "local", "node.name": "local-node"})
+    remote.start()
+    local.start()
+    try:
+        lc, rc = Elasticsearch(local.url), Elasticsearch(remote.url)
+        for client in (lc, rc):
+            client.index(index="logs", id="1", document={"n": 1}, refresh=True)
+        lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [transport_address(rc)]})
+        # Completed within the wait and not kept: no id, the whole answer.
+        quick = lc.async_search.submit(index="logs,my:logs", wait_for_completion_timeout="10s").body
+        assert "id" not in quick
+        assert quick["is_running"] is False and quick["is_partial"] is False
+        assert quick["response"]["hits"]["total"]["value"] == 2
+        # A remote that is slow to answer: the clusters show it running, then successful.
+        assert remote.proc is not None
+        os.kill(remote.proc.pid, signal.SIGSTOP)
+        try:
+            running = lc.async_search.submit(
+                index="logs,my:logs", wait_for_completion_timeout="200ms", keep_alive="1m"
+            ).body
+        finally:
+            os.kill(remote.proc.pid, signal.SIGCONT)
+        assert running["is_running"] is True and running["is_partial"] is True
+        assert running["response"]["_clusters"]["details"]["my"]["status"] == "running"
+        assert running["response"]["_clusters"]["running"] >= 1
+        search_id = running["id"]
+        done = lc.async_search.get(id=search_id, wait_for_completion_timeout="10s").body
+        assert done["is_running"] is False and done["is_partial"] is False
+        assert done["response"]["_clusters"]["successful"] == 2
+        assert done["response"]["hits"]["total"]["value"] == 2
+        status = lc.async_search.status(id=search_id).body
+        assert status["completion_status"] == 200 and status["is_running"] is False
+        assert lc.async_search.delete(id=search_id).body == {"acknowledged": True}
+        with pytest.raises(NotFoundError):
+            lc.async_search.get(id=search_id)
+    finally:
+        local.kill()
+        remote.kill()

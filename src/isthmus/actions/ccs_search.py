@@ -124,8 +124,13 @@ class CrossClusterSearch:
         params: Mapping[str, str],
         subject: Subject | None,
         local_restrictions: IndexRestrictions | None,
+        progress: list[ClusterPart] | None = None,
     ) -> dict[str, Any]:
-        """``_search``, crossing clusters when the expression names remote indices."""
+        """``_search``, crossing clusters when the expression names remote indices.
+
+        ``progress`` receives the per-cluster records as soon as they exist; they are updated in
+        place as each cluster answers (async search shows them while the search runs).
+        """
         grouped = self.cross.group(expression)
         if not grouped.is_cross_cluster:
             # Exclusions may have removed every remote: search what is left, locally.
@@ -136,7 +141,14 @@ class CrossClusterSearch:
         # Scroll needs every shard's hits at the coordinator: as ES, it never minimizes.
         if params.get("ccs_minimize_roundtrips") == "false" or "scroll" in params:
             return await self._shard_by_shard(
-                grouped.remote, local_expr, body, params, subject, local_restrictions, started
+                grouped.remote,
+                local_expr,
+                body,
+                params,
+                subject,
+                local_restrictions,
+                started,
+                progress,
             )
         req = self.search.parse(local_expr, body, params)
         parts: list[ClusterPart] = []
@@ -156,6 +168,8 @@ class CrossClusterSearch:
             )
             parts.append(part)
             jobs.append(self._remote(part, list(names), remote_body, remote_params, subject))
+        if progress is not None:
+            progress.extend(parts)
         await asyncio.gather(*jobs)
         for part in parts:
             if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
@@ -318,6 +332,7 @@ class CrossClusterSearch:
         subject: Subject | None,
         local_restrictions: IndexRestrictions | None,
         started: float,
+        progress: list[ClusterPart] | None = None,
     ) -> dict[str, Any]:
         """``ccs_minimize_roundtrips=false``: ask each remote for its shards, then query them one
         by one beside the local shards, and merge everything as one search."""
@@ -351,6 +366,8 @@ class CrossClusterSearch:
             )
             parts.append(part)
             jobs.append(shards_of(part, names))
+        if progress is not None:
+            progress.extend(parts)
         await asyncio.gather(*jobs)
         for part in parts:
             if part.error is not None and not part.skip_unavailable:

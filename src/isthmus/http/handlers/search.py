@@ -80,6 +80,7 @@ COUNT_PARAMS = (
 
 
 MSEARCH_ACTION = "indices:data/read/msearch"
+ASYNC_SUBMIT = "indices:data/read/async_search/submit"
 MSEARCH_PARAMS = (
     "max_concurrent_searches",
     "max_concurrent_shard_requests",
@@ -210,7 +211,57 @@ def routes(s: Services) -> list[Route]:
         responses = await asyncio.gather(*(one(i, p, b) for i, p, b in searches))
         return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
 
+    async def async_submit(req: Request) -> Response:
+        status, body = await s.async_search.submit(
+            req.path_params.get("index"),
+            json_object(req),
+            req.params,
+            req.subject,
+            restrictions(req),
+        )
+        return Response(status, body)
+
+    async def async_get(req: Request) -> Response:
+        status, body = await s.async_search.get(req.path_params["id"], req.params, req.subject)
+        return Response(status, body)
+
+    async def async_status(req: Request) -> dict[str, Any]:
+        return s.async_search.status(req.path_params["id"], req.subject)
+
+    async def async_delete(req: Request) -> dict[str, Any]:
+        return await s.async_search.delete(req.path_params["id"], req.subject)
+
+    async_params = (
+        *SEARCH_PARAMS,
+        "wait_for_completion_timeout",
+        "keep_on_completion",
+        "keep_alive",
+    )
     return [
+        route("POST", "/_async_search", async_submit, params=async_params, action=ASYNC_SUBMIT),
+        route(
+            "POST", "/{index}/_async_search", async_submit, params=async_params, action=ASYNC_SUBMIT
+        ),
+        route(
+            "GET",
+            "/_async_search/status/{id}",
+            async_status,
+            params=("keep_alive",),
+            action="cluster:monitor/async_search/status",
+        ),
+        route(
+            "GET",
+            "/_async_search/{id}",
+            async_get,
+            params=(
+                "wait_for_completion_timeout",
+                "keep_alive",
+                "typed_keys",
+                "rest_total_hits_as_int",
+            ),
+            action="",
+        ),
+        route("DELETE", "/_async_search/{id}", async_delete, action=""),
         route(
             ("GET", "POST"),
             "/_msearch",
