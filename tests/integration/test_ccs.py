@@ -221,3 +221,13 @@ def test_async_search_shows_progress_then_the_result(tmp_path: Path) -> None:
     finally:
         local.kill()
         remote.kill()
+
+
+def test_count_across_clusters(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    assert lc.count(index="logs,my:logs").body == {
+        "count": 40,
+        "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+    }
+    assert lc.count(index="my:logs", query={"term": {"tag": "t2"}})["count"] == 6
+    assert lc.count(index="logs", q="tag:t0")["count"] == 7

@@ -26,7 +26,7 @@ from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers,
 from isthmus.actions.search import PartialSearch, SearchActions
 from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
-from isthmus.errors import IllegalArgumentError, IsthmusError, SecurityError
+from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, SecurityError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
@@ -61,6 +61,19 @@ _FORWARDED_PARAMS = (
     "allow_no_indices",
     "expand_wildcards",
     "ignore_throttled",
+)
+
+_COUNT_PARAMS = (
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "expand_wildcards",
+    "ccs_minimize_roundtrips",
 )
 
 RestrictionsFor = Callable[["Subject | None", list[str]], IndexRestrictions | None]
@@ -175,6 +188,28 @@ class CrossClusterSearch:
             if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
                 raise part.error
         return self._merge(req, parts, started)
+
+    async def count(
+        self,
+        expression: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+        subject: Subject | None,
+        local_restrictions: IndexRestrictions | None,
+    ) -> dict[str, Any]:
+        """``_count``: across clusters it is a search for the total only (as ES runs it)."""
+        grouped = self.cross.group(expression)
+        if not grouped.is_cross_cluster:
+            local_only = ",".join(grouped.local or ()) or None if grouped.local else expression
+            return await self.search.count(local_only, body, params, local_restrictions)
+        body = dict(body or {})
+        for key in body:
+            if key != "query":
+                raise ParsingError(f"request does not support [{key}]")
+        search_body = {**body, "size": 0, "track_total_hits": True}
+        search_params = {k: v for k, v in params.items() if k in _COUNT_PARAMS}
+        out = await self.run(expression, search_body, search_params, subject, local_restrictions)
+        return {"count": out["hits"]["total"]["value"], "_shards": out["_shards"]}
 
     async def _local(
         self,

@@ -159,8 +159,12 @@ def routes(s: Services) -> list[Route]:
         )
 
     async def count(req: Request) -> dict[str, Any]:
-        return await s.search.count(
-            req.path_params.get("index"), json_object(req), req.params, restrictions(req)
+        return await s.ccs.count(
+            req.path_params.get("index"),
+            json_object(req),
+            req.params,
+            req.subject,
+            restrictions(req),
         )
 
     async def scroll(req: Request) -> dict[str, Any]:
