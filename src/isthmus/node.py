@@ -31,6 +31,7 @@ from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
+from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.metadata import ClusterMetadata
@@ -170,6 +171,8 @@ class Node:
             )
             ccs.register(transport.registry)
             async_search = AsyncSearchActions(ccs, self.clock)
+            field_caps = FieldCapsActions(cross_cluster, guard)
+            field_caps.register(transport.registry)
             identity = NodeIdentity(
                 env.node_id,
                 s,
@@ -199,6 +202,7 @@ class Node:
                 cross_cluster=cross_cluster,
                 ccs=ccs,
                 async_search=async_search,
+                field_caps=field_caps,
                 security=security,
                 guard=guard,
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),

@@ -10,6 +10,7 @@ from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
+from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.service import ClusterService
@@ -35,6 +36,7 @@ class Services:
     cross_cluster: CrossClusterActions
     ccs: CrossClusterSearch
     async_search: AsyncSearchActions
+    field_caps: FieldCapsActions
     security: SecurityService | None = None
     guard: Guard | None = None
     secure_settings: SecureSettingsHolder | None = None

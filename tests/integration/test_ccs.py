@@ -231,3 +231,20 @@ def test_count_across_clusters(clusters: tuple[NodeProcess, NodeProcess]) -> Non
     }
     assert lc.count(index="my:logs", query={"term": {"tag": "t2"}})["count"] == 6
     assert lc.count(index="logs", q="tag:t0")["count"] == 7
+
+
+def test_field_caps_local_and_remote(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    resp = lc.field_caps(index="logs,my:logs", fields="n,tag,msg*").body
+    assert resp["indices"] == ["logs", "my:logs"]
+    assert resp["fields"]["n"] == {
+        "long": {"type": "long", "metadata_field": False, "searchable": True, "aggregatable": True}
+    }
+    assert resp["fields"]["tag"]["keyword"]["aggregatable"] is True
+    assert resp["fields"]["msg"]["text"] == {
+        "type": "text",
+        "metadata_field": False,
+        "searchable": True,
+        "aggregatable": False,
+    }
+    assert lc.field_caps(index="logs", fields="_id")["fields"]["_id"]["_id"]["metadata_field"] is True

@@ -38,6 +38,7 @@ CROSS_CLUSTER_ACTIONS = {
     "indices:admin/resolve/cluster",
     "indices:admin/resolve/index",
     "indices:data/read/async_search/submit",
+    "indices:data/read/field_caps",
 }
 # Authorized by the search they continue.
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}

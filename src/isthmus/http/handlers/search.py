@@ -81,6 +81,7 @@ COUNT_PARAMS = (
 
 MSEARCH_ACTION = "indices:data/read/msearch"
 ASYNC_SUBMIT = "indices:data/read/async_search/submit"
+FIELD_CAPS = "indices:data/read/field_caps"
 MSEARCH_PARAMS = (
     "max_concurrent_searches",
     "max_concurrent_shard_requests",
@@ -215,6 +216,15 @@ def routes(s: Services) -> list[Route]:
         responses = await asyncio.gather(*(one(i, p, b) for i, p, b in searches))
         return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
 
+    async def field_caps(req: Request) -> dict[str, Any]:
+        return await s.field_caps.field_caps(
+            req.path_params.get("index"),
+            req.params.get("fields"),
+            json_object(req),
+            req.params,
+            req.subject,
+        )
+
     async def async_submit(req: Request) -> Response:
         status, body = await s.async_search.submit(
             req.path_params.get("index"),
@@ -241,7 +251,23 @@ def routes(s: Services) -> list[Route]:
         "keep_on_completion",
         "keep_alive",
     )
+    caps_params = (
+        "fields",
+        "include_unmapped",
+        "filters",
+        "types",
+        "include_empty_fields",
+        *COMMON_INDICES_PARAMS,
+    )
     return [
+        route(("GET", "POST"), "/_field_caps", field_caps, params=caps_params, action=FIELD_CAPS),
+        route(
+            ("GET", "POST"),
+            "/{index}/_field_caps",
+            field_caps,
+            params=caps_params,
+            action=FIELD_CAPS,
+        ),
         route("POST", "/_async_search", async_submit, params=async_params, action=ASYNC_SUBMIT),
         route(
             "POST", "/{index}/_async_search", async_submit, params=async_params, action=ASYNC_SUBMIT
