@@ -247,4 +247,48 @@ def test_field_caps_local_and_remote(clusters: tuple[NodeProcess, NodeProcess]) 
         "searchable": True,
         "aggregatable": False,
     }
-    assert lc.field_caps(index="logs", fields="_id")["fields"]["_id"]["_id"]["metadata_field"] is True
+    assert (
+        lc.field_caps(index="logs", fields="_id")["fields"]["_id"]["_id"]["metadata_field"] is True
+    )
+
+
+def test_frozen_remote_is_skipped_or_fails_in_seconds(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
+    local = NodeProcess(
+        tmp_path / "l",
+        {"cluster.name": "local", "node.name": "local-node", "transport.connect_timeout": "3s"},
+    )
+    remote.start()
+    local.start()
+    assert remote.proc is not None
+    try:
+        lc, rc = Elasticsearch(local.url, request_timeout=30), Elasticsearch(remote.url)
+        for client in (lc, rc):
+            client.index(index="logs", id="1", document={"n": 1}, refresh=True)
+        lc.cluster.put_settings(persistent={"cluster.remote.my.seeds": [transport_address(rc)]})
+        assert lc.search(index="logs,my:logs")["hits"]["total"]["value"] == 2
+        os.kill(remote.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            skipped = lc.search(index="logs,my:logs").body  # in flight when the remote froze
+            took = time.monotonic() - started
+            assert skipped["_clusters"]["details"]["my"]["status"] == "skipped"
+            assert skipped["hits"]["total"]["value"] == 1
+            assert took < 3.5, took  # pings every 1 s, dead after 2 s of silence
+            lc.cluster.put_settings(persistent={"cluster.remote.my.skip_unavailable": False})
+            # Now the search reconnects and waits (bounded by transport.connect_timeout), then
+            # fails as a whole with the connection error.
+            started = time.monotonic()
+            with pytest.raises(ApiError) as failed:
+                lc.search(index="logs,my:logs")
+            assert failed.value.body["error"]["type"] == "connect_transport_exception"
+            assert time.monotonic() - started < 10
+        finally:
+            os.kill(remote.proc.pid, signal.SIGCONT)
+    finally:
+        local.kill()
+        remote.kill()
