@@ -273,6 +273,14 @@ def test_frozen_remote_is_skipped_or_fails_in_seconds(tmp_path: Path) -> None:
         assert lc.search(index="logs,my:logs")["hits"]["total"]["value"] == 2
         os.kill(remote.proc.pid, signal.SIGSTOP)
         try:
+            # The search timeout bounds the wait: the remote is reported partial, timed out.
+            started = time.monotonic()
+            timed = lc.search(index="logs,my:logs", timeout="300ms").body
+            assert time.monotonic() - started < 1.5, timed
+            assert timed["timed_out"] is True
+            assert timed["_clusters"]["details"]["my"]["status"] == "partial"
+            assert timed["_clusters"]["details"]["my"]["timed_out"] is True
+            assert timed["hits"]["total"]["value"] == 1
             started = time.monotonic()
             skipped = lc.search(index="logs,my:logs").body  # in flight when the remote froze
             took = time.monotonic() - started

@@ -180,7 +180,11 @@ class CrossClusterSearch:
                 alias, ",".join(names), skip_unavailable=bool(remote and remote.skip_unavailable)
             )
             parts.append(part)
-            jobs.append(self._remote(part, list(names), remote_body, remote_params, subject))
+            jobs.append(
+                self._remote(
+                    part, list(names), remote_body, remote_params, subject, _timeout(params, body)
+                )
+            )
         if progress is not None:
             progress.extend(parts)
         await asyncio.gather(*jobs)
@@ -246,17 +250,26 @@ class CrossClusterSearch:
         body: dict[str, Any],
         params: dict[str, str],
         subject: Subject | None,
+        timeout: float | None = None,
     ) -> None:
         assert self.cross.remote is not None
+        started = time.perf_counter()
         try:
-            channel = await self.cross.remote.channel_for_request(part.key)
-            answer = await channel.request(
-                SEARCH_ACTION,
-                {"indices": names, "body": body, "params": params},
-                identity_headers(subject),
-                timeout=None,
-            )
+            async with asyncio.timeout(timeout):
+                channel = await self.cross.remote.channel_for_request(part.key)
+                answer = await channel.request(
+                    SEARCH_ACTION,
+                    {"indices": names, "body": body, "params": params},
+                    identity_headers(subject),
+                    timeout=None,
+                )
             self._accept(part, answer)
+        except TimeoutError:
+            # The search's `timeout` ran out before this cluster answered (its work is
+            # cancelled): reported as a partial, timed-out cluster, as ES does.
+            part.timed_out = True
+            part.status = "partial"
+            part.took = int((time.perf_counter() - started) * 1000)
         except IsthmusError as exc:
             part.error = exc
             part.status = "skipped" if part.skip_unavailable else "failed"
@@ -619,6 +632,17 @@ class _RemoteShardSet:
             timeout=None,
         )
         return decode_shard_result(answer, index_prefix=f"{alias}:")
+
+
+def _timeout(params: Mapping[str, str], body: Mapping[str, Any] | None) -> float | None:
+    """The search's ``timeout`` (URL parameter or body field) in seconds (None: no limit)."""
+    from isthmus.settings.values import parse_time
+
+    raw = params.get("timeout") or (body or {}).get("timeout")
+    if raw is None:
+        return None
+    value = parse_time(raw)
+    return None if value.millis < 0 else value.seconds
 
 
 def clusters_section(parts: list[ClusterPart]) -> dict[str, Any]:
