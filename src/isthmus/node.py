@@ -51,6 +51,7 @@ from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_co
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
+from isthmus.tasks import TaskManager
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.remote.service import RemoteClusterService
@@ -160,6 +161,8 @@ class Node:
             tls = self._http_tls()
             transport = await self._start_transport(env, cluster, security)
             remote = self._remote_service(transport)
+            task_manager = TaskManager(env.node_id, self.clock)
+            transport.tasks = task_manager
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
             search_actions = SearchActions(cluster, indices, env.node_id, self.clock)
@@ -208,9 +211,11 @@ class Node:
                 secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
                 ssl_configs=tuple(self.ssl_configs),
                 remote=remote,
+                tasks=task_manager,
             )
             self.services = services
             app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
+            app.tasks = task_manager
             config = _Config(
                 app,
                 ssl_context=tls.context if tls is not None else None,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from isthmus.security.secure_settings import SecureSettingsHolder
     from isthmus.security.service import SecurityService
     from isthmus.security.tls import SslConfig
+    from isthmus.tasks import TaskManager
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,4 @@ class Services:
     secure_settings: SecureSettingsHolder | None = None
     ssl_configs: tuple[SslConfig, ...] = ()
     remote: RemoteClusterService | None = None
+    tasks: TaskManager | None = None

@@ -300,3 +300,64 @@ def test_frozen_remote_is_skipped_or_fails_in_seconds(tmp_path: Path) -> None:
     finally:
         local.kill()
         remote.kill()
+
+
+@pytest.mark.filterwarnings("ignore::elasticsearch.exceptions.GeneralAvailabilityWarning")
+def test_tasks_list_and_cancel_a_cross_cluster_search(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
+    local = NodeProcess(
+        tmp_path / "l",
+        {
+            "cluster.name": "local",
+            "node.name": "local-node",
+            # long enough that the frozen remote is not declared dead during the test
+            "cluster.remote.my.transport.ping_schedule": "30s",
+        },
+    )
+    remote.start()
+    rc = Elasticsearch(remote.url)
+    rc.index(index="logs", id="1", document={"n": 1}, refresh=True)
+    local.settings["cluster.remote.my.seeds"] = [transport_address(rc)]
+    local.start()
+    assert remote.proc is not None
+    try:
+        lc = Elasticsearch(local.url, request_timeout=30)
+        lc.index(index="logs", id="1", document={"n": 1}, refresh=True)
+        assert lc.search(index="logs,my:logs")["hits"]["total"]["value"] == 2
+        os.kill(remote.proc.pid, signal.SIGSTOP)
+        outcome: dict[str, Any] = {}
+
+        def search() -> None:
+            try:
+                outcome["body"] = lc.search(index="logs,my:logs").body
+            except ApiError as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=search)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            tasks: dict[str, Any] = {}
+            while time.monotonic() < deadline and not tasks:
+                listed = lc.tasks.list(actions="indices:data/read/search", detailed=True).body
+                tasks = next(iter(listed["nodes"].values()), {}).get("tasks", {})
+                time.sleep(0.05)
+            ((task_id, task),) = tasks.items()
+            assert task["action"] == "indices:data/read/search"
+            assert task["description"] == "indices[logs,my:logs]"
+            assert task["cancellable"] is True
+            lc.tasks.cancel(task_id=task_id)
+            thread.join(10)
+            error = outcome["error"]
+            assert error.body["error"]["type"] == "task_cancelled_exception"
+        finally:
+            os.kill(remote.proc.pid, signal.SIGCONT)
+            thread.join(10)
+    finally:
+        local.kill()
+        remote.kill()

@@ -49,12 +49,18 @@ def local_names(names: list[str]) -> list[str]:
 
 
 def identity_headers(subject: Subject | None) -> dict[str, str]:
-    """The caller's identity for the remote cluster to authorize (certificate model)."""
+    """The caller's identity for the remote cluster to authorize (certificate model), and the
+    task the request is a child of."""
+    from isthmus.tasks import parent_header
+
     if subject is None:
-        return {}
+        return parent_header()
     from isthmus.security.transport_filter import TransportIdentity
 
-    return TransportIdentity(subject.username, subject.role_names, subject.realm).header()
+    return {
+        **TransportIdentity(subject.username, subject.role_names, subject.realm).header(),
+        **parent_header(),
+    }
 
 
 def short_version() -> dict[str, Any]:

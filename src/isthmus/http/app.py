@@ -33,6 +33,8 @@ from isthmus.errors import (
 from isthmus.http.filter_path import apply_filter_path
 from isthmus.http.guard import Guard
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
+from isthmus.tasks import TaskManager
+from isthmus.transport.errors import TaskCancelledError
 
 log = logging.getLogger("org.elasticsearch.rest.RestController")
 
@@ -58,6 +60,7 @@ class RestApp:
         self.max_content_length = max_content_length
         self.guard = guard  # None: security disabled, every request runs unauthenticated
         self.in_flight = 0
+        self.tasks: TaskManager | None = None  # set by the node: REST actions become tasks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -121,6 +124,10 @@ class RestApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await work
             return None
+        if work.cancelled():
+            # Cancelled through POST /_tasks/<id>/_cancel: the client is still there.
+            err = TaskCancelledError("task cancelled [by user request]")
+            return Response(err.http_status, err.to_body())
         return work.result()
 
     async def _read(self, receive: Receive) -> bytes | None:
@@ -189,7 +196,13 @@ class RestApp:
                 uri=request.uri,
                 subject=subject,
             )
-            result = await route_.handler(req)
+            if self.tasks is not None and route_.action:
+                index = path_params.get("index")
+                description = f"indices[{index}]" if index else ""
+                with self.tasks.running(route_.action, description):
+                    result = await route_.handler(req)
+            else:
+                result = await route_.handler(req)
             if isinstance(result, Response):
                 return result
             return Response(200, result)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from isthmus.listeners import bind_first_free
+from isthmus.tasks import PARENT_TASK_HEADER, TaskManager
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.local import LocalNode
@@ -72,6 +73,7 @@ class TransportServer:
         self.trust = trust
         self.tcp = tcp
         self.request_filter = request_filter
+        self.tasks: TaskManager | None = None  # set by the node: requests become child tasks
         self.ports = ports
         self.registry = registry
         self.identity = identity
@@ -184,7 +186,15 @@ class TransportServer:
         self.registry.handler(request.action)  # an unknown action is refused before auth
         if self.request_filter is not None:
             CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
-        return await self.registry.dispatch(request.action, request.payload, request.headers, info)
+        if self.tasks is None:
+            return await self.registry.dispatch(
+                request.action, request.payload, request.headers, info
+            )
+        parent = request.headers.get(PARENT_TASK_HEADER)
+        with self.tasks.running(request.action, parent=parent):
+            return await self.registry.dispatch(
+                request.action, request.payload, request.headers, info
+            )
 
     def _handshake(self, channel: TransportChannel, request: Request) -> Any:
         try:

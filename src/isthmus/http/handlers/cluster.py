@@ -141,6 +141,54 @@ def routes(s: Services) -> list[Route]:
 
     resolve_params = ("timeout", *COMMON_INDICES_PARAMS)
 
+    def tasks_by_node(records: list[Any], detailed: bool) -> dict[str, Any]:
+        base = s.cluster_actions.node_base()
+        node = {
+            "name": base["name"],
+            "transport_address": base["transport_address"],
+            "host": base["host"],
+            "ip": base["ip"],
+            "roles": base["roles"],
+        }
+        node["tasks"] = {r.task_id: r.to_json(detailed) for r in records}
+        return {"nodes": {s.node.node_id: node} if records else {}}
+
+    async def list_tasks(req: Request) -> dict[str, Any]:
+        if s.tasks is None:
+            return {"nodes": {}}
+        records = s.tasks.list(req.params.get("actions"), req.params.get("parent_task_id"))
+        return tasks_by_node(records, req.params.get("detailed") == "true")
+
+    async def get_task(req: Request) -> dict[str, Any]:
+        if s.tasks is None:
+            raise IsthmusError("tasks are not tracked")
+        record = s.tasks.get(req.path_params["task_id"])
+        return {"completed": False, "task": record.to_json(True)}
+
+    async def cancel_tasks(req: Request) -> dict[str, Any]:
+        if s.tasks is None:
+            return {"nodes": {}}
+        task_id = req.path_params.get("task_id")
+        if task_id is not None:
+            records = [s.tasks.cancel(task_id)]
+        else:
+            records = [
+                s.tasks.cancel(r.task_id)
+                for r in s.tasks.list(req.params.get("actions"), req.params.get("parent_task_id"))
+                if r.action != "cluster:admin/tasks/cancel"
+            ]
+        return tasks_by_node(records, False)
+
+    task_params = (
+        "actions",
+        "detailed",
+        "parent_task_id",
+        "nodes",
+        "group_by",
+        "wait_for_completion",
+        "timeout",
+    )
+
     async def resolve_index(req: Request) -> dict[str, Any]:
         return await s.cross_cluster.resolve_index(
             req.path_params.get("name"), req.params, req.subject
@@ -149,6 +197,30 @@ def routes(s: Services) -> list[Route]:
     settings_params = ("flat_settings", "include_defaults", *MASTER_PARAMS, "local")
     return [
         route("GET", "/_remote/info", remote_info, action="cluster:monitor/remote/info"),
+        route(
+            "GET", "/_tasks", list_tasks, params=task_params, action="cluster:monitor/tasks/lists"
+        ),
+        route(
+            "GET",
+            "/_tasks/{task_id}",
+            get_task,
+            params=("wait_for_completion", "timeout"),
+            action="cluster:monitor/task/get",
+        ),
+        route(
+            "POST",
+            "/_tasks/_cancel",
+            cancel_tasks,
+            params=("actions", "nodes", "parent_task_id", "wait_for_completion"),
+            action="cluster:admin/tasks/cancel",
+        ),
+        route(
+            "POST",
+            "/_tasks/{task_id}/_cancel",
+            cancel_tasks,
+            params=("actions", "nodes", "parent_task_id", "wait_for_completion"),
+            action="cluster:admin/tasks/cancel",
+        ),
         route(
             ("GET", "POST"),
             "/_resolve/index/{name}",
