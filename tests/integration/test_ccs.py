@@ -361,3 +361,11 @@ def test_tasks_list_and_cancel_a_cross_cluster_search(tmp_path: Path) -> None:
     finally:
         local.kill()
         remote.kill()
+
+
+def test_typed_keys_for_remote_only_aggregations(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    aggs = {"tags": {"terms": {"field": "tag"}}, "ns": {"terms": {"field": "n", "size": 1}}}
+    for expression in ("my:logs", "logs,my:logs"):
+        resp = lc.search(index=expression, size=0, aggs=aggs, typed_keys=True).body
+        assert set(resp["aggregations"]) == {"sterms#tags", "lterms#ns"}

@@ -97,6 +97,7 @@ class ClusterPart:
     max_score: float | None = None
     aggs: dict[str, AggResult] | None = None
     local: PartialSearch | None = None  # the local cluster's own result (its mappings)
+    mapping: IndexMapping | None = None  # a remote's merged mapping (for typed_keys)
 
     @property
     def display(self) -> str:
@@ -296,6 +297,8 @@ class CrossClusterSearch:
         part.shards = answer.get("_shards")
         part.failures = list((part.shards or {}).get("failures", []))
         part.status = "partial" if part.failures else "successful"
+        if isinstance(answer.get("mapping"), dict):
+            part.mapping = IndexMapping(answer["mapping"])
         if answer.get("aggs") is not None:
             from isthmus.search.aggs_wire import decode_results
 
@@ -343,8 +346,10 @@ class CrossClusterSearch:
         }
         partials = [p.aggs for p in ok if p.aggs is not None]
         if req.aggs and partials:
-            # typed_keys names come from the local mappings when the local cluster took part.
+            # typed_keys names come from the field types: every cluster's mappings merged.
             local = next((p.local for p in ok if p.local is not None), None) or _mapping_only()
+            if req.typed_keys:
+                local = _with_mappings(local, [p.mapping for p in ok if p.mapping is not None])
             try:
                 body["aggregations"] = self.search.aggregations_json(req, partials, local)
             except (KeyError, IndexError, TypeError):
@@ -565,6 +570,8 @@ class CrossClusterSearch:
             "timed_out": False,
             "_shards": self.search.shards_section(partial),
             "aggs": aggs,
+            # typed_keys prefixes depend on field types the coordinator may not know
+            "mapping": partial.combined_mapping.to_json() if aggs is not None else None,
         }
 
 
@@ -655,6 +662,18 @@ def clusters_section(parts: list[ClusterPart]) -> dict[str, Any]:
         **counts,
         "details": {part.display: part.details() for part in parts},
     }
+
+
+def _with_mappings(base: PartialSearch, others: list[IndexMapping]) -> PartialSearch:
+    from dataclasses import replace
+
+    mapping = base.combined_mapping
+    for other in others:
+        try:
+            mapping = mapping.merge(other.to_json())
+        except IsthmusError:
+            continue
+    return replace(base, combined_mapping=mapping)
 
 
 def _mapping_only() -> PartialSearch:
