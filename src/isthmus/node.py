@@ -38,7 +38,7 @@ from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
-from isthmus.errors import IsthmusError, NodeStartupError
+from isthmus.errors import IllegalArgumentError, IsthmusError, NodeStartupError
 from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
@@ -148,6 +148,7 @@ class Node:
         )
         transport: TransportServer | None = None
         remote: RemoteClusterService | None = None
+        remote_server: TransportServer | None = None
         try:
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
@@ -160,6 +161,7 @@ class Node:
             security, guard = self._security(env, cluster)
             tls = self._http_tls()
             transport = await self._start_transport(env, cluster, security)
+            remote_server = await self._start_remote_cluster_server(transport)
             remote = self._remote_service(transport)
             task_manager = TaskManager(env.node_id, self.clock)
             transport.tasks = task_manager
@@ -183,6 +185,8 @@ class Node:
                 self.clock(),
                 transport.publish_address,
                 transport.bound_address,
+                remote_server.publish_address if remote_server is not None else None,
+                remote_server.bound_address if remote_server is not None else None,
             )
             cluster_actions = ClusterActions(cluster, indices, identity)
             cluster_actions.add_consumer(
@@ -263,6 +267,8 @@ class Node:
         finally:
             if self.services is not None:
                 await self.services.async_search.close()
+            if remote_server is not None:
+                await remote_server.close()
             if remote is not None:
                 await remote.close()
             if transport is not None:
@@ -432,6 +438,76 @@ class Node:
         )
         return server
 
+    async def _start_remote_cluster_server(
+        self, transport: TransportServer
+    ) -> TransportServer | None:
+        """The remote cluster server (profile ``_remote_cluster``, default port 9443), only when
+        ``remote_cluster_server.enabled``: otherwise nothing listens there."""
+        from isthmus.errors import SettingsError
+        from isthmus.settings.remote import transport_tuning
+        from isthmus.settings.remote_server import (
+            REMOTE_CLUSTER_PROFILE,
+            remote_server_settings,
+            remote_server_tcp,
+        )
+        from isthmus.transport.server import TransportServer
+
+        s = self.settings
+        try:
+            rs = remote_server_settings(s.raw, s.transport_bind_host)
+        except SettingsError as exc:
+            raise NodeStartupError(exc.reason) from None
+        if not rs.enabled:
+            return None
+        ssl_context = None
+        trust = None
+        if s.security_enabled:
+            cfg = ssl_config("remote_cluster_server", s.raw, s.config_dir, self._secrets())
+            self.ssl_configs.append(cfg)
+            if cfg.enabled:
+                ssl_context = build_context(cfg, server=True)
+                from isthmus.security.trust_diagnostics import TrustInfo
+
+                trust = TrustInfo.from_config(cfg)
+        tcp = replace(transport_tuning(s.raw).tcp, **_tcp_fields(remote_server_tcp(s.raw)))
+        server = TransportServer(
+            rs.bind_host,
+            (rs.port, rs.port),
+            transport.registry,
+            identity=transport.identity,
+            ssl_context=ssl_context,
+            publish_host=rs.publish_host,
+            publish_port=rs.publish_port,
+            profile=REMOTE_CLUSTER_PROFILE,
+            trust=trust,
+            tcp=tcp,
+            request_filter=transport.request_filter,
+        )
+        server.tasks = transport.tasks
+        try:
+            await server.start()
+        except OSError as exc:
+            raise NodeStartupError(f"Failed to bind the remote cluster server: {exc}") from exc
+        published = server.publish_address or ""
+        # Its handshake names this node at the remote cluster server's address.
+        server.identity = replace(
+            transport.identity, node=replace(transport.identity.node, publish_address=published)
+        )
+
+        async def wrong_profile(payload: Any, headers: Any, channel: Any) -> Any:
+            raise IllegalArgumentError(
+                "remote cluster handshake action requires channel profile to be "
+                f"[{REMOTE_CLUSTER_PROFILE}], but got [{channel.profile}]"
+            )
+
+        transport.registry.register(REMOTE_CLUSTER_HANDSHAKE, wrong_profile)
+        logging.getLogger("org.elasticsearch.transport.RemoteClusterPortSettings").info(
+            "remote cluster server publish_address {%s}, bound_addresses {%s}",
+            published,
+            server.bound_address,
+        )
+        return server
+
     def _trust_info(self) -> Any:
         if self._transport_cfg is None:
             return None
@@ -494,6 +570,22 @@ class Node:
         tmp = self.ports_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
+
+
+REMOTE_CLUSTER_HANDSHAKE = "cluster:internal/remote_cluster/handshake"
+
+
+def _tcp_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """``remote_cluster.tcp.*`` overrides as ``TcpOptions`` fields."""
+    out = {
+        k: v
+        for k, v in values.items()
+        if k
+        in ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay", "reuse_address")
+    }
+    if "user_timeout" in values:
+        out["user_timeout_ms"] = values["user_timeout"].millis
+    return out
 
 
 def _restrictions_for(guard: Guard | None, cluster: ClusterService) -> Any:

@@ -38,6 +38,8 @@ class NodeIdentity:
     started_at: float
     transport_address: str | None = None  # "host:port" the transport server publishes
     transport_bound: str | None = None  # "host:port" it is bound to
+    remote_cluster_address: str | None = None  # the remote cluster server's publish address
+    remote_cluster_bound: str | None = None
 
 
 def version_block() -> dict[str, Any]:
@@ -385,6 +387,16 @@ class ClusterActions:
                     "publish_address": self.node.transport_address,
                     "profiles": {},
                 },
+                **(
+                    {
+                        "remote_cluster_server": {
+                            "bound_address": [self.node.remote_cluster_bound],
+                            "publish_address": self.node.remote_cluster_address,
+                        }
+                    }
+                    if self.node.remote_cluster_address is not None
+                    else {}
+                ),
                 "modules": [],
                 "plugins": [],
                 "isthmus": {"version": __version__},

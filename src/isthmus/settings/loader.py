@@ -15,6 +15,7 @@ import yaml
 
 import isthmus.security.tls
 import isthmus.settings.remote  # registers the remote-cluster and transport settings
+import isthmus.settings.remote_server
 import isthmus.settings.secure
 from isthmus.errors import SettingsError
 from isthmus.settings.registry import Scope, find, flatten, unknown

@@ -26,13 +26,14 @@ from isthmus.transport.local import LocalNode
 from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
-from isthmus.wire.handshake import accept_request
+from isthmus.wire.handshake import REMOTE_CLUSTER_HANDSHAKE_ACTION, accept_request
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
 
 _KEPT_TLS_FAILURES = 64
+REMOTE_CLUSTER_PROFILE = "_remote_cluster"
 
 # Authenticates/authorizes a request before its handler runs; raises to refuse it.
 RequestFilter = Callable[[str, Mapping[str, str], ChannelInfo], object]
@@ -177,6 +178,18 @@ class TransportServer:
     async def _handle(self, channel: TransportChannel, request: Request) -> Any:
         if request.action == HANDSHAKE_ACTION:
             return self._handshake(channel, request)
+        if request.action == REMOTE_CLUSTER_HANDSHAKE_ACTION:
+            # The API-key model's handshake: authenticated like any request, answered here on
+            # the remote cluster server; elsewhere its handler (if the server is enabled) says
+            # which profile it needs.
+            info = channel.info()
+            if self.request_filter is not None:
+                CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
+            if self.profile == REMOTE_CLUSTER_PROFILE:
+                return self._handshake(channel, request)
+            return await self.registry.dispatch(
+                request.action, request.payload, request.headers, info
+            )
         if channel.remote_node is None:
             raise HandshakeError(
                 f"received request [{request.action}] from [{channel.remote_address}] "

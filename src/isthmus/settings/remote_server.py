@@ -1,0 +1,105 @@
+"""Settings of the remote cluster server (the API-key model's fulfilling side).  [no I/O]
+
+``remote_cluster_server.enabled`` (default false) turns on a second transport listener, profile
+``_remote_cluster``, on ``remote_cluster.port`` (default 9443) with its own TLS
+(``xpack.security.remote_cluster_server.ssl.*``, registered with the other TLS profiles). Its
+host settings fall back to the transport's and its ``remote_cluster.tcp.*`` options to
+``transport.tcp.*``. ES refuses the old way of configuring it, a ``_remote_cluster`` transport
+profile, with the message below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.errors import SettingsError
+from isthmus.settings import values as v
+from isthmus.settings.registry import Scope, Setting, find, register
+
+REMOTE_CLUSTER_PROFILE = "_remote_cluster"
+DEFAULT_PORT = 9443
+
+
+def _port(raw: object) -> int:
+    value = v.parse_int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError(
+            f"Failed to parse value [{value}] for setting [{{key}}] must be "
+            + ("<= 65535" if value > 65535 else ">= 0")
+        )
+    return value
+
+
+for _setting in (
+    Setting("remote_cluster_server.enabled", v.parse_bool, False, Scope.NODE),
+    Setting("remote_cluster.host", v.parse_str, None, Scope.NODE),
+    Setting("remote_cluster.bind_host", v.parse_str, None, Scope.NODE),
+    Setting("remote_cluster.publish_host", v.parse_str, None, Scope.NODE),
+    Setting("remote_cluster.port", _port, DEFAULT_PORT, Scope.NODE),
+    Setting("remote_cluster.publish_port", v.parse_int, -1, Scope.NODE),
+    # Transport profiles exist only so that ES's refusal below can be given; Isthmus serves the
+    # default profile (and, when enabled, the remote cluster server) only.
+    Setting("transport.profiles.*.port", v.parse_str, None, Scope.NODE),
+    Setting("transport.profiles.*.host", v.parse_str, None, Scope.NODE),
+    Setting("transport.profiles.*.bind_host", v.parse_str, None, Scope.NODE),
+    Setting("transport.profiles.*.publish_host", v.parse_str, None, Scope.NODE),
+    Setting("transport.profiles.*.publish_port", v.parse_str, None, Scope.NODE),
+):
+    register(_setting)
+for _name in ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay",
+              "reuse_address", "user_timeout", "send_buffer_size", "receive_buffer_size"):  # fmt: skip
+    _fallback = find(f"transport.tcp.{_name}", (Scope.NODE,))
+    if _fallback is not None:
+        register(Setting(f"remote_cluster.tcp.{_name}", _fallback.parse, None, Scope.NODE))
+
+
+@dataclass(frozen=True)
+class RemoteServerSettings:
+    enabled: bool
+    bind_host: str
+    publish_host: str | None
+    port: int
+    publish_port: int | None
+
+
+def remote_server_settings(
+    flat: Mapping[str, Any], transport_bind_host: str
+) -> RemoteServerSettings:
+    """The server's settings; raises ES's error for a ``_remote_cluster`` transport profile."""
+
+    def get(key: str) -> Any:
+        setting = find(key, (Scope.NODE,))
+        assert setting is not None, key
+        raw = flat.get(key)
+        return setting.default if raw is None else setting.coerce(key, raw)
+
+    enabled = bool(get("remote_cluster_server.enabled"))
+    if enabled and any(k.startswith(f"transport.profiles.{REMOTE_CLUSTER_PROFILE}.") for k in flat):
+        raise SettingsError(
+            f"Remote Access settings should not be configured using the [{REMOTE_CLUSTER_PROFILE}] "
+            "profile. Use the [remote_cluster.] settings instead."
+        )
+    host = get("remote_cluster.host")
+    bind = get("remote_cluster.bind_host") or host or transport_bind_host
+    publish = get("remote_cluster.publish_host") or host
+    publish_port = int(get("remote_cluster.publish_port"))
+    return RemoteServerSettings(
+        enabled=enabled,
+        bind_host=str(bind),
+        publish_host=None if publish is None else str(publish),
+        port=int(get("remote_cluster.port")),
+        publish_port=publish_port if publish_port > 0 else None,
+    )
+
+
+def remote_server_tcp(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``remote_cluster.tcp.*`` values that are set, by option name (for TcpOptions overrides)."""
+    out: dict[str, Any] = {}
+    for key, raw in flat.items():
+        if key.startswith("remote_cluster.tcp.") and raw is not None:
+            setting = find(key, (Scope.NODE,))
+            if setting is not None:
+                out[key[len("remote_cluster.tcp.") :]] = setting.coerce(key, raw)
+    return out
