@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers, local_names
-from isthmus.actions.search import PartialSearch, SearchActions
+from isthmus.actions.search import PartialSearch, SearchActions, hits_section
 from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
 from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, SecurityError
@@ -342,7 +342,7 @@ class CrossClusterSearch:
             "timed_out": any(p.timed_out for p in ok),
             "_shards": shards_out,
             "_clusters": clusters_section(parts),
-            "hits": self._hits(req, page, total, max(scores) if scores else None),
+            "hits": hits_section(req, page, total, max(scores) if scores else None),
         }
         partials = [p.aggs for p in ok if p.aggs is not None]
         if req.aggs and partials:
@@ -359,22 +359,6 @@ class CrossClusterSearch:
                     "aggregation query existed as two different types in two different clusters"
                 ) from None
         return body
-
-    @staticmethod
-    def _hits(
-        req: SearchRequest, page: list[dict[str, Any]], total: int, max_score: float | None
-    ) -> dict[str, Any]:
-        section: dict[str, Any] = {}
-        tth = req.track_total_hits
-        if tth is not False:
-            if tth is True or total <= int(tth):
-                total_obj: Any = {"value": total, "relation": "eq"}
-            else:
-                total_obj = {"value": int(tth), "relation": "gte"}
-            section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
-        section["max_score"] = max_score
-        section["hits"] = page
-        return section
 
     async def _shard_by_shard(
         self,

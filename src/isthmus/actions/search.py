@@ -462,20 +462,11 @@ class SearchActions:
         mappings: Mapping[str, IndexMapping],
         restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
-        section: dict[str, Any] = {}
-        tth = req.track_total_hits
-        if tth is not False:
-            if tth is True or total <= int(tth):
-                total_obj: Any = {"value": total, "relation": "eq"}
-            else:
-                total_obj = {"value": int(tth), "relation": "gte"}
-            section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
-        section["max_score"] = max_score
-        section["hits"] = [
+        rendered = [
             self._render_hit(req, h, mappings[h.index], _restriction(restrictions, h.index))
             for h in page
         ]
-        return section
+        return hits_section(req, rendered, total, max_score)
 
     def _render_hit(
         self,
@@ -656,6 +647,23 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def hits_section(
+    req: SearchRequest, hits: list[dict[str, Any]], total: int, max_score: float | None
+) -> dict[str, Any]:
+    """The response's ``hits``: the total as ``track_total_hits`` asks, then the hits."""
+    section: dict[str, Any] = {}
+    tth = req.track_total_hits
+    if tth is not False:
+        if tth is True or total <= int(tth):
+            total_obj: Any = {"value": total, "relation": "eq"}
+        else:
+            total_obj = {"value": int(tth), "relation": "gte"}
+        section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
+    section["max_score"] = max_score
+    section["hits"] = hits
+    return section
 
 
 def _restriction(restrictions: IndexRestrictions | None, index: str) -> IndexRestriction | None:
