@@ -301,6 +301,7 @@ def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -
     )
     seed = f"127.0.0.1:{REMOTE_TRANSPORT_PORT}"
     local.settings["cluster.remote.far.seeds"] = [seed]  # connected at startup
+    local.settings["transport.connect_timeout"] = "3s"  # bounds the reconnect attempt below
     try:
         netns.prepare_port_blackhole(REMOTE_TRANSPORT_PORT)
         remote.start()
@@ -324,6 +325,27 @@ def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -
         assert remote_http.json("GET", "/_cluster/health")["cluster_name"] == "remote"
         time.sleep(1.0)
         assert not http.connected("far")
+        # A cross-cluster search now skips the dark remote at once (skip_unavailable: true)...
+        http.json("PUT", "/logs/_doc/1?refresh=true", {"n": 1})
+        started = time.monotonic()
+        found = http.json("GET", "/logs,far:logs/_search")
+        assert time.monotonic() - started < 3.5
+        assert found["_clusters"]["details"]["far"]["status"] == "skipped"
+        assert found["hits"]["total"]["value"] == 1
+        # ... and fails once the remote may not be skipped (the reconnect cannot succeed).
+        # (ES validates each settings layer with its dependencies: the seeds come along.)
+        http.json(
+            "PUT",
+            "/_cluster/settings",
+            {
+                "persistent": {
+                    "cluster.remote.far.seeds": [seed],
+                    "cluster.remote.far.skip_unavailable": False,
+                }
+            },
+        )
+        with pytest.raises(AssertionError, match="connect_transport_exception"):
+            http.json("GET", "/logs,far:logs/_search")
         http.close()
         remote_http.close()
     finally:
