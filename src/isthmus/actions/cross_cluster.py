@@ -92,13 +92,13 @@ class CrossClusterActions:
     def group(self, expression: str | None, *, local_if_empty: bool = True) -> ClusterIndices:
         """The clusters an index expression names (ES's messages for bad ones)."""
         parts = split_expression(expression)
-        aliases = self.remote.aliases() if self.remote is not None else ()
-        grouped = group_indices(parts, aliases, local_if_empty=local_if_empty)
-        if grouped.is_cross_cluster and (self.remote is None or not self.remote.enabled):
+        enabled = self.remote is not None and self.remote.enabled
+        if not enabled and any(":" in p and not p.startswith(("<", "-<")) for p in parts):
             raise IllegalArgumentError(
                 f"node [{self.node_name}] does not have the remote cluster client role enabled"
             )
-        return grouped
+        aliases = self.remote.aliases() if self.remote is not None else ()
+        return group_indices(parts, aliases, local_if_empty=local_if_empty)
 
     async def resolve_cluster(
         self, expression: str | None, params: Mapping[str, str], subject: Subject | None

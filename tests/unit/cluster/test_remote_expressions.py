@@ -71,3 +71,16 @@ def test_exclusions() -> None:
     )
     with pytest.raises(IllegalArgumentError, match=r"excludes all indexes\. Nothing to search\."):
         group_indices(["cluster*:*", "*:foo", "-*:*"], ALIASES)
+
+
+def test_node_without_the_remote_cluster_client_role() -> None:
+    from isthmus.actions.cross_cluster import CrossClusterActions
+    from isthmus.remote.service import RemoteClusterService
+    from isthmus.settings.remote import remote_globals
+
+    service = RemoteClusterService(lambda c: None, remote_globals({}), enabled=False)  # type: ignore[arg-type,return-value]
+    actions = CrossClusterActions(None, service, "node-1")  # type: ignore[arg-type]
+    with pytest.raises(IllegalArgumentError) as err:
+        actions.group("logs,my:logs")
+    assert err.value.reason == "node [node-1] does not have the remote cluster client role enabled"
+    assert actions.group("logs").local == ("logs",)
