@@ -85,6 +85,21 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/open",
     ),
     "maintenance": ("indices:admin/refresh*", "indices:admin/flush*", "indices:admin/forcemerge*"),
+    # The fixed privileges of cross-cluster API keys' replication access (ES's IndexPrivilege).
+    "cross_cluster_replication": (
+        "indices:data/read/xpack/ccr/shard_changes*",
+        "indices:monitor/stats*",
+        "indices:admin/seq_no/add_retention_lease*",
+        "indices:admin/seq_no/remove_retention_lease*",
+        "indices:admin/seq_no/renew_retention_lease*",
+    ),
+    "cross_cluster_replication_internal": (
+        "indices:internal/admin/ccr/restore/session/clear*",
+        "indices:internal/admin/ccr/restore/file_chunk/get*",
+        "indices:internal/admin/ccr/restore/session/put*",
+        "internal:transport/proxy/indices:internal/admin/ccr/restore/session/clear*",
+        "internal:transport/proxy/indices:internal/admin/ccr/restore/file_chunk/get*",
+    ),
     "none": (),
 }
 

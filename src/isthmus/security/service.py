@@ -25,6 +25,7 @@ from isthmus.errors import (
     ResourceNotFoundError,
     SecurityError,
 )
+from isthmus.security import cross_cluster_keys as ccx
 from isthmus.security.authz import Subject
 from isthmus.security.passwords import (
     AuthCache,
@@ -42,6 +43,10 @@ log = logging.getLogger("org.elasticsearch.xpack.security.authc.AuthenticationSe
 RESERVED_USERS = {"elastic": ("superuser",)}
 _NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_@\-\$\.\+ ]{0,506}$")
 MIN_PASSWORD = 6
+_KEY_FAILURE = (
+    "unable to authenticate with provided credentials and anonymous access is not allowed for "
+    "this request"
+)
 
 
 @dataclass(frozen=True)
@@ -232,20 +237,77 @@ class SecurityService:
     def create_api_key(
         self, owner: Subject, body: Mapping[str, Any], key_type: str = "rest"
     ) -> dict[str, Any]:
+        """A REST API key from ``POST /_security/api_key``'s body (``key_type="cross_cluster"``
+        reads a cross-cluster key's body instead; see :meth:`create_cross_cluster_api_key`)."""
+        if key_type == "cross_cluster":
+            return self.create_cross_cluster_api_key(owner, ccx.parse_create(body))
         name = body.get("name")
         if not name or not isinstance(name, str):
             raise ActionRequestValidationError("Validation Failed: 1: api key name is required;")
         descriptors: dict[str, Any] = {}
         for role_name, role_body in (body.get("role_descriptors") or {}).items():
             descriptors[role_name] = parse_role(role_name, role_body).to_json()
-        now = int(self.clock() * 1000)
-        expiration = None
+        expiration_ms = None
         if body.get("expiration"):
-            expiration = now + parse_time(body["expiration"]).millis
+            expiration_ms = self.parse_expiration(body["expiration"])
+        limited_by = [{d.name: d.to_json()} for d in (owner.limited_by or owner.descriptors)]
+        return self._new_key(
+            owner,
+            name,
+            "rest",
+            expiration_ms,
+            body.get("metadata", {}) or {},
+            descriptors,
+            limited_by,
+        )
+
+    def create_cross_cluster_api_key(
+        self, owner: Subject, request: ccx.CreateRequest
+    ) -> dict[str, Any]:
+        """A cross-cluster API key: its only role descriptor is the ``cross_cluster`` one built
+        from ``access``; it has no owner-limited permissions (ES keeps no ``limited_by``)."""
+        if owner.is_api_key:
+            raise IllegalArgumentError(
+                "authentication via API key not supported: An API key cannot be used to create "
+                "a cross-cluster API key"
+            )
+        descriptor = request.descriptor
+        return self._new_key(
+            owner,
+            request.name,
+            "cross_cluster",
+            request.expiration_ms,
+            request.metadata or {},
+            {descriptor.name: descriptor.to_json()},
+            None,
+        )
+
+    @staticmethod
+    def parse_expiration(raw: object) -> int:
+        """An API key lifetime in milliseconds, with ES's parse error."""
+        try:
+            return parse_time(raw).millis
+        except ValueError:
+            raise ccx.ElasticsearchParseError(
+                f"failed to parse setting [expiration] with value [{raw}] as a time value: "
+                "unit is missing or unrecognized"
+            ) from None
+
+    def _new_key(
+        self,
+        owner: Subject,
+        name: str,
+        key_type: str,
+        expiration_ms: int | None,
+        metadata: Mapping[str, Any],
+        descriptors: dict[str, Any],
+        limited_by: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        now = int(self.clock() * 1000)
+        expiration = now + expiration_ms if expiration_ms is not None else None
         key_id = _b64id(15)
         secret = _b64id(16)[:22]
-        limited_by = [{d.name: d.to_json()} for d in (owner.limited_by or owner.descriptors)]
-        record = {
+        record: dict[str, Any] = {
             "id": key_id,
             "name": name,
             "type": key_type,
@@ -256,13 +318,12 @@ class SecurityService:
             "username": owner.username,
             "realm": owner.realm,
             "realm_type": owner.realm_type,
-            "metadata": body.get("metadata", {}) or {},
+            "metadata": dict(metadata),
             "role_descriptors": descriptors,
-            "limited_by": limited_by,
             "hash": hash_secret(secret),
         }
-        if key_type == "cross_cluster":
-            record["access"] = body.get("access", {})
+        if limited_by is not None:
+            record["limited_by"] = limited_by
         self.store.put("api_keys", key_id, record)
         out: dict[str, Any] = {"id": key_id, "name": name}
         if expiration is not None:
@@ -271,8 +332,72 @@ class SecurityService:
         out["encoded"] = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
         return out
 
+    def update_api_key(
+        self,
+        owner: Subject,
+        key_id: str,
+        *,
+        expected_type: str,
+        role_descriptors: dict[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expiration_ms: int | None = None,
+    ) -> bool:
+        """Update an API key the caller owns; False when nothing changed (ES's noop).
+
+        A REST key's owner-limited descriptors are refreshed to the owner's current roles, as
+        ES does on every update; a cross-cluster key has none."""
+        if owner.is_api_key:
+            raise IllegalArgumentError(
+                "authentication via API key not supported: only the owner user can update an "
+                "API key"
+            )
+        record = self.store.get("api_keys", key_id)
+        if record is None or (record["username"], record["realm"]) != (
+            owner.username,
+            owner.realm,
+        ):
+            raise ResourceNotFoundError(
+                f"no API key owned by requesting user found for ID [{key_id}]"
+            )
+        now = int(self.clock() * 1000)
+        if record.get("invalidated"):
+            raise IllegalArgumentError(f"cannot update invalidated API key [{key_id}]")
+        if record.get("expiration") is not None and record["expiration"] <= now:
+            raise IllegalArgumentError(f"cannot update expired API key [{key_id}]")
+        key_type = record.get("type", "rest")
+        if key_type != expected_type:
+            raise IllegalArgumentError(
+                f"cannot update API key of type [{key_type}] while expected type is "
+                f"[{expected_type}]"
+            )
+        updated = dict(record)
+        if role_descriptors is not None:
+            updated["role_descriptors"] = role_descriptors
+        if metadata is not None:
+            updated["metadata"] = dict(metadata)
+        if expiration_ms is not None:
+            updated["expiration"] = now + expiration_ms
+        if key_type != "cross_cluster":
+            updated["limited_by"] = [{d.name: d.to_json()} for d in owner.descriptors]
+        if updated == record:
+            return False
+        self.store.put("api_keys", key_id, updated)
+        self.cache.forget(f"key:{key_id}")
+        return True
+
     @staticmethod
-    def render_key(record: Mapping[str, Any], with_limited_by: bool = False) -> dict[str, Any]:
+    def _render_descriptor(body: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored descriptor as ES renders it: ``transient_metadata`` follows ``metadata``."""
+        out: dict[str, Any] = {}
+        for key, value in body.items():
+            out[key] = value
+            if key == "metadata":
+                out["transient_metadata"] = {"enabled": True}
+        out.setdefault("transient_metadata", {"enabled": True})
+        return out
+
+    @classmethod
+    def render_key(cls, record: Mapping[str, Any], with_limited_by: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": record["id"],
             "name": record["name"],
@@ -284,19 +409,27 @@ class SecurityService:
         out["invalidated"] = record.get("invalidated", False)
         if record.get("invalidation") is not None:
             out["invalidation"] = record["invalidation"]
+        descriptors = record.get("role_descriptors", {})
         out.update(
             {
                 "username": record["username"],
                 "realm": record["realm"],
                 "realm_type": record.get("realm_type", "native"),
                 "metadata": record.get("metadata", {}),
-                "role_descriptors": record.get("role_descriptors", {}),
+                "role_descriptors": {
+                    name: cls._render_descriptor(body) for name, body in descriptors.items()
+                },
             }
         )
-        if "access" in record:
-            out["access"] = record["access"]
-        if with_limited_by:
-            out["limited_by"] = record.get("limited_by", [])
+        if out["type"] == "cross_cluster":
+            # ES derives ``access`` from the stored descriptor (and shows no ``limited_by``).
+            for name, body in descriptors.items():
+                out["access"] = ccx.access_json(parse_role(name, body, stored=True))
+        elif with_limited_by:
+            out["limited_by"] = [
+                {name: cls._render_descriptor(body) for name, body in item.items()}
+                for item in record.get("limited_by", [])
+            ]
         return out
 
     def find_keys(
@@ -327,7 +460,11 @@ class SecurityService:
             out.append(record)
         return sorted(out, key=lambda r: r["creation"])
 
-    def invalidate_keys(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def invalidate_keys(
+        self, records: Sequence[Mapping[str, Any]], *, refused: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Invalidate ``records``; ``refused`` are ids of cross-cluster keys the caller may not
+        invalidate (it lacks ``manage_security``), reported as ES reports them."""
         invalidated, previously = [], []
         now = int(self.clock() * 1000)
         for record in records:
@@ -338,11 +475,20 @@ class SecurityService:
             self.store.put("api_keys", record["id"], updated)
             self.cache.forget(f"key:{record['id']}")
             invalidated.append(record["id"])
-        return {
+        out: dict[str, Any] = {
             "invalidated_api_keys": invalidated,
             "previously_invalidated_api_keys": previously,
-            "error_count": 0,
+            "error_count": len(refused),
         }
+        if refused:
+            out["error_details"] = [
+                SecurityError(
+                    f"Cannot invalidate cross-cluster API key [{key_id}]. This requires "
+                    "[manage_security] cluster privilege or higher"
+                ).to_cause()
+                for key_id in refused
+            ]
+        return out
 
     # --- authentication -----------------------------------------------------------------------
 
@@ -403,39 +549,71 @@ class SecurityService:
         return self.subject_for_user(record)
 
     def authenticate_api_key(self, encoded: str, expected_type: str) -> Subject:
-        failure = (
-            "unable to authenticate with provided credentials and anonymous access is "
-            "not allowed for this request"
-        )
+        """The subject of ``Authorization: ApiKey <encoded>`` (``expected_type`` ``rest``)."""
         try:
             key_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise AuthenticationError(failure) from None
+            raise AuthenticationError(_KEY_FAILURE) from None
+        return self._authenticate_key(key_id, secret, expected_type)
+
+    def authenticate_cross_cluster_api_key(self, credential: str) -> Subject:
+        """The subject of a cross-cluster request's ``_cross_cluster_access_credentials`` header
+        (``ApiKey <base64(id:secret)>``), for the remote cluster server.
+
+        Its descriptors are the key's ``cross_cluster`` descriptor alone (no owner limit). A
+        malformed credential is ES's 401 ``failed to extract credentials from headers`` caused by
+        ``cross cluster access header [...] value must be a valid API key credential`` (and its
+        cause); a REST key is ``authentication expected API key type of [cross_cluster], but API
+        key [<id>] has type [rest]``; unknown, invalidated, expired keys and wrong secrets are
+        the 401s of :meth:`authenticate_api_key`."""
+        try:
+            key_id, secret = ccx.parse_credential(credential)
+        except IllegalArgumentError as exc:
+            err = AuthenticationError("failed to extract credentials from headers")
+            err.caused_by = exc
+            raise err from None
+        return self._authenticate_key(key_id, secret, "cross_cluster")
+
+    def _authenticate_key(self, key_id: str, secret: str, expected_type: str) -> Subject:
+        # ES's order: the document, invalidation, the secret, then type and expiry, so nobody
+        # learns anything about a key without its secret.
         record = self.store.get("api_keys", key_id)
 
         def fail(reason: str) -> AuthenticationError:
-            err = AuthenticationError(failure)
+            err = AuthenticationError(_KEY_FAILURE)
             err.extra["additional_unsuccessful_credentials"] = f"API key: {reason}"
             return err
 
         if record is None:
             raise fail(f"unable to find apikey with id {key_id}")
-        if record.get("type", "rest") != expected_type:
-            raise AuthenticationError(
-                f"authentication expected API key type of [{expected_type}], but API key "
-                f"[{key_id}] has type [{record.get('type', 'rest')}]"
-            )
         if record.get("invalidated"):
             raise fail("api key has been invalidated")
-        if record.get("expiration") is not None and record["expiration"] <= self.clock() * 1000:
-            raise fail("api key is expired")
         cache_key = f"key:{key_id}"
         if not (self.cache.hit(cache_key, secret) or check_secret(secret, record["hash"])):
             raise fail("invalid credentials")
         self.cache.remember(cache_key, secret)
+        key_type = record.get("type", "rest")
+        if key_type != expected_type:
+            raise AuthenticationError(
+                f"authentication expected API key type of [{expected_type}], but API key "
+                f"[{key_id}] has type [{key_type}]"
+            )
+        if record.get("expiration") is not None and record["expiration"] <= self.clock() * 1000:
+            raise fail("api key is expired")
         own = tuple(
             parse_role(n, b, stored=True) for n, b in record.get("role_descriptors", {}).items()
         )
+        if key_type == "cross_cluster":
+            return Subject(
+                username=record["username"],
+                role_names=(),
+                descriptors=own,
+                limited_by=None,
+                realm="_es_api_key",
+                realm_type="_es_api_key",
+                api_key_id=key_id,
+                api_key_name=record["name"],
+            )
         limited = tuple(
             parse_role(n, b, stored=True)
             for item in record.get("limited_by", [])

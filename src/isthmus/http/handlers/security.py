@@ -7,8 +7,9 @@ from typing import Any
 from isthmus.errors import IllegalArgumentError, ResourceNotFoundError, SecurityError
 from isthmus.http.handlers.common import bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.security import cross_cluster_keys as ccx
 from isthmus.security.authz import Authorizer, Subject
-from isthmus.security.privileges import cluster_grants
+from isthmus.security.privileges import CLUSTER_PRIVILEGES, cluster_grants
 from isthmus.services import Services
 
 _SEC = "cluster:admin/xpack/security"
@@ -34,6 +35,27 @@ def _manages_all_keys(subject: Subject) -> bool:
         for r in roles
         for p in r.cluster
     )
+
+
+def _probes(patterns: tuple[str, ...]) -> list[str]:
+    # A privilege is held when every action it names is allowed: probe one concrete action per
+    # pattern (``indices:data/read/*`` → ``indices:data/read/x``).
+    return [p.replace("*", "x") for p in patterns]
+
+
+def _holds_manage_security(authorizer: Authorizer, subject: Subject) -> bool:
+    """``manage_security`` or more (ES's bar for invalidating cross-cluster API keys)."""
+    return all(
+        authorizer.cluster_allowed(subject, a)
+        for a in _probes(CLUSTER_PRIVILEGES["manage_security"])
+    )
+
+
+def _body_required(req: Request) -> dict[str, Any]:
+    """The JSON object body of an API that reads it with ES's ``contentParser()``."""
+    if not req.has_body:
+        raise ccx.ElasticsearchParseError("request body is required")
+    return json_object(req) or {}
 
 
 def routes(s: Services) -> list[Route]:
@@ -148,7 +170,11 @@ def routes(s: Services) -> list[Route]:
                 "if [owner] flag is false"
             )
         records = _visible(subject, records)
-        return sec.invalidate_keys(records)
+        refused: list[str] = []
+        if not _holds_manage_security(authorizer, subject):
+            refused = [r["id"] for r in records if r.get("type") == "cross_cluster"]
+            records = [r for r in records if r.get("type") != "cross_cluster"]
+        return sec.invalidate_keys(records, refused=refused)
 
     async def query_keys(req: Request) -> dict[str, Any]:
         subject = _subject(req)
@@ -196,36 +222,46 @@ def routes(s: Services) -> list[Route]:
 
     async def update_key(req: Request) -> dict[str, Any]:
         subject = _subject(req)
-        key_id = req.path_params["id"]
-        found = sec.find_keys(key_id=key_id)
-        if not found or found[0]["username"] != subject.username:
-            raise ResourceNotFoundError(
-                f"no API key owned by requesting user found for ID [{key_id}]"
-            )
-        record = dict(found[0])
-        if record.get("invalidated"):
-            raise IllegalArgumentError(f"cannot update invalidated API key [{key_id}]")
         body = json_object(req) or {}
-        changed = False
+        descriptors = None
         if "role_descriptors" in body:
             from isthmus.security.roles import parse_role
 
-            record["role_descriptors"] = {
-                n: parse_role(n, b).to_json() for n, b in body["role_descriptors"].items()
+            descriptors = {
+                n: parse_role(n, b).to_json() for n, b in (body["role_descriptors"] or {}).items()
             }
-            changed = True
-        if "metadata" in body:
-            record["metadata"] = body["metadata"]
-            changed = True
-        if "expiration" in body:
-            from isthmus.settings.values import parse_time
+        expiration_ms = None
+        if body.get("expiration") is not None:
+            expiration_ms = sec.parse_expiration(body["expiration"])
+        updated = sec.update_api_key(
+            subject,
+            req.path_params["id"],
+            expected_type="rest",
+            role_descriptors=descriptors,
+            metadata=body.get("metadata") if "metadata" in body else None,
+            expiration_ms=expiration_ms,
+        )
+        return {"updated": updated}
 
-            record["expiration"] = int(sec.clock() * 1000) + parse_time(body["expiration"]).millis
-            changed = True
-        if changed:
-            sec.store.put("api_keys", key_id, record)
-            sec.cache.forget(f"key:{key_id}")
-        return {"updated": changed}
+    async def create_cross_cluster_key(req: Request) -> dict[str, Any]:
+        # Parsed and validated first, as ES does before the action runs.
+        request = ccx.parse_create(_body_required(req))
+        return sec.create_cross_cluster_api_key(_subject(req), request)
+
+    async def update_cross_cluster_key(req: Request) -> dict[str, Any]:
+        request = ccx.parse_update(_body_required(req))
+        descriptors = None
+        if request.descriptor is not None:
+            descriptors = {request.descriptor.name: request.descriptor.to_json()}
+        updated = sec.update_api_key(
+            _subject(req),
+            req.path_params["id"],
+            expected_type="cross_cluster",
+            role_descriptors=descriptors,
+            metadata=request.metadata,
+            expiration_ms=request.expiration_ms,
+        )
+        return {"updated": updated}
 
     async def list_privileges(req: Request) -> dict[str, Any]:
         subject = _subject(req)
@@ -251,13 +287,8 @@ def routes(s: Services) -> list[Route]:
             "remote_indices": [i.to_json() for d in descriptors for i in d.remote_indices],
         }
 
-    def _probes(patterns: tuple[str, ...]) -> list[str]:
-        # A privilege is held when every action it names is allowed: probe one concrete
-        # action per pattern (``indices:data/read/*`` → ``indices:data/read/x``).
-        return [p.replace("*", "x") for p in patterns]
-
     async def has_privileges(req: Request) -> dict[str, Any]:
-        from isthmus.security.privileges import CLUSTER_PRIVILEGES, INDEX_PRIVILEGES
+        from isthmus.security.privileges import INDEX_PRIVILEGES
 
         subject = _subject(req)
         body = json_object(req, required=True) or {}
@@ -404,6 +435,18 @@ def routes(s: Services) -> list[Route]:
             action=f"{_SEC}/api_key/query",
         ),
         route("PUT", "/_security/api_key/{id}", update_key, action=f"{_SEC}/api_key/update"),
+        route(
+            "POST",
+            "/_security/cross_cluster/api_key",
+            create_cross_cluster_key,
+            action=f"{_SEC}/cross_cluster/api_key/create",
+        ),
+        route(
+            "PUT",
+            "/_security/cross_cluster/api_key/{id}",
+            update_cross_cluster_key,
+            action=f"{_SEC}/cross_cluster/api_key/update",
+        ),
         route(
             "GET",
             "/_security/user/_privileges",
