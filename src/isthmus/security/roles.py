@@ -151,7 +151,8 @@ def _indices(role: str, raw: Any, *, remote: bool) -> tuple[IndicesPrivileges, .
                 raise IllegalArgumentError(
                     f"unknown index privilege [{p}]. a privilege must be either one of the "
                     "predefined fixed indices privileges [all,auto_configure,create,create_doc,"
-                    "create_index,delete,delete_index,index,maintenance,manage,"
+                    "create_index,cross_cluster_replication,cross_cluster_replication_internal,"
+                    "delete,delete_index,index,maintenance,manage,"
                     "manage_follow_index,monitor,none,read,read_cross_cluster,"
                     "view_index_metadata,write] or a pattern over one of the available index "
                     "actions"
