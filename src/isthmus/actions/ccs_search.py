@@ -31,6 +31,7 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestrictions
+from isthmus.settings.values import parse_time
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, TransportChannel
 
@@ -627,8 +628,6 @@ class _RemoteShardSet:
 
 def _timeout(params: Mapping[str, str], body: Mapping[str, Any] | None) -> float | None:
     """The search's ``timeout`` (URL parameter or body field) in seconds (None: no limit)."""
-    from isthmus.settings.values import parse_time
-
     raw = params.get("timeout") or (body or {}).get("timeout")
     if raw is None:
         return None

@@ -157,6 +157,8 @@ class TransportChannel(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._running: dict[int, asyncio.Task[None]] = {}  # the peer's requests being handled
+        self._tg: asyncio.TaskGroup | None = None  # serve()'s, while it runs
+        self._handler_info: ChannelInfo | None = None
         self.cancelled_inbound = 0
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
@@ -294,6 +296,8 @@ class TransportChannel(asyncio.Protocol):
     def _dispatch(self, request: Request) -> None:
         if self._handler is None:
             self._answer_error(request.request_id, ActionNotFoundTransportError(request.action))
+        elif self._tg is not None:
+            self._start(self._tg, request)  # serve() is running: no queue hop, one loop pass less
         else:
             self._inbox.put_nowait(request)
 
@@ -305,17 +309,23 @@ class TransportChannel(asyncio.Protocol):
         The channel's owner runs this in its TaskGroup; each handler runs in this coroutine's own
         TaskGroup and is cancelled when the channel ends (its answer would have nowhere to go).
         """
-        running = self._running
         async with asyncio.TaskGroup() as tg:
-            while (request := await self._inbox.get()) is not None:
-                if request.action == CANCEL_ACTION:
-                    self._cancel_inbound(request)
-                    continue
-                task = tg.create_task(self._handle(request), name=f"transport {request.action}")
-                running[request.request_id] = task
-                task.add_done_callback(functools.partial(_forget, running, request.request_id))
-            for task in list(running.values()):
+            self._tg = tg
+            try:
+                while (request := await self._inbox.get()) is not None:
+                    self._start(tg, request)
+            finally:
+                self._tg = None
+            for task in list(self._running.values()):
                 task.cancel()
+
+    def _start(self, tg: asyncio.TaskGroup, request: Request) -> None:
+        if request.action == CANCEL_ACTION:
+            self._cancel_inbound(request)
+            return
+        task = tg.create_task(self._handle(request), name=f"transport {request.action}")
+        self._running[request.request_id] = task
+        task.add_done_callback(functools.partial(_forget, self._running, request.request_id))
 
     def _cancel_inbound(self, request: Request) -> None:
         """The peer gave up on one of its requests: stop the work it started here."""
@@ -530,6 +540,13 @@ class TransportChannel(asyncio.Protocol):
         return self.remote_address if self.remote_node is None else self.remote_node.describe()
 
     # --- introspection ---------------------------------------------------------------------------
+
+    def handler_info(self) -> ChannelInfo:
+        """What request handlers see of the channel: its peer, profile and certificate. Built
+        once after the handshake (these do not change), not per request."""
+        if self._handler_info is None or self._handler_info.remote_node is not self.remote_node:
+            self._handler_info = self.info()
+        return self._handler_info
 
     def info(self) -> ChannelInfo:
         conn = self.connection.info()

@@ -182,7 +182,7 @@ class TransportServer:
             # The API-key model's handshake: authenticated like any request, answered here on
             # the remote cluster server; elsewhere its handler (if the server is enabled) says
             # which profile it needs.
-            info = channel.info()
+            info = channel.handler_info()
             if self.request_filter is not None:
                 CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
             if self.profile == REMOTE_CLUSTER_PROFILE:
@@ -195,7 +195,7 @@ class TransportServer:
                 f"received request [{request.action}] from [{channel.remote_address}] "
                 "before the transport handshake"
             )
-        info = channel.info()
+        info = channel.handler_info()
         self.registry.handler(request.action)  # an unknown action is refused before auth
         if self.request_filter is not None:
             CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
