@@ -369,3 +369,23 @@ def test_typed_keys_for_remote_only_aggregations(clusters: tuple[NodeProcess, No
     for expression in ("my:logs", "logs,my:logs"):
         resp = lc.search(index=expression, size=0, aggs=aggs, typed_keys=True).body
         assert set(resp["aggregations"]) == {"sterms#tags", "lterms#ns"}
+
+
+def test_search_after_pages_across_clusters(clusters: tuple[NodeProcess, NodeProcess]) -> None:
+    lc = Elasticsearch(clusters[0].url)
+    for minimize in (True, False):
+        seen: list[int] = []
+        after = None
+        while True:
+            page = lc.search(
+                index="logs,my:logs",
+                sort=[{"n": "asc"}],
+                size=7,
+                search_after=after,
+                ccs_minimize_roundtrips=minimize,
+            ).body["hits"]["hits"]
+            if not page:
+                break
+            seen += [h["_source"]["n"] for h in page]
+            after = page[-1]["sort"]
+        assert seen == list(range(20)) + list(range(100, 120)), minimize
