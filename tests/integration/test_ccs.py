@@ -389,3 +389,25 @@ def test_search_after_pages_across_clusters(clusters: tuple[NodeProcess, NodePro
             seen += [h["_source"]["n"] for h in page]
             after = page[-1]["sort"]
         assert seen == list(range(20)) + list(range(100, 120)), minimize
+
+
+def test_shard_failure_inside_a_remote_is_partial(
+    clusters: tuple[NodeProcess, NodeProcess],
+) -> None:
+    lc, rc = Elasticsearch(clusters[0].url), Elasticsearch(clusters[1].url)
+    rc.indices.create(index="mixed-a", mappings={"properties": {"v": {"type": "keyword"}}})
+    rc.indices.create(index="mixed-b", mappings={"properties": {"v": {"type": "text"}}})
+    rc.index(index="mixed-a", id="1", document={"v": "abd"}, refresh=True)
+    rc.index(index="mixed-b", id="1", document={"v": "abd"}, refresh=True)
+    for minimize in (True, False):
+        # Sorting on a text field fails on that index's shard only (no fielddata).
+        resp = lc.search(
+            index="my:mixed-*", sort=[{"v": "asc"}], ccs_minimize_roundtrips=minimize
+        ).body
+        details = resp["_clusters"]["details"]["my"]
+        assert details["status"] == "partial", (minimize, details)
+        assert details["_shards"]["failed"] == 1
+        assert resp["_clusters"]["partial"] == 1
+        assert resp["_shards"]["failed"] == 1
+        assert resp["_shards"]["failures"][0]["index"] == "my:mixed-b"
+        assert "my:mixed-b" not in [h["_index"] for h in resp["hits"]["hits"]]
