@@ -60,13 +60,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import http.client
 import math
 import os
 import random
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -89,13 +87,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import parser, percentile, print_header, print_table, verdict
 
 from isthmus.settings.remote import TcpOptions, transport_tuning
+from isthmus.testing.netns import Netns, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
 from isthmus.transport import ChannelState, LocalNode, TransportChannel, connect
 from isthmus.wire import NodeIdentity
 
 TARGET_A_S = 3.0  # performance.md #4 (a): _remote/info connected: false, p99
 TARGET_B_S = 3.5  # performance.md #4 (b): a CCS answering with the remote skipped
-CLONE_NEWNET = 0x40000000
 ALIAS = "far"
 INDEX = "logs"
 DOCS_PER_SIDE = 5
@@ -120,95 +118,16 @@ CLOSED_BY_REMOTE = re.compile(
 # --- network namespaces (as in tests/integration/test_remote_liveness.py) -------------------------
 
 
-class Netns:
-    """A private network namespace with its loopback up."""
+def _create_netns() -> Netns:
+    try:
+        return Netns.create("isthmus-bench")
+    except NetnsUnavailable as exc:
+        raise SystemExit(f"cannot create a network namespace (root needed): {exc}") from exc
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._prepared = False
 
-    @classmethod
-    def create(cls) -> Netns:
-        ns = cls(f"isthmus-bench-{secrets.token_hex(4)}")
-        try:
-            subprocess.run(["ip", "netns", "add", ns.name], check=True, capture_output=True)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = (
-                exc.stderr.decode().strip()
-                if isinstance(exc, subprocess.CalledProcessError)
-                else exc
-            )
-            raise SystemExit(f"cannot create a network namespace (root needed): {detail}") from exc
-        ns.run("ip", "link", "set", "lo", "up")
-        return ns
-
-    @property
-    def wrap(self) -> list[str]:
-        return ["ip", "netns", "exec", self.name]
-
-    def run(self, *args: str) -> None:
-        subprocess.run([*self.wrap, *args], check=True, capture_output=True)
-
-    def tc(self, *args: str) -> None:
-        subprocess.run(["tc", "-n", self.name, *args], check=True, capture_output=True)
-
-    def prepare_blackhole(self, ports: list[int]) -> None:
-        """Send TCP ``ports`` (both directions) to class 1:2, which still forwards everything."""
-        self.tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "1")
-        for cls in ("1:1", "1:2"):
-            self.tc(
-                *("class", "add", "dev", "lo", "parent", "1:", "classid", cls),
-                *("htb", "rate", "10gbit", "quantum", "60000"),
-            )
-        for port in ports:
-            for direction in ("dport", "sport"):
-                self.tc(
-                    *("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1"),
-                    *("u32", "match", "ip", direction, str(port), "0xffff", "flowid", "1:2"),
-                )
-
-    def blackhole_on(self) -> None:
-        self.tc("qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "20:", "blackhole")
-
-    def arm_blackhole(self) -> ArmedBlackhole:
-        """:meth:`blackhole_on`, prepared: ``tc -batch`` started now, the command sent later."""
-        return ArmedBlackhole(self)
-
-    def blackhole_off(self) -> None:
-        self.tc("qdisc", "del", "dev", "lo", "parent", "1:2", "handle", "20:")
-
-    def enter(self) -> None:
-        """Move the *calling thread* into the namespace (sockets it creates then live there)."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/var/run/netns/{self.name}", os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"setns({self.name}): {os.strerror(err)}")
-        finally:
-            os.close(fd)
-
-    def connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
-        """A TCP socket connected inside the namespace, made by a thread that joins it."""
-        result: list[socket.socket | BaseException] = []
-
-        def run() -> None:
-            try:
-                self.enter()
-                result.append(socket.create_connection(address, timeout=timeout))
-            except BaseException as exc:
-                result.append(exc)
-
-        thread = threading.Thread(target=run, name=f"connect in {self.name}")
-        thread.start()
-        thread.join()
-        (outcome,) = result
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def delete(self) -> None:
-        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
+def arm_blackhole(ns: Netns) -> ArmedBlackhole:
+    """``ns.blackhole_on()``, prepared: ``tc -batch`` started now, the command sent later."""
+    return ArmedBlackhole(ns)
 
 
 class ArmedBlackhole:
@@ -216,7 +135,7 @@ class ArmedBlackhole:
     the ``blackhole`` leaf: :meth:`fire` applies the fault in ~1 ms instead of the 4-10 ms of
     forking ``tc`` at t0 (a search of ~5 ms could slip through that window)."""
 
-    COMMAND = b"qdisc add dev lo parent 1:2 handle 20: blackhole\n"
+    COMMAND = (" ".join(Netns.BLACKHOLE) + "\n").encode()
 
     def __init__(self, ns: Netns) -> None:
         self.proc = subprocess.Popen(
@@ -623,7 +542,7 @@ def isthmus_run(
     assert pair.remote.proc is not None
     load = CcsLoad(address, ns, rate, timeout)
     rest = RestLoop(address, ns) if sc.busy else None
-    armed = None if sc.frozen else ns.arm_blackhole()
+    armed = None if sc.frozen else arm_blackhole(ns)
     faulted = False
     try:
         if rest is not None:
@@ -724,7 +643,7 @@ def namespaces(count: int) -> Iterator[list[Netns]]:
     made: list[Netns] = []
     try:
         for _ in range(count):
-            made.append(Netns.create())
+            made.append(_create_netns())
         yield made
     finally:
         for ns in made:

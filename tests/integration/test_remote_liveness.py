@@ -19,15 +19,10 @@ measured figure is printed.
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import os
 import re
-import secrets
 import signal
-import socket
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,107 +31,18 @@ from typing import Any
 import orjson
 import pytest
 
+from isthmus.testing.netns import Netns, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
 
 TARGET_S = 3.0  # performance.md #4 (a)
 LIMIT_S = 3.5  # what the test asserts: the target plus slack for a loaded CI machine
 POLL_S = 0.01
-CLONE_NEWNET = 0x40000000
 # A fresh namespace has every port free, so the black-holed one can be fixed.
 REMOTE_TRANSPORT_PORT = 9300
 LOCAL_TRANSPORT_PORT = 9301
 
 
 # --- network namespaces -----------------------------------------------------------------------
-
-
-class Netns:
-    """A private network namespace with its loopback up, deleted by :meth:`delete`."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @classmethod
-    def create(cls) -> Netns:
-        """Make ``isthmus-test-<random>``; skips the test when that is not permitted."""
-        if os.geteuid() != 0:
-            pytest.skip("network namespaces need root (ip netns add)")
-        ns = cls(f"isthmus-test-{secrets.token_hex(4)}")
-        try:
-            subprocess.run(["ip", "netns", "add", ns.name], check=True, capture_output=True)
-        except FileNotFoundError:
-            pytest.skip("cannot create a network namespace: the `ip` tool (iproute2) is missing")
-        except subprocess.CalledProcessError as exc:
-            pytest.skip(f"cannot create a network namespace: {exc.stderr.decode().strip()}")
-        try:
-            ns.ip("link", "set", "lo", "up")
-        except BaseException:
-            ns.delete()
-            raise
-        return ns
-
-    @property
-    def wrap(self) -> list[str]:
-        """The command prefix that runs a program inside the namespace (``ip`` execs it)."""
-        return ["ip", "netns", "exec", self.name]
-
-    def ip(self, *args: str) -> None:
-        subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True)
-
-    def tc(self, *args: str) -> None:
-        subprocess.run(["tc", "-n", self.name, *args], check=True, capture_output=True)
-
-    def prepare_port_blackhole(self, port: int) -> None:
-        """Route TCP ``port`` (both directions) on loopback to class 1:2; nothing dropped yet."""
-        self.tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "1")
-        for cls in ("1:1", "1:2"):
-            self.tc(
-                *("class", "add", "dev", "lo", "parent", "1:", "classid", cls),
-                *("htb", "rate", "10gbit", "quantum", "60000"),
-            )
-        for field in ("dport", "sport"):
-            self.tc(
-                *("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1"),
-                *("u32", "match", "ip", field, str(port), "0xffff", "flowid", "1:2"),
-            )
-
-    def blackhole_port(self) -> None:
-        """From now on, drop everything the filters of :meth:`prepare_port_blackhole` select."""
-        self.tc("qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "20:", "blackhole")
-
-    def connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
-        """A TCP socket connected to ``address`` inside the namespace.
-
-        A network namespace belongs to a thread, and a socket to the namespace it was created in:
-        a fresh thread joins the namespace, connects, and ends, leaving this process's threads
-        where they were.
-        """
-        result: list[socket.socket | BaseException] = []
-
-        def run() -> None:
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                fd = os.open(f"/var/run/netns/{self.name}", os.O_RDONLY)
-                try:
-                    if libc.setns(fd, CLONE_NEWNET) != 0:
-                        err = ctypes.get_errno()
-                        raise OSError(err, f"setns({self.name}): {os.strerror(err)}")
-                finally:
-                    os.close(fd)
-                result.append(socket.create_connection(address, timeout=timeout))
-            except BaseException as exc:
-                result.append(exc)
-
-        thread = threading.Thread(target=run, name=f"connect in {self.name}")
-        thread.start()
-        thread.join()
-        (outcome,) = result
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def delete(self) -> None:
-        subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
 
 
 # --- HTTP to a node ---------------------------------------------------------------------------
@@ -241,7 +147,10 @@ def node_pair(
 
 @pytest.fixture
 def netns() -> Iterator[Netns]:
-    ns = Netns.create()
+    try:
+        ns = Netns.create("isthmus-test")
+    except NetnsUnavailable as exc:
+        pytest.skip(f"cannot create a network namespace: {exc}")
     try:
         yield ns
     finally:
@@ -303,7 +212,7 @@ def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -
     local.settings["cluster.remote.far.seeds"] = [seed]  # connected at startup
     local.settings["transport.connect_timeout"] = "3s"  # bounds the reconnect attempt below
     try:
-        netns.prepare_port_blackhole(REMOTE_TRANSPORT_PORT)
+        netns.prepare_blackhole([REMOTE_TRANSPORT_PORT])
         remote.start()
         local.start()
         http = Http(str(local.http_address), netns)
@@ -313,7 +222,7 @@ def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -
         assert http.connected("far")
 
         started = time.monotonic()
-        netns.blackhole_port()
+        netns.blackhole_on()
         elapsed = seconds_until_disconnected(http, "far", started)
         print(f"\nblack-holed remote transport port: connected:false after {elapsed:.3f} s")
         assert elapsed <= LIMIT_S, f"{elapsed:.3f}s > {LIMIT_S}s (target {TARGET_S}s)"
