@@ -529,7 +529,7 @@ class Node:
             if self._transport_cfg is not None
             else None
         )
-        trust = self._trust_info()
+        trust = transport.trust  # the transport's CAs, read once at its start
 
         def connector_for(config: Any) -> Connector:
             return Connector(

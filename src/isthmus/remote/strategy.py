@@ -107,16 +107,12 @@ class RemoteStrategy(ABC):
     async def _run_round(self) -> None:
         self.rounds += 1
         try:
-            await self._round_body_guarded()
+            if self.manager.size() < self.max_connections():
+                await self._round()
         except IsthmusError as exc:
             self.last_error = exc
             raise
         self.last_error = None
-
-    async def _round_body_guarded(self) -> None:
-        if self.manager.size() >= self.max_connections():
-            return
-        await self._round()
 
     async def ensure_connected(self) -> None:
         """Connect first if nothing is connected; return at once otherwise."""
