@@ -87,7 +87,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import parser, percentile, print_header, print_table, verdict
 
 from isthmus.settings.remote import TcpOptions, transport_tuning
-from isthmus.testing.netns import Netns, NetnsUnavailable
+from isthmus.testing.netns import Netns, NetnsHTTPConnection, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
 from isthmus.transport import ChannelState, LocalNode, TransportChannel, connect
 from isthmus.wire import NodeIdentity
@@ -163,21 +163,12 @@ class ArmedBlackhole:
         self.proc.stderr.close()
 
 
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, timeout: float, netns: Netns) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.netns = netns
-
-    def connect(self) -> None:
-        self.sock = self.netns.connect((self.host, self.port), self.timeout)
-
-
 class NsHttp:
     """JSON over one keep-alive connection to a node inside a namespace."""
 
     def __init__(self, address: str, netns: Netns, timeout: float = 15.0) -> None:
         host, port = address.rsplit(":", 1)
-        self.conn = _Connection(host, int(port), timeout, netns)
+        self.conn = NetnsHTTPConnection(host, int(port), timeout, netns)
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         payload = None if body is None else orjson.dumps(body)

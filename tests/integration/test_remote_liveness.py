@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 import pytest
 
-from isthmus.testing.netns import Netns, NetnsUnavailable
+from isthmus.testing.netns import Netns, NetnsHTTPConnection, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
 
 TARGET_S = 3.0  # performance.md #4 (a)
@@ -48,24 +48,12 @@ LOCAL_TRANSPORT_PORT = 9301
 # --- HTTP to a node ---------------------------------------------------------------------------
 
 
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, timeout: float, netns: Netns | None) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.netns = netns
-
-    def connect(self) -> None:
-        if self.netns is None:
-            super().connect()
-        else:
-            self.sock = self.netns.connect((self.host, self.port), self.timeout)
-
-
 class Http:
     """JSON over one keep-alive connection to a node, optionally inside a namespace."""
 
     def __init__(self, address: str, netns: Netns | None = None, timeout: float = 15.0) -> None:
         host, port = address.rsplit(":", 1)
-        self.conn = _Connection(host, int(port), timeout, netns)
+        self.conn = NetnsHTTPConnection(host, int(port), timeout, netns)
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         payload = None if body is None else orjson.dumps(body)

@@ -10,6 +10,7 @@ dark while the rest (HTTP) keeps working.
 from __future__ import annotations
 
 import ctypes
+import http.client
 import os
 import secrets
 import socket
@@ -126,3 +127,17 @@ class Netns:
 
     def __repr__(self) -> str:
         return f"<Netns {self.name}>"
+
+
+class NetnsHTTPConnection(http.client.HTTPConnection):
+    """``http.client`` to a node inside ``netns`` (``None``: this process's own network)."""
+
+    def __init__(self, host: str, port: int, timeout: float, netns: Netns | None) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.netns = netns
+
+    def connect(self) -> None:
+        if self.netns is None:
+            super().connect()
+        else:
+            self.sock = self.netns.connect((self.host, self.port), self.timeout)
