@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -161,8 +162,9 @@ class Node:
             security, guard = self._security(env, cluster)
             tls = self._http_tls()
             transport = await self._start_transport(env, cluster, security)
-            remote_server = await self._start_remote_cluster_server(transport)
-            remote = self._remote_service(transport)
+            remote_server = await self._start_remote_cluster_server(transport, security)
+            secure_settings = SecureSettingsHolder(self.load_keystore, self.secure)
+            remote = self._remote_service(transport, secure_settings)
             task_manager = TaskManager(env.node_id, self.clock)
             transport.tasks = task_manager
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
@@ -212,7 +214,7 @@ class Node:
                 field_caps=field_caps,
                 security=security,
                 guard=guard,
-                secure_settings=SecureSettingsHolder(self.load_keystore, self.secure),
+                secure_settings=secure_settings,
                 ssl_configs=tuple(self.ssl_configs),
                 remote=remote,
                 tasks=task_manager,
@@ -439,7 +441,7 @@ class Node:
         return server
 
     async def _start_remote_cluster_server(
-        self, transport: TransportServer
+        self, transport: TransportServer, security: SecurityService | None
     ) -> TransportServer | None:
         """The remote cluster server (profile ``_remote_cluster``, default port 9443), only when
         ``remote_cluster_server.enabled``: otherwise nothing listens there."""
@@ -470,6 +472,12 @@ class Node:
 
                 trust = TrustInfo.from_config(cfg)
         tcp = replace(transport_tuning(s.raw).tcp, **_tcp_fields(remote_server_tcp(s.raw)))
+        request_filter = transport.request_filter
+        if security is not None:
+            from isthmus.security.authz import Authorizer
+            from isthmus.security.cross_cluster_access import CrossClusterAccessFilter
+
+            request_filter = CrossClusterAccessFilter(security, Authorizer()).check
         server = TransportServer(
             rs.bind_host,
             (rs.port, rs.port),
@@ -481,7 +489,7 @@ class Node:
             profile=REMOTE_CLUSTER_PROFILE,
             trust=trust,
             tcp=tcp,
-            request_filter=transport.request_filter,
+            request_filter=request_filter,
         )
         server.tasks = transport.tasks
         try:
@@ -500,7 +508,17 @@ class Node:
                 f"[{REMOTE_CLUSTER_PROFILE}], but got [{channel.profile}]"
             )
 
+        async def remote_cluster_nodes(payload: Any, headers: Any, channel: Any) -> Any:
+            # cluster:internal/remote_cluster/nodes: the nodes with the server enabled, at their
+            # remote cluster server addresses (this node only: clusters are single-node).
+            return {
+                "cluster_name": s.cluster_name,
+                "cluster_uuid": transport.identity.cluster_uuid,
+                "nodes": [server.identity.node.to_payload()],
+            }
+
         transport.registry.register(REMOTE_CLUSTER_HANDSHAKE, wrong_profile)
+        transport.registry.register(REMOTE_CLUSTER_NODES, remote_cluster_nodes)
         logging.getLogger("org.elasticsearch.transport.RemoteClusterPortSettings").info(
             "remote cluster server publish_address {%s}, bound_addresses {%s}",
             published,
@@ -515,12 +533,20 @@ class Node:
 
         return TrustInfo.from_config(self._transport_cfg)
 
-    def _remote_service(self, transport: TransportServer) -> RemoteClusterService:
-        """The client side of remote clusters (certificate model: the transport's TLS)."""
+    def _remote_service(
+        self, transport: TransportServer, secure: SecureSettingsHolder
+    ) -> RemoteClusterService:
+        """The client side of remote clusters. An alias with ``cluster.remote.<alias>.credentials``
+        in the keystore uses the API-key model (``remote_cluster_client`` TLS, the remote cluster
+        handshake, cross-cluster headers); any other the certificate model (the transport's TLS
+        and the caller's identity). A reload that adds or removes a credential rebuilds that
+        alias's connections."""
+        from isthmus.actions.cross_cluster import identity_headers
         from isthmus.remote.connector import Connector
         from isthmus.remote.service import RemoteClusterService
         from isthmus.security.transport_filter import SYSTEM
         from isthmus.settings.remote import remote_globals, transport_tuning
+        from isthmus.tasks import parent_header
 
         s = self.settings
         tuning = transport_tuning(s.raw)
@@ -530,23 +556,68 @@ class Node:
             else None
         )
         trust = transport.trust  # the transport's CAs, read once at its start
+        api_key_tls = functools.cache(self._remote_cluster_client_tls)
+
+        def credential(alias: str) -> Secret | None:
+            return secure.get(f"cluster.remote.{alias}.credentials")
+
+        def model(alias: str) -> str:
+            return "api_key" if credential(alias) is not None else "certificate"
+
+        def certificate_headers(subject: Any, action: str) -> dict[str, str]:
+            if subject is None:
+                return {**SYSTEM.header(), **parent_header()}
+            return identity_headers(subject)
 
         def connector_for(config: Any) -> Connector:
+            common: dict[str, Any] = {
+                "identity": lambda: transport.identity,
+                "tcp": tuning.tcp,
+                "connect_timeout": tuning.connect_timeout.seconds,
+                "compression": (config.compress, config.compression_scheme),
+            }
+            if model(config.alias) == "certificate":
+                return Connector(
+                    ssl_context=client_ssl, trust=trust, headers=certificate_headers, **common
+                )
+            ssl_context, client_trust = api_key_tls()
             return Connector(
-                identity=lambda: transport.identity,
-                ssl_context=client_ssl,
-                trust=trust,
-                tcp=tuning.tcp,
-                connect_timeout=tuning.connect_timeout.seconds,
-                system_headers=SYSTEM.header(),
-                compression=(config.compress, config.compression_scheme),
+                ssl_context=ssl_context,
+                trust=client_trust,
+                profile="_remote_cluster",
+                handshake_action=REMOTE_CLUSTER_HANDSHAKE,
+                nodes_action=REMOTE_CLUSTER_NODES,
+                headers=_api_key_headers(config.alias, credential),
+                model="api_key",
+                **common,
             )
 
-        return RemoteClusterService(
+        service = RemoteClusterService(
             connector_for,
             remote_globals(s.raw),
             enabled="remote_cluster_client" in s.roles,
         )
+        loop = asyncio.get_running_loop()
+
+        def on_reload(contents: Any) -> None:
+            # Runs in the reload's worker thread; the rebuild runs on the loop and is waited
+            # for, so the API answers once the new connections were tried.
+            future = asyncio.run_coroutine_threadsafe(service.rebuild_for_model(model), loop)
+            future.result()
+
+        secure.add_hook(on_reload)
+        return service
+
+    def _remote_cluster_client_tls(self) -> tuple[ssl.SSLContext | None, Any]:
+        """``xpack.security.remote_cluster_client.ssl.*`` (enabled by default): the context that
+        trusts remote cluster servers, and its trust facts for diagnostics."""
+        s = self.settings
+        cfg = ssl_config("remote_cluster_client", s.raw, s.config_dir, self._secrets())
+        if not cfg.enabled:
+            return None, None
+        from isthmus.security.trust_diagnostics import TrustInfo
+
+        return build_context(cfg, server=False), TrustInfo.from_config(cfg)
 
     async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
         """Reload certificate and key files that change on disk, as ES does."""
@@ -573,6 +644,35 @@ class Node:
 
 
 REMOTE_CLUSTER_HANDSHAKE = "cluster:internal/remote_cluster/handshake"
+REMOTE_CLUSTER_NODES = "cluster:internal/remote_cluster/nodes"
+
+
+def _api_key_headers(alias: str, credential: Callable[[str], Secret | None]) -> Any:
+    """The API-key model's request headers for ``alias``: the credential as the keystore holds
+    it now, and who the caller is and what their ``remote_indices`` allow on ``alias``
+    (internal requests and ``cluster:monitor/state`` travel as the cross-cluster system)."""
+    from isthmus.errors import IllegalArgumentError
+    from isthmus.security.cross_cluster_access import (
+        SYSTEM_SUBJECT_INFO,
+        outbound_headers,
+        subject_info,
+    )
+    from isthmus.tasks import parent_header
+
+    def headers(subject: Any, action: str) -> dict[str, str]:
+        secret = credential(alias)
+        if secret is None:
+            raise IllegalArgumentError(
+                f"remote cluster [{alias}] has no credentials any more; its connection is being "
+                "rebuilt for the certificate-based model"
+            )
+        if subject is None or action == "cluster:monitor/state":
+            info = SYSTEM_SUBJECT_INFO
+        else:
+            info = subject_info(subject, alias, action)
+        return {**outbound_headers(secret, info), **parent_header()}
+
+    return headers
 
 
 def _tcp_fields(values: dict[str, Any]) -> dict[str, Any]:

@@ -78,9 +78,7 @@ class AsyncSearchActions:
         keep_alive = parse_time(params.get("keep_alive", "5d")).millis
         now = self._now_ms()
         entry = _Entry(
-            id=base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8])
-            .decode()
-            .rstrip("="),
+            id=_new_id(),
             owner=None if subject is None else subject.username,
             start_ms=now,
             expiration_ms=now + keep_alive,
@@ -233,3 +231,16 @@ class AsyncSearchActions:
     def __repr__(self) -> str:
         running = sum(1 for e in self._entries.values() if e.running)
         return f"<AsyncSearchActions stored={len(self._entries)} running={running}>"
+
+
+def _new_id() -> str:
+    """A URL-safe random id that never starts with ``_`` (the router keeps those path
+    segments for endpoints such as ``_status``)."""
+    while True:
+        candidate = (
+            base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8])
+            .decode()
+            .rstrip("=")
+        )
+        if not candidate.startswith(("_", "-")):
+            return candidate

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers, local_names
+from isthmus.actions.cross_cluster import CrossClusterActions, local_names
 from isthmus.actions.search import PartialSearch, SearchActions, hits_section
 from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
@@ -262,7 +262,7 @@ class CrossClusterSearch:
                 answer = await channel.request(
                     SEARCH_ACTION,
                     {"indices": names, "body": body, "params": params},
-                    identity_headers(subject),
+                    self.cross.remote.headers(part.key, subject, SEARCH_ACTION),
                     timeout=None,
                 )
             self._accept(part, answer)
@@ -375,7 +375,13 @@ class CrossClusterSearch:
         """``ccs_minimize_roundtrips=false``: ask each remote for its shards, then query them one
         by one beside the local shards, and merge everything as one search."""
         forwarded = {k: params[k] for k in _FORWARDED_PARAMS if k in params}
-        shard_set = _RemoteShardSet(body, forwarded, identity_headers(subject))
+        service = self.cross.remote
+
+        def headers(alias: str, action: str) -> dict[str, str]:
+            assert service is not None
+            return service.headers(alias, subject, action)
+
+        shard_set = _RemoteShardSet(body, forwarded, headers)
         parts: list[ClusterPart] = []
         if local_expr is not None:
             parts.append(ClusterPart(LOCAL_CLUSTER, local_expr, skip_unavailable=False))
@@ -387,7 +393,7 @@ class CrossClusterSearch:
                 answer = await channel.request(
                     SEARCH_SHARDS_ACTION,
                     {"indices": list(names), "params": forwarded},
-                    identity_headers(subject),
+                    self.cross.remote.headers(part.key, subject, SEARCH_SHARDS_ACTION),
                     timeout=None,
                 )
                 shard_set.add(part.key, channel, answer)
@@ -564,7 +570,10 @@ class _RemoteShardSet:
     """Remote shards for a search that queries them one by one (see ``_shard_by_shard``)."""
 
     def __init__(
-        self, body: Mapping[str, Any] | None, params: dict[str, str], headers: dict[str, str]
+        self,
+        body: Mapping[str, Any] | None,
+        params: dict[str, str],
+        headers: Callable[[str, str], dict[str, str]],
     ) -> None:
         self.body = dict(body or {})
         self.params = params
@@ -620,7 +629,7 @@ class _RemoteShardSet:
                 "collect_all": collect_all,
                 "filters": filters,
             },
-            self.headers,
+            self.headers(alias, QUERY_PHASE_ACTION),
             timeout=None,
         )
         return decode_shard_result(answer, index_prefix=f"{alias}:")

@@ -144,7 +144,7 @@ class CrossClusterActions:
                 answer = await channel.request(
                     RESOLVE_CLUSTER_ACTION,
                     {"indices": list(names)},
-                    identity_headers(subject),
+                    self.remote.headers(alias, subject, RESOLVE_CLUSTER_ACTION),
                     timeout=timeout or 30.0,
                 )
         except TimeoutError:
@@ -196,7 +196,7 @@ class CrossClusterActions:
                 answer: dict[str, Any] = await channel.request(
                     RESOLVE_INDEX_ACTION,
                     {"indices": list(names), "params": dict(params)},
-                    identity_headers(subject),
+                    self.remote.headers(alias, subject, RESOLVE_INDEX_ACTION),
                     timeout=None,
                 )
                 return answer

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from isthmus.actions.cross_cluster import CrossClusterActions, identity_headers, local_names
+from isthmus.actions.cross_cluster import CrossClusterActions, local_names
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
@@ -111,7 +111,7 @@ class FieldCapsActions:
                 answer = await channel.request(
                     FIELD_CAPS_ACTION,
                     {"indices": list(names), "fields": fields, "params": dict(params)},
-                    identity_headers(subject),
+                    self.cross.remote.headers(alias, subject, FIELD_CAPS_ACTION),
                     timeout=None,
                 )
             except IsthmusError:

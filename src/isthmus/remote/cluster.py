@@ -7,7 +7,6 @@ replaces the whole connection (the service decides with ``must_rebuild``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from isthmus.remote.strategy import RemoteStrategy
 from isthmus.transport.channel import TransportChannel
 
 if TYPE_CHECKING:
+    from isthmus.security.authz import Subject
     from isthmus.settings.remote import RemoteClusterConfig
 
 
@@ -31,14 +31,13 @@ class RemoteClusterConnection:
         *,
         initial_connect_timeout: str,
         node_attr: str | None = None,
-        has_credentials: Callable[[str], bool] = lambda alias: False,
     ) -> None:
         from isthmus.settings.remote import Mode
 
         self.alias = config.alias
         self.config = config
         self.initial_connect_timeout = initial_connect_timeout
-        self._has_credentials = has_credentials
+        self.connector = connector
         self.strategy: RemoteStrategy
         if config.mode is Mode.SNIFF:
             self.strategy = SniffStrategy(config, connector, node_attr=node_attr)
@@ -65,6 +64,10 @@ class RemoteClusterConnection:
     def channel(self) -> TransportChannel:
         return self.strategy.any_channel()
 
+    def headers(self, subject: Subject | None, action: str) -> dict[str, str]:
+        """What a request for ``subject`` carries to this cluster (by security model)."""
+        return self.connector.headers(subject, action)
+
     def info(self) -> dict[str, Any]:
         """This alias's ``_remote/info`` entry, fields in ES's order."""
         body: dict[str, Any] = {
@@ -74,7 +77,7 @@ class RemoteClusterConnection:
         body.update(self.strategy.mode_info())
         body["initial_connect_timeout"] = self.initial_connect_timeout
         body["skip_unavailable"] = self.config.skip_unavailable
-        if self._has_credentials(self.alias):
+        if self.connector.model == "api_key":
             body["cluster_credentials"] = "::es_redacted::"
         return body
 

@@ -2,16 +2,22 @@
 
 A :class:`Connector` bundles what every outbound remote connection of one security model shares
 (this node's identity, the client TLS context and its trust description, TCP options, the
-connect-and-handshake timeout) so that strategies only say *where* to connect. Strategies take a
-connector as a parameter, which is also the seam tests use to point them at real loopback
-servers with other identities.
+connect-and-handshake timeout, the handshake and node-discovery actions, and the headers each
+request carries) so that strategies only say *where* to connect. Strategies take a connector as
+a parameter, which is also the seam tests use to point them at real loopback servers with other
+identities.
+
+The two security models differ only in their connector: the certificate model uses the
+transport's TLS and sends the caller's identity; the API-key model uses the
+``remote_cluster_client`` TLS, ``cluster:internal/remote_cluster/handshake`` and
+``.../nodes``, and sends the cross-cluster credentials and subject info.
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from isthmus.transport.channel import TransportChannel
@@ -20,8 +26,16 @@ from isthmus.transport.local import LocalNode
 from isthmus.wire import HANDSHAKE_ACTION
 
 if TYPE_CHECKING:
+    from isthmus.security.authz import Subject
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
+
+
+RequestHeaders = Callable[["Subject | None", str], dict[str, str]]
+
+
+def _no_headers(subject: Subject | None, action: str) -> dict[str, str]:
+    return {}
 
 
 @dataclass
@@ -35,8 +49,12 @@ class Connector:
     connect_timeout: float = 30.0
     profile: str = "default"
     handshake_action: str = HANDSHAKE_ACTION
-    # The identity internal requests (node discovery) travel as on this connection's model.
-    system_headers: dict[str, str] = field(default_factory=dict)
+    nodes_action: str = "cluster:monitor/state"
+    # The headers of one request (caller, action); the caller None is the system (handshakes,
+    # node discovery). Read on every request, so a reloaded credential applies at once.
+    headers: RequestHeaders = _no_headers
+    # "api_key" when the alias has keystore credentials, else "certificate".
+    model: str = "certificate"
     # (transport.compress, transport.compression_scheme) of the remote alias.
     compression: tuple[str, str] | None = None
 
@@ -61,9 +79,17 @@ class Connector:
             trust=self.trust,
             tcp=self.tcp,
             handshake_action=self.handshake_action,
+            headers=self.headers(None, self.handshake_action),
             compression=self.compression,
         )
 
+    @property
+    def system_headers(self) -> dict[str, str]:
+        """The headers of node discovery on this connection's model."""
+        return self.headers(None, self.nodes_action)
+
     def __repr__(self) -> str:
         tls = "tls" if self.ssl_context is not None else "plain"
-        return f"<Connector profile={self.profile} {tls} timeout={self.connect_timeout}s>"
+        return (
+            f"<Connector {self.model} profile={self.profile} {tls} timeout={self.connect_timeout}s>"
+        )

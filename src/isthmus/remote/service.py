@@ -23,6 +23,7 @@ from isthmus.transport.channel import TransportChannel
 from isthmus.transport.errors import NoSuchRemoteClusterError
 
 if TYPE_CHECKING:
+    from isthmus.security.authz import Subject
     from isthmus.settings.remote import RemoteClusterConfig, RemoteClusterGlobals
 
 log = logging.getLogger("org.elasticsearch.transport.RemoteClusterService")
@@ -55,13 +56,11 @@ class RemoteClusterService:
         globals_: RemoteClusterGlobals,
         *,
         enabled: bool = True,
-        has_credentials: Callable[[str], bool] = lambda alias: False,
         update_wait: float = UPDATE_WAIT_SECONDS,
     ) -> None:
         self._connector_for = connector_for
         self.globals = globals_
         self.enabled = enabled  # the node has the remote_cluster_client role
-        self._has_credentials = has_credentials
         self.update_wait = update_wait
         self._remotes: dict[str, RemoteClusterConnection] = {}
         self._lock = asyncio.Lock()
@@ -104,6 +103,12 @@ class RemoteClusterService:
             else:
                 remote.strategy.connect_in_background("on use")
         return remote.channel()
+
+    def headers(self, alias: str, subject: Subject | None, action: str) -> dict[str, str]:
+        """The headers of one ``action`` request to ``alias`` on behalf of ``subject``: its
+        identity (certificate model) or the cross-cluster credentials and subject info (API-key
+        model), and the parent task. Raises when the caller may not reach the alias at all."""
+        return self.get(alias).headers(subject, action)
 
     def info(self) -> dict[str, Any]:
         """``GET /_remote/info``: every enabled alias, in configuration order."""
@@ -149,13 +154,35 @@ class RemoteClusterService:
                     )
             return statuses
 
+    async def rebuild_for_model(self, wanted: Callable[[str], str]) -> dict[str, UpdateStatus]:
+        """Rebuild the aliases whose security model changed (a keystore credential was added or
+        removed); ``wanted`` tells an alias's model now. A changed credential needs nothing:
+        requests read it when they are sent."""
+        if not self.enabled or self._closed:
+            return {}
+        async with self._lock:
+            attempts: dict[str, RemoteClusterConnection] = {}
+            for alias, current in list(self._remotes.items()):
+                if current.connector.model != wanted(alias):
+                    await current.close()
+                    attempts[alias] = self._create(current.config)
+            await asyncio.gather(
+                *(self._await_connect(alias, remote) for alias, remote in attempts.items())
+            )
+            for alias in attempts:
+                log.info(
+                    "project [default] remote cluster connection [%s] updated: %s",
+                    alias,
+                    UpdateStatus.RECONNECTED.value,
+                )
+            return {alias: UpdateStatus.RECONNECTED for alias in attempts}
+
     def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
         remote = RemoteClusterConnection(
             config,
             self._connector_for(config),
             initial_connect_timeout=self.globals.initial_connect_timeout.text,
             node_attr=self.globals.node_attr,
-            has_credentials=self._has_credentials,
         )
         self._remotes[config.alias] = remote
         return remote

@@ -22,7 +22,6 @@ from isthmus.wire import HandshakeError, NodeIdentity, RemoteProtocolError
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig, SniffConfig
 
-NODES_ACTION = "cluster:monitor/state"
 _DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
 
 
@@ -89,7 +88,7 @@ class SniffStrategy(RemoteStrategy):
                     server_name=address.host if self.sniff.proxy else None,
                     expected_cluster_name=self.remote_cluster_name,
                 )
-            except (ConnectTransportError, HandshakeError, IllegalArgumentError) as exc:
+            except IsthmusError as exc:  # connect, TLS, handshake, or the remote's refusal
                 if not last:
                     self.log.debug(
                         "fetching nodes from external cluster [%s] failed moving to next seed "
@@ -116,7 +115,7 @@ class SniffStrategy(RemoteStrategy):
         try:
             try:
                 payload = await seed.request(
-                    NODES_ACTION,
+                    self.connector.nodes_action,
                     {"nodes": True},
                     self.connector.system_headers,
                     timeout=self.connector.connect_timeout,

@@ -24,6 +24,17 @@ from isthmus.security.roles import FieldSecurity, RoleDescriptor
 
 
 @dataclass(frozen=True)
+class CrossClusterOrigin:
+    """How a subject reached this cluster through its remote cluster server: the cross-cluster
+    API key that authenticated the request and the key's owner. ``extra_limit``: a second
+    descriptor set from the querying side (its caller was itself an API key)."""
+
+    key_id: str
+    key_owner: str
+    extra_limit: tuple[RoleDescriptor, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Subject:
     username: str
     role_names: tuple[str, ...]
@@ -38,12 +49,20 @@ class Subject:
     metadata: dict[str, object] = field(default_factory=dict)
     # Set when this subject runs as another user: who authenticated, and in which realm.
     authenticated_as: Subject | None = None
+    # Set on a remote cluster server for a request of another cluster (API-key model).
+    cross_cluster: CrossClusterOrigin | None = None
 
     @property
     def is_api_key(self) -> bool:
         return self.api_key_id is not None
 
     def who(self) -> str:
+        if self.cross_cluster is not None:
+            return (
+                f"user [{self.username}] with assigned roles [{','.join(self.role_names)}] "
+                f"authenticated by API key id [{self.cross_cluster.key_id}] of user "
+                f"[{self.cross_cluster.key_owner}]"
+            )
         if self.api_key_id is not None:
             return f"API key id [{self.api_key_id}] of user [{self.username}]"
         return f"user [{self.username}] with effective roles [{','.join(self.role_names)}]"
@@ -62,6 +81,9 @@ class IndexAccess:
     limited_queries: tuple[str, ...] | None = None
     fields: tuple[FieldSecurity, ...] | None = None
     limited_fields: tuple[FieldSecurity, ...] | None = None
+    # A third level, for cross-cluster requests whose caller was an API key.
+    extra_queries: tuple[str, ...] | None = None
+    extra_fields: tuple[FieldSecurity, ...] | None = None
 
 
 def _matches(patterns: Iterable[str], name: str) -> bool:
@@ -114,6 +136,10 @@ class Authorizer:
     def cluster_allowed(self, subject: Subject, action: str) -> bool:
         if action in SELF_ACTIONS:
             return True
+        if subject.cross_cluster is not None:
+            # Cluster actions of another cluster's request are the key's to grant alone (the
+            # querying side sends index privileges only).
+            return subject.limited_by is not None and _cluster_ok(subject.limited_by, action)
         if subject.descriptors and not _cluster_ok(subject.descriptors, action):
             return False
         if subject.limited_by is not None:
@@ -132,7 +158,13 @@ class Authorizer:
         ok, lq, lf = _index_walk(subject.limited_by, action, index)
         if not ok:
             return IndexAccess(False)
-        return IndexAccess(True, queries, lq, fields, lf)
+        extra = subject.cross_cluster.extra_limit if subject.cross_cluster else None
+        if extra is None:
+            return IndexAccess(True, queries, lq, fields, lf)
+        ok, eq, ef = _index_walk(extra, action, index)
+        if not ok:
+            return IndexAccess(False)
+        return IndexAccess(True, queries, lq, fields, lf, eq, ef)
 
     def authorized_indices(self, subject: Subject, action: str, names: Iterable[str]) -> list[str]:
         return [n for n in names if self.index_access(subject, action, n).granted]
@@ -173,4 +205,7 @@ class Authorizer:
                 if granting
                 else ""
             )
-        return SecurityError(f"action [{action}] is unauthorized for {subject.who()}{where}{tail}")
+        towards = " towards remote cluster" if subject.cross_cluster is not None else ""
+        return SecurityError(
+            f"action [{action}]{towards} is unauthorized for {subject.who()}{where}{tail}"
+        )

@@ -277,10 +277,10 @@ def restriction_of(access: IndexAccess) -> IndexRestriction:
     """The DLS/FLS part of a granted :class:`IndexAccess`, role queries parsed."""
     levels = tuple(
         tuple(_role_query(q) for q in level)
-        for level in (access.queries, access.limited_queries)
+        for level in (access.queries, access.limited_queries, access.extra_queries)
         if level is not None
     )
-    fields = FieldPermissions.of(access.fields, access.limited_fields)
+    fields = FieldPermissions.of(access.fields, access.limited_fields, access.extra_fields)
     if not levels and fields is None:
         return UNRESTRICTED
     return IndexRestriction(levels, fields)
@@ -298,6 +298,8 @@ def _union(a: IndexAccess, b: IndexAccess) -> IndexAccess:
         join(a.limited_queries, b.limited_queries),
         join(a.fields, b.fields),
         join(a.limited_fields, b.limited_fields),
+        join(a.extra_queries, b.extra_queries),
+        join(a.extra_fields, b.extra_fields),
     )
 
 

@@ -39,6 +39,7 @@ from isthmus.security.store import SecurityStore
 from isthmus.settings.values import parse_time
 
 log = logging.getLogger("org.elasticsearch.xpack.security.authc.AuthenticationService")
+api_key_log = logging.getLogger("org.elasticsearch.xpack.security.authc.ApiKeyAuthenticator")
 
 RESERVED_USERS = {"elastic": ("superuser",)}
 _NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_@\-\$\.\+ ]{0,506}$")
@@ -556,7 +557,9 @@ class SecurityService:
             raise AuthenticationError(_KEY_FAILURE) from None
         return self._authenticate_key(key_id, secret, expected_type)
 
-    def authenticate_cross_cluster_api_key(self, credential: str) -> Subject:
+    def authenticate_cross_cluster_api_key(
+        self, credential: str, action: str = "cluster:internal/remote_cluster/handshake"
+    ) -> Subject:
         """The subject of a cross-cluster request's ``_cross_cluster_access_credentials`` header
         (``ApiKey <base64(id:secret)>``), for the remote cluster server.
 
@@ -564,15 +567,23 @@ class SecurityService:
         malformed credential is ES's 401 ``failed to extract credentials from headers`` caused by
         ``cross cluster access header [...] value must be a valid API key credential`` (and its
         cause); a REST key is ``authentication expected API key type of [cross_cluster], but API
-        key [<id>] has type [rest]``; unknown, invalidated, expired keys and wrong secrets are
-        the 401s of :meth:`authenticate_api_key`."""
+        key [<id>] has type [rest]``; an unknown, invalidated or expired key or a wrong secret is
+        ``unable to authenticate user [<id>] for action [<action>]`` (the reason is logged
+        here, never sent)."""
         try:
             key_id, secret = ccx.parse_credential(credential)
         except IllegalArgumentError as exc:
             err = AuthenticationError("failed to extract credentials from headers")
             err.caused_by = exc
             raise err from None
-        return self._authenticate_key(key_id, secret, "cross_cluster")
+        try:
+            return self._authenticate_key(key_id, secret, "cross_cluster")
+        except AuthenticationError as exc:
+            if "additional_unsuccessful_credentials" not in exc.extra:
+                raise  # the wrong key type: ES terminates with that message
+            raise AuthenticationError(
+                f"unable to authenticate user [{key_id}] for action [{action}]"
+            ) from None
 
     def _authenticate_key(self, key_id: str, secret: str, expected_type: str) -> Subject:
         # ES's order: the document, invalidation, the secret, then type and expiry, so nobody
@@ -580,6 +591,8 @@ class SecurityService:
         record = self.store.get("api_keys", key_id)
 
         def fail(reason: str) -> AuthenticationError:
+            # ES's ApiKeyAuthenticator logs every unsuccessful API key (never its secret).
+            api_key_log.warning("Authentication using apikey failed - %s", reason)
             err = AuthenticationError(_KEY_FAILURE)
             err.extra["additional_unsuccessful_credentials"] = f"API key: {reason}"
             return err
@@ -590,7 +603,7 @@ class SecurityService:
             raise fail("api key has been invalidated")
         cache_key = f"key:{key_id}"
         if not (self.cache.hit(cache_key, secret) or check_secret(secret, record["hash"])):
-            raise fail("invalid credentials")
+            raise fail(f"invalid credentials for API key [{key_id}]")
         self.cache.remember(cache_key, secret)
         key_type = record.get("type", "rest")
         if key_type != expected_type:

@@ -177,6 +177,10 @@ class TransportServer:
 
     async def _handle(self, channel: TransportChannel, request: Request) -> Any:
         if request.action == HANDSHAKE_ACTION:
+            if self.profile == REMOTE_CLUSTER_PROFILE and self.request_filter is not None:
+                # The remote cluster server lets nothing through unauthenticated, not even a
+                # certificate-model caller's handshake (it is told to configure credentials).
+                self.request_filter(request.action, request.headers, channel.handler_info())
             return self._handshake(channel, request)
         if request.action == REMOTE_CLUSTER_HANDSHAKE_ACTION:
             # The API-key model's handshake: authenticated like any request, answered here on

@@ -521,7 +521,10 @@ def test_service_refuses_rest_keys_and_bad_secrets_on_the_cross_cluster_path(
     cc = _create(service, {"search": [{"names": ["a"]}]})
     wrong = _credential(cc["id"], "x" * 22)
     err = _error(lambda: service.authenticate_cross_cluster_api_key(wrong))
-    assert err.extra["additional_unsuccessful_credentials"] == "API key: invalid credentials"
+    assert err.reason == (
+        f"unable to authenticate user [{cc['id']}] for action "
+        "[cluster:internal/remote_cluster/handshake]"
+    )
     err = _error(lambda: service.authenticate_cross_cluster_api_key(_credential(cc["id"], "x")))
     assert _chain(err) == [
         ("security_exception", "failed to extract credentials from headers"),
