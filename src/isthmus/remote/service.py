@@ -142,11 +142,13 @@ class RemoteClusterService:
                     if current.config != config:
                         current.update_in_place(config)
                     statuses[alias] = UpdateStatus.UNCHANGED
-            await asyncio.gather(
+            outcomes = await asyncio.gather(
                 *(self._await_connect(alias, remote) for alias, remote in attempts.items())
             )
+            failed = {alias for alias, ok in zip(attempts, outcomes, strict=True) if not ok}
             for alias, status in statuses.items():
-                if status is not UpdateStatus.UNCHANGED:
+                # A failed attempt was logged as such (ES logs one line or the other).
+                if status is not UpdateStatus.UNCHANGED and alias not in failed:
                     log.info(
                         "project [default] remote cluster connection [%s] updated: %s",
                         alias,
@@ -166,15 +168,16 @@ class RemoteClusterService:
                 if current.connector.model != wanted(alias):
                     await current.close()
                     attempts[alias] = self._create(current.config)
-            await asyncio.gather(
+            outcomes = await asyncio.gather(
                 *(self._await_connect(alias, remote) for alias, remote in attempts.items())
             )
-            for alias in attempts:
-                log.info(
-                    "project [default] remote cluster connection [%s] updated: %s",
-                    alias,
-                    UpdateStatus.RECONNECTED.value,
-                )
+            for alias, ok in zip(attempts, outcomes, strict=True):
+                if ok:
+                    log.info(
+                        "project [default] remote cluster connection [%s] updated: %s",
+                        alias,
+                        UpdateStatus.RECONNECTED.value,
+                    )
             return {alias: UpdateStatus.RECONNECTED for alias in attempts}
 
     def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
@@ -187,10 +190,12 @@ class RemoteClusterService:
         self._remotes[config.alias] = remote
         return remote
 
-    async def _await_connect(self, alias: str, remote: RemoteClusterConnection) -> None:
+    async def _await_connect(self, alias: str, remote: RemoteClusterConnection) -> bool:
+        """Wait (bounded) for ``remote``'s connect attempt; False when it failed (logged)."""
         try:
             async with asyncio.timeout(self.update_wait):
                 await remote.ensure_connected()
+            return True
         except TimeoutError:
             log.warning(
                 "project [default] failed to update remote cluster connection [%s] within %ss",
@@ -203,6 +208,7 @@ class RemoteClusterService:
                 alias,
                 exc.log_lines(),
             )
+        return False
 
     async def initialize(self, configs: Mapping[str, RemoteClusterConfig]) -> None:
         """Connect the aliases configured at startup, waiting up to ``initial_connect_timeout``."""

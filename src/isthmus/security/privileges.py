@@ -28,7 +28,7 @@ CLUSTER_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "manage_index_templates": ("indices:admin/template/*", "indices:admin/index_template/*"),
     "monitor_enrich": ("cluster:monitor/xpack/enrich/*",),
     "cross_cluster_search": ("cluster:internal/remote_cluster/*",),
-    "cross_cluster_replication": ("cluster:internal/remote_cluster/*",),
+    "cross_cluster_replication": ("cluster:internal/remote_cluster/*", "cluster:monitor/state"),
     "none": (),
 }
 # ``manage`` excludes security administration (ES's ManageClusterPrivilege).
@@ -136,7 +136,14 @@ def is_index_action(action: str) -> bool:
 def granting_cluster_privileges(action: str) -> list[str]:
     """The named cluster privileges that grant ``action`` (for denial messages), ES's order."""
     names = [n for n in CLUSTER_PRIVILEGES if n != "none" and cluster_grants(n, action)]
-    return sorted(names, key=lambda n: (n == "all", n))
+
+    def includes(wide: str, narrow: str) -> bool:
+        return wide != narrow and all(cluster_grants(wide, p) for p in CLUSTER_PRIVILEGES[narrow])
+
+    # ES sorts by access level: a privilege that others include comes before them.
+    return sorted(
+        names, key=lambda n: (n == "all", sum(includes(n, m) for m in names if m != "all"), n)
+    )
 
 
 def granting_index_privileges(action: str) -> list[str]:

@@ -127,6 +127,8 @@ class TransportChannel(asyncio.Protocol):
         self.connection = Connection(limits=limits)
         self.server_side = server_side
         self.profile = profile
+        # This node's name, sent with the errors it answers (set by the accepting server).
+        self.local_name: str | None = None
         self._tcp = tcp
         self._server_hostname = None if server_side else server_hostname
         self._trust = trust
@@ -269,7 +271,7 @@ class TransportChannel(asyncio.Protocol):
             elif isinstance(event, Response):
                 self._resolve(event.request_id, event.payload, None)
             elif isinstance(event, ErrorResponse):
-                self._resolve(event.request_id, None, event.error.to_exception())
+                self._resolve(event.request_id, None, event.error.to_exception(), event.error.node)
             elif isinstance(event, ConnectionClosed):
                 self._end(ChannelState.BROKEN, "closed by peer")
             else:
@@ -279,7 +281,13 @@ class TransportChannel(asyncio.Protocol):
                 if self.server_side:
                     self._write(self.connection.send(Ping()))
 
-    def _resolve(self, request_id: int, payload: Any, error: IsthmusError | None) -> None:
+    def _resolve(
+        self,
+        request_id: int,
+        payload: Any,
+        error: IsthmusError | None,
+        error_node: str | None = None,
+    ) -> None:
         entry = self._pending.pop(request_id, None)
         if entry is None:
             return  # its caller timed out or was cancelled: the late answer has no reader
@@ -287,7 +295,8 @@ class TransportChannel(asyncio.Protocol):
         if future.done():
             return
         if error is not None:
-            error.remote_origin = f"[{self._node_name()}][{self.remote_address}][{action}]"
+            name = self._node_name() or error_node or ""
+            error.remote_origin = f"[{name}][{self.remote_address}][{action}]"
         if error is None:
             future.set_result(payload)
         else:
@@ -368,7 +377,8 @@ class TransportChannel(asyncio.Protocol):
     def _answer_error(self, request_id: int, err: IsthmusError) -> None:
         if self.state in _ENDED:
             return
-        self._write(self.connection.send(ErrorResponse(request_id, WireError.from_exception(err))))
+        wire = WireError.from_exception(err, node=self.local_name)
+        self._write(self.connection.send(ErrorResponse(request_id, wire)))
 
     # --- outbound --------------------------------------------------------------------------------
 

@@ -66,6 +66,13 @@ class NoSeedNodeLeftError(IsthmusError):
     status = 500
     java_class = "org.elasticsearch.transport.NoSeedNodeLeftException"
 
+    @property
+    def http_status(self) -> int:
+        # The status of what made the last attempt fail: a refused key stays a 401.
+        if self.caused_by is not None:
+            return self.caused_by.http_status
+        return super().http_status
+
 
 class NoSuchRemoteClusterError(IsthmusError):
     """A request named a remote cluster alias that is not configured."""

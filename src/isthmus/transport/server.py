@@ -158,6 +158,7 @@ class TransportServer:
             trust=self.trust,
             tcp=self.tcp,
         )
+        channel.local_name = self.identity.node.name
         self._channels.add(channel)
         self._accepted += 1
         self._tg.create_task(self._run_channel(channel), name=f"transport channel {self._accepted}")

@@ -108,9 +108,14 @@ class WireError:
     stack: str | None = None  # optional: a remote stack trace for the logs, never for clients
     # False for errors ES raises as plain Java exceptions; it decides the REST root cause.
     is_es: bool = True
+    # The name of the node that raised it (ES's RemoteTransportException names it, even before
+    # the caller learnt it from a handshake).
+    node: str | None = None
 
     @classmethod
-    def from_exception(cls, err: IsthmusError, *, include_stack: bool = False) -> WireError:
+    def from_exception(
+        cls, err: IsthmusError, *, include_stack: bool = False, node: str | None = None
+    ) -> WireError:
         """The wire form of ``err`` and its whole ``caused_by`` chain."""
         stack = None
         if include_stack:
@@ -124,6 +129,7 @@ class WireError:
             extra=dict(err.extra),
             stack=stack,
             is_es=err.is_es,
+            node=node,
         )
 
     def to_exception(self) -> IsthmusError:
@@ -152,6 +158,8 @@ class WireError:
             body["stack"] = self.stack
         if not self.is_es:
             body["is_es"] = False
+        if self.node is not None:
+            body["node"] = self.node
         return body
 
     @classmethod
@@ -164,6 +172,9 @@ class WireError:
         type_, reason, status = value.get("type"), value.get("reason"), value.get("status", 500)
         extra, stack, cause = value.get("extra", {}), value.get("stack"), value.get("caused_by")
         is_es = value.get("is_es", True)
+        node = value.get("node")
+        if node is not None and not isinstance(node, str):
+            raise RemoteProtocolError("error payload [node] is not a string")
         if not isinstance(type_, str) or not type_ or not isinstance(reason, str):
             raise RemoteProtocolError("error payload needs string [type] and [reason]")
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
@@ -174,7 +185,9 @@ class WireError:
             raise RemoteProtocolError("error payload [stack] is not a string")
         if not isinstance(is_es, bool):
             raise RemoteProtocolError("error payload [is_es] is not a boolean")
-        unknown = set(value) - {"type", "reason", "status", "extra", "stack", "caused_by", "is_es"}
+        unknown = set(value) - {
+            "type", "reason", "status", "extra", "stack", "caused_by", "is_es", "node"
+        }  # fmt: skip
         if unknown:
             raise RemoteProtocolError(f"error payload has unknown fields {sorted(unknown)}")
         return cls(
@@ -185,6 +198,7 @@ class WireError:
             extra=extra,
             stack=stack,
             is_es=is_es,
+            node=node,
         )
 
 
