@@ -112,6 +112,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, client_trusts_server_ca=False),
             Expected(
                 connected=False,
+                search_error=(
+                    500,
+                    "connect_transport_exception",
+                    "failed to establish trust with server",
+                ),
                 local_log=(
                     "[WARN ][o.e.c.s.DiagnosticTrustManager] [local-node] failed to establish trust with server at",
                     "the server provided a certificate with subject name [CN=remote-server]",
@@ -135,6 +140,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, target="transport"),
             Expected(
                 connected=False,
+                search_error=(
+                    500,
+                    "connect_transport_exception",
+                    "failed to establish trust with server",
+                ),
                 local_log=(
                     "failed to establish trust with server at",
                     "the server provided a certificate with subject name [CN=remote-node]",
@@ -157,6 +167,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, target="transport", shared_ca=True),
             Expected(
                 connected=False,
+                search_error=(500, "connect_transport_exception", "requires a client certificate"),
                 local_log=(
                     "[WARN ][o.e.t.TcpTransport       ] [local-node] exception caught on transport layer [Netty4TcpChannel{",
                     "profile=_remote_cluster}], closing connection",
@@ -179,6 +190,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, target="transport", shared_ca=True, client_certificate=True),
             Expected(
                 connected=False,
+                search_error=(
+                    401,
+                    "security_exception",
+                    f"missing authentication credentials for action [{HANDSHAKE}]",
+                ),
                 local_log=(
                     "org.elasticsearch.transport.RemoteTransportException: [remote-node][127.0.0.1:",
                     f"][{HANDSHAKE}]",
@@ -205,6 +221,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             ),
             Expected(
                 connected=False,
+                search_error=(
+                    403,
+                    "security_exception",
+                    "is unauthorized for user [anonymous_foo]",
+                ),
                 local_log=(
                     f"Caused by: org.elasticsearch.ElasticsearchSecurityException: action [{HANDSHAKE}] is unauthorized for user [anonymous_foo] with effective roles [reporting_user], this action is granted by the cluster privileges [cross_cluster_search,cross_cluster_replication,manage,all]",
                 ),
@@ -227,6 +248,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             ),
             Expected(
                 connected=False,
+                search_error=(
+                    400,
+                    "illegal_argument_exception",
+                    "requires channel profile to be [_remote_cluster], but got [default]",
+                ),
                 local_log=(
                     "Caused by: java.lang.IllegalArgumentException: remote cluster handshake action requires channel profile to be [_remote_cluster], but got [default]",
                 ),
@@ -242,6 +268,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, credential=None),
             Expected(
                 connected=False,
+                search_error=(
+                    500,
+                    "connect_transport_exception",
+                    "failed to establish trust with server",
+                ),
                 local_log=(
                     "failed to establish trust with server at",
                     "the server provided a certificate with subject name [CN=remote-server]",
@@ -265,6 +296,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             LabSpec(mode=mode, credential=None, transport_trusts_server_ca=True),
             Expected(
                 connected=False,
+                search_error=(
+                    400,
+                    "illegal_argument_exception",
+                    "require transport header [_cross_cluster_access_credentials] but none found",
+                ),
                 local_log=(
                     "Caused by: java.lang.IllegalArgumentException: Cross cluster requests through the dedicated remote cluster server port require transport header [_cross_cluster_access_credentials] but none found. Please ensure you have configured remote cluster credentials on the cluster originating the request.",
                 ),

@@ -51,6 +51,8 @@ class LabSpec:
     client_certificate: bool = False  # local's remote_cluster_client presents a certificate
     # local's *transport* TLS also trusts remote's server CA (certificate model reaching 9443)
     transport_trusts_server_ca: bool = False
+    # local's *transport* TLS also trusts remote's transport CA (certificate model, mutual trust)
+    transport_trusts_remote_transport_ca: bool = False
     remote_anonymous_role: str | None = None  # anonymous access on remote, with this role
     credential: str | None = (
         "cross_cluster"  # | "rest" | "wrong_secret" | "invalidated" | "expired"
@@ -130,6 +132,8 @@ class Lab:
         local_transport_trust = [str(files["local-transport-ca"])]
         if s.transport_trusts_server_ca:
             local_transport_trust.append(str(files["remote-server-ca"]))
+        if s.transport_trusts_remote_transport_ca:
+            local_transport_trust.append(str(files["remote-transport-ca"]))
         local: dict[str, Any] = {
             "cluster.name": "local",
             "node.name": "local-node",
@@ -189,8 +193,10 @@ class Lab:
         if self.local is None or self.remote is None:
             self.build()
         assert self.local is not None and self.remote is not None
-        self.remote.start()
-        self.local.start()
+        for node in (self.remote, self.local):
+            node.launch()
+        for node in (self.remote, self.local):
+            node.wait_started()
         self._setup_remote()
         self._setup_local()
         if register:
@@ -303,9 +309,11 @@ class Lab:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        for node in (self.local, self.remote):
-            if node is not None and node.proc is not None:
-                node.stop()
+        nodes = [n for n in (self.local, self.remote) if n is not None and n.proc is not None]
+        for node in nodes:
+            node.request_stop()
+        for node in nodes:
+            node.stop()
 
     def __enter__(self) -> Lab:
         return self
@@ -349,17 +357,20 @@ class LabError(Exception):
 
 def _keystore(config_dir: Path, values: dict[str, str]) -> None:
     """Add ``values`` to the node's keystore (created if missing), as the keystore CLI does."""
-    from isthmus.security.keystore import create_keystore, keystore_exists, update_keystore
-
-    if not keystore_exists(config_dir):
-        create_keystore(config_dir, None)
+    from isthmus.security.keystore import keystore_exists, locked, save_keystore, update_keystore
+    from isthmus.security.keystore_format import new_keystore
 
     def change(contents: Any) -> Any:
         for name, value in values.items():
             contents = contents.with_string(name, value)
         return contents
 
-    update_keystore(config_dir, None, change)
+    if keystore_exists(config_dir):
+        update_keystore(config_dir, None, change)
+        return
+    config_dir.mkdir(parents=True, exist_ok=True)
+    with locked(config_dir):
+        save_keystore(config_dir, change(new_keystore()), None)
 
 
 def _unused_port() -> int:

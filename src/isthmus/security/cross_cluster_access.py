@@ -20,7 +20,6 @@ cluster never applies here.
 from __future__ import annotations
 
 import base64
-import binascii
 import fnmatch
 import logging
 from collections.abc import Mapping
@@ -164,7 +163,7 @@ class SubjectInfo:
                 tuple(parse_role(str(n), b, stored=True) for n, b in s.items()) for s in sets
             )
             return cls(body["username"], tuple(roles), str(body.get("realm", "")), parsed)
-        except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # binascii and JSON errors too
             raise IllegalArgumentError(
                 f"cross cluster access header [{SUBJECT_INFO_HEADER}] is not valid"
             ) from None

@@ -86,6 +86,12 @@ class NodeProcess:
         (self.config_dir / "isthmus.yml").write_text(yaml.safe_dump(self.settings))
 
     def start(self, timeout: float = 20.0, extra_args: list[str] | None = None) -> NodeProcess:
+        self.launch(extra_args)
+        return self.wait_started(timeout)
+
+    def launch(self, extra_args: list[str] | None = None) -> None:
+        """Start the process without waiting for it (pair with :meth:`wait_started`), so that
+        several nodes boot side by side."""
         self.write_config()
         if self.ports_file.exists():
             self.ports_file.unlink()
@@ -111,6 +117,11 @@ class NodeProcess:
             env=env,
             cwd=self.home,
         )
+
+    def wait_started(self, timeout: float = 20.0) -> NodeProcess:
+        """Wait until the launched node reports its HTTP address."""
+        assert self.proc is not None
+        stderr_path = self.home / "stderr.log"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ports_file.exists():
@@ -129,8 +140,7 @@ class NodeProcess:
         """SIGTERM and wait: the clean shutdown path."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        self.request_stop()
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -138,6 +148,11 @@ class NodeProcess:
             code = self.proc.wait()
         self._close()
         return code
+
+    def request_stop(self) -> None:
+        """SIGTERM without waiting (:meth:`stop` then waits), to stop several nodes at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL: the crash path."""
