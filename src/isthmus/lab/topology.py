@@ -51,6 +51,8 @@ class LabSpec:
     client_certificate: bool = False  # local's remote_cluster_client presents a certificate
     # local's *transport* TLS also trusts remote's server CA (certificate model reaching 9443)
     transport_trusts_server_ca: bool = False
+    # local's transport TLS trusts remote's transport CA (the certificate model's setup)
+    transport_trusts_remote_transport_ca: bool = False
     # local's *transport* TLS also trusts remote's transport CA (certificate model, mutual trust)
     transport_trusts_remote_transport_ca: bool = False
     remote_anonymous_role: str | None = None  # anonymous access on remote, with this role
@@ -132,6 +134,8 @@ class Lab:
         local_transport_trust = [str(files["local-transport-ca"])]
         if s.transport_trusts_server_ca:
             local_transport_trust.append(str(files["remote-server-ca"]))
+        if s.transport_trusts_remote_transport_ca:
+            local_transport_trust.append(str(files["remote-transport-ca"]))
         if s.transport_trusts_remote_transport_ca:
             local_transport_trust.append(str(files["remote-transport-ca"]))
         local: dict[str, Any] = {
@@ -250,6 +254,18 @@ class Lab:
                 self.local.config_dir, {f"cluster.remote.{ALIAS}.credentials": self.credential}
             )
             _call(self.local_url, "POST", "/_nodes/reload_secure_settings", {})
+
+    def set_credential(self, value: str | None) -> dict[str, Any]:
+        """Put ``value`` in local's keystore as the alias's credential (None: remove it), then
+        ``POST _nodes/reload_secure_settings``, as the guide's resolutions say."""
+        assert self.local is not None
+        name = f"cluster.remote.{ALIAS}.credentials"
+        if value is None:
+            _keystore_remove(self.local.config_dir, name)
+        else:
+            _keystore(self.local.config_dir, {name: value})
+        self.credential = value
+        return _call(self.local_url, "POST", "/_nodes/reload_secure_settings", {})
 
     def register(self) -> dict[str, Any]:
         """``PUT _cluster/settings`` for the alias, pointed where the spec says."""
@@ -371,6 +387,12 @@ def _keystore(config_dir: Path, values: dict[str, str]) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
     with locked(config_dir):
         save_keystore(config_dir, change(new_keystore()), None)
+
+
+def _keystore_remove(config_dir: Path, name: str) -> None:
+    from isthmus.security.keystore import update_keystore
+
+    update_keystore(config_dir, None, lambda contents: contents.without(name))
 
 
 def _unused_port() -> int:
