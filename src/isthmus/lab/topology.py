@@ -51,8 +51,6 @@ class LabSpec:
     client_certificate: bool = False  # local's remote_cluster_client presents a certificate
     # local's *transport* TLS also trusts remote's server CA (certificate model reaching 9443)
     transport_trusts_server_ca: bool = False
-    # local's transport TLS trusts remote's transport CA (the certificate model's setup)
-    transport_trusts_remote_transport_ca: bool = False
     # local's *transport* TLS also trusts remote's transport CA (certificate model, mutual trust)
     transport_trusts_remote_transport_ca: bool = False
     remote_anonymous_role: str | None = None  # anonymous access on remote, with this role
@@ -134,8 +132,6 @@ class Lab:
         local_transport_trust = [str(files["local-transport-ca"])]
         if s.transport_trusts_server_ca:
             local_transport_trust.append(str(files["remote-server-ca"]))
-        if s.transport_trusts_remote_transport_ca:
-            local_transport_trust.append(str(files["remote-transport-ca"]))
         if s.transport_trusts_remote_transport_ca:
             local_transport_trust.append(str(files["remote-transport-ca"]))
         local: dict[str, Any] = {
