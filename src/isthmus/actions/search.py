@@ -667,7 +667,12 @@ def hits_section(
 
 
 def _restriction(restrictions: IndexRestrictions | None, index: str) -> IndexRestriction | None:
-    return None if restrictions is None else restrictions.of(index)
+    # A remote cluster's documents ("alias:index"; local names never hold a colon) were
+    # restricted by that cluster before they left it; the local subject's restrictions name
+    # local indices only.
+    if restrictions is None or ":" in index:
+        return None
+    return restrictions.of(index)
 
 
 def _combined_mapping(indices: list[IndexMetadata]) -> IndexMapping:
