@@ -16,7 +16,7 @@ import pytest
 
 from isthmus.lab.scenarios import scenarios
 from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab
-from isthmus.lab.verify import wait_for_symptom
+from isthmus.lab.verify import apply_fault, wait_for_symptom
 
 # Sniff mode differs only in the strategy's log line: its own wording is checked on the
 # scenarios whose failure happens at connect time, and on the working ones.
@@ -47,6 +47,7 @@ def test_guide_symptom(
         if lab.key is not None:
             record_secret(str(lab.key["api_key"]))
             record_secret(str(lab.key["encoded"]))
+        apply_fault(lab, scenario)
         seen, problems = wait_for_symptom(lab, scenario)
         assert problems == [], (
             f"{scenario.title}: {problems}\n--- local log ---\n{seen.local_log[-3000:]}"

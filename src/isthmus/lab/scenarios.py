@@ -9,7 +9,7 @@ specs, so what a learner sees is what CI checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from isthmus.lab.topology import ALIAS, INDEX, LabSpec
 
@@ -42,8 +42,9 @@ class Scenario:
     broken: str  # what was done wrong (shown with --reveal)
     look: str  # where the symptom shows
     fix: str
-    modes: tuple[str, ...] = ("proxy", "sniff")  # modes whose symptom is the same text
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    # Done to the running pair before observing: "freeze" stops the remote node (SIGSTOP) until
+    # the local cluster gives its connections up as dead, then resumes it (SIGCONT).
+    fault: str | None = None
 
 
 def _connect_failure(mode: str) -> str:
@@ -206,7 +207,6 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "transport trusts; the transport expects certificate-model authentication",
             "the local log only (missing authentication credentials)",
             "point the alias at the remote cluster server port",
-            modes=("proxy", "sniff"),
         ),
         Scenario(
             "transport-port-anonymous",
@@ -437,6 +437,28 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "the local user's role has no remote_indices for the alias",
             "the search response only (refused by the local cluster before sending)",
             "add remote_indices with clusters: [my] to the user's role",
+        ),
+        Scenario(
+            "unreliable-connection",
+            "Remote cluster connection is unreliable: the remote stops answering, then comes back",
+            LabSpec(mode=mode),
+            Expected(
+                connected=True,
+                local_log=(
+                    f"[local-node] remote cluster [{ALIAS}]: no data from [127.0.0.1:",
+                    "closing the connection as dead",
+                    "[INFO ][o.e.t.ClusterConnectionManager] [local-node] transport connection to [{",
+                    "}] closed by remote",
+                ),
+            ),
+            "the remote node was frozen (SIGSTOP) while connected, as a dead network path or a "
+            "hung peer looks from the local side, then resumed",
+            "the local log: the dead connection is detected within about 2 s (pings every 1 s), "
+            "closed, and re-opened on the next use",
+            "make the network between the clusters reliable; keep Isthmus's fast detection "
+            "(transport.ping_schedule 1s, TCP keep-alive and user timeout) or, with ES's "
+            "defaults, enable and tune TCP keep-alive and retransmission timeouts",
+            fault="freeze",
         ),
     ]
     return {s.name: s for s in out}

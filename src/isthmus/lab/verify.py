@@ -7,6 +7,8 @@ lab user, both clusters' log files); :func:`mismatches` compares that with the s
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,15 +29,37 @@ class Observation:
 
 
 def observe(lab: Lab) -> Observation:
+    """The search first: it (re)connects a remote that is not connected, as a user's would."""
     assert lab.local is not None and lab.remote is not None
-    info = lab.remote_info().get(ALIAS, {})
     try:
         body = _call(lab.user_url, "GET", f"/{ALIAS}:{INDEX}/_search")
         status = 200
     except LabError as exc:
         status = exc.status
         body = orjson.loads(exc.body) if exc.body.startswith("{") else {"raw": exc.body}
+    info = lab.remote_info().get(ALIAS, {})
     return Observation(info, status, body, lab.local.log_text(), lab.remote.log_text())
+
+
+DEAD = "closing the connection as dead"
+
+
+def apply_fault(lab: Lab, scenario: Scenario, timeout: float = 15.0) -> None:
+    """Do the scenario's fault to the running pair (nothing for most scenarios)."""
+    if scenario.fault is None:
+        return
+    if scenario.fault != "freeze":
+        raise ValueError(f"unknown lab fault [{scenario.fault}]")
+    assert lab.local is not None and lab.remote is not None and lab.remote.proc is not None
+    lab.wait_connected()
+    pid = lab.remote.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + timeout
+        while DEAD not in lab.local.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def _fill(text: str, lab: Lab) -> str:
@@ -90,8 +114,6 @@ def wait_for_symptom(
     the attempt that writes them); the last observation and its mismatches."""
     deadline = time.monotonic() + timeout
     while True:
-        if scenario.expected.connected:
-            lab.wait_connected(timeout=max(0.1, deadline - time.monotonic()))
         seen = observe(lab)
         problems = mismatches(scenario, seen, lab)
         if not problems or time.monotonic() > deadline:
