@@ -1,81 +1,226 @@
-"""``isthmus demo``: one node with embedded defaults, sample data, a search — the quick start.
+"""``isthmus demo``: two clusters trusting each other through a cross-cluster API key, and a
+cross-cluster search answering — the quick start.
 
-(The two-cluster remote demo replaces this once remote clusters land.)
+Every step is the lab's (:mod:`isthmus.lab.topology`), shown as it runs; a failing step is named
+with the log file that explains it. ``--detach`` returns once connected and leaves both nodes
+running; ``isthmus demo stop`` stops them. Nodes run in a session of their own, so Ctrl-C
+reaches only this command, which then stops them cleanly.
 """
 
 from __future__ import annotations
 
-import shutil
+import contextlib
+import json
 import signal
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from isthmus.lab import session
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    USER,
+    USER_PASSWORD,
+    Lab,
+    LabSpec,
+)
 from isthmus.testing.process import NodeProcess
 
-SAMPLE = [
-    {"title": "Remote clusters connect in sniff or proxy mode", "topic": "remote", "year": 2019},
-    {
-        "title": "Cross-cluster search queries indices on remote clusters",
-        "topic": "ccs",
-        "year": 2018,
-    },
-    {"title": "Cross-cluster replication follows leader indices", "topic": "ccr", "year": 2018},
-    {"title": "API keys secure the remote cluster interface", "topic": "security", "year": 2023},
-    {"title": "Certificates secure the transport interface", "topic": "security", "year": 2016},
-]
+ARTICLES = "articles"
+_DATA = Path(__file__).resolve().parent.parent / "lab" / "data" / "articles.ndjson"
 
 
-def run_demo(workdir: Path, *, detach: bool = False) -> int:
+class StepFailed(Exception):
+    def __init__(self, step: str, cause: BaseException, log: Path | None) -> None:
+        super().__init__(step)
+        self.step = step
+        self.cause = cause
+        self.log = log
+
+
+def _articles() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in _DATA.read_text().splitlines() if line.strip()]
+
+
+def demo_spec() -> LabSpec:
+    return LabSpec(
+        mode="proxy",
+        key_access={"search": [{"names": ["logs", ARTICLES]}]},
+        user_remote_indices=(
+            {"clusters": [ALIAS], "names": ["*"], "privileges": ["read", "read_cross_cluster"]},
+        ),
+    )
+
+
+def run_demo(workdir: Path, *, detach: bool = False, mode: str = "proxy") -> int:
+    console = Console()
+    root = workdir.resolve()
+    try:
+        stopped = session.replace_dir(root)
+    except FileExistsError as exc:
+        console.print(f"{exc}", style="red", markup=False)
+        return 1
+    if stopped:
+        console.print(
+            f"replaced the previous demo in {root} (stopped pids {stopped})", markup=False
+        )
+    spec = demo_spec()
+    if mode != spec.mode:
+        from dataclasses import replace
+
+        spec = replace(spec, mode=mode)
+    lab = Lab(root, spec, detached=True)
+    try:
+        _bring_up(lab, console)
+        es = _search(lab, console)
+    except StepFailed as exc:
+        console.print(f"✗ step failed: {exc.step}", style="red", markup=False)
+        console.print(f"  {type(exc.cause).__name__}: {exc.cause}", markup=False)
+        if exc.log is not None:
+            console.print(f"  read the log: {exc.log}", markup=False)
+        lab.stop()
+        session.stop(root)
+        return 1
+    except BaseException:
+        lab.stop()
+        raise
+    _how_to_reach(lab, console)
+    del es
+    if detach:
+        console.print(f"\nleft running; stop with: isthmus demo stop --dir {workdir}", markup=False)
+        return 0
+    console.print("\nboth clusters are up; press Ctrl-C to stop them")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    with console.status("stopping both clusters ..."):
+        lab.stop()
+        session.stop(root)
+    console.print("stopped")
+    return 0
+
+
+def _bring_up(lab: Lab, console: Console) -> None:
+    @contextlib.contextmanager
+    def step(name: str, node: NodeProcess | None) -> Iterator[None]:
+        started = time.monotonic()
+        with console.status(f"{escape(name)} ..."):
+            try:
+                yield
+            except Exception as exc:
+                raise StepFailed(name, exc, _log_of(node)) from exc
+        console.print(
+            f"[green]✓[/green] {escape(name)} [dim]({time.monotonic() - started:.1f}s)[/dim]"
+        )
+
+    lab.start(step=step)
+    assert lab.local is not None and lab.remote is not None and lab.remote.proc is not None
+    assert lab.local.proc is not None
+    session.write_state(
+        lab.root,
+        {
+            "kind": "demo",
+            "pids": [lab.remote.proc.pid, lab.local.proc.pid],
+            "local": lab.local.url,
+            "remote": lab.remote.url,
+        },
+    )
+    with step(f"load the sample articles on remote ({_DATA.name})", lab.remote):
+        lab.load_documents(ARTICLES, _articles())
+    with step(f"wait for remote cluster [{ALIAS}] to connect", lab.local):
+        info = lab.wait_connected()
+        if not info.get("connected"):
+            raise RuntimeError(f"_remote/info says: {info}")
+
+
+def _log_of(node: NodeProcess | None) -> Path | None:
+    if node is None:
+        return None
+    return node.log_file if node.log_file.exists() else node.home / "stderr.log"
+
+
+def _search(lab: Lab, console: Console) -> Any:
     from elasticsearch import Elasticsearch
 
-    console = Console()
-    home = workdir.resolve() / "node"
-    if home.exists():
-        shutil.rmtree(home)
-    node = NodeProcess(home, {"cluster.name": "demo", "node.name": "demo-node"})
-    with console.status("starting node ..."):
-        try:
-            node.start()
-        except (RuntimeError, TimeoutError) as exc:
-            console.print(f"[red]node failed to start[/red]: {exc}\nsee {home / 'stderr.log'}")
-            return 1
-    console.print(f"[green]node up[/green] at {node.url} (logs: {node.log_file})")
-    es = Elasticsearch(node.url)
-    info = es.info()
-    console.print(
-        f"GET / → cluster [bold]{info['cluster_name']}[/bold], version {info['version']['number']}"
-    )
-    ops: list[dict[str, object]] = []
-    for i, doc in enumerate(SAMPLE):
-        ops += [{"index": {"_index": "articles", "_id": str(i + 1)}}, doc]
-    resp = es.bulk(operations=ops, refresh=True)
-    console.print(f"indexed {len(resp['items'])} documents (errors: {resp['errors']})")
-    result = es.search(
-        index="articles",
-        query={"match": {"title": "remote cluster"}},
-        highlight={"fields": {"title": {}}},
-    )
-    table = Table(title='search: match title "remote cluster"')
-    for col in ("_id", "_score", "title"):
-        table.add_column(col)
-    for hit in result["hits"]["hits"]:
-        marked = hit.get("highlight", {}).get("title", [hit["_source"]["title"]])[0]
-        table.add_row(hit["_id"], f"{hit['_score']:.3f}", marked)
-    console.print(table)
-    console.print(f"try: curl '{node.url}/articles/_search?q=security&pretty'")
-    if detach:
-        console.print(
-            f"node left running (pid file: none); stop it with: kill {node.proc.pid if node.proc else '?'}"
+    assert lab.local is not None
+    es = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD), request_timeout=30)
+    console.print("\n[bold]GET /_remote/info[/bold] (local cluster)")
+    console.print_json(data=dict(es.cluster.remote_info()))
+    query = {"match": {"title": "remote cluster"}}
+    try:
+        result = es.search(index=f"{ALIAS}:{ARTICLES}", query=query, size=5)
+    except Exception as exc:
+        raise StepFailed("cross-cluster search", exc, _log_of(lab.local)) from exc
+    table = Table(
+        title=escape(
+            f'cross-cluster search as [{USER}]: GET {ALIAS}:{ARTICLES}/_search, match title "remote cluster"'
         )
+    )
+    for column in ("_index", "_id", "_score", "title"):
+        table.add_column(column)
+    for hit in result["hits"]["hits"]:
+        table.add_row(hit["_index"], hit["_id"], f"{hit['_score']:.3f}", hit["_source"]["title"])
+    console.print(table)
+    clusters = result["_clusters"]
+    console.print(
+        f"_clusters: total {clusters['total']}, successful {clusters['successful']}, "
+        f"skipped {clusters['skipped']}; hits {result['hits']['total']['value']}"
+    )
+    return es
+
+
+def _how_to_reach(lab: Lab, console: Console) -> None:
+    assert lab.local is not None and lab.remote is not None
+    files = lab.pki.files
+    console.print("\n[bold]How to reach them[/bold]")
+    console.print(f"  local  cluster: {lab.local.url}   logs: {lab.local.log_file}", markup=False)
+    console.print(f"  remote cluster: {lab.remote.url}   logs: {lab.remote.log_file}", markup=False)
+    console.print(
+        f"  remote cluster server (API-key model): {lab.remote_cluster_address()}", markup=False
+    )
+    console.print(
+        f"  user [elastic] password [{ELASTIC_PASSWORD}] (both clusters, superuser)", markup=False
+    )
+    console.print(
+        f"  user [{USER}] password [{USER_PASSWORD}] (local; remote_indices on [{ALIAS}])",
+        markup=False,
+    )
+    console.print(f"  remote cluster server CA: {files['remote-server-ca']}", markup=False)
+    console.print(
+        f"  transport CAs: {files['local-transport-ca']}, {files['remote-transport-ca']}",
+        markup=False,
+    )
+    console.print("\n  curl:")
+    console.print(
+        f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{ARTICLES}/_search?q=security&pretty'",
+        soft_wrap=True,
+    )
+    console.print("  Python:")
+    console.print(
+        "    from elasticsearch import Elasticsearch\n"
+        f"    es = Elasticsearch('{lab.local.url}', basic_auth=('{USER}', '{USER_PASSWORD}'))\n"
+        f"    print(es.search(index='{ALIAS}:{ARTICLES}', q='security'))",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def stop_demo(workdir: Path) -> int:
+    console = Console()
+    root = workdir.resolve()
+    if not root.exists():
+        console.print(f"no demo in {root}", markup=False)
         return 0
-    console.print("press Ctrl-C to stop")
-    done = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
-    node.stop()
-    console.print("stopped")
+    stopped = session.stop(root)
+    console.print(
+        f"stopped {len(stopped)} node(s) in {root}" if stopped else f"nothing running in {root}"
+    )
     return 0

@@ -156,28 +156,44 @@ def reset_password(
         click.echo(f"New value: {password}")
 
 
-@cli.command()
+_DIR_HELP = "Working directory (replaced by each run; a lab still running there is stopped)."
+
+
+@cli.group(invoke_without_command=True)
 @click.option(
-    "--dir",
-    "workdir",
-    type=click.Path(path_type=Path),
-    default=Path("demo"),
-    help="Working directory for the demo node.",
+    "--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo"), help=_DIR_HELP
 )
-@click.option("--detach", is_flag=True, help="Leave the node running and return.")
-def demo(workdir: Path, detach: bool) -> None:
-    """Start a node with embedded defaults, index sample data and search it."""
+@click.option("--detach", is_flag=True, help="Return once connected and leave both running.")
+@click.option("--mode", type=click.Choice(["proxy", "sniff"]), default="proxy", show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, workdir: Path, detach: bool, mode: str) -> None:
+    """Two clusters, a cross-cluster API key between them, a cross-cluster search."""
+    if ctx.invoked_subcommand is not None:
+        return
     from isthmus.cli.demo import run_demo
 
-    sys.exit(run_demo(workdir, detach=detach))
+    sys.exit(run_demo(workdir, detach=detach, mode=mode))
+
+
+@demo.command("stop")
+@click.option(
+    "--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo"), help=_DIR_HELP
+)
+def demo_stop(workdir: Path) -> None:
+    """Stop a demo left running with --detach."""
+    from isthmus.cli.demo import stop_demo
+
+    sys.exit(stop_demo(workdir))
 
 
 def _register_tools() -> None:
     from isthmus.cli.certutil import certutil_cli
     from isthmus.cli.keystore import keystore_cli
+    from isthmus.cli.lab import lab_cli
 
     cli.add_command(certutil_cli)
     cli.add_command(keystore_cli)
+    cli.add_command(lab_cli)
 
 
 def _prompt_keystore_password(conf: Path) -> Secret | None:

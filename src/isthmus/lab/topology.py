@@ -15,9 +15,12 @@ clusters here, so a symptom a user summons is the one the tests assert.
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 import string
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,12 +103,20 @@ class _Pki:
         return crt, key
 
 
+StepReporter = Callable[[str, "NodeProcess | None"], AbstractContextManager[object]]
+
+
+def _quiet_step(name: str, node: NodeProcess | None) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
 class Lab:
     """The two clusters of one :class:`LabSpec` under ``root``."""
 
-    def __init__(self, root: Path, spec: LabSpec | None = None) -> None:
+    def __init__(self, root: Path, spec: LabSpec | None = None, *, detached: bool = False) -> None:
         self.root = root
         self.spec = spec or LabSpec()
+        self.detached = detached  # nodes outlive this process (demo --detach, lab up)
         self.local: NodeProcess | None = None
         self.remote: NodeProcess | None = None
         self.key: dict[str, Any] | None = None  # the key created on remote (id, encoded...)
@@ -182,40 +193,69 @@ class Lab:
         if s.remote_anonymous_role is not None:
             remote["xpack.security.authc.anonymous.username"] = "anonymous_foo"
             remote["xpack.security.authc.anonymous.roles"] = [s.remote_anonymous_role]
-        self.local = NodeProcess(self.root / "local", local)
-        self.remote = NodeProcess(self.root / "remote", remote)
+        self.local = NodeProcess(self.root / "local", local, detached=self.detached)
+        self.remote = NodeProcess(self.root / "remote", remote, detached=self.detached)
         for node in (self.local, self.remote):
             _keystore(node.config_dir, {"bootstrap.password": ELASTIC_PASSWORD})
         return self
 
-    def start(self, *, register: bool = True) -> Lab:
-        """Start both nodes and set up what the spec says (see the module docstring)."""
+    def start(self, *, register: bool = True, step: StepReporter | None = None) -> Lab:
+        """Start both nodes and set up what the spec says (see the module docstring).
+
+        ``step(name, node)`` wraps each step (the demo shows progress with it and names the
+        node whose log explains a failure)."""
+        run = step or _quiet_step
         if self.local is None or self.remote is None:
-            self.build()
+            with run("create CAs, certificates and keystores", None):
+                self.build()
         assert self.local is not None and self.remote is not None
-        for node in (self.remote, self.local):
-            node.launch()
-        for node in (self.remote, self.local):
-            node.wait_started()
-        self._setup_remote()
-        self._setup_local()
+        with run("start the remote and the local cluster", self.remote):
+            for node in (self.remote, self.local):
+                node.launch()
+            for node in (self.remote, self.local):
+                node.wait_started()
+        with run("load the sample data on remote", self.remote):
+            self._load_sample()
+        if self.spec.credential is not None:
+            with run("create a cross-cluster API key on remote", self.remote):
+                self._create_key()
+        with run("create the local user with remote_indices", self.local):
+            self._create_user()
+        if self.credential is not None:
+            with run("store the key in local's keystore, reload secure settings", self.local):
+                self.set_credential(self.credential)
         if register:
-            self.register()
+            with run(f"register remote cluster [{ALIAS}] on local", self.local):
+                self.register()
         return self
 
     def _setup_remote(self) -> None:
-        s = self.spec
-        _call(self.remote_url, "PUT", f"/{INDEX}", {"settings": {"number_of_shards": 1}})
+        self._load_sample()
+        if self.spec.credential is not None:
+            self._create_key()
+
+    def _setup_local(self) -> None:
+        self._create_user()
+        if self.credential is not None:
+            self.set_credential(self.credential)
+
+    def _load_sample(self) -> None:
+        self.load_documents(INDEX, list(SAMPLE))
+
+    def load_documents(self, index: str, docs: list[dict[str, Any]]) -> None:
+        """Create ``index`` on remote (one shard) and bulk-load ``docs`` with ids 1..n."""
+        _call(self.remote_url, "PUT", f"/{index}", {"settings": {"number_of_shards": 1}})
         bulk = b"".join(
-            orjson.dumps({"index": {"_index": INDEX, "_id": str(i)}})
+            orjson.dumps({"index": {"_index": index, "_id": str(i)}})
             + b"\n"
             + orjson.dumps(doc)
             + b"\n"
-            for i, doc in enumerate(SAMPLE, 1)
+            for i, doc in enumerate(docs, 1)
         )
         _call(self.remote_url, "POST", "/_bulk?refresh=true", bulk, ndjson=True)
-        if s.credential is None:
-            return
+
+    def _create_key(self) -> None:
+        s = self.spec
         if s.credential == "rest":
             key = _call(self.remote_url, "POST", "/_security/api_key", {"name": "rest-key"})
         else:
@@ -232,8 +272,7 @@ class Lab:
             _call(self.remote_url, "DELETE", "/_security/api_key", {"ids": [key["id"]]})
         self.credential = encoded
 
-    def _setup_local(self) -> None:
-        assert self.local is not None
+    def _create_user(self) -> None:
         s = self.spec
         role: dict[str, Any] = {"cluster": ["monitor"], "indices": []}
         if s.user_remote_indices is not None:
@@ -245,11 +284,6 @@ class Lab:
             f"/_security/user/{USER}",
             {"password": USER_PASSWORD, "roles": [USER_ROLE]},
         )
-        if self.credential is not None:
-            _keystore(
-                self.local.config_dir, {f"cluster.remote.{ALIAS}.credentials": self.credential}
-            )
-            _call(self.local_url, "POST", "/_nodes/reload_secure_settings", {})
 
     def set_credential(self, value: str | None) -> dict[str, Any]:
         """Put ``value`` in local's keystore as the alias's credential (None: remove it), then

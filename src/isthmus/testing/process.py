@@ -29,10 +29,13 @@ class NodeProcess:
         *,
         env: Mapping[str, str] | None = None,
         wrap: Sequence[str] | None = None,
+        detached: bool = False,
     ) -> None:
         """``wrap`` is a command prefix the node is started under, for instance
         ``["ip", "netns", "exec", "<ns>"]`` to run it in a network namespace (the prefix must
-        exec the node in place, so that :attr:`proc`'s pid and signals are the node's)."""
+        exec the node in place, so that :attr:`proc`'s pid and signals are the node's).
+        ``detached`` starts it in a session of its own: it outlives this process and a Ctrl-C in
+        the terminal does not reach it (the demo and the lab stop their nodes themselves)."""
         self.home = home
         self.settings: dict[str, Any] = {
             "cluster.name": "test-cluster",
@@ -46,6 +49,7 @@ class NodeProcess:
         self.settings.update(settings or {})
         self.env = dict(env or {})
         self.wrap = list(wrap or [])
+        self.detached = detached
         self.proc: subprocess.Popen[bytes] | None = None
         self.http_address: str | None = None
 
@@ -116,6 +120,7 @@ class NodeProcess:
             stderr=self._stderr,
             env=env,
             cwd=self.home,
+            start_new_session=self.detached,
         )
 
     def wait_started(self, timeout: float = 20.0) -> NodeProcess:

@@ -1,0 +1,163 @@
+"""``isthmus lab``: summon one failure of the troubleshooting guide on two real clusters.
+
+``lab up <scenario>`` builds the pair with that scenario's fault (the same definitions the
+integration tests assert, :mod:`isthmus.lab.scenarios`), waits until its symptom shows, and
+leaves both nodes running for you to investigate. What was broken is only printed with
+``--reveal``, so the lab works as an exercise. ``lab down`` stops and removes it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+_DIR = click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(path_type=Path),
+    default=Path("lab"),
+    show_default=True,
+    help="Working directory of the lab (replaced by each `up`).",
+)
+
+
+@click.group("lab")
+def lab_cli() -> None:
+    """Two clusters with one deliberate fault from the troubleshooting guide."""
+
+
+@lab_cli.command("list")
+def lab_list() -> None:
+    """The scenarios `lab up` knows."""
+    from isthmus.lab.scenarios import scenarios
+
+    table = Table(title="isthmus lab up <name> [--reveal]")
+    table.add_column("name")
+    table.add_column("guide section")
+    for scenario in scenarios().values():
+        table.add_row(scenario.name, scenario.title)
+    Console().print(table)
+
+
+@lab_cli.command("up")
+@click.argument("name")
+@_DIR
+@click.option("--mode", type=click.Choice(["proxy", "sniff"]), default="proxy", show_default=True)
+@click.option("--reveal", is_flag=True, help="Also print what was broken and how to fix it.")
+def lab_up(name: str, workdir: Path, mode: str, reveal: bool) -> None:
+    """Build and start scenario NAME, wait for its symptom, leave it running."""
+    sys.exit(_up(name, workdir, mode, reveal))
+
+
+@lab_cli.command("down")
+@_DIR
+def lab_down(workdir: Path) -> None:
+    """Stop the lab's nodes and remove its directory."""
+    import shutil
+
+    from isthmus.lab import session
+
+    console = Console()
+    root = workdir.resolve()
+    if not root.exists():
+        console.print(f"no lab in {root}", markup=False)
+        return
+    if session.read_state(root) is None and not (root / "certs").is_dir():
+        console.print(
+            f"{root} is not an Isthmus lab directory; left alone", style="red", markup=False
+        )
+        sys.exit(1)
+    stopped = session.stop(root)
+    shutil.rmtree(root)
+    console.print(f"stopped {len(stopped)} node(s) and removed {root}", markup=False)
+
+
+def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
+    from isthmus.lab import session
+    from isthmus.lab.scenarios import scenarios
+    from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
+    from isthmus.lab.verify import apply_fault, wait_for_symptom
+
+    console = Console()
+    known = scenarios(mode)
+    if name not in known:
+        console.print(
+            f"unknown scenario [{name}]; `isthmus lab list` shows them", style="red", markup=False
+        )
+        return 2
+    scenario = known[name]
+    root = workdir.resolve()
+    try:
+        session.replace_dir(root)
+    except FileExistsError as exc:
+        console.print(f"{exc}", style="red", markup=False)
+        return 1
+    lab = Lab(root, replace(scenario.spec, mode=mode), detached=True)
+    try:
+        with console.status(f"building scenario [{name}] ({mode} mode) ..."):
+            lab.start()
+            assert lab.local is not None and lab.remote is not None
+            assert lab.local.proc is not None and lab.remote.proc is not None
+            session.write_state(
+                root,
+                {
+                    "kind": "lab",
+                    "scenario": name,
+                    "mode": mode,
+                    "pids": [lab.remote.proc.pid, lab.local.proc.pid],
+                    "local": lab.local.url,
+                    "remote": lab.remote.url,
+                },
+            )
+            apply_fault(lab, scenario)
+            seen, problems = wait_for_symptom(lab, scenario)
+    except Exception as exc:
+        console.print(
+            f"the lab could not be built: {type(exc).__name__}: {exc}", style="red", markup=False
+        )
+        lab.stop()
+        session.stop(root)
+        return 1
+    assert lab.local is not None and lab.remote is not None
+    console.print(f"scenario [{name}] is up ({mode} mode) in {root}", style="green", markup=False)
+    console.print(f"  local  cluster: {lab.local.url}  log: {lab.local.log_file}", markup=False)
+    console.print(f"  remote cluster: {lab.remote.url}  log: {lab.remote.log_file}", markup=False)
+    console.print(
+        f"  users: elastic / {ELASTIC_PASSWORD} (both), {USER} / {USER_PASSWORD} (local)",
+        markup=False,
+    )
+    console.print("  try:")
+    console.print(
+        f"    curl -u elastic:{ELASTIC_PASSWORD} '{lab.local.url}/_remote/info?pretty'",
+        markup=False,
+    )
+    console.print(
+        f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{INDEX}/_search?pretty'",
+        markup=False,
+    )
+    console.print("    and read both log files")
+    if reveal:
+        console.print(f"\n{scenario.title}", style="bold", markup=False)
+        console.print(f"  broken: {scenario.broken}", markup=False)
+        console.print(f"  where it shows: {scenario.look}", markup=False)
+        console.print(f"  fix: {scenario.fix}", markup=False)
+        if problems:
+            console.print(
+                f"  the expected symptom did not fully show: {problems}",
+                style="yellow",
+                markup=False,
+            )
+        else:
+            console.print("  [green]symptom verified[/green] (the same checks as the test suite)")
+    elif problems:
+        console.print(
+            "[yellow]  (the expected symptom did not fully show; --reveal says more)[/yellow]"
+        )
+    del seen
+    console.print(f"\nstop and remove it with: isthmus lab down --dir {workdir}", markup=False)
+    return 0

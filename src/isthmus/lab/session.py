@@ -1,0 +1,87 @@
+"""A lab left running in a directory: what is there (``lab.json``), and stopping it.
+
+``isthmus demo --detach`` and ``isthmus lab up`` leave two node processes running in a session
+of their own and record their pids and addresses here; ``isthmus demo stop`` and
+``isthmus lab down`` read the record back and stop them. A second run in the same directory
+stops what the first left behind before replacing the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+STATE_FILE = "lab.json"
+
+
+def write_state(root: Path, state: dict[str, Any]) -> None:
+    tmp = root / f"{STATE_FILE}.tmp"
+    tmp.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, root / STATE_FILE)
+
+
+def read_state(root: Path) -> dict[str, Any] | None:
+    try:
+        state = orjson.loads((root / STATE_FILE).read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def is_node(pid: int, root: Path) -> bool:
+    """Whether ``pid`` is still an Isthmus node of this lab (not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    text = [part.decode(errors="replace") for part in cmdline]
+    return "isthmus" in text and any(part.startswith(str(root)) for part in text)
+
+
+def running_pids(root: Path) -> list[int]:
+    state = read_state(root) or {}
+    pids = [int(p) for p in state.get("pids", []) if isinstance(p, int)]
+    return [p for p in pids if is_node(p, root)]
+
+
+def stop(root: Path, timeout: float = 30.0) -> list[int]:
+    """SIGTERM the lab's nodes and wait until they are gone (SIGKILL after ``timeout``);
+    returns the pids that were running."""
+    root = root.resolve()
+    pids = running_pids(root)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(is_node(p, root) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if is_node(pid, root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        (root / STATE_FILE).unlink()
+    return pids
+
+
+def replace_dir(root: Path) -> list[int]:
+    """Make ``root`` empty and ours: stop a lab still running there, then remove it. Refuses a
+    non-empty directory that is not a lab (it might be someone's data)."""
+    root = root.resolve()
+    stopped: list[int] = []
+    if root.exists():
+        if any(root.iterdir()) and read_state(root) is None and not (root / "certs").is_dir():
+            raise FileExistsError(
+                f"[{root}] exists and is not an Isthmus lab directory; choose another with --dir"
+            )
+        stopped = stop(root)
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    return stopped

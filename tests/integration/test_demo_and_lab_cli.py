@@ -1,0 +1,108 @@
+"""The quick start and the lab, run as a user runs them: ``isthmus demo`` and ``isthmus lab``
+as processes, their output read back, and nothing left behind afterwards."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from isthmus.lab import session
+
+
+def _isthmus(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "isthmus", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+
+
+def _ports(text: str) -> list[int]:
+    return [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", text)]
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _isthmus_nodes_under(root: Path) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "isthmus node" in line and str(root) in line]
+
+
+def test_demo_detach_then_stop(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    first = _isthmus("demo", "--detach", "--dir", str(root), cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = first.stdout
+    assert '"connected": true' in out and '"cluster_credentials": "::es_redacted::"' in out
+    assert '"mode": "proxy"' in out and '"num_proxy_sockets_connected": 18' in out
+    assert "my:articles" in out and "successful 1, skipped 0" in out
+    assert "curl -u foo:foo-password" in out and "from elasticsearch import Elasticsearch" in out
+    first_pids = session.running_pids(root.resolve())
+    assert len(first_pids) == 2
+
+    # A second run replaces the first cleanly: its nodes are stopped, the directory rebuilt.
+    second = _isthmus("demo", "--detach", "--dir", str(root), cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "replaced the previous demo" in second.stdout
+    assert not any(session.is_node(p, root.resolve()) for p in first_pids)
+    ports = _ports(second.stdout)
+    assert ports
+
+    stopped = _isthmus("demo", "stop", "--dir", str(root), cwd=tmp_path)
+    assert stopped.returncode == 0 and "stopped 2 node(s)" in stopped.stdout
+    assert _isthmus_nodes_under(root.resolve()) == []
+    assert all(_refused(port) for port in ports)
+
+
+def test_demo_refuses_a_foreign_directory(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    done = _isthmus("demo", "--detach", "--dir", "mine", cwd=tmp_path)
+    assert done.returncode == 1 and "is not an Isthmus lab directory" in done.stdout
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_lab_up_reveal_and_down(tmp_path: Path) -> None:
+    listed = _isthmus("lab", "list", cwd=tmp_path)
+    for name in ("server-disabled", "wrong-port", "untrusted-ca", "no-credentials", "rest-key",
+                 "invalid-key", "insufficient-privileges", "no-remote-indices",
+                 "transport-port-different-ca", "transport-port-shared-ca",
+                 "transport-port-client-cert", "transport-port-anonymous",
+                 "unreliable-connection"):  # fmt: skip
+        assert name in listed.stdout
+    assert _isthmus("lab", "up", "nope", cwd=tmp_path).returncode == 2
+
+    root = tmp_path / "lab"
+    # Without --reveal the cause stays hidden (an exercise); the symptom is there to find.
+    quiet = _isthmus("lab", "up", "wrong-port", "--dir", str(root), cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "broken:" not in quiet.stdout and "did not fully show" not in quiet.stdout
+    assert "connect_exception" in (root / "local" / "logs" / "local.log").read_text()
+
+    # The frozen-then-resumed remote: `up` replaces the previous lab and verifies the symptom.
+    shown = _isthmus(
+        "lab", "up", "unreliable-connection", "--dir", str(root), "--reveal", cwd=tmp_path
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "broken: the remote node was frozen" in shown.stdout
+    assert "symptom verified" in shown.stdout
+    ports = _ports(shown.stdout)
+
+    down = _isthmus("lab", "down", "--dir", str(root), cwd=tmp_path)
+    assert down.returncode == 0 and "stopped 2 node(s)" in down.stdout
+    assert not root.exists()
+    assert _isthmus_nodes_under(root.resolve()) == []
+    assert all(_refused(port) for port in ports)
