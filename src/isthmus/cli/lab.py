@@ -11,10 +11,12 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:  # rich loads when a lab command runs, not with every `isthmus` command
+    pass
 
 _DIR = click.option(
     "--dir",
@@ -34,6 +36,9 @@ def lab_cli() -> None:
 @lab_cli.command("list")
 def lab_list() -> None:
     """The scenarios `lab up` knows."""
+    from rich.console import Console
+    from rich.table import Table
+
     from isthmus.lab.scenarios import scenarios
 
     table = Table(title="isthmus lab up <name> [--reveal]")
@@ -60,6 +65,8 @@ def lab_down(workdir: Path) -> None:
     """Stop the lab's nodes and remove its directory."""
     import shutil
 
+    from rich.console import Console
+
     from isthmus.lab import session
 
     console = Console()
@@ -78,6 +85,8 @@ def lab_down(workdir: Path) -> None:
 
 
 def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
+    from rich.console import Console
+
     from isthmus.lab import session
     from isthmus.lab.scenarios import scenarios
     from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
