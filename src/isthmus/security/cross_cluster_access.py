@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -146,6 +147,12 @@ class SubjectInfo:
 
     @classmethod
     def decode(cls, text: str) -> SubjectInfo:
+        """The value of the subject-info header; a 400 for anything malformed. Decoded once
+        per distinct value (a user's requests repeat it)."""
+        return _decode_subject_info(text)
+
+    @classmethod
+    def _decode(cls, text: str) -> SubjectInfo:
         try:
             body = orjson.loads(base64.b64decode(text, validate=True))
             roles = body["roles"]
@@ -172,6 +179,11 @@ class SubjectInfo:
                 f"cross cluster access header [{SUBJECT_INFO_HEADER}] is not valid",
                 caused_by=exc,
             ) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode_subject_info(text: str) -> SubjectInfo:
+    return SubjectInfo._decode(text)
 
 
 SYSTEM_SUBJECT_INFO = SubjectInfo(SYSTEM_USERNAME, (), "__attach", ((SYSTEM_ROLE,),))

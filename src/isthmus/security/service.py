@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import os
 import re
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -613,9 +616,7 @@ class SecurityService:
             )
         if record.get("expiration") is not None and record["expiration"] <= self.clock() * 1000:
             raise fail("api key is expired")
-        own = tuple(
-            parse_role(n, b, stored=True) for n, b in record.get("role_descriptors", {}).items()
-        )
+        own = _stored_descriptors(orjson.dumps(record.get("role_descriptors", {})))
         if key_type == "cross_cluster":
             return Subject(
                 username=record["username"],
@@ -628,9 +629,9 @@ class SecurityService:
                 api_key_name=record["name"],
             )
         limited = tuple(
-            parse_role(n, b, stored=True)
+            d
             for item in record.get("limited_by", [])
-            for n, b in item.items()
+            for d in _stored_descriptors(orjson.dumps(item))
         )
         return Subject(
             username=record["username"],
@@ -671,6 +672,13 @@ class SecurityService:
         if subject.is_api_key:
             out["api_key"] = {"id": subject.api_key_id, "name": subject.api_key_name}
         return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored_descriptors(text: bytes) -> tuple[RoleDescriptor, ...]:
+    """The role descriptors an API key stores, parsed once per distinct stored form (every
+    request with a key would otherwise parse them again; an update stores a new form)."""
+    return tuple(parse_role(n, b, stored=True) for n, b in orjson.loads(text).items())
 
 
 __all__ = ["AnonymousConfig", "SecurityError", "SecurityService"]
