@@ -167,6 +167,8 @@ class Node:
             remote = self._remote_service(transport, secure_settings)
             task_manager = TaskManager(env.node_id, self.clock)
             transport.tasks = task_manager
+            if remote_server is not None:
+                remote_server.tasks = task_manager
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
             search_actions = SearchActions(cluster, indices, env.node_id, self.clock)
@@ -491,7 +493,6 @@ class Node:
             tcp=tcp,
             request_filter=request_filter,
         )
-        server.tasks = transport.tasks
         try:
             await server.start()
         except OSError as exc:
@@ -556,7 +557,10 @@ class Node:
             else None
         )
         trust = transport.trust  # the transport's CAs, read once at its start
-        api_key_tls = functools.cache(self._remote_cluster_client_tls)
+        # The API-key model's client TLS is built now, so a broken configuration stops the
+        # start as ES's does; its trust facts (for diagnostics) are read on first use.
+        client_tls = self._remote_cluster_client_context()
+        client_trust = functools.cache(self._remote_cluster_client_trust)
 
         def credential(alias: str) -> Secret | None:
             return secure.get(f"cluster.remote.{alias}.credentials")
@@ -580,10 +584,9 @@ class Node:
                 return Connector(
                     ssl_context=client_ssl, trust=trust, headers=certificate_headers, **common
                 )
-            ssl_context, client_trust = api_key_tls()
             return Connector(
-                ssl_context=ssl_context,
-                trust=client_trust,
+                ssl_context=client_tls,
+                trust=client_trust() if client_tls is not None else None,
                 profile="_remote_cluster",
                 handshake_action=REMOTE_CLUSTER_HANDSHAKE,
                 nodes_action=REMOTE_CLUSTER_NODES,
@@ -603,21 +606,34 @@ class Node:
             # Runs in the reload's worker thread; the rebuild runs on the loop and is waited
             # for, so the API answers once the new connections were tried.
             future = asyncio.run_coroutine_threadsafe(service.rebuild_for_model(model), loop)
-            future.result()
+            future.result(timeout=120)
 
         secure.add_hook(on_reload)
         return service
 
-    def _remote_cluster_client_tls(self) -> tuple[ssl.SSLContext | None, Any]:
-        """``xpack.security.remote_cluster_client.ssl.*`` (enabled by default): the context that
-        trusts remote cluster servers, and its trust facts for diagnostics."""
+    def _remote_cluster_client_config(self) -> SslConfig:
         s = self.settings
-        cfg = ssl_config("remote_cluster_client", s.raw, s.config_dir, self._secrets())
+        return ssl_config("remote_cluster_client", s.raw, s.config_dir, self._secrets())
+
+    def _remote_cluster_client_context(self) -> ssl.SSLContext | None:
+        """``xpack.security.remote_cluster_client.ssl.*`` (enabled by default): the context that
+        trusts remote cluster servers (None when disabled or security is off)."""
+        if not self.settings.security_enabled:
+            return None
+        cfg = self._remote_cluster_client_config()
         if not cfg.enabled:
-            return None, None
+            return None
+        try:
+            return build_context(cfg, server=False)
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            raise NodeStartupError(
+                f"invalid SSL configuration for xpack.security.remote_cluster_client.ssl: {exc}"
+            ) from exc
+
+    def _remote_cluster_client_trust(self) -> Any:
         from isthmus.security.trust_diagnostics import TrustInfo
 
-        return build_context(cfg, server=False), TrustInfo.from_config(cfg)
+        return TrustInfo.from_config(self._remote_cluster_client_config())
 
     async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
         """Reload certificate and key files that change on disk, as ES does."""

@@ -30,7 +30,7 @@ from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, Sec
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
-from isthmus.security.field_level import IndexRestrictions
+from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.settings.values import parse_time
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, TransportChannel
@@ -486,8 +486,14 @@ class CrossClusterSearch:
         names = local_names(names)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         # read_cross_cluster grants this action: ES's certificate model requires it remotely.
-        expression, _ = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names))
-        return {"shards": self.search.search_shards(expression, params)}
+        expression, subject = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names))
+        shards = self.search.search_shards(expression, params)
+        if self.guard is not None and self.restrictions_for is not None and shards:
+            restrictions = self.restrictions_for(subject, sorted({s["index"] for s in shards}))
+            if restrictions is not None:
+                for shard in shards:
+                    shard["mapping"] = _filtered(shard["mapping"], restrictions.of(shard["index"]))
+        return {"shards": shards}
 
     async def _on_query_phase(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -562,8 +568,25 @@ class CrossClusterSearch:
             "_shards": self.search.shards_section(partial),
             "aggs": aggs,
             # typed_keys prefixes depend on field types the coordinator may not know
-            "mapping": partial.combined_mapping.to_json() if aggs is not None else None,
+            "mapping": self._visible_mapping(partial, restrictions) if aggs is not None else None,
         }
+
+    @staticmethod
+    def _visible_mapping(
+        partial: PartialSearch, restrictions: IndexRestrictions | None
+    ) -> dict[str, Any]:
+        """The searched indices' mapping as the caller may see it: field-level security hides
+        fields from mappings that leave this cluster too."""
+        if restrictions is None:
+            return partial.combined_mapping.to_json()
+        merged = IndexMapping()
+        for index, mapping in partial.mappings.items():
+            body = _filtered(mapping.to_json(), restrictions.of(index))
+            try:
+                merged = merged.merge(body)
+            except IsthmusError:
+                continue
+        return merged.to_json()
 
 
 class _RemoteShardSet:
@@ -633,6 +656,16 @@ class _RemoteShardSet:
             timeout=None,
         )
         return decode_shard_result(answer, index_prefix=f"{alias}:")
+
+
+def _filtered(mapping: dict[str, Any], restriction: IndexRestriction) -> dict[str, Any]:
+    """``mapping`` without the fields ``restriction``'s field-level security hides."""
+    fields = restriction.fields
+    if fields is None:
+        return mapping
+    from isthmus.security.field_level import filter_mapping
+
+    return filter_mapping(mapping, fields)
 
 
 def _timeout(params: Mapping[str, str], body: Mapping[str, Any] | None) -> float | None:

@@ -123,6 +123,8 @@ class RemoteClusterService:
         if not self.enabled or self._closed:
             return {}
         async with self._lock:
+            if self._closed:  # closed while this update waited for the lock
+                return {}
             statuses: dict[str, UpdateStatus] = {}
             attempts: dict[str, RemoteClusterConnection] = {}
             for alias in list(self._remotes):
@@ -163,11 +165,25 @@ class RemoteClusterService:
         if not self.enabled or self._closed:
             return {}
         async with self._lock:
+            if self._closed:
+                return {}
             attempts: dict[str, RemoteClusterConnection] = {}
             for alias, current in list(self._remotes.items()):
-                if current.connector.model != wanted(alias):
-                    await current.close()
-                    attempts[alias] = self._create(current.config)
+                if current.connector.model == wanted(alias):
+                    continue
+                try:
+                    replacement = self._build(current.config)
+                except (IsthmusError, OSError, ValueError) as exc:
+                    # The new model cannot be set up (its TLS files, say): keep what works.
+                    log.warning(
+                        "project [default] failed to switch the security model of remote "
+                        "cluster connection [%s], keeping the current one: %s",
+                        alias,
+                        exc,
+                    )
+                    continue
+                await current.close()
+                self._remotes[alias] = attempts[alias] = replacement
             outcomes = await asyncio.gather(
                 *(self._await_connect(alias, remote) for alias, remote in attempts.items())
             )
@@ -180,13 +196,16 @@ class RemoteClusterService:
                     )
             return {alias: UpdateStatus.RECONNECTED for alias in attempts}
 
-    def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
-        remote = RemoteClusterConnection(
+    def _build(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
+        return RemoteClusterConnection(
             config,
             self._connector_for(config),
             initial_connect_timeout=self.globals.initial_connect_timeout.text,
             node_attr=self.globals.node_attr,
         )
+
+    def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
+        remote = self._build(config)
         self._remotes[config.alias] = remote
         return remote
 

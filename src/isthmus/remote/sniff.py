@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.errors import IsthmusError
 from isthmus.remote.connector import Connector
 from isthmus.remote.strategy import RemoteStrategy
 from isthmus.transport.channel import TransportChannel
-from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
-from isthmus.wire import HandshakeError, NodeIdentity, RemoteProtocolError
+from isthmus.transport.errors import NoSeedNodeLeftError
+from isthmus.wire import NodeIdentity, RemoteProtocolError
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig, SniffConfig
@@ -166,7 +166,7 @@ class SniffStrategy(RemoteStrategy):
                 server_name=address.host if self.sniff.proxy else None,
                 expected_cluster_name=self.remote_cluster_name,
             )
-        except (ConnectTransportError, HandshakeError, IllegalArgumentError) as exc:
+        except IsthmusError as exc:  # this node refused or is unreachable: try the next
             self.log.debug(
                 "[%s] failed to open managed connection to node [%s]\n%s",
                 self.alias,

@@ -147,6 +147,10 @@ class Authorizer:
         return bool(subject.descriptors)
 
     def index_access(self, subject: Subject, action: str, index: str) -> IndexAccess:
+        if subject.cross_cluster is not None and not subject.descriptors:
+            # Another cluster's request carries what its user may do: nothing is nothing (an
+            # empty set must never fall through to the key's whole access).
+            return IndexAccess(False)
         if subject.descriptors:
             granted, queries, fields = _index_walk(subject.descriptors, action, index)
         else:

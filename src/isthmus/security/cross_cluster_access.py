@@ -20,7 +20,6 @@ cluster never applies here.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import functools
 import logging
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.errors import IllegalArgumentError, IsthmusError, SecurityError
 from isthmus.security.authz import Authorizer, CrossClusterOrigin, Subject
 from isthmus.security.roles import IndicesPrivileges, RoleDescriptor, parse_role
@@ -193,7 +193,8 @@ SYSTEM_SUBJECT_INFO = SubjectInfo(SYSTEM_USERNAME, (), "__attach", ((SYSTEM_ROLE
 
 
 def _matches(patterns: tuple[str, ...], alias: str) -> bool:
-    return any(p == alias or fnmatch.fnmatchcase(alias, p) for p in patterns)
+    # ES's simple wildcards: only `*` (and `?`) are special, `[` is literal.
+    return any(p == alias or simple_match(alias, p) for p in patterns)
 
 
 def descriptors_for_alias(
@@ -277,16 +278,20 @@ class CrossClusterAccessFilter:
             self._before_authentication(action, headers)
         except IsthmusError:
             log.debug(
-                "Cross cluster access request for action [%s] rejected before authentication",
+                "Cross cluster access request [TransportRequest] for action [%s] rejected "
+                "before authentication",
                 action,
             )
             raise
+        # ES reads both headers before authenticating the key.
+        info = SubjectInfo.decode(headers[SUBJECT_INFO_HEADER])
         key = self.security.authenticate_cross_cluster_api_key(
             headers[CREDENTIALS_HEADER], action=action
         )
-        info = SubjectInfo.decode(headers[SUBJECT_INFO_HEADER])
         subject = self.subject(key, info)
-        if action not in (TRANSPORT_HANDSHAKE_ACTION,) and not action.startswith("indices:"):
+        if not action.startswith("indices:"):
+            # A plain transport handshake is refused here too: cross-cluster keys grant only
+            # the remote cluster handshake.
             self.authorizer.check_cluster(subject, action)
         return subject
 

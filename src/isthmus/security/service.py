@@ -571,8 +571,9 @@ class SecurityService:
         ``cross cluster access header [...] value must be a valid API key credential`` (and its
         cause); a REST key is ``authentication expected API key type of [cross_cluster], but API
         key [<id>] has type [rest]``; an unknown, invalidated or expired key or a wrong secret is
-        ``unable to authenticate user [<id>] for action [<action>]`` (the reason is logged
-        here, never sent)."""
+        ``unable to authenticate user [<id>] for action [<action>]``, its reason (``API key:
+        unable to find apikey with id ...``, ``... invalid credentials ...``) in
+        ``additional_unsuccessful_credentials`` and in the WARN log, as ES does."""
         try:
             key_id, secret = ccx.parse_credential(credential)
         except IllegalArgumentError as exc:
@@ -582,11 +583,14 @@ class SecurityService:
         try:
             return self._authenticate_key(key_id, secret, "cross_cluster")
         except AuthenticationError as exc:
-            if "additional_unsuccessful_credentials" not in exc.extra:
+            reason = exc.extra.get("additional_unsuccessful_credentials")
+            if reason is None:
                 raise  # the wrong key type: ES terminates with that message
-            raise AuthenticationError(
+            err = AuthenticationError(
                 f"unable to authenticate user [{key_id}] for action [{action}]"
-            ) from None
+            )
+            err.extra["additional_unsuccessful_credentials"] = reason
+            raise err from None
 
     def _authenticate_key(self, key_id: str, secret: str, expected_type: str) -> Subject:
         # ES's order: the document, invalidation, the secret, then type and expiry, so nobody

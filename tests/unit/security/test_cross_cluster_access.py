@@ -88,8 +88,8 @@ def test_action_allowlist_comes_first(
         "the dedicated remote cluster server port"
     )
     assert caplog.messages == [
-        "Cross cluster access request for action [cluster:admin/settings/update] rejected "
-        "before authentication"
+        "Cross cluster access request [TransportRequest] for action "
+        "[cluster:admin/settings/update] rejected before authentication"
     ]
 
 
@@ -131,18 +131,22 @@ def test_missing_subject_info_then_extra_headers(
     assert subject.username == "foo"
 
 
-def test_authentication_precedes_the_subject_info(
+def test_both_headers_are_read_before_the_key_is_authenticated(
     service: SecurityService, gate: cca.CrossClusterAccessFilter
 ) -> None:
+    # ES reads the subject info before it authenticates the key: a bad one is reported first,
+    # even with a wrong secret.
     key = _cc_key(service, [{"names": ["logs-*"]}])
     headers = _headers(key, _info(READ_LOGS)) | {cca.SUBJECT_INFO_HEADER: "garbage!"}
-    err = _error(lambda: gate.check(SEARCH, headers, CHANNEL))
-    assert (
-        err.reason
-        == "cross cluster access header [_cross_cluster_access_subject_info] is not valid"
-    )
     wrong = base64.b64encode(f"{key['id']}:{'x' * 22}".encode()).decode()
-    headers[cca.CREDENTIALS_HEADER] = f"ApiKey {wrong}"
+    for credential in (headers[cca.CREDENTIALS_HEADER], f"ApiKey {wrong}"):
+        headers[cca.CREDENTIALS_HEADER] = credential
+        err = _error(lambda: gate.check(SEARCH, headers, CHANNEL))
+        assert (
+            err.reason
+            == "cross cluster access header [_cross_cluster_access_subject_info] is not valid"
+        )
+    headers[cca.SUBJECT_INFO_HEADER] = _info(READ_LOGS).encode()
     assert isinstance(_error(lambda: gate.check(SEARCH, headers, CHANNEL)), AuthenticationError)
 
 
@@ -471,3 +475,41 @@ def test_outbound_headers_and_secret_redaction(service: SecurityService) -> None
     assert ccx.parse_credential(headers[cca.CREDENTIALS_HEADER]) == (key["id"], key["api_key"])
     assert repr(secret) == str(secret) == f"{secret}" == f"{secret!r}" == REDACTED
     assert key["encoded"] not in repr([secret, {"c": secret}])
+
+
+# --- hardening found in review -----------------------------------------------------------------
+
+
+def test_an_empty_descriptor_set_grants_nothing(
+    service: SecurityService, gate: cca.CrossClusterAccessFilter
+) -> None:
+    # Whatever builds the subject, an empty set must never fall through to the key's access.
+    key = _cc_key(service, [{"names": ["logs-*"]}])
+    subject = service.authenticate_cross_cluster_api_key(f"ApiKey {key['encoded']}")
+    empty = gate.subject(subject, cca.SubjectInfo("x", (), "", ((),)))
+    assert not Authorizer().index_access(empty, SEARCH, "logs-a").granted
+
+
+def test_a_plain_transport_handshake_is_not_granted_by_a_key(
+    service: SecurityService, gate: cca.CrossClusterAccessFilter
+) -> None:
+    key = _cc_key(service, [{"names": ["logs-*"]}])
+    headers = _headers(key, cca.SYSTEM_SUBJECT_INFO)
+    assert gate.check(HANDSHAKE, headers, CHANNEL).cross_cluster is not None
+    err = _error(lambda: gate.check("internal:transport/handshake", headers, CHANNEL))
+    assert err.reason.startswith(
+        "action [internal:transport/handshake] towards remote cluster is unauthorized for user "
+        f"[_system] with assigned roles [] authenticated by API key id [{key['id']}]"
+    )
+
+
+def test_the_reason_of_a_refused_key_travels_with_the_error(service: SecurityService) -> None:
+    bogus = base64.b64encode(b"nosuchkeyid:" + b"y" * 22).decode()
+    err = _error(lambda: service.authenticate_cross_cluster_api_key(f"ApiKey {bogus}"))
+    assert err.reason == (
+        "unable to authenticate user [nosuchkeyid] for action "
+        "[cluster:internal/remote_cluster/handshake]"
+    )
+    assert err.extra["additional_unsuccessful_credentials"] == (
+        "API key: unable to find apikey with id nosuchkeyid"
+    )

@@ -34,7 +34,7 @@ def routes(s: Services) -> list[Route]:
         from isthmus.security.field_level import FieldPermissions, filter_mapping
 
         access = s.guard.authorizer.index_access(req.subject, "indices:data/read/search", index)
-        fields = FieldPermissions.of(access.fields, access.limited_fields)
+        fields = FieldPermissions.of(access.fields, access.limited_fields, access.extra_fields)
         return mapping if fields is None else filter_mapping(mapping, fields)
 
     async def get_index(req: Request) -> dict[str, Any]:
