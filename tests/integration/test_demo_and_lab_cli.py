@@ -106,3 +106,17 @@ def test_lab_up_reveal_and_down(tmp_path: Path) -> None:
     assert not root.exists()
     assert _isthmus_nodes_under(root.resolve()) == []
     assert all(_refused(port) for port in ports)
+
+
+def test_demo_names_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _isthmus(
+            "demo", "--detach", "--dir", "demo", "--local-port", str(port), cwd=tmp_path
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stdout
+    assert "--local-port" in done.stdout
+    assert _isthmus_nodes_under((tmp_path / "demo").resolve()) == []

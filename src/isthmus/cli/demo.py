@@ -59,7 +59,25 @@ def demo_spec() -> LabSpec:
     )
 
 
-def run_demo(workdir: Path, *, detach: bool = False, mode: str = "proxy") -> int:
+def _busy(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    detach: bool = False,
+    mode: str = "proxy",
+    ports: tuple[int, int] = (0, 0),
+) -> int:
+    """``ports``: the HTTP ports of local and remote (0: any free one)."""
     console = Console()
     root = workdir.resolve()
     try:
@@ -71,6 +89,15 @@ def run_demo(workdir: Path, *, detach: bool = False, mode: str = "proxy") -> int
         console.print(
             f"replaced the previous demo in {root} (stopped pids {stopped})", markup=False
         )
+    for name, port in zip(("--local-port", "--remote-port"), ports, strict=True):
+        if port and _busy(port):
+            console.print(
+                f"✗ port {port} on 127.0.0.1 is already in use; choose another with {name} "
+                "(0 picks a free one)",
+                style="red",
+                markup=False,
+            )
+            return 1
     spec = demo_spec()
     if mode != spec.mode:
         from dataclasses import replace
@@ -78,7 +105,7 @@ def run_demo(workdir: Path, *, detach: bool = False, mode: str = "proxy") -> int
         spec = replace(spec, mode=mode)
     lab = Lab(root, spec, detached=True)
     try:
-        _bring_up(lab, console)
+        _bring_up(lab, console, ports)
         es = _search(lab, console)
     except StepFailed as exc:
         console.print(f"✗ step failed: {exc.step}", style="red", markup=False)
@@ -108,7 +135,7 @@ def run_demo(workdir: Path, *, detach: bool = False, mode: str = "proxy") -> int
     return 0
 
 
-def _bring_up(lab: Lab, console: Console) -> None:
+def _bring_up(lab: Lab, console: Console, ports: tuple[int, int]) -> None:
     @contextlib.contextmanager
     def step(name: str, node: NodeProcess | None) -> Iterator[None]:
         started = time.monotonic()
@@ -121,6 +148,10 @@ def _bring_up(lab: Lab, console: Console) -> None:
             f"[green]✓[/green] {escape(name)} [dim]({time.monotonic() - started:.1f}s)[/dim]"
         )
 
+    with step("create CAs, certificates and keystores", None):
+        lab.build()
+    assert lab.local is not None and lab.remote is not None
+    lab.local.settings["http.port"], lab.remote.settings["http.port"] = ports
     lab.start(step=step)
     assert lab.local is not None and lab.remote is not None and lab.remote.proc is not None
     assert lab.local.proc is not None

@@ -165,14 +165,23 @@ _DIR_HELP = "Working directory (replaced by each run; a lab still running there 
 )
 @click.option("--detach", is_flag=True, help="Return once connected and leave both running.")
 @click.option("--mode", type=click.Choice(["proxy", "sniff"]), default="proxy", show_default=True)
+@click.option("--local-port", type=int, default=0, help="HTTP port of local (0: a free one).")
+@click.option("--remote-port", type=int, default=0, help="HTTP port of remote (0: a free one).")
 @click.pass_context
-def demo(ctx: click.Context, workdir: Path, detach: bool, mode: str) -> None:
+def demo(
+    ctx: click.Context,
+    workdir: Path,
+    detach: bool,
+    mode: str,
+    local_port: int,
+    remote_port: int,
+) -> None:
     """Two clusters, a cross-cluster API key between them, a cross-cluster search."""
     if ctx.invoked_subcommand is not None:
         return
     from isthmus.cli.demo import run_demo
 
-    sys.exit(run_demo(workdir, detach=detach, mode=mode))
+    sys.exit(run_demo(workdir, detach=detach, mode=mode, ports=(local_port, remote_port)))
 
 
 @demo.command("stop")
