@@ -120,3 +120,37 @@ def test_demo_names_a_busy_port(tmp_path: Path) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in done.stdout
     assert "--local-port" in done.stdout
     assert _isthmus_nodes_under((tmp_path / "demo").resolve()) == []
+
+
+def test_demo_in_the_foreground_stops_both_on_ctrl_c(tmp_path: Path) -> None:
+    """The README's first command: up, connected, searched, then Ctrl-C stops everything."""
+    import signal
+    import time
+
+    root = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "isthmus", "demo", "--dir", str(root)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        seen.append(line)
+        if "press Ctrl-C" in line or time.monotonic() > deadline:
+            break
+    out = "".join(seen)
+    assert "press Ctrl-C" in out, out
+    assert '"cluster_credentials": "::es_redacted::"' in out and "my:articles" in out
+    ports = _ports(out)
+    assert len(session.running_pids(root.resolve())) == 2
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped" in rest
+    assert _isthmus_nodes_under(root.resolve()) == []
+    assert all(_refused(port) for port in ports)

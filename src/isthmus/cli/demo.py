@@ -123,10 +123,10 @@ def run_demo(
     if detach:
         console.print(f"\nleft running; stop with: isthmus demo stop --dir {workdir}", markup=False)
         return 0
-    console.print("\nboth clusters are up; press Ctrl-C to stop them")
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    console.print("\nboth clusters are up; press Ctrl-C to stop them")
     done.wait()
     with console.status("stopping both clusters ..."):
         lab.stop()
