@@ -25,7 +25,6 @@ from rich.table import Table
 from isthmus.lab import session
 from isthmus.lab.topology import (
     ALIAS,
-    ELASTIC_PASSWORD,
     USER,
     USER_PASSWORD,
     Lab,
@@ -212,17 +211,10 @@ def _how_to_reach(lab: Lab, console: Console) -> None:
     assert lab.local is not None and lab.remote is not None
     files = lab.pki.files
     console.print("\n[bold]How to reach them[/bold]")
-    console.print(f"  local  cluster: {lab.local.url}   logs: {lab.local.log_file}", markup=False)
-    console.print(f"  remote cluster: {lab.remote.url}   logs: {lab.remote.log_file}", markup=False)
+    for line in lab.where():
+        console.print(f"  {line}", markup=False)
     console.print(
         f"  remote cluster server (API-key model): {lab.remote_cluster_address()}", markup=False
-    )
-    console.print(
-        f"  user [elastic] password [{ELASTIC_PASSWORD}] (both clusters, superuser)", markup=False
-    )
-    console.print(
-        f"  user [{USER}] password [{USER_PASSWORD}] (local; remote_indices on [{ALIAS}])",
-        markup=False,
     )
     console.print(f"  remote cluster server CA: {files['remote-server-ca']}", markup=False)
     console.print(

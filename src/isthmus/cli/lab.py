@@ -134,12 +134,8 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
         return 1
     assert lab.local is not None and lab.remote is not None
     console.print(f"scenario [{name}] is up ({mode} mode) in {root}", style="green", markup=False)
-    console.print(f"  local  cluster: {lab.local.url}  log: {lab.local.log_file}", markup=False)
-    console.print(f"  remote cluster: {lab.remote.url}  log: {lab.remote.log_file}", markup=False)
-    console.print(
-        f"  users: elastic / {ELASTIC_PASSWORD} (both), {USER} / {USER_PASSWORD} (local)",
-        markup=False,
-    )
+    for line in lab.where():
+        console.print(f"  {line}", markup=False)
     console.print("  try:")
     console.print(
         f"    curl -u elastic:{ELASTIC_PASSWORD} '{lab.local.url}/_remote/info?pretty'",

@@ -53,7 +53,49 @@ def _connect_failure(mode: str) -> str:
     return f"[WARN ][o.e.t.SniffConnectionStrategy] [local-node] fetching nodes from external cluster [{ALIAS}] failed"
 
 
+def _trust_failure(subject: str, context: str, profile: str, also: str | None = None) -> Expected:
+    """The TLS trust failure: the local cluster names the certificate it was shown and its own
+    ssl context; the remote says its certificate was not trusted, on ``profile``."""
+    local = [
+        "[WARN ][o.e.c.s.DiagnosticTrustManager] [local-node] failed to establish trust with "
+        "server at",
+        f"the server provided a certificate with subject name [{subject}]",
+        f"this ssl context ({context}",
+    ]
+    if also is not None:
+        local.append(also)
+    return Expected(
+        connected=False,
+        search_error=(500, "connect_transport_exception", "failed to establish trust with server"),
+        local_log=tuple(local),
+        remote_log=(
+            "[WARN ][o.e.x.c.s.t.n.SecurityNetty4Transport] [remote-node] client did not trust "
+            "this server's certificate, closing connection Netty4TcpChannel{",
+            f"profile={profile}}}",
+        ),
+    )
+
+
 HANDSHAKE = "cluster:internal/remote_cluster/handshake"
+
+
+def _refused_key(reason: str) -> Expected:
+    """A key the remote cannot authenticate: refused by the remote cluster server, which logs
+    why (the error carries the reason too, in ``additional_unsuccessful_credentials``)."""
+    return Expected(
+        connected=False,
+        local_log=(
+            "Caused by: org.elasticsearch.ElasticsearchSecurityException: unable to authenticate "
+            f"user [{KEY_ID}] for action [{HANDSHAKE}]",
+        ),
+        remote_log=(
+            "[WARN ][o.e.x.s.a.ApiKeyAuthenticator] [remote-node] Authentication using apikey "
+            f"failed - {reason}",
+        ),
+        search_error=(401, "security_exception", f"unable to authenticate user [{KEY_ID}]"),
+    )
+
+
 SEARCH = "indices:data/read/search"
 
 
@@ -111,22 +153,10 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "untrusted-ca",
             "TLS trust not established: the local cluster does not trust the remote server's CA",
             LabSpec(mode=mode, client_trusts_server_ca=False),
-            Expected(
-                connected=False,
-                search_error=(
-                    500,
-                    "connect_transport_exception",
-                    "failed to establish trust with server",
-                ),
-                local_log=(
-                    "[WARN ][o.e.c.s.DiagnosticTrustManager] [local-node] failed to establish trust with server at",
-                    "the server provided a certificate with subject name [CN=remote-server]",
-                    "this ssl context ([xpack.security.remote_cluster_client.ssl (with trust configuration: PEM-trust{",
-                ),
-                remote_log=(
-                    "[WARN ][o.e.x.c.s.t.n.SecurityNetty4Transport] [remote-node] client did not trust this server's certificate, closing connection Netty4TcpChannel{",
-                    "profile=_remote_cluster}",
-                ),
+            _trust_failure(
+                "CN=remote-server",
+                "[xpack.security.remote_cluster_client.ssl (with trust configuration: PEM-trust{",
+                "_remote_cluster",
             ),
             "xpack.security.remote_cluster_client.ssl.certificate_authorities on the local "
             "cluster names a CA that did not sign the remote cluster server's certificate",
@@ -139,23 +169,11 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "transport-port-different-ca",
             "API-key model pointed at the transport port, separate CAs (Symptom 1)",
             LabSpec(mode=mode, target="transport"),
-            Expected(
-                connected=False,
-                search_error=(
-                    500,
-                    "connect_transport_exception",
-                    "failed to establish trust with server",
-                ),
-                local_log=(
-                    "failed to establish trust with server at",
-                    "the server provided a certificate with subject name [CN=remote-node]",
-                    "is issued by [CN=Isthmus Lab remote-transport CA]",
-                    "this ssl context ([xpack.security.remote_cluster_client.ssl",
-                ),
-                remote_log=(
-                    "client did not trust this server's certificate, closing connection Netty4TcpChannel{",
-                    "profile=default}",
-                ),
+            _trust_failure(
+                "CN=remote-node",
+                "[xpack.security.remote_cluster_client.ssl",
+                "default",
+                also="is issued by [CN=Isthmus Lab remote-transport CA]",
             ),
             "the alias points at the remote's transport port (9300) instead of its remote "
             "cluster server port (9443); the two interfaces use different CAs",
@@ -266,22 +284,10 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "no-credentials",
             "Connecting without a cross-cluster API key, CAs differ (Symptom 1)",
             LabSpec(mode=mode, credential=None),
-            Expected(
-                connected=False,
-                search_error=(
-                    500,
-                    "connect_transport_exception",
-                    "failed to establish trust with server",
-                ),
-                local_log=(
-                    "failed to establish trust with server at",
-                    "the server provided a certificate with subject name [CN=remote-server]",
-                    "this ssl context ([xpack.security.transport.ssl (with trust configuration: PEM-trust{",
-                ),
-                remote_log=(
-                    "client did not trust this server's certificate, closing connection Netty4TcpChannel{",
-                    "profile=_remote_cluster}",
-                ),
+            _trust_failure(
+                "CN=remote-server",
+                "[xpack.security.transport.ssl (with trust configuration: PEM-trust{",
+                "_remote_cluster",
             ),
             "no cluster.remote.my.credentials in the local keystore: the local cluster uses the "
             "certificate model and its transport TLS, which does not trust the remote server",
@@ -338,16 +344,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "invalid-key",
             "Invalid API key (wrong secret)",
             LabSpec(mode=mode, credential="wrong_secret"),
-            Expected(
-                connected=False,
-                local_log=(
-                    f"Caused by: org.elasticsearch.ElasticsearchSecurityException: unable to authenticate user [{KEY_ID}] for action [{HANDSHAKE}]",
-                ),
-                remote_log=(
-                    f"[WARN ][o.e.x.s.a.ApiKeyAuthenticator] [remote-node] Authentication using apikey failed - invalid credentials for API key [{KEY_ID}]",
-                ),
-                search_error=(401, "security_exception", "unable to authenticate user"),
-            ),
+            _refused_key(f"invalid credentials for API key [{KEY_ID}]"),
             "the keystore's credential has the right key id but a wrong secret",
             "the local log (unable to authenticate user) and the remote log (Authentication "
             "using apikey failed)",
@@ -358,12 +355,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "invalidated-key",
             "Invalid API key (invalidated)",
             LabSpec(mode=mode, credential="invalidated"),
-            Expected(
-                connected=False,
-                local_log=(f"unable to authenticate user [{KEY_ID}] for action [{HANDSHAKE}]",),
-                remote_log=("Authentication using apikey failed - api key has been invalidated",),
-                search_error=(401, "security_exception", "unable to authenticate user"),
-            ),
+            _refused_key("api key has been invalidated"),
             "the key was invalidated on the remote (DELETE /_security/api_key)",
             "the local log and the remote log",
             "create a new cross-cluster key, replace the keystore entry, reload",
@@ -372,12 +364,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             "expired-key",
             "Invalid API key (expired)",
             LabSpec(mode=mode, credential="expired"),
-            Expected(
-                connected=False,
-                local_log=(f"unable to authenticate user [{KEY_ID}] for action [{HANDSHAKE}]",),
-                remote_log=("Authentication using apikey failed - api key is expired",),
-                search_error=(401, "security_exception", "unable to authenticate user"),
-            ),
+            _refused_key("api key is expired"),
             "the key expired (created with expiration 1ms)",
             "the local log and the remote log",
             "create a new cross-cluster key (or one without expiration), replace the keystore "

@@ -343,6 +343,16 @@ class Lab:
         assert self.local is not None
         return _with_user(self.local.url, USER, USER_PASSWORD)
 
+    def where(self) -> list[str]:
+        """How to reach the pair: URLs, log files, users (for the demo's and the lab's output)."""
+        assert self.local is not None and self.remote is not None
+        return [
+            f"local  cluster: {self.local.url}   log: {self.local.log_file}",
+            f"remote cluster: {self.remote.url}   log: {self.remote.log_file}",
+            f"user [elastic] password [{ELASTIC_PASSWORD}] (both clusters, superuser)",
+            f"user [{USER}] password [{USER_PASSWORD}] (local; remote_indices on [{ALIAS}])",
+        ]
+
     def remote_info(self) -> dict[str, Any]:
         return _call(self.local_url, "GET", "/_remote/info")
 
