@@ -214,7 +214,7 @@ class Lab:
                 node.launch()
             for node in (self.remote, self.local):
                 node.wait_started()
-        with run("load the sample data on remote", self.remote):
+        with run(f"create the [{INDEX}] index on remote", self.remote):
             self._load_sample()
         if self.spec.credential is not None:
             with run("create a cross-cluster API key on remote", self.remote):
@@ -228,16 +228,6 @@ class Lab:
             with run(f"register remote cluster [{ALIAS}] on local", self.local):
                 self.register()
         return self
-
-    def _setup_remote(self) -> None:
-        self._load_sample()
-        if self.spec.credential is not None:
-            self._create_key()
-
-    def _setup_local(self) -> None:
-        self._create_user()
-        if self.credential is not None:
-            self.set_credential(self.credential)
 
     def _load_sample(self) -> None:
         self.load_documents(INDEX, list(SAMPLE))
