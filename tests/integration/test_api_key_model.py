@@ -140,7 +140,7 @@ def test_remote_defined_in_yml_gets_credentials_later(
             }
         )
         lab.local.start()
-        lab._setup_remote()
+        lab.prepare_remote()
         key = lab.credential
         assert key is not None
         _secrets(lab, record_secret)

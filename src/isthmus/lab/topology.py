@@ -229,6 +229,12 @@ class Lab:
                 self.register()
         return self
 
+    def prepare_remote(self) -> None:
+        """What ``start`` does on an already running remote: the [logs] index and the key."""
+        self._load_sample()
+        if self.spec.credential is not None:
+            self._create_key()
+
     def _load_sample(self) -> None:
         self.load_documents(INDEX, list(SAMPLE))
 
