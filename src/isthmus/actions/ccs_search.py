@@ -189,7 +189,10 @@ class CrossClusterSearch:
             )
         if progress is not None:
             progress.extend(parts)
-        await asyncio.gather(*jobs)
+        if len(jobs) == 1:
+            await jobs[0]  # one cluster: no task or gather needed
+        else:
+            await asyncio.gather(*jobs)
         for part in parts:
             if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
                 raise part.error
@@ -257,14 +260,11 @@ class CrossClusterSearch:
         assert self.cross.remote is not None
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                channel = await self.cross.remote.channel_for_request(part.key)
-                answer = await channel.request(
-                    SEARCH_ACTION,
-                    {"indices": names, "body": body, "params": params},
-                    self.cross.remote.headers(part.key, subject, SEARCH_ACTION),
-                    timeout=None,
-                )
+            if timeout is None:
+                answer = await self._ask(part.key, names, body, params, subject)
+            else:
+                async with asyncio.timeout(timeout):
+                    answer = await self._ask(part.key, names, body, params, subject)
             self._accept(part, answer)
         except TimeoutError:
             # The search's `timeout` ran out before this cluster answered (its work is
@@ -276,6 +276,23 @@ class CrossClusterSearch:
             part.error = exc
             part.status = "skipped" if part.skip_unavailable else "failed"
             part.failures = [{"shard": -1, "index": None, "reason": exc.to_cause()}]
+
+    async def _ask(
+        self,
+        alias: str,
+        names: list[str],
+        body: dict[str, Any],
+        params: dict[str, str],
+        subject: Subject | None,
+    ) -> Any:
+        assert self.cross.remote is not None
+        channel = await self.cross.remote.channel_for_request(alias)
+        return await channel.request(
+            SEARCH_ACTION,
+            {"indices": names, "body": body, "params": params},
+            self.cross.remote.headers(alias, subject, SEARCH_ACTION),
+            timeout=None,
+        )
 
     def _accept(self, part: ClusterPart, answer: Any) -> None:
         try:

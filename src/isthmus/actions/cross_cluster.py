@@ -9,6 +9,7 @@ across clusters build on the same pieces.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +99,7 @@ class CrossClusterActions:
                 f"node [{self.node_name}] does not have the remote cluster client role enabled"
             )
         aliases = self.remote.aliases() if self.remote is not None else ()
-        return group_indices(parts, aliases, local_if_empty=local_if_empty)
+        return _grouped(tuple(parts), aliases, local_if_empty)
 
     async def resolve_cluster(
         self, expression: str | None, params: Mapping[str, str], subject: Subject | None
@@ -302,3 +303,13 @@ def resolve_names(
 
 
 __all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "identity_headers", "resolve_names"]
+
+
+@functools.lru_cache(maxsize=512)
+def _grouped(
+    parts: tuple[str, ...], aliases: tuple[str, ...], local_if_empty: bool
+) -> ClusterIndices:
+    """:func:`group_indices`, remembered: every cross-cluster request groups its expression,
+    and the answer depends only on these arguments (callers only read it). Errors are not
+    remembered, so a bad expression is refused with its message every time."""
+    return group_indices(parts, aliases, local_if_empty=local_if_empty)

@@ -412,6 +412,10 @@ class TransportChannel(asyncio.Protocol):
         self._pending[request.request_id] = (action, future)
         try:
             self._write(data)
+            if timeout is None:  # no timer to arm (most requests: their caller bounds them)
+                if not self._writable.is_set():
+                    await self._writable.wait()  # back-pressure; set again when it ends
+                return await future
             async with asyncio.timeout(timeout):
                 await self._writable.wait()  # back-pressure; set again when the channel ends
                 return await future

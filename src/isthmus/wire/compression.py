@@ -18,6 +18,7 @@ A truncated stream, bytes after the end of the stream, or an unknown marker are 
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Any, Final
 
@@ -151,13 +152,15 @@ INDEXING_DATA_ACTION_PREFIXES: Final = (
 PROXY_ACTION_PREFIX: Final = "internal:transport/proxy/"
 
 
+@functools.lru_cache(maxsize=1024)
 def should_compress(setting: str, action: str) -> bool:
     """Whether a request for ``action`` is sent compressed under ``transport.compress``.
 
     ``true`` compresses every request, ``indexing_data`` only those carrying indexing data
     (see :data:`INDEXING_DATA_ACTION_PREFIXES`), ``false`` none. Handshakes never are,
     whatever the setting. Answers are not decided here: a response is compressed exactly when
-    its request was (the connection does that).
+    its request was (the connection does that). Remembered per (setting, action): it is asked
+    on every request sent.
     """
     # Imported here: frames imports this module, and handshake imports frames.
     from isthmus.wire.handshake import HANDSHAKE_ACTIONS

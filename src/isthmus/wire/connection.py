@@ -23,10 +23,14 @@ import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from isthmus.wire.compression import SCHEMES
 from isthmus.wire.frames import (
+    COMPRESSED_BIT,
     DEFAULT_LIMITS,
+    ERROR_BIT,
+    HANDSHAKE_BIT,
     PING,
-    Flags,
+    RESPONSE_BIT,
     Frame,
     FrameLimits,
     PingFrame,
@@ -34,6 +38,7 @@ from isthmus.wire.frames import (
     RemoteProtocolError,
     WireProtocolError,
     encode_frame,
+    encode_message,
     read_frame,
 )
 from isthmus.wire.handshake import CURRENT_VERSION, HANDSHAKE_ACTIONS, MIN_COMPATIBLE_VERSION
@@ -154,20 +159,25 @@ class Connection:
         if isinstance(event, Request):
             if event.request_id in self._outbound:
                 raise ProtocolError(f"request id [{event.request_id}] is already pending")
-            flags = Flags.HANDSHAKE if event.action in HANDSHAKE_ACTIONS else Flags.NONE
+            status = HANDSHAKE_BIT if event.action in HANDSHAKE_ACTIONS else 0
             if event.compression is not None:
-                # encode_frame refuses a compressed handshake and an unknown scheme.
-                flags |= Flags.COMPRESSED
-            frame = Frame(
+                if event.compression not in SCHEMES:
+                    raise ProtocolError(f"unknown compression scheme [{event.compression}]")
+                if status:
+                    raise ProtocolError("handshake frames are never compressed")
+                status |= COMPRESSED_BIT
+            if event.action is None:
+                raise ProtocolError("a request needs an action and a response must not have one")
+            data = encode_message(
                 event.request_id,
-                flags,
+                status,
                 self.version,
                 event.headers,
                 event.action,
                 pack_payload(event.payload),
                 event.compression,
+                self.limits,
             )
-            data = encode_frame(frame, self.limits)
             self._outbound[event.request_id] = event.action
             self._requests_sent += 1
             self._compressed_sent += event.compression is not None
@@ -175,21 +185,27 @@ class Connection:
         inbound = self._inbound.get(event.request_id)
         if inbound is None:
             raise ProtocolError(f"no pending request with id [{event.request_id}] to answer")
-        flags = Flags.RESPONSE
+        status = RESPONSE_BIT
         if inbound.action in HANDSHAKE_ACTIONS:
-            flags |= Flags.HANDSHAKE
+            status |= HANDSHAKE_BIT
         scheme = None
         if isinstance(event, ErrorResponse):
             # Like Elasticsearch, errors go back plain whatever the request was.
-            flags |= Flags.ERROR
+            status |= ERROR_BIT
             payload = pack_payload(event.error.to_payload())
         else:
             payload = pack_payload(event.payload)
             scheme = inbound.compression
             if scheme is not None:
-                flags |= Flags.COMPRESSED
-        data = encode_frame(
-            Frame(event.request_id, flags, self.version, event.headers, None, payload, scheme),
+                status |= COMPRESSED_BIT
+        data = encode_message(
+            event.request_id,
+            status,
+            self.version,
+            event.headers,
+            None,
+            payload,
+            scheme,
             self.limits,
         )
         del self._inbound[event.request_id]
@@ -240,12 +256,13 @@ class Connection:
         return self._to_event(frame)
 
     def _to_event(self, frame: Frame) -> Event:
-        if Flags.HANDSHAKE not in frame.flags and frame.version < self.min_compatible_version:
+        status = int(frame.flags)
+        if not status & HANDSHAKE_BIT and frame.version < self.min_compatible_version:
             raise RemoteProtocolError(
                 f"frame version [{frame.version}] is older than the minimum compatible "
                 f"version [{self.min_compatible_version}]"
             )
-        if not frame.is_response:
+        if not status & RESPONSE_BIT:
             assert frame.action is not None  # read_frame guarantees it for requests
             if frame.request_id in self._inbound:
                 raise RemoteProtocolError(f"duplicate request id [{frame.request_id}]")
@@ -264,7 +281,7 @@ class Connection:
             raise RemoteProtocolError(f"response to unknown request id [{frame.request_id}]")
         payload = unpack_payload(frame.payload)
         result: Event
-        if Flags.ERROR in frame.flags:
+        if status & ERROR_BIT:
             result = ErrorResponse(frame.request_id, WireError.from_payload(payload), frame.headers)
         else:
             result = Response(frame.request_id, payload, frame.headers)

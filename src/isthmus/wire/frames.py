@@ -24,7 +24,9 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, NamedTuple
 
 from isthmus.wire import compression
 
@@ -32,11 +34,12 @@ MARKER = b"ES"
 PING_LENGTH = -1
 _PREFIX = struct.Struct(">2si")  # marker, length
 _FIXED = struct.Struct(">qBii")  # request id, status, version, variable-header length
+_HEAD = struct.Struct(">2siqBii")  # the prefix and the fixed header, packed at once
 _U16 = struct.Struct(">H")
 PREFIX_SIZE = _PREFIX.size  # 6
 FIXED_SIZE = _FIXED.size  # 17
 PING_BYTES = _PREFIX.pack(MARKER, PING_LENGTH)
-_INT32_MAX = 2**31 - 1
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -67,6 +70,14 @@ class Flags(enum.IntFlag):
 
 
 _KNOWN_FLAGS = int(Flags.RESPONSE | Flags.ERROR | Flags.COMPRESSED | Flags.HANDSHAKE)
+# The same bits as plain ints: enum operations cost about a microsecond each, and a frame is
+# encoded or decoded on every request.
+RESPONSE_BIT: Final = int(Flags.RESPONSE)
+ERROR_BIT: Final = int(Flags.ERROR)
+COMPRESSED_BIT: Final = int(Flags.COMPRESSED)
+HANDSHAKE_BIT: Final = int(Flags.HANDSHAKE)
+# Every valid status byte as its Flags member, built once.
+FLAGS_BY_STATUS: Final = tuple(Flags(value) for value in range(_KNOWN_FLAGS + 1))
 
 
 @dataclass(frozen=True)
@@ -85,25 +96,25 @@ class FrameLimits:
 
 
 DEFAULT_LIMITS = FrameLimits()
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One non-ping message. ``payload`` is still encoded (msgpack) but never compressed:
     ``compression`` names the scheme it travels with, and is set exactly when ``flags`` has
-    COMPRESSED."""
+    COMPRESSED. (A named tuple: one is built per message, at a third of a dataclass's cost.)"""
 
     request_id: int
     flags: Flags
     version: int
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NO_HEADERS
     action: str | None = None  # present exactly when the RESPONSE flag is clear
     payload: bytes = b""
     compression: str | None = None  # None, "deflate" or "lz4"
 
     @property
     def is_response(self) -> bool:
-        return Flags.RESPONSE in self.flags
+        return bool(int(self.flags) & RESPONSE_BIT)
 
 
 @dataclass(frozen=True)
@@ -131,77 +142,109 @@ def encode_frame(frame: Frame | PingFrame, limits: FrameLimits = DEFAULT_LIMITS)
     """The bytes of one frame. Raises :class:`ProtocolError` for a frame we must not send."""
     if isinstance(frame, PingFrame):
         return PING_BYTES
-    if int(frame.flags) & ~_KNOWN_FLAGS:
-        raise ProtocolError(f"unknown status flags [{int(frame.flags):#04x}]")
-    if (Flags.COMPRESSED in frame.flags) != (frame.compression is not None):
+    status = int(frame.flags)
+    if status & ~_KNOWN_FLAGS:
+        raise ProtocolError(f"unknown status flags [{status:#04x}]")
+    if bool(status & COMPRESSED_BIT) != (frame.compression is not None):
         raise ProtocolError("the COMPRESSED flag is set exactly when a compression scheme is")
     if frame.compression is not None and frame.compression not in compression.SCHEMES:
         raise ProtocolError(f"unknown compression scheme [{frame.compression}]")
-    if Flags.COMPRESSED in frame.flags and Flags.HANDSHAKE in frame.flags:
+    if status & COMPRESSED_BIT and status & HANDSHAKE_BIT:
         raise ProtocolError("handshake frames are never compressed")
-    if Flags.ERROR in frame.flags and not frame.is_response:
+    is_response = bool(status & RESPONSE_BIT)
+    if status & ERROR_BIT and not is_response:
         raise ProtocolError("the error flag is only valid on a response")
-    if frame.is_response != (frame.action is None):
+    if is_response != (frame.action is None):
         raise ProtocolError("a request needs an action and a response must not have one")
-    if not _INT64_MIN <= frame.request_id <= _INT64_MAX:
-        raise ProtocolError(f"request id [{frame.request_id}] does not fit in an int64")
-    if not -(2**31) <= frame.version <= _INT32_MAX:
-        raise ProtocolError(f"version [{frame.version}] does not fit in an int32")
-    if len(frame.headers) > limits.max_headers:
+    return encode_message(
+        frame.request_id,
+        status,
+        frame.version,
+        frame.headers,
+        frame.action,
+        frame.payload,
+        frame.compression,
+        limits,
+    )
+
+
+def encode_message(
+    request_id: int,
+    status: int,
+    version: int,
+    headers: Mapping[str, str],
+    action: str | None,
+    payload: bytes,
+    scheme: str | None,
+    limits: FrameLimits = DEFAULT_LIMITS,
+) -> bytes:
+    """The bytes of one non-ping frame whose status bits are already known to be consistent
+    (:func:`encode_frame` checks them; :class:`~isthmus.wire.Connection` builds them so).
+    Sizes, ranges and text are still checked here."""
+    if not _INT64_MIN <= request_id <= _INT64_MAX:
+        raise ProtocolError(f"request id [{request_id}] does not fit in an int64")
+    if not _INT32_MIN <= version <= _INT32_MAX:
+        raise ProtocolError(f"version [{version}] does not fit in an int32")
+    if len(headers) > limits.max_headers:
         raise ProtocolError(
-            f"{len(frame.headers)} headers, more than the limit of [{limits.max_headers}]"
+            f"{len(headers)} headers, more than the limit of [{limits.max_headers}]"
         )
-    parts = [_U16.pack(len(frame.headers))]
-    for name, value in frame.headers.items():
-        parts.append(_utf8(name, limits.max_header_name_bytes, f"header name [{name}]"))
-        parts.append(_utf8(value, limits.max_header_value_bytes, f"value of header [{name}]"))
-    if frame.action is not None:
-        if not frame.action:
+    pack16 = _U16.pack
+    parts = [pack16(len(headers))]
+    name_limit, value_limit = limits.max_header_name_bytes, limits.max_header_value_bytes
+    for name, value in headers.items():
+        try:
+            raw_name, raw_value = name.encode(), value.encode()
+        except UnicodeEncodeError:
+            raw_name = raw_value = b""
+            name_limit = -1  # take the slow path below, which names the culprit
+        if len(raw_name) > name_limit or len(raw_value) > value_limit:
+            parts.append(_utf8(name, limits.max_header_name_bytes, f"header name [{name}]"))
+            parts.append(_utf8(value, limits.max_header_value_bytes, f"value of header [{name}]"))
+            continue
+        parts += (pack16(len(raw_name)), raw_name, pack16(len(raw_value)), raw_value)
+    if action is not None:
+        if not action:
             raise ProtocolError("the action name must not be empty")
-        parts.append(_utf8(frame.action, limits.max_action_bytes, f"action [{frame.action}]"))
+        parts.append(_utf8(action, limits.max_action_bytes, f"action [{action}]"))
     variable = b"".join(parts)
-    payload = frame.payload
-    if frame.compression is not None:
+    if scheme is not None:
         if len(payload) > limits.max_decompressed_bytes:
             raise ProtocolError(
                 f"payload of {len(payload)} bytes is larger than the decompressed limit of "
                 f"[{limits.max_decompressed_bytes}]"
             )
-        payload = compression.compress(frame.compression, payload)
+        payload = compression.compress(scheme, payload)
     length = FIXED_SIZE + len(variable) + len(payload)
     if length > limits.max_frame_bytes:
         raise ProtocolError(
             f"frame of {length} bytes is larger than the limit of [{limits.max_frame_bytes}]"
         )
-    fixed = _FIXED.pack(frame.request_id, int(frame.flags), frame.version, len(variable))
-    return _PREFIX.pack(MARKER, length) + fixed + variable + payload
+    head = _HEAD.pack(MARKER, length, request_id, status, version, len(variable))
+    return b"".join((head, variable, payload))
 
 
 # --- decoding -----------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Walks the variable header; every short read is the peer's fault."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def string(self, limit: int, what: str) -> str:
-        if self.pos + 2 > len(self.data):
-            raise RemoteProtocolError(f"variable header ends inside the length of {what}")
-        (size,) = _U16.unpack_from(self.data, self.pos)
-        self.pos += 2
-        if size > limit:
-            raise RemoteProtocolError(f"{what} is {size} bytes, more than the limit of [{limit}]")
-        if self.pos + size > len(self.data):
-            raise RemoteProtocolError(f"variable header ends inside {what}")
-        raw = self.data[self.pos : self.pos + size]
-        self.pos += size
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RemoteProtocolError(f"{what} is not valid UTF-8") from None
+def _string(
+    data: bytes | bytearray | memoryview, pos: int, end: int, limit: int, what: str
+) -> tuple[str, int]:
+    """The (u16 length, UTF-8) string at ``pos`` of a variable header ending at ``end``, and
+    the position after it; every short read is the peer's fault. ``what`` names the string in
+    errors."""
+    if pos + 2 > end:
+        raise RemoteProtocolError(f"variable header ends inside the length of {what}")
+    size = (data[pos] << 8) | data[pos + 1]
+    pos += 2
+    if size > limit:
+        raise RemoteProtocolError(f"{what} is {size} bytes, more than the limit of [{limit}]")
+    if pos + size > end:
+        raise RemoteProtocolError(f"variable header ends inside {what}")
+    try:
+        return bytes(data[pos : pos + size]).decode("utf-8"), pos + size
+    except UnicodeDecodeError:
+        raise RemoteProtocolError(f"{what} is not valid UTF-8") from None
 
 
 def read_frame(
@@ -212,12 +255,15 @@ def read_frame(
     Returns ``(None, 0)`` while the frame is incomplete. Bad bytes are reported as early as they
     can be seen (a wrong first byte fails at once), so garbage never makes us buffer.
     """
-    data = bytes(buffer[:PREFIX_SIZE])
-    if data[:2] != MARKER[: len(data[:2])]:
-        raise RemoteProtocolError(f"invalid frame marker {data[:2]!r}, expected {MARKER!r}")
-    if len(data) < PREFIX_SIZE:
+    size = len(buffer)
+    if size < PREFIX_SIZE:
+        start = bytes(buffer[:2])
+        if start != MARKER[: len(start)]:
+            raise RemoteProtocolError(f"invalid frame marker {start!r}, expected {MARKER!r}")
         return None, 0
-    _, length = _PREFIX.unpack(data)
+    marker, length = _PREFIX.unpack_from(buffer)
+    if marker != MARKER:
+        raise RemoteProtocolError(f"invalid frame marker {marker!r}, expected {MARKER!r}")
     if length == PING_LENGTH:
         return PING, PREFIX_SIZE
     if length < FIXED_SIZE + 2:  # fixed header plus at least the header count
@@ -226,58 +272,56 @@ def read_frame(
         raise RemoteProtocolError(
             f"frame of {length} bytes is larger than the limit of [{limits.max_frame_bytes}]"
         )
-    if len(buffer) < PREFIX_SIZE + length:
+    end = PREFIX_SIZE + length
+    if size < end:
         return None, 0
-    body = bytes(buffer[PREFIX_SIZE : PREFIX_SIZE + length])
-    return _decode_body(body, limits), PREFIX_SIZE + length
+    return _decode_body(buffer, PREFIX_SIZE, end, limits), end
 
 
-def _decode_body(body: bytes, limits: FrameLimits) -> Frame:
-    request_id, status, version, variable_length = _FIXED.unpack_from(body)
+def _decode_body(
+    data: bytes | bytearray | memoryview, start: int, end: int, limits: FrameLimits
+) -> Frame:
+    """The frame whose body (after the prefix) is ``data[start:end]``, read in place."""
+    request_id, status, version, variable_length = _FIXED.unpack_from(data, start)
     if status & ~_KNOWN_FLAGS:
         raise RemoteProtocolError(f"unknown status flags [{status:#04x}]")
-    flags = Flags(status)
-    if Flags.COMPRESSED in flags and Flags.HANDSHAKE in flags:
+    if status & COMPRESSED_BIT and status & HANDSHAKE_BIT:
         raise RemoteProtocolError("a handshake frame is marked as compressed")
-    is_response = Flags.RESPONSE in flags
-    if Flags.ERROR in flags and not is_response:
+    is_response = status & RESPONSE_BIT
+    if status & ERROR_BIT and not is_response:
         raise RemoteProtocolError("the error flag is set on a request")
-    if not 2 <= variable_length <= len(body) - FIXED_SIZE:
+    pos = start + FIXED_SIZE
+    if not 2 <= variable_length <= end - pos:
         raise RemoteProtocolError(f"invalid variable header length [{variable_length}]")
-    reader = _Reader(body[FIXED_SIZE : FIXED_SIZE + variable_length])
-    (count,) = _U16.unpack_from(reader.data)
-    reader.pos = 2
+    var_end = pos + variable_length
+    count = (data[pos] << 8) | data[pos + 1]
+    pos += 2
     if count > limits.max_headers:
         raise RemoteProtocolError(f"{count} headers, more than the limit of [{limits.max_headers}]")
     headers: dict[str, str] = {}
     for _ in range(count):
-        name = reader.string(limits.max_header_name_bytes, "a header name")
-        value = reader.string(limits.max_header_value_bytes, f"the value of header [{name}]")
+        name, pos = _string(data, pos, var_end, limits.max_header_name_bytes, "a header name")
+        value, pos = _string(
+            data, pos, var_end, limits.max_header_value_bytes, f"the value of header [{name}]"
+        )
         if name in headers:
             raise RemoteProtocolError(f"duplicate header [{name}]")
         headers[name] = value
     action = None
     if not is_response:
-        action = reader.string(limits.max_action_bytes, "the action name")
+        action, pos = _string(data, pos, var_end, limits.max_action_bytes, "the action name")
         if not action:
             raise RemoteProtocolError("empty action name")
-    if reader.pos != len(reader.data):
+    if pos != var_end:
         raise RemoteProtocolError(
-            f"{len(reader.data) - reader.pos} unexpected bytes at the end of the variable header"
+            f"{var_end - pos} unexpected bytes at the end of the variable header"
         )
-    payload = body[FIXED_SIZE + variable_length :]
+    # One copy of the payload (slicing a bytearray and then bytes() would copy it twice).
+    payload = data[var_end:end] if type(data) is bytes else bytes(memoryview(data)[var_end:end])
     scheme = None
-    if Flags.COMPRESSED in flags:
+    if status & COMPRESSED_BIT:
         try:
             scheme, payload = compression.decompress(payload, limits.max_decompressed_bytes)
         except compression.CompressionError as exc:
             raise RemoteProtocolError(str(exc)) from None
-    return Frame(
-        request_id=request_id,
-        flags=flags,
-        version=version,
-        headers=headers,
-        action=action,
-        payload=payload,
-        compression=scheme,
-    )
+    return Frame(request_id, FLAGS_BY_STATUS[status], version, headers, action, payload, scheme)

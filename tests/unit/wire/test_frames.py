@@ -215,6 +215,7 @@ frames = st.builds(
     headers=st.dictionaries(texts, texts, max_size=5),
     action=st.text(min_size=1, max_size=30),
     payload=st.binary(max_size=50),
+    compression=st.none(),
 ) | st.builds(
     Frame,
     request_id=st.integers(-(2**63), 2**63 - 1),
@@ -225,6 +226,7 @@ frames = st.builds(
     headers=st.dictionaries(texts, texts, max_size=5),
     action=st.none(),
     payload=st.binary(max_size=50),
+    compression=st.none(),
 )
 
 
