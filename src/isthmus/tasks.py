@@ -10,11 +10,10 @@ can cancel it. A cross-cluster request carries its parent task id in a transport
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +73,8 @@ class TaskManager:
         self._ids = itertools.count(1)
         self._tasks: dict[int, TaskRecord] = {}
 
-    @contextlib.contextmanager
-    def running(
-        self, action: str, description: str = "", parent: str | None = None
-    ) -> Iterator[TaskRecord]:
-        """Register the current asyncio task as ``action`` until the block ends."""
+    def running(self, action: str, description: str = "", parent: str | None = None) -> _Running:
+        """Register the current asyncio task as ``action`` until the ``with`` block ends."""
         record = TaskRecord(
             node=self.node_id,
             id=next(self._ids),
@@ -90,13 +86,7 @@ class TaskManager:
             parent=parent,
             runner=asyncio.current_task(),
         )
-        self._tasks[record.id] = record
-        token = CURRENT_TASK.set(record.task_id)
-        try:
-            yield record
-        finally:
-            CURRENT_TASK.reset(token)
-            self._tasks.pop(record.id, None)
+        return _Running(self._tasks, record)
 
     def list(self, actions: str | None = None, parent: str | None = None) -> list[TaskRecord]:
         patterns = [p for p in (actions or "").split(",") if p]
@@ -124,6 +114,29 @@ class TaskManager:
         if record.runner is not None:
             record.runner.cancel()
         return record
+
+
+class _Running:
+    """The ``with`` block of :meth:`TaskManager.running` (a plain class: every request enters
+    one, and a generator-based context manager costs several times more)."""
+
+    __slots__ = ("_record", "_tasks", "_token")
+
+    def __init__(self, tasks: dict[int, TaskRecord], record: TaskRecord) -> None:
+        self._tasks = tasks
+        self._record = record
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> TaskRecord:
+        record = self._record
+        self._tasks[record.id] = record
+        self._token = CURRENT_TASK.set(f"{record.node}:{record.id}")
+        return record
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            CURRENT_TASK.reset(self._token)
+        self._tasks.pop(self._record.id, None)
 
 
 def parent_header() -> dict[str, str]:

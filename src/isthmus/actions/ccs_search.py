@@ -329,7 +329,9 @@ class CrossClusterSearch:
         ranked: list[tuple[int, int, dict[str, Any]]] = [
             (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)
         ]
-        if req.sort and not req.sorts_by_score_only:
+        if len(ok) == 1:
+            pass  # one cluster's hits come ranked already (ties keep its order)
+        elif req.sort and not req.sorts_by_score_only:
             sorts = req.sort
 
             def cmp(a: tuple[int, int, dict[str, Any]], b: tuple[int, int, dict[str, Any]]) -> int:

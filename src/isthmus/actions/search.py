@@ -157,7 +157,14 @@ class SearchActions:
                 )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
-        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        outcomes: list[Any]
+        if len(jobs) == 1:  # one shard (the common case): no task or gather needed
+            try:
+                outcomes = [await jobs[0]]
+            except Exception as exc:  # as gather(return_exceptions=True) would report it
+                outcomes = [exc]
+        else:
+            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         results: list[ShardResult] = []
         failures: list[_ShardFailure] = []
         for (index, shard_no), outcome in zip(keys, outcomes, strict=True):
