@@ -14,6 +14,7 @@ cluster's roles of the caller's role names (certificate model).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -76,6 +77,9 @@ _COUNT_PARAMS = (
     "expand_wildcards",
     "ccs_minimize_roundtrips",
 )
+
+# Stateless, so one instance serves every request.
+_NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 RestrictionsFor = Callable[["Subject | None", list[str]], IndexRestrictions | None]
 
@@ -260,11 +264,15 @@ class CrossClusterSearch:
         assert self.cross.remote is not None
         started = time.perf_counter()
         try:
-            if timeout is None:
-                answer = await self._ask(part.key, names, body, params, subject)
-            else:
-                async with asyncio.timeout(timeout):
-                    answer = await self._ask(part.key, names, body, params, subject)
+            # No timer to arm in the common case (no `timeout`): a null context instead.
+            async with _NO_TIMEOUT if timeout is None else asyncio.timeout(timeout):
+                channel = await self.cross.remote.channel_for_request(part.key)
+                answer = await channel.request(
+                    SEARCH_ACTION,
+                    {"indices": names, "body": body, "params": params},
+                    self.cross.remote.headers(part.key, subject, SEARCH_ACTION),
+                    timeout=None,
+                )
             self._accept(part, answer)
         except TimeoutError:
             # The search's `timeout` ran out before this cluster answered (its work is
@@ -276,23 +284,6 @@ class CrossClusterSearch:
             part.error = exc
             part.status = "skipped" if part.skip_unavailable else "failed"
             part.failures = [{"shard": -1, "index": None, "reason": exc.to_cause()}]
-
-    async def _ask(
-        self,
-        alias: str,
-        names: list[str],
-        body: dict[str, Any],
-        params: dict[str, str],
-        subject: Subject | None,
-    ) -> Any:
-        assert self.cross.remote is not None
-        channel = await self.cross.remote.channel_for_request(alias)
-        return await channel.request(
-            SEARCH_ACTION,
-            {"indices": names, "body": body, "params": params},
-            self.cross.remote.headers(alias, subject, SEARCH_ACTION),
-            timeout=None,
-        )
 
     def _accept(self, part: ClusterPart, answer: Any) -> None:
         try:

@@ -201,18 +201,14 @@ class TransportServer:
                 "before the transport handshake"
             )
         info = channel.handler_info()
-        self.registry.handler(request.action)  # an unknown action is refused before auth
+        handler = self.registry.handler(request.action)  # unknown: refused before auth
         if self.request_filter is not None:
             CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
         if self.tasks is None:
-            return await self.registry.dispatch(
-                request.action, request.payload, request.headers, info
-            )
+            return await handler(request.payload, request.headers, info)
         parent = request.headers.get(PARENT_TASK_HEADER)
         with self.tasks.running(request.action, parent=parent):
-            return await self.registry.dispatch(
-                request.action, request.payload, request.headers, info
-            )
+            return await handler(request.payload, request.headers, info)
 
     def _handshake(self, channel: TransportChannel, request: Request) -> Any:
         try:

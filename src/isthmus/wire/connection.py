@@ -31,15 +31,15 @@ from isthmus.wire.frames import (
     HANDSHAKE_BIT,
     PING,
     RESPONSE_BIT,
-    Frame,
     FrameLimits,
     PingFrame,
     ProtocolError,
+    RawFrame,
     RemoteProtocolError,
     WireProtocolError,
     encode_frame,
     encode_message,
-    read_frame,
+    read_raw_frame,
 )
 from isthmus.wire.handshake import CURRENT_VERSION, HANDSHAKE_ACTIONS, MIN_COMPATIBLE_VERSION
 from isthmus.wire.messages import (
@@ -239,8 +239,8 @@ class Connection:
             raise
 
     def _next_event(self) -> Event | _NeedData:
-        frame, used = read_frame(self._buffer, self.limits)
-        if frame is None:
+        raw, used = read_raw_frame(self._buffer, self.limits)
+        if raw is None:
             if not self._eof:
                 return NEED_DATA
             if self._buffer:
@@ -250,43 +250,38 @@ class Connection:
             self.state = State.CLOSED
             return ConnectionClosed(tuple(self._outbound))
         del self._buffer[:used]
-        if isinstance(frame, PingFrame):
+        if raw is PING:
             self._pings_received += 1
             return Ping()
-        return self._to_event(frame)
+        assert not isinstance(raw, PingFrame)
+        return self._to_event(raw)
 
-    def _to_event(self, frame: Frame) -> Event:
-        status = int(frame.flags)
-        if not status & HANDSHAKE_BIT and frame.version < self.min_compatible_version:
+    def _to_event(self, raw: RawFrame) -> Event:
+        request_id, status, version, headers, action, payload, scheme = raw
+        if not status & HANDSHAKE_BIT and version < self.min_compatible_version:
             raise RemoteProtocolError(
-                f"frame version [{frame.version}] is older than the minimum compatible "
+                f"frame version [{version}] is older than the minimum compatible "
                 f"version [{self.min_compatible_version}]"
             )
         if not status & RESPONSE_BIT:
-            assert frame.action is not None  # read_frame guarantees it for requests
-            if frame.request_id in self._inbound:
-                raise RemoteProtocolError(f"duplicate request id [{frame.request_id}]")
-            event = Request(
-                frame.request_id,
-                frame.action,
-                unpack_payload(frame.payload),
-                frame.headers,
-                frame.compression,
-            )
-            self._inbound[frame.request_id] = _Inbound(frame.action, frame.compression)
+            assert action is not None  # the decoder guarantees it for requests
+            if request_id in self._inbound:
+                raise RemoteProtocolError(f"duplicate request id [{request_id}]")
+            event = Request(request_id, action, unpack_payload(payload), headers, scheme)
+            self._inbound[request_id] = _Inbound(action, scheme)
             self._requests_received += 1
-            self._compressed_received += frame.compression is not None
+            self._compressed_received += scheme is not None
             return event
-        if frame.request_id not in self._outbound:
-            raise RemoteProtocolError(f"response to unknown request id [{frame.request_id}]")
-        payload = unpack_payload(frame.payload)
+        if request_id not in self._outbound:
+            raise RemoteProtocolError(f"response to unknown request id [{request_id}]")
+        decoded = unpack_payload(payload)
         result: Event
         if status & ERROR_BIT:
-            result = ErrorResponse(frame.request_id, WireError.from_payload(payload), frame.headers)
+            result = ErrorResponse(request_id, WireError.from_payload(decoded), headers)
         else:
-            result = Response(frame.request_id, payload, frame.headers)
-        del self._outbound[frame.request_id]
-        self._compressed_received += frame.compression is not None
+            result = Response(request_id, decoded, headers)
+        del self._outbound[request_id]
+        self._compressed_received += scheme is not None
         return result
 
     # --- introspection -----------------------------------------------------------------------

@@ -227,9 +227,7 @@ def encode_message(
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def _string(
-    data: bytes | bytearray | memoryview, pos: int, end: int, limit: int, what: str
-) -> tuple[str, int]:
+def _string(data: bytes | bytearray, pos: int, end: int, limit: int, what: str) -> tuple[str, int]:
     """The (u16 length, UTF-8) string at ``pos`` of a variable header ending at ``end``, and
     the position after it; every short read is the peer's fault. ``what`` names the string in
     errors."""
@@ -242,9 +240,14 @@ def _string(
     if pos + size > end:
         raise RemoteProtocolError(f"variable header ends inside {what}")
     try:
-        return bytes(data[pos : pos + size]).decode("utf-8"), pos + size
+        return data[pos : pos + size].decode("utf-8"), pos + size
     except UnicodeDecodeError:
         raise RemoteProtocolError(f"{what} is not valid UTF-8") from None
+
+
+# A decoded non-ping frame as a plain tuple, the fields of :class:`Frame` in order (the
+# connection reads these without building a Frame; a tuple literal is the cheapest object).
+RawFrame = tuple[int, int, int, dict[str, str], "str | None", bytes, "str | None"]
 
 
 def read_frame(
@@ -255,6 +258,22 @@ def read_frame(
     Returns ``(None, 0)`` while the frame is incomplete. Bad bytes are reported as early as they
     can be seen (a wrong first byte fails at once), so garbage never makes us buffer.
     """
+    raw, used = read_raw_frame(buffer, limits)
+    if raw is None or isinstance(raw, PingFrame):
+        return raw, used
+    request_id, status, version, headers, action, payload, scheme = raw
+    return (
+        Frame(request_id, FLAGS_BY_STATUS[status], version, headers, action, payload, scheme),
+        used,
+    )
+
+
+def read_raw_frame(
+    buffer: bytes | bytearray | memoryview, limits: FrameLimits = DEFAULT_LIMITS
+) -> tuple[RawFrame | PingFrame | None, int]:
+    """:func:`read_frame` with the frame as a :data:`RawFrame` (its status byte as an int)."""
+    if type(buffer) is memoryview:
+        buffer = bytes(buffer)
     size = len(buffer)
     if size < PREFIX_SIZE:
         start = bytes(buffer[:2])
@@ -278,9 +297,7 @@ def read_frame(
     return _decode_body(buffer, PREFIX_SIZE, end, limits), end
 
 
-def _decode_body(
-    data: bytes | bytearray | memoryview, start: int, end: int, limits: FrameLimits
-) -> Frame:
+def _decode_body(data: bytes | bytearray, start: int, end: int, limits: FrameLimits) -> RawFrame:
     """The frame whose body (after the prefix) is ``data[start:end]``, read in place."""
     request_id, status, version, variable_length = _FIXED.unpack_from(data, start)
     if status & ~_KNOWN_FLAGS:
@@ -294,28 +311,8 @@ def _decode_body(
     if not 2 <= variable_length <= end - pos:
         raise RemoteProtocolError(f"invalid variable header length [{variable_length}]")
     var_end = pos + variable_length
-    count = (data[pos] << 8) | data[pos + 1]
-    pos += 2
-    if count > limits.max_headers:
-        raise RemoteProtocolError(f"{count} headers, more than the limit of [{limits.max_headers}]")
-    headers: dict[str, str] = {}
-    for _ in range(count):
-        name, pos = _string(data, pos, var_end, limits.max_header_name_bytes, "a header name")
-        value, pos = _string(
-            data, pos, var_end, limits.max_header_value_bytes, f"the value of header [{name}]"
-        )
-        if name in headers:
-            raise RemoteProtocolError(f"duplicate header [{name}]")
-        headers[name] = value
-    action = None
-    if not is_response:
-        action, pos = _string(data, pos, var_end, limits.max_action_bytes, "the action name")
-        if not action:
-            raise RemoteProtocolError("empty action name")
-    if pos != var_end:
-        raise RemoteProtocolError(
-            f"{var_end - pos} unexpected bytes at the end of the variable header"
-        )
+    decoded = _variable_header_fast(data, pos, var_end, bool(is_response), limits)
+    headers, action = decoded or _variable_header(data, pos, var_end, bool(is_response), limits)
     # One copy of the payload (slicing a bytearray and then bytes() would copy it twice).
     payload = data[var_end:end] if type(data) is bytes else bytes(memoryview(data)[var_end:end])
     scheme = None
@@ -324,4 +321,71 @@ def _decode_body(
             scheme, payload = compression.decompress(payload, limits.max_decompressed_bytes)
         except compression.CompressionError as exc:
             raise RemoteProtocolError(str(exc)) from None
-    return Frame(request_id, FLAGS_BY_STATUS[status], version, headers, action, payload, scheme)
+    return (request_id, status, version, headers, action, payload, scheme)
+
+
+def _variable_header_fast(
+    data: bytes | bytearray, pos: int, end: int, is_response: bool, limits: FrameLimits
+) -> tuple[dict[str, str], str | None] | None:
+    """The headers and action of a well-formed variable header (``data[pos:end]``), read with
+    as little work as possible; None at the first thing that is not (then
+    :func:`_variable_header` reads it again and says exactly what is wrong)."""
+    name_limit, value_limit = limits.max_header_name_bytes, limits.max_header_value_bytes
+    headers: dict[str, str] = {}
+    try:
+        count = (data[pos] << 8) | data[pos + 1]
+        pos += 2
+        if count > limits.max_headers:
+            return None
+        for _ in range(count):
+            size = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            name = data[pos : pos + size].decode()
+            pos += size
+            if size > name_limit or name in headers:
+                return None
+            size = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            headers[name] = data[pos : pos + size].decode()
+            pos += size
+            if size > value_limit or pos > end:
+                return None
+        action = None
+        if not is_response:
+            size = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            action = data[pos : pos + size].decode()
+            pos += size
+            if not action or size > limits.max_action_bytes:
+                return None
+    except (IndexError, UnicodeDecodeError):
+        return None
+    return (headers, action) if pos == end else None
+
+
+def _variable_header(
+    data: bytes | bytearray, pos: int, end: int, is_response: bool, limits: FrameLimits
+) -> tuple[dict[str, str], str | None]:
+    """The headers and action of the variable header ``data[pos:end]``, every check in order
+    with its own message; raises :class:`RemoteProtocolError` at the first failure."""
+    count = (data[pos] << 8) | data[pos + 1]
+    pos += 2
+    if count > limits.max_headers:
+        raise RemoteProtocolError(f"{count} headers, more than the limit of [{limits.max_headers}]")
+    headers: dict[str, str] = {}
+    for _ in range(count):
+        name, pos = _string(data, pos, end, limits.max_header_name_bytes, "a header name")
+        value, pos = _string(
+            data, pos, end, limits.max_header_value_bytes, f"the value of header [{name}]"
+        )
+        if name in headers:
+            raise RemoteProtocolError(f"duplicate header [{name}]")
+        headers[name] = value
+    action = None
+    if not is_response:
+        action, pos = _string(data, pos, end, limits.max_action_bytes, "the action name")
+        if not action:
+            raise RemoteProtocolError("empty action name")
+    if pos != end:
+        raise RemoteProtocolError(f"{end - pos} unexpected bytes at the end of the variable header")
+    return headers, action
