@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -411,3 +412,40 @@ def test_shard_failure_inside_a_remote_is_partial(
         assert resp["_shards"]["failed"] == 1
         assert resp["_shards"]["failures"][0]["index"] == "my:mixed-b"
         assert "my:mixed-b" not in [h["_index"] for h in resp["hits"]["hits"]]
+
+
+def _raw(url: str, method: str, path: str, body: bytes | None = None) -> bytes:
+    req = urllib.request.Request(
+        url + path, data=body, method=method, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return bytes(resp.read())
+
+
+def test_source_comes_back_as_indexed_locally_and_across_clusters(
+    clusters: tuple[NodeProcess, NodeProcess],
+) -> None:
+    # As ES does, `_source` is the document's bytes as indexed (not re-encoded: 1.50 stays
+    # 1.50, the escape stays an escape), on its own cluster and through the coordinator.
+    local, remote = clusters
+    doc = b'{"price": 1.50, "name": "caf\\u00e9", "tags": [ "a" ]}'
+    for node in (local, remote):
+        _raw(node.url, "PUT", "/raw-src/_doc/1?refresh=true", doc)
+    for path in ("/raw-src/_search", "/my:raw-src/_search", "/raw-src,my:raw-src/_search"):
+        out = _raw(local.url, "POST", path, b'{"query": {"match_all": {}}}')
+        assert out.count(b'"_source":' + doc) == path.count("raw-src"), out
+        assert Elasticsearch(local.url).search(index=path.split("/")[1]).body["hits"]["hits"][0][
+            "_source"
+        ] == {"price": 1.5, "name": "café", "tags": ["a"]}
+    # Walked responses parse the bytes: pretty printing, filter_path, YAML.
+    pretty = _raw(local.url, "POST", "/my:raw-src/_search?pretty", b"{}")
+    assert b'"price" : 1.5,' in pretty
+    filtered = _raw(
+        local.url, "POST", "/my:raw-src/_search?filter_path=hits.hits._source.name", b"{}"
+    )
+    assert filtered == b'{"hits":{"hits":[{"_source":{"name":"caf\xc3\xa9"}}]}}'
+    yaml_out = _raw(local.url, "POST", "/raw-src/_search?format=yaml", b"{}")
+    assert b"price: 1.5" in yaml_out
+    # Source filtering still parses and filters.
+    only = Elasticsearch(local.url).search(index="my:raw-src", source_includes=["name"]).body
+    assert only["hits"]["hits"][0]["_source"] == {"name": "café"}

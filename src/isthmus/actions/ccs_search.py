@@ -29,6 +29,7 @@ from isthmus.actions.search_shard import ShardResult, compare_keys
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
 from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, SecurityError
 from isthmus.index.mapping import Mapping as IndexMapping
+from isthmus.rawjson import RawJson
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
@@ -299,6 +300,10 @@ class CrossClusterSearch:
         part.hits = answer["hits"]
         for hit in part.hits:
             hit["_index"] = f"{part.key}:{hit['_index']}"
+            source = hit.get("_source")
+            if type(source) is bytes:  # a document as stored there (see _on_search)
+                orjson.loads(source)  # checked before its bytes go into our response
+                hit["_source"] = RawJson(source)
         part.total = int(answer.get("total", 0))
         part.max_score = answer.get("max_score")
         part.took = answer.get("took")
@@ -569,8 +574,13 @@ class CrossClusterSearch:
             from isthmus.search.aggs_wire import encode_results
 
             aggs = encode_results(partial.aggs)
+        hits = self.search.render_hits(req, partial, partial.hits, restrictions)
+        for hit in hits:
+            source = hit.get("_source")
+            if type(source) is RawJson:
+                hit["_source"] = source.raw  # travels as bytes, as stored
         return {
-            "hits": self.search.render_hits(req, partial, partial.hits, restrictions),
+            "hits": hits,
             "total": partial.total,
             "max_score": partial.max_score,
             "took": int((time.perf_counter() - started) * 1000),

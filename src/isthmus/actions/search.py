@@ -46,6 +46,7 @@ from isthmus.errors import (
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
+from isthmus.rawjson import RawJson
 from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
@@ -490,7 +491,17 @@ class SearchActions:
             out["_primary_term"] = hit.primary_term
         out["_score"] = hit.score
         source: Mapping[str, Any] | None = None
-        if req.source.enabled or req.highlight is not None:
+        if (
+            req.source.enabled
+            and restriction is None
+            and req.highlight is None
+            and not req.source.includes
+            and not req.source.excludes
+        ):
+            if ":" in hit.index:
+                orjson.loads(hit.source)  # another cluster's bytes: checked before we emit them
+            out["_source"] = RawJson(hit.source)  # the document as stored, never re-encoded
+        elif req.source.enabled or req.highlight is not None:
             source = orjson.loads(hit.source)
             if restriction is not None:
                 source = restriction.source(source)

@@ -33,6 +33,7 @@ from isthmus.errors import (
 from isthmus.http.filter_path import apply_filter_path
 from isthmus.http.guard import Guard
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
+from isthmus.rawjson import RawJson, expand, fragment
 from isthmus.tasks import TaskManager
 from isthmus.transport.errors import TaskCancelledError
 
@@ -273,6 +274,9 @@ class RestApp:
         if isinstance(body, bytes | str):
             data = body.encode() if isinstance(body, str) else body
             return data, response.content_type or "text/plain; charset=UTF-8"
+        walked = "filter_path" in params or params.get("format") == "yaml"
+        if walked or ("pretty" in params and params["pretty"] != "false"):
+            body = expand(body)  # documents' raw sources are parsed only when walked
         if "filter_path" in params:
             body = apply_filter_path(body, params["filter_path"])
         if params.get("format") == "yaml":
@@ -290,6 +294,8 @@ class RestApp:
 
 
 def _default(value: Any) -> Any:
+    if type(value) is RawJson:
+        return fragment(value)
     if isinstance(value, float):
         return None
     if isinstance(value, set | frozenset | tuple):
