@@ -322,22 +322,7 @@ class CrossClusterSearch:
         self, req: SearchRequest, parts: list[ClusterPart], started: float
     ) -> dict[str, Any]:
         ok = [p for p in parts if p.error is None]
-        ranked: list[tuple[int, int, dict[str, Any]]] = [
-            (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)
-        ]
-        if len(ok) == 1:
-            pass  # one cluster's hits come ranked already (ties keep its order)
-        elif req.sort and not req.sorts_by_score_only:
-            sorts = req.sort
-
-            def cmp(a: tuple[int, int, dict[str, Any]], b: tuple[int, int, dict[str, Any]]) -> int:
-                by = compare_keys(a[2].get("sort") or [], b[2].get("sort") or [], sorts)
-                return by or (a[0] - b[0]) or (a[1] - b[1])
-
-            ranked.sort(key=functools.cmp_to_key(cmp))
-        else:
-            ranked.sort(key=lambda t: (-(t[2].get("_score") or 0.0), t[0], t[1]))
-        page = [hit for _, _, hit in ranked[req.from_ : req.from_ + req.size]]
+        page = self._page(req, ok)
         total = sum(p.total for p in ok)
         scores = [p.max_score for p in ok if p.max_score is not None]
         shards = {"total": 0, "successful": 0, "skipped": 0, "failed": 0}
@@ -375,6 +360,27 @@ class CrossClusterSearch:
                     "aggregation query existed as two different types in two different clusters"
                 ) from None
         return body
+
+    @staticmethod
+    def _page(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]:
+        """The requested page of every cluster's ranked hits, ranked together (ties: cluster
+        order, then each cluster's own order)."""
+        if len(ok) == 1:  # one cluster's hits come ranked already
+            return ok[0].hits[req.from_ : req.from_ + req.size]
+        ranked: list[tuple[int, int, dict[str, Any]]] = [
+            (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)
+        ]
+        if req.sort and not req.sorts_by_score_only:
+            sorts = req.sort
+
+            def cmp(a: tuple[int, int, dict[str, Any]], b: tuple[int, int, dict[str, Any]]) -> int:
+                by = compare_keys(a[2].get("sort") or [], b[2].get("sort") or [], sorts)
+                return by or (a[0] - b[0]) or (a[1] - b[1])
+
+            ranked.sort(key=functools.cmp_to_key(cmp))
+        else:
+            ranked.sort(key=lambda t: (-(t[2].get("_score") or 0.0), t[0], t[1]))
+        return [hit for _, _, hit in ranked[req.from_ : req.from_ + req.size]]
 
     async def _shard_by_shard(
         self,

@@ -13,6 +13,7 @@ the anonymous user if one is configured, otherwise ``missing authentication cred
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,9 +41,7 @@ class TransportIdentity:
     realm: str = "native"
 
     def encode(self) -> str:
-        return orjson.dumps(
-            {"username": self.username, "roles": list(self.roles), "realm": self.realm}
-        ).decode()
+        return _encoded(self.username, tuple(self.roles), self.realm)
 
     @classmethod
     def decode(cls, text: str) -> TransportIdentity:
@@ -57,6 +56,12 @@ class TransportIdentity:
 
     def header(self) -> dict[str, str]:
         return {AUTHENTICATION_HEADER: self.encode()}
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(username: str, roles: tuple[str, ...], realm: str) -> str:
+    """The identity header's text (remembered: a request carries it on every hop)."""
+    return orjson.dumps({"username": username, "roles": list(roles), "realm": realm}).decode()
 
 
 SYSTEM = TransportIdentity(SYSTEM_USER, (), "__attach")
