@@ -487,7 +487,9 @@ class TlsSession:
             if not chunk:
                 break
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not self._incoming.pending and not self._obj.pending():
+                break  # nothing left to decrypt: the next read could only raise SSLWantReadError
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def send(self, plaintext: bytes) -> None:
         """Encrypt ``plaintext`` into the output (only after the handshake)."""
