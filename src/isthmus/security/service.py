@@ -230,10 +230,9 @@ class SecurityService:
             if name in BUILTIN_ROLES:
                 out.append(BUILTIN_ROLES[name])
                 continue
-            body = self.store.get("roles", name)
-            if body is not None:
-                body = {k: v for k, v in body.items() if k not in ("applications",)}
-                out.append(parse_role(name, body))
+            raw = self.store.get_raw("roles", name)
+            if raw is not None:
+                out.append(_stored_role(name, raw))
         return tuple(out)
 
     # --- API keys -----------------------------------------------------------------------------
@@ -686,3 +685,11 @@ def _stored_descriptors(text: bytes) -> tuple[RoleDescriptor, ...]:
 
 
 __all__ = ["AnonymousConfig", "SecurityError", "SecurityService"]
+
+
+@functools.lru_cache(maxsize=512)
+def _stored_role(name: str, raw: bytes) -> RoleDescriptor:
+    """A stored role, parsed once per distinct stored document (every authenticated request
+    resolves its roles; a changed role is a different document, so nothing goes stale)."""
+    body = {k: v for k, v in orjson.loads(raw).items() if k not in ("applications",)}
+    return parse_role(name, body)

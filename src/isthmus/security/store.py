@@ -30,9 +30,14 @@ class SecurityStore:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY, v BLOB)")
 
     def get(self, table: str, key: str) -> dict[str, Any] | None:
+        raw = self.get_raw(table, key)
+        return None if raw is None else orjson.loads(raw)
+
+    def get_raw(self, table: str, key: str) -> bytes | None:
+        """The stored JSON document's bytes (for callers that remember what they parsed)."""
         with self._lock:
             row = self._db.execute(f"SELECT v FROM {table} WHERE k=?", (key,)).fetchone()
-        return orjson.loads(row[0]) if row else None
+        return None if row is None else bytes(row[0])
 
     def put(self, table: str, key: str, value: dict[str, Any]) -> bool:
         """Insert or replace; returns True when the key was new."""
