@@ -365,7 +365,9 @@ class CrossClusterSearch:
     def _page(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]:
         """The requested page of every cluster's ranked hits, ranked together (ties: cluster
         order, then each cluster's own order)."""
-        if len(ok) == 1:  # one cluster's hits come ranked already
+        if len(ok) == 1 and (not req.sort or req.sorts_by_score_only):
+            # One cluster's hits come ranked by score already. (Field sorts are re-ranked on
+            # their rendered values, as with several clusters, so both agree.)
             return ok[0].hits[req.from_ : req.from_ + req.size]
         ranked: list[tuple[int, int, dict[str, Any]]] = [
             (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)

@@ -197,6 +197,8 @@ class Connection:
             payload = pack_payload(event.payload)
             scheme = inbound.compression
             if scheme is not None:
+                if status & HANDSHAKE_BIT:  # a peer's compressed handshake: answered plain
+                    raise ProtocolError("handshake frames are never compressed")
                 status |= COMPRESSED_BIT
         data = encode_message(
             event.request_id,

@@ -386,3 +386,19 @@ def test_garbage_raises_only_remote_protocol_error(data: bytes, mode: str) -> No
         events(conn, b"")
     except RemoteProtocolError as exc:
         assert exc.close_reason
+
+
+def test_an_answer_to_a_compressed_handshake_is_refused_not_sent_compressed() -> None:
+    # A peer may mark a handshake request as compressed (the decoder lets the request through);
+    # our answer must not be a compressed handshake frame, which no decoder accepts.
+    from isthmus.wire.frames import COMPRESSED_BIT, encode_message
+
+    server = Connection()
+    hello = encode_message(
+        1, COMPRESSED_BIT, 8_000_099, {}, "internal:transport/handshake", b"\x80", "deflate"
+    )
+    server.receive_data(hello)
+    event = server.next_event()
+    assert isinstance(event, Request) and event.compression == "deflate"
+    with pytest.raises(ProtocolError, match="handshake frames are never compressed"):
+        server.send(Response(event.request_id, {}))
