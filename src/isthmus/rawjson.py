@@ -22,6 +22,17 @@ class RawJson:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
 
+    @classmethod
+    def checked(cls, raw: bytes) -> RawJson:
+        """``raw`` from another cluster: it must parse before it goes into our response
+        (``orjson.JSONDecodeError``, a ValueError, otherwise)."""
+        orjson.loads(raw)
+        return cls(raw)
+
+    def fragment(self) -> orjson.Fragment:
+        """What orjson writes verbatim (returned from a ``default`` hook)."""
+        return orjson.Fragment(self.raw)
+
     def value(self) -> Any:
         return orjson.loads(self.raw)
 
@@ -34,13 +45,6 @@ class RawJson:
 
     def __repr__(self) -> str:
         return f"RawJson({self.raw[:60]!r}{'...' if len(self.raw) > 60 else ''})"
-
-
-def fragment(value: Any) -> Any:
-    """orjson's ``default`` hook part: a :class:`RawJson` is written verbatim."""
-    if type(value) is RawJson:
-        return orjson.Fragment(value.raw)
-    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def expand(value: Any) -> Any:

@@ -130,7 +130,7 @@ class _Running:
     def __enter__(self) -> TaskRecord:
         record = self._record
         self._tasks[record.id] = record
-        self._token = CURRENT_TASK.set(f"{record.node}:{record.id}")
+        self._token = CURRENT_TASK.set(record.task_id)
         return record
 
     def __exit__(self, *exc: object) -> None:

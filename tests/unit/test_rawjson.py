@@ -7,18 +7,19 @@ import pytest
 
 from isthmus.http.app import RestApp
 from isthmus.http.router import Response
-from isthmus.rawjson import RawJson, expand, fragment
+from isthmus.rawjson import RawJson, expand
 
 
 def test_written_verbatim_by_orjson() -> None:
     raw = b'{"n": 1.50, "s": "caf\\u00e9"}'  # not how orjson would write it
-    out = orjson.dumps({"hits": [{"_source": RawJson(raw)}]}, default=fragment)
+    out = orjson.dumps({"hits": [{"_source": RawJson(raw)}]}, default=lambda v: v.fragment())
     assert out == b'{"hits":[{"_source":' + raw + b"}]}"
 
 
-def test_fragment_refuses_other_types() -> None:
-    with pytest.raises(TypeError, match="not JSON serializable: set"):
-        fragment({1})
+def test_checked_refuses_bytes_that_do_not_parse() -> None:
+    assert RawJson.checked(b"[1]") == [1]
+    with pytest.raises(orjson.JSONDecodeError):
+        RawJson.checked(b'{"a": ')
 
 
 def test_expand_parses_every_raw_value_and_copies_only_what_changed() -> None:

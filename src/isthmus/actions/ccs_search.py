@@ -302,8 +302,7 @@ class CrossClusterSearch:
             hit["_index"] = f"{part.key}:{hit['_index']}"
             source = hit.get("_source")
             if type(source) is bytes:  # a document as stored there (see _on_search)
-                orjson.loads(source)  # checked before its bytes go into our response
-                hit["_source"] = RawJson(source)
+                hit["_source"] = RawJson.checked(source)
         part.total = int(answer.get("total", 0))
         part.max_score = answer.get("max_score")
         part.took = answer.get("took")

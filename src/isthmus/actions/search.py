@@ -498,9 +498,10 @@ class SearchActions:
             and not req.source.includes
             and not req.source.excludes
         ):
-            if ":" in hit.index:
-                orjson.loads(hit.source)  # another cluster's bytes: checked before we emit them
-            out["_source"] = RawJson(hit.source)  # the document as stored, never re-encoded
+            # The document as stored, never re-encoded (another cluster's bytes are checked).
+            out["_source"] = (
+                RawJson.checked(hit.source) if ":" in hit.index else RawJson(hit.source)
+            )
         elif req.source.enabled or req.highlight is not None:
             source = orjson.loads(hit.source)
             if restriction is not None:

@@ -33,7 +33,7 @@ from isthmus.errors import (
 from isthmus.http.filter_path import apply_filter_path
 from isthmus.http.guard import Guard
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
-from isthmus.rawjson import RawJson, expand, fragment
+from isthmus.rawjson import RawJson, expand
 from isthmus.tasks import TaskManager
 from isthmus.transport.errors import TaskCancelledError
 
@@ -295,7 +295,7 @@ class RestApp:
 
 def _default(value: Any) -> Any:
     if type(value) is RawJson:
-        return fragment(value)
+        return value.fragment()
     if isinstance(value, float):
         return None
     if isinstance(value, set | frozenset | tuple):

@@ -252,10 +252,9 @@ class Connection:
             self.state = State.CLOSED
             return ConnectionClosed(tuple(self._outbound))
         del self._buffer[:used]
-        if raw is PING:
+        if isinstance(raw, PingFrame):
             self._pings_received += 1
             return Ping()
-        assert not isinstance(raw, PingFrame)
         return self._to_event(raw)
 
     def _to_event(self, raw: RawFrame) -> Event:

@@ -195,12 +195,12 @@ def encode_message(
     for name, value in headers.items():
         try:
             raw_name, raw_value = name.encode(), value.encode()
+            fits = len(raw_name) <= name_limit and len(raw_value) <= value_limit
         except UnicodeEncodeError:
-            raw_name = raw_value = b""
-            name_limit = -1  # take the slow path below, which names the culprit
-        if len(raw_name) > name_limit or len(raw_value) > value_limit:
-            parts.append(_utf8(name, limits.max_header_name_bytes, f"header name [{name}]"))
-            parts.append(_utf8(value, limits.max_header_value_bytes, f"value of header [{name}]"))
+            fits = False
+        if not fits:  # the careful path names the culprit (and raises)
+            parts.append(_utf8(name, name_limit, f"header name [{name}]"))
+            parts.append(_utf8(value, value_limit, f"value of header [{name}]"))
             continue
         parts += (pack16(len(raw_name)), raw_name, pack16(len(raw_value)), raw_value)
     if action is not None:
