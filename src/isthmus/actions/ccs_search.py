@@ -33,6 +33,7 @@ from isthmus.rawjson import RawJson
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
+from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, TransportChannel
@@ -155,7 +156,9 @@ class CrossClusterSearch:
         if not grouped.is_cross_cluster:
             # Exclusions may have removed every remote: search what is left, locally.
             local_only = ",".join(grouped.local or ()) or None if grouped.local else expression
-            return await self.search.search(local_only, body, params, local_restrictions)
+            return await self.search.search(
+                local_only, body, params, local_restrictions, owner=Owner.of(subject)
+            )
         started = time.perf_counter()
         local_expr = ",".join(grouped.local) if grouped.local is not None else None
         # Scroll needs every shard's hits at the coordinator: as ES, it never minimizes.
@@ -445,6 +448,7 @@ class CrossClusterSearch:
             local_restrictions,
             remote=shard_set,
             include_local=local_expr is not None,
+            owner=Owner.of(subject),
         )
         failures = out["_shards"].get("failures", [])
         remote_total = 0

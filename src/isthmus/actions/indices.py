@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
+from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.metadata import (
     AliasMetadata,
     ClusterMetadata,
@@ -27,6 +28,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     ActionRequestValidationError,
     AliasesNotFoundError,
+    ElasticsearchParseError,
     IllegalArgumentError,
     IndexNotFoundError,
     InvalidAliasNameError,
@@ -110,12 +112,16 @@ class IndicesActions:
         for key in body:
             if key not in ("settings", "mappings", "aliases"):
                 raise ParsingError(f"unknown key [{key}] for create index")
+            if body[key] is not None and not isinstance(body[key], Mapping):
+                raise ElasticsearchParseError(f"key [{key}] must be an object")
         settings = normalize_index_settings(body.get("settings") or {}, creating=True)
         settings = {k: v for k, v in settings.items() if v != ""}
         mapping = IndexMapping(body.get("mappings") or {})
         aliases: dict[str, AliasMetadata] = {}
         for alias, spec in (body.get("aliases") or {}).items():
             validate_alias_name(alias)
+            if spec is not None and not isinstance(spec, Mapping):
+                raise ElasticsearchParseError(f"key [{alias}] must be an object")
             aliases[alias] = AliasMetadata.from_json(alias, spec or {})
         for key in ("index.number_of_shards", "index.number_of_replicas"):
             settings.setdefault(key, "1")
@@ -350,31 +356,13 @@ class IndicesActions:
 
     # --- aliases -----------------------------------------------------------------------------
 
-    async def update_aliases(self, actions: Any) -> dict[str, Any]:
-        if not isinstance(actions, list) or not actions:
-            raise ActionRequestValidationError("Validation Failed: 1: no actions specified;")
-        parsed: list[tuple[str, list[str], list[str], dict[str, Any]]] = []
-        for item in actions:
-            if not isinstance(item, Mapping) or len(item) != 1:
-                raise ParsingError("[aliases] failed to parse field [actions]")
-            ((kind, spec),) = item.items()
-            if kind not in ("add", "remove", "remove_index"):
-                raise ParsingError(f"[aliases] unknown field [{kind}]")
-            indices = _list(spec.get("indices", spec.get("index")))
-            aliases = _list(spec.get("aliases", spec.get("alias")))
-            if not indices:
-                raise ActionRequestValidationError(
-                    "Validation Failed: 1: One of [index] or [indices] is required;"
-                )
-            if kind != "remove_index" and not aliases:
-                raise ActionRequestValidationError(
-                    "Validation Failed: 1: One of [alias] or [aliases] is required;"
-                )
-            parsed.append((kind, indices, aliases, dict(spec)))
+    async def update_aliases(self, actions: list[AliasAction]) -> dict[str, Any]:
+        """Apply parsed (and, with security on, authorized) alias actions atomically."""
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             indices = dict(state.indices)
-            for kind, exprs, aliases, spec in parsed:
+            for action in actions:
+                kind, exprs, aliases, spec = action.kind, action.indices, action.aliases, action.spec
                 options = IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False)
                 targets = [
                     r.index.name
@@ -398,9 +386,10 @@ class IndicesActions:
                             matched = [
                                 a
                                 for a in current
-                                if a == alias or ("*" in alias and simple_match(a, alias))
+                                if (a == alias or ("*" in alias and simple_match(a, alias)))
+                                and (action.allowed_aliases is None or a in action.allowed_aliases)
                             ]
-                            if not matched and spec.get("must_exist", True) is not False:
+                            if not matched and action.must_exist:
                                 raise AliasesNotFoundError(
                                     f"aliases [{alias}] missing",
                                     extra={"resource.type": "aliases", "resource.id": alias},

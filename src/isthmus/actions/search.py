@@ -20,11 +20,20 @@ import heapq
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
 
+from isthmus.actions.scrolls import (
+    DEFAULT_MAX_KEEP_ALIVE_MS,
+    DEFAULT_MAX_OPEN,
+    MAX_KEEP_ALIVE_SETTING,
+    MAX_OPEN_SETTING,
+    ScrollContext,
+    ScrollStore,
+    check_keep_alive,
+)
 from isthmus.actions.search_shard import (
     ShardHit,
     ShardResult,
@@ -34,6 +43,7 @@ from isthmus.actions.search_shard import (
 )
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve
+from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
@@ -41,7 +51,6 @@ from isthmus.errors import (
     IsthmusError,
     ParsingError,
     QueryShardError,
-    SearchContextMissingError,
     SearchPhaseExecutionError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -52,22 +61,12 @@ from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.source_filter import filter_source
+from isthmus.security.authz import Subject
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
+from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 
 SEARCH_OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
-
-
-@dataclass
-class _ScrollContext:
-    request: SearchRequest
-    hits: list[tuple[ShardHit, IndexMapping]]
-    position: int
-    expires_at: float
-    keep_alive_ms: int
-    total: int
-    shards: int
-    restrictions: IndexRestrictions | None = None
 
 
 @dataclass
@@ -114,7 +113,7 @@ class SearchActions:
         self.indices = indices
         self.node_id = node_id
         self.clock = clock
-        self._scrolls: dict[str, _ScrollContext] = {}
+        self.scrolls = ScrollStore(clock)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -233,8 +232,10 @@ class SearchActions:
         *,
         remote: RemoteShards | None = None,
         include_local: bool = True,
+        owner: Owner | None = None,
     ) -> dict[str, Any]:
-        """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none).
+        """``_search``; ``restrictions`` carries the subject's DLS/FLS per index (None: none);
+        ``owner`` is whom a scroll context opened by this search belongs to.
 
         ``remote`` adds other clusters' shards, searched shard by shard like local ones
         (cross-cluster search without minimized round trips); ``include_local=False`` searches
@@ -243,6 +244,9 @@ class SearchActions:
         started = time.perf_counter()
         req = self.parse(expression, body, params)
         scroll = params.get("scroll")
+        if scroll is not None:
+            keep = parse_time(scroll).millis
+            check_keep_alive(keep, self._max_keep_alive_ms())
         partial = await self.search_partial(
             expression,
             req,
@@ -255,20 +259,23 @@ class SearchActions:
         body_out: dict[str, Any] = {}
         merged = partial.hits
         if scroll is not None:
-            keep = parse_time(scroll).millis
             scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            ctx = _ScrollContext(
+            ctx = ScrollContext(
                 req,
-                [(h, partial.mappings[h.index]) for h in merged],
+                # Beyond the first page, local hits are kept without their source (see scrolls).
+                [
+                    (h if ":" in h.index else replace(h, source=b""), partial.mappings[h.index])
+                    for h in merged
+                ],
                 req.size,
                 self.clock() + keep / 1000,
                 keep,
                 partial.total,
                 partial.total_shards,
+                owner,
                 restrictions,
             )
-            self._expire_scrolls()
-            self._scrolls[scroll_id] = ctx
+            self.scrolls.open(scroll_id, ctx, self._max_open_scrolls())
             body_out["_scroll_id"] = scroll_id
             page = merged[: req.size]
         else:
@@ -545,31 +552,56 @@ class SearchActions:
 
     # --- scroll -------------------------------------------------------------------------------
 
-    def _expire_scrolls(self) -> None:
-        now = self.clock()
-        for key in [k for k, c in self._scrolls.items() if c.expires_at < now]:
-            del self._scrolls[key]
+    def _max_open_scrolls(self) -> int:
+        value = self.cluster.state.setting(MAX_OPEN_SETTING)
+        return DEFAULT_MAX_OPEN if value is None else int(value)
+
+    def _max_keep_alive_ms(self) -> int:
+        value = self.cluster.state.setting(MAX_KEEP_ALIVE_SETTING)
+        return DEFAULT_MAX_KEEP_ALIVE_MS if value is None else parse_time(value).millis
+
+    async def _with_sources(
+        self, page: list[tuple[ShardHit, IndexMapping]]
+    ) -> list[tuple[ShardHit, IndexMapping]]:
+        """A scroll page with each local hit's source read back as of the hit's ``_seq_no``."""
+        state = self.cluster.state
+        out = []
+        for hit, mapping in page:
+            if hit.source or ":" in hit.index:
+                out.append((hit, mapping))
+                continue
+            meta = state.indices.get(hit.index)
+            shard = self.indices.shard(ShardId(meta.uuid, hit.shard, meta.name)) if meta else None
+            if shard is None:
+                continue  # the index is gone: its hits went with it
+            ops = await asyncio.to_thread(shard.engine.history, hit.seq_no, hit.seq_no, 1)
+            if not ops or ops[0].source is None:
+                continue  # that version's history was trimmed
+            out.append((replace(hit, source=ops[0].source), mapping))
+        return out
 
     async def scroll(
-        self, scroll_id: str | None, keep_alive: str | None, rest_total_hits_as_int: bool = False
+        self,
+        scroll_id: str | None,
+        keep_alive: str | None,
+        rest_total_hits_as_int: bool = False,
+        subject: Subject | None = None,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         if not scroll_id:
             raise IllegalArgumentError("Validation Failed: 1: scrollId is missing;")
-        self._expire_scrolls()
-        ctx = self._scrolls.get(scroll_id)
-        if ctx is None:
-            raise SearchContextMissingError(f"No search context found for id [{scroll_id}]")
+        ctx = self.scrolls.find(scroll_id, subject)
         if keep_alive is not None:
-            ctx.keep_alive_ms = parse_time(keep_alive).millis
+            keep = parse_time(keep_alive).millis
+            check_keep_alive(keep, self._max_keep_alive_ms())
+            ctx.keep_alive_ms = keep
         ctx.expires_at = self.clock() + ctx.keep_alive_ms / 1000
-        page = ctx.hits[ctx.position : ctx.position + ctx.request.size]
-        ctx.position += len(page)
+        served = ctx.hits[ctx.position : ctx.position + ctx.request.size]
+        ctx.position += len(served)
+        page = await self._with_sources(served)
         mappings = {h.index: m for h, m in page}
         req = ctx.request
         if rest_total_hits_as_int and not req.rest_total_hits_as_int:
-            from dataclasses import replace
-
             req = replace(req, rest_total_hits_as_int=True)
         return {
             "_scroll_id": scroll_id,
@@ -586,20 +618,13 @@ class SearchActions:
             ),
         }
 
-    def clear_scroll(self, ids: list[str]) -> dict[str, Any]:
-        freed = 0
-        if ids == ["_all"]:
-            freed = len(self._scrolls)
-            self._scrolls.clear()
-        else:
-            for scroll_id in ids:
-                if self._scrolls.pop(scroll_id, None) is not None:
-                    freed += 1
+    def clear_scroll(self, ids: list[str], subject: Subject | None = None) -> dict[str, Any]:
+        freed = self.scrolls.clear(ids, subject)
         return {"succeeded": True, "num_freed": freed}
 
     @property
     def open_scrolls(self) -> int:
-        return len(self._scrolls)
+        return len(self.scrolls)
 
     # --- count --------------------------------------------------------------------------------
 

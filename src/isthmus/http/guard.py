@@ -4,7 +4,8 @@ Cluster actions are checked against cluster privileges. Index actions are checke
 way ES does it: explicitly named indices (or aliases) must all be authorized (else 403 naming
 them), while wildcards expand only to the names the subject may use. The guard hands the
 handler the resulting explicit expression, so no handler can see an index the subject may not.
-Per-item checks (``_bulk``, ``_mget``) use :meth:`Guard.item_allowed`.
+Per-item checks (``_bulk``, ``_mget``) use :meth:`Guard.item_allowed`; APIs that name indices or
+aliases in their body (``_aliases``, index creation with aliases) call the guard's body checks.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import split_expression
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.http.router import Request, Route
 from isthmus.security.authz import Authorizer, Subject
-from isthmus.security.privileges import is_index_action
+from isthmus.security.privileges import SELF_ACTIONS, is_index_action
 
 if TYPE_CHECKING:
     from isthmus.security.service import SecurityService
@@ -42,6 +44,8 @@ CROSS_CLUSTER_ACTIONS = {
 }
 # Authorized by the search they continue.
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}
+ALIASES_ACTION = "indices:admin/aliases"
+DELETE_INDEX_ACTION = "indices:admin/delete"
 
 
 @dataclass
@@ -63,6 +67,10 @@ class Guard:
         if not action or action in UNCHECKED_ACTIONS or action in PER_ITEM_ACTIONS:
             return subject, params
         if not is_index_action(action):
+            if action in SELF_ACTIONS and self.authorizer.same_user_allowed(
+                subject, action, params.get("username")
+            ):
+                return subject, params
             self.authorizer.check_cluster(subject, action)
             return subject, params
         params["index"] = self.narrow(subject, action, params.get("index"))
@@ -123,6 +131,71 @@ class Guard:
                 return ",".join(remote)
             chosen = NOTHING.split(",")
         return ",".join(dict.fromkeys(chosen + remote))
+
+    def authorize_alias_actions(
+        self, subject: Subject | None, actions: list[AliasAction]
+    ) -> list[AliasAction]:
+        """Alias actions narrowed to what ``subject`` may do, or ES's 403/400.
+
+        As in ES: ``add`` and ``remove`` need ``indices:admin/aliases`` on every index and
+        every alias they name (wildcards expand to the authorized names only), ``remove_index``
+        needs ``indices:admin/delete`` on the index; an added alias may not grant more than its
+        index does, and a caller with document- or field-level security on an index may not
+        add aliases to it (an alias would be a way around the restriction)."""
+        if subject is None:
+            return actions
+        state = self.cluster.state
+        out: list[AliasAction] = []
+        for item in actions:
+            action = DELETE_INDEX_ACTION if item.kind == "remove_index" else ALIASES_ACTION
+            expression = ",".join(item.indices)
+            narrowed = self.narrow(subject, action, expression)
+            if narrowed == NOTHING:
+                raise self.authorizer.denied(subject, action, list(item.indices))
+            indices = tuple(narrowed.split(","))
+            if item.kind == "remove_index":
+                out.append(replace(item, indices=indices))
+                continue
+            named = [a for a in item.aliases if "*" not in a and a != "_all"]
+            self.authorizer.check_indices(subject, ALIASES_ACTION, named)
+            allowed = None
+            if item.kind == "remove" and len(named) < len(item.aliases):
+                allowed = frozenset(
+                    a
+                    for a in state.aliases()
+                    if self.authorizer.index_access(subject, ALIASES_ACTION, a).granted
+                )
+            if item.kind == "add":
+                self._check_new_aliases(subject, indices, item.aliases)
+            out.append(replace(item, indices=indices, allowed_aliases=allowed))
+        return out
+
+    def authorize_new_aliases(self, subject: Subject | None, index: str, body: object) -> None:
+        """Index creation with ``aliases`` in its body: the aliases are authorized as ES does."""
+        if subject is None or not isinstance(body, dict) or not body.get("aliases"):
+            return
+        aliases = body["aliases"]
+        names = list(aliases) if isinstance(aliases, dict) else []
+        self.authorizer.check_indices(subject, ALIASES_ACTION, names)
+
+    def _check_new_aliases(
+        self, subject: Subject, indices: tuple[str, ...], aliases: tuple[str, ...]
+    ) -> None:
+        for index in indices:
+            access = self.authorizer.index_access(subject, ALIASES_ACTION, index)
+            restricted = (access.queries, access.fields, access.limited_queries)
+            if any(r is not None for r in (*restricted, access.limited_fields)):
+                raise SecurityError(
+                    "Alias requests are not allowed for users who have field or document level "
+                    "security enabled on one of the indices",
+                    status=400,
+                )
+            for alias in aliases:
+                if not self.authorizer.grants_no_more(subject, alias, index):
+                    raise SecurityError(
+                        "Adding an alias is not allowed when the alias has more permissions than "
+                        "any of the indices"
+                    )
 
     def item_allowed(
         self, subject: Subject | None, action: str, index: str

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from isthmus.errors import SecurityError
 from isthmus.security.privileges import (
+    CHANGE_PASSWORD_ACTION,
+    INDEX_PRIVILEGES,
     SELF_ACTIONS,
     cluster_grants,
     granting_cluster_privileges,
@@ -130,12 +132,40 @@ def _index_walk(
     )
 
 
+# Realms whose users may change their own password (ES: the native realm and the reserved users).
+_PASSWORD_REALMS = frozenset({"native", "reserved"})
+# One concrete action per pattern of every index privilege: what "everything an index name
+# grants" is compared on (``indices:data/read/*`` → ``indices:data/read/x``).
+_INDEX_PROBES = tuple(
+    sorted({p.replace("*", "x") for patterns in INDEX_PRIVILEGES.values() for p in patterns})
+)
+
+
 class Authorizer:
     """Decides on actions for subjects; raises :class:`SecurityError` with ES's texts."""
 
-    def cluster_allowed(self, subject: Subject, action: str) -> bool:
-        if action in SELF_ACTIONS:
+    @staticmethod
+    def same_user_allowed(subject: Subject, action: str, target: str | None) -> bool:
+        """ES's "same user" rule for the actions every user may run about itself.
+
+        ``target`` is the user the request is about (None: the caller). Changing one's own
+        password additionally requires that the caller authenticated with a password of a realm
+        that keeps passwords: never an API key, a cross-cluster request or anonymous access (an
+        API key limited to one index must not be able to take over its owner's account).
+        Anything else falls back to the cluster privileges (``manage_security``)."""
+        if action not in SELF_ACTIONS:
+            return False
+        if target is not None and target != subject.username:
+            return False
+        if action != CHANGE_PASSWORD_ACTION:
             return True
+        origin = subject.authenticated_as or subject
+        if origin.is_api_key or subject.is_api_key or subject.cross_cluster is not None:
+            return False
+        # Run as: the realm of the user run as; otherwise of the user who authenticated.
+        return subject.realm_type in _PASSWORD_REALMS
+
+    def cluster_allowed(self, subject: Subject, action: str) -> bool:
         if subject.cross_cluster is not None:
             # Cluster actions of another cluster's request are the key's to grant alone (the
             # querying side sends index privileges only).
@@ -169,6 +199,15 @@ class Authorizer:
         if not ok:
             return IndexAccess(False)
         return IndexAccess(True, queries, lq, fields, lf, eq, ef)
+
+    def grants_no_more(self, subject: Subject, alias: str, index: str) -> bool:
+        """True when the name ``alias`` grants ``subject`` no action that ``index`` does not:
+        ES's rule for adding an alias (it must not widen the caller's access to the index)."""
+        return all(
+            self.index_access(subject, a, index).granted
+            for a in _INDEX_PROBES
+            if self.index_access(subject, a, alias).granted
+        )
 
     def authorized_indices(self, subject: Subject, action: str, names: Iterable[str]) -> list[str]:
         return [n for n in names if self.index_access(subject, action, n).granted]

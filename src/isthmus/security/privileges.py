@@ -103,7 +103,8 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "none": (),
 }
 
-# Actions every authenticated user may run about itself.
+CHANGE_PASSWORD_ACTION = "cluster:admin/xpack/security/user/change_password"
+# Actions every authenticated user may run about itself (see Authorizer.same_user_allowed).
 SELF_ACTIONS = (
     "cluster:admin/xpack/security/user/authenticate",
     "cluster:admin/xpack/security/user/change_password",

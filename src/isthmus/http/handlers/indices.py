@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from isthmus.cluster.alias_actions import parse_alias_actions
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
@@ -24,7 +25,10 @@ def routes(s: Services) -> list[Route]:
     act = s.indices_actions
 
     async def create(req: Request) -> dict[str, Any]:
-        meta = await act.create(req.path_params["index"], json_object(req))
+        body = json_object(req)
+        if s.guard is not None:
+            s.guard.authorize_new_aliases(req.subject, req.path_params["index"], body)
+        meta = await act.create(req.path_params["index"], body)
         return {"acknowledged": True, "shards_acknowledged": True, "index": meta.name}
 
     def visible_mapping(req: Request, index: str, mapping: dict[str, Any]) -> dict[str, Any]:
@@ -80,18 +84,25 @@ def routes(s: Services) -> list[Route]:
     async def close_index(req: Request) -> dict[str, Any]:
         return await act.set_state(req.path_params["index"], req.params, open_=False)
 
+    async def apply_aliases(req: Request, raw: Any) -> dict[str, Any]:
+        # Parsed at the edge, then every index and alias named in the body is authorized.
+        actions = parse_alias_actions(raw)
+        if s.guard is not None:
+            actions = s.guard.authorize_alias_actions(req.subject, actions)
+        return await act.update_aliases(actions)
+
     async def update_aliases(req: Request) -> dict[str, Any]:
         body = json_object(req, required=True) or {}
-        return await act.update_aliases(body.get("actions"))
+        return await apply_aliases(req, body.get("actions"))
 
     async def put_alias(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
         spec = {**body, "index": req.path_params["index"], "alias": req.path_params["name"]}
-        return await act.update_aliases([{"add": spec}])
+        return await apply_aliases(req, [{"add": spec}])
 
     async def delete_alias(req: Request) -> dict[str, Any]:
         spec = {"index": req.path_params["index"], "alias": req.path_params["name"]}
-        return await act.update_aliases([{"remove": spec}])
+        return await apply_aliases(req, [{"remove": spec}])
 
     async def get_alias(req: Request) -> Response:
         body, missing = act.get_aliases(

@@ -138,6 +138,9 @@ def parse_msearch(
     return out
 
 
+CLEAR_ALL_SCROLLS_ACTION = "cluster:admin/indices/scroll/clear_all"
+
+
 def routes(s: Services) -> list[Route]:
     def restrictions(req: Request) -> IndexRestrictions | None:
         if s.guard is None:
@@ -175,7 +178,7 @@ def routes(s: Services) -> list[Route]:
         )
         keep = body.get("scroll") or req.params.get("scroll")
         return await s.search.scroll(
-            scroll_id, keep, req.params.get("rest_total_hits_as_int") == "true"
+            scroll_id, keep, req.params.get("rest_total_hits_as_int") == "true", req.subject
         )
 
     async def clear_scroll(req: Request) -> Response:
@@ -183,7 +186,10 @@ def routes(s: Services) -> list[Route]:
         ids = req.path_params.get("scroll_id") or body.get("scroll_id") or []
         if isinstance(ids, str):
             ids = [p for p in ids.split(",") if p]
-        result = s.search.clear_scroll(list(ids))
+        if "_all" in ids and s.guard is not None and req.subject is not None:
+            # Clearing every scroll is a cluster action in ES (and frees only the caller's own).
+            s.guard.authorizer.check_cluster(req.subject, CLEAR_ALL_SCROLLS_ACTION)
+        result = s.search.clear_scroll(list(ids), req.subject)
         # ES answers 404 (with the same body) when nothing was freed.
         return Response(200 if result["num_freed"] else 404, result)
 

@@ -8,8 +8,9 @@ from isthmus.errors import IllegalArgumentError, ResourceNotFoundError, Security
 from isthmus.http.handlers.common import bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security import cross_cluster_keys as ccx
+from isthmus.security.api_key_scope import grants_any_privilege, may_reach_keys, visible_records
 from isthmus.security.authz import Authorizer, Subject
-from isthmus.security.privileges import CLUSTER_PRIVILEGES, cluster_grants
+from isthmus.security.privileges import CLUSTER_PRIVILEGES
 from isthmus.services import Services
 
 _SEC = "cluster:admin/xpack/security"
@@ -25,16 +26,6 @@ def _subject(req: Request) -> Subject:
         raise IllegalArgumentError("security is not enabled on this node")
     assert isinstance(req.subject, Subject)
     return req.subject
-
-
-def _manages_all_keys(subject: Subject) -> bool:
-    """``manage_api_key`` (or more) sees every key; ``manage_own_api_key`` only its own."""
-    roles = subject.limited_by if subject.limited_by is not None else subject.descriptors
-    return any(
-        cluster_grants(p, f"{_SEC}/api_key/get") and p != "manage_own_api_key"
-        for r in roles
-        for p in r.cluster
-    )
 
 
 def _probes(patterns: tuple[str, ...]) -> list[str]:
@@ -83,10 +74,9 @@ def routes(s: Services) -> list[Route]:
         return Response(200 if found else 404, {"found": found})
 
     async def change_password(req: Request) -> dict[str, Any]:
+        # Authorized by the guard: ES's same-user rule, else manage_security.
         subject = _subject(req)
         target = req.path_params.get("username") or subject.username
-        if target != subject.username:
-            authorizer.check_cluster(subject, f"{_SEC}/user/put")
         body = json_object(req, required=True) or {}
         password = body.get("password")
         if not isinstance(password, str):
@@ -123,16 +113,30 @@ def routes(s: Services) -> list[Route]:
         for key in body:
             if key not in ("name", "expiration", "role_descriptors", "metadata"):
                 raise IllegalArgumentError(f"[api_key_request] unknown field [{key}]")
+        if subject.is_api_key and grants_any_privilege(body.get("role_descriptors")):
+            raise IllegalArgumentError(
+                "creating derived api keys requires an explicit role descriptor that is empty "
+                "(has no privileges)"
+            )
         return sec.create_api_key(subject, body)
 
-    def _visible(subject: Subject, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if _manages_all_keys(subject):
-            return records
-        return [r for r in records if r["username"] == subject.username]
+    def _reach(req: Request, action: str, **scope: Any) -> Subject:
+        subject = _subject(req)
+        if not may_reach_keys(subject, **scope):
+            raise authorizer.denied(subject, action)
+        return subject
 
     async def get_keys(req: Request) -> dict[str, Any]:
-        subject = _subject(req)
         owner = bool_param(req, "owner")
+        key_id = req.params.get("id")
+        subject = _reach(
+            req,
+            f"{_SEC}/api_key/get",
+            ids=[key_id] if key_id else [],
+            username=req.params.get("username"),
+            realm=req.params.get("realm_name"),
+            owner=owner,
+        )
         records = sec.find_keys(
             key_id=req.params.get("id"),
             name=req.params.get("name"),
@@ -140,7 +144,7 @@ def routes(s: Services) -> list[Route]:
             realm=req.params.get("realm_name"),
             active_only=bool_param(req, "active_only"),
         )
-        records = _visible(subject, records)
+        records = visible_records(subject, records)
         if not records and (req.params.get("id") or req.params.get("name")):
             what = (
                 f"id [{req.params['id']}]"
@@ -152,9 +156,18 @@ def routes(s: Services) -> list[Route]:
         return {"api_keys": [sec.render_key(r, with_limited) for r in records]}
 
     async def invalidate_keys(req: Request) -> dict[str, Any]:
-        subject = _subject(req)
         body = json_object(req, required=True) or {}
         ids = body.get("ids") or ([body["id"]] if body.get("id") else [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise IllegalArgumentError("[ids] must be a list of API key ids")
+        subject = _reach(
+            req,
+            f"{_SEC}/api_key/invalidate",
+            ids=ids,
+            username=body.get("username"),
+            realm=body.get("realm_name"),
+            owner=body.get("owner") is True,
+        )
         records: list[dict[str, Any]] = []
         if ids:
             for key_id in ids:
@@ -169,7 +182,7 @@ def routes(s: Services) -> list[Route]:
                 "One of [api key id(s), api key name, username, realm name] must be specified "
                 "if [owner] flag is false"
             )
-        records = _visible(subject, records)
+        records = visible_records(subject, records)
         refused: list[str] = []
         if not _holds_manage_security(authorizer, subject):
             refused = [r["id"] for r in records if r.get("type") == "cross_cluster"]
@@ -179,7 +192,7 @@ def routes(s: Services) -> list[Route]:
     async def query_keys(req: Request) -> dict[str, Any]:
         subject = _subject(req)
         body = json_object(req) or {}
-        records = _visible(subject, sec.find_keys())
+        records = visible_records(subject, sec.find_keys())
         query = body.get("query")
         if query is not None:
             from isthmus.index.mapping import Mapping

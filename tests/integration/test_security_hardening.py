@@ -1,0 +1,314 @@
+"""Issue 14's authorization holes, each reproduced as the attacker would try it.
+
+A restricted user (``mal``: read and manage on ``pub-*``, ``manage_own_api_key``), its API keys
+and the superuser, against one secured node with the official client. Every test here failed on
+the code before the fix: body-named indices (``_aliases``, index creation with aliases), an API
+key taking over its owner's account or keys, and scroll contexts used or cleared by someone else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.testing.process import NodeProcess
+
+
+def _elastic_password(node: NodeProcess) -> str:
+    text = (node.home / "stderr.log").read_text()
+    line = next(li for li in text.splitlines() if "password for the [elastic] user" in li)
+    return line.rsplit(" ", 1)[1]
+
+
+def _error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
+    try:
+        call()
+    except ApiError as exc:
+        return exc.meta.status, exc.body
+    raise AssertionError("expected an error")
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
+) -> Iterator[tuple[NodeProcess, Elasticsearch]]:
+    node = NodeProcess(
+        tmp_path_factory.mktemp("hardening"),
+        {"xpack.security.enabled": True, "xpack.security.authc.anonymous.roles": []},
+    )
+    node.start()
+    password = _elastic_password(node)
+    record_secret(password)
+    record_secret("mal-secret-1")
+    admin = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=30)
+    for index in ("pub-1", "pub-2", "secret", "victim"):
+        admin.indices.create(index=index)
+        for n in range(4):
+            admin.index(index=index, id=str(n), document={"msg": f"{index} {n}"})
+    admin.indices.refresh(index="*")
+    admin.security.put_role(
+        name="pub",
+        cluster=["manage_own_api_key"],
+        indices=[{"names": ["pub-*"], "privileges": ["read", "manage"]}],
+    )
+    admin.security.put_role(
+        name="pub_dls",
+        indices=[
+            {"names": ["pub-*"], "privileges": ["all"], "query": {"term": {"msg": "nothing"}}}
+        ],
+    )
+    admin.security.put_user(username="mal", password="mal-secret-1", roles=["pub"])
+    admin.security.put_user(username="dls", password="mal-secret-1", roles=["pub_dls"])
+    yield node, admin
+    admin.close()
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def mal(cluster: tuple[NodeProcess, Elasticsearch]) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(cluster[0].url, basic_auth=("mal", "mal-secret-1"))
+    yield client
+    client.close()
+
+
+# --- finding 1: indices named in a body --------------------------------------------------------
+
+
+def test_aliases_body_cannot_remove_a_forbidden_index(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    status, body = _error(
+        lambda: mal.indices.update_aliases(actions=[{"remove_index": {"index": "victim"}}])
+    )
+    assert status == 403
+    assert body["error"]["reason"] == (
+        "action [indices:admin/delete] is unauthorized for user [mal] with effective roles [pub] "
+        "on indices [victim], this action is granted by the index privileges "
+        "[delete_index,manage,all]"
+    )
+    assert admin.indices.exists(index="victim")
+    # A wildcard expands to the caller's own indices only: victim survives that too.
+    status, _ = _error(
+        lambda: mal.indices.update_aliases(actions=[{"remove_index": {"index": "vic*"}}])
+    )
+    assert status == 403
+    assert admin.indices.exists(index="victim")
+
+
+def test_aliases_body_cannot_alias_a_forbidden_index_into_view(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    status, body = _error(
+        lambda: mal.indices.update_aliases(
+            actions=[{"add": {"index": "secret", "alias": "pub-window"}}]
+        )
+    )
+    assert status == 403
+    assert "on indices [secret]" in body["error"]["reason"]
+    assert "[indices:admin/aliases]" in body["error"]["reason"]
+    # The same through the path form and through index creation: the alias name is checked.
+    status, _ = _error(lambda: mal.indices.put_alias(index="pub-1", name="elsewhere"))
+    assert status == 403
+    status, _ = _error(lambda: mal.indices.create(index="pub-new", aliases={"elsewhere": {}}))
+    assert status == 403
+    assert not admin.indices.exists(index="pub-new")
+    assert not admin.indices.exists_alias(name="pub-window")
+    # Within its own indices, mal may alias as it likes.
+    assert mal.indices.update_aliases(actions=[{"add": {"index": "pub-1", "alias": "pub-a"}}])[
+        "acknowledged"
+    ]
+    assert mal.search(index="pub-a")["hits"]["total"]["value"] == 4
+
+
+def test_alias_removal_by_wildcard_touches_only_authorized_aliases(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    admin.indices.update_aliases(
+        actions=[
+            {"add": {"index": "pub-2", "alias": "pub-keep"}},
+            {"add": {"index": "pub-2", "alias": "admin-only"}},
+        ]
+    )
+    mal.indices.update_aliases(actions=[{"remove": {"index": "pub-2", "alias": "*"}}])
+    remaining = admin.indices.get_alias(index="pub-2")["pub-2"]["aliases"]
+    assert set(remaining) == {"admin-only"}
+    status, _ = _error(
+        lambda: mal.indices.update_aliases(
+            actions=[{"remove": {"index": "pub-2", "alias": "admin-only"}}]
+        )
+    )
+    assert status == 403
+
+
+def test_added_alias_may_not_grant_more_than_its_index(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    node, admin = cluster
+    admin.security.put_role(
+        name="narrow",
+        indices=[
+            {"names": ["pub-1"], "privileges": ["read", "manage"]},
+            {"names": ["wide-*"], "privileges": ["all"]},
+        ],
+    )
+    admin.security.put_user(username="narrow", password="mal-secret-1", roles=["narrow"])
+    narrow = Elasticsearch(node.url, basic_auth=("narrow", "mal-secret-1"))
+    status, body = _error(
+        lambda: narrow.indices.update_aliases(
+            actions=[{"add": {"index": "pub-1", "alias": "wide-1"}}]
+        )
+    )
+    assert status == 403
+    assert body["error"]["reason"] == (
+        "Adding an alias is not allowed when the alias has more permissions than any of the indices"
+    )
+    # Document-level security on the index: no alias may be added to it at all.
+    dls = Elasticsearch(node.url, basic_auth=("dls", "mal-secret-1"))
+    status, body = _error(
+        lambda: dls.indices.update_aliases(actions=[{"add": {"index": "pub-1", "alias": "pub-d"}}])
+    )
+    assert status == 400
+    assert body["error"]["type"] == "security_exception"
+    assert body["error"]["reason"] == (
+        "Alias requests are not allowed for users who have field or document level security "
+        "enabled on one of the indices"
+    )
+
+
+def test_alias_actions_with_wrong_shapes_are_400(mal: Elasticsearch) -> None:
+    for actions in ([{"add": "str"}], [{"add": {"index": 1, "alias": "a"}}], "x", [1]):
+        status, body = _error(
+            lambda actions=actions: mal.indices.update_aliases(body={"actions": actions})
+        )
+        assert status == 400, (actions, body)
+        assert body["error"]["type"] in ("parsing_exception", "x_content_parse_exception")
+
+
+# --- finding 2: what an API key may do to its owner ---------------------------------------------
+
+
+def test_api_key_cannot_change_its_owners_password(
+    cluster: tuple[NodeProcess, Elasticsearch],
+    mal: Elasticsearch,
+    record_secret: Callable[[str], None],
+) -> None:
+    node, _ = cluster
+    key = mal.security.create_api_key(
+        name="one-index",
+        role_descriptors={"r": {"indices": [{"names": ["pub-1"], "privileges": ["read"]}]}},
+    )
+    record_secret(key["encoded"])
+    with Elasticsearch(node.url, api_key=key["encoded"]) as client:
+        for username in (None, "mal"):
+            status, body = _error(
+                lambda username=username: client.security.change_password(
+                    username=username, password="taken-over-1"
+                )
+            )
+            assert status == 403
+            assert body["error"]["reason"].startswith(
+                "action [cluster:admin/xpack/security/user/change_password] is unauthorized for "
+                f"API key id [{key['id']}] of user [mal]"
+            )
+    # The password still works; and a user changes its own as before, not another's.
+    mal.security.change_password(password="mal-secret-1")
+    status, _ = _error(lambda: mal.security.change_password(username="elastic", password="x" * 8))
+    assert status == 403
+
+
+def test_api_key_reaches_only_itself_with_manage_own_api_key(
+    cluster: tuple[NodeProcess, Elasticsearch],
+    mal: Elasticsearch,
+    record_secret: Callable[[str], None],
+) -> None:
+    node, admin = cluster
+    sibling = mal.security.create_api_key(name="sibling")
+    key = mal.security.create_api_key(
+        name="self-managing",
+        role_descriptors={"r": {"cluster": ["manage_own_api_key"]}},
+    )
+    record_secret(key["encoded"])
+    record_secret(sibling["encoded"])
+    with Elasticsearch(node.url, api_key=key["encoded"]) as client:
+        status, body = _error(lambda: client.security.create_api_key(name="derived"))
+        assert status == 400
+        assert body["error"]["reason"] == (
+            "creating derived api keys requires an explicit role descriptor that is empty "
+            "(has no privileges)"
+        )
+        assert client.security.create_api_key(name="empty", role_descriptors={"none": {}})["id"]
+        assert _error(lambda: client.security.get_api_key(owner=True))[0] == 403
+        assert _error(lambda: client.security.invalidate_api_key(ids=[sibling["id"]]))[0] == 403
+        mine = client.security.get_api_key(id=key["id"])["api_keys"]
+        assert [k["id"] for k in mine] == [key["id"]]
+        queried = client.security.query_api_keys()["api_keys"]
+        assert [k["id"] for k in queried] == [key["id"]]
+    assert admin.security.get_api_key(id=sibling["id"])["api_keys"][0]["invalidated"] is False
+    # The user itself reaches its own keys with owner=true, and nobody else's by id.
+    admin_key = admin.security.create_api_key(name="admins")
+    record_secret(admin_key["encoded"])
+    assert _error(lambda: mal.security.get_api_key(id=admin_key["id"]))[0] == 403
+    owned = {k["id"] for k in mal.security.get_api_key(owner=True)["api_keys"]}
+    assert sibling["id"] in owned and admin_key["id"] not in owned
+
+
+# --- finding 4 and 6: scroll contexts ------------------------------------------------------------
+
+
+def test_scroll_belongs_to_whoever_opened_it(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    page = admin.search(index="secret", scroll="1m", size=1, sort=["_doc"])
+    scroll_id = page["_scroll_id"]
+    status, body = _error(lambda: mal.scroll(scroll_id=scroll_id, scroll="1m"))
+    assert status == 404
+    assert body["error"]["type"] == "search_context_missing_exception"
+    status, body = _error(lambda: mal.clear_scroll(scroll_id="_all"))
+    assert status == 403
+    assert "[cluster:admin/indices/scroll/clear_all]" in body["error"]["reason"]
+    assert _error(lambda: mal.clear_scroll(scroll_id=scroll_id))[0] == 404
+    # Still the owner's, and still the point in time it was opened at.
+    admin.index(index="secret", id="3", document={"msg": "changed later"}, refresh=True)
+    seen = []
+    while True:
+        page = admin.scroll(scroll_id=scroll_id, scroll="1m")
+        if not page["hits"]["hits"]:
+            break
+        seen += [h["_source"]["msg"] for h in page["hits"]["hits"]]
+    assert sorted(seen) == ["secret 1", "secret 2", "secret 3"]
+    assert admin.clear_scroll(scroll_id=scroll_id)["num_freed"] == 1
+
+
+def test_scroll_keep_alive_and_open_context_limits(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    status, body = _error(lambda: mal.search(index="pub-1", scroll="99999d"))
+    assert status == 400
+    assert body["error"]["reason"] == (
+        "Keep alive for request (99999d) is too large. It must be less than (1d). This limit "
+        "can be set by changing the [search.max_keep_alive] cluster level setting."
+    )
+    admin.cluster.put_settings(persistent={"search.max_open_scroll_context": 2})
+    try:
+        admin.options(ignore_status=404).clear_scroll(scroll_id="_all")
+        ids = [mal.search(index="pub-1", scroll="1m")["_scroll_id"] for _ in range(2)]
+        status, body = _error(lambda: mal.search(index="pub-1", scroll="1m"))
+        assert status == 429
+        assert body["error"]["type"] == "too_many_scroll_contexts_exception"
+        assert body["error"]["reason"] == (
+            "Trying to create too many scroll contexts. Must be less than or equal to: [2]. "
+            "This limit can be set by changing the [search.max_open_scroll_context] setting."
+        )
+        mal.clear_scroll(scroll_id=ids)
+        assert mal.search(index="pub-1", scroll="1m")["_scroll_id"]
+    finally:
+        admin.cluster.put_settings(persistent={"search.max_open_scroll_context": None})
+        admin.options(ignore_status=404).clear_scroll(scroll_id="_all")
