@@ -307,3 +307,10 @@ class AuthenticationError(SecurityError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason, extra={"header": {"WWW-Authenticate": list(AUTH_CHALLENGE)}})
         self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}
+
+
+class ElasticsearchParseError(IsthmusError):
+    """ES's ``ElasticsearchParseException``: a request body of the wrong shape."""
+
+    es_type = "parse_exception"
+    status = 400

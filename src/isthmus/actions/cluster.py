@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, __version__
+from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, __version__, xcontent
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.cluster.service import ClusterService
@@ -150,8 +150,8 @@ class ClusterActions:
         for key in body:
             if key not in ("persistent", "transient"):
                 raise IllegalArgumentError(f"request body contains unknown field [{key}]")
-        persistent = self._validated("persistent", body.get("persistent") or {})
-        transient = self._validated("transient", body.get("transient") or {})
+        persistent = self._validated("persistent", _settings_object(body, "persistent"))
+        transient = self._validated("transient", _settings_object(body, "transient"))
         if not persistent and not transient:
             raise ActionRequestValidationError("Validation Failed: 1: no settings to update;")
 
@@ -316,7 +316,7 @@ class ClusterActions:
         wanted = params.get("wait_for_status")
         if wanted is not None and wanted not in _STATUS_RANK:
             raise IllegalArgumentError(f"unknown cluster health status [{wanted}]")
-        timeout = parse_time(params.get("timeout", "30s")).seconds
+        timeout = parse_time(params.get("timeout", "30s"), "timeout").seconds
         deadline = time.monotonic() + timeout
         level = params.get("level", "cluster")
         while True:
@@ -483,3 +483,10 @@ def _max_fds() -> int:
     import resource
 
     return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def _settings_object(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    return xcontent.as_object("cluster_update_settings_request", key, value)

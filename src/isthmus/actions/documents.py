@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from isthmus import xcontent
 from isthmus.actions.indices import IndicesActions
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
@@ -31,6 +32,7 @@ from isthmus.errors import (
     IsthmusError,
     JsonParseError,
     MapperParsingError,
+    ParsingError,
     VersionConflictError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
@@ -81,6 +83,25 @@ class WriteItem:
     require_alias: bool = False
     version: int | None = None
     version_type: str = "internal"
+
+
+def check_retry_on_conflict(value: int) -> int:
+    if value < 0:
+        raise ActionRequestValidationError(
+            "Validation Failed: 1: retry_on_conflict must be greater than or equal to 0;"
+        )
+    return value
+
+
+def check_update_body(body: Mapping[str, Any]) -> None:
+    """The typed shape of an update body (``doc`` and ``upsert`` are objects, the flags
+    booleans), checked before the document is read."""
+    for key in ("doc", "upsert"):
+        if key in body:
+            xcontent.as_object("UpdateRequest", key, body[key])
+    for key in ("doc_as_upsert", "detect_noop", "scripted_upsert"):
+        if key in body:
+            xcontent.as_bool("UpdateRequest", key, body[key])
 
 
 def check_versioning(version: int | None, version_type: str | None) -> str:
@@ -350,6 +371,7 @@ class DocumentActions:
                 raise IllegalArgumentError(f"[UpdateRequest] unknown field [{key}]")
         if "script" in body:
             raise IllegalArgumentError("scripted updates are not supported by Isthmus")
+        check_update_body(body)
         if "doc" not in body and "upsert" not in body:
             raise ActionRequestValidationError("Validation Failed: 1: script or doc is missing;")
         shard = self._shard(meta, item.routing or item.id)
@@ -522,9 +544,12 @@ class DocumentActions:
         body = dict(body or {})
         specs: list[dict[str, Any]] = []
         if "docs" in body:
-            specs = [dict(d) for d in body["docs"]]
+            specs = [_mget_spec(d) for d in xcontent.as_list("mget", "docs", body["docs"])]
         elif "ids" in body:
-            specs = [{"_id": str(i)} for i in body["ids"]]
+            specs = [
+                {"_id": xcontent.as_str("mget", "ids", i)}
+                for i in xcontent.as_list("mget", "ids", body["ids"])
+            ]
         else:
             raise ActionRequestValidationError("Validation Failed: 1: no documents to get;")
         if not specs:
@@ -541,14 +566,13 @@ class DocumentActions:
                 raise ActionRequestValidationError("Validation Failed: 1: id is missing for doc 0;")
             doc_params = dict(params)
             if "_source" in spec:
-                src = spec["_source"]
-                doc_params["_source"] = (
-                    ",".join(src)
-                    if isinstance(src, list)
-                    else str(src).lower()
-                    if isinstance(src, bool)
-                    else str(src)
-                )
+                flt = parse_source(spec["_source"])
+                if not flt.enabled:
+                    doc_params["_source"] = "false"
+                else:
+                    doc_params.pop("_source", None)
+                    doc_params["_source_includes"] = ",".join(flt.includes)
+                    doc_params["_source_excludes"] = ",".join(flt.excludes)
             if "routing" in spec:
                 doc_params["routing"] = str(spec["routing"])
             try:
@@ -559,6 +583,17 @@ class DocumentActions:
                 cause = exc.to_body()["error"]
                 docs.append({"_index": index, "_id": str(doc_id), "error": cause})
         return {"docs": docs}
+
+
+def _mget_spec(item: Any) -> dict[str, Any]:
+    """One ``docs`` entry of ``_mget``: an object whose names are strings."""
+    if not isinstance(item, Mapping):
+        raise ParsingError(f"docs array element should include an object but found [{item}]")
+    spec = dict(item)
+    for key in ("_index", "_id", "routing"):
+        if spec.get(key) is not None:
+            spec[key] = xcontent.as_str("mget", key, spec[key])
+    return spec
 
 
 def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | None:

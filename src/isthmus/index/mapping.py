@@ -58,8 +58,22 @@ class ParsedDocument:
     mapping_update: Mapping | None
 
 
+# ES's ``index.mapping.depth.limit`` default: how many objects may enclose a field, the root
+# included. A mapping or a dynamically mapped document deeper than this is refused.
+MAX_MAPPING_DEPTH = 20
+
+
 def _mapper_error(reason: str) -> MapperParsingError:
     return MapperParsingError(reason)
+
+
+def _check_depth(object_path: str) -> None:
+    """``object_path`` (``a.b``) is an object field: refuse it past the depth limit."""
+    if object_path.count(".") + 2 > MAX_MAPPING_DEPTH:
+        raise IllegalArgumentError(
+            f"Limit of mapping depth [{MAX_MAPPING_DEPTH}] has been exceeded due to object "
+            f"field [{object_path}]"
+        )
 
 
 def _parse_properties(
@@ -80,6 +94,8 @@ def _parse_properties(
                 f"Expected map for property [fields] on field [{full}] but got a class java.lang.String"
             )
         ftype = spec.get("type", OBJECT if "properties" in spec or "type" not in spec else None)
+        if not isinstance(ftype, str):
+            raise _mapper_error(f"No handler for type [{ftype}] declared on field [{name}]")
         if "." in name:
             # ES expands dotted names into objects.
             head, rest = name.split(".", 1)
@@ -88,6 +104,7 @@ def _parse_properties(
             _deep_merge(norm, sub)
             continue
         if ftype in (OBJECT, "nested"):
+            _check_depth(full)
             inner = _parse_properties(spec.get("properties", {}), full + ".", out)
             entry: dict[str, Any] = {"properties": inner} if inner or "properties" in spec else {}
             if ftype == "nested":
@@ -115,7 +132,7 @@ def _parse_properties(
                 raise _mapper_error(f"Expected map for property [fields] on field [{name}]")
             for sub_name, sub_spec in subfields.items():
                 sub_type = sub_spec.get("type") if isinstance(sub_spec, AbcMapping) else None
-                if sub_type not in LEAF_TYPES:
+                if not isinstance(sub_type, str) or sub_type not in LEAF_TYPES:
                     raise _mapper_error(
                         f"No handler for type [{sub_type}] declared on field [{sub_name}]"
                     )
@@ -259,6 +276,8 @@ class Mapping:
                 dyn_type = self._dynamic_type(path, value)
                 if dyn_type is None:
                     continue
+                if "." in path:
+                    _check_depth(path.rsplit(".", 1)[0])
                 _put_path(new_props, path, _dynamic_field_json(dyn_type))
                 for sub in _dynamic_specs(path, dyn_type):
                     _add_value(values, sub, value, doc_id)
@@ -332,24 +351,39 @@ def _copy(value: Any) -> Any:
 
 
 def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    """Leaf paths of a source object; arrays of objects are flattened like ES ``object``."""
-    for key, value in obj.items():
-        path = f"{prefix}{key}"
-        kind = type(value)
-        if kind is str or kind is int or kind is float or kind is bool or value is None:
-            yield path, value  # the common case, without the ABC isinstance checks below
-        elif isinstance(value, AbcMapping):
-            if not value:
-                continue
-            yield from _leaves(value, path + ".")
-        elif isinstance(value, list) and any(isinstance(v, AbcMapping) for v in value):
-            for item in value:
-                if isinstance(item, AbcMapping):
-                    yield from _leaves(item, path + ".")
-                elif item is not None:
-                    yield path, item
+    """Leaf paths of a source object, in document order; arrays of objects are flattened like
+    ES ``object``. Walked with an explicit stack: a source may nest as deep as JSON parsing
+    allows, far beyond Python's recursion limit."""
+    stack: list[Iterator[tuple[str, Any]]] = [_entries(obj, prefix)]
+    while stack:
+        for path, value in stack[-1]:
+            kind = type(value)
+            if kind is str or kind is int or kind is float or kind is bool or value is None:
+                yield path, value  # the common case, without the ABC isinstance checks below
+            elif isinstance(value, AbcMapping):
+                if value:
+                    stack.append(_entries(value, path + "."))
+                    break
+            elif isinstance(value, list) and any(isinstance(v, AbcMapping) for v in value):
+                stack.append(_list_entries(value, path))
+                break
+            else:
+                yield path, value
         else:
-            yield path, value
+            stack.pop()
+
+
+def _entries(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    return ((f"{prefix}{key}", value) for key, value in obj.items())
+
+
+def _list_entries(items: list[Any], path: str) -> Iterator[tuple[str, Any]]:
+    """An array holding objects: each object's fields under ``path``, other values as ``path``."""
+    for item in items:
+        if isinstance(item, AbcMapping):
+            yield from _entries(item, path + ".")
+        elif item is not None:
+            yield path, item
 
 
 def _put_path(props: dict[str, Any], path: str, leaf: dict[str, Any]) -> None:

@@ -91,17 +91,28 @@ _NOT_IMPLEMENTED = frozenset({
 })  # fmt: skip
 
 _SUB_KEYS = ("aggs", "aggregations")
+# How deep aggregations may nest. ES has no such setting (only its 1000-level limit on any JSON
+# document); here each level adds three levels to the response (result, buckets, bucket) and a
+# response must stay within the renderer's nesting limit, so a deeper request is refused up
+# front with a 400 rather than computed and then failing to render.
+MAX_AGGREGATION_DEPTH = 64
 _BAD_NAME_CHARS = "[]>"
 
 
-def parse_aggs(body: Mapping[str, Any]) -> AggsSpec:
-    """Validate an ``aggs`` object (names → definitions, nested to any depth)."""
+def parse_aggs(body: Mapping[str, Any], *, depth: int = 1) -> AggsSpec:
+    """Validate an ``aggs`` object (names → definitions, nested up to
+    :data:`MAX_AGGREGATION_DEPTH` levels)."""
     if not isinstance(body, Mapping):
         raise ParsingError("Expected [START_OBJECT] under [aggs], but got a different token")
-    return AggsSpec(tuple(_parse_one(str(name), entry) for name, entry in body.items()))
+    if depth > MAX_AGGREGATION_DEPTH:
+        raise IllegalArgumentError(
+            "The nested depth of the aggregations exceeds the maximum nested depth for "
+            f"aggregations [{MAX_AGGREGATION_DEPTH}]"
+        )
+    return AggsSpec(tuple(_parse_one(str(name), entry, depth) for name, entry in body.items()))
 
 
-def _parse_one(name: str, entry: Any) -> Agg:
+def _parse_one(name: str, entry: Any, depth: int) -> Agg:
     if not name or any(c in name for c in _BAD_NAME_CHARS):
         raise ParsingError(
             f"Invalid aggregation name [{name}]. Aggregation names can contain any character "
@@ -141,7 +152,7 @@ def _parse_one(name: str, entry: Any) -> Agg:
             agg_type, agg_body = key, value
     if agg_type is None:
         raise ParsingError(f"Missing definition for aggregation [{name}]")
-    subs = parse_aggs(subs_body) if subs_body is not None else AggsSpec()
+    subs = parse_aggs(subs_body, depth=depth + 1) if subs_body is not None else AggsSpec()
     if agg_type in _RAW_TYPES:
         return _RAW_TYPES[agg_type](name, agg_body, subs, meta)
     parser, allowed = _TYPES[agg_type]

@@ -13,7 +13,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from isthmus.errors import ParsingError
+from isthmus import xcontent
+from isthmus.errors import IllegalArgumentError, ParsingError, XContentParseError
+
+# ES's ``indices.query.bool.max_nested_depth`` (static, default 30): how many query objects may
+# enclose one another. Deeper trees are refused before any recursion, so a hostile body can
+# neither exhaust the stack of the parser nor that of the back-ends walking the tree.
+MAX_NESTED_DEPTH = 30
+# Compound queries and the keys under which they hold further queries.
+_SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
+    "bool": ("must", "should", "must_not", "filter"),
+    "constant_score": ("filter",),
+    "dis_max": ("queries",),
+}
 
 
 @dataclass(frozen=True)
@@ -239,6 +251,30 @@ def _opts(name: str, value: Any, main: str, allowed: set[str]) -> dict[str, Any]
     return {main: value}
 
 
+def _non_negative(name: str, key: str, value: Any, message: str) -> int:
+    number = xcontent.as_int(name, key, value)
+    if number < 0:
+        raise IllegalArgumentError(message)
+    return number
+
+
+def _slop(name: str, value: Any) -> int:
+    return _non_negative(name, "slop", value, "No negative slop allowed.")
+
+
+def _prefix_length(name: str, value: Any) -> int:
+    return _non_negative(
+        name, "prefix_length", value, f"[{name}] requires prefix length to be non-negative."
+    )
+
+
+def _max_expansions(name: str, value: Any) -> int:
+    number = xcontent.as_int(name, "max_expansions", value)
+    if number <= 0:
+        raise IllegalArgumentError(f"[{name}] requires maxExpansions to be positive.")
+    return number
+
+
 def _boost(opts: Mapping[str, Any]) -> float:
     value = opts.get("boost", 1.0)
     try:
@@ -308,9 +344,11 @@ def _parse_match(body: Any) -> Query:
         boost=_boost(opts),
         minimum_should_match=opts.get("minimum_should_match"),
         fuzziness=opts.get("fuzziness"),
-        prefix_length=int(opts.get("prefix_length", 0)),
-        zero_terms_query=str(opts.get("zero_terms_query", "none")).lower(),
-        lenient=bool(opts.get("lenient", False)),
+        prefix_length=_prefix_length("match", opts.get("prefix_length", 0)),
+        zero_terms_query=xcontent.as_str(
+            "match", "zero_terms_query", opts.get("zero_terms_query", "none")
+        ).lower(),
+        lenient=xcontent.as_bool("match", "lenient", opts.get("lenient", False)),
     )
 
 
@@ -325,10 +363,10 @@ def _parse_phrase(name: str, prefix: bool) -> Callable[[Any], Query]:
         )
         return MatchPhrase(
             field=fld,
-            query=str(opts["query"]),
-            slop=int(opts.get("slop", 0)),
+            query=xcontent.as_str(name, "query", opts["query"]),
+            slop=_slop(name, opts.get("slop", 0)),
             prefix=prefix,
-            max_expansions=int(opts.get("max_expansions", 50)),
+            max_expansions=_max_expansions(name, opts.get("max_expansions", 50)),
             boost=_boost(opts),
         )
 
@@ -339,9 +377,9 @@ def parse_field_boosts(fields: Any) -> tuple[tuple[str, float], ...]:
     if isinstance(fields, str):
         fields = [fields]
     out = []
-    for item in fields or ["*"]:
-        name, _, boost = str(item).partition("^")
-        out.append((name, float(boost) if boost else 1.0))
+    for item in xcontent.as_list("multi_match", "fields", fields or ["*"]):
+        name, _, boost = xcontent.as_str("multi_match", "fields", item).partition("^")
+        out.append((name, xcontent.as_float("multi_match", "fields", boost) if boost else 1.0))
     return tuple(out)
 
 
@@ -369,7 +407,7 @@ def _parse_multi_match(body: Any) -> Query:
     for key in body:
         if key not in allowed:
             raise ParsingError(f"[multi_match] query does not support [{key}]")
-    mtype = str(body.get("type", "best_fields"))
+    mtype = xcontent.as_str("multi_match", "type", body.get("type", "best_fields"))
     if mtype not in (
         "best_fields",
         "most_fields",
@@ -383,12 +421,12 @@ def _parse_multi_match(body: Any) -> Query:
         query=body["query"],
         fields=parse_field_boosts(body.get("fields")),
         type=mtype,
-        operator=str(body.get("operator", "or")).lower(),
+        operator=xcontent.as_str("multi_match", "operator", body.get("operator", "or")).lower(),
         minimum_should_match=body.get("minimum_should_match"),
         fuzziness=body.get("fuzziness"),
-        slop=int(body.get("slop", 0)),
-        tie_breaker=float(body.get("tie_breaker", 0.0)),
-        lenient=bool(body.get("lenient", False)),
+        slop=_slop("multi_match", body.get("slop", 0)),
+        tie_breaker=xcontent.as_float("multi_match", "tie_breaker", body.get("tie_breaker", 0.0)),
+        lenient=xcontent.as_bool("multi_match", "lenient", body.get("lenient", False)),
         boost=_boost(body),
     )
 
@@ -410,9 +448,11 @@ def _parse_range(body: Any) -> Query:
         "time_zone",
         "relation",
     }
-    for key in value:
+    for key, bound in value.items():
         if key not in allowed and key not in ("boost", "_name"):
             raise ParsingError(f"[range] query does not support [{key}]")
+        if isinstance(bound, Mapping | list):
+            raise xcontent.wrong_type("range", key, bound)
     gt, gte, lt, lte = value.get("gt"), value.get("gte"), value.get("lt"), value.get("lte")
     if "from" in value:
         if value.get("include_lower", True):
@@ -430,8 +470,12 @@ def _parse_range(body: Any) -> Query:
         gte=gte,
         lt=lt,
         lte=lte,
-        format=value.get("format"),
-        time_zone=value.get("time_zone"),
+        format=None
+        if value.get("format") is None
+        else xcontent.as_str("range", "format", value["format"]),
+        time_zone=None
+        if value.get("time_zone") is None
+        else xcontent.as_str("range", "time_zone", value["time_zone"]),
         boost=_boost(value),
     )
 
@@ -488,17 +532,19 @@ def _parse_fuzzy(body: Any) -> Query:
         field=fld,
         value=opts["value"],
         fuzziness=opts.get("fuzziness", "AUTO"),
-        prefix_length=int(opts.get("prefix_length", 0)),
-        transpositions=bool(opts.get("transpositions", True)),
+        prefix_length=_prefix_length("fuzzy", opts.get("prefix_length", 0)),
+        transpositions=xcontent.as_bool(
+            "fuzzy", "transpositions", opts.get("transpositions", True)
+        ),
         boost=_boost(opts),
     )
 
 
 def _clauses(name: str, value: Any) -> tuple[Query, ...]:
     if isinstance(value, Mapping):
-        return (parse_query(value),)
+        return (_parse(value),)
     if isinstance(value, list):
-        return tuple(parse_query(v) for v in value)
+        return tuple(_parse(v) for v in value)
     raise ParsingError(f"[bool] query malformed, [{name}] must be an object or an array")
 
 
@@ -527,7 +573,7 @@ def _parse_constant_score(body: Any) -> Query:
     for key in body:
         if key not in ("filter", "boost", "_name"):
             raise ParsingError(f"[constant_score] query does not support [{key}]")
-    return ConstantScore(filter=parse_query(body["filter"]), boost=_boost(body))
+    return ConstantScore(filter=_parse(body["filter"]), boost=_boost(body))
 
 
 def _parse_dis_max(body: Any) -> Query:
@@ -535,7 +581,7 @@ def _parse_dis_max(body: Any) -> Query:
         raise ParsingError("[dis_max] requires 'queries' field with at least one clause")
     return DisMax(
         queries=_clauses("queries", body["queries"]),
-        tie_breaker=float(body.get("tie_breaker", 0.0)),
+        tie_breaker=xcontent.as_float("dis_max", "tie_breaker", body.get("tie_breaker", 0.0)),
         boost=_boost(body),
     )
 
@@ -590,8 +636,40 @@ PARSERS: dict[str, Callable[[Any], Query]] = {
 }
 
 
+def _check_depth(body: Any) -> None:
+    """Refuse a tree of query objects nested deeper than :data:`MAX_NESTED_DEPTH` (walked with
+    an explicit stack: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Mapping) or len(node) != 1:
+            continue  # malformed: the parser names the fault
+        ((name, inner),) = node.items()
+        keys = _SUBQUERY_KEYS.get(name)
+        if keys is None or not isinstance(inner, Mapping):
+            continue
+        for key in keys:
+            child = inner.get(key)
+            for sub in child if isinstance(child, list) else [child]:
+                if isinstance(sub, Mapping) and sub:
+                    if depth + 1 > MAX_NESTED_DEPTH:
+                        raise XContentParseError(
+                            f"[{name}] failed to parse field [{key}]",
+                            caused_by=IllegalArgumentError(
+                                "The nested depth of the query exceeds the maximum nested depth"
+                                " for queries set in [indices.query.bool.max_nested_depth]"
+                            ),
+                        )
+                    stack.append((sub, depth + 1))
+
+
 def parse_query(body: Any) -> Query:
     """Parse one query object (``{"match": {...}}``) into the typed tree."""
+    _check_depth(body)
+    return _parse(body)
+
+
+def _parse(body: Any) -> Query:
     if not isinstance(body, Mapping):
         raise ParsingError("query malformed, must start with start_object")
     if len(body) != 1:

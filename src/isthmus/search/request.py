@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError
 from isthmus.search import dsl
 
@@ -64,6 +65,36 @@ UNSUPPORTED_BODY_KEYS = {
     "retriever",
 }
 SUPPORTED_BODY_KEYS = BODY_KEYS - UNSUPPORTED_BODY_KEYS
+
+# Which JSON token each key may start with. ES's search source parser dispatches on the token
+# first: a key given with any other token is "Unknown key for a <TOKEN> in [<key>]." (so is
+# null, which is no value token).
+_SCALAR = "scalar"
+_TOKENS: dict[str, frozenset[str]] = {
+    "from": frozenset({_SCALAR}),
+    "size": frozenset({_SCALAR}),
+    "timeout": frozenset({_SCALAR}),
+    "terminate_after": frozenset({_SCALAR}),
+    "min_score": frozenset({_SCALAR}),
+    "version": frozenset({_SCALAR}),
+    "seq_no_primary_term": frozenset({_SCALAR}),
+    "explain": frozenset({_SCALAR}),
+    "track_scores": frozenset({_SCALAR}),
+    "track_total_hits": frozenset({_SCALAR}),
+    "profile": frozenset({_SCALAR}),
+    "_source": frozenset({_SCALAR, "START_OBJECT", "START_ARRAY"}),
+    "sort": frozenset({_SCALAR, "START_OBJECT", "START_ARRAY"}),
+    "stored_fields": frozenset({_SCALAR, "START_ARRAY"}),
+    "query": frozenset({"START_OBJECT"}),
+    "post_filter": frozenset({"START_OBJECT"}),
+    "aggs": frozenset({"START_OBJECT"}),
+    "aggregations": frozenset({"START_OBJECT"}),
+    "highlight": frozenset({"START_OBJECT"}),
+    "docvalue_fields": frozenset({"START_ARRAY"}),
+    "fields": frozenset({"START_ARRAY"}),
+    "search_after": frozenset({"START_ARRAY"}),
+    "stats": frozenset({"START_ARRAY"}),
+}
 
 
 @dataclass(frozen=True)
@@ -129,11 +160,15 @@ def _int(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise ParsingError(f"[{name}] failed to parse field [{name}]")
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         raise IllegalArgumentError(
             f"Failed to parse int parameter [{name}] with value [{value}]"
         ) from None
+    if not xcontent.INT_MIN <= number <= xcontent.INT_MAX:
+        # ES reads these as Java ints.
+        raise IllegalArgumentError(f"Numeric value ({value}) out of range of int")
+    return number
 
 
 def parse_sort(raw: Any) -> tuple[SortField, ...]:
@@ -161,6 +196,7 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
             if isinstance(spec, str):
                 out.append(SortField(name, spec.lower()))
             elif isinstance(spec, Mapping):
+                unmapped = spec.get("unmapped_type")
                 for key in spec:
                     if key not in (
                         "order",
@@ -174,9 +210,11 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
                 out.append(
                     SortField(
                         name,
-                        str(spec.get("order", default)).lower(),
-                        spec.get("missing"),
-                        spec.get("unmapped_type"),
+                        xcontent.as_str("field_sort", "order", spec.get("order", default)).lower(),
+                        _sort_missing(spec.get("missing")),
+                        None
+                        if unmapped is None
+                        else xcontent.as_str("field_sort", "unmapped_type", unmapped),
                     )
                 )
             else:
@@ -192,6 +230,18 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
     return tuple(out)
 
 
+def _sort_missing(value: Any) -> Any:
+    if isinstance(value, Mapping | list):
+        raise xcontent.wrong_type("field_sort", "missing", value)
+    return value
+
+
+def _patterns(field: str, value: Any) -> tuple[str, ...]:
+    return tuple(
+        xcontent.as_str("_source", field, p) for p in xcontent.as_list("_source", field, value)
+    )
+
+
 def parse_source(raw: Any) -> SourceFilter:
     if raw is None:
         return SourceFilter()
@@ -202,35 +252,62 @@ def parse_source(raw: Any) -> SourceFilter:
             return SourceFilter(enabled=raw == "true")
         return SourceFilter(includes=tuple(p.strip() for p in raw.split(",") if p.strip()))
     if isinstance(raw, list):
-        return SourceFilter(includes=tuple(str(p) for p in raw))
+        return SourceFilter(includes=_patterns("includes", raw))
     if isinstance(raw, Mapping):
-        inc = raw.get("includes", raw.get("include", ()))
-        exc = raw.get("excludes", raw.get("exclude", ()))
-        inc = [inc] if isinstance(inc, str) else inc
-        exc = [exc] if isinstance(exc, str) else exc
-        return SourceFilter(includes=tuple(inc), excludes=tuple(exc))
+        for key in raw:
+            if key not in ("includes", "include", "excludes", "exclude"):
+                raise ParsingError(f"Unknown key for a {xcontent.token(raw[key])} in [{key}].")
+        inc = raw.get("includes", raw.get("include", []))
+        exc = raw.get("excludes", raw.get("exclude", []))
+        return SourceFilter(
+            includes=_patterns("includes", inc), excludes=_patterns("excludes", exc)
+        )
     raise ParsingError("[_source] unsupported value")
+
+
+def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
+    """``fields`` as an object (name → options) or, as ES also accepts, an array of one-key
+    objects (which keeps their order)."""
+    items: list[tuple[str, Any]] = []
+    if isinstance(raw, Mapping):
+        items = list(raw.items())
+    elif isinstance(raw, list):
+        for item in raw:
+            if not isinstance(item, Mapping) or len(item) != 1:
+                raise ParsingError(
+                    "If highlighter fields is an array it must contain objects containing a "
+                    "single field"
+                )
+            items.extend(item.items())
+    else:
+        raise xcontent.wrong_type("highlight", "fields", raw)
+    fields: dict[str, dict[str, Any]] = {}
+    for name, opts in items:
+        opts = {} if opts is None else dict(xcontent.as_object("highlight_field", name, opts))
+        for key in ("fragment_size", "number_of_fragments"):
+            if key in opts:
+                opts[key] = xcontent.as_int("highlight_field", key, opts[key])
+        fields[name] = opts
+    return fields
 
 
 def _parse_highlight(raw: Any) -> Highlight:
     if not isinstance(raw, Mapping) or "fields" not in raw:
         raise ParsingError("[highlight] requires a [fields] object")
-    fields_raw = raw["fields"]
-    fields: dict[str, dict[str, Any]] = {}
-    if isinstance(fields_raw, list):
-        for item in fields_raw:
-            fields.update(item)
-    elif isinstance(fields_raw, Mapping):
-        fields = {k: dict(v or {}) for k, v in fields_raw.items()}
-    pre = raw.get("pre_tags", ["<em>"])
-    post = raw.get("post_tags", ["</em>"])
+    fields = _highlight_fields(raw["fields"])
+    pre = xcontent.as_list("highlight", "pre_tags", raw.get("pre_tags") or ["<em>"])
+    post = xcontent.as_list("highlight", "post_tags", raw.get("post_tags") or ["</em>"])
     return Highlight(
         fields=fields,
-        pre_tags=tuple(pre),
-        post_tags=tuple(post),
-        fragment_size=int(raw.get("fragment_size", 100)),
-        number_of_fragments=int(raw.get("number_of_fragments", 5)),
-        require_field_match=bool(raw.get("require_field_match", True)),
+        pre_tags=tuple(xcontent.as_str("highlight", "pre_tags", t) for t in pre),
+        post_tags=tuple(xcontent.as_str("highlight", "post_tags", t) for t in post),
+        fragment_size=xcontent.as_int("highlight", "fragment_size", raw.get("fragment_size", 100)),
+        number_of_fragments=xcontent.as_int(
+            "highlight", "number_of_fragments", raw.get("number_of_fragments", 5)
+        ),
+        require_field_match=xcontent.as_bool(
+            "highlight", "require_field_match", raw.get("require_field_match", True)
+        ),
     )
 
 
@@ -264,20 +341,10 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
     """Merge URL parameters over the body (ES: URL ``size``/``from``/``sort`` win)."""
     body = dict(body or {})
     for key, value in body.items():
-        if key not in BODY_KEYS:
-            token = (
-                "START_OBJECT"
-                if isinstance(value, Mapping)
-                else "START_ARRAY"
-                if isinstance(value, list)
-                else "VALUE_NUMBER"
-                if isinstance(value, int | float) and not isinstance(value, bool)
-                else "VALUE_BOOLEAN"
-                if isinstance(value, bool)
-                else "VALUE_NULL"
-                if value is None
-                else "VALUE_STRING"
-            )
+        token = xcontent.token(value)
+        allowed = _TOKENS.get(key)
+        kind = _SCALAR if token.startswith("VALUE_") and token != "VALUE_NULL" else token
+        if key not in BODY_KEYS or (allowed is not None and kind not in allowed):
             raise ParsingError(f"Unknown key for a {token} in [{key}].")
         if key not in SUPPORTED_BODY_KEYS:
             raise IllegalArgumentError(f"[{key}] is not supported by Isthmus yet")
@@ -335,7 +402,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             raise IllegalArgumentError(
                 "[from] parameter must be set to 0 when [search_after] is used."
             )
-    fields = body.get("fields", ())
+    fields = tuple(_field_name(f) for f in body.get("fields", ()))
     return SearchRequest(
         query=query,
         post_filter=dsl.parse_query(body["post_filter"]) if "post_filter" in body else None,
@@ -347,18 +414,33 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         track_total_hits=tth,
         aggs=aggs,
         highlight=_parse_highlight(body["highlight"]) if "highlight" in body else None,
-        min_score=float(body["min_score"]) if "min_score" in body else None,
-        track_scores=bool(body.get("track_scores", params.get("track_scores") == "true")),
-        version=bool(body.get("version", params.get("version") == "true")),
-        seq_no_primary_term=bool(
-            body.get("seq_no_primary_term", params.get("seq_no_primary_term") == "true")
-        ),
-        explain=bool(body.get("explain", params.get("explain") == "true")),
+        min_score=xcontent.as_float("search", "min_score", body["min_score"])
+        if "min_score" in body
+        else None,
+        track_scores=_flag(body, params, "track_scores"),
+        version=_flag(body, params, "version"),
+        seq_no_primary_term=_flag(body, params, "seq_no_primary_term"),
+        explain=_flag(body, params, "explain"),
         timeout_ms=_timeout_ms(params.get("timeout", body.get("timeout"))),
         terminate_after=_int("terminate_after", body["terminate_after"])
         if "terminate_after" in body
         else None,
-        fields=tuple(f if isinstance(f, str) else f.get("field", "") for f in fields),
+        fields=fields,
         rest_total_hits_as_int=params.get("rest_total_hits_as_int") == "true",
         typed_keys=params.get("typed_keys") == "true",
     )
+
+
+def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool:
+    if name in body:
+        return xcontent.as_bool("search", name, body[name])
+    return params.get(name) == "true"
+
+
+def _field_name(item: Any) -> str:
+    """One ``fields`` entry: a pattern, or ``{"field": pattern, "format": ...}``."""
+    if isinstance(item, Mapping):
+        if "field" not in item:
+            raise ParsingError("[fields] Required [field]")
+        return xcontent.as_str("fields", "field", item["field"])
+    return xcontent.as_str("search", "fields", item)

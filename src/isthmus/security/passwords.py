@@ -4,31 +4,69 @@ Stored hashes are bcrypt (ES's default ``xpack.security.password_hashing.algorit
 passwords and PBKDF2-HMAC-SHA512 for API key secrets. Both are deliberately slow, so, as ES's
 realm cache does, a successful check is remembered for a while under a fast salted SHA-256 of
 the credential — never the credential itself.
+
+bcrypt reads at most 72 bytes of its input. ES accepts longer passwords; here a password over 72
+UTF-8 bytes is first reduced to the base64 of its SHA-384 (64 bytes) and that is bcrypt-hashed, so
+the whole password counts (two long passwords sharing their first 72 bytes are different
+credentials). The rule depends only on the password's length, so checking needs no marker in the
+stored hash and every hash made before this rule (all of passwords up to 72 bytes) stays valid.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
+import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import bcrypt
+
+from isthmus.errors import IllegalArgumentError
 
 BCRYPT_COST = 10
 PBKDF2_ITERATIONS = 10_000
 
 
+BCRYPT_MAX_BYTES = 72
+# What ES lists as the stored-hash algorithms it resolves; the ones Isthmus can verify.
+SUPPORTED_HASH_ALGORITHMS = ("bcrypt", *(f"bcrypt{cost}" for cost in range(4, 15)))
+# "$2a$" / "$2b$" / "$2y$", a two-digit cost, then 22 characters of salt and 31 of digest.
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+
+
+def _bcrypt_input(password: str) -> bytes:
+    raw = password.encode()
+    if len(raw) <= BCRYPT_MAX_BYTES:
+        return raw
+    return base64.b64encode(hashlib.sha384(raw).digest())
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_COST)).decode()
+    return bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(BCRYPT_COST)).decode()
 
 
 def check_password(password: str, stored: str) -> bool:
     try:
-        return bcrypt.checkpw(password.encode(), stored.encode())
+        return bcrypt.checkpw(_bcrypt_input(password), stored.encode())
     except ValueError:
         return False
+
+
+def check_password_hash(stored: Any) -> str:
+    """A client-supplied ``password_hash``, returned when it is a hash Isthmus can verify; ES's
+    400 otherwise (a stored string that is no hash would lock the user out silently)."""
+    if isinstance(stored, str):
+        match = _BCRYPT_HASH.fullmatch(stored)
+        if match is not None and 4 <= int(match.group(1)) <= 31:
+            return stored
+    raise IllegalArgumentError(
+        "The provided password hash is not a hash or it could not be resolved to a supported "
+        f"hash algorithm. The supported password hash algorithms are [{', '.join(SUPPORTED_HASH_ALGORITHMS)}]"
+    )
 
 
 def hash_secret(secret: str) -> str:

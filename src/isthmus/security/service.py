@@ -33,6 +33,7 @@ from isthmus.security.authz import Subject
 from isthmus.security.passwords import (
     AuthCache,
     check_password,
+    check_password_hash,
     check_secret,
     hash_password,
     hash_secret,
@@ -160,7 +161,9 @@ class SecurityService:
             "enabled": body.get("enabled", existing.get("enabled", True) if existing else True),
             "password": hash_password(str(password))
             if password is not None
-            else body.get("password_hash") or (existing or {}).get("password"),
+            else check_password_hash(body["password_hash"])
+            if "password_hash" in body
+            else (existing or {}).get("password"),
         }
         self.cache.forget(f"user:{username}")
         return self.store.put("users", username, record)

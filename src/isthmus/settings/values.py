@@ -1,13 +1,32 @@
 """Parsers for setting values: time values, byte sizes, booleans, ports.  [no I/O]
 
 Each parser takes the raw value (string from YAML/-E/REST, or a YAML scalar) and returns the
-typed value or raises ``ValueError``; the registry turns that into ES's message.
+typed value or raises :class:`InvalidValue` (a ``ValueError``, and a 400 when it reaches a
+client). Pass ``key`` to name the setting or URL parameter in the message; without it the
+settings registry fills the name in, and any other caller that lets the error through shows a
+message about the value alone — never an unfilled ``{key}``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from isthmus.errors import SettingsError
+
+
+class InvalidValue(SettingsError, ValueError):
+    """A value that does not parse. ``str()`` keeps ES's ``{key}`` placeholder (the settings
+    registry replaces it with the setting's name); ``reason`` — what a REST client sees — is
+    complete either way."""
+
+    def __init__(self, template: str, key: str | None = None) -> None:
+        if key is not None:
+            reason = template.replace("{key}", key)
+        else:
+            reason = template.replace("setting [{key}] with ", "").replace(" [{key}]", "")
+        super().__init__(reason)
+        self.args = (template if key is None else reason,)
 
 _TIME_UNITS = {
     "nanos": 1e-6,
@@ -36,26 +55,39 @@ class TimeValue:
         return self.text
 
 
-def parse_time(raw: object) -> TimeValue:
+# Java's Long.MAX_VALUE: ES keeps time values and byte sizes in longs.
+_LONG_MAX = 2**63 - 1
+
+
+def parse_time(raw: object, key: str | None = None) -> TimeValue:
     text = str(raw).strip()
     if text in ("-1", "0"):
         return TimeValue(int(text), text)
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)", text.lower())
-    if m is None:
-        raise ValueError(
+    if m is None or isinstance(raw, dict | list):
+        raise InvalidValue(
             f"failed to parse setting [{{key}}] with value [{text}] as a time value: "
-            "unit is missing or unrecognized"
+            "unit is missing or unrecognized",
+            key,
         )
-    return TimeValue(int(float(m.group(1)) * _TIME_UNITS[m.group(2)]), text)
+    millis = int(float(m.group(1)) * _TIME_UNITS[m.group(2)])
+    if millis > _LONG_MAX:
+        raise InvalidValue(
+            f"failed to parse setting [{{key}}] with value [{text}] as a time value: "
+            "value is out of range",
+            key,
+        )
+    return TimeValue(millis, text)
 
 
-def parse_bytes(raw: object) -> int:
+def parse_bytes(raw: object, key: str | None = None) -> int:
     text = str(raw).strip().lower()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb|k|m|g|t|p)?", text)
-    if m is None:
-        raise ValueError(
+    if m is None or isinstance(raw, dict | list):
+        raise InvalidValue(
             f"failed to parse setting [{{key}}] with value [{raw}] as a size in bytes: "
-            "unit is missing or unrecognized"
+            "unit is missing or unrecognized",
+            key,
         )
     unit = m.group(2) or "b"
     if len(unit) == 1 and unit != "b":
@@ -71,7 +103,7 @@ def parse_bool(raw: object) -> bool:
         return True
     if text == "false":
         return False
-    raise ValueError(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
+    raise InvalidValue(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
 
 
 def parse_flag(value: str | None, default: bool) -> bool:
@@ -82,16 +114,16 @@ def parse_flag(value: str | None, default: bool) -> bool:
         return True
     if value == "false":
         return False
-    raise ValueError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+    raise InvalidValue(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
-def parse_int(raw: object) -> int:
-    if isinstance(raw, bool):
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]")
+def parse_int(raw: object, key: str | None = None) -> int:
+    if isinstance(raw, bool | dict | list):
+        raise InvalidValue(f"Failed to parse value [{raw}] for setting [{{key}}]", key)
     try:
         return int(str(raw))
     except ValueError:
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]") from None
+        raise InvalidValue(f"Failed to parse value [{raw}] for setting [{{key}}]", key) from None
 
 
 def parse_port_range(raw: object) -> tuple[int, int]:
@@ -99,17 +131,17 @@ def parse_port_range(raw: object) -> tuple[int, int]:
     text = str(raw).strip()
     m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
     if m is None:
-        raise ValueError(f"Failed to parse value [{text}] for setting [{{key}}]")
+        raise InvalidValue(f"Failed to parse value [{text}] for setting [{{key}}]")
     lo = int(m.group(1))
     hi = int(m.group(2) or lo)
     if not (0 <= lo <= hi <= 65535):
-        raise ValueError(f"Failed to parse value [{text}] for setting [{{key}}]")
+        raise InvalidValue(f"Failed to parse value [{text}] for setting [{{key}}]")
     return lo, hi
 
 
 def parse_str(raw: object) -> str:
     if isinstance(raw, list | dict):
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]")
+        raise InvalidValue(f"Failed to parse value [{raw}] for setting [{{key}}]")
     return "true" if raw is True else "false" if raw is False else str(raw)
 
 

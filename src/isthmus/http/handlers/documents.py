@@ -12,8 +12,10 @@ from typing import Any
 
 import orjson
 
+from isthmus import xcontent
 from isthmus.actions.documents import (
     WriteItem,
+    check_retry_on_conflict,
     check_versioning,
     parse_json_object,
     write_response,
@@ -144,25 +146,30 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
                 raise IllegalArgumentError(
                     f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]"
                 )
-        index = meta.get("_index", default_index)
+        index = _meta_str(meta, "_index", default_index)
         if index is None:
             raise ActionRequestValidationError("Validation Failed: 1: index is missing;")
-        doc_id = meta.get("_id")
+        doc_id = _meta_str(meta, "_id", None)
         if action == "index" and meta.get("op_type") == "create":
             action = "create"
+        version = _meta_long(meta, "version")
         item = WriteItem(
             action,
-            str(index),
-            None if doc_id is None else str(doc_id),
-            routing=meta.get("routing"),
-            if_seq_no=meta.get("if_seq_no"),
-            if_primary_term=meta.get("if_primary_term"),
-            retry_on_conflict=int(meta.get("retry_on_conflict", 0)),
-            require_alias=bool(meta.get("require_alias", False)),
-            version=meta.get("version"),
+            index,
+            doc_id,
+            routing=_meta_str(meta, "routing", None),
+            if_seq_no=_meta_long(meta, "if_seq_no"),
+            if_primary_term=_meta_long(meta, "if_primary_term"),
+            retry_on_conflict=check_retry_on_conflict(
+                xcontent.as_int("bulk", "retry_on_conflict", meta.get("retry_on_conflict", 0))
+            ),
+            require_alias=xcontent.as_bool(
+                "bulk", "require_alias", meta.get("require_alias", False)
+            ),
+            version=version,
             version_type="internal"
             if "version" not in meta and "version_type" not in meta
-            else check_versioning(meta.get("version"), meta.get("version_type")),
+            else check_versioning(version, _meta_str(meta, "version_type", None)),
         )
         if action != "delete":
             while i < len(lines) and not lines[i].strip():
@@ -180,6 +187,17 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         items.append(item)
     return items
+
+
+def _meta_str(meta: dict[str, Any], key: str, default: str | None) -> str | None:
+    """A metadata string; ``null`` is as if absent, as in ES's bulk parser."""
+    value = meta.get(key)
+    return default if value is None else xcontent.as_str("bulk", key, value)
+
+
+def _meta_long(meta: dict[str, Any], key: str) -> int | None:
+    value = meta.get(key)
+    return None if value is None else xcontent.as_long("bulk", key, value)
 
 
 def routes(s: Services) -> list[Route]:
@@ -283,7 +301,7 @@ def routes(s: Services) -> list[Route]:
             routing=req.params.get("routing"),
             if_seq_no=seq,
             if_primary_term=term,
-            retry_on_conflict=int_param(req, "retry_on_conflict") or 0,
+            retry_on_conflict=check_retry_on_conflict(int_param(req, "retry_on_conflict") or 0),
             require_alias=bool_param(req, "require_alias"),
         )
         if "_source" in req.params and body is not None:
