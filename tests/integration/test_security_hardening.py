@@ -312,3 +312,26 @@ def test_scroll_keep_alive_and_open_context_limits(
     finally:
         admin.cluster.put_settings(persistent={"search.max_open_scroll_context": None})
         admin.options(ignore_status=404).clear_scroll(scroll_id="_all")
+
+
+def test_async_search_belongs_to_the_subject_not_the_username(
+    cluster: tuple[NodeProcess, Elasticsearch],
+    mal: Elasticsearch,
+    record_secret: Callable[[str], None],
+) -> None:
+    node, _ = cluster
+    submitted = mal.async_search.submit(
+        index="pub-1", keep_on_completion=True, wait_for_completion_timeout="0s"
+    )
+    search_id = submitted["id"]
+    key = mal.security.create_api_key(
+        name="same-owner",
+        role_descriptors={"r": {"indices": [{"names": ["pub-*"], "privileges": ["read"]}]}},
+    )
+    record_secret(key["encoded"])
+    # Same user name, another subject: the key does not see (or delete) the user's search.
+    with Elasticsearch(node.url, api_key=key["encoded"]) as client:
+        assert _error(lambda: client.async_search.get(id=search_id))[0] == 404
+        assert _error(lambda: client.async_search.delete(id=search_id))[0] == 404
+    assert mal.async_search.get(id=search_id)["id"] == search_id
+    mal.async_search.delete(id=search_id)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from isthmus.actions.ccs_search import ClusterPart, CrossClusterSearch, clusters_section
 from isthmus.errors import IsthmusError, ResourceNotFoundError
 from isthmus.security.field_level import IndexRestrictions
+from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 from isthmus.supervision import TaskSet
 
@@ -38,7 +39,7 @@ ASYNC_PARAMS = ("wait_for_completion_timeout", "keep_on_completion", "keep_alive
 @dataclass
 class _Entry:
     id: str
-    owner: str | None
+    owner: Owner | None  # the subject that submitted it (ES binds async-search ids)
     start_ms: int
     expiration_ms: int
     keep_on_completion: bool
@@ -79,7 +80,7 @@ class AsyncSearchActions:
         now = self._now_ms()
         entry = _Entry(
             id=_new_id(),
-            owner=None if subject is None else subject.username,
+            owner=Owner.of(subject),
             start_ms=now,
             expiration_ms=now + keep_alive,
             keep_on_completion=params.get("keep_on_completion") == "true",
@@ -127,8 +128,7 @@ class AsyncSearchActions:
     def _find(self, search_id: str, subject: Subject | None) -> _Entry:
         self._expire()
         entry = self._entries.get(search_id)
-        owner = None if subject is None else subject.username
-        if entry is None or (entry.owner is not None and entry.owner != owner):
+        if entry is None or not Owner.may_access(entry.owner, subject):
             raise ResourceNotFoundError(search_id)
         return entry
 

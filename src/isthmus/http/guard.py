@@ -129,6 +129,10 @@ class Guard:
         if not [c for c in chosen if not c.startswith("-")]:
             if not local_named:
                 return ",".join(remote)
+            if not remote and not self.authorizer.grants_anywhere(subject, action):
+                # Nothing to narrow to because nothing is granted at all: ES's 403, not an
+                # empty answer that hides the missing privilege.
+                raise self.authorizer.denied(subject, action, parts)
             chosen = NOTHING.split(",")
         return ",".join(dict.fromkeys(chosen + remote))
 

@@ -200,6 +200,20 @@ class Authorizer:
             return IndexAccess(False)
         return IndexAccess(True, queries, lq, fields, lf, eq, ef)
 
+    @staticmethod
+    def grants_anywhere(subject: Subject, action: str) -> bool:
+        """Whether some index pattern of every level of ``subject`` grants ``action`` (ES lets
+        a wildcard that matches nothing authorized answer empty only then; else 403)."""
+        if subject.cross_cluster is not None and not subject.descriptors:
+            return False
+        levels = [subject.descriptors] if subject.descriptors else []
+        if subject.limited_by is not None:
+            levels.append(subject.limited_by)
+        return bool(levels) and all(
+            any(index_grants(p, action) for d in level for e in d.indices for p in e.privileges)
+            for level in levels
+        )
+
     def grants_no_more(self, subject: Subject, alias: str, index: str) -> bool:
         """True when the name ``alias`` grants ``subject`` no action that ``index`` does not:
         ES's rule for adding an alias (it must not widen the caller's access to the index)."""

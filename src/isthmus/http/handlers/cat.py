@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from isthmus.cluster.resolve import IndicesOptions
+from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import IllegalArgumentError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
@@ -200,10 +200,29 @@ def routes(s: Services) -> list[Route]:
         }
         return render(req, list(row), [row])
 
+    def visible(req: Request, action: str) -> tuple[set[str], Callable[[str], bool]]:
+        """The indices the guard narrowed this request to, and a test for other names (alias
+        names) under the same action: a listing shows only what the caller may see."""
+        state = s.cluster.state
+        if s.guard is None or req.subject is None:
+            return set(state.indices), lambda _name: True
+        options = IndicesOptions(
+            ignore_unavailable=True, expand_closed=True, expand_hidden=True, forbid_closed=False
+        )
+        narrowed = resolve(state, req.path_params.get("index"), options)
+        names = {t.index.name for t in narrowed}
+        guard, subject = s.guard, req.subject
+        return names, lambda name: guard.authorizer.index_access(subject, action, name).granted
+
     async def cat_aliases(req: Request) -> Response:
         rows = []
+        indices, may_see = visible(req, "indices:admin/aliases/get")
         for meta in s.cluster.state.indices.values():
+            if meta.name not in indices:
+                continue
             for name, alias in meta.aliases.items():
+                if not may_see(name):
+                    continue
                 rows.append(
                     {
                         "alias": name,
@@ -225,7 +244,10 @@ def routes(s: Services) -> list[Route]:
 
     async def cat_shards(req: Request) -> Response:
         rows = []
+        indices, _ = visible(req, "indices:monitor/stats")
         for meta in sorted(s.cluster.state.indices.values(), key=lambda m: m.name):
+            if meta.name not in indices:
+                continue
             for n in range(meta.number_of_shards):
                 shard = next((x for x in s.indices.shards_of(meta) if x.shard_id.shard == n), None)
                 st = shard.engine.stats() if shard else None
