@@ -314,3 +314,35 @@ class ElasticsearchParseError(IsthmusError):
 
     es_type = "parse_exception"
     status = 400
+
+
+# --- search limits (issue 14: bounded pattern and aggregation work) ------------------------------
+
+
+class TooComplexToDeterminizeError(IsthmusError):
+    """A regexp or wildcard whose automaton would take more than ``max_determinized_states`` work
+    to determinize (Lucene's exception; ES reports it beneath ``failed to create query``)."""
+
+    es_type = "too_complex_to_determinize_exception"
+    status = 400
+    is_es = False
+    java_class = "org.apache.lucene.util.automaton.TooComplexToDeterminizeException"
+
+
+class TooManyBucketsError(IsthmusError):
+    """An aggregation asked for more buckets than ``search.max_buckets`` (ES 8: 400)."""
+
+    es_type = "too_many_buckets_exception"
+    status = 400
+    java_class = (
+        "org.elasticsearch.search.aggregations.MultiBucketConsumerService$TooManyBucketsException"
+    )
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Trying to create too many buckets. Must be less than or equal to: [{limit}] but "
+            "this number of buckets was exceeded. This limit can be set by changing the "
+            "[search.max_buckets] cluster level setting.",
+            extra={"max_buckets": limit},
+        )
+        self.max_buckets = limit

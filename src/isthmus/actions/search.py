@@ -19,7 +19,7 @@ import functools
 import heapq
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -57,10 +57,11 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.rawjson import RawJson
 from isthmus.search import dsl
-from isthmus.search.aggs_core import AggResult
+from isthmus.search.aggs_core import DEFAULT_MAX_BUCKETS, AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.source_filter import filter_source
+from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.authz import Subject
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.security.ownership import Owner
@@ -154,6 +155,7 @@ class SearchActions:
                     collect_all=collect_all,
                     max_window=window,
                     restriction=_restriction(restrictions, meta.name),
+                    max_regex_length=_max_regex_length(meta),
                 )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
@@ -291,7 +293,10 @@ class SearchActions:
             }
         )
         if partial.aggs is not None:
-            body_out["aggregations"] = self.aggregations_json(req, [partial.aggs], partial)
+            # Reducing and rendering can be as heavy as collecting: off the event loop too.
+            body_out["aggregations"] = await self.indices.run_search(
+                self.aggregations_json, req, [partial.aggs], partial
+            )
         return body_out
 
     def parse(
@@ -357,7 +362,12 @@ class SearchActions:
         )
         if req.aggs:
             try:
-                partial.aggs = self._aggregate(req, results, partial, now_ms, restrictions)
+                # Aggregations run in the search pool, never on the event loop: a request with
+                # 20,000 filters must not hold pings, health checks and other users' searches
+                # (the thread yields the interpreter every few milliseconds).
+                partial.aggs = await self.indices.run_search(
+                    self._aggregate, req, results, partial, now_ms, restrictions, targets
+                )
             except (ParsingError, SearchPhaseExecutionError):
                 raise
             except IsthmusError as exc:
@@ -416,6 +426,7 @@ class SearchActions:
                     collect_all=collect_all,
                     max_window=int(meta.setting("index.max_result_window", "10000")),
                     restriction=restriction,
+                    max_regex_length=_max_regex_length(meta),
                 )
             )
             return result
@@ -533,8 +544,10 @@ class SearchActions:
         partial: PartialSearch,
         now_ms: int,
         restrictions: IndexRestrictions | None = None,
+        targets: Sequence[Resolved] = (),
     ) -> dict[str, AggResult]:
-        from isthmus.search.aggs import AggDoc, collect_aggs, parse_aggs
+        """The mergeable aggregation results (runs in the search pool: see search_partial)."""
+        from isthmus.search.aggs import AggDoc, AggLimits, collect_aggs, parse_aggs
 
         assert req.aggs is not None
         spec = parse_aggs(req.aggs)
@@ -546,9 +559,28 @@ class SearchActions:
                 if restriction is not None:
                     source = restriction.source(source)
                 docs.append(AggDoc(index=r.index, id=doc_id, score=score, source=source))
-        return collect_aggs(
-            spec, docs, partial.combined_mapping, now_ms=now_ms, index=partial.index_names
+        limits = AggLimits(
+            max_buckets=self._max_buckets(),
+            max_regex_length=min(
+                (_max_regex_length(t.index) for t in targets), default=DEFAULT_MAX_REGEX_LENGTH
+            ),
         )
+        return collect_aggs(
+            spec,
+            docs,
+            partial.combined_mapping,
+            now_ms=now_ms,
+            index=partial.index_names,
+            limits=limits,
+        )
+
+    def _max_buckets(self) -> int:
+        """``search.max_buckets`` (dynamic cluster setting; ES's default 65,536)."""
+        raw = self.cluster.state.setting("search.max_buckets")
+        try:
+            return int(raw) if raw is not None else DEFAULT_MAX_BUCKETS
+        except (TypeError, ValueError):
+            return DEFAULT_MAX_BUCKETS
 
     # --- scroll -------------------------------------------------------------------------------
 
@@ -708,6 +740,14 @@ def hits_section(
     section["max_score"] = max_score
     section["hits"] = hits
     return section
+
+
+def _max_regex_length(meta: IndexMetadata) -> int:
+    """``index.max_regex_length`` (registered by term_patterns; ES's default 1000)."""
+    try:
+        return int(meta.setting(MAX_REGEX_LENGTH.key, str(DEFAULT_MAX_REGEX_LENGTH)))
+    except ValueError:
+        return DEFAULT_MAX_REGEX_LENGTH
 
 
 def _restriction(restrictions: IndexRestrictions | None, index: str) -> IndexRestriction | None:

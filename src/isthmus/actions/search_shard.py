@@ -29,6 +29,7 @@ from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mappin
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.request import SearchRequest, SortField
+from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, check_query_patterns
 from isthmus.search.translate import Translator
 from isthmus.security.field_level import IndexRestriction
 
@@ -203,6 +204,7 @@ def query_shard(
     collect_all: bool = False,
     max_window: int = 10000,
     restriction: IndexRestriction | None = None,
+    max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths."""
     if not collect_all and req.from_ + req.size > max_window:
@@ -213,6 +215,9 @@ def query_shard(
             "[index.max_result_window] index level setting."
         )
     check_sort(req, mapping, index)
+    # The index's regexp limits, as ES's shards apply them while building the query.
+    check_query_patterns(req.query, max_regex_length)
+    check_query_patterns(req.post_filter, max_regex_length)
     query = build_query(req.query, schema, mapping, now_ms, filters, restriction)
     post = None
     if req.post_filter is not None:

@@ -34,6 +34,7 @@ from isthmus.search.aggs_core import (
     Agg,
     AggContext,
     AggDoc,
+    AggLimits,
     AggResult,
     AggsSpec,
     Params,
@@ -204,13 +205,16 @@ def collect_aggs(
     now_ms: int,
     index: str = "",
     all_docs: Sequence[AggDoc] | None = None,
+    limits: AggLimits | None = None,
 ) -> dict[str, AggResult]:
-    """The internal, mergeable results of ``spec`` over ``docs``."""
+    """The internal, mergeable results of ``spec`` over ``docs`` (``limits``: the request's
+    ``search.max_buckets`` and regexp bounds, ES's defaults when None)."""
     ctx = AggContext(
         mapping=mapping,
         now_ms=now_ms,
         index=index or (docs[0].index if docs else ""),
         all_docs=all_docs,
+        limits=limits or AggLimits(),
     )
     return spec.collect(docs, ctx)
 
@@ -235,6 +239,7 @@ def run_aggs(
 
 __all__ = [
     "AggDoc",
+    "AggLimits",
     "AggResult",
     "AggsSpec",
     "collect_aggs",

@@ -31,6 +31,7 @@ from isthmus.search.aggs_core import (
 )
 from isthmus.search.aggs_format import DocFormat
 from isthmus.search.evaluate import EvalDoc, compile_query
+from isthmus.search.term_patterns import check_query_patterns
 
 # --- buckets and their order --------------------------------------------------------------------
 
@@ -197,6 +198,8 @@ class FilterAgg(Agg):
 
 
 def filter_docs(query: dsl.Query, docs: Sequence[AggDoc], ctx: AggContext) -> list[AggDoc]:
+    # ES builds a filter's query on each shard, under that index's regexp limits.
+    check_query_patterns(query, ctx.limits.max_regex_length)
     pred = compile_query(query, ctx.mapping, now_ms=ctx.now_ms)
     return [d for d in docs if pred(EvalDoc(d.id, d.source))]
 
@@ -271,6 +274,8 @@ class FiltersAgg(Agg):
         self.other_key = other_key
 
     def collect(self, docs: Sequence[AggDoc], ctx: AggContext) -> AggResult:
+        # Every filter is a bucket: refuse a request over search.max_buckets before any work.
+        ctx.consume_buckets(len(self.filters) + (self.other_key is not None))
         buckets = []
         matched_any: set[int] = set()
         for key, query in self.filters:

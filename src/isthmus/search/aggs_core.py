@@ -24,7 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from isthmus.errors import IllegalArgumentError, MapperParsingError, NotImplementedYet, ParsingError
+from isthmus.errors import (
+    IllegalArgumentError,
+    MapperParsingError,
+    NotImplementedYet,
+    ParsingError,
+    TooManyBucketsError,
+)
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec, coerce, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_format import (
@@ -46,16 +52,44 @@ class AggDoc:
     source: Mapping[str, Any]
 
 
+# ES's ``search.max_buckets`` default (registered in settings.registry).
+DEFAULT_MAX_BUCKETS = 65_536
+
+
+@dataclass(frozen=True)
+class AggLimits:
+    """The bounds on one request's aggregation work, from cluster and index settings.
+
+    ``max_buckets`` is ``search.max_buckets``: the buckets of the whole aggregation tree (a
+    sub-aggregation's buckets count once per parent bucket), checked as they are created so a
+    request over the limit stops before doing the work. ``max_regex_length`` is the smallest
+    ``index.max_regex_length`` of the searched indices, for regexps inside ``filter(s)``.
+    """
+
+    max_buckets: int = DEFAULT_MAX_BUCKETS
+    max_regex_length: int = 1000
+
+
 @dataclass
 class AggContext:
     """What collection needs besides the documents: the mapping, the clock, the index name
-    (for ES's fielddata message) and, for ``global``, every document of the index."""
+    (for ES's fielddata message), for ``global`` every document of the index, and the limits
+    with the count of buckets created so far."""
 
     mapping: IndexMapping
     now_ms: int
     index: str = ""
     all_docs: Sequence[AggDoc] | None = None
+    limits: AggLimits = AggLimits()
+    buckets: int = 0
     _cache: dict[tuple[int, str], list[Any]] = field(default_factory=dict, repr=False)
+
+    def consume_buckets(self, count: int) -> None:
+        """Account for ``count`` new buckets; ES's ``too_many_buckets_exception`` past
+        ``search.max_buckets``."""
+        self.buckets += count
+        if self.buckets > self.limits.max_buckets:
+            raise TooManyBucketsError(self.limits.max_buckets)
 
     def values(self, doc: AggDoc, spec: FieldSpec) -> list[Any]:
         """Normalised values of ``spec`` in ``doc``, read once per run."""
@@ -360,10 +394,12 @@ ParseFn = Callable[[str, Params, AggsSpec, Mapping[str, Any] | None], Agg]
 
 
 __all__ = [
+    "DEFAULT_MAX_BUCKETS",
     "VALUES_SOURCE_PARAMS",
     "Agg",
     "AggContext",
     "AggDoc",
+    "AggLimits",
     "AggResult",
     "AggsSpec",
     "FieldRef",

@@ -40,7 +40,7 @@ from isthmus.search.aggs_core import (
     resolve_source,
 )
 from isthmus.search.aggs_format import BooleanFormat, DateFormat, DocFormat
-from isthmus.search.term_patterns import regexp_regex
+from isthmus.search.term_patterns import include_exclude_regex
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ class TermsAgg(Agg):
                 b.subs = self.subs.collect(groups[b.key], ctx)
         ranked = self.order.sort(buckets)
         kept, rest = ranked[: self.shard_size], ranked[self.shard_size :]
+        # The response keeps at most ``size`` of them (ES counts buckets as it reduces).
+        ctx.consume_buckets(min(len(kept), self.size))
         if not self.order.needs_subs:
             for b in kept:
                 b.subs = self.subs.collect(groups[b.key], ctx)
@@ -142,8 +144,9 @@ class TermsAgg(Agg):
                 "include/exclude settings as they can only be applied to string fields. "
                 "Use an array of values for include/exclude clauses"
             )
-        pattern = regexp_regex(term_filter.regex)
-        return lambda key: pattern.fullmatch(str(key)) is not None
+        # Linear-time matching (RE2): a hostile include/exclude costs what a plain one does.
+        pattern = include_exclude_regex(term_filter.regex)
+        return lambda key: pattern.fullmatch(str(key))
 
 
 def _term_key(value: Any) -> Any:

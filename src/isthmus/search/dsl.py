@@ -130,6 +130,7 @@ class Regexp(Query):
     field: str = ""
     value: str = ""
     case_insensitive: bool = False
+    max_determinized_states: int = 10000  # Lucene's determinization work limit (term_patterns)
 
 
 @dataclass(frozen=True)
@@ -510,12 +511,29 @@ def _parse_pattern(
             main,
             {"value", "case_insensitive", "rewrite", "flags", "max_determinized_states"},
         )
-        return cls(
+        query = cls(
             field=fld,
             value=str(opts["value"]),
             boost=_boost(opts),
             case_insensitive=bool(opts.get("case_insensitive", False)),
         )
+        if isinstance(query, Regexp) and "max_determinized_states" in opts:
+            limit = opts["max_determinized_states"]
+            bad = ParsingError(f"[{name}] failed to parse field [max_determinized_states]")
+            if isinstance(limit, bool) or not isinstance(limit, (int, str)):
+                raise bad
+            try:
+                limit = int(limit)
+            except ValueError:
+                raise bad from None
+            query = Regexp(
+                field=fld,
+                value=query.value,
+                boost=query.boost,
+                case_insensitive=query.case_insensitive,
+                max_determinized_states=limit,
+            )
+        return query
 
     return parse
 

@@ -171,7 +171,7 @@ class _Compiler:
         spec = self._string_field("regexp", q.field)
         if spec is None:
             return never
-        pattern = regexp_regex(q.value, q.case_insensitive)
+        pattern = regexp_regex(q.value, q.case_insensitive, q.max_determinized_states)
         return lambda doc: any(pattern.fullmatch(t) for t in field_terms(doc, spec))
 
     def _fuzzy(self, q: dsl.Fuzzy) -> Predicate:

@@ -1,162 +1,286 @@
-"""Term-level patterns: Lucene wildcard and regexp syntax, and fuzzy edit distance.  [no I/O]
+"""Term-level patterns: Lucene wildcards and regexps on a linear-time engine, and fuzzy edit
+distance.  [no I/O]
 
-``wildcard``, ``regexp`` and ``fuzzy`` queries, and the ``include``/``exclude`` regexps of a
-``terms`` aggregation, all test one indexed term (a keyword value or one analysed token) against a
-pattern. Lucene's pattern languages are not Python's, so this module translates them into
-:mod:`re` patterns that must match the *whole* term, and measures edit distance the way Lucene's
-Levenshtein automata do (a transposition of two adjacent characters counts as one edit unless
-transpositions are off).
+``wildcard``, ``regexp`` and ``fuzzy`` queries, ``filter``/``filters`` aggregations holding them,
+and the ``include``/``exclude`` regexps of a ``terms`` aggregation all test one indexed term (a
+keyword value or one analysed token) against a pattern. Patterns come from users, so none may
+run on a backtracking engine (Python's :mod:`re` takes exponential time on ``(a+)+b``): Lucene
+itself runs them as automata. Here a pattern is parsed once (:mod:`regexp_syntax`), checked
+against Lucene's determinization limit (:mod:`regexp_automaton`), and compiled for RE2, whose
+matching time is linear in the term whatever the pattern. The same engine text goes to tantivy
+(whose Rust regex engine is automaton-based too), so the index and the in-memory evaluation
+agree on Lucene's meaning.
 
-Lucene regexp operators without a Python equivalent (``&`` intersection and ``~`` complement) are
-refused with :class:`NotImplementedYet` rather than approximated; numeric intervals ``<n-m>`` are
-expanded into an alternation, which is refused when the interval is too wide to expand.
+Limits, as ES applies them: ``index.max_regex_length`` (default 1000) bounds a ``regexp`` query's
+pattern, ``max_determinized_states`` (default 10000) the work of determinizing it; wildcards and
+``include``/``exclude`` get Lucene's default work limit.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass
 from functools import lru_cache
+from typing import Any
 
-from isthmus.errors import NotImplementedYet, QueryShardError
+import re2
 
-# Intervals wider than this are not expanded into alternations (the pattern would be huge).
-_MAX_INTERVAL_SPAN = 10_000
+from isthmus.errors import IllegalArgumentError, QueryShardError, TooComplexToDeterminizeError
+from isthmus.search.regexp_automaton import DEFAULT_DETERMINIZE_WORK_LIMIT, check_determinizable
+from isthmus.search.regexp_syntax import (
+    MAX_CODE_POINT,
+    Chars,
+    Concat,
+    Node,
+    Nothing,
+    Repeat,
+    Union,
+    parse_regexp,
+    parse_wildcard,
+)
+from isthmus.settings.registry import Scope, Setting, register
+from isthmus.settings.values import parse_int
+
+DEFAULT_MAX_REGEX_LENGTH = 1000
+
+
+def _non_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError(
+            f"Failed to parse value [{value}] for setting [index.max_regex_length] must be >= 0"
+        )
+
+
+MAX_REGEX_LENGTH = register(
+    Setting(
+        "index.max_regex_length",
+        parse_int,
+        DEFAULT_MAX_REGEX_LENGTH,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_non_negative,
+    )
+)
+
+# RE2 refuses counted repetitions above 1000; larger counts are written as nested repetitions.
+_RE2_MAX_COUNT = 1000
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False
+# The empty language for RE2 (an empty class); tantivy's engine refuses it, see matches_nothing.
+_NOTHING = r"[^\x00-\x{10FFFF}]"
+
+
+class TermPattern:
+    """A compiled Lucene pattern: does a whole term match? Time is linear in the term."""
+
+    __slots__ = ("_regex", "matches_nothing", "source", "syntax")
+
+    def __init__(self, source: str, tree: Node, case_insensitive: bool) -> None:
+        self.source = source
+        tree = _prune(tree)
+        # Tantivy's engine has no way to write the empty language: callers ask this instead.
+        self.matches_nothing = isinstance(tree, Nothing)
+        # Engine text (RE2 syntax, also valid for tantivy's Rust regex), anchored by fullmatch.
+        self.syntax = ("(?i)" if case_insensitive else "") + to_engine(tree)
+        try:
+            self._regex = re2.compile(self.syntax, _OPTIONS)
+        except re2.error as exc:
+            raise QueryShardError(
+                f"failed to create query: the regular expression [{source}] is too large to run: "
+                f"{_engine_message(exc)}"
+            ) from None
+
+    def fullmatch(self, term: str) -> bool:
+        try:
+            return self._regex.fullmatch(term) is not None
+        except UnicodeEncodeError:  # a lone surrogate: no indexed term holds one
+            return False
+
+    def __repr__(self) -> str:
+        return f"<TermPattern {self.source!r} -> {self.syntax!r}>"
+
+
+def _engine_message(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else exc
+    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
 
 
 @lru_cache(maxsize=512)
-def wildcard_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern[str]:
-    """A compiled regex for a Lucene wildcard (``*`` any run, ``?`` one char, ``\\`` escapes)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
-    return re.compile("".join(out), flags)
+def wildcard_regex(pattern: str, case_insensitive: bool = False) -> TermPattern:
+    """A Lucene wildcard (``*`` any run, ``?`` one char, ``\\`` escapes), checked against
+    Lucene's default determinization work limit."""
+    tree = parse_wildcard(pattern)
+    _determinizable(tree, DEFAULT_DETERMINIZE_WORK_LIMIT)
+    return TermPattern(pattern, tree, case_insensitive)
 
 
 @lru_cache(maxsize=512)
-def regexp_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern[str]:
-    """A compiled regex for a Lucene regexp; use ``fullmatch`` (Lucene patterns are anchored)."""
-    translated = _RegexpTranslator(pattern).translate()
-    flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
+def regexp_regex(
+    pattern: str,
+    case_insensitive: bool = False,
+    max_determinized_states: int = DEFAULT_DETERMINIZE_WORK_LIMIT,
+) -> TermPattern:
+    """A Lucene regexp (anchored: it must match the whole term); malformed or too complex
+    patterns raise ES's ``query_shard_exception``."""
+    tree = parse_regexp(pattern)
+    _determinizable(tree, max_determinized_states)
+    return TermPattern(pattern, tree, case_insensitive)
+
+
+def include_exclude_regex(pattern: str) -> TermPattern:
+    """A ``terms`` aggregation's ``include``/``exclude`` regexp. ES builds it without a query
+    around it, so a too complex one is reported as Lucene's own exception."""
     try:
-        return re.compile(translated, flags)
-    except re.error as exc:
+        return regexp_regex(pattern)
+    except QueryShardError as exc:
+        if isinstance(exc.caused_by, TooComplexToDeterminizeError):
+            raise exc.caused_by from None
+        raise
+
+
+def check_regex_length(pattern: str, max_length: int) -> None:
+    """``index.max_regex_length``: ES refuses a longer ``regexp`` query pattern."""
+    if len(pattern) > max_length:
+        message = (
+            f"The length of regex [{len(pattern)}] used in the Regexp Query request has exceeded "
+            f"the allowed maximum of [{max_length}]. This maximum can be set by changing the "
+            "[index.max_regex_length] index level setting."
+        )
         raise QueryShardError(
-            f"failed to create query: invalid regular expression [{pattern}]: {exc}"
-        ) from None
+            f"failed to create query: {message}", caused_by=IllegalArgumentError(message)
+        )
 
 
-class _RegexpTranslator:
-    """Walks a Lucene regexp once, emitting the equivalent Python regex text.
+def check_query_patterns(query: Any, max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH) -> None:
+    """Validate every ``regexp``/``wildcard`` in a query tree as the shard building it would:
+    length, syntax and determinization limits, with ES's errors. Compiled patterns are cached,
+    so the evaluation that follows pays nothing more."""
+    from isthmus.search import dsl
 
-    Differences handled: ``^``/``$`` are ordinary characters in Lucene (every pattern is anchored),
-    ``.`` matches any character including newlines, ``@`` is "any string", ``#`` the empty
-    language, ``"..."`` a quoted literal, ``<n-m>`` a decimal interval.
-    """
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.pos = 0
-
-    def translate(self) -> str:
-        out: list[str] = []
-        text = self.pattern
-        while self.pos < len(text):
-            ch = text[self.pos]
-            self.pos += 1
-            if ch == "\\":
-                out.append(self._escape())
-            elif ch == "[":
-                out.append(self._char_class())
-            elif ch == '"':
-                end = text.find('"', self.pos)
-                if end < 0:
-                    raise QueryShardError(
-                        f"failed to create query: expected '\"' at position {len(text)}"
-                    )
-                out.append("(?:" + re.escape(text[self.pos : end]) + ")")
-                self.pos = end + 1
-            elif ch == "<":
-                out.append(self._interval())
-            elif ch == "@":
-                out.append("(?:.*)")
-            elif ch == "#":
-                out.append("(?!)")
-            elif ch in "&~":
-                raise NotImplementedYet(
-                    f"regexp operator [{ch}] (intersection/complement) is not supported"
-                )
-            elif ch in ".|*+?(){}":
-                out.append(ch)
-            else:
-                out.append(re.escape(ch))
-        return "".join(out)
-
-    def _escape(self) -> str:
-        if self.pos >= len(self.pattern):
-            return re.escape("\\")
-        ch = self.pattern[self.pos]
-        self.pos += 1
-        if ch in "dDsSwW":
-            return "\\" + ch
-        return re.escape(ch)
-
-    def _char_class(self) -> str:
-        text = self.pattern
-        parts = ["["]
-        if self.pos < len(text) and text[self.pos] == "^":
-            parts.append("^")
-            self.pos += 1
-        while self.pos < len(text) and text[self.pos] != "]":
-            ch = text[self.pos]
-            self.pos += 1
-            if ch == "\\" and self.pos < len(text):
-                nxt = text[self.pos]
-                self.pos += 1
-                parts.append("\\" + nxt if nxt in "dDsSwW" else _class_char(nxt))
-            elif ch == "-":
-                parts.append("-")
-            else:
-                parts.append(_class_char(ch))
-        if self.pos >= len(text):
-            raise QueryShardError(f"failed to create query: expected ']' at position {len(text)}")
-        self.pos += 1
-        parts.append("]")
-        return "".join(parts)
-
-    def _interval(self) -> str:
-        text = self.pattern
-        end = text.find(">", self.pos)
-        body = text[self.pos : end] if end >= 0 else ""
-        match = re.fullmatch(r"(\d+)-(\d+)", body)
-        if match is None:
-            raise QueryShardError(f"failed to create query: expected '>' at position {self.pos}")
-        self.pos = end + 1
-        low_s, high_s = match.groups()
-        low, high = sorted((int(low_s), int(high_s)))
-        if high - low > _MAX_INTERVAL_SPAN:
-            raise NotImplementedYet(f"regexp numeric interval <{body}> is too wide")
-        # Lucene: equal-length bounds fix the digit count (zero-padded); otherwise any number of
-        # leading zeros is accepted.
-        digits = len(low_s) if len(low_s) == len(high_s) else 0
-        numbers = [str(n).zfill(digits) for n in range(low, high + 1)]
-        alternation = "|".join(sorted(numbers, key=len, reverse=True))
-        return f"(?:{alternation})" if digits else f"(?:0*(?:{alternation}))"
+    for node in _walk(query):
+        if isinstance(node, dsl.Regexp):
+            check_regex_length(node.value, max_regex_length)
+            limit = getattr(node, "max_determinized_states", DEFAULT_DETERMINIZE_WORK_LIMIT)
+            regexp_regex(node.value, node.case_insensitive, limit)
+        elif isinstance(node, dsl.Wildcard):
+            wildcard_regex(node.value, node.case_insensitive)
 
 
-def _class_char(ch: str) -> str:
-    return "\\" + ch if ch in "\\]^-[" else ch
+def _walk(value: Any) -> Iterator[Any]:
+    """Every dataclass node below ``value`` (query trees are frozen dataclasses and tuples)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif is_dataclass(item) and not isinstance(item, type):
+            yield item
+            stack.extend(getattr(item, f.name) for f in fields(item))
+
+
+def _determinizable(tree: Node, work_limit: int) -> None:
+    try:
+        check_determinizable(tree, work_limit)
+    except TooComplexToDeterminizeError as exc:
+        raise QueryShardError(f"failed to create query: {exc.reason}", caused_by=exc) from None
+
+
+def _prune(tree: Node) -> Node:
+    """The same language without inner empty-language nodes (``#`` and empty classes), which
+    tantivy's engine cannot express: only a whole pattern matching nothing remains ``Nothing``."""
+    if isinstance(tree, Chars):
+        has_char = any(_without_surrogates(lo, hi) for lo, hi in tree.ranges)
+        return tree if has_char else Nothing()
+    if isinstance(tree, Concat):
+        parts = tuple(_prune(p) for p in tree.parts)
+        return Nothing() if any(isinstance(p, Nothing) for p in parts) else Concat(parts)
+    if isinstance(tree, Union):
+        options = tuple(o for o in map(_prune, tree.options) if not isinstance(o, Nothing))
+        return Union(options) if len(options) > 1 else options[0] if options else Nothing()
+    if isinstance(tree, Repeat):
+        inner = _prune(tree.node)
+        if isinstance(inner, Nothing):
+            return Concat(()) if tree.low == 0 else inner
+        return Repeat(inner, tree.low, tree.high)
+    return tree
+
+
+def to_engine(tree: Node) -> str:
+    """The tree as RE2 text (the same text is valid for Rust's ``regex``, tantivy's engine)."""
+    if isinstance(tree, Chars):
+        return _chars(tree)
+    if isinstance(tree, Nothing):
+        return _NOTHING
+    if isinstance(tree, Concat):
+        if not tree.parts:
+            return "(?:)"
+        return "".join(_group(p) if isinstance(p, Union) else to_engine(p) for p in tree.parts)
+    if isinstance(tree, Union):
+        return "(?:" + "|".join(to_engine(o) for o in tree.options) + ")"
+    return _repeat(tree)
+
+
+def _group(tree: Node) -> str:
+    text = to_engine(tree)
+    return text if isinstance(tree, Chars) else f"(?:{text})"
+
+
+def _repeat(tree: Repeat) -> str:
+    inner = _group(tree.node)
+    low, high = tree.low, tree.high
+    if (low, high) == (0, None):
+        return inner + "*"
+    if (low, high) == (1, None):
+        return inner + "+"
+    if (low, high) == (0, 1):
+        return inner + "?"
+    if high == low:
+        return _counted(inner, low)
+    return _counted(inner, low) + _at_most(inner, None if high is None else high - low)
+
+
+def _counted(inner: str, count: int) -> str:
+    """``inner`` exactly ``count`` times; past RE2's limit of 1000 (which also bounds nested
+    counts), copies of ``inner{1000}`` are written one after another."""
+    thousands, rest = divmod(count, _RE2_MAX_COUNT)
+    text = f"{inner}{{{_RE2_MAX_COUNT}}}" * thousands
+    return text + (f"{inner}{{{rest}}}" if rest > 1 else inner if rest == 1 else "")
+
+
+def _at_most(inner: str, count: int | None) -> str:
+    """``inner`` zero to ``count`` times (unbounded when None)."""
+    if count is None:
+        return inner + "*"
+    thousands, rest = divmod(count, _RE2_MAX_COUNT)
+    text = f"{inner}{{0,{_RE2_MAX_COUNT}}}" * thousands
+    return text + (f"{inner}{{0,{rest}}}" if rest else "")
+
+
+def _chars(tree: Chars) -> str:
+    # Surrogates are no characters of any UTF-8 term (and Rust's regex refuses them).
+    ranges = [r for lo, hi in tree.ranges for r in _without_surrogates(lo, hi)]
+    if not ranges:
+        return _NOTHING
+    if ranges == [(0, 0xD7FF), (0xE000, MAX_CODE_POINT)]:
+        return "(?s:.)"
+    if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
+        return _char(ranges[0][0])
+    body = "".join(_char(lo) if lo == hi else f"{_char(lo)}-{_char(hi)}" for lo, hi in ranges)
+    return f"[{body}]"
+
+
+def _without_surrogates(lo: int, hi: int) -> list[tuple[int, int]]:
+    out = []
+    if lo < 0xD800:
+        out.append((lo, min(hi, 0xD7FF)))
+    if hi > 0xDFFF:
+        out.append((max(lo, 0xE000), hi))
+    return out
+
+
+def _char(code: int) -> str:
+    ch = chr(code)
+    return ch if ch.isascii() and ch.isalnum() else f"\\x{{{code:X}}}"
 
 
 def edit_distance(a: str, b: str, *, transpositions: bool = True, limit: int | None = None) -> int:
@@ -203,4 +327,15 @@ def fuzzy_matches(
     )
 
 
-__all__ = ["edit_distance", "fuzzy_matches", "regexp_regex", "wildcard_regex"]
+__all__ = [
+    "MAX_REGEX_LENGTH",
+    "TermPattern",
+    "check_query_patterns",
+    "check_regex_length",
+    "edit_distance",
+    "fuzzy_matches",
+    "include_exclude_regex",
+    "regexp_regex",
+    "to_engine",
+    "wildcard_regex",
+]

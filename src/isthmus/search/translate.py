@@ -32,6 +32,7 @@ from isthmus.index.mapping import (
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze
+from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
 
 _REGEX_META = set('\\.+*?()|[]{}^$#&-~"<>@')
 MAX_MSM_COMBINATIONS = 256
@@ -440,10 +441,20 @@ class Translator:
         return self._pattern(q.field, regex_escape(q.value) + ".*", q.case_insensitive)
 
     def _q_Wildcard(self, q: dsl.Wildcard) -> tantivy.Query:
-        return self._pattern(q.field, wildcard_to_regex(q.value), q.case_insensitive)
+        return self._lucene_pattern(q.field, wildcard_regex(q.value), q.case_insensitive)
 
     def _q_Regexp(self, q: dsl.Regexp) -> tantivy.Query:
-        return self._pattern(q.field, q.value, q.case_insensitive)
+        pattern = regexp_regex(q.value, False, q.max_determinized_states)
+        return self._lucene_pattern(q.field, pattern, q.case_insensitive)
+
+    def _lucene_pattern(
+        self, field: str, pattern: TermPattern, case_insensitive: bool
+    ) -> tantivy.Query:
+        """Lucene syntax goes to tantivy as term_patterns' engine text (same meaning as the
+        in-memory evaluation; tantivy cannot write the empty language, so it becomes none)."""
+        if pattern.matches_nothing:
+            return tantivy.Query.empty_query()
+        return self._pattern(field, pattern.syntax, case_insensitive)
 
     def _q_Fuzzy(self, q: dsl.Fuzzy) -> tantivy.Query:
         found = self._field(q.field)
