@@ -248,3 +248,59 @@ def test_black_holed_remote_is_detected_by_pings(tmp_path: Path, netns: Netns) -
     finally:
         local.kill()
         remote.kill()
+
+
+def test_frozen_remote_not_skippable_is_bounded_by_the_search_timeout_and_connect_timeout(
+    tmp_path: Path,
+) -> None:
+    """skip_unavailable: false towards a frozen remote: a search with ``timeout`` answers when
+    it runs out (the remote reported partial, timed out); without one, the first search fails
+    when pings declare the connection dead and the next ones when the reconnect attempt hits
+    ``transport.connect_timeout`` (a frozen process accepts TCP but never handshakes)."""
+    local, remote = node_pair(tmp_path)
+    local.settings["transport.connect_timeout"] = "3s"
+    try:
+        remote.start()
+        local.start()
+        http = Http(str(local.http_address), timeout=60)
+        Http(str(remote.http_address)).json("PUT", "/logs/_doc/1?refresh=true", {"n": 1})
+        http.json("PUT", "/logs/_doc/1?refresh=true", {"n": 1})
+        seed = remote.transport_address()
+        http.json(
+            "PUT",
+            "/_cluster/settings",
+            {
+                "persistent": {
+                    "cluster.remote.far.seeds": [seed],
+                    "cluster.remote.far.skip_unavailable": False,
+                }
+            },
+        )
+        assert http.json("GET", "/logs,far:logs/_search")["hits"]["total"]["value"] == 2
+        assert remote.proc is not None
+        os.kill(remote.proc.pid, signal.SIGSTOP)
+
+        def timed(path: str) -> tuple[float, Any]:
+            started = time.monotonic()
+            try:
+                answer: Any = http.json("GET", path)
+            except AssertionError as exc:
+                answer = str(exc)
+            return time.monotonic() - started, answer
+
+        elapsed, answer = timed("/logs,far:logs/_search?timeout=1s")
+        assert 0.9 <= elapsed < 1.8, elapsed
+        assert answer["_clusters"]["details"]["far"]["timed_out"] is True
+        assert answer["hits"]["total"]["value"] == 1
+        elapsed, answer = timed("/logs,far:logs/_search")  # dead by pings, then reconnect
+        assert elapsed < 3.5 + 3.5, elapsed
+        elapsed, answer = timed("/logs,far:logs/_search")
+        assert elapsed < 3.8, elapsed
+        assert "connect_timeout[3.0s]" in answer or "disconnected" in answer, answer
+        elapsed, answer = timed("/logs,far:logs/_search?timeout=1s")
+        assert elapsed < 1.8, elapsed
+    finally:
+        if remote.proc is not None:
+            os.kill(remote.proc.pid, signal.SIGCONT)
+        local.kill()
+        remote.kill()
