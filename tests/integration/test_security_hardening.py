@@ -335,3 +335,23 @@ def test_async_search_belongs_to_the_subject_not_the_username(
         assert _error(lambda: client.async_search.delete(id=search_id))[0] == 404
     assert mal.async_search.get(id=search_id)["id"] == search_id
     mal.async_search.delete(id=search_id)
+
+
+def test_users_cannot_lock_themselves_out(cluster: tuple[NodeProcess, Elasticsearch]) -> None:
+    node, admin = cluster
+    admin.security.put_role(name="secadmin", cluster=["manage_security"])
+    admin.security.put_user(username="secadm", password="mal-secret-1", roles=["secadmin"])
+    secadm = Elasticsearch(node.url, basic_auth=("secadm", "mal-secret-1"))
+    status, body = _error(lambda: secadm.security.disable_user(username="secadm"))
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "users may not update the enabled status of their own account",
+    )
+    status, body = _error(
+        lambda: secadm.security.put_user(username="secadm", roles=["secadmin"], enabled=False)
+    )
+    assert status == 400
+    assert "may not update the enabled status of their own account" in body["error"]["reason"]
+    assert secadm.security.authenticate()["username"] == "secadm"
+    secadm.security.disable_user(username="mal")
+    secadm.security.enable_user(username="mal")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, ResourceNotFoundError, SecurityError
+from isthmus.errors import (
+    ActionRequestValidationError,
+    IllegalArgumentError,
+    ResourceNotFoundError,
+    SecurityError,
+)
 from isthmus.http.handlers.common import bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security import cross_cluster_keys as ccx
@@ -59,7 +64,13 @@ def routes(s: Services) -> list[Route]:
         return sec.authenticate_response(_subject(req))
 
     async def put_user(req: Request) -> dict[str, Any]:
-        created = sec.put_user(req.path_params["username"], json_object(req, required=True) or {})
+        body = json_object(req, required=True) or {}
+        if req.path_params["username"] == _subject(req).username and body.get("enabled") is False:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: native and reserved realm users may not update the "
+                "enabled status of their own account;"
+            )
+        created = sec.put_user(req.path_params["username"], body)
         return {"created": created}
 
     async def get_user(req: Request) -> Response:
@@ -84,13 +95,20 @@ def routes(s: Services) -> list[Route]:
         sec.change_password(target, password)
         return {}
 
-    async def enable(req: Request) -> dict[str, Any]:
-        sec.set_enabled(req.path_params["username"], True)
+    def set_enabled(req: Request, enabled: bool) -> dict[str, Any]:
+        # Locking oneself out (or back in) is refused whoever asks: ES's rule.
+        if req.path_params["username"] == _subject(req).username:
+            raise IllegalArgumentError(
+                "users may not update the enabled status of their own account"
+            )
+        sec.set_enabled(req.path_params["username"], enabled)
         return {}
 
+    async def enable(req: Request) -> dict[str, Any]:
+        return set_enabled(req, True)
+
     async def disable(req: Request) -> dict[str, Any]:
-        sec.set_enabled(req.path_params["username"], False)
-        return {}
+        return set_enabled(req, False)
 
     async def put_role(req: Request) -> dict[str, Any]:
         created = sec.put_role(req.path_params["name"], json_object(req, required=True) or {})
