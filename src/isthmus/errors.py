@@ -309,6 +309,23 @@ class AuthenticationError(SecurityError):
         self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}
 
 
+# --- resources ----------------------------------------------------------------------------------
+
+
+class CircuitBreakingError(IsthmusError):
+    """A circuit breaker refused the bytes a request would hold (ES's 429, ``TRANSIENT``)."""
+
+    es_type = "circuit_breaking_exception"
+    status = 429
+    java_class = "org.elasticsearch.common.breaker.CircuitBreakingException"
+
+    def __init__(self, reason: str, *, bytes_wanted: int, bytes_limit: int) -> None:
+        super().__init__(
+            reason,
+            extra={"bytes_wanted": bytes_wanted, "bytes_limit": bytes_limit, "durability": "TRANSIENT"},
+        )
+
+
 class ElasticsearchParseError(IsthmusError):
     """ES's ``ElasticsearchParseException``: a request body of the wrong shape."""
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +131,74 @@ def set_level(logger_name: str, level_name: str | None) -> None:
     name = level_name.upper()
     mapping = {"WARN": logging.WARNING, "TRACE": logging.DEBUG, "FATAL": logging.CRITICAL}
     target.setLevel(mapping.get(name, logging.getLevelName(name)))
+
+
+# --- rate limiting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What :meth:`LogThrottle.admit` decided for one event."""
+
+    log: bool  # write this event's line in full
+    suppressed: int  # events of the same key not written since its last full line
+
+
+class LogThrottle:
+    """Rate limit for one kind of log line that a remote peer can trigger at will.  [no I/O]
+
+    A hostile client can fail a TLS handshake (or break the transport protocol) hundreds of times
+    a second; each failure is worth one diagnosis, not one kilobyte of WARN each time. Per key
+    (the peer's host), the first event is logged in full, exactly as without a throttle; later
+    events within ``interval`` seconds are only counted, and the next full line after the
+    interval says how many were left out. At most ``burst`` full lines are written per interval
+    across all keys (so that many source addresses cannot bypass the limit), and at most
+    ``max_keys`` keys are remembered (the least recently seen is forgotten first).
+    """
+
+    def __init__(
+        self,
+        interval: float = 60.0,
+        *,
+        burst: int = 20,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self.burst = burst
+        self.max_keys = max_keys
+        self._clock = clock
+        # key -> [start of its window, events suppressed in it]
+        self._keys: OrderedDict[str, list[float]] = OrderedDict()
+        self._window = -float("inf")  # start of the global burst window
+        self._written = 0  # full lines written in the global window
+        self.suppressed_total = 0
+
+    def admit(self, key: str) -> Admission:
+        now = self._clock()
+        if now - self._window >= self.interval:
+            self._window, self._written = now, 0
+        state = self._keys.get(key)
+        if state is not None:
+            self._keys.move_to_end(key)
+        fresh = state is None or now - state[0] >= self.interval
+        if fresh and self._written < self.burst:
+            suppressed = 0 if state is None else int(state[1])
+            self._keys[key] = [now, 0]
+            self._written += 1
+            while len(self._keys) > self.max_keys:
+                self._keys.popitem(last=False)
+            return Admission(True, suppressed)
+        if state is None:
+            state = self._keys[key] = [now, 0]
+            while len(self._keys) > self.max_keys:
+                self._keys.popitem(last=False)
+        state[1] += 1
+        self.suppressed_total += 1
+        return Admission(False, 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"<LogThrottle interval={self.interval}s keys={len(self._keys)} "
+            f"suppressed={self.suppressed_total}>"
+        )

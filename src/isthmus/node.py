@@ -14,17 +14,15 @@ import functools
 import logging
 import os
 import signal
-import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import uvicorn
 
 from isthmus import ES_COMPAT_VERSION, logs
 from isthmus.actions.async_search import AsyncSearchActions
@@ -45,15 +43,23 @@ from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
 from isthmus.index.service import IndicesService
+from isthmus.http.server import HttpConfig, HttpLimits, HttpServer
 from isthmus.listeners import bind_first_free
 from isthmus.security.authz import Authorizer
 from isthmus.security.secure_settings import SecureSettingsHolder
-from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
+from isthmus.security.tls import (
+    ContextHolder,
+    SslConfig,
+    build_context,
+    handshake_timeout,
+    ssl_config,
+)
 from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
 
+from isthmus.transport.limits import InFlightBreaker, TransportLimits
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
@@ -63,38 +69,6 @@ if TYPE_CHECKING:  # security's heavier libraries load only when security is on
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
-
-
-class _Config(uvicorn.Config):
-    """uvicorn's config with an ``SSLContext`` the node built (PEM or PKCS#12, reloadable)."""
-
-    def __init__(self, *args: Any, ssl_context: ssl.SSLContext | None = None, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._ssl_context = ssl_context
-
-    def load(self) -> None:
-        super().load()
-        if self._ssl_context is not None:
-            self.ssl = self._ssl_context
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the node decides how to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Idle keep-alive connections are aborted at once: a TLS close waits for the client's
-        # close_notify, which an idle pooled client never sends. In-flight requests finish.
-        for connection in list(self.server_state.connections):
-            cycle = getattr(connection, "cycle", None)
-            if cycle is None or getattr(cycle, "response_complete", True):
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.abort()
-        await super().shutdown(sockets)
 
 
 class Node:
@@ -117,6 +91,9 @@ class Node:
         self.keystore_password: Secret | None = None  # typed at the start prompt, if any
         self.ssl_configs: list[SslConfig] = []
 
+        # ES's in_flight_requests breaker: one per node, shared by every listener.
+        limits = TransportLimits.from_settings(settings.raw)
+        self.inflight = InFlightBreaker(limits.inflight_limit, limits.inflight_overhead)
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -224,11 +201,13 @@ class Node:
             self.services = services
             app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
             app.tasks = task_manager
-            config = _Config(
+            app.breaker = self.inflight
+            config = HttpConfig(
                 app,
                 ssl_context=tls.context if tls is not None else None,
                 loop="none",
                 http="httptools",
+                limits=HttpLimits.from_settings(s.raw, handshake_timeout("http", s.raw)),
                 lifespan="off",
                 log_config=None,
                 access_log=False,
@@ -236,7 +215,7 @@ class Node:
                 date_header=False,
                 timeout_graceful_shutdown=30,
             )
-            server = _Server(config)
+            server = HttpServer(config)
             http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
             self._write_ports(http_address)
             loop = asyncio.get_running_loop()
@@ -423,6 +402,9 @@ class Node:
 
         async def nodes(payload: Any, headers: Any, channel: Any) -> Any:
             # cluster:monitor/state as remote clusters ask for it (nodes only): this cluster's
+            limits=TransportLimits.from_settings(s.raw),
+            breaker=self.inflight,
+            tls_handshake_timeout=handshake_timeout("transport", s.raw),
             # nodes with their roles, attributes and publish addresses.
             return {
                 "cluster_name": s.cluster_name,
@@ -496,6 +478,9 @@ class Node:
         try:
             await server.start()
         except OSError as exc:
+            limits=TransportLimits.from_settings(s.raw),
+            breaker=self.inflight,
+            tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
             raise NodeStartupError(f"Failed to bind the remote cluster server: {exc}") from exc
         published = server.publish_address or ""
         # Its handshake names this node at the remote cluster server's address.

@@ -3,10 +3,16 @@
 Cross-cutting rules live here and nowhere else: every response carries
 ``X-Elastic-Product: Elasticsearch``; a request whose ``Accept`` asks for
 ``application/vnd.elasticsearch+json`` gets that media type back, others get plain JSON (older
-clients cannot parse the vendor type); bodies over ``http.max_content_length`` get 413; errors
-become ``{"error": {...}, "status": N}``; ``pretty``, ``filter_path``, ``format=yaml`` apply to
-every JSON body. An unexpected exception is logged once with its cause and answered with a 500,
-never allowed to take the node down.
+clients cannot parse the vendor type); errors become ``{"error": {...}, "status": N}``;
+``pretty``, ``filter_path``, ``format=yaml`` apply to every JSON body. An unexpected exception is
+logged once with its cause and answered with a 500, never allowed to take the node down.
+
+Resources: a body declared (``Content-Length``) or found to be over ``http.max_content_length``
+is answered as ES (Netty's aggregator) answers it, 413 with no body, at once and without reading
+it, and the connection is closed; a declared body is reserved in the node's in-flight breaker
+(``<http_request>``) until its answer is sent, 429 ``circuit_breaking_exception`` when it does
+not fit. Secret-looking URL parameter values (:mod:`isthmus.http.redaction`) never appear in
+an error answer or a log line.
 """
 
 from __future__ import annotations
@@ -25,17 +31,25 @@ import orjson
 import yaml
 
 from isthmus.errors import (
-    ContentTooLargeError,
+    CircuitBreakingError,
     IllegalArgumentError,
     IsthmusError,
     UnsupportedMediaTypeError,
 )
 from isthmus.http.filter_path import apply_filter_path
 from isthmus.http.guard import Guard
+from isthmus.http.redaction import (
+    redact_bytes,
+    redact_params,
+    redact_text,
+    redact_uri,
+    secret_values,
+)
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
 from isthmus.rawjson import RawJson, expand
 from isthmus.tasks import TaskManager
 from isthmus.transport.errors import TaskCancelledError
+from isthmus.transport.limits import InFlightBreaker
 
 log = logging.getLogger("org.elasticsearch.rest.RestController")
 
@@ -62,6 +76,7 @@ class RestApp:
         self.guard = guard  # None: security disabled, every request runs unauthenticated
         self.in_flight = 0
         self.tasks: TaskManager | None = None  # set by the node: REST actions become tasks
+        self.breaker: InFlightBreaker | None = None  # set by the node: ES's in_flight_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -92,22 +107,32 @@ class RestApp:
         except ValueError:
             length = 0
         if length > self.max_content_length:
-            await self._drain(receive)
-            err = ContentTooLargeError("request body is too large")
-            await self._send(send, Response(413, err.to_body()), params, vendor, method)
+            await _too_large(send)  # declared too large: refused before a byte of it is read
             return
-        body = await self._read(receive)
-        if body is None:
-            err = ContentTooLargeError("request body is too large")
-            await self._send(send, Response(413, err.to_body()), params, vendor, method)
-            return
-        query = scope.get("query_string", b"").decode("latin-1")
-        uri = f"{path}?{query}" if query else path
-        request = Request(method, path, params, headers, body, uri=uri)
-        response = await self._dispatch_until_disconnect(request, receive)
-        if response is None:
-            return  # the client went away: its work was cancelled, nobody reads an answer
-        await self._send(send, response, params, vendor, method)
+        cost = 0
+        if self.breaker is not None and length > 0:
+            try:
+                cost = self.breaker.reserve(length, "<http_request>")
+            except CircuitBreakingError as err:
+                # The body stays unread: the connection cannot carry another request.
+                refusal = Response(err.http_status, err.to_body(), headers={"connection": "close"})
+                await self._send(send, refusal, params, vendor, method)
+                return
+        try:
+            body = await self._read(receive)
+            if body is None:
+                await _too_large(send)
+                return
+            query = scope.get("query_string", b"").decode("latin-1")
+            uri = f"{path}?{query}" if query else path
+            request = Request(method, path, params, headers, body, uri=uri)
+            response = await self._dispatch_until_disconnect(request, receive)
+            if response is None:
+                return  # the client went away: its work was cancelled, nobody reads an answer
+            await self._send(send, response, params, vendor, method)
+        finally:
+            if cost and self.breaker is not None:
+                self.breaker.release(cost)
 
     async def _dispatch_until_disconnect(
         self, request: Request, receive: Receive
@@ -141,19 +166,11 @@ class RestApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_content_length:
-                await self._drain(receive)
-                return None
+                return None  # answered 413 and closed: the rest is never read
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
         return b"".join(chunks)
-
-    @staticmethod
-    async def _drain(receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect" or not message.get("more_body"):
-                return
 
     async def dispatch(self, request: Request) -> Response:
         try:
@@ -164,7 +181,7 @@ class RestApp:
                     405,
                     headers={"Allow": ",".join(exc.allowed)},
                     body={
-                        "error": f"Incorrect HTTP method for uri [{request.uri or request.path}] and method "
+                        "error": f"Incorrect HTTP method for uri [{redact_uri(request.uri or request.path)}] and method "
                         f"[{request.method}], allowed: [{', '.join(exc.allowed)}]",
                         "status": 405,
                     },
@@ -172,7 +189,7 @@ class RestApp:
             return Response(
                 400,
                 {
-                    "error": f"no handler found for uri [{request.uri or request.path}] and method [{request.method}]"
+                    "error": f"no handler found for uri [{redact_uri(request.uri or request.path)}] and method [{request.method}]"
                 },
             )
         try:
@@ -215,10 +232,16 @@ class RestApp:
                 body["error"]["stack_trace"] = "".join(traceback.format_exception(exc))
             return Response(exc.http_status, body, headers=dict(exc.headers))
         except Exception as exc:
-            log.warning(
-                "path: %s, params: %s, status: 500", request.path, request.params, exc_info=exc
-            )
-            wrapped = IsthmusError(f"{type(exc).__name__}: {exc}")
+            # ES's line (RestResponse), without the values a client must not find in a log:
+            # when the request carries one, the trace is written as redacted text.
+            secrets = secret_values(request.params)
+            params = _java_map(redact_params(request.params))
+            if not secrets:
+                log.warning("path: %s, params: %s, status: 500", request.path, params, exc_info=exc)
+            else:
+                trace = redact_text("".join(traceback.format_exception(exc)).rstrip(), secrets)
+                log.warning("path: %s, params: %s, status: 500\n%s", request.path, params, trace)
+            wrapped = IsthmusError(redact_text(f"{type(exc).__name__}: {exc}", secrets))
             return Response(500, wrapped.to_body())
 
     @staticmethod
@@ -256,6 +279,12 @@ class RestApp:
         method: str,
     ) -> None:
         payload, ctype = self._render(response, params, vendor)
+        if response.status >= 400:
+            # An error may quote what the client sent; a secret it put in the URL is not
+            # given back (nor to whatever logs or proxies the answer).
+            secrets = secret_values(params)
+            if secrets:
+                payload = redact_bytes(payload, secrets)
         headers = [PRODUCT_HEADER, (b"content-type", ctype.encode())]
         for k, v in response.headers.items():
             for one in v if isinstance(v, list) else [v]:
@@ -291,6 +320,20 @@ class RestApp:
             else "application/json"
         )
         return data, ctype
+
+
+async def _too_large(send: Send) -> None:
+    """ES's answer to a body over ``http.max_content_length`` (Netty's aggregator): 413, no body,
+    and the connection closed (uvicorn closes it after a ``connection: close`` answer), so the
+    rest of the body is never read."""
+    headers = [PRODUCT_HEADER, (b"content-length", b"0"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _java_map(params: dict[str, str]) -> str:
+    """A map as ES's log line prints one (``Map.toString``): ``{a=1, b=2}``."""
+    return "{" + ", ".join(f"{k}={v}" for k, v in params.items()) + "}"
 
 
 def _default(value: Any) -> Any:

@@ -49,6 +49,8 @@ def _choice(*allowed: str) -> Callable[[object], str]:
     return parse
 
 
+_HANDSHAKE_TIMEOUT = v.TimeValue(10_000, "10s")
+
 for _profile in PROFILES:
     _p = f"xpack.security.{_profile}.ssl"
     for _setting in (
@@ -71,8 +73,19 @@ for _profile in PROFILES:
         ),
         Setting(f"{_p}.supported_protocols", v.parse_str_list, ("TLSv1.3", "TLSv1.2"), Scope.NODE),
         Setting(f"{_p}.cipher_suites", v.parse_str_list, (), Scope.NODE),
+        # Isthmus: how long an accepted connection may take to finish its TLS handshake (ES
+        # relies on Netty's SslHandler default, 10 s); outgoing connections are bounded by their
+        # connect timeout (transport.connect_timeout), which includes the TLS handshake.
+        Setting(f"{_p}.handshake_timeout", v.parse_time, _HANDSHAKE_TIMEOUT, Scope.NODE),
     ):
         register(_setting)
+
+
+def handshake_timeout(profile: str, flat: Mapping[str, Any]) -> float | None:
+    """Seconds ``xpack.security.<profile>.ssl.handshake_timeout`` allows (None: no deadline)."""
+    raw = flat.get(f"xpack.security.{profile}.ssl.handshake_timeout")
+    value = _HANDSHAKE_TIMEOUT if raw is None else v.parse_time(raw)
+    return value.seconds if value.millis > 0 else None
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+import isthmus.http.server  # registers the HTTP listener's limits
 import isthmus.security.tls
 import isthmus.settings.remote  # registers the remote-cluster and transport settings
 import isthmus.settings.remote_server
 import isthmus.settings.secure
+import isthmus.transport.limits  # registers the in-flight breaker and transport deadlines
 from isthmus.errors import SettingsError
 from isthmus.settings.registry import Scope, find, flatten, unknown
 

@@ -15,6 +15,7 @@ request fails with :class:`NodeDisconnectedError` and later requests with
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import functools
 import logging
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from isthmus.errors import IsthmusError
+from isthmus.errors import CircuitBreakingError, IsthmusError
 from isthmus.transport.errors import (
     ActionNotFoundTransportError,
     NodeDisconnectedError,
@@ -32,8 +33,14 @@ from isthmus.transport.errors import (
     ReceiveTimeoutTransportError,
     TaskCancelledError,
 )
+from isthmus.transport.limits import InboundGuard
 from isthmus.transport.sockets import apply_tcp_options
-from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
+from isthmus.transport.tls_session import (
+    TlsFailure,
+    TlsSession,
+    describe_failure,
+    handshake_timeout_failure,
+)
 from isthmus.wire import (
     DEFAULT_LIMITS,
     NEED_DATA,
@@ -123,8 +130,15 @@ class TransportChannel(asyncio.Protocol):
         trust: TrustInfo | None = None,
         clock: Callable[[], float] = time.monotonic,
         tcp: TcpOptions | None = None,
+        guard: InboundGuard | None = None,
     ) -> None:
         self.connection = Connection(limits=limits)
+        self._limits = limits
+        # An accepted channel's defences (breaker, deadlines, log throttle); None when outbound.
+        self._guard = guard if server_side else None
+        self._tls_timer: asyncio.TimerHandle | None = None
+        self._handshake_timer: asyncio.TimerHandle | None = None
+        self._reserved: tuple[int, int, int] | None = None  # (request id, size, breaker cost)
         self.server_side = server_side
         self.profile = profile
         # This node's name, sent with the errors it answers (set by the accepting server).
@@ -171,6 +185,8 @@ class TransportChannel(asyncio.Protocol):
         self.local_address = _address(transport.get_extra_info("sockname"))
         self.remote_address = _address(transport.get_extra_info("peername"))
         apply_tcp_options(transport.get_extra_info("socket"), self._tcp)
+        if self._guard is not None:
+            self._arm(self._guard)
         if self._tls is None:
             self._set_open()
             return
@@ -188,6 +204,8 @@ class TransportChannel(asyncio.Protocol):
                 return
         self.connection.receive_data(data)
         self._process_events()
+        if self._guard is not None and self._guard.breaker is not None:
+            self._account(self._guard)
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost does the bookkeeping
@@ -226,13 +244,9 @@ class TransportChannel(asyncio.Protocol):
                 channel=self.describe(),
                 trust=self._trust,
             )
-            failure = self.tls_failure
             # Logged here, once, on both sides: under ES's logger and with its text, so that a
             # user (or the doctor) reading either cluster's log sees why the connection failed.
-            text = failure.log_message
-            if failure.cause_line:
-                text += "\n" + failure.cause_line
-            logging.getLogger(failure.logger).warning("%s", text)
+            self._log_tls_failure(self.tls_failure)
             self._flush_tls()  # the alert: the peer must see why we hang up
             self._end(ChannelState.BROKEN, self.tls_failure.message, tls=True)
             return b""
@@ -248,6 +262,114 @@ class TransportChannel(asyncio.Protocol):
                 self._end(ChannelState.BROKEN, "closed by peer")
             return b""
         return plain
+
+    def _log_tls_failure(self, failure: TlsFailure) -> None:
+        text = failure.log_message
+        if failure.cause_line:
+            text += "\n" + failure.cause_line
+        self._warn(logging.getLogger(failure.logger), text, "TLS failures")
+
+    def _warn(self, logger: logging.Logger, text: str, what: str) -> None:
+        """WARN ``text``, unless the listener's throttle says this peer has had its line for
+        this interval; the next full line then says how many were left out."""
+        throttle = None if self._guard is None else self._guard.throttle
+        if throttle is None:
+            logger.warning("%s", text)
+            return
+        host = self.remote_address.rsplit(":", 1)[0]
+        admission = throttle.admit(f"{what} {host}")
+        if not admission.log:
+            return
+        if admission.suppressed:
+            logger.warning(
+                "%s more %s from [%s] were not logged in the last [%ss]",
+                admission.suppressed,
+                what,
+                host,
+                f"{throttle.interval:g}",
+            )
+        logger.warning("%s", text)
+
+    # --- deadlines and the in-flight breaker (accepted channels) ---------------------------------
+
+    def _arm(self, guard: InboundGuard) -> None:
+        """Start the deadlines of a freshly accepted channel and hold it to the frame size a
+        handshake needs until its transport handshake is done."""
+        loop = asyncio.get_running_loop()
+        if guard.handshake_frame_bytes < self._limits.max_frame_bytes:
+            self.connection.limits = dataclasses.replace(
+                self._limits, max_frame_bytes=guard.handshake_frame_bytes
+            )
+        if self._tls is not None and guard.tls_handshake_timeout is not None:
+            self._tls_timer = loop.call_later(
+                guard.tls_handshake_timeout,
+                self._tls_handshake_expired,
+                guard.tls_handshake_timeout,
+            )
+        if guard.handshake_timeout is not None:
+            self._handshake_timer = loop.call_later(
+                guard.handshake_timeout, self._handshake_expired, guard.handshake_timeout
+            )
+
+    def _tls_handshake_expired(self, timeout: float) -> None:
+        if self.state is not ChannelState.CONNECTING:
+            return
+        self.tls_failure = handshake_timeout_failure(
+            timeout, peer=self.remote_address, channel=self.describe()
+        )
+        self._log_tls_failure(self.tls_failure)
+        self._end(ChannelState.BROKEN, self.tls_failure.message, error=True, tls=True)
+
+    def _handshake_expired(self, timeout: float) -> None:
+        if self.state in _ENDED or self.remote_node is not None:
+            return
+        self._end(
+            ChannelState.BROKEN,
+            f"transport handshake not completed within [{timeout:g}s]",
+            error=True,
+        )
+
+    def _account(self, guard: InboundGuard) -> None:
+        """Keep the breaker's reservation equal to the announced size of the request being
+        received; a request the breaker refuses is answered with ES's 429 and skipped."""
+        assert guard.breaker is not None
+        partial = self.connection.partial_frame()
+        wanted = None
+        if partial is not None and partial.is_request:
+            wanted = (partial.request_id, partial.size)
+        if self._reserved is not None:
+            if wanted == self._reserved[:2]:
+                return
+            guard.breaker.release(self._reserved[2])
+            self._reserved = None
+        if partial is None or wanted is None or self.state in _ENDED:
+            return
+        try:
+            cost = guard.breaker.reserve(partial.size)
+        except CircuitBreakingError as err:
+            try:
+                self.connection.discard_frame()
+            except RemoteProtocolError as exc:
+                self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True)
+                return
+            log.debug(
+                "request [%s] from [%s] refused: %s",
+                partial.request_id,
+                self.remote_address,
+                err.reason,
+            )
+            self._answer_error(partial.request_id, err)
+            return
+        self._reserved = (partial.request_id, partial.size, cost)
+
+    def _disarm(self) -> None:
+        for timer in (self._tls_timer, self._handshake_timer):
+            if timer is not None:
+                timer.cancel()
+        self._tls_timer = self._handshake_timer = None
+        if self._reserved is not None and self._guard is not None and self._guard.breaker:
+            self._guard.breaker.release(self._reserved[2])
+        self._reserved = None
 
     def _flush_tls(self) -> None:
         assert self._tls is not None and self._transport is not None
@@ -452,6 +574,10 @@ class TransportChannel(asyncio.Protocol):
         self.remote_cluster_name = cluster_name
         self.remote_cluster_uuid = cluster_uuid
         self.connection.use_version(version)
+        self.connection.limits = self._limits  # the handshake-size cap is lifted
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
 
     def close(self) -> None:
         """Close the channel (idempotent); pending requests fail with NodeDisconnectedError."""
@@ -480,20 +606,27 @@ class TransportChannel(asyncio.Protocol):
     def _set_open(self) -> None:
         self.state = ChannelState.OPEN
         self._ready.set()
+        if self._tls_timer is not None:
+            self._tls_timer.cancel()
+            self._tls_timer = None
 
     def _end(
         self, state: ChannelState, reason: str, *, error: bool = False, tls: bool = False
     ) -> None:
         self.state = state
+        self._disarm()
         if state is ChannelState.BROKEN:
             self.broken_reason = reason
             # Logged once. On an accepted channel nobody else sees the failure, so it is logged
-            # here (the server only records it); on an outbound channel it propagates to the
-            # caller (connect, pending requests, broken_reason), which decides about logging.
-            # TLS failures were already logged with ES's text when they happened.
-            serious = error and not tls and self.server_side
-            level = logging.WARNING if serious else logging.DEBUG
-            log.log(level, "transport channel %s broken: %s", self._describe_peer(), reason)
+            # here (the server only records it, and its throttle bounds what a hostile peer can
+            # make us write); on an outbound channel it propagates to the caller (connect,
+            # pending requests, broken_reason), which decides about logging. TLS failures were
+            # already logged with ES's text when they happened.
+            text = f"transport channel {self._describe_peer()} broken: {reason}"
+            if error and not tls and self.server_side:
+                self._warn(log, text, "broken transport connections")
+            else:
+                log.debug("%s", text)
         for request_id, (action, future) in list(self._pending.items()):
             if not future.done():
                 future.set_exception(

@@ -6,12 +6,18 @@ accepted channel's :meth:`~TransportChannel.serve` runs. It answers
 ``internal:transport/handshake`` itself and sends every other action to the
 :class:`ActionRegistry` once the peer has handshaken. A peer that breaks the protocol or fails TLS
 loses its own connection only; TLS failures are kept (bounded) for diagnostics.
+
+Unauthenticated peers are bounded (see :mod:`isthmus.transport.limits`): each accepted channel
+gets the node's in-flight breaker, the TLS and transport handshake deadlines and this listener's
+log throttle; past ``transport.max_unauthenticated_connections`` channels still before their
+handshake, a new connection is closed as soon as it is accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,9 +25,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from isthmus.listeners import bind_first_free
+from isthmus.logs import LogThrottle
 from isthmus.tasks import PARENT_TASK_HEADER, TaskManager
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
+from isthmus.transport.limits import InboundGuard, InFlightBreaker, TransportLimits
 from isthmus.transport.local import LocalNode
 from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
 
 _KEPT_TLS_FAILURES = 64
 REMOTE_CLUSTER_PROFILE = "_remote_cluster"
+log = logging.getLogger("isthmus.transport")
 
 # Authenticates/authorizes a request before its handler runs; raises to refuse it.
 RequestFilter = Callable[[str, Mapping[str, str], ChannelInfo], object]
@@ -49,6 +58,8 @@ class ServerInfo:
     handshakes: int
     broken: int
     tls_failures: int
+    refused: int = 0  # closed at once: too many connections before their handshake
+    unauthenticated: int = 0  # open channels whose transport handshake is not done
 
 
 class TransportServer:
@@ -68,8 +79,20 @@ class TransportServer:
         trust: TrustInfo | None = None,
         tcp: TcpOptions | None = None,
         request_filter: RequestFilter | None = None,
+        limits: TransportLimits | None = None,
+        breaker: InFlightBreaker | None = None,
+        tls_handshake_timeout: float | None = None,
+        log_throttle: LogThrottle | None = None,
     ) -> None:
         self.host = host
+        self.limits = limits or TransportLimits()
+        self.throttle = log_throttle or LogThrottle()
+        self.guard = InboundGuard(
+            breaker=breaker,
+            throttle=self.throttle,
+            handshake_timeout=self.limits.handshake_timeout,
+            tls_handshake_timeout=tls_handshake_timeout if ssl_context is not None else None,
+        )
         self.profile = profile
         self.trust = trust
         self.tcp = tcp
@@ -91,6 +114,7 @@ class TransportServer:
         self._accepted = 0
         self._handshakes = 0
         self._broken = 0
+        self._refused = 0
         self._tls_failure_count = 0
 
     @property
@@ -148,8 +172,15 @@ class TransportServer:
     ) -> None:
         await self.close()
 
-    def _new_channel(self) -> TransportChannel:
+    def _unauthenticated(self) -> int:
+        return sum(1 for channel in self._channels if channel.remote_node is None)
+
+    def _new_channel(self) -> asyncio.Protocol:
         assert self._tg is not None
+        cap = self.limits.max_unauthenticated
+        if cap and self._unauthenticated() >= cap:
+            self._refused += 1
+            return _Refused(self, cap)
         channel = TransportChannel(
             handler=self._handle,
             ssl_context=self.ssl_context,
@@ -157,6 +188,7 @@ class TransportServer:
             profile=self.profile,
             trust=self.trust,
             tcp=self.tcp,
+            guard=self.guard,
         )
         channel.local_name = self.identity.node.name
         self._channels.add(channel)
@@ -236,6 +268,8 @@ class TransportServer:
             handshakes=self._handshakes,
             broken=self._broken,
             tls_failures=self._tls_failure_count,
+            refused=self._refused,
+            unauthenticated=self._unauthenticated(),
         )
 
     def __repr__(self) -> str:
@@ -244,3 +278,30 @@ class TransportServer:
             f"<TransportServer {state} {self.bound_address or '-'} "
             f"channels={len(self._channels)} accepted={self._accepted}>"
         )
+
+
+class _Refused(asyncio.Protocol):
+    """A connection accepted past the cap of unauthenticated ones: closed at once, and said so
+    (rate-limited per peer host) so that the refusal is never silent."""
+
+    def __init__(self, server: TransportServer, cap: int) -> None:
+        self._server = server
+        self._cap = cap
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        admission = self._server.throttle.admit(f"refused connections {host}")
+        if admission.log:
+            log.warning(
+                "closing connection from [%s] on profile [%s]: [%s] connections have not "
+                "completed their transport handshake ([%s] is the limit)%s",
+                host,
+                self._server.profile,
+                self._cap,
+                "transport.max_unauthenticated_connections",
+                f"; {admission.suppressed} more were closed since the last message"
+                if admission.suppressed
+                else "",
+            )
+        transport.abort()  # type: ignore[attr-defined]

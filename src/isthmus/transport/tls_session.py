@@ -265,6 +265,22 @@ def _untrusted_peer(
     )
 
 
+def handshake_timeout_failure(timeout: float, *, peer: str, channel: str = "") -> TlsFailure:
+    """An accepted connection that did not finish its TLS handshake in time: what ES logs when
+    Netty's ``SslHandler`` gives up on it (``handshake_timeout``, 10 s by default)."""
+    millis = int(timeout * 1000)
+    message = f"handshake timed out after {millis}ms"
+    return TlsFailure(
+        side="server",
+        peer=peer,
+        reason="HANDSHAKE_TIMEOUT",
+        message=message,
+        logger=TCP_TRANSPORT,
+        log_message=_transport_exception(channel or channel_description("", peer)),
+        cause_line=f"io.netty.handler.ssl.SslHandshakeTimeoutException: {message}",
+    )
+
+
 def _transport_exception(channel: str) -> str:
     return f"exception caught on transport layer [{channel}], closing connection"
 

@@ -28,8 +28,11 @@ from isthmus.wire.frames import (
     COMPRESSED_BIT,
     DEFAULT_LIMITS,
     ERROR_BIT,
+    FIXED_SIZE,
     HANDSHAKE_BIT,
     PING,
+    PING_LENGTH,
+    PREFIX_SIZE,
     RESPONSE_BIT,
     FrameLimits,
     PingFrame,
@@ -41,7 +44,12 @@ from isthmus.wire.frames import (
     encode_message,
     read_raw_frame,
 )
-from isthmus.wire.handshake import CURRENT_VERSION, HANDSHAKE_ACTIONS, MIN_COMPATIBLE_VERSION
+from isthmus.wire.handshake import (
+    CURRENT_VERSION,
+    HANDSHAKE_ACTION,
+    HANDSHAKE_ACTIONS,
+    MIN_COMPATIBLE_VERSION,
+)
 from isthmus.wire.messages import (
     ConnectionClosed,
     ErrorResponse,
@@ -58,6 +66,7 @@ __all__ = [
     "NEED_DATA",
     "Connection",
     "ConnectionInfo",
+    "PartialFrame",
     "ProtocolError",
     "RemoteProtocolError",
     "State",
@@ -91,8 +100,21 @@ class ConnectionInfo:
     requests_received: int
     pings_received: int
     buffered_bytes: int
+    discarded_frames: int = 0
     compressed_sent: int = 0  # frames we sent with the COMPRESSED flag
     compressed_received: int = 0
+
+
+class PartialFrame(NamedTuple):
+    """The frame being received: its header is in, its body is not complete yet."""
+
+    size: int  # the whole frame on the wire, as its length field announces it
+    request_id: int
+    status: int
+
+    @property
+    def is_request(self) -> bool:
+        return not self.status & RESPONSE_BIT
 
 
 class _Inbound(NamedTuple):
@@ -120,6 +142,8 @@ class Connection:
         self.min_compatible_version = min_compatible_version
         self.state = State.OPEN
         self._buffer = bytearray()
+        self._skip = 0  # bytes of a discarded frame still to arrive (dropped, never buffered)
+        self._discarded = 0
         self._eof = False
         self._error: RemoteProtocolError | None = None
         self._next_id = first_request_id
@@ -222,6 +246,12 @@ class Connection:
             if data:
                 raise ProtocolError("receive_data after end of stream")
             return
+        if data and self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+            if not data:
+                return
         if data:
             self._buffer += data
         else:
@@ -285,6 +315,46 @@ class Connection:
         self._compressed_received += scheme is not None
         return result
 
+    def partial_frame(self) -> PartialFrame | None:
+        """The frame whose header (prefix and fixed header) is buffered but whose body is not
+        complete, or ``None``. The transport reserves its announced size before buffering it
+        (the in-flight breaker) and may :meth:`discard_frame` it instead."""
+        buffer = self._buffer
+        if len(buffer) < PREFIX_SIZE + FIXED_SIZE or self._error is not None:
+            return None
+        if buffer[0:2] != b"ES":
+            return None  # next_event names the fault
+        length = int.from_bytes(buffer[2:6], "big", signed=True)
+        if length == PING_LENGTH or length < FIXED_SIZE + 2 or length > self.limits.max_frame_bytes:
+            return None
+        size = PREFIX_SIZE + length
+        if len(buffer) >= size:
+            return None
+        request_id = int.from_bytes(buffer[6:14], "big", signed=True)
+        return PartialFrame(size, request_id, buffer[14])
+
+    def discard_frame(self) -> PartialFrame:
+        """Drop the partial frame: what is buffered now and the rest of it as it arrives.
+
+        A request stays owed an answer (send it an :class:`ErrorResponse`, as ES answers a
+        request the in-flight breaker refused); nothing else about it is decoded. Raises
+        :class:`ProtocolError` when no frame is partial."""
+        partial = self.partial_frame()
+        if partial is None:
+            raise ProtocolError("no partial frame to discard")
+        if partial.is_request:
+            if partial.request_id in self._inbound:
+                raise RemoteProtocolError(f"duplicate request id [{partial.request_id}]")
+            # The action is unknown (it may not have arrived): only "handshake or not" matters
+            # for the answer's status bits.
+            action = HANDSHAKE_ACTION if partial.status & HANDSHAKE_BIT else "<discarded>"
+            self._inbound[partial.request_id] = _Inbound(action, None)
+            self._requests_received += 1
+        self._skip = partial.size - len(self._buffer)
+        self._buffer.clear()
+        self._discarded += 1
+        return partial
+
     # --- introspection -----------------------------------------------------------------------
 
     def pending_requests(self) -> dict[int, str]:
@@ -301,6 +371,7 @@ class Connection:
             requests_received=self._requests_received,
             pings_received=self._pings_received,
             buffered_bytes=len(self._buffer),
+            discarded_frames=self._discarded,
             compressed_sent=self._compressed_sent,
             compressed_received=self._compressed_received,
         )

@@ -96,6 +96,23 @@ class FrameLimits:
 
 
 DEFAULT_LIMITS = FrameLimits()
+
+
+def format_bytes(size: int) -> str:
+    """A size as ES's ``ByteSizeValue`` prints it: ``64mb``, ``1.5gb``, ``100b``."""
+    for unit, factor in (("pb", 1024**5), ("tb", 1024**4), ("gb", 1024**3), ("mb", 1024**2)):
+        if size >= factor:
+            return _one_decimal(size / factor) + unit
+    if size >= 1024:
+        return _one_decimal(size / 1024) + "kb"
+    return f"{size}b"
+
+
+def _one_decimal(value: float) -> str:
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
@@ -288,8 +305,10 @@ def read_raw_frame(
     if length < FIXED_SIZE + 2:  # fixed header plus at least the header count
         raise RemoteProtocolError(f"invalid frame length [{length}]")
     if length > limits.max_frame_bytes:
+        # ES's words (TcpTransport.readMessageLength), sizes as its ByteSizeValue prints them.
         raise RemoteProtocolError(
-            f"frame of {length} bytes is larger than the limit of [{limits.max_frame_bytes}]"
+            f"transport content length received [{format_bytes(length)}] exceeded "
+            f"[{format_bytes(limits.max_frame_bytes)}]"
         )
     end = PREFIX_SIZE + length
     if size < end:

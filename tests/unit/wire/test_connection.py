@@ -402,3 +402,50 @@ def test_an_answer_to_a_compressed_handshake_is_refused_not_sent_compressed() ->
     assert isinstance(event, Request) and event.compression == "deflate"
     with pytest.raises(ProtocolError, match="handshake frames are never compressed"):
         server.send(Response(event.request_id, {}))
+
+
+# --- the frame being received: announced size, and discarding it ---------------------------------
+
+
+@pytest.mark.parametrize("step", [1, 5, 23, 4096])
+def test_partial_frame_is_known_from_its_header_until_complete(step: int) -> None:
+    client, server = Connection(), Connection()
+    data = client.send(client.new_request("test:big", b"z" * 10_000))
+    seen = set()
+    for end in range(step, len(data), step):
+        server.receive_data(data[end - step : end])
+        partial = server.partial_frame()
+        if end < 23:
+            assert partial is None  # the header (prefix and fixed part) is not in yet
+        else:
+            assert partial is not None
+            seen.add(partial)
+    assert seen == {(len(data), 1, 0)}
+    server.receive_data(data[len(data) - (len(data) - 1) % step - 1 :])
+    assert isinstance(server.next_event(), Request)
+    assert server.partial_frame() is None
+
+
+def test_discarded_request_is_skipped_and_still_owed_an_answer() -> None:
+    client, server = Connection(), Connection()
+    big = client.send(client.new_request("test:big", b"z" * 10_000))
+    after = client.send(client.new_request("test:small", "ok"))
+    server.receive_data(big[:100])
+    partial = server.discard_frame()
+    assert partial.request_id == 1 and partial.is_request
+    assert server.partial_frame() is None
+    for i in range(100, len(big), 333):  # the rest arrives in pieces and is dropped
+        server.receive_data(big[i : i + 333])
+    server.receive_data(after)
+    event = server.next_event()
+    assert isinstance(event, Request) and event.action == "test:small"
+    assert server.info().buffered_bytes == 0 and server.info().discarded_frames == 1
+    refusal = server.send(ErrorResponse(1, WireError("circuit_breaking_exception", "no", 429)))
+    client.receive_data(refusal)
+    answer = client.next_event()
+    assert isinstance(answer, ErrorResponse) and answer.error.status == 429
+
+
+def test_discard_without_a_partial_frame_is_our_mistake() -> None:
+    with pytest.raises(ProtocolError):
+        Connection().discard_frame()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from isthmus.wire.frames import (
     ProtocolError,
     RemoteProtocolError,
     encode_frame,
+    format_bytes,
     read_frame,
 )
 
@@ -109,9 +112,11 @@ def test_bad_marker_fails_on_the_first_byte() -> None:
 
 def test_oversize_length_fails_before_buffering() -> None:
     limits = FrameLimits(max_frame_bytes=100)
-    with pytest.raises(RemoteProtocolError, match="larger than the limit of \\[100\\]") as info:
+    # ES's words (TcpTransport.readMessageLength), sizes as ByteSizeValue prints them.
+    expected = "transport content length received [101b] exceeded [100b]"
+    with pytest.raises(RemoteProtocolError, match=re.escape(expected)) as info:
         read_frame(b"ES\x00\x00\x00\x65", limits)
-    assert "larger" in info.value.close_reason
+    assert info.value.close_reason == expected
 
 
 @pytest.mark.parametrize("length", [-2, 0, 18, -(2**31)])
@@ -162,7 +167,7 @@ def test_duplicate_headers_are_rejected() -> None:
         (FrameLimits(max_header_name_bytes=10), "a header name is 33 bytes"),
         (FrameLimits(max_header_value_bytes=5), "is 10 bytes, more than the limit of \\[5\\]"),
         (FrameLimits(max_action_bytes=8), "the action name is 24 bytes"),
-        (FrameLimits(max_frame_bytes=90), "larger than the limit of \\[90\\]"),
+        (FrameLimits(max_frame_bytes=90), "exceeded \\[90b\\]"),
     ],
 )
 def test_limits_on_receive_are_remote_errors(limits: FrameLimits, message: str) -> None:
@@ -256,3 +261,18 @@ def test_mutated_frames_raise_only_remote_protocol_error(frame: Frame, data: st.
         decode_all(bytes(raw))
     except RemoteProtocolError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0b"),
+        (100, "100b"),
+        (1024, "1kb"),
+        (1536, "1.5kb"),
+        (64 * 1024**2, "64mb"),
+        (3 * 1024**3 // 2, "1.5gb"),
+    ],
+)
+def test_sizes_print_as_es_byte_size_values(size: int, text: str) -> None:
+    assert format_bytes(size) == text
