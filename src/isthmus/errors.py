@@ -363,3 +363,21 @@ class TooManyBucketsError(IsthmusError):
             extra={"max_buckets": limit},
         )
         self.max_buckets = limit
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+class StorageIOError(IsthmusError):
+    """Writing to ``path.data`` failed: ES's ``java.io.IOException`` from Lucene or the translog
+    (the write was not acknowledged)."""
+
+    es_type = "i_o_exception"
+    status = 500
+    is_es = False
+    java_class = "java.io.IOException"
+
+
+class StorageFullError(StorageIOError):
+    """The disk under ``path.data`` is full ("No space left on device"). The flood-stage block
+    normally refuses writes with a 429 long before this is reached."""

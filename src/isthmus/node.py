@@ -33,6 +33,7 @@ from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.search import SearchActions
+from isthmus.cluster.disk_monitor import DiskThresholdMonitor
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
@@ -42,8 +43,8 @@ from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
 from isthmus.http.router import Router
-from isthmus.index.service import IndicesService
 from isthmus.http.server import HttpConfig, HttpLimits, HttpServer
+from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
 from isthmus.security.authz import Authorizer
 from isthmus.security.secure_settings import SecureSettingsHolder
@@ -58,8 +59,8 @@ from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
-
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
+
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
@@ -90,10 +91,10 @@ class Node:
         self._transport_cfg: SslConfig | None = None
         self.keystore_password: Secret | None = None  # typed at the start prompt, if any
         self.ssl_configs: list[SslConfig] = []
-
         # ES's in_flight_requests breaker: one per node, shared by every listener.
         limits = TransportLimits.from_settings(settings.raw)
         self.inflight = InFlightBreaker(limits.inflight_limit, limits.inflight_overhead)
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -178,6 +179,7 @@ class Node:
             cluster_actions.add_group(
                 "cluster.remote.", _validate_remote, lambda flat: _apply_remote(remote, flat)
             )
+            disk_monitor = _disk_monitor(cluster, cluster_actions, indices, env, s)
             indices_actions = IndicesActions(cluster, indices)
             services = Services(
                 node=identity,
@@ -205,9 +207,9 @@ class Node:
             config = HttpConfig(
                 app,
                 ssl_context=tls.context if tls is not None else None,
+                limits=HttpLimits.from_settings(s.raw, handshake_timeout("http", s.raw)),
                 loop="none",
                 http="httptools",
-                limits=HttpLimits.from_settings(s.raw, handshake_timeout("http", s.raw)),
                 lifespan="off",
                 log_config=None,
                 access_log=False,
@@ -225,6 +227,7 @@ class Node:
             async with asyncio.TaskGroup() as group:
                 serving = group.create_task(server.serve(sockets=[sock]))
                 refresher = group.create_task(indices.refresh_loop())
+                disk = group.create_task(disk_monitor.run(), name="disk threshold monitor")
                 watcher = group.create_task(self._watch_tls(tls)) if tls is not None else None
                 # Remotes from isthmus.yml and persisted settings connect in the background:
                 # unlike ES, startup does not wait up to initial_connect_timeout for them.
@@ -244,6 +247,7 @@ class Node:
                 server.should_exit = True
                 await serving
                 refresher.cancel()
+                disk.cancel()
                 connecting.cancel()
                 if watcher is not None:
                     watcher.cancel()
@@ -398,13 +402,13 @@ class Node:
             trust=self._trust_info(),
             tcp=transport_tuning(s.raw).tcp,
             request_filter=request_filter,
+            limits=TransportLimits.from_settings(s.raw),
+            breaker=self.inflight,
+            tls_handshake_timeout=handshake_timeout("transport", s.raw),
         )
 
         async def nodes(payload: Any, headers: Any, channel: Any) -> Any:
             # cluster:monitor/state as remote clusters ask for it (nodes only): this cluster's
-            limits=TransportLimits.from_settings(s.raw),
-            breaker=self.inflight,
-            tls_handshake_timeout=handshake_timeout("transport", s.raw),
             # nodes with their roles, attributes and publish addresses.
             return {
                 "cluster_name": s.cluster_name,
@@ -474,13 +478,13 @@ class Node:
             trust=trust,
             tcp=tcp,
             request_filter=request_filter,
+            limits=TransportLimits.from_settings(s.raw),
+            breaker=self.inflight,
+            tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
         )
         try:
             await server.start()
         except OSError as exc:
-            limits=TransportLimits.from_settings(s.raw),
-            breaker=self.inflight,
-            tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
             raise NodeStartupError(f"Failed to bind the remote cluster server: {exc}") from exc
         published = server.publish_address or ""
         # Its handshake names this node at the remote cluster server's address.
@@ -707,6 +711,40 @@ def _remote_configs(flat: Any) -> Any:
     from isthmus.settings.remote import remote_configs, remote_globals, transport_tuning
 
     return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
+
+
+def _disk_monitor(
+    cluster: ClusterService,
+    cluster_actions: ClusterActions,
+    indices: IndicesService,
+    env: NodeEnvironment,
+    s: NodeSettings,
+) -> DiskThresholdMonitor:
+    """The disk threshold monitor, told of every disk setting change, new index and full disk.
+    Watermarks that contradict each other in isthmus.yml stop the start, as in ES."""
+    from isthmus.cluster import disk
+    from isthmus.errors import SettingsError
+
+    try:
+        disk.DiskThresholds.from_settings(cluster_actions.effective())
+    except SettingsError as exc:
+        raise NodeStartupError(exc.reason) from None
+    monitor = DiskThresholdMonitor(
+        cluster, env.data_path, env.node_id, s.node_name, cluster_actions.effective
+    )
+    cluster.add_applier(monitor.on_cluster_change)
+    indices.on_storage_full = monitor.poke
+
+    async def recheck(flat: Any) -> None:
+        monitor.poke()
+
+    for prefix in (disk.PREFIX, disk.UPDATE_INTERVAL):
+        cluster_actions.add_group(
+            prefix,
+            lambda previous, current, layers: disk.validate_update(previous, current),
+            recheck,
+        )
+    return monitor
 
 
 def _validate_remote(previous: Any, current: Any, layers: Any) -> None:

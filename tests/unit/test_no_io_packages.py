@@ -14,6 +14,8 @@ NO_IO = [
     SRC / "index" / "field_values.py",
     SRC / "index" / "dates.py",
     SRC / "cluster" / "metadata.py",
+    SRC / "cluster" / "blocks.py",
+    SRC / "cluster" / "disk.py",
     SRC / "cluster" / "resolve.py",
     SRC / "cluster" / "routing.py",
     SRC / "http" / "router.py",

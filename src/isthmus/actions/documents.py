@@ -19,6 +19,8 @@ import orjson
 
 from isthmus import xcontent
 from isthmus.actions.indices import IndicesActions
+from isthmus.cluster.blocks import Level
+from isthmus.cluster.blocks import check as check_blocks
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
 from isthmus.cluster.routing import ShardId, shard_for
@@ -214,6 +216,10 @@ class DocumentActions:
             from isthmus.errors import IndexClosedError
 
             raise IndexClosedError(meta.name, meta.uuid)
+        # Every document write (index, create, delete, update, each bulk item) passes here.
+        blocked = check_blocks(self.cluster.state, Level.WRITE, [meta])
+        if blocked is not None:
+            raise blocked
         return meta
 
     def _shard(self, meta: IndexMetadata, routing: str) -> Shard:
@@ -262,7 +268,12 @@ class DocumentActions:
                 shard = self.indices.shard(shard_id)
                 assert shard is not None
                 meta = self.cluster.state.indices[shard_meta[shard_id].name]
-                results = await shard.write([op for _, op in entries], meta.mapping)
+                try:
+                    results = await shard.write([op for _, op in entries], meta.mapping)
+                except IsthmusError as exc:  # nothing of the batch was written (a full disk)
+                    for pos, _op in entries:
+                        outcomes[pos].error = exc
+                    return
                 for (pos, _op), result in zip(entries, results, strict=True):
                     outcomes[pos].result = result
                     if result.error is not None:

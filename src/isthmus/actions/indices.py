@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
+from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.metadata import (
     AliasMetadata,
@@ -193,6 +194,9 @@ class IndicesActions:
         names = {t.index.name for t in targets}
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
+            blocked = blocks.check_delete(state, [state.indices[n] for n in names])
+            if blocked is not None:
+                raise blocked
             return replace(
                 state, indices={k: v for k, v in state.indices.items() if k not in names}
             )
@@ -213,6 +217,11 @@ class IndicesActions:
         state_name = "open" if open_ else "close"
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
+            blocked = blocks.check(
+                state, blocks.Level.METADATA_WRITE, [state.indices[n] for n in names]
+            )
+            if blocked is not None:
+                raise blocked
             indices = dict(state.indices)
             for name in names:
                 indices[name] = replace(
@@ -257,6 +266,9 @@ class IndicesActions:
                 meta = indices.get(name)
                 if meta is None:
                     raise IndexNotFoundError(name)
+                blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [meta])
+                if blocked is not None:
+                    raise blocked
                 merged = meta.mapping.merge(update)
                 if merged != meta.mapping:
                     indices[name] = meta.with_mapping(merged)
@@ -334,6 +346,11 @@ class IndicesActions:
                 raise IllegalArgumentError(f"final index setting [{key}], not updateable")
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
+            blocked = blocks.check_settings_update(
+                state, updates, [state.indices[n] for n in names]
+            )
+            if blocked is not None:
+                raise blocked
             indices = dict(state.indices)
             for name in names:
                 meta = indices[name]
@@ -369,6 +386,11 @@ class IndicesActions:
                     for e in exprs
                     for r in resolve(replace(state, indices=indices), e, options)
                 ]
+                blocked = blocks.check(
+                    state, blocks.Level.METADATA_WRITE, [indices[n] for n in targets]
+                )
+                if blocked is not None:
+                    raise blocked
                 for name in targets:
                     meta = indices[name]
                     current = dict(meta.aliases)

@@ -4,6 +4,10 @@ Every change is a pure function ``ClusterMetadata → ClusterMetadata`` submitte
 :meth:`ClusterService.submit`; changes run one at a time (the role ES gives the elected master),
 are persisted before they are visible, and then handed to appliers (the indices service opens or
 drops shards). Readers take :attr:`state`, an immutable snapshot.
+
+A change submitted with ``durable=False`` is one the node re-derives by itself (the disk
+monitor's flood-stage block): when the disk is too full to persist it, it is applied in memory
+anyway and written with the next change that persists.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import replace
 
 from isthmus.cluster.metadata import ClusterMetadata, new_uuid
 from isthmus.cluster.store import ClusterStore
+from isthmus.errors import StorageFullError
 
 log = logging.getLogger("org.elasticsearch.cluster.service.MasterService")
 
@@ -40,7 +45,11 @@ class ClusterService:
         self._appliers.append(applier)
 
     async def submit(
-        self, source: str, change: Callable[[ClusterMetadata], ClusterMetadata]
+        self,
+        source: str,
+        change: Callable[[ClusterMetadata], ClusterMetadata],
+        *,
+        durable: bool = True,
     ) -> ClusterMetadata:
         """Run ``change`` on the latest state, persist the result, apply it; returns it."""
         async with self._lock:
@@ -49,7 +58,17 @@ class ClusterService:
             if new is old:
                 return old
             new = replace(new, version=old.version + 1)
-            await asyncio.to_thread(self._store.save, new)
+            try:
+                await asyncio.to_thread(self._store.save, new)
+            except StorageFullError:
+                if durable:
+                    raise
+                log.warning(
+                    "cluster state version [%s] from [%s] applied in memory only: the disk is "
+                    "full (it is written with the next change that can be persisted)",
+                    new.version,
+                    source,
+                )
             self._state = new
             log.debug("cluster state updated by [%s] to version [%s]", source, new.version)
             for applier in self._appliers:

@@ -3,6 +3,7 @@
 The whole metadata is small and changes rarely, so each update rewrites one row in a
 ``synchronous=FULL`` transaction: an acknowledged index creation or settings change survives a
 crash. Transient settings are never written (as in ES, they do not survive a full restart).
+A full disk is reported as :class:`StorageFullError`, never as SQLite's own message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.storage import storage_error
 
 
 class ClusterStore:
@@ -23,6 +25,10 @@ class ClusterStore:
         self._db = sqlite3.connect(
             state_dir / "cluster.sqlite", check_same_thread=False, isolation_level=None
         )
+        # One connection per file, held by this node (the data path is locked): exclusive
+        # locking keeps WAL's index in memory instead of a -shm file, which a full disk could
+        # not create, so the store still opens and reads on a full disk.
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB)")
@@ -35,9 +41,15 @@ class ClusterStore:
     def save(self, meta: ClusterMetadata) -> None:
         blob = orjson.dumps(meta.to_json())
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO state(key, value) VALUES('metadata', ?)", (blob,)
-            )
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO state(key, value) VALUES('metadata', ?)", (blob,)
+                )
+            except sqlite3.Error as exc:
+                translated = storage_error(exc)
+                if translated is None:
+                    raise
+                raise translated from exc
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,15 @@ Rules this module keeps:
   tantivy commit covers; at open, operations above it are replayed (delete-by-``_id`` then add is
   idempotent, so replaying twice is harmless). When the mapping gains a field a new tantivy
   generation is built from ``docs``.
+* **A full disk never loses an acknowledged write.** A store commit that fails leaves nothing
+  behind and is reported as :class:`StorageFullError` (never SQLite's message); the write was not
+  acknowledged. A tantivy failure after the store commit (a refresh on a full disk) drops the
+  writer, whose buffered documents tantivy discards, and marks the search index *behind*: the
+  next refresh replays every operation above ``indexed_checkpoint`` from the store, so the
+  acknowledged writes become searchable as soon as the disk has room again.
+* **Opening writes nothing that did not change** (the primary term is stored once), so a node
+  restarts on a full disk; a recovery replay that cannot be committed there is retried at the
+  next refresh instead of failing the open.
 * Methods here are blocking and thread-safe (one lock per shard); the async layer runs them in
   worker threads, never on the event loop. Searches use the current searcher snapshot and take no
   lock.
@@ -21,6 +30,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sqlite3
@@ -34,9 +44,10 @@ from typing import Any
 import orjson
 import tantivy
 
-from isthmus.errors import IsthmusError, VersionConflictError
+from isthmus.errors import IsthmusError, StorageFullError, StorageIOError, VersionConflictError
 from isthmus.index.mapping import Mapping
 from isthmus.index.schema import IndexSchema
+from isthmus.storage import search_index_error, storage_error
 
 log = logging.getLogger("org.elasticsearch.index.engine.Engine")
 
@@ -150,11 +161,18 @@ class ShardEngine:
         self._db = sqlite3.connect(
             path / "store.sqlite", check_same_thread=False, isolation_level=None
         )
+        # One connection per file, held by this node (the data path is locked): exclusive
+        # locking keeps WAL's index in memory instead of a -shm file, which a full disk could
+        # not create, so the store still opens and reads on a full disk.
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self.primary_term = int(self._meta("primary_term", "1"))
-        self._set_meta_now("primary_term", str(self.primary_term))
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is None:
+            self._db.executescript(_SCHEMA)
+        stored_term = self._meta("primary_term", "")
+        self.primary_term = int(stored_term or "1")
+        if not stored_term:  # a new shard; reopening one writes nothing
+            self._set_meta_now("primary_term", str(self.primary_term))
         row = self._db.execute("SELECT MAX(seq_no) FROM ops").fetchone()
         docs_max = self._db.execute("SELECT MAX(seq_no) FROM docs").fetchone()
         self.max_seq_no = max(
@@ -168,6 +186,11 @@ class ShardEngine:
         self._applied_seq = self.indexed_checkpoint
         self._writer: tantivy.IndexWriter | None = None
         self._dirty = False
+        # The search index lacks operations the store acknowledged (a commit failed); the next
+        # refresh replays them from the store.
+        self._behind = False
+        self.refresh_failures = 0
+        self._mapping = mapping  # the latest mapping seen, for replays at refresh
         self._index, self.schema = self._open_generation(mapping)
         self._searcher = self._index.searcher()
         self.searchable_checkpoint = self.indexed_checkpoint
@@ -182,9 +205,24 @@ class ShardEngine:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 
     def _set_meta_now(self, key: str, value: str) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        self._set_meta(key, value)
-        self._db.execute("COMMIT")
+        with self._transaction():
+            self._set_meta(key, value)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One store transaction; a failure rolls it back (when SQLite has not already done so,
+        as it does on a full disk) and a full disk is raised as :class:`StorageFullError`."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            translated = storage_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     # --- tantivy generations ---------------------------------------------------------------
 
@@ -199,7 +237,16 @@ class ShardEngine:
             stored = tuple(tuple(x) for x in orjson.loads(sig_file.read_bytes()))
             if stored == schema.signature:
                 index = tantivy.Index(schema.schema, path=str(gen_dir), reuse=True)
-                self._replay(index, schema, mapping)
+                try:
+                    self._replay(index, schema, mapping)
+                except StorageIOError as exc:
+                    self._behind = True
+                    log.warning(
+                        "could not recover operations into the search index of [%s] (%s); they "
+                        "are replayed at the next refresh",
+                        self.path,
+                        exc.reason,
+                    )
                 return index, schema
         return self._build_generation(mapping, schema)
 
@@ -228,10 +275,9 @@ class ShardEngine:
         writer.wait_merging_threads()
         index.reload()
         (gen_dir / "schema.json").write_bytes(orjson.dumps(list(schema.signature)))
-        self._db.execute("BEGIN IMMEDIATE")
-        self._set_meta("generation", str(new_gen))
-        self._set_meta("indexed_checkpoint", str(self.max_seq_no))
-        self._db.execute("COMMIT")
+        with self._transaction():
+            self._set_meta("generation", str(new_gen))
+            self._set_meta("indexed_checkpoint", str(self.max_seq_no))
         self.generation = new_gen
         self.indexed_checkpoint = self.max_seq_no
         self._applied_seq = self.max_seq_no
@@ -253,20 +299,36 @@ class ShardEngine:
         ).fetchall()
         if not ops:
             return
-        writer = index.writer(WRITER_HEAP_BYTES, 1)
-        for seq_no, term, version, op, doc_id, source in ops:
-            writer.delete_documents_by_term("_id", doc_id)
-            if op == "index":
-                values = mapping.parse_document(orjson.loads(source), doc_id).values
-                writer.add_document(schema.document(doc_id, source, values, seq_no, version, term))
-        writer.commit()
-        writer.wait_merging_threads()
+        writer: tantivy.IndexWriter | None = None
+        try:
+            writer = index.writer(WRITER_HEAP_BYTES, 1)
+            for seq_no, term, version, op, doc_id, source in ops:
+                writer.delete_documents_by_term("_id", doc_id)
+                if op == "index":
+                    values = mapping.parse_document(orjson.loads(source), doc_id).values
+                    writer.add_document(
+                        schema.document(doc_id, source, values, seq_no, version, term)
+                    )
+            writer.commit()
+            writer.wait_merging_threads()
+        except ValueError as exc:  # tantivy's errors
+            raise search_index_error(exc) from exc
+        finally:
+            writer = None  # releases tantivy's writer lock, whatever happened
         index.reload()
         last = int(ops[-1][0])
-        self._set_meta_now("indexed_checkpoint", str(last))
         self.indexed_checkpoint = last
         self._applied_seq = last
+        self._checkpoint_meta()
         log.info("recovered [%s] operations into the search index of [%s]", len(ops), self.path)
+
+    def _checkpoint_meta(self) -> None:
+        """Record ``indexed_checkpoint``. On a full disk it stays unrecorded: the next open then
+        replays a few operations twice, which is harmless."""
+        try:
+            self._set_meta_now("indexed_checkpoint", str(self.indexed_checkpoint))
+        except StorageFullError:
+            log.debug("indexed checkpoint of [%s] not recorded: the disk is full", self.path)
 
     def _iter_live_docs(self) -> Iterator[StoredDoc]:
         cur = self._db.execute(
@@ -279,16 +341,25 @@ class ShardEngine:
     def ensure_mapping(self, mapping: Mapping) -> None:
         """Rebuild the search index if ``mapping`` has fields the current generation lacks."""
         with self._lock:
+            self._mapping = mapping
             if self.schema.covers(mapping):
                 return
-            if self._writer is not None:
-                self._writer.commit()
-                self._writer.wait_merging_threads()
-                self._writer = None
-            self._index, self.schema = self._build_generation(
-                mapping, IndexSchema.for_mapping(mapping)
-            )
+            # The new generation is built from the store, which holds every acknowledged
+            # operation: what the old writer buffered is not needed.
+            self._writer = None
+            try:
+                self._index, self.schema = self._build_generation(
+                    mapping, IndexSchema.for_mapping(mapping)
+                )
+            except ValueError as exc:  # tantivy
+                raise search_index_error(exc) from exc
+            except OSError as exc:
+                translated = storage_error(exc)
+                if translated is None:
+                    raise
+                raise translated from exc
             self._dirty = False
+            self._behind = False
             self._searcher = self._index.searcher()
             self.searchable_checkpoint = self.indexed_checkpoint
 
@@ -384,34 +455,49 @@ class ShardEngine:
                 current[op.id] = _Current(seq, term, version, not isinstance(op, IndexOp))
                 results.append(OpResult(op.id, result, seq, term, version))
             if op_rows:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._transaction():
                     self._db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", op_rows)
                     self._db.executemany(
                         "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows
                     )
                     self._set_meta("max_seq_no", str(seq))
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
             self.max_seq_no = seq
+            # From here the operations are acknowledged: the search index catches up with them
+            # whatever happens to the writer.
             self._apply(pending)
             return results
 
     def _apply(self, pending: _Pending) -> None:
         if not pending.ops:
             return
-        if self._writer is None:
-            self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
-        writer = self._writer
-        for kind, doc_id, doc in pending.ops:
-            if kind != "add":
-                writer.delete_documents_by_term("_id", doc_id)
-            if doc is not None:
-                writer.add_document(doc)
-        self._applied_seq = self.max_seq_no
         self._dirty = True
+        if self._behind:
+            return  # the next refresh replays these from the store
+        try:
+            if self._writer is None:
+                self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
+            writer = self._writer
+            for kind, doc_id, doc in pending.ops:
+                if kind != "add":
+                    writer.delete_documents_by_term("_id", doc_id)
+                if doc is not None:
+                    writer.add_document(doc)
+        except ValueError as exc:  # tantivy: a background flush failed and killed the writer
+            self._fall_behind(exc)
+            return
+        self._applied_seq = self.max_seq_no
+
+    def _fall_behind(self, exc: BaseException) -> None:
+        """The writer failed: drop it (tantivy discards what it buffered) and let the next
+        refresh rebuild the difference from the store."""
+        self._writer = None
+        self._behind = True
+        self._dirty = True
+        self._applied_seq = self.indexed_checkpoint
+        self.refresh_failures += 1
+        # The text, not the exception: a record kept by a handler must not keep the writer alive
+        # through the exception's traceback (tantivy's lock goes with the writer).
+        log.warning("search index of [%s] fell behind the store: %s", self.path, str(exc))
 
     # --- refresh and reads -----------------------------------------------------------------
 
@@ -420,18 +506,40 @@ class ShardEngine:
         return self._dirty
 
     def refresh(self) -> int:
-        """Make every applied operation searchable; returns the searchable checkpoint."""
+        """Make every acknowledged operation searchable; returns the searchable checkpoint.
+
+        Raises :class:`StorageIOError` when tantivy cannot write its segment; nothing is lost
+        (the store has every operation) and the next refresh tries again."""
         with self._lock:
-            if self._dirty and self._writer is not None:
-                self._writer.commit()
+            if self._behind:
+                self._catch_up()
+            elif self._dirty and self._writer is not None:
+                try:
+                    self._writer.commit()
+                except ValueError as exc:  # tantivy
+                    self._fall_behind(exc)
+                    raise search_index_error(exc) from exc
                 self._index.reload()
                 self._searcher = self._index.searcher()
                 self._dirty = False
                 self.refreshes += 1
                 self.indexed_checkpoint = self._applied_seq
-                self._set_meta_now("indexed_checkpoint", str(self.indexed_checkpoint))
+                self._checkpoint_meta()
             self.searchable_checkpoint = self.indexed_checkpoint
             return self.searchable_checkpoint
+
+    def _catch_up(self) -> None:
+        """Replay what the search index lacks from the store, with a fresh writer."""
+        self._writer = None
+        try:
+            self._replay(self._index, self.schema, self._mapping)
+        except StorageIOError:
+            self.refresh_failures += 1
+            raise
+        self._behind = False
+        self._dirty = False
+        self.refreshes += 1
+        self._searcher = self._index.searcher()
 
     @property
     def searcher(self) -> tantivy.Searcher:
@@ -514,9 +622,12 @@ class ShardEngine:
 
     def close(self) -> None:
         with self._lock:
-            if self._writer is not None:
-                if self._dirty:
+            if self._dirty:
+                try:
                     self.refresh()
+                except StorageIOError:  # recovered from the store at the next open
+                    log.warning("closing [%s] with its search index behind: disk full", self.path)
+            if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
             self._db.close()

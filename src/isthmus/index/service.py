@@ -12,13 +12,14 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
+from isthmus.errors import StorageIOError
 from isthmus.index.engine import Op, OpResult, ShardEngine, StoredDoc
 from isthmus.index.mapping import Mapping
 from isthmus.settings.values import parse_time
@@ -32,22 +33,41 @@ HISTORY_TRIM_EVERY_S = 60.0
 class Shard:
     """One open shard on this node."""
 
-    def __init__(self, shard_id: ShardId, engine: ShardEngine, meta: IndexMetadata) -> None:
+    def __init__(
+        self,
+        shard_id: ShardId,
+        engine: ShardEngine,
+        meta: IndexMetadata,
+        on_storage_full: Callable[[], None] | None = None,
+    ) -> None:
         self.shard_id = shard_id
         self.engine = engine
         self.meta = meta
+        # Told when the disk turned out full (the disk monitor checks at once).
+        self.on_storage_full = on_storage_full
+        self.refresh_failing = False
         self._refreshed = asyncio.Condition()
         self.last_refresh = time.monotonic()
         self.last_trim = time.monotonic()
 
     async def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
-        return await asyncio.to_thread(self.engine.write, ops, mapping)
+        try:
+            return await asyncio.to_thread(self.engine.write, ops, mapping)
+        except StorageIOError:
+            if self.on_storage_full is not None:
+                self.on_storage_full()
+            raise
 
     async def get(self, doc_id: str) -> StoredDoc | None:
         return await asyncio.to_thread(self.engine.get, doc_id)
 
     async def refresh(self) -> None:
-        await asyncio.to_thread(self.engine.refresh)
+        try:
+            await asyncio.to_thread(self.engine.refresh)
+        except StorageIOError:
+            if self.on_storage_full is not None:
+                self.on_storage_full()
+            raise
         self.last_refresh = time.monotonic()
         async with self._refreshed:
             self._refreshed.notify_all()
@@ -72,6 +92,12 @@ class IndicesService:
         self.search_pool = ThreadPoolExecutor(
             max_workers=search_threads, thread_name_prefix="search"
         )
+        # Called when a shard meets a full disk (the node wires the disk monitor's poke here).
+        self.on_storage_full: Callable[[], None] | None = None
+
+    def _storage_full(self) -> None:
+        if self.on_storage_full is not None:
+            self.on_storage_full()
 
     def shard_dir(self, index_uuid: str, shard: int) -> Path:
         return self.indices_dir / index_uuid / str(shard)
@@ -113,7 +139,7 @@ class IndicesService:
                     engine = await asyncio.to_thread(
                         ShardEngine, self.shard_dir(meta.uuid, n), meta.mapping
                     )
-                    self.shards[shard_id] = Shard(shard_id, engine, meta)
+                    self.shards[shard_id] = Shard(shard_id, engine, meta, self._storage_full)
 
     async def refresh_loop(self, tick_s: float = 0.1) -> None:
         """Refresh each dirty shard when its ``index.refresh_interval`` has elapsed."""
@@ -129,6 +155,13 @@ class IndicesService:
                 ):
                     try:
                         await shard.refresh()
+                        shard.refresh_failing = False
+                    except StorageIOError as exc:
+                        # Retried once per refresh interval; reported once per episode.
+                        shard.last_refresh = now
+                        if not shard.refresh_failing:
+                            log.warning("failed to refresh shard %s: %s", shard.shard_id, exc)
+                        shard.refresh_failing = True
                     except Exception:
                         log.exception("failed to refresh shard %s", shard.shard_id)
                 if now - shard.last_trim >= HISTORY_TRIM_EVERY_S:
