@@ -204,7 +204,12 @@ class CrossClusterSearch:
         for part in parts:
             if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
                 raise part.error
-        return self._merge(req, parts, started)
+        # Ranking every cluster's hits and reducing their aggregations is CPU work that grows
+        # with the request: it runs in the search pool so the loop keeps serving pings.
+        merged: dict[str, Any] = await self.search.indices.run_search(
+            self._merge, req, parts, started
+        )
+        return merged
 
     async def count(
         self,
@@ -584,7 +589,8 @@ class CrossClusterSearch:
         if partial.aggs is not None:
             from isthmus.search.aggs_wire import encode_results
 
-            aggs = encode_results(partial.aggs)
+            # As large as the aggregation tree (20,000 filters, 65,536 buckets): off the loop.
+            aggs = await self.search.indices.run_search(encode_results, partial.aggs)
         hits = self.search.render_hits(req, partial, partial.hits, restrictions)
         for hit in hits:
             source = hit.get("_source")

@@ -30,7 +30,7 @@ from isthmus.search.aggs_core import (
     resolve_source,
 )
 from isthmus.search.aggs_format import DocFormat
-from isthmus.search.evaluate import EvalDoc, compile_query
+from isthmus.search.evaluate import compile_query
 from isthmus.search.term_patterns import check_query_patterns
 
 # --- buckets and their order --------------------------------------------------------------------
@@ -201,7 +201,7 @@ def filter_docs(query: dsl.Query, docs: Sequence[AggDoc], ctx: AggContext) -> li
     # ES builds a filter's query on each shard, under that index's regexp limits.
     check_query_patterns(query, ctx.limits.max_regex_length)
     pred = compile_query(query, ctx.mapping, now_ms=ctx.now_ms)
-    return [d for d in docs if pred(EvalDoc(d.id, d.source))]
+    return [d for d in docs if pred(ctx.eval_doc(d))]
 
 
 def parse_filter(name: str, body: Any, subs: AggsSpec, meta: Mapping[str, Any] | None) -> Agg:

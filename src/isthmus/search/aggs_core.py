@@ -40,6 +40,7 @@ from isthmus.search.aggs_format import (
     DecimalFormat,
     DocFormat,
 )
+from isthmus.search.evaluate_fields import EvalDoc
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,15 @@ class AggContext:
     limits: AggLimits = AggLimits()
     buckets: int = 0
     _cache: dict[tuple[int, str], list[Any]] = field(default_factory=dict, repr=False)
+    # One evaluation view per document, so field reads are shared by every filter of a run.
+    _eval_docs: dict[int, EvalDoc] = field(default_factory=dict, repr=False)
+
+    def eval_doc(self, doc: AggDoc) -> EvalDoc:
+        """``doc`` as query evaluation sees it (the same object for the whole run)."""
+        found = self._eval_docs.get(id(doc))
+        if found is None:
+            found = self._eval_docs[id(doc)] = EvalDoc(doc.id, doc.source)
+        return found
 
     def consume_buckets(self, count: int) -> None:
         """Account for ``count`` new buckets; ES's ``too_many_buckets_exception`` past

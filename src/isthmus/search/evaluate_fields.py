@@ -10,7 +10,7 @@ index holds, and term-level query values are compared to them as given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from isthmus.errors import MapperParsingError, QueryShardError
@@ -23,10 +23,19 @@ from isthmus.search.term_patterns import fuzzy_matches
 
 @dataclass(frozen=True)
 class EvalDoc:
-    """One document as evaluation sees it: its id and its ``_source``."""
+    """One document as evaluation sees it: its id and its ``_source``.
+
+    What it holds for a field is read from the source once and kept (``_memo``): a ``filters``
+    aggregation tests the same documents against thousands of queries, and re-reading the
+    source for each made 20,000 filters over 100 documents take 18 s. Results are shared: callers
+    must not mutate the lists they get.
+    """
 
     id: str
     source: Mapping[str, Any]
+    _memo: dict[tuple[bool, str], list[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 Predicate = Callable[[EvalDoc], bool]
@@ -48,15 +57,24 @@ def never(doc: EvalDoc) -> bool:
 
 def field_values(doc: EvalDoc, spec: FieldSpec) -> list[Any]:
     """Normalised values of ``spec`` in ``doc`` (keyword values over ignore_above are absent)."""
-    return source_values(doc.source, spec)
+    # Keyed by path: within one evaluation a path names one field of one mapping.
+    found = doc._memo.get((False, spec.path))
+    if found is None:
+        found = doc._memo[(False, spec.path)] = source_values(doc.source, spec)
+    return found
 
 
 def field_terms(doc: EvalDoc, spec: FieldSpec) -> list[str]:
     """The indexed terms: analysed tokens for ``text``, whole values for ``keyword``."""
-    values = source_values(doc.source, spec)
-    if spec.type == TEXT:
-        return [tok for value in values for tok in analyze(value)]
-    return [v for v in values if isinstance(v, str)]
+    found = doc._memo.get((True, spec.path))
+    if found is None:
+        values = field_values(doc, spec)
+        if spec.type == TEXT:
+            found = [tok for value in values for tok in analyze(value)]
+        else:
+            found = [v for v in values if isinstance(v, str)]
+        doc._memo[(True, spec.path)] = found
+    return found
 
 
 def token_positions(values: Iterable[str]) -> dict[str, list[int]]:
