@@ -722,7 +722,7 @@ def _disk_monitor(
 ) -> DiskThresholdMonitor:
     """The disk threshold monitor, told of every disk setting change, new index and full disk.
     Watermarks that contradict each other in isthmus.yml stop the start, as in ES."""
-    from isthmus.cluster import disk
+    from isthmus.cluster import disk_settings as disk
     from isthmus.errors import SettingsError
 
     try:

@@ -23,14 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from isthmus.cluster.blocks import set_read_only_allow_delete
-from isthmus.cluster.disk import (
-    Decision,
-    DiskThresholds,
-    DiskUsage,
-    MonitorState,
-    Stage,
-    decide,
-)
+from isthmus.cluster.disk import Decision, DiskUsage, MonitorState, decide
+from isthmus.cluster.disk_settings import DiskThresholds, Stage
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import SettingsError

@@ -44,10 +44,33 @@ from typing import Any
 import orjson
 import tantivy
 
-from isthmus.errors import IsthmusError, StorageFullError, StorageIOError, VersionConflictError
+from isthmus.errors import StorageFullError, StorageIOError
 from isthmus.index.mapping import Mapping
+from isthmus.index.operations import (
+    Current,
+    DeleteOp,
+    EngineStats,
+    HistoryOp,
+    IndexOp,
+    Op,
+    OpResult,
+    StoredDoc,
+    version_conflict,
+)
 from isthmus.index.schema import IndexSchema
 from isthmus.storage import search_index_error, storage_error
+
+# The operation types are part of this module's interface (callers import them from here).
+__all__ = [
+    "DeleteOp",
+    "EngineStats",
+    "HistoryOp",
+    "IndexOp",
+    "Op",
+    "OpResult",
+    "ShardEngine",
+    "StoredDoc",
+]
 
 log = logging.getLogger("org.elasticsearch.index.engine.Engine")
 
@@ -63,84 +86,6 @@ CREATE TABLE IF NOT EXISTS ops (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class IndexOp:
-    """Index (or create) one document whose source is already parsed against the mapping."""
-
-    id: str
-    source: bytes
-    values: dict[str, list[Any]]
-    create: bool = False
-    if_seq_no: int | None = None
-    if_primary_term: int | None = None
-    auto_id: bool = False  # a generated id cannot exist yet: skip the lookup (ES's append-only)
-    version: int | None = None  # with external versioning: the version the client assigns
-    version_type: str = "internal"  # internal | external | external_gte
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteOp:
-    id: str
-    if_seq_no: int | None = None
-    if_primary_term: int | None = None
-    version: int | None = None
-    version_type: str = "internal"
-
-
-Op = IndexOp | DeleteOp
-
-
-@dataclass(frozen=True, slots=True)
-class OpResult:
-    id: str
-    result: str | None  # created | updated | deleted | not_found; None when it failed
-    seq_no: int = -2
-    primary_term: int = 0
-    version: int = -1
-    error: IsthmusError | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDoc:
-    id: str
-    seq_no: int
-    primary_term: int
-    version: int
-    source: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryOp:
-    seq_no: int
-    primary_term: int
-    version: int
-    op: str  # "index" | "delete"
-    id: str
-    source: bytes | None
-    timestamp_ms: int
-
-
-@dataclass(frozen=True)
-class EngineStats:
-    docs: int
-    deleted_docs: int
-    max_seq_no: int
-    indexed_checkpoint: int
-    searchable_checkpoint: int
-    history_ops: int
-    store_bytes: int
-    generation: int
-    refreshes: int
-
-
-@dataclass
-class _Current:
-    seq_no: int
-    primary_term: int
-    version: int
-    deleted: bool
 
 
 @dataclass
@@ -365,9 +310,9 @@ class ShardEngine:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _load_current(self, ids: set[str]) -> dict[str, _Current]:
+    def _load_current(self, ids: set[str]) -> dict[str, Current]:
         """The latest state of ``ids`` in a few queries rather than one per document."""
-        out: dict[str, _Current] = {}
+        out: dict[str, Current] = {}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
@@ -376,43 +321,8 @@ class ShardEngine:
                 f"SELECT id, seq_no, primary_term, version, deleted FROM docs WHERE id IN ({marks})",
                 chunk,
             ):
-                out[row[0]] = _Current(row[1], row[2], row[3], bool(row[4]))
+                out[row[0]] = Current(row[1], row[2], row[3], bool(row[4]))
         return out
-
-    def _check(self, op: Op, cur: _Current | None) -> IsthmusError | None:
-        live = cur is not None and not cur.deleted
-        if op.version_type != "internal" and op.version is not None and cur is not None:
-            gte = op.version_type == "external_gte"
-            if cur.version > op.version or (cur.version == op.version and not gte):
-                relation = "higher than" if gte else "higher or equal to"
-                return VersionConflictError(
-                    f"[{op.id}]: version conflict, current version [{cur.version}] is "
-                    f"{relation} the one provided [{op.version}]",
-                    extra={"index_uuid": "", "shard": "", "index": ""},
-                )
-        if isinstance(op, IndexOp) and op.create and live:
-            assert cur is not None
-            return VersionConflictError(
-                f"[{op.id}]: version conflict, document already exists (current version [{cur.version}])",
-                extra={"index_uuid": "", "shard": "", "index": ""},
-            )
-        if op.if_seq_no is not None:
-            term = op.if_primary_term if op.if_primary_term is not None else 0
-            if not live:
-                return VersionConflictError(
-                    f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
-                    f"[{term}]. but no document was found",
-                    extra={"index_uuid": "", "shard": "", "index": ""},
-                )
-            assert cur is not None
-            if cur.seq_no != op.if_seq_no or cur.primary_term != term:
-                return VersionConflictError(
-                    f"[{op.id}]: version conflict, required seqNo [{op.if_seq_no}], primary term "
-                    f"[{term}]. current document has seqNo [{cur.seq_no}] and primary term "
-                    f"[{cur.primary_term}]",
-                    extra={"index_uuid": "", "shard": "", "index": ""},
-                )
-        return None
 
     def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
         """Apply ``ops`` durably, in order; per-op failures do not stop the batch."""
@@ -431,7 +341,7 @@ class ShardEngine:
             for op in ops:
                 fresh = isinstance(op, IndexOp) and op.auto_id
                 cur = None if fresh else current.get(op.id)
-                error = self._check(op, cur)
+                error = version_conflict(op, cur)
                 if error is not None:
                     results.append(OpResult(op.id, None, error=error))
                     continue
@@ -452,7 +362,7 @@ class ShardEngine:
                     op_rows.append((seq, term, version, "delete", op.id, None, now_ms))
                     doc_rows.append((op.id, seq, term, version, 1))
                     pending.ops.append(("delete", op.id, None))
-                current[op.id] = _Current(seq, term, version, not isinstance(op, IndexOp))
+                current[op.id] = Current(seq, term, version, not isinstance(op, IndexOp))
                 results.append(OpResult(op.id, result, seq, term, version))
             if op_rows:
                 with self._transaction():

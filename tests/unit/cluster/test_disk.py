@@ -6,15 +6,13 @@ import logging
 
 import pytest
 
-from isthmus.cluster.disk import (
+from isthmus.cluster.disk import DiskUsage, MonitorState, decide
+from isthmus.cluster.disk_settings import (
     FLOOD,
     HIGH,
     LOW,
     DiskThresholds,
-    DiskUsage,
-    MonitorState,
     Stage,
-    decide,
     format_bytes,
     parse_watermark,
     validate_update,

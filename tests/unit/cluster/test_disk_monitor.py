@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from isthmus.cluster.disk import FLOOD, Stage
 from isthmus.cluster.disk_monitor import DiskThresholdMonitor
+from isthmus.cluster.disk_settings import FLOOD, Stage
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
