@@ -9,10 +9,10 @@ logged once with its cause and answered with a 500, never allowed to take the no
 
 Resources: a body declared (``Content-Length``) or found to be over ``http.max_content_length``
 is answered as ES (Netty's aggregator) answers it, 413 with no body, at once and without reading
-it, and the connection is closed; a declared body is reserved in the node's in-flight breaker
-(``<http_request>``) until its answer is sent, 429 ``circuit_breaking_exception`` when it does
-not fit. Secret-looking URL parameter values (:mod:`isthmus.http.redaction`) never appear in
-an error answer or a log line.
+it, and the connection is closed; the body's bytes are reserved in the node's in-flight breaker
+(``<http_request>``) as they arrive, until the answer is sent, 429
+``circuit_breaking_exception`` when they do not fit. Secret-looking URL parameter values (:mod:`isthmus.http.redaction`) never appear
+in an error answer or a log line.
 """
 
 from __future__ import annotations
@@ -109,17 +109,15 @@ class RestApp:
         if length > self.max_content_length:
             await _too_large(send)  # declared too large: refused before a byte of it is read
             return
-        cost = 0
-        if self.breaker is not None and length > 0:
+        held = _Held(self.breaker)
+        try:
             try:
-                cost = self.breaker.reserve(length, "<http_request>")
+                body = await self._read(receive, held)
             except CircuitBreakingError as err:
-                # The body stays unread: the connection cannot carry another request.
+                # The rest of the body stays unread: the connection cannot carry another request.
                 refusal = Response(err.http_status, err.to_body(), headers={"connection": "close"})
                 await self._send(send, refusal, params, vendor, method)
                 return
-        try:
-            body = await self._read(receive)
             if body is None:
                 await _too_large(send)
                 return
@@ -131,8 +129,7 @@ class RestApp:
                 return  # the client went away: its work was cancelled, nobody reads an answer
             await self._send(send, response, params, vendor, method)
         finally:
-            if cost and self.breaker is not None:
-                self.breaker.release(cost)
+            held.release()
 
     async def _dispatch_until_disconnect(
         self, request: Request, receive: Receive
@@ -156,7 +153,7 @@ class RestApp:
             return Response(err.http_status, err.to_body())
         return work.result()
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, held: _Held) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -167,6 +164,7 @@ class RestApp:
             size += len(chunk)
             if size > self.max_content_length:
                 return None  # answered 413 and closed: the rest is never read
+            held.add(len(chunk))
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -320,6 +318,25 @@ class RestApp:
             else "application/json"
         )
         return data, ctype
+
+
+class _Held:
+    """The bytes of one request body held in the in-flight breaker, reserved as they arrive
+    (not as announced: a client that announces a large body and trickles it holds only what it
+    sent) and released once the answer is sent."""
+
+    def __init__(self, breaker: InFlightBreaker | None) -> None:
+        self._breaker = breaker
+        self._cost = 0
+
+    def add(self, size: int) -> None:
+        if self._breaker is not None and size:
+            self._cost += self._breaker.reserve(size, "<http_request>")
+
+    def release(self) -> None:
+        if self._breaker is not None and self._cost:
+            self._breaker.release(self._cost)
+            self._cost = 0
 
 
 async def _too_large(send: Send) -> None:

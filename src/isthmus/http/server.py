@@ -11,6 +11,8 @@ never sends a byte. This module owns what ES (Netty) enforces there, and what Is
   within this time of being accepted (or of its previous answer); silent connections and heads
   trickled a byte at a time are closed when it passes. Idle keep-alive connections are closed
   after uvicorn's 5 s keep-alive timeout.
+* ``http.body_timeout`` (Isthmus, ``30s``): while a request's body is incomplete, the longest
+  silence between two reads; a stalled upload is closed when it passes.
 * ``http.max_connections`` (Isthmus; default half the process's file-descriptor limit, at most
   10000): one more open connection is closed as soon as it is accepted, with a rate-limited WARN,
   so hostile clients cannot exhaust the node's file descriptors.
@@ -46,7 +48,17 @@ log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
 register(Setting("http.max_initial_line_length", v.parse_bytes, 4 * 1024, Scope.NODE))
 register(Setting("http.max_header_size", v.parse_bytes, 8 * 1024, Scope.NODE))
 register(Setting("http.header_timeout", v.parse_time, v.TimeValue(10_000, "10s"), Scope.NODE))
-register(Setting("http.max_connections", v.parse_int, None, Scope.NODE))
+register(Setting("http.body_timeout", v.parse_time, v.TimeValue(30_000, "30s"), Scope.NODE))
+
+
+def _positive_int(raw: object) -> int:
+    value = v.parse_int(raw)
+    if value < 1:
+        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}] must be >= 1")
+    return value
+
+
+register(Setting("http.max_connections", _positive_int, None, Scope.NODE))
 
 _MAX_CONNECTIONS_CEILING = 10_000
 
@@ -67,6 +79,7 @@ class HttpLimits:
     max_initial_line_length: int = 4 * 1024
     max_header_size: int = 8 * 1024
     header_timeout: float | None = 10.0
+    body_timeout: float | None = 30.0
     max_connections: int = _MAX_CONNECTIONS_CEILING
     tls_handshake_timeout: float = 10.0
 
@@ -75,12 +88,16 @@ class HttpLimits:
         cls, flat: Mapping[str, Any], tls_handshake_timeout: float | None
     ) -> HttpLimits:
         timeout = v.parse_time(flat.get("http.header_timeout", "10s"))
+        body = v.parse_time(flat.get("http.body_timeout", "30s"))
         raw_max = flat.get("http.max_connections")
         return cls(
             max_initial_line_length=v.parse_bytes(flat.get("http.max_initial_line_length", "4kb")),
             max_header_size=v.parse_bytes(flat.get("http.max_header_size", "8kb")),
             header_timeout=timeout.seconds if timeout.millis > 0 else None,
-            max_connections=default_max_connections() if raw_max is None else v.parse_int(raw_max),
+            body_timeout=body.seconds if body.millis > 0 else None,
+            max_connections=default_max_connections()
+            if raw_max is None
+            else _positive_int(raw_max),
             # The event loop wants a positive deadline: "no deadline" is a very long one.
             tls_handshake_timeout=tls_handshake_timeout or 86_400.0,
         )
@@ -159,6 +176,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         )
         self._awaiting_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -200,6 +218,24 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             log.debug("closing connection from %s: no complete request head in time", self.client)
             self.transport.abort()
 
+    def _body_pending(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_complete
+
+    def _watch_body(self) -> None:
+        """(Re)start the body's silence deadline while the request's body is incomplete."""
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        if self._limits.body_timeout is not None and self._body_pending():
+            self._body_timer = self.loop.call_later(self._limits.body_timeout, self._body_expired)
+
+    def _body_expired(self) -> None:
+        self._body_timer = None
+        if self._body_pending() and not self.transport.is_closing():
+            log.debug("closing connection from %s: request body stalled", self.client)
+            self.transport.abort()
+
     def data_received(self, data: bytes) -> None:
         if self._awaiting_head:
             refused = self._head.feed(data)
@@ -210,6 +246,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 self.transport.close()
                 return
         super().data_received(data)
+        if self.parser is not None:
+            self._watch_body()
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
@@ -227,6 +265,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
         super().connection_lost(exc)
 
 
