@@ -37,7 +37,7 @@ LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
 
 
-@dataclass
+@dataclass(slots=True)
 class ShardHit:
     index: str
     shard: int
