@@ -200,6 +200,11 @@ def test_regexp_limits_answer_es_errors(es: Elasticsearch) -> None:
 
 
 def test_search_max_buckets(es: Elasticsearch) -> None:
+    with pytest.raises(BadRequestError) as negative:
+        es.cluster.put_settings(persistent={"search.max_buckets": -1})
+    assert negative.value.body["error"]["reason"] == (
+        "Failed to parse value [-1] for setting [search.max_buckets] must be >= 0"
+    )
     es.cluster.put_settings(persistent={"search.max_buckets": 50})
     try:
         filters = {f"f{i}": {"term": {"k": f"v{i}"}} for i in range(51)}
@@ -224,6 +229,15 @@ def test_search_max_buckets(es: Elasticsearch) -> None:
         }
         with pytest.raises(BadRequestError):
             es.search(index="many", size=0, aggs=nested)
+        for bucketing in (
+            {"terms": {"field": "k", "size": 60}},
+            {"histogram": {"field": "n", "interval": 1}},
+        ):
+            with pytest.raises(BadRequestError) as other:
+                es.search(index="many", size=0, aggs={"b": bucketing})
+            assert (
+                other.value.body["error"]["root_cause"][0]["type"] == "too_many_buckets_exception"
+            )
         ok = {"x": {"filters": {"filters": dict(list(filters.items())[:50])}}}
         assert len(es.search(index="many", size=0, aggs=ok)["aggregations"]["x"]["buckets"]) == 50
     finally:

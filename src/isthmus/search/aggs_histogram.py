@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import IllegalArgumentError, ParsingError, TooManyBucketsError
 from isthmus.search.aggs_bucket import KEY_ASC, Bucket, BucketOrder, merge_buckets, parse_order
 from isthmus.search.aggs_core import (
     VALUES_SOURCE_PARAMS,
@@ -71,7 +71,14 @@ class NumericRounding(Rounding):
     offset: float = 0.0
 
     def _index(self, value: float) -> int:
-        return math.floor((value - self.offset) / self.interval)
+        position = (value - self.offset) / self.interval
+        if not math.isfinite(position):
+            # An interval so small (or values so large) that the bucket number is no number.
+            raise IllegalArgumentError(
+                f"Trying to create too many buckets. Must be less than or equal to: "
+                f"[{MAX_BUCKETS}]. The histogram interval is too small for the values."
+            )
+        return math.floor(position)
 
     def round(self, value: float) -> float:
         return self._index(value) * self.interval + self.offset
@@ -85,10 +92,7 @@ class NumericRounding(Rounding):
 def _zone_offset_ms(ms: int, time_zone: str | None) -> int:
     if time_zone is None:
         return 0
-    zone = resolve_time_zone(time_zone)
-    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    offset = instant.astimezone(zone).utcoffset() or timedelta(0)
-    return offset // timedelta(milliseconds=1)
+    return zone_offset_ms(ms, resolve_time_zone(time_zone))
 
 
 def _local_to_utc(local_ms: int, time_zone: str | None) -> int:
@@ -175,11 +179,7 @@ class HistogramResult(AggResult):
             if key not in by_key:
                 by_key[key] = Bucket(key, 0, dict(self.empty_subs))
             if len(by_key) > MAX_BUCKETS:
-                raise IllegalArgumentError(
-                    f"Trying to create too many buckets. Must be less than or equal to: "
-                    f"[{MAX_BUCKETS}] but was [{len(by_key)}]. This limit can be set by changing "
-                    "the [search.max_buckets] cluster level setting."
-                )
+                raise TooManyBucketsError(MAX_BUCKETS)
             following = self._key(self.rounding.next(key))
             if following <= key:
                 # An interval too small for the magnitude of the keys (float precision): the
@@ -280,6 +280,7 @@ class HistogramAgg(Agg):
             for key in keys:
                 if hard is None or hard.contains(key):
                     groups.setdefault(key, []).append(doc)
+        ctx.consume_buckets(len(groups))  # search.max_buckets, before the sub-aggregations run
         buckets = [Bucket(k, len(ds), self.subs.collect(ds, ctx)) for k, ds in groups.items()]
         empty_subs = self.subs.collect([], ctx) if self.min_doc_count == 0 else {}
         return self.result(

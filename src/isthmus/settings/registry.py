@@ -196,10 +196,24 @@ def _auto_create(raw: object) -> str:
     return text
 
 
+def _max_buckets(value: int) -> None:
+    if value < 0:
+        raise ValueError(
+            f"Failed to parse value [{value}] for setting [search.max_buckets] must be >= 0"
+        )
+
+
 for _setting in (
     Setting("action.auto_create_index", _auto_create, "true", Scope.CLUSTER, dynamic=True),
     Setting("action.destructive_requires_name", v.parse_bool, True, Scope.CLUSTER, dynamic=True),
-    Setting("search.max_buckets", v.parse_int, 65536, Scope.CLUSTER, dynamic=True),
+    Setting(
+        "search.max_buckets",
+        v.parse_int,
+        65536,
+        Scope.CLUSTER,
+        dynamic=True,
+        validator=_max_buckets,  # read by actions.search; enforced by aggs_core.AggContext
+    ),
     Setting(
         "search.default_search_timeout",
         v.parse_time,

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError, QueryShardError
+from isthmus.errors import (
+    IllegalArgumentError,
+    NotImplementedYet,
+    ParsingError,
+    QueryShardError,
+    TooManyBucketsError,
+)
 from isthmus.index.dates import parse_date
 from isthmus.index.mapping import Mapping
 from isthmus.search.aggs import (
@@ -610,8 +616,9 @@ class TestHistogram:
             )
         with pytest.raises(IllegalArgumentError, match=r"of type \[keyword\] is not supported"):
             one({"histogram": {"field": "tag", "interval": 1}})
-        with pytest.raises(IllegalArgumentError, match="too many buckets"):
+        with pytest.raises(TooManyBucketsError, match="too many buckets") as too_many:
             one({"histogram": {"field": "price", "interval": 0.0001}})
+        assert too_many.value.es_type == "too_many_buckets_exception"
 
     def test_unmapped(self) -> None:
         assert one({"histogram": {"field": "nope", "interval": 1}}) == {"buckets": []}
