@@ -144,3 +144,18 @@ async def test_settings_are_read_at_each_check(setup: Any) -> None:
     decision = await monitor.check()
     assert decision.release == ("a",)
     assert len(disk.reads) == 2  # a disabled monitor does not even read the disk
+
+
+def test_a_full_cluster_store_reports_storage_full(tmp_path: Path) -> None:
+    """SQLite really full (its page limit), not a fake: the store raises StorageFullError."""
+    store = ClusterStore(tmp_path / "_state")
+    try:
+        store.save(ClusterMetadata("c"))
+        (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
+        big = ClusterMetadata("c", persistent={"x": "y" * 100_000})
+        with pytest.raises(StorageFullError, match="No space left on device"):
+            store.save(big)
+        assert store.load() == ClusterMetadata("c")
+    finally:
+        store.close()
