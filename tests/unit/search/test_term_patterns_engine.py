@@ -212,3 +212,37 @@ def test_engine_text_runs_on_tantivy_with_the_same_meaning(pattern: str) -> None
     hits = searcher.search(tantivy.Query.regex_query(schema, "k", compiled.syntax), 20).hits
     found = {searcher.doc(addr)["k"][0] for _score, addr in hits}
     assert found == expected
+
+
+# --- search.max_buckets, counted as buckets are created ----------------------------------------
+
+
+def test_max_buckets_refuses_filters_before_evaluating_them() -> None:
+    from isthmus.errors import TooManyBucketsError
+    from isthmus.index.mapping import Mapping
+    from isthmus.search.aggs import AggDoc, AggLimits, collect_aggs, parse_aggs
+
+    mapping = Mapping({"properties": {"k": {"type": "keyword"}}})
+    docs = [AggDoc(index="i", id=str(i), score=None, source={"k": f"v{i}"}) for i in range(50)]
+    filters = {f"f{i}": {"term": {"k": f"v{i}"}} for i in range(2_000)}
+    spec = parse_aggs({"x": {"filters": {"filters": filters}}})
+    start = time.perf_counter()
+    with pytest.raises(TooManyBucketsError) as info:
+        collect_aggs(spec, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=1_999))
+    assert time.perf_counter() - start < 0.05  # refused before 100,000 evaluations
+    assert info.value.http_status == 400
+    assert info.value.extra == {"max_buckets": 1_999}
+    full = collect_aggs(spec, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=2_000))
+    assert len(full["x"].buckets) == 2_000  # type: ignore[attr-defined]
+    # Sub-aggregation buckets count once per parent bucket: 50 terms x 2 filters = 150 > 120.
+    nested = parse_aggs(
+        {
+            "t": {
+                "terms": {"field": "k", "size": 50},
+                "aggs": {"f": {"filters": {"filters": [{"match_all": {}}, {"match_none": {}}]}}},
+            }
+        }
+    )
+    with pytest.raises(TooManyBucketsError):
+        collect_aggs(nested, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=120))
+    collect_aggs(nested, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=150))
