@@ -19,7 +19,7 @@ live in this one room.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
@@ -179,8 +179,6 @@ def set_read_only_allow_delete(
 ) -> ClusterMetadata:
     """The metadata with ``index.blocks.read_only_allow_delete`` set (or removed) on ``names``;
     ``state`` itself when nothing changes."""
-    from dataclasses import replace
-
     indices = dict(state.indices)
     changed = False
     for name in names:

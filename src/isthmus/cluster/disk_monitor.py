@@ -14,6 +14,7 @@ disk never leaves writes unblocked because recording the block failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isthmus.cluster.blocks import set_read_only_allow_delete
+from isthmus.cluster.blocks import READ_ONLY_ALLOW_DELETE, set_read_only_allow_delete
 from isthmus.cluster.disk import Decision, DiskUsage, MonitorState, decide
 from isthmus.cluster.disk_settings import DiskThresholds, Stage
 from isthmus.cluster.metadata import ClusterMetadata
@@ -132,17 +133,15 @@ class DiskThresholdMonitor:
             except Exception:
                 log.exception("disk threshold check failed")
             interval = self.thresholds().update_interval_s
-            try:
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await self._wake.wait()
-            except TimeoutError:
-                pass
 
     def stats(self) -> MonitorStats:
         blocked = sum(
             1
             for meta in self._cluster.state.indices.values()
-            if meta.settings.get("index.blocks.read_only_allow_delete") == "true"
+            if meta.settings.get(READ_ONLY_ALLOW_DELETE) == "true"
         )
         return MonitorStats(
             self.checks,
