@@ -70,7 +70,8 @@ def parse_time(raw: object, key: str | None = None) -> TimeValue:
             "unit is missing or unrecognized",
             key,
         )
-    millis = int(float(m.group(1)) * _TIME_UNITS[m.group(2)])
+    exact = float(m.group(1)) * _TIME_UNITS[m.group(2)]  # inf for hundreds of digits
+    millis = int(exact) if exact <= _LONG_MAX else _LONG_MAX + 1
     if millis > _LONG_MAX:
         raise InvalidValue(
             f"failed to parse setting [{{key}}] with value [{text}] as a time value: "
@@ -152,3 +153,16 @@ def parse_str_list(raw: object) -> tuple[str, ...]:
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+# Log4j's level names as ES accepts them for ``logger.<name>`` (case-insensitive). ``OFF`` and
+# ``ALL`` are refused until the logging side maps them.
+LOG_LEVELS = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE")
+
+
+def parse_log_level(raw: object) -> str:
+    """A ``logger.<name>`` value; ES's message (Log4j's ``Level.valueOf``) otherwise."""
+    text = raw if isinstance(raw, str) else None
+    if text is None or text.upper() not in LOG_LEVELS:
+        raise InvalidValue(f"Unknown level constant [{str(raw).upper()}].")
+    return text.upper()

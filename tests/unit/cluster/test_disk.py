@@ -264,3 +264,9 @@ def test_no_reading_changes_nothing() -> None:
     previous = MonitorState(Stage.FLOOD)
     decision, state = decide(None, DiskThresholds(), previous, cluster(meta("a")), 0)
     assert (decision.block, decision.release, decision.logs, state) == ((), (), (), previous)
+
+
+def test_an_interval_too_long_to_represent_is_a_settings_error() -> None:
+    """Hundreds of digits made the time parser overflow (a 500 on PUT _cluster/settings)."""
+    with pytest.raises(SettingsError, match="as a time value: value is out of range"):
+        DiskThresholds.from_settings({"cluster.info.update.interval": "9" * 400 + "d"})
