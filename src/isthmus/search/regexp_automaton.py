@@ -107,24 +107,24 @@ def check_determinizable(tree: Node, work_limit: int = DEFAULT_DETERMINIZE_WORK_
     """Raise ES's ``too_complex_to_determinize_exception`` if determinizing ``tree`` would take
     more than ``work_limit`` units of work (Lucene's ``Operations.determinize`` rule).
 
-    A request may raise its limit far above the default; the check itself stops at
-    :data:`CHECK_CAP` units and then accepts the pattern: matching is linear-time whatever the
-    pattern, so the cap only spares the search threads a long check, never lets slow matching in.
+    A request may raise its limit far above the default; the powerset construction still stops
+    at :data:`CHECK_CAP` units and then accepts the pattern (matching is linear-time whatever
+    the pattern, so the cap only spares the search threads a long check). The automaton itself
+    may never outgrow ``CHECK_CAP`` times ten states, whatever the limit: the engine text written
+    from the tree is proportionate to it, and must stay small.
     """
-    effort_limit = max(work_limit, 0) * _EFFORT_PER_UNIT
-    if work_limit > CHECK_CAP:
-        try:
-            check_determinizable(tree, CHECK_CAP)
-        except TooComplexToDeterminizeError:
-            pass
-        return
-    nfa = _Nfa(max_states=max(effort_limit, 2))
+    checked = min(max(work_limit, 0), CHECK_CAP)
+    nfa = _Nfa(max_states=max(checked * _EFFORT_PER_UNIT, 2))
     try:
         start = nfa.state()
         nfa.accept = nfa.build(tree, start)
     except _TooBig:
         raise _too_complex(nfa, work_limit) from None
-    _powerset(nfa, start, effort_limit, work_limit)
+    try:
+        _powerset(nfa, start, checked * _EFFORT_PER_UNIT, work_limit)
+    except TooComplexToDeterminizeError:
+        if work_limit <= CHECK_CAP:
+            raise
 
 
 def _powerset(nfa: _Nfa, start: int, effort_limit: int, work_limit: int) -> None:

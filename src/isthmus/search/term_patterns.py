@@ -234,9 +234,27 @@ def _repeat(tree: Repeat) -> str:
         return inner + "+"
     if (low, high) == (0, 1):
         return inner + "?"
+    if _has_count(tree.node):
+        # RE2 also refuses nested counts whose product passes 1000 (``(a{10}){200}``), which
+        # Lucene accepts: the outer count is written out as copies (the determinization check
+        # has already bounded the automaton, so the text stays proportionate).
+        optional = "" if high is None else f"{inner}?" * (high - low)
+        return inner * low + (f"{inner}*" if high is None else optional)
     if high == low:
         return _counted(inner, low)
     return _counted(inner, low) + _at_most(inner, None if high is None else high - low)
+
+
+def _has_count(tree: Node) -> bool:
+    """Whether ``tree`` holds a counted repetition (``{n}``/``{n,m}``, not ``? * +``)."""
+    if isinstance(tree, Repeat):
+        counted = (tree.low, tree.high) not in ((0, None), (1, None), (0, 1))
+        return counted or _has_count(tree.node)
+    if isinstance(tree, Concat):
+        return any(_has_count(p) for p in tree.parts)
+    if isinstance(tree, Union):
+        return any(_has_count(o) for o in tree.options)
+    return False
 
 
 def _counted(inner: str, count: int) -> str:

@@ -246,3 +246,16 @@ def test_max_buckets_refuses_filters_before_evaluating_them() -> None:
     with pytest.raises(TooManyBucketsError):
         collect_aggs(nested, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=120))
     collect_aggs(nested, docs, mapping, now_ms=0, limits=AggLimits(max_buckets=150))
+
+
+def test_nested_counts_past_re2_limit_and_the_size_guard() -> None:
+    # Lucene accepts a^10000 written as nested counts; RE2 alone refuses nested products > 1000.
+    assert regexp_regex("(((a{10}){10}){10}){10}").fullmatch("a" * 10_000)
+    assert not regexp_regex("(a{2}){2,4}").fullmatch("a" * 5)
+    # A raised max_determinized_states never lets an enormous automaton be written out.
+    start = time.perf_counter()
+    with pytest.raises(QueryShardError):
+        regexp_regex("(((a{2}){1000}){1000}){1000}", False, 10**9)
+    assert time.perf_counter() - start < 2
+    # ... but it does accept more than the default where the automaton stays small.
+    assert regexp_regex("[ac]*a[ac]{50,200}", False, 10**9).fullmatch("a" * 60)
