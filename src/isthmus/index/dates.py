@@ -144,8 +144,24 @@ def _match_pattern(value: str, fmt: str) -> dict[str, str | None]:
     return m.groupdict()
 
 
+# A date is a Java long of milliseconds in ES: anything outside cannot be stored or compared.
+_MILLIS_MIN, _MILLIS_MAX = -(2**63), 2**63 - 1
+
+
 def parse_date(value: object, fmt: str = DEFAULT_DATE_FORMAT) -> int:
     """Parse ``value`` with an ES format (``a||b`` tries each) into epoch milliseconds."""
+    try:
+        millis = _parse_date(value, fmt)
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, DateParseError):
+            raise
+        raise DateParseError(f"failed to parse date field [{value}] with format [{fmt}]") from None
+    if not _MILLIS_MIN <= millis <= _MILLIS_MAX:
+        raise DateParseError(f"failed to parse date field [{value}] with format [{fmt}]")
+    return millis
+
+
+def _parse_date(value: object, fmt: str) -> int:
     if isinstance(value, bool):
         raise DateParseError(str(value))
     if isinstance(value, int | float):
@@ -186,10 +202,35 @@ def looks_like_date(value: str) -> bool:
     return False
 
 
+def _civil(millis: int) -> tuple[int, int, int, int, int, int, int]:
+    """(year, month, day, hour, minute, second, milli) of epoch milliseconds, in the proleptic
+    Gregorian calendar, for any long (Python's datetime stops at year 9999; ES dates do not)."""
+    days, rem = divmod(millis, 86_400_000)
+    # Days to civil date (H. Hinnant's algorithm), eras of 400 years from 0000-03-01.
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    hour, rem = divmod(rem, 3_600_000)
+    minute, rem = divmod(rem, 60_000)
+    second, milli = divmod(rem, 1000)
+    return year, month, day, hour, minute, second, milli
+
+
+def _year(year: int) -> str:
+    # java.time prints years beyond four digits with a sign, and years before 0 with a minus.
+    return f"{year:04d}" if 0 <= year <= 9999 else f"{year:+05d}"
+
+
 def format_iso(millis: int) -> str:
     """ES's ``strict_date_optional_time`` output, e.g. ``2024-01-02T03:04:05.000Z``."""
-    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    year, month, day, hour, minute, second, milli = _civil(millis)
+    return f"{_year(year)}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def format_date(millis: int, fmt: str = DEFAULT_DATE_FORMAT) -> str:
@@ -208,19 +249,19 @@ def format_date(millis: int, fmt: str = DEFAULT_DATE_FORMAT) -> str:
         "strict_date_optional_time_nanos",
     ):
         return format_iso(millis)
-    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+    year, month, day, hour, minute, second, milli = _civil(millis)
     out = first
-    for token, strf in (
-        ("yyyy", "%Y"),
-        ("uuuu", "%Y"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("mm", "%M"),
-        ("ss", "%S"),
+    for token, text in (
+        ("yyyy", _year(year)),
+        ("uuuu", _year(year)),
+        ("MM", f"{month:02d}"),
+        ("dd", f"{day:02d}"),
+        ("HH", f"{hour:02d}"),
+        ("mm", f"{minute:02d}"),
+        ("ss", f"{second:02d}"),
     ):
-        out = out.replace(token, dt.strftime(strf))
-    out = out.replace("SSS", f"{dt.microsecond // 1000:03d}").replace("'", "")
+        out = out.replace(token, text)
+    out = out.replace("SSS", f"{milli:03d}").replace("'", "")
     return out
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar
 
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, format_date
-from isthmus.search.datemath import resolve_date_math, resolve_time_zone
+from isthmus.search.datemath import resolve_date_math, resolve_time_zone, zone_offset_ms
 
 # --- numbers as Elasticsearch prints them -------------------------------------------------------
 
@@ -134,12 +133,10 @@ def format_in_zone(millis: int, fmt: str, time_zone: str | None) -> str:
     first = fmt.split("||")[0].strip()
     if first in ("epoch_millis", "epoch_second"):
         return format_date(millis, fmt)
-    zone = resolve_time_zone(time_zone)
-    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
-    offset = zone.utcoffset(instant.astimezone(zone)) or timedelta(0)
-    text = format_date(millis + offset // timedelta(milliseconds=1), fmt)
-    if text.endswith("Z") and offset:
-        minutes = int(offset.total_seconds()) // 60
+    offset_ms = zone_offset_ms(millis, resolve_time_zone(time_zone))
+    text = format_date(millis + offset_ms, fmt)
+    if text.endswith("Z") and offset_ms:
+        minutes = offset_ms // 60_000
         sign = "+" if minutes >= 0 else "-"
         text = text[:-1] + f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
     return text

@@ -23,7 +23,6 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from isthmus.errors import IllegalArgumentError, ParsingError, TooManyBucketsError
@@ -45,6 +44,7 @@ from isthmus.search.datemath import (
     next_calendar_bucket,
     parse_interval,
     resolve_time_zone,
+    zone_offset_ms,
 )
 
 # ES's search.max_buckets default: a histogram that would fill more buckets is refused.
@@ -71,7 +71,14 @@ class NumericRounding(Rounding):
     offset: float = 0.0
 
     def _index(self, value: float) -> int:
-        return math.floor((value - self.offset) / self.interval)
+        position = (value - self.offset) / self.interval
+        if not math.isfinite(position):
+            # An interval so small (or values so large) that the bucket number is no number.
+            raise IllegalArgumentError(
+                f"Trying to create too many buckets. Must be less than or equal to: "
+                f"[{MAX_BUCKETS}]. The histogram interval is too small for the values."
+            )
+        return math.floor(position)
 
     def round(self, value: float) -> float:
         return self._index(value) * self.interval + self.offset
@@ -85,10 +92,7 @@ class NumericRounding(Rounding):
 def _zone_offset_ms(ms: int, time_zone: str | None) -> int:
     if time_zone is None:
         return 0
-    zone = resolve_time_zone(time_zone)
-    instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    offset = instant.astimezone(zone).utcoffset() or timedelta(0)
-    return offset // timedelta(milliseconds=1)
+    return zone_offset_ms(ms, resolve_time_zone(time_zone))
 
 
 def _local_to_utc(local_ms: int, time_zone: str | None) -> int:

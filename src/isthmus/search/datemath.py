@@ -36,6 +36,12 @@ _SECOND = 1000
 _MINUTE = 60 * _SECOND
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
+# The instants Python's calendar can hold (years 1 to 9999, a day of margin for any offset).
+# ES dates reach ±292 million years; wall-clock arithmetic (calendar rounding, time zones) on an
+# instant outside this range is refused with a 400 rather than failing inside datetime.
+_WALL_MIN_MS = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _MS
+_WALL_MAX_MS = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // _MS
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 # Instants, not wall-clock texts: a time zone never shifts them.
 _EPOCH_FORMATS = frozenset({"epoch_millis", "epoch_second"})
@@ -99,7 +105,7 @@ def resolve_date_math(
     if isinstance(expr, bool):
         raise _bad_date(str(expr).lower(), fmt)
     if isinstance(expr, int | float):
-        if not math.isfinite(expr):
+        if not math.isfinite(expr) or not _LONG_MIN <= expr <= _LONG_MAX:
             raise _bad_date(str(expr), fmt)
         return int(expr)
     zone = resolve_time_zone(time_zone)
@@ -316,8 +322,20 @@ def _month_days(year: int, month0: int) -> int:
     return (nxt - timedelta(days=1)).day
 
 
+def zone_offset_ms(ms: int, zone: tzinfo) -> int:
+    """The UTC offset of ``zone`` at instant ``ms``, for any long: beyond the calendar's range
+    the offset in force at its edge applies (time-zone rules do not change out there)."""
+    clamped = min(max(ms, _WALL_MIN_MS), _WALL_MAX_MS)
+    offset = (_EPOCH + clamped * _MS).astimezone(zone).utcoffset() or timedelta(0)
+    return offset // _MS
+
+
 def _to_wall(ms: int, zone: tzinfo) -> tuple[datetime, timedelta | None]:
     """Local wall-clock time (naive) of an instant, with the UTC offset in force there."""
+    if not _WALL_MIN_MS <= ms <= _WALL_MAX_MS:
+        raise IllegalArgumentError(
+            f"date [{ms}] is outside the range of calendar rounding (years 1 to 9999)"
+        )
     local = (_EPOCH + ms * _MS).astimezone(zone)
     return local.replace(tzinfo=None), local.utcoffset()
 
@@ -350,4 +368,5 @@ __all__ = [
     "parse_interval",
     "resolve_date_math",
     "resolve_time_zone",
+    "zone_offset_ms",
 ]

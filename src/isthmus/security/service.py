@@ -41,6 +41,7 @@ from isthmus.security.passwords import (
 from isthmus.security.roles import BUILTIN_ROLES, RoleDescriptor, parse_role
 from isthmus.security.store import SecurityStore
 from isthmus.settings.values import parse_time
+from isthmus.xcontent import as_object
 
 log = logging.getLogger("org.elasticsearch.xpack.security.authc.AuthenticationService")
 api_key_log = logging.getLogger("org.elasticsearch.xpack.security.authc.ApiKeyAuthenticator")
@@ -251,7 +252,8 @@ class SecurityService:
         if not name or not isinstance(name, str):
             raise ActionRequestValidationError("Validation Failed: 1: api key name is required;")
         descriptors: dict[str, Any] = {}
-        for role_name, role_body in (body.get("role_descriptors") or {}).items():
+        roles = body.get("role_descriptors") or {}
+        for role_name, role_body in as_object("api_key_request", "role_descriptors", roles).items():
             descriptors[role_name] = parse_role(role_name, role_body).to_json()
         expiration_ms = None
         if body.get("expiration"):
@@ -262,7 +264,7 @@ class SecurityService:
             name,
             "rest",
             expiration_ms,
-            body.get("metadata", {}) or {},
+            as_object("api_key_request", "metadata", body.get("metadata") or {}),
             descriptors,
             limited_by,
         )

@@ -246,7 +246,7 @@ for _setting in (
         Scope.CLUSTER,
         dynamic=True,
     ),
-    Setting("logger.*", v.parse_str, None, Scope.CLUSTER, dynamic=True),
+    Setting("logger.*", v.parse_log_level, None, Scope.CLUSTER, dynamic=True),
 ):
     register(_setting)
 
