@@ -42,6 +42,7 @@ UPDATE_INTERVAL = "cluster.info.update.interval"
 _GB = 1024**3
 _DEFAULT_PERCENT = {LOW: "85%", HIGH: "90%", FLOOD: "95%"}
 _DEFAULT_HEADROOM = {LOW: 200 * _GB, HIGH: 150 * _GB, FLOOD: 100 * _GB}
+_LONG_MAX = 2**63 - 1
 _UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
@@ -72,12 +73,17 @@ def parse_byte_size(raw: object, key: str) -> ByteSize:
             "unit is missing or unrecognized"
         )
     number, unit = m.group(1), m.group(2)
+    exact = float(number) * _UNITS[unit]
+    if exact > _LONG_MAX:  # ES's bytes are a Java long
+        raise SizeTooLarge(f"Values greater than {_LONG_MAX} bytes are not supported: {text}")
     if "." in number:  # ES keeps fractional sizes as plain bytes
-        size = int(float(number) * _UNITS[unit])
+        size = int(exact)
         return ByteSize(size, f"{size}b")
-    return ByteSize(
-        int(number) * _UNITS[unit], f"{int(number)}{unit}b" if unit != "b" else f"{number}b"
-    )
+    return ByteSize(int(number) * _UNITS[unit], f"{int(number)}{unit if unit != 'b' else ''}b")
+
+
+class SizeTooLarge(ValueError):
+    """A byte size over ``Long.MAX_VALUE``: ES reports it as such, not as unparseable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +127,7 @@ def parse_watermark(raw: object, key: str) -> Watermark:
         try:
             if text.endswith("%"):
                 percent = float(text[:-1])
-                percent = percent if 0 <= percent <= 100 else None
+                percent = abs(percent) if 0 <= percent <= 100 else None  # "-0%" is 0%
             else:
                 ratio = float(text)
                 percent = ratio * 100 if 0 <= ratio <= 1 else None
@@ -133,6 +139,8 @@ def parse_watermark(raw: object, key: str) -> Watermark:
             return Watermark(None, ByteSize(0, "0b"))
     try:
         size = parse_byte_size(text, key)
+    except SizeTooLarge:
+        raise
     except ValueError:
         size = None
     if size is None or size.bytes < 0:
@@ -204,9 +212,11 @@ class DiskThresholds:
                 else:
                     headrooms.append(parse_byte_size(raw, HEADROOMS[key]).bytes)
             enabled = v.parse_bool(flat.get(ENABLED, True))
-            interval = v.parse_time(flat.get(UPDATE_INTERVAL, "30s"))
+            interval = v.parse_time(flat.get(UPDATE_INTERVAL, "30s"), UPDATE_INTERVAL)
             _min_interval(interval)
-            reroute = v.parse_time(flat.get(REROUTE_INTERVAL, "60s"))
+            reroute = v.parse_time(flat.get(REROUTE_INTERVAL, "60s"), REROUTE_INTERVAL)
+        except SettingsError:
+            raise
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         validate_watermarks(*marks)

@@ -54,6 +54,8 @@ def cluster(*indices: IndexMetadata) -> ClusterMetadata:
         ("1000tb", True, "1000tb"),
         ("100b", True, "100b"),
         ("0", True, "0b"),
+        ("-0%", False, "0%"),
+        ("0.5gb", True, "536870912b"),
     ],
 )
 def test_watermark_values(raw: str, absolute: bool, text: str) -> None:
@@ -61,13 +63,20 @@ def test_watermark_values(raw: str, absolute: bool, text: str) -> None:
     assert (mark.is_absolute, mark.text) == (absolute, text)
 
 
-@pytest.mark.parametrize("raw", ["abc", "101%", "-5%", "1.5", "100", "5xb", "", "-1"])
+@pytest.mark.parametrize(
+    "raw", ["abc", "101%", "-5%", "1.5", "100", "5xb", "", "-1", "nan%", "1e400"]
+)
 def test_unparseable_watermarks_name_the_setting(raw: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_watermark(raw, FLOOD)
     assert (
         str(info.value) == f"unable to parse [{FLOOD}={raw.strip()}] as either percentage or bytes"
     )
+
+
+def test_a_size_over_a_java_long_says_so() -> None:
+    with pytest.raises(ValueError, match=r"^Values greater than 9223372036854775807 bytes are not"):
+        parse_watermark("9" * 30 + "gb", LOW)
 
 
 def test_free_thresholds_percent_absolute_and_headroom() -> None:
@@ -268,5 +277,9 @@ def test_no_reading_changes_nothing() -> None:
 
 def test_an_interval_too_long_to_represent_is_a_settings_error() -> None:
     """Hundreds of digits made the time parser overflow (a 500 on PUT _cluster/settings)."""
-    with pytest.raises(SettingsError, match="as a time value: value is out of range"):
+    with pytest.raises(SettingsError) as info:
         DiskThresholds.from_settings({"cluster.info.update.interval": "9" * 400 + "d"})
+    assert info.value.reason.startswith(
+        "failed to parse setting [cluster.info.update.interval] with value [999"
+    )
+    assert info.value.reason.endswith("] as a time value: value is out of range")
