@@ -490,8 +490,9 @@ class ShardEngine:
         with self._lock:
             cutoff_ts = int(self._clock() * 1000) - retain_ms
             keep_above = min(self.indexed_checkpoint, self.max_seq_no - retain_ops)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            # Operations above indexed_checkpoint are kept: a search index that fell behind
+            # (a full disk) is rebuilt from them.
+            with self._transaction():
                 (highest,) = self._db.execute(
                     f"SELECT MAX(seq_no) FROM ops WHERE {where}", (keep_above, cutoff_ts)
                 ).fetchone()
@@ -500,10 +501,6 @@ class ShardEngine:
                     # At and below the highest dropped operation the history has gaps.
                     old = int(self._meta("history_trimmed_to", "-1"))
                     self._set_meta("history_trimmed_to", str(max(old, int(highest))))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             return cur.rowcount
 
     def min_retained_seq_no(self) -> int:
