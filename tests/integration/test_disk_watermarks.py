@@ -246,3 +246,37 @@ def test_contradictory_watermarks_in_yml_stop_the_start(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match=r"low disk watermark \[95%\] more than high"):
         proc.start()
+
+
+def test_cluster_read_only_blocks_refuse_writes_and_creation(
+    disk_node: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    """The same block code serves ES's cluster-wide blocks (403, listed without an index)."""
+    _, es = disk_node
+    es.indices.create(index="ro-a", settings={"number_of_replicas": 0})
+    es.index(index="ro-a", id="1", document={"n": 1}, refresh=True)
+    es.cluster.put_settings(persistent={"cluster.blocks.read_only": True})
+    reason = "blocked by: [FORBIDDEN/6/cluster read-only (api)];"
+    for call in (
+        lambda: es.index(index="ro-a", id="2", document={"n": 2}),
+        lambda: es.indices.create(index="ro-b"),
+        lambda: es.indices.delete(index="ro-a"),
+        lambda: es.indices.put_settings(
+            index="ro-a", settings={"index.blocks.read_only_allow_delete": False}
+        ),
+    ):
+        status, body = api_error(call)
+        assert (status, body["error"]["type"], body["error"]["reason"]) == (
+            403,
+            "cluster_block_exception",
+            reason,
+        )
+    assert es.count(index="ro-a")["count"] == 1
+    es.cluster.put_settings(persistent={"cluster.blocks.read_only": None})
+    es.cluster.put_settings(persistent={"cluster.blocks.read_only_allow_delete": True})
+    status, body = api_error(lambda: es.index(index="ro-a", id="2", document={"n": 2}))
+    assert (status, body["error"]["reason"]) == (
+        403,
+        "blocked by: [FORBIDDEN/13/cluster read-only / allow delete (api)];",
+    )
+    assert es.indices.delete(index="ro-a")["acknowledged"] is True

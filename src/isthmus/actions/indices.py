@@ -146,6 +146,10 @@ class IndicesActions:
         )
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
+            # Only cluster-wide blocks stop a creation (no index block exists for it yet).
+            blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
+            if blocked is not None:
+                raise blocked
             existing = state.indices.get(name)
             if existing is not None:
                 raise ResourceAlreadyExistsError(name, existing.uuid)
