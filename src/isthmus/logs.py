@@ -145,15 +145,16 @@ class Admission:
 
 
 class LogThrottle:
-    """Rate limit for one kind of log line that a remote peer can trigger at will.  [no I/O]
+    """Rate limit for kinds of log lines that a remote peer can trigger at will.  [no I/O]
 
     A hostile client can fail a TLS handshake (or break the transport protocol) hundreds of times
-    a second; each failure is worth one diagnosis, not one kilobyte of WARN each time. Per key
-    (the peer's host), the first event is logged in full, exactly as without a throttle; later
-    events within ``interval`` seconds are only counted, and the next full line after the
-    interval says how many were left out. At most ``burst`` full lines are written per interval
-    across all keys (so that many source addresses cannot bypass the limit), and at most
-    ``max_keys`` keys are remembered (the least recently seen is forgotten first).
+    a second; each failure is worth one diagnosis, not one kilobyte of WARN each time. Per
+    (kind, peer host), the first event is logged in full, exactly as without a throttle; later
+    events within ``interval`` seconds are only counted. The count is reported once per
+    interval: with the next full line (:meth:`admit` returns it), or by :meth:`expired` for a
+    peer that went quiet. At most ``burst`` full lines are written per interval across all
+    peers (so that many source addresses cannot bypass the limit), and at most ``max_keys``
+    peers are remembered (the least recently seen is forgotten first).
     """
 
     def __init__(
@@ -168,34 +169,48 @@ class LogThrottle:
         self.burst = burst
         self.max_keys = max_keys
         self._clock = clock
-        # key -> [start of its window, events suppressed in it]
-        self._keys: OrderedDict[str, list[float]] = OrderedDict()
+        # (kind, peer) -> [start of its window, events suppressed in it]
+        self._keys: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._window = -float("inf")  # start of the global burst window
         self._written = 0  # full lines written in the global window
         self.suppressed_total = 0
 
-    def admit(self, key: str) -> Admission:
+    def admit(self, kind: str, peer: str) -> Admission:
         now = self._clock()
         if now - self._window >= self.interval:
             self._window, self._written = now, 0
+        key = (kind, peer)
         state = self._keys.get(key)
         if state is not None:
             self._keys.move_to_end(key)
         fresh = state is None or now - state[0] >= self.interval
         if fresh and self._written < self.burst:
             suppressed = 0 if state is None else int(state[1])
-            self._keys[key] = [now, 0]
+            self._remember(key, [now, 0])
             self._written += 1
-            while len(self._keys) > self.max_keys:
-                self._keys.popitem(last=False)
             return Admission(True, suppressed)
         if state is None:
-            state = self._keys[key] = [now, 0]
-            while len(self._keys) > self.max_keys:
-                self._keys.popitem(last=False)
+            state = [now, 0]
+            self._remember(key, state)
         state[1] += 1
         self.suppressed_total += 1
         return Admission(False, 0)
+
+    def expired(self) -> list[tuple[str, str, int]]:
+        """(kind, peer, count) for each peer whose interval has passed with events left out;
+        their counts restart from zero (the caller logs the summaries)."""
+        now = self._clock()
+        due = []
+        for (kind, peer), state in self._keys.items():
+            if state[1] and now - state[0] >= self.interval:
+                due.append((kind, peer, int(state[1])))
+                state[0], state[1] = now, 0
+        return due
+
+    def _remember(self, key: tuple[str, str], state: list[float]) -> None:
+        self._keys[key] = state
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
 
     def __repr__(self) -> str:
         return (

@@ -187,7 +187,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, transport: asyncio.Transport) -> None:
         host = self.client[0] if self.client else "?"
-        admission = self._throttle.admit(f"refused http {host}")
+        admission = self._throttle.admit("refused HTTP connections", host)
         if admission.log:
             log.warning(
                 "closing connection from [%s]: [%s] HTTP connections are open "

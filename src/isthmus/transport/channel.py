@@ -277,7 +277,7 @@ class TransportChannel(asyncio.Protocol):
             logger.warning("%s", text)
             return
         host = self.remote_address.rsplit(":", 1)[0]
-        admission = throttle.admit(f"{what} {host}")
+        admission = throttle.admit(what, host)
         if not admission.log:
             return
         if admission.suppressed:

@@ -110,6 +110,7 @@ class TransportServer:
         )
         self._server: asyncio.Server | None = None
         self._tg: asyncio.TaskGroup | None = None
+        self._reporter: asyncio.Task[None] | None = None
         self._channels: set[TransportChannel] = set()
         self._accepted = 0
         self._handshakes = 0
@@ -143,17 +144,35 @@ class TransportServer:
         except BaseException as exc:
             await self._exit_task_group(exc)
             raise
+        self._reporter = tg.create_task(self._report_suppressed(), name="suppressed log counts")
 
     async def close(self) -> None:
         """Stop accepting, close every channel and wait for their handlers to finish."""
         if self._server is not None:
             self._server.close()
+        if self._reporter is not None:
+            self._reporter.cancel()
+            self._reporter = None
         for channel in list(self._channels):
             channel.close()
         await self._exit_task_group(None)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+    async def _report_suppressed(self) -> None:
+        """Once per interval, the count of lines left out for peers that have gone quiet (a
+        peer still failing gets its count with its next full line)."""
+        while True:
+            await asyncio.sleep(self.throttle.interval)
+            for kind, peer, count in self.throttle.expired():
+                log.warning(
+                    "%s more %s from [%s] were not logged in the last [%ss]",
+                    count,
+                    kind,
+                    peer,
+                    f"{self.throttle.interval:g}",
+                )
 
     async def _exit_task_group(self, exc: BaseException | None) -> None:
         tg, self._tg = self._tg, None
@@ -291,7 +310,7 @@ class _Refused(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
-        admission = self._server.throttle.admit(f"refused connections {host}")
+        admission = self._server.throttle.admit("refused connections", host)
         if admission.log:
             log.warning(
                 "closing connection from [%s] on profile [%s]: [%s] connections have not "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 
@@ -194,3 +195,42 @@ def test_mutual_tls_on_uvloop(ca: trustme.CA, server_context: ssl.SSLContext) ->
             channel.close()
 
     uvloop.run(main())
+
+
+async def test_unfinished_tls_handshakes_are_closed_at_the_deadline_and_logged_once(
+    ca: trustme.CA,
+    server_context: ssl.SSLContext,
+    registry: ActionRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Silent peers and half-sent ClientHellos on a TLS listener: closed when
+    ``ssl.handshake_timeout`` passes, with ES's line for it written once for the peer address
+    (the others are counted), and recorded among the server's TLS failures."""
+    async with serving(registry, ssl_context=server_context, tls_handshake_timeout=0.3) as server:
+        with caplog.at_level(logging.WARNING):
+            peers = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]
+            peers[0][1].write(b"\x16\x03\x01\x02\x00\x01")  # a ClientHello that never ends
+            for reader, _writer in peers:
+                async with asyncio.timeout(3):
+                    assert await reader.read() == b""
+            # A client that completes TLS in time is unaffected by the deadline.
+            channel = await connect(
+                "127.0.0.1",
+                server.port,
+                identity=local_node("client"),
+                ssl_context=client_context(ca),
+                server_hostname="localhost",
+            )
+            await asyncio.sleep(0.5)
+            assert await channel.request("test:echo", 1) == {"payload": 1, "headers": {}}
+            channel.close()
+        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        timeouts = [line for line in lines if "SslHandshakeTimeoutException" in line]
+        assert timeouts == [
+            timeouts[0].split("\n")[0]
+            + "\nio.netty.handler.ssl.SslHandshakeTimeoutException: handshake timed out after 300ms"
+        ]
+        assert timeouts[0].startswith("exception caught on transport layer [Netty4TcpChannel{")
+        await eventually(lambda: len(server.tls_failures) == 5)
+        assert {f.reason for f in server.tls_failures} == {"HANDSHAKE_TIMEOUT"}
+        assert server.throttle.suppressed_total == 4
