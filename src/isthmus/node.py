@@ -733,7 +733,7 @@ def _disk_monitor(
         cluster, env.data_path, env.node_id, s.node_name, cluster_actions.effective
     )
     cluster.add_applier(monitor.on_cluster_change)
-    indices.on_storage_full = monitor.poke
+    indices.on_storage_full = monitor.storage_full
 
     async def recheck(flat: Any) -> None:
         monitor.poke()

@@ -84,6 +84,13 @@ class DiskThresholdMonitor:
         """Check again now rather than at the next interval."""
         self._wake.set()
 
+    def storage_full(self) -> None:
+        """A write or refresh met a full disk: check now, unless the node is already known to
+        be over the flood stage (its indices are blocked; a check per failed refresh would
+        only repeat the WARN)."""
+        if self._state.stage is not Stage.FLOOD:
+            self.poke()
+
     async def on_cluster_change(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         """Cluster applier: a new index on a flooded node is blocked at once, not in 30 s."""
         if self._state.stage is Stage.FLOOD and set(new.indices) - set(old.indices):

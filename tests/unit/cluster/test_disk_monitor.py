@@ -159,3 +159,13 @@ def test_a_full_cluster_store_reports_storage_full(tmp_path: Path) -> None:
         assert store.load() == ClusterMetadata("c")
     finally:
         store.close()
+
+
+async def test_a_full_disk_report_checks_at_once_unless_already_flooded(setup: Any) -> None:
+    _, _, disk, monitor, _ = setup
+    monitor.storage_full()
+    assert monitor._wake.is_set()
+    disk.free = 0
+    await monitor.check()  # clears the wake-up; now over the flood stage
+    monitor.storage_full()
+    assert not monitor._wake.is_set()
