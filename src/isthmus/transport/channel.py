@@ -57,6 +57,7 @@ from isthmus.wire import (
     WireError,
     should_compress,
 )
+from isthmus.wire.frames import HANDSHAKE_BIT
 from isthmus.wire.handshake import HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
@@ -331,11 +332,13 @@ class TransportChannel(asyncio.Protocol):
 
     def _account(self, guard: InboundGuard) -> None:
         """Keep the breaker's reservation equal to the announced size of the request being
-        received; a request the breaker refuses is answered with ES's 429 and skipped."""
+        received; a request the breaker refuses is answered with ES's 429 and skipped.
+        Handshakes never trip it (as in ES): they are small (the frame cap before the handshake
+        bounds them) and a full breaker must not keep peers from connecting."""
         assert guard.breaker is not None
         partial = self.connection.partial_frame()
         wanted = None
-        if partial is not None and partial.is_request:
+        if partial is not None and partial.is_request and not partial.status & HANDSHAKE_BIT:
             wanted = (partial.request_id, partial.size)
         if self._reserved is not None:
             if wanted == self._reserved[:2]:

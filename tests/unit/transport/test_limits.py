@@ -182,3 +182,22 @@ async def test_protocol_errors_are_warned_once_per_peer(
         broken = [r for r in caplog.records if "broken: protocol error" in r.getMessage()]
         assert len(broken) == 1
         assert throttle.suppressed_total >= 19
+
+
+async def test_a_full_breaker_does_not_keep_peers_from_handshaking(
+    registry: ActionRegistry,
+) -> None:
+    breaker = InFlightBreaker(limit=1, overhead=1.0)  # full for any request
+    async with serving(registry, breaker=breaker) as server:
+        reader, writer = await _open(server.port)
+        conn = Connection()
+        hello = _hello(conn)
+        writer.write(hello[:40])  # the handshake arrives in pieces: partial, yet never refused
+        await asyncio.sleep(0.1)
+        writer.write(hello[40:])
+        assert isinstance(await _event(reader, conn), Response)
+        request = conn.send(conn.new_request("test:echo", "x" * 1000))
+        writer.write(request[:100])
+        refused = await _event(reader, conn)
+        assert isinstance(refused, ErrorResponse) and refused.error.status == 429
+        writer.close()
