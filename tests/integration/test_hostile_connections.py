@@ -400,3 +400,17 @@ def test_secret_in_url_parameter_is_neither_echoed_nor_logged(
     assert b"contains unrecognized parameter: [token]" in replies[1]
     log = node.log_text()
     assert secret not in log and password not in log
+
+
+def test_unparsable_http_requests_are_logged_once_per_interval(node: NodeProcess) -> None:
+    """Any client can send garbage in a loop; uvicorn's WARN for it is written once per
+    interval (with the count of those left out), not once per request."""
+    assert node.http_address is not None
+    host, port = _host_port(node.http_address)
+    line = "Invalid HTTP request received."
+    before = node.log_text().count(line)
+    for _ in range(200):
+        reply = _http(host, port, b"\x00\x01GARBAGE\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 400")
+    time.sleep(0.2)
+    assert node.log_text().count(line) - before <= 1

@@ -271,6 +271,26 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
+class _PeerTriggeredLines(logging.Filter):
+    """uvicorn WARNs ``Invalid HTTP request received.`` for every unparsable request, which
+    any client can send in a loop: the line is kept to one per interval, with the count of
+    those left out (it names no peer, so one count for all)."""
+
+    _MESSAGES = ("Invalid HTTP request received.",)
+
+    def __init__(self, throttle: LogThrottle) -> None:
+        super().__init__()
+        self._throttle = throttle
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in self._MESSAGES:
+            return True
+        admission = self._throttle.admit("invalid HTTP requests", "*")
+        if admission.log and admission.suppressed:
+            record.msg = f"{record.msg} ({admission.suppressed} more since the last one)"
+        return admission.log
+
+
 class HttpConfig(uvicorn.Config):
     """uvicorn's config with an ``SSLContext`` the node built (PEM or PKCS#12, reloadable) and
     the listener's limits."""
@@ -299,6 +319,7 @@ class HttpServer(uvicorn.Server):
     node's bound socket with the TLS handshake deadline."""
 
     config: HttpConfig
+    _filter: _PeerTriggeredLines | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -317,6 +338,8 @@ class HttpServer(uvicorn.Server):
                 _loop=_loop,
             )
 
+        self._filter = _PeerTriggeredLines(config.throttle)
+        logging.getLogger("uvicorn.error").addFilter(self._filter)
         loop = asyncio.get_running_loop()
         self.servers = []
         for sock in sockets:
@@ -339,3 +362,5 @@ class HttpServer(uvicorn.Server):
                 if transport is not None:
                     transport.abort()
         await super().shutdown(sockets)
+        if self._filter is not None:
+            logging.getLogger("uvicorn.error").removeFilter(self._filter)
