@@ -33,7 +33,7 @@ from isthmus.testing.process import NodeProcess
 from tests import fuzz_strategies as fs
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     database=None,
@@ -582,3 +582,23 @@ def test_password_hash_that_is_a_bcrypt_hash(target: Target) -> None:
     conn.request("GET", "/_security/_authenticate", headers={"Authorization": f"Basic {token}"})
     assert conn.getresponse().status == 200
     conn.close()
+
+
+def test_documents_as_deep_as_responses_can_hold(target: Target) -> None:
+    # Without a mapping for them (dynamic: false) deep objects used to be stored, then every GET
+    # or search returning them failed to render: a plain-text 500.
+    target.send("PUT", "/fuzz-deep-docs", {"mappings": {"dynamic": False}})
+    status, answer = target.send(
+        "PUT", "/fuzz-deep-docs/_doc/ok?refresh=true", fs.nested(99, 1, "a")
+    )
+    assert status == 201, answer
+    for query in ("", "?pretty", "?filter_path=_source", "?format=yaml"):
+        status, _ = target.raw("GET", f"/fuzz-deep-docs/_doc/ok{query}", b"", "application/json")
+        assert status == 200, query
+    status, answer = target.send("PUT", "/fuzz-deep-docs/_doc/no", fs.nested(150, 1, "a"))
+    assert status == 400, answer
+    assert answer["error"] == {
+        "root_cause": [answer["error"]["root_cause"][0]],
+        "type": "document_parsing_exception",
+        "reason": "Document nesting depth (101) exceeds the maximum allowed (100)",
+    }

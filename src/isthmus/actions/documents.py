@@ -404,12 +404,8 @@ class DocumentActions:
                             "index": meta.name,
                         },
                     )
-                op = IndexOp(
-                    item.id,
-                    orjson.dumps(new_source),
-                    await self._parse(meta, new_source, item.id),
-                    create=True,
-                )
+                values = await self._parse(meta, new_source, item.id)  # checks it first
+                op = IndexOp(item.id, orjson.dumps(new_source), values, create=True)
             else:
                 old_source = orjson.loads(current.source)
                 new_source = deep_merge(old_source, body.get("doc") or {})
@@ -434,10 +430,11 @@ class DocumentActions:
                             "index": meta.name,
                         },
                     )
+                values = await self._parse(meta, new_source, item.id)  # checks it first
                 op = IndexOp(
                     item.id,
                     orjson.dumps(new_source),
-                    await self._parse(meta, new_source, item.id),
+                    values,
                     if_seq_no=current.seq_no,
                     if_primary_term=current.primary_term,
                 )

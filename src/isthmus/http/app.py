@@ -276,7 +276,14 @@ class RestApp:
         vendor: str | None,
         method: str,
     ) -> None:
-        payload, ctype = self._render(response, params, vendor)
+        try:
+            payload, ctype = self._render(response, params, vendor)
+        except Exception as exc:
+            # A body we cannot encode is our bug: logged once, answered as ES answers an
+            # internal error (never the server's plain-text 500).
+            log.error("failed to render a [%s] response", response.status, exc_info=exc)
+            response = Response(500, IsthmusError("failed to render the response").to_body())
+            payload, ctype = self._render(response, {}, vendor)
         if response.status >= 400:
             # An error may quote what the client sent; a secret it put in the URL is not
             # given back (nor to whatever logs or proxies the answer).

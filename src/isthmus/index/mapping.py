@@ -63,6 +63,31 @@ class ParsedDocument:
 MAX_MAPPING_DEPTH = 20
 
 
+# How deeply a document's objects and arrays may nest. ES allows 1000 (its JSON parser's limit);
+# Isthmus serves sources through a JSON encoder that stops at 254 levels, and a source is sent
+# back inside responses (hits, top_hits under nested aggregations), so documents are kept to a
+# depth every response can hold. Refused at indexing, with a 400, before anything is written.
+MAX_DOCUMENT_DEPTH = 100
+
+
+def _too_deep(depth: int) -> DocumentParsingError:
+    return DocumentParsingError(
+        f"Document nesting depth ({depth}) exceeds the maximum allowed ({MAX_DOCUMENT_DEPTH})"
+    )
+
+
+def _check_array_depth(values: list[Any], depth: int) -> None:
+    """Arrays within arrays (which the field walk takes as one value): bound their depth too."""
+    stack: list[tuple[Any, int]] = [(values, depth)]
+    while stack:
+        node, at = stack.pop()
+        if at > MAX_DOCUMENT_DEPTH:
+            raise _too_deep(at)
+        for child in node.values() if isinstance(node, AbcMapping) else node:
+            if isinstance(child, AbcMapping | list):
+                stack.append((child, at + 1))
+
+
 def _mapper_error(reason: str) -> MapperParsingError:
     return MapperParsingError(reason)
 
@@ -353,21 +378,29 @@ def _copy(value: Any) -> Any:
 def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
     """Leaf paths of a source object, in document order; arrays of objects are flattened like
     ES ``object``. Walked with an explicit stack: a source may nest as deep as JSON parsing
-    allows, far beyond Python's recursion limit."""
-    stack: list[Iterator[tuple[str, Any]]] = [_entries(obj, prefix)]
+    allows, far beyond Python's recursion limit), and refused past :data:`MAX_DOCUMENT_DEPTH`
+    (JSON levels: an object is one, an array of objects two)."""
+    stack: list[tuple[Iterator[tuple[str, Any]], int]] = [(_entries(obj, prefix), 1)]
     while stack:
-        for path, value in stack[-1]:
+        entries, depth = stack[-1]
+        for path, value in entries:
             kind = type(value)
             if kind is str or kind is int or kind is float or kind is bool or value is None:
                 yield path, value  # the common case, without the ABC isinstance checks below
             elif isinstance(value, AbcMapping):
                 if value:
-                    stack.append(_entries(value, path + "."))
+                    if depth + 1 > MAX_DOCUMENT_DEPTH:
+                        raise _too_deep(depth + 1)
+                    stack.append((_entries(value, path + "."), depth + 1))
                     break
             elif isinstance(value, list) and any(isinstance(v, AbcMapping) for v in value):
-                stack.append(_list_entries(value, path))
+                if depth + 2 > MAX_DOCUMENT_DEPTH:
+                    raise _too_deep(depth + 2)
+                stack.append((_list_entries(value, path), depth + 2))
                 break
             else:
+                if isinstance(value, list) and any(isinstance(v, list) for v in value):
+                    _check_array_depth(value, depth + 1)
                 yield path, value
         else:
             stack.pop()

@@ -94,9 +94,10 @@ _NOT_IMPLEMENTED = frozenset({
 _SUB_KEYS = ("aggs", "aggregations")
 # How deep aggregations may nest. ES has no such setting (only its 1000-level limit on any JSON
 # document); here each level adds three levels to the response (result, buckets, bucket) and a
-# response must stay within the renderer's nesting limit, so a deeper request is refused up
+# response must stay within the renderer's 254-level nesting limit with room for a top_hits
+# source (documents nest at most 100 levels, index.mapping), so a deeper request is refused up
 # front with a 400 rather than computed and then failing to render.
-MAX_AGGREGATION_DEPTH = 64
+MAX_AGGREGATION_DEPTH = 40
 _BAD_NAME_CHARS = "[]>"
 
 
