@@ -6,6 +6,10 @@ peer's requests awaiting a handler. It does not know actions, handshakes or serv
 callback answers requests, and :meth:`serve` (run by whoever owns the channel, inside its
 TaskGroup) owns the handler tasks.
 
+An accepted channel given an :class:`~isthmus.transport.limits.InboundGuard` also owns its
+:class:`~isthmus.transport.defences.ChannelDefences` (deadlines, the pre-handshake frame cap,
+the in-flight breaker reservation, throttled WARNs) and tells it what happens.
+
 Ending: **closed** means we called :meth:`close`; **broken** means it ended on us (peer EOF,
 reset, protocol error, TLS failure) and :attr:`broken_reason` says why. Either way every pending
 request fails with :class:`NodeDisconnectedError` and later requests with
@@ -15,7 +19,6 @@ request fails with :class:`NodeDisconnectedError` and later requests with
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import functools
 import logging
@@ -25,7 +28,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from isthmus.errors import CircuitBreakingError, IsthmusError
+from isthmus.errors import IsthmusError
+from isthmus.transport.defences import ChannelDefences
 from isthmus.transport.errors import (
     ActionNotFoundTransportError,
     NodeDisconnectedError,
@@ -33,14 +37,8 @@ from isthmus.transport.errors import (
     ReceiveTimeoutTransportError,
     TaskCancelledError,
 )
-from isthmus.transport.limits import InboundGuard
 from isthmus.transport.sockets import apply_tcp_options
-from isthmus.transport.tls_session import (
-    TlsFailure,
-    TlsSession,
-    describe_failure,
-    handshake_timeout_failure,
-)
+from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
 from isthmus.wire import (
     DEFAULT_LIMITS,
     NEED_DATA,
@@ -57,12 +55,12 @@ from isthmus.wire import (
     WireError,
     should_compress,
 )
-from isthmus.wire.frames import HANDSHAKE_BIT
 from isthmus.wire.handshake import HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
+    from isthmus.transport.limits import InboundGuard
 
 log = logging.getLogger("isthmus.transport")
 
@@ -134,12 +132,8 @@ class TransportChannel(asyncio.Protocol):
         guard: InboundGuard | None = None,
     ) -> None:
         self.connection = Connection(limits=limits)
-        self._limits = limits
-        # An accepted channel's defences (breaker, deadlines, log throttle); None when outbound.
-        self._guard = guard if server_side else None
-        self._tls_timer: asyncio.TimerHandle | None = None
-        self._handshake_timer: asyncio.TimerHandle | None = None
-        self._reserved: tuple[int, int, int] | None = None  # (request id, size, breaker cost)
+        # An accepted channel's defences (deadlines, breaker, log throttle); None when outbound.
+        self._defences = ChannelDefences(guard, self) if guard and server_side else None
         self.server_side = server_side
         self.profile = profile
         # This node's name, sent with the errors it answers (set by the accepting server).
@@ -186,8 +180,8 @@ class TransportChannel(asyncio.Protocol):
         self.local_address = _address(transport.get_extra_info("sockname"))
         self.remote_address = _address(transport.get_extra_info("peername"))
         apply_tcp_options(transport.get_extra_info("socket"), self._tcp)
-        if self._guard is not None:
-            self._arm(self._guard)
+        if self._defences is not None:
+            self._defences.accepted(tls=self._tls is not None)
         if self._tls is None:
             self._set_open()
             return
@@ -205,8 +199,8 @@ class TransportChannel(asyncio.Protocol):
                 return
         self.connection.receive_data(data)
         self._process_events()
-        if self._guard is not None and self._guard.breaker is not None:
-            self._account(self._guard)
+        if self._defences is not None:
+            self._defences.received()
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost does the bookkeeping
@@ -270,109 +264,11 @@ class TransportChannel(asyncio.Protocol):
             text += "\n" + failure.cause_line
         self._warn(logging.getLogger(failure.logger), text, "TLS failures")
 
-    def _warn(self, logger: logging.Logger, text: str, what: str) -> None:
-        """WARN ``text``, unless the listener's throttle says this peer has had its line for
-        this interval; the next full line then says how many were left out."""
-        throttle = None if self._guard is None else self._guard.throttle
-        if throttle is None:
+    def _warn(self, logger: logging.Logger, text: str, kind: str) -> None:
+        if self._defences is not None:
+            self._defences.warn(logger, text, kind)  # a peer may provoke this at will
+        else:
             logger.warning("%s", text)
-            return
-        host = self.remote_address.rsplit(":", 1)[0]
-        admission = throttle.admit(what, host)
-        if not admission.log:
-            return
-        if admission.suppressed:
-            logger.warning(
-                "%s more %s from [%s] were not logged in the last [%ss]",
-                admission.suppressed,
-                what,
-                host,
-                f"{throttle.interval:g}",
-            )
-        logger.warning("%s", text)
-
-    # --- deadlines and the in-flight breaker (accepted channels) ---------------------------------
-
-    def _arm(self, guard: InboundGuard) -> None:
-        """Start the deadlines of a freshly accepted channel and hold it to the frame size a
-        handshake needs until its transport handshake is done."""
-        loop = asyncio.get_running_loop()
-        if guard.handshake_frame_bytes < self._limits.max_frame_bytes:
-            self.connection.limits = dataclasses.replace(
-                self._limits, max_frame_bytes=guard.handshake_frame_bytes
-            )
-        if self._tls is not None and guard.tls_handshake_timeout is not None:
-            self._tls_timer = loop.call_later(
-                guard.tls_handshake_timeout,
-                self._tls_handshake_expired,
-                guard.tls_handshake_timeout,
-            )
-        if guard.handshake_timeout is not None:
-            self._handshake_timer = loop.call_later(
-                guard.handshake_timeout, self._handshake_expired, guard.handshake_timeout
-            )
-
-    def _tls_handshake_expired(self, timeout: float) -> None:
-        if self.state is not ChannelState.CONNECTING:
-            return
-        self.tls_failure = handshake_timeout_failure(
-            timeout, peer=self.remote_address, channel=self.describe()
-        )
-        self._log_tls_failure(self.tls_failure)
-        self._end(ChannelState.BROKEN, self.tls_failure.message, error=True, tls=True)
-
-    def _handshake_expired(self, timeout: float) -> None:
-        if self.state in _ENDED or self.remote_node is not None:
-            return
-        self._end(
-            ChannelState.BROKEN,
-            f"transport handshake not completed within [{timeout:g}s]",
-            error=True,
-        )
-
-    def _account(self, guard: InboundGuard) -> None:
-        """Keep the breaker's reservation equal to the announced size of the request being
-        received; a request the breaker refuses is answered with ES's 429 and skipped.
-        Handshakes never trip it (as in ES): they are small (the frame cap before the handshake
-        bounds them) and a full breaker must not keep peers from connecting."""
-        assert guard.breaker is not None
-        partial = self.connection.partial_frame()
-        wanted = None
-        if partial is not None and partial.is_request and not partial.status & HANDSHAKE_BIT:
-            wanted = (partial.request_id, partial.size)
-        if self._reserved is not None:
-            if wanted == self._reserved[:2]:
-                return
-            guard.breaker.release(self._reserved[2])
-            self._reserved = None
-        if partial is None or wanted is None or self.state in _ENDED:
-            return
-        try:
-            cost = guard.breaker.reserve(partial.size)
-        except CircuitBreakingError as err:
-            try:
-                self.connection.discard_frame()
-            except RemoteProtocolError as exc:
-                self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True)
-                return
-            log.debug(
-                "request [%s] from [%s] refused: %s",
-                partial.request_id,
-                self.remote_address,
-                err.reason,
-            )
-            self._answer_error(partial.request_id, err)
-            return
-        self._reserved = (partial.request_id, partial.size, cost)
-
-    def _disarm(self) -> None:
-        for timer in (self._tls_timer, self._handshake_timer):
-            if timer is not None:
-                timer.cancel()
-        self._tls_timer = self._handshake_timer = None
-        if self._reserved is not None and self._guard is not None and self._guard.breaker:
-            self._guard.breaker.release(self._reserved[2])
-        self._reserved = None
 
     def _flush_tls(self) -> None:
         assert self._tls is not None and self._transport is not None
@@ -577,10 +473,8 @@ class TransportChannel(asyncio.Protocol):
         self.remote_cluster_name = cluster_name
         self.remote_cluster_uuid = cluster_uuid
         self.connection.use_version(version)
-        self.connection.limits = self._limits  # the handshake-size cap is lifted
-        if self._handshake_timer is not None:
-            self._handshake_timer.cancel()
-            self._handshake_timer = None
+        if self._defences is not None:
+            self._defences.handshaken()
 
     def close(self) -> None:
         """Close the channel (idempotent); pending requests fail with NodeDisconnectedError."""
@@ -592,6 +486,27 @@ class TransportChannel(asyncio.Protocol):
         """Break the channel because the peer misbehaved above the framing layer."""
         if self.state not in _ENDED:
             self._end(ChannelState.BROKEN, reason, error=True)
+
+    def fail_tls(self, failure: TlsFailure) -> None:
+        """Break the channel for a TLS failure found outside the session (its deadline)."""
+        if self.state in _ENDED:
+            return
+        self.tls_failure = failure
+        self._log_tls_failure(failure)
+        self._end(ChannelState.BROKEN, failure.message, error=True, tls=True)
+
+    def refuse(self, request_id: int, err: IsthmusError) -> None:
+        """Answer the peer's request ``request_id`` with ``err`` without running it."""
+        self._answer_error(request_id, err)
+
+    @property
+    def ended(self) -> bool:
+        return self.state in _ENDED
+
+    @property
+    def tls_pending(self) -> bool:
+        """TLS is configured and its handshake has not completed."""
+        return self._tls is not None and self.state is ChannelState.CONNECTING
 
     async def wait_closed(self) -> None:
         await self._ended.wait()
@@ -609,15 +524,15 @@ class TransportChannel(asyncio.Protocol):
     def _set_open(self) -> None:
         self.state = ChannelState.OPEN
         self._ready.set()
-        if self._tls_timer is not None:
-            self._tls_timer.cancel()
-            self._tls_timer = None
+        if self._defences is not None:
+            self._defences.tls_established()
 
     def _end(
         self, state: ChannelState, reason: str, *, error: bool = False, tls: bool = False
     ) -> None:
         self.state = state
-        self._disarm()
+        if self._defences is not None:
+            self._defences.ended()
         if state is ChannelState.BROKEN:
             self.broken_reason = reason
             # Logged once. On an accepted channel nobody else sees the failure, so it is logged
