@@ -50,6 +50,7 @@ def _choice(*allowed: str) -> Callable[[object], str]:
 
 
 _HANDSHAKE_TIMEOUT = v.TimeValue(10_000, "10s")
+_SERVER_PROFILES = ("http", "transport", "remote_cluster_server")  # the listeners
 
 for _profile in PROFILES:
     _p = f"xpack.security.{_profile}.ssl"
@@ -73,12 +74,13 @@ for _profile in PROFILES:
         ),
         Setting(f"{_p}.supported_protocols", v.parse_str_list, ("TLSv1.3", "TLSv1.2"), Scope.NODE),
         Setting(f"{_p}.cipher_suites", v.parse_str_list, (), Scope.NODE),
-        # Isthmus: how long an accepted connection may take to finish its TLS handshake (ES
-        # relies on Netty's SslHandler default, 10 s); outgoing connections are bounded by their
-        # connect timeout (transport.connect_timeout), which includes the TLS handshake.
-        Setting(f"{_p}.handshake_timeout", v.parse_time, _HANDSHAKE_TIMEOUT, Scope.NODE),
     ):
         register(_setting)
+    if _profile in _SERVER_PROFILES:
+        # Isthmus: how long an accepted connection may take to finish its TLS handshake (ES
+        # relies on Netty's SslHandler default, 10 s). Outgoing connections are bounded by their
+        # connect timeout (transport.connect_timeout), which includes the TLS handshake.
+        register(Setting(f"{_p}.handshake_timeout", v.parse_time, _HANDSHAKE_TIMEOUT, Scope.NODE))
 
 
 def handshake_timeout(profile: str, flat: Mapping[str, Any]) -> float | None:
