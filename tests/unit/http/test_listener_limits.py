@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
+import trustme
 
 from isthmus.http.redaction import REDACTED, is_secret, redact_bytes, redact_uri
-from isthmus.http.server import HeadLimits
+from isthmus.http.server import HeadLimits, HttpConfig, HttpLimits, HttpServer
 
 LINE = ("too_long_http_line_exception", "An HTTP line is larger than 4096 bytes.")
 HEADER = ("too_long_http_header_exception", "HTTP header is larger than 8192 bytes.")
@@ -66,3 +74,82 @@ def test_uris_and_answers_lose_their_secrets_only() -> None:
         redact_bytes(body, ["p@ss"])
         == f'{{"reason":"bad value [{REDACTED}] and [{REDACTED}]"}}'.encode()
     )
+
+
+# --- the listener itself, in-process on a loopback socket -----------------------------------
+
+
+async def _ok(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass  # read the whole body first, as the REST application does
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@contextlib.asynccontextmanager
+async def _listening(
+    limits: HttpLimits, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    config = HttpConfig(
+        _ok, ssl_context=ssl_context, limits=limits, loop="none", lifespan="off", log_config=None
+    )
+    server = HttpServer(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def _closed_within(port: int, seconds: float, first: bytes = b"") -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if first:
+        writer.write(first)
+    async with asyncio.timeout(seconds):
+        data = await reader.read()
+    writer.close()
+    return data
+
+
+async def test_silent_and_slow_heads_are_closed_and_good_requests_served() -> None:
+    limits = HttpLimits(header_timeout=0.3, body_timeout=0.3)
+    async with _listening(limits) as port:
+        assert await _closed_within(port, 2, b"") == b""
+        assert await _closed_within(port, 2, b"GET / HTTP/1.1\r\nHost: x\r\n") == b""
+        stalled = b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{"
+        assert await _closed_within(port, 2, stalled) == b""
+        reply = await _closed_within(
+            port, 2, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"ok")
+
+
+async def test_connections_past_the_cap_are_closed_at_once() -> None:
+    async with _listening(HttpLimits(max_connections=2)) as port:
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        assert await _closed_within(port, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+        for _, writer in held:
+            writer.close()
+
+
+async def test_tls_handshake_deadline() -> None:
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    async with _listening(HttpLimits(tls_handshake_timeout=0.3), context) as port:
+        start = asyncio.get_running_loop().time()
+        assert await _closed_within(port, 3, b"\x16\x03\x01\x02\x00\x01") == b""
+        assert asyncio.get_running_loop().time() - start < 2
