@@ -13,6 +13,7 @@ from typing import Any
 
 from isthmus.errors import IllegalArgumentError, ParsingError
 from isthmus.security.privileges import valid_cluster_privilege, valid_index_privilege
+from isthmus.xcontent import token
 
 REMOTE_CLUSTER_PRIVILEGES = ("monitor_enrich", "monitor_stats")
 
@@ -180,6 +181,10 @@ def _indices(role: str, raw: Any, *, remote: bool) -> tuple[IndicesPrivileges, .
 def parse_role(name: str, body: Mapping[str, Any], *, stored: bool = False) -> RoleDescriptor:
     """A role from its REST body, with ES's validation and messages. ``stored`` descriptors
     (snapshots inside API keys) may carry reserved ``_`` metadata, as built-in roles do."""
+    if not isinstance(body, Mapping):
+        raise ParsingError(
+            f"failed to parse role [{name}]. expected an object but found [{token(body)}] instead"
+        )
     allowed = {
         "cluster",
         "indices",

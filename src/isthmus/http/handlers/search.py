@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import Any
 
+from isthmus import xcontent
 from isthmus.actions.documents import parse_json_object
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
@@ -174,9 +175,11 @@ def routes(s: Services) -> list[Route]:
     async def scroll(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
         scroll_id = (
-            req.path_params.get("scroll_id") or body.get("scroll_id") or req.params.get("scroll_id")
+            req.path_params.get("scroll_id")
+            or _text("scroll_id", body.get("scroll_id"))
+            or req.params.get("scroll_id")
         )
-        keep = body.get("scroll") or req.params.get("scroll")
+        keep = _text("scroll", body.get("scroll")) or req.params.get("scroll")
         return await s.search.scroll(
             scroll_id, keep, req.params.get("rest_total_hits_as_int") == "true", req.subject
         )
@@ -186,6 +189,10 @@ def routes(s: Services) -> list[Route]:
         ids = req.path_params.get("scroll_id") or body.get("scroll_id") or []
         if isinstance(ids, str):
             ids = [p for p in ids.split(",") if p]
+        ids = [
+            xcontent.as_str("clear_scroll", "scroll_id", i)
+            for i in xcontent.as_list("clear_scroll", "scroll_id", ids)
+        ]
         if "_all" in ids and s.guard is not None and req.subject is not None:
             # Clearing every scroll is a cluster action in ES (and frees only the caller's own).
             s.guard.authorizer.check_cluster(req.subject, CLEAR_ALL_SCROLLS_ACTION)
@@ -370,3 +377,8 @@ def routes(s: Services) -> list[Route]:
             action="indices:data/read/scroll/clear",
         ),
     ]
+
+
+def _text(field: str, value: Any) -> str | None:
+    """A scroll body's string field (``None`` when absent), with ES's parse error otherwise."""
+    return None if value is None else xcontent.as_str("search_scroll", field, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from isthmus import xcontent
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
@@ -242,8 +243,8 @@ def routes(s: Services) -> list[Route]:
                     now_ms=int(sec.clock() * 1000),
                 )
             ]
-        start = int(body.get("from", 0))
-        size = int(body.get("size", 10))
+        start = xcontent.as_int("query_api_key_request", "from", body.get("from", 0))
+        size = xcontent.as_int("query_api_key_request", "size", body.get("size", 10))
         page = records[start : start + size]
         return {
             "total": len(records),
@@ -258,9 +259,10 @@ def routes(s: Services) -> list[Route]:
         if "role_descriptors" in body:
             from isthmus.security.roles import parse_role
 
-            descriptors = {
-                n: parse_role(n, b).to_json() for n, b in (body["role_descriptors"] or {}).items()
-            }
+            roles = xcontent.as_object(
+                "update_api_key_request", "role_descriptors", body["role_descriptors"] or {}
+            )
+            descriptors = {n: parse_role(n, b).to_json() for n, b in roles.items()}
         expiration_ms = None
         if body.get("expiration") is not None:
             expiration_ms = sec.parse_expiration(body["expiration"])
@@ -324,7 +326,10 @@ def routes(s: Services) -> list[Route]:
         subject = _subject(req)
         body = json_object(req, required=True) or {}
         cluster: dict[str, bool] = {}
-        for privilege in body.get("cluster", []):
+        for privilege in xcontent.as_list(
+            "has_privileges_request", "cluster", body.get("cluster", [])
+        ):
+            privilege = xcontent.as_str("has_privileges_request", "cluster", privilege)
             if privilege.startswith("cluster:"):
                 patterns: tuple[str, ...] = (privilege,)
             elif privilege in CLUSTER_PRIVILEGES:
@@ -335,10 +340,15 @@ def routes(s: Services) -> list[Route]:
                 authorizer.cluster_allowed(subject, a) for a in _probes(patterns)
             )
         index: dict[str, dict[str, bool]] = {}
-        for entry in body.get("index", []):
-            for name in entry.get("names", []):
+        for entry in xcontent.as_list("has_privileges_request", "index", body.get("index", [])):
+            entry = xcontent.as_object("has_privileges_request", "index", entry)
+            names = xcontent.as_list("index_privileges", "names", entry.get("names", []))
+            wanted = xcontent.as_list("index_privileges", "privileges", entry.get("privileges", []))
+            for name in (xcontent.as_str("index_privileges", "names", n) for n in names):
                 checks = index.setdefault(name, {})
-                for privilege in entry.get("privileges", []):
+                for privilege in (
+                    xcontent.as_str("index_privileges", "privileges", p) for p in wanted
+                ):
                     if privilege.startswith("indices:"):
                         patterns = (privilege,)
                     elif privilege in INDEX_PRIVILEGES:
