@@ -744,3 +744,19 @@ BODY_ENDPOINTS: tuple[tuple[str, str], ...] = (
     ("POST", "/fuzz-docs/_mget"),
     ("POST", "/fuzz-docs/_update/0"),
 )
+
+msearch_headers: st.SearchStrategy[dict[str, Any]] = _options(
+    {
+        "index": st.one_of(st.just("fuzz-docs"), texts, st.lists(texts, max_size=2)),
+        "search_type": texts,
+        "preference": texts,
+        "routing": scalars,
+        "request_cache": bools,
+        "ignore_unavailable": bools,
+        "expand_wildcards": st.one_of(texts, st.lists(texts, max_size=2)),
+        "allow_partial_search_results": bools,
+    }
+)
+msearch_pairs = st.lists(
+    st.tuples(msearch_headers, st.one_of(search_bodies, hostile)), min_size=1, max_size=3
+)

@@ -627,3 +627,35 @@ def test_other_api_bodies(target: Target, endpoint: tuple[str, str], body: dict[
     method, path = endpoint
     status, answer = target.send(method, path, body)
     check(target, status, answer, f"{method} {path} {_short(body)}")
+
+
+@FUZZ
+@given(
+    pairs=fs.msearch_pairs,
+    path=st.sampled_from(("/_msearch", "/fuzz-docs/_msearch?max_concurrent_searches=2")),
+)
+def test_msearch_lines(target: Target, pairs: list[tuple[Any, Any]], path: str) -> None:
+    data = "".join(f"{json.dumps(h)}\n{json.dumps(b)}\n" for h, b in pairs).encode()
+    status, answer = target.raw("POST", path, data, "application/x-ndjson")
+    check(target, status, answer, f"msearch {data[:300]!r}")
+    if status == 200:
+        for one in answer["responses"]:
+            assert one["status"] < 500, one
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "reason"),
+    [
+        ("?max_concurrent_searches=abc", {}, "Failed to parse int parameter"),
+        ("?max_concurrent_searches=-1", {}, "maxConcurrentSearchRequests must be positive"),
+        ("", {"index": {"a": 1}}, "[msearch] index doesn't support values of type: START_OBJECT"),
+        ("", {"routing": [1, {}]}, "[msearch] routing doesn't support values of type"),
+    ],
+)
+def test_msearch_typed_header_and_parameters(
+    target: Target, query: str, header: dict[str, Any], reason: str
+) -> None:
+    data = f"{json.dumps(header)}\n{{}}\n".encode()
+    status, answer = target.raw("POST", f"/fuzz-docs/_msearch{query}", data, "application/x-ndjson")
+    assert status == 400, answer
+    assert answer["error"]["reason"].startswith(reason), answer

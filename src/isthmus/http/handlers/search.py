@@ -15,7 +15,7 @@ from isthmus import xcontent
 from isthmus.actions.documents import parse_json_object
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
-from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
+from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
 from isthmus.services import Services
@@ -127,14 +127,13 @@ def parse_msearch(
         if i + 1 >= len(lines):
             raise IllegalArgumentError("The msearch request must be terminated by a newline [\n]")
         body = parse_json_object(lines[i + 1])
-        index = header.pop("index", default_index)
-        if isinstance(index, list):
-            index = ",".join(index)
+        index = header.pop("index", None)
+        index = default_index if index is None else _names("index", index)
         params: dict[str, str] = {}
         for key, value in header.items():
             if key not in _MSEARCH_HEADER_PARAMS:
                 raise IllegalArgumentError(f"key [{key}] is not supported in the metadata section")
-            params[key] = str(value).lower() if isinstance(value, bool) else str(value)
+            params[key] = _names(key, value)
         out.append((index, params, body))
     return out
 
@@ -203,7 +202,9 @@ def routes(s: Services) -> list[Route]:
     async def msearch(req: Request) -> dict[str, Any]:
         started = time.perf_counter()
         searches = parse_msearch(req.body, req.path_params.get("index"))
-        limit = int(req.params.get("max_concurrent_searches", "0") or 0) or 8
+        limit = int_param(req, "max_concurrent_searches") or 8
+        if limit < 1:
+            raise IllegalArgumentError("maxConcurrentSearchRequests must be positive")
         gate = asyncio.Semaphore(limit)
 
         async def one(index: str | None, params: dict[str, str], body: Any) -> dict[str, Any]:
@@ -377,6 +378,14 @@ def routes(s: Services) -> list[Route]:
             action="indices:data/read/scroll/clear",
         ),
     ]
+
+
+def _names(field: str, value: Any) -> str:
+    """An msearch header value: a string (booleans and numbers as their text), or for names an
+    array of strings joined with commas."""
+    if isinstance(value, list):
+        return ",".join(xcontent.as_str("msearch", field, v) for v in value)
+    return xcontent.as_str("msearch", field, value)
 
 
 def _text(field: str, value: Any) -> str | None:
