@@ -16,7 +16,7 @@ from typing import Any
 
 import tantivy
 
-from isthmus.errors import IllegalArgumentError, QueryShardError
+from isthmus.errors import IllegalArgumentError, IsthmusError, QueryShardError
 from isthmus.index.dates import DateParseError
 from isthmus.index.mapping import (
     BOOLEAN,
@@ -98,10 +98,10 @@ class Translator:
             if lenient:
                 return None
             raise QueryShardError(f"failed to create query: {exc}") from None
-        except Exception as exc:
+        except IsthmusError as exc:  # the field's own refusal (coerce), as when indexing
             if lenient:
                 return None
-            reason = getattr(exc, "reason", str(exc))
+            reason = exc.reason
             if spec.is_numeric:
                 reason = f'For input string: "{value}"'
             raise QueryShardError(f"failed to create query: {reason}") from None
