@@ -24,7 +24,6 @@ The rules are Elasticsearch's:
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,48 +37,41 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
 from isthmus.search.evaluate import matches
 from isthmus.search.evaluate_fields import EvalDoc
+from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
 from isthmus.security.authz import Authorizer, IndexAccess, Subject
 from isthmus.security.roles import FieldSecurity
 
 # --- field-level security -----------------------------------------------------------------------
 
 
-def _pattern_regex(pattern: str) -> str:
-    """ES's field pattern: ``/.../`` is a regular expression, else ``*``/``?`` wildcards."""
+def _field_pattern(pattern: str) -> TermPattern:
+    """ES's field pattern: ``/.../`` is a Lucene regular expression, else ``*``/``?`` wildcards.
+    Both run on the linear-time engine: field names come from documents, which users write."""
     if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
-        return f"(?:{pattern[1:-1]})"
-    out = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if c == "*" else "." if c == "?" else re.escape(c))
-        i += 1
-    return "".join(out)
+        return regexp_regex(pattern[1:-1])
+    return wildcard_regex(pattern)
 
 
-def _union_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    parts = [_pattern_regex(p) for p in patterns]
-    return re.compile("|".join(parts), re.DOTALL) if parts else None
+def _compiled_patterns(patterns: Iterable[str]) -> tuple[TermPattern, ...] | None:
+    return tuple(_field_pattern(p) for p in patterns) or None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    grant: re.Pattern[str] | None
-    except_: re.Pattern[str] | None
+    grant: tuple[TermPattern, ...] | None
+    except_: tuple[TermPattern, ...] | None
 
     @classmethod
     def of(cls, spec: FieldSecurity) -> _Entry:
-        return cls(_union_regex(spec.grant), _union_regex(spec.except_))
+        return cls(_compiled_patterns(spec.grant), _compiled_patterns(spec.except_))
 
     def allows(self, path: str) -> bool:
         granted = path.startswith("_") or (
-            self.grant is not None and self.grant.fullmatch(path) is not None
+            self.grant is not None and any(p.fullmatch(path) for p in self.grant)
         )
-        return granted and (self.except_ is None or self.except_.fullmatch(path) is None)
+        return granted and (
+            self.except_ is None or not any(p.fullmatch(path) for p in self.except_)
+        )
 
 
 @dataclass(frozen=True)

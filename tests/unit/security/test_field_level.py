@@ -62,6 +62,18 @@ def grant(*patterns: str, except_: tuple[str, ...] = ()) -> FieldSecurity:
 # --- visibility ---------------------------------------------------------------------------------
 
 
+def test_field_patterns_run_in_linear_time_on_hostile_field_names() -> None:
+    """Field names come from documents (any writer chooses them): a many-star pattern against a
+    long name must not backtrack (Python's ``re`` took minutes here)."""
+    import time
+
+    fls = perms([grant("*a*a*a*a*a*a*a*b", "/(a+)+b/", except_=("*a*a*a*a*a*c",))])
+    started = time.perf_counter()
+    assert not fls.allows("a" * 5000)
+    assert fls.allows("a" * 50 + "b")
+    assert time.perf_counter() - started < 0.5
+
+
 def test_grant_except_and_wildcards() -> None:
     fls = perms([grant("title*", "customer.*", except_=("customer.email",))])
     assert fls.allows("title") and fls.allows("title.keyword")
