@@ -141,3 +141,25 @@ def as_float(parser: str, field: str, value: Any) -> float:
     if not math.isfinite(number):
         raise failed_field(parser, field, f"[{field}] must be a finite number but was [{value}]")
     return number
+
+
+# How deeply a request body (other than a document, see index.mapping) may nest. ES's parser
+# allows 1000 levels; bodies here are stored (settings, metadata, alias filters) and sent back
+# (aggregation ``meta``) through a JSON encoder that stops at 254, and walked by code that must
+# not meet Python's recursion limit. The deepest legitimate bodies (30 nested queries, 40 nested
+# aggregations) need well under this.
+MAX_BODY_DEPTH = 200
+
+
+def check_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> None:
+    """Refuse a parsed body nested deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise XContentParseError(
+                f"Document nesting depth ({depth}) exceeds the maximum allowed ({limit})"
+            )
+        for child in node.values() if isinstance(node, Mapping) else node:
+            if isinstance(child, Mapping | list):
+                stack.append((child, depth + 1))

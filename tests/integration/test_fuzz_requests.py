@@ -337,13 +337,55 @@ def _terms_chain(depth: int) -> dict[str, Any]:
         ("POST", "/fuzz-docs/_search", _bool_chain(31)),
         ("POST", "/fuzz-docs/_search", _terms_chain(200)),
         ("POST", "/fuzz-docs/_doc/deep", fs.nested(900, 1, "a")),
-        ("PUT", "/_cluster/settings", {"persistent": fs.nested(900, 1, "a")}),
+        ("PUT", "/_cluster/settings", {"persistent": fs.nested(990, 1, "a")}),
+        ("PUT", "/fuzz-docs/_settings", fs.nested(990, 1, "a")),
+        ("PUT", "/_security/role/deep", {"metadata": fs.nested(260, 1, "a")}),
+        (
+            "PUT",
+            "/_security/user/deep",
+            {"password": "long-enough", "metadata": fs.nested(260, 1, "a")},
+        ),
+        ("POST", "/_security/api_key", {"name": "deep", "metadata": fs.nested(260, 1, "a")}),
+        (
+            "POST",
+            "/fuzz-docs/_search",
+            {"aggs": {"x": {"terms": {"field": "tag"}, "meta": fs.nested(260, 1, "a")}}},
+        ),
+        (
+            "POST",
+            "/_aliases",
+            {
+                "actions": [
+                    {
+                        "add": {
+                            "index": "fuzz-docs",
+                            "alias": "deep",
+                            "filter": fs.nested(260, 1, "a"),
+                        }
+                    }
+                ]
+            },
+        ),
         ("PUT", "/fuzz-deep", {"mappings": {"properties": fs.nested(300, {}, "properties")}}),
     ],
-    ids=["bool-400", "bool-31", "terms-200", "document-900", "settings-900", "mapping-300"],
+    ids=[
+        "bool-400",
+        "bool-31",
+        "terms-200",
+        "document-900",
+        "cluster-settings-990",
+        "index-settings-990",
+        "role-metadata-260",
+        "user-metadata-260",
+        "api-key-metadata-260",
+        "aggregation-meta-260",
+        "alias-filter-260",
+        "mapping-300",
+    ],
 )
 def test_deep_nesting(target: Target, method: str, path: str, body: Any) -> None:
-    # Each is past a depth limit (ES's, or the renderer's): a 400, never a RecursionError.
+    # Each is past a depth limit (ES's, or the one every stored or echoed body keeps to): a 400,
+    # never a RecursionError nor a body the node stores and cannot encode.
     status, answer = target.send(method, path, body)
     assert 400 <= status < 500, (status, str(answer)[:300])
     check(target, status, answer, path)

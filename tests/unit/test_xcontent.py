@@ -109,3 +109,16 @@ def test_list_and_object() -> None:
     assert xcontent.as_object("p", "f", {"a": 1}) == {"a": 1}
     with pytest.raises(XContentParseError):
         xcontent.as_object("p", "f", [])
+
+
+def test_body_depth() -> None:
+    value: object = 1
+    for _ in range(xcontent.MAX_BODY_DEPTH - 1):
+        value = {"a": value}
+    xcontent.check_depth([value])  # the outer array is the 200th level
+    with pytest.raises(XContentParseError) as info:
+        xcontent.check_depth([[value]])
+    assert info.value.reason == (
+        f"Document nesting depth ({xcontent.MAX_BODY_DEPTH + 1}) exceeds the maximum allowed "
+        f"({xcontent.MAX_BODY_DEPTH})"
+    )

@@ -147,6 +147,7 @@ def parse_json_object(raw: bytes, what: str = "document") -> dict[str, Any]:
         raise MapperParsingError(
             "failed to parse", caused_by=MapperParsingError(f"{what} must be a JSON object")
         )
+    xcontent.check_depth(value)
     return value
 
 

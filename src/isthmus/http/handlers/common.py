@@ -10,6 +10,7 @@ import orjson
 from isthmus.errors import IllegalArgumentError, JsonParseError, ParsingError, XContentParseError
 from isthmus.http.router import Request
 from isthmus.settings.values import parse_flag
+from isthmus.xcontent import check_depth
 
 _POS = re.compile(r"line (\d+) column (\d+)")
 
@@ -34,12 +35,15 @@ def json_body(req: Request, *, required: bool = False) -> Any:
         else:
             return None
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         msg = str(exc)
         m = _POS.search(msg)
         where = f"[{m.group(1)}:{m.group(2)}] " if m else ""
         raise XContentParseError(f"{where}{msg}", caused_by=JsonParseError(msg)) from None
+    if isinstance(value, dict | list):
+        check_depth(value)
+    return value
 
 
 def json_object(req: Request, *, required: bool = False) -> dict[str, Any] | None:
