@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,5 +195,58 @@ def test_restart_writes_nothing_when_nothing_changed(tmp_path: Path, tmpfs: Tmpf
         assert es.count(index="one")["count"] == 1
         assert es.get(index="two", id="1")["found"] is True
         assert time.monotonic() - started < 20
+    finally:
+        node.kill()
+
+
+def test_secured_node_starts_on_a_full_disk(tmp_path: Path, tmpfs: Tmpfs) -> None:
+    """The security store needs no shared-memory file when the disk has no room for one: the
+    node starts, users authenticate, and the reset tool says why it must wait."""
+    node = NodeProcess(
+        tmp_path / "home",
+        {
+            "path.data": str(tmpfs.mount),
+            "xpack.security.enabled": True,
+            "xpack.security.authc.anonymous.roles": [],
+        },
+        wrap=tmpfs.enter,
+    )
+    node.start()
+    try:
+        text = (node.home / "stderr.log").read_text()
+        password = next(li for li in text.splitlines() if "[elastic] user" in li).rsplit(" ", 1)[1]
+        es = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=30)
+        es.security.put_user(username="kept", password="kept-password-1", roles=["viewer"])
+        node.stop()
+        tmpfs.fill()
+        assert tmpfs.available_kb() == 0
+        node.start()
+        es = Elasticsearch(node.url, basic_auth=("kept", "kept-password-1"), request_timeout=30)
+        assert es.security.authenticate()["username"] == "kept"
+        assert "the security store [" in node.log_text()
+        admin = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=30)
+        with pytest.raises(ApiError) as info:  # no room to store a new user: ES-shaped
+            admin.security.put_user(username="new", password="new-password-1", roles=[])
+        _no_database_text(info.value.body)
+        reset = subprocess.run(
+            [
+                *tmpfs.enter,
+                sys.executable,
+                "-m",
+                "isthmus",
+                "reset-password",
+                "-u",
+                "kept",
+                "-b",
+                "--config-dir",
+                str(node.config_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert reset.returncode != 0
+        assert "locked by a running node" in reset.stderr, reset.stderr
+        assert "Traceback" not in reset.stderr
     finally:
         node.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -141,7 +142,16 @@ def reset_password(
             abort=True,
             err=True,
         )
-    store = SecurityStore(settings.path_data / "_state")
+    try:
+        store = SecurityStore(settings.path_data / "_state")
+    except sqlite3.OperationalError:
+        # A node holds the store exclusively (it started on a disk too full for shared mode).
+        click.echo(
+            f"ERROR: Failed to reset password for the [{username}] user: the security store "
+            "is locked by a running node; stop it (or free disk space and restart it) first",
+            err=True,
+        )
+        sys.exit(75)
     try:
         password = SecurityService(store).reset_password(username, new)
     except IsthmusError as exc:
