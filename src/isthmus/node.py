@@ -170,7 +170,13 @@ class Node:
                 remote_server.publish_address if remote_server is not None else None,
                 remote_server.bound_address if remote_server is not None else None,
             )
-            cluster_actions = ClusterActions(cluster, indices, identity)
+            inflight = self.inflight
+            cluster_actions = ClusterActions(
+                cluster,
+                indices,
+                identity,
+                breakers=lambda: {"in_flight_requests": inflight.stats()},
+            )
             cluster_actions.add_consumer(
                 "logger.",
                 lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),

@@ -286,6 +286,9 @@ def test_nodes_stats(es: Elasticsearch, idx: str) -> None:
     assert node["indices"]["docs"]["count"] >= 1
     assert 0 <= node["os"]["mem"]["used_percent"] <= 100
     assert node["process"]["open_file_descriptors"] > 0
+    inflight = node["breakers"]["in_flight_requests"]
+    assert inflight["limit_size_in_bytes"] > 0 and inflight["overhead"] == 2.0
+    assert inflight["tripped"] == 0 and inflight["estimated_size_in_bytes"] >= 0
 
 
 # --- cat ----------------------------------------------------------------------------------------

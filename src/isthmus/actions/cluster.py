@@ -66,11 +66,17 @@ _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 
 class ClusterActions:
     def __init__(
-        self, cluster: ClusterService, indices: IndicesService, node: NodeIdentity
+        self,
+        cluster: ClusterService,
+        indices: IndicesService,
+        node: NodeIdentity,
+        breakers: Callable[[], dict[str, dict[str, Any]]] = dict,
     ) -> None:
         self.cluster = cluster
         self.indices = indices
         self.node = node
+        # ES's ``breakers`` section of ``_nodes/stats``: name → the breaker's stats record.
+        self.breakers = breakers
         self._consumers: list[tuple[str, SettingsConsumer]] = []
         self._groups: list[
             tuple[
@@ -467,6 +473,7 @@ class ClusterActions:
                     },
                     "mem": {"total_virtual_in_bytes": mem.vms, "resident_in_bytes": mem.rss},
                 },
+                "breakers": self.breakers(),
             }
         )
         return {
