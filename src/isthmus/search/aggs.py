@@ -19,6 +19,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import (
@@ -122,7 +123,7 @@ def _parse_one(name: str, entry: Any, depth: int) -> Agg:
         )
     if not isinstance(entry, Mapping):
         raise ParsingError(
-            f"Aggregation definition for [{name} starts with a [{_token(entry)}], expected a "
+            f"Aggregation definition for [{name} starts with a [{xcontent.token(entry)}], expected a "
             "[START_OBJECT]."
         )
     agg_type: str | None = None
@@ -135,14 +136,14 @@ def _parse_one(name: str, entry: Any, depth: int) -> Agg:
                 raise ParsingError(f"Found two sub aggregation definitions under [{name}]")
             if not isinstance(value, Mapping):
                 raise ParsingError(
-                    f"Expected [START_OBJECT] under [{key}], but got a [{_token(value)}] in "
+                    f"Expected [START_OBJECT] under [{key}], but got a [{xcontent.token(value)}] in "
                     f"[{name}]"
                 )
             subs_body = value
         elif key == "meta":
             if not isinstance(value, Mapping):
                 raise ParsingError(
-                    f"Expected [START_OBJECT] under [meta], but got a [{_token(value)}] in [{name}]"
+                    f"Expected [START_OBJECT] under [meta], but got a [{xcontent.token(value)}] in [{name}]"
                 )
             meta = value
         elif agg_type is not None:
@@ -160,7 +161,7 @@ def _parse_one(name: str, entry: Any, depth: int) -> Agg:
     parser, allowed = _TYPES[agg_type]
     if not isinstance(agg_body, Mapping):
         raise ParsingError(
-            f"Expected [START_OBJECT] under [{agg_type}], but got a [{_token(agg_body)}] in "
+            f"Expected [START_OBJECT] under [{agg_type}], but got a [{xcontent.token(agg_body)}] in "
             f"[{name}]"
         )
     agg = parser(name, Params(agg_type, name, agg_body, set(allowed)), subs, meta)
@@ -184,18 +185,6 @@ def _check_type(agg_type: str) -> None:
     elif close:
         hint = f" did you mean any of [{', '.join(close)}]?"
     raise ParsingError(f"Unknown aggregation type [{agg_type}]{hint}")
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, int | float):
-        return "VALUE_NUMBER"
-    if value is None:
-        return "VALUE_NULL"
-    return "VALUE_STRING"
 
 
 def collect_aggs(
