@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,3 +21,10 @@ def api_error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
     with pytest.raises(ApiError) as info:
         call()
     return info.value.meta.status, info.value.body
+
+
+def elastic_password(home: Path) -> str:
+    """The generated ``elastic`` password a secured node printed once on its first start."""
+    text = (home / "stderr.log").read_text()
+    line = next(li for li in text.splitlines() if "password for the [elastic] user" in li)
+    return line.rsplit(" ", 1)[1]

@@ -29,6 +29,7 @@ from isthmus.http.handlers import all_routes
 from isthmus.http.router import Route
 from isthmus.security.privileges import INDEX_PRIVILEGES, SELF_ACTIONS, is_index_action
 from isthmus.testing.process import NodeProcess
+from tests.integration.support import elastic_password
 
 PASSWORD = "matrix-pw-1"
 # Routes the guard does not name an action for: authorized by their handler (resolve/index
@@ -147,8 +148,7 @@ def subjects(
         {"xpack.security.enabled": True, "xpack.security.authc.anonymous.roles": []},
     )
     node.start()
-    text = (node.home / "stderr.log").read_text()
-    password = next(li for li in text.splitlines() if "[elastic] user" in li).rsplit(" ", 1)[1]
+    password = elastic_password(node.home)
     record_secret(password)
     record_secret(PASSWORD)
     admin = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=30)

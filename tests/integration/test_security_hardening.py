@@ -15,12 +15,7 @@ import pytest
 from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.testing.process import NodeProcess
-
-
-def _elastic_password(node: NodeProcess) -> str:
-    text = (node.home / "stderr.log").read_text()
-    line = next(li for li in text.splitlines() if "password for the [elastic] user" in li)
-    return line.rsplit(" ", 1)[1]
+from tests.integration.support import elastic_password
 
 
 def _error(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
@@ -40,7 +35,7 @@ def cluster(
         {"xpack.security.enabled": True, "xpack.security.authc.anonymous.roles": []},
     )
     node.start()
-    password = _elastic_password(node)
+    password = elastic_password(node.home)
     record_secret(password)
     record_secret("mal-secret-1")
     admin = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=30)
