@@ -350,3 +350,61 @@ def test_users_cannot_lock_themselves_out(cluster: tuple[NodeProcess, Elasticsea
     assert secadm.security.authenticate()["username"] == "secadm"
     secadm.security.disable_user(username="mal")
     secadm.security.enable_user(username="mal")
+
+
+def test_alias_actions_take_concrete_indices_only(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    """An alias the caller may use, named (or matched) where alias actions want indices, must
+    not reach the index behind it: ES refuses an alias there, and wildcards skip aliases."""
+    _, admin = cluster
+    admin.indices.create(index="vault")
+    admin.index(index="vault", id="pub", document={"public": True, "msg": "ok"})
+    admin.index(index="vault", id="priv", document={"public": False, "msg": "private"})
+    admin.indices.refresh(index="vault")
+    admin.indices.put_alias(index="vault", name="pub-vault", filter={"term": {"public": True}})
+    assert mal.count(index="pub-vault")["count"] == 1
+    status, body = _error(
+        lambda: mal.indices.update_aliases(
+            actions=[{"add": {"index": "pub-vault", "alias": "pub-raw"}}]
+        )
+    )
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "The provided expression [pub-vault] matches an alias, specify the corresponding "
+        "concrete indices instead.",
+    )
+    status, _ = _error(
+        lambda: mal.indices.update_aliases(actions=[{"remove_index": {"index": "pub-vault"}}])
+    )
+    assert status == 400
+    assert admin.indices.exists(index="vault")
+    # A wildcard matching the alias name adds nothing to the index behind it.
+    mal.indices.update_aliases(actions=[{"add": {"index": "pub-*", "alias": "pub-every"}}])
+    assert "pub-every" not in admin.indices.get_alias(index="vault")["vault"]["aliases"]
+    assert set(admin.indices.get_alias(name="pub-every")) == {"pub-1", "pub-2"}
+    mal.indices.update_aliases(actions=[{"remove": {"index": "pub-*", "alias": "pub-every"}}])
+
+
+def test_expressions_keep_exclusions_and_skip_closed_indices_under_security(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    two = admin.count(index="pub-2")["count"]
+    admin.indices.create(index="pub-closed")
+    admin.indices.close(index="pub-closed")
+    try:
+        # A closed index is skipped by the wildcard, as without security; the exclusion holds.
+        everything = admin.count(index="pub-*")["count"]
+        assert mal.count(index="pub-*")["count"] == everything
+        assert mal.count(index="pub-*,-pub-2")["count"] == everything - two
+        mal.indices.update_aliases(
+            actions=[{"add": {"index": "pub-*,-pub-2", "alias": "pub-only-one"}}]
+        )
+        assert "pub-2" not in set(admin.indices.get_alias(name="pub-only-one"))
+        assert "pub-1" in set(admin.indices.get_alias(name="pub-only-one"))
+        mal.indices.update_aliases(
+            actions=[{"remove": {"index": "pub-*", "alias": "pub-only-one"}}]
+        )
+    finally:
+        admin.indices.delete(index="pub-closed")

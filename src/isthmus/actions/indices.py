@@ -383,13 +383,24 @@ class IndicesActions:
         def change(state: ClusterMetadata) -> ClusterMetadata:
             indices = dict(state.indices)
             for action in actions:
-                kind, exprs, aliases, spec = action.kind, action.indices, action.aliases, action.spec
-                options = IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False)
-                targets = [
-                    r.index.name
-                    for e in exprs
-                    for r in resolve(replace(state, indices=indices), e, options)
-                ]
+                found: set[str] = set()
+                kind, exprs, aliases, spec = (
+                    action.kind,
+                    action.indices,
+                    action.aliases,
+                    action.spec,
+                )
+                # Concrete indices only: an alias in the index field is ES's 400, and a
+                # wildcard never reaches an index through an alias.
+                options = IndicesOptions(
+                    expand_open=True, expand_closed=True, forbid_closed=False, ignore_aliases=True
+                )
+                current_state = replace(state, indices=indices)
+                targets = list(
+                    dict.fromkeys(
+                        r.index.name for e in exprs for r in resolve(current_state, e, options)
+                    )
+                )
                 blocked = blocks.check(
                     state, blocks.Level.METADATA_WRITE, [indices[n] for n in targets]
                 )
@@ -409,17 +420,17 @@ class IndicesActions:
                             current[alias] = AliasMetadata.from_json(alias, spec)
                     elif kind == "remove":
                         for alias in aliases:
+                            pattern = "*" if alias == "_all" else alias
                             matched = [
                                 a
                                 for a in current
-                                if (a == alias or ("*" in alias and simple_match(a, alias)))
+                                if (a == pattern or ("*" in pattern and simple_match(a, pattern)))
                                 and (action.allowed_aliases is None or a in action.allowed_aliases)
                             ]
-                            if not matched and action.must_exist:
-                                raise AliasesNotFoundError(
-                                    f"aliases [{alias}] missing",
-                                    extra={"resource.type": "aliases", "resource.id": alias},
-                                )
+                            if matched:
+                                found.add(alias)
+                            elif action.spec.get("must_exist") is True:
+                                raise _aliases_missing(alias)
                             for a in matched:
                                 del current[a]
                     else:
@@ -431,6 +442,10 @@ class IndicesActions:
                         version=meta.version + 1,
                         aliases_version=meta.aliases_version + 1,
                     )
+                # An alias no target index had: ES's 404, unless must_exist is false.
+                missing = [a for a in aliases if a not in found]
+                if kind == "remove" and missing and action.must_exist:
+                    raise _aliases_missing(missing[0])
             return replace(state, indices=indices)
 
         await self.cluster.submit("index-aliases", change)
@@ -480,6 +495,12 @@ class IndicesActions:
                 **rendered,
             }
         return out
+
+
+def _aliases_missing(alias: str) -> AliasesNotFoundError:
+    return AliasesNotFoundError(
+        f"aliases [{alias}] missing", extra={"resource.type": "aliases", "resource.id": alias}
+    )
 
 
 def _list(value: Any) -> list[str]:

@@ -77,6 +77,9 @@ def parse_alias_actions(raw: Any) -> list[AliasAction]:
         for key in spec:
             if key not in _FIELDS:
                 raise ParsingError(f"[{kind}] unknown field [{key}]")
+        for flag in ("must_exist", "is_write_index", "is_hidden"):
+            if flag in spec and spec[flag] is not None and not isinstance(spec[flag], bool):
+                raise ParsingError(f"[{kind}] failed to parse field [{flag}]")
         indices = _names(spec, "index", "indices")
         aliases = _names(spec, "alias", "aliases")
         if not indices:

@@ -25,6 +25,9 @@ class IndicesOptions:
     expand_closed: bool = False
     expand_hidden: bool = False
     forbid_closed: bool = True  # searching a closed index is an error unless ignore_unavailable
+    # Concrete indices only (alias actions, ES's ignoreAliases): wildcards skip aliases and an
+    # alias named explicitly is ES's "matches an alias" error.
+    ignore_aliases: bool = False
 
     @classmethod
     def from_params(
@@ -48,6 +51,7 @@ class IndicesOptions:
                 expand_closed=every or "closed" in words,
                 expand_hidden=every or "hidden" in words,
                 forbid_closed=base.forbid_closed,
+                ignore_aliases=base.ignore_aliases,
             )
         return cls(
             ignore_unavailable=_flag(params, "ignore_unavailable", opts.ignore_unavailable),
@@ -56,6 +60,7 @@ class IndicesOptions:
             expand_closed=opts.expand_closed,
             expand_hidden=opts.expand_hidden,
             forbid_closed=opts.forbid_closed,
+            ignore_aliases=opts.ignore_aliases,
         )
 
 
@@ -124,7 +129,7 @@ def resolve(
                     add(index, None, via_alias=False)
                     matched = True
             for alias, indices in aliases.items():
-                if simple_match(alias, part):
+                if simple_match(alias, part) and not options.ignore_aliases:
                     for index in indices:
                         if _admitted(index, options, part, alias=alias):
                             add(index, index.aliases[alias].filter, via_alias=True)
@@ -141,6 +146,11 @@ def resolve(
             add(index_meta, None, via_alias=False)
             continue
         if part in aliases:
+            if options.ignore_aliases:
+                raise IllegalArgumentError(
+                    f"The provided expression [{part}] matches an alias, specify the "
+                    "corresponding concrete indices instead."
+                )
             for index in aliases[part]:
                 if index.is_open or not options.forbid_closed:
                     add(index, index.aliases[part].filter, via_alias=True)

@@ -10,12 +10,14 @@ aliases in their body (``_aliases``, index creation with aliases) call the guard
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from isthmus.cluster.alias_actions import AliasAction
+from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.patterns import simple_match
-from isthmus.cluster.resolve import split_expression
+from isthmus.cluster.resolve import IndicesOptions, split_expression
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.http.router import Request, Route
@@ -48,6 +50,32 @@ ALIASES_ACTION = "indices:admin/aliases"
 DELETE_INDEX_ACTION = "indices:admin/delete"
 
 
+# Actions whose wildcards expand to closed indices unless ``expand_wildcards`` says otherwise
+# (ES's defaults: opening targets closed indices; deleting and listing take every state).
+_CLOSED_BY_DEFAULT = {
+    "indices:admin/open": IndicesOptions(expand_open=False, expand_closed=True),
+    "indices:admin/delete": IndicesOptions(expand_closed=True),
+    "indices:monitor/stats": IndicesOptions(expand_closed=True),
+    "indices:admin/aliases": IndicesOptions(expand_closed=True),
+}
+
+
+def _wildcard_default(action: str) -> IndicesOptions:
+    return _CLOSED_BY_DEFAULT.get(action, IndicesOptions())
+
+
+def _expands_to(
+    meta: IndexMetadata, pattern: str, options: IndicesOptions, *, via_alias: bool = False
+) -> bool:
+    """Whether a wildcard reaches ``meta`` (the resolver's rule, without resolving)."""
+    dotted = pattern.startswith(".")
+    if (meta.hidden or (meta.name.startswith(".") and not via_alias)) and not (
+        dotted or options.expand_hidden
+    ):
+        return False
+    return options.expand_open if meta.is_open else options.expand_closed
+
+
 @dataclass
 class Guard:
     security: SecurityService
@@ -73,7 +101,7 @@ class Guard:
                 return subject, params
             self.authorizer.check_cluster(subject, action)
             return subject, params
-        params["index"] = self.narrow(subject, action, params.get("index"))
+        params["index"] = self.narrow(subject, action, params.get("index"), request.params)
         return subject, params
 
     def run_as(self, subject: Subject, target: str, action: str) -> Subject:
@@ -86,13 +114,31 @@ class Guard:
             )
         return replace(user, authenticated_as=subject)
 
-    def narrow(self, subject: Subject, action: str, expression: str | None) -> str:
+    def narrow(
+        self,
+        subject: Subject,
+        action: str,
+        expression: str | None,
+        params: Mapping[str, str] | None = None,
+        *,
+        concrete_only: bool = False,
+    ) -> str:
+        """``expression`` with every wildcard replaced by the names ``subject`` may use for
+        ``action`` (explicit names must all be authorized: 403 naming the refused ones).
+
+        Wildcards expand as the resolver would under the request's ``expand_wildcards`` (the
+        action's default otherwise): closed and hidden indices only when asked for, dot names
+        only for a pattern that starts with a dot; ``-name`` exclusions after a wildcard apply
+        here, to what it expanded to. ``concrete_only``: indices, never aliases (alias actions).
+        """
         state = self.cluster.state
-        names = sorted({*state.indices, *state.aliases()})
+        options = IndicesOptions.from_params(params or {}, default=_wildcard_default(action))
+        aliases = {} if concrete_only else state.aliases()
         explicit: list[str] = []
-        allowed: list[str] = []
+        chosen: list[str] = []
         remote: list[str] = []  # alias:index parts are authorized by the remote cluster
         parts = split_expression(expression) or ["*"]
+        seen_wildcard = False
         for part in parts:
             if ":" in part and not part.startswith(("<", "-<")):
                 if action not in CROSS_CLUSTER_ACTIONS:
@@ -107,24 +153,36 @@ class Guard:
             if part == "_all":
                 part = "*"
             if part.startswith("-"):
-                allowed.append(part)
+                if seen_wildcard:
+                    chosen = [n for n in chosen if not simple_match(n, part[1:])]
+                else:
+                    chosen.append(part)  # before any wildcard ES reads it as a name
                 continue
             if "*" in part or "?" in part:
-                allowed.extend(
+                seen_wildcard = True
+                matched = [
+                    name
+                    for name, meta in state.indices.items()
+                    if simple_match(name, part) and _expands_to(meta, part, options)
+                ] + [
+                    alias
+                    for alias, metas in aliases.items()
+                    if simple_match(alias, part)
+                    and any(_expands_to(m, part, options, via_alias=True) for m in metas)
+                ]
+                chosen.extend(
                     n
-                    for n in names
-                    if simple_match(n, part)
-                    and not n.startswith(".")
-                    and self.authorizer.index_access(subject, action, n).granted
+                    for n in sorted(matched)
+                    if self.authorizer.index_access(subject, action, n).granted
                 )
                 continue
             explicit.append(part)
+            chosen.append(part)
         refused = [
             n for n in explicit if not self.authorizer.index_access(subject, action, n).granted
         ]
         if refused:
             raise self.authorizer.denied(subject, action, refused)
-        chosen = explicit + allowed
         local_named = len(remote) < len(parts)
         if not [c for c in chosen if not c.startswith("-")]:
             if not local_named:
@@ -153,7 +211,7 @@ class Guard:
         for item in actions:
             action = DELETE_INDEX_ACTION if item.kind == "remove_index" else ALIASES_ACTION
             expression = ",".join(item.indices)
-            narrowed = self.narrow(subject, action, expression)
+            narrowed = self.narrow(subject, action, expression, concrete_only=True)
             if narrowed == NOTHING:
                 raise self.authorizer.denied(subject, action, list(item.indices))
             indices = tuple(narrowed.split(","))
