@@ -7,8 +7,9 @@ left by filtering are dropped, as ES drops them.
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
+
+from isthmus.cluster.patterns import simple_match
 
 _DROP = object()
 
@@ -25,7 +26,7 @@ def _split(expr: str) -> tuple[list[list[str]], list[list[str]]]:
 
 
 def _matches_key(pattern: str, key: str) -> bool:
-    return pattern == key or fnmatch.fnmatchcase(key, pattern)
+    return pattern == key or simple_match(key, pattern)
 
 
 def _include(value: Any, paths: list[list[str]]) -> Any:

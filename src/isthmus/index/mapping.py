@@ -257,9 +257,9 @@ class Mapping:
         if "*" not in pattern:
             spec = self.fields.get(pattern)
             return [spec] if spec else []
-        import fnmatch
+        from isthmus.cluster.patterns import simple_match
 
-        return [s for p, s in self.fields.items() if fnmatch.fnmatchcase(p, pattern)]
+        return [s for p, s in self.fields.items() if simple_match(p, pattern)]
 
     def merge(self, update: AbcMapping[str, Any]) -> Mapping:
         """The mapping after ``PUT _mapping`` with ``update``: additive, types never change."""

@@ -10,13 +10,13 @@ keyword as ``null``) and a null ``_score`` unless ``track_scores``.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError, QueryShardError
 from isthmus.index.mapping import FLOAT_TYPES, KEYWORD, TEXT, FieldSpec, coerce
 from isthmus.search.aggs_core import (
@@ -93,9 +93,9 @@ def filter_source(
     out: dict[str, Any] = {}
     for key, value in source.items():
         path = f"{prefix}{key}"
-        if any(fnmatch.fnmatchcase(path, e) for e in excludes):
+        if any(simple_match(path, e) for e in excludes):
             continue
-        included = not includes or any(fnmatch.fnmatchcase(path, i) for i in includes)
+        included = not includes or any(simple_match(path, i) for i in includes)
         if isinstance(value, Mapping):
             inner_includes = () if included else includes
             inner = filter_source(value, inner_includes, excludes, path + ".")

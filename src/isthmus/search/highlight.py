@@ -6,10 +6,10 @@ query tree); fragments are cut around them with ES's defaults (100 characters, 5
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.index.mapping import KEYWORD, TEXT, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
@@ -52,7 +52,7 @@ def query_terms(query: dsl.Query, field: str | None = None) -> dict[str, set[str
 def _terms_for(field: str, terms: Mapping[str, set[str]], require_match: bool) -> set[str]:
     found: set[str] = set()
     for pattern, words in terms.items():
-        if pattern == field or fnmatch.fnmatchcase(field, pattern) or not require_match:
+        if pattern == field or simple_match(field, pattern) or not require_match:
             found |= words
     return found
 

@@ -1,27 +1,28 @@
 """``_source`` includes/excludes, with ES's path and wildcard rules.  [no I/O]
 
 A pattern names a field path (``user.name``), an object (``user`` keeps all below it) or uses
-``*`` wildcards (``user.*``, ``*.id``). Excludes win over includes.
+``*`` wildcards (``user.*``, ``*.id``). Excludes win over includes. Patterns come from requests:
+they are matched by :func:`simple_match` (ES's ``Regex.simpleMatch``: linear, nothing compiled or
+cached per pattern), never by ``fnmatch`` (a regex per pattern, kept in an unbounded cache).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from isthmus.cluster.patterns import simple_match
+
 
 def _hit(path: str, patterns: Sequence[str]) -> bool:
-    return any(
-        path == p or path.startswith(p + ".") or fnmatch.fnmatchcase(path, p) for p in patterns
-    )
+    return any(path == p or path.startswith(p + ".") or simple_match(path, p) for p in patterns)
 
 
 def _could_lead(path: str, patterns: Sequence[str]) -> bool:
     """Whether some include pattern may match below the object at ``path``."""
     prefix = path + "."
     return any(
-        p.startswith(prefix) or ("*" in p and fnmatch.fnmatchcase(prefix, p.split("*")[0] + "*"))
+        p.startswith(prefix) or ("*" in p and simple_match(prefix, p.split("*")[0] + "*"))
         for p in patterns
     )
 

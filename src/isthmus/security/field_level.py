@@ -23,7 +23,6 @@ The rules are Elasticsearch's:
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import orjson
 
 from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.cluster.patterns import simple_match
 from isthmus.errors import ParsingError
 from isthmus.index.mapping import KEYWORD, TEXT
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -312,7 +312,7 @@ def index_restrictions(
         if not name or name.startswith("-"):
             continue  # exclusions only take indices away
         if "*" in name or "?" in name:
-            requested = [n for n in (*state.indices, *aliases) if fnmatch.fnmatchcase(n, name)]
+            requested = [n for n in (*state.indices, *aliases) if simple_match(n, name)]
         else:
             requested = [name]
         for req_name in requested:
