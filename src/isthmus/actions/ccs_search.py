@@ -583,7 +583,7 @@ class CrossClusterSearch:
             if self.restrictions_for is not None:
                 restrictions = self.restrictions_for(subject, expression.split(","))
         params = {str(k): str(v) for k, v in params.items()}
-        req = self.search.parse(expression, body, params)
+        req = await self.search.parse_off_loop(expression, body, params)
         partial = await self.search.search_partial(expression, req, params, restrictions)
         aggs = None
         if partial.aggs is not None:

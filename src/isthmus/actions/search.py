@@ -67,6 +67,8 @@ from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 
+# Search bodies up to this size (as JSON) are parsed on the event loop; larger ones in a thread.
+INLINE_PARSE_BYTES = 64 * 1024
 SEARCH_OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
 
 
@@ -244,7 +246,7 @@ class SearchActions:
         only those.
         """
         started = time.perf_counter()
-        req = self.parse(expression, body, params)
+        req = await self.parse_off_loop(expression, body, params)
         scroll = params.get("scroll")
         if scroll is not None:
             keep = parse_time(scroll).millis
@@ -298,6 +300,19 @@ class SearchActions:
                 self.aggregations_json, req, [partial.aggs], partial
             )
         return body_out
+
+    async def parse_off_loop(
+        self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]
+    ) -> SearchRequest:
+        """:meth:`parse`, in a worker thread when the body is large: a request of a million
+        clauses must not hold the event loop (pings, every other request) while it is read."""
+        try:
+            large = bool(body) and len(orjson.dumps(body)) > INLINE_PARSE_BYTES
+        except TypeError:  # not plain JSON values: parse reports what is wrong with it
+            large = False
+        if large:
+            return await asyncio.to_thread(self.parse, expression, body, params)
+        return self.parse(expression, body, params)
 
     def parse(
         self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]

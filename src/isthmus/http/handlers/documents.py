@@ -6,9 +6,10 @@ restrictions for the indices a request names and hand them to the action.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -200,6 +201,15 @@ def _meta_long(meta: dict[str, Any], key: str) -> int | None:
     return None if value is None else xcontent.as_long("bulk", key, value)
 
 
+T = TypeVar("T")
+# Bulk bodies up to this size are handled on the event loop (a thread hop costs more than they do).
+BULK_INLINE_BYTES = 256 * 1024
+
+
+async def _maybe_off_loop(off: bool, fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args) if off else fn(*args)
+
+
 def routes(s: Services) -> list[Route]:
     docs = s.documents
 
@@ -341,35 +351,42 @@ def routes(s: Services) -> list[Route]:
             names.update(str(d["_index"]) for d in items if isinstance(d, dict) and "_index" in d)
         return await docs.mget(default_index, body, req.params, check, restrictions(req, names))
 
-    async def bulk(req: Request) -> dict[str, Any]:
-        started = time.perf_counter()
-        items = parse_bulk(req.body, req.path_params.get("index"))
-        if s.guard is not None:
-            for item in items:
-                refused = s.guard.item_allowed(req.subject, ITEM_ACTIONS[item.action], item.index)
-                if refused is not None:
-                    item.source = refused  # reported on this item only, as ES does
-        ready = [it for it in items if not isinstance(it.source, IsthmusError)]
-        refresh = refresh_param(req)
-        outcomes = iter(await docs.execute(ready, refresh))
+    def authorize_items(subject: Any, items: list[Any]) -> None:
+        # One decision per (action, index): a million items naming one index cost one check.
+        assert s.guard is not None
+        decided: dict[tuple[str, str], IsthmusError | None] = {}
+        for item in items:
+            key = (ITEM_ACTIONS[item.action], item.index)
+            if key not in decided:
+                decided[key] = s.guard.item_allowed(subject, *key)
+            refused = decided[key]
+            if refused is not None:
+                item.source = refused  # reported on this item only, as ES does
+
+    def render_items(items: list[Any], outcomes: list[Any], refresh: str) -> dict[str, Any]:
+        results = iter(outcomes)
         rendered = []
         errors = False
+        causes: dict[int, dict[str, Any]] = {}  # one rendering per distinct refusal
         for item in items:
             if isinstance(item.source, IsthmusError):
                 err = item.source
+                cause = causes.get(id(err))
+                if cause is None:
+                    cause = causes[id(err)] = err.to_cause()
                 rendered.append(
                     {
                         item.action: {
                             "_index": item.index,
                             "_id": item.id,
                             "status": err.http_status,
-                            "error": err.to_cause(),
+                            "error": cause,
                         }
                     }
                 )
                 errors = True
                 continue
-            outcome = next(outcomes)
+            outcome = next(results)
             meta = s.cluster.state.indices.get(outcome.index)
             status, body = write_response(outcome, meta, refresh == "true")
             if outcome.error is not None:
@@ -377,10 +394,25 @@ def routes(s: Services) -> list[Route]:
             else:
                 body["status"] = status
             rendered.append({item.action: body})
+        return {"errors": errors, "items": rendered}
+
+    async def bulk(req: Request) -> dict[str, Any]:
+        started = time.perf_counter()
+        # A large body is parsed, authorized and rendered in a worker thread: the event loop
+        # (pings, every other request) keeps its turns however many lines a request carries.
+        big = len(req.body) > BULK_INLINE_BYTES
+        index = req.path_params.get("index")
+        items = await _maybe_off_loop(big, parse_bulk, req.body, index)
+        if s.guard is not None:
+            await _maybe_off_loop(big, authorize_items, req.subject, items)
+        ready = [it for it in items if not isinstance(it.source, IsthmusError)]
+        refresh = refresh_param(req)
+        outcomes = await docs.execute(ready, refresh)
+        out = await _maybe_off_loop(big, render_items, items, outcomes, refresh)
         return {
-            "errors": errors,
+            "errors": out["errors"],
             "took": int((time.perf_counter() - started) * 1000),
-            "items": rendered,
+            "items": out["items"],
         }
 
     bulk_params = (
