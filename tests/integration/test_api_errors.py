@@ -19,7 +19,7 @@ import yaml
 from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.testing.process import NodeProcess
-from tests.integration.support import unique_index
+from tests.integration.support import api_error, unique_index
 
 JSON = {"content-type": "application/json"}
 VND9 = "application/vnd.elasticsearch+json;compatible-with=9"
@@ -331,3 +331,48 @@ def test_body_on_endpoint_without_body_is_rejected(node: NodeProcess) -> None:
     err = orjson.loads(body)["error"]
     assert err["type"] == "illegal_argument_exception"
     assert err["reason"] == "request [GET /_cluster/health] does not support having a body"
+
+
+def test_review_findings_are_400s_not_500s(es: Elasticsearch) -> None:
+    """Found by the review of issue 14: each was a 500 (or an accepted nonsense value)."""
+    status, body = api_error(
+        lambda: es.index(
+            index="errs-version",
+            id="1",
+            document={"a": 1},
+            version=99999999999999999999,
+            version_type="external",
+        )
+    )
+    assert status == 400 and "[version]" in body["error"]["reason"]
+    for key, value, reason in (
+        (
+            "search.max_open_scroll_context",
+            -1,
+            "Failed to parse value [-1] for setting [search.max_open_scroll_context] must be >= 0",
+        ),
+        (
+            "search.max_keep_alive",
+            "-1",
+            "failed to parse value [-1] for setting [search.max_keep_alive], must be >= [0ms]",
+        ),
+    ):
+        status, body = api_error(lambda k=key, v=value: es.cluster.put_settings(persistent={k: v}))
+        assert (status, body["error"]["reason"]) == (400, reason)
+    status, body = api_error(
+        lambda: es.indices.create(index="errs-window", settings={"index.max_result_window": -1})
+    )
+    assert status == 400
+    # A format that repeats a field reads it once; an unclosed literal matches nothing.
+    es.indices.create(
+        index="errs-dates",
+        mappings={
+            "properties": {
+                "d": {"type": "date", "format": "yyyyyyyy"},
+                "q": {"type": "date", "format": "yyyy'T"},
+            }
+        },
+    )
+    assert es.index(index="errs-dates", id="1", document={"d": "20202020"})["result"] == "created"
+    status, _ = api_error(lambda: es.index(index="errs-dates", id="2", document={"q": "2020T"}))
+    assert status == 400

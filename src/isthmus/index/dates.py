@@ -122,17 +122,22 @@ def _exact_millis_from_parts(parts: dict[str, str | None]) -> int:
 
 def _match_pattern(value: str, fmt: str) -> dict[str, str | None]:
     regex = ""
+    used: set[str] = set()
     i = 0
     while i < len(fmt):
-        for token, piece, _ in _PATTERN_TOKENS:
+        for token, piece, name in _PATTERN_TOKENS:
             if fmt.startswith(token, i):
-                regex += piece
+                # A field the format repeats ("yyyyyyyy") is matched again but read once.
+                regex += piece.replace(f"(?P<{name}>", "(?:") if name in used else piece
+                used.add(name)
                 i += len(token)
                 break
         else:
             ch = fmt[i]
             if ch == "'":
-                end = fmt.index("'", i + 1)
+                end = fmt.find("'", i + 1)
+                if end < 0:  # an unclosed literal: the value cannot match such a format
+                    raise DateParseError(value)
                 regex += re.escape(fmt[i + 1 : end])
                 i = end + 1
             else:

@@ -191,6 +191,23 @@ for _setting in (
 # --- dynamic cluster settings (PUT _cluster/settings) --------------------------------------------
 
 
+def _int_at_least(lo: int) -> Callable[[int], None]:
+    def check(value: int) -> None:
+        if value < lo:
+            raise ValueError(
+                f"Failed to parse value [{value}] for setting [{{key}}] must be >= {lo}"
+            )
+
+    return check
+
+
+def _time_not_negative(value: v.TimeValue) -> None:
+    if value.millis < 0:
+        raise ValueError(
+            f"failed to parse value [{value.text}] for setting [{{key}}], must be >= [0ms]"
+        )
+
+
 def _auto_create(raw: object) -> str:
     text = v.parse_str(raw)
     return text
@@ -228,13 +245,21 @@ for _setting in (
         Scope.CLUSTER,
         dynamic=True,
     ),
-    Setting("search.max_open_scroll_context", v.parse_int, 500, Scope.CLUSTER, dynamic=True),
+    Setting(
+        "search.max_open_scroll_context",
+        v.parse_int,
+        500,
+        Scope.CLUSTER,
+        dynamic=True,
+        validator=_int_at_least(0),
+    ),
     Setting(
         "search.max_keep_alive",
         v.parse_time,
         v.TimeValue(24 * 3_600_000, "24h"),
         Scope.CLUSTER,
         dynamic=True,
+        validator=_time_not_negative,
     ),
     Setting("cluster.routing.allocation.enable", v.parse_str, "all", Scope.CLUSTER, dynamic=True),
     Setting("cluster.max_shards_per_node", v.parse_int, 1000, Scope.CLUSTER, dynamic=True),
@@ -291,7 +316,14 @@ INDEX_SETTINGS = (
     Setting(
         "index.refresh_interval", v.parse_time, v.TimeValue(1000, "1s"), Scope.INDEX, dynamic=True
     ),
-    Setting("index.max_result_window", v.parse_int, 10000, Scope.INDEX, dynamic=True),
+    Setting(
+        "index.max_result_window",
+        v.parse_int,
+        10000,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_int_at_least(1),
+    ),
     Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
     Setting(
         "index.soft_deletes.retention_lease.period",

@@ -76,8 +76,10 @@ def int_param(req: Request, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise IllegalArgumentError(
-            f"Failed to parse int parameter [{name}] with value [{value}]"
-        ) from None
+        number = None
+    # Java reads these as longs: a value past one is the same 400, never an overflow later.
+    if number is None or not -(2**63) <= number < 2**63:
+        raise IllegalArgumentError(f"Failed to parse int parameter [{name}] with value [{value}]")
+    return number
