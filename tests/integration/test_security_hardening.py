@@ -408,3 +408,30 @@ def test_expressions_keep_exclusions_and_skip_closed_indices_under_security(
         )
     finally:
         admin.indices.delete(index="pub-closed")
+
+
+def test_async_search_responses_are_bounded_in_size(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    """Results are kept in memory until they expire: each is bounded as ES bounds what it
+    stores (an over-large result is replaced by ES's error, answered as the submit's 400)."""
+    _, admin = cluster
+    admin.cluster.put_settings(persistent={"search.max_async_search_response_size": "200b"})
+    try:
+        status, body = _error(
+            lambda: mal.async_search.submit(
+                index="pub-*", keep_on_completion=True, wait_for_completion_timeout="5s"
+            )
+        )
+        assert (status, body["error"]["reason"]) == (
+            400,
+            "Can't store an async search response larger than [200] bytes. This limit can be "
+            "set by changing the [search.max_async_search_response_size] setting.",
+        )
+        admin.cluster.put_settings(persistent={"search.max_async_search_response_size": "10kb"})
+        fits = mal.async_search.submit(
+            index="pub-*", keep_on_completion=True, wait_for_completion_timeout="5s", size=0
+        )
+        assert fits["response"]["hits"]["total"]["value"] > 0
+    finally:
+        admin.cluster.put_settings(persistent={"search.max_async_search_response_size": None})

@@ -21,11 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from isthmus.actions.ccs_search import ClusterPart, CrossClusterSearch, clusters_section
-from isthmus.errors import IsthmusError, ResourceNotFoundError
+from isthmus.errors import IllegalArgumentError, IsthmusError, ResourceNotFoundError
+from isthmus.rawjson import RawJson
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.security.ownership import Owner
-from isthmus.settings.values import parse_time
+from isthmus.settings.values import parse_bytes, parse_time
 from isthmus.supervision import TaskSet
 
 if TYPE_CHECKING:
@@ -106,9 +109,17 @@ class AsyncSearchActions:
         restrictions: IndexRestrictions | None,
     ) -> dict[str, Any]:
         try:
-            entry.response = await self.ccs.run(
+            response = await self.ccs.run(
                 expression, body, params, subject, restrictions, progress=entry.parts
             )
+            limit = self._max_response_size()
+            if _encoded_size(response) > limit:
+                # Kept in memory until it expires: bounded as ES bounds what it stores.
+                raise IllegalArgumentError(
+                    f"Can't store an async search response larger than [{limit}] bytes. This "
+                    f"limit can be set by changing the [{MAX_RESPONSE_SIZE_SETTING}] setting."
+                )
+            entry.response = response
         except IsthmusError as exc:
             entry.error = exc
         except Exception as exc:  # a bug: answered as ES's generic exception, logged once
@@ -117,6 +128,10 @@ class AsyncSearchActions:
         finally:
             entry.completion_ms = self._now_ms()
         return entry.response or {}
+
+    def _max_response_size(self) -> int:
+        raw = self.ccs.search.cluster.state.setting(MAX_RESPONSE_SIZE_SETTING)
+        return DEFAULT_MAX_RESPONSE_SIZE if raw is None else parse_bytes(raw)
 
     @staticmethod
     async def _wait(entry: _Entry, seconds: float) -> None:
@@ -231,6 +246,18 @@ class AsyncSearchActions:
     def __repr__(self) -> str:
         running = sum(1 for e in self._entries.values() if e.running)
         return f"<AsyncSearchActions stored={len(self._entries)} running={running}>"
+
+
+MAX_RESPONSE_SIZE_SETTING = "search.max_async_search_response_size"
+DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024
+# registered in settings/registry.py
+
+
+def _encoded_size(response: Mapping[str, Any]) -> int:
+    def default(value: Any) -> Any:
+        return value.fragment() if isinstance(value, RawJson) else str(value)
+
+    return len(orjson.dumps(response, option=orjson.OPT_NON_STR_KEYS, default=default))
 
 
 def _new_id() -> str:

@@ -261,6 +261,13 @@ for _setting in (
         dynamic=True,
         validator=_time_not_negative,
     ),
+    Setting(
+        "search.max_async_search_response_size",
+        v.parse_bytes,
+        10 * 1024 * 1024,
+        Scope.CLUSTER,
+        dynamic=True,
+    ),
     Setting("cluster.routing.allocation.enable", v.parse_str, "all", Scope.CLUSTER, dynamic=True),
     Setting("cluster.max_shards_per_node", v.parse_int, 1000, Scope.CLUSTER, dynamic=True),
     Setting("cluster.blocks.read_only", v.parse_bool, False, Scope.CLUSTER, dynamic=True),
