@@ -435,3 +435,31 @@ def test_async_search_responses_are_bounded_in_size(
         assert fits["response"]["hits"]["total"]["value"] > 0
     finally:
         admin.cluster.put_settings(persistent={"search.max_async_search_response_size": None})
+
+
+def test_key_selection_and_key_privileges_follow_es(
+    cluster: tuple[NodeProcess, Elasticsearch],
+    mal: Elasticsearch,
+    record_secret: Callable[[str], None],
+) -> None:
+    node, _ = cluster
+    status, body = _error(lambda: mal.security.get_api_key(owner=True, username="elastic"))
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "Validation Failed: 1: neither username nor realm-name may be specified when "
+        "retrieving owned API keys;",
+    )
+    status, _ = _error(lambda: mal.security.invalidate_api_key(owner=True, username="elastic"))
+    assert status == 400
+    key = mal.security.create_api_key(
+        name="privileges-view",
+        role_descriptors={"r": {"indices": [{"names": ["pub-1"], "privileges": ["read"]}]}},
+    )
+    record_secret(key["encoded"])
+    with Elasticsearch(node.url, api_key=key["encoded"]) as client:
+        status, body = _error(lambda: client.security.get_user_privileges())
+    assert status == 400
+    assert body["error"]["reason"].startswith(
+        "Cannot retrieve privileges for API keys with assigned role descriptors."
+    )
+    assert mal.security.get_user_privileges()["indices"]

@@ -48,6 +48,26 @@ def _holds_manage_security(authorizer: Authorizer, subject: Subject) -> bool:
     )
 
 
+def _validate_key_selection(
+    verb: str,
+    named_clause: str,
+    named: bool,
+    owner: bool,
+    username: object,
+    realm: object,
+) -> None:
+    """ES's validation of which keys a get/invalidate request selects."""
+    if not (username or realm):
+        return
+    if named:
+        reason = f"username or realm name must not be specified when {named_clause}"
+    elif owner:
+        reason = f"neither username nor realm-name may be specified when {verb} owned API keys"
+    else:
+        return
+    raise ActionRequestValidationError(f"Validation Failed: 1: {reason};")
+
+
 def _body_required(req: Request) -> dict[str, Any]:
     """The JSON object body of an API that reads it with ES's ``contentParser()``."""
     if not req.has_body:
@@ -148,6 +168,14 @@ def routes(s: Services) -> list[Route]:
     async def get_keys(req: Request) -> dict[str, Any]:
         owner = bool_param(req, "owner")
         key_id = req.params.get("id")
+        _validate_key_selection(
+            "retrieving",
+            "the api key id or api key name is specified",
+            bool(key_id or req.params.get("name")),
+            owner,
+            req.params.get("username"),
+            req.params.get("realm_name"),
+        )
         subject = _reach(
             req,
             f"{_SEC}/api_key/get",
@@ -179,6 +207,14 @@ def routes(s: Services) -> list[Route]:
         ids = body.get("ids") or ([body["id"]] if body.get("id") else [])
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise IllegalArgumentError("[ids] must be a list of API key ids")
+        _validate_key_selection(
+            "invalidating",
+            "the api key id(s) or api key name are specified",
+            bool(ids or body.get("name")),
+            body.get("owner") is True,
+            body.get("username"),
+            body.get("realm_name"),
+        )
         subject = _reach(
             req,
             f"{_SEC}/api_key/invalidate",
@@ -298,6 +334,12 @@ def routes(s: Services) -> list[Route]:
 
     async def list_privileges(req: Request) -> dict[str, Any]:
         subject = _subject(req)
+        if subject.is_api_key and subject.descriptors:
+            # The key's own descriptors narrow its owner's: there is no one list to show.
+            raise IllegalArgumentError(
+                "Cannot retrieve privileges for API keys with assigned role descriptors. Please "
+                "use the Get API key information API https://ela.st/es-api-get-api-key"
+            )
         descriptors = subject.limited_by if subject.limited_by is not None else subject.descriptors
         return {
             "cluster": sorted({p for d in descriptors for p in d.cluster}),
