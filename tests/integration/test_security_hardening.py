@@ -463,3 +463,23 @@ def test_key_selection_and_key_privileges_follow_es(
         "Cannot retrieve privileges for API keys with assigned role descriptors."
     )
     assert mal.security.get_user_privileges()["indices"]
+
+
+def test_async_search_status_for_its_owner_and_for_monitor(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    node, admin = cluster
+    submitted = mal.async_search.submit(
+        index="pub-1", keep_on_completion=True, wait_for_completion_timeout="5s"
+    )
+    search_id = submitted["id"]
+    assert mal.async_search.status(id=search_id)["id"] == search_id  # owner, no monitor
+    admin.security.put_role(name="monitoring", cluster=["monitor"])
+    admin.security.put_user(username="watcher", password="mal-secret-1", roles=["monitoring"])
+    with Elasticsearch(node.url, basic_auth=("watcher", "mal-secret-1")) as watcher:
+        assert watcher.async_search.status(id=search_id)["id"] == search_id
+        assert _error(lambda: watcher.async_search.get(id=search_id))[0] == 404
+    admin.security.put_user(username="nosy", password="mal-secret-1", roles=["pub"])
+    with Elasticsearch(node.url, basic_auth=("nosy", "mal-secret-1")) as nosy:
+        assert _error(lambda: nosy.async_search.status(id=search_id))[0] == 404
+    mal.async_search.delete(id=search_id)

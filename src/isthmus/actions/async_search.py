@@ -140,10 +140,10 @@ class AsyncSearchActions:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(entry.task), seconds)
 
-    def _find(self, search_id: str, subject: Subject | None) -> _Entry:
+    def _find(self, search_id: str, subject: Subject | None, *, any_owner: bool = False) -> _Entry:
         self._expire()
         entry = self._entries.get(search_id)
-        if entry is None or not Owner.may_access(entry.owner, subject):
+        if entry is None or not (any_owner or Owner.may_access(entry.owner, subject)):
             raise ResourceNotFoundError(search_id)
         return entry
 
@@ -157,8 +157,11 @@ class AsyncSearchActions:
             await self._wait(entry, parse_time(params["wait_for_completion_timeout"]).seconds)
         return self._render(entry, with_id=True)
 
-    def status(self, search_id: str, subject: Subject | None) -> dict[str, Any]:
-        entry = self._find(search_id, subject)
+    def status(
+        self, search_id: str, subject: Subject | None, *, any_owner: bool = False
+    ) -> dict[str, Any]:
+        """``any_owner``: the caller holds ``monitor`` and may read every search's status."""
+        entry = self._find(search_id, subject, any_owner=any_owner)
         _, rendered = self._render(entry, with_id=True)
         response = rendered.get("response", {})
         out: dict[str, Any] = {

@@ -139,6 +139,7 @@ def parse_msearch(
 
 
 CLEAR_ALL_SCROLLS_ACTION = "cluster:admin/indices/scroll/clear_all"
+ASYNC_STATUS_ACTION = "cluster:monitor/async_search/status"
 
 
 def routes(s: Services) -> list[Route]:
@@ -254,7 +255,16 @@ def routes(s: Services) -> list[Route]:
         return Response(status, body)
 
     async def async_status(req: Request) -> dict[str, Any]:
-        return s.async_search.status(req.path_params["id"], req.subject)
+        # ES: the submitter may read the status of its own search; `monitor` reads any.
+        subject = req.subject
+        guard = s.guard
+        if (
+            guard is not None
+            and subject is not None
+            and guard.authorizer.cluster_allowed(subject, ASYNC_STATUS_ACTION)
+        ):
+            return s.async_search.status(req.path_params["id"], None, any_owner=True)
+        return s.async_search.status(req.path_params["id"], subject)
 
     async def async_delete(req: Request) -> dict[str, Any]:
         return await s.async_search.delete(req.path_params["id"], req.subject)
@@ -291,7 +301,7 @@ def routes(s: Services) -> list[Route]:
             "/_async_search/status/{id}",
             async_status,
             params=("keep_alive",),
-            action="cluster:monitor/async_search/status",
+            action="",  # the owner, or `monitor` (checked by the handler)
         ),
         route(
             "GET",
