@@ -322,7 +322,11 @@ class CircuitBreakingError(IsthmusError):
     def __init__(self, reason: str, *, bytes_wanted: int, bytes_limit: int) -> None:
         super().__init__(
             reason,
-            extra={"bytes_wanted": bytes_wanted, "bytes_limit": bytes_limit, "durability": "TRANSIENT"},
+            extra={
+                "bytes_wanted": bytes_wanted,
+                "bytes_limit": bytes_limit,
+                "durability": "TRANSIENT",
+            },
         )
 
 

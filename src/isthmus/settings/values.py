@@ -28,6 +28,7 @@ class InvalidValue(SettingsError, ValueError):
         super().__init__(reason)
         self.args = (template if key is None else reason,)
 
+
 _TIME_UNITS = {
     "nanos": 1e-6,
     "micros": 1e-3,
