@@ -205,11 +205,15 @@ class CrossClusterSearch:
             if part.error is not None and (part.key == LOCAL_CLUSTER or not part.skip_unavailable):
                 raise part.error
         # Ranking every cluster's hits and reducing their aggregations is CPU work that grows
-        # with the request: it runs in the search pool so the loop keeps serving pings.
-        merged: dict[str, Any] = await self.search.indices.run_search(
-            self._merge, req, parts, started
-        )
-        return merged
+        # with the request: a large one runs in the search pool so the loop keeps serving
+        # pings; a page of hits without aggregations costs less than the hop (~0.2 ms).
+        hits = sum(len(p.hits) for p in parts)
+        if any(p.aggs is not None for p in parts) or hits > INLINE_MERGE_HITS:
+            merged: dict[str, Any] = await self.search.indices.run_search(
+                self._merge, req, parts, started
+            )
+            return merged
+        return self._merge(req, parts, started)
 
     async def count(
         self,
@@ -703,6 +707,10 @@ def _filtered(mapping: dict[str, Any], restriction: IndexRestriction) -> dict[st
     from isthmus.security.field_level import filter_mapping
 
     return filter_mapping(mapping, fields)
+
+
+# Clusters' hits merged on the event loop up to this many (without aggregations).
+INLINE_MERGE_HITS = 1000
 
 
 def _timeout(params: Mapping[str, str], body: Mapping[str, Any] | None) -> float | None:
