@@ -483,3 +483,29 @@ def test_async_search_status_for_its_owner_and_for_monitor(
     with Elasticsearch(node.url, basic_auth=("nosy", "mal-secret-1")) as nosy:
         assert _error(lambda: nosy.async_search.status(id=search_id))[0] == 404
     mal.async_search.delete(id=search_id)
+
+
+def test_unauthenticated_uploads_are_refused_before_their_body(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    """Credentials are checked from the head: a client without them gets its 401 at once and
+    never gets to park a body in the node's in-flight breaker."""
+    import socket
+
+    node, _ = cluster
+    host, port = node.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+            b"Content-Length: 50000000\r\n\r\n" + b"{}\n" * 10
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"www-authenticate" in head.lower()
+    assert b"missing authentication credentials for REST request [/_bulk]" in body

@@ -31,6 +31,7 @@ import orjson
 import yaml
 
 from isthmus.errors import (
+    AuthenticationError,
     CircuitBreakingError,
     IllegalArgumentError,
     IsthmusError,
@@ -109,6 +110,21 @@ class RestApp:
         if length > self.max_content_length:
             await _too_large(send)  # declared too large: refused before a byte of it is read
             return
+        if self.guard is not None and (
+            length > 0 or "chunked" in headers.get("transfer-encoding", "")
+        ):
+            # As ES does, a request's credentials are checked before its body is read: an
+            # unauthenticated upload never holds bytes of the in-flight breaker.
+            try:
+                self.guard.security.authenticate(
+                    headers.get("authorization"), f"REST request [{path}]"
+                )
+            except AuthenticationError as exc:
+                refusal = Response(
+                    exc.http_status, exc.to_body(), headers={**exc.headers, "connection": "close"}
+                )
+                await self._send(send, refusal, params, vendor, method)
+                return
         held = _Held(self.breaker)
         try:
             try:
