@@ -19,16 +19,17 @@ request fails with :class:`NodeDisconnectedError` and later requests with
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from isthmus.errors import IsthmusError
+from isthmus.transport.channel_info import ENDED as _ENDED
+from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
+from isthmus.transport.channel_info import ChannelState as ChannelState
 from isthmus.transport.defences import ChannelDefences
 from isthmus.transport.errors import (
     ActionNotFoundTransportError,
@@ -68,40 +69,6 @@ log = logging.getLogger("isthmus.transport")
 CANCEL_ACTION = "internal:transport/cancel"
 
 RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
-
-
-class ChannelState(enum.Enum):
-    CONNECTING = "connecting"  # TCP up, TLS handshake running
-    OPEN = "open"
-    CLOSED = "closed"  # we closed it
-    BROKEN = "broken"  # it ended on us
-
-
-_ENDED = (ChannelState.CLOSED, ChannelState.BROKEN)
-
-
-@dataclass(frozen=True)
-class ChannelInfo:
-    """A snapshot of one channel, for handlers, ``_nodes/stats`` and tests."""
-
-    state: ChannelState
-    server_side: bool
-    profile: str
-    local_address: str
-    remote_address: str
-    tls_version: str | None
-    peer_certificate: str | None
-    remote_node: NodeIdentity | None
-    remote_cluster_name: str | None
-    remote_cluster_uuid: str | None
-    version: int
-    outbound_pending: int
-    inbound_pending: int
-    requests_sent: int
-    requests_received: int
-    pings_received: int
-    broken_reason: str | None
-    tls_failure: TlsFailure | None
 
 
 def _forget(running: dict[int, asyncio.Task[None]], request_id: int, _task: object) -> None:
