@@ -509,3 +509,103 @@ def test_unauthenticated_uploads_are_refused_before_their_body(
     assert head.startswith(b"HTTP/1.1 401"), answer[:200]
     assert b"www-authenticate" in head.lower()
     assert b"missing authentication credentials for REST request [/_bulk]" in body
+
+
+# --- second review ---------------------------------------------------------------------------
+
+
+def test_destructive_requires_name_holds_under_security(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    _, admin = cluster
+    admin.indices.create(index="yy-1")
+    for call in (
+        lambda: admin.indices.delete(index="yy-*"),
+        lambda: admin.indices.delete(index="_all"),
+        lambda: admin.indices.close(index="yy-*"),
+    ):
+        status, body = _error(call)
+        assert (status, body["error"]["reason"]) == (
+            400,
+            "Wildcard expressions or all indices are not allowed",
+        )
+    assert admin.indices.exists(index="yy-1")
+    admin.indices.delete(index="yy-1")
+
+
+def test_create_doc_creates_but_never_overwrites(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    node, admin = cluster
+    admin.security.put_role(
+        name="creator", indices=[{"names": ["pub-1"], "privileges": ["create_doc", "read"]}]
+    )
+    admin.security.put_user(username="creator", password="mal-secret-1", roles=["creator"])
+    with Elasticsearch(node.url, basic_auth=("creator", "mal-secret-1")) as creator:
+        assert creator.index(index="pub-1", document={"n": 1})["result"] == "created"
+        assert creator.create(index="pub-1", id="made", document={"n": 2})["result"] == "created"
+        status, body = _error(lambda: creator.index(index="pub-1", id="made", document={"n": 3}))
+        assert status == 403
+        assert "[indices:data/write/index:op_type/index]" in body["error"]["reason"]
+        result = creator.bulk(
+            operations=[
+                {"index": {"_index": "pub-1", "_id": "made"}},
+                {"n": 4},
+                {"create": {"_index": "pub-1", "_id": "made-2"}},
+                {"n": 5},
+            ]
+        )
+        assert [next(iter(i.values()))["status"] for i in result["items"]] == [403, 201]
+    assert admin.get(index="pub-1", id="made")["_source"] == {"n": 2}
+
+
+def test_path_wildcards_of_alias_apis_skip_aliases(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    _, admin = cluster
+    admin.indices.create(index="ww-1", aliases={"ww-al": {}})
+    assert admin.indices.put_alias(index="ww*", name="ww-new")["acknowledged"]
+    assert set(admin.indices.get_alias(name="ww-new")) == {"ww-1"}
+    assert admin.indices.delete_alias(index="ww*", name="ww-new")["acknowledged"]
+    admin.indices.delete(index="ww-1")
+
+
+def test_msearch_keeps_expand_wildcards_under_security(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    _, admin = cluster
+    admin.indices.create(index="zz-hidden", settings={"index.hidden": True})
+    admin.index(index="zz-hidden", id="1", document={"n": 1}, refresh=True)
+    answer = admin.msearch(
+        searches=[{"index": "zz-*", "expand_wildcards": "open,hidden"}, {}, {"index": "zz-*"}, {}]
+    )
+    totals = [r["hits"]["total"]["value"] for r in answer["responses"]]
+    assert totals == [1, 0]
+    admin.indices.delete(index="zz-hidden")
+
+
+def test_async_search_delete_by_a_task_canceller(
+    cluster: tuple[NodeProcess, Elasticsearch], mal: Elasticsearch
+) -> None:
+    _, admin = cluster
+    submitted = mal.async_search.submit(
+        index="pub-1", keep_on_completion=True, wait_for_completion_timeout="5s"
+    )
+    assert admin.async_search.delete(id=submitted["id"])["acknowledged"]
+    assert _error(lambda: mal.async_search.get(id=submitted["id"]))[0] == 404
+
+
+def test_uppercase_chunked_uploads_are_authenticated_first(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    import socket
+
+    node, _ = cluster
+    host, port = node.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+            b"Transfer-Encoding: Chunked\r\n\r\n10\r\n" + b"{}\n" * 5 + b"x\r\n"
+        )
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]

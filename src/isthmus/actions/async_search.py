@@ -181,8 +181,11 @@ class AsyncSearchActions:
             out["completion_status"] = 200 if entry.error is None else entry.error.http_status
         return out
 
-    async def delete(self, search_id: str, subject: Subject | None) -> dict[str, Any]:
-        entry = self._find(search_id, subject)
+    async def delete(
+        self, search_id: str, subject: Subject | None, *, any_owner: bool = False
+    ) -> dict[str, Any]:
+        """``any_owner``: the caller may cancel tasks (ES lets it delete any async search)."""
+        entry = self._find(search_id, subject, any_owner=any_owner)
         del self._entries[search_id]
         if entry.task is not None and not entry.task.done():
             entry.task.cancel()

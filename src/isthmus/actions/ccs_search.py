@@ -503,14 +503,16 @@ class CrossClusterSearch:
         registry.register(SEARCH_SHARDS_ACTION, self._on_search_shards)
         registry.register(QUERY_PHASE_ACTION, self._on_query_phase)
 
-    def _authorized(self, action: str, expression: str) -> tuple[str, Subject | None]:
+    def _authorized(
+        self, action: str, expression: str, params: Mapping[str, str] | None = None
+    ) -> tuple[str, Subject | None]:
         """The expression narrowed to what the caller may use for ``action`` here."""
         subject = CURRENT_CALLER.get()
         if self.guard is None:
             return expression, subject
         if subject is None:
             raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
-        return self.guard.narrow(subject, action, expression), subject
+        return self.guard.narrow(subject, action, expression, params), subject
 
     async def _on_search_shards(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -521,7 +523,7 @@ class CrossClusterSearch:
         names = local_names(names)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         # read_cross_cluster grants this action: ES's certificate model requires it remotely.
-        expression, subject = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names))
+        expression, subject = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names), params)
         shards = self.search.search_shards(expression, params)
         if self.guard is not None and self.restrictions_for is not None and shards:
             restrictions = self.restrictions_for(subject, sorted({s["index"] for s in shards}))
@@ -583,7 +585,8 @@ class CrossClusterSearch:
         if self.guard is not None:
             if subject is None:
                 raise SecurityError(f"action [{SEARCH_ACTION}] is unauthorized for user [_system]")
-            expression = self.guard.narrow(subject, SEARCH_ACTION, expression)
+            params = {str(k): str(v) for k, v in params.items()}
+            expression = self.guard.narrow(subject, SEARCH_ACTION, expression, params)
             if self.restrictions_for is not None:
                 restrictions = self.restrictions_for(subject, expression.split(","))
         params = {str(k): str(v) for k, v in params.items()}

@@ -142,7 +142,7 @@ class FieldCapsActions:
         if self.guard is not None:
             if subject is None:
                 raise IllegalArgumentError("field caps needs a user")
-            expression = self.guard.narrow(subject, FIELD_CAPS_ACTION, expression)
+            expression = self.guard.narrow(subject, FIELD_CAPS_ACTION, expression, params)
         return self.local_caps(expression, fields, params, subject)
 
 

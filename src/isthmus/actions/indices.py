@@ -24,7 +24,13 @@ from isthmus.cluster.metadata import (
     validate_index_name,
 )
 from isthmus.cluster.patterns import simple_match
-from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve, split_expression
+from isthmus.cluster.resolve import (
+    IndicesOptions,
+    Resolved,
+    check_destructive,
+    resolve,
+    split_expression,
+)
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -179,21 +185,20 @@ class IndicesActions:
 
     async def delete(self, expression: str, params: Mapping[str, str]) -> dict[str, Any]:
         parts = split_expression(expression)
-        destructive = self.cluster.state.setting("action.destructive_requires_name")
-        if destructive in (None, True, "true") and any(
-            p in ("_all", "*") or "*" in p for p in parts
-        ):
-            raise IllegalArgumentError("Wildcard expressions or all indices are not allowed")
+        check_destructive(self.cluster.state, expression)
         for part in parts:
             if part in self.cluster.state.aliases() and part not in self.cluster.state.indices:
                 raise IllegalArgumentError(
                     f"The provided expression [{part}] matches an alias, specify the "
                     "corresponding concrete indices instead."
                 )
+        # A wildcard deletes indices, never what an alias points to (ES ignores aliases here).
         targets = self.resolve(
             expression,
             params,
-            IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
+            IndicesOptions(
+                expand_open=True, expand_closed=True, forbid_closed=False, ignore_aliases=True
+            ),
         )
         names = {t.index.name for t in targets}
 
@@ -212,6 +217,8 @@ class IndicesActions:
     async def set_state(
         self, expression: str, params: Mapping[str, str], open_: bool
     ) -> dict[str, Any]:
+        if not open_:
+            check_destructive(self.cluster.state, expression)
         targets = self.resolve(
             expression,
             params,

@@ -201,3 +201,18 @@ def write_index(meta: ClusterMetadata, name: str) -> IndexMetadata | None:
         "disabled using is_write_index=false or the alias points to multiple indices without "
         "one being designated as a write index"
     )
+
+
+# Actions that ``action.destructive_requires_name`` guards (ES's DestructiveOperations).
+DESTRUCTIVE_ACTIONS = frozenset({"indices:admin/delete", "indices:admin/close"})
+
+
+def check_destructive(meta: ClusterMetadata, expression: str | None) -> None:
+    """ES's 400 for a wildcard or ``_all`` in a destructive request while
+    ``action.destructive_requires_name`` is true (its default). Checked on the expression as
+    the client wrote it, before authorization narrows any wildcard into names."""
+    if meta.setting("action.destructive_requires_name") not in (None, True, "true"):
+        return
+    parts = split_expression(expression) or ["_all"]
+    if any(p == "_all" or "*" in p for p in parts if not p.startswith("-")):
+        raise IllegalArgumentError("Wildcard expressions or all indices are not allowed")

@@ -111,7 +111,7 @@ class RestApp:
             await _too_large(send)  # declared too large: refused before a byte of it is read
             return
         if self.guard is not None and (
-            length > 0 or "chunked" in headers.get("transfer-encoding", "")
+            length > 0 or "chunked" in headers.get("transfer-encoding", "").lower()
         ):
             # As ES does, a request's credentials are checked before its body is read: an
             # unauthenticated upload never holds bytes of the in-flight breaker.

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.patterns import simple_match
-from isthmus.cluster.resolve import IndicesOptions, split_expression
+from isthmus.cluster.resolve import (
+    DESTRUCTIVE_ACTIONS,
+    IndicesOptions,
+    check_destructive,
+    split_expression,
+)
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.http.router import Request, Route
@@ -48,6 +53,23 @@ CROSS_CLUSTER_ACTIONS = {
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}
 ALIASES_ACTION = "indices:admin/aliases"
 DELETE_INDEX_ACTION = "indices:admin/delete"
+
+
+INDEX_ACTION = "indices:data/write/index"
+# Wildcards of these actions reach concrete indices only, never an index through an alias.
+CONCRETE_ONLY_ACTIONS = frozenset({ALIASES_ACTION, DELETE_INDEX_ACTION})
+
+
+def index_action(route: Route, params: Mapping[str, str]) -> str:
+    """The action an index request is authorized as, by its operation type (ES's names): a
+    create (``_create``, ``op_type=create``, or an id the node generates) needs only what
+    ``create_doc`` grants; an index that may overwrite needs ``index``/``write``."""
+    create = (
+        "_create" in route.segments
+        or params.get("op_type") == "create"
+        or "{id}" not in route.segments
+    )
+    return f"{INDEX_ACTION}:op_type/{'create' if create else 'index'}"
 
 
 # Actions whose wildcards expand to closed indices unless ``expand_wildcards`` says otherwise
@@ -101,7 +123,18 @@ class Guard:
                 return subject, params
             self.authorizer.check_cluster(subject, action)
             return subject, params
-        params["index"] = self.narrow(subject, action, params.get("index"), request.params)
+        if action in DESTRUCTIVE_ACTIONS:
+            # On the expression as written: narrowing would turn `*` into names.
+            check_destructive(self.cluster.state, params.get("index"))
+        if action == INDEX_ACTION:
+            action = index_action(route, request.params)
+        params["index"] = self.narrow(
+            subject,
+            action,
+            params.get("index"),
+            request.params,
+            concrete_only=action in CONCRETE_ONLY_ACTIONS,
+        )
         return subject, params
 
     def run_as(self, subject: Subject, target: str, action: str) -> Subject:

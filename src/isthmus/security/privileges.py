@@ -60,7 +60,7 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/mapping/auto_put",
     ),
     "create_doc": (
-        "indices:data/write/index*",
+        "indices:data/write/index:op_type/create",
         "indices:data/write/bulk*",
         "indices:admin/mapping/auto_put",
     ),

@@ -80,9 +80,10 @@ BULK_META = {
 
 
 GET_ACTION = "indices:data/read/get"
+# As ES authorizes bulk items: an index item by its op_type (``create_doc`` grants creates only).
 ITEM_ACTIONS = {
-    "index": "indices:data/write/index",
-    "create": "indices:data/write/index",
+    "index": "indices:data/write/index:op_type/index",
+    "create": "indices:data/write/index:op_type/create",
     "delete": "indices:data/write/delete",
     "update": "indices:data/write/update",
 }

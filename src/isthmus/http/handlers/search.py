@@ -140,6 +140,7 @@ def parse_msearch(
 
 CLEAR_ALL_SCROLLS_ACTION = "cluster:admin/indices/scroll/clear_all"
 ASYNC_STATUS_ACTION = "cluster:monitor/async_search/status"
+CANCEL_TASK_ACTION = "cluster:admin/tasks/cancel"
 
 
 def routes(s: Services) -> list[Route]:
@@ -214,7 +215,7 @@ def routes(s: Services) -> list[Route]:
                     merged = {**shared_params(req.params), **params}
                     restrict = None
                     if s.guard is not None:
-                        index = s.guard.narrow(req.subject, SEARCH_ACTION, index)
+                        index = s.guard.narrow(req.subject, SEARCH_ACTION, index, merged)
                         restrict = index_restrictions(
                             s.guard.authorizer,
                             req.subject,
@@ -267,7 +268,15 @@ def routes(s: Services) -> list[Route]:
         return s.async_search.status(req.path_params["id"], subject)
 
     async def async_delete(req: Request) -> dict[str, Any]:
-        return await s.async_search.delete(req.path_params["id"], req.subject)
+        # ES: the submitter deletes its own; whoever may cancel tasks deletes any.
+        guard, subject = s.guard, req.subject
+        if (
+            guard is not None
+            and subject is not None
+            and guard.authorizer.cluster_allowed(subject, CANCEL_TASK_ACTION)
+        ):
+            return await s.async_search.delete(req.path_params["id"], None, any_owner=True)
+        return await s.async_search.delete(req.path_params["id"], subject)
 
     async_params = (
         *SEARCH_PARAMS,
