@@ -202,7 +202,7 @@ def routes(s: Services) -> list[Route]:
         ),
         route(
             "GET",
-            "/_tasks/{task_id}",
+            "/_tasks/{task_id:_}",
             get_task,
             params=("wait_for_completion", "timeout"),
             action="cluster:monitor/task/get",
@@ -216,7 +216,7 @@ def routes(s: Services) -> list[Route]:
         ),
         route(
             "POST",
-            "/_tasks/{task_id}/_cancel",
+            "/_tasks/{task_id:_}/_cancel",
             cancel_tasks,
             params=("actions", "nodes", "parent_task_id", "wait_for_completion"),
             action="cluster:admin/tasks/cancel",

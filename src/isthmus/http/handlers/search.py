@@ -307,14 +307,14 @@ def routes(s: Services) -> list[Route]:
         ),
         route(
             "GET",
-            "/_async_search/status/{id}",
+            "/_async_search/status/{id:_}",
             async_status,
             params=("keep_alive",),
             action="",  # the owner, or `monitor` (checked by the handler)
         ),
         route(
             "GET",
-            "/_async_search/{id}",
+            "/_async_search/{id:_}",
             async_get,
             params=(
                 "wait_for_completion_timeout",
@@ -324,7 +324,7 @@ def routes(s: Services) -> list[Route]:
             ),
             action="",
         ),
-        route("DELETE", "/_async_search/{id}", async_delete, action=""),
+        route("DELETE", "/_async_search/{id:_}", async_delete, action=""),
         route(
             ("GET", "POST"),
             "/_msearch",
@@ -378,7 +378,7 @@ def routes(s: Services) -> list[Route]:
         ),
         route(
             ("GET", "POST"),
-            "/_search/scroll/{scroll_id}",
+            "/_search/scroll/{scroll_id:_}",
             scroll,
             params=("scroll", "rest_total_hits_as_int"),
             action="indices:data/read/scroll",
@@ -392,7 +392,7 @@ def routes(s: Services) -> list[Route]:
         ),
         route(
             "DELETE",
-            "/_search/scroll/{scroll_id}",
+            "/_search/scroll/{scroll_id:_}",
             clear_scroll,
             action="indices:data/read/scroll/clear",
         ),

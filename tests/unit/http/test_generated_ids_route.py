@@ -1,0 +1,42 @@
+"""Ids the node generates are URL-safe base64 and may start with ``_`` (1 in 64 of them): the
+routes that take them back must accept such a segment (a task id is ``<node id>:<n>``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from isthmus.http.handlers import all_routes
+from isthmus.http.router import Router
+
+
+class _Anything:
+    """Stands in for the node's services only to build the route table."""
+
+    def __getattr__(self, name: str) -> _Anything:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Anything:
+        return self
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action"),
+    [
+        ("GET", "/_tasks/_qgtNAKzTge8enNWBK58fw:3", "cluster:monitor/task/get"),
+        ("POST", "/_tasks/_qgtNAKzTge8enNWBK58fw:3/_cancel", "cluster:admin/tasks/cancel"),
+        ("GET", "/_async_search/_Abc123", ""),
+        ("GET", "/_async_search/status/_Abc123", ""),
+        ("DELETE", "/_async_search/_Abc123", ""),
+        ("GET", "/_search/scroll/_Abc123", "indices:data/read/scroll"),
+        ("DELETE", "/_search/scroll/_Abc123", "indices:data/read/scroll/clear"),
+    ],
+)
+def test_ids_starting_with_an_underscore_reach_their_route(
+    method: str, path: str, action: str
+) -> None:
+    router = Router(all_routes(_Anything()))  # type: ignore[arg-type]
+    route, params = router.resolve(method, path)
+    assert route.action == action
+    assert any(v.startswith("_") for v in params.values()), params
