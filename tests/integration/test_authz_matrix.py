@@ -25,10 +25,10 @@ import pytest
 from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.http.guard import PER_ITEM_ACTIONS, UNCHECKED_ACTIONS
-from isthmus.http.handlers import all_routes
 from isthmus.http.router import Route
 from isthmus.security.privileges import INDEX_PRIVILEGES, SELF_ACTIONS, is_index_action
 from isthmus.testing.process import NodeProcess
+from isthmus.testing.routes import route_table
 from tests.integration.support import elastic_password
 
 PASSWORD = "matrix-pw-1"
@@ -37,21 +37,6 @@ PASSWORD = "matrix-pw-1"
 HANDLER_AUTHORIZED = {"/_resolve/index/{name}": "indices:admin/resolve/index"}
 OWNED = {"/_async_search/{id:_}", "/_async_search/status/{id:_}"}
 CHANGE_PASSWORD = "cluster:admin/xpack/security/user/change_password"
-
-
-class _Anything:
-    """Stands in for the node's services only to list the route table (patterns, methods and
-    action names); no handler is ever called on it."""
-
-    def __getattr__(self, name: str) -> _Anything:
-        return self
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Anything:
-        return self
-
-
-def _route_table() -> list[Route]:
-    return all_routes(_Anything())  # type: ignore[arg-type]
 
 
 def _read_grants(action: str) -> bool:
@@ -180,7 +165,7 @@ USERNAMES = {"none": "nobody", "reader": "reader", "key": "elastic"}
 
 
 def test_route_table_is_listed() -> None:
-    table = _route_table()
+    table = route_table()
     assert len(table) > 100
     unnamed = {r.pattern for r in table if not r.action and r.pattern != "/"}
     assert unnamed == set(HANDLER_AUTHORIZED) | OWNED
@@ -194,7 +179,7 @@ def test_every_route_for_a_restricted_subject(
     admin = subjects["admin"]
     failures: list[str] = []
     cells = 0
-    for route in _route_table():
+    for route in route_table():
         action = route.action or HANDLER_AUTHORIZED.get(route.pattern, "")
         if not action or action in UNCHECKED_ACTIONS:
             continue  # the root; scroll and async search (owned: test_security_hardening)
