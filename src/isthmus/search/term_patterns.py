@@ -175,7 +175,13 @@ def _walk(value: Any) -> Iterator[Any]:
             stack.extend(item)
         elif is_dataclass(item) and not isinstance(item, type):
             yield item
-            stack.extend(getattr(item, f.name) for f in fields(item))
+            values = getattr(item, "__dict__", None)  # cheaper than fields() on a hot path
+            if values is not None:
+                stack.extend(
+                    v for v in values.values() if isinstance(v, tuple | list) or is_dataclass(v)
+                )
+            else:
+                stack.extend(getattr(item, f.name) for f in fields(item))
 
 
 def _determinizable(tree: Node, work_limit: int) -> None:
