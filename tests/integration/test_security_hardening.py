@@ -609,3 +609,18 @@ def test_uppercase_chunked_uploads_are_authenticated_first(
         )
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+
+
+def test_stats_and_cat_indices_keep_their_wildcard_defaults_under_security(
+    cluster: tuple[NodeProcess, Elasticsearch],
+) -> None:
+    _, admin = cluster
+    admin.indices.create(index="st-open")
+    admin.indices.create(index="st-closed")
+    admin.indices.close(index="st-closed")
+    try:
+        assert set(admin.indices.stats(index="st-*")["indices"]) == {"st-open"}
+        listed = {row["index"] for row in admin.cat.indices(index="st-*", format="json")}
+        assert listed == {"st-open", "st-closed"}
+    finally:
+        admin.indices.delete(index="st-open,st-closed")

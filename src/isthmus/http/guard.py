@@ -77,12 +77,17 @@ def index_action(route: Route, params: Mapping[str, str]) -> str:
 _CLOSED_BY_DEFAULT = {
     "indices:admin/open": IndicesOptions(expand_open=False, expand_closed=True),
     "indices:admin/delete": IndicesOptions(expand_closed=True),
-    "indices:monitor/stats": IndicesOptions(expand_closed=True),
     "indices:admin/aliases": IndicesOptions(expand_closed=True),
 }
 
 
-def _wildcard_default(action: str) -> IndicesOptions:
+# The `_cat` listings show open and closed indices alike (their handlers resolve so).
+_CAT_DEFAULT = IndicesOptions(expand_closed=True)
+
+
+def _wildcard_default(route: Route | None, action: str) -> IndicesOptions:
+    if route is not None and route.segments[:1] == ("_cat",):
+        return _CAT_DEFAULT
     return _CLOSED_BY_DEFAULT.get(action, IndicesOptions())
 
 
@@ -134,6 +139,7 @@ class Guard:
             params.get("index"),
             request.params,
             concrete_only=action in CONCRETE_ONLY_ACTIONS,
+            route=route,
         )
         return subject, params
 
@@ -155,6 +161,7 @@ class Guard:
         params: Mapping[str, str] | None = None,
         *,
         concrete_only: bool = False,
+        route: Route | None = None,
     ) -> str:
         """``expression`` with every wildcard replaced by the names ``subject`` may use for
         ``action`` (explicit names must all be authorized: 403 naming the refused ones).
@@ -165,7 +172,7 @@ class Guard:
         here, to what it expanded to. ``concrete_only``: indices, never aliases (alias actions).
         """
         state = self.cluster.state
-        options = IndicesOptions.from_params(params or {}, default=_wildcard_default(action))
+        options = IndicesOptions.from_params(params or {}, default=_wildcard_default(route, action))
         aliases = {} if concrete_only else state.aliases()
         explicit: list[str] = []
         chosen: list[str] = []
