@@ -150,15 +150,16 @@ class Node:
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
             search_actions = SearchActions(cluster, indices, env.node_id, self.clock)
+            authz = guard.indices if guard is not None else None
             ccs = CrossClusterSearch(
                 search_actions,
                 cross_cluster,
-                guard=guard,
+                authz=authz,
                 restrictions_for=_restrictions_for(guard, cluster),
             )
             ccs.register(transport.registry)
             async_search = AsyncSearchActions(ccs, self.clock)
-            field_caps = FieldCapsActions(cross_cluster, guard)
+            field_caps = FieldCapsActions(cross_cluster, authz)
             field_caps.register(transport.registry)
             identity = NodeIdentity(
                 env.node_id,

@@ -39,8 +39,8 @@ from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, TransportChannel
 
 if TYPE_CHECKING:
-    from isthmus.http.guard import Guard
     from isthmus.security.authz import Subject
+    from isthmus.security.index_authorization import IndexAuthorization
 
 SEARCH_ACTION = "indices:data/read/search"
 SEARCH_SHARDS_ACTION = "indices:admin/search/search_shards"
@@ -128,12 +128,12 @@ class CrossClusterSearch:
         search: SearchActions,
         cross: CrossClusterActions,
         *,
-        guard: Guard | None = None,
+        authz: IndexAuthorization | None = None,
         restrictions_for: RestrictionsFor | None = None,
     ) -> None:
         self.search = search
         self.cross = cross
-        self.guard = guard
+        self.authz = authz
         self.restrictions_for = restrictions_for
 
     # --- coordinating side ----------------------------------------------------------------------
@@ -508,11 +508,11 @@ class CrossClusterSearch:
     ) -> tuple[str, Subject | None]:
         """The expression narrowed to what the caller may use for ``action`` here."""
         subject = CURRENT_CALLER.get()
-        if self.guard is None:
+        if self.authz is None:
             return expression, subject
         if subject is None:
             raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
-        return self.guard.narrow(subject, action, expression, params), subject
+        return self.authz.narrow(subject, action, expression, params), subject
 
     async def _on_search_shards(
         self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
@@ -525,7 +525,7 @@ class CrossClusterSearch:
         # read_cross_cluster grants this action: ES's certificate model requires it remotely.
         expression, subject = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names), params)
         shards = self.search.search_shards(expression, params)
-        if self.guard is not None and self.restrictions_for is not None and shards:
+        if self.authz is not None and self.restrictions_for is not None and shards:
             restrictions = self.restrictions_for(subject, sorted({s["index"] for s in shards}))
             if restrictions is not None:
                 for shard in shards:
@@ -544,7 +544,7 @@ class CrossClusterSearch:
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         req = self.search.parse(index, payload.get("body"), params)
         restriction = None
-        if self.guard is not None and self.restrictions_for is not None:
+        if self.authz is not None and self.restrictions_for is not None:
             restrictions = self.restrictions_for(subject, [index])
             restriction = None if restrictions is None else restrictions.of(index)
         result = await self.search.query_one_shard(
@@ -582,11 +582,11 @@ class CrossClusterSearch:
         expression = ",".join(local_names(names))
         subject = CURRENT_CALLER.get()
         restrictions = None
-        if self.guard is not None:
+        if self.authz is not None:
             if subject is None:
                 raise SecurityError(f"action [{SEARCH_ACTION}] is unauthorized for user [_system]")
             params = {str(k): str(v) for k, v in params.items()}
-            expression = self.guard.narrow(subject, SEARCH_ACTION, expression, params)
+            expression = self.authz.narrow(subject, SEARCH_ACTION, expression, params)
             if self.restrictions_for is not None:
                 restrictions = self.restrictions_for(subject, expression.split(","))
         params = {str(k): str(v) for k, v in params.items()}

@@ -23,8 +23,8 @@ from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo
 
 if TYPE_CHECKING:
-    from isthmus.http.guard import Guard
     from isthmus.security.authz import Subject
+    from isthmus.security.index_authorization import IndexAuthorization
 
 FIELD_CAPS_ACTION = "indices:data/read/field_caps"
 OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
@@ -45,9 +45,9 @@ Caps = dict[str, dict[str, list[Any]]]  # index -> field -> [type, searchable, a
 
 
 class FieldCapsActions:
-    def __init__(self, cross: CrossClusterActions, guard: Guard | None = None) -> None:
+    def __init__(self, cross: CrossClusterActions, authz: IndexAuthorization | None = None) -> None:
         self.cross = cross
-        self.guard = guard
+        self.authz = authz
 
     def local_caps(
         self,
@@ -60,11 +60,11 @@ class FieldCapsActions:
         state = self.cross.cluster.state
         targets = resolve(state, expression, options)
         restrictions = None
-        if self.guard is not None and subject is not None:
+        if self.authz is not None and subject is not None:
             from isthmus.security.field_level import index_restrictions
 
             restrictions = index_restrictions(
-                self.guard.authorizer,
+                self.authz.authorizer,
                 subject,
                 FIELD_CAPS_ACTION,
                 [t.index.name for t in targets],
@@ -139,10 +139,10 @@ class FieldCapsActions:
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         expression = ",".join(names) or None
         subject = CURRENT_CALLER.get()
-        if self.guard is not None:
+        if self.authz is not None:
             if subject is None:
                 raise IllegalArgumentError("field caps needs a user")
-            expression = self.guard.narrow(subject, FIELD_CAPS_ACTION, expression, params)
+            expression = self.authz.narrow(subject, FIELD_CAPS_ACTION, expression, params)
         return self.local_caps(expression, fields, params, subject)
 
 

@@ -339,7 +339,7 @@ def routes(s: Services) -> list[Route]:
 
         def check(index: str) -> None:
             if guard is not None:
-                refused = guard.item_allowed(req.subject, GET_ACTION, index)
+                refused = guard.indices.item_allowed(req.subject, GET_ACTION, index)
                 if refused is not None:
                     raise refused
 
@@ -359,7 +359,7 @@ def routes(s: Services) -> list[Route]:
         for item in items:
             key = (ITEM_ACTIONS[item.action], item.index)
             if key not in decided:
-                decided[key] = s.guard.item_allowed(subject, *key)
+                decided[key] = s.guard.indices.item_allowed(subject, *key)
             refused = decided[key]
             if refused is not None:
                 item.source = refused  # reported on this item only, as ES does

@@ -27,7 +27,7 @@ def routes(s: Services) -> list[Route]:
     async def create(req: Request) -> dict[str, Any]:
         body = json_object(req)
         if s.guard is not None:
-            s.guard.authorize_new_aliases(req.subject, req.path_params["index"], body)
+            s.guard.indices.authorize_new_aliases(req.subject, req.path_params["index"], body)
         meta = await act.create(req.path_params["index"], body)
         return {"acknowledged": True, "shards_acknowledged": True, "index": meta.name}
 
@@ -88,7 +88,7 @@ def routes(s: Services) -> list[Route]:
         # Parsed at the edge, then every index and alias named in the body is authorized.
         actions = parse_alias_actions(raw)
         if s.guard is not None:
-            actions = s.guard.authorize_alias_actions(req.subject, actions)
+            actions = s.guard.indices.authorize_alias_actions(req.subject, actions)
         return await act.update_aliases(actions)
 
     async def update_aliases(req: Request) -> dict[str, Any]:

@@ -215,7 +215,7 @@ def routes(s: Services) -> list[Route]:
                     merged = {**shared_params(req.params), **params}
                     restrict = None
                     if s.guard is not None:
-                        index = s.guard.narrow(req.subject, SEARCH_ACTION, index, merged)
+                        index = s.guard.indices.narrow(req.subject, SEARCH_ACTION, index, merged)
                         restrict = index_restrictions(
                             s.guard.authorizer,
                             req.subject,
