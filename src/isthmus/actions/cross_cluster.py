@@ -20,9 +20,8 @@ from isthmus.cluster.remote_expressions import (
     LOCAL_DISPLAY,
     ClusterIndices,
     group_indices,
-    split_expression,
 )
-from isthmus.cluster.resolve import IndicesOptions, resolve
+from isthmus.cluster.resolve import IndicesOptions, is_remote_expression, resolve, split_expression
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import IllegalArgumentError, IndexNotFoundError, IsthmusError, SecurityError
 from isthmus.security.authz import Authorizer, Subject
@@ -41,7 +40,7 @@ LENIENT = IndicesOptions(ignore_unavailable=True, allow_no_indices=True)
 def local_names(names: list[str]) -> list[str]:
     """Index names another cluster sent us: they name this cluster's indices only."""
     for name in names:
-        if ":" in name and not name.startswith(("<", "-<")):
+        if is_remote_expression(name):
             raise IllegalArgumentError(
                 "Cross-cluster calls are not supported in this context but remote indices were "
                 f"requested: [{name}]"
@@ -94,7 +93,7 @@ class CrossClusterActions:
         """The clusters an index expression names (ES's messages for bad ones)."""
         parts = split_expression(expression)
         enabled = self.remote is not None and self.remote.enabled
-        if not enabled and any(":" in p and not p.startswith(("<", "-<")) for p in parts):
+        if not enabled and any(is_remote_expression(p) for p in parts):
             raise IllegalArgumentError(
                 f"node [{self.node_name}] does not have the remote cluster client role enabled"
             )

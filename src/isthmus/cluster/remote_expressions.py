@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from isthmus.cluster.patterns import simple_match
+from isthmus.cluster.resolve import is_remote_expression
 from isthmus.errors import IllegalArgumentError
 from isthmus.transport.errors import NoSuchRemoteClusterError
 
@@ -35,10 +36,6 @@ class ClusterIndices:
         return ([LOCAL_CLUSTER] if self.local is not None else []) + list(self.remote)
 
 
-def _is_date_math(expression: str) -> bool:
-    return expression.startswith("<") or expression.startswith("-<")
-
-
 def _display(cluster: str) -> str:
     return LOCAL_DISPLAY if cluster == LOCAL_CLUSTER else cluster
 
@@ -53,10 +50,10 @@ def group_indices(
     order: dict[str, list[str]] = {}
     exclusions: list[tuple[str, str]] = []  # (alias pattern, original expression)
     for expression in expressions:
-        colon = expression.find(":")
-        if colon < 0 or _is_date_math(expression):
+        if not is_remote_expression(expression):
             order.setdefault(LOCAL_CLUSTER, []).append(expression)
             continue
+        colon = expression.find(":")
         cluster_part, index_part = expression[:colon], expression[colon + 1 :]
         if cluster_part in ("", "-"):
             raise IllegalArgumentError(
@@ -105,10 +102,3 @@ def _match(pattern: str, aliases: Sequence[str]) -> list[str]:
             raise NoSuchRemoteClusterError(pattern)
         return [pattern]
     return [alias for alias in aliases if simple_match(alias, pattern)]
-
-
-def split_expression(expression: str | None) -> list[str]:
-    """A path's comma-separated index expression as a list (None or empty: no expression)."""
-    if not expression:
-        return []
-    return [part for part in expression.split(",") if part]

@@ -80,9 +80,17 @@ class Resolved:
 
 
 def split_expression(expression: str | None) -> list[str]:
+    """A comma-separated index expression as its parts, trimmed, empty parts dropped (ES's
+    ``Strings.splitStringByCommaToArray``). The one splitter of index expressions."""
     if expression is None:
         return []
     return [p.strip() for p in expression.split(",") if p.strip()]
+
+
+def is_remote_expression(part: str) -> bool:
+    """``alias:index`` (or ``-alias:*``) names another cluster; a date-math name may hold a
+    colon (``<logs-{now/d{yyyy.MM.dd|+12:00}}>``) and stays local."""
+    return ":" in part and not part.startswith(("<", "-<"))
 
 
 def resolve(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
-from isthmus.cluster.resolve import IndicesOptions, split_expression
+from isthmus.cluster.resolve import IndicesOptions, is_remote_expression, split_expression
 from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.security.authz import Authorizer, Subject
 
@@ -122,7 +122,7 @@ class IndexAuthorization:
         parts = split_expression(expression) or ["*"]
         seen_wildcard = False
         for part in parts:
-            if ":" in part and not part.startswith(("<", "-<")):
+            if is_remote_expression(part):
                 if action not in CROSS_CLUSTER_ACTIONS:
                     raise IllegalArgumentError(
                         "Cross-cluster calls are not supported in this context but remote "
