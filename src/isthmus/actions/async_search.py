@@ -28,7 +28,7 @@ from isthmus.errors import IllegalArgumentError, IsthmusError, ResourceNotFoundE
 from isthmus.rawjson import RawJson
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.security.ownership import Owner
-from isthmus.settings.values import parse_bytes, parse_time
+from isthmus.settings.values import parse_time
 from isthmus.supervision import TaskSet
 
 if TYPE_CHECKING:
@@ -130,8 +130,7 @@ class AsyncSearchActions:
         return entry.response or {}
 
     def _max_response_size(self) -> int:
-        raw = self.ccs.search.cluster.state.setting(MAX_RESPONSE_SIZE_SETTING)
-        return DEFAULT_MAX_RESPONSE_SIZE if raw is None else parse_bytes(raw)
+        return int(self.ccs.search.cluster.state.typed_setting(MAX_RESPONSE_SIZE_SETTING))
 
     @staticmethod
     async def _wait(entry: _Entry, seconds: float) -> None:
@@ -254,9 +253,8 @@ class AsyncSearchActions:
         return f"<AsyncSearchActions stored={len(self._entries)} running={running}>"
 
 
+# Registered in settings/registry.py (ES's default, 10mb).
 MAX_RESPONSE_SIZE_SETTING = "search.max_async_search_response_size"
-DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024
-# registered in settings/registry.py
 
 
 def _encoded_size(response: Mapping[str, Any]) -> int:

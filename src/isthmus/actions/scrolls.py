@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 MAX_OPEN_SETTING = "search.max_open_scroll_context"
 MAX_KEEP_ALIVE_SETTING = "search.max_keep_alive"
-DEFAULT_MAX_OPEN = 500
-DEFAULT_MAX_KEEP_ALIVE_MS = 24 * 3_600_000
 
 
 class TooManyScrollContextsError(IsthmusError):
@@ -123,8 +121,6 @@ class ScrollStore:
 
 
 __all__ = [
-    "DEFAULT_MAX_KEEP_ALIVE_MS",
-    "DEFAULT_MAX_OPEN",
     "MAX_KEEP_ALIVE_SETTING",
     "MAX_OPEN_SETTING",
     "ScrollContext",

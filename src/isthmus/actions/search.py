@@ -26,8 +26,6 @@ from typing import Any, Protocol
 import orjson
 
 from isthmus.actions.scrolls import (
-    DEFAULT_MAX_KEEP_ALIVE_MS,
-    DEFAULT_MAX_OPEN,
     MAX_KEEP_ALIVE_SETTING,
     MAX_OPEN_SETTING,
     ScrollContext,
@@ -57,7 +55,7 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.rawjson import RawJson
 from isthmus.search import dsl
-from isthmus.search.aggs_core import DEFAULT_MAX_BUCKETS, AggResult
+from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.source_filter import filter_source
@@ -590,22 +588,15 @@ class SearchActions:
         )
 
     def _max_buckets(self) -> int:
-        """``search.max_buckets`` (dynamic cluster setting; ES's default 65,536)."""
-        raw = self.cluster.state.setting("search.max_buckets")
-        try:
-            return int(raw) if raw is not None else DEFAULT_MAX_BUCKETS
-        except (TypeError, ValueError):
-            return DEFAULT_MAX_BUCKETS
+        return int(self.cluster.state.typed_setting("search.max_buckets"))
 
     # --- scroll -------------------------------------------------------------------------------
 
     def _max_open_scrolls(self) -> int:
-        value = self.cluster.state.setting(MAX_OPEN_SETTING)
-        return DEFAULT_MAX_OPEN if value is None else int(value)
+        return int(self.cluster.state.typed_setting(MAX_OPEN_SETTING))
 
     def _max_keep_alive_ms(self) -> int:
-        value = self.cluster.state.setting(MAX_KEEP_ALIVE_SETTING)
-        return DEFAULT_MAX_KEEP_ALIVE_MS if value is None else parse_time(value).millis
+        return int(self.cluster.state.typed_setting(MAX_KEEP_ALIVE_SETTING).millis)
 
     async def _with_sources(
         self, page: list[tuple[ShardHit, IndexMapping]]

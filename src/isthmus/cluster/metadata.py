@@ -187,6 +187,16 @@ class ClusterMetadata:
             return self.transient[key]
         return self.persistent.get(key)
 
+    def typed_setting(self, key: str) -> Any:
+        """A registered dynamic cluster setting's effective value, parsed by its registry entry
+        (its registered default when unset): callers never repeat a default or a parser."""
+        from isthmus.settings.registry import Scope, find
+
+        entry = find(key, (Scope.CLUSTER,))
+        assert entry is not None, key
+        raw = self.setting(key)
+        return entry.default if raw is None else entry.coerce(key, raw)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "cluster_uuid": self.cluster_uuid,
