@@ -601,21 +601,37 @@ class SearchActions:
     async def _with_sources(
         self, page: list[tuple[ShardHit, IndexMapping]]
     ) -> list[tuple[ShardHit, IndexMapping]]:
-        """A scroll page with each local hit's source read back as of the hit's ``_seq_no``."""
+        """A scroll page with each local hit's source read back as of the hit's ``_seq_no``:
+        one read per shard of the page, in a worker thread."""
         state = self.cluster.state
+        wanted: dict[ShardId, list[int]] = {}
+        for hit, _ in page:
+            meta = state.indices.get(hit.index)
+            if not hit.source and ":" not in hit.index and meta is not None:
+                key = ShardId(meta.uuid, hit.shard, meta.name)
+                wanted.setdefault(key, []).append(hit.seq_no)
+
+        def read() -> dict[ShardId, dict[int, bytes]]:
+            found = {}
+            for key, seq_nos in wanted.items():
+                shard = self.indices.shard(key)
+                if shard is not None:  # else the index is gone: its hits went with it
+                    found[key] = shard.engine.sources_at(seq_nos)
+            return found
+
+        sources = await asyncio.to_thread(read) if wanted else {}
         out = []
         for hit, mapping in page:
             if hit.source or ":" in hit.index:
                 out.append((hit, mapping))
                 continue
-            meta = state.indices.get(hit.index)
-            shard = self.indices.shard(ShardId(meta.uuid, hit.shard, meta.name)) if meta else None
-            if shard is None:
-                continue  # the index is gone: its hits went with it
-            ops = await asyncio.to_thread(shard.engine.history, hit.seq_no, hit.seq_no, 1)
-            if not ops or ops[0].source is None:
-                continue  # that version's history was trimmed
-            out.append((replace(hit, source=ops[0].source), mapping))
+            index = state.indices.get(hit.index)
+            shard_sources = (
+                sources.get(ShardId(index.uuid, hit.shard, index.name), {}) if index else {}
+            )
+            source = shard_sources.get(hit.seq_no)
+            if source is not None:  # else that version's history was trimmed
+                out.append((replace(hit, source=source), mapping))
         return out
 
     async def scroll(

@@ -480,6 +480,22 @@ class ShardEngine:
             ).fetchall()
         return [HistoryOp(*row) for row in rows]
 
+    def sources_at(self, seq_nos: Sequence[int]) -> dict[int, bytes]:
+        """The indexed source of each operation still in the history, by ``_seq_no`` (a scroll
+        page reads its documents as the search saw them, in one call per shard)."""
+        out: dict[int, bytes] = {}
+        wanted = sorted(set(seq_nos))
+        with self._lock:
+            for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT seq_no, source FROM ops WHERE source IS NOT NULL AND seq_no IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                out.update((seq_no, bytes(source)) for seq_no, source in rows)
+        return out
+
     def trim_history(self, retain_ms: int, retain_ops: int) -> int:
         """Drop operations that every retention rule lets go; never those not yet indexed, and
         never the operation a live document points to (it holds that document's source)."""
