@@ -32,13 +32,14 @@ from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
+from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.disk_monitor import DiskThresholdMonitor
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
-from isthmus.errors import IllegalArgumentError, IsthmusError, NodeStartupError
+from isthmus.errors import IsthmusError, NodeStartupError
 from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import all_routes
@@ -414,16 +415,12 @@ class Node:
             tls_handshake_timeout=handshake_timeout("transport", s.raw),
         )
 
-        async def nodes(payload: Any, headers: Any, channel: Any) -> Any:
-            # cluster:monitor/state as remote clusters ask for it (nodes only): this cluster's
-            # nodes with their roles, attributes and publish addresses.
-            return {
-                "cluster_name": s.cluster_name,
-                "cluster_uuid": cluster.state.cluster_uuid,
-                "nodes": [server.identity.node.to_payload()],
-            }
-
-        registry.register("cluster:monitor/state", nodes)
+        register_transport_nodes(
+            registry,
+            cluster_name=s.cluster_name,
+            cluster_uuid=lambda: cluster.state.cluster_uuid,
+            node=lambda: server.identity.node,
+        )
         try:
             await server.start()
         except OSError as exc:
@@ -499,23 +496,12 @@ class Node:
             transport.identity, node=replace(transport.identity.node, publish_address=published)
         )
 
-        async def wrong_profile(payload: Any, headers: Any, channel: Any) -> Any:
-            raise IllegalArgumentError(
-                "remote cluster handshake action requires channel profile to be "
-                f"[{REMOTE_CLUSTER_PROFILE}], but got [{channel.profile}]"
-            )
-
-        async def remote_cluster_nodes(payload: Any, headers: Any, channel: Any) -> Any:
-            # cluster:internal/remote_cluster/nodes: the nodes with the server enabled, at their
-            # remote cluster server addresses (this node only: clusters are single-node).
-            return {
-                "cluster_name": s.cluster_name,
-                "cluster_uuid": transport.identity.cluster_uuid,
-                "nodes": [server.identity.node.to_payload()],
-            }
-
-        transport.registry.register(REMOTE_CLUSTER_HANDSHAKE, wrong_profile)
-        transport.registry.register(REMOTE_CLUSTER_NODES, remote_cluster_nodes)
+        register_remote_cluster_server(
+            transport.registry,
+            cluster_name=s.cluster_name,
+            cluster_uuid=lambda: transport.identity.cluster_uuid,
+            node=lambda: server.identity.node,
+        )
         logging.getLogger("org.elasticsearch.transport.RemoteClusterPortSettings").info(
             "remote cluster server publish_address {%s}, bound_addresses {%s}",
             published,

@@ -1,0 +1,86 @@
+"""What another cluster asks a node before it searches it: who the nodes are, and where.
+
+Owns the transport handlers a connecting cluster calls while it builds its connections:
+``cluster:monitor/state`` (the certificate model's sniff: this cluster's nodes at their transport
+addresses), ``cluster:internal/remote_cluster/nodes`` (the API-key model's: the nodes at their
+remote cluster server addresses) and the API-key handshake reached on the wrong profile (it is
+answered by the server on the ``_remote_cluster`` profile only; anywhere else it is refused with
+ES's message). Clusters are single-node, so each answer names this node only.
+
+The node's identity is read when a request arrives, not when the handlers are registered: the
+publish address is known only once the server is bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from isthmus.errors import IllegalArgumentError
+from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.channel import ChannelInfo
+from isthmus.wire.handshake import REMOTE_CLUSTER_HANDSHAKE_ACTION, NodeIdentity
+
+CLUSTER_STATE_ACTION = "cluster:monitor/state"
+REMOTE_CLUSTER_NODES_ACTION = "cluster:internal/remote_cluster/nodes"
+REMOTE_CLUSTER_PROFILE = "_remote_cluster"
+
+
+def nodes_payload(cluster_name: str, cluster_uuid: str, node: NodeIdentity) -> dict[str, Any]:
+    """The nodes answer both actions share: the cluster and its (one) node."""
+    return {
+        "cluster_name": cluster_name,
+        "cluster_uuid": cluster_uuid,
+        "nodes": [node.to_payload()],
+    }
+
+
+def register_transport_nodes(
+    registry: ActionRegistry,
+    *,
+    cluster_name: str,
+    cluster_uuid: Callable[[], str],
+    node: Callable[[], NodeIdentity],
+) -> None:
+    """``cluster:monitor/state`` as remote clusters ask for it (nodes only): this node with its
+    roles, attributes and transport publish address."""
+
+    async def nodes(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+        return nodes_payload(cluster_name, cluster_uuid(), node())
+
+    registry.register(CLUSTER_STATE_ACTION, nodes)
+
+
+def register_remote_cluster_server(
+    registry: ActionRegistry,
+    *,
+    cluster_name: str,
+    cluster_uuid: Callable[[], str],
+    node: Callable[[], NodeIdentity],
+) -> None:
+    """The actions of the remote cluster server (API-key model), registered only when it is
+    enabled: its nodes at their remote cluster server addresses, and the refusal of its handshake
+    on any profile but ``_remote_cluster``."""
+
+    async def wrong_profile(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+        raise IllegalArgumentError(
+            "remote cluster handshake action requires channel profile to be "
+            f"[{REMOTE_CLUSTER_PROFILE}], but got [{channel.profile}]"
+        )
+
+    async def remote_cluster_nodes(
+        payload: Any, headers: Mapping[str, str], channel: ChannelInfo
+    ) -> Any:
+        return nodes_payload(cluster_name, cluster_uuid(), node())
+
+    registry.register(REMOTE_CLUSTER_HANDSHAKE_ACTION, wrong_profile)
+    registry.register(REMOTE_CLUSTER_NODES_ACTION, remote_cluster_nodes)
+
+
+__all__ = [
+    "CLUSTER_STATE_ACTION",
+    "REMOTE_CLUSTER_NODES_ACTION",
+    "nodes_payload",
+    "register_remote_cluster_server",
+    "register_transport_nodes",
+]
