@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -519,76 +518,38 @@ class Node:
     def _remote_service(
         self, transport: TransportServer, secure: SecureSettingsHolder
     ) -> RemoteClusterService:
-        """The client side of remote clusters. An alias with ``cluster.remote.<alias>.credentials``
-        in the keystore uses the API-key model (``remote_cluster_client`` TLS, the remote cluster
-        handshake, cross-cluster headers); any other the certificate model (the transport's TLS
-        and the caller's identity). A reload that adds or removes a credential rebuilds that
-        alias's connections."""
-        from isthmus.actions.cross_cluster import identity_headers
-        from isthmus.remote.connector import Connector
+        """The client side of remote clusters; each alias's security model (and so its
+        connector) comes from :class:`RemoteSecurity`. A reload that adds or removes a
+        credential rebuilds that alias's connections."""
+        from isthmus.remote.security_model import ClientTls, RemoteSecurity
         from isthmus.remote.service import RemoteClusterService
-        from isthmus.security.transport_filter import SYSTEM
         from isthmus.settings.remote import remote_globals, transport_tuning
-        from isthmus.tasks import parent_header
 
         s = self.settings
-        tuning = transport_tuning(s.raw)
-        client_ssl = (
-            build_context(self._transport_cfg, server=False)
-            if self._transport_cfg is not None
-            else None
-        )
-        trust = transport.trust  # the transport's CAs, read once at its start
+        transport_trust = transport.trust  # the transport's CAs, read once at its start
         # The API-key model's client TLS is built now, so a broken configuration stops the
         # start as ES's does; its trust facts (for diagnostics) are read on first use.
-        client_tls = self._remote_cluster_client_context()
-        client_trust = functools.cache(self._remote_cluster_client_trust)
-
-        def credential(alias: str) -> Secret | None:
-            return secure.get(f"cluster.remote.{alias}.credentials")
-
-        def model(alias: str) -> str:
-            return "api_key" if credential(alias) is not None else "certificate"
-
-        def certificate_headers(subject: Any, action: str) -> dict[str, str]:
-            if subject is None:
-                return {**SYSTEM.header(), **parent_header()}
-            return identity_headers(subject)
-
-        def connector_for(config: Any) -> Connector:
-            common: dict[str, Any] = {
-                "identity": lambda: transport.identity,
-                "tcp": tuning.tcp,
-                "connect_timeout": tuning.connect_timeout.seconds,
-                "compression": (config.compress, config.compression_scheme),
-            }
-            if model(config.alias) == "certificate":
-                return Connector(
-                    ssl_context=client_ssl, trust=trust, headers=certificate_headers, **common
-                )
-            return Connector(
-                ssl_context=client_tls,
-                trust=client_trust() if client_tls is not None else None,
-                profile="_remote_cluster",
-                handshake_action=REMOTE_CLUSTER_HANDSHAKE,
-                nodes_action=REMOTE_CLUSTER_NODES,
-                headers=_api_key_headers(config.alias, credential),
-                model="api_key",
-                **common,
-            )
-
-        service = RemoteClusterService(
-            connector_for,
-            remote_globals(s.raw),
-            enabled="remote_cluster_client" in s.roles,
+        security = RemoteSecurity(
+            identity=lambda: transport.identity,
+            tuning=transport_tuning(s.raw),
+            transport_tls=ClientTls.of(
+                build_context(self._transport_cfg, server=False)
+                if self._transport_cfg is not None
+                else None,
+                lambda: transport_trust,
+            ),
+            remote_cluster_client_tls=ClientTls.of(
+                self._remote_cluster_client_context(), self._remote_cluster_client_trust
+            ),
+            credential=secure.get,
         )
-        loop = asyncio.get_running_loop()
+        service = RemoteClusterService(
+            security, remote_globals(s.raw), enabled="remote_cluster_client" in s.roles
+        )
 
-        def on_reload(contents: Any) -> None:
-            # Runs in the reload's worker thread; the rebuild runs on the loop and is waited
-            # for, so the API answers once the new connections were tried.
-            future = asyncio.run_coroutine_threadsafe(service.rebuild_for_model(model), loop)
-            future.result(timeout=120)
+        async def on_reload(contents: Any) -> None:
+            # The API answers once the rebuilt connections were tried.
+            await service.rebuild_changed_models()
 
         secure.add_hook(on_reload)
         return service
@@ -643,34 +604,6 @@ class Node:
 
 REMOTE_CLUSTER_HANDSHAKE = "cluster:internal/remote_cluster/handshake"
 REMOTE_CLUSTER_NODES = "cluster:internal/remote_cluster/nodes"
-
-
-def _api_key_headers(alias: str, credential: Callable[[str], Secret | None]) -> Any:
-    """The API-key model's request headers for ``alias``: the credential as the keystore holds
-    it now, and who the caller is and what their ``remote_indices`` allow on ``alias``
-    (internal requests and ``cluster:monitor/state`` travel as the cross-cluster system)."""
-    from isthmus.errors import IllegalArgumentError
-    from isthmus.security.cross_cluster_access import (
-        SYSTEM_SUBJECT_INFO,
-        outbound_headers,
-        subject_info,
-    )
-    from isthmus.tasks import parent_header
-
-    def headers(subject: Any, action: str) -> dict[str, str]:
-        secret = credential(alias)
-        if secret is None:
-            raise IllegalArgumentError(
-                f"remote cluster [{alias}] has no credentials any more; its connection is being "
-                "rebuilt for the certificate-based model"
-            )
-        if subject is None or action == "cluster:monitor/state":
-            info = SYSTEM_SUBJECT_INFO
-        else:
-            info = subject_info(subject, alias, action)
-        return {**outbound_headers(secret, info), **parent_header()}
-
-    return headers
 
 
 def _tcp_fields(values: dict[str, Any]) -> dict[str, Any]:

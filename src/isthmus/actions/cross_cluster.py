@@ -48,21 +48,6 @@ def local_names(names: list[str]) -> list[str]:
     return names
 
 
-def identity_headers(subject: Subject | None) -> dict[str, str]:
-    """The caller's identity for the remote cluster to authorize (certificate model), and the
-    task the request is a child of."""
-    from isthmus.tasks import parent_header
-
-    if subject is None:
-        return parent_header()
-    from isthmus.security.transport_filter import TransportIdentity
-
-    return {
-        **TransportIdentity(subject.username, subject.role_names, subject.realm).header(),
-        **parent_header(),
-    }
-
-
 def short_version() -> dict[str, Any]:
     full = version_block()
     keys = (
@@ -301,7 +286,7 @@ def resolve_names(
     return {"indices": indices, "aliases": alias_entries, "data_streams": []}
 
 
-__all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "identity_headers", "resolve_names"]
+__all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "resolve_names"]
 
 
 @functools.lru_cache(maxsize=512)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.remote.connector import Connector
 from isthmus.remote.proxy import ProxyStrategy
+from isthmus.remote.security_model import SecurityModel
 from isthmus.remote.sniff import SniffStrategy
 from isthmus.remote.strategy import RemoteStrategy
 from isthmus.transport.channel import TransportChannel
@@ -29,6 +30,7 @@ class RemoteClusterConnection:
         config: RemoteClusterConfig,
         connector: Connector,
         *,
+        model: SecurityModel = SecurityModel.CERTIFICATE,
         initial_connect_timeout: str,
         node_attr: str | None = None,
     ) -> None:
@@ -38,6 +40,7 @@ class RemoteClusterConnection:
         self.config = config
         self.initial_connect_timeout = initial_connect_timeout
         self.connector = connector
+        self.model = model  # decided when the connection was built; a change rebuilds it
         self.strategy: RemoteStrategy
         if config.mode is Mode.SNIFF:
             self.strategy = SniffStrategy(config, connector, node_attr=node_attr)
@@ -77,7 +80,7 @@ class RemoteClusterConnection:
         body.update(self.strategy.mode_info())
         body["initial_connect_timeout"] = self.initial_connect_timeout
         body["skip_unavailable"] = self.config.skip_unavailable
-        if self.connector.model == "api_key":
+        if self.model is SecurityModel.API_KEY:
             body["cluster_credentials"] = "::es_redacted::"
         return body
 

@@ -3,9 +3,10 @@
 A :class:`Connector` bundles what every outbound remote connection of one security model shares
 (this node's identity, the client TLS context and its trust description, TCP options, the
 connect-and-handshake timeout, the handshake and node-discovery actions, and the headers each
-request carries) so that strategies only say *where* to connect. Strategies take a connector as
-a parameter, which is also the seam tests use to point them at real loopback servers with other
-identities.
+request carries), and the network and clock those connections use, so that strategies only say
+*where* to connect. Strategies take a connector as a parameter, which is also the seam tests use
+to point them at in-memory nodes (``isthmus.testing``) on a fake network and a fake clock; the
+defaults are the real network and clock.
 
 The two security models differ only in their connector: the certificate model uses the
 transport's TLS and sends the caller's identity; the API-key model uses the
@@ -20,9 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.transport.channel import TransportChannel
 from isthmus.transport.client import connect
 from isthmus.transport.local import LocalNode
+from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire import HANDSHAKE_ACTION
 
 if TYPE_CHECKING:
@@ -53,10 +56,11 @@ class Connector:
     # The headers of one request (caller, action); the caller None is the system (handshakes,
     # node discovery). Read on every request, so a reloaded credential applies at once.
     headers: RequestHeaders = _no_headers
-    # "api_key" when the alias has keystore credentials, else "certificate".
-    model: str = "certificate"
     # (transport.compress, transport.compression_scheme) of the remote alias.
     compression: tuple[str, str] | None = None
+    # Where connections are opened and whose time their deadlines, pings and liveness read.
+    network: ConnectionBackend = SYSTEM_NETWORK
+    clock: Clock = SYSTEM_CLOCK
 
     async def open(
         self,
@@ -81,6 +85,8 @@ class Connector:
             handshake_action=self.handshake_action,
             headers=self.headers(None, self.handshake_action),
             compression=self.compression,
+            network=self.network,
+            clock=self.clock,
         )
 
     @property
@@ -91,5 +97,5 @@ class Connector:
     def __repr__(self) -> str:
         tls = "tls" if self.ssl_context is not None else "plain"
         return (
-            f"<Connector {self.model} profile={self.profile} {tls} timeout={self.connect_timeout}s>"
+            f"<Connector profile={self.profile} {tls} timeout={self.connect_timeout}s>"
         )

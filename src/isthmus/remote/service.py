@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from isthmus.errors import IllegalArgumentError, IsthmusError
 from isthmus.remote.cluster import RemoteClusterConnection
-from isthmus.remote.connector import Connector
+from isthmus.remote.security_model import ConnectorFactory
 from isthmus.transport.channel import TransportChannel
 from isthmus.transport.errors import NoSuchRemoteClusterError
 
@@ -52,13 +52,13 @@ class RemoteClusterService:
 
     def __init__(
         self,
-        connector_for: Callable[[RemoteClusterConfig], Connector],
+        security: ConnectorFactory,
         globals_: RemoteClusterGlobals,
         *,
         enabled: bool = True,
         update_wait: float = UPDATE_WAIT_SECONDS,
     ) -> None:
-        self._connector_for = connector_for
+        self._security = security
         self.globals = globals_
         self.enabled = enabled  # the node has the remote_cluster_client role
         self.update_wait = update_wait
@@ -158,10 +158,9 @@ class RemoteClusterService:
                     )
             return statuses
 
-    async def rebuild_for_model(self, wanted: Callable[[str], str]) -> dict[str, UpdateStatus]:
+    async def rebuild_changed_models(self) -> dict[str, UpdateStatus]:
         """Rebuild the aliases whose security model changed (a keystore credential was added or
-        removed); ``wanted`` tells an alias's model now. A changed credential needs nothing:
-        requests read it when they are sent."""
+        removed). A changed credential needs nothing: requests read it when they are sent."""
         if not self.enabled or self._closed:
             return {}
         async with self._lock:
@@ -169,7 +168,7 @@ class RemoteClusterService:
                 return {}
             attempts: dict[str, RemoteClusterConnection] = {}
             for alias, current in list(self._remotes.items()):
-                if current.connector.model == wanted(alias):
+                if current.model is self._security.model_of(alias):
                     continue
                 try:
                     replacement = self._build(current.config)
@@ -197,9 +196,11 @@ class RemoteClusterService:
             return {alias: UpdateStatus.RECONNECTED for alias in attempts}
 
     def _build(self, config: RemoteClusterConfig) -> RemoteClusterConnection:
+        model = self._security.model_of(config.alias)
         return RemoteClusterConnection(
             config,
-            self._connector_for(config),
+            self._security.connector(config, model),
+            model=model,
             initial_connect_timeout=self.globals.initial_connect_timeout.text,
             node_attr=self.globals.node_attr,
         )

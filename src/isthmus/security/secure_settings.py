@@ -3,12 +3,18 @@
 ``POST /_nodes/reload_secure_settings`` re-reads the keystore and hands the new contents to every
 registered hook (remote cluster credentials register one); a hook that fails is reported in the
 API's ``reload_exception`` and the node keeps running with what it had.
+
+Reloading is async end to end: the keystore is read and decrypted in a worker thread (its key
+derivation takes tens of milliseconds), then the contents are swapped and the hooks run on the
+event loop, where the components they touch live. No thread ever waits on the loop. Reloads are
+serialized, so two concurrent calls apply in the order they read the keystore.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from isthmus.settings.secret import Secret
@@ -21,7 +27,7 @@ log = logging.getLogger(
 )
 
 Loader = Callable[[Secret | None], "KeystoreContents | None"]
-Hook = Callable[["KeystoreContents | None"], None]
+Hook = Callable[["KeystoreContents | None"], Awaitable[None]]
 
 
 class SecureSettingsHolder:
@@ -29,18 +35,22 @@ class SecureSettingsHolder:
         self._loader = loader
         self.current = initial
         self._hooks: list[Hook] = []
+        self._lock = asyncio.Lock()
         self.reloads = 0
 
     def add_hook(self, hook: Hook) -> None:
+        """``hook`` runs on the event loop after every successful read of the keystore."""
         self._hooks.append(hook)
 
-    def reload(self, password: Secret | None) -> None:
-        """Re-read the keystore and run the hooks; raises on the first failure."""
-        contents = self._loader(password)
-        self.current = contents
-        self.reloads += 1
-        for hook in self._hooks:
-            hook(contents)
+    async def reload(self, password: Secret | None) -> None:
+        """Re-read the keystore off the loop, then swap it in and run the hooks on the loop;
+        raises on the first failure (a failed read keeps the previous contents)."""
+        async with self._lock:
+            contents = await asyncio.to_thread(self._loader, password)
+            self.current = contents
+            self.reloads += 1
+            for hook in self._hooks:
+                await hook(contents)
         log.info("reloaded secure settings (%s entries)", len(contents.names()) if contents else 0)
 
     def get(self, name: str) -> Secret | None:

@@ -75,10 +75,11 @@ def test_exclusions() -> None:
 
 def test_node_without_the_remote_cluster_client_role() -> None:
     from isthmus.actions.cross_cluster import CrossClusterActions
+    from isthmus.remote.security_model import SingleModel
     from isthmus.remote.service import RemoteClusterService
     from isthmus.settings.remote import remote_globals
 
-    service = RemoteClusterService(lambda c: None, remote_globals({}), enabled=False)  # type: ignore[arg-type,return-value]
+    service = RemoteClusterService(SingleModel(lambda c: None), remote_globals({}), enabled=False)  # type: ignore[arg-type,return-value]
     actions = CrossClusterActions(None, service, "node-1")  # type: ignore[arg-type]
     with pytest.raises(IllegalArgumentError) as err:
         actions.group("logs,my:logs")

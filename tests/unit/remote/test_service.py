@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from isthmus.remote.security_model import SingleModel
 from isthmus.remote.service import RemoteClusterClientRoleError, RemoteClusterService, UpdateStatus
 from isthmus.settings.remote import remote_globals
 from isthmus.transport.errors import NoSuchRemoteClusterError
@@ -14,7 +15,7 @@ from tests.unit.remote.conftest import cluster, configs, connector
 
 
 def service(**kw: object) -> RemoteClusterService:
-    return RemoteClusterService(lambda config: connector(), remote_globals({}), **kw)  # type: ignore[arg-type]
+    return RemoteClusterService(SingleModel(lambda config: connector()), remote_globals({}), **kw)  # type: ignore[arg-type]
 
 
 async def test_add_update_rebuild_remove(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,19 +1,45 @@
-"""``GET /``, ``_cluster/health``, ``_cluster/settings``, ``_cluster/state``, ``_nodes``."""
+"""``GET /``, ``_cluster/health``, ``_cluster/settings``, ``_cluster/state``, ``_nodes``,
+``_remote/info``, ``_resolve``, ``_tasks``, secure settings reload, ``_ssl/certificates``."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import BUILD_HASH, version_block
 from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.actions.cluster import ClusterActions, NodeIdentity
+    from isthmus.actions.cross_cluster import CrossClusterActions
+    from isthmus.cluster.service import ClusterService
+    from isthmus.remote.service import RemoteClusterService
+    from isthmus.security.secure_settings import SecureSettingsHolder
+    from isthmus.security.tls import SslConfig
+    from isthmus.tasks import TaskManager
 
 
-def routes(s: Services) -> list[Route]:
+@dataclass(frozen=True)
+class ClusterApiDeps:
+    """What the cluster-level handlers use. Every node has all of them, security on or off
+    (the keystore, the task manager and the remote cluster service do not depend on it);
+    ``ssl_configs`` is empty when no TLS is configured."""
+
+    node: NodeIdentity
+    cluster: ClusterService
+    cluster_actions: ClusterActions
+    cross_cluster: CrossClusterActions
+    remote: RemoteClusterService
+    tasks: TaskManager
+    secure_settings: SecureSettingsHolder
+    ssl_configs: tuple[SslConfig, ...]
+
+
+def routes(s: ClusterApiDeps) -> list[Route]:
     async def root(req: Request) -> dict[str, Any]:
         return {
             "name": s.node.settings.node_name,
@@ -98,9 +124,7 @@ def routes(s: Services) -> list[Route]:
         holder = s.secure_settings
         try:
             if holder is not None:
-                await asyncio.to_thread(
-                    holder.reload, Secret(password) if isinstance(password, str) else None
-                )
+                await holder.reload(Secret(password) if isinstance(password, str) else None)
         except IsthmusError as exc:
             node_out["reload_exception"] = {"type": exc.es_type, "reason": exc.reason}
         return {
@@ -129,7 +153,7 @@ def routes(s: Services) -> list[Route]:
     )
 
     async def remote_info(req: Request) -> dict[str, Any]:
-        return {} if s.remote is None else s.remote.info()
+        return s.remote.info()
 
     async def resolve_cluster_all(req: Request) -> dict[str, Any]:
         return await s.cross_cluster.resolve_cluster(None, req.params, req.subject)
@@ -154,20 +178,14 @@ def routes(s: Services) -> list[Route]:
         return {"nodes": {s.node.node_id: node} if records else {}}
 
     async def list_tasks(req: Request) -> dict[str, Any]:
-        if s.tasks is None:
-            return {"nodes": {}}
         records = s.tasks.list(req.params.get("actions"), req.params.get("parent_task_id"))
         return tasks_by_node(records, req.params.get("detailed") == "true")
 
     async def get_task(req: Request) -> dict[str, Any]:
-        if s.tasks is None:
-            raise IsthmusError("tasks are not tracked")
         record = s.tasks.get(req.path_params["task_id"])
         return {"completed": False, "task": record.to_json(True)}
 
     async def cancel_tasks(req: Request) -> dict[str, Any]:
-        if s.tasks is None:
-            return {"nodes": {}}
         task_id = req.path_params.get("task_id")
         if task_id is not None:
             records = [s.tasks.cancel(task_id)]
