@@ -14,14 +14,13 @@ its peer for ``2 * p`` is declared dead and aborted — the only way to notice a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import IsthmusError
 from isthmus.supervision import TaskSet
 from isthmus.transport.channel import ChannelState, TransportChannel
@@ -62,7 +61,7 @@ class ClusterConnectionManager:
         *,
         ping_interval: float | None,
         on_disconnect: Callable[[ManagedConnection], None],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.alias = alias
         self.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
@@ -132,10 +131,10 @@ class ClusterConnectionManager:
     async def _ping_until_closed(self, channel: TransportChannel, interval: float) -> None:
         tick = interval / 4
         dead_after = 2 * interval
-        last_ping = self._clock()
+        last_ping = self._clock.monotonic()
         while channel.state is ChannelState.OPEN:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(tick):
+                async with self._clock.timeout(tick):
                     await channel.wait_closed()
             if channel.state is not ChannelState.OPEN:
                 break
@@ -152,8 +151,8 @@ class ClusterConnectionManager:
                 )
                 channel.abort(f"no data from the peer for [{silent:.1f}s]")
                 break
-            if self._clock() - last_ping >= interval:
-                last_ping = self._clock()
+            if self._clock.monotonic() - last_ping >= interval:
+                last_ping = self._clock.monotonic()
                 try:
                     await channel.ping()
                 except IsthmusError:

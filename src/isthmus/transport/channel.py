@@ -22,10 +22,10 @@ import asyncio
 import functools
 import logging
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import IsthmusError
 from isthmus.transport.channel_info import ENDED as _ENDED
 from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
@@ -94,7 +94,7 @@ class TransportChannel(asyncio.Protocol):
         limits: FrameLimits = DEFAULT_LIMITS,
         profile: str = "default",
         trust: TrustInfo | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         tcp: TcpOptions | None = None,
         guard: InboundGuard | None = None,
     ) -> None:
@@ -108,8 +108,9 @@ class TransportChannel(asyncio.Protocol):
         self._tcp = tcp
         self._server_hostname = None if server_side else server_hostname
         self._trust = trust
+        # Liveness and request deadlines are read on this clock (virtual in tests).
         self._clock = clock
-        self.last_received = clock()  # liveness: when the peer last sent us anything
+        self.last_received = clock.monotonic()  # liveness: when the peer last sent us anything
         # (transport.compress, transport.compression_scheme) for our requests; None: never.
         # Answers follow the request they answer, whatever this says.
         self.compression: tuple[str, str] | None = None
@@ -159,7 +160,7 @@ class TransportChannel(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.state in _ENDED:
             return
-        self.last_received = self._clock()
+        self.last_received = self._clock.monotonic()
         if self._tls is not None:
             data = self._decrypt(data)
             if self.state in _ENDED or not data:
@@ -404,7 +405,7 @@ class TransportChannel(asyncio.Protocol):
                 if not self._writable.is_set():
                     await self._writable.wait()  # back-pressure; set again when it ends
                 return await future
-            async with asyncio.timeout(timeout):
+            async with self._clock.timeout(timeout):
                 await self._writable.wait()  # back-pressure; set again when the channel ends
                 return await future
         except asyncio.CancelledError:
@@ -563,7 +564,7 @@ class TransportChannel(asyncio.Protocol):
 
     def silent_for(self) -> float:
         """Seconds since the peer last sent anything."""
-        return self._clock() - self.last_received
+        return self._clock.monotonic() - self.last_received
 
     def _node_name(self) -> str:
         return "" if self.remote_node is None else self.remote_node.name

@@ -4,19 +4,21 @@
 ``remote_cluster_name`` and ``remote_cluster_uuid`` set) or raises: refusal and TLS failures as
 :class:`ConnectTransportError` with ES's ``[][host:port] ...`` text, an incompatible or foreign
 peer as :class:`~isthmus.wire.HandshakeError`. The channel has no task of its own; pass a
-``handler`` only if the caller will also run ``channel.serve()`` in its TaskGroup.
+``handler`` only if the caller will also run ``channel.serve()`` in its TaskGroup. The network
+and the clock are parameters (real by default) so that tests connect without ports or sleeps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 from typing import TYPE_CHECKING
 
+from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.transport.channel import RequestHandler, TransportChannel
 from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.local import LocalNode
+from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
 from isthmus.wire.handshake import check_response
 
@@ -41,16 +43,17 @@ async def connect(
     handshake_action: str = HANDSHAKE_ACTION,
     headers: dict[str, str] | None = None,
     compression: tuple[str, str] | None = None,
+    network: ConnectionBackend = SYSTEM_NETWORK,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> TransportChannel:
-    """Connect to ``host:port`` and handshake as ``identity``; the whole exchange is bounded
-    by ``timeout`` seconds."""
+    """Connect to ``host:port`` through ``network`` and handshake as ``identity``; the whole
+    exchange is bounded by ``timeout`` seconds of ``clock``, which the channel keeps."""
     address = f"{host}:{port}"
-    loop = asyncio.get_running_loop()
     channel: TransportChannel | None = None
     try:
-        async with asyncio.timeout(timeout):
+        async with clock.timeout(timeout):
             try:
-                _, channel = await loop.create_connection(
+                _, channel = await network.create_connection(
                     lambda: TransportChannel(
                         handler=handler,
                         ssl_context=ssl_context,
@@ -59,6 +62,7 @@ async def connect(
                         profile=profile,
                         trust=trust,
                         tcp=tcp,
+                        clock=clock,
                     ),
                     host,
                     port,
