@@ -438,12 +438,9 @@ class Node:
         ``remote_cluster_server.enabled``: otherwise nothing listens there."""
         from isthmus.errors import SettingsError
         from isthmus.settings.remote import transport_tuning
-        from isthmus.settings.remote_server import (
-            REMOTE_CLUSTER_PROFILE,
-            remote_server_settings,
-            remote_server_tcp,
-        )
+        from isthmus.settings.remote_server import remote_server_settings, remote_server_tcp
         from isthmus.transport.server import TransportServer
+        from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
         s = self.settings
         try:

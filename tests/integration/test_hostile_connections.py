@@ -29,7 +29,8 @@ from isthmus.lab.topology import ALIAS, INDEX, USER, USER_PASSWORD, Lab, LabSpec
 from isthmus.testing.process import NodeProcess
 from isthmus.transport.local import LocalNode
 from isthmus.wire import Connection, ErrorResponse, Response
-from isthmus.wire.handshake import HANDSHAKE_ACTION, NodeIdentity
+from isthmus.wire.handshake import NodeIdentity
+from isthmus.wire.names import HANDSHAKE_ACTION
 
 # Deadlines configured on the attacked node (the defaults are 10 s each).
 HANDSHAKE_TIMEOUT = 3.0

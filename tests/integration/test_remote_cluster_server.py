@@ -12,7 +12,8 @@ from isthmus.errors import IllegalArgumentError
 from isthmus.testing.process import NodeProcess
 from isthmus.transport.client import connect
 from isthmus.transport.local import LocalNode
-from isthmus.wire.handshake import REMOTE_CLUSTER_HANDSHAKE_ACTION, NodeIdentity
+from isthmus.wire.handshake import NodeIdentity
+from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION
 
 ME = LocalNode("local", "uuid", NodeIdentity("cid", "local-node", "127.0.0.1:0", "9.1.0"))
 

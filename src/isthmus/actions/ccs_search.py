@@ -37,14 +37,11 @@ from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, TransportChannel
+from isthmus.wire.names import QUERY_PHASE_ACTION, SEARCH_ACTION, SEARCH_SHARDS_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
     from isthmus.security.index_authorization import IndexAuthorization
-
-SEARCH_ACTION = "indices:data/read/search"
-SEARCH_SHARDS_ACTION = "indices:admin/search/search_shards"
-QUERY_PHASE_ACTION = "indices:data/read/search[phase/query]"
 
 # URL parameters a remote needs to run its part exactly as the coordinator would.
 _FORWARDED_PARAMS = (

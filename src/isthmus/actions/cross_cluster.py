@@ -28,12 +28,11 @@ from isthmus.security.authz import Authorizer, Subject
 from isthmus.settings.values import parse_time
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo
+from isthmus.wire.names import RESOLVE_CLUSTER_ACTION, RESOLVE_INDEX_ACTION
 
 if TYPE_CHECKING:
     from isthmus.remote.service import RemoteClusterService
 
-RESOLVE_CLUSTER_ACTION = "indices:admin/resolve/cluster"
-RESOLVE_INDEX_ACTION = "indices:admin/resolve/index"
 LENIENT = IndicesOptions(ignore_unavailable=True, allow_no_indices=True)
 
 

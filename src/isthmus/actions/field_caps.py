@@ -21,12 +21,12 @@ from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, I
 from isthmus.index.field_types import DATE, KEYWORD, NUMERIC_TYPES
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo
+from isthmus.wire.names import FIELD_CAPS_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
     from isthmus.security.index_authorization import IndexAuthorization
 
-FIELD_CAPS_ACTION = "indices:data/read/field_caps"
 OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
 
 # (type, searchable, aggregatable) of the metadata fields every index has.

@@ -19,11 +19,13 @@ from typing import Any
 from isthmus.errors import IllegalArgumentError
 from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.channel import ChannelInfo
-from isthmus.wire.handshake import REMOTE_CLUSTER_HANDSHAKE_ACTION, NodeIdentity
-
-CLUSTER_STATE_ACTION = "cluster:monitor/state"
-REMOTE_CLUSTER_NODES_ACTION = "cluster:internal/remote_cluster/nodes"
-REMOTE_CLUSTER_PROFILE = "_remote_cluster"
+from isthmus.wire.handshake import NodeIdentity
+from isthmus.wire.names import (
+    CLUSTER_STATE_ACTION,
+    REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_NODES_ACTION,
+    REMOTE_CLUSTER_PROFILE,
+)
 
 
 def nodes_payload(cluster_name: str, cluster_uuid: str, node: NodeIdentity) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from isthmus.lab.topology import ALIAS, INDEX, LabSpec
+from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE
+from isthmus.wire.names import SEARCH_ACTION as SEARCH
 
 # Placeholders filled in when the lab runs: the key id, the alias.
 KEY_ID = "{key_id}"
@@ -76,9 +78,6 @@ def _trust_failure(subject: str, context: str, profile: str, also: str | None = 
     )
 
 
-HANDSHAKE = "cluster:internal/remote_cluster/handshake"
-
-
 def _refused_key(reason: str) -> Expected:
     """A key the remote cannot authenticate: refused by the remote cluster server, which logs
     why (the error carries the reason too, in ``additional_unsuccessful_credentials``)."""
@@ -94,9 +93,6 @@ def _refused_key(reason: str) -> Expected:
         ),
         search_error=(401, "security_exception", f"unable to authenticate user [{KEY_ID}]"),
     )
-
-
-SEARCH = "indices:data/read/search"
 
 
 def scenarios(mode: str = "proxy") -> dict[str, Scenario]:

@@ -26,7 +26,7 @@ from isthmus.transport.channel import TransportChannel
 from isthmus.transport.client import connect
 from isthmus.transport.local import LocalNode
 from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
-from isthmus.wire import HANDSHAKE_ACTION
+from isthmus.wire.names import CLUSTER_STATE_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
@@ -50,9 +50,9 @@ class Connector:
     trust: TrustInfo | None = None
     tcp: TcpOptions | None = None
     connect_timeout: float = 30.0
-    profile: str = "default"
+    profile: str = DEFAULT_PROFILE
     handshake_action: str = HANDSHAKE_ACTION
-    nodes_action: str = "cluster:monitor/state"
+    nodes_action: str = CLUSTER_STATE_ACTION
     # The headers of one request (caller, action); the caller None is the system (handshakes,
     # node discovery). Read on every request, so a reloaded credential applies at once.
     headers: RequestHeaders = _no_headers

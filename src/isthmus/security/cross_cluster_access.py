@@ -34,12 +34,21 @@ from isthmus.security.authz import Authorizer, CrossClusterOrigin, Subject
 from isthmus.security.roles import IndicesPrivileges, RoleDescriptor, parse_role
 from isthmus.settings.secret import Secret
 from isthmus.transport.channel import ChannelInfo
+from isthmus.wire.names import (
+    CLUSTER_STATE_ACTION,
+    FIELD_CAPS_ACTION,
+    HANDSHAKE_ACTION,
+    PROXY_ACTION_PREFIX,
+    REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_NODES_ACTION,
+    RESOLVE_CLUSTER_ACTION,
+    RESOLVE_INDEX_ACTION,
+    SEARCH_ACTION,
+    SEARCH_SHARDS_ACTION,
+)
 
 CREDENTIALS_HEADER = "_cross_cluster_access_credentials"
 SUBJECT_INFO_HEADER = "_cross_cluster_access_subject_info"
-REMOTE_CLUSTER_HANDSHAKE_ACTION = "cluster:internal/remote_cluster/handshake"
-REMOTE_CLUSTER_NODES_ACTION = "cluster:internal/remote_cluster/nodes"
-TRANSPORT_HANDSHAKE_ACTION = "internal:transport/handshake"
 
 log = logging.getLogger(
     "org.elasticsearch.xpack.security.transport.CrossClusterAccessServerTransportFilter"
@@ -65,14 +74,14 @@ _SEARCH_SHARD_ACTIONS = (
 ALLOWED_ACTIONS = frozenset(
     {
         *_SEARCH_SHARD_ACTIONS,
-        *(f"internal:transport/proxy/{a}" for a in _SEARCH_SHARD_ACTIONS),
+        *(f"{PROXY_ACTION_PREFIX}{a}" for a in _SEARCH_SHARD_ACTIONS),
         "indices:data/read/open_reader_context",
-        "indices:data/read/search",
+        SEARCH_ACTION,
         "indices:admin/shards/search_shards",
-        "indices:admin/search/search_shards",
-        "indices:admin/resolve/index",
-        "indices:admin/resolve/cluster",
-        "indices:data/read/field_caps",
+        SEARCH_SHARDS_ACTION,
+        RESOLVE_INDEX_ACTION,
+        RESOLVE_CLUSTER_ACTION,
+        FIELD_CAPS_ACTION,
         "indices:data/read/field_caps[n]",
         "indices:data/read/eql",
         "cluster:monitor/xpack/info",
@@ -81,7 +90,7 @@ ALLOWED_ACTIONS = frozenset(
         REMOTE_CLUSTER_HANDSHAKE_ACTION,
         REMOTE_CLUSTER_NODES_ACTION,
         "indices:data/read/xpack/ccr/shard_changes",
-        "cluster:monitor/state",
+        CLUSTER_STATE_ACTION,
         "cluster:admin/xpack/security/user/has_privileges",
         "indices:monitor/stats",
         "indices:monitor/stats[n]",
@@ -300,7 +309,7 @@ class CrossClusterAccessFilter:
         # A certificate-model caller's own transport handshake meets the header check (the
         # guide's "connecting without a cross-cluster API key"); any other action must be
         # allowed here first.
-        if action != TRANSPORT_HANDSHAKE_ACTION and action not in ALLOWED_ACTIONS:
+        if action != HANDSHAKE_ACTION and action not in ALLOWED_ACTIONS:
             raise IllegalArgumentError(
                 f"action [{action}] is not allowed as a cross cluster operation on the dedicated "
                 "remote cluster server port"

@@ -41,6 +41,7 @@ from isthmus.security.passwords import (
 from isthmus.security.roles import BUILTIN_ROLES, RoleDescriptor, parse_role
 from isthmus.security.store import SecurityStore
 from isthmus.settings.values import parse_time
+from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION
 from isthmus.xcontent import as_object
 
 log = logging.getLogger("org.elasticsearch.xpack.security.authc.AuthenticationService")
@@ -565,7 +566,7 @@ class SecurityService:
         return self._authenticate_key(key_id, secret, expected_type)
 
     def authenticate_cross_cluster_api_key(
-        self, credential: str, action: str = "cluster:internal/remote_cluster/handshake"
+        self, credential: str, action: str = REMOTE_CLUSTER_HANDSHAKE_ACTION
     ) -> Subject:
         """The subject of a cross-cluster request's ``_cross_cluster_access_credentials`` header
         (``ApiKey <base64(id:secret)>``), for the remote cluster server.

@@ -23,13 +23,14 @@ from isthmus.errors import SecurityError
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import SecurityService
 from isthmus.transport.channel import ChannelInfo
+from isthmus.wire.names import CLUSTER_STATE_ACTION
 
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
 SYSTEM_USER = "_system"
 
 # What the system identity may do here: node discovery (handshakes and cancellations are
 # answered by the transport itself, before any filter).
-_SYSTEM_ACTIONS = frozenset({"cluster:monitor/state"})
+_SYSTEM_ACTIONS = frozenset({CLUSTER_STATE_ACTION})
 
 
 @dataclass(frozen=True)

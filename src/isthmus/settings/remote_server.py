@@ -17,8 +17,8 @@ from typing import Any
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
 from isthmus.settings.registry import Scope, Setting, find, register
+from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
-REMOTE_CLUSTER_PROFILE = "_remote_cluster"
 DEFAULT_PORT = 9443
 
 

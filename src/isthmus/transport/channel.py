@@ -56,7 +56,7 @@ from isthmus.wire import (
     WireError,
     should_compress,
 )
-from isthmus.wire.handshake import HANDSHAKE_ACTIONS
+from isthmus.wire.names import CANCEL_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
@@ -64,9 +64,6 @@ if TYPE_CHECKING:
     from isthmus.transport.limits import InboundGuard
 
 log = logging.getLogger("isthmus.transport")
-
-# Sent when a caller abandons a request: the receiver cancels the work that request started.
-CANCEL_ACTION = "internal:transport/cancel"
 
 RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
 
@@ -92,7 +89,7 @@ class TransportChannel(asyncio.Protocol):
         server_side: bool = False,
         server_hostname: str | None = None,
         limits: FrameLimits = DEFAULT_LIMITS,
-        profile: str = "default",
+        profile: str = DEFAULT_PROFILE,
         trust: TrustInfo | None = None,
         clock: Clock = SYSTEM_CLOCK,
         tcp: TcpOptions | None = None,

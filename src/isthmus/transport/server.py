@@ -34,14 +34,18 @@ from isthmus.transport.local import LocalNode
 from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
-from isthmus.wire.handshake import REMOTE_CLUSTER_HANDSHAKE_ACTION, accept_request
+from isthmus.wire.handshake import accept_request
+from isthmus.wire.names import (
+    DEFAULT_PROFILE,
+    REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_PROFILE,
+)
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
 
 _KEPT_TLS_FAILURES = 64
-REMOTE_CLUSTER_PROFILE = "_remote_cluster"
 log = logging.getLogger("isthmus.transport")
 
 # Authenticates/authorizes a request before its handler runs; raises to refuse it.
@@ -75,7 +79,7 @@ class TransportServer:
         ssl_context: ssl.SSLContext | None = None,
         publish_host: str | None = None,
         publish_port: int | None = None,
-        profile: str = "default",
+        profile: str = DEFAULT_PROFILE,
         trust: TrustInfo | None = None,
         tcp: TcpOptions | None = None,
         request_filter: RequestFilter | None = None,

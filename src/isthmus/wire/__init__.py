@@ -17,7 +17,6 @@ from isthmus.wire.frames import (
     WireProtocolError,
 )
 from isthmus.wire.handshake import (
-    HANDSHAKE_ACTION,
     HandshakeError,
     HandshakeRequest,
     HandshakeResponse,
@@ -33,6 +32,7 @@ from isthmus.wire.messages import (
     Response,
     WireError,
 )
+from isthmus.wire.names import HANDSHAKE_ACTION
 
 __all__ = [
     "COMPRESSION_SCHEMES",

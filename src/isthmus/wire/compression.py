@@ -24,6 +24,8 @@ from typing import Any, Final
 
 import lz4.frame  # type: ignore[import-untyped]
 
+from isthmus.wire.names import HANDSHAKE_ACTIONS, PROXY_ACTION_PREFIX
+
 DEFLATE: Final = "deflate"
 LZ4: Final = "lz4"
 SCHEMES: Final = (DEFLATE, LZ4)
@@ -148,8 +150,6 @@ INDEXING_DATA_ACTION_PREFIXES: Final = (
     "internal:index/shard/recovery/translog_ops",
     "internal:index/seq_no/resync",
 )
-# A proxied request (sent through a gateway node) is judged by the request it wraps.
-PROXY_ACTION_PREFIX: Final = "internal:transport/proxy/"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -162,9 +162,6 @@ def should_compress(setting: str, action: str) -> bool:
     its request was (the connection does that). Remembered per (setting, action): it is asked
     on every request sent.
     """
-    # Imported here: frames imports this module, and handshake imports frames.
-    from isthmus.wire.handshake import HANDSHAKE_ACTIONS
-
     if setting not in COMPRESS_SETTINGS:
         raise ValueError(
             f"unknown transport.compress value [{setting}], expected one of {COMPRESS_SETTINGS}"
@@ -173,5 +170,6 @@ def should_compress(setting: str, action: str) -> bool:
         return False
     if setting == "true":
         return True
+    # A proxied request (sent through a gateway node) is judged by the request it wraps.
     action = action.removeprefix(PROXY_ACTION_PREFIX)
     return action.startswith(INDEXING_DATA_ACTION_PREFIXES)

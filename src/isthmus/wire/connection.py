@@ -44,12 +44,7 @@ from isthmus.wire.frames import (
     encode_message,
     read_raw_frame,
 )
-from isthmus.wire.handshake import (
-    CURRENT_VERSION,
-    HANDSHAKE_ACTION,
-    HANDSHAKE_ACTIONS,
-    MIN_COMPATIBLE_VERSION,
-)
+from isthmus.wire.handshake import CURRENT_VERSION, MIN_COMPATIBLE_VERSION
 from isthmus.wire.messages import (
     ConnectionClosed,
     ErrorResponse,
@@ -61,6 +56,7 @@ from isthmus.wire.messages import (
     pack_payload,
     unpack_payload,
 )
+from isthmus.wire.names import HANDSHAKE_ACTION, HANDSHAKE_ACTIONS
 
 __all__ = [
     "NEED_DATA",

@@ -19,10 +19,6 @@ from typing import Any
 from isthmus.errors import IsthmusError
 from isthmus.wire.frames import RemoteProtocolError
 
-HANDSHAKE_ACTION = "internal:transport/handshake"
-REMOTE_CLUSTER_HANDSHAKE_ACTION = "cluster:internal/remote_cluster/handshake"
-HANDSHAKE_ACTIONS = frozenset({HANDSHAKE_ACTION, REMOTE_CLUSTER_HANDSHAKE_ACTION})
-
 # Isthmus's own protocol versions, ES-style ids (major * 1_000_000 + minor * 10_000 + ...).
 CURRENT_VERSION = 1_000_099
 MIN_COMPATIBLE_VERSION = 1_000_099

@@ -23,6 +23,7 @@ from isthmus.security.service import SecurityService
 from isthmus.security.store import SecurityStore
 from isthmus.settings.secret import REDACTED, Secret
 from isthmus.transport.channel import ChannelInfo, ChannelState
+from isthmus.wire.names import HANDSHAKE_ACTION
 
 SEARCH = "indices:data/read/search"
 HANDSHAKE = "cluster:internal/remote_cluster/handshake"
@@ -103,7 +104,7 @@ def _missing(name: str) -> str:
 
 def test_transport_handshake_meets_the_header_check(gate: cca.CrossClusterAccessFilter) -> None:
     # Not on the allowlist, yet refused by the missing header (a certificate-model caller).
-    assert cca.TRANSPORT_HANDSHAKE_ACTION not in cca.ALLOWED_ACTIONS
+    assert HANDSHAKE_ACTION not in cca.ALLOWED_ACTIONS
     err = _error(lambda: gate.check("internal:transport/handshake", {}, CHANNEL))
     assert isinstance(err, IllegalArgumentError)
     assert err.reason == _missing("_cross_cluster_access_credentials")

@@ -15,7 +15,7 @@ from isthmus.settings.registry import Scope, find
 from isthmus.transport import ActionRegistry, connect
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
 from isthmus.wire import NEED_DATA, Connection, ErrorResponse, Response
-from isthmus.wire.handshake import HANDSHAKE_ACTION
+from isthmus.wire.names import HANDSHAKE_ACTION
 
 from .conftest import eventually, local_node, serving
 

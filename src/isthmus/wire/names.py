@@ -1,0 +1,50 @@
+"""The names that cross a transport connection: action names and transport profile names.
+
+One copy of each. A peer (another Isthmus node or an Elasticsearch node) dispatches a request by
+its action name and a server tells its ports apart by profile name, so these strings are part of
+the protocol: they are Elasticsearch's own, spelt exactly as ES spells them, and every module
+that sends, registers, allows or compares one imports it from here. Privilege names that only
+name a REST route for authorization live with their routes and privileges, not here.
+
+[no I/O] Constants only; this module imports nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- transport profiles (``transport.profiles.<name>``) ------------------------------------------
+
+# The profile of the transport port (``transport.port``): node-to-node and certificate-model
+# remote clusters.
+DEFAULT_PROFILE: Final = "default"
+# The remote cluster server's port (``remote_cluster.port``): the API-key model's fulfilling side.
+REMOTE_CLUSTER_PROFILE: Final = "_remote_cluster"
+
+# --- connection-level actions -------------------------------------------------------------------
+
+# The first request on every transport connection (both models).
+HANDSHAKE_ACTION: Final = "internal:transport/handshake"
+# The API-key model's handshake: sent before the transport handshake, to a remote cluster server.
+REMOTE_CLUSTER_HANDSHAKE_ACTION: Final = "cluster:internal/remote_cluster/handshake"
+HANDSHAKE_ACTIONS: Final = frozenset({HANDSHAKE_ACTION, REMOTE_CLUSTER_HANDSHAKE_ACTION})
+# Sent when a caller abandons a request: the receiver cancels the work that request started.
+CANCEL_ACTION: Final = "internal:transport/cancel"
+# A request sent through a gateway node travels as this prefix + the action it wraps.
+PROXY_ACTION_PREFIX: Final = "internal:transport/proxy/"
+
+# --- remote-cluster discovery -------------------------------------------------------------------
+
+# How a sniff strategy learns a remote cluster's nodes over a certificate-model connection.
+CLUSTER_STATE_ACTION: Final = "cluster:monitor/state"
+# The same question on a remote cluster server (the API-key model).
+REMOTE_CLUSTER_NODES_ACTION: Final = "cluster:internal/remote_cluster/nodes"
+
+# --- cross-cluster APIs (what a querying cluster asks of a remote one) --------------------------
+
+SEARCH_ACTION: Final = "indices:data/read/search"
+SEARCH_SHARDS_ACTION: Final = "indices:admin/search/search_shards"
+QUERY_PHASE_ACTION: Final = "indices:data/read/search[phase/query]"
+FIELD_CAPS_ACTION: Final = "indices:data/read/field_caps"
+RESOLVE_CLUSTER_ACTION: Final = "indices:admin/resolve/cluster"
+RESOLVE_INDEX_ACTION: Final = "indices:admin/resolve/index"
