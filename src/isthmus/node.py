@@ -41,7 +41,14 @@ from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError
 from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
-from isthmus.http.handlers import all_routes
+from isthmus.http.handlers import (
+    CatApiDeps,
+    ClusterApiDeps,
+    DocumentsApiDeps,
+    IndicesApiDeps,
+    SearchApiDeps,
+    all_routes,
+)
 from isthmus.http.router import Router
 from isthmus.http.server import HttpConfig, HttpLimits, HttpServer
 from isthmus.index.service import IndicesService
@@ -55,7 +62,6 @@ from isthmus.security.tls import (
     handshake_timeout,
     ssl_config,
 )
-from isthmus.services import Services
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
@@ -84,7 +90,7 @@ class Node:
         self.ports_file = ports_file
         self.clock = clock
         self._stop = asyncio.Event()
-        self.services: Services | None = None
+        self._async_search: AsyncSearchActions | None = None
         self._security_store: SecurityStore | None = None
         self.secure: KeystoreContents | None = None
         self._transport_ssl: ssl.SSLContext | None = None
@@ -188,27 +194,37 @@ class Node:
             )
             disk_monitor = _disk_monitor(cluster, cluster_actions, indices, env, s)
             indices_actions = IndicesActions(cluster, indices)
-            services = Services(
-                node=identity,
-                cluster=cluster,
-                indices=indices,
-                cluster_actions=cluster_actions,
-                indices_actions=indices_actions,
-                documents=DocumentActions(cluster, indices, indices_actions),
-                search=search_actions,
-                cross_cluster=cross_cluster,
-                ccs=ccs,
-                async_search=async_search,
-                field_caps=field_caps,
-                security=security,
-                guard=guard,
-                secure_settings=secure_settings,
-                ssl_configs=tuple(self.ssl_configs),
-                remote=remote,
-                tasks=task_manager,
+            routes = all_routes(
+                cluster_api=ClusterApiDeps(
+                    identity,
+                    cluster,
+                    cluster_actions,
+                    cross_cluster,
+                    remote,
+                    task_manager,
+                    secure_settings,
+                    tuple(self.ssl_configs),
+                ),
+                indices_api=IndicesApiDeps(indices_actions, cluster_actions, indices, authz),
+                documents_api=DocumentsApiDeps(
+                    cluster, DocumentActions(cluster, indices, indices_actions), authz
+                ),
+                search_api=SearchApiDeps(
+                    cluster, search_actions, ccs, async_search, field_caps, authz
+                ),
+                cat_api=CatApiDeps(
+                    identity,
+                    cluster,
+                    indices,
+                    cluster_actions,
+                    indices_actions,
+                    search_actions,
+                    authz,
+                ),
+                security_service=security,
             )
-            self.services = services
-            app = RestApp(Router(all_routes(services)), s.max_content_length, guard)
+            self._async_search = async_search
+            app = RestApp(Router(routes), s.max_content_length, guard)
             app.tasks = task_manager
             app.breaker = self.inflight
             config = HttpConfig(
@@ -259,8 +275,8 @@ class Node:
                 if watcher is not None:
                     watcher.cancel()
         finally:
-            if self.services is not None:
-                await self.services.async_search.close()
+            if self._async_search is not None:
+                await self._async_search.close()
             if remote_server is not None:
                 await remote_server.close()
             if remote is not None:

@@ -10,8 +10,9 @@ from isthmus.http.router import Route
 
 
 class _Anything:
-    """Stands in for the node's services only while the route table is built: the handler
-    modules capture their services in closures, and no handler is ever called here."""
+    """Stands in for every dependency of every handler family only while the route table is
+    built: the handler modules capture their dependencies in closures, and no handler is ever
+    called here. (Not None: the security routes exist only with a security service.)"""
 
     def __getattr__(self, name: str) -> _Anything:
         return self
@@ -21,7 +22,15 @@ class _Anything:
 
 
 def route_table() -> list[Route]:
-    return all_routes(_Anything())  # type: ignore[arg-type]
+    anything: Any = _Anything()
+    return all_routes(
+        cluster_api=anything,
+        indices_api=anything,
+        documents_api=anything,
+        search_api=anything,
+        cat_api=anything,
+        security_service=anything,
+    )
 
 
 __all__ = ["route_table"]

@@ -1,15 +1,51 @@
-"""REST handlers, one module per API family; :func:`all_routes` gathers them."""
+"""REST handlers, one module per API family; :func:`all_routes` gathers them.
+
+Each family declares what its handlers use in a frozen record next to them (``ClusterApiDeps``,
+``IndicesApiDeps``, ...): a handler that needs something new gets a field there, filled where
+the node builds the records. Only what security-off really removes is optional: the index
+authorization (``authz``) and the security service.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from isthmus.http.handlers import cat, cluster, documents, indices, search, security
+from isthmus.http.handlers.cat import CatApiDeps
+from isthmus.http.handlers.cluster import ClusterApiDeps
+from isthmus.http.handlers.documents import DocumentsApiDeps
+from isthmus.http.handlers.indices import IndicesApiDeps
+from isthmus.http.handlers.search import SearchApiDeps
 from isthmus.http.router import Route
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.security.service import SecurityService
+
+__all__ = [
+    "CatApiDeps",
+    "ClusterApiDeps",
+    "DocumentsApiDeps",
+    "IndicesApiDeps",
+    "SearchApiDeps",
+    "all_routes",
+]
 
 
-def all_routes(services: Services) -> list[Route]:
-    from isthmus.http.handlers import cat, cluster, documents, indices, search, security
-
-    out: list[Route] = []
-    for module in (cluster, indices, documents, search, cat, security):
-        out.extend(module.routes(services))
-    return out
+def all_routes(
+    *,
+    cluster_api: ClusterApiDeps,
+    indices_api: IndicesApiDeps,
+    documents_api: DocumentsApiDeps,
+    search_api: SearchApiDeps,
+    cat_api: CatApiDeps,
+    security_service: SecurityService | None,
+) -> list[Route]:
+    """Every REST route, in the order the router tries them."""
+    return [
+        *cluster.routes(cluster_api),
+        *indices.routes(indices_api),
+        *documents.routes(documents_api),
+        *search.routes(search_api),
+        *cat.routes(cat_api),
+        *security.routes(security_service),
+    ]

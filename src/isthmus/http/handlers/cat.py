@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import IllegalArgumentError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.actions.cluster import ClusterActions, NodeIdentity
+    from isthmus.actions.indices import IndicesActions
+    from isthmus.actions.search import SearchActions
+    from isthmus.cluster.service import ClusterService
+    from isthmus.index.service import IndicesService
+    from isthmus.security.index_authorization import IndexAuthorization
 
 CAT_PARAMS = ("v", "h", "s", "help", "bytes", "time", "local", "master_timeout", "format")
 
@@ -68,7 +76,20 @@ def _sortable(value: Any) -> Any:
     return value if isinstance(value, int | float) else str(value)
 
 
-def routes(s: Services) -> list[Route]:
+@dataclass(frozen=True)
+class CatApiDeps:
+    """What the ``_cat`` handlers use. ``authz`` is None exactly when security is off: then no request is narrowed or filtered."""
+
+    node: NodeIdentity
+    cluster: ClusterService
+    indices: IndicesService  # the shards, for ``_cat/indices`` and ``_cat/shards``
+    cluster_actions: ClusterActions
+    indices_actions: IndicesActions
+    search: SearchActions  # ``_cat/count``
+    authz: IndexAuthorization | None
+
+
+def routes(s: CatApiDeps) -> list[Route]:
     def size(req: Request, n: int) -> str | int:
         unit = req.params.get("bytes")
         if unit is None:
@@ -204,15 +225,15 @@ def routes(s: Services) -> list[Route]:
         """The indices the guard narrowed this request to, and a test for other names (alias
         names) under the same action: a listing shows only what the caller may see."""
         state = s.cluster.state
-        if s.guard is None or req.subject is None:
+        if s.authz is None or req.subject is None:
             return set(state.indices), lambda _name: True
         options = IndicesOptions(
             ignore_unavailable=True, expand_closed=True, expand_hidden=True, forbid_closed=False
         )
         narrowed = resolve(state, req.path_params.get("index"), options)
         names = {t.index.name for t in narrowed}
-        guard, subject = s.guard, req.subject
-        return names, lambda name: guard.authorizer.index_access(subject, action, name).granted
+        authz, subject = s.authz, req.subject
+        return names, lambda name: authz.authorizer.index_access(subject, action, name).granted
 
     async def cat_aliases(req: Request) -> Response:
         rows = []

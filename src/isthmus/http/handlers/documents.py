@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -31,7 +32,11 @@ from isthmus.errors import (
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.actions.documents import DocumentActions
+    from isthmus.cluster.service import ClusterService
+    from isthmus.security.index_authorization import IndexAuthorization
 
 WRITE_PARAMS = (
     "refresh",
@@ -211,7 +216,16 @@ async def _maybe_off_loop(off: bool, fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(fn, *args) if off else fn(*args)
 
 
-def routes(s: Services) -> list[Route]:
+@dataclass(frozen=True)
+class DocumentsApiDeps:
+    """What the document handlers use. ``authz`` is None exactly when security is off: then no request is narrowed or filtered."""
+
+    cluster: ClusterService
+    documents: DocumentActions
+    authz: IndexAuthorization | None
+
+
+def routes(s: DocumentsApiDeps) -> list[Route]:
     docs = s.documents
 
     async def single_write(req: Request, item: WriteItem) -> Response:
@@ -261,10 +275,10 @@ def routes(s: Services) -> list[Route]:
         return await single_write(req, item)
 
     def restrictions(req: Request, names: Iterable[str]) -> IndexRestrictions | None:
-        if s.guard is None:
+        if s.authz is None:
             return None
         return index_restrictions(
-            s.guard.authorizer, req.subject, GET_ACTION, names, s.cluster.state
+            s.authz.authorizer, req.subject, GET_ACTION, names, s.cluster.state
         )
 
     async def get_doc(req: Request) -> Response:
@@ -317,8 +331,8 @@ def routes(s: Services) -> list[Route]:
         )
         if "_source" in req.params and body is not None:
             body.setdefault("_source", req.params["_source"])
-        if s.guard is not None and req.subject is not None:
-            access = s.guard.authorizer.index_access(
+        if s.authz is not None and req.subject is not None:
+            access = s.authz.authorizer.index_access(
                 req.subject, "indices:data/read/get", item.index
             )
             if (
@@ -335,11 +349,11 @@ def routes(s: Services) -> list[Route]:
         return await single_write(req, item)
 
     async def mget(req: Request) -> dict[str, Any]:
-        guard = s.guard
+        authz = s.authz
 
         def check(index: str) -> None:
-            if guard is not None:
-                refused = guard.indices.item_allowed(req.subject, GET_ACTION, index)
+            if authz is not None:
+                refused = authz.item_allowed(req.subject, GET_ACTION, index)
                 if refused is not None:
                     raise refused
 
@@ -354,12 +368,12 @@ def routes(s: Services) -> list[Route]:
 
     def authorize_items(subject: Any, items: list[Any]) -> None:
         # One decision per (action, index): a million items naming one index cost one check.
-        assert s.guard is not None
+        assert s.authz is not None
         decided: dict[tuple[str, str], IsthmusError | None] = {}
         for item in items:
             key = (ITEM_ACTIONS[item.action], item.index)
             if key not in decided:
-                decided[key] = s.guard.indices.item_allowed(subject, *key)
+                decided[key] = s.authz.item_allowed(subject, *key)
             refused = decided[key]
             if refused is not None:
                 item.source = refused  # reported on this item only, as ES does
@@ -404,7 +418,7 @@ def routes(s: Services) -> list[Route]:
         big = len(req.body) > BULK_INLINE_BYTES
         index = req.path_params.get("index")
         items = await _maybe_off_loop(big, parse_bulk, req.body, index)
-        if s.guard is not None:
+        if s.authz is not None:
             await _maybe_off_loop(big, authorize_items, req.subject, items)
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
         refresh = refresh_param(req)

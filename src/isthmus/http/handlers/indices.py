@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from isthmus.cluster.alias_actions import parse_alias_actions
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.actions.cluster import ClusterActions
+    from isthmus.actions.indices import IndicesActions
+    from isthmus.index.service import IndicesService
+    from isthmus.security.index_authorization import IndexAuthorization
 
 CREATE_PARAMS = ("wait_for_active_shards", *MASTER_PARAMS)
 GET_PARAMS = (
@@ -21,23 +27,33 @@ GET_PARAMS = (
 )
 
 
-def routes(s: Services) -> list[Route]:
+@dataclass(frozen=True)
+class IndicesApiDeps:
+    """What the index handlers use. ``authz`` is None exactly when security is off: then no request is narrowed or filtered."""
+
+    indices_actions: IndicesActions
+    cluster_actions: ClusterActions  # index health for ``_stats``
+    indices: IndicesService  # the shards, for ``_stats``
+    authz: IndexAuthorization | None
+
+
+def routes(s: IndicesApiDeps) -> list[Route]:
     act = s.indices_actions
 
     async def create(req: Request) -> dict[str, Any]:
         body = json_object(req)
-        if s.guard is not None:
-            s.guard.indices.authorize_new_aliases(req.subject, req.path_params["index"], body)
+        if s.authz is not None:
+            s.authz.authorize_new_aliases(req.subject, req.path_params["index"], body)
         meta = await act.create(req.path_params["index"], body)
         return {"acknowledged": True, "shards_acknowledged": True, "index": meta.name}
 
     def visible_mapping(req: Request, index: str, mapping: dict[str, Any]) -> dict[str, Any]:
         """The mapping as the subject may see it: field-level security hides fields here too."""
-        if s.guard is None or req.subject is None:
+        if s.authz is None or req.subject is None:
             return mapping
         from isthmus.security.field_level import FieldPermissions, filter_mapping
 
-        access = s.guard.authorizer.index_access(req.subject, "indices:data/read/search", index)
+        access = s.authz.authorizer.index_access(req.subject, "indices:data/read/search", index)
         fields = FieldPermissions.of(access.fields, access.limited_fields, access.extra_fields)
         return mapping if fields is None else filter_mapping(mapping, fields)
 
@@ -87,8 +103,8 @@ def routes(s: Services) -> list[Route]:
     async def apply_aliases(req: Request, raw: Any) -> dict[str, Any]:
         # Parsed at the edge, then every index and alias named in the body is authorized.
         actions = parse_alias_actions(raw)
-        if s.guard is not None:
-            actions = s.guard.indices.authorize_alias_actions(req.subject, actions)
+        if s.authz is not None:
+            actions = s.authz.authorize_alias_actions(req.subject, actions)
         return await act.update_aliases(actions)
 
     async def update_aliases(req: Request) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
 from isthmus.actions.documents import parse_json_object
@@ -18,7 +19,14 @@ from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, I
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.actions.async_search import AsyncSearchActions
+    from isthmus.actions.ccs_search import CrossClusterSearch
+    from isthmus.actions.field_caps import FieldCapsActions
+    from isthmus.actions.search import SearchActions
+    from isthmus.cluster.service import ClusterService
+    from isthmus.security.index_authorization import IndexAuthorization
 
 SEARCH_ACTION = "indices:data/read/search"
 
@@ -143,12 +151,24 @@ ASYNC_STATUS_ACTION = "cluster:monitor/async_search/status"
 CANCEL_TASK_ACTION = "cluster:admin/tasks/cancel"
 
 
-def routes(s: Services) -> list[Route]:
+@dataclass(frozen=True)
+class SearchApiDeps:
+    """What the search handlers use. ``authz`` is None exactly when security is off: then no request is narrowed or filtered."""
+
+    cluster: ClusterService
+    search: SearchActions  # scrolls
+    ccs: CrossClusterSearch  # ``_search``, ``_count``, ``_msearch``, local or cross-cluster
+    async_search: AsyncSearchActions
+    field_caps: FieldCapsActions
+    authz: IndexAuthorization | None
+
+
+def routes(s: SearchApiDeps) -> list[Route]:
     def restrictions(req: Request) -> IndexRestrictions | None:
-        if s.guard is None:
+        if s.authz is None:
             return None
         return index_restrictions(
-            s.guard.authorizer,
+            s.authz.authorizer,
             req.subject,
             SEARCH_ACTION,
             split_expression(req.path_params.get("index")),
@@ -194,9 +214,9 @@ def routes(s: Services) -> list[Route]:
             xcontent.as_str("clear_scroll", "scroll_id", i)
             for i in xcontent.as_list("clear_scroll", "scroll_id", ids)
         ]
-        if "_all" in ids and s.guard is not None and req.subject is not None:
+        if "_all" in ids and s.authz is not None and req.subject is not None:
             # Clearing every scroll is a cluster action in ES (and frees only the caller's own).
-            s.guard.authorizer.check_cluster(req.subject, CLEAR_ALL_SCROLLS_ACTION)
+            s.authz.authorizer.check_cluster(req.subject, CLEAR_ALL_SCROLLS_ACTION)
         result = s.search.clear_scroll(list(ids), req.subject)
         # ES answers 404 (with the same body) when nothing was freed.
         return Response(200 if result["num_freed"] else 404, result)
@@ -214,10 +234,10 @@ def routes(s: Services) -> list[Route]:
                 try:
                     merged = {**shared_params(req.params), **params}
                     restrict = None
-                    if s.guard is not None:
-                        index = s.guard.indices.narrow(req.subject, SEARCH_ACTION, index, merged)
+                    if s.authz is not None:
+                        index = s.authz.narrow(req.subject, SEARCH_ACTION, index, merged)
                         restrict = index_restrictions(
-                            s.guard.authorizer,
+                            s.authz.authorizer,
                             req.subject,
                             SEARCH_ACTION,
                             split_expression(index),
@@ -258,22 +278,22 @@ def routes(s: Services) -> list[Route]:
     async def async_status(req: Request) -> dict[str, Any]:
         # ES: the submitter may read the status of its own search; `monitor` reads any.
         subject = req.subject
-        guard = s.guard
+        authz = s.authz
         if (
-            guard is not None
+            authz is not None
             and subject is not None
-            and guard.authorizer.cluster_allowed(subject, ASYNC_STATUS_ACTION)
+            and authz.authorizer.cluster_allowed(subject, ASYNC_STATUS_ACTION)
         ):
             return s.async_search.status(req.path_params["id"], None, any_owner=True)
         return s.async_search.status(req.path_params["id"], subject)
 
     async def async_delete(req: Request) -> dict[str, Any]:
         # ES: the submitter deletes its own; whoever may cancel tasks deletes any.
-        guard, subject = s.guard, req.subject
+        authz, subject = s.authz, req.subject
         if (
-            guard is not None
+            authz is not None
             and subject is not None
-            and guard.authorizer.cluster_allowed(subject, CANCEL_TASK_ACTION)
+            and authz.authorizer.cluster_allowed(subject, CANCEL_TASK_ACTION)
         ):
             return await s.async_search.delete(req.path_params["id"], None, any_owner=True)
         return await s.async_search.delete(req.path_params["id"], subject)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
 from isthmus.errors import (
@@ -17,7 +17,9 @@ from isthmus.security import cross_cluster_keys as ccx
 from isthmus.security.api_key_scope import grants_any_privilege, may_reach_keys, visible_records
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.privileges import CLUSTER_PRIVILEGES
-from isthmus.services import Services
+
+if TYPE_CHECKING:
+    from isthmus.security.service import SecurityService
 
 _SEC = "cluster:admin/xpack/security"
 
@@ -75,8 +77,9 @@ def _body_required(req: Request) -> dict[str, Any]:
     return json_object(req) or {}
 
 
-def routes(s: Services) -> list[Route]:
-    sec = s.security
+def routes(security: SecurityService | None) -> list[Route]:
+    """The security APIs; none when security is off (``security`` is None)."""
+    sec = security
     if sec is None:
         return []
     authorizer = Authorizer()
