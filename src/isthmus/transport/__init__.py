@@ -16,7 +16,7 @@ from isthmus.transport.errors import (
 )
 from isthmus.transport.local import LocalNode
 from isthmus.transport.server import ServerInfo, TransportServer
-from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
+from isthmus.transport.tls_session import TlsSession
 
 __all__ = [
     "ActionHandler",
@@ -31,10 +31,8 @@ __all__ = [
     "ReceiveTimeoutTransportError",
     "RequestHandler",
     "ServerInfo",
-    "TlsFailure",
     "TlsSession",
     "TransportChannel",
     "TransportServer",
     "connect",
-    "describe_failure",
 ]

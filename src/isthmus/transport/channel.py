@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import IsthmusError
+from isthmus.security.tls_failures import TlsFailure, describe_failure
 from isthmus.transport.channel_info import ENDED as _ENDED
 from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
 from isthmus.transport.channel_info import ChannelState as ChannelState
@@ -39,7 +40,7 @@ from isthmus.transport.errors import (
     TaskCancelledError,
 )
 from isthmus.transport.sockets import apply_tcp_options
-from isthmus.transport.tls_session import TlsFailure, TlsSession, describe_failure
+from isthmus.transport.tls_session import TlsSession
 from isthmus.wire import (
     DEFAULT_LIMITS,
     NEED_DATA,

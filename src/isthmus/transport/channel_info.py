@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from isthmus.transport.tls_session import TlsFailure
+    from isthmus.security.tls_failures import TlsFailure
     from isthmus.wire import NodeIdentity
 
 

@@ -22,7 +22,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from isthmus.errors import CircuitBreakingError
-from isthmus.transport.tls_session import handshake_timeout_failure
+from isthmus.security.tls_failures import handshake_timeout_failure
 from isthmus.wire import RemoteProtocolError
 from isthmus.wire.frames import HANDSHAKE_BIT
 

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.listeners import bind_first_free
 from isthmus.logs import LogThrottle
+from isthmus.security.tls_failures import TlsFailure
 from isthmus.tasks import PARENT_TASK_HEADER, TaskManager
 from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.limits import InboundGuard, InFlightBreaker, TransportLimits
 from isthmus.transport.local import LocalNode
-from isthmus.transport.tls_session import TlsFailure
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
 from isthmus.wire.handshake import accept_request

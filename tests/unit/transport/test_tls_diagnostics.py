@@ -19,15 +19,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from isthmus.security import certs
 from isthmus.security.certs import CertificateAndKey
-from isthmus.security.trust_diagnostics import PKIX_PATH_BUILDING_FAILED, TrustInfo
-from isthmus.transport.tls_session import (
+from isthmus.security.tls_failures import (
     DIAGNOSTIC_TRUST_MANAGER,
     SECURITY_NETTY4_TRANSPORT,
     TCP_TRANSPORT,
-    TlsSession,
     channel_description,
     describe_failure,
 )
+from isthmus.security.trust_diagnostics import PKIX_PATH_BUILDING_FAILED, TrustInfo
+from isthmus.transport.tls_session import TlsSession
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
 AT = NOW + dt.timedelta(hours=1, microseconds=464275)

@@ -1,0 +1,120 @@
+"""TLS handshake messages read by hand, for a diagnosis after a failed handshake.  [no I/O]
+
+OpenSSL forgets what a failed handshake carried: a server drops the client's certificate chain
+when it fails verification, and neither side reports the cipher suite or protocol of a TLS 1.2
+handshake that failed. ES's failure texts quote all three, so the TLS session keeps the raw bytes
+it saw (the client's Certificate message, the start of the server's first flight) and this
+module reads them:
+
+* :func:`parse_certificate_message`: the certificates of a Certificate handshake message
+  (RFC 8446 4.4.2 / RFC 5246 7.4.2);
+* :func:`parse_server_hello`: the cipher suite and protocol version the ServerHello chose;
+* :func:`iana_cipher_name` / :data:`PROTOCOL_NAMES`: suite and protocol as ES (the JDK) prints them.
+
+Plain functions over bytes: no sockets, no ``ssl`` objects. Bytes that are cut short or malformed
+give ``None`` (the ServerHello) or raise ``ValueError``/``IndexError`` (a Certificate message),
+never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+# cryptography (about 70 ms to import) is loaded only when a chain is actually read.
+if TYPE_CHECKING:
+    from cryptography import x509
+
+CONTENT_HANDSHAKE = 22  # TLS record content type
+MESSAGE_CERTIFICATE = 11  # handshake message types
+MESSAGE_SERVER_HELLO = 2
+TLS1_3 = 0x0304
+_EXTENSION_SUPPORTED_VERSIONS = 43
+PROTOCOL_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1"}
+
+
+def parse_certificate_message(version: int, data: bytes) -> tuple[x509.Certificate, ...]:
+    """The certificates (leaf first) of a Certificate handshake message, header included, as
+    negotiated under protocol ``version`` (TLS 1.3 adds a request context and per-certificate
+    extensions)."""
+    from cryptography import x509
+
+    pos = 4  # handshake header: type (1), length (3)
+    if version >= TLS1_3:
+        pos += 1 + data[pos]  # certificate_request_context
+    end = pos + 3 + int.from_bytes(data[pos : pos + 3], "big")
+    pos += 3
+    certs: list[x509.Certificate] = []
+    while pos + 3 <= min(end, len(data)):
+        size = int.from_bytes(data[pos : pos + 3], "big")
+        pos += 3
+        certs.append(x509.load_der_x509_certificate(data[pos : pos + size]))
+        pos += size
+        if version >= TLS1_3:
+            pos += 2 + int.from_bytes(data[pos : pos + 2], "big")  # per-certificate extensions
+    return tuple(certs)
+
+
+def parse_server_hello(records: bytes | bytearray) -> tuple[int, int] | None:
+    """(cipher suite id, protocol version) of the ServerHello at the start of ``records`` (raw
+    TLS records as the server sent them: the ServerHello is never encrypted), or ``None``."""
+    handshake = bytearray()
+    pos = 0
+    while pos + 5 <= len(records) and records[pos] == CONTENT_HANDSHAKE:
+        length = int.from_bytes(records[pos + 3 : pos + 5], "big")
+        handshake += records[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+        if len(handshake) >= 4 and len(handshake) >= 4 + int.from_bytes(handshake[1:4], "big"):
+            break
+    if len(handshake) < 4 or handshake[0] != MESSAGE_SERVER_HELLO:
+        return None
+    body = bytes(handshake[4 : 4 + int.from_bytes(handshake[1:4], "big")])
+    if len(body) < 35 or len(body) < 35 + body[34] + 3:
+        return None  # cut short: no suite to read
+    version = int.from_bytes(body[0:2], "big")  # legacy_version
+    pos = 35 + body[34]  # version (2), random (32), session id (1 + its length)
+    suite = int.from_bytes(body[pos : pos + 2], "big")
+    pos += 3  # suite, compression method
+    if pos + 2 <= len(body):
+        end = min(len(body), pos + 2 + int.from_bytes(body[pos : pos + 2], "big"))
+        pos += 2
+        while pos + 4 <= end:
+            kind = int.from_bytes(body[pos : pos + 2], "big")
+            size = int.from_bytes(body[pos + 2 : pos + 4], "big")
+            if kind == _EXTENSION_SUPPORTED_VERSIONS and size == 2 and pos + 6 <= end:
+                version = int.from_bytes(body[pos + 4 : pos + 6], "big")  # TLS 1.3's choice
+            pos += 4 + size
+    return suite, version
+
+
+# OpenSSL names TLS 1.2 suites its own way; ES prints the IANA (JDK) names. TLS 1.3 suites have
+# one name. The table covers what TLS 1.2 offers by default; others print as OpenSSL names them.
+_IANA_CIPHER_NAMES = {
+    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "DHE-RSA-AES256-GCM-SHA384": "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "DHE-RSA-AES128-GCM-SHA256": "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "DHE-RSA-CHACHA20-POLY1305": "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "ECDHE-ECDSA-AES256-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    "ECDHE-RSA-AES256-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    "ECDHE-ECDSA-AES128-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "ECDHE-RSA-AES128-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "ECDHE-ECDSA-AES256-SHA": "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-RSA-AES256-SHA": "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-ECDSA-AES128-SHA": "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "ECDHE-RSA-AES128-SHA": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "AES256-GCM-SHA384": "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "AES128-GCM-SHA256": "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "AES256-SHA256": "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    "AES128-SHA256": "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "AES256-SHA": "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "AES128-SHA": "TLS_RSA_WITH_AES_128_CBC_SHA",
+}
+
+
+def iana_cipher_name(openssl_name: str) -> str:
+    """A cipher suite as ES prints it (its IANA name), from OpenSSL's name for it."""
+    return _IANA_CIPHER_NAMES.get(openssl_name, openssl_name)
