@@ -54,12 +54,12 @@ from common import ms, parser, percentile, print_header, print_table, verdict
 from isthmus.settings.remote import transport_tuning
 from isthmus.transport import (
     ActionRegistry,
-    ChannelInfo,
     LocalNode,
     TransportChannel,
     TransportServer,
     connect,
 )
+from isthmus.transport.actions import TransportRequestContext
 from isthmus.wire import NodeIdentity
 
 TARGET_RATE = 10_000.0  # req/s on one TLS connection
@@ -110,11 +110,11 @@ class Tls:
 # --- the two sides under test ---------------------------------------------------------------------
 
 
-async def _echo(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+async def _echo(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
     return payload
 
 
-async def _sink(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+async def _sink(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
     return len(payload)
 
 

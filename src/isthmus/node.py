@@ -53,7 +53,7 @@ from isthmus.http.router import Router
 from isthmus.http.server import HttpConfig, HttpLimits, HttpServer
 from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
-from isthmus.security.authz import Authorizer
+from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import (
     ContextHolder,
@@ -131,9 +131,9 @@ class Node:
         indices = IndicesService(
             env.indices_dir, search_threads=int(s.raw.get("thread_pool.search.size", 2))
         )
-        transport: TransportServer | None = None
+        transport: TransportServer[Subject] | None = None
         remote: RemoteClusterService | None = None
-        remote_server: TransportServer | None = None
+        remote_server: TransportServer[Subject] | None = None
         try:
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
@@ -388,7 +388,7 @@ class Node:
 
     async def _start_transport(
         self, env: NodeEnvironment, cluster: ClusterService, security: SecurityService | None
-    ) -> TransportServer:
+    ) -> TransportServer[Subject]:
         """Bind the transport server (``transport.host``/``transport.port``), answer the
         transport handshake and register this node's transport actions."""
         from isthmus.settings.remote import transport_tuning
@@ -407,7 +407,7 @@ class Node:
             dict(s.attributes),
         )
         local = LocalNode(s.cluster_name, cluster.state.cluster_uuid, wire_node)
-        registry = ActionRegistry()
+        registry: ActionRegistry[Subject] = ActionRegistry()
         request_filter = None
         if security is not None:
             from isthmus.security.authz import Authorizer
@@ -448,8 +448,8 @@ class Node:
         return server
 
     async def _start_remote_cluster_server(
-        self, transport: TransportServer, security: SecurityService | None
-    ) -> TransportServer | None:
+        self, transport: TransportServer[Subject], security: SecurityService | None
+    ) -> TransportServer[Subject] | None:
         """The remote cluster server (profile ``_remote_cluster``, default port 9443), only when
         ``remote_cluster_server.enabled``: otherwise nothing listens there."""
         from isthmus.errors import SettingsError
@@ -529,7 +529,7 @@ class Node:
         return TrustInfo.from_config(self._transport_cfg)
 
     def _remote_service(
-        self, transport: TransportServer, secure: SecureSettingsHolder
+        self, transport: TransportServer[Subject], secure: SecureSettingsHolder
     ) -> RemoteClusterService:
         """The client side of remote clusters; each alias's security model (and so its
         connector) comes from :class:`RemoteSecurity`. A reload that adds or removes a

@@ -35,8 +35,8 @@ from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
-from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
-from isthmus.transport.channel import ChannelInfo, TransportChannel
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
+from isthmus.transport.channel import TransportChannel
 from isthmus.wire.names import QUERY_PHASE_ACTION, SEARCH_ACTION, SEARCH_SHARDS_ACTION
 
 if TYPE_CHECKING:
@@ -495,32 +495,35 @@ class CrossClusterSearch:
 
     # --- remote side ----------------------------------------------------------------------------
 
-    def register(self, registry: ActionRegistry) -> None:
+    def register(self, registry: ActionRegistry[Subject]) -> None:
         registry.register(SEARCH_ACTION, self._on_search)
         registry.register(SEARCH_SHARDS_ACTION, self._on_search_shards)
         registry.register(QUERY_PHASE_ACTION, self._on_query_phase)
 
     def _authorized(
-        self, action: str, expression: str, params: Mapping[str, str] | None = None
+        self,
+        subject: Subject | None,
+        action: str,
+        expression: str,
+        params: Mapping[str, str] | None = None,
     ) -> tuple[str, Subject | None]:
-        """The expression narrowed to what the caller may use for ``action`` here."""
-        subject = CURRENT_CALLER.get()
+        """The expression narrowed to what ``subject`` may use for ``action`` here."""
         if self.authz is None:
             return expression, subject
         if subject is None:
             raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
         return self.authz.narrow(subject, action, expression, params), subject
 
-    async def _on_search_shards(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_search_shards(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         names = payload.get("indices") if isinstance(payload, dict) else None
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("search shards request needs a list of [indices]")
         names = local_names(names)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         # read_cross_cluster grants this action: ES's certificate model requires it remotely.
-        expression, subject = self._authorized(SEARCH_SHARDS_ACTION, ",".join(names), params)
+        expression, subject = self._authorized(
+            ctx.caller, SEARCH_SHARDS_ACTION, ",".join(names), params
+        )
         shards = self.search.search_shards(expression, params)
         if self.authz is not None and self.restrictions_for is not None and shards:
             restrictions = self.restrictions_for(subject, sorted({s["index"] for s in shards}))
@@ -529,15 +532,13 @@ class CrossClusterSearch:
                     shard["mapping"] = _filtered(shard["mapping"], restrictions.of(shard["index"]))
         return {"shards": shards}
 
-    async def _on_query_phase(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_query_phase(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         from isthmus.actions.shard_wire import encode_shard_result
 
         if not isinstance(payload, dict) or not isinstance(payload.get("index"), str):
             raise IllegalArgumentError("query phase request needs an [index]")
         (index,) = local_names([payload["index"]])
-        _, subject = self._authorized(SEARCH_ACTION, index)
+        _, subject = self._authorized(ctx.caller, SEARCH_ACTION, index)
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         req = self.search.parse(index, payload.get("body"), params)
         restriction = None
@@ -563,9 +564,7 @@ class CrossClusterSearch:
             ]
         return encode_shard_result(result)
 
-    async def _on_search(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_search(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         started = time.perf_counter()
         if not isinstance(payload, dict):
             raise IllegalArgumentError("search request payload must be a map")
@@ -577,7 +576,7 @@ class CrossClusterSearch:
         if body is not None and not isinstance(body, dict):
             raise IllegalArgumentError("search request [body] must be a map")
         expression = ",".join(local_names(names))
-        subject = CURRENT_CALLER.get()
+        subject = ctx.caller
         restrictions = None
         if self.authz is not None:
             if subject is None:

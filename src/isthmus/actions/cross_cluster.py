@@ -26,8 +26,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.errors import IllegalArgumentError, IndexNotFoundError, IsthmusError, SecurityError
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.settings.values import parse_time
-from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
-from isthmus.transport.channel import ChannelInfo
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import RESOLVE_CLUSTER_ACTION, RESOLVE_INDEX_ACTION
 
 if TYPE_CHECKING:
@@ -198,28 +197,22 @@ class CrossClusterActions:
 
     # --- remote side ----------------------------------------------------------------------------
 
-    def register(self, registry: ActionRegistry) -> None:
+    def register(self, registry: ActionRegistry[Subject]) -> None:
         registry.register(RESOLVE_CLUSTER_ACTION, self._on_resolve_cluster)
         registry.register(RESOLVE_INDEX_ACTION, self._on_resolve_index)
 
-    async def _on_resolve_index(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_resolve_index(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         names = payload.get("indices") if isinstance(payload, dict) else None
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("resolve index request needs a list of [indices]")
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
-        return resolve_names(
-            self.cluster, local_names(names) or ["*"], params, CURRENT_CALLER.get()
-        )
+        return resolve_names(self.cluster, local_names(names) or ["*"], params, ctx.caller)
 
-    async def _on_resolve_cluster(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_resolve_cluster(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         names = payload.get("indices") if isinstance(payload, dict) else None
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise IllegalArgumentError("resolve cluster request needs a list of [indices]")
-        subject = CURRENT_CALLER.get()
+        subject = ctx.caller
         names = local_names(names)
         return {
             "matching_indices": bool(names) and self._matches(names, subject),

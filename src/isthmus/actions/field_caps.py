@@ -19,8 +19,7 @@ from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
 from isthmus.index.field_types import DATE, KEYWORD, NUMERIC_TYPES
-from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
-from isthmus.transport.channel import ChannelInfo
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import FIELD_CAPS_ACTION
 
 if TYPE_CHECKING:
@@ -126,19 +125,17 @@ class FieldCapsActions:
             per_index.update(caps)
         return merge_caps(per_index)
 
-    def register(self, registry: ActionRegistry) -> None:
+    def register(self, registry: ActionRegistry[Subject]) -> None:
         registry.register(FIELD_CAPS_ACTION, self._on_field_caps)
 
-    async def _on_field_caps(
-        self, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def _on_field_caps(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         if not isinstance(payload, dict) or not isinstance(payload.get("indices"), list):
             raise IllegalArgumentError("field caps request needs a list of [indices]")
         names = local_names([str(n) for n in payload["indices"]])
         fields = [str(f) for f in payload.get("fields") or []]
         params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
         expression = ",".join(names) or None
-        subject = CURRENT_CALLER.get()
+        subject = ctx.caller
         if self.authz is not None:
             if subject is None:
                 raise IllegalArgumentError("field caps needs a user")

@@ -13,12 +13,11 @@ publish address is known only once the server is bound.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from isthmus.errors import IllegalArgumentError
-from isthmus.transport.actions import ActionRegistry
-from isthmus.transport.channel import ChannelInfo
+from isthmus.transport.actions import ActionRegistry, CallerT, TransportRequestContext
 from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
@@ -38,7 +37,7 @@ def nodes_payload(cluster_name: str, cluster_uuid: str, node: NodeIdentity) -> d
 
 
 def register_transport_nodes(
-    registry: ActionRegistry,
+    registry: ActionRegistry[CallerT],
     *,
     cluster_name: str,
     cluster_uuid: Callable[[], str],
@@ -47,14 +46,14 @@ def register_transport_nodes(
     """``cluster:monitor/state`` as remote clusters ask for it (nodes only): this node with its
     roles, attributes and transport publish address."""
 
-    async def nodes(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+    async def nodes(payload: Any, ctx: TransportRequestContext[CallerT]) -> Any:
         return nodes_payload(cluster_name, cluster_uuid(), node())
 
     registry.register(CLUSTER_STATE_ACTION, nodes)
 
 
 def register_remote_cluster_server(
-    registry: ActionRegistry,
+    registry: ActionRegistry[CallerT],
     *,
     cluster_name: str,
     cluster_uuid: Callable[[], str],
@@ -64,15 +63,13 @@ def register_remote_cluster_server(
     enabled: its nodes at their remote cluster server addresses, and the refusal of its handshake
     on any profile but ``_remote_cluster``."""
 
-    async def wrong_profile(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+    async def wrong_profile(payload: Any, ctx: TransportRequestContext[CallerT]) -> Any:
         raise IllegalArgumentError(
             "remote cluster handshake action requires channel profile to be "
-            f"[{REMOTE_CLUSTER_PROFILE}], but got [{channel.profile}]"
+            f"[{REMOTE_CLUSTER_PROFILE}], but got [{ctx.channel.profile}]"
         )
 
-    async def remote_cluster_nodes(
-        payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
+    async def remote_cluster_nodes(payload: Any, ctx: TransportRequestContext[CallerT]) -> Any:
         return nodes_payload(cluster_name, cluster_uuid(), node())
 
     registry.register(REMOTE_CLUSTER_HANDSHAKE_ACTION, wrong_profile)

@@ -1,51 +1,68 @@
 """Action name -> async handler, as ES's ``TransportService`` request-handler registry.
 
-A handler takes ``(payload, headers, channel_info)`` and returns the response payload; raising an
-:class:`~isthmus.errors.IsthmusError` answers with that error. The registry knows nothing about
-channels or handshakes (the server answers the handshake itself).
+A handler takes ``(payload, ctx)``: the request's decoded payload and its
+:class:`TransportRequestContext` (the action, headers, channel and the caller the server's request
+filter decided), and returns the response payload; raising an :class:`~isthmus.errors.IsthmusError`
+answers with that error. The registry knows nothing about channels or handshakes (the server
+answers the handshake itself).
+
+The caller travels as an argument, never as ambient state: a handler reads who it runs for from
+its context. Its type is a parameter (``CallerT``): the transport carries it without knowing what
+it is (the security layer's ``Subject`` on a node), so this layer imports nothing above it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from isthmus.errors import IllegalArgumentError
 from isthmus.transport.channel import ChannelInfo
 from isthmus.transport.errors import ActionNotFoundTransportError
 
-ActionHandler = Callable[[Any, Mapping[str, str], ChannelInfo], Awaitable[Any]]
-
-# Who the request being handled runs as, as the server's request filter decided (None: the
-# system identity, or security off). Set per request task; handlers read it to authorize indices.
-CURRENT_CALLER: ContextVar[Any] = ContextVar("isthmus_transport_caller", default=None)
+CallerT = TypeVar("CallerT")
 
 
-class ActionRegistry:
+@dataclass(frozen=True, slots=True)
+class TransportRequestContext(Generic[CallerT]):
+    """What a handler knows about the request it answers, besides the payload."""
+
+    action: str
+    headers: Mapping[str, str]
+    channel: ChannelInfo
+    # Who the request runs as, as the server's request filter decided (None: the system
+    # identity, or no filter because security is off).
+    caller: CallerT | None = None
+
+
+# A handler of one action: (payload, context) -> the response payload. Payloads are the
+# decoded msgpack values the peer sent; each handler validates its own.
+ActionHandler = Callable[[Any, TransportRequestContext[CallerT]], Awaitable[Any]]
+
+
+class ActionRegistry(Generic[CallerT]):
     """The actions this node answers on the transport."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, ActionHandler] = {}
+        self._handlers: dict[str, ActionHandler[CallerT]] = {}
 
-    def register(self, action: str, handler: ActionHandler) -> None:
+    def register(self, action: str, handler: ActionHandler[CallerT]) -> None:
         if action in self._handlers:
             raise IllegalArgumentError(
                 f"transport handler for action [{action}] is already registered"
             )
         self._handlers[action] = handler
 
-    def handler(self, action: str) -> ActionHandler:
+    def handler(self, action: str) -> ActionHandler[CallerT]:
         try:
             return self._handlers[action]
         except KeyError:
             raise ActionNotFoundTransportError(action) from None
 
-    async def dispatch(
-        self, action: str, payload: Any, headers: Mapping[str, str], channel: ChannelInfo
-    ) -> Any:
-        """Run ``action``'s handler; an unknown action raises ActionNotFoundTransportError."""
-        return await self.handler(action)(payload, headers, channel)
+    async def dispatch(self, payload: Any, ctx: TransportRequestContext[CallerT]) -> Any:
+        """Run ``ctx.action``'s handler; an unknown action raises ActionNotFoundTransportError."""
+        return await self.handler(ctx.action)(payload, ctx)
 
     def actions(self) -> tuple[str, ...]:
         return tuple(sorted(self._handlers))

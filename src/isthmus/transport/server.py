@@ -22,13 +22,13 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from isthmus.listeners import bind_first_free
 from isthmus.logs import LogThrottle
 from isthmus.security.tls_failures import TlsFailure
 from isthmus.tasks import PARENT_TASK_HEADER, TaskManager
-from isthmus.transport.actions import CURRENT_CALLER, ActionRegistry
+from isthmus.transport.actions import ActionRegistry, CallerT, TransportRequestContext
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.limits import InboundGuard, InFlightBreaker, TransportLimits
 from isthmus.transport.local import LocalNode
@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 _KEPT_TLS_FAILURES = 64
 log = logging.getLogger("isthmus.transport")
 
-# Authenticates/authorizes a request before its handler runs; raises to refuse it.
-RequestFilter = Callable[[str, Mapping[str, str], ChannelInfo], object]
+# Authenticates/authorizes a request before its handler runs and returns who it runs as (None:
+# the system identity); raises to refuse it.
+RequestFilter = Callable[[str, Mapping[str, str], ChannelInfo], CallerT | None]
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,15 @@ class ServerInfo:
     unauthenticated: int = 0  # open channels whose transport handshake is not done
 
 
-class TransportServer:
-    """Accepts transport connections for one node."""
+class TransportServer(Generic[CallerT]):
+    """Accepts transport connections for one node; ``CallerT`` is what its request filter says
+    a request runs as, handed to the action's handler in its context."""
 
     def __init__(
         self,
         host: str,
         ports: tuple[int, int],
-        registry: ActionRegistry,
+        registry: ActionRegistry[CallerT],
         *,
         identity: LocalNode,
         ssl_context: ssl.SSLContext | None = None,
@@ -82,7 +84,7 @@ class TransportServer:
         profile: str = DEFAULT_PROFILE,
         trust: TrustInfo | None = None,
         tcp: TcpOptions | None = None,
-        request_filter: RequestFilter | None = None,
+        request_filter: RequestFilter[CallerT] | None = None,
         limits: TransportLimits | None = None,
         breaker: InFlightBreaker | None = None,
         tls_handshake_timeout: float | None = None,
@@ -183,7 +185,7 @@ class TransportServer:
         if tg is not None:
             await tg.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
 
-    async def __aenter__(self) -> TransportServer:
+    async def __aenter__(self) -> TransportServer[CallerT]:
         await self.start()
         return self
 
@@ -203,7 +205,7 @@ class TransportServer:
         cap = self.limits.max_unauthenticated
         if cap and self._unauthenticated() >= cap:
             self._refused += 1
-            return _Refused(self, cap)
+            return _Refused(self.throttle, self.profile, cap)
         channel = TransportChannel(
             handler=self._handle,
             ssl_context=self.ssl_context,
@@ -242,28 +244,33 @@ class TransportServer:
             # The API-key model's handshake: authenticated like any request, answered here on
             # the remote cluster server; elsewhere its handler (if the server is enabled) says
             # which profile it needs.
-            info = channel.handler_info()
-            if self.request_filter is not None:
-                CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
+            ctx = self._context(channel, request)
             if self.profile == REMOTE_CLUSTER_PROFILE:
                 return self._handshake(channel, request)
-            return await self.registry.dispatch(
-                request.action, request.payload, request.headers, info
-            )
+            return await self.registry.dispatch(request.payload, ctx)
         if channel.remote_node is None:
             raise HandshakeError(
                 f"received request [{request.action}] from [{channel.remote_address}] "
                 "before the transport handshake"
             )
-        info = channel.handler_info()
         handler = self.registry.handler(request.action)  # unknown: refused before auth
-        if self.request_filter is not None:
-            CURRENT_CALLER.set(self.request_filter(request.action, request.headers, info))
+        ctx = self._context(channel, request)
         if self.tasks is None:
-            return await handler(request.payload, request.headers, info)
+            return await handler(request.payload, ctx)
         parent = request.headers.get(PARENT_TASK_HEADER)
         with self.tasks.running(request.action, parent=parent):
-            return await handler(request.payload, request.headers, info)
+            return await handler(request.payload, ctx)
+
+    def _context(
+        self, channel: TransportChannel, request: Request
+    ) -> TransportRequestContext[CallerT]:
+        """The handler's view of ``request``: the request filter runs here (raising refuses the
+        request) and decides the caller; without a filter (security off) there is none."""
+        info = channel.handler_info()
+        caller = None
+        if self.request_filter is not None:
+            caller = self.request_filter(request.action, request.headers, info)
+        return TransportRequestContext(request.action, request.headers, info, caller)
 
     def _handshake(self, channel: TransportChannel, request: Request) -> Any:
         try:
@@ -307,20 +314,21 @@ class _Refused(asyncio.Protocol):
     """A connection accepted past the cap of unauthenticated ones: closed at once, and said so
     (rate-limited per peer host) so that the refusal is never silent."""
 
-    def __init__(self, server: TransportServer, cap: int) -> None:
-        self._server = server
+    def __init__(self, throttle: LogThrottle, profile: str, cap: int) -> None:
+        self._throttle = throttle
+        self._profile = profile
         self._cap = cap
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
-        admission = self._server.throttle.admit("refused connections", host)
+        admission = self._throttle.admit("refused connections", host)
         if admission.log:
             log.warning(
                 "closing connection from [%s] on profile [%s]: [%s] connections have not "
                 "completed their transport handshake ([%s] is the limit)%s",
                 host,
-                self._server.profile,
+                self._profile,
                 self._cap,
                 "transport.max_unauthenticated_connections",
                 f"; {admission.suppressed} more were closed since the last message"

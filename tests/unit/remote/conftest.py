@@ -14,7 +14,8 @@ from isthmus.settings.remote import (
     remote_globals,
     transport_tuning,
 )
-from isthmus.transport import ActionRegistry, ChannelInfo, LocalNode, TransportServer
+from isthmus.transport import ActionRegistry, LocalNode, TransportServer
+from isthmus.transport.actions import TransportRequestContext
 from isthmus.wire import NodeIdentity
 
 PORTS = (29500, 29600)
@@ -39,7 +40,7 @@ class FakeCluster:
     ) -> TransportServer:
         registry = ActionRegistry()
 
-        async def nodes(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+        async def nodes(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
             return {
                 "cluster_name": self.name,
                 "nodes": [s.identity.node.to_payload() for s in self.servers],

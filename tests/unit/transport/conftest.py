@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from isthmus.errors import IndexNotFoundError
-from isthmus.transport import ActionRegistry, ChannelInfo, LocalNode, TransportServer
+from isthmus.transport import ActionRegistry, LocalNode, TransportServer
+from isthmus.transport.actions import TransportRequestContext
 from isthmus.wire import NodeIdentity
 
 PORTS = (29300, 29400)
@@ -23,29 +24,29 @@ def local_node(name: str, cluster: str = "alpha", address: str = "127.0.0.1:0") 
     return LocalNode(cluster_name=cluster, cluster_uuid=f"{cluster}-uuid", node=node)
 
 
-async def echo(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
-    return {"payload": payload, "headers": dict(headers)}
+async def echo(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
+    return {"payload": payload, "headers": dict(ctx.headers)}
 
 
-async def sleepy(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+async def sleepy(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
     await asyncio.sleep(payload)
     return payload
 
 
-async def whoami(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
-    assert channel.remote_node is not None
+async def whoami(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
+    assert ctx.channel.remote_node is not None
     return {
-        "node": channel.remote_node.name,
-        "cluster": channel.remote_cluster_name,
-        "peer_certificate": channel.peer_certificate,
+        "node": ctx.channel.remote_node.name,
+        "cluster": ctx.channel.remote_cluster_name,
+        "peer_certificate": ctx.channel.peer_certificate,
     }
 
 
-async def missing_index(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+async def missing_index(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
     raise IndexNotFoundError(payload)
 
 
-async def buggy(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+async def buggy(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
     raise KeyError("oops")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -13,13 +12,13 @@ from isthmus.errors import IndexNotFoundError, IsthmusError
 from isthmus.transport import (
     ActionNotFoundTransportError,
     ActionRegistry,
-    ChannelInfo,
     ChannelState,
     NodeDisconnectedError,
     NodeNotConnectedError,
     ReceiveTimeoutTransportError,
     connect,
 )
+from isthmus.transport.actions import TransportRequestContext
 from tests.unit.transport.conftest import eventually, local_node, serving
 
 
@@ -144,7 +143,7 @@ async def test_abandoned_request_cancels_the_work_at_the_peer(registry: ActionRe
     started = asyncio.Event()
     cancelled = asyncio.Event()
 
-    async def slow(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+    async def slow(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
         started.set()
         try:
             await asyncio.sleep(30)
@@ -176,7 +175,7 @@ async def test_requests_from_other_clusters_are_child_tasks(registry: ActionRegi
 
     started = asyncio.Event()
 
-    async def slow(payload: Any, headers: Mapping[str, str], channel: ChannelInfo) -> Any:
+    async def slow(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
         started.set()
         await asyncio.sleep(30)
 
