@@ -1,24 +1,42 @@
-"""Remote-cluster tests: small "clusters" made of real transport servers on loopback."""
+"""Remote-cluster tests: small "clusters" of in-memory transport nodes, on a fake clock.
+
+Every node is a :class:`~isthmus.testing.memory_node.MemoryNode` on the test's
+:class:`~isthmus.testing.memory_network.MemoryNetwork`, and connectors open channels through
+that network with the test's :class:`~isthmus.testing.fake_clock.FakeClock`: strategies,
+connection managers and channels run unchanged, with no port and no wall-clock wait.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
+
+import pytest
 
 from isthmus.remote.connector import Connector
 from isthmus.settings.remote import (
     RemoteClusterConfig,
+    TcpOptions,
     remote_configs,
     remote_globals,
     transport_tuning,
 )
-from isthmus.transport import ActionRegistry, LocalNode, TransportServer
-from isthmus.transport.actions import TransportRequestContext
-from isthmus.wire import NodeIdentity
+from isthmus.testing.fake_clock import FakeClock
+from isthmus.testing.memory_network import MemoryNetwork
+from isthmus.testing.memory_node import MemoryNode
+from isthmus.transport import LocalNode, TransportChannel
+from isthmus.wire import NodeIdentity, Request
 
-PORTS = (29500, 29600)
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def network() -> MemoryNetwork:
+    return MemoryNetwork()
 
 
 def identity(name: str, cluster: str, roles: tuple[str, ...] = ("data", "master")) -> LocalNode:
@@ -29,40 +47,41 @@ def identity(name: str, cluster: str, roles: tuple[str, ...] = ("data", "master"
 
 
 class FakeCluster:
-    """A remote cluster of one or more nodes, each a real transport server."""
+    """A remote cluster of one or more in-memory nodes that list each other as its nodes."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, network: MemoryNetwork, clock: FakeClock) -> None:
         self.name = name
-        self.servers: list[TransportServer] = []
+        self.network = network
+        self.clock = clock
+        self.servers: list[MemoryNode] = []
 
     async def add_node(
-        self, node_name: str, roles: tuple[str, ...] = ("data", "master"), port: int = 0
-    ) -> TransportServer:
-        registry = ActionRegistry()
-
-        async def nodes(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
+        self,
+        node_name: str,
+        roles: tuple[str, ...] = ("data", "master"),
+        port: int = 0,
+        tcp: TcpOptions | None = None,
+    ) -> MemoryNode:
+        async def nodes(channel: TransportChannel, request: Request) -> Any:
             return {
                 "cluster_name": self.name,
                 "nodes": [s.identity.node.to_payload() for s in self.servers],
             }
 
-        registry.register("cluster:monitor/state", nodes)
-        ports = (port, port) if port else PORTS
-        server = TransportServer(
-            "127.0.0.1", ports, registry, identity=identity(node_name, self.name, roles)
+        server = MemoryNode(
+            self.network,
+            identity(node_name, self.name, roles),
+            {"cluster:monitor/state": nodes},
+            port=port,
+            clock=self.clock,
+            tcp=tcp,
         )
         await server.start()
-        from dataclasses import replace
-
-        server.identity = replace(
-            server.identity,
-            node=replace(server.identity.node, publish_address=server.publish_address or ""),
-        )
         self.servers.append(server)
         return server
 
     def address(self, index: int = 0) -> str:
-        return self.servers[index].bound_address or ""
+        return self.servers[index].address
 
     async def stop(self) -> None:
         for server in self.servers:
@@ -71,8 +90,10 @@ class FakeCluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(name: str, nodes: int = 1) -> AsyncIterator[FakeCluster]:
-    fake = FakeCluster(name)
+async def cluster(
+    name: str, network: MemoryNetwork, clock: FakeClock, nodes: int = 1
+) -> AsyncIterator[FakeCluster]:
+    fake = FakeCluster(name, network, clock)
     try:
         for i in range(nodes):
             await fake.add_node(f"{name}-node-{i}")
@@ -85,13 +106,8 @@ def configs(flat: Mapping[str, Any]) -> dict[str, RemoteClusterConfig]:
     return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
 
 
-def connector(connect_timeout: float = 5.0) -> Connector:
+def connector(network: MemoryNetwork, clock: FakeClock, connect_timeout: float = 5.0) -> Connector:
     local = identity("local-node", "local")
-    return Connector(identity=lambda: local, connect_timeout=connect_timeout)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (result := check()):
-            await asyncio.sleep(0.01)
-    return result
+    return Connector(
+        identity=lambda: local, connect_timeout=connect_timeout, network=network, clock=clock
+    )

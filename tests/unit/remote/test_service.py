@@ -1,27 +1,39 @@
-"""RemoteClusterService: applying settings the way ES's updateRemoteCluster does."""
+"""RemoteClusterService: applying settings the way ES's updateRemoteCluster does.
+
+The remotes are in-memory nodes (see conftest.py); connect deadlines run on the fake clock, the
+service's own update wait on the real one.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import socket
 
 import pytest
 
 from isthmus.remote.security_model import SingleModel
 from isthmus.remote.service import RemoteClusterClientRoleError, RemoteClusterService, UpdateStatus
 from isthmus.settings.remote import remote_globals
+from isthmus.testing.fake_clock import FakeClock
+from isthmus.testing.memory_network import MemoryNetwork
 from isthmus.transport.errors import NoSuchRemoteClusterError
 from tests.unit.remote.conftest import cluster, configs, connector
 
 
-def service(**kw: object) -> RemoteClusterService:
-    return RemoteClusterService(SingleModel(lambda config: connector()), remote_globals({}), **kw)  # type: ignore[arg-type]
+def service(network: MemoryNetwork, clock: FakeClock, **kw: object) -> RemoteClusterService:
+    return RemoteClusterService(
+        SingleModel(lambda config: connector(network, clock)),
+        remote_globals({}),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
-async def test_add_update_rebuild_remove(caplog: pytest.LogCaptureFixture) -> None:
+async def test_add_update_rebuild_remove(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
-    async with cluster("remote") as fc:
-        svc = service()
+    async with cluster("remote", network, clock) as fc:
+        svc = service(network, clock)
         try:
             flat: dict[str, object] = {"cluster.remote.my.seeds": [fc.address()]}
             assert await svc.apply(configs(flat)) == {"my": UpdateStatus.CONNECTED}
@@ -35,7 +47,7 @@ async def test_add_update_rebuild_remove(caplog: pytest.LogCaptureFixture) -> No
             assert await svc.apply(configs(flat)) == {"my": UpdateStatus.UNCHANGED}
             assert svc.get("my") is first  # in place: no reconnect
             assert svc.info()["my"]["skip_unavailable"] is False
-            assert fc.servers[0].info().accepted == 1
+            assert fc.servers[0].accepted == 1
 
             flat["cluster.remote.my.node_connections"] = "5"
             assert await svc.apply(configs(flat)) == {"my": UpdateStatus.RECONNECTED}
@@ -50,13 +62,12 @@ async def test_add_update_rebuild_remove(caplog: pytest.LogCaptureFixture) -> No
             await svc.close()
 
 
-async def test_unreachable_remote_is_accepted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    svc = service()
+async def test_unreachable_remote_is_accepted_and_logged(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = service(network, clock)
     try:
-        status = await svc.apply(configs({"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]}))
+        status = await svc.apply(configs({"cluster.remote.my.seeds": [network.unused_address()]}))
         assert status == {"my": UpdateStatus.CONNECTED}
         assert svc.info()["my"]["connected"] is False
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -70,23 +81,20 @@ async def test_unreachable_remote_is_accepted_and_logged(caplog: pytest.LogCaptu
         await svc.close()
 
 
-async def test_update_wait_is_bounded() -> None:
-    # A listening socket that never answers the handshake: the attempt outlives the wait.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        svc = service(update_wait=0.2)
-        try:
-            status = await svc.apply(configs({"cluster.remote.my.seeds": [f"127.0.0.1:{port}"]}))
-            assert status == {"my": UpdateStatus.CONNECTED}
-            assert svc.info()["my"]["connected"] is False
-        finally:
-            await svc.close()
+async def test_update_wait_is_bounded(network: MemoryNetwork, clock: FakeClock) -> None:
+    # A listener that never answers the handshake: the attempt outlives the wait.
+    silent = network.listen("127.0.0.1", 0, asyncio.Protocol)
+    svc = service(network, clock, update_wait=0.2)
+    try:
+        status = await svc.apply(configs({"cluster.remote.my.seeds": [silent.address]}))
+        assert status == {"my": UpdateStatus.CONNECTED}
+        assert svc.info()["my"]["connected"] is False
+    finally:
+        await svc.close()
 
 
-async def test_without_the_role() -> None:
-    svc = service(enabled=False)
+async def test_without_the_role(network: MemoryNetwork, clock: FakeClock) -> None:
+    svc = service(network, clock, enabled=False)
     with pytest.raises(RemoteClusterClientRoleError, match="remote_cluster_client role"):
         svc.get("my")
     assert await svc.apply(configs({"cluster.remote.my.seeds": ["127.0.0.1:1"]})) == {}

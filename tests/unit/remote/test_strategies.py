@@ -1,4 +1,4 @@
-"""Sniff and proxy strategies against real loopback transport servers."""
+"""Sniff and proxy strategies against in-memory remote clusters, in virtual time."""
 
 from __future__ import annotations
 
@@ -10,40 +10,44 @@ import pytest
 from isthmus.remote.cluster import RemoteClusterConnection
 from isthmus.remote.proxy import ProxyStrategy
 from isthmus.remote.sniff import SniffStrategy, is_gateway
+from isthmus.testing.fake_clock import FakeClock, until
+from isthmus.testing.memory_network import MemoryNetwork
 from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
 from isthmus.wire import HandshakeError, NodeIdentity
-from tests.unit.remote.conftest import FakeCluster, cluster, configs, connector, eventually
+from tests.unit.remote.conftest import FakeCluster, cluster, configs, connector
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sniff(seeds: list[str], **extra: str) -> RemoteClusterConnection:
+def sniff(
+    network: MemoryNetwork, clock: FakeClock, seeds: list[str], **extra: str
+) -> RemoteClusterConnection:
     flat = {
         "cluster.remote.my.seeds": seeds,
         **{f"cluster.remote.my.{k}": v for k, v in extra.items()},
     }
-    return RemoteClusterConnection(configs(flat)["my"], connector(), initial_connect_timeout="30s")
+    return RemoteClusterConnection(
+        configs(flat)["my"], connector(network, clock), initial_connect_timeout="30s"
+    )
 
 
-def proxy(address: str, sockets: int = 3, **extra: str) -> RemoteClusterConnection:
+def proxy(
+    network: MemoryNetwork, clock: FakeClock, address: str, sockets: int = 3, **extra: str
+) -> RemoteClusterConnection:
     flat = {
         "cluster.remote.my.mode": "proxy",
         "cluster.remote.my.proxy_address": address,
         "cluster.remote.my.proxy_socket_connections": str(sockets),
         **{f"cluster.remote.my.{k}": v for k, v in extra.items()},
     }
-    return RemoteClusterConnection(configs(flat)["my"], connector(), initial_connect_timeout="30s")
+    return RemoteClusterConnection(
+        configs(flat)["my"], connector(network, clock), initial_connect_timeout="30s"
+    )
 
 
-async def test_sniff_connects_and_reports_remote_info() -> None:
-    async with cluster("remote") as fc:
-        remote = sniff([fc.address()])
+async def test_sniff_connects_and_reports_remote_info(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    async with cluster("remote", network, clock) as fc:
+        remote = sniff(network, clock, [fc.address()])
         try:
             await remote.ensure_connected()
             info = remote.info()
@@ -67,15 +71,17 @@ async def test_sniff_connects_and_reports_remote_info() -> None:
             }
             assert remote.strategy.remote_cluster_name == "remote"
             # the seed's handshaken channel was kept as the managed connection
-            assert fc.servers[0].info().accepted == 1
+            assert fc.servers[0].accepted == 1
         finally:
             await remote.close()
 
 
-async def test_sniff_discovers_other_nodes_and_skips_dedicated_masters() -> None:
-    async with cluster("remote", nodes=2) as fc:
+async def test_sniff_discovers_other_nodes_and_skips_dedicated_masters(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    async with cluster("remote", network, clock, nodes=2) as fc:
         await fc.add_node("master-only", roles=("master",))
-        remote = sniff([fc.address(0)])
+        remote = sniff(network, clock, [fc.address(0)])
         try:
             await remote.ensure_connected()
             names = sorted(c.node.name for c in remote.strategy.manager.connections())
@@ -85,9 +91,9 @@ async def test_sniff_discovers_other_nodes_and_skips_dedicated_masters() -> None
             await remote.close()
 
 
-async def test_node_connections_caps_the_gateways() -> None:
-    async with cluster("remote", nodes=3) as fc:
-        remote = sniff([fc.address(0)], node_connections="2")
+async def test_node_connections_caps_the_gateways(network: MemoryNetwork, clock: FakeClock) -> None:
+    async with cluster("remote", network, clock, nodes=3) as fc:
+        remote = sniff(network, clock, [fc.address(0)], node_connections="2")
         try:
             await remote.ensure_connected()
             assert remote.info()["num_nodes_connected"] == 2
@@ -107,10 +113,12 @@ def test_gateway_predicate() -> None:
     assert not is_gateway(node(("data",), gateway="false"), "gateway")
 
 
-async def test_sniff_moves_to_the_next_seed(caplog: pytest.LogCaptureFixture) -> None:
-    dead = f"127.0.0.1:{free_port()}"
-    async with cluster("remote") as fc:
-        remote = sniff([dead, fc.address()])
+async def test_sniff_moves_to_the_next_seed(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = network.unused_address()
+    async with cluster("remote", network, clock) as fc:
+        remote = sniff(network, clock, [dead, fc.address()])
         try:
             with caplog.at_level(logging.DEBUG):
                 await remote.ensure_connected()
@@ -123,9 +131,11 @@ async def test_sniff_moves_to_the_next_seed(caplog: pytest.LogCaptureFixture) ->
             await remote.close()
 
 
-async def test_sniff_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) -> None:
-    dead = f"127.0.0.1:{free_port()}"
-    remote = sniff([dead])
+async def test_sniff_unreachable_logs_like_es(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = network.unused_address()
+    remote = sniff(network, clock, [dead])
     try:
         with pytest.raises(ConnectTransportError) as err:
             await remote.ensure_connected()
@@ -143,9 +153,11 @@ async def test_sniff_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) 
         await remote.close()
 
 
-async def test_sniff_refuses_a_seed_of_another_cluster() -> None:
-    async with cluster("first") as a, cluster("second") as b:
-        remote = sniff([a.address()])
+async def test_sniff_refuses_a_seed_of_another_cluster(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    async with cluster("first", network, clock) as a, cluster("second", network, clock) as b:
+        remote = sniff(network, clock, [a.address()])
         try:
             await remote.ensure_connected()
             # Now point the same alias's pinned name at a seed of another cluster.
@@ -164,9 +176,9 @@ async def test_sniff_refuses_a_seed_of_another_cluster() -> None:
             await remote.close()
 
 
-async def test_proxy_opens_the_configured_sockets() -> None:
-    async with cluster("remote") as fc:
-        remote = proxy(fc.address(), sockets=4, server_name="remote.example")
+async def test_proxy_opens_the_configured_sockets(network: MemoryNetwork, clock: FakeClock) -> None:
+    async with cluster("remote", network, clock) as fc:
+        remote = proxy(network, clock, fc.address(), sockets=4, server_name="remote.example")
         try:
             await remote.ensure_connected()
             info = remote.info()
@@ -180,14 +192,16 @@ async def test_proxy_opens_the_configured_sockets() -> None:
                 "initial_connect_timeout": "30s",
                 "skip_unavailable": True,
             }
-            assert fc.servers[0].info().open_channels == 4
+            assert len(fc.servers[0].channels) == 4
         finally:
             await remote.close()
 
 
-async def test_proxy_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) -> None:
-    dead = f"127.0.0.1:{free_port()}"
-    remote = proxy(dead)
+async def test_proxy_unreachable_logs_like_es(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = network.unused_address()
+    remote = proxy(network, clock, dead)
     try:
         with pytest.raises(NoSeedNodeLeftError) as err:
             await remote.ensure_connected()
@@ -210,32 +224,30 @@ async def test_proxy_unreachable_logs_like_es(caplog: pytest.LogCaptureFixture) 
         await remote.close()
 
 
-async def test_concurrent_callers_share_one_round() -> None:
-    async with cluster("remote") as fc:
-        remote = sniff([fc.address()])
+async def test_concurrent_callers_share_one_round(network: MemoryNetwork, clock: FakeClock) -> None:
+    async with cluster("remote", network, clock) as fc:
+        remote = sniff(network, clock, [fc.address()])
         try:
             await asyncio.gather(*(remote.ensure_connected() for _ in range(20)))
             assert remote.strategy.rounds == 1
-            assert fc.servers[0].info().accepted == 1
+            assert fc.servers[0].accepted == 1
         finally:
             await remote.close()
 
 
 async def test_remote_restart_is_logged_closed_by_remote_then_reconnects_on_use(
-    caplog: pytest.LogCaptureFixture,
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fc = FakeCluster("remote")
+    fc = FakeCluster("remote", network, clock)
     server = await fc.add_node("remote-node")
     port = server.port
-    remote = sniff([fc.address()])
+    remote = sniff(network, clock, [fc.address()])
     try:
         await remote.ensure_connected()
         with caplog.at_level(logging.DEBUG):
             await fc.stop()
-            await eventually(lambda: not remote.is_connected())
-            await eventually(
-                lambda: any("closed by remote" in r.getMessage() for r in caplog.records)
-            )
+            await until(lambda: not remote.is_connected())
+            await until(lambda: any("closed by remote" in r.getMessage() for r in caplog.records))
         line = next(r for r in caplog.records if "closed by remote" in r.getMessage())
         assert line.name == "org.elasticsearch.transport.ClusterConnectionManager"
         assert line.levelno == logging.INFO
@@ -252,49 +264,49 @@ async def test_remote_restart_is_logged_closed_by_remote_then_reconnects_on_use(
         await fc.stop()
 
 
-async def test_a_silent_peer_is_declared_dead_by_pings() -> None:
-    async with cluster("remote") as fc:
-        remote = sniff([fc.address()], **{"transport.ping_schedule": "200ms"})
+async def test_a_silent_peer_is_declared_dead_by_pings(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    async with cluster("remote", network, clock) as fc:
+        remote = sniff(network, clock, [fc.address()], **{"transport.ping_schedule": "200ms"})
         try:
             await remote.ensure_connected()
-            await asyncio.sleep(0.5)
+            await clock.advance(0.5)
             assert remote.is_connected()  # echoed pings keep a healthy connection alive
+            (accepted,) = fc.servers[0].channels
+            assert accepted.info().pings_received == 2  # at 200 and 400 ms
             # Freeze the server side: it stops reading, so no ping is answered.
-            for channel in fc.servers[0]._channels:
-                assert channel._transport is not None
-                channel._transport.pause_reading()
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            await eventually(lambda: remote.strategy.manager.stats().declared_dead == 1, timeout=3)
-            elapsed = loop.time() - start
-            # dead after 2 x 200 ms of silence (counted from the last echo, which may predate
-            # the freeze by up to one interval), checked every 50 ms; generous for loaded CI
-            assert 0.15 <= elapsed <= 2.0
+            fc.servers[0].freeze()
+            elapsed = await clock.advance_until(
+                lambda: remote.strategy.manager.stats().declared_dead == 1, limit=3
+            )
+            # Dead after more than 2 x 200 ms of silence, counted from the last echo (which
+            # predates the freeze by up to one interval), noticed at the next 50 ms check.
+            assert 0.2 < elapsed <= 0.45
             # The node itself still accepts connections: the disconnect triggers a reconnect.
-            await eventually(lambda: fc.servers[0].info().accepted == 2)
-            await eventually(remote.is_connected)
+            await until(lambda: fc.servers[0].accepted == 2)
+            await until(remote.is_connected)
         finally:
             await remote.close()
 
 
 @pytest.mark.parametrize("scheme", ["deflate", "lz4"])
-async def test_transport_compress_true_compresses_requests(scheme: str) -> None:
-    from isthmus.transport.channel import TransportChannel
-
-    async with cluster("remote") as fc:
+async def test_transport_compress_true_compresses_requests(
+    network: MemoryNetwork, clock: FakeClock, scheme: str
+) -> None:
+    async with cluster("remote", network, clock) as fc:
         flat = {
             "cluster.remote.my.seeds": [fc.address()],
             "cluster.remote.my.transport.compress": "true",
             "cluster.remote.my.transport.compression_scheme": scheme,
         }
         config = configs(flat)["my"]
-        conn = connector()
+        conn = connector(network, clock)
         conn.compression = (config.compress, config.compression_scheme)
         remote = RemoteClusterConnection(config, conn, initial_connect_timeout="30s")
         try:
             await remote.ensure_connected()
-            channels: set[TransportChannel] = fc.servers[0]._channels
-            (accepted,) = channels
+            (accepted,) = fc.servers[0].channels
             # the node list request was compressed (the handshake never is)
             assert accepted.connection.info().compressed_received == 1
             answer = await remote.channel().request("cluster:monitor/state", {"nodes": True})
@@ -305,28 +317,31 @@ async def test_transport_compress_true_compresses_requests(scheme: str) -> None:
             await remote.close()
 
 
-async def test_tcp_options_reach_both_sockets() -> None:
+async def test_tcp_options_reach_both_sockets(network: MemoryNetwork, clock: FakeClock) -> None:
+    # The options each side sets on its socket; that the kernel takes them is
+    # tests/unit/transport/test_sockets.py's business.
     import socket as pysocket
 
     from isthmus.settings.remote import transport_tuning
 
     tcp = transport_tuning({}).tcp
-    async with cluster("remote") as fc:
-        fc.servers[0].tcp = tcp
-        conn = connector()
-        conn.tcp = tcp
-        remote = RemoteClusterConnection(
-            configs({"cluster.remote.my.seeds": [fc.address()]})["my"],
-            conn,
-            initial_connect_timeout="30s",
-        )
-        try:
-            await remote.ensure_connected()
-            (accepted,) = fc.servers[0]._channels
-            for sock in (remote.channel().socket(), accepted.socket()):
-                assert sock.getsockopt(pysocket.SOL_SOCKET, pysocket.SO_KEEPALIVE) == 1
-                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_USER_TIMEOUT) == 3000
-                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPIDLE) == 1
-                assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPCNT) == 3
-        finally:
-            await remote.close()
+    fc = FakeCluster("remote", network, clock)
+    await fc.add_node("remote-node", tcp=tcp)
+    conn = connector(network, clock)
+    conn.tcp = tcp
+    remote = RemoteClusterConnection(
+        configs({"cluster.remote.my.seeds": [fc.address()]})["my"],
+        conn,
+        initial_connect_timeout="30s",
+    )
+    try:
+        await remote.ensure_connected()
+        (accepted,) = fc.servers[0].channels
+        for sock in (remote.channel().socket(), accepted.socket()):
+            assert sock.getsockopt(pysocket.SOL_SOCKET, pysocket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_USER_TIMEOUT) == 3000
+            assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPIDLE) == 1
+            assert sock.getsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_KEEPCNT) == 3
+    finally:
+        await remote.close()
+        await fc.stop()

@@ -131,3 +131,39 @@ def test_round_trip_and_garbage_on_uvloop(registry: ActionRegistry) -> None:
             channel.close()
 
     uvloop.run(main())
+
+
+async def test_requests_from_other_clusters_are_child_tasks(registry: ActionRegistry) -> None:
+    # (Moved here from test_channel.py: child tasks are the server's, not the channel's.)
+    from typing import Any
+
+    from isthmus.tasks import PARENT_TASK_HEADER, TaskManager
+    from isthmus.transport.actions import TransportRequestContext
+
+    started = asyncio.Event()
+
+    async def slow(payload: Any, ctx: TransportRequestContext[Any]) -> Any:
+        started.set()
+        await asyncio.sleep(30)
+
+    registry.register("test:slow", slow)
+    async with serving(registry) as server:
+        server.tasks = TaskManager("remote-node-id")
+        client = await connect("127.0.0.1", server.port, identity=local_node("client"), timeout=5)
+        try:
+            task = asyncio.create_task(
+                client.request(
+                    "test:slow", None, {PARENT_TASK_HEADER: "local-node-id:7"}, timeout=None
+                )
+            )
+            await asyncio.wait_for(started.wait(), 5)
+            (child,) = server.tasks.list("test:*")
+            assert child.parent == "local-node-id:7"
+            assert child.to_json(True)["parent_task_id"] == "local-node-id:7"
+            server.tasks.cancel(child.task_id)  # cancelling the child answers the parent
+            with pytest.raises(IsthmusError) as err:
+                await task
+            assert err.value.es_type == "task_cancelled_exception"
+            assert server.tasks.list() == []
+        finally:
+            client.close()
