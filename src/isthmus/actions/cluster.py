@@ -22,8 +22,9 @@ from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError
 from isthmus.index.service import IndicesService
+from isthmus.settings.catalog import all_settings, find
 from isthmus.settings.node import NodeSettings
-from isthmus.settings.registry import Scope, all_settings, find, flatten, nest
+from isthmus.settings.registry import Scope, flatten, nest
 
 SettingsConsumer = Callable[[str, Any], None]
 BUILD_HASH = "isthmus"

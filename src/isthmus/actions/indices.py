@@ -46,7 +46,8 @@ from isthmus.errors import (
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
-from isthmus.settings.registry import INDEX_SETTINGS, Scope, find, flatten
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import INDEX_SETTINGS, Scope, flatten
 
 ES_VERSION_ID = "9010000"
 _PRIVATE_SETTINGS = {

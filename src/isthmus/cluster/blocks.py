@@ -24,8 +24,6 @@ from enum import Enum
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.errors import ClusterBlockError
-from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, register
 
 
 class Level(Enum):
@@ -85,13 +83,6 @@ UNBLOCKING_SETTINGS = frozenset(
         "index.blocks.write",
         "index.blocks.metadata",
     }
-)
-
-register(Setting(READ_ONLY_ALLOW_DELETE, v.parse_bool, False, Scope.INDEX, dynamic=True))
-register(
-    Setting(
-        "cluster.blocks.read_only_allow_delete", v.parse_bool, False, Scope.CLUSTER, dynamic=True
-    )
 )
 
 

@@ -1,4 +1,4 @@
-"""ES's disk threshold settings: watermark values, their validation and registration.  [no I/O]
+"""ES's disk threshold settings: watermark values, their validation and declarations.  [no I/O]
 
 ES's ``DiskThresholdSettings`` rules, as values:
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, register
+from isthmus.settings.registry import Scope, Setting
 
 PREFIX = "cluster.routing.allocation.disk."
 ENABLED = PREFIX + "threshold_enabled"
@@ -163,12 +163,18 @@ def _min_interval(value: v.TimeValue) -> None:
         )
 
 
-for _key in (LOW, HIGH, FLOOD):
-    register(Setting(_key, _watermark_parser(_key), _DEFAULT_PERCENT[_key], Scope.CLUSTER, True))
-    register(Setting(HEADROOMS[_key], _headroom_parser(HEADROOMS[_key]), None, Scope.CLUSTER, True))
-register(Setting(ENABLED, v.parse_bool, True, Scope.CLUSTER, dynamic=True))
-register(Setting(REROUTE_INTERVAL, v.parse_time, v.TimeValue(60_000, "60s"), Scope.CLUSTER, True))
-register(
+# The dynamic cluster settings, declared once (gathered by isthmus.settings.catalog).
+DISK_SETTINGS: tuple[Setting, ...] = (
+    *(
+        s
+        for key in (LOW, HIGH, FLOOD)
+        for s in (
+            Setting(key, _watermark_parser(key), _DEFAULT_PERCENT[key], Scope.CLUSTER, True),
+            Setting(HEADROOMS[key], _headroom_parser(HEADROOMS[key]), None, Scope.CLUSTER, True),
+        )
+    ),
+    Setting(ENABLED, v.parse_bool, True, Scope.CLUSTER, dynamic=True),
+    Setting(REROUTE_INTERVAL, v.parse_time, v.TimeValue(60_000, "60s"), Scope.CLUSTER, True),
     Setting(
         UPDATE_INTERVAL,
         v.parse_time,
@@ -176,7 +182,7 @@ register(
         Scope.CLUSTER,
         dynamic=True,
         validator=_min_interval,
-    )
+    ),
 )
 
 

@@ -190,7 +190,8 @@ class ClusterMetadata:
     def typed_setting(self, key: str) -> Any:
         """A registered dynamic cluster setting's effective value, parsed by its registry entry
         (its registered default when unset): callers never repeat a default or a parser."""
-        from isthmus.settings.registry import Scope, find
+        from isthmus.settings.catalog import find
+        from isthmus.settings.registry import Scope
 
         entry = find(key, (Scope.CLUSTER,))
         assert entry is not None, key

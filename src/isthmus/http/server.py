@@ -41,24 +41,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from isthmus.logs import LogThrottle
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, register
+from isthmus.settings.listener_limits import positive_int
 
 log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
-
-register(Setting("http.max_initial_line_length", v.parse_bytes, 4 * 1024, Scope.NODE))
-register(Setting("http.max_header_size", v.parse_bytes, 8 * 1024, Scope.NODE))
-register(Setting("http.header_timeout", v.parse_time, v.TimeValue(10_000, "10s"), Scope.NODE))
-register(Setting("http.body_timeout", v.parse_time, v.TimeValue(30_000, "30s"), Scope.NODE))
-
-
-def _positive_int(raw: object) -> int:
-    value = v.parse_int(raw)
-    if value < 1:
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}] must be >= 1")
-    return value
-
-
-register(Setting("http.max_connections", _positive_int, None, Scope.NODE))
 
 _MAX_CONNECTIONS_CEILING = 10_000
 
@@ -97,7 +82,7 @@ class HttpLimits:
             body_timeout=body.seconds if body.millis > 0 else None,
             max_connections=default_max_connections()
             if raw_max is None
-            else _positive_int(raw_max),
+            else positive_int(raw_max),
             # The event loop wants a positive deadline: "no deadline" is a very long one.
             tls_handshake_timeout=tls_handshake_timeout or 86_400.0,
         )

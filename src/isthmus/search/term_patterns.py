@@ -38,29 +38,9 @@ from isthmus.search.regexp_syntax import (
     parse_regexp,
     parse_wildcard,
 )
-from isthmus.settings.registry import Scope, Setting, register
-from isthmus.settings.values import parse_int
+from isthmus.settings.registry import MAX_REGEX_LENGTH
 
-DEFAULT_MAX_REGEX_LENGTH = 1000
-
-
-def _non_negative(value: int) -> None:
-    if value < 0:
-        raise ValueError(
-            f"Failed to parse value [{value}] for setting [index.max_regex_length] must be >= 0"
-        )
-
-
-MAX_REGEX_LENGTH = register(
-    Setting(
-        "index.max_regex_length",
-        parse_int,
-        DEFAULT_MAX_REGEX_LENGTH,
-        Scope.INDEX,
-        dynamic=True,
-        validator=_non_negative,
-    )
-)
+DEFAULT_MAX_REGEX_LENGTH: int = MAX_REGEX_LENGTH.default
 
 # RE2 refuses counted repetitions above 1000; larger counts are written as nested repetitions.
 _RE2_MAX_COUNT = 1000

@@ -1,10 +1,10 @@
 """TLS contexts per profile (``xpack.security.<profile>.ssl.*``), built from settings.
 
 One :class:`SslConfig` per profile — ``http``, ``transport``, ``remote_cluster_server``,
-``remote_cluster_client`` — parsed once from the node settings (and the keystore's secure
-passwords). :class:`ContextHolder` builds the ``ssl.SSLContext`` and rebuilds it when a
-certificate or key file changes (ES reloads them without restart); :func:`describe_certificates`
-feeds ``GET /_ssl/certificates``.
+``remote_cluster_client`` — parsed once from the node settings (declared in
+:mod:`isthmus.settings.tls`) and the keystore's secure passwords. :class:`ContextHolder` builds
+the ``ssl.SSLContext`` and rebuilds it when a certificate or key file changes (ES reloads them
+without restart); :func:`describe_certificates` feeds ``GET /_ssl/certificates``.
 """
 
 from __future__ import annotations
@@ -12,81 +12,27 @@ from __future__ import annotations
 import os
 import ssl
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, register
 from isthmus.settings.secret import Secret
-
-PROFILES = ("http", "transport", "remote_cluster_server", "remote_cluster_client")
-_CLIENT_AUTH_DEFAULT = {
-    "http": "none",
-    "transport": "required",
-    "remote_cluster_server": "none",
-    "remote_cluster_client": "none",
-}
-_ENABLED_DEFAULT = {
-    "http": False,
-    "transport": False,
-    "remote_cluster_server": True,
-    "remote_cluster_client": True,
-}
-
-
-def _choice(*allowed: str) -> Callable[[object], str]:
-    def parse(raw: object) -> str:
-        text = str(raw).lower()
-        if text not in allowed:
-            raise ValueError(
-                f"unknown value [{raw}] for setting [{{key}}], expected one of {list(allowed)}"
-            )
-        return text
-
-    return parse
-
-
-_HANDSHAKE_TIMEOUT = v.TimeValue(10_000, "10s")
-_SERVER_PROFILES = ("http", "transport", "remote_cluster_server")  # the listeners
-
-for _profile in PROFILES:
-    _p = f"xpack.security.{_profile}.ssl"
-    for _setting in (
-        Setting(f"{_p}.enabled", v.parse_bool, _ENABLED_DEFAULT[_profile], Scope.NODE),
-        Setting(f"{_p}.key", v.parse_str, None, Scope.NODE),
-        Setting(f"{_p}.certificate", v.parse_str, None, Scope.NODE),
-        Setting(f"{_p}.certificate_authorities", v.parse_str_list, (), Scope.NODE),
-        Setting(f"{_p}.keystore.path", v.parse_str, None, Scope.NODE),
-        Setting(f"{_p}.keystore.type", v.parse_str, None, Scope.NODE),
-        Setting(f"{_p}.truststore.path", v.parse_str, None, Scope.NODE),
-        Setting(f"{_p}.truststore.type", v.parse_str, None, Scope.NODE),
-        Setting(
-            f"{_p}.verification_mode", _choice("full", "certificate", "none"), "full", Scope.NODE
-        ),
-        Setting(
-            f"{_p}.client_authentication",
-            _choice("none", "optional", "required"),
-            _CLIENT_AUTH_DEFAULT[_profile],
-            Scope.NODE,
-        ),
-        Setting(f"{_p}.supported_protocols", v.parse_str_list, ("TLSv1.3", "TLSv1.2"), Scope.NODE),
-        Setting(f"{_p}.cipher_suites", v.parse_str_list, (), Scope.NODE),
-    ):
-        register(_setting)
-    if _profile in _SERVER_PROFILES:
-        # Isthmus: how long an accepted connection may take to finish its TLS handshake (ES
-        # relies on Netty's SslHandler default, 10 s). Outgoing connections are bounded by their
-        # connect timeout (transport.connect_timeout), which includes the TLS handshake.
-        register(Setting(f"{_p}.handshake_timeout", v.parse_time, _HANDSHAKE_TIMEOUT, Scope.NODE))
+from isthmus.settings.tls import (
+    CLIENT_AUTH_DEFAULT,
+    ENABLED_DEFAULT,
+    HANDSHAKE_TIMEOUT,
+    SUPPORTED_PROTOCOLS_DEFAULT,
+    tls_setting,
+)
 
 
 def handshake_timeout(profile: str, flat: Mapping[str, Any]) -> float | None:
     """Seconds ``xpack.security.<profile>.ssl.handshake_timeout`` allows (None: no deadline)."""
     raw = flat.get(f"xpack.security.{profile}.ssl.handshake_timeout")
-    value = _HANDSHAKE_TIMEOUT if raw is None else v.parse_time(raw)
+    value = HANDSHAKE_TIMEOUT if raw is None else v.parse_time(raw)
     return value.seconds if value.millis > 0 else None
 
 
@@ -143,11 +89,7 @@ def ssl_config(
         full = f"{prefix}.{key}"
         if full not in raw:
             return default
-        from isthmus.settings.registry import find
-
-        setting = find(full, (Scope.NODE,))
-        assert setting is not None
-        return setting.coerce(full, raw[full])
+        return tls_setting(full).coerce(full, raw[full])
 
     def path(value: str | None) -> Path | None:
         if value is None:
@@ -157,7 +99,7 @@ def ssl_config(
 
     cfg = SslConfig(
         profile=profile,
-        enabled=bool(get("enabled", _ENABLED_DEFAULT[profile])),
+        enabled=bool(get("enabled", ENABLED_DEFAULT[profile])),
         key=path(get("key")),
         certificate=path(get("certificate")),
         certificate_authorities=tuple(
@@ -169,8 +111,8 @@ def ssl_config(
         truststore_path=path(get("truststore.path")),
         truststore_password=secrets.get(f"{prefix}.truststore.secure_password"),
         verification_mode=str(get("verification_mode", "full")),
-        client_authentication=str(get("client_authentication", _CLIENT_AUTH_DEFAULT[profile])),
-        supported_protocols=tuple(get("supported_protocols", ("TLSv1.3", "TLSv1.2"))),
+        client_authentication=str(get("client_authentication", CLIENT_AUTH_DEFAULT[profile])),
+        supported_protocols=tuple(get("supported_protocols", SUPPORTED_PROTOCOLS_DEFAULT)),
     )
     if cfg.enabled and cfg.keystore_path is None and (cfg.key is None) != (cfg.certificate is None):
         missing = "key" if cfg.key is None else "certificate"

@@ -1,6 +1,7 @@
 """Reading node settings from ``isthmus.yml`` and ``-E`` overrides.
 
-The only I/O here is reading the YAML file; everything else is validation against the registry.
+The only I/O here is reading the YAML file; everything else is validation against the node's
+registry (:mod:`isthmus.settings.catalog`: every declared setting, whatever was imported).
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from typing import Any
 
 import yaml
 
-import isthmus.http.server  # registers the HTTP listener's limits
-import isthmus.security.tls
-import isthmus.settings.remote  # registers the remote-cluster and transport settings
-import isthmus.settings.remote_server
-import isthmus.settings.secure
-import isthmus.transport.limits  # registers the in-flight breaker and transport deadlines
 from isthmus.errors import SettingsError
-from isthmus.settings.registry import Scope, find, flatten, unknown
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import Scope, flatten, unknown
+from isthmus.settings.remote import validate_remote_settings
 
 CONFIG_FILE = "isthmus.yml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -85,5 +82,5 @@ def load_raw(
         setting.coerce(key, raw)
         validated[key] = raw
     # Cross-setting rules of remote clusters (mode-specific keys, keys needing an enabled remote).
-    isthmus.settings.remote.validate_remote_settings(validated)
+    validate_remote_settings(validated)
     return validated

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from isthmus.settings.registry import Scope, find
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import Scope
 
 
 def _get(flat: Mapping[str, Any], key: str) -> Any:

@@ -1,15 +1,21 @@
-"""The registry of every setting Isthmus knows.  [no I/O]
+"""What a setting is, the registry that finds one by key, and the core declarations.  [no I/O]
 
 A :class:`Setting` names a key (or an affix pattern such as ``node.attr.*``), its scope (node,
 cluster-dynamic, index), its parser and default. Startup validates ``isthmus.yml`` and ``-E``
 against the node scope; ``PUT _cluster/settings`` validates against the dynamic cluster scope;
-index APIs against the index scope. Later features (remote clusters, security) register their
-settings with :func:`register` at import time of their ``settings`` module.
+index APIs against the index scope.
+
+Settings are declared once, as data: the core ones here (:data:`NODE_SETTINGS`,
+:data:`CLUSTER_SETTINGS`, :data:`INDEX_SETTINGS`, :data:`UNLISTED_INDEX_SETTINGS`), the others in
+the ``settings`` module of their feature. Nothing registers itself on import:
+:mod:`isthmus.settings.catalog` gathers every declaration explicitly and builds the node's
+:class:`SettingsRegistry`, so which keys exist never depends on what happened to be imported.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -71,24 +77,37 @@ def _render(value: Any) -> Any:
     return str(value)
 
 
-_REGISTRY: list[Setting] = []
+class SettingsRegistry:
+    """A fixed set of settings, looked up by key and scope (the first declaration that matches).
 
+    Built from declarations and never added to afterwards; a key declared twice is refused,
+    since only one of the two could ever be found.
+    """
 
-def register(setting: Setting) -> Setting:
-    _REGISTRY.append(setting)
-    return setting
+    def __init__(self, settings: Iterable[Setting]) -> None:
+        self._settings = tuple(settings)
+        twice = sorted(k for k, n in Counter(s.key for s in self._settings).items() if n > 1)
+        if twice:
+            raise ValueError(f"settings declared more than once: {twice}")
 
+    def find(self, key: str, scopes: Iterable[Scope]) -> Setting | None:
+        wanted = set(scopes)
+        for setting in self._settings:
+            if setting.scope in wanted and setting.matches(key):
+                return setting
+        return None
 
-def find(key: str, scopes: Iterable[Scope]) -> Setting | None:
-    wanted = set(scopes)
-    for setting in _REGISTRY:
-        if setting.scope in wanted and setting.matches(key):
-            return setting
-    return None
+    def all_settings(self, scope: Scope) -> list[Setting]:
+        return [s for s in self._settings if s.scope is scope]
 
+    def __len__(self) -> int:
+        return len(self._settings)
 
-def all_settings(scope: Scope) -> list[Setting]:
-    return [s for s in _REGISTRY if s.scope is scope]
+    def __repr__(self) -> str:
+        counts = Counter(s.scope.value for s in self._settings)
+        secure = sum(1 for s in self._settings if s.secure)
+        per_scope = ", ".join(f"{scope.value}={counts[scope.value]}" for scope in Scope)
+        return f"<SettingsRegistry {len(self._settings)} settings: {per_scope}, secure={secure}>"
 
 
 def unknown(key: str) -> SettingsError:
@@ -154,7 +173,7 @@ def _role_validator(roles: tuple[str, ...]) -> None:
 
 DEFAULT_ROLES = ("master", "data", "ingest", "remote_cluster_client")
 
-for _setting in (
+NODE_SETTINGS: tuple[Setting, ...] = (
     Setting("cluster.name", v.parse_str, "isthmus", Scope.NODE),
     Setting("node.name", v.parse_str, None, Scope.NODE),
     Setting("node.roles", v.parse_str_list, DEFAULT_ROLES, Scope.NODE, validator=_role_validator),
@@ -184,8 +203,7 @@ for _setting in (
     Setting("node.processors", v.parse_int, None, Scope.NODE),
     Setting("thread_pool.search.size", v.parse_int, 2, Scope.NODE),
     Setting("indices.id_field_data.enabled", v.parse_bool, False, Scope.NODE),
-):
-    register(_setting)
+)
 
 
 # --- dynamic cluster settings (PUT _cluster/settings) --------------------------------------------
@@ -220,7 +238,7 @@ def _max_buckets(value: int) -> None:
         )
 
 
-for _setting in (
+CLUSTER_SETTINGS: tuple[Setting, ...] = (
     Setting("action.auto_create_index", _auto_create, "true", Scope.CLUSTER, dynamic=True),
     Setting("action.destructive_requires_name", v.parse_bool, True, Scope.CLUSTER, dynamic=True),
     Setting(
@@ -271,6 +289,10 @@ for _setting in (
     Setting("cluster.routing.allocation.enable", v.parse_str, "all", Scope.CLUSTER, dynamic=True),
     Setting("cluster.max_shards_per_node", v.parse_int, 1000, Scope.CLUSTER, dynamic=True),
     Setting("cluster.blocks.read_only", v.parse_bool, False, Scope.CLUSTER, dynamic=True),
+    # The block the disk monitor's flood stage lifts and sets on indices (cluster/blocks.py).
+    Setting(
+        "cluster.blocks.read_only_allow_delete", v.parse_bool, False, Scope.CLUSTER, dynamic=True
+    ),
     Setting(
         "indices.recovery.max_bytes_per_sec",
         v.parse_bytes,
@@ -279,8 +301,7 @@ for _setting in (
         dynamic=True,
     ),
     Setting("logger.*", v.parse_log_level, None, Scope.CLUSTER, dynamic=True),
-):
-    register(_setting)
+)
 
 
 # --- index settings ------------------------------------------------------------------------------
@@ -347,5 +368,28 @@ INDEX_SETTINGS = (
     Setting("index.codec", v.parse_str, "default", Scope.INDEX),
     Setting("index.max_terms_count", v.parse_int, 65536, Scope.INDEX, dynamic=True),
 )
-for _setting in INDEX_SETTINGS:
-    register(_setting)
+
+
+def _regex_length_not_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError(
+            f"Failed to parse value [{value}] for setting [index.max_regex_length] must be >= 0"
+        )
+
+
+# Read by search (search/term_patterns.py, actions/search.py).
+MAX_REGEX_LENGTH = Setting(
+    "index.max_regex_length",
+    v.parse_int,
+    1000,
+    Scope.INDEX,
+    dynamic=True,
+    validator=_regex_length_not_negative,
+)
+# Index settings that ``GET <index>/_settings?include_defaults`` does not list among the defaults
+# (it lists INDEX_SETTINGS): accepted and validated like the others.
+UNLISTED_INDEX_SETTINGS: tuple[Setting, ...] = (
+    MAX_REGEX_LENGTH,
+    # Set by the disk monitor at the flood stage, lifted by hand (cluster/blocks.py).
+    Setting("index.blocks.read_only_allow_delete", v.parse_bool, False, Scope.INDEX, dynamic=True),
+)

@@ -3,8 +3,8 @@
 Owns every raw key of the remote-cluster client (``cluster.remote.<alias>.*``, the
 ``cluster.remote.*`` globals) and of transport tuning (``transport.connect_timeout``,
 ``.ping_schedule``, ``.compress``, ``.compression_scheme``, ``network.tcp.*`` and its
-``transport.tcp.*`` overrides): registers them at import, parses the effective flat settings once
-into frozen records (sniff and proxy apart) and decides :func:`must_rebuild`. Resolves no host
+``transport.tcp.*`` overrides): declares them (:data:`REMOTE_SETTINGS`, gathered by
+:mod:`isthmus.settings.catalog`), parses the effective flat settings once into frozen records (sniff and proxy apart) and decides :func:`must_rebuild`. Resolves no host
 names and opens nothing: an unresolvable seed fails at connect time (``unknown host [h]``).
 
 Where ES raises a settings error decides the REST error's shape, so validation has ES's three steps:
@@ -29,9 +29,9 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, SettingsError
+from isthmus.errors import IllegalArgumentError, NumberFormatError, SettingsError
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, all_settings, register
+from isthmus.settings.registry import Scope, Setting
 
 PREFIX = "cluster.remote."
 DEFAULT_SKIP_UNAVAILABLE = True  # ES >= 8.15
@@ -49,14 +49,6 @@ T = TypeVar("T")
 class Mode(Enum):
     SNIFF = "sniff"
     PROXY = "proxy"
-
-
-class _NumberFormatError(IsthmusError):
-    """Java's ``NumberFormatException``: only ever the ``caused_by`` of an ES parse error."""
-
-    es_type = "number_format_exception"
-    status = 400
-    is_es = False
 
 
 # --- typed records -------------------------------------------------------------------------------
@@ -163,7 +155,7 @@ def _int(key: str, raw: object, lo: int, hi: int | None = None) -> int:
     if n is None:
         raise SettingsError(
             f"Failed to parse value [{text}] for setting [{key}]",
-            caused_by=_NumberFormatError(f'For input string: "{text}"'),
+            caused_by=NumberFormatError(f'For input string: "{text}"'),
         )
     if n < lo:
         raise SettingsError(f"Failed to parse value [{text}] for setting [{key}] must be >= {lo}")
@@ -229,7 +221,7 @@ def parse_address(text: str) -> SeedAddress:
     port = _java_int(port_text)
     if port is None:
         raise SettingsError(
-            "failed to parse port", caused_by=_NumberFormatError(f'For input string: "{port_text}"')
+            "failed to parse port", caused_by=NumberFormatError(f'For input string: "{port_text}"')
         )
     if port <= 0:
         raise SettingsError(f"port number must be > 0 but was: [{port}]")
@@ -362,7 +354,7 @@ _TCP: dict[str, tuple[Callable[[str, object], Any], Any]] = {
     "user_timeout": (_time, v.TimeValue(3000, "3s")),  # Isthmus extension
 }
 _30S = v.TimeValue(30_000, "30s")
-_NODE_SETTINGS: dict[str, Setting] = {
+NODE_SETTINGS: dict[str, Setting] = {
     s.key: s
     for s in (
         _node("cluster.remote.initial_connect_timeout", _positive_time, _30S),
@@ -379,26 +371,23 @@ _NODE_SETTINGS: dict[str, Setting] = {
 }
 
 
-def _register_all() -> None:
-    known = {s.key for scope in Scope for s in all_settings(scope)}
-    for suffix, spec in _SUFFIXES.items():
-        key = f"{PREFIX}*.{suffix}"
-        if key not in known:
-            parse = partial(spec.parse, key)
-            register(_AliasSetting(key, parse, None, Scope.CLUSTER, True, suffix=suffix))
-    for key, setting in _NODE_SETTINGS.items():
-        if key not in known:
-            register(setting)
-
-
-_register_all()
+# Every remote-cluster and transport-tuning setting, declared once: the per-alias keys (dynamic
+# cluster settings) and the node-scope ones.
+REMOTE_SETTINGS: tuple[Setting, ...] = (
+    *(
+        _AliasSetting(key, partial(spec.parse, key), None, Scope.CLUSTER, True, suffix=suffix)
+        for suffix, spec in _SUFFIXES.items()
+        for key in (f"{PREFIX}*.{suffix}",)
+    ),
+    *NODE_SETTINGS.values(),
+)
 
 
 # --- parsing into records ------------------------------------------------------------------------
 
 
 def _get(flat: Mapping[str, Any], key: str) -> Any:
-    setting = _NODE_SETTINGS[key]
+    setting = NODE_SETTINGS[key]
     raw = flat.get(key)
     return setting.default if raw is None else setting.coerce(key, raw)
 

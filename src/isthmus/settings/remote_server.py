@@ -2,7 +2,7 @@
 
 ``remote_cluster_server.enabled`` (default false) turns on a second transport listener, profile
 ``_remote_cluster``, on ``remote_cluster.port`` (default 9443) with its own TLS
-(``xpack.security.remote_cluster_server.ssl.*``, registered with the other TLS profiles). Its
+(``xpack.security.remote_cluster_server.ssl.*``, declared with the other TLS profiles). Its
 host settings fall back to the transport's and its ``remote_cluster.tcp.*`` options to
 ``transport.tcp.*``. ES refuses the old way of configuring it, a ``_remote_cluster`` transport
 profile, with the message below.
@@ -16,7 +16,8 @@ from typing import Any
 
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, find, register
+from isthmus.settings.registry import Scope, Setting
+from isthmus.settings.remote import NODE_SETTINGS as REMOTE_NODE_SETTINGS
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
 DEFAULT_PORT = 9443
@@ -32,7 +33,7 @@ def _port(raw: object) -> int:
     return value
 
 
-for _setting in (
+_SERVER_SETTINGS: tuple[Setting, ...] = (
     Setting("remote_cluster_server.enabled", v.parse_bool, False, Scope.NODE),
     Setting("remote_cluster.host", v.parse_str, None, Scope.NODE),
     Setting("remote_cluster.bind_host", v.parse_str, None, Scope.NODE),
@@ -46,13 +47,20 @@ for _setting in (
     Setting("transport.profiles.*.bind_host", v.parse_str, None, Scope.NODE),
     Setting("transport.profiles.*.publish_host", v.parse_str, None, Scope.NODE),
     Setting("transport.profiles.*.publish_port", v.parse_str, None, Scope.NODE),
-):
-    register(_setting)
-for _name in ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay",
-              "reuse_address", "user_timeout", "send_buffer_size", "receive_buffer_size"):  # fmt: skip
-    _fallback = find(f"transport.tcp.{_name}", (Scope.NODE,))
-    if _fallback is not None:
-        register(Setting(f"remote_cluster.tcp.{_name}", _fallback.parse, None, Scope.NODE))
+)
+# remote_cluster.tcp.<option> for each transport.tcp.<option> Isthmus has (ES also has the two
+# buffer sizes, which Isthmus does not set): parsed as its fallback, with the fallback's key in
+# errors; unset, the transport.tcp value applies.
+_TCP_OPTIONS = ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay",
+                "reuse_address", "user_timeout", "send_buffer_size", "receive_buffer_size")  # fmt: skip
+_TCP_SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f"remote_cluster.tcp.{name}", fallback.parse, None, Scope.NODE)
+    for name in _TCP_OPTIONS
+    if (fallback := REMOTE_NODE_SETTINGS.get(f"transport.tcp.{name}")) is not None
+)
+# Declared once (gathered by isthmus.settings.catalog).
+REMOTE_SERVER_SETTINGS: tuple[Setting, ...] = (*_SERVER_SETTINGS, *_TCP_SETTINGS)
+_BY_KEY = {s.key: s for s in REMOTE_SERVER_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,7 @@ def remote_server_settings(
     """The server's settings; raises ES's error for a ``_remote_cluster`` transport profile."""
 
     def get(key: str) -> Any:
-        setting = find(key, (Scope.NODE,))
-        assert setting is not None, key
+        setting = _BY_KEY[key]
         raw = flat.get(key)
         return setting.default if raw is None else setting.coerce(key, raw)
 
@@ -99,7 +106,7 @@ def remote_server_tcp(flat: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, raw in flat.items():
         if key.startswith("remote_cluster.tcp.") and raw is not None:
-            setting = find(key, (Scope.NODE,))
+            setting = _BY_KEY.get(key)
             if setting is not None:
                 out[key[len("remote_cluster.tcp.") :]] = setting.coerce(key, raw)
     return out

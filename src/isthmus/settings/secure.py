@@ -7,11 +7,12 @@ Owns three rules Elasticsearch applies to secure settings:
   at startup, exactly as ES rejects a stray keystore entry);
 * which of them ``POST _nodes/reload_secure_settings`` may apply without a restart.
 
-Features register their secure settings with :func:`register_secure` at import time of their
-``settings`` module, like :func:`isthmus.settings.registry.register`. A registration also enters
-the main registry as a node-scope ``Setting(secure=True)``, so ``isthmus.yml`` rejects it with the
-"use the keystore" message. A ``*`` in a pattern stands for one name segment, possibly dotted
-(ES's affix namespace: ``cluster.remote.<alias>.credentials``, ``...realms.ldap.<name>...``).
+The secure settings Isthmus knows are declared once, as data, in :data:`SECURE_SETTINGS`
+(:data:`REGISTRY` is built from them). Each also enters the main registry as a node-scope
+``Setting(secure=True)`` (:func:`as_node_settings`, gathered by :mod:`isthmus.settings.catalog`),
+so ``isthmus.yml`` rejects it with the "use the keystore" message. A ``*`` in a pattern stands for
+one name segment, possibly dotted (ES's affix namespace: ``cluster.remote.<alias>.credentials``,
+``...realms.ldap.<name>...``).
 
 This module does not read the keystore; ``isthmus.security.keystore`` does.
 """
@@ -19,12 +20,12 @@ This module does not read the keystore; ``isthmus.security.keystore`` does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from isthmus.errors import SettingsError
-from isthmus.settings import registry
 from isthmus.settings import values as v
+from isthmus.settings.registry import Scope, Setting
 
 # ES KeyStoreWrapper.ALLOWED_SETTING_NAME, printed in the error as Java prints the pattern.
 NAME_PATTERN = r"[A-Za-z0-9_\-.]+"
@@ -67,8 +68,10 @@ class SecureSetting:
 class SecureRegistry:
     """The known secure settings. One module-level instance serves the node; tests make their own."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Iterable[SecureSetting] = ()) -> None:
         self._settings: dict[str, SecureSetting] = {}
+        for setting in settings:
+            self.register(setting)
 
     def register(self, setting: SecureSetting) -> SecureSetting:
         """Add ``setting``; registering the same definition twice is a no-op."""
@@ -121,21 +124,6 @@ def unknown_secure(name: str) -> SettingsError:
     )
 
 
-REGISTRY = SecureRegistry()
-
-
-def register_secure(pattern: str, *, reloadable: bool = False, file: bool = False) -> SecureSetting:
-    """Declare a secure setting; also makes ``isthmus.yml`` refuse it (see module docstring)."""
-    setting = SecureSetting(pattern, reloadable=reloadable, file=file)
-    first = all(s.pattern != pattern for s in REGISTRY.all())
-    registered = REGISTRY.register(setting)
-    if first:
-        registry.register(
-            registry.Setting(pattern, v.parse_str, None, registry.Scope.NODE, secure=True)
-        )
-    return registered
-
-
 def find_secure(name: str) -> SecureSetting | None:
     return REGISTRY.find(name)
 
@@ -148,21 +136,31 @@ def validate_known(names: Iterable[str]) -> None:
     REGISTRY.validate_known(names)
 
 
+def as_node_settings(settings: Sequence[SecureSetting]) -> tuple[Setting, ...]:
+    """The main registry's entries for ``settings``: node scope, ``secure=True``."""
+    return tuple(Setting(s.pattern, v.parse_str, None, Scope.NODE, secure=True) for s in settings)
+
+
 # --- the secure settings Isthmus knows today -------------------------------------------------------
 
-# Every keystore holds a random seed (ES adds it on create and on upgrade).
-register_secure(SEED_SETTING)
-# The elastic user's password on first start.
-register_secure("bootstrap.password")
-# RCS2 API-key credentials for a remote cluster: reloadable, so switching a remote to API-key
-# security (or rotating the key) needs no restart.
-register_secure("cluster.remote.*.credentials", reloadable=True)
-# TLS material passwords, per context (transport, http, remote_cluster_server,
-# remote_cluster_client, realms). ES reads them only at startup: not reloadable.
-for _suffix in (
-    "ssl.keystore.secure_password",
-    "ssl.keystore.secure_key_password",
-    "ssl.truststore.secure_password",
-    "ssl.secure_key_passphrase",
-):
-    register_secure(f"xpack.security.*.{_suffix}")
+SECURE_SETTINGS: tuple[SecureSetting, ...] = (
+    # Every keystore holds a random seed (ES adds it on create and on upgrade).
+    SecureSetting(SEED_SETTING),
+    # The elastic user's password on first start.
+    SecureSetting("bootstrap.password"),
+    # RCS2 API-key credentials for a remote cluster: reloadable, so switching a remote to API-key
+    # security (or rotating the key) needs no restart.
+    SecureSetting("cluster.remote.*.credentials", reloadable=True),
+    # TLS material passwords, per context (transport, http, remote_cluster_server,
+    # remote_cluster_client, realms). ES reads them only at startup: not reloadable.
+    *(
+        SecureSetting(f"xpack.security.*.{suffix}")
+        for suffix in (
+            "ssl.keystore.secure_password",
+            "ssl.keystore.secure_key_password",
+            "ssl.truststore.secure_password",
+            "ssl.secure_key_passphrase",
+        )
+    ),
+)
+REGISTRY = SecureRegistry(SECURE_SETTINGS)

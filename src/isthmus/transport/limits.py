@@ -1,7 +1,8 @@
 """What an unauthenticated or hostile peer may cost the transport listeners, and the breaker
 that bounds the bytes of frames being received across all connections.
 
-Owns the settings (registered here, read once into :class:`TransportLimits`):
+Owns what these settings mean (declared in :mod:`isthmus.settings.listener_limits`, read once
+into :class:`TransportLimits`):
 
 * ``network.breaker.inflight_requests.limit`` / ``.overhead`` (ES's names; ES's default limit
   is 100% of the JVM heap, which Python does not have: Isthmus defaults to ``512mb`` and reads a
@@ -31,63 +32,25 @@ from typing import Any
 from isthmus.errors import CircuitBreakingError
 from isthmus.logs import LogThrottle
 from isthmus.settings import values as v
-from isthmus.settings.registry import Scope, Setting, register
+from isthmus.settings.listener_limits import (
+    HANDSHAKE_TIMEOUT_KEY,
+    LIMIT_KEY,
+    MAX_UNAUTHENTICATED_KEY,
+    OVERHEAD_KEY,
+    memory_size,
+    non_negative_int,
+    overhead,
+)
 from isthmus.wire.frames import format_bytes
 
 # The largest frame a peer may announce before its transport handshake is complete.
 HANDSHAKE_FRAME_BYTES = 64 * 1024
 
-LIMIT_KEY = "network.breaker.inflight_requests.limit"
-OVERHEAD_KEY = "network.breaker.inflight_requests.overhead"
-HANDSHAKE_TIMEOUT_KEY = "transport.handshake_timeout"
-MAX_UNAUTHENTICATED_KEY = "transport.max_unauthenticated_connections"
 BREAKER_NAME = "in_flight_requests"
 
 
-def _memory_size(raw: object) -> str:
-    """A byte size, or a percentage of physical memory (checked here, resolved at use)."""
-    text = str(raw).strip()
-    if text.endswith("%"):
-        try:
-            share = float(text[:-1])
-        except ValueError:
-            share = -1.0
-        if not 0.0 <= share <= 100.0:
-            raise ValueError(
-                f"failed to parse [{text}] as a percentage for setting [{{key}}]: "
-                "percentage should be in [0-100]"
-            )
-        return text
-    v.parse_bytes(text)
-    return text
-
-
-def _overhead(raw: object) -> float:
-    try:
-        value = float(str(raw))
-    except ValueError:
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}]") from None
-    if value < 0:
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}] must be >= 0.0")
-    return value
-
-
-def _non_negative_int(raw: object) -> int:
-    value = v.parse_int(raw)
-    if value < 0:
-        raise ValueError(f"Failed to parse value [{raw}] for setting [{{key}}] must be >= 0")
-    return value
-
-
-# Static here (ES: dynamic): read once at startup.
-register(Setting(LIMIT_KEY, _memory_size, "512mb", Scope.NODE))
-register(Setting(OVERHEAD_KEY, _overhead, 2.0, Scope.NODE))
-register(Setting(HANDSHAKE_TIMEOUT_KEY, v.parse_time, v.TimeValue(10_000, "10s"), Scope.NODE))
-register(Setting(MAX_UNAUTHENTICATED_KEY, _non_negative_int, 1000, Scope.NODE))
-
-
 def resolve_memory_size(text: str) -> int:
-    """Bytes of a ``_memory_size`` value; a percentage is a share of physical memory."""
+    """Bytes of a ``memory_size`` value; a percentage is a share of physical memory."""
     if text.endswith("%"):
         try:
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -114,10 +77,10 @@ class TransportLimits:
 
         timeout: v.TimeValue = get(HANDSHAKE_TIMEOUT_KEY, v.parse_time, v.TimeValue(10_000, "10s"))
         return cls(
-            inflight_limit=resolve_memory_size(get(LIMIT_KEY, _memory_size, "512mb")),
-            inflight_overhead=get(OVERHEAD_KEY, _overhead, 2.0),
+            inflight_limit=resolve_memory_size(get(LIMIT_KEY, memory_size, "512mb")),
+            inflight_overhead=get(OVERHEAD_KEY, overhead, 2.0),
             handshake_timeout=timeout.seconds if timeout.millis > 0 else None,
-            max_unauthenticated=get(MAX_UNAUTHENTICATED_KEY, _non_negative_int, 1000),
+            max_unauthenticated=get(MAX_UNAUTHENTICATED_KEY, non_negative_int, 1000),
         )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from isthmus.errors import SettingsError
+from isthmus.settings import catalog, secure
 from isthmus.settings import registry as r
-from isthmus.settings import secure
 from isthmus.settings.secure import SecureRegistry, SecureSetting
 
 UNKNOWN_TAIL = (
@@ -87,23 +87,29 @@ def test_exact_name_beats_affix() -> None:
     assert reg.is_reloadable("a.x.c")
 
 
-def test_register_secure_enters_the_main_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(r, "_REGISTRY", list(r._REGISTRY))
-    monkeypatch.setattr(secure, "REGISTRY", SecureRegistry())
-    secure.register_secure("test.only.*.token", reloadable=True)
-    secure.register_secure("test.only.*.token", reloadable=True)  # idempotent
-    matches = [s for s in r._REGISTRY if s.key == "test.only.*.token"]
+def test_a_secure_declaration_enters_the_main_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = (SecureSetting("test.only.*.token", reloadable=True),)
+    monkeypatch.setattr(secure, "REGISTRY", SecureRegistry(declared * 2))  # twice: one entry
+    assert len(secure.REGISTRY.all()) == 1
+    main = catalog.build_registry(secure.as_node_settings(declared))
+    matches = [s for s in main.all_settings(r.Scope.NODE) if s.key == "test.only.*.token"]
     assert len(matches) == 1
     assert matches[0].secure and matches[0].scope is r.Scope.NODE
-    found = r.find("test.only.x.token", [r.Scope.NODE])
+    found = main.find("test.only.x.token", [r.Scope.NODE])
     assert found is not None and found.secure
     assert secure.is_reloadable("test.only.x.token")
 
 
+def test_every_declared_secure_setting_is_in_the_node_registry() -> None:
+    for declared in secure.SECURE_SETTINGS:
+        found = catalog.find(declared.pattern.replace("*", "x"), [r.Scope.NODE])
+        assert found is not None and found.secure, declared.pattern
+
+
 def test_builtin_settings_are_refused_in_isthmus_yml() -> None:
-    found = r.find("cluster.remote.my_remote.credentials", [r.Scope.NODE, r.Scope.CLUSTER])
+    found = catalog.find("cluster.remote.my_remote.credentials", [r.Scope.NODE, r.Scope.CLUSTER])
     assert found is not None and found.secure
-    found = r.find("bootstrap.password", [r.Scope.NODE])
+    found = catalog.find("bootstrap.password", [r.Scope.NODE])
     assert found is not None and found.secure
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from isthmus.errors import IsthmusError
-from isthmus.settings.registry import Scope, find
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import Scope
 from isthmus.settings.values import (
     InvalidValue,
     parse_bytes,

@@ -125,11 +125,12 @@ def test_values_stay_raw_after_validation(tmp_path: Path) -> None:
 
 
 def test_secure_setting_in_file_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from isthmus.settings import catalog
     from isthmus.settings import registry as r
     from isthmus.settings import values as v
 
     secure = r.Setting("test.only.secret_password", v.parse_str, None, r.Scope.NODE, secure=True)
-    monkeypatch.setattr(r, "_REGISTRY", [*r._REGISTRY, secure])
+    monkeypatch.setattr(catalog, "REGISTRY", catalog.build_registry([secure]))
     with pytest.raises(SettingsError) as info:
         loader.load_raw(tmp_path, {"test.only.secret_password": "hunter2"}, env={})
     assert info.value.reason == (

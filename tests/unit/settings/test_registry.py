@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isthmus.errors import IllegalArgumentError, SettingsError
+from isthmus.settings import catalog
 from isthmus.settings import registry as r
 from isthmus.settings import values as v
 
@@ -21,7 +22,7 @@ UNKNOWN_TAIL = (
 
 
 def test_find_exact_key_in_scope() -> None:
-    setting = r.find("cluster.name", [r.Scope.NODE])
+    setting = catalog.find("cluster.name", [r.Scope.NODE])
     assert setting is not None
     assert setting.key == "cluster.name"
     assert setting.default == "isthmus"
@@ -29,15 +30,15 @@ def test_find_exact_key_in_scope() -> None:
 
 
 def test_find_respects_scope() -> None:
-    assert r.find("index.number_of_shards", [r.Scope.NODE, r.Scope.CLUSTER]) is None
-    assert r.find("cluster.name", [r.Scope.INDEX]) is None
-    found = r.find("search.max_buckets", [r.Scope.NODE, r.Scope.CLUSTER])
+    assert catalog.find("index.number_of_shards", [r.Scope.NODE, r.Scope.CLUSTER]) is None
+    assert catalog.find("cluster.name", [r.Scope.INDEX]) is None
+    found = catalog.find("search.max_buckets", [r.Scope.NODE, r.Scope.CLUSTER])
     assert found is not None
     assert found.dynamic is True
 
 
 def test_find_unknown_key() -> None:
-    assert r.find("no.such.setting", list(r.Scope)) is None
+    assert catalog.find("no.such.setting", list(r.Scope)) is None
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_find_unknown_key() -> None:
     ],
 )
 def test_find_affix_settings(key: str, pattern: str) -> None:
-    setting = r.find(key, [r.Scope.NODE, r.Scope.CLUSTER])
+    setting = catalog.find(key, [r.Scope.NODE, r.Scope.CLUSTER])
     assert setting is not None
     assert setting.key == pattern
     assert setting.is_affix
@@ -58,7 +59,7 @@ def test_find_affix_settings(key: str, pattern: str) -> None:
 
 @pytest.mark.parametrize("key", ["node.attr", "logger"])
 def test_affix_needs_a_suffix(key: str) -> None:
-    assert r.find(key, [r.Scope.NODE, r.Scope.CLUSTER]) is None
+    assert catalog.find(key, [r.Scope.NODE, r.Scope.CLUSTER]) is None
 
 
 def test_matches_exact_vs_affix() -> None:
@@ -72,17 +73,17 @@ def test_matches_exact_vs_affix() -> None:
 
 
 def test_all_settings_by_scope() -> None:
-    index_keys = {s.key for s in r.all_settings(r.Scope.INDEX)}
+    index_keys = {s.key for s in catalog.all_settings(r.Scope.INDEX)}
     assert {"index.number_of_shards", "index.number_of_replicas", "index.hidden"} <= index_keys
     assert "cluster.name" not in index_keys
-    assert all(s.scope is r.Scope.CLUSTER for s in r.all_settings(r.Scope.CLUSTER))
+    assert all(s.scope is r.Scope.CLUSTER for s in catalog.all_settings(r.Scope.CLUSTER))
 
 
 # --- coerce -------------------------------------------------------------------------------------
 
 
 def test_coerce_puts_the_key_into_the_message() -> None:
-    setting = r.find("thread_pool.search.size", [r.Scope.NODE])
+    setting = catalog.find("thread_pool.search.size", [r.Scope.NODE])
     assert setting is not None
     assert setting.coerce("thread_pool.search.size", "4") == 4
     with pytest.raises(SettingsError) as info:
@@ -93,7 +94,7 @@ def test_coerce_puts_the_key_into_the_message() -> None:
 
 
 def test_coerce_time_message() -> None:
-    setting = r.find("index.refresh_interval", [r.Scope.INDEX])
+    setting = catalog.find("index.refresh_interval", [r.Scope.INDEX])
     assert setting is not None
     assert setting.coerce("index.refresh_interval", "5s") == v.TimeValue(5000, "5s")
     with pytest.raises(SettingsError) as info:
@@ -105,7 +106,7 @@ def test_coerce_time_message() -> None:
 
 
 def test_number_of_shards_lower_bound() -> None:
-    setting = r.find("index.number_of_shards", [r.Scope.INDEX])
+    setting = catalog.find("index.number_of_shards", [r.Scope.INDEX])
     assert setting is not None
     assert setting.coerce("index.number_of_shards", "1024") == 1024
     with pytest.raises(SettingsError) as info:
@@ -116,7 +117,7 @@ def test_number_of_shards_lower_bound() -> None:
 
 
 def test_number_of_shards_upper_bound_message() -> None:
-    setting = r.find("index.number_of_shards", [r.Scope.INDEX])
+    setting = catalog.find("index.number_of_shards", [r.Scope.INDEX])
     assert setting is not None
     with pytest.raises(SettingsError) as info:
         setting.coerce("index.number_of_shards", "2000")
@@ -126,7 +127,7 @@ def test_number_of_shards_upper_bound_message() -> None:
 
 
 def test_number_of_replicas_may_be_zero() -> None:
-    setting = r.find("index.number_of_replicas", [r.Scope.INDEX])
+    setting = catalog.find("index.number_of_replicas", [r.Scope.INDEX])
     assert setting is not None
     assert setting.coerce("index.number_of_replicas", 0) == 0
     with pytest.raises(SettingsError, match=r"must be >= 0"):
@@ -134,7 +135,7 @@ def test_number_of_replicas_may_be_zero() -> None:
 
 
 def test_unknown_role_rejected() -> None:
-    setting = r.find("node.roles", [r.Scope.NODE])
+    setting = catalog.find("node.roles", [r.Scope.NODE])
     assert setting is not None
     assert setting.coerce("node.roles", "[master, data]") == ("master", "data")
     with pytest.raises(SettingsError) as info:
@@ -143,7 +144,7 @@ def test_unknown_role_rejected() -> None:
 
 
 def test_translog_durability() -> None:
-    setting = r.find("index.translog.durability", [r.Scope.INDEX])
+    setting = catalog.find("index.translog.durability", [r.Scope.INDEX])
     assert setting is not None
     assert setting.coerce("index.translog.durability", "ASYNC") == "async"
     with pytest.raises(SettingsError) as info:
@@ -155,7 +156,7 @@ def test_translog_durability() -> None:
 
 def test_default_text_renders_like_es() -> None:
     def text(key: str, scope: r.Scope) -> Any:
-        setting = r.find(key, [scope])
+        setting = catalog.find(key, [scope])
         assert setting is not None
         return setting.default_text()
 

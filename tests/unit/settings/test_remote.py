@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isthmus.errors import IllegalArgumentError, SettingsError
-from isthmus.settings import loader
+from isthmus.settings import catalog, loader
 from isthmus.settings import registry as r
 from isthmus.settings import remote as rc
 from isthmus.settings.values import TimeValue
@@ -33,7 +33,7 @@ def raises(flat: dict[str, Any]) -> SettingsError:
 
 
 def coerce(key: str, raw: object) -> Any:
-    setting = r.find(key, (r.Scope.CLUSTER, r.Scope.NODE))
+    setting = catalog.find(key, (r.Scope.CLUSTER, r.Scope.NODE))
     assert setting is not None, key
     return setting.coerce(key, raw)
 
@@ -64,11 +64,11 @@ ALIAS_SUFFIXES = [
 def test_per_alias_keys_are_dynamic_cluster_settings(alias: str, suffix: str) -> None:
     key = f"cluster.remote.{alias}.{suffix}"
     for scopes in ((r.Scope.CLUSTER, r.Scope.NODE), (r.Scope.NODE, r.Scope.CLUSTER)):
-        setting = r.find(key, scopes)
+        setting = catalog.find(key, scopes)
         assert setting is not None
         assert setting.key == f"cluster.remote.*.{suffix}"
         assert setting.scope is r.Scope.CLUSTER and setting.dynamic and setting.is_affix
-    assert r.find(key, (r.Scope.NODE,)) is None
+    assert catalog.find(key, (r.Scope.NODE,)) is None
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_per_alias_keys_are_dynamic_cluster_settings(alias: str, suffix: str) ->
     ],
 )
 def test_malformed_per_alias_keys_are_unknown(key: str) -> None:
-    assert r.find(key, list(r.Scope)) is None
+    assert catalog.find(key, list(r.Scope)) is None
 
 
 NODE_KEYS = [
@@ -113,16 +113,16 @@ NODE_KEYS = [
 
 @pytest.mark.parametrize("key", NODE_KEYS)
 def test_node_keys_are_static_node_settings(key: str) -> None:
-    setting = r.find(key, (r.Scope.NODE,))
+    setting = catalog.find(key, (r.Scope.NODE,))
     assert setting is not None and setting.key == key
     assert not setting.dynamic
-    assert r.find(key, (r.Scope.CLUSTER,)) is None
+    assert catalog.find(key, (r.Scope.CLUSTER,)) is None
 
 
 def test_registered_once_and_credentials_untouched() -> None:
-    keys = [s.key for scope in r.Scope for s in r.all_settings(scope)]
+    keys = [s.key for scope in r.Scope for s in catalog.all_settings(scope)]
     assert len(keys) == len(set(keys))
-    found = r.find("cluster.remote.a.credentials", (r.Scope.CLUSTER, r.Scope.NODE))
+    found = catalog.find("cluster.remote.a.credentials", (r.Scope.CLUSTER, r.Scope.NODE))
     assert found is not None and found.secure
 
 

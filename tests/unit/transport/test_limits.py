@@ -11,7 +11,8 @@ import pytest
 
 from isthmus.errors import CircuitBreakingError, SettingsError
 from isthmus.logs import LogThrottle
-from isthmus.settings.registry import Scope, find
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import Scope
 from isthmus.transport import ActionRegistry, connect
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
 from isthmus.wire import NEED_DATA, Connection, ErrorResponse, Response
