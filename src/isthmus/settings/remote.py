@@ -4,8 +4,9 @@ Owns every raw key of the remote-cluster client (``cluster.remote.<alias>.*``, t
 ``cluster.remote.*`` globals) and of transport tuning (``transport.connect_timeout``,
 ``.ping_schedule``, ``.compress``, ``.compression_scheme``, ``network.tcp.*`` and its
 ``transport.tcp.*`` overrides): declares them (:data:`REMOTE_SETTINGS`, gathered by
-:mod:`isthmus.settings.catalog`), parses the effective flat settings once into frozen records (sniff and proxy apart) and decides :func:`must_rebuild`. Resolves no host
-names and opens nothing: an unresolvable seed fails at connect time (``unknown host [h]``).
+:mod:`isthmus.settings.catalog`), parses the effective flat settings once into frozen records
+(sniff and proxy apart) and decides :func:`must_rebuild`. Resolves no host names and opens
+nothing: an unresolvable seed fails at connect time (``unknown host [h]``).
 
 Where ES raises a settings error decides the REST error's shape, so validation has ES's three steps:
 
@@ -29,7 +30,7 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
-from isthmus.errors import IllegalArgumentError, NumberFormatError, SettingsError
+from isthmus.errors import IllegalArgumentError, IsthmusError, SettingsError
 from isthmus.settings import values as v
 from isthmus.settings.registry import Scope, Setting
 
@@ -49,6 +50,14 @@ T = TypeVar("T")
 class Mode(Enum):
     SNIFF = "sniff"
     PROXY = "proxy"
+
+
+class _NumberFormatError(IsthmusError):
+    """Java's ``NumberFormatException``: only ever the ``caused_by`` of an ES parse error."""
+
+    es_type = "number_format_exception"
+    status = 400
+    is_es = False
 
 
 # --- typed records -------------------------------------------------------------------------------
@@ -155,7 +164,7 @@ def _int(key: str, raw: object, lo: int, hi: int | None = None) -> int:
     if n is None:
         raise SettingsError(
             f"Failed to parse value [{text}] for setting [{key}]",
-            caused_by=NumberFormatError(f'For input string: "{text}"'),
+            caused_by=_NumberFormatError(f'For input string: "{text}"'),
         )
     if n < lo:
         raise SettingsError(f"Failed to parse value [{text}] for setting [{key}] must be >= {lo}")
@@ -221,7 +230,7 @@ def parse_address(text: str) -> SeedAddress:
     port = _java_int(port_text)
     if port is None:
         raise SettingsError(
-            "failed to parse port", caused_by=NumberFormatError(f'For input string: "{port_text}"')
+            "failed to parse port", caused_by=_NumberFormatError(f'For input string: "{port_text}"')
         )
     if port <= 0:
         raise SettingsError(f"port number must be > 0 but was: [{port}]")
