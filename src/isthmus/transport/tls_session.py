@@ -24,7 +24,12 @@ from isthmus.security.tls_records import (
     parse_certificate_message,
     parse_server_hello,
 )
-from isthmus.transport import ssl_private
+from isthmus.transport.ssl_private import (
+    capture_client_certificates,
+    certificate_message,
+    forget,
+    unverified_chain_der,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -44,7 +49,7 @@ class TlsSession:
         server_hostname: str | None = None,
     ) -> None:
         if server_side:
-            ssl_private.capture_client_certificates(context)
+            capture_client_certificates(context)
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._obj = context.wrap_bio(
@@ -125,7 +130,7 @@ class TlsSession:
             return False
         self.handshake_done = True
         # OpenSSL reports chain, suite and protocol now; what was kept was only for a failure.
-        ssl_private.forget(self._obj)
+        forget(self._obj)
         self._hello = bytearray()
         return True
 
@@ -144,10 +149,10 @@ class TlsSession:
         handshake (empty when it sent none, or its Certificate message never arrived)."""
         from cryptography import x509
 
-        chain = ssl_private.unverified_chain_der(self._obj)
+        chain = unverified_chain_der(self._obj)
         if chain:
             return tuple(x509.load_der_x509_certificate(der) for der in chain)
-        kept = ssl_private.certificate_message(self._obj)
+        kept = certificate_message(self._obj)
         if kept is None:
             return ()
         try:
