@@ -4,6 +4,14 @@ Every error a client can see is an :class:`IsthmusError`. Each class carries the
 ``type`` string and the HTTP status, so turning an error into a REST body is a lookup
 (:meth:`IsthmusError.to_body`). Foreign exceptions are translated once, at the edge that meets
 them; nothing here matches message text to decide anything.
+
+Every class that can reach a REST response or cross the transport lives here, grouped by
+meaning (request shape, indices and documents, search, cluster and node, security, transport
+and connections, remote clusters, tasks, resources, storage). An error that comes back from
+another node is rebuilt by :mod:`isthmus.wire.error_types`, a static table of these classes:
+a new class that can cross the wire gets an entry there (a unit test checks it). Errors that
+stay inside one module (a parser's control flow, a CLI's usage message) stay with that module.
+This module imports nothing of Isthmus, so every layer may import it.
 """
 
 from __future__ import annotations
@@ -114,6 +122,16 @@ class ParsingError(IsthmusError):
         super().__init__(reason, extra=extra)
 
 
+class DateMathParseError(ParsingError):
+    """Elasticsearch's ``parse_exception``: a date or date-math expression that cannot be read.
+
+    It is a :class:`ParsingError` (so callers may catch either) but reports the ``type`` ES sends
+    for these failures, which is ``parse_exception`` rather than ``parsing_exception``.
+    """
+
+    es_type = "parse_exception"
+
+
 class XContentParseError(IsthmusError):
     es_type = "x_content_parse_exception"
     status = 400
@@ -121,6 +139,39 @@ class XContentParseError(IsthmusError):
 
 class JsonParseError(IsthmusError):
     es_type = "json_parse_exception"
+    status = 400
+    is_es = False
+
+
+class IllegalStateError(IsthmusError):
+    """Java's ``IllegalStateException``: something is in a state that cannot serve the request
+    (a peer that answers the wrong way, a node list with no usable node)."""
+
+    es_type = "illegal_state_exception"
+    status = 500
+    is_es = False
+
+
+class ElasticsearchParseError(IsthmusError):
+    """ES's ``ElasticsearchParseException``: a request body of the wrong shape."""
+
+    es_type = "parse_exception"
+    status = 400
+    java_class = "org.elasticsearch.ElasticsearchParseException"
+
+
+class QueryParseError(IsthmusError):
+    """ES's ``parse_exception``: query text that is not valid Lucene syntax."""
+
+    es_type = "parse_exception"
+    status = 400
+    is_es = False  # Lucene's ParseException: never a root cause beneath ES's own exception
+
+
+class NumberFormatError(IsthmusError):
+    """Java's ``NumberFormatException``: only ever the ``caused_by`` of an ES parse error."""
+
+    es_type = "number_format_exception"
     status = 400
     is_es = False
 
@@ -164,6 +215,11 @@ class QueryShardError(IsthmusError):
 class SearchContextMissingError(IsthmusError):
     es_type = "search_context_missing_exception"
     status = 404
+
+
+class TooManyScrollContextsError(IsthmusError):
+    es_type = "too_many_scroll_contexts_exception"
+    status = 429
 
 
 # --- indices and documents ----------------------------------------------------------------------
@@ -265,6 +321,20 @@ class SettingsError(IllegalArgumentError):
     """A setting that is unknown, malformed or not allowed where it was given."""
 
 
+class InvalidValue(SettingsError, ValueError):
+    """A value that does not parse. ``str()`` keeps ES's ``{key}`` placeholder (the settings
+    registry replaces it with the setting's name); ``reason`` — what a REST client sees — is
+    complete either way."""
+
+    def __init__(self, template: str, key: str | None = None) -> None:
+        if key is not None:
+            reason = template.replace("{key}", key)
+        else:
+            reason = template.replace("setting [{key}] with ", "").replace(" [{key}]", "")
+        super().__init__(reason)
+        self.args = (template if key is None else reason,)
+
+
 class NodeStartupError(Exception):
     """The node cannot start; the message is printed for the operator, not sent to a client."""
 
@@ -309,6 +379,165 @@ class AuthenticationError(SecurityError):
         self.headers = {"WWW-Authenticate": AUTH_CHALLENGE}
 
 
+# --- keystore (ES raises these as plain Java exceptions) -----------------------------------------
+
+
+class KeystoreError(IsthmusError):
+    """The keystore cannot be used."""
+
+    es_type = "illegal_state_exception"
+    status = 500
+    is_es = False
+
+
+class KeystoreNotFoundError(KeystoreError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"Isthmus keystore not found at [{path}]. Use 'create' command to create one."
+        )
+        self.path = path
+
+
+class KeystoreFormatError(KeystoreError):
+    """A keystore written by a newer or older Isthmus."""
+
+
+class KeystoreSecurityError(KeystoreError):
+    es_type = "security_exception"
+
+
+class KeystorePasswordError(KeystoreSecurityError):
+    def __init__(self) -> None:
+        super().__init__("Provided keystore password was incorrect")
+
+
+class KeystoreCorruptedError(KeystoreSecurityError):
+    def __init__(self) -> None:
+        super().__init__("Keystore has been corrupted or tampered with")
+
+
+# --- transport and connections ------------------------------------------------------------------
+# ES models the connection failures as ConnectTransportException subclasses (plus the receive
+# timeout); remote-cluster code decides retries by these types, never by message text.
+
+
+class ConnectTransportError(IsthmusError):
+    """A connection could not be opened or handshaken: ``[node][host:port] reason``."""
+
+    es_type = "connect_transport_exception"
+    status = 500
+    java_class = "org.elasticsearch.transport.ConnectTransportException"
+
+
+class NodeDisconnectedError(ConnectTransportError):
+    """An open channel ended (closed locally or broken) while a request awaited its answer."""
+
+    es_type = "node_disconnected_exception"
+    java_class = "org.elasticsearch.transport.NodeDisconnectedException"
+
+
+class NodeNotConnectedError(ConnectTransportError):
+    """A request was attempted on a channel that is no longer open."""
+
+    es_type = "node_not_connected_exception"
+    java_class = "org.elasticsearch.transport.NodeNotConnectedException"
+
+
+class OsConnectError(IsthmusError):
+    """The operating system's reason a connect failed (Java's ``ConnectException``), kept as the
+    cause of a :class:`ConnectTransportError`."""
+
+    es_type = "connect_exception"
+    is_es = False
+    java_class = "java.net.ConnectException"
+
+
+class HandshakeError(IllegalStateError):
+    """The peer answered the handshake but cannot be used (ES raises IllegalStateException)."""
+
+
+class ReceiveTimeoutTransportError(IsthmusError):
+    """A request got no answer within its timeout; the channel itself stays open."""
+
+    es_type = "receive_timeout_transport_exception"
+    status = 500
+    java_class = "org.elasticsearch.transport.ReceiveTimeoutTransportException"
+
+
+class ActionNotFoundTransportError(IsthmusError):
+    """The receiving node has no handler registered for the requested action."""
+
+    es_type = "action_not_found_transport_exception"
+    status = 500
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"No handler for action [{action}]")
+        self.action = action
+
+
+# --- remote clusters ----------------------------------------------------------------------------
+
+
+class NoSeedNodeLeftError(IsthmusError):
+    """Every seed (sniff) or every proxy attempt (proxy) of a remote cluster failed."""
+
+    es_type = "no_seed_node_left_exception"
+    status = 500
+    java_class = "org.elasticsearch.transport.NoSeedNodeLeftException"
+
+    @property
+    def http_status(self) -> int:
+        # The status of what made the last attempt fail: a refused key stays a 401.
+        if self.caused_by is not None:
+            return self.caused_by.http_status
+        return super().http_status
+
+
+class NoSuchRemoteClusterError(IsthmusError):
+    """A request named a remote cluster alias that is not configured."""
+
+    es_type = "no_such_remote_cluster_exception"
+    status = 404
+    java_class = "org.elasticsearch.transport.NoSuchRemoteClusterException"
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"no such remote cluster: [{alias}]")
+        self.alias = alias
+
+
+class RemoteClusterClientRoleError(IllegalArgumentError):
+    """A cross-cluster request reached a node without the ``remote_cluster_client`` role."""
+
+    def __init__(self) -> None:
+        super().__init__("this node does not have the remote_cluster_client role")
+
+
+class ConnectQueueFullError(IsthmusError):
+    """Too many callers wait for one remote cluster's connect round (ES's bounded queue)."""
+
+    es_type = "es_rejected_execution_exception"
+    status = 429
+    java_class = "org.elasticsearch.common.util.concurrent.EsRejectedExecutionException"
+
+
+class AlreadyClosedError(IsthmusError):
+    """The remote cluster connection was closed while the caller waited for it."""
+
+    es_type = "already_closed_exception"
+    java_class = "org.apache.lucene.store.AlreadyClosedException"
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+class TaskCancelledError(IsthmusError):
+    """The work a request started was cancelled (its caller gave up)."""
+
+    es_type = "task_cancelled_exception"
+    status = 400
+    java_class = "org.elasticsearch.tasks.TaskCancelledException"
+
+
 # --- resources ----------------------------------------------------------------------------------
 
 
@@ -328,13 +557,6 @@ class CircuitBreakingError(IsthmusError):
                 "durability": "TRANSIENT",
             },
         )
-
-
-class ElasticsearchParseError(IsthmusError):
-    """ES's ``ElasticsearchParseException``: a request body of the wrong shape."""
-
-    es_type = "parse_exception"
-    status = 400
 
 
 # --- search limits (issue 14: bounded pattern and aggregation work) ------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from isthmus.errors import ConnectTransportError
 from isthmus.security.certs import (
     CertificateAndKey,
     encode_pem_certificates,
@@ -25,7 +26,6 @@ from isthmus.security.certs import (
 )
 from isthmus.testing.process import NodeProcess
 from isthmus.transport.client import connect
-from isthmus.transport.errors import ConnectTransportError
 from isthmus.transport.local import LocalNode
 from isthmus.wire.handshake import NodeIdentity
 

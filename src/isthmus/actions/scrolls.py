@@ -19,7 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, SearchContextMissingError
+from isthmus.errors import (
+    IllegalArgumentError,
+    SearchContextMissingError,
+    TooManyScrollContextsError,
+)
 from isthmus.security.ownership import Owner
 
 if TYPE_CHECKING:
@@ -31,11 +35,6 @@ if TYPE_CHECKING:
 
 MAX_OPEN_SETTING = "search.max_open_scroll_context"
 MAX_KEEP_ALIVE_SETTING = "search.max_keep_alive"
-
-
-class TooManyScrollContextsError(IsthmusError):
-    es_type = "too_many_scroll_contexts_exception"
-    status = 429
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 
-from isthmus.errors import SettingsError
+from isthmus.errors import KeystoreError, KeystoreNotFoundError, SettingsError
 from isthmus.security.keystore import (
     FILE_MODE,
     keystore_exists,
@@ -38,12 +38,7 @@ from isthmus.security.keystore import (
     read_keystore_header,
     save_keystore,
 )
-from isthmus.security.keystore_format import (
-    KeystoreContents,
-    KeystoreError,
-    KeystoreNotFoundError,
-    new_keystore,
-)
+from isthmus.security.keystore_format import KeystoreContents, new_keystore
 from isthmus.settings.loader import default_config_dir
 from isthmus.settings.secret import Secret
 from isthmus.settings.secure import validate_setting_name

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import is_remote_expression
-from isthmus.errors import IllegalArgumentError
-from isthmus.transport.errors import NoSuchRemoteClusterError
+from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
 
 LOCAL_CLUSTER = ""  # the key of local indices; shown as "(local)" in responses
 LOCAL_DISPLAY = "(local)"

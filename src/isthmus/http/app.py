@@ -35,6 +35,7 @@ from isthmus.errors import (
     CircuitBreakingError,
     IllegalArgumentError,
     IsthmusError,
+    TaskCancelledError,
     UnsupportedMediaTypeError,
 )
 from isthmus.http.filter_path import apply_filter_path
@@ -49,7 +50,6 @@ from isthmus.http.redaction import (
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
 from isthmus.rawjson import RawJson, expand
 from isthmus.tasks import TaskManager
-from isthmus.transport.errors import TaskCancelledError
 from isthmus.transport.limits import InFlightBreaker
 
 log = logging.getLogger("org.elasticsearch.rest.RestController")

@@ -13,11 +13,16 @@ import asyncio
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.errors import (
+    ConnectTransportError,
+    HandshakeError,
+    IllegalArgumentError,
+    IsthmusError,
+    NoSeedNodeLeftError,
+)
 from isthmus.remote.connector import Connector
 from isthmus.remote.strategy import RemoteStrategy
-from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
-from isthmus.wire import HandshakeError, NodeIdentity
+from isthmus.wire import NodeIdentity
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import ProxyConfig, RemoteClusterConfig

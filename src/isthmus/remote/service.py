@@ -16,11 +16,10 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.errors import IsthmusError, NoSuchRemoteClusterError, RemoteClusterClientRoleError
 from isthmus.remote.cluster import RemoteClusterConnection
 from isthmus.remote.security_model import ConnectorFactory
 from isthmus.transport.channel import TransportChannel
-from isthmus.transport.errors import NoSuchRemoteClusterError
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
@@ -40,11 +39,6 @@ class UpdateStatus(enum.Enum):
     DISCONNECTED = "DISCONNECTED"
     RECONNECTED = "RECONNECTED"
     UNCHANGED = "UNCHANGED"
-
-
-class RemoteClusterClientRoleError(IllegalArgumentError):
-    def __init__(self) -> None:
-        super().__init__("this node does not have the remote_cluster_client role")
 
 
 class RemoteClusterService:

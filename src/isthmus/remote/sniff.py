@@ -12,22 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from isthmus.errors import IsthmusError
+from isthmus.errors import IllegalStateError, IsthmusError, NoSeedNodeLeftError
 from isthmus.remote.connector import Connector
 from isthmus.remote.strategy import RemoteStrategy
 from isthmus.transport.channel import TransportChannel
-from isthmus.transport.errors import NoSeedNodeLeftError
 from isthmus.wire import NodeIdentity, RemoteProtocolError
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig, SniffConfig
 
 _DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
-
-
-class IllegalStateError(IsthmusError):
-    es_type = "illegal_state_exception"
-    is_es = False
 
 
 def is_gateway(node: NodeIdentity, node_attr: str | None) -> bool:

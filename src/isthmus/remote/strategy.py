@@ -15,28 +15,21 @@ import logging
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from isthmus.errors import IsthmusError
+from isthmus.errors import (
+    AlreadyClosedError,
+    ConnectQueueFullError,
+    ConnectTransportError,
+    IsthmusError,
+)
 from isthmus.remote.connection_manager import ClusterConnectionManager, ManagedConnection
 from isthmus.remote.connector import Connector
 from isthmus.supervision import TaskSet
 from isthmus.transport.channel import TransportChannel
-from isthmus.transport.errors import ConnectTransportError
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig
 
 MAX_PENDING_CONNECT_CALLERS = 1000
-
-
-class ConnectQueueFullError(IsthmusError):
-    es_type = "es_rejected_execution_exception"
-    status = 429
-    java_class = "org.elasticsearch.common.util.concurrent.EsRejectedExecutionException"
-
-
-class AlreadyClosedError(IsthmusError):
-    es_type = "already_closed_exception"
-    java_class = "org.apache.lucene.store.AlreadyClosedException"
 
 
 class RemoteStrategy(ABC):

@@ -26,7 +26,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import DateMathParseError, IllegalArgumentError
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, ISO_FORMATS, DateParseError, parse_date
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,16 +77,6 @@ _FIXED_UNIT_NANOS = {
     "h": 3600 * 10**9,
     "d": 86400 * 10**9,
 }
-
-
-class DateMathParseError(ParsingError):
-    """Elasticsearch's ``parse_exception``: a date or date-math expression that cannot be read.
-
-    It is a :class:`ParsingError` (so callers may catch either) but reports the ``type`` ES sends
-    for these failures, which is ``parse_exception`` rather than ``parsing_exception``.
-    """
-
-    es_type = "parse_exception"
 
 
 def resolve_date_math(

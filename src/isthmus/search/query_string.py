@@ -26,18 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, QueryShardError
+from isthmus.errors import IllegalArgumentError, ParsingError, QueryParseError, QueryShardError
 
 Query = dict[str, Any]
 Fields = tuple[tuple[str, float], ...]  # (name or pattern, boost)
-
-
-class QueryParseError(IsthmusError):
-    """ES's ``parse_exception``: query text that is not valid Lucene syntax."""
-
-    es_type = "parse_exception"
-    status = 400
-    is_es = False  # Lucene's ParseException: never a root cause beneath ES's own exception
 
 
 MAX_DEPTH = 64  # nested groups; deeper input is refused rather than exhausting the stack

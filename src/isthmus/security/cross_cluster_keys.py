@@ -29,6 +29,7 @@ import orjson
 
 from isthmus.errors import (
     ActionRequestValidationError,
+    ElasticsearchParseError,
     IllegalArgumentError,
     IsthmusError,
     XContentParseError,
@@ -53,14 +54,6 @@ _CREATE_FIELDS = ("name", "access", "expiration", "metadata")
 _UPDATE_FIELDS = ("access", "metadata", "expiration")
 _ACCESS_FIELDS = ("search", "replication")
 _NAME_LIMIT = 256
-
-
-class ElasticsearchParseError(IsthmusError):
-    """ES's ``ElasticsearchParseException`` (type ``parse_exception``)."""
-
-    es_type = "parse_exception"
-    status = 400
-    java_class = "org.elasticsearch.ElasticsearchParseException"
 
 
 # --- small parsing helpers -------------------------------------------------------------------

@@ -22,13 +22,12 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from isthmus.errors import SettingsError
+from isthmus.errors import KeystoreNotFoundError, SettingsError
 from isthmus.security.keystore_format import (
     KDF_ITERATIONS,
     KEYSTORE_FILENAME,
     KeystoreContents,
     KeystoreHeader,
-    KeystoreNotFoundError,
     decode,
     encode,
     new_keystore,

@@ -48,7 +48,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from isthmus.errors import IsthmusError, SettingsError
+from isthmus.errors import (
+    KeystoreCorruptedError,
+    KeystoreFormatError,
+    KeystorePasswordError,
+    SettingsError,
+)
 from isthmus.settings.secret import Secret
 from isthmus.settings.secure import SEED_SETTING, validate_setting_name
 
@@ -75,44 +80,6 @@ SEED_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~!@#
 SEED_LENGTH = 20
 
 Rng = Callable[[int], bytes]
-
-
-# --- errors ---------------------------------------------------------------------------------------
-# These belong to the one exception tree; they live here until errors.py grows a keystore group.
-
-
-class KeystoreError(IsthmusError):
-    """The keystore cannot be used. ES raises these as plain Java exceptions."""
-
-    es_type = "illegal_state_exception"
-    status = 500
-    is_es = False
-
-
-class KeystoreNotFoundError(KeystoreError):
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"Isthmus keystore not found at [{path}]. Use 'create' command to create one."
-        )
-        self.path = path
-
-
-class KeystoreFormatError(KeystoreError):
-    """A keystore written by a newer or older Isthmus."""
-
-
-class KeystoreSecurityError(KeystoreError):
-    es_type = "security_exception"
-
-
-class KeystorePasswordError(KeystoreSecurityError):
-    def __init__(self) -> None:
-        super().__init__("Provided keystore password was incorrect")
-
-
-class KeystoreCorruptedError(KeystoreSecurityError):
-    def __init__(self) -> None:
-        super().__init__("Keystore has been corrupted or tampered with")
 
 
 # --- values -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import orjson
 from isthmus.errors import (
     ActionRequestValidationError,
     AuthenticationError,
+    ElasticsearchParseError,
     IllegalArgumentError,
     ResourceNotFoundError,
     SecurityError,
@@ -297,7 +298,7 @@ class SecurityService:
         try:
             return parse_time(raw).millis
         except ValueError:
-            raise ccx.ElasticsearchParseError(
+            raise ElasticsearchParseError(
                 f"failed to parse setting [expiration] with value [{raw}] as a time value: "
                 "unit is missing or unrecognized"
             ) from None

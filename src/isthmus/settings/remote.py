@@ -30,7 +30,7 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, SettingsError
+from isthmus.errors import IllegalArgumentError, NumberFormatError, SettingsError
 from isthmus.settings import values as v
 from isthmus.settings.registry import Scope, Setting
 
@@ -50,14 +50,6 @@ T = TypeVar("T")
 class Mode(Enum):
     SNIFF = "sniff"
     PROXY = "proxy"
-
-
-class _NumberFormatError(IsthmusError):
-    """Java's ``NumberFormatException``: only ever the ``caused_by`` of an ES parse error."""
-
-    es_type = "number_format_exception"
-    status = 400
-    is_es = False
 
 
 # --- typed records -------------------------------------------------------------------------------
@@ -164,7 +156,7 @@ def _int(key: str, raw: object, lo: int, hi: int | None = None) -> int:
     if n is None:
         raise SettingsError(
             f"Failed to parse value [{text}] for setting [{key}]",
-            caused_by=_NumberFormatError(f'For input string: "{text}"'),
+            caused_by=NumberFormatError(f'For input string: "{text}"'),
         )
     if n < lo:
         raise SettingsError(f"Failed to parse value [{text}] for setting [{key}] must be >= {lo}")
@@ -230,7 +222,7 @@ def parse_address(text: str) -> SeedAddress:
     port = _java_int(port_text)
     if port is None:
         raise SettingsError(
-            "failed to parse port", caused_by=_NumberFormatError(f'For input string: "{port_text}"')
+            "failed to parse port", caused_by=NumberFormatError(f'For input string: "{port_text}"')
         )
     if port <= 0:
         raise SettingsError(f"port number must be > 0 but was: [{port}]")

@@ -12,22 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from isthmus.errors import SettingsError
-
-
-class InvalidValue(SettingsError, ValueError):
-    """A value that does not parse. ``str()`` keeps ES's ``{key}`` placeholder (the settings
-    registry replaces it with the setting's name); ``reason`` — what a REST client sees — is
-    complete either way."""
-
-    def __init__(self, template: str, key: str | None = None) -> None:
-        if key is not None:
-            reason = template.replace("{key}", key)
-        else:
-            reason = template.replace("setting [{key}] with ", "").replace(" [{key}]", "")
-        super().__init__(reason)
-        self.args = (template if key is None else reason,)
-
+from isthmus.errors import InvalidValue
 
 _TIME_UNITS = {
     "nanos": 1e-6,

@@ -20,11 +20,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
+from isthmus.errors import ActionNotFoundTransportError, HandshakeError
 from isthmus.testing.memory_network import MemoryListener, MemoryNetwork, MemoryTransport
 from isthmus.transport.channel import RequestHandler, TransportChannel
-from isthmus.transport.errors import ActionNotFoundTransportError
 from isthmus.transport.local import LocalNode
-from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
+from isthmus.wire import HANDSHAKE_ACTION, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
 from isthmus.wire.handshake import accept_request
 

@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from isthmus.errors import IllegalArgumentError
+from isthmus.errors import ActionNotFoundTransportError, IllegalArgumentError
 from isthmus.transport.channel import ChannelInfo
-from isthmus.transport.errors import ActionNotFoundTransportError
 
 CallerT = TypeVar("CallerT")
 

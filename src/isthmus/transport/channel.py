@@ -26,19 +26,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
-from isthmus.errors import IsthmusError
-from isthmus.security.tls_failures import TlsFailure, describe_failure
-from isthmus.transport.channel_info import ENDED as _ENDED
-from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
-from isthmus.transport.channel_info import ChannelState as ChannelState
-from isthmus.transport.defences import ChannelDefences
-from isthmus.transport.errors import (
+from isthmus.errors import (
     ActionNotFoundTransportError,
+    IsthmusError,
     NodeDisconnectedError,
     NodeNotConnectedError,
     ReceiveTimeoutTransportError,
     TaskCancelledError,
 )
+from isthmus.security.tls_failures import TlsFailure, describe_failure
+from isthmus.transport.channel_info import ENDED as _ENDED
+from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
+from isthmus.transport.channel_info import ChannelState as ChannelState
+from isthmus.transport.defences import ChannelDefences
 from isthmus.transport.sockets import apply_tcp_options
 from isthmus.transport.tls_session import TlsSession
 from isthmus.wire import (

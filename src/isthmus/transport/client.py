@@ -15,8 +15,8 @@ import ssl
 from typing import TYPE_CHECKING
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
+from isthmus.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.channel import RequestHandler, TransportChannel
-from isthmus.transport.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.local import LocalNode
 from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
 
+from isthmus.errors import HandshakeError
 from isthmus.listeners import bind_first_free
 from isthmus.logs import LogThrottle
 from isthmus.security.tls_failures import TlsFailure
@@ -32,7 +33,7 @@ from isthmus.transport.actions import ActionRegistry, CallerT, TransportRequestC
 from isthmus.transport.channel import ChannelInfo, ChannelState, TransportChannel
 from isthmus.transport.limits import InboundGuard, InFlightBreaker, TransportLimits
 from isthmus.transport.local import LocalNode
-from isthmus.wire import HANDSHAKE_ACTION, HandshakeError, HandshakeRequest, Request
+from isthmus.wire import HANDSHAKE_ACTION, HandshakeRequest, Request
 from isthmus.wire import RemoteProtocolError as WireRemoteProtocolError
 from isthmus.wire.handshake import accept_request
 from isthmus.wire.names import (

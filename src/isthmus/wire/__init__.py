@@ -17,7 +17,6 @@ from isthmus.wire.frames import (
     WireProtocolError,
 )
 from isthmus.wire.handshake import (
-    HandshakeError,
     HandshakeRequest,
     HandshakeResponse,
     NodeIdentity,
@@ -47,7 +46,6 @@ __all__ = [
     "Flags",
     "Frame",
     "FrameLimits",
-    "HandshakeError",
     "HandshakeRequest",
     "HandshakeResponse",
     "NodeIdentity",

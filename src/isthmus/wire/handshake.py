@@ -16,20 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from isthmus.errors import IsthmusError
+from isthmus.errors import HandshakeError
 from isthmus.wire.frames import RemoteProtocolError
 
 # Isthmus's own protocol versions, ES-style ids (major * 1_000_000 + minor * 10_000 + ...).
 CURRENT_VERSION = 1_000_099
 MIN_COMPATIBLE_VERSION = 1_000_099
-
-
-class HandshakeError(IsthmusError):
-    """The peer answered the handshake but cannot be used (ES raises IllegalStateException)."""
-
-    es_type = "illegal_state_exception"
-    status = 500
-    is_es = False
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from isthmus.cluster.remote_expressions import ClusterIndices, group_indices
-from isthmus.errors import IllegalArgumentError
-from isthmus.transport.errors import NoSuchRemoteClusterError
+from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
 
 ALIASES = ("cluster_1", "cluster_2")
 

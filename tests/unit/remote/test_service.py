@@ -11,12 +11,12 @@ import logging
 
 import pytest
 
+from isthmus.errors import NoSuchRemoteClusterError, RemoteClusterClientRoleError
 from isthmus.remote.security_model import SingleModel
-from isthmus.remote.service import RemoteClusterClientRoleError, RemoteClusterService, UpdateStatus
+from isthmus.remote.service import RemoteClusterService, UpdateStatus
 from isthmus.settings.remote import remote_globals
 from isthmus.testing.fake_clock import FakeClock
 from isthmus.testing.memory_network import MemoryNetwork
-from isthmus.transport.errors import NoSuchRemoteClusterError
 from tests.unit.remote.conftest import cluster, configs, connector
 
 

@@ -7,13 +7,13 @@ import logging
 
 import pytest
 
+from isthmus.errors import ConnectTransportError, HandshakeError, NoSeedNodeLeftError
 from isthmus.remote.cluster import RemoteClusterConnection
 from isthmus.remote.proxy import ProxyStrategy
 from isthmus.remote.sniff import SniffStrategy, is_gateway
 from isthmus.testing.fake_clock import FakeClock, until
 from isthmus.testing.memory_network import MemoryNetwork
-from isthmus.transport.errors import ConnectTransportError, NoSeedNodeLeftError
-from isthmus.wire import HandshakeError, NodeIdentity
+from isthmus.wire import NodeIdentity
 from tests.unit.remote.conftest import FakeCluster, cluster, configs, connector
 
 

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError
+from isthmus.errors import DateMathParseError, IllegalArgumentError, IsthmusError, ParsingError
 from isthmus.index.dates import format_iso, parse_date
 from isthmus.search.datemath import (
-    DateMathParseError,
     calendar_bucket,
     next_calendar_bucket,
     parse_interval,

@@ -9,12 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, QueryShardError
-from isthmus.search.query_string import (
+from isthmus.errors import (
+    IllegalArgumentError,
+    IsthmusError,
+    ParsingError,
     QueryParseError,
-    parse_query_string,
-    parse_simple_query_string,
+    QueryShardError,
 )
+from isthmus.search.query_string import parse_query_string, parse_simple_query_string
 
 ALLOWED_TYPES = {
     "bool", "match", "match_phrase", "multi_match", "term", "range", "prefix", "wildcard",

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from isthmus.errors import SettingsError
-from isthmus.security import keystore as ks
-from isthmus.security.keystore_format import (
-    KeystoreContents,
+from isthmus.errors import (
     KeystoreCorruptedError,
     KeystoreNotFoundError,
     KeystorePasswordError,
+    SettingsError,
 )
+from isthmus.security import keystore as ks
+from isthmus.security.keystore_format import KeystoreContents
 from isthmus.settings.secret import Secret
 
 FAST = 1_000

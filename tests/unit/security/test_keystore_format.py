@@ -14,17 +14,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isthmus.errors import IsthmusError, SettingsError
-from isthmus.security import keystore_format as kf
-from isthmus.security.keystore_format import (
-    EntryKind,
-    KeystoreContents,
+from isthmus.errors import (
+    IsthmusError,
     KeystoreCorruptedError,
+    KeystoreError,
     KeystoreFormatError,
     KeystorePasswordError,
-    decode,
-    encode,
+    SettingsError,
 )
+from isthmus.security import keystore_format as kf
+from isthmus.security.keystore_format import EntryKind, KeystoreContents, decode, encode
 from isthmus.settings.secret import REDACTED, Secret
 
 FAST = 1_000  # PBKDF2 rounds for tests; files record their own count
@@ -272,7 +271,7 @@ def test_only_keystore_errors_escape_decode(sealed: bytes) -> None:
             damaged[pos] = value
             try:
                 decode(bytes(damaged), Secret("pw"))
-            except kf.KeystoreError:
+            except KeystoreError:
                 pass
 
 

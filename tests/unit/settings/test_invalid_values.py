@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from isthmus.errors import IsthmusError
+from isthmus.errors import InvalidValue, IsthmusError
 from isthmus.settings.catalog import find
 from isthmus.settings.registry import Scope
-from isthmus.settings.values import (
-    InvalidValue,
-    parse_bytes,
-    parse_int,
-    parse_log_level,
-    parse_time,
-)
+from isthmus.settings.values import parse_bytes, parse_int, parse_log_level, parse_time
 
 
 def test_a_caller_that_names_the_parameter() -> None:

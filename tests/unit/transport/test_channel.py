@@ -16,20 +16,18 @@ from typing import Any
 import pytest
 
 from isthmus.clock import Clock
-from isthmus.errors import IndexNotFoundError, IsthmusError
-from isthmus.testing.fake_clock import FakeClock, until
-from isthmus.testing.memory_network import MemoryNetwork
-from isthmus.testing.memory_node import MemoryNode
-from isthmus.transport import (
+from isthmus.errors import (
     ActionNotFoundTransportError,
-    ChannelState,
+    IndexNotFoundError,
+    IsthmusError,
     NodeDisconnectedError,
     NodeNotConnectedError,
     ReceiveTimeoutTransportError,
-    RequestHandler,
-    TransportChannel,
-    connect,
 )
+from isthmus.testing.fake_clock import FakeClock, until
+from isthmus.testing.memory_network import MemoryNetwork
+from isthmus.testing.memory_node import MemoryNode
+from isthmus.transport import ChannelState, RequestHandler, TransportChannel, connect
 from isthmus.wire import Request
 from tests.unit.transport.conftest import local_node
 

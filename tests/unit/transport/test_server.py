@@ -8,16 +8,14 @@ import socket
 import pytest
 import uvloop
 
-from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.errors import ConnectTransportError, HandshakeError, IllegalArgumentError, IsthmusError
 from isthmus.transport import (
     ActionRegistry,
     ChannelState,
-    ConnectTransportError,
     TransportChannel,
     TransportServer,
     connect,
 )
-from isthmus.wire import HandshakeError
 from tests.unit.transport.conftest import echo, eventually, local_node, serving
 
 

@@ -10,8 +10,9 @@ import pytest
 import trustme
 import uvloop
 
+from isthmus.errors import ConnectTransportError
 from isthmus.security.tls_failures import DIAGNOSTIC_TRUST_MANAGER, SECURITY_NETTY4_TRANSPORT
-from isthmus.transport import ActionRegistry, ChannelState, ConnectTransportError, connect
+from isthmus.transport import ActionRegistry, ChannelState, connect
 from tests.unit.transport.conftest import eventually, local_node, serving
 
 

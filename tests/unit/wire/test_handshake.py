@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from isthmus.errors import HandshakeError
 from isthmus.wire import NEED_DATA, Connection, Request, Response
 from isthmus.wire.frames import RemoteProtocolError
 from isthmus.wire.handshake import (
     CURRENT_VERSION,
-    HandshakeError,
     HandshakeRequest,
     HandshakeResponse,
     NodeIdentity,

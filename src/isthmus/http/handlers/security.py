@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from isthmus import xcontent
 from isthmus.errors import (
     ActionRequestValidationError,
+    ElasticsearchParseError,
     IllegalArgumentError,
     ResourceNotFoundError,
     SecurityError,
@@ -73,7 +74,7 @@ def _validate_key_selection(
 def _body_required(req: Request) -> dict[str, Any]:
     """The JSON object body of an API that reads it with ES's ``contentParser()``."""
     if not req.has_body:
-        raise ccx.ElasticsearchParseError("request body is required")
+        raise ElasticsearchParseError("request body is required")
     return json_object(req) or {}
 
 
