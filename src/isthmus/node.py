@@ -615,10 +615,6 @@ class Node:
         os.replace(tmp, self.ports_file)
 
 
-REMOTE_CLUSTER_HANDSHAKE = "cluster:internal/remote_cluster/handshake"
-REMOTE_CLUSTER_NODES = "cluster:internal/remote_cluster/nodes"
-
-
 def _tcp_fields(values: dict[str, Any]) -> dict[str, Any]:
     """``remote_cluster.tcp.*`` overrides as ``TcpOptions`` fields."""
     out = {

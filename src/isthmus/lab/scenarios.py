@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from isthmus.lab.topology import ALIAS, INDEX, LabSpec
 from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE
+from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 from isthmus.wire.names import SEARCH_ACTION as SEARCH
 
 # Placeholders filled in when the lab runs: the key id, the alias.
@@ -152,7 +153,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             _trust_failure(
                 "CN=remote-server",
                 "[xpack.security.remote_cluster_client.ssl (with trust configuration: PEM-trust{",
-                "_remote_cluster",
+                REMOTE_CLUSTER_PROFILE,
             ),
             "xpack.security.remote_cluster_client.ssl.certificate_authorities on the local "
             "cluster names a CA that did not sign the remote cluster server's certificate",
@@ -283,7 +284,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             _trust_failure(
                 "CN=remote-server",
                 "[xpack.security.transport.ssl (with trust configuration: PEM-trust{",
-                "_remote_cluster",
+                REMOTE_CLUSTER_PROFILE,
             ),
             "no cluster.remote.my.credentials in the local keystore: the local cluster uses the "
             "certificate model and its transport TLS, which does not trust the remote server",

@@ -31,18 +31,20 @@ from isthmus.errors import IllegalArgumentError
 from isthmus.remote.connector import Connector, RequestHeaders
 from isthmus.tasks import parent_header
 from isthmus.transport.local import LocalNode
-from isthmus.wire import HANDSHAKE_ACTION
+from isthmus.wire.names import (
+    CLUSTER_STATE_ACTION,
+    DEFAULT_PROFILE,
+    HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_NODES_ACTION,
+    REMOTE_CLUSTER_PROFILE,
+)
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import RemoteClusterConfig, TransportTuning
     from isthmus.settings.secret import Secret
-
-REMOTE_CLUSTER_PROFILE = "_remote_cluster"
-REMOTE_CLUSTER_HANDSHAKE = "cluster:internal/remote_cluster/handshake"
-REMOTE_CLUSTER_NODES = "cluster:internal/remote_cluster/nodes"
-CLUSTER_STATE = "cluster:monitor/state"
 
 
 class SecurityModel(enum.StrEnum):
@@ -110,17 +112,17 @@ class RemoteSecurity:
         tls, profile, handshake, nodes, headers = (
             (
                 self._transport_tls,
-                "default",
+                DEFAULT_PROFILE,
                 HANDSHAKE_ACTION,
-                CLUSTER_STATE,
+                CLUSTER_STATE_ACTION,
                 certificate_headers,
             )
             if model is SecurityModel.CERTIFICATE
             else (
                 self._client_tls,
                 REMOTE_CLUSTER_PROFILE,
-                REMOTE_CLUSTER_HANDSHAKE,
-                REMOTE_CLUSTER_NODES,
+                REMOTE_CLUSTER_HANDSHAKE_ACTION,
+                REMOTE_CLUSTER_NODES_ACTION,
                 self._api_key_headers(config.alias),
             )
         )
@@ -156,7 +158,7 @@ class RemoteSecurity:
                     f"remote cluster [{alias}] has no credentials any more; its connection is "
                     "being rebuilt for the certificate-based model"
                 )
-            if subject is None or action == CLUSTER_STATE:
+            if subject is None or action == CLUSTER_STATE_ACTION:
                 info = SYSTEM_SUBJECT_INFO
             else:
                 info = subject_info(subject, alias, action)
