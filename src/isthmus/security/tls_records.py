@@ -67,9 +67,12 @@ def parse_server_hello(records: bytes | bytearray) -> tuple[int, int] | None:
             break
     if len(handshake) < 4 or handshake[0] != MESSAGE_SERVER_HELLO:
         return None
-    body = bytes(handshake[4 : 4 + int.from_bytes(handshake[1:4], "big")])
-    if len(body) < 35 or len(body) < 35 + body[34] + 3:
-        return None  # cut short: no suite to read
+    declared = int.from_bytes(handshake[1:4], "big")
+    body = bytes(handshake[4 : 4 + declared])
+    if len(body) < declared or len(body) < 35 or len(body) < 35 + body[34] + 3:
+        # Cut short: the suite may be there, but TLS 1.3's choice of version comes last (in
+        # the supported_versions extension), so a partial message could name the wrong one.
+        return None
     version = int.from_bytes(body[0:2], "big")  # legacy_version
     pos = 35 + body[34]  # version (2), random (32), session id (1 + its length)
     suite = int.from_bytes(body[pos : pos + 2], "big")
