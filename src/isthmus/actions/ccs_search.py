@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from isthmus.actions.cross_cluster import CrossClusterActions, local_names
-from isthmus.actions.search import PartialSearch, SearchActions, hits_section
-from isthmus.actions.search_shard import ShardResult, compare_keys
+from isthmus.actions.search import PartialSearch, SearchActions
+from isthmus.actions.search_shard import ShardResult
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER, LOCAL_DISPLAY
 from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, SecurityError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.rawjson import RawJson
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.request import SearchRequest
+from isthmus.search.response import compare_keys, hits_section
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time

@@ -35,7 +35,6 @@ from isthmus.actions.scrolls import (
 from isthmus.actions.search_shard import (
     ShardHit,
     ShardResult,
-    compare_keys,
     count_shard,
     query_shard,
 )
@@ -58,6 +57,7 @@ from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
+from isthmus.search.response import compare_keys, final_aggregations, hits_section
 from isthmus.search.source_filter import filter_source
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.authz import Subject
@@ -464,16 +464,8 @@ class SearchActions:
     def aggregations_json(
         self, req: SearchRequest, partials: list[dict[str, AggResult]], partial: PartialSearch
     ) -> dict[str, Any]:
-        """The final ``aggregations`` from the mergeable results of one or more clusters."""
-        from isthmus.search.aggs import parse_aggs, reduce_results, results_json
-
-        assert req.aggs is not None
-        out = results_json(reduce_results(partials))
-        if req.typed_keys:
-            from isthmus.search.aggs_typed import apply_typed_keys
-
-            out = apply_typed_keys(out, parse_aggs(req.aggs), partial.combined_mapping)
-        return out
+        """The final ``aggregations`` from the mergeable results of one or more shards."""
+        return final_aggregations(req, partials, partial.combined_mapping)
 
     def _merge(self, results: list[ShardResult], req: SearchRequest) -> list[ShardHit]:
         if len(results) == 1:
@@ -745,23 +737,6 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
-
-
-def hits_section(
-    req: SearchRequest, hits: list[dict[str, Any]], total: int, max_score: float | None
-) -> dict[str, Any]:
-    """The response's ``hits``: the total as ``track_total_hits`` asks, then the hits."""
-    section: dict[str, Any] = {}
-    tth = req.track_total_hits
-    if tth is not False:
-        if tth is True or total <= int(tth):
-            total_obj: Any = {"value": total, "relation": "eq"}
-        else:
-            total_obj = {"value": int(tth), "relation": "gte"}
-        section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
-    section["max_score"] = max_score
-    section["hits"] = hits
-    return section
 
 
 def _max_regex_length(meta: IndexMetadata) -> int:

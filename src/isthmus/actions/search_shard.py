@@ -29,6 +29,7 @@ from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mappin
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.request import SearchRequest, SortField
+from isthmus.search.response import compare_keys
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, check_query_patterns
 from isthmus.search.translate import Translator
 from isthmus.security.field_level import IndexRestriction
@@ -171,24 +172,6 @@ def render_missing(value: Any, sort: SortField, mapping: Mapping) -> Any:
     if spec is not None and spec.type in FLOAT_TYPES:
         return float("-inf") if sort.descending else float("inf")
     return None
-
-
-def compare_keys(a: Sequence[Any], b: Sequence[Any], sorts: Sequence[SortField]) -> int:
-    for x, y, sort in zip(a, b, sorts, strict=False):
-        if x == y:
-            continue
-        first = sort.missing == "_first"
-        if x is None:
-            return -1 if first else 1
-        if y is None:
-            return 1 if first else -1
-        try:
-            less = x < y
-        except TypeError:
-            less = str(x) < str(y)
-        result = -1 if less else 1
-        return -result if sort.descending else result
-    return 0
 
 
 def query_shard(
