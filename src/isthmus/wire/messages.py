@@ -10,7 +10,7 @@ No I/O, no bookkeeping (that is the connection's job).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import ormsgpack
 
 from isthmus.errors import IsthmusError
+from isthmus.wire.error_types import class_for
 from isthmus.wire.frames import ProtocolError, RemoteProtocolError
 
 # A cause chain deeper than this is hostile or broken; ES chains are a handful deep.
@@ -135,8 +136,9 @@ class WireError:
         )
 
     def to_exception(self) -> IsthmusError:
-        """The local exception: a known ES type becomes its Isthmus class, any other type a
-        :class:`RemoteError` that keeps the type string, so the REST body is unchanged."""
+        """The local exception: a known ES type becomes the Isthmus class the static table
+        names, any other type a :class:`RemoteError` that keeps the type string, so the REST
+        body is unchanged."""
         cls = _class_for(self.type, self.status, self.is_es)
         err = cls.__new__(cls)
         # Bypass subclass constructors (IndexNotFoundError(index) ...): the wire already holds
@@ -211,26 +213,13 @@ class RemoteError(IsthmusError):
 _REMOTE_CLASSES: dict[tuple[str, bool], type[IsthmusError]] = {}
 
 
-def _subclasses(cls: type[IsthmusError]) -> Iterator[type[IsthmusError]]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
 def _class_for(es_type: str, status: int, is_es: bool) -> type[IsthmusError]:
-    """The class to rebuild an error of ``es_type``: among the classes with that type, prefer
-    one with the same ``is_es`` and default status (several classes share a type)."""
-    candidates: list[type[IsthmusError]] = [IsthmusError, *_subclasses(IsthmusError)]
-    known = [c for c in candidates if c.es_type == es_type and not issubclass(c, RemoteError)]
-    if known:
-        scored = [((c.is_es == is_es, c.status == status), c) for c in known]
-        best = max(score for score, _ in scored)
-        winners = [c for score, c in scored if score == best]
-        roots = [w for w in winners if all(issubclass(o, w) for o in winners)]
-        if roots:
-            return roots[0]  # one class, or a base of all the others (IllegalArgumentError)
-        # Several unrelated classes share the type (illegal_state_exception, ...): picking one
-        # would depend on import order. A remote error keeps the type, reason and status.
+    """The class to rebuild an error of ``es_type``: the one the static table names (see
+    :mod:`isthmus.wire.error_types`), else a remote error that keeps the type, reason and
+    status."""
+    known = class_for(es_type, status, is_es)
+    if known is not None:
+        return known
     cls = _REMOTE_CLASSES.get((es_type, is_es))
     if cls is None:
         # es_type is a ClassVar, so a type the tree lacks gets its own (cached) subclass.
