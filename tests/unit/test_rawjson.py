@@ -57,17 +57,17 @@ def test_rest_rendering(params: dict[str, str], expected: bytes) -> None:
 def test_a_remote_answer_with_broken_source_bytes_is_refused() -> None:
     # The coordinator writes a remote's source bytes into its own response: they are checked
     # first, so a broken remote cannot make the response invalid JSON.
-    from isthmus.actions.ccs_search import ClusterPart, CrossClusterSearch
     from isthmus.errors import IllegalArgumentError
+    from isthmus.search.ccs_merge import ClusterPart
+    from isthmus.search.ccs_wire import RemoteSearchResponse
 
-    ccs = CrossClusterSearch.__new__(CrossClusterSearch)  # _accept uses no collaborator
     good = {"hits": [{"_index": "i", "_id": "1", "_score": 1.0, "_source": b'{"a": 1}'}]}
     part = ClusterPart("my", "i", skip_unavailable=False)
-    ccs._accept(part, good)
+    part.accept(RemoteSearchResponse.from_payload(good, cluster="my"))
     assert part.hits[0]["_index"] == "my:i"
     assert part.hits[0]["_source"] == RawJson(b'{"a": 1}')
     bad = {"hits": [{"_index": "i", "_id": "1", "_score": 1.0, "_source": b'{"a": '}]}
     with pytest.raises(
         IllegalArgumentError, match=r"malformed search answer from remote cluster \[my\]"
     ):
-        ccs._accept(ClusterPart("my", "i", skip_unavailable=False), bad)
+        RemoteSearchResponse.from_payload(bad, cluster="my")

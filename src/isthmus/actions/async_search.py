@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from isthmus.actions.ccs_search import ClusterPart, CrossClusterSearch, clusters_section
+from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.errors import IllegalArgumentError, IsthmusError, ResourceNotFoundError
 from isthmus.rawjson import RawJson
+from isthmus.search.ccs_merge import ClusterPart, clusters_section
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time

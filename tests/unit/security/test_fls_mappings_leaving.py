@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from isthmus.actions.ccs_search import CrossClusterSearch, _filtered
+from isthmus.actions.ccs_handlers import _filtered, _visible_mapping
 from isthmus.actions.search import PartialSearch
 from isthmus.index.mapping import Mapping
 from isthmus.security.field_level import (
@@ -56,11 +56,11 @@ def test_filtered_without_fls_is_the_mapping_itself() -> None:
 
 def test_visible_mapping_applies_each_index_own_restriction() -> None:
     restrictions = IndexRestrictions({"logs": hiding("secret"), "metrics": UNRESTRICTED})
-    props = CrossClusterSearch._visible_mapping(partial(), restrictions)["properties"]
+    props = _visible_mapping(partial(), restrictions)["properties"]
     # [secret] is hidden in logs but visible in metrics: the merged mapping still has it, once
     assert set(props) == {"message", "user", "cpu", "secret"}
     restrictions = IndexRestrictions({"logs": hiding("secret"), "metrics": hiding("secret")})
-    props = CrossClusterSearch._visible_mapping(partial(), restrictions)["properties"]
+    props = _visible_mapping(partial(), restrictions)["properties"]
     assert "secret" not in props
     assert set(props) == {"message", "user", "cpu"}
 
@@ -68,11 +68,11 @@ def test_visible_mapping_applies_each_index_own_restriction() -> None:
 def test_visible_mapping_of_an_index_without_grant_names_no_field() -> None:
     # an index missing from the restrictions shows nothing (IndexRestrictions.of gives NOTHING)
     restrictions = IndexRestrictions({"logs": UNRESTRICTED})
-    props = CrossClusterSearch._visible_mapping(partial(), restrictions)["properties"]
+    props = _visible_mapping(partial(), restrictions)["properties"]
     assert "cpu" not in props
     assert {"message", "secret", "user"} <= set(props)
 
 
 def test_visible_mapping_without_restrictions_is_the_combined_mapping() -> None:
     p = partial()
-    assert CrossClusterSearch._visible_mapping(p, None) == p.combined_mapping.to_json()
+    assert _visible_mapping(p, None) == p.combined_mapping.to_json()
