@@ -14,7 +14,8 @@ from isthmus.transport import ActionRegistry, LocalNode, TransportServer
 from isthmus.transport.actions import TransportRequestContext
 from isthmus.wire import NodeIdentity
 
-PORTS = (29300, 29400)
+# Any free port the OS picks: a fixed range collides with other test runs on the same machine.
+PORTS = (0, 0)
 
 
 def local_node(name: str, cluster: str = "alpha", address: str = "127.0.0.1:0") -> LocalNode:
