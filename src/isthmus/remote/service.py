@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import IsthmusError, NoSuchRemoteClusterError, RemoteClusterClientRoleError
 from isthmus.remote.cluster import RemoteClusterConnection
 from isthmus.remote.security_model import ConnectorFactory
@@ -51,8 +52,10 @@ class RemoteClusterService:
         *,
         enabled: bool = True,
         update_wait: float = UPDATE_WAIT_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._security = security
+        self._clock = clock  # bounds the update and initial-connect waits
         self.globals = globals_
         self.enabled = enabled  # the node has the remote_cluster_client role
         self.update_wait = update_wait
@@ -207,7 +210,7 @@ class RemoteClusterService:
     async def _await_connect(self, alias: str, remote: RemoteClusterConnection) -> bool:
         """Wait (bounded) for ``remote``'s connect attempt; False when it failed (logged)."""
         try:
-            async with asyncio.timeout(self.update_wait):
+            async with self._clock.timeout(self.update_wait):
                 await remote.ensure_connected()
             return True
         except TimeoutError:
@@ -232,7 +235,7 @@ class RemoteClusterService:
         for config in configs.values():
             self._create(config)
         try:
-            async with asyncio.timeout(timeout.seconds):
+            async with self._clock.timeout(timeout.seconds):
                 # The rounds belong to the strategies; only these waits end with the timeout.
                 outcomes = await asyncio.gather(
                     *(remote.ensure_connected() for remote in self._remotes.values()),

@@ -27,9 +27,14 @@ from typing import Any
 SETTLE_PASSES = 64
 
 
+def _ns(seconds: float) -> int:
+    # Time is kept in integer nanoseconds so that steps add up exactly (0.199 + 0.001 == 0.2).
+    return round(seconds * 1_000_000_000)
+
+
 @dataclass(order=True)
 class _Timer:
-    deadline: float
+    deadline: int  # nanoseconds
     seq: int
     callback: Callable[[], None] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
@@ -42,14 +47,14 @@ class FakeClock:
     """Virtual monotonic time with sleeps and deadlines that fire when the test advances it."""
 
     def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
+        self._now = _ns(start)
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
 
     # --- isthmus.clock.Clock ---------------------------------------------------------------------
 
     def monotonic(self) -> float:
-        return self._now
+        return self._now / 1_000_000_000
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -61,7 +66,7 @@ class FakeClock:
             if not woken.done():
                 woken.set_result(None)
 
-        timer = self._call_at(self._now + seconds, wake)
+        timer = self._call_at(self._now + _ns(seconds), wake)
         try:
             await woken
         finally:
@@ -76,7 +81,7 @@ class FakeClock:
         """Move time forward by ``seconds``, firing each timer due on the way at its instant."""
         if seconds < 0:
             raise ValueError("time cannot go back")
-        target = self._now + seconds
+        target = self._now + _ns(seconds)
         await settle()
         while (timer := self._next_timer()) is not None and timer.deadline <= target:
             await self._fire(timer)
@@ -87,24 +92,25 @@ class FakeClock:
         """Jump from timer to timer until ``check()`` is true; the virtual seconds that took.
         Raises ``TimeoutError`` when it is still false after ``limit`` seconds."""
         start = self._now
+        end = start + _ns(limit)
         await settle()
         while not check():
             timer = self._next_timer()
-            if timer is None or timer.deadline > start + limit:
-                self._now = max(self._now, start + limit)
+            if timer is None or timer.deadline > end:
+                self._now = max(self._now, end)
                 raise TimeoutError(f"condition still false after [{limit}s] of virtual time")
             await self._fire(timer)
-        return self._now - start
+        return (self._now - start) / 1_000_000_000
 
     @property
     def next_deadline(self) -> float | None:
         """When the earliest pending timer fires (None: nothing is waiting on time)."""
         timer = self._next_timer()
-        return None if timer is None else timer.deadline
+        return None if timer is None else timer.deadline / 1_000_000_000
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _call_at(self, deadline: float, callback: Callable[[], None]) -> _Timer:
+    def _call_at(self, deadline: int, callback: Callable[[], None]) -> _Timer:
         timer = _Timer(deadline, next(self._seq), callback)
         heapq.heappush(self._timers, timer)
         return timer
@@ -122,7 +128,7 @@ class FakeClock:
 
     def __repr__(self) -> str:
         pending = sum(1 for t in self._timers if not t.cancelled)
-        return f"<FakeClock now={self._now:.3f} timers={pending}>"
+        return f"<FakeClock now={self.monotonic():.3f} timers={pending}>"
 
 
 class FakeTimeout:
@@ -142,7 +148,7 @@ class FakeTimeout:
                 self._expire()
             else:
                 self._timer = self._clock._call_at(
-                    self._clock.monotonic() + self._seconds, self._expire
+                    self._clock._now + _ns(self._seconds), self._expire
                 )
         return self
 

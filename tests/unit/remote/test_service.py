@@ -1,7 +1,7 @@
 """RemoteClusterService: applying settings the way ES's updateRemoteCluster does.
 
-The remotes are in-memory nodes (see conftest.py); connect deadlines run on the fake clock, the
-service's own update wait on the real one.
+The remotes are in-memory nodes (see conftest.py); connect deadlines and the service's own
+waits run on the fake clock.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def service(network: MemoryNetwork, clock: FakeClock, **kw: object) -> RemoteClu
     return RemoteClusterService(
         SingleModel(lambda config: connector(network, clock)),
         remote_globals({}),
+        clock=clock,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -86,7 +87,14 @@ async def test_update_wait_is_bounded(network: MemoryNetwork, clock: FakeClock) 
     silent = network.listen("127.0.0.1", 0, asyncio.Protocol)
     svc = service(network, clock, update_wait=0.2)
     try:
-        status = await svc.apply(configs({"cluster.remote.my.seeds": [silent.address]}))
+        applying = asyncio.ensure_future(
+            svc.apply(configs({"cluster.remote.my.seeds": [silent.address]}))
+        )
+        await clock.advance(0.199)
+        assert not applying.done()
+        await clock.advance(0.001)
+        assert applying.done()  # at update_wait, long before the 5 s connect timeout
+        status = await applying
         assert status == {"my": UpdateStatus.CONNECTED}
         assert svc.info()["my"]["connected"] is False
     finally:
