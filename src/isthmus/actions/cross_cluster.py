@@ -14,6 +14,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus.actions.cluster import version_block
+from isthmus.actions.cross_cluster_wire import (
+    ResolveClusterRequest,
+    ResolveClusterResponse,
+    ResolveIndexRequest,
+    ResolveIndexResponse,
+)
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.remote_expressions import (
     LOCAL_CLUSTER,
@@ -124,12 +130,13 @@ class CrossClusterActions:
         try:
             async with asyncio.timeout(timeout):
                 channel = await self.remote.channel_for_request(alias, "reconnect")
-                answer = await channel.request(
+                payload = await channel.request(
                     RESOLVE_CLUSTER_ACTION,
-                    {"indices": list(names)},
+                    ResolveClusterRequest(names).to_payload(),
                     self.remote.headers(alias, subject, RESOLVE_CLUSTER_ACTION),
                     timeout=timeout or 30.0,
                 )
+                answer = ResolveClusterResponse.from_payload(payload, cluster=alias)
         except TimeoutError:
             entry["error"] = (
                 f"Request timed out before receiving a response from the remote cluster [{alias}]"
@@ -144,8 +151,8 @@ class CrossClusterActions:
             return entry
         entry["connected"] = True
         if with_expression:
-            entry["matching_indices"] = bool(answer.get("matching_indices"))
-        entry["version"] = answer.get("version")
+            entry["matching_indices"] = answer.matching_indices
+        entry["version"] = answer.version
         return entry
 
     def _matches(self, names: list[str], subject: Subject | None) -> bool:
@@ -172,17 +179,17 @@ class CrossClusterActions:
             for key in out:
                 out[key] += local[key]
 
-        async def ask(alias: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+        async def ask(alias: str, names: tuple[str, ...]) -> ResolveIndexResponse | None:
             assert self.remote is not None
             try:
                 channel = await self.remote.channel_for_request(alias)
-                answer: dict[str, Any] = await channel.request(
+                answer = await channel.request(
                     RESOLVE_INDEX_ACTION,
-                    {"indices": list(names), "params": dict(params)},
+                    ResolveIndexRequest(names, params).to_payload(),
                     self.remote.headers(alias, subject, RESOLVE_INDEX_ACTION),
                     timeout=None,
                 )
-                return answer
+                return ResolveIndexResponse.from_payload(answer, cluster=alias)
             except IsthmusError:
                 if self.remote.get(alias).skip_unavailable:
                     return None
@@ -190,8 +197,10 @@ class CrossClusterActions:
 
         answers = await asyncio.gather(*(ask(a, n) for a, n in grouped.remote.items()))
         for alias, answer in zip(grouped.remote, answers, strict=True):
-            for key in out:
-                for entry in (answer or {}).get(key, []):
+            if answer is None:
+                continue  # skipped: unavailable
+            for key, entries in zip(out, answer.kinds(), strict=True):
+                for entry in entries:
                     out[key].append({**entry, "name": f"{alias}:{entry['name']}"})
         return out
 
@@ -202,22 +211,16 @@ class CrossClusterActions:
         registry.register(RESOLVE_INDEX_ACTION, self._on_resolve_index)
 
     async def _on_resolve_index(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        names = payload.get("indices") if isinstance(payload, dict) else None
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise IllegalArgumentError("resolve index request needs a list of [indices]")
-        params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
-        return resolve_names(self.cluster, local_names(names) or ["*"], params, ctx.caller)
+        request = ResolveIndexRequest.from_payload(payload)
+        names = local_names(list(request.indices)) or ["*"]
+        resolved = resolve_names(self.cluster, names, request.params, ctx.caller)
+        return ResolveIndexResponse(**resolved).to_payload()
 
     async def _on_resolve_cluster(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        names = payload.get("indices") if isinstance(payload, dict) else None
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise IllegalArgumentError("resolve cluster request needs a list of [indices]")
-        subject = ctx.caller
-        names = local_names(names)
-        return {
-            "matching_indices": bool(names) and self._matches(names, subject),
-            "version": short_version(),
-        }
+        request = ResolveClusterRequest.from_payload(payload)
+        names = local_names(list(request.indices))
+        matching = bool(names) and self._matches(names, ctx.caller)
+        return ResolveClusterResponse(matching, short_version()).to_payload()
 
 
 def resolve_names(

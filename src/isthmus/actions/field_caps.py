@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus.actions.cross_cluster import CrossClusterActions, local_names
+from isthmus.actions.cross_cluster_wire import FieldCapsRequest, FieldCapsResponse
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
@@ -109,7 +110,7 @@ class FieldCapsActions:
                 channel = await self.cross.remote.channel_for_request(alias)
                 answer = await channel.request(
                     FIELD_CAPS_ACTION,
-                    {"indices": list(names), "fields": fields, "params": dict(params)},
+                    FieldCapsRequest(names, tuple(fields), params).to_payload(),
                     self.cross.remote.headers(alias, subject, FIELD_CAPS_ACTION),
                     timeout=None,
                 )
@@ -117,9 +118,8 @@ class FieldCapsActions:
                 if self.cross.remote.get(alias).skip_unavailable:
                     return {}
                 raise
-            if not isinstance(answer, dict):
-                raise IllegalArgumentError(f"malformed field caps answer from [{alias}]")
-            return {f"{alias}:{index}": caps for index, caps in answer.items()}
+            caps = FieldCapsResponse.from_payload(answer, cluster=alias).indices
+            return {f"{alias}:{index}": index_caps for index, index_caps in caps.items()}
 
         for caps in await asyncio.gather(*(ask(a, n) for a, n in grouped.remote.items())):
             per_index.update(caps)
@@ -129,18 +129,16 @@ class FieldCapsActions:
         registry.register(FIELD_CAPS_ACTION, self._on_field_caps)
 
     async def _on_field_caps(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        if not isinstance(payload, dict) or not isinstance(payload.get("indices"), list):
-            raise IllegalArgumentError("field caps request needs a list of [indices]")
-        names = local_names([str(n) for n in payload["indices"]])
-        fields = [str(f) for f in payload.get("fields") or []]
-        params = {str(k): str(v) for k, v in (payload.get("params") or {}).items()}
-        expression = ",".join(names) or None
+        request = FieldCapsRequest.from_payload(payload)
+        expression = ",".join(local_names(list(request.indices))) or None
+        params = request.params
         subject = ctx.caller
         if self.authz is not None:
             if subject is None:
                 raise IllegalArgumentError("field caps needs a user")
             expression = self.authz.narrow(subject, FIELD_CAPS_ACTION, expression, params)
-        return self.local_caps(expression, fields, params, subject)
+        caps = self.local_caps(expression, list(request.fields), params, subject)
+        return FieldCapsResponse(caps).to_payload()
 
 
 def _fields(fields_param: str | None, body: Mapping[str, Any] | None) -> list[str]:
