@@ -89,7 +89,10 @@ from common import parser, percentile, print_header, print_table, verdict
 from isthmus.settings.remote import TcpOptions, transport_tuning
 from isthmus.testing.netns import Netns, NetnsHTTPConnection, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
-from isthmus.transport import ChannelState, LocalNode, TransportChannel, connect
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.channel_info import ChannelState
+from isthmus.transport.client import connect
+from isthmus.transport.local import LocalNode
 from isthmus.wire import NodeIdentity
 
 TARGET_A_S = 3.0  # performance.md #4 (a): _remote/info connected: false, p99

@@ -52,14 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ms, parser, percentile, print_header, print_table, verdict
 
 from isthmus.settings.remote import transport_tuning
-from isthmus.transport import (
-    ActionRegistry,
-    LocalNode,
-    TransportChannel,
-    TransportServer,
-    connect,
-)
-from isthmus.transport.actions import TransportRequestContext
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.client import connect
+from isthmus.transport.local import LocalNode
+from isthmus.transport.server import TransportServer
 from isthmus.wire import NodeIdentity
 
 TARGET_RATE = 10_000.0  # req/s on one TLS connection

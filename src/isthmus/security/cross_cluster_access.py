@@ -33,7 +33,7 @@ from isthmus.errors import IllegalArgumentError, IsthmusError, SecurityError
 from isthmus.security.authz import Authorizer, CrossClusterOrigin, Subject
 from isthmus.security.roles import IndicesPrivileges, RoleDescriptor, parse_role
 from isthmus.settings.secret import Secret
-from isthmus.transport.channel import ChannelInfo
+from isthmus.transport.channel_info import ChannelInfo
 from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
     FIELD_CAPS_ACTION,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +71,8 @@ class NodeSettings:
         }
         return cls(
             cluster_name=str(_get(flat, "cluster.name")),
-            node_name=str(_get(flat, "node.name") or socket.gethostname()),
+            # platform.node() is gethostname(2); the socket module stays out of this module.
+            node_name=str(_get(flat, "node.name") or platform.node()),
             roles=tuple(_get(flat, "node.roles")),
             attributes=attrs,
             home=home,

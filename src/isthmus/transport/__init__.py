@@ -3,25 +3,8 @@
 This package moves bytes and awaits; every protocol decision (framing, handshake negotiation,
 error encoding) belongs to ``wire/``. The errors it raises (``ConnectTransportError`` ...) are
 in :mod:`isthmus.errors` with every other.
+
+Import from the modules themselves (``isthmus.transport.channel``, ``.server``, ``.client`` ...):
+this file re-exports nothing, so that importing one of the pure modules here
+(``channel_info``) does not load the server, asyncio and ssl with it.
 """
-
-from isthmus.transport.actions import ActionHandler, ActionRegistry
-from isthmus.transport.channel import ChannelInfo, ChannelState, RequestHandler, TransportChannel
-from isthmus.transport.client import connect
-from isthmus.transport.local import LocalNode
-from isthmus.transport.server import ServerInfo, TransportServer
-from isthmus.transport.tls_session import TlsSession
-
-__all__ = [
-    "ActionHandler",
-    "ActionRegistry",
-    "ChannelInfo",
-    "ChannelState",
-    "LocalNode",
-    "RequestHandler",
-    "ServerInfo",
-    "TlsSession",
-    "TransportChannel",
-    "TransportServer",
-    "connect",
-]

@@ -25,7 +25,8 @@ from isthmus.settings.remote import (
 from isthmus.testing.fake_clock import FakeClock
 from isthmus.testing.memory_network import MemoryNetwork
 from isthmus.testing.memory_node import MemoryNode
-from isthmus.transport import LocalNode, TransportChannel
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.local import LocalNode
 from isthmus.wire import NodeIdentity, Request
 
 

@@ -14,7 +14,9 @@ from isthmus.remote.connection_manager import ClusterConnectionManager, ManagedC
 from isthmus.testing.fake_clock import FakeClock, until
 from isthmus.testing.memory_network import MemoryNetwork
 from isthmus.testing.memory_node import MemoryNode
-from isthmus.transport import ChannelState, TransportChannel, connect
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.channel_info import ChannelState
+from isthmus.transport.client import connect
 from tests.unit.remote.conftest import identity
 
 

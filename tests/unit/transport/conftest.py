@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from isthmus.errors import IndexNotFoundError
-from isthmus.transport import ActionRegistry, LocalNode, TransportServer
-from isthmus.transport.actions import TransportRequestContext
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
+from isthmus.transport.local import LocalNode
+from isthmus.transport.server import TransportServer
 from isthmus.wire import NodeIdentity
 
 # Any free port the OS picks: a fixed range collides with other test runs on the same machine.

@@ -27,7 +27,9 @@ from isthmus.errors import (
 from isthmus.testing.fake_clock import FakeClock, until
 from isthmus.testing.memory_network import MemoryNetwork
 from isthmus.testing.memory_node import MemoryNode
-from isthmus.transport import ChannelState, RequestHandler, TransportChannel, connect
+from isthmus.transport.channel import RequestHandler, TransportChannel
+from isthmus.transport.channel_info import ChannelState
+from isthmus.transport.client import connect
 from isthmus.wire import Request
 from tests.unit.transport.conftest import local_node
 

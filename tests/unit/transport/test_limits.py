@@ -13,7 +13,8 @@ from isthmus.errors import CircuitBreakingError, SettingsError
 from isthmus.logs import LogThrottle
 from isthmus.settings.catalog import find
 from isthmus.settings.registry import Scope
-from isthmus.transport import ActionRegistry, connect
+from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.client import connect
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
 from isthmus.wire import NEED_DATA, Connection, ErrorResponse, Response
 from isthmus.wire.names import HANDSHAKE_ACTION

@@ -9,13 +9,11 @@ import pytest
 import uvloop
 
 from isthmus.errors import ConnectTransportError, HandshakeError, IllegalArgumentError, IsthmusError
-from isthmus.transport import (
-    ActionRegistry,
-    ChannelState,
-    TransportChannel,
-    TransportServer,
-    connect,
-)
+from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.channel import TransportChannel
+from isthmus.transport.channel_info import ChannelState
+from isthmus.transport.client import connect
+from isthmus.transport.server import TransportServer
 from tests.unit.transport.conftest import echo, eventually, local_node, serving
 
 

@@ -12,7 +12,9 @@ import uvloop
 
 from isthmus.errors import ConnectTransportError
 from isthmus.security.tls_failures import DIAGNOSTIC_TRUST_MANAGER, SECURITY_NETTY4_TRANSPORT
-from isthmus.transport import ActionRegistry, ChannelState, connect
+from isthmus.transport.actions import ActionRegistry
+from isthmus.transport.channel_info import ChannelState
+from isthmus.transport.client import connect
 from tests.unit.transport.conftest import eventually, local_node, serving
 
 
