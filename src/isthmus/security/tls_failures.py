@@ -22,6 +22,8 @@ import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from isthmus.wire.names import DEFAULT_PROFILE
+
 # cryptography (about 70 ms to import) is loaded only when a TLS failure is diagnosed or a
 # peer chain is read: a node without TLS problems never pays for it at startup.
 if TYPE_CHECKING:
@@ -89,7 +91,7 @@ class TlsFailure:
     cause_line: str | None = None
 
 
-def channel_description(local: str, remote: str, profile: str = "default") -> str:
+def channel_description(local: str, remote: str, profile: str = DEFAULT_PROFILE) -> str:
     """A channel as ES prints one in transport logs:
     ``Netty4TcpChannel{localAddress=/127.0.0.1:9300, remoteAddress=/127.0.0.1:50000, profile=default}``.
     Addresses are ``host:port`` as the channel records them; an unknown one prints as Java prints

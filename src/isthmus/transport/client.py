@@ -21,6 +21,7 @@ from isthmus.transport.local import LocalNode
 from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
 from isthmus.wire.handshake import check_response
+from isthmus.wire.names import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
@@ -37,7 +38,7 @@ async def connect(
     timeout: float = 30.0,
     expected_cluster_name: str | None = None,
     handler: RequestHandler | None = None,
-    profile: str = "default",
+    profile: str = DEFAULT_PROFILE,
     trust: TrustInfo | None = None,
     tcp: TcpOptions | None = None,
     handshake_action: str = HANDSHAKE_ACTION,
