@@ -1,9 +1,15 @@
 """The composition root: builds a node's components, starts them, and owns their lifetimes.
 
-Nothing here parses, routes or searches; it wires. Lifetimes nest: the data-path lock outlives
-the stores, the stores outlive the shards, the shards outlive the HTTP server. Shutdown runs in
-reverse: stop accepting, let in-flight requests finish, stop background loops, flush and close
-shards, close stores, release the lock.
+Nothing here parses, routes or searches; it wires. Each component gets what it needs when it is
+built, and its ``close`` is pushed on one exit stack right after it starts, so shutdown runs in
+exact reverse: stop accepting HTTP and let in-flight requests finish, stop background loops,
+close remote connections and the transport, flush and close shards, close stores, release the
+data-path lock. Long-lived loops run in one task group.
+
+Where things are built: TLS in :mod:`isthmus.security.node_tls`, security in
+:mod:`isthmus.security.bootstrap`, the transport listeners in :mod:`isthmus.transport.node_servers`,
+each remote alias's security model in :mod:`isthmus.remote.security_model`, the disk monitor in
+:mod:`isthmus.cluster.disk_monitor`, the HTTP server in :mod:`isthmus.http.server`.
 """
 
 from __future__ import annotations
@@ -13,11 +19,9 @@ import contextlib
 import logging
 import os
 import signal
-import ssl
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +37,12 @@ from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
 from isthmus.actions.search import SearchActions
-from isthmus.cluster.disk_monitor import DiskThresholdMonitor
+from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
-from isthmus.errors import IsthmusError, NodeStartupError
+from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
 from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import (
@@ -50,29 +54,29 @@ from isthmus.http.handlers import (
     all_routes,
 )
 from isthmus.http.router import Router
-from isthmus.http.server import HttpConfig, HttpLimits, HttpServer
+from isthmus.http.server import HttpServer
 from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
 from isthmus.security.authz import Authorizer, Subject
+from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
-from isthmus.security.tls import (
-    ContextHolder,
-    SslConfig,
-    build_context,
-    handshake_timeout,
-    ssl_config,
-)
+from isthmus.security.tls import handshake_timeout
 from isthmus.settings.node import NodeSettings
+from isthmus.settings.remote import enabled_remotes, remote_globals, validate_remote_change
+from isthmus.settings.remote_server import remote_server_settings
 from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
+from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
+from isthmus.transport.local import LocalNode
+from isthmus.transport.node_servers import start_remote_cluster_server, start_transport
+from isthmus.transport.server import RequestFilter, TransportServer
+from isthmus.wire.handshake import NodeIdentity as WireIdentity
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
     from isthmus.security.service import SecurityService
-    from isthmus.security.store import SecurityStore
-    from isthmus.transport.server import TransportServer
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
@@ -85,18 +89,13 @@ class Node:
         *,
         ports_file: Path | None = None,
         clock: Callable[[], float] = time.time,
+        keystore_password: Secret | None = None,
     ) -> None:
         self.settings = settings
         self.ports_file = ports_file
         self.clock = clock
+        self.keystore_password = keystore_password  # typed at the start prompt, if any
         self._stop = asyncio.Event()
-        self._async_search: AsyncSearchActions | None = None
-        self._security_store: SecurityStore | None = None
-        self.secure: KeystoreContents | None = None
-        self._transport_ssl: ssl.SSLContext | None = None
-        self._transport_cfg: SslConfig | None = None
-        self.keystore_password: Secret | None = None  # typed at the start prompt, if any
-        self.ssl_configs: list[SslConfig] = []
         # ES's in_flight_requests breaker: one per node, shared by every listener.
         limits = TransportLimits.from_settings(settings.raw)
         self.inflight = InFlightBreaker(limits.inflight_limit, limits.inflight_overhead)
@@ -104,67 +103,86 @@ class Node:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def load_keystore(self, password: Secret | None = None) -> KeystoreContents | None:
+        """Read and validate the keystore (startup and ``reload_secure_settings``)."""
+        from isthmus.security.keystore import read_node_keystore
+
+        return read_node_keystore(self.settings.config_dir, password, self.keystore_password)
+
     async def run(self) -> None:
         s = self.settings
         started = time.monotonic()
-        env = NodeEnvironment(s.path_data)
-        try:
-            self.secure = self.load_keystore()
-        except IsthmusError as exc:
-            env.close()
-            raise NodeStartupError(f"cannot read the keystore: {exc.reason}") from None
-        log.info(
-            "version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
-            ES_COMPAT_VERSION,
-            os.getpid(),
-            os.uname().sysname,
-            ".".join(map(str, sys.version_info[:3])),
-        )
-        log.info(
-            "node name [%s], node ID [%s], cluster name [%s], roles %s",
-            s.node_name,
-            env.node_id,
-            s.cluster_name,
-            sorted(s.roles),
-        )
-        store = ClusterStore(env.state_dir)
-        indices = IndicesService(
-            env.indices_dir, search_threads=int(s.raw.get("thread_pool.search.size", 2))
-        )
-        transport: TransportServer[Subject] | None = None
-        remote: RemoteClusterService | None = None
-        remote_server: TransportServer[Subject] | None = None
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            env = NodeEnvironment(s.path_data)
+            stack.callback(env.close)
+            try:
+                secure = SecureSettingsHolder(self.load_keystore, self.load_keystore())
+            except IsthmusError as exc:
+                raise NodeStartupError(f"cannot read the keystore: {exc.reason}") from None
+            stack.callback(log.info, "closed")
+            stack.callback(self._remove_ports_file)
+            _log_start(s, env.node_id)
+            store = ClusterStore(env.state_dir)
+            stack.callback(store.close)
+            indices = IndicesService(
+                env.indices_dir, search_threads=s.get("thread_pool.search.size")
+            )
+            stack.push_async_callback(indices.close)
             cluster = ClusterService(store)
             cluster.add_applier(indices.apply)
             await indices.apply(
                 ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state
             )
             sock = bind_first_free(s.http_bind_host, s.http_ports)
-            host, port = sock.getsockname()[:2]
-            http_address = f"{host}:{port}"
-            security, guard = self._security(env, cluster)
-            tls = self._http_tls()
-            transport = await self._start_transport(env, cluster, security)
-            remote_server = await self._start_remote_cluster_server(transport, security)
-            secure_settings = SecureSettingsHolder(self.load_keystore, self.secure)
-            remote = self._remote_service(transport, secure_settings)
-            task_manager = TaskManager(env.node_id, self.clock)
-            transport.tasks = task_manager
-            if remote_server is not None:
-                remote_server.tasks = task_manager
+            http_address = "{}:{}".format(*sock.getsockname()[:2])
+            security = self._security(stack, env, secure)
+            try:
+                listener = remote_server_settings(s.raw, s.transport_bind_host)
+            except SettingsError as exc:
+                raise NodeStartupError(exc.reason) from None
+            tls = NodeTls.from_settings(
+                s, _secrets(secure.current), remote_cluster_server=listener.enabled
+            )
+            tasks = TaskManager(env.node_id, self.clock)
+            transport = await self._start_transport(env, cluster, security, tls, tasks)
+            stack.push_async_callback(transport.close)
+            remote_server: TransportServer[Subject] | None = None
+            if listener.enabled:
+                remote_server = rcs = await start_remote_cluster_server(
+                    s,
+                    listener,
+                    transport,
+                    ssl_context=tls.remote_cluster_server_context(),
+                    trust=tls.remote_cluster_server_trust(),
+                    request_filter=_cross_cluster_filter(security) or transport.request_filter,
+                    breaker=self.inflight,
+                    tasks=tasks,
+                    tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
+                )
+                stack.push_async_callback(remote_server.close)
+                register_remote_cluster_server(
+                    transport.registry,
+                    cluster_name=s.cluster_name,
+                    cluster_uuid=lambda: transport.identity.cluster_uuid,
+                    node=lambda: rcs.identity.node,
+                )
+            remote = self._remote_service(transport, tls, secure)
+            stack.push_async_callback(remote.close)
+
+            guard = Guard(security, cluster, Authorizer()) if security is not None else None
+            authz = guard.indices if guard is not None else None
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
-            search_actions = SearchActions(cluster, indices, env.node_id, self.clock)
-            authz = guard.indices if guard is not None else None
+            search = SearchActions(cluster, indices, env.node_id, self.clock)
             ccs = CrossClusterSearch(
-                search_actions,
+                search,
                 cross_cluster,
                 authz=authz,
-                restrictions_for=_restrictions_for(guard, cluster),
+                restrictions_for=authz.search_restrictions if authz is not None else None,
             )
             ccs.register(transport.registry)
             async_search = AsyncSearchActions(ccs, self.clock)
+            stack.push_async_callback(async_search.close)
             field_caps = FieldCapsActions(cross_cluster, authz)
             field_caps.register(transport.registry)
             identity = NodeIdentity(
@@ -189,10 +207,15 @@ class Node:
                 lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
             )
             cluster_actions.apply_all()
-            cluster_actions.add_group(
-                "cluster.remote.", _validate_remote, lambda flat: _apply_remote(remote, flat)
+
+            async def apply_remotes(flat: Any) -> None:
+                await remote.apply(enabled_remotes(flat))
+
+            cluster_actions.add_group("cluster.remote.", validate_remote_change, apply_remotes)
+            disk = disk_monitor_for(
+                cluster, cluster_actions, env.data_path, env.node_id, s.node_name
             )
-            disk_monitor = _disk_monitor(cluster, cluster_actions, indices, env, s)
+            indices.on_storage_full = disk.storage_full
             indices_actions = IndicesActions(cluster, indices)
             routes = all_routes(
                 cluster_api=ClusterApiDeps(
@@ -201,63 +224,46 @@ class Node:
                     cluster_actions,
                     cross_cluster,
                     remote,
-                    task_manager,
-                    secure_settings,
-                    tuple(self.ssl_configs),
+                    tasks,
+                    secure,
+                    tuple(tls.configs),
                 ),
                 indices_api=IndicesApiDeps(indices_actions, cluster_actions, indices, authz),
                 documents_api=DocumentsApiDeps(
                     cluster, DocumentActions(cluster, indices, indices_actions), authz
                 ),
-                search_api=SearchApiDeps(
-                    cluster, search_actions, ccs, async_search, field_caps, authz
-                ),
+                search_api=SearchApiDeps(cluster, search, ccs, async_search, field_caps, authz),
                 cat_api=CatApiDeps(
-                    identity,
-                    cluster,
-                    indices,
-                    cluster_actions,
-                    indices_actions,
-                    search_actions,
-                    authz,
+                    identity, cluster, indices, cluster_actions, indices_actions, search, authz
                 ),
                 security_service=security,
             )
-            self._async_search = async_search
-            app = RestApp(Router(routes), s.max_content_length, guard)
-            app.tasks = task_manager
-            app.breaker = self.inflight
-            config = HttpConfig(
-                app,
-                ssl_context=tls.context if tls is not None else None,
-                limits=HttpLimits.from_settings(s.raw, handshake_timeout("http", s.raw)),
-                loop="none",
-                http="httptools",
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                server_header=False,
-                date_header=False,
-                timeout_graceful_shutdown=30,
+            app = RestApp(
+                Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
             )
-            server = HttpServer(config)
+            server = HttpServer.for_node(
+                app,
+                s.raw,
+                ssl_context=tls.http.context if tls.http is not None else None,
+                tls_handshake_timeout=handshake_timeout("http", s.raw),
+            )
             http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
             self._write_ports(http_address)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.request_stop)
+            self._handle_signals()
             async with asyncio.TaskGroup() as group:
                 serving = group.create_task(server.serve(sockets=[sock]))
-                refresher = group.create_task(indices.refresh_loop())
-                disk = group.create_task(disk_monitor.run(), name="disk threshold monitor")
-                watcher = group.create_task(self._watch_tls(tls)) if tls is not None else None
-                # Remotes from isthmus.yml and persisted settings connect in the background:
-                # unlike ES, startup does not wait up to initial_connect_timeout for them.
-                connecting = group.create_task(
-                    remote.initialize(_remote_configs(cluster_actions.effective())),
-                    name="initial remote cluster connections",
-                )
+                loops = [
+                    group.create_task(indices.refresh_loop(), name="refresh"),
+                    group.create_task(disk.run(), name="disk threshold monitor"),
+                    # Remotes from isthmus.yml and persisted settings connect in the
+                    # background: unlike ES, the start does not wait for them.
+                    group.create_task(
+                        remote.initialize(enabled_remotes(cluster_actions.effective())),
+                        name="initial remote cluster connections",
+                    ),
+                ]
+                if tls.http is not None:
+                    loops.append(group.create_task(watch_certificates(tls.http)))
                 await asyncio.sleep(0)
                 log.info(
                     "started {%s}{%s} in %.0fms",
@@ -269,136 +275,39 @@ class Node:
                 log.info("stopping ...")
                 server.should_exit = True
                 await serving
-                refresher.cancel()
-                disk.cancel()
-                connecting.cancel()
-                if watcher is not None:
-                    watcher.cancel()
-        finally:
-            if self._async_search is not None:
-                await self._async_search.close()
-            if remote_server is not None:
-                await remote_server.close()
-            if remote is not None:
-                await remote.close()
-            if transport is not None:
-                await transport.close()
-            await indices.close()
-            store.close()
-            if self._security_store is not None:
-                self._security_store.close()
-            env.close()
-            if self.ports_file is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    self.ports_file.unlink()
-            log.info("closed")
+                for task in loops:
+                    task.cancel()
 
     def _security(
-        self, env: NodeEnvironment, cluster: ClusterService
-    ) -> tuple[SecurityService | None, Guard | None]:
-        """The security service and REST guard, or ``(None, None)`` when security is off."""
-        s = self.settings
-        if not s.security_enabled:
+        self, stack: contextlib.AsyncExitStack, env: NodeEnvironment, secure: SecureSettingsHolder
+    ) -> SecurityService | None:
+        """The security service (its store closed with the node), or None when security is
+        off."""
+        if not self.settings.security_enabled:
             log.warning(
                 "security is disabled (xpack.security.enabled: false): every request runs "
                 "without authentication"
             )
-            return None, None
-        from isthmus.security.service import AnonymousConfig, SecurityService
-        from isthmus.security.store import SecurityStore
-
-        roles = tuple(_get_list(s.raw.get("xpack.security.authc.anonymous.roles")))
-        anonymous = None
-        if roles:
-            anonymous = AnonymousConfig(
-                str(s.raw.get("xpack.security.authc.anonymous.username", "_anonymous")), roles
-            )
-        self._security_store = SecurityStore(env.state_dir)
-        service = SecurityService(self._security_store, anonymous=anonymous, clock=self.clock)
-        generated = service.ensure_elastic(self._bootstrap_password())
-        if generated is not None:
-            # Shown once, as ES's auto-configuration does; never logged again.
-            print(
-                f"\nIsthmus security: password for the [elastic] user (shown only once): "
-                f"{generated}\nReset it with: isthmus reset-password -u elastic\n",
-                file=sys.stderr,
-                flush=True,
-            )
-            log.info("generated a password for the [elastic] user (printed on the console once)")
-        return service, Guard(service, cluster, Authorizer())
-
-    def _bootstrap_password(self) -> str | None:
-        """``bootstrap.password`` from the keystore, when there is one."""
-        secret = self.secure.get("bootstrap.password") if self.secure is not None else None
-        return secret.reveal() if secret is not None else None
-
-    def load_keystore(self, password: Secret | None = None) -> KeystoreContents | None:
-        """Read and validate the keystore (startup and ``reload_secure_settings``)."""
-        from isthmus.security.keystore import (
-            keystore_exists,
-            keystore_password_from_env,
-            load_keystore,
-        )
-        from isthmus.settings.secure import validate_known
-
-        conf = self.settings.config_dir
-        if not keystore_exists(conf):
             return None
-        contents = load_keystore(
-            conf, password or keystore_password_from_env() or self.keystore_password
+        from isthmus.security.bootstrap import start_security
+
+        service, store = start_security(
+            self.settings, env.state_dir, self.clock, secure.get("bootstrap.password")
         )
-        validate_known(contents.names())
-        return contents
-
-    def _secrets(self) -> dict[str, Secret]:
-        if self.secure is None:
-            return {}
-        out = {}
-        for name in self.secure.names():
-            value = self.secure.get(name)
-            if value is not None:
-                out[name] = value
-        return out
-
-    def _http_tls(self) -> ContextHolder | None:
-        s = self.settings
-        if not s.security_enabled:
-            return None
-        cfg = ssl_config("http", s.raw, s.config_dir, self._secrets())
-        transport = ssl_config("transport", s.raw, s.config_dir, self._secrets())
-        self.ssl_configs = [cfg, transport]
-        if transport.enabled:
-            self._transport_cfg = transport
-            # A broken transport configuration fails startup here.
-            self._transport_ssl = build_context(transport, server=True)
-        elif not _is_loopback(s.transport_bind_host):
-            # ES's bootstrap check: security on a reachable transport needs TLS.
-            raise NodeStartupError(
-                "Transport SSL must be enabled if security is enabled. Please set "
-                "[xpack.security.transport.ssl.enabled] to [true] or disable security by "
-                "setting [xpack.security.enabled] to [false]"
-            )
-        else:
-            log.warning(
-                "Transport SSL is not enabled while security is; this is allowed only because "
-                "the transport binds a loopback address [%s]",
-                s.transport_bind_host,
-            )
-        return ContextHolder(cfg) if cfg.enabled else None
+        stack.callback(store.close)
+        return service
 
     async def _start_transport(
-        self, env: NodeEnvironment, cluster: ClusterService, security: SecurityService | None
+        self,
+        env: NodeEnvironment,
+        cluster: ClusterService,
+        security: SecurityService | None,
+        tls: NodeTls,
+        tasks: TaskManager,
     ) -> TransportServer[Subject]:
-        """Bind the transport server (``transport.host``/``transport.port``), answer the
-        transport handshake and register this node's transport actions."""
-        from isthmus.settings.remote import transport_tuning
-        from isthmus.transport.actions import ActionRegistry
-        from isthmus.transport.local import LocalNode
-        from isthmus.transport.server import TransportServer
-        from isthmus.wire.handshake import NodeIdentity as WireIdentity
-
+        """The transport, answering the transport handshake and node discovery as this node."""
         s = self.settings
-        wire_node = WireIdentity(
+        node = WireIdentity(
             env.node_id,
             s.node_name,
             "",
@@ -406,153 +315,51 @@ class Node:
             tuple(sorted(s.roles)),
             dict(s.attributes),
         )
-        local = LocalNode(s.cluster_name, cluster.state.cluster_uuid, wire_node)
         registry: ActionRegistry[Subject] = ActionRegistry()
-        request_filter = None
+        request_filter: RequestFilter[Subject] | None = None
         if security is not None:
-            from isthmus.security.authz import Authorizer
             from isthmus.security.transport_filter import TransportFilter
 
             request_filter = TransportFilter(security, Authorizer()).check
-        server = TransportServer(
-            s.transport_bind_host,
-            s.transport_ports,
+        server = await start_transport(
+            s,
             registry,
-            identity=local,
-            ssl_context=self._transport_ssl,
-            publish_host=s.raw.get("transport.publish_host") or None,
-            publish_port=int(s.raw.get("transport.publish_port") or 0) or None,
-            trust=self._trust_info(),
-            tcp=transport_tuning(s.raw).tcp,
+            LocalNode(s.cluster_name, cluster.state.cluster_uuid, node),
+            ssl_context=tls.transport_server,
+            trust=tls.transport_trust(),
             request_filter=request_filter,
-            limits=TransportLimits.from_settings(s.raw),
             breaker=self.inflight,
+            tasks=tasks,
             tls_handshake_timeout=handshake_timeout("transport", s.raw),
         )
-
         register_transport_nodes(
             registry,
             cluster_name=s.cluster_name,
             cluster_uuid=lambda: cluster.state.cluster_uuid,
             node=lambda: server.identity.node,
         )
-        try:
-            await server.start()
-        except OSError as exc:
-            raise NodeStartupError(f"Failed to bind transport: {exc}") from exc
-        published = server.publish_address or ""
-        server.identity = replace(local, node=replace(wire_node, publish_address=published))
-        logging.getLogger("org.elasticsearch.transport.TransportService").info(
-            "publish_address {%s}, bound_addresses {%s}", published, server.bound_address
-        )
         return server
-
-    async def _start_remote_cluster_server(
-        self, transport: TransportServer[Subject], security: SecurityService | None
-    ) -> TransportServer[Subject] | None:
-        """The remote cluster server (profile ``_remote_cluster``, default port 9443), only when
-        ``remote_cluster_server.enabled``: otherwise nothing listens there."""
-        from isthmus.errors import SettingsError
-        from isthmus.settings.remote import transport_tuning
-        from isthmus.settings.remote_server import remote_server_settings, remote_server_tcp
-        from isthmus.transport.server import TransportServer
-        from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
-
-        s = self.settings
-        try:
-            rs = remote_server_settings(s.raw, s.transport_bind_host)
-        except SettingsError as exc:
-            raise NodeStartupError(exc.reason) from None
-        if not rs.enabled:
-            return None
-        ssl_context = None
-        trust = None
-        if s.security_enabled:
-            cfg = ssl_config("remote_cluster_server", s.raw, s.config_dir, self._secrets())
-            self.ssl_configs.append(cfg)
-            if cfg.enabled:
-                ssl_context = build_context(cfg, server=True)
-                from isthmus.security.trust_diagnostics import TrustInfo
-
-                trust = TrustInfo.from_config(cfg)
-        tcp = replace(transport_tuning(s.raw).tcp, **_tcp_fields(remote_server_tcp(s.raw)))
-        request_filter = transport.request_filter
-        if security is not None:
-            from isthmus.security.authz import Authorizer
-            from isthmus.security.cross_cluster_access import CrossClusterAccessFilter
-
-            request_filter = CrossClusterAccessFilter(security, Authorizer()).check
-        server = TransportServer(
-            rs.bind_host,
-            (rs.port, rs.port),
-            transport.registry,
-            identity=transport.identity,
-            ssl_context=ssl_context,
-            publish_host=rs.publish_host,
-            publish_port=rs.publish_port,
-            profile=REMOTE_CLUSTER_PROFILE,
-            trust=trust,
-            tcp=tcp,
-            request_filter=request_filter,
-            limits=TransportLimits.from_settings(s.raw),
-            breaker=self.inflight,
-            tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
-        )
-        try:
-            await server.start()
-        except OSError as exc:
-            raise NodeStartupError(f"Failed to bind the remote cluster server: {exc}") from exc
-        published = server.publish_address or ""
-        # Its handshake names this node at the remote cluster server's address.
-        server.identity = replace(
-            transport.identity, node=replace(transport.identity.node, publish_address=published)
-        )
-
-        register_remote_cluster_server(
-            transport.registry,
-            cluster_name=s.cluster_name,
-            cluster_uuid=lambda: transport.identity.cluster_uuid,
-            node=lambda: server.identity.node,
-        )
-        logging.getLogger("org.elasticsearch.transport.RemoteClusterPortSettings").info(
-            "remote cluster server publish_address {%s}, bound_addresses {%s}",
-            published,
-            server.bound_address,
-        )
-        return server
-
-    def _trust_info(self) -> Any:
-        if self._transport_cfg is None:
-            return None
-        from isthmus.security.trust_diagnostics import TrustInfo
-
-        return TrustInfo.from_config(self._transport_cfg)
 
     def _remote_service(
-        self, transport: TransportServer[Subject], secure: SecureSettingsHolder
+        self, transport: TransportServer[Subject], tls: NodeTls, secure: SecureSettingsHolder
     ) -> RemoteClusterService:
         """The client side of remote clusters; each alias's security model (and so its
         connector) comes from :class:`RemoteSecurity`. A reload that adds or removes a
-        credential rebuilds that alias's connections."""
+        credential rebuilds that alias's connections before the API answers."""
         from isthmus.remote.security_model import ClientTls, RemoteSecurity
         from isthmus.remote.service import RemoteClusterService
-        from isthmus.settings.remote import remote_globals, transport_tuning
+        from isthmus.settings.remote import transport_tuning
 
         s = self.settings
         transport_trust = transport.trust  # the transport's CAs, read once at its start
-        # The API-key model's client TLS is built now, so a broken configuration stops the
-        # start as ES's does; its trust facts (for diagnostics) are read on first use.
         security = RemoteSecurity(
             identity=lambda: transport.identity,
             tuning=transport_tuning(s.raw),
-            transport_tls=ClientTls.of(
-                build_context(self._transport_cfg, server=False)
-                if self._transport_cfg is not None
-                else None,
-                lambda: transport_trust,
-            ),
+            transport_tls=ClientTls.of(tls.transport_client(), lambda: transport_trust),
+            # Built now, so a broken configuration stops the start as ES's does; its trust
+            # facts (for diagnostics) are read on first use.
             remote_cluster_client_tls=ClientTls.of(
-                self._remote_cluster_client_context(), self._remote_cluster_client_trust
+                tls.remote_cluster_client_context(), tls.remote_cluster_client_trust
             ),
             credential=secure.get,
         )
@@ -561,50 +368,16 @@ class Node:
         )
 
         async def on_reload(contents: Any) -> None:
-            # The API answers once the rebuilt connections were tried.
             await service.rebuild_changed_models()
 
         secure.add_hook(on_reload)
         return service
 
-    def _remote_cluster_client_config(self) -> SslConfig:
-        s = self.settings
-        return ssl_config("remote_cluster_client", s.raw, s.config_dir, self._secrets())
-
-    def _remote_cluster_client_context(self) -> ssl.SSLContext | None:
-        """``xpack.security.remote_cluster_client.ssl.*`` (enabled by default): the context that
-        trusts remote cluster servers (None when disabled or security is off)."""
-        if not self.settings.security_enabled:
-            return None
-        cfg = self._remote_cluster_client_config()
-        if not cfg.enabled:
-            return None
-        try:
-            return build_context(cfg, server=False)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            raise NodeStartupError(
-                f"invalid SSL configuration for xpack.security.remote_cluster_client.ssl: {exc}"
-            ) from exc
-
-    def _remote_cluster_client_trust(self) -> Any:
-        from isthmus.security.trust_diagnostics import TrustInfo
-
-        return TrustInfo.from_config(self._remote_cluster_client_config())
-
-    async def _watch_tls(self, holder: ContextHolder, every_s: float = 5.0) -> None:
-        """Reload certificate and key files that change on disk, as ES does."""
-        tls_log = logging.getLogger("org.elasticsearch.xpack.core.ssl.SSLConfigurationReloader")
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                if await asyncio.to_thread(holder.reload_if_changed):
-                    tls_log.info("reloaded ssl context for [%s]", holder.cfg.prefix)
-            except (OSError, ValueError, ssl.SSLError) as exc:
-                tls_log.warning(
-                    "failed to reload ssl context for [%s], keeping the old one: %s",
-                    holder.cfg.prefix,
-                    exc,
-                )
+    def _handle_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
 
     def _write_ports(self, http_address: str) -> None:
         if self.ports_file is None:
@@ -614,102 +387,49 @@ class Node:
         tmp.write_bytes(orjson.dumps(info))
         os.replace(tmp, self.ports_file)
 
+    def _remove_ports_file(self) -> None:
+        if self.ports_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.ports_file.unlink()
 
-def _tcp_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """``remote_cluster.tcp.*`` overrides as ``TcpOptions`` fields."""
-    out = {
-        k: v
-        for k, v in values.items()
-        if k
-        in ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay", "reuse_address")
-    }
-    if "user_timeout" in values:
-        out["user_timeout_ms"] = values["user_timeout"].millis
+
+def _log_start(s: NodeSettings, node_id: str) -> None:
+    log.info(
+        "version[%s], pid[%s], build[isthmus], OS[%s], Python[%s]",
+        ES_COMPAT_VERSION,
+        os.getpid(),
+        os.uname().sysname,
+        ".".join(map(str, sys.version_info[:3])),
+    )
+    log.info(
+        "node name [%s], node ID [%s], cluster name [%s], roles %s",
+        s.node_name,
+        node_id,
+        s.cluster_name,
+        sorted(s.roles),
+    )
+
+
+def _secrets(contents: KeystoreContents | None) -> dict[str, Secret]:
+    """Every secure setting of the keystore, by name (TLS passwords are read from it)."""
+    if contents is None:
+        return {}
+    out = {}
+    for name in contents.names():
+        value = contents.get(name)
+        if value is not None:
+            out[name] = value
     return out
 
 
-def _restrictions_for(guard: Guard | None, cluster: ClusterService) -> Any:
-    """DLS/FLS of a remote caller's search on this cluster (None without security)."""
-    if guard is None:
+def _cross_cluster_filter(security: SecurityService | None) -> RequestFilter[Subject] | None:
+    """The API-key model's request filter on the remote cluster server (None: security off,
+    where the transport's filter, none, applies)."""
+    if security is None:
         return None
-    from isthmus.security.field_level import index_restrictions
+    from isthmus.security.cross_cluster_access import CrossClusterAccessFilter
 
-    def restrictions(subject: Any, names: list[str]) -> Any:
-        return index_restrictions(
-            guard.authorizer, subject, "indices:data/read/search", names, cluster.state
-        )
-
-    return restrictions
-
-
-def _remote_configs(flat: Any) -> Any:
-    from isthmus.settings.remote import remote_configs, remote_globals, transport_tuning
-
-    return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
-
-
-def _disk_monitor(
-    cluster: ClusterService,
-    cluster_actions: ClusterActions,
-    indices: IndicesService,
-    env: NodeEnvironment,
-    s: NodeSettings,
-) -> DiskThresholdMonitor:
-    """The disk threshold monitor, told of every disk setting change, new index and full disk.
-    Watermarks that contradict each other in isthmus.yml stop the start, as in ES."""
-    from isthmus.cluster import disk_settings as disk
-    from isthmus.errors import SettingsError
-
-    try:
-        disk.DiskThresholds.from_settings(cluster_actions.effective())
-    except SettingsError as exc:
-        raise NodeStartupError(exc.reason) from None
-    monitor = DiskThresholdMonitor(
-        cluster, env.data_path, env.node_id, s.node_name, cluster_actions.effective
-    )
-    cluster.add_applier(monitor.on_cluster_change)
-    indices.on_storage_full = monitor.storage_full
-
-    async def recheck(flat: Any) -> None:
-        monitor.poke()
-
-    for prefix in (disk.PREFIX, disk.UPDATE_INTERVAL):
-        cluster_actions.add_group(
-            prefix,
-            lambda previous, current, layers: disk.validate_update(previous, current),
-            recheck,
-        )
-    return monitor
-
-
-def _validate_remote(previous: Any, current: Any, layers: Any) -> None:
-    """ES's order: each layer with its dependencies (transient first), then the update."""
-    from isthmus.settings.remote import validate_remote_settings, validate_remote_update
-
-    for layer in layers:
-        validate_remote_settings(layer)
-    validate_remote_update(previous, current)
-
-
-async def _apply_remote(remote: RemoteClusterService, flat: Any) -> None:
-    await remote.apply(_remote_configs(flat))
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host in ("localhost", "_local_"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _get_list(raw: Any) -> list[str]:
-    from isthmus.settings.values import parse_str_list
-
-    return list(parse_str_list(raw)) if raw is not None else []
+    return CrossClusterAccessFilter(security, Authorizer()).check
 
 
 def run_node(
@@ -722,6 +442,5 @@ def run_node(
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
-    node = Node(settings, ports_file=ports_file)
-    node.keystore_password = keystore_password
+    node = Node(settings, ports_file=ports_file, keystore_password=keystore_password)
     runner(node.run())

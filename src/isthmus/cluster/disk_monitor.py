@@ -18,10 +18,10 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from isthmus.cluster.blocks import READ_ONLY_ALLOW_DELETE, set_read_only_allow_delete
 from isthmus.cluster.disk import Decision, DiskUsage, MonitorState, decide
@@ -162,3 +162,47 @@ class DiskThresholdMonitor:
             f"<DiskThresholdMonitor {self._path} stage={self._state.stage.name.lower()} "
             f"checks={self.checks}>"
         )
+
+
+class SettingsGroups(Protocol):
+    """The cluster settings a monitor follows (the node's cluster actions)."""
+
+    def effective(self) -> Mapping[str, Any]: ...
+
+    def add_group(
+        self,
+        prefix: str,
+        validate: Callable[[Mapping[str, Any], Mapping[str, Any], Any], None],
+        apply: Callable[[Mapping[str, Any]], Awaitable[None]],
+    ) -> None: ...
+
+
+def disk_monitor_for(
+    cluster: ClusterService,
+    settings: SettingsGroups,
+    data_path: Path,
+    node_id: str,
+    node_name: str,
+) -> DiskThresholdMonitor:
+    """The node's disk threshold monitor, told of every disk setting change and new index.
+    Watermarks that contradict each other in isthmus.yml stop the start, as in ES."""
+    from isthmus.cluster import disk_settings as disk
+    from isthmus.errors import NodeStartupError
+
+    try:
+        DiskThresholds.from_settings(settings.effective())
+    except SettingsError as exc:
+        raise NodeStartupError(exc.reason) from None
+    monitor = DiskThresholdMonitor(cluster, data_path, node_id, node_name, settings.effective)
+    cluster.add_applier(monitor.on_cluster_change)
+
+    async def recheck(flat: Mapping[str, Any]) -> None:
+        monitor.poke()
+
+    for prefix in (disk.PREFIX, disk.UPDATE_INTERVAL):
+        settings.add_group(
+            prefix,
+            lambda previous, current, layers: disk.validate_update(previous, current),
+            recheck,
+        )
+    return monitor

@@ -71,13 +71,21 @@ PRODUCT_HEADER = (b"x-elastic-product", b"Elasticsearch")
 
 
 class RestApp:
-    def __init__(self, router: Router, max_content_length: int, guard: Guard | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        max_content_length: int,
+        guard: Guard | None = None,
+        *,
+        tasks: TaskManager | None = None,
+        breaker: InFlightBreaker | None = None,
+    ) -> None:
         self.router = router
         self.max_content_length = max_content_length
         self.guard = guard  # None: security disabled, every request runs unauthenticated
         self.in_flight = 0
-        self.tasks: TaskManager | None = None  # set by the node: REST actions become tasks
-        self.breaker: InFlightBreaker | None = None  # set by the node: ES's in_flight_requests
+        self.tasks = tasks  # REST actions become tasks of the node's task manager
+        self.breaker = breaker  # ES's in_flight_requests, shared with the transport
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -306,6 +306,34 @@ class HttpServer(uvicorn.Server):
     config: HttpConfig
     _filter: _PeerTriggeredLines | None = None
 
+    @classmethod
+    def for_node(
+        cls,
+        app: Any,
+        flat: Mapping[str, Any],
+        *,
+        ssl_context: ssl.SSLContext | None,
+        tls_handshake_timeout: float | None,
+    ) -> HttpServer:
+        """The node's HTTP server: uvicorn on the loop the node runs, httptools, no lifespan,
+        no logging or headers of its own (the app writes ES's), 30 s for in-flight requests
+        to finish at shutdown."""
+        return cls(
+            HttpConfig(
+                app,
+                ssl_context=ssl_context,
+                limits=HttpLimits.from_settings(flat, tls_handshake_timeout),
+                loop="none",
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                date_header=False,
+                timeout_graceful_shutdown=30,
+            )
+        )
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield

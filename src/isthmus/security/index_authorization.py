@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
@@ -19,6 +20,9 @@ from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, is_remote_expression, split_expression
 from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.security.authz import Authorizer, Subject
+
+if TYPE_CHECKING:
+    from isthmus.security.field_level import IndexRestrictions
 
 NOTHING = "*,-*"  # an expression that resolves to no index at all (with allow_no_indices)
 # Routes whose items name their own indices: authorized item by item in the action.
@@ -92,6 +96,14 @@ class IndexAuthorization:
 
     state: Callable[[], ClusterMetadata]
     authorizer: Authorizer
+
+    def search_restrictions(self, subject: Subject | None, names: list[str]) -> IndexRestrictions:
+        """The DLS/FLS a search by ``subject`` (a remote caller, say) meets on ``names``."""
+        from isthmus.security.field_level import index_restrictions
+
+        return index_restrictions(
+            self.authorizer, subject, "indices:data/read/search", names, self.state()
+        )
 
     def narrow(
         self,

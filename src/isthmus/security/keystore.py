@@ -169,3 +169,20 @@ def keystore_password_from_env(env: Mapping[str, str] | None = None) -> Secret |
             f"{reason}"
         ) from None
     return Secret(text.rstrip("\r\n"))
+
+
+def read_node_keystore(
+    config_dir: Path, password: Secret | None, typed: Secret | None = None
+) -> KeystoreContents | None:
+    """The node's keystore, read and validated as the node reads it (at start and on
+    ``reload_secure_settings``): None when there is none. The password is the given one (the
+    API's ``secure_settings_password``), else the passphrase file named by
+    ``ISTHMUS_KEYSTORE_PASSPHRASE_FILE``, else the one ``typed`` at the start prompt. Every
+    entry must be a known secure setting."""
+    from isthmus.settings.secure import validate_known
+
+    if not keystore_exists(config_dir):
+        return None
+    contents = load_keystore(config_dir, password or keystore_password_from_env() or typed)
+    validate_known(contents.names())
+    return contents

@@ -39,6 +39,11 @@ class NodeSettings:
     security_enabled: bool
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def get(self, key: str) -> Any:
+        """A registered setting's value parsed by its registry entry, or its default: the one
+        way to read a setting that has no field here (no raw reads with ad-hoc defaults)."""
+        return _get(self.raw, key)
+
     @classmethod
     def from_flat(cls, flat: Mapping[str, Any], config_dir: Path) -> NodeSettings:
         home = config_dir.resolve().parent

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -586,3 +586,21 @@ def must_rebuild(old: RemoteClusterConfig, new: RemoteClusterConfig) -> bool:
             or a.proxy != b.proxy
         )
     return a != b  # proxy: its three fields, socket count, address and server_name
+
+
+# --- what the node does with cluster.remote.* -------------------------------------------------------
+
+
+def enabled_remotes(flat: Mapping[str, Any]) -> dict[str, RemoteClusterConfig]:
+    """The enabled remotes of a full settings map, with its transport tuning and globals."""
+    return remote_configs(flat, transport_tuning(flat), remote_globals(flat))
+
+
+def validate_remote_change(
+    previous: Mapping[str, Any], current: Mapping[str, Any], layers: Sequence[Mapping[str, Any]]
+) -> None:
+    """A ``cluster.remote.*`` update in ES's order: each layer with its dependencies (transient
+    first), then the update as a whole."""
+    for layer in layers:
+        validate_remote_settings(layer)
+    validate_remote_update(previous, current)

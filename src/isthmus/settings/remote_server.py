@@ -11,13 +11,14 @@ profile, with the message below.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
 from isthmus.settings.registry import Scope, Setting
 from isthmus.settings.remote import NODE_SETTINGS as REMOTE_NODE_SETTINGS
+from isthmus.settings.remote import TcpOptions
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
 DEFAULT_PORT = 9443
@@ -101,12 +102,21 @@ def remote_server_settings(
     )
 
 
-def remote_server_tcp(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``remote_cluster.tcp.*`` values that are set, by option name (for TcpOptions overrides)."""
-    out: dict[str, Any] = {}
+def remote_server_tcp(flat: Mapping[str, Any], base: TcpOptions) -> TcpOptions:
+    """The remote cluster server's TCP options: ``base`` (the transport's) with every
+    ``remote_cluster.tcp.*`` that is set in its place."""
+    values: dict[str, Any] = {}
     for key, raw in flat.items():
         if key.startswith("remote_cluster.tcp.") and raw is not None:
             setting = _BY_KEY.get(key)
             if setting is not None:
-                out[key[len("remote_cluster.tcp.") :]] = setting.coerce(key, raw)
-    return out
+                values[key[len("remote_cluster.tcp.") :]] = setting.coerce(key, raw)
+    overrides = {
+        name: value
+        for name, value in values.items()
+        if name
+        in ("keep_alive", "keep_idle", "keep_interval", "keep_count", "no_delay", "reuse_address")
+    }
+    if "user_timeout" in values:
+        overrides["user_timeout_ms"] = values["user_timeout"].millis
+    return replace(base, **overrides)

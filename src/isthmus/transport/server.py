@@ -20,7 +20,7 @@ import collections
 import logging
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -90,6 +90,7 @@ class TransportServer(Generic[CallerT]):
         breaker: InFlightBreaker | None = None,
         tls_handshake_timeout: float | None = None,
         log_throttle: LogThrottle | None = None,
+        tasks: TaskManager | None = None,
     ) -> None:
         self.host = host
         self.limits = limits or TransportLimits()
@@ -104,7 +105,7 @@ class TransportServer(Generic[CallerT]):
         self.trust = trust
         self.tcp = tcp
         self.request_filter = request_filter
-        self.tasks: TaskManager | None = None  # set by the node: requests become child tasks
+        self.tasks = tasks  # requests become (child) tasks of the node's task manager
         self.ports = ports
         self.registry = registry
         self.identity = identity
@@ -142,6 +143,12 @@ class TransportServer(Generic[CallerT]):
         sock = bind_first_free(self.host, self.ports)
         host, port = sock.getsockname()[:2]
         self.bound_address = f"{host}:{port}"
+        # The handshake names this node at this listener's publish address (the transport's,
+        # or the remote cluster server's), known only now that it is bound.
+        published = f"{self.publish_host or self.host}:{self.publish_port or port}"
+        self.identity = replace(
+            self.identity, node=replace(self.identity.node, publish_address=published)
+        )
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
