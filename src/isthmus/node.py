@@ -68,15 +68,12 @@ from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
 from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
-from isthmus.transport.local import LocalNode
-from isthmus.transport.node_servers import start_remote_cluster_server, start_transport
-from isthmus.transport.server import RequestFilter, TransportServer
-from isthmus.wire.handshake import NodeIdentity as WireIdentity
+from isthmus.transport.node_servers import local_node, start_remote_cluster_server, start_transport
+from isthmus.transport.server import TransportServer
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
-    from isthmus.security.service import SecurityService
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
@@ -134,18 +131,46 @@ class Node:
                 ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state
             )
             sock = bind_first_free(s.http_bind_host, s.http_ports)
+            stack.callback(sock.close)  # the server closes it too; this covers a failed start
             http_address = "{}:{}".format(*sock.getsockname()[:2])
-            security = self._security(stack, env, secure)
+            security = None
+            if s.security_enabled:
+                from isthmus.security.bootstrap import start_security
+
+                security = start_security(
+                    s, env.state_dir, self.clock, secure.get("bootstrap.password")
+                )
+                stack.callback(security.store.close)
+            else:
+                log.warning(
+                    "security is disabled (xpack.security.enabled: false): every request runs "
+                    "without authentication"
+                )
             try:
                 listener = remote_server_settings(s.raw, s.transport_bind_host)
             except SettingsError as exc:
                 raise NodeStartupError(exc.reason) from None
-            tls = NodeTls.from_settings(
-                s, _secrets(secure.current), remote_cluster_server=listener.enabled
-            )
+            tls = NodeTls.from_settings(s, secure.secrets(), remote_cluster_server=listener.enabled)
             tasks = TaskManager(env.node_id, self.clock)
-            transport = await self._start_transport(env, cluster, security, tls, tasks)
+            registry: ActionRegistry[Subject] = ActionRegistry()
+            transport = await start_transport(
+                s,
+                registry,
+                local_node(s, env.node_id, cluster.state.cluster_uuid),
+                ssl_context=tls.transport_server,
+                trust=tls.transport_trust(),
+                request_filter=security.transport_filter if security is not None else None,
+                breaker=self.inflight,
+                tasks=tasks,
+                tls_handshake_timeout=handshake_timeout("transport", s.raw),
+            )
             stack.push_async_callback(transport.close)
+            register_transport_nodes(
+                registry,
+                cluster_name=s.cluster_name,
+                cluster_uuid=lambda: cluster.state.cluster_uuid,
+                node=lambda: transport.identity.node,
+            )
             remote_server: TransportServer[Subject] | None = None
             if listener.enabled:
                 remote_server = rcs = await start_remote_cluster_server(
@@ -154,7 +179,7 @@ class Node:
                     transport,
                     ssl_context=tls.remote_cluster_server_context(),
                     trust=tls.remote_cluster_server_trust(),
-                    request_filter=_cross_cluster_filter(security) or transport.request_filter,
+                    request_filter=security.cross_cluster_filter if security is not None else None,
                     breaker=self.inflight,
                     tasks=tasks,
                     tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
@@ -169,7 +194,7 @@ class Node:
             remote = self._remote_service(transport, tls, secure)
             stack.push_async_callback(remote.close)
 
-            guard = Guard(security, cluster, Authorizer()) if security is not None else None
+            guard = Guard(security.service, cluster, Authorizer()) if security else None
             authz = guard.indices if guard is not None else None
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
@@ -236,7 +261,7 @@ class Node:
                 cat_api=CatApiDeps(
                     identity, cluster, indices, cluster_actions, indices_actions, search, authz
                 ),
-                security_service=security,
+                security_service=security.service if security is not None else None,
             )
             app = RestApp(
                 Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
@@ -277,68 +302,6 @@ class Node:
                 await serving
                 for task in loops:
                     task.cancel()
-
-    def _security(
-        self, stack: contextlib.AsyncExitStack, env: NodeEnvironment, secure: SecureSettingsHolder
-    ) -> SecurityService | None:
-        """The security service (its store closed with the node), or None when security is
-        off."""
-        if not self.settings.security_enabled:
-            log.warning(
-                "security is disabled (xpack.security.enabled: false): every request runs "
-                "without authentication"
-            )
-            return None
-        from isthmus.security.bootstrap import start_security
-
-        service, store = start_security(
-            self.settings, env.state_dir, self.clock, secure.get("bootstrap.password")
-        )
-        stack.callback(store.close)
-        return service
-
-    async def _start_transport(
-        self,
-        env: NodeEnvironment,
-        cluster: ClusterService,
-        security: SecurityService | None,
-        tls: NodeTls,
-        tasks: TaskManager,
-    ) -> TransportServer[Subject]:
-        """The transport, answering the transport handshake and node discovery as this node."""
-        s = self.settings
-        node = WireIdentity(
-            env.node_id,
-            s.node_name,
-            "",
-            ES_COMPAT_VERSION,
-            tuple(sorted(s.roles)),
-            dict(s.attributes),
-        )
-        registry: ActionRegistry[Subject] = ActionRegistry()
-        request_filter: RequestFilter[Subject] | None = None
-        if security is not None:
-            from isthmus.security.transport_filter import TransportFilter
-
-            request_filter = TransportFilter(security, Authorizer()).check
-        server = await start_transport(
-            s,
-            registry,
-            LocalNode(s.cluster_name, cluster.state.cluster_uuid, node),
-            ssl_context=tls.transport_server,
-            trust=tls.transport_trust(),
-            request_filter=request_filter,
-            breaker=self.inflight,
-            tasks=tasks,
-            tls_handshake_timeout=handshake_timeout("transport", s.raw),
-        )
-        register_transport_nodes(
-            registry,
-            cluster_name=s.cluster_name,
-            cluster_uuid=lambda: cluster.state.cluster_uuid,
-            node=lambda: server.identity.node,
-        )
-        return server
 
     def _remote_service(
         self, transport: TransportServer[Subject], tls: NodeTls, secure: SecureSettingsHolder
@@ -408,28 +371,6 @@ def _log_start(s: NodeSettings, node_id: str) -> None:
         s.cluster_name,
         sorted(s.roles),
     )
-
-
-def _secrets(contents: KeystoreContents | None) -> dict[str, Secret]:
-    """Every secure setting of the keystore, by name (TLS passwords are read from it)."""
-    if contents is None:
-        return {}
-    out = {}
-    for name in contents.names():
-        value = contents.get(name)
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def _cross_cluster_filter(security: SecurityService | None) -> RequestFilter[Subject] | None:
-    """The API-key model's request filter on the remote cluster server (None: security off,
-    where the transport's filter, none, applies)."""
-    if security is None:
-        return None
-    from isthmus.security.cross_cluster_access import CrossClusterAccessFilter
-
-    return CrossClusterAccessFilter(security, Authorizer()).check
 
 
 def run_node(

@@ -11,17 +11,42 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import AnonymousConfig, SecurityService
 from isthmus.security.store import SecurityStore
 
 if TYPE_CHECKING:
     from isthmus.settings.node import NodeSettings
     from isthmus.settings.secret import Secret
+    from isthmus.transport.server import RequestFilter
 
 log = logging.getLogger("org.elasticsearch.node.Node")
+
+
+@dataclass(frozen=True)
+class NodeSecurity:
+    """The security service and the two transport request filters built on it: the
+    certificate model's on the transport port, the API-key model's on the remote cluster
+    server."""
+
+    service: SecurityService
+    store: SecurityStore  # closed by the node, after everything that uses the service
+
+    @property
+    def transport_filter(self) -> RequestFilter[Subject]:
+        from isthmus.security.transport_filter import TransportFilter
+
+        return TransportFilter(self.service, Authorizer()).check
+
+    @property
+    def cross_cluster_filter(self) -> RequestFilter[Subject]:
+        from isthmus.security.cross_cluster_access import CrossClusterAccessFilter
+
+        return CrossClusterAccessFilter(self.service, Authorizer()).check
 
 
 def start_security(
@@ -29,7 +54,7 @@ def start_security(
     state_dir: Path,
     clock: Callable[[], float],
     bootstrap_password: Secret | None,
-) -> tuple[SecurityService, SecurityStore]:
+) -> NodeSecurity:
     """The security service over its store in ``state_dir`` (the caller closes the store)."""
     roles = tuple(settings.get("xpack.security.authc.anonymous.roles"))
     anonymous = None
@@ -53,4 +78,4 @@ def start_security(
             flush=True,
         )
         log.info("generated a password for the [elastic] user (printed on the console once)")
-    return service, store
+    return NodeSecurity(service, store)

@@ -56,6 +56,13 @@ class SecureSettingsHolder:
     def get(self, name: str) -> Secret | None:
         return self.current.get(name) if self.current is not None else None
 
+    def secrets(self) -> dict[str, Secret]:
+        """Every string secure setting held now, by name (TLS passwords are read from here)."""
+        if self.current is None:
+            return {}
+        values = ((name, self.current.get(name)) for name in self.current.names())
+        return {name: value for name, value in values if value is not None}
+
     def __repr__(self) -> str:
         count = len(self.current.names()) if self.current is not None else 0
         return f"<SecureSettingsHolder entries={count} reloads={self.reloads} hooks={len(self._hooks)}>"

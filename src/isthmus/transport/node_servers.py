@@ -21,6 +21,7 @@ from isthmus.transport.actions import ActionRegistry, CallerT
 from isthmus.transport.limits import InFlightBreaker, TransportLimits
 from isthmus.transport.local import LocalNode
 from isthmus.transport.server import RequestFilter, TransportServer
+from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
 if TYPE_CHECKING:
@@ -30,6 +31,18 @@ if TYPE_CHECKING:
 
 transport_log = logging.getLogger("org.elasticsearch.transport.TransportService")
 remote_server_log = logging.getLogger("org.elasticsearch.transport.RemoteClusterPortSettings")
+
+
+def local_node(settings: NodeSettings, node_id: str, cluster_uuid: str) -> LocalNode:
+    """This node as its transport handshakes name it (the publish address is filled in by the
+    listener once it is bound)."""
+    from isthmus import ES_COMPAT_VERSION
+
+    s = settings
+    node = NodeIdentity(
+        node_id, s.node_name, "", ES_COMPAT_VERSION, tuple(sorted(s.roles)), dict(s.attributes)
+    )
+    return LocalNode(s.cluster_name, cluster_uuid, node)
 
 
 async def start_transport(
