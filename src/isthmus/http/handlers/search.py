@@ -19,6 +19,7 @@ from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, I
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
+from isthmus.wire.names import FIELD_CAPS_ACTION, SEARCH_ACTION
 
 if TYPE_CHECKING:
     from isthmus.actions.async_search import AsyncSearchActions
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from isthmus.actions.search import SearchActions
     from isthmus.cluster.service import ClusterService
     from isthmus.security.index_authorization import IndexAuthorization
-
-SEARCH_ACTION = "indices:data/read/search"
 
 SEARCH_PARAMS = (
     "q",
@@ -90,7 +89,6 @@ COUNT_PARAMS = (
 
 MSEARCH_ACTION = "indices:data/read/msearch"
 ASYNC_SUBMIT = "indices:data/read/async_search/submit"
-FIELD_CAPS = "indices:data/read/field_caps"
 MSEARCH_PARAMS = (
     "max_concurrent_searches",
     "max_concurrent_shard_requests",
@@ -313,13 +311,19 @@ def routes(s: SearchApiDeps) -> list[Route]:
         *COMMON_INDICES_PARAMS,
     )
     return [
-        route(("GET", "POST"), "/_field_caps", field_caps, params=caps_params, action=FIELD_CAPS),
+        route(
+            ("GET", "POST"),
+            "/_field_caps",
+            field_caps,
+            params=caps_params,
+            action=FIELD_CAPS_ACTION,
+        ),
         route(
             ("GET", "POST"),
             "/{index}/_field_caps",
             field_caps,
             params=caps_params,
-            action=FIELD_CAPS,
+            action=FIELD_CAPS_ACTION,
         ),
         route("POST", "/_async_search", async_submit, params=async_params, action=ASYNC_SUBMIT),
         route(
