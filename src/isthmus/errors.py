@@ -6,8 +6,8 @@ Every error a client can see is an :class:`IsthmusError`. Each class carries the
 them; nothing here matches message text to decide anything.
 
 Every class that can reach a REST response or cross the transport lives here, grouped by
-meaning (request shape, indices and documents, search, cluster and node, security, transport
-and connections, remote clusters, tasks, resources, storage). An error that comes back from
+meaning (request shape, indices and documents, cluster and node, security and the keystore,
+transport and connections, remote clusters, tasks, resources, search, storage). An error that comes back from
 another node is rebuilt by :mod:`isthmus.wire.error_types`, a static table of these classes:
 a new class that can cross the wire gets an entry there (a unit test checks it). Errors that
 stay inside one module (a parser's control flow, a CLI's usage message) stay with that module.
@@ -196,30 +196,6 @@ class MethodNotAllowedError(IsthmusError):
 
     es_type = "method_not_allowed"
     status = 405
-
-
-class SearchPhaseExecutionError(IsthmusError):
-    es_type = "search_phase_execution_exception"
-    status = 400
-
-    def root_cause(self) -> IsthmusError:
-        # ES reports the shard failures' causes, whatever their kind.
-        return self.caused_by.root_cause() if self.caused_by is not None else self
-
-
-class QueryShardError(IsthmusError):
-    es_type = "query_shard_exception"
-    status = 400
-
-
-class SearchContextMissingError(IsthmusError):
-    es_type = "search_context_missing_exception"
-    status = 404
-
-
-class TooManyScrollContextsError(IsthmusError):
-    es_type = "too_many_scroll_contexts_exception"
-    status = 429
 
 
 # --- indices and documents ----------------------------------------------------------------------
@@ -559,7 +535,31 @@ class CircuitBreakingError(IsthmusError):
         )
 
 
-# --- search limits (issue 14: bounded pattern and aggregation work) ------------------------------
+# --- search (queries, scrolls, and the limits on pattern and aggregation work) --------------------
+
+
+class SearchPhaseExecutionError(IsthmusError):
+    es_type = "search_phase_execution_exception"
+    status = 400
+
+    def root_cause(self) -> IsthmusError:
+        # ES reports the shard failures' causes, whatever their kind.
+        return self.caused_by.root_cause() if self.caused_by is not None else self
+
+
+class QueryShardError(IsthmusError):
+    es_type = "query_shard_exception"
+    status = 400
+
+
+class SearchContextMissingError(IsthmusError):
+    es_type = "search_context_missing_exception"
+    status = 404
+
+
+class TooManyScrollContextsError(IsthmusError):
+    es_type = "too_many_scroll_contexts_exception"
+    status = 429
 
 
 class TooComplexToDeterminizeError(IsthmusError):
