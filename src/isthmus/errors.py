@@ -7,11 +7,11 @@ them; nothing here matches message text to decide anything.
 
 Every class that can reach a REST response or cross the transport lives here, grouped by
 meaning (request shape, indices and documents, cluster and node, security and the keystore,
-transport and connections, remote clusters, tasks, resources, search, storage). An error that comes back from
-another node is rebuilt by :mod:`isthmus.wire.error_types`, a static table of these classes:
-a new class that can cross the wire gets an entry there (a unit test checks it). Errors that
-stay inside one module (a parser's control flow, a CLI's usage message) stay with that module.
-This module imports nothing of Isthmus, so every layer may import it.
+transport and connections, remote clusters, tasks, resources, search, storage). An error that
+comes back from another node is rebuilt by :mod:`isthmus.wire.error_types`, a static table of
+these classes: a new class that can cross the wire gets an entry there (a unit test checks it).
+Errors that stay inside one module (a parser's control flow, a CLI's usage message) stay with
+that module. This module imports nothing of Isthmus, so every layer may import it.
 """
 
 from __future__ import annotations
