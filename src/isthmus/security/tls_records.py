@@ -9,6 +9,8 @@ module reads them:
 * :func:`parse_certificate_message`: the certificates of a Certificate handshake message
   (RFC 8446 4.4.2 / RFC 5246 7.4.2);
 * :func:`parse_server_hello`: the cipher suite and protocol version the ServerHello chose;
+* :func:`read_client_hello`: the ``server_name`` (SNI) a ClientHello asks for (RFC 6066 3), as an
+  SNI-routing proxy reads it before choosing a backend (the lab's relay);
 * :func:`iana_cipher_name` / :data:`PROTOCOL_NAMES`: suite and protocol as ES (the JDK) prints them.
 
 Plain functions over bytes: no sockets, no ``ssl`` objects. Bytes that are cut short or malformed
@@ -18,6 +20,7 @@ never a wrong answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 # cryptography (about 70 ms to import) is loaded only when a chain is actually read.
@@ -27,8 +30,13 @@ if TYPE_CHECKING:
 CONTENT_HANDSHAKE = 22  # TLS record content type
 MESSAGE_CERTIFICATE = 11  # handshake message types
 MESSAGE_SERVER_HELLO = 2
+MESSAGE_CLIENT_HELLO = 1
 TLS1_3 = 0x0304
 _EXTENSION_SUPPORTED_VERSIONS = 43
+_EXTENSION_SERVER_NAME = 0
+_SNI_HOST_NAME = 0  # the only name type RFC 6066 defines
+# A ClientHello is at most a few KiB; one that has not arrived whole by then is not one.
+MAX_CLIENT_HELLO = 16 * 1024
 PROTOCOL_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1"}
 
 
@@ -87,6 +95,94 @@ def parse_server_hello(records: bytes | bytearray) -> tuple[int, int] | None:
                 version = int.from_bytes(body[pos + 4 : pos + 6], "big")  # TLS 1.3's choice
             pos += 4 + size
     return suite, version
+
+
+@dataclass(frozen=True)
+class ClientHello:
+    """What a proxy reads from a ClientHello before choosing where to send it."""
+
+    legacy_version: int  # 0x0303 for TLS 1.2 and 1.3 alike (1.3 says its version elsewhere)
+    server_name: str | None  # the SNI host name; None when the client sent none (e.g. an IP)
+
+
+def read_client_hello(records: bytes | bytearray) -> ClientHello | None:
+    """The ClientHello at the start of ``records`` (raw TLS records from the client), or
+    ``None`` while it has not fully arrived. Raises ``ValueError`` when the bytes are not a TLS
+    handshake starting with a ClientHello, or it is malformed or larger than
+    :data:`MAX_CLIENT_HELLO` (the caller stops waiting for more bytes then)."""
+    if records and records[0] != CONTENT_HANDSHAKE:
+        raise ValueError(f"not a TLS handshake record (content type [{records[0]}])")
+    handshake = bytearray()
+    pos = 0
+    while pos + 5 <= len(records):
+        if records[pos] != CONTENT_HANDSHAKE:
+            raise ValueError("a ClientHello interrupted by another record type")
+        if records[pos + 1] != 3:
+            raise ValueError(f"not a TLS record version [{records[pos + 1]}.{records[pos + 2]}]")
+        length = int.from_bytes(records[pos + 3 : pos + 5], "big")
+        if len(records) < pos + 5 + length:
+            break  # this record has not fully arrived
+        handshake += records[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+        if len(handshake) >= 4 and len(handshake) >= 4 + int.from_bytes(handshake[1:4], "big"):
+            break
+    if handshake and handshake[0] != MESSAGE_CLIENT_HELLO:
+        raise ValueError(f"the first handshake message is type [{handshake[0]}], not ClientHello")
+    declared = int.from_bytes(handshake[1:4], "big") if len(handshake) >= 4 else 0
+    if declared > MAX_CLIENT_HELLO or len(records) > MAX_CLIENT_HELLO + 64:
+        raise ValueError("the ClientHello is larger than any real one")
+    if len(handshake) < 4 or len(handshake) < 4 + declared:
+        return None
+    return _client_hello_body(bytes(handshake[4 : 4 + declared]))
+
+
+def _client_hello_body(body: bytes) -> ClientHello:
+    """RFC 8446 4.1.2: version, random, session id, suites, compression, extensions."""
+    try:
+        version = int.from_bytes(body[0:2], "big")
+        pos = 34  # version (2), random (32)
+        pos += 1 + body[pos]  # legacy_session_id
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "big")  # cipher_suites
+        pos += 1 + body[pos]  # legacy_compression_methods
+    except IndexError:
+        raise ValueError("the ClientHello is cut short") from None
+    if pos > len(body):
+        raise ValueError("the ClientHello is cut short")
+    if pos == len(body):
+        return ClientHello(version, None)  # no extensions at all (old clients)
+    end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+    if end > len(body):
+        raise ValueError("the ClientHello's extensions run past its end")
+    pos += 2
+    while pos + 4 <= end:
+        kind = int.from_bytes(body[pos : pos + 2], "big")
+        size = int.from_bytes(body[pos + 2 : pos + 4], "big")
+        data = body[pos + 4 : pos + 4 + size]
+        if len(data) < size:
+            raise ValueError("an extension runs past the ClientHello's end")
+        if kind == _EXTENSION_SERVER_NAME:
+            return ClientHello(version, _server_name(data))
+        pos += 4 + size
+    return ClientHello(version, None)
+
+
+def _server_name(data: bytes) -> str | None:
+    """The host_name entry of a server_name extension (RFC 6066 3)."""
+    end = 2 + int.from_bytes(data[0:2], "big")
+    pos = 2
+    while pos + 3 <= min(end, len(data)):
+        kind = data[pos]
+        size = int.from_bytes(data[pos + 1 : pos + 3], "big")
+        name = data[pos + 3 : pos + 3 + size]
+        if len(name) < size:
+            raise ValueError("the server_name extension is cut short")
+        if kind == _SNI_HOST_NAME:
+            try:
+                return name.decode("ascii")
+            except UnicodeDecodeError:
+                raise ValueError("the SNI host name is not ASCII") from None
+        pos += 3 + size
+    return None
 
 
 # OpenSSL names TLS 1.2 suites its own way; ES prints the IANA (JDK) names. TLS 1.3 suites have
