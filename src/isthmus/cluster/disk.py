@@ -1,7 +1,7 @@
 """What a disk usage reading means: ES's DiskThresholdMonitor decisions.  [no I/O]
 
 :func:`decide` takes one reading of ``path.data``, the thresholds in force
-(``cluster/disk_settings.py``) and the previous :class:`MonitorState`, and returns the new
+(``settings/disk.py``) and the previous :class:`MonitorState`, and returns the new
 state, the log lines ES writes, and the block changes to make:
 
 * Over the flood stage, every index with a shard on the node gets
@@ -20,8 +20,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from isthmus.cluster.blocks import READ_ONLY_ALLOW_DELETE, Level, index_blocks
-from isthmus.cluster.disk_settings import DiskThresholds, Stage, format_bytes, one_decimal
 from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.settings.disk import DiskThresholds, Stage, format_bytes, one_decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,10 @@ from typing import Any, Protocol
 
 from isthmus.cluster.blocks import READ_ONLY_ALLOW_DELETE, set_read_only_allow_delete
 from isthmus.cluster.disk import Decision, DiskUsage, MonitorState, decide
-from isthmus.cluster.disk_settings import DiskThresholds, Stage
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import SettingsError
+from isthmus.settings.disk import DiskThresholds, Stage
 
 log = logging.getLogger("org.elasticsearch.cluster.routing.allocation.DiskThresholdMonitor")
 
@@ -186,8 +186,8 @@ def disk_monitor_for(
 ) -> DiskThresholdMonitor:
     """The node's disk threshold monitor, told of every disk setting change and new index.
     Watermarks that contradict each other in isthmus.yml stop the start, as in ES."""
-    from isthmus.cluster import disk_settings as disk
     from isthmus.errors import NodeStartupError
+    from isthmus.settings import disk
 
     try:
         DiskThresholds.from_settings(settings.effective())

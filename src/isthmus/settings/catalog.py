@@ -5,7 +5,7 @@ messages: the core node, cluster and index settings (:mod:`isthmus.settings.regi
 (:mod:`~isthmus.settings.tls`), the listeners' limits (:mod:`~isthmus.settings.listener_limits`),
 remote clusters and transport tuning (:mod:`~isthmus.settings.remote`), the remote cluster server
 (:mod:`~isthmus.settings.remote_server`), the disk thresholds
-(:mod:`isthmus.cluster.disk_settings`) and the secure settings (:mod:`~isthmus.settings.secure`).
+(:mod:`isthmus.settings.disk`) and the secure settings (:mod:`~isthmus.settings.secure`).
 Nothing registers itself when imported: :func:`declarations` names every one of those tuples, so
 the keys that exist never depend on which modules happened to load first, and
 :func:`build_registry` gives a test a registry of its own.
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from isthmus.cluster.disk_settings import DISK_SETTINGS
 from isthmus.settings import listener_limits, registry, remote, remote_server, secure, tls
+from isthmus.settings.disk import DISK_SETTINGS
 from isthmus.settings.registry import Scope, Setting, SettingsRegistry
 
 

@@ -7,7 +7,10 @@ import logging
 import pytest
 
 from isthmus.cluster.disk import DiskUsage, MonitorState, decide
-from isthmus.cluster.disk_settings import (
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.errors import SettingsError
+from isthmus.index.mapping import Mapping
+from isthmus.settings.disk import (
     FLOOD,
     HIGH,
     LOW,
@@ -17,9 +20,6 @@ from isthmus.cluster.disk_settings import (
     parse_watermark,
     validate_update,
 )
-from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
-from isthmus.errors import SettingsError
-from isthmus.index.mapping import Mapping
 
 GB = 1024**3
 TB = 1024**4

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from isthmus.cluster.disk_monitor import DiskThresholdMonitor
-from isthmus.cluster.disk_settings import FLOOD, Stage
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.errors import StorageFullError
 from isthmus.index.mapping import Mapping
+from isthmus.settings.disk import FLOOD, Stage
 
 GB = 1024**3
 RO_AD = "index.blocks.read_only_allow_delete"

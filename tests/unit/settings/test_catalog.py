@@ -23,7 +23,7 @@ DECLARED = {
     "remote_cluster_server.enabled": "node",
     "http.max_connections": "node",  # settings/listener_limits.py
     "network.breaker.inflight_requests.limit": "node",
-    "cluster.routing.allocation.disk.watermark.low": "cluster",  # cluster/disk_settings.py
+    "cluster.routing.allocation.disk.watermark.low": "cluster",  # settings/disk.py
     "cluster.blocks.read_only_allow_delete": "cluster",
     "index.max_regex_length": "index",
     "index.blocks.read_only_allow_delete": "index",
