@@ -29,6 +29,7 @@ import orjson
 
 from isthmus import ES_COMPAT_VERSION, logs
 from isthmus.actions.async_search import AsyncSearchActions
+from isthmus.actions.ccs_handlers import CrossClusterSearchHandlers
 from isthmus.actions.ccs_search import CrossClusterSearch
 from isthmus.actions.cluster import ClusterActions, NodeIdentity
 from isthmus.actions.cross_cluster import CrossClusterActions
@@ -199,13 +200,13 @@ class Node:
             cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
             cross_cluster.register(transport.registry)
             search = SearchActions(cluster, indices, env.node_id, self.clock)
-            ccs = CrossClusterSearch(
+            ccs = CrossClusterSearch(search, cross_cluster)
+            # What other clusters' searches call here, with their DLS/FLS applied.
+            CrossClusterSearchHandlers(
                 search,
-                cross_cluster,
                 authz=authz,
                 restrictions_for=authz.search_restrictions if authz is not None else None,
-            )
-            ccs.register(transport.registry)
+            ).register(transport.registry)
             async_search = AsyncSearchActions(ccs, self.clock)
             stack.push_async_callback(async_search.close)
             field_caps = FieldCapsActions(cross_cluster, authz)

@@ -21,7 +21,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from isthmus.actions.ccs_handlers import CrossClusterSearchHandlers, RestrictionsFor
 from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.search import PartialSearch, SearchActions
 from isthmus.actions.search_shard import ShardResult
@@ -42,13 +41,11 @@ from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
-from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.channel import TransportChannel
 from isthmus.wire.names import QUERY_PHASE_ACTION, SEARCH_ACTION, SEARCH_SHARDS_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
-    from isthmus.security.index_authorization import IndexAuthorization
 
 # URL parameters a remote needs to run its part exactly as the coordinator would.
 _FORWARDED_PARAMS = (
@@ -92,24 +89,9 @@ class CrossClusterSearch:
     """``_search`` and ``_count`` across clusters, gathered here and merged by
     :mod:`isthmus.search.ccs_merge`."""
 
-    def __init__(
-        self,
-        search: SearchActions,
-        cross: CrossClusterActions,
-        *,
-        authz: IndexAuthorization | None = None,
-        restrictions_for: RestrictionsFor | None = None,
-    ) -> None:
+    def __init__(self, search: SearchActions, cross: CrossClusterActions) -> None:
         self.search = search
         self.cross = cross
-        # What other clusters call here (kept together with the search they use).
-        self.handlers = CrossClusterSearchHandlers(
-            search, authz=authz, restrictions_for=restrictions_for
-        )
-
-    def register(self, registry: ActionRegistry[Subject]) -> None:
-        """Answer other clusters' searches (see :mod:`isthmus.actions.ccs_handlers`)."""
-        self.handlers.register(registry)
 
     async def run(
         self,
