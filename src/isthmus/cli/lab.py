@@ -84,6 +84,35 @@ def lab_down(workdir: Path) -> None:
     console.print(f"stopped {len(stopped)} node(s) and removed {root}", markup=False)
 
 
+@lab_cli.command("relay")
+@click.option(
+    "--home", type=click.Path(path_type=Path), required=True, help="Where ports.json is written."
+)
+@click.option("--listen", default="127.0.0.1:0", show_default=True, help="host:port to relay on.")
+@click.option(
+    "--config",
+    "config_json",
+    required=True,
+    help='The relay\'s mode as JSON, e.g. {"mode": "pass", "backend": "127.0.0.1:9443"}.',
+)
+def lab_relay(home: Path, listen: str, config_json: str) -> None:
+    """Run the lab's TCP relay (drop, blackhole, hold, reset, idle cut, SNI, HTTP CONNECT)."""
+    import asyncio
+
+    import orjson
+
+    from isthmus.lab.relay import RelayConfig, parse_address
+    from isthmus.lab.relay_control import serve
+
+    try:
+        config = RelayConfig.from_json(orjson.loads(config_json))
+        address = parse_address(listen)
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    home.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(home, config, address))
+
+
 def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
     from rich.console import Console
 

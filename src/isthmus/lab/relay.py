@@ -124,12 +124,13 @@ class RelayConfig:
 
 
 def parse_address(text: object) -> Address:
-    """``host:port`` (``[v6]:port`` for IPv6) as a pair; ``ValueError`` otherwise."""
+    """``host:port`` (``[v6]:port`` for IPv6) as a pair; ``ValueError`` otherwise. Port 0 is
+    accepted (a listen address lets the kernel pick)."""
     if not isinstance(text, str) or ":" not in text:
         raise ValueError(f"[{text}] is not a host:port address")
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"[{text}] is not a host:port address")
     return host, int(port)
 
