@@ -72,10 +72,28 @@ CAUSES: tuple[Cause, ...] = (
     ),
     _C("tcp_reset", Stage.TCP, Side.NETWORK, "the connection is reset as soon as it opens"),
     _C(
+        "tcp_closed",
+        Stage.TCP,
+        Side.NETWORK,
+        "the connection is closed (without a reset) as soon as it opens, before anything is sent",
+    ),
+    _C(
+        "tcp_unreachable",
+        Stage.TCP,
+        Side.NETWORK,
+        "no route to the address (host or network unreachable)",
+    ),
+    _C(
         "connection_unreliable",
         Stage.TCP,
         Side.NETWORK,
         "connections open but are closed by the remote or a middlebox later",
+    ),
+    _C(
+        "connection_failed",
+        Stage.TCP,
+        Side.UNKNOWN,
+        "the local cluster reports a failed connection without saying why (an undecided finding)",
     ),
     # --- protocol and port identification ---------------------------------------------------------
     _C(
@@ -113,6 +131,12 @@ CAUSES: tuple[Cause, ...] = (
         Stage.PROTOCOL,
         Side.NETWORK,
         "something other than Elasticsearch answers at the address",
+    ),
+    _C(
+        "no_answer",
+        Stage.PROTOCOL,
+        Side.NETWORK,
+        "the connection opens but nothing answers (a proxy or relay holding it, a hung process)",
     ),
     # --- TLS -------------------------------------------------------------------------------------
     _C(
@@ -182,6 +206,12 @@ CAUSES: tuple[Cause, ...] = (
         Stage.HANDSHAKE,
         Side.REMOTE,
         "the remote closed the connection during the handshake",
+    ),
+    _C(
+        "handshake_timeout",
+        Stage.HANDSHAKE,
+        Side.REMOTE,
+        "the remote accepted the connection but did not answer the handshake in time",
     ),
     # --- authentication --------------------------------------------------------------------------
     _C(

@@ -1,0 +1,412 @@
+"""The doctor's active probe: one address of one alias, checked stage by stage.
+
+:func:`probe_remote` does what a connection does, one stage at a time, and stops at the first
+stage that fails: DNS (every A/AAAA record) → TCP (refused, black-holed, reset or closed at once,
+told apart by errno and timing) → protocol (what answers: TLS or plaintext, Elasticsearch
+transport, the remote cluster server, HTTP, something else, nothing; and whether the alias's
+model can use it) → TLS (the chain verified by the doctor itself, the client certificate) →
+handshake (the transport handshake, or the API-key model's remote cluster handshake) →
+authentication (what the remote said of the credential). Each stage is a
+:class:`~isthmus.doctor.model.StageResult` with its evidence; the first failed stage carries the
+finding, later ones are not reached. The whole probe is bounded by ``target.timeout``.
+
+The TLS, handshake and authentication stages live in :mod:`isthmus.doctor.probe_stages`; what
+the bytes, the certificates and the errors mean is decided by the pure modules
+(:mod:`~isthmus.doctor.port_identity`, :mod:`~isthmus.doctor.tls_check`,
+:mod:`~isthmus.doctor.handshake_errors`). Nothing a probe reports carries a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from isthmus.doctor.causes import cause as cause_of
+from isthmus.doctor.model import (
+    Confidence,
+    Evidence,
+    Finding,
+    Outcome,
+    Side,
+    Stage,
+    StageResult,
+)
+from isthmus.doctor.port_identity import PortIdentity, PortKind
+from isthmus.doctor.probe_connection import ProbeConnection
+from isthmus.remote.security_model import SecurityModel
+from isthmus.settings.secret import Secret
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# How long the probe listens, right after connecting and before it sends anything, for a reset,
+# a close or a banner: a few round trips, within these bounds.
+_QUIET_MIN, _QUIET_MAX = 0.05, 0.3
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """One address of one alias, and what the local side would use to connect to it."""
+
+    alias: str
+    host: str
+    port: int
+    server_name: str | None = None
+    model: SecurityModel = SecurityModel.CERTIFICATE
+    client_ssl: ssl.SSLContext | None = None  # None: the client speaks plaintext
+    candidate_cas: tuple[Path, ...] = ()  # CA files from either side's configuration
+    credential: Secret | None = None  # the API-key model's cross-cluster key
+    local_cluster_name: str = "isthmus-doctor"
+    timeout: float = 5.0
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """The stages of one probe, in order, and the remote it reached."""
+
+    alias: str
+    address: str
+    stages: tuple[StageResult, ...]
+    remote_cluster_name: str | None = None
+    remote_cluster_uuid: str | None = None
+    remote_version: str | None = None
+    remote_node: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> StageResult | None:
+        return next(
+            (r for r in self.stages if r.outcome in (Outcome.FAILED, Outcome.UNDECIDED)), None
+        )
+
+    def stage(self, stage: Stage) -> StageResult:
+        return next(r for r in self.stages if r.stage is stage)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "address": self.address,
+            "stages": [r.to_json() for r in self.stages],
+            "remote": {
+                "cluster_name": self.remote_cluster_name,
+                "cluster_uuid": self.remote_cluster_uuid,
+                "version": self.remote_version,
+                "node": self.remote_node,
+            },
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+class Budget:
+    """The probe's deadline: every wait takes at most what is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.0)
+
+    def share(self, cap: float, parts: int = 1) -> float:
+        return max(min(cap, self.left() / parts), 0.0)
+
+
+@dataclass
+class Probe:
+    """The state of one probe run: what each stage found and what later stages need."""
+
+    target: ProbeTarget
+    budget: Budget
+    results: dict[Stage, StageResult] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
+    conn: ProbeConnection | None = None
+    port: PortIdentity | None = None
+    chain: tuple[x509.Certificate, ...] = ()  # what the remote sent, unverified
+    no_certificate_alert: str | None = None  # how it refused a client without a certificate
+    remote: dict[str, str | None] = field(default_factory=dict)
+
+    def source(self, stage: Stage) -> str:
+        return f"probe {stage.value} {self.target.address}"
+
+    def evidence(self, stage: Stage, *details: str) -> tuple[Evidence, ...]:
+        return tuple(Evidence(self.source(stage), d) for d in details)
+
+    def passed(self, stage: Stage, *details: str) -> None:
+        self.results[stage] = StageResult(stage, Outcome.PASSED, (), self.evidence(stage, *details))
+
+    def not_checked(self, stage: Stage, *details: str) -> None:
+        self.results[stage] = StageResult(
+            stage, Outcome.NOT_CHECKED, (), self.evidence(stage, *details)
+        )
+
+    def fail(
+        self,
+        stage: Stage,
+        code: str,
+        message: str,
+        *details: str,
+        confidence: Confidence = Confidence.CERTAIN,
+        ruled_out: tuple[str, ...] = (),
+    ) -> None:
+        from isthmus.doctor.probe_fixes import fix_for
+
+        known = cause_of(code)
+        evidence = self.evidence(stage, *details)
+        finding = Finding(
+            stage=stage,
+            cause=code,
+            side=known.side,
+            message=f"[{self.target.alias}] {self.target.address}: {message}",
+            nodes=(self.target.address,),
+            fix=fix_for(code, self.target),
+            evidence=evidence,
+            confidence=confidence,
+            ruled_out=ruled_out,
+        )
+        self.results[stage] = StageResult(stage, Outcome.FAILED, (finding,), evidence)
+
+    def undecided(
+        self,
+        stage: Stage,
+        message: str,
+        candidates: tuple[str, ...],
+        would_decide: tuple[str, ...],
+        *details: str,
+    ) -> None:
+        evidence = self.evidence(stage, *details)
+        finding = Finding(
+            stage=stage,
+            cause=candidates[0] if candidates else "undecided",
+            side=cause_of(candidates[0]).side if candidates else Side.UNKNOWN,
+            message=f"[{self.target.alias}] {self.target.address}: {message}",
+            nodes=(self.target.address,),
+            evidence=evidence,
+            confidence=Confidence.POSSIBLE,
+            candidates=candidates,
+            would_decide=would_decide,
+        )
+        self.results[stage] = StageResult(stage, Outcome.UNDECIDED, (finding,), evidence)
+
+    @property
+    def stopped(self) -> bool:
+        return any(r.outcome in (Outcome.FAILED, Outcome.UNDECIDED) for r in self.results.values())
+
+
+def _stages(target: ProbeTarget) -> tuple[Stage, ...]:
+    stages: tuple[Stage, ...] = (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS, Stage.HANDSHAKE)
+    if target.credential is not None or target.model is SecurityModel.API_KEY:
+        stages += (Stage.AUTHENTICATION,)
+    return stages
+
+
+async def probe_remote(target: ProbeTarget) -> ProbeReport:
+    """Probe ``target`` stage by stage within ``target.timeout`` seconds (see the module doc)."""
+    from isthmus.doctor import probe_stages
+
+    started = time.monotonic()
+    probe = Probe(target, Budget(target.timeout))
+    steps = (
+        (Stage.DNS, _dns),
+        (Stage.TCP, _tcp),
+        (Stage.PROTOCOL, probe_stages.protocol),
+        (Stage.TLS, probe_stages.tls),
+        (Stage.HANDSHAKE, probe_stages.handshake),
+    )
+    try:
+        # A safety net only: every wait inside takes its share of the budget.
+        async with asyncio.timeout(target.timeout + 0.5):
+            for stage, step in steps:
+                if probe.stopped:
+                    break
+                await step(probe)
+                if stage not in probe.results:  # pragma: no cover - every step records itself
+                    probe.not_checked(stage, "not probed")
+    except TimeoutError:
+        current = next(s for s, _ in steps if s not in probe.results)
+        probe.undecided(
+            current,
+            f"the probe ran out of its {target.timeout:g}s at this stage",
+            (),
+            ("a probe with a longer timeout",),
+        )
+    finally:
+        if probe.conn is not None:
+            probe.conn.abort()
+    return _report(probe, time.monotonic() - started)
+
+
+def _report(probe: Probe, elapsed: float) -> ProbeReport:
+    out: list[StageResult] = []
+    stopped = False
+    for stage in _stages(probe.target):
+        result = probe.results.get(stage)
+        if stopped:
+            result = StageResult(stage, Outcome.NOT_REACHED)
+        elif result is None:
+            result = StageResult(stage, Outcome.NOT_CHECKED)
+        elif result.outcome in (Outcome.FAILED, Outcome.UNDECIDED):
+            stopped = True
+        out.append(result)
+    return ProbeReport(
+        alias=probe.target.alias,
+        address=probe.target.address,
+        stages=tuple(out),
+        remote_cluster_name=probe.remote.get("cluster_name"),
+        remote_cluster_uuid=probe.remote.get("cluster_uuid"),
+        remote_version=probe.remote.get("version"),
+        remote_node=probe.remote.get("node"),
+        elapsed=elapsed,
+    )
+
+
+# --- DNS -----------------------------------------------------------------------------------------
+
+
+async def _dns(probe: Probe) -> None:
+    host = probe.target.host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        probe.addresses = (host,)
+        probe.passed(Stage.DNS, f"[{host}] is an IP address: nothing to resolve")
+        return
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(probe.budget.left()):
+            infos = await loop.getaddrinfo(host, probe.target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        name = _EAI_NAMES.get(exc.errno, str(exc.errno))
+        temporary = exc.errno == socket.EAI_AGAIN
+        probe.fail(
+            Stage.DNS,
+            "dns_unresolvable",
+            f"the host name [{host}] does not resolve ({name}"
+            + (": the resolver could not be reached or answered too late)" if temporary else ")"),
+            f"getaddrinfo({host}) failed with {name} after {_ms(started)}",
+            confidence=Confidence.LIKELY if temporary else Confidence.CERTAIN,
+        )
+        return
+    except TimeoutError:
+        probe.fail(
+            Stage.DNS,
+            "dns_unresolvable",
+            f"the host name [{host}] did not resolve within the probe's time",
+            f"getaddrinfo({host}) gave no answer in {_ms(started)}",
+            confidence=Confidence.LIKELY,
+        )
+        return
+    found = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    probe.addresses = found
+    probe.passed(Stage.DNS, f"[{host}] resolves to {list(found)} in {_ms(started)}")
+
+
+_EAI_NAMES = {
+    getattr(socket, name): name
+    for name in ("EAI_NONAME", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA", "EAI_SERVICE")
+    if hasattr(socket, name)
+}
+
+
+# --- TCP -----------------------------------------------------------------------------------------
+
+
+async def _tcp(probe: Probe) -> None:
+    ip = probe.addresses[0]
+    where = f"{ip}:{probe.target.port}"
+    started = time.monotonic()
+    try:
+        conn = await ProbeConnection.open(ip, probe.target.port, probe.budget.left())
+    except TimeoutError:
+        probe.fail(
+            Stage.TCP,
+            "tcp_timeout",
+            f"no answer to the connection request within {_ms(started)}: the address is "
+            "black-holed (a firewall dropping packets, a host that is off)",
+            f"connect({where}) timed out after {_ms(started)}",
+            ruled_out=("tcp_refused",),
+        )
+        return
+    except OSError as exc:
+        _tcp_error(probe, exc, where, started)
+        return
+    rtt = time.monotonic() - started
+    probe.conn = conn
+    # Listen before speaking: a reset or close now is the connection itself being refused; a
+    # banner is a server that speaks first (no Elasticsearch port does).
+    quiet = await conn.listen(probe.budget.share(min(max(3 * rtt, _QUIET_MIN), _QUIET_MAX)))
+    opened = f"connect({where}) succeeded in {_ms(started, rtt)}"
+    if quiet.data is not None and not quiet.data:
+        code = "tcp_reset" if quiet.reset else "tcp_closed"
+        what = "reset" if quiet.reset else "closed"
+        probe.fail(
+            Stage.TCP,
+            code,
+            f"the connection is {what} by the remote as soon as it opens, before anything is "
+            "sent (a relay or load balancer with no backend, a filter, or a node refusing more "
+            "connections)",
+            opened,
+            f"the connection was {what} {_ms(started)} after connecting, before any byte",
+        )
+        return
+    probe.passed(Stage.TCP, opened)
+    if quiet.data:
+        probe.port = PortIdentity(PortKind.OTHER, tls=False, detail="speaks first")
+        probe.fail(
+            Stage.PROTOCOL,
+            "not_elasticsearch",
+            f"the server speaks first ({quiet.data[:40]!r}); Elasticsearch ports never do",
+            f"received {len(quiet.data)} bytes before sending anything: {quiet.data[:40]!r}",
+        )
+
+
+def _tcp_error(probe: Probe, exc: OSError, where: str, started: float) -> None:
+    took = _ms(started)
+    code_name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    detail = f"connect({where}) failed with {code_name} after {took}"
+    if exc.errno == errno.ECONNREFUSED:
+        probe.fail(
+            Stage.TCP,
+            "tcp_refused",
+            "the connection is refused: nothing listens at this port (a wrong port, the remote "
+            "cluster server not enabled, or the node is down)",
+            detail,
+            ruled_out=("tcp_timeout",),
+        )
+    elif exc.errno == errno.ECONNRESET:
+        probe.fail(Stage.TCP, "tcp_reset", "the connection is reset while opening", detail)
+    elif exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        probe.fail(
+            Stage.TCP,
+            "tcp_unreachable",
+            "there is no route to the address (host or network unreachable)",
+            detail,
+        )
+    elif exc.errno == errno.ETIMEDOUT:
+        probe.fail(Stage.TCP, "tcp_timeout", "the connection request timed out", detail)
+    else:
+        probe.undecided(
+            Stage.TCP,
+            f"the connection failed with {code_name}",
+            ("tcp_refused", "tcp_timeout", "tcp_unreachable"),
+            ("the same probe from another machine of the local cluster",),
+            detail,
+        )
+
+
+def _ms(started: float, took: float | None = None) -> str:
+    took = time.monotonic() - started if took is None else took
+    return f"{took * 1000:.0f} ms"

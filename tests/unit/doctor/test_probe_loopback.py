@@ -1,0 +1,371 @@
+"""The probe against real loopback servers: raw asyncio servers that refuse, reset, close, hold,
+speak HTTP or speak first, and in-process Isthmus transport servers with the certificates of each
+TLS fault. Every cause the DNS, TCP, protocol, TLS and handshake stages emit is reached here for
+real (the API-key model's authentication causes need a whole remote cluster: see
+``tests/integration/test_doctor_probe.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import time
+
+from isthmus.doctor.model import Outcome, Stage
+from isthmus.doctor.port_identity import PING
+from isthmus.doctor.probe import ProbeTarget, probe_remote
+from isthmus.remote.security_model import SecurityModel
+from tests.unit.doctor.conftest import (
+    Pki,
+    client_context,
+    details,
+    failed_cause,
+    free_port,
+    outcome,
+    raw_server,
+    reset,
+    server_context,
+    transport_server,
+)
+
+
+def target(port: int, **kw: object) -> ProbeTarget:
+    kw.setdefault("timeout", 2.0)
+    return ProbeTarget("my", str(kw.pop("host", "127.0.0.1")), port, **kw)  # type: ignore[arg-type]
+
+
+# --- DNS and TCP --------------------------------------------------------------------------------
+
+
+async def test_unresolvable_host() -> None:
+    report = await probe_remote(target(9443, host="no-such-host.invalid"))
+    assert failed_cause(report) == (Stage.DNS, "dns_unresolvable"), outcome(report)
+    assert [r.outcome for r in report.stages[1:]] == [Outcome.NOT_REACHED] * 4
+
+
+async def test_localhost_resolves_and_ip_literal_needs_no_lookup() -> None:
+    report = await probe_remote(target(free_port(), host="localhost"))
+    assert report.stage(Stage.DNS).outcome is Outcome.PASSED
+    assert "resolves to" in details(report)
+    report = await probe_remote(target(free_port()))
+    assert "is an IP address" in details(report)
+
+
+async def test_refused() -> None:
+    report = await probe_remote(target(free_port()))
+    assert failed_cause(report) == (Stage.TCP, "tcp_refused"), outcome(report)
+    assert "ECONNREFUSED" in details(report)
+    assert report.elapsed < 0.5
+
+
+async def test_black_holed_times_out_within_the_budget() -> None:
+    # A listener whose accept queue is full drops new SYNs: the kernel's own black hole.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            started = time.monotonic()
+            report = await probe_remote(target(port, timeout=1.0))
+    assert failed_cause(report) == (Stage.TCP, "tcp_timeout"), outcome(report)
+    assert 0.9 < time.monotonic() - started < 2.0
+
+
+async def test_reset_as_soon_as_open() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reset(writer)
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.TCP, "tcp_reset"), outcome(report)
+
+
+async def test_closed_as_soon_as_open() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.TCP, "tcp_closed"), outcome(report)
+
+
+# --- protocol -------------------------------------------------------------------------------------
+
+
+async def test_silent_port_within_the_budget() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port, timeout=2.0))
+    assert failed_cause(report) == (Stage.PROTOCOL, "no_answer"), outcome(report)
+    assert report.stage(Stage.TCP).outcome is Outcome.PASSED
+    assert report.elapsed < 2.0 + 1.0
+
+
+async def test_http_port() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.PROTOCOL, "http_port"), outcome(report)
+
+
+async def test_elasticsearch_plaintext_transport_is_recognised_by_its_http_answer() -> None:
+    """ES closes on a TLS hello, ignores a ping and answers HTTP with its own sentence."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.read(6)
+        if head != PING:
+            return  # a TLS hello: not 'E' 'S', closed
+        await reader.read(100)
+        writer.write(b"This is not an HTTP port")
+        await writer.drain()
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert report.stage(Stage.PROTOCOL).outcome is Outcome.PASSED, outcome(report)
+    assert "Elasticsearch transport over plaintext" in details(report)
+    assert report.stage(Stage.HANDSHAKE).outcome is Outcome.NOT_CHECKED
+
+
+async def test_server_that_speaks_first_is_not_elasticsearch() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.PROTOCOL, "not_elasticsearch"), outcome(report)
+
+
+async def test_plaintext_isthmus_transport_all_green() -> None:
+    async with transport_server() as server:
+        report = await probe_remote(target(server.port))
+    assert report.failed is None, outcome(report)
+    assert report.remote_cluster_name == "remote"
+    assert report.remote_cluster_uuid == "remote-uuid"
+    assert report.remote_node == "remote-node"
+    assert report.stage(Stage.TLS).outcome is Outcome.NOT_CHECKED
+    assert "profile [default]" in details(report)
+
+
+async def test_tls_client_against_plaintext_port(pki: Pki) -> None:
+    ca = pki.ca("server")
+    del ca
+    async with transport_server() as server:
+        report = await probe_remote(
+            target(server.port, client_ssl=client_context(pki.dir / "server-ca.crt"))
+        )
+    assert failed_cause(report) == (Stage.PROTOCOL, "tls_to_plaintext"), outcome(report)
+
+
+async def test_plaintext_client_against_tls_port(pki: Pki) -> None:
+    crt, key = pki.leaf("remote", pki.ca("server"))
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        report = await probe_remote(target(server.port))
+    assert failed_cause(report) == (Stage.PROTOCOL, "plaintext_to_tls"), outcome(report)
+
+
+async def test_certificate_model_on_a_profile_demanding_credentials() -> None:
+    """What the transport handshake without credentials meets on a remote cluster server."""
+    from isthmus.errors import IllegalArgumentError
+
+    def refuse(action: str, headers: object, info: object) -> None:
+        raise IllegalArgumentError(
+            "Cross cluster requests through the dedicated remote cluster server port require "
+            "transport header [_cross_cluster_access_credentials] but none found. Please ensure "
+            "you have configured remote cluster credentials on the cluster originating the "
+            "request."
+        )
+
+    async with transport_server(profile="_remote_cluster", request_filter=refuse) as server:
+        report = await probe_remote(target(server.port))
+    assert failed_cause(report) == (
+        Stage.PROTOCOL,
+        "remote_cluster_port_without_credentials",
+    ), outcome(report)
+
+
+async def test_api_key_model_on_the_transport_profile() -> None:
+    async with transport_server() as server:
+        report = await probe_remote(target(server.port, model=SecurityModel.API_KEY))
+    assert failed_cause(report) == (
+        Stage.PROTOCOL,
+        "transport_port_with_credentials",
+    ), outcome(report)
+
+
+# --- handshake ------------------------------------------------------------------------------------
+
+
+async def test_incompatible_version() -> None:
+    async with transport_server(min_compatible_version=9_000_099) as server:
+        report = await probe_remote(target(server.port))
+    assert failed_cause(report) == (Stage.HANDSHAKE, "handshake_incompatible_version"), outcome(
+        report
+    )
+
+
+async def test_handshake_never_answered() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(100):
+            if data.startswith(PING):
+                writer.write(PING)  # an Isthmus transport's ping echo, then nothing more
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port, timeout=2.0))
+    assert failed_cause(report) == (Stage.HANDSHAKE, "handshake_timeout"), outcome(report)
+    assert report.elapsed < 3.0
+
+
+async def test_connection_closed_during_the_handshake() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read(100)
+        if data.startswith(PING):
+            writer.write(PING)
+            await writer.drain()
+            await reader.read(100)  # the handshake request: hang up on it
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.HANDSHAKE, "handshake_closed"), outcome(report)
+
+
+# --- TLS ------------------------------------------------------------------------------------------
+
+
+async def test_tls_trusted_chain_all_green(pki: Pki) -> None:
+    crt, key = pki.leaf("remote", pki.ca("server"))
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        report = await probe_remote(
+            target(server.port, client_ssl=client_context(pki.dir / "server-ca.crt"))
+        )
+    assert report.failed is None, outcome(report)
+    assert report.stage(Stage.TLS).outcome is Outcome.PASSED
+    assert report.remote_cluster_name == "remote"
+
+
+async def test_untrusted_ca_names_the_candidate_that_would_trust_it(pki: Pki) -> None:
+    crt, key = pki.leaf("remote", pki.ca("server"))
+    pki.ca("other")
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        client = client_context(pki.dir / "other-ca.crt")
+        alone = await probe_remote(target(server.port, client_ssl=client))
+        helped = await probe_remote(
+            target(
+                server.port,
+                client_ssl=client,
+                candidate_cas=(pki.dir / "other-ca.crt", pki.dir / "server-ca.crt"),
+            )
+        )
+    # Without the issuer's certificate, an untrusted CA and a missing intermediate look alike.
+    failed = alone.failed
+    assert failed is not None and failed.outcome is Outcome.UNDECIDED, outcome(alone)
+    assert set(failed.findings[0].candidates) == {"tls_untrusted_ca", "tls_missing_intermediate"}
+    assert failed_cause(helped) == (Stage.TLS, "tls_untrusted_ca"), outcome(helped)
+    (finding,) = helped.stage(Stage.TLS).findings
+    assert f"trusting [{pki.dir / 'server-ca.crt'}] would make it trusted" in finding.message
+    assert str(pki.dir / "other-ca.crt") not in finding.message.split("trusting")[1]
+
+
+async def test_regenerated_ca_with_the_same_name(pki: Pki) -> None:
+    old = pki.ca("old", dn="CN=Probe Shared Name CA")
+    del old
+    new = pki.ca("new", dn="CN=Probe Shared Name CA")
+    crt, key = pki.leaf("remote", new)
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        report = await probe_remote(
+            target(
+                server.port,
+                client_ssl=client_context(pki.dir / "old-ca.crt"),
+                candidate_cas=(pki.dir / "new-ca.crt",),
+            )
+        )
+    assert failed_cause(report) == (Stage.TLS, "tls_ca_regenerated"), outcome(report)
+    assert "new-ca.crt" in report.stage(Stage.TLS).findings[0].message
+
+
+async def test_missing_intermediate(pki: Pki) -> None:
+    root = pki.ca("root")
+    inter = pki.intermediate("intermediate", root)
+    crt, key = pki.leaf("remote", inter)  # the leaf alone: the intermediate is not sent
+    full_crt, full_key = pki.leaf("remote-full", inter, chain=True)
+    client = client_context(pki.dir / "root-ca.crt")
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        report = await probe_remote(
+            target(
+                server.port,
+                client_ssl=client,
+                candidate_cas=(pki.dir / "intermediate-ca.crt",),
+            )
+        )
+    assert failed_cause(report) == (Stage.TLS, "tls_missing_intermediate"), outcome(report)
+    async with transport_server(ssl_context=server_context(full_crt, full_key)) as server:
+        report = await probe_remote(target(server.port, client_ssl=client))
+    assert report.failed is None, outcome(report)
+
+
+async def test_hostname_mismatch_names_the_dialled_address_and_server_name(pki: Pki) -> None:
+    crt, key = pki.leaf("remote", pki.ca("server"), dns=("elsewhere.example",), ips=("10.9.9.9",))
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        client = client_context(pki.dir / "server-ca.crt")
+        report = await probe_remote(target(server.port, client_ssl=client))
+        named = await probe_remote(
+            target(server.port, client_ssl=client, server_name="other.example")
+        )
+        lenient = await probe_remote(
+            target(
+                server.port,
+                client_ssl=client_context(pki.dir / "server-ca.crt", check_hostname=False),
+            )
+        )
+    assert failed_cause(report) == (Stage.TLS, "tls_hostname_mismatch"), outcome(report)
+    message = report.stage(Stage.TLS).findings[0].message
+    assert "[127.0.0.1]" in message and "DNS:elsewhere.example" in message
+    assert failed_cause(named) == (Stage.TLS, "tls_hostname_mismatch")
+    assert "server_name [other.example]" in named.stage(Stage.TLS).findings[0].message
+    assert lenient.failed is None, outcome(lenient)  # verification_mode certificate
+
+
+async def test_expired_and_not_yet_valid(pki: Pki) -> None:
+    ca = pki.ca("server")
+    now = dt.datetime.now(dt.UTC)
+    old = pki.leaf("expired", ca, now=now - dt.timedelta(days=10), days=2)
+    future = pki.leaf("future", ca, now=now + dt.timedelta(days=3), days=30)
+    client = client_context(pki.dir / "server-ca.crt")
+    async with transport_server(ssl_context=server_context(*old)) as server:
+        expired = await probe_remote(target(server.port, client_ssl=client))
+    async with transport_server(ssl_context=server_context(*future)) as server:
+        early = await probe_remote(target(server.port, client_ssl=client))
+    assert failed_cause(expired) == (Stage.TLS, "tls_expired"), outcome(expired)
+    assert "this machine's clock" in expired.stage(Stage.TLS).findings[0].message
+    assert failed_cause(early) == (Stage.TLS, "tls_not_yet_valid"), outcome(early)
+    assert "3d after this machine's clock" in early.stage(Stage.TLS).findings[0].message
+
+
+async def test_client_certificate_required_and_untrusted(pki: Pki) -> None:
+    ca = pki.ca("server")
+    client_ca = pki.ca("client")
+    stranger = pki.ca("stranger")
+    crt, key = pki.leaf("remote", ca)
+    good = pki.leaf("local", client_ca)
+    bad = pki.leaf("intruder", stranger)
+    server_ctx = server_context(crt, key, client_ca=pki.dir / "client-ca.crt")
+    trust = pki.dir / "server-ca.crt"
+    async with transport_server(ssl_context=server_ctx) as server:
+        none = await probe_remote(target(server.port, client_ssl=client_context(trust)))
+        untrusted = await probe_remote(
+            target(server.port, client_ssl=client_context(trust, cert=bad))
+        )
+        accepted = await probe_remote(
+            target(server.port, client_ssl=client_context(trust, cert=good))
+        )
+    assert failed_cause(none) == (Stage.TLS, "tls_client_certificate_required"), outcome(none)
+    assert failed_cause(untrusted) == (Stage.TLS, "tls_client_untrusted"), outcome(untrusted)
+    assert accepted.failed is None, outcome(accepted)
+    assert accepted.remote_cluster_name == "remote"
