@@ -10,7 +10,8 @@ authentication (what the remote said of the credential). Each stage is a
 :class:`~isthmus.doctor.model.StageResult` with its evidence; the first failed stage carries the
 finding, later ones are not reached. The whole probe is bounded by ``target.timeout``.
 
-The TLS, handshake and authentication stages live in :mod:`isthmus.doctor.probe_stages`; what
+The protocol, TLS, handshake and authentication stages live in :mod:`~isthmus.doctor.probe_protocol`,
+:mod:`~isthmus.doctor.probe_tls` and :mod:`~isthmus.doctor.probe_handshake`; what
 the bytes, the certificates and the errors mean is decided by the pure modules
 (:mod:`~isthmus.doctor.port_identity`, :mod:`~isthmus.doctor.tls_check`,
 :mod:`~isthmus.doctor.handshake_errors`). Nothing a probe reports carries a secret.
@@ -212,16 +213,18 @@ def _stages(target: ProbeTarget) -> tuple[Stage, ...]:
 
 async def probe_remote(target: ProbeTarget) -> ProbeReport:
     """Probe ``target`` stage by stage within ``target.timeout`` seconds (see the module doc)."""
-    from isthmus.doctor import probe_stages
+    from isthmus.doctor.probe_handshake import handshake
+    from isthmus.doctor.probe_protocol import protocol
+    from isthmus.doctor.probe_tls import tls
 
     started = time.monotonic()
     probe = Probe(target, Budget(target.timeout))
     steps = (
         (Stage.DNS, _dns),
         (Stage.TCP, _tcp),
-        (Stage.PROTOCOL, probe_stages.protocol),
-        (Stage.TLS, probe_stages.tls),
-        (Stage.HANDSHAKE, probe_stages.handshake),
+        (Stage.PROTOCOL, protocol),
+        (Stage.TLS, tls),
+        (Stage.HANDSHAKE, handshake),
     )
     try:
         # A safety net only: every wait inside takes its share of the budget.

@@ -1,0 +1,162 @@
+"""The probe's handshake and authentication stages, through the project's transport client.
+
+:func:`isthmus.transport.client.connect` runs the real handshake of the alias's model: the
+transport handshake (certificate model) or the remote cluster handshake with the credential
+headers (API-key model). A success names the remote's cluster, uuid, node and version; an error
+answer is classified by :mod:`isthmus.doctor.handshake_errors` (an authentication error means
+the handshake reached its handler, so the handshake stage passed and authentication failed);
+our own connect failing is a timeout or a close, told apart by how long it took. The credential
+is sent, never reported: only the key's id appears in the evidence.
+
+The handshake speaks Isthmus's transport framing: against an Elasticsearch port (recognised by
+the protocol stage) these stages are not checked and the verdict is left to REST and log evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+
+from isthmus.doctor.handshake_errors import RemoteFailure, classify
+from isthmus.doctor.model import Stage
+from isthmus.doctor.probe import Probe
+from isthmus.doctor.probe_protocol import probe_identity
+from isthmus.errors import ConnectTransportError, IsthmusError
+from isthmus.remote.security_model import SecurityModel
+from isthmus.wire.names import (
+    DEFAULT_PROFILE,
+    HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_PROFILE,
+)
+
+# --- handshake and authentication ----------------------------------------------------------------
+
+
+async def handshake(probe: Probe) -> None:
+    from isthmus.security.cross_cluster_access import SYSTEM_SUBJECT_INFO, outbound_headers
+    from isthmus.transport.client import connect
+
+    t = probe.target
+    port = probe.port
+    if port is None or not port.isthmus:
+        why = (
+            "the port speaks Elasticsearch's transport; the probe's own handshake speaks "
+            "Isthmus's framing only, so this stage is left to the REST and log evidence"
+        )
+        probe.not_checked(Stage.HANDSHAKE, why)
+        return
+    api = t.model is SecurityModel.API_KEY
+    headers: dict[str, str] | None = None
+    if api and t.credential is not None:
+        headers = outbound_headers(t.credential, SYSTEM_SUBJECT_INFO)
+    action = REMOTE_CLUSTER_HANDSHAKE_ACTION if api else HANDSHAKE_ACTION
+    started = time.monotonic()
+    budget = probe.budget.left()
+    try:
+        channel = await connect(
+            probe.addresses[0],
+            t.port,
+            identity=probe_identity(t),
+            ssl_context=t.client_ssl,
+            server_hostname=t.server_name or t.host,
+            timeout=budget,
+            profile=REMOTE_CLUSTER_PROFILE if api else DEFAULT_PROFILE,
+            handshake_action=action,
+            headers=headers,
+        )
+    except IsthmusError as exc:
+        _handshake_failed(probe, exc, action, time.monotonic() - started, budget)
+        return
+    node = channel.remote_node
+    probe.remote.update(
+        cluster_name=channel.remote_cluster_name,
+        cluster_uuid=channel.remote_cluster_uuid,
+        version=None if node is None else node.version,
+        node=None if node is None else node.name,
+    )
+    channel.close()
+    probe.passed(
+        Stage.HANDSHAKE,
+        f"[{action}] answered by node [{probe.remote.get('node')}] of cluster "
+        f"[{probe.remote.get('cluster_name')}] (uuid [{probe.remote.get('cluster_uuid')}], "
+        f"version [{probe.remote.get('version')}]) in {(time.monotonic() - started) * 1000:.0f} ms",
+    )
+    if api:
+        probe.passed(
+            Stage.AUTHENTICATION,
+            f"the remote cluster server authenticated the cross-cluster API key "
+            f"[{key_id(t.credential)}]",
+        )
+
+
+def _handshake_failed(
+    probe: Probe, exc: IsthmusError, action: str, took: float, budget: float
+) -> None:
+    api = probe.target.model is SecurityModel.API_KEY
+    if exc.remote_origin is None and isinstance(exc, ConnectTransportError):
+        # Our own connect failed: a silence that used the whole wait, or a close before it.
+        if took >= budget * 0.9:
+            probe.fail(
+                Stage.HANDSHAKE,
+                "handshake_timeout",
+                f"[{action}] got no answer within {took:.1f}s",
+                f"no handshake answer after {took * 1000:.0f} ms",
+            )
+        else:
+            probe.fail(
+                Stage.HANDSHAKE,
+                "handshake_closed",
+                f"the remote closed the connection during [{action}]",
+                f"closed after {took * 1000:.0f} ms: {exc.reason}",
+            )
+        return
+    failure = RemoteFailure(
+        exc.es_type,
+        exc.reason,
+        str(exc.extra.get("additional_unsuccessful_credentials", "")),
+        _causes(exc),
+    )
+    said = f"[{action}] answered [{failure.es_type}] {failure.reason}" + (
+        f" ({failure.unsuccessful})" if failure.unsuccessful else ""
+    )
+    diagnosis = classify(failure, api_key_model=api)
+    if diagnosis.stage is Stage.AUTHENTICATION:
+        probe.passed(
+            Stage.HANDSHAKE,
+            f"the remote answered [{action}] (an authentication error, so the handshake "
+            "reached its handler)",
+        )
+    if diagnosis.cause is None:
+        probe.undecided(
+            diagnosis.stage,
+            f"the remote refused the handshake: {said}",
+            diagnosis.candidates,
+            ("the remote's log lines for this connection",),
+            said,
+        )
+        return
+    probe.fail(diagnosis.stage, diagnosis.cause, said, said, confidence=diagnosis.confidence)
+
+
+def _causes(exc: IsthmusError) -> tuple[str, ...]:
+    out: list[str] = []
+    cause = exc.caused_by
+    while cause is not None and len(out) < 8:
+        out.append(cause.reason)
+        cause = cause.caused_by
+    return tuple(out)
+
+
+def key_id(credential: object) -> str:
+    """The id of an encoded cross-cluster key (never its secret), or ``?``."""
+    from isthmus.settings.secret import Secret
+
+    if not isinstance(credential, Secret):
+        return "?"
+    try:
+        decoded = base64.b64decode(credential.reveal(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "?"
+    return decoded.partition(":")[0] or "?"
