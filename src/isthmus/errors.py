@@ -311,8 +311,22 @@ class InvalidValue(SettingsError, ValueError):
         self.args = (template if key is None else reason,)
 
 
+# ES's exit code for a configuration error (a bad setting, TLS file or keystore, a failed
+# bootstrap check); anything else that stops a start exits 1.
+CONFIGURATION_EXIT = 78
+
+
 class NodeStartupError(Exception):
-    """The node cannot start; the message is printed for the operator, not sent to a client."""
+    """The node cannot start; the message is one line for the operator (stderr and the log),
+    never sent to a client. ``exit_code`` is the process's: 78 for configuration errors."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    @classmethod
+    def configuration(cls, message: str) -> NodeStartupError:
+        return cls(message, exit_code=CONFIGURATION_EXIT)
 
 
 class ResourceNotFoundError(IsthmusError):

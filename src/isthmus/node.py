@@ -78,6 +78,7 @@ if TYPE_CHECKING:  # security's heavier libraries load only when security is on
 
 log = logging.getLogger("org.elasticsearch.node.Node")
 http_log = logging.getLogger("org.elasticsearch.http.AbstractHttpServerTransport")
+bootstrap_log = logging.getLogger("org.elasticsearch.bootstrap.Elasticsearch")
 
 
 class Node:
@@ -108,201 +109,208 @@ class Node:
         return read_node_keystore(self.settings.config_dir, password, self.keystore_password)
 
     async def run(self) -> None:
-        s = self.settings
         started = time.monotonic()
         async with contextlib.AsyncExitStack() as stack:
-            env = NodeEnvironment(s.path_data)
-            stack.callback(env.close)
             try:
-                secure = SecureSettingsHolder(self.load_keystore, self.load_keystore())
-            except IsthmusError as exc:
-                raise NodeStartupError(f"cannot read the keystore: {exc.reason}") from None
-            stack.callback(log.info, "closed")
-            stack.callback(self._remove_ports_file)
-            _log_start(s, env.node_id)
-            store = ClusterStore(env.state_dir)
-            stack.callback(store.close)
-            indices = IndicesService(
-                env.indices_dir, search_threads=s.get("thread_pool.search.size")
-            )
-            stack.push_async_callback(indices.close)
-            cluster = ClusterService(store)
-            cluster.add_applier(indices.apply)
-            await indices.apply(
-                ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state
-            )
-            sock = bind_first_free(s.http_bind_host, s.http_ports)
-            stack.callback(sock.close)  # the server closes it too; this covers a failed start
-            http_address = "{}:{}".format(*sock.getsockname()[:2])
-            security = None
-            if s.security_enabled:
-                from isthmus.security.bootstrap import start_security
+                await self._run(stack, started)
+            except NodeStartupError as exc:
+                # Logged before the components close, so the reason precedes "closed".
+                bootstrap_log.error("%s", exc)
+                raise
 
-                security = start_security(
-                    s, env.state_dir, self.clock, secure.get("bootstrap.password")
-                )
-                stack.callback(security.store.close)
-            else:
-                log.warning(
-                    "security is disabled (xpack.security.enabled: false): every request runs "
-                    "without authentication"
-                )
-            try:
-                listener = remote_server_settings(s.raw, s.transport_bind_host)
-            except SettingsError as exc:
-                raise NodeStartupError(exc.reason) from None
-            tls = NodeTls.from_settings(s, secure.secrets(), remote_cluster_server=listener.enabled)
-            tasks = TaskManager(env.node_id, self.clock)
-            registry: ActionRegistry[Subject] = ActionRegistry()
-            transport = await start_transport(
+    async def _run(self, stack: contextlib.AsyncExitStack, started: float) -> None:
+        """Build and start everything (each close pushed on ``stack``), serve until stopped."""
+        s = self.settings
+        env = NodeEnvironment(s.path_data)
+        stack.callback(env.close)
+        try:
+            secure = SecureSettingsHolder(self.load_keystore, self.load_keystore())
+        except IsthmusError as exc:
+            raise NodeStartupError.configuration(
+                f"cannot read the keystore: {exc.reason}"
+            ) from None
+        stack.callback(log.info, "closed")
+        stack.callback(self._remove_ports_file)
+        _log_start(s, env.node_id)
+        store = ClusterStore(env.state_dir)
+        stack.callback(store.close)
+        indices = IndicesService(env.indices_dir, search_threads=s.get("thread_pool.search.size"))
+        stack.push_async_callback(indices.close)
+        cluster = ClusterService(store)
+        cluster.add_applier(indices.apply)
+        await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
+        sock = bind_first_free(s.http_bind_host, s.http_ports)
+        stack.callback(sock.close)  # the server closes it too; this covers a failed start
+        http_address = "{}:{}".format(*sock.getsockname()[:2])
+        # Configuration first: a broken TLS or listener setting stops the start before
+        # anything is written (the elastic user's first password, say).
+        try:
+            listener = remote_server_settings(s.raw, s.transport_bind_host)
+        except SettingsError as exc:
+            raise NodeStartupError.configuration(exc.reason) from None
+        tls = NodeTls.from_settings(s, secure.secrets(), remote_cluster_server=listener.enabled)
+        security = None
+        if s.security_enabled:
+            from isthmus.security.bootstrap import start_security
+
+            security = start_security(
+                s, env.state_dir, self.clock, secure.get("bootstrap.password")
+            )
+            stack.callback(security.store.close)
+        else:
+            log.warning(
+                "security is disabled (xpack.security.enabled: false): every request runs "
+                "without authentication"
+            )
+        tasks = TaskManager(env.node_id, self.clock)
+        registry: ActionRegistry[Subject] = ActionRegistry()
+        transport = await start_transport(
+            s,
+            registry,
+            local_node(s, env.node_id, cluster.state.cluster_uuid),
+            ssl_context=tls.transport_server,
+            trust=tls.transport_trust,
+            request_filter=security.transport_filter if security is not None else None,
+            breaker=self.inflight,
+            tasks=tasks,
+            tls_handshake_timeout=handshake_timeout("transport", s.raw),
+        )
+        stack.push_async_callback(transport.close)
+        register_transport_nodes(
+            registry,
+            cluster_name=s.cluster_name,
+            cluster_uuid=lambda: cluster.state.cluster_uuid,
+            node=lambda: transport.identity.node,
+        )
+        remote_server: TransportServer[Subject] | None = None
+        if listener.enabled:
+            remote_server = rcs = await start_remote_cluster_server(
                 s,
-                registry,
-                local_node(s, env.node_id, cluster.state.cluster_uuid),
-                ssl_context=tls.transport_server,
-                trust=tls.transport_trust(),
-                request_filter=security.transport_filter if security is not None else None,
+                listener,
+                transport,
+                ssl_context=tls.remote_cluster_server,
+                trust=tls.remote_cluster_server_trust,
+                request_filter=security.cross_cluster_filter if security is not None else None,
                 breaker=self.inflight,
                 tasks=tasks,
-                tls_handshake_timeout=handshake_timeout("transport", s.raw),
+                tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
             )
-            stack.push_async_callback(transport.close)
-            register_transport_nodes(
-                registry,
+            stack.push_async_callback(remote_server.close)
+            register_remote_cluster_server(
+                transport.registry,
                 cluster_name=s.cluster_name,
-                cluster_uuid=lambda: cluster.state.cluster_uuid,
-                node=lambda: transport.identity.node,
+                cluster_uuid=lambda: transport.identity.cluster_uuid,
+                node=lambda: rcs.identity.node,
             )
-            remote_server: TransportServer[Subject] | None = None
-            if listener.enabled:
-                remote_server = rcs = await start_remote_cluster_server(
-                    s,
-                    listener,
-                    transport,
-                    ssl_context=tls.remote_cluster_server_context(),
-                    trust=tls.remote_cluster_server_trust(),
-                    request_filter=security.cross_cluster_filter if security is not None else None,
-                    breaker=self.inflight,
-                    tasks=tasks,
-                    tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
-                )
-                stack.push_async_callback(remote_server.close)
-                register_remote_cluster_server(
-                    transport.registry,
-                    cluster_name=s.cluster_name,
-                    cluster_uuid=lambda: transport.identity.cluster_uuid,
-                    node=lambda: rcs.identity.node,
-                )
-            remote = self._remote_service(transport, tls, secure)
-            stack.push_async_callback(remote.close)
+        remote = self._remote_service(transport, tls, secure)
+        stack.push_async_callback(remote.close)
 
-            guard = Guard(security.service, cluster, Authorizer()) if security else None
-            authz = guard.indices if guard is not None else None
-            cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
-            cross_cluster.register(transport.registry)
-            search = SearchActions(cluster, indices, env.node_id, self.clock)
-            ccs = CrossClusterSearch(search, cross_cluster)
-            # What other clusters' searches call here, with their DLS/FLS applied.
-            CrossClusterSearchHandlers(
-                search,
-                authz=authz,
-                restrictions_for=authz.search_restrictions if authz is not None else None,
-            ).register(transport.registry)
-            async_search = AsyncSearchActions(ccs, self.clock)
-            stack.push_async_callback(async_search.close)
-            field_caps = FieldCapsActions(cross_cluster, authz)
-            field_caps.register(transport.registry)
-            identity = NodeIdentity(
-                env.node_id,
-                s,
-                http_address,
-                self.clock(),
-                transport.publish_address,
-                transport.bound_address,
-                remote_server.publish_address if remote_server is not None else None,
-                remote_server.bound_address if remote_server is not None else None,
-            )
-            inflight = self.inflight
-            cluster_actions = ClusterActions(
-                cluster,
-                indices,
+        guard = Guard(security.service, cluster, Authorizer()) if security else None
+        authz = guard.indices if guard is not None else None
+        cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
+        cross_cluster.register(transport.registry)
+        search = SearchActions(cluster, indices, env.node_id, self.clock)
+        ccs = CrossClusterSearch(search, cross_cluster)
+        # What other clusters' searches call here, with their DLS/FLS applied.
+        CrossClusterSearchHandlers(
+            search,
+            authz=authz,
+            restrictions_for=authz.search_restrictions if authz is not None else None,
+        ).register(transport.registry)
+        async_search = AsyncSearchActions(ccs, self.clock)
+        stack.push_async_callback(async_search.close)
+        field_caps = FieldCapsActions(cross_cluster, authz)
+        field_caps.register(transport.registry)
+        identity = NodeIdentity(
+            env.node_id,
+            s,
+            http_address,
+            self.clock(),
+            transport.publish_address,
+            transport.bound_address,
+            remote_server.publish_address if remote_server is not None else None,
+            remote_server.bound_address if remote_server is not None else None,
+        )
+        inflight = self.inflight
+        cluster_actions = ClusterActions(
+            cluster,
+            indices,
+            identity,
+            breakers=lambda: {"in_flight_requests": inflight.stats()},
+        )
+        cluster_actions.add_consumer(
+            "logger.",
+            lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
+        )
+        cluster_actions.apply_all()
+
+        async def apply_remotes(flat: Any) -> None:
+            await remote.apply(enabled_remotes(flat))
+
+        cluster_actions.add_group("cluster.remote.", validate_remote_change, apply_remotes)
+        disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
+        indices.on_storage_full = disk.storage_full
+        indices_actions = IndicesActions(cluster, indices)
+        routes = all_routes(
+            cluster_api=ClusterApiDeps(
                 identity,
-                breakers=lambda: {"in_flight_requests": inflight.stats()},
-            )
-            cluster_actions.add_consumer(
-                "logger.",
-                lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
-            )
-            cluster_actions.apply_all()
-
-            async def apply_remotes(flat: Any) -> None:
-                await remote.apply(enabled_remotes(flat))
-
-            cluster_actions.add_group("cluster.remote.", validate_remote_change, apply_remotes)
-            disk = disk_monitor_for(
-                cluster, cluster_actions, env.data_path, env.node_id, s.node_name
-            )
-            indices.on_storage_full = disk.storage_full
-            indices_actions = IndicesActions(cluster, indices)
-            routes = all_routes(
-                cluster_api=ClusterApiDeps(
-                    identity,
-                    cluster,
-                    cluster_actions,
-                    cross_cluster,
-                    remote,
-                    tasks,
-                    secure,
-                    tuple(tls.configs),
+                cluster,
+                cluster_actions,
+                cross_cluster,
+                remote,
+                tasks,
+                secure,
+                tuple(tls.configs),
+            ),
+            indices_api=IndicesApiDeps(indices_actions, cluster_actions, indices, authz),
+            documents_api=DocumentsApiDeps(
+                cluster, DocumentActions(cluster, indices, indices_actions), authz
+            ),
+            search_api=SearchApiDeps(cluster, search, ccs, async_search, field_caps, authz),
+            cat_api=CatApiDeps(
+                identity, cluster, indices, cluster_actions, indices_actions, search, authz
+            ),
+            security_service=security.service if security is not None else None,
+        )
+        app = RestApp(
+            Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
+        )
+        server = HttpServer.for_node(
+            app,
+            s.raw,
+            ssl_context=tls.http.context if tls.http is not None else None,
+            tls_handshake_timeout=handshake_timeout("http", s.raw),
+        )
+        http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
+        self._write_ports(http_address)
+        self._handle_signals()
+        async with asyncio.TaskGroup() as group:
+            serving = group.create_task(server.serve(sockets=[sock]))
+            loops = [
+                group.create_task(indices.refresh_loop(), name="refresh"),
+                group.create_task(disk.run(), name="disk threshold monitor"),
+                # Remotes from isthmus.yml and persisted settings connect in the
+                # background: unlike ES, the start does not wait for them.
+                group.create_task(
+                    remote.initialize(enabled_remotes(cluster_actions.effective())),
+                    name="initial remote cluster connections",
                 ),
-                indices_api=IndicesApiDeps(indices_actions, cluster_actions, indices, authz),
-                documents_api=DocumentsApiDeps(
-                    cluster, DocumentActions(cluster, indices, indices_actions), authz
-                ),
-                search_api=SearchApiDeps(cluster, search, ccs, async_search, field_caps, authz),
-                cat_api=CatApiDeps(
-                    identity, cluster, indices, cluster_actions, indices_actions, search, authz
-                ),
-                security_service=security.service if security is not None else None,
+            ]
+            if tls.http is not None:
+                loops.append(group.create_task(watch_certificates(tls.http)))
+            await asyncio.sleep(0)
+            log.info(
+                "started {%s}{%s} in %.0fms",
+                s.node_name,
+                env.node_id,
+                (time.monotonic() - started) * 1000,
             )
-            app = RestApp(
-                Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
-            )
-            server = HttpServer.for_node(
-                app,
-                s.raw,
-                ssl_context=tls.http.context if tls.http is not None else None,
-                tls_handshake_timeout=handshake_timeout("http", s.raw),
-            )
-            http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
-            self._write_ports(http_address)
-            self._handle_signals()
-            async with asyncio.TaskGroup() as group:
-                serving = group.create_task(server.serve(sockets=[sock]))
-                loops = [
-                    group.create_task(indices.refresh_loop(), name="refresh"),
-                    group.create_task(disk.run(), name="disk threshold monitor"),
-                    # Remotes from isthmus.yml and persisted settings connect in the
-                    # background: unlike ES, the start does not wait for them.
-                    group.create_task(
-                        remote.initialize(enabled_remotes(cluster_actions.effective())),
-                        name="initial remote cluster connections",
-                    ),
-                ]
-                if tls.http is not None:
-                    loops.append(group.create_task(watch_certificates(tls.http)))
-                await asyncio.sleep(0)
-                log.info(
-                    "started {%s}{%s} in %.0fms",
-                    s.node_name,
-                    env.node_id,
-                    (time.monotonic() - started) * 1000,
-                )
-                await self._stop.wait()
-                log.info("stopping ...")
-                server.should_exit = True
-                await serving
-                for task in loops:
-                    task.cancel()
+            await self._stop.wait()
+            log.info("stopping ...")
+            server.should_exit = True
+            await serving
+            for task in loops:
+                task.cancel()
 
     def _remote_service(
         self, transport: TransportServer[Subject], tls: NodeTls, secure: SecureSettingsHolder
@@ -319,11 +327,10 @@ class Node:
         security = RemoteSecurity(
             identity=lambda: transport.identity,
             tuning=transport_tuning(s.raw),
-            transport_tls=ClientTls.of(tls.transport_client(), lambda: transport_trust),
-            # Built now, so a broken configuration stops the start as ES's does; its trust
-            # facts (for diagnostics) are read on first use.
+            transport_tls=ClientTls.of(tls.transport_client, lambda: transport_trust),
+            # Its trust facts (for diagnostics) are read on first use.
             remote_cluster_client_tls=ClientTls.of(
-                tls.remote_cluster_client_context(), tls.remote_cluster_client_trust
+                tls.remote_cluster_client, tls.remote_cluster_client_trust
             ),
             credential=secure.get,
         )

@@ -91,12 +91,9 @@ def node(
         pidfile.write_text(str(os.getpid()))
     try:
         run_node(settings, ports_file=ports_file, keystore_password=keystore_password)
-    except NodeStartupError as exc:
-        import logging
-
-        logging.getLogger("org.elasticsearch.bootstrap.Elasticsearch").error("%s", exc)
+    except NodeStartupError as exc:  # already in the node's log
         click.echo(f"ERROR: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     finally:
         if pidfile is not None and pidfile.exists():
             pidfile.unlink()
@@ -207,10 +204,12 @@ def demo_stop(workdir: Path) -> None:
 
 def _register_tools() -> None:
     from isthmus.cli.certutil import certutil_cli
+    from isthmus.cli.doctor import doctor_cli
     from isthmus.cli.keystore import keystore_cli
     from isthmus.cli.lab import lab_cli
 
     cli.add_command(certutil_cli)
+    cli.add_command(doctor_cli)
     cli.add_command(keystore_cli)
     cli.add_command(lab_cli)
 

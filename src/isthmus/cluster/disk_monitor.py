@@ -192,7 +192,7 @@ def disk_monitor_for(
     try:
         DiskThresholds.from_settings(settings.effective())
     except SettingsError as exc:
-        raise NodeStartupError(exc.reason) from None
+        raise NodeStartupError.configuration(exc.reason) from None
     monitor = DiskThresholdMonitor(cluster, data_path, node_id, node_name, settings.effective)
     cluster.add_applier(monitor.on_cluster_change)
 

@@ -14,14 +14,15 @@ With security off every context is None: every listener and connection is plaint
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from isthmus.errors import NodeStartupError
+from isthmus.errors import NodeStartupError, SettingsError
 from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
 
 if TYPE_CHECKING:
@@ -35,13 +36,21 @@ reload_log = logging.getLogger("org.elasticsearch.xpack.core.ssl.SSLConfiguratio
 
 @dataclass
 class NodeTls:
-    """The node's SSL configurations and contexts (all None with security off)."""
+    """The node's SSL configurations and contexts (all None with security off), every one built
+    when the node starts, before anything else is set up."""
 
     http: ContextHolder | None = None
     transport: SslConfig | None = None  # None: transport TLS off
     transport_server: ssl.SSLContext | None = None
-    remote_cluster_server: SslConfig | None = None
-    remote_cluster_client: SslConfig | None = None
+    # The client side of certificate-model remotes: the transport's own TLS.
+    transport_client: ssl.SSLContext | None = None
+    transport_trust: TrustInfo | None = None
+    remote_cluster_server: ssl.SSLContext | None = None
+    remote_cluster_server_trust: TrustInfo | None = None
+    # The API-key model's client context, and its configuration (its trust facts are read on
+    # first use, for diagnostics only).
+    remote_cluster_client: ssl.SSLContext | None = None
+    remote_cluster_client_config: SslConfig | None = None
     # Every configuration read, for GET /_ssl/certificates.
     configs: list[SslConfig] = field(default_factory=list)
 
@@ -53,22 +62,27 @@ class NodeTls:
         *,
         remote_cluster_server: bool,
     ) -> NodeTls:
-        """Read and build every context the node needs; a broken one stops the start."""
+        """Read and build every context the node needs; a broken one stops the start (78)."""
         s = settings
         if not s.security_enabled:
             return cls()
 
         def config(profile: str) -> SslConfig:
-            return ssl_config(profile, s.raw, s.config_dir, dict(secrets))
+            try:
+                return ssl_config(profile, s.raw, s.config_dir, dict(secrets))
+            except SettingsError as exc:
+                raise NodeStartupError.configuration(exc.reason) from None
 
         http = config("http")
         transport = config("transport")
         out = cls(configs=[http, transport])
         if transport.enabled:
             out.transport = transport
-            out.transport_server = build_context(transport, server=True)
+            out.transport_server = _build(transport, server=True)
+            out.transport_client = _build(transport, server=False)
+            out.transport_trust = _trust(transport)
         elif not is_loopback(s.transport_bind_host):
-            raise NodeStartupError(
+            raise NodeStartupError.configuration(
                 "Transport SSL must be enabled if security is enabled. Please set "
                 "[xpack.security.transport.ssl.enabled] to [true] or disable security by "
                 "setting [xpack.security.enabled] to [false]"
@@ -80,49 +94,56 @@ class NodeTls:
                 s.transport_bind_host,
             )
         if http.enabled:
-            out.http = ContextHolder(http)
-        client = config("remote_cluster_client")
-        if client.enabled:
-            out.remote_cluster_client = client
+            with _loading(http):
+                out.http = ContextHolder(http)
         if remote_cluster_server:
             server_cfg = config("remote_cluster_server")
             out.configs.append(server_cfg)
             if server_cfg.enabled:
-                out.remote_cluster_server = server_cfg
+                out.remote_cluster_server = _build(server_cfg, server=True)
+                out.remote_cluster_server_trust = _trust(server_cfg)
+        client = config("remote_cluster_client")
+        if client.enabled:
+            out.remote_cluster_client_config = client
+            out.remote_cluster_client = _build(client, server=False)
         return out
 
-    def transport_client(self) -> ssl.SSLContext | None:
-        """The client context of certificate-model remotes (the transport's own TLS)."""
-        return build_context(self.transport, server=False) if self.transport else None
-
-    def transport_trust(self) -> TrustInfo | None:
-        return _trust(self.transport)
-
-    def remote_cluster_server_context(self) -> ssl.SSLContext | None:
-        if self.remote_cluster_server is None:
-            return None
-        return build_context(self.remote_cluster_server, server=True)
-
-    def remote_cluster_server_trust(self) -> TrustInfo | None:
-        return _trust(self.remote_cluster_server)
-
-    def remote_cluster_client_context(self) -> ssl.SSLContext | None:
-        """The API-key model's client context; a broken configuration stops the start."""
-        if self.remote_cluster_client is None:
-            return None
-        try:
-            return build_context(self.remote_cluster_client, server=False)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            raise NodeStartupError(
-                f"invalid SSL configuration for xpack.security.remote_cluster_client.ssl: {exc}"
-            ) from exc
-
     def remote_cluster_client_trust(self) -> TrustInfo | None:
-        return _trust(self.remote_cluster_client)
+        """What the API-key model's client context trusts (read on first use)."""
+        if self.remote_cluster_client_config is None:
+            return None
+        from isthmus.security.trust_diagnostics import TrustInfo
+
+        return TrustInfo.from_config(self.remote_cluster_client_config)
 
     def __repr__(self) -> str:
         on = [c.profile for c in self.configs if c.enabled]
         return f"<NodeTls enabled={on}>"
+
+
+@contextlib.contextmanager
+def _loading(cfg: SslConfig) -> Iterator[None]:
+    """A context that cannot be built stops the start with ES's wording (exit 78)."""
+    try:
+        yield
+    except SettingsError as exc:
+        raise NodeStartupError.configuration(exc.reason) from None
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        missing = [p for p in cfg.files() if not p.exists()]
+        if missing:
+            reason = f"cannot read configured file [{missing[0]}] because the file does not exist"
+        elif isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):
+            reason = exc.strerror
+        else:
+            reason = str(exc)
+        raise NodeStartupError.configuration(
+            f"failed to load SSL configuration [{cfg.prefix}] - {reason}"
+        ) from None
+
+
+def _build(cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
+    with _loading(cfg):
+        return build_context(cfg, server=server)
 
 
 def _trust(cfg: SslConfig | None) -> TrustInfo | None:
@@ -130,7 +151,8 @@ def _trust(cfg: SslConfig | None) -> TrustInfo | None:
         return None
     from isthmus.security.trust_diagnostics import TrustInfo
 
-    return TrustInfo.from_config(cfg)
+    with _loading(cfg):
+        return TrustInfo.from_config(cfg)
 
 
 async def watch_certificates(holder: ContextHolder, every_s: float = 5.0) -> None:
