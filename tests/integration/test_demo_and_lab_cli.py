@@ -13,8 +13,10 @@ from pathlib import Path
 from isthmus.lab import session
 
 
-def _isthmus(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+def _isthmus(
+    *args: str, cwd: Path, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "isthmus", *args],
         cwd=cwd,
@@ -41,9 +43,23 @@ def _isthmus_nodes_under(root: Path) -> list[str]:
     return [line for line in out.splitlines() if "isthmus node" in line and str(root) in line]
 
 
+def _without_dev_extras(tmp_path: Path) -> dict[str, str]:
+    """An environment where the official client (a development extra) cannot be imported, as
+    after a plain ``pip install isthmus``."""
+    shim = tmp_path / "no-dev-extras" / "elasticsearch"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'elasticsearch'\", name='elasticsearch')\n"
+    )
+    return {"PYTHONPATH": str(shim.parent)}
+
+
 def test_demo_detach_then_stop(tmp_path: Path) -> None:
     root = tmp_path / "demo"
-    first = _isthmus("demo", "--detach", "--dir", str(root), cwd=tmp_path)
+    # The demo ships with Isthmus: it must work without the development extras.
+    first = _isthmus(
+        "demo", "--detach", "--dir", str(root), cwd=tmp_path, env=_without_dev_extras(tmp_path)
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert '"connected": true' in out and '"cluster_credentials": "::es_redacted::"' in out
@@ -61,8 +77,19 @@ def test_demo_detach_then_stop(tmp_path: Path) -> None:
     ports = _ports(second.stdout)
     assert ports
 
-    stopped = _isthmus("demo", "stop", "--dir", str(root), cwd=tmp_path)
-    assert stopped.returncode == 0 and "stopped 2 node(s)" in stopped.stdout
+    # The printed command works as printed, from a shell whose PATH lacks the virtualenv.
+    printed = re.search(r"stop with: (.+)$", second.stdout, re.M)
+    assert printed is not None, second.stdout
+    stopped = subprocess.run(
+        printed.group(1),
+        shell=True,
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert stopped.returncode == 0 and "stopped 2 node(s)" in stopped.stdout, stopped.stderr
     assert _isthmus_nodes_under(root.resolve()) == []
     assert all(_refused(port) for port in ports)
 

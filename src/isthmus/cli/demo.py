@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from isthmus.cli.command import isthmus_command
 from isthmus.lab import session
 from isthmus.lab.topology import (
     ALIAS,
@@ -105,7 +106,7 @@ def run_demo(
     lab = Lab(root, spec, detached=True)
     try:
         _bring_up(lab, console, ports)
-        es = _search(lab, console)
+        _search(lab, console)
     except StepFailed as exc:
         console.print(f"✗ step failed: {exc.step}", style="red", markup=False)
         console.print(f"  {type(exc.cause).__name__}: {exc.cause}", markup=False)
@@ -118,9 +119,11 @@ def run_demo(
         lab.stop()
         raise
     _how_to_reach(lab, console)
-    del es
     if detach:
-        console.print(f"\nleft running; stop with: isthmus demo stop --dir {workdir}", markup=False)
+        console.print(
+            f"\nleft running; stop with: {isthmus_command()} demo stop --dir {workdir}",
+            markup=False,
+        )
         return 0
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -177,16 +180,17 @@ def _log_of(node: NodeProcess | None) -> Path | None:
     return node.log_file if node.log_file.exists() else node.home / "stderr.log"
 
 
-def _search(lab: Lab, console: Console) -> Any:
-    from elasticsearch import Elasticsearch
+def _search(lab: Lab, console: Console) -> dict[str, Any]:
+    """The cross-cluster search, over plain HTTP: the demo ships with Isthmus and must not need
+    the official client (a development dependency); its output shows how to use the client."""
+    from isthmus.lab.topology import _call as rest_call
 
     assert lab.local is not None
-    es = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD), request_timeout=30)
     console.print("\n[bold]GET /_remote/info[/bold] (local cluster)")
-    console.print_json(data=dict(es.cluster.remote_info()))
-    query = {"match": {"title": "remote cluster"}}
+    console.print_json(data=lab.remote_info())
+    query = {"query": {"match": {"title": "remote cluster"}}, "size": 5}
     try:
-        result = es.search(index=f"{ALIAS}:{ARTICLES}", query=query, size=5)
+        result = rest_call(lab.user_url, "POST", f"/{ALIAS}:{ARTICLES}/_search", query)
     except Exception as exc:
         raise StepFailed("cross-cluster search", exc, _log_of(lab.local)) from exc
     table = Table(
@@ -204,7 +208,7 @@ def _search(lab: Lab, console: Console) -> Any:
         f"_clusters: total {clusters['total']}, successful {clusters['successful']}, "
         f"skipped {clusters['skipped']}; hits {result['hits']['total']['value']}"
     )
-    return es
+    return result
 
 
 def _how_to_reach(lab: Lab, console: Console) -> None:
@@ -226,7 +230,7 @@ def _how_to_reach(lab: Lab, console: Console) -> None:
         f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{ARTICLES}/_search?q=security&pretty'",
         soft_wrap=True,
     )
-    console.print("  Python:")
+    console.print("  Python (the official client: pip install elasticsearch):")
     console.print(
         "    from elasticsearch import Elasticsearch\n"
         f"    es = Elasticsearch('{lab.local.url}', basic_auth=('{USER}', '{USER_PASSWORD}'))\n"

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from isthmus.cli.command import isthmus_command
+
 if TYPE_CHECKING:  # rich loads when a lab command runs, not with every `isthmus` command
     pass
 
@@ -125,7 +127,9 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
     known = scenarios(mode)
     if name not in known:
         console.print(
-            f"unknown scenario [{name}]; `isthmus lab list` shows them", style="red", markup=False
+            f"unknown scenario [{name}]; `{isthmus_command()} lab list` shows them",
+            style="red",
+            markup=False,
         )
         return 2
     scenario = known[name]
@@ -193,5 +197,7 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
             "[yellow]  (the expected symptom did not fully show; --reveal says more)[/yellow]"
         )
     del seen
-    console.print(f"\nstop and remove it with: isthmus lab down --dir {workdir}", markup=False)
+    console.print(
+        f"\nstop and remove it with: {isthmus_command()} lab down --dir {workdir}", markup=False
+    )
     return 0

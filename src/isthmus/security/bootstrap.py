@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isthmus.cli.command import isthmus_command
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import AnonymousConfig, SecurityService
 from isthmus.security.store import SecurityStore
@@ -73,7 +74,7 @@ def start_security(
     if generated is not None:
         print(
             f"\nIsthmus security: password for the [elastic] user (shown only once): "
-            f"{generated}\nReset it with: isthmus reset-password -u elastic\n",
+            f"{generated}\nReset it with: {isthmus_command()} reset-password -u elastic\n",
             file=sys.stderr,
             flush=True,
         )
