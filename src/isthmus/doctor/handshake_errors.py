@@ -76,7 +76,7 @@ def classify(failure: RemoteFailure, *, api_key_model: bool) -> Diagnosis:
     if failure.es_type == "security_exception":
         if (
             api_key_model
-            and "for action [cluster:internal/remote_cluster/handshake]" in text
+            and "[cluster:internal/remote_cluster/handshake]" in text
             and ("missing authentication credentials" in text or "is unauthorized for user" in text)
         ):
             # The guide's symptoms 3 and 4: the remote cluster handshake reached the transport
