@@ -27,7 +27,9 @@ from isthmus.transport.channel import ChannelState, TransportChannel
 from isthmus.wire import NodeIdentity
 
 log = logging.getLogger("org.elasticsearch.transport.ClusterConnectionManager")
-liveness_log = logging.getLogger("isthmus.transport.liveness")
+# Named after ES's class that keeps transport connections alive with pings, so the plain log
+# shows a greppable o.e.t.TransportKeepAlive (the JSON log has the full name).
+liveness_log = logging.getLogger("org.elasticsearch.transport.TransportKeepAlive")
 
 
 @dataclass(eq=False)

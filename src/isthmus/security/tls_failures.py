@@ -182,12 +182,13 @@ def describe_failure(
                 log_message=f"client did not trust this server's certificate, closing connection {channel}",
             )
         if reason == _CERTIFICATE_REQUIRED:
+            # A JDK server answers a missing client certificate with bad_certificate (TLS 1.3's
+            # certificate_required is what OpenSSL sends); ES's guide quotes the JDK's alert, and
+            # the search error and the log line name the same one.
+            alert = "bad_certificate"
             message = (
                 f"server at [{peer}] requires a client certificate (Received fatal alert: {alert})"
             )
-            # A JDK server answers a missing client certificate with bad_certificate (TLS 1.3's
-            # certificate_required is what OpenSSL sends); ES's guide quotes the JDK's alert.
-            alert = "bad_certificate"
         else:
             message = (
                 f"server did not trust this client's certificate (Received fatal alert: {alert})"

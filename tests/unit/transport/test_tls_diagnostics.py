@@ -468,7 +468,7 @@ def test_client_certificate_missing(
     )
     assert required.message == (
         "server at [192.168.0.42:9309] requires a client certificate"
-        " (Received fatal alert: certificate_required)"
+        " (Received fatal alert: bad_certificate)"  # the same alert as the log line
     )
 
 
