@@ -50,6 +50,7 @@ from isthmus.http.handlers import (
     CatApiDeps,
     ClusterApiDeps,
     DocumentsApiDeps,
+    HealthApiDeps,
     IndicesApiDeps,
     SearchApiDeps,
     all_routes,
@@ -58,6 +59,7 @@ from isthmus.http.router import Router
 from isthmus.http.server import HttpServer
 from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
+from isthmus.remote.health_probe import health_probes_for
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
@@ -250,6 +252,7 @@ class Node:
         cluster_actions.add_group("cluster.remote.", validate_remote_change, apply_remotes)
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
+        probes = health_probes_for(remote, cluster_actions)
         indices_actions = IndicesActions(cluster, indices)
         routes = all_routes(
             cluster_api=ClusterApiDeps(
@@ -270,6 +273,7 @@ class Node:
             cat_api=CatApiDeps(
                 identity, cluster, indices, cluster_actions, indices_actions, search, authz
             ),
+            health_api=HealthApiDeps(identity, cluster_actions, disk, remote, probes.settings),
             security_service=security.service if security is not None else None,
         )
         app = RestApp(
@@ -289,6 +293,7 @@ class Node:
             loops = [
                 group.create_task(indices.refresh_loop(), name="refresh"),
                 group.create_task(disk.run(), name="disk threshold monitor"),
+                group.create_task(probes.run(), name="remote health probes"),
                 # Remotes from isthmus.yml and persisted settings connect in the
                 # background: unlike ES, the start does not wait for them.
                 group.create_task(

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from isthmus.remote.connector import Connector
+from isthmus.remote.health import AliasHealth
 from isthmus.remote.proxy import ProxyStrategy
 from isthmus.remote.security_model import SecurityModel
 from isthmus.remote.sniff import SniffStrategy
@@ -33,6 +34,7 @@ class RemoteClusterConnection:
         model: SecurityModel = SecurityModel.CERTIFICATE,
         initial_connect_timeout: str,
         node_attr: str | None = None,
+        health: AliasHealth | None = None,
     ) -> None:
         from isthmus.settings.remote import Mode
 
@@ -43,9 +45,9 @@ class RemoteClusterConnection:
         self.model = model  # decided when the connection was built; a change rebuilds it
         self.strategy: RemoteStrategy
         if config.mode is Mode.SNIFF:
-            self.strategy = SniffStrategy(config, connector, node_attr=node_attr)
+            self.strategy = SniffStrategy(config, connector, node_attr=node_attr, health=health)
         else:
-            self.strategy = ProxyStrategy(config, connector)
+            self.strategy = ProxyStrategy(config, connector, health=health)
 
     @property
     def skip_unavailable(self) -> bool:

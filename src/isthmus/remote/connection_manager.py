@@ -40,6 +40,7 @@ class ManagedConnection:
     node: NodeIdentity
     channel: TransportChannel
     description: str  # the node as ES's logs print it
+    declared_dead: bool = False  # aborted by the liveness check (the peer went silent)
 
     def __repr__(self) -> str:
         return f"<ManagedConnection {self.description} {self.channel.state.value}>"
@@ -126,11 +127,12 @@ class ClusterConnectionManager:
             if self.ping_interval is None:
                 await channel.wait_closed()
             else:
-                await self._ping_until_closed(channel, self.ping_interval)
+                await self._ping_until_closed(conn, self.ping_interval)
         finally:
             self._forget(conn)
 
-    async def _ping_until_closed(self, channel: TransportChannel, interval: float) -> None:
+    async def _ping_until_closed(self, conn: ManagedConnection, interval: float) -> None:
+        channel = conn.channel
         tick = interval / 4
         dead_after = 2 * interval
         last_ping = self._clock.monotonic()
@@ -143,6 +145,7 @@ class ClusterConnectionManager:
             silent = channel.silent_for()
             if silent > dead_after:
                 self._dead += 1
+                conn.declared_dead = True
                 liveness_log.warning(
                     "remote cluster [%s]: no data from [%s] for [%.1fs] (pings every [%ss]); "
                     "closing the connection as dead",

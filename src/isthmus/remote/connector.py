@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.transport.channel import TransportChannel
 from isthmus.transport.client import connect
+from isthmus.transport.connect_trace import ConnectAttempt
 from isthmus.transport.local import LocalNode
 from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire.names import CLUSTER_STATE_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTION
@@ -69,8 +70,10 @@ class Connector:
         *,
         server_name: str | None = None,
         expected_cluster_name: str | None = None,
+        attempt: ConnectAttempt | None = None,
     ) -> TransportChannel:
-        """A handshaken channel to ``host:port`` or a ConnectTransportError/HandshakeError."""
+        """A handshaken channel to ``host:port`` or a ConnectTransportError/HandshakeError;
+        ``attempt`` records how far it got (remote health reads it)."""
         return await connect(
             host,
             port,
@@ -87,6 +90,7 @@ class Connector:
             compression=self.compression,
             network=self.network,
             clock=self.clock,
+            attempt=attempt,
         )
 
     @property

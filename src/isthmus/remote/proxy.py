@@ -21,6 +21,7 @@ from isthmus.errors import (
     NoSeedNodeLeftError,
 )
 from isthmus.remote.connector import Connector
+from isthmus.remote.health import AliasHealth
 from isthmus.remote.strategy import RemoteStrategy
 from isthmus.wire import NodeIdentity
 
@@ -33,8 +34,10 @@ MAX_CONNECT_ATTEMPTS_PER_ROUND = 3
 class ProxyStrategy(RemoteStrategy):
     logger_name = "org.elasticsearch.transport.ProxyConnectionStrategy"
 
-    def __init__(self, config: RemoteClusterConfig, connector: Connector) -> None:
-        super().__init__(config, connector)
+    def __init__(
+        self, config: RemoteClusterConfig, connector: Connector, *, health: AliasHealth | None = None
+    ) -> None:
+        super().__init__(config, connector, health=health)
         self._socket_ids = itertools.count(1)
 
     @property
@@ -99,12 +102,7 @@ class ProxyStrategy(RemoteStrategy):
     async def _open_one(self, host: str, port: int) -> None:
         address = f"{host}:{port}"
         try:
-            channel = await self.connector.open(
-                host,
-                port,
-                server_name=self.proxy.server_name or None,
-                expected_cluster_name=self.remote_cluster_name,
-            )
+            channel = await self._open(host, port, server_name=self.proxy.server_name or None)
         except (ConnectTransportError, HandshakeError, IllegalArgumentError) as exc:
             self.log.debug(
                 "failed to open remote connection [remote cluster: %s, address: %s]\n%s",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import IsthmusError, NoSuchRemoteClusterError, RemoteClusterClientRoleError
 from isthmus.remote.cluster import RemoteClusterConnection
+from isthmus.remote.health import RemoteHealth
 from isthmus.remote.security_model import ConnectorFactory
 from isthmus.transport.channel import TransportChannel
 
@@ -53,8 +54,11 @@ class RemoteClusterService:
         enabled: bool = True,
         update_wait: float = UPDATE_WAIT_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
+        health: RemoteHealth | None = None,
     ) -> None:
         self._security = security
+        # Each alias's live health, handed to its strategy when its connection is built.
+        self.health = health or RemoteHealth(clock=clock)
         self._clock = clock  # bounds the update and initial-connect waits
         self.globals = globals_
         self.enabled = enabled  # the node has the remote_cluster_client role
@@ -93,6 +97,7 @@ class RemoteClusterService:
         or fail at once with ``Unable to connect to [alias]`` and reconnect in the background.
         ``None`` chooses by ``skip_unavailable`` (true: fail fast)."""
         remote = self.get(alias)
+        remote.strategy.health.on_use()
         wait = not remote.skip_unavailable if policy is None else policy == "reconnect"
         if not remote.is_connected():
             if wait:
@@ -127,6 +132,7 @@ class RemoteClusterService:
             for alias in list(self._remotes):
                 if alias not in configs:
                     await self._remotes.pop(alias).close()
+                    self.health.forget(alias)
                     statuses[alias] = UpdateStatus.DISCONNECTED
             for alias, config in configs.items():
                 current = self._remotes.get(alias)
@@ -200,6 +206,7 @@ class RemoteClusterService:
             model=model,
             initial_connect_timeout=self.globals.initial_connect_timeout.text,
             node_attr=self.globals.node_attr,
+            health=self.health.track(config.alias, model, config.mode.value),
         )
 
     def _create(self, config: RemoteClusterConfig) -> RemoteClusterConnection:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.errors import IllegalStateError, IsthmusError, NoSeedNodeLeftError
 from isthmus.remote.connector import Connector
+from isthmus.remote.health import AliasHealth
 from isthmus.remote.strategy import RemoteStrategy
 from isthmus.transport.channel import TransportChannel
 from isthmus.wire import NodeIdentity, RemoteProtocolError
@@ -46,9 +47,14 @@ class SniffStrategy(RemoteStrategy):
     logger_name = "org.elasticsearch.transport.SniffConnectionStrategy"
 
     def __init__(
-        self, config: RemoteClusterConfig, connector: Connector, *, node_attr: str | None = None
+        self,
+        config: RemoteClusterConfig,
+        connector: Connector,
+        *,
+        node_attr: str | None = None,
+        health: AliasHealth | None = None,
     ) -> None:
-        super().__init__(config, connector)
+        super().__init__(config, connector, health=health)
         self.node_attr = node_attr
 
     @property
@@ -76,11 +82,10 @@ class SniffStrategy(RemoteStrategy):
                 self.log.debug(
                     "[%s] opening transient connection to seed node: [%s]", self.alias, seed
                 )
-                channel = await self.connector.open(
+                channel = await self._open(
                     address.host,
                     address.port,
                     server_name=address.host if self.sniff.proxy else None,
-                    expected_cluster_name=self.remote_cluster_name,
                 )
             except IsthmusError as exc:  # connect, TLS, handshake, or the remote's refusal
                 if not last:
@@ -154,11 +159,10 @@ class SniffStrategy(RemoteStrategy):
                 node.describe(),
                 self.sniff.proxy,
             )
-            channel = await self.connector.open(
+            channel = await self._open(
                 address.host,
                 address.port,
                 server_name=address.host if self.sniff.proxy else None,
-                expected_cluster_name=self.remote_cluster_name,
             )
         except IsthmusError as exc:  # this node refused or is unreachable: try the next
             self.log.debug(

@@ -23,8 +23,11 @@ from isthmus.errors import (
 )
 from isthmus.remote.connection_manager import ClusterConnectionManager, ManagedConnection
 from isthmus.remote.connector import Connector
+from isthmus.remote.health import AliasHealth
+from isthmus.remote.security_model import SecurityModel
 from isthmus.supervision import TaskSet
 from isthmus.transport.channel import TransportChannel
+from isthmus.transport.connect_trace import ConnectAttempt
 
 if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig
@@ -37,10 +40,17 @@ class RemoteStrategy(ABC):
 
     logger_name = "org.elasticsearch.transport.RemoteConnectionStrategy"
 
-    def __init__(self, config: RemoteClusterConfig, connector: Connector) -> None:
+    def __init__(
+        self, config: RemoteClusterConfig, connector: Connector, *, health: AliasHealth | None = None
+    ) -> None:
         self.alias = config.alias
         self.config = config
         self.connector = connector
+        # Told of every attempt, failed round and lost connection (remote/health.py).
+        self.health = health or AliasHealth(
+            config.alias, SecurityModel.CERTIFICATE, config.mode.value, clock=connector.clock
+        )
+        self._failed_attempts = 0  # in the current round
         self.log = logging.getLogger(self.logger_name)
         ping = config.ping_schedule.seconds if config.ping_schedule.millis > 0 else None
         self.manager = ClusterConnectionManager(
@@ -99,13 +109,45 @@ class RemoteStrategy(ABC):
 
     async def _run_round(self) -> None:
         self.rounds += 1
+        self._failed_attempts = 0
         try:
             if self.manager.size() < self.max_connections():
                 await self._round()
         except IsthmusError as exc:
             self.last_error = exc
+            self.health.on_round_failed(exc, attempts_failed=self._failed_attempts > 0)
             raise
         self.last_error = None
+
+    async def _open(self, host: str, port: int, *, server_name: str | None) -> TransportChannel:
+        """One connect attempt (TCP, TLS, handshake) through the connector, reported to the
+        alias's health with the phases it reached."""
+        attempt = ConnectAttempt(
+            f"{host}:{port}",
+            self.connector.clock.monotonic(),
+            tls=self.connector.ssl_context is not None,
+        )
+        pinned = self.remote_cluster_name is not None
+        self.health.on_attempt_started(attempt)
+        try:
+            channel = await self.connector.open(
+                host,
+                port,
+                server_name=server_name,
+                expected_cluster_name=self.remote_cluster_name,
+                attempt=attempt,
+            )
+        except asyncio.CancelledError:
+            self.health.on_attempt_abandoned(attempt)
+            raise
+        except BaseException as exc:
+            attempt.error, attempt.ended = exc, self.connector.clock.monotonic()
+            self._failed_attempts += 1
+            self.health.on_attempt_ended(attempt, pinned_cluster=pinned)
+            raise
+        attempt.ended = self.connector.clock.monotonic()
+        self.health.on_attempt_ended(attempt, pinned_cluster=pinned)
+        return channel
 
     async def ensure_connected(self) -> None:
         """Connect first if nothing is connected; return at once otherwise."""
@@ -128,6 +170,7 @@ class RemoteStrategy(ABC):
         self._tasks.spawn(run(), name=f"connect {reason}")
 
     def _on_disconnect(self, conn: ManagedConnection) -> None:
+        self.health.on_connection_closed(conn, remaining=self.manager.size())
         if self._closed or self.manager.size() >= self.max_connections():
             return
         self.connect_in_background(f"after disconnect of {conn.description}")

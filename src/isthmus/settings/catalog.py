@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from isthmus.settings import listener_limits, registry, remote, remote_server, secure, tls
 from isthmus.settings.disk import DISK_SETTINGS
 from isthmus.settings.registry import Scope, Setting, SettingsRegistry
+from isthmus.settings.remote_health import REMOTE_HEALTH_SETTINGS
 
 
 def declarations() -> tuple[Setting, ...]:
@@ -37,6 +38,7 @@ def declarations() -> tuple[Setting, ...]:
         *listener_limits.TRANSPORT_SETTINGS,
         *remote.REMOTE_SETTINGS,
         *remote_server.REMOTE_SERVER_SETTINGS,
+        *REMOTE_HEALTH_SETTINGS,
         *DISK_SETTINGS,
     )
 

@@ -29,6 +29,7 @@ def route_table() -> list[Route]:
         documents_api=anything,
         search_api=anything,
         cat_api=anything,
+        health_api=anything,
         security_service=anything,
     )
 

@@ -60,6 +60,8 @@ from isthmus.wire import (
 from isthmus.wire.names import CANCEL_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
     from isthmus.transport.limits import InboundGuard
@@ -578,6 +580,10 @@ class TransportChannel(asyncio.Protocol):
         if self._handler_info is None or self._handler_info.remote_node is not self.remote_node:
             self._handler_info = self.info()
         return self._handler_info
+
+    def peer_chain(self) -> tuple[x509.Certificate, ...]:
+        """The certificates the peer sent (leaf first); empty without TLS or before it."""
+        return () if self._tls is None else self._tls.peer_chain()
 
     def info(self) -> ChannelInfo:
         conn = self.connection.info()

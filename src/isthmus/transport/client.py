@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import ConnectTransportError, NodeNotConnectedError, OsConnectError
 from isthmus.transport.channel import RequestHandler, TransportChannel
+from isthmus.transport.connect_trace import ConnectAttempt
 from isthmus.transport.local import LocalNode
 from isthmus.transport.network import SYSTEM_NETWORK, ConnectionBackend
 from isthmus.wire import HANDSHAKE_ACTION, HandshakeResponse, RemoteProtocolError
@@ -46,9 +47,11 @@ async def connect(
     compression: tuple[str, str] | None = None,
     network: ConnectionBackend = SYSTEM_NETWORK,
     clock: Clock = SYSTEM_CLOCK,
+    attempt: ConnectAttempt | None = None,
 ) -> TransportChannel:
     """Connect to ``host:port`` through ``network`` and handshake as ``identity``; the whole
-    exchange is bounded by ``timeout`` seconds of ``clock``, which the channel keeps."""
+    exchange is bounded by ``timeout`` seconds of ``clock``, which the channel keeps.
+    ``attempt``, when given, records each phase as it completes (see ``connect_trace``)."""
     address = f"{host}:{port}"
     channel: TransportChannel | None = None
     try:
@@ -69,28 +72,67 @@ async def connect(
                     port,
                 )
             except socket.gaierror as exc:
+                if attempt is not None:
+                    attempt.os_error = exc
                 raise ConnectTransportError(
                     f"[][{address}] connect_exception",
                     caused_by=OsConnectError(f"unknown host [{host}]"),
                 ) from exc
             except OSError as exc:
+                if attempt is not None:
+                    attempt.os_error = exc
                 raise ConnectTransportError(
                     f"[][{address}] connect_exception",
                     caused_by=OsConnectError(f"{exc.strerror or exc}: /{address}"),
                 ) from exc
+            if attempt is not None:
+                attempt.tcp_connected = clock.monotonic()
             channel.compression = compression
             await _handshake(
-                channel, identity, address, expected_cluster_name, handshake_action, headers
+                channel,
+                identity,
+                address,
+                expected_cluster_name,
+                handshake_action,
+                headers,
+                attempt,
+                clock,
             )
     except TimeoutError:
+        if attempt is not None:
+            attempt.timed_out = True
         if channel is not None:
+            _record_failure(attempt, channel)
             channel.close()
         raise ConnectTransportError(f"[][{address}] connect_timeout[{timeout}s]") from None
     except BaseException:
         if channel is not None:
+            _record_failure(attempt, channel)
             channel.close()
         raise
+    if attempt is not None:
+        _record_success(attempt, channel, clock)
     return channel
+
+
+def _record_failure(attempt: ConnectAttempt | None, channel: TransportChannel) -> None:
+    if attempt is not None:
+        attempt.tls_failure = channel.tls_failure
+
+
+def _record_success(attempt: ConnectAttempt, channel: TransportChannel, clock: Clock) -> None:
+    attempt.handshake_done = clock.monotonic()
+    if attempt.tls_done is None:
+        attempt.tls_done = attempt.tcp_connected
+    node = channel.remote_node
+    if node is not None:
+        attempt.remote_node_id, attempt.remote_node_name = node.id, node.name
+        attempt.remote_version = node.version
+    attempt.remote_cluster_name = channel.remote_cluster_name
+    attempt.remote_cluster_uuid = channel.remote_cluster_uuid
+    chain = channel.peer_chain()
+    if chain:
+        attempt.peer_not_after = chain[0].not_valid_after_utc
 
 
 async def _handshake(
@@ -100,10 +142,14 @@ async def _handshake(
     expected_cluster_name: str | None,
     action: str,
     headers: dict[str, str] | None,
+    attempt: ConnectAttempt | None,
+    clock: Clock,
 ) -> None:
     local = identity.handshake_request()
     try:
         await channel.wait_ready()
+        if attempt is not None:
+            attempt.tls_done = clock.monotonic()
         payload = await channel.request(action, local.to_payload(), headers, timeout=None)
     except NodeNotConnectedError as exc:
         raise _failed(channel, address, exc) from exc

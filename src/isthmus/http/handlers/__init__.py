@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from isthmus.http.handlers import cat, cluster, documents, indices, search, security
+from isthmus.http.handlers import cat, cluster, documents, health, indices, search, security
 from isthmus.http.handlers.cat import CatApiDeps
 from isthmus.http.handlers.cluster import ClusterApiDeps
 from isthmus.http.handlers.documents import DocumentsApiDeps
+from isthmus.http.handlers.health import HealthApiDeps
 from isthmus.http.handlers.indices import IndicesApiDeps
 from isthmus.http.handlers.search import SearchApiDeps
 from isthmus.http.router import Route
@@ -25,6 +26,7 @@ __all__ = [
     "CatApiDeps",
     "ClusterApiDeps",
     "DocumentsApiDeps",
+    "HealthApiDeps",
     "IndicesApiDeps",
     "SearchApiDeps",
     "all_routes",
@@ -38,6 +40,7 @@ def all_routes(
     documents_api: DocumentsApiDeps,
     search_api: SearchApiDeps,
     cat_api: CatApiDeps,
+    health_api: HealthApiDeps,
     security_service: SecurityService | None,
 ) -> list[Route]:
     """Every REST route, in the order the router tries them."""
@@ -47,5 +50,6 @@ def all_routes(
         *documents.routes(documents_api),
         *search.routes(search_api),
         *cat.routes(cat_api),
+        *health.routes(health_api),
         *security.routes(security_service),
     ]

@@ -1,0 +1,427 @@
+"""Live health of each remote cluster alias, fed by its real traffic and by background probes.
+
+:class:`RemoteHealth` keeps one :class:`AliasHealth` per configured alias. The alias's strategy
+reports to it through small explicit calls (it is handed its :class:`AliasHealth` when built; no
+globals): every connect attempt as it starts and ends (with the phases it reached, see
+:mod:`isthmus.transport.connect_trace`), every connection that ended (closed by the remote, or
+declared dead by the liveness check), every connect round that failed after its attempts, and
+every request that wanted a channel. :mod:`isthmus.remote.health_probe` adds probes for aliases
+without traffic. Each failure is classified by :mod:`isthmus.remote.health_classify` into the
+doctor's stage and cause code.
+
+What is kept is bounded: latency samples in fixed-size windows, flaps as timestamps pruned to the
+window, one record per remote address. :meth:`AliasHealth.report` joins it with the live view of
+the alias's connections (open vs wanted, last data heard on each) into the JSON of
+``GET /_isthmus/remote/health``; nothing here opens a connection or sleeps.
+
+Credential expiry: a cross-cluster API key's expiry is known only to the remote cluster, and
+neither the remote cluster handshake nor node discovery tells it to the caller, so it is reported
+as unknown. The remote's TLS certificate expiry is read from each successful handshake and turns
+the alias yellow ahead of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from isthmus.clock import SYSTEM_CLOCK, Clock
+from isthmus.doctor.model import Stage, Status
+from isthmus.errors import IsthmusError
+from isthmus.remote.health_classify import (
+    Failure,
+    classify_attempt,
+    classify_phase,
+    classify_round,
+)
+from isthmus.transport.channel_info import ChannelState
+
+if TYPE_CHECKING:
+    from isthmus.remote.connection_manager import ManagedConnection
+    from isthmus.remote.security_model import SecurityModel
+    from isthmus.remote.strategy import RemoteStrategy
+    from isthmus.transport.connect_trace import ConnectAttempt
+
+LATENCY_SAMPLES = 128  # per alias and phase: p99 of the last 128 connects
+FLAP_WINDOW = 300.0  # seconds over which up/down transitions are counted
+FLAPS_YELLOW = 4  # two down-and-up cycles in the window
+CERTIFICATE_WARNING = dt.timedelta(days=7)  # yellow this long before the remote's cert expires
+STUCK_AFTER = 3.0  # an attempt in flight this long is reported at the phase it is stuck in
+
+
+def _iso(wall: float | None) -> str | None:
+    if wall is None:
+        return None
+    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class LatencyWindow:
+    """The last ``size`` samples of one latency (seconds), for p50/p99 in milliseconds."""
+
+    def __init__(self, size: int = LATENCY_SAMPLES) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+
+    def add(self, seconds: float | None) -> None:
+        if seconds is not None and seconds >= 0:
+            self._samples.append(seconds)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self._samples)
+        if not ordered:
+            return {"samples": 0, "p50_ms": None, "p99_ms": None}
+
+        def at(q: float) -> float:
+            # Nearest rank: the smallest sample with at least q of the samples at or below it.
+            rank = max(1, -(-len(ordered) * q // 1))
+            return round(ordered[int(rank) - 1] * 1000, 3)
+
+        return {"samples": len(ordered), "p50_ms": at(0.5), "p99_ms": at(0.99)}
+
+
+@dataclass
+class Outcome:
+    """The last success and the last failure of an alias or of one remote address."""
+
+    last_success: float | None = None  # wall clock
+    last_error: Failure | None = None
+    last_error_at: float | None = None
+    last_error_address: str | None = None
+    consecutive_failures: int = 0
+
+    def succeeded(self, wall: float) -> None:
+        self.last_success = wall
+        self.consecutive_failures = 0
+
+    def failed(self, failure: Failure, wall: float, address: str | None, *, count: bool) -> None:
+        self.last_error, self.last_error_at, self.last_error_address = failure, wall, address
+        if count:
+            self.consecutive_failures += 1
+
+    @property
+    def failing(self) -> bool:
+        """The latest outcome is a failure."""
+        return self.last_error_at is not None and (
+            self.last_success is None or self.last_error_at >= self.last_success
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        error = None
+        if self.last_error is not None:
+            error = {"time": _iso(self.last_error_at), **self.last_error.to_json()}
+            if self.last_error_address is not None:
+                error["address"] = self.last_error_address
+        return {
+            "last_success": _iso(self.last_success),
+            "last_error": error,
+            "consecutive_failures": self.consecutive_failures,
+        }
+
+
+@dataclass
+class NodeRecord:
+    """What one remote address (a seed, a gateway node, the proxy) has shown."""
+
+    address: str
+    outcome: Outcome = field(default_factory=Outcome)
+    node_id: str | None = None
+    node_name: str | None = None
+
+
+class AliasHealth:
+    """The health of one alias; its strategy calls the ``on_*`` methods as things happen."""
+
+    def __init__(
+        self,
+        alias: str,
+        model: SecurityModel,
+        mode: str,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.alias = alias
+        self.model = model
+        self.mode = mode
+        self._clock = clock
+        self._wall = wall
+        self.outcome = Outcome()
+        self.nodes: dict[str, NodeRecord] = {}
+        self.latency = {p: LatencyWindow() for p in ("connect", "tls", "handshake")}
+        self._transitions: deque[float] = deque()
+        self._up: bool | None = None  # None until the first connect or failure
+        self._in_flight: dict[int, ConnectAttempt] = {}
+        self._stuck: set[int] = set()  # in-flight attempts already reported as stuck
+        self.remote: dict[str, str | None] = {}
+        self.peer_not_after: dt.datetime | None = None
+        self.last_traffic: float | None = None  # monotonic: a request wanted this alias
+        self.last_probe: float | None = None  # wall clock
+        self.attempts = 0
+
+    @property
+    def api_key(self) -> bool:
+        return self.model.value == "api_key"
+
+    def _node(self, address: str) -> NodeRecord:
+        record = self.nodes.get(address)
+        if record is None:
+            record = self.nodes[address] = NodeRecord(address)
+        return record
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def on_attempt_started(self, attempt: ConnectAttempt) -> None:
+        self._in_flight[id(attempt)] = attempt
+        self.attempts += 1
+
+    def on_attempt_ended(self, attempt: ConnectAttempt, *, pinned_cluster: bool) -> None:
+        """An attempt finished; ``pinned_cluster``: a remote cluster name was already pinned."""
+        self._in_flight.pop(id(attempt), None)
+        already_counted = id(attempt) in self._stuck
+        self._stuck.discard(id(attempt))
+        wall = self._wall()
+        node = self._node(attempt.address)
+        if attempt.succeeded:
+            for window, seconds in (
+                (self.latency["connect"], attempt.connect_seconds()),
+                (self.latency["tls"], attempt.tls_seconds()),
+                (self.latency["handshake"], attempt.handshake_seconds()),
+            ):
+                window.add(seconds)
+            node.outcome.succeeded(wall)
+            node.node_id, node.node_name = attempt.remote_node_id, attempt.remote_node_name
+            self.outcome.succeeded(wall)
+            self.remote = {
+                "cluster_name": attempt.remote_cluster_name,
+                "cluster_uuid": attempt.remote_cluster_uuid,
+                "version": attempt.remote_version,
+            }
+            if attempt.peer_not_after is not None:
+                self.peer_not_after = attempt.peer_not_after
+            self._transition(up=True)
+            return
+        failure = classify_attempt(attempt, api_key=self.api_key, pinned_cluster=pinned_cluster)
+        node.outcome.failed(failure, wall, attempt.address, count=not already_counted)
+        self.outcome.failed(failure, wall, attempt.address, count=not already_counted)
+        if self._up is None:
+            self._up = False
+
+    def on_attempt_abandoned(self, attempt: ConnectAttempt) -> None:
+        """The attempt was cancelled (the alias closed): it says nothing about the remote."""
+        self._in_flight.pop(id(attempt), None)
+        self._stuck.discard(id(attempt))
+
+    def on_round_failed(self, exc: IsthmusError, *, attempts_failed: bool) -> None:
+        """A connect round failed. When its attempts failed they were recorded already; a
+        round whose attempts succeeded failed later (node discovery, no gateway node)."""
+        if not attempts_failed:
+            self.outcome.failed(
+                classify_round(exc, api_key=self.api_key), self._wall(), None, count=True
+            )
+
+    def on_connection_closed(self, conn: ManagedConnection, *, remaining: int) -> None:
+        """A managed connection ended; ``remaining``: connections still open to the alias."""
+        if conn.channel.state is not ChannelState.BROKEN and not conn.declared_dead:
+            return  # closed by us (unused, shut down): not a fault
+        address = conn.node.publish_address or conn.channel.remote_address
+        reason = conn.channel.broken_reason or "closed"
+        if conn.declared_dead:
+            failure = Failure(
+                Stage.TCP,
+                "tcp_timeout",
+                f"no data from [{address}] within the liveness deadline ({reason})",
+            )
+        else:
+            failure = Failure(
+                Stage.TCP, "connection_unreliable", f"[{address}] closed by remote ({reason})"
+            )
+        wall = self._wall()
+        self._node(address).outcome.failed(failure, wall, address, count=True)
+        self.outcome.failed(failure, wall, address, count=True)
+        if remaining == 0:
+            self._transition(up=False)
+
+    def on_use(self) -> None:
+        """A request wanted a channel to this alias (real traffic: no probe needed)."""
+        self.last_traffic = self._clock.monotonic()
+
+    def check_stuck(self, after: float = STUCK_AFTER) -> None:
+        """Report attempts in flight for ``after`` seconds at the phase they are stuck in (a
+        black-holed address otherwise shows nothing until the connect timeout, 30 s)."""
+        now = self._clock.monotonic()
+        for key, attempt in list(self._in_flight.items()):
+            if key in self._stuck or now - attempt.started < after:
+                continue
+            self._stuck.add(key)
+            waited = now - attempt.started
+            failure = classify_phase(
+                attempt,
+                f"no answer from [{attempt.address}] after [{waited:.1f}s] (still connecting)",
+            )
+            wall = self._wall()
+            self._node(attempt.address).outcome.failed(failure, wall, attempt.address, count=True)
+            self.outcome.failed(failure, wall, attempt.address, count=True)
+
+    def _transition(self, *, up: bool) -> None:
+        """A flap is a change between up and down; the first state is not a change."""
+        if up == self._up:
+            return
+        first, self._up = self._up is None, up
+        if first:
+            return
+        now = self._clock.monotonic()
+        self._transitions.append(now)
+        while self._transitions and now - self._transitions[0] > FLAP_WINDOW:
+            self._transitions.popleft()
+
+    def flaps(self) -> int:
+        now = self._clock.monotonic()
+        while self._transitions and now - self._transitions[0] > FLAP_WINDOW:
+            self._transitions.popleft()
+        return len(self._transitions)
+
+    # --- report ----------------------------------------------------------------------------------
+
+    def status(self, strategy: RemoteStrategy) -> Status:
+        if not strategy.is_connected():
+            if self.outcome.failing:
+                return Status.RED
+            return Status.UNKNOWN
+        # Sniff mode opens at most one connection per gateway node, so fewer than wanted is
+        # normal for a small cluster; a gateway that fails shows as a failing outcome instead.
+        short = self.mode == "proxy" and strategy.manager.size() < strategy.max_connections()
+        if (
+            short
+            or self.flaps() >= FLAPS_YELLOW
+            or self.outcome.failing
+            or self._certificate_expiring()
+        ):
+            return Status.YELLOW
+        return Status.GREEN
+
+    def _certificate_expiring(self) -> bool:
+        if self.peer_not_after is None:
+            return False
+        now = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
+        return self.peer_not_after - now < CERTIFICATE_WARNING
+
+    def report(self, strategy: RemoteStrategy) -> dict[str, Any]:
+        """This alias's entry of ``GET /_isthmus/remote/health``."""
+        self.check_stuck()
+        mono, wall = self._clock.monotonic(), self._wall()
+        heard: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for conn in strategy.manager.connections():
+            address = conn.node.publish_address or conn.channel.remote_address
+            counts[address] = counts.get(address, 0) + 1
+            at = wall - max(0.0, mono - conn.channel.last_received)
+            heard[address] = max(heard.get(address, at), at)
+        outcome = self.outcome.to_json()
+        if heard:  # pings and answers heard on open connections are successes too
+            latest = max(heard.values())
+            if self.outcome.last_success is None or latest > self.outcome.last_success:
+                outcome["last_success"] = _iso(latest)
+        return {
+            "status": self.status(strategy).value,
+            "connected": strategy.is_connected(),
+            "mode": self.mode,
+            "security_model": self.model.value,
+            "connections": {"open": strategy.manager.size(), "wanted": strategy.max_connections()},
+            **outcome,
+            "flaps": {"count": self.flaps(), "window_seconds": int(FLAP_WINDOW)},
+            "latency": {phase: window.summary() for phase, window in self.latency.items()},
+            "remote": {
+                "cluster_name": self.remote.get("cluster_name"),
+                "cluster_uuid": self.remote.get("cluster_uuid"),
+                "version": self.remote.get("version"),
+            },
+            "credentials": {
+                "present": self.api_key,
+                # Known only to the remote cluster; no answer the caller gets carries it.
+                "expiry": None,
+                "expiry_known": False,
+            },
+            "certificate": {
+                "not_after": None
+                if self.peer_not_after is None
+                else self.peer_not_after.isoformat(),
+                "expiring": self._certificate_expiring(),
+            },
+            "last_probe": _iso(self.last_probe),
+            "nodes": {
+                address: _node_json(record, counts.get(address, 0), heard.get(address))
+                for address, record in self._addresses(counts)
+            },
+        }
+
+    def _addresses(self, counts: dict[str, int]) -> Iterable[tuple[str, NodeRecord]]:
+        for address in counts:
+            self._node(address)
+        return sorted(self.nodes.items())
+
+    def __repr__(self) -> str:
+        state = "up" if self._up else "down"
+        return (
+            f"<AliasHealth [{self.alias}] {state} failures={self.outcome.consecutive_failures} "
+            f"attempts={self.attempts} in_flight={len(self._in_flight)}>"
+        )
+
+
+def _node_json(record: NodeRecord, connections: int, heard: float | None) -> dict[str, Any]:
+    outcome = record.outcome.to_json()
+    if heard is not None and (
+        record.outcome.last_success is None or heard > record.outcome.last_success
+    ):
+        outcome["last_success"] = _iso(heard)
+    if connections > 0:
+        status = Status.YELLOW if record.outcome.failing else Status.GREEN
+    elif record.outcome.failing:
+        status = Status.RED
+    else:
+        status = Status.UNKNOWN
+    return {
+        "status": status.value,
+        "node_id": record.node_id,
+        "node_name": record.node_name,
+        "connections": connections,
+        **outcome,
+    }
+
+
+class RemoteHealth:
+    """Every alias's :class:`AliasHealth`; the remote cluster service asks it for one when it
+    builds an alias's connection, and drops it when the alias goes."""
+
+    def __init__(
+        self, *, clock: Clock = SYSTEM_CLOCK, wall: Callable[[], float] = time.time
+    ) -> None:
+        self._clock = clock
+        self._wall = wall
+        self._aliases: dict[str, AliasHealth] = {}
+
+    def track(self, alias: str, model: SecurityModel, mode: str) -> AliasHealth:
+        """The record of ``alias``; a rebuild under another model or mode starts a fresh one."""
+        current = self._aliases.get(alias)
+        if current is None or current.model is not model or current.mode != mode:
+            current = self._aliases[alias] = AliasHealth(
+                alias, model, mode, clock=self._clock, wall=self._wall
+            )
+        return current
+
+    def forget(self, alias: str) -> None:
+        self._aliases.pop(alias, None)
+
+    def get(self, alias: str) -> AliasHealth | None:
+        return self._aliases.get(alias)
+
+    def __len__(self) -> int:
+        return len(self._aliases)
+
+    def __repr__(self) -> str:
+        return f"<RemoteHealth aliases={len(self._aliases)}>"
