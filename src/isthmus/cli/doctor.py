@@ -1,0 +1,269 @@
+"""``isthmus doctor``: why a remote cluster does not work, stage by stage.
+
+Collects evidence (the local cluster's REST APIs; optionally the remote's, config directories,
+log directories, and active probes of the remote's address), diagnoses every alias, prints one
+screen per alias (or ``--json``) and exits 0 healthy, 1 a fault was found, 2 undecided. Works
+against Elasticsearch 8.x/9.x as well as Isthmus: only ES's public APIs are required.
+``--bundle FILE`` keeps the evidence (secrets redacted) and ``--from FILE`` diagnoses it offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from isthmus.settings.secret import Secret
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOG_TAIL = 5000  # lines kept per log file (the recent past is what explains a failure)
+
+
+def _access_options(side: str) -> list[Any]:
+    return [
+        click.option(
+            f"--{side}", f"{side}_url", metavar="URL", help=f"The {side} cluster's REST URL."
+        ),
+        click.option(f"--{side}-user", metavar="NAME", help="Basic authentication user."),
+        click.option(
+            f"--{side}-password",
+            metavar="PASSWORD",
+            help="Basic authentication password (or prompt).",
+        ),
+        click.option(f"--{side}-api-key", metavar="ENCODED", help="An API key (the encoded form)."),
+        click.option(
+            f"--{side}-ca",
+            type=click.Path(path_type=Path, exists=True, dir_okay=False),
+            help="CA certificate (PEM) of its HTTP layer.",
+        ),
+        click.option(
+            f"--{side}-fingerprint",
+            metavar="SHA256",
+            help="Pin the HTTP certificate's SHA-256 fingerprint.",
+        ),
+        click.option(
+            f"--{side}-config",
+            multiple=True,
+            type=click.Path(path_type=Path, exists=True, file_okay=False),
+            help="A node's config directory (repeat per node): yml and keystore names.",
+        ),
+        click.option(
+            f"--{side}-logs",
+            type=click.Path(path_type=Path, exists=True, file_okay=False),
+            help="Its log directory.",
+        ),
+    ]
+
+
+def _with(options: list[Any]) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+@click.command("doctor")
+@_with(_access_options("local"))
+@_with(_access_options("remote"))
+@click.option(
+    "--alias", "aliases", multiple=True, help="Only this alias (repeatable; default: all)."
+)
+@click.option(
+    "--index", default="*", show_default=True, help="The remote index (or pattern) to check."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--verify", is_flag=True, help="Re-run until healthy (after a fix), up to --verify-rounds."
+)
+@click.option("--verify-rounds", default=10, show_default=True, type=int)
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the evidence to FILE.",
+)
+@click.option(
+    "--from",
+    "from_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Diagnose a bundle offline.",
+)
+@click.option(
+    "--timeout",
+    default=15.0,
+    show_default=True,
+    type=float,
+    help="Seconds per REST call and probe.",
+)
+def doctor_cli(**opts: Any) -> None:
+    """Diagnose every remote cluster alias of the local cluster, stage by stage."""
+    sys.exit(run_doctor(opts))
+
+
+def _access(opts: Mapping[str, Any], side: str) -> Any:
+    from isthmus.doctor.collect import ClusterAccess
+
+    url = opts.get(f"{side}_url")
+    if not url:
+        return None
+    password = opts.get(f"{side}_password")
+    api_key = opts.get(f"{side}_api_key")
+    return ClusterAccess(
+        url,
+        opts.get(f"{side}_user"),
+        Secret(password) if password is not None else None,
+        Secret(api_key) if api_key else None,
+        opts.get(f"{side}_ca"),
+        opts.get(f"{side}_fingerprint"),
+        float(opts.get("timeout") or 15.0),
+    )
+
+
+def run_doctor(opts: Mapping[str, Any]) -> int:
+    from rich.console import Console
+
+    from isthmus.doctor.bundle import BundleError, decode, encode, scrub
+
+    console = Console(stderr=False, soft_wrap=False, width=max(100, Console().width))
+    secrets: list[str] = []
+    rounds = int(opts.get("verify_rounds") or 1) if opts.get("verify") else 1
+    if opts.get("from_path"):
+        try:
+            bundle = decode(Path(opts["from_path"]).read_bytes())
+        except BundleError as exc:
+            click.echo(f"ERROR: {exc}", err=True)
+            return 2
+        report = _diagnose(bundle, opts)
+    else:
+        local, remote = _access(opts, "local"), _access(opts, "remote")
+        if local is None:
+            click.echo(
+                "ERROR: give the local cluster (--local URL) or a bundle (--from FILE)", err=True
+            )
+            return 2
+        secrets = local.secrets() + (remote.secrets() if remote is not None else [])
+        for attempt in range(rounds):
+            bundle = asyncio.run(_collect(opts, local, remote))
+            if not bundle.local.reachable:
+                root = bundle.local.call("GET /")
+                why = (root.error or f"HTTP {root.status}") if root is not None else "no answer"
+                click.echo(
+                    f"ERROR: cannot read the local cluster at {local.public_url}: {scrub(why, secrets)}",
+                    err=True,
+                )
+                return 2
+            report = _diagnose(bundle, opts)
+            if report.exit_code == 0 or attempt == rounds - 1:
+                break
+            time.sleep(1.0)
+        if opts.get("bundle_path"):
+            Path(opts["bundle_path"]).write_bytes(encode(bundle, secrets))
+    if opts.get("as_json"):
+        import orjson
+
+        text = orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode()
+        click.echo(scrub(text, secrets))
+    else:
+        from isthmus.doctor.render import render
+
+        with console.capture() as capture:
+            render(report, console)
+        click.echo(scrub(capture.get(), secrets), nl=False)
+    code: int = report.exit_code
+    return code
+
+
+async def _collect(opts: Mapping[str, Any], local: Any, remote: Any) -> Any:
+    from isthmus.doctor.bundle import Bundle
+    from isthmus.doctor.collect import collect_local, collect_remote
+
+    index = str(opts.get("index") or "*")
+    aliases = tuple(opts.get("aliases") or ())
+    local_ev = await collect_local(local, aliases, index, opts.get("local_config") or ())
+    remote_ev = (
+        await collect_remote(remote, index, opts.get("remote_config") or ())
+        if remote is not None
+        else None
+    )
+    logs: dict[str, dict[str, list[str]]] = {}
+    for side in ("local", "remote"):
+        directory = opts.get(f"{side}_logs")
+        if directory:
+            logs[side] = read_log_texts(Path(directory))
+    bundle = Bundle(
+        datetime.now(UTC), index, aliases or local_ev.aliases, local_ev, remote_ev, logs
+    )
+    from isthmus.cli.doctor_probes import probe_all
+
+    probes = await probe_all(bundle, opts)
+    return Bundle(bundle.collected_at, index, bundle.aliases, local_ev, remote_ev, logs, probes)
+
+
+def read_log_texts(directory: Path) -> dict[str, list[str]]:
+    """The tail of every log file in ``directory`` (plain and JSON), by file name."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix in (".log", ".json"):
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            out[path.name] = lines[-LOG_TAIL:]
+    return out
+
+
+def log_results(bundle: Any, alias: str) -> list[Any]:
+    """The log analysis (isthmus.doctor.logs) on the bundle's lines; [] until it is there."""
+    if "local" not in bundle.logs:
+        return []
+    try:
+        from isthmus.doctor import logs as doctor_logs
+    except ImportError:
+        return []
+    try:
+        return _analyse_logs(doctor_logs, bundle, alias)
+    except Exception as exc:  # an optional analysis must not take the REST verdict down
+        click.echo(f"WARNING: log analysis failed ({type(exc).__name__}: {exc}); ignored", err=True)
+        return []
+
+
+def _analyse_logs(doctor_logs: Any, bundle: Any, alias: str) -> list[Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        parsed: dict[str, Any] = {}
+        for side, files in bundle.logs.items():
+            directory = Path(tmp) / side
+            directory.mkdir()
+            for name, lines in files.items():
+                (directory / Path(name).name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            parsed[side] = doctor_logs.read_log_dir(directory)
+    return list(doctor_logs.log_findings(parsed["local"], parsed.get("remote"), alias))
+
+
+def _diagnose(bundle: Any, opts: Mapping[str, Any]) -> Any:
+    from isthmus.doctor.engine import diagnose
+
+    aliases: Sequence[str] = tuple(opts.get("aliases") or ()) or bundle.aliases
+    extra = {a: [list(bundle.probes.get(a, ())), log_results(bundle, a)] for a in aliases}
+    level = ["local_rest"]
+    if any(c for c in bundle.local.configs) or "local" in bundle.logs:
+        level.append("local_files")
+    if any(bundle.probes.values()):
+        level.append("probe")
+    if bundle.remote is not None or "remote" in bundle.logs:
+        level.append("remote")
+    now = datetime.now(UTC) if not opts.get("from_path") else bundle.collected_at
+    return diagnose(
+        bundle.local,
+        bundle.remote,
+        aliases=aliases,
+        index=bundle.index,
+        now=now,
+        extra=extra,
+        evidence_level=level,
+    )

@@ -1,0 +1,366 @@
+"""Evidence from live clusters: ES public REST APIs over httpx, and configuration directories.
+
+Owns every call the doctor makes (read-only, plus one cross-cluster test search of size 0 per
+alias, the request a user would make) and the pruning of each answer to what the rules read,
+so a bundle carries no settings, documents or secrets beyond that. Credentials: basic, API key,
+a CA file, or a pinned SHA-256 fingerprint (of the server certificate or any certificate of its
+chain, as the official clients' ``ssl_assert_fingerprint``). A config directory gives its yml
+settings and its keystore's entry *names*; values are never read into the evidence.
+It knows nothing about causes: that is the rules' business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import yaml
+
+from isthmus.doctor import evidence as ev
+from isthmus.doctor.evidence import ApiResult, ConfigEvidence, SideEvidence, flatten
+from isthmus.doctor.rules_versions import supports_resolve_timeout
+from isthmus.settings.secret import Secret
+
+# A key is secret when its last dotted part is one of these, or ends with "_" + one of the
+# suffixes. ``additional_unsuccessful_credentials`` (a reason text) and ``cluster_credentials``
+# (already ES's marker) are not values to hide.
+_SECRET_KEYS = frozenset(
+    {"password", "passphrase", "secret", "api_key", "encoded", "token", "credentials"}
+)
+_SECRET_SUFFIXES = ("password", "passphrase", "secret", "token")
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach one cluster's REST API."""
+
+    url: str
+    username: str | None = None
+    password: Secret | None = None
+    api_key: Secret | None = None  # the encoded form (base64 of id:secret)
+    ca: Path | None = None
+    fingerprint: str | None = None  # SHA-256, hex, colons allowed
+    timeout: float = 15.0
+
+    @property
+    def public_url(self) -> str:
+        """The URL without user information (what evidence and output show)."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+    def secrets(self) -> list[str]:
+        out = [s.reveal() for s in (self.password, self.api_key) if s is not None]
+        user = urlsplit(self.url).password
+        if user:
+            out.append(user)
+        return [s for s in out if s]
+
+
+class PinMismatch(Exception):
+    pass
+
+
+def _ssl_context(access: ClusterAccess) -> ssl.SSLContext | bool:
+    if access.fingerprint and access.ca is None:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # trust is the pinned fingerprint, checked per response
+        return ctx
+    if access.ca is not None:
+        return ssl.create_default_context(cafile=str(access.ca))
+    return True
+
+
+def _chain_fingerprints(ssl_object: Any) -> set[str]:
+    out: set[str] = set()
+    leaf = ssl_object.getpeercert(binary_form=True)
+    if leaf:
+        out.add(hashlib.sha256(leaf).hexdigest())
+    inner = getattr(ssl_object, "_sslobj", None)
+    chain = getattr(inner, "get_unverified_chain", None)
+    if chain is not None:
+        try:
+            for cert in chain() or ():
+                der = cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                out.add(hashlib.sha256(der).hexdigest())
+        except (AttributeError, ValueError, ssl.SSLError):
+            pass
+    return out
+
+
+class RestClient:
+    """One cluster's REST API: every answer as an :class:`ApiResult`, never an exception."""
+
+    def __init__(self, access: ClusterAccess) -> None:
+        self.access = access
+        parts = urlsplit(access.url)
+        auth: httpx.Auth | None = None
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if access.api_key is not None:
+            headers["Authorization"] = f"ApiKey {access.api_key.reveal()}"
+        elif access.username is not None:
+            password = access.password.reveal() if access.password is not None else ""
+            auth = httpx.BasicAuth(access.username, password)
+        elif parts.username:
+            auth = httpx.BasicAuth(parts.username, parts.password or "")
+        self._pin = (access.fingerprint or "").replace(":", "").lower() or None
+        self._client = httpx.AsyncClient(
+            base_url=access.public_url,
+            auth=auth,
+            headers=headers,
+            verify=_ssl_context(access),
+            timeout=access.timeout,
+        )
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *, timeout: float | None = None
+    ) -> ApiResult:
+        try:
+            response = await self._client.request(
+                method, path, json=body, timeout=timeout or self.access.timeout
+            )
+        except httpx.HTTPError as exc:
+            return ApiResult(None, None, f"{type(exc).__name__}: {exc}")
+        if self._pin is not None and self.access.public_url.startswith("https"):
+            stream = response.extensions.get("network_stream")
+            ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+            if ssl_object is None or self._pin not in _chain_fingerprints(ssl_object):
+                return ApiResult(
+                    None, None, "the server's certificate does not match the pinned fingerprint"
+                )
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"raw": response.text[:2000]}
+        return ApiResult(response.status_code, data)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+# --- pruning: keep what the rules read ---------------------------------------------------------
+
+_NODE_FIELDS = (
+    "name",
+    "roles",
+    "version",
+    "transport_address",
+    "host",
+    "ip",
+    "remote_cluster_server",
+)
+_NODE_SETTINGS = (
+    "cluster.remote",
+    "remote_cluster_server",
+    "remote_cluster",
+    "xpack.security.remote_cluster_client.ssl",
+    "xpack.security.remote_cluster_server.ssl",
+    "xpack.security.transport.ssl",
+)
+_KEY_FIELDS = (
+    "id",
+    "name",
+    "type",
+    "creation",
+    "expiration",
+    "invalidated",
+    "username",
+    "realm",
+    "access",
+)
+
+
+def prune_nodes(body: Any) -> Any:
+    if not isinstance(body, Mapping) or not isinstance(body.get("nodes"), Mapping):
+        return body
+    nodes: dict[str, Any] = {}
+    for node_id, node in body["nodes"].items():
+        if not isinstance(node, Mapping):
+            continue
+        kept: dict[str, Any] = {k: node[k] for k in _NODE_FIELDS if k in node}
+        for section in ("transport", "http"):
+            if isinstance(node.get(section), Mapping):
+                kept[section] = {
+                    k: node[section][k]
+                    for k in ("bound_address", "publish_address")
+                    if k in node[section]
+                }
+        settings = flatten(node.get("settings") or {})
+        kept["settings"] = {
+            k: v for k, v in settings.items() if any(k.startswith(p) for p in _NODE_SETTINGS)
+        }
+        nodes[str(node_id)] = kept
+    return {"cluster_name": body.get("cluster_name"), "nodes": nodes}
+
+
+def prune_keys(body: Any) -> Any:
+    if not isinstance(body, Mapping):
+        return body
+    keys = [
+        {k: key[k] for k in _KEY_FIELDS if k in key}
+        for key in body.get("api_keys", [])
+        if isinstance(key, Mapping)
+    ]
+    return {"api_keys": keys}
+
+
+def prune_roles(body: Any) -> Any:
+    if not isinstance(body, Mapping):
+        return body
+    return {
+        name: {
+            k: v
+            for k, v in role.items()
+            if k in ("cluster", "indices", "remote_indices", "remote_cluster")
+        }
+        for name, role in body.items()
+        if isinstance(role, Mapping)
+    }
+
+
+def redact(value: Any) -> Any:
+    """Secret-looking keys (passwords, keys, tokens) replaced by ES's redaction marker."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            last = str(k).rsplit(".", 1)[-1].lower()
+            secret = last in _SECRET_KEYS or any(last.endswith("_" + s) for s in _SECRET_SUFFIXES)
+            out[k] = (
+                ev.REDACTED if secret and isinstance(v, str) and v != ev.REDACTED else redact(v)
+            )
+        return out
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _pruned(result: ApiResult, prune: Any) -> ApiResult:
+    if not result.ok:
+        return ApiResult(result.status, redact(result.body), result.error)
+    return ApiResult(result.status, redact(prune(result.body)), result.error)
+
+
+# --- the two sides -------------------------------------------------------------------------------
+
+
+async def collect_local(
+    access: ClusterAccess, aliases: Sequence[str], index: str, configs: Sequence[Path] = ()
+) -> SideEvidence:
+    client = RestClient(access)
+    calls: dict[str, ApiResult] = {}
+    try:
+        calls[ev.ROOT] = await client.call("GET", "/")
+        calls[ev.REMOTE_INFO] = await client.call("GET", "/_remote/info")
+        settings = await client.call(
+            "GET",
+            "/_cluster/settings?include_defaults=true&filter_path="
+            "persistent.cluster.remote,transient.cluster.remote,defaults.cluster.remote",
+        )
+        calls[ev.CLUSTER_SETTINGS] = _pruned(settings, lambda b: b)
+        calls[ev.NODES] = _pruned(await client.call("GET", "/_nodes"), prune_nodes)
+        calls[ev.AUTHENTICATE] = _pruned(
+            await client.call("GET", "/_security/_authenticate"),
+            lambda b: {k: b.get(k) for k in ("username", "roles", "authentication_type")},
+        )
+        calls[ev.PRIVILEGES] = _pruned(
+            await client.call("GET", "/_security/user/_privileges"), lambda b: b
+        )
+        roles = (
+            (calls[ev.AUTHENTICATE].body or {}).get("roles") if calls[ev.AUTHENTICATE].ok else None
+        )
+        if roles:
+            path = "/_security/role/" + quote(",".join(roles), safe=",")
+            calls[ev.ROLES] = _pruned(await client.call("GET", path), prune_roles)
+        calls[ev.SSL_CERTIFICATES] = await client.call("GET", "/_ssl/certificates")
+        calls[ev.ISTHMUS_HEALTH] = await client.call("GET", "/_isthmus/remote/health")
+        known = list(aliases) or _aliases(calls)
+        version = SideEvidence(access.public_url, calls).version
+        for alias in known:
+            target = quote(f"{alias}:{index}", safe=":*,")
+            params = "?timeout=10s" if supports_resolve_timeout(version) else ""
+            calls[ev.resolve_key(alias, index)] = await client.call(
+                "GET", f"/_resolve/cluster/{target}{params}", timeout=access.timeout + 5
+            )
+            calls[ev.search_key(alias, index)] = _pruned(
+                await client.call(
+                    "POST",
+                    f"/{target}/_search?size=0",
+                    {"query": {"match_all": {}}},
+                    timeout=access.timeout + 30,
+                ),
+                lambda b: {
+                    k: b[k] for k in ("_shards", "hits", "_clusters", "timed_out") if k in b
+                },
+            )
+    finally:
+        await client.aclose()
+    return SideEvidence(access.public_url, calls, tuple(read_config(p) for p in configs))
+
+
+def _aliases(calls: Mapping[str, ApiResult]) -> list[str]:
+    return list(SideEvidence("", dict(calls)).aliases)
+
+
+async def collect_remote(
+    access: ClusterAccess, index: str, configs: Sequence[Path] = ()
+) -> SideEvidence:
+    client = RestClient(access)
+    calls: dict[str, ApiResult] = {}
+    try:
+        calls[ev.ROOT] = await client.call("GET", "/")
+        calls[ev.NODES] = _pruned(await client.call("GET", "/_nodes"), prune_nodes)
+        calls[ev.API_KEYS] = _pruned(await client.call("GET", "/_security/api_key"), prune_keys)
+        calls[ev.ROLES] = _pruned(await client.call("GET", "/_security/role"), prune_roles)
+        calls[ev.SSL_CERTIFICATES] = await client.call("GET", "/_ssl/certificates")
+        calls[ev.resolve_index_key(index)] = await client.call(
+            "GET", "/_resolve/index/" + quote(index, safe="*,")
+        )
+    finally:
+        await client.aclose()
+    return SideEvidence(access.public_url, calls, tuple(read_config(p) for p in configs))
+
+
+def read_config(directory: Path) -> ConfigEvidence:
+    """yml settings (secrets redacted) and keystore entry names of one node's config dir."""
+    settings: dict[str, Any] = {}
+    for name in ("isthmus.yml", "elasticsearch.yml"):
+        path = directory / name
+        if path.is_file():
+            try:
+                tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, OSError) as exc:
+                settings[f"_error.{name}"] = str(exc)
+                continue
+            settings.update(flatten(tree))
+    names: tuple[str, ...] | None = None
+    note: str | None = None
+    if (directory / "isthmus.keystore").is_file():
+        from isthmus.errors import IsthmusError
+        from isthmus.security.keystore import load_keystore
+
+        try:
+            names = tuple(load_keystore(directory, None).entries)
+        except IsthmusError as exc:
+            note = f"keystore not readable without its password: {exc.reason}"
+    elif (directory / "elasticsearch.keystore").is_file():
+        note = (
+            "an Elasticsearch keystore: list its names with `bin/elasticsearch-keystore list` "
+            "(the doctor does not read its format)"
+        )
+    else:
+        note = "no keystore in this directory"
+    return ConfigEvidence(str(directory), redact(settings), names, note)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

@@ -1,0 +1,548 @@
+"""DNS → TCP → protocol → TLS → handshake, read from the local cluster's own error texts.  [no I/O]
+
+The local cluster tells why a connection failed only in the ``caused_by`` chain of a request
+that needed it (the doctor's test search) and, since 8.x, a little in ``_resolve/cluster``;
+``_remote/info`` says nothing. The texts are ES's (see :mod:`isthmus.doctor.rules_texts`). With
+the remote cluster's ``_nodes`` the doctor also knows what the dialled address *is* on the
+remote (its remote cluster server, its transport port, its HTTP port or nothing), which is what
+separates "wrong port" from "wrong CA". A bare connect failure (``connected: false``,
+``skipped``, ``Unable to open any connections``) decides nothing: it is an undecided finding
+whose candidates the probes and logs decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from isthmus.doctor.model import (
+    Confidence,
+    Evidence,
+    Finding,
+    Fix,
+    Outcome,
+    Side,
+    Stage,
+    StageResult,
+)
+from isthmus.doctor.rules_context import (
+    AliasContext,
+    failed,
+    finding,
+    passed,
+    reload_steps,
+    text_evidence,
+    undecided,
+)
+from isthmus.doctor.rules_texts import (
+    CERT_MODEL_UNAUTHORIZED,
+    CLIENT_CERT_REQUIRED,
+    CLIENT_UNTRUSTED,
+    CLOSED_HANDSHAKE,
+    DNS,
+    HANDSHAKE_UNAUTHORIZED,
+    HTTP_PORT,
+    INDEX_NOT_FOUND,
+    KEY_EXPIRED,
+    KEY_INVALID,
+    KEY_INVALIDATED,
+    KEY_UNKNOWN,
+    MISSING_AUTHN,
+    MISSING_HEADER,
+    NO_REMOTE_INDICES,
+    PLAINTEXT_ON_TLS,
+    REFUSED,
+    REMOTE_UNAUTHORIZED,
+    RESET,
+    TIMEOUT,
+    TLS_ON_PLAINTEXT,
+    UNABLE_TO_AUTHENTICATE,
+    WRONG_KEY_TYPE,
+    WRONG_PROFILE,
+    Text,
+    TrustFailure,
+    find,
+    is_generic_connect,
+    trust_failures,
+)
+
+CONNECTION_STAGES = (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS, Stage.HANDSHAKE)
+_LATER = (
+    WRONG_KEY_TYPE,
+    UNABLE_TO_AUTHENTICATE,
+    KEY_INVALID,
+    KEY_INVALIDATED,
+    KEY_EXPIRED,
+    KEY_UNKNOWN,
+    REMOTE_UNAUTHORIZED,
+    NO_REMOTE_INDICES,
+    CERT_MODEL_UNAUTHORIZED,
+    INDEX_NOT_FOUND,
+)
+RCS_CA_SETTING = "xpack.security.remote_cluster_client.ssl.certificate_authorities"
+TRANSPORT_CA_SETTING = "xpack.security.transport.ssl.certificate_authorities"
+
+
+def check_connection(ctx: AliasContext) -> list[StageResult]:
+    """The connection stages' results from REST evidence (empty: nothing to say)."""
+    texts = list(ctx.texts)
+    through = _went_through(ctx)
+    if through is not None:
+        return [passed(s, through) for s in CONNECTION_STAGES]
+    # Errors of later stages prove the connection itself worked.
+    for pattern in _LATER:
+        hit = find(texts, pattern)
+        if hit is not None and not (
+            pattern is CERT_MODEL_UNAUTHORIZED and "handshake" in hit[1].group(0)
+        ):
+            ev = Evidence(hit[0].source, "the remote answered: the connection stages worked")
+            return [passed(s, ev) for s in CONNECTION_STAGES]
+    results = _failure(ctx)
+    # A rule states the stages before its own as passed; never at or after a failing one.
+    stop = min(
+        (r.stage.order for r in results if r.outcome is not Outcome.PASSED), default=len(Stage)
+    )
+    return [r for r in results if r.outcome is not Outcome.PASSED or r.stage.order < stop]
+
+
+def _went_through(ctx: AliasContext) -> Evidence | None:
+    """A request reached the remote: the search answered for the alias, or _resolve/cluster
+    says connected with no error."""
+    result = ctx.local.call(f"POST /{ctx.alias}:{ctx.index}/_search")
+    if result is not None and result.ok and isinstance(result.body, Mapping):
+        details = (result.body.get("_clusters") or {}).get("details") or {}
+        status = (
+            (details.get(ctx.alias) or {}).get("status") if isinstance(details, Mapping) else None
+        )
+        if status in (None, "successful", "partial"):
+            return Evidence(
+                f"local POST /{ctx.alias}:{ctx.index}/_search",
+                f"answered by [{ctx.alias}] ({status or 'ok'})",
+            )
+    entry = ctx.resolve_entry()
+    if entry is not None and entry.get("connected") is True and not entry.get("error"):
+        return Evidence(
+            f"local GET /_resolve/cluster/{ctx.alias}:{ctx.index}",
+            "connected: true, no error (the remote was contacted)",
+        )
+    return None
+
+
+def _before(stage: Stage, source: str) -> list[StageResult]:
+    ev = Evidence(source, f"the connection got as far as {stage.value}")
+    return [passed(s, ev) for s in CONNECTION_STAGES if s.order < stage.order]
+
+
+def _failure(ctx: AliasContext) -> list[StageResult]:
+    texts = list(ctx.texts)
+    kind = ctx.address_kind()
+    addr = ", ".join(ctx.addresses)
+    wrong_port = _wrong_port_result(ctx, kind)
+
+    hit = find(texts, WRONG_PROFILE)
+    if hit is not None:
+        f = finding(
+            "handshake_wrong_profile",
+            f"[{ctx.alias}] reaches {addr}, the remote's transport port: the remote cluster "
+            f"handshake requires the [_remote_cluster] profile and got [{hit[1].group('got')}]",
+            evidence=(text_evidence(hit[0]),),
+            fix=_port_fix(ctx),
+        )
+        return [*_before(Stage.HANDSHAKE, hit[0].source), failed(f)]
+    for pattern in (MISSING_AUTHN, HANDSHAKE_UNAUTHORIZED):
+        hit = find(texts, pattern)
+        if hit is None:
+            continue
+        if ctx.has_credentials:
+            f = finding(
+                "transport_port_with_credentials",
+                f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
+                "port: the transport authenticates the handshake as a certificate-model (or "
+                "anonymous) caller and refuses it",
+                evidence=(text_evidence(hit[0]),),
+                fix=_port_fix(ctx),
+                ruled_out=("api_key_invalid",),
+            )
+            return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
+        if pattern is HANDSHAKE_UNAUTHORIZED:
+            f = finding(
+                "anonymous_handshake_unauthorized",
+                f"[{ctx.alias}] has no credentials; the remote ran its handshake as anonymous "
+                f"user [{hit[1].group('user')}], which may not open remote connections",
+                evidence=(text_evidence(hit[0]),),
+                fix=Fix(
+                    "use the API-key model (a cross-cluster key) or the remote's transport port "
+                    "with mutual TLS",
+                    reload_steps(ctx),
+                    Side.LOCAL,
+                ),
+            )
+            return [*_before(Stage.AUTHENTICATION, hit[0].source), failed(f)]
+    hit = find(texts, MISSING_HEADER)
+    if hit is not None:
+        f = finding(
+            "credentials_missing",
+            f"[{ctx.alias}] points at the remote cluster server ({addr}) but has no "
+            f"cross-cluster API key ([{ctx.credential_setting}] is not in use)",
+            evidence=(text_evidence(hit[0]),),
+            fix=Fix(
+                "get a cross-cluster API key from the remote's administrator, add it to the "
+                "keystore of every local node, reload",
+                (
+                    'POST /_security/cross_cluster/api_key {"name": "'
+                    + ctx.alias
+                    + '", "access": {"search": [{"names": ["'
+                    + ctx.index
+                    + '"]}]}}   # on the remote',
+                    *reload_steps(ctx),
+                ),
+                Side.LOCAL,
+            ),
+        )
+        return [*_before(Stage.AUTHENTICATION, hit[0].source), failed(f)]
+
+    for text, tf in trust_failures(texts):
+        return [*_before(Stage.TLS, text.source), *_trust_result(ctx, text, tf, kind)]
+
+    hit = find(texts, CLIENT_CERT_REQUIRED)
+    if hit is not None:
+        if wrong_port is not None:
+            return wrong_port
+        ev = (text_evidence(hit[0]),)
+        if ctx.has_credentials and kind is None:
+            f = finding(
+                "transport_port_with_credentials",
+                f"the server at {addr} requires a client certificate; a remote cluster server "
+                "does not, a transport port does: the alias likely points at the transport port",
+                evidence=ev,
+                confidence=Confidence.POSSIBLE,
+                candidates=("transport_port_with_credentials", "tls_client_certificate_required"),
+                would_decide=(
+                    "the remote's GET /_nodes (--remote URL): is the address its transport port?",
+                    "the remote's log: 'Empty client certificate chain' on profile=default",
+                ),
+                fix=_port_fix(ctx),
+            )
+            return [*_before(Stage.TLS, hit[0].source), undecided(Stage.PROTOCOL, f)]
+        f = finding(
+            "tls_client_certificate_required",
+            f"the server at {addr} requires a client certificate the local cluster does not send",
+            evidence=ev,
+            fix=Fix(
+                "configure a client certificate the remote trusts",
+                ("xpack.security.transport.ssl.certificate / .key on every local node",),
+                Side.LOCAL,
+            ),
+        )
+        return [*_before(Stage.TLS, hit[0].source), failed(f)]
+
+    simple = (
+        (CLIENT_UNTRUSTED, "tls_client_untrusted", Stage.TLS),
+        (HTTP_PORT, "http_port", Stage.PROTOCOL),
+        (PLAINTEXT_ON_TLS, "plaintext_to_tls", Stage.PROTOCOL),
+        (TLS_ON_PLAINTEXT, "tls_to_plaintext", Stage.PROTOCOL),
+        (DNS, "dns_unresolvable", Stage.DNS),
+        (REFUSED, "tcp_refused", Stage.TCP),
+        (TIMEOUT, "tcp_timeout", Stage.TCP),
+        (RESET, "tcp_reset", Stage.TCP),
+    )
+    for pattern, code, stage in simple:
+        hit = find(texts, pattern)
+        if hit is None:
+            continue
+        if code.startswith("tcp_") and wrong_port is not None:
+            return wrong_port
+        f = finding(
+            code,
+            f"[{ctx.alias}] → {addr}: {hit[1].group(0)}",
+            evidence=(text_evidence(hit[0]),),
+            fix=_simple_fix(ctx, code),
+        )
+        return [*_before(stage, hit[0].source), failed(f)]
+
+    hit = find(texts, CLOSED_HANDSHAKE)
+    if hit is not None:
+        f = finding(
+            "handshake_closed",
+            f"the remote at {addr} closed the connection during the handshake",
+            evidence=(text_evidence(hit[0]),),
+            confidence=Confidence.LIKELY,
+        )
+        return [*_before(Stage.HANDSHAKE, hit[0].source), failed(f)]
+
+    if wrong_port is not None:
+        return wrong_port
+    if texts or _reported_down(ctx):
+        return [_unexplained(ctx)]
+    return []
+
+
+def _reported_down(ctx: AliasContext) -> bool:
+    info = ctx.info or {}
+    entry = ctx.resolve_entry() or {}
+    return info.get("connected") is False or entry.get("connected") is False
+
+
+def _unexplained(ctx: AliasContext) -> StageResult:
+    """connected:false / skipped / a bare connect_transport_exception: never a verdict alone."""
+    evidence = [text_evidence(t) for t in ctx.texts][:3]
+    info = ctx.info or {}
+    if "connected" in info:
+        evidence.append(
+            Evidence("local GET /_remote/info", f"connected: {str(info['connected']).lower()}")
+        )
+    candidates = ["tcp_refused", "tcp_timeout", "dns_unresolvable", "tls_untrusted_ca"]
+    if ctx.has_credentials:
+        candidates += ["remote_cluster_server_disabled", "transport_port_with_credentials"]
+    f = finding(
+        "connection_failed",
+        f"[{ctx.alias}] cannot connect to {', '.join(ctx.addresses)} and the local cluster's "
+        "answers do not say why"
+        + (" (generic connect failure)" if is_generic_connect(list(ctx.texts)) else ""),
+        side=Side.UNKNOWN,
+        evidence=evidence,
+        confidence=Confidence.POSSIBLE,
+        candidates=candidates,
+        would_decide=(
+            "an active probe of the address (run the doctor where the address is reachable)",
+            "the local cluster's log (--local-logs DIR): the connect exception's cause",
+            "the remote cluster's GET /_nodes (--remote URL): what listens at the address",
+        ),
+    )
+    return undecided(Stage.TCP, f)
+
+
+def _wrong_port_result(
+    ctx: AliasContext, kind: tuple[str, list[str]] | None
+) -> list[StageResult] | None:
+    """With the remote's _nodes: the alias points at a port that cannot work for its model."""
+    if kind is None:
+        return None
+    what, nodes = kind
+    addr = ", ".join(ctx.addresses)
+    ev = Evidence("remote GET /_nodes", f"{addr} is the {what} address of {nodes or 'no node'}")
+    servers = ctx.remote_server_addresses()
+    if ctx.has_credentials and what == "transport":
+        f = finding(
+            "transport_port_with_credentials",
+            f"[{ctx.alias}] uses a cross-cluster API key but points at {addr}, the transport "
+            f"port of remote node(s) {nodes}; the remote cluster server is at {servers or 'n/a'}",
+            nodes=nodes,
+            evidence=(ev,),
+            fix=_port_fix(ctx),
+        )
+        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+    if what == "http":
+        f = finding(
+            "http_port",
+            f"{addr} is the HTTP port of {nodes}",
+            nodes=nodes,
+            evidence=(ev,),
+            fix=_port_fix(ctx),
+        )
+        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+    if what == "unknown":
+        f = finding(
+            "tcp_refused",
+            f"[{ctx.alias}] points at {addr}, which no remote node publishes; the remote "
+            f"cluster server is at {servers or 'not enabled'}",
+            side=Side.LOCAL,
+            evidence=(ev,),
+            confidence=Confidence.LIKELY,
+            fix=_port_fix(ctx),
+        )
+        return [*_before(Stage.TCP, "remote GET /_nodes"), failed(f)]
+    return None
+
+
+def _trust_result(
+    ctx: AliasContext, text: Text, tf: TrustFailure, kind: tuple[str, list[str]] | None
+) -> list[StageResult]:
+    ev = (text_evidence(text),)
+    addr = ", ".join(ctx.addresses)
+    if tf.expired or tf.not_yet_valid:
+        code = "tls_expired" if tf.expired else "tls_not_yet_valid"
+        f = finding(
+            code,
+            f"the certificate [{tf.subject}] at {addr} is valid from {tf.not_before} to "
+            f"{tf.not_after}; the local node's time is {tf.now}",
+            evidence=ev,
+            fix=Fix(
+                "issue a new certificate for the remote's server (or fix the clock that is wrong)",
+                ("bin/elasticsearch-certutil cert --ca <ca.p12> --dns <host> --ip <address>",),
+                Side.REMOTE,
+            ),
+        )
+        return [failed(f)]
+    if tf.signatures_differ:
+        f = finding(
+            "tls_ca_regenerated",
+            f"the local side trusts a CA named [{tf.issuer}] but it is not the one that signed "
+            f"[{tf.subject}]: the CA was regenerated with the same name",
+            evidence=ev,
+            fix=Fix(
+                "copy the remote's current CA certificate to the local trust settings, restart",
+                (f"{_ca_setting(ctx)}: [<the remote's current CA, subject {tf.issuer}>]",),
+                Side.LOCAL,
+            ),
+        )
+        return [failed(f)]
+    if tf.issuer_trusted:
+        f = finding(
+            "tls_hostname_mismatch",
+            f"the certificate [{tf.subject}] is trusted but names {list(tf.sans)}, not the "
+            f"dialled address {addr}",
+            evidence=ev,
+            confidence=Confidence.LIKELY,
+            fix=Fix(
+                "reissue the remote's certificate with the dialled name, or set server_name",
+                (
+                    f"certutil cert ... --dns <name> --ip {tf.peer}",
+                    "cluster.remote.<alias>.server_name: <a name in the SANs>",
+                ),
+                Side.BOTH,
+            ),
+        )
+        return [failed(f)]
+    # An issuer the local context does not trust: a wrong CA, or the wrong port (whose
+    # certificate comes from another CA), or, without credentials, the remote cluster server
+    # reached with the certificate model's transport trust.
+    what = kind[0] if kind else None
+    nodes = kind[1] if kind else []
+    if ctx.has_credentials:
+        if what == "transport":
+            return _wrong_port_result(ctx, kind) or []
+        if what == "remote_cluster":
+            return [failed(_untrusted(ctx, tf, ev, nodes, RCS_CA_SETTING))]
+        f = finding(
+            "tls_untrusted_ca",
+            f"the local cluster does not trust [{tf.issuer}], which issued [{tf.subject}] at "
+            f"{addr} (context {tf.context})",
+            evidence=ev,
+            confidence=Confidence.POSSIBLE,
+            candidates=("tls_untrusted_ca", "transport_port_with_credentials"),
+            would_decide=(
+                "the remote's GET /_nodes (--remote URL): is the address its remote cluster "
+                "server or its transport port?",
+                "the remote's log: profile=_remote_cluster or profile=default on 'client did not trust'",
+            ),
+            fix=_untrusted(ctx, tf, ev, nodes, RCS_CA_SETTING).fix,
+        )
+        return [undecided(Stage.TLS, f)]
+    if what == "remote_cluster":
+        f = finding(
+            "remote_cluster_port_without_credentials",
+            f"[{ctx.alias}] has no cross-cluster API key, so it uses the certificate model and "
+            f"its transport TLS, but {addr} is the remote cluster server of {nodes}",
+            nodes=nodes,
+            evidence=(*ev, Evidence("remote GET /_nodes", f"{addr} is a remote cluster server")),
+            fix=Fix(
+                "add the cross-cluster API key to the keystore of every local node and reload",
+                reload_steps(ctx),
+                Side.LOCAL,
+            ),
+        )
+        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+    if what == "transport":
+        return [failed(_untrusted(ctx, tf, ev, nodes, TRANSPORT_CA_SETTING))]
+    f = finding(
+        "remote_cluster_port_without_credentials",
+        f"no cross-cluster API key for [{ctx.alias}]: the local cluster uses its transport TLS "
+        f"({tf.context}), which does not trust [{tf.issuer}]",
+        evidence=ev,
+        confidence=Confidence.POSSIBLE,
+        candidates=("remote_cluster_port_without_credentials", "tls_untrusted_ca"),
+        would_decide=(
+            "the remote's GET /_nodes (--remote URL): is the address its remote cluster server?",
+            f"the local keystore (--local-config DIR): is [{ctx.credential_setting}] there?",
+        ),
+        fix=Fix(
+            "if the remote uses API keys: add the cross-cluster key to the keystore and reload",
+            reload_steps(ctx),
+            Side.LOCAL,
+        ),
+    )
+    return [undecided(Stage.PROTOCOL, f)]
+
+
+def _untrusted(
+    ctx: AliasContext, tf: TrustFailure, ev: tuple[Evidence, ...], nodes: list[str], setting: str
+) -> Finding:
+    ca_file = _remote_ca_file(ctx, tf.issuer)
+    return finding(
+        "tls_untrusted_ca",
+        f"the local cluster ({tf.context}) does not trust [{tf.issuer}], the CA that issued "
+        f"the remote's certificate [{tf.subject}]"
+        + (f"; it trusts only {list(tf.trusted_issuers)}" if tf.trusted_issuers else ""),
+        nodes=nodes,
+        evidence=ev,
+        fix=Fix(
+            f"trust the remote's CA [{tf.issuer}] in {setting} on every local node, then restart",
+            (
+                f"copy {ca_file or 'the remote CA certificate'} to each local node's config directory",
+                f"{setting}: [ <existing CAs>, <that file> ]   # elasticsearch.yml",
+                "restart the local nodes (TLS trust is read at start)",
+            ),
+            Side.LOCAL,
+        ),
+    )
+
+
+def _remote_ca_file(ctx: AliasContext, issuer: str | None) -> str | None:
+    if ctx.remote is None or issuer is None:
+        return None
+    certs = ctx.remote.body("GET /_ssl/certificates")
+    if isinstance(certs, list):
+        for c in certs:
+            if (
+                isinstance(c, Mapping)
+                and c.get("subject_dn") == issuer
+                and not c.get("has_private_key")
+            ):
+                return f"{c.get('path')} (on the remote)"
+    return None
+
+
+def _ca_setting(ctx: AliasContext) -> str:
+    return RCS_CA_SETTING if ctx.has_credentials else TRANSPORT_CA_SETTING
+
+
+def _port_fix(ctx: AliasContext) -> Fix:
+    servers = ctx.remote_server_addresses()
+    target = servers[0] if servers else "<the remote's remote_cluster_server.publish_address>"
+    key = "proxy_address" if ctx.mode == "proxy" else "seeds"
+    value = f'"{target}"' if ctx.mode == "proxy" else f'["{target}"]'
+    return Fix(
+        "point the alias at the remote cluster server port (default 9443), not the transport "
+        "or HTTP port",
+        (
+            "GET /_nodes/remote_cluster_server   # on the remote: remote_cluster_server.publish_address",
+            f'PUT /_cluster/settings {{"persistent": {{"cluster.remote.{ctx.alias}.{key}": {value}}}}}',
+        ),
+        Side.LOCAL,
+    )
+
+
+def _simple_fix(ctx: AliasContext, code: str) -> Fix | None:
+    if code == "http_port":
+        return _port_fix(ctx)
+    if code == "tcp_refused":
+        return Fix(
+            "check the address and that the remote cluster server listens there",
+            (
+                "GET /_nodes   # on the remote: remote_cluster_server.publish_address",
+                "remote_cluster_server.enabled: true   # on every remote node, if it is missing",
+            ),
+            Side.REMOTE,
+        )
+    if code in ("tcp_timeout", "tcp_reset"):
+        return Fix(
+            "open the route between the clusters (firewall, security groups, proxies)",
+            (),
+            Side.NETWORK,
+        )
+    if code == "dns_unresolvable":
+        return Fix("use a resolvable host name or an IP address in the alias", (), Side.LOCAL)
+    return None
+
+
+__all__ = ["CONNECTION_STAGES", "Outcome", "check_connection"]
