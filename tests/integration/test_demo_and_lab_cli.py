@@ -16,7 +16,8 @@ from isthmus.lab import session
 def _isthmus(
     *args: str, cwd: Path, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", **(env or {})}
+    # As a pipe or a CI log sees it: not a terminal, no COLUMNS (output must not wrap at 80).
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "TERM": "dumb", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "isthmus", *args],
         cwd=cwd,
@@ -117,6 +118,9 @@ def test_lab_up_reveal_and_down(tmp_path: Path) -> None:
     quiet = _isthmus("lab", "up", "wrong-port", "--dir", str(root), cwd=tmp_path)
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert "broken:" not in quiet.stdout and "did not fully show" not in quiet.stdout
+    # Piped output is not wrapped: the printed command and the log paths stay on one line.
+    assert re.search(r"stop and remove it with: \S+ lab down --dir \S+$", quiet.stdout, re.M)
+    assert f"log: {root.resolve() / 'local' / 'logs' / 'local.log'}" in quiet.stdout
     assert "connect_exception" in (root / "local" / "logs" / "local.log").read_text()
 
     # The frozen-then-resumed remote: `up` replaces the previous lab and verifies the symptom.

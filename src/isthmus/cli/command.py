@@ -12,6 +12,10 @@ import functools
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @functools.cache
@@ -23,3 +27,13 @@ def isthmus_command() -> str:
     if script.exists():
         return str(script)
     return f"{sys.executable} -m isthmus"
+
+
+def console() -> Console:
+    """A rich console for command output. On a terminal it wraps as usual; piped to a file or a
+    CI log it never wraps (rich would assume 80 columns and split paths and URLs in two)."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(soft_wrap=True, width=1000)

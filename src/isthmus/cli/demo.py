@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from isthmus.cli.command import console as new_console
 from isthmus.cli.command import isthmus_command
 from isthmus.lab import session
 from isthmus.lab.topology import (
@@ -78,7 +79,7 @@ def run_demo(
     ports: tuple[int, int] = (0, 0),
 ) -> int:
     """``ports``: the HTTP ports of local and remote (0: any free one)."""
-    console = Console()
+    console = new_console()
     root = workdir.resolve()
     try:
         stopped = session.replace_dir(root)
@@ -241,7 +242,7 @@ def _how_to_reach(lab: Lab, console: Console) -> None:
 
 
 def stop_demo(workdir: Path) -> int:
-    console = Console()
+    console = new_console()
     root = workdir.resolve()
     if not root.exists():
         console.print(f"no demo in {root}", markup=False)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from isthmus.cli.command import console as new_console
 from isthmus.cli.command import isthmus_command
 
 if TYPE_CHECKING:  # rich loads when a lab command runs, not with every `isthmus` command
@@ -38,17 +39,19 @@ def lab_cli() -> None:
 @lab_cli.command("list")
 def lab_list() -> None:
     """The scenarios `lab up` knows."""
-    from rich.console import Console
     from rich.table import Table
 
     from isthmus.lab.scenarios import scenarios
 
-    table = Table(title="isthmus lab up <name> [--reveal]")
+    table = Table(title="isthmus lab up <name> [--mode proxy|sniff] [--reveal]")
     table.add_column("name")
-    table.add_column("guide section")
-    for scenario in scenarios().values():
-        table.add_row(scenario.name, scenario.title)
-    Console().print(table)
+    table.add_column("symptom")
+    table.add_column("modes")
+    sniff = scenarios("sniff")
+    for scenario in scenarios("proxy").values():
+        modes = "proxy, sniff" if scenario.name in sniff else "proxy"
+        table.add_row(scenario.name, scenario.title, modes)
+    new_console().print(table)
 
 
 @lab_cli.command("up")
@@ -67,11 +70,9 @@ def lab_down(workdir: Path) -> None:
     """Stop the lab's nodes and remove its directory."""
     import shutil
 
-    from rich.console import Console
-
     from isthmus.lab import session
 
-    console = Console()
+    console = new_console()
     root = workdir.resolve()
     if not root.exists():
         console.print(f"no lab in {root}", markup=False)
@@ -116,18 +117,21 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
 
 
 def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
-    from rich.console import Console
 
     from isthmus.lab import session
     from isthmus.lab.scenarios import scenarios
     from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
     from isthmus.lab.verify import apply_fault, wait_for_symptom
 
-    console = Console()
+    console = new_console()
     known = scenarios(mode)
     if name not in known:
+        other = "sniff" if mode == "proxy" else "proxy"
+        why = f"unknown scenario [{name}]"
+        if name in scenarios(other):
+            why = f"scenario [{name}] exists in {other} mode only"
         console.print(
-            f"unknown scenario [{name}]; `{isthmus_command()} lab list` shows them",
+            f"{why}; `{isthmus_command()} lab list` shows them",
             style="red",
             markup=False,
         )
@@ -145,13 +149,14 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
             lab.start()
             assert lab.local is not None and lab.remote is not None
             assert lab.local.proc is not None and lab.remote.proc is not None
+            relay_pid = [lab.relay.proc.pid] if lab.relay and lab.relay.proc else []
             session.write_state(
                 root,
                 {
                     "kind": "lab",
                     "scenario": name,
                     "mode": mode,
-                    "pids": [lab.remote.proc.pid, lab.local.proc.pid],
+                    "pids": [lab.remote.proc.pid, lab.local.proc.pid, *relay_pid],
                     "local": lab.local.url,
                     "remote": lab.remote.url,
                 },
