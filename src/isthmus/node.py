@@ -301,8 +301,9 @@ class Node:
                     name="initial remote cluster connections",
                 ),
             ]
-            if tls.http is not None:
-                loops.append(group.create_task(watch_certificates(tls.http)))
+            if tls.holders and s.get("resource.reload.enabled"):
+                every = s.get("resource.reload.interval.high").seconds
+                loops.append(group.create_task(watch_certificates(tls.holders, every)))
             await asyncio.sleep(0)
             log.info(
                 "started {%s}{%s} in %.0fms",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from isthmus.errors import NodeStartupError, SettingsError
-from isthmus.security.tls import ContextHolder, SslConfig, build_context, ssl_config
+from isthmus.security.tls import ContextHolder, SslConfig, ssl_config
 
 if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
@@ -53,6 +53,8 @@ class NodeTls:
     remote_cluster_client_config: SslConfig | None = None
     # Every configuration read, for GET /_ssl/certificates.
     configs: list[SslConfig] = field(default_factory=list)
+    # Every context built, each watched for changed files (see watch_certificates).
+    holders: list[ContextHolder] = field(default_factory=list)
 
     @classmethod
     def from_settings(
@@ -78,8 +80,8 @@ class NodeTls:
         out = cls(configs=[http, transport])
         if transport.enabled:
             out.transport = transport
-            out.transport_server = _build(transport, server=True)
-            out.transport_client = _build(transport, server=False)
+            out.transport_server = out._hold(transport, server=True)
+            out.transport_client = out._hold(transport, server=False)
             out.transport_trust = _trust(transport)
         elif not is_loopback(s.transport_bind_host):
             raise NodeStartupError.configuration(
@@ -96,17 +98,24 @@ class NodeTls:
         if http.enabled:
             with _loading(http):
                 out.http = ContextHolder(http)
+            out.holders.append(out.http)
         if remote_cluster_server:
             server_cfg = config("remote_cluster_server")
             out.configs.append(server_cfg)
             if server_cfg.enabled:
-                out.remote_cluster_server = _build(server_cfg, server=True)
+                out.remote_cluster_server = out._hold(server_cfg, server=True)
                 out.remote_cluster_server_trust = _trust(server_cfg)
         client = config("remote_cluster_client")
         if client.enabled:
             out.remote_cluster_client_config = client
-            out.remote_cluster_client = _build(client, server=False)
+            out.remote_cluster_client = out._hold(client, server=False)
         return out
+
+    def _hold(self, cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
+        with _loading(cfg):
+            holder = ContextHolder(cfg, server=server)
+        self.holders.append(holder)
+        return holder.context
 
     def remote_cluster_client_trust(self) -> TrustInfo | None:
         """What the API-key model's client context trusts (read on first use)."""
@@ -141,11 +150,6 @@ def _loading(cfg: SslConfig) -> Iterator[None]:
         ) from None
 
 
-def _build(cfg: SslConfig, *, server: bool) -> ssl.SSLContext:
-    with _loading(cfg):
-        return build_context(cfg, server=server)
-
-
 def _trust(cfg: SslConfig | None) -> TrustInfo | None:
     if cfg is None:
         return None
@@ -155,20 +159,24 @@ def _trust(cfg: SslConfig | None) -> TrustInfo | None:
         return TrustInfo.from_config(cfg)
 
 
-async def watch_certificates(holder: ContextHolder, every_s: float = 5.0) -> None:
-    """Reload certificate and key files that change on disk, as ES does; a broken new file
-    keeps the old context and is logged."""
+async def watch_certificates(holders: list[ContextHolder], every_s: float = 5.0) -> None:
+    """Reload the certificate, key and CA files of every context (HTTP, transport, remote
+    cluster server and client) when they change on disk, as ES does. The new material goes into
+    the live context, so new connections use it and open ones keep theirs. A broken new file
+    keeps the old material and is logged. A CA added to a trust file is trusted at once; one
+    removed from it stays trusted until the node restarts (OpenSSL's trust store only grows)."""
     while True:
         await asyncio.sleep(every_s)
-        try:
-            if await asyncio.to_thread(holder.reload_if_changed):
-                reload_log.info("reloaded ssl context for [%s]", holder.cfg.prefix)
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            reload_log.warning(
-                "failed to reload ssl context for [%s], keeping the old one: %s",
-                holder.cfg.prefix,
-                exc,
-            )
+        for holder in holders:
+            try:
+                if await asyncio.to_thread(holder.reload_if_changed):
+                    reload_log.info("reloaded ssl context for [%s]", holder.cfg.prefix)
+            except (OSError, ValueError, ssl.SSLError) as exc:
+                reload_log.warning(
+                    "failed to reload ssl context for [%s], keeping the old one: %s",
+                    holder.cfg.prefix,
+                    exc,
+                )
 
 
 def is_loopback(host: str) -> bool:

@@ -84,7 +84,16 @@ def _profile_settings(profile: str) -> tuple[Setting, ...]:
     )
 
 
-TLS_SETTINGS: tuple[Setting, ...] = tuple(s for p in PROFILES for s in _profile_settings(p))
+# ES's resource watcher: how often certificate, key and CA files are checked for changes.
+RELOAD_SETTINGS: tuple[Setting, ...] = (
+    Setting("resource.reload.enabled", v.parse_bool, True, Scope.NODE),
+    Setting("resource.reload.interval.high", v.parse_time, v.TimeValue(5_000, "5s"), Scope.NODE),
+)
+
+TLS_SETTINGS: tuple[Setting, ...] = (
+    *(s for p in PROFILES for s in _profile_settings(p)),
+    *RELOAD_SETTINGS,
+)
 _BY_KEY = {s.key: s for s in TLS_SETTINGS}
 
 
