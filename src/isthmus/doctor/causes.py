@@ -127,6 +127,13 @@ CAUSES: tuple[Cause, ...] = (
         "the local side speaks plaintext to a TLS port",
     ),
     _C(
+        "proxy_no_route",
+        Stage.PROTOCOL,
+        Side.LOCAL,
+        "an SNI-routing proxy closed the connection: the alias sends no server_name, or one it "
+        "does not route",
+    ),
+    _C(
         "not_elasticsearch",
         Stage.PROTOCOL,
         Side.NETWORK,

@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import enum
 import ipaddress
+import re
 import socket
 import struct
 import time
@@ -52,6 +53,8 @@ Address = tuple[str, int]
 _CHUNK = 64 * 1024
 _PREAMBLE_TIMEOUT = 10.0  # how long sni/connect wait for the ClientHello or the request head
 _MAX_REQUEST_HEAD = 8 * 1024
+# The start of an HTTP/1.x request: a method token, then a space (or the start of one).
+_HTTP_START = re.compile(rb"^[A-Z]{1,16}(?: |$)")
 
 
 class RelayMode(enum.StrEnum):
@@ -382,17 +385,22 @@ class Relay:
     async def _connect_request(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> tuple[bytes, Address | None]:
-        """Read ``CONNECT host:port HTTP/1.x`` and its headers; answer errors as a proxy does."""
-        try:
-            async with asyncio.timeout(_PREAMBLE_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            return b"", None
-        if len(head) > _MAX_REQUEST_HEAD:
+        """Read ``CONNECT host:port HTTP/1.x`` and its headers; answer errors as a proxy does.
+        Bytes that cannot start an HTTP request (a TLS ClientHello, a transport frame) get a
+        400 at once, as a real proxy answers them, instead of waiting for a request head."""
+        head = bytearray()
+        async with asyncio.timeout(_PREAMBLE_TIMEOUT):
+            while b"\r\n\r\n" not in head and len(head) <= _MAX_REQUEST_HEAD:
+                chunk = await reader.read(_CHUNK)
+                head += chunk
+                if not chunk or not _HTTP_START.match(head[:16]):
+                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    return b"", None
+        if b"\r\n\r\n" not in head:
             writer.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n")
             return b"", None
-        method, _, rest = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
+        request_line = bytes(head).split(b"\r\n", 1)[0].decode("latin-1")
+        method, _, rest = request_line.partition(" ")
         if method != "CONNECT":
             writer.write(
                 b"HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\nContent-Length: 0\r\n\r\n"
@@ -407,7 +415,8 @@ class Relay:
             self._counts["unrouted"] += 1
             writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
             return b"", None
-        return b"", target
+        # Bytes the client sent after the request head go to the target first.
+        return bytes(head).split(b"\r\n\r\n", 1)[1], target
 
     async def _discard(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
         while chunk := await reader.read(_CHUNK):

@@ -5,12 +5,19 @@ symptom the guide describes: the lines the local and the remote cluster log (or 
 whether ``_remote/info`` says connected, and how a cross-cluster search as the lab user ends.
 The integration tests assert exactly these expectations, and ``isthmus lab up`` builds the same
 specs, so what a learner sees is what CI checked.
+
+Each scenario also says what ``isthmus doctor`` should conclude (:class:`DoctorVerdict`), so the
+doctor's tests can iterate over the scenarios. The faults beyond the guide (the path, proxies,
+certificates, a forgotten reload) are in :mod:`isthmus.lab.fault_scenarios`; :func:`scenarios`
+lists both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from isthmus.doctor.causes import cause
+from isthmus.doctor.model import Side, Stage
 from isthmus.lab.topology import ALIAS, INDEX, LabSpec
 from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
@@ -37,6 +44,33 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class DoctorVerdict:
+    """What ``isthmus doctor`` should conclude for a scenario given all the evidence (both
+    clusters' REST APIs, logs and configuration, and an active probe): the first failing stage,
+    its cause code (:mod:`isthmus.doctor.causes`), the side the fix goes to and the nodes at
+    fault. With less evidence the doctor may stop earlier or stay undecided; a scenario without
+    a verdict is healthy (green, no finding)."""
+
+    stage: Stage
+    cause: str
+    side: Side
+    nodes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        declared = cause(self.cause)  # a KeyError for a code causes.py does not declare
+        if declared.stage is not self.stage:
+            raise ValueError(f"cause [{self.cause}] belongs to stage [{declared.stage}]")
+
+    @classmethod
+    def of(
+        cls, code: str, *, side: Side | None = None, nodes: tuple[str, ...] = ()
+    ) -> DoctorVerdict:
+        """The verdict naming ``code``, at its stage, on its usual side unless ``side``."""
+        declared = cause(code)
+        return cls(declared.stage, code, side or declared.side, nodes)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
@@ -48,6 +82,35 @@ class Scenario:
     # Done to the running pair before observing: "freeze" stops the remote node (SIGSTOP) until
     # the local cluster gives its connections up as dead, then resumes it (SIGCONT).
     fault: str | None = None
+    verdict: DoctorVerdict | None = None  # None: healthy, the doctor reports green
+
+
+_LOCAL, _REMOTE = ("local-node",), ("remote-node",)
+_PORT = DoctorVerdict.of("transport_port_with_credentials", nodes=_LOCAL)
+_NO_KEY = DoctorVerdict.of("remote_cluster_port_without_credentials", nodes=_LOCAL)
+_NO_REMOTE_INDICES = DoctorVerdict.of("user_lacks_remote_indices", nodes=_LOCAL)
+# The guide's scenarios' verdicts. The five transport-port symptoms and the two without a key
+# share their root cause, found at the protocol stage before the errors they lead to.
+_GUIDE_VERDICTS: dict[str, DoctorVerdict] = {
+    "server-disabled": DoctorVerdict.of("remote_cluster_server_disabled", nodes=_REMOTE),
+    "wrong-port": DoctorVerdict.of("tcp_refused", side=Side.LOCAL, nodes=_LOCAL),
+    "untrusted-ca": DoctorVerdict.of("tls_untrusted_ca", nodes=_LOCAL),
+    "transport-port-different-ca": _PORT,
+    "transport-port-shared-ca": _PORT,
+    "transport-port-client-cert": _PORT,
+    "transport-port-anonymous": _PORT,
+    "transport-port-anonymous-superuser": _PORT,
+    "no-credentials": _NO_KEY,
+    "no-credentials-trusted": _NO_KEY,
+    "rest-key": DoctorVerdict.of("api_key_wrong_type", nodes=_LOCAL),
+    "invalid-key": DoctorVerdict.of("api_key_invalid", nodes=_LOCAL),
+    "invalidated-key": DoctorVerdict.of("api_key_invalidated", nodes=_REMOTE),
+    "expired-key": DoctorVerdict.of("api_key_expired", nodes=_REMOTE),
+    "insufficient-privileges": DoctorVerdict.of("key_access_excludes", nodes=_REMOTE),
+    "insufficient-user-privileges": _NO_REMOTE_INDICES,
+    "no-remote-indices": _NO_REMOTE_INDICES,
+    "unreliable-connection": DoctorVerdict.of("connection_unreliable", nodes=_LOCAL),
+}
 
 
 def _connect_failure(mode: str) -> str:
@@ -97,7 +160,15 @@ def _refused_key(reason: str) -> Expected:
 
 
 def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
-    """Every scenario, for remote ``mode`` ("proxy" or "sniff")."""
+    """Every scenario, for remote ``mode`` ("proxy" or "sniff"): the guide's, then
+    :mod:`isthmus.lab.fault_scenarios`' (some of which exist in proxy mode only)."""
+    from isthmus.lab.fault_scenarios import fault_scenarios
+
+    guide = [replace(s, verdict=_GUIDE_VERDICTS.get(s.name)) for s in _guide_scenarios(mode)]
+    return {s.name: s for s in guide + fault_scenarios(mode)}
+
+
+def _guide_scenarios(mode: str) -> list[Scenario]:
     failed = _connect_failure(mode)
     out = [
         Scenario(
@@ -445,7 +516,7 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
             fault="freeze",
         ),
     ]
-    return {s.name: s for s in out}
+    return out
 
 
-__all__ = ["KEY_ID", "Expected", "Scenario", "scenarios"]
+__all__ = ["KEY_ID", "DoctorVerdict", "Expected", "Scenario", "scenarios"]

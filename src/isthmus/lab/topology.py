@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from isthmus.lab.relay import RelayMode
+from isthmus.lab.relay_control import RelayProcess
 from isthmus.testing.process import NodeProcess
 
 ALIAS = "my"
@@ -68,6 +70,18 @@ class LabSpec:
         {"clusters": [ALIAS], "names": ["*"], "privileges": ["read", "read_cross_cluster"]},
     )
     skip_unavailable: bool = False
+    # Faults on the path and the certificates (lab/faults.py): a relay in front of remote's
+    # remote cluster server (None: local dials the server itself) and its mode, ...
+    relay: RelayMode | None = None
+    relay_idle_cut: float | None = None  # the relay closes connections idle this long
+    # ... the alias's server_name and ping schedule (None: not set) ...
+    server_name: str | None = None
+    ping_schedule: str | None = None
+    connect_timeout: str | None = None  # transport.connect_timeout of local (None: 30s)
+    # ... which certificate remote's remote cluster server presents (see faults.CERTIFICATES) ...
+    remote_certificate: str = "valid"
+    # ... and whether the credential put in local's keystore is reloaded.
+    reload_credential: bool = True
 
 
 @dataclass
@@ -76,26 +90,32 @@ class _Pki:
 
     dir: Path
     files: dict[str, Path] = field(default_factory=dict)
+    cas: dict[str, Any] = field(default_factory=dict)  # name -> CertificateAndKey
 
-    def ca(self, name: str) -> Any:
+    def ca(self, name: str, *, file: str | None = None) -> Any:
+        """A CA named ``CN=Isthmus Lab <name> CA``, written to ``<file or name>-ca.crt``."""
         from isthmus.security.certs import encode_pem_certificates, generate_ca
 
         ca = generate_ca(f"CN=Isthmus Lab {name} CA")
-        path = self.dir / f"{name}-ca.crt"
+        key = f"{file or name}-ca"
+        path = self.dir / f"{key}.crt"
         path.write_bytes(encode_pem_certificates(ca.certificate))
-        self.files[f"{name}-ca"] = path
+        self.files[key] = path
+        self.cas[key] = ca
         return ca
 
-    def issue(self, name: str, issuer: Any) -> tuple[Path, Path]:
+    def issue(self, name: str, issuer: Any, **options: Any) -> tuple[Path, Path]:
+        """``name``'s certificate and key files; ``options`` go to ``issue_certificate`` (the
+        names default to localhost and 127.0.0.1)."""
         from isthmus.security.certs import (
             encode_pem_certificates,
             encode_pem_key,
             issue_certificate,
         )
 
-        cert = issue_certificate(
-            f"CN={name}", issuer=issuer, dns_names=["localhost"], ip_addresses=["127.0.0.1"]
-        )
+        options.setdefault("dns_names", ["localhost"])
+        options.setdefault("ip_addresses", ["127.0.0.1"])
+        cert = issue_certificate(f"CN={name}", issuer=issuer, **options)
         crt, key = self.dir / f"{name}.crt", self.dir / f"{name}.key"
         crt.write_bytes(encode_pem_certificates(cert.certificate))
         key.write_bytes(encode_pem_key(cert.key))
@@ -119,6 +139,7 @@ class Lab:
         self.detached = detached  # nodes outlive this process (demo --detach, lab up)
         self.local: NodeProcess | None = None
         self.remote: NodeProcess | None = None
+        self.relay: RelayProcess | None = None  # in front of remote's server (spec.relay)
         self.key: dict[str, Any] | None = None  # the key created on remote (id, encoded...)
         self.credential: str | None = None  # what local's keystore holds
         self.pki = _Pki(root / "certs")
@@ -127,6 +148,8 @@ class Lab:
 
     def build(self) -> Lab:
         """Certificates, keystores and configuration of both nodes (nothing started)."""
+        from isthmus.lab import faults
+
         s = self.spec
         self.pki.dir.mkdir(parents=True, exist_ok=True)
         local_transport_ca = self.pki.ca("local-transport")
@@ -137,7 +160,7 @@ class Lab:
         other_ca = self.pki.ca("unrelated")
         lt_crt, lt_key = self.pki.issue("local-node", local_transport_ca)
         rt_crt, rt_key = self.pki.issue("remote-node", remote_transport_ca)
-        rs_crt, rs_key = self.pki.issue("remote-server", server_ca)
+        rs_crt, rs_key = faults.issue_server_certificate(self.pki, s.remote_certificate, server_ca)
         files = self.pki.files
 
         local_transport_trust = [str(files["local-transport-ca"])]
@@ -162,6 +185,8 @@ class Lab:
             ],
         }
         del other_ca
+        if s.connect_timeout is not None:
+            local["transport.connect_timeout"] = s.connect_timeout
         if s.client_certificate:
             # Issued by the CA remote's transport trusts (the guide's mTLS-configured client).
             cc_crt, cc_key = self.pki.issue("local-client", remote_transport_ca)
@@ -204,6 +229,8 @@ class Lab:
 
         ``step(name, node)`` wraps each step (the demo shows progress with it and names the
         node whose log explains a failure)."""
+        from isthmus.lab import faults
+
         run = step or _quiet_step
         if self.local is None or self.remote is None:
             with run("create CAs, certificates and keystores", None):
@@ -214,6 +241,11 @@ class Lab:
                 node.launch()
             for node in (self.remote, self.local):
                 node.wait_started()
+        if self.spec.relay is not None and self.spec.server_enabled:
+            with run(f"start a relay in front of remote ({self.spec.relay} mode)", None):
+                self.relay = RelayProcess(
+                    self.root / "relay", faults.relay_config(self), detached=self.detached
+                ).start()
         with run(f"create the [{INDEX}] index on remote", self.remote):
             self._load_sample()
         if self.spec.credential is not None:
@@ -223,7 +255,7 @@ class Lab:
             self._create_user()
         if self.credential is not None:
             with run("store the key in local's keystore, reload secure settings", self.local):
-                self.set_credential(self.credential)
+                self.set_credential(self.credential, reload=self.spec.reload_credential)
         if register:
             with run(f"register remote cluster [{ALIAS}] on local", self.local):
                 self.register()
@@ -281,9 +313,10 @@ class Lab:
             {"password": USER_PASSWORD, "roles": [USER_ROLE]},
         )
 
-    def set_credential(self, value: str | None) -> dict[str, Any]:
+    def set_credential(self, value: str | None, *, reload: bool = True) -> dict[str, Any]:
         """Put ``value`` in local's keystore as the alias's credential (None: remove it), then
-        ``POST _nodes/reload_secure_settings``, as the guide's resolutions say."""
+        ``POST _nodes/reload_secure_settings``, as the guide's resolutions say (unless
+        ``reload`` is false: the step users forget)."""
         assert self.local is not None
         name = f"cluster.remote.{ALIAS}.credentials"
         if value is None:
@@ -291,6 +324,8 @@ class Lab:
         else:
             _keystore(self.local.config_dir, {name: value})
         self.credential = value
+        if not reload:
+            return {}
         return _call(self.local_url, "POST", "/_nodes/reload_secure_settings", {})
 
     def register(self) -> dict[str, Any]:
@@ -298,10 +333,14 @@ class Lab:
         s = self.spec
         address = self.target_address()
         prefix = f"cluster.remote.{ALIAS}"
-        settings: dict[str, Any] = {f"{prefix}.skip_unavailable": s.skip_unavailable}
+        settings: dict[str, Any] = {
+            f"{prefix}.skip_unavailable": s.skip_unavailable,
+            f"{prefix}.transport.ping_schedule": s.ping_schedule,
+        }
         if s.mode == "proxy":
             settings[f"{prefix}.mode"] = "proxy"
             settings[f"{prefix}.proxy_address"] = address
+            settings[f"{prefix}.server_name"] = s.server_name
         else:
             settings[f"{prefix}.mode"] = "sniff"
             settings[f"{prefix}.seeds"] = [address]
@@ -315,6 +354,9 @@ class Lab:
             return str(node["transport_address"])
         if self.spec.target == "unused_port" or not self.spec.server_enabled:
             return f"127.0.0.1:{_unused_port()}"
+        if self.relay is not None:
+            assert self.relay.address is not None
+            return self.relay.address
         return self.remote_cluster_address()
 
     def remote_cluster_address(self) -> str:
@@ -342,9 +384,15 @@ class Lab:
     def where(self) -> list[str]:
         """How to reach the pair: URLs, log files, users (for the demo's and the lab's output)."""
         assert self.local is not None and self.remote is not None
+        relay = []
+        if self.relay is not None:
+            relay = [
+                f"relay ({self.spec.relay}): {self.relay.address}   log: {self.relay.log_file}"
+            ]
         return [
             f"local  cluster: {self.local.url}   log: {self.local.log_file}",
             f"remote cluster: {self.remote.url}   log: {self.remote.log_file}",
+            *relay,
             f"user [elastic] password [{ELASTIC_PASSWORD}] (both clusters, superuser)",
             f"user [{USER}] password [{USER_PASSWORD}] (local; remote_indices on [{ALIAS}])",
         ]
@@ -366,6 +414,8 @@ class Lab:
             node.request_stop()
         for node in nodes:
             node.stop()
+        if self.relay is not None:
+            self.relay.stop()
 
     def __enter__(self) -> Lab:
         return self

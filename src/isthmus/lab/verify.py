@@ -28,8 +28,16 @@ class Observation:
     remote_log: str
 
 
-def observe(lab: Lab) -> Observation:
-    """The search first: it (re)connects a remote that is not connected, as a user's would."""
+def log_marks(lab: Lab) -> tuple[int, int]:
+    """Where both log files end now: observe only what is logged after (a lab that runs several
+    scenarios one after the other)."""
+    assert lab.local is not None and lab.remote is not None
+    return len(lab.local.log_text()), len(lab.remote.log_text())
+
+
+def observe(lab: Lab, since: tuple[int, int] = (0, 0)) -> Observation:
+    """The search first: it (re)connects a remote that is not connected, as a user's would.
+    The logs are read from the offsets ``since`` (see :func:`log_marks`)."""
     assert lab.local is not None and lab.remote is not None
     try:
         body = _call(lab.user_url, "GET", f"/{ALIAS}:{INDEX}/_search")
@@ -38,7 +46,8 @@ def observe(lab: Lab) -> Observation:
         status = exc.status
         body = orjson.loads(exc.body) if exc.body.startswith("{") else {"raw": exc.body}
     info = lab.remote_info().get(ALIAS, {})
-    return Observation(info, status, body, lab.local.log_text(), lab.remote.log_text())
+    local_log, remote_log = lab.local.log_text(), lab.remote.log_text()
+    return Observation(info, status, body, local_log[since[0] :], remote_log[since[1] :])
 
 
 DEAD = "closing the connection as dead"
@@ -73,7 +82,8 @@ def mismatches(scenario: Scenario, seen: Observation, lab: Lab) -> list[str]:
     if bool(seen.remote_info.get("connected")) is not exp.connected:
         out.append(f"_remote/info connected is {seen.remote_info.get('connected')!r}")
     redacted = seen.remote_info.get("cluster_credentials") == "::es_redacted::"
-    if redacted is not (scenario.spec.credential is not None):
+    spec = scenario.spec  # the node holds a credential once it is created and reloaded
+    if redacted is not (spec.credential is not None and spec.reload_credential):
         out.append(
             f"_remote/info cluster_credentials: {seen.remote_info.get('cluster_credentials')!r}"
         )
@@ -108,13 +118,13 @@ def mismatches(scenario: Scenario, seen: Observation, lab: Lab) -> list[str]:
 
 
 def wait_for_symptom(
-    lab: Lab, scenario: Scenario, timeout: float = 15.0
+    lab: Lab, scenario: Scenario, timeout: float = 15.0, since: tuple[int, int] = (0, 0)
 ) -> tuple[Observation, list[str]]:
     """Observe until the scenario's symptom shows or ``timeout`` passes (logs come a moment after
     the attempt that writes them); the last observation and its mismatches."""
     deadline = time.monotonic() + timeout
     while True:
-        seen = observe(lab)
+        seen = observe(lab, since)
         problems = mismatches(scenario, seen, lab)
         if not problems or time.monotonic() > deadline:
             return seen, problems
