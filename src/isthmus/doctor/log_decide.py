@@ -1,0 +1,357 @@
+"""One local log symptom judged with the remote lines that answer it.  [no I/O]
+
+:func:`partners` finds the remote cluster's lines that answer a local one: the right kind
+(the remote's "client did not trust this server's certificate" answers the local trust failure,
+its ApiKeyAuthenticator line the local "unable to authenticate"), near in time, on the same
+socket (the remote's listening port is the dialled port; its peer is our end) and the same API
+key id when both lines name one. :func:`decide` then says what the pair shows: the remote's
+channel profile tells the transport port (``default``) from the remote cluster server
+(``_remote_cluster``), its authenticator's reason tells an invalidated key from an expired or
+unknown one. Agreement raises confidence; what stays open is undecided, with what would decide.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from isthmus.doctor.log_symptoms import Symptom
+from isthmus.doctor.model import Confidence
+
+# How far apart in time two lines of one event may be: the clusters' clocks differ, and the
+# guide's own example pairs are up to 100 s apart. A shared API key id is a stronger tie.
+JOIN_SLACK = timedelta(seconds=120)
+KEY_SLACK = timedelta(minutes=15)
+RESTART_SLACK = timedelta(seconds=60)  # a node restart around a "closed by remote"
+
+# Which remote line answers which local line.
+_ANSWERS: dict[str, tuple[str, ...]] = {
+    "trust_failure": ("client_did_not_trust",),
+    "client_cert_refused": ("empty_client_chain",),
+    "unable_to_authenticate": ("apikey_failed",),
+    "key_refused": ("apikey_failed",),
+    "handshake_failure": ("plaintext_traffic", "tls_on_plaintext", "closed_during_handshake"),
+    "connect_failure": ("plaintext_traffic", "tls_on_plaintext", "closed_during_handshake"),
+    "not_tls": ("tls_on_plaintext",),
+    "closed_by_remote": ("lifecycle",),
+    "dead_connection": ("lifecycle",),
+}
+# A model's ssl context dialling the other model's port; what the remote's profile shows.
+_WRONG_PROFILE = {"api_key": "default", "certificate": "_remote_cluster"}
+_PORT_CAUSE = {
+    "api_key": "transport_port_with_credentials",
+    "certificate": "remote_cluster_port_without_credentials",
+}
+
+
+@dataclass
+class Decision:
+    """What one local symptom (with the remote lines that answer it) or one remote-only
+    symptom says."""
+
+    cause: str | None
+    candidates: tuple[str, ...]
+    confidence: Confidence
+    symptom: Symptom
+    partners: list[Symptom] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    would_decide: list[str] = field(default_factory=list)
+    ruled_out: tuple[str, ...] = ()
+    detail: str = ""
+    restart: bool = False  # the remote node restarted: not a fault
+
+
+# --- addresses and time -------------------------------------------------------------------------
+
+
+def split_address(address: str | None) -> tuple[str | None, int | None]:
+    """(host, port) of ``host:port``, ``[v6]:port`` or a bare host. A host that is neither an
+    IP address nor a host name (``<unknown host>``, a mistyped ``1192.168.0.42``) is None: it
+    cannot tie two lines together."""
+    if not address:
+        return None, None
+    host, sep, port = address.rpartition(":")
+    if not (sep and port.isdigit() and host) or (host.count(":") and not host.startswith("[")):
+        host, port = address, ""
+    host = host.strip("[]")
+    return (host if _valid_host(host) else None), (int(port) if port else None)
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.split(".")
+    return bool(
+        host
+        and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?", label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def near(a: datetime | None, b: datetime | None, slack: timedelta) -> bool:
+    return a is None or b is None or abs(a - b) <= slack
+
+
+# --- 3. the join --------------------------------------------------------------------------------
+
+
+def partners(s: Symptom, remote: list[Symptom]) -> list[Symptom]:
+    """The remote symptoms that answer ``s``, nearest in time first: the right kind, near in
+    time, on the same socket and key when both lines say."""
+    kinds = _ANSWERS.get(s.kind, ())
+    host, port = split_address(s.peer)
+    out = []
+    for r in remote:
+        if r.kind not in kinds:
+            continue
+        same_key = bool(s.key_id and r.key_id and s.key_id == r.key_id)
+        if s.key_id and r.key_id and not same_key:
+            continue
+        slack = KEY_SLACK if same_key else JOIN_SLACK
+        if s.kind in ("closed_by_remote", "dead_connection"):
+            slack = RESTART_SLACK
+        if not near(s.line.time, r.line.time, slack):
+            continue
+        r_host, r_port = split_address(r.own_address)
+        if r_port is not None and port is not None and r_port != port:
+            continue
+        if r_host is not None and host is not None and port is None and r_host != host:
+            continue
+        # The client's end: the same host (each retry takes a new ephemeral port).
+        own_host, peer_host = split_address(s.own_address)[0], split_address(r.peer)[0]
+        if own_host is not None and peer_host is not None and own_host != peer_host:
+            continue
+        out.append(r)
+    return sorted(out, key=lambda r: _distance(s.line.time, r.line.time))
+
+
+def _distance(a: datetime | None, b: datetime | None) -> float:
+    return abs((a - b).total_seconds()) if a is not None and b is not None else 0.0
+
+
+def _port_range(port: int | None) -> str | None:
+    if port is None:
+        return None
+    if port == 9443:
+        return "remote_cluster"
+    if 9300 <= port <= 9400:
+        return "transport"
+    return None
+
+
+def decide(s: Symptom, answers: list[Symptom], remote_given: bool) -> Decision:
+    """What a local symptom says, given the remote lines that answer it."""
+    d = Decision(
+        s.cause,
+        s.candidates,
+        Confidence.CERTAIN if s.certain else Confidence.LIKELY,
+        s,
+        answers,
+        detail=s.detail,
+    )
+    if s.cause is None:
+        d.confidence = Confidence.POSSIBLE
+    if s.kind == "trust_failure":
+        _decide_trust(d, s, answers)
+    elif s.kind == "client_cert_refused":
+        _decide_client_cert(d, s, answers)
+    elif s.kind in ("unable_to_authenticate", "key_refused") and answers:
+        decided = [a for a in answers if a.cause is not None]
+        if decided:
+            a = decided[0]
+            by_key = bool(s.key_id and a.key_id)
+            d.cause, d.candidates, d.detail = (
+                a.cause,
+                (),
+                f"{s.detail}; the remote says: {a.detail}",
+            )
+            d.confidence = Confidence.CERTAIN if by_key or s.cause == a.cause else Confidence.LIKELY
+            d.ruled_out = tuple(c for c in s.candidates if c != a.cause)
+            d.notes.append(
+                "joined on "
+                + ("the API key id" if by_key else "time")
+                + " with the remote's ApiKeyAuthenticator line"
+            )
+    elif s.kind in ("handshake_failure", "connect_failure", "not_tls") and answers:
+        a = answers[0]
+        d.cause, d.candidates, d.confidence = a.cause, (), Confidence.CERTAIN
+        d.detail = f"{s.detail}; the remote says: {a.detail}"
+    elif s.kind in ("closed_by_remote", "dead_connection"):
+        if answers:
+            d.restart = True
+            d.notes.append(
+                f"the remote node logged [{answers[0].line.message}] then: it went away, not the network"
+            )
+        elif s.kind == "closed_by_remote":
+            d.confidence = Confidence.POSSIBLE
+            d.would_decide.append(
+                "the remote's log around this time: a node restart there closes connections too"
+            )
+    if d.cause is None and not d.would_decide:
+        d.would_decide += _WOULD_DECIDE.get(s.kind, _ANY)
+    if s.kind == "unable_to_authenticate" and d.cause is None:
+        d.would_decide += [
+            f"the remote's log: 'Authentication using apikey failed - ...' for key [{s.key_id}]",
+            f"on the remote: GET /_security/api_key?id={s.key_id} (invalidated, expiration)",
+        ]
+    if s.kind == "remote_denied":
+        d.would_decide += [
+            f"on the remote: GET /_security/api_key?id={s.key_id} (its access.search names)",
+            "on the local cluster: the user's roles (remote_indices for the alias)",
+        ]
+    if s.other_side_silent or (s.kind == "connect_failure" and s.cause is not None):
+        if remote_given:
+            d.notes.append(
+                "the remote cluster logged nothing for this, as expected: the failure is decided before (or without) its log"
+            )
+        else:
+            d.notes.append(
+                "the remote cluster does not log this failure: its log would not add anything"
+            )
+    elif remote_given and not answers and s.kind in ("trust_failure", "client_cert_refused"):
+        d.notes.append(
+            "the remote's log has no matching line for this connection: its log covers another "
+            "period, or the address is not this remote cluster (a proxy or another cluster)"
+        )
+    if answers:
+        d.notes.append(
+            f"the remote logged it too ({answers[0].kind}, profile [{answers[0].profile}])"
+            if answers[0].profile
+            else f"the remote logged it too ({answers[0].kind})"
+        )
+        if d.confidence is Confidence.LIKELY and d.cause is not None:
+            d.confidence = Confidence.CERTAIN
+    return d
+
+
+_ANY = (
+    "the remote cluster's log at the same time",
+    "an active probe of the address (isthmus doctor probes it)",
+)
+_WOULD_DECIDE: dict[str, tuple[str, ...]] = {
+    "connect_failure": (
+        "the 'Caused by:' under connect_exception (Connection refused, timed out, No route to "
+        "host); ES logs each attempt at DEBUG: logger.org.elasticsearch.transport: DEBUG",
+        "an active probe of the address (isthmus doctor probes it)",
+    ),
+    "connect_summary": (
+        "each attempt's cause: logger.org.elasticsearch.transport.ProxyConnectionStrategy (or "
+        "SniffConnectionStrategy) at DEBUG",
+        "an active probe of the address (isthmus doctor probes it)",
+    ),
+    "trust_failure": (
+        "the remote's certificate chain: whether its issuer is a root (self-signed) or an "
+        "intermediate it should send",
+        "a TLS probe with the CA files of both clusters as candidates",
+    ),
+    "not_tls": (
+        "what answers at the address (a probe: HTTP, plaintext transport or something else)",
+        "the remote's log: 'invalid internal transport message format, got (16,3,...' means "
+        "its transport is plaintext",
+    ),
+}
+
+
+def _decide_trust(d: Decision, s: Symptom, answers: list[Symptom]) -> None:
+    facts = s.trust
+    if facts is None or s.cause != "tls_untrusted_ca":
+        return
+    model = facts.model_context
+    profile = answers[0].profile if answers else None
+    if model is None:
+        d.confidence = Confidence.CERTAIN if answers else Confidence.LIKELY
+        return
+    port_cause, wrong = _PORT_CAUSE[model], _WRONG_PROFILE[model]
+    if profile is not None:
+        if profile == wrong:
+            d.cause, d.ruled_out = port_cause, ("tls_untrusted_ca",)
+            d.detail = f"{s.detail}; the remote took the connection on its [{profile}] profile: the {('transport port' if wrong == 'default' else 'remote cluster server port')}, not the one the {('API-key' if model == 'api_key' else 'certificate')} model needs"
+        else:
+            d.ruled_out = (port_cause,)
+        d.confidence = Confidence.CERTAIN
+        return
+    kind = _port_range(split_address(s.peer)[1])
+    if (model, kind) in (("api_key", "transport"), ("certificate", "remote_cluster")):
+        d.cause, d.confidence = port_cause, Confidence.LIKELY
+        d.detail = (
+            f"{s.detail}; the dialled port [{split_address(s.peer)[1]}] is the usual {kind} port"
+        )
+    elif kind is not None:
+        d.confidence, d.ruled_out = Confidence.LIKELY, (port_cause,)
+    else:
+        d.cause, d.candidates, d.confidence = (
+            None,
+            ("tls_untrusted_ca", port_cause),
+            Confidence.POSSIBLE,
+        )
+        d.would_decide += [
+            "the remote's log: 'client did not trust this server's certificate' names the profile "
+            "(default = the transport port, _remote_cluster = the remote cluster server)",
+            "GET /_nodes on the remote: is the dialled address its transport_address or its "
+            "remote_cluster_server.publish_address",
+        ]
+
+
+def _decide_client_cert(d: Decision, s: Symptom, answers: list[Symptom]) -> None:
+    if answers:
+        profile = answers[0].profile
+        if profile == "default" and s.profile != "default":
+            d.cause, d.ruled_out = (
+                "transport_port_with_credentials",
+                ("tls_client_certificate_required",),
+            )
+            d.detail = f"{s.detail}; the remote's [default] profile (its transport port) wants a client certificate"
+        else:
+            d.cause, d.ruled_out = (
+                "tls_client_certificate_required",
+                ("transport_port_with_credentials",),
+            )
+        d.candidates, d.confidence = (), Confidence.CERTAIN
+        return
+    if s.profile != "default" and _port_range(split_address(s.peer)[1]) == "transport":
+        d.cause, d.candidates, d.confidence = (
+            "transport_port_with_credentials",
+            (),
+            Confidence.LIKELY,
+        )
+        return
+    d.would_decide.append(
+        "the remote's log: 'Empty client certificate chain' with profile=default means the transport port"
+    )
+
+
+# --- 4. remote-only symptoms -------------------------------------------------------------------
+
+
+def remote_only(r: Symptom, tied: bool) -> Decision:
+    confidence = Confidence.CERTAIN if r.certain and tied else Confidence.LIKELY
+    d = Decision(
+        r.cause, r.candidates, confidence if r.cause else Confidence.POSSIBLE, r, detail=r.detail
+    )
+    if r.kind == "empty_client_chain" and r.profile == "default":
+        d.cause, d.candidates, d.confidence = (
+            None,
+            ("transport_port_with_credentials", "tls_client_certificate_required"),
+            Confidence.POSSIBLE,
+        )
+    if r.kind == "empty_client_chain":
+        d.would_decide.append(
+            "the local cluster's log (bad_certificate and its channel profile) or its "
+            "_remote/info (cluster_credentials: the API-key model)"
+        )
+    if d.cause is None and not d.would_decide:
+        d.would_decide += _ANY
+    if r.kind == "client_did_not_trust":
+        d.would_decide.append(
+            "the local cluster's log: its DiagnosticTrustManager line says why it refused the certificate"
+        )
+    if not tied:
+        d.notes.append(
+            "the remote's line does not name its client: it may be about another cluster's connections"
+        )
+    return d
