@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from isthmus.doctor.model import Outcome, Stage
+from isthmus.doctor.model import Confidence, Outcome, Stage
 from isthmus.doctor.probe import ProbeReport, ProbeTarget, probe_remote
 from isthmus.lab.topology import Lab, LabSpec, _call
 from isthmus.remote.security_model import SecurityModel
@@ -233,3 +233,6 @@ def test_http_port(lab: Lab) -> None:
     assert lab.remote is not None and lab.remote.http_address is not None
     report = _probe(lab, lab.remote.http_address, model=API_KEY)
     assert _failed(report) == (Stage.PROTOCOL, "http_port"), report.to_json()
+    finding = report.stage(Stage.PROTOCOL).findings[0]
+    assert finding.confidence is Confidence.CERTAIN  # it says it is Elasticsearch
+    assert "Elasticsearch's HTTP server" in finding.message

@@ -140,6 +140,12 @@ CAUSES: tuple[Cause, ...] = (
         "something other than Elasticsearch answers at the address",
     ),
     _C(
+        "http_proxy",
+        Stage.PROTOCOL,
+        Side.NETWORK,
+        "an HTTP (forward) proxy answers at the address; transport connections do not use HTTP proxies",
+    ),
+    _C(
         "no_answer",
         Stage.PROTOCOL,
         Side.NETWORK,

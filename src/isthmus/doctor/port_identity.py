@@ -76,6 +76,32 @@ def classify_reply(data: bytes | None) -> Reply:
     return Reply.OTHER
 
 
+class HttpFlavour(enum.StrEnum):
+    """Whose HTTP server answered."""
+
+    ELASTICSEARCH = "elasticsearch"  # ES (7.14+) and Isthmus send x-elastic-product
+    PROXY = "proxy"  # a forward proxy: 407, Proxy-Authenticate, or CONNECT as its only method
+    UNKNOWN = "unknown"
+
+
+def http_flavour(data: bytes) -> HttpFlavour:
+    """Read an HTTP response head (possibly cut short) for who sent it."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    lines = head.split("\r\n")
+    status = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else ""
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip()] = value.strip()
+    if headers.get("x-elastic-product") == "elasticsearch":
+        return HttpFlavour.ELASTICSEARCH
+    allow = {m.strip() for m in headers.get("allow", "").split(",") if m.strip()}
+    if status == "407" or "proxy-authenticate" in headers or allow == {"connect"}:
+        return HttpFlavour.PROXY
+    return HttpFlavour.UNKNOWN
+
+
 @dataclass(frozen=True)
 class PortIdentity:
     """What answers: its kind, whether it speaks TLS, and (when the handshake told) its profile.
@@ -91,6 +117,7 @@ class PortIdentity:
     profile: str | None = None  # "default" / "_remote_cluster", when the handshake told
     client_certificate_required: bool = False
     detail: str = ""
+    http: HttpFlavour | None = None  # for an HTTP port: whose
 
     def describe(self) -> str:
         if self.kind is PortKind.TRANSPORT:
@@ -99,7 +126,13 @@ class PortIdentity:
                 what += f" (profile [{self.profile}])"
         else:
             what = {
-                PortKind.HTTP: "an HTTP server",
+                PortKind.HTTP: {
+                    HttpFlavour.ELASTICSEARCH: "Elasticsearch's HTTP server",
+                    HttpFlavour.PROXY: "an HTTP proxy",
+                }.get(
+                    self.http or HttpFlavour.UNKNOWN,
+                    "an HTTP server (not saying it is Elasticsearch)",
+                ),
                 PortKind.OTHER: "a service that is not Elasticsearch",
                 PortKind.SILENT: "nothing (the connection opens, nothing answers)",
                 PortKind.CLOSED: "a service that closes every connection without a byte",
@@ -138,9 +171,17 @@ def port_verdict(identity: PortIdentity, *, api_key_model: bool, client_tls: boo
     it."""
     where = identity.describe()
     needs = "the remote cluster server" if api_key_model else "the transport port"
+    if identity.kind is PortKind.HTTP and identity.http is HttpFlavour.PROXY:
+        return PortVerdict(
+            "http_proxy",
+            f"the address answers as {where}: remote cluster connections do not go through an "
+            f"HTTP proxy; {needs} must be reached directly or through a TCP/SNI proxy",
+        )
     if identity.kind is PortKind.HTTP:
         return PortVerdict(
-            "http_port", f"the address answers as {where}: it is an HTTP port, not {needs}"
+            "http_port",
+            f"the address answers as {where}: it is an HTTP port, not {needs}",
+            Confidence.CERTAIN if identity.http is HttpFlavour.ELASTICSEARCH else Confidence.LIKELY,
         )
     if identity.kind is PortKind.SILENT:
         return PortVerdict(

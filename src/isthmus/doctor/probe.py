@@ -236,17 +236,31 @@ async def probe_remote(target: ProbeTarget) -> ProbeReport:
                 if stage not in probe.results:  # pragma: no cover - every step records itself
                     probe.not_checked(stage, "not probed")
     except TimeoutError:
-        current = next(s for s, _ in steps if s not in probe.results)
         probe.undecided(
-            current,
+            _current(probe),
             f"the probe ran out of its {target.timeout:g}s at this stage",
             (),
             ("a probe with a longer timeout",),
+        )
+    except OSError as exc:
+        # A later connection of the same probe failed where the first one had worked.
+        name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        probe.undecided(
+            _current(probe),
+            f"a further connection to the address failed ({name}) after the first had worked",
+            ("connection_unreliable",),
+            ("the same probe again, and the remote's log for this time",),
+            f"a connection of this stage failed with {name}",
         )
     finally:
         if probe.conn is not None:
             probe.conn.abort()
     return _report(probe, time.monotonic() - started)
+
+
+def _current(probe: Probe) -> Stage:
+    """The stage that was running: the first of the probe's stages without a result."""
+    return next((s for s in _stages(probe.target) if s not in probe.results), Stage.HANDSHAKE)
 
 
 def _report(probe: Probe, elapsed: float) -> ProbeReport:

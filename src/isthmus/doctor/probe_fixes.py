@@ -60,6 +60,12 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
             (point,),
             Side.LOCAL,
         ),
+        "http_proxy": Fix(
+            "point the alias at the remote itself, or at a TCP or SNI proxy (proxy mode with "
+            "server_name), not at an HTTP proxy",
+            (point,),
+            Side.LOCAL,
+        ),
         "transport_port_with_credentials": Fix(
             "point the alias at the remote cluster server (remote_cluster.port, 9443 by "
             "default; GET _nodes on the remote shows remote_cluster_server.publish_address)",

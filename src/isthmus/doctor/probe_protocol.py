@@ -22,10 +22,12 @@ from isthmus.doctor.model import Stage
 from isthmus.doctor.port_identity import (
     HTTP_PORT_REPLY,
     PING,
+    HttpFlavour,
     PortIdentity,
     PortKind,
     Reply,
     classify_reply,
+    http_flavour,
     identify,
     port_verdict,
 )
@@ -105,6 +107,8 @@ async def protocol(probe: Probe) -> None:
             port = await _identify(probe, conn, tls=False, seen=seen)
         else:
             port = PortIdentity(identify(first, None, tls=False), tls=False)
+            if port.kind is PortKind.HTTP:
+                port = await _http(probe, port, hello.plaintext.data or b"", seen)
     probe.port = port
     verdict = port_verdict(
         port, api_key_model=t.model is SecurityModel.API_KEY, client_tls=t.client_ssl is not None
@@ -154,6 +158,8 @@ async def _identify(
         )
     first = classify_reply(ping.data)
     seen.append(f"a transport ping got {_said(first, ping)}")
+    if first is Reply.HTTP:
+        return await _http(probe, PortIdentity(PortKind.HTTP, tls=tls), ping.data or b"", seen)
     if first is Reply.PING_ECHO:
         profile = await read_profile(
             probe, conn, ping.data[len(PING) :] if ping.data else b"", seen
@@ -165,7 +171,34 @@ async def _identify(
         got = await conn.exchange(_HTTP_GET % host, probe.budget.share(1.5, 2))
         second = classify_reply(got.data)
         seen.append(f"GET / got {_said(second, got)}")
+        if second is Reply.HTTP:
+            flavour = http_flavour(got.data or b"")
+            seen.append(f"the HTTP server is {flavour.value}")
+            return PortIdentity(PortKind.HTTP, tls=tls, http=flavour)
     return PortIdentity(identify(first, second, tls=tls), tls=tls)
+
+
+async def _http(probe: Probe, port: PortIdentity, reply: bytes, seen: list[str]) -> PortIdentity:
+    """Whose HTTP server: its answer to our bytes may say; if not, its answer to ``GET /``."""
+    flavour = http_flavour(reply)
+    if flavour is HttpFlavour.UNKNOWN:
+        conn = await ProbeConnection.open(
+            probe.addresses[0], probe.target.port, probe.budget.share(1.0)
+        )
+        try:
+            if port.tls:
+                sni = probe.target.server_name or (
+                    None if _is_ip(probe.target.host) else probe.target.host
+                )
+                await conn.start_tls(_unverified(), sni, probe.budget.share(1.0))
+            host = probe.target.host.encode("ascii", errors="replace")
+            got = await conn.exchange(_HTTP_GET % host, probe.budget.share(1.0))
+        finally:
+            conn.abort()
+        if classify_reply(got.data) is Reply.HTTP:
+            flavour = http_flavour(got.data or b"")
+    seen.append(f"the HTTP server is {flavour.value}")
+    return PortIdentity(PortKind.HTTP, tls=port.tls, http=flavour)
 
 
 async def read_profile(

@@ -11,7 +11,7 @@ import datetime as dt
 import socket
 import time
 
-from isthmus.doctor.model import Outcome, Stage
+from isthmus.doctor.model import Confidence, Outcome, Stage
 from isthmus.doctor.port_identity import PING
 from isthmus.doctor.probe import ProbeTarget, probe_remote
 from isthmus.remote.security_model import SecurityModel
@@ -112,6 +112,24 @@ async def test_http_port() -> None:
     async with raw_server(handler) as port:
         report = await probe_remote(target(port))
     assert failed_cause(report) == (Stage.PROTOCOL, "http_port"), outcome(report)
+    # It never said it is Elasticsearch: likely, not certain.
+    assert report.stage(Stage.PROTOCOL).findings[0].confidence is Confidence.LIKELY
+
+
+async def test_http_forward_proxy() -> None:
+    """A CONNECT proxy (the lab relay's kind): 400 to bytes that are no request, 405 to GET."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.read(100)
+        if head.startswith(b"GET "):
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\n\r\n")
+        else:
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    assert failed_cause(report) == (Stage.PROTOCOL, "http_proxy"), outcome(report)
 
 
 async def test_elasticsearch_plaintext_transport_is_recognised_by_its_http_answer() -> None:

@@ -12,10 +12,12 @@ from isthmus.doctor.model import Stage
 from isthmus.doctor.port_identity import (
     HTTP_PORT_REPLY,
     PING,
+    HttpFlavour,
     PortIdentity,
     PortKind,
     Reply,
     classify_reply,
+    http_flavour,
     identify,
     port_verdict,
 )
@@ -67,6 +69,25 @@ def test_identify(first: Reply, second: Reply | None, kind: PortKind) -> None:
     assert identify(first, second, tls=False) is kind
 
 
+@pytest.mark.parametrize(
+    ("head", "flavour"),
+    [
+        (
+            b"HTTP/1.1 401 Unauthorized\r\nX-Elastic-Product: Elasticsearch\r\n\r\n{}",
+            HttpFlavour.ELASTICSEARCH,
+        ),
+        (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", HttpFlavour.PROXY),
+        (b"HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\n\r\n", HttpFlavour.PROXY),
+        (b"HTTP/1.1 400 Bad Request\r\nProxy-Authenticate: Basic\r\n", HttpFlavour.PROXY),
+        (b"HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n", HttpFlavour.UNKNOWN),
+        (b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, CONNECT\r\n\r\n", HttpFlavour.UNKNOWN),
+        (b"HTTP/1.1", HttpFlavour.UNKNOWN),
+    ],
+)
+def test_http_flavour(head: bytes, flavour: HttpFlavour) -> None:
+    assert http_flavour(head) is flavour
+
+
 def _verdict(identity: PortIdentity, *, api_key: bool, tls: bool) -> str | None:
     return port_verdict(identity, api_key_model=api_key, client_tls=tls).cause
 
@@ -84,6 +105,8 @@ def test_port_verdicts() -> None:
     assert _verdict(es, api_key=True, tls=False) is None  # the profile of an ES port is unknown
     http = PortIdentity(PortKind.HTTP, tls=True)
     assert _verdict(http, api_key=True, tls=True) == "http_port"  # HTTP first, whatever TLS
+    proxy = PortIdentity(PortKind.HTTP, tls=False, http=HttpFlavour.PROXY)
+    assert _verdict(proxy, api_key=False, tls=False) == "http_proxy"
     assert _verdict(PortIdentity(PortKind.SILENT, tls=False), api_key=False, tls=False) == (
         "no_answer"
     )
@@ -220,5 +243,5 @@ def test_every_code_the_probe_names_is_declared() -> None:
 
     for _, code in handshake_errors._AUTHENTICATION:
         assert code in BY_CODE
-    for code in ("tcp_closed", "tcp_unreachable", "no_answer", "handshake_timeout"):
+    for code in ("tcp_closed", "tcp_unreachable", "no_answer", "handshake_timeout", "http_proxy"):
         assert code in BY_CODE

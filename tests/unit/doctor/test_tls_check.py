@@ -36,22 +36,27 @@ def _verify(
     return verdict.cause, verdict.candidates, verdict.trusted_by
 
 
+def _ca(dn: str) -> CertificateAndKey:
+    return generate_ca(dn, now=NOW - dt.timedelta(hours=1))
+
+
 def _leaf(issuer: CertificateAndKey, **kw: object) -> x509.Certificate:
     kw.setdefault("dns_names", ["localhost"])
     kw.setdefault("ip_addresses", ["127.0.0.1"])
+    kw.setdefault("now", NOW - dt.timedelta(hours=1))  # valid at NOW, however late it is made
     return issue_certificate("CN=leaf", issuer=issuer, **kw).certificate  # type: ignore[arg-type]
 
 
 def test_trusted_direct_and_through_a_sent_intermediate(pki: Pki) -> None:
-    ca = generate_ca("CN=Root")
+    ca = _ca("CN=Root")
     assert _verify((_leaf(ca),), (ca.certificate,)) == (None, (), ())
     inter = pki.intermediate("inter", ca)
     assert _verify((_leaf(inter), inter.certificate), (ca.certificate,))[0] is None
 
 
 def test_regenerated_ca_is_told_from_an_untrusted_one(pki: Pki) -> None:
-    old, new = generate_ca("CN=Same"), generate_ca("CN=Same")
-    other = generate_ca("CN=Other")
+    old, new = _ca("CN=Same"), _ca("CN=Same")
+    other = _ca("CN=Other")
     leaf = _leaf(new)
     source = TrustSource("new-ca.crt", (new.certificate,))
     assert _verify((leaf,), (old.certificate,), candidates=(source,)) == (
@@ -64,7 +69,7 @@ def test_regenerated_ca_is_told_from_an_untrusted_one(pki: Pki) -> None:
 
 
 def test_missing_issuer_is_undecided_until_a_candidate_shows_it(pki: Pki) -> None:
-    root = generate_ca("CN=Root")
+    root = _ca("CN=Root")
     inter = pki.intermediate("inter", root)
     leaf = _leaf(inter)
     cause, candidates, _ = _verify((leaf,), (root.certificate,))
@@ -73,7 +78,7 @@ def test_missing_issuer_is_undecided_until_a_candidate_shows_it(pki: Pki) -> Non
     assert _verify((leaf,), (root.certificate,), candidates=(shown,))[0] == (
         "tls_missing_intermediate"
     )
-    stranger = generate_ca("CN=Stranger")
+    stranger = _ca("CN=Stranger")
     ca_file = TrustSource("stranger.crt", (stranger.certificate,))
     assert _verify((_leaf(stranger),), (root.certificate,), candidates=(ca_file,)) == (
         "tls_untrusted_ca",
@@ -83,7 +88,7 @@ def test_missing_issuer_is_undecided_until_a_candidate_shows_it(pki: Pki) -> Non
 
 
 def test_dates_along_the_path_after_trust() -> None:
-    ca = generate_ca("CN=Root")
+    ca = _ca("CN=Root")
     expired = _leaf(ca, now=NOW - dt.timedelta(days=5), days=1)
     assert _verify((expired,), (ca.certificate,))[0] == "tls_expired"
     future = _leaf(ca, now=NOW + dt.timedelta(hours=3), days=5)
@@ -91,13 +96,13 @@ def test_dates_along_the_path_after_trust() -> None:
     # Seen from a clock 4 hours ahead, the same certificate is fine.
     assert _verify((future,), (ca.certificate,), now=NOW + dt.timedelta(hours=4))[0] is None
     # Trust comes first, as in Java: an expired certificate from an unknown CA is untrusted.
-    stranger = generate_ca("CN=Stranger")
+    stranger = _ca("CN=Stranger")
     old = _leaf(stranger, now=NOW - dt.timedelta(days=5), days=1)
     assert _verify((old, stranger.certificate), (ca.certificate,))[0] == "tls_untrusted_ca"
 
 
 def test_names() -> None:
-    ca = generate_ca("CN=Root")
+    ca = _ca("CN=Root")
     leaf = _leaf(ca, dns_names=["*.remote.example", "node.example"], ip_addresses=["10.0.0.1"])
     assert matches_name(leaf, "a.remote.example")
     assert not matches_name(leaf, "a.b.remote.example")
