@@ -236,3 +236,39 @@ def test_http_port(lab: Lab) -> None:
     finding = report.stage(Stage.PROTOCOL).findings[0]
     assert finding.confidence is Confidence.CERTAIN  # it says it is Elasticsearch
     assert "Elasticsearch's HTTP server" in finding.message
+
+
+_UNREACHABLE = """
+import asyncio, json
+from isthmus.doctor.probe import ProbeTarget, probe_remote
+report = asyncio.run(probe_remote(ProbeTarget("my", "198.51.100.7", 9443, timeout=2.0)))
+print(json.dumps(report.to_json()))
+"""
+
+
+def test_no_route_to_the_address() -> None:
+    """In a namespace with nothing but loopback, no route leads anywhere: ENETUNREACH at once."""
+    import subprocess
+    import sys
+
+    from isthmus.testing.netns import Netns, NetnsUnavailable
+
+    try:
+        ns = Netns.create("isthmus-probe")
+    except NetnsUnavailable as exc:
+        pytest.skip(f"cannot create a network namespace: {exc}")
+    try:
+        out = subprocess.run(
+            [*ns.wrap, sys.executable, "-c", _UNREACHABLE],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    finally:
+        ns.delete()
+    report = orjson.loads(out.stdout)
+    tcp = report["stages"][1]
+    assert tcp["outcome"] == "failed", report
+    assert tcp["findings"][0]["cause"] == "tcp_unreachable"
+    assert "ENETUNREACH" in tcp["evidence"][0]["detail"]
+    assert report["elapsed_seconds"] < 1.0
