@@ -1,0 +1,355 @@
+"""The doctor's REST rules on recorded evidence: the guide's texts inside ES's documented
+response shapes, with and without the remote cluster's evidence. Each case asserts the stage,
+cause, side, confidence and (where it matters) the first fix step; undecided cases assert their
+candidates and the exit code 2."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from isthmus.doctor.evidence import ApiResult, ConfigEvidence
+from isthmus.doctor.model import Outcome, Stage
+from tests.unit.doctor.rest_evidence import (
+    ADDRESS,
+    ALIAS,
+    INDEX,
+    NOW,
+    TEXTS,
+    TRANSPORT,
+    es,
+    first,
+    local,
+    remote,
+    report,
+    search_error,
+    verdict,
+)
+
+HEALTHY_SEARCH = ApiResult(
+    200,
+    {
+        "_shards": {"total": 1, "successful": 1},
+        "hits": {"total": {"value": 3}},
+        "_clusters": {"details": {ALIAS: {"status": "successful"}}},
+    },
+)
+
+
+def test_healthy_pair_is_green_with_no_findings() -> None:
+    loc = local(search=HEALTHY_SEARCH, connected=True, resolve=es("resolve_cluster_ok"))
+    rep = report(loc, remote(indices=["logs"]))
+    (v,) = rep.aliases
+    assert v.status.value == "green" and v.findings == () and rep.exit_code == 0
+    assert all(r.outcome is Outcome.PASSED for r in v.stages)
+
+
+def test_bare_connect_failure_is_never_a_verdict() -> None:
+    """connected:false + 'Unable to open any proxy connections' + connect_transport_exception."""
+    loc = local(search=search_error(TEXTS["connect_exception"]))
+    rep = report(loc)
+    v = rep.aliases[0]
+    assert first(v) == ("tcp", "connection_failed", "unknown", "possible")
+    assert {"tcp_refused", "tcp_timeout", "remote_cluster_server_disabled"} <= set(
+        v.findings[0].candidates
+    )
+    assert v.failed_stage is not None and v.failed_stage.outcome is Outcome.UNDECIDED
+    assert rep.exit_code == 2
+
+
+def test_skipped_with_skip_unavailable_is_not_trusted_either() -> None:
+    skipped = ApiResult(
+        200,
+        {
+            "_shards": {"total": 0},
+            "_clusters": {
+                "details": {
+                    ALIAS: {
+                        "status": "skipped",
+                        "failures": [
+                            {
+                                "shard": -1,
+                                "reason": {
+                                    "type": "connect_transport_exception",
+                                    "reason": "Unable to connect to [my]",
+                                },
+                            }
+                        ],
+                    }
+                }
+            },
+        },
+    )
+    v = verdict(local(search=skipped, skip_unavailable=True))
+    assert first(v)[:2] == ("tcp", "connection_failed")
+
+
+def test_refused_then_the_remote_says_its_server_is_disabled() -> None:
+    loc = local(search=search_error(TEXTS["connect_exception"], TEXTS["connection_refused"]))
+    assert first(verdict(loc)) == ("tcp", "tcp_refused", "remote", "certain")
+    v = verdict(loc, remote(rcs=None))
+    assert first(v) == ("configuration", "remote_cluster_server_disabled", "remote", "certain")
+    assert v.findings[0].fix is not None
+    assert v.findings[0].fix.steps[0].startswith("remote_cluster_server.enabled: true")
+
+
+def test_refused_on_an_address_the_remote_does_not_publish_blames_the_alias() -> None:
+    loc = local(
+        search=search_error(TEXTS["connect_exception"], TEXTS["connection_refused"]),
+        address="192.168.0.42:9999",
+    )
+    v = verdict(loc, remote())
+    assert first(v) == ("tcp", "tcp_refused", "local", "likely")
+    assert ADDRESS in v.findings[0].fix.steps[1]  # type: ignore[union-attr]
+
+
+def test_untrusted_issuer_is_undecided_without_the_remote() -> None:
+    """The guide's first trust failure could be a wrong CA or a wrong port."""
+    loc = local(search=search_error(TEXTS["trust_remote_cluster_ca_not_trusted_shared"]))
+    rep = report(loc)
+    f = rep.aliases[0].findings[0]
+    assert (f.stage, f.cause) == (Stage.TLS, "tls_untrusted_ca")
+    assert set(f.candidates) == {"tls_untrusted_ca", "transport_port_with_credentials"}
+    assert rep.exit_code == 2
+
+
+def test_untrusted_issuer_on_the_remote_cluster_server_is_a_wrong_ca() -> None:
+    loc = local(search=search_error(TEXTS["trust_remote_cluster_ca_not_trusted_shared"]))
+    v = verdict(loc, remote())
+    assert first(v) == ("tls", "tls_untrusted_ca", "local", "certain")
+    assert "remote_cluster_client.ssl.certificate_authorities" in v.findings[0].fix.summary  # type: ignore[union-attr]
+
+
+def test_transport_certificate_in_the_rcs_context_is_the_wrong_port() -> None:
+    """API-key model, Symptom 1: the transport's certificate, not trusted by the RCS client."""
+    loc = local(
+        search=search_error(TEXTS["trust_transport_cert_in_rcs_context"]), address=TRANSPORT
+    )
+    v = verdict(loc, remote())
+    assert first(v) == ("protocol", "transport_port_with_credentials", "local", "certain")
+    assert [r.outcome for r in v.stages[:3]] == [Outcome.PASSED, Outcome.PASSED, Outcome.PASSED]
+    assert all(r.outcome is Outcome.NOT_REACHED for r in v.stages[4:])
+
+
+@pytest.mark.parametrize("text", ["missing_authentication", "anonymous_unauthorized"])
+def test_transport_port_symptoms_3_and_4(text: str) -> None:
+    v = verdict(local(search=search_error(TEXTS[text], status=401)))
+    assert first(v) == ("protocol", "transport_port_with_credentials", "local", "certain")
+
+
+def test_anonymous_on_the_rcs_port_without_credentials() -> None:
+    loc = local(search=search_error(TEXTS["anonymous_unauthorized"]), credentials=False)
+    assert first(verdict(loc)) == (
+        "authentication",
+        "anonymous_handshake_unauthorized",
+        "remote",
+        "certain",
+    )
+
+
+def test_wrong_profile_symptom_4_superuser() -> None:
+    v = verdict(local(search=search_error(TEXTS["wrong_profile"], status=400)))
+    assert first(v) == ("handshake", "handshake_wrong_profile", "local", "certain")
+    assert v.stages[Stage.TLS.order].outcome is Outcome.PASSED
+
+
+def test_shared_ca_client_certificate_symptom_2() -> None:
+    loc = local(search=search_error(TEXTS["bad_certificate"]), address=TRANSPORT)
+    rep = report(loc)
+    assert rep.aliases[0].findings[0].candidates == (
+        "transport_port_with_credentials",
+        "tls_client_certificate_required",
+    )
+    assert rep.exit_code == 2
+    assert first(verdict(loc, remote()))[:2] == ("protocol", "transport_port_with_credentials")
+
+
+def test_no_credentials_against_the_rcs_port() -> None:
+    loc = local(
+        search=search_error(TEXTS["trust_rcs_cert_in_transport_context"]), credentials=False
+    )
+    assert first(verdict(loc))[1:] == (
+        "remote_cluster_port_without_credentials",
+        "local",
+        "possible",
+    )
+    v = verdict(loc, remote())
+    assert first(v) == ("protocol", "remote_cluster_port_without_credentials", "local", "certain")
+    assert "keystore add cluster.remote.my.credentials" in v.findings[0].fix.steps[0]  # type: ignore[union-attr]
+
+
+def test_no_credentials_with_trust_reaches_the_header_check() -> None:
+    loc = local(search=search_error(TEXTS["missing_header"], status=400), credentials=False)
+    assert first(verdict(loc)) == ("authentication", "credentials_missing", "local", "certain")
+
+
+def test_wrong_key_type() -> None:
+    v = verdict(local(search=search_error(TEXTS["wrong_key_type"], status=401)))
+    assert first(v) == ("authentication", "api_key_wrong_type", "local", "certain")
+    assert v.findings[0].fix.steps[0].startswith("POST /_security/cross_cluster/api_key")  # type: ignore[union-attr]
+
+
+def test_refused_key_is_undecided_locally_and_decided_by_the_remote_key() -> None:
+    loc = local(search=search_error(TEXTS["unable_to_authenticate"], status=401))
+    rep = report(loc)
+    assert set(rep.aliases[0].findings[0].candidates) == {
+        "api_key_invalid",
+        "api_key_invalidated",
+        "api_key_expired",
+        "api_key_unknown",
+    }
+    assert rep.exit_code == 2
+    keys = es("api_key_cross_cluster")
+    keys["api_keys"][0]["invalidated"] = True
+    assert first(verdict(loc, remote(keys=keys)))[1] == "api_key_invalidated"
+    keys = es("api_key_cross_cluster")
+    keys["api_keys"][0]["expiration"] = int((NOW - timedelta(hours=1)).timestamp() * 1000)
+    assert first(verdict(loc, remote(keys=keys)))[1] == "api_key_expired"
+    assert first(verdict(loc, remote(keys={"api_keys": []})))[1] == "api_key_unknown"
+    assert first(verdict(loc, remote())) == ("authentication", "api_key_invalid", "local", "likely")
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        ("API key: invalid credentials for API key [agZXJocBmA2beJfq2yKu]", "api_key_invalid"),
+        ("API key: api key has been invalidated", "api_key_invalidated"),
+        ("API key: api key is expired", "api_key_expired"),
+    ],
+)
+def test_refused_key_reason_from_additional_unsuccessful_credentials(
+    reason: str, code: str
+) -> None:
+    body = search_error(TEXTS["unable_to_authenticate"], status=401)
+    body.body["error"]["caused_by"]["additional_unsuccessful_credentials"] = reason
+    assert first(verdict(local(search=body)))[:2] == ("authentication", code)
+
+
+def test_insufficient_privileges_blamed_on_the_key_when_the_user_has_them() -> None:
+    text = TEXTS["insufficient_privileges"].replace("on indices [cd]", f"on indices [{INDEX}]")
+    loc = local(search=search_error(text, status=403), connected=True)
+    assert first(verdict(loc)) == ("authorization", "key_access_excludes", "remote", "likely")
+    v = verdict(loc, remote())
+    assert first(v) == ("authorization", "key_access_excludes", "remote", "certain")
+    step = v.findings[0].fix.steps[0]  # type: ignore[union-attr]
+    # PUT replaces the key's access: the existing entry is kept, the index added.
+    assert step.startswith("PUT /_security/cross_cluster/api_key/agZXJocBmA2beJfq2yKu ")
+    assert '{"names":["logs-*"]}' in step and '{"names":["logs"]}' in step
+
+
+def test_insufficient_privileges_blamed_on_the_user_when_its_role_lacks_them() -> None:
+    text = TEXTS["insufficient_privileges"].replace("on indices [cd]", f"on indices [{INDEX}]")
+    loc = local(search=search_error(text, status=403), privileges="privileges_foo_metrics")
+    v = verdict(loc)
+    assert first(v) == ("authorization", "user_lacks_remote_indices", "local", "certain")
+    assert '"clusters":["my"],"names":["logs"]' in v.findings[0].fix.steps[0]  # type: ignore[union-attr]
+    # The key does not cover [logs] either (its access is logs-*): both sides block.
+    keys = es("api_key_cross_cluster")
+    assert first(verdict(loc, remote(keys=keys)))[2] == "both"
+
+
+def test_no_remote_indices_at_all() -> None:
+    v = verdict(local(search=search_error(TEXTS["no_remote_indices"], status=403)))
+    assert first(v) == ("authorization", "user_lacks_remote_indices", "local", "certain")
+
+
+def test_index_not_found() -> None:
+    body = ApiResult(
+        404,
+        {
+            "error": {
+                "type": "index_not_found_exception",
+                "reason": f"no such index [{INDEX}]",
+                "root_cause": [
+                    {"type": "index_not_found_exception", "reason": f"no such index [{INDEX}]"}
+                ],
+            }
+        },
+    )
+    v = verdict(local(search=body, connected=True), remote(indices=[]))
+    assert first(v) == ("data", "index_not_found", "remote", "certain")
+
+
+def test_credentials_in_the_keystore_but_not_reloaded() -> None:
+    config = ConfigEvidence(
+        "/etc/es/node-1", {}, ("bootstrap.password", "cluster.remote.my.credentials")
+    )
+    loc = local(search=search_error(TEXTS["missing_header"]), credentials=False, configs=(config,))
+    assert first(verdict(loc)) == ("configuration", "credentials_not_reloaded", "local", "certain")
+
+
+def test_credentials_on_some_nodes_only() -> None:
+    one = ConfigEvidence("/etc/es/node-1", {}, ("cluster.remote.my.credentials",))
+    two = ConfigEvidence("/etc/es/node-2", {}, ("bootstrap.password",))
+    v = verdict(local(search=HEALTHY_SEARCH, connected=True, configs=(one, two)))
+    assert first(v) == ("configuration", "credentials_missing_on_nodes", "local", "certain")
+    assert v.findings[0].nodes == ("/etc/es/node-2",)
+
+
+def test_alias_not_configured() -> None:
+    from isthmus.doctor.engine import diagnose
+
+    found = diagnose(local(), None, index=INDEX, now=NOW)  # every alias the cluster knows
+    assert [v.alias for v in found.aliases] == [ALIAS]
+    other = diagnose(local(), None, aliases=("nope",), index=INDEX, now=NOW)
+    assert first(other.aliases[0])[:2] == ("configuration", "alias_not_configured")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        (
+            "current time is [2023-08-16T23:40:55.464275Z]",
+            "current time is [2033-08-16T23:40:55Z]",
+            "tls_expired",
+        ),
+        (
+            "current time is [2023-08-16T23:40:55.464275Z]",
+            "current time is [2022-08-16T23:40:55Z]",
+            "tls_not_yet_valid",
+        ),
+    ],
+)
+def test_certificate_dates_are_read_from_the_trust_text(old: str, new: str, code: str) -> None:
+    text = TEXTS["trust_remote_cluster_ca_not_trusted_shared"].replace(old, new)
+    assert first(verdict(local(search=search_error(text))))[:2] == ("tls", code)
+
+
+def test_regenerated_ca_and_hostname_shapes() -> None:
+    base = TEXTS["trust_remote_cluster_ca_not_trusted_shared"].split(
+        "; the certificate is issued by"
+    )[0]
+    regenerated = (
+        base
+        + "; the certificate is issued by [CN=Elastic Auto RemoteCluster CA]; this ssl context "
+        "([xpack.security.remote_cluster_client.ssl (with trust configuration: PEM-trust{/ca.crt})]) "
+        "trusts [1] certificate with subject name [CN=Elastic Auto RemoteCluster CA] and fingerprint "
+        "[ba2350661f66e46c746c1629f0c4b645a2587ff4] but the signatures do not match"
+    )
+    assert first(verdict(local(search=search_error(regenerated))))[:2] == (
+        "tls",
+        "tls_ca_regenerated",
+    )
+    hostname = (
+        base
+        + "; the certificate is issued by [CN=Elastic Auto RemoteCluster CA]; the certificate is "
+        "signed by (subject [CN=Elastic Auto RemoteCluster CA] fingerprint [ba23] {trusted issuer}) "
+        "which is self-issued; the [CN=Elastic Auto RemoteCluster CA] certificate is trusted in this "
+        "ssl context ([xpack.security.remote_cluster_client.ssl])"
+    )
+    assert first(verdict(local(search=search_error(hostname))))[:2] == (
+        "tls",
+        "tls_hostname_mismatch",
+    )
+
+
+def test_version_readings_are_stated() -> None:
+    v = verdict(
+        local(search=HEALTHY_SEARCH, connected=True, version="root_8_16", skip_unavailable=None)
+    )
+    notes = " ".join(e.detail for e in v.stages[0].evidence)
+    assert "skip_unavailable is true" in notes and "default since 8.15" in notes
+    assert "connected:true before" in notes
+    v9 = verdict(local(search=HEALTHY_SEARCH, connected=True, skip_unavailable=False))
+    assert "skip_unavailable" not in " ".join(e.detail for e in v9.stages[0].evidence)
