@@ -25,6 +25,7 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,21 @@ class ProbeReport:
             },
             "elapsed_seconds": round(self.elapsed, 3),
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ProbeReport:
+        """The report :meth:`to_json` wrote (a bundle keeps probes this way)."""
+        remote = raw.get("remote") or {}
+        return cls(
+            alias=str(raw["alias"]),
+            address=str(raw["address"]),
+            stages=tuple(StageResult.from_json(r) for r in raw["stages"]),
+            remote_cluster_name=remote.get("cluster_name"),
+            remote_cluster_uuid=remote.get("cluster_uuid"),
+            remote_version=remote.get("version"),
+            remote_node=remote.get("node"),
+            elapsed=float(raw.get("elapsed_seconds", 0.0)),
+        )
 
 
 class Budget:

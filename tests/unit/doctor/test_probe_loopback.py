@@ -11,9 +11,11 @@ import datetime as dt
 import socket
 import time
 
+import orjson
+
 from isthmus.doctor.model import Confidence, Outcome, Stage
 from isthmus.doctor.port_identity import PING
-from isthmus.doctor.probe import ProbeTarget, probe_remote
+from isthmus.doctor.probe import ProbeReport, ProbeTarget, probe_remote
 from isthmus.remote.security_model import SecurityModel
 from tests.unit.doctor.conftest import (
     Pki,
@@ -56,6 +58,9 @@ async def test_refused() -> None:
     assert failed_cause(report) == (Stage.TCP, "tcp_refused"), outcome(report)
     assert "ECONNREFUSED" in details(report)
     assert report.elapsed < 0.5
+    again = ProbeReport.from_json(orjson.loads(orjson.dumps(report.to_json())))
+    assert again.to_json() == report.to_json() and again.stages == report.stages
+    assert report.stage(Stage.TCP).findings[0].fix is not None
 
 
 async def test_black_holed_times_out_within_the_budget() -> None:

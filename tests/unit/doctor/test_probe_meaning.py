@@ -213,6 +213,15 @@ ES_ANSWERS: list[tuple[RemoteFailure, Stage, str]] = [
         Stage.HANDSHAKE,
         "handshake_incompatible_version",
     ),
+    (
+        RemoteFailure(
+            "illegal_state_exception",
+            "handshake with [{n}{id}{10.0.0.2:9443}] failed: remote cluster name [other] does "
+            "not match expected remote cluster name [remote]",
+        ),
+        Stage.HANDSHAKE,
+        "handshake_cluster_name",
+    ),
 ]
 
 
