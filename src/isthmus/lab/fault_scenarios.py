@@ -1,5 +1,5 @@
 """Faults users meet beyond the guide's configuration mistakes, as lab scenarios: a path that cuts
-idle connections, black-holes or resets; proxies (routing by SNI, HTTP CONNECT); the remote's
+idle connections, black-holes, resets or never answers; proxies (routing by SNI, HTTP CONNECT); the remote's
 certificate (expired, not yet valid, without the dialled address, from a regenerated CA); a
 credential added to the keystore without the reload.
 
@@ -118,6 +118,19 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             verdict=DoctorVerdict.of("tcp_reset", nodes=LOCAL),
         ),
         Scenario(
+            "silent-path",
+            "Remote cluster not reachable: something on the path accepts and never answers",
+            replace(base, relay=RelayMode.DROP),
+            _connect_failed("] connect_timeout[", search="connect_timeout["),
+            "the TCP connection opens, but what accepted it (a proxy without a working backend, "
+            "a hung process) never answers the TLS hello",
+            "the local log (connect_timeout, although TCP connected: a probe tells it from a "
+            "black hole)",
+            "find what holds connections at the proxy_address (a proxy, a load balancer) and "
+            "point it at the remote cluster server, or the alias at the server itself",
+            verdict=DoctorVerdict.of("no_answer", nodes=LOCAL),
+        ),
+        Scenario(
             "sni-proxy",
             "Through an SNI-routing proxy, with server_name set (working)",
             replace(base, relay=RelayMode.SNI, server_name=SNI_NAME),
@@ -151,7 +164,7 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "HTTP error",
             "the local log (received plaintext traffic on an encrypted channel)",
             "point proxy_address at the remote cluster server or at a TCP/SNI proxy in front of it",
-            verdict=DoctorVerdict.of("not_elasticsearch", side=Side.LOCAL, nodes=LOCAL),
+            verdict=DoctorVerdict.of("http_proxy", side=Side.LOCAL, nodes=LOCAL),
         ),
     ]
 
