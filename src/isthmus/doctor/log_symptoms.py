@@ -12,7 +12,8 @@ logs the same texts. Joining the two sides and writing the findings is ``log_joi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from isthmus.doctor.log_lines import LogLine
 from isthmus.doctor.log_tls import TRUST_FAILURE, TrustText, classify_trust, parse_trust
@@ -199,18 +200,20 @@ def _local(line: LogLine) -> list[Symptom]:
     alias, mode = alias_of(line), mode_of(line)
     peer, remote_node = dialled_address(line)
     own, channel_peer, profile = channel_of(line)
-    base = {
-        "line": line,
-        "alias": alias,
-        "peer": peer or channel_peer,
-        "own_address": own,
-        "profile": profile,
-        "remote_node": remote_node,
-        "mode": mode,
-    }
+    base = Symptom(
+        "",
+        line,
+        None,
+        alias=alias,
+        peer=peer or channel_peer,
+        own_address=own,
+        profile=profile,
+        remote_node=remote_node,
+        mode=mode,
+    )
 
-    def one(kind: str, cause: str | None, **extra: object) -> list[Symptom]:
-        return [Symptom(kind, cause=cause, **{**base, **extra})]  # type: ignore[arg-type]
+    def one(kind: str, cause: str | None, **extra: Any) -> list[Symptom]:
+        return [replace(base, kind=kind, cause=cause, **extra)]
 
     if TRUST_FAILURE in text:
         facts = parse_trust(text)
@@ -374,10 +377,10 @@ _LIFECYCLE = re.compile(r"^(stopping|stopped|closing|closed|starting|started)\b"
 def _remote(line: LogLine) -> list[Symptom]:
     text = line.text
     own, peer, profile = channel_of(line)
-    base = {"line": line, "own_address": own, "peer": peer, "profile": profile}
+    base = Symptom("", line, None, own_address=own, peer=peer, profile=profile)
 
-    def one(kind: str, cause: str | None, **extra: object) -> list[Symptom]:
-        return [Symptom(kind, cause=cause, **{**base, **extra})]  # type: ignore[arg-type]
+    def one(kind: str, cause: str | None, **extra: Any) -> list[Symptom]:
+        return [replace(base, kind=kind, cause=cause, **extra)]
 
     if "client did not trust this server's certificate" in text:
         return one(

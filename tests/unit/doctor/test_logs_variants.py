@@ -1,0 +1,299 @@
+"""Log findings beyond the guide and the lab: the same faults worded by ES 7 / 8.x / 9.x, in
+JSON and plain, one side or both, with a second alias, a fix applied since, a remote restart;
+and what every finding must carry (codes, exact redacted lines, fixes, what would decide)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from isthmus.doctor.causes import BY_CODE
+from isthmus.doctor.log_join import redact
+from isthmus.doctor.log_lines import parse_plain
+from isthmus.doctor.logs import LogLine, log_findings
+from isthmus.doctor.model import AliasVerdict, Outcome, Status
+from tests.unit.doctor.log_cases import (
+    FIXTURES,
+    GUIDE,
+    LAB,
+    QC,
+    VARIANTS,
+    Got,
+    U,
+    load,
+    run,
+    summary,
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "remote", "expected"),
+    VARIANTS,
+    ids=[f"{c}-{'both' if r else 'local'}" for c, r, _ in VARIANTS],
+)
+def test_variant(case: str, remote: bool, expected: Got) -> None:
+    assert summary(run(f"variants/{case}", remote=remote)) == [expected]
+
+
+def test_remote_restart_is_not_a_network_fault() -> None:
+    results = run("variants/remote-restart", remote=True)
+    assert [(r.stage.value, r.outcome) for r in results] == [("tcp", Outcome.PASSED)]
+    assert "restarted" in results[0].evidence[-1].detail
+    assert any("stopping ..." in e.detail for e in results[0].evidence)
+
+
+def test_a_fault_fixed_since_is_not_reported() -> None:
+    assert run("variants/fixed-since", remote=False) == []
+    local = load(FIXTURES / "variants" / "fixed-since", "local") or []
+    (got,) = summary(log_findings(local[:1], None, "my"))  # without the success line
+    assert got.cause == "tcp_refused"
+
+
+def test_other_aliases_are_left_out() -> None:
+    local = load(FIXTURES / "variants" / "two-aliases", "local") or []
+    (got,) = summary(log_findings(local, None, "other"))
+    assert (got.cause, got.nodes) == ("dns_unresolvable", (QC, "10.0.0.6:9443"))
+    assert log_findings(local, None, "nobody") == []
+
+
+# --- properties of every finding ------------------------------------------------------------------
+
+ALL = (
+    [(f"guide/{c}", r) for c, r, _ in GUIDE]
+    + [(c, r) for c, _, _ in LAB for r in (False, True)]
+    + [(f"variants/{c}", r) for c, r, _ in VARIANTS]
+)
+
+
+@pytest.mark.parametrize(("case", "remote"), ALL, ids=[f"{c}-{r}" for c, r in ALL])
+def test_every_finding_is_complete(case: str, remote: bool) -> None:
+    results = run(case, remote=remote)
+    verdict = AliasVerdict.from_stages("my", results)
+    assert verdict.status is Status.RED
+    for result in results:
+        for f in result.findings:
+            assert f.cause in BY_CODE and all(c in BY_CODE for c in (*f.candidates, *f.ruled_out))
+            assert f.evidence and f.evidence[0].source.startswith(("local log", "remote log"))
+            assert f.message.startswith("remote cluster [my]: ")
+            if result.outcome is Outcome.UNDECIDED:
+                assert len(f.candidates) > 1 and f.would_decide and f.fix is None
+                assert f.confidence.value == "possible"
+            else:
+                assert not f.candidates and f.fix is not None and f.fix.steps
+
+
+def test_evidence_is_the_exact_line() -> None:
+    (result,) = run("guide/rest-api-key", remote=False)
+    text = (FIXTURES / "guide" / "rest-api-key" / "local" / "local.log").read_text().rstrip("\n")
+    assert result.findings[0].evidence[0].detail == text
+    assert result.findings[0].evidence[0].source == "local log local.log:1"
+
+
+def test_secrets_are_redacted_in_evidence() -> None:
+    secret = "azN5SWQtMDAwMDAwMDAwMDAwMDpzM2NyM3RzM2NyM3RzM2NyM3RzM2Ny"
+    local = load(FIXTURES / "variants" / "two-aliases", "local") or []
+    assert any(secret in line.raw for line in local)
+    (result,) = log_findings(local, None, "my")
+    text = str([r.to_json() for r in [result]])
+    assert secret not in text and "ApiKey ::es_redacted::" in text
+
+
+def test_remote_expected_silent_is_said() -> None:
+    """The guide: 'This does not show up in the logs of the remote cluster'."""
+    (with_remote,) = run("rest-key-proxy", remote=True)
+    notes = [e.detail for e in with_remote.findings[0].evidence if e.source == "log join"]
+    assert any("logged nothing for this, as expected" in n for n in notes)
+    (alone,) = run("rest-key-proxy", remote=False)
+    notes = [e.detail for e in alone.findings[0].evidence if e.source == "log join"]
+    assert any("would not add anything" in n for n in notes)
+
+
+def test_missing_answer_from_the_remote_is_said() -> None:
+    """A trust failure the remote's log does not show: the address may not be that cluster."""
+    case = FIXTURES / "untrusted-ca-proxy"
+    local = load(case, "local") or []
+    (result,) = log_findings(local, [], "my")
+    notes = [e.detail for e in result.findings[0].evidence if e.source == "log join"]
+    assert any("has no matching line" in n for n in notes)
+
+
+def test_window_limits_both_sides() -> None:
+    case = FIXTURES / "invalid-key-proxy"
+    local, remote = load(case, "local") or [], load(case, "remote") or []
+    times = [x.time for x in local if x.time is not None]
+    before = (min(times).replace(year=2000), min(times).replace(year=2001))
+    assert log_findings(local, remote, "my", window=before) == []
+    everything = (min(times).replace(year=2000), max(times).replace(year=2100))
+    assert summary(log_findings(local, remote, "my", window=everything)) == summary(
+        log_findings(local, remote, "my")
+    )
+
+
+def _shift(lines: list[LogLine], by: timedelta) -> list[LogLine]:
+    return [replace(x, time=x.time + by if x.time else None) for x in lines]
+
+
+def test_join_needs_the_same_key() -> None:
+    case = FIXTURES / "invalid-key-proxy"
+    local, remote = load(case, "local") or [], load(case, "remote") or []
+    other_key = [replace(x, message=x.message.replace("API key [", "API key [x")) for x in remote]
+    assert summary(log_findings(local, other_key, "my"))[0].outcome == U
+
+
+def test_join_needs_a_near_time() -> None:
+    """Isthmus's 'api key has been invalidated' names no key: only time ties it to the alias."""
+    case = FIXTURES / "invalidated-key-proxy"
+    local, remote = load(case, "local") or [], load(case, "remote") or []
+    assert summary(log_findings(local, _shift(remote, timedelta(seconds=90)), "my"))[0].cause == (
+        "api_key_invalidated"
+    )
+    assert summary(log_findings(local, _shift(remote, timedelta(hours=1)), "my"))[0].outcome == U
+
+
+def test_remote_lines_alone() -> None:
+    """No local line for the alias: the remote's own symptoms still say something, less sure."""
+    remote = load(FIXTURES / "invalidated-key-proxy", "remote") or []
+    (got,) = summary(log_findings([], remote, "my"))
+    assert (got.cause, got.confidence, got.nodes) == (
+        "api_key_invalidated",
+        "likely",
+        ("remote-node",),
+    )
+
+
+# --- single lines: authorization texts, remote-only symptoms, redaction -----------------------------
+
+HEAD = "[2026-03-02T10:00:00,100][WARN ][o.e.t.RemoteClusterService] [qc-node-1] "
+FC_HEAD = "[2026-03-02T10:00:00,100][WARN ][o.e.x.c.s.t.n.SecurityNetty4Transport] [fc-node-1] "
+CHANNEL = "Netty4TcpChannel{localAddress=/10.0.0.5:9443, remoteAddress=/10.0.0.9:51234, profile=%s}"
+
+
+def _lines(text: str) -> list[LogLine]:
+    return parse_plain(text)
+
+
+def test_user_without_remote_indices_is_decided_locally() -> None:
+    text = (
+        HEAD + "search failed\norg.elasticsearch.ElasticsearchSecurityException: action "
+        "[indices:data/read/search] towards remote cluster [my] is unauthorized for user [foo] "
+        "with effective roles [] (assigned roles [foo-role] were not found) because no remote "
+        "indices privileges apply for the target cluster\n"
+    )
+    (got,) = summary(log_findings(_lines(text), None, "my"))
+    assert (got.stage, got.cause, got.side, got.confidence) == (
+        "authorization",
+        "user_lacks_remote_indices",
+        "local",
+        "certain",
+    )
+
+
+def test_remote_denial_cannot_tell_the_key_from_the_user() -> None:
+    """The same text whether the key's access or the user's remote_indices is too narrow (the
+    lab's two privilege scenarios answer with it word for word)."""
+    text = (
+        HEAD + "search on [my] failed\norg.elasticsearch.ElasticsearchSecurityException: action "
+        "[indices:data/read/search] towards remote cluster is unauthorized for user [foo] with "
+        "assigned roles [foo-role] authenticated by API key id [k3yId-0000000000000] of user "
+        "[elastic] on indices [logs], this action is granted by the index privileges [read,all]\n"
+    )
+    results = log_findings(_lines(text), None, "my")
+    (got,) = summary(results)
+    assert (got.stage, got.outcome, got.candidates) == (
+        "authorization",
+        U,
+        ("key_access_excludes", "user_lacks_remote_indices"),
+    )
+    would = results[0].findings[0].would_decide
+    assert any("GET /_security/api_key?id=k3yId-0000000000000" in w for w in would)
+
+
+@pytest.mark.parametrize(
+    ("line", "cause", "outcome"),
+    [
+        (
+            FC_HEAD
+            + "client did not trust this server's certificate, closing connection "
+            + CHANNEL % "_remote_cluster",
+            "tls_untrusted_ca",
+            U,
+        ),
+        (
+            FC_HEAD
+            + "received plaintext traffic on an encrypted channel, closing connection "
+            + CHANNEL % "_remote_cluster",
+            "plaintext_to_tls",
+            "failed",
+        ),
+        (
+            "[2026-03-02T10:00:00,100][WARN ][o.e.t.TcpTransport] [fc-node-1] exception caught on transport layer ["
+            + CHANNEL % "default"
+            + "], closing connection\nio.netty.handler.codec.DecoderException: javax.net.ssl.SSLHandshakeException: Empty client certificate chain",
+            "transport_port_with_credentials",
+            U,
+        ),
+        (
+            "[2026-03-02T10:00:00,100][WARN ][o.e.t.TcpTransport] [fc-node-1] exception caught on transport layer ["
+            + CHANNEL % "_remote_cluster"
+            + "], closing connection\nio.netty.handler.codec.DecoderException: javax.net.ssl.SSLHandshakeException: Empty client certificate chain",
+            "tls_client_certificate_required",
+            "failed",
+        ),
+        (
+            "[2026-03-02T10:00:00,100][WARN ][o.e.x.s.a.ApiKeyAuthenticator] [fc-node-1] Authentication using apikey failed - api key is expired",
+            "api_key_expired",
+            "failed",
+        ),
+    ],
+)
+def test_remote_lines_with_nothing_on_the_local_side(line: str, cause: str, outcome: str) -> None:
+    """Without any local line for the alias, the remote's own symptoms count, but never with
+    certainty: the remote does not know which cluster (or alias) its client was."""
+    results = log_findings([], _lines(line), "my")
+    (got,) = summary(results)
+    assert (got.cause, got.outcome, got.nodes) == (cause, outcome, ("fc-node-1",))
+    assert got.confidence != "certain"
+    notes = [e.detail for e in results[0].findings[0].evidence if e.source == "log join"]
+    assert any("may be about another cluster" in n for n in notes)
+
+
+def test_remote_lines_of_other_clients_are_left_out() -> None:
+    """A local failure on another port: the remote's untied line is not ours."""
+    local = load(FIXTURES / "variants" / "es9-plain-connect-timeout", "local") or []
+    remote = _lines(
+        FC_HEAD
+        + "received plaintext traffic on an encrypted channel, closing connection "
+        + (CHANNEL % "_remote_cluster").replace("9443", "9444")
+    )
+    assert [g.cause for g in summary(log_findings(local, remote, "my"))] == ["tcp_timeout"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "Authorization: ApiKey azN5SWQtMDAwMDAwMDAwMDAwMDpzM2NyM3RzM2NyM3RzM2NyM3RzM2Ny",
+            "Authorization: ApiKey ::es_redacted::",
+        ),
+        ("Authorization: Basic ZWxhc3RpYzpjaGFuZ2VtZQ==", "Authorization: Basic ::es_redacted::"),
+        (
+            '{"api_key":"s3cr3ts3cr3ts3cr3ts3cr","id":"k3y"}',
+            '{"api_key":"::es_redacted::","id":"k3y"}',
+        ),
+        ("bootstrap.password=changeme rest", "bootstrap.password=::es_redacted:: rest"),
+        # a bare encoded cross-cluster credential (base64 of id:secret)
+        (
+            "value azN5SWQtMDAwMDAwMDAwMDAwMDpzM2NyM3RzM2NyM3RzM2NyM3RzM2Ny.",
+            "value ::es_redacted::.",
+        ),
+        # fingerprints and key ids are not secrets
+        (
+            "fingerprint [529de35e15666ffaa26afa50876a2a48119db03a] key [agZXJocBmA2beJfq2yKu]",
+            "fingerprint [529de35e15666ffaa26afa50876a2a48119db03a] key [agZXJocBmA2beJfq2yKu]",
+        ),
+    ],
+)
+def test_redact(text: str, kept: str) -> None:
+    assert redact(text) == kept
