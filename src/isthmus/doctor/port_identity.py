@@ -118,6 +118,7 @@ class PortIdentity:
     client_certificate_required: bool = False
     detail: str = ""
     http: HttpFlavour | None = None  # for an HTTP port: whose
+    sni: str | None = None  # the server_name our TLS hello carried (None: none)
 
     def describe(self) -> str:
         if self.kind is PortKind.TRANSPORT:
@@ -188,6 +189,17 @@ def port_verdict(identity: PortIdentity, *, api_key_model: bool, client_tls: boo
             "no_answer",
             "the connection opens but nothing answers a TLS hello, a transport ping or an HTTP "
             "request: something (a proxy or relay, a hung process) holds it",
+            Confidence.LIKELY,
+        )
+    if identity.kind is PortKind.CLOSED and client_tls:
+        # A TLS hello closed at once, and every other message too: what an SNI-routing proxy
+        # does with a server_name it has no route for (or none at all).
+        sent = f"server_name [{identity.sni}]" if identity.sni else "no server_name"
+        return PortVerdict(
+            "proxy_no_route",
+            f"the address closes every connection without a byte, the TLS hello included (it "
+            f"carried {sent}): an SNI-routing proxy with no route for it, or a service that is "
+            "not Elasticsearch",
             Confidence.LIKELY,
         )
     if identity.kind in (PortKind.OTHER, PortKind.CLOSED):

@@ -60,6 +60,14 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
             (point,),
             Side.LOCAL,
         ),
+        "proxy_no_route": Fix(
+            f"set cluster.remote.{a}.server_name to the name the proxy routes to the remote",
+            (
+                f'PUT _cluster/settings {{"persistent": {{"cluster.remote.{a}.server_name": '
+                '"<name the proxy routes>"}}',
+            ),
+            Side.LOCAL,
+        ),
         "http_proxy": Fix(
             "point the alias at the remote itself, or at a TCP or SNI proxy (proxy mode with "
             "server_name), not at an HTTP proxy",

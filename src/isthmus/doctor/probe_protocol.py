@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import time
+from dataclasses import replace
 
 from isthmus.doctor.model import Stage
 from isthmus.doctor.port_identity import (
@@ -105,6 +106,7 @@ async def protocol(probe: Probe) -> None:
                 probe.addresses[0], t.port, probe.budget.share(2.0)
             )
             port = await _identify(probe, conn, tls=False, seen=seen)
+            port = replace(port, sni=sni)
         else:
             port = PortIdentity(identify(first, None, tls=False), tls=False)
             if port.kind is PortKind.HTTP:

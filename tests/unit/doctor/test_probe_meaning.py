@@ -110,6 +110,9 @@ def test_port_verdicts() -> None:
     assert _verdict(PortIdentity(PortKind.SILENT, tls=False), api_key=False, tls=False) == (
         "no_answer"
     )
+    closed = PortIdentity(PortKind.CLOSED, tls=False)
+    assert _verdict(closed, api_key=True, tls=True) == "proxy_no_route"  # a TLS client
+    assert _verdict(closed, api_key=False, tls=False) == "not_elasticsearch"
     unseen = PortIdentity(PortKind.TLS_UNIDENTIFIED, tls=True, client_certificate_required=True)
     assert _verdict(unseen, api_key=True, tls=True) is None
     assert _verdict(unseen, api_key=True, tls=False) == "plaintext_to_tls"
@@ -252,5 +255,12 @@ def test_every_code_the_probe_names_is_declared() -> None:
 
     for _, code in handshake_errors._AUTHENTICATION:
         assert code in BY_CODE
-    for code in ("tcp_closed", "tcp_unreachable", "no_answer", "handshake_timeout", "http_proxy"):
+    for code in (
+        "tcp_closed",
+        "tcp_unreachable",
+        "no_answer",
+        "handshake_timeout",
+        "http_proxy",
+        "proxy_no_route",
+    ):
         assert code in BY_CODE
