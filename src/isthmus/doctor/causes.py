@@ -142,7 +142,7 @@ CAUSES: tuple[Cause, ...] = (
     _C(
         "http_proxy",
         Stage.PROTOCOL,
-        Side.NETWORK,
+        Side.LOCAL,
         "an HTTP (forward) proxy answers at the address; transport connections do not use HTTP proxies",
     ),
     _C(
