@@ -73,6 +73,17 @@ def fix_for(cause: str, f: FixFacts) -> Fix | None:
             ),
             Side.LOCAL,
         )
+    if cause == "credentials_missing_on_nodes":
+        return Fix(
+            f"add the credential of [{f.alias}] to the keystore of the nodes that fail, then "
+            "reload secure settings",
+            (
+                f"on each failing node: bin/elasticsearch-keystore add -f cluster.remote.{f.alias}"
+                ".credentials (the same encoded value the other nodes hold)",
+                "on the local cluster: POST /_nodes/reload_secure_settings",
+            ),
+            Side.LOCAL,
+        )
     if cause in ("credentials_missing", "remote_cluster_port_without_credentials"):
         steps = _new_key(f)
         return Fix(

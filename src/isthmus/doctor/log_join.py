@@ -95,6 +95,8 @@ def _in_window(lines: Sequence[LogLine], window: tuple[datetime, datetime] | Non
 
 
 def alias_symptoms(symptoms: list[Symptom], alias: str) -> list[Symptom]:
+    """The symptoms about ``alias``: its own lines, and lines naming no alias whose peer is an
+    address the alias dials (or any, when no other alias shows up either)."""
     named = [s for s in symptoms if s.alias == alias]
     addresses = {s.peer for s in named if s.peer and split_address(s.peer)[1] is not None}
     hosts = {split_address(a)[0] for a in addresses}
@@ -123,14 +125,47 @@ def alias_symptoms(symptoms: list[Symptom], alias: str) -> list[Symptom]:
                 if close:
                     s = replace(s, peer=close[0].peer, alias=alias)
         out.append(s)
-    successes = [s.line.time for s in out if s.kind == "connected" and s.line.time is not None]
-    last_ok = max(successes, default=None)
-    return [
-        s
-        for s in out
-        if s.kind != "connected"
-        and (last_ok is None or s.line.time is None or s.line.time > last_ok)
-    ]
+    return out
+
+
+def current_failures(symptoms: list[Symptom]) -> list[Symptom]:
+    """The failures not fixed since: a node's failure counts unless that node (any node, for
+    a line that names none) connected the alias after it."""
+    last_ok: dict[str, datetime] = {}
+    for s in symptoms:
+        if s.kind == "connected" and s.line.time is not None:
+            node = s.line.node
+            last_ok[node] = max(s.line.time, last_ok.get(node, s.line.time))
+    anyone = max(last_ok.values(), default=None)
+    out = []
+    for s in symptoms:
+        if s.kind == "connected":
+            continue
+        ok = last_ok.get(s.line.node) if s.line.node else anyone
+        if ok is None or s.line.time is None or s.line.time > ok:
+            out.append(s)
+    return out
+
+
+def connected_nodes(symptoms: list[Symptom]) -> set[str]:
+    return {s.line.node for s in symptoms if s.kind == "connected" and s.line.node}
+
+
+def on_some_nodes(decisions: list[Decision], connected: set[str]) -> None:
+    """Credentials missing on the nodes that fail while other nodes connect: the keystore of
+    some nodes lacks the credential (or they were not reloaded), not the whole cluster."""
+    missing = [d for d in decisions if d.cause == "credentials_missing" and d.symptom.line.node]
+    failing = {d.symptom.line.node for d in missing}
+    if not missing or not connected - failing:
+        return
+    names = ", ".join(f"[{n}]" for n in sorted(failing))
+    fine = ", ".join(f"[{n}]" for n in sorted(connected - failing))
+    for d in missing:
+        d.cause = "credentials_missing_on_nodes"
+        d.detail = (
+            f"{names} sent no cross-cluster API key while {fine} connected: the credential is "
+            "missing from some nodes' keystores (or they were not reloaded)"
+        )
 
 
 # --- 5. findings --------------------------------------------------------------------------------
@@ -311,7 +346,8 @@ def analyse(
     window: tuple[datetime, datetime] | None = None,
 ) -> list[StageResult]:
     local_symptoms = [s for x in _in_window(local, window) for s in recognise(x, remote=False)]
-    mine = alias_symptoms(local_symptoms, alias)
+    named = alias_symptoms(local_symptoms, alias)
+    mine = current_failures(named)
     remote_symptoms = (
         []
         if remote is None
@@ -331,4 +367,5 @@ def analyse(
         tied = bool((r.key_id and r.key_id in keys) or (split_address(r.own_address)[1] in ports))
         if tied or not mine:
             decisions.append(remote_only(r, tied))
+    on_some_nodes(decisions, connected_nodes(named))
     return stage_results(alias, prune(decisions)) + restarts(alias, decisions)

@@ -297,3 +297,57 @@ def test_remote_lines_of_other_clients_are_left_out() -> None:
 )
 def test_redact(text: str, kept: str) -> None:
     assert redact(text) == kept
+
+
+def _node_line(node: str, time: str, body: str) -> str:
+    return f"[2026-03-02T10:00:{time}][WARN ][o.e.t.ProxyConnectionStrategy] [{node}] {body}"
+
+
+MISSING_HEADER = (
+    "failed to open any proxy connections to cluster [my]\n"
+    "org.elasticsearch.transport.RemoteTransportException: [fc-node-1][10.0.0.5:9443]"
+    "[internal:transport/handshake]\n"
+    "Caused by: java.lang.IllegalArgumentException: Cross cluster requests through the dedicated "
+    "remote cluster server port require transport header [_cross_cluster_access_credentials] but "
+    "none found. Please ensure you have configured remote cluster credentials on the cluster "
+    "originating the request.\n"
+)
+CONNECTED = (
+    "[2026-03-02T10:00:{t}][INFO ][o.e.t.RemoteClusterService] [{n}] project [default] remote "
+    "cluster connection [my] updated: CONNECTED\n"
+)
+
+
+def test_credentials_missing_on_some_nodes_names_them() -> None:
+    text = (
+        _node_line("qc-node-1", "01,000", MISSING_HEADER)
+        + CONNECTED.format(t="02,000", n="qc-node-2")
+        + _node_line("qc-node-3", "03,000", MISSING_HEADER)
+    )
+    results = log_findings(_lines(text), None, "my")
+    (got,) = summary(results)
+    assert (got.stage, got.cause, got.side) == (
+        "configuration",
+        "credentials_missing_on_nodes",
+        "local",
+    )
+    assert got.nodes == ("qc-node-1", "qc-node-3", "fc-node-1", "10.0.0.5:9443")
+    assert "[qc-node-2] connected" in results[0].findings[0].message
+    # Without the node that connected, the whole cluster lacks the credential.
+    (alone,) = summary(
+        log_findings(_lines(_node_line("qc-node-1", "01,000", MISSING_HEADER)), None, "my")
+    )
+    assert alone.cause == "credentials_missing"
+
+
+def test_another_node_connecting_does_not_fix_a_node() -> None:
+    refused = (
+        "failed to open any proxy connections to cluster [my]\n"
+        "org.elasticsearch.transport.ConnectTransportException: [][10.0.0.5:9443] connect_exception\n"
+        "Caused by: java.net.ConnectException: Connection refused\n"
+    )
+    text = _node_line("qc-node-1", "01,000", refused) + CONNECTED.format(t="02,000", n="qc-node-2")
+    (got,) = summary(log_findings(_lines(text), None, "my"))
+    assert (got.cause, got.nodes) == ("tcp_refused", ("qc-node-1", "10.0.0.5:9443"))
+    fixed = text + CONNECTED.format(t="03,000", n="qc-node-1")
+    assert log_findings(_lines(fixed), None, "my") == []
