@@ -123,6 +123,10 @@ class Node:
     async def _run(self, stack: contextlib.AsyncExitStack, started: float) -> None:
         """Build and start everything (each close pushed on ``stack``), serve until stopped."""
         s = self.settings
+        # Unwound last: the ports file goes and "closed" is logged only once the data-path
+        # lock is released, so whoever waits for either can start a node on the same path.
+        stack.callback(log.info, "closed")
+        stack.callback(self._remove_ports_file)
         env = NodeEnvironment(s.path_data)
         stack.callback(env.close)
         try:
@@ -131,8 +135,6 @@ class Node:
             raise NodeStartupError.configuration(
                 f"cannot read the keystore: {exc.reason}"
             ) from None
-        stack.callback(log.info, "closed")
-        stack.callback(self._remove_ports_file)
         _log_start(s, env.node_id)
         store = ClusterStore(env.state_dir)
         stack.callback(store.close)

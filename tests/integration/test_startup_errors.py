@@ -142,3 +142,48 @@ def test_http_port_in_use_is_not_a_configuration_error(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         rc, err, log = start(tmp_path, {"http.port": port, "network.host": "127.0.0.1"})
     assert_one_line(rc, err, log, 1, "Failed to bind")
+
+
+def test_ports_file_goes_only_after_the_data_path_is_released(tmp_path: Path) -> None:
+    """A supervisor that restarts once the ports file is gone (or "closed" is logged) finds the
+    data path free: the lock is released first. Checked at the moment the node removes its
+    ports file, in process."""
+    import asyncio
+    import fcntl
+    import os
+
+    from isthmus.node import Node
+    from isthmus.settings.node import NodeSettings
+
+    config = tmp_path / "config"
+    config.mkdir()
+    settings = NodeSettings.from_flat(
+        {"http.port": 0, "transport.port": 0, "xpack.security.enabled": False, "path.data": "data"},
+        config,
+    )
+    lock_free: list[bool] = []
+
+    class Watched(Node):
+        def _remove_ports_file(self) -> None:
+            fd = os.open(settings.path_data / "node.lock", os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock_free.append(True)
+            except BlockingIOError:
+                lock_free.append(False)
+            finally:
+                os.close(fd)  # closing the descriptor drops our lock
+            super()._remove_ports_file()
+
+    node = Watched(settings, ports_file=tmp_path / "ports.json")
+
+    async def run_then_stop() -> None:
+        task = asyncio.create_task(node.run())
+        while not (tmp_path / "ports.json").exists():
+            await asyncio.sleep(0.01)
+        node.request_stop()
+        await task
+
+    asyncio.run(run_then_stop())
+    assert lock_free == [True]
+    assert not (tmp_path / "ports.json").exists()

@@ -26,6 +26,9 @@ log = logging.getLogger(
     "org.elasticsearch.action.admin.cluster.node.reload.NodesReloadSecureSettingsAction"
 )
 
+# How long the hooks of one reload (remote connection rebuilds) may take in all.
+HOOKS_TIMEOUT_S = 120.0
+
 Loader = Callable[[Secret | None], "KeystoreContents | None"]
 Hook = Callable[["KeystoreContents | None"], Awaitable[None]]
 
@@ -49,8 +52,10 @@ class SecureSettingsHolder:
             contents = await asyncio.to_thread(self._loader, password)
             self.current = contents
             self.reloads += 1
-            for hook in self._hooks:
-                await hook(contents)
+            # Bounded, so one hung rebuild cannot hold every later reload.
+            async with asyncio.timeout(HOOKS_TIMEOUT_S):
+                for hook in self._hooks:
+                    await hook(contents)
         log.info("reloaded secure settings (%s entries)", len(contents.names()) if contents else 0)
 
     def get(self, name: str) -> Secret | None:
