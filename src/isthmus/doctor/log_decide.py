@@ -104,6 +104,8 @@ def partners(s: Symptom, remote: list[Symptom]) -> list[Symptom]:
     """The remote symptoms that answer ``s``, nearest in time first: the right kind, near in
     time, on the same socket and key when both lines say."""
     kinds = _ANSWERS.get(s.kind, ())
+    if s.kind == "connect_failure" and s.cause not in (None, "tcp_reset"):
+        return []  # refused, unreachable, unresolvable: the remote never saw the connection
     host, port = split_address(s.peer)
     out = []
     for r in remote:
@@ -328,8 +330,12 @@ def _decide_client_cert(d: Decision, s: Symptom, answers: list[Symptom]) -> None
 # --- 4. remote-only symptoms -------------------------------------------------------------------
 
 
-def remote_only(r: Symptom, tied: bool) -> Decision:
-    confidence = Confidence.CERTAIN if r.certain and tied else Confidence.LIKELY
+def remote_only(r: Symptom, tie: str | None) -> Decision:
+    """A remote symptom no local line explains. ``tie`` is what links it to the alias: "key"
+    (the alias's API key id: certain), "port" (the alias's port: another client may use it
+    too, so likely at best) or None (nothing: the local side had nothing to say)."""
+    tied = tie is not None
+    confidence = Confidence.CERTAIN if r.certain and tie == "key" else Confidence.LIKELY
     d = Decision(
         r.cause, r.candidates, confidence if r.cause else Confidence.POSSIBLE, r, detail=r.detail
     )

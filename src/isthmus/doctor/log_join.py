@@ -364,8 +364,14 @@ def analyse(
     for r in remote_symptoms:
         if id(r) in used or r.kind == "lifecycle":
             continue
-        tied = bool((r.key_id and r.key_id in keys) or (split_address(r.own_address)[1] in ports))
-        if tied or not mine:
-            decisions.append(remote_only(r, tied))
+        tie = (
+            "key"
+            if r.key_id and r.key_id in keys
+            else "port"
+            if split_address(r.own_address)[1] in ports
+            else None
+        )
+        if tie is not None or not mine:
+            decisions.append(remote_only(r, tie))
     on_some_nodes(decisions, connected_nodes(named))
     return stage_results(alias, prune(decisions)) + restarts(alias, decisions)

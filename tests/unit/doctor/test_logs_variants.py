@@ -351,3 +351,19 @@ def test_another_node_connecting_does_not_fix_a_node() -> None:
     assert (got.cause, got.nodes) == ("tcp_refused", ("qc-node-1", "10.0.0.5:9443"))
     fixed = text + CONNECTED.format(t="03,000", n="qc-node-1")
     assert log_findings(_lines(fixed), None, "my") == []
+
+
+def test_a_refused_connection_is_never_answered_by_the_remote() -> None:
+    """The remote's line on the same port at the same time is about another client: a refused
+    connection never reached it."""
+    local = load(FIXTURES / "variants" / "es8-json-connect-refused", "local") or []
+    remote = _lines(
+        "[2026-03-02T10:00:00,120][WARN ][o.e.x.c.s.t.n.SecurityNetty4Transport] [fc-node-1] "
+        "received plaintext traffic on an encrypted channel, closing connection "
+        + CHANNEL
+        % "_remote_cluster"
+    )
+    first, other = summary(log_findings(local, remote, "my"))
+    assert (first.cause, first.confidence) == ("tcp_refused", "certain")
+    # Kept (it is on the alias's port) but never certain: another client may use that port.
+    assert (other.cause, other.confidence) == ("plaintext_to_tls", "likely")
