@@ -20,6 +20,7 @@ import time
 
 from isthmus.doctor.handshake_errors import RemoteFailure, classify
 from isthmus.doctor.model import Stage
+from isthmus.doctor.port_identity import PortKind
 from isthmus.doctor.probe import Probe
 from isthmus.doctor.probe_protocol import probe_identity
 from isthmus.errors import ConnectTransportError, IsthmusError
@@ -41,11 +42,16 @@ async def handshake(probe: Probe) -> None:
     t = probe.target
     port = probe.port
     if port is None or not port.isthmus:
-        why = (
-            "the port speaks Elasticsearch's transport; the probe's own handshake speaks "
-            "Isthmus's framing only, so this stage is left to the REST and log evidence"
+        what = (
+            "the port speaks Elasticsearch's transport"
+            if port is not None and port.kind is PortKind.TRANSPORT
+            else "the service behind the port did not show itself as Isthmus's transport"
         )
-        probe.not_checked(Stage.HANDSHAKE, why)
+        probe.not_checked(
+            Stage.HANDSHAKE,
+            f"{what}; the probe's own handshake speaks Isthmus's framing only, so this stage "
+            "is left to the REST and log evidence",
+        )
         return
     api = t.model is SecurityModel.API_KEY
     headers: dict[str, str] | None = None

@@ -36,7 +36,14 @@ from isthmus.doctor.probe import Probe, ProbeTarget
 from isthmus.doctor.probe_connection import ProbeConnection, Received
 from isthmus.remote.security_model import SecurityModel
 from isthmus.transport.local import LocalNode
-from isthmus.wire import NEED_DATA, Connection, ErrorResponse, HandshakeResponse, Response
+from isthmus.wire import (
+    NEED_DATA,
+    Connection,
+    ErrorResponse,
+    HandshakeResponse,
+    RemoteProtocolError,
+    Response,
+)
 from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import (
     DEFAULT_PROFILE,
@@ -223,8 +230,8 @@ async def read_profile(
         wire.receive_data(got.data)
         try:
             event = wire.next_event()
-        except Exception as exc:  # a peer that breaks the framing: no profile to report
-            seen.append(f"the transport handshake got an unreadable answer ({exc})")
+        except RemoteProtocolError as exc:  # a peer that breaks the framing: no profile
+            seen.append(f"the transport handshake got an unreadable answer ({exc.close_reason})")
             return None
         if event is not NEED_DATA:
             break
@@ -232,7 +239,8 @@ async def read_profile(
     if isinstance(event, Response):
         try:
             answer = HandshakeResponse.from_payload(event.payload)
-        except Exception:
+        except RemoteProtocolError as exc:
+            seen.append(f"the transport handshake answer is malformed ({exc.close_reason})")
             return None
         probe.remote.update(
             cluster_name=answer.cluster_name,
