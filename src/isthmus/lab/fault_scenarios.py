@@ -98,7 +98,7 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "blackholed",
             "Remote cluster not reachable: the path black-holes the connection",
             replace(base, relay=RelayMode.BLACKHOLE),
-            _connect_failed("] connect_timeout[", search="connect_timeout["),
+            _connect_failed("] connect_timeout[2s]", search="connect_timeout[2s]"),
             "packets to the remote are dropped on the path (a firewall that drops instead of "
             "rejecting): the TCP handshake never completes",
             "the local log (connect_timeout after transport.connect_timeout)",
@@ -121,7 +121,7 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "silent-path",
             "Remote cluster not reachable: something on the path accepts and never answers",
             replace(base, relay=RelayMode.DROP),
-            _connect_failed("] connect_timeout[", search="connect_timeout["),
+            _connect_failed("] connect_timeout[2s]", search="connect_timeout[2s]"),
             "the TCP connection opens, but what accepted it (a proxy without a working backend, "
             "a hung process) never answers the TLS hello",
             "the local log (connect_timeout, although TCP connected: a probe tells it from a "

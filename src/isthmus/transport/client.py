@@ -104,7 +104,8 @@ async def connect(
         if channel is not None:
             _record_failure(attempt, channel)
             channel.close()
-        raise ConnectTransportError(f"[][{address}] connect_timeout[{timeout}s]") from None
+        # ES prints the TimeValue as configured: connect_timeout[30s], not [30.0s].
+        raise ConnectTransportError(f"[][{address}] connect_timeout[{timeout:g}s]") from None
     except BaseException:
         if channel is not None:
             _record_failure(attempt, channel)
