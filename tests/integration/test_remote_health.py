@@ -4,6 +4,7 @@ black-holed (in a network namespace), and behind authentication."""
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,15 @@ import orjson
 import pytest
 from elasticsearch import ApiError, Elasticsearch
 
-from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER, USER_PASSWORD, Lab, LabSpec
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    INDEX,
+    USER,
+    USER_PASSWORD,
+    Lab,
+    LabSpec,
+)
 from isthmus.testing.netns import Netns, NetnsHTTPConnection, NetnsUnavailable
 from isthmus.testing.process import NodeProcess
 
@@ -147,6 +156,37 @@ def test_wrong_credentials_show_the_authentication_stage_and_no_secret(
         with pytest.raises(ApiError) as forbidden_report:
             nomon.health_report()
         assert forbidden_report.value.meta.status == 403
+
+
+def test_a_credential_refused_on_an_open_connection_turns_the_alias_yellow(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    """A changed credential is sent with the next request and refused there (401) while the
+    connections stay open: only the traffic can tell, and health shows it."""
+    with Lab(tmp_path, LabSpec()) as lab:
+        lab.start()
+        assert lab.key is not None and lab.local is not None and lab.credential is not None
+        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential, str(lab.key["api_key"])):
+            record_secret(secret)
+        assert lab.wait_connected()["connected"]
+        admin = Elasticsearch(lab.local.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+        assert health(admin)["remotes"][ALIAS]["status"] == "green"
+        good = lab.credential
+        wrong = base64.b64encode(f"{lab.key['id']}:{'x' * 22}".encode()).decode()
+        record_secret(wrong)
+        lab.set_credential(wrong)
+        user = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD))
+        with pytest.raises(ApiError) as refused:
+            user.search(index=f"{ALIAS}:{INDEX}")
+        assert refused.value.meta.status == 401
+        entry = health(admin)["remotes"][ALIAS]
+        assert entry["connected"] is True
+        assert entry["status"] == "yellow"
+        assert entry["last_error"]["stage"] == "authentication"
+        assert "api_key_invalid" in entry["last_error"]["candidates"]
+        assert wrong not in orjson.dumps(entry).decode()
+        lab.set_credential(good)
+        assert user.search(index=f"{ALIAS}:{INDEX}")["hits"]["total"]["value"] == 3
 
 
 # --- black-holed, in a private network namespace -----------------------------------------------

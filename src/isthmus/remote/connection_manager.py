@@ -65,10 +65,12 @@ class ClusterConnectionManager:
         ping_interval: float | None,
         on_disconnect: Callable[[ManagedConnection], None],
         clock: Clock = SYSTEM_CLOCK,
+        on_error_answer: Callable[[ManagedConnection, str, IsthmusError], None] | None = None,
     ) -> None:
         self.alias = alias
         self.ping_interval = ping_interval if ping_interval and ping_interval > 0 else None
         self._on_disconnect = on_disconnect
+        self._on_error_answer = on_error_answer
         self._clock = clock
         self._connections: dict[str, ManagedConnection] = {}
         self._rr = itertools.count()
@@ -95,6 +97,9 @@ class ClusterConnectionManager:
             return False
         conn = ManagedConnection(key, node, channel, description)
         self._connections[key] = conn
+        if self._on_error_answer is not None:
+            report = self._on_error_answer
+            channel.on_error_answer = lambda action, exc: report(conn, action, exc)
         self._opened += 1
         log.debug("connected to node [%s]", description)
         self._tasks.spawn(self._watch(conn), name=f"watch {description}")

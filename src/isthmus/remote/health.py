@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.doctor.model import Stage, Status
-from isthmus.errors import IsthmusError
+from isthmus.errors import IsthmusError, SecurityError
 from isthmus.remote.health_classify import (
     Failure,
+    classify_answer,
     classify_attempt,
     classify_phase,
     classify_round,
@@ -246,6 +247,21 @@ class AliasHealth:
         self.outcome.failed(failure, wall, address, count=True)
         if remaining == 0:
             self._transition(up=False)
+
+    def on_error_answer(self, conn: ManagedConnection, exc: IsthmusError) -> None:
+        """A request on an open connection was answered with an error. Only a refused
+        credential or identity (401) is the link's health: a user's missing privilege or a
+        missing index is that request's business, and a broken channel is reported when it
+        ends."""
+        if not isinstance(exc, SecurityError) or exc.http_status != 401:
+            return
+        failure = classify_answer(exc, self.api_key, exc.reason)
+        if failure is None:
+            return
+        address = conn.node.publish_address or conn.channel.remote_address
+        wall = self._wall()
+        self._node(address).outcome.failed(failure, wall, address, count=True)
+        self.outcome.failed(failure, wall, address, count=True)
 
     def on_use(self) -> None:
         """A request wanted a channel to this alias (real traffic: no probe needed)."""

@@ -54,7 +54,11 @@ class RemoteStrategy(ABC):
         self.log = logging.getLogger(self.logger_name)
         ping = config.ping_schedule.seconds if config.ping_schedule.millis > 0 else None
         self.manager = ClusterConnectionManager(
-            self.alias, ping_interval=ping, on_disconnect=self._on_disconnect, clock=connector.clock
+            self.alias,
+            ping_interval=ping,
+            on_disconnect=self._on_disconnect,
+            clock=connector.clock,
+            on_error_answer=lambda conn, action, exc: self.health.on_error_answer(conn, exc),
         )
         self.remote_cluster_name: str | None = None  # pinned by the first successful handshake
         self._tasks = TaskSet(f"remote cluster [{self.alias}]", self.log)

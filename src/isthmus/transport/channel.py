@@ -124,6 +124,8 @@ class TransportChannel(asyncio.Protocol):
         self.state = ChannelState.CONNECTING
         self.broken_reason: str | None = None
         self.tls_failure: TlsFailure | None = None
+        # Told of each request whose answer was an error (remote health watches its channels).
+        self.on_error_answer: Callable[[str, IsthmusError], None] | None = None
         self.local_address = ""
         self.remote_address = ""
         self.remote_node: NodeIdentity | None = None
@@ -422,6 +424,10 @@ class TransportChannel(asyncio.Protocol):
                 f"[{self._node_name()}][{self.remote_address}][{action}] "
                 f"request_id [{request.request_id}] timed out after [{timeout}s]"
             ) from None
+        except IsthmusError as exc:
+            if self.on_error_answer is not None:
+                self.on_error_answer(action, exc)
+            raise
         finally:
             self._pending.pop(request.request_id, None)
 
