@@ -432,8 +432,19 @@ def _remote(line: LogLine) -> list[Symptom]:
     return []
 
 
+# INFO and below matter only for these lines (a server log is mostly INFO: they are skipped
+# with one search instead of every pattern).
+_QUIET_BUT_TELLING = re.compile(
+    r"closed by remote|remote cluster connection \[|connected to new remote cluster|"
+    r"^(?:stopping|stopped|closing|closed|starting|started)\b|Authentication using apikey failed"
+)
+
+
 def recognise(line: LogLine, *, remote: bool) -> list[Symptom]:
     """The symptoms ``line`` shows, read as a line of the local (querying) cluster or, with
     ``remote``, of the remote cluster (the side decides which shapes apply: a server-side
     line on the local cluster is about another cluster's connections)."""
+    if line.level in ("INFO", "DEBUG", "TRACE") and not line.exceptions:
+        if _QUIET_BUT_TELLING.search(line.message) is None:
+            return []
     return _remote(line) if remote else _local(line)
