@@ -67,6 +67,11 @@ class ProbeTarget:
     credential: Secret | None = None  # the API-key model's cross-cluster key
     local_cluster_name: str = "isthmus-doctor"
     timeout: float = 5.0
+    # How far each cluster's clock is ahead of this machine's, in seconds, when the caller knows
+    # it (the Date header of each side's REST answers): certificate dates are then checked by
+    # the local cluster's clock and compared with the remote's.
+    local_clock_offset: float | None = None
+    remote_clock_offset: float | None = None
 
     @property
     def address(self) -> str:

@@ -48,13 +48,20 @@ async def tls(probe: Probe) -> None:
     if ctx.verify_mode == ssl.CERT_NONE:
         details.append("the client verifies nothing (verification_mode none)")
     else:
+        now = dt.datetime.now(dt.UTC)
         verdict = verify_chain(
             probe.chain,
             _trusted(ctx),
             host=t.host,
             server_name=t.server_name,
             check_hostname=ctx.check_hostname,
-            now=dt.datetime.now(dt.UTC),
+            now=now + dt.timedelta(seconds=t.local_clock_offset or 0.0),
+            clock="this machine's clock"
+            if t.local_clock_offset is None
+            else "the local cluster's clock",
+            remote_now=None
+            if t.remote_clock_offset is None
+            else now + dt.timedelta(seconds=t.remote_clock_offset),
             candidates=_candidates(t, details),
         )
         details.extend(verdict.facts)

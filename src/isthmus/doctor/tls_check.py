@@ -77,9 +77,14 @@ def verify_chain(
     check_hostname: bool,
     now: dt.datetime,
     candidates: Sequence[TrustSource] = (),
+    clock: str = "this machine's clock",
+    remote_now: dt.datetime | None = None,
 ) -> ChainVerdict:
     """Check ``chain`` (as the remote sent it, leaf first) against ``trusted`` at ``now``;
-    ``host`` is the dialled address, ``server_name`` the alias's SNI name, if any."""
+    ``host`` is the dialled address, ``server_name`` the alias's SNI name, if any.
+
+    ``now`` is the verifying side's time (``clock`` names whose); ``remote_now``, when known,
+    is the remote's, so that a date failure says whether the two clocks agree about it."""
     if not chain:
         return ChainVerdict("tls_untrusted_ca", "the remote sent no certificate")
     leaf = chain[0]
@@ -91,22 +96,22 @@ def verify_chain(
     if path.ending != "trusted":
         return _untrusted(path, chain, trusted, candidates, facts, trusted_by)
     for cert in path.certs:
+        subject = format_dn(cert.subject)
         if now > cert.not_valid_after_utc:
             return ChainVerdict(
                 "tls_expired",
-                f"the certificate [{format_dn(cert.subject)}] expired at "
-                f"[{java_instant(cert.not_valid_after_utc)}]; this machine's clock says "
-                f"[{java_instant(now)}] (the remote's clock is not seen by the probe)",
+                f"the certificate [{subject}] expired at "
+                f"[{java_instant(cert.not_valid_after_utc)}]; by {clock} it is "
+                f"[{java_instant(now)}]{_remote_view(cert, now, remote_now)}",
                 tuple(facts),
             )
         if now < cert.not_valid_before_utc:
             ahead = cert.not_valid_before_utc - now
             return ChainVerdict(
                 "tls_not_yet_valid",
-                f"the certificate [{format_dn(cert.subject)}] is valid only from "
-                f"[{java_instant(cert.not_valid_before_utc)}], {_duration(ahead)} after this "
-                f"machine's clock [{java_instant(now)}]: either it was issued for later, or the "
-                "clock of the machine that issued it is ahead of this one",
+                f"the certificate [{subject}] is valid only from "
+                f"[{java_instant(cert.not_valid_before_utc)}], {_duration(ahead)} after {clock} "
+                f"[{java_instant(now)}]{_remote_view(cert, now, remote_now)}",
                 tuple(facts),
             )
     if check_hostname:
@@ -190,6 +195,28 @@ def _untrusted(
             "intermediate that chains to a trusted CA means a missing intermediate, a CA means "
             "an untrusted CA",
         ),
+    )
+
+
+def _remote_view(cert: x509.Certificate, now: dt.datetime, remote_now: dt.datetime | None) -> str:
+    """What the remote's clock says of the same dates: the two clocks agree (the certificate
+    itself is wrong), or they differ (fix the clocks)."""
+    if remote_now is None:
+        return (
+            "; the remote's clock is unknown to the probe: if the remote's clock is ahead, the "
+            "certificate may have been issued for its time"
+        )
+    valid = cert.not_valid_before_utc <= remote_now <= cert.not_valid_after_utc
+    skew = _duration(abs(remote_now - now))
+    direction = "ahead of" if remote_now > now else "behind"
+    if valid:
+        return (
+            f"; by the remote's clock [{java_instant(remote_now)}] ({skew} {direction}) it is "
+            "valid: the clocks disagree, fix them (NTP)"
+        )
+    return (
+        f"; by the remote's clock [{java_instant(remote_now)}] ({skew} {direction}) it is not "
+        "valid either: the certificate itself must be replaced"
     )
 
 

@@ -369,6 +369,13 @@ async def test_expired_and_not_yet_valid(pki: Pki) -> None:
     assert "this machine's clock" in expired.stage(Stage.TLS).findings[0].message
     assert failed_cause(early) == (Stage.TLS, "tls_not_yet_valid"), outcome(early)
     assert "3d after this machine's clock" in early.stage(Stage.TLS).findings[0].message
+    assert "the remote's clock is unknown" in early.stage(Stage.TLS).findings[0].message
+    async with transport_server(ssl_context=server_context(*future)) as server:
+        skewed = await probe_remote(
+            target(server.port, client_ssl=client, remote_clock_offset=4 * 86400.0)
+        )
+    assert failed_cause(skewed) == (Stage.TLS, "tls_not_yet_valid"), outcome(skewed)
+    assert "the clocks disagree" in skewed.stage(Stage.TLS).findings[0].message
 
 
 async def test_client_certificate_required_and_untrusted(pki: Pki) -> None:

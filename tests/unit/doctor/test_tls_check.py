@@ -120,3 +120,33 @@ def test_names() -> None:
 
 def test_no_certificate_at_all() -> None:
     assert _verify((), ())[0] == "tls_untrusted_ca"
+
+
+def test_both_clocks() -> None:
+    ca = _ca("CN=Root")
+    future = _leaf(ca, now=NOW + dt.timedelta(hours=3), days=5)
+    ahead = verify_chain(
+        (future,),
+        (ca.certificate,),
+        host="127.0.0.1",
+        server_name=None,
+        check_hostname=True,
+        now=NOW,
+        clock="the local cluster's clock",
+        remote_now=NOW + dt.timedelta(hours=4),
+    )
+    assert ahead.cause == "tls_not_yet_valid"
+    assert "3h after the local cluster's clock" in ahead.message
+    assert "(4h ahead of) it is valid: the clocks disagree" in ahead.message
+    expired = _leaf(ca, now=NOW - dt.timedelta(days=5), days=1)
+    agreed = verify_chain(
+        (expired,),
+        (ca.certificate,),
+        host="127.0.0.1",
+        server_name=None,
+        check_hostname=True,
+        now=NOW,
+        remote_now=NOW - dt.timedelta(seconds=30),
+    )
+    assert agreed.cause == "tls_expired"
+    assert "(30s behind) it is not valid either" in agreed.message
