@@ -170,7 +170,12 @@ def test_a_credential_refused_on_an_open_connection_turns_the_alias_yellow(
             record_secret(secret)
         assert lab.wait_connected()["connected"]
         admin = Elasticsearch(lab.local.url, basic_auth=("elastic", ELASTIC_PASSWORD))
-        assert health(admin)["remotes"][ALIAS]["status"] == "green"
+        entry = health(admin)["remotes"][ALIAS]
+        assert entry["status"] == "green"
+        # TLS (remote_cluster_client): its latency and the remote certificate's expiry are read.
+        assert entry["latency"]["tls"]["samples"] >= 1
+        assert entry["certificate"]["not_after"] is not None
+        assert entry["certificate"]["expiring"] is False
         good = lab.credential
         wrong = base64.b64encode(f"{lab.key['id']}:{'x' * 22}".encode()).decode()
         record_secret(wrong)

@@ -363,3 +363,21 @@ async def test_no_seed_left_after_discovery_is_recorded_as_a_round_failure(
             assert body["last_error"]["stage"] == "handshake"
         finally:
             await remote.close()
+
+
+def test_a_remote_certificate_close_to_expiry_is_flagged_ahead_of_time() -> None:
+    import datetime as dt
+
+    from isthmus.transport.connect_trace import ConnectAttempt
+
+    clock = FakeClock()
+    health = AliasHealth("my", SecurityModel.API_KEY, "proxy", clock=clock, wall=lambda: WALL)
+    now = dt.datetime.fromtimestamp(WALL, dt.UTC)
+    for days, expiring in ((30, False), (6, True)):
+        attempt = ConnectAttempt("10.0.0.1:9443", 0.0, tls=True)
+        attempt.tcp_connected, attempt.tls_done, attempt.handshake_done = 0.001, 0.004, 0.005
+        attempt.ended = 0.005
+        attempt.peer_not_after = now + dt.timedelta(days=days)
+        health.on_attempt_ended(attempt, pinned_cluster=False)
+        assert health._certificate_expiring() is expiring
+    assert health.latency["tls"].summary()["p50_ms"] == 3.0
