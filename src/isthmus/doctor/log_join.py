@@ -255,6 +255,14 @@ def finding(alias: str, group: list[Decision]) -> Finding:
         d.symptom.line for d in group if d.symptom.kind in _REMOTE_KINDS
     ]
     notes = list(dict.fromkeys(n for d in group for n in d.notes))
+    if first.cause == "connection_unreliable":
+        # One close may be a restart or a one-off; the same close again and again is a pattern.
+        times = sorted(
+            {d.symptom.line.time.replace(microsecond=0) for d in group if d.symptom.line.time}
+        )
+        if len(times) >= 2 and confidence is Confidence.POSSIBLE:
+            confidence = Confidence.LIKELY
+            notes.append(f"closed {len(times)} times between [{times[0]}] and [{times[-1]}]")
     facts = FixFacts(
         alias,
         next((d.symptom.mode for d in group if d.symptom.mode), None),

@@ -444,7 +444,7 @@ def recognise(line: LogLine, *, remote: bool) -> list[Symptom]:
     """The symptoms ``line`` shows, read as a line of the local (querying) cluster or, with
     ``remote``, of the remote cluster (the side decides which shapes apply: a server-side
     line on the local cluster is about another cluster's connections)."""
-    if line.level in ("INFO", "DEBUG", "TRACE") and not line.exceptions:
-        if _QUIET_BUT_TELLING.search(line.message) is None:
-            return []
+    quiet = line.level in ("INFO", "DEBUG", "TRACE") and not line.exceptions
+    if quiet and _QUIET_BUT_TELLING.search(line.message) is None:
+        return []
     return _remote(line) if remote else _local(line)

@@ -367,3 +367,18 @@ def test_a_refused_connection_is_never_answered_by_the_remote() -> None:
     assert (first.cause, first.confidence) == ("tcp_refused", "certain")
     # Kept (it is on the alias's port) but never certain: another client may use that port.
     assert (other.cause, other.confidence) == ("plaintext_to_tls", "likely")
+
+
+def test_closed_by_remote_again_and_again_is_likely_the_network() -> None:
+    line = (
+        "[2026-03-02T10:0{m}:00,000][INFO ][o.e.t.ClusterConnectionManager] [qc-node-1] transport "
+        "connection to [{{my#10.0.0.5:9443}}{{RbW0JQ}}{{10.0.0.5}}{{10.0.0.5:9443}}] closed by remote\n"
+    )
+    (once,) = summary(log_findings(_lines(line.format(m=1)), None, "my"))
+    assert (once.cause, once.confidence) == ("connection_unreliable", "possible")
+    results = log_findings(
+        _lines(line.format(m=1) + line.format(m=3) + line.format(m=5)), None, "my"
+    )
+    (again,) = summary(results)
+    assert (again.cause, again.confidence) == ("connection_unreliable", "likely")
+    assert any("closed 3 times" in e.detail for e in results[0].findings[0].evidence)
