@@ -185,3 +185,72 @@ def test_demo_in_the_foreground_stops_both_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "stopped" in rest
     assert _isthmus_nodes_under(root.resolve()) == []
     assert all(_refused(port) for port in ports)
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except urllib.error.HTTPError:
+        return True  # 401 without credentials: it is up
+    except OSError:
+        return False
+    return True
+
+
+def test_lab_restart_keeps_ports_status_and_down_stops_a_node_started_by_hand(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    root = tmp_path / "lab"
+    up = _isthmus("lab", "up", "working", "--dir", str(root), cwd=tmp_path)
+    assert up.returncode == 0, up.stdout + up.stderr
+    lab = root.resolve()
+    for which in ("local", "remote"):
+        assert f"config: {lab / which / 'config'}" in up.stdout
+        assert f"keystore: {lab / which / 'config' / 'isthmus.keystore'}" in up.stdout
+    assert re.search(r"lab restart local\|remote --dir \S+$", up.stdout, re.M)
+    local_url, remote_url = (f"http://127.0.0.1:{p}" for p in _ports(up.stdout)[:2])
+
+    # The guide's "restart the node": same ports, so the printed URLs and the alias still work.
+    restarted = _isthmus("lab", "restart", "remote", "--dir", str(root), cwd=tmp_path)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert f"restarted [remote]: {remote_url}" in restarted.stdout
+    deadline = time.monotonic() + 20
+    while True:
+        status = _isthmus("lab", "status", "--dir", str(root), cwd=tmp_path)
+        assert status.returncode == 0, status.stdout + status.stderr
+        if '"connected":true' in status.stdout:
+            break
+        assert time.monotonic() < deadline, status.stdout
+        time.sleep(0.5)
+    assert f"remote {remote_url}" in status.stdout and "health: green" in status.stdout
+
+    # The user restarts the local node by hand, from its directory, with a relative path.
+    local_pids = session.node_pids(lab, "local")
+    for pid in local_pids:
+        os.kill(pid, 15)
+    while any(pid in session.node_pids(lab, "local") for pid in local_pids):
+        time.sleep(0.05)
+    hand = subprocess.Popen(
+        [sys.executable, "-m", "isthmus", "node", "--config-dir", "config", "-q"],
+        cwd=lab / "local",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers(local_url):  # the pinned port again
+            assert hand.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        down = _isthmus("lab", "down", "--dir", str(root), cwd=tmp_path)
+        assert down.returncode == 0 and "stopped 2 node(s)" in down.stdout, down.stdout
+        assert hand.wait(timeout=30) is not None  # lab down stopped it too
+    finally:
+        if hand.poll() is None:
+            hand.kill()
+    assert not root.exists()

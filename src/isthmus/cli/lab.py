@@ -87,6 +87,66 @@ def lab_down(workdir: Path) -> None:
     console.print(f"stopped {len(stopped)} node(s) and removed {root}", markup=False)
 
 
+@lab_cli.command("restart")
+@click.argument("which", type=click.Choice(["local", "remote"]))
+@_DIR
+def lab_restart(which: str, workdir: Path) -> None:
+    """Restart one node of the lab (after editing its isthmus.yml, say), on the same ports."""
+    from isthmus.lab import lifecycle, session
+
+    console = new_console()
+    root = workdir.resolve()
+    if session.read_state(root) is None:
+        console.print(f"no lab in {root}", style="red", markup=False)
+        sys.exit(1)
+    try:
+        node = lifecycle.restart(root, which)
+    except (RuntimeError, TimeoutError) as exc:
+        console.print(f"[{which}] did not start again: {exc}", style="red", markup=False)
+        console.print(f"  read its log: {root / which / 'logs'}", markup=False)
+        sys.exit(1)
+    assert node.proc is not None
+    console.print(
+        f"restarted [{which}]: {node.url}   pid {node.proc.pid}   log: {node.log_file}",
+        markup=False,
+    )
+
+
+@lab_cli.command("status")
+@_DIR
+def lab_status(workdir: Path) -> None:
+    """What runs in the lab: nodes, pids, ports, config directories, health, _remote/info."""
+    import orjson
+
+    from isthmus.lab import lifecycle, session
+
+    console = new_console()
+    root = workdir.resolve()
+    if session.read_state(root) is None and not (root / "local").is_dir():
+        console.print(f"no lab in {root}", style="red", markup=False)
+        sys.exit(1)
+    info = lifecycle.status(root)
+    console.print(
+        f"lab {info['dir']}: scenario [{info['scenario']}] ({info['mode']} mode)", markup=False
+    )
+    for which, node in info["nodes"].items():
+        pids = ", ".join(map(str, node["pids"])) or "not running"
+        console.print(
+            f"  {which:6} {node.get('url', '-')}   pids: {pids}   health: {node.get('health')}",
+            markup=False,
+        )
+        ports = ", ".join(f"{k} {v}" for k, v in node["ports"].items())
+        console.print(f"         ports: {ports}", markup=False)
+        console.print(
+            f"         config: {node['config']}   keystore: {node['keystore']}", markup=False
+        )
+    if "remote_info" in info:
+        console.print("  local GET /_remote/info:", markup=False)
+        console.print(
+            "    " + orjson.dumps(info["remote_info"]).decode(), markup=False, highlight=False
+        )
+
+
 @lab_cli.command("relay")
 @click.option(
     "--home", type=click.Path(path_type=Path), required=True, help="Where ports.json is written."
@@ -118,10 +178,11 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
 
 def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
 
-    from isthmus.lab import session
+    from isthmus.lab import lifecycle, session
     from isthmus.lab.scenarios import scenarios
     from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
     from isthmus.lab.verify import apply_fault, wait_for_symptom
+    from isthmus.security.keystore import keystore_path
 
     console = new_console()
     known = scenarios(mode)
@@ -148,6 +209,8 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
         with console.status(f"building scenario [{name}] ({mode} mode) ..."):
             lab.start()
             assert lab.local is not None and lab.remote is not None
+            # A restart (lab restart, or by hand after editing isthmus.yml) keeps the ports.
+            lifecycle.pin_ports(lab)
             assert lab.local.proc is not None and lab.remote.proc is not None
             relay_pid = [lab.relay.proc.pid] if lab.relay and lab.relay.proc else []
             session.write_state(
@@ -174,6 +237,11 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
     console.print(f"scenario [{name}] is up ({mode} mode) in {root}", style="green", markup=False)
     for line in lab.where():
         console.print(f"  {line}", markup=False)
+    for node_name, node in (("local", lab.local), ("remote", lab.remote)):
+        console.print(
+            f"  {node_name:6} config: {node.config_dir}   keystore: {keystore_path(node.config_dir)}",
+            markup=False,
+        )
     console.print("  try:")
     console.print(
         f"    curl -u elastic:{ELASTIC_PASSWORD} '{lab.local.url}/_remote/info?pretty'",
@@ -202,7 +270,12 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
             "[yellow]  (the expected symptom did not fully show; --reveal says more)[/yellow]"
         )
     del seen
+    command = isthmus_command()
     console.print(
-        f"\nstop and remove it with: {isthmus_command()} lab down --dir {workdir}", markup=False
+        f"\nrestart a node (same ports, after editing its isthmus.yml): "
+        f"{command} lab restart local|remote --dir {workdir}",
+        markup=False,
     )
+    console.print(f"what runs where: {command} lab status --dir {workdir}", markup=False)
+    console.print(f"stop and remove it with: {command} lab down --dir {workdir}", markup=False)
     return 0

@@ -46,9 +46,11 @@ def is_node(pid: int, root: Path) -> bool:
 
 
 def running_pids(root: Path) -> list[int]:
+    """The lab's processes: those it recorded, and any other Isthmus process working in its
+    directory (a node the user restarted by hand)."""
     state = read_state(root) or {}
     pids = [int(p) for p in state.get("pids", []) if isinstance(p, int)]
-    return [p for p in pids if is_node(p, root)]
+    return sorted({p for p in pids if is_node(p, root)} | set(pids_under(root)))
 
 
 def stop(root: Path, timeout: float = 30.0) -> list[int]:
@@ -60,10 +62,14 @@ def stop(root: Path, timeout: float = 30.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while any(is_node(p, root) for p in pids) and time.monotonic() < deadline:
+
+    def alive(pid: int) -> bool:
+        return is_node(pid, root) or pid in pids_under(root)
+
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid in pids:
-        if is_node(pid, root):
+        if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):
@@ -85,3 +91,68 @@ def replace_dir(root: Path) -> list[int]:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     return stopped
+
+
+# --- nodes started by hand, restarts, status ---------------------------------------------------
+
+NODES = ("local", "remote")
+
+
+def _under(path: str, root: Path) -> bool:
+    return path == str(root) or path.startswith(str(root) + os.sep)
+
+
+def _isthmus_server(args: list[str]) -> bool:
+    """An ``isthmus node`` or ``isthmus lab relay`` process (``python -m isthmus ...`` or the
+    installed script), never a test runner or shell that merely mentions the lab."""
+    head = args[:4]
+    program = any(a == "isthmus" or Path(a).name == "isthmus" for a in head)
+    return program and ("node" in args or "relay" in args)
+
+
+def pids_under(root: Path) -> list[int]:
+    """Every Isthmus process working in ``root``: named there on its command line, running
+    there, or holding a file there open (a node the user restarted by hand, with a relative
+    ``--config-dir`` say, holds its data path's lock)."""
+    root = root.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            args = [
+                a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")
+            ]
+            if not _isthmus_server(args):
+                continue
+            places = [*args, os.readlink(entry / "cwd")]
+            with contextlib.suppress(OSError):
+                places += [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(_under(place, root) for place in places):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def node_pids(root: Path, name: str) -> list[int]:
+    """The processes of one lab node (``local`` or ``remote``)."""
+    return pids_under(root.resolve() / name)
+
+
+def terminate(pids: list[int], root: Path, timeout: float = 30.0) -> None:
+    """SIGTERM ``pids``, wait until they are gone (SIGKILL after ``timeout``)."""
+
+    def alive(pid: int) -> bool:
+        return pid in pids_under(root)
+
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -93,10 +93,12 @@ class NodeProcess:
         self.launch(extra_args)
         return self.wait_started(timeout)
 
-    def launch(self, extra_args: list[str] | None = None) -> None:
+    def launch(self, extra_args: list[str] | None = None, *, write_config: bool = True) -> None:
         """Start the process without waiting for it (pair with :meth:`wait_started`), so that
-        several nodes boot side by side."""
-        self.write_config()
+        several nodes boot side by side. ``write_config=False`` keeps the ``isthmus.yml`` on
+        disk as it is (a restart after the user edited it)."""
+        if write_config:
+            self.write_config()
         if self.ports_file.exists():
             self.ports_file.unlink()
         stderr_path = self.home / "stderr.log"
