@@ -12,14 +12,15 @@ Two formats, ES's and ours alike (``isthmus.logs`` writes both):
   ``{"type": "server", "timestamp", "level", "component", "node.name", "stacktrace": [...]}``.
 
 A fragment quoted without its header (the guide quotes ``Caused by: ...`` lines alone) is kept as
-a record with no time. Nothing here decides what a line means: see ``log_symptoms``.
+a record with no time; at the head of a longer log (a tail cut mid-record) it takes the time of
+the first dated record, which it cannot be later than. Nothing here decides what a line means: see ``log_symptoms``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -202,6 +203,10 @@ def parse_plain(
                 first = number
             body.append(line)
     flush()
+    # A fragment before the first header is the end of an older record (a log's tail cut
+    # mid-record): it happened no later than the first dated record.
+    if len(out) > 1 and out[0].time is None and out[1].time is not None:
+        out[0] = replace(out[0], time=out[1].time, level="", node=out[1].node)
     return out
 
 

@@ -289,3 +289,11 @@ def test_lab_fixture_json_and_plain_hold_the_same_records() -> None:
         assert [(x.time, x.message, [e.message for e in x.exceptions]) for x in a] == [
             (x.time, x.message, [e.message for e in x.exceptions]) for x in b
         ], side
+
+
+def test_a_cut_record_at_the_head_of_a_tail_is_dated_by_the_next_one() -> None:
+    """``tail -n`` cuts a record: its lines are no later than the first full record."""
+    tail = "Caused by: java.net.ConnectException: Connection refused\n" + GUIDE_PROXY
+    cut, full = parse_plain(tail)
+    assert cut.time == full.time and cut.node == "local-node" and cut.level == ""
+    assert cut.exceptions[0].simple_type == "ConnectException"
