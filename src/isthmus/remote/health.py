@@ -26,7 +26,6 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
@@ -39,6 +38,7 @@ from isthmus.remote.health_classify import (
     classify_phase,
     classify_round,
 )
+from isthmus.remote.health_records import History, LatencyWindow, NodeRecord, iso, node_json
 from isthmus.transport.channel_info import ChannelState
 
 if TYPE_CHECKING:
@@ -47,92 +47,10 @@ if TYPE_CHECKING:
     from isthmus.remote.strategy import RemoteStrategy
     from isthmus.transport.connect_trace import ConnectAttempt
 
-LATENCY_SAMPLES = 128  # per alias and phase: p99 of the last 128 connects
 FLAP_WINDOW = 300.0  # seconds over which up/down transitions are counted
 FLAPS_YELLOW = 4  # two down-and-up cycles in the window
 CERTIFICATE_WARNING = dt.timedelta(days=7)  # yellow this long before the remote's cert expires
 STUCK_AFTER = 3.0  # an attempt in flight this long is reported at the phase it is stuck in
-
-
-def _iso(wall: float | None) -> str | None:
-    if wall is None:
-        return None
-    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="milliseconds")
-
-
-class LatencyWindow:
-    """The last ``size`` samples of one latency (seconds), for p50/p99 in milliseconds."""
-
-    def __init__(self, size: int = LATENCY_SAMPLES) -> None:
-        self._samples: deque[float] = deque(maxlen=size)
-
-    def add(self, seconds: float | None) -> None:
-        if seconds is not None and seconds >= 0:
-            self._samples.append(seconds)
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self._samples)
-        if not ordered:
-            return {"samples": 0, "p50_ms": None, "p99_ms": None}
-
-        def at(q: float) -> float:
-            # Nearest rank: the smallest sample with at least q of the samples at or below it.
-            rank = max(1, -(-len(ordered) * q // 1))
-            return round(ordered[int(rank) - 1] * 1000, 3)
-
-        return {"samples": len(ordered), "p50_ms": at(0.5), "p99_ms": at(0.99)}
-
-
-@dataclass
-class Outcome:
-    """The last success and the last failure of an alias or of one remote address."""
-
-    last_success: float | None = None  # wall clock
-    last_error: Failure | None = None
-    last_error_at: float | None = None
-    last_error_address: str | None = None
-    consecutive_failures: int = 0
-
-    def succeeded(self, wall: float) -> None:
-        self.last_success = wall
-        self.consecutive_failures = 0
-
-    def failed(self, failure: Failure, wall: float, address: str | None, *, count: bool) -> None:
-        self.last_error, self.last_error_at, self.last_error_address = failure, wall, address
-        if count:
-            self.consecutive_failures += 1
-
-    @property
-    def failing(self) -> bool:
-        """The latest outcome is a failure."""
-        return self.last_error_at is not None and (
-            self.last_success is None or self.last_error_at >= self.last_success
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        error = None
-        if self.last_error is not None:
-            error = {"time": _iso(self.last_error_at), **self.last_error.to_json()}
-            if self.last_error_address is not None:
-                error["address"] = self.last_error_address
-        return {
-            "last_success": _iso(self.last_success),
-            "last_error": error,
-            "consecutive_failures": self.consecutive_failures,
-        }
-
-
-@dataclass
-class NodeRecord:
-    """What one remote address (a seed, a gateway node, the proxy) has shown."""
-
-    address: str
-    outcome: Outcome = field(default_factory=Outcome)
-    node_id: str | None = None
-    node_name: str | None = None
 
 
 class AliasHealth:
@@ -152,7 +70,7 @@ class AliasHealth:
         self.mode = mode
         self._clock = clock
         self._wall = wall
-        self.outcome = Outcome()
+        self.outcome = History()
         self.nodes: dict[str, NodeRecord] = {}
         self.latency = {p: LatencyWindow() for p in ("connect", "tls", "handshake")}
         self._transitions: deque[float] = deque()
@@ -342,7 +260,7 @@ class AliasHealth:
         if heard:  # pings and answers heard on open connections are successes too
             latest = max(heard.values())
             if self.outcome.last_success is None or latest > self.outcome.last_success:
-                outcome["last_success"] = _iso(latest)
+                outcome["last_success"] = iso(latest)
         return {
             "status": self.status(strategy).value,
             "connected": strategy.is_connected(),
@@ -369,9 +287,9 @@ class AliasHealth:
                 else self.peer_not_after.isoformat(),
                 "expiring": self._certificate_expiring(),
             },
-            "last_probe": _iso(self.last_probe),
+            "last_probe": iso(self.last_probe),
             "nodes": {
-                address: _node_json(record, counts.get(address, 0), heard.get(address))
+                address: node_json(record, counts.get(address, 0), heard.get(address))
                 for address, record in self._addresses(counts)
             },
         }
@@ -387,27 +305,6 @@ class AliasHealth:
             f"<AliasHealth [{self.alias}] {state} failures={self.outcome.consecutive_failures} "
             f"attempts={self.attempts} in_flight={len(self._in_flight)}>"
         )
-
-
-def _node_json(record: NodeRecord, connections: int, heard: float | None) -> dict[str, Any]:
-    outcome = record.outcome.to_json()
-    if heard is not None and (
-        record.outcome.last_success is None or heard > record.outcome.last_success
-    ):
-        outcome["last_success"] = _iso(heard)
-    if connections > 0:
-        status = Status.YELLOW if record.outcome.failing else Status.GREEN
-    elif record.outcome.failing:
-        status = Status.RED
-    else:
-        status = Status.UNKNOWN
-    return {
-        "status": status.value,
-        "node_id": record.node_id,
-        "node_name": record.node_name,
-        "connections": connections,
-        **outcome,
-    }
 
 
 class RemoteHealth:

@@ -16,8 +16,9 @@ import pytest
 from isthmus.doctor.causes import BY_CODE
 from isthmus.errors import ConnectTransportError, IsthmusError, NoSeedNodeLeftError
 from isthmus.remote.cluster import RemoteClusterConnection
-from isthmus.remote.health import FLAPS_YELLOW, AliasHealth, LatencyWindow
+from isthmus.remote.health import FLAPS_YELLOW, AliasHealth
 from isthmus.remote.health_probe import HealthProbes
+from isthmus.remote.health_records import LatencyWindow
 from isthmus.remote.security_model import SecurityModel, SingleModel
 from isthmus.remote.service import RemoteClusterService
 from isthmus.settings.remote import remote_globals
