@@ -109,6 +109,7 @@ _GUIDE_VERDICTS: dict[str, DoctorVerdict] = {
     "insufficient-privileges": DoctorVerdict.of("key_access_excludes", nodes=_REMOTE),
     "insufficient-user-privileges": _NO_REMOTE_INDICES,
     "no-remote-indices": _NO_REMOTE_INDICES,
+    "no-remote-indices-role-missing": _NO_REMOTE_INDICES,
     "unreliable-connection": DoctorVerdict.of("connection_unreliable", nodes=_LOCAL),
 }
 
@@ -492,6 +493,22 @@ def _guide_scenarios(mode: str) -> list[Scenario]:
             "the local user's role has no remote_indices for the alias",
             "the search response only (refused by the local cluster before sending)",
             "add remote_indices with clusters: [my] to the user's role",
+        ),
+        Scenario(
+            "no-remote-indices-role-missing",
+            "Local user has no remote_indices privileges: its role does not exist",
+            LabSpec(mode=mode, user_role_missing=True),
+            Expected(
+                connected=True,
+                search_error=(
+                    403,
+                    "security_exception",
+                    f"action [{SEARCH}] towards remote cluster [{ALIAS}] is unauthorized for user [foo] with effective roles [] (assigned roles [foo-role] were not found) because no remote indices privileges apply for the target cluster",
+                ),
+            ),
+            "the user is assigned the role foo-role, which does not exist on the local cluster",
+            "the search response only (the guide's exact sentence)",
+            "create the role (with remote_indices for clusters: [my]) or assign an existing one",
         ),
         Scenario(
             "unreliable-connection",
