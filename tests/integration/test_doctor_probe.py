@@ -96,6 +96,8 @@ def test_api_key_model_healthy(lab: Lab, record_secret: Callable[[str], None]) -
     assert report.remote_node == "remote-node" and report.remote_version
     assert report.remote_cluster_uuid
     assert report.elapsed < 3.0 + 1.0
+    # Node discovery as the API-key model's sniff mode does it: the remote cluster server address.
+    assert report.remote_nodes == (f"remote-node@{lab.remote_cluster_address()}",)
     # The credential is sent, never reported: the key's id appears, its secret nowhere.
     text = orjson.dumps(report.to_json()).decode()
     assert lab.key is not None and str(lab.key["id"]) in text
@@ -227,6 +229,7 @@ def test_certificate_model_at_the_transport_port_is_healthy(lab: Lab) -> None:
     assert report.failed is None, report.to_json()
     assert report.remote_cluster_name == "remote"
     assert Stage.AUTHENTICATION not in [r.stage for r in report.stages]
+    assert report.remote_nodes == (f"remote-node@{_transport_address(lab)}",)
 
 
 def test_http_port(lab: Lab) -> None:

@@ -91,6 +91,9 @@ class ProbeReport:
     remote_version: str | None = None
     remote_node: str | None = None
     elapsed: float = 0.0
+    # The remote's nodes as node discovery lists them ("name@publish_address"): the addresses
+    # the local nodes must reach in sniff mode (empty when not asked or refused).
+    remote_nodes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> StageResult | None:
@@ -111,6 +114,7 @@ class ProbeReport:
                 "cluster_uuid": self.remote_cluster_uuid,
                 "version": self.remote_version,
                 "node": self.remote_node,
+                "nodes": list(self.remote_nodes),
             },
             "elapsed_seconds": round(self.elapsed, 3),
         }
@@ -128,6 +132,7 @@ class ProbeReport:
             remote_version=remote.get("version"),
             remote_node=remote.get("node"),
             elapsed=float(raw.get("elapsed_seconds", 0.0)),
+            remote_nodes=tuple(remote.get("nodes") or ()),
         )
 
 
@@ -157,6 +162,7 @@ class Probe:
     chain: tuple[x509.Certificate, ...] = ()  # what the remote sent, unverified
     no_certificate_alert: str | None = None  # how it refused a client without a certificate
     remote: dict[str, str | None] = field(default_factory=dict)
+    gateways: tuple[str, ...] = ()
 
     def source(self, stage: Stage) -> str:
         return f"probe {stage.value} {self.target.address}"
@@ -305,6 +311,7 @@ def _report(probe: Probe, elapsed: float) -> ProbeReport:
         remote_version=probe.remote.get("version"),
         remote_node=probe.remote.get("node"),
         elapsed=elapsed,
+        remote_nodes=probe.gateways,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from typing import TYPE_CHECKING
 
 from isthmus.doctor.handshake_errors import RemoteFailure, classify
 from isthmus.doctor.model import Stage
@@ -25,12 +26,18 @@ from isthmus.doctor.probe import Probe
 from isthmus.doctor.probe_protocol import probe_identity
 from isthmus.errors import ConnectTransportError, IsthmusError
 from isthmus.remote.security_model import SecurityModel
+from isthmus.wire import RemoteProtocolError
 from isthmus.wire.names import (
+    CLUSTER_STATE_ACTION,
     DEFAULT_PROFILE,
     HANDSHAKE_ACTION,
     REMOTE_CLUSTER_HANDSHAKE_ACTION,
+    REMOTE_CLUSTER_NODES_ACTION,
     REMOTE_CLUSTER_PROFILE,
 )
+
+if TYPE_CHECKING:
+    from isthmus.transport.channel import TransportChannel
 
 # --- handshake and authentication ----------------------------------------------------------------
 
@@ -82,13 +89,16 @@ async def handshake(probe: Probe) -> None:
         version=None if node is None else node.version,
         node=None if node is None else node.name,
     )
-    channel.close()
-    probe.passed(
-        Stage.HANDSHAKE,
+    answered = (
         f"[{action}] answered by node [{probe.remote.get('node')}] of cluster "
         f"[{probe.remote.get('cluster_name')}] (uuid [{probe.remote.get('cluster_uuid')}], "
-        f"version [{probe.remote.get('version')}]) in {(time.monotonic() - started) * 1000:.0f} ms",
+        f"version [{probe.remote.get('version')}]) in {(time.monotonic() - started) * 1000:.0f} ms"
     )
+    try:
+        nodes = await _gateways(probe, channel, headers)
+    finally:
+        channel.close()
+    probe.passed(Stage.HANDSHAKE, answered, nodes)
     if api:
         probe.passed(
             Stage.AUTHENTICATION,
@@ -166,3 +176,24 @@ def key_id(credential: object) -> str:
     except (binascii.Error, UnicodeDecodeError):
         return "?"
     return decoded.partition(":")[0] or "?"
+
+
+async def _gateways(probe: Probe, channel: TransportChannel, headers: dict[str, str] | None) -> str:
+    """The remote's nodes as the alias's sniff mode would learn them (their addresses are the
+    ones the local nodes must reach), asked on the handshaken channel as the system; the
+    evidence line says what came back. A refusal is not this stage's failure."""
+    from isthmus.remote.security_model import certificate_headers
+    from isthmus.remote.sniff import parse_nodes
+
+    api = probe.target.model is SecurityModel.API_KEY
+    action = REMOTE_CLUSTER_NODES_ACTION if api else CLUSTER_STATE_ACTION
+    sent = headers if api else certificate_headers(None, action)
+    try:
+        payload = await channel.request(
+            action, {"nodes": True}, sent, timeout=probe.budget.share(1.0)
+        )
+        nodes = parse_nodes(payload)
+    except (IsthmusError, RemoteProtocolError) as exc:
+        return f"[{action}] did not list the remote's nodes: {exc}"
+    probe.gateways = tuple(f"{n.name}@{n.publish_address}" for n in nodes)
+    return f"[{action}] lists the remote's nodes {list(probe.gateways)}"

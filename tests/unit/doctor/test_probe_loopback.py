@@ -175,6 +175,8 @@ async def test_plaintext_isthmus_transport_all_green() -> None:
     assert report.remote_node == "remote-node"
     assert report.stage(Stage.TLS).outcome is Outcome.NOT_CHECKED
     assert "profile [default]" in details(report)
+    # This server has no node discovery action: said, and not the handshake's failure.
+    assert "did not list the remote's nodes" in details(report) and report.remote_nodes == ()
 
 
 async def test_tls_client_against_plaintext_port(pki: Pki) -> None:
