@@ -80,6 +80,9 @@ def _with(options: list[Any]) -> Callable[[F], F]:
 @click.option(
     "--index", default="*", show_default=True, help="The remote index (or pattern) to check."
 )
+@click.option(
+    "--no-probe", is_flag=True, help="Do not probe the remote's addresses from this machine."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--verify", is_flag=True, help="Re-run until healthy (after a fix), up to --verify-rounds."

@@ -1,17 +1,148 @@
-"""The doctor's active probes, run from the CLI: one per alias address, when helper F's
-``isthmus.doctor.probe`` is installed; no probe (and no "probe" evidence level) otherwise."""
+"""The doctor's active probes, run from the CLI: helper F's :func:`probe_remote` on every address
+of every alias whose REST evidence shows a failing connection.
+
+Rules and reasons:
+
+* A probe runs from the doctor's machine, not from the local cluster's nodes. So it runs only
+  when the REST evidence says the connection fails (a working connection is what the local
+  nodes saw; a probe from elsewhere could only contradict it wrongly), and ``--no-probe``
+  turns it off when the doctor runs where the remote is not routable.
+* The client's TLS is the local cluster's, rebuilt from its settings (a ``--local-config``
+  directory, else the node's ``_nodes`` settings, whose paths are readable when the doctor runs
+  on that node): ``xpack.security.remote_cluster_client.ssl`` in the API-key model,
+  ``xpack.security.transport.ssl`` (with its certificate) in the certificate model. When the
+  configured CA files cannot be read, no probe runs: a context without them would report
+  trust failures that are not the cluster's.
+* The doctor never reads the credential's value, so the probe gets none: its stages stop at
+  TLS in the API-key model (the handshake and authentication are the REST rules' business),
+  and include the handshake in the certificate model.
+"""
 
 from __future__ import annotations
 
+import ast
+import ssl
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from isthmus.doctor.model import StageResult
+from isthmus.doctor.model import Stage, StageResult
+from isthmus.doctor.rules_connect import connection_went_through
+from isthmus.doctor.rules_context import AliasContext
+
+PROBE_TIMEOUT = 5.0
+_RCS = "xpack.security.remote_cluster_client.ssl"
+_TRANSPORT = "xpack.security.transport.ssl"
+
+
+def _paths(value: Any) -> list[Path]:
+    """A CA list as yml gives it (a list) or as _nodes shows it (a string, maybe a list repr)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                value = [p.strip(" '\"") for p in text.strip("[]").split(",")]
+        else:
+            value = [p.strip() for p in text.split(",")]
+    return [Path(str(p)) for p in value if str(p).strip()]
+
+
+def _local_settings(ctx: AliasContext) -> dict[str, Any]:
+    for config in ctx.local.configs:
+        if config.settings:
+            return dict(config.settings)
+    for node in ctx.local.nodes.values():
+        if "remote_cluster_client" in node.get("roles", []):
+            settings = node.get("settings")
+            return dict(settings) if isinstance(settings, Mapping) else {}
+    return {}
+
+
+def client_context(ctx: AliasContext) -> tuple[ssl.SSLContext | None, str | None]:
+    """The local cluster's client TLS for this alias, or (None, why not)."""
+    settings = _local_settings(ctx)
+    prefix = _RCS if ctx.has_credentials else _TRANSPORT
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    mode = str(settings.get(f"{prefix}.verification_mode", "full")).lower()
+    context.check_hostname = mode == "full"
+    if mode == "none":
+        context.verify_mode = ssl.CERT_NONE
+    cas = _paths(settings.get(f"{prefix}.certificate_authorities"))
+    if cas:
+        try:
+            for ca in cas:
+                context.load_verify_locations(cafile=str(ca))
+        except (OSError, ssl.SSLError) as exc:
+            return None, f"the CA file {ca} cannot be read here ({exc})"
+    else:
+        context.load_default_certs()
+    cert, key = settings.get(f"{prefix}.certificate"), settings.get(f"{prefix}.key")
+    if cert and key:
+        try:
+            context.load_cert_chain(str(cert), str(key))
+        except (OSError, ssl.SSLError) as exc:
+            return None, f"the client certificate {cert} cannot be loaded here ({exc})"
+    return context, None
+
+
+def candidate_cas(ctx: AliasContext) -> tuple[Path, ...]:
+    """Every CA file named in either side's settings that this machine can read."""
+    found: list[Path] = []
+    sides = [ctx.local] + ([ctx.remote] if ctx.remote is not None else [])
+    for side in sides:
+        layers = [c.settings for c in side.configs]
+        layers += [n.get("settings") or {} for n in side.nodes.values()]
+        for layer in layers:
+            for key, value in layer.items():
+                if key.endswith("certificate_authorities"):
+                    found += [p for p in _paths(value) if p.is_file()]
+    return tuple(dict.fromkeys(found))
 
 
 async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[StageResult]]:
+    if opts.get("no_probe"):
+        return {}
     try:
-        from isthmus.doctor import probe  # noqa: F401
+        from isthmus.doctor.probe import ProbeTarget, probe_remote
+        from isthmus.remote.security_model import SecurityModel
     except ImportError:
         return {}
-    return {}
+    out: dict[str, list[StageResult]] = {}
+    now = datetime.now(UTC)
+    for alias in bundle.aliases:
+        ctx = AliasContext.build(alias, bundle.index, bundle.local, bundle.remote, now)
+        if not ctx.addresses or connection_went_through(ctx) is not None:
+            continue
+        client_ssl, why_not = client_context(ctx)
+        if client_ssl is None:
+            del why_not  # no probe; the REST evidence stays undecided and says what would decide
+            continue
+        results: list[StageResult] = []
+        for address in ctx.addresses:
+            host, _, port = address.rpartition(":")
+            if not port.isdigit():
+                continue
+            target = ProbeTarget(
+                alias=alias,
+                host=host.strip("[]"),
+                port=int(port),
+                server_name=str((ctx.info or {}).get("server_name") or "") or None,
+                model=SecurityModel.API_KEY if ctx.has_credentials else SecurityModel.CERTIFICATE,
+                client_ssl=client_ssl,
+                candidate_cas=candidate_cas(ctx),
+                credential=None,
+                local_cluster_name=ctx.local.cluster_name or "isthmus-doctor",
+                timeout=min(PROBE_TIMEOUT, float(opts.get("timeout") or PROBE_TIMEOUT)),
+            )
+            report = await probe_remote(target)
+            keep = {Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS}
+            if not ctx.has_credentials:
+                keep.add(Stage.HANDSHAKE)
+            results += [r for r in report.stages if r.stage in keep]
+        out[alias] = results
+    return out

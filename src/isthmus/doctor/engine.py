@@ -80,27 +80,50 @@ def rest_results(ctx: AliasContext) -> tuple[list[StageResult], list[Finding]]:
     return results, warnings
 
 
+# Undecided findings about the port and the model: settled only by evidence that rules the other
+# candidates out (the remote's _nodes, a log line naming the profile), never by a probe that
+# merely failed or passed a stage both candidates share.
+PORT_QUESTIONS = frozenset(
+    {"transport_port_with_credentials", "remote_cluster_port_without_credentials", "http_port"}
+)
+
+
 def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
-    """One result per stage from several sources (earlier sources win ties)."""
+    """One result per stage from several sources (earlier sources win ties).
+
+    Per stage: a failure beats an undecided finding and a pass; among failures the strongest
+    confidence wins, and the same cause from several sources is one finding with their
+    evidence joined and the best confidence. An undecided finding stays only where nothing
+    decided its stage, except an open port question (``PORT_QUESTIONS``), which stays until a
+    finding rules its candidates out.
+    """
+    every = [r for source in sources for r in source]
+    ruled = {c for r in every for f in r.findings for c in f.ruled_out}
+    sticky = [
+        r
+        for r in every
+        if r.outcome is Outcome.UNDECIDED
+        and any(set(f.candidates) & PORT_QUESTIONS - ruled for f in r.findings)
+    ]
+    stop = min((r.stage.order for r in sticky), default=len(STAGES))
     by_stage: dict[Stage, list[StageResult]] = {s: [] for s in STAGES}
-    for source in sources:
-        for result in source:
-            by_stage[result.stage].append(result)
+    for result in every:
+        by_stage[result.stage].append(result)
     first_failure = min(
         (s.order for s, rs in by_stage.items() if any(r.outcome is Outcome.FAILED for r in rs)),
         default=len(STAGES),
     )
     out: list[StageResult] = []
     for stage in STAGES:
+        if stage.order > stop:
+            break
         results = by_stage[stage]
         fails = [r for r in results if r.outcome is Outcome.FAILED]
+        if stage.order == stop:  # the open port question is this stage's verdict
+            out.append(next(r for r in sticky if r.stage is stage))
+            continue
         if fails:
-            out.append(
-                min(
-                    fails,
-                    key=lambda r: min(_RANK[f.confidence] for f in r.findings) if r.findings else 3,
-                )
-            )
+            out.append(_joined(fails))
             continue
         passes = [r for r in results if r.outcome is Outcome.PASSED]
         open_ = [r for r in results if r.outcome is Outcome.UNDECIDED]
@@ -109,9 +132,27 @@ def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
         elif passes:
             evidence = tuple(e for r in passes for e in r.evidence)
             out.append(StageResult(stage, Outcome.PASSED, (), evidence))
-        elif open_:
-            continue  # superseded by a decided failure at an earlier stage or this one
     return out
+
+
+def _strength(result: StageResult) -> int:
+    return min((_RANK[f.confidence] for f in result.findings), default=3)
+
+
+def _joined(fails: list[StageResult]) -> StageResult:
+    """The strongest failure; corroborated by the others naming the same cause."""
+    best = min(fails, key=_strength)
+    if not best.findings:
+        return best
+    code = best.findings[0].cause
+    same = [r for r in fails if r.findings and r.findings[0].cause == code]
+    first = same[0]  # the earliest source states the cause (its side, nodes and fix)
+    finding = replace(
+        first.findings[0],
+        confidence=best.findings[0].confidence,
+        evidence=tuple(dict.fromkeys(e for r in same for e in r.findings[0].evidence)),
+    )
+    return StageResult(first.stage, Outcome.FAILED, (finding, *first.findings[1:]), first.evidence)
 
 
 def diagnose(

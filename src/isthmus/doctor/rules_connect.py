@@ -85,7 +85,7 @@ TRANSPORT_CA_SETTING = "xpack.security.transport.ssl.certificate_authorities"
 def check_connection(ctx: AliasContext) -> list[StageResult]:
     """The connection stages' results from REST evidence (empty: nothing to say)."""
     texts = list(ctx.texts)
-    through = _went_through(ctx)
+    through = connection_went_through(ctx)
     if through is not None:
         return [passed(s, through) for s in CONNECTION_STAGES]
     # Errors of later stages prove the connection itself worked.
@@ -104,7 +104,7 @@ def check_connection(ctx: AliasContext) -> list[StageResult]:
     return [r for r in results if r.outcome is not Outcome.PASSED or r.stage.order < stop]
 
 
-def _went_through(ctx: AliasContext) -> Evidence | None:
+def connection_went_through(ctx: AliasContext) -> Evidence | None:
     """A request reached the remote: the search answered for the alias, or _resolve/cluster
     says connected with no error."""
     result = ctx.local.call(f"POST /{ctx.alias}:{ctx.index}/_search")

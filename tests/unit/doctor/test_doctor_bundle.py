@@ -183,3 +183,30 @@ def test_human_and_json_renderings() -> None:
         "confidence",
         "candidates",
     } <= set(finding)
+
+
+def test_merge_a_later_failure_does_not_settle_an_earlier_question() -> None:
+    """REST: untrusted issuer, wrong CA or wrong port? A probe's TLS failure that does not rule
+    the port out leaves the question open; one that does decides it."""
+    question = Finding(
+        Stage.TLS,
+        "tls_untrusted_ca",
+        Side.LOCAL,
+        "?",
+        confidence=Confidence.POSSIBLE,
+        candidates=("tls_untrusted_ca", "transport_port_with_credentials"),
+    )
+    rest = [StageResult(Stage.TLS, Outcome.UNDECIDED, (question,))]
+    probe = [StageResult(Stage.TLS, Outcome.FAILED, (_f(Stage.TLS, "tls_untrusted_ca"),))]
+    (tls,) = [r for r in merge([rest, probe]) if r.stage is Stage.TLS]
+    assert tls.outcome is Outcome.UNDECIDED
+    sure = Finding(
+        Stage.TLS,
+        "tls_untrusted_ca",
+        Side.LOCAL,
+        "!",
+        ruled_out=("transport_port_with_credentials",),
+    )
+    probe = [StageResult(Stage.TLS, Outcome.FAILED, (sure,))]
+    (tls,) = [r for r in merge([rest, probe]) if r.stage is Stage.TLS]
+    assert tls.outcome is Outcome.FAILED and tls.findings[0].message == "!"
