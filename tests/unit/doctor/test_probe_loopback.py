@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import ssl
 import time
 
 import orjson
+import pytest
 
 from isthmus.doctor.model import Confidence, Outcome, Stage
 from isthmus.doctor.port_identity import PING
@@ -401,3 +403,26 @@ async def test_client_certificate_required_and_untrusted(pki: Pki) -> None:
     assert failed_cause(untrusted) == (Stage.TLS, "tls_client_untrusted"), outcome(untrusted)
     assert accepted.failed is None, outcome(accepted)
     assert accepted.remote_cluster_name == "remote"
+
+
+async def test_verification_mode_none_checks_nothing(pki: Pki) -> None:
+    crt, key = pki.leaf("remote", pki.ca("server"), dns=("elsewhere.example",), ips=())
+    pki.ca("other")
+    client = client_context(pki.dir / "other-ca.crt", check_hostname=False)
+    client.verify_mode = ssl.CERT_NONE
+    async with transport_server(ssl_context=server_context(crt, key)) as server:
+        report = await probe_remote(target(server.port, client_ssl=client))
+    assert report.failed is None, outcome(report)
+    assert "verification_mode none" in details(report)
+
+
+async def test_ipv6_address() -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+            port = sock.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    report = await probe_remote(target(port, host="::1"))
+    assert failed_cause(report) == (Stage.TCP, "tcp_refused"), outcome(report)
+    assert report.address == f"[::1]:{port}"
