@@ -42,6 +42,7 @@ from isthmus.doctor.rules_texts import (
     KEY_EXPIRED,
     KEY_INVALID,
     KEY_INVALIDATED,
+    KEY_MALFORMED,
     KEY_UNKNOWN,
     NO_REMOTE_INDICES,
     REMOTE_UNAUTHORIZED,
@@ -102,6 +103,16 @@ def check_authentication(ctx: AliasContext) -> tuple[StageResult | None, list[Fi
     hit = find(texts, UNABLE_TO_AUTHENTICATE)
     if hit is not None:
         return _refused_key(ctx, hit[1].group("id"), [text_evidence(hit[0])]), warnings
+    hit = find(texts, KEY_MALFORMED)
+    if hit is not None:
+        f = finding(
+            "api_key_invalid",
+            f"the credential of [{ctx.alias}] is not a cross-cluster API key value at all "
+            "(malformed: not the `encoded` form of an id and a secret)",
+            evidence=(text_evidence(hit[0]),),
+            fix=_new_key_fix(ctx),
+        )
+        return failed(f), warnings
     warnings += _expiry_warnings(ctx)
     return None, warnings
 

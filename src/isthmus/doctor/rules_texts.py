@@ -113,13 +113,19 @@ WRONG_KEY_TYPE = re.compile(
     r"authentication expected API key type of \[cross_cluster\], but API key \[(?P<id>[^\]]*)\] "
     r"has type \[(?P<type>[^\]]*)\]"
 )
+# At the handshake (a new connection) or, when a changed key was reloaded onto connections that
+# stay open (ES rebuilds them only when credentials are added or removed), at any later action.
 UNABLE_TO_AUTHENTICATE = re.compile(
-    r"unable to authenticate user \[(?P<id>[^\]]*)\] for action \[" + re.escape(HANDSHAKE_ACTION)
+    r"unable to authenticate user \[(?P<id>[^\]]*)\] for action \[(?P<action>[^\]]*)\]"
 )
 KEY_INVALID = re.compile(r"invalid credentials for API key \[(?P<id>[^\]]*)\]|invalid API key")
 KEY_INVALIDATED = re.compile(r"api key has been invalidated", re.I)
 KEY_EXPIRED = re.compile(r"api key is expired", re.I)
-KEY_UNKNOWN = re.compile(r"unable to find apikey with id \[(?P<id>[^\]]*)\]", re.I)
+# A credential that is not ``base64(id:secret)`` of a cross-cluster key at all.
+KEY_MALFORMED = re.compile(
+    r"value must be a valid API key credential|invalid cross-cluster API key value"
+)
+KEY_UNKNOWN = re.compile(r"unable to find apikey with id \[?(?P<id>[^\]\s]+)", re.I)
 
 # --- authorization ---------------------------------------------------------------------------
 

@@ -353,3 +353,34 @@ def test_version_readings_are_stated() -> None:
     assert "connected:true before" in notes
     v9 = verdict(local(search=HEALTHY_SEARCH, connected=True, skip_unavailable=False))
     assert "skip_unavailable" not in " ".join(e.detail for e in v9.stages[0].evidence)
+
+
+def test_unknown_key_on_a_kept_connection() -> None:
+    """A changed key reloaded onto open connections (ES rebuilds them only on add/remove) fails
+    at the next action, with ES's 'unable to find apikey with id <id>' (no brackets)."""
+    body = search_error(
+        "unable to authenticate user [nosuchid1234567890ab] for action [indices:data/read/search]",
+        status=401,
+    )
+    body.body["error"]["caused_by"]["additional_unsuccessful_credentials"] = (
+        "API key: unable to find apikey with id nosuchid1234567890ab"
+    )
+    v = verdict(local(search=body, connected=True))
+    assert first(v) == ("authentication", "api_key_unknown", "remote", "certain")
+    assert v.stages[Stage.HANDSHAKE.order].outcome is Outcome.PASSED
+
+
+def test_malformed_credential() -> None:
+    body = search_error(
+        "failed to extract credentials from headers",
+        "cross cluster access header [_cross_cluster_access_credentials] value must be a valid "
+        "API key credential",
+        "invalid cross-cluster API key value",
+        status=401,
+    )
+    assert first(verdict(local(search=body))) == (
+        "authentication",
+        "api_key_invalid",
+        "local",
+        "certain",
+    )
