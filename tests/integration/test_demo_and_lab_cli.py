@@ -67,6 +67,7 @@ def test_demo_detach_then_stop(tmp_path: Path) -> None:
     assert '"mode": "proxy"' in out and '"num_proxy_sockets_connected": 18' in out
     assert "my:articles" in out and "successful 1, skipped 0" in out
     assert "curl -u foo:foo-password" in out and "from elasticsearch import Elasticsearch" in out
+    assert "[logs]" not in out  # every step's index is one the demo uses
     first_pids = session.running_pids(root.resolve())
     assert len(first_pids) == 2
 

@@ -53,7 +53,8 @@ def _articles() -> list[dict[str, Any]]:
 def demo_spec() -> LabSpec:
     return LabSpec(
         mode="proxy",
-        key_access={"search": [{"names": ["logs", ARTICLES]}]},
+        key_access={"search": [{"names": [ARTICLES]}]},
+        sample_index=False,  # the demo searches its articles only
         user_remote_indices=(
             {"clusters": [ALIAS], "names": ["*"], "privileges": ["read", "read_cross_cluster"]},
         ),

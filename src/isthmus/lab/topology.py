@@ -72,6 +72,8 @@ class LabSpec:
     # The user is assigned its role, but the role does not exist (the guide's exact wording:
     # "effective roles [] (assigned roles [foo-role] were not found)").
     user_role_missing: bool = False
+    # The sample [logs] index on remote (the demo loads its own data instead).
+    sample_index: bool = True
     skip_unavailable: bool = False
     # Faults on the path and the certificates (lab/faults.py): a relay in front of remote's
     # remote cluster server (None: local dials the server itself) and its mode, ...
@@ -249,8 +251,9 @@ class Lab:
                 self.relay = RelayProcess(
                     self.root / "relay", faults.relay_config(self), detached=self.detached
                 ).start()
-        with run(f"create the [{INDEX}] index on remote", self.remote):
-            self._load_sample()
+        if self.spec.sample_index:
+            with run(f"create the [{INDEX}] index on remote", self.remote):
+                self._load_sample()
         if self.spec.credential is not None:
             with run("create a cross-cluster API key on remote", self.remote):
                 self._create_key()
