@@ -54,10 +54,12 @@ async def handshake(probe: Probe) -> None:
             if port is not None and port.kind is PortKind.TRANSPORT
             else "the service behind the port did not show itself as Isthmus's transport"
         )
+        seen = await _elasticsearch_handshake(probe)
         probe.not_checked(
             Stage.HANDSHAKE,
-            f"{what}; the probe's own handshake speaks Isthmus's framing only, so this stage "
-            "is left to the REST and log evidence",
+            f"{what}; the probe's transport and remote cluster handshakes speak Isthmus's "
+            "framing only, so this stage is left to the REST and log evidence",
+            *seen,
         )
         return
     api = t.model is SecurityModel.API_KEY
@@ -197,3 +199,40 @@ async def _gateways(probe: Probe, channel: TransportChannel, headers: dict[str, 
         return f"[{action}] did not list the remote's nodes: {exc}"
     probe.gateways = tuple(f"{n.name}@{n.publish_address}" for n in nodes)
     return f"[{action}] lists the remote's nodes {list(probe.gateways)}"
+
+
+async def _elasticsearch_handshake(probe: Probe) -> tuple[str, ...]:
+    """Elasticsearch's TCP handshake (see :mod:`isthmus.doctor.es_handshake`): the newer
+    format first, the one every 8.x node answers next; what the node said, as evidence."""
+    from isthmus.doctor import es_handshake
+    from isthmus.doctor.probe_connection import ProbeConnection
+
+    t = probe.target
+    port = probe.port
+    seen: list[str] = []
+    for version in (es_handshake.V8800000, es_handshake.V7):
+        if probe.budget.left() <= 0:
+            break
+        conn = await ProbeConnection.open(probe.addresses[0], t.port, probe.budget.share(1.0))
+        try:
+            if port is not None and port.tls and t.client_ssl is not None:
+                hello = await conn.start_tls(
+                    t.client_ssl, t.server_name or t.host, probe.budget.share(1.0)
+                )
+                if not hello.done:
+                    return (
+                        *seen,
+                        f"the TLS handshake for Elasticsearch's handshake failed ({hello.alert})",
+                    )
+            got = await conn.exchange(es_handshake.request(version), probe.budget.share(1.0))
+        finally:
+            conn.abort()
+        answer = es_handshake.parse_response(got.data or b"")
+        if answer is None:
+            seen.append(f"Elasticsearch's TCP handshake (format {version}) got no readable answer")
+            continue
+        seen.append(answer.describe())
+        if not answer.error:
+            probe.remote["version"] = answer.release or f"transport {answer.transport_version}"
+        break
+    return tuple(seen)

@@ -140,21 +140,32 @@ async def test_http_forward_proxy() -> None:
 
 
 async def test_elasticsearch_plaintext_transport_is_recognised_by_its_http_answer() -> None:
-    """ES closes on a TLS hello, ignores a ping and answers HTTP with its own sentence."""
+    """A stand-in for an ES transport port, built from ES's documented behaviour: it closes on a
+    TLS hello, ignores a ping, answers HTTP with its own sentence, and answers its TCP handshake
+    with the bytes ES's TransportHandshaker documents (a 9.0.0 node)."""
+    from tests.unit.doctor.test_es_handshake import V88_RESPONSE
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.read(6)
-        if head != PING:
-            return  # a TLS hello: not 'E' 'S', closed
-        await reader.read(100)
-        writer.write(b"This is not an HTTP port")
-        await writer.drain()
+        while data := await reader.read(200):
+            if data.startswith(PING):
+                data = data[len(PING) :]
+            if data.startswith(b"GET "):
+                writer.write(b"This is not an HTTP port")
+                return
+            if data.startswith(b"ES") and b"internal:tcp/handshake" in data:
+                writer.write(V88_RESPONSE)
+                await writer.drain()
+                continue
+            if data and not data.startswith(b"ES"):
+                return  # a TLS hello: not 'E' 'S', closed
 
     async with raw_server(handler) as port:
         report = await probe_remote(target(port))
     assert report.stage(Stage.PROTOCOL).outcome is Outcome.PASSED, outcome(report)
     assert "Elasticsearch transport over plaintext" in details(report)
     assert report.stage(Stage.HANDSHAKE).outcome is Outcome.NOT_CHECKED
+    assert "release [9.0.0], transport version [8833000]" in details(report)
+    assert report.remote_version == "9.0.0"
 
 
 async def test_server_that_speaks_first_is_not_elasticsearch() -> None:
@@ -426,3 +437,32 @@ async def test_ipv6_address() -> None:
     report = await probe_remote(target(port, host="::1"))
     assert failed_cause(report) == (Stage.TCP, "tcp_refused"), outcome(report)
     assert report.address == f"[::1]:{port}"
+
+
+async def test_older_elasticsearch_answers_the_v7_handshake_only() -> None:
+    """A stand-in for an 8.x node before 8.18: it cannot read the newer handshake format and
+    closes; the probe falls back to the format every 8.x node answers."""
+    from tests.unit.doctor.test_es_handshake import V7_RESPONSE
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(200):
+            if data.startswith(PING):
+                data = data[len(PING) :]
+            if data.startswith(b"GET "):
+                writer.write(b"This is not an HTTP port")
+                return
+            if data.startswith(b"ES") and b"internal:tcp/handshake" in data:
+                if data[15:19] != (7_170_099).to_bytes(4, "big"):
+                    return  # the newer format: unreadable here
+                writer.write(V7_RESPONSE)
+                await writer.drain()
+                continue
+            if data and not data.startswith(b"ES"):
+                return
+
+    async with raw_server(handler) as port:
+        report = await probe_remote(target(port))
+    text = details(report)
+    assert "(format 8800000) got no readable answer" in text
+    assert "transport version [8060099]" in text
+    assert report.remote_version == "transport 8060099"
