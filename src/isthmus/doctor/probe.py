@@ -10,7 +10,8 @@ authentication (what the remote said of the credential). Each stage is a
 :class:`~isthmus.doctor.model.StageResult` with its evidence; the first failed stage carries the
 finding, later ones are not reached. The whole probe is bounded by ``target.timeout``.
 
-The protocol, TLS, handshake and authentication stages live in :mod:`~isthmus.doctor.probe_protocol`,
+The DNS and TCP stages live in :mod:`~isthmus.doctor.probe_network`; the protocol, TLS,
+handshake and authentication stages in :mod:`~isthmus.doctor.probe_protocol`,
 :mod:`~isthmus.doctor.probe_tls` and :mod:`~isthmus.doctor.probe_handshake`; what
 the bytes, the certificates and the errors mean is decided by the pure modules
 (:mod:`~isthmus.doctor.port_identity`, :mod:`~isthmus.doctor.tls_check`,
@@ -21,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
-import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -40,17 +39,13 @@ from isthmus.doctor.model import (
     Stage,
     StageResult,
 )
-from isthmus.doctor.port_identity import PortIdentity, PortKind
+from isthmus.doctor.port_identity import PortIdentity
 from isthmus.doctor.probe_connection import ProbeConnection
 from isthmus.remote.security_model import SecurityModel
 from isthmus.settings.secret import Secret
 
 if TYPE_CHECKING:
     from cryptography import x509
-
-# How long the probe listens, right after connecting and before it sends anything, for a reset,
-# a close or a banner: a few round trips, within these bounds.
-_QUIET_MIN, _QUIET_MAX = 0.05, 0.3
 
 
 @dataclass(frozen=True)
@@ -241,14 +236,15 @@ def _stages(target: ProbeTarget) -> tuple[Stage, ...]:
 async def probe_remote(target: ProbeTarget) -> ProbeReport:
     """Probe ``target`` stage by stage within ``target.timeout`` seconds (see the module doc)."""
     from isthmus.doctor.probe_handshake import handshake
+    from isthmus.doctor.probe_network import dns, tcp
     from isthmus.doctor.probe_protocol import protocol
     from isthmus.doctor.probe_tls import tls
 
     started = time.monotonic()
     probe = Probe(target, Budget(target.timeout))
     steps = (
-        (Stage.DNS, _dns),
-        (Stage.TCP, _tcp),
+        (Stage.DNS, dns),
+        (Stage.TCP, tcp),
         (Stage.PROTOCOL, protocol),
         (Stage.TLS, tls),
         (Stage.HANDSHAKE, handshake),
@@ -313,145 +309,3 @@ def _report(probe: Probe, elapsed: float) -> ProbeReport:
         elapsed=elapsed,
         remote_nodes=probe.gateways,
     )
-
-
-# --- DNS -----------------------------------------------------------------------------------------
-
-
-async def _dns(probe: Probe) -> None:
-    host = probe.target.host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        probe.addresses = (host,)
-        probe.passed(Stage.DNS, f"[{host}] is an IP address: nothing to resolve")
-        return
-    loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(probe.budget.left()):
-            infos = await loop.getaddrinfo(host, probe.target.port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        name = _EAI_NAMES.get(exc.errno, str(exc.errno))
-        temporary = exc.errno == socket.EAI_AGAIN
-        probe.fail(
-            Stage.DNS,
-            "dns_unresolvable",
-            f"the host name [{host}] does not resolve ({name}"
-            + (": the resolver could not be reached or answered too late)" if temporary else ")"),
-            f"getaddrinfo({host}) failed with {name} after {_ms(started)}",
-            confidence=Confidence.LIKELY if temporary else Confidence.CERTAIN,
-        )
-        return
-    except TimeoutError:
-        probe.fail(
-            Stage.DNS,
-            "dns_unresolvable",
-            f"the host name [{host}] did not resolve within the probe's time",
-            f"getaddrinfo({host}) gave no answer in {_ms(started)}",
-            confidence=Confidence.LIKELY,
-        )
-        return
-    found = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    probe.addresses = found
-    probe.passed(Stage.DNS, f"[{host}] resolves to {list(found)} in {_ms(started)}")
-
-
-_EAI_NAMES = {
-    getattr(socket, name): name
-    for name in ("EAI_NONAME", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA", "EAI_SERVICE")
-    if hasattr(socket, name)
-}
-
-
-# --- TCP -----------------------------------------------------------------------------------------
-
-
-async def _tcp(probe: Probe) -> None:
-    ip = probe.addresses[0]
-    where = f"{ip}:{probe.target.port}"
-    started = time.monotonic()
-    try:
-        conn = await ProbeConnection.open(ip, probe.target.port, probe.budget.left())
-    except TimeoutError:
-        probe.fail(
-            Stage.TCP,
-            "tcp_timeout",
-            f"no answer to the connection request within {_ms(started)}: the address is "
-            "black-holed (a firewall dropping packets, a host that is off)",
-            f"connect({where}) timed out after {_ms(started)}",
-            ruled_out=("tcp_refused",),
-        )
-        return
-    except OSError as exc:
-        _tcp_error(probe, exc, where, started)
-        return
-    rtt = time.monotonic() - started
-    probe.conn = conn
-    # Listen before speaking: a reset or close now is the connection itself being refused; a
-    # banner is a server that speaks first (no Elasticsearch port does).
-    quiet = await conn.listen(probe.budget.share(min(max(3 * rtt, _QUIET_MIN), _QUIET_MAX)))
-    opened = f"connect({where}) succeeded in {_ms(started, rtt)}"
-    if quiet.data is not None and not quiet.data:
-        code = "tcp_reset" if quiet.reset else "tcp_closed"
-        what = "reset" if quiet.reset else "closed"
-        probe.fail(
-            Stage.TCP,
-            code,
-            f"the connection is {what} by the remote as soon as it opens, before anything is "
-            "sent (a relay or load balancer with no backend, a filter, or a node refusing more "
-            "connections)",
-            opened,
-            f"the connection was {what} {_ms(started)} after connecting, before any byte",
-        )
-        return
-    probe.passed(Stage.TCP, opened)
-    if quiet.data:
-        probe.port = PortIdentity(PortKind.OTHER, tls=False, detail="speaks first")
-        probe.fail(
-            Stage.PROTOCOL,
-            "not_elasticsearch",
-            f"the server speaks first ({quiet.data[:40]!r}); Elasticsearch ports never do",
-            f"received {len(quiet.data)} bytes before sending anything: {quiet.data[:40]!r}",
-        )
-
-
-def _tcp_error(probe: Probe, exc: OSError, where: str, started: float) -> None:
-    took = _ms(started)
-    code_name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-    detail = f"connect({where}) failed with {code_name} after {took}"
-    if exc.errno == errno.ECONNREFUSED:
-        probe.fail(
-            Stage.TCP,
-            "tcp_refused",
-            "the connection is refused: nothing listens at this port (a wrong port, the remote "
-            "cluster server not enabled, or the node is down)",
-            detail,
-            ruled_out=("tcp_timeout",),
-        )
-    elif exc.errno == errno.ECONNRESET:
-        probe.fail(Stage.TCP, "tcp_reset", "the connection is reset while opening", detail)
-    elif exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        probe.fail(
-            Stage.TCP,
-            "tcp_unreachable",
-            "there is no route to the address (host or network unreachable)",
-            detail,
-        )
-    elif exc.errno == errno.ETIMEDOUT:
-        probe.fail(Stage.TCP, "tcp_timeout", "the connection request timed out", detail)
-    else:
-        probe.undecided(
-            Stage.TCP,
-            f"the connection failed with {code_name}",
-            ("tcp_refused", "tcp_timeout", "tcp_unreachable"),
-            ("the same probe from another machine of the local cluster",),
-            detail,
-        )
-
-
-def _ms(started: float, took: float | None = None) -> str:
-    took = time.monotonic() - started if took is None else took
-    return f"{took * 1000:.0f} ms"
