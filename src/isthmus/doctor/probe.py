@@ -16,6 +16,20 @@ handshake and authentication stages in :mod:`~isthmus.doctor.probe_protocol`,
 the bytes, the certificates and the errors mean is decided by the pure modules
 (:mod:`~isthmus.doctor.port_identity`, :mod:`~isthmus.doctor.tls_check`,
 :mod:`~isthmus.doctor.handshake_errors`). Nothing a probe reports carries a secret.
+
+What it cannot tell, and says so rather than guess:
+
+* against Elasticsearch, the port (transport, TLS or not, HTTP, ...) and TLS are fully checked
+  and ES's TCP handshake gives the node's version, but the handshake and authentication stages
+  are *not checked*: they speak Isthmus's framing; the profile of an ES port (transport vs remote
+  cluster server) is not read either (a port that demands a client certificate is said to look
+  like a transport port);
+* a server that sends its leaf certificate without the issuer, to a client that does not trust
+  that issuer, is an untrusted CA *or* a missing intermediate until a candidate CA file shows
+  the issuer (the TLS stage is then undecided);
+* the probe sees this machine's clock; the clusters' clocks only when the caller passes their
+  offsets;
+* a connection that works now and breaks later (idle cuts, flapping) looks healthy to a probe.
 """
 
 from __future__ import annotations
