@@ -141,6 +141,18 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
     wrong_port = _wrong_port_result(ctx, kind)
 
     hit = find(texts, WRONG_PROFILE)
+    if hit is not None and ctx.has_credentials:
+        # The handshake got an answer, so TLS worked; the port is still the root cause, as in
+        # the other transport-port symptoms.
+        f = finding(
+            "transport_port_with_credentials",
+            f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
+            "port: the remote cluster handshake requires the [_remote_cluster] profile and got "
+            f"[{hit[1].group('got')}]",
+            evidence=(text_evidence(hit[0]),),
+            fix=_port_fix(ctx),
+        )
+        return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
     if hit is not None:
         f = finding(
             "handshake_wrong_profile",
@@ -181,26 +193,24 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             return [*_before(Stage.AUTHENTICATION, hit[0].source), failed(f)]
     hit = find(texts, MISSING_HEADER)
     if hit is not None:
+        # TLS worked (the certificate model's transport trust accepted the server), and the
+        # remote cluster server refused the request for want of the cross-cluster header: the
+        # same fault as the trust-failure shape below, one stage later in the symptoms.
         f = finding(
-            "credentials_missing",
+            "remote_cluster_port_without_credentials",
             f"[{ctx.alias}] points at the remote cluster server ({addr}) but has no "
             f"cross-cluster API key ([{ctx.credential_setting}] is not in use)",
             evidence=(text_evidence(hit[0]),),
+            ruled_out=("tls_untrusted_ca",),
             fix=Fix(
-                "get a cross-cluster API key from the remote's administrator, add it to the "
-                "keystore of every local node, reload",
-                (
-                    'POST /_security/cross_cluster/api_key {"name": "'
-                    + ctx.alias
-                    + '", "access": {"search": [{"names": ["'
-                    + ctx.index
-                    + '"]}]}}   # on the remote',
-                    *reload_steps(ctx),
-                ),
+                "get a cross-cluster API key from the remote's administrator (POST "
+                "/_security/cross_cluster/api_key there), add it to the keystore of every "
+                "local node, reload",
+                reload_steps(ctx),
                 Side.LOCAL,
             ),
         )
-        return [*_before(Stage.AUTHENTICATION, hit[0].source), failed(f)]
+        return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
 
     for text, tf in trust_failures(texts):
         return [*_before(Stage.TLS, text.source), *_trust_result(ctx, text, tf, kind)]

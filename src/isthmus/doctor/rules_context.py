@@ -68,7 +68,8 @@ class AliasContext:
         if isinstance(health, Mapping):
             mine = (health.get("remotes") or {}).get(alias) or {}
             last = mine.get("last_error") if isinstance(mine, Mapping) else None
-            if isinstance(last, Mapping) and isinstance(last.get("message"), str):
+            if _current_error(mine, last):
+                assert isinstance(last, Mapping)
                 texts.append(Text(f"local {ISTHMUS_HEALTH} last_error", last["message"], None))
         return cls(alias, index, local, remote, now, tuple(texts))
 
@@ -151,6 +152,24 @@ class AliasContext:
 
     def local_node_names(self) -> list[str]:
         return sorted(str(n.get("name")) for n in self.local.nodes.values())
+
+
+def _current_error(entry: Any, last: Any) -> bool:
+    """The health endpoint's last error, unless a success came after it (it is history)."""
+    if not isinstance(entry, Mapping) or not isinstance(last, Mapping):
+        return False
+    if not isinstance(last.get("message"), str):
+        return False
+    success = entry.get("last_success")
+    when = last.get("time")
+    if success is None:
+        return True
+    if isinstance(success, Mapping):
+        success = success.get("time")
+    try:
+        return datetime.fromisoformat(str(when)) > datetime.fromisoformat(str(success))
+    except ValueError:
+        return False
 
 
 def _norm(address: str) -> str:

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from isthmus.doctor.evidence import ApiResult, ConfigEvidence
+from isthmus.doctor import evidence as ev
+from isthmus.doctor.evidence import ApiResult, ConfigEvidence, SideEvidence
 from isthmus.doctor.model import Outcome, Stage
 from tests.unit.doctor.rest_evidence import (
     ADDRESS,
@@ -150,6 +151,10 @@ def test_anonymous_on_the_rcs_port_without_credentials() -> None:
 
 def test_wrong_profile_symptom_4_superuser() -> None:
     v = verdict(local(search=search_error(TEXTS["wrong_profile"], status=400)))
+    assert first(v) == ("protocol", "transport_port_with_credentials", "local", "certain")
+    assert "_remote_cluster" in v.findings[0].evidence[0].detail
+    # Without credentials the text can only mean the handshake itself reached a wrong profile.
+    v = verdict(local(search=search_error(TEXTS["wrong_profile"]), credentials=False))
     assert first(v) == ("handshake", "handshake_wrong_profile", "local", "certain")
     assert v.stages[Stage.TLS.order].outcome is Outcome.PASSED
 
@@ -181,7 +186,12 @@ def test_no_credentials_against_the_rcs_port() -> None:
 
 def test_no_credentials_with_trust_reaches_the_header_check() -> None:
     loc = local(search=search_error(TEXTS["missing_header"], status=400), credentials=False)
-    assert first(verdict(loc)) == ("authentication", "credentials_missing", "local", "certain")
+    assert first(verdict(loc)) == (
+        "protocol",
+        "remote_cluster_port_without_credentials",
+        "local",
+        "certain",
+    )
 
 
 def test_wrong_key_type() -> None:
@@ -384,3 +394,30 @@ def test_malformed_credential() -> None:
         "local",
         "certain",
     )
+
+
+def test_isthmus_health_adds_its_last_error_unless_a_success_came_after() -> None:
+    """GET /_isthmus/remote/health (Isthmus only) gives the node's last error text: evidence
+    while the connection fails, history once a later success is recorded."""
+    health = {
+        "remotes": {
+            ALIAS: {
+                "last_success": "2023-06-28T13:00:00+00:00",
+                "last_error": {
+                    "time": "2023-06-28T13:10:00+00:00",
+                    "stage": "authentication",
+                    "message": TEXTS["wrong_key_type"],
+                },
+            }
+        }
+    }
+    loc = local(search=search_error(TEXTS["connect_exception"]))
+    calls = dict(loc.calls)
+    calls[ev.ISTHMUS_HEALTH] = ApiResult(200, health)
+    failing = verdict(SideEvidence(loc.url, calls))
+    assert first(failing)[:2] == ("authentication", "api_key_wrong_type")
+    health["remotes"][ALIAS]["last_success"] = "2023-06-28T13:20:00+00:00"
+    healthy = local(search=HEALTHY_SEARCH, connected=True)
+    calls = dict(healthy.calls)
+    calls[ev.ISTHMUS_HEALTH] = ApiResult(200, health)
+    assert verdict(SideEvidence(loc.url, calls)).findings == ()
