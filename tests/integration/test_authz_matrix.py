@@ -87,6 +87,8 @@ def _path(route: Route, target: str, username: str) -> str:
         "node_id": "_local",
         "scroll_id": "bm90LWEtc2Nyb2xs",
         "task_id": "node:1",
+        "alias": "nowhere",  # /_isthmus/remote/health/{alias}
+        "feature": "disk",  # /_health_report/{feature}
     }
     parts = []
     for seg in route.segments:
