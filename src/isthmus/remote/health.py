@@ -245,9 +245,10 @@ class AliasHealth:
         now = dt.datetime.fromtimestamp(self._wall(), dt.UTC)
         return self.peer_not_after - now < CERTIFICATE_WARNING
 
-    def report(self, strategy: RemoteStrategy) -> dict[str, Any]:
-        """This alias's entry of ``GET /_isthmus/remote/health``."""
-        self.check_stuck()
+    def report(self, strategy: RemoteStrategy, stuck_after: float = STUCK_AFTER) -> dict[str, Any]:
+        """This alias's entry of ``GET /_isthmus/remote/health`` (attempts in flight for
+        ``stuck_after`` seconds, the probe timeout, are reported stuck first)."""
+        self.check_stuck(stuck_after)
         mono, wall = self._clock.monotonic(), self._wall()
         heard: dict[str, float] = {}
         counts: dict[str, int] = {}

@@ -52,11 +52,12 @@ class HealthApiDeps:
 def remote_health(s: HealthApiDeps, alias: str | None = None) -> dict[str, Any]:
     """Every alias's live health (or one alias's), joined with its live connections."""
     names = s.remote.aliases() if alias is None else (alias,)
+    probes = s.probe_settings()
     remotes: dict[str, Any] = {}
     for name in names:
         connection = s.remote.get(name)  # raises for an unknown alias or a node without the role
-        remotes[name] = connection.strategy.health.report(connection.strategy)
-    probes = s.probe_settings()
+        strategy = connection.strategy
+        remotes[name] = strategy.health.report(strategy, stuck_after=probes.timeout)
     return {
         "cluster_name": s.node.settings.cluster_name,
         "node": {"id": s.node.node_id, "name": s.node.settings.node_name},
