@@ -5,7 +5,9 @@ One pair per remote mode runs every scenario in turn: the pair is moved into the
 keystore), its symptom is asserted from what a user sees (``_remote/info``, a cross-cluster
 search, both clusters' log lines written since the move), and the fault is healed by moving
 back to the working base, which must then search again. ``isthmus lab up <name>`` builds the
-same specs from nothing.
+same specs from nothing. The guide's scenarios that a running pair can take
+(``faults.on_pair``: the key, the user, the alias's target) run on the proxy pair the same way;
+``test_guide_scenarios.py`` builds each of them from nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from isthmus.lab import session
 from isthmus.lab.fault_scenarios import base_spec, fault_scenarios
-from isthmus.lab.faults import transition
-from isthmus.lab.scenarios import Expected, Scenario
+from isthmus.lab.faults import on_pair, transition
+from isthmus.lab.scenarios import Expected, Scenario, scenarios
 from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab
 from isthmus.lab.verify import apply_fault, log_marks, wait_for_symptom
 
@@ -30,6 +33,14 @@ from isthmus.lab.verify import apply_fault, log_marks, wait_for_symptom
 # keystore, and the proxy mode runs them all.
 SNIFF = ("certificate-without-address", "credential-not-reloaded")
 CASES = [(s.name, "proxy") for s in fault_scenarios("proxy")] + [(n, "sniff") for n in SNIFF]
+# The guide's scenarios that a running pair can take (key, user, alias target): the doctor's
+# tests run them on one pair too, so the lab must show the same symptoms there.
+GUIDE = [
+    name
+    for name, s in scenarios("proxy").items()
+    if name not in {f.name for f in fault_scenarios("proxy")}
+    and on_pair(s.spec, base_spec("proxy")) is not None
+]
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +92,19 @@ def _report(scenario: Scenario, problems: list[str], seen: object) -> str:
 
 @pytest.mark.parametrize(("name", "mode"), CASES, ids=[f"{m}-{n}" for n, m in CASES])
 def test_fault_symptom_then_heal(name: str, mode: str, labs: dict[str, Lab]) -> None:
-    scenario = next(s for s in fault_scenarios(mode) if s.name == name)
-    lab = labs[mode]
+    _symptom_then_heal(next(s for s in fault_scenarios(mode) if s.name == name), labs[mode])
+
+
+@pytest.mark.parametrize("name", GUIDE)
+def test_guide_symptom_on_a_shared_pair(name: str, labs: dict[str, Lab]) -> None:
+    scenario = scenarios("proxy")[name]
+    spec = on_pair(scenario.spec, base_spec("proxy"))
+    assert spec is not None
+    _symptom_then_heal(replace(scenario, spec=spec), labs["proxy"])
+
+
+def _symptom_then_heal(scenario: Scenario, lab: Lab) -> None:
+    mode = scenario.spec.mode
     base = lab.spec
     assert base == base_spec(mode), "a previous scenario was not healed"
     since = log_marks(lab)

@@ -9,8 +9,9 @@ can stand in front of the remote without breaking hostname verification.
 :func:`transition` applies a spec to a running pair the way an operator changes a running
 system: the relay's mode switches (and the connections open through the old path are closed),
 the alias's dynamic settings are updated, a certificate is replaced and the remote restarted
-(Isthmus, like ES, reads the remote cluster server's certificate at start), a credential is put
-in the keystore with or without the reload. The tests use it to run many scenarios on one pair,
+(Isthmus reads the remote cluster server's certificate at start), a new key is created and put
+in the keystore with or without the reload (and local connects again with it: per-request
+credentials alone would not show the handshake's symptoms), the user's role is rewritten. The tests use it to run many scenarios on one pair,
 and to heal a fault by applying the working spec again (what the doctor's fix should achieve).
 """
 
@@ -66,9 +67,9 @@ def issue_server_certificate(pki: _Pki, kind: str, server_ca: Any) -> tuple[Path
     return pki.issue("remote-server", issuer, **names)
 
 
-def relay_config(lab: Lab) -> RelayConfig:
+def relay_config(lab: Lab, source: str | None = None) -> RelayConfig:
     """The relay's configuration for ``lab.spec``: its backend is remote's remote cluster
-    server (routed under :data:`SNI_NAME` in sni mode)."""
+    server (routed under :data:`SNI_NAME` in sni mode), reached from ``source``."""
     spec = lab.spec
     assert spec.relay is not None
     backend = parse_address(lab.remote_cluster_address())
@@ -78,19 +79,61 @@ def relay_config(lab: Lab) -> RelayConfig:
         routes={SNI_NAME: backend} if spec.relay is RelayMode.SNI else {},
         hold=RELAY_HOLD,
         idle_cut=spec.relay_idle_cut,
+        source=source,
     )
+
+
+def _next_source(config: RelayConfig) -> str:
+    """The next loopback address for the relay's outgoing side: each state of a shared pair is
+    seen by remote as a new peer, so that its per-peer log throttle (one line per kind and peer
+    per minute) does not hide the lines of the next scenario."""
+    last = int((config.source or "127.0.0.1").rsplit(".", 1)[1])
+    return f"127.0.0.{last % 250 + 2}"
 
 
 # Fields a running lab can change, and what changing them takes.
 _RELAY = frozenset({"relay", "relay_idle_cut"})
-_ALIAS = frozenset({"server_name", "ping_schedule", "skip_unavailable"})
-_CHANGEABLE = _RELAY | _ALIAS | {"remote_certificate", "reload_credential"}
+_ALIAS = frozenset({"server_name", "ping_schedule", "skip_unavailable", "target"})
+_KEY = frozenset({"credential", "key_access"})
+_CHANGEABLE = (
+    _RELAY
+    | _ALIAS
+    | _KEY
+    | {
+        "remote_certificate",
+        "reload_credential",
+        "user_remote_indices",
+        "user_role_missing",
+    }
+)
+# What only a new pair can change: CAs and trust, local's and remote's node settings.
+_REBUILD = frozenset(
+    {
+        "mode", "server_enabled", "shared_ca", "client_trusts_server_ca", "client_certificate",
+        "transport_trusts_server_ca", "transport_trusts_remote_transport_ca",
+        "remote_anonymous_role", "connect_timeout",
+    }
+)  # fmt: skip
+
+
+def on_pair(spec: LabSpec, base: LabSpec) -> LabSpec | None:
+    """``spec`` as a running pair built from ``base`` can take it (with ``base``'s relay and
+    local node settings), or None when it needs a pair of its own. The guide's scenarios that
+    change only the key, the user, the alias or the certificate run on a shared pair this way."""
+    moved = dataclasses.replace(
+        spec,
+        relay=base.relay if spec.relay is None else spec.relay,
+        connect_timeout=spec.connect_timeout or base.connect_timeout,
+    )
+    if any(getattr(moved, name) != getattr(base, name) for name in _REBUILD):
+        return None
+    return moved
 
 
 def transition(lab: Lab, spec: LabSpec) -> None:
     """Change the running ``lab`` into ``spec`` (see the module docstring). Fields that would
     need the pair rebuilt (CAs, ports, users, keys, the mode...) raise ``ValueError``."""
-    from isthmus.lab.topology import _call
+    from isthmus.lab.topology import USER_ROLE, _call
 
     old = lab.spec
     changed = {
@@ -111,12 +154,33 @@ def transition(lab: Lab, spec: LabSpec) -> None:
         lab.remote.start()
         if lab.relay is None:  # the restarted server has a new port: point the alias at it
             lab.register()
-    if lab.relay is not None and changed & (_RELAY | {"remote_certificate"}):
-        lab.relay.configure(relay_config(lab))
+    if lab.relay is not None and changed:
+        lab.relay.configure(relay_config(lab, _next_source(lab.relay.config)))
         lab.relay.cut()  # connections through the old path end with it
     if changed & _ALIAS:
         lab.register()
-    if "reload_credential" in changed:
+    if changed & {"user_remote_indices", "user_role_missing"}:
+        lab.create_user()
+        if spec.user_role_missing:
+            _call(lab.local_url, "DELETE", f"/_security/role/{USER_ROLE}")
+    if changed & _KEY:  # a new key as the spec says, in the keystore (reloaded or not)
+        lab.key = None
+        if spec.credential is None:
+            lab.set_credential(None)
+        else:
+            if not spec.reload_credential:
+                lab.set_credential(None)  # the node runs without a key before it is added
+            lab.create_key()
+            lab.set_credential(lab.credential, reload=spec.reload_credential)
+        # A changed key goes with each request, but the guide's symptoms are the handshake's:
+        # local must connect again with it, as after a restart (the path is cut, or local
+        # restarted when there is no relay to cut).
+        if lab.relay is not None:
+            lab.relay.cut()
+        else:
+            lab.local.stop()
+            lab.local.start()
+    elif "reload_credential" in changed:
         credential = lab.credential
         if spec.reload_credential:
             _call(lab.local_url, "POST", "/_nodes/reload_secure_settings", {})
@@ -125,4 +189,11 @@ def transition(lab: Lab, spec: LabSpec) -> None:
             lab.set_credential(credential, reload=False)
 
 
-__all__ = ["CERTIFICATES", "SNI_NAME", "issue_server_certificate", "relay_config", "transition"]
+__all__ = [
+    "CERTIFICATES",
+    "SNI_NAME",
+    "issue_server_certificate",
+    "on_pair",
+    "relay_config",
+    "transition",
+]

@@ -79,6 +79,9 @@ class RelayConfig:
     routes: Mapping[str, Address] = field(default_factory=dict)  # sni: server_name -> backend
     hold: float = 0.0  # hold: seconds before forwarding
     idle_cut: float | None = None  # close a connection idle (both ways) for this many seconds
+    # The local address connections to a backend are opened from (None: the kernel picks), as
+    # the address of a proxy's outgoing side; on Linux any 127.x.y.z is a loopback address.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode in (RelayMode.PASS, RelayMode.HOLD) and self.backend is None:
@@ -95,12 +98,13 @@ class RelayConfig:
             "routes": {name: _format(a) for name, a in self.routes.items()},
             "hold": self.hold,
             "idle_cut": self.idle_cut,
+            "source": self.source,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RelayConfig:
         """Read a config; anything malformed raises ``ValueError`` naming the field."""
-        unknown = set(data) - {"mode", "backend", "routes", "hold", "idle_cut"}
+        unknown = set(data) - {"mode", "backend", "routes", "hold", "idle_cut", "source"}
         if unknown:
             raise ValueError(f"unknown relay config fields {sorted(unknown)}")
         try:
@@ -120,6 +124,7 @@ class RelayConfig:
             routes={str(k): parse_address(v) for k, v in routes.items()},
             hold=float(data.get("hold") or 0.0),
             idle_cut=None if idle is None else float(idle),
+            source=None if data.get("source") is None else str(data["source"]),
         )
 
     def with_mode(self, mode: RelayMode, **changes: Any) -> RelayConfig:
@@ -336,7 +341,8 @@ class Relay:
             if target is None:
                 return
             try:
-                backend_reader, backend = await asyncio.open_connection(*target)
+                source = (config.source, 0) if config.source else None
+                backend_reader, backend = await asyncio.open_connection(*target, local_addr=source)
             except OSError:
                 self._counts["backend_refused"] += 1
                 if config.mode is RelayMode.CONNECT:

@@ -256,9 +256,9 @@ class Lab:
                 self._load_sample()
         if self.spec.credential is not None:
             with run("create a cross-cluster API key on remote", self.remote):
-                self._create_key()
+                self.create_key()
         with run("create the local user with remote_indices", self.local):
-            self._create_user()
+            self.create_user()
         if self.credential is not None:
             with run("store the key in local's keystore, reload secure settings", self.local):
                 self.set_credential(self.credential, reload=self.spec.reload_credential)
@@ -271,7 +271,7 @@ class Lab:
         """What ``start`` does on an already running remote: the [logs] index and the key."""
         self._load_sample()
         if self.spec.credential is not None:
-            self._create_key()
+            self.create_key()
 
     def _load_sample(self) -> None:
         self.load_documents(INDEX, list(SAMPLE))
@@ -288,7 +288,9 @@ class Lab:
         )
         _call(self.remote_url, "POST", "/_bulk?refresh=true", bulk, ndjson=True)
 
-    def _create_key(self) -> None:
+    def create_key(self) -> None:
+        """Create the key the spec's ``credential`` says on remote; ``self.credential`` becomes
+        what local's keystore should hold (not stored yet: see :meth:`set_credential`)."""
         s = self.spec
         if s.credential == "rest":
             key = _call(self.remote_url, "POST", "/_security/api_key", {"name": "rest-key"})
@@ -306,7 +308,8 @@ class Lab:
             _call(self.remote_url, "DELETE", "/_security/api_key", {"ids": [key["id"]]})
         self.credential = encoded
 
-    def _create_user(self) -> None:
+    def create_user(self) -> None:
+        """Create (or update) the lab user and its role with the spec's ``remote_indices``."""
         s = self.spec
         role: dict[str, Any] = {"cluster": ["monitor"], "indices": []}
         if s.user_remote_indices is not None:

@@ -10,6 +10,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -69,6 +70,30 @@ async def test_pass_forwards_both_ways(echo: Echo) -> None:
         stats = relay.stats()
         assert (stats.accepted, stats.bytes_up, stats.bytes_down) == (1, 5, 5)
         assert "mode=pass" in repr(relay)
+
+
+async def test_backend_connections_come_from_the_source_address() -> None:
+    peers: list[str] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        writer.write(b"ok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(record, "127.0.0.1", 0)
+    async with server:
+        backend = server.sockets[0].getsockname()[:2]
+        config = RelayConfig(backend=backend, source="127.0.0.7")
+        async with Relay(config) as relay:
+            reader, writer = await asyncio.open_connection(*relay.address)
+            assert await reader.read() == b"ok"
+            writer.close()
+            await relay.configure(replace(config, source=None))
+            reader, writer = await asyncio.open_connection(*relay.address)
+            assert await reader.read() == b"ok"
+            writer.close()
+    assert peers == ["127.0.0.7", "127.0.0.1"]
 
 
 async def test_drop_accepts_and_never_answers(echo: Echo) -> None:
@@ -214,6 +239,7 @@ async def test_http_connect_proxy(echo: Echo) -> None:
             (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 405 Method Not Allowed"),
             (b"CONNECT 8.8.8.8:443 HTTP/1.1\r\n\r\n", b"HTTP/1.1 403 Forbidden"),
             (b"CONNECT nonsense HTTP/1.1\r\n\r\n", b"HTTP/1.1 403 Forbidden"),
+            (_client_hello("remote.lab"), b"HTTP/1.1 400 Bad Request"),  # TLS to an HTTP proxy
             (
                 f"CONNECT 127.0.0.1:{closed_port} HTTP/1.1\r\n\r\n".encode(),
                 b"HTTP/1.1 502 Bad Gateway",
@@ -241,6 +267,11 @@ def test_bad_configs_are_refused_with_the_reason(data: dict[str, object], messag
 
 
 def test_config_round_trips_through_json() -> None:
-    config = RelayConfig(RelayMode.SNI, routes={"a": ("127.0.0.1", 1), "b": ("::1", 2)}, idle_cut=3)
+    config = RelayConfig(
+        RelayMode.SNI,
+        routes={"a": ("127.0.0.1", 1), "b": ("::1", 2)},
+        idle_cut=3,
+        source="127.0.0.9",
+    )
     assert RelayConfig.from_json(config.to_json()) == config
     assert parse_address("[::1]:9443") == ("::1", 9443)
