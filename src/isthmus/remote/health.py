@@ -39,11 +39,11 @@ from isthmus.remote.health_classify import (
     classify_round,
 )
 from isthmus.remote.health_records import History, LatencyWindow, NodeRecord, iso, node_json
+from isthmus.remote.security_model import SecurityModel
 from isthmus.transport.channel_info import ChannelState
 
 if TYPE_CHECKING:
     from isthmus.remote.connection_manager import ManagedConnection
-    from isthmus.remote.security_model import SecurityModel
     from isthmus.remote.strategy import RemoteStrategy
     from isthmus.transport.connect_trace import ConnectAttempt
 
@@ -51,6 +51,7 @@ FLAP_WINDOW = 300.0  # seconds over which up/down transitions are counted
 FLAPS_YELLOW = 4  # two down-and-up cycles in the window
 CERTIFICATE_WARNING = dt.timedelta(days=7)  # yellow this long before the remote's cert expires
 STUCK_AFTER = 3.0  # an attempt in flight this long is reported at the phase it is stuck in
+MAX_ADDRESSES = 256  # remote addresses remembered per alias
 
 
 class AliasHealth:
@@ -85,11 +86,13 @@ class AliasHealth:
 
     @property
     def api_key(self) -> bool:
-        return self.model.value == "api_key"
+        return self.model is SecurityModel.API_KEY
 
     def _node(self, address: str) -> NodeRecord:
         record = self.nodes.get(address)
         if record is None:
+            if len(self.nodes) >= MAX_ADDRESSES:  # bounded: forget the oldest address seen
+                del self.nodes[next(iter(self.nodes))]
             record = self.nodes[address] = NodeRecord(address)
         return record
 
