@@ -25,7 +25,17 @@ from isthmus.lab import session
 from isthmus.lab.fault_scenarios import base_spec, fault_scenarios
 from isthmus.lab.faults import on_pair, transition
 from isthmus.lab.scenarios import Expected, Scenario, scenarios
-from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    INDEX,
+    USER,
+    USER_PASSWORD,
+    Lab,
+    LabError,
+    _call,
+    _with_user,
+)
 from isthmus.lab.verify import apply_fault, log_marks, wait_for_symptom
 
 # In sniff mode the certificate faults show the same TLS failure; two of them run there too, for
@@ -131,7 +141,8 @@ def _isthmus(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_lab_up_a_relay_scenario_and_down(tmp_path: Path) -> None:
     """``isthmus lab up`` builds a relay scenario from nothing: the relay outlives the command
-    like the nodes, the symptom is verified, and ``lab down`` stops all three processes."""
+    like the nodes, the symptom is verified; ``lab path`` heals and breaks the path by hand;
+    ``lab down`` stops all three processes."""
     root = tmp_path / "lab"
     sniff = _isthmus("lab", "up", "reset", "--mode", "sniff", "--dir", str(root), cwd=tmp_path)
     assert sniff.returncode == 2 and "exists in proxy mode only" in sniff.stdout
@@ -147,6 +158,23 @@ def test_lab_up_a_relay_scenario_and_down(tmp_path: Path) -> None:
     assert "symptom verified" in up.stdout and "relay (sni)" in up.stdout
     pids = session.running_pids(root.resolve())
     assert len(pids) == 3  # remote, local, relay
+
+    # Heal the path by hand: the proxy no longer routes by SNI, the alias connects.
+    healed = _isthmus("lab", "path", "pass", "--dir", str(root), cwd=tmp_path)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "mode [pass]" in healed.stdout
+    state = session.read_state(root.resolve())
+    assert state is not None
+    user_url = _with_user(str(state["local"]), USER, USER_PASSWORD)
+    hits = _call(user_url, "GET", f"/{ALIAS}:{INDEX}/_search")["hits"]["total"]["value"]
+    assert hits == 3
+    broken = _isthmus("lab", "path", "reset", "--dir", str(root), cwd=tmp_path)
+    assert broken.returncode == 0 and "mode [reset]" in broken.stdout
+    with pytest.raises(LabError) as refused:
+        _call(user_url, "GET", f"/{ALIAS}:{INDEX}/_search")
+    assert "Connection reset by peer" in refused.value.body
+    bad = _isthmus("lab", "path", "teleport", "--dir", str(root), cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown relay mode [teleport]" in bad.stdout
 
     down = _isthmus("lab", "down", "--dir", str(root), cwd=tmp_path)
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout

@@ -3,7 +3,9 @@
 ``lab up <scenario>`` builds the pair with that scenario's fault (the same definitions the
 integration tests assert, :mod:`isthmus.lab.scenarios`), waits until its symptom shows, and
 leaves both nodes running for you to investigate. What was broken is only printed with
-``--reveal``, so the lab works as an exercise. ``lab down`` stops and removes it.
+``--reveal``, so the lab works as an exercise. ``lab down`` stops and removes it. In the
+scenarios with a relay in front of the remote, ``lab path <mode>`` breaks or heals the path
+while the clusters run (``lab relay`` is the relay process itself).
 """
 
 from __future__ import annotations
@@ -145,6 +147,43 @@ def lab_status(workdir: Path) -> None:
         console.print(
             "    " + orjson.dumps(info["remote_info"]).decode(), markup=False, highlight=False
         )
+
+
+@lab_cli.command("path")
+@click.argument("mode")
+@click.option("--idle-cut", type=float, help="Close connections idle this many seconds (0: never).")
+@click.option("--hold", type=float, help="Seconds a new connection waits in hold mode.")
+@_DIR
+def lab_path(mode: str, idle_cut: float | None, hold: float | None, workdir: Path) -> None:
+    """Break or heal the path: switch the relay in front of the remote to MODE (pass, drop,
+    blackhole, hold, reset, sni, connect) and close the connections open through it."""
+    from isthmus.lab.relay import RelayConfig
+    from isthmus.lab.relay_control import RelayError, RelayProcess
+
+    console = new_console()
+    home = workdir.resolve() / "relay"
+    try:
+        relay = RelayProcess.attach(home)
+        current = relay.request({"op": "stats"})["config"]
+        config = RelayConfig.from_json(
+            {
+                **current,
+                "mode": mode,
+                "idle_cut": current["idle_cut"] if idle_cut is None else (idle_cut or None),
+                "hold": current["hold"] if hold is None else hold,
+            }
+        )
+        relay.configure(config)
+        closed = relay.cut()
+    except (RelayError, ValueError, OSError) as exc:
+        console.print(f"{exc}", style="red", markup=False)
+        sys.exit(2 if isinstance(exc, ValueError) else 1)
+    console.print(
+        f"relay {relay.address}: mode [{config.mode}]"
+        + (f", idle cut {config.idle_cut:g}s" if config.idle_cut else "")
+        + f"; closed {closed} open connection(s)",
+        markup=False,
+    )
 
 
 @lab_cli.command("relay")

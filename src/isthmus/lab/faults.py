@@ -22,7 +22,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from isthmus.lab.relay import RelayConfig, RelayMode, parse_address
+from isthmus.lab.relay import RelayConfig, parse_address
 
 if TYPE_CHECKING:
     from isthmus.lab.topology import Lab, LabSpec, _Pki
@@ -76,7 +76,7 @@ def relay_config(lab: Lab, source: str | None = None) -> RelayConfig:
     return RelayConfig(
         mode=spec.relay,
         backend=backend,
-        routes={SNI_NAME: backend} if spec.relay is RelayMode.SNI else {},
+        routes={SNI_NAME: backend},  # also outside sni mode: `lab path sni` can switch to it
         hold=RELAY_HOLD,
         idle_cut=spec.relay_idle_cut,
         source=source,

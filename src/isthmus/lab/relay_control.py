@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from isthmus.lab.relay import Address, Relay, RelayConfig, parse_address
+from isthmus.lab.relay import Address, Relay, RelayConfig, RelayMode, parse_address
 
 PORTS_FILE = "ports.json"
 LOG_FILE = "relay.log"
@@ -172,10 +172,33 @@ class RelayProcess:
         self._control = parse_address(info["control"])
         return self
 
+    @classmethod
+    def attach(cls, home: Path) -> RelayProcess:
+        """The relay already running under ``home`` (started by another process, e.g. ``lab
+        up``), to steer it; :class:`RelayError` when there is none."""
+        try:
+            info = orjson.loads((home / PORTS_FILE).read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            raise RelayError(
+                f"no relay runs in [{home}] (only the scenarios with a relay have one; "
+                "`isthmus lab list`)"
+            ) from None
+        relay = cls(home, RelayConfig(RelayMode.DROP))  # replaced by the relay's own below
+        relay.address = str(info["listen"])
+        relay._control = parse_address(info["control"])
+        relay.config = RelayConfig.from_json(relay.request({"op": "stats"})["config"])
+        return relay
+
     def request(self, request: dict[str, Any]) -> dict[str, Any]:
         """One control request; raises :class:`RelayError` when the relay refuses it."""
         assert self._control is not None, "relay not started"
-        with socket.create_connection(self._control, timeout=10) as sock:
+        try:
+            sock = socket.create_connection(self._control, timeout=10)
+        except OSError as exc:
+            raise RelayError(
+                f"the relay does not answer at {_format(self._control)}: {exc}"
+            ) from None
+        with sock:
             sock.sendall(orjson.dumps(request) + b"\n")
             with sock.makefile("rb") as stream:
                 answer: dict[str, Any] = orjson.loads(stream.readline())
