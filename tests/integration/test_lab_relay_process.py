@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from isthmus.lab.relay import RelayConfig, RelayMode, parse_address
+from isthmus.lab.relay_config import RelayConfig, RelayMode, parse_address
 from isthmus.lab.relay_control import RelayError, RelayProcess
 
 

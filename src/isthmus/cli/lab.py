@@ -157,7 +157,7 @@ def lab_status(workdir: Path) -> None:
 def lab_path(mode: str, idle_cut: float | None, hold: float | None, workdir: Path) -> None:
     """Break or heal the path: switch the relay in front of the remote to MODE (pass, drop,
     blackhole, hold, reset, sni, connect) and close the connections open through it."""
-    from isthmus.lab.relay import RelayConfig
+    from isthmus.lab.relay_config import RelayConfig
     from isthmus.lab.relay_control import RelayError, RelayProcess
 
     console = new_console()
@@ -203,7 +203,7 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
 
     import orjson
 
-    from isthmus.lab.relay import RelayConfig, parse_address
+    from isthmus.lab.relay_config import RelayConfig, parse_address
     from isthmus.lab.relay_control import serve
 
     try:

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from isthmus.doctor.model import Side
 from isthmus.lab.faults import SNI_NAME
-from isthmus.lab.relay import RelayMode
+from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.scenarios import DoctorVerdict, Expected, Scenario
 from isthmus.lab.topology import ALIAS, LabSpec
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE

@@ -22,7 +22,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from isthmus.lab.relay import RelayConfig, parse_address
+from isthmus.lab.relay_config import RelayConfig, parse_address
 
 if TYPE_CHECKING:
     from isthmus.lab.topology import Lab, LabSpec, _Pki

@@ -31,14 +31,11 @@ from typing import Any
 
 import orjson
 
-from isthmus.lab.relay import Address, Relay, RelayConfig, RelayMode, parse_address
+from isthmus.lab.relay import Relay
+from isthmus.lab.relay_config import Address, RelayConfig, RelayMode, format_address, parse_address
 
 PORTS_FILE = "ports.json"
 LOG_FILE = "relay.log"
-
-
-def _format(address: Address) -> str:
-    return f"{address[0]}:{address[1]}"
 
 
 # --- the relay process ------------------------------------------------------------------------
@@ -59,11 +56,16 @@ async def serve(home: Path, config: RelayConfig, listen: Address) -> None:
             tmp = home / f"{PORTS_FILE}.tmp"
             tmp.write_bytes(
                 orjson.dumps(
-                    {"listen": _format(relay.address), "control": _format(control_address)}
+                    {
+                        "listen": format_address(relay.address),
+                        "control": format_address(control_address),
+                    }
                 )
             )
             os.replace(tmp, home / PORTS_FILE)
-            _log(f"relay on [{_format(relay.address)}] {orjson.dumps(config.to_json()).decode()}")
+            _log(
+                f"relay on [{format_address(relay.address)}] {orjson.dumps(config.to_json()).decode()}"
+            )
             await stop.wait()
     _log("relay stopped")
 
@@ -196,7 +198,7 @@ class RelayProcess:
             sock = socket.create_connection(self._control, timeout=10)
         except OSError as exc:
             raise RelayError(
-                f"the relay does not answer at {_format(self._control)}: {exc}"
+                f"the relay does not answer at {format_address(self._control)}: {exc}"
             ) from None
         with sock:
             sock.sendall(orjson.dumps(request) + b"\n")

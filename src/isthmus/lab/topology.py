@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from isthmus.lab.relay import RelayMode
+from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.relay_control import RelayProcess
 from isthmus.testing.process import NodeProcess
 

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from isthmus.lab.fault_scenarios import base_spec
 from isthmus.lab.faults import CERTIFICATES, SNI_NAME, issue_server_certificate, transition
-from isthmus.lab.relay import RelayMode
+from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.topology import Lab, _Pki
 
 

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from isthmus.lab.relay import Address, Relay, RelayConfig, RelayMode, parse_address
+from isthmus.lab.relay import Relay
+from isthmus.lab.relay_config import Address, RelayConfig, RelayMode, parse_address
 
 
 class Echo:
