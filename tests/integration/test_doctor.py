@@ -36,7 +36,6 @@ from isthmus.lab.topology import (
     LabSpec,
     _call,
 )
-from isthmus.lab.verify import wait_for_symptom
 
 GOOD_ROLE = {
     "cluster": ["monitor"],
@@ -324,29 +323,44 @@ def test_unknown_alias(pair: Lab) -> None:
 
 # --- the guide's faults that need their own build ----------------------------------------------
 
-# scenario -> (local REST only, with the remote's evidence): (stage, cause, side) or, undecided,
-# ("undecided", candidate set).
-OWN_BUILD: dict[str, tuple[Any, Any]] = {
-    "server-disabled": (
-        ("tcp", "tcp_refused", "remote"),
-        ("configuration", "remote_cluster_server_disabled", "remote"),
-    ),
-    "untrusted-ca": (
-        ("undecided", {"tls_untrusted_ca", "transport_port_with_credentials"}),
-        ("tls", "tls_untrusted_ca", "local"),
-    ),
-    "transport-port-shared-ca": (
-        ("undecided", {"transport_port_with_credentials", "tls_client_certificate_required"}),
-        ("protocol", "transport_port_with_credentials", "local"),
-    ),
-    "transport-port-client-cert": (("protocol", "transport_port_with_credentials", "local"),) * 2,
-    "transport-port-anonymous": (("protocol", "transport_port_with_credentials", "local"),) * 2,
-    "transport-port-anonymous-superuser": (
-        ("protocol", "transport_port_with_credentials", "local"),
-    )
-    * 2,
-    "no-credentials-trusted": (("protocol", "remote_cluster_port_without_credentials", "local"),)
-    * 2,
+# scenario -> evidence level -> (stage, cause, side), or ("undecided", candidates). Levels:
+# "rest" the local cluster's REST APIs (plus the probe, which runs from this machine when the
+# connection fails), "no_probe" the same without it, "remote" + the remote's REST APIs,
+# "logs" + both clusters' log directories (no remote REST).
+TRANSPORT = ("protocol", "transport_port_with_credentials", "local")
+NO_CREDENTIALS = ("protocol", "remote_cluster_port_without_credentials", "local")
+OWN_BUILD: dict[str, dict[str, Any]] = {
+    "server-disabled": {
+        "rest": ("tcp", "tcp_refused", "remote"),
+        "remote": ("configuration", "remote_cluster_server_disabled", "remote"),
+        "logs": ("tcp", "tcp_refused", "remote"),
+    },
+    "untrusted-ca": {
+        "rest": ("undecided", {"tls_untrusted_ca", "transport_port_with_credentials"}),
+        "remote": ("tls", "tls_untrusted_ca", "local"),
+        "logs": ("tls", "tls_untrusted_ca", "local"),
+    },
+    "transport-port-different-ca": {
+        "rest": ("undecided", {"tls_untrusted_ca", "transport_port_with_credentials"}),
+        "logs": TRANSPORT,
+    },
+    "transport-port-shared-ca": {
+        "rest": (
+            "undecided",
+            {"transport_port_with_credentials", "tls_client_certificate_required"},
+        ),
+        "remote": TRANSPORT,
+    },
+    "transport-port-client-cert": {"rest": TRANSPORT, "remote": TRANSPORT, "logs": TRANSPORT},
+    "transport-port-anonymous": {"rest": TRANSPORT, "remote": TRANSPORT},
+    "transport-port-anonymous-superuser": {"rest": TRANSPORT, "no_probe": TRANSPORT},
+    "no-credentials": {
+        "rest": NO_CREDENTIALS,
+        "no_probe": ("undecided", {"remote_cluster_port_without_credentials", "tls_untrusted_ca"}),
+        "remote": NO_CREDENTIALS,
+        "logs": NO_CREDENTIALS,
+    },
+    "no-credentials-trusted": {"rest": NO_CREDENTIALS, "no_probe": NO_CREDENTIALS},
 }
 
 
@@ -356,17 +370,25 @@ def test_guide_scenarios_with_their_own_build(
 ) -> None:
     scenario = scenarios("proxy")[name]
     with Lab(tmp_path, scenario.spec) as lab:
-        lab.start()
-        wait_for_symptom(lab, scenario)
+        lab.start()  # the doctor's own test search makes the failure happen (and be logged)
+        assert lab.local is not None and lab.remote is not None
         for s in _secrets(lab):
             record_secret(s)
-        for remote, expected in zip((False, True), OWN_BUILD[name], strict=True):
-            code, report, output = doctor(lab, "--json", remote=remote)
+        logs = (
+            "--local-logs", str(lab.local.log_file.parent),
+            "--remote-logs", str(lab.remote.log_file.parent),
+        )  # fmt: skip
+        # The log level last: by then the earlier runs' attempts are in both logs.
+        levels = sorted(OWN_BUILD[name].items(), key=lambda item: item[0] == "logs")
+        for level, expected in levels:
+            extra = {"rest": (), "no_probe": ("--no-probe",), "remote": (), "logs": logs}[level]
+            code, report, output = doctor(lab, "--json", *extra, remote=level == "remote")
             alias = report["aliases"][ALIAS]
             if expected[0] == "undecided":
-                assert code == 2 and set(alias["findings"][0]["candidates"]) == expected[1], output
+                assert code == 2, (level, output)
+                assert set(alias["findings"][0]["candidates"]) == expected[1], (level, output)
             else:
-                assert code == 1 and first(alias) == expected, (remote, alias["findings"])
+                assert code == 1 and first(alias) == expected, (level, alias["findings"])
                 assert alias["findings"][0]["fix"]["steps"], "a concrete fix"
             no_secret(output, _secrets(lab))
 
@@ -386,3 +408,22 @@ def test_sniff_mode_healthy_and_refused(tmp_path: Path) -> None:
         code, alias = verdict(lab, remote=True)
         assert code == 1 and first(alias) == ("tcp", "tcp_refused", "local")
         assert '"cluster.remote.my.seeds": ["' in alias["findings"][0]["fix"]["steps"][1]
+
+
+def test_unreachable_local_cluster_and_bad_bundle_exit_2(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "isthmus", "doctor"]
+    done = subprocess.run(
+        [*run, "--local", "http://127.0.0.1:9", "--local-user", "u", "--local-password", "secret-pw"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (
+        done.returncode == 2
+        and "cannot read the local cluster at http://127.0.0.1:9" in done.stderr
+    )
+    assert "secret-pw" not in done.stdout + done.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    done = subprocess.run(
+        [*run, "--from", str(bad)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2 and "not an isthmus doctor bundle" in done.stderr

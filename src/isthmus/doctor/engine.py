@@ -99,6 +99,14 @@ def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
     """
     every = [r for source in sources for r in source]
     ruled = {c for r in every for f in r.findings for c in f.ruled_out}
+    # A port cause a source states for certain (a probe that identified the port) answers it.
+    ruled |= {
+        f.cause
+        for r in every
+        if r.outcome is Outcome.FAILED
+        for f in r.findings
+        if f.cause in PORT_QUESTIONS and f.confidence is Confidence.CERTAIN
+    }
     sticky = [
         r
         for r in every

@@ -210,3 +210,24 @@ def test_merge_a_later_failure_does_not_settle_an_earlier_question() -> None:
     probe = [StageResult(Stage.TLS, Outcome.FAILED, (sure,))]
     (tls,) = [r for r in merge([rest, probe]) if r.stage is Stage.TLS]
     assert tls.outcome is Outcome.FAILED and tls.findings[0].message == "!"
+
+
+def test_merge_a_certain_port_finding_answers_the_port_question() -> None:
+    question = Finding(
+        Stage.PROTOCOL,
+        "remote_cluster_port_without_credentials",
+        Side.LOCAL,
+        "?",
+        confidence=Confidence.POSSIBLE,
+        candidates=("remote_cluster_port_without_credentials", "tls_untrusted_ca"),
+    )
+    logs = [StageResult(Stage.PROTOCOL, Outcome.UNDECIDED, (question,))]
+    probe = [
+        StageResult(
+            Stage.PROTOCOL,
+            Outcome.FAILED,
+            (_f(Stage.PROTOCOL, "remote_cluster_port_without_credentials"),),
+        )
+    ]
+    (protocol,) = [r for r in merge([logs, probe]) if r.stage is Stage.PROTOCOL]
+    assert protocol.outcome is Outcome.FAILED
