@@ -59,7 +59,7 @@ async def test_refused() -> None:
     report = await probe_remote(target(free_port()))
     assert failed_cause(report) == (Stage.TCP, "tcp_refused"), outcome(report)
     assert "ECONNREFUSED" in details(report)
-    assert report.elapsed < 0.5
+    assert report.elapsed < 1.0  # no wait at all; the bound only allows for a loaded machine
     again = ProbeReport.from_json(orjson.loads(orjson.dumps(report.to_json())))
     assert again.to_json() == report.to_json() and again.stages == report.stages
     assert report.stage(Stage.TCP).findings[0].fix is not None
