@@ -56,7 +56,7 @@ from isthmus.doctor.model import (
 from isthmus.doctor.port_identity import PortIdentity
 from isthmus.doctor.probe_connection import ProbeConnection
 from isthmus.remote.security_model import SecurityModel
-from isthmus.settings.secret import Secret
+from isthmus.settings.secret import REDACTED, Secret
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -177,7 +177,17 @@ class Probe:
         return f"probe {stage.value} {self.target.address}"
 
     def evidence(self, stage: Stage, *details: str) -> tuple[Evidence, ...]:
-        return tuple(Evidence(self.source(stage), d) for d in details)
+        return tuple(Evidence(self.source(stage), self.redact(d)) for d in details)
+
+    def redact(self, text: str) -> str:
+        """``text`` without the credential or its secret, whatever a remote echoed back (no
+        remote is known to, but no output of the doctor may carry a secret)."""
+        secret = self.target.credential
+        if secret is None:
+            return text
+        for value in _secret_forms(secret.reveal()):
+            text = text.replace(value, REDACTED)
+        return text
 
     def passed(self, stage: Stage, *details: str) -> None:
         self.results[stage] = StageResult(stage, Outcome.PASSED, (), self.evidence(stage, *details))
@@ -204,7 +214,7 @@ class Probe:
             stage=stage,
             cause=code,
             side=known.side,
-            message=f"[{self.target.alias}] {self.target.address}: {message}",
+            message=self.redact(f"[{self.target.alias}] {self.target.address}: {message}"),
             nodes=(self.target.address,),
             fix=fix_for(code, self.target),
             evidence=evidence,
@@ -226,7 +236,7 @@ class Probe:
             stage=stage,
             cause=candidates[0] if candidates else "undecided",
             side=cause_of(candidates[0]).side if candidates else Side.UNKNOWN,
-            message=f"[{self.target.alias}] {self.target.address}: {message}",
+            message=self.redact(f"[{self.target.alias}] {self.target.address}: {message}"),
             nodes=(self.target.address,),
             evidence=evidence,
             confidence=Confidence.POSSIBLE,
@@ -238,6 +248,23 @@ class Probe:
     @property
     def stopped(self) -> bool:
         return any(r.outcome in (Outcome.FAILED, Outcome.UNDECIDED) for r in self.results.values())
+
+
+def _secret_forms(encoded: str) -> tuple[str, ...]:
+    """The encoded credential and the secret inside it (``base64(id:secret)``)."""
+    import base64
+    import binascii
+
+    forms = [encoded]
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return tuple(forms)
+    forms.append(decoded)
+    secret = decoded.partition(":")[2]
+    if len(secret) >= 8:  # a short fragment could match innocent text; real secrets are 22
+        forms.append(secret)
+    return tuple(f for f in forms if f)
 
 
 def _stages(target: ProbeTarget) -> tuple[Stage, ...]:

@@ -7,6 +7,7 @@ real (the API-key model's authentication causes need a whole remote cluster: see
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import socket
 import ssl
@@ -466,3 +467,28 @@ async def test_older_elasticsearch_answers_the_v7_handshake_only() -> None:
     assert "(format 8800000) got no readable answer" in text
     assert "transport version [8060099]" in text
     assert report.remote_version == "transport 8060099"
+
+
+async def test_a_remote_that_echoes_the_credential_never_gets_it_into_the_report() -> None:
+    from isthmus.errors import AuthenticationError
+    from isthmus.settings.secret import Secret
+
+    def echo_back(action: str, headers: dict[str, str], info: object) -> None:
+        if action == "cluster:internal/remote_cluster/handshake":
+            value = headers.get("_cross_cluster_access_credentials", "")
+            raise AuthenticationError(f"unable to authenticate [{value}]: invalid credentials")
+        raise AuthenticationError(
+            "missing credentials; require transport header "
+            "[_cross_cluster_access_credentials] but none found"
+        )
+
+    secret = "s3cr3tS3cr3tS3cr3tS3cr"
+    encoded = base64.b64encode(f"keyid:{secret}".encode()).decode()
+    async with transport_server(profile="_remote_cluster", request_filter=echo_back) as server:
+        report = await probe_remote(
+            target(server.port, model=SecurityModel.API_KEY, credential=Secret(encoded))
+        )
+    assert failed_cause(report) == (Stage.AUTHENTICATION, "api_key_invalid"), outcome(report)
+    text = orjson.dumps(report.to_json()).decode()
+    assert secret not in text and encoded not in text
+    assert "::es_redacted::" in text
