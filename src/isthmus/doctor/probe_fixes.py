@@ -198,12 +198,12 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         ),
         Side.LOCAL,
     )
-    for code in (
+    for key_code in (
         "api_key_wrong_type",
         "api_key_invalid",
         "api_key_unknown",
         "api_key_invalidated",
         "api_key_expired",
     ):
-        fixes[code] = key_fix
+        fixes[key_code] = key_fix
     return fixes.get(code)
