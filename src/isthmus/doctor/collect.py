@@ -35,6 +35,9 @@ _SECRET_KEYS = frozenset(
     {"password", "passphrase", "secret", "api_key", "encoded", "token", "credentials"}
 )
 _SECRET_SUFFIXES = ("password", "passphrase", "secret", "token")
+# Parts of a key name that mark a secret anywhere in it (secret_key, client_secret,
+# bind_password, access_key, private_key, secure_url, ...).
+_SECRET_WORDS = ("password", "passphrase", "secret", "access_key", "private_key")
 
 
 @dataclass(frozen=True)
@@ -228,16 +231,28 @@ def prune_roles(body: Any) -> Any:
     }
 
 
+def secret_key(key: str) -> bool:
+    """Whether a setting or field named ``key`` holds a secret. Generous on purpose: a value
+    wrongly hidden costs a little evidence, a secret shown costs the user's credentials."""
+    last = key.rsplit(".", 1)[-1].lower()
+    return (
+        last in _SECRET_KEYS
+        or any(last.endswith("_" + s) for s in _SECRET_SUFFIXES)
+        or any(word in last for word in _SECRET_WORDS)
+        or last.startswith("secure_")
+    )
+
+
 def redact(value: Any) -> Any:
-    """Secret-looking keys (passwords, keys, tokens) replaced by ES's redaction marker."""
+    """Secret-looking keys (passwords, keys, tokens, secure settings) replaced by ES's redaction
+    marker, whatever the value's type (a number or a list is as secret as a string)."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            last = str(k).rsplit(".", 1)[-1].lower()
-            secret = last in _SECRET_KEYS or any(last.endswith("_" + s) for s in _SECRET_SUFFIXES)
-            out[k] = (
-                ev.REDACTED if secret and isinstance(v, str) and v != ev.REDACTED else redact(v)
-            )
+            if secret_key(str(k)) and v is not None and not isinstance(v, Mapping):
+                out[k] = ev.REDACTED
+            else:
+                out[k] = redact(v)
         return out
     if isinstance(value, list):
         return [redact(v) for v in value]
