@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from isthmus.doctor.log_symptoms import Symptom
 from isthmus.doctor.model import Confidence
+from isthmus.wire.names import DEFAULT_PROFILE, REMOTE_CLUSTER_PROFILE
 
 # How far apart in time two lines of one event may be: the clusters' clocks differ, and the
 # guide's own example pairs are up to 100 s apart. A shared API key id is a stronger tie.
@@ -39,7 +40,7 @@ _ANSWERS: dict[str, tuple[str, ...]] = {
     "dead_connection": ("lifecycle",),
 }
 # A model's ssl context dialling the other model's port; what the remote's profile shows.
-_WRONG_PROFILE = {"api_key": "default", "certificate": "_remote_cluster"}
+_WRONG_PROFILE = {"api_key": DEFAULT_PROFILE, "certificate": REMOTE_CLUSTER_PROFILE}
 _PORT_CAUSE = {
     "api_key": "transport_port_with_credentials",
     "certificate": "remote_cluster_port_without_credentials",
@@ -302,7 +303,7 @@ def _decide_trust(d: Decision, s: Symptom, answers: list[Symptom]) -> None:
 def _decide_client_cert(d: Decision, s: Symptom, answers: list[Symptom]) -> None:
     if answers:
         profile = answers[0].profile
-        if profile == "default" and s.profile != "default":
+        if profile == DEFAULT_PROFILE and s.profile != DEFAULT_PROFILE:
             d.cause, d.ruled_out = (
                 "transport_port_with_credentials",
                 ("tls_client_certificate_required",),
@@ -315,7 +316,7 @@ def _decide_client_cert(d: Decision, s: Symptom, answers: list[Symptom]) -> None
             )
         d.candidates, d.confidence = (), Confidence.CERTAIN
         return
-    if s.profile != "default" and _port_range(split_address(s.peer)[1]) == "transport":
+    if s.profile != DEFAULT_PROFILE and _port_range(split_address(s.peer)[1]) == "transport":
         d.cause, d.candidates, d.confidence = (
             "transport_port_with_credentials",
             (),
@@ -339,7 +340,7 @@ def remote_only(r: Symptom, tie: str | None) -> Decision:
     d = Decision(
         r.cause, r.candidates, confidence if r.cause else Confidence.POSSIBLE, r, detail=r.detail
     )
-    if r.kind == "empty_client_chain" and r.profile == "default":
+    if r.kind == "empty_client_chain" and r.profile == DEFAULT_PROFILE:
         d.cause, d.candidates, d.confidence = (
             None,
             ("transport_port_with_credentials", "tls_client_certificate_required"),

@@ -17,8 +17,8 @@ from typing import Any
 
 from isthmus.doctor.log_lines import LogLine
 from isthmus.doctor.log_tls import TRUST_FAILURE, TrustText, classify_trust, parse_trust
-
-HANDSHAKE = "cluster:internal/remote_cluster/handshake"
+from isthmus.wire.names import DEFAULT_PROFILE
+from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def _local(line: LogLine) -> list[Symptom]:
             "client_cert_refused",
             None,
             candidates=("transport_port_with_credentials", "tls_client_certificate_required")
-            if profile != "default"
+            if profile != DEFAULT_PROFILE
             else ("tls_client_certificate_required", "tls_client_untrusted"),
             certain=False,
             detail="the remote refused the TLS handshake for want of a client certificate "
