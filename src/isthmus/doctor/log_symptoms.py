@@ -67,6 +67,12 @@ _NODE_ADDRESS = re.compile(
 )
 _AT_ADDRESS = re.compile(r"at address \[([^\]]+)\]")
 _REFUSED_TO = re.compile(r"Connection refused: (?:[^/\s]*/)?(\S+)")
+_NO_DATA_FROM = re.compile(r"no data from \[([^\]]+)\]")  # Isthmus's keep-alive verdict
+# A DiscoveryNode as ES prints it: {name}{id}[{ephemeral id}{host name}]{address}{...}.
+_DESCRIPTOR = re.compile(r"\[\{([^{}#]+)\}(?:\{[^{}]*\})*?\{[^{}]*\d:\d+\}")
+_DESCRIPTOR_ADDRESS = re.compile(
+    r"\{((?:\d{1,3}\.){3}\d{1,3}:\d+|\[[0-9A-Fa-f:.]+\]:\d+|[\w.-]+:\d+)\}"
+)
 
 
 def alias_of(line: LogLine) -> str | None:
@@ -94,12 +100,15 @@ def dialled_address(line: LogLine) -> tuple[str | None, str | None]:
         if m is not None and ":" in m["address"]:
             return m["address"], m["node"] or None
     for text in line.texts:
-        m = _AT_ADDRESS.search(text) or _REFUSED_TO.search(text)
+        m = _AT_ADDRESS.search(text) or _REFUSED_TO.search(text) or _NO_DATA_FROM.search(text)
         if m is not None:
             return m[1].rstrip(".,;"), None
-        m = re.search(r"\{[^#{}]+#([^}]+)\}", text)
+        m = re.search(r"\{[^#{}]+#([^}]+)\}", text)  # a proxy/seed node: {alias#host:port}
         if m is not None:
             return m[1], None
+        m = _DESCRIPTOR.search(text)  # a discovered node: [{name}{id}...{host:port}...]
+        if m is not None:
+            return _DESCRIPTOR_ADDRESS.findall(m[0])[0], m[1]
     return None, None
 
 

@@ -382,3 +382,14 @@ def test_closed_by_remote_again_and_again_is_likely_the_network() -> None:
     (again,) = summary(results)
     assert (again.cause, again.confidence) == ("connection_unreliable", "likely")
     assert any("closed 3 times" in e.detail for e in results[0].findings[0].evidence)
+
+
+def test_keep_alive_verdict_and_a_discovered_node_descriptor() -> None:
+    """Isthmus's keep-alive line names the alias and the address; the connection manager's
+    line names only the node (``{name}{id}{address}``, as for sniffed nodes): joined by address."""
+    local = load(FIXTURES / "variants" / "keepalive-discovered-node", "local") or []
+    results = log_findings(local, None, "far")
+    (got,) = summary(results)
+    assert (got.stage, got.cause, got.confidence) == ("tcp", "connection_unreliable", "likely")
+    assert got.nodes == ("local-node", "127.0.0.1:35959", "remote-node")
+    assert len(results[0].findings[0].evidence) >= 2  # both lines
