@@ -110,7 +110,7 @@ def closed_by_remote(log: str, port: int) -> re.Match[str] | None:
 
 def declared_dead(log: str, alias: str, port: int) -> re.Match[str] | None:
     return re.search(
-        rf"\[WARN \]\[i\.t\.liveness\s*\] \[local-node\] remote cluster \[{alias}\]: no data "
+        rf"\[WARN \]\[o\.e\.t\.TransportKeepAlive\s*\] \[local-node\] remote cluster \[{alias}\]: no data "
         rf"from \[127\.0\.0\.1:{port}\] for \[\d+\.\ds\] \(pings every \[1s\]\); closing the "
         r"connection as dead",
         log,

@@ -26,9 +26,11 @@ def served_serial(port: int, ca: Path, identity: tuple[Path, Path] | None = None
     context.check_hostname = False
     if identity is not None:
         context.load_cert_chain(*map(str, identity))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw) as tls:
-            der = tls.getpeercert(binary_form=True)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
     from cryptography import x509
 
     assert der is not None

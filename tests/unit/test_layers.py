@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "isthmus.storage",
         "isthmus.supervision",
         "isthmus.listeners",
+        "isthmus.installation",
         "isthmus.doctor.model",
         "isthmus.doctor.causes",
     ),

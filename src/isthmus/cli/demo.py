@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from isthmus.cli.command import console as new_console
-from isthmus.cli.command import isthmus_command
+from isthmus.installation import isthmus_command
 from isthmus.lab import session
 from isthmus.lab.topology import (
     ALIAS,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from isthmus.cli.command import console as new_console
-from isthmus.cli.command import isthmus_command
+from isthmus.installation import isthmus_command
 
 if TYPE_CHECKING:  # rich loads when a lab command runs, not with every `isthmus` command
     pass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isthmus.cli.command import isthmus_command
+from isthmus.installation import isthmus_command
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import AnonymousConfig, SecurityService
 from isthmus.security.store import SecurityStore
