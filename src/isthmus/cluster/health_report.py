@@ -285,8 +285,20 @@ def _diagnosis_for(error: Mapping[str, Any], aliases: Sequence[str]) -> Diagnosi
     )
 
 
-def remote_clusters(remotes: Mapping[str, Mapping[str, Any]]) -> Indicator:
-    """From the live remote health of each alias (``GET /_isthmus/remote/health`` entries)."""
+def remote_clusters(
+    remotes: Mapping[str, Mapping[str, Any]], *, client_role: bool = True
+) -> Indicator:
+    """From the live remote health of each alias (``GET /_isthmus/remote/health`` entries);
+    ``client_role``: the node has the ``remote_cluster_client`` role (without it the node
+    connects to no remote cluster, whatever the settings say)."""
+    if not client_role:
+        return Indicator(
+            "remote_clusters",
+            "green",
+            "This node does not have the [remote_cluster_client] role: it connects to no remote "
+            "cluster.",
+            {"remote_clusters": {}},
+        )
     details = {
         "remote_clusters": {
             alias: {

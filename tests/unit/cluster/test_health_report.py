@@ -86,6 +86,8 @@ def test_remote_clusters_indicator_groups_diagnoses_by_cause() -> None:
     assert body["diagnosis"][0]["affected_resources"] == {"remote_clusters": ["a"]}  # size=1
     assert "api_key_invalid, api_key_unknown" in body["diagnosis"][1]["cause"]
     assert remote_clusters({}).status == "green"
+    without_role = remote_clusters({}, client_role=False)
+    assert without_role.status == "green" and "[remote_cluster_client]" in without_role.symptom
     assert remote_clusters({"e": remote("green")}).symptom == (
         "All 1 remote cluster is connected and healthy."
     )

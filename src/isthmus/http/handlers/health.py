@@ -118,7 +118,7 @@ def routes(s: HealthApiDeps) -> list[Route]:
             master_is_stable(node.node_id, node.settings.node_name),
             shards_availability(_shards(s.cluster_actions)),
             disk(stage, blocked, node.node_id, node.settings.node_name),
-            remote_clusters(remotes),
+            remote_clusters(remotes, client_role=s.remote.enabled),
         ]
         return health_report(
             node.settings.cluster_name,
