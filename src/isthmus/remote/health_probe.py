@@ -6,7 +6,7 @@ Every ``isthmus.remote.health.probe_interval`` (10 s) :class:`HealthProbes` look
   reports to its health already);
 - a disconnected alias is probed by a connect round *through its own strategy*: the round joins
   the one in flight if there is one, so there is never more than one round per alias, however
-  slow the remote (never a storm);
+  slow the remote, and the rounds of one tick start 50 ms apart (never a storm);
 - a connected alias with application pings (``transport.ping_schedule``, on by default) needs
   nothing: the pings and their echoes keep its liveness; without pings, one ping per connection
   asks the remote for an echo.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,7 +31,7 @@ from isthmus.settings.remote_health import PREFIX, HealthProbeSettings
 if TYPE_CHECKING:
     from isthmus.remote.service import RemoteClusterService
 
-log = logging.getLogger("isthmus.remote.health")
+START_SPACING = 0.05  # seconds between two probe rounds of one tick (at most interval/4 in all)
 
 
 class HealthProbes:
@@ -88,9 +87,10 @@ class HealthProbes:
     async def tick(self, interval: float) -> int:
         """Probe the aliases that had no traffic in the last ``interval``; how many were."""
         self.ticks += 1
-        probed = 0
+        probed = rounds_started = 0
         now = self._clock.monotonic()
-        for alias in self._service.aliases():
+        aliases = self._service.aliases()
+        for alias in aliases:
             try:
                 remote = self._service.get(alias)
             except IsthmusError:  # removed meanwhile, or the role is off
@@ -102,7 +102,12 @@ class HealthProbes:
             health.last_probe = self._wall()
             strategy = remote.strategy
             if not strategy.is_connected():
+                if rounds_started:
+                    # Spread the rounds over a part of the interval: many aliases pointing at
+                    # one dead remote must not dial it all at the same instant.
+                    await self._clock.sleep(min(START_SPACING, interval / 4 / len(aliases)))
                 strategy.connect_in_background("for a health probe")
+                rounds_started += 1
             elif strategy.manager.ping_interval is None:
                 for conn in strategy.manager.connections():
                     with contextlib.suppress(IsthmusError):

@@ -382,3 +382,26 @@ def test_a_remote_certificate_close_to_expiry_is_flagged_ahead_of_time() -> None
         health.on_attempt_ended(attempt, pinned_cluster=False)
         assert health._certificate_expiring() is expiring
     assert health.latency["tls"].summary()["p50_ms"] == 3.0
+
+
+async def test_probe_rounds_of_one_tick_start_apart(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    svc = service(network, clock)
+    flat = {f"cluster.remote.d{i}.seeds": [network.unused_address()] for i in range(3)}
+    await svc.apply(configs(flat))
+    strategies = [svc.get(f"d{i}").strategy for i in range(3)]
+    before = [s.rounds for s in strategies]
+    probes = HealthProbes(svc, lambda: HealthProbeSettings(10.0, 3.0), clock=clock)
+    tick = asyncio.create_task(probes.tick(10.0))
+    try:
+        await until(lambda: strategies[0].rounds == before[0] + 1)
+        assert [s.rounds - b for s, b in zip(strategies, before, strict=True)] == [1, 0, 0]
+        await clock.advance(0.05)
+        await until(lambda: strategies[1].rounds == before[1] + 1)
+        assert strategies[2].rounds == before[2]
+        await clock.advance(0.05)
+        assert await tick == 3
+        await until(lambda: strategies[2].rounds == before[2] + 1)
+    finally:
+        await svc.close()
