@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +81,12 @@ def _with(options: list[Any]) -> Callable[[F], F]:
     "--index", default="*", show_default=True, help="The remote index (or pattern) to check."
 )
 @click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]),
+    default=None,
+    help="Only log lines from this time on (local time unless an offset is given).",
+)
+@click.option(
     "--no-probe", is_flag=True, help="Do not probe the remote's addresses from this machine."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -132,6 +138,9 @@ def _access(opts: Mapping[str, Any], side: str) -> Any:
 
 
 def run_doctor(opts: Mapping[str, Any]) -> int:
+    opts = dict(opts)
+    if opts.get("since") is not None and opts["since"].tzinfo is None:
+        opts["since"] = opts["since"].astimezone()  # a naive time is this machine's local time
     from rich.console import Console
 
     from isthmus.doctor.bundle import BundleError, decode, encode, scrub
@@ -156,11 +165,21 @@ def run_doctor(opts: Mapping[str, Any]) -> int:
         secrets = local.secrets() + (remote.secrets() if remote is not None else [])
         for attempt in range(rounds):
             bundle = asyncio.run(_collect(opts, local, remote))
-            if not bundle.local.reachable:
-                root = bundle.local.call("GET /")
+            root = bundle.local.call("GET /")
+            # No answer, or credentials refused: nothing to diagnose with. Any other answer
+            # (403 for a user without cluster privileges, say) still leaves evidence.
+            if root is None or root.status is None or root.status == 401:
                 why = (root.error or f"HTTP {root.status}") if root is not None else "no answer"
                 click.echo(
                     f"ERROR: cannot read the local cluster at {local.public_url}: {scrub(why, secrets)}",
+                    err=True,
+                )
+                return 2
+            listing = bundle.local.call("GET /_remote/info")
+            if not bundle.aliases and listing is not None and not listing.ok:
+                click.echo(
+                    f"ERROR: the local cluster does not list its remote clusters to this user "
+                    f"(GET /_remote/info: HTTP {listing.status}); name them with --alias",
                     err=True,
                 )
                 return 2
@@ -221,7 +240,7 @@ def read_log_texts(directory: Path) -> dict[str, list[str]]:
     return out
 
 
-def log_results(bundle: Any, alias: str) -> list[Any]:
+def log_results(bundle: Any, alias: str, since: datetime | None = None) -> list[Any]:
     """The log analysis (isthmus.doctor.logs) on the bundle's lines; [] until it is there."""
     if "local" not in bundle.logs:
         return []
@@ -230,13 +249,13 @@ def log_results(bundle: Any, alias: str) -> list[Any]:
     except ImportError:
         return []
     try:
-        return _analyse_logs(doctor_logs, bundle, alias)
+        return _analyse_logs(doctor_logs, bundle, alias, since)
     except Exception as exc:  # an optional analysis must not take the REST verdict down
         click.echo(f"WARNING: log analysis failed ({type(exc).__name__}: {exc}); ignored", err=True)
         return []
 
 
-def _analyse_logs(doctor_logs: Any, bundle: Any, alias: str) -> list[Any]:
+def _analyse_logs(doctor_logs: Any, bundle: Any, alias: str, since: datetime | None) -> list[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         parsed: dict[str, Any] = {}
         for side, files in bundle.logs.items():
@@ -245,14 +264,16 @@ def _analyse_logs(doctor_logs: Any, bundle: Any, alias: str) -> list[Any]:
             for name, lines in files.items():
                 (directory / Path(name).name).write_text("\n".join(lines) + "\n", encoding="utf-8")
             parsed[side] = doctor_logs.read_log_dir(directory)
-    return list(doctor_logs.log_findings(parsed["local"], parsed.get("remote"), alias))
+    window = (since, datetime.now(UTC) + timedelta(minutes=1)) if since is not None else None
+    return list(doctor_logs.log_findings(parsed["local"], parsed.get("remote"), alias, window))
 
 
 def _diagnose(bundle: Any, opts: Mapping[str, Any]) -> Any:
     from isthmus.doctor.engine import diagnose
 
     aliases: Sequence[str] = tuple(opts.get("aliases") or ()) or bundle.aliases
-    extra = {a: [list(bundle.probes.get(a, ())), log_results(bundle, a)] for a in aliases}
+    since = opts.get("since")
+    extra = {a: [list(bundle.probes.get(a, ())), log_results(bundle, a, since)] for a in aliases}
     level = ["local_rest"]
     if any(c for c in bundle.local.configs) or "local" in bundle.logs:
         level.append("local_files")

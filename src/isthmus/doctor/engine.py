@@ -25,6 +25,7 @@ from isthmus.doctor.model import (
     Finding,
     Outcome,
     Report,
+    Side,
     Stage,
     StageResult,
 )
@@ -88,14 +89,23 @@ PORT_QUESTIONS = frozenset(
 )
 
 
-def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
+# Where a probe that went through outweighs a log line read as a failure: it saw the name
+# resolve and the TCP connection open. (A protocol or TLS "pass" of the probe says less.)
+OBSERVED = frozenset({Stage.DNS, Stage.TCP})
+PROBE_STAGES = {s: 1 for s in (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS)}
+
+
+def merge(
+    sources: Sequence[Sequence[StageResult]], prefer: Mapping[Stage, int] | None = None
+) -> list[StageResult]:
     """One result per stage from several sources (earlier sources win ties).
 
     Per stage: a failure beats an undecided finding and a pass; among failures the strongest
     confidence wins, and the same cause from several sources is one finding with their
     evidence joined and the best confidence. An undecided finding stays only where nothing
     decided its stage, except an open port question (``PORT_QUESTIONS``), which stays until a
-    finding rules its candidates out.
+    finding rules its candidates out. ``prefer`` names, per stage, the source that wins ties
+    (the probe, which observes the connection stages instead of reading about them).
     """
     every = [r for source in sources for r in source]
     ruled = {c for r in every for f in r.findings for c in f.ruled_out}
@@ -115,8 +125,13 @@ def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
     ]
     stop = min((r.stage.order for r in sticky), default=len(STAGES))
     by_stage: dict[Stage, list[StageResult]] = {s: [] for s in STAGES}
-    for result in every:
-        by_stage[result.stage].append(result)
+    for index, source in enumerate(sources):
+        for result in source:
+            bucket = by_stage[result.stage]
+            if (prefer or {}).get(result.stage) == index:
+                bucket.insert(0, result)
+            else:
+                bucket.append(result)
     first_failure = min(
         (s.order for s, rs in by_stage.items() if any(r.outcome is Outcome.FAILED for r in rs)),
         default=len(STAGES),
@@ -127,11 +142,20 @@ def merge(sources: Sequence[Sequence[StageResult]]) -> list[StageResult]:
             break
         results = by_stage[stage]
         fails = [r for r in results if r.outcome is Outcome.FAILED]
+        observer = (prefer or {}).get(stage)
+        if observer is not None and observer < len(sources) and stage in OBSERVED:
+            seen = [r for r in sources[observer] if r.stage is stage]
+            told = {id(r) for r in sources[0]} if sources else set()
+            if any(r.outcome is Outcome.PASSED for r in seen):
+                # The probe went through this stage: a log line read as its failure (ES's
+                # connect_timeout covers the handshake too) does not outweigh that; the local
+                # node's own error texts (the REST rules) still do.
+                fails = [r for r in fails if id(r) in told]
         if stage.order == stop:  # the open port question is this stage's verdict
             out.append(next(r for r in sticky if r.stage is stage))
             continue
         if fails:
-            out.append(_joined(fails))
+            out.append(_joined(fails, {id(r) for r in sources[0]} if sources else set()))
             continue
         passes = [r for r in results if r.outcome is Outcome.PASSED]
         open_ = [r for r in results if r.outcome is Outcome.UNDECIDED]
@@ -147,14 +171,17 @@ def _strength(result: StageResult) -> int:
     return min((_RANK[f.confidence] for f in result.findings), default=3)
 
 
-def _joined(fails: list[StageResult]) -> StageResult:
+def _joined(fails: list[StageResult], rest: set[int]) -> StageResult:
     """The strongest failure; corroborated by the others naming the same cause."""
     best = min(fails, key=_strength)
     if not best.findings:
         return best
     code = best.findings[0].cause
     same = [r for r in fails if r.findings and r.findings[0].cause == code]
-    first = same[0]  # the earliest source states the cause (its side, nodes and fix)
+    # The REST rules' statement of a cause, when they made it, gives the side, nodes and fix:
+    # they know the configuration around it (which addresses the remote publishes, which
+    # trust setting applies); the other sources corroborate.
+    first = next((r for r in same if id(r) in rest), same[0])
     finding = replace(
         first.findings[0],
         confidence=best.findings[0].confidence,
@@ -178,7 +205,9 @@ def diagnose(
     for alias in aliases or local.aliases:
         ctx = AliasContext.build(alias, index, local, remote, now)
         rest, warnings = rest_results(ctx)
-        stages = merge([rest, *((extra or {}).get(alias, ()))])
+        # The probe (the first extra source) observes the connection stages directly.
+        stages = merge([rest, *((extra or {}).get(alias, ()))], PROBE_STAGES)
+        stages = [_with_nodes(ctx, r) for r in stages]
         verdicts.append(AliasVerdict.from_stages(alias, stages, warnings))
     return Report(
         tuple(verdicts),
@@ -186,6 +215,59 @@ def diagnose(
         _describe(remote) if remote is not None else {},
         tuple(evidence_level),
     )
+
+
+def _with_nodes(ctx: AliasContext, result: StageResult) -> StageResult:
+    """Name the nodes where the fix goes when a source named none (or only addresses): the
+    remote's nodes behind the alias's address for a remote-side fault (all of them when the
+    address is none of theirs; the address itself without the remote's evidence), else the
+    local nodes that open remote connections (those with ``remote_cluster_client``)."""
+    if not result.findings:
+        return result
+    findings = []
+    for f in result.findings:
+        names = tuple(n for n in f.nodes if not _is_address(n))
+        if names:  # node names given: keep them (addresses stay in the message and evidence)
+            findings.append(replace(f, nodes=names))
+            continue
+        if f.side in (Side.REMOTE, Side.BOTH):  # BOTH: the remote holds what is shown
+            kind = ctx.address_kind()
+            remote = kind[1] if kind is not None and kind[1] else _remote_names(ctx)
+            nodes = tuple(remote) or f.nodes or ctx.addresses
+        else:
+            nodes = tuple(_client_nodes(ctx)) or f.nodes
+        findings.append(replace(f, nodes=tuple(nodes)))
+    return replace(result, findings=tuple(findings))
+
+
+def _is_address(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit()
+
+
+def _remote_names(ctx: AliasContext) -> list[str]:
+    if ctx.remote is None:
+        return []
+    return sorted(str(n.get("name")) for n in ctx.remote.nodes.values())
+
+
+def _client_nodes(ctx: AliasContext) -> list[str]:
+    """The local nodes with remote_cluster_client; without _nodes (a user who may not read it),
+    the node names of the configuration directories given, else the node that answered GET /."""
+    names = sorted(
+        str(n.get("name"))
+        for n in ctx.local.nodes.values()
+        if "remote_cluster_client" in n.get("roles", [])
+    )
+    if names:
+        return names
+    names = sorted(
+        {str(c.settings["node.name"]) for c in ctx.local.configs if c.settings.get("node.name")}
+    )
+    if names:
+        return names
+    root = ctx.local.body("GET /")
+    return [str(root["name"])] if isinstance(root, Mapping) and root.get("name") else []
 
 
 def _describe(side: SideEvidence) -> dict[str, object]:

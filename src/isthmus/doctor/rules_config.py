@@ -12,7 +12,7 @@ from __future__ import annotations
 import orjson
 
 from isthmus.doctor.evidence import REMOTE_INFO
-from isthmus.doctor.model import Evidence, Finding, Fix, Side, Stage, StageResult
+from isthmus.doctor.model import Evidence, Finding, Fix, Outcome, Side, Stage, StageResult
 from isthmus.doctor.rules_context import (
     AliasContext,
     failed,
@@ -27,6 +27,20 @@ ROLE = "remote_cluster_client"
 def check_configuration(ctx: AliasContext) -> tuple[StageResult, list[Finding]]:
     warnings: list[Finding] = []
     info, settings = ctx.info, ctx.settings
+    readable = ctx.local.call(REMOTE_INFO)
+    if info is None and readable is not None and not readable.ok:
+        # The doctor's user may not read the remote cluster settings (a user without cluster
+        # privileges, exactly the one whose searches fail): the stage is not checked, the
+        # later ones still read the user's own request.
+        return StageResult(
+            Stage.CONFIGURATION,
+            Outcome.NOT_CHECKED,
+            evidence=(
+                Evidence(
+                    f"local {REMOTE_INFO}", f"HTTP {readable.status}: not readable as this user"
+                ),
+            ),
+        ), warnings
     if info is None and not settings:
         known = ", ".join(ctx.local.aliases) or "none"
         return failed(
@@ -110,11 +124,17 @@ def _keystore_result(ctx: AliasContext) -> StageResult | None:
     dirs = [(d, names) for d, names in ctx.local.keystore_names() if names is not None]
     if not dirs:
         return None
-    having = [d for d, names in dirs if name in names]
-    lacking = [d for d, names in dirs if name not in names]
+    # A directory is named by its node (node.name in its yml) when it says, else by its path.
+    label = {
+        c.directory: str(c.settings.get("node.name") or c.directory) for c in ctx.local.configs
+    }
+    having = [label[d] for d, names in dirs if name in names]
+    lacking = [label[d] for d, names in dirs if name not in names]
     evidence = (
         *(
-            Evidence(f"local keystore in {d}", f"{'has' if d in having else 'lacks'} [{name}]")
+            Evidence(
+                f"local keystore in {d}", f"{'has' if label[d] in having else 'lacks'} [{name}]"
+            )
             for d, _ in dirs
         ),
         Evidence(

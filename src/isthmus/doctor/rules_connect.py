@@ -38,6 +38,7 @@ from isthmus.doctor.rules_texts import (
     CLIENT_CERT_REQUIRED,
     CLIENT_UNTRUSTED,
     CLOSED_HANDSHAKE,
+    CONNECT_TIMEOUT,
     DNS,
     HANDSHAKE_UNAUTHORIZED,
     HTTP_PORT,
@@ -57,6 +58,7 @@ from isthmus.doctor.rules_texts import (
     TIMEOUT,
     TLS_ON_PLAINTEXT,
     UNABLE_TO_AUTHENTICATE,
+    UNREACHABLE,
     WRONG_KEY_TYPE,
     WRONG_PROFILE,
     Text,
@@ -138,7 +140,10 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
     texts = list(ctx.texts)
     kind = ctx.address_kind()
     addr = ", ".join(ctx.addresses)
-    wrong_port = _wrong_port_result(ctx, kind)
+    # An address no remote node publishes is normal behind a proxy: it accuses the alias only
+    # when the connection was refused there.
+    wrong_port = _wrong_port_result(ctx, kind) if kind and kind[0] != "unknown" else None
+    unknown = _wrong_port_result(ctx, kind) if kind and kind[0] == "unknown" else None
 
     hit = find(texts, WRONG_PROFILE)
     if hit is not None and ctx.has_credentials:
@@ -255,6 +260,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
         (DNS, "dns_unresolvable", Stage.DNS),
         (REFUSED, "tcp_refused", Stage.TCP),
         (TIMEOUT, "tcp_timeout", Stage.TCP),
+        (UNREACHABLE, "tcp_unreachable", Stage.TCP),
         (RESET, "tcp_reset", Stage.TCP),
     )
     for pattern, code, stage in simple:
@@ -263,6 +269,8 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             continue
         if code.startswith("tcp_") and wrong_port is not None:
             return wrong_port
+        if code == "tcp_refused" and unknown is not None:
+            return unknown
         f = finding(
             code,
             f"[{ctx.alias}] → {addr}: {hit[1].group(0)}",
@@ -270,6 +278,23 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             fix=_simple_fix(ctx, code),
         )
         return [*_before(stage, hit[0].source), failed(f)]
+
+    hit = find(texts, CONNECT_TIMEOUT)
+    if hit is not None:
+        f = finding(
+            "tcp_timeout",
+            f"[{ctx.alias}] → {addr}: the connection did not complete in time "
+            f"({hit[1].group(0)}): TCP, TLS or the handshake never finished",
+            side=Side.NETWORK,
+            evidence=(text_evidence(hit[0]),),
+            confidence=Confidence.POSSIBLE,
+            candidates=("tcp_timeout", "no_answer", "handshake_timeout"),
+            would_decide=(
+                "an active probe of the address: does TCP connect, does anything answer?",
+                "the remote's log: did the connection arrive at all?",
+            ),
+        )
+        return [undecided(Stage.TCP, f)]
 
     hit = find(texts, CLOSED_HANDSHAKE)
     if hit is not None:
@@ -338,7 +363,6 @@ def _wrong_port_result(
             "transport_port_with_credentials",
             f"[{ctx.alias}] uses a cross-cluster API key but points at {addr}, the transport "
             f"port of remote node(s) {nodes}; the remote cluster server is at {servers or 'n/a'}",
-            nodes=nodes,
             evidence=(ev,),
             fix=_port_fix(ctx),
         )
@@ -347,7 +371,6 @@ def _wrong_port_result(
         f = finding(
             "http_port",
             f"{addr} is the HTTP port of {nodes}",
-            nodes=nodes,
             evidence=(ev,),
             fix=_port_fix(ctx),
         )
@@ -388,7 +411,8 @@ def _trust_result(
     if tf.signatures_differ:
         f = finding(
             "tls_ca_regenerated",
-            f"the local side trusts a CA named [{tf.issuer}] but it is not the one that signed "
+            side=Side.LOCAL,  # the fix: trust the remote's new CA
+            message=f"the local side trusts a CA named [{tf.issuer}] but it is not the one that signed "
             f"[{tf.subject}]: the CA was regenerated with the same name",
             evidence=ev,
             fix=Fix(
@@ -445,7 +469,6 @@ def _trust_result(
             "remote_cluster_port_without_credentials",
             f"[{ctx.alias}] has no cross-cluster API key, so it uses the certificate model and "
             f"its transport TLS, but {addr} is the remote cluster server of {nodes}",
-            nodes=nodes,
             evidence=(*ev, Evidence("remote GET /_nodes", f"{addr} is a remote cluster server")),
             fix=Fix(
                 "add the cross-cluster API key to the keystore of every local node and reload",
@@ -485,7 +508,6 @@ def _untrusted(
         f"the local cluster ({tf.context}) does not trust [{tf.issuer}], the CA that issued "
         f"the remote's certificate [{tf.subject}]"
         + (f"; it trusts only {list(tf.trusted_issuers)}" if tf.trusted_issuers else ""),
-        nodes=nodes,
         evidence=ev,
         fix=Fix(
             f"trust the remote's CA [{tf.issuer}] in {setting} on every local node, then restart",

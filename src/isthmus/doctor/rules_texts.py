@@ -73,7 +73,12 @@ GENERIC_CONNECT = re.compile(
     r"fetching nodes from external cluster|no seed node left|connect_transport_exception"
 )
 REFUSED = re.compile(r"Connection refused", re.I)
-TIMEOUT = re.compile(r"connect_timeout|connection timed out|timed out after|No route to host", re.I)
+# The operating system's own words for a connect that got no answer / no route.
+TIMEOUT = re.compile(r"Connection timed out", re.I)
+UNREACHABLE = re.compile(r"No route to host|Network is unreachable", re.I)
+# ES's ConnectTransportException "connect_timeout[30s]" (and "timed out after") covers the whole
+# connection: TCP, TLS and the handshake. It does not say which of them never finished.
+CONNECT_TIMEOUT = re.compile(r"connect_timeout|timed out after", re.I)
 DNS = re.compile(
     r"UnknownHostException|Name or service not known|nodename nor servname|"
     r"Temporary failure in name resolution|No address associated with hostname",
@@ -205,7 +210,8 @@ def trust_failure(text: str) -> TrustFailure | None:
         context=context,
         issuer_missing_from_chain="did not provide a copy of the issuing certificate" in text,
         issuer_trusted="{trusted issuer}" in text
-        or re.search(r"certificate is trusted in this ssl context", text) is not None,
+        or re.search(r"(?:certificates?|\]) (?:is|are) trusted in this ssl context", text)
+        is not None,
         signatures_differ="signatures do not match" in text,
         trusted_issuers=tuple(re.findall(r"only trusts the issuer \[([^\]]*)\]", text)),
     )

@@ -421,3 +421,24 @@ def test_isthmus_health_adds_its_last_error_unless_a_success_came_after() -> Non
     calls = dict(healthy.calls)
     calls[ev.ISTHMUS_HEALTH] = ApiResult(200, health)
     assert verdict(SideEvidence(loc.url, calls)).findings == ()
+
+
+def test_es_connect_timeout_does_not_say_which_step_timed_out() -> None:
+    """ES's connect_timeout[30s] covers TCP, TLS and the handshake: undecided, not tcp_timeout."""
+    v = verdict(local(search=search_error("[][192.168.0.42:9443] connect_timeout[30s]")))
+    assert first(v)[:2] == ("tcp", "tcp_timeout")
+    assert v.findings[0].candidates == ("tcp_timeout", "no_answer", "handshake_timeout")
+    os_timeout = search_error("Connection timed out: /192.168.0.42:9443")
+    assert first(verdict(local(search=os_timeout))) == ("tcp", "tcp_timeout", "network", "certain")
+    unreachable = search_error("No route to host: /192.168.0.42:9443")
+    assert first(verdict(local(search=unreachable)))[1] == "tcp_unreachable"
+
+
+def test_a_user_who_may_not_read_remote_info_still_gets_a_verdict() -> None:
+    loc = local(search=search_error(TEXTS["no_remote_indices"], status=403))
+    calls = dict(loc.calls)
+    calls[ev.REMOTE_INFO] = ApiResult(403, {"error": {"type": "security_exception"}})
+    v = verdict(SideEvidence(loc.url, calls))
+    assert v.stages[0].outcome is Outcome.NOT_CHECKED
+    assert first(v)[:2] == ("authorization", "user_lacks_remote_indices")
+    assert v.findings[0].nodes == ("local-node",)
