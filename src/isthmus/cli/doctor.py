@@ -205,29 +205,42 @@ def run_doctor(opts: Mapping[str, Any]) -> int:
 
 
 async def _collect(opts: Mapping[str, Any], local: Any, remote: Any) -> Any:
+    """Two phases, so that one round per alias takes about one timeout: the clusters' general
+    evidence (both sides at once), then per alias the test requests and the probes at once
+    (a probe is kept only when the requests show the connection failing)."""
     from isthmus.doctor.bundle import Bundle
-    from isthmus.doctor.collect import collect_local, collect_remote
+    from isthmus.doctor.collect import collect_alias_calls, collect_local, collect_remote
+    from isthmus.doctor.evidence import SideEvidence
 
     index = str(opts.get("index") or "*")
     aliases = tuple(opts.get("aliases") or ())
-    local_ev = await collect_local(local, aliases, index, opts.get("local_config") or ())
-    remote_ev = (
-        await collect_remote(remote, index, opts.get("remote_config") or ())
+
+    async def no_remote() -> None:
+        return None
+
+    local_ev, remote_ev = await asyncio.gather(
+        collect_local(local, aliases, index, opts.get("local_config") or (), alias_calls=False),
+        collect_remote(remote, index, opts.get("remote_config") or ())
         if remote is not None
-        else None
+        else no_remote(),
     )
     logs: dict[str, dict[str, list[str]]] = {}
     for side in ("local", "remote"):
         directory = opts.get(f"{side}_logs")
         if directory:
             logs[side] = read_log_texts(Path(directory))
-    bundle = Bundle(
-        datetime.now(UTC), index, aliases or local_ev.aliases, local_ev, remote_ev, logs
-    )
-    from isthmus.cli.doctor_probes import probe_all
+    known = aliases or local_ev.aliases
+    general = Bundle(datetime.now(UTC), index, known, local_ev, remote_ev, logs)
+    from isthmus.cli.doctor_probes import keep_failing, probe_all
 
-    probes = await probe_all(bundle, opts)
-    return Bundle(bundle.collected_at, index, bundle.aliases, local_ev, remote_ev, logs, probes)
+    calls, probes = await asyncio.gather(
+        collect_alias_calls(local, known, index, local_ev.version), probe_all(general, opts)
+    )
+    local_ev = SideEvidence(local_ev.url, {**local_ev.calls, **calls}, local_ev.configs)
+    bundle = Bundle(general.collected_at, index, known, local_ev, remote_ev, logs)
+    return Bundle(
+        bundle.collected_at, index, known, local_ev, remote_ev, logs, keep_failing(bundle, probes)
+    )
 
 
 def read_log_texts(directory: Path) -> dict[str, list[str]]:

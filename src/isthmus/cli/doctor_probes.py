@@ -3,10 +3,11 @@ of every alias whose REST evidence shows a failing connection.
 
 Rules and reasons:
 
-* A probe runs from the doctor's machine, not from the local cluster's nodes. So it runs only
-  when the REST evidence says the connection fails (a working connection is what the local
-  nodes saw; a probe from elsewhere could only contradict it wrongly), and ``--no-probe``
-  turns it off when the doctor runs where the remote is not routable.
+* A probe runs from the doctor's machine, not from the local cluster's nodes. It runs beside
+  the test requests (one round takes about one timeout) and is kept only when they show the
+  connection failing (a working connection is what the local nodes saw; a probe from elsewhere
+  could only contradict it wrongly); ``--no-probe`` turns it off when the doctor runs where
+  the remote is not routable.
 * The client's TLS is the local cluster's, rebuilt from its settings (a ``--local-config``
   directory, else the node's ``_nodes`` settings, whose paths are readable when the doctor runs
   on that node): ``xpack.security.remote_cluster_client.ssl`` in the API-key model,
@@ -21,6 +22,7 @@ Rules and reasons:
 from __future__ import annotations
 
 import ast
+import asyncio
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -104,6 +106,18 @@ def candidate_cas(ctx: AliasContext) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def keep_failing(bundle: Any, probes: dict[str, list[StageResult]]) -> dict[str, list[StageResult]]:
+    """The probes of the aliases whose test requests show the connection failing (the probes
+    run beside those requests; a working connection is what the local nodes saw)."""
+    now = datetime.now(UTC)
+    out: dict[str, list[StageResult]] = {}
+    for alias, results in probes.items():
+        ctx = AliasContext.build(alias, bundle.index, bundle.local, bundle.remote, now)
+        if connection_went_through(ctx) is None:
+            out[alias] = results
+    return out
+
+
 async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[StageResult]]:
     if opts.get("no_probe"):
         return {}
@@ -112,37 +126,39 @@ async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[Stag
         from isthmus.remote.security_model import SecurityModel
     except ImportError:
         return {}
-    out: dict[str, list[StageResult]] = {}
     now = datetime.now(UTC)
+    timeout = min(PROBE_TIMEOUT, float(opts.get("timeout") or PROBE_TIMEOUT))
+    keep = {Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS}
+
+    async def one(ctx: AliasContext, address: str, client_ssl: ssl.SSLContext) -> list[StageResult]:
+        host, _, port = address.rpartition(":")
+        if not port.isdigit():
+            return []
+        target = ProbeTarget(
+            alias=ctx.alias,
+            host=host.strip("[]"),
+            port=int(port),
+            server_name=str((ctx.info or {}).get("server_name") or "") or None,
+            model=SecurityModel.API_KEY if ctx.has_credentials else SecurityModel.CERTIFICATE,
+            client_ssl=client_ssl,
+            candidate_cas=candidate_cas(ctx),
+            credential=None,
+            local_cluster_name=ctx.local.cluster_name or "isthmus-doctor",
+            timeout=timeout,
+        )
+        report = await probe_remote(target)
+        # Without the credential the API-key handshake would fail for want of it: not evidence.
+        wanted = keep if ctx.has_credentials else keep | {Stage.HANDSHAKE}
+        return [r for r in report.stages if r.stage in wanted]
+
+    jobs: list[tuple[str, Any]] = []
     for alias in bundle.aliases:
         ctx = AliasContext.build(alias, bundle.index, bundle.local, bundle.remote, now)
-        if not ctx.addresses or connection_went_through(ctx) is not None:
-            continue
-        client_ssl, why_not = client_context(ctx)
+        client_ssl, _why_not = client_context(ctx)  # None: the REST evidence must do
         if client_ssl is None:
-            del why_not  # no probe; the REST evidence stays undecided and says what would decide
             continue
-        results: list[StageResult] = []
-        for address in ctx.addresses:
-            host, _, port = address.rpartition(":")
-            if not port.isdigit():
-                continue
-            target = ProbeTarget(
-                alias=alias,
-                host=host.strip("[]"),
-                port=int(port),
-                server_name=str((ctx.info or {}).get("server_name") or "") or None,
-                model=SecurityModel.API_KEY if ctx.has_credentials else SecurityModel.CERTIFICATE,
-                client_ssl=client_ssl,
-                candidate_cas=candidate_cas(ctx),
-                credential=None,
-                local_cluster_name=ctx.local.cluster_name or "isthmus-doctor",
-                timeout=min(PROBE_TIMEOUT, float(opts.get("timeout") or PROBE_TIMEOUT)),
-            )
-            report = await probe_remote(target)
-            keep = {Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS}
-            if not ctx.has_credentials:
-                keep.add(Stage.HANDSHAKE)
-            results += [r for r in report.stages if r.stage in keep]
-        out[alias] = results
+        jobs += [(alias, one(ctx, address, client_ssl)) for address in ctx.addresses]
+    out: dict[str, list[StageResult]] = {}
+    for (alias, _), results in zip(jobs, await asyncio.gather(*(j for _, j in jobs)), strict=True):
+        out.setdefault(alias, []).extend(results)
     return out

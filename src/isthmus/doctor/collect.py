@@ -269,8 +269,15 @@ def _pruned(result: ApiResult, prune: Any) -> ApiResult:
 
 
 async def collect_local(
-    access: ClusterAccess, aliases: Sequence[str], index: str, configs: Sequence[Path] = ()
+    access: ClusterAccess,
+    aliases: Sequence[str],
+    index: str,
+    configs: Sequence[Path] = (),
+    *,
+    alias_calls: bool = True,
 ) -> SideEvidence:
+    """The local cluster's evidence; ``alias_calls=False`` leaves out the per-alias requests
+    (see :func:`collect_alias_calls`, which the CLI runs beside the probes)."""
     client = RestClient(access)
     calls: dict[str, ApiResult] = {}
     try:
@@ -298,28 +305,57 @@ async def collect_local(
             calls[ev.ROLES] = _pruned(await client.call("GET", path), prune_roles)
         calls[ev.SSL_CERTIFICATES] = await client.call("GET", "/_ssl/certificates")
         calls[ev.ISTHMUS_HEALTH] = await client.call("GET", "/_isthmus/remote/health")
-        known = list(aliases) or _aliases(calls)
-        version = SideEvidence(access.public_url, calls).version
-        for alias in known:
-            target = quote(f"{alias}:{index}", safe=":*,")
-            params = "?timeout=10s" if supports_resolve_timeout(version) else ""
-            calls[ev.resolve_key(alias, index)] = await client.call(
-                "GET", f"/_resolve/cluster/{target}{params}", timeout=access.timeout + 5
-            )
-            calls[ev.search_key(alias, index)] = _pruned(
-                await client.call(
-                    "POST",
-                    f"/{target}/_search?size=0",
-                    {"query": {"match_all": {}}},
-                    timeout=access.timeout + 30,
-                ),
-                lambda b: {
-                    k: b[k] for k in ("_shards", "hits", "_clusters", "timed_out") if k in b
-                },
-            )
+        if alias_calls:
+            known = list(aliases) or _aliases(calls)
+            version = SideEvidence(access.public_url, calls).version
+            calls.update(await _alias_calls(client, known, index, version))
     finally:
         await client.aclose()
     return SideEvidence(access.public_url, calls, tuple(read_config(p) for p in configs))
+
+
+async def collect_alias_calls(
+    access: ClusterAccess, aliases: Sequence[str], index: str, version: tuple[int, int, int] | None
+) -> dict[str, ApiResult]:
+    client = RestClient(access)
+    try:
+        return await _alias_calls(client, aliases, index, version)
+    finally:
+        await client.aclose()
+
+
+async def _alias_calls(
+    client: RestClient, aliases: Sequence[str], index: str, version: tuple[int, int, int] | None
+) -> dict[str, ApiResult]:
+    """Per alias, at once: ``_resolve/cluster`` (with ES's own ``timeout`` where it exists) and
+    the size-0 test search. Each waits at most the access timeout: a remote that holds the
+    connection open makes the local node wait for its connect timeout (30 s in ES), and the
+    doctor does not; the probe tells what happens there."""
+    seconds = client.access.timeout
+    params = f"?timeout={max(1, int(seconds))}s" if supports_resolve_timeout(version) else ""
+
+    async def one(alias: str) -> dict[str, ApiResult]:
+        target = quote(f"{alias}:{index}", safe=":*,")
+        resolve, search = await asyncio.gather(
+            client.call("GET", f"/_resolve/cluster/{target}{params}", timeout=seconds + 1),
+            client.call(
+                "POST", f"/{target}/_search?size=0", {"query": {"match_all": {}}}, timeout=seconds
+            ),
+        )
+        return {
+            ev.resolve_key(alias, index): resolve,
+            ev.search_key(alias, index): _pruned(
+                search,
+                lambda b: {
+                    k: b[k] for k in ("_shards", "hits", "_clusters", "timed_out") if k in b
+                },
+            ),
+        }
+
+    out: dict[str, ApiResult] = {}
+    for part in await asyncio.gather(*(one(a) for a in aliases)):
+        out.update(part)
+    return out
 
 
 def _aliases(calls: Mapping[str, ApiResult]) -> list[str]:
