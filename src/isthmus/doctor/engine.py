@@ -32,6 +32,7 @@ from isthmus.doctor.model import (
 from isthmus.doctor.rules_config import check_configuration
 from isthmus.doctor.rules_connect import check_connection
 from isthmus.doctor.rules_context import AliasContext
+from isthmus.doctor.rules_privileges import filtered_by
 from isthmus.doctor.rules_security import check_authentication, check_authorization, check_data
 from isthmus.doctor.rules_versions import version_notes
 
@@ -76,7 +77,10 @@ def rest_results(ctx: AliasContext) -> tuple[list[StageResult], list[Finding]]:
     data = check_data(ctx)
     if data is not None:
         if data.outcome is Outcome.PASSED:
-            results.append(StageResult(Stage.AUTHORIZATION, Outcome.PASSED, evidence=data.evidence))
+            hidden = tuple(filtered_by(ctx))
+            results.append(
+                StageResult(Stage.AUTHORIZATION, Outcome.PASSED, evidence=(*data.evidence, *hidden))
+            )
         results.append(data)
     return results, warnings
 

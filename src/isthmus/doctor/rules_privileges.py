@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from isthmus.doctor.evidence import AUTHENTICATE, PRIVILEGES, ROLES
-from isthmus.doctor.model import Fix, Side
+from isthmus.doctor.model import Evidence, Fix, Side
 
 if TYPE_CHECKING:
     from isthmus.doctor.rules_context import AliasContext
@@ -122,3 +122,37 @@ def key_update_fix(ctx: AliasContext, key_id: str, key: Mapping[str, Any] | None
         ),
         Side.REMOTE,
     )
+
+
+def filtered_by(ctx: AliasContext) -> list[Evidence]:
+    """What document- and field-level security will hide from the user's results on
+    alias:index: the ``query`` and ``field_security`` of the remote_indices entries that grant
+    it (the key's own DLS/FLS is on the remote and shows in its ``access``)."""
+    body = ctx.local.body(PRIVILEGES)
+    out: list[Evidence] = []
+    if not isinstance(body, Mapping):
+        return out
+    for entry in body.get("remote_indices", []) or []:
+        if not isinstance(entry, Mapping):
+            continue
+        if not any(pattern_matches(str(c), ctx.alias) for c in entry.get("clusters", [])):
+            continue
+        if not covers(entry.get("names", []), ctx.index):
+            continue
+        for query in entry.get("query", []) or []:
+            out.append(
+                Evidence(
+                    "local GET /_security/user/_privileges",
+                    f"DLS: only documents matching {query} are returned from "
+                    f"[{ctx.alias}:{ctx.index}]",
+                )
+            )
+        for fls in entry.get("field_security", []) or []:
+            out.append(
+                Evidence(
+                    "local GET /_security/user/_privileges",
+                    f"FLS: only fields {orjson.dumps(fls).decode()} are returned from "
+                    f"[{ctx.alias}:{ctx.index}]",
+                )
+            )
+    return out

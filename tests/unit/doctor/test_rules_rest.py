@@ -442,3 +442,47 @@ def test_a_user_who_may_not_read_remote_info_still_gets_a_verdict() -> None:
     assert v.stages[0].outcome is Outcome.NOT_CHECKED
     assert first(v)[:2] == ("authorization", "user_lacks_remote_indices")
     assert v.findings[0].nodes == ("local-node",)
+
+
+def test_dls_and_fls_of_the_users_remote_indices_are_stated() -> None:
+    privileges = es("privileges_foo_all")
+    privileges["remote_indices"][0]["query"] = ['{"term": {"level": "info"}}']
+    privileges["remote_indices"][0]["field_security"] = [{"grant": ["message"]}]
+    loc = local(search=HEALTHY_SEARCH, connected=True)
+    calls = dict(loc.calls)
+    calls[ev.PRIVILEGES] = ApiResult(200, privileges)
+    v = verdict(SideEvidence(loc.url, calls))
+    assert v.findings == ()
+    notes = [e.detail for e in v.stages[Stage.AUTHORIZATION.order].evidence]
+    assert any(n.startswith('DLS: only documents matching {"term"') for n in notes)
+    assert any(n.startswith('FLS: only fields {"grant":["message"]}') for n in notes)
+
+
+@pytest.mark.parametrize(
+    "generic",
+    [
+        # ES before 8.8 (proxy mode), sniff mode, and CCS with skip_unavailable.
+        "Unable to open any connections to remote cluster [my]",
+        "fetching nodes from external cluster [my] failed",
+        "Unable to connect to [my]",
+    ],
+)
+def test_generic_wordings_of_every_version_are_undecided(generic: str) -> None:
+    v = verdict(local(search=search_error(generic, outer=generic)))
+    assert first(v)[:2] == ("tcp", "connection_failed")
+
+
+def test_two_faults_the_earlier_stage_is_reported() -> None:
+    """Credentials added without reload (configuration) and a REST key error text from an
+    older connection (authentication): the configuration fault comes first; the later stages
+    are not reached."""
+    config = ConfigEvidence("/etc/es/n1", {"node.name": "n1"}, ("cluster.remote.my.credentials",))
+    loc = local(
+        search=search_error(TEXTS["wrong_key_type"], status=401),
+        credentials=False,
+        configs=(config,),
+    )
+    v = verdict(loc)
+    assert first(v) == ("configuration", "credentials_not_reloaded", "local", "certain")
+    assert v.findings[0].nodes == ("n1",)
+    assert all(r.outcome is Outcome.NOT_REACHED for r in v.stages[1:])
