@@ -112,9 +112,15 @@ def test_errors_and_unknown_names_are_es_errors(node: NodeProcess, es: Elasticse
         health(es, "nowhere")
     assert unknown_alias.value.meta.status == 404
     assert unknown_alias.value.body["error"]["type"] == "no_such_remote_cluster_exception"
-    with pytest.raises(ApiError) as bad_size:
-        es.perform_request("GET", "/_health_report", params={"size": "-1"})
-    assert bad_size.value.meta.status == 400
+    for params in (
+        {"size": "-1"},
+        {"size": "99999999999999999999999"},  # beyond a Java int
+        {"timeout": "xyz"},
+        {"timeout": "-5s"},
+    ):
+        with pytest.raises(ApiError) as bad:
+            es.perform_request("GET", "/_health_report", params=params)
+        assert bad.value.meta.status == 400, params
     assert es.health_report(feature="disk")["indicators"]["disk"]["status"] == "green"
 
 

@@ -383,6 +383,8 @@ def parse_size(raw: str | None) -> int:
         return 1000
     try:
         size = int(raw)
+        if size > 2**31 - 1:  # a Java int, as ES parses it
+            raise ValueError(raw)
     except ValueError:
         raise IllegalArgumentError(
             f"Failed to parse int parameter [size] with value [{raw}]"

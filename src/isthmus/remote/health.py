@@ -72,6 +72,9 @@ class AliasHealth:
         self._clock = clock
         self._wall = wall
         self.outcome = History()
+        # The latest data heard on an open connection: shown as a success, kept once the
+        # connections close so last_success never goes back (it does not clear a failure).
+        self.last_heard: float | None = None
         self.nodes: dict[str, NodeRecord] = {}
         self.latency = {p: LatencyWindow() for p in ("connect", "tls", "handshake")}
         self._transitions: deque[float] = deque()
@@ -262,9 +265,11 @@ class AliasHealth:
             heard[address] = max(heard.get(address, at), at)
         outcome = self.outcome.to_json()
         if heard:  # pings and answers heard on open connections are successes too
-            latest = max(heard.values())
-            if self.outcome.last_success is None or latest > self.outcome.last_success:
-                outcome["last_success"] = iso(latest)
+            self.last_heard = max(self.last_heard or 0.0, *heard.values())
+        if self.last_heard is not None and (
+            self.outcome.last_success is None or self.last_heard > self.outcome.last_success
+        ):
+            outcome["last_success"] = iso(self.last_heard)
         return {
             "status": self.status(strategy).value,
             "connected": strategy.is_connected(),

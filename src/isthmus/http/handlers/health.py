@@ -26,6 +26,7 @@ from isthmus.cluster.health_report import (
 )
 from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
 from isthmus.http.router import Request, Route, route
+from isthmus.settings.values import parse_time
 
 if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
@@ -105,6 +106,8 @@ def routes(s: HealthApiDeps) -> list[Route]:
     async def report(req: Request) -> dict[str, Any]:
         verbose = _verbose(req.params.get("verbose"))
         size = parse_size(req.params.get("size"))
+        if (timeout := req.params.get("timeout")) is not None:
+            parse_time(timeout, "timeout")  # ES refuses a malformed one (400)
         node = s.node
         state = s.cluster_actions.cluster.state
         blocked = sorted(
