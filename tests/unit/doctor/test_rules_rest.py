@@ -486,3 +486,25 @@ def test_two_faults_the_earlier_stage_is_reported() -> None:
     assert first(v) == ("configuration", "credentials_not_reloaded", "local", "certain")
     assert v.findings[0].nodes == ("n1",)
     assert all(r.outcome is Outcome.NOT_REACHED for r in v.stages[1:])
+
+
+@pytest.mark.parametrize(
+    ("roles", "code"),
+    [({}, "remote_role_missing"), ({"foo-role": {"indices": []}}, "remote_role_insufficient")],
+)
+def test_certificate_model_is_authorized_by_the_remotes_same_named_roles(
+    roles: dict[str, object], code: str
+) -> None:
+    text = (
+        "action [indices:data/read/search] is unauthorized for user [foo] with effective roles "
+        "[foo-role] on indices [logs], this action is granted by the index privileges [read,all]"
+    )
+    loc = local(search=search_error(text, status=403), credentials=False, connected=True)
+    rem = remote()
+    calls = dict(rem.calls)
+    calls[ev.ROLES] = ApiResult(200, roles)
+    v = verdict(loc, SideEvidence(rem.url, calls))
+    assert first(v) == ("authorization", code, "remote", "certain")
+    assert v.findings[0].fix is not None
+    assert v.findings[0].fix.steps[0].startswith("PUT /_security/role/foo-role ")
+    assert v.findings[0].nodes == ("remote-node",)
