@@ -25,7 +25,17 @@ from isthmus.wire.names import DEFAULT_PROFILE, REMOTE_CLUSTER_PROFILE
 # guide's own example pairs are up to 100 s apart. A shared API key id is a stronger tie.
 JOIN_SLACK = timedelta(seconds=120)
 KEY_SLACK = timedelta(minutes=15)
-RESTART_SLACK = timedelta(seconds=60)  # a node restart around a "closed by remote"
+# A remote node's restart explains a "closed by remote" (or a dead connection) only when the
+# closure falls while the node was going down: after it began stopping (the local side may
+# notice a dead connection up to RESTART_SLACK later), or before a start line that follows it
+# (a killed node logs no stop). A node that started before the closure and logged no stop since
+# was running then: its start explains nothing. CLOCK_SKEW is the two clusters' clock
+# difference allowed around a stop (NTP keeps them within milliseconds); a start line gets none:
+# a killed node takes far longer than that to come back.
+RESTART_SLACK = timedelta(seconds=60)
+CLOCK_SKEW = timedelta(seconds=1)
+_STOP = re.compile(r"^(?:stopping|stopped|closing|closed)\b")
+_CLOSED = ("closed_by_remote", "dead_connection")
 
 # Which remote line answers which local line.
 _ANSWERS: dict[str, tuple[str, ...]] = {
@@ -101,23 +111,72 @@ def near(a: datetime | None, b: datetime | None, slack: timedelta) -> bool:
 # --- 3. the join --------------------------------------------------------------------------------
 
 
+def restart_windows(
+    remote: list[Symptom], *, refused: bool = False
+) -> dict[int, tuple[datetime, datetime]]:
+    """For each remote lifecycle line (by ``id``), the times of the closures it explains.
+
+    Per remote node, in time order: a stop (its consecutive stopping/stopped/closing/closed
+    lines) explains closures from its first line (less ``CLOCK_SKEW``) to ``RESTART_SLACK``
+    after its last; a start line explains the closures before it since the stop that preceded
+    it (or, with none logged, a killed node: ``RESTART_SLACK`` back, never before the node's
+    previous start, when it was running). A line without a time explains nothing.
+
+    With ``refused``: the times of the refused connections it explains, those while the node
+    was down: from its stop to its next start. A stop with no start after it explains none:
+    the node is still down, and that is the fault."""
+    by_node: dict[str, list[tuple[datetime, Symptom]]] = {}
+    for r in remote:
+        if r.kind == "lifecycle" and r.line.time is not None:
+            by_node.setdefault(r.line.node, []).append((r.line.time, r))
+    out: dict[int, tuple[datetime, datetime]] = {}
+    for lines in by_node.values():
+        lines.sort(key=lambda x: x[0])
+        stop: list[tuple[datetime, Symptom]] = []
+        last_start: datetime | None = None
+        for when, r in lines:
+            if _STOP.match(r.line.message):
+                stop.append((when, r))
+                for _, x in stop if not refused else ():
+                    out[id(x)] = (stop[0][0] - CLOCK_SKEW, when + RESTART_SLACK)
+                continue
+            lo = stop[0][0] - CLOCK_SKEW if stop else when - RESTART_SLACK
+            for _, x in stop if refused else ():
+                out[id(x)] = (lo, when)
+            if last_start is not None:
+                lo = max(lo, last_start)
+            out[id(r)] = (lo, when)
+            last_start, stop = when, []
+    return out
+
+
 def partners(s: Symptom, remote: list[Symptom]) -> list[Symptom]:
     """The remote symptoms that answer ``s``, nearest in time first: the right kind, near in
     time, on the same socket and key when both lines say."""
     kinds = _ANSWERS.get(s.kind, ())
-    if s.kind == "connect_failure" and s.cause not in (None, "tcp_reset"):
-        return []  # refused, unreachable, unresolvable: the remote never saw the connection
+    refused = s.kind == "connect_failure" and s.cause == "tcp_refused"
+    if refused:
+        kinds = ("lifecycle",)  # refused while the remote node was down for a restart
+    elif s.kind == "connect_failure" and s.cause not in (None, "tcp_reset"):
+        return []  # unreachable, unresolvable: the remote never saw the connection
     host, port = split_address(s.peer)
+    windows = restart_windows(remote, refused=refused) if s.kind in _CLOSED or refused else {}
     out = []
     for r in remote:
         if r.kind not in kinds:
+            continue
+        if s.kind in _CLOSED or refused:
+            lo_hi = windows.get(id(r))
+            if lo_hi is None or s.line.time is None or not lo_hi[0] <= s.line.time <= lo_hi[1]:
+                continue
+            if s.remote_node and r.line.node and s.remote_node != r.line.node:
+                continue  # another node of the remote cluster restarted
+            out.append(r)
             continue
         same_key = bool(s.key_id and r.key_id and s.key_id == r.key_id)
         if s.key_id and r.key_id and not same_key:
             continue
         slack = KEY_SLACK if same_key else JOIN_SLACK
-        if s.kind in ("closed_by_remote", "dead_connection"):
-            slack = RESTART_SLACK
         if not near(s.line.time, r.line.time, slack):
             continue
         r_host, r_port = split_address(r.own_address)
@@ -180,15 +239,26 @@ def decide(s: Symptom, answers: list[Symptom], remote_given: bool) -> Decision:
                 + ("the API key id" if by_key else "time")
                 + " with the remote's ApiKeyAuthenticator line"
             )
+    elif s.kind == "connect_failure" and answers and answers[0].kind == "lifecycle":
+        d.restart = True
+        d.notes.append(
+            f"the remote node logged [{answers[0].line.message}] then: it was down for a "
+            "restart, and is back"
+        )
     elif s.kind in ("handshake_failure", "connect_failure", "not_tls") and answers:
         a = answers[0]
         d.cause, d.candidates, d.confidence = a.cause, (), Confidence.CERTAIN
         d.detail = f"{s.detail}; the remote says: {a.detail}"
-    elif s.kind in ("closed_by_remote", "dead_connection"):
+    elif s.kind in _CLOSED:
         if answers:
             d.restart = True
             d.notes.append(
                 f"the remote node logged [{answers[0].line.message}] then: it went away, not the network"
+            )
+        elif remote_given:
+            d.notes.append(
+                "the remote's log shows no stop or start of its node at this time: it was "
+                "running, not restarting"
             )
         elif s.kind == "closed_by_remote":
             d.confidence = Confidence.POSSIBLE

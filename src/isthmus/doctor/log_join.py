@@ -335,13 +335,21 @@ def stage_results(alias: str, decisions: list[Decision]) -> list[StageResult]:
 
 
 def restarts(alias: str, decisions: list[Decision]) -> list[StageResult]:
-    """A "closed by remote" explained by a remote restart: the TCP stage is fine, and says why."""
+    """A "closed by remote" (or a refused connection) explained by a remote restart: the TCP
+    stage is fine, and says why."""
     lines = [p.line for d in decisions if d.restart for p in d.partners]
     if not lines:
         return []
+    what = sorted(
+        {
+            "refused" if d.symptom.kind == "connect_failure" else "closed"
+            for d in decisions
+            if d.restart
+        }
+    )
     why = Evidence(
         "log join",
-        f"connections of [{alias}] were closed because the remote node restarted, "
+        f"connections of [{alias}] were {' and '.join(what)} because the remote node restarted, "
         "not by the network",
     )
     return [StageResult(Stage.TCP, Outcome.PASSED, evidence=(*_evidence("remote", lines), why))]

@@ -373,6 +373,12 @@ LAB: list[
     (
         "unreliable-connection-proxy",
         ("tcp", F, "connection_unreliable", "network", "likely", ()),
+        # The remote's log shows its node started before the closures and ran on: no restart.
+        ("tcp", F, "connection_unreliable", "likely", ()),
+    ),
+    (
+        "idle-cut-proxy",
+        ("tcp", F, "connection_unreliable", "network", "possible", ()),
         ("tcp", F, "connection_unreliable", "likely", ()),
     ),
 ]

@@ -9,6 +9,7 @@ from datetime import UTC
 import pytest
 
 from isthmus.doctor.logs import log_findings, read_log_dir
+from isthmus.doctor.model import Outcome
 from tests.unit.doctor.log_cases import (
     FIXTURES,
     GUIDE,
@@ -84,3 +85,24 @@ def test_lab_plain_file_says_what_the_json_says(case: str) -> None:
     plain_remote = read_log_dir(next((path / "remote").glob("*.log")), tz=UTC)
     from_plain = log_findings(plain_local, plain_remote, "my")
     assert summary(from_plain) == summary(run(case, remote=True))
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain", "json"])
+def test_lab_remote_restart_explains_its_closures_and_refusals(plain: bool) -> None:
+    """A working pair whose remote node was restarted (``isthmus lab restart remote``): alone,
+    the local log shows closed and refused connections; the remote's log shows its node
+    stopping then, and back since: not a fault of the network or of the address."""
+    path = FIXTURES / "working-restarted-remote-proxy"
+    pattern = "*.log" if plain else "*.json"
+    local = read_log_dir(next((path / "local").glob(pattern)), tz=UTC)
+    remote = read_log_dir(next((path / "remote").glob(pattern)), tz=UTC)
+    alone = summary(log_findings(local, None, "my"))
+    assert sorted((g.cause, g.confidence) for g in alone) == [
+        ("connection_unreliable", "possible"),
+        ("tcp_refused", "certain"),
+    ]
+    (result,) = log_findings(local, remote, "my")
+    assert (result.stage.value, result.outcome, result.findings) == ("tcp", Outcome.PASSED, ())
+    details = [e.detail for e in result.evidence]
+    assert any("stopping ..." in d for d in details)
+    assert "were closed and refused because the remote node restarted" in details[-1]

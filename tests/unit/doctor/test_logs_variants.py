@@ -44,6 +44,94 @@ def test_remote_restart_is_not_a_network_fault() -> None:
     assert any("stopping ..." in e.detail for e in results[0].evidence)
 
 
+_CLOSED_AT_10_00_05 = (
+    "[2026-03-02T10:00:05,000][INFO ][o.e.t.ClusterConnectionManager] [qc-node-1] transport "
+    "connection to [{%s}{RbW0JQ}{10.0.0.5}{10.0.0.5:9443}] closed by remote\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("remote", "explained"),
+    [
+        # The lab's idle cut: the node started 2 s before the closure and ran on.
+        (("10:00:03,000 started",), False),
+        (("09:58:00,000 started",), False),
+        (("10:00:04,500 stopping ...", "10:00:05,100 stopped"), True),
+        (("10:00:05,400 stopped",), True),  # within the clocks' skew
+        (("09:59:20,000 stopping ...", "09:59:21,000 stopped"), True),  # noticed late
+        # It stopped (and came back) only after the closure: it was running then.
+        (("10:00:40,000 stopping ...", "10:00:41,000 stopped", "10:00:50,000 started"), False),
+        # Restarted a minute before: the closure is about the new run.
+        (("09:58:00,000 stopping ...", "09:58:01,000 stopped", "09:58:30,000 started"), False),
+        (("09:59:58,000 stopping ...", "10:00:20,000 started"), True),
+        # Killed (no stop logged) and back: the start after the closure explains it ...
+        (("10:00:25,000 started",), True),
+        (("09:50:00,000 started", "10:00:30,000 started"), True),
+        (("10:00:04,000 started", "10:00:30,000 started"), True),  # killed in between
+        # ... but not one that came back long after, nor a restart before the closure.
+        (("10:02:00,000 started",), False),
+        (("09:59:00,000 started", "10:00:03,000 started", "10:00:40,000 stopping ..."), False),
+    ],
+    ids=lambda v: "|".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_only_a_restart_at_the_closure_explains_it(
+    remote: tuple[str, ...], explained: bool
+) -> None:
+    local = _lines(_CLOSED_AT_10_00_05 % "my#10.0.0.5:9443")
+    node = "[2026-03-02T%s][INFO ][o.e.n.Node               ] [fc-node-1] %s\n"
+    remote_log = _lines("".join(node % tuple(x.split(" ", 1)) for x in remote))
+    results = log_findings(local, remote_log, "my")
+    if explained:
+        assert [(r.stage.value, r.outcome) for r in results] == [("tcp", Outcome.PASSED)]
+    else:
+        (got,) = summary(results)
+        assert (got.cause, got.confidence) == ("connection_unreliable", "likely")
+        assert any("no stop or start" in e.detail for e in results[0].findings[0].evidence)
+
+
+@pytest.mark.parametrize(
+    ("remote", "explained"),
+    [
+        (("10:00:04,000 stopping ...", "10:00:04,500 closed", "10:00:20,000 started"), True),
+        (("10:00:25,000 started",), True),  # killed, back since
+        # Still down: nothing listens, and that is the fault.
+        (("10:00:04,000 stopping ...", "10:00:04,500 closed"), False),
+        # Back before the refusal, or stopped only after it: it was listening then.
+        (("10:00:00,000 stopping ...", "10:00:03,000 started"), False),
+        (("10:00:30,000 stopping ...", "10:00:40,000 started"), False),
+    ],
+    ids=lambda v: "|".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_a_refusal_while_the_remote_restarted_is_explained(
+    remote: tuple[str, ...], explained: bool
+) -> None:
+    local = _lines(
+        "[2026-03-02T10:00:05,000][WARN ][o.e.t.ProxyConnectionStrategy] [qc-node-1] failed to "
+        "open any proxy connections to cluster [my]\norg.elasticsearch.transport."
+        "ConnectTransportException: [][10.0.0.5:9443] connect_exception\nCaused by: "
+        "java.net.ConnectException: Connection refused: /10.0.0.5:9443\n"
+    )
+    node = "[2026-03-02T%s][INFO ][o.e.n.Node               ] [fc-node-1] %s\n"
+    remote_log = _lines("".join(node % tuple(x.split(" ", 1)) for x in remote))
+    results = log_findings(local, remote_log, "my")
+    if explained:
+        assert [(r.stage.value, r.outcome) for r in results] == [("tcp", Outcome.PASSED)]
+        assert "refused because the remote node restarted" in results[0].evidence[-1].detail
+    else:
+        (got,) = summary(results)
+        assert (got.cause, got.confidence) == ("tcp_refused", "certain")
+
+
+def test_another_remote_node_restarting_explains_nothing() -> None:
+    """Sniff mode: the closed connection names its node; only that node's restart explains it."""
+    local = _lines(_CLOSED_AT_10_00_05 % "fc-node-2")
+    stop = "[2026-03-02T10:00:04,500][INFO ][o.e.n.Node               ] [%s] stopping ...\n"
+    (got,) = summary(log_findings(local, _lines(stop % "fc-node-1"), "my"))
+    assert got.cause == "connection_unreliable"
+    results = log_findings(local, _lines(stop % "fc-node-2"), "my")
+    assert [(r.stage.value, r.outcome) for r in results] == [("tcp", Outcome.PASSED)]
+
+
 def test_a_fault_fixed_since_is_not_reported() -> None:
     assert run("variants/fixed-since", remote=False) == []
     local = load(FIXTURES / "variants" / "fixed-since", "local") or []
