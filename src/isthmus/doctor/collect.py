@@ -85,19 +85,19 @@ def _ssl_context(access: ClusterAccess) -> ssl.SSLContext | bool:
 
 
 def _chain_fingerprints(ssl_object: Any) -> set[str]:
+    """SHA-256 of the server certificate and of every certificate the server sent with it (the
+    chain is read through Isthmus's one quarantined use of CPython's private ssl internals)."""
+    from isthmus.transport.ssl_private import unverified_chain_der
+
     out: set[str] = set()
     leaf = ssl_object.getpeercert(binary_form=True)
     if leaf:
         out.add(hashlib.sha256(leaf).hexdigest())
-    inner = getattr(ssl_object, "_sslobj", None)
-    chain = getattr(inner, "get_unverified_chain", None)
-    if chain is not None:
-        try:
-            for cert in chain() or ():
-                der = cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                out.add(hashlib.sha256(der).hexdigest())
-        except (AttributeError, ValueError, ssl.SSLError):
-            pass
+    try:
+        chain = unverified_chain_der(ssl_object)
+    except (AttributeError, ValueError, ssl.SSLError):
+        chain = ()
+    out.update(hashlib.sha256(der).hexdigest() for der in chain)
     return out
 
 

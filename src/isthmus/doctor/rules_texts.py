@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-HANDSHAKE_ACTION = "cluster:internal/remote_cluster/handshake"
+from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE_ACTION
 
 
 @dataclass(frozen=True)
