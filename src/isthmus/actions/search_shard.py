@@ -217,6 +217,10 @@ def query_shard(
     hits_query = _with_post_filter(query, post)
     window = req.from_ + req.size
     num_docs = max(searcher.num_docs, 1)
+    # What tantivy is asked for: never more than the shard holds. Its top-k collector allocates
+    # for the limit up front, so a huge index.max_result_window with a huge size would try to
+    # allocate tens of gigabytes and abort the node.
+    limit = max(min(window, num_docs), 1)
     hits: list[ShardHit] = []
     total: int
     max_score: float | None = None
@@ -234,7 +238,7 @@ def query_shard(
         or (req.sort and not req.sorts_by_score_only and not simple_field_sort)
     )
     if not general and req.sorts_by_score_only:
-        result = searcher.search(hits_query, max(window, 1), count=True)
+        result = searcher.search(hits_query, limit, count=True)
         total = hit_count(result)
         for pos, (score, addr) in enumerate(result.hits[:window]):
             doc_id, src, seq, ver, term = _fetch(searcher, addr)
@@ -246,7 +250,7 @@ def query_shard(
         assert tfield is not None
         order = tantivy.Order.Desc if sort.descending else tantivy.Order.Asc
         result = searcher.search(
-            hits_query, max(window, 1), count=True, order_by_field=tfield.name, order=order
+            hits_query, limit, count=True, order_by_field=tfield.name, order=order
         )
         total = hit_count(result)
         for pos, (value, addr) in enumerate(result.hits[:window]):
