@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.model import Fix, Side
 
 
@@ -46,9 +47,12 @@ def _new_key(f: FixFacts) -> tuple[str, ...]:
         'on the remote cluster: POST /_security/cross_cluster/api_key {"name": "'
         + f.alias
         + '-key", "access": {"search": [{"names": ["<indices>"]}]}} and keep its "encoded" value',
-        f"on every local node: bin/elasticsearch-keystore add -f cluster.remote.{f.alias}.credentials "
-        "(paste the encoded value)",
-        "on the local cluster: POST /_nodes/reload_secure_settings",
+        keystore_add(
+            f"cluster.remote.{f.alias}.credentials",
+            force=True,
+            note="on every local node; paste the encoded value",
+        ),
+        "on the local cluster: " + RELOAD,
     )
 
 
@@ -78,9 +82,12 @@ def fix_for(cause: str, f: FixFacts) -> Fix | None:
             f"add the credential of [{f.alias}] to the keystore of the nodes that fail, then "
             "reload secure settings",
             (
-                f"on each failing node: bin/elasticsearch-keystore add -f cluster.remote.{f.alias}"
-                ".credentials (the same encoded value the other nodes hold)",
-                "on the local cluster: POST /_nodes/reload_secure_settings",
+                keystore_add(
+                    f"cluster.remote.{f.alias}.credentials",
+                    force=True,
+                    note="on each failing node; the same encoded value the other nodes hold",
+                ),
+                "on the local cluster: " + RELOAD,
             ),
             Side.LOCAL,
         )

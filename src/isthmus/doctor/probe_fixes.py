@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from isthmus.doctor.commands import RELOAD, certutil_cert, keystore_add
 from isthmus.doctor.model import Fix, Side
 
 if TYPE_CHECKING:
@@ -90,16 +91,16 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
             f"add a cross-cluster API key for [{a}] to every local node's keystore and reload, "
             "or point the alias at the remote's transport port for the certificate model",
             (
-                f"bin/elasticsearch-keystore add cluster.remote.{a}.credentials",
-                "POST _nodes/reload_secure_settings",
+                keystore_add(f"cluster.remote.{a}.credentials", note="on every local node"),
+                RELOAD,
             ),
             Side.LOCAL,
         ),
         "credentials_missing": Fix(
             f"add the cross-cluster API key for [{a}] to every local node's keystore and reload",
             (
-                f"bin/elasticsearch-keystore add cluster.remote.{a}.credentials",
-                "POST _nodes/reload_secure_settings",
+                keystore_add(f"cluster.remote.{a}.credentials", note="on every local node"),
+                RELOAD,
             ),
             Side.LOCAL,
         ),
@@ -149,12 +150,10 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         "tls_hostname_mismatch": Fix(
             f"re-issue the remote's certificate with [{target.server_name or target.host}] in "
             "its subject alternative names, or dial a name it has (server_name in proxy mode)",
-            ("bin/elasticsearch-certutil cert --ca <ca.p12> --dns <name> --ip <address>",),
+            (certutil_cert("--dns <name> --ip <address>"),),
             Side.BOTH,
         ),
-        "tls_expired": Fix(
-            "renew the remote's certificate", ("bin/elasticsearch-certutil cert ...",), Side.REMOTE
-        ),
+        "tls_expired": Fix("renew the remote's certificate", (certutil_cert(),), Side.REMOTE),
         "tls_not_yet_valid": Fix(
             "check both machines' clocks (NTP), or wait until the certificate is valid",
             (),
@@ -193,8 +192,8 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         "local node and reload",
         (
             "POST /_security/cross_cluster/api_key (on the remote)",
-            f"bin/elasticsearch-keystore add -f cluster.remote.{a}.credentials",
-            "POST _nodes/reload_secure_settings",
+            keystore_add(f"cluster.remote.{a}.credentials", force=True, note="on every local node"),
+            RELOAD,
         ),
         Side.LOCAL,
     )

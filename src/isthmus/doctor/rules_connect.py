@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from isthmus.doctor.commands import certutil_cert
 from isthmus.doctor.model import (
     Confidence,
     Evidence,
@@ -403,7 +404,7 @@ def _trust_result(
             evidence=ev,
             fix=Fix(
                 "issue a new certificate for the remote's server (or fix the clock that is wrong)",
-                ("bin/elasticsearch-certutil cert --ca <ca.p12> --dns <host> --ip <address>",),
+                (certutil_cert(),),
                 Side.REMOTE,
             ),
         )

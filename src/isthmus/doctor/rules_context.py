@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from isthmus.doctor.causes import cause
+from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.evidence import (
     ISTHMUS_HEALTH,
     REDACTED,
@@ -232,8 +233,10 @@ def text_evidence(t: Text) -> Evidence:
 
 def reload_steps(ctx: AliasContext) -> tuple[str, ...]:
     return (
-        f"bin/elasticsearch-keystore add {ctx.credential_setting}   # on every local node; "
-        "paste the cross-cluster key's `encoded` value",
-        'POST /_nodes/reload_secure_settings   {"secure_settings_password": "<keystore password, if any>"}',
+        keystore_add(
+            ctx.credential_setting,
+            note="on every local node; paste the cross-cluster key's `encoded` value",
+        ),
+        RELOAD,
         'GET /_remote/info   # expect "cluster_credentials": "::es_redacted::"',
     )
