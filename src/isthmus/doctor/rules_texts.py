@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE_ACTION
@@ -179,41 +179,28 @@ class TrustFailure:
         return self.now is not None and self.not_before is not None and self.now < self.not_before
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _group(pattern: str, text: str) -> str | None:
-    m = re.search(pattern, text)
-    return m.group(1) if m else None
-
-
 def trust_failure(text: str) -> TrustFailure | None:
-    if "failed to establish trust with server" not in text:
+    """ES's trust failure text as the REST rules read it. One parser reads this sentence for the
+    REST evidence and the logs alike (:func:`isthmus.doctor.log_tls.parse_trust`, which knows
+    every shape ES writes); this is its view for the rules."""
+    from isthmus.doctor.log_tls import parse_trust
+
+    facts = parse_trust(text)
+    if facts is None:
         return None
-    context = _group(r"this ssl context \(\[\(?([^ \]\)]+)", text)
-    sans = _group(r"subject alternative names \[([^\]]*)\]", text)
     return TrustFailure(
-        peer=_group(r"with server at \[([^\]]*)\]", text) or "",
-        subject=_group(r"certificate with subject name \[([^\]]*)\]", text),
-        issuer=_group(r"is issued by \[([^\]]*)\]", text),
-        not_before=_time(_group(r"valid between \[([^\]]*)\]", text)),
-        not_after=_time(_group(r"valid between \[[^\]]*\] and \[([^\]]*)\]", text)),
-        now=_time(_group(r"current time is \[([^\]]*)\]", text)),
-        sans=tuple(s.strip() for s in sans.split(",")) if sans else (),
-        context=context,
-        issuer_missing_from_chain="did not provide a copy of the issuing certificate" in text,
-        issuer_trusted="{trusted issuer}" in text
-        or re.search(r"(?:certificates?|\]) (?:is|are) trusted in this ssl context", text)
-        is not None,
-        signatures_differ="signatures do not match" in text,
-        trusted_issuers=tuple(re.findall(r"only trusts the issuer \[([^\]]*)\]", text)),
+        peer=facts.peer_host,
+        subject=facts.subject,
+        issuer=facts.issuer,
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        now=facts.now,
+        sans=facts.sans,
+        context=facts.context,
+        issuer_missing_from_chain=facts.issuer_not_sent,
+        issuer_trusted=facts.chain_trusted,
+        signatures_differ=facts.signatures_differ,
+        trusted_issuers=facts.trusted_issuers,
     )
 
 
