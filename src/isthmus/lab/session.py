@@ -58,20 +58,7 @@ def stop(root: Path, timeout: float = 30.0) -> list[int]:
     returns the pids that were running."""
     root = root.resolve()
     pids = running_pids(root)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-
-    def alive(pid: int) -> bool:
-        return is_node(pid, root) or pid in pids_under(root)
-
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pid in pids:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    terminate(pids, root, timeout)
     with contextlib.suppress(FileNotFoundError):
         (root / STATE_FILE).unlink()
     return pids
@@ -141,18 +128,18 @@ def node_pids(root: Path, name: str) -> list[int]:
 
 
 def terminate(pids: list[int], root: Path, timeout: float = 30.0) -> None:
-    """SIGTERM ``pids``, wait until they are gone (SIGKILL after ``timeout``)."""
+    """SIGTERM ``pids``, wait until none of them works in ``root`` any more (one scan of
+    ``/proc`` per check), SIGKILL what is left after ``timeout``."""
 
-    def alive(pid: int) -> bool:
-        return pid in pids_under(root)
+    def left() -> set[int]:
+        return set(pids) & set(pids_under(root))
 
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in pids:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    for pid in left():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
