@@ -34,6 +34,7 @@ import contextlib
 import logging
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -530,7 +531,7 @@ class ShardEngine:
                 "SELECT COUNT(*) - COALESCE(SUM(deleted), 0), COALESCE(SUM(deleted), 0) FROM docs"
             ).fetchone()
             history = self._db.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
-        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        size = _disk_size(self.path)
         return EngineStats(
             int(docs),
             int(deleted),
@@ -560,3 +561,17 @@ class ShardEngine:
             f"<ShardEngine {self.path.name} max_seq_no={self.max_seq_no} "
             f"searchable={self.searchable_checkpoint} gen={self.generation}>"
         )
+
+
+def _disk_size(path: Path) -> int:
+    """Bytes of the files under ``path``. tantivy creates and deletes files as it works (its
+    temp and merged segment files), so a file listed a moment ago may be gone: it counts 0."""
+    total = 0
+    for file in path.rglob("*"):
+        try:
+            info = file.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            total += info.st_size
+    return total
