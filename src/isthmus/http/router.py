@@ -3,6 +3,8 @@
 A pattern is a path of literal segments and ``{name}`` placeholders. Literal segments win over
 placeholders (``/_search`` is never an index called ``_search``), and a placeholder never takes a
 segment starting with ``_`` unless the route says so (``{index:_}``), as ES's path trie does.
+When no route matches a path at all, ES's trie falls back to its wildcards: an id after the first
+segment may then start with ``_`` (API key, document and task ids are base64url and often do).
 """
 
 from __future__ import annotations
@@ -58,14 +60,15 @@ class Route:
     segments: tuple[str, ...] = ()
     accepts_body: bool = True
 
-    def match(self, parts: list[str]) -> dict[str, str] | None:
+    def match(self, parts: list[str], *, fallback: bool = False) -> dict[str, str] | None:
         if len(parts) != len(self.segments):
             return None
         out: dict[str, str] = {}
-        for seg, part in zip(self.segments, parts, strict=True):
+        for position, (seg, part) in enumerate(zip(self.segments, parts, strict=True)):
             if seg.startswith("{"):
                 name, _, flag = seg[1:-1].partition(":")
-                if not part or (part.startswith("_") and flag != "_" and part != "_all"):
+                underscore_ok = flag == "_" or part == "_all" or (fallback and position > 0)
+                if not part or (part.startswith("_") and not underscore_ok):
                     return None
                 out[name] = part
             elif seg != part:
@@ -128,11 +131,21 @@ class Router:
 
     def _resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         parts = [unquote(p) if "%" in p else p for p in path.strip("/").split("/") if p]
+        try:
+            return self._best(method, path, parts, fallback=False)
+        except NoHandler as strict:
+            if strict.allowed:
+                raise
+            return self._best(method, path, parts, fallback=True)
+
+    def _best(
+        self, method: str, path: str, parts: list[str], *, fallback: bool
+    ) -> tuple[Route, dict[str, str]]:
         allowed: list[str] = []
         best: tuple[Route, dict[str, str]] | None = None
         best_rank: tuple[bool, int] = (False, -1)
         for candidate in self._by_length.get(len(parts), ()):
-            found = candidate.match(parts)
+            found = candidate.match(parts, fallback=fallback)
             if found is None:
                 continue
             explicit = method in candidate.methods

@@ -80,9 +80,7 @@ class HttpLimits:
             max_header_size=v.parse_bytes(flat.get("http.max_header_size", "8kb")),
             header_timeout=timeout.seconds if timeout.millis > 0 else None,
             body_timeout=body.seconds if body.millis > 0 else None,
-            max_connections=default_max_connections()
-            if raw_max is None
-            else positive_int(raw_max),
+            max_connections=default_max_connections() if raw_max is None else positive_int(raw_max),
             # The event loop wants a positive deadline: "no deadline" is a very long one.
             tls_handshake_timeout=tls_handshake_timeout or 86_400.0,
         )

@@ -100,6 +100,4 @@ class Connector:
 
     def __repr__(self) -> str:
         tls = "tls" if self.ssl_context is not None else "plain"
-        return (
-            f"<Connector profile={self.profile} {tls} timeout={self.connect_timeout}s>"
-        )
+        return f"<Connector profile={self.profile} {tls} timeout={self.connect_timeout}s>"

@@ -35,7 +35,11 @@ class ProxyStrategy(RemoteStrategy):
     logger_name = "org.elasticsearch.transport.ProxyConnectionStrategy"
 
     def __init__(
-        self, config: RemoteClusterConfig, connector: Connector, *, health: AliasHealth | None = None
+        self,
+        config: RemoteClusterConfig,
+        connector: Connector,
+        *,
+        health: AliasHealth | None = None,
     ) -> None:
         super().__init__(config, connector, health=health)
         self._socket_ids = itertools.count(1)

@@ -41,7 +41,11 @@ class RemoteStrategy(ABC):
     logger_name = "org.elasticsearch.transport.RemoteConnectionStrategy"
 
     def __init__(
-        self, config: RemoteClusterConfig, connector: Connector, *, health: AliasHealth | None = None
+        self,
+        config: RemoteClusterConfig,
+        connector: Connector,
+        *,
+        health: AliasHealth | None = None,
     ) -> None:
         self.alias = config.alias
         self.config = config

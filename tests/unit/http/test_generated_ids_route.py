@@ -19,6 +19,18 @@ from isthmus.testing.routes import route_table
         ("DELETE", "/_async_search/_Abc123", ""),
         ("GET", "/_search/scroll/_Abc123", "indices:data/read/scroll"),
         ("DELETE", "/_search/scroll/_Abc123", "indices:data/read/scroll/clear"),
+        # API key ids: CI once drew '_x2QTn9dRjgj0rxf1DXq' and the update answered 'no handler'.
+        (
+            "PUT",
+            "/_security/cross_cluster/api_key/_x2QTn9dRjgj0rxf1DXq",
+            "cluster:admin/xpack/security/cross_cluster/api_key/update",
+        ),
+        (
+            "PUT",
+            "/_security/api_key/_x2QTn9dRjgj0rxf1DXq",
+            "cluster:admin/xpack/security/api_key/update",
+        ),
+        ("GET", "/logs/_doc/_generated", "indices:data/read/get"),
     ],
 )
 def test_ids_starting_with_an_underscore_reach_their_route(

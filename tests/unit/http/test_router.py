@@ -119,6 +119,19 @@ def test_placeholders_do_not_take_underscore_segments() -> None:
         ROUTER.resolve("GET", "/_foo/_search")
 
 
+def test_when_nothing_else_matches_an_id_may_start_with_an_underscore() -> None:
+    # ES's trie falls back to wildcards: later placeholders take '_' segments, the first never.
+    assert resolved("GET", "/logs/_doc/_x2Q") == ("get", {"index": "logs", "id": "_x2Q"})
+    assert resolved("GET", "/_nodes/_n1/stats") == ("node-stats", {"node": "_n1"})
+    with pytest.raises(NoHandler):
+        ROUTER.resolve("GET", "/_foo/_search")
+    # A literal route of the same shape still wins, and 405 stays 405.
+    assert resolved("GET", "/logs/_stats") == ("stats", {"index": "logs"})
+    with pytest.raises(NoHandler) as info:
+        ROUTER.resolve("DELETE", "/_search")
+    assert info.value.allowed == ["GET", "POST"]
+
+
 def test_all_is_a_valid_placeholder_value() -> None:
     assert resolved("GET", "/_all/_search") == ("search", {"index": "_all"})
 

@@ -129,7 +129,9 @@ async def test_a_silent_peer_is_declared_dead_after_twice_the_interval(
         assert elapsed == pytest.approx(2.25)
         assert channel.state is ChannelState.BROKEN
         assert channel.broken_reason == "no data from the peer for [2.2s]"
-        line = next(r for r in caplog.records if r.name == "org.elasticsearch.transport.TransportKeepAlive")
+        line = next(
+            r for r in caplog.records if r.name == "org.elasticsearch.transport.TransportKeepAlive"
+        )
         assert line.levelno == logging.WARNING
         assert line.getMessage() == (
             f"remote cluster [my]: no data from [{channel.remote_address}] for [2.2s] "
