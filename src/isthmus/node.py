@@ -331,11 +331,11 @@ class Node:
         from isthmus.settings.remote import transport_tuning
 
         s = self.settings
-        transport_trust = transport.trust  # the transport's CAs, read once at its start
         security = RemoteSecurity(
             identity=lambda: transport.identity,
             tuning=transport_tuning(s.raw),
-            transport_tls=ClientTls.of(tls.transport_client, lambda: transport_trust),
+            # The transport's CAs (what its server trusts too), read once at the node's start.
+            transport_tls=ClientTls.of(tls.transport_client, lambda: tls.transport_trust),
             # Its trust facts (for diagnostics) are read on first use.
             remote_cluster_client_tls=ClientTls.of(
                 tls.remote_cluster_client, tls.remote_cluster_client_trust
