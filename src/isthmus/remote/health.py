@@ -9,7 +9,7 @@ every request that wanted a channel. :mod:`isthmus.remote.health_probe` adds pro
 without traffic. Each failure is classified by :mod:`isthmus.remote.health_classify` into the
 doctor's stage and cause code.
 
-What is kept is bounded: latency samples in fixed-size windows, flaps as timestamps pruned to the
+What is kept is bounded: latency samples in fixed-size windows, flaps as records pruned to the
 window, one record per remote address. :meth:`AliasHealth.report` joins it with the live view of
 the alias's connections (open vs wanted, last data heard on each) into the JSON of
 ``GET /_isthmus/remote/health``; nothing here opens a connection or sleeps.
@@ -26,6 +26,7 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
@@ -47,11 +48,27 @@ if TYPE_CHECKING:
     from isthmus.remote.strategy import RemoteStrategy
     from isthmus.transport.connect_trace import ConnectAttempt
 
-FLAP_WINDOW = 300.0  # seconds over which up/down transitions are counted
-FLAPS_YELLOW = 4  # two down-and-up cycles in the window
+FLAP_WINDOW = 300.0  # seconds over which flaps are counted
+# A flap is one loss of the link: an open connection that went down on its own (closed by the
+# remote or a middlebox, declared dead). Connections lost within FLAP_BURST of the first loss of
+# a flap are the same flap: one outage (a restart, a cut path) ends every connection at once.
+FLAP_BURST = 1.0
+FLAPS_YELLOW = 2  # the link was lost twice in the window
+MAX_FLAPS = 1024  # flap records kept per alias (the oldest forgotten first)
 CERTIFICATE_WARNING = dt.timedelta(days=7)  # yellow this long before the remote's cert expires
 STUCK_AFTER = 3.0  # an attempt in flight this long is reported at the phase it is stuck in
 MAX_ADDRESSES = 256  # remote addresses remembered per alias
+
+
+@dataclass
+class Flap:
+    """One loss of the link: when it started (monotonic, and wall clock for the report), when
+    its last connection went down, and how many connections it took."""
+
+    started: float
+    first: float
+    last: float
+    connections: int = 1
 
 
 class AliasHealth:
@@ -77,7 +94,7 @@ class AliasHealth:
         self.last_heard: float | None = None
         self.nodes: dict[str, NodeRecord] = {}
         self.latency = {p: LatencyWindow() for p in ("connect", "tls", "handshake")}
-        self._transitions: deque[float] = deque()
+        self._flaps: deque[Flap] = deque(maxlen=MAX_FLAPS)
         self._up: bool | None = None  # None until the first connect or failure
         self._in_flight: dict[int, ConnectAttempt] = {}
         self._stuck: set[int] = set()  # in-flight attempts already reported as stuck
@@ -129,7 +146,7 @@ class AliasHealth:
             }
             if attempt.peer_not_after is not None:
                 self.peer_not_after = attempt.peer_not_after
-            self._transition(up=True)
+            self._up = True
             return
         failure = classify_attempt(attempt, api_key=self.api_key, pinned_cluster=pinned_cluster)
         node.outcome.failed(failure, wall, attempt.address, count=not already_counted)
@@ -169,8 +186,9 @@ class AliasHealth:
         wall = self._wall()
         self._node(address).outcome.failed(failure, wall, address, count=True)
         self.outcome.failed(failure, wall, address, count=True)
+        self._lost(wall)
         if remaining == 0:
-            self._transition(up=False)
+            self._up = False
 
     def on_error_answer(self, conn: ManagedConnection, exc: IsthmusError) -> None:
         """A request on an open connection was answered with an error. Only a refused
@@ -208,23 +226,40 @@ class AliasHealth:
             self._node(attempt.address).outcome.failed(failure, wall, attempt.address, count=True)
             self.outcome.failed(failure, wall, attempt.address, count=True)
 
-    def _transition(self, *, up: bool) -> None:
-        """A flap is a change between up and down; the first state is not a change."""
-        if up == self._up:
-            return
-        first, self._up = self._up is None, up
-        if first:
-            return
+    def _lost(self, wall: float) -> None:
+        """An open connection went down on its own: a flap, or part of the one just begun.
+
+        Counted per connection, not per alias: the strategy reopens a lost connection at once,
+        so with several connections (proxy sockets, sniffed nodes) the alias as a whole rarely
+        goes down while a path that cuts idle connections takes them one after another."""
         now = self._clock.monotonic()
-        self._transitions.append(now)
-        while self._transitions and now - self._transitions[0] > FLAP_WINDOW:
-            self._transitions.popleft()
+        last = self._flaps[-1] if self._flaps else None
+        if last is not None and now - last.started <= FLAP_BURST:
+            last.last, last.connections = wall, last.connections + 1
+        else:
+            self._flaps.append(Flap(now, wall, wall))
+        self._prune_flaps(now)
+
+    def _prune_flaps(self, now: float) -> None:
+        while self._flaps and now - self._flaps[0].started > FLAP_WINDOW:
+            self._flaps.popleft()
 
     def flaps(self) -> int:
-        now = self._clock.monotonic()
-        while self._transitions and now - self._transitions[0] > FLAP_WINDOW:
-            self._transitions.popleft()
-        return len(self._transitions)
+        """Losses of the link within the window."""
+        self._prune_flaps(self._clock.monotonic())
+        return len(self._flaps)
+
+    def flaps_json(self) -> dict[str, Any]:
+        """``flaps`` of the report: the losses in the window, the connections they took, and
+        when the first began and the last ended."""
+        count = self.flaps()
+        return {
+            "count": count,
+            "window_seconds": int(FLAP_WINDOW),
+            "connections_lost": sum(f.connections for f in self._flaps),
+            "first": iso(self._flaps[0].first) if count else None,
+            "last": iso(self._flaps[-1].last) if count else None,
+        }
 
     # --- report ----------------------------------------------------------------------------------
 
@@ -277,7 +312,7 @@ class AliasHealth:
             "security_model": self.model.value,
             "connections": {"open": strategy.manager.size(), "wanted": strategy.max_connections()},
             **outcome,
-            "flaps": {"count": self.flaps(), "window_seconds": int(FLAP_WINDOW)},
+            "flaps": self.flaps_json(),
             "latency": {phase: window.summary() for phase, window in self.latency.items()},
             "remote": {
                 "cluster_name": self.remote.get("cluster_name"),

@@ -247,14 +247,56 @@ async def test_proxy_mode_with_fewer_sockets_than_wanted_is_yellow(
             await remote.close()
 
 
-def test_flaps_over_the_window_turn_the_alias_yellow() -> None:
+async def test_connections_cut_one_by_one_are_flaps_while_the_alias_stays_connected(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    """A path that cuts connections (an idle cut) takes them one after another and the strategy
+    reopens each at once: the alias never goes down as a whole, yet every loss is a flap."""
+    async with cluster("remote", network, clock) as fc:
+        flat = {
+            "cluster.remote.my.mode": "proxy",
+            "cluster.remote.my.proxy_address": fc.address(),
+            "cluster.remote.my.proxy_socket_connections": "2",
+        }
+        remote = alias(network, clock, flat)
+        try:
+            await remote.ensure_connected()
+            for _ in range(2):
+                opened = remote.strategy.manager.stats().opened
+                remote.strategy.manager.connections()[0].channel.abort("test: idle cut")
+                await clock.advance_until(
+                    lambda o=opened: (
+                        remote.strategy.manager.stats().opened > o  # type: ignore[misc]
+                        and remote.strategy.manager.size() == 2
+                    ),
+                    limit=5,
+                )
+                assert remote.is_connected()
+                await clock.advance(2.0)  # the next cut is another loss, not the same outage
+            body = report(remote)
+            assert body["flaps"]["count"] == 2
+            assert body["flaps"]["connections_lost"] == 2
+            assert body["flaps"]["first"] is not None and body["flaps"]["last"] is not None
+            assert body["status"] == "yellow"
+        finally:
+            await remote.close()
+
+
+async def test_connections_lost_in_one_outage_are_one_flap_and_flaps_leave_the_window() -> None:
     clock = FakeClock()
-    health = AliasHealth("my", SecurityModel.CERTIFICATE, "sniff", clock=clock)
-    for _ in range(3):
-        health._transition(up=True)
-        health._transition(up=False)
-    assert health.flaps() == 5  # the first "up" is the initial state
-    assert health.flaps() >= FLAPS_YELLOW
+    health = AliasHealth("my", SecurityModel.CERTIFICATE, "proxy", clock=clock, wall=lambda: WALL)
+    for _ in range(18):  # a restart closes every proxy socket at once
+        health._lost(WALL)
+    assert health.flaps() == 1
+    assert health.flaps_json()["connections_lost"] == 18
+    await clock.advance(5.0)
+    health._lost(WALL + 5)
+    assert health.flaps() == FLAPS_YELLOW
+    await clock.advance(301.0)
+    assert health.flaps() == 0
+    assert health.flaps_json() == {
+        "count": 0, "window_seconds": 300, "connections_lost": 0, "first": None, "last": None
+    }  # fmt: skip
 
 
 def test_latency_window_is_bounded_and_gives_nearest_rank_percentiles() -> None:
