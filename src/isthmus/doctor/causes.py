@@ -302,6 +302,13 @@ CAUSES: tuple[Cause, ...] = (
     ),
     # --- data ------------------------------------------------------------------------------------
     _C("index_not_found", Stage.DATA, Side.REMOTE, "no index on the remote matches the expression"),
+    # --- appended: a warning of the authentication stage -----------------------------------------
+    _C(
+        "api_key_expiring",
+        Stage.AUTHENTICATION,
+        Side.REMOTE,
+        "the alias's cross-cluster API key works but expires within 7 days",
+    ),
 )
 
 BY_CODE: dict[str, Cause] = {c.code: c for c in CAUSES}
