@@ -209,7 +209,12 @@ async def _collect(opts: Mapping[str, Any], local: Any, remote: Any) -> Any:
     evidence (both sides at once), then per alias the test requests and the probes at once
     (a probe is kept only when the requests show the connection failing)."""
     from isthmus.doctor.bundle import Bundle
-    from isthmus.doctor.collect import collect_alias_calls, collect_local, collect_remote
+    from isthmus.doctor.collect import (
+        collect_alias_calls,
+        collect_local,
+        collect_remote,
+        credential_key_ids,
+    )
     from isthmus.doctor.evidence import SideEvidence
 
     index = str(opts.get("index") or "*")
@@ -220,7 +225,12 @@ async def _collect(opts: Mapping[str, Any], local: Any, remote: Any) -> Any:
 
     local_ev, remote_ev = await asyncio.gather(
         collect_local(local, aliases, index, opts.get("local_config") or (), alias_calls=False),
-        collect_remote(remote, index, opts.get("remote_config") or ())
+        collect_remote(
+            remote,
+            index,
+            opts.get("remote_config") or (),
+            credential_key_ids(opts.get("local_config") or ()),  # each key's expiry
+        )
         if remote is not None
         else no_remote(),
     )

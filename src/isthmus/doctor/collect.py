@@ -12,12 +12,14 @@ It knows nothing about causes: that is the rules' business.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -26,7 +28,11 @@ import yaml
 from isthmus.doctor import evidence as ev
 from isthmus.doctor.evidence import ApiResult, ConfigEvidence, SideEvidence, flatten
 from isthmus.doctor.rules_versions import supports_resolve_timeout
+from isthmus.errors import IsthmusError
 from isthmus.settings.secret import Secret
+
+if TYPE_CHECKING:
+    from isthmus.security.keystore_format import KeystoreContents
 
 # A key is secret when its last dotted part is one of these, or ends with "_" + one of the
 # suffixes. ``additional_unsuccessful_credentials`` (a reason text) and ``cluster_credentials``
@@ -363,14 +369,19 @@ def _aliases(calls: Mapping[str, ApiResult]) -> list[str]:
 
 
 async def collect_remote(
-    access: ClusterAccess, index: str, configs: Sequence[Path] = ()
+    access: ClusterAccess, index: str, configs: Sequence[Path] = (), key_ids: Sequence[str] = ()
 ) -> SideEvidence:
+    """The remote cluster's evidence; ``key_ids``: the cross-cluster keys the local keystores
+    hold (see :func:`credential_key_ids`), each read by id (its expiration, its state)."""
     client = RestClient(access)
     calls: dict[str, ApiResult] = {}
     try:
         calls[ev.ROOT] = await client.call("GET", "/")
         calls[ev.NODES] = _pruned(await client.call("GET", "/_nodes"), prune_nodes)
         calls[ev.API_KEYS] = _pruned(await client.call("GET", "/_security/api_key"), prune_keys)
+        for key_id in dict.fromkeys(key_ids):
+            path = "/_security/api_key?id=" + quote(key_id, safe="")
+            calls[ev.api_key_key(key_id)] = _pruned(await client.call("GET", path), prune_keys)
         calls[ev.ROLES] = _pruned(await client.call("GET", "/_security/role"), prune_roles)
         calls[ev.SSL_CERTIFICATES] = await client.call("GET", "/_ssl/certificates")
         calls[ev.resolve_index_key(index)] = await client.call(
@@ -381,8 +392,39 @@ async def collect_remote(
     return SideEvidence(access.public_url, calls, tuple(read_config(p) for p in configs))
 
 
+# The id part of a cross-cluster API key credential (base64 of "<id>:<secret>"): ES's key ids
+# are 20 URL-safe base64 characters; anything else is not taken for an id.
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CREDENTIAL = re.compile(r"cluster\.remote\.(?P<alias>[^.]+)\.credentials")
+
+
+def key_ids_of(contents: KeystoreContents) -> dict[str, str]:
+    """alias -> the API key id of its credential; the secret is decoded here and dropped."""
+    out: dict[str, str] = {}
+    for name in contents.entries:
+        match = _CREDENTIAL.fullmatch(name)
+        if match is None:
+            continue
+        try:
+            value = contents.get(name)
+            decoded = base64.b64decode(value.reveal(), validate=True) if value else b""
+            key_id = decoded.decode("utf-8").split(":", 1)[0] if b":" in decoded else ""
+        except (IsthmusError, ValueError):
+            continue
+        if _KEY_ID.fullmatch(key_id):
+            out[match["alias"]] = key_id
+    return out
+
+
+def credential_key_ids(configs: Sequence[Path]) -> tuple[str, ...]:
+    """The key ids of every alias credential in these config directories' keystores."""
+    ids = (i for p in configs for i in read_config(p).credential_key_ids.values())
+    return tuple(dict.fromkeys(ids))
+
+
 def read_config(directory: Path) -> ConfigEvidence:
-    """yml settings (secrets redacted) and keystore entry names of one node's config dir."""
+    """yml settings (secrets redacted), keystore entry names and the key ids of the alias
+    credentials of one node's config dir."""
     settings: dict[str, Any] = {}
     for name in ("isthmus.yml", "elasticsearch.yml"):
         path = directory / name
@@ -395,14 +437,16 @@ def read_config(directory: Path) -> ConfigEvidence:
             settings.update(flatten(tree))
     names: tuple[str, ...] | None = None
     note: str | None = None
+    key_ids: dict[str, str] = {}
     if (directory / "isthmus.keystore").is_file():
-        from isthmus.errors import IsthmusError
         from isthmus.security.keystore import load_keystore
 
         try:
-            names = tuple(load_keystore(directory, None).entries)
+            contents = load_keystore(directory, None)
         except IsthmusError as exc:
             note = f"keystore not readable without its password: {exc.reason}"
+        else:
+            names, key_ids = tuple(contents.entries), key_ids_of(contents)
     elif (directory / "elasticsearch.keystore").is_file():
         note = (
             "an Elasticsearch keystore: list its names with `bin/elasticsearch-keystore list` "
@@ -410,7 +454,7 @@ def read_config(directory: Path) -> ConfigEvidence:
         )
     else:
         note = "no keystore in this directory"
-    return ConfigEvidence(str(directory), redact(settings), names, note)
+    return ConfigEvidence(str(directory), redact(settings), names, note, key_ids)
 
 
 def run(coro: Any) -> Any:

@@ -32,6 +32,7 @@ from isthmus.doctor.model import (
 from isthmus.doctor.rules_config import check_configuration
 from isthmus.doctor.rules_connect import check_connection
 from isthmus.doctor.rules_context import AliasContext
+from isthmus.doctor.rules_health import HealthFacts, check_health
 from isthmus.doctor.rules_privileges import filtered_by
 from isthmus.doctor.rules_security import check_authentication, check_authorization, check_data
 from isthmus.doctor.rules_versions import version_notes
@@ -209,16 +210,52 @@ def diagnose(
     for alias in aliases or local.aliases:
         ctx = AliasContext.build(alias, index, local, remote, now)
         rest, warnings = rest_results(ctx)
-        # The probe (the first extra source) observes the connection stages directly.
-        stages = merge([rest, *((extra or {}).get(alias, ()))], PROBE_STAGES)
-        stages = [_with_nodes(ctx, r) for r in stages]
-        verdicts.append(AliasVerdict.from_stages(alias, stages, warnings))
+        health = check_health(ctx)
+        # The probe (the first extra source) observes the connection stages directly; the
+        # node's own health comes last: the others name a cause more finely on a tie.
+        sources = [rest, *((extra or {}).get(alias, ())), list(health.stages)]
+        stages = merge(sources, PROBE_STAGES)
+        stages = [_with_nodes(ctx, _with_authentication(r, health)) for r in stages]
+        noted = _warnings(warnings, health, stages)
+        named = [f for w in noted for f in _with_nodes(ctx, _holder(w)).findings]
+        verdicts.append(AliasVerdict.from_stages(alias, stages, named))
     return Report(
         tuple(verdicts),
         _describe(local),
         _describe(remote) if remote is not None else {},
         tuple(evidence_level),
     )
+
+
+def _holder(warning: Finding) -> StageResult:
+    """A warning as a stage result, so that the same node naming applies to it."""
+    return StageResult(warning.stage, Outcome.PASSED, (warning,))
+
+
+def _with_authentication(result: StageResult, health: HealthFacts) -> StageResult:
+    """What is known of the key's expiry, on an authentication stage that passed."""
+    if result.stage is not Stage.AUTHENTICATION or result.outcome is not Outcome.PASSED:
+        return result
+    return replace(result, evidence=(*result.evidence, *health.authentication))
+
+
+def _warnings(
+    warnings: Sequence[Finding], health: HealthFacts, stages: list[StageResult]
+) -> list[Finding]:
+    """The REST rules' warnings and the health's. A health warning whose cause a stage already
+    states (the logs showed the closures the node counted) joins that finding's evidence."""
+    out = list(warnings)
+    for warning in health.warnings:
+        at = next(
+            (i for i, r in enumerate(stages) for f in r.findings if f.cause == warning.cause), None
+        )
+        if at is None:
+            out.append(warning)
+            continue
+        first, *rest = stages[at].findings
+        joined = tuple(dict.fromkeys((*first.evidence, *warning.evidence)))
+        stages[at] = replace(stages[at], findings=(replace(first, evidence=joined), *rest))
+    return out
 
 
 def _with_nodes(ctx: AliasContext, result: StageResult) -> StageResult:

@@ -41,6 +41,10 @@ def resolve_index_key(index: str) -> str:
     return f"GET /_resolve/index/{index}"
 
 
+def api_key_key(key_id: str) -> str:
+    return f"{API_KEYS}?id={key_id}"
+
+
 @dataclass(frozen=True)
 class ApiResult:
     """One API answer: the HTTP status and JSON body, or why there was no answer."""
@@ -70,6 +74,9 @@ class ConfigEvidence:
     settings: Mapping[str, Any] = field(default_factory=dict)  # flat keys
     keystore_names: tuple[str, ...] | None = None  # None: no readable keystore
     keystore_note: str | None = None  # why the names could not be read
+    # alias -> the id of the cross-cluster API key its keystore credential holds (the id only:
+    # ES logs and lists it; the secret is never read into the evidence)
+    credential_key_ids: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +86,7 @@ class ConfigEvidence:
             if self.keystore_names is not None
             else None,
             "keystore_note": self.keystore_note,
+            "credential_key_ids": dict(self.credential_key_ids),
         }
 
     @classmethod
@@ -89,6 +97,7 @@ class ConfigEvidence:
             dict(raw.get("settings") or {}),
             tuple(names) if names is not None else None,
             raw.get("keystore_note"),
+            {str(k): str(v) for k, v in (raw.get("credential_key_ids") or {}).items()},
         )
 
 

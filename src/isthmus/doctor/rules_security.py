@@ -113,7 +113,7 @@ def check_authentication(ctx: AliasContext) -> tuple[StageResult | None, list[Fi
             fix=_new_key_fix(ctx),
         )
         return failed(f), warnings
-    warnings += _expiry_warnings(ctx)
+    # A key expiring soon: rules_health (it knows which key the alias uses).
     return None, warnings
 
 
@@ -182,36 +182,6 @@ def _refused_key(ctx: AliasContext, key_id: str, evidence: list[Evidence]) -> St
         fix=_new_key_fix(ctx),
     )
     return undecided(Stage.AUTHENTICATION, f)
-
-
-def _expiry_warnings(ctx: AliasContext) -> list[Finding]:
-    """A key that works now but expires within a week (only with the remote's key list)."""
-    if ctx.remote is None:
-        return []
-    body = ctx.remote.body(API_KEYS)
-    out: list[Finding] = []
-    if not isinstance(body, Mapping):
-        return out
-    for key in body.get("api_keys", []):
-        if (
-            not isinstance(key, Mapping)
-            or key.get("type") != "cross_cluster"
-            or key.get("invalidated")
-        ):
-            continue
-        expiry = _expiration(key)
-        if expiry is not None and ctx.now < expiry <= ctx.now + EXPIRY_WARNING:
-            out.append(
-                finding(
-                    "api_key_expired",
-                    f"cross-cluster key [{key.get('id')}] ({key.get('name')}) expires at "
-                    f"{expiry.isoformat()}: replace it before then",
-                    confidence=Confidence.POSSIBLE,
-                    evidence=(Evidence(f"remote {API_KEYS}", f"expiration {expiry.isoformat()}"),),
-                    fix=_new_key_fix(ctx),
-                )
-            )
-    return out
 
 
 def check_authorization(ctx: AliasContext) -> StageResult | None:
