@@ -621,3 +621,42 @@ class StorageIOError(IsthmusError):
 class StorageFullError(StorageIOError):
     """The disk under ``path.data`` is full ("No space left on device"). The flood-stage block
     normally refuses writes with a 429 long before this is reached."""
+
+# --- shard history and retention leases (cross-cluster replication's leader side) ---------------
+
+
+class ShardNotFoundError(ResourceNotFoundError):
+    es_type = "shard_not_found_exception"
+    java_class = "org.elasticsearch.index.shard.ShardNotFoundException"
+
+    def __init__(self, index: str, index_uuid: str, shard: int) -> None:
+        super().__init__(
+            "no such shard", extra={"index_uuid": index_uuid, "shard": str(shard), "index": index}
+        )
+
+
+class MissingHistoryOperationsError(IllegalStateError):
+    """The shard's history no longer holds operations someone asked for (ES raises it as a
+    plain ``IllegalStateException`` subclass)."""
+
+    es_type = "missing_history_operations_exception"
+    is_es = False
+    java_class = "org.elasticsearch.index.engine.MissingHistoryOperationsException"
+
+
+class RetentionLeaseAlreadyExistsError(IsthmusError):
+    es_type = "retention_lease_already_exists_exception"
+    status = 400
+    java_class = "org.elasticsearch.index.seqno.RetentionLeaseAlreadyExistsException"
+
+
+class RetentionLeaseNotFoundError(ResourceNotFoundError):
+    es_type = "retention_lease_not_found_exception"
+    java_class = "org.elasticsearch.index.seqno.RetentionLeaseNotFoundException"
+
+
+class RetentionLeaseInvalidRetainingSeqNoError(IsthmusError):
+    es_type = "retention_lease_invalid_retaining_seq_no_exception"
+    status = 500
+    java_class = "org.elasticsearch.index.seqno.RetentionLeaseInvalidRetainingSeqNoException"
+

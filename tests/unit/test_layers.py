@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "isthmus.doctor.model",
         "isthmus.doctor.causes",
     ),
-    ("isthmus.settings", "isthmus.wire"),
+    ("isthmus.settings", "isthmus.wire", "isthmus.ccr.wire"),
     # Cluster metadata and shards: the metadata holds index mappings (index.mapping), the
     # indices service applies metadata: one layer.
     ("isthmus.cluster", "isthmus.index", "isthmus.environment", "isthmus.tasks"),
@@ -50,7 +50,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("isthmus.transport",),
     ("isthmus.security",),
     ("isthmus.remote",),
-    ("isthmus.actions",),
+    ("isthmus.actions", "isthmus.ccr"),
     ("isthmus.http",),
     ("isthmus.node",),
     ("isthmus.doctor", "isthmus.lab", "isthmus.testing", "isthmus.cli", "isthmus.__main__"),

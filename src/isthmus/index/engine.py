@@ -23,6 +23,16 @@ Rules this module keeps:
 * **Opening writes nothing that did not change** (the primary term is stored once), so a node
   restarts on a full disk; a recovery replay that cannot be committed there is retried at the
   next refresh instead of failing the open.
+* **Sequence numbers** (:mod:`isthmus.index.seq_no`): a primary's :meth:`ShardEngine.write`
+  assigns ``_seq_no`` in order; :meth:`ShardEngine.apply_replicated` stores operations that
+  already carry theirs (a follower's, later a replica's): idempotent, safe out of order, stale
+  operations recorded in the history only, deletes kept as tombstones. The local checkpoint
+  (stored, with the max ``_seq_no`` of updates and deletes) advances over contiguous
+  ``_seq_no`` only; operations above it are never trimmed and are replayed into tantivy at open.
+* **History retention**: ``trim_history`` drops an operation only when every rule lets it go:
+  older than the retention period, outside the retained count, indexed, below the local
+  checkpoint, not what a live document holds, and below every unexpired retention lease (stored
+  in the ``leases`` table, so they survive a restart). ``meta.history_uuid`` names this history.
 * Methods here are blocking and thread-safe (one lock per shard); the async layer runs them in
   worker threads, never on the event loop. Searches use the current searcher snapshot and take no
   lock.
@@ -45,7 +55,8 @@ from typing import Any
 import orjson
 import tantivy
 
-from isthmus.errors import StorageFullError, StorageIOError
+from isthmus.errors import IllegalArgumentError, StorageFullError, StorageIOError
+from isthmus.index.history import OperationHistory
 from isthmus.index.mapping import Mapping
 from isthmus.index.operations import (
     Current,
@@ -55,10 +66,17 @@ from isthmus.index.operations import (
     IndexOp,
     Op,
     OpResult,
+    ReplicaOp,
     StoredDoc,
     version_conflict,
 )
 from isthmus.index.schema import IndexSchema
+from isthmus.index.seq_no import (
+    LocalCheckpointTracker,
+    RetentionLease,
+    SeqNoStats,
+    new_history_uuid,
+)
 from isthmus.storage import search_index_error, storage_error
 
 # The operation types are part of this module's interface (callers import them from here).
@@ -69,6 +87,9 @@ __all__ = [
     "IndexOp",
     "Op",
     "OpResult",
+    "ReplicaOp",
+    "RetentionLease",
+    "SeqNoStats",
     "ShardEngine",
     "StoredDoc",
 ]
@@ -115,16 +136,29 @@ class ShardEngine:
         self._db.execute("PRAGMA synchronous=FULL")
         if self._db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is None:
             self._db.executescript(_SCHEMA)
+        self.ops_history = OperationHistory(self._db, self._transaction, clock, path)
         stored_term = self._meta("primary_term", "")
         self.primary_term = int(stored_term or "1")
-        if not stored_term:  # a new shard; reopening one writes nothing
-            self._set_meta_now("primary_term", str(self.primary_term))
+        self.history_uuid = self._meta("history_uuid", "")
+        if not stored_term or not self.history_uuid:  # a new shard; reopening one writes nothing
+            self.history_uuid = self.history_uuid or new_history_uuid()
+            with self._transaction():
+                self._set_meta("primary_term", str(self.primary_term))
+                self._set_meta("history_uuid", self.history_uuid)
         row = self._db.execute("SELECT MAX(seq_no) FROM ops").fetchone()
         docs_max = self._db.execute("SELECT MAX(seq_no) FROM docs").fetchone()
         self.max_seq_no = max(
             int(row[0]) if row[0] is not None else -1,
             int(docs_max[0]) if docs_max[0] is not None else -1,
             int(self._meta("max_seq_no", "-1")),
+        )
+        # A shard from before checkpoints were stored was written by its primary only: its
+        # history has no gaps, and every operation may have been an update.
+        checkpoint = int(self._meta("local_checkpoint", str(self.max_seq_no)))
+        above = self._db.execute("SELECT seq_no FROM ops WHERE seq_no > ?", (checkpoint,))
+        self._tracker = LocalCheckpointTracker(checkpoint, (int(r[0]) for r in above))
+        self.max_seq_no_of_updates_or_deletes = int(
+            self._meta("max_seq_no_of_updates", str(self.max_seq_no))
         )
         self.indexed_checkpoint = int(self._meta("indexed_checkpoint", "-1"))
         self.generation = int(self._meta("generation", "0"))
@@ -221,12 +255,15 @@ class ShardEngine:
         writer.wait_merging_threads()
         index.reload()
         (gen_dir / "schema.json").write_bytes(orjson.dumps(list(schema.signature)))
+        # Operations above the local checkpoint may still be joined by older ones: the search
+        # index counts as covering the contiguous part only, so a crash replays the rest.
+        covered = self.local_checkpoint
         with self._transaction():
             self._set_meta("generation", str(new_gen))
-            self._set_meta("indexed_checkpoint", str(self.max_seq_no))
+            self._set_meta("indexed_checkpoint", str(covered))
         self.generation = new_gen
-        self.indexed_checkpoint = self.max_seq_no
-        self._applied_seq = self.max_seq_no
+        self.indexed_checkpoint = covered
+        self._applied_seq = covered
         for stale in (self.path / "tantivy").iterdir():
             if stale.name != str(new_gen):
                 shutil.rmtree(stale, ignore_errors=True)
@@ -249,6 +286,8 @@ class ShardEngine:
         try:
             writer = index.writer(WRITER_HEAP_BYTES, 1)
             for seq_no, term, version, op, doc_id, source in ops:
+                if op == "noop":
+                    continue
                 writer.delete_documents_by_term("_id", doc_id)
                 if op == "index":
                     values = mapping.parse_document(orjson.loads(source), doc_id).values
@@ -339,6 +378,7 @@ class ShardEngine:
             )
             op_rows: list[tuple[Any, ...]] = []
             doc_rows: list[tuple[Any, ...]] = []
+            msu = self.max_seq_no_of_updates_or_deletes
             for op in ops:
                 fresh = isinstance(op, IndexOp) and op.auto_id
                 cur = None if fresh else current.get(op.id)
@@ -352,6 +392,8 @@ class ShardEngine:
                 else:
                     version = cur.version + 1 if cur is not None else 1
                 live = cur is not None and not cur.deleted
+                if cur is not None or not isinstance(op, IndexOp):
+                    msu = seq  # an update or a delete (ES's max_seq_no_of_updates_or_deletes)
                 if isinstance(op, IndexOp):
                     result = "updated" if live else "created"
                     op_rows.append((seq, term, version, "index", op.id, op.source, now_ms))
@@ -372,11 +414,109 @@ class ShardEngine:
                         "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows
                     )
                     self._set_meta("max_seq_no", str(seq))
+                    self._set_meta(
+                        "local_checkpoint",
+                        str(self._tracker.checkpoint_with(row[0] for row in op_rows)),
+                    )
+                    if msu != self.max_seq_no_of_updates_or_deletes:
+                        self._set_meta("max_seq_no_of_updates", str(msu))
+                for row in op_rows:
+                    self._tracker.mark_processed(row[0])
             self.max_seq_no = seq
+            self.max_seq_no_of_updates_or_deletes = msu
             # From here the operations are acknowledged: the search index catches up with them
             # whatever happens to the writer.
             self._apply(pending)
             return results
+
+    def apply_replicated(self, ops: Sequence[ReplicaOp], mapping: Mapping) -> SeqNoStats:
+        """Store operations that already carry ``_seq_no``, ``_primary_term`` and ``_version``
+        (a follower applying its leader's history; a replica its primary's), keeping them.
+
+        Idempotent: an operation already processed (at or below the local checkpoint, or seen
+        above it) is skipped. Out of order: every operation enters the history, but a document
+        changes only when the operation is newer than the one it holds, so a late, older
+        operation never overwrites a newer one, and a delete's tombstone keeps the document
+        deleted against older index operations. The local checkpoint advances over contiguous
+        ``_seq_no`` only. Sources are parsed before anything is written: a document the
+        mapping refuses fails the whole batch, unwritten."""
+        with self._lock:
+            self.ensure_mapping(mapping)
+            batch: dict[int, ReplicaOp] = {}
+            for op in ops:
+                if op.op not in ("index", "delete", "noop"):
+                    raise IllegalArgumentError(f"unknown operation type [{op.op}]")
+                if op.seq_no < 0:
+                    raise IllegalArgumentError(f"operation needs a _seq_no, got [{op.seq_no}]")
+                if not self._tracker.has_processed(op.seq_no):
+                    batch.setdefault(op.seq_no, op)
+            if not batch:
+                return self.seq_no_stats()
+            ordered = [batch[n] for n in sorted(batch)]
+            values = {
+                op.seq_no: mapping.parse_document(orjson.loads(op.source or b"{}"), op.id).values
+                for op in ordered
+                if op.op == "index"
+            }
+            now_ms = int(self._clock() * 1000)
+            current = self._load_current({op.id for op in ordered if op.op != "noop"})
+            op_rows: list[tuple[Any, ...]] = []
+            doc_rows: dict[str, tuple[Any, ...]] = {}
+            pending = _Pending()
+            msu = self.max_seq_no_of_updates_or_deletes
+            for op in ordered:
+                seq, term, version = op.seq_no, op.primary_term, op.version
+                source = op.source if op.op == "index" else None
+                op_rows.append((seq, term, version, op.op, op.id, source, now_ms))
+                if op.op == "noop":
+                    continue
+                cur = current.get(op.id)
+                if cur is not None and cur.seq_no > seq:
+                    continue  # stale here: recorded in the history only
+                deleted = op.op == "delete"
+                if cur is not None or deleted:
+                    msu = max(msu, seq)
+                doc_rows[op.id] = (op.id, seq, term, version, int(deleted))
+                current[op.id] = Current(seq, term, version, deleted)
+                if deleted:
+                    pending.ops.append(("delete", op.id, None))
+                else:
+                    assert source is not None
+                    doc = self.schema.document(op.id, source, values[seq], seq, version, term)
+                    pending.ops.append(("index", op.id, doc))
+            top = max(self.max_seq_no, ordered[-1].seq_no)
+            checkpoint = self._tracker.checkpoint_with(batch)
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", op_rows
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows.values()
+                )
+                self._set_meta("max_seq_no", str(top))
+                self._set_meta("local_checkpoint", str(checkpoint))
+                self._set_meta("max_seq_no_of_updates", str(msu))
+            for seq in batch:
+                self._tracker.mark_processed(seq)
+            self.max_seq_no = top
+            self.max_seq_no_of_updates_or_deletes = msu
+            self._apply(pending)
+            return self.seq_no_stats()
+
+    @property
+    def local_checkpoint(self) -> int:
+        """Every operation at or below this ``_seq_no`` has been processed."""
+        return self._tracker.checkpoint
+
+    @property
+    def global_checkpoint(self) -> int:
+        """The checkpoint every in-sync copy has reached: this one's (single-node clusters)."""
+        return self._tracker.checkpoint
+
+    def seq_no_stats(self) -> SeqNoStats:
+        with self._lock:
+            checkpoint = self._tracker.checkpoint
+            return SeqNoStats(self.max_seq_no, checkpoint, checkpoint)
 
     def _apply(self, pending: _Pending) -> None:
         if not pending.ops:
@@ -396,7 +536,7 @@ class ShardEngine:
         except ValueError as exc:  # tantivy: a background flush failed and killed the writer
             self._fall_behind(exc)
             return
-        self._applied_seq = self.max_seq_no
+        self._applied_seq = min(self.max_seq_no, self._tracker.checkpoint)
 
     def _fall_behind(self, exc: BaseException) -> None:
         """The writer failed: drop it (tantivy discards what it buffered) and let the next
@@ -471,59 +611,64 @@ class ShardEngine:
             ).fetchone()
         return StoredDoc(doc_id, row[0], row[1], row[2], row[3]) if row else None
 
+    # --- history (read by replication; kept by the retention rules) ------------------------
+
     def history(self, from_seq_no: int, to_seq_no: int, limit: int = 5120) -> list[HistoryOp]:
         """Operations with ``from_seq_no <= _seq_no <= to_seq_no`` in order (for replication)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq_no, primary_term, version, op, id, source, ts FROM ops "
-                "WHERE seq_no BETWEEN ? AND ? ORDER BY seq_no LIMIT ?",
-                (from_seq_no, to_seq_no, limit),
-            ).fetchall()
-        return [HistoryOp(*row) for row in rows]
+            return self.ops_history.read(from_seq_no, to_seq_no, limit)
+
+    def changes(self, from_seq_no: int, to_seq_no: int, max_bytes: int) -> list[HistoryOp]:
+        """Every operation of the range, bounded by bytes (:meth:`OperationHistory.changes`)."""
+        with self._lock:
+            return self.ops_history.changes(from_seq_no, to_seq_no, max_bytes)
 
     def sources_at(self, seq_nos: Sequence[int]) -> dict[int, bytes]:
         """The indexed source of each operation still in the history, by ``_seq_no`` (a scroll
         page reads its documents as the search saw them, in one call per shard)."""
-        out: dict[int, bytes] = {}
-        wanted = sorted(set(seq_nos))
         with self._lock:
-            for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
-                chunk = wanted[start : start + 500]
-                rows = self._db.execute(
-                    f"SELECT seq_no, source FROM ops WHERE source IS NOT NULL AND seq_no IN "
-                    f"({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-                out.update((seq_no, bytes(source)) for seq_no, source in rows)
-        return out
+            return self.ops_history.sources_at(seq_nos)
 
     def trim_history(self, retain_ms: int, retain_ops: int) -> int:
-        """Drop operations that every retention rule lets go; never those not yet indexed, and
-        never the operation a live document points to (it holds that document's source)."""
-        where = (
-            "seq_no <= ? AND ts < ? AND NOT EXISTS (SELECT 1 FROM docs WHERE docs.id = ops.id "
-            "AND docs.seq_no = ops.seq_no AND docs.deleted = 0)"
-        )
+        """Drop operations that every retention rule lets go: older than ``retain_ms``
+        (``index.soft_deletes.retention_lease.period``, which also expires leases), outside the
+        last ``retain_ops``, indexed, at or below the local checkpoint, below every unexpired
+        retention lease's retaining ``_seq_no``, and not the operation a live document points to
+        (it holds that document's source)."""
         with self._lock:
-            cutoff_ts = int(self._clock() * 1000) - retain_ms
-            keep_above = min(self.indexed_checkpoint, self.max_seq_no - retain_ops)
             # Operations above indexed_checkpoint are kept: a search index that fell behind
-            # (a full disk) is rebuilt from them.
-            with self._transaction():
-                (highest,) = self._db.execute(
-                    f"SELECT MAX(seq_no) FROM ops WHERE {where}", (keep_above, cutoff_ts)
-                ).fetchone()
-                cur = self._db.execute(f"DELETE FROM ops WHERE {where}", (keep_above, cutoff_ts))
-                if highest is not None:
-                    # At and below the highest dropped operation the history has gaps.
-                    old = int(self._meta("history_trimmed_to", "-1"))
-                    self._set_meta("history_trimmed_to", str(max(old, int(highest))))
-            return cur.rowcount
+            # (a full disk) is rebuilt from them; those above the local checkpoint are how a
+            # reopened copy knows what it already holds.
+            keep_to = min(
+                self.indexed_checkpoint, self.local_checkpoint, self.max_seq_no - retain_ops
+            )
+            return self.ops_history.trim(keep_to, retain_ms)
+
+    def retention_leases(self, period_ms: int) -> list[RetentionLease]:
+        """This shard's unexpired retention leases, by id."""
+        with self._lock:
+            return self.ops_history.leases(period_ms)
+
+    def add_retention_lease(
+        self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int
+    ) -> RetentionLease:
+        with self._lock:
+            return self.ops_history.add_lease(lease_id, retaining_seq_no, source, period_ms)
+
+    def renew_retention_lease(
+        self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int
+    ) -> RetentionLease:
+        with self._lock:
+            return self.ops_history.renew_lease(lease_id, retaining_seq_no, source, period_ms)
+
+    def remove_retention_lease(self, lease_id: str, period_ms: int) -> None:
+        with self._lock:
+            self.ops_history.remove_lease(lease_id, period_ms)
 
     def min_retained_seq_no(self) -> int:
         """The lowest ``_seq_no`` from which the history is complete (retention boundary)."""
         with self._lock:
-            return int(self._meta("history_trimmed_to", "-1")) + 1
+            return self.ops_history.min_retained_seq_no()
 
     def stats(self) -> EngineStats:
         with self._lock:

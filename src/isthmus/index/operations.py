@@ -8,7 +8,7 @@ state, with ES's messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from isthmus.errors import IsthmusError, VersionConflictError
 
@@ -64,10 +64,29 @@ class HistoryOp:
     seq_no: int
     primary_term: int
     version: int
-    op: str  # "index" | "delete"
+    op: str  # "index" | "delete" | "noop"
     id: str
     source: bytes | None
     timestamp_ms: int
+
+
+class ReplicaOp(Protocol):
+    """An operation that already has its ``_seq_no``, ``_primary_term`` and ``_version`` (from
+    a leader's or a primary's history): :class:`HistoryOp` and CCR's ``ReplicatedOp`` are both
+    one. ``op`` is ``index``, ``delete`` or ``noop``; ``source`` is None except for ``index``."""
+
+    @property
+    def seq_no(self) -> int: ...
+    @property
+    def primary_term(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,12 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     # resources and storage
     e.CircuitBreakingError,
     e.StorageIOError,
+    # shard history and retention leases
+    e.ShardNotFoundError,
+    e.MissingHistoryOperationsError,
+    e.RetentionLeaseAlreadyExistsError,
+    e.RetentionLeaseNotFoundError,
+    e.RetentionLeaseInvalidRetainingSeqNoError,
 )
 
 BY_TYPE: Mapping[tuple[str, bool], type[e.IsthmusError]] = MappingProxyType(

@@ -48,3 +48,10 @@ QUERY_PHASE_ACTION: Final = "indices:data/read/search[phase/query]"
 FIELD_CAPS_ACTION: Final = "indices:data/read/field_caps"
 RESOLVE_CLUSTER_ACTION: Final = "indices:admin/resolve/cluster"
 RESOLVE_INDEX_ACTION: Final = "indices:admin/resolve/index"
+
+# --- cross-cluster replication (what a follower cluster asks of its leader) ---------------------
+
+SHARD_CHANGES_ACTION: Final = "indices:data/read/xpack/ccr/shard_changes"
+ADD_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/add_retention_lease"
+RENEW_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/renew_retention_lease"
+REMOVE_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/remove_retention_lease"
