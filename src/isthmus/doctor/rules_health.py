@@ -34,7 +34,7 @@ from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.evidence import API_KEYS, ISTHMUS_HEALTH, api_key_key
 from isthmus.doctor.log_fixes import FixFacts, fix_for
 from isthmus.doctor.model import Confidence, Evidence, Finding, Fix, Side, Stage, StageResult
-from isthmus.doctor.rules_context import AliasContext, failed, finding, undecided
+from isthmus.doctor.rules_context import AliasContext, failed, finding, passed, undecided
 from isthmus.doctor.rules_security import remote_key
 
 FLAPS_UNRELIABLE = 2  # losses of the link in the node's window that make it unreliable
@@ -42,6 +42,8 @@ EXPIRY_WARNING = timedelta(days=7)
 # Causes the node names from a lost connection, not from a failed attempt: what closed it (the
 # remote restarting, a middlebox) is not among the node's facts.
 _LOST = frozenset({"connection_unreliable"})
+# The stages of a connect attempt, in order (what the node's phases cover).
+_CONNECTING = (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS, Stage.HANDSHAKE)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,23 @@ def _last_error(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> lis
         f"{failures} failure(s) in a row, not connected"
     )
     evidence = (Evidence(source, detail),)
+    # The attempt got that far: the stages before it passed, which rules out the candidates a
+    # generic "connect failed" leaves open there (refused, timed out, ...).
+    before = [
+        passed(s, Evidence(source, f"the node's last attempt got past it (failed at [{stage}])"))
+        for s in _CONNECTING
+        if s.order < stage.order
+    ]
+    return before + _classified(ctx, last, stage, address, evidence)
+
+
+def _classified(
+    ctx: AliasContext,
+    last: Mapping[str, Any],
+    stage: Stage,
+    address: str | None,
+    evidence: tuple[Evidence, ...],
+) -> list[StageResult]:
     code = last.get("cause")
     candidates = tuple(str(c) for c in last.get("candidates") or ())
     if isinstance(code, str):
