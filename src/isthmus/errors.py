@@ -622,6 +622,7 @@ class StorageFullError(StorageIOError):
     """The disk under ``path.data`` is full ("No space left on device"). The flood-stage block
     normally refuses writes with a 429 long before this is reached."""
 
+
 # --- shard history and retention leases (cross-cluster replication's leader side) ---------------
 
 
@@ -660,3 +661,21 @@ class RetentionLeaseInvalidRetainingSeqNoError(IsthmusError):
     status = 500
     java_class = "org.elasticsearch.index.seqno.RetentionLeaseInvalidRetainingSeqNoException"
 
+
+# --- cross-cluster replication (follower side) --------------------------------------------------
+
+
+class StatusError(IsthmusError):
+    """ES's ``ElasticsearchStatusException``: a reason with the HTTP status ES chose for it
+    (a follower index refusing a client write: 403)."""
+
+    es_type = "status_exception"
+    status = 500
+    java_class = "org.elasticsearch.ElasticsearchStatusException"
+
+
+class TaskAlreadyExistsError(ResourceAlreadyExistsError):
+    """A persistent task that already exists (a follower's shard follow task on resume)."""
+
+    def __init__(self, task_id: str) -> None:
+        IsthmusError.__init__(self, f"task with id {{{task_id}}} already exist")

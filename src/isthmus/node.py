@@ -48,6 +48,7 @@ from isthmus.http.app import RestApp
 from isthmus.http.guard import Guard
 from isthmus.http.handlers import (
     CatApiDeps,
+    CcrApiDeps,
     ClusterApiDeps,
     DocumentsApiDeps,
     HealthApiDeps,
@@ -64,6 +65,7 @@ from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import handshake_timeout
+from isthmus.settings.ccr import RENEW_INTERVAL
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.remote import enabled_remotes, remote_globals, validate_remote_change
 from isthmus.settings.remote_server import remote_server_settings
@@ -75,6 +77,7 @@ from isthmus.transport.node_servers import local_node, start_remote_cluster_serv
 from isthmus.transport.server import TransportServer
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
+    from isthmus.ccr.service import CcrService
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
 
@@ -256,6 +259,9 @@ class Node:
         indices.on_storage_full = disk.storage_full
         probes = health_probes_for(remote, cluster_actions)
         indices_actions = IndicesActions(cluster, indices)
+        ccr = self._ccr_service(cluster, indices, remote, security)
+        stack.push_async_callback(ccr.close)
+        cluster.add_applier(ccr.apply)
         routes = all_routes(
             cluster_api=ClusterApiDeps(
                 identity,
@@ -277,6 +283,7 @@ class Node:
             ),
             health_api=HealthApiDeps(identity, cluster_actions, disk, remote, probes.settings),
             security_service=security.service if security is not None else None,
+            ccr_api=CcrApiDeps(ccr, authz),
         )
         app = RestApp(
             Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
@@ -307,6 +314,9 @@ class Node:
                 every = s.get("resource.reload.interval.high").seconds
                 loops.append(group.create_task(watch_certificates(tls.holders, every)))
             await asyncio.sleep(0)
+            # Followers recorded as following resume their tasks (they retry until the
+            # remote connects).
+            await ccr.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
             log.info(
                 "started {%s}{%s} in %.0fms",
                 s.node_name,
@@ -351,6 +361,27 @@ class Node:
 
         secure.add_hook(on_reload)
         return service
+
+    def _ccr_service(
+        self,
+        cluster: ClusterService,
+        indices: IndicesService,
+        remote: RemoteClusterService,
+        security: Any,
+    ) -> CcrService:
+        """The follower side of cross-cluster replication; a follow task after a restart reads
+        as the user who started it (looked up by name) when security is on."""
+        from isthmus.ccr.service import CcrService
+
+        lookup = security.service.lookup_user if security is not None else None
+        return CcrService(
+            cluster,
+            indices,
+            remote,
+            cluster_name=self.settings.cluster_name,
+            renew_interval_s=self.settings.get(RENEW_INTERVAL).seconds,
+            subject_lookup=lookup,
+        )
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ from isthmus.errors import (
     JsonParseError,
     MapperParsingError,
     ParsingError,
+    StatusError,
     VersionConflictError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
@@ -42,6 +43,7 @@ from isthmus.index.service import IndicesService, Shard
 from isthmus.search.request import parse_source
 from isthmus.search.source_filter import filter_source
 from isthmus.security.field_level import IndexRestrictions
+from isthmus.settings.ccr import FOLLOWING_INDEX
 
 MAX_ID_BYTES = 512
 
@@ -221,6 +223,13 @@ class DocumentActions:
         blocked = check_blocks(self.cluster.state, Level.WRITE, [meta])
         if blocked is not None:
             raise blocked
+        if meta.settings.get(FOLLOWING_INDEX) == "true":
+            # A follower index applies its leader's operations only (ES's following engine).
+            raise StatusError(
+                "a following engine does not accept operations without an assigned sequence "
+                "number",
+                status=403,
+            )
         return meta
 
     def _shard(self, meta: IndexMetadata, routing: str) -> Shard:

@@ -99,6 +99,9 @@ class IndexMetadata:
     mapping_version: int = 1
     settings_version: int = 1
     aliases_version: int = 1
+    # ES's custom index metadata: a map of string maps by key (cross-cluster replication keeps
+    # the leader's identity under "ccr"; see isthmus.ccr.follower_index).
+    custom: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def number_of_shards(self) -> int:
@@ -140,6 +143,7 @@ class IndexMetadata:
             "mapping_version": self.mapping_version,
             "settings_version": self.settings_version,
             "aliases_version": self.aliases_version,
+            **({"custom": self.custom} if self.custom else {}),
         }
 
     @classmethod
@@ -156,6 +160,7 @@ class IndexMetadata:
             mapping_version=int(body.get("mapping_version", 1)),
             settings_version=int(body.get("settings_version", 1)),
             aliases_version=int(body.get("aliases_version", 1)),
+            custom={k: dict(v) for k, v in (body.get("custom") or {}).items()},
         )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from isthmus.settings import listener_limits, registry, remote, remote_server, secure, tls
+from isthmus.settings.ccr import CCR_SETTINGS
 from isthmus.settings.disk import DISK_SETTINGS
 from isthmus.settings.registry import Scope, Setting, SettingsRegistry
 from isthmus.settings.remote_health import REMOTE_HEALTH_SETTINGS
@@ -40,6 +41,7 @@ def declarations() -> tuple[Setting, ...]:
         *remote_server.REMOTE_SERVER_SETTINGS,
         *REMOTE_HEALTH_SETTINGS,
         *DISK_SETTINGS,
+        *CCR_SETTINGS,
     )
 
 

@@ -95,6 +95,8 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.RetentionLeaseAlreadyExistsError,
     e.RetentionLeaseNotFoundError,
     e.RetentionLeaseInvalidRetainingSeqNoError,
+    # cross-cluster replication (follower side)
+    e.StatusError,
 )
 
 BY_TYPE: Mapping[tuple[str, bool], type[e.IsthmusError]] = MappingProxyType(
@@ -122,6 +124,9 @@ EXCLUDED: Mapping[type[e.IsthmusError], str] = MappingProxyType(
         e.KeystorePasswordError: "a plain security_exception; comes back as KeystoreSecurityError",
         e.KeystoreCorruptedError: "a plain security_exception; comes back as KeystoreSecurityError",
         e.StorageFullError: "an i_o_exception; comes back as StorageIOError",
+        e.TaskAlreadyExistsError: (
+            "a resource_already_exists_exception; comes back as ResourceAlreadyExistsError"
+        ),
     }
 )
 

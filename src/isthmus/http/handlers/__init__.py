@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from isthmus.http.handlers import cat, cluster, documents, health, indices, search, security
+from isthmus.http.handlers import cat, ccr, cluster, documents, health, indices, search, security
 from isthmus.http.handlers.cat import CatApiDeps
+from isthmus.http.handlers.ccr import CcrApiDeps
 from isthmus.http.handlers.cluster import ClusterApiDeps
 from isthmus.http.handlers.documents import DocumentsApiDeps
 from isthmus.http.handlers.health import HealthApiDeps
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CatApiDeps",
+    "CcrApiDeps",
     "ClusterApiDeps",
     "DocumentsApiDeps",
     "HealthApiDeps",
@@ -42,6 +44,7 @@ def all_routes(
     cat_api: CatApiDeps,
     health_api: HealthApiDeps,
     security_service: SecurityService | None,
+    ccr_api: CcrApiDeps | None = None,
 ) -> list[Route]:
     """Every REST route, in the order the router tries them."""
     return [
@@ -52,4 +55,5 @@ def all_routes(
         *cat.routes(cat_api),
         *health.routes(health_api),
         *security.routes(security_service),
+        *(ccr.routes(ccr_api) if ccr_api is not None else ()),
     ]

@@ -1,0 +1,80 @@
+"""What a follower asks of its leader cluster, over the remote cluster connection.
+
+One :class:`LeaderClient` per follower index: the remote alias, the user the follow runs as
+(their identity, or the cross-cluster credentials and their ``remote_indices`` in the API-key
+model, is added to every request by the alias's security model), and the typed requests of
+:mod:`isthmus.ccr.wire`. A follow task asks with ``policy="fail"``: when the remote is not
+connected the request fails at once (a retryable error; the connection is re-established in
+the background) instead of holding the task in a connect wait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from isthmus.ccr.wire import (
+    LeaderIndexMetadataRequest,
+    LeaderIndexMetadataResponse,
+    RetentionLeaseRequest,
+    ShardChangesRequest,
+    ShardChangesResponse,
+)
+from isthmus.wire.names import (
+    ADD_RETENTION_LEASE_ACTION,
+    CLUSTER_STATE_ACTION,
+    REMOVE_RETENTION_LEASE_ACTION,
+    RENEW_RETENTION_LEASE_ACTION,
+    SHARD_CHANGES_ACTION,
+)
+
+if TYPE_CHECKING:
+    from isthmus.remote.service import DisconnectedPolicy, RemoteClusterService
+    from isthmus.security.authz import Subject
+
+# A shard_changes request may wait read_poll_timeout at the leader: the transport's own timer
+# allows that plus this margin.
+_POLL_MARGIN_S = 30.0
+_REQUEST_TIMEOUT_S = 30.0
+
+
+class LeaderApi(Protocol):
+    """What a follow task asks of a leader (tests give it a leader shard in memory)."""
+
+    async def index_metadata(self, index: str) -> LeaderIndexMetadataResponse: ...
+    async def shard_changes(self, request: ShardChangesRequest) -> ShardChangesResponse: ...
+    async def add_lease(self, request: RetentionLeaseRequest) -> None: ...
+    async def renew_lease(self, request: RetentionLeaseRequest) -> None: ...
+
+
+@dataclass
+class LeaderClient:
+    remote: RemoteClusterService
+    alias: str
+    subject: Subject | None
+    policy: DisconnectedPolicy = "fail"
+
+    async def _request(self, action: str, payload: Any, timeout: float) -> Any:
+        channel = await self.remote.channel_for_request(self.alias, self.policy)
+        headers = self.remote.headers(self.alias, self.subject, action)
+        return await channel.request(action, payload, headers, timeout=timeout)
+
+    async def index_metadata(self, index: str) -> LeaderIndexMetadataResponse:
+        answer = await self._request(
+            CLUSTER_STATE_ACTION, LeaderIndexMetadataRequest(index).to_payload(), _REQUEST_TIMEOUT_S
+        )
+        return LeaderIndexMetadataResponse.from_payload(answer)
+
+    async def shard_changes(self, request: ShardChangesRequest) -> ShardChangesResponse:
+        timeout = request.poll_timeout_ms / 1000 + _POLL_MARGIN_S
+        answer = await self._request(SHARD_CHANGES_ACTION, request.to_payload(), timeout)
+        return ShardChangesResponse.from_payload(answer)
+
+    async def add_lease(self, request: RetentionLeaseRequest) -> None:
+        await self._request(ADD_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+
+    async def renew_lease(self, request: RetentionLeaseRequest) -> None:
+        await self._request(RENEW_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+
+    async def remove_lease(self, request: RetentionLeaseRequest) -> None:
+        await self._request(REMOVE_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)

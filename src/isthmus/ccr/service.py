@@ -1,0 +1,459 @@
+"""The follower side of cross-cluster replication: its APIs and the follow tasks it runs.
+
+:class:`CcrService` answers ``PUT _ccr/follow``, ``pause_follow``, ``resume_follow`` and
+``unfollow`` with ES's checks and messages, and keeps one :class:`ShardFollowTask` per shard of
+every follower whose follow task is recorded (see :mod:`isthmus.ccr.follower_index`): it is an
+applier of the cluster metadata, so a follow task starts when its record appears and the index
+is open (at node start too: following survives a restart) and stops when the record goes
+(pause), the index closes or is deleted. A task that failed fatally stays listed with its
+``fatal_exception`` until ``resume_follow`` (or ``pause_follow``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from isthmus.ccr.follower_index import (
+    CcrMetadata,
+    FollowTaskRecord,
+    check_override_settings,
+    follower_metadata,
+    is_following_index,
+    leader_mapping,
+    unfollowed,
+    with_task,
+)
+from isthmus.ccr.leader_client import LeaderClient
+from isthmus.ccr.params import FollowParameters, PutFollowRequest
+from isthmus.ccr.shard_task import ApplyOps, ShardFollowSpec, ShardFollowTask, SyncMapping
+from isthmus.ccr.wire import (
+    LeaderIndexMetadataResponse,
+    ReplicatedOp,
+    RetentionLeaseRequest,
+    retention_lease_id,
+)
+from isthmus.clock import SYSTEM_CLOCK, Clock
+from isthmus.cluster import blocks
+from isthmus.cluster.metadata import (
+    AliasMetadata,
+    ClusterMetadata,
+    IndexMetadata,
+    new_uuid,
+    validate_index_name,
+)
+from isthmus.cluster.routing import ShardId
+from isthmus.cluster.service import ClusterService
+from isthmus.errors import (
+    IllegalArgumentError,
+    IndexClosedError,
+    IndexNotFoundError,
+    IsthmusError,
+    ResourceAlreadyExistsError,
+    RetentionLeaseNotFoundError,
+    TaskAlreadyExistsError,
+)
+from isthmus.index.mapping import Mapping as IndexMapping
+from isthmus.index.service import IndicesService
+from isthmus.supervision import TaskSet
+
+if TYPE_CHECKING:
+    from isthmus.remote.service import RemoteClusterService
+    from isthmus.security.authz import Subject
+
+log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTasksExecutor")
+
+ES_VERSION_ID = "8518000"
+
+
+@dataclass
+class FollowerRun:
+    """The running (or fatally stopped) follow tasks of one follower index."""
+
+    index: str
+    uuid: str
+    ccr: CcrMetadata
+    record: FollowTaskRecord
+    tasks: list[ShardFollowTask] = field(default_factory=list)
+    runs: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(t.status.fatal_exception is not None for t in self.tasks)
+
+
+class CcrService:
+    def __init__(
+        self,
+        cluster: ClusterService,
+        indices: IndicesService,
+        remote: RemoteClusterService,
+        *,
+        cluster_name: str,
+        renew_interval_s: float = 30.0,
+        subject_lookup: Callable[[str], Subject | None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.cluster = cluster
+        self.indices = indices
+        self.remote = remote
+        self.cluster_name = cluster_name
+        self.renew_interval_s = renew_interval_s
+        self._subject_lookup = subject_lookup
+        self._clock = clock
+        self._runs: dict[str, FollowerRun] = {}
+        # Who started each follower's tasks, while this node runs (after a restart: looked up).
+        self._subjects: dict[str, Subject | None] = {}
+        self._tasks = TaskSet("ccr follow tasks", log)
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
+        """Applier: run exactly the follow tasks the metadata records on open indices."""
+        if self._closed:
+            return
+        wanted = {
+            meta.uuid: meta
+            for meta in new.indices.values()
+            if meta.is_open and FollowTaskRecord.of(meta) is not None
+        }
+        for uuid in list(self._runs):
+            run = self._runs[uuid]
+            meta = wanted.get(uuid)
+            if meta is None or FollowTaskRecord.of(meta) != run.record:
+                await self._stop(uuid)
+        for uuid, meta in wanted.items():
+            if uuid not in self._runs:
+                self._start(meta)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._tasks.close()
+        self._runs.clear()
+
+    def _subject_for(self, meta: IndexMetadata, record: FollowTaskRecord) -> Subject | None:
+        if meta.uuid in self._subjects:
+            return self._subjects[meta.uuid]
+        if record.user is not None and self._subject_lookup is not None:
+            return self._subject_lookup(record.user)
+        return None
+
+    def _start(self, meta: IndexMetadata) -> None:
+        ccr = CcrMetadata.of(meta)
+        record = FollowTaskRecord.of(meta)
+        if ccr is None or record is None:
+            return
+        run = FollowerRun(meta.name, meta.uuid, ccr, record)
+        client = LeaderClient(self.remote, ccr.remote_cluster, self._subject_for(meta, record))
+        lease = retention_lease_id(
+            self.cluster_name,
+            meta.name,
+            meta.uuid,
+            ccr.remote_cluster,
+            ccr.leader_index_name,
+            ccr.leader_index_uuid,
+        )
+        parameters = record.parameters.resolved()
+        for n in range(meta.number_of_shards):
+            shard_id = ShardId(meta.uuid, n, meta.name)
+            shard = self.indices.shard(shard_id)
+            checkpoint = shard.engine.local_checkpoint if shard is not None else -1
+            history = ccr.shard_history_uuids[n] if n < len(ccr.shard_history_uuids) else ""
+            spec = ShardFollowSpec(
+                follower=shard_id,
+                remote_cluster=ccr.remote_cluster,
+                leader_index=ccr.leader_index_name,
+                leader_index_uuid=ccr.leader_index_uuid,
+                history_uuid=history,
+                lease_id=lease,
+                parameters=parameters,
+                renew_interval_s=self.renew_interval_s,
+            )
+            task = ShardFollowTask(
+                spec,
+                client,
+                self._applier(shard_id),
+                self._mapping_syncer(meta.uuid, client, ccr),
+                checkpoint=checkpoint,
+                mapping_version=0,
+                clock=self._clock,
+            )
+            task.status.follower_settings_version = meta.settings_version
+            task.status.follower_aliases_version = meta.aliases_version
+            run.tasks.append(task)
+            run.runs.append(self._tasks.spawn(task.run(), name=f"{shard_id}"))
+        self._runs[meta.uuid] = run
+
+    async def _stop(self, uuid: str) -> None:
+        run = self._runs.pop(uuid, None)
+        if run is None:
+            return
+        for task in run.runs:
+            task.cancel()
+        await asyncio.gather(*run.runs, return_exceptions=True)
+
+    def _applier(self, shard_id: ShardId) -> ApplyOps:
+        cluster, indices = self.cluster, self.indices
+
+        async def apply(ops: Sequence[ReplicatedOp]) -> int:
+            meta = cluster.state.by_uuid(shard_id.index_uuid)
+            if meta is None:
+                raise IndexNotFoundError(shard_id.index_name)
+            shard = indices.shard(shard_id)
+            if shard is None:
+                raise IndexClosedError(meta.name, meta.uuid)
+            stats = await asyncio.to_thread(shard.engine.apply_replicated, ops, meta.mapping)
+            return stats.local_checkpoint
+
+        return apply
+
+    def _mapping_syncer(self, uuid: str, client: LeaderClient, ccr: CcrMetadata) -> SyncMapping:
+        """Copy the leader's mapping and aliases onto the follower (ES's mapping/alias sync)."""
+        cluster = self.cluster
+
+        async def sync(min_version: int) -> int:
+            leader = await client.index_metadata(ccr.leader_index_name)
+            if leader.uuid != ccr.leader_index_uuid:
+                raise IndexNotFoundError(ccr.leader_index_name)
+            follower_view = _follower_aliases(leader)
+
+            def change(state: ClusterMetadata) -> ClusterMetadata:
+                meta = state.by_uuid(uuid)
+                if meta is None:
+                    raise IndexNotFoundError(ccr.leader_index_name)
+                updated = replace(
+                    meta,
+                    mapping=IndexMapping(leader_mapping(leader.mapping)),
+                    aliases=follower_view,
+                    version=meta.version + 1,
+                    mapping_version=meta.mapping_version + 1,
+                )
+                return replace(state, indices={**state.indices, meta.name: updated})
+
+            await cluster.submit(f"ccr mapping sync [{ccr.leader_index_name}]", change)
+            return max(leader.mapping_version, min_version)
+
+        return sync
+
+    # --- the APIs --------------------------------------------------------------------------
+
+    async def follow(self, request: PutFollowRequest, subject: Subject | None) -> dict[str, bool]:
+        """``PUT /<follower>/_ccr/follow``."""
+        name = request.follower_index
+        validate_index_name(name)
+        check_override_settings(request.settings)
+        existing = self.cluster.state.indices.get(name)
+        if existing is not None:
+            raise ResourceAlreadyExistsError(name, existing.uuid)
+        client = LeaderClient(self.remote, request.remote_cluster, subject, policy="reconnect")
+        leader = await client.index_metadata(request.leader_index)
+        _check_leader(leader)
+        uuid = new_uuid()
+        record = FollowTaskRecord(request.parameters, subject.username if subject else None)
+        meta = follower_metadata(
+            name=name,
+            uuid=uuid,
+            now_ms=int(time.time() * 1000),
+            version_created=ES_VERSION_ID,
+            leader=leader,
+            remote_cluster=request.remote_cluster,
+            overrides=request.settings,
+            task=record,
+        )
+        self._subjects[uuid] = subject
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
+            if blocked is not None:
+                raise blocked
+            current = state.indices.get(name)
+            if current is not None:
+                raise ResourceAlreadyExistsError(name, current.uuid)
+            if name in state.aliases():
+                raise IllegalArgumentError(f"Invalid index name [{name}], already exists as alias")
+            return replace(state, indices={**state.indices, name: meta})
+
+        await self.cluster.submit(f"put-follow [{name}]", change)
+        return {
+            "follow_index_created": True,
+            "follow_index_shards_acked": True,
+            "index_following_started": True,
+        }
+
+    async def pause(self, name: str) -> dict[str, bool]:
+        """``POST /<follower>/_ccr/pause_follow``: ES's checks, then the task record goes."""
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            meta = state.indices.get(name)
+            if meta is None:
+                raise IndexNotFoundError(name)
+            if CcrMetadata.of(meta) is None:
+                raise IllegalArgumentError(f"index [{name}] is not a follower index")
+            if FollowTaskRecord.of(meta) is None:
+                raise IllegalArgumentError(f"no shard follow tasks for [{name}]")
+            return replace(state, indices={**state.indices, name: with_task(meta, None)})
+
+        await self.cluster.submit(f"pause-follow [{name}]", change)
+        return {"acknowledged": True}
+
+    async def resume(
+        self, name: str, parameters: FollowParameters, subject: Subject | None
+    ) -> dict[str, bool]:
+        """``POST /<follower>/_ccr/resume_follow``: validated against the leader as it is now."""
+        meta = self.cluster.state.indices.get(name)
+        if meta is None:
+            raise IndexNotFoundError(name)
+        ccr = CcrMetadata.of(meta)
+        if ccr is None:
+            raise IllegalArgumentError(f"follow index [{name}] does not have ccr metadata")
+        run = self._runs.get(meta.uuid)
+        if FollowTaskRecord.of(meta) is not None and (run is None or not run.failed):
+            raise TaskAlreadyExistsError(f"{meta.uuid}-0")
+        client = LeaderClient(self.remote, ccr.remote_cluster, subject, policy="reconnect")
+        leader = await client.index_metadata(ccr.leader_index_name)
+        _validate_resume(name, meta, ccr, leader)
+        record = FollowTaskRecord(parameters, subject.username if subject else None)
+        self._subjects[meta.uuid] = subject
+        uuid = meta.uuid
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            current = state.by_uuid(uuid)
+            if current is None:
+                raise IndexNotFoundError(name)
+            return replace(state, indices={**state.indices, name: with_task(current, record)})
+
+        if run is not None and run.failed:
+            await self._stop(meta.uuid)  # a fatally stopped follower starts again
+        await self.cluster.submit(f"resume-follow [{name}]", change)
+        if meta.uuid not in self._runs:  # the record was the same: the applier kept none
+            current = self.cluster.state.by_uuid(uuid)
+            if current is not None and current.is_open:
+                self._start(current)
+        return {"acknowledged": True}
+
+    async def unfollow(self, name: str) -> dict[str, bool]:
+        """``POST /<follower>/_ccr/unfollow``: only a paused, closed follower; its leases on
+        the leader are removed afterwards (as ES does once the metadata changed)."""
+        before = self.cluster.state.indices.get(name)
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            meta = state.indices.get(name)
+            if meta is None:
+                raise IndexNotFoundError(name)
+            if CcrMetadata.of(meta) is None:
+                raise IllegalArgumentError(f"index [{name}] is not a follower index")
+            if meta.is_open:
+                raise IllegalArgumentError(
+                    f"cannot convert the follower index [{name}] to a non-follower, because it "
+                    "has not been closed"
+                )
+            if FollowTaskRecord.of(meta) is not None:
+                raise IllegalArgumentError(
+                    f"cannot convert the follower index [{name}] to a non-follower, because it "
+                    "has not been paused"
+                )
+            return replace(state, indices={**state.indices, name: unfollowed(meta)})
+
+        await self.cluster.submit(f"unfollow [{name}]", change)
+        assert before is not None
+        await self._remove_leases(before)
+        return {"acknowledged": True}
+
+    async def _remove_leases(self, meta: IndexMetadata) -> None:
+        ccr = CcrMetadata.of(meta)
+        if ccr is None:
+            return
+        lease = retention_lease_id(
+            self.cluster_name,
+            meta.name,
+            meta.uuid,
+            ccr.remote_cluster,
+            ccr.leader_index_name,
+            ccr.leader_index_uuid,
+        )
+        client = LeaderClient(self.remote, ccr.remote_cluster, None, policy="reconnect")
+        for n in range(meta.number_of_shards):
+            request = RetentionLeaseRequest(
+                ccr.leader_index_name, n, lease, leader_index_uuid=ccr.leader_index_uuid
+            )
+            try:
+                await client.remove_lease(request)
+            except RetentionLeaseNotFoundError:
+                continue  # ES treats a missing lease as removed
+            except IsthmusError as exc:
+                log.warning(
+                    "[%s] failure while removing retention lease [%s] on leader primary shards\n%s",
+                    meta.name,
+                    lease,
+                    exc.log_lines(),
+                )
+                raise IsthmusError(
+                    f"{exc.java_name()}: {exc.reason}",
+                    caused_by=exc,
+                    extra={"failed_to_remove_retention_leases": lease},
+                ) from None
+
+    # --- introspection ---------------------------------------------------------------------
+
+    def followers(self, state: ClusterMetadata) -> list[IndexMetadata]:
+        return [m for m in state.indices.values() if CcrMetadata.of(m) is not None]
+
+    def run_of(self, uuid: str) -> FollowerRun | None:
+        return self._runs.get(uuid)
+
+    def __repr__(self) -> str:
+        shards = sum(len(r.tasks) for r in self._runs.values())
+        return f"<CcrService followers={len(self._runs)} shard_tasks={shards}>"
+
+
+def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
+    if leader.settings.get("index.soft_deletes.enabled") == "false":
+        raise IllegalArgumentError(
+            f"leader index [{leader.index}] does not have soft deletes enabled"
+        )
+    if leader.state != "open":
+        raise IllegalArgumentError("leader and follow index must be open")
+
+
+def _validate_resume(
+    name: str, meta: IndexMetadata, ccr: CcrMetadata, leader: LeaderIndexMetadataResponse
+) -> None:
+    """ES's ``TransportResumeFollowAction.validate``, with its messages."""
+    if leader.uuid != ccr.leader_index_uuid:
+        raise IllegalArgumentError(
+            f"follow index [{name}] should reference [{leader.uuid}] as leader index but "
+            f"instead reference [{ccr.leader_index_uuid}] as leader index"
+        )
+    for n, (recorded, actual) in enumerate(
+        zip(ccr.shard_history_uuids, leader.shard_history_uuids, strict=False)
+    ):
+        if recorded != actual:
+            raise IllegalArgumentError(
+                f"leader shard [{name}][{n}] should reference [{recorded}] as history uuid but "
+                f"instead reference [{actual}] as history uuid"
+            )
+    _check_leader(leader)
+    if leader.number_of_shards != meta.number_of_shards:
+        raise IllegalArgumentError(
+            f"leader index primary shards [{leader.number_of_shards}] does not match with the "
+            f"number of shards of the follow index [{meta.number_of_shards}]"
+        )
+    if not meta.is_open:
+        raise IllegalArgumentError("leader and follow index must be open")
+    if not is_following_index(meta):
+        raise IllegalArgumentError(
+            f"the following index [{name}] is not ready to follow; the setting "
+            "[index.xpack.ccr.following_index] must be enabled."
+        )
+
+
+def _follower_aliases(leader: LeaderIndexMetadataResponse) -> dict[str, AliasMetadata]:
+    return {
+        alias: AliasMetadata.from_json(alias, body if isinstance(body, dict) else {})
+        for alias, body in leader.aliases.items()
+    }
