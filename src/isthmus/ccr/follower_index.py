@@ -211,7 +211,8 @@ def follower_metadata(
         for k, v in leader.settings.items()
         if not _matches(k, _PRIVATE_SETTINGS) and not _matches(k, NON_REPLICATED_SETTINGS)
     }
-    settings.setdefault("index.number_of_replicas", "1")
+    # The copy is made as a restore of the leader would make it: its replica count too.
+    settings["index.number_of_replicas"] = leader.settings.get("index.number_of_replicas", "1")
     settings.update(overrides)
     settings.update(
         {

@@ -35,6 +35,7 @@ from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     ReplicatedOp,
     RetentionLeaseRequest,
+    ShardChangesRequest,
     retention_lease_id,
 )
 from isthmus.clock import SYSTEM_CLOCK, Clock
@@ -55,11 +56,13 @@ from isthmus.errors import (
     IsthmusError,
     ResourceAlreadyExistsError,
     RetentionLeaseNotFoundError,
+    SecurityError,
     TaskAlreadyExistsError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.supervision import TaskSet
+from isthmus.wire.names import SHARD_CHANGES_ACTION
 
 if TYPE_CHECKING:
     from isthmus.remote.service import RemoteClusterService
@@ -253,6 +256,8 @@ class CcrService:
         client = LeaderClient(self.remote, request.remote_cluster, subject, policy="reconnect")
         leader = await client.index_metadata(request.leader_index)
         _check_leader(leader)
+        if subject is not None:
+            await _check_privileges(client, leader)
         uuid = new_uuid()
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
@@ -317,6 +322,8 @@ class CcrService:
         client = LeaderClient(self.remote, ccr.remote_cluster, subject, policy="reconnect")
         leader = await client.index_metadata(ccr.leader_index_name)
         _validate_resume(name, meta, ccr, leader)
+        if subject is not None:
+            await _check_privileges(client, leader)
         record = FollowTaskRecord(parameters, subject.username if subject else None)
         self._subjects[meta.uuid] = subject
         uuid = meta.uuid
@@ -418,6 +425,28 @@ def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
         )
     if leader.state != "open":
         raise IllegalArgumentError("leader and follow index must be open")
+
+
+async def _check_privileges(client: LeaderClient, leader: LeaderIndexMetadataResponse) -> None:
+    """ES checks, before following, that the user may read the leader's history: an empty
+    read of shard 0 as the user, a 403 from the leader becoming ES's message."""
+    request = ShardChangesRequest(
+        leader_index=leader.index,
+        shard=0,
+        from_seq_no=0,
+        max_operation_count=0,
+        expected_history_uuid=leader.shard_history_uuids[0] if leader.shard_history_uuids else "",
+        poll_timeout_ms=0,
+        leader_index_uuid=leader.uuid,
+    )
+    try:
+        await client.shard_changes(request)
+    except SecurityError as exc:
+        raise SecurityError(
+            f"insufficient privileges to follow index [{leader.index}], privilege for action "
+            f"[{SHARD_CHANGES_ACTION}] is missing",
+            caused_by=exc,
+        ) from None
 
 
 def _validate_resume(
