@@ -42,8 +42,6 @@ EXPIRY_WARNING = timedelta(days=7)
 # Causes the node names from a lost connection, not from a failed attempt: what closed it (the
 # remote restarting, a middlebox) is not among the node's facts.
 _LOST = frozenset({"connection_unreliable"})
-# The stages of a connect attempt, in order (what the node's phases cover).
-_CONNECTING = (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS, Stage.HANDSHAKE)
 
 
 @dataclass(frozen=True)
@@ -121,11 +119,16 @@ def _last_error(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> lis
         f"{failures} failure(s) in a row, not connected"
     )
     evidence = (Evidence(source, detail),)
-    # The attempt got that far: the stages before it passed, which rules out the candidates a
-    # generic "connect failed" leaves open there (refused, timed out, ...).
+    if last.get("lost_connection") is True:
+        # An open connection ended and nothing was tried since: whatever the node read into
+        # how it ended (closed, silent past the liveness deadline), the link opened and was lost.
+        stage, last = Stage.TCP, {**last, "cause": "connection_unreliable"}
+    # The attempt got that far: name resolution, and the TCP connect when it failed later. That
+    # rules out the candidates a generic "connect failed" leaves open there (refused, timed out).
+    # What TCP carried (TLS or not, which server) is not proved by a connect that failed later.
     before = [
         passed(s, Evidence(source, f"the node's last attempt got past it (failed at [{stage}])"))
-        for s in _CONNECTING
+        for s in (Stage.DNS, Stage.TCP)
         if s.order < stage.order
     ]
     return before + _classified(ctx, last, stage, address, evidence)

@@ -184,8 +184,8 @@ class AliasHealth:
                 Stage.TCP, "connection_unreliable", f"[{address}] closed by remote ({reason})"
             )
         wall = self._wall()
-        self._node(address).outcome.failed(failure, wall, address, count=True)
-        self.outcome.failed(failure, wall, address, count=True)
+        self._node(address).outcome.failed(failure, wall, address, count=True, lost=True)
+        self.outcome.failed(failure, wall, address, count=True, lost=True)
         self._lost(wall)
         if remaining == 0:
             self._up = False

@@ -59,14 +59,26 @@ class History:
     last_error: Failure | None = None
     last_error_at: float | None = None
     last_error_address: str | None = None
+    # The last error ended an open connection (closed by the remote, declared dead) rather than
+    # failing an attempt to open one.
+    last_error_lost: bool = False
     consecutive_failures: int = 0
 
     def succeeded(self, wall: float) -> None:
         self.last_success = wall
         self.consecutive_failures = 0
 
-    def failed(self, failure: Failure, wall: float, address: str | None, *, count: bool) -> None:
+    def failed(
+        self,
+        failure: Failure,
+        wall: float,
+        address: str | None,
+        *,
+        count: bool,
+        lost: bool = False,
+    ) -> None:
         self.last_error, self.last_error_at, self.last_error_address = failure, wall, address
+        self.last_error_lost = lost
         if count:
             self.consecutive_failures += 1
 
@@ -83,6 +95,8 @@ class History:
             error = {"time": iso(self.last_error_at), **self.last_error.to_json()}
             if self.last_error_address is not None:
                 error["address"] = self.last_error_address
+            if self.last_error_lost:
+                error["lost_connection"] = True
         return {
             "last_success": iso(self.last_success),
             "last_error": error,

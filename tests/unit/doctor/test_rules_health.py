@@ -223,6 +223,24 @@ def test_undecided_node_facts_replace_the_generic_connect_failure() -> None:
     assert "transport_port_with_credentials" in keyed.failed_stage.findings[0].candidates
 
 
+def test_a_connection_lost_without_a_reconnect_since_is_likely_unreliable() -> None:
+    """The node declared its connection dead (no data within the liveness deadline) and has not
+    tried again yet: the link opened and was lost, whatever the node read into how."""
+    side = local(search=search_error(TEXTS["connect_exception"]), credentials=False)
+    entry = _down(
+        cause="tcp_timeout",
+        message="no data from [127.0.0.1:9443] within the liveness deadline",
+        lost_connection=True,
+    )
+    (f,) = verdict(with_health(side, entry)).findings
+    assert (f.stage, f.cause, f.confidence) == (
+        Stage.TCP,
+        "connection_unreliable",
+        Confidence.LIKELY,
+    )
+    assert any("liveness deadline" in e.detail for e in f.evidence)
+
+
 def test_a_last_error_older_than_the_last_success_is_history() -> None:
     side = local(search=search_error(TEXTS["connect_exception"]))
     stale = _down()
