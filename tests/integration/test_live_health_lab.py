@@ -78,6 +78,10 @@ def test_connections_cut_when_idle_are_counted_as_flaps(lab: Lab) -> None:
     assert entry["connected"] is True
     assert entry["last_error"]["cause"] == "connection_unreliable"
     assert entry["status"] == "yellow"  # the losses stay in the 300 s window
+    indicator = _call(lab.local_url, "GET", "/_health_report/remote_clusters")["indicators"]
+    mine = indicator["remote_clusters"]
+    assert mine["status"] == "yellow" and f"degraded [{ALIAS}]" in mine["symptom"]
+    assert mine["details"]["remote_clusters"][ALIAS]["flaps"]["count"] >= 2
 
 
 def test_the_doctor_with_local_rest_only_reports_the_unreliable_link(

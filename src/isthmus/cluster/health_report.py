@@ -309,6 +309,8 @@ def remote_clusters(
                 "last_success": r["last_success"],
                 "last_error": r["last_error"],
                 "consecutive_failures": r["consecutive_failures"],
+                # Connections lost on their own lately: what makes a working alias degraded.
+                "flaps": r.get("flaps"),
             }
             for alias, r in remotes.items()
         }
