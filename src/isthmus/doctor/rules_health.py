@@ -113,9 +113,10 @@ def _last_error(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> lis
         return []
     address = last.get("address") if isinstance(last.get("address"), str) else None
     failures = entry.get("consecutive_failures")
+    what = "lost an open connection" if last.get("lost_connection") is True else "failed"
     detail = (
-        f"the node's last attempt failed at [{stage}] at {last.get('time')}"
-        f"{f' (on [{address}])' if address else ''}: {last.get('message')}; "
+        f"the node's last error ({what}, stage [{stage}], cause [{last.get('cause')}]) at "
+        f"{last.get('time')}{f' on [{address}]' if address else ''}: {last.get('message')}; "
         f"{failures} failure(s) in a row, not connected"
     )
     evidence = (Evidence(source, detail),)
