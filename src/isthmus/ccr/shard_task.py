@@ -144,7 +144,9 @@ class ShardFollowTask:
         self._wakeup = asyncio.Event()
         self._retries = 0
         self._mapping_lock = asyncio.Lock()
-        self._first_read_done = False
+        # Set by the first read the leader answered: the lease is added after it (after a
+        # restart the remote is usually still connecting; the read retries until it answers).
+        self._leader_answered = asyncio.Event()
 
     # --- the task --------------------------------------------------------------------------
 
@@ -195,7 +197,6 @@ class ShardFollowTask:
         s = self.status
         # The first read learns the leader's checkpoint without waiting.
         await self._read(s.last_requested_seq_no + 1, p.max_read_request_operation_count, 0)
-        self._first_read_done = True
         while True:
             while (
                 s.outstanding_read_requests < p.max_outstanding_read_requests
@@ -250,6 +251,7 @@ class ShardFollowTask:
                 s.total_read_time_millis += int((self._clock.monotonic() - began) * 1000)
                 s.total_read_remote_exec_time_millis += response.took_in_millis
                 s.successful_read_requests += 1
+                self._leader_answered.set()
                 s.read_exceptions.pop(start, None)
                 self._retries = 0
                 s.leader_global_checkpoint = max(
@@ -347,6 +349,7 @@ class ShardFollowTask:
     async def _lease_loop(self) -> None:
         """Add the lease (renew it when it exists), then renew it periodically. A failure is
         logged and tried again at the next interval: following does not depend on it."""
+        await self._leader_answered.wait()
         first = True
         while True:
             try:
