@@ -38,6 +38,7 @@ from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
 from isthmus.actions.search import SearchActions
+from isthmus.ccr.leader import LeaderShards
 from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
@@ -49,6 +50,7 @@ from isthmus.http.guard import Guard
 from isthmus.http.handlers import (
     CatApiDeps,
     CcrApiDeps,
+    CcrLeaderApiDeps,
     ClusterApiDeps,
     DocumentsApiDeps,
     HealthApiDeps,
@@ -169,6 +171,10 @@ class Node:
                 "security is disabled (xpack.security.enabled: false): every request runs "
                 "without authentication"
             )
+        guard = Guard(security.service, cluster, Authorizer()) if security else None
+        authz = guard.indices if guard is not None else None
+        # What follower clusters ask of this one (CCR's leader side).
+        leader = LeaderShards(lambda: cluster.state, indices, authz=authz)
         tasks = TaskManager(env.node_id, self.clock)
         registry: ActionRegistry[Subject] = ActionRegistry()
         transport = await start_transport(
@@ -188,7 +194,9 @@ class Node:
             cluster_name=s.cluster_name,
             cluster_uuid=lambda: cluster.state.cluster_uuid,
             node=lambda: transport.identity.node,
+            index_metadata=leader.index_metadata,
         )
+        leader.register(transport.registry)
         remote_server: TransportServer[Subject] | None = None
         if listener.enabled:
             remote_server = rcs = await start_remote_cluster_server(
@@ -212,8 +220,6 @@ class Node:
         remote = self._remote_service(transport, tls, secure)
         stack.push_async_callback(remote.close)
 
-        guard = Guard(security.service, cluster, Authorizer()) if security else None
-        authz = guard.indices if guard is not None else None
         cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
         cross_cluster.register(transport.registry)
         search = SearchActions(cluster, indices, env.node_id, self.clock)
@@ -284,6 +290,7 @@ class Node:
             health_api=HealthApiDeps(identity, cluster_actions, disk, remote, probes.settings),
             security_service=security.service if security is not None else None,
             ccr_api=CcrApiDeps(ccr, authz),
+            ccr_leader_api=CcrLeaderApiDeps(leader),
         )
         app = RestApp(
             Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight

@@ -16,8 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from isthmus.ccr.wire import LeaderIndexMetadataRequest
 from isthmus.errors import IllegalArgumentError
-from isthmus.transport.actions import ActionRegistry, CallerT, TransportRequestContext
+from isthmus.transport.actions import (
+    ActionHandler,
+    ActionRegistry,
+    CallerT,
+    TransportRequestContext,
+)
 from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
@@ -42,11 +48,15 @@ def register_transport_nodes(
     cluster_name: str,
     cluster_uuid: Callable[[], str],
     node: Callable[[], NodeIdentity],
+    index_metadata: ActionHandler[CallerT] | None = None,
 ) -> None:
-    """``cluster:monitor/state`` as remote clusters ask for it (nodes only): this node with its
-    roles, attributes and transport publish address."""
+    """``cluster:monitor/state`` as remote clusters ask for it: this node with its roles,
+    attributes and transport publish address; or, asked with ``metadata`` (a CCR follower),
+    one index's metadata from ``index_metadata``."""
 
     async def nodes(payload: Any, ctx: TransportRequestContext[CallerT]) -> Any:
+        if index_metadata is not None and LeaderIndexMetadataRequest.is_one(payload):
+            return await index_metadata(payload, ctx)
         return nodes_payload(cluster_name, cluster_uuid(), node())
 
     registry.register(CLUSTER_STATE_ACTION, nodes)

@@ -1,8 +1,11 @@
 """The indices service: this node's shards, opened and dropped as cluster metadata changes.
 
 It owns each :class:`Shard` (an async face on a blocking :class:`ShardEngine`), the periodic
-refresh loop (per ``index.refresh_interval``), waiting for ``refresh=wait_for``, and history
-trimming. It never decides what exists: the cluster service's metadata does, and
+refresh loop (per ``index.refresh_interval``), waiting for ``refresh=wait_for``, waiting for a
+shard's checkpoint to reach a ``_seq_no`` (a leader's ``shard_changes`` long poll: woken by each
+write, never by polling), and history trimming (by the engine's rules, retention leases
+included; at least every ``index.soft_deletes.retention_lease.period``, at most every minute).
+It never decides what exists: the cluster service's metadata does, and
 :meth:`IndicesService.apply` follows it.
 """
 
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
 from isthmus.errors import StorageIOError
-from isthmus.index.engine import Op, OpResult, ShardEngine, StoredDoc
+from isthmus.index.engine import Op, OpResult, ReplicaOp, SeqNoStats, ShardEngine, StoredDoc
 from isthmus.index.mapping import Mapping
 from isthmus.settings.values import parse_time
 
@@ -28,6 +31,9 @@ log = logging.getLogger("org.elasticsearch.indices.IndicesService")
 T = TypeVar("T")
 
 HISTORY_TRIM_EVERY_S = 60.0
+# Trimming never runs more often than this, however short the retention period.
+HISTORY_TRIM_MIN_S = 0.5
+RETENTION_LEASE_PERIOD = "index.soft_deletes.retention_lease.period"
 
 
 class Shard:
@@ -47,6 +53,8 @@ class Shard:
         self.on_storage_full = on_storage_full
         self.refresh_failing = False
         self._refreshed = asyncio.Condition()
+        # Notified after every write: long polls wait here for the checkpoint to move.
+        self._checkpoint_moved = asyncio.Condition()
         self.last_refresh = time.monotonic()
         self.last_trim = time.monotonic()
 
@@ -57,6 +65,40 @@ class Shard:
             if self.on_storage_full is not None:
                 self.on_storage_full()
             raise
+        finally:
+            await self._notify_checkpoint()
+
+    async def apply_replicated(self, ops: Sequence[ReplicaOp], mapping: Mapping) -> SeqNoStats:
+        """Store operations that keep their ``_seq_no`` (:meth:`ShardEngine.apply_replicated`)."""
+        try:
+            return await asyncio.to_thread(self.engine.apply_replicated, ops, mapping)
+        except StorageIOError:
+            if self.on_storage_full is not None:
+                self.on_storage_full()
+            raise
+        finally:
+            await self._notify_checkpoint()
+
+    async def _notify_checkpoint(self) -> None:
+        async with self._checkpoint_moved:
+            self._checkpoint_moved.notify_all()
+
+    async def wait_for_checkpoint(self, seq_no: int, timeout_s: float) -> bool:
+        """Whether the global checkpoint reached ``seq_no`` within ``timeout_s`` (False when
+        the time ran out first). Woken by writes; no polling."""
+        engine = self.engine
+        if engine.global_checkpoint >= seq_no:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s), self._checkpoint_moved:
+                await self._checkpoint_moved.wait_for(lambda: engine.global_checkpoint >= seq_no)
+        except TimeoutError:
+            return engine.global_checkpoint >= seq_no
+        return True
+
+    @property
+    def retention_lease_period_ms(self) -> int:
+        return parse_time(self.meta.setting(RETENTION_LEASE_PERIOD, "12h")).millis
 
     async def get(self, doc_id: str) -> StoredDoc | None:
         return await asyncio.to_thread(self.engine.get, doc_id)
@@ -164,15 +206,19 @@ class IndicesService:
                         shard.refresh_failing = True
                     except Exception:
                         log.exception("failed to refresh shard %s", shard.shard_id)
-                if now - shard.last_trim >= HISTORY_TRIM_EVERY_S:
+                every_s = max(
+                    HISTORY_TRIM_MIN_S,
+                    min(HISTORY_TRIM_EVERY_S, shard.retention_lease_period_ms / 1000),
+                )
+                if now - shard.last_trim >= every_s:
                     shard.last_trim = now
                     await self._trim(shard)
 
     async def _trim(self, shard: Shard) -> None:
-        period = parse_time(shard.meta.setting("index.soft_deletes.retention_lease.period", "12h"))
+        period_ms = shard.retention_lease_period_ms
         ops = int(shard.meta.setting("index.soft_deletes.retention.operations", "0"))
         try:
-            await asyncio.to_thread(shard.engine.trim_history, period.millis, ops)
+            await asyncio.to_thread(shard.engine.trim_history, period_ms, ops)
         except Exception:
             log.exception("failed to trim operation history of %s", shard.shard_id)
 

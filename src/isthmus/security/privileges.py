@@ -84,6 +84,7 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/close",
         "indices:admin/open",
     ),
+    "manage_leader_index": ("indices:admin/xpack/ccr/forget_follower*",),
     "maintenance": ("indices:admin/refresh*", "indices:admin/flush*", "indices:admin/forcemerge*"),
     # The fixed privileges of cross-cluster API keys' replication access (ES's IndexPrivilege).
     "cross_cluster_replication": (

@@ -210,3 +210,119 @@ def test_tracker_advances_over_contiguous_seq_nos_only() -> None:
     tracker.mark_processed(2)
     assert tracker.checkpoint == 4 and tracker.gaps == 0
     assert LocalCheckpointTracker(5, [3, 6, 8]).checkpoint == 6
+
+
+# --- retention leases and trimming -------------------------------------------------------------
+
+HOUR_MS = 3_600_000
+
+
+def churn(engine: ShardEngine, times: int) -> None:
+    """``times`` updates of one document: every op but the last is history only."""
+    for n in range(times):
+        engine.write([index_op("a", {"n": n})], MAPPING)
+    engine.refresh()
+
+
+def test_trimming_never_drops_what_an_unexpired_lease_retains(
+    leader: ShardEngine, clock: Clock
+) -> None:
+    churn(leader, 6)  # seq 0..5
+    clock.now += 2 * 3600  # every op is older than the period ...
+    leader.add_retention_lease("f/1", 3, "ccr", HOUR_MS)  # ... but this lease is fresh
+    assert leader.trim_history(retain_ms=HOUR_MS, retain_ops=0) == 3
+    assert [o.seq_no for o in leader.history(0, 10)] == [3, 4, 5]
+    assert leader.min_retained_seq_no() == 3
+    # renewed further on, the lease lets the older ones go
+    leader.renew_retention_lease("f/1", 5, "ccr", HOUR_MS)
+    assert leader.trim_history(retain_ms=HOUR_MS, retain_ops=0) == 2
+    assert [o.seq_no for o in leader.history(0, 10)] == [5]
+
+
+def test_the_lowest_of_several_leases_wins(leader: ShardEngine, clock: Clock) -> None:
+    churn(leader, 6)
+    clock.now += 2 * 3600
+    leader.add_retention_lease("f/1", 4, "ccr", HOUR_MS)
+    leader.add_retention_lease("f/2", 1, "ccr", HOUR_MS)
+    leader.trim_history(retain_ms=HOUR_MS, retain_ops=0)
+    assert [o.seq_no for o in leader.history(0, 10)] == [1, 2, 3, 4, 5]
+
+
+def test_an_expired_lease_retains_nothing_and_is_removed(
+    leader: ShardEngine, clock: Clock
+) -> None:
+    churn(leader, 4)
+    leader.add_retention_lease("f/1", 0, "ccr", HOUR_MS)
+    clock.now += 2 * 3600  # not renewed for two hours, period one hour
+    assert leader.trim_history(retain_ms=HOUR_MS, retain_ops=0) == 3
+    assert leader.retention_leases(HOUR_MS) == []
+
+
+def test_leases_survive_a_restart(tmp_path: Path, clock: Clock) -> None:
+    eng = ShardEngine(tmp_path / "l", MAPPING, clock=clock)
+    added = eng.add_retention_lease("f/1", 7, "ccr", HOUR_MS)
+    eng.close()
+    eng = ShardEngine(tmp_path / "l", MAPPING, clock=clock)
+    assert eng.retention_leases(HOUR_MS) == [added]
+    assert added.timestamp_ms == 1_000_000 and added.retaining_seq_no == 7
+    eng.close()
+
+
+def test_lease_errors_are_es_errors(leader: ShardEngine, clock: Clock) -> None:
+    from isthmus.errors import (
+        RetentionLeaseAlreadyExistsError,
+        RetentionLeaseInvalidRetainingSeqNoError,
+        RetentionLeaseNotFoundError,
+    )
+
+    leader.add_retention_lease("f/1", 5, "ccr", HOUR_MS)
+    with pytest.raises(RetentionLeaseAlreadyExistsError) as exists:
+        leader.add_retention_lease("f/1", 5, "ccr", HOUR_MS)
+    assert exists.value.reason == "retention lease with ID [f/1] already exists"
+    with pytest.raises(RetentionLeaseInvalidRetainingSeqNoError) as back:
+        leader.renew_retention_lease("f/1", 4, "ccr", HOUR_MS)
+    assert back.value.reason == (
+        "the current retention lease with [f/1] is retaining a higher sequence number [5] than "
+        "the new retaining sequence number [4] from [ccr]"
+    )
+    leader.remove_retention_lease("f/1", HOUR_MS)
+    for call in (
+        lambda: leader.remove_retention_lease("f/1", HOUR_MS),
+        lambda: leader.renew_retention_lease("f/1", 6, "ccr", HOUR_MS),
+    ):
+        with pytest.raises(RetentionLeaseNotFoundError) as missing:
+            call()
+        assert missing.value.reason == "retention lease with ID [f/1] not found"
+        assert missing.value.http_status == 404
+
+
+def test_changes_are_bounded_and_report_trimmed_history(
+    leader: ShardEngine, clock: Clock
+) -> None:
+    from isthmus.errors import MissingHistoryOperationsError
+
+    churn(leader, 6)
+    assert [o.seq_no for o in leader.changes(0, 5, max_bytes=10**9)] == [0, 1, 2, 3, 4, 5]
+    # the op that crosses the byte bound is the last one in (at least one always comes back)
+    assert [o.seq_no for o in leader.changes(0, 5, max_bytes=1)] == [0]
+    clock.now += 120
+    leader.trim_history(retain_ms=60_000, retain_ops=0)
+    with pytest.raises(MissingHistoryOperationsError) as gone:
+        leader.changes(2, 5, max_bytes=10**9)
+    assert gone.value.reason == (
+        "Not all operations between from_seqno [2] and to_seqno [5] found; expected seqno [2]; "
+        "found []"
+    )
+    assert [o.seq_no for o in leader.changes(5, 5, max_bytes=10**9)] == [5]
+
+
+def test_trimming_keeps_operations_above_the_local_checkpoint(
+    follower: ShardEngine, clock: Clock
+) -> None:
+    follower.apply_replicated([idx(0, "a", 1), idx(1, "a", 2, version=2)], MAPPING)
+    follower.apply_replicated([idx(3, "b", 1), idx(4, "b", 2, version=2)], MAPPING)  # 2 missing
+    follower.refresh()
+    clock.now += 120
+    follower.trim_history(retain_ms=0, retain_ops=0)
+    # 0 went (superseded, at or below the checkpoint); 3 is superseded too but above it
+    assert [o.seq_no for o in follower.history(0, 10)] == [1, 3, 4]

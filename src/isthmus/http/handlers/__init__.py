@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from isthmus.http.handlers import cat, ccr, cluster, documents, health, indices, search, security
+from isthmus.http.handlers import (
+    cat,
+    ccr,
+    ccr_leader,
+    cluster,
+    documents,
+    health,
+    indices,
+    search,
+    security,
+)
 from isthmus.http.handlers.cat import CatApiDeps
 from isthmus.http.handlers.ccr import CcrApiDeps
+from isthmus.http.handlers.ccr_leader import CcrLeaderApiDeps
 from isthmus.http.handlers.cluster import ClusterApiDeps
 from isthmus.http.handlers.documents import DocumentsApiDeps
 from isthmus.http.handlers.health import HealthApiDeps
@@ -26,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CatApiDeps",
     "CcrApiDeps",
+    "CcrLeaderApiDeps",
     "ClusterApiDeps",
     "DocumentsApiDeps",
     "HealthApiDeps",
@@ -45,6 +57,7 @@ def all_routes(
     health_api: HealthApiDeps,
     security_service: SecurityService | None,
     ccr_api: CcrApiDeps | None = None,
+    ccr_leader_api: CcrLeaderApiDeps | None = None,
 ) -> list[Route]:
     """Every REST route, in the order the router tries them."""
     return [
@@ -56,4 +69,5 @@ def all_routes(
         *health.routes(health_api),
         *security.routes(security_service),
         *(ccr.routes(ccr_api) if ccr_api is not None else ()),
+        *(ccr_leader.routes(ccr_leader_api) if ccr_leader_api is not None else ()),
     ]

@@ -1,0 +1,338 @@
+"""The leader side of cross-cluster replication: what a follower cluster asks of this one.
+
+Transport actions (on the transport port and on the remote cluster server, one registry):
+
+* ``indices:data/read/xpack/ccr/shard_changes``: a batch of a shard's history from a
+  ``_seq_no``, never above the global checkpoint, bounded by operations and bytes (ES's
+  ``ShardChangesAction``). A follower that has caught up is held until the checkpoint moves or
+  its poll timeout ends (woken by the shard's writes), then answered with no operations. A
+  wrong history uuid (the leader was recreated) and operations the history no longer holds are
+  refused with ES's errors, which the follower treats as fatal.
+* ``indices:admin/seq_no/{add,renew,remove}_retention_lease``: the follower's lease on each
+  leader shard (ES's ``RetentionLeaseActions``), expiring after
+  ``index.soft_deletes.retention_lease.period``.
+* ``cluster:monitor/state`` asked for one index's metadata: answered here, for
+  :mod:`isthmus.actions.remote_nodes` (the same action without ``metadata`` lists the nodes).
+
+And ``forget_follower`` (a REST API on this cluster): remove a follower's leases.
+
+Who may call: each index action is authorized by its ES action name against the caller the
+transport's request filter decided (the certificate model: this cluster's roles of the same
+names; the API-key model: the key's ``replication`` access, narrowed by the querying cluster),
+so a key with only ``search`` access gets ES's 403 naming the privileges that would grant it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from isthmus.ccr.wire import (
+    ACKNOWLEDGED,
+    LeaderIndexMetadataRequest,
+    OpType,
+    LeaderIndexMetadataResponse,
+    ReplicatedOp,
+    RetentionLeaseRequest,
+    ShardChangesRequest,
+    ShardChangesResponse,
+    retention_lease_id,
+)
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.routing import ShardId
+from isthmus.errors import (
+    IllegalArgumentError,
+    IllegalStateError,
+    IndexClosedError,
+    IndexNotFoundError,
+    IsthmusError,
+    MissingHistoryOperationsError,
+    ResourceNotFoundError,
+    SecurityError,
+    ShardNotFoundError,
+)
+from isthmus.index.engine import HistoryOp, ShardEngine
+from isthmus.index.seq_no import describe_leases
+from isthmus.index.service import RETENTION_LEASE_PERIOD, IndicesService, Shard
+from isthmus.transport.actions import ActionRegistry, TransportRequestContext
+from isthmus.wire.names import (
+    ADD_RETENTION_LEASE_ACTION,
+    REMOVE_RETENTION_LEASE_ACTION,
+    RENEW_RETENTION_LEASE_ACTION,
+    SHARD_CHANGES_ACTION,
+)
+
+if TYPE_CHECKING:
+    from isthmus.security.authz import Subject
+    from isthmus.security.index_authorization import IndexAuthorization
+
+# ES's metadata key on the "operations are no longer available" error (Ccr.java).
+REQUESTED_OPS_MISSING = "requested_operations_missing"
+
+
+class LeaderShards:
+    """Answers followers from this cluster's shards; ``authz`` None: security is off."""
+
+    def __init__(
+        self,
+        state: Callable[[], ClusterMetadata],
+        indices: IndicesService,
+        *,
+        authz: IndexAuthorization | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._state = state
+        self._indices = indices
+        self._authz = authz
+        self._clock = clock
+
+    def register(self, registry: ActionRegistry[Subject]) -> None:
+        registry.register(SHARD_CHANGES_ACTION, self._on_shard_changes)
+        registry.register(ADD_RETENTION_LEASE_ACTION, self._on_add_lease)
+        registry.register(RENEW_RETENTION_LEASE_ACTION, self._on_renew_lease)
+        registry.register(REMOVE_RETENTION_LEASE_ACTION, self._on_remove_lease)
+
+    # --- lookups and authorization ----------------------------------------------------------
+
+    def authorize(self, subject: Subject | None, action: str, index: str) -> None:
+        if self._authz is None:
+            return
+        if subject is None:
+            raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
+        self._authz.narrow(subject, action, index)
+
+    def index(self, name: str, uuid: str | None = None) -> IndexMetadata:
+        """The open index ``name`` (with ``uuid`` when given: a recreated index is another)."""
+        meta = self._state().indices.get(name)
+        if meta is None or (uuid is not None and meta.uuid != uuid):
+            raise IndexNotFoundError(name)
+        if not meta.is_open:
+            raise IndexClosedError(meta.name, meta.uuid)
+        return meta
+
+    def shard(self, meta: IndexMetadata, number: int) -> Shard:
+        shard = self._indices.shard(ShardId(meta.uuid, number, meta.name))
+        if shard is None:
+            raise ShardNotFoundError(meta.name, meta.uuid, number)
+        return shard
+
+    # --- shard_changes ----------------------------------------------------------------------
+
+    async def _on_shard_changes(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        started = self._clock()
+        request = ShardChangesRequest.from_payload(payload)
+        self.authorize(ctx.caller, SHARD_CHANGES_ACTION, request.leader_index)
+        response = await self.shard_changes(request, started)
+        return response.to_payload()
+
+    async def shard_changes(
+        self, request: ShardChangesRequest, started: float | None = None
+    ) -> ShardChangesResponse:
+        """ES's ``ShardChangesAction`` on one of this node's shards."""
+        started = self._clock() if started is None else started
+        meta = self.index(request.leader_index, request.leader_index_uuid)
+        shard = self.shard(meta, request.shard)
+        _check_history_uuid(shard.engine, request.expected_history_uuid)
+        operations: tuple[ReplicatedOp, ...] = ()
+        if request.from_seq_no > shard.engine.global_checkpoint:
+            moved = await shard.wait_for_checkpoint(
+                request.from_seq_no, request.poll_timeout_ms / 1000
+            )
+            # The index may have gone, or been recreated, while the request waited.
+            meta = self.index(request.leader_index, meta.uuid)
+            shard = self.shard(meta, request.shard)
+            _check_history_uuid(shard.engine, request.expected_history_uuid)
+            if moved:
+                operations = await asyncio.to_thread(_read, shard, request)
+        else:
+            operations = await asyncio.to_thread(_read, shard, request)
+        # Read after the operations: the answer's numbers cover every operation in it.
+        engine = shard.engine
+        stats = engine.seq_no_stats()
+        meta = self._state().by_uuid(meta.uuid) or meta
+        return ShardChangesResponse(
+            operations=operations,
+            global_checkpoint=stats.global_checkpoint,
+            max_seq_no=stats.max_seq_no,
+            max_seq_no_of_updates_or_deletes=engine.max_seq_no_of_updates_or_deletes,
+            mapping_version=meta.mapping_version,
+            settings_version=meta.settings_version,
+            aliases_version=meta.aliases_version,
+            took_in_millis=max(0, int((self._clock() - started) * 1000)),
+        )
+
+    # --- retention leases -------------------------------------------------------------------
+
+    def _lease_shard(
+        self, ctx: TransportRequestContext[Subject], action: str, payload: Any
+    ) -> tuple[RetentionLeaseRequest, Shard]:
+        request = RetentionLeaseRequest.from_payload(payload)
+        self.authorize(ctx.caller, action, request.leader_index)
+        meta = self.index(request.leader_index, request.leader_index_uuid)
+        return request, self.shard(meta, request.shard)
+
+    async def _on_add_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request, shard = self._lease_shard(ctx, ADD_RETENTION_LEASE_ACTION, payload)
+        await asyncio.to_thread(
+            shard.engine.add_retention_lease,
+            request.lease_id,
+            request.retaining_seq_no,
+            request.source,
+            shard.retention_lease_period_ms,
+        )
+        return ACKNOWLEDGED
+
+    async def _on_renew_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request, shard = self._lease_shard(ctx, RENEW_RETENTION_LEASE_ACTION, payload)
+        await asyncio.to_thread(
+            shard.engine.renew_retention_lease,
+            request.lease_id,
+            request.retaining_seq_no,
+            request.source,
+            shard.retention_lease_period_ms,
+        )
+        return ACKNOWLEDGED
+
+    async def _on_remove_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request, shard = self._lease_shard(ctx, REMOVE_RETENTION_LEASE_ACTION, payload)
+        await asyncio.to_thread(
+            shard.engine.remove_retention_lease, request.lease_id, shard.retention_lease_period_ms
+        )
+        return ACKNOWLEDGED
+
+    # --- leader index metadata --------------------------------------------------------------
+
+    async def index_metadata(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        """``cluster:monitor/state`` for one index (authorized as the cluster action it is)."""
+        request = LeaderIndexMetadataRequest.from_payload(payload)
+        return self.leader_index_metadata(request.index).to_payload()
+
+    def leader_index_metadata(self, name: str) -> LeaderIndexMetadataResponse:
+        state = self._state()
+        meta = state.indices.get(name)
+        if meta is None:
+            if name in state.aliases():
+                raise IllegalArgumentError(f"cannot follow [{name}], because it is a ALIAS")
+            raise IndexNotFoundError(name)
+        uuids = []
+        for number in range(meta.number_of_shards):
+            shard = self._indices.shard(ShardId(meta.uuid, number, meta.name))
+            uuids.append(shard.engine.history_uuid if shard is not None else "")
+        return LeaderIndexMetadataResponse(
+            index=meta.name,
+            uuid=meta.uuid,
+            state=meta.state,
+            number_of_shards=meta.number_of_shards,
+            mapping=meta.mapping.to_json(),
+            settings=dict(meta.settings),
+            aliases={alias: spec.to_json() for alias, spec in meta.aliases.items()},
+            mapping_version=meta.mapping_version,
+            settings_version=meta.settings_version,
+            aliases_version=meta.aliases_version,
+            shard_history_uuids=tuple(uuids),
+        )
+
+    # --- forget_follower --------------------------------------------------------------------
+
+    async def forget_follower(
+        self,
+        leader_index: str,
+        follower_cluster: str,
+        follower_index: str,
+        follower_index_uuid: str,
+        leader_remote_cluster: str,
+    ) -> dict[str, Any]:
+        """Remove the follower's lease from every shard of ``leader_index``; ES's broadcast
+        answer (a shard without that lease is a failure of that shard)."""
+        meta = self.index(leader_index)
+        lease_id = retention_lease_id(
+            follower_cluster,
+            follower_index,
+            follower_index_uuid,
+            leader_remote_cluster,
+            meta.name,
+            meta.uuid,
+        )
+        failures: list[dict[str, Any]] = []
+        for number in range(meta.number_of_shards):
+            try:
+                shard = self.shard(meta, number)
+                await asyncio.to_thread(
+                    shard.engine.remove_retention_lease, lease_id, shard.retention_lease_period_ms
+                )
+            except IsthmusError as exc:
+                failures.append(
+                    {
+                        "shard": number,
+                        "index": meta.name,
+                        "status": _status_name(exc.http_status),
+                        "reason": exc.to_cause(),
+                    }
+                )
+        total = meta.number_of_shards
+        return {
+            "_shards": {
+                "total": total,
+                "successful": total - len(failures),
+                "failed": len(failures),
+                "failures": failures,
+            }
+        }
+
+
+def _check_history_uuid(engine: ShardEngine, expected: str) -> None:
+    if engine.history_uuid != expected:
+        raise IllegalStateError(
+            f"unexpected history uuid, expected [{expected}], actual [{engine.history_uuid}]"
+        )
+
+
+def _read(shard: Shard, request: ShardChangesRequest) -> tuple[ReplicatedOp, ...]:
+    """The operations ``request`` asks for, up to the global checkpoint (blocking: a thread)."""
+    engine = shard.engine
+    checkpoint = engine.global_checkpoint
+    start = request.from_seq_no
+    if start > checkpoint:
+        raise IllegalStateError(
+            f"not exposing operations from [{start}] greater than the global checkpoint "
+            f"[{checkpoint}]"
+        )
+    end = min(checkpoint, start + request.max_operation_count - 1)
+    if end < start:  # max_operation_count 0
+        return ()
+    try:
+        ops = engine.changes(start, end, request.max_batch_size)
+    except MissingHistoryOperationsError as exc:
+        leases = engine.retention_leases(_period_ms(shard))
+        raise ResourceNotFoundError(
+            "Operations are no longer available for replicating. Existing retention leases "
+            f"[{describe_leases(leases)}]; maybe increase the retention lease period setting "
+            f"[{RETENTION_LEASE_PERIOD}]?",
+            caused_by=exc,
+            extra={REQUESTED_OPS_MISSING: [str(start), str(end)]},
+        ) from exc
+    return tuple(_replicated(op) for op in ops)
+
+
+def _period_ms(shard: Shard) -> int:
+    return shard.retention_lease_period_ms
+
+
+def _replicated(op: HistoryOp) -> ReplicatedOp:
+    if op.op == "index":
+        return ReplicatedOp("index", op.id, op.seq_no, op.primary_term, op.version, op.source)
+    kind: OpType = "delete" if op.op == "delete" else "noop"
+    return ReplicatedOp(kind, op.id, op.seq_no, op.primary_term, op.version)
+
+
+def _status_name(status: int) -> str:
+    """ES's ``RestStatus`` name of an HTTP status, as broadcast failures show it."""
+    return {
+        400: "BAD_REQUEST",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        409: "CONFLICT",
+        429: "TOO_MANY_REQUESTS",
+    }.get(status, "INTERNAL_SERVER_ERROR")
