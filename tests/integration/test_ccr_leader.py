@@ -262,6 +262,37 @@ def test_caught_up_follower_is_held_until_a_write(leader: Leader) -> None:
     asyncio.run(run())
 
 
+def test_a_recreated_leader_has_a_new_history(leader: Leader) -> None:
+    """A poll on an index that is deleted meanwhile ends at once with ES's error, and the
+    index created again under the name is another history (ES's fatal history uuid error)."""
+    name = "leader-recreated"
+    leader.es.index(index=name, id="1", document={"n": 1}, refresh=True)
+
+    async def run() -> None:
+        async with leader.api_key_channel("repl") as (channel, headers):
+            (old,) = (await metadata(channel, headers, name)).shard_history_uuids
+            waiting = asyncio.create_task(
+                changes(channel, headers, req(name, 0, 1, 10, old, poll_timeout_ms=20_000))
+            )
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await asyncio.to_thread(leader.es.indices.delete, index=name)
+            with pytest.raises(IsthmusError) as gone:
+                await asyncio.wait_for(waiting, 10)
+            assert gone.value.es_type == "index_not_found_exception"
+            assert time.monotonic() - started < 5
+            await asyncio.to_thread(leader.es.index, index=name, id="1", document={"n": 2})
+            (new,) = (await metadata(channel, headers, name)).shard_history_uuids
+            assert new != old
+            with pytest.raises(IsthmusError) as other:
+                await changes(channel, headers, req(name, 0, 0, 10, old))
+            assert other.value.reason == (
+                f"unexpected history uuid, expected [{old}], actual [{new}]"
+            )
+
+    asyncio.run(run())
+
+
 def test_refusals_with_elasticsearch_errors(leader: Leader) -> None:
     async def run() -> None:
         async with leader.api_key_channel("repl") as (channel, headers):

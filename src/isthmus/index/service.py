@@ -55,6 +55,7 @@ class Shard:
         self._refreshed = asyncio.Condition()
         # Notified after every write: long polls wait here for the checkpoint to move.
         self._checkpoint_moved = asyncio.Condition()
+        self.closed = False  # dropped from the node (index closed or deleted): waits end
         self.last_refresh = time.monotonic()
         self.last_trim = time.monotonic()
 
@@ -85,16 +86,24 @@ class Shard:
 
     async def wait_for_checkpoint(self, seq_no: int, timeout_s: float) -> bool:
         """Whether the global checkpoint reached ``seq_no`` within ``timeout_s`` (False when
-        the time ran out first). Woken by writes; no polling."""
+        the time ran out first, or the shard was closed: the caller looks the index up again).
+        Woken by writes and by the shard's close; no polling."""
         engine = self.engine
         if engine.global_checkpoint >= seq_no:
             return True
         try:
             async with asyncio.timeout(timeout_s), self._checkpoint_moved:
-                await self._checkpoint_moved.wait_for(lambda: engine.global_checkpoint >= seq_no)
+                await self._checkpoint_moved.wait_for(
+                    lambda: self.closed or engine.global_checkpoint >= seq_no
+                )
         except TimeoutError:
-            return engine.global_checkpoint >= seq_no
-        return True
+            pass
+        return not self.closed and engine.global_checkpoint >= seq_no
+
+    async def end_waits(self) -> None:
+        """The shard leaves this node: whoever waits on its checkpoint stops waiting."""
+        self.closed = True
+        await self._notify_checkpoint()
 
     @property
     def retention_lease_period_ms(self) -> int:
@@ -166,6 +175,7 @@ class IndicesService:
             meta = new.by_uuid(shard_id.index_uuid)
             if meta is None or not meta.is_open:
                 del self.shards[shard_id]
+                await shard.end_waits()
                 await asyncio.to_thread(shard.engine.close)
             else:
                 shard.meta = meta

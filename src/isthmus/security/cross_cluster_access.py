@@ -35,16 +35,20 @@ from isthmus.security.roles import IndicesPrivileges, RoleDescriptor, parse_role
 from isthmus.settings.secret import Secret
 from isthmus.transport.channel_info import ChannelInfo
 from isthmus.wire.names import (
+    ADD_RETENTION_LEASE_ACTION,
     CLUSTER_STATE_ACTION,
     FIELD_CAPS_ACTION,
     HANDSHAKE_ACTION,
     PROXY_ACTION_PREFIX,
     REMOTE_CLUSTER_HANDSHAKE_ACTION,
     REMOTE_CLUSTER_NODES_ACTION,
+    REMOVE_RETENTION_LEASE_ACTION,
+    RENEW_RETENTION_LEASE_ACTION,
     RESOLVE_CLUSTER_ACTION,
     RESOLVE_INDEX_ACTION,
     SEARCH_ACTION,
     SEARCH_SHARDS_ACTION,
+    SHARD_CHANGES_ACTION,
 )
 
 CREDENTIALS_HEADER = "_cross_cluster_access_credentials"
@@ -89,14 +93,14 @@ ALLOWED_ACTIONS = frozenset(
         "indices:internal/transform/checkpoint[n]",
         REMOTE_CLUSTER_HANDSHAKE_ACTION,
         REMOTE_CLUSTER_NODES_ACTION,
-        "indices:data/read/xpack/ccr/shard_changes",
+        SHARD_CHANGES_ACTION,
         CLUSTER_STATE_ACTION,
         "cluster:admin/xpack/security/user/has_privileges",
         "indices:monitor/stats",
         "indices:monitor/stats[n]",
-        "indices:admin/seq_no/add_retention_lease",
-        "indices:admin/seq_no/remove_retention_lease",
-        "indices:admin/seq_no/renew_retention_lease",
+        ADD_RETENTION_LEASE_ACTION,
+        REMOVE_RETENTION_LEASE_ACTION,
+        RENEW_RETENTION_LEASE_ACTION,
         "indices:internal/admin/ccr/restore/session/put",
         "indices:internal/admin/ccr/restore/session/clear",
         "indices:internal/admin/ccr/restore/file_chunk/get",
