@@ -210,7 +210,9 @@ class CcrService:
             shard = indices.shard(shard_id)
             if shard is None:
                 raise IndexClosedError(meta.name, meta.uuid)
-            stats = await asyncio.to_thread(shard.engine.apply_replicated, ops, meta.mapping)
+            # Through the shard: a full disk is reported, and long polls of followers of this
+            # index (a chain) wake up.
+            stats = await shard.apply_replicated(ops, meta.mapping)
             return stats.local_checkpoint
 
         return apply

@@ -1,0 +1,423 @@
+"""Cross-cluster replication between two real clusters, driven with the official client.
+
+One leader cluster and one follower cluster (its remote alias ``leader``) are shared by the
+module; each test uses its own leader and follower indices. The follower's copy is compared
+document by document with the leader's, ``_seq_no``, ``_primary_term`` and ``_version``
+included.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.testing.process import NodeProcess
+
+T = TypeVar("T")
+MAPPING = {"properties": {"n": {"type": "long"}, "tag": {"type": "keyword"}}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except ApiError as exc:
+            last = exc
+            result = None
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"{what or 'condition'} not met within {timeout}s (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    base = tmp_path_factory.mktemp("ccr")
+    leader = NodeProcess(
+        base / "leader",
+        {"cluster.name": "leader", "node.name": "leader-node", "transport.port": free_port()},
+    )
+    follower = NodeProcess(
+        base / "follower",
+        {
+            "cluster.name": "follower",
+            "node.name": "follower-node",
+            "ccr.retention_leases.renew_interval": "1s",
+        },
+    )
+    leader.launch()
+    follower.launch()
+    leader.wait_started()
+    follower.wait_started()
+    Elasticsearch(follower.url).cluster.put_settings(
+        persistent={"cluster.remote.leader.seeds": [leader.transport_address()]}
+    )
+    yield leader, follower
+    follower.kill()
+    leader.kill()
+
+
+def clients(pair: tuple[NodeProcess, NodeProcess]) -> tuple[Elasticsearch, Elasticsearch]:
+    leader, follower = pair
+    return Elasticsearch(leader.url), Elasticsearch(follower.url)
+
+
+def docs(client: Elasticsearch, index: str) -> dict[str, tuple[int, int, int, Any]]:
+    client.indices.refresh(index=index)
+    hits = client.search(
+        index=index, size=1000, seq_no_primary_term=True, version=True, sort=["_doc"]
+    )["hits"]["hits"]
+    return {h["_id"]: (h["_seq_no"], h["_primary_term"], h["_version"], h["_source"]) for h in hits}
+
+
+def converged(lc: Elasticsearch, fc: Elasticsearch, leader: str, follower: str) -> bool:
+    expected = docs(lc, leader)
+    return docs(fc, follower) == expected
+
+
+def bulk(client: Elasticsearch, index: str, ops: list[tuple[str, str, int]]) -> None:
+    body: list[dict[str, Any]] = []
+    for kind, doc_id, n in ops:
+        if kind == "delete":
+            body.append({"delete": {"_index": index, "_id": doc_id}})
+        else:
+            body += [{"index": {"_index": index, "_id": doc_id}}, {"n": n, "tag": f"t{n % 3}"}]
+    resp = client.bulk(operations=body)
+    assert not resp["errors"], resp
+
+
+def make_leader(lc: Elasticsearch, name: str, shards: int = 2) -> None:
+    lc.indices.create(index=name, settings={"number_of_shards": shards}, mappings=MAPPING)
+    bulk(lc, name, [("index", str(i), i) for i in range(25)])
+
+
+def test_follower_replicates_index_update_delete_and_mapping_changes(
+    pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "logs")
+    resp = fc.ccr.follow(
+        index="logs-copy", remote_cluster="leader", leader_index="logs", wait_for_active_shards="1"
+    )
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": True,
+        "index_following_started": True,
+    }
+    settings = fc.indices.get_settings(index="logs-copy")["logs-copy"]["settings"]["index"]
+    assert settings["number_of_shards"] == "2"
+    assert settings["xpack"]["ccr"]["following_index"] == "true"
+    wait_for(lambda: converged(lc, fc, "logs", "logs-copy"), what="initial copy")
+    # Updates, deletes (of present and absent ids) and a new field.
+    bulk(lc, "logs", [("index", "3", 300), ("delete", "4", 0), ("delete", "nope", 0)])
+    lc.index(index="logs", id="new", document={"n": 1, "extra": "a new field"})
+    lc.update(index="logs", id="5", doc={"tag": "changed"})
+    wait_for(lambda: converged(lc, fc, "logs", "logs-copy"), what="changes replicated")
+    copy = docs(fc, "logs-copy")
+    assert copy["3"][2] == 2 and "4" not in copy and copy["5"][3]["tag"] == "changed"
+    props = fc.indices.get_mapping(index="logs-copy")["logs-copy"]["mappings"]["properties"]
+    assert "extra" in props
+    got = fc.get(index="logs-copy", id="3")
+    original = lc.get(index="logs", id="3")
+    assert (got["_seq_no"], got["_version"]) == (original["_seq_no"], original["_version"])
+
+
+def test_follower_refuses_client_writes(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "ro", shards=1)
+    fc.ccr.follow(index="ro-copy", remote_cluster="leader", leader_index="ro")
+    with pytest.raises(ApiError) as caught:
+        fc.index(index="ro-copy", id="x", document={"n": 1})
+    assert caught.value.meta.status == 403
+    error = caught.value.body["error"]
+    assert error["type"] == "status_exception"
+    assert error["reason"] == (
+        "a following engine does not accept operations without an assigned sequence number"
+    )
+    item = fc.bulk(operations=[{"delete": {"_index": "ro-copy", "_id": "1"}}])["items"][0]
+    assert item["delete"]["status"] == 403
+
+
+def test_info_and_stats(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "metrics")
+    fc.ccr.follow(
+        index="metrics-copy",
+        remote_cluster="leader",
+        leader_index="metrics",
+        max_read_request_operation_count=7,
+        read_poll_timeout="5s",
+    )
+    wait_for(lambda: converged(lc, fc, "metrics", "metrics-copy"))
+    (info,) = fc.ccr.follow_info(index="metrics-copy")["follower_indices"]
+    assert info == {
+        "follower_index": "metrics-copy",
+        "remote_cluster": "leader",
+        "leader_index": "metrics",
+        "status": "active",
+        "parameters": {
+            "max_read_request_operation_count": 7,
+            "max_write_request_operation_count": 5120,
+            "max_outstanding_read_requests": 12,
+            "max_outstanding_write_requests": 9,
+            "max_read_request_size": "32mb",
+            "max_write_request_size": "9223372036854775807b",
+            "max_write_buffer_count": 2147483647,
+            "max_write_buffer_size": "512mb",
+            "max_retry_delay": "500ms",
+            "read_poll_timeout": "5s",
+        },
+    }
+
+    def caught_up() -> dict[str, Any] | None:
+        body = fc.ccr.follow_stats(index="metrics-copy").body
+        shards = body["indices"][0]["shards"]
+        done = all(
+            s["follower_global_checkpoint"] == s["leader_global_checkpoint"] >= 0 for s in shards
+        )
+        return body if done else None
+
+    stats = wait_for(caught_up, what="stats caught up")
+    (entry,) = stats["indices"]
+    assert entry["index"] == "metrics-copy"
+    assert entry["total_global_checkpoint_lag"] == 0
+    shards = sorted(entry["shards"], key=lambda s: s["shard_id"])
+    assert [s["shard_id"] for s in shards] == [0, 1]
+    leader_stats = lc.indices.stats(index="metrics")["indices"]["metrics"]
+    written = sum(s["operations_written"] for s in shards)
+    assert written == leader_stats["primaries"]["indexing"]["index_total"] == 25
+    for shard in shards:
+        assert shard["remote_cluster"] == "leader" and shard["leader_index"] == "metrics"
+        assert shard["follower_index"] == "metrics-copy"
+        assert shard["follower_max_seq_no"] == shard["leader_max_seq_no"]
+        assert shard["successful_read_requests"] >= 1 and shard["failed_read_requests"] == 0
+        assert shard["operations_read"] >= shard["operations_written"]
+        assert shard["bytes_read"] > 0 and shard["read_exceptions"] == []
+        assert shard["follower_mapping_version"] >= 1
+        assert "fatal_exception" not in shard
+    whole = fc.ccr.stats().body
+    assert whole["auto_follow_stats"] == {
+        "number_of_failed_follow_indices": 0,
+        "number_of_failed_remote_cluster_state_requests": 0,
+        "number_of_successful_follow_indices": 0,
+        "recent_auto_follow_errors": [],
+        "auto_followed_clusters": [],
+    }
+    assert "metrics-copy" in [i["index"] for i in whole["follow_stats"]["indices"]]
+
+
+def error_of(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(ApiError) as caught:
+        call()
+    return caught.value.meta.status, caught.value.body["error"]
+
+
+def test_pause_resume_and_unfollow_rules(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "cycle", shards=1)
+    fc.ccr.follow(index="cycle-copy", remote_cluster="leader", leader_index="cycle")
+    wait_for(lambda: converged(lc, fc, "cycle", "cycle-copy"))
+    assert fc.ccr.pause_follow(index="cycle-copy").body == {"acknowledged": True}
+    (info,) = fc.ccr.follow_info(index="cycle-copy")["follower_indices"]
+    assert info["status"] == "paused" and "parameters" not in info
+    assert error_of(lambda: fc.ccr.follow_stats(index="cycle-copy")) == (
+        404,
+        {
+            "root_cause": [
+                {
+                    "type": "resource_not_found_exception",
+                    "reason": "No shard follow tasks for follower indices [cycle-copy]",
+                }
+            ],
+            "type": "resource_not_found_exception",
+            "reason": "No shard follow tasks for follower indices [cycle-copy]",
+        },
+    )
+    status, error = error_of(lambda: fc.ccr.pause_follow(index="cycle-copy"))
+    assert (status, error["reason"]) == (400, "no shard follow tasks for [cycle-copy]")
+    bulk(lc, "cycle", [("index", "while-paused", 1)])
+    time.sleep(0.5)
+    assert "while-paused" not in docs(fc, "cycle-copy")
+    fc.ccr.resume_follow(index="cycle-copy", max_read_request_operation_count=10)
+    wait_for(lambda: converged(lc, fc, "cycle", "cycle-copy"), what="caught up after resume")
+    (info,) = fc.ccr.follow_info(index="cycle-copy")["follower_indices"]
+    assert info["parameters"]["max_read_request_operation_count"] == 10
+    status, error = error_of(lambda: fc.ccr.resume_follow(index="cycle-copy"))
+    assert (status, error["type"]) == (400, "resource_already_exists_exception")
+    status, error = error_of(lambda: fc.ccr.unfollow(index="cycle-copy"))
+    assert (status, error["reason"]) == (
+        400,
+        "cannot convert the follower index [cycle-copy] to a non-follower, because it has not "
+        "been closed",
+    )
+    fc.indices.close(index="cycle-copy")
+    status, error = error_of(lambda: fc.ccr.unfollow(index="cycle-copy"))
+    assert error["reason"].endswith("because it has not been paused")
+    fc.ccr.pause_follow(index="cycle-copy")
+    assert fc.ccr.unfollow(index="cycle-copy").body == {"acknowledged": True}
+    status, error = error_of(lambda: fc.ccr.resume_follow(index="cycle-copy"))
+    assert (status, error["type"], error["reason"]) == (
+        400,
+        "illegal_argument_exception",
+        "follow index [cycle-copy] does not have ccr metadata",
+    )
+    fc.indices.open(index="cycle-copy")
+    assert fc.index(index="cycle-copy", id="mine", document={"n": 5})["result"] == "created"
+    assert fc.ccr.follow_info(index="cycle-copy")["follower_indices"] == []
+    status, error = error_of(lambda: fc.ccr.pause_follow(index="cycle-copy"))
+    assert error["reason"] == "index [cycle-copy] is not a follower index"
+
+
+def test_follow_request_errors(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "err", shards=1)
+    fc.indices.create(index="taken")
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="taken", remote_cluster="leader", leader_index="err")
+    )
+    assert (status, error["type"]) == (400, "resource_already_exists_exception")
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="x1", remote_cluster="leader", leader_index="missing")
+    )
+    assert (status, error["type"], error["reason"]) == (
+        404,
+        "index_not_found_exception",
+        "no such index [missing]",
+    )
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="x2", remote_cluster="nope", leader_index="err")
+    )
+    assert (status, error["reason"]) == (404, "no such remote cluster: [nope]")
+    status, error = error_of(
+        lambda: fc.ccr.follow(
+            index="x3",
+            remote_cluster="leader",
+            leader_index="err",
+            settings={"index.number_of_shards": 5},
+        )
+    )
+    assert (status, error["reason"]) == (
+        400,
+        'can not put follower index that could override leader settings {"index.number_of_shards":"5"}',
+    )
+    status, error = error_of(
+        lambda: fc.perform_request(
+            "PUT",
+            "/x4/_ccr/follow",
+            headers={"content-type": "application/json"},
+            body={"max_outstanding_read_requests": 0},
+        )
+    )
+    assert (status, error["reason"]) == (
+        400,
+        "Validation Failed: 1: max_outstanding_read_requests must be larger than 0;"
+        "2: remote_cluster is missing;3: leader_index is missing;",
+    )
+    lc.indices.put_alias(index="err", name="err-alias")
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="x5", remote_cluster="leader", leader_index="err-alias")
+    )
+    assert (status, error["reason"]) == (400, "cannot follow [err-alias], because it is a ALIAS")
+    assert not fc.indices.exists(index="x1,x2,x3,x4,x5")
+
+
+def test_following_survives_a_restart_and_a_leader_outage(
+    pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    leader, follower = pair
+    lc, fc = clients(pair)
+    make_leader(lc, "durable", shards=1)
+    fc.ccr.follow(
+        index="durable-copy",
+        remote_cluster="leader",
+        leader_index="durable",
+        max_retry_delay="200ms",
+    )
+    wait_for(lambda: converged(lc, fc, "durable", "durable-copy"))
+    # The follower restarts: its follow task starts again by itself, from its checkpoint.
+    follower.stop()
+    bulk(lc, "durable", [("index", "while-down", 7), ("delete", "1", 0)])
+    follower.start()
+    fc = Elasticsearch(follower.url)
+    wait_for(lambda: converged(lc, fc, "durable", "durable-copy"), what="caught up after restart")
+    # The leader goes away: reads fail and are retried, shown in the stats...
+    leader.kill()
+    shard = wait_for(
+        lambda: next(
+            (
+                sh
+                for sh in fc.ccr.follow_stats(index="durable-copy")["indices"][0]["shards"]
+                if sh["read_exceptions"]
+            ),
+            None,
+        ),
+        what="read exceptions",
+    )
+    assert shard["failed_read_requests"] >= 1
+    (retry,) = shard["read_exceptions"]
+    assert retry["retries"] >= 1 and retry["exception"]["type"]
+    assert "fatal_exception" not in shard
+    # ... and it comes back on the same address: the follower catches up by itself.
+    leader.start()
+    lc = Elasticsearch(leader.url)
+    bulk(lc, "durable", [("index", "after-outage", 9)])
+    wait_for(lambda: converged(lc, fc, "durable", "durable-copy"), what="caught up after outage")
+
+
+def fatal_of(fc: Elasticsearch, index: str) -> dict[str, Any] | None:
+    for shard in fc.ccr.follow_stats(index=index)["indices"][0]["shards"]:
+        if "fatal_exception" in shard:
+            fatal: dict[str, Any] = shard["fatal_exception"]
+            return fatal
+    return None
+
+
+def test_leader_deleted_or_trimmed_is_fatal(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    _, follower = pair
+    lc, fc = clients(pair)
+    # The leader index is deleted: the task stops with ES's fatal error, resume cannot follow it.
+    make_leader(lc, "gone", shards=1)
+    # A short poll: the follower learns of the deletion at its next read.
+    fc.ccr.follow(
+        index="gone-copy", remote_cluster="leader", leader_index="gone", read_poll_timeout="1s"
+    )
+    wait_for(lambda: converged(lc, fc, "gone", "gone-copy"))
+    lc.indices.delete(index="gone")
+    fatal = wait_for(lambda: fatal_of(fc, "gone-copy"), what="fatal exception")
+    assert fatal["type"] == "index_not_found_exception"
+    assert fatal["reason"] == "no such index [gone]"
+    assert "shard follow task encounter non-retryable error" in follower.log_text()
+    status, error = error_of(lambda: fc.ccr.resume_follow(index="gone-copy"))
+    assert (status, error["type"]) == (404, "index_not_found_exception")
+    # The leader trimmed what a paused follower still needed (its lease expired): fatal too.
+    lc.indices.create(
+        index="short",
+        settings={"number_of_shards": 1, "index.soft_deletes.retention_lease.period": "1s"},
+        mappings=MAPPING,
+    )
+    bulk(lc, "short", [("index", "a", 1)])
+    fc.ccr.follow(index="short-copy", remote_cluster="leader", leader_index="short")
+    wait_for(lambda: converged(lc, fc, "short", "short-copy"))
+    fc.ccr.pause_follow(index="short-copy")
+    bulk(lc, "short", [("index", "b", 2), ("delete", "b", 0), ("index", "a", 3)])
+    lc.indices.refresh(index="short")
+    # The paused follower's lease is no longer renewed: it expires after the 1 s period, and the
+    # next trim (within a second) drops the superseded operations the follower still needs.
+    time.sleep(3.0)
+    fc.ccr.resume_follow(index="short-copy")
+    trimmed = wait_for(lambda: fatal_of(fc, "short-copy"), what="fatal exception after trimming")
+    assert trimmed["type"] == "resource_not_found_exception"
+    assert trimmed["reason"].startswith("Operations are no longer available for replicating.")

@@ -1,0 +1,185 @@
+"""Cross-cluster replication with security on, in the API-key model: the follower's user needs
+``manage_ccr`` and ``manage_follow_index``/``write``/``monitor`` on the follower, its role's
+``remote_indices`` name the leader with ``cross_cluster_replication``, and the cross-cluster key
+must have ``replication`` access to the leader index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, Lab, LabSpec, _call
+
+FOLLOWER_ROLE = {
+    "cluster": ["manage_ccr", "monitor"],
+    "indices": [
+        {
+            "names": ["logs-copy*"],
+            "privileges": ["manage_follow_index", "write", "monitor", "read"],
+        }
+    ],
+    "remote_indices": [
+        {
+            "clusters": [ALIAS],
+            "names": [f"{INDEX}*"],
+            "privileges": ["cross_cluster_replication", "cross_cluster_replication_internal"],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    spec = LabSpec(key_access={"replication": [{"names": [f"{INDEX}*"]}]})
+    with Lab(tmp_path_factory.mktemp("ccr-sec"), spec) as lab:
+        lab.start()
+        lab.wait_connected()
+        _call(lab.local_url, "PUT", "/_security/role/follower", FOLLOWER_ROLE)
+        _call(
+            lab.local_url,
+            "PUT",
+            "/_security/user/replicator",
+            {"password": "replicator-pw", "roles": ["follower"]},
+        )
+        without_ccr = {**FOLLOWER_ROLE, "cluster": ["monitor"]}
+        _call(lab.local_url, "PUT", "/_security/role/no-ccr", without_ccr)
+        _call(
+            lab.local_url,
+            "PUT",
+            "/_security/user/nobody",
+            {"password": "nobody-pw", "roles": ["no-ccr"]},
+        )
+        yield lab
+
+
+def client(lab: Lab, user: str, password: str) -> Elasticsearch:
+    assert lab.local is not None
+    return Elasticsearch(lab.local.url, basic_auth=(user, password), request_timeout=30)
+
+
+def leader_client(lab: Lab) -> Elasticsearch:
+    assert lab.remote is not None
+    return Elasticsearch(lab.remote.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+
+
+def docs(es: Elasticsearch, index: str) -> dict[str, tuple[int, int, Any]]:
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, seq_no_primary_term=True, version=True, size=100)["hits"]
+    return {h["_id"]: (h["_seq_no"], h["_version"], h["_source"]) for h in hits["hits"]}
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except ApiError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("not converged")
+
+
+def test_follow_with_a_replication_key(lab: Lab) -> None:
+    es = client(lab, "replicator", "replicator-pw")
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    leader = leader_client(lab)
+    resp = es.ccr.follow(index="logs-copy", remote_cluster=ALIAS, leader_index=INDEX)
+    assert resp["index_following_started"] is True
+    wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
+    leader.index(index=INDEX, id="1", document={"msg": "changed"})
+    leader.delete(index=INDEX, id="2")
+    wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
+    assert es.ccr.follow_info(index="logs-copy")["follower_indices"][0]["status"] == "active"
+    shards = es.ccr.follow_stats(index="logs-copy")["indices"][0]["shards"]
+    assert shards[0]["read_exceptions"] == [] and "fatal_exception" not in shards[0]
+    # After a restart the follow task reads as the user who started it again.
+    assert lab.local is not None
+    lab.local.stop()
+    leader.index(index=INDEX, id="10", document={"msg": "while the follower was down"})
+    lab.local.start()
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
+
+
+def test_follow_needs_manage_ccr(lab: Lab) -> None:
+    es = client(lab, "nobody", "nobody-pw")
+    with pytest.raises(ApiError) as denied:
+        es.ccr.follow(index="logs-copy2", remote_cluster=ALIAS, leader_index=INDEX)
+    assert denied.value.meta.status == 403
+    error = denied.value.body["error"]
+    assert error["type"] == "security_exception"
+    assert error["reason"].startswith(
+        "action [cluster:admin/xpack/ccr/resume_follow] is unauthorized for user [nobody]"
+    )
+    with pytest.raises(ApiError) as paused:
+        es.ccr.pause_follow(index="logs-copy")
+    assert paused.value.meta.status == 403
+
+
+def test_leader_outside_the_key_is_refused(lab: Lab, tmp_path: Path) -> None:
+    leader = leader_client(lab)
+    leader.indices.create(index="private")
+    leader.index(index="private", id="1", document={"n": 1}, refresh=True)
+    es = client(lab, "elastic", ELASTIC_PASSWORD)
+    with pytest.raises(ApiError) as denied:
+        es.ccr.follow(index="private-copy", remote_cluster=ALIAS, leader_index="private")
+    assert denied.value.meta.status == 403
+    assert not es.indices.exists(index="private-copy")
+    body: dict[str, Any] = denied.value.body
+    assert body["error"]["type"] == "security_exception"
+    assert body["error"]["reason"] == (
+        "insufficient privileges to follow index [private], privilege for action "
+        "[indices:data/read/xpack/ccr/shard_changes] is missing"
+    )
+
+
+@pytest.fixture(scope="module")
+def certificate_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The certificate model: the local user's identity travels, the leader authorizes it
+    against its own roles of the same names."""
+    spec = LabSpec(credential=None, target="transport", transport_trusts_remote_transport_ca=True)
+    with Lab(tmp_path_factory.mktemp("ccr-cert"), spec) as lab:
+        lab.start()
+        lab.wait_connected()
+        _call(lab.local_url, "PUT", "/_security/role/follower", FOLLOWER_ROLE)
+        _call(
+            lab.local_url,
+            "PUT",
+            "/_security/user/replicator",
+            {"password": "replicator-pw", "roles": ["follower"]},
+        )
+        # The leader's role of the same name: what ES's docs ask of it (read_ccr, and read and
+        # monitor on the leader index).
+        _call(
+            lab.remote_url,
+            "PUT",
+            "/_security/role/follower",
+            {
+                "cluster": ["read_ccr"],
+                "indices": [{"names": [f"{INDEX}*"], "privileges": ["read", "monitor"]}],
+            },
+        )
+        yield lab
+
+
+def test_follow_in_the_certificate_model(certificate_lab: Lab) -> None:
+    lab = certificate_lab
+    es = client(lab, "replicator", "replicator-pw")
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    leader = leader_client(lab)
+    es.ccr.follow(index="logs-copy", remote_cluster=ALIAS, leader_index=INDEX)
+    leader.index(index=INDEX, id="9", document={"msg": "after follow"})
+    wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
+    leader.indices.create(index="secret")
+    with pytest.raises(ApiError) as denied:
+        es.ccr.follow(index="logs-copy-secret", remote_cluster=ALIAS, leader_index="secret")
+    assert denied.value.meta.status == 403
+    assert denied.value.body["error"]["reason"].startswith(
+        "insufficient privileges to follow index [secret]"
+    )
