@@ -421,3 +421,54 @@ def test_leader_deleted_or_trimmed_is_fatal(pair: tuple[NodeProcess, NodeProcess
     trimmed = wait_for(lambda: fatal_of(fc, "short-copy"), what="fatal exception after trimming")
     assert trimmed["type"] == "resource_not_found_exception"
     assert trimmed["reason"].startswith("Operations are no longer available for replicating.")
+
+
+@pytest.mark.parametrize("seed", [11, 29])
+def test_random_histories_with_pauses_converge(
+    pair: tuple[NodeProcess, NodeProcess], seed: int
+) -> None:
+    """Seeded random index/update/delete rounds on the leader, the follower paused and resumed
+    (with other parameters) between some of them: document by document, the follower ends equal
+    to the leader, ``_seq_no``, ``_primary_term`` and ``_version`` included."""
+    import random
+
+    rng = random.Random(seed)
+    lc, fc = clients(pair)
+    leader_index, follower_index = f"rand-{seed}", f"rand-{seed}-copy"
+    lc.indices.create(index=leader_index, settings={"number_of_shards": 2}, mappings=MAPPING)
+    fc.ccr.follow(
+        index=follower_index,
+        remote_cluster="leader",
+        leader_index=leader_index,
+        max_read_request_operation_count=rng.choice([3, 50]),
+        max_write_request_operation_count=rng.choice([2, 100]),
+        max_outstanding_read_requests=rng.choice([1, 4]),
+    )
+    paused = False
+    for _ in range(5):
+        ops: list[tuple[str, str, int]] = []
+        for _ in range(rng.randint(5, 40)):
+            kind = rng.choice(["index", "index", "update", "delete"])
+            doc_id = str(rng.randint(0, 15))
+            ops.append(("index" if kind == "update" else kind, doc_id, rng.randint(0, 999)))
+        bulk(lc, leader_index, ops)
+        if rng.random() < 0.3:
+            lc.update(
+                index=leader_index, id=str(rng.randint(0, 15)), doc={"tag": "u"}, doc_as_upsert=True
+            )
+        if paused:
+            fc.ccr.resume_follow(
+                index=follower_index, max_read_request_operation_count=rng.randint(1, 20)
+            )
+            paused = False
+        elif rng.random() < 0.5:
+            fc.ccr.pause_follow(index=follower_index)
+            paused = True
+    if paused:
+        fc.ccr.resume_follow(index=follower_index)
+    wait_for(lambda: converged(lc, fc, leader_index, follower_index), what="random history")
+    shards = fc.ccr.follow_stats(index=follower_index)["indices"][0]["shards"]
+    leader_total = lc.indices.stats(index=leader_index)["indices"][leader_index]["primaries"]
+    assert (
+        sum(s["follower_max_seq_no"] + 1 for s in shards) == leader_total["indexing"]["index_total"]
+    )
