@@ -70,6 +70,10 @@ if TYPE_CHECKING:
 
 # ES's metadata key on the "operations are no longer available" error (Ccr.java).
 REQUESTED_OPS_MISSING = "requested_operations_missing"
+# A batch stops after this many bytes of operations whatever the follower asks for: the answer
+# is one transport frame, and frames are limited (wire.frames.FrameLimits, 64 MiB). The
+# follower simply asks again from where the batch ended.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
 class LeaderShards:
@@ -303,7 +307,7 @@ def _read(shard: Shard, request: ShardChangesRequest) -> tuple[ReplicatedOp, ...
     if end < start:  # max_operation_count 0
         return ()
     try:
-        ops = engine.changes(start, end, request.max_batch_size)
+        ops = engine.changes(start, end, min(request.max_batch_size, MAX_BATCH_BYTES))
     except MissingHistoryOperationsError as exc:
         leases = engine.retention_leases(_period_ms(shard))
         raise ResourceNotFoundError(

@@ -1,0 +1,99 @@
+"""The leader's shard_changes on real shards in-process (no sockets): the global checkpoint
+bound, the byte cap of one answer, and a long poll that a write wakes and a close ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from isthmus.ccr import leader as leader_module
+from isthmus.ccr.leader import LeaderShards
+from isthmus.ccr.wire import ShardChangesRequest
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.errors import IndexNotFoundError
+from isthmus.index.engine import IndexOp
+from isthmus.index.mapping import Mapping
+from isthmus.index.service import IndicesService, Shard
+
+MAPPING = Mapping({"properties": {"n": {"type": "long"}}})
+META = IndexMetadata("lead", "L-uuid", {"index.number_of_shards": "1"}, MAPPING)
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.state = ClusterMetadata("c", {"lead": META})
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[LeaderShards, Shard, Cluster]]:
+    indices = IndicesService(tmp_path)
+    cluster = Cluster()
+    await indices.apply(ClusterMetadata("c"), cluster.state)
+    (shard,) = indices.shards.values()
+    yield LeaderShards(lambda: cluster.state, indices), shard, cluster
+    await indices.close()
+
+
+async def write(shard: Shard, *ids: str) -> None:
+    ops = [IndexOp(i, orjson.dumps({"n": 1}), {"n": [1]}) for i in ids]
+    await shard.write(ops, MAPPING)
+
+
+def request(shard: Shard, start: int, **kw: int) -> ShardChangesRequest:
+    kw.setdefault("poll_timeout_ms", 0)
+    return ShardChangesRequest(
+        "lead", 0, start, kw.pop("count", 100), shard.engine.history_uuid, **kw
+    )
+
+
+async def test_answers_stop_at_the_byte_cap(
+    served: tuple[LeaderShards, Shard, Cluster], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leader, shard, _ = served
+    await write(shard, "a", "b", "c")
+    assert len((await leader.shard_changes(request(shard, 0))).operations) == 3
+    monkeypatch.setattr(leader_module, "MAX_BATCH_BYTES", 1)
+    capped = await leader.shard_changes(request(shard, 0))
+    assert [op.seq_no for op in capped.operations] == [0]
+    assert capped.global_checkpoint == 2
+
+
+async def test_a_write_wakes_the_poll(served: tuple[LeaderShards, Shard, Cluster]) -> None:
+    leader, shard, _ = served
+    await write(shard, "a")
+    poll = asyncio.create_task(leader.shard_changes(request(shard, 1, poll_timeout_ms=30_000)))
+    await asyncio.sleep(0.05)
+    assert not poll.done()
+    started = time.monotonic()
+    await write(shard, "b", "c")
+    answer = await asyncio.wait_for(poll, 5)
+    assert time.monotonic() - started < 1
+    assert [op.id for op in answer.operations] == ["b", "c"]
+    assert answer.max_seq_no_of_updates_or_deletes == -1
+
+
+async def test_an_empty_answer_when_the_poll_times_out(
+    served: tuple[LeaderShards, Shard, Cluster],
+) -> None:
+    leader, shard, _ = served
+    started = time.monotonic()
+    answer = await leader.shard_changes(request(shard, 0, poll_timeout_ms=100))
+    assert answer.operations == () and answer.global_checkpoint == -1
+    assert 0.09 <= time.monotonic() - started < 1
+    assert answer.took_in_millis >= 90
+
+
+async def test_a_closed_shard_ends_the_poll(served: tuple[LeaderShards, Shard, Cluster]) -> None:
+    leader, shard, cluster = served
+    poll = asyncio.create_task(leader.shard_changes(request(shard, 0, poll_timeout_ms=30_000)))
+    await asyncio.sleep(0.05)
+    old = cluster.state
+    cluster.state = ClusterMetadata("c")
+    await leader._indices.apply(old, cluster.state)
+    with pytest.raises(IndexNotFoundError):
+        await asyncio.wait_for(poll, 5)
