@@ -121,7 +121,8 @@ def test_follower_replicates_index_update_delete_and_mapping_changes(
     assert settings["number_of_shards"] == "2"
     assert settings["xpack"]["ccr"]["following_index"] == "true"
     wait_for(lambda: converged(lc, fc, "logs", "logs-copy"), what="initial copy")
-    # Updates, deletes (of present and absent ids) and a new field.
+    # An alias, updates, deletes (of present and absent ids) and a new field.
+    lc.indices.put_alias(index="logs", name="logs-alias")
     bulk(lc, "logs", [("index", "3", 300), ("delete", "4", 0), ("delete", "nope", 0)])
     lc.index(index="logs", id="new", document={"n": 1, "extra": "a new field"})
     lc.update(index="logs", id="5", doc={"tag": "changed"})
@@ -130,6 +131,9 @@ def test_follower_replicates_index_update_delete_and_mapping_changes(
     assert copy["3"][2] == 2 and "4" not in copy and copy["5"][3]["tag"] == "changed"
     props = fc.indices.get_mapping(index="logs-copy")["logs-copy"]["mappings"]["properties"]
     assert "extra" in props
+    assert "logs-alias" in fc.indices.get_alias(index="logs-copy")["logs-copy"]["aliases"]
+    shards = fc.ccr.follow_stats(index="logs-copy")["indices"][0]["shards"]
+    assert all(s["follower_aliases_version"] >= 2 for s in shards)
     got = fc.get(index="logs-copy", id="3")
     original = lc.get(index="logs", id="3")
     assert (got["_seq_no"], got["_version"]) == (original["_seq_no"], original["_version"])

@@ -237,6 +237,22 @@ def follower_metadata(
     )
 
 
+def synced_settings(follower: Mapping[str, str], leader: Mapping[str, str]) -> dict[str, str]:
+    """The follower's settings after a sync: the leader's replicated settings, the follower's
+    own non-replicated and identifying ones."""
+    own = {
+        k: v
+        for k, v in follower.items()
+        if _matches(k, NON_REPLICATED_SETTINGS) or _matches(k, _PRIVATE_SETTINGS)
+    }
+    copied = {
+        k: v
+        for k, v in leader.items()
+        if not _matches(k, NON_REPLICATED_SETTINGS) and not _matches(k, _PRIVATE_SETTINGS)
+    }
+    return {**copied, **own}
+
+
 def leader_mapping(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The leader's mapping body as a follower's mapping takes it (``_doc`` wrapper removed)."""
     if set(raw) == {"_doc"} and isinstance(raw["_doc"], Mapping):

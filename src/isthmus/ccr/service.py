@@ -25,12 +25,19 @@ from isthmus.ccr.follower_index import (
     follower_metadata,
     is_following_index,
     leader_mapping,
+    synced_settings,
     unfollowed,
     with_task,
 )
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest
-from isthmus.ccr.shard_task import ApplyOps, ShardFollowSpec, ShardFollowTask, SyncMapping
+from isthmus.ccr.shard_task import (
+    ApplyOps,
+    MetadataVersions,
+    ShardFollowSpec,
+    ShardFollowTask,
+    SyncMetadata,
+)
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     ReplicatedOp,
@@ -181,13 +188,10 @@ class CcrService:
                 spec,
                 client,
                 self._applier(shard_id),
-                self._mapping_syncer(meta.uuid, client, ccr),
+                self._metadata_syncer(meta.uuid, client, ccr),
                 checkpoint=checkpoint,
-                mapping_version=0,
                 clock=self._clock,
             )
-            task.status.follower_settings_version = meta.settings_version
-            task.status.follower_aliases_version = meta.aliases_version
             run.tasks.append(task)
             run.runs.append(self._tasks.spawn(task.run(), name=f"{shard_id}"))
         self._runs[meta.uuid] = run
@@ -217,31 +221,46 @@ class CcrService:
 
         return apply
 
-    def _mapping_syncer(self, uuid: str, client: LeaderClient, ccr: CcrMetadata) -> SyncMapping:
-        """Copy the leader's mapping and aliases onto the follower (ES's mapping/alias sync)."""
+    def _metadata_syncer(self, uuid: str, client: LeaderClient, ccr: CcrMetadata) -> SyncMetadata:
+        """Copy the leader's mapping, replicated settings and aliases onto the follower (ES's
+        sync of the three); each version of the follower moves only when its part changed."""
         cluster = self.cluster
 
-        async def sync(min_version: int) -> int:
+        async def sync(seen: MetadataVersions) -> MetadataVersions:
             leader = await client.index_metadata(ccr.leader_index_name)
             if leader.uuid != ccr.leader_index_uuid:
                 raise IndexNotFoundError(ccr.leader_index_name)
-            follower_view = _follower_aliases(leader)
+            mapping = IndexMapping(leader_mapping(leader.mapping))
+            aliases = _follower_aliases(leader)
 
             def change(state: ClusterMetadata) -> ClusterMetadata:
                 meta = state.by_uuid(uuid)
                 if meta is None:
                     raise IndexNotFoundError(ccr.leader_index_name)
+                settings = synced_settings(meta.settings, leader.settings)
+                changed = {
+                    "mapping": mapping.to_json() != meta.mapping.to_json(),
+                    "settings": settings != meta.settings,
+                    "aliases": aliases != meta.aliases,
+                }
+                if not any(changed.values()):
+                    return state
                 updated = replace(
                     meta,
-                    mapping=IndexMapping(leader_mapping(leader.mapping)),
-                    aliases=follower_view,
+                    mapping=mapping,
+                    settings=settings,
+                    aliases=aliases,
                     version=meta.version + 1,
-                    mapping_version=meta.mapping_version + 1,
+                    mapping_version=meta.mapping_version + changed["mapping"],
+                    settings_version=meta.settings_version + changed["settings"],
+                    aliases_version=meta.aliases_version + changed["aliases"],
                 )
                 return replace(state, indices={**state.indices, meta.name: updated})
 
-            await cluster.submit(f"ccr mapping sync [{ccr.leader_index_name}]", change)
-            return max(leader.mapping_version, min_version)
+            await cluster.submit(f"ccr metadata sync [{ccr.leader_index_name}]", change)
+            return MetadataVersions(
+                leader.mapping_version, leader.settings_version, leader.aliases_version
+            )
 
         return sync
 

@@ -16,8 +16,8 @@ stops all of them.
   prefix keeps the follower's checkpoint exact, so a restart resumes from it; one write runs at
   a time (a shard's engine writes one batch at a time anyway), which stays within
   ``max_outstanding_write_requests``.
-* **Mappings** (and the index's aliases) are synced from the leader before the operations of a
-  response whose ``mapping_version`` is newer than the follower's.
+* **Mappings, settings and aliases** are synced from the leader before the operations of a
+  response whose mapping, settings or aliases version is newer than the follower's.
 * **Failures** follow :mod:`isthmus.ccr.retry`: retried after a jittered back-off (ES's DEBUG
   line, ``read_exceptions`` in the stats) or fatal (ES's WARN line, ``fatal_exception``), after
   which the task stops until ``resume_follow``.
@@ -51,8 +51,26 @@ lease_log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTas
 
 # apply(ops) → the follower shard's checkpoint after applying them.
 ApplyOps = Callable[[Sequence[ReplicatedOp]], Awaitable[int]]
-# sync(min_mapping_version) → the follower's mapping version after syncing from the leader.
-SyncMapping = Callable[[int], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class MetadataVersions:
+    """A leader index's mapping, settings and aliases versions."""
+
+    mapping: int
+    settings: int
+    aliases: int
+
+    def covers(self, other: MetadataVersions) -> bool:
+        return (
+            self.mapping >= other.mapping
+            and self.settings >= other.settings
+            and self.aliases >= other.aliases
+        )
+
+
+# sync(seen) → the leader's versions the follower's metadata now reflects.
+SyncMetadata = Callable[[MetadataVersions], Awaitable[MetadataVersions]]
 
 
 class FatalFollowError(Exception):
@@ -120,24 +138,22 @@ class ShardFollowTask:
         spec: ShardFollowSpec,
         client: LeaderApi,
         apply: ApplyOps,
-        sync_mapping: SyncMapping,
+        sync_metadata: SyncMetadata,
         *,
         checkpoint: int,
-        mapping_version: int,
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.spec = spec
         self._client = client
         self._apply = apply
-        self._sync_mapping = sync_mapping
+        self._sync_metadata = sync_metadata
         self._clock = clock
         self._rng = rng or random.Random()
         self.status = ShardFollowStatus(
             follower_global_checkpoint=checkpoint,
             follower_max_seq_no=checkpoint,
             last_requested_seq_no=checkpoint,
-            follower_mapping_version=mapping_version,
         )
         self._buffer: dict[int, ReplicatedOp] = {}
         self._buffer_bytes = 0
@@ -258,8 +274,13 @@ class ShardFollowTask:
                     s.leader_global_checkpoint, response.global_checkpoint
                 )
                 s.leader_max_seq_no = max(s.leader_max_seq_no, response.max_seq_no)
-                if response.mapping_version > s.follower_mapping_version:
-                    await self._sync(response.mapping_version)
+                await self._sync(
+                    MetadataVersions(
+                        response.mapping_version,
+                        response.settings_version,
+                        response.aliases_version,
+                    )
+                )
                 ops = response.operations
                 for op in ops:
                     if op.seq_no > s.follower_global_checkpoint and op.seq_no not in self._buffer:
@@ -281,14 +302,26 @@ class ShardFollowTask:
             s.outstanding_read_requests -= 1
             self._wakeup.set()
 
-    async def _sync(self, mapping_version: int) -> None:
+    def _synced(self) -> MetadataVersions:
+        s = self.status
+        return MetadataVersions(
+            s.follower_mapping_version, s.follower_settings_version, s.follower_aliases_version
+        )
+
+    async def _sync(self, seen: MetadataVersions) -> None:
+        """Bring the follower's mapping, settings and aliases up to what the leader had when it
+        answered, before the answer's operations are buffered."""
         async with self._mapping_lock:
-            while self.status.follower_mapping_version < mapping_version:
+            while not self._synced().covers(seen):
                 try:
-                    self.status.follower_mapping_version = await self._sync_mapping(mapping_version)
-                    return
+                    now = await self._sync_metadata(seen)
                 except (IsthmusError, OSError) as exc:
                     await self._backoff(exc)
+                    continue
+                s = self.status
+                s.follower_mapping_version = max(now.mapping, seen.mapping)
+                s.follower_settings_version = max(now.settings, seen.settings)
+                s.follower_aliases_version = max(now.aliases, seen.aliases)
 
     # --- writes ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isthmus.ccr.params import DEFAULTS, ByteSize
-from isthmus.ccr.shard_task import ShardFollowSpec, ShardFollowTask
+from isthmus.ccr.shard_task import MetadataVersions, ShardFollowSpec, ShardFollowTask
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     ReplicatedOp,
@@ -113,8 +113,8 @@ def make_task(leader: FlakyLeader, follower: ShardEngine, **overrides: object) -
     async def apply(ops: Sequence[ReplicatedOp]) -> int:
         return (await asyncio.to_thread(follower.apply_replicated, ops, MAPPING)).local_checkpoint
 
-    async def sync(version: int) -> int:
-        return version
+    async def sync(seen: MetadataVersions) -> MetadataVersions:
+        return seen
 
     return ShardFollowTask(
         spec(**overrides),
@@ -122,7 +122,6 @@ def make_task(leader: FlakyLeader, follower: ShardEngine, **overrides: object) -
         apply,
         sync,
         checkpoint=follower.local_checkpoint,
-        mapping_version=0,
         rng=random.Random(7),
     )
 
