@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from isthmus.doctor.causes import cause
 from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.evidence import API_KEYS, ISTHMUS_HEALTH, api_key_key
 from isthmus.doctor.log_fixes import FixFacts, fix_for
@@ -160,9 +161,12 @@ def _classified(
     if not candidates:
         return []
     try:
+        # The side is known only when every candidate has the same one.
+        sides = {cause(c).side for c in candidates}
         f = finding(
             candidates[0],
             f"the local node cannot connect to [{ctx.alias}]; its facts fit several causes",
+            side=sides.pop() if len(sides) == 1 else Side.UNKNOWN,
             evidence=evidence,
             confidence=Confidence.POSSIBLE,
             candidates=candidates,

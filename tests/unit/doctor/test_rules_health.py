@@ -213,6 +213,7 @@ def test_undecided_node_facts_replace_the_generic_connect_failure() -> None:
     assert failed.stage is Stage.TLS
     (f,) = failed.findings
     assert list(f.candidates) == candidates and f.confidence is Confidence.POSSIBLE
+    assert f.side.value == "unknown"  # the candidates' sides differ
     tcp = next(r for r in v.stages if r.stage is Stage.TCP)
     assert tcp.outcome is Outcome.PASSED
     assert rep.exit_code == 2
