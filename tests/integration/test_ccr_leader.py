@@ -359,6 +359,17 @@ def test_retention_leases_and_forget_follower(leader: Leader) -> None:
                 await channel.request(ADD_RETENTION_LEASE_ACTION, add.to_payload(), headers)
             assert twice.value.es_type == "retention_lease_already_exists_exception"
             assert twice.value.reason == f"retention lease with ID [{lease}] already exists"
+            # ES's shard-level stats show the lease, the history uuid and the checkpoints
+            stats = await asyncio.to_thread(leader.es.indices.stats, index=LEADER, level="shards")
+            for number, uuid in enumerate(meta.shard_history_uuids):
+                (copy,) = stats["indices"][LEADER]["shards"][str(number)]
+                assert copy["commit"]["user_data"]["history_uuid"] == uuid
+                assert copy["routing"]["primary"] is True
+                assert copy["seq_no"]["global_checkpoint"] == copy["seq_no"]["local_checkpoint"]
+                held = copy["retention_leases"]["leases"]
+                assert [(x["id"], x["retaining_seq_no"], x["source"]) for x in held] == [
+                    (lease, 0, "ccr")
+                ]
             renew = RetentionLeaseRequest(LEADER, 1, lease, 3)
             await channel.request(RENEW_RETENTION_LEASE_ACTION, renew.to_payload(), headers)
             await channel.request(REMOVE_RETENTION_LEASE_ACTION, renew.to_payload(), headers)

@@ -649,6 +649,12 @@ class ShardEngine:
         with self._lock:
             return self.ops_history.leases(period_ms)
 
+    def retention_leases_with_version(self, period_ms: int) -> tuple[int, list[RetentionLease]]:
+        """The unexpired leases and how many times the leases changed (taken together)."""
+        with self._lock:
+            leases = self.ops_history.leases(period_ms)
+            return self.ops_history.leases_version(), leases
+
     def add_retention_lease(
         self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int
     ) -> RetentionLease:

@@ -159,6 +159,18 @@ class OperationHistory:
         rows = self._db.execute("SELECT id, retaining_seq_no, ts, source FROM leases ORDER BY id")
         return [RetentionLease(r[0], int(r[1]), int(r[2]), r[3]) for r in rows]
 
+    def leases_version(self) -> int:
+        """How many times the leases changed (ES's ``RetentionLeases`` version)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='leases_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_version(self) -> None:
+        """Called inside each transaction that changes the leases."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('leases_version', ?)",
+            (str(self.leases_version() + 1),),
+        )
+
     def _unexpired(self, now_ms: int, period_ms: int) -> list[RetentionLease]:
         """The leases still in force; the expired ones are removed."""
         leases = self._rows()
@@ -166,6 +178,7 @@ class OperationHistory:
         if expired:
             with self._transaction():
                 self._db.executemany("DELETE FROM leases WHERE id = ?", [(i,) for i in expired])
+                self._bump_version()
             log.debug("expired retention leases %s of [%s]", expired, self._path)
         return [lease for lease in leases if lease.id not in expired]
 
@@ -186,6 +199,7 @@ class OperationHistory:
                 "INSERT INTO leases VALUES (?, ?, ?, ?)",
                 (lease_id, retaining_seq_no, now_ms, source),
             )
+            self._bump_version()
         return RetentionLease(lease_id, retaining_seq_no, now_ms, source)
 
     def renew_lease(
@@ -200,6 +214,7 @@ class OperationHistory:
                 "UPDATE leases SET retaining_seq_no = ?, ts = ?, source = ? WHERE id = ?",
                 (retaining_seq_no, now_ms, source, lease_id),
             )
+            self._bump_version()
         return RetentionLease(lease_id, retaining_seq_no, now_ms, source)
 
     def remove_lease(self, lease_id: str, period_ms: int) -> None:
@@ -207,3 +222,4 @@ class OperationHistory:
         check_remove(held.get(lease_id), lease_id)
         with self._transaction():
             self._db.execute("DELETE FROM leases WHERE id = ?", (lease_id,))
+            self._bump_version()

@@ -105,6 +105,36 @@ class Shard:
         self.closed = True
         await self._notify_checkpoint()
 
+    async def history_sections(self) -> dict[str, Any]:
+        """The ``commit``, ``seq_no`` and ``retention_leases`` sections of this shard in ES's
+        ``_stats?level=shards`` (where a user checks what a follower's lease retains)."""
+        engine = self.engine
+        version, leases = await asyncio.to_thread(
+            engine.retention_leases_with_version, self.retention_lease_period_ms
+        )
+        stats = engine.seq_no_stats()
+        return {
+            "commit": {
+                "generation": engine.generation,
+                "user_data": {
+                    "history_uuid": engine.history_uuid,
+                    "local_checkpoint": str(stats.local_checkpoint),
+                    "max_seq_no": str(stats.max_seq_no),
+                    "min_retained_seq_no": str(engine.min_retained_seq_no()),
+                },
+            },
+            "seq_no": {
+                "max_seq_no": stats.max_seq_no,
+                "local_checkpoint": stats.local_checkpoint,
+                "global_checkpoint": stats.global_checkpoint,
+            },
+            "retention_leases": {
+                "primary_term": engine.primary_term,
+                "version": version,
+                "leases": [lease.to_json() for lease in leases],
+            },
+        }
+
     @property
     def retention_lease_period_ms(self) -> int:
         return parse_time(self.meta.setting(RETENTION_LEASE_PERIOD, "12h")).millis

@@ -263,7 +263,9 @@ def test_leases_survive_a_restart(tmp_path: Path, clock: Clock) -> None:
     added = eng.add_retention_lease("f/1", 7, "ccr", HOUR_MS)
     eng.close()
     eng = ShardEngine(tmp_path / "l", MAPPING, clock=clock)
-    assert eng.retention_leases(HOUR_MS) == [added]
+    assert eng.retention_leases_with_version(HOUR_MS) == (1, [added])
+    eng.renew_retention_lease("f/1", 8, "ccr", HOUR_MS)
+    assert eng.retention_leases_with_version(HOUR_MS)[0] == 2
     assert added.timestamp_ms == 1_000_000 and added.retaining_seq_no == 7
     eng.close()
 

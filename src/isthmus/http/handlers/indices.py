@@ -147,8 +147,10 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         indices: dict[str, Any] = {}
         all_docs = all_deleted = all_size = 0
         shards = 0
+        by_shard = req.params.get("level") == "shards"
         for t in targets:
             docs = deleted = size = indexed = 0
+            per_shard: dict[str, Any] = {}
             for shard in s.indices.shards_of(t.index):
                 st = shard.engine.stats()
                 docs += st.docs
@@ -156,6 +158,20 @@ def routes(s: IndicesApiDeps) -> list[Route]:
                 size += st.store_bytes
                 indexed += st.max_seq_no + 1
                 shards += 1
+                if by_shard:  # ES's ShardStats, with the history a CCR follower depends on
+                    per_shard[str(shard.shard_id.shard)] = [
+                        {
+                            "routing": {
+                                "state": "STARTED",
+                                "primary": True,
+                                "node": s.cluster_actions.node.node_id,
+                                "relocating_node": None,
+                            },
+                            "docs": {"count": st.docs, "deleted": st.deleted_docs},
+                            "store": {"size_in_bytes": st.store_bytes},
+                            **(await shard.history_sections()),
+                        }
+                    ]
             section = {
                 "docs": {"count": docs, "deleted": deleted},
                 "store": {
@@ -171,6 +187,7 @@ def routes(s: IndicesApiDeps) -> list[Route]:
                 "status": t.index.state,
                 "primaries": section,
                 "total": section,
+                **({"shards": per_shard} if by_shard else {}),
             }
             all_docs += docs
             all_deleted += deleted
