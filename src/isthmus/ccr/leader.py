@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from isthmus.ccr.wire import (
     ACKNOWLEDGED,
     LeaderIndexMetadataRequest,
-    OpType,
     LeaderIndexMetadataResponse,
+    OpType,
     ReplicatedOp,
     RetentionLeaseRequest,
     ShardChangesRequest,

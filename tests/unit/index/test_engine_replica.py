@@ -248,9 +248,7 @@ def test_the_lowest_of_several_leases_wins(leader: ShardEngine, clock: Clock) ->
     assert [o.seq_no for o in leader.history(0, 10)] == [1, 2, 3, 4, 5]
 
 
-def test_an_expired_lease_retains_nothing_and_is_removed(
-    leader: ShardEngine, clock: Clock
-) -> None:
+def test_an_expired_lease_retains_nothing_and_is_removed(leader: ShardEngine, clock: Clock) -> None:
     churn(leader, 4)
     leader.add_retention_lease("f/1", 0, "ccr", HOUR_MS)
     clock.now += 2 * 3600  # not renewed for two hours, period one hour
@@ -298,9 +296,7 @@ def test_lease_errors_are_es_errors(leader: ShardEngine, clock: Clock) -> None:
         assert missing.value.http_status == 404
 
 
-def test_changes_are_bounded_and_report_trimmed_history(
-    leader: ShardEngine, clock: Clock
-) -> None:
+def test_changes_are_bounded_and_report_trimmed_history(leader: ShardEngine, clock: Clock) -> None:
     from isthmus.errors import MissingHistoryOperationsError
 
     churn(leader, 6)
