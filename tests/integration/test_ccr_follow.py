@@ -476,3 +476,20 @@ def test_random_histories_with_pauses_converge(
     assert (
         sum(s["follower_max_seq_no"] + 1 for s in shards) == leader_total["indexing"]["index_total"]
     )
+
+
+def test_closed_follower_stops_and_resumes_when_opened(
+    pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "shut", shards=1)
+    fc.ccr.follow(index="shut-copy", remote_cluster="leader", leader_index="shut")
+    wait_for(lambda: converged(lc, fc, "shut", "shut-copy"))
+    fc.indices.close(index="shut-copy")
+    # Closed: no follow task runs, but the follower is still following (info says so).
+    assert fc.ccr.follow_info(index="shut-copy")["follower_indices"][0]["status"] == "active"
+    status, _ = error_of(lambda: fc.ccr.follow_stats(index="shut-copy"))
+    assert status == 404
+    bulk(lc, "shut", [("index", "while-closed", 1), ("delete", "2", 0)])
+    fc.indices.open(index="shut-copy")
+    wait_for(lambda: converged(lc, fc, "shut", "shut-copy"), what="caught up after reopening")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from isthmus.ccr.follower_index import check_override_settings
 from isthmus.ccr.params import (
@@ -14,6 +16,7 @@ from isthmus.ccr.params import (
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
+    IsthmusError,
     XContentParseError,
 )
 
@@ -137,3 +140,29 @@ def test_only_non_replicated_settings_may_be_overridden() -> None:
     assert caught.value.reason == (
         'can not put follower index that could override leader settings {"index.number_of_shards":"5"}'
     )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+field_names = st.sampled_from(
+    [*ES_DEFAULTS, "remote_cluster", "leader_index", "settings", "data_stream_name", "other"]
+)
+
+
+@given(body=st.dictionaries(field_names, json_values, max_size=6))
+def test_any_body_parses_or_fails_with_a_client_error(body: dict[str, object]) -> None:
+    """Whatever the body holds, the parser answers a request or an ES error with a 4xx status,
+    never a Python exception (a 500)."""
+    for parse in (
+        lambda: parse_put_follow("f", body, None),
+        lambda: parse_resume_body(body),
+    ):
+        try:
+            parse()
+        except IsthmusError as exc:
+            assert 400 <= exc.http_status < 500, exc
