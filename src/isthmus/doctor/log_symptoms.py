@@ -156,13 +156,13 @@ _CONNECT: tuple[tuple[re.Pattern[str], str, bool], ...] = (
         "tcp_unreachable",
         True,
     ),
-    (
-        re.compile(r"connect_timeout\[|Connection timed out|connection timed out", re.I),
-        "tcp_timeout",
-        True,
-    ),
+    (re.compile(r"Connection timed out", re.I), "tcp_timeout", True),
     (re.compile(r"Connection reset by peer|connection reset", re.I), "tcp_reset", False),
 )
+# ES's transport.connect_timeout bounds the whole connection (TCP, TLS and the handshake): it
+# does not say which step never finished. The OS's "Connection timed out" is TCP's own.
+_ES_CONNECT_TIMEOUT = re.compile(r"connect_timeout\[[^\]]*\]")
+_CONNECT_TIMEOUT_CANDIDATES = ("tcp_timeout", "no_answer", "handshake_timeout")
 _HANDSHAKE_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
@@ -343,6 +343,14 @@ def _local(line: LogLine) -> list[Symptom]:
     for pattern, cause, certain in _CONNECT:
         if (m := pattern.search(text)) is not None:
             return one("connect_failure", cause, certain=certain, detail=m[0])
+    if (m := _ES_CONNECT_TIMEOUT.search(text)) is not None:
+        return one(
+            "connect_failure",
+            None,
+            candidates=_CONNECT_TIMEOUT_CANDIDATES,
+            certain=False,
+            detail=f"ES's {m[0]}: TCP, TLS or the handshake did not finish in time",
+        )
     if "connect_exception" in text:
         return one(
             "connect_failure",

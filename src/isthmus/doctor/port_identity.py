@@ -157,6 +157,19 @@ def identify(first: Reply, second: Reply | None, *, tls: bool) -> PortKind:
     return PortKind.SILENT
 
 
+# The causes that say what answers at an address (each rules the others out once the probe saw
+# the answer for certain).
+PORT_READINGS = (
+    "http_port",
+    "http_proxy",
+    "not_elasticsearch",
+    "tls_to_plaintext",
+    "plaintext_to_tls",
+    "transport_port_with_credentials",
+    "remote_cluster_port_without_credentials",
+)
+
+
 @dataclass(frozen=True)
 class PortVerdict:
     """The protocol stage's answer: no cause when the port suits the model."""

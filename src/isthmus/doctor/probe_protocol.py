@@ -19,8 +19,9 @@ import ssl
 import time
 from dataclasses import replace
 
-from isthmus.doctor.model import Stage
+from isthmus.doctor.model import Confidence, Stage
 from isthmus.doctor.port_identity import (
+    PORT_READINGS,
     HTTP_PORT_REPLY,
     PING,
     HttpFlavour,
@@ -126,8 +127,16 @@ async def protocol(probe: Probe) -> None:
     if verdict.cause is None:
         probe.passed(Stage.PROTOCOL, *details)
     else:
+        # What answers at the address was seen: every other reading of it is ruled out (a port
+        # question another source left open, "HTTP port or not TLS at all", is answered).
+        seen_it = verdict.confidence is Confidence.CERTAIN
         probe.fail(
-            Stage.PROTOCOL, verdict.cause, verdict.message, *details, confidence=verdict.confidence
+            Stage.PROTOCOL,
+            verdict.cause,
+            verdict.message,
+            *details,
+            confidence=verdict.confidence,
+            ruled_out=tuple(c for c in PORT_READINGS if c != verdict.cause) if seen_it else (),
         )
 
 

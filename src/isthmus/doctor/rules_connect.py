@@ -298,6 +298,24 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
         return [undecided(Stage.TCP, f)]
 
     hit = find(texts, CLOSED_HANDSHAKE)
+    if hit is not None and ctx.mode == "proxy":
+        # Through a proxy address the closing end may be the proxy: an SNI-routing one closes
+        # a connection whose server_name (or its absence) it cannot route. Only a probe with
+        # and without the name, or the remote's log, tells the two apart.
+        f = finding(
+            "proxy_no_route",
+            f"the connection to {addr} was closed while connecting ({hit[1].group(0)}): a "
+            "proxy with no route for the alias's server_name, or the remote closing it",
+            side=Side.UNKNOWN,
+            evidence=(text_evidence(hit[0]),),
+            confidence=Confidence.POSSIBLE,
+            candidates=("proxy_no_route", "handshake_closed"),
+            would_decide=(
+                "an active probe of the address, with and without a server_name",
+                "the remote's log: did the connection reach it, and why did it close it?",
+            ),
+        )
+        return [*_before(Stage.PROTOCOL, hit[0].source), undecided(Stage.PROTOCOL, f)]
     if hit is not None:
         f = finding(
             "handshake_closed",
@@ -480,13 +498,17 @@ def _trust_result(
         return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
     if what == "transport":
         return [failed(_untrusted(ctx, tf, ev, nodes, TRANSPORT_CA_SETTING))]
+    # A key added to the keystore and never reloaded looks the same from REST; the keystores
+    # (--local-config) tell, and say it first when they hold the key.
+    readable = [names for _, names in ctx.local.keystore_names() if names is not None]
+    reload = () if readable else ("credentials_not_reloaded",)
     f = finding(
         "remote_cluster_port_without_credentials",
         f"no cross-cluster API key for [{ctx.alias}]: the local cluster uses its transport TLS "
         f"({tf.context}), which does not trust [{tf.issuer}]",
         evidence=ev,
         confidence=Confidence.POSSIBLE,
-        candidates=("remote_cluster_port_without_credentials", "tls_untrusted_ca"),
+        candidates=("remote_cluster_port_without_credentials", *reload, "tls_untrusted_ca"),
         would_decide=(
             "the remote's GET /_nodes (--remote URL): is the address its remote cluster server?",
             f"the local keystore (--local-config DIR): is [{ctx.credential_setting}] there?",

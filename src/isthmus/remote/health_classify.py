@@ -65,6 +65,7 @@ _VERIFY = {
     20: ("tls_untrusted_ca", "tls_missing_intermediate"),  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     21: ("tls_untrusted_ca", "tls_missing_intermediate"),  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
     62: ("tls_hostname_mismatch",),
+    64: ("tls_hostname_mismatch",),  # IP_ADDRESS_MISMATCH: the dialled IP is not in the SANs
 }
 # OpenSSL reasons: the peer answered with something that is not TLS.
 _NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE"}
@@ -116,7 +117,9 @@ def classify_os_error(exc: OSError, message: str) -> Failure:
 def classify_tls(failure: TlsFailure, message: str) -> Failure:
     if failure.reason in _NOT_TLS:
         return _decide(
-            Stage.PROTOCOL, ("tls_to_plaintext", "http_port", "not_elasticsearch"), message
+            Stage.PROTOCOL,
+            ("tls_to_plaintext", "http_port", "http_proxy", "not_elasticsearch"),
+            message,
         )
     if failure.verify_code is not None:
         causes = _VERIFY.get(failure.verify_code, ("tls_untrusted_ca",))
@@ -181,12 +184,22 @@ def classify_phase(attempt: ConnectAttempt, message: str) -> Failure:
         return Failure(Stage.TCP, "tcp_timeout", message)
     if attempt.tls and attempt.tls_done is None:
         if attempt.timed_out:
-            return Failure(Stage.TLS, None, message, ("not_elasticsearch", "tls_to_plaintext"))
+            # Connected, and nothing answered the TLS hello: a relay or proxy holding it.
+            return Failure(
+                Stage.TLS, None, message, ("no_answer", "not_elasticsearch", "tls_to_plaintext")
+            )
         return Failure(
             Stage.TLS,
             None,
             message,
-            ("tls_to_plaintext", "tls_client_untrusted", "tls_client_certificate_required"),
+            # Closed during the TLS hello: an SNI-routing proxy without a route for the name
+            # does exactly that.
+            (
+                "tls_to_plaintext",
+                "tls_client_untrusted",
+                "tls_client_certificate_required",
+                "proxy_no_route",
+            ),
         )
     if attempt.timed_out:
         return Failure(Stage.HANDSHAKE, None, message, ("not_elasticsearch", "handshake_closed"))

@@ -278,6 +278,35 @@ def test_user_without_remote_indices_is_decided_locally() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("cause", "outcome", "candidates"),
+    [
+        # ES's own deadline for the whole connection: TCP, TLS or the handshake hung (the lab's
+        # silent path opens TCP and never answers the TLS hello, with the same line).
+        (
+            "[][10.0.0.5:9443] connect_timeout[30s]",
+            "undecided",
+            ("tcp_timeout", "no_answer", "handshake_timeout"),
+        ),
+        # The OS's connect timeout: the SYN was never answered.
+        ("java.net.ConnectException: Connection timed out", "failed", ()),
+    ],
+)
+def test_connect_timeouts(cause: str, outcome: str, candidates: tuple[str, ...]) -> None:
+    text = (
+        "[2026-03-02T10:00:00,100][WARN ][o.e.t.ProxyConnectionStrategy] [qc-node-1] failed to "
+        f"open any proxy connections to cluster [my]\norg.elasticsearch.transport."
+        f"ConnectTransportException: [][10.0.0.5:9443] connect_exception\nCaused by: {cause}\n"
+    )
+    (got,) = summary(log_findings(_lines(text), None, "my"))
+    assert (got.stage, got.cause, got.outcome, got.candidates) == (
+        "tcp",
+        "tcp_timeout",
+        outcome,
+        candidates,
+    )
+
+
 def test_remote_denial_cannot_tell_the_key_from_the_user() -> None:
     """The same text whether the key's access or the user's remote_indices is too narrow (the
     lab's two privilege scenarios answer with it word for word)."""

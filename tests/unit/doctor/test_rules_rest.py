@@ -179,6 +179,19 @@ def test_no_credentials_against_the_rcs_port() -> None:
         "local",
         "possible",
     )
+    # From REST alone a key added to the keystore without the reload looks the same; a
+    # keystore without the key (--local-config) rules that out.
+    assert verdict(loc).findings[0].candidates == (
+        "remote_cluster_port_without_credentials",
+        "credentials_not_reloaded",
+        "tls_untrusted_ca",
+    )
+    empty = ConfigEvidence("/etc/es/node-1", {}, ("bootstrap.password",))
+    with_config = SideEvidence(loc.url, dict(loc.calls), (empty,))
+    assert verdict(with_config).findings[0].candidates == (
+        "remote_cluster_port_without_credentials",
+        "tls_untrusted_ca",
+    )
     v = verdict(loc, remote())
     assert first(v) == ("protocol", "remote_cluster_port_without_credentials", "local", "certain")
     assert "keystore add cluster.remote.my.credentials" in v.findings[0].fix.steps[0]  # type: ignore[union-attr]
@@ -508,3 +521,15 @@ def test_certificate_model_is_authorized_by_the_remotes_same_named_roles(
     assert v.findings[0].fix is not None
     assert v.findings[0].fix.steps[0].startswith("PUT /_security/role/foo-role ")
     assert v.findings[0].nodes == ("remote-node",)
+
+
+def test_a_connection_closed_while_connecting_to_a_proxy_address_is_undecided() -> None:
+    """Through a proxy_address, a connection closed while connecting is what an SNI-routing
+    proxy does without a route for the server_name (the lab's sni-proxy-no-server-name) as well
+    as the remote closing it: undecided between the two, never the remote's fault alone."""
+    v = verdict(local(search=search_error("[][10.0.0.5:9443] handshake failed: closed by peer")))
+    assert not v.decided
+    found = v.findings[0]
+    assert (found.stage.value, found.side.value) == ("protocol", "unknown")
+    assert set(found.candidates) == {"proxy_no_route", "handshake_closed"}
+    assert found.would_decide

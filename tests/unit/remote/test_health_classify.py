@@ -56,6 +56,7 @@ def test_os_errors_by_errno(exc: OSError, stage: Stage, cause: str) -> None:
         (tls_failure("CERTIFICATE_VERIFY_FAILED", 10), Stage.TLS, ("tls_expired",)),
         (tls_failure("CERTIFICATE_VERIFY_FAILED", 9), Stage.TLS, ("tls_not_yet_valid",)),
         (tls_failure("CERTIFICATE_VERIFY_FAILED", 62), Stage.TLS, ("tls_hostname_mismatch",)),
+        (tls_failure("CERTIFICATE_VERIFY_FAILED", 64), Stage.TLS, ("tls_hostname_mismatch",)),
         (tls_failure("CERTIFICATE_VERIFY_FAILED", 7), Stage.TLS, ("tls_ca_regenerated",)),
         (
             tls_failure("CERTIFICATE_VERIFY_FAILED", 20),
@@ -71,7 +72,7 @@ def test_os_errors_by_errno(exc: OSError, stage: Stage, cause: str) -> None:
         (
             tls_failure("WRONG_VERSION_NUMBER"),
             Stage.PROTOCOL,
-            ("tls_to_plaintext", "http_port", "not_elasticsearch"),
+            ("tls_to_plaintext", "http_port", "http_proxy", "not_elasticsearch"),
         ),
     ],
 )
