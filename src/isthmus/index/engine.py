@@ -301,7 +301,9 @@ class ShardEngine:
         finally:
             writer = None  # releases tantivy's writer lock, whatever happened
         index.reload()
-        last = int(ops[-1][0])
+        # Covered up to the local checkpoint only: an operation still missing below the last
+        # one replayed must be replayed too if it arrives and the node crashes again.
+        last = min(int(ops[-1][0]), self.local_checkpoint)
         self.indexed_checkpoint = last
         self._applied_seq = last
         self._checkpoint_meta()

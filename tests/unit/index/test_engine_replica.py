@@ -324,3 +324,18 @@ def test_trimming_keeps_operations_above_the_local_checkpoint(
     follower.trim_history(retain_ms=0, retain_ops=0)
     # 0 went (superseded, at or below the checkpoint); 3 is superseded too but above it
     assert [o.seq_no for o in follower.history(0, 10)] == [1, 3, 4]
+
+
+def test_a_gap_filled_after_a_replay_is_replayed_after_another_crash(
+    tmp_path: Path, clock: Clock
+) -> None:
+    eng = ShardEngine(tmp_path / "f", MAPPING, clock=clock)
+    eng.apply_replicated([idx(0, "a", 1), idx(2, "c", 3)], MAPPING)
+    crash(eng)
+    eng = ShardEngine(tmp_path / "f", MAPPING, clock=clock)  # replays 0 and 2; 1 is missing
+    eng.apply_replicated([idx(1, "b", 2)], MAPPING)
+    crash(eng)
+    eng = ShardEngine(tmp_path / "f", MAPPING, clock=clock)
+    eng.refresh()
+    assert [searchable(eng, d) for d in "abc"] == [1, 1, 1]
+    eng.close()
