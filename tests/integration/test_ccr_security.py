@@ -122,6 +122,16 @@ def test_follow_needs_manage_ccr(lab: Lab) -> None:
     assert paused.value.meta.status == 403
 
 
+def test_unfollow_as_the_follower_user(lab: Lab) -> None:
+    es = client(lab, "replicator", "replicator-pw")
+    es.ccr.follow(index="logs-copy-3", remote_cluster=ALIAS, leader_index=INDEX)
+    es.ccr.pause_follow(index="logs-copy-3")
+    es.indices.close(index="logs-copy-3")
+    assert es.ccr.unfollow(index="logs-copy-3").body == {"acknowledged": True}
+    es.indices.open(index="logs-copy-3")
+    assert es.index(index="logs-copy-3", id="own", document={"n": 1})["result"] == "created"
+
+
 def test_leader_outside_the_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     leader = leader_client(lab)
     leader.indices.create(index="private")
