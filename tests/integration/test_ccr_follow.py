@@ -394,10 +394,8 @@ def test_leader_deleted_or_trimmed_is_fatal(pair: tuple[NodeProcess, NodeProcess
     lc, fc = clients(pair)
     # The leader index is deleted: the task stops with ES's fatal error, resume cannot follow it.
     make_leader(lc, "gone", shards=1)
-    # A short poll: the follower learns of the deletion at its next read.
-    fc.ccr.follow(
-        index="gone-copy", remote_cluster="leader", leader_index="gone", read_poll_timeout="1s"
-    )
+    # The default long poll: deleting the leader ends it at once (the leader's answer).
+    fc.ccr.follow(index="gone-copy", remote_cluster="leader", leader_index="gone")
     wait_for(lambda: converged(lc, fc, "gone", "gone-copy"))
     lc.indices.delete(index="gone")
     fatal = wait_for(lambda: fatal_of(fc, "gone-copy"), what="fatal exception")
