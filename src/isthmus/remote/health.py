@@ -14,10 +14,16 @@ window, one record per remote address. :meth:`AliasHealth.report` joins it with 
 the alias's connections (open vs wanted, last data heard on each) into the JSON of
 ``GET /_isthmus/remote/health``; nothing here opens a connection or sleeps.
 
+Flaps: a flap is one loss of the link, an open connection that went down on its own (see
+``FLAP_BURST``), counted per connection because the strategy reopens a lost connection at once:
+the alias as a whole rarely goes down while a path that cuts idle connections takes them one by
+one.
+
 Credential expiry: a cross-cluster API key's expiry is known only to the remote cluster, and
 neither the remote cluster handshake nor node discovery tells it to the caller, so it is reported
-as unknown. The remote's TLS certificate expiry is read from each successful handshake and turns
-the alias yellow ahead of it.
+as unknown (the doctor, given both clusters, reads it from the remote's key record). The remote's
+TLS certificate expiry is read from each successful handshake and turns the alias yellow ahead of
+it.
 """
 
 from __future__ import annotations
