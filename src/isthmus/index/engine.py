@@ -42,20 +42,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 import tantivy
 
 from isthmus.errors import IllegalArgumentError, StorageFullError, StorageIOError
+from isthmus.index.batches import BatchPlan, SearchChange, plan_primary, plan_replicated
+from isthmus.index.generations import (
+    WRITER_HEAP_BYTES,
+    build_generation,
+    disk_size,
+    drop_other_generations,
+    open_generation,
+    replay,
+)
 from isthmus.index.history import OperationHistory
 from isthmus.index.mapping import Mapping
 from isthmus.index.operations import (
@@ -68,7 +73,6 @@ from isthmus.index.operations import (
     OpResult,
     ReplicaOp,
     StoredDoc,
-    version_conflict,
 )
 from isthmus.index.schema import IndexSchema
 from isthmus.index.seq_no import (
@@ -96,7 +100,6 @@ __all__ = [
 
 log = logging.getLogger("org.elasticsearch.index.engine.Engine")
 
-WRITER_HEAP_BYTES = 48_000_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
   id TEXT PRIMARY KEY, seq_no INTEGER NOT NULL, primary_term INTEGER NOT NULL,
@@ -108,11 +111,6 @@ CREATE TABLE IF NOT EXISTS ops (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-@dataclass
-class _Pending:
-    ops: list[tuple[str, str, tantivy.Document | None]] = field(default_factory=list)
 
 
 class ShardEngine:
@@ -211,50 +209,29 @@ class ShardEngine:
 
     def _open_generation(self, mapping: Mapping) -> tuple[tantivy.Index, IndexSchema]:
         schema = IndexSchema.for_mapping(mapping)
-        gen_dir = self._gen_dir(self.generation)
-        sig_file = gen_dir / "schema.json"
-        if gen_dir.exists() and sig_file.exists():
-            stored = tuple(tuple(x) for x in orjson.loads(sig_file.read_bytes()))
-            if stored == schema.signature:
-                index = tantivy.Index(schema.schema, path=str(gen_dir), reuse=True)
-                try:
-                    self._replay(index, schema, mapping)
-                except StorageIOError as exc:
-                    self._behind = True
-                    log.warning(
-                        "could not recover operations into the search index of [%s] (%s); they "
-                        "are replayed at the next refresh",
-                        self.path,
-                        exc.reason,
-                    )
-                return index, schema
-        return self._build_generation(mapping, schema)
+        index = open_generation(self._gen_dir(self.generation), schema)
+        if index is None:
+            return self._build_generation(mapping, schema)
+        try:
+            self._replay(index, schema, mapping)
+        except StorageIOError as exc:
+            self._behind = True
+            log.warning(
+                "could not recover operations into the search index of [%s] (%s); they "
+                "are replayed at the next refresh",
+                self.path,
+                exc.reason,
+            )
+        return index, schema
 
     def _build_generation(
         self, mapping: Mapping, schema: IndexSchema
     ) -> tuple[tantivy.Index, IndexSchema]:
         """A fresh tantivy generation from every live document in the store."""
-        old_gen = self.generation
-        new_gen = old_gen + 1
-        gen_dir = self._gen_dir(new_gen)
-        if gen_dir.exists():
-            shutil.rmtree(gen_dir)
-        gen_dir.mkdir(parents=True)
-        index = tantivy.Index(schema.schema, path=str(gen_dir), reuse=False)
-        writer = index.writer(WRITER_HEAP_BYTES, 1)
-        count = 0
-        for doc in self._iter_live_docs():
-            values = mapping.parse_document(orjson.loads(doc.source), doc.id).values
-            writer.add_document(
-                schema.document(
-                    doc.id, doc.source, values, doc.seq_no, doc.version, doc.primary_term
-                )
-            )
-            count += 1
-        writer.commit()
-        writer.wait_merging_threads()
-        index.reload()
-        (gen_dir / "schema.json").write_bytes(orjson.dumps(list(schema.signature)))
+        new_gen = self.generation + 1
+        index, count = build_generation(
+            self._gen_dir(new_gen), mapping, schema, self._iter_live_docs()
+        )
         # Operations above the local checkpoint may still be joined by older ones: the search
         # index counts as covering the contiguous part only, so a crash replays the rest.
         covered = self.local_checkpoint
@@ -264,9 +241,7 @@ class ShardEngine:
         self.generation = new_gen
         self.indexed_checkpoint = covered
         self._applied_seq = covered
-        for stale in (self.path / "tantivy").iterdir():
-            if stale.name != str(new_gen):
-                shutil.rmtree(stale, ignore_errors=True)
+        drop_other_generations(self.path / "tantivy", new_gen)
         if count:
             log.debug(
                 "built search generation %s of [%s] from %s documents", new_gen, self.path, count
@@ -282,25 +257,7 @@ class ShardEngine:
         ).fetchall()
         if not ops:
             return
-        writer: tantivy.IndexWriter | None = None
-        try:
-            writer = index.writer(WRITER_HEAP_BYTES, 1)
-            for seq_no, term, version, op, doc_id, source in ops:
-                if op == "noop":
-                    continue
-                writer.delete_documents_by_term("_id", doc_id)
-                if op == "index":
-                    values = mapping.parse_document(orjson.loads(source), doc_id).values
-                    writer.add_document(
-                        schema.document(doc_id, source, values, seq_no, version, term)
-                    )
-            writer.commit()
-            writer.wait_merging_threads()
-        except ValueError as exc:  # tantivy's errors
-            raise search_index_error(exc) from exc
-        finally:
-            writer = None  # releases tantivy's writer lock, whatever happened
-        index.reload()
+        replay(index, schema, mapping, ops)
         # Covered up to the local checkpoint only: an operation still missing below the last
         # one replayed must be replayed too if it arrives and the node crashes again.
         last = min(int(ops[-1][0]), self.local_checkpoint)
@@ -370,76 +327,29 @@ class ShardEngine:
         """Apply ``ops`` durably, in order; per-op failures do not stop the batch."""
         with self._lock:
             self.ensure_mapping(mapping)
-            results: list[OpResult] = []
-            pending = _Pending()
-            now_ms = int(self._clock() * 1000)
-            seq = self.max_seq_no
-            term = self.primary_term
             current = self._load_current(
                 {op.id for op in ops if not (isinstance(op, IndexOp) and op.auto_id)}
             )
-            op_rows: list[tuple[Any, ...]] = []
-            doc_rows: list[tuple[Any, ...]] = []
-            msu = self.max_seq_no_of_updates_or_deletes
-            for op in ops:
-                fresh = isinstance(op, IndexOp) and op.auto_id
-                cur = None if fresh else current.get(op.id)
-                error = version_conflict(op, cur)
-                if error is not None:
-                    results.append(OpResult(op.id, None, error=error))
-                    continue
-                seq += 1
-                if op.version_type != "internal" and op.version is not None:
-                    version = op.version
-                else:
-                    version = cur.version + 1 if cur is not None else 1
-                live = cur is not None and not cur.deleted
-                if cur is not None or not isinstance(op, IndexOp):
-                    msu = seq  # an update or a delete (ES's max_seq_no_of_updates_or_deletes)
-                if isinstance(op, IndexOp):
-                    result = "updated" if live else "created"
-                    op_rows.append((seq, term, version, "index", op.id, op.source, now_ms))
-                    doc_rows.append((op.id, seq, term, version, 0))
-                    doc = self.schema.document(op.id, op.source, op.values, seq, version, term)
-                    pending.ops.append(("add" if fresh else "index", op.id, doc))
-                else:
-                    result = "deleted" if live else "not_found"
-                    op_rows.append((seq, term, version, "delete", op.id, None, now_ms))
-                    doc_rows.append((op.id, seq, term, version, 1))
-                    pending.ops.append(("delete", op.id, None))
-                current[op.id] = Current(seq, term, version, not isinstance(op, IndexOp))
-                results.append(OpResult(op.id, result, seq, term, version))
-            if op_rows:
-                with self._transaction():
-                    self._db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", op_rows)
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows
-                    )
-                    self._set_meta("max_seq_no", str(seq))
-                    self._set_meta(
-                        "local_checkpoint",
-                        str(self._tracker.checkpoint_with(row[0] for row in op_rows)),
-                    )
-                    if msu != self.max_seq_no_of_updates_or_deletes:
-                        self._set_meta("max_seq_no_of_updates", str(msu))
-                for row in op_rows:
-                    self._tracker.mark_processed(row[0])
-            self.max_seq_no = seq
-            self.max_seq_no_of_updates_or_deletes = msu
-            # From here the operations are acknowledged: the search index catches up with them
-            # whatever happens to the writer.
-            self._apply(pending)
-            return results
+            plan = plan_primary(
+                ops,
+                current,
+                max_seq_no=self.max_seq_no,
+                term=self.primary_term,
+                msu=self.max_seq_no_of_updates_or_deletes,
+                now_ms=int(self._clock() * 1000),
+                schema=self.schema,
+            )
+            self._store(plan, "INSERT")
+            return plan.results
 
     def apply_replicated(self, ops: Sequence[ReplicaOp], mapping: Mapping) -> SeqNoStats:
         """Store operations that already carry ``_seq_no``, ``_primary_term`` and ``_version``
         (a follower applying its leader's history; a replica its primary's), keeping them.
 
         Idempotent: an operation already processed (at or below the local checkpoint, or seen
-        above it) is skipped. Out of order: every operation enters the history, but a document
-        changes only when the operation is newer than the one it holds, so a late, older
-        operation never overwrites a newer one, and a delete's tombstone keeps the document
-        deleted against older index operations. The local checkpoint advances over contiguous
+        above it) is skipped. Safe out of order (:func:`plan_replicated`): a late, older
+        operation enters the history but never overwrites a newer one, and a delete's
+        tombstone keeps the document deleted. The local checkpoint advances over contiguous
         ``_seq_no`` only. Sources are parsed before anything is written: a document the
         mapping refuses fails the whole batch, unwritten."""
         with self._lock:
@@ -460,50 +370,42 @@ class ShardEngine:
                 for op in ordered
                 if op.op == "index"
             }
-            now_ms = int(self._clock() * 1000)
-            current = self._load_current({op.id for op in ordered if op.op != "noop"})
-            op_rows: list[tuple[Any, ...]] = []
-            doc_rows: dict[str, tuple[Any, ...]] = {}
-            pending = _Pending()
-            msu = self.max_seq_no_of_updates_or_deletes
-            for op in ordered:
-                seq, term, version = op.seq_no, op.primary_term, op.version
-                source = op.source if op.op == "index" else None
-                op_rows.append((seq, term, version, op.op, op.id, source, now_ms))
-                if op.op == "noop":
-                    continue
-                cur = current.get(op.id)
-                if cur is not None and cur.seq_no > seq:
-                    continue  # stale here: recorded in the history only
-                deleted = op.op == "delete"
-                if cur is not None or deleted:
-                    msu = max(msu, seq)
-                doc_rows[op.id] = (op.id, seq, term, version, int(deleted))
-                current[op.id] = Current(seq, term, version, deleted)
-                if deleted:
-                    pending.ops.append(("delete", op.id, None))
-                else:
-                    assert source is not None
-                    doc = self.schema.document(op.id, source, values[seq], seq, version, term)
-                    pending.ops.append(("index", op.id, doc))
-            top = max(self.max_seq_no, ordered[-1].seq_no)
-            checkpoint = self._tracker.checkpoint_with(batch)
+            plan = plan_replicated(
+                ordered,
+                self._load_current({op.id for op in ordered if op.op != "noop"}),
+                values,
+                max_seq_no=self.max_seq_no,
+                msu=self.max_seq_no_of_updates_or_deletes,
+                now_ms=int(self._clock() * 1000),
+                schema=self.schema,
+            )
+            self._store(plan, "INSERT OR IGNORE")
+            return self.seq_no_stats()
+
+    def _store(self, plan: BatchPlan, insert: str) -> None:
+        """Commit ``plan`` in one transaction, then move the checkpoints and apply its tantivy
+        changes (from the commit on, the operations are acknowledged: the search index catches
+        up with them whatever happens to the writer)."""
+        if plan.op_rows:
             with self._transaction():
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", op_rows
+                    f"{insert} INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", plan.op_rows
                 )
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", doc_rows.values()
+                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", plan.doc_rows.values()
                 )
-                self._set_meta("max_seq_no", str(top))
+                self._set_meta("max_seq_no", str(plan.max_seq_no))
+                checkpoint = self._tracker.checkpoint_with(plan.seq_nos)
                 self._set_meta("local_checkpoint", str(checkpoint))
-                self._set_meta("max_seq_no_of_updates", str(msu))
-            for seq in batch:
+                if plan.max_seq_no_of_updates_or_deletes != self.max_seq_no_of_updates_or_deletes:
+                    self._set_meta(
+                        "max_seq_no_of_updates", str(plan.max_seq_no_of_updates_or_deletes)
+                    )
+            for seq in plan.seq_nos:
                 self._tracker.mark_processed(seq)
-            self.max_seq_no = top
-            self.max_seq_no_of_updates_or_deletes = msu
-            self._apply(pending)
-            return self.seq_no_stats()
+        self.max_seq_no = plan.max_seq_no
+        self.max_seq_no_of_updates_or_deletes = plan.max_seq_no_of_updates_or_deletes
+        self._apply(plan.changes)
 
     @property
     def local_checkpoint(self) -> int:
@@ -520,8 +422,8 @@ class ShardEngine:
             checkpoint = self._tracker.checkpoint
             return SeqNoStats(self.max_seq_no, checkpoint, checkpoint)
 
-    def _apply(self, pending: _Pending) -> None:
-        if not pending.ops:
+    def _apply(self, changes: list[SearchChange]) -> None:
+        if not changes:
             return
         self._dirty = True
         if self._behind:
@@ -530,7 +432,7 @@ class ShardEngine:
             if self._writer is None:
                 self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
             writer = self._writer
-            for kind, doc_id, doc in pending.ops:
+            for kind, doc_id, doc in changes:
                 if kind != "add":
                     writer.delete_documents_by_term("_id", doc_id)
                 if doc is not None:
@@ -684,7 +586,7 @@ class ShardEngine:
                 "SELECT COUNT(*) - COALESCE(SUM(deleted), 0), COALESCE(SUM(deleted), 0) FROM docs"
             ).fetchone()
             history = self._db.execute("SELECT COUNT(*) FROM ops").fetchone()[0]
-        size = _disk_size(self.path)
+        size = disk_size(self.path)
         return EngineStats(
             int(docs),
             int(deleted),
@@ -714,17 +616,3 @@ class ShardEngine:
             f"<ShardEngine {self.path.name} max_seq_no={self.max_seq_no} "
             f"searchable={self.searchable_checkpoint} gen={self.generation}>"
         )
-
-
-def _disk_size(path: Path) -> int:
-    """Bytes of the files under ``path``. tantivy creates and deletes files as it works (its
-    temp and merged segment files), so a file listed a moment ago may be gone: it counts 0."""
-    total = 0
-    for file in path.rglob("*"):
-        try:
-            info = file.stat()
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(info.st_mode):
-            total += info.st_size
-    return total
