@@ -204,13 +204,15 @@ def diagnose(
     now: datetime,
     extra: Mapping[str, Sequence[Sequence[StageResult]]] | None = None,
     evidence_level: Sequence[str] = ("local_rest",),
+    since: datetime | None = None,
 ) -> Report:
-    """The report for ``aliases`` (default: every alias the local cluster knows)."""
+    """The report for ``aliases`` (default: every alias the local cluster knows); ``since``:
+    what happened before it is not evidence (the user's ``--since``)."""
     verdicts = []
     for alias in aliases or local.aliases:
         ctx = AliasContext.build(alias, index, local, remote, now)
         rest, warnings = rest_results(ctx)
-        health = check_health(ctx)
+        health = check_health(ctx, since)
         # The probe (the first extra source) observes the connection stages directly; the
         # node's own health comes last: the others name a cause more finely on a tie.
         sources = [rest, *((extra or {}).get(alias, ())), list(health.stages)]

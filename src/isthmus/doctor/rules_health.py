@@ -54,7 +54,11 @@ class HealthFacts:
     authentication: tuple[Evidence, ...] = ()  # for a passed authentication stage
 
 
-def check_health(ctx: AliasContext) -> HealthFacts:
+def check_health(ctx: AliasContext, since: datetime | None = None) -> HealthFacts:
+    """``since``: flaps that all ended before it are not evidence (an earlier, healed fault, or
+    the connections a reconfiguration closed)."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     entry, node = _entry(ctx)
     stages: list[StageResult] = []
     warnings: list[Finding] = []
@@ -63,7 +67,7 @@ def check_health(ctx: AliasContext) -> HealthFacts:
         if entry.get("connected") is False:
             stages += _last_error(ctx, entry, source)
         elif entry.get("connected") is True:
-            warnings += _flapping(ctx, entry, source)
+            warnings += _flapping(ctx, entry, source, since)
     expiring, notes = _key_expiry(ctx)
     return HealthFacts(tuple(stages), tuple(warnings + expiring), tuple(notes))
 
@@ -180,7 +184,9 @@ def _classified(
     return [undecided(stage, replace(f, stage=stage))]
 
 
-def _flapping(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> list[Finding]:
+def _flapping(
+    ctx: AliasContext, entry: Mapping[str, Any], source: str, since: datetime | None
+) -> list[Finding]:
     """Connected now, but the node kept losing the link: a fault that comes and goes."""
     flaps = entry.get("flaps")
     if not isinstance(flaps, Mapping):
@@ -188,6 +194,15 @@ def _flapping(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> list[
     count = flaps.get("count")
     if not isinstance(count, int) or count < FLAPS_UNRELIABLE:
         return []
+    first, last_loss = _when(flaps.get("first")), _when(flaps.get("last"))
+    if since is not None and last_loss is not None and last_loss < since:
+        return []  # all before --since
+    # The node counts over its whole window: with --since inside it, some may be older.
+    older = (
+        f" (the node's window began before --since {since.isoformat()})"
+        if since is not None and first is not None and first < since
+        else ""
+    )
     window = flaps.get("window_seconds")
     lost = flaps.get("connections_lost")
     span = (
@@ -205,7 +220,7 @@ def _flapping(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> list[
             f"the link was lost {count} times in the last {window} s"
             f"{f' ({lost} connections closed)' if isinstance(lost, int) else ''}{span}; "
             f"connected now with {connections.get('open')} of {connections.get('wanted')} "
-            "connections",
+            "connections" + older,
         )
     ]
     if last.get("cause") == "connection_unreliable":

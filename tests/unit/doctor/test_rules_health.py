@@ -140,6 +140,17 @@ def test_a_connected_alias_that_keeps_losing_its_link_is_yellow() -> None:
     assert w.fix is not None and any("ping_schedule" in s for s in w.fix.steps)
 
 
+def test_flaps_that_all_ended_before_since_are_not_evidence() -> None:
+    """--since: the losses of an earlier, healed fault (or of a reconfiguration) do not count;
+    when the window began before it, the evidence says so."""
+    side = with_health(healthy(), FLAPPING)
+    assert report(side, since=NOW - timedelta(seconds=1)).aliases[0].status is Status.GREEN
+    (w,) = report(side, since=NOW - timedelta(seconds=10)).aliases[0].warnings
+    assert "began before --since" in w.evidence[0].detail
+    (w,) = report(side, since=NOW - timedelta(minutes=2)).aliases[0].warnings
+    assert "began before" not in w.evidence[0].detail
+
+
 def test_one_loss_is_not_a_pattern() -> None:
     one = health_entry(flaps={**FLAPPING["flaps"], "count": 1})
     assert verdict(with_health(healthy(), one)).status is Status.GREEN
