@@ -313,4 +313,5 @@ def _diagnose(bundle: Any, opts: Mapping[str, Any]) -> Any:
         now=now,
         extra=extra,
         evidence_level=level,
+        since=since,
     )
