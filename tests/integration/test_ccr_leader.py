@@ -24,6 +24,8 @@ from elasticsearch import ApiError, Elasticsearch
 from isthmus.ccr.wire import (
     LeaderIndexMetadataRequest,
     LeaderIndexMetadataResponse,
+    LeaderIndicesRequest,
+    LeaderIndicesResponse,
     RetentionLeaseRequest,
     ShardChangesRequest,
     ShardChangesResponse,
@@ -464,5 +466,14 @@ def test_leader_metadata_refuses_an_alias(leader: Leader) -> None:
             with pytest.raises(IsthmusError) as missing:
                 await metadata(channel, headers, "leader-nope")
             assert missing.value.es_type == "index_not_found_exception"
+            # auto-follow's listing: concrete indices matching the patterns, no aliases
+            listed = await channel.request(
+                CLUSTER_STATE_ACTION,
+                LeaderIndicesRequest(("leader*", "trimmed")).to_payload(),
+                outbound_headers(leader.keys["repl"], SYSTEM_SUBJECT_INFO),
+            )
+            names = [i.name for i in LeaderIndicesResponse.from_payload(listed).indices]
+            assert LEADER in names and TRIMMED in names and POLLED in names
+            assert "leader-alias-name" not in names
 
     asyncio.run(run())

@@ -33,6 +33,9 @@ from isthmus.ccr.wire import (
     ACKNOWLEDGED,
     LeaderIndexMetadataRequest,
     LeaderIndexMetadataResponse,
+    LeaderIndexSummary,
+    LeaderIndicesRequest,
+    LeaderIndicesResponse,
     OpType,
     ReplicatedOp,
     RetentionLeaseRequest,
@@ -41,6 +44,7 @@ from isthmus.ccr.wire import (
     retention_lease_id,
 )
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
     IllegalArgumentError,
@@ -56,6 +60,7 @@ from isthmus.errors import (
 from isthmus.index.engine import HistoryOp, ShardEngine
 from isthmus.index.seq_no import describe_leases
 from isthmus.index.service import RETENTION_LEASE_PERIOD, IndicesService, Shard
+from isthmus.settings.ccr import FOLLOWING_INDEX
 from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
@@ -209,9 +214,29 @@ class LeaderShards:
     # --- leader index metadata --------------------------------------------------------------
 
     async def index_metadata(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        """``cluster:monitor/state`` for one index (authorized as the cluster action it is)."""
+        """``cluster:monitor/state`` for one index, or the indices matching patterns
+        (authorized as the cluster action it is, as ES's cluster state is)."""
+        if LeaderIndicesRequest.is_one(payload):
+            return self.leader_indices(LeaderIndicesRequest.from_payload(payload)).to_payload()
         request = LeaderIndexMetadataRequest.from_payload(payload)
         return self.leader_index_metadata(request.index).to_payload()
+
+    def leader_indices(self, request: LeaderIndicesRequest) -> LeaderIndicesResponse:
+        """The concrete indices (open and closed) whose names match a pattern."""
+        patterns = request.patterns or ("*",)
+        found = [
+            LeaderIndexSummary(
+                meta.name,
+                meta.uuid,
+                meta.state,
+                meta.creation_date,
+                meta.settings.get(FOLLOWING_INDEX) == "true",
+                meta.hidden,
+            )
+            for name, meta in sorted(self._state().indices.items())
+            if any(simple_match(name, pattern) for pattern in patterns)
+        ]
+        return LeaderIndicesResponse(tuple(found))
 
     def leader_index_metadata(self, name: str) -> LeaderIndexMetadataResponse:
         state = self._state()

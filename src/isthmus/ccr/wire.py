@@ -13,7 +13,9 @@ What a follower cluster and a leader cluster exchange (ES's action names, in
   by :data:`ACKNOWLEDGED`;
 * ``cluster:monitor/state`` asked for one index's metadata (as ES's follower asks a remote
   cluster's state): :class:`LeaderIndexMetadataRequest` out, :class:`LeaderIndexMetadataResponse`
-  back (what a follower index needs to create itself, with each shard's history uuid).
+  back (what a follower index needs to create itself, with each shard's history uuid); or for
+  the indices matching patterns (auto-follow): :class:`LeaderIndicesRequest` out,
+  :class:`LeaderIndicesResponse` back.
 
 Each value has its payload form (``to_payload``, the msgpack map sent) and reads one back
 (``from_payload``) validating every field: a malformed payload is refused with ES's
@@ -279,8 +281,8 @@ class LeaderIndexMetadataRequest:
 
     @staticmethod
     def is_one(value: Any) -> bool:
-        """Whether a ``cluster:monitor/state`` payload asks for index metadata (the same action
-        without it asks for the nodes, as a sniffing remote does)."""
+        """Whether a ``cluster:monitor/state`` payload asks for index metadata, one index's or
+        a listing (the same action without it asks for the nodes, as a sniffing remote does)."""
         return isinstance(value, dict) and value.get("metadata") is True
 
     @classmethod
@@ -357,6 +359,73 @@ class LeaderIndexMetadataResponse:
             aliases_version=_int(body, "aliases_version", what, low=0),
             shard_history_uuids=tuple(uuids),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderIndicesRequest:
+    """The leader cluster's concrete indices matching ``patterns`` (``*`` wildcards; none: all),
+    asked as ES's auto-follow coordinator reads the remote cluster state's metadata."""
+
+    patterns: tuple[str, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"metadata": True, "list": True, "indices": list(self.patterns)}
+
+    @staticmethod
+    def is_one(value: Any) -> bool:
+        return (
+            isinstance(value, dict) and value.get("metadata") is True and value.get("list") is True
+        )
+
+    @classmethod
+    def from_payload(cls, value: Any) -> LeaderIndicesRequest:
+        body = _map(value, "cluster state request")
+        patterns = body.get("indices", [])
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise IllegalArgumentError("cluster state request field [indices] must list names")
+        return cls(tuple(patterns))
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderIndexSummary:
+    """One leader index as auto-follow sees it."""
+
+    name: str
+    uuid: str
+    state: str  # "open" | "close"
+    creation_date: int
+    is_follower: bool  # itself a follower index (index.xpack.ccr.following_index)
+    hidden: bool
+
+    def to_payload(self) -> list[Any]:
+        return [self.name, self.uuid, self.state, self.creation_date, self.is_follower, self.hidden]
+
+    @classmethod
+    def from_payload(cls, value: Any) -> LeaderIndexSummary:
+        what = "leader index summary"
+        if not isinstance(value, list | tuple) or len(value) != 6:
+            raise IllegalArgumentError(f"{what} must be a list of 6 fields")
+        name, uuid, state, created, follower, hidden = value
+        if not (isinstance(name, str) and isinstance(uuid, str) and state in ("open", "close")):
+            raise IllegalArgumentError(f"{what} needs a name, a uuid and a state")
+        if not _is_int(created) or type(follower) is not bool or type(hidden) is not bool:
+            raise IllegalArgumentError(f"{what} has malformed fields")
+        return cls(name, uuid, state, created, follower, hidden)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderIndicesResponse:
+    indices: tuple[LeaderIndexSummary, ...]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"indices": [index.to_payload() for index in self.indices]}
+
+    @classmethod
+    def from_payload(cls, value: Any) -> LeaderIndicesResponse:
+        indices = _map(value, "leader indices").get("indices")
+        if not isinstance(indices, list):
+            raise IllegalArgumentError("leader indices field [indices] must be a list")
+        return cls(tuple(LeaderIndexSummary.from_payload(i) for i in indices))
 
 
 def retention_lease_id(

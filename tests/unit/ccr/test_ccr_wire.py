@@ -141,3 +141,20 @@ def test_retention_lease_id_is_es_format() -> None:
         retention_lease_id("local", "follower", "fU", "remote", "leader", "lU")
         == "local/follower/fU-following-remote/leader/lU"
     )
+
+
+def test_leader_indices_listing_round_trips() -> None:
+    from isthmus.ccr.wire import LeaderIndexSummary, LeaderIndicesRequest, LeaderIndicesResponse
+
+    asked = LeaderIndicesRequest(("logs-*", "metrics"))
+    payload = over_the_wire(asked.to_payload())
+    # both kinds of metadata request reach the leader's metadata handler; the listing says so
+    assert LeaderIndicesRequest.is_one(payload) and LeaderIndexMetadataRequest.is_one(payload)
+    assert not LeaderIndicesRequest.is_one(LeaderIndexMetadataRequest("x").to_payload())
+    assert LeaderIndicesRequest.from_payload(payload) == asked
+    answer = LeaderIndicesResponse((LeaderIndexSummary("logs-1", "u", "open", 7, False, True),))
+    assert LeaderIndicesResponse.from_payload(over_the_wire(answer.to_payload())) == answer
+    with pytest.raises(IllegalArgumentError):
+        LeaderIndicesResponse.from_payload({"indices": [["logs-1", "u", "opened", 7, False, True]]})
+    with pytest.raises(IllegalArgumentError):
+        LeaderIndicesRequest.from_payload({"metadata": True, "list": True, "indices": [1]})
