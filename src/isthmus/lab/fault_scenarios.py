@@ -19,14 +19,48 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from isthmus.doctor.model import Side
+from isthmus.doctor.model import Side, Stage
 from isthmus.lab.faults import SNI_NAME
 from isthmus.lab.relay_config import RelayMode
-from isthmus.lab.scenarios import DoctorVerdict, Expected, Scenario
+from isthmus.lab.scenarios import DoctorVerdict, EvidenceLevel, Expected, Scenario
 from isthmus.lab.topology import ALIAS, LabSpec
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 
 LOCAL, REMOTE = ("local-node",), ("remote-node",)
+_L = EvidenceLevel
+# Connections cut now and then: at the moment of the check the alias works; the node's live
+# health (local REST) shows it as a yellow warning, the logs as a finding.
+_UNRELIABLE = DoctorVerdict.of("connection_unreliable", nodes=LOCAL).until(
+    _L.LOCAL_FILES, DoctorVerdict.of("connection_unreliable", nodes=LOCAL).as_warning()
+)
+# Until a probe looks, what the local node saw of the connection is all there is: it opened,
+# then TLS never finished (silent), was closed while connecting (a proxy, or the remote), or the
+# answer was not TLS. The node lists the causes that fit; the probe (what answers, with and
+# without SNI) decides.
+_SILENT = DoctorVerdict.undecided(
+    "no_answer",
+    ("no_answer", "not_elasticsearch", "tls_to_plaintext"),
+    stage=Stage.TLS,
+    nodes=LOCAL,
+)
+_CLOSED_CONNECTING = DoctorVerdict.undecided(
+    "proxy_no_route", ("handshake_closed", "proxy_no_route"), nodes=LOCAL
+)
+_NOT_TLS = DoctorVerdict.undecided(
+    "tls_to_plaintext",
+    ("http_port", "http_proxy", "not_elasticsearch", "tls_to_plaintext"),
+    stage=Stage.PROTOCOL,
+    nodes=LOCAL,
+)
+# No key in use: from the local REST APIs alone, a key never added, one added and not reloaded,
+# or a CA the transport TLS lacks; the keystores decide.
+_NOT_IN_USE = DoctorVerdict.undecided(
+    "remote_cluster_port_without_credentials",
+    ("credentials_not_reloaded", "remote_cluster_port_without_credentials", "tls_untrusted_ca"),
+    stage=Stage.PROTOCOL,
+    side=Side.LOCAL,
+    nodes=LOCAL,
+)
 
 
 def base_spec(mode: str) -> LabSpec:
@@ -92,7 +126,7 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "permit long-lived idle connections on the network, or keep them busy: set "
             f"cluster.remote.{ALIAS}.transport.ping_schedule (e.g. 30s, shorter than the idle "
             "timeout) and enable TCP keep-alive",
-            verdict=DoctorVerdict.of("connection_unreliable", nodes=LOCAL),
+            verdict=_UNRELIABLE,
         ),
         Scenario(
             "blackholed",
@@ -128,7 +162,7 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "black hole)",
             "find what holds connections at the proxy_address (a proxy, a load balancer) and "
             "point it at the remote cluster server, or the alias at the server itself",
-            verdict=DoctorVerdict.of("no_answer", nodes=LOCAL),
+            verdict=DoctorVerdict.of("no_answer", nodes=LOCAL).until(_L.PROBE, _SILENT),
         ),
         Scenario(
             "sni-proxy",
@@ -149,7 +183,9 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "the local log (handshake failed: closed by peer); nothing on the remote",
             f"set cluster.remote.{ALIAS}.server_name to the name the proxy routes to the remote "
             f"([{SNI_NAME}])",
-            verdict=DoctorVerdict.of("proxy_no_route", nodes=LOCAL),
+            verdict=DoctorVerdict.of("proxy_no_route", nodes=LOCAL).until(
+                _L.PROBE, _CLOSED_CONNECTING
+            ),
         ),
         Scenario(
             "http-proxy",
@@ -164,7 +200,9 @@ def _path_scenarios(base: LabSpec) -> list[Scenario]:
             "HTTP error",
             "the local log (received plaintext traffic on an encrypted channel)",
             "point proxy_address at the remote cluster server or at a TCP/SNI proxy in front of it",
-            verdict=DoctorVerdict.of("http_proxy", side=Side.LOCAL, nodes=LOCAL),
+            verdict=DoctorVerdict.of("http_proxy", side=Side.LOCAL, nodes=LOCAL).until(
+                _L.PROBE, _NOT_TLS
+            ),
         ),
     ]
 
@@ -199,7 +237,7 @@ def _certificate_scenarios(base: LabSpec) -> list[Scenario]:
             "the local log (certificate has expired) and the remote log",
             "issue a new certificate for the remote cluster server (certutil cert --ca ...) and "
             "restart the remote nodes",
-            verdict=DoctorVerdict.of("tls_expired", nodes=REMOTE),
+            verdict=DoctorVerdict.of("tls_expired", nodes=REMOTE).addressed(),
         ),
         Scenario(
             "not-yet-valid-certificate",
@@ -210,7 +248,7 @@ def _certificate_scenarios(base: LabSpec) -> list[Scenario]:
             "disagree)",
             "the local log (certificate is not yet valid) and the remote log",
             "fix the clock of the machine that issued it (or local's) and issue a new certificate",
-            verdict=DoctorVerdict.of("tls_not_yet_valid", nodes=REMOTE),
+            verdict=DoctorVerdict.of("tls_not_yet_valid", nodes=REMOTE).addressed(),
         ),
         Scenario(
             "certificate-without-address",
@@ -225,7 +263,7 @@ def _certificate_scenarios(base: LabSpec) -> list[Scenario]:
             "the local log (No subject alternative names matching IP address) and the remote log",
             "issue the remote's certificate with the address local dials (or dial a name it "
             f"carries: server_name [{SNI_NAME}])",
-            verdict=DoctorVerdict.of("tls_hostname_mismatch", nodes=REMOTE),
+            verdict=DoctorVerdict.of("tls_hostname_mismatch", nodes=REMOTE).addressed(),
         ),
         Scenario(
             "credential-not-reloaded",
@@ -239,7 +277,9 @@ def _certificate_scenarios(base: LabSpec) -> list[Scenario]:
             "_remote/info (no cluster_credentials) while the keystore lists the credential; the "
             "local log (this ssl context ([xpack.security.transport.ssl ...]))",
             "POST _nodes/reload_secure_settings on the local cluster",
-            verdict=DoctorVerdict.of("credentials_not_reloaded", nodes=LOCAL),
+            verdict=DoctorVerdict.of("credentials_not_reloaded", nodes=LOCAL).until(
+                _L.LOCAL_FILES, _NOT_IN_USE
+            ),
         ),
     ]
 

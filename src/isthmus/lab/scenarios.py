@@ -14,6 +14,7 @@ lists both.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, replace
 
 from isthmus.doctor.causes import cause
@@ -23,8 +24,10 @@ from isthmus.wire.names import REMOTE_CLUSTER_HANDSHAKE_ACTION as HANDSHAKE
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 from isthmus.wire.names import SEARCH_ACTION as SEARCH
 
-# Placeholders filled in when the lab runs: the key id, the alias.
+# Placeholders filled in when the lab runs: the key id; the address the alias dials (the node
+# a remote-side finding names before the doctor has the remote's own evidence).
 KEY_ID = "{key_id}"
+ADDRESS = "{address}"
 
 
 @dataclass(frozen=True)
@@ -43,23 +46,61 @@ class Expected:
     search_error: tuple[int, str, str] | None = None
 
 
+class EvidenceLevel(enum.StrEnum):
+    """How much the doctor is given, each level adding to the one before (the report's
+    ``evidence_level`` names the same sources):
+
+    * ``local_rest``: the local cluster's REST APIs only (``isthmus doctor --local ... --no-probe``);
+    * ``local_files``: + the local nodes' logs and configuration (``--local-logs``,
+      ``--local-config``, ``--since`` the fault);
+    * ``probe``: + the active probe of the alias's address (without ``--no-probe``);
+    * ``remote``: + the remote side: its REST APIs, logs and configuration (``--remote``,
+      ``--remote-logs``, ``--remote-config``).
+    """
+
+    LOCAL_REST = "local_rest"
+    LOCAL_FILES = "local_files"
+    PROBE = "probe"
+    REMOTE = "remote"
+
+    @property
+    def order(self) -> int:
+        return list(EvidenceLevel).index(self)
+
+
+LEVELS: tuple[EvidenceLevel, ...] = tuple(EvidenceLevel)
+
+
 @dataclass(frozen=True)
 class DoctorVerdict:
     """What ``isthmus doctor`` should conclude for a scenario given all the evidence (both
     clusters' REST APIs, logs and configuration, and an active probe): the first failing stage,
     its cause code (:mod:`isthmus.doctor.causes`), the side the fix goes to and the nodes at
-    fault. With less evidence the doctor may stop earlier or stay undecided; a scenario without
-    a verdict is healthy (green, no finding)."""
+    fault. A scenario without a verdict is healthy (green, no finding).
+
+    ``candidates`` makes it an *undecided* verdict (exit 2): the finding at ``stage`` names
+    exactly these candidates (the true cause among them) and picks none. ``warning`` makes it a
+    warning (status yellow, exit 0): the alias works at the moment of the check, and the fault
+    shows in its history (connections that keep being cut). ``below`` is what the doctor
+    concludes with less evidence (:meth:`until`, :meth:`at`): it may stop at an earlier stage
+    or stay undecided, never name a wrong cause or report a fault green. Without the remote's
+    evidence a remote-side finding names the address the alias dials (:data:`ADDRESS`), the
+    only name of the remote the local cluster knows."""
 
     stage: Stage
     cause: str
     side: Side
     nodes: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    warning: bool = False
+    below: tuple[tuple[EvidenceLevel, DoctorVerdict], ...] = ()
 
     def __post_init__(self) -> None:
         declared = cause(self.cause)  # a KeyError for a code causes.py does not declare
-        if declared.stage is not self.stage:
+        if declared.stage is not self.stage and not self.candidates:
             raise ValueError(f"cause [{self.cause}] belongs to stage [{declared.stage}]")
+        for code in self.candidates:
+            cause(code)
 
     @classmethod
     def of(
@@ -68,6 +109,59 @@ class DoctorVerdict:
         """The verdict naming ``code``, at its stage, on its usual side unless ``side``."""
         declared = cause(code)
         return cls(declared.stage, code, side or declared.side, nodes)
+
+    @classmethod
+    def undecided(
+        cls,
+        code: str,
+        candidates: tuple[str, ...],
+        *,
+        stage: Stage | None = None,
+        side: Side = Side.UNKNOWN,
+        nodes: tuple[str, ...] = (),
+    ) -> DoctorVerdict:
+        """Undecided at ``stage`` (default: ``code``'s) between ``candidates``; the finding's
+        own code is ``code`` (``connection_failed``, or the candidate it leans to)."""
+        return cls(stage or cause(code).stage, code, side, nodes, tuple(sorted(candidates)))
+
+    @property
+    def decided(self) -> bool:
+        return not self.candidates
+
+    @property
+    def exit_code(self) -> int:
+        """``isthmus doctor``'s exit code for this verdict."""
+        return 0 if self.warning else 1 if self.decided else 2
+
+    def as_warning(self) -> DoctorVerdict:
+        return replace(self, warning=True)
+
+    def addressed(self) -> DoctorVerdict:
+        """This verdict; below the remote level it names the dialled address, not the nodes."""
+        return self.until(EvidenceLevel.REMOTE, replace(self, nodes=(ADDRESS,), below=()))
+
+    def until(self, level: EvidenceLevel, verdict: DoctorVerdict) -> DoctorVerdict:
+        """This verdict, concluding ``verdict`` instead at the levels below ``level`` (a later
+        call for a lower level refines the levels below that one)."""
+        return replace(self, below=(*self.below, (level, verdict)))
+
+    def at(self, level: EvidenceLevel) -> DoctorVerdict:
+        """The verdict at evidence ``level``: the declaration for the lowest threshold above it,
+        else this (all-evidence) verdict."""
+        above = [(t.order, v) for t, v in self.below if level.order < t.order]
+        chosen = min(above, key=lambda item: item[0])[1] if above else self
+        return replace(chosen, below=())
+
+    def levels(self) -> dict[EvidenceLevel, DoctorVerdict]:
+        """The verdict at each level, lowest first (what ``isthmus lab`` and the docs show)."""
+        return {level: self.at(level) for level in LEVELS}
+
+    def describe(self) -> str:
+        where = f"{self.stage.value}/{self.cause} ({self.side.value}"
+        where += f", {', '.join(self.nodes)})" if self.nodes else ")"
+        if self.candidates:
+            return f"undecided at {where} among {', '.join(self.candidates)}"
+        return f"warning {where}" if self.warning else where
 
 
 @dataclass(frozen=True)
@@ -86,31 +180,79 @@ class Scenario:
 
 
 _LOCAL, _REMOTE = ("local-node",), ("remote-node",)
+_L = EvidenceLevel
 _PORT = DoctorVerdict.of("transport_port_with_credentials", nodes=_LOCAL)
+# A trust failure on the local side says which CA it lacks, not whether the address is the
+# right port (whose certificate would come from another CA): the remote's _nodes or its log
+# (the profile that refused) decide.
+_PORT_OR_CA = ("tls_untrusted_ca", "transport_port_with_credentials")
 _NO_KEY = DoctorVerdict.of("remote_cluster_port_without_credentials", nodes=_LOCAL)
+# Without a key in use, the local transport TLS fails against the remote cluster server; from
+# its REST APIs alone the local cluster cannot tell a missing key (or one added to the keystore
+# and not reloaded) from a CA its transport TLS lacks.
+_NO_KEY_OR_CA = DoctorVerdict.undecided(
+    "remote_cluster_port_without_credentials",
+    ("credentials_not_reloaded", "remote_cluster_port_without_credentials", "tls_untrusted_ca"),
+    stage=Stage.PROTOCOL,
+    side=Side.LOCAL,
+    nodes=_LOCAL,
+)
+_NO_KEY_OR_CA_FILES = replace(
+    _NO_KEY_OR_CA, candidates=("remote_cluster_port_without_credentials", "tls_untrusted_ca")
+)
 _NO_REMOTE_INDICES = DoctorVerdict.of("user_lacks_remote_indices", nodes=_LOCAL)
+# Connections cut now and then: at the moment of the check the alias works, so with the local
+# REST APIs alone (the node's live health) it is a yellow warning; the logs make it a finding.
+_UNRELIABLE = DoctorVerdict.of("connection_unreliable", nodes=_LOCAL).until(
+    _L.LOCAL_FILES, DoctorVerdict.of("connection_unreliable", nodes=_LOCAL).as_warning()
+)
 # The guide's scenarios' verdicts. The five transport-port symptoms and the two without a key
 # share their root cause, found at the protocol stage before the errors they lead to.
 _GUIDE_VERDICTS: dict[str, DoctorVerdict] = {
-    "server-disabled": DoctorVerdict.of("remote_cluster_server_disabled", nodes=_REMOTE),
-    "wrong-port": DoctorVerdict.of("tcp_refused", side=Side.LOCAL, nodes=_LOCAL),
-    "untrusted-ca": DoctorVerdict.of("tls_untrusted_ca", nodes=_LOCAL),
-    "transport-port-different-ca": _PORT,
+    "server-disabled": DoctorVerdict.of("remote_cluster_server_disabled", nodes=_REMOTE).until(
+        _L.REMOTE, DoctorVerdict.of("tcp_refused", nodes=(ADDRESS,))
+    ),
+    # Refused at an address the remote does not publish: the alias's address is wrong (only the
+    # remote's _nodes shows it; before, a refused address is the remote's, not listening).
+    "wrong-port": DoctorVerdict.of("tcp_refused", side=Side.LOCAL, nodes=_LOCAL).until(
+        _L.REMOTE, DoctorVerdict.of("tcp_refused", nodes=(ADDRESS,))
+    ),
+    "untrusted-ca": DoctorVerdict.of("tls_untrusted_ca", nodes=_LOCAL).until(
+        _L.REMOTE,
+        DoctorVerdict.undecided("tls_untrusted_ca", _PORT_OR_CA, side=Side.LOCAL, nodes=_LOCAL),
+    ),
+    "transport-port-different-ca": _PORT.until(
+        _L.REMOTE,
+        DoctorVerdict.undecided(
+            "tls_untrusted_ca", _PORT_OR_CA, stage=Stage.PROTOCOL, side=Side.LOCAL, nodes=_LOCAL
+        ),
+    ).until(
+        _L.LOCAL_FILES,
+        DoctorVerdict.undecided("tls_untrusted_ca", _PORT_OR_CA, side=Side.LOCAL, nodes=_LOCAL),
+    ),
     "transport-port-shared-ca": _PORT,
     "transport-port-client-cert": _PORT,
     "transport-port-anonymous": _PORT,
     "transport-port-anonymous-superuser": _PORT,
-    "no-credentials": _NO_KEY,
+    # The keystore without the key rules out the forgotten reload; the probe sees the remote
+    # cluster server where the transport TLS expected a transport port.
+    "no-credentials": _NO_KEY.until(_L.PROBE, _NO_KEY_OR_CA_FILES).until(
+        _L.LOCAL_FILES, _NO_KEY_OR_CA
+    ),
     "no-credentials-trusted": _NO_KEY,
     "rest-key": DoctorVerdict.of("api_key_wrong_type", nodes=_LOCAL),
     "invalid-key": DoctorVerdict.of("api_key_invalid", nodes=_LOCAL),
-    "invalidated-key": DoctorVerdict.of("api_key_invalidated", nodes=_REMOTE),
-    "expired-key": DoctorVerdict.of("api_key_expired", nodes=_REMOTE),
-    "insufficient-privileges": DoctorVerdict.of("key_access_excludes", nodes=_REMOTE),
+    "invalidated-key": DoctorVerdict.of("api_key_invalidated", nodes=_REMOTE).addressed(),
+    "expired-key": DoctorVerdict.of("api_key_expired", nodes=_REMOTE).addressed(),
+    "insufficient-privileges": DoctorVerdict.of("key_access_excludes", nodes=_REMOTE).addressed(),
     "insufficient-user-privileges": _NO_REMOTE_INDICES,
     "no-remote-indices": _NO_REMOTE_INDICES,
-    "no-remote-indices-role-missing": _NO_REMOTE_INDICES,
-    "unreliable-connection": DoctorVerdict.of("connection_unreliable", nodes=_LOCAL),
+    # A user without any role may not read GET / or _nodes: with the local REST APIs alone the
+    # doctor cannot name the node (its config directory gives node.name).
+    "no-remote-indices-role-missing": _NO_REMOTE_INDICES.until(
+        _L.LOCAL_FILES, DoctorVerdict.of("user_lacks_remote_indices")
+    ),
+    "unreliable-connection": _UNRELIABLE,
 }
 
 
@@ -536,4 +678,13 @@ def _guide_scenarios(mode: str) -> list[Scenario]:
     return out
 
 
-__all__ = ["KEY_ID", "DoctorVerdict", "Expected", "Scenario", "scenarios"]
+__all__ = [
+    "ADDRESS",
+    "KEY_ID",
+    "LEVELS",
+    "DoctorVerdict",
+    "EvidenceLevel",
+    "Expected",
+    "Scenario",
+    "scenarios",
+]

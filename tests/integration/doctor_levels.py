@@ -1,0 +1,221 @@
+"""Run ``isthmus doctor`` on a lab at every evidence level at once, and compare with a scenario's
+declared :class:`~isthmus.lab.scenarios.DoctorVerdict` (shared by the doctor's lab tests).
+
+Each level is a CLI process as a user runs it (``--json``, as the lab user); the four run in
+threads, so one fault is diagnosed at every level in about the time of the slowest level.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from isthmus.lab.scenarios import ADDRESS, LEVELS, DoctorVerdict, EvidenceLevel
+from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
+
+L = EvidenceLevel
+
+
+@dataclass(frozen=True)
+class Run:
+    level: EvidenceLevel
+    code: int
+    report: dict[str, Any]
+    output: str
+
+    @property
+    def alias(self) -> dict[str, Any]:
+        aliases: dict[str, Any] = self.report.get("aliases", {})
+        alias: dict[str, Any] = aliases.get(ALIAS, {})
+        return alias
+
+    def summary(self) -> str:
+        findings = self.alias.get("findings") or []
+        if not findings:
+            return f"exit {self.code}, {self.alias.get('status')}, no finding"
+        f = findings[0]
+        said = f"{f['stage']}/{f['cause']} ({f['side']}, {', '.join(f['nodes'])})"
+        if f.get("candidates"):
+            said += f" candidates {sorted(f['candidates'])}"
+        return f"exit {self.code}: {said}"
+
+
+def level_args(lab: Lab, level: EvidenceLevel, since: datetime | None) -> list[str]:
+    """The doctor's options for ``level`` (each level adds to the ones below it)."""
+    assert lab.local is not None and lab.remote is not None
+    args = ["--local", lab.local.url, "--local-user", USER, "--local-password", USER_PASSWORD]
+    if level.order < L.PROBE.order:
+        args.append("--no-probe")
+    if level.order >= L.LOCAL_FILES.order:
+        args += ["--local-config", str(lab.local.config_dir)]
+        args += ["--local-logs", str(lab.local.log_file.parent)]
+        if since is not None:
+            args += ["--since", since.strftime("%Y-%m-%dT%H:%M:%S")]
+    if level.order >= L.REMOTE.order:
+        args += ["--remote", lab.remote.url, "--remote-user", "elastic"]
+        args += ["--remote-password", ELASTIC_PASSWORD]
+        args += ["--remote-config", str(lab.remote.config_dir)]
+        args += ["--remote-logs", str(lab.remote.log_file.parent)]
+    return args
+
+
+def run_level(lab: Lab, level: EvidenceLevel, since: datetime | None, index: str = INDEX) -> Run:
+    args = [sys.executable, "-m", "isthmus", "doctor", "--json", "--alias", ALIAS]
+    args += ["--index", index, *level_args(lab, level, since)]
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "TERM": "dumb"}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env, check=False)
+    report = orjson.loads(done.stdout) if done.stdout.startswith("{") else {}
+    return Run(level, done.returncode, report, done.stdout + done.stderr)
+
+
+def run_levels(
+    lab: Lab, since: datetime | None, levels: Sequence[EvidenceLevel] = LEVELS
+) -> dict[EvidenceLevel, Run]:
+    """Every level at once, on the lab as it is now."""
+    with ThreadPoolExecutor(len(levels)) as pool:
+        runs = list(pool.map(lambda level: run_level(lab, level, since), levels))
+    return {run.level: run for run in runs}
+
+
+# The kind of command a fix step is, by how it starts (ES's commands; the doctor prints
+# Isthmus's equivalent in a trailing comment). A network fix has no steps.
+_STEP_KINDS = (
+    ("look-up", r"GET /?_"),
+    ("settings", r"PUT /?_cluster/settings "),
+    ("keystore", r"bin/elasticsearch-keystore add "),
+    ("reload", r"POST /?_nodes/reload_secure_settings"),
+    ("role", r"PUT /?_security/role/"),
+    ("api_key", r"(POST|PUT) /?_security/cross_cluster/api_key"),
+    ("certificate", r"bin/elasticsearch-certutil |certutil "),
+    ("file", r"(copy|cp) "),
+    ("yml", r"(elasticsearch\.yml: )?[a-z_]+(\.[a-z_]+)+: "),  # a node setting
+)
+
+
+def step_kind(step: str) -> str:
+    for kind, pattern in _STEP_KINDS:
+        if re.match(pattern, step):
+            return kind
+    return "other"
+
+
+# Where a step runs, when it says so ("on the remote cluster: PUT ...").
+_SIDE_PREFIX = re.compile(
+    r"^(?:on the (?:local|remote) cluster|(?:from|on) (?:each|every) (?:local|remote) node)\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def first_action(steps: Sequence[str]) -> str:
+    """The kind of the first step that changes something (look-ups before it are skipped)."""
+    kinds = [step_kind(_SIDE_PREFIX.sub("", s)) for s in steps]
+    return next((k for k in kinds if k != "look-up"), "no step")
+
+
+# The command a cause's fix must start with (several kinds where the cause allows them): the
+# setting, keystore, reload, role, key or certificate command that fixes it.
+_TRUST = frozenset({"file", "yml"})
+_NEW_KEY = frozenset({"api_key", "keystore"})
+FIX_KINDS: dict[str, frozenset[str]] = {
+    "remote_cluster_server_disabled": frozenset({"yml"}),
+    "tcp_refused": frozenset({"settings", "yml"}),
+    "tls_untrusted_ca": _TRUST,
+    "tls_ca_regenerated": _TRUST,
+    "tls_expired": frozenset({"certificate"}),
+    "tls_not_yet_valid": frozenset({"certificate"}),
+    "tls_hostname_mismatch": frozenset({"certificate", "settings"}),
+    "transport_port_with_credentials": frozenset({"settings"}),
+    "remote_cluster_port_without_credentials": _NEW_KEY,
+    "credentials_not_reloaded": frozenset({"reload"}),
+    "api_key_wrong_type": _NEW_KEY,
+    "api_key_invalid": _NEW_KEY,
+    "api_key_invalidated": _NEW_KEY,
+    "api_key_expired": _NEW_KEY,
+    "key_access_excludes": frozenset({"api_key"}),
+    "user_lacks_remote_indices": frozenset({"role"}),
+    "proxy_no_route": frozenset({"settings"}),
+    "http_proxy": frozenset({"settings"}),
+}
+
+
+def expected_at(
+    verdict: DoctorVerdict | None, level: EvidenceLevel, address: str
+) -> DoctorVerdict | None:
+    if verdict is None:
+        return None
+    at = verdict.at(level)
+    return replace(at, nodes=tuple(address if n == ADDRESS else n for n in at.nodes))
+
+
+def mismatches(run: Run, expected: DoctorVerdict | None, *, lab_cuts: bool = False) -> list[str]:
+    """How ``run`` differs from ``expected`` at its level (None: green, no finding).
+    ``lab_cuts``: the lab itself cut the pair's connections a moment ago (moving a shared pair
+    between scenarios cuts the relay), which the node's live health rightly counts: a healthy
+    pair may then be yellow with a ``connection_unreliable`` warning, and nothing else."""
+    alias = run.alias
+    if not alias:
+        return [f"{run.level.value}: no report: {run.output[-1500:]}"]
+    findings = alias.get("findings") or []
+    out = []
+    if expected is None:
+        warned = {w["cause"] for w in alias.get("warnings") or []}
+        if lab_cuts and warned <= {"connection_unreliable"}:
+            healthy = (
+                run.code == 0 and findings == [] and alias.get("status") in ("green", "yellow")
+            )
+        else:
+            healthy = (run.code, alias.get("status"), findings) == (0, "green", [])
+        if not healthy:
+            out.append(f"not green: {run.summary()}")
+        return [f"{run.level.value}: {problem}" for problem in out]
+    if run.code != expected.exit_code:
+        out.append(f"exit {run.code}, expected {expected.exit_code}")
+    listed = (alias.get("warnings") or []) if expected.warning else findings
+    if expected.warning and findings:
+        out.append(f"a finding where a warning was expected: {run.summary()}")
+    if not listed:
+        return [f"{run.level.value}: no finding (exit {run.code}, {alias.get('status')})"]
+    f = listed[0]
+    got = (f["stage"], f["cause"], f["side"], tuple(f["nodes"]))
+    want = (expected.stage.value, expected.cause, expected.side.value, expected.nodes)
+    if got != want:
+        out.append(f"{got} != {want}")
+    if tuple(sorted(f.get("candidates") or ())) != expected.candidates:
+        out.append(f"candidates {sorted(f.get('candidates') or ())}")
+    fix = f.get("fix") or {}
+    if not expected.decided:  # no fix yet: what would decide instead
+        if not f.get("would_decide"):
+            out.append("undecided without what would decide")
+    elif not fix.get("summary"):
+        out.append("no fix summary")
+    else:
+        kinds = FIX_KINDS.get(f["cause"])
+        kind = first_action(fix.get("steps") or [])
+        if kinds is not None and kind not in kinds:
+            out.append(f"the fix starts with {kind}, not {sorted(kinds)}: {fix.get('steps')}")
+    return [f"{run.level.value}: {problem}" for problem in out]
+
+
+def no_secret(text: str, secrets: Sequence[str]) -> list[str]:
+    return [s[:4] + "…" for s in secrets if s and s in text]
+
+
+__all__ = [
+    "FIX_KINDS",
+    "Run",
+    "expected_at",
+    "level_args",
+    "mismatches",
+    "no_secret",
+    "run_level",
+    "run_levels",
+]
