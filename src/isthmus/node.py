@@ -79,6 +79,7 @@ from isthmus.transport.node_servers import local_node, start_remote_cluster_serv
 from isthmus.transport.server import TransportServer
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
+    from isthmus.ccr.auto_follower import AutoFollower
     from isthmus.ccr.service import CcrService
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
@@ -268,6 +269,7 @@ class Node:
         ccr = self._ccr_service(cluster, indices, remote, security)
         stack.push_async_callback(ccr.close)
         cluster.add_applier(ccr.apply)
+        auto_follow = self._auto_follower(ccr, security)
         routes = all_routes(
             cluster_api=ClusterApiDeps(
                 identity,
@@ -289,7 +291,7 @@ class Node:
             ),
             health_api=HealthApiDeps(identity, cluster_actions, disk, remote, probes.settings),
             security_service=security.service if security is not None else None,
-            ccr_api=CcrApiDeps(ccr, authz),
+            ccr_api=CcrApiDeps(ccr, authz, auto_follow),
             ccr_leader_api=CcrLeaderApiDeps(leader),
         )
         app = RestApp(
@@ -310,6 +312,7 @@ class Node:
                 group.create_task(indices.refresh_loop(), name="refresh"),
                 group.create_task(disk.run(), name="disk threshold monitor"),
                 group.create_task(probes.run(), name="remote health probes"),
+                group.create_task(auto_follow.run(), name="ccr auto-follow"),
                 # Remotes from isthmus.yml and persisted settings connect in the
                 # background: unlike ES, the start does not wait for them.
                 group.create_task(
@@ -389,6 +392,13 @@ class Node:
             renew_interval_s=self.settings.get(RENEW_INTERVAL).seconds,
             subject_lookup=lookup,
         )
+
+    def _auto_follower(self, ccr: CcrService, security: Any) -> AutoFollower:
+        """CCR's auto-follow coordinator; it follows as the user who created each pattern."""
+        from isthmus.ccr.auto_follower import AutoFollower
+
+        lookup = security.service.lookup_user if security is not None else None
+        return AutoFollower(ccr, subject_lookup=lookup)
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -491,3 +491,65 @@ def test_closed_follower_stops_and_resumes_when_opened(
     bulk(lc, "shut", [("index", "while-closed", 1), ("delete", "2", 0)])
     fc.indices.open(index="shut-copy")
     wait_for(lambda: converged(lc, fc, "shut", "shut-copy"), what="caught up after reopening")
+
+
+def test_auto_follow_patterns(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    lc, fc = clients(pair)
+    make_leader(lc, "af-old", shards=1)
+    resp = fc.ccr.put_auto_follow_pattern(
+        name="af",
+        remote_cluster="leader",
+        leader_index_patterns=["af-*"],
+        leader_index_exclusion_patterns=["af-skip*"],
+        follow_index_pattern="{{leader_index}}-auto",
+        max_read_request_operation_count=100,
+    )
+    assert resp.body == {"acknowledged": True}
+    assert fc.ccr.get_auto_follow_pattern(name="af").body == {
+        "patterns": [
+            {
+                "name": "af",
+                "pattern": {
+                    "active": True,
+                    "remote_cluster": "leader",
+                    "leader_index_patterns": ["af-*"],
+                    "leader_index_exclusion_patterns": ["af-skip*"],
+                    "follow_index_pattern": "{{leader_index}}-auto",
+                    "max_read_request_operation_count": 100,
+                },
+            }
+        ]
+    }
+    # Only indices created after the pattern, and not excluded, are followed.
+    make_leader(lc, "af-new", shards=1)
+    make_leader(lc, "af-skip-1", shards=1)
+    wait_for(lambda: fc.indices.exists(index="af-new-auto"), what="auto-followed index")
+    wait_for(lambda: converged(lc, fc, "af-new", "af-new-auto"))
+    info = fc.ccr.follow_info(index="af-new-auto")["follower_indices"][0]
+    assert info["parameters"]["max_read_request_operation_count"] == 100
+    stats = fc.ccr.stats()["auto_follow_stats"]
+    assert stats["number_of_successful_follow_indices"] == 1
+    assert [c["cluster_name"] for c in stats["auto_followed_clusters"]] == ["leader"]
+    assert not fc.indices.exists(index="af-old-auto,af-skip-1-auto")
+    # A paused pattern follows nothing new until resumed.
+    assert fc.ccr.pause_auto_follow_pattern(name="af").body == {"acknowledged": True}
+    assert fc.ccr.get_auto_follow_pattern(name="af")["patterns"][0]["pattern"]["active"] is False
+    make_leader(lc, "af-late", shards=1)
+    time.sleep(1.5)
+    assert not fc.indices.exists(index="af-late-auto")
+    fc.ccr.resume_auto_follow_pattern(name="af")
+    wait_for(lambda: fc.indices.exists(index="af-late-auto"), what="followed after resume")
+    assert fc.ccr.delete_auto_follow_pattern(name="af").body == {"acknowledged": True}
+    status, error = error_of(lambda: fc.ccr.get_auto_follow_pattern(name="af"))
+    assert (status, error["type"], error["reason"]) == (
+        404,
+        "resource_not_found_exception",
+        "auto-follow pattern [af] is missing",
+    )
+    assert fc.ccr.get_auto_follow_pattern().body == {"patterns": []}
+    status, error = error_of(
+        lambda: fc.ccr.put_auto_follow_pattern(
+            name="bad", remote_cluster="nope", leader_index_patterns=["x"]
+        )
+    )
+    assert (status, error["reason"]) == (404, "no such remote cluster: [nope]")

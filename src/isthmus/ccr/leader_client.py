@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from isthmus.ccr.wire import (
     LeaderIndexMetadataRequest,
     LeaderIndexMetadataResponse,
+    LeaderIndexSummary,
+    LeaderIndicesRequest,
+    LeaderIndicesResponse,
     RetentionLeaseRequest,
     ShardChangesRequest,
     ShardChangesResponse,
@@ -64,6 +67,13 @@ class LeaderClient:
             CLUSTER_STATE_ACTION, LeaderIndexMetadataRequest(index).to_payload(), _REQUEST_TIMEOUT_S
         )
         return LeaderIndexMetadataResponse.from_payload(answer)
+
+    async def list_indices(self, patterns: tuple[str, ...]) -> tuple[LeaderIndexSummary, ...]:
+        """The leader's concrete indices matching ``patterns`` (auto-follow's view)."""
+        answer = await self._request(
+            CLUSTER_STATE_ACTION, LeaderIndicesRequest(patterns).to_payload(), _REQUEST_TIMEOUT_S
+        )
+        return LeaderIndicesResponse.from_payload(answer).indices
 
     async def shard_changes(self, request: ShardChangesRequest) -> ShardChangesResponse:
         timeout = request.poll_timeout_ms / 1000 + _POLL_MARGIN_S

@@ -118,7 +118,7 @@ class FollowParameters:
 
     @classmethod
     def from_store(cls, stored: Mapping[str, str]) -> FollowParameters:
-        return _parse_parameters(RESUME_FOLLOW_PARSER, stored, consumed=set())[0]
+        return parse_parameters(RESUME_FOLLOW_PARSER, stored, consumed=set())[0]
 
 
 # The order ES checks the count fields in (size checks come after their count).
@@ -193,7 +193,7 @@ DEFAULTS = ResolvedParameters(
 )
 
 
-def _parse_parameters(
+def parse_parameters(
     parser: str, body: Mapping[str, Any], consumed: set[str]
 ) -> tuple[FollowParameters, set[str]]:
     values: dict[str, Any] = {}
@@ -222,13 +222,13 @@ def _parse_parameters(
     return FollowParameters(**values), consumed | set(values)
 
 
-def _unknown(parser: str, body: Mapping[str, Any], known: set[str]) -> None:
+def check_unknown(parser: str, body: Mapping[str, Any], known: set[str]) -> None:
     for key in body:
         if key not in known:
             raise XContentParseError(f"[{parser}] unknown field [{key}]")
 
 
-def _raise_validation(errors: list[str]) -> None:
+def raise_validation(errors: list[str]) -> None:
     if errors:
         numbered = "".join(f"{i}: {msg};" for i, msg in enumerate(errors, 1))
         raise ActionRequestValidationError(f"Validation Failed: {numbered}")
@@ -241,9 +241,9 @@ def parse_resume_body(body: Mapping[str, Any] | None) -> FollowParameters:
     """``resume_follow``'s optional body: only the tuning parameters."""
     if not body:
         return FollowParameters()
-    _unknown(RESUME_FOLLOW_PARSER, body, _KNOWN_PARAMETERS)
-    params, _ = _parse_parameters(RESUME_FOLLOW_PARSER, body, set())
-    _raise_validation(params.validate())
+    check_unknown(RESUME_FOLLOW_PARSER, body, _KNOWN_PARAMETERS)
+    params, _ = parse_parameters(RESUME_FOLLOW_PARSER, body, set())
+    raise_validation(params.validate())
     return params
 
 
@@ -265,7 +265,7 @@ def parse_put_follow(
     body = body or {}
     parser = PUT_FOLLOW_PARSER
     known = _KNOWN_PARAMETERS | {"remote_cluster", "leader_index", "settings", "data_stream_name"}
-    _unknown(parser, body, known)
+    check_unknown(parser, body, known)
     remote = (
         as_str(parser, "remote_cluster", body["remote_cluster"])
         if "remote_cluster" in body
@@ -282,7 +282,7 @@ def parse_put_follow(
     settings: dict[str, str] = {}
     if body.get("settings") is not None:
         settings = flat_settings(as_object(parser, "settings", body["settings"]))
-    params, _ = _parse_parameters(parser, body, set())
+    params, _ = parse_parameters(parser, body, set())
     errors = params.validate()
     if remote is None:
         errors.append("remote_cluster is missing")
@@ -290,7 +290,7 @@ def parse_put_follow(
         errors.append("leader_index is missing")
     if stream is not None and not stream.strip():
         errors.append("data stream name must contain text if present")
-    _raise_validation(errors)
+    raise_validation(errors)
     assert remote is not None and leader is not None
     return PutFollowRequest(
         follower_index,

@@ -171,6 +171,9 @@ class ClusterMetadata:
     persistent: dict[str, Any] = field(default_factory=dict)
     transient: dict[str, Any] = field(default_factory=dict)
     version: int = 0
+    # ES's cluster-level custom metadata by type (cross-cluster replication keeps its auto-follow
+    # patterns here; see isthmus.ccr.auto_follow). Persisted.
+    customs: dict[str, Any] = field(default_factory=dict)
 
     def index(self, name: str) -> IndexMetadata | None:
         return self.indices.get(name)
@@ -209,6 +212,7 @@ class ClusterMetadata:
             "indices": [m.to_json() for m in self.indices.values()],
             "persistent": self.persistent,
             "version": self.version,
+            **({"customs": self.customs} if self.customs else {}),
         }
 
     @classmethod
@@ -219,4 +223,5 @@ class ClusterMetadata:
             indices={m.name: m for m in indices},
             persistent=dict(body.get("persistent", {})),
             version=int(body.get("version", 0)),
+            customs=dict(body.get("customs") or {}),
         )

@@ -3,6 +3,8 @@
 Each route names ES's action, so the guard authorizes it as ES does: ``put_follow`` and
 ``unfollow`` are index actions on the follower (``manage_follow_index``), pause and resume are
 cluster actions (``manage_ccr``), info and stats are ``cluster:monitor/ccr/*`` (``monitor``).
+Auto-follow patterns (``/_ccr/auto_follow[/<name>[/pause|/resume]]``) are
+``cluster:admin/xpack/ccr/auto_follow_pattern/*`` (``manage_ccr``).
 ``PUT _ccr/follow`` also needs what ES's follow checks next: ``manage_ccr`` (it starts the follow
 as resume does) and ``write`` and ``monitor`` on the follower (the follow task writes there).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from isthmus.ccr.auto_follow import parse_put_pattern
 from isthmus.ccr.follower_index import CcrMetadata, FollowTaskRecord
 from isthmus.ccr.params import parse_put_follow, parse_resume_body
 from isthmus.cluster.resolve import IndicesOptions, resolve
@@ -20,6 +23,7 @@ from isthmus.http.handlers.common import MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Route, route
 
 if TYPE_CHECKING:
+    from isthmus.ccr.auto_follower import AutoFollower
     from isthmus.ccr.service import CcrService
     from isthmus.security.index_authorization import IndexAuthorization
 
@@ -30,6 +34,10 @@ UNFOLLOW_ACTION = "indices:admin/xpack/ccr/unfollow"
 FOLLOW_INFO_ACTION = "cluster:monitor/ccr/follow_info"
 FOLLOW_STATS_ACTION = "cluster:monitor/ccr/follow_stats"
 CCR_STATS_ACTION = "cluster:monitor/ccr/stats"
+PUT_PATTERN_ACTION = "cluster:admin/xpack/ccr/auto_follow_pattern/put"
+GET_PATTERN_ACTION = "cluster:admin/xpack/ccr/auto_follow_pattern/get"
+DELETE_PATTERN_ACTION = "cluster:admin/xpack/ccr/auto_follow_pattern/delete"
+ACTIVATE_PATTERN_ACTION = "cluster:admin/xpack/ccr/auto_follow_pattern/activate"
 # What the follow task does on the follower, checked at follow time (ES checks the user's
 # privileges stored with the task when it writes).
 _FOLLOWER_WRITE = "indices:data/write/bulk_shard_operations[s]"
@@ -42,6 +50,7 @@ class CcrApiDeps:
 
     ccr: CcrService
     authz: IndexAuthorization | None
+    auto_follow: AutoFollower
 
 
 def routes(s: CcrApiDeps) -> list[Route]:
@@ -117,16 +126,28 @@ def routes(s: CcrApiDeps) -> list[Route]:
         return out
 
     async def ccr_stats(req: Request) -> dict[str, Any]:
-        return {
-            "auto_follow_stats": {
-                "number_of_failed_follow_indices": 0,
-                "number_of_failed_remote_cluster_state_requests": 0,
-                "number_of_successful_follow_indices": 0,
-                "recent_auto_follow_errors": [],
-                "auto_followed_clusters": [],
-            },
-            "follow_stats": follow_stats(None),
-        }
+        return {"auto_follow_stats": s.auto_follow.stats(), "follow_stats": follow_stats(None)}
+
+    async def put_pattern(req: Request) -> dict[str, Any]:
+        name = req.path_params["name"]
+        pattern = parse_put_pattern(name, json_object(req, required=True))
+        await s.auto_follow.put(name, pattern, req.subject)
+        return {"acknowledged": True}
+
+    async def get_pattern(req: Request) -> dict[str, Any]:
+        return s.auto_follow.get(req.path_params.get("name"))
+
+    async def delete_pattern(req: Request) -> dict[str, Any]:
+        await s.auto_follow.delete(req.path_params["name"])
+        return {"acknowledged": True}
+
+    async def pause_pattern(req: Request) -> dict[str, Any]:
+        await s.auto_follow.activate(req.path_params["name"], False)
+        return {"acknowledged": True}
+
+    async def resume_pattern(req: Request) -> dict[str, Any]:
+        await s.auto_follow.activate(req.path_params["name"], True)
+        return {"acknowledged": True}
 
     return [
         route(
@@ -158,4 +179,42 @@ def routes(s: CcrApiDeps) -> list[Route]:
             "GET", "/{index}/_ccr/stats", stats, params=MASTER_PARAMS, action=FOLLOW_STATS_ACTION
         ),
         route("GET", "/_ccr/stats", ccr_stats, params=MASTER_PARAMS, action=CCR_STATS_ACTION),
+        route(
+            "PUT",
+            "/_ccr/auto_follow/{name}",
+            put_pattern,
+            params=MASTER_PARAMS,
+            action=PUT_PATTERN_ACTION,
+        ),
+        route(
+            "GET", "/_ccr/auto_follow", get_pattern, params=MASTER_PARAMS, action=GET_PATTERN_ACTION
+        ),
+        route(
+            "GET",
+            "/_ccr/auto_follow/{name}",
+            get_pattern,
+            params=MASTER_PARAMS,
+            action=GET_PATTERN_ACTION,
+        ),
+        route(
+            "DELETE",
+            "/_ccr/auto_follow/{name}",
+            delete_pattern,
+            params=MASTER_PARAMS,
+            action=DELETE_PATTERN_ACTION,
+        ),
+        route(
+            "POST",
+            "/_ccr/auto_follow/{name}/pause",
+            pause_pattern,
+            params=MASTER_PARAMS,
+            action=ACTIVATE_PATTERN_ACTION,
+        ),
+        route(
+            "POST",
+            "/_ccr/auto_follow/{name}/resume",
+            resume_pattern,
+            params=MASTER_PARAMS,
+            action=ACTIVATE_PATTERN_ACTION,
+        ),
     ]
