@@ -193,3 +193,26 @@ def test_follow_in_the_certificate_model(certificate_lab: Lab) -> None:
     assert denied.value.body["error"]["reason"].startswith(
         "insufficient privileges to follow index [secret]"
     )
+
+
+def test_auto_follow_as_the_pattern_user(lab: Lab) -> None:
+    es = client(lab, "replicator", "replicator-pw")
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    leader = leader_client(lab)
+    es.ccr.put_auto_follow_pattern(
+        name="auto",
+        remote_cluster=ALIAS,
+        leader_index_patterns=[f"{INDEX}-auto-*"],
+        follow_index_pattern="logs-copy-{{leader_index}}",
+    )
+    leader.indices.create(index=f"{INDEX}-auto-1")
+    leader.index(index=f"{INDEX}-auto-1", id="1", document={"n": 1}, refresh=True)
+    follower = f"logs-copy-{INDEX}-auto-1"
+    wait_for(lambda: bool(admin.indices.exists(index=follower)))
+    wait_for(lambda: docs(admin, follower) == docs(leader, f"{INDEX}-auto-1"))
+    # A user without manage_ccr may not see or change patterns.
+    nobody = client(lab, "nobody", "nobody-pw")
+    with pytest.raises(ApiError) as denied:
+        nobody.ccr.get_auto_follow_pattern(name="auto")
+    assert denied.value.meta.status == 403
+    es.ccr.delete_auto_follow_pattern(name="auto")

@@ -58,6 +58,10 @@ class AutoFollowPattern:
             leader_index, self.leader_index_exclusion_patterns
         )
 
+    def names_hidden(self) -> bool:
+        """Whether the pattern may pick hidden indices (ES: a pattern starting with '.')."""
+        return any(p.startswith(".") for p in self.leader_index_patterns)
+
     def follower_name(self, leader_index: str) -> str:
         template = self.follow_index_pattern or LEADER_INDEX_PLACEHOLDER
         return template.replace(LEADER_INDEX_PLACEHOLDER, leader_index)

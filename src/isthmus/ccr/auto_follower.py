@@ -2,8 +2,9 @@
 
 ES's ``AutoFollowCoordinator``: for each remote alias that active patterns name, it reads the
 remote's index list every :data:`POLL_INTERVAL_S`, and for each pattern follows every open
-leader index that matches it, is not itself a follower, and was not handled by the pattern yet
-(those existing when the pattern was created count as handled). A follower is made exactly as
+leader index that matches it and was not handled by the pattern yet (those existing when the
+pattern was created count as handled; a closed one waits until it is opened; a hidden one only
+for a pattern starting with ``.``). A follower may itself be followed, as in ES. A follower is made exactly as
 ``PUT _ccr/follow`` makes it, as the user who created the pattern, with the pattern's name
 template, settings and parameters. What fails is counted and kept in ``recent_auto_follow_errors``
 (ES's keys: ``<pattern>`` for a failed read of the remote, ``<pattern>:<leader index>`` for a
@@ -104,9 +105,10 @@ class AutoFollower:
             for leader in leader_indices:
                 if leader.uuid in pattern.followed or not pattern.matches(leader.name):
                     continue
-                if leader.state != "open" or leader.is_follower:
-                    handled.append(leader.uuid)  # ES skips these for good
-                    continue
+                if leader.hidden and not pattern.names_hidden():
+                    continue  # ES: a hidden index only for a pattern starting with '.'
+                if leader.state != "open":
+                    continue  # followed once it is opened
                 if await self._follow(name, pattern, leader.name):
                     handled.append(leader.uuid)
             if handled:
