@@ -39,6 +39,7 @@ from isthmus.actions.indices import IndicesActions
 from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
 from isthmus.actions.search import SearchActions
 from isthmus.ccr.leader import LeaderShards
+from isthmus.ccr.leader_restore import RestoreSessions
 from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
@@ -198,6 +199,9 @@ class Node:
             index_metadata=leader.index_metadata,
         )
         leader.register(transport.registry)
+        restores = RestoreSessions(leader, lambda: env.node_id)
+        restores.register(transport.registry)
+        stack.push_async_callback(restores.close)
         remote_server: TransportServer[Subject] | None = None
         if listener.enabled:
             remote_server = rcs = await start_remote_cluster_server(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,10 +23,15 @@ import pytest
 from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.ccr.wire import (
+    FileChunkRequest,
+    FileChunkResponse,
     LeaderIndexMetadataRequest,
     LeaderIndexMetadataResponse,
     LeaderIndicesRequest,
     LeaderIndicesResponse,
+    RestoreSessionRequest,
+    RestoreSessionResponse,
+    RestoreShard,
     RetentionLeaseRequest,
     ShardChangesRequest,
     ShardChangesResponse,
@@ -51,6 +57,9 @@ from isthmus.wire.names import (
     REMOTE_CLUSTER_HANDSHAKE_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
+    RESTORE_FILE_CHUNK_ACTION,
+    RESTORE_SESSION_CLEAR_ACTION,
+    RESTORE_SESSION_PUT_ACTION,
     SHARD_CHANGES_ACTION,
 )
 
@@ -475,5 +484,63 @@ def test_leader_metadata_refuses_an_alias(leader: Leader) -> None:
             names = [i.name for i in LeaderIndicesResponse.from_payload(listed).indices]
             assert LEADER in names and TRIMMED in names and POLLED in names
             assert "leader-alias-name" not in names
+
+    asyncio.run(run())
+
+
+def test_restore_session_over_the_remote_cluster_server(leader: Leader) -> None:
+    """ES runs restore sessions as the _system subject, within the key's replication access:
+    the replication key copies the store; the search key gets ES's 403 (ES's own text)."""
+    system = {name: outbound_headers(key, SYSTEM_SUBJECT_INFO) for name, key in leader.keys.items()}
+
+    async def run() -> None:
+        async with leader.api_key_channel("repl") as (channel, _):
+            meta = await metadata(channel, system["repl"], POLLED)
+            shard = RestoreShard(POLLED, meta.uuid, 0)
+            opened = RestoreSessionResponse.from_payload(
+                await channel.request(
+                    RESTORE_SESSION_PUT_ACTION,
+                    RestoreSessionRequest("sess-1", shard).to_payload(),
+                    system["repl"],
+                )
+            )
+            (file,) = opened.files
+            data = b""
+            while len(data) < file.length:
+                ask = FileChunkRequest(
+                    "sess-1", file.name, min(8192, file.length - len(data)), shard
+                )
+                got = FileChunkResponse.from_payload(
+                    await channel.request(
+                        RESTORE_FILE_CHUNK_ACTION, ask.to_payload(), system["repl"]
+                    )
+                )
+                assert got.offset == len(data)
+                data += got.chunk
+            assert f"{zlib.crc32(data):08x}" == file.checksum and data.startswith(
+                b"SQLite format 3"
+            )
+            with pytest.raises(IsthmusError) as bad_file:
+                ask = FileChunkRequest("sess-1", "segments_9", 10, shard)
+                await channel.request(RESTORE_FILE_CHUNK_ACTION, ask.to_payload(), system["repl"])
+            assert bad_file.value.reason == "invalid file name [segments_9]"
+            clear = RestoreSessionRequest("sess-1", shard).to_payload()
+            await channel.request(RESTORE_SESSION_CLEAR_ACTION, clear, system["repl"])
+        async with leader.api_key_channel("search") as (channel, _):
+            with pytest.raises(IsthmusError) as denied:
+                await channel.request(
+                    RESTORE_SESSION_PUT_ACTION,
+                    RestoreSessionRequest("sess-2", shard).to_payload(),
+                    system["search"],
+                )
+            assert denied.value.http_status == 403
+            assert denied.value.reason.startswith(
+                f"action [{RESTORE_SESSION_PUT_ACTION}] towards remote cluster is unauthorized for "
+                "user [_system] with assigned roles [] authenticated by API key id ["
+            )
+            assert denied.value.reason.endswith(
+                f"on indices [{POLLED}], this action is granted by the index privileges "
+                "[cross_cluster_replication_internal,all]"
+            )
 
     asyncio.run(run())

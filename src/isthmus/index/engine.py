@@ -599,6 +599,18 @@ class ShardEngine:
             self.refreshes,
         )
 
+    def snapshot_store(self, dest: Path) -> SeqNoStats:
+        """A consistent copy of the store at ``dest`` (SQLite's online backup, taken under the
+        shard's lock: no write lands half in it), with the checkpoints it holds: what a CCR
+        restore session ships to a new follower (:mod:`isthmus.index.store_snapshot`)."""
+        with self._lock:
+            target = sqlite3.connect(dest)
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
+            return self.seq_no_stats()
+
     def close(self) -> None:
         with self._lock:
             if self._dirty:

@@ -46,6 +46,9 @@ from isthmus.wire.names import (
     RENEW_RETENTION_LEASE_ACTION,
     RESOLVE_CLUSTER_ACTION,
     RESOLVE_INDEX_ACTION,
+    RESTORE_FILE_CHUNK_ACTION,
+    RESTORE_SESSION_CLEAR_ACTION,
+    RESTORE_SESSION_PUT_ACTION,
     SEARCH_ACTION,
     SEARCH_SHARDS_ACTION,
     SHARD_CHANGES_ACTION,
@@ -101,9 +104,9 @@ ALLOWED_ACTIONS = frozenset(
         ADD_RETENTION_LEASE_ACTION,
         REMOVE_RETENTION_LEASE_ACTION,
         RENEW_RETENTION_LEASE_ACTION,
-        "indices:internal/admin/ccr/restore/session/put",
-        "indices:internal/admin/ccr/restore/session/clear",
-        "indices:internal/admin/ccr/restore/file_chunk/get",
+        RESTORE_SESSION_PUT_ACTION,
+        RESTORE_SESSION_CLEAR_ACTION,
+        RESTORE_FILE_CHUNK_ACTION,
     }
 )
 

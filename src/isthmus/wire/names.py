@@ -55,3 +55,7 @@ SHARD_CHANGES_ACTION: Final = "indices:data/read/xpack/ccr/shard_changes"
 ADD_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/add_retention_lease"
 RENEW_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/renew_retention_lease"
 REMOVE_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/remove_retention_lease"
+# A follower's bootstrap from a copy of the leader shard's store (ES's restore session).
+RESTORE_SESSION_PUT_ACTION: Final = "indices:internal/admin/ccr/restore/session/put"
+RESTORE_FILE_CHUNK_ACTION: Final = "indices:internal/admin/ccr/restore/file_chunk/get"
+RESTORE_SESSION_CLEAR_ACTION: Final = "indices:internal/admin/ccr/restore/session/clear"

@@ -339,3 +339,31 @@ def test_a_gap_filled_after_a_replay_is_replayed_after_another_crash(
     eng.refresh()
     assert [searchable(eng, d) for d in "abc"] == [1, 1, 1]
     eng.close()
+
+
+def test_a_store_snapshot_becomes_a_follower_shard(
+    leader: ShardEngine, tmp_path: Path, clock: Clock
+) -> None:
+    from isthmus.index.store_snapshot import install_snapshot
+
+    leader.write([index_op("a", {"n": 1}), index_op("b", {"n": 2}), DeleteOp("a")], MAPPING)
+    leader.add_retention_lease("f/1", 0, "ccr", HOUR_MS)
+    stats = leader.snapshot_store(tmp_path / "snap.sqlite")
+    assert (stats.max_seq_no, stats.local_checkpoint) == (2, 2)
+    leader.write([index_op("c", {"n": 3})], MAPPING)  # after the snapshot: not in it
+    install_snapshot(tmp_path / "snap.sqlite", tmp_path / "copy")
+    copy = ShardEngine(tmp_path / "copy", MAPPING, clock=clock)
+    try:
+        assert (copy.max_seq_no, copy.local_checkpoint) == (2, 2)
+        assert copy.history_uuid != leader.history_uuid
+        assert copy.retention_leases(HOUR_MS) == []
+        assert copy.get("a") is None and copy.get("c") is None
+        b = copy.get("b")
+        assert b is not None and (b.seq_no, b.version) == (1, 1)
+        copy.refresh()
+        assert searchable(copy, "b") == 1 and searchable(copy, "a") == 0
+        # and it follows on from the snapshot's checkpoint
+        copy.apply_replicated(leader.history(3, 3), MAPPING)
+        assert copy.local_checkpoint == 3 and copy.get("c") is not None
+    finally:
+        copy.close()
