@@ -1,21 +1,17 @@
-"""The follower side of cross-cluster replication: its APIs and the follow tasks it runs.
+"""The follower side of cross-cluster replication: its APIs.
 
 :class:`CcrService` answers ``PUT _ccr/follow``, ``pause_follow``, ``resume_follow`` and
-``unfollow`` with ES's checks and messages, and keeps one :class:`ShardFollowTask` per shard of
-every follower whose follow task is recorded (see :mod:`isthmus.ccr.follower_index`): it is an
-applier of the cluster metadata, so a follow task starts when its record appears and the index
-is open (at node start too: following survives a restart) and stops when the record goes
-(pause), the index closes or is deleted. A task that failed fatally stays listed with its
-``fatal_exception`` until ``resume_follow`` (or ``pause_follow``).
+``unfollow`` with ES's checks and messages. Each changes the follower's metadata (its follow task
+record, see :mod:`isthmus.ccr.follower_index`); the follow tasks follow that metadata
+(:mod:`isthmus.ccr.follower_tasks`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from isthmus.ccr.follower_index import (
@@ -24,23 +20,14 @@ from isthmus.ccr.follower_index import (
     check_override_settings,
     follower_metadata,
     is_following_index,
-    leader_mapping,
-    synced_settings,
     unfollowed,
     with_task,
 )
+from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest
-from isthmus.ccr.shard_task import (
-    ApplyOps,
-    MetadataVersions,
-    ShardFollowSpec,
-    ShardFollowTask,
-    SyncMetadata,
-)
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
-    ReplicatedOp,
     RetentionLeaseRequest,
     ShardChangesRequest,
     retention_lease_id,
@@ -48,17 +35,14 @@ from isthmus.ccr.wire import (
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.cluster import blocks
 from isthmus.cluster.metadata import (
-    AliasMetadata,
     ClusterMetadata,
     IndexMetadata,
     new_uuid,
     validate_index_name,
 )
-from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
-    IndexClosedError,
     IndexNotFoundError,
     IsthmusError,
     ResourceAlreadyExistsError,
@@ -66,9 +50,7 @@ from isthmus.errors import (
     SecurityError,
     TaskAlreadyExistsError,
 )
-from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
-from isthmus.supervision import TaskSet
 from isthmus.wire.names import SHARD_CHANGES_ACTION
 
 if TYPE_CHECKING:
@@ -80,23 +62,9 @@ log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTasksExec
 ES_VERSION_ID = "8518000"
 
 
-@dataclass
-class FollowerRun:
-    """The running (or fatally stopped) follow tasks of one follower index."""
-
-    index: str
-    uuid: str
-    ccr: CcrMetadata
-    record: FollowTaskRecord
-    tasks: list[ShardFollowTask] = field(default_factory=list)
-    runs: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return any(t.status.fatal_exception is not None for t in self.tasks)
-
-
 class CcrService:
+    """The follower-side APIs; the follow tasks themselves are :attr:`tasks`'s."""
+
     def __init__(
         self,
         cluster: ClusterService,
@@ -109,160 +77,24 @@ class CcrService:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.cluster = cluster
-        self.indices = indices
         self.remote = remote
         self.cluster_name = cluster_name
-        self.renew_interval_s = renew_interval_s
-        self._subject_lookup = subject_lookup
-        self._clock = clock
-        self._runs: dict[str, FollowerRun] = {}
-        # Who started each follower's tasks, while this node runs (after a restart: looked up).
-        self._subjects: dict[str, Subject | None] = {}
-        self._tasks = TaskSet("ccr follow tasks", log)
-        self._closed = False
-
-    # --- lifecycle -------------------------------------------------------------------------
+        self.tasks = FollowerTasks(
+            cluster,
+            indices,
+            remote,
+            cluster_name=cluster_name,
+            renew_interval_s=renew_interval_s,
+            subject_lookup=subject_lookup,
+            clock=clock,
+        )
 
     async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
-        """Applier: run exactly the follow tasks the metadata records on open indices."""
-        if self._closed:
-            return
-        wanted = {
-            meta.uuid: meta
-            for meta in new.indices.values()
-            if meta.is_open and FollowTaskRecord.of(meta) is not None
-        }
-        for uuid in list(self._runs):
-            run = self._runs[uuid]
-            meta = wanted.get(uuid)
-            if meta is None or FollowTaskRecord.of(meta) != run.record:
-                await self._stop(uuid)
-        for uuid, meta in wanted.items():
-            if uuid not in self._runs:
-                self._start(meta)
+        """Applier of the cluster metadata: the follow tasks follow it."""
+        await self.tasks.apply(old, new)
 
     async def close(self) -> None:
-        self._closed = True
-        await self._tasks.close()
-        self._runs.clear()
-
-    def _subject_for(self, meta: IndexMetadata, record: FollowTaskRecord) -> Subject | None:
-        if meta.uuid in self._subjects:
-            return self._subjects[meta.uuid]
-        if record.user is not None and self._subject_lookup is not None:
-            return self._subject_lookup(record.user)
-        return None
-
-    def _start(self, meta: IndexMetadata) -> None:
-        ccr = CcrMetadata.of(meta)
-        record = FollowTaskRecord.of(meta)
-        if ccr is None or record is None:
-            return
-        run = FollowerRun(meta.name, meta.uuid, ccr, record)
-        client = LeaderClient(self.remote, ccr.remote_cluster, self._subject_for(meta, record))
-        lease = retention_lease_id(
-            self.cluster_name,
-            meta.name,
-            meta.uuid,
-            ccr.remote_cluster,
-            ccr.leader_index_name,
-            ccr.leader_index_uuid,
-        )
-        parameters = record.parameters.resolved()
-        for n in range(meta.number_of_shards):
-            shard_id = ShardId(meta.uuid, n, meta.name)
-            shard = self.indices.shard(shard_id)
-            checkpoint = shard.engine.local_checkpoint if shard is not None else -1
-            history = ccr.shard_history_uuids[n] if n < len(ccr.shard_history_uuids) else ""
-            spec = ShardFollowSpec(
-                follower=shard_id,
-                remote_cluster=ccr.remote_cluster,
-                leader_index=ccr.leader_index_name,
-                leader_index_uuid=ccr.leader_index_uuid,
-                history_uuid=history,
-                lease_id=lease,
-                parameters=parameters,
-                renew_interval_s=self.renew_interval_s,
-            )
-            task = ShardFollowTask(
-                spec,
-                client,
-                self._applier(shard_id),
-                self._metadata_syncer(meta.uuid, client, ccr),
-                checkpoint=checkpoint,
-                clock=self._clock,
-            )
-            run.tasks.append(task)
-            run.runs.append(self._tasks.spawn(task.run(), name=f"{shard_id}"))
-        self._runs[meta.uuid] = run
-
-    async def _stop(self, uuid: str) -> None:
-        run = self._runs.pop(uuid, None)
-        if run is None:
-            return
-        for task in run.runs:
-            task.cancel()
-        await asyncio.gather(*run.runs, return_exceptions=True)
-
-    def _applier(self, shard_id: ShardId) -> ApplyOps:
-        cluster, indices = self.cluster, self.indices
-
-        async def apply(ops: Sequence[ReplicatedOp]) -> int:
-            meta = cluster.state.by_uuid(shard_id.index_uuid)
-            if meta is None:
-                raise IndexNotFoundError(shard_id.index_name)
-            shard = indices.shard(shard_id)
-            if shard is None:
-                raise IndexClosedError(meta.name, meta.uuid)
-            # Through the shard: a full disk is reported, and long polls of followers of this
-            # index (a chain) wake up.
-            stats = await shard.apply_replicated(ops, meta.mapping)
-            return stats.local_checkpoint
-
-        return apply
-
-    def _metadata_syncer(self, uuid: str, client: LeaderClient, ccr: CcrMetadata) -> SyncMetadata:
-        """Copy the leader's mapping, replicated settings and aliases onto the follower (ES's
-        sync of the three); each version of the follower moves only when its part changed."""
-        cluster = self.cluster
-
-        async def sync(seen: MetadataVersions) -> MetadataVersions:
-            leader = await client.index_metadata(ccr.leader_index_name)
-            if leader.uuid != ccr.leader_index_uuid:
-                raise IndexNotFoundError(ccr.leader_index_name)
-            mapping = IndexMapping(leader_mapping(leader.mapping))
-            aliases = _follower_aliases(leader)
-
-            def change(state: ClusterMetadata) -> ClusterMetadata:
-                meta = state.by_uuid(uuid)
-                if meta is None:
-                    raise IndexNotFoundError(ccr.leader_index_name)
-                settings = synced_settings(meta.settings, leader.settings)
-                changed = {
-                    "mapping": mapping.to_json() != meta.mapping.to_json(),
-                    "settings": settings != meta.settings,
-                    "aliases": aliases != meta.aliases,
-                }
-                if not any(changed.values()):
-                    return state
-                updated = replace(
-                    meta,
-                    mapping=mapping,
-                    settings=settings,
-                    aliases=aliases,
-                    version=meta.version + 1,
-                    mapping_version=meta.mapping_version + changed["mapping"],
-                    settings_version=meta.settings_version + changed["settings"],
-                    aliases_version=meta.aliases_version + changed["aliases"],
-                )
-                return replace(state, indices={**state.indices, meta.name: updated})
-
-            await cluster.submit(f"ccr metadata sync [{ccr.leader_index_name}]", change)
-            return MetadataVersions(
-                leader.mapping_version, leader.settings_version, leader.aliases_version
-            )
-
-        return sync
+        await self.tasks.close()
 
     # --- the APIs --------------------------------------------------------------------------
 
@@ -291,7 +123,7 @@ class CcrService:
             overrides=request.settings,
             task=record,
         )
-        self._subjects[uuid] = subject
+        self.tasks.subjects[uuid] = subject
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
@@ -337,7 +169,7 @@ class CcrService:
         ccr = CcrMetadata.of(meta)
         if ccr is None:
             raise IllegalArgumentError(f"follow index [{name}] does not have ccr metadata")
-        run = self._runs.get(meta.uuid)
+        run = self.tasks.run_of(meta.uuid)
         if FollowTaskRecord.of(meta) is not None and (run is None or not run.failed):
             raise TaskAlreadyExistsError(f"{meta.uuid}-0")
         client = LeaderClient(self.remote, ccr.remote_cluster, subject, policy="reconnect")
@@ -346,7 +178,7 @@ class CcrService:
         if subject is not None:
             await _check_privileges(client, leader)
         record = FollowTaskRecord(parameters, subject.username if subject else None)
-        self._subjects[meta.uuid] = subject
+        self.tasks.subjects[meta.uuid] = subject
         uuid = meta.uuid
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
@@ -356,12 +188,12 @@ class CcrService:
             return replace(state, indices={**state.indices, name: with_task(current, record)})
 
         if run is not None and run.failed:
-            await self._stop(meta.uuid)  # a fatally stopped follower starts again
+            await self.tasks.stop(meta.uuid)  # a fatally stopped follower starts again
         await self.cluster.submit(f"resume-follow [{name}]", change)
-        if meta.uuid not in self._runs:  # the record was the same: the applier kept none
+        if self.tasks.run_of(meta.uuid) is None:  # the record was the same: the applier kept none
             current = self.cluster.state.by_uuid(uuid)
             if current is not None and current.is_open:
-                self._start(current)
+                self.tasks.start(current)
         return {"acknowledged": True}
 
     async def unfollow(self, name: str) -> dict[str, bool]:
@@ -432,11 +264,10 @@ class CcrService:
         return [m for m in state.indices.values() if CcrMetadata.of(m) is not None]
 
     def run_of(self, uuid: str) -> FollowerRun | None:
-        return self._runs.get(uuid)
+        return self.tasks.run_of(uuid)
 
     def __repr__(self) -> str:
-        shards = sum(len(r.tasks) for r in self._runs.values())
-        return f"<CcrService followers={len(self._runs)} shard_tasks={shards}>"
+        return f"<CcrService {self.tasks!r}>"
 
 
 def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
@@ -500,10 +331,3 @@ def _validate_resume(
             f"the following index [{name}] is not ready to follow; the setting "
             "[index.xpack.ccr.following_index] must be enabled."
         )
-
-
-def _follower_aliases(leader: LeaderIndexMetadataResponse) -> dict[str, AliasMetadata]:
-    return {
-        alias: AliasMetadata.from_json(alias, body if isinstance(body, dict) else {})
-        for alias, body in leader.aliases.items()
-    }
