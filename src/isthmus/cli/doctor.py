@@ -95,6 +95,13 @@ def _with(options: list[Any]) -> Callable[[F], F]:
 )
 @click.option("--verify-rounds", default=10, show_default=True, type=int)
 @click.option(
+    "--verify-interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between --verify rounds.",
+)
+@click.option(
     "--bundle",
     "bundle_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -186,7 +193,7 @@ def run_doctor(opts: Mapping[str, Any]) -> int:
             report = _diagnose(bundle, opts)
             if report.exit_code == 0 or attempt == rounds - 1:
                 break
-            time.sleep(1.0)
+            time.sleep(float(opts.get("verify_interval", 1.0)))
         if opts.get("bundle_path"):
             Path(opts["bundle_path"]).write_bytes(encode(bundle, secrets))
     if opts.get("as_json"):

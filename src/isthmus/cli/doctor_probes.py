@@ -106,6 +106,20 @@ def candidate_cas(ctx: AliasContext) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _remote_addresses(ctx: AliasContext) -> tuple[str, ...]:
+    """The remote's own addresses for the alias's model: remote cluster server publish
+    addresses for API keys, transport addresses for certificates (empty without --remote)."""
+    if ctx.remote is None:
+        return ()
+    side = ctx.remote
+    by_node = (
+        side.remote_cluster_server_addresses()
+        if ctx.has_credentials
+        else side.transport_addresses()
+    )
+    return tuple(addresses[0] for addresses in by_node.values() if addresses)
+
+
 def keep_failing(bundle: Any, probes: dict[str, list[StageResult]]) -> dict[str, list[StageResult]]:
     """The probes of the aliases whose test requests show the connection failing (the probes
     run beside those requests; a working connection is what the local nodes saw)."""
@@ -145,6 +159,9 @@ async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[Stag
             credential=None,
             local_cluster_name=ctx.local.cluster_name or "isthmus-doctor",
             timeout=timeout,
+            mode=ctx.mode,
+            remote_addresses=_remote_addresses(ctx),
+            index=bundle.index,
         )
         report = await probe_remote(target)
         # Without the credential the API-key handshake would fail for want of it: not evidence.

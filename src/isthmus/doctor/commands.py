@@ -29,3 +29,49 @@ RELOAD = (
     "POST /_nodes/reload_secure_settings   # body "
     '{"secure_settings_password": "..."} only if the keystore has a password'
 )
+
+
+def create_key(alias: str, index: str) -> str:
+    """The cross-cluster API key for ``alias``, created on the remote (its `encoded` value is
+    what the keystore step that follows is given)."""
+    return (
+        'POST /_security/cross_cluster/api_key {"name": "'
+        + alias
+        + '", "access": {"search": [{"names": ["'
+        + index
+        + '"]}]}}   # on the remote; copy the `encoded` value'
+    )
+
+
+SERVER_P12 = "remote-server.p12"  # the certificate file the renewal steps write and configure
+
+
+def renew_server_certificate(
+    prefix: str, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Issue the remote's server a new certificate for ``dns`` and ``ips`` from the CA the local
+    side trusts, configure it under ``prefix`` (the ssl settings of the remote's server: the
+    remote cluster server's or the transport's) and restart: TLS identities are read at start.
+    Without names the step says which ones to give."""
+    names = (f" --dns {','.join(dns)}" if dns else "") + (f" --ip {','.join(ips)}" if ips else "")
+    cert = f'cert --ca <ca.p12> --pass ""{names or " --dns <host> --ip <address>"} --out <config dir>/{SERVER_P12}'
+    return (
+        f"bin/elasticsearch-certutil {cert}   # on every remote node; on Isthmus: "
+        f"isthmus certutil {cert}",
+        f"{prefix}.keystore.path: {SERVER_P12}   # elasticsearch.yml of every remote node, "
+        f"in place of {prefix}.certificate and .key",
+        "restart every remote node (TLS certificates are read at start)",
+    )
+
+
+def trust_current_ca(setting: str, issuer: str | None) -> tuple[str, ...]:
+    """Trust the CA that issues the remote's certificate now (a regenerated CA keeps its name
+    but not its key: the old file can verify nothing any more)."""
+    file = "remote-current-ca.crt"
+    return (
+        f"cp <current remote CA file> <config dir>/{file}   # on every local node: "
+        f"the CA [{issuer or '?'}] that issued the remote's certificate",
+        f'{setting}: ["{file}"]   # elasticsearch.yml of every local node, replacing the old '
+        "CA of the same name (keep any other CA the list has)",
+        "restart every local node (TLS trust is read at start)",
+    )

@@ -28,14 +28,20 @@ class FixFacts:
 
 
 def _address_setting(f: FixFacts, address: str) -> str:
+    """The alias's address, set on the local cluster (where the alias lives, whichever side the
+    fault is on)."""
     key = "proxy_address" if f.mode == "proxy" else "seeds"
     value = f'"{address}"' if f.mode == "proxy" else f'["{address}"]'
     if f.mode is None:
         return (
-            f'PUT _cluster/settings {{"persistent": {{"cluster.remote.{f.alias}.seeds": '
-            f'["{address}"]}}}} (or cluster.remote.{f.alias}.proxy_address in proxy mode)'
+            f'on the local cluster: PUT _cluster/settings {{"persistent": {{"cluster.remote.'
+            f'{f.alias}.seeds": ["{address}"]}}}}   # or cluster.remote.{f.alias}.proxy_address '
+            "in proxy mode"
         )
-    return f'PUT _cluster/settings {{"persistent": {{"cluster.remote.{f.alias}.{key}": {value}}}}}'
+    return (
+        f'on the local cluster: PUT _cluster/settings {{"persistent": {{"cluster.remote.'
+        f'{f.alias}.{key}": {value}}}}}'
+    )
 
 
 def _host(f: FixFacts) -> str:
@@ -218,8 +224,8 @@ def fix_for(cause: str, f: FixFacts) -> Fix | None:
             "make the network keep long-lived idle connections and detect dead ones quickly",
             (
                 "sysctl net.ipv4.tcp_keepalive_time=300 net.ipv4.tcp_retries2=5 on every node",
-                f'PUT _cluster/settings {{"persistent": {{"cluster.remote.{f.alias}.transport.'
-                'ping_schedule": "30s"}}',
+                f'on the local cluster: PUT _cluster/settings {{"persistent": {{"cluster.remote.'
+                f'{f.alias}.transport.ping_schedule": "30s"}}}}',
                 "ss -tonie on both ends shows each connection's keep-alive timer",
             ),
             Side.NETWORK,

@@ -81,6 +81,11 @@ class ProbeTarget:
     # the local cluster's clock and compared with the remote's.
     local_clock_offset: float | None = None
     remote_clock_offset: float | None = None
+    # What the fixes name when the caller knows it: the alias's mode, the remote's own
+    # addresses for the alias's security model (its _nodes), the index searched.
+    mode: str | None = None
+    remote_addresses: tuple[str, ...] = ()
+    index: str | None = None
 
     @property
     def address(self) -> str:

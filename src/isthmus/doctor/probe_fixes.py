@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from isthmus.doctor.commands import RELOAD, certutil_cert, keystore_add
+from isthmus.doctor.commands import (
+    RELOAD,
+    create_key,
+    keystore_add,
+    renew_server_certificate,
+    trust_current_ca,
+)
 from isthmus.doctor.model import Fix, Side
+from isthmus.remote.security_model import SecurityModel
 
 if TYPE_CHECKING:
     from isthmus.doctor.probe import ProbeTarget
@@ -21,7 +28,25 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
     """The fix for ``code`` at ``target`` (None when the probe has none to offer)."""
     a = target.alias
     mode_key = f"cluster.remote.{a}.proxy_address / cluster.remote.{a}.seeds"
-    point = f'PUT _cluster/settings {{"persistent": {{"cluster.remote.{a}.<seeds or proxy_address>": "<host>:<port>"}}}}'
+    point = _point(target)
+    api_key = target.model is SecurityModel.API_KEY
+    server_ssl = (
+        "xpack.security.remote_cluster_server.ssl" if api_key else "xpack.security.transport.ssl"
+    )
+    client_ca = (
+        "xpack.security.remote_cluster_client.ssl.certificate_authorities"
+        if api_key
+        else "xpack.security.transport.ssl.certificate_authorities"
+    )
+    names = _names(target)
+    new_key = (
+        create_key(a, target.index or "*"),
+        keystore_add(
+            f"cluster.remote.{a}.credentials",
+            note="on every local node; paste the cross-cluster key's `encoded` value",
+        ),
+        RELOAD,
+    )
     fixes: dict[str, Fix] = {
         "dns_unresolvable": Fix(
             f"make [{target.host}] resolvable from every local node, or use an address that is",
@@ -90,18 +115,12 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         "remote_cluster_port_without_credentials": Fix(
             f"add a cross-cluster API key for [{a}] to every local node's keystore and reload, "
             "or point the alias at the remote's transport port for the certificate model",
-            (
-                keystore_add(f"cluster.remote.{a}.credentials", note="on every local node"),
-                RELOAD,
-            ),
+            new_key,
             Side.LOCAL,
         ),
         "credentials_missing": Fix(
             f"add the cross-cluster API key for [{a}] to every local node's keystore and reload",
-            (
-                keystore_add(f"cluster.remote.{a}.credentials", note="on every local node"),
-                RELOAD,
-            ),
+            new_key,
             Side.LOCAL,
         ),
         "tls_to_plaintext": Fix(
@@ -138,8 +157,8 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         "tls_ca_regenerated": Fix(
             "replace the trusted copy of the CA with the new one (same name, new key), or "
             "re-issue the remote's certificate from the CA the local side trusts",
-            (),
-            Side.BOTH,
+            trust_current_ca(client_ca, None),
+            Side.LOCAL,
         ),
         "tls_missing_intermediate": Fix(
             "configure the remote's certificate file with its full chain (leaf, then the "
@@ -150,13 +169,17 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         "tls_hostname_mismatch": Fix(
             f"re-issue the remote's certificate with [{target.server_name or target.host}] in "
             "its subject alternative names, or dial a name it has (server_name in proxy mode)",
-            (certutil_cert("--dns <name> --ip <address>"),),
-            Side.BOTH,
+            renew_server_certificate(server_ssl, *names),
+            Side.REMOTE,
         ),
-        "tls_expired": Fix("renew the remote's certificate", (certutil_cert(),), Side.REMOTE),
+        "tls_expired": Fix(
+            "renew the remote's certificate",
+            renew_server_certificate(server_ssl, *names),
+            Side.REMOTE,
+        ),
         "tls_not_yet_valid": Fix(
-            "check both machines' clocks (NTP), or wait until the certificate is valid",
-            (),
+            "check both machines' clocks (NTP), and issue the remote a certificate valid now",
+            renew_server_certificate(server_ssl, *names),
             Side.REMOTE,
         ),
         "tls_client_certificate_required": Fix(
@@ -206,3 +229,41 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
     ):
         fixes[key_code] = key_fix
     return fixes.get(code)
+
+
+def _point(target: ProbeTarget) -> str:
+    """The settings call that points the alias at the remote's own address for its security
+    model, when the doctor knows it (the remote's ``_nodes``); else what to look up. It runs on
+    the local cluster, where the alias lives, whichever side is at fault."""
+    a = target.alias
+    if target.mode is None or not target.remote_addresses:
+        return (
+            f'on the local cluster: PUT _cluster/settings {{"persistent": {{"cluster.remote.{a}.<seeds or proxy_address>": '
+            '"<host>:<port>"}}   # the remote\'s remote_cluster_server.publish_address (API keys) '
+            "or transport address (certificates): GET /_nodes on the remote"
+        )
+    address = target.remote_addresses[0]
+    if target.mode == "proxy":
+        setting = f'"cluster.remote.{a}.proxy_address": "{address}"'
+    else:
+        setting = f'"cluster.remote.{a}.seeds": ["{address}"]'
+    return f'on the local cluster: PUT _cluster/settings {{"persistent": {{{setting}}}}}'
+
+
+def _names(target: ProbeTarget) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DNS names and IP addresses a new certificate for the remote must carry: the dialled
+    host and the server name the alias sends."""
+    import ipaddress
+
+    dns: list[str] = []
+    ips: list[str] = []
+    for name in (target.host, target.server_name):
+        if not name:
+            continue
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            dns.append(name)
+        else:
+            ips.append(name)
+    return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))

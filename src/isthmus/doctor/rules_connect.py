@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from isthmus.doctor.commands import certutil_cert
+from isthmus.doctor.commands import renew_server_certificate, trust_current_ca
 from isthmus.doctor.model import (
     Confidence,
     Evidence,
@@ -422,7 +422,7 @@ def _trust_result(
             evidence=ev,
             fix=Fix(
                 "issue a new certificate for the remote's server (or fix the clock that is wrong)",
-                (certutil_cert(),),
+                renew_server_certificate(_server_ssl(ctx), *_cert_names(tf)),
                 Side.REMOTE,
             ),
         )
@@ -436,7 +436,7 @@ def _trust_result(
             evidence=ev,
             fix=Fix(
                 "copy the remote's current CA certificate to the local trust settings, restart",
-                (f"{_ca_setting(ctx)}: [<the remote's current CA, subject {tf.issuer}>]",),
+                trust_current_ca(_ca_setting(ctx), tf.issuer),
                 Side.LOCAL,
             ),
         )
@@ -449,12 +449,10 @@ def _trust_result(
             evidence=ev,
             confidence=Confidence.LIKELY,
             fix=Fix(
-                "reissue the remote's certificate with the dialled name, or set server_name",
-                (
-                    f"certutil cert ... --dns <name> --ip {tf.peer}",
-                    "cluster.remote.<alias>.server_name: <a name in the SANs>",
-                ),
-                Side.BOTH,
+                "reissue the remote's certificate with the dialled name (or set the alias's "
+                f"server_name to a name among {list(tf.sans)})",
+                renew_server_certificate(_server_ssl(ctx), *_cert_names(tf, tf.peer)),
+                Side.REMOTE,
             ),
         )
         return [failed(f)]
@@ -557,6 +555,32 @@ def _remote_ca_file(ctx: AliasContext, issuer: str | None) -> str | None:
             ):
                 return f"{c.get('path')} (on the remote)"
     return None
+
+
+def _server_ssl(ctx: AliasContext) -> str:
+    """The ssl settings of the remote's server the alias reaches (for a new certificate)."""
+    if ctx.has_credentials:
+        return "xpack.security.remote_cluster_server.ssl"
+    return "xpack.security.transport.ssl"
+
+
+def _cert_names(
+    tf: TrustFailure, dialled: str | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names a new certificate keeps (the old one's SANs) plus the dialled address."""
+    import ipaddress
+
+    names = [san.split(":", 1)[1] for san in tf.sans if ":" in san]
+    dns: list[str] = []
+    ips: list[str] = []
+    for name in [*names, *([dialled] if dialled and not dialled.startswith("<") else [])]:
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            dns.append(name)
+        else:
+            ips.append(name.strip("[]"))
+    return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))
 
 
 def _ca_setting(ctx: AliasContext) -> str:

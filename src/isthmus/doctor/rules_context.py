@@ -232,9 +232,12 @@ def text_evidence(t: Text) -> Evidence:
 
 
 def reload_steps(ctx: AliasContext) -> tuple[str, ...]:
+    # -f: the same step adds a missing entry and replaces a wrong one (without it the keystore
+    # asks before overwriting, and a pasted key is not a "y").
     return (
         keystore_add(
             ctx.credential_setting,
+            force=True,
             note="on every local node; paste the cross-cluster key's `encoded` value",
         ),
         RELOAD,
