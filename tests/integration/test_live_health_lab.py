@@ -19,6 +19,8 @@ import orjson
 import pytest
 
 from isthmus.lab.fault_scenarios import base_spec
+from isthmus.lab.faults import transition
+from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER, USER_PASSWORD, Lab, _call
 
 IDLE_CUT = replace(base_spec("proxy"), relay_idle_cut=1.0, ping_schedule="-1")
@@ -142,3 +144,44 @@ def test_the_doctor_reads_the_expiry_of_the_alias_key(
         }
     finally:
         lab.set_credential(original)
+
+
+def test_without_a_probe_the_nodes_last_error_decides_a_black_hole(lab: Lab) -> None:
+    """The path black-holes new connections: the local cluster says only connect_timeout
+    (undecided: TCP, TLS or the handshake), the node's health says where its attempts stopped."""
+    assert lab.relay is not None
+    transition(lab, replace(IDLE_CUT, relay=RelayMode.BLACKHOLE))
+    try:
+        deadline = time.monotonic() + 15
+        entry = health(lab)
+        # The cut connections are lost first (connection_unreliable); then the reconnect
+        # stays in TCP and is reported after the probe timeout (3 s).
+        while time.monotonic() < deadline and not (
+            entry["connected"] is False
+            and (entry["last_error"] or {}).get("cause") == "tcp_timeout"
+            and not entry["last_error"].get("lost_connection")
+        ):
+            time.sleep(0.3)
+            entry = health(lab)
+        assert entry["last_error"]["cause"] == "tcp_timeout", entry
+        code, report, output = doctor(lab, "--no-probe")
+        assert report, output
+        (found, *_) = report["aliases"][ALIAS]["findings"]
+        got = (found["stage"], found["cause"], found["side"], found["confidence"])
+        assert got == ("tcp", "tcp_timeout", "network", "certain"), output[-3000:]
+        assert any("_isthmus/remote/health" in e["source"] for e in found["evidence"])
+        assert code == 1
+    finally:
+        transition(lab, IDLE_CUT)
+        # Probe every second for a moment (a dynamic setting): the healed path is found at once
+        # instead of at the next 10 s probe.
+        _probe_interval(lab, "1s")
+    try:
+        assert lab.wait_connected()["connected"]
+    finally:
+        _probe_interval(lab, None)
+
+
+def _probe_interval(lab: Lab, value: str | None) -> None:
+    body = {"persistent": {"isthmus.remote.health.probe_interval": value}}
+    _call(lab.local_url, "PUT", "/_cluster/settings", body)
