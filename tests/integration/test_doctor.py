@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 import pytest
 
+from isthmus.lab.fault_scenarios import base_spec
+from isthmus.lab.faults import on_pair
 from isthmus.lab.scenarios import scenarios
 from isthmus.lab.topology import (
     ALIAS,
@@ -36,6 +38,10 @@ from isthmus.lab.topology import (
     LabSpec,
     _call,
 )
+from isthmus.lab.verify import wait_for_symptom
+
+from .doctor_levels import expected_at, mismatches, run_levels
+from .doctor_levels import no_secret as leaked_secrets
 
 GOOD_ROLE = {
     "cluster": ["monitor"],
@@ -323,74 +329,38 @@ def test_unknown_alias(pair: Lab) -> None:
 
 # --- the guide's faults that need their own build ----------------------------------------------
 
-# scenario -> evidence level -> (stage, cause, side), or ("undecided", candidates). Levels:
-# "rest" the local cluster's REST APIs (plus the probe, which runs from this machine when the
-# connection fails), "no_probe" the same without it, "remote" + the remote's REST APIs,
-# "logs" + both clusters' log directories (no remote REST).
-TRANSPORT = ("protocol", "transport_port_with_credentials", "local")
-NO_CREDENTIALS = ("protocol", "remote_cluster_port_without_credentials", "local")
-OWN_BUILD: dict[str, dict[str, Any]] = {
-    "server-disabled": {
-        "rest": ("tcp", "tcp_refused", "remote"),
-        "remote": ("configuration", "remote_cluster_server_disabled", "remote"),
-        "logs": ("tcp", "tcp_refused", "remote"),
-    },
-    "untrusted-ca": {
-        "rest": ("undecided", {"tls_untrusted_ca", "transport_port_with_credentials"}),
-        "remote": ("tls", "tls_untrusted_ca", "local"),
-        "logs": ("tls", "tls_untrusted_ca", "local"),
-    },
-    "transport-port-different-ca": {
-        "rest": ("undecided", {"tls_untrusted_ca", "transport_port_with_credentials"}),
-        "logs": TRANSPORT,
-    },
-    "transport-port-shared-ca": {
-        "rest": (
-            "undecided",
-            {"transport_port_with_credentials", "tls_client_certificate_required"},
-        ),
-        "remote": TRANSPORT,
-    },
-    "transport-port-client-cert": {"rest": TRANSPORT, "remote": TRANSPORT, "logs": TRANSPORT},
-    "transport-port-anonymous": {"rest": TRANSPORT, "remote": TRANSPORT},
-    "transport-port-anonymous-superuser": {"rest": TRANSPORT, "no_probe": TRANSPORT},
-    "no-credentials": {
-        "rest": NO_CREDENTIALS,
-        "no_probe": ("undecided", {"remote_cluster_port_without_credentials", "tls_untrusted_ca"}),
-        "remote": NO_CREDENTIALS,
-        "logs": NO_CREDENTIALS,
-    },
-    "no-credentials-trusted": {"rest": NO_CREDENTIALS, "no_probe": NO_CREDENTIALS},
-}
+# The scenarios a shared pair cannot take (other CAs, a client certificate, anonymous access, a
+# disabled server): each gets its own lab, and the doctor runs at the four evidence levels at
+# once, against the verdicts the scenarios declare (the others are in
+# test_doctor_lab_verdicts.py).
+OWN_BUILD = sorted(
+    name for name, s in scenarios("proxy").items() if on_pair(s.spec, base_spec("proxy")) is None
+)
 
 
-@pytest.mark.parametrize("name", sorted(OWN_BUILD))
+@pytest.mark.parametrize("name", OWN_BUILD)
 def test_guide_scenarios_with_their_own_build(
     name: str, tmp_path: Path, record_secret: Callable[[str], None]
 ) -> None:
     scenario = scenarios("proxy")[name]
     with Lab(tmp_path, scenario.spec) as lab:
-        lab.start()  # the doctor's own test search makes the failure happen (and be logged)
-        assert lab.local is not None and lab.remote is not None
+        lab.start()
         for s in _secrets(lab):
             record_secret(s)
-        logs = (
-            "--local-logs", str(lab.local.log_file.parent),
-            "--remote-logs", str(lab.remote.log_file.parent),
-        )  # fmt: skip
-        # The log level last: by then the earlier runs' attempts are in both logs.
-        levels = sorted(OWN_BUILD[name].items(), key=lambda item: item[0] == "logs")
-        for level, expected in levels:
-            extra = {"rest": (), "no_probe": ("--no-probe",), "remote": (), "logs": logs}[level]
-            code, report, output = doctor(lab, "--json", *extra, remote=level == "remote")
-            alias = report["aliases"][ALIAS]
-            if expected[0] == "undecided":
-                assert code == 2, (level, output)
-                assert set(alias["findings"][0]["candidates"]) == expected[1], (level, output)
-            else:
-                assert code == 1 and first(alias) == expected, (level, alias["findings"])
-                assert alias["findings"][0]["fix"]["steps"], "a concrete fix"
-            no_secret(output, _secrets(lab))
+        # A user's search makes the failure happen and be logged on both sides.
+        seen, problems = wait_for_symptom(lab, scenario)
+        assert not problems, problems
+        address = str(seen.remote_info.get("proxy_address"))
+        runs = run_levels(lab, None)
+    assert scenario.verdict is not None
+    failures = []
+    for level, run in runs.items():
+        failures += mismatches(run, expected_at(scenario.verdict, level, address))
+        failures += [
+            f"{level.value}: secret {s}" for s in leaked_secrets(run.output, _secrets(lab))
+        ]
+    said = "\n".join(f"  {level.value}: {run.summary()}" for level, run in runs.items())
+    assert not failures, "\n".join(failures) + "\n" + said
 
 
 def test_sniff_mode_healthy_and_refused(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ whose candidates the probes and logs decide.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from isthmus.doctor.commands import renew_server_certificate, trust_current_ca
 from isthmus.doctor.model import (
@@ -480,7 +481,8 @@ def _trust_result(
             ),
             fix=_untrusted(ctx, tf, ev, nodes, RCS_CA_SETTING).fix,
         )
-        return [undecided(Stage.TLS, f)]
+        # Undecided from the earliest stage in question, the port (as the logs say it too).
+        return [undecided(Stage.PROTOCOL, replace(f, stage=Stage.PROTOCOL))]
     if what == "remote_cluster":
         f = finding(
             "remote_cluster_port_without_credentials",

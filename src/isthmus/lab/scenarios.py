@@ -185,7 +185,13 @@ _PORT = DoctorVerdict.of("transport_port_with_credentials", nodes=_LOCAL)
 # A trust failure on the local side says which CA it lacks, not whether the address is the
 # right port (whose certificate would come from another CA): the remote's _nodes or its log
 # (the profile that refused) decide.
-_PORT_OR_CA = ("tls_untrusted_ca", "transport_port_with_credentials")
+_PORT_OR_CA_UNDECIDED = DoctorVerdict.undecided(
+    "tls_untrusted_ca",
+    ("tls_untrusted_ca", "transport_port_with_credentials"),
+    stage=Stage.PROTOCOL,
+    side=Side.LOCAL,
+    nodes=_LOCAL,
+)
 _NO_KEY = DoctorVerdict.of("remote_cluster_port_without_credentials", nodes=_LOCAL)
 # Without a key in use, the local transport TLS fails against the remote cluster server; from
 # its REST APIs alone the local cluster cannot tell a missing key (or one added to the keystore
@@ -218,19 +224,20 @@ _GUIDE_VERDICTS: dict[str, DoctorVerdict] = {
         _L.REMOTE, DoctorVerdict.of("tcp_refused", nodes=(ADDRESS,))
     ),
     "untrusted-ca": DoctorVerdict.of("tls_untrusted_ca", nodes=_LOCAL).until(
-        _L.REMOTE,
-        DoctorVerdict.undecided("tls_untrusted_ca", _PORT_OR_CA, side=Side.LOCAL, nodes=_LOCAL),
+        _L.REMOTE, _PORT_OR_CA_UNDECIDED
     ),
-    "transport-port-different-ca": _PORT.until(
+    "transport-port-different-ca": _PORT.until(_L.REMOTE, _PORT_OR_CA_UNDECIDED),
+    # A server that wants a client certificate is a transport port, or a remote cluster server
+    # configured so: the remote's _nodes or its log (the profile) tell.
+    "transport-port-shared-ca": _PORT.until(
         _L.REMOTE,
         DoctorVerdict.undecided(
-            "tls_untrusted_ca", _PORT_OR_CA, stage=Stage.PROTOCOL, side=Side.LOCAL, nodes=_LOCAL
+            "transport_port_with_credentials",
+            ("tls_client_certificate_required", "transport_port_with_credentials"),
+            side=Side.LOCAL,
+            nodes=_LOCAL,
         ),
-    ).until(
-        _L.LOCAL_FILES,
-        DoctorVerdict.undecided("tls_untrusted_ca", _PORT_OR_CA, side=Side.LOCAL, nodes=_LOCAL),
     ),
-    "transport-port-shared-ca": _PORT,
     "transport-port-client-cert": _PORT,
     "transport-port-anonymous": _PORT,
     "transport-port-anonymous-superuser": _PORT,

@@ -110,7 +110,9 @@ def test_untrusted_issuer_is_undecided_without_the_remote() -> None:
     loc = local(search=search_error(TEXTS["trust_remote_cluster_ca_not_trusted_shared"]))
     rep = report(loc)
     f = rep.aliases[0].findings[0]
-    assert (f.stage, f.cause) == (Stage.TLS, "tls_untrusted_ca")
+    # Undecided from the earliest stage in question: the port.
+    assert (f.stage, f.cause) == (Stage.PROTOCOL, "tls_untrusted_ca")
+    assert rep.aliases[0].failed_stage.stage is Stage.PROTOCOL  # type: ignore[union-attr]
     assert set(f.candidates) == {"tls_untrusted_ca", "transport_port_with_credentials"}
     assert rep.exit_code == 2
 
