@@ -165,6 +165,7 @@ def test_info_and_stats(pair: tuple[NodeProcess, NodeProcess]) -> None:
         max_read_request_operation_count=7,
         read_poll_timeout="5s",
     )
+    bulk(lc, "metrics", [("index", f"n{i}", i) for i in range(10)])
     wait_for(lambda: converged(lc, fc, "metrics", "metrics-copy"))
     (info,) = fc.ccr.follow_info(index="metrics-copy")["follower_indices"]
     assert info == {
@@ -202,7 +203,8 @@ def test_info_and_stats(pair: tuple[NodeProcess, NodeProcess]) -> None:
     assert [s["shard_id"] for s in shards] == [0, 1]
     leader_stats = lc.indices.stats(index="metrics")["indices"]["metrics"]
     written = sum(s["operations_written"] for s in shards)
-    assert written == leader_stats["primaries"]["indexing"]["index_total"] == 25
+    # The leader holds its whole history: the follower read it all from _seq_no 0.
+    assert written == leader_stats["primaries"]["indexing"]["index_total"] == 35
     for shard in shards:
         assert shard["remote_cluster"] == "leader" and shard["leader_index"] == "metrics"
         assert shard["follower_index"] == "metrics-copy"
@@ -553,3 +555,26 @@ def test_auto_follow_patterns(pair: tuple[NodeProcess, NodeProcess]) -> None:
         )
     )
     assert (status, error["reason"]) == (404, "no such remote cluster: [nope]")
+
+
+def test_new_follower_copies_a_leader_whose_history_was_trimmed(
+    pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """The first copy is the leader's store (ES's restore), so a leader that no longer holds
+    its whole history is followed all the same, from the copy's checkpoint."""
+    lc, fc = clients(pair)
+    lc.indices.create(
+        index="old",
+        settings={"number_of_shards": 1, "index.soft_deletes.retention_lease.period": "1s"},
+        mappings=MAPPING,
+    )
+    for n in range(4):
+        bulk(lc, "old", [("index", "a", n), ("index", f"b{n}", n)])
+    lc.indices.refresh(index="old")
+    time.sleep(2.5)  # superseded operations older than the period go at the next trim
+    fc.ccr.follow(index="old-copy", remote_cluster="leader", leader_index="old")
+    wait_for(lambda: converged(lc, fc, "old", "old-copy"))
+    (shard,) = fc.ccr.follow_stats(index="old-copy")["indices"][0]["shards"]
+    assert shard["operations_written"] == 0 and "fatal_exception" not in shard
+    bulk(lc, "old", [("index", "a", 99)])
+    wait_for(lambda: converged(lc, fc, "old", "old-copy"), what="followed after the copy")

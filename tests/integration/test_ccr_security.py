@@ -216,3 +216,22 @@ def test_auto_follow_as_the_pattern_user(lab: Lab) -> None:
         nobody.ccr.get_auto_follow_pattern(name="auto")
     assert denied.value.meta.status == 403
     es.ccr.delete_auto_follow_pattern(name="auto")
+
+
+def test_trimmed_leader_is_copied_with_a_replication_key(lab: Lab) -> None:
+    """The restore sessions run as the system within the key's replication access."""
+    leader = leader_client(lab)
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    index = f"{INDEX}-trimmed"
+    leader.indices.create(
+        index=index,
+        settings={"number_of_shards": 1, "index.soft_deletes.retention_lease.period": "1s"},
+    )
+    for n in range(3):
+        leader.index(index=index, id="a", document={"n": n}, refresh=True)
+    time.sleep(2.5)  # superseded operations older than the period go at the next trim
+    es = client(lab, "replicator", "replicator-pw")
+    es.ccr.follow(index="logs-copy-trimmed", remote_cluster=ALIAS, leader_index=index)
+    wait_for(lambda: docs(admin, "logs-copy-trimmed") == docs(leader, index))
+    (shard,) = es.ccr.follow_stats(index="logs-copy-trimmed")["indices"][0]["shards"]
+    assert shard["operations_written"] == 0  # everything came with the copy

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from isthmus.ccr.wire import (
+    FileChunkRequest,
+    FileChunkResponse,
     LeaderIndexMetadataRequest,
     LeaderIndexMetadataResponse,
     LeaderIndexSummary,
     LeaderIndicesRequest,
     LeaderIndicesResponse,
+    RestoreSessionRequest,
+    RestoreSessionResponse,
     RetentionLeaseRequest,
     ShardChangesRequest,
     ShardChangesResponse,
@@ -28,6 +32,9 @@ from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
+    RESTORE_FILE_CHUNK_ACTION,
+    RESTORE_SESSION_CLEAR_ACTION,
+    RESTORE_SESSION_PUT_ACTION,
     SHARD_CHANGES_ACTION,
 )
 
@@ -88,3 +95,22 @@ class LeaderClient:
 
     async def remove_lease(self, request: RetentionLeaseRequest) -> None:
         await self._request(REMOVE_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+
+    # Restore sessions (a new follower's copy of the leader's store): ES runs them as the
+    # system within the key's replication access, so they go without the user's identity.
+
+    async def _system(self, action: str, payload: Any) -> Any:
+        channel = await self.remote.channel_for_request(self.alias, self.policy)
+        headers = self.remote.headers(self.alias, None, action)
+        return await channel.request(action, payload, headers, timeout=_REQUEST_TIMEOUT_S)
+
+    async def put_restore_session(self, request: RestoreSessionRequest) -> RestoreSessionResponse:
+        answer = await self._system(RESTORE_SESSION_PUT_ACTION, request.to_payload())
+        return RestoreSessionResponse.from_payload(answer)
+
+    async def file_chunk(self, request: FileChunkRequest) -> FileChunkResponse:
+        answer = await self._system(RESTORE_FILE_CHUNK_ACTION, request.to_payload())
+        return FileChunkResponse.from_payload(answer)
+
+    async def clear_restore_session(self, request: RestoreSessionRequest) -> None:
+        await self._system(RESTORE_SESSION_CLEAR_ACTION, request.to_payload())

@@ -8,12 +8,15 @@ record, see :mod:`isthmus.ccr.follower_index`); the follow tasks follow that met
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from isthmus.ccr.bootstrap import restore_follower, shards_to_copy
 from isthmus.ccr.follower_index import (
     CcrMetadata,
     FollowTaskRecord,
@@ -112,6 +115,12 @@ class CcrService:
         if subject is not None:
             await _check_privileges(client, leader)
         uuid = new_uuid()
+        # A shard whose leader no longer holds its whole history is copied first (ES's
+        # restore); the follower index then opens on the copies and follows from there.
+        shard_dirs = {
+            n: self.tasks.indices.shard_dir(uuid, n) for n in await shards_to_copy(client, leader)
+        }
+        await restore_follower(client, leader, shard_dirs)
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
             name=name,
@@ -136,7 +145,12 @@ class CcrService:
                 raise IllegalArgumentError(f"Invalid index name [{name}], already exists as alias")
             return replace(state, indices={**state.indices, name: meta})
 
-        await self.cluster.submit(f"put-follow [{name}]", change)
+        try:
+            await self.cluster.submit(f"put-follow [{name}]", change)
+        except BaseException:
+            for shard_dir in shard_dirs.values():
+                await asyncio.to_thread(shutil.rmtree, shard_dir.parent, True)
+            raise
         return {
             "follow_index_created": True,
             "follow_index_shards_acked": True,
