@@ -231,3 +231,21 @@ def test_merge_a_certain_port_finding_answers_the_port_question() -> None:
     ]
     (protocol,) = [r for r in merge([logs, probe]) if r.stage is Stage.PROTOCOL]
     assert protocol.outcome is Outcome.FAILED
+
+
+def test_a_yellow_alias_exits_0_but_is_not_called_healthy() -> None:
+    from isthmus.doctor.model import AliasVerdict, Report
+
+    passed = [StageResult(stage, Outcome.PASSED) for stage in Stage]
+    warning = Finding(
+        Stage.TCP, "connection_unreliable", Side.NETWORK, "the link to [my] keeps dropping"
+    )
+    yellow = Report(aliases=(AliasVerdict.from_stages(ALIAS, passed, [warning]),))
+    green = Report(aliases=(AliasVerdict.from_stages(ALIAS, passed),))
+    texts = []
+    for rep in (yellow, green):
+        console = Console(width=140, record=True)
+        render(rep, console)
+        texts.append(console.export_text())
+    assert yellow.exit_code == 0 and "exit 0: working, with warnings" in texts[0]
+    assert "exit 0: healthy" in texts[1]
