@@ -54,6 +54,9 @@ from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
     CLUSTER_STATE_ACTION,
+    INTERNAL_RESTORE_FILE_CHUNK_ACTION,
+    INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
+    INTERNAL_RESTORE_SESSION_PUT_ACTION,
     REMOTE_CLUSTER_HANDSHAKE_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
@@ -541,6 +544,36 @@ def test_restore_session_over_the_remote_cluster_server(leader: Leader) -> None:
             assert denied.value.reason.endswith(
                 f"on indices [{POLLED}], this action is granted by the index privileges "
                 "[cross_cluster_replication_internal,all]"
+            )
+
+    asyncio.run(run())
+
+
+def test_restore_session_in_the_certificate_model(leader: Leader) -> None:
+    """The certificate model's follower sends ES's internal:admin/ccr/restore/* as the system
+    user over the transport port (mutual TLS); a user identity is refused them."""
+    from isthmus.security.transport_filter import SYSTEM
+
+    async def run() -> None:
+        async with leader.certificate_channel("ccr-reader") as (channel, user):
+            meta = await metadata(channel, SYSTEM.header(), POLLED)
+            shard = RestoreShard(POLLED, meta.uuid, 0)
+            put = RestoreSessionRequest("cert-1", shard).to_payload()
+            opened = RestoreSessionResponse.from_payload(
+                await channel.request(INTERNAL_RESTORE_SESSION_PUT_ACTION, put, SYSTEM.header())
+            )
+            (file,) = opened.files
+            ask = FileChunkRequest("cert-1", file.name, file.length, shard).to_payload()
+            got = FileChunkResponse.from_payload(
+                await channel.request(INTERNAL_RESTORE_FILE_CHUNK_ACTION, ask, SYSTEM.header())
+            )
+            assert got.offset == 0 and f"{zlib.crc32(got.chunk):08x}" == file.checksum
+            await channel.request(INTERNAL_RESTORE_SESSION_CLEAR_ACTION, put, SYSTEM.header())
+            with pytest.raises(IsthmusError) as refused:
+                await channel.request(INTERNAL_RESTORE_SESSION_PUT_ACTION, put, user)
+            assert refused.value.http_status == 403
+            assert refused.value.reason.startswith(
+                f"action [{INTERNAL_RESTORE_SESSION_PUT_ACTION}] is unauthorized for user [ccr-user]"
             )
 
     asyncio.run(run())

@@ -10,6 +10,11 @@ shard's store in chunks (ES's ``CcrRestoreSourceService`` and its three transpor
   requested shardId``) and the file one of its files (``invalid file name``).
 * ``.../session/clear``: close the session and delete its snapshot.
 
+In the API-key model they come as ``indices:internal/...`` through the remote cluster server,
+run as the system subject within the key's ``replication`` access; in the certificate model as
+``internal:admin/ccr/restore/...`` on the transport port, run by the system identity (ES's
+names for the two paths).
+
 A session unused for :data:`IDLE_TIMEOUT_S` (ES's ``ccr.indices.recovery.recovery_activity_timeout``
 default) is closed, as is every session of a shard that leaves the node; both are checked when a
 session action arrives, and every session goes when the node closes. Snapshots live in the
@@ -44,6 +49,10 @@ from isthmus.index.service import Shard
 from isthmus.index.store_snapshot import STORE_FILE
 from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
+    INTERNAL_RESTORE_ACTIONS,
+    INTERNAL_RESTORE_FILE_CHUNK_ACTION,
+    INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
+    INTERNAL_RESTORE_SESSION_PUT_ACTION,
     RESTORE_FILE_CHUNK_ACTION,
     RESTORE_SESSION_CLEAR_ACTION,
     RESTORE_SESSION_PUT_ACTION,
@@ -99,6 +108,16 @@ class RestoreSessions:
         registry.register(RESTORE_SESSION_PUT_ACTION, self._on_put)
         registry.register(RESTORE_FILE_CHUNK_ACTION, self._on_chunk)
         registry.register(RESTORE_SESSION_CLEAR_ACTION, self._on_clear)
+        # The certificate model's names: only the system identity reaches these (the transport
+        # filter refuses anyone else an internal:* action), so no index check follows.
+        registry.register(INTERNAL_RESTORE_SESSION_PUT_ACTION, self._on_put)
+        registry.register(INTERNAL_RESTORE_FILE_CHUNK_ACTION, self._on_chunk)
+        registry.register(INTERNAL_RESTORE_SESSION_CLEAR_ACTION, self._on_clear)
+
+    def _authorize(self, ctx: TransportRequestContext[Subject], action: str, index: str) -> None:
+        if ctx.action in INTERNAL_RESTORE_ACTIONS:
+            return
+        self._leader.authorize(ctx.caller, action, index)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -110,17 +129,17 @@ class RestoreSessions:
 
     async def _on_put(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = RestoreSessionRequest.from_payload(payload)
-        self._leader.authorize(ctx.caller, RESTORE_SESSION_PUT_ACTION, request.shard.index)
+        self._authorize(ctx, RESTORE_SESSION_PUT_ACTION, request.shard.index)
         return (await self.open(request)).to_payload()
 
     async def _on_chunk(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = FileChunkRequest.from_payload(payload)
-        self._leader.authorize(ctx.caller, RESTORE_FILE_CHUNK_ACTION, request.shard.index)
+        self._authorize(ctx, RESTORE_FILE_CHUNK_ACTION, request.shard.index)
         return (await self.chunk(request)).to_payload()
 
     async def _on_clear(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = RestoreSessionRequest.from_payload(payload)
-        self._leader.authorize(ctx.caller, RESTORE_SESSION_CLEAR_ACTION, request.shard.index)
+        self._authorize(ctx, RESTORE_SESSION_CLEAR_ACTION, request.shard.index)
         await self.clear(request)
         return ACKNOWLEDGED
 

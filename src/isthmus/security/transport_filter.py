@@ -23,14 +23,15 @@ from isthmus.errors import SecurityError
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import SecurityService
 from isthmus.transport.channel import ChannelInfo
-from isthmus.wire.names import CLUSTER_STATE_ACTION
+from isthmus.wire.names import CLUSTER_STATE_ACTION, INTERNAL_RESTORE_ACTIONS
 
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
 SYSTEM_USER = "_system"
 
 # What the system identity may do here: node discovery (handshakes and cancellations are
-# answered by the transport itself, before any filter).
-_SYSTEM_ACTIONS = frozenset({CLUSTER_STATE_ACTION})
+# answered by the transport itself, before any filter), and a CCR follower's restore session
+# (ES's system user runs internal:* actions; a peer reaches here only with a trusted certificate).
+_SYSTEM_ACTIONS = frozenset({CLUSTER_STATE_ACTION, *INTERNAL_RESTORE_ACTIONS})
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,15 @@ REMOVE_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/remove_retention_le
 RESTORE_SESSION_PUT_ACTION: Final = "indices:internal/admin/ccr/restore/session/put"
 RESTORE_FILE_CHUNK_ACTION: Final = "indices:internal/admin/ccr/restore/file_chunk/get"
 RESTORE_SESSION_CLEAR_ACTION: Final = "indices:internal/admin/ccr/restore/session/clear"
+# The same three as the certificate model sends them (as the system user, over the transport
+# port); the API-key model sends the names above instead.
+INTERNAL_RESTORE_SESSION_PUT_ACTION: Final = "internal:admin/ccr/restore/session/put"
+INTERNAL_RESTORE_FILE_CHUNK_ACTION: Final = "internal:admin/ccr/restore/file_chunk/get"
+INTERNAL_RESTORE_SESSION_CLEAR_ACTION: Final = "internal:admin/ccr/restore/session/clear"
+INTERNAL_RESTORE_ACTIONS: Final = frozenset(
+    {
+        INTERNAL_RESTORE_SESSION_PUT_ACTION,
+        INTERNAL_RESTORE_FILE_CHUNK_ACTION,
+        INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
+    }
+)
