@@ -31,6 +31,7 @@ def route_table() -> list[Route]:
         cat_api=anything,
         health_api=anything,
         security_service=anything,
+        ccr_api=anything,
     )
 
 
