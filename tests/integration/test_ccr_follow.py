@@ -8,6 +8,8 @@ included.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +58,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
             "cluster.name": "follower",
             "node.name": "follower-node",
             "ccr.retention_leases.renew_interval": "1s",
+            # Bounds a connect to a frozen leader (test_frozen_leader_...).
+            "transport.connect_timeout": "2s",
         },
     )
     leader.launch()
@@ -578,3 +582,30 @@ def test_new_follower_copies_a_leader_whose_history_was_trimmed(
     assert shard["operations_written"] == 0 and "fatal_exception" not in shard
     bulk(lc, "old", [("index", "a", 99)])
     wait_for(lambda: converged(lc, fc, "old", "old-copy"), what="followed after the copy")
+
+
+def test_frozen_leader_is_retried_then_caught_up(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """A leader that stops answering without closing anything (SIGSTOP: its kernel still
+    acknowledges): the transport's pings end the long poll, reads are retried (read_exceptions),
+    and once the leader runs again the follower catches up by itself."""
+    leader, _ = pair
+    lc, fc = clients(pair)
+    make_leader(lc, "frozen", shards=1)
+    fc.ccr.follow(index="frozen-copy", remote_cluster="leader", leader_index="frozen")
+    wait_for(lambda: converged(lc, fc, "frozen", "frozen-copy"))
+    assert leader.proc is not None
+    os.kill(leader.proc.pid, signal.SIGSTOP)
+    try:
+
+        def retried() -> dict[str, Any] | None:
+            shards = fc.ccr.follow_stats(index="frozen-copy")["indices"][0]["shards"]
+            return shards[0] if shards[0]["read_exceptions"] else None
+
+        shard = wait_for(retried, timeout=15, what="read exceptions from a frozen leader")
+        assert "fatal_exception" not in shard
+    finally:
+        os.kill(leader.proc.pid, signal.SIGCONT)
+    bulk(lc, "frozen", [("index", "after-thaw", 1)])
+    wait_for(lambda: converged(lc, fc, "frozen", "frozen-copy"), what="caught up after thaw")
+    shards = fc.ccr.follow_stats(index="frozen-copy")["indices"][0]["shards"]
+    assert shards[0]["read_exceptions"] == [] and "fatal_exception" not in shards[0]
