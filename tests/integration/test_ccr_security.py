@@ -193,6 +193,13 @@ def test_follow_in_the_certificate_model(certificate_lab: Lab) -> None:
     assert denied.value.body["error"]["reason"].startswith(
         "insufficient privileges to follow index [secret]"
     )
+    # Auto-follow reads the leader's indices as the pattern's user here (its read_ccr role).
+    es.ccr.put_auto_follow_pattern(
+        name="cert", remote_cluster=ALIAS, leader_index_patterns=[f"{INDEX}-c*"],
+        follow_index_pattern="logs-copy-{{leader_index}}",
+    )  # fmt: skip
+    leader.indices.create(index=f"{INDEX}-c1")
+    wait_for(lambda: bool(admin.indices.exists(index=f"logs-copy-{INDEX}-c1")))
 
 
 def test_auto_follow_as_the_pattern_user(lab: Lab) -> None:

@@ -87,7 +87,10 @@ class AutoFollower:
             self.errors.popitem(last=False)
 
     async def _check(self, alias: str, patterns: dict[str, AutoFollowPattern]) -> None:
-        client = LeaderClient(self.ccr.remote, alias, None)
+        # The remote is read as the user of the alias's first pattern (ES reads it with one
+        # pattern's headers; the API-key model sends cluster state requests as the system).
+        first = min(patterns)
+        client = LeaderClient(self.ccr.remote, alias, self._subject(first, patterns[first]))
         wanted = sorted({p for pattern in patterns.values() for p in pattern.leader_index_patterns})
         try:
             leader_indices = await client.list_indices(tuple(wanted))
@@ -168,7 +171,7 @@ class AutoFollower:
         (only indices created afterwards are followed); an updated pattern keeps what it
         handled before."""
         self.ccr.remote.get(pattern.remote_cluster)  # ES's no such remote cluster
-        client = LeaderClient(self.ccr.remote, pattern.remote_cluster, None, policy="reconnect")
+        client = LeaderClient(self.ccr.remote, pattern.remote_cluster, subject, policy="reconnect")
         existing = await client.list_indices(pattern.leader_index_patterns)
         current = {i.uuid for i in existing if pattern.matches(i.name)}
         stored = replace(pattern, user=subject.username if subject is not None else None)
