@@ -21,8 +21,10 @@ stops all of them.
 * **Failures** follow :mod:`isthmus.ccr.retry`: retried after a jittered back-off (ES's DEBUG
   line, ``read_exceptions`` in the stats) or fatal (ES's WARN line, ``fatal_exception``), after
   which the task stops until ``resume_follow``.
-* **Retention lease**: added on the leader shard when the task starts, renewed every
-  ``ccr.retention_leases.renew_interval`` at the follower's checkpoint + 1.
+* **Retention lease**: added on the leader shard once the leader first answered a read (renewed
+  when it already exists), then renewed every ``ccr.retention_leases.renew_interval`` at the
+  follower's checkpoint + 1 (re-added when the leader let it expire). It is sent as the
+  following user (ES sends it as the system).
 """
 
 from __future__ import annotations
