@@ -87,14 +87,17 @@ class LeaderClient:
         answer = await self._request(SHARD_CHANGES_ACTION, request.to_payload(), timeout)
         return ShardChangesResponse.from_payload(answer)
 
+    # Retention leases: ES manages them "under the system context so that if security is
+    # enabled the renewal is authorized" (a follow task outlives the user's request).
+
     async def add_lease(self, request: RetentionLeaseRequest) -> None:
-        await self._request(ADD_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+        await self._system(ADD_RETENTION_LEASE_ACTION, request.to_payload())
 
     async def renew_lease(self, request: RetentionLeaseRequest) -> None:
-        await self._request(RENEW_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+        await self._system(RENEW_RETENTION_LEASE_ACTION, request.to_payload())
 
     async def remove_lease(self, request: RetentionLeaseRequest) -> None:
-        await self._request(REMOVE_RETENTION_LEASE_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S)
+        await self._system(REMOVE_RETENTION_LEASE_ACTION, request.to_payload())
 
     # Restore sessions (a new follower's copy of the leader's store): ES runs them as the
     # system within the key's replication access, so they go without the user's identity.
