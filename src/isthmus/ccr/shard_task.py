@@ -23,8 +23,8 @@ stops all of them.
   which the task stops until ``resume_follow``.
 * **Retention lease**: added on the leader shard once the leader first answered a read (renewed
   when it already exists), then renewed every ``ccr.retention_leases.renew_interval`` at the
-  follower's checkpoint + 1 (re-added when the leader let it expire). It is sent as the
-  following user (ES sends it as the system).
+  follower's checkpoint + 1 (re-added when the leader let it expire). It is managed as the
+  system, as ES does.
 """
 
 from __future__ import annotations
