@@ -242,3 +242,21 @@ def test_trimmed_leader_is_copied_with_a_replication_key(lab: Lab) -> None:
     wait_for(lambda: docs(admin, "logs-copy-trimmed") == docs(leader, index))
     (shard,) = es.ccr.follow_stats(index="logs-copy-trimmed")["indices"][0]["shards"]
     assert shard["operations_written"] == 0  # everything came with the copy
+
+
+def test_trimmed_leader_is_copied_in_the_certificate_model(certificate_lab: Lab) -> None:
+    """The restore sessions go as the system under ES's internal:admin/ccr/restore/* names."""
+    lab = certificate_lab
+    leader = leader_client(lab)
+    admin = client(lab, "elastic", ELASTIC_PASSWORD)
+    index = f"{INDEX}-old"
+    leader.indices.create(
+        index=index,
+        settings={"number_of_shards": 1, "index.soft_deletes.retention_lease.period": "1s"},
+    )
+    for n in range(3):
+        leader.index(index=index, id="a", document={"n": n}, refresh=True)
+    time.sleep(2.5)  # superseded operations older than the period go at the next trim
+    es = client(lab, "replicator", "replicator-pw")
+    es.ccr.follow(index="logs-copy-old", remote_cluster=ALIAS, leader_index=index)
+    wait_for(lambda: docs(admin, "logs-copy-old") == docs(leader, index))

@@ -27,9 +27,13 @@ from isthmus.ccr.wire import (
     ShardChangesRequest,
     ShardChangesResponse,
 )
+from isthmus.remote.security_model import SecurityModel
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
     CLUSTER_STATE_ACTION,
+    INTERNAL_RESTORE_FILE_CHUNK_ACTION,
+    INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
+    INTERNAL_RESTORE_SESSION_PUT_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
     RESTORE_FILE_CHUNK_ACTION,
@@ -100,7 +104,13 @@ class LeaderClient:
         await self._system(REMOVE_RETENTION_LEASE_ACTION, request.to_payload())
 
     # Restore sessions (a new follower's copy of the leader's store): ES runs them as the
-    # system within the key's replication access, so they go without the user's identity.
+    # system. In the API-key model they go by their indices:internal/... names, within the key's
+    # replication access; in the certificate model by ES's internal:admin/ccr/restore/... names,
+    # which the system identity may run (ES's interceptor renames them for the API-key model).
+
+    def _restore_action(self, api_key_name: str, internal_name: str) -> str:
+        api_key = self.remote.get(self.alias).model is SecurityModel.API_KEY
+        return api_key_name if api_key else internal_name
 
     async def _system(self, action: str, payload: Any) -> Any:
         channel = await self.remote.channel_for_request(self.alias, self.policy)
@@ -108,12 +118,19 @@ class LeaderClient:
         return await channel.request(action, payload, headers, timeout=_REQUEST_TIMEOUT_S)
 
     async def put_restore_session(self, request: RestoreSessionRequest) -> RestoreSessionResponse:
-        answer = await self._system(RESTORE_SESSION_PUT_ACTION, request.to_payload())
+        action = self._restore_action(
+            RESTORE_SESSION_PUT_ACTION, INTERNAL_RESTORE_SESSION_PUT_ACTION
+        )
+        answer = await self._system(action, request.to_payload())
         return RestoreSessionResponse.from_payload(answer)
 
     async def file_chunk(self, request: FileChunkRequest) -> FileChunkResponse:
-        answer = await self._system(RESTORE_FILE_CHUNK_ACTION, request.to_payload())
+        action = self._restore_action(RESTORE_FILE_CHUNK_ACTION, INTERNAL_RESTORE_FILE_CHUNK_ACTION)
+        answer = await self._system(action, request.to_payload())
         return FileChunkResponse.from_payload(answer)
 
     async def clear_restore_session(self, request: RestoreSessionRequest) -> None:
-        await self._system(RESTORE_SESSION_CLEAR_ACTION, request.to_payload())
+        action = self._restore_action(
+            RESTORE_SESSION_CLEAR_ACTION, INTERNAL_RESTORE_SESSION_CLEAR_ACTION
+        )
+        await self._system(action, request.to_payload())
