@@ -545,6 +545,20 @@ def test_auto_follow_patterns(pair: tuple[NodeProcess, NodeProcess]) -> None:
     assert not fc.indices.exists(index="af-late-auto")
     fc.ccr.resume_auto_follow_pattern(name="af")
     wait_for(lambda: fc.indices.exists(index="af-late-auto"), what="followed after resume")
+    # A follow that fails (the follower's name is taken) is counted and shown with ES's key.
+    fc.indices.create(index="af-clash-auto")
+    make_leader(lc, "af-clash", shards=1)
+
+    def clash() -> dict[str, Any] | None:
+        auto = fc.ccr.stats()["auto_follow_stats"]
+        errors = [
+            e for e in auto["recent_auto_follow_errors"] if e["leader_index"] == "af:af-clash"
+        ]
+        return errors[0] if errors and auto["number_of_failed_follow_indices"] >= 1 else None
+
+    error = wait_for(clash, what="auto-follow error")
+    assert error["auto_follow_exception"]["type"] == "resource_already_exists_exception"
+    assert error["timestamp"] > 0
     assert fc.ccr.delete_auto_follow_pattern(name="af").body == {"acknowledged": True}
     status, error = error_of(lambda: fc.ccr.get_auto_follow_pattern(name="af"))
     assert (status, error["type"], error["reason"]) == (

@@ -8,7 +8,7 @@ for a pattern starting with ``.``). A follower may itself be followed, as in ES.
 ``PUT _ccr/follow`` makes it, as the user who created the pattern, with the pattern's name
 template, settings and parameters. What fails is counted and kept in ``recent_auto_follow_errors``
 (ES's keys: ``<pattern>`` for a failed read of the remote, ``<pattern>:<leader index>`` for a
-failed follow); a failed follow is tried again at the next poll.
+failed follow); a failed follow is tried again after an exponential back-off (at most a minute).
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ log = logging.getLogger("org.elasticsearch.xpack.ccr.action.AutoFollowCoordinato
 
 POLL_INTERVAL_S = 1.0
 MAX_RECENT_ERRORS = 256
+# A leader index whose follow failed is tried again after 1, 2, 4 ... polls, at most this long
+# (ES tries again when the remote's metadata changes; a poll every second would retry, and log,
+# every second).
+RETRY_MAX_S = 60.0
 
 
 @dataclass
@@ -65,6 +69,8 @@ class AutoFollower:
         self.clusters: dict[str, ClusterCheck] = {}
         # Who created each pattern, while this node runs (after a restart: looked up by name).
         self.subjects: dict[str, Subject | None] = {}
+        # (pattern, leader uuid) → (failed attempts, when to try again).
+        self._backoff: dict[tuple[str, str], tuple[int, float]] = {}
 
     async def run(self) -> None:
         while True:
@@ -112,12 +118,17 @@ class AutoFollower:
                     continue  # ES: a hidden index only for a pattern starting with '.'
                 if leader.state != "open":
                     continue  # followed once it is opened
-                if await self._follow(name, pattern, leader.name):
+                waiting = self._backoff.get((name, leader.uuid))
+                if waiting is not None and time.monotonic() < waiting[1]:
+                    continue  # failed recently: tried again after its back-off
+                if await self._follow(name, pattern, leader.name, leader.uuid):
                     handled.append(leader.uuid)
             if handled:
                 await self._mark_handled(name, handled)
 
-    async def _follow(self, name: str, pattern: AutoFollowPattern, leader_index: str) -> bool:
+    async def _follow(
+        self, name: str, pattern: AutoFollowPattern, leader_index: str, leader_uuid: str
+    ) -> bool:
         request = PutFollowRequest(
             follower_index=pattern.follower_name(leader_index),
             remote_cluster=pattern.remote_cluster,
@@ -129,6 +140,9 @@ class AutoFollower:
             await self.ccr.follow(request, self._subject(name, pattern))
         except IsthmusError as exc:
             self.failed_follows += 1
+            attempts = self._backoff.get((name, leader_uuid), (0, 0.0))[0] + 1
+            delay = min(RETRY_MAX_S, self.interval_s * 2 ** (attempts - 1))
+            self._backoff[(name, leader_uuid)] = (attempts, time.monotonic() + delay)
             self._record(f"{name}:{leader_index}", exc)
             log.warning(
                 "failure while auto-following leader index [%s] with pattern [%s]: %s",
@@ -138,6 +152,7 @@ class AutoFollower:
             )
             return False
         self.successful += 1
+        self._backoff.pop((name, leader_uuid), None)
         self.errors.pop(f"{name}:{leader_index}", None)
         log.info(
             "auto followed leader index [%s] as follow index [%s]",
