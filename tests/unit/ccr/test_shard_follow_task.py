@@ -286,3 +286,25 @@ def test_retry_delay_is_jittered_exponential_and_capped() -> None:
     assert {retry_delay_ms(1, 10_000, rng) for _ in range(200)} == {0, 50}
     assert max(retry_delay_ms(4, 10_000, rng) for _ in range(500)) == 400
     assert max(retry_delay_ms(60, 500, rng) for _ in range(50)) == 500
+
+
+def test_retry_classification_follows_es() -> None:
+    from isthmus import errors as e
+    from isthmus.ccr.retry import should_retry
+
+    retried = [
+        e.NodeDisconnectedError("gone"),
+        e.NoSuchRemoteClusterError("leader"),
+        e.IndexClosedError("logs", "u"),
+        e.SecurityError("denied"),
+        e.ShardNotFoundError("logs", "u", 0),
+        ConnectionResetError(),
+    ]
+    fatal = [
+        e.IndexNotFoundError("logs"),
+        e.IllegalStateError("unexpected history uuid, expected [a], actual [b]"),
+        e.ResourceNotFoundError("Operations are no longer available for replicating."),
+        e.DocumentParsingError("bad"),
+    ]
+    assert all(should_retry(exc) for exc in retried)
+    assert not any(should_retry(exc) for exc in fatal)
