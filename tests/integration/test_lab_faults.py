@@ -4,10 +4,12 @@ One pair per remote mode runs every scenario in turn: the pair is moved into the
 (``faults.transition``: the relay's mode, the alias's settings, the remote's certificate, the
 keystore), its symptom is asserted from what a user sees (``_remote/info``, a cross-cluster
 search, both clusters' log lines written since the move), and the fault is healed by moving
-back to the working base, which must then search again. ``isthmus lab up <name>`` builds the
-same specs from nothing. The guide's scenarios that a running pair can take
-(``faults.on_pair``: the key, the user, the alias's target) run on the proxy pair the same way;
-``test_guide_scenarios.py`` builds each of them from nothing.
+back to the working base, which must then search again. The proxy scenarios that mostly wait
+(connect timeouts, the relay's idle cut) do the same on a second proxy pair, in a thread, while
+the others run. ``isthmus lab up <name>`` builds the same specs from nothing. The guide's
+scenarios that a running pair can take (``faults.on_pair``: the key, the user, the alias's
+target) run on the proxy pair the same way; ``test_guide_scenarios.py`` builds each of them from
+nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +28,7 @@ import pytest
 from isthmus.lab import session
 from isthmus.lab.fault_scenarios import base_spec, fault_scenarios
 from isthmus.lab.faults import on_pair, transition
+from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.scenarios import Expected, Scenario, scenarios
 from isthmus.lab.topology import (
     ALIAS,
@@ -42,7 +47,23 @@ from isthmus.lab.verify import apply_fault, log_marks, wait_for_symptom
 # the sniffed connection path (the dialled address is the remote's publish address) and the
 # keystore, and the proxy mode runs them all.
 SNIFF = ("certificate-without-address", "credential-not-reloaded")
-CASES = [(s.name, "proxy") for s in fault_scenarios("proxy")] + [(n, "sniff") for n in SNIFF]
+
+
+def _waits(scenario: Scenario) -> bool:
+    """A scenario that spends its time waiting: for connect timeouts (a relay that never
+    answers, black-holed or silent after accepting) or for the relay's idle cut."""
+    spec = scenario.spec
+    return spec.relay in (RelayMode.BLACKHOLE, RelayMode.DROP) or spec.relay_idle_cut is not None
+
+
+# The proxy scenarios that wait run on a second proxy pair of their own, in turn, in a thread
+# started with the module's first test; their cases come last, by when they are (nearly) done.
+WAITING = [s.name for s in fault_scenarios("proxy") if _waits(s)]
+CASES = (
+    [(s.name, "proxy") for s in fault_scenarios("proxy") if not _waits(s)]
+    + [(n, "sniff") for n in SNIFF]
+    + [(n, "proxy") for n in WAITING]
+)
 # The guide's scenarios that a running pair can take (key, user, alias target): the doctor's
 # tests run them on one pair too, so the lab must show the same symptoms there.
 GUIDE = [
@@ -51,6 +72,17 @@ GUIDE = [
     if name not in {f.name for f in fault_scenarios("proxy")}
     and on_pair(s.spec, base_spec("proxy")) is not None
 ]
+
+
+def _start(lab: Lab, record_secret: Callable[[str], None]) -> Lab:
+    lab.start()
+    for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential):
+        if secret:
+            record_secret(secret)
+    if lab.key is not None:
+        record_secret(str(lab.key["api_key"]))
+        record_secret(str(lab.key["encoded"]))
+    return lab
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +96,60 @@ def labs(
         def __missing__(self, mode: str) -> Lab:
             lab = Lab(tmp_path_factory.mktemp(f"faults-{mode}"), base_spec(mode))
             started[mode] = lab
-            lab.start()
-            for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential):
-                if secret:
-                    record_secret(secret)
-            if lab.key is not None:
-                record_secret(str(lab.key["api_key"]))
-                record_secret(str(lab.key["encoded"]))
-            self[mode] = lab
+            self[mode] = _start(lab, record_secret)
             return lab
 
     yield Pairs()
     for lab in started.values():
         lab.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def waiting(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    record_secret: Callable[[str], None],
+) -> Iterator[dict[str, Future[None]]]:
+    """The selected proxy scenarios of ``WAITING``, run in turn on a proxy pair of their own in
+    a background thread; each case's outcome (its assertion error, if any) in a future."""
+    selected = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and item.module is request.module
+        and item.originalname == "test_fault_symptom_then_heal"
+        and item.callspec.params["mode"] == "proxy"
+        and item.callspec.params["name"] in WAITING
+    ]
+    outcomes: dict[str, Future[None]] = {name: Future() for name in selected}
+    root = tmp_path_factory.mktemp("faults-proxy-waiting")
+
+    def run() -> None:
+        lab = Lab(root, base_spec("proxy"))
+        try:
+            _start(lab, record_secret)
+            for name in selected:
+                try:
+                    _symptom_then_heal(
+                        next(s for s in fault_scenarios("proxy") if s.name == name), lab
+                    )
+                except BaseException as exc:  # reported by the case's own test
+                    outcomes[name].set_exception(exc)
+                else:
+                    outcomes[name].set_result(None)
+        except BaseException as exc:  # the pair did not start: every case fails with it
+            for outcome in outcomes.values():
+                if not outcome.done():
+                    outcome.set_exception(exc)
+        finally:
+            lab.stop()
+
+    thread = threading.Thread(target=run, name="lab faults that wait")
+    if selected:
+        thread.start()
+    yield outcomes
+    if selected:
+        thread.join()
 
 
 def test_every_scenario_names_a_doctor_verdict() -> None:
@@ -101,7 +174,12 @@ def _report(scenario: Scenario, problems: list[str], seen: object) -> str:
 
 
 @pytest.mark.parametrize(("name", "mode"), CASES, ids=[f"{m}-{n}" for n, m in CASES])
-def test_fault_symptom_then_heal(name: str, mode: str, labs: dict[str, Lab]) -> None:
+def test_fault_symptom_then_heal(
+    name: str, mode: str, labs: dict[str, Lab], waiting: dict[str, Future[None]]
+) -> None:
+    if mode == "proxy" and name in waiting:
+        waiting[name].result()  # run on the waiting pair; its assertion error is raised here
+        return
     _symptom_then_heal(next(s for s in fault_scenarios(mode) if s.name == name), labs[mode])
 
 
