@@ -47,9 +47,9 @@ from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
+    ClusterBlockError,
     IllegalArgumentError,
     IllegalStateError,
-    IndexClosedError,
     IndexNotFoundError,
     IsthmusError,
     MissingHistoryOperationsError,
@@ -118,7 +118,11 @@ class LeaderShards:
         if meta is None or (uuid is not None and meta.uuid != uuid):
             raise IndexNotFoundError(name)
         if not meta.is_open:
-            raise IndexClosedError(meta.name, meta.uuid)
+            # ES's leader actions are single-shard actions: a closed index is refused by its
+            # READ-level block (retried by the follower), not as an index_closed_exception.
+            raise ClusterBlockError(
+                f"index [{meta.name}] blocked by: [FORBIDDEN/4/index closed];", status=403
+            )
         return meta
 
     def shard(self, meta: IndexMetadata, number: int) -> Shard:
