@@ -149,8 +149,17 @@ def granting_cluster_privileges(action: str) -> list[str]:
 
 
 def granting_index_privileges(action: str) -> list[str]:
+    """The named index privileges that grant ``action`` (for denial messages), ES's order."""
     names = [n for n in INDEX_PRIVILEGES if n != "none" and index_grants(n, action)]
-    return sorted(names, key=lambda n: (n == "all", n))
+
+    def includes(wide: str, narrow: str) -> bool:
+        return wide != narrow and all(index_grants(wide, p) for p in INDEX_PRIVILEGES[narrow])
+
+    # As for cluster privileges: ES sorts by access level, a privilege that others include
+    # first (manage_follow_index before manage; view_index_metadata before manage and read).
+    return sorted(
+        names, key=lambda n: (n == "all", sum(includes(n, m) for m in names if m != "all"), n)
+    )
 
 
 def valid_cluster_privilege(name: str) -> bool:
