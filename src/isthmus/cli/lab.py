@@ -1,8 +1,9 @@
 """``isthmus lab``: summon one failure of the troubleshooting guide on two real clusters.
 
 ``lab up <scenario>`` builds the pair with that scenario's fault (the same definitions the
-integration tests assert, :mod:`isthmus.lab.scenarios`), waits until its symptom shows, and
-leaves both nodes running for you to investigate. What was broken is only printed with
+integration tests assert, :mod:`isthmus.lab.scenarios`; for a replication failure of
+:mod:`isthmus.lab.ccr_scenarios` it also follows a leader index and does the fault), waits
+until its symptom shows, and leaves both nodes running for you to investigate. What was broken is only printed with
 ``--reveal``, so the lab works as an exercise. ``lab down`` stops and removes it. In the
 scenarios with a relay in front of the remote, ``lab path <mode>`` breaks or heals the path
 while the clusters run (``lab relay`` is the relay process itself).
@@ -43,7 +44,7 @@ def lab_list() -> None:
     """The scenarios `lab up` knows."""
     from rich.table import Table
 
-    from isthmus.lab.scenarios import scenarios
+    from isthmus.lab.scenarios import lab_scenarios as scenarios
 
     table = Table(title="isthmus lab up <name> [--mode proxy|sniff] [--reveal]")
     table.add_column("name")
@@ -217,8 +218,9 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
 
 def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
 
-    from isthmus.lab import lifecycle, session
-    from isthmus.lab.scenarios import scenarios
+    from isthmus.lab import ccr_lab, lifecycle, session
+    from isthmus.lab.ccr_scenarios import PASSWORD, CcrScenario
+    from isthmus.lab.scenarios import lab_scenarios as scenarios
     from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
     from isthmus.lab.verify import apply_fault, wait_for_symptom
     from isthmus.security.keystore import keystore_path
@@ -263,8 +265,11 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
                     "remote": lab.remote.url,
                 },
             )
-            apply_fault(lab, scenario)
-            seen, problems = wait_for_symptom(lab, scenario)
+            if isinstance(scenario, CcrScenario):  # a follower, its fault, its _ccr/stats
+                problems = ccr_lab.summon(lab, scenario)[1]
+            else:
+                apply_fault(lab, scenario)
+                problems = wait_for_symptom(lab, scenario)[1]
     except Exception as exc:
         console.print(
             f"the lab could not be built: {type(exc).__name__}: {exc}", style="red", markup=False
@@ -290,6 +295,13 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
         f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{INDEX}/_search?pretty'",
         markup=False,
     )
+    if isinstance(scenario, CcrScenario):
+        console.print(
+            f"    curl -u {scenario.user}:{PASSWORD} "
+            f"'{lab.local.url}/{scenario.follower}/_ccr/stats?pretty'   (follows "
+            f"[{scenario.followed}] on [{ALIAS}] as [{scenario.user}])",
+            markup=False,
+        )
     console.print("    and read both log files")
     if reveal:
         console.print(f"\n{scenario.title}", style="bold", markup=False)
@@ -308,7 +320,6 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
         console.print(
             "[yellow]  (the expected symptom did not fully show; --reveal says more)[/yellow]"
         )
-    del seen
     command = isthmus_command()
     console.print(
         f"\nrestart a node (same ports, after editing its isthmus.yml): "

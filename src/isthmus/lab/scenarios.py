@@ -318,6 +318,14 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
     return {s.name: s for s in guide + fault_scenarios(mode)}
 
 
+def lab_scenarios(mode: str = "proxy") -> dict[str, Scenario]:
+    """What ``isthmus lab`` offers: :func:`scenarios` (the remote connection's faults, which the
+    doctor diagnoses) and the replication failures of :mod:`isthmus.lab.ccr_scenarios`."""
+    from isthmus.lab.ccr_scenarios import ccr_scenarios
+
+    return {**scenarios(mode), **{s.name: s for s in ccr_scenarios(mode)}}
+
+
 def _guide_scenarios(mode: str) -> list[Scenario]:
     failed = _connect_failure(mode)
     out = [
@@ -693,5 +701,6 @@ __all__ = [
     "EvidenceLevel",
     "Expected",
     "Scenario",
+    "lab_scenarios",
     "scenarios",
 ]

@@ -1,0 +1,121 @@
+"""The cross-cluster replication failures of the lab (``isthmus.lab.ccr_scenarios``) on two real
+clusters, each asserted as Elasticsearch shows it.
+
+One pair (the API-key model, the relay in front of the remote) takes every scenario of that
+model in turn: each follows a leader index of its own as a user of its own, does its fault, and
+the symptom is checked from what a user sees (the answer of the follow request or of a write,
+``GET /<follower>/_ccr/stats``); a retried failure is then undone and the follower must catch
+up by itself. A scenario that needs another key moves the pair to it and back
+(``faults.transition``). The certificate model's scenario is built from nothing by ``isthmus
+lab up``, as a learner runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from isthmus.lab import ccr_lab, session
+from isthmus.lab.ccr_scenarios import PASSWORD, CcrFault, CcrScenario, base_spec, ccr_scenarios
+from isthmus.lab.faults import on_pair, transition
+from isthmus.lab.scenarios import lab_scenarios, scenarios
+from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab, _call, _with_user
+
+ON_PAIR = [s for s in ccr_scenarios("proxy") if on_pair(s.spec, base_spec("proxy")) is not None]
+OWN_BUILD = [s for s in ccr_scenarios("proxy") if s not in ON_PAIR]
+
+
+def test_ccr_scenarios_are_in_the_lab_not_in_the_doctors_list() -> None:
+    """``isthmus lab`` offers them; the doctor's tests iterate over the connection scenarios
+    only (the doctor does not diagnose replication). Their declared verdicts are what the doctor
+    sees of the connection: green, or the black-holed path while the leader is unreachable."""
+    for mode in ("proxy", "sniff"):
+        offered = lab_scenarios(mode)
+        for scenario in ccr_scenarios(mode):
+            assert offered[scenario.name] == scenario
+            assert scenario.name not in scenarios(mode)
+            assert scenario.replication is not None
+            if scenario.replication.fault is CcrFault.BLACKHOLE:
+                assert scenario.verdict is not None and scenario.verdict.cause == "tcp_timeout"
+            else:
+                assert scenario.verdict is None, scenario.name
+    assert "ccr-leader-unreachable" not in lab_scenarios("sniff")  # the relay: proxy mode only
+    assert len(OWN_BUILD) == 1
+
+
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
+) -> Iterator[Lab]:
+    with Lab(tmp_path_factory.mktemp("ccr-scenarios"), base_spec("proxy")) as lab:
+        lab.start()
+        lab.wait_connected()
+        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, PASSWORD, lab.credential):
+            if secret:
+                record_secret(secret)
+        yield lab
+
+
+@pytest.mark.parametrize("scenario", ON_PAIR, ids=[s.name for s in ON_PAIR])
+def test_ccr_symptom(scenario: CcrScenario, pair: Lab) -> None:
+    base = pair.spec
+    assert base == base_spec("proxy"), "a previous scenario was not undone"
+    spec = on_pair(scenario.spec, base)
+    assert spec is not None
+    try:
+        if spec != base:
+            transition(pair, spec)
+        problems = ccr_lab.summon(pair, scenario)[1]
+        assert problems == [], f"{scenario.title}: {problems}"
+        assert scenario.replication is not None
+        if scenario.replication.symptom.recovers:
+            assert ccr_lab.heal(pair, scenario) == []
+    finally:
+        if pair.spec != base:
+            transition(pair, base)
+
+
+def _isthmus(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "isthmus", *args],
+        cwd=cwd, text=True, capture_output=True, timeout=180, check=False, env=env,
+    )  # fmt: skip
+
+
+def test_lab_up_a_ccr_scenario_of_the_certificate_model(tmp_path: Path) -> None:
+    """``isthmus lab up`` builds the certificate model's scenario from nothing, follows as its
+    user and verifies the symptom with the same checks; it names the follow user and where to
+    look; ``lab list`` shows the CCR scenarios with the others."""
+    (scenario,) = OWN_BUILD
+    listed = _isthmus("lab", "list", cwd=tmp_path)
+    assert all(s.name in listed.stdout for s in ccr_scenarios("proxy")), listed.stdout
+    root = tmp_path / "lab"
+    up = _isthmus("lab", "up", scenario.name, "--dir", str(root), "--reveal", cwd=tmp_path)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "symptom verified" in up.stdout, up.stdout
+        assert f"{scenario.follower}/_ccr/stats" in up.stdout
+        state = session.read_state(root.resolve())
+        assert state is not None
+        # The symptom stays for the learner: following again answers the same 403.
+        url = _with_user(str(state["local"]), scenario.user, PASSWORD)
+        status, body = ccr_lab._answer(
+            lambda: _call(
+                url,
+                "PUT",
+                f"/{scenario.follower}/_ccr/follow",
+                {"remote_cluster": "my", "leader_index": scenario.leader},
+            )
+        )
+        assert status == 403 and body["error"]["reason"].startswith(
+            f"insufficient privileges to follow index [{scenario.leader}]"
+        )
+    finally:
+        down = _isthmus("lab", "down", "--dir", str(root), cwd=tmp_path)
+    assert down.returncode == 0 and "stopped 2 node(s)" in down.stdout
