@@ -23,6 +23,7 @@ from isthmus.lab.scenarios import ADDRESS, LEVELS, DoctorVerdict, EvidenceLevel
 from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
 
 L = EvidenceLevel
+TIMEOUT = 4.0  # seconds per request and probe (the doctor's default is for real networks)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def level_args(lab: Lab, level: EvidenceLevel, since: datetime | None) -> list[s
     """The doctor's options for ``level`` (each level adds to the ones below it)."""
     assert lab.local is not None and lab.remote is not None
     args = ["--local", lab.local.url, "--local-user", USER, "--local-password", USER_PASSWORD]
+    # The lab's connect timeout is 2 s: a probe or request waiting longer learns nothing more.
+    args += ["--timeout", str(TIMEOUT)]
     if level.order < L.PROBE.order:
         args.append("--no-probe")
     if level.order >= L.LOCAL_FILES.order:
