@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from isthmus.doctor.causes import cause
+from isthmus.doctor.model import Side
 from isthmus.lab.scenarios import ADDRESS, LEVELS, DoctorVerdict, EvidenceLevel
 from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
 
@@ -203,7 +205,9 @@ def mismatches(run: Run, expected: DoctorVerdict | None, *, lab_cuts: bool = Fal
     else:
         kinds = FIX_KINDS.get(f["cause"])
         kind = first_action(fix.get("steps") or [])
-        if kinds is not None and kind not in kinds:
+        if kinds is None and cause(f["cause"]).side is not Side.NETWORK:
+            out.append(f"no fix kind declared for [{f['cause']}] (FIX_KINDS)")
+        elif kinds is not None and kind not in kinds:
             out.append(f"the fix starts with {kind}, not {sorted(kinds)}: {fix.get('steps')}")
     return [f"{run.level.value}: {problem}" for problem in out]
 
