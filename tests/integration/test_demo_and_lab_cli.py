@@ -69,6 +69,8 @@ def test_demo_detach_then_stop(tmp_path: Path) -> None:
     assert "my:articles" in out and "successful 1, skipped 0" in out
     assert "curl -u foo:foo-password" in out and "from elasticsearch import Elasticsearch" in out
     assert "[logs]" not in out  # every step's index is one the demo uses
+    # The follower of remote's articles has caught up: its _ccr/stats lag is 0.
+    assert "GET /articles-copy/_ccr/stats" in out and "total_global_checkpoint_lag 0" in out
     first_pids = session.running_pids(root.resolve())
     assert len(first_pids) == 2
 

@@ -114,6 +114,7 @@ def test_quick_start_demo_as_written(tmp_path: Path) -> None:
         raise AssertionError("".join(seen))
     output = "".join(seen)
     assert '"connected": true' in output and "successful 1, skipped 0" in output
+    assert "total_global_checkpoint_lag 0 (caught up)" in output  # the follower the README names
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "stopped" in rest, rest

@@ -1,5 +1,6 @@
-"""``isthmus demo``: two clusters trusting each other through a cross-cluster API key, and a
-cross-cluster search answering — the quick start.
+"""``isthmus demo``: two clusters trusting each other through a cross-cluster API key, a
+cross-cluster search answering, and a follower index replicating a remote index — the quick
+start.
 
 Every step is the lab's (:mod:`isthmus.lab.topology`), shown as it runs; a failing step is named
 with the log file that explains it. ``--detach`` returns once connected and leaves both nodes
@@ -35,6 +36,8 @@ from isthmus.lab.topology import (
 from isthmus.testing.process import NodeProcess
 
 ARTICLES = "articles"
+FOLLOWER = f"{ARTICLES}-copy"  # on local, following remote's articles (CCR)
+REPLICATOR, REPLICATOR_PASSWORD = "replicator", "replicator-password"
 _DATA = Path(__file__).resolve().parent.parent / "lab" / "data" / "articles.ndjson"
 
 
@@ -53,7 +56,7 @@ def _articles() -> list[dict[str, Any]]:
 def demo_spec() -> LabSpec:
     return LabSpec(
         mode="proxy",
-        key_access={"search": [{"names": [ARTICLES]}]},
+        key_access={"search": [{"names": [ARTICLES]}], "replication": [{"names": [ARTICLES]}]},
         sample_index=False,  # the demo searches its articles only
         user_remote_indices=(
             {"clusters": [ALIAS], "names": ["*"], "privileges": ["read", "read_cross_cluster"]},
@@ -109,6 +112,7 @@ def run_demo(
     try:
         _bring_up(lab, console, ports)
         _search(lab, console)
+        _follow(lab, console)
     except StepFailed as exc:
         console.print(f"✗ step failed: {exc.step}", style="red", markup=False)
         console.print(f"  {type(exc.cause).__name__}: {exc.cause}", markup=False)
@@ -213,6 +217,74 @@ def _search(lab: Lab, console: Console) -> dict[str, Any]:
     return result
 
 
+# The follow user's privileges, as ES's create follower API asks: manage_ccr on the local
+# cluster, manage_follow_index (with write and monitor) on the follower, and the replication
+# privileges on the leader through the alias.
+_REPLICATOR_ROLE: dict[str, Any] = {
+    "cluster": ["manage_ccr", "monitor"],
+    "indices": [
+        {"names": [FOLLOWER], "privileges": ["manage_follow_index", "write", "monitor", "read"]}
+    ],
+    "remote_indices": [
+        {
+            "clusters": [ALIAS],
+            "names": [ARTICLES],
+            "privileges": ["cross_cluster_replication", "cross_cluster_replication_internal"],
+        }
+    ],
+}
+
+
+def _follow(lab: Lab, console: Console, timeout: float = 30.0) -> dict[str, Any]:
+    """Cross-cluster replication: a follower of remote's articles on local, made by a user
+    with the follow privileges, then its ``_ccr/stats``: the follower's checkpoint against the
+    leader's (the lag). Over plain HTTP, like the search."""
+    from isthmus.lab.topology import _call as rest_call
+    from isthmus.lab.topology import _with_user
+
+    assert lab.local is not None
+    replicator = _with_user(lab.local.url, REPLICATOR, REPLICATOR_PASSWORD)
+    step = f"follow {ALIAS}:{ARTICLES} into [{FOLLOWER}] as [{REPLICATOR}]"
+    try:
+        rest_call(lab.local_url, "PUT", f"/_security/role/{REPLICATOR}", _REPLICATOR_ROLE)
+        user = {"password": REPLICATOR_PASSWORD, "roles": [REPLICATOR]}
+        rest_call(lab.local_url, "PUT", f"/_security/user/{REPLICATOR}", user)
+        body = {"remote_cluster": ALIAS, "leader_index": ARTICLES}
+        rest_call(replicator, "PUT", f"/{FOLLOWER}/_ccr/follow", body)
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = rest_call(replicator, "GET", f"/{FOLLOWER}/_ccr/stats")
+            shards = stats["indices"][0]["shards"]
+            behind = [
+                s for s in shards if s["follower_global_checkpoint"] < s["leader_global_checkpoint"]
+            ]
+            if not behind or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    except Exception as exc:
+        raise StepFailed(step, exc, _log_of(lab.local)) from exc
+    console.print(f"\n[bold]{escape(step)}[/bold]: PUT /{FOLLOWER}/_ccr/follow")
+    table = Table(title=escape(f"GET /{FOLLOWER}/_ccr/stats (local cluster)"))
+    for column in ("shard", "leader checkpoint", "follower checkpoint", "lag", "ops written"):
+        table.add_column(column)
+    for shard in shards:
+        leader, follower = shard["leader_global_checkpoint"], shard["follower_global_checkpoint"]
+        table.add_row(
+            str(shard["shard_id"]),
+            str(leader),
+            str(follower),
+            str(leader - follower),
+            str(shard["operations_written"]),
+        )
+    console.print(table)
+    lag = stats["indices"][0]["total_global_checkpoint_lag"]
+    console.print(
+        f"total_global_checkpoint_lag {lag}"
+        + (" (caught up)" if not behind else f" (still behind after {timeout:g}s)")
+    )
+    return stats
+
+
 def _how_to_reach(lab: Lab, console: Console) -> None:
     assert lab.local is not None and lab.remote is not None
     files = lab.pki.files
@@ -230,6 +302,10 @@ def _how_to_reach(lab: Lab, console: Console) -> None:
     console.print("\n  curl:")
     console.print(
         f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{ARTICLES}/_search?q=security&pretty'",
+        soft_wrap=True,
+    )
+    console.print(
+        f"    curl -u {REPLICATOR}:{REPLICATOR_PASSWORD} '{lab.local.url}/{FOLLOWER}/_ccr/stats?pretty'",
         soft_wrap=True,
     )
     console.print("  Python (the official client: pip install elasticsearch):")
