@@ -73,6 +73,16 @@ def docs(es: Elasticsearch, index: str) -> dict[str, tuple[int, int, Any]]:
     return {h["_id"]: (h["_seq_no"], h["_version"], h["_source"]) for h in hits["hits"]}
 
 
+def lease_ids(es: Elasticsearch, index: str) -> list[str]:
+    shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return [
+        lease["id"]
+        for copies in shards.values()
+        for copy in copies
+        for lease in copy.get("retention_leases", {}).get("leases", [])
+    ]
+
+
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,6 +196,9 @@ def test_follow_in_the_certificate_model(certificate_lab: Lab) -> None:
     es.ccr.follow(index="logs-copy", remote_cluster=ALIAS, leader_index=INDEX)
     leader.index(index=INDEX, id="9", document={"msg": "after follow"})
     wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
+    # The follower's lease on the leader shard, added under the system context (ES's system
+    # user may run the lease actions; the leader refused it once and the follower held none).
+    wait_for(lambda: any(f"-following-{ALIAS}/{INDEX}/" in i for i in lease_ids(leader, INDEX)))
     leader.indices.create(index="secret")
     with pytest.raises(ApiError) as denied:
         es.ccr.follow(index="logs-copy-secret", remote_cluster=ALIAS, leader_index="secret")

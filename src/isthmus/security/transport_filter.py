@@ -23,15 +23,30 @@ from isthmus.errors import SecurityError
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.service import SecurityService
 from isthmus.transport.channel import ChannelInfo
-from isthmus.wire.names import CLUSTER_STATE_ACTION, INTERNAL_RESTORE_ACTIONS
+from isthmus.wire.names import (
+    ADD_RETENTION_LEASE_ACTION,
+    CLUSTER_STATE_ACTION,
+    INTERNAL_RESTORE_ACTIONS,
+    REMOVE_RETENTION_LEASE_ACTION,
+    RENEW_RETENTION_LEASE_ACTION,
+)
 
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
 SYSTEM_USER = "_system"
 
 # What the system identity may do here: node discovery (handshakes and cancellations are
-# answered by the transport itself, before any filter), and a CCR follower's restore session
-# (ES's system user runs internal:* actions; a peer reaches here only with a trusted certificate).
-_SYSTEM_ACTIONS = frozenset({CLUSTER_STATE_ACTION, *INTERNAL_RESTORE_ACTIONS})
+# answered by the transport itself, before any filter), and a CCR follower's restore session and
+# retention leases (ES's system user runs internal:* actions and the three lease actions, which a
+# follower sends "under the system context"; a peer reaches here only with a trusted certificate).
+_SYSTEM_ACTIONS = frozenset(
+    {
+        CLUSTER_STATE_ACTION,
+        *INTERNAL_RESTORE_ACTIONS,
+        ADD_RETENTION_LEASE_ACTION,
+        RENEW_RETENTION_LEASE_ACTION,
+        REMOVE_RETENTION_LEASE_ACTION,
+    }
+)
 
 
 @dataclass(frozen=True)
