@@ -308,7 +308,8 @@ def test_credentials_removed_then_added_without_reload(restore: Lab) -> None:
         "remote_cluster_port_without_credentials",
         "local",
     )
-    assert "keystore add -f cluster.remote.my.credentials" in first_step(alias)
+    steps = " ".join(alias["findings"][0]["fix"]["steps"])
+    assert "keystore add -f cluster.remote.my.credentials" in steps
     # Put back in the keystore only: the running node does not use it until a reload.
     from isthmus.lab.topology import _keystore
 

@@ -7,6 +7,8 @@ one it is talking to, and the comment keeps the line runnable on either).
 
 from __future__ import annotations
 
+import shlex
+
 
 def keystore_add(setting: str, *, force: bool = False, note: str = "") -> str:
     flag = " -f" if force else ""
@@ -73,5 +75,51 @@ def trust_current_ca(setting: str, issuer: str | None) -> tuple[str, ...]:
         f"the CA [{issuer or '?'}] that issued the remote's certificate",
         f'{setting}: ["{file}"]   # elasticsearch.yml of every local node, replacing the old '
         "CA of the same name (keep any other CA the list has)",
+        "restart every local node (TLS trust is read at start)",
+    )
+
+
+def enable_remote_cluster_server(
+    host: str, alias: str, mode: str, port: int = 9443
+) -> tuple[str, ...]:
+    """Turn the remote cluster server on at ``host:port`` of the remote's nodes (it needs a TLS
+    identity of its own), restart them, and point the alias at it."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        names: tuple[tuple[str, ...], tuple[str, ...]] = ((), (host.strip("[]"),))
+    except ValueError:
+        names = ((host,), ())
+    prefix = "xpack.security.remote_cluster_server.ssl"
+    cert, keystore, restart = renew_server_certificate(prefix, *names)
+    where = "elasticsearch.yml of every remote node"
+    address = f"{host}:{port}"
+    key, value = (
+        ("proxy_address", f'"{address}"') if mode == "proxy" else ("seeds", f'["{address}"]')
+    )
+    return (
+        f"remote_cluster_server.enabled: true   # {where}",
+        f"remote_cluster.host: {host}   # {where}: an address the local nodes reach (the "
+        "transport's)",
+        f"remote_cluster.port: {port}   # {where} (the default port)",
+        cert,
+        keystore,
+        restart,
+        f'on the local cluster: PUT _cluster/settings {{"persistent": {{"cluster.remote.{alias}.'
+        f'{key}": {value}}}}}',
+    )
+
+
+def trust_remote_ca(setting: str, issuer: str | None, source: str | None) -> tuple[str, ...]:
+    """Trust the remote's CA (``source``: its file on the remote's nodes, when the remote's
+    ``_ssl/certificates`` named it) beside the CAs ``setting`` lists already, then restart."""
+    file = "remote-ca.crt"
+    return (
+        f"cp {shlex.quote(source) if source else '<current remote CA file>'} <config dir>/{file}"
+        "   # on every local node: "
+        f"the CA [{issuer or '?'}] that issued the remote's certificate (from the remote's nodes)",
+        f'{setting}: ["{file}"]   # elasticsearch.yml of every local node, added to the CAs '
+        "it lists",
         "restart every local node (TLS trust is read at start)",
     )

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from isthmus.doctor.commands import RELOAD, keystore_add
+from isthmus.doctor.commands import (
+    RELOAD,
+    keystore_add,
+    renew_server_certificate,
+    trust_current_ca,
+    trust_remote_ca,
+)
 from isthmus.doctor.model import Fix, Side
 
 
@@ -60,6 +66,26 @@ def _new_key(f: FixFacts) -> tuple[str, ...]:
         ),
         "on the local cluster: " + RELOAD,
     )
+
+
+_SERVER_SSL = "xpack.security.remote_cluster_server.ssl"  # the server the API-key model dials
+
+
+def _names(f: FixFacts, host: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names a new certificate for the remote carries: the old one's SANs (as the trust
+    failure listed them), plus ``host`` (the dialled address it lacked)."""
+    import ipaddress
+
+    dns: list[str] = []
+    ips: list[str] = []
+    for name in [*(s.split(":", 1)[1] for s in f.sans if ":" in s), *([host] if host else [])]:
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            dns.append(name)
+        else:
+            ips.append(name.strip("[]"))
+    return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))
 
 
 def _trust_setting(f: FixFacts) -> str:
@@ -123,24 +149,15 @@ def fix_for(cause: str, f: FixFacts) -> Fix | None:
         return Fix(
             f"trust the CA that issued the remote's certificate ([{f.issuer or '?'}]) in "
             f"{_trust_setting(f)} on every local node, then restart them",
-            (
-                "copy the remote's CA certificate (the one named in "
-                "xpack.security.remote_cluster_server.ssl on the remote) to each local node",
-                f'elasticsearch.yml: {_trust_setting(f)}: ["<remote-ca>.crt"]',
-                "restart each local node (ssl settings in elasticsearch.yml are static)",
-            ),
+            trust_remote_ca(_trust_setting(f), f.issuer, None),
             Side.LOCAL,
         )
     if cause == "tls_ca_regenerated":
         return Fix(
             f"the CA named [{f.issuer or '?'}] was regenerated: trust the new one on the local "
             "side (or reissue the remote's certificate from the CA the local side trusts)",
-            (
-                f"replace the old [{f.issuer or '?'}] file named in {_trust_setting(f)} with the "
-                "remote's current CA certificate on every local node",
-                "restart each local node",
-            ),
-            Side.BOTH,
+            trust_current_ca(_trust_setting(f), f.issuer),
+            Side.LOCAL,
         )
     if cause == "tls_missing_intermediate":
         return Fix(
@@ -156,22 +173,15 @@ def fix_for(cause: str, f: FixFacts) -> Fix | None:
     if cause == "tls_hostname_mismatch":
         return Fix(
             f"the remote's certificate does not name [{f.host or '?'}]: reissue it with that "
-            "address, or dial a name it has",
-            (
-                f"elasticsearch-certutil cert --ca <ca.p12> --dns <name> --ip {f.host or '<ip>'} "
-                "and install it on the remote's nodes",
-                f"or use an address among [{','.join(f.sans)}] in the alias's settings",
-            ),
-            Side.BOTH,
+            f"address (or dial a name it has: one of [{','.join(f.sans)}])",
+            renew_server_certificate(_SERVER_SSL, *_names(f, f.host)),
+            Side.REMOTE,
         )
     if cause in ("tls_expired", "tls_not_yet_valid"):
         return Fix(
             "issue the remote a certificate valid now"
             + (" and check both clocks (NTP)" if cause == "tls_not_yet_valid" else ""),
-            (
-                "elasticsearch-certutil cert --ca <ca.p12> --days 365 ... on the remote's CA",
-                "install it as xpack.security.remote_cluster_server.ssl.certificate and restart",
-            ),
+            renew_server_certificate(_SERVER_SSL, *_names(f)),
             Side.REMOTE,
         )
     if cause == "tls_client_certificate_required":

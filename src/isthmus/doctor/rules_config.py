@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import orjson
 
+from isthmus.doctor.commands import enable_remote_cluster_server
 from isthmus.doctor.evidence import REMOTE_INFO
 from isthmus.doctor.model import Evidence, Finding, Fix, Outcome, Side, Stage, StageResult
 from isthmus.doctor.rules_context import (
@@ -194,17 +195,21 @@ def _remote_server_result(ctx: AliasContext) -> StageResult | None:
                 fix=Fix(
                     "enable the remote cluster server on every remote node, restart them, and "
                     "point the alias at its publish address",
-                    (
-                        "remote_cluster_server.enabled: true   # elasticsearch.yml, every remote node",
-                        "remote_cluster.host: <an address the local cluster can reach>",
-                        "remote_cluster.port: 9443",
-                        "xpack.security.remote_cluster_server.ssl.key / .certificate: <server identity>",
-                    ),
+                    enable_remote_cluster_server(_remote_host(ctx), ctx.alias, ctx.mode),
                     Side.REMOTE,
                 ),
             )
         )
     return None
+
+
+def _remote_host(ctx: AliasContext) -> str:
+    """The host the remote's nodes publish their transport on: the local nodes reach it."""
+    assert ctx.remote is not None
+    for addresses in ctx.remote.transport_addresses().values():
+        if addresses:
+            return addresses[0].rsplit(":", 1)[0]
+    return "<an address of the remote the local nodes reach>"
 
 
 def _settings_json(alias: str, mode: str, address: str) -> str:

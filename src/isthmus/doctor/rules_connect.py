@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from isthmus.doctor.commands import renew_server_certificate, trust_current_ca
+from isthmus.doctor.commands import (
+    renew_server_certificate,
+    trust_current_ca,
+    trust_remote_ca,
+)
 from isthmus.doctor.model import (
     Confidence,
     Evidence,
@@ -30,8 +34,8 @@ from isthmus.doctor.rules_context import (
     AliasContext,
     failed,
     finding,
+    new_key_steps,
     passed,
-    reload_steps,
     text_evidence,
     undecided,
 )
@@ -193,7 +197,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 fix=Fix(
                     "use the API-key model (a cross-cluster key) or the remote's transport port "
                     "with mutual TLS",
-                    reload_steps(ctx),
+                    new_key_steps(ctx),
                     Side.LOCAL,
                 ),
             )
@@ -213,7 +217,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 "get a cross-cluster API key from the remote's administrator (POST "
                 "/_security/cross_cluster/api_key there), add it to the keystore of every "
                 "local node, reload",
-                reload_steps(ctx),
+                new_key_steps(ctx),
                 Side.LOCAL,
             ),
         )
@@ -491,7 +495,7 @@ def _trust_result(
             evidence=(*ev, Evidence("remote GET /_nodes", f"{addr} is a remote cluster server")),
             fix=Fix(
                 "add the cross-cluster API key to the keystore of every local node and reload",
-                reload_steps(ctx),
+                new_key_steps(ctx),
                 Side.LOCAL,
             ),
         )
@@ -515,7 +519,7 @@ def _trust_result(
         ),
         fix=Fix(
             "if the remote uses API keys: add the cross-cluster key to the keystore and reload",
-            reload_steps(ctx),
+            new_key_steps(ctx),
             Side.LOCAL,
         ),
     )
@@ -534,11 +538,7 @@ def _untrusted(
         evidence=ev,
         fix=Fix(
             f"trust the remote's CA [{tf.issuer}] in {setting} on every local node, then restart",
-            (
-                f"copy {ca_file or 'the remote CA certificate'} to each local node's config directory",
-                f"{setting}: [ <existing CAs>, <that file> ]   # elasticsearch.yml",
-                "restart the local nodes (TLS trust is read at start)",
-            ),
+            trust_remote_ca(setting, tf.issuer, ca_file),
             Side.LOCAL,
         ),
     )
@@ -555,7 +555,7 @@ def _remote_ca_file(ctx: AliasContext, issuer: str | None) -> str | None:
                 and c.get("subject_dn") == issuer
                 and not c.get("has_private_key")
             ):
-                return f"{c.get('path')} (on the remote)"
+                return str(c.get("path"))
     return None
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from isthmus.doctor.causes import cause
-from isthmus.doctor.commands import RELOAD, keystore_add
+from isthmus.doctor.commands import RELOAD, create_key, keystore_add
 from isthmus.doctor.evidence import (
     ISTHMUS_HEALTH,
     REDACTED,
@@ -229,6 +229,12 @@ def passed(stage: Stage, *evidence: Evidence) -> StageResult:
 def text_evidence(t: Text) -> Evidence:
     prefix = f"[{t.type}] " if t.type else ""
     return Evidence(t.source, short(prefix + t.text))
+
+
+def new_key_steps(ctx: AliasContext) -> tuple[str, ...]:
+    """A new cross-cluster key created on the remote, then stored and reloaded: the keystore
+    step is given the value the first step returns."""
+    return (create_key(ctx.alias, ctx.index), *reload_steps(ctx))
 
 
 def reload_steps(ctx: AliasContext) -> tuple[str, ...]:

@@ -225,6 +225,9 @@ def _yml(run: _Run, step: str, match: re.Match[str], comment: str, side: str) ->
     node = getattr(run.lab, side)
     path = node.config_dir / "isthmus.yml"
     settings = yaml.safe_load(path.read_text()) or {}
+    if "added to the" in comment and isinstance(value, list):  # beside what it lists already
+        before = settings.get(key) or []
+        value = [*(before if isinstance(before, list) else [before]), *value]
     settings[key] = value
     removed = []
     for old in _IN_PLACE_OF.findall(comment):

@@ -196,7 +196,9 @@ def test_no_credentials_against_the_rcs_port() -> None:
     )
     v = verdict(loc, remote())
     assert first(v) == ("protocol", "remote_cluster_port_without_credentials", "local", "certain")
-    assert "keystore add -f cluster.remote.my.credentials" in v.findings[0].fix.steps[0]  # type: ignore[union-attr]
+    create, store = v.findings[0].fix.steps[:2]  # type: ignore[union-attr]
+    assert create.startswith("POST /_security/cross_cluster/api_key ")  # the value to store
+    assert "keystore add -f cluster.remote.my.credentials" in store
 
 
 def test_no_credentials_with_trust_reaches_the_header_check() -> None:
