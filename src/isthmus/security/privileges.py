@@ -24,7 +24,9 @@ CLUSTER_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "cluster:monitor/state",
         "cluster:admin/xpack/security/user/has_privileges",
     ),
-    "read_ccr": ("cluster:monitor/state", "cluster:monitor/xpack/ccr/*"),
+    # ES's read_ccr: what a leader cluster's role needs to let a follower read its state
+    # (the CCR stats and info APIs need `monitor`, as in ES).
+    "read_ccr": ("cluster:monitor/state", "cluster:admin/xpack/security/user/has_privileges"),
     "manage_index_templates": ("indices:admin/template/*", "indices:admin/index_template/*"),
     "monitor_enrich": ("cluster:monitor/xpack/enrich/*",),
     "cross_cluster_search": ("cluster:internal/remote_cluster/*",),

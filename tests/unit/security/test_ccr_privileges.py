@@ -1,0 +1,44 @@
+"""The CCR privileges grant what ES's privilege resolver grants, no more: a leader role with
+``read_ccr`` reads the cluster state (the follower's metadata request) and checks privileges,
+while the CCR stats and info APIs need ``monitor``."""
+
+from __future__ import annotations
+
+import pytest
+
+from isthmus.security.privileges import cluster_grants, index_grants
+
+
+@pytest.mark.parametrize(
+    ("privilege", "action", "granted"),
+    [
+        ("read_ccr", "cluster:monitor/state", True),
+        ("read_ccr", "cluster:admin/xpack/security/user/has_privileges", True),
+        ("read_ccr", "cluster:monitor/ccr/stats", False),
+        ("read_ccr", "cluster:admin/xpack/ccr/auto_follow_pattern/put", False),
+        ("manage_ccr", "cluster:admin/xpack/ccr/auto_follow_pattern/put", True),
+        ("manage_ccr", "cluster:monitor/state", True),
+        ("monitor", "cluster:monitor/ccr/stats", True),
+    ],
+)
+def test_cluster_privileges(privilege: str, action: str, granted: bool) -> None:
+    assert cluster_grants(privilege, action) is granted
+
+
+@pytest.mark.parametrize(
+    ("privilege", "action", "granted"),
+    [
+        ("cross_cluster_replication", "indices:data/read/xpack/ccr/shard_changes", True),
+        ("cross_cluster_replication", "indices:admin/seq_no/add_retention_lease", True),
+        ("cross_cluster_replication", "indices:internal/admin/ccr/restore/session/put", False),
+        (
+            "cross_cluster_replication_internal",
+            "indices:internal/admin/ccr/restore/session/put",
+            True,
+        ),
+        ("read", "indices:data/read/xpack/ccr/shard_changes", True),
+        ("manage_follow_index", "indices:admin/xpack/ccr/put_follow", True),
+    ],
+)
+def test_index_privileges(privilege: str, action: str, granted: bool) -> None:
+    assert index_grants(privilege, action) is granted
