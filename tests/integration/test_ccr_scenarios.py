@@ -105,7 +105,7 @@ def test_lab_up_a_ccr_scenario_of_the_certificate_model(tmp_path: Path) -> None:
         assert state is not None
         # The symptom stays for the learner: following again answers the same 403.
         url = _with_user(str(state["local"]), scenario.user, PASSWORD)
-        status, body = ccr_lab._answer(
+        status, body = ccr_lab.answer_of(
             lambda: _call(
                 url,
                 "PUT",

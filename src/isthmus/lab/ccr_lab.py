@@ -15,6 +15,7 @@ and does not need the official client.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -94,7 +95,7 @@ def index(lab: Lab, scenario: CcrScenario, *ids: str) -> None:
 def follow(lab: Lab, scenario: CcrScenario) -> tuple[int, dict[str, Any]]:
     """``PUT /<follower>/_ccr/follow`` as the scenario's user: (status, body)."""
     body = {"remote_cluster": ALIAS, "leader_index": scenario.followed}
-    return _answer(
+    return answer_of(
         lambda: _call(user_url(lab, scenario), "PUT", f"/{scenario.follower}/_ccr/follow", body)
     )
 
@@ -136,7 +137,7 @@ def summon(lab: Lab, scenario: CcrScenario, timeout: float = 20.0) -> tuple[Seen
     originals = [str(n) for n in range(1, DOCS + 1)]
     _wait(lambda: caught_up(lab, scenario, *originals), timeout)
     if rep.fault is CcrFault.WRITE:
-        status, body = _answer(
+        status, body = answer_of(
             lambda: _call(lab.local_url, "PUT", f"/{scenario.follower}/_doc/mine", {"n": 1})
         )
         seen = Seen(status, body, stats(lab, scenario))
@@ -244,7 +245,8 @@ def _key_id(lab: Lab) -> str:
     return str((lab.key or {}).get("id", ""))
 
 
-def _answer(call: Any) -> tuple[int, dict[str, Any]]:
+def answer_of(call: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a REST call: 200 and its body, or its error status and body."""
     try:
         return 200, call()
     except LabError as exc:
@@ -252,7 +254,7 @@ def _answer(call: Any) -> tuple[int, dict[str, Any]]:
         return exc.status, body
 
 
-def _wait(check: Any, timeout: float) -> bool:
+def _wait(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -268,4 +270,14 @@ def _short(body: dict[str, Any]) -> str:
     return orjson.dumps(body).decode()[:1500]
 
 
-__all__ = ["Seen", "caught_up", "fill", "follow", "heal", "mismatches", "prepare", "summon"]
+__all__ = [
+    "Seen",
+    "answer_of",
+    "caught_up",
+    "fill",
+    "follow",
+    "heal",
+    "mismatches",
+    "prepare",
+    "summon",
+]
