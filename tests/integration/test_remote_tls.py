@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from isthmus.errors import ConnectTransportError
+from isthmus.lab.topology import _keystore
 from isthmus.security.certs import (
     CertificateAndKey,
     encode_pem_certificates,
@@ -30,19 +29,6 @@ from isthmus.transport.local import LocalNode
 from isthmus.wire.handshake import NodeIdentity
 
 PASSWORD = "remote-tls-pw"
-
-
-def _isthmus(*args: str, cwd: Path, stdin: str | None = None) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "isthmus", *args],
-        cwd=cwd,
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def write_identity(home: Path, name: str, ca: CertificateAndKey) -> Path:
@@ -59,12 +45,9 @@ def write_identity(home: Path, name: str, ca: CertificateAndKey) -> Path:
 
 def secured(home: Path, cluster: str, ca: CertificateAndKey, **settings: Any) -> NodeProcess:
     certs = write_identity(home, f"{cluster}-node", ca)
-    config = home / "config"
-    _isthmus("keystore", "create", "--config-dir", str(config), cwd=home)
-    _isthmus(
-        "keystore", "add", "-x", "bootstrap.password", "--config-dir", str(config),
-        cwd=home, stdin=f"{PASSWORD}\n",
-    )  # fmt: skip
+    # The keystore the CLI would write (`keystore create`, `keystore add bootstrap.password`;
+    # those commands have their own tests), written in-process: two Python startups less.
+    _keystore(home / "config", {"bootstrap.password": PASSWORD})
     return NodeProcess(
         home,
         {
