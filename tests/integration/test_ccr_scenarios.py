@@ -15,13 +15,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from isthmus.lab import ccr_lab, session
-from isthmus.lab.ccr_scenarios import PASSWORD, CcrFault, CcrScenario, base_spec, ccr_scenarios
+from isthmus.lab.ccr_scenarios import (
+    PASSWORD,
+    CcrFault,
+    CcrScenario,
+    Shows,
+    base_spec,
+    ccr_scenarios,
+)
 from isthmus.lab.faults import on_pair, transition
 from isthmus.lab.scenarios import lab_scenarios, scenarios
 from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab, _call, _with_user
@@ -73,11 +81,32 @@ def test_ccr_symptom(scenario: CcrScenario, pair: Lab) -> None:
         problems = ccr_lab.summon(pair, scenario)[1]
         assert problems == [], f"{scenario.title}: {problems}"
         assert scenario.replication is not None
+        if scenario.replication.symptom.shows is Shows.READ_EXCEPTIONS:
+            # Retried, again and again: the retries and failed reads grow while the fault lasts.
+            before = _retries(pair, scenario)
+            assert _eventually(lambda: _retries(pair, scenario) > before), before
         if scenario.replication.symptom.recovers:
             assert ccr_lab.heal(pair, scenario) == []
     finally:
         if pair.spec != base:
             transition(pair, base)
+
+
+def _retries(lab: Lab, scenario: CcrScenario) -> tuple[int, int]:
+    body = ccr_lab.stats(lab, scenario)
+    assert body is not None
+    (shard,) = body["indices"][0]["shards"]
+    retries = max((r["retries"] for r in shard["read_exceptions"]), default=0)
+    return retries, shard["failed_read_requests"]
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _isthmus(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
