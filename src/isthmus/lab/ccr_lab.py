@@ -197,6 +197,7 @@ def _path(lab: Lab, mode: RelayMode) -> None:
     assert lab.relay is not None, "the unreachable leader needs the relay (proxy mode)"
     lab.relay.configure(replace(lab.relay.config, mode=mode))
     lab.relay.cut()
+    lab.spec = replace(lab.spec, relay=mode)  # what the lab says of itself (lab.where())
 
 
 def mismatches(scenario: CcrScenario, seen: Seen, key_id: str = "") -> list[str]:

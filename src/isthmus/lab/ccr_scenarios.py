@@ -167,8 +167,8 @@ def ccr_scenarios(mode: str = "proxy") -> list[CcrScenario]:
             Expected(connected=False),
             "the path to the remote drops every packet (the relay black-holes it) while a "
             "follower follows; a document is indexed on the leader meanwhile",
-            f"{_STATS}: read_exceptions (retries grow, failed_read_requests), no "
-            "fatal_exception; the follower falls behind the leader's checkpoint",
+            f"{_STATS}: read_exceptions (retries and failed_read_requests grow), no "
+            "fatal_exception; leader_global_checkpoint stays the last one the follower saw",
             "nothing to do on the follower: it retries (jittered back-off up to max_retry_delay) "
             "and catches up by itself once the remote is reachable again (here: isthmus lab "
             "path pass); fix the network",
