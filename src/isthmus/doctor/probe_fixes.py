@@ -43,6 +43,7 @@ def fix_for(code: str, target: ProbeTarget) -> Fix | None:
         create_key(a, target.index or "*"),
         keystore_add(
             f"cluster.remote.{a}.credentials",
+            force=True,  # the same step adds a missing entry and replaces a wrong one
             note="on every local node; paste the cross-cluster key's `encoded` value",
         ),
         RELOAD,

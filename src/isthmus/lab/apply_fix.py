@@ -15,7 +15,8 @@ way, and a step it cannot run as printed is an error (:class:`FixNotRunnable`), 
   ``keystore add`` is given the ``encoded`` value of the key an earlier step created (what the
   user pastes);
 * ``<setting>: <value>   # elasticsearch.yml ...`` edits that side's ``isthmus.yml`` (``in place
-  of A and B`` removes those settings); ``restart ... local|remote ...`` restarts that node as
+  of A and B`` removes those settings, ``added to the`` CAs a list names keeps the list's
+  entries); ``restart ... local|remote ...`` restarts that node as
   ``isthmus lab restart`` does (the lab's ports must be pinned: :func:`lifecycle.pin_ports`);
 * a fix for the network (side ``network``) is applied by healing the lab's relay (pass mode, no
   idle cut): the relay is the lab's stand-in for the network, and host commands printed for it
@@ -49,7 +50,6 @@ USER_FACTS = {
     "<ca.p12>": "the CA (key and certificate, PKCS#12) that issues the remote's server certificate",
     "<current remote CA file>": "the CA file that issued the remote's certificate",
     "<name the proxy routes>": "the name the proxy in front of the remote routes to it",
-    "<paste the encoded value>": "the `encoded` value of the key an earlier step created",
 }
 _NETWORK_COMMANDS = frozenset({"sysctl", "ss", "nc", "ping", "traceroute"})
 _SIDE_PREFIX = re.compile(
