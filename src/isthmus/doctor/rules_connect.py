@@ -36,6 +36,7 @@ from isthmus.doctor.rules_context import (
     finding,
     new_key_steps,
     passed,
+    said,
     text_evidence,
     undecided,
 )
@@ -142,6 +143,12 @@ def _before(stage: Stage, source: str) -> list[StageResult]:
     return [passed(s, ev) for s in CONNECTION_STAGES if s.order < stage.order]
 
 
+def _stopped(f: Finding, source: str) -> list[StageResult]:
+    """``f`` failing its stage, every connection stage before it passed (``source`` went that
+    far)."""
+    return [*_before(f.stage, source), failed(f)]
+
+
 def _failure(ctx: AliasContext) -> list[StageResult]:
     texts = list(ctx.texts)
     kind = ctx.address_kind()
@@ -155,45 +162,45 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
     if hit is not None and ctx.has_credentials:
         # The handshake got an answer, so TLS worked; the port is still the root cause, as in
         # the other transport-port symptoms.
-        f = finding(
+        f = said(
+            hit,
             "transport_port_with_credentials",
             f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
             "port: the remote cluster handshake requires the [_remote_cluster] profile and got "
             f"[{hit[1].group('got')}]",
-            evidence=(text_evidence(hit[0]),),
             fix=_port_fix(ctx),
         )
-        return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
     if hit is not None:
-        f = finding(
+        f = said(
+            hit,
             "handshake_wrong_profile",
             f"[{ctx.alias}] reaches {addr}, the remote's transport port: the remote cluster "
             f"handshake requires the [_remote_cluster] profile and got [{hit[1].group('got')}]",
-            evidence=(text_evidence(hit[0]),),
             fix=_port_fix(ctx),
         )
-        return [*_before(Stage.HANDSHAKE, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
     for pattern in (MISSING_AUTHN, HANDSHAKE_UNAUTHORIZED):
         hit = find(texts, pattern)
         if hit is None:
             continue
         if ctx.has_credentials:
-            f = finding(
+            f = said(
+                hit,
                 "transport_port_with_credentials",
                 f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
                 "port: the transport authenticates the handshake as a certificate-model (or "
                 "anonymous) caller and refuses it",
-                evidence=(text_evidence(hit[0]),),
                 fix=_port_fix(ctx),
                 ruled_out=("api_key_invalid",),
             )
-            return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
+            return _stopped(f, hit[0].source)
         if pattern is HANDSHAKE_UNAUTHORIZED:
-            f = finding(
+            f = said(
+                hit,
                 "anonymous_handshake_unauthorized",
                 f"[{ctx.alias}] has no credentials; the remote ran its handshake as anonymous "
                 f"user [{hit[1].group('user')}], which may not open remote connections",
-                evidence=(text_evidence(hit[0]),),
                 fix=Fix(
                     "use the API-key model (a cross-cluster key) or the remote's transport port "
                     "with mutual TLS",
@@ -201,17 +208,17 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                     Side.LOCAL,
                 ),
             )
-            return [*_before(Stage.AUTHENTICATION, hit[0].source), failed(f)]
+            return _stopped(f, hit[0].source)
     hit = find(texts, MISSING_HEADER)
     if hit is not None:
         # TLS worked (the certificate model's transport trust accepted the server), and the
         # remote cluster server refused the request for want of the cross-cluster header: the
         # same fault as the trust-failure shape below, one stage later in the symptoms.
-        f = finding(
+        f = said(
+            hit,
             "remote_cluster_port_without_credentials",
             f"[{ctx.alias}] points at the remote cluster server ({addr}) but has no "
             f"cross-cluster API key ([{ctx.credential_setting}] is not in use)",
-            evidence=(text_evidence(hit[0]),),
             ruled_out=("tls_untrusted_ca",),
             fix=Fix(
                 "get a cross-cluster API key from the remote's administrator (POST "
@@ -221,7 +228,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 Side.LOCAL,
             ),
         )
-        return [*_before(Stage.PROTOCOL, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
 
     for text, tf in trust_failures(texts):
         return [*_before(Stage.TLS, text.source), *_trust_result(ctx, text, tf, kind)]
@@ -256,20 +263,21 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 Side.LOCAL,
             ),
         )
-        return [*_before(Stage.TLS, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
 
+    # Texts that name their cause (at the cause's stage).
     simple = (
-        (CLIENT_UNTRUSTED, "tls_client_untrusted", Stage.TLS),
-        (HTTP_PORT, "http_port", Stage.PROTOCOL),
-        (PLAINTEXT_ON_TLS, "plaintext_to_tls", Stage.PROTOCOL),
-        (TLS_ON_PLAINTEXT, "tls_to_plaintext", Stage.PROTOCOL),
-        (DNS, "dns_unresolvable", Stage.DNS),
-        (REFUSED, "tcp_refused", Stage.TCP),
-        (TIMEOUT, "tcp_timeout", Stage.TCP),
-        (UNREACHABLE, "tcp_unreachable", Stage.TCP),
-        (RESET, "tcp_reset", Stage.TCP),
+        (CLIENT_UNTRUSTED, "tls_client_untrusted"),
+        (HTTP_PORT, "http_port"),
+        (PLAINTEXT_ON_TLS, "plaintext_to_tls"),
+        (TLS_ON_PLAINTEXT, "tls_to_plaintext"),
+        (DNS, "dns_unresolvable"),
+        (REFUSED, "tcp_refused"),
+        (TIMEOUT, "tcp_timeout"),
+        (UNREACHABLE, "tcp_unreachable"),
+        (RESET, "tcp_reset"),
     )
-    for pattern, code, stage in simple:
+    for pattern, code in simple:
         hit = find(texts, pattern)
         if hit is None:
             continue
@@ -277,22 +285,22 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             return wrong_port
         if code == "tcp_refused" and unknown is not None:
             return unknown
-        f = finding(
+        f = said(
+            hit,
             code,
             f"[{ctx.alias}] → {addr}: {hit[1].group(0)}",
-            evidence=(text_evidence(hit[0]),),
             fix=_simple_fix(ctx, code),
         )
-        return [*_before(stage, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
 
     hit = find(texts, CONNECT_TIMEOUT)
     if hit is not None:
-        f = finding(
+        f = said(
+            hit,
             "tcp_timeout",
             f"[{ctx.alias}] → {addr}: the connection did not complete in time "
             f"({hit[1].group(0)}): TCP, TLS or the handshake never finished",
             side=Side.NETWORK,
-            evidence=(text_evidence(hit[0]),),
             confidence=Confidence.POSSIBLE,
             candidates=("tcp_timeout", "no_answer", "handshake_timeout"),
             would_decide=(
@@ -307,12 +315,12 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
         # Through a proxy address the closing end may be the proxy: an SNI-routing one closes
         # a connection whose server_name (or its absence) it cannot route. Only a probe with
         # and without the name, or the remote's log, tells the two apart.
-        f = finding(
+        f = said(
+            hit,
             "proxy_no_route",
             f"the connection to {addr} was closed while connecting ({hit[1].group(0)}): a "
             "proxy with no route for the alias's server_name, or the remote closing it",
             side=Side.UNKNOWN,
-            evidence=(text_evidence(hit[0]),),
             confidence=Confidence.POSSIBLE,
             candidates=("proxy_no_route", "handshake_closed"),
             would_decide=(
@@ -322,13 +330,13 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
         )
         return [*_before(Stage.PROTOCOL, hit[0].source), undecided(Stage.PROTOCOL, f)]
     if hit is not None:
-        f = finding(
+        f = said(
+            hit,
             "handshake_closed",
             f"the remote at {addr} closed the connection during the handshake",
-            evidence=(text_evidence(hit[0]),),
             confidence=Confidence.LIKELY,
         )
-        return [*_before(Stage.HANDSHAKE, hit[0].source), failed(f)]
+        return _stopped(f, hit[0].source)
 
     if wrong_port is not None:
         return wrong_port
@@ -390,7 +398,7 @@ def _wrong_port_result(
             evidence=(ev,),
             fix=_port_fix(ctx),
         )
-        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+        return _stopped(f, "remote GET /_nodes")
     if what == "http":
         f = finding(
             "http_port",
@@ -398,7 +406,7 @@ def _wrong_port_result(
             evidence=(ev,),
             fix=_port_fix(ctx),
         )
-        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+        return _stopped(f, "remote GET /_nodes")
     if what == "unknown":
         f = finding(
             "tcp_refused",
@@ -409,7 +417,7 @@ def _wrong_port_result(
             confidence=Confidence.LIKELY,
             fix=_port_fix(ctx),
         )
-        return [*_before(Stage.TCP, "remote GET /_nodes"), failed(f)]
+        return _stopped(f, "remote GET /_nodes")
     return None
 
 
@@ -499,7 +507,7 @@ def _trust_result(
                 Side.LOCAL,
             ),
         )
-        return [*_before(Stage.PROTOCOL, "remote GET /_nodes"), failed(f)]
+        return _stopped(f, "remote GET /_nodes")
     if what == "transport":
         return [failed(_untrusted(ctx, tf, ev, nodes, TRANSPORT_CA_SETTING))]
     # A key added to the keystore and never reloaded looks the same from REST; the keystores

@@ -9,6 +9,7 @@ usual side taken from :mod:`isthmus.doctor.causes`, so a rule names a code and n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -211,6 +212,12 @@ def finding(
         would_decide=tuple(would_decide),
         ruled_out=tuple(ruled_out),
     )
+
+
+def said(hit: tuple[Text, re.Match[str]], code: str, message: str, **more: Any) -> Finding:
+    """The finding ``code`` stated by one error text of the local cluster (``find``'s hit),
+    which is its evidence."""
+    return finding(code, message, evidence=(text_evidence(hit[0]),), **more)
 
 
 def failed(f: Finding) -> StageResult:

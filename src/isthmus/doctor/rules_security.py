@@ -26,6 +26,7 @@ from isthmus.doctor.rules_context import (
     finding,
     passed,
     reload_steps,
+    said,
     text_evidence,
     undecided,
 )
@@ -92,11 +93,11 @@ def check_authentication(ctx: AliasContext) -> tuple[StageResult | None, list[Fi
     warnings: list[Finding] = []
     hit = find(texts, WRONG_KEY_TYPE)
     if hit is not None:
-        f = finding(
+        f = said(
+            hit,
             "api_key_wrong_type",
             f"the credential of [{ctx.alias}] is API key [{hit[1].group('id')}] of type "
             f"[{hit[1].group('type')}]; the remote cluster server accepts only cross-cluster keys",
-            evidence=(text_evidence(hit[0]),),
             fix=_new_key_fix(ctx),
         )
         return failed(f), warnings
@@ -105,11 +106,11 @@ def check_authentication(ctx: AliasContext) -> tuple[StageResult | None, list[Fi
         return _refused_key(ctx, hit[1].group("id"), [text_evidence(hit[0])]), warnings
     hit = find(texts, KEY_MALFORMED)
     if hit is not None:
-        f = finding(
+        f = said(
+            hit,
             "api_key_invalid",
             f"the credential of [{ctx.alias}] is not a cross-cluster API key value at all "
             "(malformed: not the `encoded` form of an id and a secret)",
-            evidence=(text_evidence(hit[0]),),
             fix=_new_key_fix(ctx),
         )
         return failed(f), warnings
@@ -189,11 +190,11 @@ def check_authorization(ctx: AliasContext) -> StageResult | None:
     hit = find(texts, NO_REMOTE_INDICES)
     if hit is not None:
         user = hit[1].group("user")
-        f = finding(
+        f = said(
+            hit,
             "user_lacks_remote_indices",
             f"local user [{user}] has no remote_indices privilege for [{ctx.alias}] at all: the "
             "local cluster refuses before sending",
-            evidence=(text_evidence(hit[0]),),
             fix=role_fix(ctx, user),
         )
         return failed(f)
