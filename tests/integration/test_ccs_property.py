@@ -36,8 +36,10 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Elasticsear
         NodeProcess(base / name, {"cluster.name": name, "node.name": f"{name}-node"})
         for name in ("local", "r1", "r2")
     ]
+    for node in nodes:  # boot side by side
+        node.launch()
     for node in nodes:
-        node.start()
+        node.wait_started()
     clients = [Elasticsearch(n.url, request_timeout=30) for n in nodes]
     seeds = {}
     for alias, client in zip(("r1", "r2"), clients[1:], strict=True):

@@ -47,8 +47,10 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodePro
     base = tmp_path_factory.mktemp("hostile")
     remote = NodeProcess(base / "remote", {"cluster.name": "remote", "node.name": "remote-node"})
     local = NodeProcess(base / "local", {"cluster.name": "local", "node.name": "local-node"})
-    remote.start()
-    local.start()
+    for node in (remote, local):  # boot side by side
+        node.launch()
+    for node in (remote, local):
+        node.wait_started()
     rc, lc = Elasticsearch(remote.url), Elasticsearch(local.url)
     _fill(lc, "words", VALUES)
     _fill(rc, "words", VALUES)

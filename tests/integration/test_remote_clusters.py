@@ -44,8 +44,10 @@ def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
         tmp_path / "remote", {"cluster.name": "remote", "node.name": "remote-node"}
     )
     local = NodeProcess(tmp_path / "local", {"cluster.name": "local", "node.name": "local-node"})
-    remote.start()
-    local.start()
+    for node in (remote, local):  # boot side by side (local names no remote at start)
+        node.launch()
+    for node in (remote, local):
+        node.wait_started()
     yield local, remote
     local.kill()
     remote.kill()
