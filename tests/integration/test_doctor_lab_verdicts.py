@@ -10,6 +10,7 @@ earlier scenario's lines are not evidence. No password or key appears in any out
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -57,8 +58,11 @@ def test_doctor_verdict_at_every_evidence_level(name: str, pair: Lab) -> None:
             transition(pair, scenario.spec)
         # The move itself closes connections (a relay cut, a restart): those lines are the
         # lab's doing, not the fault's, so the doctor's log window starts after it.
-        time.sleep(1.0)
-        since = datetime.now().replace(microsecond=0)
+        # --since has whole seconds: the window starts at the next one (what a 1 s wait and
+        # a time truncated to the second gave, without the rest of the wait).
+        moved = time.time()
+        time.sleep(math.floor(moved) + 1 - moved)
+        since = datetime.fromtimestamp(math.floor(moved) + 1)
         apply_fault(pair, scenario)
         wait_for_symptom(pair, scenario, since=marks)
         runs = run_levels(pair, since)
