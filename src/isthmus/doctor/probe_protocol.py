@@ -21,9 +21,9 @@ from dataclasses import replace
 
 from isthmus.doctor.model import Confidence, Stage
 from isthmus.doctor.port_identity import (
-    PORT_READINGS,
     HTTP_PORT_REPLY,
     PING,
+    PORT_READINGS,
     HttpFlavour,
     PortIdentity,
     PortKind,
