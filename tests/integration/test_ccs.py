@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 
-from isthmus.testing.process import NodeProcess
+from isthmus.testing.process import NodeProcess, start_side_by_side
 
 
 def transport_address(client: Elasticsearch) -> str:
@@ -23,10 +23,7 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodePro
     base = tmp_path_factory.mktemp("ccs")
     remote = NodeProcess(base / "remote", {"cluster.name": "remote", "node.name": "remote-node"})
     local = NodeProcess(base / "local", {"cluster.name": "local", "node.name": "local-node"})
-    for node in (remote, local):  # boot side by side
-        node.launch()
-    for node in (remote, local):
-        node.wait_started()
+    start_side_by_side(remote, local)
     rc, lc = Elasticsearch(remote.url), Elasticsearch(local.url)
     for client, index, offset in ((lc, "logs", 0), (rc, "logs", 100)):
         client.indices.create(
@@ -91,8 +88,7 @@ def test_expression_errors(clusters: tuple[NodeProcess, NodeProcess]) -> None:
 def test_unavailable_remote(tmp_path: Path) -> None:
     remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
     local = NodeProcess(tmp_path / "l", {"cluster.name": "local", "node.name": "local-node"})
-    remote.start()
-    local.start()
+    start_side_by_side(remote, local)  # local names no remote at start
     try:
         lc, rc = Elasticsearch(local.url), Elasticsearch(remote.url)
         rc.indices.create(index="logs")
@@ -187,8 +183,7 @@ def test_async_search_shows_progress_then_the_result(tmp_path: Path) -> None:
 
     remote = NodeProcess(tmp_path / "r", {"cluster.name": "remote", "node.name": "remote-node"})
     local = NodeProcess(tmp_path / "l", {"cluster.name": "local", "node.name": "local-node"})
-    remote.start()
-    local.start()
+    start_side_by_side(remote, local)  # local names no remote at start
     try:
         lc, rc = Elasticsearch(local.url), Elasticsearch(remote.url)
         for client in (lc, rc):
@@ -265,8 +260,7 @@ def test_frozen_remote_is_skipped_or_fails_in_seconds(tmp_path: Path) -> None:
         tmp_path / "l",
         {"cluster.name": "local", "node.name": "local-node", "transport.connect_timeout": "3s"},
     )
-    remote.start()
-    local.start()
+    start_side_by_side(remote, local)  # local names no remote at start
     assert remote.proc is not None
     try:
         lc, rc = Elasticsearch(local.url, request_timeout=30), Elasticsearch(remote.url)

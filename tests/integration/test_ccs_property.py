@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from isthmus.testing.process import NodeProcess
+from isthmus.testing.process import NodeProcess, start_side_by_side
 
 MAPPING = {
     "properties": {
@@ -36,10 +36,7 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Elasticsear
         NodeProcess(base / name, {"cluster.name": name, "node.name": f"{name}-node"})
         for name in ("local", "r1", "r2")
     ]
-    for node in nodes:  # boot side by side
-        node.launch()
-    for node in nodes:
-        node.wait_started()
+    start_side_by_side(*nodes)
     clients = [Elasticsearch(n.url, request_timeout=30) for n in nodes]
     seeds = {}
     for alias, client in zip(("r1", "r2"), clients[1:], strict=True):

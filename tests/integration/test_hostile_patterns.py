@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
 
-from isthmus.testing.process import NodeProcess
+from isthmus.testing.process import NodeProcess, start_side_by_side
 
 HOSTILE_REGEXP = "(a+)+b"
 HOSTILE_WILDCARD = "*a" * 24 + "*b"
@@ -47,10 +47,7 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodePro
     base = tmp_path_factory.mktemp("hostile")
     remote = NodeProcess(base / "remote", {"cluster.name": "remote", "node.name": "remote-node"})
     local = NodeProcess(base / "local", {"cluster.name": "local", "node.name": "local-node"})
-    for node in (remote, local):  # boot side by side
-        node.launch()
-    for node in (remote, local):
-        node.wait_started()
+    start_side_by_side(remote, local)
     rc, lc = Elasticsearch(remote.url), Elasticsearch(local.url)
     _fill(lc, "words", VALUES)
     _fill(rc, "words", VALUES)

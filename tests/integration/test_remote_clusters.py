@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch
 
-from isthmus.testing.process import NodeProcess
+from isthmus.testing.process import NodeProcess, start_side_by_side
 
 
 def transport_address(client: Elasticsearch) -> str:
@@ -44,10 +44,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
         tmp_path / "remote", {"cluster.name": "remote", "node.name": "remote-node"}
     )
     local = NodeProcess(tmp_path / "local", {"cluster.name": "local", "node.name": "local-node"})
-    for node in (remote, local):  # boot side by side (local names no remote at start)
-        node.launch()
-    for node in (remote, local):
-        node.wait_started()
+    start_side_by_side(remote, local)  # local names no remote at start
     yield local, remote
     local.kill()
     remote.kill()

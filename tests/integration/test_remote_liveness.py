@@ -32,7 +32,7 @@ import orjson
 import pytest
 
 from isthmus.testing.netns import Netns, NetnsHTTPConnection, NetnsUnavailable
-from isthmus.testing.process import NodeProcess
+from isthmus.testing.process import NodeProcess, start_side_by_side
 
 TARGET_S = 3.0  # performance.md #4 (a)
 LIMIT_S = 3.5  # what the test asserts: the target plus slack for a loaded CI machine
@@ -151,8 +151,7 @@ def netns() -> Iterator[Netns]:
 def test_frozen_remote_is_detected_by_pings(tmp_path: Path) -> None:
     local, remote = node_pair(tmp_path)
     try:
-        remote.start()
-        local.start()
+        start_side_by_side(remote, local)  # local names no remote at start
         seed = remote.transport_address()
         port = int(seed.rsplit(":", 1)[1])
         http = Http(str(local.http_address))
@@ -260,8 +259,7 @@ def test_frozen_remote_not_skippable_is_bounded_by_the_search_timeout_and_connec
     local, remote = node_pair(tmp_path)
     local.settings["transport.connect_timeout"] = "3s"
     try:
-        remote.start()
-        local.start()
+        start_side_by_side(remote, local)  # local names no remote at start
         http = Http(str(local.http_address), timeout=60)
         Http(str(remote.http_address)).json("PUT", "/logs/_doc/1?refresh=true", {"n": 1})
         http.json("PUT", "/logs/_doc/1?refresh=true", {"n": 1})

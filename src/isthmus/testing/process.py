@@ -182,3 +182,17 @@ class NodeProcess:
     def __repr__(self) -> str:
         state = "running" if self.proc is not None and self.proc.poll() is None else "stopped"
         return f"<NodeProcess {self.home.name} {state} {self.http_address}>"
+
+
+def start_side_by_side(*nodes: NodeProcess, timeout: float = 20.0) -> None:
+    """Start ``nodes`` together: launch every one, then wait for each (they boot in parallel
+    rather than one after the other). If one fails to start, the others are killed."""
+    try:
+        for node in nodes:
+            node.launch()
+        for node in nodes:
+            node.wait_started(timeout)
+    except BaseException:
+        for node in nodes:
+            node.kill()
+        raise
