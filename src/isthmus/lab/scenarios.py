@@ -6,8 +6,10 @@ whether ``_remote/info`` says connected, and how a cross-cluster search as the l
 The integration tests assert exactly these expectations, and ``isthmus lab up`` builds the same
 specs, so what a learner sees is what CI checked.
 
-Each scenario also says what ``isthmus doctor`` should conclude (:class:`DoctorVerdict`), so the
-doctor's tests can iterate over the scenarios. The faults beyond the guide (the path, proxies,
+Each scenario also says what ``isthmus doctor`` should conclude (:class:`DoctorVerdict`) at each
+evidence level (:class:`EvidenceLevel`: local REST only, + local logs and config, + the probe,
++ the remote side): ``scenario.verdict.levels()``. The doctor's tests iterate over them
+(``tests/integration/test_doctor_lab_verdicts.py``). The faults beyond the guide (the path, proxies,
 certificates, a forgotten reload) are in :mod:`isthmus.lab.fault_scenarios`; :func:`scenarios`
 lists both.
 """
