@@ -220,6 +220,18 @@ def machine_busy() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU, so far
+    (``/proc/<pid>/task/*/schedstat``, second field; threads that ended are not counted)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return total / 1e9
+
+
 def cpu_note(pair: Pair, before: tuple[float, float, float], wall: float) -> str:
     after = pair.cpu()
     lead, foll, rest = ((a - b) / wall * 100 for a, b in zip(after, before, strict=True))
@@ -337,11 +349,11 @@ def phase_lag(
     ended = time.perf_counter()
     last = acks[-1]
     deadline = time.monotonic() + 30
+    searchable = refresh != "-1"  # with refreshes off nothing becomes visible: no wait for it
     while time.monotonic() < deadline and not (
         stats.values
         and stats.values[-1] >= last.seq_no
-        and search.values
-        and search.values[-1] >= last.last_n + 1
+        and (not searchable or (search.values and search.values[-1] >= last.last_n + 1))
     ):
         time.sleep(0.01)
     stop.set()
@@ -513,10 +525,16 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
                 wait_checkpoint(pair.fh, f"{name}-copy", -1, 30, 0.01)
             payloads = bodies(docs, 1_000, name)
             cpu0 = pair.cpu()
+            assert pair.leader.proc is not None
+            waited0 = runqueue_wait(pair.leader.proc.pid)
             secs, last = bulk_clients(
                 pair.leader.url, payloads, 2, lat[with_follower], took[with_follower]
             )
-            notes.append(f"{name}: {cpu_note(pair, cpu0, secs)}")
+            waited = runqueue_wait(pair.leader.proc.pid) - waited0
+            notes.append(
+                f"{name}: {cpu_note(pair, cpu0, secs)}; the leader's threads waited for a CPU "
+                f"{waited / secs * 1000:.0f} ms per second"
+            )
             rate[with_follower].append(n_docs / secs)
             cpu[with_follower].append((pair.cpu()[0] - cpu0[0]) * 1e6 / n_docs)
             if with_follower:
