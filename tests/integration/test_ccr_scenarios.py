@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,15 @@ from isthmus.lab.ccr_scenarios import (
 )
 from isthmus.lab.faults import on_pair, transition
 from isthmus.lab.scenarios import lab_scenarios, scenarios
-from isthmus.lab.topology import ELASTIC_PASSWORD, USER_PASSWORD, Lab, _call, _with_user
+from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER_PASSWORD, Lab, _call, _with_user
+
+from .doctor_levels import expected_at, mismatches, run_levels
 
 ON_PAIR = [s for s in ccr_scenarios("proxy") if on_pair(s.spec, base_spec("proxy")) is not None]
 OWN_BUILD = [s for s in ccr_scenarios("proxy") if s not in ON_PAIR]
+# The doctor, at its four evidence levels, while the symptom shows: the declared verdict (the
+# black-holed path) for the unreachable leader, green for a failure of replication alone.
+DOCTOR = ("ccr-leader-unreachable", "ccr-leader-deleted")
 
 
 def test_ccr_scenarios_are_in_the_lab_not_in_the_doctors_list() -> None:
@@ -78,8 +84,27 @@ def test_ccr_symptom(scenario: CcrScenario, pair: Lab) -> None:
     try:
         if spec != base:
             transition(pair, spec)
+        since = datetime.now().replace(microsecond=0)
+        local = pair.local
+        assert local is not None
+        mark = len(local.log_text())
         problems = ccr_lab.summon(pair, scenario)[1]
         assert problems == [], f"{scenario.title}: {problems}"
+        if scenario.name in DOCTOR:
+            if scenario.replication and scenario.replication.fault is CcrFault.BLACKHOLE:
+                # Until a connect attempt has timed out, a black hole is only a lost
+                # connection: the doctor rightly stays undecided for those first seconds.
+                timed_out = "connect_timeout[2s]"
+                assert _eventually(lambda: timed_out in local.log_text()[mark:], 15)
+            address = str(pair.remote_info().get(ALIAS, {}).get("proxy_address"))
+            said = [
+                problem
+                for level, run in run_levels(pair, since).items()
+                for problem in mismatches(
+                    run, expected_at(scenario.verdict, level, address), lab_cuts=True
+                )
+            ]
+            assert said == [], said
         assert scenario.replication is not None
         if scenario.replication.symptom.shows is Shows.READ_EXCEPTIONS:
             # Retried, again and again: the retries and failed reads grow while the fault lasts.
