@@ -18,7 +18,7 @@ from isthmus.doctor.commands import (
     trust_current_ca,
 )
 from isthmus.doctor.model import Fix, Side
-from isthmus.remote.security_model import SecurityModel
+from isthmus.remote.model_kind import SecurityModel
 
 if TYPE_CHECKING:
     from isthmus.doctor.probe import ProbeTarget

@@ -20,7 +20,6 @@ service turns into a rebuild of that alias's connections.
 
 from __future__ import annotations
 
-import enum
 import functools
 import ssl
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from isthmus.errors import IllegalArgumentError
 from isthmus.remote.connector import Connector, RequestHeaders
+from isthmus.remote.model_kind import SecurityModel as SecurityModel  # re-exported
 from isthmus.tasks import parent_header
 from isthmus.transport.local import LocalNode
 from isthmus.wire.names import (
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import RemoteClusterConfig, TransportTuning
     from isthmus.settings.secret import Secret
-
-
-class SecurityModel(enum.StrEnum):
-    CERTIFICATE = "certificate"
-    API_KEY = "api_key"
 
 
 class ConnectorFactory(Protocol):
