@@ -50,10 +50,17 @@ ALL = [(name, "proxy") for name in scenarios("proxy")] + [(name, "sniff") for na
 CASES = sorted(ALL, key=lambda case: _waits_for_timeouts(*case))  # stable: the waiting ones last
 
 
-def _check(name: str, mode: str, root: Path, record_secret: Callable[[str], None]) -> None:
+def _check(
+    name: str,
+    mode: str,
+    root: Path,
+    record_secret: Callable[[str], None],
+    stopping: list[Lab],
+) -> None:
     """Build scenario ``name`` from nothing under ``root`` and assert its symptom."""
     scenario = scenarios(mode)[name]
-    with Lab(root, scenario.spec) as lab:
+    lab = Lab(root, scenario.spec)
+    try:
         lab.start()
         for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential):
             if secret:
@@ -67,6 +74,21 @@ def _check(name: str, mode: str, root: Path, record_secret: Callable[[str], None
             f"{scenario.title}: {problems}\n--- local log ---\n{seen.local_log[-3000:]}"
             f"\n--- remote log ---\n{seen.remote_log[-2000:]}"
         )
+    finally:
+        for node in (lab.local, lab.remote):
+            if node is not None:
+                node.request_stop()
+        stopping.append(lab)
+
+
+@pytest.fixture(scope="module")
+def stopping() -> Iterator[list[Lab]]:
+    """Pairs told to stop (SIGTERM) and not waited for: their nodes take ~0.5 s to exit, mostly
+    waiting, while the next case builds its own pair; the module waits for them all at its end."""
+    labs: list[Lab] = []
+    yield labs
+    for lab in labs:
+        lab.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,6 +96,7 @@ def in_background(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     record_secret: Callable[[str], None],
+    stopping: list[Lab],
 ) -> Iterator[dict[tuple[str, str], Future[None]]]:
     """The selected cases that wait for timeouts, started now, each in a thread of its own."""
     selected = [
@@ -85,7 +108,12 @@ def in_background(
     with ThreadPoolExecutor(max(1, len(slow)), thread_name_prefix="guide-scenario") as pool:
         yield {
             (name, mode): pool.submit(
-                _check, name, mode, tmp_path_factory.mktemp(f"{mode}-{name}"), record_secret
+                _check,
+                name,
+                mode,
+                tmp_path_factory.mktemp(f"{mode}-{name}"),
+                record_secret,
+                stopping,
             )
             for name, mode in slow
         }
@@ -98,9 +126,10 @@ def test_guide_symptom(
     tmp_path: Path,
     record_secret: Callable[[str], None],
     in_background: dict[tuple[str, str], Future[None]],
+    stopping: list[Lab],
 ) -> None:
     running = in_background.get((name, mode))
     if running is not None:
         running.result()  # the case's own assertion, raised here if it failed
     else:
-        _check(name, mode, tmp_path, record_secret)
+        _check(name, mode, tmp_path, record_secret, stopping)
