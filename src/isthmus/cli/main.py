@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
-import sqlite3
+import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from isthmus import __version__
-from isthmus.settings.secret import Secret
+
+if TYPE_CHECKING:
+    from isthmus.settings.secret import Secret
+
+# The tools with a module of their own: "name": "module:attribute". A tool's module (and what
+# it imports: certificates, the keystore's crypto, the lab) is loaded only when the tool runs or
+# a help lists it, so `isthmus doctor` does not pay for certutil's or the lab's imports.
+_LAZY_TOOLS = {
+    "certutil": "isthmus.cli.certutil:certutil_cli",
+    "doctor": "isthmus.cli.doctor:doctor_cli",
+    "keystore": "isthmus.cli.keystore:keystore_cli",
+    "lab": "isthmus.cli.lab:lab_cli",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose tools in :data:`_LAZY_TOOLS` are imported on first use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=_LazyGroup, lazy=_LAZY_TOOLS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="isthmus")
 def cli() -> None:
     """Isthmus: a light Elasticsearch-compatible cluster for remote-cluster work."""
@@ -109,6 +144,8 @@ def reset_password(
     username: str, interactive: bool, auto_generate: bool, config_dir: Path | None, batch: bool
 ) -> None:
     """Reset a native user's password (like elasticsearch-reset-password)."""
+    import sqlite3
+
     from isthmus.errors import IsthmusError
     from isthmus.security.service import SecurityService
     from isthmus.security.store import SecurityStore
@@ -202,18 +239,6 @@ def demo_stop(workdir: Path) -> None:
     sys.exit(stop_demo(workdir))
 
 
-def _register_tools() -> None:
-    from isthmus.cli.certutil import certutil_cli
-    from isthmus.cli.doctor import doctor_cli
-    from isthmus.cli.keystore import keystore_cli
-    from isthmus.cli.lab import lab_cli
-
-    cli.add_command(certutil_cli)
-    cli.add_command(doctor_cli)
-    cli.add_command(keystore_cli)
-    cli.add_command(lab_cli)
-
-
 def _prompt_keystore_password(conf: Path) -> Secret | None:
     """A password-protected keystore without ISTHMUS_KEYSTORE_PASSPHRASE_FILE: ask on a tty."""
     import getpass
@@ -236,7 +261,6 @@ def _prompt_keystore_password(conf: Path) -> Secret | None:
 
 
 def main() -> None:
-    _register_tools()
     cli()
 
 
