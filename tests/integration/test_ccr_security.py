@@ -138,7 +138,12 @@ def test_unfollow_as_the_follower_user(lab: Lab) -> None:
     es.ccr.pause_follow(index="logs-copy-3")
     es.indices.close(index="logs-copy-3")
     assert es.ccr.unfollow(index="logs-copy-3").body == {"acknowledged": True}
-    es.indices.open(index="logs-copy-3")
+    # As in ES, manage_follow_index closes but does not reopen: that takes `manage`.
+    with pytest.raises(ApiError) as denied:
+        es.indices.open(index="logs-copy-3")
+    assert denied.value.meta.status == 403
+    assert "granted by the index privileges [manage,all]" in str(denied.value.body)
+    client(lab, "elastic", ELASTIC_PASSWORD).indices.open(index="logs-copy-3")
     assert es.index(index="logs-copy-3", id="own", document={"n": 1})["result"] == "created"
 
 

@@ -8,7 +8,7 @@ privileges grant an action, both to decide and to say, in a denial, which privil
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 _SECURITY = "cluster:admin/xpack/security/*"
 
@@ -67,7 +67,7 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/mapping/auto_put",
     ),
     "delete": ("indices:data/write/delete*", "indices:data/write/bulk*"),
-    "manage": ("indices:monitor/*", "indices:admin/*"),
+    "manage": ("indices:monitor/*", "indices:admin/*", "indices:data/read/field_caps*"),
     "monitor": ("indices:monitor/*",),
     "view_index_metadata": (
         "indices:admin/aliases/get",
@@ -76,15 +76,22 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/mappings/fields/get*",
         "indices:monitor/settings/get",
         "indices:admin/resolve/*",
+        "indices:admin/shards/search_shards",
+        "indices:admin/search/search_shards",
+        "indices:admin/validate/query*",
+        "indices:admin/data_stream/get",
+        "indices:data/read/field_caps*",
     ),
     "create_index": ("indices:admin/create", "indices:admin/auto_create"),
     "auto_configure": ("indices:admin/auto_create", "indices:admin/mapping/auto_put"),
     "delete_index": ("indices:admin/delete",),
+    # ES's: follow, unfollow and close (reopening the unfollowed index needs `manage`).
     "manage_follow_index": (
         "indices:admin/xpack/ccr/put_follow",
         "indices:admin/xpack/ccr/unfollow",
-        "indices:admin/close",
-        "indices:admin/open",
+        "indices:admin/close*",
+        "indices:admin/data_stream/promote",
+        "indices:admin/rollover",
     ),
     "manage_leader_index": ("indices:admin/xpack/ccr/forget_follower*",),
     "maintenance": ("indices:admin/refresh*", "indices:admin/flush*", "indices:admin/forcemerge*"),
@@ -140,28 +147,35 @@ def is_index_action(action: str) -> bool:
 def granting_cluster_privileges(action: str) -> list[str]:
     """The named cluster privileges that grant ``action`` (for denial messages), ES's order."""
     names = [n for n in CLUSTER_PRIVILEGES if n != "none" and cluster_grants(n, action)]
-
-    def includes(wide: str, narrow: str) -> bool:
-        return wide != narrow and all(cluster_grants(wide, p) for p in CLUSTER_PRIVILEGES[narrow])
-
-    # ES sorts by access level: a privilege that others include comes before them.
-    return sorted(
-        names, key=lambda n: (n == "all", sum(includes(n, m) for m in names if m != "all"), n)
-    )
+    return _by_access_level(names, CLUSTER_PRIVILEGES, cluster_grants)
 
 
 def granting_index_privileges(action: str) -> list[str]:
     """The named index privileges that grant ``action`` (for denial messages), ES's order."""
     names = [n for n in INDEX_PRIVILEGES if n != "none" and index_grants(n, action)]
+    return _by_access_level(names, INDEX_PRIVILEGES, index_grants)
 
-    def includes(wide: str, narrow: str) -> bool:
-        return wide != narrow and all(index_grants(wide, p) for p in INDEX_PRIVILEGES[narrow])
 
-    # As for cluster privileges: ES sorts by access level, a privilege that others include
-    # first (manage_follow_index before manage; view_index_metadata before manage and read).
-    return sorted(
-        names, key=lambda n: (n == "all", sum(includes(n, m) for m in names if m != "all"), n)
-    )
+def _by_access_level(
+    names: list[str],
+    table: Mapping[str, tuple[str, ...]],
+    grants: Callable[[str, str], bool],
+) -> list[str]:
+    """ES's order, least privilege first: by how many other named privileges include this one
+    (more is narrower), then by name (``[view_index_metadata,manage,read,all]``)."""
+
+    def included_by(narrow: str) -> int:
+        if narrow == "all":  # everything; no other privilege includes it
+            return 0
+        patterns = table[narrow]
+        return sum(
+            1
+            for wide in table
+            if wide not in (narrow, "none")
+            and (wide == "all" or all(grants(wide, p) for p in patterns))
+        )
+
+    return sorted(names, key=lambda n: (-included_by(n), n))
 
 
 def valid_cluster_privilege(name: str) -> bool:
