@@ -7,22 +7,37 @@ threads, so one fault is diagnosed at every level in about the time of the slowe
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+from click.testing import CliRunner
 
 from isthmus.doctor.causes import cause
 from isthmus.doctor.model import Side
+from isthmus.lab.apply_fix import FixNotRunnable, apply_fix
+from isthmus.lab.faults import transition
 from isthmus.lab.scenarios import ADDRESS, LEVELS, DoctorVerdict, EvidenceLevel
-from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    INDEX,
+    USER,
+    USER_PASSWORD,
+    Lab,
+    LabSpec,
+    _call,
+)
 
 L = EvidenceLevel
 TIMEOUT = 4.0  # seconds per request and probe (the doctor's default is for real networks)
@@ -216,13 +231,107 @@ def no_secret(text: str, secrets: Sequence[str]) -> list[str]:
     return [s[:4] + "…" for s in secrets if s and s in text]
 
 
+# --- the first fix, as printed, then `doctor --verify` ------------------------------------------
+
+SIDES = ("local", "remote")
+# --verify's rounds: a fix's restart or reload shows within a few seconds in the lab.
+VERIFY = ("--verify", "--verify-rounds", "15", "--verify-interval", "0.3")
+
+
+def doctor_in_process(lab: Lab, since: datetime, *extra: str) -> tuple[int, dict[str, Any], str]:
+    """``isthmus doctor --json`` with all the evidence, as the lab user, in this process (the
+    command line as given, without an interpreter's start)."""
+    from isthmus.cli.doctor import doctor_cli
+
+    args = ["--json", "--index", INDEX, "--alias", ALIAS, *level_args(lab, L.REMOTE, since)]
+    done = CliRunner().invoke(doctor_cli, [*args, *extra], catch_exceptions=False)
+    report = orjson.loads(done.stdout) if done.stdout.startswith("{") else {}
+    return done.exit_code, report, done.output
+
+
+def settle() -> datetime:
+    """A log window that starts after what was just done (the closes and restarts it causes
+    are logged a moment later): the next whole second at least 0.1 s away (--since has
+    seconds)."""
+    now = time.time()
+    start = math.ceil(now + 0.1)
+    time.sleep(start - now)
+    return datetime.fromtimestamp(start)
+
+
+def fix_then_verify(
+    lab: Lab, run: Run, expected: DoctorVerdict, on_secret: Callable[[str], None]
+) -> list[str]:
+    """Apply the first fix of ``run`` (the doctor with all the evidence) as printed, then
+    ``doctor --verify`` must be green with no finding or warning, and a search through the
+    alias must find the documents; what went wrong (nothing: [])."""
+    findings = run.alias.get("findings") or []
+    if run.code != 1 or not findings or findings[0]["cause"] != expected.cause:
+        return [f"no [{expected.cause}] finding to fix: {run.summary()}"]
+    try:
+        applied = apply_fix(lab, findings[0], on_secret)
+    except FixNotRunnable as exc:
+        return [f"the fix cannot be run as printed: {exc}"]
+    steps = "\n".join(f"  {step}" for step in applied)
+    code, report, output = doctor_in_process(lab, settle(), *VERIFY)
+    if not report:
+        return [f"--verify gave no report:\n{output[-2000:]}\nthe fix:\n{steps}"]
+    verdict = report["aliases"][ALIAS]
+    listed = [(f["stage"], f["cause"]) for f in verdict["findings"] + verdict["warnings"]]
+    if (code, verdict["status"], listed) != (0, "green", []):
+        said = f"exit {code}, {verdict['status']}, {listed}"
+        return [f"--verify after the fix: {said}\nthe fix:\n{steps}\n{output[-3000:]}"]
+    leaked = no_secret(output, [ELASTIC_PASSWORD, USER_PASSWORD, lab.credential or ""])
+    if leaked:
+        return [f"--verify: secrets in the output: {leaked}"]
+    # The alias really works: a cross-cluster search as the lab user finds the documents.
+    hits = _call(lab.user_url, "GET", f"/{ALIAS}:{INDEX}/_search")["hits"]["total"]["value"]
+    return [] if hits > 0 else [f"a search through the alias found nothing\nthe fix:\n{steps}"]
+
+
+def config_files(lab: Lab) -> set[Path]:
+    return {p for which in SIDES for p in getattr(lab, which).config_dir.iterdir()}
+
+
+def node_settings(lab: Lab) -> dict[str, dict[str, Any]]:
+    return {which: dict(getattr(lab, which).settings) for which in SIDES}
+
+
+def restore(lab: Lab, base: LabSpec, saved: dict[str, dict[str, Any]], files: set[Path]) -> None:
+    """Back to the base after a scenario and its fix: the files the fix wrote in the config
+    directories are removed and the settings files it edited put back (the nodes restarted
+    with them; the remote is restarted by ``transition`` when its certificate changes back),
+    then the spec, then the alias's settings (a fix may have changed any of them)."""
+    for path in config_files(lab) - files:
+        path.unlink()
+    for which in SIDES:
+        node = getattr(lab, which)
+        if node.settings == saved[which]:
+            continue
+        node.settings = saved[which]
+        if which == "remote" and lab.spec.remote_certificate != base.remote_certificate:
+            continue
+        node.stop()
+        node.start()
+    transition(lab, base)
+    lab.register()
+
+
 __all__ = [
     "FIX_KINDS",
+    "SIDES",
+    "VERIFY",
     "Run",
+    "config_files",
+    "doctor_in_process",
     "expected_at",
+    "fix_then_verify",
     "level_args",
     "mismatches",
     "no_secret",
+    "node_settings",
+    "restore",
     "run_level",
     "run_levels",
+    "settle",
 ]
