@@ -26,7 +26,8 @@ import pytest
 
 from isthmus.lab.fault_scenarios import base_spec
 from isthmus.lab.faults import on_pair
-from isthmus.lab.scenarios import scenarios
+from isthmus.lab.lifecycle import pin_ports
+from isthmus.lab.scenarios import EvidenceLevel, scenarios
 from isthmus.lab.topology import (
     ALIAS,
     ELASTIC_PASSWORD,
@@ -40,7 +41,7 @@ from isthmus.lab.topology import (
 )
 from isthmus.lab.verify import wait_for_symptom
 
-from .doctor_levels import expected_at, mismatches, run_levels
+from .doctor_levels import expected_at, fix_then_verify, mismatches, run_levels
 from .doctor_levels import no_secret as leaked_secrets
 
 GOOD_ROLE = {
@@ -332,7 +333,8 @@ def test_unknown_alias(pair: Lab) -> None:
 
 # The scenarios a shared pair cannot take (other CAs, a client certificate, anonymous access, a
 # disabled server): each gets its own lab, and the doctor runs at the four evidence levels at
-# once, against the verdicts the scenarios declare (the others are in
+# once, against the verdicts the scenarios declare; then the all-evidence run's first fix is
+# applied as printed and `doctor --verify` must be green (the others are in
 # test_doctor_lab_verdicts.py).
 OWN_BUILD = sorted(
     name for name, s in scenarios("proxy").items() if on_pair(s.spec, base_spec("proxy")) is None
@@ -343,9 +345,13 @@ OWN_BUILD = sorted(
 def test_guide_scenarios_with_their_own_build(
     name: str, tmp_path: Path, record_secret: Callable[[str], None]
 ) -> None:
+    """The verdict at every evidence level, then the all-evidence run's first fix, as printed,
+    makes ``doctor --verify`` green (the lab is discarded after: nothing to put back)."""
     scenario = scenarios("proxy")[name]
+    assert scenario.verdict is not None
     with Lab(tmp_path, scenario.spec) as lab:
         lab.start()
+        pin_ports(lab)  # a fix's restart comes back on the same ports, as `lab up` makes it
         for s in _secrets(lab):
             record_secret(s)
         # A user's search makes the failure happen and be logged on both sides.
@@ -353,13 +359,15 @@ def test_guide_scenarios_with_their_own_build(
         assert not problems, problems
         address = str(seen.remote_info.get("proxy_address"))
         runs = run_levels(lab, None)
-    assert scenario.verdict is not None
-    failures = []
-    for level, run in runs.items():
-        failures += mismatches(run, expected_at(scenario.verdict, level, address))
-        failures += [
-            f"{level.value}: secret {s}" for s in leaked_secrets(run.output, _secrets(lab))
-        ]
+        failures = []
+        for level, run in runs.items():
+            failures += mismatches(run, expected_at(scenario.verdict, level, address))
+            failures += [
+                f"{level.value}: secret {s}" for s in leaked_secrets(run.output, _secrets(lab))
+            ]
+        failures = [f"the verdict: {f}" for f in failures]
+        fixed = fix_then_verify(lab, runs[EvidenceLevel.REMOTE], scenario.verdict, record_secret)
+        failures += [f"the fix: {f}" for f in fixed]
     said = "\n".join(f"  {level.value}: {run.summary()}" for level, run in runs.items())
     assert not failures, "\n".join(failures) + "\n" + said
 
