@@ -3,6 +3,9 @@ declared :class:`~isthmus.lab.scenarios.DoctorVerdict` (shared by the doctor's l
 
 Each level is a CLI process as a user runs it (``--json``, as the lab user); the four run in
 threads, so one fault is diagnosed at every level in about the time of the slowest level.
+:func:`fix_then_verify` then applies the all-evidence run's first fix as printed
+(:func:`isthmus.lab.apply_fix.apply_fix`) and checks that ``doctor --verify`` turns green and the
+alias searches; :func:`restore` puts a shared pair back to its base after it.
 """
 
 from __future__ import annotations
