@@ -33,6 +33,14 @@ Rules this module keeps:
   older than the retention period, outside the retained count, indexed, below the local
   checkpoint, not what a live document holds, and below every unexpired retention lease (stored
   in the ``leases`` table, so they survive a restart). ``meta.history_uuid`` names this history.
+* **A refresh never blocks writes for its tantivy commit** (ES's refresh does not block
+  indexing). The commit (writing and fsyncing a segment: tens to hundreds of ms) runs outside the
+  shard's lock; one refresh runs at a time. tantivy's writer cannot take documents during its own
+  commit, so a write that arrives meanwhile is stored and acknowledged as always and its search
+  changes are queued, in order, and handed to the writer when the commit returns. The commit
+  covers exactly what the writer held when it started (``indexed_checkpoint`` moves to that
+  point only); the queued changes are covered by the next refresh. A commit that fails drops the
+  queue with the writer (the store has them: the next refresh replays them).
 * Methods here are blocking and thread-safe (one lock per shard); the async layer runs them in
   worker threads, never on the event loop. Searches use the current searcher snapshot and take no
   lock.
@@ -161,9 +169,16 @@ class ShardEngine:
         self.indexed_checkpoint = int(self._meta("indexed_checkpoint", "-1"))
         self.generation = int(self._meta("generation", "0"))
         self.refreshes = 0
+        # The highest _seq_no whose changes the writer holds (what its next commit covers).
         self._applied_seq = self.indexed_checkpoint
         self._writer: tantivy.IndexWriter | None = None
         self._dirty = False
+        # A refresh's commit is in flight (off the lock): the writer belongs to it, and the
+        # search changes of writes stored meanwhile wait here, in order, until it returns.
+        self._committing = False
+        self._queued: list[SearchChange] = []
+        # Notified (with the lock held) when an in-flight commit has returned.
+        self._commit_done = threading.Condition(self._lock)
         # The search index lacks operations the store acknowledged (a commit failed); the next
         # refresh replays them from the store.
         self._behind = False
@@ -286,6 +301,11 @@ class ShardEngine:
         """Rebuild the search index if ``mapping`` has fields the current generation lacks."""
         with self._lock:
             self._mapping = mapping
+            if self.schema.covers(mapping):
+                return
+            # A rebuild replaces the index and removes the old generation's directory, which an
+            # in-flight commit is writing: it waits for that commit (the lock is free meanwhile).
+            self._await_commit()
             if self.schema.covers(mapping):
                 return
             # The new generation is built from the store, which holds every acknowledged
@@ -428,6 +448,9 @@ class ShardEngine:
         self._dirty = True
         if self._behind:
             return  # the next refresh replays these from the store
+        if self._committing:
+            self._queued.extend(changes)  # handed to the writer when the commit returns
+            return
         try:
             if self._writer is None:
                 self._writer = self._index.writer(WRITER_HEAP_BYTES, 1)
@@ -448,6 +471,7 @@ class ShardEngine:
         self._writer = None
         self._behind = True
         self._dirty = True
+        self._queued.clear()  # stored: the replay covers them
         self._applied_seq = self.indexed_checkpoint
         self.refresh_failures += 1
         # The text, not the exception: a record kept by a handler must not keep the writer alive
@@ -461,30 +485,78 @@ class ShardEngine:
         return self._dirty
 
     def refresh(self) -> int:
-        """Make every acknowledged operation searchable; returns the searchable checkpoint.
+        """Make every operation acknowledged before the call searchable; returns the searchable
+        checkpoint.
 
+        One refresh at a time: a second caller waits for the commit in flight, then commits
+        what it did not cover (a write queued during that commit is searchable when this
+        returns). The commit runs without the shard's lock, so writes go on meanwhile.
         Raises :class:`StorageIOError` when tantivy cannot write its segment; nothing is lost
         (the store has every operation) and the next refresh tries again."""
         with self._lock:
+            self._await_commit()
             if self._behind:
                 self._catch_up()
             elif self._dirty and self._writer is not None:
-                try:
-                    self._writer.commit()
-                except ValueError as exc:  # tantivy
-                    self._fall_behind(exc)
-                    raise search_index_error(exc) from exc
-                self._index.reload()
-                self._searcher = self._index.searcher()
-                self._dirty = False
-                self.refreshes += 1
-                self.indexed_checkpoint = self._applied_seq
-                self._checkpoint_meta()
+                writer = self._writer
+                covered = self._applied_seq
+                self._committing = True
+                self._dirty = False  # a write stored during the commit sets it again
+                error: BaseException | None = None
+                with self._unlocked():
+                    try:
+                        writer.commit()
+                    except BaseException as exc:  # tantivy's ValueError, or anything else
+                        error = exc
+                del writer  # the engine's reference alone decides the writer's life
+                self._end_commit(covered, error)
             self.searchable_checkpoint = self.indexed_checkpoint
             return self.searchable_checkpoint
 
+    @contextlib.contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        """Release the shard's lock for the block, whatever this thread's depth of it (a
+        refresh called by :meth:`close` holds it twice), and take it back after."""
+        depth = 0
+        while True:
+            try:
+                self._lock.release()
+            except RuntimeError:  # no longer held by this thread
+                break
+            depth += 1
+        try:
+            yield
+        finally:
+            for _ in range(depth):
+                self._lock.acquire()
+
+    def _end_commit(self, covered: int, error: BaseException | None) -> None:
+        """After the commit (lock held): publish what it covers and give the writer the
+        changes queued meanwhile, or fall behind when it failed (whatever the failure: the
+        writer's state is unknown, and the store has every operation)."""
+        self._committing = False
+        self._commit_done.notify_all()
+        if error is not None:
+            self._fall_behind(error)
+            if isinstance(error, ValueError):  # tantivy
+                raise search_index_error(error) from error
+            raise error
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self.refreshes += 1
+        self.indexed_checkpoint = covered
+        self._checkpoint_meta()
+        queued, self._queued = self._queued, []
+        self._apply(queued)
+
+    def _await_commit(self) -> None:
+        """Wait (lock released meanwhile) until no refresh's commit is in flight."""
+        while self._committing:
+            self._commit_done.wait()
+
     def _catch_up(self) -> None:
-        """Replay what the search index lacks from the store, with a fresh writer."""
+        """Replay what the search index lacks from the store, with a fresh writer. It commits
+        under the lock (it reads the store throughout): only after a failure, so rare."""
         self._writer = None
         try:
             self._replay(self._index, self.schema, self._mapping)
@@ -613,6 +685,7 @@ class ShardEngine:
 
     def close(self) -> None:
         with self._lock:
+            self._await_commit()
             if self._dirty:
                 try:
                     self.refresh()
