@@ -25,8 +25,8 @@ followers are made with ``PUT /<f>/_ccr/follow`` and ES's default parameters.
   the bulk's last doc. Both use the poll's receive time (an upper bound: the pause plus the poll's
   round trip, printed, is the resolution). Also: last ack -> follower checkpoint equal to the
   leader's last ``_seq_no`` ("lag back to 0"). ``--follower-refresh -1 --leader-refresh -1``
-  shows the lag without refreshes (each refresh holds the shard's engine lock while tantivy
-  commits, and the follower's apply waits for it; #6 then sees nothing, by design).
+  shows the lag without refreshes, for comparison (a refresh's tantivy commit no longer holds
+  the lock the follower's apply needs; #6 then sees nothing, by design).
 - **#7 catch-up**: a follower is made and paused, ``--backlog`` docs are bulked into its leader
   (5,000-doc bodies, one client), then ``resume_follow``; time from the resume call to the
   follower's checkpoint reaching the leader's last ``_seq_no`` (stats polled every 10 ms). The
