@@ -104,20 +104,31 @@ def test_quick_start_demo_as_written(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     seen = []
-    deadline = time.monotonic() + 180
-    for line in proc.stdout:
-        seen.append(line)
-        if "press Ctrl-C to stop them" in line:
-            break
-        assert time.monotonic() < deadline, "".join(seen)
-    else:
-        raise AssertionError("".join(seen))
-    output = "".join(seen)
-    assert '"connected": true' in output and "successful 1, skipped 0" in output
-    assert "total_global_checkpoint_lag 0 (caught up)" in output  # the follower the README names
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
-    rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and "stopped" in rest, rest
+    try:
+        deadline = time.monotonic() + 180
+        for line in proc.stdout:
+            seen.append(line)
+            if "press Ctrl-C to stop them" in line:
+                break
+            assert time.monotonic() < deadline, "".join(seen)
+        else:
+            raise AssertionError("".join(seen))
+        output = "".join(seen)
+        assert '"connected": true' in output and "successful 1, skipped 0" in output
+        # The follower the README names.
+        assert "total_global_checkpoint_lag 0 (caught up)" in output, output
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "stopped" in rest, rest
+    finally:
+        # A failed check must not leave the demo's clusters running after the test.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
 
 
 def test_troubleshooting_lab_commands_as_written(tmp_path: Path) -> None:
