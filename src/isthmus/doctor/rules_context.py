@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from isthmus.doctor.causes import cause
@@ -69,9 +69,8 @@ class AliasContext:
         health = local.body(ISTHMUS_HEALTH)  # Isthmus only: the node's own last error
         if isinstance(health, Mapping):
             mine = (health.get("remotes") or {}).get(alias) or {}
-            last = mine.get("last_error") if isinstance(mine, Mapping) else None
-            if _current_error(mine, last):
-                assert isinstance(last, Mapping)
+            last = current_health_error(mine) if isinstance(mine, Mapping) else None
+            if last is not None and isinstance(last.get("message"), str):
                 texts.append(Text(f"local {ISTHMUS_HEALTH} last_error", last["message"], None))
         return cls(alias, index, local, remote, now, tuple(texts))
 
@@ -156,22 +155,41 @@ class AliasContext:
         return sorted(str(n.get("name")) for n in self.local.nodes.values())
 
 
-def _current_error(entry: Any, last: Any) -> bool:
-    """The health endpoint's last error, unless a success came after it (it is history)."""
-    if not isinstance(entry, Mapping) or not isinstance(last, Mapping):
-        return False
-    if not isinstance(last.get("message"), str):
-        return False
-    success = entry.get("last_success")
-    when = last.get("time")
-    if success is None:
-        return True
-    if isinstance(success, Mapping):
-        success = success.get("time")
+def health_time(value: Any) -> datetime | None:
+    """A time of the health endpoint's answer (UTC when it names no zone)."""
+    if not isinstance(value, str):
+        return None
     try:
-        return datetime.fromisoformat(str(when)) > datetime.fromisoformat(str(success))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        return False
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# The stages a credential decides (the remote cluster handshake authenticates the key).
+_CREDENTIAL_STAGES = frozenset({"handshake", "authentication", "authorization"})
+
+
+def current_health_error(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The last error, unless a success came after it (then it is history), or a keystore
+    reload did and the error was about the credential (the key it refused is gone)."""
+    last = entry.get("last_error")
+    if not isinstance(last, Mapping) or not isinstance(last.get("stage"), str):
+        return None
+    when, success = health_time(last.get("time")), health_time(entry.get("last_success"))
+    if success is not None and (when is None or when <= success):
+        return None
+    credentials = entry.get("credentials")
+    reloaded = (
+        health_time(credentials.get("reloaded_at")) if isinstance(credentials, Mapping) else None
+    )
+    if (
+        reloaded is not None
+        and last["stage"] in _CREDENTIAL_STAGES
+        and (when is None or when <= reloaded)
+    ):
+        return None
+    return last
 
 
 def _norm(address: str) -> str:

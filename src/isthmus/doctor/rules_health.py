@@ -35,7 +35,15 @@ from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.evidence import API_KEYS, ISTHMUS_HEALTH, api_key_key
 from isthmus.doctor.log_fixes import FixFacts, fix_for
 from isthmus.doctor.model import Confidence, Evidence, Finding, Fix, Side, Stage, StageResult
-from isthmus.doctor.rules_context import AliasContext, failed, finding, passed, undecided
+from isthmus.doctor.rules_context import (
+    AliasContext,
+    current_health_error,
+    failed,
+    finding,
+    health_time,
+    passed,
+    undecided,
+)
 from isthmus.doctor.rules_security import remote_key
 
 FLAPS_UNRELIABLE = 2  # losses of the link in the node's window that make it unreliable
@@ -82,34 +90,13 @@ def _entry(ctx: AliasContext) -> tuple[Mapping[str, Any] | None, str]:
     return (entry if isinstance(entry, Mapping) else None), name
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _current_error(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The last error, unless a success came after it (then it is history)."""
-    last = entry.get("last_error")
-    if not isinstance(last, Mapping) or not isinstance(last.get("stage"), str):
-        return None
-    when, success = _when(last.get("time")), _when(entry.get("last_success"))
-    if success is not None and (when is None or when <= success):
-        return None
-    return last
-
-
 def _fix(ctx: AliasContext, code: str, address: str | None) -> Fix | None:
     return fix_for(code, FixFacts(ctx.alias, ctx.mode, address or next(iter(ctx.addresses), None)))
 
 
 def _last_error(ctx: AliasContext, entry: Mapping[str, Any], source: str) -> list[StageResult]:
     """The node's own classification of why the alias is not connected."""
-    last = _current_error(entry)
+    last = current_health_error(entry)
     if last is None:
         return []
     try:
@@ -194,7 +181,7 @@ def _flapping(
     count = flaps.get("count")
     if not isinstance(count, int) or count < FLAPS_UNRELIABLE:
         return []
-    first, last_loss = _when(flaps.get("first")), _when(flaps.get("last"))
+    first, last_loss = health_time(flaps.get("first")), health_time(flaps.get("last"))
     if since is not None and last_loss is not None and last_loss < since:
         return []  # all before --since
     # The node counts over its whole window: with --since inside it, some may be older.

@@ -109,6 +109,9 @@ class AliasHealth:
         self.last_traffic: float | None = None  # monotonic: a request wanted this alias
         self.last_probe: float | None = None  # wall clock
         self.attempts = 0
+        # When the keystore was last reloaded (wall clock): an authentication or authorization
+        # error from before it was about the credential the alias had then.
+        self.credentials_reloaded: float | None = None
 
     @property
     def api_key(self) -> bool:
@@ -210,6 +213,9 @@ class AliasHealth:
         wall = self._wall()
         self._node(address).outcome.failed(failure, wall, address, count=True)
         self.outcome.failed(failure, wall, address, count=True)
+
+    def on_credentials_reloaded(self) -> None:
+        self.credentials_reloaded = self._wall()
 
     def on_use(self) -> None:
         """A request wanted a channel to this alias (real traffic: no probe needed)."""
@@ -330,6 +336,7 @@ class AliasHealth:
                 # Known only to the remote cluster; no answer the caller gets carries it.
                 "expiry": None,
                 "expiry_known": False,
+                "reloaded_at": iso(self.credentials_reloaded),
             },
             "certificate": {
                 "not_after": None

@@ -163,9 +163,12 @@ class RemoteClusterService:
 
     async def rebuild_changed_models(self) -> dict[str, UpdateStatus]:
         """Rebuild the aliases whose security model changed (a keystore credential was added or
-        removed). A changed credential needs nothing: requests read it when they are sent."""
+        removed). A changed credential needs nothing: requests read it when they are sent; each
+        alias's health notes the reload (what failed before it was about the old credential)."""
         if not self.enabled or self._closed:
             return {}
+        for remote in self._remotes.values():
+            remote.strategy.health.on_credentials_reloaded()
         async with self._lock:
             if self._closed:
                 return {}

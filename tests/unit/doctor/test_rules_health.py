@@ -260,6 +260,29 @@ def test_a_last_error_older_than_the_last_success_is_history() -> None:
     assert report(with_health(side, stale)).exit_code == 2
 
 
+def test_a_credential_error_from_before_the_last_reload_is_history() -> None:
+    """The key the node's last error was about was replaced and reloaded since: that error says
+    nothing about the current key (it made a malformed key's verdict undecided once). A network
+    error is not about the credential and stays current."""
+    side = local(search=search_error(TEXTS["connect_exception"]))
+    refused = _down(
+        stage="authentication",
+        cause="api_key_unknown",
+        message="unable to find apikey with id [Aaaaaaaaaaaaaaaaaaaa]",
+        time=_iso(-timedelta(seconds=3)),
+    )
+    reloaded = {"present": True, "expiry": None, "expiry_known": False}
+    reloaded["reloaded_at"] = _iso(-timedelta(seconds=1))
+    before = verdict(with_health(side, refused))
+    assert before.failed_stage is not None and before.failed_stage.stage is Stage.AUTHENTICATION
+    after = report(with_health(side, {**refused, "credentials": reloaded}))
+    assert after.exit_code == 2  # back to what connect_exception alone says
+    assert all(f.cause != "api_key_unknown" for v in after.aliases for f in v.findings)
+    network = _down(time=_iso(-timedelta(seconds=3)))
+    (f,) = verdict(with_health(side, {**network, "credentials": reloaded})).findings
+    assert f.cause == "tcp_refused"
+
+
 # --- the key's expiry ------------------------------------------------------------------------
 
 

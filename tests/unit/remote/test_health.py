@@ -91,7 +91,12 @@ async def test_a_healthy_alias_is_green_with_the_remote_it_reached(
             assert body["latency"]["connect"]["samples"] == 1
             assert body["latency"]["handshake"]["samples"] == 1
             assert body["latency"]["tls"]["samples"] == 0  # plaintext
-            assert body["credentials"] == {"present": False, "expiry": None, "expiry_known": False}
+            assert body["credentials"] == {
+                "present": False,
+                "expiry": None,
+                "expiry_known": False,
+                "reloaded_at": None,  # no keystore reload since the alias was built
+            }
             node = body["nodes"][fc.address()]
             assert node["status"] == "green"
             assert node["node_name"] == "remote-node-0"
@@ -447,3 +452,17 @@ async def test_probe_rounds_of_one_tick_start_apart(
         await until(lambda: strategies[2].rounds == before[2] + 1)
     finally:
         await svc.close()
+
+
+async def test_a_keystore_reload_is_noted_on_every_alias(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    """The doctor then reads an authentication error from before the reload as history: it
+    was about the key the alias had then."""
+    svc = service(network, clock)
+    await svc.apply(configs({"cluster.remote.d0.seeds": [network.unused_address()]}))
+    strategy = svc.get("d0").strategy
+    assert strategy.health.report(strategy)["credentials"]["reloaded_at"] is None
+    await svc.rebuild_changed_models()
+    assert isinstance(strategy.health.report(strategy)["credentials"]["reloaded_at"], str)
+    await svc.close()
