@@ -260,6 +260,13 @@ def test_trimmed_leader_is_copied_with_a_replication_key(lab: Lab) -> None:
     wait_for(lambda: docs(admin, "logs-copy-trimmed") == docs(leader, index))
     (shard,) = es.ccr.follow_stats(index="logs-copy-trimmed")["indices"][0]["shards"]
     assert shard["operations_written"] == 0  # everything came with the copy
+    # The lease the copy took before its restore session is the one the follow task keeps.
+    leader_uuid = leader.indices.get_settings(index=index)[index]["settings"]["index"]["uuid"]
+    (lease,) = lease_ids(leader, index)
+    assert "/logs-copy-trimmed/" in lease
+    assert lease.endswith(f"-following-{ALIAS}/{index}/{leader_uuid}")
+    leader.index(index=index, id="b", document={"n": 9}, refresh=True)
+    wait_for(lambda: docs(admin, "logs-copy-trimmed") == docs(leader, index))
 
 
 def test_trimmed_leader_is_copied_in_the_certificate_model(certificate_lab: Lab) -> None:

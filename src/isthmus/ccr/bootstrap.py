@@ -12,8 +12,16 @@ The follower then opens with the leader's documents and history, ``_seq_no``,
 ``_primary_term`` and ``_version`` included, and follows from the copy's local checkpoint + 1:
 a leader whose old history was already trimmed is followed all the same.
 
+Before a shard's session is opened the follower takes its retention lease on the leader shard
+(ES's ``CcrRepository.acquireRetentionLeaseOnLeader``: the id the follow task uses, retaining
+every operation, ES's ``RETAIN_ALL`` that the leader stores as ``_seq_no`` 0), and renews it every
+``ccr.retention_leases.renew_interval`` while the chunks come: the leader cannot trim the
+operations after the snapshot while the copy runs. A copy that succeeds leaves the lease to the
+follow task, which renews it (its add finds it exists) from its checkpoint + 1.
+
 Each file's CRC32 is checked against the leader's. A failure leaves nothing behind: the shard
-directories written so far are removed and every opened session is cleared.
+directories written so far are removed, every opened session is cleared and every lease taken
+is removed.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import logging
 import shutil
 import uuid as uuid_lib
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from isthmus.ccr.leader_client import LeaderClient
@@ -31,14 +40,24 @@ from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     RestoreSessionRequest,
     RestoreShard,
+    RetentionLeaseRequest,
     ShardChangesRequest,
 )
-from isthmus.errors import IllegalStateError, IsthmusError, ResourceNotFoundError
+from isthmus.errors import (
+    IllegalStateError,
+    IsthmusError,
+    ResourceNotFoundError,
+    RetentionLeaseAlreadyExistsError,
+    RetentionLeaseInvalidRetainingSeqNoError,
+)
 from isthmus.index.store_snapshot import install_snapshot
 
 log = logging.getLogger("org.elasticsearch.xpack.ccr.repository.CcrRepository")
 
 CHUNK_BYTES = 1024 * 1024  # ES's ccr.indices.recovery.chunk_size default
+# ES's RetentionLeaseActions.RETAIN_ALL is -1, which its add/renew actions store as 0: the
+# lease a restore holds keeps the whole (remaining) history.
+RETAIN_ALL_SEQ_NO = 0
 _DOWNLOADS = "_ccr_restore"
 
 
@@ -67,16 +86,90 @@ async def shards_to_copy(client: LeaderClient, leader: LeaderIndexMetadataRespon
 
 
 async def restore_follower(
-    client: LeaderClient, leader: LeaderIndexMetadataResponse, shard_dirs: dict[int, Path]
+    client: LeaderClient,
+    leader: LeaderIndexMetadataResponse,
+    shard_dirs: dict[int, Path],
+    lease_id: str,
+    renew_interval_s: float = 30.0,
 ) -> None:
-    """Copy the given shards of ``leader`` into their (not yet opened) shard directories."""
+    """Copy the given shards of ``leader`` into their (not yet opened) shard directories, each
+    under the retention lease ``lease_id`` on its leader shard (kept when the copy succeeds)."""
+    leased: list[RetentionLeaseRequest] = []
     try:
-        for number, shard_dir in shard_dirs.items():
-            await _restore_shard(client, RestoreShard(leader.index, leader.uuid, number), shard_dir)
+        for lease, shard_dir in zip(
+            copy_leases(leader, shard_dirs, lease_id), shard_dirs.values(), strict=True
+        ):
+            await _acquire_lease(client, lease)
+            leased.append(lease)
+            renewals = asyncio.create_task(_renew_during_copy(client, lease, renew_interval_s))
+            try:
+                shard = RestoreShard(leader.index, leader.uuid, lease.shard)
+                await _restore_shard(client, shard, shard_dir)
+            finally:
+                renewals.cancel()
+                await asyncio.gather(renewals, return_exceptions=True)
     except BaseException:
         for shard_dir in shard_dirs.values():
             await asyncio.to_thread(shutil.rmtree, shard_dir, True)
+        await release_leases(client, leased)
         raise
+
+
+async def _acquire_lease(client: LeaderClient, lease: RetentionLeaseRequest) -> None:
+    """Add the lease; one that exists already (a retried follow) is renewed instead."""
+    try:
+        await client.add_lease(lease)
+    except RetentionLeaseAlreadyExistsError:
+        await client.renew_lease(lease)
+
+
+async def _renew_during_copy(
+    client: LeaderClient, lease: RetentionLeaseRequest, interval_s: float
+) -> None:
+    """Renew the lease every ``interval_s`` until cancelled; a failure is logged (as ES's
+    restore does) and the next interval tries again."""
+    while True:
+        await asyncio.sleep(max(interval_s, 0.05))
+        try:
+            await client.renew_lease(lease)
+        except RetentionLeaseInvalidRetainingSeqNoError:
+            continue  # ES stays silent on this one: the lease retains more than asked
+        except (IsthmusError, OSError) as exc:
+            log.warning(
+                "[%s][%d] background renewal of retention lease [%s] failed during restore: %s",
+                lease.leader_index,
+                lease.shard,
+                lease.lease_id,
+                exc,
+            )
+
+
+def copy_leases(
+    leader: LeaderIndexMetadataResponse, shards: Iterable[int], lease_id: str
+) -> list[RetentionLeaseRequest]:
+    """The leases a copy of these leader shards holds."""
+    return [
+        RetentionLeaseRequest(
+            leader.index, number, lease_id, RETAIN_ALL_SEQ_NO, leader_index_uuid=leader.uuid
+        )
+        for number in shards
+    ]
+
+
+async def release_leases(client: LeaderClient, leases: Iterable[RetentionLeaseRequest]) -> None:
+    """Remove the leases of a copy that will not be followed (a failure is only logged: the
+    lease expires with the leader's ``index.soft_deletes.retention_lease.period``)."""
+    for lease in leases:
+        try:
+            await client.remove_lease(lease)
+        except (IsthmusError, OSError) as exc:
+            log.debug(
+                "failed to remove retention lease [%s] on [%s][%d] after a failed restore: %s",
+                lease.lease_id,
+                lease.leader_index,
+                lease.shard,
+                exc,
+            )
 
 
 async def _restore_shard(client: LeaderClient, shard: RestoreShard, shard_dir: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from isthmus.ccr.bootstrap import restore_follower, shards_to_copy
+from isthmus.ccr.bootstrap import copy_leases, release_leases, restore_follower, shards_to_copy
 from isthmus.ccr.follower_index import (
     CcrMetadata,
     FollowTaskRecord,
@@ -120,7 +120,10 @@ class CcrService:
         shard_dirs = {
             n: self.tasks.indices.shard_dir(uuid, n) for n in await shards_to_copy(client, leader)
         }
-        await restore_follower(client, leader, shard_dirs)
+        lease = retention_lease_id(
+            self.cluster_name, name, uuid, request.remote_cluster, leader.index, leader.uuid
+        )
+        await restore_follower(client, leader, shard_dirs, lease, self.tasks.renew_interval_s)
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
             name=name,
@@ -150,6 +153,7 @@ class CcrService:
         except BaseException:
             for shard_dir in shard_dirs.values():
                 await asyncio.to_thread(shutil.rmtree, shard_dir.parent, True)
+            await release_leases(client, copy_leases(leader, shard_dirs, lease))
             raise
         return {
             "follow_index_created": True,
