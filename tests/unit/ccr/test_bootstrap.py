@@ -153,8 +153,10 @@ def test_the_lease_holds_the_leader_history_while_the_copy_runs(tmp_path: Path) 
             write(engine, range(10))
             write(engine, range(10))  # supersedes the first ten: only a lease keeps them
             engine.refresh()
-            await asyncio.sleep(0.25)  # older than the period below; the lease was renewed
-            engine.trim_history(150, 0)
+            # Longer than the retention period below, so only renewals keep the lease alive;
+            # the period is 8 renew intervals, so a stalled process does not expire it.
+            await asyncio.sleep(0.6)
+            engine.trim_history(400, 0)
         return await chunk(request)
 
     leader.file_chunk = trimming_chunk
