@@ -299,6 +299,16 @@ def test_follow_request_errors(pair: tuple[NodeProcess, NodeProcess]) -> None:
         lambda: fc.ccr.follow(index="taken", remote_cluster="leader", leader_index="err")
     )
     assert (status, error["type"]) == (400, "resource_already_exists_exception")
+    # A name taken by an alias: the error creating an index gives.
+    fc.indices.put_alias(index="taken", name="taken-alias")
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="taken-alias", remote_cluster="leader", leader_index="err")
+    )
+    assert (status, error["type"], error["reason"]) == (
+        400,
+        "invalid_index_name_exception",
+        "Invalid index name [taken-alias], already exists as alias",
+    )
     status, error = error_of(
         lambda: fc.ccr.follow(index="x1", remote_cluster="leader", leader_index="missing")
     )

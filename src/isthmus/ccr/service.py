@@ -47,6 +47,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
+    InvalidIndexNameError,
     IsthmusError,
     ResourceAlreadyExistsError,
     RetentionLeaseNotFoundError,
@@ -145,7 +146,7 @@ class CcrService:
             if current is not None:
                 raise ResourceAlreadyExistsError(name, current.uuid)
             if name in state.aliases():
-                raise IllegalArgumentError(f"Invalid index name [{name}], already exists as alias")
+                raise InvalidIndexNameError(name, "already exists as alias")  # as create index
             return replace(state, indices={**state.indices, name: meta})
 
         try:
