@@ -28,6 +28,7 @@ from isthmus.errors import IllegalArgumentError, QueryShardError
 from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mapping, source_values
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
+from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.response import compare_keys
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, check_query_patterns
@@ -132,6 +133,8 @@ def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
     for sort in req.sort:
         if sort.field in ("_score", "_doc", "_shard_doc"):
             continue
+        if sort.field == "_id":
+            raise id_fielddata_error()
         spec = mapping.field(sort.field)
         if spec is None:
             if sort.unmapped_type is None:

@@ -217,6 +217,15 @@ def fielddata_error(field_name: str, index: str) -> IllegalArgumentError:
     )
 
 
+def id_fielddata_error() -> IllegalArgumentError:
+    """``_id`` has no doc values: ES refuses to aggregate or sort on it unless the cluster
+    setting ``indices.id_field_data.enabled`` (off by default since 8.0) loads them."""
+    return IllegalArgumentError(
+        "Fielddata access on the _id field is disallowed, you can re-enable it by updating the "
+        "dynamic cluster setting: indices.id_field_data.enabled"
+    )
+
+
 def unsupported_field(spec: FieldSpec, agg_type: str) -> IllegalArgumentError:
     return IllegalArgumentError(
         f"Field [{spec.path}] of type [{spec.type}] is not supported for aggregation [{agg_type}]"
@@ -282,6 +291,8 @@ def resolve_source(
                 f"Field [_index] of type [_index] is not supported for aggregation [{agg_type}]"
             )
         return ValueSource(None, None, RAW, numeric, index_field=True)
+    if ref.field == "_id":
+        raise id_fielddata_error()
     spec = ctx.mapping.field(ref.field)
     if spec is None:
         missing = ref.missing

@@ -27,6 +27,7 @@ from isthmus.search.aggs_core import (
     AggsSpec,
     Params,
     fielddata_error,
+    id_fielddata_error,
     java_compare,
 )
 from isthmus.search.aggs_format import json_double
@@ -268,6 +269,8 @@ class TopHitsAgg(Agg):
     def _spec(key: SortKey, ctx: AggContext) -> FieldSpec | None:
         if key.field in ("_score", "_doc"):
             return None
+        if key.field == "_id":
+            raise id_fielddata_error()
         spec = ctx.mapping.field(key.field)
         if spec is None and key.unmapped_type is None:
             raise QueryShardError(f"No mapping found for [{key.field}] in order to sort on")

@@ -193,9 +193,10 @@ def routes(s: SearchApiDeps) -> list[Route]:
 
     async def scroll(req: Request) -> dict[str, Any]:
         body = json_object(req) or {}
+        # ES's precedence: a value parsed from the body wins over the path and the query string.
         scroll_id = (
-            req.path_params.get("scroll_id")
-            or _text("scroll_id", body.get("scroll_id"))
+            _text("scroll_id", body.get("scroll_id"))
+            or req.path_params.get("scroll_id")
             or req.params.get("scroll_id")
         )
         keep = _text("scroll", body.get("scroll")) or req.params.get("scroll")
@@ -205,7 +206,8 @@ def routes(s: SearchApiDeps) -> list[Route]:
 
     async def clear_scroll(req: Request) -> Response:
         body = json_object(req) or {}
-        ids = req.path_params.get("scroll_id") or body.get("scroll_id") or []
+        # The body's ids win over the path's, as in ES.
+        ids = body.get("scroll_id") or req.path_params.get("scroll_id") or []
         if isinstance(ids, str):
             ids = [p for p in ids.split(",") if p]
         ids = [
@@ -419,6 +421,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
             "/_search/scroll/{scroll_id:_}",
             clear_scroll,
             action="indices:data/read/scroll/clear",
+            body=True,
         ),
     ]
 

@@ -1,0 +1,71 @@
+"""Search behaviours a conformance review found different from Elasticsearch (issue 18, item 9):
+scroll ids given in the body win over the path, and ``_id`` has no field data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error
+
+INDEX = "search-fixes"
+ID_FIELDDATA = (
+    "Fielddata access on the _id field is disallowed, you can re-enable it by updating the "
+    "dynamic cluster setting: indices.id_field_data.enabled"
+)
+
+
+@pytest.fixture(scope="module")
+def index(es: Elasticsearch) -> Iterator[str]:
+    es.indices.create(index=INDEX, settings={"number_of_shards": 1})
+    es.bulk(
+        operations=[x for i in range(6) for x in ({"index": {"_id": str(i)}}, {"n": i})],
+        index=INDEX,
+        refresh=True,
+    )
+    yield INDEX
+    es.indices.delete(index=INDEX)
+
+
+def test_a_scroll_id_in_the_body_wins_over_the_path(es: Elasticsearch, index: str) -> None:
+    first = es.search(index=index, scroll="1m", size=2, sort=["_doc"])
+    # ES parses the body after the path parameter, so the body's id is the one used.
+    page = es.perform_request(
+        "POST",
+        "/_search/scroll/not-a-scroll-id",
+        headers={"content-type": "application/json", "accept": "application/json"},
+        body={"scroll_id": first["_scroll_id"], "scroll": "1m"},
+    )
+    assert [h["_id"] for h in page["hits"]["hits"]] == ["2", "3"]
+
+    cleared = es.perform_request(
+        "DELETE",
+        "/_search/scroll/not-a-scroll-id",
+        headers={"content-type": "application/json", "accept": "application/json"},
+        body={"scroll_id": [page["_scroll_id"]]},
+    )
+    assert cleared.body == {"succeeded": True, "num_freed": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"size": 0, "aggs": {"c": {"value_count": {"field": "_id"}}}},
+        {"size": 0, "aggs": {"c": {"terms": {"field": "_id"}}}},
+        {"size": 0, "aggs": {"c": {"cardinality": {"field": "_id"}}}},
+        {"sort": [{"_id": "asc"}]},
+        {"size": 0, "aggs": {"t": {"top_hits": {"sort": [{"_id": "desc"}]}}}},
+    ],
+    ids=["value_count", "terms", "cardinality", "sort", "top_hits-sort"],
+)
+def test_id_has_no_field_data(es: Elasticsearch, index: str, body: dict[str, Any]) -> None:
+    status, error = api_error(lambda: es.search(index=index, **body))
+    assert status == 400
+    assert error["error"]["type"] == "search_phase_execution_exception"
+    assert error["error"]["root_cause"][0] == {
+        "type": "illegal_argument_exception",
+        "reason": ID_FIELDDATA,
+    }
