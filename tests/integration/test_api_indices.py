@@ -220,7 +220,12 @@ def test_put_mapping_unknown_type_is_rejected(es: Elasticsearch, idx: str) -> No
     )
     assert status == 400
     assert body["error"]["type"] == "mapper_parsing_exception"
-    assert body["error"]["reason"] == "No handler for type [nope] declared on field [f]"
+    cause = (
+        "The mapper type [nope] declared on field [f] does not exist. It might have been created "
+        "within a future version or requires a plugin to be installed. Check the documentation."
+    )
+    assert body["error"]["reason"] == f"Failed to parse mapping: {cause}"
+    assert body["error"]["caused_by"] == {"type": "mapper_parsing_exception", "reason": cause}
 
 
 def test_dynamic_mapping_types(es: Elasticsearch, idx: str) -> None:

@@ -92,6 +92,14 @@ def _mapper_error(reason: str) -> MapperParsingError:
     return MapperParsingError(reason)
 
 
+def _unknown_type(ftype: Any, name: str) -> MapperParsingError:
+    return MapperParsingError(
+        f"The mapper type [{ftype}] declared on field [{name}] does not exist. It might have been "
+        "created within a future version or requires a plugin to be installed. Check the "
+        "documentation."
+    )
+
+
 def _check_depth(object_path: str) -> None:
     """``object_path`` (``a.b``) is an object field: refuse it past the depth limit."""
     if object_path.count(".") + 2 > MAX_MAPPING_DEPTH:
@@ -120,7 +128,7 @@ def _parse_properties(
             )
         ftype = spec.get("type", OBJECT if "properties" in spec or "type" not in spec else None)
         if not isinstance(ftype, str):
-            raise _mapper_error(f"No handler for type [{ftype}] declared on field [{name}]")
+            raise _unknown_type(ftype, name)
         if "." in name:
             # ES expands dotted names into objects.
             head, rest = name.split(".", 1)
@@ -140,7 +148,7 @@ def _parse_properties(
             norm[name] = entry
             continue
         if ftype not in LEAF_TYPES:
-            raise _mapper_error(f"No handler for type [{ftype}] declared on field [{name}]")
+            raise _unknown_type(ftype, name)
         allowed = NUMBER_PARAMS if ftype in NUMERIC_TYPES else LEAF_PARAMS[ftype]
         for key in spec:
             if key != "type" and key not in allowed:
@@ -158,9 +166,7 @@ def _parse_properties(
             for sub_name, sub_spec in subfields.items():
                 sub_type = sub_spec.get("type") if isinstance(sub_spec, AbcMapping) else None
                 if not isinstance(sub_type, str) or sub_type not in LEAF_TYPES:
-                    raise _mapper_error(
-                        f"No handler for type [{sub_type}] declared on field [{sub_name}]"
-                    )
+                    raise _unknown_type(sub_type, sub_name)
                 out[f"{full}.{sub_name}"] = {**sub_spec, "_source_path": full}
         norm[name] = leaf
     return norm
@@ -180,7 +186,18 @@ class Mapping:
     __slots__ = ("_by_source", "_json", "_objects", "dynamic", "fields")
 
     def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
-        body = dict(body or {})
+        try:
+            self._parse(dict(body or {}))
+        except DocumentParsingError:
+            raise
+        except MapperParsingError as exc:
+            # ES parses a mappings body as one step and reports any fault in it this way, for
+            # index creation and ``PUT _mapping`` alike; the fault itself is the cause.
+            raise MapperParsingError(
+                f"Failed to parse mapping: {exc.reason}", caused_by=exc
+            ) from None
+
+    def _parse(self, body: dict[str, Any]) -> None:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
             body = dict(body["_doc"])  # typeless form accepted, like ES's include_type_name days
         for key in body:

@@ -121,18 +121,18 @@ def test_resolve_patterns() -> None:
     assert sorted(s.path for s in m.resolve("*")) == ["a", "a.kw", "b"]
 
 
+UNKNOWN_FOO_BAR = (
+    "The mapper type [foo] declared on field [bar] does not exist. It might have been created "
+    "within a future version or requires a plugin to be installed. Check the documentation."
+)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (props(bar={"type": "foo"}), "No handler for type [foo] declared on field [bar]"),
-        (
-            props(o={"properties": {"bar": {"type": "foo"}}}),
-            "No handler for type [foo] declared on field [bar]",
-        ),
-        (
-            props(t={"type": "text", "fields": {"bar": {"type": "foo"}}}),
-            "No handler for type [foo] declared on field [bar]",
-        ),
+        (props(bar={"type": "foo"}), UNKNOWN_FOO_BAR),
+        (props(o={"properties": {"bar": {"type": "foo"}}}), UNKNOWN_FOO_BAR),
+        (props(t={"type": "text", "fields": {"bar": {"type": "foo"}}}), UNKNOWN_FOO_BAR),
         (
             props(bar={"type": "keyword", "analyzer": "standard"}),
             "unknown parameter [analyzer] on mapper [bar] of type [keyword]",
@@ -152,7 +152,10 @@ def test_resolve_patterns() -> None:
 def test_invalid_mappings(body: dict[str, Any], reason: str) -> None:
     with pytest.raises(MapperParsingError) as info:
         Mapping(body)
-    assert info.value.reason == reason
+    # ES reports any fault of a mappings body as "Failed to parse mapping", caused by the fault.
+    assert info.value.reason == f"Failed to parse mapping: {reason}"
+    assert info.value.caused_by is not None and info.value.caused_by.reason == reason
+    assert info.value.to_body()["error"]["root_cause"][0]["reason"] == reason
     assert info.value.to_body()["error"]["type"] == "mapper_parsing_exception"
     assert info.value.http_status == 400
 
@@ -215,7 +218,9 @@ def test_merge_type_change_rejected(update: dict[str, Any], reason: str) -> None
 
 
 def test_merge_validates_update() -> None:
-    with pytest.raises(MapperParsingError, match=r"No handler for type \[foo\]"):
+    with pytest.raises(
+        MapperParsingError, match=r"The mapper type \[foo\] declared on field \[x\] does not exist"
+    ):
         Mapping().merge(props(x={"type": "foo"}))
 
 
