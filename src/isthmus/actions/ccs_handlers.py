@@ -152,6 +152,7 @@ class CrossClusterSearchHandlers:
             aggs=partial.aggs,
             # typed_keys prefixes depend on field types the coordinator may not know
             mapping=None if partial.aggs is None else _visible_mapping(partial, restrictions),
+            terminated_early=partial.terminated_early,
         )
         if answer.aggs is None:
             return answer.to_payload()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 # URL parameters a remote needs to run its part exactly as the coordinator would.
 _FORWARDED_PARAMS = (
     "q",
+    "terminate_after",
     "df",
     "default_operator",
     "analyzer",
@@ -215,6 +216,7 @@ class CrossClusterSearch:
         self._fill(part, partial, int((time.perf_counter() - started) * 1000))
         part.aggs = partial.aggs
         part.mapping = partial.combined_mapping
+        part.terminated_early = partial.terminated_early
 
     def _fill(self, part: ClusterPart, partial: PartialSearch, took: int) -> None:
         part.total = partial.total

@@ -57,7 +57,12 @@ from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
-from isthmus.search.response import compare_keys, final_aggregations, hits_section
+from isthmus.search.response import (
+    compare_keys,
+    final_aggregations,
+    hits_section,
+    terminated_section,
+)
 from isthmus.search.source_filter import filter_source
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.authz import Subject
@@ -100,6 +105,7 @@ class PartialSearch:
     combined_mapping: IndexMapping
     index_names: str
     aggs: dict[str, AggResult] | None = None
+    terminated_early: bool | None = None  # with terminate_after: did any shard stop early
 
 
 class SearchActions:
@@ -286,6 +292,7 @@ class SearchActions:
             {
                 "took": int((time.perf_counter() - started) * 1000),
                 "timed_out": False,
+                **terminated_section(partial.terminated_early),
                 "_shards": self.shards_section(partial),
                 "hits": self._hits_section(
                     req, page, partial.total, partial.max_score, partial.mappings, restrictions
@@ -372,6 +379,7 @@ class SearchActions:
             mappings=mappings,
             combined_mapping=_combined_mappings(all_mappings),
             index_names=",".join(mappings),
+            terminated_early=_terminated_early(results),
         )
         if req.aggs:
             try:
@@ -711,6 +719,7 @@ class SearchActions:
                             filters=list(target.filters) if target.filters else None,
                             now_ms=now_ms,
                             restriction=_restriction(restrictions, target.index.name),
+                            index=target.index.name,
                         )
                     )
                 )
@@ -737,6 +746,13 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def _terminated_early(results: Sequence[ShardResult]) -> bool | None:
+    """ES's reduce: true when any shard stopped early, false when all ran to the end under
+    ``terminate_after``, absent (None) without it."""
+    flags = [r.terminated_early for r in results if r.terminated_early is not None]
+    return any(flags) if flags else None
 
 
 def _max_regex_length(meta: IndexMetadata) -> int:

@@ -61,6 +61,8 @@ class ShardResult:
     max_score: float | None
     hits: list[ShardHit]
     agg_sources: list[tuple[str, float | None, bytes]] = field(default_factory=list)
+    # With ``terminate_after``: whether collection stopped before every match (else None).
+    terminated_early: bool | None = None
 
 
 def hit_count(result: tantivy.SearchResult) -> int:
@@ -92,9 +94,10 @@ def build_query(
     now_ms: int,
     filters: Sequence[dict[str, Any]] | None,
     restriction: IndexRestriction | None = None,
+    index: str = "",
 ) -> tantivy.Query:
     """The request's query (FLS applied), narrowed by alias filters and DLS levels."""
-    tr = Translator(schema, mapping, now_ms)
+    tr = Translator(schema, mapping, now_ms, index)
     if restriction is not None:
         req_query = restriction.query(req_query, mapping)
     query = tr.translate(req_query)
@@ -131,7 +134,7 @@ def _with_post_filter(query: tantivy.Query, post: tantivy.Query | None) -> tanti
 
 def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
     for sort in req.sort:
-        if sort.field in ("_score", "_doc", "_shard_doc"):
+        if sort.field in ("_score", "_doc", "_shard_doc", "_index"):
             continue
         if sort.field == "_id":
             raise id_fielddata_error()
@@ -204,13 +207,13 @@ def query_shard(
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)
-    query = build_query(req.query, schema, mapping, now_ms, filters, restriction)
+    query = build_query(req.query, schema, mapping, now_ms, filters, restriction, index)
     post = None
     if req.post_filter is not None:
         post_filter = req.post_filter
         if restriction is not None:
             post_filter = restriction.query(post_filter, mapping)
-        post = Translator(schema, mapping, now_ms).translate(post_filter)
+        post = Translator(schema, mapping, now_ms, index).translate(post_filter)
     # A field FLS hides sorts as missing everywhere (its index order would leak its values).
     hidden_sorts = {
         s.field
@@ -227,6 +230,7 @@ def query_shard(
     hits: list[ShardHit] = []
     total: int
     max_score: float | None = None
+    terminated_early = None if req.terminate_after is None else False
     simple_field_sort = (
         len(req.sort) == 1
         and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
@@ -236,6 +240,7 @@ def query_shard(
     )
     general = (
         collect_all
+        or req.terminate_after is not None
         or req.search_after is not None
         or req.min_score is not None
         or (req.sort and not req.sorts_by_score_only and not simple_field_sort)
@@ -263,8 +268,12 @@ def query_shard(
     else:
         result = searcher.search(hits_query, num_docs, count=True)
         total = hit_count(result)
+        matched = list(result.hits)
+        if req.terminate_after is not None:
+            matched, terminated_early = first_collected(matched, req.terminate_after)
+            total = len(matched)
         scored: list[tuple[list[Any], ShardHit]] = []
-        for pos, (score, addr) in enumerate(result.hits):
+        for pos, (score, addr) in enumerate(matched):
             if req.min_score is not None and score < req.min_score:
                 continue
             doc_id, src, seq, ver, term = _fetch(searcher, addr)
@@ -277,6 +286,8 @@ def query_shard(
                     key.append(pos)
                 elif sort.field in hidden_sorts:
                     key.append(None)
+                elif sort.field == "_index":
+                    key.append(index)
                 else:
                     key.append(sort_value(source, sort, mapping))
             hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
@@ -307,11 +318,25 @@ def query_shard(
         max_score = None
     agg_sources: list[tuple[str, float | None, bytes]] = []
     if req.aggs:
-        everything = searcher.search(query, num_docs, count=False)
-        for score, addr in everything.hits:
+        everything = list(searcher.search(query, num_docs, count=False).hits)
+        if req.terminate_after is not None:
+            everything, _ = first_collected(everything, req.terminate_after)
+        for score, addr in everything:
             doc_id, src, _seq, _ver, _term = _fetch(searcher, addr)
             agg_sources.append((doc_id, score, src))
-    return ShardResult(index, shard, total, max_score, hits, agg_sources)
+    return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
+
+
+def first_collected(
+    matched: list[tuple[float, tantivy.DocAddress]], limit: int
+) -> tuple[list[tuple[float, tantivy.DocAddress]], bool]:
+    """The matches a shard collects under ``terminate_after``: the first ``limit`` in index
+    order (ES's collector stops there), kept in their ranked order; and whether any were left."""
+    if len(matched) <= limit:
+        return matched, False
+    ranked = list(enumerate(matched))
+    first = sorted(ranked, key=lambda t: (t[1][1].segment_ord, t[1][1].doc))[:limit]
+    return [m for _, m in sorted(first, key=lambda t: t[0])], True
 
 
 def count_shard(
@@ -323,6 +348,7 @@ def count_shard(
     filters: Sequence[dict[str, Any]] | None,
     now_ms: int,
     restriction: IndexRestriction | None = None,
+    index: str = "",
 ) -> int:
-    tq = build_query(query, schema, mapping, now_ms, filters, restriction)
+    tq = build_query(query, schema, mapping, now_ms, filters, restriction, index)
     return hit_count(searcher.search(tq, 1, count=True))

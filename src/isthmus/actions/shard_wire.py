@@ -24,6 +24,7 @@ def encode_shard_result(result: ShardResult) -> dict[str, Any]:
             for h in result.hits
         ],
         "agg_sources": [[doc_id, score, src] for doc_id, score, src in result.agg_sources],
+        "terminated_early": result.terminated_early,
     }
 
 
@@ -94,4 +95,11 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
         _number_or_none(value.get("max_score"), "max_score"),
         hits,
         agg_sources,
+        _bool_or_none(value.get("terminated_early"), "terminated_early"),
     )
+
+
+def _bool_or_none(value: Any, what: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise RemoteProtocolError(f"shard result [{what}] is not a boolean")

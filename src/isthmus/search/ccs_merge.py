@@ -27,7 +27,12 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.ccs_wire import RemoteSearchResponse
 from isthmus.search.request import SearchRequest
-from isthmus.search.response import compare_keys, final_aggregations, hits_section
+from isthmus.search.response import (
+    compare_keys,
+    final_aggregations,
+    hits_section,
+    terminated_section,
+)
 
 
 class ClusterStatus(enum.StrEnum):
@@ -70,6 +75,7 @@ class ClusterPart:
     # The searched indices' mapping, for typed_keys names: the local cluster's combined mapping,
     # or the one a remote sent with its aggregations.
     mapping: IndexMapping | None = None
+    terminated_early: bool | None = None  # with terminate_after
 
     @property
     def is_local(self) -> bool:
@@ -106,6 +112,7 @@ class ClusterPart:
         if answer.mapping is not None:
             self.mapping = IndexMapping(answer.mapping)
         self.aggs = answer.aggs
+        self.terminated_early = answer.terminated_early
 
     def fail(self, exc: IsthmusError) -> None:
         """The cluster could not be searched: skipped when ``skip_unavailable``, else failed (and
@@ -170,6 +177,7 @@ def merge(req: SearchRequest, parts: list[ClusterPart], took: Callable[[], int])
     body: dict[str, Any] = {
         "took": took(),
         "timed_out": any(p.timed_out for p in ok),
+        **terminated_section(_terminated_early(ok)),
         "_shards": shards_out,
         "_clusters": clusters_section(parts),
         "hits": hits_section(req, page, total, max(scores) if scores else None),
@@ -185,6 +193,11 @@ def merge(req: SearchRequest, parts: list[ClusterPart], took: Callable[[], int])
                 "aggregation query existed as two different types in two different clusters"
             ) from None
     return body
+
+
+def _terminated_early(ok: list[ClusterPart]) -> bool | None:
+    flags = [p.terminated_early for p in ok if p.terminated_early is not None]
+    return any(flags) if flags else None
 
 
 def rank_page(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]:

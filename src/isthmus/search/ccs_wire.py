@@ -63,6 +63,7 @@ class RemoteSearchResponse:
     shards: dict[str, Any] | None
     aggs: dict[str, AggResult] | None = None
     mapping: dict[str, Any] | None = None  # sent with aggregations only
+    terminated_early: bool | None = None  # with terminate_after
 
     def to_payload(self) -> dict[str, Any]:
         """The payload; encoding aggregations costs as much as the tree is large (20,000 filters,
@@ -75,7 +76,7 @@ class RemoteSearchResponse:
             if type(source) is RawJson:
                 hit = {**hit, "_source": source.raw}  # travels as bytes, as stored
             hits.append(hit)
-        return {
+        payload = {
             "hits": hits,
             "total": self.total,
             "max_score": self.max_score,
@@ -85,6 +86,9 @@ class RemoteSearchResponse:
             "aggs": None if self.aggs is None else encode_results(self.aggs),
             "mapping": self.mapping,
         }
+        if self.terminated_early is not None:  # only a search with terminate_after has it
+            payload["terminated_early"] = self.terminated_early
+        return payload
 
     @classmethod
     def from_payload(cls, value: Any, *, cluster: str) -> RemoteSearchResponse:
@@ -131,6 +135,9 @@ class RemoteSearchResponse:
             shards=shards,
             aggs=aggs,
             mapping=mapping if isinstance(mapping, dict) else None,
+            terminated_early=value.get("terminated_early") is True
+            if value.get("terminated_early") is not None
+            else None,
         )
 
 

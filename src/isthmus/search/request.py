@@ -65,6 +65,9 @@ UNSUPPORTED_BODY_KEYS = {
     "retriever",
 }
 SUPPORTED_BODY_KEYS = BODY_KEYS - UNSUPPORTED_BODY_KEYS
+# ES's search types (``query_and_fetch`` and ``dfs_query_and_fetch`` are long gone).
+# ``dfs_query_then_fetch`` is accepted; shards score with their own term statistics.
+SEARCH_TYPES = ("query_then_fetch", "dfs_query_then_fetch")
 
 # Which JSON token each key may start with. ES's search source parser dispatches on the token
 # first: a key given with any other token is "Unknown key for a <TOKEN> in [<key>]." (so is
@@ -148,6 +151,7 @@ class SearchRequest:
     fields: tuple[str, ...] = ()
     rest_total_hits_as_int: bool = False
     typed_keys: bool = False
+    search_type: str = "query_then_fetch"
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -385,6 +389,20 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         tth = _track_total_hits(body["track_total_hits"])
     if tth == -1:
         tth = True
+    as_int = params.get("rest_total_hits_as_int") == "true"
+    if as_int:
+        # A total shown as a bare number must be exact (or absent): ES counts every hit when
+        # the request says nothing, and refuses a bounded count.
+        if "track_total_hits" not in params and "track_total_hits" not in body:
+            tth = True
+        elif tth is not True and tth is not False:
+            raise IllegalArgumentError(
+                "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not "
+                f"accurate, got {tth}"
+            )
+    search_type = params.get("search_type", "query_then_fetch")
+    if search_type not in SEARCH_TYPES:
+        raise IllegalArgumentError(f"No search type for [{search_type}]")
     aggs = body.get("aggs", body.get("aggregations"))
     if aggs is not None and not isinstance(aggs, Mapping):
         raise ParsingError("Expected [START_OBJECT] under [aggregations], but got a [VALUE_STRING]")
@@ -422,13 +440,24 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         seq_no_primary_term=_flag(body, params, "seq_no_primary_term"),
         explain=_flag(body, params, "explain"),
         timeout_ms=_timeout_ms(params.get("timeout", body.get("timeout"))),
-        terminate_after=_int("terminate_after", body["terminate_after"])
-        if "terminate_after" in body
-        else None,
+        terminate_after=_terminate_after(body, params),
         fields=fields,
-        rest_total_hits_as_int=params.get("rest_total_hits_as_int") == "true",
+        rest_total_hits_as_int=as_int,
+        search_type=search_type,
         typed_keys=params.get("typed_keys") == "true",
     )
+
+
+def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int | None:
+    """``terminate_after`` (URL parameter over body): the documents each shard collects at most;
+    0 means no limit (ES's default), a negative count is refused."""
+    raw = params.get("terminate_after", body.get("terminate_after"))
+    if raw is None:
+        return None
+    value = _int("terminate_after", raw)
+    if value < 0:
+        raise IllegalArgumentError("terminateAfter must be > 0")
+    return value or None
 
 
 def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool:

@@ -47,9 +47,16 @@ def hits_section(
         else:
             total_obj = {"value": int(tth), "relation": "gte"}
         section["total"] = total_obj["value"] if req.rest_total_hits_as_int else total_obj
+    elif req.rest_total_hits_as_int:
+        section["total"] = -1  # ES's number for "not counted"
     section["max_score"] = max_score
     section["hits"] = hits
     return section
+
+
+def terminated_section(terminated_early: bool | None) -> dict[str, Any]:
+    """``terminated_early`` (after ``timed_out``) when the search ran with ``terminate_after``."""
+    return {} if terminated_early is None else {"terminated_early": terminated_early}
 
 
 def final_aggregations(
@@ -68,4 +75,4 @@ def final_aggregations(
     return out
 
 
-__all__ = ["compare_keys", "final_aggregations", "hits_section"]
+__all__ = ["compare_keys", "final_aggregations", "hits_section", "terminated_section"]

@@ -1,0 +1,160 @@
+"""Search request features beyond query and paging, against a real node with the official client
+(issue 18 item 3): ``terminate_after``, ``rest_total_hits_as_int`` and its validation,
+``search_type``, ``_source`` filter objects, ``search.max_buckets``, with Elasticsearch's shapes
+and error texts. One small corpus is created once for the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error
+
+INDEX = "features-corpus"
+MAPPING = {
+    "properties": {
+        "title": {"type": "text"},
+        "tag": {"type": "keyword"},
+        "price": {"type": "long"},
+        "published": {"type": "date"},
+        "user": {"properties": {"name": {"type": "keyword"}, "age": {"type": "integer"}}},
+    }
+}
+DOCS: list[dict[str, Any]] = [
+    {
+        "title": "quick brown fox",
+        "tag": ["b", "a"],
+        "price": 10,
+        "published": "2024-01-01",
+        "user": {"name": "ann", "age": 30},
+    },
+    {
+        "title": "lazy brown dog",
+        "tag": "a",
+        "price": 20,
+        "published": "2024-02-01",
+        "user": {"name": "bob", "age": 40},
+    },
+    {
+        "title": "quick quiz",
+        "tag": "c",
+        "price": 30,
+        "published": "2024-03-01",
+        "user": {"name": "cid", "age": 50},
+    },
+    {
+        "title": "slow green turtle",
+        "tag": "c",
+        "price": 5,
+        "published": "2023-12-01",
+        "user": {"name": "dan", "age": 60},
+    },
+    {
+        "title": "brown bears quick",
+        "tag": "b",
+        "price": 15,
+        "published": "2024-04-01",
+        "user": {"name": "eve", "age": 70},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(es: Elasticsearch) -> Iterator[str]:
+    es.indices.create(index=INDEX, mappings=MAPPING, settings={"number_of_shards": 2})
+    ops: list[dict[str, Any]] = []
+    for i, doc in enumerate(DOCS, start=1):
+        ops += [{"index": {"_index": INDEX, "_id": str(i)}}, doc]
+    assert es.bulk(operations=ops, refresh=True)["errors"] is False
+    yield INDEX
+    es.indices.delete(index=INDEX)
+
+
+def test_terminate_after_stops_each_shard_and_says_so(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(index=corpus, terminate_after=1, size=10)
+    assert list(resp.body)[:3] == ["took", "timed_out", "terminated_early"]
+    assert resp["terminated_early"] is True
+    # Each of the two shards collected one document.
+    assert resp["hits"]["total"] == {"value": 2, "relation": "eq"}
+    assert len(resp["hits"]["hits"]) == 2
+    enough = es.search(index=corpus, body={"terminate_after": 100})
+    assert enough["terminated_early"] is False and enough["hits"]["total"]["value"] == 5
+    assert "terminated_early" not in es.search(index=corpus)
+    assert es.search(index=corpus, terminate_after=0)["hits"]["total"]["value"] == 5
+    status, body = api_error(lambda: es.search(index=corpus, body={"terminate_after": -1}))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "terminateAfter must be > 0"
+
+
+def test_rest_total_hits_as_int_counts_exactly_and_refuses_a_bound(
+    es: Elasticsearch, corpus: str
+) -> None:
+    resp = es.search(index=corpus, rest_total_hits_as_int=True, size=0)
+    assert resp["hits"]["total"] == 5
+    off = es.search(index=corpus, rest_total_hits_as_int=True, track_total_hits=False, size=0)
+    assert off["hits"]["total"] == -1
+    status, body = api_error(
+        lambda: es.search(index=corpus, rest_total_hits_as_int=True, track_total_hits=100)
+    )
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == (
+        "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not "
+        "accurate, got 100"
+    )
+
+
+def test_search_type(es: Elasticsearch, corpus: str) -> None:
+    dfs = es.search(
+        index=corpus, search_type="dfs_query_then_fetch", query={"match": {"title": "quick"}}
+    )
+    assert {h["_id"] for h in dfs["hits"]["hits"]} == {"1", "3", "5"}
+    status, body = api_error(
+        lambda: es.perform_request(
+            "GET", f"/{corpus}/_search", params={"search_type": "query_and_fetch"}
+        )
+    )
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "No search type for [query_and_fetch]"
+
+
+def test_source_filter_object_takes_singular_include_and_exclude(
+    es: Elasticsearch, corpus: str
+) -> None:
+    resp = es.search(
+        index=corpus,
+        query={"ids": {"values": ["1"]}},
+        source={"include": ["user.*", "price"], "exclude": "user.age"},  # type: ignore[arg-type]
+    )
+    assert resp["hits"]["hits"][0]["_source"] == {"price": 10, "user": {"name": "ann"}}
+    status, body = api_error(
+        lambda: es.search(index=corpus, source={"inclusions": ["a"]})  # type: ignore[arg-type]
+    )
+    assert status == 400
+    assert body["error"]["type"] == "parsing_exception"
+
+
+def test_search_max_buckets_refuses_a_larger_aggregation(es: Elasticsearch, corpus: str) -> None:
+    es.cluster.put_settings(persistent={"search.max_buckets": 2})
+    try:
+        status, body = api_error(
+            lambda: es.search(index=corpus, size=0, aggs={"t": {"terms": {"field": "price"}}})
+        )
+        fits = es.search(index=corpus, size=0, aggs={"t": {"terms": {"field": "tag", "size": 2}}})
+    finally:
+        es.cluster.put_settings(persistent={"search.max_buckets": None})
+    assert status == 400
+    causes = [body["error"], *body["error"].get("root_cause", [])]
+    cause = next(c for c in causes if c["type"] == "too_many_buckets_exception")
+    assert cause["reason"] == (
+        "Trying to create too many buckets. Must be less than or equal to: [2] but this number "
+        "of buckets was exceeded. This limit can be set by changing the [search.max_buckets] "
+        "cluster level setting."
+    )
+    assert len(fits["aggregations"]["t"]["buckets"]) == 2

@@ -1,0 +1,34 @@
+"""Parsing of the search features of issue 18 item 3 (values in, typed request or ES error out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from isthmus.errors import IllegalArgumentError
+from isthmus.search.request import parse_search
+
+
+def test_terminate_after_from_body_or_url_and_zero_means_none() -> None:
+    assert parse_search({"terminate_after": 5}, {}).terminate_after == 5
+    assert parse_search({"terminate_after": 5}, {"terminate_after": "2"}).terminate_after == 2
+    assert parse_search({"terminate_after": 0}, {}).terminate_after is None
+    with pytest.raises(IllegalArgumentError, match=r"^terminateAfter must be > 0$"):
+        parse_search({"terminate_after": -3}, {})
+
+
+def test_rest_total_hits_as_int_counts_exactly_unless_told_otherwise() -> None:
+    assert parse_search({}, {"rest_total_hits_as_int": "true"}).track_total_hits is True
+    assert parse_search({"track_total_hits": -1}, {"rest_total_hits_as_int": "true"})
+    off = parse_search({"track_total_hits": False}, {"rest_total_hits_as_int": "true"})
+    assert off.track_total_hits is False
+    with pytest.raises(IllegalArgumentError, match=r"not accurate, got 10000$"):
+        parse_search({"track_total_hits": 10000}, {"rest_total_hits_as_int": "true"})
+
+
+@pytest.mark.parametrize("kind", ["query_and_fetch", "dfs_query_and_fetch", "scan", ""])
+def test_unknown_search_types(kind: str) -> None:
+    with pytest.raises(IllegalArgumentError, match=rf"^No search type for \[{kind}\]$"):
+        parse_search({}, {"search_type": kind})
+    assert parse_search({}, {"search_type": "dfs_query_then_fetch"}).search_type == (
+        "dfs_query_then_fetch"
+    )
