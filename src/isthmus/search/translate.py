@@ -32,6 +32,7 @@ from isthmus.index.mapping import (
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze
+from isthmus.search.index_field import index_field_matches, is_index_field_query
 from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
 
 _REGEX_META = set('\\.+*?()|[]{}^$#&-~"<>@')
@@ -61,6 +62,7 @@ class Translator:
     schema: IndexSchema
     mapping: Mapping
     now_ms: int
+    index: str = ""  # the shard's index: what ``_index`` holds
 
     @property
     def _s(self) -> tantivy.Schema:
@@ -69,9 +71,16 @@ class Translator:
     # --- entry --------------------------------------------------------------------------------
 
     def translate(self, query: dsl.Query) -> tantivy.Query:
-        method = getattr(self, "_q_" + type(query).__name__)
-        result: tantivy.Query = method(query)
-        if query.boost != 1.0 and not isinstance(query, dsl.ConstantScore | dsl.Terms):
+        result: tantivy.Query
+        on_index = is_index_field_query(query)
+        if on_index:
+            hit = index_field_matches(query, self.index)
+            result = tantivy.Query.all_query() if hit else tantivy.Query.empty_query()
+        else:
+            result = getattr(self, "_q_" + type(query).__name__)(query)
+        if query.boost != 1.0 and (
+            on_index or not isinstance(query, dsl.ConstantScore | dsl.Terms)
+        ):
             result = tantivy.Query.boost_query(result, query.boost)
         return result
 
