@@ -158,3 +158,68 @@ def test_search_max_buckets_refuses_a_larger_aggregation(es: Elasticsearch, corp
         "cluster level setting."
     )
     assert len(fits["aggregations"]["t"]["buckets"]) == 2
+
+
+def test_fields_option_reads_values_through_the_mapping(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        query={"ids": {"values": ["1"]}},
+        fields=["user.*", {"field": "published", "format": "epoch_millis"}, "tag", "nope"],
+        source=False,
+    )
+    (hit,) = resp["hits"]["hits"]
+    assert "_source" not in hit
+    assert hit["fields"] == {
+        "user.name": ["ann"],
+        "user.age": [30],
+        "published": ["1704067200000"],
+        "tag": ["b", "a"],  # source order
+    }
+    dates = es.search(index=corpus, query={"ids": {"values": ["1"]}}, fields=["published"])
+    assert dates["hits"]["hits"][0]["fields"] == {"published": ["2024-01-01T00:00:00.000Z"]}
+    assert list(dates["hits"]["hits"][0])[-2:] == ["_source", "fields"]
+
+
+def test_docvalue_fields_are_sorted_doc_values(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        query={"ids": {"values": ["1"]}},
+        docvalue_fields=["tag", "price", "published"],
+    )
+    (hit,) = resp["hits"]["hits"]
+    assert hit["fields"] == {
+        "tag": ["a", "b"],
+        "price": [10],
+        "published": ["2024-01-01T00:00:00.000Z"],
+    }
+    assert "_source" in hit
+    status, body = api_error(lambda: es.search(index=corpus, docvalue_fields=["title"]))
+    assert status == 400
+    assert body["error"]["type"] == "search_phase_execution_exception"
+    assert body["error"]["root_cause"][0]["type"] == "illegal_argument_exception"
+    assert body["error"]["root_cause"][0]["reason"].startswith("Fielddata is disabled on [title]")
+
+
+def test_stored_fields_none_drops_metadata_and_source(es: Elasticsearch, corpus: str) -> None:
+    none = es.search(index=corpus, query={"ids": {"values": ["2"]}}, stored_fields="_none_")
+    (hit,) = none["hits"]["hits"]
+    assert hit == {"_index": corpus, "_score": 1.0}
+    listed = es.search(index=corpus, query={"ids": {"values": ["2"]}}, stored_fields=["price"])
+    assert listed["hits"]["hits"][0] == {"_index": corpus, "_id": "2", "_score": 1.0}
+    both = es.search(
+        index=corpus, query={"ids": {"values": ["2"]}}, stored_fields=["price"], source=True
+    )
+    assert both["hits"]["hits"][0]["_source"]["price"] == 20
+    for extra, reason in (
+        ({"source": True}, "[stored_fields] cannot be disabled if [_source] is requested"),
+        (
+            {"fields": ["price"]},
+            "[stored_fields] cannot be disabled when using the [fields] option",
+        ),
+    ):
+        status, body = api_error(
+            lambda extra=extra: es.search(index=corpus, stored_fields="_none_", **extra)
+        )
+        assert status == 400
+        assert body["error"]["type"] == "action_request_validation_exception"
+        assert body["error"]["reason"] == f"Validation Failed: 1: {reason};"

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 _FORWARDED_PARAMS = (
     "q",
     "terminate_after",
+    "stored_fields",
+    "docvalue_fields",
     "df",
     "default_operator",
     "analyzer",

@@ -55,6 +55,7 @@ from isthmus.index.service import IndicesService
 from isthmus.rawjson import RawJson
 from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
+from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.response import (
@@ -514,7 +515,9 @@ class SearchActions:
         mapping: IndexMapping,
         restriction: IndexRestriction | None = None,
     ) -> dict[str, Any]:
-        out: dict[str, Any] = {"_index": hit.index, "_id": hit.doc_id}
+        out: dict[str, Any] = {"_index": hit.index}
+        if not req.stored_fields_none:  # `_none_` drops the metadata fields, _id included
+            out["_id"] = hit.doc_id
         if req.version:
             out["_version"] = hit.version
         if req.seq_no_primary_term:
@@ -522,10 +525,12 @@ class SearchActions:
             out["_primary_term"] = hit.primary_term
         out["_score"] = hit.score
         source: Mapping[str, Any] | None = None
+        wants_fields = bool(req.fields or req.docvalue_fields)
         if (
             req.source.enabled
             and restriction is None
             and req.highlight is None
+            and not wants_fields
             and not req.source.includes
             and not req.source.excludes
         ):
@@ -533,7 +538,7 @@ class SearchActions:
             out["_source"] = (
                 RawJson.checked(hit.source) if ":" in hit.index else RawJson(hit.source)
             )
-        elif req.source.enabled or req.highlight is not None:
+        elif req.source.enabled or req.highlight is not None or wants_fields:
             source = orjson.loads(hit.source)
             if restriction is not None:
                 source = restriction.source(source)
@@ -542,6 +547,12 @@ class SearchActions:
                 out["_source"] = filter_source(source, req.source.includes, req.source.excludes)
             else:
                 out["_source"] = source
+        if wants_fields and source is not None:
+            values = fetch_fields(source, mapping, req.fields)
+            for name, found in docvalue_fields(source, mapping, req.docvalue_fields).items():
+                values.setdefault(name, found)
+            if values:
+                out["fields"] = values
         if req.highlight is not None and source is not None:
             marked = highlight(source, mapping, req.query, req.highlight)
             if marked:

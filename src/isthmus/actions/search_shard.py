@@ -29,6 +29,7 @@ from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mappin
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
+from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.response import compare_keys
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, check_query_patterns
@@ -204,6 +205,7 @@ def query_shard(
             "[index.max_result_window] index level setting."
         )
     check_sort(req, mapping, index)
+    check_docvalue_fields(mapping, req.docvalue_fields, index)
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isthmus import xcontent
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, ParsingError
 from isthmus.search import dsl
+from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
 
 BODY_KEYS = {
     "query",
@@ -148,7 +149,11 @@ class SearchRequest:
     explain: bool = False
     timeout_ms: int | None = None
     terminate_after: int | None = None
-    fields: tuple[str, ...] = ()
+    fields: tuple[FieldAndFormat, ...] = ()
+    docvalue_fields: tuple[FieldAndFormat, ...] = ()
+    # None: not asked; () with ``stored_fields_none``: ``_none_`` (no _id, no _source).
+    stored_fields: tuple[str, ...] | None = None
+    stored_fields_none: bool = False
     rest_total_hits_as_int: bool = False
     typed_keys: bool = False
     search_type: str = "query_then_fetch"
@@ -420,7 +425,28 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             raise IllegalArgumentError(
                 "[from] parameter must be set to 0 when [search_after] is used."
             )
-    fields = tuple(_field_name(f) for f in body.get("fields", ()))
+    fields = parse_field_list("fields", body["fields"]) if "fields" in body else ()
+    docvalues = (
+        parse_url_list(params["docvalue_fields"])
+        if "docvalue_fields" in params
+        else parse_field_list("docvalue_fields", body.get("docvalue_fields", []))
+    )
+    stored, stored_none = _stored_fields(params.get("stored_fields", body.get("stored_fields")))
+    source_asked = source_raw is not None or "_source_includes" in params
+    if stored_none:
+        if source_asked and source.enabled:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: [stored_fields] cannot be disabled if [_source] is "
+                "requested;"
+            )
+        if fields:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: [stored_fields] cannot be disabled when using the "
+                "[fields] option;"
+            )
+    if stored is not None and not source_asked:
+        # Naming stored fields replaces the default _source (ES fetches it only when asked).
+        source = SourceFilter(enabled=False)
     return SearchRequest(
         query=query,
         post_filter=dsl.parse_query(body["post_filter"]) if "post_filter" in body else None,
@@ -442,6 +468,9 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         timeout_ms=_timeout_ms(params.get("timeout", body.get("timeout"))),
         terminate_after=_terminate_after(body, params),
         fields=fields,
+        docvalue_fields=docvalues,
+        stored_fields=stored,
+        stored_fields_none=stored_none,
         rest_total_hits_as_int=as_int,
         search_type=search_type,
         typed_keys=params.get("typed_keys") == "true",
@@ -466,10 +495,20 @@ def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool
     return params.get(name) == "true"
 
 
-def _field_name(item: Any) -> str:
-    """One ``fields`` entry: a pattern, or ``{"field": pattern, "format": ...}``."""
-    if isinstance(item, Mapping):
-        if "field" not in item:
-            raise ParsingError("[fields] Required [field]")
-        return xcontent.as_str("fields", "field", item["field"])
-    return xcontent.as_str("search", "fields", item)
+def _stored_fields(raw: Any) -> tuple[tuple[str, ...] | None, bool]:
+    """``stored_fields``: a name or a list (URL: comma-separated); ``_none_`` alone disables
+    stored and metadata fields."""
+    if raw is None:
+        return None, False
+    if isinstance(raw, str):
+        names = tuple(p.strip() for p in raw.split(",") if p.strip())
+    else:
+        names = tuple(
+            xcontent.as_str("search", "stored_fields", n)
+            for n in xcontent.as_list("search", "stored_fields", raw)
+        )
+    if "_none_" in names:
+        if len(names) > 1:
+            raise IllegalArgumentError("cannot combine _none_ with other fields")
+        return (), True
+    return names, False

@@ -65,7 +65,7 @@ def test_body_values() -> None:
         True,
         True,
     )
-    assert req.fields == ("a", "b")
+    assert [f.field for f in req.fields] == ["a", "b"]
     assert req.aggs == {"x": {"terms": {"field": "tag"}}}
 
 
