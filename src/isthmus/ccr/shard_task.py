@@ -179,6 +179,10 @@ class ShardFollowTask:
             cause = failures.exceptions[0]
             assert isinstance(cause, FatalFollowError)
             self._fatal(cause.cause)
+        finally:
+            # A read counted when planned but cancelled before its task ran never uncounted
+            # itself; with the group ended, none is outstanding.
+            self.status.outstanding_read_requests = 0
 
     def _fatal(self, exc: BaseException) -> None:
         self.status.fatal_exception = exc
@@ -214,6 +218,7 @@ class ShardFollowTask:
         p = self.spec.parameters
         s = self.status
         # The first read learns the leader's checkpoint without waiting.
+        s.outstanding_read_requests += 1
         await self._read(s.last_requested_seq_no + 1, p.max_read_request_operation_count, 0)
         while True:
             while (
@@ -226,9 +231,16 @@ class ShardFollowTask:
                     p.max_read_request_operation_count, s.leader_global_checkpoint - start + 1
                 )
                 s.last_requested_seq_no = start + count - 1
+                # Counted when planned, not when its task first runs (ES counts a read as it
+                # sends it): counted late, the check below saw none outstanding and planned a
+                # long poll beside these reads; when they came back, the next ranged read
+                # started where that poll still waited, and the leader served those operations
+                # twice (~25 % of a steadily written leader's reads).
+                s.outstanding_read_requests += 1
                 group.create_task(self._read(start, count, 0))
             if s.outstanding_read_requests == 0 and not self._buffer_full():
                 # Caught up: one read waits at the leader for what comes next.
+                s.outstanding_read_requests += 1
                 group.create_task(
                     self._read(
                         s.last_requested_seq_no + 1,
@@ -240,9 +252,9 @@ class ShardFollowTask:
             await self._wakeup.wait()
 
     async def _read(self, start: int, count: int, poll_ms: int) -> None:
+        """One read, already counted in ``outstanding_read_requests`` by its caller."""
         s = self.status
         p = self.spec.parameters
-        s.outstanding_read_requests += 1
         try:
             while count > 0:
                 request = ShardChangesRequest(

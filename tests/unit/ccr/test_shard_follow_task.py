@@ -230,6 +230,66 @@ def test_restart_resumes_from_the_follower_checkpoint(tmp_path: Path) -> None:
     follower_engine.close()
 
 
+class CountingLeader(FlakyLeader):
+    """Counts how many times each ``_seq_no`` was served. While answering each of the first
+    ``bursts`` ranged reads, 5 more operations are written (as on a leader under load): the
+    answer's checkpoint is ahead of what the follower asked for."""
+
+    def __init__(self, engine: ShardEngine, bursts: int) -> None:
+        super().__init__(engine, random.Random(0), fail_rate=0.0)
+        self.served: dict[int, int] = {}
+        self.bursts = bursts
+
+    async def shard_changes(self, request: ShardChangesRequest) -> ShardChangesResponse:
+        if request.poll_timeout_ms == 0 and self.bursts > 0:
+            self.bursts -= 1
+            top = self.engine.max_seq_no
+            write(self.engine, [("index", f"d{top + i}", i) for i in range(1, 6)])
+        response = await super().shard_changes(request)
+        for op in response.operations:
+            self.served[op.seq_no] = self.served.get(op.seq_no, 0) + 1
+        if request.poll_timeout_ms:
+            # A woken long poll's answer comes late (its read queues behind the leader's
+            # writes): meanwhile the follower plans its next reads.
+            await asyncio.sleep(0.02)
+        return response
+
+
+def test_a_steadily_written_leader_serves_each_operation_once(tmp_path: Path) -> None:
+    """Reads are counted outstanding when planned: counted when their tasks first ran, a long
+    poll was planned beside ranged reads and waited where the next ranged read later started,
+    and both read the same operations (a cost the leader paid for nothing)."""
+    leader_engine = ShardEngine(tmp_path / "leader", MAPPING)
+    follower_engine = ShardEngine(tmp_path / "follower", MAPPING)
+    write(leader_engine, [("index", f"a{i}", i) for i in range(10)])
+
+    async def scenario() -> None:
+        leader = CountingLeader(leader_engine, bursts=6)
+        task = make_task(leader, follower_engine)
+        runner = asyncio.create_task(task.run())
+        try:
+            await until(
+                lambda: (
+                    leader.bursts == 0
+                    and task.status.follower_global_checkpoint == leader_engine.local_checkpoint
+                )
+            )
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        twice = sorted(seq for seq, times in leader.served.items() if times > 1)
+        assert twice == [], f"served more than once: {twice}"
+        assert len(leader.served) == leader_engine.max_seq_no + 1 == 40
+        assert task.status.outstanding_read_requests == 0
+
+    try:
+        asyncio.run(scenario())
+        assert_same(leader_engine, follower_engine)
+    finally:
+        leader_engine.close()
+        follower_engine.close()
+
+
 def test_retryable_failures_show_in_read_exceptions_and_fatal_ones_stop(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
