@@ -223,3 +223,30 @@ def test_stored_fields_none_drops_metadata_and_source(es: Elasticsearch, corpus:
         assert status == 400
         assert body["error"]["type"] == "action_request_validation_exception"
         assert body["error"]["reason"] == f"Validation Failed: 1: {reason};"
+
+
+def test_named_queries_show_in_matched_queries(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        query={
+            "bool": {
+                "should": [
+                    {"match": {"title": {"query": "quick", "_name": "is_quick"}}},
+                    {"term": {"tag": {"value": "b", "_name": "tag_b"}}},
+                    {"range": {"price": {"gte": 15, "_name": "pricey"}}},
+                ]
+            }
+        },
+        post_filter={"terms": {"tag": ["a", "b", "c"], "_name": "any_tag"}},
+        size=10,
+    )
+    matched = {h["_id"]: h["matched_queries"] for h in resp["hits"]["hits"]}
+    assert {k: sorted(v) for k, v in matched.items()} == {
+        "1": ["any_tag", "is_quick", "tag_b"],
+        "2": ["any_tag", "pricey"],
+        "3": ["any_tag", "is_quick", "pricey"],
+        "5": ["any_tag", "is_quick", "pricey", "tag_b"],
+    }
+    assert list(resp["hits"]["hits"][0])[-1] == "matched_queries"
+    plain = es.search(index=corpus, query={"match": {"title": "quick"}})
+    assert all("matched_queries" not in h for h in plain["hits"]["hits"])

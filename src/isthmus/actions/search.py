@@ -57,6 +57,7 @@ from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
+from isthmus.search.matched_queries import MatchedQueries
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.response import (
     compare_keys,
@@ -465,10 +466,17 @@ class SearchActions:
         restrictions: IndexRestrictions | None = None,
     ) -> list[dict[str, Any]]:
         """Hits as the response shows them (source filtering, FLS, highlight, sort values)."""
+        named = self._named(req)
         return [
-            self._render_hit(req, h, partial.mappings[h.index], _restriction(restrictions, h.index))
+            self._render_hit(
+                req, h, partial.mappings[h.index], _restriction(restrictions, h.index), named
+            )
             for h in hits
         ]
+
+    def _named(self, req: SearchRequest) -> MatchedQueries | None:
+        named = MatchedQueries(req.query, req.post_filter, int(self.clock() * 1000))
+        return named if named else None
 
     def aggregations_json(
         self, req: SearchRequest, partials: list[dict[str, AggResult]], partial: PartialSearch
@@ -502,8 +510,9 @@ class SearchActions:
         mappings: Mapping[str, IndexMapping],
         restrictions: IndexRestrictions | None = None,
     ) -> dict[str, Any]:
+        named = self._named(req)
         rendered = [
-            self._render_hit(req, h, mappings[h.index], _restriction(restrictions, h.index))
+            self._render_hit(req, h, mappings[h.index], _restriction(restrictions, h.index), named)
             for h in page
         ]
         return hits_section(req, rendered, total, max_score)
@@ -514,6 +523,7 @@ class SearchActions:
         hit: ShardHit,
         mapping: IndexMapping,
         restriction: IndexRestriction | None = None,
+        named: MatchedQueries | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {"_index": hit.index}
         if not req.stored_fields_none:  # `_none_` drops the metadata fields, _id included
@@ -526,11 +536,12 @@ class SearchActions:
         out["_score"] = hit.score
         source: Mapping[str, Any] | None = None
         wants_fields = bool(req.fields or req.docvalue_fields)
+        needs_source = wants_fields or named is not None
         if (
             req.source.enabled
             and restriction is None
             and req.highlight is None
-            and not wants_fields
+            and not needs_source
             and not req.source.includes
             and not req.source.excludes
         ):
@@ -538,7 +549,7 @@ class SearchActions:
             out["_source"] = (
                 RawJson.checked(hit.source) if ":" in hit.index else RawJson(hit.source)
             )
-        elif req.source.enabled or req.highlight is not None or wants_fields:
+        elif req.source.enabled or req.highlight is not None or needs_source:
             source = orjson.loads(hit.source)
             if restriction is not None:
                 source = restriction.source(source)
@@ -559,6 +570,10 @@ class SearchActions:
                 out["highlight"] = marked
         if hit.sort is not None:
             out["sort"] = hit.sort
+        if named is not None and source is not None:
+            matched = named.of(hit.doc_id, source, mapping)
+            if matched:
+                out["matched_queries"] = matched
         return out
 
     def _aggregate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from isthmus import xcontent
@@ -31,6 +31,9 @@ _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Query:
     boost: float = 1.0
+    # ``_name``: a named query reports in a hit's ``matched_queries`` whether the hit matches it.
+    # A label, not part of what the query matches: equal queries stay equal whatever their name.
+    name: str | None = field(default=None, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -703,4 +706,35 @@ def _parse(body: Any) -> Query:
         raise ParsingError(f"unknown query [{name}]")
     # Each parser reads its options through typed readers (ES's x-content errors): no Python
     # exception is turned into a 400 here, so a bug in a parser stays a logged 500.
-    return parser(inner)
+    query = parser(inner)
+    name = _query_name(inner)
+    return query if name is None else replace(query, name=name)
+
+
+def _query_name(inner: Any) -> str | None:
+    """A query's ``_name``: among its options, or for a query on one field (``{"term": {"f":
+    {"value": 1, "_name": "n"}}}``) among that field's options."""
+    if not isinstance(inner, Mapping):
+        return None
+    raw = inner.get("_name")
+    if raw is None and len(inner) == 1:
+        (options,) = inner.values()
+        raw = options.get("_name") if isinstance(options, Mapping) else None
+    return None if raw is None else xcontent.as_str("query", "_name", raw)
+
+
+def named_queries(query: Query | None) -> list[Query]:
+    """Every query in the tree with a ``_name``, in tree order."""
+    out: list[Query] = []
+    stack: list[Any] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(reversed(node))
+        elif isinstance(node, Query):
+            if node.name is not None:
+                out.append(node)
+            stack.extend(
+                reversed([getattr(node, f.name) for f in fields(node) if f.name != "name"])
+            )
+    return out
