@@ -1,14 +1,16 @@
 """Property: whatever the leader goes through, the follower ends equal to it, document by document.
 
-A seeded random script per case, on one lab pair shared by the cases (the API-key model, the
-relay in front of the remote in proxy mode so that the path can be black-holed): bulk batches of
+A seeded random script per case, on one lab pair per security model shared by its cases (the
+API-key model, and the certificate model with one seed; the relay in front of the remote in
+proxy mode in both, so that the path can be black-holed): bulk batches of
 index / update / delete on ids from a small pool (so updates and deletes hit existing documents,
 and some deletes miss, which still take a ``_seq_no`` on the leader), a pause with writes then a
 resume, a restart of the remote node on the same ports and data path with writes before and
 after, and the path black-holed for 2-3 s while the leader is written to, then healed. Then the
 follower must reach the leader's max ``_seq_no`` on every shard and hold exactly the leader's
 documents with the same ``_source``, ``_seq_no``, ``_primary_term`` and ``_version``, with no
-``fatal_exception``. A failure names its seed and script: ``ISTHMUS_CCR_SEEDS=<seed>`` replays it.
+``fatal_exception``. A failure names its model, seed and script: ``ISTHMUS_CCR_SEEDS=<seed>``
+(API-key model) or ``ISTHMUS_CCR_CERT_SEEDS=<seed>`` (certificate model) replays it.
 """
 
 from __future__ import annotations
@@ -17,34 +19,54 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from isthmus.lab.ccr_scenarios import LEADERS, base_spec
+from isthmus.lab import ccr_lab
+from isthmus.lab.ccr_scenarios import LEADERS, Model, spec_of
 from isthmus.lab.lifecycle import pin_ports
 from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER_PASSWORD, Lab
 
-SEEDS = [int(s) for s in os.environ.get("ISTHMUS_CCR_SEEDS", "7,1913").split(",")]
+_SEEDS = {Model.API_KEY: "ISTHMUS_CCR_SEEDS", Model.CERTIFICATE: "ISTHMUS_CCR_CERT_SEEDS"}
+_DEFAULT_SEEDS = {Model.API_KEY: "7,1913", Model.CERTIFICATE: "4242"}
+CASES = [
+    (model, int(seed))
+    for model, env in _SEEDS.items()
+    for seed in os.environ.get(env, _DEFAULT_SEEDS[model]).split(",")
+]
 POOL = [f"d{n}" for n in range(10)]  # small: updates and deletes mostly hit existing ids
 MAPPING = {"properties": {"n": {"type": "long"}, "tag": {"type": "keyword"}}}
 
 
 @pytest.fixture(scope="module")
-def lab(
+def labs(
     tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
-) -> Iterator[Lab]:
-    with Lab(tmp_path_factory.mktemp("ccr-property"), base_spec("proxy")) as lab:
-        lab.start()
-        lab.wait_connected()
-        pin_ports(lab)  # the remote's restart comes back on the same ports (the relay's target)
-        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential):
-            if secret:
-                record_secret(secret)
-        yield lab
+) -> Iterator[Callable[[Model], Lab]]:
+    """One running pair per security model, built when a case first asks for it."""
+    built: dict[Model, Lab] = {}
+    with ExitStack() as stack:
+
+        def lab_of(model: Model) -> Lab:
+            if model not in built:
+                root = tmp_path_factory.mktemp(f"ccr-property-{model}")
+                lab = stack.enter_context(Lab(root, spec_of(model)))
+                lab.start()
+                lab.wait_connected()
+                # The remote's restart comes back on the same ports (the relay's target).
+                pin_ports(lab)
+                ccr_lab.route(lab)  # certificate model: the relay fronts the transport port
+                for secret in (ELASTIC_PASSWORD, USER_PASSWORD, lab.credential):
+                    if secret:
+                        record_secret(secret)
+                built[model] = lab
+            return built[model]
+
+        yield lab_of
 
 
 def client(lab: Lab, which: str) -> Elasticsearch:
@@ -56,8 +78,9 @@ def client(lab: Lab, which: str) -> Elasticsearch:
 class Case:
     """One seeded run: the random script, what it did (for the failure message), the clients."""
 
-    def __init__(self, lab: Lab, seed: int) -> None:
+    def __init__(self, lab: Lab, model: Model, seed: int) -> None:
         self.lab = lab
+        self.model = model
         self.seed = seed
         self.rng = random.Random(seed)
         self.leader = f"{LEADERS}-prop-{seed}"
@@ -69,7 +92,8 @@ class Case:
         self.read_count = self.rng.randint(2, 8)
 
     def where(self) -> str:
-        return f"seed {self.seed} (ISTHMUS_CCR_SEEDS={self.seed}), script: {'; '.join(self.done)}"
+        replay = f"{_SEEDS[self.model]}={self.seed}"
+        return f"{self.model} model, seed {self.seed} ({replay}), script: {'; '.join(self.done)}"
 
     def write(self, ops: int = 0) -> None:
         """One bulk batch of random index / update / delete operations on the pool's ids."""
@@ -181,9 +205,11 @@ def by_id(es: Elasticsearch, index: str) -> dict[str, tuple[Any, ...]]:
     }
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_follower_equals_leader_after_a_random_script(lab: Lab, seed: int) -> None:
-    case = Case(lab, seed)
+@pytest.mark.parametrize(("model", "seed"), CASES, ids=[f"{m}-{s}" for m, s in CASES])
+def test_follower_equals_leader_after_a_random_script(
+    labs: Callable[[Model], Lab], model: Model, seed: int
+) -> None:
+    case = Case(labs(model), model, seed)
     shards = case.rng.randint(1, 2)
     case.lc.indices.create(
         index=case.leader, settings={"number_of_shards": shards}, mappings=MAPPING

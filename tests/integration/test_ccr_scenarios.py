@@ -1,13 +1,13 @@
 """The cross-cluster replication failures of the lab (``isthmus.lab.ccr_scenarios``) on two real
-clusters, each asserted as Elasticsearch shows it.
+clusters, each asserted as Elasticsearch shows it, in both security models.
 
-One pair (the API-key model, the relay in front of the remote) takes every scenario of that
-model in turn: each follows a leader index of its own as a user of its own, does its fault, and
-the symptom is checked from what a user sees (the answer of the follow request or of a write,
-``GET /<follower>/_ccr/stats``); a retried failure is then undone and the follower must catch
-up by itself. A scenario that needs another key moves the pair to it and back
-(``faults.transition``). The certificate model's scenario is built from nothing by ``isthmus
-lab up``, as a learner runs it.
+One pair per model (the API-key model, and the certificate model; both with the relay in front
+of the remote) takes every scenario of that model in turn: each follows a leader index of its
+own as a user of its own, does its fault, and the symptom is checked from what a user sees (the
+answer of the follow request or of a write, ``GET /<follower>/_ccr/stats``); a retried failure
+is then undone and the follower must catch up by itself. A scenario that needs another key
+moves the pair to it and back (``faults.transition``). One certificate-model scenario is also
+built from nothing by ``isthmus lab up``, as a learner runs it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -24,12 +25,14 @@ import pytest
 
 from isthmus.lab import ccr_lab, session
 from isthmus.lab.ccr_scenarios import (
+    NO_FORM,
     PASSWORD,
     CcrFault,
     CcrScenario,
+    Model,
     Shows,
-    base_spec,
     ccr_scenarios,
+    spec_of,
 )
 from isthmus.lab.faults import on_pair, transition
 from isthmus.lab.scenarios import lab_scenarios, scenarios
@@ -37,8 +40,8 @@ from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER_PASSWORD, Lab, _c
 
 from .doctor_levels import expected_at, mismatches, run_levels
 
-ON_PAIR = [s for s in ccr_scenarios("proxy") if on_pair(s.spec, base_spec("proxy")) is not None]
-OWN_BUILD = [s for s in ccr_scenarios("proxy") if s not in ON_PAIR]
+ON_PAIR = [s for s in ccr_scenarios("proxy") if on_pair(s.spec, spec_of(s.model)) is not None]
+LAB_UP = "ccr-leader-role-without-read"  # built from nothing by `isthmus lab up`
 # The doctor, at its four evidence levels, while the symptom shows: the declared verdict (the
 # black-holed path) for the unreachable leader, green for a failure of replication alone.
 DOCTOR = ("ccr-leader-unreachable", "ccr-leader-deleted")
@@ -59,26 +62,58 @@ def test_ccr_scenarios_are_in_the_lab_not_in_the_doctors_list() -> None:
             else:
                 assert scenario.verdict is None, scenario.name
     assert "ccr-leader-unreachable" not in lab_scenarios("sniff")  # the relay: proxy mode only
-    assert len(OWN_BUILD) == 1
+    assert len(ON_PAIR) == len(ccr_scenarios("proxy"))  # every one runs on its model's pair
+
+
+def test_every_failure_exists_in_both_models_or_says_why_not() -> None:
+    """A certificate-model scenario mirrors an API-key one; an API-key scenario is mirrored,
+    unless the data says why it has no form in the other model."""
+    for mode in ("proxy", "sniff"):
+        api_key = {s.name for s in ccr_scenarios(mode, Model.API_KEY)}
+        cert = ccr_scenarios(mode, Model.CERTIFICATE)
+        mirrored = {s.mirrors for s in cert}
+        absent = {(f.name, f.model) for f in NO_FORM}
+        assert all(f.reason for f in NO_FORM)
+        assert api_key - mirrored == {n for n, m in absent if m is Model.CERTIFICATE}
+        assert mirrored - {None} <= api_key
+        own = {s.name for s in cert if s.mirrors is None}
+        assert own == {n for n, m in absent if m is Model.API_KEY}
+        assert all(s.spec.credential is None and s.name.startswith("ccr-") for s in cert)
+    # The key's failures have their counterparts in the remote's role.
+    by_mirror = {s.mirrors: s.name for s in ccr_scenarios("proxy", Model.CERTIFICATE)}
+    assert by_mirror["ccr-leader-outside-key"] == "ccr-cert-leader-outside-role"
+    assert by_mirror["ccr-key-without-replication"] == "ccr-cert-role-without-read-ccr"
 
 
 @pytest.fixture(scope="module")
-def pair(
+def pairs(
     tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
-) -> Iterator[Lab]:
-    with Lab(tmp_path_factory.mktemp("ccr-scenarios"), base_spec("proxy")) as lab:
-        lab.start()
-        lab.wait_connected()
-        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, PASSWORD, lab.credential):
-            if secret:
-                record_secret(secret)
-        yield lab
+) -> Iterator[Callable[[Model], Lab]]:
+    """One running pair per security model, built when a test first asks for it."""
+    built: dict[Model, Lab] = {}
+    with ExitStack() as stack:
+
+        def pair(model: Model) -> Lab:
+            if model not in built:
+                root = tmp_path_factory.mktemp(f"ccr-scenarios-{model}")
+                lab = stack.enter_context(Lab(root, spec_of(model)))
+                lab.start()
+                lab.wait_connected()
+                ccr_lab.route(lab)
+                for secret in (ELASTIC_PASSWORD, USER_PASSWORD, PASSWORD, lab.credential):
+                    if secret:
+                        record_secret(secret)
+                built[model] = lab
+            return built[model]
+
+        yield pair
 
 
 @pytest.mark.parametrize("scenario", ON_PAIR, ids=[s.name for s in ON_PAIR])
-def test_ccr_symptom(scenario: CcrScenario, pair: Lab) -> None:
+def test_ccr_symptom(scenario: CcrScenario, pairs: Callable[[Model], Lab]) -> None:
+    pair = pairs(scenario.model)
     base = pair.spec
-    assert base == base_spec("proxy"), "a previous scenario was not undone"
+    assert base == spec_of(scenario.model), "a previous scenario was not undone"
     spec = on_pair(scenario.spec, base)
     assert spec is not None
     try:
@@ -143,10 +178,11 @@ def _isthmus(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_lab_up_a_ccr_scenario_of_the_certificate_model(tmp_path: Path) -> None:
-    """``isthmus lab up`` builds the certificate model's scenario from nothing, follows as its
-    user and verifies the symptom with the same checks; it names the follow user and where to
-    look; ``lab list`` shows the CCR scenarios with the others."""
-    (scenario,) = OWN_BUILD
+    """``isthmus lab up`` builds a certificate model's scenario from nothing (the relay in front
+    of the remote's transport port), follows as its user and verifies the symptom with the same
+    checks; it names the follow user and where to look; ``lab list`` shows the CCR scenarios of
+    both models with the others."""
+    scenario = next(s for s in ccr_scenarios("proxy") if s.name == LAB_UP)
     listed = _isthmus("lab", "list", cwd=tmp_path)
     assert all(s.name in listed.stdout for s in ccr_scenarios("proxy")), listed.stdout
     root = tmp_path / "lab"
@@ -157,6 +193,10 @@ def test_lab_up_a_ccr_scenario_of_the_certificate_model(tmp_path: Path) -> None:
         assert f"{scenario.follower}/_ccr/stats" in up.stdout
         state = session.read_state(root.resolve())
         assert state is not None
+        # The alias goes through the relay, which stands in front of the transport port.
+        admin = _with_user(str(state["local"]), "elastic", ELASTIC_PASSWORD)
+        proxy = _call(admin, "GET", "/_remote/info")[ALIAS]["proxy_address"]
+        assert f"relay (pass): {proxy} " in up.stdout, up.stdout
         # The symptom stays for the learner: following again answers the same 403.
         url = _with_user(str(state["local"]), scenario.user, PASSWORD)
         status, body = ccr_lab.answer_of(
@@ -172,4 +212,4 @@ def test_lab_up_a_ccr_scenario_of_the_certificate_model(tmp_path: Path) -> None:
         )
     finally:
         down = _isthmus("lab", "down", "--dir", str(root), cwd=tmp_path)
-    assert down.returncode == 0 and "stopped 2 node(s)" in down.stdout
+    assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout  # and the relay

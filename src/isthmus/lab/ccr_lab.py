@@ -10,6 +10,10 @@ healed, the leader opened) and waits until the follower has caught up by itself.
 
 REST calls go over plain HTTP (:func:`isthmus.lab.topology._call`): the lab ships with Isthmus
 and does not need the official client.
+
+The certificate model's pair points at the remote's transport port; in proxy mode the lab's
+relay stands in front of it there (:func:`route`, done by :func:`summon`), so that the path can
+be black-holed in both models.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from isthmus.lab.ccr_scenarios import (
     CcrScenario,
     Shows,
 )
-from isthmus.lab.relay_config import RelayMode
+from isthmus.lab.relay_config import RelayMode, parse_address
 from isthmus.lab.topology import ALIAS, Lab, LabError, _call, _with_user
 
 DOCS = 3  # documents on each leader index before following
@@ -57,6 +61,28 @@ def fill(text: str, scenario: CcrScenario, key_id: str = "") -> str:
         .replace("{follower}", scenario.follower)
         .replace("{user}", scenario.user)
     )
+
+
+def route(lab: Lab) -> None:
+    """Certificate model with a relay: the relay's backend is the remote's transport port and
+    the alias's proxy address is the relay (the lab builds the relay in front of the remote
+    cluster server, which the certificate model does not use). Idempotent; nothing to do in
+    the API-key model or without a relay."""
+    if lab.relay is None or lab.spec.target != "transport" or lab.spec.mode != "proxy":
+        return
+    (node,) = _call(lab.remote_url, "GET", "/_nodes")["nodes"].values()
+    backend = parse_address(str(node["transport_address"]))
+    if lab.relay.config.backend != backend:
+        routes = {name: backend for name in lab.relay.config.routes}  # `lab path sni` too
+        lab.relay.configure(replace(lab.relay.config, backend=backend, routes=routes))
+        lab.relay.cut()
+    assert lab.relay.address is not None
+    address = f"cluster.remote.{ALIAS}.proxy_address"
+    settings = _call(lab.local_url, "GET", "/_cluster/settings?flat_settings=true")
+    if settings.get("persistent", {}).get(address) != lab.relay.address:
+        body = {"persistent": {address: lab.relay.address}}
+        _call(lab.local_url, "PUT", "/_cluster/settings", body)
+        lab.wait_connected()
 
 
 def prepare(lab: Lab, scenario: CcrScenario) -> None:
@@ -127,6 +153,7 @@ def summon(lab: Lab, scenario: CcrScenario, timeout: float = 20.0) -> tuple[Seen
     """Prepare, follow, do the fault, and wait for the symptom (see the module docstring)."""
     rep = scenario.replication
     assert rep is not None
+    route(lab)
     prepare(lab, scenario)
     status, body = follow(lab, scenario)
     if rep.fault is CcrFault.FOLLOW:
@@ -280,5 +307,6 @@ __all__ = [
     "heal",
     "mismatches",
     "prepare",
+    "route",
     "summon",
 ]
