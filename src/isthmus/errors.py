@@ -679,3 +679,28 @@ class TaskAlreadyExistsError(ResourceAlreadyExistsError):
 
     def __init__(self, task_id: str) -> None:
         IsthmusError.__init__(self, f"task with id {{{task_id}}} already exist")
+
+
+# --- index templates ----------------------------------------------------------------------------
+
+
+class InvalidIndexTemplateError(IsthmusError):
+    """ES's ``InvalidIndexTemplateException``: a template that cannot be put as written."""
+
+    es_type = "invalid_index_template_exception"
+    status = 400
+    java_class = "org.elasticsearch.indices.InvalidIndexTemplateException"
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"index_template [{name}] invalid, cause [{why}]")
+
+
+class IndexTemplateMissingError(IsthmusError):
+    """ES's ``IndexTemplateMissingException``: deleting a template that does not exist."""
+
+    es_type = "index_template_missing_exception"
+    status = 404
+    java_class = "org.elasticsearch.indices.IndexTemplateMissingException"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"index_template [{name}] missing")

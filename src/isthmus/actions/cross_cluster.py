@@ -20,6 +20,7 @@ from isthmus.actions.cross_cluster_wire import (
     ResolveIndexRequest,
     ResolveIndexResponse,
 )
+from isthmus.cluster.data_streams import TIMESTAMP_FIELD, streams
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.remote_expressions import (
     LOCAL_CLUSTER,
@@ -237,6 +238,9 @@ def resolve_names(
     aliases = state.aliases()
     chosen_indices: dict[str, None] = {}
     chosen_aliases: dict[str, None] = {}
+    chosen_streams: dict[str, None] = {}
+    data_streams = streams(state)
+    parents = {i: n for n, found in data_streams.items() for i in found.indices}
     for part in names:
         exclude = part.startswith("-")
         pattern = part[1:] if exclude else part
@@ -258,6 +262,12 @@ def resolve_names(
                     chosen_aliases.pop(alias, None)
                 else:
                     chosen_aliases[alias] = None
+        for name, found in data_streams.items():
+            if simple_match(name, pattern) and not (wildcard and found.hidden):
+                if exclude:
+                    chosen_streams.pop(name, None)
+                else:
+                    chosen_streams[name] = None
     checker = authorizer or Authorizer()
 
     def visible(name: str) -> bool:
@@ -273,12 +283,22 @@ def resolve_names(
         if meta.hidden:
             attributes.insert(0, "hidden")
         entry["attributes"] = sorted(attributes)
+        if name in parents:
+            entry["data_stream"] = parents[name]
         indices.append(entry)
     alias_entries = [
         {"name": alias, "indices": sorted(m.name for m in aliases[alias])}
         for alias in sorted(a for a in chosen_aliases if visible(a))
     ]
-    return {"indices": indices, "aliases": alias_entries, "data_streams": []}
+    stream_entries = [
+        {
+            "name": name,
+            "backing_indices": list(data_streams[name].indices),
+            "timestamp_field": TIMESTAMP_FIELD,
+        }
+        for name in sorted(n for n in chosen_streams if visible(n))
+    ]
+    return {"indices": indices, "aliases": alias_entries, "data_streams": stream_entries}
 
 
 __all__ = ["LOCAL_CLUSTER", "CrossClusterActions", "resolve_names"]

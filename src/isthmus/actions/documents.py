@@ -21,6 +21,8 @@ from isthmus import xcontent
 from isthmus.actions.indices import IndicesActions
 from isthmus.cluster.blocks import Level
 from isthmus.cluster.blocks import check as check_blocks
+from isthmus.cluster.data_streams import BACKING_PREFIX, check_timestamp, parent_of
+from isthmus.cluster.data_streams import check_write as check_stream_write
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
 from isthmus.cluster.routing import ShardId, shard_for
@@ -300,6 +302,10 @@ class DocumentActions:
                 key = (item.index, item.require_alias)
                 meta = targets.get(key) or await self._write_target(item.index, item.require_alias)
                 targets[key] = meta
+                # Data streams are append-only (create only); their backing indices likewise.
+                check_stream_write(
+                    self.cluster.state, item.index, item.action, if_seq_no=item.if_seq_no
+                )
                 outcome.index = meta.name
                 if item.action == "update":
                     await flush()
@@ -337,6 +343,8 @@ class DocumentActions:
             raise MapperParsingError(
                 "failed to parse", caused_by=MapperParsingError("document must be a JSON object")
             )
+        if meta.name.startswith(BACKING_PREFIX) and parent_of(self.cluster.state, meta.name):
+            check_timestamp(source, item.raw)
         current = self.cluster.state.indices.get(meta.name, meta)
         try:
             parsed = current.mapping.parse_document(source, doc_id)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from isthmus.cluster.data_streams import stream, streams
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.errors import IllegalArgumentError, IndexClosedError, IndexNotFoundError
@@ -142,6 +143,9 @@ def resolve(
                         if _admitted(index, options, part, alias=alias):
                             add(index, index.aliases[alias].filter, via_alias=True)
                             matched = True
+            for backing in _stream_indices(meta, part, options):
+                add(backing, None, via_alias=False)
+                matched = True
             if not matched and not options.allow_no_indices:
                 raise IndexNotFoundError(part)
             continue
@@ -163,6 +167,11 @@ def resolve(
                 if index.is_open or not options.forbid_closed:
                     add(index, index.aliases[part].filter, via_alias=True)
             continue
+        backing_indices = _stream_indices(meta, part, options)
+        if backing_indices:
+            for backing in backing_indices:
+                add(backing, None, via_alias=False)
+            continue
         if not options.ignore_unavailable:
             raise IndexNotFoundError(part)
     if not order and not options.allow_no_indices:
@@ -173,6 +182,28 @@ def resolve(
         out.append(
             Resolved(meta.indices[name], None if filters is None else tuple(filters) or None)
         )
+    return out
+
+
+def _stream_indices(
+    meta: ClusterMetadata, part: str, options: IndicesOptions
+) -> list[IndexMetadata]:
+    """The backing indices of the data streams ``part`` names or matches: a data stream stands
+    for them in reads, as an alias does for its indices (ES's ``includeDataStreams``). Not for
+    the APIs that take concrete indices only; a wildcard skips hidden streams unless asked."""
+    if options.ignore_aliases:
+        return []
+    out: list[IndexMetadata] = []
+    wildcard = "*" in part or "?" in part
+    for name, found in streams(meta).items():
+        if name != part and not (wildcard and simple_match(name, part)):
+            continue
+        if wildcard and found.hidden and not (options.expand_hidden or part.startswith(".")):
+            continue
+        for index in found.indices:
+            backing = meta.indices.get(index)
+            if backing is not None and (backing.is_open or not options.forbid_closed):
+                out.append(backing)
     return out
 
 
@@ -196,6 +227,9 @@ def write_index(meta: ClusterMetadata, name: str) -> IndexMetadata | None:
     index = meta.indices.get(name)
     if index is not None:
         return index
+    found = stream(meta, name)
+    if found is not None:  # a data stream writes to its last backing index
+        return meta.indices.get(found.write_index)
     targets = meta.aliases().get(name)
     if not targets:
         return None

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from isthmus.cluster.data_streams import streams
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.errors import ParsingError
@@ -307,12 +308,15 @@ def index_restrictions(
     if subject is None:
         return IndexRestrictions({})
     aliases = state.aliases()
+    # A data stream's privileges cover its backing indices (ES's IndicesPermission).
+    backing = {n: list(s.indices) for n, s in streams(state).items()}
     accesses: dict[str, IndexAccess] = {}
     for name in names:
         if not name or name.startswith("-"):
             continue  # exclusions only take indices away
         if "*" in name or "?" in name:
-            requested = [n for n in (*state.indices, *aliases) if simple_match(n, name)]
+            known = (*state.indices, *aliases, *backing)
+            requested = [n for n in known if simple_match(n, name)]
         else:
             requested = [name]
         for req_name in requested:
@@ -322,7 +326,7 @@ def index_restrictions(
             concrete = (
                 [req_name]
                 if req_name in state.indices
-                else [m.name for m in aliases.get(req_name, [])]
+                else [m.name for m in aliases.get(req_name, [])] + backing.get(req_name, [])
             )
             for index in concrete:
                 known = accesses.get(index)

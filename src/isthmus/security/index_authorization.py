@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from isthmus.cluster.alias_actions import AliasAction
+from isthmus.cluster.data_streams import streams
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, is_remote_expression, split_expression
@@ -163,6 +164,13 @@ class IndexAuthorization:
                     for alias, metas in aliases.items()
                     if simple_match(alias, part)
                     and any(_expands_to(m, part, options, via_alias=True) for m in metas)
+                ] + [
+                    # A wildcard reaches data streams by their names (ES authorizes the name;
+                    # its backing indices follow), never through a concrete-only action.
+                    name
+                    for name, found in ({} if concrete_only else streams(state)).items()
+                    if simple_match(name, part)
+                    and (not found.hidden or options.expand_hidden or part.startswith("."))
                 ]
                 chosen.extend(
                     n

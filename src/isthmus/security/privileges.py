@@ -27,7 +27,11 @@ CLUSTER_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # ES's read_ccr: what a leader cluster's role needs to let a follower read its state
     # (the CCR stats and info APIs need `monitor`, as in ES).
     "read_ccr": ("cluster:monitor/state", "cluster:admin/xpack/security/user/has_privileges"),
-    "manage_index_templates": ("indices:admin/template/*", "indices:admin/index_template/*"),
+    "manage_index_templates": (
+        "indices:admin/template/*",
+        "indices:admin/index_template/*",
+        "cluster:admin/component_template/*",
+    ),
     "monitor_enrich": ("cluster:monitor/xpack/enrich/*",),
     "cross_cluster_search": ("cluster:internal/remote_cluster/*",),
     "cross_cluster_replication": ("cluster:internal/remote_cluster/*", "cluster:monitor/state"),
@@ -82,9 +86,13 @@ INDEX_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "indices:admin/data_stream/get",
         "indices:data/read/field_caps*",
     ),
-    "create_index": ("indices:admin/create", "indices:admin/auto_create"),
+    "create_index": (
+        "indices:admin/create",
+        "indices:admin/auto_create",
+        "indices:admin/data_stream/create",
+    ),
     "auto_configure": ("indices:admin/auto_create", "indices:admin/mapping/auto_put"),
-    "delete_index": ("indices:admin/delete",),
+    "delete_index": ("indices:admin/delete", "indices:admin/data_stream/delete"),
     # ES's: follow, unfollow and close (reopening the unfollowed index needs `manage`).
     "manage_follow_index": (
         "indices:admin/xpack/ccr/put_follow",
@@ -140,7 +148,14 @@ def index_grants(privilege: str, action: str) -> bool:
     return _any(action, INDEX_PRIVILEGES.get(privilege, ()))
 
 
+# Template actions carry ``indices:`` names but name no index: ES authorizes them as cluster
+# actions (``manage_index_templates``), never against index patterns.
+_TEMPLATE_ACTIONS = ("indices:admin/template/", "indices:admin/index_template/")
+
+
 def is_index_action(action: str) -> bool:
+    if action.startswith(_TEMPLATE_ACTIONS):
+        return False
     return action.startswith("indices:") or action.startswith("internal:transport/proxy/indices:")
 
 

@@ -58,6 +58,8 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.InvalidIndexNameError,
     e.InvalidAliasNameError,
     e.AliasesNotFoundError,
+    e.InvalidIndexTemplateError,
+    e.IndexTemplateMissingError,
     e.IndexClosedError,
     e.MapperParsingError,
     e.DocumentParsingError,

@@ -15,11 +15,13 @@ from isthmus.http.handlers import (
     ccr,
     ccr_leader,
     cluster,
+    data_streams,
     documents,
     health,
     indices,
     search,
     security,
+    templates,
 )
 from isthmus.http.handlers.cat import CatApiDeps
 from isthmus.http.handlers.ccr import CcrApiDeps
@@ -59,9 +61,18 @@ def all_routes(
     ccr_api: CcrApiDeps | None = None,
     ccr_leader_api: CcrLeaderApiDeps | None = None,
 ) -> list[Route]:
-    """Every REST route, in the order the router tries them."""
+    """Every REST route, in the order the router tries them. Templates and data streams act
+    on the metadata and indices the index family already holds: their actions are made here."""
+    from isthmus.actions.data_streams import DataStreamActions
+    from isthmus.actions.templates import TemplateActions
+
+    admin = indices_api.indices_actions
     return [
         *cluster.routes(cluster_api),
+        *templates.routes(templates.TemplatesApiDeps(TemplateActions(admin.cluster))),
+        *data_streams.routes(
+            data_streams.DataStreamsApiDeps(DataStreamActions(admin, search_api.search))
+        ),
         *indices.routes(indices_api),
         *documents.routes(documents_api),
         *search.routes(search_api),

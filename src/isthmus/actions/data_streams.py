@@ -1,0 +1,354 @@
+"""Data stream APIs: create, get, delete, rollover and stats (``/_data_stream``, ``_rollover``).
+
+The values and rules live in :mod:`isthmus.cluster.data_streams`; backing indices are created
+through :meth:`IndicesActions.create` (templates merged as for any index), and the stream is
+registered in the same metadata change as its new backing index, so no reader ever sees one
+without the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from isthmus.actions.indices import IndicesActions
+from isthmus.actions.search import SearchActions
+from isthmus.cluster.data_streams import (
+    TIMESTAMP_FIELD,
+    DataStream,
+    backing_index_name,
+    check_name_free,
+    stream,
+    streams,
+    validate_stream_name,
+    with_streams,
+)
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.patterns import simple_match
+from isthmus.cluster.resolve import split_expression
+from isthmus.cluster.templates import find_composable
+from isthmus.errors import (
+    ActionRequestValidationError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    XContentParseError,
+)
+from isthmus.settings.values import parse_bytes, parse_time
+
+
+async def create_stream(admin: IndicesActions, name: str) -> IndexMetadata:
+    """Create data stream ``name`` with its first backing index; returns that index."""
+    validate_stream_name(name)
+    state = admin.cluster.state
+    check_name_free(state, name)
+    template = find_composable(state.customs, name)
+    if template is None:
+        raise IllegalArgumentError(f"no matching index template found for data stream [{name}]")
+    if template.data_stream is None:
+        raise IllegalArgumentError(
+            f"matching index template [{template.name}] for data stream [{name}] has no data "
+            "stream template"
+        )
+    now = int(time.time() * 1000)
+    backing = backing_index_name(name, 1, now)
+    created = DataStream(
+        name,
+        (backing,),
+        generation=1,
+        hidden=template.data_stream.get("hidden") is True,
+        allow_custom_routing=template.data_stream.get("allow_custom_routing") is True,
+        meta=template.meta,
+        created=now,
+    )
+
+    def register(current: ClusterMetadata) -> ClusterMetadata:
+        check_name_free(current, name)
+        return with_streams(current, {**streams(current), name: created})
+
+    return await admin.create(backing, None, data_stream=name, also=register)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One rollover condition: ES's name, the value as written, and the limit as a number."""
+
+    name: str
+    text: str
+    limit: int
+
+    @property
+    def display(self) -> str:
+        return f"[{self.name}: {self.text}]"
+
+
+_COUNTS = ("max_docs", "max_primary_shard_docs", "min_docs", "min_primary_shard_docs")
+_SIZES = ("max_size", "max_primary_shard_size", "min_size", "min_primary_shard_size")
+_AGES = ("max_age", "min_age")
+
+
+def parse_conditions(raw: Any) -> list[Condition]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise XContentParseError(
+            "[conditions] conditions doesn't support values of type: VALUE_STRING"
+        )
+    out = []
+    for key, value in raw.items():
+        try:
+            if key in _COUNTS:
+                out.append(Condition(key, str(int(value)), int(value)))
+            elif key in _SIZES:
+                out.append(Condition(key, str(value), parse_bytes(value, key)))
+            elif key in _AGES:
+                out.append(Condition(key, str(value), parse_time(value, key).millis))
+            else:
+                raise XContentParseError(f"[conditions] unknown field [{key}]")
+        except (ValueError, TypeError) as exc:
+            raise IllegalArgumentError(str(exc)) from None
+    return out
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """What the rollover conditions are checked against, for the current write index."""
+
+    docs: int
+    age_millis: int
+    primary_size: int
+    largest_shard_size: int
+    largest_shard_docs: int
+
+    def value(self, condition: str) -> int:
+        kind = condition.split("_", 1)[1]
+        return {
+            "docs": self.docs,
+            "age": self.age_millis,
+            "size": self.primary_size,
+            "primary_shard_size": self.largest_shard_size,
+            "primary_shard_docs": self.largest_shard_docs,
+        }[kind]
+
+
+def evaluate(conditions: list[Condition], facts: IndexFacts) -> tuple[dict[str, bool], bool]:
+    """Each condition's outcome, and whether to roll over: ES's rule is any ``max_*`` met and
+    every ``min_*`` met (no condition at all: always)."""
+    results = {}
+    for c in conditions:
+        value = facts.value(c.name)
+        results[c.display] = value >= c.limit  # a max_* is reached, a min_* is satisfied
+    maxes = [results[c.display] for c in conditions if c.name.startswith("max_")]
+    mins = [results[c.display] for c in conditions if c.name.startswith("min_")]
+    roll = (not maxes or any(maxes)) and all(mins)
+    return results, roll
+
+
+class DataStreamActions:
+    def __init__(self, admin: IndicesActions, search: SearchActions | None = None) -> None:
+        self.admin = admin
+        self.cluster = admin.cluster
+        self.search = search  # for the streams' maximum_timestamp in _stats
+
+    async def create(self, name: str) -> dict[str, Any]:
+        await create_stream(self.admin, name)
+        return {"acknowledged": True}
+
+    def _matching(self, expression: str | None, *, missing_ok: bool) -> list[DataStream]:
+        found = streams(self.cluster.state)
+        parts = split_expression(expression) or ["*"]
+        out: dict[str, DataStream] = {}
+        for part in parts:
+            if part == "_all":
+                part = "*"
+            if part.startswith("-"):  # an exclusion (the guard's "*,-*" is nothing at all)
+                out = {n: s for n, s in out.items() if not simple_match(n, part[1:])}
+                continue
+            if "*" in part:
+                out.update({n: s for n, s in found.items() if simple_match(n, part)})
+            elif part in found:
+                out[part] = found[part]
+            elif not missing_ok:
+                raise IndexNotFoundError(part)
+        return [out[n] for n in sorted(out)]
+
+    def get(self, expression: str | None, params: Mapping[str, str]) -> dict[str, Any]:
+        state = self.cluster.state
+        expand = params.get("expand_wildcards", "open")
+        entries = []
+        for ds in self._matching(expression, missing_ok=False):
+            explicit = expression is not None and ds.name in split_expression(expression)
+            if ds.hidden and not explicit and "hidden" not in expand and "all" not in expand:
+                continue
+            entries.append(self._render(state, ds))
+        return {"data_streams": entries}
+
+    def _render(self, state: ClusterMetadata, ds: DataStream) -> dict[str, Any]:
+        template = find_composable(state.customs, ds.name)
+        indices = []
+        for name in ds.indices:
+            meta = state.indices.get(name)
+            indices.append(
+                {
+                    "index_name": name,
+                    "index_uuid": meta.uuid if meta is not None else "_na_",
+                    "prefer_ilm": True,
+                    "managed_by": "Unmanaged",
+                }
+            )
+        out: dict[str, Any] = {
+            "name": ds.name,
+            "timestamp_field": {"name": TIMESTAMP_FIELD},
+            "indices": indices,
+            "generation": ds.generation,
+        }
+        if ds.meta is not None:
+            out["_meta"] = ds.meta
+        out.update(
+            {
+                "status": "GREEN",
+                "template": template.name if template is not None else None,
+                "next_generation_managed_by": "Unmanaged",
+                "prefer_ilm": True,
+                "hidden": ds.hidden,
+                "system": ds.system,
+                "allow_custom_routing": ds.allow_custom_routing,
+                "replicated": ds.replicated,
+                "rollover_on_write": False,
+            }
+        )
+        return out
+
+    async def delete(self, expression: str) -> dict[str, Any]:
+        """Delete the streams and all their backing indices (ES's 404 for a missing name)."""
+        names = [s.name for s in self._matching(expression, missing_ok=False)]
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            current = streams(state)
+            doomed = {i for n in names if n in current for i in current[n].indices}
+            kept = {n: s for n, s in current.items() if n not in names}
+            indices = {k: v for k, v in state.indices.items() if k not in doomed}
+            return with_streams(replace(state, indices=indices), kept)
+
+        if names:
+            await self.cluster.submit(f"delete-data-stream {names}", change)
+        return {"acknowledged": True}
+
+    async def stats(self, expression: str | None) -> dict[str, Any]:
+        state = self.cluster.state
+        entries = []
+        total_shards = backing_total = store_total = 0
+        for ds in self._matching(expression, missing_ok=True):
+            size = 0
+            for name in ds.indices:
+                meta = state.indices.get(name)
+                if meta is None:
+                    continue
+                for shard in self.admin.indices.shards_of(meta):
+                    size += (await asyncio.to_thread(shard.engine.stats)).store_bytes
+                    total_shards += 1
+            entries.append(
+                {
+                    "data_stream": ds.name,
+                    "backing_indices": len(ds.indices),
+                    "store_size_bytes": size,
+                    "maximum_timestamp": await self._max_timestamp(ds),
+                }
+            )
+            backing_total += len(ds.indices)
+            store_total += size
+        return {
+            "_shards": {"total": total_shards, "successful": total_shards, "failed": 0},
+            "data_stream_count": len(entries),
+            "backing_indices": backing_total,
+            "total_store_size_bytes": store_total,
+            "data_streams": entries,
+        }
+
+    async def _max_timestamp(self, ds: DataStream) -> int:
+        """The largest ``@timestamp`` of the stream's documents (0 when empty), in millis."""
+        if self.search is None:
+            return 0
+        body = {"size": 0, "aggs": {"max_ts": {"max": {"field": TIMESTAMP_FIELD}}}}
+        answer = await self.search.search(ds.name, body, {})
+        value = answer.get("aggregations", {}).get("max_ts", {}).get("value")
+        return int(value) if value is not None else 0
+
+    # --- rollover -----------------------------------------------------------------------------
+
+    async def rollover(
+        self,
+        target: str,
+        new_index: str | None,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str],
+    ) -> dict[str, Any]:
+        body = dict(body or {})
+        for key in body:
+            if key not in ("conditions", "settings", "mappings", "aliases"):
+                raise XContentParseError(f"[rollover] unknown field [{key}]")
+        conditions = parse_conditions(body.get("conditions"))
+        dry_run = params.get("dry_run") in ("", "true")
+        state = self.cluster.state
+        ds = stream(state, target)
+        if ds is None:
+            raise IllegalArgumentError(
+                f"rollover target [{target}] does not exist"
+                if target not in state.aliases()
+                else f"rollover target [{target}] is not a data stream"
+            )
+        if new_index is not None:
+            raise ActionRequestValidationError(
+                "Validation Failed: 1: new index name is not supported for data streams;"
+            )
+        old = ds.write_index
+        generation = ds.generation + 1
+        new_name = backing_index_name(ds.name, generation)
+        facts = await self._facts(state.indices[old])
+        results, roll = evaluate(conditions, facts)
+        if dry_run or not roll:
+            return self._answer(old, new_name, results, rolled=False, dry_run=dry_run)
+
+        def register(current: ClusterMetadata) -> ClusterMetadata:
+            latest = stream(current, ds.name)
+            if latest is None or latest.write_index != old:
+                raise IllegalArgumentError(
+                    f"data stream [{ds.name}] was rolled over concurrently, retry the rollover"
+                )
+            rolled = replace(latest, indices=(*latest.indices, new_name), generation=generation)
+            return with_streams(current, {**streams(current), ds.name: rolled})
+
+        await self.admin.create(new_name, None, data_stream=ds.name, also=register)
+        return self._answer(old, new_name, results, rolled=True, dry_run=False)
+
+    @staticmethod
+    def _answer(
+        old: str, new: str, results: dict[str, bool], *, rolled: bool, dry_run: bool
+    ) -> dict[str, Any]:
+        return {
+            "acknowledged": rolled,
+            "shards_acknowledged": rolled,
+            "old_index": old,
+            "new_index": new,
+            "rolled_over": rolled,
+            "dry_run": dry_run,
+            "lazy": False,
+            "conditions": results,
+        }
+
+    async def _facts(self, meta: IndexMetadata) -> IndexFacts:
+        stats = [
+            await asyncio.to_thread(s.engine.stats) for s in self.admin.indices.shards_of(meta)
+        ]
+        return IndexFacts(
+            docs=sum(s.docs for s in stats),
+            age_millis=int(time.time() * 1000) - meta.creation_date,
+            primary_size=sum(s.store_bytes for s in stats),
+            largest_shard_size=max((s.store_bytes for s in stats), default=0),
+            largest_shard_docs=max((s.docs for s in stats), default=0),
+        )
+
+
+__all__ = ["DataStreamActions", "create_stream", "evaluate", "parse_conditions"]

@@ -1,0 +1,200 @@
+"""Data streams: a name over hidden backing indices, written to append-only.  [no I/O]
+
+ES's model (``DataStream``, ``MetadataCreateDataStreamService``): a data stream is created by
+the first write to a name that a composable template with ``data_stream: {}`` matches (or by
+``PUT /_data_stream/<name>``); its documents live in backing indices named
+``.ds-<name>-<yyyy.MM.dd>-<generation, 6 digits>``, hidden, the last of which takes every write.
+A rollover adds a backing index of the next generation. Reads of the name reach every backing
+index; writes accept only ``op_type=create`` and need ``@timestamp``.
+
+The streams live in the cluster metadata's customs (persisted with it). This module owns their
+values, names, and the rules a write meets; the APIs are in :mod:`isthmus.actions.data_streams`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from isthmus.cluster.metadata import ClusterMetadata, validate_index_name
+from isthmus.errors import (
+    DocumentParsingError,
+    IllegalArgumentError,
+    InvalidIndexNameError,
+)
+
+CUSTOM_KEY = "data_stream"
+BACKING_PREFIX = ".ds-"
+TIMESTAMP_FIELD = "@timestamp"
+ONLY_CREATE = "only write ops with an op_type of create are allowed in data streams"
+
+
+@dataclass(frozen=True)
+class DataStream:
+    name: str
+    indices: tuple[str, ...]  # backing index names, oldest first; the last is the write index
+    generation: int = 1
+    hidden: bool = False
+    allow_custom_routing: bool = False
+    meta: dict[str, Any] | None = None
+    system: bool = False
+    replicated: bool = False
+    created: int = field(default=0, compare=False)
+
+    @property
+    def write_index(self) -> str:
+        return self.indices[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "indices": list(self.indices),
+            "generation": self.generation,
+            "hidden": self.hidden,
+            "allow_custom_routing": self.allow_custom_routing,
+            "system": self.system,
+            "replicated": self.replicated,
+            "created": self.created,
+        }
+        if self.meta is not None:
+            out["_meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> DataStream:
+        return cls(
+            name=body["name"],
+            indices=tuple(body["indices"]),
+            generation=int(body.get("generation", 1)),
+            hidden=bool(body.get("hidden", False)),
+            allow_custom_routing=bool(body.get("allow_custom_routing", False)),
+            meta=body.get("_meta"),
+            system=bool(body.get("system", False)),
+            replicated=bool(body.get("replicated", False)),
+            created=int(body.get("created", 0)),
+        )
+
+
+def streams(meta: ClusterMetadata) -> dict[str, DataStream]:
+    raw = meta.customs.get(CUSTOM_KEY) or {}
+    return {n: DataStream.from_json(b) for n, b in raw.items()}
+
+
+def with_streams(meta: ClusterMetadata, found: Mapping[str, DataStream]) -> ClusterMetadata:
+    customs = {k: v for k, v in meta.customs.items() if k != CUSTOM_KEY}
+    if found:
+        customs[CUSTOM_KEY] = {n: s.to_json() for n, s in sorted(found.items())}
+    return replace(meta, customs=customs)
+
+
+def stream(meta: ClusterMetadata, name: str) -> DataStream | None:
+    raw = (meta.customs.get(CUSTOM_KEY) or {}).get(name)
+    return None if raw is None else DataStream.from_json(raw)
+
+
+def parent_of(meta: ClusterMetadata, index: str) -> DataStream | None:
+    """The data stream ``index`` backs, if any."""
+    if not index.startswith(BACKING_PREFIX):
+        return None
+    return next((s for s in streams(meta).values() if index in s.indices), None)
+
+
+def backing_index_name(name: str, generation: int, epoch_millis: int | None = None) -> str:
+    """ES's ``DataStream.getDefaultBackingIndexName``: the date is the day the index is made."""
+    when = time.gmtime((epoch_millis if epoch_millis is not None else time.time() * 1000) / 1000)
+    return f"{BACKING_PREFIX}{name}-{time.strftime('%Y.%m.%d', when)}-{generation:06d}"
+
+
+def validate_stream_name(name: str) -> None:
+    """ES's ``MetadataCreateDataStreamService.validateDataStreamName`` with its messages."""
+    if name != name.lower():
+        raise IllegalArgumentError(f"data_stream [{name}] must be lowercase")
+    if name.startswith(BACKING_PREFIX):
+        raise IllegalArgumentError(f"data_stream [{name}] must not start with '{BACKING_PREFIX}'")
+    try:
+        validate_index_name(name)
+    except InvalidIndexNameError as exc:
+        why = exc.reason.split("], ", 1)[1]
+        raise IllegalArgumentError(f"data_stream [{name}] {why}") from None
+
+
+def check_name_free(meta: ClusterMetadata, name: str) -> None:
+    """A data stream's name may not be an index's or an alias's (ES's messages)."""
+    from isthmus.errors import ResourceAlreadyExistsError
+
+    existing = stream(meta, name)
+    if existing is not None:
+        err = ResourceAlreadyExistsError(name, "_na_")
+        err.reason = f"data_stream [{name}] already exists"
+        err.extra = {}
+        raise err
+    index = meta.indices.get(name)
+    if index is not None:
+        raise ResourceAlreadyExistsError(name, index.uuid)
+    if name in meta.aliases():
+        raise IllegalArgumentError(f"data stream [{name}] conflicts with existing alias [{name}]")
+
+
+# --- what a write to a stream must be -----------------------------------------------------------
+
+
+def check_write(
+    meta: ClusterMetadata, target: str, action: str, *, if_seq_no: int | None = None
+) -> None:
+    """ES's rules for a document write naming ``target``: a data stream takes ``create`` only
+    (index, update and delete by id are refused); a backing index named directly takes an
+    overwrite only as an optimistic-concurrency write (``if_seq_no``)."""
+    if action == "create":
+        return
+    if stream(meta, target) is not None:
+        raise IllegalArgumentError(ONLY_CREATE)
+    parent = parent_of(meta, target)
+    if parent is not None and action == "index" and if_seq_no is None:
+        raise IllegalArgumentError(
+            "index request with op_type=index and no if_primary_term and if_seq_no set "
+            "targeting backing indices is disallowed, target corresponding data stream "
+            f"[{parent.name}] instead"
+        )
+
+
+def check_timestamp(source: Mapping[str, Any], raw: bytes | None = None) -> None:
+    """A document written to a data stream needs one ``@timestamp`` value. ES finds out after
+    parsing the whole document, so its ``[line:col]`` is where the document ends."""
+    value = source.get(TIMESTAMP_FIELD)
+    if value is None or value == []:
+        reason = f"data stream timestamp field [{TIMESTAMP_FIELD}] is missing"
+    elif isinstance(value, list) and len(value) > 1:
+        reason = f"data stream timestamp field [{TIMESTAMP_FIELD}] encountered multiple values"
+    else:
+        return
+    where = ""
+    if raw is not None:
+        end = raw.rstrip().rfind(b"}")
+        if end >= 0:
+            line = raw.count(b"\n", 0, end) + 1
+            column = end - (raw.rfind(b"\n", 0, end) + 1) + 1
+            where = f"[{line}:{column}] "
+    raise DocumentParsingError(
+        f"{where}failed to parse: {reason}", caused_by=IllegalArgumentError(reason)
+    )
+
+
+def timestamp_mapping(mappings: dict[str, Any] | None) -> dict[str, Any]:
+    """A backing index's mapping: ``@timestamp`` as ``date`` unless the template maps it as a
+    date already; any other type is ES's 400."""
+    out = dict(mappings or {})
+    props = dict(out.get("properties") or {})
+    spec = props.get(TIMESTAMP_FIELD)
+    if spec is None:
+        props[TIMESTAMP_FIELD] = {"type": "date"}
+    else:
+        kind = spec.get("type", "object") if isinstance(spec, Mapping) else "object"
+        if kind not in ("date", "date_nanos"):
+            raise IllegalArgumentError(
+                f"data stream timestamp field [{TIMESTAMP_FIELD}] is of type [{kind}], but "
+                "[date,date_nanos] is expected"
+            )
+    out["properties"] = props
+    return out

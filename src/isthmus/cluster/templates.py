@@ -1,0 +1,392 @@
+"""Index templates: composable, component and legacy, and how a new index takes them.  [no I/O]
+
+ES's model (``MetadataIndexTemplateService``): a *composable* template (``/_index_template``)
+names index patterns, a priority and the *component* templates (``/_component_template``) it is
+composed of; a new index takes the one composable template of highest priority whose patterns
+match its name, and gets, merged in this order, each component's settings, mappings and
+aliases, then the template's own, then the create request's. Two composable templates with the
+same priority may not have overlapping patterns. Only when no composable template matches do
+the *legacy* templates (``/_template``) apply: every matching one, lowest ``order`` first.
+
+Templates live in the cluster metadata's customs (persisted with it), as the JSON that
+``GET`` shows; this module turns that JSON into values and back. Request bodies are parsed in
+:mod:`isthmus.actions.templates` (index settings are validated against the settings registry).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from isthmus.cluster.patterns import simple_match
+from isthmus.errors import IllegalArgumentError
+
+COMPOSABLE_KEY = "index_template"
+COMPONENT_KEY = "component_template"
+LEGACY_KEY = "templates"
+
+
+@dataclass(frozen=True)
+class Template:
+    """ES's ``Template``: what a template gives an index (settings flat, ``index.``-prefixed)."""
+
+    settings: dict[str, str] = field(default_factory=dict)
+    mappings: dict[str, Any] | None = None
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        from isthmus.settings.registry import nest
+
+        out: dict[str, Any] = {}
+        if self.settings:
+            out["settings"] = nest(self.settings)
+        if self.mappings is not None:
+            out["mappings"] = self.mappings
+        if self.aliases:
+            out["aliases"] = self.aliases
+        return out
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any] | None) -> Template:
+        from isthmus.settings.registry import flatten
+
+        body = body or {}
+        return cls(
+            settings={k: str(v) for k, v in flatten(body.get("settings") or {}).items()},
+            mappings=body.get("mappings"),
+            aliases=dict(body.get("aliases") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ComponentTemplate:
+    name: str
+    template: Template
+    version: int | None = None
+    meta: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"template": self.template.to_json()}
+        if self.version is not None:
+            out["version"] = self.version
+        if self.meta is not None:
+            out["_meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_json(cls, name: str, body: Mapping[str, Any]) -> ComponentTemplate:
+        return cls(
+            name, Template.from_json(body.get("template")), body.get("version"), body.get("_meta")
+        )
+
+
+@dataclass(frozen=True)
+class ComposableTemplate:
+    name: str
+    index_patterns: tuple[str, ...]
+    template: Template | None = None
+    composed_of: tuple[str, ...] = ()
+    priority: int | None = None
+    version: int | None = None
+    meta: dict[str, Any] | None = None
+    data_stream: dict[str, Any] | None = None  # ``{"hidden": bool, "allow_custom_routing": bool}``
+    allow_auto_create: bool | None = None
+    ignore_missing_component_templates: tuple[str, ...] = ()
+
+    @property
+    def priority_or_zero(self) -> int:
+        return self.priority or 0
+
+    def matches(self, name: str, *, hidden: bool = False) -> bool:
+        """Whether a new index ``name`` takes this template; a hidden index never takes a
+        global (``*``) template (ES's rule, so hidden system indices keep their own settings)."""
+        if hidden and "*" in self.index_patterns:
+            return False
+        return any(simple_match(name, p) for p in self.index_patterns)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index_patterns": list(self.index_patterns)}
+        if self.template is not None:
+            out["template"] = self.template.to_json()
+        out["composed_of"] = list(self.composed_of)
+        if self.priority is not None:
+            out["priority"] = self.priority
+        if self.version is not None:
+            out["version"] = self.version
+        if self.meta is not None:
+            out["_meta"] = self.meta
+        if self.data_stream is not None:
+            out["data_stream"] = self.data_stream
+        if self.allow_auto_create is not None:
+            out["allow_auto_create"] = self.allow_auto_create
+        if self.ignore_missing_component_templates:
+            out["ignore_missing_component_templates"] = list(
+                self.ignore_missing_component_templates
+            )
+        return out
+
+    @classmethod
+    def from_json(cls, name: str, body: Mapping[str, Any]) -> ComposableTemplate:
+        return cls(
+            name=name,
+            index_patterns=tuple(body["index_patterns"]),
+            template=Template.from_json(body["template"]) if "template" in body else None,
+            composed_of=tuple(body.get("composed_of") or ()),
+            priority=body.get("priority"),
+            version=body.get("version"),
+            meta=body.get("_meta"),
+            data_stream=body.get("data_stream"),
+            allow_auto_create=body.get("allow_auto_create"),
+            ignore_missing_component_templates=tuple(
+                body.get("ignore_missing_component_templates") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class LegacyTemplate:
+    name: str
+    index_patterns: tuple[str, ...]
+    order: int = 0
+    version: int | None = None
+    template: Template = field(default_factory=Template)
+
+    def matches(self, name: str) -> bool:
+        return any(simple_match(name, p) for p in self.index_patterns)
+
+    def to_json(self) -> dict[str, Any]:
+        from isthmus.settings.registry import nest
+
+        out: dict[str, Any] = {"order": self.order}
+        if self.version is not None:
+            out["version"] = self.version
+        out["index_patterns"] = list(self.index_patterns)
+        out["settings"] = nest(self.template.settings)
+        out["mappings"] = self.template.mappings or {}
+        out["aliases"] = self.template.aliases
+        return out
+
+    @classmethod
+    def from_json(cls, name: str, body: Mapping[str, Any]) -> LegacyTemplate:
+        return cls(
+            name,
+            tuple(body["index_patterns"]),
+            int(body.get("order", 0)),
+            body.get("version"),
+            Template.from_json(body),
+        )
+
+
+# --- the metadata customs ------------------------------------------------------------------------
+
+
+def composables(customs: Mapping[str, Any]) -> dict[str, ComposableTemplate]:
+    raw = customs.get(COMPOSABLE_KEY) or {}
+    return {n: ComposableTemplate.from_json(n, b) for n, b in raw.items()}
+
+
+def components(customs: Mapping[str, Any]) -> dict[str, ComponentTemplate]:
+    raw = customs.get(COMPONENT_KEY) or {}
+    return {n: ComponentTemplate.from_json(n, b) for n, b in raw.items()}
+
+
+def legacies(customs: Mapping[str, Any]) -> dict[str, LegacyTemplate]:
+    raw = customs.get(LEGACY_KEY) or {}
+    return {n: LegacyTemplate.from_json(n, b) for n, b in raw.items()}
+
+
+def with_entries(
+    customs: Mapping[str, Any], key: str, entries: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``customs`` with ``key`` holding ``entries`` (values with ``to_json``); empty drops it."""
+    out = {k: v for k, v in customs.items() if k != key}
+    if entries:
+        out[key] = {n: e.to_json() for n, e in sorted(entries.items())}
+    return out
+
+
+# --- rules on putting templates -----------------------------------------------------------------
+
+
+def patterns_overlap(a: str, b: str) -> bool:
+    """ES's ``Regex.simpleMatch`` both ways: two patterns overlap when either matches the
+    other (``logs-*`` and ``logs-app-*`` do; ``a-*`` and ``b-*`` do not)."""
+    return simple_match(a, b) or simple_match(b, a)
+
+
+def _render_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(values) + "]"
+
+
+def conflicting_composables(
+    existing: Mapping[str, ComposableTemplate], new: ComposableTemplate
+) -> dict[str, tuple[str, ...]]:
+    """Other composable templates with the same priority whose patterns overlap ``new``'s."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, other in existing.items():
+        if name == new.name or other.priority_or_zero != new.priority_or_zero:
+            continue
+        if any(patterns_overlap(a, b) for a in new.index_patterns for b in other.index_patterns):
+            out[name] = other.index_patterns
+    return out
+
+
+def check_composable_overlap(
+    existing: Mapping[str, ComposableTemplate], new: ComposableTemplate
+) -> None:
+    overlaps = conflicting_composables(existing, new)
+    if overlaps:
+        raise IllegalArgumentError(
+            f"index template [{new.name}] has index patterns {_render_list(new.index_patterns)} "
+            f"matching patterns from existing templates [{','.join(overlaps)}] with patterns "
+            f"({','.join(f'{n} => {_render_list(p)}' for n, p in overlaps.items())}) that have "
+            f"the same priority [{new.priority_or_zero}], multiple index templates may not match "
+            "during index creation, please use a different priority"
+        )
+
+
+def legacy_overlap_warning(
+    legacy: Mapping[str, LegacyTemplate], new: ComposableTemplate
+) -> str | None:
+    """ES's warning when a composable template shadows legacy templates."""
+    overlaps = {
+        n: t.index_patterns
+        for n, t in legacy.items()
+        if any(patterns_overlap(a, b) for a in new.index_patterns for b in t.index_patterns)
+    }
+    if not overlaps:
+        return None
+    return (
+        f"index template [{new.name}] has index patterns {_render_list(new.index_patterns)} "
+        f"matching patterns from existing older templates [{','.join(overlaps)}] with patterns "
+        f"({','.join(f'{n} => {_render_list(p)}' for n, p in overlaps.items())}); this template "
+        f"[{new.name}] will take precedence during new index creation"
+    )
+
+
+def composable_overlap_warning(
+    composable: Mapping[str, ComposableTemplate], new: LegacyTemplate
+) -> str | None:
+    """ES's warning when a legacy template is put under a composable one that wins over it."""
+    overlaps = {
+        n: t.index_patterns
+        for n, t in composable.items()
+        if any(patterns_overlap(a, b) for a in new.index_patterns for b in t.index_patterns)
+    }
+    if not overlaps:
+        return None
+    return (
+        f"legacy template [{new.name}] has index patterns {_render_list(new.index_patterns)} "
+        f"matching patterns from existing composable templates [{','.join(overlaps)}] with "
+        f"patterns ({','.join(f'{n} => {_render_list(p)}' for n, p in overlaps.items())}); "
+        f"this template [{new.name}] may be ignored in favor of a composable template at index "
+        "creation time"
+    )
+
+
+def components_in_use(composable: Mapping[str, ComposableTemplate], removing: list[str]) -> None:
+    """ES's 400 when a component template to delete is still part of a composable one."""
+    users = [n for n, t in composable.items() if any(c in removing for c in t.composed_of)]
+    if users:
+        used = [c for c in removing if any(c in composable[u].composed_of for u in users)]
+        raise IllegalArgumentError(
+            f"component templates {_render_list(used)} cannot be removed as they are still in "
+            f"use by index templates {_render_list(sorted(users))}"
+        )
+
+
+# --- which template a new index takes, and the merge --------------------------------------------
+
+
+def find_composable(
+    customs: Mapping[str, Any], name: str, *, hidden: bool = False
+) -> ComposableTemplate | None:
+    """The composable template a new index ``name`` takes: the matching one of highest
+    priority (same-priority overlaps are refused when templates are put)."""
+    matching = [t for t in composables(customs).values() if t.matches(name, hidden=hidden)]
+    if not matching:
+        return None
+    return max(matching, key=lambda t: (t.priority_or_zero, t.name))
+
+
+def find_legacy(customs: Mapping[str, Any], name: str) -> list[LegacyTemplate]:
+    """Matching legacy templates, lowest ``order`` first (a higher order wins in the merge)."""
+    found = [t for t in legacies(customs).values() if t.matches(name)]
+    return sorted(found, key=lambda t: (t.order, t.name))
+
+
+def merge_mappings(
+    base: dict[str, Any] | None, update: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """ES's template merge: object fields merge property by property; a field defined again
+    replaces the earlier definition; other root keys are replaced."""
+    if update is None:
+        return base
+    update = _untyped(update)
+    if base is None:
+        return copy.deepcopy(dict(update))
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if key == "properties" and isinstance(value, Mapping):
+            out["properties"] = _merge_properties(out.get("properties") or {}, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _untyped(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    if len(mapping) == 1 and isinstance(mapping.get("_doc"), Mapping):
+        inner: Mapping[str, Any] = mapping["_doc"]
+        return inner
+    return mapping
+
+
+def _merge_properties(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for name, spec in update.items():
+        old = out.get(name)
+        is_object = isinstance(spec, Mapping) and "properties" in spec and "type" not in spec
+        if is_object and isinstance(old, dict) and "properties" in old and "type" not in old:
+            merged = {**old, **{k: v for k, v in spec.items() if k != "properties"}}
+            merged["properties"] = _merge_properties(old["properties"], spec["properties"])
+            out[name] = merged
+        else:
+            out[name] = copy.deepcopy(spec)
+    return out
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a new index takes from templates: merged settings, mappings, aliases."""
+
+    settings: dict[str, str]
+    mappings: dict[str, Any] | None
+    aliases: dict[str, dict[str, Any]]
+    composable: ComposableTemplate | None = None
+    legacy: tuple[str, ...] = ()
+
+
+def resolve_templates(customs: Mapping[str, Any], name: str, *, hidden: bool = False) -> Resolved:
+    """The templates' part of a new index ``name`` (the request's part is merged after)."""
+    chosen = find_composable(customs, name, hidden=hidden)
+    parts: list[Template] = []
+    legacy: tuple[str, ...] = ()
+    if chosen is not None:
+        known = components(customs)
+        parts = [known[c].template for c in chosen.composed_of if c in known]
+        if chosen.template is not None:
+            parts.append(chosen.template)
+    else:
+        found = find_legacy(customs, name)
+        parts = [t.template for t in found]
+        legacy = tuple(t.name for t in found)
+    settings: dict[str, str] = {}
+    mappings: dict[str, Any] | None = None
+    aliases: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        settings.update(part.settings)
+        mappings = merge_mappings(mappings, part.mappings)
+        aliases.update(part.aliases)
+    return Resolved(settings, mappings, aliases, chosen, legacy)
