@@ -250,3 +250,50 @@ def test_named_queries_show_in_matched_queries(es: Elasticsearch, corpus: str) -
     assert list(resp["hits"]["hits"][0])[-1] == "matched_queries"
     plain = es.search(index=corpus, query={"match": {"title": "quick"}})
     assert all("matched_queries" not in h for h in plain["hits"]["hits"])
+
+
+def ids_of(resp: Any) -> set[str]:
+    return {h["_id"] for h in resp["hits"]["hits"]}
+
+
+def test_match_bool_prefix(es: Elasticsearch, corpus: str) -> None:
+    # "qu" is a prefix of quick/quiz; "brown" a whole term.
+    either = es.search(index=corpus, query={"match_bool_prefix": {"title": "brown qu"}})
+    assert ids_of(either) == {"1", "2", "3", "5"}
+    both = es.search(
+        index=corpus,
+        query={"match_bool_prefix": {"title": {"query": "brown qu", "operator": "and"}}},
+    )
+    assert ids_of(both) == {"1", "5"}
+    keyword = es.search(index=corpus, query={"match_bool_prefix": {"user.name": "a"}})
+    assert ids_of(keyword) == {"1"}
+    status, body = api_error(
+        lambda: es.search(
+            index=corpus, query={"match_bool_prefix": {"title": {"query": "x", "slop": 1}}}
+        )
+    )
+    assert status == 400
+    assert body["error"]["type"] == "parsing_exception"
+    assert body["error"]["reason"] == "[match_bool_prefix] query does not support [slop]"
+
+
+def test_multi_match_bool_prefix_adds_up_fields(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        query={
+            "multi_match": {
+                "query": "gre tu",
+                "type": "bool_prefix",
+                "fields": ["title", "user.name"],
+            }
+        },
+    )
+    assert ids_of(resp) == {"4"}
+    typed = es.search(
+        index=corpus,
+        query={"multi_match": {"query": "quick b", "type": "bool_prefix", "fields": ["title"]}},
+    )
+    scores = {h["_id"]: h["_score"] for h in typed["hits"]["hits"]}
+    assert set(scores) == {"1", "2", "3", "5"}
+    # Matching the term and the prefix scores above matching one of them.
+    assert min(scores["1"], scores["5"]) > max(scores["2"], scores["3"])

@@ -72,6 +72,12 @@ class Match(Query):
 
 
 @dataclass(frozen=True)
+class MatchBoolPrefix(Match):
+    """``match_bool_prefix``: the analysed terms as a ``match`` would, the last one as a
+    prefix."""
+
+
+@dataclass(frozen=True)
 class MatchPhrase(Query):
     field: str = ""
     query: str = ""
@@ -353,6 +359,38 @@ def _parse_match(body: Any) -> Query:
             "match", "zero_terms_query", opts.get("zero_terms_query", "none")
         ).lower(),
         lenient=xcontent.as_bool("match", "lenient", opts.get("lenient", False)),
+    )
+
+
+def _parse_match_bool_prefix(body: Any) -> Query:
+    fld, value = _single("match_bool_prefix", body)
+    opts = _opts(
+        "match_bool_prefix",
+        value,
+        "query",
+        {
+            "query",
+            "analyzer",
+            "operator",
+            "minimum_should_match",
+            "fuzziness",
+            "prefix_length",
+            "max_expansions",
+            "fuzzy_transpositions",
+            "fuzzy_rewrite",
+        },
+    )
+    operator = xcontent.as_str("match_bool_prefix", "operator", opts.get("operator", "or"))
+    if operator.lower() not in ("or", "and"):
+        raise IllegalArgumentError(f"No enum constant for operator [{operator}]")
+    return MatchBoolPrefix(
+        field=fld,
+        query=opts["query"],
+        operator=operator.lower(),
+        boost=_boost(opts),
+        minimum_should_match=opts.get("minimum_should_match"),
+        fuzziness=opts.get("fuzziness"),
+        prefix_length=_prefix_length("match_bool_prefix", opts.get("prefix_length", 0)),
     )
 
 
@@ -641,6 +679,7 @@ PARSERS: dict[str, Callable[[Any], Query]] = {
     "match": _parse_match,
     "match_phrase": _parse_phrase("match_phrase", prefix=False),
     "match_phrase_prefix": _parse_phrase("match_phrase_prefix", prefix=True),
+    "match_bool_prefix": _parse_match_bool_prefix,
     "multi_match": _parse_multi_match,
     "range": _parse_range,
     "exists": _parse_exists,

@@ -80,6 +80,7 @@ class _Compiler:
             dsl.Regexp: self._regexp,
             dsl.Fuzzy: self._fuzzy,
             dsl.Match: self._match,
+            dsl.MatchBoolPrefix: self._match,
             dsl.MatchPhrase: self._match_phrase,
             dsl.MultiMatch: lambda q: multi_match_test(q, self.mapping, now_ms=self.now_ms),
             dsl.Bool: self._bool,
@@ -244,6 +245,7 @@ class _Compiler:
             prefix_length=q.prefix_length,
             zero_terms_query=q.zero_terms_query,
             lenient=q.lenient,
+            last_is_prefix=isinstance(q, dsl.MatchBoolPrefix),
         )
 
     def _match_phrase(self, q: dsl.MatchPhrase) -> Predicate:

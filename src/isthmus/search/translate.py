@@ -88,7 +88,7 @@ class Translator:
 
     def _field(self, path: str) -> tuple[FieldSpec, str] | None:
         spec = self.mapping.field(path)
-        tfield = self.schema.field(path)
+        tfield = self.schema.field(spec.path) if spec is not None else None  # aliases resolved
         if spec is None or tfield is None:
             return None
         return spec, tfield.name
@@ -234,6 +234,35 @@ class Translator:
         needed = dsl.minimum_should_match(q.minimum_should_match, len(terms))
         return self._should_at_least(terms, max(needed, 1))
 
+    def _q_MatchBoolPrefix(self, q: dsl.MatchBoolPrefix) -> tantivy.Query:
+        """A bool of the analysed terms (fuzzy as asked) with the last one a prefix query;
+        ``operator``/``minimum_should_match`` count every clause, the prefix included."""
+        found = self._field(q.field)
+        if found is None:
+            return tantivy.Query.empty_query()
+        spec, name = found
+        if spec.type == KEYWORD:
+            # The keyword analyzer keeps the text whole: one prefix on the whole value.
+            return tantivy.Query.regex_query(self._s, name, regex_escape(_as_text(q.query)) + ".*")
+        if spec.type != TEXT:
+            return self._q_Match(dsl.Match(field=q.field, query=q.query, lenient=q.lenient))
+        tokens = analyze(_as_text(q.query))
+        if not tokens:
+            return tantivy.Query.empty_query()
+        *head, last = tokens
+        clauses = self._text_terms(spec, name, " ".join(head), q.fuzziness) if head else []
+        clauses.append(
+            tantivy.Query.const_score_query(
+                tantivy.Query.regex_query(self._s, name, regex_escape(last) + ".*"), 1.0
+            )
+        )
+        if len(clauses) == 1:
+            return clauses[0]
+        if q.operator == "and":
+            return self._bool([(tantivy.Occur.Must, c) for c in clauses])
+        needed = dsl.minimum_should_match(q.minimum_should_match, len(clauses))
+        return self._should_at_least(clauses, max(needed, 1))
+
     def _q_MatchPhrase(self, q: dsl.MatchPhrase) -> tantivy.Query:
         found = self._field(q.field)
         if found is None:
@@ -277,8 +306,17 @@ class Translator:
         per_field: list[tantivy.Query] = []
         lenient = q.lenient or any(p == "*" or "*" in p for p, _ in q.fields)
         for spec, boost in fields:
-            if q.type in ("phrase", "phrase_prefix"):
-                sub: dsl.Query = dsl.MatchPhrase(
+            if q.type == "bool_prefix":
+                sub: dsl.Query = dsl.MatchBoolPrefix(
+                    field=spec.path,
+                    query=q.query,
+                    operator=q.operator,
+                    minimum_should_match=q.minimum_should_match,
+                    fuzziness=q.fuzziness,
+                    lenient=lenient,
+                )
+            elif q.type in ("phrase", "phrase_prefix"):
+                sub = dsl.MatchPhrase(
                     field=spec.path,
                     query=_as_text(q.query),
                     slop=q.slop,
@@ -295,7 +333,8 @@ class Translator:
                 )
             query = self.translate(sub)
             per_field.append(tantivy.Query.boost_query(query, boost) if boost != 1.0 else query)
-        if q.type == "most_fields":
+        if q.type in ("most_fields", "bool_prefix"):
+            # ES scores bool_prefix as most_fields (every field's score adds up).
             return self._bool([(tantivy.Occur.Should, f) for f in per_field])
         if q.type == "cross_fields":
             return self._cross_fields(q, fields)
