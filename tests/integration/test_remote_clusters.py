@@ -269,3 +269,48 @@ def test_remote_restart_is_closed_by_remote(tmp_path: Path) -> None:
     finally:
         local.kill()
         remote.kill()
+
+
+def test_sniff_fails_when_the_remote_advertises_an_address_it_cannot_reach(
+    tmp_path: Path,
+) -> None:
+    # The classic sniff fault: the seed answers, but the gateway's publish address (here a
+    # transport.publish_port nothing listens on) is not reachable from the local cluster. ES
+    # uses the seed connection for discovery only, so the alias never connects.
+    bound, advertised = free_port(), free_port()
+    remote = NodeProcess(
+        tmp_path / "remote",
+        {
+            "cluster.name": "remote",
+            "node.name": "remote-node",
+            "transport.port": bound,
+            "transport.publish_port": advertised,
+        },
+    )
+    local = NodeProcess(tmp_path / "local", {"cluster.name": "local", "node.name": "local-node"})
+    start_side_by_side(remote, local)
+    try:
+        lc = Elasticsearch(local.url)
+        seed = f"127.0.0.1:{bound}"  # where it listens; _nodes shows where it says it does
+        assert transport_address(Elasticsearch(remote.url)) == f"127.0.0.1:{advertised}"
+        lc.cluster.put_settings(
+            persistent={
+                "cluster.remote.my.seeds": [seed],
+                "cluster.remote.my.skip_unavailable": False,
+            }
+        )
+        assert lc.cluster.remote_info()["my"]["connected"] is False
+        log = local.log_text()
+        assert re.search(
+            r"\[WARN \]\[o\.e\.t\.SniffConnectionStrategy\] \[local-node\] fetching nodes from "
+            r"external cluster \[my\] failed\n"
+            r"org\.elasticsearch\.transport\.ConnectTransportException: "
+            rf"\[remote-node\]\[127\.0\.0\.1:{advertised}\] connect_exception",
+            log,
+        ), log[-3000:]
+        with pytest.raises(Exception) as err:
+            lc.search(index="my:*")
+        assert f"[remote-node][127.0.0.1:{advertised}] connect_exception" in str(err.value)
+    finally:
+        local.kill()
+        remote.kill()

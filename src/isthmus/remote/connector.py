@@ -71,6 +71,7 @@ class Connector:
         server_name: str | None = None,
         expected_cluster_name: str | None = None,
         attempt: ConnectAttempt | None = None,
+        node_name: str = "",
     ) -> TransportChannel:
         """A handshaken channel to ``host:port`` or a ConnectTransportError/HandshakeError;
         ``attempt`` records how far it got (remote health reads it)."""
@@ -91,6 +92,7 @@ class Connector:
             network=self.network,
             clock=self.clock,
             attempt=attempt,
+            node_name=node_name,
         )
 
     @property

@@ -1,11 +1,17 @@
 """Sniff mode: find the remote cluster's nodes through a seed, connect to the gateway nodes.
 
 One round (ES's ``SniffConnectionStrategy``): walk the seeds in configured order, resolving each
-at this attempt. Handshake with the seed (the first remote cluster name seen is pinned; a later
-seed of another cluster is refused), ask it for the node list (``cluster:monitor/state``, nodes
-only, as the system), then open connections to the nodes that pass the gateway predicate until
-``node_connections`` are open. A connect or handshake failure moves on to the next seed; the last
-failure is logged as ES logs it and raised. Clusters may have any number of nodes.
+at this attempt. The connection to a seed is transient: it serves the handshake (the first remote
+cluster name seen is pinned; a later seed of another cluster is refused) and the node list
+(``cluster:monitor/state``, nodes only, as the system) and is then closed. The managed
+connections go to the addresses the remote *advertises*: the seed's own (when it is a gateway) to
+the publish address its handshake named, before the node list is asked for; the other gateways to
+the publish addresses the node list gives, until ``node_connections`` are open. So a gateway that
+advertises an address this cluster cannot reach fails here even though its seed address works,
+as in ES. A failure to connect to the seed, or to its advertised address, moves on to the next
+seed; the last failure is logged as ES logs it and raised. A discovered node that cannot be
+reached is skipped (logged at debug), and a round that opened nothing fails with ES's
+"Unable to open any connections". Clusters may have any number of nodes.
 """
 
 from __future__ import annotations
@@ -102,15 +108,55 @@ class SniffStrategy(RemoteStrategy):
                     exc.log_lines(),
                 )
                 raise
+            try:
+                # The seed, when it is a gateway, gets its managed connection at the address its
+                # handshake advertised; failing that is this seed's failure, as in ES.
+                await self._connect_seed_node(channel)
+            except IsthmusError as exc:
+                channel.close()
+                if not last:
+                    self.log.debug(
+                        "fetching nodes from external cluster [%s] failed moving to next seed "
+                        "node\n%s",
+                        self.alias,
+                        exc.log_lines(),
+                    )
+                    continue
+                self.log.warning(
+                    "fetching nodes from external cluster [%s] failed\n%s",
+                    self.alias,
+                    exc.log_lines(),
+                )
+                raise
             if self.remote_cluster_name is None:
                 self.remote_cluster_name = channel.remote_cluster_name
             if await self._connect_through(channel):
                 return
         raise NoSeedNodeLeftError(f"no seed node left for cluster: [{self.alias}]")
 
+    async def _connect_seed_node(self, seed: TransportChannel) -> None:
+        """The seed's managed connection, to the node its handshake named (ES's "opening managed
+        connection to seed node"), when that node is a gateway and more connections are wanted."""
+        node = seed.remote_node
+        if node is None or node.id in self.manager or not is_gateway(node, self.node_attr):
+            return
+        if self.manager.size() >= self.max_connections():
+            return
+        try:
+            channel = await self._open_advertised(node, "seed node")
+        except IsthmusError as exc:
+            self.log.debug(
+                "[%s] failed to open managed connection to seed node: [%s]\n%s",
+                self.alias,
+                node.describe(),
+                exc.log_lines(),
+            )
+            raise
+        self.manager.add(node.id, node, channel, node.describe())
+
     async def _connect_through(self, seed: TransportChannel) -> bool:
-        """Ask ``seed`` for the nodes and connect to them; True when the round is done."""
-        adopted = False
+        """Ask ``seed`` for the nodes and connect to them; True when the round is done. The seed
+        connection is closed either way: it never carries requests."""
         try:
             try:
                 payload = await seed.request(
@@ -127,16 +173,10 @@ class SniffStrategy(RemoteStrategy):
                     exc.log_lines(),
                 )
                 return False
-            seed_id = None if seed.remote_node is None else seed.remote_node.id
             for node in nodes:
                 if self.manager.size() >= self.max_connections():
                     break
                 if node.id in self.manager or not is_gateway(node, self.node_attr):
-                    continue
-                if node.id == seed_id and not adopted:
-                    # The seed is itself a gateway: keep its handshaken channel as the managed
-                    # connection rather than opening a second one to the same node.
-                    adopted = self.manager.add(node.id, node, seed, node.describe())
                     continue
                 await self._open_managed(node)
             if self.manager.size() == 0:
@@ -145,25 +185,30 @@ class SniffStrategy(RemoteStrategy):
                 )
             return True
         finally:
-            if not adopted:
-                seed.close()
+            seed.close()
 
-    async def _open_managed(self, node: NodeIdentity) -> None:
+    async def _open_advertised(self, node: NodeIdentity, what: str) -> TransportChannel:
+        """A connection to ``node`` at the address it advertises (or through ``proxy``)."""
         from isthmus.settings.remote import parse_address
 
+        address = parse_address(self.sniff.proxy or node.publish_address)
+        self.log.debug(
+            "[%s] opening managed connection to %s: [%s] proxy address: [%s]",
+            self.alias,
+            what,
+            node.describe(),
+            self.sniff.proxy,
+        )
+        return await self._open(
+            address.host,
+            address.port,
+            server_name=address.host if self.sniff.proxy else None,
+            node_name=node.name,
+        )
+
+    async def _open_managed(self, node: NodeIdentity) -> None:
         try:
-            address = parse_address(self.sniff.proxy or node.publish_address)
-            self.log.debug(
-                "[%s] opening managed connection to node: [%s] proxy address: [%s]",
-                self.alias,
-                node.describe(),
-                self.sniff.proxy,
-            )
-            channel = await self._open(
-                address.host,
-                address.port,
-                server_name=address.host if self.sniff.proxy else None,
-            )
+            channel = await self._open_advertised(node, "node")
         except IsthmusError as exc:  # this node refused or is unreachable: try the next
             self.log.debug(
                 "[%s] failed to open managed connection to node [%s]\n%s",

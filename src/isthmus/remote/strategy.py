@@ -127,7 +127,9 @@ class RemoteStrategy(ABC):
             raise
         self.last_error = None
 
-    async def _open(self, host: str, port: int, *, server_name: str | None) -> TransportChannel:
+    async def _open(
+        self, host: str, port: int, *, server_name: str | None, node_name: str = ""
+    ) -> TransportChannel:
         """One connect attempt (TCP, TLS, handshake) through the connector, reported to the
         alias's health with the phases it reached."""
         attempt = ConnectAttempt(
@@ -144,6 +146,7 @@ class RemoteStrategy(ABC):
                 server_name=server_name,
                 expected_cluster_name=self.remote_cluster_name,
                 attempt=attempt,
+                node_name=node_name,
             )
         except asyncio.CancelledError:
             self.health.on_attempt_abandoned(attempt)

@@ -48,11 +48,15 @@ async def connect(
     network: ConnectionBackend = SYSTEM_NETWORK,
     clock: Clock = SYSTEM_CLOCK,
     attempt: ConnectAttempt | None = None,
+    node_name: str = "",
 ) -> TransportChannel:
     """Connect to ``host:port`` through ``network`` and handshake as ``identity``; the whole
     exchange is bounded by ``timeout`` seconds of ``clock``, which the channel keeps.
-    ``attempt``, when given, records each phase as it completes (see ``connect_trace``)."""
+    ``attempt``, when given, records each phase as it completes (see ``connect_trace``).
+    ``node_name`` is the remote node's name when it is known (a node a sniff discovered): ES's
+    errors start with ``[<name>][<address>]``, a seed's or proxy's with an empty name."""
     address = f"{host}:{port}"
+    label = f"[{node_name}][{address}]"
     channel: TransportChannel | None = None
     try:
         async with clock.timeout(timeout):
@@ -75,14 +79,14 @@ async def connect(
                 if attempt is not None:
                     attempt.os_error = exc
                 raise ConnectTransportError(
-                    f"[][{address}] connect_exception",
+                    f"{label} connect_exception",
                     caused_by=OsConnectError(f"unknown host [{host}]"),
                 ) from exc
             except OSError as exc:
                 if attempt is not None:
                     attempt.os_error = exc
                 raise ConnectTransportError(
-                    f"[][{address}] connect_exception",
+                    f"{label} connect_exception",
                     caused_by=OsConnectError(f"{exc.strerror or exc}: /{address}"),
                 ) from exc
             if attempt is not None:
@@ -91,7 +95,7 @@ async def connect(
             await _handshake(
                 channel,
                 identity,
-                address,
+                label,
                 expected_cluster_name,
                 handshake_action,
                 headers,
@@ -105,7 +109,7 @@ async def connect(
             _record_failure(attempt, channel)
             channel.close()
         # ES prints the TimeValue as configured: connect_timeout[30s], not [30.0s].
-        raise ConnectTransportError(f"[][{address}] connect_timeout[{timeout:g}s]") from None
+        raise ConnectTransportError(f"{label} connect_timeout[{timeout:g}s]") from None
     except BaseException:
         if channel is not None:
             _record_failure(attempt, channel)
@@ -139,7 +143,7 @@ def _record_success(attempt: ConnectAttempt, channel: TransportChannel, clock: C
 async def _handshake(
     channel: TransportChannel,
     identity: LocalNode,
-    address: str,
+    label: str,
     expected_cluster_name: str | None,
     action: str,
     headers: dict[str, str] | None,
@@ -153,21 +157,21 @@ async def _handshake(
             attempt.tls_done = clock.monotonic()
         payload = await channel.request(action, local.to_payload(), headers, timeout=None)
     except NodeNotConnectedError as exc:
-        raise _failed(channel, address, exc) from exc
+        raise _failed(channel, label, exc) from exc
     except ConnectTransportError as exc:  # NodeDisconnectedError: the channel broke mid-way
-        raise _failed(channel, address, exc) from exc
+        raise _failed(channel, label, exc) from exc
     try:
         response = HandshakeResponse.from_payload(payload)
     except RemoteProtocolError as exc:
         channel.abort(f"protocol error: {exc.close_reason}")
-        raise ConnectTransportError(f"[][{address}] handshake failed: {exc.close_reason}") from exc
+        raise ConnectTransportError(f"{label} handshake failed: {exc.close_reason}") from exc
     version = check_response(local, response, expected_cluster_name=expected_cluster_name)
     channel.complete_handshake(response.node, response.cluster_name, response.cluster_uuid, version)
 
 
-def _failed(channel: TransportChannel, address: str, exc: Exception) -> ConnectTransportError:
+def _failed(channel: TransportChannel, label: str, exc: Exception) -> ConnectTransportError:
     if channel.tls_failure is not None:
         reason = channel.tls_failure.message
     else:
         reason = f"handshake failed: {channel.broken_reason or exc}"
-    return ConnectTransportError(f"[][{address}] {reason}")
+    return ConnectTransportError(f"{label} {reason}")

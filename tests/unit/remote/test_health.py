@@ -88,8 +88,9 @@ async def test_a_healthy_alias_is_green_with_the_remote_it_reached(
             assert body["last_error"] is None
             assert body["consecutive_failures"] == 0
             assert body["flaps"]["count"] == 0  # the first connect is not a flap
-            assert body["latency"]["connect"]["samples"] == 1
-            assert body["latency"]["handshake"]["samples"] == 1
+            # two connections: the seed's transient one and the managed one it advertised
+            assert body["latency"]["connect"]["samples"] == 2
+            assert body["latency"]["handshake"]["samples"] == 2
             assert body["latency"]["tls"]["samples"] == 0  # plaintext
             assert body["credentials"] == {
                 "present": False,

@@ -48,7 +48,7 @@ async def test_add_update_rebuild_remove(
             assert await svc.apply(configs(flat)) == {"my": UpdateStatus.UNCHANGED}
             assert svc.get("my") is first  # in place: no reconnect
             assert svc.info()["my"]["skip_unavailable"] is False
-            assert fc.servers[0].accepted == 1
+            assert fc.servers[0].accepted == 2  # the seed's transient one and the managed one
 
             flat["cluster.remote.my.node_connections"] = "5"
             assert await svc.apply(configs(flat)) == {"my": UpdateStatus.RECONNECTED}

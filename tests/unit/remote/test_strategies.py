@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,7 @@ from isthmus.remote.proxy import ProxyStrategy
 from isthmus.remote.sniff import SniffStrategy, is_gateway
 from isthmus.testing.fake_clock import FakeClock, until
 from isthmus.testing.memory_network import MemoryNetwork
+from isthmus.testing.memory_node import MemoryNode
 from isthmus.wire import NodeIdentity
 from tests.unit.remote.conftest import FakeCluster, cluster, configs, connector
 
@@ -70,8 +72,10 @@ async def test_sniff_connects_and_reports_remote_info(
                 "skip_unavailable": True,
             }
             assert remote.strategy.remote_cluster_name == "remote"
-            # the seed's handshaken channel was kept as the managed connection
-            assert fc.servers[0].accepted == 1
+            # ES's order: a transient connection to the seed (handshake, node list), closed,
+            # and the managed one to the address the seed's handshake advertised
+            assert fc.servers[0].accepted == 2
+            assert len(fc.servers[0].channels) == 1
         finally:
             await remote.close()
 
@@ -97,6 +101,58 @@ async def test_node_connections_caps_the_gateways(network: MemoryNetwork, clock:
         try:
             await remote.ensure_connected()
             assert remote.info()["num_nodes_connected"] == 2
+        finally:
+            await remote.close()
+
+
+def advertise(server: MemoryNode, address: str) -> None:
+    """Make ``server`` advertise ``address`` (its ``transport.publish_host``/``publish_port``)
+    in its handshake and in the node list, while it keeps listening where it is."""
+    server.identity = replace(
+        server.identity, node=replace(server.identity.node, publish_address=address)
+    )
+
+
+async def test_sniff_connects_to_the_address_the_seed_advertises_not_the_seed(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ES's classic sniff fault: the seed address works, the published one is not reachable
+    # from here, so no managed connection can be made (the seed connection is transient).
+    async with cluster("remote", network, clock) as fc:
+        unreachable = network.unused_address()
+        advertise(fc.servers[0], unreachable)
+        remote = sniff(network, clock, [fc.address()])
+        try:
+            with caplog.at_level(logging.DEBUG), pytest.raises(ConnectTransportError) as err:
+                await remote.ensure_connected()
+            assert err.value.reason == f"[remote-node-0][{unreachable}] connect_exception"
+            assert not remote.is_connected()
+            assert fc.servers[0].channels == set() or len(fc.servers[0].channels) == 0
+            messages = [r.getMessage() for r in caplog.records]
+            assert any(
+                m.startswith("[my] failed to open managed connection to seed node:")
+                for m in messages
+            )
+            assert any(
+                m.startswith("fetching nodes from external cluster [my] failed") for m in messages
+            )
+        finally:
+            await remote.close()
+
+
+async def test_sniff_skips_a_discovered_gateway_it_cannot_reach(
+    network: MemoryNetwork, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with cluster("remote", network, clock, nodes=2) as fc:
+        advertise(fc.servers[1], network.unused_address())
+        remote = sniff(network, clock, [fc.address(0)])
+        try:
+            with caplog.at_level(logging.DEBUG):
+                await remote.ensure_connected()
+            names = [c.node.name for c in remote.strategy.manager.connections()]
+            assert names == ["remote-node-0"]
+            assert remote.info()["num_nodes_connected"] == 1
+            assert "[my] failed to open managed connection to node [" in caplog.text
         finally:
             await remote.close()
 
@@ -230,7 +286,7 @@ async def test_concurrent_callers_share_one_round(network: MemoryNetwork, clock:
         try:
             await asyncio.gather(*(remote.ensure_connected() for _ in range(20)))
             assert remote.strategy.rounds == 1
-            assert fc.servers[0].accepted == 1
+            assert fc.servers[0].accepted == 2  # one round: the seed's and the managed one
         finally:
             await remote.close()
 
@@ -284,7 +340,7 @@ async def test_a_silent_peer_is_declared_dead_by_pings(
             # predates the freeze by up to one interval), noticed at the next 50 ms check.
             assert 0.2 < elapsed <= 0.45
             # The node itself still accepts connections: the disconnect triggers a reconnect.
-            await until(lambda: fc.servers[0].accepted == 2)
+            await until(lambda: fc.servers[0].accepted == 4)  # seed + managed, twice
             await until(remote.is_connected)
         finally:
             await remote.close()
@@ -306,13 +362,13 @@ async def test_transport_compress_true_compresses_requests(
         remote = RemoteClusterConnection(config, conn, initial_connect_timeout="30s")
         try:
             await remote.ensure_connected()
-            (accepted,) = fc.servers[0].channels
-            # the node list request was compressed (the handshake never is)
-            assert accepted.connection.info().compressed_received == 1
+            (accepted,) = fc.servers[0].channels  # the managed one: the seed's is closed
+            # the handshake is never compressed; requests are
+            assert accepted.connection.info().compressed_received == 0
             answer = await remote.channel().request("cluster:monitor/state", {"nodes": True})
             assert answer["cluster_name"] == "remote"
-            assert accepted.connection.info().compressed_received == 2
-            assert remote.channel().connection.info().compressed_received == 2  # answers too
+            assert accepted.connection.info().compressed_received == 1
+            assert remote.channel().connection.info().compressed_received == 1  # answers too
         finally:
             await remote.close()
 
