@@ -68,7 +68,7 @@ from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import handshake_timeout
-from isthmus.settings.ccr import RENEW_INTERVAL
+from isthmus.settings.ccr import MAX_LEASES_PER_SHARD, RENEW_INTERVAL
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.remote import enabled_remotes, remote_globals, validate_remote_change
 from isthmus.settings.remote_server import remote_server_settings
@@ -176,7 +176,12 @@ class Node:
         guard = Guard(security.service, cluster, Authorizer()) if security else None
         authz = guard.indices if guard is not None else None
         # What follower clusters ask of this one (CCR's leader side).
-        leader = LeaderShards(lambda: cluster.state, indices, authz=authz)
+        leader = LeaderShards(
+            lambda: cluster.state,
+            indices,
+            authz=authz,
+            max_leases_per_shard=s.get(MAX_LEASES_PER_SHARD),
+        )
         tasks = TaskManager(env.node_id, self.clock)
         registry: ActionRegistry[Subject] = ActionRegistry()
         transport = await start_transport(

@@ -50,7 +50,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
     base = tmp_path_factory.mktemp("ccr")
     leader = NodeProcess(
         base / "leader",
-        {"cluster.name": "leader", "node.name": "leader-node", "transport.port": free_port()},
+        {
+            "cluster.name": "leader",
+            "node.name": "leader-node",
+            "transport.port": free_port(),
+            # A leader shard takes at most 3 leases (followers): see test_new_follower_copies_...
+            "ccr.retention_leases.max_per_shard": 3,
+        },
     )
     follower = NodeProcess(
         base / "follower",
@@ -227,6 +233,16 @@ def test_info_and_stats(pair: tuple[NodeProcess, NodeProcess]) -> None:
         "auto_followed_clusters": [],
     }
     assert "metrics-copy" in [i["index"] for i in whole["follow_stats"]["indices"]]
+
+
+def lease_ids(client: Elasticsearch, index: str) -> list[str]:
+    shards = client.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return [
+        lease["id"]
+        for copies in shards.values()
+        for copy in copies
+        for lease in copy.get("retention_leases", {}).get("leases", [])
+    ]
 
 
 def error_of(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
@@ -600,12 +616,45 @@ def test_new_follower_copies_a_leader_whose_history_was_trimmed(
         bulk(lc, "old", [("index", "a", n), ("index", f"b{n}", n)])
     lc.indices.refresh(index="old")
     time.sleep(2.5)  # superseded operations older than the period go at the next trim
-    fc.ccr.follow(index="old-copy", remote_cluster="leader", leader_index="old")
-    wait_for(lambda: converged(lc, fc, "old", "old-copy"))
-    (shard,) = fc.ccr.follow_stats(index="old-copy")["indices"][0]["shards"]
-    assert shard["operations_written"] == 0 and "fatal_exception" not in shard
+    # Waiting for an active shard waits for the copy: the documents are there on answer.
+    resp = fc.ccr.follow(
+        index="old-copy", remote_cluster="leader", leader_index="old", wait_for_active_shards=1
+    )
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": True,
+        "index_following_started": True,
+    }
+    assert docs(fc, "old-copy") == docs(lc, "old")
+    # Waiting for none (the default) answers before the copy ends, nothing acknowledged.
+    resp = fc.ccr.follow(index="old-copy0", remote_cluster="leader", leader_index="old")
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": False,
+        "index_following_started": False,
+    }
+    wait_for(lambda: converged(lc, fc, "old", "old-copy0"), what="the copy after the answer")
+    for follower in ("old-copy", "old-copy0"):
+        (shard,) = fc.ccr.follow_stats(index=follower)["indices"][0]["shards"]
+        assert shard["operations_written"] == 0 and "fatal_exception" not in shard
     bulk(lc, "old", [("index", "a", 99)])
     wait_for(lambda: converged(lc, fc, "old", "old-copy"), what="followed after the copy")
+    # The leader's shard takes 3 leases (ccr.retention_leases.max_per_shard): the fourth
+    # follower's copy is refused before it starts, and nothing of it is left.
+    fc.ccr.follow(index="old-copy2", remote_cluster="leader", leader_index="old")
+    status, error = error_of(
+        lambda: fc.ccr.follow(
+            index="old-copy3", remote_cluster="leader", leader_index="old", wait_for_active_shards=1
+        )
+    )
+    assert (status, error["type"], error["reason"]) == (
+        400,
+        "illegal_argument_exception",
+        "Trying to create too many retention leases. Must be less than or equal to: [3]. "
+        "This limit can be set by changing the [ccr.retention_leases.max_per_shard] setting.",
+    )
+    assert not fc.indices.exists(index="old-copy3")
+    assert len(lease_ids(lc, "old")) == 3
 
 
 def test_frozen_leader_is_retried_then_caught_up(pair: tuple[NodeProcess, NodeProcess]) -> None:
@@ -633,3 +682,94 @@ def test_frozen_leader_is_retried_then_caught_up(pair: tuple[NodeProcess, NodePr
     wait_for(lambda: converged(lc, fc, "frozen", "frozen-copy"), what="caught up after thaw")
     shards = fc.ccr.follow_stats(index="frozen-copy")["indices"][0]["shards"]
     assert shards[0]["read_exceptions"] == [] and "fatal_exception" not in shards[0]
+
+
+def test_put_follow_waits_for_active_shard_copies(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """ES's wait_for_active_shards: none answers at once (nothing acknowledged), ``all`` waits
+    for the primary and every replica of each shard; on one node the replicas never start, so
+    it waits out the timeout and says so, and the follower follows all the same."""
+    lc, fc = clients(pair)
+    lc.indices.create(
+        index="wait", settings={"number_of_shards": 2, "number_of_replicas": 1}, mappings=MAPPING
+    )
+    bulk(lc, "wait", [("index", str(i), i) for i in range(10)])
+    resp = fc.ccr.follow(
+        index="wait-none", remote_cluster="leader", leader_index="wait", wait_for_active_shards=0
+    )
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": False,
+        "index_following_started": False,
+    }
+    resp = fc.ccr.follow(
+        index="wait-all0",
+        remote_cluster="leader",
+        leader_index="wait",
+        wait_for_active_shards="all",
+        settings={"index.number_of_replicas": 0},
+    )
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": True,
+        "index_following_started": True,
+    }
+    began = time.monotonic()
+    resp = fc.perform_request(
+        "PUT",
+        "/wait-all/_ccr/follow",
+        params={"wait_for_active_shards": "all", "timeout": "1s"},
+        headers={"content-type": "application/json", "accept": "application/json"},
+        body={"remote_cluster": "leader", "leader_index": "wait"},
+    )
+    took = time.monotonic() - began
+    assert resp.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": False,
+        "index_following_started": True,
+    }
+    assert 1.0 <= took < 10.0, took
+    for follower in ("wait-none", "wait-all0", "wait-all"):
+        wait_for(lambda f=follower: converged(lc, fc, "wait", f), what=f"{follower} followed")
+    status, error = error_of(
+        lambda: fc.ccr.follow(
+            index="wait-x", remote_cluster="leader", leader_index="wait", wait_for_active_shards=-3
+        )
+    )
+    assert (status, error["reason"]) == (400, "could not parse ActiveShardCount from [-3]")
+
+
+def test_static_leader_setting_closes_and_reopens_the_follower(
+    pair: tuple[NodeProcess, NodeProcess],
+) -> None:
+    """A static setting changed on the (closed) leader reaches the follower as ES's follow
+    task brings it: the follower is closed, updated and opened again, and keeps following."""
+    _, follower = pair
+    lc, fc = clients(pair)
+    make_leader(lc, "static", shards=1)
+    fc.ccr.follow(
+        index="static-copy",
+        remote_cluster="leader",
+        leader_index="static",
+        wait_for_active_shards=1,
+    )
+    wait_for(lambda: converged(lc, fc, "static", "static-copy"))
+    lc.indices.close(index="static")
+    lc.indices.put_settings(index="static", settings={"index.queries.cache.enabled": False})
+    lc.indices.open(index="static")
+    bulk(lc, "static", [("index", "after", 7)])
+
+    def cache_setting() -> dict[str, str] | None:
+        got = fc.indices.get_settings(index="static-copy")["static-copy"]["settings"]["index"]
+        cache: dict[str, str] | None = got.get("queries", {}).get("cache")
+        return cache
+
+    assert wait_for(cache_setting, what="the static setting on the follower") == {
+        "enabled": "false"
+    }
+    wait_for(lambda: converged(lc, fc, "static", "static-copy"), what="following after reopen")
+    log = follower.log_text()
+    closing = log.index("closing indices [static-copy/")
+    assert log.index("completed closing of indices [static-copy]") > closing
+    assert log.index("opening indices [[static-copy/") > closing
+    (shard,) = fc.ccr.follow_stats(index="static-copy")["indices"][0]["shards"]
+    assert "fatal_exception" not in shard

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,8 @@ from isthmus.cluster.service import ClusterService
 from isthmus.errors import IndexClosedError, IndexNotFoundError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
+from isthmus.settings.catalog import find
+from isthmus.settings.registry import Scope
 from isthmus.supervision import TaskSet
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from isthmus.security.authz import Subject
 
 log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTasksExecutor")
+state_log = logging.getLogger("org.elasticsearch.cluster.metadata.MetadataIndexStateService")
 
 
 @dataclass
@@ -88,6 +91,9 @@ class FollowerTasks:
         self.subjects: dict[str, Subject | None] = {}
         self._tasks = TaskSet("ccr follow tasks", log)
         self._closed = False
+        # Followers their own settings sync closed to take a static setting and is about to
+        # open again: their tasks keep running through the close (ES's tasks do too).
+        self._reopening: set[str] = set()
 
     async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         """Applier: run exactly the follow tasks the metadata records on open indices."""
@@ -101,6 +107,8 @@ class FollowerTasks:
         for uuid in list(self._runs):
             run = self._runs[uuid]
             meta = wanted.get(uuid)
+            if meta is None and uuid in self._reopening:
+                meta = new.by_uuid(uuid)
             if meta is None or FollowTaskRecord.of(meta) != run.record:
                 await self.stop(uuid)
         for uuid, meta in wanted.items():
@@ -135,6 +143,9 @@ class FollowerTasks:
             ccr.leader_index_uuid,
         )
         parameters = record.parameters.resolved()
+        # One syncer for the index's shard tasks: a sync (a close and reopen among them) runs
+        # once at a time, and the next one finds the follower already up to date.
+        syncer = self._metadata_syncer(meta.uuid, client, ccr)
         for n in range(meta.number_of_shards):
             shard_id = ShardId(meta.uuid, n, meta.name)
             shard = self.indices.shard(shard_id)
@@ -154,7 +165,7 @@ class FollowerTasks:
                 spec,
                 client,
                 self._applier(shard_id),
-                self._metadata_syncer(meta.uuid, client, ccr),
+                syncer,
                 checkpoint=checkpoint,
                 clock=self._clock,
             )
@@ -189,46 +200,46 @@ class FollowerTasks:
 
     def _metadata_syncer(self, uuid: str, client: LeaderClient, ccr: CcrMetadata) -> SyncMetadata:
         """Copy the leader's mapping, replicated settings and aliases onto the follower (ES's
-        sync of the three); each version of the follower moves only when its part changed."""
-        cluster = self.cluster
+        sync of the three); each version of the follower moves only when its part changed.
+        A changed static setting is taken as ES's ``ShardFollowTasksExecutor`` takes it: the
+        follower is closed, updated and opened again (its shards reopen with it)."""
+        lock = asyncio.Lock()
 
         async def sync(seen: MetadataVersions) -> MetadataVersions:
-            leader = await client.index_metadata(ccr.leader_index_name)
-            if leader.uuid != ccr.leader_index_uuid:
-                raise IndexNotFoundError(ccr.leader_index_name)
-            mapping = IndexMapping(leader_mapping(leader.mapping))
-            aliases = _follower_aliases(leader)
-
-            def change(state: ClusterMetadata) -> ClusterMetadata:
-                meta = state.by_uuid(uuid)
+            async with lock:
+                leader = await client.index_metadata(ccr.leader_index_name)
+                if leader.uuid != ccr.leader_index_uuid:
+                    raise IndexNotFoundError(ccr.leader_index_name)
+                change = _synced(uuid, ccr, leader)
+                meta = self.cluster.state.by_uuid(uuid)
                 if meta is None:
                     raise IndexNotFoundError(ccr.leader_index_name)
-                settings = synced_settings(meta.settings, leader.settings)
-                changed = {
-                    "mapping": mapping.to_json() != meta.mapping.to_json(),
-                    "settings": settings != meta.settings,
-                    "aliases": aliases != meta.aliases,
-                }
-                if not any(changed.values()):
-                    return state
-                updated = replace(
-                    meta,
-                    mapping=mapping,
-                    settings=settings,
-                    aliases=aliases,
-                    version=meta.version + 1,
-                    mapping_version=meta.mapping_version + changed["mapping"],
-                    settings_version=meta.settings_version + changed["settings"],
-                    aliases_version=meta.aliases_version + changed["aliases"],
+                static = static_changes(
+                    meta.settings, synced_settings(meta.settings, leader.settings)
                 )
-                return replace(state, indices={**state.indices, meta.name: updated})
-
-            await cluster.submit(f"ccr metadata sync [{ccr.leader_index_name}]", change)
-            return MetadataVersions(
-                leader.mapping_version, leader.settings_version, leader.aliases_version
-            )
+                source = f"ccr metadata sync [{ccr.leader_index_name}]"
+                if static:
+                    await self._close_update_open(uuid, source, change)
+                else:
+                    await self.cluster.submit(source, change)
+                return MetadataVersions(
+                    leader.mapping_version, leader.settings_version, leader.aliases_version
+                )
 
         return sync
+
+    async def _close_update_open(
+        self, uuid: str, source: str, change: Callable[[ClusterMetadata], ClusterMetadata]
+    ) -> None:
+        """Close the follower, apply ``change``, open it again; its follow tasks run on
+        through (their writes meanwhile fail as on any closed index and are retried)."""
+        self._reopening.add(uuid)
+        try:
+            await self.cluster.submit(f"{source}: close", _set_state(uuid, open_=False))
+            await self.cluster.submit(source, change)
+            await self.cluster.submit(f"{source}: open", _set_state(uuid, open_=True))
+        finally:
+            self._reopening.discard(uuid)
 
     def run_of(self, uuid: str) -> FollowerRun | None:
         return self._runs.get(uuid)
@@ -236,6 +247,77 @@ class FollowerTasks:
     def __repr__(self) -> str:
         shards = sum(len(r.tasks) for r in self._runs.values())
         return f"<FollowerTasks followers={len(self._runs)} shard_tasks={shards}>"
+
+
+def static_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The settings that differ between ``before`` and ``after`` and that only a closed index
+    takes (ES's not-dynamic index settings); an unknown key counts as dynamic (ES leaves keys
+    it does not know out of the update)."""
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return [
+        key
+        for key in changed
+        if (setting := find(key, (Scope.INDEX,))) is not None and not setting.dynamic
+    ]
+
+
+def _synced(
+    uuid: str, ccr: CcrMetadata, leader: LeaderIndexMetadataResponse
+) -> Callable[[ClusterMetadata], ClusterMetadata]:
+    """The metadata change that makes the follower's mapping, settings and aliases the
+    leader's, each version moving only when its part changed."""
+    mapping = IndexMapping(leader_mapping(leader.mapping))
+    aliases = _follower_aliases(leader)
+
+    def change(state: ClusterMetadata) -> ClusterMetadata:
+        meta = state.by_uuid(uuid)
+        if meta is None:
+            raise IndexNotFoundError(ccr.leader_index_name)
+        settings = synced_settings(meta.settings, leader.settings)
+        changed = {
+            "mapping": mapping.to_json() != meta.mapping.to_json(),
+            "settings": settings != meta.settings,
+            "aliases": aliases != meta.aliases,
+        }
+        if not any(changed.values()):
+            return state
+        updated = replace(
+            meta,
+            mapping=mapping,
+            settings=settings,
+            aliases=aliases,
+            version=meta.version + 1,
+            mapping_version=meta.mapping_version + changed["mapping"],
+            settings_version=meta.settings_version + changed["settings"],
+            aliases_version=meta.aliases_version + changed["aliases"],
+        )
+        return replace(state, indices={**state.indices, meta.name: updated})
+
+    return change
+
+
+def _set_state(uuid: str, *, open_: bool) -> Callable[[ClusterMetadata], ClusterMetadata]:
+    """Open or close the follower as the index APIs do, with ES's
+    ``MetadataIndexStateService`` lines."""
+
+    def change(state: ClusterMetadata) -> ClusterMetadata:
+        meta = state.by_uuid(uuid)
+        if meta is None:
+            raise IndexNotFoundError(uuid)
+        wanted = "open" if open_ else "close"
+        if meta.state == wanted:
+            return state
+        if open_:
+            state_log.info("opening indices [[%s/%s]]", meta.name, meta.uuid)
+        else:
+            state_log.info("closing indices [%s/%s]", meta.name, meta.uuid)
+        updated = replace(meta, state=wanted, version=meta.version + 1)
+        out = replace(state, indices={**state.indices, meta.name: updated})
+        if not open_:
+            state_log.info("completed closing of indices [%s]", meta.name)
+        return out
+
+    return change
 
 
 def _follower_aliases(leader: LeaderIndexMetadataResponse) -> dict[str, AliasMetadata]:

@@ -60,7 +60,7 @@ from isthmus.errors import (
 from isthmus.index.engine import HistoryOp, ShardEngine
 from isthmus.index.seq_no import describe_leases
 from isthmus.index.service import RETENTION_LEASE_PERIOD, IndicesService, Shard
-from isthmus.settings.ccr import FOLLOWING_INDEX
+from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, FOLLOWING_INDEX
 from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
@@ -96,11 +96,15 @@ class LeaderShards:
         *,
         authz: IndexAuthorization | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_leases_per_shard: int = DEFAULT_MAX_LEASES_PER_SHARD,
     ) -> None:
         self._state = state
         self._indices = indices
         self._authz = authz
         self._clock = clock
+        # ccr.retention_leases.max_per_shard: what one caller with replication rights may
+        # make a shard's lease table grow to.
+        self._max_leases = max_leases_per_shard
 
     def register(self, registry: ActionRegistry[Subject]) -> None:
         registry.register(SHARD_CHANGES_ACTION, self._on_shard_changes)
@@ -204,6 +208,7 @@ class LeaderShards:
             request.retaining_seq_no,
             request.source,
             shard.retention_lease_period_ms,
+            self._max_leases,
         )
         return ACKNOWLEDGED
 

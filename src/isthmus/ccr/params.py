@@ -11,7 +11,7 @@ parser and ``FollowParameters.validate``. Values are kept with the text the user
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -30,6 +30,10 @@ RESUME_FOLLOW_PARSER = "resume_follow"
 # The longest max_retry_delay ES accepts (FollowParameters.RETRY_DELAY_MAX).
 RETRY_DELAY_MAX = TimeValue(300_000, "5m")
 _LONG_MAX = 2**63 - 1
+# ES's put-follow answers once the shard copies it waits for are active or after its
+# acknowledgement timeout: 30 s, which its REST layer does not let a caller change; Isthmus
+# also takes ``?timeout`` (the route's common parameter) to shorten it.
+DEFAULT_WAIT_TIMEOUT = TimeValue(30_000, "30s")
 _BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 
 
@@ -256,12 +260,18 @@ class PutFollowRequest:
     settings: dict[str, str] = field(default_factory=dict)
     data_stream_name: str | None = None
     wait_for_active_shards: str = "0"
+    # How long the call waits for those shard copies (ES's acknowledgement timeout, 30 s).
+    wait_timeout: TimeValue = DEFAULT_WAIT_TIMEOUT
 
 
 def parse_put_follow(
-    follower_index: str, body: Mapping[str, Any] | None, wait_for_active_shards: str | None
+    follower_index: str,
+    body: Mapping[str, Any] | None,
+    wait_for_active_shards: str | None,
+    timeout: str | None = None,
 ) -> PutFollowRequest:
-    """``PUT /<follower>/_ccr/follow``: ES's parser, then its validation (all messages at once)."""
+    """``PUT /<follower>/_ccr/follow``: ES's parser, then its validation (all messages at once);
+    ``wait_for_active_shards`` and ``timeout`` are the URL's parameters."""
     body = body or {}
     parser = PUT_FOLLOW_PARSER
     known = _KNOWN_PARAMETERS | {"remote_cluster", "leader_index", "settings", "data_stream_name"}
@@ -300,11 +310,13 @@ def parse_put_follow(
         settings,
         stream,
         _active_shards(wait_for_active_shards),
+        parse_time(timeout, "timeout") if timeout is not None else DEFAULT_WAIT_TIMEOUT,
     )
 
 
 def _active_shards(raw: str | None) -> str:
-    """``wait_for_active_shards``: ES's values (a count, ``all``); ``default`` means none here."""
+    """``wait_for_active_shards``: ES's values (a count, ``all``); ``default`` (and no value)
+    means none, as ES's put-follow request turns its ``DEFAULT`` into ``NONE``."""
     if raw is None or raw == "default":
         return "0"
     if raw == "all":
@@ -316,6 +328,16 @@ def _active_shards(raw: str | None) -> str:
     if count < 0:
         raise IllegalArgumentError(f"could not parse ActiveShardCount from [{raw}]")
     return str(count)
+
+
+def enough_shards_active(wanted: str, active: Sequence[int], replicas: int) -> bool:
+    """ES's ``ActiveShardCount.enoughShardsActive`` for one index: ``active`` holds each
+    shard's active copies; ``all`` wants the primary and every replica of each shard, a count
+    wants at least that many copies of each (more than a shard has is never met)."""
+    if wanted == "0":
+        return True
+    needed = replicas + 1 if wanted == "all" else int(wanted)
+    return all(copies >= needed for copies in active)
 
 
 def flat_settings(raw: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

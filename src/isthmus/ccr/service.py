@@ -12,8 +12,9 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isthmus.ccr.bootstrap import copy_leases, release_leases, restore_follower, shards_to_copy
@@ -28,7 +29,7 @@ from isthmus.ccr.follower_index import (
 )
 from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks
 from isthmus.ccr.leader_client import LeaderClient
-from isthmus.ccr.params import FollowParameters, PutFollowRequest
+from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards_active
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     RetentionLeaseRequest,
@@ -36,18 +37,18 @@ from isthmus.ccr.wire import (
     retention_lease_id,
 )
 from isthmus.clock import SYSTEM_CLOCK, Clock
-from isthmus.cluster import blocks
 from isthmus.cluster.metadata import (
     ClusterMetadata,
     IndexMetadata,
     new_uuid,
     validate_index_name,
 )
+from isthmus.cluster.new_index import check_new_index
+from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
-    InvalidIndexNameError,
     IsthmusError,
     ResourceAlreadyExistsError,
     RetentionLeaseNotFoundError,
@@ -55,6 +56,7 @@ from isthmus.errors import (
     TaskAlreadyExistsError,
 )
 from isthmus.index.service import IndicesService
+from isthmus.supervision import TaskSet
 from isthmus.wire.names import SHARD_CHANGES_ACTION
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTasksExecutor")
 
 ES_VERSION_ID = "8518000"
+# How often a put follow that waits for active shard copies looks again.
+ACTIVE_SHARDS_POLL_S = 0.05
 
 
 class CcrService:
@@ -83,6 +87,11 @@ class CcrService:
         self.cluster = cluster
         self.remote = remote
         self.cluster_name = cluster_name
+        self._clock = clock
+        # Put follows that answered before their copy ended (wait_for_active_shards 0), by
+        # follower name → its uuid; their copies run in _background.
+        self._creating: dict[str, str] = {}
+        self._background = TaskSet("ccr put follow", log)
         self.tasks = FollowerTasks(
             cluster,
             indices,
@@ -98,18 +107,27 @@ class CcrService:
         await self.tasks.apply(old, new)
 
     async def close(self) -> None:
+        await self._background.close()
         await self.tasks.close()
 
     # --- the APIs --------------------------------------------------------------------------
 
     async def follow(self, request: PutFollowRequest, subject: Subject | None) -> dict[str, bool]:
-        """``PUT /<follower>/_ccr/follow``."""
+        """``PUT /<follower>/_ccr/follow`` (ES's ``TransportPutFollowAction``).
+
+        With ``wait_for_active_shards`` 0 (the default) ES answers once the copy of the leader
+        has started, before it ends and before following starts: ``follow_index_shards_acked``
+        and ``index_following_started`` are false. Otherwise it waits for the copy, starts
+        following, then waits up to its timeout for that many active copies of each follower
+        shard and says in ``follow_index_shards_acked`` whether they came."""
         name = request.follower_index
         validate_index_name(name)
         check_override_settings(request.settings)
         existing = self.cluster.state.indices.get(name)
         if existing is not None:
             raise ResourceAlreadyExistsError(name, existing.uuid)
+        if name in self._creating:  # its copy is running: ES's index exists while it restores
+            raise ResourceAlreadyExistsError(name, self._creating[name])
         client = LeaderClient(self.remote, request.remote_cluster, subject, policy="reconnect")
         leader = await client.index_metadata(request.leader_index)
         _check_leader(leader)
@@ -121,10 +139,6 @@ class CcrService:
         shard_dirs = {
             n: self.tasks.indices.shard_dir(uuid, n) for n in await shards_to_copy(client, leader)
         }
-        lease = retention_lease_id(
-            self.cluster_name, name, uuid, request.remote_cluster, leader.index, leader.uuid
-        )
-        await restore_follower(client, leader, shard_dirs, lease, self.tasks.renew_interval_s)
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
             name=name,
@@ -137,30 +151,89 @@ class CcrService:
             task=record,
         )
         self.tasks.subjects[uuid] = subject
+        create = self._create(request, client, leader, meta, shard_dirs)
+        if request.wait_for_active_shards == "0":
+            if shard_dirs:
+                # The copy goes on after the answer, as ES's restore does.
+                self._creating[name] = uuid
+                self._background.spawn(self._create_later(request, create), name=f"put {name}")
+            else:
+                await create
+            return _put_follow_response(shards_acked=False, following_started=False)
+        await create
+        acked = await self._wait_for_active_shards(
+            name, request.wait_for_active_shards, request.wait_timeout.seconds
+        )
+        return _put_follow_response(shards_acked=acked, following_started=True)
+
+    async def _create(
+        self,
+        request: PutFollowRequest,
+        client: LeaderClient,
+        leader: LeaderIndexMetadataResponse,
+        meta: IndexMetadata,
+        shard_dirs: dict[int, Path],
+    ) -> None:
+        """Copy what needs copying, then add the follower to the metadata (its follow tasks
+        start); a failure leaves neither copies nor leases behind."""
+        name = meta.name
+        lease = retention_lease_id(
+            self.cluster_name, name, meta.uuid, request.remote_cluster, leader.index, leader.uuid
+        )
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
-            if blocked is not None:
-                raise blocked
-            current = state.indices.get(name)
-            if current is not None:
-                raise ResourceAlreadyExistsError(name, current.uuid)
-            if name in state.aliases():
-                raise InvalidIndexNameError(name, "already exists as alias")  # as create index
+            check_new_index(state, name)
             return replace(state, indices={**state.indices, name: meta})
 
         try:
-            await self.cluster.submit(f"put-follow [{name}]", change)
+            await restore_follower(client, leader, shard_dirs, lease, self.tasks.renew_interval_s)
+            try:
+                await self.cluster.submit(f"put-follow [{name}]", change)
+            except BaseException:
+                for shard_dir in shard_dirs.values():
+                    await asyncio.to_thread(shutil.rmtree, shard_dir.parent, True)
+                await release_leases(client, copy_leases(leader, shard_dirs, lease))
+                raise
         except BaseException:
-            for shard_dir in shard_dirs.values():
-                await asyncio.to_thread(shutil.rmtree, shard_dir.parent, True)
-            await release_leases(client, copy_leases(leader, shard_dirs, lease))
+            self.tasks.subjects.pop(meta.uuid, None)
             raise
-        return {
-            "follow_index_created": True,
-            "follow_index_shards_acked": True,
-            "index_following_started": True,
-        }
+
+    async def _create_later(self, request: PutFollowRequest, create: Awaitable[None]) -> None:
+        """A put follow that answered before its copy ended: its failure can only be logged
+        (ES logs it at DEBUG, next to the red index its failed restore leaves; here no index
+        is left behind, so the line is a WARN)."""
+        try:
+            await create
+        except Exception as exc:
+            log.warning(
+                "put follow [%s] of [%s:%s] failed during the restore process\n%s",
+                request.follower_index,
+                request.remote_cluster,
+                request.leader_index,
+                exc.log_lines() if isinstance(exc, IsthmusError) else repr(exc),
+            )
+        finally:
+            self._creating.pop(request.follower_index, None)
+
+    async def _wait_for_active_shards(self, name: str, wanted: str, timeout_s: float) -> bool:
+        """ES's ``ActiveShardsObserver``: true once each shard of ``name`` has the copies
+        ``wanted`` asks for, false when ``timeout_s`` passes first. A node holds a shard's
+        primary only: replicas are never assigned, so ``all`` of an index with replicas waits
+        out the timeout, as it does on a one-node ES cluster."""
+        deadline = self._clock.monotonic() + timeout_s
+        while True:
+            meta = self.cluster.state.indices.get(name)
+            if meta is not None and meta.is_open:
+                active = [
+                    int(self.tasks.indices.shard(ShardId(meta.uuid, n, name)) is not None)
+                    for n in range(meta.number_of_shards)
+                ]
+                if enough_shards_active(wanted, active, meta.number_of_replicas):
+                    return True
+            left = deadline - self._clock.monotonic()
+            if left <= 0:
+                return False
+            await self._clock.sleep(min(ACTIVE_SHARDS_POLL_S, left))
 
     async def pause(self, name: str) -> dict[str, bool]:
         """``POST /<follower>/_ccr/pause_follow``: ES's checks, then the task record goes."""
@@ -287,6 +360,14 @@ class CcrService:
 
     def __repr__(self) -> str:
         return f"<CcrService {self.tasks!r}>"
+
+
+def _put_follow_response(*, shards_acked: bool, following_started: bool) -> dict[str, bool]:
+    return {
+        "follow_index_created": True,
+        "follow_index_shards_acked": shards_acked,
+        "index_following_started": following_started,
+    }
 
 
 def _check_leader(leader: LeaderIndexMetadataResponse) -> None:

@@ -632,10 +632,17 @@ class ShardEngine:
             return self.ops_history.leases_version(), leases
 
     def add_retention_lease(
-        self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int
+        self,
+        lease_id: str,
+        retaining_seq_no: int,
+        source: str,
+        period_ms: int,
+        max_leases: int | None = None,
     ) -> RetentionLease:
         with self._lock:
-            return self.ops_history.add_lease(lease_id, retaining_seq_no, source, period_ms)
+            return self.ops_history.add_lease(
+                lease_id, retaining_seq_no, source, period_ms, max_leases
+            )
 
     def renew_retention_lease(
         self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int

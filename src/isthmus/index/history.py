@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from isthmus.errors import MissingHistoryOperationsError
+from isthmus.errors import IllegalArgumentError, MissingHistoryOperationsError
 from isthmus.index.operations import HistoryOp
 from isthmus.index.seq_no import (
     RetentionLease,
@@ -28,6 +28,7 @@ from isthmus.index.seq_no import (
     check_renew,
     retained_from,
 )
+from isthmus.settings.ccr import MAX_LEASES_PER_SHARD
 
 log = logging.getLogger("org.elasticsearch.index.seqno.ReplicationTracker")
 
@@ -46,6 +47,17 @@ def op_size(op: HistoryOp) -> int:
     """What an operation counts against a batch's byte bound (ES's ``estimateSize``: the source
     plus the id and a fixed overhead for the other fields)."""
     return len(op.source or b"") + 2 * len(op.id) + 64
+
+
+def check_lease_count(held: int, max_leases: int) -> None:
+    """The bound on one shard's lease table (``ccr.retention_leases.max_per_shard``), in the
+    words ES uses for its other per-node counts (scroll contexts, point-in-times)."""
+    if held >= max_leases:
+        raise IllegalArgumentError(
+            "Trying to create too many retention leases. Must be less than or equal to: "
+            f"[{max_leases}]. This limit can be set by changing the [{MAX_LEASES_PER_SHARD}] "
+            "setting."
+        )
 
 
 class OperationHistory:
@@ -187,12 +199,20 @@ class OperationHistory:
         return self._unexpired(int(self._clock() * 1000), period_ms)
 
     def add_lease(
-        self, lease_id: str, retaining_seq_no: int, source: str, period_ms: int
+        self,
+        lease_id: str,
+        retaining_seq_no: int,
+        source: str,
+        period_ms: int,
+        max_leases: int | None = None,
     ) -> RetentionLease:
-        """A new lease (ES's ``addRetentionLease``): ``already exists`` if the id is held."""
+        """A new lease (ES's ``addRetentionLease``): ``already exists`` if the id is held;
+        refused when the shard already holds ``max_leases`` unexpired leases."""
         now_ms = int(self._clock() * 1000)
         held = {lease.id: lease for lease in self._unexpired(now_ms, period_ms)}
         check_add(held.get(lease_id), lease_id)
+        if max_leases is not None:
+            check_lease_count(len(held), max_leases)
         with self._transaction():
             self._db.execute(_LEASES)
             self._db.execute(

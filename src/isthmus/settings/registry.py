@@ -366,6 +366,9 @@ INDEX_SETTINGS = (
     Setting("index.hidden", v.parse_bool, False, Scope.INDEX, dynamic=True),
     Setting("index.auto_expand_replicas", v.parse_str, "false", Scope.INDEX, dynamic=True),
     Setting("index.codec", v.parse_str, "default", Scope.INDEX),
+    # Static, and replicated by CCR (a follower closes and reopens to take a new value);
+    # accepted and kept, as Isthmus has no query cache to turn off.
+    Setting("index.queries.cache.enabled", v.parse_bool, True, Scope.INDEX),
     Setting("index.max_terms_count", v.parse_int, 65536, Scope.INDEX, dynamic=True),
 )
 

@@ -59,7 +59,10 @@ def routes(s: CcrApiDeps) -> list[Route]:
     async def put_follow(req: Request) -> dict[str, Any]:
         name = req.path_params["index"]
         request = parse_put_follow(
-            name, json_object(req, required=True), req.params.get("wait_for_active_shards")
+            name,
+            json_object(req, required=True),
+            req.params.get("wait_for_active_shards"),
+            req.params.get("timeout"),
         )
         if s.authz is not None and req.subject is not None:
             authorizer = s.authz.authorizer
