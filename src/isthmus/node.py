@@ -8,8 +8,11 @@ data-path lock. Long-lived loops run in one task group.
 
 Where things are built: TLS in :mod:`isthmus.security.node_tls`, security in
 :mod:`isthmus.security.bootstrap`, the transport listeners in :mod:`isthmus.transport.node_servers`,
-each remote alias's security model in :mod:`isthmus.remote.security_model`, the disk monitor in
-:mod:`isthmus.cluster.disk_monitor`, the HTTP server in :mod:`isthmus.http.server`.
+the remote cluster service in :mod:`isthmus.remote.assembly`, the actions in
+:mod:`isthmus.actions.assembly`, cross-cluster replication's two sides in
+:mod:`isthmus.ccr.assembly`, the disk monitor in :mod:`isthmus.cluster.disk_monitor`, the live
+health probes in :mod:`isthmus.remote.health_probe`, the REST handlers' dependency records and
+the HTTP server in :mod:`isthmus.http.assembly`.
 """
 
 from __future__ import annotations
@@ -27,50 +30,28 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from isthmus import ES_COMPAT_VERSION, logs
-from isthmus.actions.async_search import AsyncSearchActions
-from isthmus.actions.ccs_handlers import CrossClusterSearchHandlers
-from isthmus.actions.ccs_search import CrossClusterSearch
-from isthmus.actions.cluster import ClusterActions, NodeIdentity
-from isthmus.actions.cross_cluster import CrossClusterActions
-from isthmus.actions.documents import DocumentActions
-from isthmus.actions.field_caps import FieldCapsActions
-from isthmus.actions.indices import IndicesActions
+from isthmus import ES_COMPAT_VERSION
+from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity
 from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
-from isthmus.actions.search import SearchActions
-from isthmus.ccr.leader import LeaderShards
-from isthmus.ccr.leader_restore import RestoreSessions
+from isthmus.ccr.assembly import ccr_follower, ccr_leader
 from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
-from isthmus.http.app import RestApp
+from isthmus.http.assembly import RestComponents, node_http_server
 from isthmus.http.guard import Guard
-from isthmus.http.handlers import (
-    CatApiDeps,
-    CcrApiDeps,
-    CcrLeaderApiDeps,
-    ClusterApiDeps,
-    DocumentsApiDeps,
-    HealthApiDeps,
-    IndicesApiDeps,
-    SearchApiDeps,
-    all_routes,
-)
-from isthmus.http.router import Router
-from isthmus.http.server import HttpServer
 from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
+from isthmus.remote.assembly import follow_remote_settings, node_remote_service
 from isthmus.remote.health_probe import health_probes_for
 from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import handshake_timeout
-from isthmus.settings.ccr import MAX_LEASES_PER_SHARD, RENEW_INTERVAL
 from isthmus.settings.node import NodeSettings
-from isthmus.settings.remote import enabled_remotes, remote_globals, validate_remote_change
+from isthmus.settings.remote import enabled_remotes
 from isthmus.settings.remote_server import remote_server_settings
 from isthmus.settings.secret import Secret
 from isthmus.tasks import TaskManager
@@ -80,9 +61,6 @@ from isthmus.transport.node_servers import local_node, start_remote_cluster_serv
 from isthmus.transport.server import TransportServer
 
 if TYPE_CHECKING:  # security's heavier libraries load only when security is on
-    from isthmus.ccr.auto_follower import AutoFollower
-    from isthmus.ccr.service import CcrService
-    from isthmus.remote.service import RemoteClusterService
     from isthmus.security.keystore_format import KeystoreContents
 
 log = logging.getLogger("org.elasticsearch.node.Node")
@@ -176,12 +154,7 @@ class Node:
         guard = Guard(security.service, cluster, Authorizer()) if security else None
         authz = guard.indices if guard is not None else None
         # What follower clusters ask of this one (CCR's leader side).
-        leader = LeaderShards(
-            lambda: cluster.state,
-            indices,
-            authz=authz,
-            max_leases_per_shard=s.get(MAX_LEASES_PER_SHARD),
-        )
+        leader = ccr_leader(cluster, indices, lambda: env.node_id, authz=authz)
         tasks = TaskManager(env.node_id, self.clock)
         registry: ActionRegistry[Subject] = ActionRegistry()
         transport = await start_transport(
@@ -201,12 +174,10 @@ class Node:
             cluster_name=s.cluster_name,
             cluster_uuid=lambda: cluster.state.cluster_uuid,
             node=lambda: transport.identity.node,
-            index_metadata=leader.index_metadata,
+            index_metadata=leader.shards.index_metadata,
         )
         leader.register(transport.registry)
-        restores = RestoreSessions(leader, lambda: env.node_id)
-        restores.register(transport.registry)
-        stack.push_async_callback(restores.close)
+        stack.push_async_callback(leader.close)
         remote_server: TransportServer[Subject] | None = None
         if listener.enabled:
             remote_server = rcs = await start_remote_cluster_server(
@@ -227,91 +198,55 @@ class Node:
                 cluster_uuid=lambda: transport.identity.cluster_uuid,
                 node=lambda: rcs.identity.node,
             )
-        remote = self._remote_service(transport, tls, secure)
+        remote = node_remote_service(s, transport, tls, secure)
         stack.push_async_callback(remote.close)
 
-        cross_cluster = CrossClusterActions(cluster, remote, s.node_name)
-        cross_cluster.register(transport.registry)
-        search = SearchActions(cluster, indices, env.node_id, self.clock)
-        ccs = CrossClusterSearch(search, cross_cluster)
-        # What other clusters' searches call here, with their DLS/FLS applied.
-        CrossClusterSearchHandlers(
-            search,
-            authz=authz,
-            restrictions_for=authz.search_restrictions if authz is not None else None,
-        ).register(transport.registry)
-        async_search = AsyncSearchActions(ccs, self.clock)
-        stack.push_async_callback(async_search.close)
-        field_caps = FieldCapsActions(cross_cluster, authz)
-        field_caps.register(transport.registry)
-        identity = NodeIdentity(
-            env.node_id,
-            s,
-            http_address,
-            self.clock(),
-            transport.publish_address,
-            transport.bound_address,
-            remote_server.publish_address if remote_server is not None else None,
-            remote_server.bound_address if remote_server is not None else None,
-        )
-        inflight = self.inflight
-        cluster_actions = ClusterActions(
+        actions = node_actions(
             cluster,
             indices,
-            identity,
-            breakers=lambda: {"in_flight_requests": inflight.stats()},
+            remote,
+            transport.registry,
+            node_id=env.node_id,
+            node_name=s.node_name,
+            clock=self.clock,
+            authz=authz,
         )
-        cluster_actions.add_consumer(
-            "logger.",
-            lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
+        stack.push_async_callback(actions.close)
+        identity = node_identity(
+            env.node_id, s, http_address, self.clock(), transport, remote_server
         )
-        cluster_actions.apply_all()
-
-        async def apply_remotes(flat: Any) -> None:
-            await remote.apply(enabled_remotes(flat))
-
-        cluster_actions.add_group("cluster.remote.", validate_remote_change, apply_remotes)
+        cluster_actions = node_cluster_actions(cluster, indices, identity, self.inflight)
+        follow_remote_settings(remote, cluster_actions)
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
         probes = health_probes_for(remote, cluster_actions)
-        indices_actions = IndicesActions(cluster, indices)
-        ccr = self._ccr_service(cluster, indices, remote, security)
+        ccr = ccr_follower(
+            s,
+            cluster,
+            indices,
+            remote,
+            subject_lookup=security.service.lookup_user if security is not None else None,
+        )
         stack.push_async_callback(ccr.close)
         cluster.add_applier(ccr.apply)
-        auto_follow = self._auto_follower(ccr, security)
-        routes = all_routes(
-            cluster_api=ClusterApiDeps(
-                identity,
-                cluster,
-                cluster_actions,
-                cross_cluster,
-                remote,
-                tasks,
-                secure,
-                tuple(tls.configs),
-            ),
-            indices_api=IndicesApiDeps(indices_actions, cluster_actions, indices, authz),
-            documents_api=DocumentsApiDeps(
-                cluster, DocumentActions(cluster, indices, indices_actions), authz
-            ),
-            search_api=SearchApiDeps(cluster, search, ccs, async_search, field_caps, authz),
-            cat_api=CatApiDeps(
-                identity, cluster, indices, cluster_actions, indices_actions, search, authz
-            ),
-            health_api=HealthApiDeps(identity, cluster_actions, disk, remote, probes.settings),
-            security_service=security.service if security is not None else None,
-            ccr_api=CcrApiDeps(ccr, authz, auto_follow),
-            ccr_leader_api=CcrLeaderApiDeps(leader),
+        rest = RestComponents(
+            node=identity,
+            cluster=cluster,
+            indices=indices,
+            cluster_actions=cluster_actions,
+            actions=actions,
+            remote=remote,
+            probe_settings=probes.settings,
+            disk=disk,
+            tasks=tasks,
+            secure_settings=secure,
+            tls=tls,
+            ccr=ccr,
+            ccr_leader=leader,
+            authz=authz,
+            security=security.service if security is not None else None,
         )
-        app = RestApp(
-            Router(routes), s.max_content_length, guard, tasks=tasks, breaker=self.inflight
-        )
-        server = HttpServer.for_node(
-            app,
-            s.raw,
-            ssl_context=tls.http.context if tls.http is not None else None,
-            tls_handshake_timeout=handshake_timeout("http", s.raw),
-        )
+        server = node_http_server(s, rest, guard=guard, breaker=self.inflight)
         http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
         self._write_ports(http_address)
         self._handle_signals()
@@ -321,7 +256,7 @@ class Node:
                 group.create_task(indices.refresh_loop(), name="refresh"),
                 group.create_task(disk.run(), name="disk threshold monitor"),
                 group.create_task(probes.run(), name="remote health probes"),
-                group.create_task(auto_follow.run(), name="ccr auto-follow"),
+                group.create_task(ccr.auto_follow.run(), name="ccr auto-follow"),
                 # Remotes from isthmus.yml and persisted settings connect in the
                 # background: unlike ES, the start does not wait for them.
                 group.create_task(
@@ -333,9 +268,7 @@ class Node:
                 every = s.get("resource.reload.interval.high").seconds
                 loops.append(group.create_task(watch_certificates(tls.holders, every)))
             await asyncio.sleep(0)
-            # Followers recorded as following resume their tasks (they retry until the
-            # remote connects).
-            await ccr.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
+            await ccr.resume(cluster.state)  # followers recorded as following resume
             log.info(
                 "started {%s}{%s} in %.0fms",
                 s.node_name,
@@ -348,66 +281,6 @@ class Node:
             await serving
             for task in loops:
                 task.cancel()
-
-    def _remote_service(
-        self, transport: TransportServer[Subject], tls: NodeTls, secure: SecureSettingsHolder
-    ) -> RemoteClusterService:
-        """The client side of remote clusters; each alias's security model (and so its
-        connector) comes from :class:`RemoteSecurity`. A reload that adds or removes a
-        credential rebuilds that alias's connections before the API answers."""
-        from isthmus.remote.security_model import ClientTls, RemoteSecurity
-        from isthmus.remote.service import RemoteClusterService
-        from isthmus.settings.remote import transport_tuning
-
-        s = self.settings
-        security = RemoteSecurity(
-            identity=lambda: transport.identity,
-            tuning=transport_tuning(s.raw),
-            # The transport's CAs (what its server trusts too), read once at the node's start.
-            transport_tls=ClientTls.of(tls.transport_client, lambda: tls.transport_trust),
-            # Its trust facts (for diagnostics) are read on first use.
-            remote_cluster_client_tls=ClientTls.of(
-                tls.remote_cluster_client, tls.remote_cluster_client_trust
-            ),
-            credential=secure.get,
-        )
-        service = RemoteClusterService(
-            security, remote_globals(s.raw), enabled="remote_cluster_client" in s.roles
-        )
-
-        async def on_reload(contents: Any) -> None:
-            await service.rebuild_changed_models()
-
-        secure.add_hook(on_reload)
-        return service
-
-    def _ccr_service(
-        self,
-        cluster: ClusterService,
-        indices: IndicesService,
-        remote: RemoteClusterService,
-        security: Any,
-    ) -> CcrService:
-        """The follower side of cross-cluster replication; a follow task after a restart reads
-        as the user who started it (looked up by name) when security is on."""
-        from isthmus.ccr.service import CcrService
-
-        lookup = security.service.lookup_user if security is not None else None
-        return CcrService(
-            cluster,
-            indices,
-            remote,
-            cluster_name=self.settings.cluster_name,
-            renew_interval_s=self.settings.get(RENEW_INTERVAL).seconds,
-            subject_lookup=lookup,
-        )
-
-    def _auto_follower(self, ccr: CcrService, security: Any) -> AutoFollower:
-        """CCR's auto-follow coordinator; it follows as the user who created each pattern."""
-        from isthmus.ccr.auto_follower import AutoFollower
-
-        lookup = security.service.lookup_user if security is not None else None
-        return AutoFollower(ccr, subject_lookup=lookup)
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,135 @@
+"""How a node builds its actions: what each API does, for REST and transport callers alike.
+
+:func:`node_actions` builds the index, document, search and cross-cluster actions and registers
+the transport handlers other clusters call; :func:`node_cluster_actions` builds the cluster-level
+actions with the settings the node itself follows (``logger.*``) for the node that
+:func:`node_identity` describes. The composition root
+(:mod:`isthmus.node`) owns their lifetimes (:meth:`NodeActions.close`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from isthmus import logs
+from isthmus.actions.async_search import AsyncSearchActions
+from isthmus.actions.ccs_handlers import CrossClusterSearchHandlers
+from isthmus.actions.ccs_search import CrossClusterSearch
+from isthmus.actions.cluster import ClusterActions, NodeIdentity
+from isthmus.actions.cross_cluster import CrossClusterActions
+from isthmus.actions.documents import DocumentActions
+from isthmus.actions.field_caps import FieldCapsActions
+from isthmus.actions.indices import IndicesActions
+from isthmus.actions.search import SearchActions
+
+if TYPE_CHECKING:
+    from isthmus.cluster.service import ClusterService
+    from isthmus.index.service import IndicesService
+    from isthmus.remote.service import RemoteClusterService
+    from isthmus.security.authz import Subject
+    from isthmus.security.index_authorization import IndexAuthorization
+    from isthmus.settings.node import NodeSettings
+    from isthmus.transport.actions import ActionRegistry
+    from isthmus.transport.limits import InFlightBreaker
+    from isthmus.transport.server import TransportServer
+
+
+@dataclass(frozen=True)
+class NodeActions:
+    """The node's index, document and search actions, local and across clusters."""
+
+    indices: IndicesActions
+    documents: DocumentActions
+    cross_cluster: CrossClusterActions  # index expressions split by cluster, ``_resolve``
+    search: SearchActions  # this cluster's share of a search, scrolls
+    ccs: CrossClusterSearch  # ``_search``, ``_count``, ``_msearch``, local or cross-cluster
+    async_search: AsyncSearchActions
+    field_caps: FieldCapsActions
+
+    async def close(self) -> None:
+        """Running async searches are cancelled and stored ones dropped (the node stops)."""
+        await self.async_search.close()
+
+
+def node_actions(
+    cluster: ClusterService,
+    indices: IndicesService,
+    remote: RemoteClusterService,
+    registry: ActionRegistry[Subject],
+    *,
+    node_id: str,
+    node_name: str,
+    clock: Callable[[], float],
+    authz: IndexAuthorization | None,
+) -> NodeActions:
+    """The actions, with the transport handlers of resolve, search and field caps registered
+    in ``registry``. ``authz`` None: security is off, nothing is narrowed or filtered."""
+    cross_cluster = CrossClusterActions(cluster, remote, node_name)
+    cross_cluster.register(registry)
+    search = SearchActions(cluster, indices, node_id, clock)
+    ccs = CrossClusterSearch(search, cross_cluster)
+    # What other clusters' searches call here, with their DLS/FLS applied.
+    CrossClusterSearchHandlers(
+        search,
+        authz=authz,
+        restrictions_for=authz.search_restrictions if authz is not None else None,
+    ).register(registry)
+    async_search = AsyncSearchActions(ccs, clock)
+    field_caps = FieldCapsActions(cross_cluster, authz)
+    field_caps.register(registry)
+    indices_actions = IndicesActions(cluster, indices)
+    return NodeActions(
+        indices=indices_actions,
+        documents=DocumentActions(cluster, indices, indices_actions),
+        cross_cluster=cross_cluster,
+        search=search,
+        ccs=ccs,
+        async_search=async_search,
+        field_caps=field_caps,
+    )
+
+
+def node_identity(
+    node_id: str,
+    settings: NodeSettings,
+    http_address: str,
+    started_at: float,
+    transport: TransportServer[Subject],
+    remote_server: TransportServer[Subject] | None,
+) -> NodeIdentity:
+    """The node as its APIs describe it (``/``, ``_nodes``, ``_cat/nodes``): its id, settings,
+    start time and the addresses its listeners published and bound."""
+    return NodeIdentity(
+        node_id,
+        settings,
+        http_address,
+        started_at,
+        transport.publish_address,
+        transport.bound_address,
+        remote_server.publish_address if remote_server is not None else None,
+        remote_server.bound_address if remote_server is not None else None,
+    )
+
+
+def node_cluster_actions(
+    cluster: ClusterService,
+    indices: IndicesService,
+    identity: NodeIdentity,
+    breaker: InFlightBreaker,
+) -> ClusterActions:
+    """The cluster-level actions: ``_nodes/stats`` shows the node's in-flight breaker, and the
+    ``logger.*`` settings set the log levels, replayed now from the effective settings."""
+    actions = ClusterActions(
+        cluster,
+        indices,
+        identity,
+        breakers=lambda: {"in_flight_requests": breaker.stats()},
+    )
+    actions.add_consumer(
+        "logger.",
+        lambda k, v: logs.set_level(k[len("logger.") :], None if v is None else str(v)),
+    )
+    actions.apply_all()
+    return actions
