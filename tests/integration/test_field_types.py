@@ -89,3 +89,329 @@ def test_index_field_in_aggs_and_sort(es: Elasticsearch, two_indices: str) -> No
         {"key": "ft-idx-alpha", "doc_count": 2},
         {"key": "ft-idx-beta", "doc_count": 1},
     ]
+
+
+# --- unknown types and parameter validation -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("props", "reason", "cause"),
+    [
+        (
+            {"f": {"type": "nope"}},
+            "Failed to parse mapping: The mapper type [nope] declared on field [f] does not "
+            "exist. It might have been created within a future version or requires a plugin to "
+            "be installed. Check the documentation.",
+            "mapper_parsing_exception",
+        ),
+        (
+            {"p": {"type": "scaled_float"}},
+            "Failed to parse mapping: Field [scaling_factor] is required",
+            "illegal_argument_exception",
+        ),
+        (
+            {"p": {"type": "scaled_float", "scaling_factor": -1}},
+            "Failed to parse mapping: [scaling_factor] must be a positive number, got [-1.0]",
+            "illegal_argument_exception",
+        ),
+        (
+            {"a": {"type": "alias"}},
+            "Failed to parse mapping: The [path] property must be specified for field [a].",
+            "mapper_parsing_exception",
+        ),
+        (
+            {"a": {"type": "alias", "path": "missing"}},
+            "Invalid [path] value [missing] for field alias [a]: an alias must refer to an "
+            "existing field in the mappings.",
+            None,
+        ),
+        (
+            {
+                "k": {"type": "keyword"},
+                "a": {"type": "alias", "path": "k"},
+                "b": {"type": "alias", "path": "a"},
+            },
+            "Invalid [path] value [a] for field alias [b]: an alias cannot refer to another alias.",
+            None,
+        ),
+        (
+            {"i": {"type": "ip", "analyzer": "x"}},
+            "Failed to parse mapping: unknown parameter [analyzer] on mapper [i] of type [ip]",
+            "mapper_parsing_exception",
+        ),
+    ],
+)
+def test_mapping_errors(
+    es: Elasticsearch, props: dict[str, Any], reason: str, cause: str | None
+) -> None:
+    status, body = api_error(
+        lambda: es.indices.create(index="ft-bad-mapping", mappings={"properties": props})
+    )
+    assert status == 400
+    assert body["error"]["type"] == "mapper_parsing_exception"
+    assert body["error"]["reason"] == reason
+    if cause is None:
+        assert "caused_by" not in body["error"]
+    else:
+        assert body["error"]["caused_by"]["type"] == cause
+    assert not es.indices.exists(index="ft-bad-mapping")
+
+
+# --- ip ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ips(es: Elasticsearch) -> Iterator[str]:
+    docs = [
+        {"addr": "192.168.1.10"},
+        {"addr": "192.168.1.200"},
+        {"addr": "10.0.0.2"},
+        {"addr": "2001:db8::1"},
+        {"addr": ["10.0.0.10", "::ffff:192.168.1.10"]},
+    ]
+    _load(es, "ft-ip", {"properties": {"addr": {"type": "ip"}}}, docs)
+    yield "ft-ip"
+    es.indices.delete(index="ft-ip")
+
+
+def test_ip_queries(es: Elasticsearch, ips: str) -> None:
+    assert es.indices.get_mapping(index=ips)[ips]["mappings"] == {
+        "properties": {"addr": {"type": "ip"}}
+    }
+    assert _hits(es, ips, {"term": {"addr": "192.168.1.10"}}) == ["1", "5"]
+    assert _hits(es, ips, {"term": {"addr": "192.168.0.0/16"}}) == ["1", "2", "5"]
+    assert _hits(es, ips, {"term": {"addr": "2001:db8::/32"}}) == ["4"]
+    assert _hits(es, ips, {"terms": {"addr": ["10.0.0.2", "2001:db8:0::1"]}}) == ["3", "4"]
+    # Byte order, not text order: 10.0.0.10 sorts after 10.0.0.2.
+    assert _hits(es, ips, {"range": {"addr": {"gt": "10.0.0.2", "lt": "10.0.0.255"}}}) == ["5"]
+    assert _hits(es, ips, {"range": {"addr": {"gte": "192.168.1.100"}}}) == ["2", "4"]
+    resp = es.search(index=ips, sort=[{"addr": "asc"}], size=10)
+    assert [h["sort"] for h in resp["hits"]["hits"]] == [
+        ["10.0.0.2"],
+        ["10.0.0.10"],
+        ["192.168.1.10"],
+        ["192.168.1.200"],
+        ["2001:db8::1"],
+    ]
+    assert resp["hits"]["hits"][1]["_source"] == {"addr": ["10.0.0.10", "::ffff:192.168.1.10"]}
+    aggs = es.search(index=ips, size=0, aggs={"a": {"terms": {"field": "addr", "size": 3}}})
+    assert aggs["aggregations"]["a"]["buckets"][0] == {"key": "192.168.1.10", "doc_count": 2}
+    status, body = api_error(lambda: es.search(index=ips, query={"term": {"addr": "nope"}}))
+    assert status == 400
+    assert "'nope' is not an IP string literal." in str(body)
+
+
+def test_ip_bad_value(es: Elasticsearch, ips: str) -> None:
+    status, body = api_error(lambda: es.index(index=ips, id="x", document={"addr": "1.2.3"}))
+    assert status == 400
+    assert body["error"]["type"] == "document_parsing_exception"
+    assert body["error"]["reason"].endswith(
+        "failed to parse field [addr] of type [ip] in document with id 'x'. "
+        "Preview of field's value: '1.2.3'"
+    )
+    assert body["error"]["caused_by"] == {
+        "type": "illegal_argument_exception",
+        "reason": "'1.2.3' is not an IP string literal.",
+    }
+
+
+# --- constant_keyword ------------------------------------------------------------------------
+
+
+def test_constant_keyword(es: Elasticsearch) -> None:
+    idx = "ft-const"
+    _load(
+        es,
+        idx,
+        {"properties": {"env": {"type": "constant_keyword"}, "n": {"type": "long"}}},
+        [{"n": 1}],
+    )
+    # No value yet: the field matches nothing; the first document that has one sets it.
+    assert _hits(es, idx, {"term": {"env": "prod"}}) == []
+    es.index(index=idx, id="2", document={"env": "prod", "n": 2}, refresh=True)
+    props = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    assert props["env"] == {"type": "constant_keyword", "value": "prod"}
+    # Every document has the value, the one indexed before it was set too.
+    assert _hits(es, idx, {"term": {"env": "prod"}}) == ["1", "2"]
+    assert _hits(es, idx, {"prefix": {"env": "pr"}}) == ["1", "2"]
+    assert _hits(es, idx, {"term": {"env": "dev"}}) == []
+    aggs = es.search(index=idx, size=0, aggs={"e": {"terms": {"field": "env"}}})
+    assert aggs["aggregations"]["e"]["buckets"] == [{"key": "prod", "doc_count": 2}]
+    status, body = api_error(lambda: es.index(index=idx, id="3", document={"env": "dev"}))
+    assert status == 400
+    assert body["error"]["type"] == "document_parsing_exception"
+    assert body["error"]["caused_by"] == {
+        "type": "illegal_argument_exception",
+        "reason": "[constant_keyword] field [env] only accepts values that are equal to the "
+        "value defined in the mappings [prod], but got [dev]",
+    }
+    assert es.get(index=idx, id="2")["_source"] == {"env": "prod", "n": 2}
+    es.indices.delete(index=idx)
+
+
+# --- scaled_float and unsigned_long ------------------------------------------------------------
+
+
+def test_scaled_float_and_unsigned_long(es: Elasticsearch) -> None:
+    idx = "ft-numbers"
+    big = 2**64 - 1
+    _load(
+        es,
+        idx,
+        {
+            "properties": {
+                "price": {"type": "scaled_float", "scaling_factor": 100},
+                "count": {"type": "unsigned_long"},
+            }
+        },
+        [
+            {"price": 1.234, "count": big},
+            {"price": 1.226, "count": 2**63},
+            {"price": 9.99, "count": 5},
+        ],
+    )
+    props = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    assert props["price"] == {"type": "scaled_float", "scaling_factor": 100}
+    # Values are kept as round(v * 100) / 100: 1.234 and 1.226 both become 1.23.
+    assert _hits(es, idx, {"term": {"price": 1.23}}) == ["1", "2"]
+    stats = es.search(index=idx, size=0, aggs={"m": {"max": {"field": "price"}}})
+    assert stats["aggregations"]["m"]["value"] == 9.99
+    terms = es.search(index=idx, size=0, aggs={"p": {"terms": {"field": "price"}}})
+    assert terms["aggregations"]["p"]["buckets"][0] == {"key": 1.23, "doc_count": 2}
+    assert es.get(index=idx, id="1")["_source"] == {"price": 1.234, "count": big}
+    assert _hits(es, idx, {"term": {"count": big}}) == ["1"]
+    assert _hits(es, idx, {"range": {"count": {"gte": 2**63}}}) == ["1", "2"]
+    assert _hits(es, idx, {"range": {"count": {"lt": 2**63}}}) == ["3"]
+    resp = es.search(index=idx, sort=[{"count": "desc"}])
+    assert [h["sort"] for h in resp["hits"]["hits"]] == [[big], [2**63], [5]]
+    status, body = api_error(lambda: es.index(index=idx, id="x", document={"count": -1}))
+    assert status == 400
+    assert body["error"]["caused_by"]["reason"] == "Value [-1] is out of range for an unsigned long"
+    es.indices.delete(index=idx)
+
+
+# --- date_nanos ------------------------------------------------------------------------------
+
+
+def test_date_nanos(es: Elasticsearch) -> None:
+    idx = "ft-nanos"
+    _load(
+        es,
+        idx,
+        {"properties": {"t": {"type": "date_nanos"}}},
+        [
+            {"t": "2024-01-01T00:00:00.123456789Z"},
+            {"t": "2024-01-01T00:00:00.123456000Z"},
+            {"t": "2024-01-02"},
+        ],
+    )
+    resp = es.search(index=idx, sort=[{"t": "asc"}])
+    assert [h["sort"] for h in resp["hits"]["hits"]] == [
+        [1704067200123456000],
+        [1704067200123456789],
+        [1704153600000000000],
+    ]
+    assert _hits(es, idx, {"range": {"t": {"lt": "2024-01-02"}}}) == ["1", "2"]
+    assert _hits(es, idx, {"range": {"t": {"gte": "2024-01-01T00:00:00.123Z"}}}) == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert _hits(es, idx, {"term": {"t": "2024-01-02"}}) == ["3"]
+    status, body = api_error(
+        lambda: es.index(index=idx, id="x", document={"t": "1969-12-31T23:59:59Z"})
+    )
+    assert status == 400
+    assert body["error"]["caused_by"]["reason"] == (
+        "date[1969-12-31T23:59:59Z] is before the epoch in 1970 and cannot be stored in "
+        "nanosecond resolution"
+    )
+    es.indices.delete(index=idx)
+
+
+# --- alias -------------------------------------------------------------------------------------
+
+
+def test_alias_field(es: Elasticsearch) -> None:
+    idx = "ft-alias"
+    _load(
+        es,
+        idx,
+        {
+            "properties": {
+                "distance": {"type": "long"},
+                "route_length_miles": {"type": "alias", "path": "distance"},
+            }
+        },
+        [{"distance": 10}, {"distance": 30}, {"distance": 20}],
+    )
+    props = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    assert props["route_length_miles"] == {"type": "alias", "path": "distance"}
+    assert _hits(es, idx, {"range": {"route_length_miles": {"gte": 20}}}) == ["2", "3"]
+    assert _hits(es, idx, {"term": {"route_length_miles": 10}}) == ["1"]
+    resp = es.search(
+        index=idx,
+        sort=[{"route_length_miles": "desc"}],
+        aggs={"s": {"sum": {"field": "route_length_miles"}}},
+    )
+    assert _ids(resp) == ["2", "3", "1"]
+    assert resp["aggregations"]["s"]["value"] == 60
+    status, body = api_error(
+        lambda: es.index(index=idx, id="x", document={"route_length_miles": 5})
+    )
+    assert status == 400
+    assert body["error"]["reason"].endswith("Cannot write to a field alias [route_length_miles].")
+    status, body = api_error(
+        lambda: es.indices.put_mapping(
+            index=idx, properties={"route_length_miles": {"type": "long"}}
+        )
+    )
+    assert status == 400
+    es.indices.delete(index=idx)
+
+
+# --- wildcard ------------------------------------------------------------------------------------
+
+
+def test_wildcard_field(es: Elasticsearch) -> None:
+    idx = "ft-wildcard"
+    _load(
+        es,
+        idx,
+        {"properties": {"line": {"type": "wildcard"}}},
+        [
+            {"line": "ERROR disk full on /dev/sda1"},
+            {"line": "WARN disk almost full"},
+            {"line": "INFO all good"},
+        ],
+    )
+    assert es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"] == {
+        "line": {"type": "wildcard"}
+    }
+    assert _hits(es, idx, {"wildcard": {"line": "*disk*full*"}}) == ["1", "2"]
+    assert _hits(es, idx, {"regexp": {"line": ".*/dev/sd[a-z]1"}}) == ["1"]
+    assert _hits(es, idx, {"term": {"line": "INFO all good"}}) == ["3"]
+    assert _hits(es, idx, {"prefix": {"line": "WA"}}) == ["2"]
+    caps = es.field_caps(index=idx, fields="line")["fields"]["line"]
+    assert list(caps) == ["wildcard"]
+    es.indices.delete(index=idx)
+
+
+# --- flattened -----------------------------------------------------------------------------------
+
+
+def test_flattened_field(es: Elasticsearch) -> None:
+    idx = "ft-flattened"
+    docs = [
+        {"labels": {"priority": "urgent", "release": ["v1.2", "v1.3"]}},
+        {"labels": {"priority": "low", "team": {"name": "urgent"}}},
+    ]
+    _load(es, idx, {"properties": {"labels": {"type": "flattened"}}}, docs)
+    assert _hits(es, idx, {"term": {"labels": "urgent"}}) == ["1", "2"]
+    assert _hits(es, idx, {"term": {"labels.priority": "urgent"}}) == ["1"]
+    assert _hits(es, idx, {"term": {"labels.team.name": "urgent"}}) == ["2"]
+    assert _hits(es, idx, {"terms": {"labels.release": ["v1.3", "x"]}}) == ["1"]
+    aggs = es.search(index=idx, size=0, aggs={"p": {"terms": {"field": "labels.priority"}}})
+    assert [b["key"] for b in aggs["aggregations"]["p"]["buckets"]] == ["low", "urgent"]
+    assert es.get(index=idx, id="1")["_source"] == docs[0]
+    es.indices.delete(index=idx)

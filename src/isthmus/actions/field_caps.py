@@ -39,7 +39,7 @@ _METADATA = {
     "_routing": ("_routing", True, False),
     "_ignored": ("_ignored", True, False),
 }
-_AGGREGATABLE = {KEYWORD, DATE, "boolean", *NUMERIC_TYPES}
+_AGGREGATABLE = {KEYWORD, DATE, "boolean", "ip", "date_nanos", *NUMERIC_TYPES}
 
 Caps = dict[str, dict[str, list[Any]]]  # index -> field -> [type, searchable, aggregatable, meta]
 
@@ -79,7 +79,7 @@ class FieldCapsActions:
                 if restriction is not None and not restriction.shows_field(path):
                     continue  # field-level security hides it
                 if any(simple_match(path, f) for f in fields):
-                    caps[path] = [spec.type, spec.indexed, spec.type in _AGGREGATABLE, False]
+                    caps[path] = [spec.es_type, spec.indexed, spec.type in _AGGREGATABLE, False]
             for path in meta.mapping.object_paths():
                 if any(simple_match(path, f) for f in fields) and path not in caps:
                     caps[path] = ["object", False, False, False]

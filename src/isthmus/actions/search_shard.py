@@ -26,7 +26,7 @@ import tantivy
 
 from isthmus.errors import IllegalArgumentError, QueryShardError
 from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mapping, source_values
-from isthmus.index.schema import IndexSchema
+from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.fetch_fields import check_docvalue_fields
@@ -171,9 +171,9 @@ def sort_value(source: dict[str, Any], sort: SortField, mapping: Mapping) -> Any
 
 def render_missing(value: Any, sort: SortField, mapping: Mapping) -> Any:
     """ES shows a missing numeric/date sort value as the long extreme that sorts it last."""
-    if value is not None:
-        return value
     spec = mapping.field(sort.field)
+    if value is not None:
+        return indexed_value(spec, value) if spec is not None else value
     if spec is not None and (spec.type in INTEGER_TYPES or spec.type == DATE):
         return LONG_MIN if sort.descending else LONG_MAX
     if spec is not None and spec.type in FLOAT_TYPES:
@@ -237,7 +237,7 @@ def query_shard(
         len(req.sort) == 1
         and req.sort[0].field not in ("_score", "_doc", "_shard_doc")
         and req.sort[0].missing in (None, "_last")
-        and mapping.field(req.sort[0].field) is not None
+        and schema.sort_field(mapping.field(req.sort[0].field)) is not None
         and req.sort[0].field not in hidden_sorts
     )
     general = (
@@ -256,7 +256,7 @@ def query_shard(
         max_score = hits[0].score if hits else None
     elif not general:
         sort = req.sort[0]
-        tfield = schema.field(sort.field)
+        tfield = schema.sort_field(mapping.field(sort.field))
         assert tfield is not None
         order = tantivy.Order.Desc if sort.descending else tantivy.Order.Asc
         result = searcher.search(

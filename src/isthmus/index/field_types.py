@@ -22,7 +22,27 @@ INTEGER_TYPES: dict[str, tuple[int, int]] = {
     "byte": (-(2**7), 2**7 - 1),
 }
 FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
-LEAF_TYPES = frozenset({TEXT, KEYWORD, DATE, BOOLEAN, *INTEGER_TYPES, *FLOAT_TYPES})
+SCALED_FLOAT = "scaled_float"
+# 0 to 2^64-1: its own tantivy field kind (u64), an integer everywhere else.
+UNSIGNED_LONG = "unsigned_long"
+INTEGER_TYPES[UNSIGNED_LONG] = (0, 2**64 - 1)
+IP = "ip"
+# Nanosecond dates: epoch nanoseconds (ES's range: 1970 to 2262, what a long holds).
+DATE_NANOS = "date_nanos"
+# Types that behave as ``keyword`` in every query, aggregation and sort: their FieldSpec says
+# ``keyword`` and keeps the mapped name in ``mapped_type``. ``constant_keyword`` has the one value
+# of its mapping for every document of the index; ``wildcard`` is a keyword tuned (in ES) for
+# pattern queries; ``flattened`` indexes every leaf value of an object as a keyword, and each
+# ``field.key`` sub-path as a keyword of its own (see ``Mapping.field``).
+CONSTANT_KEYWORD = "constant_keyword"
+WILDCARD = "wildcard"
+FLATTENED = "flattened"
+KEYWORD_LIKE = {CONSTANT_KEYWORD: KEYWORD, WILDCARD: KEYWORD, FLATTENED: KEYWORD}
+# ``alias``: another name for an existing field, resolved wherever a field is named.
+ALIAS = "alias"
+LEAF_TYPES = frozenset(
+    {TEXT, KEYWORD, DATE, BOOLEAN, IP, DATE_NANOS, *INTEGER_TYPES, *FLOAT_TYPES, *KEYWORD_LIKE}
+)
 NUMERIC_TYPES = frozenset({*INTEGER_TYPES, *FLOAT_TYPES})
 LEAF_PARAMS = {
     TEXT: {
@@ -69,7 +89,23 @@ LEAF_PARAMS = {
         "locale",
     },
     BOOLEAN: {"index", "store", "doc_values", "fields", "null_value", "copy_to", "boost", "meta"},
+    IP: {"index", "store", "doc_values", "fields", "null_value", "ignore_malformed", "meta"},
+    CONSTANT_KEYWORD: {"value", "meta"},
+    WILDCARD: {"ignore_above", "null_value", "meta"},
+    FLATTENED: {
+        "depth_limit",
+        "doc_values",
+        "eager_global_ordinals",
+        "ignore_above",
+        "index",
+        "index_options",
+        "null_value",
+        "similarity",
+        "split_queries_on_whitespace",
+        "meta",
+    },
 }
+LEAF_PARAMS[DATE_NANOS] = LEAF_PARAMS[DATE]
 NUMBER_PARAMS = {
     "index",
     "store",
@@ -101,6 +137,15 @@ class FieldSpec:
     indexed: bool = True
     null_value: Any = None  # indexed in place of an explicit JSON null
     ignore_malformed: bool = False  # a value that does not parse is skipped, not an error
+    mapped_type: str = ""  # the mapping's type when ``type`` is the one it behaves as
+    scaling_factor: float | None = None  # scaled_float: values are stored as round(v * f) / f
+    constant: str | None = None  # constant_keyword: the value every document has
+    flattened_key: str | None = None  # ``labels.priority`` of a flattened ``labels``: ``priority``
+
+    @property
+    def es_type(self) -> str:
+        """The type as the mapping names it (``wildcard``, where ``type`` says ``keyword``)."""
+        return self.mapped_type or self.type
 
     @property
     def is_numeric(self) -> bool:

@@ -16,12 +16,20 @@ from isthmus.index.dates import DateParseError, parse_date
 from isthmus.index.field_types import (
     BOOLEAN,
     DATE,
+    DATE_NANOS,
+    FLATTENED,
     FLOAT_TYPES,
     INTEGER_TYPES,
+    IP,
     KEYWORD,
     TEXT,
+    UNSIGNED_LONG,
     FieldSpec,
 )
+from isthmus.index.ip import IpParseError, parse_ip
+
+# date_nanos holds epoch nanoseconds in a long: 1970-01-01 to 2262-04-11T23:47:16.854775807Z.
+_NANOS_MAX = 2**63 - 1
 
 
 def value_at(source: AbcMapping[str, Any], path: str) -> Any:
@@ -37,16 +45,24 @@ def _preview(value: Any) -> str:
 def field_error(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentParsingError:
     where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
     name = spec.source_path if spec.path != spec.source_path else spec.path
-    if spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
+    if (
+        spec.type == UNSIGNED_LONG
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        cause = f"Value [{value}] is out of range for an unsigned long"
+    elif spec.type in INTEGER_TYPES or spec.type in FLOAT_TYPES:
         cause = f'For input string: "{value}"'
-    elif spec.type == DATE:
+    elif spec.type == IP:
+        cause = f"'{_as_text(value)}' is not an IP string literal."
+    elif spec.type in (DATE, DATE_NANOS):
         cause = f"failed to parse date field [{value}] with format [{spec.format}]"
     elif spec.type == BOOLEAN:
         cause = f"Failed to parse value [{value}] as only [true] or [false] are allowed."
     else:
         cause = f"unexpected value [{value}] for field [{name}]"
     err = DocumentParsingError(
-        f"failed to parse field [{name}] of type [{spec.type}] {where}. "
+        f"failed to parse field [{name}] of type [{spec.es_type}] {where}. "
         f"Preview of field's value: {_preview(value)}",
         caused_by=IllegalArgumentError(cause),
     )
@@ -74,8 +90,15 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
         lo, hi = INTEGER_TYPES[ftype]
         if lo <= value <= hi:
             return value
-    elif (kind is float or kind is int) and ftype in FLOAT_TYPES:
+    elif (kind is float or kind is int) and ftype in FLOAT_TYPES and spec.scaling_factor is None:
         return float(value)
+    if ftype == IP:
+        try:
+            return parse_ip(value)
+        except IpParseError:
+            raise field_error(spec, value, doc_id) from None
+    if ftype == DATE_NANOS:
+        return _date_nanos(spec, value, doc_id)
     if ftype == TEXT:
         if isinstance(value, AbcMapping | list):
             raise field_error(spec, value, doc_id)
@@ -117,6 +140,10 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
                 raise ValueError
         except (ValueError, TypeError):
             raise field_error(spec, value, doc_id) from None
+        if spec.scaling_factor is not None:
+            # ES keeps round(value * factor) as a long and reads it back divided by the factor
+            # (Java's Math.round: halves go up).
+            return math.floor(number_f * spec.scaling_factor + 0.5) / spec.scaling_factor
         return number_f
     if ftype == BOOLEAN:
         if isinstance(value, bool):
@@ -134,6 +161,45 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
     raise field_error(spec, value, doc_id)
 
 
+def _date_nanos(spec: FieldSpec, value: Any, doc_id: str | None) -> int:
+    """Epoch nanoseconds: the millisecond parse plus the fraction's digits past the third."""
+    try:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            nanos = round(value * 1_000_000)
+        else:
+            nanos = parse_date(value, spec.format) * 1_000_000
+            if isinstance(value, str):
+                nanos += _sub_millis(value)
+    except DateParseError:
+        raise field_error(spec, value, doc_id) from None
+    if nanos < 0:
+        err = field_error(spec, value, doc_id)
+        err.caused_by = IllegalArgumentError(
+            f"date[{value}] is before the epoch in 1970 and cannot be stored in nanosecond "
+            "resolution"
+        )
+        raise err
+    if nanos > _NANOS_MAX:
+        raise field_error(spec, value, doc_id)
+    return nanos
+
+
+def _sub_millis(text: str) -> int:
+    """The nanoseconds a date's fraction of a second holds below the millisecond."""
+    dot = text.find(".", 17)
+    if dot < 0:
+        dot = text.find(",", 17)
+    if dot < 0:
+        return 0
+    end = dot + 1
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    digits = text[dot + 1 : end]
+    if len(digits) <= 3:
+        return 0
+    return int(digits[3:9].ljust(6, "0"))
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -142,8 +208,12 @@ def _as_text(value: Any) -> str:
 
 def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
     """The normalised values of ``spec`` in one ``_source`` (for sorting, aggregations, oracles)."""
+    if spec.constant is not None:
+        return [spec.constant]  # constant_keyword: every document has the mapping's value
     raw: list[Any] = []
     _collect(source, spec.source_path.split("."), raw)
+    if spec.mapped_type == FLATTENED and spec.flattened_key is None:
+        raw = flattened_leaves(raw)
     out: list[Any] = []
     for item in raw:
         if item is None:
@@ -172,3 +242,18 @@ def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
         key = ".".join(parts[:i])
         if key in node:
             _collect(node[key], parts[i:], out)
+
+
+def flattened_leaves(values: list[Any]) -> list[Any]:
+    """Every leaf value under a flattened field's objects (its root values), in order."""
+    out: list[Any] = []
+    stack = list(reversed(values))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, AbcMapping):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None:
+            out.append(item)
+    return out

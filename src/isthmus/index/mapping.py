@@ -14,6 +14,7 @@ Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -27,16 +28,21 @@ from isthmus.errors import (
 )
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
 from isthmus.index.field_types import (  # re-exported: see __all__
+    ALIAS,
     BOOLEAN,
+    CONSTANT_KEYWORD,
     DATE,
+    FLATTENED,
     FLOAT_TYPES,
     INTEGER_TYPES,
     KEYWORD,
+    KEYWORD_LIKE,
     LEAF_PARAMS,
     LEAF_TYPES,
     NUMBER_PARAMS,
     NUMERIC_TYPES,
     OBJECT,
+    SCALED_FLOAT,
     SLASH_DATE,
     SLASH_DATE_FORMAT,
     TEXT,
@@ -147,6 +153,9 @@ def _parse_properties(
                     entry[key] = spec[key]
             norm[name] = entry
             continue
+        if ftype == ALIAS:
+            norm[name] = _parse_alias(name, full, spec, out)
+            continue
         if ftype not in LEAF_TYPES:
             raise _unknown_type(ftype, name)
         allowed = NUMBER_PARAMS if ftype in NUMERIC_TYPES else LEAF_PARAMS[ftype]
@@ -156,6 +165,7 @@ def _parse_properties(
                     f"unknown parameter [{key}] on mapper [{name}] of type [{ftype}]"
                 )
         leaf = dict(spec)
+        _check_type_params(ftype, leaf)
         if ftype == DATE and "format" in leaf:
             leaf["format"] = str(leaf["format"])
         out[full] = leaf
@@ -172,6 +182,68 @@ def _parse_properties(
     return norm
 
 
+class _ParameterError(MapperParsingError):
+    """A field parameter ES refuses while parsing the mapping: reported as "Failed to parse
+    mapping: <reason>" caused by the illegal_argument_exception of the parameter."""
+
+
+def _parameter_error(reason: str) -> _ParameterError:
+    return _ParameterError(
+        f"Failed to parse mapping: {reason}", caused_by=IllegalArgumentError(reason)
+    )
+
+
+def _check_type_params(ftype: str, leaf: dict[str, Any]) -> None:
+    """Parameters a type requires or constrains, with ES's messages."""
+    if ftype == SCALED_FLOAT:
+        factor = leaf.get("scaling_factor")
+        if factor is None:
+            raise _parameter_error("Field [scaling_factor] is required")
+        try:
+            number = float(factor)
+        except (TypeError, ValueError):
+            raise _parameter_error(
+                f"[scaling_factor] must be a positive number, got [{factor}]"
+            ) from None
+        if not math.isfinite(number) or number <= 0:
+            raise _parameter_error(f"[scaling_factor] must be a positive number, got [{number}]")
+    elif ftype == CONSTANT_KEYWORD and "value" in leaf:
+        value = leaf["value"]
+        if isinstance(value, AbcMapping | list):
+            raise _mapper_error(f"Property [value] on field [{leaf.get('type')}] must be a string")
+        if value is not None:
+            leaf["value"] = value if isinstance(value, str) else str(value)
+
+
+def _parse_alias(
+    name: str, full: str, spec: AbcMapping[str, Any], out: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    for key in spec:
+        if key not in ("type", "path"):
+            raise _mapper_error(f"unknown parameter [{key}] on mapper [{name}] of type [alias]")
+    path = spec.get("path")
+    if not isinstance(path, str) or not path:
+        raise _mapper_error(f"The [path] property must be specified for field [{name}].")
+    out[full] = {"type": ALIAS, "path": path}
+    return {"type": ALIAS, "path": path}
+
+
+def _check_aliases(aliases: AbcMapping[str, str], fields: AbcMapping[str, FieldSpec]) -> None:
+    """Each alias names a concrete field (ES validates this once the whole mapping is known)."""
+    for alias, target in aliases.items():
+        problem = None
+        if target == alias:
+            problem = "an alias cannot refer to itself."
+        elif target in aliases:
+            problem = "an alias cannot refer to another alias."
+        elif target not in fields:
+            problem = "an alias must refer to an existing field in the mappings."
+        if problem is not None:
+            raise MapperParsingError(
+                f"Invalid [path] value [{target}] for field alias [{alias}]: {problem}"
+            )
+
+
 def _deep_merge(into: dict[str, Any], new: AbcMapping[str, Any]) -> None:
     for key, value in new.items():
         if isinstance(value, AbcMapping) and isinstance(into.get(key), dict):
@@ -183,12 +255,21 @@ def _deep_merge(into: dict[str, Any], new: AbcMapping[str, Any]) -> None:
 class Mapping:
     """An immutable, validated index mapping (the ``mappings`` object of an index)."""
 
-    __slots__ = ("_by_source", "_json", "_objects", "dynamic", "fields")
+    __slots__ = (
+        "_by_source",
+        "_constants",
+        "_flattened",
+        "_json",
+        "_objects",
+        "aliases",
+        "dynamic",
+        "fields",
+    )
 
     def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
         try:
             self._parse(dict(body or {}))
-        except DocumentParsingError:
+        except (DocumentParsingError, _ParameterError):
             raise
         except MapperParsingError as exc:
             # ES parses a mappings body as one step and reports any fault in it this way, for
@@ -196,6 +277,7 @@ class Mapping:
             raise MapperParsingError(
                 f"Failed to parse mapping: {exc.reason}", caused_by=exc
             ) from None
+        _check_aliases(self.aliases, self.fields)
 
     def _parse(self, body: dict[str, Any]) -> None:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
@@ -227,17 +309,29 @@ class Mapping:
         if props:
             self._json["properties"] = props
         self.fields: dict[str, FieldSpec] = {}
+        # alias path → the path of the field it names (``field`` resolves them).
+        self.aliases: dict[str, str] = {}
         for path, spec in raw.items():
+            mapped = spec["type"]
+            if mapped == ALIAS:
+                self.aliases[path] = spec["path"]
+                continue
+            factor = spec.get("scaling_factor")
             self.fields[path] = FieldSpec(
                 path=path,
-                type=spec["type"],
+                type=KEYWORD_LIKE.get(mapped, mapped),
                 source_path=spec.get("_source_path", path),
                 format=str(spec.get("format", DEFAULT_DATE_FORMAT)),
                 ignore_above=spec.get("ignore_above"),
                 indexed=spec.get("index", True) is not False,
                 null_value=spec.get("null_value"),
                 ignore_malformed=spec.get("ignore_malformed") is True,
+                mapped_type=mapped if mapped in KEYWORD_LIKE else "",
+                scaling_factor=float(factor) if mapped == SCALED_FLOAT and factor else None,
+                constant=spec.get("value") if mapped == CONSTANT_KEYWORD else None,
             )
+        self._constants = tuple(s for s in self.fields.values() if s.constant is not None)
+        self._flattened = frozenset(p for p, s in self.fields.items() if s.mapped_type == FLATTENED)
         self._by_source: dict[str, list[FieldSpec]] = {}
         for spec_ in self.fields.values():
             self._by_source.setdefault(spec_.source_path, []).append(spec_)
@@ -260,7 +354,31 @@ class Mapping:
         return f"<Mapping fields={len(self.fields)} dynamic={self.dynamic}>"
 
     def field(self, path: str) -> FieldSpec | None:
-        return self.fields.get(path)
+        """The field queries, aggregations and sorts mean by ``path``: a mapped field, the
+        field an alias names, or a key under a ``flattened`` field (``labels.priority``)."""
+        found = self.fields.get(path)
+        if found is not None:
+            return found
+        target = self.aliases.get(path)
+        if target is not None:
+            return self.fields.get(target)
+        if self._flattened:
+            return self._flattened_key(path)
+        return None
+
+    def _flattened_key(self, path: str) -> FieldSpec | None:
+        parts = path.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            root = ".".join(parts[:i])
+            if root in self._flattened:
+                return FieldSpec(
+                    path=path,
+                    type=KEYWORD,
+                    source_path=path,
+                    mapped_type=FLATTENED,
+                    flattened_key=".".join(parts[i:]),
+                )
+        return None
 
     def object_paths(self) -> frozenset[str]:
         return self._objects
@@ -283,9 +401,24 @@ class Mapping:
         incoming = Mapping(update)
         for path, spec in incoming.fields.items():
             old = self.fields.get(path)
-            if old is not None and old.type != spec.type:
+            if old is not None and old.es_type != spec.es_type:
                 raise IllegalArgumentError(
-                    f"mapper [{path}] cannot be changed from type [{old.type}] to [{spec.type}]"
+                    f"mapper [{path}] cannot be changed from type [{old.es_type}] to "
+                    f"[{spec.es_type}]"
+                )
+            if path in self.aliases:
+                raise IllegalArgumentError(
+                    f"mapper [{path}] cannot be changed from type [alias] to [{spec.es_type}]"
+                )
+            if (
+                old is not None
+                and old.constant is not None
+                and spec.constant is not None
+                and old.constant != spec.constant
+            ):
+                raise IllegalArgumentError(
+                    f"Mapper for [{path}] conflicts with existing mapper:\n\tCannot update "
+                    f"parameter [value] from [{old.constant}] to [{spec.constant}]"
                 )
         merged = self.to_json()
         _deep_merge(merged, incoming.to_json())
@@ -302,6 +435,8 @@ class Mapping:
         for path, value in _leaves(source, ""):
             specs = self._by_source.get(path)
             if not specs:
+                if path in self.aliases:
+                    raise DocumentParsingError(f"Cannot write to a field alias [{path}].")
                 if path in self._objects:
                     if isinstance(value, AbcMapping) or value is None:
                         continue
@@ -310,6 +445,9 @@ class Mapping:
                         " as object, but found a concrete value"
                     )
                 leaf_parent = self._mapped_parent(path)
+                if leaf_parent is not None and leaf_parent.mapped_type == FLATTENED:
+                    _add_flattened(values, leaf_parent, path, value, doc_id)
+                    continue
                 if leaf_parent is not None:
                     # ``{"k": {"a": 1}}`` where ``k`` is a leaf field: an object where a value goes.
                     raise field_error(
@@ -325,10 +463,16 @@ class Mapping:
                     _add_value(values, sub, value, doc_id)
                 continue
             for spec in specs:
-                _add_value(values, spec, value, doc_id)
+                if spec.mapped_type == CONSTANT_KEYWORD:
+                    _check_constant(spec, value, doc_id, new_props)
+                else:
+                    _add_value(values, spec, value, doc_id)
         update = None
         if new_props:
             update = self.merge({"properties": new_props})
+        # Every document holds a constant_keyword's value, whether its source names it or not.
+        for spec in (update or self)._constants:
+            values[spec.path] = [spec.constant]
         return ParsedDocument(values=values, mapping_update=update)
 
     def _mapped_parent(self, path: str) -> FieldSpec | None:
@@ -461,6 +605,50 @@ def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
     if ftype == SLASH_DATE:
         return [FieldSpec(path=path, type=DATE, source_path=path, format=SLASH_DATE_FORMAT)]
     return [FieldSpec(path=path, type=ftype, source_path=path)]
+
+
+def _check_constant(
+    spec: FieldSpec, value: Any, doc_id: str | None, new_props: dict[str, Any]
+) -> None:
+    """A constant_keyword value: the mapping's, or the first one seen when it has none yet
+    (ES then sets it in the mapping)."""
+    for item in value if isinstance(value, list) else [value]:
+        if item is None:
+            continue
+        text = coerce(spec, item, doc_id)
+        if spec.constant is None:
+            _put_path(new_props, spec.path, {"type": CONSTANT_KEYWORD, "value": text})
+            spec = FieldSpec(
+                path=spec.path,
+                type=spec.type,
+                source_path=spec.source_path,
+                mapped_type=CONSTANT_KEYWORD,
+                constant=text,
+            )
+        elif text != spec.constant:
+            err = field_error(spec, item, doc_id)
+            err.caused_by = IllegalArgumentError(
+                f"[constant_keyword] field [{spec.path}] only accepts values that are equal to the "
+                f"value defined in the mappings [{spec.constant}], but got [{text}]"
+            )
+            raise err
+
+
+def _add_flattened(
+    values: dict[str, list[Any]], root: FieldSpec, path: str, value: Any, doc_id: str | None
+) -> None:
+    """A leaf under a flattened field: a root value, and ``(key, value)`` for its key."""
+    key = path[len(root.path) + 1 :]
+    out = values.setdefault(root.path, [])
+    for item in value if isinstance(value, list) else [value]:
+        if item is None:
+            continue
+        if isinstance(item, list):
+            raise field_error(root, item, doc_id)
+        text = coerce(root, item, doc_id)
+        if text is not None:
+            out.append(text)
+            out.append((key, text))
 
 
 def _add_value(

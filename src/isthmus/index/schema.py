@@ -19,7 +19,19 @@ from typing import Any
 
 import tantivy
 
+from isthmus.index.field_types import (
+    CONSTANT_KEYWORD,
+    DATE_NANOS,
+    FLATTENED,
+    IP,
+    UNSIGNED_LONG,
+    FieldSpec,
+)
+from isthmus.index.ip import Ip, from_sortable
 from isthmus.index.mapping import BOOLEAN, DATE, FLOAT_TYPES, INTEGER_TYPES, KEYWORD, TEXT, Mapping
+
+# Storage kinds beyond the ES types that are stored as themselves (see ``storage_kind``).
+_CONSTANT_PREFIX = CONSTANT_KEYWORD + "="
 
 
 @dataclass(frozen=True)
@@ -41,13 +53,23 @@ class IndexSchema:
         for meta in ("_seq_no", "_version", "_primary_term"):
             builder.add_integer_field(meta, stored=True, indexed=True, fast=True)
         self.by_path: dict[str, TantivyField] = {}
-        for i, (path, ftype) in enumerate(self.signature):
+        # flattened field path → the JSON field holding its ``key → value`` pairs.
+        self._keyed: dict[str, str] = {}
+        for i, (path, kind) in enumerate(self.signature):
             name = f"f{i}"
+            ftype = KEYWORD if kind.startswith(_CONSTANT_PREFIX) else kind
             if ftype == TEXT:
                 builder.add_text_field(name, stored=False, tokenizer_name="default")
-            elif ftype == KEYWORD:
+            elif ftype in (KEYWORD, IP):
+                # ip: the address's 16 bytes as hex digits, whose order is ES's (index.ip).
                 builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
-            elif ftype in INTEGER_TYPES:
+            elif ftype == FLATTENED:
+                builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
+                builder.add_json_field(name + "k", stored=False, tokenizer_name="raw")
+                self._keyed[path] = name + "k"
+            elif ftype == UNSIGNED_LONG:
+                builder.add_unsigned_field(name, indexed=True, fast=True)
+            elif ftype in INTEGER_TYPES or ftype == DATE_NANOS:
                 builder.add_integer_field(name, indexed=True, fast=True)
             elif ftype in FLOAT_TYPES:
                 builder.add_float_field(name, indexed=True, fast=True)
@@ -64,7 +86,7 @@ class IndexSchema:
 
     @classmethod
     def for_mapping(cls, mapping: Mapping) -> IndexSchema:
-        return cls({p: s.type for p, s in mapping.fields.items() if s.indexed})
+        return cls({p: storage_kind(s) for p, s in mapping.fields.items() if s.indexed})
 
     def matches(self, mapping: Mapping) -> bool:
         return _signature(mapping) == self.signature
@@ -75,7 +97,22 @@ class IndexSchema:
         return set(_signature(mapping)) <= set(self.signature)
 
     def field(self, path: str) -> TantivyField | None:
-        return self.by_path.get(path)
+        """The tantivy field of ``path``; a key under a flattened field (``labels.priority``)
+        is that key's path inside the flattened field's JSON field."""
+        found = self.by_path.get(path)
+        if found is None and self._keyed:
+            parts = path.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                json_name = self._keyed.get(".".join(parts[:i]))
+                if json_name is not None:
+                    return TantivyField(f"{json_name}.{'.'.join(parts[i:])}", path, KEYWORD)
+        return found
+
+    def sort_field(self, spec: FieldSpec | None) -> TantivyField | None:
+        """The fast field a one-key sort on ``spec`` can order by (None: sort from sources)."""
+        if spec is None or spec.flattened_key is not None:
+            return None
+        return self.by_path.get(spec.path)
 
     def document(
         self,
@@ -97,10 +134,22 @@ class IndexSchema:
             if tfield is None or not items:
                 continue
             name, ftype = tfield.name, tfield.type
-            if ftype in (TEXT, KEYWORD):
+            if ftype in (TEXT, KEYWORD) or ftype.startswith(_CONSTANT_PREFIX):
                 for item in items:
                     doc.add_text(name, item)
-            elif ftype in INTEGER_TYPES:
+            elif ftype == IP:
+                for item in items:
+                    doc.add_text(name, item.sortable if isinstance(item, Ip) else item)
+            elif ftype == FLATTENED:
+                for item in items:
+                    if isinstance(item, tuple):
+                        doc.add_json(self._keyed[path], _nested(*item))
+                    else:
+                        doc.add_text(name, item)
+            elif ftype == UNSIGNED_LONG:
+                for item in items:
+                    doc.add_unsigned(name, item)
+            elif ftype in INTEGER_TYPES or ftype == DATE_NANOS:
                 for item in items:
                     doc.add_integer(name, item)
             elif ftype in FLOAT_TYPES:
@@ -118,5 +167,35 @@ class IndexSchema:
         return f"<IndexSchema fields={len(self.by_path)}>"
 
 
+def storage_kind(spec: FieldSpec) -> str:
+    """How a field is held in a generation: its type, except a constant_keyword, whose kind
+    names its value (a mapping that gains the value builds a generation where every document
+    has it) and a flattened field."""
+    if spec.mapped_type == CONSTANT_KEYWORD:
+        return f"{_CONSTANT_PREFIX}{spec.constant or ''}"
+    if spec.mapped_type == FLATTENED:
+        return FLATTENED
+    return spec.type
+
+
+def _nested(key: str, value: str) -> dict[str, Any]:
+    """``a.b`` → ``{"a": {"b": value}}``: the JSON path a keyed term query names."""
+    node: dict[str, Any] = {}
+    top = node
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return top
+
+
 def _signature(mapping: Mapping) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((p, s.type) for p, s in mapping.fields.items() if s.indexed))
+    return tuple(sorted((p, storage_kind(s)) for p, s in mapping.fields.items() if s.indexed))
+
+
+def indexed_value(spec: FieldSpec, value: Any) -> Any:
+    """A value read back from the index (a fast-field sort) as the field's values are shown:
+    an ip's hex digits become its address."""
+    if spec.type == IP and isinstance(value, str):
+        return from_sortable(value)
+    return value

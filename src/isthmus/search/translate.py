@@ -18,6 +18,7 @@ import tantivy
 
 from isthmus.errors import IllegalArgumentError, IsthmusError, QueryShardError
 from isthmus.index.dates import DateParseError
+from isthmus.index.field_types import DATE_NANOS, IP, UNSIGNED_LONG
 from isthmus.index.mapping import (
     BOOLEAN,
     DATE,
@@ -30,7 +31,7 @@ from isthmus.index.mapping import (
     coerce,
 )
 from isthmus.index.schema import IndexSchema
-from isthmus.search import dsl
+from isthmus.search import dsl, field_queries
 from isthmus.search.analysis import analyze
 from isthmus.search.index_field import index_field_matches, is_index_field_query
 from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
@@ -169,9 +170,11 @@ class Translator:
         if found is None:
             return tantivy.Query.empty_query()
         spec, name = found
-        if spec.type == DATE:
+        if spec.type in (DATE, DATE_NANOS):
             # ES turns a date term into the range its rounding covers ("2024-01-01": that day).
             return self._q_Range(dsl.Range(field=q.field, gte=q.value, lte=q.value))
+        if spec.type == IP:
+            return field_queries.ip_term(self._s, name, q.field, q.value)
         value = self._typed(spec, q.value)
         if q.case_insensitive and spec.type in (KEYWORD, TEXT):
             return tantivy.Query.regex_query(self._s, name, "(?i)" + regex_escape(value))
@@ -372,6 +375,8 @@ class Translator:
                 if spec.type != TEXT
                 else tantivy.Query.regex_query(self._s, name, ".*")
             )
+        if spec.type in (IP, DATE_NANOS, UNSIGNED_LONG):
+            return self._typed_range(q, spec, name, (lower, upper, include_lower, include_upper))
         if spec.type == DATE:
             from isthmus.search.datemath import resolve_date_math
 
@@ -440,6 +445,18 @@ class Translator:
         index = tantivy.Index(self._s)
         return index.parse_query(f"{name}:{open_b}{lo_s} TO {hi_s}{close_b}", [name])
 
+    def _typed_range(
+        self, q: dsl.Range, spec: FieldSpec, name: str, bounds: tuple[Any, Any, bool, bool]
+    ) -> tantivy.Query:
+        lower, upper, inc_lo, inc_hi = bounds
+        if spec.type == IP:
+            return field_queries.ip_range(self._s, name, lower, upper, inc_lo, inc_hi)
+        if spec.type == UNSIGNED_LONG:
+            return field_queries.unsigned_range(self._s, name, lower, upper, inc_lo, inc_hi)
+        return field_queries.nanos_range(
+            self._s, name, spec, bounds, now_ms=self.now_ms, fmt=q.format, time_zone=q.time_zone
+        )
+
     def _bound(self, spec: FieldSpec, value: Any) -> Any:
         if value is None:
             return None
@@ -476,6 +493,11 @@ class Translator:
         if found is None:
             return tantivy.Query.empty_query()
         spec, name = found
+        if spec.flattened_key is not None:
+            raise QueryShardError(
+                f"Isthmus supports term, terms, match and range queries on the keys of a "
+                f"flattened field, not pattern queries on [{field}]"
+            )
         if spec.type not in (TEXT, KEYWORD):
             raise QueryShardError(
                 f"Can only use wildcard queries on keyword and text fields - not on [{field}] "

@@ -1,0 +1,128 @@
+"""Term and range queries for the field types stored in a form of their own.  [no I/O]
+
+``search.translate`` hands these types here: ``ip`` (held as the hex of its 16 bytes, see
+``index.ip``: a term may be a CIDR block, a range compares bytes), ``date_nanos`` (epoch
+nanoseconds: date math resolves to milliseconds, widened to the nanoseconds they cover) and
+``unsigned_long`` (tantivy's u64 field).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tantivy
+
+from isthmus.errors import QueryShardError
+from isthmus.index.dates import DateParseError
+from isthmus.index.field_types import FieldSpec
+from isthmus.index.ip import IpParseError, cidr_bounds, parse_ip
+from isthmus.search.datemath import resolve_date_math
+
+_NANOS_PER_MILLI = 1_000_000
+
+
+def _text_range(
+    schema: tantivy.Schema, name: str, lo: str | None, hi: str | None, inc_lo: bool, inc_hi: bool
+) -> tantivy.Query:
+    lo_s = "*" if lo is None else lo
+    hi_s = "*" if hi is None else hi
+    text = f"{name}:{'[' if inc_lo else '{'}{lo_s} TO {hi_s}{']' if inc_hi else '}'}"
+    return tantivy.Index(schema).parse_query(text, [name])
+
+
+def ip_term(schema: tantivy.Schema, name: str, field: str, value: Any) -> tantivy.Query:
+    """An address, or every address of a CIDR block (``10.0.0.0/8``)."""
+    try:
+        text = str(value)
+        block = cidr_bounds(text)
+        if block is not None:
+            return _text_range(schema, name, block[0].sortable, block[1].sortable, True, True)
+        return tantivy.Query.term_query(schema, name, parse_ip(value).sortable)
+    except IpParseError as exc:
+        raise QueryShardError(f"failed to create query: {exc}") from None
+
+
+def ip_range(
+    schema: tantivy.Schema, name: str, lower: Any, upper: Any, inc_lo: bool, inc_hi: bool
+) -> tantivy.Query:
+    try:
+        lo = None if lower is None else parse_ip(lower).sortable
+        hi = None if upper is None else parse_ip(upper).sortable
+    except IpParseError as exc:
+        raise QueryShardError(f"failed to create query: {exc}") from None
+    return _text_range(schema, name, lo, hi, inc_lo or lo is None, inc_hi or hi is None)
+
+
+def nanos_range(
+    schema: tantivy.Schema,
+    name: str,
+    spec: FieldSpec,
+    bounds: tuple[Any, Any, bool, bool],
+    *,
+    now_ms: int,
+    fmt: str | None,
+    time_zone: str | None,
+) -> tantivy.Query:
+    """A date_nanos range: each bound resolved (with ES's rounding) to milliseconds, then to
+    the first or last nanosecond of that millisecond."""
+    lower, upper, inc_lo, inc_hi = bounds
+    fmt = fmt or spec.format
+    try:
+        lo = (
+            None
+            if lower is None
+            else resolve_date_math(
+                lower, now_ms=now_ms, fmt=fmt, round_up=not inc_lo, time_zone=time_zone
+            )
+        )
+        hi = (
+            None
+            if upper is None
+            else resolve_date_math(
+                upper, now_ms=now_ms, fmt=fmt, round_up=inc_hi, time_zone=time_zone
+            )
+        )
+    except DateParseError as exc:
+        raise QueryShardError(f"failed to create query: {exc}") from None
+    # gte/lt cover from the millisecond's first nanosecond; gt/lte up to its last.
+    lo_ns = None if lo is None else lo * _NANOS_PER_MILLI + (0 if inc_lo else _NANOS_PER_MILLI - 1)
+    hi_ns = None if hi is None else hi * _NANOS_PER_MILLI + (_NANOS_PER_MILLI - 1 if inc_hi else 0)
+    return tantivy.Query.range_query(
+        schema,
+        name,
+        tantivy.FieldType.Integer,
+        lo_ns,
+        hi_ns,
+        inc_lo or lo_ns is None,
+        inc_hi or hi_ns is None,
+    )
+
+
+def unsigned_range(
+    schema: tantivy.Schema, name: str, lower: Any, upper: Any, inc_lo: bool, inc_hi: bool
+) -> tantivy.Query:
+    """An unsigned_long range: fractional bounds tighten to the integers they admit, bounds
+    beyond 0..2^64-1 are clamped (a range wholly outside matches nothing)."""
+    import math
+
+    def number(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise QueryShardError(f'failed to create query: For input string: "{value}"') from None
+
+    lo: int | None = None
+    hi: int | None = None
+    if lower is not None:
+        f = number(lower)
+        lo = math.floor(f) + 1 if (f == math.floor(f) and not inc_lo) else math.ceil(f)
+    if upper is not None:
+        f = number(upper)
+        hi = math.ceil(f) - 1 if (f == math.ceil(f) and not inc_hi) else math.floor(f)
+    lo = max(lo, 0) if lo is not None else None
+    hi = min(hi, 2**64 - 1) if hi is not None else None
+    if (lo is not None and hi is not None and lo > hi) or (hi is not None and hi < 0):
+        return tantivy.Query.empty_query()
+    if lo is not None and lo > 2**64 - 1:
+        return tantivy.Query.empty_query()
+    return tantivy.Query.range_query(schema, name, tantivy.FieldType.Unsigned, lo, hi, True, True)
