@@ -10,6 +10,7 @@ from isthmus.ccr.follower_index import check_override_settings
 from isthmus.ccr.params import (
     DEFAULTS,
     FollowParameters,
+    enough_shards_active,
     parse_put_follow,
     parse_resume_body,
 )
@@ -17,6 +18,7 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     IsthmusError,
+    SettingsError,
     XContentParseError,
 )
 
@@ -166,3 +168,27 @@ def test_any_body_parses_or_fails_with_a_client_error(body: dict[str, object]) -
             parse()
         except IsthmusError as exc:
             assert 400 <= exc.http_status < 500, exc
+
+
+def test_wait_timeout_is_es_30s_unless_given() -> None:
+    body = {"remote_cluster": "r", "leader_index": "l"}
+    assert parse_put_follow("f", body, None).wait_timeout.millis == 30_000
+    assert parse_put_follow("f", body, "1", "1s").wait_timeout.millis == 1_000
+    with pytest.raises(SettingsError, match=r"failed to parse setting \[timeout\]"):
+        parse_put_follow("f", body, "1", "soon")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "active", "replicas", "enough"),
+    [
+        ("0", [0, 0], 1, True),  # none: met before anything starts
+        ("1", [1, 1], 1, True),
+        ("1", [1, 0], 0, False),  # every shard must have its copies
+        ("2", [1, 1], 5, False),  # one node: replicas never start
+        ("all", [1, 1], 0, True),  # all = primary + replicas
+        ("all", [1, 1], 1, False),
+        ("3", [1], 0, False),  # more copies than a shard has: never met
+    ],
+)
+def test_enough_shards_active(wanted: str, active: list[int], replicas: int, enough: bool) -> None:
+    assert enough_shards_active(wanted, active, replicas) is enough

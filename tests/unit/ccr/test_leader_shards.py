@@ -15,7 +15,7 @@ from isthmus.ccr import leader as leader_module
 from isthmus.ccr.leader import LeaderShards
 from isthmus.ccr.wire import ShardChangesRequest
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
-from isthmus.errors import IndexNotFoundError
+from isthmus.errors import IllegalArgumentError, IndexNotFoundError
 from isthmus.index.engine import IndexOp
 from isthmus.index.mapping import Mapping
 from isthmus.index.service import IndicesService, Shard
@@ -97,3 +97,28 @@ async def test_a_closed_shard_ends_the_poll(served: tuple[LeaderShards, Shard, C
     await leader._indices.apply(old, cluster.state)
     with pytest.raises(IndexNotFoundError):
         await asyncio.wait_for(poll, 5)
+
+
+async def test_a_shard_holds_at_most_max_leases(
+    served: tuple[LeaderShards, Shard, Cluster],
+) -> None:
+    """ccr.retention_leases.max_per_shard: an add past the bound is refused with ES's words
+    for its other per-node counts; renewing a held lease is no add, and an expired or removed
+    lease frees its place."""
+    _, shard, _ = served
+    engine, day = shard.engine, 86_400_000
+    engine.add_retention_lease("a", 0, "ccr", day, 2)
+    engine.add_retention_lease("b", 0, "ccr", day, 2)
+    with pytest.raises(IllegalArgumentError) as refused:
+        engine.add_retention_lease("c", 0, "ccr", day, 2)
+    assert refused.value.reason == (
+        "Trying to create too many retention leases. Must be less than or equal to: [2]. "
+        "This limit can be set by changing the [ccr.retention_leases.max_per_shard] setting."
+    )
+    engine.renew_retention_lease("a", 1, "ccr", day)
+    engine.remove_retention_lease("b", day)
+    engine.add_retention_lease("c", 0, "ccr", day, 2)
+    # Read with a period already over, both held leases have expired: two fit again.
+    engine.add_retention_lease("d", 0, "ccr", -1, 2)
+    engine.add_retention_lease("e", 0, "ccr", day, 2)
+    assert [lease.id for lease in engine.retention_leases(day)] == ["d", "e"]
