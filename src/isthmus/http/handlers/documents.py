@@ -22,6 +22,7 @@ from isthmus.actions.documents import (
     parse_json_object,
     write_response,
 )
+from isthmus.cluster.data_streams import stream
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
@@ -309,7 +310,8 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
             version_type=vtype,
         )
         meta = s.cluster.state.indices.get(item.index)
-        if meta is None and item.index not in s.cluster.state.aliases():
+        known = item.index in s.cluster.state.aliases() or stream(s.cluster.state, item.index)
+        if meta is None and not known:
             from isthmus.errors import IndexNotFoundError
 
             raise IndexNotFoundError(item.index)
