@@ -297,3 +297,39 @@ def test_multi_match_bool_prefix_adds_up_fields(es: Elasticsearch, corpus: str) 
     assert set(scores) == {"1", "2", "3", "5"}
     # Matching the term and the prefix scores above matching one of them.
     assert min(scores["1"], scores["5"]) > max(scores["2"], scores["3"])
+
+
+def test_terms_lookup_takes_values_from_another_document(es: Elasticsearch, corpus: str) -> None:
+    es.index(
+        index="features-lookup",
+        id="picks",
+        document={"wanted": {"tags": ["a", "c"]}, "list": [{"p": 5}, {"p": 30}]},
+        refresh=True,
+    )
+    try:
+        by_tag = {
+            "terms": {"tag": {"index": "features-lookup", "id": "picks", "path": "wanted.tags"}}
+        }
+        assert ids_of(es.search(index=corpus, query=by_tag)) == {"1", "2", "3", "4"}
+        nested = {"terms": {"price": {"index": "features-lookup", "id": "picks", "path": "list.p"}}}
+        assert ids_of(es.search(index=corpus, query={"bool": {"filter": [nested]}})) == {"3", "4"}
+        missing = {"terms": {"tag": {"index": "features-lookup", "id": "nope", "path": "x"}}}
+        assert ids_of(es.search(index=corpus, query=missing)) == set()
+        assert es.count(index=corpus, query=by_tag)["count"] == 4
+        status, body = api_error(
+            lambda: es.search(
+                index=corpus,
+                query={"terms": {"tag": {"index": "no-such-index", "id": "1", "path": "x"}}},
+            )
+        )
+        assert status == 404
+        assert body["error"]["type"] == "index_not_found_exception"
+        status, body = api_error(
+            lambda: es.search(
+                index=corpus, query={"terms": {"tag": {"index": "features-lookup", "path": "x"}}}
+            )
+        )
+        assert status == 400
+        assert body["error"]["reason"] == "[terms] query lookup element requires specifying the id."
+    finally:
+        es.indices.delete(index="features-lookup")

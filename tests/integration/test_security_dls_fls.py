@@ -410,3 +410,23 @@ def test_fls_hides_fields_from_get_mapping(
     assert "title" in props
     full = admin.indices.get_mapping(index=INDEX)[INDEX]["mappings"]["properties"]
     assert "salary" in full
+
+
+def test_terms_lookup_reads_as_the_caller(
+    secured: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    # The lookup document is read with the caller's privileges and DLS (ES: a get as the user).
+    dave = _client(secured, "dave")
+    own = {"terms": {"dept": {"index": INDEX, "id": "1", "path": "dept"}}}
+    assert _ids(dave.search(index=INDEX, query=own)) == ENG
+    hidden = {"terms": {"dept": {"index": INDEX, "id": "3", "path": "dept"}}}
+    assert _ids(dave.search(index=INDEX, query=hidden)) == set()
+    fiona = _client(secured, "fiona")
+    lookup = {"terms": {"title": {"index": OPEN, "id": "n1", "path": "title"}}}
+    with pytest.raises(ApiError) as info:
+        fiona.search(index=INDEX, query=lookup)
+    assert info.value.meta.status == 403
+    error = info.value.body["error"]
+    assert error["type"] == "security_exception"
+    assert "action [indices:data/read/get] is unauthorized for user [fiona]" in error["reason"]
+    assert f"on indices [{OPEN}]" in error["reason"]

@@ -17,13 +17,16 @@ from isthmus.actions.documents import parse_json_object
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
+from isthmus.http.handlers.documents import GET_ACTION
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.search.terms_lookup import TermsLookup, apply_lookups, extract_values, find_lookups
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
 from isthmus.wire.names import FIELD_CAPS_ACTION, SEARCH_ACTION
 
 if TYPE_CHECKING:
     from isthmus.actions.async_search import AsyncSearchActions
     from isthmus.actions.ccs_search import CrossClusterSearch
+    from isthmus.actions.documents import DocumentActions
     from isthmus.actions.field_caps import FieldCapsActions
     from isthmus.actions.search import SearchActions
     from isthmus.cluster.service import ClusterService
@@ -88,6 +91,7 @@ COUNT_PARAMS = (
 
 
 MSEARCH_ACTION = "indices:data/read/msearch"
+LOOKUP_ACTION = GET_ACTION  # what reading a terms lookup document needs
 ASYNC_SUBMIT = "indices:data/read/async_search/submit"
 MSEARCH_PARAMS = (
     "max_concurrent_searches",
@@ -159,6 +163,7 @@ class SearchApiDeps:
     async_search: AsyncSearchActions
     field_caps: FieldCapsActions
     authz: IndexAuthorization | None
+    documents: DocumentActions | None = None  # terms lookups read documents through it
 
 
 def routes(s: SearchApiDeps) -> list[Route]:
@@ -173,10 +178,37 @@ def routes(s: SearchApiDeps) -> list[Route]:
             s.cluster.state,
         )
 
+    async def with_lookups(req: Request, body: Any) -> Any:
+        """``body`` with its terms lookups replaced by the values the caller may read."""
+        if not isinstance(body, dict):
+            return body
+        wanted = find_lookups(body)
+        if not wanted:
+            return body
+        found = {lookup: await lookup_values(req, lookup) for lookup in wanted}
+        return apply_lookups(body, found)
+
+    async def lookup_values(req: Request, lookup: TermsLookup) -> list[Any]:
+        # ES reads the lookup document as the caller: `read` on its index, DLS/FLS applied.
+        restrict = None
+        if s.authz is not None and req.subject is not None:
+            access = s.authz.authorizer.index_access(req.subject, LOOKUP_ACTION, lookup.index)
+            if not access.granted:
+                raise s.authz.authorizer.denied(req.subject, LOOKUP_ACTION, [lookup.index])
+            restrict = index_restrictions(
+                s.authz.authorizer, req.subject, LOOKUP_ACTION, [lookup.index], s.cluster.state
+            )
+        assert s.documents is not None
+        params = {"routing": lookup.routing} if lookup.routing else {}
+        doc = await s.documents.get(lookup.index, lookup.id, params, restrict)
+        if not doc.get("found"):
+            return []
+        return extract_values(doc.get("_source") or {}, lookup.path)
+
     async def search(req: Request) -> dict[str, Any]:
         return await s.ccs.run(
             req.path_params.get("index"),
-            json_object(req),
+            await with_lookups(req, json_object(req)),
             req.params,
             req.subject,
             restrictions(req),
@@ -185,7 +217,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
     async def count(req: Request) -> dict[str, Any]:
         return await s.ccs.count(
             req.path_params.get("index"),
-            json_object(req),
+            await with_lookups(req, json_object(req)),
             req.params,
             req.subject,
             restrictions(req),
@@ -243,6 +275,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
                             split_expression(index),
                             s.cluster.state,
                         )
+                    body = await with_lookups(req, body)
                     result = await s.ccs.run(index, body, merged, req.subject, restrict)
                 except IsthmusError as exc:
                     error = exc.to_body()
@@ -264,7 +297,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
     async def async_submit(req: Request) -> Response:
         status, body = await s.async_search.submit(
             req.path_params.get("index"),
-            json_object(req),
+            await with_lookups(req, json_object(req)),
             req.params,
             req.subject,
             restrictions(req),
