@@ -107,7 +107,7 @@ def apply_lookups(
     return out
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: Mapping[str, Any]) -> dict[str, Any]:
     # Only the containers are copied: the caller's body stays as it was sent.
     root: dict[str, Any] = dict(value)
     stack: list[Any] = [root]
