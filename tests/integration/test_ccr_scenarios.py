@@ -43,8 +43,9 @@ from .doctor_levels import expected_at, mismatches, run_levels
 ON_PAIR = [s for s in ccr_scenarios("proxy") if on_pair(s.spec, spec_of(s.model)) is not None]
 LAB_UP = "ccr-leader-role-without-read"  # built from nothing by `isthmus lab up`
 # The doctor, at its four evidence levels, while the symptom shows: the declared verdict (the
-# black-holed path) for the unreachable leader, green for a failure of replication alone.
-DOCTOR = ("ccr-leader-unreachable", "ccr-leader-deleted")
+# black-holed path) for the unreachable leader, in both models; green for a failure of
+# replication alone.
+DOCTOR = ("ccr-leader-unreachable", "ccr-leader-deleted", "ccr-cert-leader-unreachable")
 
 
 def test_ccr_scenarios_are_in_the_lab_not_in_the_doctors_list() -> None:
