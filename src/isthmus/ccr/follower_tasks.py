@@ -36,7 +36,7 @@ from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.cluster.metadata import AliasMetadata, ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
-from isthmus.errors import IndexClosedError, IndexNotFoundError
+from isthmus.errors import IndexClosedError, IndexNotFoundError, IsthmusError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.settings.catalog import find
@@ -193,7 +193,16 @@ class FollowerTasks:
                 raise IndexClosedError(meta.name, meta.uuid)
             # Through the shard: a full disk is reported, and long polls of followers of this
             # index (a chain) wake up.
-            stats = await shard.apply_replicated(ops, meta.mapping)
+            try:
+                stats = await shard.apply_replicated(ops, meta.mapping)
+            except IsthmusError:
+                raise
+            except Exception as exc:
+                # The shard closed under the write (the follower closed, e.g. to take a static
+                # setting): its store is gone, which is the closed index ES's write meets.
+                if shard.closed:
+                    raise IndexClosedError(meta.name, meta.uuid) from exc
+                raise
             return stats.local_checkpoint
 
         return apply
