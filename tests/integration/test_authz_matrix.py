@@ -89,6 +89,7 @@ def _path(route: Route, target: str, username: str) -> str:
         "task_id": "node:1",
         "alias": "nowhere",  # /_isthmus/remote/health/{alias}
         "feature": "disk",  # /_health_report/{feature}
+        "new_index": "pub-rolled",  # /{index}/_rollover/{new_index}
     }
     parts = []
     for seg in route.segments:
