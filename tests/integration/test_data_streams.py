@@ -173,3 +173,41 @@ def test_templates_and_streams_survive_a_restart(fresh_node: NodeProcess) -> Non
     assert es.cluster.get_component_template(name="keep-ct")["component_templates"]
     es.indices.refresh(index="keep-a")
     assert es.count(index="keep-a", q="k:v")["count"] == 1
+
+
+def test_alias_rollover_and_backing_index_deletion(es: Elasticsearch) -> None:
+    es.indices.create(index="ro18-000001", aliases={"ro18": {"is_write_index": True}})
+    es.index(index="ro18", document={"n": 1}, refresh=True)
+    rolled = es.indices.rollover(alias="ro18", conditions={"max_docs": 1}).body
+    assert (rolled["old_index"], rolled["new_index"], rolled["rolled_over"]) == (
+        "ro18-000001", "ro18-000002", True
+    )  # fmt: skip
+    aliases = es.indices.get_alias(name="ro18").body
+    assert aliases == {
+        "ro18-000001": {"aliases": {"ro18": {"is_write_index": False}}},
+        "ro18-000002": {"aliases": {"ro18": {"is_write_index": True}}},
+    }
+    assert es.index(index="ro18", document={"n": 2})["_index"] == "ro18-000002"
+    es.indices.create(index="ro18-plain", aliases={"ro18-p": {}})
+    assert error_of(lambda: es.indices.rollover(alias="ro18-p")) == (
+        400, "illegal_argument_exception", "index name [ro18-plain] does not match pattern '^.*-\\d+$'"
+    )  # fmt: skip
+    assert error_of(lambda: es.indices.rollover(alias="ro18-none"))[2] == (
+        "rollover target [ro18-none] does not exist"
+    )
+    # A stream's write index may not be deleted; an older backing index may, and leaves it.
+    es.indices.put_index_template(name="del18", index_patterns=["del18-*"], data_stream={})
+    es.indices.create_data_stream(name="del18-s")
+    old = es.indices.rollover(alias="del18-s")["old_index"]
+    (stream,) = es.indices.get_data_stream(name="del18-s")["data_streams"]
+    write = stream["indices"][-1]["index_name"]
+    assert error_of(lambda: es.indices.delete(index=write)) == (
+        400,
+        "illegal_argument_exception",
+        f"index [{write}] is the write index for data stream [del18-s] and cannot be deleted",
+    )
+    es.indices.delete(index=old)
+    (stream,) = es.indices.get_data_stream(name="del18-s")["data_streams"]
+    assert [i["index_name"] for i in stream["indices"]] == [write]
+    es.indices.delete_data_stream(name="del18-s")
+    es.indices.delete_index_template(name="del18")

@@ -9,6 +9,7 @@ without the other.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +38,14 @@ from isthmus.errors import (
     XContentParseError,
 )
 from isthmus.settings.values import parse_bytes, parse_time
+
+
+def next_index_name(name: str) -> str:
+    """ES's generated rollover name: the trailing counter plus one, zero-padded to 6."""
+    match = re.fullmatch(r"(.*-)(\d+)", name)
+    if match is None:
+        raise IllegalArgumentError(f"index name [{name}] does not match pattern '^.*-\\d+$'")
+    return f"{match.group(1)}{int(match.group(2)) + 1:06d}"
 
 
 async def create_stream(admin: IndicesActions, name: str) -> IndexMetadata:
@@ -294,10 +303,11 @@ class DataStreamActions:
         state = self.cluster.state
         ds = stream(state, target)
         if ds is None:
+            return await self._rollover_alias(target, new_index, body, conditions, dry_run)
+        if any(body.get(k) for k in ("settings", "mappings", "aliases")):
             raise IllegalArgumentError(
-                f"rollover target [{target}] does not exist"
-                if target not in state.aliases()
-                else f"rollover target [{target}] is not a data stream"
+                "aliases, mappings, and index settings may not be specified when rolling over a "
+                "data stream"
             )
         if new_index is not None:
             raise ActionRequestValidationError(
@@ -322,6 +332,64 @@ class DataStreamActions:
 
         await self.admin.create(new_name, None, data_stream=ds.name, also=register)
         return self._answer(old, new_name, results, rolled=True, dry_run=False)
+
+    async def _rollover_alias(
+        self,
+        alias: str,
+        new_index: str | None,
+        body: Mapping[str, Any],
+        conditions: list[Condition],
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """Rollover of an alias (ES's MetadataRolloverService): a new index (the old name's
+        counter plus one, 6 digits, unless named) takes over the alias's writes."""
+        state = self.cluster.state
+        if alias in state.indices:
+            raise IllegalArgumentError(
+                "rollover target is a [concrete index] but one of [alias,data_stream] was expected"
+            )
+        pointed = state.aliases().get(alias)
+        if not pointed:
+            raise IllegalArgumentError(f"rollover target [{alias}] does not exist")
+        writers = [m for m in pointed if m.aliases[alias].is_write_index]
+        if not writers and len(pointed) == 1 and pointed[0].aliases[alias].is_write_index is None:
+            writers = pointed
+        if len(writers) != 1:
+            raise IllegalArgumentError(f"rollover target [{alias}] does not point to a write index")
+        old = writers[0]
+        new_name = new_index or next_index_name(old.name)
+        facts = await self._facts(old)
+        results, roll = evaluate(conditions, facts)
+        if dry_run or not roll:
+            return self._answer(old.name, new_name, results, rolled=False, dry_run=dry_run)
+        explicit_writer = old.aliases[alias].is_write_index is True
+        create_body = {k: body[k] for k in ("settings", "mappings", "aliases") if body.get(k)}
+        create_body["aliases"] = {
+            **dict(create_body.get("aliases") or {}),
+            alias: {**old.aliases[alias].to_json(), "is_write_index": True}
+            if explicit_writer
+            else {k: v for k, v in old.aliases[alias].to_json().items() if k != "is_write_index"},
+        }
+
+        def move_alias(current: ClusterMetadata) -> ClusterMetadata:
+            previous = current.indices.get(old.name)
+            if previous is None or alias not in previous.aliases:
+                return current
+            aliases = dict(previous.aliases)
+            if explicit_writer:  # the old index keeps the alias for reads
+                aliases[alias] = replace(aliases[alias], is_write_index=False)
+            else:
+                del aliases[alias]
+            updated = replace(
+                previous,
+                aliases=aliases,
+                version=previous.version + 1,
+                aliases_version=previous.aliases_version + 1,
+            )
+            return replace(current, indices={**current.indices, old.name: updated})
+
+        await self.admin.create(new_name, create_body, also=move_alias)
+        return self._answer(old.name, new_name, results, rolled=True, dry_run=False)
 
     @staticmethod
     def _answer(

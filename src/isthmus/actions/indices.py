@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import AliasAction
+from isthmus.cluster.data_streams import stream, timestamp_mapping, without_backing
 from isthmus.cluster.metadata import (
     AliasMetadata,
     ClusterMetadata,
@@ -23,7 +24,6 @@ from isthmus.cluster.metadata import (
     validate_alias_name,
     validate_index_name,
 )
-from isthmus.cluster.new_index import check_new_index
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import (
     IndicesOptions,
@@ -31,8 +31,10 @@ from isthmus.cluster.resolve import (
     check_destructive,
     resolve,
     split_expression,
+    write_index,
 )
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.templates import find_composable, merge_mappings, resolve_templates
 from isthmus.errors import (
     ActionRequestValidationError,
     AliasesNotFoundError,
@@ -40,6 +42,7 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     InvalidAliasNameError,
+    InvalidIndexNameError,
     ParsingError,
     ResourceAlreadyExistsError,
     SettingsError,
@@ -114,7 +117,18 @@ class IndicesActions:
 
     # --- create / delete ----------------------------------------------------------------------
 
-    async def create(self, name: str, body: Mapping[str, Any] | None) -> IndexMetadata:
+    async def create(
+        self,
+        name: str,
+        body: Mapping[str, Any] | None,
+        *,
+        data_stream: str | None = None,
+        also: Callable[[ClusterMetadata], ClusterMetadata] | None = None,
+    ) -> IndexMetadata:
+        """Create ``name``, merging the templates that match it (ES's order: component
+        templates, the composable template, then the request). ``data_stream``: the index is
+        a backing index of that stream (its template is the stream's; hidden; ``@timestamp``
+        mapped), and ``also`` registers it in the stream within the same metadata change."""
         validate_index_name(name)
         body = dict(body or {})
         for key in body:
@@ -122,11 +136,26 @@ class IndicesActions:
                 raise ParsingError(f"unknown key [{key}] for create index")
             if body[key] is not None and not isinstance(body[key], Mapping):
                 raise ElasticsearchParseError(f"key [{key}] must be an object")
-        settings = normalize_index_settings(body.get("settings") or {}, creating=True)
+        requested = normalize_index_settings(body.get("settings") or {}, creating=True)
+        hidden = requested.get("index.hidden") == "true"
+        found = resolve_templates(self.cluster.state.customs, data_stream or name, hidden=hidden)
+        if data_stream is None and found.composable and found.composable.data_stream is not None:
+            raise IllegalArgumentError(
+                f"cannot create index with name [{name}], because it matches with template "
+                f"[{found.composable.name}] that creates data streams only, use create data "
+                "stream api instead"
+            )
+        settings = {**found.settings, **requested}
         settings = {k: v for k, v in settings.items() if v != ""}
-        mapping = IndexMapping(body.get("mappings") or {})
+        mappings = merge_mappings(found.mappings, body.get("mappings"))
+        if data_stream is not None:
+            mappings = timestamp_mapping(mappings)
+            settings["index.hidden"] = "true"
+        mapping = IndexMapping(mappings or {})
         aliases: dict[str, AliasMetadata] = {}
-        for alias, spec in (body.get("aliases") or {}).items():
+        # A backing index takes no template alias: aliases of a data stream are its own.
+        template_aliases = {} if data_stream is not None else found.aliases
+        for alias, spec in {**template_aliases, **(body.get("aliases") or {})}.items():
             validate_alias_name(alias)
             if spec is not None and not isinstance(spec, Mapping):
                 raise ElasticsearchParseError(f"key [{alias}] must be an object")
@@ -153,20 +182,50 @@ class IndicesActions:
         )
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            check_new_index(state, name, aliases)
-            return replace(state, indices={**state.indices, name: meta})
+            # Only cluster-wide blocks stop a creation (no index block exists for it yet).
+            blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
+            if blocked is not None:
+                raise blocked
+            existing = state.indices.get(name)
+            if existing is not None:
+                raise ResourceAlreadyExistsError(name, existing.uuid)
+            if name in state.aliases():
+                raise InvalidIndexNameError(name, "already exists as alias")
+            for alias in aliases:
+                if alias in state.indices:
+                    raise InvalidAliasNameError(
+                        f"Invalid alias name [{alias}]: an index or data stream exists with the "
+                        "same name as the alias"
+                    )
+            if stream(state, name) is not None:
+                raise InvalidIndexNameError(name, "already exists as data stream")
+            created = replace(state, indices={**state.indices, name: meta})
+            return created if also is None else also(created)
 
-        await self.cluster.submit(f"create-index [{name}]", change)
+        source = "api" if data_stream is None else "initialize_data_stream"
+        await self.cluster.submit(f"create-index [{name}], cause [{source}]", change)
         return meta
 
     async def ensure_exists(self, name: str, auto_create: str) -> IndexMetadata:
-        """Auto-create ``name`` on first write, under ``action.auto_create_index``."""
-        if not _auto_create_allows(auto_create, name):
+        """Auto-create ``name`` on first write, under ``action.auto_create_index``; a matching
+        composable template's ``allow_auto_create`` overrides the setting, and a template with
+        ``data_stream`` makes the first write create that data stream (ES's AutoCreateIndex)."""
+        template = find_composable(self.cluster.state.customs, name)
+        allowed = (
+            template.allow_auto_create
+            if template is not None and template.allow_auto_create is not None
+            else _auto_create_allows(auto_create, name)
+        )
+        if not allowed:
             raise IndexNotFoundError(name)
         try:
+            if template is not None and template.data_stream is not None:
+                from isthmus.actions.data_streams import create_stream
+
+                return await create_stream(self, name)
             return await self.create(name, None)
         except ResourceAlreadyExistsError:
-            meta = self.cluster.state.indices.get(name)
+            meta = write_index(self.cluster.state, name)
             assert meta is not None
             return meta
 
@@ -193,6 +252,7 @@ class IndicesActions:
             blocked = blocks.check_delete(state, [state.indices[n] for n in names])
             if blocked is not None:
                 raise blocked
+            state = without_backing(state, names)
             return replace(
                 state, indices={k: v for k, v in state.indices.items() if k not in names}
             )

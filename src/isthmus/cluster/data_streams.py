@@ -198,3 +198,20 @@ def timestamp_mapping(mappings: dict[str, Any] | None) -> dict[str, Any]:
             )
     out["properties"] = props
     return out
+
+
+def without_backing(state: ClusterMetadata, deleted: set[str]) -> ClusterMetadata:
+    """``state`` after deleting indices ``deleted``: a stream's write index may not go (ES's
+    400); another backing index leaves its stream with it."""
+    found = streams(state)
+    changed: dict[str, DataStream] = {}
+    for name, ds in found.items():
+        if not deleted & set(ds.indices):
+            continue
+        if ds.write_index in deleted:
+            raise IllegalArgumentError(
+                f"index [{ds.write_index}] is the write index for data stream [{name}] and "
+                "cannot be deleted"
+            )
+        changed[name] = replace(ds, indices=tuple(i for i in ds.indices if i not in deleted))
+    return with_streams(state, {**found, **changed}) if changed else state
