@@ -99,8 +99,10 @@ def test_follow_with_a_replication_key(lab: Lab) -> None:
     es = client(lab, "replicator", "replicator-pw")
     admin = client(lab, "elastic", ELASTIC_PASSWORD)
     leader = leader_client(lab)
-    resp = es.ccr.follow(index="logs-copy", remote_cluster=ALIAS, leader_index=INDEX)
-    assert resp["index_following_started"] is True
+    resp = es.ccr.follow(
+        index="logs-copy", remote_cluster=ALIAS, leader_index=INDEX, wait_for_active_shards=1
+    )
+    assert resp["index_following_started"] is True  # ES says so once it waited for a shard
     wait_for(lambda: docs(admin, "logs-copy") == docs(leader, INDEX))
     leader.index(index=INDEX, id="1", document={"msg": "changed"})
     leader.delete(index=INDEX, id="2")
