@@ -24,6 +24,7 @@ from isthmus.cluster.metadata import (
     validate_alias_name,
     validate_index_name,
 )
+from isthmus.cluster.new_index import check_new_index
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import (
     IndicesOptions,
@@ -182,21 +183,7 @@ class IndicesActions:
         )
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            # Only cluster-wide blocks stop a creation (no index block exists for it yet).
-            blocked = blocks.check(state, blocks.Level.METADATA_WRITE, [])
-            if blocked is not None:
-                raise blocked
-            existing = state.indices.get(name)
-            if existing is not None:
-                raise ResourceAlreadyExistsError(name, existing.uuid)
-            if name in state.aliases():
-                raise InvalidIndexNameError(name, "already exists as alias")
-            for alias in aliases:
-                if alias in state.indices:
-                    raise InvalidAliasNameError(
-                        f"Invalid alias name [{alias}]: an index or data stream exists with the "
-                        "same name as the alias"
-                    )
+            check_new_index(state, name, aliases)
             if stream(state, name) is not None:
                 raise InvalidIndexNameError(name, "already exists as data stream")
             created = replace(state, indices={**state.indices, name: meta})
