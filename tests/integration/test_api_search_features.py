@@ -333,3 +333,48 @@ def test_terms_lookup_takes_values_from_another_document(es: Elasticsearch, corp
         assert body["error"]["reason"] == "[terms] query lookup element requires specifying the id."
     finally:
         es.indices.delete(index="features-lookup")
+
+
+def test_indices_boost_multiplies_the_scores_of_an_index(es: Elasticsearch, corpus: str) -> None:
+    es.index(index="features-boosted", id="b1", document={"title": "quick"}, refresh=True)
+    es.indices.put_alias(index="features-boosted", name="features-boost-alias")
+    try:
+        query = {"match": {"title": "quick"}}
+        plain = es.search(index=[corpus, "features-boosted"], query=query)
+        base = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}
+        boosted = es.search(
+            index=[corpus, "features-boosted"],
+            query=query,
+            indices_boost=[{"features-boost-alias": 3.0}, {"features-b*": 100}, {corpus: 0.5}],
+        )
+        scores = {h["_id"]: h["_score"] for h in boosted["hits"]["hits"]}
+        assert scores["b1"] == pytest.approx(base["b1"] * 3.0)  # the first entry wins
+        assert scores["1"] == pytest.approx(base["1"] * 0.5)
+        assert boosted["hits"]["hits"][0]["_id"] == "b1"
+        assert boosted["hits"]["max_score"] == pytest.approx(scores["b1"])
+        status, body = api_error(
+            lambda: es.search(index=corpus, indices_boost=[{"no-such-index": 2}])
+        )
+        assert status == 404 and body["error"]["type"] == "index_not_found_exception"
+        for bad, reason in (
+            ([{"a": "x"}], "Expected [VALUE_NUMBER] in [indices_boost] but found [VALUE_STRING]"),
+            ([{"a": 1, "b": 2}], "Expected [END_OBJECT] in [indices_boost] but found [FIELD_NAME]"),
+            ([{}], "Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]"),
+            ({"a": 1}, "Unknown key for a START_OBJECT in [indices_boost]."),
+        ):
+            status, body = api_error(
+                lambda bad=bad: es.search(index=corpus, body={"indices_boost": bad})
+            )
+            assert (status, body["error"]["type"]) == (400, "parsing_exception")
+            assert body["error"]["reason"] == reason
+        # With REST API compatibility 7 the object form is read as the array form.
+        compat = "application/vnd.elasticsearch+json;compatible-with=7"
+        old = es.perform_request(
+            "POST",
+            f"/{corpus},features-boosted/_search",
+            headers={"accept": compat, "content-type": compat},
+            body={"query": query, "indices_boost": {"features-boosted": 3.0}},
+        )
+        assert old["hits"]["hits"][0]["_score"] == pytest.approx(base["b1"] * 3.0)
+    finally:
+        es.indices.delete(index="features-boosted")

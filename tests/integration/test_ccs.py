@@ -445,3 +445,35 @@ def test_source_comes_back_as_indexed_locally_and_across_clusters(
     # Source filtering still parses and filters.
     only = Elasticsearch(local.url).search(index="my:raw-src", source_includes=["name"]).body
     assert only["hits"]["hits"][0]["_source"] == {"name": "café"}
+
+
+@pytest.mark.parametrize("minimize", [True, False])
+def test_search_features_across_clusters(
+    clusters: tuple[NodeProcess, NodeProcess], minimize: bool
+) -> None:
+    # terminate_after, indices_boost naming remote:index, fields and named queries, with the
+    # remote answering for itself (the default) and shard by shard.
+    lc = Elasticsearch(clusters[0].url)
+    query = {"match": {"msg": {"query": "hello", "_name": "greets"}}}
+    plain = lc.search(index="logs,my:logs", query=query, ccs_minimize_roundtrips=minimize)
+    base = plain["hits"]["max_score"]
+    boosted = lc.search(
+        index="logs,my:logs",
+        query=query,
+        indices_boost=[{"my:logs": 2.0}, {"logs": 0.5}],
+        fields=["tag"],
+        size=40,
+        ccs_minimize_roundtrips=minimize,
+    )
+    hits = boosted["hits"]["hits"]
+    by_index = {h["_index"]: h["_score"] for h in hits}
+    assert by_index["my:logs"] == pytest.approx(base * 2.0)
+    assert by_index["logs"] == pytest.approx(base * 0.5)
+    assert [h["_index"] for h in hits[:20]] == ["my:logs"] * 20
+    assert all(h["matched_queries"] == ["greets"] for h in hits)
+    assert hits[0]["fields"]["tag"][0].startswith("t")
+    stopped = lc.search(
+        index="logs,my:logs", terminate_after=3, size=0, ccs_minimize_roundtrips=minimize
+    )
+    assert stopped["terminated_early"] is True
+    assert stopped["hits"]["total"]["value"] == 6

@@ -150,7 +150,12 @@ class CrossClusterSearch:
             parts.append(part)
             jobs.append(
                 self._remote(
-                    part, list(names), remote_body, remote_params, subject, _timeout(params, body)
+                    part,
+                    list(names),
+                    boosts_for_cluster(remote_body, alias),
+                    remote_params,
+                    subject,
+                    _timeout(params, body),
                 )
             )
         if progress is not None:
@@ -372,7 +377,7 @@ class _RemoteShardSet:
         request = QueryPhaseRequest(
             index=target.index,
             shard=target.shard,
-            body=self.body,
+            body=boosts_for_cluster(self.body, alias),
             params=self.params,
             now_ms=now_ms,
             collect_all=collect_all,
@@ -389,6 +394,23 @@ class _RemoteShardSet:
 
 # Clusters' hits merged on the event loop up to this many (without aggregations).
 INLINE_MERGE_HITS = 1000
+
+
+def boosts_for_cluster(body: dict[str, Any], alias: str) -> dict[str, Any]:
+    """The body a remote cluster runs: of ``indices_boost`` only its own entries
+    (``alias:index``), named as it knows them; entries for this or other clusters dropped."""
+    entries = body.get("indices_boost")
+    if not isinstance(entries, list) or not entries:
+        return body
+    prefix = alias + ":"
+    own = [
+        {name[len(prefix) :]: boost}
+        for entry in entries
+        if isinstance(entry, dict)
+        for name, boost in entry.items()
+        if name.startswith(prefix)
+    ]
+    return {**body, "indices_boost": own}
 
 
 def _timeout(params: Mapping[str, str], body: Mapping[str, Any] | None) -> float | None:

@@ -39,7 +39,7 @@ from isthmus.actions.search_shard import (
     query_shard,
 )
 from isthmus.cluster.metadata import IndexMetadata
-from isthmus.cluster.resolve import IndicesOptions, Resolved, resolve
+from isthmus.cluster.resolve import IndicesOptions, Resolved, is_remote_expression, resolve
 from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
@@ -138,9 +138,11 @@ class SearchActions:
         collect_all: bool,
         restrictions: IndexRestrictions | None,
         remote: RemoteShards | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> tuple[list[ShardResult], list[_ShardFailure], int]:
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
+        boosts = self._index_boosts(req, params)
         if remote is not None:
             for index, shard_no, job in remote.jobs(req, now_ms, collect_all):
                 jobs.append(job)
@@ -164,6 +166,7 @@ class SearchActions:
                     max_window=window,
                     restriction=_restriction(restrictions, meta.name),
                     max_regex_length=_max_regex_length(meta),
+                    index_boost=boosts.get(meta.name, 1.0),
                 )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
@@ -190,6 +193,21 @@ class SearchActions:
             else:
                 results.append(outcome)
         return results, failures, len(keys)
+
+    def _index_boosts(
+        self, req: SearchRequest, params: Mapping[str, str] | None
+    ) -> dict[str, float]:
+        """``indices_boost`` by concrete local index: each entry (an index, alias or pattern)
+        resolved as the search's indices are; the first entry naming an index wins. Entries
+        of other clusters (``alias:index``) were handed to their clusters."""
+        boosts: dict[str, float] = {}
+        options = IndicesOptions.from_params(params or {}, default=SEARCH_OPTIONS)
+        for name, boost in req.indices_boost:
+            if is_remote_expression(name):
+                continue
+            for target in resolve(self.cluster.state, name, options):
+                boosts.setdefault(target.index.name, boost)
+        return boosts
 
     def _phase_error(self, failures: list[_ShardFailure]) -> SearchPhaseExecutionError:
         first = failures[0].error
@@ -360,7 +378,13 @@ class SearchActions:
         now_ms = int(self.clock() * 1000)
         targets = self._targets(expression, params) if include_local else []
         results, failures, total_shards = await self._run_shards(
-            targets, req, now_ms, collect_all=collect_all, restrictions=restrictions, remote=remote
+            targets,
+            req,
+            now_ms,
+            collect_all=collect_all,
+            restrictions=restrictions,
+            remote=remote,
+            params=params,
         )
         if failures and not results:
             raise self._phase_error(failures)
@@ -431,6 +455,7 @@ class SearchActions:
         meta = self.cluster.state.indices.get(index)
         if meta is None:
             raise IndexNotFoundError(index)
+        boost = self._index_boosts(req, None).get(meta.name, 1.0)
         for shard in self.indices.shards_of(meta):
             if shard.shard_id.shard != shard_no:
                 continue
@@ -450,6 +475,7 @@ class SearchActions:
                     max_window=int(meta.setting("index.max_result_window", "10000")),
                     restriction=restriction,
                     max_regex_length=_max_regex_length(meta),
+                    index_boost=boost,
                 )
             )
             return result

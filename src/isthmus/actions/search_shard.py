@@ -195,8 +195,11 @@ def query_shard(
     max_window: int = 10000,
     restriction: IndexRestriction | None = None,
     max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH,
+    index_boost: float = 1.0,
 ) -> ShardResult:
-    """Query (and fetch) one shard; see the module docstring for the three paths."""
+    """Query (and fetch) one shard; see the module docstring for the three paths.
+    ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
+    shard's query."""
     if not collect_all and req.from_ + req.size > max_window:
         raise IllegalArgumentError(
             f"Result window is too large, from + size must be less than or equal to: "
@@ -210,6 +213,8 @@ def query_shard(
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)
     query = build_query(req.query, schema, mapping, now_ms, filters, restriction, index)
+    if index_boost != 1.0:
+        query = tantivy.Query.boost_query(query, index_boost)
     post = None
     if req.post_filter is not None:
         post_filter = req.post_filter

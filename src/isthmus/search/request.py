@@ -58,7 +58,6 @@ UNSUPPORTED_BODY_KEYS = {
     "collapse",
     "rescore",
     "suggest",
-    "indices_boost",
     "script_fields",
     "ext",
     "slice",
@@ -98,6 +97,9 @@ _TOKENS: dict[str, frozenset[str]] = {
     "fields": frozenset({"START_ARRAY"}),
     "search_after": frozenset({"START_ARRAY"}),
     "stats": frozenset({"START_ARRAY"}),
+    # ES 8 reads only the array form (the object form needs REST API compatibility with 7,
+    # which the search handler turns into the array form).
+    "indices_boost": frozenset({"START_ARRAY"}),
 }
 
 
@@ -157,6 +159,8 @@ class SearchRequest:
     rest_total_hits_as_int: bool = False
     typed_keys: bool = False
     search_type: str = "query_then_fetch"
+    # (index, alias or pattern; boost) in request order: the first entry naming an index wins.
+    indices_boost: tuple[tuple[str, float], ...] = ()
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -473,8 +477,30 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         stored_fields_none=stored_none,
         rest_total_hits_as_int=as_int,
         search_type=search_type,
+        indices_boost=parse_indices_boost(body.get("indices_boost", [])),
         typed_keys=params.get("typed_keys") == "true",
     )
+
+
+def parse_indices_boost(raw: list[Any]) -> tuple[tuple[str, float], ...]:
+    """``[{"index": boost}, ...]``: one index, alias or pattern per object, ES's token errors."""
+    out = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise ParsingError(
+                f"Expected [START_OBJECT] in [indices_boost] but found [{xcontent.token(item)}]"
+            )
+        if not item:
+            raise ParsingError("Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]")
+        name, boost = next(iter(item.items()))
+        if isinstance(boost, bool) or not isinstance(boost, int | float):
+            raise ParsingError(
+                f"Expected [VALUE_NUMBER] in [indices_boost] but found [{xcontent.token(boost)}]"
+            )
+        if len(item) > 1:
+            raise ParsingError("Expected [END_OBJECT] in [indices_boost] but found [FIELD_NAME]")
+        out.append((name, float(boost)))
+    return tuple(out)
 
 
 def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int | None:

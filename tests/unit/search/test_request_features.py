@@ -32,3 +32,13 @@ def test_unknown_search_types(kind: str) -> None:
     assert parse_search({}, {"search_type": "dfs_query_then_fetch"}).search_type == (
         "dfs_query_then_fetch"
     )
+
+
+def test_indices_boost_entries_in_order_and_per_cluster() -> None:
+    from isthmus.actions.ccs_search import boosts_for_cluster
+
+    req = parse_search({"indices_boost": [{"a": 2}, {"my:b*": 1.5}, {"other:c": 3}]}, {})
+    assert req.indices_boost == (("a", 2.0), ("my:b*", 1.5), ("other:c", 3.0))
+    body = {"indices_boost": [{"a": 2}, {"my:b*": 1.5}, {"other:c": 3}], "size": 1}
+    assert boosts_for_cluster(body, "my") == {"indices_boost": [{"b*": 1.5}], "size": 1}
+    assert boosts_for_cluster({"size": 1}, "my") == {"size": 1}

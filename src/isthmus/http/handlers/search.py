@@ -182,6 +182,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
         """``body`` with its terms lookups replaced by the values the caller may read."""
         if not isinstance(body, dict):
             return body
+        body = compatible_body(req, body)
         wanted = find_lookups(body)
         if not wanted:
             return body
@@ -457,6 +458,18 @@ def routes(s: SearchApiDeps) -> list[Route]:
             body=True,
         ),
     ]
+
+
+def compatible_body(req: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """A body sent with REST API compatibility 7 (``compatible-with=7``) in ES 8's terms: the
+    object form of ``indices_boost`` becomes the array form (ES 8 reads no other)."""
+    boost = body.get("indices_boost")
+    if not isinstance(boost, dict):
+        return body
+    asked = req.headers.get("accept", "") + req.headers.get("content-type", "")
+    if "compatible-with=7" not in asked.replace(" ", ""):
+        return body
+    return {**body, "indices_boost": [{name: value} for name, value in boost.items()]}
 
 
 def _names(field: str, value: Any) -> str:
