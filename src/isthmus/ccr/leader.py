@@ -57,7 +57,7 @@ from isthmus.errors import (
     SecurityError,
     ShardNotFoundError,
 )
-from isthmus.index.engine import HistoryOp, ShardEngine
+from isthmus.index.engine import HistoryOp, SeqNoStats, ShardEngine
 from isthmus.index.seq_no import describe_leases
 from isthmus.index.service import RETENTION_LEASE_PERIOD, IndicesService, Shard
 from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, FOLLOWING_INDEX
@@ -162,7 +162,7 @@ class LeaderShards:
         meta = self.index(request.leader_index, request.leader_index_uuid)
         shard = self.shard(meta, request.shard)
         _check_history_uuid(shard.engine, request.expected_history_uuid)
-        operations: tuple[ReplicatedOp, ...] = ()
+        read: tuple[tuple[ReplicatedOp, ...], SeqNoStats] | None = None
         if request.from_seq_no > shard.engine.global_checkpoint:
             moved = await shard.wait_for_checkpoint(
                 request.from_seq_no, request.poll_timeout_ms / 1000
@@ -172,12 +172,13 @@ class LeaderShards:
             shard = self.shard(meta, request.shard)
             _check_history_uuid(shard.engine, request.expected_history_uuid)
             if moved:
-                operations = await asyncio.to_thread(_read, shard, request)
+                read = await asyncio.to_thread(_read, shard, request)
         else:
-            operations = await asyncio.to_thread(_read, shard, request)
-        # Read after the operations: the answer's numbers cover every operation in it.
+            read = await asyncio.to_thread(_read, shard, request)
         engine = shard.engine
-        stats = engine.seq_no_stats()
+        # Nothing read (the poll timed out): the numbers now. The shard's lock may make this
+        # wait for a write, which is why a read takes them in its own thread.
+        operations, stats = read if read is not None else ((), engine.seq_no_stats())
         meta = self._state().by_uuid(meta.uuid) or meta
         return ShardChangesResponse(
             operations=operations,
@@ -337,8 +338,12 @@ def _check_history_uuid(engine: ShardEngine, expected: str) -> None:
         )
 
 
-def _read(shard: Shard, request: ShardChangesRequest) -> tuple[ReplicatedOp, ...]:
-    """The operations ``request`` asks for, up to the global checkpoint (blocking: a thread)."""
+def _read(
+    shard: Shard, request: ShardChangesRequest
+) -> tuple[tuple[ReplicatedOp, ...], SeqNoStats]:
+    """The operations ``request`` asks for, up to the global checkpoint, and the shard's
+    numbers read after them, so they cover every operation in the answer (blocking: a thread;
+    on the event loop, taking the shard's lock would stall it behind a write)."""
     engine = shard.engine
     checkpoint = engine.global_checkpoint
     start = request.from_seq_no
@@ -349,7 +354,7 @@ def _read(shard: Shard, request: ShardChangesRequest) -> tuple[ReplicatedOp, ...
         )
     end = min(checkpoint, start + request.max_operation_count - 1)
     if end < start:  # max_operation_count 0
-        return ()
+        return (), engine.seq_no_stats()
     try:
         ops = engine.changes(start, end, min(request.max_batch_size, MAX_BATCH_BYTES))
     except MissingHistoryOperationsError as exc:
@@ -361,7 +366,7 @@ def _read(shard: Shard, request: ShardChangesRequest) -> tuple[ReplicatedOp, ...
             caused_by=exc,
             extra={REQUESTED_OPS_MISSING: [str(start), str(end)]},
         ) from exc
-    return tuple(_replicated(op) for op in ops)
+    return tuple(_replicated(op) for op in ops), engine.seq_no_stats()
 
 
 def _period_ms(shard: Shard) -> int:

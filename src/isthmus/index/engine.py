@@ -423,6 +423,10 @@ class ShardEngine:
                     )
             for seq in plan.seq_nos:
                 self._tracker.mark_processed(seq)
+            if insert == "INSERT":  # stored as given: followers' next reads come from memory
+                self.ops_history.remember(plan.op_rows)
+            else:
+                self.ops_history.forget_recent()
         self.max_seq_no = plan.max_seq_no
         self.max_seq_no_of_updates_or_deletes = plan.max_seq_no_of_updates_or_deletes
         self._apply(plan.changes)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from isthmus.errors import IllegalArgumentError, MissingHistoryOperationsError
 from isthmus.index.operations import HistoryOp
+from isthmus.index.recent_ops import RecentOps, Row
 from isthmus.index.seq_no import (
     RetentionLease,
     check_add,
@@ -74,6 +75,16 @@ class OperationHistory:
         self._transaction = transaction
         self._clock = clock
         self._path = path
+        # The latest primary writes, while followers read them (see recent_ops).
+        self._recent = RecentOps()
+
+    def remember(self, rows: list[Row]) -> None:
+        """Rows a primary write has just committed (plain ``INSERT``), for the next reads."""
+        self._recent.remember(rows, self._clock())
+
+    def forget_recent(self) -> None:
+        """Operations were stored that the recent window cannot vouch for: drop it."""
+        self._recent.clear()
 
     def read(self, from_seq_no: int, to_seq_no: int, limit: int) -> list[HistoryOp]:
         """The operations stored in ``from_seq_no..to_seq_no`` in order (gaps skipped)."""
@@ -90,6 +101,16 @@ class OperationHistory:
         in the history."""
         out: list[HistoryOp] = []
         seen = 0
+        self._recent.wanted(self._clock())
+        held = self._recent.rows(from_seq_no, to_seq_no)
+        if held is not None:  # the whole range, just written: no gap, no store read
+            for row in held:
+                op = HistoryOp._make(row)
+                out.append(op)
+                seen += op_size(op)
+                if seen > max_bytes:
+                    break
+            return out
         expected = from_seq_no
         cursor = self._db.execute(
             f"SELECT {_OP_COLUMNS} FROM ops WHERE seq_no BETWEEN ? AND ? ORDER BY seq_no",
@@ -148,6 +169,7 @@ class OperationHistory:
             cur = self._db.execute(f"DELETE FROM ops WHERE {where}", params)
             if highest is not None:
                 # At and below the highest dropped operation the history has gaps.
+                self._recent.drop_through(int(highest))
                 old = self._trimmed_to()
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES('history_trimmed_to', ?)",

@@ -8,7 +8,7 @@ state, with ES's messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from isthmus.errors import IsthmusError, VersionConflictError
 
@@ -59,8 +59,10 @@ class StoredDoc:
     source: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryOp:
+class HistoryOp(NamedTuple):
+    """One row of a shard's history (a named tuple in the ``ops`` table's column order: a
+    replication read builds one per operation, ~5x cheaper than a frozen dataclass)."""
+
     seq_no: int
     primary_term: int
     version: int
