@@ -53,6 +53,7 @@ def test_data_stream_lifecycle(es: Elasticsearch) -> None:
     assert [i["index_name"] for i in stream["indices"]] == [first]
     backing = es.indices.get(index=first)[first]
     assert backing["settings"]["index"]["hidden"] == "true"
+    assert backing["data_stream"] == "ds18-app"
     assert backing["mappings"]["properties"]["@timestamp"] == {"type": "date"}
     assert backing["mappings"]["properties"]["host"] == {"type": "keyword"}
 

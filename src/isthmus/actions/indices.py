@@ -15,7 +15,12 @@ from typing import Any
 from isthmus import ES_COMPAT_VERSION
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import AliasAction
-from isthmus.cluster.data_streams import stream, timestamp_mapping, without_backing
+from isthmus.cluster.data_streams import (
+    parent_of,
+    stream,
+    timestamp_mapping,
+    without_backing,
+)
 from isthmus.cluster.metadata import (
     AliasMetadata,
     ClusterMetadata,
@@ -535,6 +540,9 @@ class IndicesActions:
                 "mappings": meta.mapping.to_json(),
                 **rendered,
             }
+            parent = parent_of(self.cluster.state, meta.name)
+            if parent is not None:  # ES names the stream a backing index belongs to
+                out[meta.name]["data_stream"] = parent.name
         return out
 
 
