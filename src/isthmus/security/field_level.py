@@ -315,8 +315,8 @@ def index_restrictions(
         if not name or name.startswith("-"):
             continue  # exclusions only take indices away
         if "*" in name or "?" in name:
-            known = (*state.indices, *aliases, *backing)
-            requested = [n for n in known if simple_match(n, name)]
+            candidates = (*state.indices, *aliases, *backing)
+            requested = [n for n in candidates if simple_match(n, name)]
         else:
             requested = [name]
         for req_name in requested:
