@@ -415,3 +415,100 @@ def test_flattened_field(es: Elasticsearch) -> None:
     assert [b["key"] for b in aggs["aggregations"]["p"]["buckets"]] == ["low", "urgent"]
     assert es.get(index=idx, id="1")["_source"] == docs[0]
     es.indices.delete(index=idx)
+
+
+# --- geo_point -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def places(es: Elasticsearch) -> Iterator[str]:
+    docs = [
+        {"name": "paris", "loc": {"lat": 48.8566, "lon": 2.3522}},  # object
+        {"name": "london", "loc": "51.5074,-0.1278"},  # "lat,lon"
+        {"name": "new york", "loc": [-74.006, 40.7128]},  # [lon, lat]
+        {"name": "tokyo", "loc": "xn76urx6"},  # geohash
+        {"name": "versailles", "loc": "POINT (2.1301 48.8049)"},  # WKT
+        {"name": "nowhere"},
+    ]
+    _load(
+        es,
+        "ft-geo",
+        {"properties": {"loc": {"type": "geo_point"}, "name": {"type": "keyword"}}},
+        docs,
+    )
+    yield "ft-geo"
+    es.indices.delete(index="ft-geo")
+
+
+def test_geo_point_queries(es: Elasticsearch, places: str) -> None:
+    assert es.indices.get_mapping(index=places)[places]["mappings"]["properties"]["loc"] == {
+        "type": "geo_point"
+    }
+    near_paris = {"geo_distance": {"distance": "30km", "loc": {"lat": 48.85, "lon": 2.35}}}
+    assert _hits(es, places, near_paris) == ["1", "5"]
+    assert _hits(
+        es,
+        places,
+        {**near_paris, "geo_distance": {**near_paris["geo_distance"], "distance": "10km"}},
+    ) == ["1"]
+    # 350 km from Paris reaches London (~344 km), in a bool beside another clause.
+    wide = {"geo_distance": {"distance": 350000, "loc": "48.85,2.35"}}
+    assert _hits(
+        es, places, {"bool": {"filter": [wide], "must_not": [{"term": {"name": "paris"}}]}}
+    ) == ["2", "5"]
+    europe = {
+        "geo_bounding_box": {
+            "loc": {"top_left": {"lat": 60, "lon": -10}, "bottom_right": {"lat": 40, "lon": 20}}
+        }
+    }
+    assert _hits(es, places, europe) == ["1", "2", "5"]
+    across_dateline = {
+        "geo_bounding_box": {"loc": {"top": 50, "left": 100, "bottom": 30, "right": -60}}
+    }
+    assert _hits(es, places, across_dateline) == ["3", "4"]
+    wkt = {"geo_bounding_box": {"loc": {"wkt": "BBOX (-80, -70, 45, 40)"}}}
+    assert _hits(es, places, wkt) == ["3"]
+    status, body = api_error(
+        lambda: es.search(index=places, query={"geo_distance": {"distance": "1km", "name": "1,2"}})
+    )
+    assert status == 400
+    assert "Field [name] is of unsupported type [keyword] for [geo_distance] query" in str(body)
+    assert es.get(index=places, id="3")["_source"]["loc"] == [-74.006, 40.7128]
+
+
+def test_geo_point_aggs_and_bad_values(es: Elasticsearch, places: str) -> None:
+    resp = es.search(
+        index=places,
+        size=0,
+        query={"terms": {"name": ["paris", "versailles"]}},
+        aggs={"b": {"geo_bounds": {"field": "loc"}}, "c": {"geo_centroid": {"field": "loc"}}},
+    )
+    bounds = resp["aggregations"]["b"]["bounds"]
+    assert bounds["top_left"]["lat"] == pytest.approx(48.8566, abs=1e-6)
+    assert bounds["top_left"]["lon"] == pytest.approx(2.1301, abs=1e-6)
+    assert bounds["bottom_right"]["lat"] == pytest.approx(48.8049, abs=1e-6)
+    assert bounds["bottom_right"]["lon"] == pytest.approx(2.3522, abs=1e-6)
+    centroid = resp["aggregations"]["c"]
+    assert centroid["count"] == 2
+    assert centroid["location"]["lat"] == pytest.approx((48.8566 + 48.8049) / 2, abs=1e-6)
+    # Tokyo and New York: the narrower box crosses the date line.
+    wrapped = es.search(
+        index=places,
+        size=0,
+        query={"terms": {"name": ["tokyo", "new york"]}},
+        aggs={"b": {"geo_bounds": {"field": "loc"}}},
+    )["aggregations"]["b"]["bounds"]
+    assert wrapped["top_left"]["lon"] > 100 and wrapped["bottom_right"]["lon"] < -70
+    empty = es.search(
+        index=places,
+        size=0,
+        query={"term": {"name": "nowhere"}},
+        aggs={"b": {"geo_bounds": {"field": "loc"}}, "c": {"geo_centroid": {"field": "loc"}}},
+    )["aggregations"]
+    assert empty == {"b": {}, "c": {"count": 0}}
+    status, body = api_error(
+        lambda: es.index(index=places, id="x", document={"loc": {"lat": 95, "lon": 0}})
+    )
+    assert status == 400
+    assert body["error"]["type"] == "document_parsing_exception"
+    assert body["error"]["caused_by"]["reason"] == "illegal latitude value [95.0] for loc"

@@ -96,9 +96,10 @@ def build_query(
     filters: Sequence[dict[str, Any]] | None,
     restriction: IndexRestriction | None = None,
     index: str = "",
+    searcher: tantivy.Searcher | None = None,
 ) -> tantivy.Query:
     """The request's query (FLS applied), narrowed by alias filters and DLS levels."""
-    tr = Translator(schema, mapping, now_ms, index)
+    tr = Translator(schema, mapping, now_ms, index, searcher)
     if restriction is not None:
         req_query = restriction.query(req_query, mapping)
     query = tr.translate(req_query)
@@ -212,7 +213,7 @@ def query_shard(
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)
-    query = build_query(req.query, schema, mapping, now_ms, filters, restriction, index)
+    query = build_query(req.query, schema, mapping, now_ms, filters, restriction, index, searcher)
     if index_boost != 1.0:
         query = tantivy.Query.boost_query(query, index_boost)
     post = None
@@ -220,7 +221,7 @@ def query_shard(
         post_filter = req.post_filter
         if restriction is not None:
             post_filter = restriction.query(post_filter, mapping)
-        post = Translator(schema, mapping, now_ms, index).translate(post_filter)
+        post = Translator(schema, mapping, now_ms, index, searcher).translate(post_filter)
     # A field FLS hides sorts as missing everywhere (its index order would leak its values).
     hidden_sorts = {
         s.field
@@ -357,5 +358,5 @@ def count_shard(
     restriction: IndexRestriction | None = None,
     index: str = "",
 ) -> int:
-    tq = build_query(query, schema, mapping, now_ms, filters, restriction, index)
+    tq = build_query(query, schema, mapping, now_ms, filters, restriction, index, searcher)
     return hit_count(searcher.search(tq, 1, count=True))

@@ -40,8 +40,21 @@ FLATTENED = "flattened"
 KEYWORD_LIKE = {CONSTANT_KEYWORD: KEYWORD, WILDCARD: KEYWORD, FLATTENED: KEYWORD}
 # ``alias``: another name for an existing field, resolved wherever a field is named.
 ALIAS = "alias"
+# A latitude/longitude pair (index.geo); its object and array forms are one value, not leaves.
+GEO_POINT = "geo_point"
 LEAF_TYPES = frozenset(
-    {TEXT, KEYWORD, DATE, BOOLEAN, IP, DATE_NANOS, *INTEGER_TYPES, *FLOAT_TYPES, *KEYWORD_LIKE}
+    {
+        TEXT,
+        KEYWORD,
+        DATE,
+        BOOLEAN,
+        IP,
+        DATE_NANOS,
+        GEO_POINT,
+        *INTEGER_TYPES,
+        *FLOAT_TYPES,
+        *KEYWORD_LIKE,
+    }
 )
 NUMERIC_TYPES = frozenset({*INTEGER_TYPES, *FLOAT_TYPES})
 LEAF_PARAMS = {
@@ -106,6 +119,15 @@ LEAF_PARAMS = {
     },
 }
 LEAF_PARAMS[DATE_NANOS] = LEAF_PARAMS[DATE]
+LEAF_PARAMS[GEO_POINT] = {
+    "ignore_malformed",
+    "ignore_z_value",
+    "index",
+    "null_value",
+    "doc_values",
+    "store",
+    "meta",
+}
 NUMBER_PARAMS = {
     "index",
     "store",

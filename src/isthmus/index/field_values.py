@@ -19,6 +19,7 @@ from isthmus.index.field_types import (
     DATE_NANOS,
     FLATTENED,
     FLOAT_TYPES,
+    GEO_POINT,
     INTEGER_TYPES,
     IP,
     KEYWORD,
@@ -26,6 +27,7 @@ from isthmus.index.field_types import (
     UNSIGNED_LONG,
     FieldSpec,
 )
+from isthmus.index.geo import GeoParseError, checked_point, is_single_point
 from isthmus.index.ip import IpParseError, parse_ip
 
 # date_nanos holds epoch nanoseconds in a long: 1970-01-01 to 2262-04-11T23:47:16.854775807Z.
@@ -55,6 +57,12 @@ def field_error(spec: FieldSpec, value: Any, doc_id: str | None) -> DocumentPars
         cause = f'For input string: "{value}"'
     elif spec.type == IP:
         cause = f"'{_as_text(value)}' is not an IP string literal."
+    elif spec.type == GEO_POINT:
+        try:
+            checked_point(value, name)
+            cause = f"unexpected value [{value}] for field [{name}]"
+        except GeoParseError as exc:
+            cause = str(exc)
     elif spec.type in (DATE, DATE_NANOS):
         cause = f"failed to parse date field [{value}] with format [{spec.format}]"
     elif spec.type == BOOLEAN:
@@ -99,6 +107,11 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
             raise field_error(spec, value, doc_id) from None
     if ftype == DATE_NANOS:
         return _date_nanos(spec, value, doc_id)
+    if ftype == GEO_POINT:
+        try:
+            return checked_point(value, spec.path)
+        except GeoParseError:
+            raise field_error(spec, value, doc_id) from None
     if ftype == TEXT:
         if isinstance(value, AbcMapping | list):
             raise field_error(spec, value, doc_id)
@@ -211,7 +224,7 @@ def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
     if spec.constant is not None:
         return [spec.constant]  # constant_keyword: every document has the mapping's value
     raw: list[Any] = []
-    _collect(source, spec.source_path.split("."), raw)
+    _collect(source, spec.source_path.split("."), raw, spec.type == GEO_POINT)
     if spec.mapped_type == FLATTENED and spec.flattened_key is None:
         raw = flattened_leaves(raw)
     out: list[Any] = []
@@ -227,10 +240,19 @@ def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
     return out
 
 
-def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
+def _collect(node: Any, parts: list[str], out: list[Any], points: bool = False) -> None:
+    """The values at ``parts`` under ``node``; with ``points``, a geo_point's ``[lon, lat]``
+    array and ``{lat, lon}`` object are one value each."""
+    if (
+        not parts
+        and points
+        and (isinstance(node, AbcMapping) or (isinstance(node, list) and is_single_point(node)))
+    ):
+        out.append(node)
+        return
     if isinstance(node, list):
         for item in node:
-            _collect(item, parts, out)
+            _collect(item, parts, out, points)
         return
     if not parts:
         out.append(node)
@@ -241,7 +263,7 @@ def _collect(node: Any, parts: list[str], out: list[Any]) -> None:
     for i in range(len(parts), 0, -1):
         key = ".".join(parts[:i])
         if key in node:
-            _collect(node[key], parts[i:], out)
+            _collect(node[key], parts[i:], out, points)
 
 
 def flattened_leaves(values: list[Any]) -> list[Any]:

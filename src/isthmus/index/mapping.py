@@ -34,6 +34,7 @@ from isthmus.index.field_types import (  # re-exported: see __all__
     DATE,
     FLATTENED,
     FLOAT_TYPES,
+    GEO_POINT,
     INTEGER_TYPES,
     KEYWORD,
     KEYWORD_LIKE,
@@ -54,6 +55,7 @@ from isthmus.index.field_values import (  # re-exported: see __all__
     source_values,
     value_at,
 )
+from isthmus.index.geo import is_single_point
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,7 @@ class Mapping:
         "_flattened",
         "_json",
         "_objects",
+        "_whole",
         "aliases",
         "dynamic",
         "fields",
@@ -330,6 +333,8 @@ class Mapping:
                 scaling_factor=float(factor) if mapped == SCALED_FLOAT and factor else None,
                 constant=spec.get("value") if mapped == CONSTANT_KEYWORD else None,
             )
+        # Paths whose objects and arrays are one value (geo points), not leaves to walk into.
+        self._whole = frozenset(p for p, s in self.fields.items() if s.type == GEO_POINT)
         self._constants = tuple(s for s in self.fields.values() if s.constant is not None)
         self._flattened = frozenset(p for p, s in self.fields.items() if s.mapped_type == FLATTENED)
         self._by_source: dict[str, list[FieldSpec]] = {}
@@ -432,7 +437,7 @@ class Mapping:
         """Coerce ``source`` against the mapping, adding dynamic fields; raise before any write."""
         values: dict[str, list[Any]] = {}
         new_props: dict[str, Any] = {}
-        for path, value in _leaves(source, ""):
+        for path, value in _leaves(source, "", self._whole):
             specs = self._by_source.get(path)
             if not specs:
                 if path in self.aliases:
@@ -536,7 +541,9 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+def _leaves(
+    obj: AbcMapping[str, Any], prefix: str, whole: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, Any]]:
     """Leaf paths of a source object, in document order; arrays of objects are flattened like
     ES ``object``. Walked with an explicit stack: a source may nest as deep as JSON parsing
     allows, far beyond Python's recursion limit), and refused past :data:`MAX_DOCUMENT_DEPTH`
@@ -548,6 +555,8 @@ def _leaves(obj: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]
             kind = type(value)
             if kind is str or kind is int or kind is float or kind is bool or value is None:
                 yield path, value  # the common case, without the ABC isinstance checks below
+            elif whole and path in whole:
+                yield path, value  # a geo point's object or array: one value
             elif isinstance(value, AbcMapping):
                 if value:
                     if depth + 1 > MAX_DOCUMENT_DEPTH:
@@ -668,6 +677,8 @@ def _add_value(
         values.setdefault(spec.path, []).append(value)
         return
     items = value if kind is list else [value]
+    if ftype == GEO_POINT and kind is list and is_single_point(value):
+        items = [value]  # [lon, lat]: one point
     out = values.setdefault(spec.path, [])
     for item in items:
         if item is None:

@@ -23,6 +23,7 @@ from isthmus.index.field_types import (
     CONSTANT_KEYWORD,
     DATE_NANOS,
     FLATTENED,
+    GEO_POINT,
     IP,
     UNSIGNED_LONG,
     FieldSpec,
@@ -69,6 +70,10 @@ class IndexSchema:
                 self._keyed[path] = name + "k"
             elif ftype == UNSIGNED_LONG:
                 builder.add_unsigned_field(name, indexed=True, fast=True)
+            elif ftype == GEO_POINT:
+                # The latitudes: geo queries narrow by a latitude range, then test each
+                # candidate's points (search.geo_queries).
+                builder.add_float_field(name, indexed=True, fast=True)
             elif ftype in INTEGER_TYPES or ftype == DATE_NANOS:
                 builder.add_integer_field(name, indexed=True, fast=True)
             elif ftype in FLOAT_TYPES:
@@ -110,7 +115,7 @@ class IndexSchema:
 
     def sort_field(self, spec: FieldSpec | None) -> TantivyField | None:
         """The fast field a one-key sort on ``spec`` can order by (None: sort from sources)."""
-        if spec is None or spec.flattened_key is not None:
+        if spec is None or spec.flattened_key is not None or spec.type == GEO_POINT:
             return None
         return self.by_path.get(spec.path)
 
@@ -149,6 +154,9 @@ class IndexSchema:
             elif ftype == UNSIGNED_LONG:
                 for item in items:
                     doc.add_unsigned(name, item)
+            elif ftype == GEO_POINT:
+                for item in items:
+                    doc.add_float(name, item.lat)
             elif ftype in INTEGER_TYPES or ftype == DATE_NANOS:
                 for item in items:
                     doc.add_integer(name, item)

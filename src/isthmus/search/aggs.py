@@ -24,6 +24,7 @@ from isthmus.errors import IllegalArgumentError, NotImplementedYet, ParsingError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import (
     aggs_bucket,
+    aggs_geo,
     aggs_histogram,
     aggs_metric,
     aggs_range,
@@ -73,6 +74,8 @@ _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
     "cardinality": (aggs_metric.parse_cardinality, frozenset(aggs_metric.CARDINALITY_PARAMS)),
     "percentiles": (aggs_metric.parse_percentiles, frozenset(aggs_metric.PERCENTILES_PARAMS)),
     "top_hits": (aggs_top_hits.parse_top_hits, frozenset(aggs_top_hits.TOP_HITS_PARAMS)),
+    "geo_bounds": (aggs_geo.parse_geo_bounds, frozenset(aggs_geo.GEO_BOUNDS_PARAMS)),
+    "geo_centroid": (aggs_geo.parse_geo_centroid, frozenset(aggs_geo.GEO_CENTROID_PARAMS)),
 }
 
 # Types whose body is not a parameter object (``filter``'s body is a query).
@@ -83,7 +86,7 @@ _NOT_IMPLEMENTED = frozenset({
     "adjacency_matrix", "auto_date_histogram", "avg_bucket", "boxplot", "bucket_script",
     "bucket_selector", "bucket_sort", "categorize_text", "children", "composite",
     "cumulative_cardinality", "cumulative_sum", "derivative", "diversified_sampler",
-    "extended_stats_bucket", "frequent_item_sets", "geo_bounds", "geo_centroid", "geo_distance",
+    "extended_stats_bucket", "frequent_item_sets", "geo_distance",
     "geohash_grid", "geotile_grid", "inference", "ip_prefix", "ip_range", "matrix_stats",
     "max_bucket", "median_absolute_deviation", "min_bucket", "moving_fn", "multi_terms",
     "nested", "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",

@@ -61,6 +61,7 @@ from isthmus.search.aggs_format import (
     DocFormat,
     RawFormat,
 )
+from isthmus.search.aggs_geo import GeoBoundsResult, GeoCentroidResult
 from isthmus.search.aggs_histogram import (
     Bounds,
     CalendarRounding,
@@ -628,6 +629,8 @@ _ALLOWED: tuple[type, ...] = (
     CardinalityResult,
     PercentilesResult,
     TopHitsResult,
+    GeoBoundsResult,
+    GeoCentroidResult,
     # what they hold
     Bucket,
     BucketOrder,

@@ -663,6 +663,17 @@ def _parse_simple_query_string(body: Any) -> Query:
     return parse_query(parse_simple_query_string(body))
 
 
+def _parse_geo(name: str) -> Callable[[Any], Query]:
+    def parse(body: Any) -> Query:
+        from isthmus.search import geo_queries
+
+        if name == "geo_distance":
+            return geo_queries.parse_geo_distance(body)
+        return geo_queries.parse_geo_bounding_box(body)
+
+    return parse
+
+
 def _parse_match_all(body: Any) -> Query:
     return MatchAll(boost=_boost(body) if isinstance(body, Mapping) else 1.0)
 
@@ -693,6 +704,8 @@ PARSERS: dict[str, Callable[[Any], Query]] = {
     "dis_max": _parse_dis_max,
     "query_string": _parse_query_string,
     "simple_query_string": _parse_simple_query_string,
+    "geo_distance": _parse_geo("geo_distance"),
+    "geo_bounding_box": _parse_geo("geo_bounding_box"),
 }
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from isthmus.errors import NotImplementedYet
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.search import dsl
+from isthmus.search import dsl, geo_queries
 from isthmus.search.evaluate_fields import (
     EvalDoc,
     Predicate,
@@ -86,6 +86,8 @@ class _Compiler:
             dsl.Bool: self._bool,
             dsl.ConstantScore: lambda q: self.compile(q.filter),
             dsl.DisMax: self._dis_max,
+            geo_queries.GeoDistance: self._geo,
+            geo_queries.GeoBoundingBox: self._geo,
         }
 
     def compile(self, query: dsl.Query) -> Predicate:
@@ -119,6 +121,14 @@ class _Compiler:
             return False
 
         return pred
+
+    def _geo(self, q: geo_queries.GeoQuery) -> Predicate:
+        name = "geo_distance" if isinstance(q, geo_queries.GeoDistance) else "geo_bounding_box"
+        spec = geo_queries.geo_spec(q, self.mapping, name)
+        if spec is None:
+            return never
+        test = geo_queries.point_test(q)
+        return lambda doc: any(test(p) for p in field_values(doc, spec))
 
     def _dis_max(self, q: dsl.DisMax) -> Predicate:
         preds = [self.compile(c) for c in q.queries]

@@ -31,7 +31,7 @@ from isthmus.index.mapping import (
     coerce,
 )
 from isthmus.index.schema import IndexSchema
-from isthmus.search import dsl, field_queries
+from isthmus.search import dsl, field_queries, geo_queries
 from isthmus.search.analysis import analyze
 from isthmus.search.index_field import index_field_matches, is_index_field_query
 from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
@@ -64,6 +64,7 @@ class Translator:
     mapping: Mapping
     now_ms: int
     index: str = ""  # the shard's index: what ``_index`` holds
+    searcher: tantivy.Searcher | None = None  # the shard's view, for geo queries
 
     @property
     def _s(self) -> tantivy.Schema:
@@ -577,6 +578,12 @@ class Translator:
                 )
             )
         return self._bool(clauses)
+
+    def _q_GeoDistance(self, q: geo_queries.GeoDistance) -> tantivy.Query:
+        return geo_queries.to_tantivy(q, self.schema, self.mapping, self.searcher)
+
+    def _q_GeoBoundingBox(self, q: geo_queries.GeoBoundingBox) -> tantivy.Query:
+        return geo_queries.to_tantivy(q, self.schema, self.mapping, self.searcher)
 
     def _q_ConstantScore(self, q: dsl.ConstantScore) -> tantivy.Query:
         return tantivy.Query.const_score_query(self.translate(q.filter), q.boost)
