@@ -4,9 +4,10 @@ clusters, each asserted as Elasticsearch shows it, in both security models.
 One pair per model (the API-key model, and the certificate model; both with the relay in front
 of the remote) takes every scenario of that model in turn: each follows a leader index of its
 own as a user of its own, does its fault, and the symptom is checked from what a user sees (the
-answer of the follow request or of a write, ``GET /<follower>/_ccr/stats``); a retried failure
-is then undone and the follower must catch up by itself. A scenario that needs another key
-moves the pair to it and back (``faults.transition``). One certificate-model scenario is also
+answer of the follow request or of a write, ``GET /<follower>/_ccr/stats``), by the lab's
+harness and again with the official client; a retried failure is then undone and the follower
+must catch up by itself. A scenario that needs another key moves the pair to it and back
+(``faults.transition``). One certificate-model scenario is also
 built from nothing by ``isthmus lab up``, as a learner runs it.
 """
 
@@ -22,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from elasticsearch import ApiError, Elasticsearch
 
 from isthmus.lab import ccr_lab, session
 from isthmus.lab.ccr_scenarios import (
@@ -126,6 +128,10 @@ def test_ccr_symptom(scenario: CcrScenario, pairs: Callable[[Model], Lab]) -> No
         mark = len(local.log_text())
         problems = ccr_lab.summon(pair, scenario)[1]
         assert problems == [], f"{scenario.title}: {problems}"
+        # The same symptom through the official client (the lab's harness speaks plain HTTP).
+        key_id = str((pair.key or {}).get("id", ""))
+        seen = _through_the_client(pair, scenario)
+        assert ccr_lab.mismatches(scenario, seen, key_id) == [], seen
         if scenario.name in DOCTOR:
             if scenario.replication and scenario.replication.fault is CcrFault.BLACKHOLE:
                 # Until a connect attempt has timed out, a black hole is only a lost
@@ -151,6 +157,27 @@ def test_ccr_symptom(scenario: CcrScenario, pairs: Callable[[Model], Lab]) -> No
     finally:
         if pair.spec != base:
             transition(pair, base)
+
+
+def _through_the_client(lab: Lab, scenario: CcrScenario) -> ccr_lab.Seen:
+    """The step that shows the symptom, again, with the official client: the follow request as
+    the scenario's user, the write to the follower, or the follower's ``_ccr/stats``."""
+    assert lab.local is not None and scenario.replication is not None
+    fault = scenario.replication.fault
+    user = Elasticsearch(lab.local.url, basic_auth=(scenario.user, PASSWORD), request_timeout=30)
+    admin = Elasticsearch(lab.local.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+    try:
+        if fault is CcrFault.FOLLOW:
+            body = user.ccr.follow(
+                index=scenario.follower, remote_cluster=ALIAS, leader_index=scenario.followed
+            ).body
+        elif fault is CcrFault.WRITE:
+            body = admin.index(index=scenario.follower, id="mine", document={"n": 1}).body
+        else:
+            return ccr_lab.Seen(200, {}, user.ccr.follow_stats(index=scenario.follower).body)
+    except ApiError as exc:
+        return ccr_lab.Seen(exc.meta.status, dict(exc.body), None)
+    return ccr_lab.Seen(200, dict(body), None)
 
 
 def _retries(lab: Lab, scenario: CcrScenario) -> tuple[int, int]:
