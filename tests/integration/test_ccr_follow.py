@@ -735,7 +735,7 @@ def test_put_follow_waits_for_active_shard_copies(pair: tuple[NodeProcess, NodeP
             index="wait-x", remote_cluster="leader", leader_index="wait", wait_for_active_shards=-3
         )
     )
-    assert (status, error["reason"]) == (400, "could not parse ActiveShardCount from [-3]")
+    assert (status, error["reason"]) == (400, "shard count cannot be a negative value")
 
 
 def test_static_leader_setting_closes_and_reopens_the_follower(

@@ -316,7 +316,8 @@ def parse_put_follow(
 
 def _active_shards(raw: str | None) -> str:
     """``wait_for_active_shards``: ES's values (a count, ``all``); ``default`` (and no value)
-    means none, as ES's put-follow request turns its ``DEFAULT`` into ``NONE``."""
+    means none, as ES's put-follow request turns its ``DEFAULT`` into ``NONE``. The errors are
+    ES's ``ActiveShardCount.parseString`` and ``from``."""
     if raw is None or raw == "default":
         return "0"
     if raw == "all":
@@ -324,9 +325,9 @@ def _active_shards(raw: str | None) -> str:
     try:
         count = int(raw)
     except ValueError:
-        count = -2
+        raise IllegalArgumentError(f"cannot parse ActiveShardCount[{raw}]") from None
     if count < 0:
-        raise IllegalArgumentError(f"could not parse ActiveShardCount from [{raw}]")
+        raise IllegalArgumentError("shard count cannot be a negative value")
     return str(count)
 
 

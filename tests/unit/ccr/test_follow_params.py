@@ -131,8 +131,10 @@ def test_wait_for_active_shards_values() -> None:
     body = {"remote_cluster": "r", "leader_index": "l"}
     assert parse_put_follow("f", body, "all").wait_for_active_shards == "all"
     assert parse_put_follow("f", body, "default").wait_for_active_shards == "0"
-    with pytest.raises(IllegalArgumentError, match=r"could not parse ActiveShardCount from \[x\]"):
+    with pytest.raises(IllegalArgumentError, match=r"^cannot parse ActiveShardCount\[x\]$"):
         parse_put_follow("f", body, "x")
+    with pytest.raises(IllegalArgumentError, match=r"^shard count cannot be a negative value$"):
+        parse_put_follow("f", body, "-1")
 
 
 def test_only_non_replicated_settings_may_be_overridden() -> None:
