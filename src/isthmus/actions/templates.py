@@ -39,6 +39,7 @@ from isthmus.cluster.templates import (
     merge_mappings,
     patterns_overlap,
     resolve_templates,
+    validate_template,
     with_entries,
 )
 from isthmus.errors import (
@@ -217,6 +218,8 @@ class TemplateActions:
     ) -> list[str]:
         """Put a composable template; returns the warnings ES would send with the answer."""
         template = parse_composable(name, body)
+        own = template.template or Template()
+        validate_template(name, template.index_patterns, own.settings, own.aliases)
         warnings: list[str] = []
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
@@ -318,6 +321,9 @@ class TemplateActions:
     ) -> list[str]:
         """Put a legacy template; returns ES's warnings (always its deprecation)."""
         template = parse_legacy(name, body, params.get("order"))
+        validate_template(
+            name, template.index_patterns, template.template.settings, template.template.aliases
+        )
         create = params.get("create") in ("", "true")
         warnings = [LEGACY_DEPRECATION]
 

@@ -286,6 +286,50 @@ def composable_overlap_warning(
     )
 
 
+_BAD_PATTERN_CHARS = '\\/?"<>| ,'
+
+
+def validate_template(
+    name: str, patterns: tuple[str, ...], settings: Mapping[str, str], aliases: Mapping[str, Any]
+) -> None:
+    """ES's ``MetadataIndexTemplateService.validate``: every problem of the name and patterns
+    in one ``invalid_index_template_exception``, then aliases named like a pattern."""
+    from isthmus.errors import InvalidIndexTemplateError
+
+    problems = []
+    for bad, why in ((" ", "contain a space"), (",", "contain a ','"), ("#", "contain a '#'"),
+                     ("*", "contain a '*'")):  # fmt: skip
+        if bad in name:
+            problems.append(f"name must not {why}")
+    if name.startswith("_"):
+        problems.append("name must not start with '_'")
+    if name.lower() != name:
+        problems.append("name must be lower cased")
+    for pattern in patterns:
+        if " " in pattern:
+            problems.append(f"index_patterns [{pattern}] must not contain a space")
+        for bad in (",", "#", ":"):
+            if bad in pattern:
+                problems.append(f"index_pattern [{pattern}] must not contain a '{bad}'")
+        if pattern.startswith("_"):
+            problems.append(f"index_pattern [{pattern}] must not start with '_'")
+        if any(c in pattern for c in _BAD_PATTERN_CHARS):
+            problems.append(
+                f"index_pattern [{pattern}] must not contain the following characters "
+                '[ , ", *, \\, <, |, ,, >, /, ?]'
+            )
+    if "*" in patterns and "index.hidden" in settings:
+        problems.append("global templates may not specify the setting index.hidden")
+    if problems:
+        listed = "".join(f"{i}: {p};" for i, p in enumerate(problems, 1))
+        raise InvalidIndexTemplateError(name, f"Validation Failed: {listed}")
+    for alias in aliases:
+        if alias in patterns:
+            raise IllegalArgumentError(
+                f"alias [{alias}] cannot be the same as any pattern in [{', '.join(patterns)}]"
+            )
+
+
 def components_in_use(composable: Mapping[str, ComposableTemplate], removing: list[str]) -> None:
     """ES's 400 when a component template to delete is still part of a composable one."""
     users = [n for n, t in composable.items() if any(c in removing for c in t.composed_of)]

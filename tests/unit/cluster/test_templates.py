@@ -33,9 +33,10 @@ from isthmus.cluster.templates import (
     find_composable,
     merge_mappings,
     resolve_templates,
+    validate_template,
     with_entries,
 )
-from isthmus.errors import DocumentParsingError, IllegalArgumentError
+from isthmus.errors import DocumentParsingError, IllegalArgumentError, InvalidIndexTemplateError
 from isthmus.index.mapping import Mapping
 
 
@@ -216,3 +217,21 @@ def test_stream_names_follow_es_rules() -> None:
         with pytest.raises(IllegalArgumentError) as err:
             validate_stream_name(bad)
         assert err.value.reason == why
+
+
+def test_template_names_and_patterns_are_validated_with_es_texts() -> None:
+    with pytest.raises(InvalidIndexTemplateError) as err:
+        validate_template("Bad", ("a b", "_x", "c:d"), {}, {})
+    assert err.value.reason == (
+        "index_template [Bad] invalid, cause [Validation Failed: 1: name must be lower cased;"
+        "2: index_patterns [a b] must not contain a space;3: index_pattern [a b] must not "
+        'contain the following characters [ , ", *, \\, <, |, ,, >, /, ?];4: index_pattern '
+        "[_x] must not start with '_';5: index_pattern [c:d] must not contain a ':';]"
+    )
+    with pytest.raises(InvalidIndexTemplateError) as err:
+        validate_template("g", ("*",), {"index.hidden": "true"}, {})
+    assert "global templates may not specify the setting index.hidden" in err.value.reason
+    with pytest.raises(IllegalArgumentError) as bad:
+        validate_template("t", ("logs",), {}, {"logs": {}})
+    assert bad.value.reason == "alias [logs] cannot be the same as any pattern in [logs]"
+    validate_template("ok", ("logs-*",), {}, {"all-logs": {}})
