@@ -633,6 +633,11 @@ def test_new_follower_copies_a_leader_whose_history_was_trimmed(
         "follow_index_shards_acked": False,
         "index_following_started": False,
     }
+    # The name is taken from the answer on, its copy running or not (ES: a restoring index).
+    status, error = error_of(
+        lambda: fc.ccr.follow(index="old-copy0", remote_cluster="leader", leader_index="old")
+    )
+    assert (status, error["type"]) == (400, "resource_already_exists_exception")
     wait_for(lambda: converged(lc, fc, "old", "old-copy0"), what="the copy after the answer")
     for follower in ("old-copy", "old-copy0"):
         (shard,) = fc.ccr.follow_stats(index=follower)["indices"][0]["shards"]

@@ -27,6 +27,7 @@ from isthmus.ccr.follower_index import (
     unfollowed,
     with_task,
 )
+from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, check_follow_privileges
 from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards_active
@@ -219,11 +220,14 @@ class CcrService:
         """ES's ``ActiveShardsObserver``: true once each shard of ``name`` has the copies
         ``wanted`` asks for, false when ``timeout_s`` passes first. A node holds a shard's
         primary only: replicas are never assigned, so ``all`` of an index with replicas waits
-        out the timeout, as it does on a one-node ES cluster."""
+        out the timeout, as it does on a one-node ES cluster. An index deleted meanwhile counts
+        as enough, as ES counts it."""
         deadline = self._clock.monotonic() + timeout_s
         while True:
             meta = self.cluster.state.indices.get(name)
-            if meta is not None and meta.is_open:
+            if meta is None:
+                return True
+            if meta.is_open:
                 active = [
                     int(self.tasks.indices.shard(ShardId(meta.uuid, n, name)) is not None)
                     for n in range(meta.number_of_shards)
@@ -380,25 +384,10 @@ def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
 
 
 async def _check_privileges(client: LeaderClient, leader: LeaderIndexMetadataResponse) -> None:
-    """ES checks, before following, that the user may read the leader's history: an empty
-    read of shard 0 as the user, a 403 from the leader becoming ES's message."""
-    request = ShardChangesRequest(
-        leader_index=leader.index,
-        shard=0,
-        from_seq_no=0,
-        max_operation_count=0,
-        expected_history_uuid=leader.shard_history_uuids[0] if leader.shard_history_uuids else "",
-        poll_timeout_ms=0,
-        leader_index_uuid=leader.uuid,
-    )
-    try:
-        await client.shard_changes(request)
-    except SecurityError as exc:
-        raise SecurityError(
-            f"insufficient privileges to follow index [{leader.index}], privilege for action "
-            f"[{SHARD_CHANGES_ACTION}] is missing",
-            caused_by=exc,
-        ) from None
+    """ES asks the leader, as the user, whether it may follow the leader index (has_privileges
+    for indices:monitor/stats and shard_changes), and names each privilege it lacks."""
+    answer = await client.has_privileges(IndexPrivilegesRequest((leader.index,)))
+    check_follow_privileges(leader.index, answer)
 
 
 def _validate_resume(
