@@ -38,6 +38,7 @@ from isthmus.errors import (
     XContentParseError,
 )
 from isthmus.settings.values import parse_bytes, parse_time
+from isthmus.xcontent import as_long, wrong_type
 
 
 def next_index_name(name: str) -> str:
@@ -99,25 +100,27 @@ _AGES = ("max_age", "min_age")
 
 
 def parse_conditions(raw: Any) -> list[Condition]:
+    """Rollover ``conditions`` with ES's parse errors (counts are longs, sizes byte sizes,
+    ages time values)."""
     if raw is None:
         return []
     if not isinstance(raw, Mapping):
-        raise XContentParseError(
-            "[conditions] conditions doesn't support values of type: VALUE_STRING"
-        )
+        raise wrong_type("rollover", "conditions", raw)
     out = []
     for key, value in raw.items():
+        if key not in (*_COUNTS, *_SIZES, *_AGES):
+            raise XContentParseError(f"[conditions] unknown field [{key}]")
+        if key in _COUNTS:
+            count = as_long("conditions", key, value)
+            out.append(Condition(key, str(count), count))
+            continue
+        if value is None or isinstance(value, Mapping | list):
+            raise wrong_type("conditions", key, value)
         try:
-            if key in _COUNTS:
-                out.append(Condition(key, str(int(value)), int(value)))
-            elif key in _SIZES:
-                out.append(Condition(key, str(value), parse_bytes(value, key)))
-            elif key in _AGES:
-                out.append(Condition(key, str(value), parse_time(value, key).millis))
-            else:
-                raise XContentParseError(f"[conditions] unknown field [{key}]")
-        except (ValueError, TypeError) as exc:
+            limit = parse_bytes(value, key) if key in _SIZES else parse_time(value, key).millis
+        except ValueError as exc:
             raise IllegalArgumentError(str(exc)) from None
+        out.append(Condition(key, str(value), limit))
     return out
 
 

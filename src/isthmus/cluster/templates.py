@@ -433,4 +433,6 @@ def resolve_templates(customs: Mapping[str, Any], name: str, *, hidden: bool = F
         settings.update(part.settings)
         mappings = merge_mappings(mappings, part.mappings)
         aliases.update(part.aliases)
+    if legacy:  # legacy templates may name aliases after the index (``{index}-alias``)
+        aliases = {a.replace("{index}", name): spec for a, spec in aliases.items()}
     return Resolved(settings, mappings, aliases, chosen, legacy)

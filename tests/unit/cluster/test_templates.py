@@ -235,3 +235,8 @@ def test_template_names_and_patterns_are_validated_with_es_texts() -> None:
         validate_template("t", ("logs",), {}, {"logs": {}})
     assert bad.value.reason == "alias [logs] cannot be the same as any pattern in [logs]"
     validate_template("ok", ("logs-*",), {}, {"all-logs": {}})
+
+
+def test_legacy_aliases_may_name_the_index() -> None:
+    legacy = LegacyTemplate("l", ("ix-*",), template=Template(aliases={"{index}-alias": {}}))
+    assert resolve_templates(customs(legacy=[legacy]), "ix-1").aliases == {"ix-1-alias": {}}
