@@ -586,6 +586,15 @@ class TooComplexToDeterminizeError(IsthmusError):
     java_class = "org.apache.lucene.util.automaton.TooComplexToDeterminizeException"
 
 
+class SearchContextError(IsthmusError):
+    """ES's ``SearchException``: a shard cannot set up the search as asked (``collapse`` with a
+    scroll or a rescore); ES answers 500 for it."""
+
+    es_type = "search_exception"
+    status = 500
+    java_class = "org.elasticsearch.search.SearchException"
+
+
 class TooManyBucketsError(IsthmusError):
     """An aggregation asked for more buckets than ``search.max_buckets`` (ES 8: 400)."""
 

@@ -378,3 +378,100 @@ def test_indices_boost_multiplies_the_scores_of_an_index(es: Elasticsearch, corp
         assert old["hits"]["hits"][0]["_score"] == pytest.approx(base["b1"] * 3.0)
     finally:
         es.indices.delete(index="features-boosted")
+
+
+@pytest.fixture(scope="module")
+def groups(es: Elasticsearch) -> Iterator[str]:
+    name = "features-collapse"
+    es.indices.create(
+        index=name,
+        mappings={
+            "properties": {"g": {"type": "keyword"}, "n": {"type": "long"}, "t": {"type": "text"}}
+        },
+        settings={"number_of_shards": 2},
+    )
+    rows = [
+        ("1", "x", 10),
+        ("2", "x", 30),
+        ("3", "y", 20),
+        ("4", None, 5),
+        ("5", "y", 40),
+        ("6", "z", 1),
+    ]
+    ops: list[dict[str, Any]] = []
+    for doc_id, group, n in rows:
+        ops += [
+            {"index": {"_index": name, "_id": doc_id}},
+            {"n": n, "t": "w", **({"g": group} if group else {})},
+        ]
+    ops += [{"index": {"_index": name, "_id": "7"}}, {"g": ["p", "q"], "n": 0}]
+    es.bulk(operations=ops, refresh=True)
+    yield name
+    es.indices.delete(index=name)
+
+
+def test_collapse_keeps_the_best_hit_per_value_with_inner_hits(
+    es: Elasticsearch, groups: str
+) -> None:
+    resp = es.search(
+        index=groups,
+        query={"exists": {"field": "t"}},
+        sort=[{"n": "desc"}],
+        collapse={
+            "field": "g",
+            "inner_hits": [
+                {"name": "low", "size": 1, "sort": [{"n": "asc"}], "_source": False},
+                {"name": "all"},
+            ],
+        },
+        size=3,
+    )
+    hits = resp["hits"]["hits"]
+    assert resp["hits"]["total"] == {"value": 6, "relation": "eq"}  # every match counts
+    assert [(h["_id"], h["fields"]["g"]) for h in hits] == [
+        ("5", ["y"]),
+        ("2", ["x"]),
+        ("4", [None]),
+    ]
+    assert list(hits[0])[-3:] == ["fields", "sort", "inner_hits"]
+    low = hits[0]["inner_hits"]["low"]["hits"]
+    assert low["total"] == {"value": 2, "relation": "eq"}
+    assert [(h["_id"], h["sort"]) for h in low["hits"]] == [("3", [20])]
+    assert "_source" not in low["hits"][0]
+    assert [h["_id"] for h in hits[1]["inner_hits"]["all"]["hits"]["hits"]] == ["2", "1"]
+    page2 = es.search(
+        index=groups,
+        query={"exists": {"field": "t"}},
+        sort=[{"n": "desc"}],
+        collapse={"field": "g"},
+        from_=3,
+    )
+    assert [h["_id"] for h in page2["hits"]["hits"]] == ["6"]
+
+
+def test_collapse_errors(es: Elasticsearch, groups: str) -> None:
+    for collapse, status, kind, reason in (
+        (
+            {"field": "t"},
+            400,
+            "illegal_argument_exception",
+            "unknown type for collapse field `t`, only keywords and numbers are accepted",
+        ),
+        (
+            {"field": "nope"},
+            400,
+            "illegal_argument_exception",
+            "no mapping found for `nope` in order to collapse on",
+        ),
+        ({"field": "g"}, 500, "illegal_state_exception", "failed to collapse"),
+    ):
+        code, body = api_error(lambda c=collapse: es.search(index=groups, collapse=c))
+        assert (code, body["error"]["type"]) == (status, "search_phase_execution_exception")
+        cause = body["error"]["root_cause"][0]
+        assert cause["type"] == kind and cause["reason"].startswith(reason)
+    code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g", "x": 1}))
+    assert (code, body["error"]["type"]) == (400, "x_content_parse_exception")
+    assert body["error"]["reason"] == "[collapse] unknown field [x]"
+    code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g"}, scroll="1m"))
+    assert (code, body["error"]["root_cause"][0]["type"]) == (500, "search_exception")
+    assert body["error"]["root_cause"][0]["reason"] == "cannot use `collapse` in a scroll context"

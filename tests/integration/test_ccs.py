@@ -477,3 +477,17 @@ def test_search_features_across_clusters(
     )
     assert stopped["terminated_early"] is True
     assert stopped["hits"]["total"]["value"] == 6
+    collapsed = lc.search(
+        index="logs,my:logs",
+        sort=[{"n": "desc"}],
+        collapse={"field": "tag"},
+        ccs_minimize_roundtrips=minimize,
+    )
+    assert [
+        (h["_index"], h["_source"]["n"], h["fields"]["tag"]) for h in collapsed["hits"]["hits"]
+    ] == [
+        ("my:logs", 119, ["t1"]),
+        ("my:logs", 118, ["t0"]),
+        ("my:logs", 117, ["t2"]),
+    ]
+    assert collapsed["hits"]["total"]["value"] == 40

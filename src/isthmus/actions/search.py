@@ -32,6 +32,7 @@ from isthmus.actions.scrolls import (
     ScrollStore,
     check_keep_alive,
 )
+from isthmus.actions.search_collapse import collapse_hits, inner_hits_request, sort_members
 from isthmus.actions.search_shard import (
     ShardHit,
     ShardResult,
@@ -48,6 +49,7 @@ from isthmus.errors import (
     IsthmusError,
     ParsingError,
     QueryShardError,
+    SearchContextError,
     SearchPhaseExecutionError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -55,6 +57,7 @@ from isthmus.index.service import IndicesService
 from isthmus.rawjson import RawJson
 from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
+from isthmus.search.collapse import InnerHits
 from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
 from isthmus.search.matched_queries import MatchedQueries
@@ -345,7 +348,7 @@ class SearchActions:
         """The parsed request; a query ES would reject on the shards fails as it does there."""
         try:
             return parse_search(body, params)
-        except QueryShardError as exc:
+        except (QueryShardError, SearchContextError) as exc:
             # ES builds these queries on the shards: every shard fails with the same cause.
             first = next(iter(self._targets(expression, params)), None)
             if first is not None:
@@ -377,11 +380,12 @@ class SearchActions:
         """
         now_ms = int(self.clock() * 1000)
         targets = self._targets(expression, params) if include_local else []
+        # Collapsing groups every match: the shards hand them all over.
         results, failures, total_shards = await self._run_shards(
             targets,
             req,
             now_ms,
-            collect_all=collect_all,
+            collect_all=collect_all or req.collapse is not None,
             restrictions=restrictions,
             remote=remote,
             params=params,
@@ -394,6 +398,13 @@ class SearchActions:
         if remote is not None:
             mappings.update(remote.mappings)
             all_mappings += list(remote.mappings.values())
+        if req.collapse is not None:
+            try:
+                merged = collapse_hits(req.collapse, merged, mappings)
+            except IsthmusError as exc:
+                raise self._phase_error(
+                    [_ShardFailure(r.index, r.shard, exc) for r in results]
+                ) from None
         if not collect_all:
             merged = merged[: req.from_ + req.size]
         partial = PartialSearch(
@@ -600,7 +611,39 @@ class SearchActions:
             matched = named.of(hit.doc_id, source, mapping)
             if matched:
                 out["matched_queries"] = matched
+        if req.collapse is not None:
+            # The collapse value is a field of the hit (after any the request fetched).
+            fields = dict(out.pop("fields", {}))
+            fields[req.collapse.field] = [hit.collapse_key]
+            _insert_after(out, "_source" if "_source" in out else "_score", "fields", fields)
+            if req.collapse.inner_hits and hit.group is not None:
+                out["inner_hits"] = {
+                    spec.name: self._inner_hits(req, spec, hit.group, mapping, restriction)
+                    for spec in req.collapse.inner_hits
+                }
         return out
+
+    def _inner_hits(
+        self,
+        req: SearchRequest,
+        spec: InnerHits,
+        group: list[ShardHit],
+        mapping: IndexMapping,
+        restriction: IndexRestriction | None,
+    ) -> dict[str, Any]:
+        """One ``inner_hits`` entry of a collapsed hit: its group's hits in the entry's order."""
+        inner_req = inner_hits_request(req, spec)
+        members = sort_members(group, inner_req.sort, mapping)
+        page = members[spec.from_ : spec.from_ + spec.size]
+        scores = [h.score for h in group if h.score is not None]
+        rendered = [self._render_hit(inner_req, h, mapping, restriction) for h in page]
+        return {
+            "hits": {
+                "total": {"value": len(group), "relation": "eq"},
+                "max_score": max(scores) if scores and not inner_req.sort else None,
+                "hits": rendered,
+            }
+        }
 
     def _aggregate(
         self,
@@ -798,6 +841,17 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def _insert_after(out: dict[str, Any], anchor: str, key: str, value: Any) -> None:
+    """Put ``key`` right after ``anchor`` (ES writes a hit's sections in a fixed order)."""
+    items = list(out.items())
+    out.clear()
+    for k, v in items:
+        out[k] = v
+        if k == anchor:
+            out[key] = value
+    out.setdefault(key, value)
 
 
 def _terminated_early(results: Sequence[ShardResult]) -> bool | None:

@@ -29,6 +29,7 @@ from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mappin
 from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
+from isthmus.search.collapse import check_collapse_field
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.response import compare_keys
@@ -52,6 +53,10 @@ class ShardHit:
     primary_term: int
     sort: list[Any] | None = None
     order: int = 0  # position in the shard, the final tie-breaker
+    # With ``collapse``: the value the hit stands for, and its group's hits (best first) when
+    # the request shows inner hits.
+    collapse_key: Any = None
+    group: list[ShardHit] | None = None
 
 
 @dataclass
@@ -210,6 +215,8 @@ def query_shard(
         )
     check_sort(req, mapping, index)
     check_docvalue_fields(mapping, req.docvalue_fields, index)
+    if req.collapse is not None:
+        check_collapse_field(req.collapse, mapping)
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)

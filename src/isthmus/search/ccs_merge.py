@@ -26,6 +26,7 @@ from isthmus.errors import IllegalArgumentError, IsthmusError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.ccs_wire import RemoteSearchResponse
+from isthmus.search.collapse import dedupe_rendered
 from isthmus.search.request import SearchRequest
 from isthmus.search.response import (
     compare_keys,
@@ -207,6 +208,14 @@ def rank_page(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]
         # One cluster's hits come ranked by score already. (Field sorts are re-ranked on
         # their rendered values, as with several clusters, so both agree.)
         return ok[0].hits[req.from_ : req.from_ + req.size]
+    if req.collapse is not None:
+        # Each cluster collapsed its own hits; together, the first hit of each value stays.
+        ordered = _ranked(req, ok)
+        return dedupe_rendered(ordered, req.collapse.field)[req.from_ : req.from_ + req.size]
+    return _ranked(req, ok)[req.from_ : req.from_ + req.size]
+
+
+def _ranked(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]:
     ranked: list[tuple[int, int, dict[str, Any]]] = [
         (ci, pos, hit) for ci, p in enumerate(ok) for pos, hit in enumerate(p.hits)
     ]
@@ -220,7 +229,7 @@ def rank_page(req: SearchRequest, ok: list[ClusterPart]) -> list[dict[str, Any]]
         ranked.sort(key=functools.cmp_to_key(cmp))
     else:
         ranked.sort(key=lambda t: (-(t[2].get("_score") or 0.0), t[0], t[1]))
-    return [hit for _, _, hit in ranked[req.from_ : req.from_ + req.size]]
+    return [hit for _, _, hit in ranked]
 
 
 def _typed_keys_mapping(req: SearchRequest, ok: list[ClusterPart]) -> IndexMapping:

@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isthmus import xcontent
-from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, ParsingError
+from isthmus.errors import (
+    ActionRequestValidationError,
+    IllegalArgumentError,
+    ParsingError,
+    SearchContextError,
+)
 from isthmus.search import dsl
+from isthmus.search.collapse import Collapse, parse_collapse
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
 
 BODY_KEYS = {
@@ -55,7 +61,6 @@ BODY_KEYS = {
 UNSUPPORTED_BODY_KEYS = {
     "pit",
     "runtime_mappings",
-    "collapse",
     "rescore",
     "suggest",
     "script_fields",
@@ -100,6 +105,7 @@ _TOKENS: dict[str, frozenset[str]] = {
     # ES 8 reads only the array form (the object form needs REST API compatibility with 7,
     # which the search handler turns into the array form).
     "indices_boost": frozenset({"START_ARRAY"}),
+    "collapse": frozenset({"START_OBJECT"}),
 }
 
 
@@ -161,6 +167,7 @@ class SearchRequest:
     search_type: str = "query_then_fetch"
     # (index, alias or pattern; boost) in request order: the first entry naming an index wins.
     indices_boost: tuple[tuple[str, float], ...] = ()
+    collapse: Collapse | None = None
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -430,6 +437,9 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
                 "[from] parameter must be set to 0 when [search_after] is used."
             )
     fields = parse_field_list("fields", body["fields"]) if "fields" in body else ()
+    collapse = parse_collapse(body["collapse"]) if "collapse" in body else None
+    if collapse is not None and "scroll" in params:
+        raise SearchContextError("cannot use `collapse` in a scroll context")
     docvalues = (
         parse_url_list(params["docvalue_fields"])
         if "docvalue_fields" in params
@@ -478,6 +488,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         rest_total_hits_as_int=as_int,
         search_type=search_type,
         indices_boost=parse_indices_boost(body.get("indices_boost", [])),
+        collapse=collapse,
         typed_keys=params.get("typed_keys") == "true",
     )
 

@@ -52,6 +52,7 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.TooManyScrollContextsError,
     e.TooComplexToDeterminizeError,
     e.TooManyBucketsError,
+    e.SearchContextError,
     # indices and documents
     e.IndexNotFoundError,
     e.ResourceAlreadyExistsError,

@@ -42,3 +42,19 @@ def test_indices_boost_entries_in_order_and_per_cluster() -> None:
     body = {"indices_boost": [{"a": 2}, {"my:b*": 1.5}, {"other:c": 3}], "size": 1}
     assert boosts_for_cluster(body, "my") == {"indices_boost": [{"b*": 1.5}], "size": 1}
     assert boosts_for_cluster({"size": 1}, "my") == {"size": 1}
+
+
+def test_collapse_parsing() -> None:
+    from isthmus.errors import SearchContextError, XContentParseError
+    from isthmus.search.collapse import collapse_ranked
+
+    req = parse_search({"collapse": {"field": "g", "inner_hits": {"name": "a", "size": 2}}}, {})
+    assert req.collapse is not None and req.collapse.field == "g"
+    assert [(i.name, i.size) for i in req.collapse.inner_hits] == [("a", 2)]
+    with pytest.raises(XContentParseError, match=r"^\[collapse\] unknown field \[x\]$"):
+        parse_search({"collapse": {"field": "g", "x": 1}}, {})
+    with pytest.raises(SearchContextError, match="scroll context"):
+        parse_search({"collapse": {"field": "g"}}, {"scroll": "1m"})
+    heads, groups = collapse_ranked(["a", None, "a", "b", None])
+    assert heads == [0, 1, 3]
+    assert groups == {0: [0, 2], 1: [1, 4], 3: [3]}
