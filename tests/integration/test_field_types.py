@@ -512,3 +512,107 @@ def test_geo_point_aggs_and_bad_values(es: Elasticsearch, places: str) -> None:
     assert status == 400
     assert body["error"]["type"] == "document_parsing_exception"
     assert body["error"]["caused_by"]["reason"] == "illegal latitude value [95.0] for loc"
+
+
+# --- nested --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def posts(es: Elasticsearch) -> Iterator[str]:
+    mappings = {
+        "properties": {
+            "title": {"type": "text"},
+            "comments": {
+                "type": "nested",
+                "properties": {"author": {"type": "keyword"}, "stars": {"type": "integer"}},
+            },
+        }
+    }
+    docs = [
+        {
+            "title": "one",
+            "comments": [{"author": "kim", "stars": 1}, {"author": "lee", "stars": 5}],
+        },
+        {"title": "two", "comments": [{"author": "kim", "stars": 5}]},
+        {"title": "three", "comments": {"author": "lee", "stars": 3}},
+        {"title": "four"},
+    ]
+    _load(es, "ft-nested", mappings, docs)
+    yield "ft-nested"
+    es.indices.delete(index="ft-nested")
+
+
+def _both(author: str, stars: int) -> dict[str, Any]:
+    return {
+        "bool": {
+            "must": [{"term": {"comments.author": author}}, {"term": {"comments.stars": stars}}]
+        }
+    }
+
+
+def test_nested_query(es: Elasticsearch, posts: str) -> None:
+    assert (
+        es.indices.get_mapping(index=posts)[posts]["mappings"]["properties"]["comments"]["type"]
+        == "nested"
+    )
+    # Within one comment: kim gave 5 stars only in post 2 (post 1 has kim/1 and lee/5).
+    assert _hits(es, posts, {"nested": {"path": "comments", "query": _both("kim", 5)}}) == ["2"]
+    assert _hits(es, posts, {"nested": {"path": "comments", "query": _both("lee", 5)}}) == ["1"]
+    assert _hits(
+        es,
+        posts,
+        {"nested": {"path": "comments", "query": {"range": {"comments.stars": {"gte": 3}}}}},
+    ) == ["1", "2", "3"]
+    # A nested object's fields are not searchable from the root, as in ES.
+    assert _hits(es, posts, {"term": {"comments.author": "kim"}}) == []
+    combined = {
+        "bool": {
+            "must": [
+                {"nested": {"path": "comments", "query": {"term": {"comments.author": "lee"}}}}
+            ],
+            "must_not": [{"match": {"title": "three"}}],
+        }
+    }
+    assert _hits(es, posts, combined) == ["1"]
+    summed = es.search(
+        index=posts,
+        query={
+            "nested": {
+                "path": "comments",
+                "score_mode": "sum",
+                "query": {"terms": {"comments.author": ["kim", "lee"]}},
+            }
+        },
+    )
+    top = summed["hits"]["hits"][0]
+    assert (top["_id"], top["_score"]) == ("1", 2.0)
+    status, body = api_error(
+        lambda: es.search(
+            index=posts, query={"nested": {"path": "title", "query": {"match_all": {}}}}
+        )
+    )
+    assert status == 400
+    assert "[nested] nested object under path [title] is not of nested type" in str(body)
+    status, body = api_error(lambda: es.search(index=posts, query={"nested": {"path": "comments"}}))
+    assert status == 400
+    assert "[nested] requires 'query' field" in str(body)
+
+
+def test_nested_aggregation(es: Elasticsearch, posts: str) -> None:
+    resp = es.search(
+        index=posts,
+        size=0,
+        aggs={
+            "c": {
+                "nested": {"path": "comments"},
+                "aggs": {
+                    "who": {"terms": {"field": "comments.author"}},
+                    "avg_stars": {"avg": {"field": "comments.stars"}},
+                },
+            }
+        },
+    )
+    c = resp["aggregations"]["c"]
+    assert c["doc_count"] == 4
+    assert c["who"]["buckets"] == [{"key": "kim", "doc_count": 2}, {"key": "lee", "doc_count": 2}]
+    assert c["avg_stars"]["value"] == 3.5

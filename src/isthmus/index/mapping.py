@@ -267,6 +267,7 @@ class Mapping:
         "aliases",
         "dynamic",
         "fields",
+        "nested_paths",
     )
 
     def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
@@ -333,6 +334,9 @@ class Mapping:
                 scaling_factor=float(factor) if mapped == SCALED_FLOAT and factor else None,
                 constant=spec.get("value") if mapped == CONSTANT_KEYWORD else None,
             )
+        # ``nested`` objects: each array element is a document of its own for nested queries and
+        # aggregations, and its fields are not searchable from the root (search.nested).
+        self.nested_paths = frozenset(_nested_paths(self._json.get("properties", {}), ""))
         # Paths whose objects and arrays are one value (geo points), not leaves to walk into.
         self._whole = frozenset(p for p, s in self.fields.items() if s.type == GEO_POINT)
         self._constants = tuple(s for s in self.fields.values() if s.constant is not None)
@@ -519,6 +523,27 @@ class Mapping:
         if isinstance(sample, AbcMapping):
             return None
         return TEXT
+
+
+def _nested_paths(props: AbcMapping[str, Any], prefix: str) -> Iterator[str]:
+    for name, entry in props.items():
+        if not isinstance(entry, AbcMapping):
+            continue
+        if entry.get("type") == "nested":
+            yield prefix + name
+        inner = entry.get("properties")
+        if isinstance(inner, AbcMapping):
+            yield from _nested_paths(inner, prefix + name + ".")
+
+
+def nested_parent(path: str, nested_paths: frozenset[str]) -> str | None:
+    """The innermost nested object path enclosing field ``path`` (None: a root field)."""
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        candidate = ".".join(parts[:i])
+        if candidate in nested_paths:
+            return candidate
+    return None
 
 
 def _sorted_properties(node: Any) -> Any:

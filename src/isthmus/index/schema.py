@@ -29,7 +29,16 @@ from isthmus.index.field_types import (
     FieldSpec,
 )
 from isthmus.index.ip import Ip, from_sortable
-from isthmus.index.mapping import BOOLEAN, DATE, FLOAT_TYPES, INTEGER_TYPES, KEYWORD, TEXT, Mapping
+from isthmus.index.mapping import (
+    BOOLEAN,
+    DATE,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    KEYWORD,
+    TEXT,
+    Mapping,
+    nested_parent,
+)
 
 # Storage kinds beyond the ES types that are stored as themselves (see ``storage_kind``).
 _CONSTANT_PREFIX = CONSTANT_KEYWORD + "="
@@ -91,7 +100,7 @@ class IndexSchema:
 
     @classmethod
     def for_mapping(cls, mapping: Mapping) -> IndexSchema:
-        return cls({p: storage_kind(s) for p, s in mapping.fields.items() if s.indexed})
+        return cls(_searchable(mapping))
 
     def matches(self, mapping: Mapping) -> bool:
         return _signature(mapping) == self.signature
@@ -197,8 +206,19 @@ def _nested(key: str, value: str) -> dict[str, Any]:
     return top
 
 
+def _searchable(mapping: Mapping) -> dict[str, str]:
+    """Path → storage kind of the fields a root query can match: indexed, and not inside a
+    nested object (those are matched per object by the nested query, as in ES)."""
+    nested = mapping.nested_paths
+    return {
+        p: storage_kind(s)
+        for p, s in mapping.fields.items()
+        if s.indexed and (not nested or nested_parent(s.source_path, nested) is None)
+    }
+
+
 def _signature(mapping: Mapping) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((p, storage_kind(s)) for p, s in mapping.fields.items() if s.indexed))
+    return tuple(sorted(_searchable(mapping).items()))
 
 
 def indexed_value(spec: FieldSpec, value: Any) -> Any:

@@ -30,6 +30,7 @@ from isthmus.search import (
     aggs_range,
     aggs_terms,
     aggs_top_hits,
+    nested,
 )
 from isthmus.search.aggs_core import (
     VALUES_SOURCE_PARAMS,
@@ -76,6 +77,7 @@ _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
     "top_hits": (aggs_top_hits.parse_top_hits, frozenset(aggs_top_hits.TOP_HITS_PARAMS)),
     "geo_bounds": (aggs_geo.parse_geo_bounds, frozenset(aggs_geo.GEO_BOUNDS_PARAMS)),
     "geo_centroid": (aggs_geo.parse_geo_centroid, frozenset(aggs_geo.GEO_CENTROID_PARAMS)),
+    "nested": (nested.parse_nested_agg, frozenset(nested.NESTED_AGG_PARAMS)),
 }
 
 # Types whose body is not a parameter object (``filter``'s body is a query).
@@ -89,7 +91,7 @@ _NOT_IMPLEMENTED = frozenset({
     "extended_stats_bucket", "frequent_item_sets", "geo_distance",
     "geohash_grid", "geotile_grid", "inference", "ip_prefix", "ip_range", "matrix_stats",
     "max_bucket", "median_absolute_deviation", "min_bucket", "moving_fn", "multi_terms",
-    "nested", "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",
+    "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",
     "rare_terms", "rate", "reverse_nested", "sampler", "scripted_metric", "serial_diff",
     "significant_terms", "significant_text", "stats_bucket", "string_stats", "sum_bucket",
     "t_test", "time_series", "top_metrics", "variable_width_histogram", "weighted_avg",

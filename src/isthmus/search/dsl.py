@@ -25,6 +25,7 @@ _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
     "bool": ("must", "should", "must_not", "filter"),
     "constant_score": ("filter",),
     "dis_max": ("queries",),
+    "nested": ("query",),
 }
 
 
@@ -674,6 +675,12 @@ def _parse_geo(name: str) -> Callable[[Any], Query]:
     return parse
 
 
+def _parse_nested(body: Any) -> Query:
+    from isthmus.search import nested
+
+    return nested.parse_nested(body)
+
+
 def _parse_match_all(body: Any) -> Query:
     return MatchAll(boost=_boost(body) if isinstance(body, Mapping) else 1.0)
 
@@ -706,6 +713,7 @@ PARSERS: dict[str, Callable[[Any], Query]] = {
     "simple_query_string": _parse_simple_query_string,
     "geo_distance": _parse_geo("geo_distance"),
     "geo_bounding_box": _parse_geo("geo_bounding_box"),
+    "nested": _parse_nested,
 }
 
 

@@ -65,6 +65,8 @@ def compile_query(query: dsl.Query, mapping: IndexMapping, *, now_ms: int) -> Pr
 
 class _Compiler:
     def __init__(self, mapping: IndexMapping, now_ms: int) -> None:
+        from isthmus.search import nested  # nested evaluates its inner query with this module
+
         self.mapping = mapping
         self.now_ms = now_ms
         self._dispatch: dict[type[dsl.Query], Callable[[Any], Predicate]] = {
@@ -88,6 +90,7 @@ class _Compiler:
             dsl.DisMax: self._dis_max,
             geo_queries.GeoDistance: self._geo,
             geo_queries.GeoBoundingBox: self._geo,
+            nested.Nested: lambda q: nested.evaluate(q, self.mapping, self.now_ms),
         }
 
     def compile(self, query: dsl.Query) -> Predicate:
