@@ -112,6 +112,10 @@ def test_data_stream_lifecycle(es: Elasticsearch) -> None:
     (stream,) = es.indices.get_data_stream(name="ds18-app")["data_streams"]
     assert stream["generation"] == 2
     assert [i["index_name"] for i in stream["indices"]] == [first, second]
+    metadata = es.cluster.state(metric="metadata")["metadata"]
+    in_state = metadata["data_stream"]["data_stream"]["ds18-app"]
+    assert [i["index_name"] for i in in_state["indices"]] == [first, second]
+    assert metadata["index_template"]["index_template"]["ds18-template"]["data_stream"]
 
     # Reads of the name and of a wildcard reach every backing index.
     hits = es.search(index="ds18-app", sort=[{"n": "asc"}], size=10)["hits"]

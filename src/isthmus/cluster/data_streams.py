@@ -215,3 +215,27 @@ def without_backing(state: ClusterMetadata, deleted: set[str]) -> ClusterMetadat
             )
         changed[name] = replace(ds, indices=tuple(i for i in ds.indices if i not in deleted))
     return with_streams(state, {**found, **changed}) if changed else state
+
+
+def state_section(meta: ClusterMetadata) -> dict[str, Any]:
+    """The data streams' section of ``_cluster/state``'s ``metadata``, in ES's shape."""
+    found = streams(meta)
+    if not found:
+        return {}
+    rendered = {}
+    for name, ds in found.items():
+        rendered[name] = {
+            "name": name,
+            "timestamp_field": {"name": TIMESTAMP_FIELD},
+            "indices": [
+                {"index_name": i, "index_uuid": m.uuid if (m := meta.indices.get(i)) else "_na_"}
+                for i in ds.indices
+            ],
+            "generation": ds.generation,
+            **({"_meta": ds.meta} if ds.meta is not None else {}),
+            "hidden": ds.hidden,
+            "replicated": ds.replicated,
+            "system": ds.system,
+            "allow_custom_routing": ds.allow_custom_routing,
+        }
+    return {"data_stream": {"data_stream": rendered, "data_stream_aliases": {}}}

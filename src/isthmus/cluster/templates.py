@@ -436,3 +436,17 @@ def resolve_templates(customs: Mapping[str, Any], name: str, *, hidden: bool = F
     if legacy:  # legacy templates may name aliases after the index (``{index}-alias``)
         aliases = {a.replace("{index}", name): spec for a, spec in aliases.items()}
     return Resolved(settings, mappings, aliases, chosen, legacy)
+
+
+def state_sections(customs: Mapping[str, Any]) -> dict[str, Any]:
+    """The templates' sections of ``_cluster/state``'s ``metadata``, in ES's shape."""
+    out: dict[str, Any] = {"templates": {n: t.to_json() for n, t in legacies(customs).items()}}
+    composable = composables(customs)
+    if composable:
+        out["index_template"] = {"index_template": {n: t.to_json() for n, t in composable.items()}}
+    component = components(customs)
+    if component:
+        out["component_template"] = {
+            "component_template": {n: t.to_json() for n, t in component.items()}
+        }
+    return out

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import BUILD_HASH, version_block
+from isthmus.cluster.data_streams import state_section as data_stream_section
+from isthmus.cluster.templates import state_sections as template_sections
 from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
@@ -102,6 +104,8 @@ def routes(s: ClusterApiDeps) -> list[Route]:
                     }
                     for m in meta.indices.values()
                 },
+                **template_sections(meta.customs),
+                **data_stream_section(meta),
             },
         }
 
