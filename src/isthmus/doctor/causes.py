@@ -90,6 +90,13 @@ CAUSES: tuple[Cause, ...] = (
         "connections open but are closed by the remote or a middlebox later",
     ),
     _C(
+        "advertised_address_unreachable",
+        Stage.TCP,
+        Side.REMOTE,
+        "sniff mode: the seed answers, but the address a remote node advertises (its publish "
+        "address) cannot be reached from the local nodes",
+    ),
+    _C(
         "connection_failed",
         Stage.TCP,
         Side.UNKNOWN,

@@ -6,8 +6,9 @@ log analysis (computed by the caller, passed in as ``extra``) — and :func:`mer
 stage, the strongest statement: a failure over an undecided finding, a certain failure over a
 likely one, the earlier source on a tie. An undecided finding is dropped when another source
 saw that stage pass or a failure at that stage (a probe that connected beats "connected:
-false"). :meth:`AliasVerdict.from_stages` then marks everything after the first failing stage
-as not reached.
+false" at that stage), but never all of them: when the local cluster's own answers show the
+alias failing, the verdict is not green (:func:`still_failing`). :meth:`AliasVerdict.from_stages`
+then marks everything after the first failing stage as not reached.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from isthmus.doctor.advertised import applies
 from isthmus.doctor.evidence import SideEvidence
 from isthmus.doctor.model import (
     STAGES,
@@ -217,6 +219,7 @@ def diagnose(
         # node's own health comes last: the others name a cause more finely on a tie.
         sources = [rest, *((extra or {}).get(alias, ())), list(health.stages)]
         stages = merge(sources, PROBE_STAGES)
+        stages = still_failing(ctx, rest, stages)
         stages = [_with_nodes(ctx, _with_authentication(r, health)) for r in stages]
         noted = _warnings(warnings, health, stages)
         named = [f for w in noted for f in _with_nodes(ctx, _holder(w)).findings]
@@ -227,6 +230,61 @@ def diagnose(
         _describe(remote) if remote is not None else {},
         tuple(evidence_level),
     )
+
+
+def still_failing(
+    ctx: AliasContext, rest: Sequence[StageResult], stages: list[StageResult]
+) -> list[StageResult]:
+    """The invariant: when the local cluster's own answers show the alias failing, the verdict
+    is never green. The other sources may decide the cause, never undo the failure: a probe
+    from the doctor's machine that gets through says only that *this machine* reaches the
+    address (the seed, in sniff mode); the local nodes still do not. So when no stage is left
+    failing, the REST rules' own failing stage comes back, undecided, with what the probe saw
+    and what would decide (the local nodes' network position, the addresses the remote
+    advertises in sniff mode)."""
+    if any(r.outcome in (Outcome.FAILED, Outcome.UNDECIDED) for r in stages):
+        return stages
+    failing = next((r for r in rest if r.outcome in (Outcome.FAILED, Outcome.UNDECIDED)), None)
+    if failing is None or not failing.findings:
+        return stages
+    first, *more = failing.findings
+    seen = [e for r in stages if r.stage is failing.stage for e in r.evidence]
+    sniff = applies(ctx)
+    candidates = tuple(
+        dict.fromkeys(
+            (
+                *(first.candidates or (first.cause,)),
+                *(("advertised_address_unreachable",) if sniff else ()),
+                "tcp_timeout",
+            )
+        )
+    )
+    note = Evidence(
+        "doctor",
+        f"the doctor's own checks got through [{failing.stage}] from this machine, but the "
+        f"local cluster's connections for [{ctx.alias}] fail: what differs is the path from the "
+        "local nodes (their network position, a firewall on their side"
+        + (", or in sniff mode the addresses the remote advertises" if sniff else "")
+        + ")",
+    )
+    finding = replace(
+        first,
+        side=Side.UNKNOWN if first.candidates or sniff else first.side,
+        evidence=tuple(dict.fromkeys((*first.evidence, *seen, note))),
+        confidence=Confidence.POSSIBLE,
+        candidates=candidates,
+        would_decide=tuple(
+            dict.fromkeys(
+                (
+                    *first.would_decide,
+                    "the doctor run on a local node (the local nodes' network position)",
+                    "the local cluster's log (--local-logs DIR): the address each attempt dialled",
+                )
+            )
+        ),
+    )
+    kept = StageResult(failing.stage, Outcome.UNDECIDED, (finding, *more), failing.evidence)
+    return [r for r in stages if r.stage.order < failing.stage.order] + [kept]
 
 
 def _holder(warning: Finding) -> StageResult:

@@ -98,6 +98,10 @@ def _trust_setting(f: FixFacts) -> str:
 def fix_for(cause: str, f: FixFacts) -> Fix | None:
     """The fix for ``cause`` (None for a cause the logs never decide alone)."""
     rcs = f"{_host(f)}:9443"
+    if cause == "advertised_address_unreachable":  # the log does not name the seed or model
+        from isthmus.doctor.advertised import advertised_fix
+
+        return advertised_fix(f.alias, api_key=None, seed=None, node=None)
     if cause in ("transport_port_with_credentials", "handshake_wrong_profile"):
         return Fix(
             f"point [{f.alias}] at the remote cluster server port (remote_cluster.port, 9443 by "

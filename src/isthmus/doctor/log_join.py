@@ -168,6 +168,35 @@ def on_some_nodes(decisions: list[Decision], connected: set[str]) -> None:
         )
 
 
+def advertised(decisions: list[Decision]) -> None:
+    """Sniff mode: a connect failure to a *named* remote node is one to the address that node
+    advertised (ES names a seed's node ``[]``: only its address is known before the handshake);
+    the other lines about the same address (RemoteClusterService's) say the same."""
+    addresses = {
+        d.symptom.peer
+        for d in decisions
+        if d.symptom.kind == "connect_failure"
+        and d.symptom.mode == "sniff"
+        and d.symptom.remote_node
+        and d.symptom.peer
+    }
+    for d in decisions:
+        s = d.symptom
+        if d.restart or s.kind != "connect_failure" or s.peer not in addresses:
+            continue
+        how = d.cause.removeprefix("tcp_") if d.cause else "connect_exception"
+        d.detail = (
+            f"sniff mode: remote node [{s.remote_node or '?'}] advertises {s.peer}, which the "
+            f"local node cannot reach ({how}); the seed answered (a seed's node has no name yet)"
+        )
+        d.cause, d.candidates, d.confidence = (
+            "advertised_address_unreachable",
+            (),
+            Confidence.CERTAIN,
+        )
+        d.would_decide = []
+
+
 # --- 5. findings --------------------------------------------------------------------------------
 
 
@@ -390,4 +419,5 @@ def analyse(
         if tie is not None or not mine:
             decisions.append(remote_only(r, tie))
     on_some_nodes(decisions, connected_nodes(named))
+    advertised(decisions)
     return stage_results(alias, prune(decisions)) + restarts(alias, decisions)

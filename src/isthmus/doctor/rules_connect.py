@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from isthmus.doctor.advertised import advertised_failure, advertised_finding
 from isthmus.doctor.commands import (
     renew_server_certificate,
     trust_current_ca,
@@ -264,6 +265,13 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             ),
         )
         return _stopped(f, hit[0].source)
+
+    # Sniff mode: the seed answered, a node's advertised address did not (before the texts
+    # below, which would blame the seed for the advertised address's refusal or timeout).
+    advertised = advertised_failure(ctx)
+    if advertised is not None:
+        f = advertised_finding(ctx, advertised)
+        return _stopped(f, f.evidence[0].source)
 
     # Texts that name their cause (at the cause's stage).
     simple = (

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from isthmus.doctor.advertised import advertised_failure, advertised_finding, norm
 from isthmus.doctor.causes import cause
 from isthmus.doctor.commands import RELOAD, keystore_add
 from isthmus.doctor.evidence import API_KEYS, ISTHMUS_HEALTH, api_key_key
@@ -136,6 +137,12 @@ def _classified(
 ) -> list[StageResult]:
     code = last.get("cause")
     candidates = tuple(str(c) for c in last.get("candidates") or ())
+    advertised = advertised_failure(ctx) if stage is Stage.TCP else None
+    if advertised is not None and address is not None and norm(address) == norm(advertised.address):
+        # The node's own classification of the attempt (refused, timed out) is about an address
+        # the remote advertised, not the seed: the seed answered.
+        f = advertised_finding(ctx, advertised)
+        return [failed(replace(f, evidence=tuple(dict.fromkeys((*evidence, *f.evidence)))))]
     if isinstance(code, str):
         try:
             f = finding(
