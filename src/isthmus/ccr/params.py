@@ -315,10 +315,10 @@ def parse_put_follow(
 
 
 def _active_shards(raw: str | None) -> str:
-    """``wait_for_active_shards``: ES's values (a count, ``all``); ``default`` (and no value)
-    means none, as ES's put-follow request turns its ``DEFAULT`` into ``NONE``. The errors are
-    ES's ``ActiveShardCount.parseString`` and ``from``."""
-    if raw is None or raw == "default":
+    """``wait_for_active_shards``: ES's values (a count, ``all``); no value means none, as ES's
+    put-follow request turns its ``DEFAULT`` into ``NONE``. The errors are ES's
+    ``ActiveShardCount.parseString`` and ``from`` (which know no ``default`` word either)."""
+    if raw is None:
         return "0"
     if raw == "all":
         return raw

@@ -130,7 +130,9 @@ def test_resume_body_is_optional_and_strict() -> None:
 def test_wait_for_active_shards_values() -> None:
     body = {"remote_cluster": "r", "leader_index": "l"}
     assert parse_put_follow("f", body, "all").wait_for_active_shards == "all"
-    assert parse_put_follow("f", body, "default").wait_for_active_shards == "0"
+    assert parse_put_follow("f", body, None).wait_for_active_shards == "0"
+    with pytest.raises(IllegalArgumentError, match=r"^cannot parse ActiveShardCount\[default\]$"):
+        parse_put_follow("f", body, "default")
     with pytest.raises(IllegalArgumentError, match=r"^cannot parse ActiveShardCount\[x\]$"):
         parse_put_follow("f", body, "x")
     with pytest.raises(IllegalArgumentError, match=r"^shard count cannot be a negative value$"):
