@@ -1,10 +1,9 @@
 """Index template APIs: ``/_index_template``, ``/_component_template``, ``/_template`` and the
 simulate APIs.
 
-Request bodies are parsed here into the values of :mod:`isthmus.cluster.templates` (index
-settings validated against the settings registry, mappings by building them), then every change
-is a pure function of the metadata submitted to the cluster service, so the overlap and in-use
-rules are checked against the latest state. Put answers carry ES's deprecation warnings (legacy
+Request bodies become template values (:mod:`isthmus.actions.template_bodies`), then every
+change is a pure function of the metadata submitted to the cluster service, so the rules of
+:mod:`isthmus.cluster.template_rules` (overlaps, components in use) meet the latest state. Put answers carry ES's deprecation warnings (legacy
 templates shadowed by a composable one, and the other way round).
 """
 
@@ -13,33 +12,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from isthmus.actions.indices import normalize_index_settings
+from isthmus.actions.template_bodies import parse_component, parse_composable, parse_legacy
 from isthmus.cluster.data_streams import streams, timestamp_mapping
-from isthmus.cluster.metadata import ClusterMetadata, validate_alias_name
+from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import split_expression
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.template_rules import (
+    check_composable_overlap,
+    components_in_use,
+    composable_overlap_warning,
+    legacy_overlap_warning,
+    patterns_overlap,
+    validate_template,
+)
 from isthmus.cluster.templates import (
     COMPONENT_KEY,
     COMPOSABLE_KEY,
     LEGACY_KEY,
     ComponentTemplate,
     ComposableTemplate,
-    LegacyTemplate,
     Template,
-    check_composable_overlap,
     components,
-    components_in_use,
-    composable_overlap_warning,
     composables,
     find_composable,
     find_legacy,
     legacies,
-    legacy_overlap_warning,
     merge_mappings,
-    patterns_overlap,
     resolve_templates,
-    validate_template,
     with_entries,
 )
 from isthmus.errors import (
@@ -49,148 +49,10 @@ from isthmus.errors import (
     InvalidIndexTemplateError,
     IsthmusError,
     ResourceNotFoundError,
-    XContentParseError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.xcontent import as_bool, as_int, as_list, as_object, as_str
 
 LEGACY_DEPRECATION = "Legacy index templates are deprecated in favor of composable templates."
-
-
-# --- parsing request bodies ---------------------------------------------------------------------
-
-
-def _unknown(parser: str, key: str) -> XContentParseError:
-    return XContentParseError(f"[{parser}] unknown field [{key}]")
-
-
-def parse_template_section(raw: Any, parser: str = "template") -> Template:
-    """ES's ``Template``: ``settings``, ``mappings``, ``aliases`` (each checked as at index
-    creation: unknown settings and bad mappings are refused when the template is put)."""
-    body = as_object(parser, "template", raw)
-    for key in body:
-        if key not in ("settings", "mappings", "aliases", "lifecycle", "data_stream_options"):
-            raise _unknown(parser, key)
-    settings: dict[str, str] = {}
-    if body.get("settings") is not None:
-        raw_settings = as_object(parser, "settings", body["settings"])
-        settings = {
-            k: v for k, v in normalize_index_settings(raw_settings, creating=True).items() if v
-        }
-    mappings = None
-    if body.get("mappings") is not None:
-        mappings = dict(as_object(parser, "mappings", body["mappings"]))
-        IndexMapping(merge_mappings(None, mappings))  # refused here if it could never apply
-    aliases: dict[str, dict[str, Any]] = {}
-    for name, spec in dict(as_object(parser, "aliases", body.get("aliases") or {})).items():
-        validate_alias_name(name)
-        aliases[name] = dict(as_object(parser, name, spec or {}))
-    return Template(settings, mappings, aliases)
-
-
-def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemplate:
-    body = dict(raw or {})
-    parser = "index_template"
-    known = (
-        "index_patterns", "template", "composed_of", "priority", "version", "_meta",
-        "data_stream", "allow_auto_create", "ignore_missing_component_templates", "deprecated",
-    )  # fmt: skip
-    for key in body:
-        if key not in known:
-            raise _unknown(parser, key)
-    if body.get("index_patterns") is None:
-        raise IllegalArgumentError("Required [index_patterns]")
-    patterns = tuple(
-        as_str(parser, "index_patterns", p)
-        for p in as_list(parser, "index_patterns", body["index_patterns"])
-    )
-    data_stream = None
-    if body.get("data_stream") is not None:
-        ds = as_object(parser, "data_stream", body["data_stream"])
-        for key in ds:
-            if key not in ("hidden", "allow_custom_routing", "failure_store"):
-                raise _unknown("data_stream_template", key)
-        data_stream = {
-            "hidden": as_bool("data_stream_template", "hidden", ds.get("hidden", False)),
-            "allow_custom_routing": as_bool(
-                "data_stream_template",
-                "allow_custom_routing",
-                ds.get("allow_custom_routing", False),
-            ),
-        }
-    priority = None
-    if body.get("priority") is not None:
-        priority = as_int(parser, "priority", body["priority"], lo=-(2**63), hi=2**63 - 1)
-        if priority < 0:
-            raise ActionRequestValidationError(
-                "Validation Failed: 1: index template priority must be >= 0;"
-            )
-    return ComposableTemplate(
-        name=name,
-        index_patterns=patterns,
-        template=parse_template_section(body["template"]) if body.get("template") is not None else None,
-        composed_of=tuple(as_str(parser, "composed_of", c) for c in as_list(parser, "composed_of", body.get("composed_of") or [])),
-        priority=priority,
-        version=as_int(parser, "version", body["version"], lo=-(2**63), hi=2**63 - 1)
-        if body.get("version") is not None
-        else None,
-        meta=dict(as_object(parser, "_meta", body["_meta"])) if body.get("_meta") is not None else None,
-        data_stream=data_stream,
-        allow_auto_create=as_bool(parser, "allow_auto_create", body["allow_auto_create"])
-        if body.get("allow_auto_create") is not None
-        else None,
-        ignore_missing_component_templates=tuple(
-            as_str(parser, "ignore_missing_component_templates", c)
-            for c in as_list(parser, "ignore_missing_component_templates", body.get("ignore_missing_component_templates") or [])
-        ),
-    )  # fmt: skip
-
-
-def parse_component(name: str, raw: Mapping[str, Any] | None) -> ComponentTemplate:
-    body = dict(raw or {})
-    parser = "component_template"
-    for key in body:
-        if key not in ("template", "version", "_meta", "deprecated"):
-            raise _unknown(parser, key)
-    if body.get("template") is None:
-        raise IllegalArgumentError("Required [template]")
-    version = body.get("version")
-    return ComponentTemplate(
-        name,
-        parse_template_section(body["template"]),
-        as_int(parser, "version", version, lo=-(2**63), hi=2**63 - 1) if version is not None else None,
-        dict(as_object(parser, "_meta", body["_meta"])) if body.get("_meta") is not None else None,
-    )  # fmt: skip
-
-
-def parse_legacy(
-    name: str, raw: Mapping[str, Any] | None, order_param: str | None
-) -> LegacyTemplate:
-    body = dict(raw or {})
-    patterns_raw = body.pop("index_patterns", None)
-    if patterns_raw is None and "template" in body:  # the pre-6.0 single pattern
-        patterns_raw = body.pop("template")
-    for key in body:
-        if key not in ("order", "version", "settings", "mappings", "aliases"):
-            raise IllegalArgumentError(f"unknown key [{key}] in the template ")
-    if not patterns_raw:
-        raise ActionRequestValidationError("Validation Failed: 1: index patterns are missing;")
-    patterns = tuple(
-        as_str("template", "index_patterns", p)
-        for p in as_list("template", "index_patterns", patterns_raw)
-    )
-    order = body.get("order", order_param if order_param is not None else 0)
-    section = parse_template_section(
-        {k: body[k] for k in ("settings", "mappings", "aliases") if body.get(k) is not None}
-    )
-    version = body.get("version")
-    return LegacyTemplate(
-        name,
-        patterns,
-        as_int("template", "order", order),
-        as_int("template", "version", version) if version is not None else None,
-        section,
-    )  # fmt: skip
 
 
 # --- the actions ------------------------------------------------------------------------------

@@ -20,6 +20,11 @@ from isthmus.cluster.data_streams import (
 )
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, resolve, write_index
+from isthmus.cluster.template_rules import (
+    check_composable_overlap,
+    components_in_use,
+    validate_template,
+)
 from isthmus.cluster.templates import (
     COMPONENT_KEY,
     COMPOSABLE_KEY,
@@ -28,12 +33,9 @@ from isthmus.cluster.templates import (
     ComposableTemplate,
     LegacyTemplate,
     Template,
-    check_composable_overlap,
-    components_in_use,
     find_composable,
     merge_mappings,
     resolve_templates,
-    validate_template,
     with_entries,
 )
 from isthmus.errors import DocumentParsingError, IllegalArgumentError, InvalidIndexTemplateError
