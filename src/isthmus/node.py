@@ -50,6 +50,7 @@ from isthmus.security.authz import Authorizer, Subject
 from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import handshake_timeout
+from isthmus.settings.ccr import MAX_LEASES_PER_SHARD
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.remote import enabled_remotes
 from isthmus.settings.remote_server import remote_server_settings
@@ -154,7 +155,13 @@ class Node:
         guard = Guard(security.service, cluster, Authorizer()) if security else None
         authz = guard.indices if guard is not None else None
         # What follower clusters ask of this one (CCR's leader side).
-        leader = ccr_leader(cluster, indices, lambda: env.node_id, authz=authz)
+        leader = ccr_leader(
+            cluster,
+            indices,
+            lambda: env.node_id,
+            authz=authz,
+            max_leases_per_shard=s.get(MAX_LEASES_PER_SHARD),
+        )
         tasks = TaskManager(env.node_id, self.clock)
         registry: ActionRegistry[Subject] = ActionRegistry()
         transport = await start_transport(

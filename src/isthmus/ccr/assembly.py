@@ -22,7 +22,7 @@ from isthmus.ccr.leader import LeaderShards
 from isthmus.ccr.leader_restore import RestoreSessions
 from isthmus.ccr.service import CcrService
 from isthmus.cluster.metadata import ClusterMetadata
-from isthmus.settings.ccr import RENEW_INTERVAL
+from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, RENEW_INTERVAL
 
 if TYPE_CHECKING:
     from isthmus.cluster.service import ClusterService
@@ -60,9 +60,12 @@ def ccr_leader(
     node_id: Callable[[], str],
     *,
     authz: IndexAuthorization | None,
+    max_leases_per_shard: int = DEFAULT_MAX_LEASES_PER_SHARD,
 ) -> CcrLeader:
     """The leader side; ``authz`` None: security is off, every follower may read."""
-    shards = LeaderShards(lambda: cluster.state, indices, authz=authz)
+    shards = LeaderShards(
+        lambda: cluster.state, indices, authz=authz, max_leases_per_shard=max_leases_per_shard
+    )
     return CcrLeader(shards, RestoreSessions(shards, node_id))
 
 
