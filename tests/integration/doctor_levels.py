@@ -167,6 +167,7 @@ FIX_KINDS: dict[str, frozenset[str]] = {
     "user_lacks_remote_indices": frozenset({"role"}),
     "proxy_no_route": frozenset({"settings"}),
     "http_proxy": frozenset({"settings"}),
+    "advertised_address_unreachable": frozenset({"settings"}),
 }
 
 

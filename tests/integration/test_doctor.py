@@ -372,6 +372,38 @@ def test_guide_scenarios_with_their_own_build(
     assert not failures, "\n".join(failures) + "\n" + said
 
 
+def test_sniff_mode_advertised_address_unreachable_at_every_level_then_the_fix(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    """Sniff mode, the remote node advertising a port nothing listens on (NAT, containers):
+    the seed answers, the managed connection fails. The doctor names the advertised address at
+    every level (never the seed's refusal, never green because the probe of the seed passes),
+    prints both fixes, and the first one as printed (proxy mode through the seed) verifies."""
+    scenario = scenarios("sniff")["sniff-unreachable-publish-address"]
+    assert scenario.verdict is not None
+    with Lab(tmp_path, scenario.spec) as lab:
+        lab.start()
+        for s in _secrets(lab):
+            record_secret(s)
+        seen, problems = wait_for_symptom(lab, scenario)
+        assert not problems, problems
+        runs = run_levels(lab, None)
+        failures = []
+        for level, run in runs.items():
+            failures += mismatches(run, expected_at(scenario.verdict, level, "-"))
+            failures += [
+                f"{level.value}: secret {s}" for s in leaked_secrets(run.output, _secrets(lab))
+            ]
+        said = "\n".join(f"  {level.value}: {run.summary()}" for level, run in runs.items())
+        assert not failures, "\n".join(failures) + "\n" + said
+        steps = runs[EvidenceLevel.REMOTE].alias["findings"][0]["fix"]["steps"]
+        seed = seen.remote_info["seeds"][0]
+        assert f'"cluster.remote.{ALIAS}.proxy_address": "{seed}"' in steps[0], steps
+        assert steps[1].startswith("or, instead: remote_cluster.publish_host: 127.0.0.1"), steps
+        fixed = fix_then_verify(lab, runs[EvidenceLevel.REMOTE], scenario.verdict, record_secret)
+        assert not fixed, fixed
+
+
 def test_sniff_mode_healthy_and_refused(tmp_path: Path) -> None:
     with Lab(tmp_path, LabSpec(mode="sniff")) as lab:
         lab.start()

@@ -22,6 +22,9 @@ way, and a step it cannot run as printed is an error (:class:`FixNotRunnable`), 
   idle cut): the relay is the lab's stand-in for the network, and host commands printed for it
   (``sysctl``, ``ss``, ``nc``) are the network's part of that fix.
 
+A step starting with ``or, instead:`` begins another way to the same end (the doctor prints
+both when both work): the lab runs the steps before it, as a user picks one of the two.
+
 Placeholders a fix may leave are facts only the user has; the lab fills them from what it built
 (:data:`USER_FACTS`). Any other ``<...>`` left in a step means the doctor printed a placeholder
 for something it should have known: not runnable.
@@ -66,6 +69,7 @@ _RESTART = re.compile(r"^restart\b", re.IGNORECASE)
 _IN_PLACE_OF = re.compile(r"in place of (\S+?) and (\S+?)(?:[\s;,)]|$)")
 _ROLE_MERGE = re.compile(r"keep the role's other fields, add to remote_indices:\s*(\{.*\})\s*$")
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
+_ALTERNATIVE = re.compile(r"^\s*or,? instead\b", re.IGNORECASE)
 
 
 class FixNotRunnable(Exception):
@@ -107,6 +111,9 @@ def apply_fix(
         raise FixNotRunnable("", f"the finding [{finding.get('cause')}] has no fix")
     run = _Run(lab, str(fix.get("side", "unknown")), str(finding.get("side", "unknown")), on_secret)
     for step in fix.get("steps") or ():
+        if _ALTERNATIVE.match(str(step)):  # the rest is another way to the same end
+            run.done.append(AppliedStep(str(step), "an alternative to the steps before: not run"))
+            break
         run.done.append(AppliedStep(str(step), _apply_step(run, str(step))))
     if "network" in (run.fix_side, run.finding_side):
         run.done.append(AppliedStep("(the network's part of the fix)", _heal_network(lab)))

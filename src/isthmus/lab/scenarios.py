@@ -262,6 +262,10 @@ _GUIDE_VERDICTS: dict[str, DoctorVerdict] = {
         _L.LOCAL_FILES, DoctorVerdict.of("user_lacks_remote_indices")
     ),
     "unreliable-connection": _UNRELIABLE,
+    # The connect error names the remote node at an address that is no seed: every level sees it.
+    "sniff-unreachable-publish-address": DoctorVerdict.of(
+        "advertised_address_unreachable", nodes=_REMOTE
+    ),
 }
 
 
@@ -692,6 +696,36 @@ def _guide_scenarios(mode: str) -> list[Scenario]:
             fault="freeze",
         ),
     ]
+    if mode == "sniff":  # proxy mode dials the proxy address only: nothing is advertised
+        out.append(
+            Scenario(
+                "sniff-unreachable-publish-address",
+                "Sniff mode: the seed answers, the address the remote node advertises does not",
+                LabSpec(mode=mode, remote_publish_port="unused_port"),
+                Expected(
+                    connected=False,
+                    local_log=(
+                        failed,
+                        "ConnectTransportException: [remote-node][127.0.0.1:",
+                        "] connect_exception",
+                        "Connection refused",
+                    ),
+                    search_error=(
+                        500,
+                        "connect_transport_exception",
+                        "[remote-node][127.0.0.1:",
+                    ),
+                ),
+                "the remote node advertises remote_cluster.publish_port, a port nothing listens "
+                "on (as a node behind NAT, in a container or in Kubernetes advertises an address "
+                "only its own network reaches); the seed is its bound address, which works",
+                "the local log and _resolve/cluster: connect_exception at [remote-node] on an "
+                "address that is not the seed",
+                "on the remote, set remote_cluster.publish_host/publish_port (transport.* in the "
+                "certificate model) to an address the local nodes reach, or switch the alias to "
+                "proxy mode with proxy_address set to the seed",
+            )
+        )
     return out
 
 

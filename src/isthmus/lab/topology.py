@@ -50,6 +50,9 @@ class LabSpec:
 
     mode: str = "proxy"  # "proxy" | "sniff"
     server_enabled: bool = True  # remote_cluster_server.enabled on remote
+    # remote_cluster.publish_port on remote ("unused_port": a port nothing listens on, what a
+    # gateway behind NAT or in a container advertises; None: the bound port)
+    remote_publish_port: str | None = None
     target: str = "remote_cluster"  # "remote_cluster" | "transport" | "unused_port"
     shared_ca: bool = False  # one CA for remote's transport and remote cluster server
     client_trusts_server_ca: bool = True  # local's remote_cluster_client trusts remote's server CA
@@ -220,6 +223,8 @@ class Lab:
                     "xpack.security.remote_cluster_server.ssl.certificate": str(rs_crt),
                 }
             )
+            if s.remote_publish_port == "unused_port":
+                remote["remote_cluster.publish_port"] = _unused_port()
         if s.remote_anonymous_role is not None:
             remote["xpack.security.authc.anonymous.username"] = "anonymous_foo"
             remote["xpack.security.authc.anonymous.roles"] = [s.remote_anonymous_role]
@@ -372,7 +377,10 @@ class Lab:
     def remote_cluster_address(self) -> str:
         info = _call(self.remote_url, "GET", "/_nodes")
         (node,) = info["nodes"].values()
-        return str(node["remote_cluster_server"]["publish_address"])
+        server = node["remote_cluster_server"]
+        if self.spec.remote_publish_port is not None:  # it advertises what does not answer
+            return str(server["bound_address"][0])
+        return str(server["publish_address"])
 
     # --- using -------------------------------------------------------------------------------
 
