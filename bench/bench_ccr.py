@@ -37,7 +37,10 @@ followers are made with ``PUT /<f>/_ccr/follow`` and ES's default parameters.
   (made before the load) and without one, ``--rounds`` times each, alternating which goes first;
   before each run the previous follower has caught up. docs/s with / without (the metric), and
   the leader's CPU milliseconds per 1,000 docs with / without (``/proc/<pid>/stat``), which the
-  other sessions' load on the shared cores disturbs less than docs/s.
+  other sessions' load on the shared cores disturbs less than docs/s, split into the leader's
+  event loop (HTTP, bulk parsing, the transport) and its other threads (``/proc/<pid>/task``:
+  writes, history reads, tantivy); and how many ``shard_changes`` reads the leader served and
+  how many operations they held (a follower that reads each operation once: the doc count).
 - **Dead leader**: the leader is killed (SIGKILL) while the steady phase's follower is caught up,
   left dead ``--outage`` seconds (the follower retries with ES's back-off, ``max_retry_delay``
   500 ms), then started again on the same ports and data path; one bulk is sent as soon as its
@@ -230,6 +233,25 @@ def runqueue_wait(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue  # the thread ended meanwhile
     return total / 1e9
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of a process's main thread (a node's event loop) and of its other
+    live threads (worker threads: writes, history reads; tantivy's), from
+    ``/proc/<pid>/task/*/stat``. Threads that ended are missing from the second figure."""
+    main = others = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if stat.parent.name == str(pid):
+            main += used
+        else:
+            others += used
+    return main, others
 
 
 def cpu_note(pair: Pair, before: tuple[float, float, float], wall: float) -> str:
@@ -514,6 +536,8 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
     cpu: dict[bool, list[float]] = {False: [], True: []}  # leader CPU ms per 1,000 docs
     lat: dict[bool, list[float]] = {False: [], True: []}  # per bulk, as the client saw it
     took: dict[bool, list[float]] = {False: [], True: []}  # per bulk, the node's took
+    loop_cpu: dict[bool, list[float]] = {False: [], True: []}  # event loop, ms per 1,000 docs
+    reads: list[tuple[int, int]] = []  # per followed run: reads served, operations served
     lags_at_end: list[int] = []
     notes: list[str] = []
     for r in range(rounds):
@@ -528,10 +552,14 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
             cpu0 = pair.cpu()
             assert pair.leader.proc is not None
             waited0 = runqueue_wait(pair.leader.proc.pid)
+            loop0 = thread_cpu(pair.leader.proc.pid)[0]
             secs, last = bulk_clients(
                 pair.leader.url, payloads, 2, lat[with_follower], took[with_follower]
             )
             waited = runqueue_wait(pair.leader.proc.pid) - waited0
+            loop_cpu[with_follower].append(
+                (thread_cpu(pair.leader.proc.pid)[0] - loop0) * 1e6 / n_docs
+            )
             notes.append(
                 f"{name}: {cpu_note(pair, cpu0, secs)}; the leader's threads waited for a CPU "
                 f"{waited / secs * 1000:.0f} ms per second"
@@ -542,8 +570,11 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
                 # The next run starts with the follower caught up (no reads left over).
                 lags_at_end.append(last - checkpoint(pair.fh, f"{name}-copy"))
                 wait_checkpoint(pair.fh, f"{name}-copy", last, 300, 0.05)
+                stats = pair.fh.json("GET", f"/{name}-copy/_ccr/stats")["indices"][0]["shards"][0]
+                reads.append((stats["successful_read_requests"], stats["operations_read"]))
     p, f = (sum(rate[k]) / len(rate[k]) for k in (False, True))
     cp, cf = (sum(cpu[k]) / len(cpu[k]) for k in (False, True))
+    lp, lf = (sum(loop_cpu[k]) / len(loop_cpu[k]) for k in (False, True))
 
     def runs(values: list[float]) -> str:
         return ", ".join(f"{x:,.0f}" for x in values)
@@ -560,6 +591,12 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
              ""),
             ("leader CPU ms / 1k docs, follower attached", runs(cpu[True]), f"{cf:,.0f}",
              f"{cp / cf:.2f}", "(as docs/s)", ""),
+            ("  of which its event loop, no follower", runs(loop_cpu[False]), f"{lp:,.1f}", "",
+             "", ""),
+            ("  of which its event loop, follower attached", runs(loop_cpu[True]), f"{lf:,.1f}",
+             "", "", ""),
+            ("  the rest (worker threads, tantivy, GC in them)", "",
+             f"{cp - lp:,.1f} -> {cf - lf:,.1f}", "", "", ""),
             ("bulk p50 client / took, no follower", "", ms(percentile(lat[False], 50)) + " / "
              + ms(percentile(took[False], 50)), "", "", ""),
             ("bulk p50 client / took, follower attached", "", ms(percentile(lat[True], 50)) + " / "
@@ -567,6 +604,10 @@ def phase_cost(pair: Pair, n_docs: int, rounds: int) -> None:
         ]
     )  # fmt: skip
     print(f"   follower behind at the end of each followed run: {lags_at_end} ops")
+    print(
+        "   shard_changes reads served / operations served per followed run (each doc once: "
+        f"operations = {n_docs:,}): {reads}"
+    )
     for note in notes:
         print(f"   {note}")
 
