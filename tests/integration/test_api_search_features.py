@@ -475,3 +475,82 @@ def test_collapse_errors(es: Elasticsearch, groups: str) -> None:
     code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g"}, scroll="1m"))
     assert (code, body["error"]["root_cause"][0]["type"]) == (500, "search_exception")
     assert body["error"]["root_cause"][0]["reason"] == "cannot use `collapse` in a scroll context"
+
+
+def test_rescore_recombines_the_top_window(es: Elasticsearch, corpus: str) -> None:
+    query = {"match": {"title": "brown"}}  # 1, 2, 5
+    plain = {h["_id"]: h["_score"] for h in es.search(index=corpus, query=query)["hits"]["hits"]}
+    resp = es.search(
+        index=corpus,
+        query=query,
+        rescore={
+            "window_size": 50,
+            "query": {
+                "rescore_query": {"term": {"tag": "a"}},  # 1 and 2
+                "query_weight": 0.5,
+                "rescore_query_weight": 2.0,
+            },
+        },
+    )
+    scores = {h["_id"]: h["_score"] for h in resp["hits"]["hits"]}
+    assert scores["5"] == pytest.approx(plain["5"] * 0.5)
+    term = es.search(index=corpus, query={"term": {"tag": "a"}})["hits"]["hits"]
+    for hit in term:  # the rescore query's own score, doubled, added
+        doc = hit["_id"]
+        assert scores[doc] == pytest.approx(plain[doc] * 0.5 + hit["_score"] * 2.0)
+    ranked = [h["_score"] for h in resp["hits"]["hits"]]
+    assert ranked == sorted(ranked, reverse=True)
+    assert resp["hits"]["max_score"] == pytest.approx(max(scores.values()))
+    multiplied = es.search(
+        index=corpus,
+        query=query,
+        rescore=[
+            {"window_size": 50, "query": {"rescore_query": {"match_all": {}}, "query_weight": 0}},
+            {"query": {"rescore_query": {"ids": {"values": ["5"]}}, "score_mode": "max"}},
+        ],
+    )
+    # The first rescorer leaves every score 0 + 1; the second lifts only 5 (max of 1 and 1).
+    assert {h["_score"] for h in multiplied["hits"]["hits"]} == {1.0}
+    for body, status, kind, reason in (
+        (
+            {"rescore": {"query": {"rescore_query": {"match_all": {}}}}, "sort": ["price"]},
+            400,
+            "search_phase_execution_exception",
+            "Cannot use [sort] option in conjunction with [rescore].",
+        ),
+        (
+            {"rescore": {"window_size": 10001, "query": {"rescore_query": {"match_all": {}}}}},
+            400,
+            "search_phase_execution_exception",
+            "Rescore window [10001] is too large.",
+        ),
+        (
+            {
+                "rescore": {"query": {"rescore_query": {"match_all": {}}}},
+                "collapse": {"field": "tag"},
+            },
+            500,
+            "search_phase_execution_exception",
+            "cannot use `collapse` in conjunction with `rescore`",
+        ),
+        (
+            {"rescore": {"query": {"rescore_query": {"match_all": {}}, "score_mode": "x"}}},
+            400,
+            "illegal_argument_exception",
+            "illegal score_mode [x]",
+        ),
+        ({"rescore": {"window_size": 5}}, 400, "parsing_exception", "missing rescore type"),
+    ):
+        code, err = api_error(lambda body=body: es.search(index=corpus, body=body))
+        assert (code, err["error"]["type"]) == (status, kind)
+        causes = [err["error"], *err["error"].get("root_cause", [])]
+        assert any(c["reason"].startswith(reason) for c in causes), err
+    code, err = api_error(
+        lambda: es.search(
+            index=corpus, scroll="1m", rescore={"query": {"rescore_query": {"match_all": {}}}}
+        )
+    )
+    assert (code, err["error"]["type"]) == (400, "action_request_validation_exception")
+    assert err["error"]["reason"] == (
+        "Validation Failed: 1: using [rescore] is not allowed in a scroll context;"
+    )

@@ -170,6 +170,7 @@ class SearchActions:
                     restriction=_restriction(restrictions, meta.name),
                     max_regex_length=_max_regex_length(meta),
                     index_boost=boosts.get(meta.name, 1.0),
+                    max_rescore_window=_max_rescore_window(meta),
                 )
                 jobs.append(self.indices.run_search(fn))
                 keys.append((meta.name, shard.shard_id.shard))
@@ -487,6 +488,7 @@ class SearchActions:
                     restriction=restriction,
                     max_regex_length=_max_regex_length(meta),
                     index_boost=boost,
+                    max_rescore_window=_max_rescore_window(meta),
                 )
             )
             return result
@@ -841,6 +843,14 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def _max_rescore_window(meta: IndexMetadata) -> int:
+    """``index.max_rescore_window`` (ES's default 10000)."""
+    try:
+        return int(meta.setting("index.max_rescore_window", "10000"))
+    except ValueError:
+        return 10000
 
 
 def _insert_after(out: dict[str, Any], anchor: str, key: str, value: Any) -> None:

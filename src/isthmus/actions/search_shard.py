@@ -32,6 +32,7 @@ from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.request import SearchRequest, SortField
+from isthmus.search.rescore import QueryRescorer, check_window
 from isthmus.search.response import compare_keys
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, check_query_patterns
 from isthmus.search.translate import Translator
@@ -202,6 +203,7 @@ def query_shard(
     restriction: IndexRestriction | None = None,
     max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH,
     index_boost: float = 1.0,
+    max_rescore_window: int = 10000,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths.
     ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
@@ -217,6 +219,10 @@ def query_shard(
     check_docvalue_fields(mapping, req.docvalue_fields, index)
     if req.collapse is not None:
         check_collapse_field(req.collapse, mapping)
+    if req.rescore:
+        if req.sort and not req.sorts_by_score_only:
+            raise IllegalArgumentError("Cannot use [sort] option in conjunction with [rescore].")
+        check_window(req.rescore, max_rescore_window)
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)
@@ -255,6 +261,7 @@ def query_shard(
     )
     general = (
         collect_all
+        or bool(req.rescore)
         or req.terminate_after is not None
         or req.search_after is not None
         or req.min_score is not None
@@ -287,6 +294,11 @@ def query_shard(
         if req.terminate_after is not None:
             matched, terminated_early = first_collected(matched, req.terminate_after)
             total = len(matched)
+        for rescorer in req.rescore:
+            rescore_query = build_query(
+                rescorer.query, schema, mapping, now_ms, None, restriction, index, searcher
+            )
+            matched = rescored(matched, rescorer, searcher, rescore_query, num_docs)
         scored: list[tuple[list[Any], ShardHit]] = []
         for pos, (score, addr) in enumerate(matched):
             if req.min_score is not None and score < req.min_score:
@@ -316,7 +328,7 @@ def query_shard(
                 return compare_keys(a[0], b[0], sorts)
 
             scored.sort(key=functools.cmp_to_key(cmp))
-        else:
+        elif not req.rescore:  # a rescored window stays ahead of the other hits
             scored.sort(key=lambda kh: (-(kh[1].score or 0.0), kh[1].order))
         if req.search_after is not None:
             after = list(req.search_after)
@@ -340,6 +352,31 @@ def query_shard(
             doc_id, src, _seq, _ver, _term = _fetch(searcher, addr)
             agg_sources.append((doc_id, score, src))
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
+
+
+def rescored(
+    matched: list[tuple[float, tantivy.DocAddress]],
+    rescorer: QueryRescorer,
+    searcher: tantivy.Searcher,
+    rescore_query: tantivy.Query,
+    num_docs: int,
+) -> list[tuple[float, tantivy.DocAddress]]:
+    """The shard's matches with the top ``window_size`` re-scored and re-ordered ahead of the
+    rest (ES's query rescorer)."""
+    ranked = sorted(matched, key=lambda m: -m[0])
+    window, rest = ranked[: rescorer.window_size], ranked[rescorer.window_size :]
+    if not window:
+        return ranked
+    scores = {
+        (addr.segment_ord, addr.doc): score
+        for score, addr in searcher.search(rescore_query, num_docs).hits
+    }
+    rescored_window = [
+        (rescorer.combine(score, scores.get((addr.segment_ord, addr.doc))), addr)
+        for score, addr in window
+    ]
+    rescored_window.sort(key=lambda m: -m[0])
+    return rescored_window + rest
 
 
 def first_collected(

@@ -20,6 +20,7 @@ from isthmus.errors import (
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
+from isthmus.search.rescore import QueryRescorer, parse_rescore
 
 BODY_KEYS = {
     "query",
@@ -61,12 +62,10 @@ BODY_KEYS = {
 UNSUPPORTED_BODY_KEYS = {
     "pit",
     "runtime_mappings",
-    "rescore",
     "suggest",
     "script_fields",
     "ext",
     "slice",
-    "knn",
     "retriever",
 }
 SUPPORTED_BODY_KEYS = BODY_KEYS - UNSUPPORTED_BODY_KEYS
@@ -106,6 +105,7 @@ _TOKENS: dict[str, frozenset[str]] = {
     # which the search handler turns into the array form).
     "indices_boost": frozenset({"START_ARRAY"}),
     "collapse": frozenset({"START_OBJECT"}),
+    "rescore": frozenset({"START_OBJECT", "START_ARRAY"}),
 }
 
 
@@ -168,6 +168,7 @@ class SearchRequest:
     # (index, alias or pattern; boost) in request order: the first entry naming an index wins.
     indices_boost: tuple[tuple[str, float], ...] = ()
     collapse: Collapse | None = None
+    rescore: tuple[QueryRescorer, ...] = ()
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -384,6 +385,11 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         raise IllegalArgumentError(f"[from] parameter cannot be negative but was [{from_}]")
     if size < 0:
         raise IllegalArgumentError(f"[size] parameter cannot be negative, found [{size}]")
+    if "knn" in body:
+        from isthmus.search.knn import with_knn
+
+        given = "query" in body or "q" in params
+        query = with_knn(query if given else None, body["knn"], size)
     sort: tuple[SortField, ...] = ()
     if "sort" in params:
         sort = parse_sort([s for s in params["sort"].split(",") if s])
@@ -440,6 +446,13 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
     collapse = parse_collapse(body["collapse"]) if "collapse" in body else None
     if collapse is not None and "scroll" in params:
         raise SearchContextError("cannot use `collapse` in a scroll context")
+    rescore = parse_rescore(body["rescore"]) if "rescore" in body else ()
+    if rescore and "scroll" in params:
+        raise ActionRequestValidationError(
+            "Validation Failed: 1: using [rescore] is not allowed in a scroll context;"
+        )
+    if rescore and collapse is not None:
+        raise SearchContextError("cannot use `collapse` in conjunction with `rescore`")
     docvalues = (
         parse_url_list(params["docvalue_fields"])
         if "docvalue_fields" in params
@@ -489,6 +502,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         search_type=search_type,
         indices_boost=parse_indices_boost(body.get("indices_boost", [])),
         collapse=collapse,
+        rescore=rescore,
         typed_keys=params.get("typed_keys") == "true",
     )
 

@@ -352,6 +352,14 @@ INDEX_SETTINGS = (
         dynamic=True,
         validator=_int_at_least(1),
     ),
+    Setting(
+        "index.max_rescore_window",
+        v.parse_int,
+        10000,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_int_at_least(1),
+    ),
     Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
     Setting(
         "index.soft_deletes.retention_lease.period",

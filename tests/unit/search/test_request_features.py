@@ -58,3 +58,27 @@ def test_collapse_parsing() -> None:
     heads, groups = collapse_ranked(["a", None, "a", "b", None])
     assert heads == [0, 1, 3]
     assert groups == {0: [0, 2], 1: [1, 4], 3: [3]}
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("total", 2.0 + 6.0), ("multiply", 12.0), ("avg", 4.0), ("max", 6.0), ("min", 2.0)],
+)
+def test_rescore_score_modes(mode: str, expected: float) -> None:
+    req = parse_search(
+        {
+            "rescore": {
+                "query": {
+                    "rescore_query": {"match_all": {}},
+                    "query_weight": 0.5,
+                    "rescore_query_weight": 3,
+                    "score_mode": mode,
+                }
+            }
+        },
+        {},
+    )
+    (rescorer,) = req.rescore
+    assert rescorer.window_size == 10
+    assert rescorer.combine(4.0, 2.0) == expected
+    assert rescorer.combine(4.0, None) == 2.0
