@@ -4,12 +4,14 @@ searched from the local cluster as ``remote:logs-*`` with an aggregation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, USER, USER_PASSWORD, Lab, LabSpec
 from isthmus.testing.process import NodeProcess, start_side_by_side
 
 
@@ -124,3 +126,34 @@ def test_remote_data_stream_search_equals_the_remote_s_own(
             "timestamp_field": "@timestamp",
         }
     ]
+
+
+def test_api_key_model_reaches_a_remote_data_stream(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    """With security on both sides (API-key model): the key's ``search`` access on ``logs-*``
+    and the local user's ``remote_indices`` authorize the stream's name, and its backing
+    indices follow."""
+    with Lab(tmp_path, LabSpec(sample_index=False)) as lab:
+        lab.start()
+        key = lab.key or {}
+        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, key.get("api_key"), key.get("encoded")):
+            if secret:
+                record_secret(str(secret))
+        assert lab.remote is not None and lab.local is not None
+        rc = Elasticsearch(lab.remote.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+        rc.indices.put_index_template(name="logs", index_patterns=["logs-*-*"], data_stream={})
+        rc.bulk(operations=events(0, 6), refresh=True)
+        rc.indices.rollover(alias="logs-web-prod")
+        rc.bulk(operations=events(6, 3), refresh=True)
+        rc.indices.refresh(index="logs-web-prod")
+        user = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD))
+        answer = user.search(
+            index=f"{ALIAS}:logs-*", size=0, aggs={"s": {"terms": {"field": "service.keyword"}}}
+        )
+        assert answer["hits"]["total"]["value"] == 9
+        buckets = answer["aggregations"]["s"]["buckets"]
+        assert {b["key"]: b["doc_count"] for b in buckets} == {"web": 3, "api": 3, "db": 3}
+        hits = user.search(index=f"{ALIAS}:logs-web-prod", size=20)["hits"]["hits"]
+        assert len({h["_index"] for h in hits}) == 2
+        assert all(h["_index"].startswith(f"{ALIAS}:.ds-logs-web-prod-") for h in hits)
