@@ -27,7 +27,6 @@ from isthmus.ccr.follower_index import (
     unfollowed,
     with_task,
 )
-from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, check_follow_privileges
 from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards_active
@@ -384,10 +383,25 @@ def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
 
 
 async def _check_privileges(client: LeaderClient, leader: LeaderIndexMetadataResponse) -> None:
-    """ES asks the leader, as the user, whether it may follow the leader index (has_privileges
-    for indices:monitor/stats and shard_changes), and names each privilege it lacks."""
-    answer = await client.has_privileges(IndexPrivilegesRequest((leader.index,)))
-    check_follow_privileges(leader.index, answer)
+    """ES checks, before following, that the user may read the leader's history: an empty
+    read of shard 0 as the user, a 403 from the leader becoming ES's message."""
+    request = ShardChangesRequest(
+        leader_index=leader.index,
+        shard=0,
+        from_seq_no=0,
+        max_operation_count=0,
+        expected_history_uuid=leader.shard_history_uuids[0] if leader.shard_history_uuids else "",
+        poll_timeout_ms=0,
+        leader_index_uuid=leader.uuid,
+    )
+    try:
+        await client.shard_changes(request)
+    except SecurityError as exc:
+        raise SecurityError(
+            f"insufficient privileges to follow index [{leader.index}], privilege for action "
+            f"[{SHARD_CHANGES_ACTION}] is missing",
+            caused_by=exc,
+        ) from None
 
 
 def _validate_resume(
