@@ -162,7 +162,8 @@ def test_leader_outside_the_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     assert body["error"]["type"] == "security_exception"
     assert body["error"]["reason"] == (
         "insufficient privileges to follow index [private], privilege for action "
-        "[indices:data/read/xpack/ccr/shard_changes] is missing"
+        "[indices:data/read/xpack/ccr/shard_changes] is missing, privilege for action "
+        "[indices:monitor/stats] is missing"
     )
 
 

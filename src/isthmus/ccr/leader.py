@@ -13,6 +13,8 @@ Transport actions (on the transport port and on the remote cluster server, one r
   ``index.soft_deletes.retention_lease.period``.
 * ``cluster:monitor/state`` asked for one index's metadata: answered here, for
   :mod:`isthmus.actions.remote_nodes` (the same action without ``metadata`` lists the nodes).
+* ``cluster:admin/xpack/security/user/has_privileges`` for index privileges: which of them the
+  caller has on which indices (:mod:`isthmus.ccr.follow_privileges`, asked before following).
 
 And ``forget_follower`` (a REST API on this cluster): remove a follower's leases.
 
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, IndexPrivilegesResponse
 from isthmus.ccr.wire import (
     ACKNOWLEDGED,
     LeaderIndexMetadataRequest,
@@ -64,6 +67,7 @@ from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, FOLLOWING_INDEX
 from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
+    HAS_PRIVILEGES_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
     SHARD_CHANGES_ACTION,
@@ -111,6 +115,7 @@ class LeaderShards:
         registry.register(ADD_RETENTION_LEASE_ACTION, self._on_add_lease)
         registry.register(RENEW_RETENTION_LEASE_ACTION, self._on_renew_lease)
         registry.register(REMOVE_RETENTION_LEASE_ACTION, self._on_remove_lease)
+        registry.register(HAS_PRIVILEGES_ACTION, self._on_has_privileges)
 
     # --- lookups and authorization ----------------------------------------------------------
 
@@ -125,6 +130,21 @@ class LeaderShards:
                 return
             raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
         self._authz.narrow(subject, action, index)
+
+    async def _on_has_privileges(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        """The caller's own index privileges (ES's has_privileges: any user may ask about
+        itself), each decided as :meth:`authorize` would decide that action on that index."""
+        request = IndexPrivilegesRequest.from_payload(payload)
+        answer: dict[str, dict[str, bool]] = {}
+        for index in request.indices:
+            answer[index] = {}
+            for privilege in request.privileges:
+                try:
+                    self.authorize(ctx.caller, privilege, index)
+                    answer[index][privilege] = True
+                except SecurityError:
+                    answer[index][privilege] = False
+        return IndexPrivilegesResponse(answer).to_payload()
 
     def index(self, name: str, uuid: str | None = None) -> IndexMetadata:
         """The open index ``name`` (with ``uuid`` when given: a recreated index is another)."""

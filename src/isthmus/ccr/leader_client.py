@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, IndexPrivilegesResponse
 from isthmus.ccr.wire import (
     FileChunkRequest,
     FileChunkResponse,
@@ -31,6 +32,7 @@ from isthmus.remote.security_model import SecurityModel
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
     CLUSTER_STATE_ACTION,
+    HAS_PRIVILEGES_ACTION,
     INTERNAL_RESTORE_FILE_CHUNK_ACTION,
     INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
     INTERNAL_RESTORE_SESSION_PUT_ACTION,
@@ -85,6 +87,12 @@ class LeaderClient:
             CLUSTER_STATE_ACTION, LeaderIndicesRequest(patterns).to_payload(), _REQUEST_TIMEOUT_S
         )
         return LeaderIndicesResponse.from_payload(answer).indices
+
+    async def has_privileges(self, request: IndexPrivilegesRequest) -> IndexPrivilegesResponse:
+        answer = await self._request(
+            HAS_PRIVILEGES_ACTION, request.to_payload(), _REQUEST_TIMEOUT_S
+        )
+        return IndexPrivilegesResponse.from_payload(answer)
 
     async def shard_changes(self, request: ShardChangesRequest) -> ShardChangesResponse:
         timeout = request.poll_timeout_ms / 1000 + _POLL_MARGIN_S

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isthmus.ccr.bootstrap import copy_leases, release_leases, restore_follower, shards_to_copy
+from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, check_follow_privileges
 from isthmus.ccr.follower_index import (
     CcrMetadata,
     FollowTaskRecord,
@@ -33,7 +34,6 @@ from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     RetentionLeaseRequest,
-    ShardChangesRequest,
     retention_lease_id,
 )
 from isthmus.clock import SYSTEM_CLOCK, Clock
@@ -52,12 +52,10 @@ from isthmus.errors import (
     IsthmusError,
     ResourceAlreadyExistsError,
     RetentionLeaseNotFoundError,
-    SecurityError,
     TaskAlreadyExistsError,
 )
 from isthmus.index.service import IndicesService
 from isthmus.supervision import TaskSet
-from isthmus.wire.names import SHARD_CHANGES_ACTION
 
 if TYPE_CHECKING:
     from isthmus.remote.service import RemoteClusterService
@@ -383,25 +381,10 @@ def _check_leader(leader: LeaderIndexMetadataResponse) -> None:
 
 
 async def _check_privileges(client: LeaderClient, leader: LeaderIndexMetadataResponse) -> None:
-    """ES checks, before following, that the user may read the leader's history: an empty
-    read of shard 0 as the user, a 403 from the leader becoming ES's message."""
-    request = ShardChangesRequest(
-        leader_index=leader.index,
-        shard=0,
-        from_seq_no=0,
-        max_operation_count=0,
-        expected_history_uuid=leader.shard_history_uuids[0] if leader.shard_history_uuids else "",
-        poll_timeout_ms=0,
-        leader_index_uuid=leader.uuid,
-    )
-    try:
-        await client.shard_changes(request)
-    except SecurityError as exc:
-        raise SecurityError(
-            f"insufficient privileges to follow index [{leader.index}], privilege for action "
-            f"[{SHARD_CHANGES_ACTION}] is missing",
-            caused_by=exc,
-        ) from None
+    """ES asks the leader, as the user, whether it may follow the leader index (has_privileges
+    for indices:monitor/stats and shard_changes), and names each privilege it lacks."""
+    answer = await client.has_privileges(IndexPrivilegesRequest((leader.index,)))
+    check_follow_privileges(leader.index, answer)
 
 
 def _validate_resume(

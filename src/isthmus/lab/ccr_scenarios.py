@@ -41,7 +41,7 @@ from typing import Any
 from isthmus.lab.relay_config import RelayMode
 from isthmus.lab.scenarios import DoctorVerdict, Expected, Scenario
 from isthmus.lab.topology import INDEX, LabSpec
-from isthmus.wire.names import SHARD_CHANGES_ACTION
+from isthmus.wire.names import INDICES_STATS_ACTION, SHARD_CHANGES_ACTION
 
 LEADERS = "orders"  # the key's replication access: orders*
 PASSWORD = "replicator-password"  # every scenario's follow user
@@ -214,6 +214,12 @@ def _answer(status: int, es_type: str, reason: str) -> CcrSymptom:
 _INSUFFICIENT = (
     "insufficient privileges to follow index [{leader}], privilege for action [{action}] is missing"
 )
+# ES's has_privileges answer names each missing privilege: shard_changes, then the index stats
+# (both, for a leader the remote grants nothing on).
+_NOTHING_GRANTED = (
+    _INSUFFICIENT.replace("{action}", SHARD_CHANGES_ACTION)
+    + f", privilege for action [{INDICES_STATS_ACTION}] is missing"
+)
 _STATS = "GET /<follower>/_ccr/stats"
 
 
@@ -380,11 +386,7 @@ def _api_key_scenarios(mode: str) -> list[CcrScenario]:
             "leader index (or update it: PUT /_security/cross_cluster/api_key/<id>)",
             replication=Replication(
                 CcrFault.FOLLOW,
-                _answer(
-                    403,
-                    "security_exception",
-                    _INSUFFICIENT.replace("{action}", SHARD_CHANGES_ACTION),
-                ),
+                _answer(403, "security_exception", _NOTHING_GRANTED),
                 leader=f"private-{LEADERS}",
             ),
         ),
@@ -466,9 +468,6 @@ def _certificate_scenarios(mode: str, api_key: dict[str, CcrScenario]) -> list[C
             "and the leader is private-orders",
             fix="on the remote, add the leader index to the role of the same name (read and "
             "monitor)",
-            # ES's has_privileges check names each privilege the role lacks: this one, then
-            # ", privilege for action [indices:monitor/stats] is missing" (Isthmus's check, an
-            # empty read as the user, names the first only).
         )
     )
     keyless = api_key["ccr-key-without-replication"]

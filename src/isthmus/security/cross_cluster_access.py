@@ -39,6 +39,7 @@ from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
     FIELD_CAPS_ACTION,
     HANDSHAKE_ACTION,
+    HAS_PRIVILEGES_ACTION,
     PROXY_ACTION_PREFIX,
     REMOTE_CLUSTER_HANDSHAKE_ACTION,
     REMOTE_CLUSTER_NODES_ACTION,
@@ -98,7 +99,7 @@ ALLOWED_ACTIONS = frozenset(
         REMOTE_CLUSTER_NODES_ACTION,
         SHARD_CHANGES_ACTION,
         CLUSTER_STATE_ACTION,
-        "cluster:admin/xpack/security/user/has_privileges",
+        HAS_PRIVILEGES_ACTION,
         "indices:monitor/stats",
         "indices:monitor/stats[n]",
         ADD_RETENTION_LEASE_ACTION,
@@ -305,7 +306,8 @@ class CrossClusterAccessFilter:
             headers[CREDENTIALS_HEADER], action=action
         )
         subject = self.subject(key, info)
-        if not action.startswith("indices:"):
+        # has_privileges answers about the user itself (within the key), as ES lets any user.
+        if not action.startswith("indices:") and action != HAS_PRIVILEGES_ACTION:
             # A plain transport handshake is refused here too: cross-cluster keys grant only
             # the remote cluster handshake.
             self.authorizer.check_cluster(subject, action)

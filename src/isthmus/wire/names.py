@@ -52,6 +52,10 @@ RESOLVE_INDEX_ACTION: Final = "indices:admin/resolve/index"
 # --- cross-cluster replication (what a follower cluster asks of its leader) ---------------------
 
 SHARD_CHANGES_ACTION: Final = "indices:data/read/xpack/ccr/shard_changes"
+# Before following, the follower asks which of these the user has on the leader index (ES's
+# has_privileges on the remote, as the user: any user may ask about itself).
+HAS_PRIVILEGES_ACTION: Final = "cluster:admin/xpack/security/user/has_privileges"
+INDICES_STATS_ACTION: Final = "indices:monitor/stats"
 ADD_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/add_retention_lease"
 RENEW_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/renew_retention_lease"
 REMOVE_RETENTION_LEASE_ACTION: Final = "indices:admin/seq_no/remove_retention_lease"

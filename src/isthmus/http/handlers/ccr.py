@@ -21,6 +21,7 @@ from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import ResourceNotFoundError
 from isthmus.http.handlers.common import MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Route, route
+from isthmus.wire.names import INDICES_STATS_ACTION
 
 if TYPE_CHECKING:
     from isthmus.ccr.auto_follower import AutoFollower
@@ -41,7 +42,7 @@ ACTIVATE_PATTERN_ACTION = "cluster:admin/xpack/ccr/auto_follow_pattern/activate"
 # What the follow task does on the follower, checked at follow time (ES checks the user's
 # privileges stored with the task when it writes).
 _FOLLOWER_WRITE = "indices:data/write/bulk_shard_operations[s]"
-_FOLLOWER_MONITOR = "indices:monitor/stats"
+_FOLLOWER_MONITOR = INDICES_STATS_ACTION
 
 
 @dataclass(frozen=True)
