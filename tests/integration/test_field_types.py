@@ -616,3 +616,118 @@ def test_nested_aggregation(es: Elasticsearch, posts: str) -> None:
     assert c["doc_count"] == 4
     assert c["who"]["buckets"] == [{"key": "kim", "doc_count": 2}, {"key": "lee", "doc_count": 2}]
     assert c["avg_stars"]["value"] == 3.5
+
+
+# --- dense_vector and knn ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vectors(es: Elasticsearch) -> Iterator[str]:
+    mappings = {
+        "properties": {
+            "v": {"type": "dense_vector", "dims": 3, "similarity": "l2_norm"},
+            "c": {"type": "dense_vector", "similarity": "cosine"},
+            "kind": {"type": "keyword"},
+            "text": {"type": "text"},
+        }
+    }
+    docs = [
+        {"v": [0, 0, 0], "c": [1, 0], "kind": "a", "text": "red apple"},
+        {"v": [1, 0, 0], "c": [0, 1], "kind": "b", "text": "green apple"},
+        {"v": [2, 0, 0], "c": [1, 1], "kind": "a", "text": "red car"},
+        {"v": [5, 5, 5], "c": [-1, 0], "kind": "b", "text": "blue sky"},
+    ]
+    _load(es, "ft-vectors", mappings, docs)
+    yield "ft-vectors"
+    es.indices.delete(index="ft-vectors")
+
+
+def test_knn_search(es: Elasticsearch, vectors: str) -> None:
+    props = es.indices.get_mapping(index=vectors)[vectors]["mappings"]["properties"]
+    assert props["c"] == {"type": "dense_vector", "similarity": "cosine", "dims": 2}  # set by doc 1
+    resp = es.search(index=vectors, knn={"field": "v", "query_vector": [0.9, 0, 0], "k": 2})
+    hits = resp["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["2", "1"]
+    # l2_norm: 1 / (1 + d^2)
+    assert hits[0]["_score"] == pytest.approx(1 / (1 + 0.01), rel=1e-6)
+    assert hits[1]["_score"] == pytest.approx(1 / (1 + 0.81), rel=1e-6)
+    assert resp["hits"]["total"]["value"] == 2
+    assert hits[0]["_source"] == {"v": [1, 0, 0], "c": [0, 1], "kind": "b", "text": "green apple"}
+    cos = es.search(index=vectors, knn={"field": "c", "query_vector": [1, 0], "k": 4})
+    assert [h["_id"] for h in cos["hits"]["hits"]] == ["1", "3", "2", "4"]
+    assert cos["hits"]["hits"][0]["_score"] == pytest.approx(1.0)  # (1 + cos) / 2
+    filtered = es.search(
+        index=vectors,
+        knn={"field": "v", "query_vector": [0.9, 0, 0], "k": 2, "filter": {"term": {"kind": "a"}}},
+    )
+    assert _ids(filtered) == ["1", "3"]
+    near = es.search(
+        index=vectors, knn={"field": "v", "query_vector": [0, 0, 0], "k": 4, "similarity": 1.5}
+    )
+    assert _ids(near) == ["1", "2"]  # distance at most 1.5
+    # With a query: the union, scores summed.
+    hybrid = es.search(
+        index=vectors,
+        query={"match": {"text": "car"}},
+        knn={"field": "v", "query_vector": [0, 0, 0], "k": 1, "boost": 10},
+    )
+    assert sorted(_ids(hybrid)) == ["1", "3"]
+    assert hybrid["hits"]["hits"][0]["_id"] == "1"
+    assert hybrid["hits"]["hits"][0]["_score"] == pytest.approx(10.0)
+    as_query = es.search(
+        index=vectors, query={"knn": {"field": "v", "query_vector": [5, 5, 4], "k": 1}}
+    )
+    assert _ids(as_query) == ["4"]
+
+
+@pytest.mark.parametrize(
+    ("knn", "reason"),
+    [
+        ({"field": "v", "query_vector": [1, 0, 0], "k": 0}, "[k] must be greater than 0"),
+        (
+            {"field": "v", "query_vector": [1, 0, 0], "k": 5, "num_candidates": 3},
+            "[num_candidates] cannot be less than [k]",
+        ),
+        (
+            {"field": "v", "query_vector": [1, 0, 0], "num_candidates": 10001},
+            "[num_candidates] cannot exceed [10000]",
+        ),
+        (
+            {"field": "v", "query_vector": [1, 0]},
+            "The query vector has a different number of dimensions [2] than the document "
+            "vectors [3].",
+        ),
+        (
+            {"field": "kind", "query_vector": [1, 0]},
+            "[knn] queries are only supported on [dense_vector] fields",
+        ),
+    ],
+)
+def test_knn_errors(es: Elasticsearch, vectors: str, knn: dict[str, Any], reason: str) -> None:
+    status, body = api_error(lambda: es.search(index=vectors, knn=knn))
+    assert status == 400
+    assert reason in str(body)
+
+
+def test_dense_vector_mapping_and_document_errors(es: Elasticsearch, vectors: str) -> None:
+    status, body = api_error(
+        lambda: es.indices.create(
+            index="ft-bad-vector",
+            mappings={"properties": {"v": {"type": "dense_vector", "dims": 5000}}},
+        )
+    )
+    assert status == 400
+    assert body["error"]["reason"] == (
+        "Failed to parse mapping: The number of dimensions should be in the range [1, 4096] but "
+        "was [5000]"
+    )
+    status, body = api_error(lambda: es.index(index=vectors, id="x", document={"v": [1, 2]}))
+    assert status == 400
+    assert body["error"]["type"] == "document_parsing_exception"
+    assert body["error"]["caused_by"]["reason"] == (
+        "The [dense_vector] field [v] in doc [document with id 'x'] has a different number of "
+        "dimensions [2] than defined in the mapping [3]"
+    )
+    status, body = api_error(lambda: es.index(index=vectors, id="y", document={"c": [0, 0]}))
+    assert status == 400
+    assert "The [cosine] similarity does not support vectors with zero magnitude" in str(body)

@@ -42,6 +42,8 @@ KEYWORD_LIKE = {CONSTANT_KEYWORD: KEYWORD, WILDCARD: KEYWORD, FLATTENED: KEYWORD
 ALIAS = "alias"
 # A latitude/longitude pair (index.geo); its object and array forms are one value, not leaves.
 GEO_POINT = "geo_point"
+# A vector of numbers (index.vectors), one value; searched by knn, not indexed for other queries.
+DENSE_VECTOR = "dense_vector"
 LEAF_TYPES = frozenset(
     {
         TEXT,
@@ -51,6 +53,7 @@ LEAF_TYPES = frozenset(
         IP,
         DATE_NANOS,
         GEO_POINT,
+        DENSE_VECTOR,
         *INTEGER_TYPES,
         *FLOAT_TYPES,
         *KEYWORD_LIKE,
@@ -119,6 +122,7 @@ LEAF_PARAMS = {
     },
 }
 LEAF_PARAMS[DATE_NANOS] = LEAF_PARAMS[DATE]
+LEAF_PARAMS[DENSE_VECTOR] = {"dims", "index", "similarity", "index_options", "element_type", "meta"}
 LEAF_PARAMS[GEO_POINT] = {
     "ignore_malformed",
     "ignore_z_value",
@@ -163,6 +167,8 @@ class FieldSpec:
     scaling_factor: float | None = None  # scaled_float: values are stored as round(v * f) / f
     constant: str | None = None  # constant_keyword: the value every document has
     flattened_key: str | None = None  # ``labels.priority`` of a flattened ``labels``: ``priority``
+    dims: int | None = None  # dense_vector: the vector length (None until the first document)
+    similarity: str | None = None  # dense_vector: knn's similarity (None: not indexed)
 
     @property
     def es_type(self) -> str:

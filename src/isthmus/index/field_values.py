@@ -17,6 +17,7 @@ from isthmus.index.field_types import (
     BOOLEAN,
     DATE,
     DATE_NANOS,
+    DENSE_VECTOR,
     FLATTENED,
     FLOAT_TYPES,
     GEO_POINT,
@@ -29,6 +30,7 @@ from isthmus.index.field_types import (
 )
 from isthmus.index.geo import GeoParseError, checked_point, is_single_point
 from isthmus.index.ip import IpParseError, parse_ip
+from isthmus.index.vectors import parse_vector
 
 # date_nanos holds epoch nanoseconds in a long: 1970-01-01 to 2262-04-11T23:47:16.854775807Z.
 _NANOS_MAX = 2**63 - 1
@@ -107,6 +109,8 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
             raise field_error(spec, value, doc_id) from None
     if ftype == DATE_NANOS:
         return _date_nanos(spec, value, doc_id)
+    if ftype == DENSE_VECTOR:
+        return parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
     if ftype == GEO_POINT:
         try:
             return checked_point(value, spec.path)
@@ -224,7 +228,7 @@ def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
     if spec.constant is not None:
         return [spec.constant]  # constant_keyword: every document has the mapping's value
     raw: list[Any] = []
-    _collect(source, spec.source_path.split("."), raw, spec.type == GEO_POINT)
+    _collect(source, spec.source_path.split("."), raw, _WHOLE.get(spec.type))
     if spec.mapped_type == FLATTENED and spec.flattened_key is None:
         raw = flattened_leaves(raw)
     out: list[Any] = []
@@ -240,19 +244,15 @@ def source_values(source: AbcMapping[str, Any], spec: FieldSpec) -> list[Any]:
     return out
 
 
-def _collect(node: Any, parts: list[str], out: list[Any], points: bool = False) -> None:
-    """The values at ``parts`` under ``node``; with ``points``, a geo_point's ``[lon, lat]``
-    array and ``{lat, lon}`` object are one value each."""
-    if (
-        not parts
-        and points
-        and (isinstance(node, AbcMapping) or (isinstance(node, list) and is_single_point(node)))
-    ):
+def _collect(node: Any, parts: list[str], out: list[Any], whole: str | None = None) -> None:
+    """The values at ``parts`` under ``node``. ``whole`` names what is one value although it is
+    an array or object: a geo_point's ``[lon, lat]`` and ``{lat, lon}``, a dense_vector."""
+    if not parts and whole is not None and _is_whole(node, whole):
         out.append(node)
         return
     if isinstance(node, list):
         for item in node:
-            _collect(item, parts, out, points)
+            _collect(item, parts, out, whole)
         return
     if not parts:
         out.append(node)
@@ -263,7 +263,18 @@ def _collect(node: Any, parts: list[str], out: list[Any], points: bool = False) 
     for i in range(len(parts), 0, -1):
         key = ".".join(parts[:i])
         if key in node:
-            _collect(node[key], parts[i:], out, points)
+            _collect(node[key], parts[i:], out, whole)
+
+
+_WHOLE = {GEO_POINT: GEO_POINT, DENSE_VECTOR: DENSE_VECTOR}
+
+
+def _is_whole(node: Any, kind: str) -> bool:
+    if kind == GEO_POINT:
+        return isinstance(node, AbcMapping) or (isinstance(node, list) and is_single_point(node))
+    return isinstance(node, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in node
+    )
 
 
 def flattened_leaves(values: list[Any]) -> list[Any]:

@@ -32,6 +32,7 @@ from isthmus.index.field_types import (  # re-exported: see __all__
     BOOLEAN,
     CONSTANT_KEYWORD,
     DATE,
+    DENSE_VECTOR,
     FLATTENED,
     FLOAT_TYPES,
     GEO_POINT,
@@ -56,6 +57,7 @@ from isthmus.index.field_values import (  # re-exported: see __all__
     value_at,
 )
 from isthmus.index.geo import is_single_point
+from isthmus.index.vectors import check_vector_params, default_similarity, parse_vector
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,8 @@ def _check_type_params(ftype: str, leaf: dict[str, Any]) -> None:
             ) from None
         if not math.isfinite(number) or number <= 0:
             raise _parameter_error(f"[scaling_factor] must be a positive number, got [{number}]")
+    elif ftype == DENSE_VECTOR:
+        check_vector_params(leaf)
     elif ftype == CONSTANT_KEYWORD and "value" in leaf:
         value = leaf["value"]
         if isinstance(value, AbcMapping | list):
@@ -333,6 +337,8 @@ class Mapping:
                 mapped_type=mapped if mapped in KEYWORD_LIKE else "",
                 scaling_factor=float(factor) if mapped == SCALED_FLOAT and factor else None,
                 constant=spec.get("value") if mapped == CONSTANT_KEYWORD else None,
+                dims=int(spec["dims"]) if mapped == DENSE_VECTOR and "dims" in spec else None,
+                similarity=default_similarity(spec) if mapped == DENSE_VECTOR else None,
             )
         # ``nested`` objects: each array element is a document of its own for nested queries and
         # aggregations, and its fields are not searchable from the root (search.nested).
@@ -419,6 +425,11 @@ class Mapping:
                 raise IllegalArgumentError(
                     f"mapper [{path}] cannot be changed from type [alias] to [{spec.es_type}]"
                 )
+            if old is not None and old.dims is not None and spec.dims not in (None, old.dims):
+                raise IllegalArgumentError(
+                    f"Mapper for [{path}] conflicts with existing mapper:\n\tCannot update "
+                    f"parameter [dims] from [{old.dims}] to [{spec.dims}]"
+                )
             if (
                 old is not None
                 and old.constant is not None
@@ -474,6 +485,8 @@ class Mapping:
             for spec in specs:
                 if spec.mapped_type == CONSTANT_KEYWORD:
                     _check_constant(spec, value, doc_id, new_props)
+                elif spec.type == DENSE_VECTOR:
+                    _add_vector(values, spec, value, doc_id, new_props)
                 else:
                     _add_value(values, spec, value, doc_id)
         update = None
@@ -666,6 +679,23 @@ def _check_constant(
                 f"value defined in the mappings [{spec.constant}], but got [{text}]"
             )
             raise err
+
+
+def _add_vector(
+    values: dict[str, list[Any]],
+    spec: FieldSpec,
+    value: Any,
+    doc_id: str | None,
+    new_props: dict[str, Any],
+) -> None:
+    """A dense_vector value: one vector (the whole array); the first one sets ``dims`` when
+    the mapping has none."""
+    if value is None:
+        return
+    vector = parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
+    if spec.dims is None:
+        _put_path(new_props, spec.path, {"type": DENSE_VECTOR, "dims": len(vector)})
+    values.setdefault(spec.path, []).append(vector)
 
 
 def _add_flattened(

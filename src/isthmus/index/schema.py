@@ -22,6 +22,7 @@ import tantivy
 from isthmus.index.field_types import (
     CONSTANT_KEYWORD,
     DATE_NANOS,
+    DENSE_VECTOR,
     FLATTENED,
     GEO_POINT,
     IP,
@@ -213,7 +214,9 @@ def _searchable(mapping: Mapping) -> dict[str, str]:
     return {
         p: storage_kind(s)
         for p, s in mapping.fields.items()
-        if s.indexed and (not nested or nested_parent(s.source_path, nested) is None)
+        if s.indexed
+        and s.type != DENSE_VECTOR  # searched by knn from the sources (search.knn)
+        and (not nested or nested_parent(s.source_path, nested) is None)
     }
 
 

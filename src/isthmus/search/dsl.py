@@ -681,6 +681,12 @@ def _parse_nested(body: Any) -> Query:
     return nested.parse_nested(body)
 
 
+def _parse_knn(body: Any) -> Query:
+    from isthmus.search import knn
+
+    return knn.parse_knn_query(body)
+
+
 def _parse_match_all(body: Any) -> Query:
     return MatchAll(boost=_boost(body) if isinstance(body, Mapping) else 1.0)
 
@@ -714,6 +720,7 @@ PARSERS: dict[str, Callable[[Any], Query]] = {
     "geo_distance": _parse_geo("geo_distance"),
     "geo_bounding_box": _parse_geo("geo_bounding_box"),
     "nested": _parse_nested,
+    "knn": _parse_knn,
 }
 
 

@@ -31,7 +31,7 @@ from isthmus.index.mapping import (
     coerce,
 )
 from isthmus.index.schema import IndexSchema
-from isthmus.search import dsl, field_queries, geo_queries, nested
+from isthmus.search import dsl, field_queries, geo_queries, knn, nested
 from isthmus.search.analysis import analyze
 from isthmus.search.index_field import index_field_matches, is_index_field_query
 from isthmus.search.term_patterns import TermPattern, regexp_regex, wildcard_regex
@@ -584,6 +584,9 @@ class Translator:
 
     def _q_GeoBoundingBox(self, q: geo_queries.GeoBoundingBox) -> tantivy.Query:
         return geo_queries.to_tantivy(q, self.schema, self.mapping, self.searcher)
+
+    def _q_Knn(self, q: knn.Knn) -> tantivy.Query:
+        return knn.to_tantivy(q, self)
 
     def _q_Nested(self, q: nested.Nested) -> tantivy.Query:
         return nested.to_tantivy(q, self.schema, self.mapping, self.searcher, self.now_ms)
