@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -159,10 +159,16 @@ def evaluate(conditions: list[Condition], facts: IndexFacts) -> tuple[dict[str, 
 
 
 class DataStreamActions:
-    def __init__(self, admin: IndicesActions, search: SearchActions | None = None) -> None:
+    def __init__(
+        self,
+        admin: IndicesActions,
+        search: SearchActions | None = None,
+        health: Callable[[IndexMetadata], str] | None = None,
+    ) -> None:
         self.admin = admin
         self.cluster = admin.cluster
         self.search = search  # for the streams' maximum_timestamp in _stats
+        self.health = health  # an index's health ("green"...), for a stream's status
 
     async def create(self, name: str) -> dict[str, Any]:
         await create_stream(self.admin, name)
@@ -220,7 +226,7 @@ class DataStreamActions:
             out["_meta"] = ds.meta
         out.update(
             {
-                "status": "GREEN",
+                "status": self._status(state, ds),
                 "template": template.name if template is not None else None,
                 "next_generation_managed_by": "Unmanaged",
                 "prefer_ilm": True,
@@ -232,6 +238,17 @@ class DataStreamActions:
             }
         )
         return out
+
+    def _status(self, state: ClusterMetadata, ds: DataStream) -> str:
+        """ES's status of a stream: the worst health of its backing indices, upper case."""
+        if self.health is None:
+            return "GREEN"
+        order = ["green", "yellow", "red"]
+        worst = 0
+        for name in ds.indices:
+            meta = state.indices.get(name)
+            worst = max(worst, order.index(self.health(meta)) if meta is not None else 2)
+        return order[worst].upper()
 
     async def delete(self, expression: str) -> dict[str, Any]:
         """Delete the streams and all their backing indices (ES's 404 for a missing name)."""

@@ -71,7 +71,11 @@ def all_routes(
         *cluster.routes(cluster_api),
         *templates.routes(templates.TemplatesApiDeps(TemplateActions(admin.cluster))),
         *data_streams.routes(
-            data_streams.DataStreamsApiDeps(DataStreamActions(admin, search_api.search))
+            data_streams.DataStreamsApiDeps(
+                DataStreamActions(
+                    admin, search_api.search, indices_api.cluster_actions.index_health
+                )
+            )
         ),
         *indices.routes(indices_api),
         *documents.routes(documents_api),
