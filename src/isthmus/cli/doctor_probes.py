@@ -65,6 +65,22 @@ def _local_settings(ctx: AliasContext) -> dict[str, Any]:
     return {}
 
 
+def _flag(value: Any, default: bool) -> bool:
+    return default if value is None else str(value).strip().lower() == "true"
+
+
+def client_speaks_tls(ctx: AliasContext) -> bool:
+    """Whether the local cluster's connections for this alias use TLS, with ES's defaults: the
+    remote cluster client's TLS is on unless turned off; the transport's is off unless turned on
+    (ES's security auto-configuration turns it on), and off with security disabled."""
+    settings = _local_settings(ctx)
+    if ctx.has_credentials:
+        return _flag(settings.get(f"{_RCS}.enabled"), True)
+    if not _flag(settings.get("xpack.security.enabled"), True):
+        return False
+    return _flag(settings.get(f"{_TRANSPORT}.enabled"), False)
+
+
 def client_context(ctx: AliasContext) -> tuple[ssl.SSLContext | None, str | None]:
     """The local cluster's client TLS for this alias, or (None, why not)."""
     settings = _local_settings(ctx)
@@ -144,7 +160,9 @@ async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[Stag
     timeout = min(PROBE_TIMEOUT, float(opts.get("timeout") or PROBE_TIMEOUT))
     keep = {Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS}
 
-    async def one(ctx: AliasContext, address: str, client_ssl: ssl.SSLContext) -> list[StageResult]:
+    async def one(
+        ctx: AliasContext, address: str, client_ssl: ssl.SSLContext | None
+    ) -> list[StageResult]:
         host, _, port = address.rpartition(":")
         if not port.isdigit():
             return []
@@ -171,9 +189,11 @@ async def probe_all(bundle: Any, opts: Mapping[str, Any]) -> dict[str, list[Stag
     jobs: list[tuple[str, Any]] = []
     for alias in bundle.aliases:
         ctx = AliasContext.build(alias, bundle.index, bundle.local, bundle.remote, now)
-        client_ssl, _why_not = client_context(ctx)  # None: the REST evidence must do
-        if client_ssl is None:
-            continue
+        client_ssl: ssl.SSLContext | None = None  # plaintext, as the local cluster speaks
+        if client_speaks_tls(ctx):
+            client_ssl, _why_not = client_context(ctx)  # None: the REST evidence must do
+            if client_ssl is None:
+                continue
         jobs += [(alias, one(ctx, address, client_ssl)) for address in ctx.addresses]
     out: dict[str, list[StageResult]] = {}
     for (alias, _), results in zip(jobs, await asyncio.gather(*(j for _, j in jobs)), strict=True):

@@ -8,7 +8,10 @@ model can use it) → TLS (the chain verified by the doctor itself, the client c
 handshake (the transport handshake, or the API-key model's remote cluster handshake) →
 authentication (what the remote said of the credential). Each stage is a
 :class:`~isthmus.doctor.model.StageResult` with its evidence; the first failed stage carries the
-finding, later ones are not reached. The whole probe is bounded by ``target.timeout``.
+finding, later ones are not reached. In sniff mode the handshake's node list gives the addresses
+the gateways advertise, where the local nodes connect after the seed: each is connected to (TCP),
+and one that cannot be reached fails the TCP stage (``advertised_address_unreachable``) although
+the seed's own connection worked. The whole probe is bounded by ``target.timeout``.
 
 The DNS and TCP stages live in :mod:`~isthmus.doctor.probe_network`; the protocol, TLS,
 handshake and authentication stages in :mod:`~isthmus.doctor.probe_protocol`,
@@ -210,18 +213,29 @@ class Probe:
         *details: str,
         confidence: Confidence = Confidence.CERTAIN,
         ruled_out: tuple[str, ...] = (),
+        nodes: tuple[str, ...] = (),
+        seed: str | None = None,
     ) -> None:
+        """``nodes``: the remote nodes at fault when known (else the probed address);
+        ``seed``: for an advertised address, the seed that answered (the fix dials it)."""
         from isthmus.doctor.probe_fixes import fix_for
 
         known = cause_of(code)
         evidence = self.evidence(stage, *details)
+        fix = fix_for(code, self.target)
+        if code == "advertised_address_unreachable":
+            from isthmus.doctor.advertised import advertised_fix
+
+            api_key = self.target.model is SecurityModel.API_KEY
+            node = nodes[0] if nodes else None
+            fix = advertised_fix(self.target.alias, api_key=api_key, seed=seed, node=node)
         finding = Finding(
             stage=stage,
             cause=code,
             side=known.side,
             message=self.redact(f"[{self.target.alias}] {self.target.address}: {message}"),
-            nodes=(self.target.address,),
-            fix=fix_for(code, self.target),
+            nodes=nodes or (self.target.address,),
+            fix=fix,
             evidence=evidence,
             confidence=confidence,
             ruled_out=ruled_out,
@@ -282,7 +296,7 @@ def _stages(target: ProbeTarget) -> tuple[Stage, ...]:
 async def probe_remote(target: ProbeTarget) -> ProbeReport:
     """Probe ``target`` stage by stage within ``target.timeout`` seconds (see the module doc)."""
     from isthmus.doctor.probe_handshake import handshake
-    from isthmus.doctor.probe_network import dns, tcp
+    from isthmus.doctor.probe_network import advertised, dns, tcp
     from isthmus.doctor.probe_protocol import protocol
     from isthmus.doctor.probe_tls import tls
 
@@ -304,6 +318,8 @@ async def probe_remote(target: ProbeTarget) -> ProbeReport:
                 await step(probe)
                 if stage not in probe.results:  # pragma: no cover - every step records itself
                     probe.not_checked(stage, "not probed")
+            if not probe.stopped:  # sniff mode: the gateways' advertised addresses
+                await advertised(probe)
     except TimeoutError:
         probe.undecided(
             _current(probe),

@@ -8,6 +8,11 @@ listens), times out (no answer at all: black-holed), has no route (``EHOSTUNREAC
 connection reset or closed at once (a relay with no backend, a filter) is told from one that
 waits for us, and a server that speaks first (no Elasticsearch port does) is seen. Every
 classification is by errno and timing, never by message text.
+
+Advertised addresses (sniff mode): the handshake stage lists the remote's gateways with the
+addresses they advertise (where the local nodes connect after the seed); :func:`advertised` opens
+a TCP connection to each that is not the probed seed. One that this machine cannot reach is
+``advertised_address_unreachable``: the TCP stage fails although the seed's connect worked.
 """
 
 from __future__ import annotations
@@ -163,6 +168,44 @@ def _tcp_error(probe: Probe, exc: OSError, where: str, started: float) -> None:
             ("the same probe from another machine of the local cluster",),
             detail,
         )
+
+
+async def advertised(probe: Probe) -> None:
+    """Sniff mode: TCP to every address the remote's gateways advertise (their publish
+    addresses, as the handshake stage listed them) other than the probed seed; the first that
+    cannot be reached fails the TCP stage. The seed working says nothing of them: the local
+    nodes' managed connections go there, not to the seed."""
+    t = probe.target
+    if t.mode != "sniff" or not probe.gateways:
+        return
+    seeds = {t.address, *(f"{ip}:{t.port}" for ip in probe.addresses)}
+    for gateway in probe.gateways:
+        name, _, address = gateway.rpartition("@")
+        host, _, port = address.rpartition(":")
+        if address in seeds or not port.isdigit():
+            continue
+        started = time.monotonic()
+        try:
+            conn = await ProbeConnection.open(host.strip("[]"), int(port), probe.budget.share(1.0))
+        except TimeoutError:
+            why = f"connect({address}) timed out after {_ms(started)}"
+        except OSError as exc:
+            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            why = f"connect({address}) failed with {code} after {_ms(started)}"
+        else:
+            conn.abort()
+            continue
+        probe.fail(
+            Stage.TCP,
+            "advertised_address_unreachable",
+            f"the seed answers, but node [{name}] advertises {address}, which cannot be "
+            f"reached from here ({why}): sniff mode connects there, not to the seed",
+            f"the seed's handshake lists node [{name}] at {address} (its publish address)",
+            why,
+            nodes=(name,) if name else (),
+            seed=t.address,
+        )
+        return
 
 
 def _ms(started: float, took: float | None = None) -> str:

@@ -201,7 +201,6 @@ async def transport_server(**kw: Any) -> AsyncIterator[TransportServer[Any]]:
     identity = LocalNode("remote", "remote-uuid", node)
     if version is not None:
         identity = LocalNode("remote", "remote-uuid", node, version, version)
-    async with TransportServer(
-        "127.0.0.1", (0, 0), ActionRegistry(), identity=identity, **kw
-    ) as server:
+    registry = kw.pop("registry", None) or ActionRegistry()
+    async with TransportServer("127.0.0.1", (0, 0), registry, identity=identity, **kw) as server:
         yield server

@@ -492,3 +492,43 @@ async def test_a_remote_that_echoes_the_credential_never_gets_it_into_the_report
     text = orjson.dumps(report.to_json()).decode()
     assert secret not in text and encoded not in text
     assert "::es_redacted::" in text
+
+
+# --- sniff mode: the addresses the gateways advertise ---------------------------------------------
+
+
+async def test_sniff_mode_connects_to_the_advertised_address_too() -> None:
+    """The seed answers and its node list advertises a port nothing listens on: TCP fails with
+    advertised_address_unreachable (the seed's own stages passed), naming the node; in proxy mode,
+    or when the node advertises the seed itself, the node list is no address to check."""
+    from isthmus.actions.remote_nodes import register_transport_nodes
+    from isthmus.transport.actions import ActionRegistry
+    from isthmus.wire import NodeIdentity
+
+    unused = free_port()
+    advertises = {"address": f"127.0.0.1:{unused}"}
+    registry: ActionRegistry[object] = ActionRegistry()
+    register_transport_nodes(
+        registry,
+        cluster_name="remote",
+        cluster_uuid=lambda: "remote-uuid",
+        node=lambda: NodeIdentity("remote-id", "remote-node", advertises["address"], "9.1.0"),
+    )
+    async with transport_server(registry=registry) as server:
+        report = await probe_remote(target(server.port, mode="sniff"))
+        assert failed_cause(report) == (Stage.TCP, "advertised_address_unreachable"), outcome(
+            report
+        )
+        (finding,) = report.stage(Stage.TCP).findings
+        assert finding.nodes == ("remote-node",)
+        assert f"127.0.0.1:{unused}" in finding.message and "ECONNREFUSED" in details(report)
+        assert finding.fix is not None
+        assert (
+            f'"cluster.remote.my.proxy_address": "127.0.0.1:{server.port}"' in finding.fix.steps[0]
+        )
+        assert report.remote_nodes == (f"remote-node@127.0.0.1:{unused}",)
+        # Proxy mode dials the proxy address only.
+        assert (await probe_remote(target(server.port, mode="proxy"))).failed is None
+        # A node advertising the address probed: nothing more to check.
+        advertises["address"] = f"127.0.0.1:{server.port}"
+        assert (await probe_remote(target(server.port, mode="sniff"))).failed is None
