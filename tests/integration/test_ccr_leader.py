@@ -22,6 +22,7 @@ import orjson
 import pytest
 from elasticsearch import ApiError, Elasticsearch
 
+from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, IndexPrivilegesResponse
 from isthmus.ccr.wire import (
     FileChunkRequest,
     FileChunkResponse,
@@ -54,6 +55,8 @@ from isthmus.wire.handshake import NodeIdentity
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
     CLUSTER_STATE_ACTION,
+    HAS_PRIVILEGES_ACTION,
+    INDICES_STATS_ACTION,
     INTERNAL_RESTORE_FILE_CHUNK_ACTION,
     INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
     INTERNAL_RESTORE_SESSION_PUT_ACTION,
@@ -243,6 +246,32 @@ def test_shard_changes_reads_the_history_in_both_models(leader: Leader) -> None:
         async with leader.certificate_channel("ccr-reader") as (channel, headers):
             same = await changes(channel, headers, req(LEADER, shard, 0, 100, uuid))
             assert same.operations == full.operations
+
+    asyncio.run(run())
+
+
+def test_has_privileges_answers_for_the_caller_in_both_models(leader: Leader) -> None:
+    """What a follower asks before following: the caller's own privileges on the leader index,
+    decided as its requests would be. Any user may ask about itself (ES's same-user rule): the
+    certificate model's roles here have no cluster privilege at all."""
+
+    async def ask(channel: TransportChannel, headers: dict, index: str) -> dict[str, bool]:
+        payload = IndexPrivilegesRequest((index,)).to_payload()
+        answer = await channel.request(HAS_PRIVILEGES_ACTION, payload, headers)
+        return IndexPrivilegesResponse.from_payload(answer).index[index]
+
+    both = {INDICES_STATS_ACTION: True, SHARD_CHANGES_ACTION: True}
+    neither = {INDICES_STATS_ACTION: False, SHARD_CHANGES_ACTION: False}
+
+    async def run() -> None:
+        async with leader.certificate_channel("ccr-reader") as (channel, headers):
+            assert await ask(channel, headers, LEADER) == both  # read and manage
+            assert await ask(channel, headers, "private") == neither
+        async with leader.certificate_channel("metadata-only") as (channel, headers):
+            assert await ask(channel, headers, LEADER) == neither  # view_index_metadata
+        async with leader.api_key_channel("repl") as (channel, headers):
+            assert await ask(channel, headers, LEADER) == both
+            assert await ask(channel, headers, "private") == neither  # outside the key
 
     asyncio.run(run())
 
