@@ -224,3 +224,28 @@ def test_legacy_templates_order_precedence_and_warnings(es: Elasticsearch) -> No
     assert error_of(lambda: es.indices.delete_template(name="t18-legacy-low")) == (
         404, "index_template_missing_exception", "index_template [t18-legacy-low] missing"
     )  # fmt: skip
+
+
+def test_allow_auto_create_overrides_the_cluster_setting(es: Elasticsearch) -> None:
+    es.indices.put_index_template(
+        name="t18-noauto", index_patterns=["t18noauto-*"], allow_auto_create=False
+    )
+    es.indices.put_index_template(
+        name="t18-auto", index_patterns=["t18auto-*"], allow_auto_create=True
+    )
+    assert error_of(lambda: es.index(index="t18noauto-a", document={"n": 1})) == (
+        404,
+        "index_not_found_exception",
+        "no such index [t18noauto-a] and composable template [t18noauto-*] forbids index auto "
+        "creation",
+    )
+    es.indices.create(index="t18noauto-explicit")  # only auto-creation is refused
+    es.cluster.put_settings(persistent={"action.auto_create_index": "false"})
+    try:
+        assert error_of(lambda: es.index(index="t18other-a", document={"n": 1}))[2] == (
+            "no such index [t18other-a] and [action.auto_create_index] is [false]"
+        )
+        assert es.index(index="t18auto-a", document={"n": 1})["result"] == "created"
+    finally:
+        es.cluster.put_settings(persistent={"action.auto_create_index": None})
+    es.indices.delete_index_template(name="t18-noauto,t18-auto")

@@ -209,7 +209,17 @@ class IndicesActions:
             else _auto_create_allows(auto_create, name)
         )
         if not allowed:
-            raise IndexNotFoundError(name)
+            refused = IndexNotFoundError(name)
+            if template is not None and template.allow_auto_create is False:
+                patterns = ", ".join(template.index_patterns)
+                why = f"composable template [{patterns}] forbids index auto creation"
+            elif str(auto_create).strip() == "false":
+                why = "[action.auto_create_index] is [false]"
+            else:
+                raise refused
+            refused.reason = f"{refused.reason} and {why}"
+            refused.args = (refused.reason,)
+            raise refused
         try:
             if template is not None and template.data_stream is not None:
                 from isthmus.actions.data_streams import create_stream
