@@ -713,3 +713,10 @@ class IndexTemplateMissingError(IsthmusError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"index_template [{name}] missing")
+
+
+class DataStreamAlreadyExistsError(ResourceAlreadyExistsError):
+    """Creating a data stream whose name one already has (ES names no uuid for it)."""
+
+    def __init__(self, name: str) -> None:
+        IsthmusError.__init__(self, f"data_stream [{name}] already exists")

@@ -20,9 +20,11 @@ from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, validate_index_name
 from isthmus.errors import (
+    DataStreamAlreadyExistsError,
     DocumentParsingError,
     IllegalArgumentError,
     InvalidIndexNameError,
+    ResourceAlreadyExistsError,
 )
 
 CUSTOM_KEY = "data_stream"
@@ -122,14 +124,8 @@ def validate_stream_name(name: str) -> None:
 
 def check_name_free(meta: ClusterMetadata, name: str) -> None:
     """A data stream's name may not be an index's or an alias's (ES's messages)."""
-    from isthmus.errors import ResourceAlreadyExistsError
-
-    existing = stream(meta, name)
-    if existing is not None:
-        err = ResourceAlreadyExistsError(name, "_na_")
-        err.reason = f"data_stream [{name}] already exists"
-        err.extra = {}
-        raise err
+    if stream(meta, name) is not None:
+        raise DataStreamAlreadyExistsError(name)
     index = meta.indices.get(name)
     if index is not None:
         raise ResourceAlreadyExistsError(name, index.uuid)

@@ -130,6 +130,9 @@ EXCLUDED: Mapping[type[e.IsthmusError], str] = MappingProxyType(
         e.TaskAlreadyExistsError: (
             "a resource_already_exists_exception; comes back as ResourceAlreadyExistsError"
         ),
+        e.DataStreamAlreadyExistsError: (
+            "a resource_already_exists_exception; comes back as ResourceAlreadyExistsError"
+        ),
     }
 )
 
