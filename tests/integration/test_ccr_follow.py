@@ -733,8 +733,21 @@ def test_put_follow_waits_for_active_shard_copies(pair: tuple[NodeProcess, NodeP
         "index_following_started": True,
     }
     assert 1.0 <= took < 10.0, took
-    for follower in ("wait-none", "wait-all0", "wait-all"):
+    # A fourth follower finds each leader shard's 3 leases taken (the module's leader allows
+    # 3): its follow tasks log the refused lease and follow all the same.
+    fc.ccr.follow(index="wait-4", remote_cluster="leader", leader_index="wait")
+    for follower in ("wait-none", "wait-all0", "wait-all", "wait-4"):
         wait_for(lambda f=follower: converged(lc, fc, "wait", f), what=f"{follower} followed")
+    refused = wait_for(
+        lambda: [
+            line
+            for line in pair[1].log_text().splitlines()
+            if "/wait-4/" in line and "Trying to create too many retention leases" in line
+        ],
+        what="the refused lease logged",
+    )
+    assert "background management of retention lease" in refused[0]
+    assert len(lease_ids(lc, "wait")) == 2 * 3
     status, error = error_of(
         lambda: fc.ccr.follow(
             index="wait-x", remote_cluster="leader", leader_index="wait", wait_for_active_shards=-3
