@@ -47,6 +47,8 @@ def test_composable_template_crud_and_errors(es: Elasticsearch) -> None:
             }
         ]
     }
+    flat = es.indices.get_index_template(name="t18-crud", flat_settings=True)["index_templates"]
+    assert flat[0]["index_template"]["template"]["settings"] == {"index.number_of_shards": "2"}
     assert es.indices.exists_index_template(name="t18-crud")
     assert not es.indices.exists_index_template(name="t18-nothing")
     names = [t["name"] for t in es.indices.get_index_template(name="t18-*")["index_templates"]]

@@ -109,13 +109,15 @@ class TemplateActions:
         await self.cluster.submit(f"create-index-template-v2 [{name}], cause [{cause}]", change)
         return warnings
 
-    def get_composable(self, expression: str | None) -> dict[str, Any]:
+    def get_composable(self, expression: str | None, *, flat: bool = False) -> dict[str, Any]:
         found = composables(self.cluster.state.customs)
         names = _named(found, expression)
         if expression and not names and "*" not in expression:
             raise ResourceNotFoundError(f"index template matching [{expression}] not found")
         return {
-            "index_templates": [{"name": n, "index_template": found[n].to_json()} for n in names]
+            "index_templates": [
+                {"name": n, "index_template": found[n].to_json(flat=flat)} for n in names
+            ]
         }
 
     async def delete_composable(self, expression: str) -> dict[str, Any]:
@@ -152,14 +154,14 @@ class TemplateActions:
         await self.cluster.submit(f"component_template [{name}], cause [{cause}]", change)
         return {"acknowledged": True}
 
-    def get_component(self, expression: str | None) -> dict[str, Any]:
+    def get_component(self, expression: str | None, *, flat: bool = False) -> dict[str, Any]:
         found = components(self.cluster.state.customs)
         names = _named(found, expression)
         if expression and not names and "*" not in expression:
             raise ResourceNotFoundError(f"component template matching [{expression}] not found")
         return {
             "component_templates": [
-                {"name": n, "component_template": found[n].to_json()} for n in names
+                {"name": n, "component_template": found[n].to_json(flat=flat)} for n in names
             ]
         }
 
@@ -202,10 +204,12 @@ class TemplateActions:
         await self.cluster.submit(f"create-index-template [{name}], cause [{cause}]", change)
         return warnings
 
-    def get_legacy(self, expression: str | None) -> tuple[int, dict[str, Any]]:
+    def get_legacy(
+        self, expression: str | None, *, flat: bool = False
+    ) -> tuple[int, dict[str, Any]]:
         found = legacies(self.cluster.state.customs)
         names = _named(found, expression)
-        body = {n: found[n].to_json() for n in names}
+        body = {n: found[n].to_json(flat=flat) for n in names}
         explicit = [p for p in split_expression(expression) if "*" not in p]
         status = 404 if explicit and not names else 200
         return status, body

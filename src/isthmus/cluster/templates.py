@@ -36,12 +36,12 @@ class Template:
     mappings: dict[str, Any] | None = None
     aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, flat: bool = False) -> dict[str, Any]:
         from isthmus.settings.registry import nest
 
         out: dict[str, Any] = {}
         if self.settings:
-            out["settings"] = nest(self.settings)
+            out["settings"] = dict(self.settings) if flat else nest(self.settings)
         if self.mappings is not None:
             out["mappings"] = self.mappings
         if self.aliases:
@@ -67,8 +67,8 @@ class ComponentTemplate:
     version: int | None = None
     meta: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"template": self.template.to_json()}
+    def to_json(self, *, flat: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"template": self.template.to_json(flat=flat)}
         if self.version is not None:
             out["version"] = self.version
         if self.meta is not None:
@@ -106,10 +106,10 @@ class ComposableTemplate:
             return False
         return any(simple_match(name, p) for p in self.index_patterns)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, flat: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"index_patterns": list(self.index_patterns)}
         if self.template is not None:
-            out["template"] = self.template.to_json()
+            out["template"] = self.template.to_json(flat=flat)
         out["composed_of"] = list(self.composed_of)
         if self.priority is not None:
             out["priority"] = self.priority
@@ -156,14 +156,15 @@ class LegacyTemplate:
     def matches(self, name: str) -> bool:
         return any(simple_match(name, p) for p in self.index_patterns)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, flat: bool = False) -> dict[str, Any]:
         from isthmus.settings.registry import nest
 
         out: dict[str, Any] = {"order": self.order}
         if self.version is not None:
             out["version"] = self.version
         out["index_patterns"] = list(self.index_patterns)
-        out["settings"] = nest(self.template.settings)
+        settings = self.template.settings
+        out["settings"] = dict(settings) if flat else nest(settings)
         out["mappings"] = self.template.mappings or {}
         out["aliases"] = self.template.aliases
         return out

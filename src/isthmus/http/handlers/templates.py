@@ -35,6 +35,11 @@ def _warned(body: dict[str, Any], warnings: list[str]) -> Response:
     return Response(200, body, headers=headers)
 
 
+def flat(req: Request) -> bool:
+    """``flat_settings``: settings as ``index.number_of_shards`` keys instead of objects."""
+    return bool_param(req, "flat_settings")
+
+
 def routes(s: TemplatesApiDeps) -> list[Route]:
     act = s.templates
 
@@ -48,7 +53,7 @@ def routes(s: TemplatesApiDeps) -> list[Route]:
         return _warned({"acknowledged": True}, warnings)
 
     async def get_composable(req: Request) -> dict[str, Any]:
-        return act.get_composable(req.path_params.get("name"))
+        return act.get_composable(req.path_params.get("name"), flat=flat(req))
 
     async def composable_exists(req: Request) -> Response:
         try:
@@ -69,7 +74,7 @@ def routes(s: TemplatesApiDeps) -> list[Route]:
         )
 
     async def get_component(req: Request) -> dict[str, Any]:
-        return act.get_component(req.path_params.get("name"))
+        return act.get_component(req.path_params.get("name"), flat=flat(req))
 
     async def component_exists(req: Request) -> Response:
         try:
@@ -88,7 +93,7 @@ def routes(s: TemplatesApiDeps) -> list[Route]:
         return _warned({"acknowledged": True}, warnings)
 
     async def get_legacy(req: Request) -> Response:
-        status, body = act.get_legacy(req.path_params.get("name"))
+        status, body = act.get_legacy(req.path_params.get("name"), flat=flat(req))
         return Response(status, body)
 
     async def legacy_exists(req: Request) -> Response:
