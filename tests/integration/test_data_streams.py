@@ -211,6 +211,11 @@ def test_alias_rollover_and_backing_index_deletion(es: Elasticsearch) -> None:
         "illegal_argument_exception",
         f"index [{write}] is the write index for data stream [del18-s] and cannot be deleted",
     )
+    assert error_of(lambda: es.indices.close(index="del18-s")) == (
+        400,
+        "illegal_argument_exception",
+        f"cannot close the following data stream write indices [{write}]",
+    )
     es.indices.delete(index=old)
     (stream,) = es.indices.get_data_stream(name="del18-s")["data_streams"]
     assert [i["index_name"] for i in stream["indices"]] == [write]

@@ -16,6 +16,7 @@ from isthmus import ES_COMPAT_VERSION
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import AliasAction
 from isthmus.cluster.data_streams import (
+    check_close,
     parent_of,
     stream,
     timestamp_mapping,
@@ -275,6 +276,8 @@ class IndicesActions:
         )
         names = {t.index.name for t in targets}
         state_name = "open" if open_ else "close"
+        if not open_:
+            check_close(self.cluster.state, names)
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             blocked = blocks.check(

@@ -235,3 +235,12 @@ def state_section(meta: ClusterMetadata) -> dict[str, Any]:
             "allow_custom_routing": ds.allow_custom_routing,
         }
     return {"data_stream": {"data_stream": rendered, "data_stream_aliases": {}}}
+
+
+def check_close(state: ClusterMetadata, names: set[str]) -> None:
+    """ES's 400 for closing a stream's write index (the stream would take no writes)."""
+    writers = sorted(s.write_index for s in streams(state).values() if s.write_index in names)
+    if writers:
+        raise IllegalArgumentError(
+            f"cannot close the following data stream write indices [{','.join(writers)}]"
+        )
