@@ -554,3 +554,55 @@ def test_rescore_recombines_the_top_window(es: Elasticsearch, corpus: str) -> No
     assert err["error"]["reason"] == (
         "Validation Failed: 1: using [rescore] is not allowed in a scroll context;"
     )
+
+
+def _explanation_shape(node: dict[str, Any]) -> None:
+    assert set(node) == {"value", "description", "details"}
+    assert isinstance(node["value"], float) and isinstance(node["description"], str)
+    for child in node["details"]:
+        _explanation_shape(child)
+
+
+def test_explain_on_hits(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(index=corpus, query={"match": {"title": "quick"}}, explain=True, size=1)
+    (hit,) = resp["hits"]["hits"]
+    assert list(hit)[:3] == ["_shard", "_node", "_index"]
+    assert hit["_shard"] in (f"[{corpus}][0]", f"[{corpus}][1]")
+    assert hit["_node"] in es.nodes.info()["nodes"]
+    assert list(hit)[-1] == "_explanation"
+    _explanation_shape(hit["_explanation"])
+    assert hit["_explanation"]["value"] == pytest.approx(hit["_score"], rel=1e-5)
+    assert "_explanation" not in es.search(index=corpus, size=1)["hits"]["hits"][0]
+
+
+def test_explain_api(es: Elasticsearch, corpus: str) -> None:
+    match = es.explain(index=corpus, id="3", query={"match": {"title": "quick"}})
+    assert list(match.body) == ["_index", "_id", "matched", "explanation"]
+    assert (match["_index"], match["_id"], match["matched"]) == (corpus, "3", True)
+    _explanation_shape(match["explanation"])
+    score = es.search(
+        index=corpus,
+        query={
+            "bool": {
+                "must": [{"match": {"title": "quick"}}],
+                "filter": [{"ids": {"values": ["3"]}}],
+            }
+        },
+    )
+    assert match["explanation"]["value"] == pytest.approx(score["hits"]["max_score"], rel=1e-5)
+    miss = es.explain(index=corpus, id="4", q="title:quick")
+    assert miss.body == {
+        "_index": corpus,
+        "_id": "4",
+        "matched": False,
+        "explanation": {"value": 0.0, "description": "no matching term", "details": []},
+    }
+    with_source = es.explain(index=corpus, id="3", q="tag:c", source_includes=["price"])
+    assert with_source["get"]["_source"] == {"price": 30} and with_source["get"]["found"] is True
+    code, body = api_error(lambda: es.explain(index=corpus, id="nope", q="tag:c"))
+    assert code == 404 and body == {"_index": corpus, "_id": "nope", "matched": False}
+    code, body = api_error(lambda: es.perform_request("GET", f"/{corpus}/_explain/3"))
+    assert (code, body["error"]["type"]) == (400, "action_request_validation_exception")
+    assert body["error"]["reason"] == "Validation Failed: 1: query is missing;"
+    code, body = api_error(lambda: es.explain(index="no-such-index", id="1", q="x"))
+    assert (code, body["error"]["type"]) == (404, "index_not_found_exception")

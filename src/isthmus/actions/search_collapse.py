@@ -54,6 +54,7 @@ def inner_hits_request(req: SearchRequest, spec: InnerHits) -> SearchRequest:
         stored_fields=None,
         stored_fields_none=False,
         collapse=None,
+        explain=False,
     )
 
 

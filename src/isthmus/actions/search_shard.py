@@ -30,6 +30,7 @@ from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
+from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.rescore import QueryRescorer, check_window
@@ -58,6 +59,7 @@ class ShardHit:
     # the request shows inner hits.
     collapse_key: Any = None
     group: list[ShardHit] | None = None
+    explanation: dict[str, Any] | None = None  # with ``explain``: how the score came about
 
 
 @dataclass
@@ -351,7 +353,26 @@ def query_shard(
         for score, addr in everything:
             doc_id, src, _seq, _ver, _term = _fetch(searcher, addr)
             agg_sources.append((doc_id, score, src))
+    if req.explain:
+        for hit in hits:
+            hit.explanation = explain_hit(searcher, schema, hits_query, hit.doc_id)
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
+
+
+def find_doc(searcher: tantivy.Searcher, schema: IndexSchema, doc_id: str) -> Any:
+    """The address of the live document ``doc_id`` in a shard's view, or None."""
+    found = searcher.search(tantivy.Query.term_query(schema.schema, "_id", doc_id), 1).hits
+    return found[0][1] if found else None
+
+
+def explain_hit(
+    searcher: tantivy.Searcher, schema: IndexSchema, query: tantivy.Query, doc_id: str
+) -> dict[str, Any] | None:
+    """ES's ``_explanation`` of a hit's score under ``query`` (None: not found any more)."""
+    addr = find_doc(searcher, schema, doc_id)
+    if addr is None:
+        return None
+    return explanation_json(query.explain(searcher, addr).to_json())
 
 
 def rescored(

@@ -20,7 +20,17 @@ def encode_shard_result(result: ShardResult) -> dict[str, Any]:
         "total": result.total,
         "max_score": result.max_score,
         "hits": [
-            [h.doc_id, h.score, h.source, h.seq_no, h.version, h.primary_term, h.sort, h.order]
+            [
+                h.doc_id,
+                h.score,
+                h.source,
+                h.seq_no,
+                h.version,
+                h.primary_term,
+                h.sort,
+                h.order,
+                h.explanation,
+            ]
             for h in result.hits
         ],
         "agg_sources": [[doc_id, score, src] for doc_id, score, src in result.agg_sources],
@@ -54,9 +64,13 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
     if not isinstance(raw_hits, list):
         raise RemoteProtocolError("shard result [hits] is not a list")
     for raw in raw_hits:
-        if not isinstance(raw, list) or len(raw) != 8:
+        # A ninth element, the hit's explanation, comes with ``explain`` (older peers: none).
+        if not isinstance(raw, list) or len(raw) not in (8, 9):
             raise RemoteProtocolError("shard result hit is malformed")
-        doc_id, score, source, seq_no, version, term, sort, order = raw
+        doc_id, score, source, seq_no, version, term, sort, order = raw[:8]
+        explanation = raw[8] if len(raw) == 9 else None
+        if explanation is not None and not isinstance(explanation, dict):
+            raise RemoteProtocolError("shard result hit [explanation] is not a map")
         if not isinstance(doc_id, str) or not isinstance(source, bytes):
             raise RemoteProtocolError("shard result hit is malformed")
         if sort is not None and not isinstance(sort, list):
@@ -73,6 +87,7 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
                 _int(term, "primary_term"),
                 sort,
                 _int(order, "order"),
+                explanation=explanation,
             )
         )
     agg_sources: list[tuple[str, float | None, bytes]] = []

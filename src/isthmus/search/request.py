@@ -19,6 +19,7 @@ from isthmus.errors import (
 )
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
+from isthmus.search.completion import CompletionSuggestion, parse_suggest
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
 from isthmus.search.rescore import QueryRescorer, parse_rescore
 
@@ -62,7 +63,6 @@ BODY_KEYS = {
 UNSUPPORTED_BODY_KEYS = {
     "pit",
     "runtime_mappings",
-    "suggest",
     "script_fields",
     "ext",
     "slice",
@@ -169,6 +169,7 @@ class SearchRequest:
     indices_boost: tuple[tuple[str, float], ...] = ()
     collapse: Collapse | None = None
     rescore: tuple[QueryRescorer, ...] = ()
+    suggest: tuple[CompletionSuggestion, ...] = ()
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -503,6 +504,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         indices_boost=parse_indices_boost(body.get("indices_boost", [])),
         collapse=collapse,
         rescore=rescore,
+        suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
     )
 
@@ -563,3 +565,19 @@ def _stored_fields(raw: Any) -> tuple[tuple[str, ...] | None, bool]:
             raise IllegalArgumentError("cannot combine _none_ with other fields")
         return (), True
     return names, False
+
+
+def query_of(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> dsl.Query | None:
+    """The query of an ``_explain`` or ``_validate/query`` request: the body's ``query``, or
+    the ``q`` parameter (query string syntax); None when neither is given."""
+    if "q" in params:
+        qs: dict[str, Any] = {"query": params["q"]}
+        for key in ("df", "default_operator"):
+            if key in params:
+                qs["default_field" if key == "df" else key] = params[key]
+        if "lenient" in params:
+            qs["lenient"] = params["lenient"] == "true"
+        return dsl.parse_query({"query_string": qs})
+    if body and "query" in body:
+        return dsl.parse_query(body["query"])
+    return None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
 from isthmus.actions.documents import parse_json_object
+from isthmus.actions.search_explain import explain, single_index
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
@@ -91,6 +92,21 @@ COUNT_PARAMS = (
 
 
 MSEARCH_ACTION = "indices:data/read/msearch"
+EXPLAIN_ACTION = "indices:data/read/explain"
+EXPLAIN_PARAMS = (
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "routing",
+    "preference",
+    "stored_fields",
+    "_source",
+    "_source_includes",
+    "_source_excludes",
+)
 LOOKUP_ACTION = GET_ACTION  # what reading a terms lookup document needs
 ASYNC_SUBMIT = "indices:data/read/async_search/submit"
 MSEARCH_PARAMS = (
@@ -286,6 +302,26 @@ def routes(s: SearchApiDeps) -> list[Route]:
         responses = await asyncio.gather(*(one(i, p, b) for i, p, b in searches))
         return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
 
+    async def explain_doc(req: Request) -> Response:
+        index = req.path_params["index"]
+        restriction = None
+        if s.authz is not None:
+            restrict = index_restrictions(
+                s.authz.authorizer, req.subject, EXPLAIN_ACTION, [index], s.cluster.state
+            )
+            restriction = restrict.of(single_index(s.cluster, index).name)
+        status, body = await explain(
+            s.cluster,
+            s.search.indices,
+            index,
+            req.path_params["id"],
+            await with_lookups(req, json_object(req)),
+            req.params,
+            restriction,
+            int(s.search.clock() * 1000),
+        )
+        return Response(status, body)
+
     async def field_caps(req: Request) -> dict[str, Any]:
         return await s.field_caps.field_caps(
             req.path_params.get("index"),
@@ -414,6 +450,13 @@ def routes(s: SearchApiDeps) -> list[Route]:
             search,
             params=SEARCH_PARAMS,
             action=SEARCH_ACTION,
+        ),
+        route(
+            ("GET", "POST"),
+            "/{index}/_explain/{id:_}",
+            explain_doc,
+            params=EXPLAIN_PARAMS,
+            action=EXPLAIN_ACTION,
         ),
         route(
             ("GET", "POST"),
