@@ -35,6 +35,7 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     IndexNotFoundError,
+    NotImplementedYet,
     XContentParseError,
 )
 from isthmus.settings.values import parse_bytes, parse_time
@@ -320,6 +321,8 @@ class DataStreamActions:
                 raise XContentParseError(f"[rollover] unknown field [{key}]")
         conditions = parse_conditions(body.get("conditions"))
         dry_run = params.get("dry_run") in ("", "true")
+        if params.get("lazy") in ("", "true"):  # said plainly rather than rolled over at once
+            raise NotImplementedYet("lazy rollover (rollover on the next write) is not supported")
         state = self.cluster.state
         ds = stream(state, target)
         if ds is None:
