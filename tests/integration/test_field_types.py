@@ -731,3 +731,65 @@ def test_dense_vector_mapping_and_document_errors(es: Elasticsearch, vectors: st
     status, body = api_error(lambda: es.index(index=vectors, id="y", document={"c": [0, 0]}))
     assert status == 400
     assert "The [cosine] similarity does not support vectors with zero magnitude" in str(body)
+
+
+# --- completion ----------------------------------------------------------------------------------
+
+
+def test_completion_suggester(es: Elasticsearch) -> None:
+    idx = "ft-completion"
+    docs = [
+        {"suggest": {"input": ["Nevermind", "Nirvana"], "weight": 34}, "year": 1991},
+        {"suggest": "Nirvana Unplugged", "year": 1994},
+        {
+            "suggest": [
+                {"input": "Nine Inch Nails", "weight": 10},
+                {"input": "Nirvana", "weight": 2},
+            ]
+        },
+        {"suggest": "Pearl Jam"},
+    ]
+    _load(es, idx, {"properties": {"suggest": {"type": "completion"}}}, docs)
+    assert es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]["suggest"] == {
+        "type": "completion",
+        "analyzer": "simple",
+        "preserve_separators": True,
+        "preserve_position_increments": True,
+        "max_input_length": 50,
+    }
+    resp = es.search(index=idx, suggest={"s": {"prefix": "ni", "completion": {"field": "suggest"}}})
+    (entry,) = resp["suggest"]["s"]
+    assert (entry["text"], entry["offset"], entry["length"]) == ("ni", 0, 2)
+    assert [(o["text"], o["_id"], o["_score"]) for o in entry["options"]] == [
+        ("Nirvana", "1", 34.0),
+        ("Nine Inch Nails", "3", 10.0),
+        ("Nirvana Unplugged", "2", 1.0),
+    ]
+    assert entry["options"][0]["_source"] == docs[0]
+    dedup = es.search(
+        index=idx,
+        suggest={
+            "text": "nir",
+            "s": {"completion": {"field": "suggest", "size": 1, "skip_duplicates": True}},
+        },
+    )
+    assert [o["text"] for o in dedup["suggest"]["s"][0]["options"]] == ["Nirvana"]
+    fuzzy = es.search(
+        index=idx,
+        suggest={
+            "s": {"prefix": "nirv", "completion": {"field": "suggest", "fuzzy": {"fuzziness": 1}}}
+        },
+    )
+    assert "Nirvana" in [o["text"] for o in fuzzy["suggest"]["s"][0]["options"]]
+    status, body = api_error(
+        lambda: es.search(
+            index=idx, suggest={"s": {"prefix": "x", "completion": {"field": "year"}}}
+        )
+    )
+    assert status == 400
+    status, body = api_error(
+        lambda: es.index(index=idx, id="x", document={"suggest": {"input": "a", "weight": 1.5}})
+    )
+    assert status == 400
+    assert body["error"]["caused_by"]["reason"] == "weight must be an integer, but was [1.5]"
+    es.indices.delete(index=idx)

@@ -36,6 +36,7 @@ from isthmus.actions.search_collapse import collapse_hits, inner_hits_request, s
 from isthmus.actions.search_shard import (
     ShardHit,
     ShardResult,
+    build_query,
     count_shard,
     query_shard,
 )
@@ -58,6 +59,7 @@ from isthmus.rawjson import RawJson
 from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.collapse import InnerHits
+from isthmus.search.completion import ShardView, suggest_response
 from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
 from isthmus.search.matched_queries import MatchedQueries
@@ -328,7 +330,33 @@ class SearchActions:
             body_out["aggregations"] = await self.indices.run_search(
                 self.aggregations_json, req, [partial.aggs], partial
             )
+        if req.suggest:
+            body_out["suggest"] = await self.indices.run_search(
+                self._suggest, expression, params, req, restrictions
+            )
         return body_out
+
+    def _suggest(
+        self,
+        expression: str | None,
+        params: Mapping[str, str],
+        req: SearchRequest,
+        restrictions: IndexRestrictions | None,
+    ) -> dict[str, Any]:
+        """The ``suggest`` section, from the documents of each shard the caller may see."""
+        now_ms = int(self.clock() * 1000)
+        views = []
+        for target in self._targets(expression, params):
+            restriction = _restriction(restrictions, target.index.name)
+            filters = list(target.filters) if target.filters else None
+            for shard in self.indices.shards_of(target.index):
+                schema, searcher = shard.engine.view()
+                allowed = build_query(
+                    dsl.MatchAll(), schema, target.index.mapping, now_ms, filters, restriction
+                )
+                meta = target.index
+                views.append(ShardView(meta.name, meta.mapping, searcher, allowed, restriction))
+        return suggest_response(req.suggest, views)
 
     async def parse_off_loop(
         self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]

@@ -44,6 +44,8 @@ ALIAS = "alias"
 GEO_POINT = "geo_point"
 # A vector of numbers (index.vectors), one value; searched by knn, not indexed for other queries.
 DENSE_VECTOR = "dense_vector"
+# Suggestion inputs with weights (index.completion), for the completion suggester.
+COMPLETION = "completion"
 LEAF_TYPES = frozenset(
     {
         TEXT,
@@ -54,6 +56,7 @@ LEAF_TYPES = frozenset(
         DATE_NANOS,
         GEO_POINT,
         DENSE_VECTOR,
+        COMPLETION,
         *INTEGER_TYPES,
         *FLOAT_TYPES,
         *KEYWORD_LIKE,
@@ -123,6 +126,15 @@ LEAF_PARAMS = {
 }
 LEAF_PARAMS[DATE_NANOS] = LEAF_PARAMS[DATE]
 LEAF_PARAMS[DENSE_VECTOR] = {"dims", "index", "similarity", "index_options", "element_type", "meta"}
+LEAF_PARAMS[COMPLETION] = {
+    "analyzer",
+    "search_analyzer",
+    "preserve_separators",
+    "preserve_position_increments",
+    "max_input_length",
+    "contexts",
+    "meta",
+}
 LEAF_PARAMS[GEO_POINT] = {
     "ignore_malformed",
     "ignore_z_value",

@@ -12,9 +12,11 @@ from collections.abc import Mapping as AbcMapping
 from typing import Any
 
 from isthmus.errors import DocumentParsingError, IllegalArgumentError, MapperParsingError
+from isthmus.index.completion import CompletionParseError, parse_entry
 from isthmus.index.dates import DateParseError, parse_date
 from isthmus.index.field_types import (
     BOOLEAN,
+    COMPLETION,
     DATE,
     DATE_NANOS,
     DENSE_VECTOR,
@@ -111,6 +113,13 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
         return _date_nanos(spec, value, doc_id)
     if ftype == DENSE_VECTOR:
         return parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
+    if ftype == COMPLETION:
+        try:
+            return parse_entry(value)
+        except CompletionParseError as exc:
+            err = field_error(spec, value, doc_id)
+            err.caused_by = IllegalArgumentError(str(exc))
+            raise err from None
     if ftype == GEO_POINT:
         try:
             return checked_point(value, spec.path)
@@ -266,10 +275,12 @@ def _collect(node: Any, parts: list[str], out: list[Any], whole: str | None = No
             _collect(node[key], parts[i:], out, whole)
 
 
-_WHOLE = {GEO_POINT: GEO_POINT, DENSE_VECTOR: DENSE_VECTOR}
+_WHOLE = {GEO_POINT: GEO_POINT, DENSE_VECTOR: DENSE_VECTOR, COMPLETION: COMPLETION}
 
 
 def _is_whole(node: Any, kind: str) -> bool:
+    if kind == COMPLETION:
+        return isinstance(node, AbcMapping)
     if kind == GEO_POINT:
         return isinstance(node, AbcMapping) or (isinstance(node, list) and is_single_point(node))
     return isinstance(node, list) and all(

@@ -26,10 +26,12 @@ from isthmus.errors import (
     MapperParsingError,
     StrictDynamicMappingError,
 )
+from isthmus.index.completion import COMPLETION_DEFAULTS
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
 from isthmus.index.field_types import (  # re-exported: see __all__
     ALIAS,
     BOOLEAN,
+    COMPLETION,
     CONSTANT_KEYWORD,
     DATE,
     DENSE_VECTOR,
@@ -213,6 +215,9 @@ def _check_type_params(ftype: str, leaf: dict[str, Any]) -> None:
             raise _parameter_error(f"[scaling_factor] must be a positive number, got [{number}]")
     elif ftype == DENSE_VECTOR:
         check_vector_params(leaf)
+    elif ftype == COMPLETION:
+        for key, default in COMPLETION_DEFAULTS.items():  # ES shows these in the mapping
+            leaf.setdefault(key, default)
     elif ftype == CONSTANT_KEYWORD and "value" in leaf:
         value = leaf["value"]
         if isinstance(value, AbcMapping | list):
@@ -344,7 +349,9 @@ class Mapping:
         # aggregations, and its fields are not searchable from the root (search.nested).
         self.nested_paths = frozenset(_nested_paths(self._json.get("properties", {}), ""))
         # Paths whose objects and arrays are one value (geo points), not leaves to walk into.
-        self._whole = frozenset(p for p, s in self.fields.items() if s.type == GEO_POINT)
+        self._whole = frozenset(
+            p for p, s in self.fields.items() if s.type in (GEO_POINT, COMPLETION)
+        )
         self._constants = tuple(s for s in self.fields.values() if s.constant is not None)
         self._flattened = frozenset(p for p, s in self.fields.items() if s.mapped_type == FLATTENED)
         self._by_source: dict[str, list[FieldSpec]] = {}

@@ -20,6 +20,7 @@ from typing import Any
 import tantivy
 
 from isthmus.index.field_types import (
+    COMPLETION,
     CONSTANT_KEYWORD,
     DATE_NANOS,
     DENSE_VECTOR,
@@ -215,7 +216,9 @@ def _searchable(mapping: Mapping) -> dict[str, str]:
         p: storage_kind(s)
         for p, s in mapping.fields.items()
         if s.indexed
-        and s.type != DENSE_VECTOR  # searched by knn from the sources (search.knn)
+        # Searched from the sources: vectors by knn (search.knn), suggestions by the
+        # completion suggester (search.completion).
+        and s.type not in (DENSE_VECTOR, COMPLETION)
         and (not nested or nested_parent(s.source_path, nested) is None)
     }
 

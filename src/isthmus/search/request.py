@@ -19,6 +19,7 @@ from isthmus.errors import (
 )
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
+from isthmus.search.completion import CompletionSuggestion, parse_suggest
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
 from isthmus.search.rescore import QueryRescorer, parse_rescore
 
@@ -62,7 +63,6 @@ BODY_KEYS = {
 UNSUPPORTED_BODY_KEYS = {
     "pit",
     "runtime_mappings",
-    "suggest",
     "script_fields",
     "ext",
     "slice",
@@ -169,6 +169,7 @@ class SearchRequest:
     indices_boost: tuple[tuple[str, float], ...] = ()
     collapse: Collapse | None = None
     rescore: tuple[QueryRescorer, ...] = ()
+    suggest: tuple[CompletionSuggestion, ...] = ()
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -503,6 +504,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         indices_boost=parse_indices_boost(body.get("indices_boost", [])),
         collapse=collapse,
         rescore=rescore,
+        suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
     )
 
