@@ -42,5 +42,7 @@ def test_transport_handshake_against_a_running_node(tmp_path: Path) -> None:
         # Garbage on the transport port closes that connection; the node keeps serving.
         with socket.create_connection((host, int(port)), timeout=5) as garbage:
             garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            # ES's answer to HTTP on a transport port, then the connection closes
+            assert garbage.recv(100) == b"This is not an HTTP port"
             assert garbage.recv(100) == b""
         assert Elasticsearch(node.url).info()["cluster_name"] == "transport-test"

@@ -34,7 +34,7 @@ from isthmus.errors import (
     ReceiveTimeoutTransportError,
     TaskCancelledError,
 )
-from isthmus.security.tls_failures import TlsFailure, describe_failure
+from isthmus.security.tls_failures import TCP_TRANSPORT, TlsFailure, describe_failure
 from isthmus.transport.channel_info import ENDED as _ENDED
 from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
 from isthmus.transport.channel_info import ChannelState as ChannelState
@@ -57,6 +57,7 @@ from isthmus.wire import (
     WireError,
     should_compress,
 )
+from isthmus.wire.frames import HttpOnTransportError, StreamCorruptedError
 from isthmus.wire.names import CANCEL_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
@@ -252,6 +253,9 @@ class TransportChannel(asyncio.Protocol):
         while self.state not in _ENDED:
             try:
                 event = self.connection.next_event()
+            except StreamCorruptedError as exc:
+                self._not_transport(exc)
+                return
             except RemoteProtocolError as exc:
                 self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True)
                 return
@@ -271,6 +275,19 @@ class TransportChannel(asyncio.Protocol):
                 # hearing from its peer, which a frozen or black-holed peer cannot fake.
                 if self.server_side:
                     self._write(self.connection.send(Ping()))
+
+    def _not_transport(self, exc: StreamCorruptedError) -> None:
+        """Bytes that are not the transport protocol (HTTP, TLS to a plaintext port, garbage),
+        handled as ES's TcpTransport does: an HTTP request gets ES's one-line answer as plain
+        bytes; anything else is logged as ES logs a StreamCorruptedException (no stack trace),
+        on either side (a connecting side that dialled an HTTP port reads an HTTP response)."""
+        if isinstance(exc, HttpOnTransportError) and self.server_side and self._transport:
+            self._transport.write(exc.close_reason.encode())
+            self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}")
+            return
+        text = f"{exc.close_reason}, [{self.describe()}], closing connection"
+        self._warn(logging.getLogger(TCP_TRANSPORT), text, "broken transport connections")
+        self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True, tls=True)
 
     def _resolve(
         self,

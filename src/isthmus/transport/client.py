@@ -58,6 +58,10 @@ async def connect(
     address = f"{host}:{port}"
     label = f"[{node_name}][{address}]"
     channel: TransportChannel | None = None
+    # ES's two budgets of connect_timeout each: opening the channel (TCP and, with TLS, its
+    # handshake: ES's connect future completes after the TLS handshake) is connect_timeout[..];
+    # the transport handshake after it is handshake_timeout[..].
+    phase = "connect"
     try:
         async with clock.timeout(timeout):
             try:
@@ -92,15 +96,11 @@ async def connect(
             if attempt is not None:
                 attempt.tcp_connected = clock.monotonic()
             channel.compression = compression
+            await _channel_ready(channel, label, attempt, clock)
+        phase = "handshake"
+        async with clock.timeout(timeout):
             await _handshake(
-                channel,
-                identity,
-                label,
-                expected_cluster_name,
-                handshake_action,
-                headers,
-                attempt,
-                clock,
+                channel, identity, label, expected_cluster_name, handshake_action, headers
             )
     except TimeoutError:
         if attempt is not None:
@@ -109,7 +109,7 @@ async def connect(
             _record_failure(attempt, channel)
             channel.close()
         # ES prints the TimeValue as configured: connect_timeout[30s], not [30.0s].
-        raise ConnectTransportError(f"{label} connect_timeout[{timeout:g}s]") from None
+        raise ConnectTransportError(f"{label} {phase}_timeout[{timeout:g}s]") from None
     except BaseException:
         if channel is not None:
             _record_failure(attempt, channel)
@@ -140,6 +140,20 @@ def _record_success(attempt: ConnectAttempt, channel: TransportChannel, clock: C
         attempt.peer_not_after = chain[0].not_valid_after_utc
 
 
+async def _channel_ready(
+    channel: TransportChannel, label: str, attempt: ConnectAttempt | None, clock: Clock
+) -> None:
+    """Wait until the channel can carry the handshake (its TLS handshake done, if any)."""
+    try:
+        await channel.wait_ready()
+    except NodeNotConnectedError as exc:
+        raise _failed(channel, label, exc) from exc
+    except ConnectTransportError as exc:  # the channel broke mid-way
+        raise _failed(channel, label, exc) from exc
+    if attempt is not None:
+        attempt.tls_done = clock.monotonic()
+
+
 async def _handshake(
     channel: TransportChannel,
     identity: LocalNode,
@@ -147,14 +161,9 @@ async def _handshake(
     expected_cluster_name: str | None,
     action: str,
     headers: dict[str, str] | None,
-    attempt: ConnectAttempt | None,
-    clock: Clock,
 ) -> None:
     local = identity.handshake_request()
     try:
-        await channel.wait_ready()
-        if attempt is not None:
-            attempt.tls_done = clock.monotonic()
         payload = await channel.request(action, local.to_payload(), headers, timeout=None)
     except NodeNotConnectedError as exc:
         raise _failed(channel, label, exc) from exc

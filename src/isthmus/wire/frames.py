@@ -59,6 +59,53 @@ class RemoteProtocolError(WireProtocolError):
     """The peer broke the protocol. The connection must be closed; nothing else is safe."""
 
 
+class StreamCorruptedError(RemoteProtocolError):
+    """The bytes are not this protocol at all (ES's ``StreamCorruptedException``): its text says
+    what they look like instead (HTTP, TLS), as ES's transport logs it."""
+
+
+class HttpOnTransportError(StreamCorruptedError):
+    """An HTTP request on a transport port (ES's ``HttpRequestOnTransportException``): the
+    accepting side answers its text as plain bytes and closes."""
+
+
+# The request methods ES recognises on a transport port (TcpTransport.appearsToBeHTTPRequest).
+_HTTP_METHODS = (
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"TRACE ",
+)
+
+
+def _may_be_told(start: bytes) -> bool:
+    """Whether more bytes could show ``start`` to be HTTP or TLS (ES decides on 6 bytes)."""
+    if start[:1] == b"\x16":
+        return len(start) < 2 or start[1] == 0x03
+    return any(m.startswith(start) or start.startswith(m) for m in (*_HTTP_METHODS, b"HTTP"))
+
+
+def not_transport(start: bytes) -> StreamCorruptedError:
+    """ES's words for a stream whose first bytes are not the ``ES`` marker."""
+    if any(start.startswith(m) for m in _HTTP_METHODS):
+        return HttpOnTransportError("This is not an HTTP port")
+    if start.startswith(b"HTTP"):
+        return StreamCorruptedError(
+            "received HTTP response on transport port, ensure that transport port (not HTTP "
+            "port) of a remote node is specified in the configuration"
+        )
+    first = "(" + ",".join(f"{b:x}" for b in start[:4]) + ")"
+    if start[:1] == b"\x16" and start[1:2] == b"\x03":  # a TLS handshake record, any version
+        return StreamCorruptedError(
+            f"SSL/TLS request received but SSL/TLS is not enabled on this node, got {first}"
+        )
+    return StreamCorruptedError(f"invalid internal transport message format, got {first}")
+
+
 class Flags(enum.IntFlag):
     """The status byte. Bits 4-7 are reserved and must be zero."""
 
@@ -293,13 +340,15 @@ def read_raw_frame(
         buffer = bytes(buffer)
     size = len(buffer)
     if size < PREFIX_SIZE:
-        start = bytes(buffer[:2])
-        if start != MARKER[: len(start)]:
-            raise RemoteProtocolError(f"invalid frame marker {start!r}, expected {MARKER!r}")
+        start = bytes(buffer)
+        if start[:2] != MARKER[: min(size, 2)] and not _may_be_told(start):
+            # Neither the marker nor the start of something ES names (HTTP, TLS): fail on the
+            # first bytes rather than wait for a prefix that cannot help.
+            raise not_transport(start)
         return None, 0
     marker, length = _PREFIX.unpack_from(buffer)
     if marker != MARKER:
-        raise RemoteProtocolError(f"invalid frame marker {marker!r}, expected {MARKER!r}")
+        raise not_transport(bytes(buffer[:8]))
     if length == PING_LENGTH:
         return PING, PREFIX_SIZE
     if length < FIXED_SIZE + 2:  # fixed header plus at least the header count

@@ -157,6 +157,27 @@ async def test_sniff_skips_a_discovered_gateway_it_cannot_reach(
             await remote.close()
 
 
+async def test_a_peer_that_accepts_and_never_handshakes_is_a_handshake_timeout(
+    network: MemoryNetwork, clock: FakeClock
+) -> None:
+    # ES's two budgets: TCP connected (plaintext: the channel is open), then the transport
+    # handshake waited connect_timeout for an answer: handshake_timeout, not connect_timeout.
+    listener = network.listen("127.0.0.1", 0, asyncio.Protocol)
+    address = f"127.0.0.1:{listener.port}"
+    remote = sniff(network, clock, [address])
+    try:
+        attempt = asyncio.ensure_future(remote.ensure_connected())
+        await clock.advance(4.9)
+        assert not attempt.done()
+        await clock.advance(0.2)
+        with pytest.raises(ConnectTransportError) as err:
+            await attempt
+        assert err.value.reason == f"[][{address}] handshake_timeout[5s]"
+    finally:
+        await remote.close()
+        listener.close()
+
+
 def test_gateway_predicate() -> None:
     def node(roles: tuple[str, ...], **attrs: str) -> NodeIdentity:
         return NodeIdentity("i", "n", "h:1", "9.0.0", roles, attrs)

@@ -176,13 +176,22 @@ async def test_protocol_errors_are_warned_once_per_peer(
 ) -> None:
     throttle = LogThrottle(interval=60)
     async with serving(registry, log_throttle=throttle) as server:
-        with caplog.at_level(logging.WARNING, "isthmus.transport"):
+        with caplog.at_level(logging.WARNING, "org.elasticsearch.transport.TcpTransport"):
             for _ in range(20):
                 reader, writer = await _open(server.port)
                 writer.write(b"GARBAGE!")
                 assert await _closed(reader, 2.0)
-        broken = [r for r in caplog.records if "broken: protocol error" in r.getMessage()]
+        broken = [
+            r.getMessage()
+            for r in caplog.records
+            if "invalid internal transport message format" in r.getMessage()
+        ]
+        # ES's StreamCorruptedException line: what came, on which channel.
         assert len(broken) == 1
+        assert broken[0].startswith(
+            "invalid internal transport message format, got (47,41,52,42), [Netty4TcpChannel{"
+        )
+        assert broken[0].endswith("profile=default}], closing connection")
         assert throttle.suppressed_total >= 19
 
 

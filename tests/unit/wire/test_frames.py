@@ -15,9 +15,11 @@ from isthmus.wire.frames import (
     Flags,
     Frame,
     FrameLimits,
+    HttpOnTransportError,
     PingFrame,
     ProtocolError,
     RemoteProtocolError,
+    StreamCorruptedError,
     encode_frame,
     format_bytes,
     read_frame,
@@ -101,13 +103,45 @@ def test_ping_is_six_bytes() -> None:
 # --- limits and bad input -------------------------------------------------------------------------
 
 
-def test_bad_marker_fails_on_the_first_byte() -> None:
-    with pytest.raises(RemoteProtocolError, match="marker"):
-        read_frame(b"G")
-    with pytest.raises(RemoteProtocolError, match="marker"):
+def test_bad_marker_fails_on_the_first_byte_that_cannot_be_told() -> None:
+    with pytest.raises(RemoteProtocolError, match=r"invalid internal transport message format"):
+        read_frame(b"X")
+    with pytest.raises(RemoteProtocolError, match=r"got \(45,58\)"):
         read_frame(b"EX")
-    with pytest.raises(RemoteProtocolError, match="marker"):
-        read_frame(b"GET / HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "text"),
+    [
+        (b"GET / HTTP/1.1\r\n", HttpOnTransportError, "This is not an HTTP port"),
+        (b"DELETE /x HTTP/1.1\r\n", HttpOnTransportError, "This is not an HTTP port"),
+        (
+            b"HTTP/1.1 400 Bad Request\r\n",
+            StreamCorruptedError,
+            "received HTTP response on transport port, ensure that transport port (not HTTP "
+            "port) of a remote node is specified in the configuration",
+        ),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00",
+            StreamCorruptedError,
+            "SSL/TLS request received but SSL/TLS is not enabled on this node, got (16,3,1,2)",
+        ),
+        (
+            b"\x00\x01\x0a\xff\x00\x00",
+            StreamCorruptedError,
+            "invalid internal transport message format, got (0,1,a,ff)",
+        ),
+    ],
+)
+def test_what_is_not_transport_is_named_as_es_names_it(
+    data: bytes, error: type[Exception], text: str
+) -> None:
+    # ES's TcpTransport decides on its 6-byte header what the bytes are.
+    with pytest.raises(error) as info:
+        read_frame(data)
+    assert str(info.value) == text
+    if error is HttpOnTransportError or data[:1] in (b"H", b"\x16"):
+        assert read_frame(data[:3]) == (None, 0)  # a prefix of HTTP or TLS waits for more
 
 
 def test_oversize_length_fails_before_buffering() -> None:
