@@ -606,3 +606,36 @@ def test_explain_api(es: Elasticsearch, corpus: str) -> None:
     assert body["error"]["reason"] == "Validation Failed: 1: query is missing;"
     code, body = api_error(lambda: es.explain(index="no-such-index", id="1", q="x"))
     assert (code, body["error"]["type"]) == (404, "index_not_found_exception")
+
+
+def test_validate_query(es: Elasticsearch, corpus: str) -> None:
+    ok = es.indices.validate_query(index=corpus, query={"match": {"title": "quick"}})
+    assert ok.body == {"_shards": {"total": 1, "successful": 1, "failed": 0}, "valid": True}
+    explained = es.indices.validate_query(
+        index=corpus,
+        explain=True,
+        query={
+            "bool": {
+                "must": [{"match": {"title": "Quick Fox"}}],
+                "filter": [{"term": {"tag": "a"}}],
+            }
+        },
+    )
+    assert explained["valid"] is True
+    assert explained["explanations"] == [
+        {"index": corpus, "valid": True, "explanation": "+(title:quick title:fox) #tag:a"}
+    ]
+    by_q = es.indices.validate_query(index=corpus, q="tag:a", explain=True)
+    assert by_q["explanations"][0]["explanation"] == "tag:a"
+    unknown = es.indices.validate_query(index=corpus, query={"nope": {}}, explain=True)
+    assert unknown.body == {"valid": False, "error": "unknown query [nope]"}
+    assert es.indices.validate_query(index=corpus, query={"nope": {}}).body == {"valid": False}
+    bad_value = es.indices.validate_query(
+        index=corpus, explain=True, query={"range": {"published": {"gte": "not a date"}}}
+    )
+    assert bad_value["valid"] is False
+    (entry,) = bad_value["explanations"]
+    assert entry["index"] == corpus and entry["valid"] is False and "not a date" in entry["error"]
+    every = es.indices.validate_query(index=corpus, all_shards=True, explain=True, q="tag:a")
+    assert every["_shards"]["total"] == 2
+    assert sorted(e["shard"] for e in every["explanations"]) == [0, 1]

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from isthmus import xcontent
 from isthmus.actions.documents import parse_json_object
 from isthmus.actions.search_explain import explain, single_index
+from isthmus.actions.search_validate import validate_query
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
 from isthmus.http.handlers.documents import GET_ACTION
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.search.terms_lookup import TermsLookup, apply_lookups, extract_values, find_lookups
+from isthmus.search.validate import invalid_body
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
 from isthmus.wire.names import FIELD_CAPS_ACTION, SEARCH_ACTION
 
@@ -93,6 +95,19 @@ COUNT_PARAMS = (
 
 MSEARCH_ACTION = "indices:data/read/msearch"
 EXPLAIN_ACTION = "indices:data/read/explain"
+VALIDATE_ACTION = "indices:admin/validate/query"
+VALIDATE_PARAMS = (
+    "q",
+    "df",
+    "default_operator",
+    "analyzer",
+    "analyze_wildcard",
+    "lenient",
+    "explain",
+    "rewrite",
+    "all_shards",
+    *COMMON_INDICES_PARAMS,
+)
 EXPLAIN_PARAMS = (
     "q",
     "df",
@@ -322,6 +337,30 @@ def routes(s: SearchApiDeps) -> list[Route]:
         )
         return Response(status, body)
 
+    async def validate(req: Request) -> dict[str, Any]:
+        restrict = None
+        if s.authz is not None:
+            restrict = index_restrictions(
+                s.authz.authorizer,
+                req.subject,
+                VALIDATE_ACTION,
+                split_expression(req.path_params.get("index")),
+                s.cluster.state,
+            )
+        try:
+            body = json_object(req)
+        except IsthmusError as exc:  # ES's handler answers a body it cannot read itself
+            return invalid_body(exc.reason, req.params.get("explain") == "true")
+        return await validate_query(
+            s.cluster,
+            s.search.indices,
+            req.path_params.get("index"),
+            await with_lookups(req, body),
+            req.params,
+            restrict,
+            int(s.search.clock() * 1000),
+        )
+
     async def field_caps(req: Request) -> dict[str, Any]:
         return await s.field_caps.field_caps(
             req.path_params.get("index"),
@@ -457,6 +496,20 @@ def routes(s: SearchApiDeps) -> list[Route]:
             explain_doc,
             params=EXPLAIN_PARAMS,
             action=EXPLAIN_ACTION,
+        ),
+        route(
+            ("GET", "POST"),
+            "/_validate/query",
+            validate,
+            params=VALIDATE_PARAMS,
+            action=VALIDATE_ACTION,
+        ),
+        route(
+            ("GET", "POST"),
+            "/{index}/_validate/query",
+            validate,
+            params=VALIDATE_PARAMS,
+            action=VALIDATE_ACTION,
         ),
         route(
             ("GET", "POST"),
