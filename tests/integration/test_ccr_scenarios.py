@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -157,6 +158,63 @@ def test_ccr_symptom(scenario: CcrScenario, pairs: Callable[[Model], Lab]) -> No
     finally:
         if pair.spec != base:
             transition(pair, base)
+
+
+@pytest.mark.parametrize("model", list(Model), ids=[str(m) for m in Model])
+def test_every_follower_api_as_the_follow_user(model: Model, pairs: Callable[[Model], Lab]) -> None:
+    """The follower's APIs through the official client, as a user with ES's follow privileges
+    (in the certificate model, and the remote's role of the same name), on each model's pair:
+    follow, info, stats, pause, resume, pause, close, unfollow (its lease leaves the leader:
+    the certificate model removes it as the system), then the index is a normal one."""
+    pair = pairs(model)
+    template = next(s for s in ON_PAIR if s.model is model and s.short.endswith("written"))
+    walk = replace(template, name=f"{template.name.removesuffix('follower-written')}api-walk")
+    ccr_lab.prepare(pair, walk)
+    assert pair.local is not None and pair.remote is not None
+    es = Elasticsearch(pair.local.url, basic_auth=(walk.user, PASSWORD), request_timeout=30)
+    admin = Elasticsearch(pair.local.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+    leader = Elasticsearch(pair.remote.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+    f = walk.follower
+    started = es.ccr.follow(
+        index=f, remote_cluster=ALIAS, leader_index=walk.leader, wait_for_active_shards="1"
+    )
+    assert started.body == {
+        "follow_index_created": True,
+        "follow_index_shards_acked": True,
+        "index_following_started": True,
+    }
+    ids = [str(n) for n in range(1, ccr_lab.DOCS + 1)]
+    assert _eventually(lambda: ccr_lab.caught_up(pair, walk, *ids))
+    (info,) = es.ccr.follow_info(index=f)["follower_indices"]
+    assert (info["status"], info["leader_index"], info["remote_cluster"]) == (
+        "active", walk.leader, ALIAS
+    )  # fmt: skip
+    assert es.ccr.follow_stats(index=f)["indices"][0]["index"] == f
+    assert set(es.ccr.stats().body) == {"auto_follow_stats", "follow_stats"}
+    lease = f"/{f}/"
+    assert any(lease in i for i in _lease_ids(leader, walk.leader))
+    assert es.ccr.pause_follow(index=f).body == {"acknowledged": True}
+    assert es.ccr.follow_info(index=f)["follower_indices"][0]["status"] == "paused"
+    assert es.ccr.resume_follow(index=f).body == {"acknowledged": True}
+    ccr_lab.index(pair, walk, "after-resume")
+    assert _eventually(lambda: ccr_lab.caught_up(pair, walk, *ids, "after-resume"))
+    es.ccr.pause_follow(index=f)
+    es.indices.close(index=f)
+    assert es.ccr.unfollow(index=f).body == {"acknowledged": True}
+    assert not any(lease in i for i in _lease_ids(leader, walk.leader))
+    assert es.ccr.follow_info(index=f)["follower_indices"] == []
+    admin.indices.open(index=f)  # reopening takes `manage`, as in ES
+    assert admin.index(index=f, id="mine", document={"n": 1})["result"] == "created"
+
+
+def _lease_ids(es: Elasticsearch, index: str) -> list[str]:
+    shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return [
+        lease["id"]
+        for copies in shards.values()
+        for copy in copies
+        for lease in copy.get("retention_leases", {}).get("leases", [])
+    ]
 
 
 def _through_the_client(lab: Lab, scenario: CcrScenario) -> ccr_lab.Seen:
