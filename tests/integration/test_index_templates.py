@@ -213,6 +213,15 @@ def test_legacy_templates_order_precedence_and_warnings(es: Elasticsearch) -> No
         "existing older templates [t18-legacy-low] with patterns (t18-legacy-low => "
         "[t18legacy-*]); this template [t18-v2] will take precedence during new index creation"
     ]
+    rows = es.cat.templates(name="t18-*", format="json", s="name").body
+    assert rows == [
+        {"name": "t18-legacy-high", "index_patterns": "[t18legacy-a*]", "order": "2",
+         "version": "", "composed_of": "[]"},
+        {"name": "t18-legacy-low", "index_patterns": "[t18legacy-*]", "order": "0",
+         "version": "", "composed_of": "[]"},
+        {"name": "t18-v2", "index_patterns": "[t18legacy-v2*]", "order": "0",
+         "version": "", "composed_of": "[]"},
+    ]  # fmt: skip
     es.indices.create(index="t18legacy-v2x")
     v2x = es.indices.get(index="t18legacy-v2x")["t18legacy-v2x"]
     assert v2x["settings"]["index"]["number_of_shards"] == "1"

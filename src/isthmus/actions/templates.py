@@ -226,6 +226,30 @@ class TemplateActions:
         await self.cluster.submit(f"remove-index-template [{expression}]", change)
         return {"acknowledged": True}
 
+    def cat_rows(self, expression: str | None) -> list[dict[str, Any]]:
+        """``_cat/templates``: legacy and composable templates, one row each (a composable
+        template's ``order`` column is its priority), sorted by name."""
+        customs = self.cluster.state.customs
+        rows = []
+        for name, legacy in legacies(customs).items():
+            rows.append(
+                {"name": name, "index_patterns": legacy.index_patterns, "order": legacy.order,
+                 "version": legacy.version, "composed_of": ()}
+            )  # fmt: skip
+        for name, composable in composables(customs).items():
+            rows.append(
+                {"name": name, "index_patterns": composable.index_patterns,
+                 "order": composable.priority_or_zero, "version": composable.version,
+                 "composed_of": composable.composed_of}
+            )  # fmt: skip
+        wanted = split_expression(expression)
+        if wanted:
+            rows = [r for r in rows if any(simple_match(r["name"], w) for w in wanted)]
+        for row in rows:
+            for key in ("index_patterns", "composed_of"):
+                row[key] = "[" + ", ".join(row[key]) + "]"
+        return sorted(rows, key=lambda r: str(r["name"]))
+
     # simulate ----------------------------------------------------------------------------
 
     def simulate_index(self, index: str, body: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.errors import IndexTemplateMissingError, ResourceNotFoundError
+from isthmus.http.handlers.cat import render
 from isthmus.http.handlers.common import MASTER_PARAMS, bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from isthmus.actions.templates import TemplateActions
 
 GET_PARAMS = ("local", "flat_settings", "include_defaults", "master_timeout")
+CAT_PARAMS = ("v", "h", "s", "help", "local", "master_timeout", "format")
 PUT_PARAMS = ("create", "cause", *MASTER_PARAMS)
 
 
@@ -103,6 +105,10 @@ def routes(s: TemplatesApiDeps) -> list[Route]:
     async def delete_legacy(req: Request) -> dict[str, Any]:
         return await act.delete_legacy(req.path_params["name"])
 
+    async def cat_templates(req: Request) -> Response:
+        columns = ["name", "index_patterns", "order", "version", "composed_of"]
+        return render(req, columns, act.cat_rows(req.path_params.get("name")))
+
     async def simulate_index(req: Request) -> dict[str, Any]:
         return act.simulate_index(req.path_params["name"], json_object(req))
 
@@ -131,6 +137,8 @@ def routes(s: TemplatesApiDeps) -> list[Route]:
         route("GET", "/_template/{name}", get_legacy, params=GET_PARAMS, action=get_v1),
         route("HEAD", "/_template/{name}", legacy_exists, params=GET_PARAMS, action=get_v1),
         route("DELETE", "/_template/{name}", delete_legacy, params=MASTER_PARAMS, action="indices:admin/template/delete"),
+        route("GET", "/_cat/templates", cat_templates, params=CAT_PARAMS, action=get_v2),
+        route("GET", "/_cat/templates/{name}", cat_templates, params=CAT_PARAMS, action=get_v2),
     ]  # fmt: skip
 
 
