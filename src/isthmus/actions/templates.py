@@ -230,7 +230,7 @@ class TemplateActions:
         """``_cat/templates``: legacy and composable templates, one row each (a composable
         template's ``order`` column is its priority), sorted by name."""
         customs = self.cluster.state.customs
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, legacy in legacies(customs).items():
             rows.append(
                 {"name": name, "index_patterns": legacy.index_patterns, "order": legacy.order,
