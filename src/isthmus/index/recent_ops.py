@@ -15,8 +15,9 @@ Rules:
   continue the window starts a new one. A read is answered from here only when its whole range
   lies in the window; anything else goes to the store, which has the same rows.
 * **Bounded, and only while wanted.** At most :data:`MAX_OPS` operations and about
-  :data:`MAX_BYTES` of sources (the oldest go first). Nothing is kept unless the history was read
-  within :data:`WANTED_FOR_S`: a shard nobody follows pays one comparison per write.
+  :data:`MAX_BYTES` of memory (sources, ids, the rows themselves; the oldest go first).
+  Nothing is kept unless the history was read within :data:`WANTED_FOR_S`: a shard nobody
+  follows pays one comparison per write.
 * **Trimming wins.** Rows the history trims are dropped here too, so a read of a trimmed range
   fails as it does from the store.
 
@@ -37,8 +38,13 @@ WANTED_FOR_S = 300.0
 Row = tuple[Any, ...]  # an ``ops`` row: seq_no, primary_term, version, op, id, source, ts
 
 
+# What one row costs in memory besides its source and id: the tuple and its int objects
+# (sys.getsizeof of a primary write's row, ~300 bytes).
+_ROW_OVERHEAD = 300
+
+
 def _row_bytes(row: Row) -> int:
-    return len(row[5] or b"") + 64
+    return len(row[5] or b"") + len(row[4]) + _ROW_OVERHEAD
 
 
 class RecentOps:

@@ -138,6 +138,10 @@ def test_the_window_is_contiguous_bounded_and_only_from_primary_writes(
     recent.remember(rows(20, 23), now=0.0)
     recent.drop_through(21)
     assert (recent.first, recent.last) == (22, 23)
+    # Memory: the source, the id and the row's own ~300 bytes count.
+    monkeypatch.setattr(recent_ops, "MAX_BYTES", 2 * (2 + 3 + 300))
+    recent.remember(rows(24, 24), now=0.0)
+    assert (recent.first, recent.last) == (23, 24)
 
 
 def test_replicated_operations_clear_the_window(engine: ShardEngine) -> None:
