@@ -126,7 +126,7 @@ class Node:
         stack.callback(store.close)
         indices = IndicesService(env.indices_dir, search_threads=s.get("thread_pool.search.size"))
         stack.push_async_callback(indices.close)
-        cluster = ClusterService(store)
+        cluster = ClusterService(store, s.raw)
         cluster.add_applier(indices.apply)
         await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
         sock = bind_first_free(s.http_bind_host, s.http_ports)

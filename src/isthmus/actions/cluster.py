@@ -229,6 +229,18 @@ class ClusterActions:
                     and setting.key not in state.transient
                 ):
                     defaults[setting.key] = value if not isinstance(value, tuple) else list(value)
+            # The node's own affix settings (cluster.remote.<alias>.*, node.attr.*, ...) show as
+            # ES shows them: from the node's yml/-E, under what the cluster settings override.
+            affixes = [
+                setting
+                for setting in all_settings(Scope.CLUSTER) + all_settings(Scope.NODE)
+                if setting.is_affix
+            ]
+            for key, value in self.node.settings.raw.items():
+                if key in state.persistent or key in state.transient or key in defaults:
+                    continue
+                if any(setting.matches(key) for setting in affixes):
+                    defaults[key] = list(value) if isinstance(value, tuple | list) else value
             out["defaults"] = render(defaults)
         return out
 

@@ -174,6 +174,10 @@ class ClusterMetadata:
     # ES's cluster-level custom metadata by type (cross-cluster replication keeps its auto-follow
     # patterns here; see isthmus.ccr.auto_follow). Persisted.
     customs: dict[str, Any] = field(default_factory=dict)
+    # The node's own settings (isthmus.yml and -E): the layer under persistent and transient
+    # that a dynamic cluster setting falls back to, as ES's ClusterSettings do. Not persisted
+    # (it is read from the node's configuration at every start) and not part of equality.
+    node_settings: AbcMapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def index(self, name: str) -> IndexMetadata | None:
         return self.indices.get(name)
@@ -190,10 +194,13 @@ class ClusterMetadata:
         return out
 
     def setting(self, key: str) -> Any:
-        """Effective dynamic setting: transient over persistent (None when unset)."""
+        """Effective dynamic setting: transient over persistent over the node's yml/-E (None
+        when unset)."""
         if key in self.transient:
             return self.transient[key]
-        return self.persistent.get(key)
+        if key in self.persistent:
+            return self.persistent[key]
+        return self.node_settings.get(key)
 
     def typed_setting(self, key: str) -> Any:
         """A registered dynamic cluster setting's effective value, parsed by its registry entry

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import replace
+from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, new_uuid
 from isthmus.cluster.store import ClusterStore
@@ -27,13 +29,16 @@ Applier = Callable[[ClusterMetadata, ClusterMetadata], Awaitable[None]]
 
 
 class ClusterService:
-    def __init__(self, store: ClusterStore) -> None:
+    def __init__(
+        self, store: ClusterStore, node_settings: AbcMapping[str, Any] | None = None
+    ) -> None:
+        """``node_settings``: the node's yml/-E settings, under the dynamic cluster settings."""
         self._store = store
         loaded = store.load()
         if loaded is None:
             loaded = ClusterMetadata(cluster_uuid=new_uuid())
             store.save(loaded)
-        self._state = loaded
+        self._state = replace(loaded, node_settings=dict(node_settings or {}))
         self._lock = asyncio.Lock()
         self._appliers: list[Applier] = []
 
