@@ -242,8 +242,27 @@ def merge_mappings(
     for key, value in update.items():
         if key == "properties" and isinstance(value, Mapping):
             out["properties"] = _merge_properties(out.get("properties") or {}, value)
+        elif key == "dynamic_templates" and isinstance(value, list):
+            out[key] = _merge_dynamic_templates(out.get(key) or [], value)
         else:
             out[key] = copy.deepcopy(value)
+    return out
+
+
+def _merge_dynamic_templates(base: list[Any], update: list[Any]) -> list[Any]:
+    """ES merges dynamic templates by name: a later one replaces the earlier of the same name
+    where it stood, new names are appended."""
+    out = [copy.deepcopy(t) for t in base]
+    names = [next(iter(t)) if isinstance(t, Mapping) and len(t) == 1 else None for t in out]
+    for template in update:
+        name = (
+            next(iter(template)) if isinstance(template, Mapping) and len(template) == 1 else None
+        )
+        if name is not None and name in names:
+            out[names.index(name)] = copy.deepcopy(template)
+        else:
+            out.append(copy.deepcopy(template))
+            names.append(name)
     return out
 
 

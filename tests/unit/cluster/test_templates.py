@@ -242,3 +242,11 @@ def test_template_names_and_patterns_are_validated_with_es_texts() -> None:
 def test_legacy_aliases_may_name_the_index() -> None:
     legacy = LegacyTemplate("l", ("ix-*",), template=Template(aliases={"{index}-alias": {}}))
     assert resolve_templates(customs(legacy=[legacy]), "ix-1").aliases == {"ix-1-alias": {}}
+
+
+def test_dynamic_templates_merge_by_name() -> None:
+    first = {"dynamic_templates": [{"strings": {"match_mapping_type": "string"}}, {"a": {}}]}
+    second = {"dynamic_templates": [{"strings": {"match": "x"}}, {"b": {}}]}
+    assert merge_mappings(first, second) == {
+        "dynamic_templates": [{"strings": {"match": "x"}}, {"a": {}}, {"b": {}}]
+    }
