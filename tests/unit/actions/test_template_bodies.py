@@ -9,6 +9,7 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     IsthmusError,
+    NotImplementedYet,
     SettingsError,
     XContentParseError,
 )
@@ -67,3 +68,11 @@ def test_component_and_legacy_bodies() -> None:
     assert missing.value.reason == "Validation Failed: 1: index patterns are missing;"
     legacy = parse_legacy("l", {"template": "old-*", "mappings": {"_doc": {}}}, "3")
     assert legacy.index_patterns == ("old-*",) and legacy.order == 3
+
+
+def test_features_not_run_here_are_refused_plainly() -> None:
+    with pytest.raises(NotImplementedYet) as err:
+        parse_composable("t", {"index_patterns": ["a"], "template": {"lifecycle": {}}})
+    assert err.value.reason == "[lifecycle] in index templates is not supported"
+    with pytest.raises(NotImplementedYet):
+        parse_composable("t", {"index_patterns": ["a"], "data_stream": {"failure_store": True}})
