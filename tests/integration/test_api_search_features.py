@@ -639,3 +639,46 @@ def test_validate_query(es: Elasticsearch, corpus: str) -> None:
     every = es.indices.validate_query(index=corpus, all_shards=True, explain=True, q="tag:a")
     assert every["_shards"]["total"] == 2
     assert sorted(e["shard"] for e in every["explanations"]) == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def yearly(es: Elasticsearch) -> Iterator[str]:
+    ops: list[dict[str, Any]] = []
+    for year in (2021, 2022, 2023):
+        name = f"features-pf-{year}"
+        es.indices.create(index=name, mappings={"properties": {"at": {"type": "date"}}})
+        for month in (1, 6, 12):
+            ops += [{"index": {"_index": name}}, {"at": f"{year}-{month:02d}-15"}]
+    es.bulk(operations=ops, refresh=True)
+    yield "features-pf-*"
+    es.indices.delete(index=",".join(f"features-pf-{y}" for y in (2021, 2022, 2023)))
+
+
+def test_pre_filter_skips_shards_that_cannot_match(es: Elasticsearch, yearly: str) -> None:
+    in_2022 = {"range": {"at": {"gte": "2022-01-01", "lt": "2023-01-01"}}}
+    resp = es.search(index=yearly, query=in_2022, pre_filter_shard_size=1)
+    assert resp["_shards"] == {"total": 3, "successful": 3, "skipped": 2, "failed": 0}
+    assert resp["hits"]["total"]["value"] == 3
+    # Without the parameter (or with more room than shards) nothing is skipped.
+    assert es.search(index=yearly, query=in_2022)["_shards"]["skipped"] == 0
+    assert (
+        es.search(index=yearly, query=in_2022, pre_filter_shard_size=3)["_shards"]["skipped"] == 0
+    )
+    # A range inside one index's span still may match there (ES compares with min and max).
+    gap = {"range": {"at": {"gte": "2022-02-01", "lte": "2022-03-01"}}}
+    assert es.search(index=yearly, query=gap, pre_filter_shard_size=1)["_shards"]["skipped"] == 2
+    by_name = {"bool": {"filter": [{"term": {"_index": "features-pf-2021"}}]}}
+    named = es.search(index=yearly, query=by_name, pre_filter_shard_size=1)
+    assert named["_shards"]["skipped"] == 2 and named["hits"]["total"]["value"] == 3
+    # Nothing can match: one shard is searched all the same.
+    never = {"range": {"at": {"gte": "2030-01-01"}}}
+    none = es.search(
+        index=yearly,
+        query=never,
+        pre_filter_shard_size=1,
+        aggs={"n": {"value_count": {"field": "at"}}},
+    )
+    assert none["_shards"] == {"total": 3, "successful": 3, "skipped": 2, "failed": 0}
+    assert none["aggregations"]["n"]["value"] == 0
+    code, body = api_error(lambda: es.search(index=yearly, pre_filter_shard_size=0))
+    assert (code, body["error"]["reason"]) == (400, "preFilterShardSize must be >= 1")

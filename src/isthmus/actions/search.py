@@ -32,6 +32,7 @@ from isthmus.actions.scrolls import (
     ScrollStore,
     check_keep_alive,
 )
+from isthmus.actions.search_can_match import can_match
 from isthmus.actions.search_collapse import collapse_hits, inner_hits_request, sort_members
 from isthmus.actions.search_shard import (
     ShardHit,
@@ -113,6 +114,7 @@ class PartialSearch:
     index_names: str
     aggs: dict[str, AggResult] | None = None
     terminated_early: bool | None = None  # with terminate_after: did any shard stop early
+    skipped_shards: int = 0  # shards the can-match pre-filter skipped (in total_shards)
 
 
 class SearchActions:
@@ -144,7 +146,9 @@ class SearchActions:
         restrictions: IndexRestrictions | None,
         remote: RemoteShards | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> tuple[list[ShardResult], list[_ShardFailure], int]:
+    ) -> tuple[list[ShardResult], list[_ShardFailure], int, int]:
+        """The shards' results and failures, how many shards the search had and how many of
+        them the can-match pre-filter skipped."""
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         boosts = self._index_boosts(req, params)
@@ -152,30 +156,38 @@ class SearchActions:
             for index, shard_no, job in remote.jobs(req, now_ms, collect_all):
                 jobs.append(job)
                 keys.append((index, shard_no))
-        for target in targets:
+        local = [(t, shard) for t in targets for shard in self.indices.shards_of(t.index)]
+        skipped: set[int] = set()
+        limit = req.pre_filter_shard_size
+        if limit is not None and len(local) + len(keys) > limit:
+            skipped = await self.indices.run_search(self._cannot_match, req, local, now_ms)
+            if len(skipped) == len(local) and not keys:
+                skipped.discard(0)  # ES searches one shard anyway, for the response's shape
+        for position, (target, shard) in enumerate(local):
+            if position in skipped:
+                continue
             meta = target.index
             window = int(meta.setting("index.max_result_window", "10000"))
-            for shard in self.indices.shards_of(meta):
-                schema, searcher = shard.engine.view()
-                fn = functools.partial(
-                    query_shard,
-                    index=meta.name,
-                    shard=shard.shard_id.shard,
-                    schema=schema,
-                    searcher=searcher,
-                    mapping=meta.mapping,
-                    req=req,
-                    filters=list(target.filters) if target.filters else None,
-                    now_ms=now_ms,
-                    collect_all=collect_all,
-                    max_window=window,
-                    restriction=_restriction(restrictions, meta.name),
-                    max_regex_length=_max_regex_length(meta),
-                    index_boost=boosts.get(meta.name, 1.0),
-                    max_rescore_window=_max_rescore_window(meta),
-                )
-                jobs.append(self.indices.run_search(fn))
-                keys.append((meta.name, shard.shard_id.shard))
+            schema, searcher = shard.engine.view()
+            fn = functools.partial(
+                query_shard,
+                index=meta.name,
+                shard=shard.shard_id.shard,
+                schema=schema,
+                searcher=searcher,
+                mapping=meta.mapping,
+                req=req,
+                filters=list(target.filters) if target.filters else None,
+                now_ms=now_ms,
+                collect_all=collect_all,
+                max_window=window,
+                restriction=_restriction(restrictions, meta.name),
+                max_regex_length=_max_regex_length(meta),
+                index_boost=boosts.get(meta.name, 1.0),
+                max_rescore_window=_max_rescore_window(meta),
+            )
+            jobs.append(self.indices.run_search(fn))
+            keys.append((meta.name, shard.shard_id.shard))
         outcomes: list[Any]
         if len(jobs) == 1:  # one shard (the common case): no task or gather needed
             try:
@@ -198,7 +210,30 @@ class SearchActions:
                     raise outcome
             else:
                 results.append(outcome)
-        return results, failures, len(keys)
+        return results, failures, len(keys) + len(skipped), len(skipped)
+
+    def _cannot_match(
+        self, req: SearchRequest, local: list[tuple[Resolved, Any]], now_ms: int
+    ) -> set[int]:
+        """Positions of the shards the query cannot match (the can-match pre-filter; runs in
+        the search pool)."""
+        out = set()
+        for position, (target, shard) in enumerate(local):
+            schema, searcher = shard.engine.view()
+            try:
+                matches = can_match(
+                    req.query,
+                    index=target.index.name,
+                    schema=schema,
+                    searcher=searcher,
+                    mapping=target.index.mapping,
+                    now_ms=now_ms,
+                )
+            except IsthmusError:
+                matches = True  # the query phase reports the fault
+            if not matches:
+                out.add(position)
+        return out
 
     def _index_boosts(
         self, req: SearchRequest, params: Mapping[str, str] | None
@@ -241,11 +276,14 @@ class SearchActions:
         )
 
     @staticmethod
-    def _shards_section(total: int, failures: list[_ShardFailure], node_id: str) -> dict[str, Any]:
+    def _shards_section(
+        total: int, failures: list[_ShardFailure], node_id: str, skipped: int = 0
+    ) -> dict[str, Any]:
+        # Skipped shards count as successful, as in ES.
         section: dict[str, Any] = {
             "total": total,
             "successful": total - len(failures),
-            "skipped": 0,
+            "skipped": skipped,
             "failed": len(failures),
         }
         if failures:
@@ -410,7 +448,7 @@ class SearchActions:
         now_ms = int(self.clock() * 1000)
         targets = self._targets(expression, params) if include_local else []
         # Collapsing groups every match: the shards hand them all over.
-        results, failures, total_shards = await self._run_shards(
+        results, failures, total_shards, skipped = await self._run_shards(
             targets,
             req,
             now_ms,
@@ -441,6 +479,7 @@ class SearchActions:
             total=sum(r.total for r in results),
             max_score=max((r.max_score for r in results if r.max_score is not None), default=None),
             total_shards=total_shards,
+            skipped_shards=skipped,
             failures=failures,
             mappings=mappings,
             combined_mapping=_combined_mappings(all_mappings),
@@ -523,7 +562,9 @@ class SearchActions:
         raise IllegalArgumentError(f"no shard [{shard_no}] in index [{index}]")
 
     def shards_section(self, partial: PartialSearch) -> dict[str, Any]:
-        return self._shards_section(partial.total_shards, partial.failures, self.node_id)
+        return self._shards_section(
+            partial.total_shards, partial.failures, self.node_id, partial.skipped_shards
+        )
 
     def render_hits(
         self,

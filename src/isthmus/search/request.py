@@ -169,6 +169,9 @@ class SearchRequest:
     indices_boost: tuple[tuple[str, float], ...] = ()
     collapse: Collapse | None = None
     rescore: tuple[QueryRescorer, ...] = ()
+    # Searches over more shards than this first skip the shards that cannot match (None: no
+    # pre-filter, ES's default when the parameter is not given).
+    pre_filter_shard_size: int | None = None
     suggest: tuple[CompletionSuggestion, ...] = ()
 
     @property
@@ -504,6 +507,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         indices_boost=parse_indices_boost(body.get("indices_boost", [])),
         collapse=collapse,
         rescore=rescore,
+        pre_filter_shard_size=_pre_filter_shard_size(params),
         suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
     )
@@ -528,6 +532,16 @@ def parse_indices_boost(raw: list[Any]) -> tuple[tuple[str, float], ...]:
             raise ParsingError("Expected [END_OBJECT] in [indices_boost] but found [FIELD_NAME]")
         out.append((name, float(boost)))
     return tuple(out)
+
+
+def _pre_filter_shard_size(params: Mapping[str, str]) -> int | None:
+    raw = params.get("pre_filter_shard_size")
+    if raw is None:
+        return None
+    value = _int("pre_filter_shard_size", raw)
+    if value < 1:
+        raise IllegalArgumentError("preFilterShardSize must be >= 1")
+    return value
 
 
 def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int | None:
