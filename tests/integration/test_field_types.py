@@ -392,6 +392,7 @@ def test_wildcard_field(es: Elasticsearch) -> None:
     assert _hits(es, idx, {"regexp": {"line": ".*/dev/sd[a-z]1"}}) == ["1"]
     assert _hits(es, idx, {"term": {"line": "INFO all good"}}) == ["3"]
     assert _hits(es, idx, {"prefix": {"line": "WA"}}) == ["2"]
+    assert _hits(es, idx, {"range": {"line": {"gte": "INFO", "lt": "WARN"}}}) == ["3"]
     caps = es.field_caps(index=idx, fields="line")["fields"]["line"]
     assert list(caps) == ["wildcard"]
     es.indices.delete(index=idx)
@@ -411,6 +412,15 @@ def test_flattened_field(es: Elasticsearch) -> None:
     assert _hits(es, idx, {"term": {"labels.priority": "urgent"}}) == ["1"]
     assert _hits(es, idx, {"term": {"labels.team.name": "urgent"}}) == ["2"]
     assert _hits(es, idx, {"terms": {"labels.release": ["v1.3", "x"]}}) == ["1"]
+    assert _hits(es, idx, {"match": {"labels.priority": "low"}}) == ["2"]
+    status, _ = api_error(
+        lambda: es.search(index=idx, query={"range": {"labels.priority": {"gte": "m"}}})
+    )
+    assert status == 400
+    assert _hits(es, idx, {"exists": {"field": "labels.release"}}) == ["1"]
+    # Ranges over keyword terms in byte order (the root's values here: low, urgent, v1.2, ...).
+    assert _hits(es, idx, {"range": {"labels": {"lt": "v"}}}) == ["1", "2"]
+    assert _hits(es, idx, {"range": {"labels": {"gt": "urgent", "lte": "v1.2"}}}) == ["1"]
     aggs = es.search(index=idx, size=0, aggs={"p": {"terms": {"field": "labels.priority"}}})
     assert [b["key"] for b in aggs["aggregations"]["p"]["buckets"]] == ["low", "urgent"]
     assert es.get(index=idx, id="1")["_source"] == docs[0]

@@ -77,7 +77,7 @@ class IndexSchema:
                 builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
             elif ftype == FLATTENED:
                 builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
-                builder.add_json_field(name + "k", stored=False, tokenizer_name="raw")
+                builder.add_json_field(name + "k", stored=False, tokenizer_name="raw", fast=True)
                 self._keyed[path] = name + "k"
             elif ftype == UNSIGNED_LONG:
                 builder.add_unsigned_field(name, indexed=True, fast=True)

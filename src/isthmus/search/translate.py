@@ -378,6 +378,8 @@ class Translator:
             )
         if spec.type in (IP, DATE_NANOS, UNSIGNED_LONG):
             return self._typed_range(q, spec, name, (lower, upper, include_lower, include_upper))
+        if spec.flattened_key is not None:
+            raise field_queries.flattened_key_refusal(q.field, "range")
         if spec.type == DATE:
             from isthmus.search.datemath import resolve_date_math
 
@@ -439,12 +441,9 @@ class Translator:
             raise QueryShardError(
                 f"Field [{q.field}] of type [boolean] does not support range queries"
             )
-        lo_s = "*" if lower is None else _quote(_as_text(lower))
-        hi_s = "*" if upper is None else _quote(_as_text(upper))
-        open_b = "[" if include_lower else "{"
-        close_b = "]" if include_upper else "}"
-        index = tantivy.Index(self._s)
-        return index.parse_query(f"{name}:{open_b}{lo_s} TO {hi_s}{close_b}", [name])
+        lo_s = None if lower is None else _as_text(lower)
+        hi_s = None if upper is None else _as_text(upper)
+        return field_queries.string_range(self._s, name, (lo_s, hi_s, include_lower, include_upper))
 
     def _typed_range(
         self, q: dsl.Range, spec: FieldSpec, name: str, bounds: tuple[Any, Any, bool, bool]
@@ -468,6 +467,9 @@ class Translator:
 
     def _q_Exists(self, q: dsl.Exists) -> tantivy.Query:
         specs = self.mapping.resolve(q.field)
+        named = self.mapping.field(q.field)
+        if not specs and named is not None:
+            specs = [named]  # an alias, or a key of a flattened field
         if not specs:
             prefix = q.field + "."
             specs = [s for p, s in self.mapping.fields.items() if p.startswith(prefix)]
@@ -495,10 +497,7 @@ class Translator:
             return tantivy.Query.empty_query()
         spec, name = found
         if spec.flattened_key is not None:
-            raise QueryShardError(
-                f"Isthmus supports term, terms, match and range queries on the keys of a "
-                f"flattened field, not pattern queries on [{field}]"
-            )
+            raise field_queries.flattened_key_refusal(field, "pattern")
         if spec.type not in (TEXT, KEYWORD):
             raise QueryShardError(
                 f"Can only use wildcard queries on keyword and text fields - not on [{field}] "
@@ -604,10 +603,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _int_bound(
