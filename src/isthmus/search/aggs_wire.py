@@ -264,6 +264,8 @@ class _AnyCodec(_Codec):
         kind = type(value)
         if value is None or kind in (bool, str, float):
             return value
+        if isinstance(value, str):
+            return str(value)  # an ip address (index.ip) travels as its text
         if kind is int:
             return _encode_int(value)
         if kind is list:
@@ -676,7 +678,8 @@ _SCALAR_TYPES = (type(None), bool, int, float, str)
 
 
 def _scalar(value: Any) -> bool:
-    return type(value) in _SCALAR_TYPES
+    # A str subclass is a field's value shown as text (an ip address, index.ip).
+    return type(value) in _SCALAR_TYPES or isinstance(value, str)
 
 
 def _check_bucket(b: Bucket) -> str | None:
