@@ -79,9 +79,22 @@ class DataStream:
         )
 
 
+# The last customs section parsed and its values: every search resolves its expression and every
+# write to a backing index looks for its stream, while the section changes only with the
+# metadata (a new dict each time, never mutated in place), so one remembered pair saves
+# re-parsing it per request. Read-only callers share the values (frozen).
+_parsed: tuple[object, dict[str, DataStream]] = (None, {})
+
+
 def streams(meta: ClusterMetadata) -> dict[str, DataStream]:
+    global _parsed
     raw = meta.customs.get(CUSTOM_KEY) or {}
-    return {n: DataStream.from_json(b) for n, b in raw.items()}
+    last_raw, last = _parsed
+    if raw is last_raw:
+        return dict(last)
+    found = {n: DataStream.from_json(b) for n, b in raw.items()}
+    _parsed = (raw, found)
+    return dict(found)
 
 
 def with_streams(meta: ClusterMetadata, found: Mapping[str, DataStream]) -> ClusterMetadata:
