@@ -682,3 +682,64 @@ def test_pre_filter_skips_shards_that_cannot_match(es: Elasticsearch, yearly: st
     assert none["aggregations"]["n"]["value"] == 0
     code, body = api_error(lambda: es.search(index=yearly, pre_filter_shard_size=0))
     assert (code, body["error"]["reason"]) == (400, "preFilterShardSize must be >= 1")
+
+
+def test_term_suggester(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        size=0,
+        suggest={"text": "quikc brwn fox", "spell": {"term": {"field": "title"}}},
+    )
+    entries = resp["suggest"]["spell"]
+    assert [(e["text"], e["offset"], e["length"]) for e in entries] == [
+        ("quikc", 0, 5),
+        ("brwn", 6, 4),
+        ("fox", 11, 3),
+    ]
+    assert entries[0]["options"][0] == {"text": "quick", "score": 0.8, "freq": 3}  # a transposition
+    assert entries[1]["options"][0]["text"] == "brown" and entries[1]["options"][0]["freq"] == 3
+    assert entries[2]["options"] == []  # shorter than min_word_length (and in the index)
+    typed = es.search(
+        index=corpus,
+        size=0,
+        typed_keys=True,
+        suggest={"spell": {"text": "quiz", "term": {"field": "title", "suggest_mode": "always"}}},
+    )
+    (entry,) = typed["suggest"]["term#spell"]
+    assert [o["text"] for o in entry["options"]] == ["quick"]  # quiz itself is not a suggestion
+    code, body = api_error(
+        lambda: es.search(index=corpus, suggest={"s": {"text": "x", "term": {"size": 2}}})
+    )
+    assert (code, body["error"]["type"]) == (400, "parse_exception")
+    assert body["error"]["reason"] == "the required field option [field] is missing"
+    code, body = api_error(
+        lambda: es.search(
+            index=corpus, suggest={"s": {"text": "x", "term": {"field": "title", "x": 1}}}
+        )
+    )
+    assert (code, body["error"]["reason"]) == (400, "suggester[term] doesn't support field [x]")
+
+
+def test_phrase_suggester(es: Elasticsearch, corpus: str) -> None:
+    resp = es.search(
+        index=corpus,
+        size=0,
+        suggest={
+            "fix": {
+                "text": "lazy brwn dog",
+                "phrase": {"field": "title", "highlight": {"pre_tag": "<em>", "post_tag": "</em>"}},
+            }
+        },
+    )
+    (entry,) = resp["suggest"]["fix"]
+    assert (entry["text"], entry["offset"], entry["length"]) == ("lazy brwn dog", 0, 13)
+    best = entry["options"][0]
+    assert best["text"] == "lazy brown dog"
+    assert best["highlighted"] == "lazy <em>brown</em> dog"
+    assert best["score"] > 1.0
+    fine = es.search(
+        index=corpus,
+        size=0,
+        suggest={"fix": {"text": "lazy brown dog", "phrase": {"field": "title"}}},
+    )
+    assert fine["suggest"]["fix"][0]["options"] == []

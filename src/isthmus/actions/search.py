@@ -60,7 +60,7 @@ from isthmus.rawjson import RawJson
 from isthmus.search import dsl
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.collapse import InnerHits
-from isthmus.search.completion import ShardView, suggest_response
+from isthmus.search.completion import ShardView
 from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
 from isthmus.search.matched_queries import MatchedQueries
@@ -72,6 +72,7 @@ from isthmus.search.response import (
     terminated_section,
 )
 from isthmus.search.source_filter import filter_source
+from isthmus.search.suggest import SuggestShard, suggest_section
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.authz import Subject
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
@@ -393,8 +394,9 @@ class SearchActions:
                     dsl.MatchAll(), schema, target.index.mapping, now_ms, filters, restriction
                 )
                 meta = target.index
-                views.append(ShardView(meta.name, meta.mapping, searcher, allowed, restriction))
-        return suggest_response(req.suggest, views)
+                view = ShardView(meta.name, meta.mapping, searcher, allowed, restriction)
+                views.append(SuggestShard(view, schema))
+        return suggest_section(req.suggest, views, req.typed_keys)
 
     async def parse_off_loop(
         self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]

@@ -19,9 +19,9 @@ from isthmus.errors import (
 )
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
-from isthmus.search.completion import CompletionSuggestion, parse_suggest
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
 from isthmus.search.rescore import QueryRescorer, parse_rescore
+from isthmus.search.suggest import Suggestion, parse_suggest
 
 BODY_KEYS = {
     "query",
@@ -172,7 +172,7 @@ class SearchRequest:
     # Searches over more shards than this first skip the shards that cannot match (None: no
     # pre-filter, ES's default when the parameter is not given).
     pre_filter_shard_size: int | None = None
-    suggest: tuple[CompletionSuggestion, ...] = ()
+    suggest: tuple[Suggestion, ...] = ()
 
     @property
     def sorts_by_score_only(self) -> bool:
