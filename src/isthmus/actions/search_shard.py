@@ -241,7 +241,7 @@ def query_shard(
     hidden_sorts = {
         s.field
         for s in req.sort
-        if restriction is not None and not restriction.shows_field(s.field)
+        if restriction is not None and not restriction.shows_mapped_field(s.field, mapping)
     }
     hits_query = _with_post_filter(query, post)
     window = req.from_ + req.size

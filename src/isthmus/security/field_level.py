@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import orjson
@@ -169,9 +170,25 @@ def restrict_query(query: dsl.Query, fields: FieldPermissions, mapping: IndexMap
     if isinstance(query, dsl.Exists):
         return _restrict_exists(query, fields, mapping)
     name = getattr(query, "field", None)
-    if isinstance(name, str) and not fields.allows(name):
+    if isinstance(name, str) and not _visible(name, fields, mapping):
         return dsl.MatchNone(boost=query.boost)
-    return query
+    # Queries holding queries (nested's query, knn's filters): restrict those too.
+    inner: dict[str, Any] = {}
+    for slot in dataclass_fields(query):
+        value = getattr(query, slot.name)
+        if isinstance(value, dsl.Query):
+            inner[slot.name] = restrict_query(value, fields, mapping)
+        elif isinstance(value, tuple) and value and all(isinstance(v, dsl.Query) for v in value):
+            inner[slot.name] = tuple(restrict_query(v, fields, mapping) for v in value)
+    return replace(query, **inner) if inner else query
+
+
+def _visible(name: str, fields: FieldPermissions, mapping: IndexMapping) -> bool:
+    """A field name is visible when it and the field it resolves to (an alias's target) are."""
+    if not fields.allows(name):
+        return False
+    spec = mapping.field(name)
+    return spec is None or spec.path == name or fields.allows(spec.path)
 
 
 def _restrict_multi_match(
@@ -238,6 +255,10 @@ class IndexRestriction:
 
     def source(self, source: Mapping[str, Any]) -> Mapping[str, Any]:
         return source if self.fields is None else self.fields.filter_source(source)
+
+    def shows_mapped_field(self, path: str, mapping: IndexMapping) -> bool:
+        """``shows_field``, and for an alias also its target's visibility."""
+        return self.fields is None or _visible(path, self.fields, mapping)
 
     def shows_field(self, path: str) -> bool:
         return self.fields is None or self.fields.allows(path)
