@@ -127,6 +127,46 @@ def check_versioning(version: int | None, version_type: str | None) -> str:
     return vtype
 
 
+MATCH_ANY = -3  # ES's "no version given" sentinel, shown in its validation messages
+
+
+def check_read_versioning(params: Mapping[str, str]) -> tuple[int | None, str]:
+    """``version``/``version_type`` of a get, validated as ES's GetRequest does: internal
+    versions must be positive, external ones non-negative (reads never reject ``internal``)."""
+    raw = params.get("version")
+    vtype = (params.get("version_type") or "internal").lower()
+    if vtype == "external_gt":
+        vtype = "external"
+    if vtype not in ("internal", "external", "external_gte"):
+        raise IllegalArgumentError(f"No version type match [{params.get('version_type')}]")
+    if raw is None:
+        return None, vtype
+    try:
+        version = int(raw)
+    except ValueError:
+        raise IllegalArgumentError(
+            f"Failed to parse long parameter [version] with value [{raw}]"
+        ) from None
+    valid = version > 0 if vtype == "internal" else version >= 0
+    if not valid and version != MATCH_ANY:
+        raise ActionRequestValidationError(
+            f"Validation Failed: 1: illegal version value [{version}] for version type "
+            f"[{vtype.upper()}];"
+        )
+    return (None if version == MATCH_ANY else version), vtype
+
+
+def read_version_conflict(doc_id: str, current: int, expected: int | None) -> str | None:
+    """The conflict a get with ``version`` reports for an existing document: every version
+    type requires the exact version on reads (a missing document is simply not found)."""
+    if expected is None or current == expected:
+        return None
+    return (
+        f"[{doc_id}]: version conflict, current version [{current}] is different than the one "
+        f"provided [{expected}]"
+    )
+
+
 @dataclass(slots=True)
 class ItemOutcome:
     action: str
@@ -228,8 +268,7 @@ class DocumentActions:
         if meta.settings.get(FOLLOWING_INDEX) == "true":
             # A follower index applies its leader's operations only (ES's following engine).
             raise StatusError(
-                "a following engine does not accept operations without an assigned sequence "
-                "number",
+                "a following engine does not accept operations without an assigned sequence number",
                 status=403,
             )
         return meta
@@ -425,16 +464,8 @@ class DocumentActions:
                 values = await self._parse(meta, new_source, item.id)  # checks it first
                 op = IndexOp(item.id, orjson.dumps(new_source), values, create=True)
             else:
-                old_source = orjson.loads(current.source)
-                new_source = deep_merge(old_source, body.get("doc") or {})
-                if body.get("detect_noop", True) and new_source == old_source:
-                    outcome.result = OpResult(
-                        item.id, "noop", current.seq_no, current.primary_term, current.version
-                    )
-                    outcome.get = self._update_get(
-                        body, new_source, current.seq_no, current.primary_term, current.version
-                    )
-                    return
+                # ES compares if_seq_no/if_primary_term when it reads the document for the
+                # update, so a stale pair conflicts even when the update would be a noop.
                 if item.if_seq_no is not None and (
                     item.if_seq_no != current.seq_no or item.if_primary_term != current.primary_term
                 ):
@@ -448,6 +479,16 @@ class DocumentActions:
                             "index": meta.name,
                         },
                     )
+                old_source = orjson.loads(current.source)
+                new_source = deep_merge(old_source, body.get("doc") or {})
+                if body.get("detect_noop", True) and new_source == old_source:
+                    outcome.result = OpResult(
+                        item.id, "noop", current.seq_no, current.primary_term, current.version
+                    )
+                    outcome.get = self._update_get(
+                        body, new_source, current.seq_no, current.primary_term, current.version
+                    )
+                    return
                 values = await self._parse(meta, new_source, item.id)  # checks it first
                 op = IndexOp(
                     item.id,
@@ -514,6 +555,7 @@ class DocumentActions:
     ) -> dict[str, Any]:
         """One document; with ``restrictions`` a document DLS hides is not found and FLS
         filters its ``_source`` (before the request's own includes/excludes)."""
+        expected, _vtype = check_read_versioning(params)
         meta = self._read_index(index)
         restriction = None if restrictions is None else restrictions.of(meta.name)
         shard = self._shard(meta, params.get("routing") or doc_id)
@@ -530,6 +572,16 @@ class DocumentActions:
         if doc is None:
             return {"_index": meta.name, "_id": doc_id, "found": False}
         seq_no, term, version, source_bytes = doc
+        conflict = read_version_conflict(doc_id, version, expected)
+        if conflict is not None:
+            raise VersionConflictError(
+                conflict,
+                extra={
+                    "index_uuid": meta.uuid,
+                    "shard": str(shard.shard_id.shard),
+                    "index": meta.name,
+                },
+            )
         source: Mapping[str, Any] | None = None
         if restriction is not None and restriction.queries:
             source = orjson.loads(source_bytes)

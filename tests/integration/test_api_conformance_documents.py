@@ -1,0 +1,104 @@
+"""Document APIs held to Elasticsearch's documented behaviour (issue 18, items 5 and 8).
+
+Each expectation is ES 8/9's observable answer through the official client: HTTP status,
+error ``type`` and the exact ``reason`` text ES's own classes build.
+"""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.integration.support import api_error, unique_index
+
+
+@pytest.fixture
+def idx(request: pytest.FixtureRequest) -> str:
+    return unique_index("conf-doc-", request)
+
+
+# --- _update with if_seq_no / if_primary_term ---------------------------------------------------
+
+
+def test_update_with_stale_seq_no_conflicts_even_when_the_update_is_a_noop(
+    es: Elasticsearch, idx: str
+) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    es.index(index=idx, id="1", document={"v": 2})  # now seqNo 1
+    # The update would change nothing, but ES checks the pair when it reads the document.
+    status, body = api_error(
+        lambda: es.update(index=idx, id="1", doc={"v": 2}, if_seq_no=0, if_primary_term=1)
+    )
+    assert status == 409
+    err = body["error"]
+    assert err["type"] == "version_conflict_engine_exception"
+    assert err["reason"] == (
+        "[1]: version conflict, required seqNo [0], primary term [1]. current document has "
+        "seqNo [1] and primary term [1]"
+    )
+    assert (err["index"], err["shard"]) == (idx, "0")
+    status, body = api_error(
+        lambda: es.update(index=idx, id="1", doc={"v": 2}, if_seq_no=1, if_primary_term=7)
+    )
+    assert status == 409
+    assert body["error"]["reason"].endswith(
+        "required seqNo [1], primary term [7]. current document has seqNo [1] and primary term [1]"
+    )
+    # The matching pair on an unchanged document is still a noop.
+    ok = es.update(index=idx, id="1", doc={"v": 2}, if_seq_no=1, if_primary_term=1)
+    assert (ok["result"], ok["_seq_no"]) == ("noop", 1)
+
+
+# --- GET with version / version_type ------------------------------------------------------------
+
+
+def test_get_with_version_requires_the_exact_version_for_every_version_type(
+    es: Elasticsearch, idx: str
+) -> None:
+    es.index(index=idx, id="1", document={"v": 1}, version=5, version_type="external")
+    assert es.get(index=idx, id="1", version=5)["_version"] == 5
+    for vtype in ("internal", "external", "external_gte"):
+        got = es.get(index=idx, id="1", version=5, version_type=vtype)
+        assert (got["found"], got["_source"]) == (True, {"v": 1})
+        for wrong in (4, 6):
+            status, body = api_error(
+                lambda vt=vtype, w=wrong: es.get(index=idx, id="1", version=w, version_type=vt)
+            )
+            assert status == 409, vtype
+            err = body["error"]
+            assert err["type"] == "version_conflict_engine_exception"
+            assert err["reason"] == (
+                f"[1]: version conflict, current version [5] is different than the one "
+                f"provided [{wrong}]"
+            )
+            assert (err["index"], err["shard"]) == (idx, "0")
+    # A missing document is not found, whatever the version asked for.
+    missing = es.options(ignore_status=404).get(
+        index=idx, id="nope", version=3, version_type="external"
+    )
+    assert missing.meta.status == 404
+    assert missing["found"] is False
+
+
+def test_get_version_validation_follows_the_version_type(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    status, body = api_error(lambda: es.get(index=idx, id="1", version=0))
+    assert status == 400
+    assert body["error"]["type"] == "action_request_validation_exception"
+    assert body["error"]["reason"] == (
+        "Validation Failed: 1: illegal version value [0] for version type [INTERNAL];"
+    )
+    status, body = api_error(lambda: es.get(index=idx, id="1", version=-1, version_type="external"))
+    assert status == 400
+    assert body["error"]["reason"] == (
+        "Validation Failed: 1: illegal version value [-1] for version type [EXTERNAL];"
+    )
+    status, body = api_error(
+        lambda: es.perform_request("GET", f"/{idx}/_doc/1", params={"version_type": "bogus"})
+    )
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "No version type match [bogus]"
+    # External version 0 is a valid read version that simply does not match version 1.
+    status, body = api_error(lambda: es.get(index=idx, id="1", version=0, version_type="external"))
+    assert status == 409
