@@ -803,3 +803,28 @@ def test_completion_suggester(es: Elasticsearch) -> None:
     assert status == 400
     assert body["error"]["caused_by"]["reason"] == "weight must be an integer, but was [1.5]"
     es.indices.delete(index=idx)
+
+
+def test_geo_distance_sort(es: Elasticsearch, places: str) -> None:
+    resp = es.search(
+        index=places,
+        query={"exists": {"field": "loc"}},
+        sort=[
+            {"_geo_distance": {"loc": {"lat": 48.85, "lon": 2.35}, "order": "asc", "unit": "km"}}
+        ],
+    )
+    names = [h["_source"]["name"] for h in resp["hits"]["hits"]]
+    assert names == ["paris", "versailles", "london", "new york", "tokyo"]
+    first, second = (h["sort"][0] for h in resp["hits"]["hits"][:2])
+    assert first == pytest.approx(0.73, abs=0.05)  # Paris centre, in km
+    assert second == pytest.approx(16.86, abs=0.05)  # 5.0 km south, 16.1 km west
+    far_first = es.search(
+        index=places,
+        query={"exists": {"field": "loc"}},
+        sort=[{"_geo_distance": {"loc": [2.35, 48.85], "order": "desc"}}, {"name": "asc"}],
+        size=1,
+    )
+    assert far_first["hits"]["hits"][0]["_source"]["name"] == "tokyo"
+    status, body = api_error(lambda: es.search(index=places, sort=[{"loc": "asc"}]))
+    assert status == 400
+    assert "can't sort on geo_point field without using specific sorting feature" in str(body)

@@ -32,6 +32,7 @@ from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
+from isthmus.search.geo_queries import check_sort_field, geo_sort_value
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.rescore import QueryRescorer, check_window
 from isthmus.search.response import compare_keys
@@ -149,6 +150,8 @@ def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
         if sort.field == "_id":
             raise id_fielddata_error()
         spec = mapping.field(sort.field)
+        if check_sort_field(sort.field, sort.geo, spec):
+            continue
         if spec is None:
             if sort.unmapped_type is None:
                 raise QueryShardError(
@@ -173,6 +176,8 @@ def sort_value(source: dict[str, Any], sort: SortField, mapping: Mapping) -> Any
     if spec is None:
         return None
     values = source_values(source, spec)
+    if sort.geo is not None:
+        return geo_sort_value(values, sort.geo, sort.descending)
     if not values:
         return None
     return max(values) if sort.descending else min(values)

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import tantivy
 
-from isthmus.errors import ParsingError, QueryShardError
+from isthmus.errors import IllegalArgumentError, ParsingError, QueryShardError
 from isthmus.index.field_types import GEO_POINT, FieldSpec
 from isthmus.index.geo import (
     EARTH_MEAN_RADIUS,
@@ -29,6 +29,7 @@ from isthmus.index.geo import (
     arc_distance,
     parse_distance,
     parse_point,
+    unit_factor,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.mapping import source_values
@@ -232,8 +233,109 @@ def to_tantivy(
 __all__ = [
     "GeoBoundingBox",
     "GeoDistance",
+    "GeoDistanceSort",
+    "geo_sort_value",
     "parse_geo_bounding_box",
     "parse_geo_distance",
+    "parse_geo_distance_sort",
     "point_test",
     "to_tantivy",
 ]
+
+
+# --- the _geo_distance sort ---------------------------------------------------------------------
+
+_SORT_OPTIONS = {"order", "unit", "mode", "distance_type", "ignore_unmapped", "validation_method"}
+
+
+@dataclass(frozen=True)
+class GeoDistanceSort:
+    """``{"_geo_distance": {"<field>": point(s), ...}}``: each document sorts by the distance
+    from its nearest (``mode`` min) or farthest (max) point, or the average (avg), to the
+    nearest origin, in ``unit``."""
+
+    origins: tuple[GeoPoint, ...]
+    unit_m: float = 1.0
+    mode: str | None = None
+    ignore_unmapped: bool = False
+
+
+def parse_geo_distance_sort(body: Any) -> tuple[str, str, GeoDistanceSort]:
+    """The field, the order and the sort of one ``_geo_distance`` object."""
+    if not isinstance(body, Mapping):
+        raise ParsingError("[_geo_distance] failed to parse field [_geo_distance]")
+    fields = [k for k in body if k not in _SORT_OPTIONS]
+    if len(fields) != 1:
+        raise ParsingError(
+            "[_geo_distance] requires a field name and a point"
+            if not fields
+            else f"[_geo_distance] does not support multiple fields, found [{fields[0]}] and "
+            f"[{fields[1]}]"
+        )
+    raw = body[fields[0]]
+    items = [raw] if not isinstance(raw, list) or _is_one_point(raw) else raw
+    origins = tuple(_point("_geo_distance", item) for item in items)
+    order = str(body.get("order", "asc")).lower()
+    mode = body.get("mode")
+    if mode is not None and str(mode).lower() not in ("min", "max", "avg", "median"):
+        raise IllegalArgumentError(f"Unknown SortMode [{mode}]")
+    try:
+        unit = unit_factor(str(body.get("unit", "m")))
+    except GeoParseError as exc:
+        raise IllegalArgumentError(str(exc)) from None
+    return (
+        fields[0],
+        order,
+        GeoDistanceSort(
+            origins,
+            unit,
+            None if mode is None else str(mode).lower(),
+            body.get("ignore_unmapped", False) is True,
+        ),
+    )
+
+
+def _is_one_point(raw: list[Any]) -> bool:
+    return len(raw) in (2, 3) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in raw
+    )
+
+
+def geo_sort_value(points: list[GeoPoint], sort: GeoDistanceSort, descending: bool) -> Any:
+    """The distance a document sorts by (None: it has no point)."""
+    if not points:
+        return None
+    distances = [
+        min(arc_distance(origin, p) for origin in sort.origins) / sort.unit_m for p in points
+    ]
+    mode = sort.mode or ("max" if descending else "min")
+    if mode == "max":
+        return max(distances)
+    if mode == "avg":
+        return sum(distances) / len(distances)
+    if mode == "median":
+        ordered = sorted(distances)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return min(distances)
+
+
+def check_sort_field(name: str, geo: GeoDistanceSort | None, spec: FieldSpec | None) -> bool:
+    """ES's errors for sorting on a geo_point field; True when the sort key is settled here
+    (a geo sort, or an unmapped field it ignores)."""
+    if geo is not None:
+        if spec is None:
+            if geo.ignore_unmapped:
+                return True
+            raise IllegalArgumentError(
+                f"failed to find mapper for [{name}] for geo distance based sort"
+            )
+        if spec.type != GEO_POINT:
+            raise IllegalArgumentError(f"field [{name}] is not a geo_point field")
+        return True
+    if spec is not None and spec.type == GEO_POINT:
+        raise IllegalArgumentError(
+            "can't sort on geo_point field without using specific sorting feature, like "
+            "geo_distance"
+        )
+    return False

@@ -20,6 +20,7 @@ from isthmus.errors import (
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
+from isthmus.search.geo_queries import GeoDistanceSort, parse_geo_distance_sort
 from isthmus.search.rescore import QueryRescorer, parse_rescore
 from isthmus.search.suggest import Suggestion, parse_suggest
 
@@ -115,6 +116,7 @@ class SortField:
     order: str = "asc"
     missing: Any = None  # None → "_last"
     unmapped_type: str | None = None
+    geo: GeoDistanceSort | None = None  # a _geo_distance sort on ``field`` (search.geo_queries)
 
     @property
     def descending(self) -> bool:
@@ -217,6 +219,10 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
             out.append(SortField(name, (order or default).lower()))
         elif isinstance(item, Mapping) and len(item) == 1:
             ((name, spec),) = item.items()
+            if name == "_geo_distance":
+                geo_field, geo_order, geo = parse_geo_distance_sort(spec)
+                out.append(SortField(geo_field, geo_order, geo=geo))
+                continue
             default = "desc" if name == "_score" else "asc"
             if isinstance(spec, str):
                 out.append(SortField(name, spec.lower()))
