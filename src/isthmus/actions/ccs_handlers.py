@@ -153,6 +153,9 @@ class CrossClusterSearchHandlers:
             # typed_keys prefixes depend on field types the coordinator may not know
             mapping=None if partial.aggs is None else _visible_mapping(partial, restrictions),
             terminated_early=partial.terminated_early,
+            suggest=await self.search.suggest(expression, params, req, restrictions)
+            if req.suggest
+            else None,
         )
         if answer.aggs is None:
             return answer.to_payload()

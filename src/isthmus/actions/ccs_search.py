@@ -224,6 +224,8 @@ class CrossClusterSearch:
         part.aggs = partial.aggs
         part.mapping = partial.combined_mapping
         part.terminated_early = partial.terminated_early
+        if req.suggest:
+            part.suggest = await self.search.suggest(expression, params, req, restrictions)
 
     def _fill(self, part: ClusterPart, partial: PartialSearch, took: int) -> None:
         part.total = partial.total

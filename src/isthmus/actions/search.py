@@ -370,10 +370,26 @@ class SearchActions:
                 self.aggregations_json, req, [partial.aggs], partial
             )
         if req.suggest:
-            body_out["suggest"] = await self.indices.run_search(
-                self._suggest, expression, params, req, restrictions
+            body_out["suggest"] = await self.suggest(
+                expression, params, req, restrictions, typed_keys=req.typed_keys
             )
         return body_out
+
+    async def suggest(
+        self,
+        expression: str | None,
+        params: Mapping[str, str],
+        req: SearchRequest,
+        restrictions: IndexRestrictions | None,
+        *,
+        typed_keys: bool = False,
+    ) -> dict[str, Any]:
+        """This cluster's ``suggest`` section (in the search pool); cross-cluster search merges
+        the clusters' sections by their plain names."""
+        section: dict[str, Any] = await self.indices.run_search(
+            self._suggest, expression, params, req, restrictions, typed_keys
+        )
+        return section
 
     def _suggest(
         self,
@@ -381,6 +397,7 @@ class SearchActions:
         params: Mapping[str, str],
         req: SearchRequest,
         restrictions: IndexRestrictions | None,
+        typed_keys: bool,
     ) -> dict[str, Any]:
         """The ``suggest`` section, from the documents of each shard the caller may see."""
         now_ms = int(self.clock() * 1000)
@@ -396,7 +413,7 @@ class SearchActions:
                 meta = target.index
                 view = ShardView(meta.name, meta.mapping, searcher, allowed, restriction)
                 views.append(SuggestShard(view, schema))
-        return suggest_section(req.suggest, views, req.typed_keys)
+        return suggest_section(req.suggest, views, typed_keys)
 
     async def parse_off_loop(
         self, expression: str | None, body: Mapping[str, Any] | None, params: Mapping[str, str]

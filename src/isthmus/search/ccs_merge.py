@@ -34,6 +34,7 @@ from isthmus.search.response import (
     hits_section,
     terminated_section,
 )
+from isthmus.search.suggest import merge_sections
 
 
 class ClusterStatus(enum.StrEnum):
@@ -77,6 +78,7 @@ class ClusterPart:
     # or the one a remote sent with its aggregations.
     mapping: IndexMapping | None = None
     terminated_early: bool | None = None  # with terminate_after
+    suggest: dict[str, Any] | None = None  # its suggest section (plain names)
 
     @property
     def is_local(self) -> bool:
@@ -114,6 +116,12 @@ class ClusterPart:
             self.mapping = IndexMapping(answer.mapping)
         self.aggs = answer.aggs
         self.terminated_early = answer.terminated_early
+        self.suggest = answer.suggest
+        for entries in (self.suggest or {}).values():
+            for entry in entries if isinstance(entries, list) else []:
+                for option in entry.get("options", []):
+                    if "_index" in option:  # completion options name their document's index
+                        option["_index"] = f"{self.key}:{option['_index']}"
 
     def fail(self, exc: IsthmusError) -> None:
         """The cluster could not be searched: skipped when ``skip_unavailable``, else failed (and
@@ -193,6 +201,9 @@ def merge(req: SearchRequest, parts: list[ClusterPart], took: Callable[[], int])
                 "Merging/Reducing the aggregations failed because a field you gave in the "
                 "aggregation query existed as two different types in two different clusters"
             ) from None
+    if req.suggest:  # after the aggregations, as ES writes it
+        sections = [p.suggest for p in ok if p.suggest is not None]
+        body["suggest"] = merge_sections(req.suggest, sections, req.typed_keys)
     return body
 
 

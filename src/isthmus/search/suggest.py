@@ -394,6 +394,12 @@ def phrase_entries(s: PhraseSuggestion, shards: Sequence[SuggestShard]) -> list[
     return [entry]
 
 
+def _kind(s: Suggestion) -> str:
+    if isinstance(s, TermSuggestion):
+        return "term"
+    return "phrase" if isinstance(s, PhraseSuggestion) else "completion"
+
+
 def suggest_section(
     suggestions: Sequence[Suggestion], shards: Sequence[SuggestShard], typed_keys: bool
 ) -> dict[str, Any]:
@@ -403,13 +409,61 @@ def suggest_section(
     views = [s.view for s in shards]
     for s in suggestions:
         if isinstance(s, TermSuggestion):
-            kind, entries = "term", term_entries(s, shards)
+            entries = term_entries(s, shards)
         elif isinstance(s, PhraseSuggestion):
-            kind, entries = "phrase", phrase_entries(s, shards)
+            entries = phrase_entries(s, shards)
         else:
-            kind, entries = "completion", completion.suggest_response([s], views)[s.name]
-        out[f"{kind}#{s.name}" if typed_keys else s.name] = entries
+            entries = completion.suggest_response([s], views)[s.name]
+        out[f"{_kind(s)}#{s.name}" if typed_keys else s.name] = entries
     return out
+
+
+def merge_sections(
+    suggestions: Sequence[Suggestion], sections: Sequence[Mapping[str, Any]], typed_keys: bool
+) -> dict[str, Any]:
+    """Several clusters' ``suggest`` sections (plain names) as one, as ES reduces them: the same
+    option text from two clusters is one option (term: frequencies added, the best score;
+    phrase: the best score), options re-sorted and cut to ``size``."""
+    out: dict[str, Any] = {}
+    for s in suggestions:
+        per_cluster = [section.get(s.name) or [] for section in sections]
+        merged: list[dict[str, Any]] = []
+        for position in range(max((len(e) for e in per_cluster), default=0)):
+            parts = [e[position] for e in per_cluster if position < len(e)]
+            entry = {k: v for k, v in parts[0].items() if k != "options"}
+            entry["options"] = _merged_options(s, [o for p in parts for o in p["options"]])
+            merged.append(entry)
+        out[f"{_kind(s)}#{s.name}" if typed_keys else s.name] = merged
+    return out
+
+
+def _merged_options(s: Suggestion, options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(s, CompletionSuggestion):
+        ranked = sorted(options, key=lambda o: (-o["_score"], o["text"]))
+        if s.skip_duplicates:
+            unique: dict[str, dict[str, Any]] = {}
+            for option in ranked:
+                unique.setdefault(option["text"], option)
+            ranked = list(unique.values())
+        return ranked[: s.size]
+    by_text: dict[str, dict[str, Any]] = {}
+    for option in options:
+        kept = by_text.get(option["text"])
+        if kept is None:
+            by_text[option["text"]] = dict(option)
+            continue
+        if isinstance(s, TermSuggestion):
+            kept["freq"] += option["freq"]
+        if option["score"] > kept["score"]:
+            kept.update({k: v for k, v in option.items() if k != "freq"})
+    values = list(by_text.values())
+    if isinstance(s, TermSuggestion) and s.sort == "frequency":
+        values.sort(key=lambda o: (-o["freq"], -o["score"], o["text"]))
+    elif isinstance(s, TermSuggestion):
+        values.sort(key=lambda o: (-o["score"], -o["freq"], o["text"]))
+    else:
+        values.sort(key=lambda o: (-o["score"], o["text"]))
+    return values[: s.size]
 
 
 __all__ = [
@@ -418,6 +472,7 @@ __all__ = [
     "Suggestion",
     "TermSuggestion",
     "edit_distance",
+    "merge_sections",
     "parse_suggest",
     "similarity",
     "suggest_section",
