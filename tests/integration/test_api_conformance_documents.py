@@ -102,3 +102,103 @@ def test_get_version_validation_follows_the_version_type(es: Elasticsearch, idx:
     # External version 0 is a valid read version that simply does not match version 1.
     status, body = api_error(lambda: es.get(index=idx, id="1", version=0, version_type="external"))
     assert status == 409
+
+
+# --- require_alias --------------------------------------------------------------------------------
+
+
+def _require_alias_reason(name: str) -> str:
+    return (
+        f"no such index [{name}] and [require_alias] request flag is [true] and [{name}] is "
+        "not an alias"
+    )
+
+
+def test_require_alias_refuses_a_concrete_index_and_a_missing_name(
+    es: Elasticsearch, idx: str
+) -> None:
+    es.indices.create(index=idx, aliases={f"{idx}-alias": {}})
+    for target in (idx, f"{idx}-absent"):
+        status, body = api_error(
+            lambda t=target: es.index(index=t, id="1", document={"v": 1}, require_alias=True)
+        )
+        assert status == 404
+        err = body["error"]
+        assert err["type"] == "index_not_found_exception"
+        assert err["reason"] == _require_alias_reason(target)
+        assert (err["resource.type"], err["resource.id"], err["index"]) == (
+            "index_or_alias",
+            target,
+            target,
+        )
+    status, body = api_error(
+        lambda: es.update(index=idx, id="1", doc={"v": 1}, doc_as_upsert=True, require_alias=True)
+    )
+    assert (status, body["error"]["reason"]) == (404, _require_alias_reason(idx))
+    assert not es.indices.exists(index=f"{idx}-absent")  # never auto-created
+    ok = es.index(index=f"{idx}-alias", id="1", document={"v": 1}, require_alias=True)
+    assert (ok["result"], ok["_index"]) == ("created", idx)
+
+
+def test_bulk_require_alias_per_item_and_as_the_request_default(
+    es: Elasticsearch, idx: str
+) -> None:
+    es.indices.create(index=idx, aliases={f"{idx}-alias": {}})
+    resp = es.bulk(
+        operations=[
+            {"index": {"_index": idx, "_id": "1", "require_alias": True}},
+            {"v": 1},
+            {"index": {"_index": f"{idx}-alias", "_id": "2", "require_alias": True}},
+            {"v": 2},
+            {"index": {"_index": idx, "_id": "3"}},
+            {"v": 3},
+        ]
+    )
+    first, second, third = (item["index"] for item in resp["items"])
+    assert resp["errors"] is True
+    assert (first["status"], first["error"]["type"]) == (404, "index_not_found_exception")
+    assert first["error"]["reason"] == _require_alias_reason(idx)
+    assert (second["status"], third["status"]) == (201, 201)
+    # The request-level flag applies to the items that do not say otherwise.
+    resp = es.bulk(
+        require_alias=True,
+        operations=[
+            {"index": {"_index": idx, "_id": "4"}},
+            {"v": 4},
+            {"index": {"_index": idx, "_id": "5", "require_alias": False}},
+            {"v": 5},
+        ],
+    )
+    fourth, fifth = (item["index"] for item in resp["items"])
+    assert fourth["error"]["reason"] == _require_alias_reason(idx)
+    assert fifth["status"] == 201
+
+
+# --- bulk ids ---------------------------------------------------------------------------------------
+
+
+def test_bulk_empty_id_fails_the_index_item_and_the_whole_delete_request(
+    es: Elasticsearch, idx: str
+) -> None:
+    resp = es.bulk(
+        operations=[
+            {"index": {"_index": idx, "_id": ""}},
+            {"v": 1},
+            {"index": {"_index": idx, "_id": "ok"}},
+            {"v": 2},
+        ]
+    )
+    bad, good = (item["index"] for item in resp["items"])
+    assert resp["errors"] is True
+    assert bad["status"] == 400
+    assert bad["error"]["type"] == "illegal_argument_exception"
+    assert bad["error"]["reason"] == "if _id is specified it must not be empty"
+    assert good["status"] == 201
+    for action in ("delete", "update"):
+        ops: list[dict[str, object]] = [{action: {"_index": idx, "_id": ""}}]
+        if action == "update":
+            ops.append({"doc": {"v": 1}})
+        status, body = api_error(lambda o=ops: es.bulk(operations=o))
+        assert status == 400
+        assert body["error"]["type"] == "action_request_validation_exception"
+        assert body["error"]["reason"] == "Validation Failed: 1: id is missing;"

@@ -215,6 +215,17 @@ def _located(exc: DocumentParsingError, raw: bytes | None) -> DocumentParsingErr
     return exc
 
 
+def require_alias_error(name: str) -> IndexNotFoundError:
+    """ES's answer to a write with ``require_alias=true`` whose target is not an alias."""
+    err = IndexNotFoundError(name)
+    err.reason = (
+        f"no such index [{name}] and [require_alias] request flag is [true] and [{name}] is "
+        "not an alias"
+    )
+    err.args = (err.reason,)
+    return err
+
+
 def validate_id(doc_id: str) -> None:
     size = len(doc_id.encode())
     if size > MAX_ID_BYTES:
@@ -223,9 +234,8 @@ def validate_id(doc_id: str) -> None:
             f"but was: {size};"
         )
     if doc_id == "":
-        raise ActionRequestValidationError(
-            "Validation Failed: 1: if _id is specified it must not be empty;"
-        )
+        # ES's shard routing refuses it per item (an IllegalArgumentException, not a validation).
+        raise IllegalArgumentError("if _id is specified it must not be empty")
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,10 +261,11 @@ class DocumentActions:
 
     async def _write_target(self, name: str, require_alias: bool = False) -> IndexMetadata:
         state = self.cluster.state
+        if require_alias and name not in state.aliases():
+            # ES refuses before resolving: a concrete index of that name is no alias either.
+            raise require_alias_error(name)
         meta = write_index(state, name)
         if meta is None:
-            if require_alias:
-                raise IndexNotFoundError(name)
             auto = state.setting("action.auto_create_index")
             meta = await self.admin.ensure_exists(name, "true" if auto is None else str(auto))
         if not meta.is_open:

@@ -111,8 +111,14 @@ def _cond(req: Request) -> tuple[int | None, int | None]:
     return seq, term
 
 
-def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
-    """ES's bulk NDJSON: action line, then a source line for all but ``delete``."""
+def parse_bulk(
+    body: bytes,
+    default_index: str | None,
+    default_routing: str | None = None,
+    default_require_alias: bool = False,
+) -> list[WriteItem]:
+    """ES's bulk NDJSON: action line, then a source line for all but ``delete``. The
+    request's ``routing`` and ``require_alias`` apply to the items that do not set their own."""
     if not body.strip():
         raise ActionRequestValidationError("Validation Failed: 1: no requests added;")
     if not body.endswith(b"\n"):
@@ -165,14 +171,14 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
             action,
             index,
             doc_id,
-            routing=_meta_str(meta, "routing", None),
+            routing=_meta_str(meta, "routing", default_routing),
             if_seq_no=_meta_long(meta, "if_seq_no"),
             if_primary_term=_meta_long(meta, "if_primary_term"),
             retry_on_conflict=check_retry_on_conflict(
                 xcontent.as_int("bulk", "retry_on_conflict", meta.get("retry_on_conflict", 0))
             ),
             require_alias=xcontent.as_bool(
-                "bulk", "require_alias", meta.get("require_alias", False)
+                "bulk", "require_alias", meta.get("require_alias", default_require_alias)
             ),
             version=version,
             version_type="internal"
@@ -191,7 +197,9 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[WriteItem]:
                 item.raw = raw.strip()
             except MapperParsingError as exc:
                 item.source = exc  # reported on this item only
-        if action == "update" and item.id is None:
+        if action in ("update", "delete") and not item.id:
+            # ES validates every item before any runs: one id-less update or delete fails
+            # the whole bulk (an empty id on an index item fails that item only).
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         items.append(item)
     return items
@@ -419,7 +427,14 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
         # (pings, every other request) keeps its turns however many lines a request carries.
         big = len(req.body) > BULK_INLINE_BYTES
         index = req.path_params.get("index")
-        items = await _maybe_off_loop(big, parse_bulk, req.body, index)
+        items = await _maybe_off_loop(
+            big,
+            parse_bulk,
+            req.body,
+            index,
+            req.params.get("routing"),
+            bool_param(req, "require_alias"),
+        )
         if s.authz is not None:
             await _maybe_off_loop(big, authorize_items, req.subject, items)
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
