@@ -318,6 +318,20 @@ def test_date_nanos(es: Elasticsearch) -> None:
         "3",
     ]
     assert _hits(es, idx, {"term": {"t": "2024-01-02"}}) == ["3"]
+    # Aggregations see the dates in milliseconds, as ES's date_histogram keys them.
+    hist = es.search(
+        index=idx,
+        size=0,
+        aggs={
+            "d": {"date_histogram": {"field": "t", "calendar_interval": "day"}},
+            "m": {"max": {"field": "t"}},
+        },
+    )["aggregations"]
+    assert [(b["key_as_string"], b["doc_count"]) for b in hist["d"]["buckets"]] == [
+        ("2024-01-01T00:00:00.000Z", 2),
+        ("2024-01-02T00:00:00.000Z", 1),
+    ]
+    assert hist["m"]["value_as_string"] == "2024-01-02T00:00:00.000Z"
     status, body = api_error(
         lambda: es.index(index=idx, id="x", document={"t": "1969-12-31T23:59:59Z"})
     )

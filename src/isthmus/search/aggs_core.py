@@ -31,6 +31,7 @@ from isthmus.errors import (
     ParsingError,
     TooManyBucketsError,
 )
+from isthmus.index.field_types import DATE_NANOS
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec, coerce, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_format import (
@@ -260,6 +261,8 @@ class ValueSource:
         if self.index_field:
             return [doc.index]
         found = ctx.values(doc, self.spec) if self.spec is not None else []
+        if self.spec is not None and self.spec.type == DATE_NANOS:
+            found = [v // 1_000_000 for v in found]  # aggregations see date_nanos in millis
         if self.numeric:
             found = [int(v) if isinstance(v, bool) else v for v in found]
         if not found and self.missing is not None:
@@ -302,9 +305,10 @@ def resolve_source(
         return ValueSource(None, missing, fmt, numeric)
     if spec.type == TEXT and not numeric:
         raise fielddata_error(spec.path, ctx.index)
-    if numeric and (spec.type in (TEXT, KEYWORD) or (spec.type == DATE and not allow_dates)):
+    is_date = spec.type in (DATE, DATE_NANOS)
+    if numeric and (spec.type in (TEXT, KEYWORD) or (is_date and not allow_dates)):
         raise unsupported_field(spec, agg_type)
-    if spec.type == DATE:
+    if is_date:
         fmt = DateFormat(ref.format or spec.format, time_zone)
     elif spec.type == BOOLEAN:
         fmt = BooleanFormat()
