@@ -89,6 +89,10 @@ def test_terminate_after_stops_each_shard_and_says_so(es: Elasticsearch, corpus:
     assert status == 400
     assert body["error"]["type"] == "illegal_argument_exception"
     assert body["error"]["reason"] == "terminateAfter must be > 0"
+    counted = es.count(index=corpus, terminate_after=1)
+    assert list(counted.body) == ["count", "terminated_early", "_shards"]
+    assert (counted["count"], counted["terminated_early"]) == (2, True)
+    assert "terminated_early" not in es.count(index=corpus)
 
 
 def test_rest_total_hits_as_int_counts_exactly_and_refuses_a_bound(

@@ -915,6 +915,11 @@ class SearchActions:
                     )
                 )
         counts = await asyncio.gather(*jobs, return_exceptions=True)
+        limit = count_terminate_after(params)
+        if limit is not None:
+            # Each shard stops counting at terminate_after, as its collector would.
+            stopped = any(isinstance(c, int) and c > limit for c in counts)
+            counts = [min(c, limit) if isinstance(c, int) else c for c in counts]
         failures = [c for c in counts if isinstance(c, BaseException)]
         for failure in failures:
             if not isinstance(failure, IsthmusError):
@@ -930,6 +935,7 @@ class SearchActions:
             )
         return {
             "count": sum(c for c in counts if isinstance(c, int)),
+            **({} if limit is None else {"terminated_early": stopped}),
             "_shards": {
                 "total": len(counts),
                 "successful": len(counts) - len(failures),
@@ -937,6 +943,22 @@ class SearchActions:
                 "failed": len(failures),
             },
         }
+
+
+def count_terminate_after(params: Mapping[str, str]) -> int | None:
+    """``_count``'s ``terminate_after`` parameter (0: none; negative: ES's error)."""
+    raw = params.get("terminate_after")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise IllegalArgumentError(
+            f"Failed to parse int parameter [terminate_after] with value [{raw}]"
+        ) from None
+    if value < 0:
+        raise IllegalArgumentError("terminateAfter must be > 0")
+    return value or None
 
 
 def _max_rescore_window(meta: IndexMetadata) -> int:
