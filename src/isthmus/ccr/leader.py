@@ -27,6 +27,7 @@ so a key with only ``search`` access gets ES's 403 naming the privileges that wo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,6 @@ from isthmus.ccr.wire import (
     LeaderIndexSummary,
     LeaderIndicesRequest,
     LeaderIndicesResponse,
-    OpType,
     ReplicatedOp,
     RetentionLeaseRequest,
     ShardChangesRequest,
@@ -60,7 +60,7 @@ from isthmus.errors import (
     SecurityError,
     ShardNotFoundError,
 )
-from isthmus.index.engine import HistoryOp, SeqNoStats, ShardEngine
+from isthmus.index.engine import HistoryRow, SeqNoStats, ShardEngine
 from isthmus.index.seq_no import describe_leases
 from isthmus.index.service import RETENTION_LEASE_PERIOD, IndicesService, Shard
 from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, FOLLOWING_INDEX
@@ -171,18 +171,29 @@ class LeaderShards:
         started = self._clock()
         request = ShardChangesRequest.from_payload(payload)
         self.authorize(ctx.caller, SHARD_CHANGES_ACTION, request.leader_index)
-        response = await self.shard_changes(request, started)
-        return response.to_payload()
+        rows, answer = await self._changes(request, started)
+        # The operations go onto the wire straight from the history's rows: a ReplicatedOp per
+        # operation would only be turned into this same list (each read serves thousands).
+        out = answer.to_payload()
+        out["operations"] = [_op_payload(row) for row in rows]
+        return out
 
     async def shard_changes(
         self, request: ShardChangesRequest, started: float | None = None
     ) -> ShardChangesResponse:
         """ES's ``ShardChangesAction`` on one of this node's shards."""
+        rows, answer = await self._changes(request, started)
+        return dataclasses.replace(answer, operations=tuple(_replicated(row) for row in rows))
+
+    async def _changes(
+        self, request: ShardChangesRequest, started: float | None
+    ) -> tuple[list[HistoryRow], ShardChangesResponse]:
+        """The history rows ``request`` gets, and the answer around them (without them)."""
         started = self._clock() if started is None else started
         meta = self.index(request.leader_index, request.leader_index_uuid)
         shard = self.shard(meta, request.shard)
         _check_history_uuid(shard.engine, request.expected_history_uuid)
-        read: tuple[tuple[ReplicatedOp, ...], SeqNoStats] | None = None
+        read: tuple[list[HistoryRow], SeqNoStats] | None = None
         if request.from_seq_no > shard.engine.global_checkpoint:
             moved = await shard.wait_for_checkpoint(
                 request.from_seq_no, request.poll_timeout_ms / 1000
@@ -198,10 +209,10 @@ class LeaderShards:
         engine = shard.engine
         # Nothing read (the poll timed out): the numbers now. The shard's lock may make this
         # wait for a write, which is why a read takes them in its own thread.
-        operations, stats = read if read is not None else ((), engine.seq_no_stats())
+        rows, stats = read if read is not None else ([], engine.seq_no_stats())
         meta = self._state().by_uuid(meta.uuid) or meta
-        return ShardChangesResponse(
-            operations=operations,
+        return rows, ShardChangesResponse(
+            operations=(),
             global_checkpoint=stats.global_checkpoint,
             max_seq_no=stats.max_seq_no,
             max_seq_no_of_updates_or_deletes=engine.max_seq_no_of_updates_or_deletes,
@@ -358,10 +369,8 @@ def _check_history_uuid(engine: ShardEngine, expected: str) -> None:
         )
 
 
-def _read(
-    shard: Shard, request: ShardChangesRequest
-) -> tuple[tuple[ReplicatedOp, ...], SeqNoStats]:
-    """The operations ``request`` asks for, up to the global checkpoint, and the shard's
+def _read(shard: Shard, request: ShardChangesRequest) -> tuple[list[HistoryRow], SeqNoStats]:
+    """The history rows ``request`` asks for, up to the global checkpoint, and the shard's
     numbers read after them, so they cover every operation in the answer (blocking: a thread;
     on the event loop, taking the shard's lock would stall it behind a write)."""
     engine = shard.engine
@@ -374,9 +383,9 @@ def _read(
         )
     end = min(checkpoint, start + request.max_operation_count - 1)
     if end < start:  # max_operation_count 0
-        return (), engine.seq_no_stats()
+        return [], engine.seq_no_stats()
     try:
-        ops = engine.changes(start, end, min(request.max_batch_size, MAX_BATCH_BYTES))
+        rows = engine.changes_rows(start, end, min(request.max_batch_size, MAX_BATCH_BYTES))
     except MissingHistoryOperationsError as exc:
         leases = engine.retention_leases(_period_ms(shard))
         raise ResourceNotFoundError(
@@ -386,18 +395,25 @@ def _read(
             caused_by=exc,
             extra={REQUESTED_OPS_MISSING: [str(start), str(end)]},
         ) from exc
-    return tuple(_replicated(op) for op in ops), engine.seq_no_stats()
+    return rows, engine.seq_no_stats()
 
 
 def _period_ms(shard: Shard) -> int:
     return shard.retention_lease_period_ms
 
 
-def _replicated(op: HistoryOp) -> ReplicatedOp:
-    if op.op == "index":
-        return ReplicatedOp("index", op.id, op.seq_no, op.primary_term, op.version, op.source)
-    kind: OpType = "delete" if op.op == "delete" else "noop"
-    return ReplicatedOp(kind, op.id, op.seq_no, op.primary_term, op.version)
+def _op_payload(row: HistoryRow) -> list[Any]:
+    """A history row as a replicated operation on the wire (:class:`ReplicatedOp`'s fields, in
+    its order): an ``index`` keeps its source, a ``delete`` or ``noop`` carries none."""
+    seq_no, term, version, kind, doc_id, source, _ts = row
+    if kind == "index":
+        return ["index", doc_id, seq_no, term, version, source, None]
+    return ["delete" if kind == "delete" else "noop", doc_id, seq_no, term, version, None, None]
+
+
+def _replicated(row: HistoryRow) -> ReplicatedOp:
+    """The same operation as a value (what an in-process caller gets)."""
+    return ReplicatedOp._make(_op_payload(row))
 
 
 def _status_name(status: int) -> str:

@@ -82,6 +82,7 @@ from isthmus.index.operations import (
     ReplicaOp,
     StoredDoc,
 )
+from isthmus.index.recent_ops import Row as HistoryRow
 from isthmus.index.schema import IndexSchema
 from isthmus.index.seq_no import (
     LocalCheckpointTracker,
@@ -96,6 +97,7 @@ __all__ = [
     "DeleteOp",
     "EngineStats",
     "HistoryOp",
+    "HistoryRow",
     "IndexOp",
     "Op",
     "OpResult",
@@ -602,6 +604,12 @@ class ShardEngine:
         """Every operation of the range, bounded by bytes (:meth:`OperationHistory.changes`)."""
         with self._lock:
             return self.ops_history.changes(from_seq_no, to_seq_no, max_bytes)
+
+    def changes_rows(self, from_seq_no: int, to_seq_no: int, max_bytes: int) -> list[HistoryRow]:
+        """:meth:`changes` as rows in :class:`HistoryOp`'s field order (no object per operation:
+        a follower's read encodes them straight onto the wire)."""
+        with self._lock:
+            return self.ops_history.changes_rows(from_seq_no, to_seq_no, max_bytes)
 
     def sources_at(self, seq_nos: Sequence[int]) -> dict[int, bytes]:
         """The indexed source of each operation still in the history, by ``_seq_no`` (a scroll

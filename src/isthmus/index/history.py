@@ -44,10 +44,11 @@ CREATE TABLE IF NOT EXISTS leases (
 _OP_COLUMNS = "seq_no, primary_term, version, op, id, source, ts"
 
 
-def op_size(op: HistoryOp) -> int:
-    """What an operation counts against a batch's byte bound (ES's ``estimateSize``: the source
-    plus the id and a fixed overhead for the other fields)."""
-    return len(op.source or b"") + 2 * len(op.id) + 64
+def op_size(op: HistoryOp | Row) -> int:
+    """What an operation (or its row: :class:`HistoryOp` is a row) counts against a batch's
+    byte bound (ES's ``estimateSize``: the source plus the id and a fixed overhead for the
+    other fields)."""
+    return len(op[5] or b"") + 2 * len(op[4]) + 64
 
 
 def check_lease_count(held: int, max_leases: int) -> None:
@@ -99,15 +100,21 @@ class OperationHistory:
         takes the batch past ``max_bytes`` (so at least one comes back): ES's changes snapshot.
         Raises :class:`MissingHistoryOperationsError` (ES's words) when one of them is no longer
         in the history."""
-        out: list[HistoryOp] = []
+        return [
+            HistoryOp._make(row) for row in self.changes_rows(from_seq_no, to_seq_no, max_bytes)
+        ]
+
+    def changes_rows(self, from_seq_no: int, to_seq_no: int, max_bytes: int) -> list[Row]:
+        """:meth:`changes` as the ``ops`` rows themselves (:class:`HistoryOp`'s field order),
+        for a reader that encodes them at once and needs no object per operation."""
+        out: list[Row] = []
         seen = 0
         self._recent.wanted(self._clock())
         held = self._recent.rows(from_seq_no, to_seq_no)
         if held is not None:  # the whole range, just written: no gap, no store read
             for row in held:
-                op = HistoryOp._make(row)
-                out.append(op)
-                seen += op_size(op)
+                out.append(row)
+                seen += op_size(row)
                 if seen > max_bytes:
                     break
             return out
@@ -118,18 +125,17 @@ class OperationHistory:
         )
         try:
             for row in cursor:
-                op = HistoryOp(*row)
-                if op.seq_no != expected:
+                if row[0] != expected:
                     break
-                out.append(op)
+                out.append(row)
                 expected += 1
-                seen += op_size(op)
+                seen += op_size(row)
                 if seen > max_bytes:
                     return out
         finally:
             cursor.close()
         if expected <= to_seq_no:
-            found = f"[{out[-1].seq_no}]" if out else "[]"
+            found = f"[{out[-1][0]}]" if out else "[]"
             raise MissingHistoryOperationsError(
                 f"Not all operations between from_seqno [{from_seq_no}] and to_seqno "
                 f"[{to_seq_no}] found; expected seqno [{expected}]; found {found}"

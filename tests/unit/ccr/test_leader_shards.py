@@ -7,18 +7,23 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import orjson
+import ormsgpack
 import pytest
 
 from isthmus.ccr import leader as leader_module
 from isthmus.ccr.leader import LeaderShards
-from isthmus.ccr.wire import ShardChangesRequest
+from isthmus.ccr.wire import ShardChangesRequest, ShardChangesResponse
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.errors import IllegalArgumentError, IndexNotFoundError
-from isthmus.index.engine import IndexOp
+from isthmus.index.engine import DeleteOp, IndexOp
 from isthmus.index.mapping import Mapping
 from isthmus.index.service import IndicesService, Shard
+from isthmus.transport.actions import TransportRequestContext
+from isthmus.transport.channel_info import ChannelInfo
+from isthmus.wire.names import SHARD_CHANGES_ACTION
 
 MAPPING = Mapping({"properties": {"n": {"type": "long"}}})
 META = IndexMetadata("lead", "L-uuid", {"index.number_of_shards": "1"}, MAPPING)
@@ -37,6 +42,10 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[LeaderShards, Shard, Clu
     (shard,) = indices.shards.values()
     yield LeaderShards(lambda: cluster.state, indices), shard, cluster
     await indices.close()
+
+
+def over_the_wire(payload: Any) -> Any:
+    return ormsgpack.unpackb(ormsgpack.packb(payload))
 
 
 async def write(shard: Shard, *ids: str) -> None:
@@ -61,6 +70,38 @@ async def test_answers_stop_at_the_byte_cap(
     capped = await leader.shard_changes(request(shard, 0))
     assert [op.seq_no for op in capped.operations] == [0]
     assert capped.global_checkpoint == 2
+
+
+async def test_the_transport_answer_encodes_the_rows_as_the_response_would(
+    served: tuple[LeaderShards, Shard, Cluster], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transport handler encodes history rows straight onto the wire: the same payload as
+    the in-process answer's (index with its source, update, delete without one), built without
+    a ReplicatedOp per operation."""
+    leader, shard, _ = served
+    await write(shard, "a", "b")
+    shard.engine.changes(0, 1, 1 << 20)  # a follower reads: the next writes stay in memory
+    await write(shard, "a")
+    await shard.write([DeleteOp("b")], MAPPING)
+    ctx: TransportRequestContext[Any] = TransportRequestContext(
+        SHARD_CHANGES_ACTION, {}, cast(ChannelInfo, None)
+    )
+    in_process = {n: (await leader.shard_changes(request(shard, n))).to_payload() for n in (0, 2)}
+
+    def no_objects(row: object) -> None:
+        raise AssertionError("the transport answer built a ReplicatedOp")
+
+    monkeypatch.setattr(leader_module, "_replicated", no_objects)
+    for n in (0, 2):  # from the store, and from the recent writes in memory
+        answer = await leader._on_shard_changes(request(shard, n).to_payload(), ctx)
+        wire, expected = over_the_wire(answer), over_the_wire(in_process[n])
+        del wire["took_in_millis"], expected["took_in_millis"]
+        assert wire == expected
+    ops = ShardChangesResponse.from_payload({**wire, "took_in_millis": 0}).operations
+    assert [(o.op, o.id, o.seq_no, o.version, o.source) for o in ops] == [
+        ("index", "a", 2, 2, orjson.dumps({"n": 1})),
+        ("delete", "b", 3, 2, None),
+    ]
 
 
 async def test_a_write_wakes_the_poll(served: tuple[LeaderShards, Shard, Cluster]) -> None:
