@@ -237,6 +237,8 @@ def _from_remote_nodes(ctx: AliasContext, seeds: set[str]) -> AdvertisedFailure 
         "connect_exception" in t.text for t in ctx.texts
     ):
         return None
+    if any(seed in norm(t.text) for t in ctx.texts for seed in seeds):
+        return None  # the texts are about the seed itself: its own failure, not this one
     for name, (publish, bound) in _publish_table(ctx).items():
         if norm(publish) in seeds or not seeds & {norm(b) for b in bound}:
             continue

@@ -172,6 +172,9 @@ def test_the_remote_nodes_confirm_it_or_name_the_address_the_local_texts_do_not(
     g = _only(verdict(bare, remote_nodes()))
     assert (g.cause, g.confidence) == ("advertised_address_unreachable", Confidence.LIKELY)
     assert PUBLISHED in g.message
+    # The seed itself refused: its own failure, whatever the node publishes.
+    own = sniff(error=f"[][{SEED}] connect_exception", caused_by=f"Connection refused: /{SEED}")
+    assert _only(verdict(own, remote_nodes())).cause == "tcp_refused"
     # The node publishes its bound address: the alias's own address is at fault, as before.
     assert _only(verdict(bare, remote_nodes(publish=SEED))).cause != (
         "advertised_address_unreachable"
