@@ -111,7 +111,7 @@ _REBUILD = frozenset(
     {
         "mode", "server_enabled", "shared_ca", "client_trusts_server_ca", "client_certificate",
         "transport_trusts_server_ca", "transport_trusts_remote_transport_ca",
-        "remote_anonymous_role", "connect_timeout",
+        "remote_anonymous_role", "connect_timeout", "remote_publish_port",
     }
 )  # fmt: skip
 
