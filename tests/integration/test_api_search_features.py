@@ -747,3 +747,24 @@ def test_phrase_suggester(es: Elasticsearch, corpus: str) -> None:
         suggest={"fix": {"text": "lazy brown dog", "phrase": {"field": "title"}}},
     )
     assert fine["suggest"]["fix"][0]["options"] == []
+
+
+def test_named_queries_with_their_scores(es: Elasticsearch, corpus: str) -> None:
+    query = {
+        "bool": {
+            "should": [
+                {"match": {"title": {"query": "quick", "_name": "q"}}},
+                {"term": {"tag": {"value": "b", "_name": "b"}}},
+            ]
+        }
+    }
+    plain = es.search(index=corpus, query={"match": {"title": "quick"}}, size=10)
+    quick = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}
+    resp = es.search(index=corpus, query=query, size=10, include_named_queries_score=True)
+    by_id = {h["_id"]: h["matched_queries"] for h in resp["hits"]["hits"]}
+    assert (
+        set(by_id["1"]) == {"q", "b"} and set(by_id["3"]) == {"q"} and set(by_id["5"]) == {"q", "b"}
+    )
+    for doc, named in by_id.items():
+        if "q" in named:
+            assert named["q"] == pytest.approx(quick[doc], rel=1e-5)

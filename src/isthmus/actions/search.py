@@ -701,7 +701,11 @@ class SearchActions:
                 out["highlight"] = marked
         if hit.sort is not None:
             out["sort"] = hit.sort
-        if named is not None and source is not None:
+        if req.include_named_scores:
+            # ES shows each matched name with its score (an object, not a list).
+            if hit.named_scores:
+                out["matched_queries"] = hit.named_scores
+        elif named is not None and source is not None:
             matched = named.of(hit.doc_id, source, mapping)
             if matched:
                 out["matched_queries"] = matched

@@ -30,6 +30,7 @@ def encode_shard_result(result: ShardResult) -> dict[str, Any]:
                 h.sort,
                 h.order,
                 h.explanation,
+                h.named_scores,
             ]
             for h in result.hits
         ],
@@ -65,12 +66,18 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
         raise RemoteProtocolError("shard result [hits] is not a list")
     for raw in raw_hits:
         # A ninth element, the hit's explanation, comes with ``explain`` (older peers: none).
-        if not isinstance(raw, list) or len(raw) not in (8, 9):
+        if not isinstance(raw, list) or len(raw) not in (8, 9, 10):
             raise RemoteProtocolError("shard result hit is malformed")
         doc_id, score, source, seq_no, version, term, sort, order = raw[:8]
-        explanation = raw[8] if len(raw) == 9 else None
+        explanation = raw[8] if len(raw) > 8 else None
         if explanation is not None and not isinstance(explanation, dict):
             raise RemoteProtocolError("shard result hit [explanation] is not a map")
+        scores = raw[9] if len(raw) > 9 else None  # named queries' scores, when asked
+        if scores is not None and not (
+            isinstance(scores, dict)
+            and all(isinstance(k, str) and _is_number(v) for k, v in scores.items())
+        ):
+            raise RemoteProtocolError("shard result hit [named_scores] is malformed")
         if not isinstance(doc_id, str) or not isinstance(source, bytes):
             raise RemoteProtocolError("shard result hit is malformed")
         if sort is not None and not isinstance(sort, list):
@@ -88,6 +95,7 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
                 sort,
                 _int(order, "order"),
                 explanation=explanation,
+                named_scores=scores,
             )
         )
     agg_sources: list[tuple[str, float | None, bytes]] = []
@@ -112,6 +120,10 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
         agg_sources,
         _bool_or_none(value.get("terminated_early"), "terminated_early"),
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _bool_or_none(value: Any, what: str) -> bool | None:

@@ -174,6 +174,7 @@ class SearchRequest:
     # Searches over more shards than this first skip the shards that cannot match (None: no
     # pre-filter, ES's default when the parameter is not given).
     pre_filter_shard_size: int | None = None
+    include_named_scores: bool = False  # ``include_named_queries_score``
     suggest: tuple[Suggestion, ...] = ()
 
     @property
@@ -514,6 +515,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         collapse=collapse,
         rescore=rescore,
         pre_filter_shard_size=_pre_filter_shard_size(params),
+        include_named_scores=params.get("include_named_queries_score") == "true",
         suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
     )
