@@ -702,6 +702,12 @@ def test_knn_search(es: Elasticsearch, vectors: str) -> None:
         index=vectors, query={"knn": {"field": "v", "query_vector": [5, 5, 4], "k": 1}}
     )
     assert _ids(as_query) == ["4"]
+    # A filtered alias is a pre-filter: the nearest among what it admits, not none.
+    es.indices.put_alias(index=vectors, name="ft-vectors-a", filter={"term": {"kind": "a"}})
+    via_alias = es.search(
+        index="ft-vectors-a", knn={"field": "v", "query_vector": [0.9, 0, 0], "k": 1}
+    )
+    assert _ids(via_alias) == ["1"]
 
 
 @pytest.mark.parametrize(

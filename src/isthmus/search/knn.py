@@ -164,11 +164,13 @@ def to_tantivy(q: Knn, tr: Translator) -> tantivy.Query:
     searcher = tr.searcher
     if searcher is None or spec.dims is None:
         return tantivy.Query.empty_query()
-    candidates = tantivy.Query.all_query()
-    if q.filters:
-        candidates = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, tr.translate(f)) for f in q.filters]
-        )
+    # ES's pre-filters: the clause's filter, the alias filters and document-level security.
+    limits = [tr.translate(f) for f in q.filters] + list(tr.prefilters)
+    candidates = (
+        tantivy.Query.boolean_query([(tantivy.Occur.Must, f) for f in limits])
+        if limits
+        else tantivy.Query.all_query()
+    )
     scored: list[tuple[float, str]] = []
     for _score, addr in searcher.search(candidates, max(searcher.num_docs, 1)).hits:
         doc = searcher.doc(addr)

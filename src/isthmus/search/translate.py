@@ -65,6 +65,8 @@ class Translator:
     now_ms: int
     index: str = ""  # the shard's index: what ``_index`` holds
     searcher: tantivy.Searcher | None = None  # the shard's view, for geo queries
+    # What the caller may see (alias filters, DLS): knn's candidates are limited to it.
+    prefilters: tuple[tantivy.Query, ...] = ()
 
     @property
     def _s(self) -> tantivy.Schema:
