@@ -43,6 +43,8 @@ NAMED_CONNECT = re.compile(
     r"\[(?P<node>[^\[\]]+)\]\[(?P<address>[^\[\]\s]+:\d+)\] "
     r"(?P<what>connect_exception|connect_timeout\[[^\]]*\])"
 )
+# Sniff mode's round that reached a seed, listed the nodes and opened no connection to any.
+NO_MANAGED = re.compile(r"Unable to open any connections to remote cluster \[")
 _HOW = ((REFUSED, "connection refused"), (TIMEOUT, "timed out"), (UNREACHABLE, "no route"))
 _HEALTH_HOW = {
     "tcp_refused": "connection refused",
@@ -234,7 +236,7 @@ def _from_remote_nodes(ctx: AliasContext, seeds: set[str]) -> AdvertisedFailure 
     """Without an address in the local answers: the seed is a node's bound address and the
     node publishes another one, while the local cluster fails to connect."""
     if not any(p.search(t.text) for t in ctx.texts for p, _ in _HOW) and not any(
-        "connect_exception" in t.text for t in ctx.texts
+        "connect_exception" in t.text or NO_MANAGED.search(t.text) for t in ctx.texts
     ):
         return None
     if any(seed in norm(t.text) for t in ctx.texts for seed in seeds):
@@ -341,6 +343,7 @@ def advertised_finding(ctx: AliasContext, failure: AdvertisedFailure) -> Finding
 
 __all__ = [
     "NAMED_CONNECT",
+    "NO_MANAGED",
     "AdvertisedFailure",
     "advertised_failure",
     "advertised_finding",

@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from isthmus.doctor.advertised import advertised_failure, advertised_finding
+from isthmus.doctor.advertised import (
+    NO_MANAGED,
+    advertised_failure,
+    advertised_finding,
+    applies,
+)
 from isthmus.doctor.commands import (
     renew_server_certificate,
     trust_current_ca,
@@ -370,6 +375,10 @@ def _unexplained(ctx: AliasContext) -> StageResult:
     candidates = ["tcp_refused", "tcp_timeout", "dns_unresolvable", "tls_untrusted_ca"]
     if ctx.has_credentials:
         candidates += ["remote_cluster_server_disabled", "transport_port_with_credentials"]
+    if applies(ctx) and any(NO_MANAGED.search(t.text) for t in ctx.texts):
+        # Sniff mode got past the seed (it listed the nodes) and opened nothing: the gateways'
+        # advertised addresses are the first suspects.
+        candidates.insert(0, "advertised_address_unreachable")
     f = finding(
         "connection_failed",
         f"[{ctx.alias}] cannot connect to {', '.join(ctx.addresses)} and the local cluster's "

@@ -172,6 +172,14 @@ def test_the_remote_nodes_confirm_it_or_name_the_address_the_local_texts_do_not(
     g = _only(verdict(bare, remote_nodes()))
     assert (g.cause, g.confidence) == ("advertised_address_unreachable", Confidence.LIKELY)
     assert PUBLISHED in g.message
+    # Several gateways, none reached (ES's summary of a round that listed the nodes): the
+    # remote's _nodes name the address; without them it is a candidate.
+    summary = sniff(error="Unable to open any connections to remote cluster [my]", caused_by=None)
+    h = _only(verdict(summary, remote_nodes()))
+    assert (h.cause, h.confidence) == ("advertised_address_unreachable", Confidence.LIKELY)
+    undecided = _only(verdict(summary))
+    assert undecided.cause == "connection_failed"
+    assert undecided.candidates[0] == "advertised_address_unreachable"
     # The seed itself refused: its own failure, whatever the node publishes.
     own = sniff(error=f"[][{SEED}] connect_exception", caused_by=f"Connection refused: /{SEED}")
     assert _only(verdict(own, remote_nodes())).cause == "tcp_refused"
