@@ -493,6 +493,7 @@ class DocumentActions:
                 old_source = orjson.loads(current.source)
                 new_source = deep_merge(old_source, body.get("doc") or {})
                 if body.get("detect_noop", True) and new_source == old_source:
+                    shard.noop_updates += 1
                     outcome.result = OpResult(
                         item.id, "noop", current.seq_no, current.primary_term, current.version
                     )

@@ -58,6 +58,7 @@ class Shard:
         self.closed = False  # dropped from the node (index closed or deleted): waits end
         self.last_refresh = time.monotonic()
         self.last_trim = time.monotonic()
+        self.noop_updates = 0  # updates that changed nothing (``indexing.noop_update_total``)
 
     async def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
         try:

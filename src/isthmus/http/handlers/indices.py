@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from isthmus.cluster.alias_actions import parse_alias_actions
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
+from isthmus.http.handlers.index_stats import ShardNumbers, parse_metrics, sections
 from isthmus.http.router import Request, Response, Route, route
 
 if TYPE_CHECKING:
@@ -143,21 +144,20 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         return Response(200 if found and not missing else 404, b"")
 
     async def stats(req: Request) -> dict[str, Any]:
+        metrics = parse_metrics(req.path, req.path_params.get("metric"))
         targets = act.resolve(req.path_params.get("index"), req.params)
         indices: dict[str, Any] = {}
-        all_docs = all_deleted = all_size = 0
-        shards = 0
+        every: list[ShardNumbers] = []
         by_shard = req.params.get("level") == "shards"
         for t in targets:
-            docs = deleted = size = indexed = 0
+            numbers: list[ShardNumbers] = []
             per_shard: dict[str, Any] = {}
             for shard in s.indices.shards_of(t.index):
                 st = shard.engine.stats()
-                docs += st.docs
-                deleted += st.deleted_docs
-                size += st.store_bytes
-                indexed += st.max_seq_no + 1
-                shards += 1
+                one = ShardNumbers(
+                    st.docs, st.deleted_docs, st.store_bytes, st.max_seq_no + 1, shard.noop_updates
+                )
+                numbers.append(one)
                 if by_shard:  # ES's ShardStats, with the history a CCR follower depends on
                     per_shard[str(shard.shard_id.shard)] = [
                         {
@@ -167,20 +167,11 @@ def routes(s: IndicesApiDeps) -> list[Route]:
                                 "node": s.cluster_actions.node.node_id,
                                 "relocating_node": None,
                             },
-                            "docs": {"count": st.docs, "deleted": st.deleted_docs},
-                            "store": {"size_in_bytes": st.store_bytes},
+                            **sections([one], metrics),
                             **(await shard.history_sections()),
                         }
                     ]
-            section = {
-                "docs": {"count": docs, "deleted": deleted},
-                "store": {
-                    "size_in_bytes": size,
-                    "total_data_set_size_in_bytes": size,
-                    "reserved_in_bytes": 0,
-                },
-                "indexing": {"index_total": indexed},
-            }
+            section = sections(numbers, metrics)
             indices[t.index.name] = {
                 "uuid": t.index.uuid,
                 "health": s.cluster_actions.index_health(t.index),
@@ -189,19 +180,10 @@ def routes(s: IndicesApiDeps) -> list[Route]:
                 "total": section,
                 **({"shards": per_shard} if by_shard else {}),
             }
-            all_docs += docs
-            all_deleted += deleted
-            all_size += size
-        total = {
-            "docs": {"count": all_docs, "deleted": all_deleted},
-            "store": {
-                "size_in_bytes": all_size,
-                "total_data_set_size_in_bytes": all_size,
-                "reserved_in_bytes": 0,
-            },
-        }
+            every.extend(numbers)
+        total = sections(every, metrics)
         return {
-            "_shards": {"total": shards, "successful": shards, "failed": 0},
+            "_shards": {"total": len(every), "successful": len(every), "failed": 0},
             "_all": {"primaries": total, "total": total},
             "indices": indices,
         }
@@ -409,7 +391,14 @@ def routes(s: IndicesApiDeps) -> list[Route]:
             "GET",
             "/_stats/{metric}",
             stats,
-            params=("level", *COMMON_INDICES_PARAMS),
+            params=("level", "fields", *COMMON_INDICES_PARAMS),
+            action="indices:monitor/stats",
+        ),
+        route(
+            "GET",
+            "/{index}/_stats/{metric}",
+            stats,
+            params=("level", "fields", *COMMON_INDICES_PARAMS),
             action="indices:monitor/stats",
         ),
     ]
