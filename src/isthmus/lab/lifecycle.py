@@ -30,7 +30,9 @@ def pin_ports(lab: Lab) -> None:
         node.settings["transport.port"] = _port(str(facts["transport_address"]))
         server = facts.get("remote_cluster_server")
         if isinstance(server, dict) and server.get("publish_address"):
-            node.settings["remote_cluster.port"] = _port(str(server["publish_address"]))
+            # The bound port: a node may advertise another one (remote_cluster.publish_port).
+            bound = server.get("bound_address") or [server["publish_address"]]
+            node.settings["remote_cluster.port"] = _port(str(bound[0]))
         node.write_config()
 
 
