@@ -93,7 +93,7 @@ def advertised_failure(ctx: AliasContext) -> AdvertisedFailure | None:
     return AdvertisedFailure(
         found.address,
         found.node or _node_publishing(ctx, found.address),
-        found.seed or _answering_seed(ctx, seeds) or next(iter(ctx.addresses), None),
+        found.seed or _answering_seed(ctx) or next(iter(ctx.addresses), None),
         found.how,
         tuple(dict.fromkeys((*found.evidence, *more))),
         found.confidence,
@@ -105,7 +105,7 @@ def _how(ctx: AliasContext, address: str, default: str) -> str:
         for pattern, what in _HOW:
             if pattern.search(text.text):
                 return what
-    record = _health_nodes(ctx).get(address) or {}
+    record = _health_nodes(ctx).get(norm(address)) or {}
     last = record.get("last_error") if isinstance(record, Mapping) else None
     if isinstance(last, Mapping):
         return _HEALTH_HOW.get(str(last.get("cause")), default)
@@ -143,7 +143,7 @@ def _health_nodes(ctx: AliasContext) -> dict[str, Mapping[str, Any]]:
     return {norm(str(a)): r for a, r in nodes.items() if isinstance(r, Mapping)}
 
 
-def _answering_seed(ctx: AliasContext, seeds: set[str]) -> str | None:
+def _answering_seed(ctx: AliasContext) -> str | None:
     """The seed the node last reached (its health record has a success)."""
     records = _health_nodes(ctx)
     for address in ctx.addresses:
@@ -158,7 +158,7 @@ def _from_health(ctx: AliasContext, seeds: set[str]) -> AdvertisedFailure | None
     if _health_entry(ctx).get("connected") is not False:
         return None
     records = _health_nodes(ctx)
-    seed = _answering_seed(ctx, seeds)
+    seed = _answering_seed(ctx)
     if seed is None:
         return None
     for address, record in records.items():
