@@ -89,7 +89,9 @@ class RecentOps:
         if len(self) and start != self.last + 1:
             self.clear()
         self._rows.extend(rows)
-        self._bytes += sum(_row_bytes(row) for row in rows)
+        # Inlined _row_bytes: this runs on every write of a followed shard.
+        self._bytes += sum([len(row[5] or b"") + len(row[4]) for row in rows])
+        self._bytes += _ROW_OVERHEAD * len(rows)
         while len(self) > MAX_OPS or self._bytes > MAX_BYTES:
             self._drop_oldest()
 
