@@ -768,3 +768,33 @@ def test_named_queries_with_their_scores(es: Elasticsearch, corpus: str) -> None
     for doc, named in by_id.items():
         if "q" in named:
             assert named["q"] == pytest.approx(quick[doc], rel=1e-5)
+
+
+def test_docvalue_fields_limit_and_collapse_with_search_after(
+    es: Elasticsearch, groups: str
+) -> None:
+    es.indices.put_settings(index=groups, settings={"index.max_docvalue_fields_search": 1})
+    try:
+        code, body = api_error(lambda: es.search(index=groups, docvalue_fields=["g", "n"]))
+    finally:
+        es.indices.put_settings(index=groups, settings={"index.max_docvalue_fields_search": None})
+    assert (code, body["error"]["type"]) == (400, "search_phase_execution_exception")
+    assert body["error"]["root_cause"][0]["reason"] == (
+        "Trying to retrieve too many docvalue_fields. Must be less than or equal to: [1] but was "
+        "[2]. This limit can be set by changing the [index.max_docvalue_fields_search] index "
+        "level setting."
+    )
+    page = es.search(
+        index=groups,
+        query={"exists": {"field": "t"}},
+        collapse={"field": "g"},
+        sort=[{"g": "asc"}],
+        search_after=["x"],
+    )
+    assert [h["fields"]["g"] for h in page["hits"]["hits"]] == [["y"], ["z"], [None]]
+    code, body = api_error(
+        lambda: es.search(
+            index=groups, collapse={"field": "g"}, sort=[{"n": "asc"}], search_after=[1]
+        )
+    )
+    assert (code, body["error"]["root_cause"][0]["type"]) == (500, "search_exception")

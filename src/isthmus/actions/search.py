@@ -186,6 +186,7 @@ class SearchActions:
                 max_regex_length=_max_regex_length(meta),
                 index_boost=boosts.get(meta.name, 1.0),
                 max_rescore_window=_max_rescore_window(meta),
+                max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
             )
             jobs.append(self.indices.run_search(fn))
             keys.append((meta.name, shard.shard_id.shard))
@@ -575,6 +576,7 @@ class SearchActions:
                     max_regex_length=_max_regex_length(meta),
                     index_boost=boost,
                     max_rescore_window=_max_rescore_window(meta),
+                    max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
                 )
             )
             return result
@@ -967,10 +969,15 @@ def count_terminate_after(params: Mapping[str, str]) -> int | None:
 
 def _max_rescore_window(meta: IndexMetadata) -> int:
     """``index.max_rescore_window`` (ES's default 10000)."""
+    return _index_int(meta, "index.max_rescore_window", 10000)
+
+
+def _index_int(meta: IndexMetadata, key: str, default: int) -> int:
+    """An integer index setting (validated when set; ``default`` when absent)."""
     try:
-        return int(meta.setting("index.max_rescore_window", "10000"))
+        return int(meta.setting(key, str(default)))
     except ValueError:
-        return 10000
+        return default
 
 
 def _insert_after(out: dict[str, Any], anchor: str, key: str, value: Any) -> None:

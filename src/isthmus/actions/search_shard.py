@@ -213,6 +213,7 @@ def query_shard(
     max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH,
     index_boost: float = 1.0,
     max_rescore_window: int = 10000,
+    max_docvalue_fields: int = 100,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths.
     ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
@@ -225,7 +226,7 @@ def query_shard(
             "[index.max_result_window] index level setting."
         )
     check_sort(req, mapping, index)
-    check_docvalue_fields(mapping, req.docvalue_fields, index)
+    check_docvalue_fields(mapping, req.docvalue_fields, index, max_docvalue_fields)
     if req.collapse is not None:
         check_collapse_field(req.collapse, mapping)
     if req.rescore:

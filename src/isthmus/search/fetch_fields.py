@@ -26,6 +26,9 @@ from isthmus.index.field_types import DATE, KEYWORD, TEXT, FieldSpec
 from isthmus.index.field_values import source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 
+# ES's ``index.max_docvalue_fields_search`` default.
+DEFAULT_MAX_DOCVALUE_FIELDS = 100
+
 
 @dataclass(frozen=True)
 class FieldAndFormat:
@@ -103,9 +106,20 @@ def _unmapped(source: Mapping[str, Any], path: str) -> list[Any]:
 
 
 def check_docvalue_fields(
-    mapping: IndexMapping, wanted: Sequence[FieldAndFormat], index: str
+    mapping: IndexMapping,
+    wanted: Sequence[FieldAndFormat],
+    index: str,
+    max_fields: int = DEFAULT_MAX_DOCVALUE_FIELDS,
 ) -> None:
-    """ES's error for a ``text`` field named in ``docvalue_fields`` (it has no doc values)."""
+    """ES's errors for ``docvalue_fields``: more fields (wildcards expanded) than
+    ``index.max_docvalue_fields_search``, or a ``text`` field (it has no doc values)."""
+    named = {spec.path for entry in wanted for spec in mapping.resolve(entry.field)}
+    if len(named) > max_fields:
+        raise IllegalArgumentError(
+            "Trying to retrieve too many docvalue_fields. Must be less than or equal to: "
+            f"[{max_fields}] but was [{len(named)}]. This limit can be set by changing the "
+            "[index.max_docvalue_fields_search] index level setting."
+        )
     for entry in wanted:
         if "*" in entry.field:
             continue

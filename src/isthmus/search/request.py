@@ -457,6 +457,15 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
     collapse = parse_collapse(body["collapse"]) if "collapse" in body else None
     if collapse is not None and "scroll" in params:
         raise SearchContextError("cannot use `collapse` in a scroll context")
+    if (
+        collapse is not None
+        and search_after is not None
+        and (len(sort) != 1 or sort[0].field != collapse.field)
+    ):
+        raise SearchContextError(
+            "collapse field and sort field must be the same when use `collapse` in "
+            "conjunction with `search_after`"
+        )
     rescore = parse_rescore(body["rescore"]) if "rescore" in body else ()
     if rescore and "scroll" in params:
         raise ActionRequestValidationError(

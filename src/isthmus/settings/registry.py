@@ -360,6 +360,14 @@ INDEX_SETTINGS = (
         dynamic=True,
         validator=_int_at_least(1),
     ),
+    Setting(
+        "index.max_docvalue_fields_search",
+        v.parse_int,
+        100,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_int_at_least(0),
+    ),
     Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
     Setting(
         "index.soft_deletes.retention_lease.period",
