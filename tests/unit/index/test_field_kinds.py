@@ -8,6 +8,20 @@ from typing import Any
 import pytest
 
 from isthmus.errors import DocumentParsingError, IllegalArgumentError, MapperParsingError
+from isthmus.index.completion import (
+    CompletionEntry,
+    CompletionParseError,
+    best_match,
+    parse_entry,
+)
+from isthmus.index.geo import (
+    GeoParseError,
+    GeoPoint,
+    arc_distance,
+    checked_point,
+    parse_distance,
+    quantize,
+)
 from isthmus.index.ip import IpParseError, cidr_bounds, from_sortable, parse_ip
 from isthmus.index.mapping import Mapping, source_values
 from isthmus.index.schema import IndexSchema
@@ -118,3 +132,69 @@ def test_flattened_values_and_keys() -> None:
     schema = IndexSchema.for_mapping(m)
     keyed = schema.field("labels.b.c")
     assert keyed is not None and keyed.name.endswith("k.b.c")
+
+
+# --- geo_point and completion -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"lat": 41.12, "lon": -71.34},
+        "41.12,-71.34",
+        [-71.34, 41.12],
+        "POINT (-71.34 41.12)",
+        "drm3btev3e86",
+    ],
+)
+def test_geo_point_forms(value: Any) -> None:
+    point = checked_point(value, "loc")
+    assert point.lat == pytest.approx(41.12, abs=1e-6)
+    assert point.lon == pytest.approx(-71.34, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"lat": 91, "lon": 0}, "illegal latitude value [91.0] for loc"),
+        ({"lat": 0, "lon": 181}, "illegal longitude value [181.0] for loc"),
+        ({"lon": 1}, "field [lat] missing"),
+        ("not a point!", "unsupported symbol [o] in geohash [not a point!]"),
+    ],
+)
+def test_geo_point_errors(value: Any, reason: str) -> None:
+    with pytest.raises(GeoParseError) as info:
+        checked_point(value, "loc")
+    assert str(info.value) == reason
+
+
+def test_geo_distances_and_units() -> None:
+    paris, london = GeoPoint(48.8566, 2.3522), GeoPoint(51.5074, -0.1278)
+    assert arc_distance(paris, london) == pytest.approx(343_500, rel=0.005)
+    assert parse_distance("12km") == 12_000
+    assert parse_distance(5, "mi") == pytest.approx(8046.72)
+    assert parse_distance("1.5nmi") == pytest.approx(2778)
+    # Stored as Lucene stores it: 32-bit steps, floored.
+    assert quantize(41.12, -71.34) == (41.1199999647215, -71.34000004269183)
+
+
+def test_completion_entries_and_matching() -> None:
+    assert parse_entry("Nirvana") == CompletionEntry(("Nirvana",), 1)
+    entry = parse_entry({"input": ["Nevermind", "Nirvana"], "weight": 34})
+    assert entry == CompletionEntry(("Nevermind", "Nirvana"), 34)
+    assert best_match([entry, CompletionEntry(("Nine",), 50)], "NI") == ("Nine", 50)
+    assert best_match([entry], "nev") == ("Nevermind", 34)
+    assert best_match([entry], "x") is None
+    for bad, reason in (
+        (
+            {"input": "a", "weight": -1},
+            "weight must be in the interval [0..2147483647], but was [-1]",
+        ),
+        (
+            {"input": "a", "boost": 1},
+            "unknown field name [boost], must be one of [input, weight, contexts]",
+        ),
+    ):
+        with pytest.raises(CompletionParseError) as info:
+            parse_entry(bad)
+        assert str(info.value) == reason
