@@ -61,6 +61,8 @@ class ShardHit:
     collapse_key: Any = None
     group: list[ShardHit] | None = None
     explanation: dict[str, Any] | None = None  # with ``explain``: how the score came about
+    # With ``include_named_queries_score``: each named query the hit matches, with its score.
+    named_scores: dict[str, float] | None = None
 
 
 @dataclass
@@ -364,6 +366,14 @@ def query_shard(
     if req.explain:
         for hit in hits:
             hit.explanation = explain_hit(searcher, schema, hits_query, hit.doc_id)
+    named = dsl.named_queries(req.query) + dsl.named_queries(req.post_filter)
+    if req.include_named_scores and named:
+        built = [
+            (q.name, build_query(q, schema, mapping, now_ms, None, restriction, index, searcher))
+            for q in named
+        ]
+        for hit in hits:
+            hit.named_scores = named_scores(searcher, schema, built, hit.doc_id)
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
 
 
@@ -381,6 +391,29 @@ def explain_hit(
     if addr is None:
         return None
     return explanation_json(query.explain(searcher, addr).to_json())
+
+
+def named_scores(
+    searcher: tantivy.Searcher,
+    schema: IndexSchema,
+    named: list[tuple[str | None, tantivy.Query]],
+    doc_id: str,
+) -> dict[str, float]:
+    """The named queries a document matches, each with the score it gives the document."""
+    addr = find_doc(searcher, schema, doc_id)
+    if addr is None:
+        return {}
+    this_doc = tantivy.Query.term_query(schema.schema, "_id", doc_id)
+    out: dict[str, float] = {}
+    for name, query in named:
+        if name is None or name in out:
+            continue
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, this_doc)]
+        )
+        if hit_count(searcher.search(both, 1, count=True)):
+            out[name] = float(orjson.loads(query.explain(searcher, addr).to_json())["value"])
+    return out
 
 
 def rescored(
