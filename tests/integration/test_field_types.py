@@ -848,3 +848,23 @@ def test_geo_distance_sort(es: Elasticsearch, places: str) -> None:
     status, body = api_error(lambda: es.search(index=places, sort=[{"loc": "asc"}]))
     assert status == 400
     assert "can't sort on geo_point field without using specific sorting feature" in str(body)
+
+
+def test_nested_inner_hits(es: Elasticsearch, posts: str) -> None:
+    resp = es.search(
+        index=posts,
+        query={
+            "nested": {
+                "path": "comments",
+                "query": {"range": {"comments.stars": {"gte": 3}}},
+                "inner_hits": {"name": "good", "size": 1},
+            }
+        },
+    )
+    by_id = {h["_id"]: h["inner_hits"]["good"]["hits"] for h in resp["hits"]["hits"]}
+    assert sorted(by_id) == ["1", "2", "3"]
+    assert by_id["1"]["total"] == {"value": 1, "relation": "eq"}
+    (inner,) = by_id["1"]["hits"]
+    assert inner["_nested"] == {"field": "comments", "offset": 1}
+    assert inner["_source"] == {"author": "lee", "stars": 5}
+    assert by_id["3"]["hits"][0]["_nested"] == {"field": "comments", "offset": 0}

@@ -57,7 +57,7 @@ from isthmus.errors import (
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.rawjson import RawJson
-from isthmus.search import dsl
+from isthmus.search import dsl, nested
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.collapse import InnerHits
 from isthmus.search.completion import ShardView
@@ -723,6 +723,15 @@ class SearchActions:
                     spec.name: self._inner_hits(req, spec, hit.group, mapping, restriction)
                     for spec in req.collapse.inner_hits
                 }
+        if nested.asks_inner_hits(req.query):
+            # A nested query's inner_hits: the hit's matching objects, as the caller sees them.
+            visible = orjson.loads(hit.source)
+            query = req.query
+            if restriction is not None:
+                visible, query = restriction.source(visible), restriction.query(query, mapping)
+            now_ms = int(self.clock() * 1000)
+            objects = nested.inner_hits(query, hit.index, hit.doc_id, visible, mapping, now_ms)
+            out.setdefault("inner_hits", {}).update(objects)
         return out
 
     def _inner_hits(

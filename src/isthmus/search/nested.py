@@ -15,13 +15,13 @@ Scores: in-memory evaluation does not score, so a matching parent scores 1.0 (``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
 import tantivy
 
-from isthmus.errors import ParsingError, QueryShardError
+from isthmus.errors import IllegalArgumentError, ParsingError, QueryShardError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
@@ -40,6 +40,17 @@ class Nested(dsl.Query):
     query: dsl.Query = field(default_factory=dsl.MatchAll)
     score_mode: str = "avg"
     ignore_unmapped: bool = False
+    inner_hits: NestedInnerHits | None = None
+
+
+@dataclass(frozen=True)
+class NestedInnerHits:
+    """``inner_hits`` of a nested query: the matching objects shown under each hit."""
+
+    name: str
+    from_: int = 0
+    size: int = 3
+    source: bool = True
 
 
 def parse_nested(body: Any) -> dsl.Query:
@@ -65,7 +76,103 @@ def parse_nested(body: Any) -> dsl.Query:
         score_mode=mode,
         ignore_unmapped=body.get("ignore_unmapped", False) is True,
         boost=boost,
+        inner_hits=_parse_inner_hits(body["inner_hits"], str(body["path"]))
+        if "inner_hits" in body
+        else None,
     )
+
+
+_INNER_HITS_KEYS = {"name", "from", "size", "_source"}
+
+
+def _parse_inner_hits(raw: Any, path: str) -> NestedInnerHits:
+    if not isinstance(raw, Mapping):
+        raise ParsingError("[inner_hits] must be an object")
+    for key in raw:
+        if key not in _INNER_HITS_KEYS:
+            raise IllegalArgumentError(f"[inner_hits] option [{key}] is not supported by Isthmus")
+    numbers = {}
+    for key, default in (("from", 0), ("size", 3)):
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ParsingError(f"[inner_hits] failed to parse field [{key}]")
+        numbers[key] = value
+    return NestedInnerHits(
+        name=str(raw.get("name", path)),
+        from_=numbers["from"],
+        size=numbers["size"],
+        source=raw.get("_source", True) is not False,
+    )
+
+
+def inner_hits(
+    query: dsl.Query | None,
+    index: str,
+    doc_id: str,
+    source: Mapping[str, Any],
+    mapping: IndexMapping,
+    now_ms: int,
+) -> dict[str, Any]:
+    """The ``inner_hits`` of one hit: for each nested query asking for them, the hit's
+    objects that match its inner query (``source`` is what the caller may see)."""
+    out: dict[str, Any] = {}
+    for q in _nested_queries(query):
+        spec = q.inner_hits
+        if spec is None or not check_path(q.path, mapping, True):
+            continue
+        pred = compile_query(q.query, mapping, now_ms=now_ms)
+        objects = [
+            (offset, obj)
+            for offset, obj in enumerate(nested_objects(source, q.path))
+            if pred(EvalDoc(doc_id, obj))
+        ]
+        hits = []
+        for offset, obj in objects[spec.from_ : spec.from_ + spec.size]:
+            hit: dict[str, Any] = {
+                "_index": index,
+                "_id": doc_id,
+                "_nested": {"field": q.path, "offset": offset},
+                "_score": 1.0,
+            }
+            if spec.source:
+                hit["_source"] = _unrooted(obj, q.path)
+            hits.append(hit)
+        out[spec.name] = {
+            "hits": {
+                "total": {"value": len(objects), "relation": "eq"},
+                "max_score": 1.0 if objects else None,
+                "hits": hits,
+            }
+        }
+    return out
+
+
+def asks_inner_hits(query: dsl.Query | None) -> bool:
+    return any(q.inner_hits is not None for q in _nested_queries(query))
+
+
+def _nested_queries(query: dsl.Query | None) -> list[Nested]:
+    """The nested queries of a query tree, in tree order."""
+    out: list[Nested] = []
+    stack: list[Any] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(reversed(node))
+        elif isinstance(node, dsl.Query):
+            if isinstance(node, Nested):
+                out.append(node)
+            stack.extend(
+                reversed([getattr(node, f.name) for f in fields(node) if f.name != "name"])
+            )
+    return out
+
+
+def _unrooted(rooted: Mapping[str, Any], path: str) -> Any:
+    node: Any = rooted
+    for part in path.split("."):
+        node = node[part]
+    return node
 
 
 def IllegalScoreMode(mode: str) -> ParsingError:
