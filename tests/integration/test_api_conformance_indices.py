@@ -59,3 +59,104 @@ def test_stats_unknown_metric_is_es_400_with_a_suggestion(es: Elasticsearch, idx
     assert body["error"]["reason"] == (
         "request [/_stats/_all,docs] contains _all and individual metrics [_all,docs]"
     )
+
+
+# --- _aliases -------------------------------------------------------------------------------------
+
+
+def test_aliases_reports_each_action_when_one_fails(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    resp = es.indices.update_aliases(
+        actions=[
+            {"add": {"index": idx, "alias": f"{idx}-new"}},
+            {"remove": {"index": idx, "alias": f"{idx}-absent"}},
+        ]
+    )
+    assert resp.body == {
+        "acknowledged": True,
+        "errors": True,
+        "action_results": [
+            {"action": {"type": "add", "indices": [idx], "aliases": [f"{idx}-new"]}, "status": 200},
+            {
+                "action": {"type": "remove", "indices": [idx], "aliases": [f"{idx}-absent"]},
+                "status": 404,
+                "error": {
+                    "type": "aliases_not_found_exception",
+                    "reason": f"aliases [{idx}-absent] missing",
+                    "resource.type": "aliases",
+                    "resource.id": f"{idx}-absent",
+                },
+            },
+        ],
+    }
+    assert f"{idx}-new" in es.indices.get_alias(index=idx)[idx]["aliases"]
+    ok = es.indices.update_aliases(actions=[{"add": {"index": idx, "alias": f"{idx}-2"}}])
+    assert ok.body == {"acknowledged": True, "errors": False}
+
+
+def test_aliases_nothing_to_do_and_must_exist_fail_the_request(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(
+        lambda: es.indices.update_aliases(
+            actions=[{"remove": {"index": idx, "aliases": [f"{idx}-x", f"{idx}-y"]}}]
+        )
+    )
+    assert status == 404
+    assert body["error"]["type"] == "aliases_not_found_exception"
+    assert body["error"]["reason"] == f"aliases [{idx}-x, {idx}-y] missing"
+    assert body["error"]["resource.id"] == [f"{idx}-x", f"{idx}-y"]
+    # must_exist: true fails everything, the add included.
+    status, body = api_error(
+        lambda: es.indices.update_aliases(
+            actions=[
+                {"add": {"index": idx, "alias": f"{idx}-added"}},
+                {"remove": {"index": idx, "alias": f"{idx}-x", "must_exist": True}},
+            ]
+        )
+    )
+    assert (status, body["error"]["reason"]) == (404, f"aliases [{idx}-x] missing")
+    assert es.indices.get_alias(index=idx)[idx]["aliases"] == {}
+    # must_exist: false is the per-action result.
+    resp = es.indices.update_aliases(
+        actions=[
+            {"add": {"index": idx, "alias": f"{idx}-added"}},
+            {"remove": {"index": idx, "alias": f"{idx}-x", "must_exist": False}},
+        ]
+    )
+    assert resp["errors"] is True
+    assert [r["status"] for r in resp["action_results"]] == [200, 404]
+
+
+def test_alias_patterns_take_exclusions_after_a_wildcard(es: Elasticsearch, idx: str) -> None:
+    names = [f"{idx}-a", f"{idx}-ab", f"{idx}-keep"]
+    es.indices.create(index=idx, aliases={n: {} for n in names})
+    got = es.indices.get_alias(index=idx, name=f"{idx}-*,-{idx}-ab")
+    assert sorted(got[idx]["aliases"]) == [f"{idx}-a", f"{idx}-keep"]
+    # A name excluded later is not reported missing; one that is not there is.
+    got = es.options(ignore_status=404).indices.get_alias(
+        index=idx, name=f"{idx}-zz,{idx}-*,-{idx}-zz"
+    )
+    assert got.meta.status == 200
+    got = es.options(ignore_status=404).indices.get_alias(index=idx, name=f"{idx}-zz,{idx}-a")
+    assert (got.meta.status, got["error"]) == (404, f"alias [{idx}-zz] missing")
+    es.indices.update_aliases(
+        actions=[{"remove": {"index": idx, "aliases": ["*", f"-{idx}-keep"]}}]
+    )
+    assert list(es.indices.get_alias(index=idx)[idx]["aliases"]) == [f"{idx}-keep"]
+
+
+def test_aliases_of_closed_indices_are_listed_and_managed(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, aliases={f"{idx}-before": {}})
+    es.indices.close(index=idx)
+    es.indices.update_aliases(actions=[{"add": {"index": idx, "alias": f"{idx}-after"}}])
+    assert sorted(es.indices.get_alias(name=f"{idx}-*")[idx]["aliases"]) == [
+        f"{idx}-after",
+        f"{idx}-before",
+    ]
+    assert sorted(es.indices.get_alias(index=idx)[idx]["aliases"]) == [
+        f"{idx}-after",
+        f"{idx}-before",
+    ]
+    assert idx in es.indices.get_alias()
+    es.indices.delete_alias(index=idx, name=f"{idx}-before")
+    assert list(es.indices.get_alias(index=idx)[idx]["aliases"]) == [f"{idx}-after"]

@@ -14,7 +14,13 @@ from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.cluster import blocks
-from isthmus.cluster.alias_actions import AliasAction
+from isthmus.cluster.alias_actions import (
+    AliasAction,
+    AliasActionResult,
+    alias_matcher,
+    apply_alias_actions,
+    missing_aliases,
+)
 from isthmus.cluster.data_streams import (
     check_close,
     parent_of,
@@ -44,11 +50,9 @@ from isthmus.cluster.service import ClusterService
 from isthmus.cluster.templates import find_composable, merge_mappings, resolve_templates
 from isthmus.errors import (
     ActionRequestValidationError,
-    AliasesNotFoundError,
     ElasticsearchParseError,
     IllegalArgumentError,
     IndexNotFoundError,
-    InvalidAliasNameError,
     InvalidIndexNameError,
     ParsingError,
     ResourceAlreadyExistsError,
@@ -437,98 +441,43 @@ class IndicesActions:
     # --- aliases -----------------------------------------------------------------------------
 
     async def update_aliases(self, actions: list[AliasAction]) -> dict[str, Any]:
-        """Apply parsed (and, with security on, authorized) alias actions atomically."""
+        """Apply parsed (and, with security on, authorized) alias actions atomically; ES's
+        response: ``errors``, and each action's result when one failed."""
+        results: list[AliasActionResult] = []
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
-            indices = dict(state.indices)
-            for action in actions:
-                found: set[str] = set()
-                kind, exprs, aliases, spec = (
-                    action.kind,
-                    action.indices,
-                    action.aliases,
-                    action.spec,
-                )
-                # Concrete indices only: an alias in the index field is ES's 400, and a
-                # wildcard never reaches an index through an alias.
-                options = IndicesOptions(
-                    expand_open=True, expand_closed=True, forbid_closed=False, ignore_aliases=True
-                )
-                current_state = replace(state, indices=indices)
-                targets = list(
-                    dict.fromkeys(
-                        r.index.name for e in exprs for r in resolve(current_state, e, options)
-                    )
-                )
-                blocked = blocks.check(
-                    state, blocks.Level.METADATA_WRITE, [indices[n] for n in targets]
-                )
-                if blocked is not None:
-                    raise blocked
-                for name in targets:
-                    meta = indices[name]
-                    current = dict(meta.aliases)
-                    if kind == "add":
-                        for alias in aliases:
-                            validate_alias_name(alias)
-                            if alias in indices:
-                                raise InvalidAliasNameError(
-                                    f"Invalid alias name [{alias}]: an index or data stream "
-                                    "exists with the same name as the alias"
-                                )
-                            current[alias] = AliasMetadata.from_json(alias, spec)
-                    elif kind == "remove":
-                        for alias in aliases:
-                            pattern = "*" if alias == "_all" else alias
-                            matched = [
-                                a
-                                for a in current
-                                if (a == pattern or ("*" in pattern and simple_match(a, pattern)))
-                                and (action.allowed_aliases is None or a in action.allowed_aliases)
-                            ]
-                            if matched:
-                                found.add(alias)
-                            elif action.spec.get("must_exist") is True:
-                                raise _aliases_missing(alias)
-                            for a in matched:
-                                del current[a]
-                    else:
-                        del indices[name]
-                        continue
-                    indices[name] = replace(
-                        meta,
-                        aliases=current,
-                        version=meta.version + 1,
-                        aliases_version=meta.aliases_version + 1,
-                    )
-                # An alias no target index had: ES's 404, unless must_exist is false.
-                missing = [a for a in aliases if a not in found]
-                if kind == "remove" and missing and action.must_exist:
-                    raise _aliases_missing(missing[0])
-            return replace(state, indices=indices)
+            updated, outcome = apply_alias_actions(state, actions)
+            results[:] = outcome
+            return updated
 
         await self.cluster.submit("index-aliases", change)
-        return {"acknowledged": True, "errors": False}
+        errors = any(r.error is not None for r in results)
+        out: dict[str, Any] = {"acknowledged": True, "errors": errors}
+        if errors:
+            out["action_results"] = [r.to_json() for r in results]
+        return out
 
     def get_aliases(
         self, expression: str | None, alias_expr: str | None, params: Mapping[str, str]
     ) -> tuple[dict[str, Any], list[str]]:
-        """Index → its (matching) aliases; also the requested alias names nothing matched."""
+        """Index → its (matching) aliases; also the requested alias names nothing matched.
+        Closed and hidden indices show too (ES's GetAliasesRequest defaults)."""
 
         wanted = split_expression(alias_expr) if alias_expr else []
-        targets = self.resolve(expression, params)
+        matches = alias_matcher(wanted)
+        every = IndicesOptions(expand_closed=True, expand_hidden=True, forbid_closed=False)
+        targets = self.resolve(expression, params, every)
         out: dict[str, Any] = {}
         found: set[str] = set()
         for t in targets:
             aliases = {}
             for name, alias in t.index.aliases.items():
-                if not wanted or any(simple_match(name, w) or w == "_all" for w in wanted):
+                if matches(name):
                     aliases[name] = alias.to_json()
                     found.add(name)
             if aliases or not wanted:
                 out[t.index.name] = {"aliases": aliases}
-        missing = [w for w in wanted if "*" not in w and w != "_all" and w not in found]
-        return out, missing
+        return out, missing_aliases(wanted, found)
 
     # --- refresh / stats / get ---------------------------------------------------------------
 
@@ -557,12 +506,6 @@ class IndicesActions:
             if parent is not None:  # ES names the stream a backing index belongs to
                 out[meta.name]["data_stream"] = parent.name
         return out
-
-
-def _aliases_missing(alias: str) -> AliasesNotFoundError:
-    return AliasesNotFoundError(
-        f"aliases [{alias}] missing", extra={"resource.type": "aliases", "resource.id": alias}
-    )
 
 
 def _list(value: Any) -> list[str]:
