@@ -708,6 +708,10 @@ def test_knn_search(es: Elasticsearch, vectors: str) -> None:
         index="ft-vectors-a", knn={"field": "v", "query_vector": [0.9, 0, 0], "k": 1}
     )
     assert _ids(via_alias) == ["1"]
+    es.index(index=vectors, id="5", document={"kind": "c"}, refresh=True)
+    with_vector = _hits(es, vectors, {"exists": {"field": "v"}})
+    assert with_vector == ["1", "2", "3", "4"]
+    es.delete(index=vectors, id="5", refresh=True)
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import tantivy
 
 from isthmus.errors import QueryShardError
 from isthmus.index.dates import DateParseError
-from isthmus.index.field_types import FieldSpec
+from isthmus.index.field_types import COMPLETION, DENSE_VECTOR, FieldSpec
 from isthmus.index.ip import IpParseError, cidr_bounds, parse_ip
+from isthmus.index.mapping import source_values
 from isthmus.search.datemath import resolve_date_math
 
 _NANOS_PER_MILLI = 1_000_000
@@ -202,3 +204,23 @@ def string_range(
     if len(parts) == 1:
         return parts[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
+
+
+# Field types kept in ``_source`` only (no tantivy field): exists reads the sources.
+SOURCE_ONLY_TYPES = (DENSE_VECTOR, COMPLETION)
+
+
+def source_exists(
+    spec: FieldSpec, schema: tantivy.Schema, searcher: tantivy.Searcher | None
+) -> tantivy.Query:
+    """The ``_id`` terms of the shard's documents that hold a value for ``spec``."""
+    if searcher is None:
+        return tantivy.Query.empty_query()
+    ids: list[Any] = []
+    for _score, addr in searcher.search(tantivy.Query.all_query(), max(searcher.num_docs, 1)).hits:
+        doc = searcher.doc(addr)
+        if source_values(orjson.loads(bytes(doc.get_first("_src") or b"{}")), spec):
+            ids.append(str(doc.get_first("_id")))
+    if not ids:
+        return tantivy.Query.empty_query()
+    return tantivy.Query.term_set_query(schema, "_id", ids)

@@ -479,6 +479,8 @@ class Translator:
         for spec in specs:
             tfield = self.schema.field(spec.path)
             if tfield is None:
+                if spec.type in field_queries.SOURCE_ONLY_TYPES:
+                    clauses.append(field_queries.source_exists(spec, self._s, self.searcher))
                 continue
             if spec.type == TEXT:
                 clauses.append(tantivy.Query.regex_query(self._s, tfield.name, ".*"))
