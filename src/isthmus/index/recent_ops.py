@@ -80,7 +80,8 @@ class RecentOps:
         if not rows:
             return
         if now > self._wanted_until:
-            self.clear()
+            if self._rows:
+                self.clear()
             return
         start = int(rows[0][0])
         if int(rows[-1][0]) - start != len(rows) - 1:
