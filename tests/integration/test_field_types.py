@@ -196,6 +196,27 @@ def test_ip_queries(es: Elasticsearch, ips: str) -> None:
     assert resp["hits"]["hits"][1]["_source"] == {"addr": ["10.0.0.10", "::ffff:192.168.1.10"]}
     aggs = es.search(index=ips, size=0, aggs={"a": {"terms": {"field": "addr", "size": 3}}})
     assert aggs["aggregations"]["a"]["buckets"][0] == {"key": "192.168.1.10", "doc_count": 2}
+    ranges = es.search(
+        index=ips,
+        size=0,
+        aggs={
+            "r": {
+                "ip_range": {
+                    "field": "addr",
+                    "ranges": [
+                        {"to": "10.0.0.5"},
+                        {"from": "10.0.0.5"},
+                        {"mask": "192.168.1.0/25"},
+                    ],
+                }
+            }
+        },
+    )
+    assert ranges["aggregations"]["r"]["buckets"] == [
+        {"key": "*-10.0.0.5", "to": "10.0.0.5", "doc_count": 1},
+        {"key": "10.0.0.5-*", "from": "10.0.0.5", "doc_count": 4},
+        {"key": "192.168.1.0/25", "from": "192.168.1.0", "to": "192.168.1.128", "doc_count": 2},
+    ]
     status, body = api_error(lambda: es.search(index=ips, query={"term": {"addr": "nope"}}))
     assert status == 400
     assert "'nope' is not an IP string literal." in str(body)

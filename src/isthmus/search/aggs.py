@@ -26,6 +26,7 @@ from isthmus.search import (
     aggs_bucket,
     aggs_geo,
     aggs_histogram,
+    aggs_ip,
     aggs_metric,
     aggs_range,
     aggs_terms,
@@ -78,6 +79,7 @@ _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
     "geo_bounds": (aggs_geo.parse_geo_bounds, frozenset(aggs_geo.GEO_BOUNDS_PARAMS)),
     "geo_centroid": (aggs_geo.parse_geo_centroid, frozenset(aggs_geo.GEO_CENTROID_PARAMS)),
     "nested": (nested.parse_nested_agg, frozenset(nested.NESTED_AGG_PARAMS)),
+    "ip_range": (aggs_ip.parse_ip_range, frozenset(aggs_ip.IP_RANGE_PARAMS)),
 }
 
 # Types whose body is not a parameter object (``filter``'s body is a query).
@@ -89,7 +91,7 @@ _NOT_IMPLEMENTED = frozenset({
     "bucket_selector", "bucket_sort", "categorize_text", "children", "composite",
     "cumulative_cardinality", "cumulative_sum", "derivative", "diversified_sampler",
     "extended_stats_bucket", "frequent_item_sets", "geo_distance",
-    "geohash_grid", "geotile_grid", "inference", "ip_prefix", "ip_range", "matrix_stats",
+    "geohash_grid", "geotile_grid", "inference", "ip_prefix", "matrix_stats",
     "max_bucket", "median_absolute_deviation", "min_bucket", "moving_fn", "multi_terms",
     "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",
     "rare_terms", "rate", "reverse_nested", "sampler", "scripted_metric", "serial_diff",

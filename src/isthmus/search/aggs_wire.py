@@ -69,6 +69,7 @@ from isthmus.search.aggs_histogram import (
     HistogramResult,
     NumericRounding,
 )
+from isthmus.search.aggs_ip import IpRange, IpRangeBucket, IpRangeResult
 from isthmus.search.aggs_metric import (
     CardinalityResult,
     CompensatedSum,
@@ -633,7 +634,10 @@ _ALLOWED: tuple[type, ...] = (
     TopHitsResult,
     GeoBoundsResult,
     GeoCentroidResult,
+    IpRangeResult,
     # what they hold
+    IpRangeBucket,
+    IpRange,
     Bucket,
     BucketOrder,
     OrderKey,

@@ -71,3 +71,20 @@ def test_nested_aggregation_counts_objects() -> None:
     body = {"c": {"nested": {"path": "c"}, "aggs": {"s": {"sum": {"field": "c.n"}}}}}
     out = _run(body, _docs({"c": [{"n": 1}, {"n": 2}]}, {"c": {"n": 4}}, {}))
     assert out["c"] == {"doc_count": 3, "s": {"value": 7.0}}
+
+
+def test_ip_range_through_the_wire() -> None:
+    body = {
+        "r": {
+            "ip_range": {
+                "field": "ip",
+                "keyed": True,
+                "ranges": [{"mask": "10.0.0.0/31"}, {"from": "10.0.0.2", "key": "rest"}],
+            }
+        }
+    }
+    out = _run(body, _docs({"ip": "10.0.0.1"}, {"ip": "10.0.0.9"}), _docs({"ip": "10.0.0.0"}))
+    assert out["r"]["buckets"] == {
+        "10.0.0.0/31": {"from": "10.0.0.0", "to": "10.0.0.2", "doc_count": 2},
+        "rest": {"from": "10.0.0.2", "doc_count": 1},
+    }
