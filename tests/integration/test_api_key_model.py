@@ -282,3 +282,27 @@ def test_remote_anonymous_role_never_applies(
         resolved = es.indices.resolve_cluster(name=f"{ALIAS}:*")
         assert resolved[ALIAS]["connected"] is True
         assert es.search(index=f"{ALIAS}:metrics-*")["hits"]["total"]["value"] == 0
+        # _resolve/cluster as ES answers it: a wildcard narrows (no match, no error); a name the
+        # key does not cover is the remote's 403 text, and a covered name that does not exist is
+        # "no such index", both with connected true and no matching_indices.
+        wildcard = es.indices.resolve_cluster(name=f"{ALIAS}:metrics-*")[ALIAS]
+        assert (wildcard["matching_indices"], "error" in wildcard) == (False, False)
+        uncovered = es.indices.resolve_cluster(name=f"{ALIAS}:{INDEX}")[ALIAS]
+        assert uncovered["connected"] is True and "matching_indices" not in uncovered
+        assert uncovered["error"].startswith(
+            "action [indices:admin/resolve/cluster] towards remote cluster is unauthorized for"
+        )
+        assert f"on indices [{INDEX}]" in uncovered["error"]
+        missing = es.indices.resolve_cluster(name=f"{ALIAS}:metrics-nope")[ALIAS]
+        assert missing == {
+            "connected": True,
+            "skip_unavailable": missing["skip_unavailable"],
+            "error": "no such index [metrics-nope]",
+        }
+        admin = _client(lab, "elastic", ELASTIC_PASSWORD)
+        local = admin.indices.resolve_cluster(name="nope-local")["(local)"]
+        assert local == {
+            "connected": True,
+            "skip_unavailable": False,
+            "error": "no such index [nope-local]",
+        }

@@ -104,9 +104,14 @@ class CrossClusterActions:
         out: dict[str, Any] = {}
         if grouped.local is not None:
             entry: dict[str, Any] = {"connected": True, "skip_unavailable": False}
-            if with_expression:
-                entry["matching_indices"] = self._matches(list(grouped.local), subject)
-            entry["version"] = short_version()
+            try:
+                if with_expression:
+                    # The caller's rights on explicit names were checked with the request.
+                    self._check_named(list(grouped.local), None)
+                    entry["matching_indices"] = self._matches(list(grouped.local), subject)
+                entry["version"] = short_version()
+            except IndexNotFoundError as exc:
+                entry["error"] = exc.reason
             out[LOCAL_DISPLAY] = entry
         answers = await asyncio.gather(
             *(
@@ -143,7 +148,8 @@ class CrossClusterActions:
                 f"Request timed out before receiving a response from the remote cluster [{alias}]"
             )
             return entry
-        except SecurityError as exc:
+        except (SecurityError, IndexNotFoundError) as exc:
+            # The remote answered: it is connected, and its refusal is the error (ES's order).
             entry["connected"] = True
             entry["error"] = exc.reason
             return entry
@@ -155,6 +161,23 @@ class CrossClusterActions:
             entry["matching_indices"] = answer.matching_indices
         entry["version"] = answer.version
         return entry
+
+    def _check_named(self, names: list[str], subject: Subject | None) -> None:
+        """What ES's resolve cluster refuses on the cluster that owns the indices: a name given
+        without wildcards that the caller may not use (the 403 text, authorization first) or
+        that does not exist (``no such index [x]``); wildcards only narrow, never fail."""
+        explicit = [
+            n
+            for n in names
+            if not n.startswith("-") and n != "_all" and "*" not in n and "?" not in n
+        ]
+        if subject is not None:
+            self.authorizer.check_indices(subject, RESOLVE_CLUSTER_ACTION, explicit)
+        state = self.cluster.state
+        known = {*state.indices, *state.aliases(), *streams(state)}
+        for name in explicit:
+            if name not in known:
+                raise IndexNotFoundError(name)
 
     def _matches(self, names: list[str], subject: Subject | None) -> bool:
         try:
@@ -220,6 +243,7 @@ class CrossClusterActions:
     async def _on_resolve_cluster(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = ResolveClusterRequest.from_payload(payload)
         names = local_names(list(request.indices))
+        self._check_named(names, ctx.caller)
         matching = bool(names) and self._matches(names, ctx.caller)
         return ResolveClusterResponse(matching, short_version()).to_payload()
 
