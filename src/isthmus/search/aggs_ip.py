@@ -137,9 +137,12 @@ class IpRangeAgg(Agg):
             )
             for r in self.ranges
         ]
+        missing = None if self.ref.missing is None else _address(self.ref.missing, "missing")
         members: list[list[AggDoc]] = [[] for _ in self.ranges]
         for doc in docs:
             numbers = [v.number for v in ctx.values(doc, spec)] if spec is not None else []
+            if not numbers and missing is not None:
+                numbers = [missing.number]
             for i, (low, high) in enumerate(bounds):
                 if any((low is None or n >= low) and (high is None or n < high) for n in numbers):
                     members[i].append(doc)

@@ -83,8 +83,9 @@ def test_ip_range_through_the_wire() -> None:
             }
         }
     }
-    out = _run(body, _docs({"ip": "10.0.0.1"}, {"ip": "10.0.0.9"}), _docs({"ip": "10.0.0.0"}))
+    body["r"]["ip_range"]["missing"] = "10.0.0.1"
+    out = _run(body, _docs({"ip": "10.0.0.1"}, {"ip": "10.0.0.9"}), _docs({"ip": "10.0.0.0"}, {}))
     assert out["r"]["buckets"] == {
-        "10.0.0.0/31": {"from": "10.0.0.0", "to": "10.0.0.2", "doc_count": 2},
+        "10.0.0.0/31": {"from": "10.0.0.0", "to": "10.0.0.2", "doc_count": 3},
         "rest": {"from": "10.0.0.2", "doc_count": 1},
     }
