@@ -160,3 +160,57 @@ def test_aliases_of_closed_indices_are_listed_and_managed(es: Elasticsearch, idx
     assert idx in es.indices.get_alias()
     es.indices.delete_alias(index=idx, name=f"{idx}-before")
     assert list(es.indices.get_alias(index=idx)[idx]["aliases"]) == [f"{idx}-after"]
+
+
+# --- _cluster/health --------------------------------------------------------------------------------
+
+
+def test_health_level_shards_has_es_shard_entries(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"number_of_shards": 2, "number_of_replicas": 1})
+    health = es.cluster.health(index=idx, level="shards")
+    index = health["indices"][idx]
+    assert list(index) == [
+        "status",
+        "number_of_shards",
+        "number_of_replicas",
+        "active_primary_shards",
+        "active_shards",
+        "relocating_shards",
+        "initializing_shards",
+        "unassigned_shards",
+        "unassigned_primary_shards",
+        "shards",
+    ]
+    assert index["shards"] == {
+        str(n): {
+            "status": "yellow",
+            "primary_active": True,
+            "active_shards": 1,
+            "relocating_shards": 0,
+            "initializing_shards": 0,
+            "unassigned_shards": 1,
+            "unassigned_primary_shards": 0,
+        }
+        for n in (0, 1)
+    }
+    assert "shards" not in es.cluster.health(index=idx, level="indices")["indices"][idx]
+    status, body = api_error(lambda: es.cluster.health(index=idx, level="nodes"))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == (
+        "level parameter must be one of [cluster] or [indices] or [shards] but was [nodes]"
+    )
+
+
+def test_health_counts_a_closed_index_like_an_open_one(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"number_of_shards": 2, "number_of_replicas": 1})
+    es.indices.close(index=idx)
+    # Closed indices keep their shards allocated (ES 7.2+): yellow with one replica per shard.
+    health = es.cluster.health(index=idx, level="shards", timeout="1s")
+    assert health["status"] == "yellow"
+    assert (health["active_primary_shards"], health["unassigned_shards"]) == (2, 2)
+    index = health["indices"][idx]
+    assert (index["status"], index["active_primary_shards"]) == ("yellow", 2)
+    assert index["shards"]["1"]["primary_active"] is True
+    es.indices.put_settings(index=idx, settings={"number_of_replicas": 0})
+    assert es.cluster.health(index=idx)["status"] == "green"

@@ -20,6 +20,7 @@ from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, __version__, xcontent
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.shard_health import IndexHealth, check_level, worst
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError
 from isthmus.index.service import IndicesService
 from isthmus.settings.catalog import all_settings, find
@@ -246,30 +247,25 @@ class ClusterActions:
 
     # --- health -------------------------------------------------------------------------------
 
+    def _index_health(self, meta: IndexMetadata) -> IndexHealth:
+        running = (s.shard_id.shard for s in self.indices.shards_of(meta)) if meta.is_open else ()
+        return IndexHealth.of(meta, running)
+
     def index_health(self, meta: IndexMetadata) -> str:
-        if not meta.is_open:
-            return "green"
-        open_shards = len(self.indices.shards_of(meta))
-        if open_shards < meta.number_of_shards:
-            return "red"
-        return "yellow" if meta.number_of_replicas > 0 else "green"
+        return self._index_health(meta).status
 
     def health_body(self, expression: str | None, level: str = "cluster") -> dict[str, Any]:
         state = self.cluster.state
+        # ES's ClusterHealthRequest: lenient, wildcards reach open, closed and hidden indices.
+        options = IndicesOptions(
+            expand_open=True,
+            expand_closed=True,
+            expand_hidden=True,
+            forbid_closed=False,
+            ignore_unavailable=True,
+        )
         metas = (
-            [
-                r.index
-                for r in resolve(
-                    state,
-                    expression,
-                    IndicesOptions(
-                        expand_open=True,
-                        expand_closed=True,
-                        forbid_closed=False,
-                        ignore_unavailable=True,
-                    ),
-                )
-            ]
+            [r.index for r in resolve(state, expression, options)]
             if expression
             else list(state.indices.values())
         )
@@ -279,17 +275,19 @@ class ClusterActions:
             for part in (expression or "").split(",")
             if part and part != "_all" and not part.startswith("-")
         )
-        primaries = sum(len(self.indices.shards_of(m)) for m in metas if m.is_open)
-        unassigned = sum(m.number_of_shards * m.number_of_replicas for m in metas if m.is_open)
-        unassigned_pri = sum(
-            m.number_of_shards - len(self.indices.shards_of(m)) for m in metas if m.is_open
-        )
-        status = "red" if missing else "green"
-        for meta in metas:
-            h = self.index_health(meta)
-            if _STATUS_RANK[h] > _STATUS_RANK[status]:
-                status = h
-        total = primaries + unassigned + unassigned_pri
+        healths = [self._index_health(m) for m in metas]
+        totals = {
+            key: sum(h.totals()[key] for h in healths)
+            for key in (
+                "active_primary_shards",
+                "active_shards",
+                "unassigned_shards",
+                "unassigned_primary_shards",
+            )
+        }
+        status = worst((h.status for h in healths), "red" if missing else "green")
+        active = totals["active_shards"]
+        total = active + totals["unassigned_shards"]
         body: dict[str, Any] = {
             "cluster_name": self.node.settings.cluster_name,
             "status": status,
@@ -298,33 +296,20 @@ class ClusterActions:
             "number_of_data_nodes": 1
             if any(r.startswith("data") for r in self.node.settings.roles)
             else 0,
-            "active_primary_shards": primaries,
-            "active_shards": primaries,
+            "active_primary_shards": totals["active_primary_shards"],
+            "active_shards": active,
             "relocating_shards": 0,
             "initializing_shards": 0,
-            "unassigned_shards": unassigned + unassigned_pri,
-            "unassigned_primary_shards": unassigned_pri,
+            "unassigned_shards": totals["unassigned_shards"],
+            "unassigned_primary_shards": totals["unassigned_primary_shards"],
             "delayed_unassigned_shards": 0,
             "number_of_pending_tasks": 0,
             "number_of_in_flight_fetch": 0,
             "task_max_waiting_in_queue_millis": 0,
-            "active_shards_percent_as_number": 100.0 if total == 0 else primaries * 100.0 / total,
+            "active_shards_percent_as_number": 100.0 if total == 0 else active * 100.0 / total,
         }
         if level in ("indices", "shards"):
-            body["indices"] = {
-                m.name: {
-                    "status": self.index_health(m),
-                    "number_of_shards": m.number_of_shards,
-                    "number_of_replicas": m.number_of_replicas,
-                    "active_primary_shards": len(self.indices.shards_of(m)),
-                    "active_shards": len(self.indices.shards_of(m)),
-                    "relocating_shards": 0,
-                    "initializing_shards": 0,
-                    "unassigned_shards": m.number_of_shards * m.number_of_replicas,
-                    "unassigned_primary_shards": 0,
-                }
-                for m in metas
-            }
+            body["indices"] = {h.meta.name: h.to_json(level) for h in healths}
         return body
 
     async def health(
@@ -337,7 +322,7 @@ class ClusterActions:
             raise IllegalArgumentError(f"unknown cluster health status [{wanted}]")
         timeout = parse_time(params.get("timeout", "30s"), "timeout").seconds
         deadline = time.monotonic() + timeout
-        level = params.get("level", "cluster")
+        level = check_level(params.get("level"))
         while True:
             body = self.health_body(expression, level)
             target = wanted if wanted is not None else ("yellow" if expression else None)
