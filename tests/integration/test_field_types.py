@@ -391,6 +391,8 @@ def test_alias_field(es: Elasticsearch) -> None:
     )
     assert _ids(resp) == ["2", "3", "1"]
     assert resp["aggregations"]["s"]["value"] == 60
+    caps = es.field_caps(index=idx, fields="route_length_miles")["fields"]
+    assert list(caps["route_length_miles"]) == ["long"]
     status, body = api_error(
         lambda: es.index(index=idx, id="x", document={"route_length_miles": 5})
     )

@@ -80,6 +80,17 @@ class FieldCapsActions:
                     continue  # field-level security hides it
                 if any(simple_match(path, f) for f in fields):
                     caps[path] = [spec.es_type, spec.indexed, spec.type in _AGGREGATABLE, False]
+            for alias in meta.mapping.aliases:  # an alias has its target's capabilities
+                target = meta.mapping.field(alias)
+                if target is None or not any(simple_match(alias, f) for f in fields):
+                    continue
+                if restriction is None or restriction.shows_mapped_field(alias, meta.mapping):
+                    caps[alias] = [
+                        target.es_type,
+                        target.indexed,
+                        target.type in _AGGREGATABLE,
+                        False,
+                    ]
             for path in meta.mapping.object_paths():
                 if any(simple_match(path, f) for f in fields) and path not in caps:
                     caps[path] = ["object", False, False, False]
