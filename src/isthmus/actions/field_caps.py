@@ -81,14 +81,14 @@ class FieldCapsActions:
                 if any(simple_match(path, f) for f in fields):
                     caps[path] = [spec.es_type, spec.indexed, spec.type in _AGGREGATABLE, False]
             for alias in meta.mapping.aliases:  # an alias has its target's capabilities
-                target = meta.mapping.field(alias)
-                if target is None or not any(simple_match(alias, f) for f in fields):
+                aliased = meta.mapping.field(alias)
+                if aliased is None or not any(simple_match(alias, f) for f in fields):
                     continue
                 if restriction is None or restriction.shows_mapped_field(alias, meta.mapping):
                     caps[alias] = [
-                        target.es_type,
-                        target.indexed,
-                        target.type in _AGGREGATABLE,
+                        aliased.es_type,
+                        aliased.indexed,
+                        aliased.type in _AGGREGATABLE,
                         False,
                     ]
             for path in meta.mapping.object_paths():
