@@ -120,6 +120,7 @@ class CrossClusterSearchHandlers:
             collect_all=request.collect_all,
             filters=request.filters,
             restriction=restriction,
+            cluster_alias=request.cluster_alias,
         )
         if restriction is not None:
             # Field-level security is applied here: the coordinator never sees hidden fields.
@@ -141,7 +142,9 @@ class CrossClusterSearchHandlers:
             expression = self._authorized(ctx.caller, SEARCH_ACTION, expression, params)
             restrictions = self._restrictions(ctx.caller, expression.split(","))
         req = await self.search.parse_off_loop(expression, request.body, params)
-        partial = await self.search.search_partial(expression, req, params, restrictions)
+        partial = await self.search.search_partial(
+            expression, req, params, restrictions, cluster_alias=request.cluster_alias
+        )
         answer = RemoteSearchResponse(
             hits=self.search.render_hits(req, partial, partial.hits, restrictions),
             total=partial.total,

@@ -69,6 +69,8 @@ _FORWARDED_PARAMS = (
     "allow_no_indices",
     "expand_wildcards",
     "ignore_throttled",
+    # Each cluster pre-filters its own shards (its skipped ones add up in `_shards.skipped`).
+    "pre_filter_shard_size",
 )
 
 _COUNT_PARAMS = (
@@ -252,7 +254,7 @@ class CrossClusterSearch:
                 channel = await self.cross.remote.channel_for_request(part.key)
                 answer = await channel.request(
                     SEARCH_ACTION,
-                    RemoteSearchRequest(tuple(names), body, params).to_payload(),
+                    RemoteSearchRequest(tuple(names), body, params, part.key).to_payload(),
                     self.cross.remote.headers(part.key, subject, SEARCH_ACTION),
                     timeout=None,
                 )
@@ -384,6 +386,7 @@ class _RemoteShardSet:
             now_ms=now_ms,
             collect_all=collect_all,
             filters=target.filters,
+            cluster_alias=alias,
         )
         answer = await channel.request(
             QUERY_PHASE_ACTION,

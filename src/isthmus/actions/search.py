@@ -63,6 +63,7 @@ from isthmus.search.collapse import InnerHits
 from isthmus.search.completion import ShardView
 from isthmus.search.fetch_fields import docvalue_fields, fetch_fields
 from isthmus.search.highlight import highlight
+from isthmus.search.index_field import qualified_index
 from isthmus.search.matched_queries import MatchedQueries
 from isthmus.search.request import SearchRequest, SortField, parse_search
 from isthmus.search.response import (
@@ -147,9 +148,11 @@ class SearchActions:
         restrictions: IndexRestrictions | None,
         remote: RemoteShards | None = None,
         params: Mapping[str, str] | None = None,
+        cluster_alias: str | None = None,
     ) -> tuple[list[ShardResult], list[_ShardFailure], int, int]:
         """The shards' results and failures, how many shards the search had and how many of
-        them the can-match pre-filter skipped."""
+        them the can-match pre-filter skipped. ``cluster_alias``: the search runs for that
+        cluster's coordinator (see ``search_partial``)."""
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         boosts = self._index_boosts(req, params)
@@ -161,7 +164,9 @@ class SearchActions:
         skipped: set[int] = set()
         limit = req.pre_filter_shard_size
         if limit is not None and len(local) + len(keys) > limit:
-            skipped = await self.indices.run_search(self._cannot_match, req, local, now_ms)
+            skipped = await self.indices.run_search(
+                self._cannot_match, req, local, now_ms, cluster_alias
+            )
             if len(skipped) == len(local) and not keys:
                 skipped.discard(0)  # ES searches one shard anyway, for the response's shape
         for position, (target, shard) in enumerate(local):
@@ -186,6 +191,7 @@ class SearchActions:
                 max_regex_length=_max_regex_length(meta),
                 index_boost=boosts.get(meta.name, 1.0),
                 max_rescore_window=_max_rescore_window(meta),
+                cluster_alias=cluster_alias,
                 max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
             )
             jobs.append(self.indices.run_search(fn))
@@ -215,7 +221,11 @@ class SearchActions:
         return results, failures, len(keys) + len(skipped), len(skipped)
 
     def _cannot_match(
-        self, req: SearchRequest, local: list[tuple[Resolved, Any]], now_ms: int
+        self,
+        req: SearchRequest,
+        local: list[tuple[Resolved, Any]],
+        now_ms: int,
+        cluster_alias: str | None = None,
     ) -> set[int]:
         """Positions of the shards the query cannot match (the can-match pre-filter; runs in
         the search pool)."""
@@ -225,7 +235,7 @@ class SearchActions:
             try:
                 matches = can_match(
                     req.query,
-                    index=target.index.name,
+                    index=qualified_index(cluster_alias, target.index.name),
                     schema=schema,
                     searcher=searcher,
                     mapping=target.index.mapping,
@@ -459,11 +469,15 @@ class SearchActions:
         collect_all: bool = False,
         remote: RemoteShards | None = None,
         include_local: bool = True,
+        cluster_alias: str | None = None,
     ) -> PartialSearch:
         """This cluster's part of a search: ranked hits (every match when ``collect_all``, else
         the first ``from + size``), the total, and the aggregations in their mergeable form.
 
         Cross-cluster search merges several of these (one per cluster) into one response.
+        ``cluster_alias`` is the alias another cluster's coordinator knows this one by, when the
+        search runs for it: then ``_index`` is ``<alias>:<index>`` in queries, sorts and
+        aggregations (hits keep the plain name: the coordinator prefixes them).
         """
         now_ms = int(self.clock() * 1000)
         targets = self._targets(expression, params) if include_local else []
@@ -476,6 +490,7 @@ class SearchActions:
             restrictions=restrictions,
             remote=remote,
             params=params,
+            cluster_alias=cluster_alias,
         )
         if failures and not results:
             raise self._phase_error(failures)
@@ -512,7 +527,14 @@ class SearchActions:
                 # 20,000 filters must not hold pings, health checks and other users' searches
                 # (the thread yields the interpreter every few milliseconds).
                 partial.aggs = await self.indices.run_search(
-                    self._aggregate, req, results, partial, now_ms, restrictions, targets
+                    self._aggregate,
+                    req,
+                    results,
+                    partial,
+                    now_ms,
+                    restrictions,
+                    targets,
+                    cluster_alias,
                 )
             except (ParsingError, SearchPhaseExecutionError):
                 raise
@@ -549,8 +571,10 @@ class SearchActions:
         collect_all: bool,
         filters: list[dict[str, Any]] | None,
         restriction: IndexRestriction | None,
+        cluster_alias: str | None = None,
     ) -> ShardResult:
-        """One shard's query and fetch for another cluster's coordinator."""
+        """One shard's query and fetch for another cluster's coordinator (which knows this
+        cluster as ``cluster_alias``, when it said so)."""
         meta = self.cluster.state.indices.get(index)
         if meta is None:
             raise IndexNotFoundError(index)
@@ -576,6 +600,7 @@ class SearchActions:
                     max_regex_length=_max_regex_length(meta),
                     index_boost=boost,
                     max_rescore_window=_max_rescore_window(meta),
+                    cluster_alias=cluster_alias,
                     max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
                 )
             )
@@ -764,6 +789,7 @@ class SearchActions:
         now_ms: int,
         restrictions: IndexRestrictions | None = None,
         targets: Sequence[Resolved] = (),
+        cluster_alias: str | None = None,
     ) -> dict[str, AggResult]:
         """The mergeable aggregation results (runs in the search pool: see search_partial)."""
         from isthmus.search.aggs import AggDoc, AggLimits, collect_aggs, parse_aggs
@@ -773,11 +799,12 @@ class SearchActions:
         docs = []
         for r in results:
             restriction = _restriction(restrictions, r.index)
+            doc_index = qualified_index(cluster_alias, r.index)
             for doc_id, score, src in r.agg_sources:
                 source = orjson.loads(src)
                 if restriction is not None:
                     source = restriction.source(source)
-                docs.append(AggDoc(index=r.index, id=doc_id, score=score, source=source))
+                docs.append(AggDoc(index=doc_index, id=doc_id, score=score, source=source))
         limits = AggLimits(
             max_buckets=self._max_buckets(),
             max_regex_length=min(

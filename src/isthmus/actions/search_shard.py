@@ -33,6 +33,7 @@ from isthmus.search.collapse import check_collapse_field
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.geo_queries import check_sort_field, geo_sort_value
+from isthmus.search.index_field import qualified_index
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.rescore import QueryRescorer, check_window
 from isthmus.search.response import compare_keys
@@ -214,12 +215,15 @@ def query_shard(
     restriction: IndexRestriction | None = None,
     max_regex_length: int = DEFAULT_MAX_REGEX_LENGTH,
     index_boost: float = 1.0,
+    cluster_alias: str | None = None,
     max_rescore_window: int = 10000,
     max_docvalue_fields: int = 100,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths.
     ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
-    shard's query."""
+    shard's query. ``cluster_alias`` is set when another cluster's search runs here: queries and
+    sorts on ``_index`` then see ``<alias>:<index>``, as ES's remote shards do."""
+    doc_index = qualified_index(cluster_alias, index)
     if not collect_all and req.from_ + req.size > max_window:
         raise IllegalArgumentError(
             f"Result window is too large, from + size must be less than or equal to: "
@@ -238,7 +242,9 @@ def query_shard(
     # The index's regexp limits, as ES's shards apply them while building the query.
     check_query_patterns(req.query, max_regex_length)
     check_query_patterns(req.post_filter, max_regex_length)
-    query = build_query(req.query, schema, mapping, now_ms, filters, restriction, index, searcher)
+    query = build_query(
+        req.query, schema, mapping, now_ms, filters, restriction, doc_index, searcher
+    )
     if index_boost != 1.0:
         query = tantivy.Query.boost_query(query, index_boost)
     post = None
@@ -246,7 +252,7 @@ def query_shard(
         post_filter = req.post_filter
         if restriction is not None:
             post_filter = restriction.query(post_filter, mapping)
-        post = Translator(schema, mapping, now_ms, index, searcher).translate(post_filter)
+        post = Translator(schema, mapping, now_ms, doc_index, searcher).translate(post_filter)
     # A field FLS hides sorts as missing everywhere (its index order would leak its values).
     hidden_sorts = {
         s.field
@@ -308,7 +314,7 @@ def query_shard(
             total = len(matched)
         for rescorer in req.rescore:
             rescore_query = build_query(
-                rescorer.query, schema, mapping, now_ms, None, restriction, index, searcher
+                rescorer.query, schema, mapping, now_ms, None, restriction, doc_index, searcher
             )
             matched = rescored(matched, rescorer, searcher, rescore_query, num_docs)
         scored: list[tuple[list[Any], ShardHit]] = []
@@ -326,7 +332,7 @@ def query_shard(
                 elif sort.field in hidden_sorts:
                     key.append(None)
                 elif sort.field == "_index":
-                    key.append(index)
+                    key.append(doc_index)
                 else:
                     key.append(sort_value(source, sort, mapping))
             hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)

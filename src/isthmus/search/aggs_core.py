@@ -92,7 +92,7 @@ class AggContext:
         """``doc`` as query evaluation sees it (the same object for the whole run)."""
         found = self._eval_docs.get(id(doc))
         if found is None:
-            found = self._eval_docs[id(doc)] = EvalDoc(doc.id, doc.source)
+            found = self._eval_docs[id(doc)] = EvalDoc(doc.id, doc.source, index=doc.index)
         return found
 
     def consume_buckets(self, count: int) -> None:

@@ -79,6 +79,7 @@ class ClusterPart:
     mapping: IndexMapping | None = None
     terminated_early: bool | None = None  # with terminate_after
     suggest: dict[str, Any] | None = None  # its suggest section (plain names)
+    num_reduce_phases: int = 1  # the reduce phases its own search ran
 
     @property
     def is_local(self) -> bool:
@@ -117,6 +118,7 @@ class ClusterPart:
         self.aggs = answer.aggs
         self.terminated_early = answer.terminated_early
         self.suggest = answer.suggest
+        self.num_reduce_phases = answer.num_reduce_phases
         for entries in (self.suggest or {}).values():
             for entry in entries if isinstance(entries, list) else []:
                 for option in entry.get("options", []):
@@ -187,6 +189,7 @@ def merge(req: SearchRequest, parts: list[ClusterPart], took: Callable[[], int])
         "took": took(),
         "timed_out": any(p.timed_out for p in ok),
         **terminated_section(_terminated_early(ok)),
+        **_reduce_phases_section(parts, ok),
         "_shards": shards_out,
         "_clusters": clusters_section(parts),
         "hits": hits_section(req, page, total, max(scores) if scores else None),
@@ -205,6 +208,17 @@ def merge(req: SearchRequest, parts: list[ClusterPart], took: Callable[[], int])
         sections = [p.suggest for p in ok if p.suggest is not None]
         body["suggest"] = merge_sections(req.suggest, sections, req.typed_keys)
     return body
+
+
+def _reduce_phases_section(parts: list[ClusterPart], ok: list[ClusterPart]) -> dict[str, int]:
+    """ES's ``num_reduce_phases``, shown when not 1. One cluster's answer is passed on as it
+    is (its own phases); several are merged, which is one more reduce on top of each answered
+    cluster's own (local and two remotes: 4)."""
+    if len(parts) == 1:
+        phases = parts[0].num_reduce_phases
+    else:
+        phases = 1 + sum(p.num_reduce_phases for p in ok)
+    return {} if phases == 1 else {"num_reduce_phases": phases}
 
 
 def _terminated_early(ok: list[ClusterPart]) -> bool | None:

@@ -29,14 +29,25 @@ from isthmus.search.aggs_core import AggResult
 
 @dataclass(frozen=True)
 class RemoteSearchRequest:
-    """One cluster's part of a search: its index names, the body and the URL parameters."""
+    """One cluster's part of a search: its index names, the body and the URL parameters, and
+    the alias the coordinator knows the cluster by (``cluster_alias``; absent from older
+    coordinators): the search runs with it, so ``_index`` is ``<alias>:<index>`` in queries,
+    sorts and aggregations there, as in ES (hits still travel with the plain name)."""
 
     indices: tuple[str, ...]
     body: Mapping[str, Any] | None
     params: Mapping[str, str]
+    cluster_alias: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {"indices": list(self.indices), "body": self.body, "params": self.params}
+        payload: dict[str, Any] = {
+            "indices": list(self.indices),
+            "body": self.body,
+            "params": self.params,
+        }
+        if self.cluster_alias is not None:
+            payload["cluster_alias"] = self.cluster_alias
+        return payload
 
     @classmethod
     def from_payload(cls, value: Any) -> RemoteSearchRequest:
@@ -46,7 +57,12 @@ class RemoteSearchRequest:
         body = value.get("body")
         if body is not None and not isinstance(body, dict):
             raise IllegalArgumentError("search request [body] must be a map")
-        return cls(indices, body, _params(value.get("params"), "search request"))
+        return cls(
+            indices,
+            body,
+            _params(value.get("params"), "search request"),
+            _alias(value.get("cluster_alias"), "search request"),
+        )
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ class RemoteSearchResponse:
     mapping: dict[str, Any] | None = None  # sent with aggregations only
     terminated_early: bool | None = None  # with terminate_after
     suggest: dict[str, Any] | None = None  # the cluster's suggest section (plain names)
+    # The reduce phases the remote ran (ES's num_reduce_phases; absent in the payload: one).
+    num_reduce_phases: int = 1
 
     def to_payload(self) -> dict[str, Any]:
         """The payload; encoding aggregations costs as much as the tree is large (20,000 filters,
@@ -91,6 +109,8 @@ class RemoteSearchResponse:
             payload["terminated_early"] = self.terminated_early
         if self.suggest is not None:
             payload["suggest"] = self.suggest
+        if self.num_reduce_phases != 1:
+            payload["num_reduce_phases"] = self.num_reduce_phases
         return payload
 
     @classmethod
@@ -115,8 +135,11 @@ class RemoteSearchResponse:
         max_score = value.get("max_score")
         took = value.get("took")
         shards = value.get("_shards")
+        phases = value.get("num_reduce_phases", 1)
         if (
-            not _is_int(total)
+            not _is_int(phases)
+            or phases < 1
+            or not _is_int(total)
             or not (max_score is None or _is_number(max_score))
             or not (took is None or _is_int(took))
             or not (shards is None or isinstance(shards, dict))
@@ -142,6 +165,7 @@ class RemoteSearchResponse:
             if value.get("terminated_early") is not None
             else None,
             suggest=value["suggest"] if isinstance(value.get("suggest"), dict) else None,
+            num_reduce_phases=phases,
         )
 
 
@@ -223,9 +247,11 @@ class QueryPhaseRequest:
     now_ms: int  # the coordinator's "now", so date math agrees across clusters
     collect_all: bool  # every match (scroll, aggregations), not only the top hits
     filters: list[dict[str, Any]] | None
+    # The alias the coordinator knows the remote by (see RemoteSearchRequest; older ones omit it).
+    cluster_alias: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "index": self.index,
             "shard": self.shard,
             "body": self.body,
@@ -234,6 +260,9 @@ class QueryPhaseRequest:
             "collect_all": self.collect_all,
             "filters": self.filters,
         }
+        if self.cluster_alias is not None:
+            payload["cluster_alias"] = self.cluster_alias
+        return payload
 
     @classmethod
     def from_payload(cls, value: Any) -> QueryPhaseRequest:
@@ -255,6 +284,7 @@ class QueryPhaseRequest:
             now_ms=now_ms,
             collect_all=bool(value.get("collect_all")),
             filters=filters,
+            cluster_alias=_alias(value.get("cluster_alias"), "query phase request"),
         )
 
 
@@ -271,6 +301,15 @@ def _params(value: Any, what: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise IllegalArgumentError(f"{what} [params] must be a map")
     return {str(k): str(v) for k, v in value.items()}
+
+
+def _alias(value: Any, what: str) -> str | None:
+    """The coordinator's alias for this cluster (absent: an older coordinator, no alias)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or ":" in value:
+        raise IllegalArgumentError(f"{what} [cluster_alias] must be a cluster alias")
+    return value
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

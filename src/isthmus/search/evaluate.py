@@ -50,6 +50,7 @@ from isthmus.search.evaluate_fields import (
     term_test,
 )
 from isthmus.search.evaluate_fulltext import match_test, multi_match_test, phrase_test
+from isthmus.search.index_field import index_field_matches, is_index_field_query
 from isthmus.search.term_patterns import regexp_regex, wildcard_regex
 
 
@@ -61,6 +62,20 @@ def matches(query: dsl.Query, doc: EvalDoc, mapping: IndexMapping, *, now_ms: in
 def compile_query(query: dsl.Query, mapping: IndexMapping, *, now_ms: int) -> Predicate:
     """``query`` as a reusable predicate; raises the request's 400 errors up front."""
     return _Compiler(mapping, now_ms).compile(query)
+
+
+def _index_test(query: dsl.Query) -> Predicate:
+    """A query on ``_index``: decided once per index name (its errors raised up front)."""
+    index_field_matches(query, "")
+    decided: dict[str, bool] = {}
+
+    def test(doc: EvalDoc) -> bool:
+        found = decided.get(doc.index)
+        if found is None:
+            found = decided[doc.index] = index_field_matches(query, doc.index)
+        return found
+
+    return test
 
 
 class _Compiler:
@@ -94,6 +109,8 @@ class _Compiler:
         }
 
     def compile(self, query: dsl.Query) -> Predicate:
+        if is_index_field_query(query):
+            return _index_test(query)
         handler = self._dispatch.get(type(query))
         if handler is None:
             raise NotImplementedYet(f"query [{type(query).__name__}] cannot be evaluated in memory")

@@ -36,6 +36,9 @@ class EvalDoc:
     _memo: dict[tuple[bool, str], list[Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # What ``_index`` holds for it (``<alias>:<index>`` on a shard searched for another cluster;
+    # empty where no index is known).
+    index: str = ""
 
 
 Predicate = Callable[[EvalDoc], bool]

@@ -5,6 +5,11 @@ So a query on it is decided once per shard, before any document is looked at: it
 document of the shard or none. ES allows ``term``, ``terms``, ``match`` (rewritten to a term),
 ``prefix``, ``wildcard`` (``*`` only, as ES's simple match) and ``exists``; other term-level
 queries on it are refused as on any field that has no terms.
+
+A shard searched for another cluster (cross-cluster search) holds its fully qualified name,
+``<cluster alias>:<index>``, as ES's remote shards do: a pattern then matches only when it names
+a cluster (``r:logs``, ``*:logs``, ``r:lo*``), its cluster part matching the alias and its index
+part the index; a pattern without ``:`` matches local shards only.
 """
 
 from __future__ import annotations
@@ -58,7 +63,30 @@ def _equal(index: str, value: Any, case_insensitive: bool) -> bool:
     return index.lower() == text.lower() if case_insensitive else index == text
 
 
+def qualified_index(cluster_alias: str | None, index: str) -> str:
+    """The name ``_index`` holds on a shard searched for cluster ``cluster_alias`` (None: a
+    local search): ``<alias>:<index>``. Index names never contain ``:``, so it splits back."""
+    return index if cluster_alias is None else f"{cluster_alias}:{index}"
+
+
 def _pattern_match(index: str, pattern: str, case_insensitive: bool) -> bool:
+    """``pattern`` against a shard's (possibly qualified) index name, each side of ``:`` on its
+    own (see the module docstring)."""
+    cluster, _, name = index.rpartition(":")
+    pattern_cluster, colon, pattern_name = pattern.partition(":")
+    if not colon:
+        return not cluster and _simple_match(index, pattern, case_insensitive)
+    return (
+        bool(cluster)
+        # As ES, case_insensitive lowers the pattern (index names are lower case), not the alias.
+        and _simple_match(
+            cluster, pattern_cluster.lower() if case_insensitive else pattern_cluster, False
+        )
+        and _simple_match(name, pattern_name, case_insensitive)
+    )
+
+
+def _simple_match(index: str, pattern: str, case_insensitive: bool) -> bool:
     """ES's simple match: ``*`` stands for any run of characters, nothing else is special."""
     if case_insensitive:
         index, pattern = index.lower(), pattern.lower()
