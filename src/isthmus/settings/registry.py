@@ -386,6 +386,15 @@ INDEX_SETTINGS = (
     # accepted and kept, as Isthmus has no query cache to turn off.
     Setting("index.queries.cache.enabled", v.parse_bool, True, Scope.INDEX),
     Setting("index.max_terms_count", v.parse_int, 65536, Scope.INDEX, dynamic=True),
+    # ES's index lifecycle settings, which real templates (Beats, Fleet, Logstash) carry:
+    # accepted, validated and kept so those templates apply; Isthmus runs no lifecycle policy.
+    Setting("index.lifecycle.name", v.parse_str, "", Scope.INDEX, dynamic=True),
+    Setting("index.lifecycle.rollover_alias", v.parse_str, "", Scope.INDEX, dynamic=True),
+    Setting("index.lifecycle.indexing_complete", v.parse_bool, False, Scope.INDEX, dynamic=True),
+    Setting("index.lifecycle.origination_date", v.parse_int, -1, Scope.INDEX, dynamic=True),
+    Setting(
+        "index.lifecycle.parse_origination_date", v.parse_bool, False, Scope.INDEX, dynamic=True
+    ),
 )
 
 
