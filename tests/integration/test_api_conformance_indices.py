@@ -6,6 +6,8 @@ fields a response carries, HTTP status, error ``type`` and the exact ``reason`` 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from elasticsearch import Elasticsearch
 
@@ -214,3 +216,38 @@ def test_health_counts_a_closed_index_like_an_open_one(es: Elasticsearch, idx: s
     assert index["shards"]["1"]["primary_active"] is True
     es.indices.put_settings(index=idx, settings={"number_of_replicas": 0})
     assert es.cluster.health(index=idx)["status"] == "green"
+
+
+# --- date math index names --------------------------------------------------------------------------
+
+
+def test_date_math_names_create_write_and_search(es: Elasticsearch, idx: str) -> None:
+    today = datetime.now(UTC).strftime("%Y.%m.%d")
+    month = datetime.now(UTC).strftime("%Y.%m")
+    expression = f"<{idx}-{{now/d}}>"
+    created = es.indices.create(index=expression)
+    assert created["index"] == f"{idx}-{today}"
+    es.index(index=expression, id="1", document={"v": 1}, refresh=True)
+    assert es.count(index=expression)["count"] == 1
+    # URL-encoded by hand, with a format and an exclusion of today's index.
+    encoded = "%3C" + idx + "-%7Bnow%2Fd%7D%3E"
+    hits = es.perform_request("GET", f"/{encoded}/_search")
+    assert hits["hits"]["hits"][0]["_index"] == f"{idx}-{today}"
+    es.indices.create(index=f"<{idx}-{{now/M{{yyyy.MM}}}}>")
+    assert es.indices.exists(index=f"{idx}-{month}")
+    both = es.search(index=f"{idx}-*,-<{idx}-{{now/d}}>")
+    assert both["hits"]["total"]["value"] == 0  # only the (empty) monthly index is left
+
+
+def test_date_math_name_errors_are_es_parse_exceptions(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(lambda: es.indices.create(index=f"<{idx}-{{now/d>"))
+    assert status == 400
+    assert body["error"]["type"] == "parse_exception"
+    assert body["error"]["reason"] == (
+        f"invalid dynamic name expression [{idx}-{{now/d>]. date math placeholder is open ended"
+    )
+    status, body = api_error(lambda: es.search(index=f"<{idx}-}}>"))
+    assert (status, body["error"]["type"]) == (400, "parse_exception")
+    assert body["error"]["reason"].startswith(
+        f"invalid dynamic name expression [{idx}-}}>]. invalid character at position ["
+    )

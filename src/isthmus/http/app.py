@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
@@ -49,6 +50,7 @@ from isthmus.http.redaction import (
 )
 from isthmus.http.router import NoHandler, Request, Response, Router, check_params
 from isthmus.rawjson import RawJson, expand
+from isthmus.search.index_name_math import resolve_index_expression
 from isthmus.tasks import TaskManager
 from isthmus.transport.limits import InFlightBreaker
 
@@ -216,6 +218,13 @@ class RestApp:
             )
         try:
             check_params(route_, request.params, request.path)
+            if "<" in path_params.get("index", ""):  # date math names, resolved before all else
+                path_params = {
+                    **path_params,
+                    "index": resolve_index_expression(
+                        path_params["index"], int(time.time() * 1000)
+                    ),
+                }
             if request.has_body and not route_.accepts_body:
                 raise IllegalArgumentError(
                     f"request [{request.method} {request.path}] does not support having a body"
