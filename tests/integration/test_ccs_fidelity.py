@@ -122,7 +122,7 @@ def test_num_reduce_phases(lc: Elasticsearch) -> None:
         assert "num_reduce_phases" not in remote_only
 
 
-@pytest.mark.parametrize("minimize", [True], ids=["minimized"])
+@BOTH
 def test_skipped_shards_add_up_across_clusters(lc: Elasticsearch, minimize: bool) -> None:
     def shards(query: dict[str, Any]) -> tuple[int, int, int, dict[str, int]]:
         out = search(lc, minimize, size=0, pre_filter_shard_size=1, query=query)

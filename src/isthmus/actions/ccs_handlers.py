@@ -121,6 +121,7 @@ class CrossClusterSearchHandlers:
             filters=request.filters,
             restriction=restriction,
             cluster_alias=request.cluster_alias,
+            pre_filter=request.pre_filter,
         )
         if restriction is not None:
             # Field-level security is applied here: the coordinator never sees hidden fields.

@@ -331,7 +331,7 @@ class CrossClusterSearch:
             owner=Owner.of(subject),
         )
         took = int((time.perf_counter() - started) * 1000)
-        return ccs_merge.with_cluster_details(out, parts, shard_set.counts, took)
+        return ccs_merge.with_cluster_details(out, parts, shard_set.counts, took, shard_set.skipped)
 
 
 class _RemoteShardSet:
@@ -348,6 +348,7 @@ class _RemoteShardSet:
         self.headers = headers
         self.mappings: dict[str, IndexMapping] = {}
         self.counts: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}  # by alias: shards the pre-filter skipped there
         self._shards: list[tuple[str, TransportChannel, ShardTarget]] = []
 
     def add(self, alias: str, channel: TransportChannel, answer: SearchShardsResponse) -> None:
@@ -357,13 +358,16 @@ class _RemoteShardSet:
             self._shards.append((alias, channel, target))
 
     def jobs(
-        self, req: SearchRequest, now_ms: int, collect_all: bool
+        self, req: SearchRequest, now_ms: int, collect_all: bool, local_shards: int
     ) -> list[tuple[str, int, Awaitable[ShardResult]]]:
+        # As ES's can-match phase, over every shard of the search, local ones included.
+        limit = req.pre_filter_shard_size
+        pre_filter = limit is not None and local_shards + len(self._shards) > limit
         return [
             (
                 f"{alias}:{target.index}",
                 target.shard,
-                self._query(alias, channel, target, now_ms, collect_all),
+                self._query(alias, channel, target, now_ms, collect_all, pre_filter),
             )
             for alias, channel, target in self._shards
         ]
@@ -375,6 +379,7 @@ class _RemoteShardSet:
         target: ShardTarget,
         now_ms: int,
         collect_all: bool,
+        pre_filter: bool,
     ) -> ShardResult:
         from isthmus.actions.shard_wire import decode_shard_result
 
@@ -387,6 +392,7 @@ class _RemoteShardSet:
             collect_all=collect_all,
             filters=target.filters,
             cluster_alias=alias,
+            pre_filter=pre_filter,
         )
         answer = await channel.request(
             QUERY_PHASE_ACTION,
@@ -394,7 +400,10 @@ class _RemoteShardSet:
             self.headers(alias, QUERY_PHASE_ACTION),
             timeout=None,
         )
-        return decode_shard_result(answer, index_prefix=f"{alias}:")
+        result = decode_shard_result(answer, index_prefix=f"{alias}:")
+        if result.skipped:
+            self.skipped[alias] = self.skipped.get(alias, 0) + 1
+        return result
 
 
 # Clusters' hits merged on the event loop up to this many (without aggregations).

@@ -98,8 +98,12 @@ class RemoteShards(Protocol):
     mappings: dict[str, IndexMapping]  # by the hits' index name ("alias:index")
 
     def jobs(
-        self, req: SearchRequest, now_ms: int, collect_all: bool
-    ) -> list[tuple[str, int, Awaitable[ShardResult]]]: ...
+        self, req: SearchRequest, now_ms: int, collect_all: bool, local_shards: int
+    ) -> list[tuple[str, int, Awaitable[ShardResult]]]:
+        """The remote shards' queries; with ``local_shards`` beside them the search may have
+        more shards than ``pre_filter_shard_size``: then each remote shard pre-filters itself
+        and answers a skipped, empty result when the query cannot match there."""
+        ...
 
 
 @dataclass
@@ -156,11 +160,11 @@ class SearchActions:
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         boosts = self._index_boosts(req, params)
+        local = [(t, shard) for t in targets for shard in self.indices.shards_of(t.index)]
         if remote is not None:
-            for index, shard_no, job in remote.jobs(req, now_ms, collect_all):
+            for index, shard_no, job in remote.jobs(req, now_ms, collect_all, len(local)):
                 jobs.append(job)
                 keys.append((index, shard_no))
-        local = [(t, shard) for t in targets for shard in self.indices.shards_of(t.index)]
         skipped: set[int] = set()
         limit = req.pre_filter_shard_size
         if limit is not None and len(local) + len(keys) > limit:
@@ -218,7 +222,12 @@ class SearchActions:
                     raise outcome
             else:
                 results.append(outcome)
-        return results, failures, len(keys) + len(skipped), len(skipped)
+        # When no shard at all could match, ES still searches one: its (empty) answer is the
+        # one a skipped remote shard gave, so one of them counts as searched.
+        remote_skipped = sum(1 for r in results if r.skipped)
+        if remote_skipped and remote_skipped + len(skipped) == len(keys) + len(skipped):
+            remote_skipped -= 1
+        return results, failures, len(keys) + len(skipped), len(skipped) + remote_skipped
 
     def _cannot_match(
         self,
@@ -572,12 +581,25 @@ class SearchActions:
         filters: list[dict[str, Any]] | None,
         restriction: IndexRestriction | None,
         cluster_alias: str | None = None,
+        pre_filter: bool = False,
     ) -> ShardResult:
         """One shard's query and fetch for another cluster's coordinator (which knows this
-        cluster as ``cluster_alias``, when it said so)."""
+        cluster as ``cluster_alias``, when it said so). With ``pre_filter`` the shard first
+        checks whether the query can match at all, and answers skipped when it cannot."""
         meta = self.cluster.state.indices.get(index)
         if meta is None:
             raise IndexNotFoundError(index)
+        if pre_filter:
+            targets = [
+                (Resolved(meta, None), shard)
+                for shard in self.indices.shards_of(meta)
+                if shard.shard_id.shard == shard_no
+            ]
+            cannot = await self.indices.run_search(
+                self._cannot_match, req, targets, now_ms, cluster_alias
+            )
+            if cannot:
+                return ShardResult(meta.name, shard_no, 0, None, [], skipped=True)
         boost = self._index_boosts(req, None).get(meta.name, 1.0)
         for shard in self.indices.shards_of(meta):
             if shard.shard_id.shard != shard_no:

@@ -76,6 +76,8 @@ class ShardResult:
     agg_sources: list[tuple[str, float | None, bytes]] = field(default_factory=list)
     # With ``terminate_after``: whether collection stopped before every match (else None).
     terminated_early: bool | None = None
+    # The can-match pre-filter skipped the shard (asked of another cluster's shard): no hits.
+    skipped: bool = False
 
 
 def hit_count(result: tantivy.SearchResult) -> int:

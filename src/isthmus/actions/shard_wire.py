@@ -36,6 +36,7 @@ def encode_shard_result(result: ShardResult) -> dict[str, Any]:
         ],
         "agg_sources": [[doc_id, score, src] for doc_id, score, src in result.agg_sources],
         "terminated_early": result.terminated_early,
+        **({"skipped": True} if result.skipped else {}),  # older peers: never skipped
     }
 
 
@@ -119,6 +120,7 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
         hits,
         agg_sources,
         _bool_or_none(value.get("terminated_early"), "terminated_early"),
+        skipped=_bool_or_none(value.get("skipped"), "skipped") is True,
     )
 
 

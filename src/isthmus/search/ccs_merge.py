@@ -139,13 +139,15 @@ class ClusterPart:
         self.status = ClusterStatus.PARTIAL
         self.took = took
 
-    def shard_outcome(self, total: int, failed: list[dict[str, Any]], took: int | None) -> None:
+    def shard_outcome(
+        self, total: int, failed: list[dict[str, Any]], took: int | None, skipped: int = 0
+    ) -> None:
         """The cluster's shards as a search that queried them one by one counted them."""
         self.took = took
         self.shards = {
             "total": total,
             "successful": total - len(failed),
-            "skipped": 0,
+            "skipped": skipped,
             "failed": len(failed),
         }
         self.failures = failed
@@ -275,13 +277,19 @@ def _typed_keys_mapping(req: SearchRequest, ok: list[ClusterPart]) -> IndexMappi
 
 
 def with_cluster_details(
-    out: Mapping[str, Any], parts: list[ClusterPart], shard_counts: Mapping[str, int], took: int
+    out: Mapping[str, Any],
+    parts: list[ClusterPart],
+    shard_counts: Mapping[str, int],
+    took: int,
+    skipped_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """``out``, the response of a search that queried remote shards one by one beside the local
-    ones, with each cluster's share of the shards and failures in ``_clusters`` (after
-    ``_shards``, as ES writes it) and ``took`` updated. ``shard_counts`` is each remote's shard
-    count; the local cluster has the rest."""
+    ones, with each cluster's share of the shards, skipped shards and failures in ``_clusters``
+    (after ``_shards``, as ES writes it) and ``took`` updated. ``shard_counts`` is each remote's
+    shard count and ``skipped_counts`` how many of them answered skipped; the local cluster has
+    the rest."""
     failures = out["_shards"].get("failures", [])
+    skipped = _skipped_by_cluster(parts, out["_shards"].get("skipped", 0), skipped_counts or {})
     remote_total = 0
     for part in parts:
         if part.error is not None or part.is_local:
@@ -289,11 +297,12 @@ def with_cluster_details(
         total = shard_counts.get(part.key, 0)
         remote_total += total
         failed = [f for f in failures if str(f.get("index", "")).startswith(f"{part.key}:")]
-        part.shard_outcome(total, failed, out.get("took"))
+        part.shard_outcome(total, failed, out.get("took"), skipped.get(part.key, 0))
     for part in parts:
         if part.is_local:
             failed = [f for f in failures if ":" not in str(f.get("index", ""))]
-            part.shard_outcome(out["_shards"]["total"] - remote_total, failed, out.get("took"))
+            local_total = out["_shards"]["total"] - remote_total
+            part.shard_outcome(local_total, failed, out.get("took"), skipped.get(part.key, 0))
     ordered: dict[str, Any] = {}
     for key, value in out.items():
         ordered[key] = value
@@ -301,6 +310,23 @@ def with_cluster_details(
             ordered["_clusters"] = clusters_section(parts)
     ordered["took"] = took
     return ordered
+
+
+def _skipped_by_cluster(
+    parts: list[ClusterPart], total: int, remote: Mapping[str, int]
+) -> dict[str, int]:
+    """Each cluster's skipped shards: the remotes' as they answered, the local cluster the rest.
+    When no shard could match, one of them counted as searched: a local one when the local
+    cluster skipped any, else the first remote's that skipped any."""
+    out = {alias: count for alias, count in remote.items() if count}
+    rest = total - sum(out.values())
+    if rest < 0:  # the searched one was a remote's
+        first = next(iter(out))
+        out[first] += rest
+        rest = 0
+    if any(p.is_local for p in parts):
+        out[LOCAL_CLUSTER] = rest
+    return out
 
 
 __all__ = [

@@ -249,6 +249,9 @@ class QueryPhaseRequest:
     filters: list[dict[str, Any]] | None
     # The alias the coordinator knows the remote by (see RemoteSearchRequest; older ones omit it).
     cluster_alias: str | None = None
+    # The search has more shards than pre_filter_shard_size: skip the shard if the query cannot
+    # match there (ES's can-match phase, asked with the query).
+    pre_filter: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         payload = {
@@ -262,6 +265,8 @@ class QueryPhaseRequest:
         }
         if self.cluster_alias is not None:
             payload["cluster_alias"] = self.cluster_alias
+        if self.pre_filter:
+            payload["pre_filter"] = True
         return payload
 
     @classmethod
@@ -285,6 +290,7 @@ class QueryPhaseRequest:
             collect_all=bool(value.get("collect_all")),
             filters=filters,
             cluster_alias=_alias(value.get("cluster_alias"), "query phase request"),
+            pre_filter=value.get("pre_filter") is True,
         )
 
 
