@@ -251,3 +251,50 @@ def test_date_math_name_errors_are_es_parse_exceptions(es: Elasticsearch, idx: s
     assert body["error"]["reason"].startswith(
         f"invalid dynamic name expression [{idx}-}}>]. invalid character at position ["
     )
+
+
+# --- _cat -----------------------------------------------------------------------------------------
+
+
+def test_cat_columns_by_alias_and_wildcard(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"number_of_replicas": 0})
+    es.index(index=idx, id="1", document={"v": 1}, refresh=True)
+    rows = es.cat.indices(index=idx, h="i,dc,h,p", format="json").body
+    assert rows == [{"i": idx, "dc": "1", "h": "green", "p": "1"}]
+    text = es.cat.indices(index=idx, h="idx,docsCount", v=True).body
+    assert text.splitlines()[0].split() == ["idx", "docsCount"]
+    assert text.splitlines()[1].split() == [idx, "1"]
+    # A wildcard matches names (and aliases) and shows the column names.
+    assert list(es.cat.indices(index=idx, h="docs.*", format="json").body[0]) == [
+        "docs.count",
+        "docs.deleted",
+    ]
+    # s sorts by alias too.
+    es.indices.create(index=f"{idx}-b", settings={"number_of_replicas": 0})
+    sorted_rows = es.cat.indices(index=f"{idx}*", h="i", s="i:desc", format="json").body
+    assert [r["i"] for r in sorted_rows] == [f"{idx}-b", idx]
+    health = es.cat.health(h="st,asp", format="json").body[0]
+    assert list(health) == ["st", "asp"]
+    shards = es.cat.shards(index=idx, h="i,s,p,st", format="json").body
+    assert {"i": idx, "s": "0", "p": "p", "st": "STARTED"} in shards
+    aliases = es.cat.aliases(h="a,i,w", format="json").body
+    assert isinstance(aliases, list)
+
+
+def test_cat_indices_health_filter(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=f"{idx}-g", settings={"number_of_replicas": 0})
+    es.indices.create(index=f"{idx}-y", settings={"number_of_replicas": 1})
+    es.indices.create(index=f"{idx}-c", settings={"number_of_replicas": 0})
+    es.indices.close(index=f"{idx}-c")
+
+    def names(health: str) -> list[str]:
+        rows = es.cat.indices(index=f"{idx}-*", health=health, h="index", format="json").body
+        return sorted(r["index"] for r in rows)
+
+    assert names("green") == [f"{idx}-c", f"{idx}-g"]  # a closed index has a health too
+    assert names("yellow") == [f"{idx}-y"]
+    assert names("red") == []
+    status, body = api_error(lambda: es.cat.indices(index=f"{idx}-*", health="blue"))
+    assert status == 400
+    assert body["error"]["type"] == "illegal_argument_exception"
+    assert body["error"]["reason"] == "unknown cluster health status [blue]"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import IllegalArgumentError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
@@ -32,28 +33,122 @@ def _human_bytes(n: int) -> str:
     return f"{n}b"
 
 
-def render(req: Request, columns: list[str], rows: list[dict[str, Any]]) -> Response:
-    """The rows as ES renders a cat table; ``h`` selects and ``s`` sorts columns."""
-    selected = columns
+# ES's column aliases (its cat handlers' ``alias:`` attributes): ``h`` and ``s`` take them, and a
+# column asked for by an alias is shown under that alias (text header and JSON key).
+ALIASES: dict[str, tuple[str, ...]] = {
+    # _cat/indices
+    "health": ("h",),
+    "status": ("s",),
+    "index": ("i", "idx"),
+    "uuid": ("id", "uuid"),
+    "pri": ("p", "shards.primary", "shardsPrimary"),
+    "rep": ("r", "shards.replica", "shardsReplica"),
+    "docs.count": ("dc", "docsCount"),
+    "docs.deleted": ("dd", "docsDeleted"),
+    "store.size": ("ss", "storeSize"),
+    # _cat/health and _cat/count
+    "epoch": ("t", "time"),
+    "timestamp": ("ts", "hms", "hhmmss"),
+    "cluster": ("cl",),
+    "node.total": ("nt", "nodeTotal"),
+    "node.data": ("nd", "nodeData"),
+    "shards": ("t", "sh", "shards.total", "shardsTotal"),
+    "relo": ("r", "shards.relocating", "shardsRelocating"),
+    "init": ("i", "shards.initializing", "shardsInitializing"),
+    "unassign": ("u", "shards.unassigned", "shardsUnassigned"),
+    "unassign.pri": ("up", "shards.unassigned.primary", "shardsUnassignedPrimary"),
+    "pending_tasks": ("pt", "pendingTasks"),
+    "max_task_wait_time": ("mtwt", "maxTaskWaitTime"),
+    "active_shards_percent": ("asp", "activeShardsPercent"),
+    "count": ("dc", "docs.count", "docsCount"),
+    # _cat/aliases
+    "alias": ("a",),
+    "filter": ("f", "fi"),
+    "routing.index": ("ri", "routingIndex"),
+    "routing.search": ("rs", "routingSearch"),
+    "is_write_index": ("w", "isWriteIndex"),
+    # _cat/shards
+    "shard": ("s", "sh"),
+    "prirep": ("p", "pr", "primaryOrReplica"),
+    "state": ("st",),
+    "docs": ("d", "dc"),
+    "store": ("sto",),
+    "node": ("n",),
+    # _cat/nodes
+    "ip": ("i",),
+    "heap.percent": ("hp", "heapPercent"),
+    "ram.percent": ("rp", "ramPercent"),
+    "load_1m": ("l",),
+    "load_5m": ("l",),
+    "load_15m": ("l",),
+    "node.role": ("r", "role", "nodeRole"),
+    "master": ("m",),
+    "name": ("n",),
+    "port": ("po",),
+    "http_address": ("http",),
+}
+
+
+def _headers(
+    wanted: list[str], columns: list[str], aliases: Mapping[str, tuple[str, ...]]
+) -> list[tuple[str, str]]:
+    """ES's RestTable rules for ``h``: (column, shown as) pairs. A wildcard adds every column
+    whose name or alias it matches; a name or alias of this table adds its column."""
+    requested: list[str] = []
+    for header in wanted:
+        if "*" in header:
+            for column in columns:
+                names = (column, *aliases.get(column, ()))
+                if any(simple_match(n, header) for n in names) and column not in requested:
+                    requested.append(column)
+        elif header not in requested:
+            requested.append(header)
+    out: list[tuple[str, str]] = []
+    for header in requested:
+        if header in columns:
+            out.append((header, header))
+            continue
+        found = _column(header, columns, aliases)
+        if found is None:
+            raise IllegalArgumentError(f"header [{header}] not found")
+        out.append((found, header))
+    return out
+
+
+def _column(name: str, columns: list[str], aliases: Mapping[str, tuple[str, ...]]) -> str | None:
+    if name in columns:
+        return name
+    # Two columns may share an alias (``t`` in _cat/health): as in ES, the later one answers.
+    matches = [c for c in columns if name in aliases.get(c, ())]
+    return matches[-1] if matches else None
+
+
+def render(
+    req: Request,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    aliases: Mapping[str, tuple[str, ...]] = ALIASES,
+) -> Response:
+    """The rows as ES renders a cat table; ``h`` selects and ``s`` sorts columns (by name or
+    alias)."""
+    selected = [(c, c) for c in columns]
     if "h" in req.params:
         wanted = [c.strip() for c in req.params["h"].split(",") if c.strip()]
-        for c in wanted:
-            if c not in columns:
-                raise IllegalArgumentError(f"header [{c}] not found")
-        selected = wanted
+        selected = _headers(wanted, columns, aliases)
     if "s" in req.params:
         for key in reversed([k.strip() for k in req.params["s"].split(",") if k.strip()]):
             name, _, order = key.partition(":")
-            if name not in columns:
+            column = _column(name, columns, aliases)
+            if column is None:
                 raise IllegalArgumentError(f"Unable to sort by unknown sort key `{name}`")
-            rows.sort(key=_sort_key(name), reverse=order == "desc")
+            rows.sort(key=_sort_key(column), reverse=order == "desc")
     if req.params.get("format") == "json":
-        return Response(200, [{c: _text(r.get(c)) for c in selected} for r in rows])
+        return Response(200, [{shown: _text(r.get(c)) for c, shown in selected} for r in rows])
     if "help" in req.params:
-        return Response(200, "".join(f"{c} | | \n" for c in columns))
-    table = [[_text(r.get(c)) for c in selected] for r in rows]
+        return Response(200, "".join(f"{c} | {','.join(aliases.get(c, ()))} | \n" for c in columns))
+    table = [[_text(r.get(c)) for c, _ in selected] for r in rows]
     if "v" in req.params and req.params["v"] != "false":
-        table.insert(0, list(selected))
+        table.insert(0, [shown for _, shown in selected])
     widths = [max((len(row[i]) for row in table), default=0) for i in range(len(selected))]
     lines = [
         " ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n"
@@ -117,7 +212,8 @@ def routes(s: CatApiDeps) -> list[Route]:
             "max_task_wait_time": "-",
             "active_shards_percent": f"{h['active_shards_percent_as_number']:.1f}%",
         }
-        return render(req, list(row), [row])
+        # _cat/health calls its status column "st" (the indices table calls it "s").
+        return render(req, list(row), [row], {**ALIASES, "status": ("st",)})
 
     async def cat_nodes(req: Request) -> Response:
         stats = (await s.cluster_actions.nodes_stats())["nodes"][s.node.node_id]
@@ -163,6 +259,9 @@ def routes(s: CatApiDeps) -> list[Route]:
         )
 
     async def cat_indices(req: Request) -> Response:
+        wanted_health = req.params.get("health")
+        if wanted_health is not None and wanted_health.lower() not in ("green", "yellow", "red"):
+            raise IllegalArgumentError(f"unknown cluster health status [{wanted_health}]")
         targets = s.indices_actions.resolve(
             req.path_params.get("index"),
             req.params,
@@ -180,9 +279,13 @@ def routes(s: CatApiDeps) -> list[Route]:
                     store + st.store_bytes,
                 )
             opened = meta.is_open
+            # Closed indices keep their shards (and so a health) in ES; their stats are empty.
+            health = s.cluster_actions.index_health(meta)
+            if wanted_health is not None and health != wanted_health.lower():
+                continue
             rows.append(
                 {
-                    "health": s.cluster_actions.index_health(meta) if opened else None,
+                    "health": health,
                     "status": meta.state,
                     "index": meta.name,
                     "uuid": meta.uuid,
@@ -266,6 +369,13 @@ def routes(s: CatApiDeps) -> list[Route]:
     async def cat_shards(req: Request) -> Response:
         rows = []
         indices, _ = visible(req, "indices:monitor/stats")
+        if req.path_params.get("index") is not None:
+            named = s.indices_actions.resolve(
+                req.path_params["index"],
+                req.params,
+                IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
+            )
+            indices &= {t.index.name for t in named}
         for meta in sorted(s.cluster.state.indices.values(), key=lambda m: m.name):
             if meta.name not in indices:
                 continue
@@ -288,9 +398,9 @@ def routes(s: CatApiDeps) -> list[Route]:
                     rows.append(
                         {"index": meta.name, "shard": n, "prirep": "r", "state": "UNASSIGNED"}
                     )
-        return render(
-            req, ["index", "shard", "prirep", "state", "docs", "store", "ip", "node"], rows
-        )
+        columns = ["index", "shard", "prirep", "state", "docs", "store", "ip", "node"]
+        # Here "ip" has no alias ("i" is the index), unlike in _cat/nodes.
+        return render(req, columns, rows, {**ALIASES, "ip": ()})
 
     async def cat_root(req: Request) -> Response:
         return Response(
@@ -356,4 +466,11 @@ def routes(s: CatApiDeps) -> list[Route]:
             action="indices:admin/aliases/get",
         ),
         route("GET", "/_cat/shards", cat_shards, params=CAT_PARAMS, action="indices:monitor/stats"),
+        route(
+            "GET",
+            "/_cat/shards/{index}",
+            cat_shards,
+            params=(*CAT_PARAMS, "expand_wildcards", *COMMON_INDICES_PARAMS),
+            action="indices:monitor/stats",
+        ),
     ]
