@@ -116,6 +116,7 @@ class IllegalArgumentError(IsthmusError):
 class ParsingError(IsthmusError):
     es_type = "parsing_exception"
     status = 400
+    java_class = "org.elasticsearch.common.ParsingException"
 
     def __init__(self, reason: str, *, line: int | None = None, col: int | None = None) -> None:
         extra = {"line": line, "col": col} if line is not None else None

@@ -41,7 +41,7 @@ async def validate_query(
                 raise ParsingError(f"request does not support [{key}]")
         query = query_of(body, params) or dsl.MatchAll()
     except IsthmusError as exc:
-        return invalid_body(exc.reason, explain)
+        return invalid_body(exc, explain)
     all_shards = params.get("all_shards") == "true"
     explanations: list[dict[str, Any]] = []
     shards = 0
@@ -67,8 +67,8 @@ async def validate_query(
             explanations.append(entry)
     valid = all(e["valid"] for e in explanations)
     out: dict[str, Any] = {
-        "_shards": {"total": shards, "successful": shards, "failed": 0},
         "valid": valid,
+        "_shards": {"total": shards, "successful": shards, "failed": 0},
     }
     if explain:
         out["explanations"] = explanations

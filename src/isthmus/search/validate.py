@@ -93,15 +93,20 @@ def _bool(q: dsl.Bool, mapping: IndexMapping) -> str:
     return " ".join(parts) if parts else "*:*"
 
 
-def invalid_body(message: str, explain: bool) -> dict[str, Any]:
+def invalid_body(exc: IsthmusError, explain: bool) -> dict[str, Any]:
     """The answer to a body that does not parse: ES's REST handler answers it itself."""
-    return {"valid": False, "error": message} if explain else {"valid": False}
+    return {"valid": False, "error": error_text(exc)} if explain else {"valid": False}
 
 
 def error_text(exc: IsthmusError) -> str:
-    """An index's ``error`` as ES prints it: the exception's name and message."""
-    name = exc.java_name().rsplit(".", 1)[-1].split("$")[-1]
-    return f"{name}[{exc.reason}]"
+    """An ``error`` as ES prints it (its detailed message): the exception's Java class and
+    message, then each cause's, joined by ``; ``."""
+    parts = []
+    err: IsthmusError | None = exc
+    while err is not None:
+        parts.append(f"{err.java_name()}: {err.reason}")
+        err = err.caused_by
+    return "; ".join(parts)
 
 
 __all__ = ["BODY_KEYS", "error_text", "invalid_body", "lucene_text"]

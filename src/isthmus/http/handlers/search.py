@@ -350,7 +350,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
         try:
             body = json_object(req)
         except IsthmusError as exc:  # ES's handler answers a body it cannot read itself
-            return invalid_body(exc.reason, req.params.get("explain") == "true")
+            return invalid_body(exc, req.params.get("explain") == "true")
         return await validate_query(
             s.cluster,
             s.search.indices,
