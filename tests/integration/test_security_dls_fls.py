@@ -430,3 +430,15 @@ def test_terms_lookup_reads_as_the_caller(
     assert error["type"] == "security_exception"
     assert "action [indices:data/read/get] is unauthorized for user [fiona]" in error["reason"]
     assert f"on indices [{OPEN}]" in error["reason"]
+
+
+def test_collapse_on_a_field_fls_hides(
+    secured: tuple[NodeProcess, str], admin: Elasticsearch
+) -> None:
+    # fiona may not see salary: collapsing on it is collapsing on a field that is not there.
+    fiona = _client(secured, "fiona")
+    with pytest.raises(ApiError) as info:
+        fiona.search(index=INDEX, collapse={"field": "salary"})
+    cause = info.value.body["error"]["root_cause"][0]
+    assert cause["reason"] == "no mapping found for `salary` in order to collapse on"
+    assert len(fiona.search(index=INDEX, collapse={"field": "dept"})["hits"]["hits"]) == 2

@@ -236,7 +236,9 @@ def query_shard(
     check_sort(req, mapping, index)
     check_docvalue_fields(mapping, req.docvalue_fields, index, max_docvalue_fields)
     if req.collapse is not None:
-        check_collapse_field(req.collapse, mapping)
+        # A field field-level security hides is not there to collapse on (nor to group by).
+        visible = restriction is None or restriction.shows_field(req.collapse.field)
+        check_collapse_field(req.collapse, mapping if visible else Mapping())
     if req.rescore:
         if req.sort and not req.sorts_by_score_only:
             raise IllegalArgumentError("Cannot use [sort] option in conjunction with [rescore].")
