@@ -298,3 +298,48 @@ def test_cat_indices_health_filter(es: Elasticsearch, idx: str) -> None:
     assert status == 400
     assert body["error"]["type"] == "illegal_argument_exception"
     assert body["error"]["reason"] == "unknown cluster health status [blue]"
+
+
+# --- flat_settings ----------------------------------------------------------------------------------
+
+
+def test_flat_settings_on_every_api_that_takes_it(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"number_of_shards": 2})
+    assert (
+        es.indices.get_settings(index=idx, flat_settings=True)[idx]["settings"][
+            "index.number_of_shards"
+        ]
+        == "2"
+    )
+    assert (
+        es.indices.get(index=idx, flat_settings=True)[idx]["settings"]["index.number_of_shards"]
+        == "2"
+    )
+    state = es.cluster.state(metric="metadata")
+    assert state["metadata"]["indices"][idx]["settings"]["index"]["number_of_shards"] == "2"
+    flat_state = es.cluster.state(metric="metadata", flat_settings=True)
+    assert flat_state["metadata"]["indices"][idx]["settings"]["index.number_of_shards"] == "2"
+    nodes = es.nodes.info(flat_settings=True)["nodes"]
+    assert all("node.name" in n["settings"] for n in nodes.values())
+    assert all("node" in n["settings"] for n in es.nodes.info()["nodes"].values())
+    try:
+        put = es.cluster.put_settings(persistent={"search.max_buckets": 12345}, flat_settings=True)
+        assert put["persistent"] == {"search.max_buckets": "12345"}
+        nested = es.cluster.put_settings(persistent={"search.max_buckets": 12346})
+        assert nested["persistent"] == {"search": {"max_buckets": "12346"}}
+        got = es.cluster.get_settings(flat_settings=True)
+        assert got["persistent"]["search.max_buckets"] == "12346"
+    finally:
+        es.cluster.put_settings(persistent={"search.max_buckets": None})
+    for call in (
+        lambda: es.cluster.get_settings(flat_settings="yes"),
+        lambda: es.indices.get_settings(index=idx, flat_settings="yes"),
+        lambda: es.nodes.info(flat_settings="yes"),
+        lambda: es.cluster.state(metric="metadata", flat_settings="yes"),
+    ):
+        status, body = api_error(call)
+        assert status == 400
+        assert body["error"]["type"] == "illegal_argument_exception"
+        assert body["error"]["reason"] == (
+            "Failed to parse value [yes] as only [true] or [false] are allowed."
+        )

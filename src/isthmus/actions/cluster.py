@@ -26,6 +26,7 @@ from isthmus.index.service import IndicesService
 from isthmus.settings.catalog import all_settings, find
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.registry import Scope, flatten, nest
+from isthmus.settings.values import parse_flag
 
 SettingsConsumer = Callable[[str, Any], None]
 BUILD_HASH = "isthmus"
@@ -64,6 +65,15 @@ GroupValidator = Callable[
 ]
 
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+def flat_settings(params: Mapping[str, str]) -> bool:
+    """``flat_settings``: settings as ``a.b.c`` keys instead of nested objects (ES's boolean
+    parameter rules: empty is true, anything but true/false is a 400)."""
+    try:
+        return parse_flag(params.get("flat_settings"), False)
+    except ValueError as exc:
+        raise IllegalArgumentError(str(exc)) from None
 
 
 class ClusterActions:
@@ -209,7 +219,7 @@ class ClusterActions:
         }
 
     def get_settings(self, params: Mapping[str, str]) -> dict[str, Any]:
-        flat = params.get("flat_settings") == "true"
+        flat = flat_settings(params)
         state = self.cluster.state
 
         def render(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -347,9 +357,10 @@ class ClusterActions:
             "attributes": dict(s.attributes),
         }
 
-    def nodes_info(self) -> dict[str, Any]:
+    def nodes_info(self, flat: bool = False) -> dict[str, Any]:
         s = self.node.settings
         info = self.node_base()
+        render = (lambda v: dict(sorted(v.items()))) if flat else nest
         info.update(
             {
                 "version": ES_COMPAT_VERSION,
@@ -359,7 +370,7 @@ class ClusterActions:
                 "build_type": "tar",
                 "build_hash": BUILD_HASH,
                 "total_indexing_buffer": 0,
-                "settings": nest(
+                "settings": render(
                     {
                         **{k: str(v) for k, v in s.raw.items()},
                         "cluster.name": s.cluster_name,

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
+from isthmus.actions.cluster import flat_settings
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import (
     AliasAction,
@@ -368,7 +369,7 @@ class IndicesActions:
         self, expression: str | None, params: Mapping[str, str], name_filter: str | None = None
     ) -> dict[str, Any]:
 
-        flat = params.get("flat_settings") == "true"
+        flat = flat_settings(params)
         out = {}
         for t in self.resolve(expression, params):
             rendered = self.render_settings(
@@ -494,7 +495,7 @@ class IndicesActions:
             meta = t.index
             rendered = self.render_settings(
                 meta,
-                flat=params.get("flat_settings") == "true",
+                flat=flat_settings(params),
                 include_defaults=params.get("include_defaults") == "true",
             )
             out[meta.name] = {

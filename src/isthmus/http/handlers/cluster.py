@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
-from isthmus.actions.cluster import BUILD_HASH, version_block
+from isthmus.actions.cluster import BUILD_HASH, flat_settings, version_block
 from isthmus.cluster.data_streams import state_section as data_stream_section
 from isthmus.cluster.templates import state_sections as template_sections
 from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.settings.registry import flatten, nest
 
 if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
@@ -60,7 +61,11 @@ def routes(s: ClusterApiDeps) -> list[Route]:
 
     async def put_settings(req: Request) -> Response:
         body = json_object(req, required=True)
+        flat = flat_settings(req.params)  # checked before anything changes
         result = await s.cluster_actions.put_settings(body)
+        if flat:
+            for section in ("persistent", "transient"):
+                result[section] = dict(sorted(flatten(result[section]).items()))
         headers: dict[str, str | list[str]] = {}
         if body and body.get("transient"):
             headers["Warning"] = (
@@ -71,13 +76,14 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         return Response(200, result, headers=headers)
 
     async def nodes(req: Request) -> dict[str, Any]:
-        return s.cluster_actions.nodes_info()
+        return s.cluster_actions.nodes_info(flat_settings(req.params))
 
     async def nodes_stats(req: Request) -> dict[str, Any]:
         return await s.cluster_actions.nodes_stats()
 
     async def state(req: Request) -> dict[str, Any]:
         meta = s.cluster.state
+        flat = flat_settings(req.params)
         return {
             "cluster_name": s.node.settings.cluster_name,
             "cluster_uuid": meta.cluster_uuid,
@@ -98,7 +104,7 @@ def routes(s: ClusterApiDeps) -> list[Route]:
                 "indices": {
                     m.name: {
                         "state": m.state,
-                        "settings": m.settings,
+                        "settings": dict(sorted(m.settings.items())) if flat else nest(m.settings),
                         "mappings": {"_doc": m.mapping.to_json()},
                         "aliases": sorted(m.aliases),
                     }
