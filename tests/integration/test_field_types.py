@@ -895,3 +895,21 @@ def test_nested_inner_hits(es: Elasticsearch, posts: str) -> None:
     assert inner["_nested"] == {"field": "comments", "offset": 1}
     assert inner["_source"] == {"author": "lee", "stars": 5}
     assert by_id["3"]["hits"][0]["_nested"] == {"field": "comments", "offset": 0}
+
+
+def test_dynamic_dense_vector(es: Elasticsearch) -> None:
+    idx = "ft-dyn-vector"
+    near, far = [0.5] * 128, [0.5] * 64 + [-0.5] * 64
+    es.index(index=idx, id="1", document={"emb": near, "small": [0.5, 1.5]})
+    es.index(index=idx, id="2", document={"emb": far}, refresh=True)
+    props = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    assert props["emb"] == {
+        "type": "dense_vector",
+        "dims": 128,
+        "index": True,
+        "similarity": "cosine",
+    }
+    assert props["small"] == {"type": "float"}  # fewer than 128 floats stay numbers
+    resp = es.search(index=idx, knn={"field": "emb", "query_vector": near, "k": 1})
+    assert _ids(resp) == ["1"]
+    es.indices.delete(index=idx)

@@ -70,6 +70,9 @@ class ParsedDocument:
     mapping_update: Mapping | None
 
 
+# Unmapped arrays of this many floats are mapped as dense_vector (ES 8.11+), not as float.
+DYNAMIC_VECTOR_DIMS = (128, 4096)
+
 # ES's ``index.mapping.depth.limit`` default: how many objects may enclose a field, the root
 # included. A mapping or a dynamically mapped document deeper than this is refused.
 MAX_MAPPING_DEPTH = 20
@@ -485,6 +488,11 @@ class Mapping:
                     continue
                 if "." in path:
                     _check_depth(path.rsplit(".", 1)[0])
+                if dyn_type == DENSE_VECTOR:
+                    spec = FieldSpec(path, DENSE_VECTOR, path, similarity="cosine")
+                    _add_vector(values, spec, value, doc_id, new_props)
+                    _put_path(new_props, path, _dynamic_vector_json(len(value)))
+                    continue
                 _put_path(new_props, path, _dynamic_field_json(dyn_type))
                 for sub in _dynamic_specs(path, dyn_type):
                     _add_value(values, sub, value, doc_id)
@@ -528,6 +536,12 @@ class Mapping:
             )
         if isinstance(sample, bool):
             return BOOLEAN
+        if (
+            isinstance(value, list)
+            and DYNAMIC_VECTOR_DIMS[0] <= len(value) <= DYNAMIC_VECTOR_DIMS[1]
+            and all(type(v) is float for v in value)
+        ):
+            return DENSE_VECTOR  # ES maps an unmapped array of 128-4096 floats as a vector
         if isinstance(sample, int):
             return "long"
         if isinstance(sample, float):
@@ -648,6 +662,10 @@ def _dynamic_field_json(ftype: str) -> dict[str, Any]:
     if ftype == SLASH_DATE:
         return {"type": DATE, "format": SLASH_DATE_FORMAT}
     return {"type": ftype}
+
+
+def _dynamic_vector_json(dims: int) -> dict[str, Any]:
+    return {"type": DENSE_VECTOR, "dims": dims, "index": True, "similarity": "cosine"}
 
 
 def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
