@@ -491,12 +491,13 @@ def test_search_features_across_clusters(
         ("my:logs", 117, ["t2"]),
     ]
     assert collapsed["hits"]["total"]["value"] == 40
-    if minimize:  # each cluster suggests from its own terms; the merge adds the frequencies
-        suggested = lc.search(
-            index="logs,my:logs",
-            size=0,
-            typed_keys=True,
-            suggest={"s": {"text": "helo", "term": {"field": "msg"}}},
-        )
-        (entry,) = suggested["suggest"]["term#s"]
-        assert entry["options"] == [{"text": "hello", "score": 0.75, "freq": 40}]
+    # Each cluster suggests from its own terms; the merge adds the frequencies.
+    suggested = lc.search(
+        index="logs,my:logs",
+        size=0,
+        typed_keys=True,
+        suggest={"s": {"text": "helo", "term": {"field": "msg"}}},
+        ccs_minimize_roundtrips=minimize,
+    )
+    (entry,) = suggested["suggest"]["term#s"]
+    assert entry["options"] == [{"text": "hello", "score": 0.75, "freq": 40}]

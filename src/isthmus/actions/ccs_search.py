@@ -38,6 +38,7 @@ from isthmus.search.ccs_wire import (
     ShardTarget,
 )
 from isthmus.search.request import SearchRequest
+from isthmus.search.suggest import merge_sections
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
@@ -330,8 +331,51 @@ class CrossClusterSearch:
             include_local=local_expr is not None,
             owner=Owner.of(subject),
         )
+        if (body or {}).get("suggest") is not None:
+            out = await self._remote_suggestions(out, parts, body or {}, params, subject)
         took = int((time.perf_counter() - started) * 1000)
         return ccs_merge.with_cluster_details(out, parts, shard_set.counts, took, shard_set.skipped)
+
+
+    async def _remote_suggestions(
+        self,
+        out: dict[str, Any],
+        parts: list[ClusterPart],
+        body: Mapping[str, Any],
+        params: Mapping[str, str],
+        subject: Subject | None,
+    ) -> dict[str, Any]:
+        """``out`` with the remote clusters' suggestions merged in: a search that queries remote
+        shards one by one reads their hits, not their terms, so each remote answers its own
+        ``suggest`` section (a search of nothing else) and the sections merge as with minimized
+        round trips."""
+        assert self.cross.remote is not None
+        req = self.search.parse(None, body, params)
+        local = out.get("suggest") or {}
+        if req.typed_keys:  # merged by their plain names, typed again after
+            local = {key.split("#", 1)[-1]: value for key, value in local.items()}
+        sections = [local]
+        ask = {"size": 0, "track_total_hits": False, "suggest": body["suggest"]}
+        for part in parts:
+            if part.is_local or part.error is not None:
+                continue
+            try:
+                channel = await self.cross.remote.channel_for_request(part.key)
+                answer = await channel.request(
+                    SEARCH_ACTION,
+                    RemoteSearchRequest(tuple(part.indices.split(",")), ask, {}).to_payload(),
+                    self.cross.remote.headers(part.key, subject, SEARCH_ACTION),
+                    timeout=None,
+                )
+            except IsthmusError:
+                if not part.skip_unavailable:
+                    raise
+                continue
+            seen = ClusterPart(part.key, part.indices, part.skip_unavailable)
+            seen.accept(RemoteSearchResponse.from_payload(answer, cluster=part.key))
+            if seen.suggest is not None:
+                sections.append(seen.suggest)
+        return {**out, "suggest": merge_sections(req.suggest, sections, req.typed_keys)}
 
 
 class _RemoteShardSet:
