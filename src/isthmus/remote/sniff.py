@@ -83,6 +83,7 @@ class SniffStrategy(RemoteStrategy):
         seeds = self.sniff.seeds
         for index, seed in enumerate(seeds):
             last = index == len(seeds) - 1
+            channel: TransportChannel | None = None
             try:
                 address = parse_address(self.sniff.proxy or seed)
                 self.log.debug(
@@ -93,27 +94,12 @@ class SniffStrategy(RemoteStrategy):
                     address.port,
                     server_name=address.host if self.sniff.proxy else None,
                 )
-            except IsthmusError as exc:  # connect, TLS, handshake, or the remote's refusal
-                if not last:
-                    self.log.debug(
-                        "fetching nodes from external cluster [%s] failed moving to next seed "
-                        "node\n%s",
-                        self.alias,
-                        exc.log_lines(),
-                    )
-                    continue
-                self.log.warning(
-                    "fetching nodes from external cluster [%s] failed\n%s",
-                    self.alias,
-                    exc.log_lines(),
-                )
-                raise
-            try:
                 # The seed, when it is a gateway, gets its managed connection at the address its
                 # handshake advertised; failing that is this seed's failure, as in ES.
                 await self._connect_seed_node(channel)
-            except IsthmusError as exc:
-                channel.close()
+            except IsthmusError as exc:  # connect, TLS, handshake, or the remote's refusal
+                if channel is not None:
+                    channel.close()
                 if not last:
                     self.log.debug(
                         "fetching nodes from external cluster [%s] failed moving to next seed "
