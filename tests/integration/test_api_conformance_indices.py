@@ -343,3 +343,27 @@ def test_flat_settings_on_every_api_that_takes_it(es: Elasticsearch, idx: str) -
         assert body["error"]["reason"] == (
             "Failed to parse value [yes] as only [true] or [false] are allowed."
         )
+
+
+# --- _capabilities ----------------------------------------------------------------------------------
+
+
+def test_capabilities_answers_from_the_served_routes(es: Elasticsearch, idx: str) -> None:
+    def ask(**params: str) -> dict[str, object]:
+        return es.perform_request("GET", "/_capabilities", params=params).body
+
+    yes = ask(method="GET", path=f"/{idx}/_search", parameters="size,from")
+    assert list(yes) == ["_nodes", "cluster_name", "supported"]
+    assert yes["supported"] is True
+    assert yes["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    assert ask(path="/_cluster/health")["supported"] is True  # method defaults to GET
+    assert ask(method="PUT", path="/_cluster/health")["supported"] is False
+    assert ask(path="/_nope/_nope/_nope")["supported"] is False
+    assert ask(path=f"/{idx}/_search", parameters="no_such_param")["supported"] is False
+    assert ask(path=f"/{idx}/_search", capabilities="some_capability")["supported"] is False
+    assert ask(path="%2F_cluster%2Fhealth")["supported"] is True  # ES URL-decodes path
+    status, body = api_error(lambda: ask(method="FETCH", path="/"))
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    assert body["error"]["reason"] == (
+        "No enum constant org.elasticsearch.rest.RestRequest.Method.FETCH"
+    )

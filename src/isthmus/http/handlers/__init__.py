@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from isthmus.http.handlers import (
+    capabilities,
     cat,
     ccr,
     ccr_leader,
@@ -31,7 +32,7 @@ from isthmus.http.handlers.documents import DocumentsApiDeps
 from isthmus.http.handlers.health import HealthApiDeps
 from isthmus.http.handlers.indices import IndicesApiDeps
 from isthmus.http.handlers.search import SearchApiDeps
-from isthmus.http.router import Route
+from isthmus.http.router import Route, Router
 
 if TYPE_CHECKING:
     from isthmus.security.service import SecurityService
@@ -67,7 +68,7 @@ def all_routes(
     from isthmus.actions.templates import TemplateActions
 
     admin = indices_api.indices_actions
-    return [
+    served = [
         *cluster.routes(cluster_api),
         *templates.routes(templates.TemplatesApiDeps(TemplateActions(admin.cluster))),
         *data_streams.routes(
@@ -86,3 +87,6 @@ def all_routes(
         *(ccr.routes(ccr_api) if ccr_api is not None else ()),
         *(ccr_leader.routes(ccr_leader_api) if ccr_leader_api is not None else ()),
     ]
+    # _capabilities answers from the routes themselves (what this node actually serves).
+    settings = cluster_api.node.settings
+    return [*served, *capabilities.routes(Router(served), lambda: settings.cluster_name)]
