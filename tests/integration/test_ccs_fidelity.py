@@ -149,3 +149,24 @@ def test_skipped_shards_add_up_across_clusters(lc: Elasticsearch, minimize: bool
     # minimized).
     skipped, hits, _, _ = shards({"range": {"n": {"gte": 1000}}})
     assert (skipped, hits) == ((3 if minimize else 4), 0)
+
+
+@BOTH
+def test_named_queries_on_index_see_the_cluster_alias(lc: Elasticsearch, minimize: bool) -> None:
+    query = {
+        "bool": {
+            "should": [
+                {"term": {"_index": {"value": "r:logs", "_name": "remote"}}},
+                {"wildcard": {"_index": {"value": "lo*", "_name": "local"}}},
+            ]
+        }
+    }
+    out = search(lc, minimize, size=60, query=query, _source=False)
+    named = {(h["_index"], tuple(h["matched_queries"])) for h in out["hits"]["hits"]}
+    assert named == {("logs", ("local",)), ("r:logs", ("remote",))}
+    scored = search(
+        lc, minimize, size=60, query=query, _source=False, include_named_queries_score=True
+    )
+    # With include_named_queries_score each cluster's shards score the names (an object).
+    named = {(h["_index"], tuple(h["matched_queries"].items())) for h in scored["hits"]["hits"]}
+    assert named == {("logs", (("local", 1.0),)), ("r:logs", (("remote", 1.0),))}

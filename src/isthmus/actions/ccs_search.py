@@ -70,6 +70,7 @@ _FORWARDED_PARAMS = (
     "allow_no_indices",
     "expand_wildcards",
     "ignore_throttled",
+    "include_named_queries_score",
     # Each cluster pre-filters its own shards (its skipped ones add up in `_shards.skipped`).
     "pre_filter_shard_size",
 )

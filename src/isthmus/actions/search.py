@@ -121,6 +121,8 @@ class PartialSearch:
     aggs: dict[str, AggResult] | None = None
     terminated_early: bool | None = None  # with terminate_after: did any shard stop early
     skipped_shards: int = 0  # shards the can-match pre-filter skipped (in total_shards)
+    # The alias of the coordinator this cluster searched for (None: its own search).
+    cluster_alias: str | None = None
 
 
 class SearchActions:
@@ -524,6 +526,7 @@ class SearchActions:
             max_score=max((r.max_score for r in results if r.max_score is not None), default=None),
             total_shards=total_shards,
             skipped_shards=skipped,
+            cluster_alias=cluster_alias,
             failures=failures,
             mappings=mappings,
             combined_mapping=_combined_mappings(all_mappings),
@@ -645,7 +648,12 @@ class SearchActions:
         named = self._named(req)
         return [
             self._render_hit(
-                req, h, partial.mappings[h.index], _restriction(restrictions, h.index), named
+                req,
+                h,
+                partial.mappings[h.index],
+                _restriction(restrictions, h.index),
+                named,
+                partial.cluster_alias,
             )
             for h in hits
         ]
@@ -700,6 +708,7 @@ class SearchActions:
         mapping: IndexMapping,
         restriction: IndexRestriction | None = None,
         named: MatchedQueries | None = None,
+        cluster_alias: str | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if req.explain:  # ES names the shard and node that scored an explained hit first
@@ -755,7 +764,9 @@ class SearchActions:
             if hit.named_scores:
                 out["matched_queries"] = hit.named_scores
         elif named is not None and source is not None:
-            matched = named.of(hit.doc_id, source, mapping)
+            matched = named.of(
+                hit.doc_id, source, mapping, qualified_index(cluster_alias, hit.index)
+            )
             if matched:
                 out["matched_queries"] = matched
         if req.explain and hit.explanation is not None:

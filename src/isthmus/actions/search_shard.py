@@ -379,7 +379,10 @@ def query_shard(
     named = dsl.named_queries(req.query) + dsl.named_queries(req.post_filter)
     if req.include_named_scores and named:
         built = [
-            (q.name, build_query(q, schema, mapping, now_ms, None, restriction, index, searcher))
+            (
+                q.name,
+                build_query(q, schema, mapping, now_ms, None, restriction, doc_index, searcher),
+            )
             for q in named
         ]
         for hit in hits:

@@ -44,9 +44,12 @@ class MatchedQueries:
             self._compiled[key] = found
         return found
 
-    def of(self, doc_id: str, source: Mapping[str, Any], mapping: IndexMapping) -> list[str]:
-        """The names of the clauses this document matches (each name once, in tree order)."""
-        doc = EvalDoc(doc_id, source)
+    def of(
+        self, doc_id: str, source: Mapping[str, Any], mapping: IndexMapping, index: str = ""
+    ) -> list[str]:
+        """The names of the clauses this document matches (each name once, in tree order);
+        ``index`` is what ``_index`` holds for it (``<alias>:<index>`` for another cluster)."""
+        doc = EvalDoc(doc_id, source, index=index)
         out: list[str] = []
         for name, test in self._predicates(mapping):
             if name not in out and test(doc):
