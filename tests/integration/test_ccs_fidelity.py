@@ -170,3 +170,11 @@ def test_named_queries_on_index_see_the_cluster_alias(lc: Elasticsearch, minimiz
     # With include_named_queries_score each cluster's shards score the names (an object).
     named = {(h["_index"], tuple(h["matched_queries"].items())) for h in scored["hits"]["hits"]}
     assert named == {("logs", (("local", 1.0),)), ("r:logs", (("remote", 1.0),))}
+
+
+def test_explained_remote_hits_name_their_shard_as_es(lc: Elasticsearch) -> None:
+    for minimize in (True, False):
+        out = search(lc, minimize, size=60, explain=True, _source=False, sort=[{"n": "asc"}])
+        shards = {(h["_index"], h["_shard"].split("]")[0]) for h in out["hits"]["hits"]}
+        # The shard id is the remote's own ("[logs][2]"); only `_index` carries the alias.
+        assert shards == {("logs", "[logs"), ("r:logs", "[logs")}, minimize

@@ -712,7 +712,8 @@ class SearchActions:
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if req.explain:  # ES names the shard and node that scored an explained hit first
-            out["_shard"] = f"[{hit.index}][{hit.shard}]"
+            # ES writes the shard id, whose index name is the one its cluster knows (no alias).
+            out["_shard"] = f"[{hit.index.rpartition(':')[2]}][{hit.shard}]"
             out["_node"] = self.node_id
         out["_index"] = hit.index
         if not req.stored_fields_none:  # `_none_` drops the metadata fields, _id included
