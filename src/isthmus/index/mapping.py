@@ -14,7 +14,6 @@ Normalised values: ``text``/``keyword`` → ``str``; integer types → ``int``; 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -26,8 +25,17 @@ from isthmus.errors import (
     MapperParsingError,
     StrictDynamicMappingError,
 )
-from isthmus.index.completion import COMPLETION_DEFAULTS
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
+from isthmus.index.document_values import (
+    add_flattened,
+    add_value,
+    add_vector,
+    check_constant,
+    dynamic_field_json,
+    dynamic_specs,
+    dynamic_vector_json,
+    put_path,
+)
 from isthmus.index.field_types import (  # re-exported: see __all__
     ALIAS,
     BOOLEAN,
@@ -41,9 +49,7 @@ from isthmus.index.field_types import (  # re-exported: see __all__
     INTEGER_TYPES,
     KEYWORD,
     KEYWORD_LIKE,
-    LEAF_PARAMS,
     LEAF_TYPES,
-    NUMBER_PARAMS,
     NUMERIC_TYPES,
     OBJECT,
     SCALED_FLOAT,
@@ -58,8 +64,19 @@ from isthmus.index.field_values import (  # re-exported: see __all__
     source_values,
     value_at,
 )
-from isthmus.index.geo import is_single_point
-from isthmus.index.vectors import check_vector_params, default_similarity, parse_vector
+from isthmus.index.mapping_body import (  # MAX_MAPPING_DEPTH re-exported: see __all__
+    MAX_MAPPING_DEPTH,
+    ParameterError,
+    check_aliases,
+    check_depth,
+    copy_json,
+    deep_merge,
+    mapper_error,
+    nested_paths,
+    parse_properties,
+    sorted_properties,
+)
+from isthmus.index.vectors import default_similarity
 
 
 @dataclass(frozen=True)
@@ -72,10 +89,6 @@ class ParsedDocument:
 
 # Unmapped arrays of this many floats are mapped as dense_vector (ES 8.11+), not as float.
 DYNAMIC_VECTOR_DIMS = (128, 4096)
-
-# ES's ``index.mapping.depth.limit`` default: how many objects may enclose a field, the root
-# included. A mapping or a dynamically mapped document deeper than this is refused.
-MAX_MAPPING_DEPTH = 20
 
 
 # How deeply a document's objects and arrays may nest. ES allows 1000 (its JSON parser's limit);
@@ -103,169 +116,6 @@ def _check_array_depth(values: list[Any], depth: int) -> None:
                 stack.append((child, at + 1))
 
 
-def _mapper_error(reason: str) -> MapperParsingError:
-    return MapperParsingError(reason)
-
-
-def _unknown_type(ftype: Any, name: str) -> MapperParsingError:
-    return MapperParsingError(
-        f"The mapper type [{ftype}] declared on field [{name}] does not exist. It might have been "
-        "created within a future version or requires a plugin to be installed. Check the "
-        "documentation."
-    )
-
-
-def _check_depth(object_path: str) -> None:
-    """``object_path`` (``a.b``) is an object field: refuse it past the depth limit."""
-    if object_path.count(".") + 2 > MAX_MAPPING_DEPTH:
-        raise IllegalArgumentError(
-            f"Limit of mapping depth [{MAX_MAPPING_DEPTH}] has been exceeded due to object "
-            f"field [{object_path}]"
-        )
-
-
-def _parse_properties(
-    props: AbcMapping[str, Any], prefix: str, out: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """Validate a ``properties`` object; returns its normalised JSON form."""
-    if not isinstance(props, AbcMapping):
-        raise _mapper_error("Expected map for property [properties] on field [" + prefix + "]")
-    norm: dict[str, Any] = {}
-    for name, spec in props.items():
-        full = f"{prefix}{name}"
-        if not name or name.strip() != name or name.endswith("."):
-            raise _mapper_error(
-                f"field name cannot be an empty string or contain only whitespace [{full}]"
-            )
-        if not isinstance(spec, AbcMapping):
-            raise _mapper_error(
-                f"Expected map for property [fields] on field [{full}] but got a class java.lang.String"
-            )
-        ftype = spec.get("type", OBJECT if "properties" in spec or "type" not in spec else None)
-        if not isinstance(ftype, str):
-            raise _unknown_type(ftype, name)
-        if "." in name:
-            # ES expands dotted names into objects.
-            head, rest = name.split(".", 1)
-            expanded = {head: {"properties": {rest: spec}}}
-            sub = _parse_properties(expanded, prefix, out)
-            _deep_merge(norm, sub)
-            continue
-        if ftype in (OBJECT, "nested"):
-            _check_depth(full)
-            inner = _parse_properties(spec.get("properties", {}), full + ".", out)
-            entry: dict[str, Any] = {"properties": inner} if inner or "properties" in spec else {}
-            if ftype == "nested":
-                entry["type"] = "nested"
-            for key in ("dynamic", "enabled"):
-                if key in spec:
-                    entry[key] = spec[key]
-            norm[name] = entry
-            continue
-        if ftype == ALIAS:
-            norm[name] = _parse_alias(name, full, spec, out)
-            continue
-        if ftype not in LEAF_TYPES:
-            raise _unknown_type(ftype, name)
-        allowed = NUMBER_PARAMS if ftype in NUMERIC_TYPES else LEAF_PARAMS[ftype]
-        for key in spec:
-            if key != "type" and key not in allowed:
-                raise _mapper_error(
-                    f"unknown parameter [{key}] on mapper [{name}] of type [{ftype}]"
-                )
-        leaf = dict(spec)
-        _check_type_params(ftype, leaf)
-        if ftype == DATE and "format" in leaf:
-            leaf["format"] = str(leaf["format"])
-        out[full] = leaf
-        subfields = spec.get("fields")
-        if subfields is not None:
-            if not isinstance(subfields, AbcMapping):
-                raise _mapper_error(f"Expected map for property [fields] on field [{name}]")
-            for sub_name, sub_spec in subfields.items():
-                sub_type = sub_spec.get("type") if isinstance(sub_spec, AbcMapping) else None
-                if not isinstance(sub_type, str) or sub_type not in LEAF_TYPES:
-                    raise _unknown_type(sub_type, sub_name)
-                out[f"{full}.{sub_name}"] = {**sub_spec, "_source_path": full}
-        norm[name] = leaf
-    return norm
-
-
-class _ParameterError(MapperParsingError):
-    """A field parameter ES refuses while parsing the mapping: reported as "Failed to parse
-    mapping: <reason>" caused by the illegal_argument_exception of the parameter."""
-
-
-def _parameter_error(reason: str) -> _ParameterError:
-    return _ParameterError(
-        f"Failed to parse mapping: {reason}", caused_by=IllegalArgumentError(reason)
-    )
-
-
-def _check_type_params(ftype: str, leaf: dict[str, Any]) -> None:
-    """Parameters a type requires or constrains, with ES's messages."""
-    if ftype == SCALED_FLOAT:
-        factor = leaf.get("scaling_factor")
-        if factor is None:
-            raise _parameter_error("Field [scaling_factor] is required")
-        try:
-            number = float(factor)
-        except (TypeError, ValueError):
-            raise _parameter_error(
-                f"[scaling_factor] must be a positive number, got [{factor}]"
-            ) from None
-        if not math.isfinite(number) or number <= 0:
-            raise _parameter_error(f"[scaling_factor] must be a positive number, got [{number}]")
-    elif ftype == DENSE_VECTOR:
-        check_vector_params(leaf)
-    elif ftype == COMPLETION:
-        for key, default in COMPLETION_DEFAULTS.items():  # ES shows these in the mapping
-            leaf.setdefault(key, default)
-    elif ftype == CONSTANT_KEYWORD and "value" in leaf:
-        value = leaf["value"]
-        if isinstance(value, AbcMapping | list):
-            raise _mapper_error(f"Property [value] on field [{leaf.get('type')}] must be a string")
-        if value is not None:
-            leaf["value"] = value if isinstance(value, str) else str(value)
-
-
-def _parse_alias(
-    name: str, full: str, spec: AbcMapping[str, Any], out: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    for key in spec:
-        if key not in ("type", "path"):
-            raise _mapper_error(f"unknown parameter [{key}] on mapper [{name}] of type [alias]")
-    path = spec.get("path")
-    if not isinstance(path, str) or not path:
-        raise _mapper_error(f"The [path] property must be specified for field [{name}].")
-    out[full] = {"type": ALIAS, "path": path}
-    return {"type": ALIAS, "path": path}
-
-
-def _check_aliases(aliases: AbcMapping[str, str], fields: AbcMapping[str, FieldSpec]) -> None:
-    """Each alias names a concrete field (ES validates this once the whole mapping is known)."""
-    for alias, target in aliases.items():
-        problem = None
-        if target == alias:
-            problem = "an alias cannot refer to itself."
-        elif target in aliases:
-            problem = "an alias cannot refer to another alias."
-        elif target not in fields:
-            problem = "an alias must refer to an existing field in the mappings."
-        if problem is not None:
-            raise MapperParsingError(
-                f"Invalid [path] value [{target}] for field alias [{alias}]: {problem}"
-            )
-
-
-def _deep_merge(into: dict[str, Any], new: AbcMapping[str, Any]) -> None:
-    for key, value in new.items():
-        if isinstance(value, AbcMapping) and isinstance(into.get(key), dict):
-            _deep_merge(into[key], value)
-        else:
-            into[key] = value
-
-
 class Mapping:
     """An immutable, validated index mapping (the ``mappings`` object of an index)."""
 
@@ -285,7 +135,7 @@ class Mapping:
     def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
         try:
             self._parse(dict(body or {}))
-        except (DocumentParsingError, _ParameterError):
+        except (DocumentParsingError, ParameterError):
             raise
         except MapperParsingError as exc:
             # ES parses a mappings body as one step and reports any fault in it this way, for
@@ -293,7 +143,7 @@ class Mapping:
             raise MapperParsingError(
                 f"Failed to parse mapping: {exc.reason}", caused_by=exc
             ) from None
-        _check_aliases(self.aliases, self.fields)
+        check_aliases(self.aliases, self.fields)
 
     def _parse(self, body: dict[str, Any]) -> None:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
@@ -310,17 +160,17 @@ class Mapping:
                 "_routing",
                 "runtime",
             ):
-                raise _mapper_error(
+                raise mapper_error(
                     f"Root mapping definition has unsupported parameters:  [{key} : {body[key]}]"
                 )
         dynamic = body.get("dynamic", True)
         if isinstance(dynamic, str):
             dynamic = {"true": True, "false": False}.get(dynamic, dynamic)
         if dynamic not in (True, False, "strict", "runtime"):
-            raise _mapper_error(f"Could not convert [dynamic] to boolean or 'strict': [{dynamic}]")
+            raise mapper_error(f"Could not convert [dynamic] to boolean or 'strict': [{dynamic}]")
         self.dynamic: bool | str = dynamic
         raw: dict[str, dict[str, Any]] = {}
-        props = _parse_properties(body.get("properties", {}), "", raw)
+        props = parse_properties(body.get("properties", {}), "", raw)
         self._json: dict[str, Any] = {k: v for k, v in body.items() if k != "properties"}
         if props:
             self._json["properties"] = props
@@ -350,7 +200,7 @@ class Mapping:
             )
         # ``nested`` objects: each array element is a document of its own for nested queries and
         # aggregations, and its fields are not searchable from the root (search.nested).
-        self.nested_paths = frozenset(_nested_paths(self._json.get("properties", {}), ""))
+        self.nested_paths = frozenset(nested_paths(self._json.get("properties", {}), ""))
         # Paths whose objects and arrays are one value (geo points), not leaves to walk into.
         self._whole = frozenset(
             p for p, s in self.fields.items() if s.type in (GEO_POINT, COMPLETION)
@@ -366,7 +216,7 @@ class Mapping:
 
     def to_json(self) -> dict[str, Any]:
         """The mapping as ES renders it: ``properties`` sorted by field name at every level."""
-        copied: dict[str, Any] = _sorted_properties(_copy(self._json))
+        copied: dict[str, Any] = sorted_properties(copy_json(self._json))
         return copied
 
     def __eq__(self, other: object) -> bool:
@@ -451,7 +301,7 @@ class Mapping:
                     f"parameter [value] from [{old.constant}] to [{spec.constant}]"
                 )
         merged = self.to_json()
-        _deep_merge(merged, incoming.to_json())
+        deep_merge(merged, incoming.to_json())
         return Mapping(merged)
 
     # --- documents --------------------------------------------------------------------------
@@ -476,7 +326,7 @@ class Mapping:
                     )
                 leaf_parent = self._mapped_parent(path)
                 if leaf_parent is not None and leaf_parent.mapped_type == FLATTENED:
-                    _add_flattened(values, leaf_parent, path, value, doc_id)
+                    add_flattened(values, leaf_parent, path, value, doc_id)
                     continue
                 if leaf_parent is not None:
                     # ``{"k": {"a": 1}}`` where ``k`` is a leaf field: an object where a value goes.
@@ -487,23 +337,23 @@ class Mapping:
                 if dyn_type is None:
                     continue
                 if "." in path:
-                    _check_depth(path.rsplit(".", 1)[0])
+                    check_depth(path.rsplit(".", 1)[0])
                 if dyn_type == DENSE_VECTOR:
                     spec = FieldSpec(path, DENSE_VECTOR, path, similarity="cosine")
-                    _add_vector(values, spec, value, doc_id, new_props)
-                    _put_path(new_props, path, _dynamic_vector_json(len(value)))
+                    add_vector(values, spec, value, doc_id, new_props)
+                    put_path(new_props, path, dynamic_vector_json(len(value)))
                     continue
-                _put_path(new_props, path, _dynamic_field_json(dyn_type))
-                for sub in _dynamic_specs(path, dyn_type):
-                    _add_value(values, sub, value, doc_id)
+                put_path(new_props, path, dynamic_field_json(dyn_type))
+                for sub in dynamic_specs(path, dyn_type):
+                    add_value(values, sub, value, doc_id)
                 continue
             for spec in specs:
                 if spec.mapped_type == CONSTANT_KEYWORD:
-                    _check_constant(spec, value, doc_id, new_props)
+                    check_constant(spec, value, doc_id, new_props)
                 elif spec.type == DENSE_VECTOR:
-                    _add_vector(values, spec, value, doc_id, new_props)
+                    add_vector(values, spec, value, doc_id, new_props)
                 else:
-                    _add_value(values, spec, value, doc_id)
+                    add_value(values, spec, value, doc_id)
         update = None
         if new_props:
             update = self.merge({"properties": new_props})
@@ -559,47 +409,6 @@ class Mapping:
         return TEXT
 
 
-def _nested_paths(props: AbcMapping[str, Any], prefix: str) -> Iterator[str]:
-    for name, entry in props.items():
-        if not isinstance(entry, AbcMapping):
-            continue
-        if entry.get("type") == "nested":
-            yield prefix + name
-        inner = entry.get("properties")
-        if isinstance(inner, AbcMapping):
-            yield from _nested_paths(inner, prefix + name + ".")
-
-
-def nested_parent(path: str, nested_paths: frozenset[str]) -> str | None:
-    """The innermost nested object path enclosing field ``path`` (None: a root field)."""
-    parts = path.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        candidate = ".".join(parts[:i])
-        if candidate in nested_paths:
-            return candidate
-    return None
-
-
-def _sorted_properties(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key in ("properties", "fields") and isinstance(value, dict):
-                out[key] = {k: _sorted_properties(value[k]) for k in sorted(value)}
-            else:
-                out[key] = _sorted_properties(value)
-        return out
-    return node
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def _leaves(
     obj: AbcMapping[str, Any], prefix: str, whole: frozenset[str] = frozenset()
 ) -> Iterator[tuple[str, Any]]:
@@ -648,133 +457,6 @@ def _list_entries(items: list[Any], path: str) -> Iterator[tuple[str, Any]]:
             yield path, item
 
 
-def _put_path(props: dict[str, Any], path: str, leaf: dict[str, Any]) -> None:
-    parts = path.split(".")
-    node = props
-    for part in parts[:-1]:
-        node = node.setdefault(part, {"properties": {}})["properties"]
-    node[parts[-1]] = leaf
-
-
-def _dynamic_field_json(ftype: str) -> dict[str, Any]:
-    if ftype == TEXT:
-        return {"type": TEXT, "fields": {"keyword": {"type": KEYWORD, "ignore_above": 256}}}
-    if ftype == SLASH_DATE:
-        return {"type": DATE, "format": SLASH_DATE_FORMAT}
-    return {"type": ftype}
-
-
-def _dynamic_vector_json(dims: int) -> dict[str, Any]:
-    return {"type": DENSE_VECTOR, "dims": dims, "index": True, "similarity": "cosine"}
-
-
-def _dynamic_specs(path: str, ftype: str) -> list[FieldSpec]:
-    if ftype == TEXT:
-        return [
-            FieldSpec(path=path, type=TEXT, source_path=path),
-            FieldSpec(path=f"{path}.keyword", type=KEYWORD, source_path=path, ignore_above=256),
-        ]
-    if ftype == SLASH_DATE:
-        return [FieldSpec(path=path, type=DATE, source_path=path, format=SLASH_DATE_FORMAT)]
-    return [FieldSpec(path=path, type=ftype, source_path=path)]
-
-
-def _check_constant(
-    spec: FieldSpec, value: Any, doc_id: str | None, new_props: dict[str, Any]
-) -> None:
-    """A constant_keyword value: the mapping's, or the first one seen when it has none yet
-    (ES then sets it in the mapping)."""
-    for item in value if isinstance(value, list) else [value]:
-        if item is None:
-            continue
-        text = coerce(spec, item, doc_id)
-        if spec.constant is None:
-            _put_path(new_props, spec.path, {"type": CONSTANT_KEYWORD, "value": text})
-            spec = FieldSpec(
-                path=spec.path,
-                type=spec.type,
-                source_path=spec.source_path,
-                mapped_type=CONSTANT_KEYWORD,
-                constant=text,
-            )
-        elif text != spec.constant:
-            err = field_error(spec, item, doc_id)
-            err.caused_by = IllegalArgumentError(
-                f"[constant_keyword] field [{spec.path}] only accepts values that are equal to the "
-                f"value defined in the mappings [{spec.constant}], but got [{text}]"
-            )
-            raise err
-
-
-def _add_vector(
-    values: dict[str, list[Any]],
-    spec: FieldSpec,
-    value: Any,
-    doc_id: str | None,
-    new_props: dict[str, Any],
-) -> None:
-    """A dense_vector value: one vector (the whole array); the first one sets ``dims`` when
-    the mapping has none."""
-    if value is None:
-        return
-    vector = parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
-    if spec.dims is None:
-        _put_path(new_props, spec.path, {"type": DENSE_VECTOR, "dims": len(vector)})
-    values.setdefault(spec.path, []).append(vector)
-
-
-def _add_flattened(
-    values: dict[str, list[Any]], root: FieldSpec, path: str, value: Any, doc_id: str | None
-) -> None:
-    """A leaf under a flattened field: a root value, and ``(key, value)`` for its key."""
-    key = path[len(root.path) + 1 :]
-    out = values.setdefault(root.path, [])
-    for item in value if isinstance(value, list) else [value]:
-        if item is None:
-            continue
-        if isinstance(item, list):
-            raise field_error(root, item, doc_id)
-        text = coerce(root, item, doc_id)
-        if text is not None:
-            out.append(text)
-            out.append((key, text))
-
-
-def _add_value(
-    values: dict[str, list[Any]], spec: FieldSpec, value: Any, doc_id: str | None
-) -> None:
-    # Fast paths for one plain value of the expected JSON type (most fields of most documents);
-    # ``coerce`` below handles everything else, with the same results.
-    kind = type(value)
-    ftype = spec.type
-    if kind is str:
-        if ftype == TEXT or (
-            ftype == KEYWORD and (spec.ignore_above is None or len(value) <= spec.ignore_above)
-        ):
-            values.setdefault(spec.path, []).append(value)
-            return
-    elif kind is int and ftype == "long" and -(2**63) <= value < 2**63:
-        values.setdefault(spec.path, []).append(value)
-        return
-    items = value if kind is list else [value]
-    if ftype == GEO_POINT and kind is list and is_single_point(value):
-        items = [value]  # [lon, lat]: one point
-    out = values.setdefault(spec.path, [])
-    for item in items:
-        if item is None:
-            if spec.null_value is None:
-                continue
-            item = spec.null_value
-        try:
-            coerced = coerce(spec, item, doc_id)
-        except DocumentParsingError:
-            if spec.ignore_malformed:
-                continue
-            raise
-        if coerced is not None:
-            out.append(coerced)
-
-
 __all__ = [
     "BOOLEAN",
     "DATE",
@@ -782,6 +464,8 @@ __all__ = [
     "INTEGER_TYPES",
     "KEYWORD",
     "LEAF_TYPES",
+    "MAX_DOCUMENT_DEPTH",
+    "MAX_MAPPING_DEPTH",
     "NUMERIC_TYPES",
     "OBJECT",
     "SLASH_DATE",

@@ -39,8 +39,8 @@ from isthmus.index.mapping import (
     KEYWORD,
     TEXT,
     Mapping,
-    nested_parent,
 )
+from isthmus.index.mapping_body import nested_parent
 
 # Storage kinds beyond the ES types that are stored as themselves (see ``storage_kind``).
 _CONSTANT_PREFIX = CONSTANT_KEYWORD + "="
