@@ -34,7 +34,9 @@ async def validate_query(
 ) -> dict[str, Any]:
     # ``rewrite`` shows the query as the shard runs it: the same text here.
     explain = params.get("explain") == "true" or params.get("rewrite") == "true"
-    targets = resolve(cluster.state, expression, IndicesOptions.from_params(params, default=_OPTIONS))
+    targets = resolve(
+        cluster.state, expression, IndicesOptions.from_params(params, default=_OPTIONS)
+    )
     try:
         for key in body or {}:
             if key not in BODY_KEYS:
