@@ -22,6 +22,8 @@ from isthmus.cluster.data_streams import (
     DataStream,
     backing_index_name,
     check_name_free,
+    check_not_replicated,
+    promoted,
     stream,
     streams,
     validate_stream_name,
@@ -30,7 +32,7 @@ from isthmus.cluster.data_streams import (
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import split_expression
-from isthmus.cluster.templates import find_composable
+from isthmus.cluster.templates import ComposableTemplate, composables, find_composable
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
@@ -50,19 +52,24 @@ def next_index_name(name: str) -> str:
     return f"{match.group(1)}{int(match.group(2)) + 1:06d}"
 
 
+def _template_problem(name: str, template: ComposableTemplate | None) -> IllegalArgumentError:
+    """ES's ``lookupTemplateForDataStream`` errors: no template, or one without data_stream."""
+    if template is None:
+        return IllegalArgumentError(f"no matching index template found for data stream [{name}]")
+    return IllegalArgumentError(
+        f"matching index template [{template.name}] for data stream [{name}] has no data "
+        "stream template"
+    )
+
+
 async def create_stream(admin: IndicesActions, name: str) -> IndexMetadata:
     """Create data stream ``name`` with its first backing index; returns that index."""
     validate_stream_name(name)
     state = admin.cluster.state
     check_name_free(state, name)
     template = find_composable(state.customs, name)
-    if template is None:
-        raise IllegalArgumentError(f"no matching index template found for data stream [{name}]")
-    if template.data_stream is None:
-        raise IllegalArgumentError(
-            f"matching index template [{template.name}] for data stream [{name}] has no data "
-            "stream template"
-        )
+    if template is None or template.data_stream is None:
+        raise _template_problem(name, template)
     now = int(time.time() * 1000)
     backing = backing_index_name(name, 1, now)
     created = DataStream(
@@ -306,6 +313,26 @@ class DataStreamActions:
         value = answer.get("aggregations", {}).get("max_ts", {}).get("value")
         return int(value) if value is not None else 0
 
+    async def promote(self, name: str) -> list[str]:
+        """``POST /_data_stream/_promote/<name>``: a replicated stream becomes a normal one,
+        which rolls over locally (ES's ``TransportPromoteDataStreamAction``). Its backing
+        indices stay followers until unfollowed: the stream takes writes once a local rollover
+        has made a normal write index. Returns ES's warnings (no matching data stream template:
+        a rollover would fail until one exists)."""
+        await self.cluster.submit(
+            f"promote-data-stream [{name}]", lambda state: promoted(state, name)
+        )
+        templates = composables(self.cluster.state.customs).values()
+        if any(
+            t.data_stream is not None and any(simple_match(name, p) for p in t.index_patterns)
+            for t in templates
+        ):
+            return []
+        return [
+            f"Data stream [{name}] does not have a matching index template. This will cause "
+            "rollover to fail until a matching index template is created"
+        ]
+
     # --- rollover -----------------------------------------------------------------------------
 
     async def rollover(
@@ -336,6 +363,12 @@ class DataStreamActions:
             raise ActionRequestValidationError(
                 "Validation Failed: 1: new index name is not supported for data streams;"
             )
+        check_not_replicated(ds)
+        template = find_composable(state.customs, ds.name)
+        if template is None or template.data_stream is None:
+            # A stream's template cannot be deleted while the stream lives, but a replicated
+            # stream came with none; once promoted it rolls over only when one exists (ES).
+            raise _template_problem(ds.name, template)
         old = ds.write_index
         generation = ds.generation + 1
         new_name = backing_index_name(ds.name, generation)

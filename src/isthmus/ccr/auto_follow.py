@@ -6,12 +6,15 @@ is replaced by the leader's name; default: the leader's name), follower settings
 parameters, and whether it is active. The patterns live in the cluster metadata (a custom of its
 own), with, per pattern, the uuids of the leader indices it has already handled: those that
 existed when the pattern was created count as handled, so only indices created afterwards are
-followed (ES's rule), and an index is never followed twice by one pattern.
+followed (ES's rule), and an index is never followed twice by one pattern. A data stream's
+backing index matches by its own name or by its stream's, so ``logs-*`` follows every new
+backing index of the streams it names (each rollover's on the leader included).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,10 +26,13 @@ from isthmus.ccr.params import (
     parse_parameters,
     raise_validation,
 )
-from isthmus.errors import ResourceNotFoundError
+from isthmus.cluster.data_streams import BACKING_PREFIX
+from isthmus.errors import IllegalArgumentError, ResourceNotFoundError
 from isthmus.xcontent import as_list, as_object, as_str
 
 PARSER = "put_auto_follow_pattern_request"
+# ES's DS_BACKING_PATTERN: [prefix up to .ds-][stream]-[date][-generation]
+_BACKING_NAME = re.compile(r"^(.*?\.ds-)(.+)-(\d{4}.\d{2}.\d{2})(-\d+)?$")
 CUSTOM_KEY = "ccr_auto_follow"
 LEADER_INDEX_PLACEHOLDER = "{{leader_index}}"
 MAX_NAME_BYTES = 255
@@ -52,10 +58,15 @@ class AutoFollowPattern:
     followed: tuple[str, ...] = ()
     user: str | None = None
 
-    def matches(self, leader_index: str) -> bool:
-        """ES's ``AutoFollowPattern.match``: some pattern matches, no exclusion does."""
-        return _any(leader_index, self.leader_index_patterns) and not _any(
-            leader_index, self.leader_index_exclusion_patterns
+    def matches(self, leader_index: str, data_stream: str | None = None) -> bool:
+        """ES's ``AutoFollowPattern.match``: some pattern matches, no exclusion does, either
+        the index's name or the name of the data stream it backs (``logs-*`` follows the
+        backing indices ``.ds-logs-web-...`` of stream ``logs-web``)."""
+        return any(
+            _any(name, self.leader_index_patterns)
+            and not _any(name, self.leader_index_exclusion_patterns)
+            for name in (leader_index, data_stream)
+            if name is not None
         )
 
     def names_hidden(self) -> bool:
@@ -63,8 +74,32 @@ class AutoFollowPattern:
         return any(p.startswith(".") for p in self.leader_index_patterns)
 
     def follower_name(self, leader_index: str) -> str:
-        template = self.follow_index_pattern or LEADER_INDEX_PLACEHOLDER
+        """ES's ``getFollowerIndexName``: the template with the leader's name; for a backing
+        index, the template renames the stream's part of its name (``{{leader_index}}_copy``:
+        ``.ds-logs-web-2026.12.07-000001`` → ``.ds-logs-web_copy-2026.12.07-000001``)."""
+        template = self.follow_index_pattern
+        if template is None:
+            return leader_index
+        if BACKING_PREFIX in leader_index:
+            parts = _BACKING_NAME.match(leader_index)
+            if parts is None:
+                raise IllegalArgumentError(
+                    f"unable to determine follower index name from leader index name "
+                    f"[{leader_index}] and follow index pattern: [{template}], index appears to "
+                    "follow a regular data stream backing pattern, but could not be parsed"
+                )
+            prefix, stream_part, date, generation = parts.groups()
+            renamed = template.replace(LEADER_INDEX_PLACEHOLDER, stream_part)
+            return f"{prefix}{renamed}-{date}{generation or ''}"
         return template.replace(LEADER_INDEX_PLACEHOLDER, leader_index)
+
+    def data_stream_name(self, leader_stream: str | None) -> str | None:
+        """The local stream's name for a backing index of ``leader_stream`` (ES sends it as the
+        put follow's ``data_stream_name`` when the pattern renames: the template applied to
+        the stream's name); None: the leader's name."""
+        if leader_stream is None or self.follow_index_pattern is None:
+            return None
+        return self.follow_index_pattern.replace(LEADER_INDEX_PLACEHOLDER, leader_stream)
 
     def handled(self, uuids: Iterable[str]) -> AutoFollowPattern:
         return replace(self, followed=tuple(dict.fromkeys((*self.followed, *uuids))))

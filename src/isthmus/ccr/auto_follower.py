@@ -26,6 +26,7 @@ from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import PutFollowRequest
 from isthmus.ccr.service import CcrService
 from isthmus.ccr.shard_task import error_body
+from isthmus.ccr.wire import LeaderIndexSummary
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.errors import IsthmusError
 
@@ -112,31 +113,35 @@ class AutoFollower:
         for name, pattern in patterns.items():
             handled: list[str] = []
             for leader in leader_indices:
-                if leader.uuid in pattern.followed or not pattern.matches(leader.name):
+                if leader.uuid in pattern.followed:
                     continue
-                if leader.hidden and not pattern.names_hidden():
-                    continue  # ES: a hidden index only for a pattern starting with '.'
+                if not pattern.matches(leader.name, leader.data_stream):
+                    continue
+                if leader.hidden and not pattern.names_hidden() and leader.data_stream is None:
+                    continue  # a hidden index only for a pattern starting with '.'
                 if leader.state != "open":
                     continue  # followed once it is opened
                 waiting = self._backoff.get((name, leader.uuid))
                 if waiting is not None and time.monotonic() < waiting[1]:
                     continue  # failed recently: tried again after its back-off
-                if await self._follow(name, pattern, leader.name, leader.uuid):
+                if await self._follow(name, pattern, leader):
                     handled.append(leader.uuid)
             if handled:
                 await self._mark_handled(name, handled)
 
     async def _follow(
-        self, name: str, pattern: AutoFollowPattern, leader_index: str, leader_uuid: str
+        self, name: str, pattern: AutoFollowPattern, leader: LeaderIndexSummary
     ) -> bool:
-        request = PutFollowRequest(
-            follower_index=pattern.follower_name(leader_index),
-            remote_cluster=pattern.remote_cluster,
-            leader_index=leader_index,
-            parameters=pattern.parameters,
-            settings=dict(pattern.settings),
-        )
+        leader_index, leader_uuid = leader.name, leader.uuid
         try:
+            request = PutFollowRequest(
+                follower_index=pattern.follower_name(leader_index),
+                remote_cluster=pattern.remote_cluster,
+                leader_index=leader_index,
+                parameters=pattern.parameters,
+                settings=dict(pattern.settings),
+                data_stream_name=pattern.data_stream_name(leader.data_stream),
+            )
             await self.ccr.follow(request, self._subject(name, pattern))
         except IsthmusError as exc:
             self.failed_follows += 1
@@ -157,7 +162,7 @@ class AutoFollower:
         log.info(
             "auto followed leader index [%s] as follow index [%s]",
             leader_index,
-            request.follower_index,
+            pattern.follower_name(leader_index),
         )
         return True
 
@@ -188,7 +193,7 @@ class AutoFollower:
         self.ccr.remote.get(pattern.remote_cluster)  # ES's no such remote cluster
         client = LeaderClient(self.ccr.remote, pattern.remote_cluster, subject, policy="reconnect")
         existing = await client.list_indices(pattern.leader_index_patterns)
-        current = {i.uuid for i in existing if pattern.matches(i.name)}
+        current = {i.uuid for i in existing if pattern.matches(i.name, i.data_stream)}
         stored = replace(pattern, user=subject.username if subject is not None else None)
         self.subjects[name] = subject
 

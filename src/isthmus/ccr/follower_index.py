@@ -213,6 +213,10 @@ def follower_metadata(
     }
     # The copy is made as a restore of the leader would make it: its replica count too.
     settings["index.number_of_replicas"] = leader.settings.get("index.number_of_replicas", "1")
+    # ES's restore keeps the leader's index.hidden too: a data stream's backing index stays
+    # hidden (a follower may still set it otherwise, it is not replicated afterwards).
+    if "index.hidden" in leader.settings:
+        settings["index.hidden"] = leader.settings["index.hidden"]
     settings.update(overrides)
     settings.update(
         {

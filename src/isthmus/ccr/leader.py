@@ -13,7 +13,8 @@ Transport actions (on the transport port and on the remote cluster server, one r
 * ``indices:admin/seq_no/{add,renew,remove}_retention_lease``: the follower's lease on each
   leader shard (ES's ``RetentionLeaseActions``), expiring after
   ``index.soft_deletes.retention_lease.period``.
-* ``cluster:monitor/state`` asked for one index's metadata: answered here, for
+* ``cluster:monitor/state`` asked for one index's metadata (with the data stream it backs) or
+  for the indices a pattern matches (by their names or their data streams'): answered here, for
   :mod:`isthmus.actions.remote_nodes` (the same action without ``metadata`` lists the nodes).
 * ``cluster:admin/xpack/security/user/has_privileges`` for index privileges: which of them the
   caller has on which indices (:mod:`isthmus.ccr.follow_privileges`, asked before following).
@@ -48,6 +49,7 @@ from isthmus.ccr.wire import (
     ShardChangesResponse,
     retention_lease_id,
 )
+from isthmus.cluster.data_streams import parent_of, stream, streams
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.routing import ShardId
@@ -275,8 +277,11 @@ class LeaderShards:
         return self.leader_index_metadata(request.index).to_payload()
 
     def leader_indices(self, request: LeaderIndicesRequest) -> LeaderIndicesResponse:
-        """The concrete indices (open and closed) whose names match a pattern."""
+        """The concrete indices (open and closed) whose names, or whose data stream's name,
+        match a pattern (ES's auto-follow matches a backing index by its stream's name)."""
         patterns = request.patterns or ("*",)
+        state = self._state()
+        parents = {i: s.name for s in streams(state).values() for i in s.indices}
         found = [
             LeaderIndexSummary(
                 meta.name,
@@ -285,9 +290,15 @@ class LeaderShards:
                 meta.creation_date,
                 meta.settings.get(FOLLOWING_INDEX) == "true",
                 meta.hidden,
+                parents.get(name),
             )
-            for name, meta in sorted(self._state().indices.items())
-            if any(simple_match(name, pattern) for pattern in patterns)
+            for name, meta in sorted(state.indices.items())
+            if any(
+                simple_match(candidate, pattern)
+                for pattern in patterns
+                for candidate in (name, parents.get(name))
+                if candidate is not None
+            )
         ]
         return LeaderIndicesResponse(tuple(found))
 
@@ -297,7 +308,10 @@ class LeaderShards:
         if meta is None:
             if name in state.aliases():
                 raise IllegalArgumentError(f"cannot follow [{name}], because it is a ALIAS")
+            if stream(state, name) is not None:  # its backing indices are followed one by one
+                raise IllegalArgumentError(f"cannot follow [{name}], because it is a DATA_STREAM")
             raise IndexNotFoundError(name)
+        parent = parent_of(state, name)
         uuids = []
         for number in range(meta.number_of_shards):
             shard = self._indices.shard(ShardId(meta.uuid, number, meta.name))
@@ -314,6 +328,7 @@ class LeaderShards:
             settings_version=meta.settings_version,
             aliases_version=meta.aliases_version,
             shard_history_uuids=tuple(uuids),
+            data_stream=parent.to_json() if parent is not None else None,
         )
 
     # --- forget_follower --------------------------------------------------------------------

@@ -37,6 +37,7 @@ from isthmus.ccr.wire import (
     retention_lease_id,
 )
 from isthmus.clock import SYSTEM_CLOCK, Clock
+from isthmus.cluster.data_streams import DataStream, follow_backing_index
 from isthmus.cluster.metadata import (
     ClusterMetadata,
     IndexMetadata,
@@ -129,6 +130,9 @@ class CcrService:
         client = LeaderClient(self.remote, request.remote_cluster, subject, policy="reconnect")
         leader = await client.index_metadata(request.leader_index)
         _check_leader(leader)
+        stream = _local_stream(request, leader)
+        if stream is not None:  # refused now rather than after a copy (checked again at the end)
+            follow_backing_index(self.cluster.state, *stream, now_ms=0)
         if subject is not None:
             await _check_privileges(client, leader)
         uuid = new_uuid()
@@ -179,9 +183,14 @@ class CcrService:
             self.cluster_name, name, meta.uuid, request.remote_cluster, leader.index, leader.uuid
         )
 
+        stream = _local_stream(request, leader)
+
         def change(state: ClusterMetadata) -> ClusterMetadata:
             check_new_index(state, name)
-            return replace(state, indices={**state.indices, name: meta})
+            state = replace(state, indices={**state.indices, name: meta})
+            if stream is not None:  # the index joins its local data stream in the same change
+                state = follow_backing_index(state, *stream, now_ms=meta.creation_date)
+            return state
 
         try:
             await restore_follower(client, leader, shard_dirs, lease, self.tasks.renew_interval_s)
@@ -369,6 +378,23 @@ def _put_follow_response(*, shards_acked: bool, following_started: bool) -> dict
         "follow_index_shards_acked": shards_acked,
         "index_following_started": following_started,
     }
+
+
+def _local_stream(
+    request: PutFollowRequest, leader: LeaderIndexMetadataResponse
+) -> tuple[str, str, DataStream] | None:
+    """For a leader backing index: the local stream's name (``data_stream_name``, else the
+    leader stream's), the follower's name and the leader's stream (ES's
+    ``TransportPutFollowAction``, which lets the follower and its stream be renamed)."""
+    if leader.data_stream is None:
+        return None
+    try:
+        remote = DataStream.from_json(leader.data_stream)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IllegalArgumentError(
+            f"leader index metadata has a malformed data stream: {exc}"
+        ) from None
+    return request.data_stream_name or remote.name, request.follower_index, remote
 
 
 def _check_leader(leader: LeaderIndexMetadataResponse) -> None:

@@ -306,7 +306,9 @@ class LeaderIndexMetadataResponse:
     """What a follower needs to create itself from a leader index: its uuid and state, shard
     count, mapping (ES's JSON), settings (every ``index.*`` setting, flat, as strings: the
     follower chooses which to copy), aliases (name → ES's alias JSON), the three metadata
-    versions, and each shard's history uuid (index = shard number)."""
+    versions, and each shard's history uuid (index = shard number). ``data_stream``: the data
+    stream the index backs (ES's remote ``DataStream``, as the stream's stored JSON: name,
+    generation, hidden, system, ``_meta``...), which a follower copies into its own."""
 
     index: str
     uuid: str
@@ -319,9 +321,11 @@ class LeaderIndexMetadataResponse:
     settings_version: int
     aliases_version: int
     shard_history_uuids: tuple[str, ...] = field(default=())
+    data_stream: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return {
+            "data_stream": self.data_stream,
             "index": self.index,
             "uuid": self.uuid,
             "state": self.state,
@@ -352,6 +356,11 @@ class LeaderIndexMetadataResponse:
         state = _str(body, "state", what)
         if state not in ("open", "close"):
             raise IllegalArgumentError(f"{what} has unknown state [{state}]")
+        stream = body.get("data_stream")  # absent from a leader that predates data streams
+        if stream is not None:
+            stream = _map(stream, f"{what} field [data_stream]")
+            _str(stream, "name", f"{what} data stream")
+            _int(stream, "generation", f"{what} data stream", low=1)
         return cls(
             index=_str(body, "index", what),
             uuid=_str(body, "uuid", what),
@@ -364,6 +373,7 @@ class LeaderIndexMetadataResponse:
             settings_version=_int(body, "settings_version", what, low=0),
             aliases_version=_int(body, "aliases_version", what, low=0),
             shard_history_uuids=tuple(uuids),
+            data_stream=stream,
         )
 
 
@@ -394,7 +404,7 @@ class LeaderIndicesRequest:
 
 @dataclass(frozen=True, slots=True)
 class LeaderIndexSummary:
-    """One leader index as auto-follow sees it."""
+    """One leader index as auto-follow sees it; ``data_stream``: the stream it backs."""
 
     name: str
     uuid: str
@@ -402,21 +412,34 @@ class LeaderIndexSummary:
     creation_date: int
     is_follower: bool  # itself a follower index (index.xpack.ccr.following_index)
     hidden: bool
+    data_stream: str | None = None
 
     def to_payload(self) -> list[Any]:
-        return [self.name, self.uuid, self.state, self.creation_date, self.is_follower, self.hidden]
+        return [
+            self.name,
+            self.uuid,
+            self.state,
+            self.creation_date,
+            self.is_follower,
+            self.hidden,
+            self.data_stream,
+        ]
 
     @classmethod
     def from_payload(cls, value: Any) -> LeaderIndexSummary:
         what = "leader index summary"
-        if not isinstance(value, list | tuple) or len(value) != 6:
-            raise IllegalArgumentError(f"{what} must be a list of 6 fields")
-        name, uuid, state, created, follower, hidden = value
+        # 6 fields from a leader that predates data streams, 7 since.
+        if not isinstance(value, list | tuple) or len(value) not in (6, 7):
+            raise IllegalArgumentError(f"{what} must be a list of 6 or 7 fields")
+        name, uuid, state, created, follower, hidden = value[:6]
+        stream = value[6] if len(value) == 7 else None
         if not (isinstance(name, str) and isinstance(uuid, str) and state in ("open", "close")):
             raise IllegalArgumentError(f"{what} needs a name, a uuid and a state")
         if not _is_int(created) or type(follower) is not bool or type(hidden) is not bool:
             raise IllegalArgumentError(f"{what} has malformed fields")
-        return cls(name, uuid, state, created, follower, hidden)
+        if stream is not None and not isinstance(stream, str):
+            raise IllegalArgumentError(f"{what} has a malformed data stream name")
+        return cls(name, uuid, state, created, follower, hidden, stream)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ values, names, and the rules a write meets; the APIs are in :mod:`isthmus.action
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from isthmus.errors import (
     IllegalArgumentError,
     InvalidIndexNameError,
     ResourceAlreadyExistsError,
+    ResourceNotFoundError,
 )
 
 CUSTOM_KEY = "data_stream"
@@ -248,6 +249,80 @@ def state_section(meta: ClusterMetadata) -> dict[str, Any]:
             "allow_custom_routing": ds.allow_custom_routing,
         }
     return {"data_stream": {"data_stream": rendered, "data_stream_aliases": {}}}
+
+
+# --- replicated data streams (cross-cluster replication) ----------------------------------------
+
+
+def check_not_replicated(ds: DataStream) -> None:
+    """ES's rule: a stream that CCR replicates rolls over only on its leader (a local rollover
+    would make a write index whose name the leader's next generation needs)."""
+    if ds.replicated:
+        raise IllegalArgumentError(
+            f"data stream [{ds.name}] cannot be rolled over, because it is a replicated data stream"
+        )
+
+
+def _backing_order(local_name: str) -> Callable[[str], tuple[int, str]]:
+    """ES's order of a replicated stream's backing indices: names that do not hold
+    ``.ds-<stream>`` (shrunk, restored, renamed) first, the rest by the name from ``.ds-`` on,
+    so that the newest generation ends last and stays the write index."""
+    base = BACKING_PREFIX + local_name
+
+    def key(index: str) -> tuple[int, str]:
+        at = index.find(BACKING_PREFIX)
+        return (1 if base in index else 0, index[at:] if at >= 0 else index)
+
+    return key
+
+
+def follow_backing_index(
+    state: ClusterMetadata,
+    local_name: str,
+    follower_index: str,
+    remote: DataStream,
+    *,
+    now_ms: int,
+) -> ClusterMetadata:
+    """``state`` with ``follower_index`` (a follower of one of ``remote``'s backing indices)
+    in the local stream ``local_name``: ES's ``TransportPutFollowAction.updateLocalDataStream``.
+    A new local stream copies the remote's and is marked ``replicated``; an existing one must
+    still be replicated (a promoted stream follows nothing more) and takes the index in
+    generation order, with the remote's generation and ``_meta``."""
+    found = streams(state)
+    local = found.get(local_name)
+    if local is None:
+        validate_stream_name(local_name)  # a data_stream_name given to put follow
+        index = state.indices.get(local_name)
+        if index is not None:
+            raise ResourceAlreadyExistsError(local_name, index.uuid)
+        if local_name in state.aliases():
+            raise IllegalArgumentError(
+                f"data stream [{local_name}] conflicts with existing alias [{local_name}]"
+            )
+        updated = replace(
+            remote, name=local_name, indices=(follower_index,), replicated=True, created=now_ms
+        )
+    else:
+        if not local.replicated:
+            raise IllegalArgumentError(
+                f"cannot follow backing index [{follower_index}], because local data stream "
+                f"[{local_name}] is no longer marked as replicated"
+            )
+        indices = local.indices
+        if follower_index not in indices:
+            indices = tuple(sorted((*indices, follower_index), key=_backing_order(local_name)))
+        updated = replace(local, indices=indices, generation=remote.generation, meta=remote.meta)
+    return with_streams(state, {**found, local_name: updated})
+
+
+def promoted(state: ClusterMetadata, name: str) -> ClusterMetadata:
+    """``POST /_data_stream/_promote/<name>``: the stream is no longer replicated (ES's
+    ``DataStream.promoteDataStream``; its backing indices stay as they are, followers too)."""
+    ds = stream(state, name)
+    if ds is None:
+        raise ResourceNotFoundError(f"data stream [{name}] does not exist")
+    return with_streams(state, {**streams(state), name: replace(ds, replicated=False)})
 
 
 def check_close(state: ClusterMetadata, names: set[str]) -> None:

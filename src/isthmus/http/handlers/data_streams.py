@@ -1,7 +1,9 @@
-"""Data stream APIs: ``/_data_stream`` (create, get, delete, stats) and ``<target>/_rollover``.
+"""Data stream APIs: ``/_data_stream`` (create, get, delete, stats, promote) and
+``<target>/_rollover``.
 
 Authorized as index actions on the stream's name (ES: ``create_index``/``manage`` to create,
-``delete_index``/``manage`` to delete, ``view_index_metadata`` to get, ``manage`` to roll over);
+``delete_index``/``manage`` to delete, ``view_index_metadata`` to get, ``manage`` to roll over,
+``manage_follow_index``/``manage`` to promote);
 the guard narrows wildcards to the streams the caller may use.
 """
 
@@ -10,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from isthmus import ES_COMPAT_VERSION
 from isthmus.http.handlers.common import MASTER_PARAMS, json_object
-from isthmus.http.router import Request, Route, route
+from isthmus.http.router import Request, Response, Route, route
 
 if TYPE_CHECKING:
     from isthmus.actions.data_streams import DataStreamActions
@@ -23,6 +26,15 @@ ROLLOVER_PARAMS = ("dry_run", "lazy", "wait_for_active_shards", *MASTER_PARAMS)
 @dataclass(frozen=True)
 class DataStreamsApiDeps:
     data_streams: DataStreamActions
+
+
+def _warned(body: dict[str, Any], warnings: list[str]) -> Response:
+    """ES sends each warning as a ``Warning`` header (``299 Elasticsearch-<version>``)."""
+    from isthmus.actions.cluster import BUILD_HASH
+
+    prefix = f"299 Elasticsearch-{ES_COMPAT_VERSION}-{BUILD_HASH}"
+    headers: dict[str, str | list[str]] = {"Warning": [f'{prefix} "{w}"' for w in warnings]}
+    return Response(200, body, headers=headers if warnings else {})
 
 
 def routes(s: DataStreamsApiDeps) -> list[Route]:
@@ -48,6 +60,10 @@ def routes(s: DataStreamsApiDeps) -> list[Route]:
             req.params,
         )
 
+    async def promote(req: Request) -> Response:
+        warnings = await act.promote(req.path_params["index"])
+        return _warned({"acknowledged": True}, warnings)
+
     get_action, stats_action = "indices:admin/data_stream/get", "indices:monitor/data_stream/stats"
     return [
         route("PUT", "/_data_stream/{index}", create, params=MASTER_PARAMS, action="indices:admin/data_stream/create"),
@@ -56,6 +72,7 @@ def routes(s: DataStreamsApiDeps) -> list[Route]:
         route("DELETE", "/_data_stream/{index}", delete, params=("expand_wildcards", *MASTER_PARAMS), action="indices:admin/data_stream/delete"),
         route("GET", "/_data_stream/_stats", stats, params=("expand_wildcards",), action=stats_action),
         route("GET", "/_data_stream/{index}/_stats", stats, params=("expand_wildcards",), action=stats_action),
+        route("POST", "/_data_stream/_promote/{index}", promote, params=MASTER_PARAMS, action="indices:admin/data_stream/promote"),
         route("POST", "/{index}/_rollover", rollover, params=ROLLOVER_PARAMS, action="indices:admin/rollover"),
         route("POST", "/{index}/_rollover/{new_index}", rollover, params=ROLLOVER_PARAMS, action="indices:admin/rollover"),
     ]  # fmt: skip
