@@ -577,6 +577,14 @@ class TooManyScrollContextsError(IsthmusError):
     status = 429
 
 
+class TooManyPitContextsError(IsthmusError):
+    """Past ``search.max_open_pit_context`` open point-in-time contexts (a rejected execution)."""
+
+    es_type = "es_rejected_execution_exception"
+    status = 429
+    java_class = "org.elasticsearch.common.util.concurrent.EsRejectedExecutionException"
+
+
 class TooComplexToDeterminizeError(IsthmusError):
     """A regexp or wildcard whose automaton would take more than ``max_determinized_states`` work
     to determinize (Lucene's exception; ES reports it beneath ``failed to create query``)."""

@@ -22,6 +22,7 @@ from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
+from isthmus.actions.pit import PointInTimeActions
 from isthmus.actions.search import SearchActions
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class NodeActions:
     ccs: CrossClusterSearch  # ``_search``, ``_count``, ``_msearch``, local or cross-cluster
     async_search: AsyncSearchActions
     field_caps: FieldCapsActions
+    pit: PointInTimeActions | None = None  # ``_pit`` and searches with ``pit``
 
     async def close(self) -> None:
         """Running async searches are cancelled and stored ones dropped (the node stops)."""
@@ -77,6 +79,8 @@ def node_actions(
         restrictions_for=authz.search_restrictions if authz is not None else None,
     ).register(registry)
     async_search = AsyncSearchActions(ccs, clock)
+    pit = PointInTimeActions(search, cross_cluster, authz=authz)
+    pit.register(registry)
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)
     indices_actions = IndicesActions(cluster, indices)
@@ -88,6 +92,7 @@ def node_actions(
         ccs=ccs,
         async_search=async_search,
         field_caps=field_caps,
+        pit=pit,
     )
 
 

@@ -17,7 +17,7 @@ values (``_source`` is filtered where hits are rendered). Three paths:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,11 +220,13 @@ def query_shard(
     cluster_alias: str | None = None,
     max_rescore_window: int = 10000,
     max_docvalue_fields: int = 100,
+    shard_doc: Callable[[Any], int] | None = None,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths.
     ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
     shard's query. ``cluster_alias`` is set when another cluster's search runs here: queries and
-    sorts on ``_index`` then see ``<alias>:<index>``, as ES's remote shards do."""
+    sorts on ``_index`` then see ``<alias>:<index>``, as ES's remote shards do. ``shard_doc``
+    (a point in time's reader) gives each document's ``_shard_doc`` value from its address."""
     doc_index = qualified_index(cluster_alias, index)
     if not collect_all and req.from_ + req.size > max_window:
         raise IllegalArgumentError(
@@ -331,6 +333,8 @@ def query_shard(
             for sort in req.sort:
                 if sort.field == "_score":
                     key.append(score)
+                elif sort.field == "_shard_doc" and shard_doc is not None:
+                    key.append(shard_doc(addr))
                 elif sort.field in ("_doc", "_shard_doc"):
                     key.append(pos)
                 elif sort.field in hidden_sorts:

@@ -88,7 +88,14 @@ def node_routes(c: RestComponents) -> list[Route]:
         indices_api=IndicesApiDeps(a.indices, c.cluster_actions, c.indices, c.authz),
         documents_api=DocumentsApiDeps(c.cluster, a.documents, c.authz),
         search_api=SearchApiDeps(
-            c.cluster, a.search, a.ccs, a.async_search, a.field_caps, c.authz, a.documents
+            c.cluster,
+            a.search,
+            a.ccs,
+            a.async_search,
+            a.field_caps,
+            c.authz,
+            a.documents,
+            pit=a.pit,
         ),
         cat_api=CatApiDeps(
             c.node, c.cluster, c.indices, c.cluster_actions, a.indices, a.search, c.authz

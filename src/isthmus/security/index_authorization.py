@@ -40,6 +40,7 @@ CROSS_CLUSTER_ACTIONS = {
     "indices:admin/resolve/index",
     "indices:data/read/async_search/submit",
     "indices:data/read/field_caps",
+    "indices:data/read/open_point_in_time",
 }
 # Authorized by the search they continue.
 UNCHECKED_ACTIONS = {"indices:data/read/scroll", "indices:data/read/scroll/clear"}

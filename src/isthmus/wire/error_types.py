@@ -115,6 +115,9 @@ BY_STATUS: Mapping[tuple[str, bool, int], type[e.IsthmusError]] = MappingProxyTy
 EXCLUDED: Mapping[type[e.IsthmusError], str] = MappingProxyType(
     {
         e.SettingsError: "an illegal_argument_exception; comes back as IllegalArgumentError",
+        e.TooManyPitContextsError: (
+            "an es_rejected_execution_exception; comes back as ConnectQueueFullError"
+        ),
         e.InvalidValue: "an illegal_argument_exception; comes back as IllegalArgumentError",
         e.RemoteClusterClientRoleError: (
             "an illegal_argument_exception; comes back as IllegalArgumentError"

@@ -46,6 +46,13 @@ SEARCH_ACTION: Final = "indices:data/read/search"
 SEARCH_SHARDS_ACTION: Final = "indices:admin/search/search_shards"
 QUERY_PHASE_ACTION: Final = "indices:data/read/search[phase/query]"
 FIELD_CAPS_ACTION: Final = "indices:data/read/field_caps"
+# Point in time: the REST actions, and what a coordinator asks of another cluster for a PIT that
+# names its indices (ES's shard-level names: open the readers, query them, free them).
+OPEN_PIT_ACTION: Final = "indices:data/read/open_point_in_time"
+CLOSE_PIT_ACTION: Final = "indices:data/read/close_point_in_time"
+OPEN_READER_CONTEXT_ACTION: Final = "indices:data/read/open_reader_context"
+READER_QUERY_ACTION: Final = "indices:data/read/search[phase/query/id]"
+FREE_CONTEXT_ACTION: Final = "indices:data/read/search[free_context]"
 RESOLVE_CLUSTER_ACTION: Final = "indices:admin/resolve/cluster"
 RESOLVE_INDEX_ACTION: Final = "indices:admin/resolve/index"
 

@@ -24,13 +24,14 @@ from isthmus.http.router import Request, Response, Route, route
 from isthmus.search.terms_lookup import TermsLookup, apply_lookups, extract_values, find_lookups
 from isthmus.search.validate import invalid_body
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
-from isthmus.wire.names import FIELD_CAPS_ACTION, SEARCH_ACTION
+from isthmus.wire.names import FIELD_CAPS_ACTION, OPEN_PIT_ACTION, SEARCH_ACTION
 
 if TYPE_CHECKING:
     from isthmus.actions.async_search import AsyncSearchActions
     from isthmus.actions.ccs_search import CrossClusterSearch
     from isthmus.actions.documents import DocumentActions
     from isthmus.actions.field_caps import FieldCapsActions
+    from isthmus.actions.pit import PointInTimeActions
     from isthmus.actions.search import SearchActions
     from isthmus.cluster.service import ClusterService
     from isthmus.security.index_authorization import IndexAuthorization
@@ -93,6 +94,14 @@ COUNT_PARAMS = (
 )
 
 
+PIT_PARAMS = (
+    "keep_alive",
+    "routing",
+    "preference",
+    "allow_partial_search_results",
+    "max_concurrent_shard_requests",
+    *COMMON_INDICES_PARAMS,
+)
 MSEARCH_ACTION = "indices:data/read/msearch"
 EXPLAIN_ACTION = "indices:data/read/explain"
 VALIDATE_ACTION = "indices:admin/validate/query"
@@ -195,6 +204,7 @@ class SearchApiDeps:
     field_caps: FieldCapsActions
     authz: IndexAuthorization | None
     documents: DocumentActions | None = None  # terms lookups read documents through it
+    pit: PointInTimeActions | None = None  # ``_pit``, and searches with ``pit``
 
 
 def routes(s: SearchApiDeps) -> list[Route]:
@@ -237,14 +247,37 @@ def routes(s: SearchApiDeps) -> list[Route]:
             return []
         return extract_values(doc.get("_source") or {}, lookup.path)
 
-    async def search(req: Request) -> dict[str, Any]:
+    async def search(req: Request, named_index: bool = False) -> dict[str, Any]:
+        body = json_object(req)
+        if isinstance(body, dict) and "pit" in body and s.pit is not None:
+            # The PIT names the indices (and is authorized on them): the path names none.
+            body = await with_lookups(req, body)
+            return await s.pit.search_with_pit(named_index, body, req.params, req.subject)
         return await s.ccs.run(
             req.path_params.get("index"),
-            await with_lookups(req, json_object(req)),
+            await with_lookups(req, body),
             req.params,
             req.subject,
             restrictions(req),
         )
+
+    async def search_in(req: Request) -> dict[str, Any]:
+        return await search(req, named_index=True)
+
+    async def open_pit(req: Request) -> dict[str, Any]:
+        assert s.pit is not None
+        return await s.pit.open(
+            req.path_params.get("index"), req.params, json_object(req), req.subject
+        )
+
+    async def open_pit_nowhere(req: Request) -> dict[str, Any]:
+        assert s.pit is not None
+        return await s.pit.open(None, req.params, json_object(req), req.subject)
+
+    async def close_pit(req: Request) -> Response:
+        assert s.pit is not None
+        status, body = await s.pit.close(json_object(req), req.subject)
+        return Response(status, body)
 
     async def count(req: Request) -> dict[str, Any]:
         return await s.ccs.count(
@@ -486,10 +519,16 @@ def routes(s: SearchApiDeps) -> list[Route]:
         route(
             ("GET", "POST"),
             "/{index}/_search",
-            search,
+            search_in,
             params=SEARCH_PARAMS,
             action=SEARCH_ACTION,
         ),
+        route("POST", "/{index}/_pit", open_pit, params=PIT_PARAMS, action=OPEN_PIT_ACTION),
+        # No index: ES's validation error (the guard's narrowing would invent one).
+        route("POST", "/_pit", open_pit_nowhere, params=PIT_PARAMS, action=""),
+        # ES lets anyone holding some index privilege close a PIT (RBACEngine's scroll-related
+        # actions); the id alone names what is freed.
+        route("DELETE", "/_pit", close_pit, action="", body=True),
         route(
             ("GET", "POST"),
             "/{index}/_explain/{id:_}",
