@@ -450,10 +450,13 @@ def test_flattened_field(es: Elasticsearch) -> None:
     assert _hits(es, idx, {"term": {"labels.team.name": "urgent"}}) == ["2"]
     assert _hits(es, idx, {"terms": {"labels.release": ["v1.3", "x"]}}) == ["1"]
     assert _hits(es, idx, {"match": {"labels.priority": "low"}}) == ["2"]
-    status, _ = api_error(
-        lambda: es.search(index=idx, query={"range": {"labels.priority": {"gte": "m"}}})
-    )
-    assert status == 400
+    # Pattern and range queries on a key see that key's values only.
+    assert _hits(es, idx, {"range": {"labels.priority": {"gte": "m"}}}) == ["1"]
+    assert _hits(es, idx, {"range": {"labels.priority": {"lt": "m"}}}) == ["2"]
+    assert _hits(es, idx, {"prefix": {"labels.release": "v1"}}) == ["1"]
+    assert _hits(es, idx, {"wildcard": {"labels.team.name": "*gent"}}) == ["2"]
+    assert _hits(es, idx, {"regexp": {"labels.priority": "u.*"}}) == ["1"]
+    assert _hits(es, idx, {"prefix": {"labels.priority": "v1"}}) == []
     assert _hits(es, idx, {"exists": {"field": "labels.release"}}) == ["1"]
     # Ranges over keyword terms in byte order (the root's values here: low, urgent, v1.2, ...).
     assert _hits(es, idx, {"range": {"labels": {"lt": "v"}}}) == ["1", "2"]

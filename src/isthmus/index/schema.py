@@ -78,6 +78,9 @@ class IndexSchema:
             elif ftype == FLATTENED:
                 builder.add_text_field(name, stored=False, tokenizer_name="raw", fast=True)
                 builder.add_json_field(name + "k", stored=False, tokenizer_name="raw", fast=True)
+                # "key\0value" terms too: pattern and range queries on a key (JSON paths take
+                # terms only), as ES's keyed flattened field holds them.
+                builder.add_text_field(name + "p", stored=False, tokenizer_name="raw")
                 self._keyed[path] = name + "k"
             elif ftype == UNSIGNED_LONG:
                 builder.add_unsigned_field(name, indexed=True, fast=True)
@@ -124,6 +127,14 @@ class IndexSchema:
                     return TantivyField(f"{json_name}.{'.'.join(parts[i:])}", path, KEYWORD)
         return found
 
+    def keyed_pairs(self, spec: FieldSpec) -> str | None:
+        """For a key under a flattened field: the field of its ``key\0value`` terms."""
+        if spec.flattened_key is None:
+            return None
+        root = spec.path[: -len(spec.flattened_key) - 1]
+        json_name = self._keyed.get(root)
+        return None if json_name is None else json_name[:-1] + "p"
+
     def sort_field(self, spec: FieldSpec | None) -> TantivyField | None:
         """The fast field a one-key sort on ``spec`` can order by (None: sort from sources)."""
         if spec is None or spec.flattened_key is not None or spec.type == GEO_POINT:
@@ -160,6 +171,7 @@ class IndexSchema:
                 for item in items:
                     if isinstance(item, tuple):
                         doc.add_json(self._keyed[path], _nested(*item))
+                        doc.add_text(name + "p", f"{item[0]}\0{item[1]}")
                     else:
                         doc.add_text(name, item)
             elif ftype == UNSIGNED_LONG:

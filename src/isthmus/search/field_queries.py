@@ -19,6 +19,8 @@ from isthmus.index.field_types import COMPLETION, DENSE_VECTOR, FieldSpec
 from isthmus.index.ip import IpParseError, cidr_bounds, parse_ip
 from isthmus.index.mapping import source_values
 from isthmus.search.datemath import resolve_date_math
+from isthmus.search.term_ranges import lit
+from isthmus.search.term_ranges import string_range as string_range  # translate's entry
 
 _NANOS_PER_MILLI = 1_000_000
 
@@ -130,80 +132,31 @@ def unsigned_range(
     return tantivy.Query.range_query(schema, name, tantivy.FieldType.Unsigned, lo, hi, True, True)
 
 
-def flattened_key_refusal(field: str, kind: str) -> QueryShardError:
-    """A query the keys of a flattened field do not support here (ES supports them)."""
-    return QueryShardError(
-        f"Isthmus supports term, terms, match and exists queries on the keys of a flattened "
-        f"field, not {kind} queries on [{field}]"
-    )
+# --- keys of a flattened field: "key\0value" terms (index.schema) -------------------------------
 
 
-def _lit(text: str) -> str:
-    """``text`` as a regex literal: anything not alphanumeric as its code point."""
-    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
+def keyed_regex(key: str, value_regex: str) -> str:
+    """A whole-term regex on a key's pair terms from one on its values (``(?i)`` kept first)."""
+    flags = ""
+    if value_regex.startswith("(?i)"):
+        flags, value_regex = "(?i)", value_regex[4:]
+    return f"{flags}{lit(key)}\\x{{0}}(?:{value_regex})"
 
 
-def _chars_above(c: str) -> str | None:
-    code = ord(c)
-    return None if code >= 0x10FFFF else f"[\\x{{{code + 1:x}}}-\\x{{10ffff}}]"
+def keyed_bounds(
+    key: str, lower: Any, upper: Any, inc_lo: bool, inc_hi: bool
+) -> tuple[str, str, bool, bool]:
+    """A range on a key's values as a range on its pair terms (open sides close on the key)."""
+    prefix = key + "\0"
+    low = prefix if lower is None else prefix + _text(lower)
+    high = key + "\x01" if upper is None else prefix + _text(upper)
+    return low, high, inc_lo or lower is None, inc_hi and upper is not None
 
 
-def _chars_below(c: str) -> str | None:
-    code = ord(c)
-    return None if code == 0 else f"[\\x{{0}}-\\x{{{code - 1:x}}}]"
-
-
-def _at_least(low: str, inclusive: bool) -> str:
-    """A regex of the strings after ``low`` in byte (code point) order."""
-    alternatives = [_lit(low) + (".*" if inclusive else ".+")]
-    for i, c in enumerate(low):
-        above = _chars_above(c)
-        if above is not None:
-            alternatives.append(_lit(low[:i]) + above + ".*")
-    return "(?s)(" + "|".join(alternatives) + ")"
-
-
-def _at_most(high: str, inclusive: bool) -> tuple[str | None, bool]:
-    """A regex of the non-empty strings before ``high``, and whether "" is in the range (the
-    regex engine takes no empty alternative)."""
-    alternatives = [_lit(high[:i]) for i in range(1, len(high))]  # its proper prefixes
-    if inclusive and high:
-        alternatives.append(_lit(high))
-    for i, c in enumerate(high):
-        below = _chars_below(c)
-        if below is not None:
-            alternatives.append(_lit(high[:i]) + below + ".*")
-    with_empty = bool(high) or inclusive
-    if not alternatives:
-        return None, with_empty
-    return "(?s)(" + "|".join(alternatives) + ")", with_empty
-
-
-def string_range(
-    schema: tantivy.Schema, name: str, bounds: tuple[str | None, str | None, bool, bool]
-) -> tantivy.Query:
-    """A range over a keyword's terms (or a text field's tokens) in byte order, as regular
-    expressions over the terms: tantivy has no range over text, and its query parser cannot
-    take arbitrary bound text."""
-    low, high, inc_lo, inc_hi = bounds
-    parts = []
-    if low is not None:
-        parts.append(tantivy.Query.regex_query(schema, name, _at_least(low, inc_lo)))
-    if high is not None:
-        regex, with_empty = _at_most(high, inc_hi)
-        below = [tantivy.Query.regex_query(schema, name, regex)] if regex is not None else []
-        if with_empty:
-            below.append(tantivy.Query.term_query(schema, name, ""))
-        if not below:
-            return tantivy.Query.empty_query()
-        parts.append(
-            below[0]
-            if len(below) == 1
-            else tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in below])
-        )
-    if len(parts) == 1:
-        return parts[0]
-    return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 # Field types kept in ``_source`` only (no tantivy field): exists reads the sources.

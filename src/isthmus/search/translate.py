@@ -381,7 +381,13 @@ class Translator:
         if spec.type in (IP, DATE_NANOS, UNSIGNED_LONG):
             return self._typed_range(q, spec, name, (lower, upper, include_lower, include_upper))
         if spec.flattened_key is not None:
-            raise field_queries.flattened_key_refusal(q.field, "range")
+            pairs = self.schema.keyed_pairs(spec)
+            if pairs is None:
+                return tantivy.Query.empty_query()
+            bounds = field_queries.keyed_bounds(
+                spec.flattened_key, lower, upper, include_lower, include_upper
+            )
+            return field_queries.string_range(self._s, pairs, bounds)
         if spec.type == DATE:
             from isthmus.search.datemath import resolve_date_math
 
@@ -501,7 +507,10 @@ class Translator:
             return tantivy.Query.empty_query()
         spec, name = found
         if spec.flattened_key is not None:
-            raise field_queries.flattened_key_refusal(field, "pattern")
+            pairs = self.schema.keyed_pairs(spec)
+            if pairs is None:
+                return tantivy.Query.empty_query()
+            name, regex = pairs, field_queries.keyed_regex(spec.flattened_key, regex)
         if spec.type not in (TEXT, KEYWORD):
             raise QueryShardError(
                 f"Can only use wildcard queries on keyword and text fields - not on [{field}] "
