@@ -104,6 +104,8 @@ def parse_properties(
         if ftype not in LEAF_TYPES:
             raise _unknown_type(ftype, name)
         allowed = NUMBER_PARAMS if ftype in NUMERIC_TYPES else LEAF_PARAMS[ftype]
+        if ftype in NUMERIC_TYPES and ftype != SCALED_FLOAT:
+            allowed = allowed - {"scaling_factor"}  # scaled_float's own parameter
         for key in spec:
             if key != "type" and key not in allowed:
                 raise mapper_error(

@@ -198,3 +198,11 @@ def test_completion_entries_and_matching() -> None:
         with pytest.raises(CompletionParseError) as info:
             parse_entry(bad)
         assert str(info.value) == reason
+
+
+def test_scaling_factor_belongs_to_scaled_float_only() -> None:
+    with pytest.raises(MapperParsingError) as info:
+        Mapping(props(n={"type": "long", "scaling_factor": 10}))
+    assert info.value.reason == (
+        "Failed to parse mapping: unknown parameter [scaling_factor] on mapper [n] of type [long]"
+    )
