@@ -143,8 +143,8 @@ def test_put_follow_of_backing_indices_builds_a_replicated_stream(
         "illegal_argument_exception",
         "cannot follow [logs-pf-prod], because it is a DATA_STREAM",
     )
-    # ES (8.4+) lets the follower and its stream be renamed (data_stream_name).
-    copy = first.replace("logs-pf-prod", "logs-pf-copy")
+    # ES (8.4+) lets the follower and its stream be renamed (data_stream_name), freely.
+    copy = "pf-copy-000001"
     fc.ccr.follow(
         index=copy,
         remote_cluster="leader",
@@ -154,6 +154,7 @@ def test_put_follow_of_backing_indices_builds_a_replicated_stream(
     )
     renamed = stream_of(fc, "logs-pf-copy")
     assert ([i["index_name"] for i in renamed["indices"]], renamed["replicated"]) == ([copy], True)
+    assert fc.indices.get(index=copy)[copy]["data_stream"] == "logs-pf-copy"
     wait_for(lambda: count(fc, "logs-pf-copy") == 5, what="renamed copy")
 
 

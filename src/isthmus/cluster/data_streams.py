@@ -110,11 +110,24 @@ def stream(meta: ClusterMetadata, name: str) -> DataStream | None:
     return None if raw is None else DataStream.from_json(raw)
 
 
+# Backing index → stream name, for the same customs section as :data:`_parsed` (a write asks
+# for every document it writes to a backing index).
+_owners: tuple[object, dict[str, str]] = (None, {})
+
+
 def parent_of(meta: ClusterMetadata, index: str) -> DataStream | None:
-    """The data stream ``index`` backs, if any."""
-    if not index.startswith(BACKING_PREFIX):
+    """The data stream ``index`` backs, if any. Any name may: a follower of a leader's backing
+    index may be named freely (ES 8.4+), and ES's shrunk or restored backing indices too."""
+    global _owners
+    raw = meta.customs.get(CUSTOM_KEY)
+    if not raw:
         return None
-    return next((s for s in streams(meta).values() if index in s.indices), None)
+    last_raw, owners = _owners
+    if raw is not last_raw:
+        owners = {i: name for name, body in raw.items() for i in body["indices"]}
+        _owners = (raw, owners)
+    owner = owners.get(index)
+    return None if owner is None else stream(meta, owner)
 
 
 def backing_index_name(name: str, generation: int, epoch_millis: int | None = None) -> str:
