@@ -4,8 +4,9 @@ ES's ``AutoFollowCoordinator``: for each remote alias that active patterns name,
 remote's index list every :data:`POLL_INTERVAL_S`, and for each pattern follows every open
 leader index that matches it and was not handled by the pattern yet (those existing when the
 pattern was created count as handled; a closed one waits until it is opened; a hidden one only
-for a pattern starting with ``.``). A follower may itself be followed, as in ES. A follower is made exactly as
-``PUT _ccr/follow`` makes it, as the user who created the pattern, with the pattern's name
+for a pattern starting with ``.``, or a data stream's backing index, matched by its stream's
+name: its follower joins the local replicated stream). A follower may itself be followed, as
+in ES. A follower is made exactly as ``PUT _ccr/follow`` makes it, as the user who created the pattern, with the pattern's name
 template, settings and parameters. What fails is counted and kept in ``recent_auto_follow_errors``
 (ES's keys: ``<pattern>`` for a failed read of the remote, ``<pattern>:<leader index>`` for a
 failed follow); a failed follow is tried again after an exponential back-off (at most a minute).
