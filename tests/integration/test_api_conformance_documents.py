@@ -202,3 +202,96 @@ def test_bulk_empty_id_fails_the_index_item_and_the_whole_delete_request(
         assert status == 400
         assert body["error"]["type"] == "action_request_validation_exception"
         assert body["error"]["reason"] == "Validation Failed: 1: id is missing;"
+
+
+# --- routing ------------------------------------------------------------------------------------------
+
+# ES's OperationRoutingTests.testBWC: the shard of each value among 8 shards (8 routing shards),
+# whether the value is the document's id or its routing.
+ES_SHARDS_OF_8 = {
+    "sEERfFzPSI": 1,
+    "cNRiIrjzYd": 7,
+    "BgfLBXUyWT": 5,
+    "cnepjZhQnb": 3,
+    "OKCmuYkeCK": 6,
+    "OutXGRQUja": 5,
+    "yCdyocKWou": 1,
+    "KXuNWWNgVj": 2,
+    "DGJOYrpESx": 4,
+    "hswhrppvDH": 0,
+    "nbZWPWJsIM": 0,
+    "AITyyoyLLs": 4,
+}
+
+
+def _docs_per_shard(es: Elasticsearch, index: str) -> dict[int, int]:
+    shards = es.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+    return {int(n): copies[0]["docs"]["count"] for n, copies in shards.items()}
+
+
+def test_documents_land_on_the_shard_es_routing_picks(es: Elasticsearch, idx: str) -> None:
+    settings = {"number_of_shards": 8, "number_of_routing_shards": 8, "number_of_replicas": 0}
+    es.indices.create(index=idx, settings=settings)
+    es.indices.create(index=f"{idx}-r", settings=settings)
+    ops: list[dict[str, object]] = []
+    routed: list[dict[str, object]] = []
+    for n, key in enumerate(ES_SHARDS_OF_8):
+        ops += [{"index": {"_index": idx, "_id": key}}, {"n": n}]
+        routed += [{"index": {"_index": f"{idx}-r", "_id": f"doc-{n}", "routing": key}}, {"n": n}]
+    assert es.bulk(operations=ops + routed)["errors"] is False
+    expected: dict[int, int] = {}
+    for shard in ES_SHARDS_OF_8.values():
+        expected[shard] = expected.get(shard, 0) + 1
+    want = {n: expected.get(n, 0) for n in range(8)}
+    assert _docs_per_shard(es, idx) == want
+    assert _docs_per_shard(es, f"{idx}-r") == want
+    # Reads route the same way: the right routing finds the document, another does not.
+    assert es.get(index=f"{idx}-r", id="doc-0", routing="sEERfFzPSI")["found"] is True
+    missing = es.options(ignore_status=404).get(index=f"{idx}-r", id="doc-0", routing="x")
+    assert missing["found"] is False
+
+
+def test_number_of_routing_shards_is_validated(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(
+        lambda: es.indices.create(
+            index=idx, settings={"number_of_shards": 3, "number_of_routing_shards": 10}
+        )
+    )
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    assert body["error"]["reason"] == "the number of source shards [3] must be a factor of [10]"
+    status, body = api_error(
+        lambda: es.indices.create(
+            index=idx, settings={"number_of_shards": 3, "number_of_routing_shards": 2}
+        )
+    )
+    assert body["error"]["reason"] == (
+        "index.number_of_routing_shards [2] must be >= index.number_of_shards [3]"
+    )
+    es.indices.create(index=idx, settings={"number_of_shards": 3, "number_of_routing_shards": 12})
+    got = es.indices.get_settings(index=idx, flat_settings=True)[idx]["settings"]
+    assert got["index.number_of_routing_shards"] == "12"
+
+
+def test_auto_expand_replicas_is_validated_and_applied(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx, settings={"auto_expand_replicas": "0-all"})
+    settings = es.indices.get_settings(index=idx, flat_settings=True)[idx]["settings"]
+    assert settings["index.auto_expand_replicas"] == "0-all"
+    assert settings["index.number_of_replicas"] == "0"  # one data node: no replica to expand to
+    assert es.cluster.health(index=idx)["status"] == "green"
+    for value, reason in (
+        ("1-boom", "failed to parse [index.auto_expand_replicas] from value: [1-boom] at index 1"),
+        ("true", "failed to parse [index.auto_expand_replicas] from value: [true] at index -1"),
+        ("2-1", "[index.auto_expand_replicas] minReplicas must be =< maxReplicas but wasn't 2 > 1"),
+    ):
+        status, body = api_error(
+            lambda v=value: es.indices.create(
+                index=f"{idx}-bad", settings={"auto_expand_replicas": v}
+            )
+        )
+        assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+        assert body["error"]["reason"] == reason
+    es.indices.put_settings(index=idx, settings={"auto_expand_replicas": "false"})
+    es.indices.put_settings(index=idx, settings={"number_of_replicas": 1})
+    es.indices.put_settings(index=idx, settings={"auto_expand_replicas": "0-1"})
+    after = es.indices.get_settings(index=idx, flat_settings=True)[idx]["settings"]
+    assert after["index.number_of_replicas"] == "0"

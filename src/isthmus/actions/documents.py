@@ -25,7 +25,7 @@ from isthmus.cluster.data_streams import BACKING_PREFIX, check_timestamp, parent
 from isthmus.cluster.data_streams import check_write as check_stream_write
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
-from isthmus.cluster.routing import ShardId, shard_for
+from isthmus.cluster.routing import ShardId, index_shard
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -285,7 +285,7 @@ class DocumentActions:
         return meta
 
     def _shard(self, meta: IndexMetadata, routing: str) -> Shard:
-        number = shard_for(routing, meta.number_of_shards)
+        number = index_shard(routing, meta.settings)
         shard = self.indices.shard(ShardId(meta.uuid, number, meta.name))
         if shard is None:
             raise IllegalArgumentError(

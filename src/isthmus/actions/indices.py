@@ -47,6 +47,7 @@ from isthmus.cluster.resolve import (
     split_expression,
     write_index,
 )
+from isthmus.cluster.routing import check_routing_shards
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.templates import find_composable, merge_mappings, resolve_templates
 from isthmus.errors import (
@@ -61,6 +62,7 @@ from isthmus.errors import (
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
+from isthmus.settings.auto_expand import desired_replicas
 from isthmus.settings.catalog import find
 from isthmus.settings.registry import INDEX_SETTINGS, Scope, flatten
 
@@ -174,6 +176,8 @@ class IndicesActions:
             aliases[alias] = AliasMetadata.from_json(alias, spec or {})
         for key in ("index.number_of_shards", "index.number_of_replicas"):
             settings.setdefault(key, "1")
+        check_routing_shards(settings)
+        _auto_expand(settings)
         uid = new_uuid()
         now = int(time.time() * 1000)
         settings.update(
@@ -428,6 +432,7 @@ class IndicesActions:
                         settings.pop(key, None)
                     else:
                         settings[key] = value
+                _auto_expand(settings)
                 indices[name] = replace(
                     meta,
                     settings=settings,
@@ -507,6 +512,13 @@ class IndicesActions:
             if parent is not None:  # ES names the stream a backing index belongs to
                 out[meta.name]["data_stream"] = parent.name
         return out
+
+
+def _auto_expand(settings: dict[str, str]) -> None:
+    """``index.auto_expand_replicas`` sets the replica count from the data nodes (one here)."""
+    expanded = desired_replicas(settings.get("index.auto_expand_replicas", "false"))
+    if expanded is not None:
+        settings["index.number_of_replicas"] = str(expanded)
 
 
 def _list(value: Any) -> list[str]:

@@ -16,7 +16,7 @@ import tantivy
 
 from isthmus.actions.search_shard import build_query, find_doc, hit_count
 from isthmus.cluster.metadata import IndexMetadata
-from isthmus.cluster.routing import ShardId, shard_for
+from isthmus.cluster.routing import ShardId, index_shard
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -68,7 +68,7 @@ async def explain(
     if query is None:
         raise ActionRequestValidationError("Validation Failed: 1: query is missing;")
     meta = single_index(cluster, index)
-    number = shard_for(params.get("routing") or doc_id, meta.number_of_shards)
+    number = index_shard(params.get("routing") or doc_id, meta.settings)
     shard = indices.shard(ShardId(meta.uuid, number, meta.name))
     if shard is None:
         raise IllegalArgumentError(f"shard [{meta.name}][{number}] is not available on this node")

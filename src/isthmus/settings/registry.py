@@ -23,6 +23,7 @@ from typing import Any
 
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
+from isthmus.settings.auto_expand import parse_auto_expand
 
 
 class Scope(Enum):
@@ -271,15 +272,6 @@ CLUSTER_SETTINGS: tuple[Setting, ...] = (
         dynamic=True,
         validator=_int_at_least(0),
     ),
-    # OpenSearch's limit on point-in-time contexts (ES bounds scroll contexts only).
-    Setting(
-        "search.max_open_pit_context",
-        v.parse_int,
-        300,
-        Scope.CLUSTER,
-        dynamic=True,
-        validator=_int_at_least(0),
-    ),
     Setting(
         "search.max_keep_alive",
         v.parse_time,
@@ -389,7 +381,15 @@ INDEX_SETTINGS = (
     Setting("index.blocks.write", v.parse_bool, False, Scope.INDEX, dynamic=True),
     Setting("index.blocks.read_only", v.parse_bool, False, Scope.INDEX, dynamic=True),
     Setting("index.hidden", v.parse_bool, False, Scope.INDEX, dynamic=True),
-    Setting("index.auto_expand_replicas", v.parse_str, "false", Scope.INDEX, dynamic=True),
+    Setting("index.auto_expand_replicas", parse_auto_expand, "false", Scope.INDEX, dynamic=True),
+    # Static; checked against the shard count when the index is created (cluster/routing.py).
+    Setting(
+        "index.number_of_routing_shards",
+        v.parse_int,
+        1,
+        Scope.INDEX,
+        validator=_int_at_least(1),
+    ),
     Setting("index.codec", v.parse_str, "default", Scope.INDEX),
     # Static, and replicated by CCR (a follower closes and reopens to take a new value);
     # accepted and kept, as Isthmus has no query cache to turn off.

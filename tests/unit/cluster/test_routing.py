@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isthmus.cluster.routing import ShardId, murmur3_32, shard_for
+from isthmus.cluster.routing import (
+    ROUTING_SHARDS,
+    ShardId,
+    check_routing_shards,
+    default_routing_shards,
+    index_shard,
+    murmur3_32,
+    routing_hash,
+    shard_for,
+)
+from isthmus.errors import IllegalArgumentError
 
 # Published MurmurHash3_x86_32 vectors (SMHasher's reference implementation), every tail length.
 VECTORS = [
@@ -50,10 +60,70 @@ def test_single_shard_is_always_zero() -> None:
     assert {shard_for(f"id-{i}", 1) for i in range(100)} == {0}
 
 
-def test_shard_for_is_the_hash_modulo() -> None:
-    assert shard_for("hello", 5) == 0x248BFA47 % 5 == 1
-    assert shard_for("hello", 7) == 0x248BFA47 % 7
-    assert shard_for("é", 3) == murmur3_32("é".encode()) % 3
+# ES's Murmur3HashFunctionTests: the hash of a string's UTF-16 code units.
+ES_HASHES = [
+    ("hell", 0x5A0CB7C3),
+    ("hello", 0xD7C31989),
+    ("hello w", 0x22AB2984),
+    ("hello wo", 0xDF0CA123),
+    ("hello wor", 0xE7744D61),
+    ("The quick brown fox jumps over the lazy dog", 0xE07DB09C),
+    ("The quick brown fox jumps over the lazy cog", 0x4E63D2AD),
+]
+# ES's OperationRoutingTests.testBWC: 8 shards, 8 routing shards (id or routing value).
+ES_SHARDS_OF_8 = {
+    "sEERfFzPSI": 1,
+    "cNRiIrjzYd": 7,
+    "BgfLBXUyWT": 5,
+    "cnepjZhQnb": 3,
+    "OKCmuYkeCK": 6,
+    "OutXGRQUja": 5,
+    "yCdyocKWou": 1,
+    "KXuNWWNgVj": 2,
+    "DGJOYrpESx": 4,
+    "upLDybdTGs": 5,
+    "hswhrppvDH": 0,
+    "nbZWPWJsIM": 0,
+    "AITyyoyLLs": 4,
+}
+
+
+@pytest.mark.parametrize(("routing", "expected"), ES_HASHES)
+def test_routing_hash_is_es_murmur3_of_utf16(routing: str, expected: int) -> None:
+    assert routing_hash(routing) & 0xFFFFFFFF == expected
+    assert -(2**31) <= routing_hash(routing) < 2**31  # a Java int
+
+
+@pytest.mark.parametrize(("routing", "shard"), sorted(ES_SHARDS_OF_8.items()))
+def test_shard_for_matches_es(routing: str, shard: int) -> None:
+    assert shard_for(routing, 8, 8) == shard
+
+
+def test_default_routing_shards_are_es_calculate_num_routing_shards() -> None:
+    assert [default_routing_shards(n) for n in (1, 2, 3, 5, 8, 30, 513, 1024)] == [
+        1024,
+        1024,
+        768,
+        640,
+        1024,
+        960,
+        1026,
+        2048,
+    ]
+    # The routing factor keeps a document's shard when shards split (shard = slot // factor).
+    assert index_shard("x", {"index.number_of_shards": "5"}) == shard_for("x", 5, 640)
+
+
+def test_explicit_routing_shards_must_be_a_multiple() -> None:
+    check_routing_shards({"index.number_of_shards": "3", ROUTING_SHARDS: "12"})
+    with pytest.raises(IllegalArgumentError) as info:
+        check_routing_shards({"index.number_of_shards": "3", ROUTING_SHARDS: "10"})
+    assert info.value.reason == "the number of source shards [3] must be a factor of [10]"
+    with pytest.raises(IllegalArgumentError) as info:
+        check_routing_shards({"index.number_of_shards": "3", ROUTING_SHARDS: "2"})
+    assert info.value.reason == (
+        "index.number_of_routing_shards [2] must be >= index.number_of_shards [3]"
+    )
 
 
 @given(st.text(), st.integers(1, 64))
