@@ -272,6 +272,15 @@ CLUSTER_SETTINGS: tuple[Setting, ...] = (
         dynamic=True,
         validator=_int_at_least(0),
     ),
+    # OpenSearch's limit on point-in-time contexts (ES bounds scroll contexts only).
+    Setting(
+        "search.max_open_pit_context",
+        v.parse_int,
+        300,
+        Scope.CLUSTER,
+        dynamic=True,
+        validator=_int_at_least(0),
+    ),
     Setting(
         "search.max_keep_alive",
         v.parse_time,
