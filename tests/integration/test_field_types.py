@@ -393,6 +393,9 @@ def test_alias_field(es: Elasticsearch) -> None:
     assert resp["aggregations"]["s"]["value"] == 60
     caps = es.field_caps(index=idx, fields="route_length_miles")["fields"]
     assert list(caps["route_length_miles"]) == ["long"]
+    # PUT _mapping can add an alias of a field the index already has.
+    es.indices.put_mapping(index=idx, properties={"km": {"type": "alias", "path": "distance"}})
+    assert _hits(es, idx, {"term": {"km": 30}}) == ["2"]
     status, body = api_error(
         lambda: es.index(index=idx, id="x", document={"route_length_miles": 5})
     )

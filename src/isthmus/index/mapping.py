@@ -132,7 +132,9 @@ class Mapping:
         "nested_paths",
     )
 
-    def __init__(self, body: AbcMapping[str, Any] | None = None) -> None:
+    def __init__(self, body: AbcMapping[str, Any] | None = None, *, update: bool = False) -> None:
+        """``update``: ``body`` is a ``PUT _mapping`` update, whose aliases may name fields of
+        the mapping it updates (they are checked on the merged mapping)."""
         try:
             self._parse(dict(body or {}))
         except (DocumentParsingError, ParameterError):
@@ -143,7 +145,8 @@ class Mapping:
             raise MapperParsingError(
                 f"Failed to parse mapping: {exc.reason}", caused_by=exc
             ) from None
-        check_aliases(self.aliases, self.fields)
+        if not update:
+            check_aliases(self.aliases, self.fields)
 
     def _parse(self, body: dict[str, Any]) -> None:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
@@ -273,7 +276,13 @@ class Mapping:
 
     def merge(self, update: AbcMapping[str, Any]) -> Mapping:
         """The mapping after ``PUT _mapping`` with ``update``: additive, types never change."""
-        incoming = Mapping(update)
+        incoming = Mapping(update, update=True)
+        for alias in incoming.aliases:
+            replaced = self.fields.get(alias)
+            if replaced is not None:
+                raise IllegalArgumentError(
+                    f"mapper [{alias}] cannot be changed from type [{replaced.es_type}] to [alias]"
+                )
         for path, spec in incoming.fields.items():
             old = self.fields.get(path)
             if old is not None and old.es_type != spec.es_type:

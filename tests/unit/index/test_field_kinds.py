@@ -206,3 +206,16 @@ def test_scaling_factor_belongs_to_scaled_float_only() -> None:
     assert info.value.reason == (
         "Failed to parse mapping: unknown parameter [scaling_factor] on mapper [n] of type [long]"
     )
+
+
+def test_put_mapping_adds_an_alias_to_an_existing_field() -> None:
+    m = Mapping(props(n={"type": "long"}))
+    merged = m.merge(props(a={"type": "alias", "path": "n"}))
+    target = merged.field("a")
+    assert target is not None and target.path == "n"
+    with pytest.raises(MapperParsingError, match="an alias must refer to an existing field"):
+        m.merge(props(b={"type": "alias", "path": "nope"}))
+    with pytest.raises(
+        IllegalArgumentError, match=r"cannot be changed from type \[long\] to \[alias\]"
+    ):
+        m.merge(props(n={"type": "alias", "path": "n"}))
