@@ -23,6 +23,7 @@ from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
 from isthmus.actions.pit import PointInTimeActions
+from isthmus.actions.pit_handlers import PointInTimeHandlers
 from isthmus.actions.search import SearchActions
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def node_actions(
     ).register(registry)
     async_search = AsyncSearchActions(ccs, clock)
     pit = PointInTimeActions(search, cross_cluster, authz=authz)
-    pit.register(registry)
+    PointInTimeHandlers(pit).register(registry)  # what other clusters' PITs call here
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)
     indices_actions = IndicesActions(cluster, indices)

@@ -25,8 +25,7 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
-from isthmus.actions.ccs_handlers import _visible_mapping
-from isthmus.actions.cross_cluster import CrossClusterActions, local_names
+from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.pit_contexts import MAX_OPEN_PIT_SETTING, PitStore, ReaderContext
 from isthmus.actions.scrolls import check_keep_alive
 from isthmus.actions.search import (
@@ -78,7 +77,6 @@ from isthmus.search.request import SearchRequest
 from isthmus.search.response import hits_section, terminated_section
 from isthmus.security.field_level import IndexRestrictions
 from isthmus.settings.values import parse_time
-from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
     FREE_CONTEXT_ACTION,
     OPEN_READER_CONTEXT_ACTION,
@@ -114,7 +112,8 @@ _SEARCH_FORWARDED = (
 
 
 class PointInTimeActions:
-    """Opens, searches and closes points in time; answers other clusters' PIT requests.
+    """Opens, searches and closes points in time (other clusters' requests for their parts are
+    answered by :class:`~isthmus.actions.pit_handlers.PointInTimeHandlers`).
 
     ``authz`` is None when security is off: then nothing is narrowed or filtered.
     """
@@ -131,11 +130,6 @@ class PointInTimeActions:
         self.cross = cross
         self.authz = authz
         self.store = store or PitStore(search.clock)
-
-    def register(self, registry: ActionRegistry[Subject]) -> None:
-        registry.register(OPEN_READER_CONTEXT_ACTION, self._on_open)
-        registry.register(READER_QUERY_ACTION, self._on_query)
-        registry.register(FREE_CONTEXT_ACTION, self._on_free)
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -523,67 +517,6 @@ class PointInTimeActions:
             return FreeReadersResponse.from_payload(answer, cluster=alias).freed
         except IsthmusError:
             return 0
-
-    # --- what other clusters call here ----------------------------------------------------------
-
-    def _remote_names(
-        self, subject: Subject | None, action: str, names: list[str], params: Mapping[str, str]
-    ) -> str:
-        expression = ",".join(local_names(names))
-        if self.authz is None:
-            return expression
-        if subject is None:
-            raise SecurityError(f"action [{action}] is unauthorized for user [_system]")
-        return self.authz.narrow(subject, action, expression, params)
-
-    async def _on_open(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        request = OpenReadersRequest.from_payload(payload)
-        params = dict(request.params)
-        expression = self._remote_names(
-            ctx.caller, OPEN_READER_CONTEXT_ACTION, list(request.indices), params
-        )
-        keep_ms = self._keep_alive_ms(request.keep_alive)
-        refs, total, skipped = await self._open_local(
-            expression, params, keep_ms, request.index_filter
-        )
-        own_id = PitId(tuple(refs)).encode()
-        return OpenReadersResponse(own_id, total, total - skipped, skipped, 0).to_payload()
-
-    async def _on_query(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        started = time.perf_counter()
-        request = ReaderQueryRequest.from_payload(payload)
-        pit_id = PitId.decode(request.id)
-        names = pit_id.local_indices
-        restrictions = self._authorize(ctx.caller, names)
-        keep_ms = None if request.keep_alive is None else self._keep_alive_ms(request.keep_alive)
-        params = dict(request.params)
-        req = await self.search.parse_off_loop(",".join(names) or None, request.body, params)
-        partial = await self._search_local(
-            pit_id.local, request.first_position, req, keep_ms, restrictions, request.cluster_alias
-        )
-        answer = RemoteSearchResponse(
-            hits=self.search.render_hits(req, partial, partial.hits, restrictions),
-            total=partial.total,
-            max_score=partial.max_score,
-            took=int((time.perf_counter() - started) * 1000),
-            timed_out=False,
-            shards=self.search.shards_section(partial),
-            aggs=partial.aggs,
-            mapping=None if partial.aggs is None else _visible_mapping(partial, restrictions),
-            terminated_early=partial.terminated_early,
-        )
-        if answer.aggs is None:
-            return answer.to_payload()
-        return await self.search.indices.run_search(answer.to_payload)
-
-    async def _on_free(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        if self.authz is not None and ctx.caller is None:
-            raise SecurityError(
-                f"action [{FREE_CONTEXT_ACTION}] is unauthorized for user [_system]"
-            )
-        request = FreeReadersRequest.from_payload(payload)
-        pit_id = PitId.decode(request.id)
-        return FreeReadersResponse(self._free_local(pit_id.local)).to_payload()
 
 
 def _shard_doc(reader: ReaderContext, position: int, address: Any) -> int:
