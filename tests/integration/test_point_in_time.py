@@ -83,6 +83,14 @@ def test_open_search_close(es: Elasticsearch) -> None:
     assert out["_shards"]["total"] == 2
     closed = es.close_point_in_time(id=opened["id"])
     assert closed.body == {"succeeded": True, "num_freed": 2}
+    # routing: only the shard the value routes to (the document routed so is in it).
+    es.index(index=INDEX, id="routed", document={"n": 50}, routing="k", refresh=True)
+    routed = es.open_point_in_time(index=INDEX, keep_alive="1m", routing="k").body
+    assert routed["_shards"]["total"] == 1
+    found = es.search(pit={"id": routed["id"]}, query={"ids": {"values": ["routed"]}}).body
+    assert found["hits"]["total"]["value"] == 1
+    es.delete(index=INDEX, id="routed", routing="k", refresh=True)
+    assert es.close_point_in_time(id=routed["id"]).body["num_freed"] == 1
     status, body = api_error(lambda: es.close_point_in_time(id=opened["id"]))
     assert (status, body) == (404, {"succeeded": False, "num_freed": 0})
     status, body = api_error(lambda: es.search(pit={"id": opened["id"]}))

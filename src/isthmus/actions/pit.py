@@ -44,7 +44,7 @@ from isthmus.actions.search_collapse import collapse_hits
 from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER
 from isthmus.cluster.resolve import split_expression
-from isthmus.cluster.routing import shard_for
+from isthmus.cluster.routing import index_shard
 from isthmus.errors import (
     ElasticsearchParseError,
     IllegalArgumentError,
@@ -213,7 +213,7 @@ class PointInTimeActions:
         candidates = []
         for target in sorted(targets, key=lambda t: t.index.name):
             meta = target.index
-            wanted = {shard_for(r, meta.number_of_shards) for r in routing} if routing else None
+            wanted = {index_shard(r, meta.settings) for r in routing} if routing else None
             for shard in sorted(
                 self.search.indices.shards_of(meta), key=lambda s: s.shard_id.shard
             ):
