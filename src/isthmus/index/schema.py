@@ -161,7 +161,7 @@ class IndexSchema:
             if tfield is None or not items:
                 continue
             name, ftype = tfield.name, tfield.type
-            if ftype in (TEXT, KEYWORD) or ftype.startswith(_CONSTANT_PREFIX):
+            if ftype in (TEXT, KEYWORD):
                 for item in items:
                     doc.add_text(name, item)
             elif ftype == IP:

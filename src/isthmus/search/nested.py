@@ -65,7 +65,7 @@ def parse_nested(body: Any) -> dsl.Query:
         raise ParsingError("[nested] requires 'query' field")
     mode = str(body.get("score_mode", "avg")).lower()
     if mode not in SCORE_MODES:
-        raise IllegalScoreMode(mode)
+        raise ParsingError(f"illegal score_mode for nested query [{mode}]")
     try:
         boost = float(body.get("boost", 1.0))
     except (TypeError, ValueError):
@@ -173,10 +173,6 @@ def _unrooted(rooted: Mapping[str, Any], path: str) -> Any:
     for part in path.split("."):
         node = node[part]
     return node
-
-
-def IllegalScoreMode(mode: str) -> ParsingError:
-    return ParsingError(f"illegal score_mode for nested query [{mode}]")
 
 
 def nested_objects(source: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
