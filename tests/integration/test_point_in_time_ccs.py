@@ -6,12 +6,14 @@ frees the remote's contexts as well.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from isthmus.lab.topology import ALIAS, INDEX, USER, USER_PASSWORD, Lab, LabSpec
 from isthmus.testing.process import NodeProcess, start_side_by_side
 
 from .support import api_error
@@ -81,3 +83,37 @@ def test_remote_pit_pages_as_the_search_of_its_data(
     status, body = api_error(lambda: lc.search(pit={"id": pit}))
     assert status == 404
     assert body["error"]["root_cause"][0]["type"] == "search_context_missing_exception"
+
+
+def test_remote_pit_runs_as_the_caller_under_the_remote_authorization(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    """The API-key model: the remote opens and searches its part as the key and the user allow
+    (the key hides ``secret`` and keeps info-level documents), and refuses an index the key does
+    not cover with its 403."""
+    key_access = {
+        "search": [
+            {
+                "names": [INDEX],
+                "query": {"term": {"level": "info"}},
+                "field_security": {"grant": ["*"], "except": ["secret"]},
+            }
+        ]
+    }
+    with Lab(tmp_path, LabSpec(key_access=key_access)) as lab:
+        lab.start()
+        assert lab.key is not None
+        record_secret(str(lab.key["encoded"]))
+        assert lab.wait_connected()["connected"] and lab.local is not None
+        es = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD), request_timeout=30)
+        opened = es.open_point_in_time(index=f"{ALIAS}:{INDEX}", keep_alive="1m").body
+        out = es.search(pit={"id": opened["id"]}, sort=["_doc"], size=10).body
+        assert sorted(h["_id"] for h in out["hits"]["hits"]) == ["1", "2"]
+        assert all(h["_index"] == f"{ALIAS}:{INDEX}" for h in out["hits"]["hits"])
+        assert all("secret" not in h["_source"] for h in out["hits"]["hits"])
+        assert es.close_point_in_time(id=opened["id"]).body["succeeded"] is True
+        status, body = api_error(
+            lambda: es.open_point_in_time(index=f"{ALIAS}:private", keep_alive="1m")
+        )
+        assert status == 403
+        assert body["error"]["type"] == "security_exception"
