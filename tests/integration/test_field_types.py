@@ -217,6 +217,23 @@ def test_ip_queries(es: Elasticsearch, ips: str) -> None:
         {"key": "10.0.0.5-*", "from": "10.0.0.5", "doc_count": 4},
         {"key": "192.168.1.0/25", "from": "192.168.1.0", "to": "192.168.1.128", "doc_count": 2},
     ]
+    assert _hits(es, ips, {"match": {"addr": "192.168.0.0/16"}}) == ["1", "2", "5"]
+    # Filter aggregations evaluate the same way (CIDR terms, byte-ordered ranges).
+    filters = es.search(
+        index=ips,
+        size=0,
+        aggs={
+            "f": {
+                "filters": {
+                    "filters": {
+                        "lan": {"term": {"addr": "192.168.0.0/16"}},
+                        "low": {"range": {"addr": {"gt": "10.0.0.2", "lt": "10.0.0.255"}}},
+                    }
+                }
+            }
+        },
+    )["aggregations"]["f"]["buckets"]
+    assert (filters["lan"]["doc_count"], filters["low"]["doc_count"]) == (3, 1)
     status, body = api_error(lambda: es.search(index=ips, query={"term": {"addr": "nope"}}))
     assert status == 400
     assert "'nope' is not an IP string literal." in str(body)
@@ -353,6 +370,12 @@ def test_date_nanos(es: Elasticsearch) -> None:
         ("2024-01-02T00:00:00.000Z", 1),
     ]
     assert hist["m"]["value_as_string"] == "2024-01-02T00:00:00.000Z"
+    in_memory = es.search(
+        index=idx,
+        size=0,
+        aggs={"day1": {"filter": {"range": {"t": {"lt": "2024-01-01T00:00:00.123456500Z"}}}}},
+    )["aggregations"]["day1"]
+    assert in_memory["doc_count"] == 1  # .123456000 only: bounds keep their millisecond
     status, body = api_error(
         lambda: es.index(index=idx, id="x", document={"t": "1969-12-31T23:59:59Z"})
     )

@@ -195,7 +195,7 @@ def _date_nanos(spec: FieldSpec, value: Any, doc_id: str | None) -> int:
         else:
             nanos = parse_date(value, spec.format) * 1_000_000
             if isinstance(value, str):
-                nanos += _sub_millis(value)
+                nanos += sub_millis(value)
     except DateParseError:
         raise field_error(spec, value, doc_id) from None
     if nanos < 0:
@@ -210,7 +210,7 @@ def _date_nanos(spec: FieldSpec, value: Any, doc_id: str | None) -> int:
     return nanos
 
 
-def _sub_millis(text: str) -> int:
+def sub_millis(text: str) -> int:
     """The nanoseconds a date's fraction of a second holds below the millisecond."""
     dot = text.find(".", 17)
     if dot < 0:
@@ -301,3 +301,22 @@ def flattened_leaves(values: list[Any]) -> list[Any]:
         elif item is not None:
             out.append(item)
     return out
+
+
+def nanos_edge(bound: Any, millis: int, op: str) -> int:
+    """A date_nanos range bound as an inclusive edge in nanoseconds. ``millis`` is the bound
+    resolved with ES's rounding (gt/lte rounded up); a bound written with digits below the
+    millisecond is that exact instant, otherwise the edge is the millisecond's first (gte, lt)
+    or last (gt, lte) nanosecond."""
+    exact = None
+    if isinstance(bound, str) and "||" not in bound and not bound.startswith("now"):
+        extra = sub_millis(bound)
+        if extra:
+            exact = millis * 1_000_000 + extra
+    if op == "gte":
+        return millis * 1_000_000 if exact is None else exact
+    if op == "gt":
+        return (millis + 1) * 1_000_000 if exact is None else exact + 1
+    if op == "lt":
+        return millis * 1_000_000 - 1 if exact is None else exact - 1
+    return (millis + 1) * 1_000_000 - 1 if exact is None else exact  # lte

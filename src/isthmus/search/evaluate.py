@@ -31,7 +31,7 @@ from typing import Any
 from isthmus.errors import NotImplementedYet
 from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.search import dsl, geo_queries
+from isthmus.search import dsl, evaluate_typed, geo_queries
 from isthmus.search.evaluate_fields import (
     EvalDoc,
     Predicate,
@@ -162,6 +162,9 @@ class _Compiler:
         spec = self.mapping.field(q.field)
         if spec is None or q.value is None:
             return never
+        typed = evaluate_typed.term(spec, q.value, self.now_ms)
+        if typed is not None:
+            return typed
         return term_test(spec, q.value, now_ms=self.now_ms, case_insensitive=q.case_insensitive)
 
     def _terms(self, q: dsl.Terms) -> Predicate:
@@ -229,6 +232,9 @@ class _Compiler:
         spec = self.mapping.field(q.field)
         if spec is None:
             return never
+        typed = evaluate_typed.range_(spec, q, self.now_ms)
+        if typed is not None:
+            return typed
         bounds = [
             (op, b)
             for op, b in (("gte", q.gte), ("gt", q.gt), ("lt", q.lt), ("lte", q.lte))
@@ -265,6 +271,9 @@ class _Compiler:
         spec = self.mapping.field(q.field)
         if spec is None:
             return never
+        typed = evaluate_typed.term(spec, q.query, self.now_ms)
+        if typed is not None:
+            return typed
         return match_test(
             spec,
             q.query,

@@ -16,13 +16,12 @@ import tantivy
 from isthmus.errors import QueryShardError
 from isthmus.index.dates import DateParseError
 from isthmus.index.field_types import COMPLETION, DENSE_VECTOR, FieldSpec
+from isthmus.index.field_values import nanos_edge
 from isthmus.index.ip import IpParseError, cidr_bounds, parse_ip
 from isthmus.index.mapping import source_values
 from isthmus.search.datemath import resolve_date_math
 from isthmus.search.term_ranges import lit
 from isthmus.search.term_ranges import string_range as string_range  # translate's entry
-
-_NANOS_PER_MILLI = 1_000_000
 
 
 def _text_range(
@@ -88,17 +87,10 @@ def nanos_range(
         )
     except DateParseError as exc:
         raise QueryShardError(f"failed to create query: {exc}") from None
-    # gte/lt cover from the millisecond's first nanosecond; gt/lte up to its last.
-    lo_ns = None if lo is None else lo * _NANOS_PER_MILLI + (0 if inc_lo else _NANOS_PER_MILLI - 1)
-    hi_ns = None if hi is None else hi * _NANOS_PER_MILLI + (_NANOS_PER_MILLI - 1 if inc_hi else 0)
+    lo_ns = None if lo is None else nanos_edge(lower, lo, "gte" if inc_lo else "gt")
+    hi_ns = None if hi is None else nanos_edge(upper, hi, "lte" if inc_hi else "lt")
     return tantivy.Query.range_query(
-        schema,
-        name,
-        tantivy.FieldType.Integer,
-        lo_ns,
-        hi_ns,
-        inc_lo or lo_ns is None,
-        inc_hi or hi_ns is None,
+        schema, name, tantivy.FieldType.Integer, lo_ns, hi_ns, True, True
     )
 
 

@@ -218,6 +218,13 @@ class Translator:
         if found is None:
             return tantivy.Query.empty_query()
         spec, name = found
+        if spec.type in (IP, DATE_NANOS):  # a term query, CIDR blocks and date rounding included
+            try:
+                return self._q_Term(dsl.Term(field=q.field, value=q.query))
+            except QueryShardError:
+                if q.lenient:
+                    return tantivy.Query.empty_query()
+                raise
         if spec.type != TEXT:
             value = self._typed(spec, q.query, lenient=q.lenient)
             if value is None:
