@@ -180,6 +180,11 @@ def test_errors_as_elasticsearch_words_them(es: Elasticsearch) -> None:
         "Keep alive for request (2d) is too large. It must be less than (1d). This limit can be "
         "set by changing the [search.max_keep_alive] cluster level setting.",
     )
+    status, body = api_error(lambda: es.search(index=INDEX, sort=[{"_shard_doc": "asc"}]))
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "Validation Failed: 1: [_shard_doc] sort field cannot be used without [point in time];",
+    )
     status, body = api_error(lambda: es.search(pit={"id": "not-a-pit"}))
     assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
     es.close_point_in_time(id=pit)

@@ -191,6 +191,21 @@ def with_tiebreaker(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_shard_doc_sort(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> None:
+    """ES's ``SearchRequest.validate``: ``_shard_doc`` orders documents within a reader, which
+    only a PIT keeps; a search without one may not sort by it."""
+    sort = (body or {}).get("sort")
+    sorts = sort if isinstance(sort, list) else [] if sort is None else [sort]
+    names = [
+        s if isinstance(s, str) else next(iter(s), None)
+        for s in sorts
+        if s and isinstance(s, str | dict)
+    ]
+    names += [part.split(":")[0] for part in params.get("sort", "").split(",") if part]
+    if "_shard_doc" in names:
+        raise validation_error(["[_shard_doc] sort field cannot be used without [point in time]"])
+
+
 def shard_doc_value(position: int, doc: int) -> int:
     """ES's ``_shard_doc``: the shard's position in the PIT in the high 32 bits, the document's
     number in its shard's reader in the low ones."""
@@ -205,6 +220,7 @@ __all__ = [
     "RemotePart",
     "check_open",
     "check_search",
+    "check_shard_doc_sort",
     "parse_pit",
     "shard_doc_value",
     "validation_error",

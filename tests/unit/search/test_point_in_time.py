@@ -12,6 +12,7 @@ from isthmus.search.point_in_time import (
     RemotePart,
     check_open,
     check_search,
+    check_shard_doc_sort,
     parse_pit,
     shard_doc_value,
     with_tiebreaker,
@@ -94,3 +95,11 @@ def test_payloads_are_validated() -> None:
     assert ReaderQueryRequest.from_payload(query.to_payload()) == query
     with pytest.raises(IllegalArgumentError, match=r"first_position"):
         ReaderQueryRequest.from_payload({**query.to_payload(), "first_position": -1})
+
+
+def test_shard_doc_needs_a_pit() -> None:
+    check_shard_doc_sort({"sort": ["n", {"m": "desc"}]}, {"sort": "n:asc"})
+    check_shard_doc_sort({"sort": [5]}, {})  # the search's parser reports that one
+    for body, params in (({"sort": "_shard_doc"}, {}), ({}, {"sort": "n,_shard_doc:desc"})):
+        with pytest.raises(ActionRequestValidationError, match=r"cannot be used without"):
+            check_shard_doc_sort(body, params)

@@ -21,6 +21,7 @@ from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, I
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
 from isthmus.http.handlers.documents import GET_ACTION
 from isthmus.http.router import Request, Response, Route, route
+from isthmus.search.point_in_time import check_shard_doc_sort
 from isthmus.search.terms_lookup import TermsLookup, apply_lookups, extract_values, find_lookups
 from isthmus.search.validate import invalid_body
 from isthmus.security.field_level import IndexRestrictions, index_restrictions
@@ -253,6 +254,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
             # The PIT names the indices (and is authorized on them): the path names none.
             body = await with_lookups(req, body)
             return await s.pit.search_with_pit(named_index, body, req.params, req.subject)
+        check_shard_doc_sort(body if isinstance(body, dict) else None, req.params)
         return await s.ccs.run(
             req.path_params.get("index"),
             await with_lookups(req, body),
