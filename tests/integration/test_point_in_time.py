@@ -121,7 +121,15 @@ def test_sees_the_data_as_of_its_opening(es: Elasticsearch) -> None:
     seen = es.search(pit={"id": pit}, sort=["n"], size=10).body["hits"]["hits"]
     assert [(h["_id"], h["_source"]["n"]) for h in seen] == [(str(i), i) for i in range(5)]
     assert es.search(pit={"id": pit}, query={"term": {"n": 1000}}).body["hits"]["hits"] == []
-    es.close_point_in_time(id=pit)
+    # Deleting the index frees its contexts, as ES does when a shard closes.
+    es.indices.delete(index=index)
+    status, body = api_error(lambda: es.search(pit={"id": pit}))
+    assert status == 404
+    assert body["error"]["root_cause"][0]["type"] == "search_context_missing_exception"
+    assert api_error(lambda: es.close_point_in_time(id=pit)) == (
+        404,
+        {"succeeded": False, "num_freed": 0},
+    )
 
 
 def test_search_after_pages_with_the_shard_doc_tiebreaker(es: Elasticsearch) -> None:

@@ -346,9 +346,18 @@ class PointInTimeActions:
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         mappings = {}
+        state = self.search.cluster.state
         for ref in refs:
             try:
                 reader = self.store.find(ref.session, ref.context_id, keep_ms)
+                current = state.indices.get(ref.index)
+                if current is None or current.uuid != reader.index.uuid or current.state != "open":
+                    # ES frees a shard's reader contexts when the shard closes (the index was
+                    # deleted or closed): the id then names a missing context.
+                    self.store.free(ref.session, ref.context_id)
+                    raise SearchContextMissingError(
+                        f"No search context found for id [{ref.context_id}]"
+                    )
             except SearchContextMissingError as exc:
                 failures.append(_ShardFailure(ref.index, ref.shard, exc))
                 continue

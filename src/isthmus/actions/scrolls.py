@@ -1,9 +1,9 @@
 """Scroll contexts: who owns them, how many may be open, how long they live.
 
 A scroll context keeps the ordered hits of one search so later pages come from the same point in
-time. It is bound to the subject that opened it (ES binds scroll, PIT and async-search ids to the
-authenticated user): anyone else is told it does not exist, so an id never leaks what it
-searched. The number of open contexts is bounded by ``search.max_open_scroll_context`` and their
+time. It is bound to the subject that opened it (ES binds scroll and async-search ids to the
+authenticated user; not PIT ids, see :mod:`isthmus.actions.pit_contexts`): anyone else is told
+it does not exist, so an id never leaks what it searched. The number of open contexts is bounded by ``search.max_open_scroll_context`` and their
 keep-alive by ``search.max_keep_alive``, with ES's errors.
 
 Local hits are kept without their ``_source`` (the context holds ids and sort values, not the
