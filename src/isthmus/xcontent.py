@@ -16,7 +16,7 @@ The token names are Jackson's (``START_OBJECT``, ``VALUE_STRING``...), as ES pri
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from isthmus.errors import IllegalArgumentError, XContentParseError
@@ -149,6 +149,34 @@ def as_float(parser: str, field: str, value: Any) -> float:
 # not meet Python's recursion limit. The deepest legitimate bodies (30 nested queries, 40 nested
 # aggregations) need well under this.
 MAX_BODY_DEPTH = 200
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def did_you_mean(unknown: str, candidates: Iterable[str]) -> str:
+    """ES's "did you mean" tail (its parsers' and REST handlers' suggestions): the candidates
+    whose Lucene Levenshtein similarity (1 - distance / longer length) is above 0.5, best
+    first, then by name; ``""`` when none is close."""
+    scored = []
+    for candidate in set(candidates):
+        longest = max(len(unknown), len(candidate))
+        similarity = 1.0 - _levenshtein(unknown, candidate) / longest if longest else 1.0
+        if similarity > 0.5:
+            scored.append((-similarity, candidate))
+    names = [c for _, c in sorted(scored)]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f" did you mean [{names[0]}]?"
+    return f" did you mean any of [{', '.join(names)}]?"
 
 
 def check_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> None:

@@ -295,3 +295,102 @@ def test_auto_expand_replicas_is_validated_and_applied(es: Elasticsearch, idx: s
     es.indices.put_settings(index=idx, settings={"auto_expand_replicas": "0-1"})
     after = es.indices.get_settings(index=idx, flat_settings=True)[idx]["settings"]
     assert after["index.number_of_replicas"] == "0"
+
+
+# --- request bodies (issue 18 item 8) -----------------------------------------------------------
+
+
+def test_update_body_fields_follow_es_update_request_parser(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    status, body = api_error(
+        lambda: es.perform_request(
+            "POST",
+            f"/{idx}/_update/1",
+            body={"docc": {"v": 2}},
+            headers={"content-type": "application/json"},
+        )
+    )
+    assert status == 400
+    assert body["error"]["type"] == "x_content_parse_exception"
+    assert body["error"]["reason"] == "[UpdateRequest] unknown field [docc] did you mean [doc]?"
+    status, body = api_error(
+        lambda: es.perform_request(
+            "POST",
+            f"/{idx}/_update/1",
+            body={"doc": {"v": 2}, "if_seq_no": "x", "if_primary_term": 1},
+            headers={"content-type": "application/json"},
+        )
+    )
+    assert (status, body["error"]["type"]) == (400, "x_content_parse_exception")
+    # if_seq_no / if_primary_term are update body fields in ES.
+    status, body = api_error(
+        lambda: es.perform_request(
+            "POST",
+            f"/{idx}/_update/1",
+            body={"doc": {"v": 2}, "if_seq_no": 5, "if_primary_term": 1},
+            headers={"content-type": "application/json"},
+        )
+    )
+    assert status == 409
+    assert body["error"]["reason"].endswith(
+        "required seqNo [5], primary term [1]. current document has seqNo [0] and primary term [1]"
+    )
+    ok = es.perform_request(
+        "POST",
+        f"/{idx}/_update/1",
+        body={"doc": {"v": 2}, "if_seq_no": 0, "if_primary_term": 1},
+        headers={"content-type": "application/json"},
+    )
+    assert ok["result"] == "updated"
+
+
+def test_aliases_body_unknown_fields_are_es_parse_errors(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    status, body = api_error(
+        lambda: es.perform_request(
+            "POST",
+            "/_aliases",
+            body={"action": [{"add": {"index": idx, "alias": f"{idx}-a"}}]},
+            headers={"content-type": "application/json"},
+        )
+    )
+    assert status == 400
+    assert body["error"]["type"] == "x_content_parse_exception"
+    assert body["error"]["reason"] == "[aliases] unknown field [action] did you mean [actions]?"
+    status, body = api_error(
+        lambda: es.indices.update_aliases(
+            actions=[{"add": {"indx": idx, "alias": f"{idx}-a"}}]  # type: ignore[list-item]
+        )
+    )
+    assert status == 400
+    err = body["error"]
+    assert (err["type"], err["reason"]) == (
+        "x_content_parse_exception",
+        "[aliases] failed to parse field [actions]",
+    )
+    assert err["caused_by"]["reason"] == "[alias_action] failed to parse field [add]"
+    assert err["root_cause"][0] == {
+        "type": "x_content_parse_exception",
+        "reason": "[add] unknown field [indx] did you mean [index]?",
+    }
+    # must_exist belongs to remove only.
+    status, body = api_error(
+        lambda: es.indices.update_aliases(
+            actions=[{"add": {"index": idx, "alias": f"{idx}-a", "must_exist": True}}]
+        )
+    )
+    assert body["error"]["root_cause"][0]["reason"] == "[add] unknown field [must_exist]"
+
+
+def test_create_index_unknown_key_is_es_parse_exception(es: Elasticsearch, idx: str) -> None:
+    status, body = api_error(
+        lambda: es.perform_request(
+            "PUT",
+            f"/{idx}",
+            body={"setting": {}},
+            headers={"content-type": "application/json"},
+        )
+    )
+    assert status == 400
+    assert body["error"]["type"] == "parse_exception"
+    assert body["error"]["reason"] == "unknown key [setting] for create index"

@@ -39,6 +39,7 @@ from isthmus.errors import (
     ParsingError,
     StatusError,
     VersionConflictError,
+    XContentParseError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import IndicesService, Shard
@@ -99,9 +100,32 @@ def check_retry_on_conflict(value: int) -> int:
     return value
 
 
+# The fields ES's UpdateRequest parser declares.
+UPDATE_FIELDS = (
+    "script",
+    "scripted_upsert",
+    "upsert",
+    "doc",
+    "doc_as_upsert",
+    "detect_noop",
+    "_source",
+    "if_seq_no",
+    "if_primary_term",
+)
+
+
 def check_update_body(body: Mapping[str, Any]) -> None:
-    """The typed shape of an update body (``doc`` and ``upsert`` are objects, the flags
-    booleans), checked before the document is read."""
+    """The typed shape of an update body (ES's UpdateRequest parser: an unknown field is its
+    x_content_parse_exception with a "did you mean"; ``doc`` and ``upsert`` are objects, the
+    flags booleans), checked before the document is read."""
+    for key in body:
+        if key not in UPDATE_FIELDS:
+            raise XContentParseError(
+                f"[UpdateRequest] unknown field [{key}]{xcontent.did_you_mean(key, UPDATE_FIELDS)}"
+            )
+    for key in ("if_seq_no", "if_primary_term"):
+        if key in body:
+            xcontent.as_long("UpdateRequest", key, body[key])
     for key in ("doc", "upsert"):
         if key in body:
             xcontent.as_object("UpdateRequest", key, body[key])
@@ -224,6 +248,11 @@ def require_alias_error(name: str) -> IndexNotFoundError:
     )
     err.args = (err.reason,)
     return err
+
+
+def _body_long(body: Mapping[str, Any], key: str, default: int | None) -> int | None:
+    value = body.get(key)
+    return default if value is None else xcontent.as_long("UpdateRequest", key, value)
 
 
 def validate_id(doc_id: str) -> None:
@@ -437,22 +466,21 @@ class DocumentActions:
         if item.id is None:
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         body = item.source if isinstance(item.source, Mapping) else {}
-        for key in body:
-            if key not in (
-                "doc",
-                "upsert",
-                "doc_as_upsert",
-                "detect_noop",
-                "_source",
-                "scripted_upsert",
-                "script",
-            ):
-                raise IllegalArgumentError(f"[UpdateRequest] unknown field [{key}]")
+        check_update_body(body)
         if "script" in body:
             raise IllegalArgumentError("scripted updates are not supported by Isthmus")
-        check_update_body(body)
         if "doc" not in body and "upsert" not in body:
             raise ActionRequestValidationError("Validation Failed: 1: script or doc is missing;")
+        if "if_seq_no" in body or "if_primary_term" in body:
+            # The body's pair (ES's UpdateRequest parser reads it after the URL's) wins.
+            item.if_seq_no = _body_long(body, "if_seq_no", item.if_seq_no)
+            item.if_primary_term = _body_long(body, "if_primary_term", item.if_primary_term)
+            if (item.if_seq_no is None) != (item.if_primary_term is None):
+                raise ActionRequestValidationError(
+                    "Validation Failed: 1: ifSeqNo is set, but primary term is [0];"
+                    if item.if_primary_term is None
+                    else "Validation Failed: 1: ifPrimaryTerm is set, but seqNo is unassigned;"
+                )
         shard = self._shard(meta, item.routing or item.id)
         outcome.shard = shard.shard_id.shard
         attempts = item.retry_on_conflict + 1

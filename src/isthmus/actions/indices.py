@@ -56,7 +56,6 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     InvalidIndexNameError,
-    ParsingError,
     ResourceAlreadyExistsError,
     SettingsError,
 )
@@ -147,7 +146,7 @@ class IndicesActions:
         body = dict(body or {})
         for key in body:
             if key not in ("settings", "mappings", "aliases"):
-                raise ParsingError(f"unknown key [{key}] for create index")
+                raise ElasticsearchParseError(f"unknown key [{key}] for create index")
             if body[key] is not None and not isinstance(body[key], Mapping):
                 raise ElasticsearchParseError(f"key [{key}] must be an object")
         requested = normalize_index_settings(body.get("settings") or {}, creating=True)

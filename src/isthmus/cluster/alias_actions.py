@@ -29,26 +29,58 @@ from isthmus.errors import (
     InvalidAliasNameError,
     IsthmusError,
     ParsingError,
+    XContentParseError,
 )
+from isthmus.xcontent import did_you_mean
 
 AliasKind = Literal["add", "remove", "remove_index"]
 _KINDS: tuple[AliasKind, ...] = ("add", "remove", "remove_index")
-# Options an alias action may carry (ES's AliasActions parser); anything else is refused.
-_FIELDS = frozenset(
-    {
-        "index",
-        "indices",
-        "alias",
-        "aliases",
+# What each action's parser declares (ES's AliasActions parsers, deprecated spellings included).
+_COMMON = ("index", "indices", "alias", "aliases")
+_FIELDS_OF: dict[str, tuple[str, ...]] = {
+    "add": (
+        *_COMMON,
         "filter",
         "routing",
         "index_routing",
+        "indexRouting",
+        "index-routing",
         "search_routing",
+        "searchRouting",
+        "search-routing",
         "is_write_index",
         "is_hidden",
-        "must_exist",
-    }
-)
+    ),
+    "remove": (*_COMMON, "must_exist"),
+    "remove_index": _COMMON,
+}
+
+
+_CANONICAL = {
+    "indexRouting": "index_routing",
+    "index-routing": "index_routing",
+    "searchRouting": "search_routing",
+    "search-routing": "search_routing",
+}
+
+
+def _nested_unknown(kind: str, key: str) -> XContentParseError:
+    """ES's error for an unknown field in an action: the failure of each enclosing parser,
+    with the unknown field (and its "did you mean") as the root cause."""
+    inner = XContentParseError(
+        f"[{kind}] unknown field [{key}]{did_you_mean(key, _FIELDS_OF[kind])}"
+    )
+    middle = XContentParseError(f"[alias_action] failed to parse field [{kind}]", caused_by=inner)
+    return XContentParseError("[aliases] failed to parse field [actions]", caused_by=middle)
+
+
+def check_aliases_body(body: Mapping[str, Any]) -> None:
+    """The ``_aliases`` body declares ``actions`` only (ES's ``aliases`` parser)."""
+    for key in body:
+        if key != "actions":
+            raise XContentParseError(
+                f"[aliases] unknown field [{key}]{did_you_mean(key, ('actions',))}"
+            )
 
 
 @dataclass(frozen=True)
@@ -92,8 +124,9 @@ def parse_alias_actions(raw: Any) -> list[AliasAction]:
         if not isinstance(spec, Mapping):
             raise ParsingError(f"[{kind}] failed to parse, expected an object but found [{spec}]")
         for key in spec:
-            if key not in _FIELDS:
-                raise ParsingError(f"[{kind}] unknown field [{key}]")
+            if key not in _FIELDS_OF[kind]:
+                raise _nested_unknown(kind, key)
+        spec = {_CANONICAL.get(key, key): value for key, value in spec.items()}
         for flag in ("must_exist", "is_write_index", "is_hidden"):
             if flag in spec and spec[flag] is not None and not isinstance(spec[flag], bool):
                 raise ParsingError(f"[{kind}] failed to parse field [{flag}]")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from isthmus.errors import IllegalArgumentError
-from isthmus.security.cross_cluster_keys import suggest
+from isthmus.xcontent import did_you_mean
 
 # ES's CommonStatsFlags rest names (the metrics ``/_stats/{metric}`` accepts).
 METRICS = (
@@ -54,7 +54,7 @@ def parse_metrics(path: str, raw: str | None) -> frozenset[str]:
     unknown = sorted(names - set(METRICS))
     if unknown:
         noun = "metric" if len(unknown) == 1 else "metrics"
-        pieces = [f"[{name}]" + _arrow(suggest(name, METRICS)) for name in unknown]
+        pieces = [f"[{name}]" + _arrow(did_you_mean(name, METRICS)) for name in unknown]
         raise IllegalArgumentError(
             f"request [{path}] contains unrecognized {noun}: {', '.join(pieces)}"
         )
@@ -62,7 +62,7 @@ def parse_metrics(path: str, raw: str | None) -> frozenset[str]:
 
 
 def _arrow(tail: str) -> str:
-    # suggest() answers " did you mean [x]?"; ES's unrecognized() joins it with " ->".
+    # did_you_mean() answers " did you mean [x]?"; ES's unrecognized() joins it with " ->".
     return f" ->{tail}" if tail else ""
 
 

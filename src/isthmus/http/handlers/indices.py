@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from isthmus.cluster.alias_actions import parse_alias_actions
+from isthmus.cluster.alias_actions import check_aliases_body, parse_alias_actions
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.handlers.index_stats import ShardNumbers, parse_metrics, sections
@@ -110,6 +110,7 @@ def routes(s: IndicesApiDeps) -> list[Route]:
 
     async def update_aliases(req: Request) -> dict[str, Any]:
         body = json_object(req, required=True) or {}
+        check_aliases_body(body)
         return await apply_aliases(req, body.get("actions"))
 
     async def put_alias(req: Request) -> dict[str, Any]:
