@@ -81,6 +81,18 @@ def test_open_search_close(es: Elasticsearch) -> None:
     assert out["pit_id"] == opened["id"]
     assert out["hits"]["total"]["value"] == 20
     assert out["_shards"]["total"] == 2
+    # _msearch items may name a PIT too (and, like _search, no index).
+    multi = es.msearch(
+        searches=[
+            {},
+            {"pit": {"id": opened["id"]}, "size": 0},
+            {"index": INDEX},
+            {"pit": {"id": opened["id"]}},
+        ]
+    ).body["responses"]
+    assert multi[0]["pit_id"] == opened["id"] and multi[0]["hits"]["total"]["value"] == 20
+    assert multi[1]["status"] == 400
+    assert multi[1]["error"]["type"] == "action_request_validation_exception"
     closed = es.close_point_in_time(id=opened["id"])
     assert closed.body == {"succeeded": True, "num_freed": 2}
     # routing: only the shard the value routes to (the document routed so is in it).

@@ -332,6 +332,13 @@ def routes(s: SearchApiDeps) -> list[Route]:
             async with gate:
                 try:
                     merged = {**shared_params(req.params), **params}
+                    if isinstance(body, dict) and "pit" in body and s.pit is not None:
+                        # Authorized on the PIT's indices, as a _search with pit.
+                        body = await with_lookups(req, body)
+                        found = await s.pit.search_with_pit(
+                            index is not None, body, merged, req.subject
+                        )
+                        return {**found, "status": 200}
                     restrict = None
                     if s.authz is not None:
                         index = s.authz.narrow(req.subject, SEARCH_ACTION, index, merged)
