@@ -66,7 +66,6 @@ from isthmus.index.field_values import (  # re-exported: see __all__
 )
 from isthmus.index.mapping_body import (  # MAX_MAPPING_DEPTH re-exported: see __all__
     MAX_MAPPING_DEPTH,
-    ParameterError,
     check_aliases,
     check_depth,
     copy_json,
@@ -137,13 +136,15 @@ class Mapping:
         the mapping it updates (they are checked on the merged mapping)."""
         try:
             self._parse(dict(body or {}))
-        except (DocumentParsingError, ParameterError):
+        except DocumentParsingError:
             raise
         except MapperParsingError as exc:
             # ES parses a mappings body as one step and reports any fault in it this way, for
-            # index creation and ``PUT _mapping`` alike; the fault itself is the cause.
+            # index creation and ``PUT _mapping`` alike; the fault itself is the cause (for an
+            # invalid parameter value, the parameter's illegal_argument_exception).
+            cause = exc.caused_by if isinstance(exc.caused_by, IllegalArgumentError) else exc
             raise MapperParsingError(
-                f"Failed to parse mapping: {exc.reason}", caused_by=exc
+                f"Failed to parse mapping: {exc.reason}", caused_by=cause
             ) from None
         if not update:
             check_aliases(self.aliases, self.fields)

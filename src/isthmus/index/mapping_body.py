@@ -4,8 +4,8 @@
 ``GET _mapping`` shows) and the flat table of leaf fields that ``Mapping`` builds its
 ``FieldSpec``s from, raising ES's ``mapper_parsing_exception`` texts for unknown types, unknown
 or invalid parameters. A fault found while parsing is reported by ``Mapping`` as "Failed to
-parse mapping: <fault>"; a ``ParameterError`` already carries that form with the parameter's
-``illegal_argument_exception`` as its cause. ``check_aliases`` runs once the whole mapping is
+parse mapping: <fault>" (an invalid parameter value's cause is its
+``illegal_argument_exception``, as in ES). ``check_aliases`` runs once the whole mapping is
 known, as ES validates field aliases.
 """
 
@@ -129,15 +129,10 @@ def parse_properties(
     return norm
 
 
-class ParameterError(MapperParsingError):
-    """A field parameter ES refuses while parsing the mapping: reported as "Failed to parse
-    mapping: <reason>" caused by the illegal_argument_exception of the parameter."""
-
-
-def _parameter_error(reason: str) -> ParameterError:
-    return ParameterError(
-        f"Failed to parse mapping: {reason}", caused_by=IllegalArgumentError(reason)
-    )
+def _parameter_error(reason: str) -> MapperParsingError:
+    """A parameter value ES refuses: its cause is the parameter's illegal_argument_exception
+    (``Mapping`` reports it as "Failed to parse mapping: <reason>" caused by that)."""
+    return MapperParsingError(reason, caused_by=IllegalArgumentError(reason))
 
 
 def _check_type_params(ftype: str, leaf: dict[str, Any]) -> None:
