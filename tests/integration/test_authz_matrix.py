@@ -35,7 +35,9 @@ PASSWORD = "matrix-pw-1"
 # Routes the guard does not name an action for: authorized by their handler (resolve/index
 # narrows a cross-cluster expression itself) or owned by whoever created the resource.
 HANDLER_AUTHORIZED = {"/_resolve/index/{name}": "indices:admin/resolve/index"}
-OWNED = {"/_async_search/{id:_}", "/_async_search/status/{id:_}"}
+# Authorized by what the id names (async searches: their owner); /_pit: POST without an index is
+# ES's 400 before any authorization, DELETE frees what the PIT id names.
+OWNED = {"/_async_search/{id:_}", "/_async_search/status/{id:_}", "/_pit"}
 CHANGE_PASSWORD = "cluster:admin/xpack/security/user/change_password"
 
 

@@ -93,6 +93,12 @@ def test_open_search_close(es: Elasticsearch) -> None:
     assert multi[0]["pit_id"] == opened["id"] and multi[0]["hits"]["total"]["value"] == 20
     assert multi[1]["status"] == 400
     assert multi[1]["error"]["type"] == "action_request_validation_exception"
+    submitted = es.async_search.submit(
+        pit={"id": opened["id"]}, size=1, wait_for_completion_timeout="10s"
+    ).body
+    assert submitted["is_running"] is False
+    assert submitted["response"]["pit_id"] == opened["id"]
+    assert submitted["response"]["hits"]["total"]["value"] == 20
     closed = es.close_point_in_time(id=opened["id"])
     assert closed.body == {"succeeded": True, "num_freed": 2}
     # routing: only the shard the value routes to (the document routed so is in it).

@@ -79,9 +79,9 @@ def node_actions(
         authz=authz,
         restrictions_for=authz.search_restrictions if authz is not None else None,
     ).register(registry)
-    async_search = AsyncSearchActions(ccs, clock)
     pit = PointInTimeActions(search, cross_cluster, authz=authz)
     PointInTimeHandlers(pit).register(registry)  # what other clusters' PITs call here
+    async_search = AsyncSearchActions(ccs, clock, pit)
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)
     indices_actions = IndicesActions(cluster, indices)

@@ -33,6 +33,7 @@ from isthmus.settings.values import parse_time
 from isthmus.supervision import TaskSet
 
 if TYPE_CHECKING:
+    from isthmus.actions.pit import PointInTimeActions
     from isthmus.security.authz import Subject
 
 log = logging.getLogger("org.elasticsearch.xpack.search.TransportSubmitAsyncSearchAction")
@@ -59,8 +60,14 @@ class _Entry:
 
 
 class AsyncSearchActions:
-    def __init__(self, ccs: CrossClusterSearch, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        ccs: CrossClusterSearch,
+        clock: Callable[[], float] = time.time,
+        pit: PointInTimeActions | None = None,
+    ) -> None:
         self.ccs = ccs
+        self.pit = pit  # a body with ``pit`` searches the point in time
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._tasks = TaskSet("async search", log)
@@ -110,9 +117,15 @@ class AsyncSearchActions:
         restrictions: IndexRestrictions | None,
     ) -> dict[str, Any]:
         try:
-            response = await self.ccs.run(
-                expression, body, params, subject, restrictions, progress=entry.parts
-            )
+            if body is not None and "pit" in body and self.pit is not None:
+                # Authorized on the PIT's indices (the path names none, or ES's 400).
+                response = await self.pit.search_with_pit(
+                    expression is not None, body, params, subject
+                )
+            else:
+                response = await self.ccs.run(
+                    expression, body, params, subject, restrictions, progress=entry.parts
+                )
             limit = self._max_response_size()
             if _encoded_size(response) > limit:
                 # Kept in memory until it expires: bounded as ES bounds what it stores.

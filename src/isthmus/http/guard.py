@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from isthmus.security.service import SecurityService
 
 RUN_AS_HEADER = "es-security-runas-user"
+# Searches that may name a point in time instead of indices (``_search``, ``_async_search``).
+PIT_SEARCH_ACTIONS = frozenset({SEARCH_ACTION, "indices:data/read/async_search/submit"})
 
 
 def names_pit(body: bytes) -> bool:
@@ -83,7 +85,7 @@ class Guard:
                 return subject, params
             self.authorizer.check_cluster(subject, action)
             return subject, params
-        if action == SEARCH_ACTION and "index" not in params and names_pit(request.body):
+        if action in PIT_SEARCH_ACTIONS and "index" not in params and names_pit(request.body):
             # A search with a point in time names no index: ES authorizes it on the PIT's
             # indices, which its handler reads from the id (actions/pit.py).
             return subject, params
