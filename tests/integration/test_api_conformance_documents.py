@@ -394,3 +394,28 @@ def test_create_index_unknown_key_is_es_parse_exception(es: Elasticsearch, idx: 
     assert status == 400
     assert body["error"]["type"] == "parse_exception"
     assert body["error"]["reason"] == "unknown key [setting] for create index"
+
+
+def test_bulk_metadata_values_must_be_simple(es: Elasticsearch, idx: str) -> None:
+    for meta, found in (({"_id": ["x"]}, "START_ARRAY"), ({"_id": {"x": 1}}, "START_OBJECT")):
+        status, body = api_error(
+            lambda m=meta: es.bulk(operations=[{"index": {"_index": idx, **m}}, {"v": 1}])
+        )
+        assert status == 400
+        assert body["error"]["type"] == "illegal_argument_exception"
+        assert body["error"]["reason"] == (
+            "Malformed action/metadata line [1], expected a simple value for field [_id] but "
+            f"found [{found}]"
+        )
+    # Every id-less delete and update is listed, as ES validates the whole request.
+    status, body = api_error(
+        lambda: es.bulk(
+            operations=[
+                {"delete": {"_index": idx, "_id": ""}},
+                {"update": {"_index": idx}},
+                {"doc": {"v": 1}},
+            ]
+        )
+    )
+    assert status == 400
+    assert body["error"]["reason"] == "Validation Failed: 1: id is missing;2: id is missing;"

@@ -125,6 +125,7 @@ def parse_bulk(
         raise IllegalArgumentError("The bulk request must be terminated by a newline [\\n]")
     lines = body.split(b"\n")
     items: list[WriteItem] = []
+    invalid: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -155,7 +156,17 @@ def parse_bulk(
                 f"Malformed action/metadata line [{line_no}], expected START_OBJECT but found "
                 "[VALUE_STRING]"
             )
-        for key in meta:
+        for key, value in meta.items():
+            # ES reads metadata as simple values: an array anywhere, or an object other than
+            # _source/dynamic_templates, is a malformed line (before the name is looked at).
+            if isinstance(value, list) or (
+                isinstance(value, dict) and key not in ("_source", "dynamic_templates")
+            ):
+                found = "START_ARRAY" if isinstance(value, list) else "START_OBJECT"
+                raise IllegalArgumentError(
+                    f"Malformed action/metadata line [{line_no}], expected a simple value for "
+                    f"field [{key}] but found [{found}]"
+                )
             if key not in BULK_META:
                 raise IllegalArgumentError(
                     f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]"
@@ -198,10 +209,13 @@ def parse_bulk(
             except MapperParsingError as exc:
                 item.source = exc  # reported on this item only
         if action in ("update", "delete") and not item.id:
-            # ES validates every item before any runs: one id-less update or delete fails
-            # the whole bulk (an empty id on an index item fails that item only).
-            raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
+            # ES validates every item before any runs: an id-less update or delete fails the
+            # whole bulk, each listed (an empty id on an index item fails that item only).
+            invalid.append("id is missing")
         items.append(item)
+    if invalid:
+        numbered = "".join(f"{n}: {reason};" for n, reason in enumerate(invalid, 1))
+        raise ActionRequestValidationError(f"Validation Failed: {numbered}")
     return items
 
 
