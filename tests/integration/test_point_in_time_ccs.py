@@ -50,8 +50,21 @@ def test_remote_pit_pages_as_the_search_of_its_data(
     clusters: tuple[Elasticsearch, Elasticsearch],
 ) -> None:
     lc, rc = clusters
-    opened = lc.open_point_in_time(index="r:logs,logs", keep_alive="1m").body
+    # A second alias nothing answers on: skip_unavailable leaves it out of the PIT, as ES does.
+    lc.cluster.put_settings(
+        persistent={
+            "cluster.remote.gone.seeds": ["127.0.0.1:9"],
+            "cluster.remote.gone.skip_unavailable": True,
+        }
+    )
+    opened = lc.open_point_in_time(index="r:logs,gone:logs,logs", keep_alive="1m").body
     assert opened["_shards"] == {"total": 5, "successful": 5, "skipped": 0, "failed": 0}
+    lc.cluster.put_settings(persistent={"cluster.remote.gone.skip_unavailable": False})
+    status, body = api_error(lambda: lc.open_point_in_time(index="gone:logs", keep_alive="1m"))
+    assert (status, body["error"]["type"]) == (500, "connect_transport_exception")  # as _search
+    lc.cluster.put_settings(
+        persistent={"cluster.remote.gone.seeds": None, "cluster.remote.gone.skip_unavailable": None}
+    )
     expected = lc.search(index="logs,r:logs", sort=[{"n": "asc"}], size=100).body["hits"]["hits"]
     # Written on the remote after the PIT opened: invisible through it.
     rc.index(index="logs", id="late", document={"n": 0})

@@ -138,6 +138,14 @@ class PointInTimeActions:
         check_keep_alive(keep, self.search._max_keep_alive_ms())
         return keep
 
+    def _skips(self, alias: str) -> bool:
+        """The alias's ``skip_unavailable``: a failing cluster is left out instead of failing."""
+        remote = self.cross.remote
+        try:
+            return remote is not None and remote.get(alias).skip_unavailable
+        except IsthmusError:
+            return False
+
     def _max_open(self) -> int:
         return int(self.search.cluster.state.typed_setting(MAX_OPEN_PIT_SETTING))
 
@@ -180,6 +188,8 @@ class PointInTimeActions:
         failure: BaseException | None = None
         for (alias, names), answer in zip(grouped.remote.items(), answers, strict=True):
             if isinstance(answer, BaseException):
+                if isinstance(answer, IsthmusError) and self._skips(alias):
+                    continue  # skip_unavailable: the PIT goes on without that cluster, as ES's
                 failure = failure or answer
                 continue
             opened.append((alias, answer))
@@ -301,7 +311,9 @@ class PointInTimeActions:
         remote_body = {**search_body, "from": 0, "size": req.from_ + req.size}
         forwarded = {k: params[k] for k in _SEARCH_FORWARDED if k in params}
         for rp in pit_id.remote:
-            part = ClusterPart(rp.alias, ",".join(rp.indices), skip_unavailable=False)
+            part = ClusterPart(
+                rp.alias, ",".join(rp.indices), skip_unavailable=self._skips(rp.alias)
+            )
             parts.append(part)
             query = ReaderQueryRequest(
                 rp.id, remote_body, forwarded, rp.first_position, reference.keep_alive, rp.alias
@@ -309,7 +321,7 @@ class PointInTimeActions:
             jobs.append(self._remote_part(part, query, subject))
         await asyncio.gather(*jobs)
         for part in parts:
-            if part.error is not None:
+            if part.error is not None and (part.is_local or not part.skip_unavailable):
                 raise part.error
 
         def took() -> int:
