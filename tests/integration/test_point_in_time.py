@@ -81,6 +81,10 @@ def test_open_search_close(es: Elasticsearch) -> None:
     assert out["pit_id"] == opened["id"]
     assert out["hits"]["total"]["value"] == 20
     assert out["_shards"]["total"] == 2
+    suggested = es.search(
+        pit={"id": opened["id"]}, size=0, suggest={"s": {"text": "v2", "term": {"field": "tag"}}}
+    ).body
+    assert suggested["suggest"]["s"][0]["text"] == "v2"  # the section is there, as ES's
     # _msearch items may name a PIT too (and, like _search, no index).
     multi = es.msearch(
         searches=[

@@ -461,7 +461,24 @@ class PointInTimeActions:
             out["aggregations"] = await self.search.indices.run_search(
                 self.search.aggregations_json, req, [partial.aggs], partial
             )
+        if req.suggest:
+            out["suggest"] = await self.suggest(req, partial, restrictions, req.typed_keys)
         return out
+
+    async def suggest(
+        self,
+        req: SearchRequest,
+        partial: PartialSearch,
+        restrictions: IndexRestrictions | None,
+        typed_keys: bool = False,
+    ) -> dict[str, Any]:
+        """The ``suggest`` section over the PIT's indices. Suggesters read the shards as they
+        are now, not the PIT's snapshot (they have no reader of their own here)."""
+        if not partial.index_names:  # never the whole cluster: the PIT holds no shard here
+            return {}
+        return await self.search.suggest(
+            partial.index_names, {}, req, restrictions, typed_keys=typed_keys
+        )
 
     async def _local_part(
         self,
@@ -487,6 +504,8 @@ class PointInTimeActions:
         part.aggs = partial.aggs
         part.mapping = partial.combined_mapping
         part.terminated_early = partial.terminated_early
+        if req.suggest:
+            part.suggest = await self.suggest(req, partial, restrictions)
 
     async def _remote_part(
         self, part: ClusterPart, query: ReaderQueryRequest, subject: Subject | None

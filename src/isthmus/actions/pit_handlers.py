@@ -103,6 +103,7 @@ class PointInTimeHandlers:
             aggs=partial.aggs,
             mapping=None if partial.aggs is None else _visible_mapping(partial, restrictions),
             terminated_early=partial.terminated_early,
+            suggest=await self.pit.suggest(req, partial, restrictions) if req.suggest else None,
         )
         if answer.aggs is None:
             return answer.to_payload()
