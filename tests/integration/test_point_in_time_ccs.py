@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from isthmus.lab.topology import ALIAS, INDEX, USER, USER_PASSWORD, Lab, LabSpec
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    INDEX,
+    USER,
+    USER_PASSWORD,
+    USER_ROLE,
+    Lab,
+    LabSpec,
+)
 from isthmus.testing.process import NodeProcess, start_side_by_side
 
 from .support import api_error
@@ -130,3 +139,35 @@ def test_remote_pit_runs_as_the_caller_under_the_remote_authorization(
         )
         assert status == 403
         assert body["error"]["type"] == "security_exception"
+
+
+def test_remote_pit_in_the_certificate_model(tmp_path: Path) -> None:
+    """The certificate model: the caller's identity travels, the remote authorizes it with its
+    own role of the same name (read on logs, ``secret`` hidden) and refuses other indices."""
+    spec = LabSpec(credential=None, target="transport", transport_trusts_remote_transport_ca=True)
+    with Lab(tmp_path, spec) as lab:
+        lab.start()
+        assert lab.wait_connected()["connected"]
+        assert lab.local is not None and lab.remote is not None
+        remote = Elasticsearch(lab.remote.url, basic_auth=("elastic", ELASTIC_PASSWORD))
+        remote.security.put_role(
+            name=USER_ROLE,
+            indices=[
+                {
+                    "names": [INDEX],
+                    "privileges": ["read"],
+                    "field_security": {"grant": ["*"], "except": ["secret"]},
+                }
+            ],
+        )
+        remote.indices.create(index="private")
+        es = Elasticsearch(lab.local.url, basic_auth=(USER, USER_PASSWORD), request_timeout=30)
+        opened = es.open_point_in_time(index=f"{ALIAS}:{INDEX}", keep_alive="1m").body
+        hits = es.search(pit={"id": opened["id"]}, size=10).body["hits"]["hits"]
+        assert sorted(h["_id"] for h in hits) == ["1", "2", "3"]
+        assert all("secret" not in h["_source"] and "message" in h["_source"] for h in hits)
+        assert es.close_point_in_time(id=opened["id"]).body["succeeded"] is True
+        status, body = api_error(
+            lambda: es.open_point_in_time(index=f"{ALIAS}:private", keep_alive="1m")
+        )
+        assert (status, body["error"]["type"]) == (403, "security_exception")
