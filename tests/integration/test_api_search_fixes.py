@@ -69,3 +69,63 @@ def test_id_has_no_field_data(es: Elasticsearch, index: str, body: dict[str, Any
         "type": "illegal_argument_exception",
         "reason": ID_FIELDDATA,
     }
+
+
+def test_a_scroll_refuses_what_es_refuses_all_at_once(es: Elasticsearch, index: str) -> None:
+    status, error = api_error(
+        lambda: es.search(
+            index=index, scroll="1m", size=0, from_=2, track_total_hits=100, request_cache=True
+        )
+    )
+    assert status == 400
+    assert error["error"]["type"] == "action_request_validation_exception"
+    assert error["error"]["reason"] == (
+        "Validation Failed: 1: disabling [track_total_hits] is not allowed in a scroll context;"
+        "2: using [from] is not allowed in a scroll context;"
+        "3: [size] cannot be [0] in a scroll context;"
+        "4: [request_cache] cannot be used in a scroll context;"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            {"query": {"match_al": {}}},
+            # every name above 0.5, most similar first (match_none: 0.6, below match's 0.625)
+            "unknown query [match_al] did you mean any of [match_all, match, match_none, "
+            "match_phrase]?",
+        ),
+        (
+            {"sort": [{"n": {"ordr": "asc"}}]},
+            "[field_sort] unknown field [ordr] did you mean [order]?",
+        ),
+        (
+            {"aggs": {"a": {"term": {"field": "n"}}}},
+            "Unknown aggregation type [term] did you mean [terms]?",
+        ),
+    ],
+    ids=["query", "field_sort", "aggregation"],
+)
+def test_unknown_names_get_es_suggestions(
+    es: Elasticsearch, index: str, body: dict[str, Any], reason: str
+) -> None:
+    # ES's Levenshtein suggestions (similarity above 0.5), as its parsers write them.
+    status, error = api_error(lambda: es.search(index=index, **body))
+    assert (status, error["error"]["root_cause"][0]["reason"]) == (400, reason)
+
+
+def test_an_unknown_url_parameter_gets_es_suggestion(es: Elasticsearch, index: str) -> None:
+    status, error = api_error(
+        lambda: es.perform_request(
+            "GET",
+            f"/{index}/_search",
+            params={"sizee": "1"},
+            headers={"accept": "application/json"},
+        )
+    )
+    assert status == 400
+    assert error["error"]["reason"] == (
+        f"request [/{index}/_search] contains unrecognized parameter: [sizee] -> did you mean "
+        "[size]?"
+    )

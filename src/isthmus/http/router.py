@@ -9,13 +9,13 @@ segment may then start with ``_`` (API key, document and task ids are base64url 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from isthmus.errors import IllegalArgumentError
+from isthmus.xcontent import did_you_mean
 
 # Accepted on every route (ES's common options).
 COMMON_PARAMS = frozenset(
@@ -169,8 +169,8 @@ def check_params(route_: Route, params: Mapping[str, str], path: str) -> None:
         return
     pieces = []
     for name in unknown:
-        close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.7)
-        pieces.append(f"[{name}] -> did you mean [{close[0]}]?" if close else f"[{name}]")
+        hint = did_you_mean(name, allowed)  # ES's BaseRestHandler: " -> did you mean [x]?"
+        pieces.append(f"[{name}] ->{hint}" if hint else f"[{name}]")
     noun = "parameter" if len(unknown) == 1 else "parameters"
     raise IllegalArgumentError(
         f"request [{path}] contains unrecognized {noun}: " + ", ".join(pieces)

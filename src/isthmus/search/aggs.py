@@ -15,7 +15,6 @@ names to their parsers.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -184,14 +183,10 @@ def _check_type(agg_type: str) -> None:
         return
     if agg_type in _NOT_IMPLEMENTED:
         raise NotImplementedYet(f"aggregation type [{agg_type}] is not supported by Isthmus")
-    known = sorted({*_TYPES, *_RAW_TYPES, *_NOT_IMPLEMENTED})
-    close = difflib.get_close_matches(agg_type, known, n=3, cutoff=0.7)
-    hint = ""
-    if len(close) == 1:
-        hint = f" did you mean [{close[0]}]?"
-    elif close:
-        hint = f" did you mean any of [{', '.join(close)}]?"
-    raise ParsingError(f"Unknown aggregation type [{agg_type}]{hint}")
+    known = {*_TYPES, *_RAW_TYPES, *_NOT_IMPLEMENTED}
+    raise ParsingError(
+        f"Unknown aggregation type [{agg_type}]{xcontent.did_you_mean(agg_type, known)}"
+    )
 
 
 def collect_aggs(

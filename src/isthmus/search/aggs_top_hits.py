@@ -31,6 +31,8 @@ from isthmus.search.aggs_core import (
     java_compare,
 )
 from isthmus.search.aggs_format import json_double
+from isthmus.search.request import FIELD_SORT_KEYS
+from isthmus.xcontent import did_you_mean
 
 # ES's index.max_inner_result_window default.
 MAX_INNER_RESULT_WINDOW = 100
@@ -64,8 +66,10 @@ def parse_sort(value: Any) -> tuple[SortKey, ...]:
         if not isinstance(spec, Mapping):
             raise ParsingError("[top_hits] failed to parse field [sort]")
         for key in spec:
-            if key not in ("order", "missing", "mode", "unmapped_type", "numeric_type", "format"):
-                raise ParsingError(f"[field_sort] unknown field [{key}]")
+            if key not in FIELD_SORT_KEYS:
+                raise ParsingError(
+                    f"[field_sort] unknown field [{key}]{did_you_mean(key, FIELD_SORT_KEYS)}"
+                )
         order = spec.get("order")
         out.append(
             SortKey(

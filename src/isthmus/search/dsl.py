@@ -770,7 +770,7 @@ def _parse(body: Any) -> Query:
     ((name, inner),) = body.items()
     parser = PARSERS.get(name)
     if parser is None:
-        raise ParsingError(f"unknown query [{name}]")
+        raise ParsingError(f"unknown query [{name}]{xcontent.did_you_mean(name, PARSERS)}")
     # Each parser reads its options through typed readers (ES's x-content errors): no Python
     # exception is turned into a 400 here, so a bug in a parser stays a logged 500.
     query = parser(inner)

@@ -109,6 +109,9 @@ _TOKENS: dict[str, frozenset[str]] = {
     "rescore": frozenset({"START_OBJECT", "START_ARRAY"}),
 }
 
+# The keys of a field sort (ES's FieldSortBuilder), also the candidates of its "did you mean".
+FIELD_SORT_KEYS = ("order", "missing", "unmapped_type", "mode", "numeric_type", "format")
+
 
 @dataclass(frozen=True)
 class SortField:
@@ -230,15 +233,11 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
             elif isinstance(spec, Mapping):
                 unmapped = spec.get("unmapped_type")
                 for key in spec:
-                    if key not in (
-                        "order",
-                        "missing",
-                        "unmapped_type",
-                        "mode",
-                        "numeric_type",
-                        "format",
-                    ):
-                        raise ParsingError(f"[field_sort] unknown field [{key}]")
+                    if key not in FIELD_SORT_KEYS:
+                        raise ParsingError(
+                            f"[field_sort] unknown field [{key}]"
+                            + xcontent.did_you_mean(key, FIELD_SORT_KEYS)
+                        )
                 out.append(
                     SortField(
                         name,
@@ -467,10 +466,24 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             "conjunction with `search_after`"
         )
     rescore = parse_rescore(body["rescore"]) if "rescore" in body else ()
-    if rescore and "scroll" in params:
-        raise ActionRequestValidationError(
-            "Validation Failed: 1: using [rescore] is not allowed in a scroll context;"
-        )
+    if "scroll" in params:
+        # ES's SearchRequest.validate for a scroll, every problem in its order, numbered.
+        problems = []
+        if ("track_total_hits" in params or "track_total_hits" in body) and tth is not True:
+            problems.append("disabling [track_total_hits] is not allowed in a scroll context")
+        if from_ > 0:
+            problems.append("using [from] is not allowed in a scroll context")
+        if size == 0:
+            problems.append("[size] cannot be [0] in a scroll context")
+        if rescore:
+            problems.append("using [rescore] is not allowed in a scroll context")
+        if search_after:
+            problems.append("[search_after] cannot be used in a scroll context")
+        if params.get("request_cache") == "true":
+            problems.append("[request_cache] cannot be used in a scroll context")
+        if problems:
+            numbered = "".join(f"{n}: {p};" for n, p in enumerate(problems, 1))
+            raise ActionRequestValidationError(f"Validation Failed: {numbered}")
     if rescore and collapse is not None:
         raise SearchContextError("cannot use `collapse` in conjunction with `rescore`")
     docvalues = (

@@ -36,6 +36,7 @@ from isthmus.errors import (
 )
 from isthmus.security.roles import FieldSecurity, IndicesPrivileges, RoleDescriptor
 from isthmus.settings.values import parse_time
+from isthmus.xcontent import did_you_mean
 
 ROLE_DESCRIPTOR_NAME = "cross_cluster"
 CCS_CLUSTER_PRIVILEGES = ("cross_cluster_search", "monitor_enrich")
@@ -74,35 +75,8 @@ def token(value: Any) -> str:
     return "START_OBJECT"
 
 
-def _levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def suggest(unknown: str, candidates: Sequence[str]) -> str:
-    """ES's "did you mean" tail for an unknown field: candidates whose Lucene Levenshtein
-    similarity (1 - distance / longer length) is above 0.5, best first, then by name."""
-    scored = []
-    for candidate in candidates:
-        longest = max(len(unknown), len(candidate))
-        similarity = 1.0 - _levenshtein(unknown, candidate) / longest if longest else 1.0
-        if similarity > 0.5:
-            scored.append((-similarity, candidate))
-    if not scored:
-        return ""
-    names = [c for _, c in sorted(scored)]
-    if len(names) == 1:
-        return f" did you mean [{names[0]}]?"
-    return f" did you mean any of [{', '.join(names)}]?"
-
-
 def _unknown_field(parser: str, key: str, candidates: Sequence[str]) -> XContentParseError:
-    return XContentParseError(f"[{parser}] unknown field [{key}]{suggest(key, candidates)}")
+    return XContentParseError(f"[{parser}] unknown field [{key}]{did_you_mean(key, candidates)}")
 
 
 def _unsupported(parser: str, key: str, value: Any) -> XContentParseError:
@@ -576,7 +550,6 @@ __all__ = [
     "parse_credential",
     "parse_entry",
     "parse_update",
-    "suggest",
     "validate_create",
     "validate_descriptor",
 ]

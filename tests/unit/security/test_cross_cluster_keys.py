@@ -24,6 +24,7 @@ from isthmus.security.privileges import index_grants, valid_index_privilege
 from isthmus.security.roles import BUILTIN_ROLES, FieldSecurity, RoleDescriptor, parse_role
 from isthmus.security.service import SecurityService
 from isthmus.security.store import SecurityStore
+from isthmus.xcontent import did_you_mean
 
 SEARCH = ("read", "read_cross_cluster", "view_index_metadata")
 REPLICATION = ("cross_cluster_replication", "cross_cluster_replication_internal")
@@ -216,10 +217,10 @@ def test_access_level_errors() -> None:
 
 
 def test_suggestions_follow_es() -> None:
-    assert ccx.suggest("foo", []) == ""
-    assert ccx.suggest("foo", ["bar", "baz"]) == ""
-    assert ccx.suggest("foo", ["bar", "fop"]) == " did you mean [fop]?"
-    assert ccx.suggest("foo", ["bar", "fop", "fou", "baz"]) == " did you mean any of [fop, fou]?"
+    assert did_you_mean("foo", []) == ""
+    assert did_you_mean("foo", ["bar", "baz"]) == ""
+    assert did_you_mean("foo", ["bar", "fop"]) == " did you mean [fop]?"
+    assert did_you_mean("foo", ["bar", "fop", "fou", "baz"]) == " did you mean any of [fop, fou]?"
 
 
 # --- create and update bodies ------------------------------------------------------------------
