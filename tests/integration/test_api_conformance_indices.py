@@ -367,3 +367,14 @@ def test_capabilities_answers_from_the_served_routes(es: Elasticsearch, idx: str
     assert body["error"]["reason"] == (
         "No enum constant org.elasticsearch.rest.RestRequest.Method.FETCH"
     )
+
+
+def test_search_exclusion_of_an_alias_a_wildcard_named(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=f"{idx}-1", aliases={f"{idx}-al-one": {}})
+    es.indices.create(index=f"{idx}-2", aliases={f"{idx}-al-two": {}})
+    es.index(index=f"{idx}-1", id="1", document={"n": 1}, refresh=True)
+    es.index(index=f"{idx}-2", id="2", document={"n": 2}, refresh=True)
+    hits = es.search(index=f"{idx}-al-*,-{idx}-al-one")["hits"]["hits"]
+    assert [h["_index"] for h in hits] == [f"{idx}-2"]
+    both = es.search(index=f"{idx}-al-*,-{idx}-al-z*")["hits"]["total"]["value"]
+    assert both == 2

@@ -102,20 +102,23 @@ def resolve(
     if not parts or parts == ["_all"]:
         parts = ["*"]
     aliases = meta.aliases()
-    chosen: dict[str, list[dict[str, Any]] | None] = {}
+    # Each chosen index with the names that brought it in (itself, an alias): an exclusion
+    # removes names, as ES's resolver removes resources, and an index goes when none is left.
+    # The value is the alias's filter (None: unfiltered, or the index named itself).
+    chosen: dict[str, dict[str, dict[str, Any] | None]] = {}
     order: list[str] = []
 
     def add(index: IndexMetadata, alias_filter: dict[str, Any] | None, via_alias: bool) -> None:
+        # Named itself (or as a data stream's backing index): never filtered.
+        add_from(index, None, index.name)
+
+    def add_from(index: IndexMetadata, alias_filter: dict[str, Any] | None, source: str) -> None:
         if index.name not in chosen:
             order.append(index.name)
-            chosen[index.name] = [] if via_alias else None
+            chosen[index.name] = {}
         current = chosen[index.name]
-        if current is None:
-            return
-        if not via_alias or alias_filter is None:
-            chosen[index.name] = None
-        else:
-            current.append(alias_filter)
+        if source not in current or current[source] is not None:
+            current[source] = None if source == index.name else alias_filter
 
     seen_wildcard = False
     for part in parts:
@@ -123,7 +126,14 @@ def resolve(
             # ES applies exclusions only after a wildcard; before one "-x" is just a name.
             pattern = part[1:]
             for name in list(order):
-                if simple_match(name, pattern):
+                kept = {
+                    source: flt
+                    for source, flt in chosen[name].items()
+                    if not simple_match(source, pattern)
+                }
+                if kept:
+                    chosen[name] = kept
+                else:
                     order.remove(name)
                     chosen.pop(name, None)
             continue
@@ -137,11 +147,13 @@ def resolve(
                 if simple_match(name, part) and _admitted(index, options, part):
                     add(index, None, via_alias=False)
                     matched = True
-            for alias, indices in aliases.items():
+            # "*" names every index itself; an alias it would also match adds nothing, and
+            # must not keep an index an exclusion removes ("*,-logs-*").
+            for alias, indices in aliases.items() if part != "*" else ():
                 if simple_match(alias, part) and not options.ignore_aliases:
                     for index in indices:
                         if _admitted(index, options, part, alias=alias):
-                            add(index, index.aliases[alias].filter, via_alias=True)
+                            add_from(index, index.aliases[alias].filter, alias)
                             matched = True
             for backing in _stream_indices(meta, part, options):
                 add(backing, None, via_alias=False)
@@ -165,7 +177,7 @@ def resolve(
                 )
             for index in aliases[part]:
                 if index.is_open or not options.forbid_closed:
-                    add(index, index.aliases[part].filter, via_alias=True)
+                    add_from(index, index.aliases[part].filter, part)
             continue
         backing_indices = _stream_indices(meta, part, options)
         if backing_indices:
@@ -178,10 +190,10 @@ def resolve(
         raise IndexNotFoundError(expression or "_all")
     out = []
     for name in order:
-        filters = chosen[name]
-        out.append(
-            Resolved(meta.indices[name], None if filters is None else tuple(filters) or None)
-        )
+        # Named itself, or through an alias without a filter: unfiltered; else its aliases'.
+        found = list(chosen[name].values())
+        filters = None if any(f is None for f in found) else tuple(f for f in found if f)
+        out.append(Resolved(meta.indices[name], filters or None))
     return out
 
 
