@@ -42,6 +42,8 @@ from isthmus.search.translate import Translator
 from isthmus.security.field_level import IndexRestriction
 
 LONG_MAX = 2**63 - 1
+# Sort keys a shard computes without reading the document.
+_SOURCELESS_SORTS = frozenset({"_score", "_doc", "_shard_doc", "_index"})
 LONG_MIN = -(2**63)
 
 
@@ -324,11 +326,20 @@ def query_shard(
             )
             matched = rescored(matched, rescorer, searcher, rescore_query, num_docs)
         scored: list[tuple[list[Any], ShardHit]] = []
+        # Keys that need no document (scores, positions, _shard_doc, _index): documents are
+        # read for the kept hits only (a point-in-time page over a large shard reads a page).
+        lazy = all(s.field in _SOURCELESS_SORTS or s.field in hidden_sorts for s in req.sort)
+        addresses: dict[int, Any] = {}
         for pos, (score, addr) in enumerate(matched):
             if req.min_score is not None and score < req.min_score:
                 continue
-            doc_id, src, seq, ver, term = _fetch(searcher, addr)
-            source = orjson.loads(src)
+            if lazy:
+                addresses[pos] = addr
+                hit = ShardHit(index, shard, "", score, b"", 0, 0, 0, None, pos)
+            else:
+                doc_id, src, seq, ver, term = _fetch(searcher, addr)
+                source = orjson.loads(src)
+                hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
             key = []
             for sort in req.sort:
                 if sort.field == "_score":
@@ -343,7 +354,6 @@ def query_shard(
                     key.append(doc_index)
                 else:
                     key.append(sort_value(source, sort, mapping))
-            hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
             scored.append((key, hit))
         if req.min_score is not None:
             total = len(scored)
@@ -361,6 +371,10 @@ def query_shard(
             scored = [kh for kh in scored if compare_keys(kh[0], after, sorts) > 0]
         limit = len(scored) if collect_all else window
         for key, hit in scored[:limit]:
+            if lazy:
+                hit.doc_id, hit.source, hit.seq_no, hit.version, hit.primary_term = _fetch(
+                    searcher, addresses[hit.order]
+                )
             if req.sort:
                 hit.sort = [render_missing(v, s, mapping) for v, s in zip(key, sorts, strict=True)]
             hits.append(hit)
