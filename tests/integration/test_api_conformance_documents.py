@@ -419,3 +419,22 @@ def test_bulk_metadata_values_must_be_simple(es: Elasticsearch, idx: str) -> Non
     )
     assert status == 400
     assert body["error"]["reason"] == "Validation Failed: 1: id is missing;2: id is missing;"
+
+
+def test_mget_items_take_version_and_refuse_unknown_fields(es: Elasticsearch, idx: str) -> None:
+    es.index(index=idx, id="1", document={"v": 1})
+    docs = es.mget(index=idx, docs=[{"_id": "1", "version": 2}, {"_id": "1", "version": 1}])["docs"]
+    assert docs[0]["error"]["type"] == "version_conflict_engine_exception"
+    assert docs[0]["error"]["reason"] == (
+        "[1]: version conflict, current version [1] is different than the one provided [2]"
+    )
+    assert docs[1]["found"] is True
+    status, body = api_error(lambda: es.mget(index=idx, docs=[{"_id": "1", "_type": "_doc"}]))
+    assert status == 400
+    assert body["error"]["type"] == "parse_exception"
+    assert body["error"]["reason"] == "failed to parse multi get request. unknown field [_type]"
+    status, body = api_error(lambda: es.mget(index=idx, docs=[{"_id": "1", "fields": ["v"]}]))
+    assert (status, body["error"]["type"]) == (400, "parsing_exception")
+    assert body["error"]["reason"] == (
+        "Unsupported field [fields] used, expected [stored_fields] instead"
+    )

@@ -31,6 +31,7 @@ from isthmus.errors import (
     ActionRequestValidationError,
     DocumentMissingError,
     DocumentParsingError,
+    ElasticsearchParseError,
     IllegalArgumentError,
     IndexNotFoundError,
     IsthmusError,
@@ -693,6 +694,9 @@ class DocumentActions:
                     doc_params["_source_excludes"] = ",".join(flt.excludes)
             if "routing" in spec:
                 doc_params["routing"] = str(spec["routing"])
+            for key in ("version", "version_type"):  # each item's own (ES's Item.version)
+                if spec.get(key) is not None:
+                    doc_params[key] = spec[key]
             try:
                 if check is not None:
                     check(str(index))
@@ -703,14 +707,30 @@ class DocumentActions:
         return {"docs": docs}
 
 
+MGET_ITEM_FIELDS = frozenset(
+    {"_index", "_id", "routing", "stored_fields", "version", "version_type", "_source"}
+)
+
+
 def _mget_spec(item: Any) -> dict[str, Any]:
     """One ``docs`` entry of ``_mget``: an object whose names are strings."""
     if not isinstance(item, Mapping):
         raise ParsingError(f"docs array element should include an object but found [{item}]")
     spec = dict(item)
-    for key in ("_index", "_id", "routing"):
+    for key, value in spec.items():
+        # ES's MultiGetRequest item parser: an unknown name with a plain value is refused
+        # (an unknown array or object is skipped, as ES skips it).
+        if key == "fields":
+            raise ParsingError("Unsupported field [fields] used, expected [stored_fields] instead")
+        if key not in MGET_ITEM_FIELDS and not isinstance(value, list | Mapping):
+            raise ElasticsearchParseError(
+                f"failed to parse multi get request. unknown field [{key}]"
+            )
+    for key in ("_index", "_id", "routing", "version_type"):
         if spec.get(key) is not None:
             spec[key] = xcontent.as_str("mget", key, spec[key])
+    if spec.get("version") is not None:
+        spec["version"] = str(xcontent.as_long("mget", "version", spec["version"]))
     return spec
 
 
