@@ -215,6 +215,19 @@ def test_errors_as_elasticsearch_words_them(es: Elasticsearch) -> None:
         400,
         "Validation Failed: 1: [_shard_doc] sort field cannot be used without [point in time];",
     )
+    status, body = api_error(
+        lambda: es.open_point_in_time(index=INDEX, keep_alive="1m", max_concurrent_shard_requests=0)
+    )
+    assert (status, body["error"]["reason"]) == (400, "maxConcurrentShardRequests must be >= 1")
+    status, body = api_error(
+        lambda: es.perform_request(
+            "POST", f"/{INDEX}/_pit?keep_alive=1m&allow_partial_search_results=maybe"
+        )
+    )
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "Failed to parse value [maybe] as only [true] or [false] are allowed.",
+    )
     status, body = api_error(lambda: es.search(pit={"id": "not-a-pit"}))
     assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
     es.close_point_in_time(id=pit)

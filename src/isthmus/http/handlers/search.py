@@ -18,7 +18,12 @@ from isthmus.actions.search_explain import explain, single_index
 from isthmus.actions.search_validate import validate_query
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, IsthmusError
-from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, int_param, json_object
+from isthmus.http.handlers.common import (
+    COMMON_INDICES_PARAMS,
+    bool_param,
+    int_param,
+    json_object,
+)
 from isthmus.http.handlers.documents import GET_ACTION
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.search.point_in_time import check_shard_doc_sort
@@ -266,8 +271,17 @@ def routes(s: SearchApiDeps) -> list[Route]:
     async def search_in(req: Request) -> dict[str, Any]:
         return await search(req, named_index=True)
 
+    def check_pit_params(req: Request) -> None:
+        """The open request's typed parameters, with ES's messages (both are otherwise unused:
+        every local shard is available, and shards are opened together)."""
+        bool_param(req, "allow_partial_search_results")
+        concurrent = int_param(req, "max_concurrent_shard_requests")
+        if concurrent is not None and concurrent < 1:
+            raise IllegalArgumentError("maxConcurrentShardRequests must be >= 1")
+
     async def open_pit(req: Request) -> dict[str, Any]:
         assert s.pit is not None
+        check_pit_params(req)
         return await s.pit.open(
             req.path_params.get("index"), req.params, json_object(req), req.subject
         )
