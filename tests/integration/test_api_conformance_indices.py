@@ -378,3 +378,15 @@ def test_search_exclusion_of_an_alias_a_wildcard_named(es: Elasticsearch, idx: s
     assert [h["_index"] for h in hits] == [f"{idx}-2"]
     both = es.search(index=f"{idx}-al-*,-{idx}-al-z*")["hits"]["total"]["value"]
     assert both == 2
+
+
+def test_stats_level_follows_es_cluster_stats_level(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=idx)
+    cluster_level = es.indices.stats(index=idx, level="cluster")
+    assert list(cluster_level) == ["_shards", "_all"]
+    assert "shards" not in es.indices.stats(index=idx)["indices"][idx]
+    status, body = api_error(lambda: es.indices.stats(index=idx, level="node"))
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    assert body["error"]["reason"] == (
+        "level parameter must be one of [cluster] or [indices] or [shards] but was [node]"
+    )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus.cluster.alias_actions import check_aliases_body, parse_alias_actions
+from isthmus.cluster.shard_health import check_level
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.handlers.index_stats import ShardNumbers, parse_metrics, sections
@@ -149,7 +150,8 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         targets = act.resolve(req.path_params.get("index"), req.params)
         indices: dict[str, Any] = {}
         every: list[ShardNumbers] = []
-        by_shard = req.params.get("level") == "shards"
+        level = check_level(req.params.get("level") or "indices")  # ES's ClusterStatsLevel
+        by_shard = level == "shards"
         for t in targets:
             numbers: list[ShardNumbers] = []
             per_shard: dict[str, Any] = {}
@@ -186,7 +188,7 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         return {
             "_shards": {"total": len(every), "successful": len(every), "failed": 0},
             "_all": {"primaries": total, "total": total},
-            "indices": indices,
+            **({"indices": indices} if level != "cluster" else {}),
         }
 
     alias_params = ("local", *MASTER_PARAMS, *COMMON_INDICES_PARAMS)
