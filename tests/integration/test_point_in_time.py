@@ -204,12 +204,20 @@ def test_errors_as_elasticsearch_words_them(es: Elasticsearch) -> None:
         400,
         "Validation Failed: 1: [keep_alive] is not specified;",
     )
+    # Each shard refuses the keep-alive: ES's open_pit phase fails on every shard.
     status, body = api_error(lambda: es.open_point_in_time(index=INDEX, keep_alive="2d"))
-    assert (status, body["error"]["reason"]) == (
+    assert (status, body["error"]["type"], body["error"]["phase"]) == (
         400,
-        "Keep alive for request (2d) is too large. It must be less than (1d). This limit can be "
-        "set by changing the [search.max_keep_alive] cluster level setting.",
+        "search_phase_execution_exception",
+        "open_pit",
     )
+    assert body["error"]["root_cause"][0]["reason"] == (
+        "Keep alive for request (2d) is too large. It must be less than (1d). This limit can be "
+        "set by changing the [search.max_keep_alive] cluster level setting."
+    )
+    status, body = api_error(lambda: es.search(pit={"id": pit, "keep_alive": "2d"}))
+    assert (status, body["error"]["phase"]) == (400, "query")
+    assert body["error"]["root_cause"][0]["reason"].startswith("Keep alive for request (2d)")
     status, body = api_error(lambda: es.search(index=INDEX, sort=[{"_shard_doc": "asc"}]))
     assert (status, body["error"]["reason"]) == (
         400,
@@ -236,8 +244,9 @@ def test_errors_as_elasticsearch_words_them(es: Elasticsearch) -> None:
     try:
         kept = es.open_point_in_time(index=INDEX, keep_alive="1m").body["id"]
         status, body = api_error(lambda: es.open_point_in_time(index=INDEX, keep_alive="1m"))
-        assert (status, body["error"]["type"]) == (429, "es_rejected_execution_exception")
-        assert body["error"]["reason"] == (
+        assert (status, body["error"]["type"]) == (429, "search_phase_execution_exception")
+        assert body["error"]["root_cause"][0]["type"] == "es_rejected_execution_exception"
+        assert body["error"]["root_cause"][0]["reason"] == (
             "Trying to create too many Point In Time contexts. Must be less than or equal to: "
             "[3]. This limit can be set by changing the [search.max_open_pit_context] setting."
         )

@@ -133,10 +133,11 @@ class PointInTimeActions:
 
     # --- settings -------------------------------------------------------------------------------
 
-    def _keep_alive_ms(self, raw: str) -> int:
-        keep = parse_time(raw, "keep_alive").millis
-        check_keep_alive(keep, self.search._max_keep_alive_ms())
-        return keep
+    @staticmethod
+    def _keep_alive_ms(raw: str) -> int:
+        """``keep_alive`` in milliseconds (``search.max_keep_alive`` is checked per shard, where
+        ES's shards check it)."""
+        return parse_time(raw, "keep_alive").millis
 
     def _skips(self, alias: str) -> bool:
         """The alias's ``skip_unavailable``: a failing cluster is left out instead of failing."""
@@ -250,7 +251,19 @@ class PointInTimeActions:
             for (target, shard_no, schema, searcher), kept in zip(candidates, keep, strict=True)
             if kept
         ]
-        ids = self.store.open(readers, self._max_open())
+        try:
+            # ES's shards refuse the keep-alive, and OpenSearch's the count, one by one: every
+            # shard fails, which ES reports as its open_pit phase failing.
+            if readers:
+                check_keep_alive(keep_ms, self.search._max_keep_alive_ms())
+            ids = self.store.open(readers, self._max_open())
+        except IsthmusError as exc:
+            failures = [_ShardFailure(r.index.name, r.shard, exc) for r in readers]
+            if not failures:
+                raise
+            error = self.search._phase_error(failures)
+            error.extra["phase"] = "open_pit"
+            raise error from None
         refs = [
             LocalShardRef(self.store.session, context_id, r.index.name, r.shard, position)
             for position, (context_id, r) in enumerate(zip(ids, readers, strict=True))
@@ -351,6 +364,13 @@ class PointInTimeActions:
         cluster_alias: str | None = None,
     ) -> PartialSearch:
         """This cluster's contexts of a PIT searched, merged as one cluster's part."""
+        if keep_ms is not None and refs:
+            try:  # each of ES's shards checks a search's keep-alive: all fail alike
+                check_keep_alive(keep_ms, self.search._max_keep_alive_ms())
+            except IsthmusError as exc:
+                raise self.search._phase_error(
+                    [_ShardFailure(r.index, r.shard, exc) for r in refs]
+                ) from None
         now_ms = int(self.search.clock() * 1000)
         boosts = self.search._index_boosts(req, None)
         collect_all = req.collapse is not None
