@@ -157,3 +157,64 @@ def test_api_key_model_reaches_a_remote_data_stream(
         hits = user.search(index=f"{ALIAS}:logs-web-prod", size=20)["hits"]["hits"]
         assert len({h["_index"] for h in hits}) == 2
         assert all(h["_index"].startswith(f"{ALIAS}:.ds-logs-web-prod-") for h in hits)
+
+
+def test_two_remote_streams_paged_through_a_point_in_time_equal_the_remote_s_own_search(
+    pair: tuple[Elasticsearch, Elasticsearch],
+) -> None:
+    """The issue's realistic case end to end: a second data stream on the remote (the same
+    templates, its own rollover), then a local user's PIT over ``remote:logs-*`` paged with
+    ``search_after`` and aggregated: every page together equals the remote's own search of
+    its data, and writes after the PIT opened stay invisible to it."""
+    lc, rc = pair
+    api = [
+        op
+        for i in range(10)
+        for op in (
+            {"create": {"_index": "logs-api-prod"}},
+            {"@timestamp": f"2024-06-02T08:{i:02d}:00Z", "service": "api", "bytes": 500 + i},
+        )
+    ]
+    assert not rc.bulk(operations=api[:12])["errors"]
+    assert rc.indices.rollover(alias="logs-api-prod")["rolled_over"] is True
+    assert not rc.bulk(operations=api[12:], refresh=True)["errors"]
+    rc.indices.refresh(index="logs-api-prod")  # the rolled-over generation too
+    streams = rc.indices.get_data_stream(name="logs-*")["data_streams"]
+    assert sorted((s["name"], s["generation"]) for s in streams) == [
+        ("logs-api-prod", 2),
+        ("logs-web-prod", 2),
+    ]
+    sort = [{"@timestamp": "asc"}, {"bytes": "asc"}]
+    own = rc.search(index="logs-*", sort=sort, size=100, aggs=AGGS).body
+    pit = lc.open_point_in_time(index="remote:logs-*", keep_alive="1m")["id"]
+    try:
+        # Written after the PIT opened: not part of what it pages through.
+        rc.index(
+            index="logs-api-prod",
+            op_type="create",
+            document={"@timestamp": "2024-06-03T00:00:00Z", "service": "api", "bytes": 1},
+            refresh=True,
+        )
+        pages: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while True:
+            page = lc.search(
+                pit={"id": pit, "keep_alive": "1m"},
+                sort=sort,
+                size=7,
+                aggs=AGGS,
+                **({"search_after": after} if after else {}),
+            ).body
+            hits = page["hits"]["hits"]
+            if not hits:
+                break
+            pages.extend(hits)
+            after = hits[-1]["sort"]
+            assert page["aggregations"] == own["aggregations"]
+        assert [h["_source"] for h in pages] == [h["_source"] for h in own["hits"]["hits"]]
+        assert [h["_index"] for h in pages] == [
+            f"remote:{h['_index']}" for h in own["hits"]["hits"]
+        ]
+        assert len({h["_index"] for h in pages}) == 4  # two streams, two generations each
+    finally:
+        assert lc.close_point_in_time(id=pit)["succeeded"] is True
