@@ -390,3 +390,20 @@ def test_stats_level_follows_es_cluster_stats_level(es: Elasticsearch, idx: str)
     assert body["error"]["reason"] == (
         "level parameter must be one of [cluster] or [indices] or [shards] but was [node]"
     )
+
+
+def test_search_through_an_alias_of_a_closed_index(es: Elasticsearch, idx: str) -> None:
+    es.indices.create(index=f"{idx}-open", aliases={f"{idx}-al": {}})
+    es.indices.create(index=f"{idx}-closed", aliases={f"{idx}-al": {}})
+    es.index(index=f"{idx}-open", id="1", document={"n": 1}, refresh=True)
+    es.indices.close(index=f"{idx}-closed")
+    status, body = api_error(lambda: es.search(index=f"{idx}-al"))
+    assert status == 400
+    err = body["error"]
+    assert (err["type"], err["reason"], err["index"]) == (
+        "index_closed_exception",
+        "closed",
+        f"{idx}-closed",
+    )
+    hits = es.search(index=f"{idx}-al", ignore_unavailable=True)["hits"]["hits"]
+    assert [h["_index"] for h in hits] == [f"{idx}-open"]

@@ -178,6 +178,10 @@ def resolve(
             for index in aliases[part]:
                 if index.is_open or not options.forbid_closed:
                     add_from(index, index.aliases[part].filter, part)
+                elif not options.ignore_unavailable:
+                    # ES: an alias named explicitly stands for all its indices; a closed one
+                    # among them is index_closed_exception unless ignore_unavailable.
+                    raise IndexClosedError(index.name, index.uuid)
             continue
         backing_indices = _stream_indices(meta, part, options)
         if backing_indices:

@@ -150,8 +150,12 @@ def test_wildcards_skip_closed_unless_asked() -> None:
     ]
 
 
-def test_alias_to_closed_index_is_skipped_when_closed_forbidden() -> None:
-    assert names("old") == []
+def test_alias_to_closed_index_is_closed_when_closed_forbidden() -> None:
+    # ES: an alias named explicitly resolves to all its indices; a closed one fails the
+    # request unless ignore_unavailable skips it.
+    with pytest.raises(IndexClosedError):
+        names("old")
+    assert names("old", IndicesOptions(ignore_unavailable=True)) == []
     assert names("old", IndicesOptions(forbid_closed=False)) == ["archive"]
 
 
