@@ -93,7 +93,8 @@ def _headers(
     wanted: list[str], columns: list[str], aliases: Mapping[str, tuple[str, ...]]
 ) -> list[tuple[str, str]]:
     """ES's RestTable rules for ``h``: (column, shown as) pairs. A wildcard adds every column
-    whose name or alias it matches; a name or alias of this table adds its column."""
+    whose name or alias it matches; a name or alias of this table adds its column; any other
+    name is dropped (ES's buildDisplayHeaders skips what it cannot find)."""
     requested: list[str] = []
     for header in wanted:
         if "*" in header:
@@ -109,9 +110,8 @@ def _headers(
             out.append((header, header))
             continue
         found = _column(header, columns, aliases)
-        if found is None:
-            raise IllegalArgumentError(f"header [{header}] not found")
-        out.append((found, header))
+        if found is not None:  # a name the table does not have is left out, as ES does
+            out.append((found, header))
     return out
 
 
