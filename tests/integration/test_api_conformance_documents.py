@@ -99,6 +99,13 @@ def test_get_version_validation_follows_the_version_type(es: Elasticsearch, idx:
     assert status == 400
     assert body["error"]["type"] == "illegal_argument_exception"
     assert body["error"]["reason"] == "No version type match [bogus]"
+    status, body = api_error(
+        lambda: es.perform_request("GET", f"/{idx}/_doc/1", params={"version_type": "force"})
+    )
+    assert (status, body["error"]["reason"]) == (
+        400,
+        "Validation Failed: 1: version type [force] may no longer be used;",
+    )
     # External version 0 is a valid read version that simply does not match version 1.
     status, body = api_error(lambda: es.get(index=idx, id="1", version=0, version_type="external"))
     assert status == 409

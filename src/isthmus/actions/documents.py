@@ -162,6 +162,10 @@ def check_read_versioning(params: Mapping[str, str]) -> tuple[int | None, str]:
     vtype = (params.get("version_type") or "internal").lower()
     if vtype == "external_gt":
         vtype = "external"
+    if vtype == "force":  # a known type ES no longer serves
+        raise ActionRequestValidationError(
+            "Validation Failed: 1: version type [force] may no longer be used;"
+        )
     if vtype not in ("internal", "external", "external_gte"):
         raise IllegalArgumentError(f"No version type match [{params.get('version_type')}]")
     if raw is None:
