@@ -129,3 +129,26 @@ def test_an_unknown_url_parameter_gets_es_suggestion(es: Elasticsearch, index: s
         f"request [/{index}/_search] contains unrecognized parameter: [sizee] -> did you mean "
         "[size]?"
     )
+
+
+def test_a_routed_search_reaches_only_the_shards_its_values_route_to(es: Elasticsearch) -> None:
+    name = "search-fixes-routed"
+    es.indices.create(index=name, settings={"number_of_shards": 4})
+    try:
+        for user in ("ann", "bob", "cyd", "dee", "eve", "fay"):
+            es.index(index=name, id=user, document={"user": user}, routing=user, refresh=True)
+        everything = es.search(index=name, size=20)
+        assert everything["_shards"]["total"] == 4
+        assert everything["hits"]["total"]["value"] == 6
+        routed = es.search(index=name, routing="ann", size=20)
+        assert routed["_shards"]["total"] == 1
+        # ann's shard, and whoever else routes there: never all six.
+        ids = {h["_id"] for h in routed["hits"]["hits"]}
+        assert "ann" in ids and len(ids) < 6
+        assert es.count(index=name, routing="ann")["count"] == len(ids)
+        assert es.count(index=name, routing="ann")["_shards"]["total"] == 1
+        two = es.search(index=name, routing="ann,bob", size=20)
+        assert two["_shards"]["total"] in (1, 2)
+        assert {"ann", "bob"} <= {h["_id"] for h in two["hits"]["hits"]}
+    finally:
+        es.indices.delete(index=name)

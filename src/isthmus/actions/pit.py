@@ -44,7 +44,6 @@ from isthmus.actions.search_collapse import collapse_hits
 from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER
 from isthmus.cluster.resolve import split_expression
-from isthmus.cluster.routing import index_shard
 from isthmus.errors import (
     ElasticsearchParseError,
     IllegalArgumentError,
@@ -220,17 +219,12 @@ class PointInTimeActions:
         """Reader contexts on this cluster's shards: their refs, the shard total and how many
         shards the index filter skipped."""
         targets = self.search._targets(expression, params)
-        routing = [r for r in (params.get("routing") or "").split(",") if r]
         candidates = []
         for target in sorted(targets, key=lambda t: t.index.name):
-            meta = target.index
-            wanted = {index_shard(r, meta.settings) for r in routing} if routing else None
-            for shard in sorted(
-                self.search.indices.shards_of(meta), key=lambda s: s.shard_id.shard
-            ):
-                if wanted is None or shard.shard_id.shard in wanted:
-                    schema, searcher = shard.engine.view()
-                    candidates.append((target, shard.shard_id.shard, schema, searcher))
+            routed = self.search.routed_shards(target.index, params)
+            for shard in sorted(routed, key=lambda s: s.shard_id.shard):
+                schema, searcher = shard.engine.view()
+                candidates.append((target, shard.shard_id.shard, schema, searcher))
         now_ms = int(self.search.clock() * 1000)
         keep: list[bool] = [True] * len(candidates)
         if index_filter is not None and candidates:

@@ -43,7 +43,7 @@ from isthmus.actions.search_shard import (
 )
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, Resolved, is_remote_expression, resolve
-from isthmus.cluster.routing import ShardId
+from isthmus.cluster.routing import ShardId, index_shard
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import (
     IllegalArgumentError,
@@ -145,6 +145,16 @@ class SearchActions:
         options = IndicesOptions.from_params(params, default=SEARCH_OPTIONS)
         return resolve(self.cluster.state, expression, options)
 
+    def routed_shards(self, meta: IndexMetadata, params: Mapping[str, str] | None) -> list[Any]:
+        """The index's shards a search with ``routing`` (comma-separated values) reaches: the
+        ones its values route to, as ES's OperationRouting picks them; all without routing."""
+        shards = self.indices.shards_of(meta)
+        routing = [r for r in ((params or {}).get("routing") or "").split(",") if r]
+        if not routing:
+            return list(shards)
+        wanted = {index_shard(r, meta.settings) for r in routing}
+        return [s for s in shards if s.shard_id.shard in wanted]
+
     async def _run_shards(
         self,
         targets: list[Resolved],
@@ -162,7 +172,7 @@ class SearchActions:
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         boosts = self._index_boosts(req, params)
-        local = [(t, shard) for t in targets for shard in self.indices.shards_of(t.index)]
+        local = [(t, shard) for t in targets for shard in self.routed_shards(t.index, params)]
         if remote is not None:
             for index, shard_no, job in remote.jobs(req, now_ms, collect_all, len(local)):
                 jobs.append(job)
@@ -562,7 +572,7 @@ class SearchActions:
         out = []
         for target in self._targets(expression, params):
             meta = target.index
-            for shard in self.indices.shards_of(meta):
+            for shard in self.routed_shards(meta, params):
                 out.append(
                     {
                         "index": meta.name,
@@ -973,7 +983,7 @@ class SearchActions:
         targets = self._targets(expression, params)
         jobs = []
         for target in targets:
-            for shard in self.indices.shards_of(target.index):
+            for shard in self.routed_shards(target.index, params):
                 schema, searcher = shard.engine.view()
                 jobs.append(
                     self.indices.run_search(
