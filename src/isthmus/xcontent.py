@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, XContentParseError
+from isthmus.errors import IllegalArgumentError, IsthmusError, XContentParseError
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -177,6 +177,20 @@ def did_you_mean(unknown: str, candidates: Iterable[str]) -> str:
     if len(names) == 1:
         return f" did you mean [{names[0]}]?"
     return f" did you mean any of [{', '.join(names)}]?"
+
+
+def unknown_field(
+    parser: str,
+    key: str,
+    candidates: Iterable[str],
+    error: type[IsthmusError] = XContentParseError,
+) -> IsthmusError:
+    """ES's object-parser error for a key the parser does not declare:
+    ``[<parser>] unknown field [<key>]`` with its "did you mean" over ``candidates`` (the
+    parser's declared fields, ES's full list even where Isthmus implements fewer). ``error`` is
+    the exception the ES parser's caller lets out (``x_content_parse_exception`` for an
+    ObjectParser read directly, ``parsing_exception`` where a query/aggregation parser wraps it)."""
+    return error(f"[{parser}] unknown field [{key}]{did_you_mean(key, candidates)}")
 
 
 def check_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> None:

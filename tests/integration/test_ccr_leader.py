@@ -453,7 +453,8 @@ def test_retention_leases_and_forget_follower(leader: Leader) -> None:
         )
     assert bad.value.meta.status == 400
     assert bad.value.body["error"]["reason"] == (
-        "[indices:admin/xpack/ccr/forget_follower] unknown field [follower]"
+        "[indices:admin/xpack/ccr/forget_follower] unknown field [follower] "
+        "did you mean [follower_index]?"
     )
 
 

@@ -537,6 +537,49 @@ def test_review_cases_are_400s(
     assert answer["error"]["reason"] == reason, answer
 
 
+def test_unknown_fields_are_refused_with_es_suggestion(target: Target) -> None:
+    # ES's object parsers: "[<parser>] unknown field [<key>]" and its "did you mean", as an
+    # x_content_parse_exception (the body's own parser, or the one wrapping the inner parser).
+    cases = [
+        (
+            "PUT",
+            "/_cluster/settings",
+            {"persistant": {}},
+            "[cluster_update_settings_request] unknown field [persistant] "
+            "did you mean [persistent]?",
+        ),
+        (
+            "POST",
+            "/_security/api_key",
+            {"name": "k", "expiraton": "1d"},
+            "[api_key_request] unknown field [expiraton] did you mean [expiration]?",
+        ),
+        (
+            "POST",
+            "/fuzz-docs/_search",
+            {"size": 0, "aggs": {"a": {"terms": {"feld": "title"}}}},
+            "[terms] unknown field [feld] did you mean [field]?",
+        ),
+    ]
+    for method, path, body, reason in cases:
+        status, answer = target.send(method, path, body)
+        assert status == 400, answer
+        assert answer["error"]["type"] == "x_content_parse_exception", answer
+        assert answer["error"]["reason"] == reason, answer
+    # A range inside the range aggregation: the aggregation's failure, the entry's as the cause.
+    status, answer = target.send(
+        "POST",
+        "/fuzz-docs/_search",
+        {"size": 0, "aggs": {"a": {"range": {"field": "count", "ranges": [{"fro": 1}]}}}},
+    )
+    assert status == 400, answer
+    assert answer["error"]["reason"] == "[range] failed to parse field [ranges]", answer
+    assert answer["error"]["root_cause"][0] == {
+        "type": "x_content_parse_exception",
+        "reason": "[range] unknown field [fro] did you mean [from]?",
+    }
+
+
 def test_bulk_retry_on_conflict_below_zero(target: Target) -> None:
     data = (
         b'{"update":{"_index":"fuzz-docs","_id":"0","retry_on_conflict":-1}}\n{"doc":{"count":1}}\n'

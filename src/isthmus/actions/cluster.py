@@ -165,9 +165,12 @@ class ClusterActions:
 
     async def put_settings(self, body: Mapping[str, Any] | None) -> dict[str, Any]:
         body = dict(body or {})
+        # ES's ClusterUpdateSettingsRequest parser declares these two objects only.
         for key in body:
             if key not in ("persistent", "transient"):
-                raise IllegalArgumentError(f"request body contains unknown field [{key}]")
+                raise xcontent.unknown_field(
+                    "cluster_update_settings_request", key, ("persistent", "transient")
+                )
         persistent = self._validated("persistent", _settings_object(body, "persistent"))
         transient = self._validated("transient", _settings_object(body, "transient"))
         if not persistent and not transient:

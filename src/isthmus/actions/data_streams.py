@@ -38,10 +38,9 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     NotImplementedYet,
-    XContentParseError,
 )
 from isthmus.settings.values import parse_bytes, parse_time
-from isthmus.xcontent import as_long, wrong_type
+from isthmus.xcontent import as_long, unknown_field, wrong_type
 
 
 def next_index_name(name: str) -> str:
@@ -105,6 +104,8 @@ class Condition:
 _COUNTS = ("max_docs", "max_primary_shard_docs", "min_docs", "min_primary_shard_docs")
 _SIZES = ("max_size", "max_primary_shard_size", "min_size", "min_primary_shard_size")
 _AGES = ("max_age", "min_age")
+# What ES's rollover request parser declares (``lazy`` and ``dry_run`` are URL parameters).
+_ROLLOVER_FIELDS = ("conditions", "settings", "mappings", "aliases")
 
 
 def parse_conditions(raw: Any) -> list[Condition]:
@@ -117,7 +118,7 @@ def parse_conditions(raw: Any) -> list[Condition]:
     out = []
     for key, value in raw.items():
         if key not in (*_COUNTS, *_SIZES, *_AGES):
-            raise XContentParseError(f"[conditions] unknown field [{key}]")
+            raise unknown_field("conditions", key, (*_COUNTS, *_SIZES, *_AGES))
         if key in _COUNTS:
             count = as_long("conditions", key, value)
             out.append(Condition(key, str(count), count))
@@ -344,8 +345,8 @@ class DataStreamActions:
     ) -> dict[str, Any]:
         body = dict(body or {})
         for key in body:
-            if key not in ("conditions", "settings", "mappings", "aliases"):
-                raise XContentParseError(f"[rollover] unknown field [{key}]")
+            if key not in _ROLLOVER_FIELDS:
+                raise unknown_field("rollover", key, _ROLLOVER_FIELDS)
         conditions = parse_conditions(body.get("conditions"))
         dry_run = params.get("dry_run") in ("", "true")
         if params.get("lazy") in ("", "true"):  # said plainly rather than rolled over at once

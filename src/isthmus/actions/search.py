@@ -53,6 +53,7 @@ from isthmus.errors import (
     QueryShardError,
     SearchContextError,
     SearchPhaseExecutionError,
+    XContentParseError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
@@ -558,8 +559,8 @@ class SearchActions:
                     targets,
                     cluster_alias,
                 )
-            except (ParsingError, SearchPhaseExecutionError):
-                raise
+            except (ParsingError, XContentParseError, SearchPhaseExecutionError):
+                raise  # the request's own parse errors (ES parses aggregations before any shard)
             except IsthmusError as exc:
                 # ES meets these (fielddata, unmapped types) on the shards: report them so.
                 failed = [_ShardFailure(r.index, r.shard, exc) for r in results]

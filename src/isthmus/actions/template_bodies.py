@@ -24,14 +24,14 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     NotImplementedYet,
-    XContentParseError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.xcontent import as_bool, as_int, as_list, as_object, as_str
+from isthmus.xcontent import as_bool, as_int, as_list, as_object, as_str, unknown_field
 
-
-def _unknown(parser: str, key: str) -> XContentParseError:
-    return XContentParseError(f"[{parser}] unknown field [{key}]")
+# The fields ES's template parsers declare (each one's "did you mean" candidates).
+_TEMPLATE_FIELDS = ("settings", "mappings", "aliases", "lifecycle", "data_stream_options")
+_DATA_STREAM_FIELDS = ("hidden", "allow_custom_routing", "failure_store")
+_COMPONENT_FIELDS = ("template", "version", "_meta", "deprecated")
 
 
 def parse_template_section(raw: Any, parser: str = "template") -> Template:
@@ -42,8 +42,8 @@ def parse_template_section(raw: Any, parser: str = "template") -> Template:
         if key in ("lifecycle", "data_stream_options") and body[key] is not None:
             # Known to ES, not run here: refused plainly rather than stored and ignored.
             raise NotImplementedYet(f"[{key}] in index templates is not supported")
-        if key not in ("settings", "mappings", "aliases", "lifecycle", "data_stream_options"):
-            raise _unknown(parser, key)
+        if key not in _TEMPLATE_FIELDS:
+            raise unknown_field(parser, key, _TEMPLATE_FIELDS)
     settings: dict[str, str] = {}
     if body.get("settings") is not None:
         raw_settings = as_object(parser, "settings", body["settings"])
@@ -70,7 +70,7 @@ def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemp
     )  # fmt: skip
     for key in body:
         if key not in known:
-            raise _unknown(parser, key)
+            raise unknown_field(parser, key, known)
     if body.get("index_patterns") is None:
         raise IllegalArgumentError("Required [index_patterns]")
     patterns = tuple(
@@ -83,8 +83,8 @@ def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemp
         for key in ds:
             if key == "failure_store" and ds[key]:
                 raise NotImplementedYet("the data stream failure store is not supported")
-            if key not in ("hidden", "allow_custom_routing", "failure_store"):
-                raise _unknown("data_stream_template", key)
+            if key not in _DATA_STREAM_FIELDS:
+                raise unknown_field("data_stream_template", key, _DATA_STREAM_FIELDS)
         data_stream = {
             "hidden": as_bool("data_stream_template", "hidden", ds.get("hidden", False)),
             "allow_custom_routing": as_bool(
@@ -125,8 +125,8 @@ def parse_component(name: str, raw: Mapping[str, Any] | None) -> ComponentTempla
     body = dict(raw or {})
     parser = "component_template"
     for key in body:
-        if key not in ("template", "version", "_meta", "deprecated"):
-            raise _unknown(parser, key)
+        if key not in _COMPONENT_FIELDS:
+            raise unknown_field(parser, key, _COMPONENT_FIELDS)
     if body.get("template") is None:
         raise IllegalArgumentError("Required [template]")
     version = body.get("version")

@@ -22,7 +22,7 @@ from isthmus.errors import (
     XContentParseError,
 )
 from isthmus.settings.values import TimeValue, parse_time
-from isthmus.xcontent import as_int, as_object, as_str
+from isthmus.xcontent import as_int, as_object, as_str, unknown_field
 
 PUT_FOLLOW_PARSER = "indices:admin/xpack/ccr/put_follow"
 RESUME_FOLLOW_PARSER = "resume_follow"
@@ -227,9 +227,10 @@ def parse_parameters(
 
 
 def check_unknown(parser: str, body: Mapping[str, Any], known: set[str]) -> None:
+    """ES's object parser refuses an undeclared key, suggesting the declared ones."""
     for key in body:
         if key not in known:
-            raise XContentParseError(f"[{parser}] unknown field [{key}]")
+            raise unknown_field(parser, key, known)
 
 
 def raise_validation(errors: list[str]) -> None:

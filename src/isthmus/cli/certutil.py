@@ -30,6 +30,7 @@ import yaml
 from isthmus.errors import IllegalArgumentError
 from isthmus.security import certs
 from isthmus.security.certs import CertificateAndKey, CertificateFacts, KeySpec
+from isthmus.xcontent import unknown_field
 
 # Exit codes of Elasticsearch's CLI tools (org.elasticsearch.cli.ExitCodes).
 EXIT_DATA_ERROR = 65
@@ -84,6 +85,9 @@ class Instance:
         return found
 
 
+_INSTANCE_FIELDS = ("name", "filename", "dns", "ip", "cn")
+
+
 def parse_instances(text: str) -> list[Instance]:
     """Parse ES's instances file: ``instances: [{name, filename?, dns?, ip?, cn?}, ...]``."""
     try:
@@ -94,14 +98,14 @@ def parse_instances(text: str) -> list[Instance]:
         raise IllegalArgumentError("the instances file needs a top-level [instances] list")
     for key in doc:
         if key != "instances":
-            raise IllegalArgumentError(f"[certgen] unknown field [{key}]")
+            raise unknown_field("certgen", key, ("instances",), IllegalArgumentError)
     instances = []
     for entry in doc["instances"]:
         if not isinstance(entry, dict):
             raise IllegalArgumentError("[instances] each instance must be an object")
         for key in entry:
-            if key not in ("name", "filename", "dns", "ip", "cn"):
-                raise IllegalArgumentError(f"[instances] unknown field [{key}]")
+            if key not in _INSTANCE_FIELDS:
+                raise unknown_field("instances", key, _INSTANCE_FIELDS, IllegalArgumentError)
         if entry.get("name") is None:
             raise IllegalArgumentError("[instances] Required [name]")
         name = str(entry["name"])

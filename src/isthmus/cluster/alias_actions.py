@@ -120,7 +120,13 @@ def parse_alias_actions(raw: Any) -> list[AliasAction]:
             raise ParsingError("[aliases] failed to parse field [actions]")
         ((kind, spec),) = item.items()
         if kind not in _KINDS:
-            raise ParsingError(f"[aliases] unknown field [{kind}]")
+            # ES's alias_action parser declares the three kinds; the aliases parser wraps it.
+            raise XContentParseError(
+                "[aliases] failed to parse field [actions]",
+                caused_by=XContentParseError(
+                    f"[alias_action] unknown field [{kind}]{did_you_mean(kind, _KINDS)}"
+                ),
+            )
         if not isinstance(spec, Mapping):
             raise ParsingError(f"[{kind}] failed to parse, expected an object but found [{spec}]")
         for key in spec:

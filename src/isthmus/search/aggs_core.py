@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from isthmus import xcontent
 from isthmus.errors import (
     IllegalArgumentError,
     MapperParsingError,
@@ -32,7 +33,7 @@ from isthmus.errors import (
     TooManyBucketsError,
 )
 from isthmus.index.field_types import DATE_NANOS
-from isthmus.index.mapping import BOOLEAN, DATE, KEYWORD, TEXT, FieldSpec, coerce, source_values
+from isthmus.index.mapping import BOOLEAN, DATE, TEXT, FieldSpec, coerce, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search.aggs_format import (
     RAW,
@@ -306,7 +307,10 @@ def resolve_source(
     if spec.type == TEXT and not numeric:
         raise fielddata_error(spec.path, ctx.index)
     is_date = spec.type in (DATE, DATE_NANOS)
-    if numeric and (spec.type in (TEXT, KEYWORD) or (is_date and not allow_dates)):
+    # A numeric aggregation reads ES's numeric values sources only: numbers, dates, booleans
+    # (an ip, geo_point, vector or keyword-like field is its "not supported" error).
+    plain_number = spec.is_numeric or spec.type == BOOLEAN
+    if numeric and (not (plain_number or is_date) or (is_date and not allow_dates)):
         raise unsupported_field(spec, agg_type)
     if is_date:
         fmt = DateFormat(ref.format or spec.format, time_zone)
@@ -342,6 +346,36 @@ def _number(value: Any) -> float:
 # --- parameters ---------------------------------------------------------------------------------
 
 
+# Aggregations ES parses by hand rather than with an object parser, and the value tokens each
+# one reads keys for: an unknown key there is a parsing_exception without a suggestion,
+# "Unknown key for a <token> in [<name>]: [<key>]." (top_hits names only the key), and a
+# token the parser reads no key for is "Unexpected token <token> in [<name>].".
+_ANY_TOKEN = frozenset(
+    {"VALUE_STRING", "VALUE_NUMBER", "VALUE_BOOLEAN", "VALUE_NULL", "START_OBJECT", "START_ARRAY"}
+)
+_HAND_PARSED = {
+    "filters": frozenset({"VALUE_BOOLEAN", "VALUE_STRING", "START_OBJECT", "START_ARRAY"}),
+    "nested": frozenset({"VALUE_STRING"}),
+    "top_hits": _ANY_TOKEN,
+}
+
+
+def _unknown_parameter(
+    agg_type: str, name: str, key: str, value: Any, allowed: set[str]
+) -> Exception:
+    """ES's error for a key an aggregation's parser does not declare (an object parser's
+    ``[<type>] unknown field [<key>]`` with its "did you mean")."""
+    tokens = _HAND_PARSED.get(agg_type)
+    if tokens is None:
+        return xcontent.unknown_field(agg_type, key, allowed)
+    token = xcontent.token(value)
+    if token not in tokens:
+        return ParsingError(f"Unexpected token {token} in [{name}].")
+    if agg_type == "top_hits":
+        return ParsingError(f"Unknown key for a {token} in [{key}].")
+    return ParsingError(f"Unknown key for a {token} in [{name}]: [{key}].")
+
+
 class Params:
     """Typed access to one aggregation's parameters, with ES's parse errors."""
 
@@ -352,7 +386,7 @@ class Params:
             )
         for key in body:
             if key not in allowed:
-                raise ParsingError(f"[{agg_type}] unknown field [{key}]")
+                raise _unknown_parameter(agg_type, name, key, body[key], allowed)
         if "script" in body:
             raise NotImplementedYet(f"scripts are not supported in [{agg_type}] aggregations")
         self.agg_type = agg_type

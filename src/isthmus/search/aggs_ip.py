@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import IllegalArgumentError, ParsingError, XContentParseError
 from isthmus.index.field_types import IP
 from isthmus.index.ip import Ip, IpParseError, cidr_bounds, from_sortable, parse_ip
 from isthmus.search.aggs_bucket import Bucket
@@ -88,7 +88,11 @@ def _parse_range(raw: Any) -> IpRange:
         raise ParsingError("[ip_range] each range must be an object")
     for key in raw:
         if key not in _RANGE_KEYS:
-            raise ParsingError(f"[range] unknown field [{key}]")
+            # ES reads an ip range by hand (no suggestion); its aggregation parser wraps that.
+            raise XContentParseError(
+                "[ip_range] failed to parse field [ranges]",
+                caused_by=ParsingError(f"Unexpected ip range parameter: [{key}]"),
+            )
     if "mask" in raw:
         if "from" in raw or "to" in raw:
             raise IllegalArgumentError("[ip_range] a range cannot set [mask] with [from] or [to]")

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus import xcontent
+from isthmus.errors import IllegalArgumentError, ParsingError, XContentParseError
 from isthmus.search.aggs_bucket import Bucket
 from isthmus.search.aggs_core import (
     VALUES_SOURCE_PARAMS,
@@ -138,6 +139,9 @@ def _edge(value: float, fmt: DocFormat) -> str:
     return java_double_str(value) if fmt.raw else fmt.format(value)
 
 
+_RANGE_FIELDS = ("key", "from", "to")
+
+
 def _parse_ranges(name: str, p: Params) -> tuple[RangeSpec, ...]:
     raw = p.raw("ranges")
     if raw is None:
@@ -149,8 +153,12 @@ def _parse_ranges(name: str, p: Params) -> tuple[RangeSpec, ...]:
         if not isinstance(item, Mapping):
             raise ParsingError(f"[{p.agg_type}] failed to parse field [ranges]")
         for key in item:
-            if key not in ("key", "from", "to"):
-                raise ParsingError(f"[range] unknown field [{key}]")
+            if key not in _RANGE_FIELDS:
+                # ES's "range" entry parser refuses it; the aggregation's parser wraps that.
+                raise XContentParseError(
+                    f"[{p.agg_type}] failed to parse field [ranges]",
+                    caused_by=xcontent.unknown_field("range", key, _RANGE_FIELDS),
+                )
         key_value = item.get("key")
         out.append(
             RangeSpec(

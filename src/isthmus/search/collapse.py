@@ -25,6 +25,11 @@ from isthmus.index.mapping import Mapping as IndexMapping
 
 _COLLAPSE_KEYS = ("field", "inner_hits", "max_concurrent_group_searches", "collapse")
 _INNER_KEYS = ("name", "from", "size", "sort", "_source", "version", "seq_no_primary_term")
+# Every field ES's inner_hits parser declares: its "did you mean" candidates.
+_ES_INNER_KEYS = (
+    *_INNER_KEYS, "ignore_unmapped", "explain", "track_scores", "stored_fields",
+    "docvalue_fields", "fields", "script_fields", "highlight", "collapse",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def parse_collapse(raw: Any) -> Collapse:
     spec = xcontent.as_object("search", "collapse", raw)
     for key in spec:
         if key not in _COLLAPSE_KEYS:
-            raise XContentParseError(f"[collapse] unknown field [{key}]")
+            raise xcontent.unknown_field("collapse", key, _COLLAPSE_KEYS)
     if "collapse" in spec:
         raise IllegalArgumentError("[collapse] a second level of collapsing is not supported")
     if spec.get("field") is None:
@@ -65,7 +70,13 @@ def parse_collapse(raw: Any) -> Collapse:
             )
     raw_inner = spec.get("inner_hits")
     entries = [] if raw_inner is None else raw_inner if isinstance(raw_inner, list) else [raw_inner]
-    inner = tuple(_inner_hits(name, item) for item in entries)
+    try:
+        inner = tuple(_inner_hits(name, item) for item in entries)
+    except XContentParseError as exc:
+        # ES's collapse parser wraps what its inner_hits field parser refused.
+        raise XContentParseError(
+            "[collapse] failed to parse field [inner_hits]", caused_by=exc
+        ) from None
     names = [i.name for i in inner]
     for n in names:
         if names.count(n) > 1:
@@ -77,7 +88,7 @@ def _inner_hits(field_name: str, raw: Any) -> InnerHits:
     spec = xcontent.as_object("collapse", "inner_hits", raw)
     for key in spec:
         if key not in _INNER_KEYS:
-            raise XContentParseError(f"[inner_hits] unknown field [{key}]")
+            raise xcontent.unknown_field("inner_hits", key, _ES_INNER_KEYS)
     from_ = xcontent.as_int("inner_hits", "from", spec.get("from", 0))
     size = xcontent.as_int("inner_hits", "size", spec.get("size", 3))
     if from_ < 0 or size < 0:

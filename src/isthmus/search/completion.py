@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import orjson
 import tantivy
 
+from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError
 from isthmus.index.completion import CompletionEntry, analyze_input, best_match
 from isthmus.index.field_types import COMPLETION
@@ -38,6 +39,9 @@ class FieldRestriction(Protocol):
 
 _SUGGESTERS_NOT_COMPUTED = ("term", "phrase")
 _COMPLETION_KEYS = {"field", "size", "skip_duplicates", "fuzzy", "analyzer", "contexts"}
+# Every field ES's completion suggester parser declares ("context" is the deprecated spelling of
+# "contexts"): its "did you mean" candidates.
+_ES_COMPLETION_KEYS = (*_COMPLETION_KEYS, "regex", "shard_size", "context")
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def parse_suggest(body: Any) -> tuple[CompletionSuggestion, ...]:
             raise ParsingError(f"[{kind}] must be an object")
         for key in options:
             if key not in _COMPLETION_KEYS:
-                raise ParsingError(f"[completion] unknown field [{key}]")
+                raise xcontent.unknown_field("completion", key, _ES_COMPLETION_KEYS)
         if "field" not in options:
             raise ParsingError("the required field option [field] is missing")
         if text is None:

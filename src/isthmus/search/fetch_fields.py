@@ -26,6 +26,7 @@ from isthmus.index.field_types import DATE, KEYWORD, TEXT, FieldSpec
 from isthmus.index.field_values import source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 
+_FIELD_AND_FORMAT = ("field", "format", "include_unmapped")
 # ES's ``index.max_docvalue_fields_search`` default.
 DEFAULT_MAX_DOCVALUE_FIELDS = 100
 
@@ -45,8 +46,9 @@ def parse_field_list(section: str, raw: Any) -> tuple[FieldAndFormat, ...]:
     for item in xcontent.as_list("search", section, raw):
         if isinstance(item, Mapping):
             for key in item:
-                if key not in ("field", "format", "include_unmapped"):
-                    raise ParsingError(f"[fetch_field_and_format] unknown field [{key}]")
+                if key not in _FIELD_AND_FORMAT:
+                    # ES's FieldAndFormat parser, read straight from the search body.
+                    raise xcontent.unknown_field("fetch_field_and_format", key, _FIELD_AND_FORMAT)
             if "field" not in item:
                 raise ParsingError(f"[{section}] Required [field]")
             fmt = item.get("format")

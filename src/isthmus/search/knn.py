@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import tantivy
 
+from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError, QueryShardError
 from isthmus.index.field_types import DENSE_VECTOR
 from isthmus.index.mapping import source_values
@@ -76,7 +77,8 @@ def parse_knn(body: Any, default_k: int, *, query: bool = False) -> Knn:
         raise ParsingError("[knn] query malformed, no start_object after query name")
     for key in body:
         if key not in _KNN_KEYS:
-            raise ParsingError(f"[knn] unknown field [{key}]")
+            # ES's knn parser, read directly: its x-content error reaches the caller.
+            raise xcontent.unknown_field("knn", key, _KNN_KEYS)
     if "field" not in body:
         raise ParsingError("[knn] requires field [field] to be configured")
     if "query_vector_builder" in body:

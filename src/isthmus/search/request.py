@@ -322,7 +322,22 @@ def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
     return fields
 
 
+# Every field ES's highlight parser declares (options Isthmus does not apply are accepted and
+# ignored, as before): an unknown one is refused with its "did you mean".
+_HIGHLIGHT_FIELDS = (
+    "fields", "pre_tags", "post_tags", "order", "highlight_filter", "fragment_size",
+    "number_of_fragments", "encoder", "tags_schema", "require_field_match", "boundary_scanner",
+    "boundary_max_scan", "boundary_chars", "boundary_scanner_locale", "type", "fragmenter",
+    "no_match_size", "force_source", "phrase_limit", "max_analyzed_offset", "options",
+    "highlight_query",
+)  # fmt: skip
+
+
 def _parse_highlight(raw: Any) -> Highlight:
+    if isinstance(raw, Mapping):
+        for key in raw:
+            if key not in _HIGHLIGHT_FIELDS:
+                raise xcontent.unknown_field("highlight", key, _HIGHLIGHT_FIELDS)
     if not isinstance(raw, Mapping) or "fields" not in raw:
         raise ParsingError("[highlight] requires a [fields] object")
     fields = _highlight_fields(raw["fields"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from isthmus import xcontent
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import IllegalArgumentError
 
 _LOOKUP_KEYS = ("index", "id", "path", "routing")
 # Where a search body holds queries that may contain a terms lookup.
@@ -36,7 +36,8 @@ class TermsLookup:
 def _lookup(spec: Mapping[str, Any]) -> TermsLookup:
     for key in spec:
         if key not in _LOOKUP_KEYS:
-            raise ParsingError(f"[terms_lookup] unknown field [{key}]")
+            # ES's TermsLookup parser; its x-content error reaches the caller unwrapped.
+            raise xcontent.unknown_field("terms_lookup", key, _LOOKUP_KEYS)
     values = {k: xcontent.as_str("terms_lookup", k, spec[k]) for k in spec if spec[k] is not None}
     for required in ("id", "path", "index"):
         if required not in values:

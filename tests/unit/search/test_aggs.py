@@ -15,6 +15,7 @@ from isthmus.errors import (
     ParsingError,
     QueryShardError,
     TooManyBucketsError,
+    XContentParseError,
 )
 from isthmus.index.dates import parse_date
 from isthmus.index.mapping import Mapping
@@ -252,8 +253,10 @@ class TestTerms:
     def test_parameter_errors(self) -> None:
         with pytest.raises(IllegalArgumentError, match=r"\[size\] must be greater than 0"):
             parse_aggs({"x": {"terms": {"field": "tag", "size": 0}}})
-        with pytest.raises(ParsingError, match=r"\[terms\] unknown field \[sise\]"):
+        # ES's object parser: an x-content error with its "did you mean".
+        with pytest.raises(XContentParseError) as unknown:
             parse_aggs({"x": {"terms": {"field": "tag", "sise": 3}}})
+        assert unknown.value.reason == "[terms] unknown field [sise] did you mean [size]?"
         with pytest.raises(ParsingError, match=r"\[terms\] failed to parse field \[size\]"):
             parse_aggs({"x": {"terms": {"field": "tag", "size": "many"}}})
         with pytest.raises(IllegalArgumentError, match=r"Required one of fields \[field, script\]"):
@@ -900,8 +903,31 @@ class TestRange:
     def test_errors(self) -> None:
         with pytest.raises(IllegalArgumentError, match=r"No \[ranges\] specified"):
             parse_aggs({"x": {"range": {"field": "price"}}})
-        with pytest.raises(ParsingError, match=r"\[range\] unknown field \[form\]"):
+        # ES's range entry parser refuses the key; the aggregation's parser wraps that.
+        with pytest.raises(XContentParseError) as unknown:
+            parse_aggs({"x": {"range": {"field": "price", "ranges": [{"fro": 1}]}}})
+        assert unknown.value.reason == "[range] failed to parse field [ranges]"
+        cause = unknown.value.caused_by
+        assert cause is not None
+        assert cause.reason == "[range] unknown field [fro] did you mean [from]?"
+        # Lucene's Levenshtein counts a transposition as two edits: [form] is not close enough.
+        with pytest.raises(XContentParseError) as far:
             parse_aggs({"x": {"range": {"field": "price", "ranges": [{"form": 1}]}}})
+        assert far.value.caused_by is not None
+        assert far.value.caused_by.reason == "[range] unknown field [form]"
+
+    def test_hand_parsed_aggregations_refuse_keys_as_es_does(self) -> None:
+        # filters, nested and top_hits are read by hand in ES: no object parser, no suggestion.
+        cases = [
+            ({"filters": {"filters": {}, "other_bucket_ky": "x"}}, "Unknown key for a VALUE_STRING in [x]: [other_bucket_ky]."),
+            ({"filters": {"filters": {}, "size": 3}}, "Unexpected token VALUE_NUMBER in [x]."),
+            ({"nested": {"pth": "a"}}, "Unknown key for a VALUE_STRING in [x]: [pth]."),
+            ({"top_hits": {"sise": 3}}, "Unknown key for a VALUE_NUMBER in [sise]."),
+        ]  # fmt: skip
+        for body, reason in cases:
+            with pytest.raises(ParsingError) as info:
+                parse_aggs({"x": body})
+            assert info.value.reason == reason
 
 
 # --- single bucket and filters ------------------------------------------------------------------

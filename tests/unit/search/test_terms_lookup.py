@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from isthmus.errors import IllegalArgumentError, ParsingError
+from isthmus.errors import IllegalArgumentError, XContentParseError
 from isthmus.search.terms_lookup import TermsLookup, apply_lookups, extract_values, find_lookups
 
 
@@ -29,7 +29,12 @@ def test_lookups_anywhere_under_query_and_post_filter_are_replaced_in_a_copy() -
         ({"index": "u", "path": "f"}, IllegalArgumentError, "requires specifying the id."),
         ({"index": "u", "id": "1"}, IllegalArgumentError, "requires specifying the path."),
         ({"id": "1", "path": "f"}, IllegalArgumentError, "requires specifying the index."),
-        ({"index": "u", "id": "1", "path": "f", "x": 1}, ParsingError, "unknown field [x]"),
+        ({"index": "u", "id": "1", "path": "f", "x": 1}, XContentParseError, "unknown field [x]"),
+        (
+            {"index": "u", "id": "1", "pth": "f"},
+            XContentParseError,
+            "[terms_lookup] unknown field [pth] did you mean [path]?",
+        ),
     ],
 )
 def test_malformed_lookups(spec: dict[str, object], error: type[Exception], text: str) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from isthmus.errors import IllegalArgumentError, XContentParseError
 from isthmus.http.handlers.common import json_object
 from isthmus.http.router import Request, Route, route
+from isthmus.xcontent import unknown_field
 
 if TYPE_CHECKING:
     from isthmus.ccr.leader import LeaderShards
@@ -33,7 +34,7 @@ def forget_follower_body(body: dict[str, Any] | None) -> dict[str, str]:
     body = body or {}
     for key, value in body.items():
         if key not in _FIELDS:
-            raise XContentParseError(f"[{FORGET_FOLLOWER_ACTION}] unknown field [{key}]")
+            raise unknown_field(FORGET_FOLLOWER_ACTION, key, _FIELDS)
         if not isinstance(value, str):
             raise XContentParseError(
                 f"[{FORGET_FOLLOWER_ACTION}] {key} doesn't support values of type: "

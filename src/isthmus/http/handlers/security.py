@@ -153,9 +153,11 @@ def routes(security: SecurityService | None) -> list[Route]:
     async def create_key(req: Request) -> dict[str, Any]:
         subject = _subject(req)
         body = json_object(req, required=True) or {}
+        # ES's CreateApiKeyRequest parser ("api_key_request"): its error is x-content's.
+        fields = ("name", "role_descriptors", "expiration", "metadata")
         for key in body:
-            if key not in ("name", "expiration", "role_descriptors", "metadata"):
-                raise IllegalArgumentError(f"[api_key_request] unknown field [{key}]")
+            if key not in fields:
+                raise xcontent.unknown_field("api_key_request", key, fields)
         if subject.is_api_key and grants_any_privilege(body.get("role_descriptors")):
             raise IllegalArgumentError(
                 "creating derived api keys requires an explicit role descriptor that is empty "
