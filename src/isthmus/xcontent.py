@@ -161,15 +161,16 @@ def _levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
-def did_you_mean(unknown: str, candidates: Iterable[str]) -> str:
+def did_you_mean(unknown: str, candidates: Iterable[str], *, threshold: float = 0.5) -> str:
     """ES's "did you mean" tail (its parsers' and REST handlers' suggestions): the candidates
-    whose Lucene Levenshtein similarity (1 - distance / longer length) is above 0.5, best
-    first, then by name; ``""`` when none is close."""
+    whose Lucene Levenshtein similarity (1 - distance / longer length) is above ``threshold``
+    (0.5; ES's settings validation asks for 0.7), best first, then by name; ``""`` when none
+    is close."""
     scored = []
     for candidate in set(candidates):
         longest = max(len(unknown), len(candidate))
         similarity = 1.0 - _levenshtein(unknown, candidate) / longest if longest else 1.0
-        if similarity > 0.5:
+        if similarity > threshold:
             scored.append((-similarity, candidate))
     names = [c for _, c in sorted(scored)]
     if not names:

@@ -86,11 +86,11 @@ def test_composable_template_crud_and_errors(es: Elasticsearch) -> None:
     )
     assert error_of(
         lambda: es.indices.put_index_template(
-            name="t18-bad", index_patterns=["t18bad-*"], template={"settings": {"nope": 1}}
+            name="t18-bad", index_patterns=["t18bad-*"], template={"settings": {"no_such_key": 1}}
         )
     )[1:] == (
         "illegal_argument_exception",
-        "unknown setting [index.nope] please check that any required plugins are installed, "
+        "unknown setting [index.no_such_key] please check that any required plugins are installed, "
         "or check the breaking changes documentation for removed settings",
     )
     assert es.indices.delete_index_template(name="t18-crud")["acknowledged"] is True

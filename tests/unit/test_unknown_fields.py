@@ -6,17 +6,25 @@ parser read directly; its wrapping parser's failure when the object sits inside 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from isthmus.actions.data_streams import parse_conditions
+from isthmus.actions.indices import normalize_index_settings
 from isthmus.actions.template_bodies import parse_component, parse_composable
 from isthmus.ccr.auto_follow import parse_put_pattern
 from isthmus.ccr.params import parse_put_follow, parse_resume_body
 from isthmus.cli.certutil import parse_instances
 from isthmus.cluster.alias_actions import parse_alias_actions
-from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, XContentParseError
+from isthmus.errors import (
+    IllegalArgumentError,
+    IsthmusError,
+    ParsingError,
+    SettingsError,
+    XContentParseError,
+)
 from isthmus.http.handlers.ccr_leader import forget_follower_body
 from isthmus.search.aggs import parse_aggs
 from isthmus.search.collapse import parse_collapse
@@ -25,6 +33,7 @@ from isthmus.search.fetch_fields import parse_field_list
 from isthmus.search.knn import parse_knn
 from isthmus.search.request import parse_search
 from isthmus.search.rescore import parse_rescore
+from isthmus.settings.loader import load_raw
 from isthmus.xcontent import unknown_field
 
 
@@ -189,3 +198,22 @@ def test_highlight_refuses_an_unknown_option_and_accepts_es_ones() -> None:
     # An option ES declares but Isthmus does not apply is still accepted.
     body["highlight"] = {"fields": {"t": {}}, "boundary_scanner": "sentence"}
     parse_search(body, {})
+
+
+def test_an_unknown_setting_suggests_close_keys_by_the_settings_rule(tmp_path: Path) -> None:
+    # ES's settings validation suggests keys more than 0.7 similar (not the parsers' 0.5).
+    with pytest.raises(SettingsError) as index:
+        normalize_index_settings({"number_of_shard": 1}, creating=True)
+    assert index.value.reason == (
+        "unknown setting [index.number_of_shard] did you mean [index.number_of_shards]?"
+    )
+    with pytest.raises(SettingsError) as node:
+        load_raw(tmp_path, {"cluster.nme": "c"}, env={})
+    assert node.value.reason == "unknown setting [cluster.nme] did you mean [cluster.name]?"
+    # Nothing close enough: ES's hint about plugins and removed settings instead.
+    with pytest.raises(SettingsError) as far:
+        normalize_index_settings({"shards": 1}, creating=True)
+    assert far.value.reason == (
+        "unknown setting [index.shards] please check that any required plugins are installed, "
+        "or check the breaking changes documentation for removed settings"
+    )

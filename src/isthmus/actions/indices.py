@@ -62,8 +62,8 @@ from isthmus.errors import (
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.settings.auto_expand import desired_replicas
-from isthmus.settings.catalog import find
-from isthmus.settings.registry import INDEX_SETTINGS, Scope, flatten
+from isthmus.settings.catalog import all_settings, find
+from isthmus.settings.registry import INDEX_SETTINGS, Scope, flatten, unknown
 
 ES_VERSION_ID = "9010000"
 _PRIVATE_SETTINGS = {
@@ -100,10 +100,7 @@ def normalize_index_settings(raw: Mapping[str, Any], *, creating: bool) -> dict[
         full = key if key.startswith("index.") else f"index.{key}"
         setting = find(full, (Scope.INDEX,))
         if setting is None:
-            raise SettingsError(
-                f"unknown setting [{full}] please check that any required plugins are installed, "
-                "or check the breaking changes documentation for removed settings"
-            )
+            raise unknown(full, all_settings(Scope.INDEX))
         if value is None:
             out[full] = ""
             continue

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from isthmus.errors import SettingsError
-from isthmus.settings.catalog import find
+from isthmus.settings.catalog import all_settings, find
 from isthmus.settings.registry import Scope, flatten, unknown
 from isthmus.settings.remote import validate_remote_settings
 
@@ -73,7 +73,7 @@ def load_raw(
     for key, raw in flat.items():
         setting = find(key, (Scope.NODE, Scope.CLUSTER))
         if setting is None:
-            raise unknown(key)
+            raise unknown(key, (*all_settings(Scope.NODE), *all_settings(Scope.CLUSTER)))
         if setting.secure:
             raise SettingsError(
                 f"setting [{key}], which is a secure setting, cannot be set in the settings file; "

@@ -24,6 +24,7 @@ from typing import Any
 from isthmus.errors import SettingsError
 from isthmus.settings import values as v
 from isthmus.settings.auto_expand import parse_auto_expand
+from isthmus.xcontent import did_you_mean
 
 
 class Scope(Enum):
@@ -111,9 +112,15 @@ class SettingsRegistry:
         return f"<SettingsRegistry {len(self._settings)} settings: {per_scope}, secure={secure}>"
 
 
-def unknown(key: str) -> SettingsError:
+def unknown(key: str, known: Iterable[Setting] = ()) -> SettingsError:
+    """ES's unknown-setting error: the plain keys of ``known`` that are close (similarity
+    above 0.7, ES's settings rule; affix patterns are never suggested) or, when none is, the
+    hint about plugins and removed settings."""
+    hint = did_you_mean(key, (s.key for s in known if not s.is_affix), threshold=0.7)
     return SettingsError(
-        f"unknown setting [{key}] please check that any required plugins are installed, "
+        f"unknown setting [{key}]{hint}"
+        if hint
+        else f"unknown setting [{key}] please check that any required plugins are installed, "
         "or check the breaking changes documentation for removed settings"
     )
 

@@ -46,8 +46,8 @@ def test_composable_body_parses_into_its_fields() -> None:
          "[data_stream_template] unknown field [x]"),
         ({"index_patterns": ["a"], "composed_of": {"a": 1}}, XContentParseError,
          "[index_template] composed_of doesn't support values of type: START_OBJECT"),
-        ({"index_patterns": ["a"], "template": {"settings": {"index.nope": 1}}}, SettingsError,
-         "unknown setting [index.nope] please check that any required plugins are installed, or "
+        ({"index_patterns": ["a"], "template": {"settings": {"index.no_such_key": 1}}}, SettingsError,
+         "unknown setting [index.no_such_key] please check that any required plugins are installed, or "
          "check the breaking changes documentation for removed settings"),
     ],
 )  # fmt: skip

@@ -89,7 +89,8 @@ def test_unknown_setting(tmp_path: Path, where: str) -> None:
         overrides = {"cluster.nmae": "oops"}
     with pytest.raises(SettingsError) as info:
         loader.load_raw(tmp_path, overrides, env={})
-    assert info.value.reason == UNKNOWN.format("cluster.nmae")
+    # ES's settings rule suggests the close key (similarity above 0.7).
+    assert info.value.reason == "unknown setting [cluster.nmae] did you mean [cluster.name]?"
 
 
 def test_index_settings_are_unknown_at_node_level(tmp_path: Path) -> None:
