@@ -560,6 +560,13 @@ def test_unknown_fields_are_refused_with_es_suggestion(target: Target) -> None:
             {"size": 0, "aggs": {"a": {"terms": {"feld": "title"}}}},
             "[terms] unknown field [feld] did you mean [field]?",
         ),
+        (
+            # The body is parsed before the target is looked at, as ES's REST layer does.
+            "POST",
+            "/fuzz-docs/_rollover",
+            {"condition": {}},
+            "[rollover] unknown field [condition] did you mean [conditions]?",
+        ),
     ]
     for method, path, body, reason in cases:
         status, answer = target.send(method, path, body)
