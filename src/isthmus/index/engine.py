@@ -388,7 +388,9 @@ class ShardEngine:
                 return self.seq_no_stats()
             ordered = [batch[n] for n in sorted(batch)]
             values = {
-                op.seq_no: mapping.parse_document(orjson.loads(op.source or b"{}"), op.id).values
+                op.seq_no: mapping.parse_document(
+                    orjson.loads(op.source or b"{}"), op.id, stored=True
+                ).values
                 for op in ordered
                 if op.op == "index"
             }

@@ -168,8 +168,14 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
             raise field_error(spec, value, doc_id) from None
         if spec.scaling_factor is not None:
             # ES keeps round(value * factor) as a long and reads it back divided by the factor
-            # (Java's Math.round: halves go up).
-            return math.floor(number_f * spec.scaling_factor + 0.5) / spec.scaling_factor
+            # (Java's Math.round: halves go up, and a product past the long range saturates at
+            # Long.MIN/MAX_VALUE, so a huge finite value is kept rather than refused).
+            scaled = number_f * spec.scaling_factor + 0.5
+            if scaled >= 2.0**63:
+                return (2**63 - 1) / spec.scaling_factor
+            if scaled < -(2.0**63):
+                return -(2**63) / spec.scaling_factor
+            return math.floor(scaled) / spec.scaling_factor
         return number_f
     if ftype == BOOLEAN:
         if isinstance(value, bool):

@@ -50,7 +50,7 @@ def build_generation(
     writer = index.writer(WRITER_HEAP_BYTES, 1)
     count = 0
     for doc in docs:
-        values = mapping.parse_document(orjson.loads(doc.source), doc.id).values
+        values = mapping.parse_document(orjson.loads(doc.source), doc.id, stored=True).values
         writer.add_document(
             schema.document(doc.id, doc.source, values, doc.seq_no, doc.version, doc.primary_term)
         )
@@ -83,7 +83,7 @@ def replay(
                 continue
             writer.delete_documents_by_term("_id", doc_id)
             if op == "index":
-                values = mapping.parse_document(orjson.loads(source), doc_id).values
+                values = mapping.parse_document(orjson.loads(source), doc_id, stored=True).values
                 writer.add_document(schema.document(doc_id, source, values, seq_no, version, term))
         writer.commit()
         writer.wait_merging_threads()

@@ -72,10 +72,11 @@ from isthmus.index.mapping_body import (  # MAX_MAPPING_DEPTH re-exported: see _
     deep_merge,
     mapper_error,
     nested_paths,
+    object_paths,
     parse_properties,
     sorted_properties,
 )
-from isthmus.index.vectors import default_similarity
+from isthmus.index.vectors import check_float_elements, default_similarity
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,25 @@ DYNAMIC_VECTOR_DIMS = (128, 4096)
 # back inside responses (hits, top_hits under nested aggregations), so documents are kept to a
 # depth every response can hold. Refused at indexing, with a 400, before anything is written.
 MAX_DOCUMENT_DEPTH = 100
+
+
+# ES's metadata fields, which a document's source cannot hold at its root (``_doc_count`` is
+# the one ES reads from the source).
+_METADATA_FIELDS = frozenset(
+    {
+        "_id",
+        "_index",
+        "_routing",
+        "_source",
+        "_seq_no",
+        "_primary_term",
+        "_version",
+        "_ignored",
+        "_field_names",
+        "_data_stream_timestamp",
+        "_tier",
+    }
+)
 
 
 def _too_deep(depth: int) -> DocumentParsingError:
@@ -121,6 +141,7 @@ class Mapping:
     __slots__ = (
         "_by_source",
         "_constants",
+        "_disabled",
         "_flattened",
         "_json",
         "_objects",
@@ -214,9 +235,11 @@ class Mapping:
         self._by_source: dict[str, list[FieldSpec]] = {}
         for spec_ in self.fields.values():
             self._by_source.setdefault(spec_.source_path, []).append(spec_)
+        declared = list(object_paths(self._json.get("properties", {}), ""))
         self._objects = frozenset(
             ".".join(p.split(".")[:i]) for p in self.fields for i in range(1, p.count(".") + 1)
-        )
+        ) | frozenset(p for p, enabled in declared if enabled)
+        self._disabled = frozenset(p for p, enabled in declared if not enabled)
 
     def to_json(self) -> dict[str, Any]:
         """The mapping as ES renders it: ``properties`` sorted by field name at every level."""
@@ -284,7 +307,20 @@ class Mapping:
                 raise IllegalArgumentError(
                     f"mapper [{alias}] cannot be changed from type [{replaced.es_type}] to [alias]"
                 )
+        # An object (or nested) path stays an object and a field stays a field, also an object
+        # without fields yet (ES's ObjectMapper and FieldMapper merge errors).
+        objects = {p for p, _ in object_paths(self._json.get("properties", {}), "")}
+        for path, _ in object_paths(incoming._json.get("properties", {}), ""):
+            replaced = self.fields.get(path)
+            if replaced is not None:
+                raise IllegalArgumentError(
+                    f"mapper [{path}] cannot be changed from type [{replaced.es_type}] to [object]"
+                )
         for path, spec in incoming.fields.items():
+            if path in objects:
+                raise IllegalArgumentError(
+                    f"can't merge a non object mapping [{path}] with an object mapping"
+                )
             old = self.fields.get(path)
             if old is not None and old.es_type != spec.es_type:
                 raise IllegalArgumentError(
@@ -317,18 +353,28 @@ class Mapping:
     # --- documents --------------------------------------------------------------------------
 
     def parse_document(
-        self, source: AbcMapping[str, Any], doc_id: str | None = None
+        self, source: AbcMapping[str, Any], doc_id: str | None = None, *, stored: bool = False
     ) -> ParsedDocument:
-        """Coerce ``source`` against the mapping, adding dynamic fields; raise before any write."""
+        """Coerce ``source`` against the mapping, adding dynamic fields; raise before any write.
+        ``stored``: the source of an operation already accepted (a replay or rebuild), which the
+        refusals added since it may have been written under (metadata fields, a value where an
+        empty object is mapped) must not lose: such a value is left out, as before."""
         values: dict[str, list[Any]] = {}
         new_props: dict[str, Any] = {}
         for path, value in _leaves(source, "", self._whole):
             specs = self._by_source.get(path)
             if not specs:
+                if self._disabled and self._in_disabled(path):
+                    continue  # ES does not parse a disabled object's contents
+                if path in _METADATA_FIELDS and not stored:
+                    raise DocumentParsingError(
+                        f"Field [{path}] is a metadata field and cannot be added inside a "
+                        "document. Use the index API request parameters."
+                    )
                 if path in self.aliases:
                     raise DocumentParsingError(f"Cannot write to a field alias [{path}].")
                 if path in self._objects:
-                    if isinstance(value, AbcMapping) or value is None:
+                    if isinstance(value, AbcMapping) or value is None or stored:
                         continue
                     raise DocumentParsingError(
                         f"object mapping for [{path}] tried to parse field [{path.rsplit('.', 1)[-1]}]"
@@ -349,6 +395,8 @@ class Mapping:
                 if "." in path:
                     check_depth(path.rsplit(".", 1)[0])
                 if dyn_type == DENSE_VECTOR:
+                    if not stored:
+                        check_float_elements(value)
                     spec = FieldSpec(path, DENSE_VECTOR, path, similarity="cosine")
                     add_vector(values, spec, value, doc_id, new_props)
                     put_path(new_props, path, dynamic_vector_json(len(value)))
@@ -361,6 +409,8 @@ class Mapping:
                 if spec.mapped_type == CONSTANT_KEYWORD:
                     check_constant(spec, value, doc_id, new_props)
                 elif spec.type == DENSE_VECTOR:
+                    if not stored:
+                        check_float_elements(value)
                     add_vector(values, spec, value, doc_id, new_props)
                 else:
                     add_value(values, spec, value, doc_id)
@@ -371,6 +421,10 @@ class Mapping:
         for spec in (update or self)._constants:
             values[spec.path] = [spec.constant]
         return ParsedDocument(values=values, mapping_update=update)
+
+    def _in_disabled(self, path: str) -> bool:
+        parts = path.split(".")
+        return any(".".join(parts[:i]) in self._disabled for i in range(1, len(parts) + 1))
 
     def _mapped_parent(self, path: str) -> FieldSpec | None:
         parts = path.split(".")

@@ -210,6 +210,20 @@ def nested_paths(props: AbcMapping[str, Any], prefix: str) -> Iterator[str]:
             yield from nested_paths(inner, prefix + name + ".")
 
 
+def object_paths(props: AbcMapping[str, Any], prefix: str) -> Iterator[tuple[str, bool]]:
+    """Every ``object`` and ``nested`` path (an entry without a type is an object), also one
+    without fields yet, with whether it is enabled (a disabled object's value is kept in
+    ``_source`` only, whatever it is)."""
+    for name, entry in props.items():
+        if not isinstance(entry, AbcMapping):
+            continue
+        if entry.get("type", "object") in ("object", "nested"):
+            yield prefix + name, entry.get("enabled") not in (False, "false")
+        inner = entry.get("properties")
+        if isinstance(inner, AbcMapping):
+            yield from object_paths(inner, prefix + name + ".")
+
+
 def nested_parent(path: str, nested_paths: frozenset[str]) -> str | None:
     """The innermost nested object path enclosing field ``path`` (None: a root field)."""
     parts = path.split(".")

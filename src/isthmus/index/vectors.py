@@ -54,6 +54,10 @@ def default_similarity(leaf: Mapping[str, Any]) -> str | None:
     return str(leaf.get("similarity", "cosine"))
 
 
+# The smallest magnitude a double rounds to float infinity at ((2 - 2^-24) * 2^127).
+_FLOAT32_OVERFLOW = 3.4028235677973366e38
+
+
 def parse_vector(
     value: Any, field: str, dims: int | None, similarity: str | None, doc_id: str | None
 ) -> tuple[float, ...]:
@@ -84,6 +88,22 @@ def parse_vector(
             f"invalid vector: {preview}"
         )
     return vector
+
+
+def check_float_elements(value: Any) -> None:
+    """ES keeps a vector's elements as floats: a number past float's range is an infinite
+    element, which it refuses (checked on new writes only, so a stored source still replays)."""
+    if not isinstance(value, list):
+        return
+    for dim, element in enumerate(value):
+        if isinstance(element, int | float) and abs(element) >= _FLOAT32_OVERFLOW:
+            shown = [float(v) if isinstance(v, int | float) else v for v in value[:10]]
+            preview = "[" + ", ".join(map(repr, shown)) + ("...]" if len(value) > 10 else "]")
+            found = "Infinity" if element > 0 else "-Infinity"
+            raise _doc_error(
+                f"element_type [float] vectors do not support infinite values but found "
+                f"[{found}] at dim [{dim}]; Preview of invalid vector: {preview}"
+            )
 
 
 def _token(value: Any) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
-from isthmus.http.handlers.common import MASTER_PARAMS, json_object
+from isthmus.cluster.resolve import IndicesOptions
+from isthmus.http.handlers.common import MASTER_PARAMS, bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 
 if TYPE_CHECKING:
@@ -44,15 +45,21 @@ def routes(s: DataStreamsApiDeps) -> list[Route]:
         return await act.create(req.path_params["index"])
 
     async def get(req: Request) -> dict[str, Any]:
+        IndicesOptions.from_params(req.params)  # ES's error for a wildcard state it lacks
         return act.get(req.path_params.get("index"), req.params)
 
     async def delete(req: Request) -> dict[str, Any]:
+        IndicesOptions.from_params(req.params)  # refused before anything is deleted
         return await act.delete(req.path_params["index"])
 
     async def stats(req: Request) -> dict[str, Any]:
+        IndicesOptions.from_params(req.params)
         return await act.stats(req.path_params.get("index"))
 
     async def rollover(req: Request) -> dict[str, Any]:
+        # ES's boolean parameters: another value is refused before anything rolls over.
+        bool_param(req, "dry_run")
+        bool_param(req, "lazy")
         return await act.rollover(
             req.path_params["index"],
             req.path_params.get("new_index"),

@@ -268,7 +268,9 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
     async def index_doc(req: Request) -> Response:
         seq, term = _cond(req)
         version, vtype = _versioning(req)
-        op_type = req.params.get("op_type", "index")
+        # ES's POST /{index}/_doc (the id generated) defaults to op_type create: it can write
+        # to a data stream.
+        op_type = req.params.get("op_type", "index" if "id" in req.path_params else "create")
         if op_type not in ("index", "create"):
             raise IllegalArgumentError(f"opType must be 'create' or 'index', found: [{op_type}]")
         action = (

@@ -1,0 +1,114 @@
+"""Adversarial review of the session-8 batch (field types, data streams, aggregations): inputs
+that crashed the node with a 500, silently rewrote a mapping or acted on a malformed parameter,
+each answered as Elasticsearch answers it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+
+def error_of(call: Any) -> tuple[int, str, str]:
+    with pytest.raises(ApiError) as err:
+        call()
+    body = err.value.body
+    return err.value.status_code, body["error"]["type"], body["error"]["reason"]
+
+
+def test_scaled_float_past_the_long_range_saturates(es: Elasticsearch) -> None:
+    # ES keeps Math.round(value * factor): a huge finite value saturates at Long.MAX_VALUE (it
+    # was an OverflowError 500, for the write and for a term query alike).
+    idx = "rv8-scaled"
+    es.indices.create(
+        index=idx, mappings={"properties": {"sf": {"type": "scaled_float", "scaling_factor": 100}}}
+    )
+    es.index(index=idx, id="1", document={"sf": 1e308}, refresh=True)
+    es.index(index=idx, id="2", document={"sf": -1e308}, refresh=True)
+    hits = es.search(index=idx, query={"term": {"sf": 1e308}})["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["1"]
+
+
+def test_numeric_aggregation_on_an_ip_field_is_refused(es: Elasticsearch) -> None:
+    idx = "rv8-ip"
+    es.indices.create(index=idx, mappings={"properties": {"ip": {"type": "ip"}}})
+    es.index(index=idx, document={"ip": "10.0.0.1"}, refresh=True)
+    with pytest.raises(ApiError) as err:
+        es.search(index=idx, size=0, aggs={"a": {"avg": {"field": "ip"}}})
+    assert err.value.status_code == 400
+    assert err.value.body["error"]["root_cause"][0] == {
+        "type": "illegal_argument_exception",
+        "reason": "Field [ip] of type [ip] is not supported for aggregation [avg]",
+    }
+
+
+def test_objects_without_fields_keep_their_type(es: Elasticsearch) -> None:
+    # A concrete value for a nested or object field that has no sub-fields yet turned the
+    # field into a long (the mapping was rewritten); a disabled object takes any value.
+    idx = "rv8-objects"
+    props = {
+        "n": {"type": "nested"},
+        "o": {"type": "object"},
+        "off": {"type": "object", "enabled": False},
+    }
+    es.indices.create(index=idx, mappings={"properties": props})
+    for field in ("n", "o"):
+        assert error_of(lambda f=field: es.index(index=idx, document={f: 5})) == (  # type: ignore[misc]
+            400,
+            "document_parsing_exception",
+            f"object mapping for [{field}] tried to parse field [{field}] as object, but found "
+            "a concrete value",
+        )
+    es.index(index=idx, document={"off": 5})
+    es.index(index=idx, document={"off": {"x": 1}})
+    assert error_of(
+        lambda: es.indices.put_mapping(index=idx, properties={"n": {"type": "long"}})
+    ) == (
+        400,
+        "illegal_argument_exception",
+        "can't merge a non object mapping [n] with an object mapping",
+    )
+    mapping = es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    assert mapping["n"]["type"] == "nested"
+    assert "type" not in mapping["o"] and "properties" not in mapping["off"]
+
+
+def test_metadata_fields_and_infinite_vector_elements_are_refused(es: Elasticsearch) -> None:
+    idx = "rv8-meta"
+    es.indices.create(
+        index=idx,
+        mappings={
+            "properties": {"v": {"type": "dense_vector", "dims": 2, "similarity": "l2_norm"}}
+        },
+    )
+    status, kind, reason = error_of(lambda: es.index(index=idx, document={"_id": "x"}))
+    assert (status, kind) == (400, "document_parsing_exception")
+    assert reason == (
+        "Field [_id] is a metadata field and cannot be added inside a document. Use the index "
+        "API request parameters."
+    )
+    status, kind, reason = error_of(lambda: es.index(index=idx, document={"v": [1e40, 1]}))
+    assert (status, kind) == (400, "document_parsing_exception")
+    assert "vectors do not support infinite values but found [Infinity] at dim [0]" in reason
+    assert "_id" not in es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+
+
+def test_data_stream_writes_and_malformed_parameters(es: Elasticsearch) -> None:
+    es.indices.put_index_template(
+        name="rv8-ds", index_patterns=["rv8ds-*"], data_stream={}, priority=500
+    )
+    ds = "rv8ds-app"
+    # POST /<stream>/_doc defaults to op_type create (ES's auto-id handler), so it appends.
+    created = es.index(index=ds, document={"@timestamp": "2026-01-01T00:00:00Z"})
+    assert created["result"] == "created" and created["_index"].startswith(f".ds-{ds}-")
+    # A malformed boolean or wildcard state is refused before anything rolls over or goes.
+    for call in (
+        lambda: es.perform_request("POST", f"/{ds}/_rollover", params={"dry_run": "maybe"}),
+        lambda: es.perform_request(
+            "DELETE", f"/_data_stream/{ds}", params={"expand_wildcards": "xyz"}
+        ),
+    ):
+        assert error_of(call)[:2] == (400, "illegal_argument_exception")
+    (stream,) = es.indices.get_data_stream(name=ds)["data_streams"]
+    assert stream["generation"] == 1
