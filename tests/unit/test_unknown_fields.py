@@ -80,18 +80,6 @@ CASES: list[tuple[str, Callable[[], Any], type[IsthmusError], str]] = [
         "[index_template] unknown field [index_pattern] did you mean [index_patterns]?",
     ),
     (
-        "data_stream_template",
-        lambda: parse_composable("t", {"index_patterns": ["a"], "data_stream": {"hiden": True}}),
-        XContentParseError,
-        "[data_stream_template] unknown field [hiden] did you mean [hidden]?",
-    ),
-    (
-        "template",
-        lambda: parse_component("c", {"template": {"setings": {}}}),
-        XContentParseError,
-        "[template] unknown field [setings] did you mean [settings]?",
-    ),
-    (
         "component_template",
         lambda: parse_component("c", {"template": {}, "versio": 1}),
         XContentParseError,
@@ -172,6 +160,21 @@ def test_an_inner_parser_failure_is_wrapped_by_the_enclosing_parser() -> None:
     assert cause is not None
     # ES's full inner_hits field list, where "size" is the close one.
     assert cause.reason == "[inner_hits] unknown field [sise] did you mean [size]?"
+    # A template's own objects: the template parser wraps what they refused.
+    with pytest.raises(XContentParseError) as stream:
+        parse_composable("t", {"index_patterns": ["a"], "data_stream": {"hiden": True}})
+    assert stream.value.reason == "[index_template] failed to parse field [data_stream]"
+    assert stream.value.caused_by is not None
+    assert stream.value.caused_by.reason == (
+        "[data_stream_template] unknown field [hiden] did you mean [hidden]?"
+    )
+    with pytest.raises(XContentParseError) as section:
+        parse_component("c", {"template": {"setings": {}}})
+    assert section.value.reason == "[component_template] failed to parse field [template]"
+    assert section.value.caused_by is not None
+    assert section.value.caused_by.reason == (
+        "[template] unknown field [setings] did you mean [settings]?"
+    )
     # An unknown alias action kind: the alias_action parser, inside the aliases parser.
     with pytest.raises(XContentParseError) as kind:
         parse_alias_actions([{"ad": {"index": "i", "alias": "a"}}])

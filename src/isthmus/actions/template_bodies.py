@@ -8,8 +8,8 @@ never apply is refused when it is put.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from isthmus.actions.indices import normalize_index_settings
 from isthmus.cluster.metadata import validate_alias_name
@@ -24,14 +24,27 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     NotImplementedYet,
+    XContentParseError,
 )
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.xcontent import as_bool, as_int, as_list, as_object, as_str, unknown_field
 
+_T = TypeVar("_T")
 # The fields ES's template parsers declare (each one's "did you mean" candidates).
 _TEMPLATE_FIELDS = ("settings", "mappings", "aliases", "lifecycle", "data_stream_options")
 _DATA_STREAM_FIELDS = ("hidden", "allow_custom_routing", "failure_store")
 _COMPONENT_FIELDS = ("template", "version", "_meta", "deprecated")
+
+
+def _field(parser: str, name: str, parse: Callable[[], _T]) -> _T:
+    """ES's object parser wraps what a field's own parser refused (its x-content errors):
+    ``[<parser>] failed to parse field [<name>]`` with that failure as the cause."""
+    try:
+        return parse()
+    except XContentParseError as exc:
+        raise XContentParseError(
+            f"[{parser}] failed to parse field [{name}]", caused_by=exc
+        ) from None
 
 
 def parse_template_section(raw: Any, parser: str = "template") -> Template:
@@ -80,19 +93,11 @@ def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemp
     data_stream = None
     if body.get("data_stream") is not None:
         ds = as_object(parser, "data_stream", body["data_stream"])
-        for key in ds:
-            if key == "failure_store" and ds[key]:
-                raise NotImplementedYet("the data stream failure store is not supported")
-            if key not in _DATA_STREAM_FIELDS:
-                raise unknown_field("data_stream_template", key, _DATA_STREAM_FIELDS)
-        data_stream = {
-            "hidden": as_bool("data_stream_template", "hidden", ds.get("hidden", False)),
-            "allow_custom_routing": as_bool(
-                "data_stream_template",
-                "allow_custom_routing",
-                ds.get("allow_custom_routing", False),
-            ),
-        }
+        data_stream = _field(parser, "data_stream", lambda: _data_stream(ds))
+    template = None
+    if body.get("template") is not None:
+        section = as_object(parser, "template", body["template"])
+        template = _field(parser, "template", lambda: parse_template_section(section))
     priority = None
     if body.get("priority") is not None:
         priority = as_int(parser, "priority", body["priority"], lo=-(2**63), hi=2**63 - 1)
@@ -103,7 +108,7 @@ def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemp
     return ComposableTemplate(
         name=name,
         index_patterns=patterns,
-        template=parse_template_section(body["template"]) if body.get("template") is not None else None,
+        template=template,
         composed_of=tuple(as_str(parser, "composed_of", c) for c in as_list(parser, "composed_of", body.get("composed_of") or [])),
         priority=priority,
         version=as_int(parser, "version", body["version"], lo=-(2**63), hi=2**63 - 1)
@@ -121,6 +126,21 @@ def parse_composable(name: str, raw: Mapping[str, Any] | None) -> ComposableTemp
     )  # fmt: skip
 
 
+def _data_stream(ds: Mapping[str, Any]) -> dict[str, bool]:
+    """ES's ``data_stream_template`` object."""
+    for key in ds:
+        if key == "failure_store" and ds[key]:
+            raise NotImplementedYet("the data stream failure store is not supported")
+        if key not in _DATA_STREAM_FIELDS:
+            raise unknown_field("data_stream_template", key, _DATA_STREAM_FIELDS)
+    return {
+        "hidden": as_bool("data_stream_template", "hidden", ds.get("hidden", False)),
+        "allow_custom_routing": as_bool(
+            "data_stream_template", "allow_custom_routing", ds.get("allow_custom_routing", False)
+        ),
+    }
+
+
 def parse_component(name: str, raw: Mapping[str, Any] | None) -> ComponentTemplate:
     body = dict(raw or {})
     parser = "component_template"
@@ -130,9 +150,10 @@ def parse_component(name: str, raw: Mapping[str, Any] | None) -> ComponentTempla
     if body.get("template") is None:
         raise IllegalArgumentError("Required [template]")
     version = body.get("version")
+    section = as_object(parser, "template", body["template"])
     return ComponentTemplate(
         name,
-        parse_template_section(body["template"]),
+        _field(parser, "template", lambda: parse_template_section(section)),
         as_int(parser, "version", version, lo=-(2**63), hi=2**63 - 1) if version is not None else None,
         dict(as_object(parser, "_meta", body["_meta"])) if body.get("_meta") is not None else None,
     )  # fmt: skip

@@ -43,7 +43,7 @@ def test_composable_body_parses_into_its_fields() -> None:
         ({"index_patterns": ["a"], "priority": -1}, ActionRequestValidationError,
          "Validation Failed: 1: index template priority must be >= 0;"),
         ({"index_patterns": ["a"], "data_stream": {"x": 1}}, XContentParseError,
-         "[data_stream_template] unknown field [x]"),
+         "[index_template] failed to parse field [data_stream]"),
         ({"index_patterns": ["a"], "composed_of": {"a": 1}}, XContentParseError,
          "[index_template] composed_of doesn't support values of type: START_OBJECT"),
         ({"index_patterns": ["a"], "template": {"settings": {"index.no_such_key": 1}}}, SettingsError,
