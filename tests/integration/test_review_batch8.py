@@ -4,10 +4,15 @@ each answered as Elasticsearch answers it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.testing.process import NodeProcess
+from tests.integration.support import elastic_password
 
 
 def error_of(call: Any) -> tuple[int, str, str]:
@@ -112,3 +117,29 @@ def test_data_stream_writes_and_malformed_parameters(es: Elasticsearch) -> None:
         assert error_of(call)[:2] == (400, "illegal_argument_exception")
     (stream,) = es.indices.get_data_stream(name=ds)["data_streams"]
     assert stream["generation"] == 1
+
+
+def test_data_stream_wildcards_name_streams_only(
+    tmp_path: Path, record_secret: Callable[[str], None]
+) -> None:
+    # A user who may view the metadata of some indices (and of no data stream) listed the data
+    # streams as a 404 'no such index [<an index>]': the guard had narrowed `*` to index names.
+    node = NodeProcess(tmp_path / "secured", {"xpack.security.enabled": True}).start()
+    try:
+        password = elastic_password(node.home)
+        record_secret(password)
+        admin = Elasticsearch(node.url, basic_auth=("elastic", password), request_timeout=10)
+        admin.security.put_role(
+            name="meta", indices=[{"names": ["pub-*"], "privileges": ["view_index_metadata"]}]
+        )
+        admin.security.put_user(username="viewer", password="viewer-pw-8", roles=["meta"])
+        record_secret("viewer-pw-8")
+        admin.indices.create(index="pub-1")
+        admin.indices.put_index_template(name="st", index_patterns=["st-*"], data_stream={})
+        admin.indices.create_data_stream(name="st-one")
+        viewer = Elasticsearch(node.url, basic_auth=("viewer", "viewer-pw-8"))
+        assert viewer.indices.get_data_stream()["data_streams"] == []
+        assert viewer.indices.get_data_stream(name="*")["data_streams"] == []
+        assert [s["name"] for s in admin.indices.get_data_stream()["data_streams"]] == ["st-one"]
+    finally:
+        node.stop()

@@ -51,6 +51,9 @@ DELETE_INDEX_ACTION = "indices:admin/delete"
 INDEX_ACTION = "indices:data/write/index"
 # Wildcards of these actions reach concrete indices only, never an index through an alias.
 CONCRETE_ONLY_ACTIONS = frozenset({ALIASES_ACTION, DELETE_INDEX_ACTION})
+# A data stream API's wildcard names data streams only (ES resolves it over streams), never
+# the indices or aliases it happens to match.
+_DATA_STREAM_ACTIONS = ("indices:admin/data_stream/", "indices:monitor/data_stream/")
 
 
 def index_action(segments: tuple[str, ...], params: Mapping[str, str]) -> str:
@@ -129,7 +132,9 @@ class IndexAuthorization:
         options = IndicesOptions.from_params(
             params or {}, default=_wildcard_default(segments, action)
         )
-        aliases = {} if concrete_only else state.aliases()
+        streams_only = action.startswith(_DATA_STREAM_ACTIONS)
+        aliases = {} if concrete_only or streams_only else state.aliases()
+        indices = {} if streams_only else state.indices
         explicit: list[str] = []
         chosen: list[str] = []
         remote: list[str] = []  # alias:index parts are authorized by the remote cluster
@@ -158,7 +163,7 @@ class IndexAuthorization:
                 seen_wildcard = True
                 matched = [
                     name
-                    for name, meta in state.indices.items()
+                    for name, meta in indices.items()
                     if simple_match(name, part) and _expands_to(meta, part, options)
                 ] + [
                     alias
