@@ -32,7 +32,7 @@ from isthmus.search.aggs_core import (
 )
 from isthmus.search.aggs_format import json_double
 from isthmus.search.request import FIELD_SORT_KEYS
-from isthmus.xcontent import did_you_mean
+from isthmus.xcontent import unknown_field
 
 # ES's index.max_inner_result_window default.
 MAX_INNER_RESULT_WINDOW = 100
@@ -67,9 +67,7 @@ def parse_sort(value: Any) -> tuple[SortKey, ...]:
             raise ParsingError("[top_hits] failed to parse field [sort]")
         for key in spec:
             if key not in FIELD_SORT_KEYS:
-                raise ParsingError(
-                    f"[field_sort] unknown field [{key}]{did_you_mean(key, FIELD_SORT_KEYS)}"
-                )
+                raise unknown_field("field_sort", key, FIELD_SORT_KEYS)
         order = spec.get("order")
         out.append(
             SortKey(

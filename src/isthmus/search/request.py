@@ -234,10 +234,8 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
                 unmapped = spec.get("unmapped_type")
                 for key in spec:
                     if key not in FIELD_SORT_KEYS:
-                        raise ParsingError(
-                            f"[field_sort] unknown field [{key}]"
-                            + xcontent.did_you_mean(key, FIELD_SORT_KEYS)
-                        )
+                        # ES's field_sort object parser (its type errors are x-content's too).
+                        raise xcontent.unknown_field("field_sort", key, FIELD_SORT_KEYS)
                 out.append(
                     SortField(
                         name,

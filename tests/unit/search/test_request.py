@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError
+from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, XContentParseError
 from isthmus.search import dsl
 from isthmus.search.request import (
     Highlight,
@@ -235,7 +235,12 @@ def test_sort_field_properties() -> None:
 @pytest.mark.parametrize(
     ("raw", "error", "reason"),
     [
-        ({"a": {"bogus": 1}}, ParsingError, "[field_sort] unknown field [bogus]"),
+        ({"a": {"bogus": 1}}, XContentParseError, "[field_sort] unknown field [bogus]"),
+        (
+            {"a": {"ordr": "asc"}},
+            XContentParseError,
+            "[field_sort] unknown field [ordr] did you mean [order]?",
+        ),
         ({"a": "up"}, IllegalArgumentError, "Unknown SortOrder [up]"),
         ("a:sideways", IllegalArgumentError, "Unknown SortOrder [sideways]"),
         ({"a": 1}, ParsingError, "[sort] failed to parse field [a]"),
