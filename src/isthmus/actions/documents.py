@@ -40,7 +40,6 @@ from isthmus.errors import (
     ParsingError,
     StatusError,
     VersionConflictError,
-    XContentParseError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import IndicesService, Shard
@@ -121,9 +120,7 @@ def check_update_body(body: Mapping[str, Any]) -> None:
     flags booleans), checked before the document is read."""
     for key in body:
         if key not in UPDATE_FIELDS:
-            raise XContentParseError(
-                f"[UpdateRequest] unknown field [{key}]{xcontent.did_you_mean(key, UPDATE_FIELDS)}"
-            )
+            raise xcontent.unknown_field("UpdateRequest", key, UPDATE_FIELDS)
     for key in ("if_seq_no", "if_primary_term"):
         if key in body:
             xcontent.as_long("UpdateRequest", key, body[key])

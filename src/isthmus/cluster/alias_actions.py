@@ -31,7 +31,7 @@ from isthmus.errors import (
     ParsingError,
     XContentParseError,
 )
-from isthmus.xcontent import did_you_mean
+from isthmus.xcontent import unknown_field
 
 AliasKind = Literal["add", "remove", "remove_index"]
 _KINDS: tuple[AliasKind, ...] = ("add", "remove", "remove_index")
@@ -67,9 +67,7 @@ _CANONICAL = {
 def _nested_unknown(kind: str, key: str) -> XContentParseError:
     """ES's error for an unknown field in an action: the failure of each enclosing parser,
     with the unknown field (and its "did you mean") as the root cause."""
-    inner = XContentParseError(
-        f"[{kind}] unknown field [{key}]{did_you_mean(key, _FIELDS_OF[kind])}"
-    )
+    inner = unknown_field(kind, key, _FIELDS_OF[kind])
     middle = XContentParseError(f"[alias_action] failed to parse field [{kind}]", caused_by=inner)
     return XContentParseError("[aliases] failed to parse field [actions]", caused_by=middle)
 
@@ -78,9 +76,7 @@ def check_aliases_body(body: Mapping[str, Any]) -> None:
     """The ``_aliases`` body declares ``actions`` only (ES's ``aliases`` parser)."""
     for key in body:
         if key != "actions":
-            raise XContentParseError(
-                f"[aliases] unknown field [{key}]{did_you_mean(key, ('actions',))}"
-            )
+            raise unknown_field("aliases", key, ("actions",))
 
 
 @dataclass(frozen=True)
@@ -123,9 +119,7 @@ def parse_alias_actions(raw: Any) -> list[AliasAction]:
             # ES's alias_action parser declares the three kinds; the aliases parser wraps it.
             raise XContentParseError(
                 "[aliases] failed to parse field [actions]",
-                caused_by=XContentParseError(
-                    f"[alias_action] unknown field [{kind}]{did_you_mean(kind, _KINDS)}"
-                ),
+                caused_by=unknown_field("alias_action", kind, _KINDS),
             )
         if not isinstance(spec, Mapping):
             raise ParsingError(f"[{kind}] failed to parse, expected an object but found [{spec}]")

@@ -36,7 +36,7 @@ from isthmus.errors import (
 )
 from isthmus.security.roles import FieldSecurity, IndicesPrivileges, RoleDescriptor
 from isthmus.settings.values import parse_time
-from isthmus.xcontent import did_you_mean
+from isthmus.xcontent import unknown_field
 
 ROLE_DESCRIPTOR_NAME = "cross_cluster"
 CCS_CLUSTER_PRIVILEGES = ("cross_cluster_search", "monitor_enrich")
@@ -75,8 +75,8 @@ def token(value: Any) -> str:
     return "START_OBJECT"
 
 
-def _unknown_field(parser: str, key: str, candidates: Sequence[str]) -> XContentParseError:
-    return XContentParseError(f"[{parser}] unknown field [{key}]{did_you_mean(key, candidates)}")
+def _unknown_field(parser: str, key: str, candidates: Sequence[str]) -> IsthmusError:
+    return unknown_field(parser, key, candidates)
 
 
 def _unsupported(parser: str, key: str, value: Any) -> XContentParseError:
