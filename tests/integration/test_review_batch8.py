@@ -48,6 +48,22 @@ def test_numeric_aggregation_on_an_ip_field_is_refused(es: Elasticsearch) -> Non
     }
 
 
+def test_search_after_pages_through_an_ip_sort(es: Elasticsearch) -> None:
+    # The general sort path (search_after, several keys) read an address back as hex digits:
+    # a 400 "invalid literal for int() with base 16: '10.0.0.1'".
+    idx = "rv8-ip-sort"
+    es.indices.create(
+        index=idx, mappings={"properties": {"ip": {"type": "ip"}, "n": {"type": "long"}}}
+    )
+    for n, ip in enumerate(["10.0.0.1", "::1", "255.255.255.255"]):
+        es.index(index=idx, document={"ip": ip, "n": n})
+    es.indices.refresh(index=idx)
+    page = es.search(index=idx, sort=[{"ip": "asc"}], search_after=["::1"], source=False)
+    assert [h["sort"] for h in page["hits"]["hits"]] == [["10.0.0.1"], ["255.255.255.255"]]
+    both = es.search(index=idx, sort=[{"ip": "desc"}, {"n": "asc"}], source=False)
+    assert [h["sort"][0] for h in both["hits"]["hits"]] == ["255.255.255.255", "10.0.0.1", "::1"]
+
+
 def test_objects_without_fields_keep_their_type(es: Elasticsearch) -> None:
     # A concrete value for a nested or object field that has no sub-fields yet turned the
     # field into a long (the mapping was rewritten); a disabled object takes any value.

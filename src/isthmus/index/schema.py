@@ -241,7 +241,7 @@ def _signature(mapping: Mapping) -> tuple[tuple[str, str], ...]:
 
 def indexed_value(spec: FieldSpec, value: Any) -> Any:
     """A value read back from the index (a fast-field sort) as the field's values are shown:
-    an ip's hex digits become its address."""
-    if spec.type == IP and isinstance(value, str):
+    an ip's hex digits become its address (an :class:`Ip` read from a source already is one)."""
+    if spec.type == IP and isinstance(value, str) and not isinstance(value, Ip):
         return from_sortable(value)
     return value
