@@ -31,6 +31,7 @@ from isthmus.errors import (
     NotImplementedYet,
     ParsingError,
     TooManyBucketsError,
+    XContentParseError,
 )
 from isthmus.index.field_types import DATE_NANOS
 from isthmus.index.mapping import BOOLEAN, DATE, TEXT, FieldSpec, coerce, source_values
@@ -399,44 +400,49 @@ class Params:
     def raw(self, key: str, default: Any = None) -> Any:
         return self.body.get(key, default)
 
-    def _fail(self, key: str) -> ParsingError:
-        return ParsingError(f"[{self.agg_type}] failed to parse field [{key}]")
+    # ES's aggregation object parsers: a value of a kind the field does not take is "[<type>]
+    # <field> doesn't support values of type: <TOKEN>"; one of the right kind that does not
+    # convert is "[<type>] failed to parse field [<field>]" (both x_content_parse_exception).
+
+    def _wrong(self, key: str, value: Any) -> XContentParseError:
+        return xcontent.wrong_type(self.agg_type, key, value)
+
+    def _unconvertible(self, key: str, value: Any) -> XContentParseError:
+        return xcontent.failed_field(self.agg_type, key, f'For input string: "{value}"')
 
     def string(self, key: str, default: str | None = None) -> str | None:
         value = self.body.get(key, default)
         if value is None:
             return None
         if isinstance(value, Mapping | list):
-            raise self._fail(key)
+            raise self._wrong(key, value)
         return str(value)
 
     def integer(self, key: str, default: int) -> int:
         value = self.body.get(key, default)
-        if isinstance(value, bool):
-            raise self._fail(key)
+        if isinstance(value, bool | Mapping | list) or value is None:
+            raise self._wrong(key, value)
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise self._fail(key) from None
+            raise self._unconvertible(key, value) from None
 
     def number(self, key: str, default: float | None) -> float | None:
         value = self.body.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool):
-            raise self._fail(key)
+        if isinstance(value, bool | Mapping | list):
+            raise self._wrong(key, value)
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise self._fail(key) from None
+            raise self._unconvertible(key, value) from None
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.body.get(key, default)
-        if isinstance(value, bool):
-            return value
-        if value in ("true", "false"):
-            return bool(value == "true")
-        raise self._fail(key)
+        if isinstance(value, str | bool):
+            return xcontent.as_bool(self.agg_type, key, value)
+        raise self._wrong(key, value)
 
     def field_ref(self) -> FieldRef:
         name = self.string("field")

@@ -257,8 +257,17 @@ class TestTerms:
         with pytest.raises(XContentParseError) as unknown:
             parse_aggs({"x": {"terms": {"field": "tag", "sise": 3}}})
         assert unknown.value.reason == "[terms] unknown field [sise] did you mean [size]?"
-        with pytest.raises(ParsingError, match=r"\[terms\] failed to parse field \[size\]"):
+        with pytest.raises(XContentParseError) as bad:
             parse_aggs({"x": {"terms": {"field": "tag", "size": "many"}}})
+        assert bad.value.reason == "[terms] failed to parse field [size]"
+        assert bad.value.caused_by is not None
+        assert bad.value.caused_by.reason == 'For input string: "many"'
+        with pytest.raises(XContentParseError) as kind:
+            parse_aggs({"x": {"terms": {"field": "tag", "size": True}}})
+        assert kind.value.reason == "[terms] size doesn't support values of type: VALUE_BOOLEAN"
+        with pytest.raises(XContentParseError) as flag:
+            parse_aggs({"x": {"histogram": {"field": "n", "interval": 1, "keyed": "yes"}}})
+        assert flag.value.reason == "[histogram] failed to parse field [keyed]"
         with pytest.raises(IllegalArgumentError, match=r"Required one of fields \[field, script\]"):
             parse_aggs({"x": {"terms": {}}})
         with pytest.raises(NotImplementedYet):
