@@ -198,8 +198,16 @@ def test_highlight_refuses_an_unknown_option_and_accepts_es_ones() -> None:
     assert info.value.reason == (
         "[highlight] unknown field [pre_tag] did you mean any of [pre_tags, post_tags]?"
     )
+    # Each field's options: the common ones and the per-field ones.
+    body["highlight"] = {"fields": {"t": {"fragment_ofset": 1}}}
+    with pytest.raises(XContentParseError) as field:
+        parse_search(body, {})
+    assert field.value.reason == (
+        "[highlight_field] unknown field [fragment_ofset] did you mean any of "
+        "[fragment_offset, fragment_size, fragmenter]?"
+    )
     # An option ES declares but Isthmus does not apply is still accepted.
-    body["highlight"] = {"fields": {"t": {}}, "boundary_scanner": "sentence"}
+    body["highlight"] = {"fields": {"t": {"matched_fields": ["t"]}}, "boundary_scanner": "chars"}
     parse_search(body, {})
 
 

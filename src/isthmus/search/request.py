@@ -313,6 +313,9 @@ def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
     fields: dict[str, dict[str, Any]] = {}
     for name, opts in items:
         opts = {} if opts is None else dict(xcontent.as_object("highlight_field", name, opts))
+        for key in opts:
+            if key not in _HIGHLIGHT_FIELD_OPTIONS:
+                raise xcontent.unknown_field("highlight_field", key, _HIGHLIGHT_FIELD_OPTIONS)
         for key in ("fragment_size", "number_of_fragments"):
             if key in opts:
                 opts[key] = xcontent.as_int("highlight_field", key, opts[key])
@@ -320,15 +323,19 @@ def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
     return fields
 
 
-# Every field ES's highlight parser declares (options Isthmus does not apply are accepted and
-# ignored, as before): an unknown one is refused with its "did you mean".
-_HIGHLIGHT_FIELDS = (
-    "fields", "pre_tags", "post_tags", "order", "highlight_filter", "fragment_size",
+# Every field ES's highlight parsers declare (options Isthmus does not apply are accepted and
+# ignored, as before): an unknown one is refused with its "did you mean". Both the request's
+# highlight and each field's options take the common options; then ``fields``, and per field
+# ``fragment_offset`` and ``matched_fields``.
+_HIGHLIGHT_COMMON = (
+    "pre_tags", "post_tags", "order", "highlight_filter", "fragment_size",
     "number_of_fragments", "encoder", "tags_schema", "require_field_match", "boundary_scanner",
     "boundary_max_scan", "boundary_chars", "boundary_scanner_locale", "type", "fragmenter",
     "no_match_size", "force_source", "phrase_limit", "max_analyzed_offset", "options",
     "highlight_query",
 )  # fmt: skip
+_HIGHLIGHT_FIELDS = ("fields", *_HIGHLIGHT_COMMON)
+_HIGHLIGHT_FIELD_OPTIONS = (*_HIGHLIGHT_COMMON, "fragment_offset", "matched_fields")
 
 
 def _parse_highlight(raw: Any) -> Highlight:
