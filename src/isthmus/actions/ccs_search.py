@@ -337,7 +337,6 @@ class CrossClusterSearch:
         took = int((time.perf_counter() - started) * 1000)
         return ccs_merge.with_cluster_details(out, parts, shard_set.counts, took, shard_set.skipped)
 
-
     async def _remote_suggestions(
         self,
         out: dict[str, Any],

@@ -161,23 +161,27 @@ class IndexAuthorization:
                 continue
             if "*" in part or "?" in part:
                 seen_wildcard = True
-                matched = [
-                    name
-                    for name, meta in indices.items()
-                    if simple_match(name, part) and _expands_to(meta, part, options)
-                ] + [
-                    alias
-                    for alias, metas in aliases.items()
-                    if simple_match(alias, part)
-                    and any(_expands_to(m, part, options, via_alias=True) for m in metas)
-                ] + [
-                    # A wildcard reaches data streams by their names (ES authorizes the name;
-                    # its backing indices follow), never through a concrete-only action.
-                    name
-                    for name, found in ({} if concrete_only else streams(state)).items()
-                    if simple_match(name, part)
-                    and (not found.hidden or options.expand_hidden or part.startswith("."))
-                ]
+                matched = (
+                    [
+                        name
+                        for name, meta in indices.items()
+                        if simple_match(name, part) and _expands_to(meta, part, options)
+                    ]
+                    + [
+                        alias
+                        for alias, metas in aliases.items()
+                        if simple_match(alias, part)
+                        and any(_expands_to(m, part, options, via_alias=True) for m in metas)
+                    ]
+                    + [
+                        # A wildcard reaches data streams by their names (ES authorizes the name;
+                        # its backing indices follow), never through a concrete-only action.
+                        name
+                        for name, found in ({} if concrete_only else streams(state)).items()
+                        if simple_match(name, part)
+                        and (not found.hidden or options.expand_hidden or part.startswith("."))
+                    ]
+                )
                 chosen.extend(
                     n
                     for n in sorted(matched)
