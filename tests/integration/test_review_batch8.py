@@ -64,6 +64,30 @@ def test_search_after_pages_through_an_ip_sort(es: Elasticsearch) -> None:
     assert [h["sort"][0] for h in both["hits"]["hits"]] == ["255.255.255.255", "10.0.0.1", "::1"]
 
 
+def test_exact_queries_on_geo_points_and_fuzzy_on_numbers_are_refused(es: Elasticsearch) -> None:
+    # A term-level query on a geo_point reached tantivy with a point ("Expected F64 type for
+    # field f3": a 500 from _count, _explain and _validate), a fuzzy query on a number likewise.
+    idx = "rv8-geo"
+    es.indices.create(
+        index=idx, mappings={"properties": {"g": {"type": "geo_point"}, "n": {"type": "long"}}}
+    )
+    es.index(index=idx, id="1", document={"g": [1, 2], "n": 5}, refresh=True)
+    geo = "Geometry fields do not support exact searching, use dedicated geometry queries instead: [g]"
+    for call, reason in (
+        (lambda: es.count(index=idx, query={"match": {"g": "2,1"}}), geo),
+        (lambda: es.search(index=idx, query={"term": {"g": "2,1"}}), geo),
+        (
+            lambda: es.search(index=idx, query={"fuzzy": {"n": "5"}}),
+            "Can only use fuzzy queries on keyword and text fields - not on [n] which is of type "
+            "[long]",
+        ),
+    ):
+        with pytest.raises(ApiError) as err:
+            call()
+        assert err.value.status_code == 400
+        assert err.value.body["error"]["root_cause"][0]["reason"] == reason
+
+
 def test_objects_without_fields_keep_their_type(es: Elasticsearch) -> None:
     # A concrete value for a nested or object field that has no sub-fields yet turned the
     # field into a long (the mapping was rewritten); a disabled object takes any value.

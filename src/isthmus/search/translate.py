@@ -18,7 +18,7 @@ import tantivy
 
 from isthmus.errors import IllegalArgumentError, IsthmusError, QueryShardError
 from isthmus.index.dates import DateParseError
-from isthmus.index.field_types import DATE_NANOS, IP, UNSIGNED_LONG
+from isthmus.index.field_types import DATE_NANOS, GEO_POINT, IP, UNSIGNED_LONG
 from isthmus.index.mapping import (
     BOOLEAN,
     DATE,
@@ -99,6 +99,14 @@ class Translator:
 
     def _typed(self, spec: FieldSpec, value: Any, lenient: bool = False) -> Any:
         """A query value converted to the field's type, as the index holds it."""
+        if spec.type == GEO_POINT:
+            # ES's geometry field types refuse term-level matching (term, match, query_string).
+            if lenient:
+                return None
+            raise QueryShardError(
+                "Geometry fields do not support exact searching, use dedicated geometry queries "
+                f"instead: [{spec.path}]"
+            )
         try:
             if spec.type == DATE:
                 from isthmus.search.datemath import resolve_date_math
@@ -550,7 +558,12 @@ class Translator:
         found = self._field(q.field)
         if found is None:
             return tantivy.Query.empty_query()
-        _spec, name = found
+        spec, name = found
+        if spec.type not in (TEXT, KEYWORD):
+            raise QueryShardError(
+                f"Can only use fuzzy queries on keyword and text fields - not on [{q.field}] "
+                f"which is of type [{spec.es_type}]"
+            )
         value = _as_text(q.value)
         distance = dsl.fuzzy_distance(q.fuzziness, value)
         return tantivy.Query.fuzzy_term_query(
