@@ -88,6 +88,48 @@ def test_exact_queries_on_geo_points_and_fuzzy_on_numbers_are_refused(es: Elasti
         assert err.value.body["error"]["root_cause"][0]["reason"] == reason
 
 
+def test_queries_that_reached_tantivy_with_what_it_refuses(es: Elasticsearch) -> None:
+    # Each was a 500 from _count (a leaked tantivy or Python error from _search): integer range
+    # bounds past the type's range or infinite, a range on a geo_point, a date where an array
+    # was given, a case-insensitive term and a phrase prefix on a flattened field's key.
+    idx = "rv8-ranges"
+    props = {
+        "n": {"type": "long"},
+        "ul": {"type": "unsigned_long"},
+        "g": {"type": "geo_point"},
+        "dn": {"type": "date_nanos"},
+        "fl": {"type": "flattened"},
+    }
+    es.indices.create(index=idx, mappings={"properties": props})
+    doc = {"n": 1, "ul": 5, "g": [1, 2], "dn": "2026-01-01", "fl": {"a": "abc"}}
+    es.index(index=idx, id="1", document=doc, refresh=True)
+    counts = {
+        "lt past long": ({"range": {"n": {"lt": 2**70}}}, 1),
+        "gte past long": ({"range": {"n": {"gte": 2**70}}}, 0),
+        "infinite": ({"range": {"n": {"lt": "Infinity"}}}, 1),
+        "unsigned infinite": ({"range": {"ul": {"gte": "Infinity"}}}, 0),
+        "keyed case-insensitive": (
+            {"term": {"fl.a": {"value": "ABC", "case_insensitive": True}}},
+            1,
+        ),
+        "keyed phrase prefix": ({"match_phrase_prefix": {"fl.a": "ab"}}, 1),
+    }
+    for name, (query, expected) in counts.items():
+        assert es.count(index=idx, query=query)["count"] == expected, name
+    for query, reason in (
+        (
+            {"range": {"g": {"gte": 1}}},
+            "Field [g] of type [geo_point] does not support range queries",
+        ),
+        ({"terms": {"dn": [[1, 2]]}}, None),
+    ):
+        with pytest.raises(ApiError) as err:
+            es.count(index=idx, query=query)
+        assert err.value.status_code == 400
+        if reason is not None:
+            assert err.value.body["error"]["root_cause"][0]["reason"] == reason
+
+
 def test_objects_without_fields_keep_their_type(es: Elasticsearch) -> None:
     # A concrete value for a nested or object field that has no sub-fields yet turned the
     # field into a long (the mapping was rewritten); a disabled object takes any value.

@@ -98,6 +98,8 @@ def resolve_date_math(
         if not math.isfinite(expr) or not _LONG_MIN <= expr <= _LONG_MAX:
             raise _bad_date(str(expr), fmt)
         return int(expr)
+    if not isinstance(expr, str):  # an array or object where a date goes
+        raise _bad_date(str(expr), fmt)
     zone = resolve_time_zone(time_zone)
     if expr.startswith("now"):
         start, steps = now_ms, expr[3:]

@@ -103,10 +103,20 @@ def unsigned_range(
 
     def number(value: Any) -> float:
         try:
-            return float(value)
+            found = float(value)
         except (TypeError, ValueError):
-            raise QueryShardError(f'failed to create query: For input string: "{value}"') from None
+            found = math.nan
+        if math.isnan(found):
+            raise QueryShardError(f'failed to create query: For input string: "{value}"')
+        return found
 
+    # An infinite bound is no bound on its side, and admits nothing on the other.
+    lower_f = None if lower is None else number(lower)
+    upper_f = None if upper is None else number(upper)
+    if lower_f == math.inf or upper_f == -math.inf:
+        return tantivy.Query.empty_query()
+    lower = None if lower_f == -math.inf else lower
+    upper = None if upper_f == math.inf else upper
     lo: int | None = None
     hi: int | None = None
     if lower is not None:
@@ -121,6 +131,8 @@ def unsigned_range(
         return tantivy.Query.empty_query()
     if lo is not None and lo > 2**64 - 1:
         return tantivy.Query.empty_query()
+    if lo is None and hi is None:
+        return tantivy.Query.exists_query(name, False)
     return tantivy.Query.range_query(schema, name, tantivy.FieldType.Unsigned, lo, hi, True, True)
 
 

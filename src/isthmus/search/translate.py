@@ -127,6 +127,16 @@ class Translator:
                 reason = f'For input string: "{value}"'
             raise QueryShardError(f"failed to create query: {reason}") from None
 
+    def _keyword_regex(self, spec: FieldSpec, name: str, regex: str) -> tantivy.Query:
+        """A regex over a keyword field's terms; a key under a flattened field matches within
+        its ``key\\0value`` pair terms (it has no field of its own)."""
+        if spec.flattened_key is not None:
+            pairs = self.schema.keyed_pairs(spec)
+            if pairs is None:
+                return tantivy.Query.empty_query()
+            name, regex = pairs, field_queries.keyed_regex(spec.flattened_key, regex)
+        return tantivy.Query.regex_query(self._s, name, regex)
+
     def _term(self, spec: FieldSpec, name: str, value: Any) -> tantivy.Query:
         return tantivy.Query.term_query(self._s, name, value)
 
@@ -188,7 +198,7 @@ class Translator:
             return field_queries.ip_term(self._s, name, q.field, q.value)
         value = self._typed(spec, q.value)
         if q.case_insensitive and spec.type in (KEYWORD, TEXT):
-            return tantivy.Query.regex_query(self._s, name, "(?i)" + regex_escape(value))
+            return self._keyword_regex(spec, name, "(?i)" + regex_escape(value))
         return self._term(spec, name, value)
 
     def _q_Terms(self, q: dsl.Terms) -> tantivy.Query:
@@ -264,7 +274,7 @@ class Translator:
         spec, name = found
         if spec.type == KEYWORD:
             # The keyword analyzer keeps the text whole: one prefix on the whole value.
-            return tantivy.Query.regex_query(self._s, name, regex_escape(_as_text(q.query)) + ".*")
+            return self._keyword_regex(spec, name, regex_escape(_as_text(q.query)) + ".*")
         if spec.type != TEXT:
             return self._q_Match(dsl.Match(field=q.field, query=q.query, lenient=q.lenient))
         tokens = analyze(_as_text(q.query))
@@ -291,7 +301,7 @@ class Translator:
         spec, name = found
         if spec.type != TEXT:
             if q.prefix and spec.type == KEYWORD:
-                return tantivy.Query.regex_query(self._s, name, regex_escape(q.query) + ".*")
+                return self._keyword_regex(spec, name, regex_escape(q.query) + ".*")
             return self._q_Match(dsl.Match(field=q.field, query=q.query))
         tokens = analyze(q.query)
         if not tokens:
@@ -393,6 +403,10 @@ class Translator:
                 if spec.type != TEXT
                 else tantivy.Query.regex_query(self._s, name, ".*")
             )
+        if spec.type == GEO_POINT:
+            raise QueryShardError(
+                f"Field [{q.field}] of type [geo_point] does not support range queries"
+            )
         if spec.type in (IP, DATE_NANOS, UNSIGNED_LONG):
             return self._typed_range(q, spec, name, (lower, upper, include_lower, include_upper))
         if spec.flattened_key is not None:
@@ -448,9 +462,24 @@ class Translator:
             lo_v = self._bound(spec, lower)
             hi_v = self._bound(spec, upper)
             if spec.type in INTEGER_TYPES:
+                # An infinite bound is no bound on its own side and admits nothing on the other.
+                if any(v != v for v in (lo_v, hi_v) if v is not None):  # NaN
+                    raise QueryShardError('failed to create query: For input string: "NaN"')
+                if lo_v == float("inf") or hi_v == float("-inf"):
+                    return tantivy.Query.empty_query()
+                lo_v = None if lo_v == float("-inf") else lo_v
+                hi_v = None if hi_v == float("inf") else hi_v
                 # Integer fields: fractional bounds tighten to the integers they admit.
                 lo_v, include_lower = _int_bound(lo_v, include_lower, lower_side=True)
                 hi_v, include_upper = _int_bound(hi_v, include_upper, lower_side=False)
+                # A bound past the type's range: nothing beyond it, everything within it.
+                least, most = INTEGER_TYPES[spec.type]
+                if (lo_v is not None and lo_v > most) or (hi_v is not None and hi_v < least):
+                    return tantivy.Query.empty_query()
+                lo_v = None if lo_v is not None and lo_v < least else lo_v
+                hi_v = None if hi_v is not None and hi_v > most else hi_v
+                if lo_v is None and hi_v is None:
+                    return tantivy.Query.exists_query(name, False)
             return tantivy.Query.range_query(
                 self._s,
                 name,
