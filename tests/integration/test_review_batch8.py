@@ -5,6 +5,7 @@ each answered as Elasticsearch answers it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,18 @@ def test_data_stream_wildcards_name_streams_only(
         assert [s["name"] for s in admin.indices.get_data_stream()["data_streams"]] == ["st-one"]
     finally:
         node.stop()
+
+
+def test_concurrent_rollovers_of_a_stream_all_roll(es: Elasticsearch) -> None:
+    # Rollovers racing for the same generation failed with 'index [.ds-...] already exists'
+    # (a 400); as ES's master task, each rolls the stream as it is when it runs.
+    es.indices.put_index_template(
+        name="rv8-roll", index_patterns=["rv8roll-*"], data_stream={}, priority=500
+    )
+    es.indices.create_data_stream(name="rv8roll-x")
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: es.indices.rollover(alias="rv8roll-x"), range(6)))
+    assert all(a["rolled_over"] for a in answers)
+    assert len({a["new_index"] for a in answers}) == 6
+    (ds,) = es.indices.get_data_stream(name="rv8roll-x")["data_streams"]
+    assert ds["generation"] == 7

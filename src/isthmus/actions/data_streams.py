@@ -37,10 +37,14 @@ from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
     IndexNotFoundError,
+    IsthmusError,
     NotImplementedYet,
 )
 from isthmus.settings.values import parse_bytes, parse_time
 from isthmus.xcontent import as_long, unknown_field, wrong_type
+
+# How many times a stream's rollover that lost a race to another is tried again.
+_ROLLOVER_ATTEMPTS = 20
 
 
 def next_index_name(name: str) -> str:
@@ -342,6 +346,8 @@ class DataStreamActions:
         new_index: str | None,
         body: Mapping[str, Any] | None,
         params: Mapping[str, str],
+        *,
+        attempt: int = 0,
     ) -> dict[str, Any]:
         body = dict(body or {})
         for key in body:
@@ -387,7 +393,15 @@ class DataStreamActions:
             rolled = replace(latest, indices=(*latest.indices, new_name), generation=generation)
             return with_streams(current, {**streams(current), ds.name: rolled})
 
-        await self.admin.create(new_name, None, data_stream=ds.name, also=register)
+        try:
+            await self.admin.create(new_name, None, data_stream=ds.name, also=register)
+        except IsthmusError:
+            latest = stream(self.cluster.state, ds.name)
+            if latest is None or latest.write_index == old or attempt >= _ROLLOVER_ATTEMPTS:
+                raise
+            # Another rollover won the race for this generation: as ES's master task does, this
+            # one rolls the stream as it now is (conditions evaluated on the new write index).
+            return await self.rollover(target, new_index, body, params, attempt=attempt + 1)
         return self._answer(old, new_name, results, rolled=True, dry_run=False)
 
     async def _rollover_alias(
