@@ -729,3 +729,17 @@ class DataStreamAlreadyExistsError(ResourceAlreadyExistsError):
 
     def __init__(self, name: str) -> None:
         IsthmusError.__init__(self, f"data_stream [{name}] already exists")
+
+
+class RoutingMissingError(IsthmusError):
+    """ES's ``RoutingMissingException``: a write (or get) without routing on an index whose
+    mapping has ``_routing: {"required": true}``."""
+
+    es_type = "routing_missing_exception"
+    status = 400
+
+    def __init__(self, index: str, doc_id: str | None) -> None:
+        super().__init__(
+            f"routing is required for [{index}]/[{doc_id}]",
+            extra={"index_uuid": "_na_", "index": index},
+        )

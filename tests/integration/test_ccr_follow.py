@@ -119,6 +119,7 @@ def test_follower_replicates_index_update_delete_and_mapping_changes(
 ) -> None:
     lc, fc = clients(pair)
     make_leader(lc, "logs")
+    lc.index(index="logs", id="r-copied", document={"n": 7}, routing="rc")  # in the store copy
     resp = fc.ccr.follow(
         index="logs-copy", remote_cluster="leader", leader_index="logs", wait_for_active_shards="1"
     )
@@ -136,7 +137,13 @@ def test_follower_replicates_index_update_delete_and_mapping_changes(
     bulk(lc, "logs", [("index", "3", 300), ("delete", "4", 0), ("delete", "nope", 0)])
     lc.index(index="logs", id="new", document={"n": 1, "extra": "a new field"})
     lc.update(index="logs", id="5", doc={"tag": "changed"})
+    lc.index(index="logs", id="r-followed", document={"n": 8}, routing="rf")
     wait_for(lambda: converged(lc, fc, "logs", "logs-copy"), what="changes replicated")
+    # The follower's documents keep the leader's routing (copied, then followed).
+    for doc_id, routing in (("r-copied", "rc"), ("r-followed", "rf")):
+        assert fc.get(index="logs-copy", id=doc_id, routing=routing)["_routing"] == routing
+    routed = fc.search(index="logs-copy", query={"ids": {"values": ["r-copied", "r-followed"]}})
+    assert sorted(h["_routing"] for h in routed["hits"]["hits"]) == ["rc", "rf"]
     copy = docs(fc, "logs-copy")
     assert copy["3"][2] == 2 and "4" not in copy and copy["5"][3]["tag"] == "changed"
     props = fc.indices.get_mapping(index="logs-copy")["logs-copy"]["mappings"]["properties"]

@@ -38,6 +38,7 @@ from isthmus.errors import (
     JsonParseError,
     MapperParsingError,
     ParsingError,
+    RoutingMissingError,
     StatusError,
     VersionConflictError,
 )
@@ -389,10 +390,12 @@ class DocumentActions:
                 )
                 outcome.index = meta.name
                 if item.action == "update":
+                    _check_routing(meta, item.routing, item.id)
                     await flush()
                     await self._update(item, meta, outcome)
                     continue
                 op = await self._prepare(item, meta, outcome)
+                _check_routing(meta, item.routing, outcome.id)
                 if meta.number_of_shards == 1:  # no hashing, and one lookup per index
                     shard = single.get(meta.uuid) or single.setdefault(
                         meta.uuid, self._shard(meta, "")
@@ -446,6 +449,7 @@ class DocumentActions:
             auto_id=item.id is None,
             version=item.version,
             version_type=item.version_type,
+            routing=item.routing,
         )
 
     async def _parse(
@@ -503,7 +507,9 @@ class DocumentActions:
                         },
                     )
                 values = await self._parse(meta, new_source, item.id)  # checks it first
-                op = IndexOp(item.id, orjson.dumps(new_source), values, create=True)
+                op = IndexOp(
+                    item.id, orjson.dumps(new_source), values, create=True, routing=item.routing
+                )
             else:
                 # ES compares if_seq_no/if_primary_term when it reads the document for the
                 # update, so a stale pair conflicts even when the update would be a noop.
@@ -528,7 +534,7 @@ class DocumentActions:
                         item.id, "noop", current.seq_no, current.primary_term, current.version
                     )
                     outcome.get = self._update_get(
-                        body, new_source, current.seq_no, current.primary_term, current.version
+                        body, new_source, current.seq_no, current.primary_term, current.routing
                     )
                     return
                 values = await self._parse(meta, new_source, item.id)  # checks it first
@@ -538,13 +544,14 @@ class DocumentActions:
                     values,
                     if_seq_no=current.seq_no,
                     if_primary_term=current.primary_term,
+                    routing=item.routing,  # ES's update writes with the request's routing
                 )
             latest = self.cluster.state.indices[meta.name]
             (result,) = await shard.write([op], latest.mapping)
             if result.error is None:
                 outcome.result = result
                 outcome.get = self._update_get(
-                    body, new_source, result.seq_no, result.primary_term, result.version
+                    body, new_source, result.seq_no, result.primary_term, item.routing
                 )
                 return
             if not isinstance(result.error, VersionConflictError) or attempt == attempts - 1:
@@ -552,7 +559,11 @@ class DocumentActions:
 
     @staticmethod
     def _update_get(
-        body: Mapping[str, Any], source: dict[str, Any], seq_no: int, term: int, version: int
+        body: Mapping[str, Any],
+        source: dict[str, Any],
+        seq_no: int,
+        term: int,
+        routing: str | None,
     ) -> dict[str, Any] | None:
         if "_source" not in body:
             return None
@@ -564,7 +575,12 @@ class DocumentActions:
             if flt.includes or flt.excludes
             else source
         )
-        return {"_seq_no": seq_no, "_primary_term": term, "found": True, "_source": shown}
+        out: dict[str, Any] = {"_seq_no": seq_no, "_primary_term": term}
+        if routing is not None:  # ES's GetResult: the metadata fields come before `found`
+            out["_routing"] = routing
+        out["found"] = True
+        out["_source"] = shown
+        return out
 
     async def _refresh(self, outcomes: list[ItemOutcome], refresh: str | None) -> None:
         if refresh in (None, "false"):
@@ -600,6 +616,7 @@ class DocumentActions:
         expected, _vtype = check_read_versioning(params)
         meta = self._read_index(index)
         restriction = None if restrictions is None else restrictions.of(meta.name)
+        _check_routing(meta, params.get("routing"), doc_id)
         shard = self._shard(meta, params.get("routing") or doc_id)
         realtime = params.get("realtime", "true") != "false"
         if realtime:
@@ -607,13 +624,19 @@ class DocumentActions:
             doc = (
                 None
                 if stored is None
-                else (stored.seq_no, stored.primary_term, stored.version, stored.source)
+                else (
+                    stored.seq_no,
+                    stored.primary_term,
+                    stored.version,
+                    stored.source,
+                    stored.routing,
+                )
             )
         else:
             doc = await self.indices.run_search(_searcher_get, shard, doc_id)
         if doc is None:
             return {"_index": meta.name, "_id": doc_id, "found": False}
-        seq_no, term, version, source_bytes = doc
+        seq_no, term, version, source_bytes, routing = doc
         conflict = read_version_conflict(doc_id, version, expected)
         if conflict is not None:
             raise VersionConflictError(
@@ -636,8 +659,10 @@ class DocumentActions:
             "_version": version,
             "_seq_no": seq_no,
             "_primary_term": term,
-            "found": True,
         }
+        if routing is not None:  # ES's GetResult: the metadata fields come before `found`
+            out["_routing"] = routing
+        out["found"] = True
         flt = parse_source(params.get("_source"))
         includes = [p for p in params.get("_source_includes", "").split(",") if p]
         excludes = [p for p in params.get("_source_excludes", "").split(",") if p]
@@ -735,7 +760,7 @@ def _mget_spec(item: Any) -> dict[str, Any]:
     return spec
 
 
-def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | None:
+def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes, str | None] | None:
     import tantivy
 
     schema, searcher = shard.engine.view()
@@ -744,8 +769,8 @@ def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes] | No
         return None
     from isthmus.actions.search_shard import stored_fields
 
-    _id, source, seq_no, version, term = stored_fields(searcher.doc(result.hits[0][1]))
-    return seq_no, term, version, source
+    _id, source, seq_no, version, term, routing = stored_fields(searcher.doc(result.hits[0][1]))
+    return seq_no, term, version, source, routing
 
 
 def write_response(
@@ -783,3 +808,9 @@ def write_response(
         body["get"] = outcome.get
     status = 201 if result.result == "created" else 404 if result.result == "not_found" else 200
     return status, body
+
+
+def _check_routing(meta: IndexMetadata, routing: str | None, doc_id: str | None) -> None:
+    """ES refuses a write or get without routing on an index whose mapping requires one."""
+    if routing is None and meta.mapping.routing_required:
+        raise RoutingMissingError(meta.name, "null" if doc_id is None else doc_id)

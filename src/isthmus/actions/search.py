@@ -735,6 +735,8 @@ class SearchActions:
             out["_seq_no"] = hit.seq_no
             out["_primary_term"] = hit.primary_term
         out["_score"] = hit.score
+        if hit.routing is not None:  # ES's SearchHit: metadata fields after the score
+            out["_routing"] = hit.routing
         source: Mapping[str, Any] | None = None
         wants_fields = bool(req.fields or req.docvalue_fields)
         needs_source = wants_fields or named is not None

@@ -66,6 +66,7 @@ class ShardHit:
     explanation: dict[str, Any] | None = None  # with ``explain``: how the score came about
     # With ``include_named_queries_score``: each named query the hit matches, with its score.
     named_scores: dict[str, float] | None = None
+    routing: str | None = None  # the document's ``_routing``, when it was written with one
 
 
 @dataclass
@@ -87,20 +88,23 @@ def hit_count(result: tantivy.SearchResult) -> int:
     return int(getattr(result, "count"))  # noqa: B009
 
 
-def stored_fields(doc: tantivy.Document) -> tuple[str, bytes, int, int, int]:
-    """``_id``, ``_src``, ``_seq_no``, ``_version``, ``_primary_term`` of a stored document."""
+def stored_fields(doc: tantivy.Document) -> tuple[str, bytes, int, int, int, str | None]:
+    """``_id``, ``_src``, ``_seq_no``, ``_version``, ``_primary_term`` and ``_routing`` (None
+    when the document has none) of a stored document."""
+    routing = doc.get_first("_routing")
     return (
         str(doc.get_first("_id")),
         bytes(doc.get_first("_src") or b""),
         int(doc.get_first("_seq_no") or 0),
         int(doc.get_first("_version") or 0),
         int(doc.get_first("_primary_term") or 0),
+        None if routing is None else str(routing),
     )
 
 
 def _fetch(
     searcher: tantivy.Searcher, addr: tantivy.DocAddress
-) -> tuple[str, bytes, int, int, int]:
+) -> tuple[str, bytes, int, int, int, str | None]:
     return stored_fields(searcher.doc(addr))
 
 
@@ -297,8 +301,12 @@ def query_shard(
         result = searcher.search(hits_query, limit, count=True)
         total = hit_count(result)
         for pos, (score, addr) in enumerate(result.hits[:window]):
-            doc_id, src, seq, ver, term = _fetch(searcher, addr)
-            hits.append(ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos))
+            doc_id, src, seq, ver, term, routing = _fetch(searcher, addr)
+            hits.append(
+                ShardHit(
+                    index, shard, doc_id, score, src, seq, ver, term, None, pos, routing=routing
+                )
+            )
         max_score = hits[0].score if hits else None
     elif not general:
         sort = req.sort[0]
@@ -310,9 +318,11 @@ def query_shard(
         )
         total = hit_count(result)
         for pos, (value, addr) in enumerate(result.hits[:window]):
-            doc_id, src, seq, ver, term = _fetch(searcher, addr)
+            doc_id, src, seq, ver, term, routing = _fetch(searcher, addr)
             sort_vals = [render_missing(value, sort, mapping)]
-            hits.append(ShardHit(index, shard, doc_id, None, src, seq, ver, term, sort_vals, pos))
+            hit = ShardHit(index, shard, doc_id, None, src, seq, ver, term, sort_vals, pos)
+            hit.routing = routing
+            hits.append(hit)
     else:
         result = searcher.search(hits_query, num_docs, count=True)
         total = hit_count(result)
@@ -337,9 +347,11 @@ def query_shard(
                 addresses[pos] = addr
                 hit = ShardHit(index, shard, "", score, b"", 0, 0, 0, None, pos)
             else:
-                doc_id, src, seq, ver, term = _fetch(searcher, addr)
+                doc_id, src, seq, ver, term, routing = _fetch(searcher, addr)
                 source = orjson.loads(src)
-                hit = ShardHit(index, shard, doc_id, score, src, seq, ver, term, None, pos)
+                hit = ShardHit(
+                    index, shard, doc_id, score, src, seq, ver, term, None, pos, routing=routing
+                )
             key = []
             for sort in req.sort:
                 if sort.field == "_score":
@@ -372,9 +384,9 @@ def query_shard(
         limit = len(scored) if collect_all else window
         for key, hit in scored[:limit]:
             if lazy:
-                hit.doc_id, hit.source, hit.seq_no, hit.version, hit.primary_term = _fetch(
-                    searcher, addresses[hit.order]
-                )
+                fetched = _fetch(searcher, addresses[hit.order])
+                hit.doc_id, hit.source, hit.seq_no, hit.version, hit.primary_term = fetched[:5]
+                hit.routing = fetched[5]
             if req.sort:
                 hit.sort = [render_missing(v, s, mapping) for v, s in zip(key, sorts, strict=True)]
             hits.append(hit)
@@ -389,7 +401,7 @@ def query_shard(
         if req.terminate_after is not None:
             everything, _ = first_collected(everything, req.terminate_after)
         for score, addr in everything:
-            doc_id, src, _seq, _ver, _term = _fetch(searcher, addr)
+            doc_id, src, _seq, _ver, _term, _routing = _fetch(searcher, addr)
             agg_sources.append((doc_id, score, src))
     if req.explain:
         for hit in hits:

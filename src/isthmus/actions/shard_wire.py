@@ -31,6 +31,8 @@ def encode_shard_result(result: ShardResult) -> dict[str, Any]:
                 h.order,
                 h.explanation,
                 h.named_scores,
+                # An eleventh element only for a routed document (older peers read 8 to 10).
+                *(() if h.routing is None else (h.routing,)),
             ]
             for h in result.hits
         ],
@@ -67,7 +69,7 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
         raise RemoteProtocolError("shard result [hits] is not a list")
     for raw in raw_hits:
         # A ninth element, the hit's explanation, comes with ``explain`` (older peers: none).
-        if not isinstance(raw, list) or len(raw) not in (8, 9, 10):
+        if not isinstance(raw, list) or len(raw) not in (8, 9, 10, 11):
             raise RemoteProtocolError("shard result hit is malformed")
         doc_id, score, source, seq_no, version, term, sort, order = raw[:8]
         explanation = raw[8] if len(raw) > 8 else None
@@ -79,6 +81,9 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
             and all(isinstance(k, str) and _is_number(v) for k, v in scores.items())
         ):
             raise RemoteProtocolError("shard result hit [named_scores] is malformed")
+        routing = raw[10] if len(raw) > 10 else None
+        if routing is not None and not isinstance(routing, str):
+            raise RemoteProtocolError("shard result hit [routing] is not a string")
         if not isinstance(doc_id, str) or not isinstance(source, bytes):
             raise RemoteProtocolError("shard result hit is malformed")
         if sort is not None and not isinstance(sort, list):
@@ -97,6 +102,7 @@ def decode_shard_result(value: Any, *, index_prefix: str = "") -> ShardResult:
                 _int(order, "order"),
                 explanation=explanation,
                 named_scores=scores,
+                routing=routing,
             )
         )
     agg_sources: list[tuple[str, float | None, bytes]] = []

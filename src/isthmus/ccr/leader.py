@@ -422,9 +422,9 @@ def _period_ms(shard: Shard) -> int:
 def _op_payload(row: HistoryRow) -> list[Any]:
     """A history row as a replicated operation on the wire (:class:`ReplicatedOp`'s fields, in
     its order): an ``index`` keeps its source, a ``delete`` or ``noop`` carries none."""
-    seq_no, term, version, kind, doc_id, source, _ts = row
+    seq_no, term, version, kind, doc_id, source, _ts, routing = row
     if kind == "index":
-        return ["index", doc_id, seq_no, term, version, source, None]
+        return ["index", doc_id, seq_no, term, version, source, routing]
     return ["delete" if kind == "delete" else "noop", doc_id, seq_no, term, version, None, None]
 
 

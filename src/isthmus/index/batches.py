@@ -83,13 +83,13 @@ def plan_primary(
             plan.max_seq_no_of_updates_or_deletes = seq  # an update or a delete
         if isinstance(op, IndexOp):
             result = "updated" if live else "created"
-            plan.op_rows.append((seq, term, version, "index", op.id, op.source, now_ms))
+            plan.op_rows.append((seq, term, version, "index", op.id, op.source, now_ms, op.routing))
             plan.doc_rows[op.id] = (op.id, seq, term, version, 0)
-            doc = schema.document(op.id, op.source, op.values, seq, version, term)
+            doc = schema.document(op.id, op.source, op.values, seq, version, term, op.routing)
             plan.changes.append(("add" if fresh else "index", op.id, doc))
         else:
             result = "deleted" if live else "not_found"
-            plan.op_rows.append((seq, term, version, "delete", op.id, None, now_ms))
+            plan.op_rows.append((seq, term, version, "delete", op.id, None, now_ms, None))
             plan.doc_rows[op.id] = (op.id, seq, term, version, 1)
             plan.changes.append(("delete", op.id, None))
         current[op.id] = Current(seq, term, version, not isinstance(op, IndexOp))
@@ -114,7 +114,8 @@ def plan_replicated(
     for op in ordered:
         seq, term, version = op.seq_no, op.primary_term, op.version
         source = op.source if op.op == "index" else None
-        plan.op_rows.append((seq, term, version, op.op, op.id, source, now_ms))
+        routing = op.routing if op.op == "index" else None
+        plan.op_rows.append((seq, term, version, op.op, op.id, source, now_ms, routing))
         if op.op == "noop":
             continue
         cur = current.get(op.id)
@@ -129,6 +130,6 @@ def plan_replicated(
             plan.changes.append(("delete", op.id, None))
         else:
             assert source is not None
-            doc = schema.document(op.id, source, values[seq], seq, version, term)
+            doc = schema.document(op.id, source, values[seq], seq, version, term, routing)
             plan.changes.append(("index", op.id, doc))
     return plan

@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS docs (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ops (
   seq_no INTEGER PRIMARY KEY, primary_term INTEGER NOT NULL, version INTEGER NOT NULL,
-  op TEXT NOT NULL, id TEXT NOT NULL, source BLOB, ts INTEGER NOT NULL
+  op TEXT NOT NULL, id TEXT NOT NULL, source BLOB, ts INTEGER NOT NULL, routing TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -144,6 +144,10 @@ class ShardEngine:
         self._db.execute("PRAGMA synchronous=FULL")
         if self._db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone() is None:
             self._db.executescript(_SCHEMA)
+        elif not any(col[1] == "routing" for col in self._db.execute("PRAGMA table_info(ops)")):
+            # A store from before documents kept their ``_routing``: the column is added once
+            # (SQLite changes the table's definition only; the old rows read it as NULL).
+            self._db.execute("ALTER TABLE ops ADD COLUMN routing TEXT")
         self.ops_history = OperationHistory(self._db, self._transaction, clock, path)
         stored_term = self._meta("primary_term", "")
         self.primary_term = int(stored_term or "1")
@@ -268,7 +272,8 @@ class ShardEngine:
     def _replay(self, index: tantivy.Index, schema: IndexSchema, mapping: Mapping) -> None:
         """Bring a tantivy generation up to the store after a crash."""
         ops = self._db.execute(
-            "SELECT seq_no, primary_term, version, op, id, source FROM ops WHERE seq_no > ? "
+            "SELECT seq_no, primary_term, version, op, id, source, routing FROM ops "
+            "WHERE seq_no > ? "
             "ORDER BY seq_no",
             (self.indexed_checkpoint,),
         ).fetchall()
@@ -293,11 +298,11 @@ class ShardEngine:
 
     def _iter_live_docs(self) -> Iterator[StoredDoc]:
         cur = self._db.execute(
-            "SELECT d.id, d.seq_no, d.primary_term, d.version, o.source FROM docs d "
+            "SELECT d.id, d.seq_no, d.primary_term, d.version, o.source, o.routing FROM docs d "
             "JOIN ops o ON o.seq_no = d.seq_no WHERE d.deleted = 0"
         )
         for row in cur:
-            yield StoredDoc(row[0], row[1], row[2], row[3], row[4])
+            yield StoredDoc(row[0], row[1], row[2], row[3], row[4], row[5])
 
     def ensure_mapping(self, mapping: Mapping) -> None:
         """Rebuild the search index if ``mapping`` has fields the current generation lacks."""
@@ -413,7 +418,7 @@ class ShardEngine:
         if plan.op_rows:
             with self._transaction():
                 self._db.executemany(
-                    f"{insert} INTO ops VALUES (?, ?, ?, ?, ?, ?, ?)", plan.op_rows
+                    f"{insert} INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)", plan.op_rows
                 )
                 self._db.executemany(
                     "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)", plan.doc_rows.values()
@@ -589,11 +594,11 @@ class ShardEngine:
         """Realtime get: the latest durable state, refreshed or not."""
         with self._lock:
             row = self._db.execute(
-                "SELECT d.seq_no, d.primary_term, d.version, o.source FROM docs d "
+                "SELECT d.seq_no, d.primary_term, d.version, o.source, o.routing FROM docs d "
                 "JOIN ops o ON o.seq_no = d.seq_no WHERE d.id=? AND d.deleted=0",
                 (doc_id,),
             ).fetchone()
-        return StoredDoc(doc_id, row[0], row[1], row[2], row[3]) if row else None
+        return StoredDoc(doc_id, row[0], row[1], row[2], row[3], row[4]) if row else None
 
     # --- history (read by replication; kept by the retention rules) ------------------------
 

@@ -1,7 +1,7 @@
 """A shard's tantivy generations: build one from documents, reopen one, replay operations into it.
 
 A generation is one tantivy index directory (``<shard>/tantivy/<n>``) whose schema is fixed;
-``schema.json`` beside it records the schema's signature, so a reopened shard knows whether the
+``schema.2.json`` beside it records the schema's signature, so a reopened shard knows whether the
 generation still fits its mapping. :class:`~isthmus.index.engine.ShardEngine` decides when a
 generation is built or replayed into and keeps the checkpoints; these functions only move
 documents into tantivy, and never touch the SQLite store. Blocking: run in worker threads.
@@ -24,7 +24,9 @@ from isthmus.index.schema import IndexSchema
 from isthmus.storage import search_index_error
 
 WRITER_HEAP_BYTES = 48_000_000
-_SIGNATURE = "schema.json"
+# Named for the layout of the documents too: a generation from before documents kept their
+# ``_routing`` has only ``schema.json`` and is rebuilt from the store once.
+_SIGNATURE = "schema.2.json"
 
 
 def open_generation(gen_dir: Path, schema: IndexSchema) -> tantivy.Index | None:
@@ -52,7 +54,9 @@ def build_generation(
     for doc in docs:
         values = mapping.parse_document(orjson.loads(doc.source), doc.id, stored=True).values
         writer.add_document(
-            schema.document(doc.id, doc.source, values, doc.seq_no, doc.version, doc.primary_term)
+            schema.document(
+                doc.id, doc.source, values, doc.seq_no, doc.version, doc.primary_term, doc.routing
+            )
         )
         count += 1
     writer.commit()
@@ -72,19 +76,20 @@ def drop_other_generations(root: Path, keep: int) -> None:
 def replay(
     index: tantivy.Index, schema: IndexSchema, mapping: Mapping, ops: Sequence[Sequence[Any]]
 ) -> None:
-    """Apply stored operations ``(seq_no, primary_term, version, op, id, source)`` in
+    """Apply stored operations ``(seq_no, primary_term, version, op, id, source, routing)`` in
     ``_seq_no`` order and commit (delete-by-id then add: replaying twice is harmless). A
     tantivy failure is raised as the storage error it stands for."""
     writer: tantivy.IndexWriter | None = None
     try:
         writer = index.writer(WRITER_HEAP_BYTES, 1)
-        for seq_no, term, version, op, doc_id, source in ops:
+        for seq_no, term, version, op, doc_id, source, routing in ops:
             if op == "noop":
                 continue
             writer.delete_documents_by_term("_id", doc_id)
             if op == "index":
                 values = mapping.parse_document(orjson.loads(source), doc_id, stored=True).values
-                writer.add_document(schema.document(doc_id, source, values, seq_no, version, term))
+                doc = schema.document(doc_id, source, values, seq_no, version, term, routing)
+                writer.add_document(doc)
         writer.commit()
         writer.wait_merging_threads()
     except ValueError as exc:  # tantivy's errors

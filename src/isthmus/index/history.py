@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS leases (
   source TEXT NOT NULL
 )
 """
-_OP_COLUMNS = "seq_no, primary_term, version, op, id, source, ts"
+_OP_COLUMNS = "seq_no, primary_term, version, op, id, source, ts, routing"
 
 
 def op_size(op: HistoryOp | Row) -> int:

@@ -246,6 +246,12 @@ class Mapping:
         copied: dict[str, Any] = sorted_properties(copy_json(self._json))
         return copied
 
+    @property
+    def routing_required(self) -> bool:
+        """``_routing: {"required": true}``: every write and get must name a routing."""
+        meta = self._json.get("_routing")
+        return isinstance(meta, dict) and meta.get("required") in (True, "true")
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and self._json == other._json
 

@@ -26,6 +26,7 @@ class IndexOp:
     auto_id: bool = False  # a generated id cannot exist yet: skip the lookup (ES's append-only)
     version: int | None = None  # with external versioning: the version the client assigns
     version_type: str = "internal"  # internal | external | external_gte
+    routing: str | None = None  # stored with the document (ES's ``_routing``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class StoredDoc:
     primary_term: int
     version: int
     source: bytes
+    routing: str | None = None
 
 
 class HistoryOp(NamedTuple):
@@ -70,6 +72,9 @@ class HistoryOp(NamedTuple):
     id: str
     source: bytes | None
     timestamp_ms: int
+    # The document's ``_routing`` (an ``index`` written with one; the column came later: a
+    # store from before has none).
+    routing: str | None = None
 
 
 class ReplicaOp(Protocol):
@@ -89,6 +94,8 @@ class ReplicaOp(Protocol):
     def id(self) -> str: ...
     @property
     def source(self) -> bytes | None: ...
+    @property
+    def routing(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ MAX_BYTES = 8 * 1024 * 1024
 # read_poll_timeout, 1 min by default).
 WANTED_FOR_S = 300.0
 
-Row = tuple[Any, ...]  # an ``ops`` row: seq_no, primary_term, version, op, id, source, ts
+Row = tuple[Any, ...]  # an ``ops`` row: seq_no, primary_term, version, op, id, source, ts, routing
 
 
 # What one row costs in memory besides its source and id: the tuple and its int objects

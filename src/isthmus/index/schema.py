@@ -62,6 +62,7 @@ class IndexSchema:
         builder = tantivy.SchemaBuilder()
         builder.add_text_field("_id", stored=True, tokenizer_name="raw", fast=True)
         builder.add_bytes_field("_src", stored=True, indexed=False, fast=False)
+        builder.add_text_field("_routing", stored=True, tokenizer_name="raw")
         for meta in ("_seq_no", "_version", "_primary_term"):
             builder.add_integer_field(meta, stored=True, indexed=True, fast=True)
         self.by_path: dict[str, TantivyField] = {}
@@ -149,10 +150,13 @@ class IndexSchema:
         seq_no: int,
         version: int,
         primary_term: int,
+        routing: str | None = None,
     ) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("_id", doc_id)
         doc.add_bytes("_src", source)
+        if routing is not None:  # the document's ``_routing``, shown in search hits
+            doc.add_text("_routing", routing)
         doc.add_integer("_seq_no", seq_no)
         doc.add_integer("_version", version)
         doc.add_integer("_primary_term", primary_term)

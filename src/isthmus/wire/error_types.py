@@ -67,6 +67,7 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.StrictDynamicMappingError,
     e.VersionConflictError,
     e.DocumentMissingError,
+    e.RoutingMissingError,
     e.ClusterBlockError,
     # cluster and node
     e.ResourceNotFoundError,
