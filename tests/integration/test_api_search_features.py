@@ -476,9 +476,12 @@ def test_collapse_errors(es: Elasticsearch, groups: str) -> None:
     code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g", "x": 1}))
     assert (code, body["error"]["type"]) == (400, "x_content_parse_exception")
     assert body["error"]["reason"] == "[collapse] unknown field [x]"
+    # ES 8.15+ validates it with the request (SearchSourceBuilder.validate's scroll checks).
     code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g"}, scroll="1m"))
-    assert (code, body["error"]["root_cause"][0]["type"]) == (500, "search_exception")
-    assert body["error"]["root_cause"][0]["reason"] == "cannot use `collapse` in a scroll context"
+    assert (code, body["error"]["type"]) == (400, "action_request_validation_exception")
+    assert body["error"]["reason"] == (
+        "Validation Failed: 1: cannot use `collapse` in a scroll context;"
+    )
 
 
 def test_rescore_recombines_the_top_window(es: Elasticsearch, corpus: str) -> None:

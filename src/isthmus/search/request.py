@@ -474,8 +474,6 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             )
     fields = parse_field_list("fields", body["fields"]) if "fields" in body else ()
     collapse = parse_collapse(body["collapse"]) if "collapse" in body else None
-    if collapse is not None and "scroll" in params:
-        raise SearchContextError("cannot use `collapse` in a scroll context")
     if (
         collapse is not None
         and search_after is not None
@@ -499,6 +497,8 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
             problems.append("using [rescore] is not allowed in a scroll context")
         if search_after:
             problems.append("[search_after] cannot be used in a scroll context")
+        if collapse is not None:
+            problems.append("cannot use `collapse` in a scroll context")
         if params.get("request_cache") == "true":
             problems.append("[request_cache] cannot be used in a scroll context")
         if problems:

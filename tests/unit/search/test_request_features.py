@@ -45,7 +45,7 @@ def test_indices_boost_entries_in_order_and_per_cluster() -> None:
 
 
 def test_collapse_parsing() -> None:
-    from isthmus.errors import SearchContextError, XContentParseError
+    from isthmus.errors import ActionRequestValidationError, XContentParseError
     from isthmus.search.collapse import collapse_ranked
 
     req = parse_search({"collapse": {"field": "g", "inner_hits": {"name": "a", "size": 2}}}, {})
@@ -53,7 +53,10 @@ def test_collapse_parsing() -> None:
     assert [(i.name, i.size) for i in req.collapse.inner_hits] == [("a", 2)]
     with pytest.raises(XContentParseError, match=r"^\[collapse\] unknown field \[x\]$"):
         parse_search({"collapse": {"field": "g", "x": 1}}, {})
-    with pytest.raises(SearchContextError, match="scroll context"):
+    with pytest.raises(
+        ActionRequestValidationError,
+        match=r"^Validation Failed: 1: cannot use `collapse` in a scroll context;$",
+    ):
         parse_search({"collapse": {"field": "g"}}, {"scroll": "1m"})
     heads, groups = collapse_ranked(["a", None, "a", "b", None])
     assert heads == [0, 1, 3]
