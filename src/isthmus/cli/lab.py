@@ -50,10 +50,11 @@ def lab_list() -> None:
     table.add_column("name")
     table.add_column("symptom")
     table.add_column("modes")
-    sniff = scenarios("sniff")
-    for scenario in scenarios("proxy").values():
-        modes = "proxy, sniff" if scenario.name in sniff else "proxy"
-        table.add_row(scenario.name, scenario.title, modes)
+    # Every scenario of either mode: some exist in proxy mode only, some in sniff mode only.
+    by_mode = {"proxy": scenarios("proxy"), "sniff": scenarios("sniff")}
+    for name, scenario in {**by_mode["proxy"], **by_mode["sniff"]}.items():
+        modes = ", ".join(mode for mode, known in by_mode.items() if name in known)
+        table.add_row(name, scenario.title, modes)
     new_console().print(table)
 
 
