@@ -168,6 +168,15 @@ def test_new_indices_merge_components_template_and_request(es: Elasticsearch) ->
     assert simulated["overlapping"] == []
     by_name = es.indices.simulate_template(name="t18-merge").body
     assert by_name["template"]["settings"]["index"]["refresh_interval"] == "2s"
+    # A template simulated from a body is checked as putting it would be.
+    assert error_of(
+        lambda: es.indices.simulate_template(index_patterns=["t18sim-*"], composed_of=["nope"])
+    ) == (
+        400,
+        "invalid_index_template_exception",
+        "index_template [simulate_template] invalid, cause [index template [simulate_template] "
+        "specifies component templates [nope] that do not exist]",
+    )
     es.indices.delete_index_template(name="t18-merge")
     es.cluster.delete_component_template(name="t18-ct-settings,t18-ct-mappings")
     assert error_of(lambda: es.cluster.get_component_template(name="t18-ct-settings"))[:2] == (

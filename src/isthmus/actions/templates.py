@@ -89,16 +89,7 @@ class TemplateActions:
             if create and name in existing:
                 raise IllegalArgumentError(f"index template [{name}] already exists")
             known = components(state.customs)
-            missing = [
-                c for c in template.composed_of
-                if c not in known and c not in template.ignore_missing_component_templates
-            ]  # fmt: skip
-            if missing:
-                raise InvalidIndexTemplateError(
-                    name,
-                    f"index template [{name}] specifies component templates "
-                    f"[{', '.join(missing)}] that do not exist",
-                )
+            _check_components(name, template, known)
             check_composable_overlap(existing, template)
             _check_composition(template, known)
             warning = legacy_overlap_warning(legacies(state.customs), template)
@@ -291,6 +282,8 @@ class TemplateActions:
         if body:
             template = parse_composable(name or "simulate_template", body)
             known = components(customs)
+            # ES simulates by putting the template into a copy of the state: the same checks.
+            _check_components(template.name, template, known)
             _check_composition(template, known)
         elif name is not None:
             found = existing.get(name)
@@ -346,6 +339,22 @@ def _with_customs(state: ClusterMetadata, customs: dict[str, Any]) -> ClusterMet
     from dataclasses import replace
 
     return replace(state, customs=customs)
+
+
+def _check_components(
+    name: str, template: ComposableTemplate, known: Mapping[str, ComponentTemplate]
+) -> None:
+    """Every component template the template names must exist (unless it says to ignore it)."""
+    missing = [
+        c for c in template.composed_of
+        if c not in known and c not in template.ignore_missing_component_templates
+    ]  # fmt: skip
+    if missing:
+        raise InvalidIndexTemplateError(
+            name,
+            f"index template [{name}] specifies component templates "
+            f"[{', '.join(missing)}] that do not exist",
+        )
 
 
 def _check_composition(
