@@ -180,6 +180,19 @@ def test_metadata_fields_and_infinite_vector_elements_are_refused(es: Elasticsea
     assert (status, kind) == (400, "document_parsing_exception")
     assert "vectors do not support infinite values but found [Infinity] at dim [0]" in reason
     assert "_id" not in es.indices.get_mapping(index=idx)[idx]["mappings"]["properties"]
+    # A query vector is held to the same float range (ES's checkVectorBounds).
+    es.index(index=idx, document={"v": [1, 1]}, refresh=True)
+    knn = {"field": "v", "query_vector": [1e40, 1], "k": 1, "num_candidates": 5}
+    status, kind, _reason = error_of(lambda: es.search(index=idx, knn=knn))
+    assert (status, kind) == (400, "search_phase_execution_exception")
+    with pytest.raises(ApiError) as err:
+        es.search(index=idx, knn=knn)
+    cause = err.value.body["error"]["root_cause"][0]
+    assert cause["type"] == "illegal_argument_exception"
+    assert cause["reason"].startswith(
+        "element_type [float] vectors do not support infinite values but found [Infinity] at dim "
+        "[0]"
+    )
 
 
 def test_data_stream_writes_and_malformed_parameters(es: Elasticsearch) -> None:

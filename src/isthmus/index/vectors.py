@@ -93,17 +93,25 @@ def parse_vector(
 def check_float_elements(value: Any) -> None:
     """ES keeps a vector's elements as floats: a number past float's range is an infinite
     element, which it refuses (checked on new writes only, so a stored source still replays)."""
-    if not isinstance(value, list):
-        return
+    if isinstance(value, list):
+        problem = infinite_element(value)
+        if problem is not None:
+            raise _doc_error(problem)
+
+
+def infinite_element(value: Sequence[Any]) -> str | None:
+    """ES's text for the first element past float's range (a document's or a query's vector),
+    None when every element is a float."""
     for dim, element in enumerate(value):
         if isinstance(element, int | float) and abs(element) >= _FLOAT32_OVERFLOW:
             shown = [float(v) if isinstance(v, int | float) else v for v in value[:10]]
             preview = "[" + ", ".join(map(repr, shown)) + ("...]" if len(value) > 10 else "]")
             found = "Infinity" if element > 0 else "-Infinity"
-            raise _doc_error(
+            return (
                 f"element_type [float] vectors do not support infinite values but found "
                 f"[{found}] at dim [{dim}]; Preview of invalid vector: {preview}"
             )
+    return None
 
 
 def _token(value: Any) -> str:

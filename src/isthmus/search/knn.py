@@ -26,7 +26,7 @@ from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError, QueryShardError
 from isthmus.index.field_types import DENSE_VECTOR
 from isthmus.index.mapping import source_values
-from isthmus.index.vectors import passes, raw_similarity, score
+from isthmus.index.vectors import infinite_element, passes, raw_similarity, score
 from isthmus.search import dsl
 
 if TYPE_CHECKING:
@@ -163,6 +163,9 @@ def to_tantivy(q: Knn, tr: Translator) -> tantivy.Query:
             "The [cosine] similarity does not support vectors with zero magnitude. Preview of "
             f"invalid vector: [{', '.join(repr(v) for v in q.vector[:10])}]"
         )
+    infinite = infinite_element(q.vector)
+    if infinite is not None:
+        raise IllegalArgumentError(infinite)
     searcher = tr.searcher
     if searcher is None or spec.dims is None:
         return tantivy.Query.empty_query()
