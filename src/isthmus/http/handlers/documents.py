@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from isthmus import xcontent
-from isthmus.actions.documents import (
+from isthmus.actions.document_items import (
     WriteItem,
     check_retry_on_conflict,
     check_versioning,

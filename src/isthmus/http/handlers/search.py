@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
-from isthmus.actions.documents import parse_json_object
+from isthmus.actions.document_items import parse_json_object
 from isthmus.actions.search_explain import explain, single_index
 from isthmus.actions.search_validate import validate_query
 from isthmus.cluster.resolve import split_expression
