@@ -4,22 +4,67 @@ Every query a request names is parsed and validated here, once, with Elasticsear
 messages. Back-ends walk the tree: ``search.translate`` turns it into tantivy queries and
 ``search.evaluate`` matches it against one document in memory (filter aggregations, oracles).
 ``query_string`` and ``simple_query_string`` are rewritten into ordinary DSL first.
+
+This module dispatches by query name, guards the nesting depth and parses the compound
+queries (which recurse); the tree's types are in ``query_tree``, the option readers in
+``query_options``, the leaf parsers in ``full_text_queries`` and ``term_level_queries``.
+Callers reach all of them through this module.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any
 
 from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError, XContentParseError
+from isthmus.search.full_text_queries import (
+    _parse_match,
+    _parse_match_bool_prefix,
+    _parse_multi_match,
+    _parse_phrase,
+)
+from isthmus.search.full_text_queries import parse_field_boosts as parse_field_boosts
+from isthmus.search.query_options import _boost
+from isthmus.search.query_options import fuzzy_distance as fuzzy_distance
+from isthmus.search.query_options import minimum_should_match as minimum_should_match
+from isthmus.search.query_tree import Bool as Bool
+from isthmus.search.query_tree import ConstantScore as ConstantScore
+from isthmus.search.query_tree import DisMax as DisMax
+from isthmus.search.query_tree import Exists as Exists
+from isthmus.search.query_tree import Fuzzy as Fuzzy
+from isthmus.search.query_tree import Ids as Ids
+from isthmus.search.query_tree import Match as Match
+from isthmus.search.query_tree import MatchAll as MatchAll
+from isthmus.search.query_tree import MatchBoolPrefix as MatchBoolPrefix
+from isthmus.search.query_tree import MatchNone as MatchNone
+from isthmus.search.query_tree import MatchPhrase as MatchPhrase
+from isthmus.search.query_tree import MultiMatch as MultiMatch
+from isthmus.search.query_tree import Prefix as Prefix
+from isthmus.search.query_tree import Query as Query
+from isthmus.search.query_tree import Range as Range
+from isthmus.search.query_tree import Regexp as Regexp
+from isthmus.search.query_tree import Term as Term
+from isthmus.search.query_tree import Terms as Terms
+from isthmus.search.query_tree import Wildcard as Wildcard
+from isthmus.search.query_tree import named_queries as named_queries
+from isthmus.search.term_level_queries import (
+    _parse_exists,
+    _parse_fuzzy,
+    _parse_ids,
+    _parse_pattern,
+    _parse_range,
+    _parse_term,
+    _parse_terms,
+)
 
 # ES's ``indices.query.bool.max_nested_depth`` (static, default 30): how many query objects may
 # enclose one another. Deeper trees are refused before any recursion, so a hostile body can
 # neither exhaust the stack of the parser nor that of the back-ends walking the tree.
 MAX_NESTED_DEPTH = 30
+
+
 # Compound queries and the keys under which they hold further queries.
 _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
     "bool": ("must", "should", "must_not", "filter"),
@@ -27,577 +72,6 @@ _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
     "dis_max": ("queries",),
     "nested": ("query",),
 }
-
-
-@dataclass(frozen=True)
-class Query:
-    boost: float = 1.0
-    # ``_name``: a named query reports in a hit's ``matched_queries`` whether the hit matches it.
-    # A label, not part of what the query matches: equal queries stay equal whatever their name.
-    name: str | None = field(default=None, kw_only=True, compare=False)
-
-
-@dataclass(frozen=True)
-class MatchAll(Query):
-    pass
-
-
-@dataclass(frozen=True)
-class MatchNone(Query):
-    pass
-
-
-@dataclass(frozen=True)
-class Term(Query):
-    field: str = ""
-    value: Any = None
-    case_insensitive: bool = False
-
-
-@dataclass(frozen=True)
-class Terms(Query):
-    field: str = ""
-    values: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True)
-class Match(Query):
-    field: str = ""
-    query: Any = None
-    operator: str = "or"
-    minimum_should_match: str | int | None = None
-    fuzziness: str | int | None = None
-    prefix_length: int = 0
-    zero_terms_query: str = "none"
-    lenient: bool = False
-
-
-@dataclass(frozen=True)
-class MatchBoolPrefix(Match):
-    """``match_bool_prefix``: the analysed terms as a ``match`` would, the last one as a
-    prefix."""
-
-
-@dataclass(frozen=True)
-class MatchPhrase(Query):
-    field: str = ""
-    query: str = ""
-    slop: int = 0
-    prefix: bool = False
-    max_expansions: int = 50
-
-
-@dataclass(frozen=True)
-class MultiMatch(Query):
-    query: Any = None
-    fields: tuple[tuple[str, float], ...] = ()
-    type: str = "best_fields"
-    operator: str = "or"
-    minimum_should_match: str | int | None = None
-    fuzziness: str | int | None = None
-    slop: int = 0
-    tie_breaker: float = 0.0
-    lenient: bool = False
-
-
-@dataclass(frozen=True)
-class Range(Query):
-    field: str = ""
-    gt: Any = None
-    gte: Any = None
-    lt: Any = None
-    lte: Any = None
-    format: str | None = None
-    time_zone: str | None = None
-
-
-@dataclass(frozen=True)
-class Exists(Query):
-    field: str = ""
-
-
-@dataclass(frozen=True)
-class Ids(Query):
-    values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Prefix(Query):
-    field: str = ""
-    value: str = ""
-    case_insensitive: bool = False
-
-
-@dataclass(frozen=True)
-class Wildcard(Query):
-    field: str = ""
-    value: str = ""
-    case_insensitive: bool = False
-
-
-@dataclass(frozen=True)
-class Regexp(Query):
-    field: str = ""
-    value: str = ""
-    case_insensitive: bool = False
-    max_determinized_states: int = 10000  # Lucene's determinization work limit (term_patterns)
-
-
-@dataclass(frozen=True)
-class Fuzzy(Query):
-    field: str = ""
-    value: Any = None
-    fuzziness: str | int = "AUTO"
-    prefix_length: int = 0
-    transpositions: bool = True
-
-
-@dataclass(frozen=True)
-class Bool(Query):
-    must: tuple[Query, ...] = ()
-    should: tuple[Query, ...] = ()
-    must_not: tuple[Query, ...] = ()
-    filter: tuple[Query, ...] = ()
-    minimum_should_match: str | int | None = None
-
-
-@dataclass(frozen=True)
-class ConstantScore(Query):
-    filter: Query = field(default_factory=MatchAll)
-
-
-@dataclass(frozen=True)
-class DisMax(Query):
-    queries: tuple[Query, ...] = ()
-    tie_breaker: float = 0.0
-
-
-# --- helpers shared by back-ends ----------------------------------------------------------------
-
-
-def minimum_should_match(spec: str | int | None, optional: int) -> int:
-    """How many of ``optional`` clauses must match under an ES ``minimum_should_match`` spec.
-
-    As in ES the result is not capped at ``optional``: asking for more clauses than there are
-    matches nothing. A malformed spec is a 400 ``parsing_exception``.
-    """
-    if spec is None:
-        return 0
-    text = str(spec).strip()
-    try:
-        if "<" in text:
-            # "3<90%": when there are more than 3 optional clauses apply 90%, else all of them.
-            text = re.sub(r"\s*<\s*", "<", text)
-            result = optional
-            for part in text.split():
-                bound, _, rule = part.partition("<")
-                if optional > int(bound):
-                    result = minimum_should_match(rule, optional)
-            return result
-        if text.endswith("%"):
-            pct = float(text[:-1])
-            n = int(optional * abs(pct) / 100)
-            result = n if pct >= 0 else optional - n
-        else:
-            n = int(text)
-            result = n if n >= 0 else optional + n
-    except ValueError:
-        raise ParsingError(f"failed to parse minimum_should_match [{spec}]") from None
-    return max(0, result)
-
-
-def fuzzy_distance(fuzziness: str | int | None, term: str) -> int:
-    """Edit distance for ``fuzziness`` (``AUTO`` = 0 for 1-2 chars, 1 for 3-5, 2 beyond)."""
-    if fuzziness is None:
-        return 0
-    text = str(fuzziness).upper()
-    if text.startswith("AUTO"):
-        low, high = 3, 6
-        if ":" in text:
-            try:
-                lo_s, hi_s = text.split(":", 1)[1].split(",")
-                low, high = int(lo_s), int(hi_s)
-            except ValueError:
-                raise ParsingError(
-                    f"failed to find low and high distance values in [{fuzziness}]"
-                ) from None
-        n = len(term)
-        return 0 if n < low else 1 if n < high else 2
-    try:
-        value = float(text)
-    except ValueError:
-        raise ParsingError(f"failed to parse fuzziness [{fuzziness}]") from None
-    return max(0, min(2, int(value)))
-
-
-# --- parsing ------------------------------------------------------------------------------------
-
-
-def _single(name: str, body: Any) -> tuple[str, Any]:
-    """ES single-field queries: ``{"term": {"field": value-or-object}}``."""
-    if not isinstance(body, Mapping):
-        raise ParsingError(f"[{name}] query malformed, no start_object after query name")
-    keys = [k for k in body if k not in ("boost", "_name")]
-    if not keys:
-        raise ParsingError(f"[{name}] query malformed, no field specified")
-    if len(keys) > 1:
-        raise ParsingError(
-            f"[{name}] query doesn't support multiple fields, found [{keys[0]}] and [{keys[1]}]"
-        )
-    return keys[0], body[keys[0]]
-
-
-def _opts(name: str, value: Any, main: str, allowed: set[str]) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        for key in value:
-            if key not in allowed and key not in ("boost", "_name"):
-                raise ParsingError(f"[{name}] query does not support [{key}]")
-        if main not in value:
-            raise (
-                ParsingError(f"[{name}] query malformed, missing [{main}]")
-                if main != "value"
-                else ParsingError(f"[{name}] query doesn't support the empty value")
-            )
-        return dict(value)
-    return {main: value}
-
-
-def _non_negative(name: str, key: str, value: Any, message: str) -> int:
-    number = xcontent.as_int(name, key, value)
-    if number < 0:
-        raise IllegalArgumentError(message)
-    return number
-
-
-def _slop(name: str, value: Any) -> int:
-    return _non_negative(name, "slop", value, "No negative slop allowed.")
-
-
-def _prefix_length(name: str, value: Any) -> int:
-    return _non_negative(
-        name, "prefix_length", value, f"[{name}] requires prefix length to be non-negative."
-    )
-
-
-def _max_expansions(name: str, value: Any) -> int:
-    number = xcontent.as_int(name, "max_expansions", value)
-    if number <= 0:
-        raise IllegalArgumentError(f"[{name}] requires maxExpansions to be positive.")
-    return number
-
-
-def _boost(opts: Mapping[str, Any]) -> float:
-    value = opts.get("boost", 1.0)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ParsingError(f"[boost] failed to parse value [{value}]") from None
-
-
-def _parse_term(body: Any) -> Query:
-    fld, value = _single("term", body)
-    opts = _opts("term", value, "value", {"value", "case_insensitive"})
-    if isinstance(opts["value"], Mapping | list):
-        raise ParsingError("[term] query does not support array of values")
-    return Term(
-        field=fld,
-        value=opts["value"],
-        boost=_boost(opts),
-        case_insensitive=bool(opts.get("case_insensitive", False)),
-    )
-
-
-def _parse_terms(body: Any) -> Query:
-    if not isinstance(body, Mapping):
-        raise ParsingError("[terms] query malformed, no start_object after query name")
-    boost = _boost(body)
-    fields = [k for k in body if k not in ("boost", "_name")]
-    if len(fields) != 1:
-        raise ParsingError(
-            "[terms] query does not support multiple fields"
-            if fields
-            else "[terms] query requires a field"
-        )
-    values = body[fields[0]]
-    if not isinstance(values, list):
-        raise ParsingError("[terms] query does not support [" + fields[0] + "]")
-    return Terms(field=fields[0], values=tuple(values), boost=boost)
-
-
-def _parse_match(body: Any) -> Query:
-    fld, value = _single("match", body)
-    opts = _opts(
-        "match",
-        value,
-        "query",
-        {
-            "query",
-            "operator",
-            "minimum_should_match",
-            "fuzziness",
-            "prefix_length",
-            "analyzer",
-            "zero_terms_query",
-            "lenient",
-            "max_expansions",
-            "fuzzy_transpositions",
-            "auto_generate_synonyms_phrase_query",
-            "cutoff_frequency",
-        },
-    )
-    operator = str(opts.get("operator", "or")).lower()
-    if operator not in ("or", "and"):
-        raise ParsingError(f"[match] query does not support operator [{opts['operator']}]")
-    return Match(
-        field=fld,
-        query=opts["query"],
-        operator=operator,
-        boost=_boost(opts),
-        minimum_should_match=opts.get("minimum_should_match"),
-        fuzziness=opts.get("fuzziness"),
-        prefix_length=_prefix_length("match", opts.get("prefix_length", 0)),
-        zero_terms_query=xcontent.as_str(
-            "match", "zero_terms_query", opts.get("zero_terms_query", "none")
-        ).lower(),
-        lenient=xcontent.as_bool("match", "lenient", opts.get("lenient", False)),
-    )
-
-
-def _parse_match_bool_prefix(body: Any) -> Query:
-    fld, value = _single("match_bool_prefix", body)
-    opts = _opts(
-        "match_bool_prefix",
-        value,
-        "query",
-        {
-            "query",
-            "analyzer",
-            "operator",
-            "minimum_should_match",
-            "fuzziness",
-            "prefix_length",
-            "max_expansions",
-            "fuzzy_transpositions",
-            "fuzzy_rewrite",
-        },
-    )
-    operator = xcontent.as_str("match_bool_prefix", "operator", opts.get("operator", "or"))
-    if operator.lower() not in ("or", "and"):
-        raise IllegalArgumentError(f"No enum constant for operator [{operator}]")
-    return MatchBoolPrefix(
-        field=fld,
-        query=opts["query"],
-        operator=operator.lower(),
-        boost=_boost(opts),
-        minimum_should_match=opts.get("minimum_should_match"),
-        fuzziness=opts.get("fuzziness"),
-        prefix_length=_prefix_length("match_bool_prefix", opts.get("prefix_length", 0)),
-    )
-
-
-def _parse_phrase(name: str, prefix: bool) -> Callable[[Any], Query]:
-    def parse(body: Any) -> Query:
-        fld, value = _single(name, body)
-        opts = _opts(
-            name,
-            value,
-            "query",
-            {"query", "slop", "analyzer", "max_expansions", "zero_terms_query"},
-        )
-        return MatchPhrase(
-            field=fld,
-            query=xcontent.as_str(name, "query", opts["query"]),
-            slop=_slop(name, opts.get("slop", 0)),
-            prefix=prefix,
-            max_expansions=_max_expansions(name, opts.get("max_expansions", 50)),
-            boost=_boost(opts),
-        )
-
-    return parse
-
-
-def parse_field_boosts(fields: Any) -> tuple[tuple[str, float], ...]:
-    if isinstance(fields, str):
-        fields = [fields]
-    out = []
-    for item in xcontent.as_list("multi_match", "fields", fields or ["*"]):
-        name, _, boost = xcontent.as_str("multi_match", "fields", item).partition("^")
-        out.append((name, xcontent.as_float("multi_match", "fields", boost) if boost else 1.0))
-    return tuple(out)
-
-
-def _parse_multi_match(body: Any) -> Query:
-    if not isinstance(body, Mapping) or "query" not in body:
-        raise ParsingError("No text specified for multi_match query")
-    allowed = {
-        "query",
-        "fields",
-        "type",
-        "operator",
-        "minimum_should_match",
-        "fuzziness",
-        "slop",
-        "tie_breaker",
-        "lenient",
-        "analyzer",
-        "boost",
-        "_name",
-        "prefix_length",
-        "max_expansions",
-        "zero_terms_query",
-        "auto_generate_synonyms_phrase_query",
-    }
-    for key in body:
-        if key not in allowed:
-            raise ParsingError(f"[multi_match] query does not support [{key}]")
-    mtype = xcontent.as_str("multi_match", "type", body.get("type", "best_fields"))
-    if mtype not in (
-        "best_fields",
-        "most_fields",
-        "cross_fields",
-        "phrase",
-        "phrase_prefix",
-        "bool_prefix",
-    ):
-        raise ParsingError(f"failed to parse [multi_match] query type [{mtype}]. unknown type.")
-    return MultiMatch(
-        query=body["query"],
-        fields=parse_field_boosts(body.get("fields")),
-        type=mtype,
-        operator=xcontent.as_str("multi_match", "operator", body.get("operator", "or")).lower(),
-        minimum_should_match=body.get("minimum_should_match"),
-        fuzziness=body.get("fuzziness"),
-        slop=_slop("multi_match", body.get("slop", 0)),
-        tie_breaker=xcontent.as_float("multi_match", "tie_breaker", body.get("tie_breaker", 0.0)),
-        lenient=xcontent.as_bool("multi_match", "lenient", body.get("lenient", False)),
-        boost=_boost(body),
-    )
-
-
-def _parse_range(body: Any) -> Query:
-    fld, value = _single("range", body)
-    if not isinstance(value, Mapping):
-        raise ParsingError("[range] query malformed, no start_object after query name")
-    allowed = {
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "from",
-        "to",
-        "include_lower",
-        "include_upper",
-        "format",
-        "time_zone",
-        "relation",
-    }
-    for key, bound in value.items():
-        if key not in allowed and key not in ("boost", "_name"):
-            raise ParsingError(f"[range] query does not support [{key}]")
-        if isinstance(bound, Mapping | list):
-            raise xcontent.wrong_type("range", key, bound)
-    gt, gte, lt, lte = value.get("gt"), value.get("gte"), value.get("lt"), value.get("lte")
-    if "from" in value:
-        if value.get("include_lower", True):
-            gte = value["from"]
-        else:
-            gt = value["from"]
-    if "to" in value:
-        if value.get("include_upper", True):
-            lte = value["to"]
-        else:
-            lt = value["to"]
-    return Range(
-        field=fld,
-        gt=gt,
-        gte=gte,
-        lt=lt,
-        lte=lte,
-        format=None
-        if value.get("format") is None
-        else xcontent.as_str("range", "format", value["format"]),
-        time_zone=None
-        if value.get("time_zone") is None
-        else xcontent.as_str("range", "time_zone", value["time_zone"]),
-        boost=_boost(value),
-    )
-
-
-def _parse_exists(body: Any) -> Query:
-    if not isinstance(body, Mapping) or "field" not in body:
-        raise ParsingError("[exists] must be provided with a [field]")
-    return Exists(field=str(body["field"]), boost=_boost(body))
-
-
-def _parse_ids(body: Any) -> Query:
-    if not isinstance(body, Mapping):
-        raise ParsingError("[ids] query malformed, no start_object after query name")
-    values = body.get("values", [])
-    if not isinstance(values, list):
-        raise ParsingError("[ids] query malformed, [values] must be an array")
-    return Ids(values=tuple(str(v) for v in values), boost=_boost(body))
-
-
-def _parse_pattern(
-    name: str, cls: type[Prefix] | type[Wildcard] | type[Regexp]
-) -> Callable[[Any], Query]:
-    def parse(body: Any) -> Query:
-        fld, value = _single(name, body)
-        main = "value"
-        if isinstance(value, Mapping) and "wildcard" in value and name == "wildcard":
-            value = {**value, "value": value["wildcard"]}
-            value.pop("wildcard")
-        opts = _opts(
-            name,
-            value,
-            main,
-            {"value", "case_insensitive", "rewrite", "flags", "max_determinized_states"},
-        )
-        query = cls(
-            field=fld,
-            value=str(opts["value"]),
-            boost=_boost(opts),
-            case_insensitive=bool(opts.get("case_insensitive", False)),
-        )
-        if isinstance(query, Regexp) and "max_determinized_states" in opts:
-            limit = opts["max_determinized_states"]
-            bad = ParsingError(f"[{name}] failed to parse field [max_determinized_states]")
-            if isinstance(limit, bool) or not isinstance(limit, (int, str)):
-                raise bad
-            try:
-                limit = int(limit)
-            except ValueError:
-                raise bad from None
-            query = Regexp(
-                field=fld,
-                value=query.value,
-                boost=query.boost,
-                case_insensitive=query.case_insensitive,
-                max_determinized_states=limit,
-            )
-        return query
-
-    return parse
-
-
-def _parse_fuzzy(body: Any) -> Query:
-    fld, value = _single("fuzzy", body)
-    opts = _opts(
-        "fuzzy",
-        value,
-        "value",
-        {"value", "fuzziness", "prefix_length", "max_expansions", "transpositions", "rewrite"},
-    )
-    return Fuzzy(
-        field=fld,
-        value=opts["value"],
-        fuzziness=opts.get("fuzziness", "AUTO"),
-        prefix_length=_prefix_length("fuzzy", opts.get("prefix_length", 0)),
-        transpositions=xcontent.as_bool(
-            "fuzzy", "transpositions", opts.get("transpositions", True)
-        ),
-        boost=_boost(opts),
-    )
 
 
 def _clauses(name: str, value: Any) -> tuple[Query, ...]:
@@ -788,20 +262,3 @@ def _query_name(inner: Any) -> str | None:
         (options,) = inner.values()
         raw = options.get("_name") if isinstance(options, Mapping) else None
     return None if raw is None else xcontent.as_str("query", "_name", raw)
-
-
-def named_queries(query: Query | None) -> list[Query]:
-    """Every query in the tree with a ``_name``, in tree order."""
-    out: list[Query] = []
-    stack: list[Any] = [query]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tuple):
-            stack.extend(reversed(node))
-        elif isinstance(node, Query):
-            if node.name is not None:
-                out.append(node)
-            stack.extend(
-                reversed([getattr(node, f.name) for f in fields(node) if f.name != "name"])
-            )
-    return out
