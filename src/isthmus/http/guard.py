@@ -87,7 +87,7 @@ class Guard:
             return subject, params
         if action in PIT_SEARCH_ACTIONS and "index" not in params and names_pit(request.body):
             # A search with a point in time names no index: ES authorizes it on the PIT's
-            # indices, which its handler reads from the id (actions/pit.py).
+            # indices, which its handler reads from the id (actions/pit_search.py).
             return subject, params
         if action in DESTRUCTIVE_ACTIONS:
             # On the expression as written: narrowing would turn `*` into names.
