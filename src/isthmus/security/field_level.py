@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from isthmus.cluster.data_streams import streams
+from isthmus.cluster.data_streams import parent_of, streams
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.patterns import simple_match
 from isthmus.errors import ParsingError
@@ -317,6 +317,23 @@ def _union(a: IndexAccess, b: IndexAccess) -> IndexAccess:
     )
 
 
+def stream_access(
+    authorizer: Authorizer, subject: Subject, action: str, name: str, state: ClusterMetadata
+) -> IndexAccess:
+    """What ``subject`` may do on ``name`` for ``action``, a backing index also through its data
+    stream's name: ES's IndicesPermission grants a backing index what its stream's name grants
+    (``read`` on ``logs-*`` reads ``.ds-logs-web-...`` named directly), with the two grants'
+    document- and field-level security ORed."""
+    access = authorizer.index_access(subject, action, name)
+    owner = parent_of(state, name)
+    if owner is None:
+        return access
+    through = authorizer.index_access(subject, action, owner.name)
+    if not through.granted:
+        return access
+    return _union(access, through) if access.granted else through
+
+
 def index_restrictions(
     authorizer: Authorizer,
     subject: Subject | None,
@@ -341,7 +358,7 @@ def index_restrictions(
         else:
             requested = [name]
         for req_name in requested:
-            access = authorizer.index_access(subject, action, req_name)
+            access = stream_access(authorizer, subject, action, req_name, state)
             if not access.granted:
                 continue
             concrete = (

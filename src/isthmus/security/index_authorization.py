@@ -182,17 +182,11 @@ class IndexAuthorization:
                         and (not found.hidden or options.expand_hidden or part.startswith("."))
                     ]
                 )
-                chosen.extend(
-                    n
-                    for n in sorted(matched)
-                    if self.authorizer.index_access(subject, action, n).granted
-                )
+                chosen.extend(n for n in sorted(matched) if self._granted(subject, action, n))
                 continue
             explicit.append(part)
             chosen.append(part)
-        refused = [
-            n for n in explicit if not self.authorizer.index_access(subject, action, n).granted
-        ]
+        refused = [n for n in explicit if not self._granted(subject, action, n, state)]
         if refused:
             raise self.authorizer.denied(subject, action, refused)
         local_named = len(remote) < len(parts)
@@ -276,9 +270,17 @@ class IndexAuthorization:
     ) -> SecurityError | None:
         if subject is None:
             return None
-        if self.authorizer.index_access(subject, action, index).granted:
+        if self._granted(subject, action, index):
             return None
         return self.authorizer.denied(subject, action, [index])
+
+    def _granted(
+        self, subject: Subject, action: str, name: str, state: ClusterMetadata | None = None
+    ) -> bool:
+        """Whether ``name`` is granted, a backing index also through its data stream's name."""
+        from isthmus.security.field_level import stream_access
+
+        return stream_access(self.authorizer, subject, action, name, state or self.state()).granted
 
 
 __all__ = [

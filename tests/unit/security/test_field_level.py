@@ -388,3 +388,30 @@ def test_field_level_is_a_no_io_module() -> None:
             imported.add(node.module)
     forbidden = {"asyncio", "socket", "ssl", "subprocess", "sqlite3", "uvicorn"}
     assert not {m for m in imported if m.split(".")[0] in forbidden}
+
+
+def test_a_backing_index_named_directly_gets_its_data_stream_s_grant() -> None:
+    """ES's data stream privileges: what a stream's name grants, its backing indices named
+    directly get too (``GET .ds-logs-web-...-000001/_doc/2`` with ``read`` on ``logs-web``),
+    with that grant's DLS/FLS; the wildcard and explicit guards let them through."""
+    from isthmus.cluster.data_streams import DataStream, with_streams
+    from isthmus.security.index_authorization import NOTHING as NO_INDEX
+    from isthmus.security.index_authorization import IndexAuthorization
+
+    backing = ".ds-logs-web-2026.12.07-000001"
+    state = with_streams(
+        ClusterMetadata("c", {backing: _meta(backing), "docs": _meta("docs")}),
+        {"logs-web": DataStream("logs-web", (backing,))},
+    )
+    subject = _subject(
+        {"names": ["logs-*"], "privileges": ["read"], "field_security": {"grant": ["title"]}}
+    )
+    out = index_restrictions(Authorizer(), subject, SEARCH, [backing], state)
+    assert out.of(backing).fields == perms([grant("title")])
+    guard = IndexAuthorization(lambda: state, Authorizer())
+    assert guard.narrow(subject, SEARCH, backing) == backing
+    assert guard.narrow(subject, SEARCH, ".ds-logs-*") == backing
+    assert guard.item_allowed(subject, "indices:data/read/get", backing) is None
+    # Nothing else is granted through a stream: another index stays refused.
+    assert guard.item_allowed(subject, SEARCH, "docs") is not None
+    assert guard.narrow(subject, SEARCH, "doc*") == NO_INDEX

@@ -32,7 +32,7 @@ from isthmus.errors import (
 )
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
-from isthmus.security.field_level import IndexRestrictions, index_restrictions
+from isthmus.security.field_level import IndexRestrictions, index_restrictions, stream_access
 
 if TYPE_CHECKING:
     from isthmus.actions.documents import DocumentActions
@@ -358,8 +358,9 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
         if "_source" in req.params and body is not None:
             body.setdefault("_source", req.params["_source"])
         if s.authz is not None and req.subject is not None:
-            access = s.authz.authorizer.index_access(
-                req.subject, "indices:data/read/get", item.index
+            authorizer, state = s.authz.authorizer, s.cluster.state
+            access = stream_access(
+                authorizer, req.subject, "indices:data/read/get", item.index, state
             )
             if (
                 access.queries is not None
