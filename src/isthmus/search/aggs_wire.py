@@ -140,6 +140,9 @@ def _compile(hint: Any) -> _Codec:
     raise TypeError(f"aggs_wire cannot carry a field of type {hint!r}")
 
 
+# --- the allow-list -----------------------------------------------------------------------------
+
+
 class _Entry:
     """How one allow-listed class travels."""
 
@@ -224,12 +227,13 @@ def _build_registry() -> tuple[dict[str, _Entry], dict[type, _Entry]]:
 
 _BY_NAME, _BY_CLASS = _build_registry()
 
-
 REGISTRY: Mapping[str, type] = types.MappingProxyType({n: e.cls for n, e in _BY_NAME.items()})
 """The allow-list: tag → class, for every class that may travel."""
 
-
 _RESULTS = _DictCodec(_SCALARS[str], _ClassCodec(AggResult), any_mapping=True)
+
+
+# --- entry points -------------------------------------------------------------------------------
 
 
 def encode_results(results: Mapping[str, AggResult]) -> dict[str, Any]:

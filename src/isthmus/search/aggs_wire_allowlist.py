@@ -88,14 +88,11 @@ _ALLOWED: tuple[type, ...] = (
     DateFormat,
     DecimalFormat,
 )
-
-
 _STATELESS: tuple[tuple[type, Callable[[], Any]], ...] = (
     (DocFormat, DocFormat),
     (RawFormat, lambda: RAW),
     (BooleanFormat, BooleanFormat),
 )
-
 
 _STATS_KINDS = frozenset({"avg", "sum", "min", "max", "value_count", "stats", "extended_stats"})
 

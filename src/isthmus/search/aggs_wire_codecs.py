@@ -15,17 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 TAG = "@"
-
-
 # Nesting levels of the encoded value a peer may send (each aggregation level takes about four:
 # result, bucket list, bucket, sub-aggregation map). Far beyond real requests, well below
 # Python's recursion limit.
 MAX_DEPTH = 200
-
-
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # what msgpack carries as an integer
-
-
 _PLAIN_TAGS = frozenset({"tuple", "set", "frozenset", "dict", "int"})
 
 
@@ -49,6 +43,9 @@ def _show(raw: Any) -> str:
     if type(raw) is int and abs(raw) < 2**64:
         return str(raw)
     return f"<{_describe(raw)}>"
+
+
+# --- codecs by declared type --------------------------------------------------------------------
 
 
 class _Codec(ABC):
@@ -402,6 +399,4 @@ _SCALARS: dict[Any, _Codec] = {
     type(None): _NoneCodec(),
     None: _NoneCodec(),
 }
-
-
 _ANY = _AnyCodec()

@@ -63,8 +63,6 @@ from isthmus.search.term_level_queries import (
 # enclose one another. Deeper trees are refused before any recursion, so a hostile body can
 # neither exhaust the stack of the parser nor that of the back-ends walking the tree.
 MAX_NESTED_DEPTH = 30
-
-
 # Compound queries and the keys under which they hold further queries.
 _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
     "bool": ("must", "should", "must_not", "filter"),
