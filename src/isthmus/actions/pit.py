@@ -30,8 +30,8 @@ from isthmus import xcontent
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_search import PitSearching
 from isthmus.actions.scrolls import check_keep_alive
-from isthmus.actions.search import _ShardFailure
 from isthmus.actions.search_can_match import can_match
+from isthmus.actions.search_targets import _ShardFailure
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import (
     ElasticsearchParseError,

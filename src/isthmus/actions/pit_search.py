@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_parts import PitParts
 from isthmus.actions.scrolls import check_keep_alive
-from isthmus.actions.search import (
+from isthmus.actions.search_collapse import collapse_hits
+from isthmus.actions.search_query_phase import _terminated_early
+from isthmus.actions.search_shard import ShardResult, query_shard
+from isthmus.actions.search_targets import (
     PartialSearch,
     _combined_mappings,
     _index_int,
@@ -26,10 +29,7 @@ from isthmus.actions.search import (
     _max_rescore_window,
     _restriction,
     _ShardFailure,
-    _terminated_early,
 )
-from isthmus.actions.search_collapse import collapse_hits
-from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.cluster.remote_expressions import LOCAL_CLUSTER
 from isthmus.errors import (
     IllegalArgumentError,

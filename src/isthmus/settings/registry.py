@@ -255,7 +255,7 @@ CLUSTER_SETTINGS: tuple[Setting, ...] = (
         65536,
         Scope.CLUSTER,
         dynamic=True,
-        validator=_max_buckets,  # read by actions.search; enforced by aggs_core.AggContext
+        validator=_max_buckets,  # read by actions.search_query_phase; enforced by aggs_core.AggContext
     ),
     Setting(
         "search.default_search_timeout",
@@ -430,7 +430,7 @@ def _regex_length_not_negative(value: int) -> None:
         )
 
 
-# Read by search (search/term_patterns.py, actions/search.py).
+# Read by search (search/term_patterns.py, actions/search_targets.py).
 MAX_REGEX_LENGTH = Setting(
     "index.max_regex_length",
     v.parse_int,
