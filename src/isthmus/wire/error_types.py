@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 from isthmus import errors as e
 
-# Every class an error from another node may be rebuilt as, grouped as in errors.py.
+# Every class an error from another node may be rebuilt as, grouped as in isthmus.errors.
 CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.IsthmusError,  # "exception": ES's generic ElasticsearchException
     # request shape

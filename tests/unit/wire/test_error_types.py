@@ -1,14 +1,16 @@
 """The static table that rebuilds errors from the wire (wire/error_types.py), and the one tree.
 
-What must hold: every class in errors.py is either rebuilt as itself or deliberately left out with
-a reason; every class lives in errors.py; and the class a remote error becomes does not depend on
-which modules the process happened to import.
+What must hold: every class of the isthmus.errors package is either rebuilt as itself or
+deliberately left out with a reason; every class lives in that package and is exported by it
+(``from isthmus.errors import X``); and the class a remote error becomes does not depend on which
+modules the process happened to import.
 """
 
 from __future__ import annotations
 
-import inspect
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +23,35 @@ from isthmus.wire.error_types import BY_STATUS, BY_TYPE, CLASSES, EXCLUDED, clas
 from isthmus.wire.messages import RemoteError, WireError
 
 SRC = Path(__file__).resolve().parents[3] / "src"
-TREE = [
-    cls
-    for _, cls in inspect.getmembers(errors, inspect.isclass)
-    if issubclass(cls, IsthmusError) and cls.__module__ == errors.__name__
-]
+
+
+def _in_package(module: str) -> bool:
+    return module == errors.__name__ or module.startswith(errors.__name__ + ".")
+
+
+def _package_classes() -> list[type[IsthmusError]]:
+    """Every IsthmusError subclass defined in a module of the package, exported or not."""
+    for info in pkgutil.iter_modules(errors.__path__):
+        importlib.import_module(f"{errors.__name__}.{info.name}")
+    found: list[type[IsthmusError]] = []
+    pending: list[type[IsthmusError]] = [IsthmusError]
+    while pending:
+        cls = pending.pop()
+        if _in_package(cls.__module__) and cls not in found:
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda c: c.__name__)
+
+
+TREE = _package_classes()
+
+
+def test_every_class_of_the_package_is_exported_by_isthmus_errors() -> None:
+    hidden = [c.__name__ for c in TREE if getattr(errors, c.__name__, None) is not c]
+    assert not hidden, (
+        f"import these in isthmus/errors/__init__.py and list them in __all__: {hidden}"
+    )
+    assert set(errors.__all__) >= {c.__name__ for c in TREE}
 
 
 def test_every_class_of_the_tree_is_in_the_table_or_excluded_with_a_reason() -> None:
@@ -61,9 +87,10 @@ def test_an_excluded_class_comes_back_as_a_class_of_its_type(cls: type[IsthmusEr
     assert (back.es_type, back.is_es) == (cls.es_type, cls.is_es)
 
 
-def test_every_isthmus_error_class_lives_in_errors_py() -> None:
-    """One tree: importing every module defines no IsthmusError subclass outside errors.py
-    (RemoteError, the wire's stand-in for types Isthmus lacks, is the one exception)."""
+def test_every_isthmus_error_class_lives_in_the_errors_package() -> None:
+    """One tree: importing every module defines no IsthmusError subclass outside the
+    isthmus.errors package (RemoteError, the wire's stand-in for types Isthmus lacks, is the one
+    exception)."""
     code = """
 import importlib, json, pathlib, sys
 root = pathlib.Path(sys.argv[1])
@@ -80,7 +107,7 @@ def walk(cls):
         yield from walk(sub)
 print(json.dumps(sorted(
     f"{c.__module__}.{c.__qualname__}" for c in walk(IsthmusError)
-    if c.__module__ != "isthmus.errors" and not issubclass(c, RemoteError)
+    if c.__module__.split(".")[:2] != ["isthmus", "errors"] and not issubclass(c, RemoteError)
 )))
 """
     out = subprocess.run(
