@@ -182,7 +182,9 @@ class IndexAuthorization:
                         and (not found.hidden or options.expand_hidden or part.startswith("."))
                     ]
                 )
-                chosen.extend(n for n in sorted(matched) if self._granted(subject, action, n))
+                chosen.extend(
+                    n for n in sorted(matched) if self._granted(subject, action, n, state)
+                )
                 continue
             explicit.append(part)
             chosen.append(part)
