@@ -31,7 +31,7 @@ from isthmus.search.aggs_core import (
     java_compare,
 )
 from isthmus.search.aggs_format import json_double
-from isthmus.search.request import FIELD_SORT_KEYS
+from isthmus.search.request_hits import FIELD_SORT_KEYS
 from isthmus.xcontent import unknown_field
 
 # ES's index.max_inner_result_window default.

@@ -14,7 +14,7 @@ from isthmus.index.mapping import KEYWORD, TEXT, source_values
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
 from isthmus.search.analysis import analyze, analyze_with_offsets
-from isthmus.search.request import Highlight
+from isthmus.search.request_hits import Highlight
 
 
 def query_terms(query: dsl.Query, field: str | None = None) -> dict[str, set[str]]:

@@ -2,6 +2,11 @@
 
 All validation of a ``_search`` request happens here, before any shard is touched, with
 Elasticsearch's messages; the executor only reads the typed fields.
+
+Here: which body keys exist and the token each may start with, :class:`SearchRequest` and
+the parsing of a whole request. What the request asks of its hits (sort, ``_source``,
+highlight, stored fields) is parsed in ``request_hits`` and re-exported here; the scalar
+options in ``request_options``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,22 @@ from isthmus.errors import (
 from isthmus.search import dsl
 from isthmus.search.collapse import Collapse, parse_collapse
 from isthmus.search.fetch_fields import FieldAndFormat, parse_field_list, parse_url_list
-from isthmus.search.geo_queries import GeoDistanceSort, parse_geo_distance_sort
+from isthmus.search.request_hits import FIELD_SORT_KEYS as FIELD_SORT_KEYS
+from isthmus.search.request_hits import Highlight as Highlight
+from isthmus.search.request_hits import SortField as SortField
+from isthmus.search.request_hits import SourceFilter as SourceFilter
+from isthmus.search.request_hits import _parse_highlight, _stored_fields
+from isthmus.search.request_hits import parse_sort as parse_sort
+from isthmus.search.request_hits import parse_source as parse_source
+from isthmus.search.request_options import (
+    _flag,
+    _int,
+    _pre_filter_shard_size,
+    _terminate_after,
+    _timeout_ms,
+    _track_total_hits,
+)
+from isthmus.search.request_options import parse_indices_boost as parse_indices_boost
 from isthmus.search.rescore import QueryRescorer, parse_rescore
 from isthmus.search.suggest import Suggestion, parse_suggest
 
@@ -109,39 +129,6 @@ _TOKENS: dict[str, frozenset[str]] = {
     "rescore": frozenset({"START_OBJECT", "START_ARRAY"}),
 }
 
-# The keys of a field sort (ES's FieldSortBuilder), also the candidates of its "did you mean".
-FIELD_SORT_KEYS = ("order", "missing", "unmapped_type", "mode", "numeric_type", "format")
-
-
-@dataclass(frozen=True)
-class SortField:
-    field: str  # "_score", "_doc", or a field path
-    order: str = "asc"
-    missing: Any = None  # None → "_last"
-    unmapped_type: str | None = None
-    geo: GeoDistanceSort | None = None  # a _geo_distance sort on ``field`` (search.geo_queries)
-
-    @property
-    def descending(self) -> bool:
-        return self.order == "desc"
-
-
-@dataclass(frozen=True)
-class SourceFilter:
-    enabled: bool = True
-    includes: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Highlight:
-    fields: dict[str, dict[str, Any]]
-    pre_tags: tuple[str, ...] = ("<em>",)
-    post_tags: tuple[str, ...] = ("</em>",)
-    fragment_size: int = 100
-    number_of_fragments: int = 5
-    require_field_match: bool = True
-
 
 @dataclass(frozen=True)
 class SearchRequest:
@@ -185,207 +172,6 @@ class SearchRequest:
         return not self.sort or (
             len(self.sort) == 1 and self.sort[0].field == "_score" and self.sort[0].descending
         )
-
-
-def _int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ParsingError(f"[{name}] failed to parse field [{name}]")
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise IllegalArgumentError(
-            f"Failed to parse int parameter [{name}] with value [{value}]"
-        ) from None
-    if not xcontent.INT_MIN <= number <= xcontent.INT_MAX:
-        # ES reads these as Java ints.
-        raise IllegalArgumentError(f"Numeric value ({value}) out of range of int")
-    return number
-
-
-def parse_sort(raw: Any) -> tuple[SortField, ...]:
-    if not isinstance(raw, list | str | Mapping):
-        raise ParsingError(
-            "malformed sort format, either start with array, object, or an actual string"
-        )
-    items = raw if isinstance(raw, list) else [raw]
-    out = []
-    expanded: list[Any] = []
-    for item in items:
-        # {"a": "asc", "b": "desc"} is two sort keys, in order.
-        if isinstance(item, Mapping) and len(item) > 1:
-            expanded.extend({k: v} for k, v in item.items())
-        else:
-            expanded.append(item)
-    for item in expanded:
-        if isinstance(item, str):
-            name, _, order = item.partition(":")
-            default = "desc" if name == "_score" else "asc"
-            out.append(SortField(name, (order or default).lower()))
-        elif isinstance(item, Mapping) and len(item) == 1:
-            ((name, spec),) = item.items()
-            if name == "_geo_distance":
-                geo_field, geo_order, geo = parse_geo_distance_sort(spec)
-                out.append(SortField(geo_field, geo_order, geo=geo))
-                continue
-            default = "desc" if name == "_score" else "asc"
-            if isinstance(spec, str):
-                out.append(SortField(name, spec.lower()))
-            elif isinstance(spec, Mapping):
-                unmapped = spec.get("unmapped_type")
-                for key in spec:
-                    if key not in FIELD_SORT_KEYS:
-                        # ES's field_sort object parser (its type errors are x-content's too).
-                        raise xcontent.unknown_field("field_sort", key, FIELD_SORT_KEYS)
-                out.append(
-                    SortField(
-                        name,
-                        xcontent.as_str("field_sort", "order", spec.get("order", default)).lower(),
-                        _sort_missing(spec.get("missing")),
-                        None
-                        if unmapped is None
-                        else xcontent.as_str("field_sort", "unmapped_type", unmapped),
-                    )
-                )
-            else:
-                raise ParsingError(f"[sort] failed to parse field [{name}]")
-        else:
-            raise ParsingError(
-                "malformed sort format, within the sort array, an object, or an "
-                "actual string are allowed"
-            )
-    for s in out:
-        if s.order not in ("asc", "desc"):
-            raise IllegalArgumentError(f"Unknown SortOrder [{s.order}]")
-    return tuple(out)
-
-
-def _sort_missing(value: Any) -> Any:
-    if isinstance(value, Mapping | list):
-        raise xcontent.wrong_type("field_sort", "missing", value)
-    return value
-
-
-def _patterns(field: str, value: Any) -> tuple[str, ...]:
-    return tuple(
-        xcontent.as_str("_source", field, p) for p in xcontent.as_list("_source", field, value)
-    )
-
-
-def parse_source(raw: Any) -> SourceFilter:
-    if raw is None:
-        return SourceFilter()
-    if isinstance(raw, bool):
-        return SourceFilter(enabled=raw)
-    if isinstance(raw, str):
-        if raw in ("true", "false"):
-            return SourceFilter(enabled=raw == "true")
-        return SourceFilter(includes=tuple(p.strip() for p in raw.split(",") if p.strip()))
-    if isinstance(raw, list):
-        return SourceFilter(includes=_patterns("includes", raw))
-    if isinstance(raw, Mapping):
-        for key in raw:
-            if key not in ("includes", "include", "excludes", "exclude"):
-                raise ParsingError(f"Unknown key for a {xcontent.token(raw[key])} in [{key}].")
-        inc = raw.get("includes", raw.get("include", []))
-        exc = raw.get("excludes", raw.get("exclude", []))
-        return SourceFilter(
-            includes=_patterns("includes", inc), excludes=_patterns("excludes", exc)
-        )
-    raise ParsingError("[_source] unsupported value")
-
-
-def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
-    """``fields`` as an object (name → options) or, as ES also accepts, an array of one-key
-    objects (which keeps their order)."""
-    items: list[tuple[str, Any]] = []
-    if isinstance(raw, Mapping):
-        items = list(raw.items())
-    elif isinstance(raw, list):
-        for item in raw:
-            if not isinstance(item, Mapping) or len(item) != 1:
-                raise ParsingError(
-                    "If highlighter fields is an array it must contain objects containing a "
-                    "single field"
-                )
-            items.extend(item.items())
-    else:
-        raise xcontent.wrong_type("highlight", "fields", raw)
-    fields: dict[str, dict[str, Any]] = {}
-    for name, opts in items:
-        opts = {} if opts is None else dict(xcontent.as_object("highlight_field", name, opts))
-        for key in opts:
-            if key not in _HIGHLIGHT_FIELD_OPTIONS:
-                raise xcontent.unknown_field("highlight_field", key, _HIGHLIGHT_FIELD_OPTIONS)
-        for key in ("fragment_size", "number_of_fragments"):
-            if key in opts:
-                opts[key] = xcontent.as_int("highlight_field", key, opts[key])
-        fields[name] = opts
-    return fields
-
-
-# Every field ES's highlight parsers declare (options Isthmus does not apply are accepted and
-# ignored, as before): an unknown one is refused with its "did you mean". Both the request's
-# highlight and each field's options take the common options; then ``fields``, and per field
-# ``fragment_offset`` and ``matched_fields``.
-_HIGHLIGHT_COMMON = (
-    "pre_tags", "post_tags", "order", "highlight_filter", "fragment_size",
-    "number_of_fragments", "encoder", "tags_schema", "require_field_match", "boundary_scanner",
-    "boundary_max_scan", "boundary_chars", "boundary_scanner_locale", "type", "fragmenter",
-    "no_match_size", "force_source", "phrase_limit", "max_analyzed_offset", "options",
-    "highlight_query",
-)  # fmt: skip
-_HIGHLIGHT_FIELDS = ("fields", *_HIGHLIGHT_COMMON)
-_HIGHLIGHT_FIELD_OPTIONS = (*_HIGHLIGHT_COMMON, "fragment_offset", "matched_fields")
-
-
-def _parse_highlight(raw: Any) -> Highlight:
-    if isinstance(raw, Mapping):
-        for key in raw:
-            if key not in _HIGHLIGHT_FIELDS:
-                raise xcontent.unknown_field("highlight", key, _HIGHLIGHT_FIELDS)
-    if not isinstance(raw, Mapping) or "fields" not in raw:
-        raise ParsingError("[highlight] requires a [fields] object")
-    fields = _highlight_fields(raw["fields"])
-    pre = xcontent.as_list("highlight", "pre_tags", raw.get("pre_tags") or ["<em>"])
-    post = xcontent.as_list("highlight", "post_tags", raw.get("post_tags") or ["</em>"])
-    return Highlight(
-        fields=fields,
-        pre_tags=tuple(xcontent.as_str("highlight", "pre_tags", t) for t in pre),
-        post_tags=tuple(xcontent.as_str("highlight", "post_tags", t) for t in post),
-        fragment_size=xcontent.as_int("highlight", "fragment_size", raw.get("fragment_size", 100)),
-        number_of_fragments=xcontent.as_int(
-            "highlight", "number_of_fragments", raw.get("number_of_fragments", 5)
-        ),
-        require_field_match=xcontent.as_bool(
-            "highlight", "require_field_match", raw.get("require_field_match", True)
-        ),
-    )
-
-
-def _track_total_hits(raw: Any) -> bool | int:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw in ("true", "false"):
-        return raw == "true"
-    value = _int("track_total_hits", raw)
-    if value < -1:
-        raise IllegalArgumentError(
-            f"[track_total_hits] parameter must be positive or equals to -1, got {value}"
-        )
-    return value
-
-
-def _timeout_ms(raw: Any) -> int | None:
-    if raw is None:
-        return None
-    from isthmus.settings.values import parse_time
-
-    try:
-        return parse_time(raw).millis
-    except ValueError:
-        raise ParsingError(
-            f"failed to parse setting [timeout] with value [{raw}] as a time value"
-        ) from None
 
 
 def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> SearchRequest:
@@ -561,74 +347,6 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
     )
-
-
-def parse_indices_boost(raw: list[Any]) -> tuple[tuple[str, float], ...]:
-    """``[{"index": boost}, ...]``: one index, alias or pattern per object, ES's token errors."""
-    out = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            raise ParsingError(
-                f"Expected [START_OBJECT] in [indices_boost] but found [{xcontent.token(item)}]"
-            )
-        if not item:
-            raise ParsingError("Expected [FIELD_NAME] in [indices_boost] but found [END_OBJECT]")
-        name, boost = next(iter(item.items()))
-        if isinstance(boost, bool) or not isinstance(boost, int | float):
-            raise ParsingError(
-                f"Expected [VALUE_NUMBER] in [indices_boost] but found [{xcontent.token(boost)}]"
-            )
-        if len(item) > 1:
-            raise ParsingError("Expected [END_OBJECT] in [indices_boost] but found [FIELD_NAME]")
-        out.append((name, float(boost)))
-    return tuple(out)
-
-
-def _pre_filter_shard_size(params: Mapping[str, str]) -> int | None:
-    raw = params.get("pre_filter_shard_size")
-    if raw is None:
-        return None
-    value = _int("pre_filter_shard_size", raw)
-    if value < 1:
-        raise IllegalArgumentError("preFilterShardSize must be >= 1")
-    return value
-
-
-def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int | None:
-    """``terminate_after`` (URL parameter over body): the documents each shard collects at most;
-    0 means no limit (ES's default), a negative count is refused."""
-    raw = params.get("terminate_after", body.get("terminate_after"))
-    if raw is None:
-        return None
-    value = _int("terminate_after", raw)
-    if value < 0:
-        raise IllegalArgumentError("terminateAfter must be > 0")
-    return value or None
-
-
-def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool:
-    if name in body:
-        return xcontent.as_bool("search", name, body[name])
-    return params.get(name) == "true"
-
-
-def _stored_fields(raw: Any) -> tuple[tuple[str, ...] | None, bool]:
-    """``stored_fields``: a name or a list (URL: comma-separated); ``_none_`` alone disables
-    stored and metadata fields."""
-    if raw is None:
-        return None, False
-    if isinstance(raw, str):
-        names = tuple(p.strip() for p in raw.split(",") if p.strip())
-    else:
-        names = tuple(
-            xcontent.as_str("search", "stored_fields", n)
-            for n in xcontent.as_list("search", "stored_fields", raw)
-        )
-    if "_none_" in names:
-        if len(names) > 1:
-            raise IllegalArgumentError("cannot combine _none_ with other fields")
-        return (), True
-    return names, False
 
 
 def query_of(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> dsl.Query | None:
