@@ -4,8 +4,10 @@
 the shards as they were when the PIT opened, answers with ``pit_id``, and pages with
 ``search_after`` through ES's implicit ``_shard_doc`` tiebreaker; ``close_point_in_time`` frees
 every shard context (404 once nothing is left to free). ES's validation errors, keep-alive and
-context limits, expired ids; a PIT is usable by whoever may read its indices (ES binds scrolls to
-their user, not PITs), and not by a user who may not.
+context limits, expired ids; a PIT is bound to the subject that opened it, as scrolls are (the
+issue asks for it; ES itself lets anyone who may read the indices use the id): another user,
+even one who may read the indices, meets ES's 404 for a missing context, and one who may not read
+them its 403.
 """
 
 from __future__ import annotations
@@ -274,17 +276,25 @@ def test_index_filter_skips_shards(es: Elasticsearch) -> None:
     es.close_point_in_time(id=opened["id"])
 
 
-def test_usable_by_whoever_may_read_its_indices(secured: NodeProcess, es: Elasticsearch) -> None:
+def test_bound_to_the_subject_that_opened_it(secured: NodeProcess, es: Elasticsearch) -> None:
     pit = es.open_point_in_time(index=INDEX, keep_alive="1m").body["id"]
     reader, outsider = _as(secured, "reader"), _as(secured, "outsider")
-    assert reader.search(pit={"id": pit}).body["hits"]["total"]["value"] == 20
+    # Holding the id is not enough: another user meets a missing context, never "not yours".
+    status, body = api_error(lambda: reader.search(pit={"id": pit}))
+    assert status == 404
+    assert body["error"]["root_cause"][0]["type"] == "search_context_missing_exception"
     status, body = api_error(lambda: outsider.search(pit={"id": pit}))
     assert status == 403
     assert body["error"]["type"] == "security_exception"
     assert INDEX in body["error"]["reason"]
+    # Nor may another user free it; its owner still can use it.
+    status, _ = api_error(lambda: reader.close_point_in_time(id=pit))
+    assert status == 404
+    assert es.search(pit={"id": pit}).body["hits"]["total"]["value"] == 20
     opened = reader.open_point_in_time(index=INDEX, keep_alive="1m").body
     assert opened["_shards"]["successful"] == 2
+    assert reader.search(pit={"id": opened["id"]}).body["hits"]["total"]["value"] == 20
     status, body = api_error(lambda: outsider.open_point_in_time(index=INDEX, keep_alive="1m"))
     assert status == 403
-    es.close_point_in_time(id=pit)
+    assert es.close_point_in_time(id=pit)["num_freed"] == 2
     reader.close_point_in_time(id=opened["id"])

@@ -42,6 +42,7 @@ from isthmus.errors import (
 from isthmus.search import dsl
 from isthmus.search.pit_wire import OpenReadersResponse
 from isthmus.search.point_in_time import LocalShardRef, PitId, RemotePart, check_open
+from isthmus.security.ownership import Owner
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
@@ -82,7 +83,9 @@ class PointInTimeActions(PitSearching):
         refs: list[LocalShardRef] = []
         total = skipped = 0
         if grouped.local is not None or not grouped.is_cross_cluster:
-            refs, total, skipped = await self._open_local(local_expr, params, keep_ms, index_filter)
+            refs, total, skipped = await self._open_local(
+                local_expr, params, keep_ms, index_filter, subject
+            )
         remote_parts: list[RemotePart] = []
         position = len(refs)
         forwarded = {k: params[k] for k in _OPEN_FORWARDED if k in params}
@@ -108,7 +111,7 @@ class PointInTimeActions(PitSearching):
             skipped += answer.skipped
         if failure is not None:
             # Nothing half-open stays behind a failed open.
-            self._free_local(refs)
+            self._free_local(refs, subject)
             for alias, answer in opened:
                 await self._free_remote(alias, answer.id, subject)
             raise failure
@@ -124,9 +127,10 @@ class PointInTimeActions(PitSearching):
         params: Mapping[str, str],
         keep_ms: int,
         index_filter: Mapping[str, Any] | None,
+        subject: Subject | None,
     ) -> tuple[list[LocalShardRef], int, int]:
-        """Reader contexts on this cluster's shards: their refs, the shard total and how many
-        shards the index filter skipped."""
+        """Reader contexts on this cluster's shards, ``subject``'s: their refs, the shard total
+        and how many shards the index filter skipped."""
         targets = self.search._targets(expression, params)
         candidates = []
         for target in sorted(targets, key=lambda t: t.index.name):
@@ -159,7 +163,7 @@ class PointInTimeActions(PitSearching):
             # shard fails, which ES reports as its open_pit phase failing.
             if readers:
                 check_keep_alive(keep_ms, self.search._max_keep_alive_ms())
-            ids = self.store.open(readers, self._max_open())
+            ids = self.store.open(readers, self._max_open(), owner=Owner.of(subject))
         except IsthmusError as exc:
             failures = [_ShardFailure(r.index.name, r.shard, exc) for r in readers]
             if not failures:
@@ -178,7 +182,7 @@ class PointInTimeActions(PitSearching):
     async def close(self, body: Any, subject: Subject | None) -> tuple[int, dict[str, Any]]:
         """``DELETE /_pit``: every context of the id freed; 404 when none was."""
         pit_id = PitId.decode(_close_id(body))
-        freed = self._free_local(pit_id.local)
+        freed = self._free_local(pit_id.local, subject)
         for part in pit_id.remote:
             freed += await self._free_remote(part.alias, part.id, subject)
         succeeded = freed == pit_id.shard_contexts

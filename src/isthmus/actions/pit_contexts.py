@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 import tantivy
 
 from isthmus.errors import SearchContextMissingError, TooManyPitContextsError
+from isthmus.security.ownership import Owner
 
 if TYPE_CHECKING:
     from isthmus.cluster.metadata import IndexMetadata
     from isthmus.index.schema import IndexSchema
+    from isthmus.security.authz import Subject
 
 MAX_OPEN_PIT_SETTING = "search.max_open_pit_context"
 
@@ -47,6 +49,7 @@ class ReaderContext:
     keep_alive_ms: int
     expires_at: float
     context_id: int = 0
+    owner: Owner | None = None  # who opened it: only that subject may search or free it
     _doc_bases: list[int] | None = field(default=None, repr=False)
     _bases_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -93,8 +96,11 @@ class PitStore:
         for key in [k for k, c in self._contexts.items() if c.expires_at <= now]:
             del self._contexts[key]
 
-    def open(self, readers: list[ReaderContext], max_open: int) -> list[int]:
-        """Keep ``readers`` (all or none: ES's 429 past ``max_open``); their numbers."""
+    def open(
+        self, readers: list[ReaderContext], max_open: int, *, owner: Owner | None
+    ) -> list[int]:
+        """Keep ``readers`` (all or none: ES's 429 past ``max_open``) as ``owner``'s; their
+        numbers."""
         self.expire()
         if len(self._contexts) + len(readers) > max_open:
             raise TooManyPitContextsError(
@@ -104,28 +110,35 @@ class PitStore:
             )
         ids = []
         for reader in readers:
+            reader.owner = owner
             reader.context_id = next(self._ids)
             self._contexts[reader.context_id] = reader
             ids.append(reader.context_id)
         return ids
 
-    def find(self, session: str, context_id: int, keep_alive_ms: int | None) -> ReaderContext:
+    def find(
+        self, session: str, context_id: int, keep_alive_ms: int | None, subject: Subject | None
+    ) -> ReaderContext:
         """The context, its keep-alive renewed from now (``keep_alive_ms``: a new one); ES's
-        404 when it expired, was freed or belongs to another node session."""
+        404 when it expired, was freed, belongs to another node session or to another subject
+        (as for a scroll: holding the id is not enough, and "not yours" is never said)."""
         self.expire()
         reader = self._contexts.get(context_id) if session == self.session else None
-        if reader is None:
+        if reader is None or not Owner.may_access(reader.owner, subject):
             raise SearchContextMissingError(f"No search context found for id [{context_id}]")
         if keep_alive_ms is not None:
             reader.keep_alive_ms = keep_alive_ms
         reader.expires_at = self.clock() + reader.keep_alive_ms / 1000
         return reader
 
-    def free(self, session: str, context_id: int) -> bool:
+    def free(self, session: str, context_id: int, subject: Subject | None) -> bool:
+        """Free the context when ``subject`` owns it."""
         self.expire()
-        if session != self.session:
+        reader = self._contexts.get(context_id) if session == self.session else None
+        if reader is None or not Owner.may_access(reader.owner, subject):
             return False
-        return self._contexts.pop(context_id, None) is not None
+        del self._contexts[context_id]
+        return True
 
     def __len__(self) -> int:
         self.expire()

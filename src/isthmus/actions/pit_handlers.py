@@ -74,7 +74,7 @@ class PointInTimeHandlers:
         )
         keep_ms = self.pit._keep_alive_ms(request.keep_alive)
         refs, total, skipped = await self.pit._open_local(
-            expression, params, keep_ms, request.index_filter
+            expression, params, keep_ms, request.index_filter, ctx.caller
         )
         own_id = PitId(tuple(refs)).encode()
         return OpenReadersResponse(own_id, total, total - skipped, skipped, 0).to_payload()
@@ -91,7 +91,13 @@ class PointInTimeHandlers:
         params = dict(request.params)
         req = await self.pit.search.parse_off_loop(",".join(names) or None, request.body, params)
         partial = await self.pit._search_local(
-            pit_id.local, request.first_position, req, keep_ms, restrictions, request.cluster_alias
+            pit_id.local,
+            request.first_position,
+            req,
+            keep_ms,
+            restrictions,
+            request.cluster_alias,
+            subject=ctx.caller,
         )
         answer = RemoteSearchResponse(
             hits=self.pit.search.render_hits(req, partial, partial.hits, restrictions),
@@ -116,7 +122,7 @@ class PointInTimeHandlers:
             )
         request = FreeReadersRequest.from_payload(payload)
         pit_id = PitId.decode(request.id)
-        return FreeReadersResponse(self.pit._free_local(pit_id.local)).to_payload()
+        return FreeReadersResponse(self.pit._free_local(pit_id.local, ctx.caller)).to_payload()
 
 
 __all__ = ["PointInTimeHandlers"]

@@ -108,8 +108,10 @@ class PitParts:
         except IsthmusError as exc:
             part.fail(exc)
 
-    def _free_local(self, refs: tuple[LocalShardRef, ...] | list[LocalShardRef]) -> int:
-        return sum(self.store.free(r.session, r.context_id) for r in refs)
+    def _free_local(
+        self, refs: tuple[LocalShardRef, ...] | list[LocalShardRef], subject: Subject | None
+    ) -> int:
+        return sum(self.store.free(r.session, r.context_id, subject) for r in refs)
 
     async def _free_remote(self, alias: str, part_id: str, subject: Subject | None) -> int:
         """How many of the part's contexts the remote freed (0 when it cannot be reached, as

@@ -101,14 +101,16 @@ class PitSearching(PitParts):
         restrictions = self._authorize(subject, names)
         req = self.search.parse(",".join(names) or None, search_body, params)
         if not pit_id.remote:
-            partial = await self._search_local(pit_id.local, 0, req, keep_ms, restrictions)
+            partial = await self._search_local(
+                pit_id.local, 0, req, keep_ms, restrictions, subject=subject
+            )
             return await self._response(reference.id, req, partial, restrictions, started)
         parts: list[ClusterPart] = []
         jobs: list[Awaitable[None]] = []
         if pit_id.local:
             local = ClusterPart(LOCAL_CLUSTER, ",".join(names), skip_unavailable=False)
             parts.append(local)
-            jobs.append(self._local_part(local, pit_id.local, req, keep_ms, restrictions))
+            jobs.append(self._local_part(local, pit_id.local, req, keep_ms, restrictions, subject))
         remote_body = {**search_body, "from": 0, "size": req.from_ + req.size}
         forwarded = {k: params[k] for k in _SEARCH_FORWARDED if k in params}
         for rp in pit_id.remote:
@@ -150,8 +152,11 @@ class PitSearching(PitParts):
         keep_ms: int | None,
         restrictions: IndexRestrictions | None,
         cluster_alias: str | None = None,
+        *,
+        subject: Subject | None,
     ) -> PartialSearch:
-        """This cluster's contexts of a PIT searched, merged as one cluster's part."""
+        """This cluster's contexts of a PIT searched (``subject``'s own only), merged as one
+        cluster's part."""
         if keep_ms is not None and refs:
             try:  # each of ES's shards checks a search's keep-alive: all fail alike
                 check_keep_alive(keep_ms, self.search._max_keep_alive_ms())
@@ -169,12 +174,12 @@ class PitSearching(PitParts):
         state = self.search.cluster.state
         for ref in refs:
             try:
-                reader = self.store.find(ref.session, ref.context_id, keep_ms)
+                reader = self.store.find(ref.session, ref.context_id, keep_ms, subject)
                 current = state.indices.get(ref.index)
                 if current is None or current.uuid != reader.index.uuid or current.state != "open":
                     # ES frees a shard's reader contexts when the shard closes (the index was
                     # deleted or closed): the id then names a missing context.
-                    self.store.free(ref.session, ref.context_id)
+                    self.store.free(ref.session, ref.context_id, subject)
                     raise SearchContextMissingError(
                         f"No search context found for id [{ref.context_id}]"
                     )
@@ -295,10 +300,11 @@ class PitSearching(PitParts):
         req: SearchRequest,
         keep_ms: int | None,
         restrictions: IndexRestrictions | None,
+        subject: Subject | None,
     ) -> None:
         started = time.perf_counter()
         try:
-            partial = await self._search_local(refs, 0, req, keep_ms, restrictions)
+            partial = await self._search_local(refs, 0, req, keep_ms, restrictions, subject=subject)
         except IsthmusError as exc:
             part.fail(exc)
             return
