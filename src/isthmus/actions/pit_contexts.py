@@ -7,8 +7,9 @@ written, deleted or merged since (the files it reads stay mapped while it lives)
 contexts keep the ordered hits of one search instead (:mod:`isthmus.actions.scrolls`); both
 share the keep-alive rules (``search.max_keep_alive``, with ES's message).
 
-As in ES, a PIT's contexts are not bound to the user who opened it (only scrolls are): whoever
-may read its indices may search with it, and the search is authorized on those indices. The
+A PIT's contexts are bound to the subject that opened it, as scroll contexts are (ES binds only
+scrolls; the issue asks for PITs too): another subject holding the id meets a missing context,
+never "not yours", and every search is also authorized on the PIT's indices. The
 number of open contexts is bounded by ``search.max_open_pit_context``; each context lives
 ``keep_alive`` past its last use. An id of another node session (a restart) or of an expired or
 freed context is ES's ``search_context_missing_exception``.

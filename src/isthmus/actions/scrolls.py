@@ -2,7 +2,7 @@
 
 A scroll context keeps the ordered hits of one search so later pages come from the same point in
 time. It is bound to the subject that opened it (ES binds scroll and async-search ids to the
-authenticated user; not PIT ids, see :mod:`isthmus.actions.pit_contexts`): anyone else is told
+authenticated user; Isthmus binds PIT ids too, see :mod:`isthmus.actions.pit_contexts`): anyone else is told
 it does not exist, so an id never leaks what it searched. The number of open contexts is bounded by ``search.max_open_scroll_context`` and their
 keep-alive by ``search.max_keep_alive``, with ES's errors.
 
