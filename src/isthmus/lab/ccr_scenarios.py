@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from isthmus.lab.relay_config import RelayMode
-from isthmus.lab.scenarios import DoctorVerdict, Expected, Scenario
+from isthmus.lab.scenario_model import DoctorVerdict, Expected, Scenario
 from isthmus.lab.topology import INDEX, LabSpec
 from isthmus.wire.names import INDICES_STATS_ACTION, SHARD_CHANGES_ACTION
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 from isthmus.doctor.model import Side, Stage
 from isthmus.lab.faults import SNI_NAME
 from isthmus.lab.relay_config import RelayMode
-from isthmus.lab.scenarios import DoctorVerdict, EvidenceLevel, Expected, Scenario
+from isthmus.lab.scenario_model import DoctorVerdict, EvidenceLevel, Expected, Scenario
 from isthmus.lab.topology import ALIAS, LabSpec
 from isthmus.wire.names import REMOTE_CLUSTER_PROFILE
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from isthmus.lab.scenarios import KEY_ID, Scenario
+from isthmus.lab.scenario_model import KEY_ID, Scenario
 from isthmus.lab.topology import ALIAS, INDEX, Lab, LabError, _call
 
 
