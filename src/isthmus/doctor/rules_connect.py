@@ -8,12 +8,15 @@ remote (its remote cluster server, its transport port, its HTTP port or nothing)
 separates "wrong port" from "wrong CA". A bare connect failure (``connected: false``,
 ``skipped``, ``Unable to open any connections``) decides nothing: it is an undecided finding
 whose candidates the probes and logs decide.
+
+The families with rooms of their own: a TLS trust failure (:mod:`isthmus.doctor.rules_connect_tls`)
+and the alias pointed at the wrong port, with the fixes that name the right address
+(:mod:`isthmus.doctor.rules_connect_port`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from isthmus.doctor.advertised import (
     NO_MANAGED,
@@ -21,24 +24,26 @@ from isthmus.doctor.advertised import (
     advertised_finding,
     applies,
 )
-from isthmus.doctor.commands import (
-    renew_server_certificate,
-    trust_current_ca,
-    trust_remote_ca,
-)
 from isthmus.doctor.model import (
     Confidence,
     Evidence,
-    Finding,
     Fix,
     Outcome,
     Side,
     Stage,
     StageResult,
 )
+from isthmus.doctor.rules_connect_port import (
+    CONNECTION_STAGES,
+    passed_before,
+    port_fix,
+    simple_fix,
+    stopped,
+    wrong_port_result,
+)
+from isthmus.doctor.rules_connect_tls import trust_result
 from isthmus.doctor.rules_context import (
     AliasContext,
-    failed,
     finding,
     new_key_steps,
     passed,
@@ -74,14 +79,11 @@ from isthmus.doctor.rules_texts import (
     UNREACHABLE,
     WRONG_KEY_TYPE,
     WRONG_PROFILE,
-    Text,
-    TrustFailure,
     find,
     is_generic_connect,
     trust_failures,
 )
 
-CONNECTION_STAGES = (Stage.DNS, Stage.TCP, Stage.PROTOCOL, Stage.TLS, Stage.HANDSHAKE)
 _LATER = (
     WRONG_KEY_TYPE,
     UNABLE_TO_AUTHENTICATE,
@@ -95,8 +97,6 @@ _LATER = (
     CERT_MODEL_UNAUTHORIZED,
     INDEX_NOT_FOUND,
 )
-RCS_CA_SETTING = "xpack.security.remote_cluster_client.ssl.certificate_authorities"
-TRANSPORT_CA_SETTING = "xpack.security.transport.ssl.certificate_authorities"
 
 
 def check_connection(ctx: AliasContext) -> list[StageResult]:
@@ -144,25 +144,14 @@ def connection_went_through(ctx: AliasContext) -> Evidence | None:
     return None
 
 
-def _before(stage: Stage, source: str) -> list[StageResult]:
-    ev = Evidence(source, f"the connection got as far as {stage.value}")
-    return [passed(s, ev) for s in CONNECTION_STAGES if s.order < stage.order]
-
-
-def _stopped(f: Finding, source: str) -> list[StageResult]:
-    """``f`` failing its stage, every connection stage before it passed (``source`` went that
-    far)."""
-    return [*_before(f.stage, source), failed(f)]
-
-
 def _failure(ctx: AliasContext) -> list[StageResult]:
     texts = list(ctx.texts)
     kind = ctx.address_kind()
     addr = ", ".join(ctx.addresses)
     # An address no remote node publishes is normal behind a proxy: it accuses the alias only
     # when the connection was refused there.
-    wrong_port = _wrong_port_result(ctx, kind) if kind and kind[0] != "unknown" else None
-    unknown = _wrong_port_result(ctx, kind) if kind and kind[0] == "unknown" else None
+    wrong_port = wrong_port_result(ctx, kind) if kind and kind[0] != "unknown" else None
+    unknown = wrong_port_result(ctx, kind) if kind and kind[0] == "unknown" else None
 
     hit = find(texts, WRONG_PROFILE)
     if hit is not None and ctx.has_credentials:
@@ -174,18 +163,18 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
             "port: the remote cluster handshake requires the [_remote_cluster] profile and got "
             f"[{hit[1].group('got')}]",
-            fix=_port_fix(ctx),
+            fix=port_fix(ctx),
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
     if hit is not None:
         f = said(
             hit,
             "handshake_wrong_profile",
             f"[{ctx.alias}] reaches {addr}, the remote's transport port: the remote cluster "
             f"handshake requires the [_remote_cluster] profile and got [{hit[1].group('got')}]",
-            fix=_port_fix(ctx),
+            fix=port_fix(ctx),
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
     for pattern in (MISSING_AUTHN, HANDSHAKE_UNAUTHORIZED):
         hit = find(texts, pattern)
         if hit is None:
@@ -197,10 +186,10 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 f"[{ctx.alias}] has a cross-cluster API key but {addr} is the remote's transport "
                 "port: the transport authenticates the handshake as a certificate-model (or "
                 "anonymous) caller and refuses it",
-                fix=_port_fix(ctx),
+                fix=port_fix(ctx),
                 ruled_out=("api_key_invalid",),
             )
-            return _stopped(f, hit[0].source)
+            return stopped(f, hit[0].source)
         if pattern is HANDSHAKE_UNAUTHORIZED:
             f = said(
                 hit,
@@ -214,7 +203,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                     Side.LOCAL,
                 ),
             )
-            return _stopped(f, hit[0].source)
+            return stopped(f, hit[0].source)
     hit = find(texts, MISSING_HEADER)
     if hit is not None:
         # TLS worked (the certificate model's transport trust accepted the server), and the
@@ -234,10 +223,10 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 Side.LOCAL,
             ),
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
 
     for text, tf in trust_failures(texts):
-        return [*_before(Stage.TLS, text.source), *_trust_result(ctx, text, tf, kind)]
+        return [*passed_before(Stage.TLS, text.source), *trust_result(ctx, text, tf, kind)]
 
     hit = find(texts, CLIENT_CERT_REQUIRED)
     if hit is not None:
@@ -256,9 +245,9 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                     "the remote's GET /_nodes (--remote URL): is the address its transport port?",
                     "the remote's log: 'Empty client certificate chain' on profile=default",
                 ),
-                fix=_port_fix(ctx),
+                fix=port_fix(ctx),
             )
-            return [*_before(Stage.TLS, hit[0].source), undecided(Stage.PROTOCOL, f)]
+            return [*passed_before(Stage.TLS, hit[0].source), undecided(Stage.PROTOCOL, f)]
         f = finding(
             "tls_client_certificate_required",
             f"the server at {addr} requires a client certificate the local cluster does not send",
@@ -269,14 +258,14 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 Side.LOCAL,
             ),
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
 
     # Sniff mode: the seed answered, a node's advertised address did not (before the texts
     # below, which would blame the seed for the advertised address's refusal or timeout).
     advertised = advertised_failure(ctx)
     if advertised is not None:
         f = advertised_finding(ctx, advertised)
-        return _stopped(f, f.evidence[0].source)
+        return stopped(f, f.evidence[0].source)
 
     # Texts that name their cause (at the cause's stage).
     simple = (
@@ -302,9 +291,9 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             hit,
             code,
             f"[{ctx.alias}] → {addr}: {hit[1].group(0)}",
-            fix=_simple_fix(ctx, code),
+            fix=simple_fix(ctx, code),
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
 
     hit = find(texts, CONNECT_TIMEOUT)
     if hit is not None:
@@ -341,7 +330,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
                 "the remote's log: did the connection reach it, and why did it close it?",
             ),
         )
-        return [*_before(Stage.PROTOCOL, hit[0].source), undecided(Stage.PROTOCOL, f)]
+        return [*passed_before(Stage.PROTOCOL, hit[0].source), undecided(Stage.PROTOCOL, f)]
     if hit is not None:
         f = said(
             hit,
@@ -349,7 +338,7 @@ def _failure(ctx: AliasContext) -> list[StageResult]:
             f"the remote at {addr} closed the connection during the handshake",
             confidence=Confidence.LIKELY,
         )
-        return _stopped(f, hit[0].source)
+        return stopped(f, hit[0].source)
 
     if wrong_port is not None:
         return wrong_port
@@ -395,262 +384,6 @@ def _unexplained(ctx: AliasContext) -> StageResult:
         ),
     )
     return undecided(Stage.TCP, f)
-
-
-def _wrong_port_result(
-    ctx: AliasContext, kind: tuple[str, list[str]] | None
-) -> list[StageResult] | None:
-    """With the remote's _nodes: the alias points at a port that cannot work for its model."""
-    if kind is None:
-        return None
-    what, nodes = kind
-    addr = ", ".join(ctx.addresses)
-    ev = Evidence("remote GET /_nodes", f"{addr} is the {what} address of {nodes or 'no node'}")
-    servers = ctx.remote_server_addresses()
-    if ctx.has_credentials and what == "transport":
-        f = finding(
-            "transport_port_with_credentials",
-            f"[{ctx.alias}] uses a cross-cluster API key but points at {addr}, the transport "
-            f"port of remote node(s) {nodes}; the remote cluster server is at {servers or 'n/a'}",
-            evidence=(ev,),
-            fix=_port_fix(ctx),
-        )
-        return _stopped(f, "remote GET /_nodes")
-    if what == "http":
-        f = finding(
-            "http_port",
-            f"{addr} is the HTTP port of {nodes}",
-            evidence=(ev,),
-            fix=_port_fix(ctx),
-        )
-        return _stopped(f, "remote GET /_nodes")
-    if what == "unknown":
-        f = finding(
-            "tcp_refused",
-            f"[{ctx.alias}] points at {addr}, which no remote node publishes; the remote "
-            f"cluster server is at {servers or 'not enabled'}",
-            side=Side.LOCAL,
-            evidence=(ev,),
-            confidence=Confidence.LIKELY,
-            fix=_port_fix(ctx),
-        )
-        return _stopped(f, "remote GET /_nodes")
-    return None
-
-
-def _trust_result(
-    ctx: AliasContext, text: Text, tf: TrustFailure, kind: tuple[str, list[str]] | None
-) -> list[StageResult]:
-    ev = (text_evidence(text),)
-    addr = ", ".join(ctx.addresses)
-    if tf.expired or tf.not_yet_valid:
-        code = "tls_expired" if tf.expired else "tls_not_yet_valid"
-        f = finding(
-            code,
-            f"the certificate [{tf.subject}] at {addr} is valid from {tf.not_before} to "
-            f"{tf.not_after}; the local node's time is {tf.now}",
-            evidence=ev,
-            fix=Fix(
-                "issue a new certificate for the remote's server (or fix the clock that is wrong)",
-                renew_server_certificate(_server_ssl(ctx), *_cert_names(tf)),
-                Side.REMOTE,
-            ),
-        )
-        return [failed(f)]
-    if tf.signatures_differ:
-        f = finding(
-            "tls_ca_regenerated",
-            side=Side.LOCAL,  # the fix: trust the remote's new CA
-            message=f"the local side trusts a CA named [{tf.issuer}] but it is not the one that signed "
-            f"[{tf.subject}]: the CA was regenerated with the same name",
-            evidence=ev,
-            fix=Fix(
-                "copy the remote's current CA certificate to the local trust settings, restart",
-                trust_current_ca(_ca_setting(ctx), tf.issuer),
-                Side.LOCAL,
-            ),
-        )
-        return [failed(f)]
-    if tf.issuer_trusted:
-        f = finding(
-            "tls_hostname_mismatch",
-            f"the certificate [{tf.subject}] is trusted but names {list(tf.sans)}, not the "
-            f"dialled address {addr}",
-            evidence=ev,
-            confidence=Confidence.LIKELY,
-            fix=Fix(
-                "reissue the remote's certificate with the dialled name (or set the alias's "
-                f"server_name to a name among {list(tf.sans)})",
-                renew_server_certificate(_server_ssl(ctx), *_cert_names(tf, tf.peer)),
-                Side.REMOTE,
-            ),
-        )
-        return [failed(f)]
-    # An issuer the local context does not trust: a wrong CA, or the wrong port (whose
-    # certificate comes from another CA), or, without credentials, the remote cluster server
-    # reached with the certificate model's transport trust.
-    what = kind[0] if kind else None
-    nodes = kind[1] if kind else []
-    if ctx.has_credentials:
-        if what == "transport":
-            return _wrong_port_result(ctx, kind) or []
-        if what == "remote_cluster":
-            return [failed(_untrusted(ctx, tf, ev, nodes, RCS_CA_SETTING))]
-        f = finding(
-            "tls_untrusted_ca",
-            f"the local cluster does not trust [{tf.issuer}], which issued [{tf.subject}] at "
-            f"{addr} (context {tf.context})",
-            evidence=ev,
-            confidence=Confidence.POSSIBLE,
-            candidates=("tls_untrusted_ca", "transport_port_with_credentials"),
-            would_decide=(
-                "the remote's GET /_nodes (--remote URL): is the address its remote cluster "
-                "server or its transport port?",
-                "the remote's log: profile=_remote_cluster or profile=default on 'client did not trust'",
-            ),
-            fix=_untrusted(ctx, tf, ev, nodes, RCS_CA_SETTING).fix,
-        )
-        # Undecided from the earliest stage in question, the port (as the logs say it too).
-        return [undecided(Stage.PROTOCOL, replace(f, stage=Stage.PROTOCOL))]
-    if what == "remote_cluster":
-        f = finding(
-            "remote_cluster_port_without_credentials",
-            f"[{ctx.alias}] has no cross-cluster API key, so it uses the certificate model and "
-            f"its transport TLS, but {addr} is the remote cluster server of {nodes}",
-            evidence=(*ev, Evidence("remote GET /_nodes", f"{addr} is a remote cluster server")),
-            fix=Fix(
-                "add the cross-cluster API key to the keystore of every local node and reload",
-                new_key_steps(ctx),
-                Side.LOCAL,
-            ),
-        )
-        return _stopped(f, "remote GET /_nodes")
-    if what == "transport":
-        return [failed(_untrusted(ctx, tf, ev, nodes, TRANSPORT_CA_SETTING))]
-    # A key added to the keystore and never reloaded looks the same from REST; the keystores
-    # (--local-config) tell, and say it first when they hold the key.
-    readable = [names for _, names in ctx.local.keystore_names() if names is not None]
-    reload = () if readable else ("credentials_not_reloaded",)
-    f = finding(
-        "remote_cluster_port_without_credentials",
-        f"no cross-cluster API key for [{ctx.alias}]: the local cluster uses its transport TLS "
-        f"({tf.context}), which does not trust [{tf.issuer}]",
-        evidence=ev,
-        confidence=Confidence.POSSIBLE,
-        candidates=("remote_cluster_port_without_credentials", *reload, "tls_untrusted_ca"),
-        would_decide=(
-            "the remote's GET /_nodes (--remote URL): is the address its remote cluster server?",
-            f"the local keystore (--local-config DIR): is [{ctx.credential_setting}] there?",
-        ),
-        fix=Fix(
-            "if the remote uses API keys: add the cross-cluster key to the keystore and reload",
-            new_key_steps(ctx),
-            Side.LOCAL,
-        ),
-    )
-    return [undecided(Stage.PROTOCOL, f)]
-
-
-def _untrusted(
-    ctx: AliasContext, tf: TrustFailure, ev: tuple[Evidence, ...], nodes: list[str], setting: str
-) -> Finding:
-    ca_file = _remote_ca_file(ctx, tf.issuer)
-    return finding(
-        "tls_untrusted_ca",
-        f"the local cluster ({tf.context}) does not trust [{tf.issuer}], the CA that issued "
-        f"the remote's certificate [{tf.subject}]"
-        + (f"; it trusts only {list(tf.trusted_issuers)}" if tf.trusted_issuers else ""),
-        evidence=ev,
-        fix=Fix(
-            f"trust the remote's CA [{tf.issuer}] in {setting} on every local node, then restart",
-            trust_remote_ca(setting, tf.issuer, ca_file),
-            Side.LOCAL,
-        ),
-    )
-
-
-def _remote_ca_file(ctx: AliasContext, issuer: str | None) -> str | None:
-    if ctx.remote is None or issuer is None:
-        return None
-    certs = ctx.remote.body("GET /_ssl/certificates")
-    if isinstance(certs, list):
-        for c in certs:
-            if (
-                isinstance(c, Mapping)
-                and c.get("subject_dn") == issuer
-                and not c.get("has_private_key")
-            ):
-                return str(c.get("path"))
-    return None
-
-
-def _server_ssl(ctx: AliasContext) -> str:
-    """The ssl settings of the remote's server the alias reaches (for a new certificate)."""
-    if ctx.has_credentials:
-        return "xpack.security.remote_cluster_server.ssl"
-    return "xpack.security.transport.ssl"
-
-
-def _cert_names(
-    tf: TrustFailure, dialled: str | None = None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The names a new certificate keeps (the old one's SANs) plus the dialled address."""
-    import ipaddress
-
-    names = [san.split(":", 1)[1] for san in tf.sans if ":" in san]
-    dns: list[str] = []
-    ips: list[str] = []
-    for name in [*names, *([dialled] if dialled and not dialled.startswith("<") else [])]:
-        try:
-            ipaddress.ip_address(name.strip("[]"))
-        except ValueError:
-            dns.append(name)
-        else:
-            ips.append(name.strip("[]"))
-    return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))
-
-
-def _ca_setting(ctx: AliasContext) -> str:
-    return RCS_CA_SETTING if ctx.has_credentials else TRANSPORT_CA_SETTING
-
-
-def _port_fix(ctx: AliasContext) -> Fix:
-    servers = ctx.remote_server_addresses()
-    target = servers[0] if servers else "<the remote's remote_cluster_server.publish_address>"
-    key = "proxy_address" if ctx.mode == "proxy" else "seeds"
-    value = f'"{target}"' if ctx.mode == "proxy" else f'["{target}"]'
-    return Fix(
-        "point the alias at the remote cluster server port (default 9443), not the transport "
-        "or HTTP port",
-        (
-            "GET /_nodes/remote_cluster_server   # on the remote: remote_cluster_server.publish_address",
-            f'PUT /_cluster/settings {{"persistent": {{"cluster.remote.{ctx.alias}.{key}": {value}}}}}',
-        ),
-        Side.LOCAL,
-    )
-
-
-def _simple_fix(ctx: AliasContext, code: str) -> Fix | None:
-    if code == "http_port":
-        return _port_fix(ctx)
-    if code == "tcp_refused":
-        return Fix(
-            "check the address and that the remote cluster server listens there",
-            (
-                "GET /_nodes   # on the remote: remote_cluster_server.publish_address",
-                "remote_cluster_server.enabled: true   # on every remote node, if it is missing",
-            ),
-            Side.REMOTE,
-        )
-    if code in ("tcp_timeout", "tcp_reset"):
-        return Fix(
-            "open the route between the clusters (firewall, security groups, proxies)",
-            (),
-            Side.NETWORK,
-        )
-    if code == "dns_unresolvable":
-        return Fix("use a resolvable host name or an IP address in the alias", (), Side.LOCAL)
-    return None
 
 
 __all__ = ["CONNECTION_STAGES", "Outcome", "check_connection"]
