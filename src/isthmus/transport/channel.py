@@ -14,12 +14,16 @@ Ending: **closed** means we called :meth:`close`; **broken** means it ended on u
 reset, protocol error, TLS failure) and :attr:`broken_reason` says why. Either way every pending
 request fails with :class:`NodeDisconnectedError` and later requests with
 :class:`NodeNotConnectedError`.
+
+The rooms: reading the peer's frames and running its requests in
+:mod:`isthmus.transport.channel_events` (:class:`ChannelEvents`), driving TLS in
+:mod:`isthmus.transport.channel_tls` (:class:`ChannelTls`); both are bases of
+:class:`TransportChannel`, so a frame costs the same method calls as before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,42 +31,32 @@ from typing import TYPE_CHECKING, Any, cast
 
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.errors import (
-    ActionNotFoundTransportError,
     IsthmusError,
     NodeDisconnectedError,
     NodeNotConnectedError,
     ReceiveTimeoutTransportError,
-    TaskCancelledError,
 )
-from isthmus.security.tls_failures import TCP_TRANSPORT, TlsFailure, describe_failure
+from isthmus.security.tls_failures import TlsFailure
+from isthmus.transport.channel_events import ChannelEvents
 from isthmus.transport.channel_info import ENDED as _ENDED
 from isthmus.transport.channel_info import ChannelInfo as ChannelInfo
 from isthmus.transport.channel_info import ChannelState as ChannelState
+from isthmus.transport.channel_tls import ChannelTls
 from isthmus.transport.defences import ChannelDefences
 from isthmus.transport.sockets import apply_tcp_options
 from isthmus.transport.tls_session import TlsSession
 from isthmus.wire import (
     DEFAULT_LIMITS,
-    NEED_DATA,
     Connection,
-    ConnectionClosed,
-    ErrorResponse,
     FrameLimits,
     NodeIdentity,
     Ping,
-    ProtocolError,
-    RemoteProtocolError,
     Request,
-    Response,
-    WireError,
     should_compress,
 )
-from isthmus.wire.frames import HttpOnTransportError, StreamCorruptedError
 from isthmus.wire.names import CANCEL_ACTION, DEFAULT_PROFILE, HANDSHAKE_ACTIONS
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from isthmus.security.trust_diagnostics import TrustInfo
     from isthmus.settings.remote import TcpOptions
     from isthmus.transport.limits import InboundGuard
@@ -72,17 +66,13 @@ log = logging.getLogger("isthmus.transport")
 RequestHandler = Callable[["TransportChannel", Request], Awaitable[Any]]
 
 
-def _forget(running: dict[int, asyncio.Task[None]], request_id: int, _task: object) -> None:
-    running.pop(request_id, None)
-
-
 def _address(value: Any) -> str:
     if isinstance(value, tuple) and len(value) >= 2:
         return f"{value[0]}:{value[1]}"
     return "" if value is None else str(value)
 
 
-class TransportChannel(asyncio.Protocol):
+class TransportChannel(ChannelEvents, ChannelTls, asyncio.Protocol):
     """A multiplexed request/response channel over one TCP (optionally TLS) connection."""
 
     def __init__(
@@ -195,199 +185,6 @@ class TransportChannel(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writable.set()
 
-    # --- TLS -------------------------------------------------------------------------------------
-
-    def _decrypt(self, data: bytes) -> bytes:
-        assert self._tls is not None
-        try:
-            plain = self._tls.receive(data)
-        except ssl.SSLError as exc:
-            self.tls_failure = describe_failure(
-                exc,
-                server_side=self.server_side,
-                peer=self._peer_host(),
-                session=self._tls,
-                channel=self.describe(),
-                trust=self._trust,
-            )
-            # Logged here, once, on both sides: under ES's logger and with its text, so that a
-            # user (or the doctor) reading either cluster's log sees why the connection failed.
-            self._log_tls_failure(self.tls_failure)
-            self._flush_tls()  # the alert: the peer must see why we hang up
-            self._end(ChannelState.BROKEN, self.tls_failure.message, tls=True)
-            return b""
-        self._flush_tls()
-        if self._tls.handshake_done and self.state is ChannelState.CONNECTING:
-            self._set_open()
-        if self._tls.peer_closed and self.state not in _ENDED:
-            if plain:
-                self.connection.receive_data(plain)
-            self.connection.receive_data(b"")
-            self._process_events()
-            if self.state not in _ENDED:
-                self._end(ChannelState.BROKEN, "closed by peer")
-            return b""
-        return plain
-
-    def _log_tls_failure(self, failure: TlsFailure) -> None:
-        text = failure.log_message
-        if failure.cause_line:
-            text += "\n" + failure.cause_line
-        self._warn(logging.getLogger(failure.logger), text, "TLS failures")
-
-    def _warn(self, logger: logging.Logger, text: str, kind: str) -> None:
-        if self._defences is not None:
-            self._defences.warn(logger, text, kind)  # a peer may provoke this at will
-        else:
-            logger.warning("%s", text)
-
-    def _flush_tls(self) -> None:
-        assert self._tls is not None and self._transport is not None
-        out = self._tls.take_output()
-        if out:
-            self._transport.write(out)
-
-    # --- events ----------------------------------------------------------------------------------
-
-    def _process_events(self) -> None:
-        while self.state not in _ENDED:
-            try:
-                event = self.connection.next_event()
-            except StreamCorruptedError as exc:
-                self._not_transport(exc)
-                return
-            except RemoteProtocolError as exc:
-                self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True)
-                return
-            if event is NEED_DATA:
-                return
-            if isinstance(event, Request):
-                self._dispatch(event)
-            elif isinstance(event, Response):
-                self._resolve(event.request_id, event.payload, None)
-            elif isinstance(event, ErrorResponse):
-                self._resolve(event.request_id, None, event.error.to_exception(), event.error.node)
-            elif isinstance(event, ConnectionClosed):
-                self._end(ChannelState.BROKEN, "closed by peer")
-            else:
-                assert isinstance(event, Ping)
-                # The accepting side echoes pings: the connecting side measures liveness by
-                # hearing from its peer, which a frozen or black-holed peer cannot fake.
-                if self.server_side:
-                    self._write(self.connection.send(Ping()))
-
-    def _not_transport(self, exc: StreamCorruptedError) -> None:
-        """Bytes that are not the transport protocol (HTTP, TLS to a plaintext port, garbage),
-        handled as ES's TcpTransport does: an HTTP request gets ES's one-line answer as plain
-        bytes; anything else is logged as ES logs a StreamCorruptedException (no stack trace),
-        on either side (a connecting side that dialled an HTTP port reads an HTTP response)."""
-        if isinstance(exc, HttpOnTransportError) and self.server_side and self._transport:
-            self._transport.write(exc.close_reason.encode())
-            self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}")
-            return
-        text = f"{exc.close_reason}, [{self.describe()}], closing connection"
-        self._warn(logging.getLogger(TCP_TRANSPORT), text, "broken transport connections")
-        self._end(ChannelState.BROKEN, f"protocol error: {exc.close_reason}", error=True, tls=True)
-
-    def _resolve(
-        self,
-        request_id: int,
-        payload: Any,
-        error: IsthmusError | None,
-        error_node: str | None = None,
-    ) -> None:
-        entry = self._pending.pop(request_id, None)
-        if entry is None:
-            return  # its caller timed out or was cancelled: the late answer has no reader
-        action, future = entry
-        if future.done():
-            return
-        if error is not None:
-            name = self._node_name() or error_node or ""
-            error.remote_origin = f"[{name}][{self.remote_address}][{action}]"
-        if error is None:
-            future.set_result(payload)
-        else:
-            future.set_exception(error)
-
-    def _dispatch(self, request: Request) -> None:
-        if self._handler is None:
-            self._answer_error(request.request_id, ActionNotFoundTransportError(request.action))
-        elif self._tg is not None:
-            self._start(self._tg, request)  # serve() is running: no queue hop, one loop pass less
-        else:
-            self._inbox.put_nowait(request)
-
-    # --- handlers --------------------------------------------------------------------------------
-
-    async def serve(self) -> None:
-        """Run the handlers of incoming requests until the channel ends.
-
-        The channel's owner runs this in its TaskGroup; each handler runs in this coroutine's own
-        TaskGroup and is cancelled when the channel ends (its answer would have nowhere to go).
-        """
-        async with asyncio.TaskGroup() as tg:
-            self._tg = tg
-            try:
-                while (request := await self._inbox.get()) is not None:
-                    self._start(tg, request)
-            finally:
-                self._tg = None
-            for task in list(self._running.values()):
-                task.cancel()
-
-    def _start(self, tg: asyncio.TaskGroup, request: Request) -> None:
-        if request.action == CANCEL_ACTION:
-            self._cancel_inbound(request)
-            return
-        task = tg.create_task(self._handle(request), name=f"transport {request.action}")
-        self._running[request.request_id] = task
-        task.add_done_callback(functools.partial(_forget, self._running, request.request_id))
-
-    def _cancel_inbound(self, request: Request) -> None:
-        """The peer gave up on one of its requests: stop the work it started here."""
-        target = request.payload.get("request_id") if isinstance(request.payload, dict) else None
-        task = self._running.get(target) if isinstance(target, int) else None
-        if task is not None:
-            self.cancelled_inbound += 1
-            task.cancel()
-        self._write(
-            self.connection.send(Response(request.request_id, {"cancelled": task is not None}))
-        )
-
-    async def _handle(self, request: Request) -> None:
-        assert self._handler is not None
-        try:
-            payload = await self._handler(self, request)
-        except asyncio.CancelledError:
-            if self.state not in _ENDED:
-                # Cancelled at the peer's request: it no longer reads the answer, but the wire
-                # protocol wants one for every request.
-                self._answer_error(request.request_id, TaskCancelledError("task cancelled"))
-            raise
-        except IsthmusError as err:
-            self._answer_error(request.request_id, err)
-        except Exception as exc:
-            # A handler bug: logged here, once, and answered as a generic ES "exception".
-            log.exception("handler for [%s] from [%s] failed", request.action, self.remote_address)
-            self._answer_error(request.request_id, IsthmusError(f"{type(exc).__name__}: {exc}"))
-        else:
-            if self.state in _ENDED:
-                return
-            try:
-                self._write(self.connection.send(Response(request.request_id, payload)))
-            except ProtocolError as exc:
-                self._answer_error(
-                    request.request_id,
-                    IsthmusError(f"response to [{request.action}] failed: {exc.close_reason}"),
-                )
-
-    def _answer_error(self, request_id: int, err: IsthmusError) -> None:
-        if self.state in _ENDED:
-            return
-        wire = WireError.from_exception(err, node=self.local_name)
-        self._write(self.connection.send(ErrorResponse(request_id, wire)))
-
     # --- outbound --------------------------------------------------------------------------------
 
     async def wait_ready(self) -> None:
@@ -478,14 +275,6 @@ class TransportChannel(asyncio.Protocol):
         if self.state not in _ENDED:
             self._end(ChannelState.BROKEN, reason, error=True)
 
-    def fail_tls(self, failure: TlsFailure) -> None:
-        """Break the channel for a TLS failure found outside the session (its deadline)."""
-        if self.state in _ENDED:
-            return
-        self.tls_failure = failure
-        self._log_tls_failure(failure)
-        self._end(ChannelState.BROKEN, failure.message, error=True, tls=True)
-
     def refuse(self, request_id: int, err: IsthmusError) -> None:
         """Answer the peer's request ``request_id`` with ``err`` without running it."""
         self._answer_error(request_id, err)
@@ -493,11 +282,6 @@ class TransportChannel(asyncio.Protocol):
     @property
     def ended(self) -> bool:
         return self.state in _ENDED
-
-    @property
-    def tls_pending(self) -> bool:
-        """TLS is configured and its handshake has not completed."""
-        return self._tls is not None and self.state is ChannelState.CONNECTING
 
     async def wait_closed(self) -> None:
         await self._ended.wait()
@@ -517,6 +301,12 @@ class TransportChannel(asyncio.Protocol):
         self._ready.set()
         if self._defences is not None:
             self._defences.tls_established()
+
+    def _warn(self, logger: logging.Logger, text: str, kind: str) -> None:
+        if self._defences is not None:
+            self._defences.warn(logger, text, kind)  # a peer may provoke this at will
+        else:
+            logger.warning("%s", text)
 
     def _end(
         self, state: ChannelState, reason: str, *, error: bool = False, tls: bool = False
@@ -580,11 +370,6 @@ class TransportChannel(asyncio.Protocol):
             f"remoteAddress=/{self.remote_address}, profile={self.profile}}}"
         )
 
-    def _peer_host(self) -> str:
-        if self._server_hostname:
-            return self._server_hostname
-        return self.remote_address.rsplit(":", 1)[0]
-
     def silent_for(self) -> float:
         """Seconds since the peer last sent anything."""
         return self._clock.monotonic() - self.last_received
@@ -603,10 +388,6 @@ class TransportChannel(asyncio.Protocol):
         if self._handler_info is None or self._handler_info.remote_node is not self.remote_node:
             self._handler_info = self.info()
         return self._handler_info
-
-    def peer_chain(self) -> tuple[x509.Certificate, ...]:
-        """The certificates the peer sent (leaf first); empty without TLS or before it."""
-        return () if self._tls is None else self._tls.peer_chain()
 
     def info(self) -> ChannelInfo:
         conn = self.connection.info()
