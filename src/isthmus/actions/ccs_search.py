@@ -48,8 +48,9 @@ from isthmus.wire.names import QUERY_PHASE_ACTION, SEARCH_ACTION, SEARCH_SHARDS_
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
 
-# URL parameters a remote needs to run its part exactly as the coordinator would.
-_FORWARDED_PARAMS = (
+# URL parameters that change what a remote's part of a search matches and renders (also a
+# point in time's remote part: see actions/pit_search.py).
+SEARCH_RENDER_PARAMS = (
     "q",
     "terminate_after",
     "stored_fields",
@@ -66,11 +67,15 @@ _FORWARDED_PARAMS = (
     "track_scores",
     "version",
     "seq_no_primary_term",
+    "include_named_queries_score",
+)
+# URL parameters a remote needs to run its part exactly as the coordinator would.
+_FORWARDED_PARAMS = (
+    *SEARCH_RENDER_PARAMS,
     "ignore_unavailable",
     "allow_no_indices",
     "expand_wildcards",
     "ignore_throttled",
-    "include_named_queries_score",
     # Each cluster pre-filters its own shards (its skipped ones add up in `_shards.skipped`).
     "pre_filter_shard_size",
 )

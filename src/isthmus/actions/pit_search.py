@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from isthmus.actions.ccs_search import SEARCH_RENDER_PARAMS
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_parts import PitParts
 from isthmus.actions.scrolls import check_keep_alive
@@ -57,27 +58,6 @@ if TYPE_CHECKING:
     from isthmus.security.authz import Subject
 
 
-# Search parameters that change what a remote part renders.
-_SEARCH_FORWARDED = (
-    "q",
-    "df",
-    "default_operator",
-    "analyzer",
-    "analyze_wildcard",
-    "lenient",
-    "sort",
-    "_source",
-    "_source_includes",
-    "_source_excludes",
-    "track_scores",
-    "version",
-    "seq_no_primary_term",
-    "stored_fields",
-    "docvalue_fields",
-    "terminate_after",
-)
-
-
 class PitSearching(PitParts):
     # --- search ---------------------------------------------------------------------------------
 
@@ -112,7 +92,8 @@ class PitSearching(PitParts):
             parts.append(local)
             jobs.append(self._local_part(local, pit_id.local, req, keep_ms, restrictions, subject))
         remote_body = {**search_body, "from": 0, "size": req.from_ + req.size}
-        forwarded = {k: params[k] for k in _SEARCH_FORWARDED if k in params}
+        # What changes the remote part's hits (a PIT names no indices options: they are refused).
+        forwarded = {k: params[k] for k in SEARCH_RENDER_PARAMS if k in params}
         for rp in pit_id.remote:
             part = ClusterPart(
                 rp.alias, ",".join(rp.indices), skip_unavailable=self._skips(rp.alias)
