@@ -254,3 +254,41 @@ def test_concurrent_rollovers_of_a_stream_all_roll(es: Elasticsearch) -> None:
     assert len({a["new_index"] for a in answers}) == 6
     (ds,) = es.indices.get_data_stream(name="rv8roll-x")["data_streams"]
     assert ds["generation"] == 7
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        (
+            {"if_seq_no": 0, "if_primary_term": 1},
+            "create operations do not support compare and set. use index instead",
+        ),
+        (
+            {"version": 2, "version_type": "external"},
+            "create operations only support internal versioning. use index instead",
+        ),
+        (
+            {"op_type": "index", "version": 2, "version_type": "external"},
+            "an id must be provided if version type or value are set",
+        ),
+    ],
+    ids=["compare-and-set", "external-version", "index-without-id"],
+)
+def test_a_generated_id_refuses_what_es_refuses(
+    es: Elasticsearch, params: dict[str, Any], problem: str
+) -> None:
+    # POST /<index>/_doc is a create with a generated id (ES's IndexRequest.validate).
+    idx = "rv8-autoid"
+    status, kind, reason = error_of(lambda: es.index(index=idx, document={"a": 1}, **params))
+    assert (status, kind, reason) == (
+        400,
+        "action_request_validation_exception",
+        f"Validation Failed: 1: {problem};",
+    )
+    status, kind, reason = error_of(
+        lambda: es.create(index=idx, id="1", document={"a": 1}, version=2)
+    )
+    assert reason == (
+        "Validation Failed: 1: create operations do not support explicit versions. use index "
+        "instead;"
+    )

@@ -75,11 +75,43 @@ def check_retry_on_conflict(value: int) -> int:
     return value
 
 
-def check_versioning(version: int | None, version_type: str | None) -> str:
-    """Validate ``version``/``version_type`` as ES does; returns the version type."""
+def check_index_request(
+    op_type: str,
+    doc_id: str | None,
+    version: int | None,
+    version_type: str,
+    if_seq_no: int | None,
+    if_primary_term: int | None,
+) -> None:
+    """The first checks of ES's IndexRequest.validate, in its order (before the versioning and
+    compare-and-set ones of :func:`check_versioning`): a create, which is what a generated id
+    is, takes no external versioning, no version and no compare-and-set; without an id no
+    version may be set."""
+    problem = None
+    if op_type == "create":
+        if version_type != "internal":
+            problem = "create operations only support internal versioning. use index instead"
+        elif version is not None:
+            problem = "create operations do not support explicit versions. use index instead"
+        elif if_seq_no is not None or if_primary_term is not None:
+            problem = "create operations do not support compare and set. use index instead"
+    if problem is None and doc_id is None and (version_type != "internal" or version is not None):
+        problem = "an id must be provided if version type or value are set"
+    if problem is not None:
+        raise ActionRequestValidationError(f"Validation Failed: 1: {problem};")
+
+
+def version_type_of(version_type: str | None) -> str:
+    """A ``version_type`` parameter as ES parses it (VersionType.fromString)."""
     vtype = (version_type or "internal").lower()
     if vtype not in ("internal", "external", "external_gte"):
         raise IllegalArgumentError(f"No version type match [{version_type}]")
+    return vtype
+
+
+def check_versioning(version: int | None, version_type: str | None) -> str:
+    """Validate ``version``/``version_type`` as ES does; returns the version type."""
+    vtype = version_type_of(version_type)
     if version is not None and vtype == "internal":
         raise ActionRequestValidationError(
             "Validation Failed: 1: internal versioning can not be used for optimistic "

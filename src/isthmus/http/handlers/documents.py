@@ -17,9 +17,11 @@ import orjson
 from isthmus import xcontent
 from isthmus.actions.document_items import (
     WriteItem,
+    check_index_request,
     check_retry_on_conflict,
     check_versioning,
     parse_json_object,
+    version_type_of,
     write_response,
 )
 from isthmus.cluster.data_streams import stream
@@ -266,8 +268,8 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
         return Response(status, body)
 
     async def index_doc(req: Request) -> Response:
-        seq, term = _cond(req)
-        version, vtype = _versioning(req)
+        version = int_param(req, "version")
+        vtype_name = version_type_of(req.params.get("version_type"))
         # ES's POST /{index}/_doc (the id generated) defaults to op_type create: it can write
         # to a data stream.
         op_type = req.params.get("op_type", "index" if "id" in req.path_params else "create")
@@ -278,6 +280,16 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
             if req.path.rstrip("/").split("/")[-2] == "_create" or op_type == "create"
             else "index"
         )
+        check_index_request(
+            action,
+            req.path_params.get("id"),
+            version,
+            vtype_name,
+            int_param(req, "if_seq_no"),
+            int_param(req, "if_primary_term"),
+        )
+        seq, term = _cond(req)
+        version, vtype = _versioning(req)
         source = parse_json_object(req.body) if req.has_body else None
         raw = req.body.strip() if source is not None else None
         if source is None:
