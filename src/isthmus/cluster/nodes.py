@@ -337,14 +337,16 @@ class DiscoveryNodes:
     def _resolve_pair(self, spec: str, chosen: set[str]) -> None:
         key, _, value = spec.partition(":")
         test: Callable[[DiscoveryNode], bool] | None = None
+        # ``data`` matches any node that can hold data; a tier (``data_hot``) its own role or
+        # the generic ``data``; any other known role exactly; ``coordinating_only`` no role.
         if key == "data":
             test = lambda n: n.can_contain_data  # noqa: E731
-        elif key == "master":
-            test = lambda n: n.is_master_eligible  # noqa: E731
-        elif key == "coordinating_only":
-            test = lambda n: not n.roles  # noqa: E731
+        elif key in DATA_ROLES:
+            test = lambda n: n.has_role(key) or n.has_role("data")  # noqa: E731
         elif key in ROLE_LETTERS:
             test = lambda n: n.has_role(key)  # noqa: E731
+        elif key == "coordinating_only":
+            test = lambda n: not n.roles  # noqa: E731
         if test is not None:
             matched = {n.id for n in self.nodes if test(n)}
             if _parse_filter_bool(value):
