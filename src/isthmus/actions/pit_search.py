@@ -20,6 +20,7 @@ from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_parts import PitParts
 from isthmus.actions.scrolls import check_keep_alive
 from isthmus.actions.search_collapse import collapse_hits
+from isthmus.actions.search_dfs import DfsShard, dfs_phase, needs_dfs
 from isthmus.actions.search_query_phase import _terminated_early
 from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.actions.search_targets import (
@@ -40,6 +41,7 @@ from isthmus.errors import (
 )
 from isthmus.search import ccs_merge
 from isthmus.search.ccs_merge import ClusterPart, ClusterStatus
+from isthmus.search.index_field import qualified_index
 from isthmus.search.pit_wire import ReaderQueryRequest
 from isthmus.search.point_in_time import (
     LocalShardRef,
@@ -153,6 +155,7 @@ class PitSearching(PitParts):
         keys: list[tuple[str, int]] = []
         mappings = {}
         state = self.search.cluster.state
+        found: list[tuple[LocalShardRef, ReaderContext]] = []
         for ref in refs:
             try:
                 reader = self.store.find(ref.session, ref.context_id, keep_ms, subject)
@@ -167,6 +170,23 @@ class PitSearching(PitParts):
             except SearchContextMissingError as exc:
                 failures.append(_ShardFailure(ref.index, ref.shard, exc))
                 continue
+            found.append((ref, reader))
+        term_stats = None
+        if needs_dfs(req):
+            dfs_shards = [
+                DfsShard(
+                    qualified_index(cluster_alias, reader.index.name),
+                    reader.schema,
+                    reader.searcher,
+                    reader.index.mapping,
+                    list(reader.filters) if reader.filters else None,
+                    _restriction(restrictions, reader.index.name),
+                    now_ms,
+                )
+                for _ref, reader in found
+            ]
+            req, term_stats = await dfs_phase(self.search.indices.run_search, req, dfs_shards)
+        for ref, reader in found:
             meta = reader.index
             mappings[meta.name] = meta.mapping
             position = first_position + ref.position
@@ -189,6 +209,7 @@ class PitSearching(PitParts):
                 max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
                 cluster_alias=cluster_alias,
                 shard_doc=functools.partial(_shard_doc, reader, position),
+                term_stats=term_stats,
             )
             jobs.append(self.search.indices.run_search(fn))
             keys.append((meta.name, ref.shard))

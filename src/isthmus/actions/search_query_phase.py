@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from isthmus.actions.search_collapse import collapse_hits
+from isthmus.actions.search_dfs import DfsShard, dfs_phase, needs_dfs
 from isthmus.actions.search_shard import ShardHit, ShardResult, query_shard
 from isthmus.actions.search_targets import (
     PartialSearch,
@@ -116,12 +117,29 @@ class SearchQueryPhase(SearchTargets):
             )
             if len(skipped) == len(local) and not keys:
                 skipped.discard(0)  # ES searches one shard anyway, for the response's shape
+        views = {p: shard.engine.view() for p, (_t, shard) in enumerate(local) if p not in skipped}
+        term_stats = None
+        if needs_dfs(req):
+            dfs_shards = [
+                DfsShard(
+                    qualified_index(cluster_alias, target.index.name),
+                    views[position][0],
+                    views[position][1],
+                    target.index.mapping,
+                    list(target.filters) if target.filters else None,
+                    _restriction(restrictions, target.index.name),
+                    now_ms,
+                )
+                for position, (target, _shard) in enumerate(local)
+                if position in views
+            ]
+            req, term_stats = await dfs_phase(self.indices.run_search, req, dfs_shards)
         for position, (target, shard) in enumerate(local):
             if position in skipped:
                 continue
             meta = target.index
             window = int(meta.setting("index.max_result_window", "10000"))
-            schema, searcher = shard.engine.view()
+            schema, searcher = views[position]
             fn = functools.partial(
                 query_shard,
                 index=meta.name,
@@ -140,6 +158,7 @@ class SearchQueryPhase(SearchTargets):
                 max_rescore_window=_max_rescore_window(meta),
                 cluster_alias=cluster_alias,
                 max_docvalue_fields=_index_int(meta, "index.max_docvalue_fields_search", 100),
+                term_stats=term_stats,
             )
             jobs.append(self.indices.run_search(fn))
             keys.append((meta.name, shard.shard_id.shard))

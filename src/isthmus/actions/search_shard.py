@@ -25,11 +25,13 @@ import orjson
 import tantivy
 
 from isthmus.errors import IllegalArgumentError, QueryShardError
+from isthmus.index.field_types import COMPLETION, DENSE_VECTOR
 from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mapping, source_values
 from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
+from isthmus.search.dfs import TermStats, field_paths, global_score
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.geo_queries import check_sort_field, geo_sort_value
@@ -119,6 +121,31 @@ def build_query(
     searcher: tantivy.Searcher | None = None,
 ) -> tantivy.Query:
     """The request's query (FLS applied), narrowed by alias filters and DLS levels."""
+    tr, gates = narrowed_translator(schema, mapping, now_ms, filters, restriction, index, searcher)
+    if restriction is not None:
+        req_query = restriction.query(req_query, mapping)
+    query = tr.translate(req_query)
+    for either in gates:
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(either, 0.0)),
+            ]
+        )
+    return query
+
+
+def narrowed_translator(
+    schema: IndexSchema,
+    mapping: Mapping,
+    now_ms: int,
+    filters: Sequence[dict[str, Any]] | None,
+    restriction: IndexRestriction | None,
+    index: str,
+    searcher: tantivy.Searcher | None,
+) -> tuple[Translator, list[tantivy.Query]]:
+    """A translator for one shard whose knn clauses pick among what the alias filters and
+    DLS admit, and those narrowing gates (each one zero-score conjunct of the query)."""
     tr = Translator(schema, mapping, now_ms, index, searcher)
     # Each narrowing is one zero-score conjunct: any alias filter, then each DLS level (one of
     # its role queries must match). Role queries see every field: FLS does not apply to them.
@@ -132,17 +159,7 @@ def build_query(
         for alternatives in narrowing
     ]
     tr.prefilters = tuple(gates)  # knn picks its nearest among what they admit, as ES does
-    if restriction is not None:
-        req_query = restriction.query(req_query, mapping)
-    query = tr.translate(req_query)
-    for either in gates:
-        query = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, query),
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(either, 0.0)),
-            ]
-        )
-    return query
+    return tr, gates
 
 
 def _with_post_filter(query: tantivy.Query, post: tantivy.Query | None) -> tantivy.Query:
@@ -180,6 +197,14 @@ def check_sort(req: SearchRequest, mapping: Mapping, index: str) -> None:
                 "use a keyword field instead. Alternatively, set fielddata=true on "
                 f"[{sort.field}] in order to load field data by uninverting the inverted index. "
                 "Note that this can use significant memory."
+            )
+        if spec.type == DENSE_VECTOR:  # ES's VectorIndexFieldData.sortField
+            raise IllegalArgumentError(
+                f"Field [{spec.path}] of type [{DENSE_VECTOR}] doesn't support sort"
+            )
+        if spec.type == COMPLETION:  # no fielddata: MappedFieldType.fielddataBuilder
+            raise IllegalArgumentError(
+                f"Fielddata is not supported on field [{spec.path}] of type [{COMPLETION}]"
             )
 
 
@@ -227,12 +252,15 @@ def query_shard(
     max_rescore_window: int = 10000,
     max_docvalue_fields: int = 100,
     shard_doc: Callable[[Any], int] | None = None,
+    term_stats: TermStats | None = None,
 ) -> ShardResult:
     """Query (and fetch) one shard; see the module docstring for the three paths.
     ``index_boost`` (``indices_boost``) multiplies every score of the shard, as ES boosts the
     shard's query. ``cluster_alias`` is set when another cluster's search runs here: queries and
     sorts on ``_index`` then see ``<alias>:<index>``, as ES's remote shards do. ``shard_doc``
-    (a point in time's reader) gives each document's ``_shard_doc`` value from its address."""
+    (a point in time's reader) gives each document's ``_shard_doc`` value from its address.
+    ``term_stats`` (``dfs_query_then_fetch``): every match is scored with these global term
+    statistics (:mod:`isthmus.search.dfs`) instead of the shard's own."""
     doc_index = qualified_index(cluster_alias, index)
     if not collect_all and req.from_ + req.size > max_window:
         raise IllegalArgumentError(
@@ -291,6 +319,7 @@ def query_shard(
     )
     general = (
         collect_all
+        or term_stats is not None
         or bool(req.rescore)
         or req.terminate_after is not None
         or req.search_after is not None
@@ -327,6 +356,8 @@ def query_shard(
         result = searcher.search(hits_query, num_docs, count=True)
         total = hit_count(result)
         matched = list(result.hits)
+        if term_stats is not None:
+            matched = dfs_scored(matched, searcher, schema, hits_query, term_stats)
         if req.terminate_after is not None:
             matched, terminated_early = first_collected(matched, req.terminate_after)
             total = len(matched)
@@ -418,6 +449,21 @@ def query_shard(
         for hit in hits:
             hit.named_scores = named_scores(searcher, schema, built, hit.doc_id)
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
+
+
+def dfs_scored(
+    matched: list[tuple[float, tantivy.DocAddress]],
+    searcher: tantivy.Searcher,
+    schema: IndexSchema,
+    query: tantivy.Query,
+    stats: TermStats,
+) -> list[tuple[float, tantivy.DocAddress]]:
+    """The matches scored with global term statistics (``dfs_query_then_fetch``)."""
+    paths = field_paths(schema)
+    return [
+        (global_score(orjson.loads(query.explain(searcher, addr).to_json()), paths, stats), addr)
+        for _score, addr in matched
+    ]
 
 
 def find_doc(searcher: tantivy.Searcher, schema: IndexSchema, doc_id: str) -> Any:

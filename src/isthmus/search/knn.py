@@ -9,14 +9,20 @@ an exact search every candidate is already the true nearest, so it does not chan
 The top-level option becomes part of the query tree: ``knn`` alone is the knn clause(s); with a
 ``query`` it is ``bool.should`` of the query and the knn clauses, so a hit is in either and its
 score is the sum, as ES combines them. Each clause matches its ``k`` nearest documents with
-their scores (an ``_id`` term per document, scored), so on an index of several shards each
-shard contributes its own ``k`` (ES reduces to ``k`` overall).
+their scores (an ``_id`` term per document, scored).
+
+``k`` of the top-level option is global, as in ES: before the query phase the coordinator asks
+every shard for its ``k`` nearest (ES's DFS phase runs the knn search) and keeps the ``k`` best of
+all of them (:func:`top_level_clauses`, :func:`with_chosen`); each shard then scores only the
+chosen documents it holds, so the query's hits are the union of its matches and those ``k``,
+summed where both, and ``size`` cuts after. The ``knn`` *query* keeps ``k`` per shard (ES's
+knn query collects ``k`` on each shard).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,7 +31,7 @@ import tantivy
 from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError, QueryShardError
 from isthmus.index.field_types import DENSE_VECTOR
-from isthmus.index.mapping import source_values
+from isthmus.index.mapping import FieldSpec, source_values
 from isthmus.index.vectors import infinite_element, passes, raw_similarity, score
 from isthmus.search import dsl
 
@@ -56,6 +62,9 @@ class Knn(dsl.Query):
     num_candidates: int = 15
     filters: tuple[dsl.Query, ...] = ()
     similarity: float | None = None
+    top_level: bool = False  # the top-level ``knn`` option (``k`` global), not the knn query
+    # The global top ``k`` chosen by the coordinator: (index as queries see it, _id, score).
+    chosen: tuple[tuple[str, str, float], ...] | None = None
 
 
 def _int(body: Mapping[str, Any], key: str) -> int | None:
@@ -128,7 +137,7 @@ def parse_knn(body: Any, default_k: int, *, query: bool = False) -> Knn:
 def with_knn(query: dsl.Query | None, raw: Any, size: int) -> dsl.Query:
     """The request's query with its top-level ``knn`` clause(s) (see the module docstring)."""
     items = raw if isinstance(raw, list) else [raw]
-    clauses = tuple(parse_knn(item, size) for item in items)
+    clauses = tuple(replace(parse_knn(item, size), top_level=True) for item in items)
     if query is None:
         return clauses[0] if len(clauses) == 1 else dsl.Bool(should=clauses)
     return dsl.Bool(should=(query, *clauses))
@@ -138,8 +147,68 @@ def parse_knn_query(body: Any) -> dsl.Query:
     return parse_knn(body, 10, query=True)
 
 
+def top_level_clauses(query: dsl.Query) -> list[Knn]:
+    """The top-level ``knn`` clauses in a request's query (where :func:`with_knn` put them)."""
+    if isinstance(query, Knn):
+        return [query] if query.top_level else []
+    if isinstance(query, dsl.Bool):
+        return [q for q in query.should if isinstance(q, Knn) and q.top_level]
+    return []
+
+
+def with_chosen(query: dsl.Query, chosen: list[tuple[tuple[str, str, float], ...]]) -> dsl.Query:
+    """The query with each top-level clause (in :func:`top_level_clauses` order) restricted to
+    the documents the coordinator chose for it."""
+    picks = iter(chosen)
+
+    def pick(q: dsl.Query) -> dsl.Query:
+        return replace(q, chosen=next(picks)) if isinstance(q, Knn) and q.top_level else q
+
+    if isinstance(query, Knn):
+        return pick(query)
+    if isinstance(query, dsl.Bool):
+        return replace(query, should=tuple(pick(q) for q in query.should))
+    return query
+
+
+def global_top(
+    shard_nearest: list[list[tuple[float, str, str]]], k: int
+) -> tuple[tuple[str, str, float], ...]:
+    """The ``k`` best of every shard's nearest (score, index, _id), best first; ties go to the
+    earlier shard, as ES's merge of shard top docs breaks them."""
+    ranked = [
+        (-score, position, order, index, doc_id)
+        for position, nearest in enumerate(shard_nearest)
+        for order, (score, index, doc_id) in enumerate(nearest)
+    ]
+    ranked.sort()
+    return tuple((index, doc_id, -neg) for neg, _p, _o, index, doc_id in ranked[:k])
+
+
 def to_tantivy(q: Knn, tr: Translator) -> tantivy.Query:
-    """The shard's ``k`` nearest documents, each an ``_id`` term scored by its similarity."""
+    """The shard's ``k`` nearest documents (or its share of the coordinator's global choice),
+    each an ``_id`` term scored by its similarity."""
+    if q.chosen is not None:
+        check_clause(q, tr)
+        picked = [(value, doc_id) for index, doc_id, value in q.chosen if index == tr.index]
+    else:
+        picked = nearest(q, tr)[: q.k]
+    if not picked:
+        return tantivy.Query.empty_query()
+    clauses = [
+        (
+            tantivy.Occur.Should,
+            tantivy.Query.const_score_query(
+                tantivy.Query.term_query(tr.schema.schema, "_id", doc_id), value
+            ),
+        )
+        for value, doc_id in picked
+    ]
+    return tantivy.Query.boolean_query(clauses)
+
+
+def check_clause(q: Knn, tr: Translator) -> FieldSpec:
+    """The clause's dense_vector field; ES's shard errors for a clause that cannot run."""
     spec = tr.mapping.field(q.field)
     if spec is None:
         raise QueryShardError(f"field [{q.field}] does not exist in the mapping")
@@ -166,9 +235,16 @@ def to_tantivy(q: Knn, tr: Translator) -> tantivy.Query:
     infinite = infinite_element(q.vector)
     if infinite is not None:
         raise IllegalArgumentError(infinite)
+    return spec
+
+
+def nearest(q: Knn, tr: Translator) -> list[tuple[float, str]]:
+    """The shard's documents that pass the clause's filters and similarity, nearest first
+    (score, _id)."""
+    spec = check_clause(q, tr)
     searcher = tr.searcher
-    if searcher is None or spec.dims is None:
-        return tantivy.Query.empty_query()
+    if searcher is None or spec.dims is None or spec.similarity is None:
+        return []
     # ES's pre-filters: the clause's filter, the alias filters and document-level security.
     limits = [tr.translate(f) for f in q.filters] + list(tr.prefilters)
     candidates = (
@@ -186,15 +262,4 @@ def to_tantivy(q: Knn, tr: Translator) -> tantivy.Query:
         if passes(spec.similarity, raw, q.similarity):
             scored.append((score(spec.similarity, raw), str(doc.get_first("_id"))))
     scored.sort(key=lambda s: -s[0])
-    if not scored:
-        return tantivy.Query.empty_query()
-    clauses = [
-        (
-            tantivy.Occur.Should,
-            tantivy.Query.const_score_query(
-                tantivy.Query.term_query(tr.schema.schema, "_id", doc_id), value
-            ),
-        )
-        for value, doc_id in scored[: q.k]
-    ]
-    return tantivy.Query.boolean_query(clauses)
+    return scored

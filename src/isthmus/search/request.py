@@ -91,7 +91,7 @@ UNSUPPORTED_BODY_KEYS = {
 }
 SUPPORTED_BODY_KEYS = BODY_KEYS - UNSUPPORTED_BODY_KEYS
 # ES's search types (``query_and_fetch`` and ``dfs_query_and_fetch`` are long gone).
-# ``dfs_query_then_fetch`` is accepted; shards score with their own term statistics.
+# ``dfs_query_then_fetch``: shards score with global term statistics (actions.search_dfs).
 SEARCH_TYPES = ("query_then_fetch", "dfs_query_then_fetch")
 
 # Which JSON token each key may start with. ES's search source parser dispatches on the token
