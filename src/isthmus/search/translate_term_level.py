@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import tantivy
 
 from isthmus.errors import QueryShardError
@@ -219,7 +220,9 @@ class TermLevelTranslator(TranslatorCore):
         )
         return tantivy.Query.const_score_query(inner, 1.0)
 
-    def _pattern(self, field: str, regex: str, case_insensitive: bool) -> tantivy.Query:
+    def _pattern(
+        self, field: str, regex: str, case_insensitive: bool, source: dsl.Query
+    ) -> tantivy.Query:
         found = self._field(field)
         if found is None:
             return tantivy.Query.empty_query()
@@ -236,26 +239,62 @@ class TermLevelTranslator(TranslatorCore):
             )
         if case_insensitive:
             regex = "(?i)" + regex
-        return tantivy.Query.const_score_query(tantivy.Query.regex_query(self._s, name, regex), 1.0)
+        try:
+            matched = tantivy.Query.regex_query(self._s, name, regex)
+        except ValueError:
+            # tantivy compiles a term regex into at most ~1000 automaton states, so a long
+            # pattern (a 4000-character prefix, which Lucene runs) is refused: such a pattern is
+            # tested on the documents' values in memory instead.
+            matched = self._scanned(source, name, spec.flattened_key is None)
+        return tantivy.Query.const_score_query(matched, 1.0)
+
+    def _scanned(self, source: dsl.Query, name: str, plain: bool) -> tantivy.Query:
+        """The ``_id`` terms of the documents ``source`` matches, tested one by one with the
+        in-memory evaluation (the same meaning, on RE2); a long ``prefix`` first narrows the
+        candidates to the terms starting with its first characters."""
+        from isthmus.search.evaluate import compile_query
+        from isthmus.search.evaluate_fields import EvalDoc
+
+        if self.searcher is None:
+            raise QueryShardError(
+                f"failed to create query: the pattern of the [{type(source).__name__.lower()}] query is "
+                "too long to run here"
+            )
+        candidates = tantivy.Query.all_query()
+        if isinstance(source, dsl.Prefix) and plain:
+            head = ("(?i)" if source.case_insensitive else "") + regex_escape(source.value[:200])
+            candidates = tantivy.Query.regex_query(self._s, name, head + ".*")
+        test = compile_query(source, self.mapping, now_ms=self.now_ms)
+        searcher = self.searcher
+        ids: list[Any] = []
+        for _score, addr in searcher.search(candidates, max(searcher.num_docs, 1)).hits:
+            doc = searcher.doc(addr)
+            doc_id = str(doc.get_first("_id"))
+            stored = orjson.loads(bytes(doc.get_first("_src") or b"{}"))
+            if test(EvalDoc(doc_id, stored, index=self.index)):
+                ids.append(doc_id)
+        if not ids:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.term_set_query(self._s, "_id", ids)
 
     def _q_Prefix(self, q: dsl.Prefix) -> tantivy.Query:
-        return self._pattern(q.field, regex_escape(q.value) + ".*", q.case_insensitive)
+        return self._pattern(q.field, regex_escape(q.value) + ".*", q.case_insensitive, q)
 
     def _q_Wildcard(self, q: dsl.Wildcard) -> tantivy.Query:
-        return self._lucene_pattern(q.field, wildcard_regex(q.value), q.case_insensitive)
+        return self._lucene_pattern(q.field, wildcard_regex(q.value), q.case_insensitive, q)
 
     def _q_Regexp(self, q: dsl.Regexp) -> tantivy.Query:
         pattern = regexp_regex(q.value, False, q.max_determinized_states)
-        return self._lucene_pattern(q.field, pattern, q.case_insensitive)
+        return self._lucene_pattern(q.field, pattern, q.case_insensitive, q)
 
     def _lucene_pattern(
-        self, field: str, pattern: TermPattern, case_insensitive: bool
+        self, field: str, pattern: TermPattern, case_insensitive: bool, source: dsl.Query
     ) -> tantivy.Query:
         """Lucene syntax goes to tantivy as term_patterns' engine text (same meaning as the
         in-memory evaluation; tantivy cannot write the empty language, so it becomes none)."""
         if pattern.matches_nothing:
             return tantivy.Query.empty_query()
-        return self._pattern(field, pattern.syntax, case_insensitive)
+        return self._pattern(field, pattern.syntax, case_insensitive, source)
 
     def _q_Fuzzy(self, q: dsl.Fuzzy) -> tantivy.Query:
         found = self._field(q.field)
