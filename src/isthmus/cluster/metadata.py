@@ -152,7 +152,7 @@ class IndexMetadata:
             name=body["name"],
             uuid=body["uuid"],
             settings=dict(body["settings"]),
-            mapping=Mapping(body.get("mappings") or {}),
+            mapping=Mapping(body.get("mappings") or {}, stored=True),
             aliases={k: AliasMetadata.from_json(k, v) for k, v in body.get("aliases", {}).items()},
             state=body.get("state", "open"),
             creation_date=int(body.get("creation_date", 0)),

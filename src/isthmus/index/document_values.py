@@ -98,7 +98,7 @@ def add_vector(
     the mapping has none."""
     if value is None:
         return
-    vector = parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
+    vector = parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id, spec.element_type)
     if spec.dims is None:
         put_path(new_props, spec.path, {"type": DENSE_VECTOR, "dims": len(vector)})
     values.setdefault(spec.path, []).append(vector)

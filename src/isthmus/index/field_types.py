@@ -181,6 +181,7 @@ class FieldSpec:
     flattened_key: str | None = None  # ``labels.priority`` of a flattened ``labels``: ``priority``
     dims: int | None = None  # dense_vector: the vector length (None until the first document)
     similarity: str | None = None  # dense_vector: knn's similarity (None: not indexed)
+    element_type: str = "float"  # dense_vector: what an element holds (byte: an int8)
 
     @property
     def es_type(self) -> str:

@@ -112,7 +112,7 @@ def coerce(spec: FieldSpec, value: Any, doc_id: str | None = None) -> Any:
     if ftype == DATE_NANOS:
         return _date_nanos(spec, value, doc_id)
     if ftype == DENSE_VECTOR:
-        return parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id)
+        return parse_vector(value, spec.path, spec.dims, spec.similarity, doc_id, spec.element_type)
     if ftype == COMPLETION:
         try:
             return parse_entry(value)

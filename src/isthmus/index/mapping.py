@@ -22,7 +22,9 @@ from typing import Any
 from isthmus.errors import (
     DocumentParsingError,
     IllegalArgumentError,
+    IsthmusError,
     MapperParsingError,
+    NumberFormatError,
     StrictDynamicMappingError,
 )
 from isthmus.index.dates import DEFAULT_DATE_FORMAT, DateParseError, looks_like_date, parse_date
@@ -152,25 +154,37 @@ class Mapping:
         "nested_paths",
     )
 
-    def __init__(self, body: AbcMapping[str, Any] | None = None, *, update: bool = False) -> None:
+    def __init__(
+        self,
+        body: AbcMapping[str, Any] | None = None,
+        *,
+        update: bool = False,
+        stored: bool = False,
+    ) -> None:
         """``update``: ``body`` is a ``PUT _mapping`` update, whose aliases may name fields of
-        the mapping it updates (they are checked on the merged mapping)."""
+        the mapping it updates (they are checked on the merged mapping). ``stored``: ``body`` was
+        accepted when it was put (it is read back from the cluster metadata): parameter values
+        checked since are not checked again, so an index created earlier still opens."""
         try:
-            self._parse(dict(body or {}))
+            self._parse(dict(body or {}), check_values=not stored)
         except DocumentParsingError:
             raise
         except MapperParsingError as exc:
             # ES parses a mappings body as one step and reports any fault in it this way, for
             # index creation and ``PUT _mapping`` alike; the fault itself is the cause (for an
             # invalid parameter value, the parameter's illegal_argument_exception).
-            cause = exc.caused_by if isinstance(exc.caused_by, IllegalArgumentError) else exc
+            cause: IsthmusError = exc
+            if isinstance(exc.caused_by, IllegalArgumentError | NumberFormatError) and (
+                exc.caused_by.reason == exc.reason
+            ):
+                cause = exc.caused_by
             raise MapperParsingError(
                 f"Failed to parse mapping: {exc.reason}", caused_by=cause
             ) from None
         if not update:
             check_aliases(self.aliases, self.fields)
 
-    def _parse(self, body: dict[str, Any]) -> None:
+    def _parse(self, body: dict[str, Any], check_values: bool = True) -> None:
         if "_doc" in body and isinstance(body["_doc"], AbcMapping) and len(body) == 1:
             body = dict(body["_doc"])  # typeless form accepted, like ES's include_type_name days
         for key in body:
@@ -195,7 +209,7 @@ class Mapping:
             raise mapper_error(f"Could not convert [dynamic] to boolean or 'strict': [{dynamic}]")
         self.dynamic: bool | str = dynamic
         raw: dict[str, dict[str, Any]] = {}
-        props = parse_properties(body.get("properties", {}), "", raw)
+        props = parse_properties(body.get("properties", {}), "", raw, check_values)
         self._json: dict[str, Any] = {k: v for k, v in body.items() if k != "properties"}
         if props:
             self._json["properties"] = props
@@ -222,6 +236,7 @@ class Mapping:
                 constant=spec.get("value") if mapped == CONSTANT_KEYWORD else None,
                 dims=int(spec["dims"]) if mapped == DENSE_VECTOR and "dims" in spec else None,
                 similarity=default_similarity(spec) if mapped == DENSE_VECTOR else None,
+                element_type=str(spec.get("element_type", "float")),
             )
         # ``nested`` objects: each array element is a document of its own for nested queries and
         # aggregations, and its fields are not searchable from the root (search.nested).
@@ -354,7 +369,7 @@ class Mapping:
                 )
         merged = self.to_json()
         deep_merge(merged, incoming.to_json())
-        return Mapping(merged)
+        return Mapping(merged, stored=True)  # both parts' values were checked when put
 
     # --- documents --------------------------------------------------------------------------
 
@@ -415,7 +430,7 @@ class Mapping:
                 if spec.mapped_type == CONSTANT_KEYWORD:
                     check_constant(spec, value, doc_id, new_props)
                 elif spec.type == DENSE_VECTOR:
-                    if not stored:
+                    if not stored and spec.element_type != "byte":
                         check_float_elements(value)
                     add_vector(values, spec, value, doc_id, new_props)
                 else:

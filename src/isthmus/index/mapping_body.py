@@ -32,6 +32,7 @@ from isthmus.index.field_types import (
     SCALED_FLOAT,
     FieldSpec,
 )
+from isthmus.index.mapping_params import check_param_values
 from isthmus.index.vectors import check_vector_params
 
 # ES's ``index.mapping.depth.limit`` default: how many objects may enclose a field, the root
@@ -61,9 +62,13 @@ def check_depth(object_path: str) -> None:
 
 
 def parse_properties(
-    props: AbcMapping[str, Any], prefix: str, out: dict[str, dict[str, Any]]
+    props: AbcMapping[str, Any],
+    prefix: str,
+    out: dict[str, dict[str, Any]],
+    check_values: bool = True,
 ) -> dict[str, Any]:
-    """Validate a ``properties`` object; returns its normalised JSON form."""
+    """Validate a ``properties`` object; returns its normalised JSON form. ``check_values``
+    False skips ``mapping_params``' value checks (a stored mapping, accepted when it was put)."""
     if not isinstance(props, AbcMapping):
         raise mapper_error("Expected map for property [properties] on field [" + prefix + "]")
     norm: dict[str, Any] = {}
@@ -84,12 +89,12 @@ def parse_properties(
             # ES expands dotted names into objects.
             head, rest = name.split(".", 1)
             expanded = {head: {"properties": {rest: spec}}}
-            sub = parse_properties(expanded, prefix, out)
+            sub = parse_properties(expanded, prefix, out, check_values)
             deep_merge(norm, sub)
             continue
         if ftype in (OBJECT, "nested"):
             check_depth(full)
-            inner = parse_properties(spec.get("properties", {}), full + ".", out)
+            inner = parse_properties(spec.get("properties", {}), full + ".", out, check_values)
             entry: dict[str, Any] = {"properties": inner} if inner or "properties" in spec else {}
             if ftype == "nested":
                 entry["type"] = "nested"
@@ -113,6 +118,8 @@ def parse_properties(
                 )
         leaf = dict(spec)
         _check_type_params(ftype, leaf)
+        if check_values:
+            check_param_values(ftype, name, leaf)
         if ftype == DATE and "format" in leaf:
             leaf["format"] = str(leaf["format"])
         out[full] = leaf

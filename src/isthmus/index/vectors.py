@@ -59,9 +59,15 @@ _FLOAT32_OVERFLOW = 3.4028235677973366e38
 
 
 def parse_vector(
-    value: Any, field: str, dims: int | None, similarity: str | None, doc_id: str | None
+    value: Any,
+    field: str,
+    dims: int | None,
+    similarity: str | None,
+    doc_id: str | None,
+    element_type: str = "float",
 ) -> tuple[float, ...]:
-    """One document's vector, checked as ES checks it."""
+    """One document's vector, checked as ES checks it (a ``byte`` vector's elements are whole
+    numbers an int8 holds, and its ``dot_product`` needs no unit length)."""
     where = f"document with id '{doc_id}'" if doc_id is not None else "document"
     if not isinstance(value, list) or any(
         isinstance(v, bool) or not isinstance(v, int | float) for v in value
@@ -75,19 +81,41 @@ def parse_vector(
             f"The [{DENSE_VECTOR}] field [{field}] in doc [{where}] has a different number of "
             f"dimensions [{len(value)}] than defined in the mapping [{dims}]"
         )
+    if element_type == "byte":
+        problem = byte_element_problem(value)
+        if problem is not None:
+            raise _doc_error(problem)
     vector = tuple(float(v) for v in value)
-    preview = "[" + ", ".join(repr(v) for v in vector[:10]) + ("...]" if len(vector) > 10 else "]")
+    shown = value[:10] if element_type == "byte" else vector[:10]
+    preview = "[" + ", ".join(repr(v) for v in shown) + ("...]" if len(vector) > 10 else "]")
     if similarity == "cosine" and _norm(vector) == 0.0:
         raise _doc_error(
             "The [cosine] similarity does not support vectors with zero magnitude. Preview of "
             f"invalid vector: {preview}"
         )
-    if similarity == "dot_product" and abs(_norm(vector) - 1.0) > 1e-4:
+    if similarity == "dot_product" and element_type != "byte" and abs(_norm(vector) - 1.0) > 1e-4:
         raise _doc_error(
             "The [dot_product] similarity can only be used with unit-length vectors. Preview of "
             f"invalid vector: {preview}"
         )
     return vector
+
+
+def byte_element_problem(value: Sequence[Any]) -> str | None:
+    """ES's text for the first element of a ``byte`` vector that is not an int8 (the element
+    shown as JSON held it: ``18.2``, ``128``); None when all are."""
+    for dim, element in enumerate(value):
+        if isinstance(element, float) and not element.is_integer():
+            return (
+                "element_type [byte] vectors only support non-decimal values but found decimal "
+                f"value [{element!r}] at dim [{dim}];"
+            )
+        if not -128 <= element <= 127:
+            return (
+                "element_type [byte] vectors only support integers between [-128, 127] but "
+                f"found [{int(element)}] at dim [{dim}];"
+            )
+    return None
 
 
 def check_float_elements(value: Any) -> None:
