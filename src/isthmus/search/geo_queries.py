@@ -85,12 +85,16 @@ def parse_geo_distance(body: Any) -> dsl.Query:
             f"[geo_distance] query doesn't support multiple fields, found [{fields[0]}] and "
             f"[{fields[1]}]"
         )
-    if "distance" not in body:
+    if body.get("distance") is None:  # a JSON null is no value to ES's parser either
         raise ParsingError("geo_distance requires 'distance' to be specified")
+    if body["distance"] == "":  # GeoDistanceQueryBuilder.distance's own checks
+        raise IllegalArgumentError("distance must not be null or empty")
     try:
         distance = parse_distance(body["distance"], str(body.get("unit", "m")))
     except (GeoParseError, KeyError) as exc:
         raise ParsingError(f"[geo_distance] failed to parse [distance]: {exc}") from None
+    if not distance > 0.0:
+        raise IllegalArgumentError("distance must be greater than zero")
     return GeoDistance(
         field=fields[0],
         point=_point("geo_distance", body[fields[0]]),

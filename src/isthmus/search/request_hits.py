@@ -218,6 +218,11 @@ def _stored_fields(raw: Any) -> tuple[tuple[str, ...] | None, bool]:
     if isinstance(raw, str):
         names = tuple(p.strip() for p in raw.split(",") if p.strip())
     else:
+        if not isinstance(raw, list):  # StoredFieldsContext.fromXContent takes these two only
+            raise ParsingError(
+                "Expected [VALUE_STRING] or [START_ARRAY] in [stored_fields] but found "
+                f"[{xcontent.token(raw)}]"
+            )
         names = tuple(
             xcontent.as_str("search", "stored_fields", n)
             for n in xcontent.as_list("search", "stored_fields", raw)

@@ -99,6 +99,13 @@ def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int 
 
 
 def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool:
+    raw = params.get(name)
+    # ES reads a boolean URL parameter with Booleans.parseBoolean: only "true" and "false" (an
+    # empty value is the default), whether or not the body has the option too.
+    if raw not in (None, "", "true", "false"):
+        raise IllegalArgumentError(
+            f"Failed to parse value [{raw}] as only [true] or [false] are allowed."
+        )
     if name in body:
         return xcontent.as_bool("search", name, body[name])
-    return params.get(name) == "true"
+    return raw == "true"
