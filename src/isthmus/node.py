@@ -34,6 +34,7 @@ import orjson
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity
 from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
+from isthmus.actions.search_context_reaper import context_reaper
 from isthmus.ccr.assembly import ccr_follower, ccr_leader
 from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
@@ -228,6 +229,7 @@ class Node:
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
         probes = health_probes_for(remote, cluster_actions)
+        reaper = context_reaper(actions, s, cluster_actions)
         ccr = ccr_follower(
             s,
             cluster,
@@ -265,6 +267,7 @@ class Node:
                 group.create_task(disk.run(), name="disk threshold monitor"),
                 group.create_task(probes.run(), name="remote health probes"),
                 group.create_task(ccr.auto_follow.run(), name="ccr auto-follow"),
+                group.create_task(reaper.run(), name="search context reaper"),
                 # Remotes from isthmus.yml and persisted settings connect in the
                 # background: unlike ES, the start does not wait for them.
                 group.create_task(

@@ -92,10 +92,15 @@ class PitStore:
         self._ids = itertools.count(1)
         self._contexts: dict[int, ReaderContext] = {}
 
-    def expire(self) -> None:
+    def expire(self) -> int:
+        """Free the contexts whose keep-alive ran out; how many."""
+        if not self._contexts:
+            return 0
         now = self.clock()
-        for key in [k for k, c in self._contexts.items() if c.expires_at <= now]:
+        expired = [k for k, c in self._contexts.items() if c.expires_at <= now]
+        for key in expired:
             del self._contexts[key]
+        return len(expired)
 
     def open(
         self, readers: list[ReaderContext], max_open: int, *, owner: Owner | None

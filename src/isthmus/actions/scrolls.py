@@ -25,6 +25,7 @@ from isthmus.errors import (
     TooManyScrollContextsError,
 )
 from isthmus.security.ownership import Owner
+from isthmus.settings.values import human_time
 
 if TYPE_CHECKING:
     from isthmus.actions.search_shard import ShardHit
@@ -50,15 +51,6 @@ class ScrollContext:
     restrictions: IndexRestrictions | None = None
 
 
-def human_time(millis: int) -> str:
-    """A duration as ES's ``TimeValue.toString()`` prints it: the largest unit, one decimal."""
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if abs(millis) >= size:
-            text = f"{millis / size:.1f}".removesuffix(".0")
-            return f"{text}{unit}"
-    return f"{millis}ms"
-
-
 def check_keep_alive(keep_alive_ms: int, max_keep_alive_ms: int) -> None:
     """ES's limit on a scroll's keep-alive, with its message."""
     if keep_alive_ms > max_keep_alive_ms:
@@ -76,10 +68,15 @@ class ScrollStore:
         self.clock = clock
         self._contexts: dict[str, ScrollContext] = {}
 
-    def expire(self) -> None:
+    def expire(self) -> int:
+        """Free the contexts whose keep-alive ran out; how many."""
+        if not self._contexts:
+            return 0
         now = self.clock()
-        for key in [k for k, c in self._contexts.items() if c.expires_at <= now]:
+        expired = [k for k, c in self._contexts.items() if c.expires_at <= now]
+        for key in expired:
             del self._contexts[key]
+        return len(expired)
 
     def open(self, scroll_id: str, ctx: ScrollContext, max_open: int) -> None:
         self.expire()

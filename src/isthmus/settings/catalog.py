@@ -24,6 +24,7 @@ from isthmus.settings.ccr import CCR_SETTINGS
 from isthmus.settings.disk import DISK_SETTINGS
 from isthmus.settings.registry import Scope, Setting, SettingsRegistry
 from isthmus.settings.remote_health import REMOTE_HEALTH_SETTINGS
+from isthmus.settings.search_contexts import SEARCH_CONTEXT_SETTINGS
 
 
 def declarations() -> tuple[Setting, ...]:
@@ -42,6 +43,7 @@ def declarations() -> tuple[Setting, ...]:
         *REMOTE_HEALTH_SETTINGS,
         *DISK_SETTINGS,
         *CCR_SETTINGS,
+        *SEARCH_CONTEXT_SETTINGS,
     )
 
 

@@ -41,6 +41,15 @@ class TimeValue:
         return self.text
 
 
+def human_time(millis: int) -> str:
+    """A duration as ES's ``TimeValue.toString()`` prints it: the largest unit, one decimal."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if abs(millis) >= size:
+            text = f"{millis / size:.1f}".removesuffix(".0")
+            return f"{text}{unit}"
+    return f"{millis}ms"
+
+
 # Java's Long.MAX_VALUE: ES keeps time values and byte sizes in longs.
 _LONG_MAX = 2**63 - 1
 
