@@ -42,7 +42,7 @@ from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
-from isthmus.http.assembly import RestComponents, node_http_server
+from isthmus.http.assembly import ExtraRoutes, RestComponents, node_http_server
 from isthmus.http.guard import Guard
 from isthmus.index.service import IndicesService
 from isthmus.listeners import bind_first_free
@@ -79,8 +79,10 @@ class Node:
         ports_file: Path | None = None,
         clock: Callable[[], float] = time.time,
         keystore_password: Secret | None = None,
+        extra_routes: ExtraRoutes | None = None,
     ) -> None:
         self.settings = settings
+        self.extra_routes = extra_routes  # REST routes of a tool (the web console)
         self.ports_file = ports_file
         self.clock = clock
         self.keystore_password = keystore_password  # typed at the start prompt, if any
@@ -256,7 +258,9 @@ class Node:
             authz=authz,
             security=security.service if security is not None else None,
         )
-        server = node_http_server(s, rest, guard=guard, breaker=self.inflight)
+        server = node_http_server(
+            s, rest, guard=guard, breaker=self.inflight, extra_routes=self.extra_routes
+        )
         http_log.info("publish_address {%s}, bound_addresses {%s}", http_address, http_address)
         self._write_ports(http_address)
         self._handle_signals()
@@ -334,7 +338,10 @@ def _log_start(s: NodeSettings, node_id: str) -> None:
 
 
 def run_node(
-    settings: NodeSettings, ports_file: Path | None = None, keystore_password: Secret | None = None
+    settings: NodeSettings,
+    ports_file: Path | None = None,
+    keystore_password: Secret | None = None,
+    extra_routes: ExtraRoutes | None = None,
 ) -> None:
     """Run a node until SIGTERM/SIGINT, on uvloop when available."""
     try:
@@ -343,5 +350,10 @@ def run_node(
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
-    node = Node(settings, ports_file=ports_file, keystore_password=keystore_password)
+    node = Node(
+        settings,
+        ports_file=ports_file,
+        keystore_password=keystore_password,
+        extra_routes=extra_routes,
+    )
     runner(node.run())

@@ -53,7 +53,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("isthmus.actions", "isthmus.ccr"),
     ("isthmus.http",),
     ("isthmus.node",),
-    ("isthmus.doctor", "isthmus.lab", "isthmus.testing", "isthmus.cli", "isthmus.__main__"),
+    (
+        "isthmus.doctor",
+        "isthmus.lab",
+        "isthmus.testing",
+        "isthmus.cli",
+        "isthmus.console",
+        "isthmus.__main__",
+    ),
 )
 
 

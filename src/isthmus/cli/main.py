@@ -125,7 +125,14 @@ def node(
     if pidfile is not None:
         pidfile.write_text(str(os.getpid()))
     try:
-        run_node(settings, ports_file=ports_file, keystore_password=keystore_password)
+        from isthmus.console.routes import console_routes
+
+        run_node(
+            settings,
+            ports_file=ports_file,
+            keystore_password=keystore_password,
+            extra_routes=console_routes,
+        )
     except NodeStartupError as exc:  # already in the node's log
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(exc.exit_code)

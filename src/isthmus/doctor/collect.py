@@ -57,6 +57,10 @@ class ClusterAccess:
     ca: Path | None = None
     fingerprint: str | None = None  # SHA-256, hex, colons allowed
     timeout: float = 15.0
+    # The web console runs the doctor inside a node: its calls go to the node's own REST app
+    # in process (an ASGI transport) with the caller's Authorization header, as sent.
+    authorization: Secret | None = None
+    transport: httpx.AsyncBaseTransport | None = None
 
     @property
     def public_url(self) -> str:
@@ -68,7 +72,8 @@ class ClusterAccess:
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
     def secrets(self) -> list[str]:
-        out = [s.reveal() for s in (self.password, self.api_key) if s is not None]
+        held = (self.password, self.api_key, self.authorization)
+        out = [s.reveal() for s in held if s is not None]
         user = urlsplit(self.url).password
         if user:
             out.append(user)
@@ -115,7 +120,9 @@ class RestClient:
         parts = urlsplit(access.url)
         auth: httpx.Auth | None = None
         headers: dict[str, str] = {"Accept": "application/json"}
-        if access.api_key is not None:
+        if access.authorization is not None:
+            headers["Authorization"] = access.authorization.reveal()
+        elif access.api_key is not None:
             headers["Authorization"] = f"ApiKey {access.api_key.reveal()}"
         elif access.username is not None:
             password = access.password.reveal() if access.password is not None else ""
@@ -129,6 +136,7 @@ class RestClient:
             headers=headers,
             verify=_ssl_context(access),
             timeout=access.timeout,
+            transport=access.transport,
         )
 
     async def call(

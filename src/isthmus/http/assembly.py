@@ -5,7 +5,9 @@ The composition root (:mod:`isthmus.node`) hands over one typed record of its co
 (``ClusterApiDeps``, ``SearchApiDeps``, ...) with only what it uses, and the routes become the
 :class:`~isthmus.http.app.RestApp` served by the node's :class:`~isthmus.http.server.HttpServer`.
 A family that needs a new component: a field in its ``<Family>ApiDeps``, filled in
-:func:`node_routes` (and, if the node did not build it yet, a field here).
+:func:`node_routes` (and, if the node did not build it yet, a field here). Routes of a higher
+layer (the web console, a tool) come in as an :data:`ExtraRoutes` factory, called with the
+components and the app once it exists, so nothing here imports them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ if TYPE_CHECKING:
     from isthmus.settings.remote_health import HealthProbeSettings
     from isthmus.tasks import TaskManager
     from isthmus.transport.limits import InFlightBreaker
+
+
+# Routes a caller above this layer adds (``isthmus node`` adds the web console's): given the
+# components and a getter of the node's REST app (for in-process calls; valid once serving).
+ExtraRoutes = Callable[["RestComponents", Callable[[], RestApp]], list[Route]]
 
 
 @dataclass(frozen=True)
@@ -113,17 +120,21 @@ def node_http_server(
     *,
     guard: Guard | None,
     breaker: InFlightBreaker,
+    extra_routes: ExtraRoutes | None = None,
 ) -> HttpServer:
     """The node's REST app behind its HTTP server (TLS when ``xpack.security.http.ssl`` is on);
     REST actions become tasks of the node's task manager and share the transport's in-flight
     breaker. ``guard`` None: security is off."""
+    built: list[RestApp] = []
+    extra = extra_routes(components, lambda: built[0]) if extra_routes is not None else []
     app = RestApp(
-        Router(node_routes(components)),
+        Router([*node_routes(components), *extra]),
         settings.max_content_length,
         guard,
         tasks=components.tasks,
         breaker=breaker,
     )
+    built.append(app)
     http_tls = components.tls.http
     return HttpServer.for_node(
         app,

@@ -45,7 +45,16 @@ from isthmus.remote.health_classify import (
     classify_phase,
     classify_round,
 )
-from isthmus.remote.health_records import History, LatencyWindow, NodeRecord, iso, node_json
+from isthmus.remote.health_records import (
+    TIMELINE_WINDOW,
+    History,
+    LatencyWindow,
+    NodeRecord,
+    Timeline,
+    TimelineEvent,
+    iso,
+    node_json,
+)
 from isthmus.remote.security_model import SecurityModel
 from isthmus.transport.channel_info import ChannelState
 
@@ -112,6 +121,7 @@ class AliasHealth:
         # When the keystore was last reloaded (wall clock): an authentication or authorization
         # error from before it was about the credential the alias had then.
         self.credentials_reloaded: float | None = None
+        self.timeline = Timeline()  # the last hour's events (the console shows them)
 
     @property
     def api_key(self) -> bool:
@@ -155,11 +165,13 @@ class AliasHealth:
             }
             if attempt.peer_not_after is not None:
                 self.peer_not_after = attempt.peer_not_after
+            self.timeline.add(TimelineEvent(wall, "connected"))
             self._up = True
             return
         failure = classify_attempt(attempt, api_key=self.api_key, pinned_cluster=pinned_cluster)
         node.outcome.failed(failure, wall, attempt.address, count=not already_counted)
         self.outcome.failed(failure, wall, attempt.address, count=not already_counted)
+        self._failed_event(failure, wall)
         if self._up is None:
             self._up = False
 
@@ -172,9 +184,9 @@ class AliasHealth:
         """A connect round failed. When its attempts failed they were recorded already; a
         round whose attempts succeeded failed later (node discovery, no gateway node)."""
         if not attempts_failed:
-            self.outcome.failed(
-                classify_round(exc, api_key=self.api_key), self._wall(), None, count=True
-            )
+            failure, wall = classify_round(exc, api_key=self.api_key), self._wall()
+            self.outcome.failed(failure, wall, None, count=True)
+            self._failed_event(failure, wall)
 
     def on_connection_closed(self, conn: ManagedConnection, *, remaining: int) -> None:
         """A managed connection ended; ``remaining``: connections still open to the alias."""
@@ -195,6 +207,7 @@ class AliasHealth:
         wall = self._wall()
         self._node(address).outcome.failed(failure, wall, address, count=True, lost=True)
         self.outcome.failed(failure, wall, address, count=True, lost=True)
+        self.timeline.add(TimelineEvent(wall, "lost", failure.stage.value, failure.cause))
         self._lost(wall)
         if remaining == 0:
             self._up = False
@@ -213,6 +226,7 @@ class AliasHealth:
         wall = self._wall()
         self._node(address).outcome.failed(failure, wall, address, count=True)
         self.outcome.failed(failure, wall, address, count=True)
+        self._failed_event(failure, wall)
 
     def on_credentials_reloaded(self) -> None:
         self.credentials_reloaded = self._wall()
@@ -237,6 +251,14 @@ class AliasHealth:
             wall = self._wall()
             self._node(attempt.address).outcome.failed(failure, wall, attempt.address, count=True)
             self.outcome.failed(failure, wall, attempt.address, count=True)
+            self._failed_event(failure, wall)
+
+    def _failed_event(self, failure: Failure, wall: float) -> None:
+        self.timeline.add(TimelineEvent(wall, "failed", failure.stage.value, failure.cause))
+
+    def timeline_json(self, window: float = TIMELINE_WINDOW) -> list[dict[str, Any]]:
+        """The events of the last ``window`` seconds, oldest first."""
+        return [e.to_json() for e in self.timeline.since(self._wall() - window)]
 
     def _lost(self, wall: float) -> None:
         """An open connection went down on its own: a flap, or part of the one just begun.

@@ -2,7 +2,8 @@
 
 :class:`History` is the last success and last failure (with its classified :class:`Failure`) and
 the count of failures since; :class:`NodeRecord` is one remote address's history;
-:class:`LatencyWindow` keeps the last samples of one latency for its p50/p99. Used by
+:class:`LatencyWindow` keeps the last samples of one latency for its p50/p99; :class:`Timeline`
+the alias's recent events (connected, failed, lost) for the console's last hour. Used by
 :mod:`isthmus.remote.health`, which feeds them from the strategies' events.
 """
 
@@ -133,3 +134,48 @@ def node_json(record: NodeRecord, connections: int, heard: float | None) -> dict
         "connections": connections,
         **outcome,
     }
+
+
+TIMELINE_WINDOW = 3600.0  # seconds of events a timeline answers for (the console's last hour)
+TIMELINE_EVENTS = 512  # events kept per alias (the oldest forgotten first)
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One change of an alias's link: ``connected`` (it came up), ``failed`` (an attempt or
+    round failed, with its stage and cause) or ``lost`` (an open connection went down)."""
+
+    wall: float
+    kind: str
+    stage: str | None = None
+    cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": iso(self.wall), "kind": self.kind, "stage": self.stage, "cause": self.cause}
+
+
+class Timeline:
+    """An alias's recent events, bounded in number. A burst of the same failure is one event (a
+    connect round fails every attempt at once: one line on a timeline, not eighteen), and
+    ``connected`` is kept only when the link came up again (not once per connection opened)."""
+
+    def __init__(self, size: int = TIMELINE_EVENTS) -> None:
+        self._events: deque[TimelineEvent] = deque(maxlen=size)
+
+    def add(self, event: TimelineEvent, *, coalesce: float = 1.0) -> None:
+        last = self._events[-1] if self._events else None
+        if event.kind == "connected" and last is not None and last.kind == "connected":
+            return
+        if (
+            last is not None
+            and (last.kind, last.stage, last.cause) == (event.kind, event.stage, event.cause)
+            and event.wall - last.wall <= coalesce
+        ):
+            return
+        self._events.append(event)
+
+    def since(self, wall: float) -> list[TimelineEvent]:
+        return [e for e in self._events if e.wall >= wall]
+
+    def __len__(self) -> int:
+        return len(self._events)

@@ -1,0 +1,148 @@
+"""The console's routes: the page, its assets and its JSON endpoints, behind the node's guard.
+
+Each route names an action, so the guard authenticates and authorizes it like any REST API:
+reading the console and its remote rows is ``monitor`` (as ``_remote/info`` and the remote
+health API), diagnosing runs the doctor as the caller (every call it makes is authorized again
+as that caller), and probing an address from the node (the wizard) opens connections to a host
+the caller names, so it takes ``manage``. The action names are REST-only names: they live here
+with their routes (``isthmus.wire.names`` holds only names that cross a transport connection).
+
+Static files are package data read once at first request; every answer carries a
+Content-Security-Policy that allows the node itself and nothing else, so the page makes no
+external request even if a remote's error text carried a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
+from isthmus.http.handlers.health import HealthApiDeps
+from isthmus.http.router import Request, Response, Route, route
+
+if TYPE_CHECKING:
+    from isthmus.http.assembly import RestComponents
+
+CONSOLE_ACTION = "cluster:monitor/isthmus/console"
+DIAGNOSE_ACTION = "cluster:monitor/isthmus/console/diagnose"
+PROBE_ACTION = "cluster:admin/isthmus/console/probe"
+PREFIX = "/_isthmus/console"
+
+ASSETS = {
+    "index.html": "text/html; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def asset(name: str) -> bytes:
+    return files("isthmus.console").joinpath("static", name).read_bytes()
+
+
+@dataclass(frozen=True)
+class ConsoleDeps:
+    """What the console reads: the health family's record (the remote service and its live
+    health), the node's TLS (the wizard's probes use its client contexts), its keystore (a
+    stored credential to try; every value scrubbed from answers) and the node's REST app
+    itself (the doctor's calls, in process)."""
+
+    health: HealthApiDeps
+    components: RestComponents
+    app: Callable[[], Any]
+
+    def keystore_values(self) -> list[str]:
+        return [s.reveal() for s in self.components.secure_settings.secrets().values()]
+
+
+def _json(body: Any) -> Response:
+    return Response(200, body, headers=dict(SECURITY_HEADERS))
+
+
+def console_routes(components: RestComponents, app: Callable[[], Any]) -> list[Route]:
+    """The console's routes for a node (``app``: the node's REST app, once built)."""
+    health = HealthApiDeps(
+        components.node,
+        components.cluster_actions,
+        components.disk,
+        components.remote,
+        components.probe_settings,
+    )
+    return routes(ConsoleDeps(health, components, app))
+
+
+def routes(s: ConsoleDeps) -> list[Route]:
+    from isthmus.console.remotes import remotes_view
+
+    async def page(req: Request) -> Response:
+        return await static(req, "index.html")
+
+    async def static(req: Request, name: str | None = None) -> Response:
+        name = name or req.path_params["file"]
+        if name not in ASSETS:
+            raise IllegalArgumentError(f"no console asset [{name}]")
+        return Response(200, asset(name), content_type=ASSETS[name], headers=dict(SECURITY_HEADERS))
+
+    async def remotes(req: Request) -> Response:
+        return _json(remotes_view(s.health))
+
+    async def diagnose(req: Request) -> Response:
+        from isthmus.console.diagnose import credential_forms, run_doctor, verdict_view
+
+        alias = req.path_params["alias"]
+        remote = s.health.remote
+        if remote.enabled and alias not in remote.aliases():
+            raise NoSuchRemoteClusterError(alias)
+        index = req.params.get("index") or "*"
+        authorization = req.headers.get("authorization")
+        host = req.headers.get("host") or s.health.node.settings.http_bind_host
+        report = await run_doctor(s.app(), f"http://{host}", authorization, alias, index=index)
+        secrets = credential_forms(authorization) + s.keystore_values()
+        return _json(verdict_view(report, alias, secrets))
+
+    async def probe(req: Request) -> Response:
+        from isthmus.console.wizard import WizardRequest, probe_addresses
+
+        try:
+            body = orjson.loads(req.body) if req.has_body else None
+        except orjson.JSONDecodeError as exc:
+            raise IllegalArgumentError(f"request body is not JSON: {exc}") from None
+        wanted = WizardRequest.parse(body)
+        stored = s.components.secure_settings.get(f"cluster.remote.{wanted.alias}.credentials")
+        settings = s.health.node.settings
+        answer = await probe_addresses(wanted, s.components.tls, stored, settings.cluster_name)
+        from isthmus.doctor.bundle import scrub
+
+        secrets = s.keystore_values() + ([wanted.credential.reveal()] if wanted.credential else [])
+        return _json(orjson.loads(scrub(orjson.dumps(answer).decode(), secrets)))
+
+    return [
+        # With or without the last "/"; ``poll``: seconds between readings (read by the page).
+        route("GET", PREFIX, page, params=("poll",), action=CONSOLE_ACTION),
+        route("GET", f"{PREFIX}/static/{{file}}", static, action=CONSOLE_ACTION),
+        route("GET", f"{PREFIX}/api/remotes", remotes, action=CONSOLE_ACTION),
+        route(
+            ["GET", "POST"],
+            f"{PREFIX}/api/diagnose/{{alias}}",
+            diagnose,
+            params=("index",),
+            action=DIAGNOSE_ACTION,
+            body=False,
+        ),
+        route("POST", f"{PREFIX}/api/probe", probe, action=PROBE_ACTION),
+    ]

@@ -1,0 +1,251 @@
+"""The web console in headless Chromium against the lab's real pair (one pair for the module).
+
+What a user sees: the remote clusters view shows the alias's live status and updates by itself
+(its "as of" moves); an alias pointed at a port nobody listens on turns red at the TCP stage and
+Diagnose stops its ladder there; the wizard refuses an address that answers HTTP and accepts the
+remote cluster server, and saving it brings the alias back; the fix Diagnose prints for a user
+without ``remote_indices``, applied as printed, makes "Verify again" pass; and no password or key
+reaches the page or any response it received.
+
+Screenshots for the docs: ``ISTHMUS_CONSOLE_SCREENSHOTS=docs/console`` writes one per view.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from isthmus.lab.apply_fix import apply_fix
+from isthmus.lab.topology import (
+    ALIAS,
+    ELASTIC_PASSWORD,
+    USER,
+    USER_PASSWORD,
+    USER_ROLE,
+    Lab,
+    LabSpec,
+    _call,
+    _unused_port,
+)
+from tests.integration.console_browser import Browser, browser_or_fail
+
+CONSOLE = "/_isthmus/console/?poll=1"
+SHOTS = os.environ.get("ISTHMUS_CONSOLE_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
+) -> Iterator[Lab]:
+    browser_or_fail()  # before starting two nodes for nothing
+    pair = Lab(tmp_path_factory.mktemp("console"), LabSpec())
+    with pair:
+        pair.start()
+        for secret in (ELASTIC_PASSWORD, USER_PASSWORD, pair.credential):
+            if secret:
+                record_secret(secret)
+        assert pair.wait_connected()["connected"]
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def browser(lab: Lab) -> Iterator[Browser]:
+    b = Browser()
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def console_url(lab: Lab) -> str:
+    assert lab.local is not None
+    return lab.local.url + CONSOLE
+
+
+def shot(browser: Browser, name: str) -> None:
+    if SHOTS:
+        browser.screenshot(Path(SHOTS) / f"{name}.png")
+
+
+def row_status(browser: Browser) -> str | None:
+    return browser.attr(f'#remotes tr[data-alias="{ALIAS}"]', "data-status")
+
+
+def ensure_registered(lab: Lab) -> None:
+    lab.register()
+    assert lab.wait_connected()["connected"]
+
+
+def test_remote_clusters_view_shows_live_health(lab: Lab, browser: Browser) -> None:
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(console_url(lab))
+    browser.wait(lambda: row_status(browser) == "green", why="the alias's row, green")
+    row = f'#remotes tr[data-alias="{ALIAS}"]'
+    assert browser.text(f"{row} .connections") == "18 / 18 sockets"
+    assert "proxy" in browser.text(row) and "API key" in browser.text(row)
+    assert browser.text(f"{row} .last-error") == "none"
+    assert "ms" in browser.text(row)  # the handshake latency
+    first = browser.attr("#remotes-asof", "datetime")
+    assert first is not None
+    # Live: the page polls by itself and says when its figures are from.
+    browser.wait(lambda: browser.attr("#remotes-asof", "datetime") != first, why="a new reading")
+    assert browser.js("return document.querySelectorAll('svg.timeline rect.connected').length") >= 1
+    shot(browser, "remote-clusters")
+
+
+def test_wrong_port_is_red_at_tcp_and_the_wizard_fixes_it(lab: Lab, browser: Browser) -> None:
+    ensure_registered(lab)
+    right = lab.target_address()
+    assert lab.remote is not None
+    http_address = lab.remote.url.split("://", 1)[1]
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(console_url(lab))
+    browser.wait(lambda: row_status(browser) == "green", why="green first")
+    wrong = f"127.0.0.1:{_unused_port()}"
+    settings = {f"cluster.remote.{ALIAS}.proxy_address": wrong}
+    _call(lab.local_url, "PUT", "/_cluster/settings", {"persistent": settings})
+    browser.wait(lambda: row_status(browser) == "red", why="the row turning red by itself")
+    error = f'#remotes tr[data-alias="{ALIAS}"] .last-error'
+    assert browser.attr(error, "data-stage") == "tcp"
+    assert "opening a TCP connection" in browser.text(error)
+    assert wrong in browser.text(error)
+
+    # Diagnose stops the ladder at the TCP stage, with the evidence.
+    browser.click(f'#remotes tr[data-alias="{ALIAS}"] a[href^="#diagnose"]')
+    browser.wait(lambda: browser.attr("#verdict", "data-failed-stage"), why="a verdict")
+    assert browser.attr("#verdict", "data-failed-stage") == "tcp"
+    assert browser.attr('li[data-stage="configuration"]', "data-outcome") == "passed"
+    assert browser.attr('li[data-stage="tcp"]', "data-outcome") == "failed"
+    assert browser.attr('li[data-stage="handshake"]', "data-outcome") == "not_reached"
+    shot(browser, "diagnose-wrong-port")
+
+    # The wizard: the remote's HTTP port answers with the wrong protocol and is refused ...
+    browser.open(f"{console_url(lab)}#wizard/{ALIAS}")
+    browser.wait(lambda: browser.js("return document.getElementById('wizard-alias').value"))
+    browser.fill("#wizard-addresses", http_address)
+    browser.fill("#wizard-credential", str(lab.credential))  # tried, never stored or shown
+    browser.click("#wizard-check")
+    browser.wait(lambda: browser.attr("#probe", "data-ok"), why="the probe's answer")
+    assert browser.attr("#probe", "data-ok") == "false"
+    assert browser.attr(".probed", "data-failed-stage") == "protocol"
+    assert "HTTP" in browser.text(".probed")
+    assert browser.js("return document.getElementById('wizard-save').disabled") is True
+    shot(browser, "wizard-refused")
+    before = _call(lab.local_url, "GET", "/_cluster/settings")
+    assert before["persistent"]["cluster"]["remote"][ALIAS]["proxy_address"] == wrong
+
+    # ... the remote cluster server is accepted (the key authenticates), and saving it heals.
+    browser.fill("#wizard-addresses", right)
+    browser.click("#wizard-check")
+    browser.wait(lambda: browser.attr("#probe", "data-ok") == "true", why="an accepted address")
+    assert browser.attr('.probed li[data-stage="authentication"]', "data-outcome") == "passed"
+    shot(browser, "wizard-accepted")
+    browser.click("#wizard-save")
+    browser.wait(lambda: browser.js("return location.hash") == "#remotes", why="back to the list")
+    browser.wait(lambda: row_status(browser) == "green", timeout=15, why="green again")
+    after = _call(lab.local_url, "GET", "/_cluster/settings")
+    assert after["persistent"]["cluster"]["remote"][ALIAS]["proxy_address"] == right
+
+
+def test_the_fix_diagnose_shows_resolves_the_scenario(lab: Lab, browser: Browser) -> None:
+    """The guide's "no remote_indices" scenario: the user's role lacks them. Diagnose, as that
+    user, stops at authorization and prints the fix; run as printed, "Verify again" passes."""
+    ensure_registered(lab)
+    _call(lab.local_url, "PUT", f"/_security/role/{USER_ROLE}", {"cluster": ["monitor"]})
+    browser.sign_in(USER, USER_PASSWORD)
+    browser.open(f"{console_url(lab)}#diagnose/{ALIAS}")
+    browser.wait(lambda: browser.attr("#verdict", "data-failed-stage"), why="a verdict")
+    assert browser.attr("#verdict", "data-failed-stage") == "authorization"
+    finding = browser.js(
+        """const f = document.querySelector('li[data-stage="authorization"] .finding');
+        return {cause: f.dataset.cause, side: f.dataset.side,
+                fix: {side: f.querySelector('.fix').dataset.side, summary: '',
+                      steps: [...f.querySelectorAll('code.fix-step')].map(c => c.textContent)}};"""
+    )
+    assert finding["cause"] == "user_lacks_remote_indices"
+    assert finding["fix"]["steps"], finding
+    shot(browser, "diagnose-fix")
+    apply_fix(lab, finding)
+    browser.click("#verify-again")
+    browser.wait(
+        lambda: (
+            browser.attr("#verdict", "data-status") == "green"
+            and not browser.js(
+                "return document.getElementById('diagnose-result').hasAttribute('aria-busy')"
+            )
+        ),
+        why="a green verdict after the fix",
+    )
+    assert (
+        browser.js(
+            "return document.querySelectorAll('#verdict li[data-outcome=\"passed\"]').length"
+        )
+        == 9
+    )
+    shot(browser, "diagnose-green")
+
+
+def _get(url: str, path: str, auth: tuple[str, str] | None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url + path)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_console_is_behind_authentication_and_authorization(lab: Lab) -> None:
+    assert lab.local is not None
+    url = lab.local.url
+    status, _ = _get(url, "/_isthmus/console/", None)
+    assert status == 401
+    status, _ = _get(url, "/_isthmus/console/api/remotes", None)
+    assert status == 401
+    # The wizard's probe opens connections from the node: manage, which the user lacks.
+    request = urllib.request.Request(url + "/_isthmus/console/api/probe", data=b"{}", method="POST")
+    token = base64.b64encode(f"{USER}:{USER_PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Content-Type", "application/json")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> None:
+    """Runs last: every response the browser received in this module, bodies and headers."""
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(console_url(lab))
+    browser.wait(lambda: row_status(browser) == "green", why="the list")
+    seen = [*browser.seen, *browser.responses()]
+    assert lab.key is not None
+    secrets = {
+        ELASTIC_PASSWORD,
+        USER_PASSWORD,
+        str(lab.credential),
+        str(lab.key["api_key"]),
+        base64.b64encode(f"elastic:{ELASTIC_PASSWORD}".encode()).decode(),
+    }
+    urls = [u for u, *_ in seen]
+    assert any("/api/remotes" in u for u in urls) and any("/api/probe" in u for u in urls)
+    assert any("/api/diagnose/" in u for u in urls)
+    bodies = [body for url, _s, _h, body in seen if url.endswith("/api/remotes")]
+    assert bodies and all('"as_of"' in b for b in bodies)  # the bodies were read, not skipped
+    for url, _status, headers, body in seen:
+        text = body + repr(headers)
+        leaked = [s[:3] + "…" for s in secrets if s in text]
+        assert not leaked, f"{url} carried {leaked}"
+    page = browser.js("return document.documentElement.outerHTML")
+    assert not [s for s in secrets if s in page]
+    # No request left the node: every URL the page loaded is the node's own.
+    assert lab.local is not None
+    origin = lab.local.url
+    assert all(u.startswith(origin) for u in urls), [u for u in urls if not u.startswith(origin)]

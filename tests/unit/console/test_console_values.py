@@ -1,0 +1,72 @@
+"""The console's pure parts: stage and cause words, the wizard's reading of its request and the
+settings it writes, and every form of a caller's credentials the answers are scrubbed of."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from isthmus.console.diagnose import credential_forms
+from isthmus.console.wizard import WizardRequest
+from isthmus.console.words import STAGE_WORDS, cause_words, stage_words
+from isthmus.doctor.model import STAGES
+from isthmus.errors import IllegalArgumentError
+from isthmus.remote.security_model import SecurityModel
+
+
+def test_every_stage_has_words_and_causes_use_the_doctors_titles() -> None:
+    assert set(STAGE_WORDS) == set(STAGES)
+    assert stage_words("tcp") == "opening a TCP connection to the remote"
+    assert stage_words(None) is None and stage_words("nonsense") is None
+    assert cause_words("tcp_refused") is not None
+    assert cause_words("no_such_cause") is None
+
+
+def test_the_wizard_reads_its_request_strictly() -> None:
+    request = WizardRequest.parse(
+        {"alias": "eu-1", "mode": "sniff", "security_model": "certificate",
+         "addresses": ["a:9300", "[::1]:9300"], "skip_unavailable": False}
+    )  # fmt: skip
+    assert request.model is SecurityModel.CERTIFICATE and request.credential is None
+    assert request.settings() == {
+        "cluster.remote.eu-1.mode": "sniff",
+        "cluster.remote.eu-1.seeds": ["a:9300", "[::1]:9300"],
+        "cluster.remote.eu-1.proxy_address": None,
+        "cluster.remote.eu-1.server_name": None,
+        "cluster.remote.eu-1.skip_unavailable": False,
+    }
+    proxy = WizardRequest.parse(
+        {"alias": "x", "addresses": "h:9443", "server_name": "s.example", "credential": "abc"}
+    )
+    assert proxy.settings()["cluster.remote.x.proxy_address"] == "h:9443"
+    assert proxy.settings()["cluster.remote.x.seeds"] is None
+    assert repr(proxy.credential) == "::es_redacted::"  # the key never shows in a repr
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (None, "request body is required"),
+        ({"alias": "a.b", "addresses": ["h:1"]}, "invalid remote cluster alias [a.b]"),
+        ({"alias": "a", "addresses": []}, "at least one address"),
+        ({"alias": "a", "addresses": ["nohost"]}, "remote hosts need to be configured as [host:port], found [nohost] instead"),
+        ({"alias": "a", "addresses": ["h:0"]}, "port number must be > 0 but was: [0]"),
+        ({"alias": "a", "mode": "tunnel", "addresses": ["h:1"]}, "ConnectionStrategy.TUNNEL"),
+        ({"alias": "a", "addresses": ["h:1", "i:2"]}, "proxy mode takes exactly one"),
+        ({"alias": "a", "security_model": "x", "addresses": ["h:1"]}, "unknown security model"),
+    ],
+)  # fmt: skip
+def test_a_bad_wizard_request_is_a_400_with_the_reason(body: object, reason: str) -> None:
+    with pytest.raises(IllegalArgumentError) as refused:
+        WizardRequest.parse(body)
+    assert reason in refused.value.reason
+    assert refused.value.http_status == 400
+
+
+def test_every_form_of_the_callers_credentials_is_scrubbed() -> None:
+    token = base64.b64encode(b"foo:s3cret-pw").decode()
+    forms = credential_forms(f"Basic {token}")
+    assert {f"Basic {token}", token, "foo:s3cret-pw", "s3cret-pw"} <= set(forms)
+    assert credential_forms("ApiKey abcdef") == ["ApiKey abcdef", "abcdef"]
+    assert credential_forms(None) == []
