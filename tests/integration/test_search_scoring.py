@@ -5,6 +5,9 @@
   shards, or several indices, score exactly as the same documents in one shard; with the default
   ``query_then_fetch`` each shard scores with its own statistics (ES's reference: "Search
   type", and the scoring note "Scores are not reproducible" for several shards).
+* ``preference`` picks shards as ES's OperationRouting does: ``_shards:0,2`` searches (counts,
+  opens a point in time on) those shard numbers only, ``|`` chains a copy preference, custom
+  strings and ``_local`` keep every shard, an unknown ``_`` type is refused.
 * the top-level ``knn`` option's ``k`` is global (ES's reference, "kNN search": the search
   "collects the top k across all shards"); with a ``query`` a hit is in either set and its score
   is the sum of both, ``size`` cutting after.
@@ -15,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import BadRequestError, Elasticsearch
 
-WORDS = "quick brown fox lazy dog jumps over the fence river stone".split()
+WORDS = ["quick", "brown", "fox", "lazy", "dog", "jumps", "over", "the", "fence", "river", "stone"]
 TEXT_MAPPING = {
     "properties": {"title": {"type": "text"}, "body": {"type": "text"}, "tag": {"type": "keyword"}}
 }
@@ -99,6 +102,52 @@ def test_dfs_ranks_a_page_globally(scored: Elasticsearch) -> None:
     one = _scores(scored, "dfs-one", query)
     assert local.keys() == one.keys()
     assert any(local[d] != pytest.approx(one[d], rel=1e-6) for d in one)
+
+
+# --- preference --------------------------------------------------------------------------
+
+
+def test_preference_picks_shards(scored: Elasticsearch) -> None:
+    everything = scored.search(index="dfs-three", size=100)
+    assert everything["_shards"]["total"] == 3
+    by_shard = [
+        scored.search(index="dfs-three", size=100, preference=f"_shards:{n}") for n in range(3)
+    ]
+    assert [r["_shards"]["total"] for r in by_shard] == [1, 1, 1]
+    ids = [{h["_id"] for h in r["hits"]["hits"]} for r in by_shard]
+    assert set().union(*ids) == {h["_id"] for h in everything["hits"]["hits"]}
+    assert sum(len(i) for i in ids) == 40  # each document in exactly one shard
+    two = scored.search(index="dfs-three", size=100, preference="_shards:0,2|_local")
+    assert two["_shards"]["total"] == 2
+    assert {h["_id"] for h in two["hits"]["hits"]} == ids[0] | ids[2]
+    counted = scored.count(index="dfs-three", preference="_shards:1")
+    assert counted["count"] == len(ids[1]) and counted["_shards"]["total"] == 1
+    for custom in ("_local", "_only_local", "my-session-7"):
+        assert scored.search(index="dfs-three", preference=custom)["_shards"]["total"] == 3
+    opened = scored.open_point_in_time(index="dfs-three", keep_alive="1m", preference="_shards:1")
+    try:
+        assert opened["_shards"]["total"] == 1
+        in_pit = scored.search(pit={"id": opened["id"]}, size=100)
+        assert {h["_id"] for h in in_pit["hits"]["hits"]} == ids[1]
+    finally:
+        scored.close_point_in_time(id=opened["id"])
+
+
+@pytest.mark.parametrize(
+    ("preference", "error_type", "reason"),
+    [
+        ("_xyz", "illegal_argument_exception", "no Preference for [_xyz]"),
+        ("_shards:x", "number_format_exception", 'For input string: "x"'),
+        ("_shards:0|_shards:1", "illegal_argument_exception", "unknown preference [SHARDS]"),
+    ],
+)
+def test_bad_preference(
+    scored: Elasticsearch, preference: str, error_type: str, reason: str
+) -> None:
+    with pytest.raises(BadRequestError) as info:
+        scored.search(index="dfs-three", preference=preference)
+    assert info.value.body["error"]["root_cause"][0]["type"] == error_type
+    assert info.value.body["error"]["root_cause"][0]["reason"] == reason
 
 
 # --- kNN: k is global -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
 from isthmus.search.aggs_core import AggResult
 from isthmus.search.index_field import qualified_index
+from isthmus.search.preference import selects_shard
 from isthmus.search.request import SearchRequest
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
@@ -96,11 +97,15 @@ class SearchTargets:
 
     def routed_shards(self, meta: IndexMetadata, params: Mapping[str, str] | None) -> list[Any]:
         """The index's shards a search with ``routing`` (comma-separated values) reaches: the
-        ones its values route to, as ES's OperationRouting picks them; all without routing."""
-        shards = self.indices.shards_of(meta)
+        ones its values route to, as ES's OperationRouting picks them; all without routing.
+        ``preference`` (``_shards:0,1``) narrows them further (:mod:`isthmus.search.preference`)."""
+        preference = (params or {}).get("preference")
+        shards = [
+            s for s in self.indices.shards_of(meta) if selects_shard(preference, s.shard_id.shard)
+        ]
         routing = [r for r in ((params or {}).get("routing") or "").split(",") if r]
         if not routing:
-            return list(shards)
+            return shards
         wanted = {index_shard(r, meta.settings) for r in routing}
         return [s for s in shards if s.shard_id.shard in wanted]
 
