@@ -32,8 +32,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from isthmus import ES_COMPAT_VERSION
-from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity
-from isthmus.actions.remote_nodes import register_remote_cluster_server, register_transport_nodes
+from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity, nodes_view
+from isthmus.actions.remote_nodes import (
+    register_remote_cluster_server,
+    register_transport_nodes,
+    remote_cluster_identities,
+    transport_identities,
+)
 from isthmus.actions.search_context_reaper import context_reaper
 from isthmus.ccr.assembly import ccr_follower, ccr_leader
 from isthmus.cluster.disk_monitor import disk_monitor_for
@@ -180,18 +185,11 @@ class Node:
             tls_handshake_timeout=handshake_timeout("transport", s.raw),
         )
         stack.push_async_callback(transport.close)
-        register_transport_nodes(
-            registry,
-            cluster_name=s.cluster_name,
-            cluster_uuid=lambda: cluster.state.cluster_uuid,
-            node=lambda: transport.identity.node,
-            index_metadata=leader.shards.index_metadata,
-        )
         leader.register(transport.registry)
         stack.push_async_callback(leader.close)
         remote_server: TransportServer[Subject] | None = None
         if listener.enabled:
-            remote_server = rcs = await start_remote_cluster_server(
+            remote_server = await start_remote_cluster_server(
                 s,
                 listener,
                 transport,
@@ -203,11 +201,21 @@ class Node:
                 tls_handshake_timeout=handshake_timeout("remote_cluster_server", s.raw),
             )
             stack.push_async_callback(remote_server.close)
+        # The cluster's nodes as this node sees them: every API that lists nodes reads it.
+        view = nodes_view(transport, remote_server, http_address)
+        register_transport_nodes(
+            registry,
+            cluster_name=s.cluster_name,
+            cluster_uuid=lambda: cluster.state.cluster_uuid,
+            nodes=lambda: transport_identities(view.nodes),
+            index_metadata=leader.shards.index_metadata,
+        )
+        if remote_server is not None:
             register_remote_cluster_server(
                 transport.registry,
                 cluster_name=s.cluster_name,
                 cluster_uuid=lambda: transport.identity.cluster_uuid,
-                node=lambda: rcs.identity.node,
+                nodes=lambda: remote_cluster_identities(view.nodes),
             )
         remote = node_remote_service(s, transport, tls, secure)
         stack.push_async_callback(remote.close)
@@ -223,9 +231,7 @@ class Node:
             authz=authz,
         )
         stack.push_async_callback(actions.close)
-        identity = node_identity(
-            env.node_id, s, http_address, self.clock(), transport, remote_server
-        )
+        identity = node_identity(view, s, self.clock(), transport, remote_server)
         cluster_actions = node_cluster_actions(cluster, indices, identity, self.inflight)
         follow_remote_settings(remote, cluster_actions)
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)

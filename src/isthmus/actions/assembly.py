@@ -25,6 +25,7 @@ from isthmus.actions.indices import IndicesActions
 from isthmus.actions.pit import PointInTimeActions
 from isthmus.actions.pit_handlers import PointInTimeHandlers
 from isthmus.actions.search import SearchActions
+from isthmus.cluster.nodes import NodesView, local_discovery_node
 
 if TYPE_CHECKING:
     from isthmus.cluster.service import ClusterService
@@ -97,24 +98,43 @@ def node_actions(
     )
 
 
-def node_identity(
-    node_id: str,
-    settings: NodeSettings,
+def nodes_view(
+    transport: TransportServer[Subject],
+    remote_server: TransportServer[Subject] | None,
     http_address: str,
+) -> NodesView:
+    """The node's view of the cluster's nodes, holding only itself until a coordination store
+    replaces it: the node its transport handshakes describe (id, name, roles, attributes), at the
+    addresses its listeners published."""
+    ident = transport.identity.node  # its publish address is set once the server is bound
+    local = local_discovery_node(
+        ident.id,
+        ident.name,
+        ident.roles,
+        ident.attributes,
+        transport_address=ident.publish_address,
+        http_address=http_address,
+        remote_cluster_address=(
+            remote_server.publish_address if remote_server is not None else None
+        ),
+    )
+    return NodesView.single(local)
+
+
+def node_identity(
+    view: NodesView,
+    settings: NodeSettings,
     started_at: float,
     transport: TransportServer[Subject],
     remote_server: TransportServer[Subject] | None,
 ) -> NodeIdentity:
-    """The node as its APIs describe it (``/``, ``_nodes``, ``_cat/nodes``): its id, settings,
-    start time and the addresses its listeners published and bound."""
+    """The node as its APIs describe it (``/``, ``_nodes``, ``_cat/nodes``): the view (its own
+    entry and the cluster's other nodes), its settings, start time and bound addresses."""
     return NodeIdentity(
-        node_id,
+        view,
         settings,
-        http_address,
         started_at,
-        transport.publish_address,
         transport.bound_address,
-        remote_server.publish_address if remote_server is not None else None,
         remote_server.bound_address if remote_server is not None else None,
     )
 

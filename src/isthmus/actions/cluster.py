@@ -16,8 +16,11 @@ from typing import Any
 
 import psutil
 
-from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, __version__, xcontent
+from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, xcontent
+from isthmus.actions.node_info import BUILD_HASH as BUILD_HASH  # where the handlers read it
+from isthmus.actions.node_info import InfoRequest, LocalFacts, nodes_header, nodes_info
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.nodes import INDEX_VERSION, DiscoveryNode, NodesView
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.shard_health import IndexHealth, check_level, worst
@@ -29,20 +32,43 @@ from isthmus.settings.registry import Scope, flatten, nest
 from isthmus.settings.values import parse_flag
 
 SettingsConsumer = Callable[[str, Any], None]
-BUILD_HASH = "isthmus"
 BUILD_DATE = "2026-11-27T00:00:00.000Z"
 
 
 @dataclass(frozen=True)
 class NodeIdentity:
-    node_id: str
+    """This node as its APIs need it: ``view``, the cluster's nodes as this node sees them (its
+    own entry holds its id, name, roles and published addresses: the one source of those), and
+    what only this node knows: its settings, start time and the addresses it is bound to."""
+
+    view: NodesView
     settings: NodeSettings
-    http_address: str  # "host:port" the HTTP server is bound to
     started_at: float
-    transport_address: str | None = None  # "host:port" the transport server publishes
-    transport_bound: str | None = None  # "host:port" it is bound to
-    remote_cluster_address: str | None = None  # the remote cluster server's publish address
+    transport_bound: str | None = None  # "host:port" the transport server is bound to
     remote_cluster_bound: str | None = None
+
+    @property
+    def local(self) -> DiscoveryNode:
+        return self.view.local
+
+    @property
+    def node_id(self) -> str:
+        return self.view.local.id
+
+    @property
+    def http_address(self) -> str:
+        return self.view.local.http_address or ""
+
+    @property
+    def transport_address(self) -> str:
+        return self.view.local.transport_address
+
+    @property
+    def remote_cluster_address(self) -> str | None:
+        return self.view.local.remote_cluster_address
+
+    def facts(self) -> LocalFacts:
+        return LocalFacts(self.settings, self.transport_bound, self.remote_cluster_bound)
 
 
 def version_block() -> dict[str, Any]:
@@ -305,10 +331,8 @@ class ClusterActions:
             "cluster_name": self.node.settings.cluster_name,
             "status": status,
             "timed_out": False,
-            "number_of_nodes": 1,
-            "number_of_data_nodes": 1
-            if any(r.startswith("data") for r in self.node.settings.roles)
-            else 0,
+            "number_of_nodes": len(self.node.view.nodes),
+            "number_of_data_nodes": len(self.node.view.nodes.data_nodes()),
             "active_primary_shards": totals["active_primary_shards"],
             "active_shards": active,
             "relocating_shards": 0,
@@ -349,82 +373,16 @@ class ClusterActions:
     # --- nodes --------------------------------------------------------------------------------
 
     def node_base(self) -> dict[str, Any]:
-        s = self.node.settings
-        host, _, _port = self.node.http_address.rpartition(":")
-        return {
-            "name": s.node_name,
-            "transport_address": self.node.transport_address or f"{host}:{s.transport_ports[0]}",
-            "host": host,
-            "ip": host,
-            "roles": sorted(s.roles),
-            "attributes": dict(s.attributes),
-        }
+        """The fields every nodes API starts this node with."""
+        return self.node.local.base_json()
 
-    def nodes_info(self, flat: bool = False) -> dict[str, Any]:
-        s = self.node.settings
-        info = self.node_base()
-        render = (lambda v: dict(sorted(v.items()))) if flat else nest
-        info.update(
-            {
-                "version": ES_COMPAT_VERSION,
-                "transport_version": "9112003",
-                "index_version": ES_VERSION_INDEX,
-                "build_flavor": "default",
-                "build_type": "tar",
-                "build_hash": BUILD_HASH,
-                "total_indexing_buffer": 0,
-                "settings": render(
-                    {
-                        **{k: str(v) for k, v in s.raw.items()},
-                        "cluster.name": s.cluster_name,
-                        "node.name": s.node_name,
-                        "path.data": str(s.path_data),
-                        "path.logs": str(s.path_logs),
-                    }
-                ),
-                "os": {
-                    "refresh_interval_in_millis": 1000,
-                    "name": os.uname().sysname,
-                    "arch": os.uname().machine,
-                    "version": os.uname().release,
-                    "available_processors": os.cpu_count() or 1,
-                    "allocated_processors": os.cpu_count() or 1,
-                },
-                "process": {
-                    "refresh_interval_in_millis": 1000,
-                    "id": os.getpid(),
-                    "mlockall": False,
-                },
-                "http": {
-                    "bound_address": [self.node.http_address],
-                    "publish_address": self.node.http_address,
-                    "max_content_length_in_bytes": s.max_content_length,
-                },
-                "transport": {
-                    "bound_address": [self.node.transport_bound or self.node.transport_address],
-                    "publish_address": self.node.transport_address,
-                    "profiles": {},
-                },
-                **(
-                    {
-                        "remote_cluster_server": {
-                            "bound_address": [self.node.remote_cluster_bound],
-                            "publish_address": self.node.remote_cluster_address,
-                        }
-                    }
-                    if self.node.remote_cluster_address is not None
-                    else {}
-                ),
-                "modules": [],
-                "plugins": [],
-                "isthmus": {"version": __version__},
-            }
+    def nodes_info(self, flat: bool = False, request: InfoRequest | None = None) -> dict[str, Any]:
+        """``GET /_nodes``: the nodes ``request`` names, in the sections it asks for."""
+        request = request or InfoRequest()
+        nodes = self.node.view.nodes
+        return nodes_info(
+            nodes.resolve(request.filters), nodes.local_node_id, self.node.facts(), request, flat
         )
-        return {
-            "_nodes": {"total": 1, "successful": 1, "failed": 0},
-            "cluster_name": s.cluster_name,
-            "nodes": {self.node.node_id: info},
-        }
 
     def indices_totals(self) -> dict[str, Any]:
         docs = deleted = size = 0
@@ -443,8 +401,12 @@ class ClusterActions:
             "shard_stats": {"total_count": len(self.indices.shards)},
         }
 
-    async def nodes_stats(self) -> dict[str, Any]:
+    async def nodes_stats(self, filters: str | None = None) -> dict[str, Any]:
+        """``GET /_nodes[/<filter>]/stats``. Only this node's statistics are known here: another
+        node the filter names is left out until nodes answer each other's stats requests."""
         s = self.node.settings
+        if self.node.node_id not in {n.id for n in self.node.view.nodes.resolve(filters)}:
+            return {**nodes_header(s.cluster_name, 0), "nodes": {}}
         proc = self.process
         indices = await asyncio.to_thread(self.indices_totals)
         with proc.oneshot():
@@ -488,14 +450,10 @@ class ClusterActions:
                 "breakers": self.breakers(),
             }
         )
-        return {
-            "_nodes": {"total": 1, "successful": 1, "failed": 0},
-            "cluster_name": s.cluster_name,
-            "nodes": {self.node.node_id: stats},
-        }
+        return {**nodes_header(s.cluster_name, 1), "nodes": {self.node.node_id: stats}}
 
 
-ES_VERSION_INDEX = "9033000"
+ES_VERSION_INDEX = INDEX_VERSION
 
 
 def _max_fds() -> int:

@@ -94,10 +94,11 @@ class NoSuchRemoteClusterError(IsthmusError):
 
 
 class RemoteClusterClientRoleError(IllegalArgumentError):
-    """A cross-cluster request reached a node without the ``remote_cluster_client`` role."""
+    """A request that needs a remote cluster (CCR, a remote connection) reached a node without
+    the ``remote_cluster_client`` role (ES's ``RemoteClusterService.ensureClientIsEnabled``)."""
 
-    def __init__(self) -> None:
-        super().__init__("this node does not have the remote_cluster_client role")
+    def __init__(self, node_name: str) -> None:
+        super().__init__(f"node [{node_name}] does not have the [remote_cluster_client] role")
 
 
 class ConnectQueueFullError(IsthmusError):

@@ -50,7 +50,10 @@ def node_remote_service(
         credential=secure.get,
     )
     service = RemoteClusterService(
-        security, remote_globals(settings.raw), enabled="remote_cluster_client" in settings.roles
+        security,
+        remote_globals(settings.raw),
+        enabled="remote_cluster_client" in settings.roles,
+        node_name=settings.node_name,
     )
 
     async def on_reload(contents: Any) -> None:

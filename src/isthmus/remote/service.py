@@ -52,6 +52,7 @@ class RemoteClusterService:
         globals_: RemoteClusterGlobals,
         *,
         enabled: bool = True,
+        node_name: str = "",
         update_wait: float = UPDATE_WAIT_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
         health: RemoteHealth | None = None,
@@ -62,6 +63,7 @@ class RemoteClusterService:
         self._clock = clock  # bounds the update and initial-connect waits
         self.globals = globals_
         self.enabled = enabled  # the node has the remote_cluster_client role
+        self.node_name = node_name  # named when a node without that role is asked for a remote
         self.update_wait = update_wait
         self._remotes: dict[str, RemoteClusterConnection] = {}
         self._lock = asyncio.Lock()
@@ -74,7 +76,7 @@ class RemoteClusterService:
 
     def get(self, alias: str) -> RemoteClusterConnection:
         if not self.enabled:
-            raise RemoteClusterClientRoleError()
+            raise RemoteClusterClientRoleError(self.node_name)
         try:
             return self._remotes[alias]
         except KeyError:

@@ -177,6 +177,9 @@ def _role_validator(roles: tuple[str, ...]) -> None:
     for role in roles:
         if role not in known:
             raise ValueError(f"unknown role [{role}]")
+    # DiscoveryNodeRole.VOTING_ONLY_NODE_ROLE.validateRoles
+    if "voting_only" in roles and "master" not in roles:
+        raise ValueError("voting-only node must be master-eligible")
 
 
 DEFAULT_ROLES = ("master", "data", "ingest", "remote_cluster_client")

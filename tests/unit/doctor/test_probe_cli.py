@@ -59,7 +59,7 @@ async def test_a_plaintext_sniff_alias_whose_advertised_address_fails_is_never_g
         registry,
         cluster_name="remote",
         cluster_uuid=lambda: "remote-uuid",
-        node=lambda: NodeIdentity("remote-id", "remote-node", f"127.0.0.1:{unused}", "9.1.0"),
+        nodes=lambda: [NodeIdentity("remote-id", "remote-node", f"127.0.0.1:{unused}", "9.1.0")],
     )
     async with transport_server(registry=registry) as server:
         seed = f"127.0.0.1:{server.port}"

@@ -512,7 +512,7 @@ async def test_sniff_mode_connects_to_the_advertised_address_too() -> None:
         registry,
         cluster_name="remote",
         cluster_uuid=lambda: "remote-uuid",
-        node=lambda: NodeIdentity("remote-id", "remote-node", advertises["address"], "9.1.0"),
+        nodes=lambda: [NodeIdentity("remote-id", "remote-node", advertises["address"], "9.1.0")],
     )
     async with transport_server(registry=registry) as server:
         report = await probe_remote(target(server.port, mode="sniff"))

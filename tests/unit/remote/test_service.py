@@ -102,7 +102,9 @@ async def test_update_wait_is_bounded(network: MemoryNetwork, clock: FakeClock) 
 
 
 async def test_without_the_role(network: MemoryNetwork, clock: FakeClock) -> None:
-    svc = service(network, clock, enabled=False)
-    with pytest.raises(RemoteClusterClientRoleError, match="remote_cluster_client role"):
+    svc = service(network, clock, enabled=False, node_name="n1")
+    with pytest.raises(RemoteClusterClientRoleError) as err:
         svc.get("my")
+    # ES's RemoteClusterService.ensureClientIsEnabled
+    assert err.value.reason == "node [n1] does not have the [remote_cluster_client] role"
     assert await svc.apply(configs({"cluster.remote.my.seeds": ["127.0.0.1:1"]})) == {}

@@ -200,7 +200,7 @@ def routes(s: CatApiDeps) -> list[Route]:
             "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
             "cluster": h["cluster_name"],
             "status": h["status"],
-            "node.total": 1,
+            "node.total": h["number_of_nodes"],
             "node.data": h["number_of_data_nodes"],
             "shards": h["active_shards"],
             "pri": h["active_primary_shards"],
@@ -216,30 +216,31 @@ def routes(s: CatApiDeps) -> list[Route]:
         return render(req, list(row), [row], {**ALIASES, "status": ("st",)})
 
     async def cat_nodes(req: Request) -> Response:
-        stats = (await s.cluster_actions.nodes_stats())["nodes"][s.node.node_id]
-        roles = s.node.settings.roles
-        role_chars = "".join(
-            sorted(
-                {"master": "m", "data": "d", "ingest": "i", "remote_cluster_client": "r"}.get(r, "")
-                for r in roles
+        # Every node of the view; the load columns are known for this node only (another node's
+        # cells stay empty until nodes answer each other's stats requests).
+        nodes = s.node.view.nodes
+        local = (await s.cluster_actions.nodes_stats("_local"))["nodes"][s.node.node_id]
+        rows = []
+        for node in nodes:
+            stats = local if node.id == nodes.local_node_id else None
+            load = stats["os"]["cpu"]["load_average"] if stats else None
+            rows.append(
+                {
+                    "ip": node.host_address,
+                    "heap.percent": 0 if stats else None,
+                    "ram.percent": stats["os"]["mem"]["used_percent"] if stats else None,
+                    "cpu": stats["os"]["cpu"]["percent"] if stats else None,
+                    "load_1m": f"{load['1m']:.2f}" if load else None,
+                    "load_5m": f"{load['5m']:.2f}" if load else None,
+                    "load_15m": f"{load['15m']:.2f}" if load else None,
+                    "node.role": node.role_letters(),
+                    "master": "*" if node.id == nodes.master_node_id else "-",
+                    "name": node.name,
+                    "id": node.id[:4],
+                    "port": node.transport_address.rsplit(":", 1)[1],
+                    "http_address": node.http_address,
+                }
             )
-        )
-        load = stats["os"]["cpu"]["load_average"]
-        row = {
-            "ip": stats["ip"],
-            "heap.percent": 0,
-            "ram.percent": stats["os"]["mem"]["used_percent"],
-            "cpu": stats["os"]["cpu"]["percent"],
-            "load_1m": f"{load['1m']:.2f}",
-            "load_5m": f"{load['5m']:.2f}",
-            "load_15m": f"{load['15m']:.2f}",
-            "node.role": role_chars or "-",
-            "master": "*",
-            "name": stats["name"],
-            "id": s.node.node_id[:4],
-            "port": stats["transport_address"].rsplit(":", 1)[1],
-            "http_address": s.node.http_address,
-        }
         cols = [
             "ip",
             "heap.percent",
@@ -253,9 +254,9 @@ def routes(s: CatApiDeps) -> list[Route]:
             "name",
         ]
         return (
-            render(req, [*cols, "id", "port", "http_address"], [row])
+            render(req, [*cols, "id", "port", "http_address"], rows)
             if "h" in req.params
-            else render(req, cols, [row])
+            else render(req, cols, rows)
         )
 
     async def cat_indices(req: Request) -> Response:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import BUILD_HASH, flat_settings, version_block
+from isthmus.actions.node_info import InfoRequest
 from isthmus.cluster.data_streams import state_section as data_stream_section
 from isthmus.cluster.templates import state_sections as template_sections
 from isthmus.errors import IsthmusError
@@ -40,6 +41,21 @@ class ClusterApiDeps:
     tasks: TaskManager
     secure_settings: SecureSettingsHolder
     ssl_configs: tuple[SslConfig, ...]
+
+
+# ES's ClusterState.Metric names (unknown ones are ignored, as ES's REST layer ignores them).
+STATE_METRICS = frozenset(
+    ("version", "master_node", "blocks", "nodes", "metadata", "routing_table", "routing_nodes",
+     "customs")
+)  # fmt: skip
+
+
+def state_metrics(text: str | None) -> frozenset[str]:
+    """The sections ``GET /_cluster/state/<metrics>`` asks for (all without a path metric)."""
+    asked = [m.strip() for m in (text or "_all").split(",") if m.strip()]
+    if "_all" in asked:
+        return STATE_METRICS
+    return frozenset(asked) & STATE_METRICS
 
 
 def routes(s: ClusterApiDeps) -> list[Route]:
@@ -76,30 +92,34 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         return Response(200, result, headers=headers)
 
     async def nodes(req: Request) -> dict[str, Any]:
-        return s.cluster_actions.nodes_info(flat_settings(req.params))
+        flat = flat_settings(req.params)
+        request = InfoRequest.from_path(
+            req.path_params.get("node_id"), req.path_params.get("metric")
+        )
+        return s.cluster_actions.nodes_info(flat, request)
 
     async def nodes_stats(req: Request) -> dict[str, Any]:
-        return await s.cluster_actions.nodes_stats()
+        return await s.cluster_actions.nodes_stats(req.path_params.get("node_id"))
 
     async def state(req: Request) -> dict[str, Any]:
         meta = s.cluster.state
         flat = flat_settings(req.params)
-        return {
+        metrics = state_metrics(req.path_params.get("metric"))
+        nodes = s.node.view.nodes
+        # ES's ClusterState.toXContent: the name and uuid always, each section when asked for.
+        body: dict[str, Any] = {
             "cluster_name": s.node.settings.cluster_name,
             "cluster_uuid": meta.cluster_uuid,
-            "version": meta.version,
-            "state_uuid": meta.cluster_uuid,
-            "master_node": s.node.node_id,
-            "nodes": {
-                s.node.node_id: {
-                    "name": s.node.settings.node_name,
-                    "ephemeral_id": s.node.node_id,
-                    "transport_address": s.cluster_actions.node_base()["transport_address"],
-                    "attributes": dict(s.node.settings.attributes),
-                    "roles": sorted(s.node.settings.roles),
-                }
-            },
-            "metadata": {
+        }
+        if "version" in metrics:
+            body["version"] = meta.version
+            body["state_uuid"] = meta.cluster_uuid
+        if "master_node" in metrics:
+            body["master_node"] = nodes.master_node_id
+        if "nodes" in metrics:
+            body["nodes"] = {n.id: n.state_json() for n in nodes}
+        if "metadata" in metrics:
+            body["metadata"] = {
                 "cluster_uuid": meta.cluster_uuid,
                 "indices": {
                     m.name: {
@@ -112,8 +132,8 @@ def routes(s: ClusterApiDeps) -> list[Route]:
                 },
                 **template_sections(meta.customs),
                 **data_stream_section(meta),
-            },
-        }
+            }
+        return body
 
     async def reload_secure_settings(req: Request) -> dict[str, Any]:
         from isthmus.settings.secret import Secret
@@ -312,7 +332,7 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         ),
         route(
             "GET",
-            "/_cluster/state/{metric}",
+            "/_cluster/state/{metric:_}",
             state,
             params=("local", "master_timeout", "flat_settings", *COMMON_INDICES_PARAMS),
             action="cluster:monitor/state",
@@ -327,6 +347,20 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         route(
             "GET",
             "/_nodes/{node_id:_}",
+            nodes,
+            params=("flat_settings", "timeout"),
+            action="cluster:monitor/nodes/info",
+        ),
+        route(
+            "GET",
+            "/_nodes/{node_id:_}/{metric:_}",
+            nodes,
+            params=("flat_settings", "timeout"),
+            action="cluster:monitor/nodes/info",
+        ),
+        route(
+            "GET",
+            "/_nodes/{node_id:_}/info/{metric:_}",
             nodes,
             params=("flat_settings", "timeout"),
             action="cluster:monitor/nodes/info",
@@ -371,6 +405,21 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         route(
             "GET",
             "/_nodes/{node_id:_}/stats",
+            nodes_stats,
+            params=("timeout", "level"),
+            action="cluster:monitor/nodes/stats",
+        ),
+        # With stats metrics: the sections are not narrowed yet (every one is given).
+        route(
+            "GET",
+            "/_nodes/stats/{metric:_}",
+            nodes_stats,
+            params=("timeout", "level"),
+            action="cluster:monitor/nodes/stats",
+        ),
+        route(
+            "GET",
+            "/_nodes/{node_id:_}/stats/{metric:_}",
             nodes_stats,
             params=("timeout", "level"),
             action="cluster:monitor/nodes/stats",
