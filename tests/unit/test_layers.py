@@ -34,6 +34,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "isthmus.doctor.causes",
     ),
     ("isthmus.settings", "isthmus.wire", "isthmus.ccr.wire"),
+    # The etcd store of multi-node clusters: below the cluster state that it will carry.
+    ("isthmus.coordination",),
     # Cluster metadata and shards: the metadata holds index mappings (index.mapping), the
     # indices service applies metadata: one layer.
     ("isthmus.cluster", "isthmus.index", "isthmus.environment", "isthmus.tasks"),

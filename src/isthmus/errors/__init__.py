@@ -8,7 +8,8 @@ them; nothing here matches message text to decide anything.
 Every class that can reach a REST response or cross the transport lives in this package, one
 module per group of meaning: ``base`` (:class:`IsthmusError`), ``requests`` (request shape),
 ``indices`` (indices, documents, templates), ``cluster`` (cluster, node, tasks, resources),
-``security`` (with the keystore), ``transport`` (connections and remote clusters), ``search``
+``security`` (with the keystore), ``transport`` (connections and remote clusters),
+``coordination`` (the etcd store of multi-node clusters), ``search``
 and ``shards`` (storage, shard history, replication). Every name is re-exported here: import
 them as ``from isthmus.errors import X``; a new class goes in its group's module and in the
 lists below (a unit test checks both).
@@ -31,6 +32,13 @@ from isthmus.errors.cluster import (
     SettingsError,
     TaskCancelledError,
     TimeoutError_,
+)
+from isthmus.errors.coordination import (
+    CoordinationError,
+    CoordinationUnavailableError,
+    FailedToCommitClusterStateError,
+    NotMasterError,
+    WatchCompactedError,
 )
 from isthmus.errors.indices import (
     AliasesNotFoundError,
@@ -125,11 +133,14 @@ __all__ = [
     "ConnectQueueFullError",
     "ConnectTransportError",
     "ContentTooLargeError",
+    "CoordinationError",
+    "CoordinationUnavailableError",
     "DataStreamAlreadyExistsError",
     "DateMathParseError",
     "DocumentMissingError",
     "DocumentParsingError",
     "ElasticsearchParseError",
+    "FailedToCommitClusterStateError",
     "HandshakeError",
     "IllegalArgumentError",
     "IllegalStateError",
@@ -157,6 +168,7 @@ __all__ = [
     "NodeNotConnectedError",
     "NodeStartupError",
     "NotImplementedYet",
+    "NotMasterError",
     "NumberFormatError",
     "OsConnectError",
     "ParsingError",
@@ -189,5 +201,6 @@ __all__ = [
     "TooManyScrollContextsError",
     "UnsupportedMediaTypeError",
     "VersionConflictError",
+    "WatchCompactedError",
     "XContentParseError",
 ]

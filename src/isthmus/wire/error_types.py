@@ -101,6 +101,10 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.RetentionLeaseInvalidRetainingSeqNoError,
     # cross-cluster replication (follower side)
     e.StatusError,
+    # cluster coordination (multi-node clusters)
+    e.CoordinationUnavailableError,
+    e.NotMasterError,
+    e.FailedToCommitClusterStateError,
 )
 
 BY_TYPE: Mapping[tuple[str, bool], type[e.IsthmusError]] = MappingProxyType(
@@ -137,6 +141,8 @@ EXCLUDED: Mapping[type[e.IsthmusError], str] = MappingProxyType(
         e.DataStreamAlreadyExistsError: (
             "a resource_already_exists_exception; comes back as ResourceAlreadyExistsError"
         ),
+        e.CoordinationError: "an exception; comes back as IsthmusError",
+        e.WatchCompactedError: "an exception; comes back as IsthmusError",
     }
 )
 
