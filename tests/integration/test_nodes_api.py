@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -116,3 +117,15 @@ def test_a_tiered_node_without_the_client_role(tiered: Elasticsearch) -> None:
     )
     assert (status, body["error"]["type"]) == (400, "illegal_argument_exception"), body
     assert body["error"]["reason"] == "node [hot-0] does not have the [remote_cluster_client] role"
+
+
+def test_single_node_discovery_refuses_initial_master_nodes(tmp_path: Path) -> None:
+    from tests.integration.test_startup_errors import assert_one_line, start
+
+    settings = {"discovery.type": "single-node", "cluster.initial_master_nodes": ["n1"]}
+    rc, err, log = start(tmp_path, settings)
+    reason = (
+        "setting [cluster.initial_master_nodes] is not allowed when [discovery.type] is set to "
+        "[single-node]"
+    )
+    assert_one_line(rc, err, log, 78, reason)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from isthmus.settings import listener_limits, registry, remote, remote_server, secure, tls
 from isthmus.settings.ccr import CCR_SETTINGS
+from isthmus.settings.discovery import DISCOVERY_SETTINGS
 from isthmus.settings.disk import DISK_SETTINGS
 from isthmus.settings.registry import Scope, Setting, SettingsRegistry
 from isthmus.settings.remote_health import REMOTE_HEALTH_SETTINGS
@@ -44,6 +45,7 @@ def declarations() -> tuple[Setting, ...]:
         *DISK_SETTINGS,
         *CCR_SETTINGS,
         *SEARCH_CONTEXT_SETTINGS,
+        *DISCOVERY_SETTINGS,
     )
 
 

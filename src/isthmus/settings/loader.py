@@ -16,6 +16,7 @@ import yaml
 
 from isthmus.errors import SettingsError
 from isthmus.settings.catalog import all_settings, find
+from isthmus.settings.discovery import validate_discovery
 from isthmus.settings.registry import Scope, flatten, unknown
 from isthmus.settings.remote import validate_remote_settings
 
@@ -83,4 +84,6 @@ def load_raw(
         validated[key] = raw
     # Cross-setting rules of remote clusters (mode-specific keys, keys needing an enabled remote).
     validate_remote_settings(validated)
+    # Cluster formation: ES's single-node refusals, the coordination store's timing.
+    validate_discovery(validated)
     return validated

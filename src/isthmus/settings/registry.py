@@ -209,7 +209,6 @@ NODE_SETTINGS: tuple[Setting, ...] = (
     Setting("xpack.security.authc.anonymous.roles", v.parse_str_list, (), Scope.NODE),
     Setting("xpack.security.authc.anonymous.authz_exception", v.parse_bool, True, Scope.NODE),
     Setting("xpack.security.authc.api_key.enabled", v.parse_bool, True, Scope.NODE),
-    Setting("discovery.type", v.parse_str, "single-node", Scope.NODE),
     Setting("bootstrap.memory_lock", v.parse_bool, False, Scope.NODE),
     Setting("node.processors", v.parse_int, None, Scope.NODE),
     Setting("thread_pool.search.size", v.parse_int, 2, Scope.NODE),
