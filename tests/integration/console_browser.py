@@ -141,6 +141,26 @@ class Browser:
                 text = ""
             yield response["url"], str(response["status"]), response.get("headers", {}), text
 
+    def keys(self, *names: str) -> None:
+        """Press keys on the focused element (Selenium's ``Keys`` names: TAB, ENTER, ...);
+        ``SHIFT_TAB`` is Shift+Tab."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        chain = ActionChains(self.driver)
+        for name in names:
+            if name == "SHIFT_TAB":
+                chain.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT)
+            else:
+                chain.send_keys(getattr(Keys, name))
+        chain.perform()
+
+    def color_scheme(self, scheme: str) -> None:
+        self.driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+        )
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         height = int(self.js("return document.documentElement.scrollHeight"))

@@ -97,6 +97,28 @@ def test_remote_clusters_view_shows_live_health(lab: Lab, browser: Browser) -> N
     browser.wait(lambda: browser.attr("#remotes-asof", "datetime") != first, why="a new reading")
     assert browser.js("return document.querySelectorAll('svg.timeline rect.connected').length") >= 1
     shot(browser, "remote-clusters")
+    # Readable in dark mode: the page follows prefers-color-scheme.
+    light = browser.js("return getComputedStyle(document.body).backgroundColor")
+    browser.color_scheme("dark")
+    assert browser.js("return getComputedStyle(document.body).backgroundColor") != light
+    shot(browser, "remote-clusters-dark")
+    browser.color_scheme("light")
+
+
+def test_the_console_is_usable_with_the_keyboard(lab: Lab, browser: Browser) -> None:
+    """Tab order: the skip link, then the views; Enter on a view's link opens it."""
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(console_url(lab))
+    browser.wait(lambda: row_status(browser), why="the list")
+    browser.keys("TAB")
+    assert browser.js("return document.activeElement.textContent") == "Skip to content"
+    browser.keys("TAB", "TAB")
+    assert browser.js("return document.activeElement.textContent") == "Diagnose"
+    browser.keys("ENTER")
+    browser.wait(lambda: browser.js("return location.hash") == "#diagnose", why="Diagnose open")
+    assert browser.js("return document.getElementById('view-diagnose').hidden") is False
+    browser.keys("SHIFT_TAB", "ENTER")  # back to the remote clusters
+    browser.wait(lambda: browser.js("return location.hash") == "#remotes", why="the list again")
 
 
 def test_wrong_port_is_red_at_tcp_and_the_wizard_fixes_it(lab: Lab, browser: Browser) -> None:
@@ -191,6 +213,40 @@ def test_the_fix_diagnose_shows_resolves_the_scenario(lab: Lab, browser: Browser
     shot(browser, "diagnose-green")
 
 
+def test_followers_view_shows_lag_and_pauses_and_resumes(
+    lab: Lab, browser: Browser, record_secret: Callable[[str], None]
+) -> None:
+    """A follower of the pair's remote (a key that may replicate): the view lists it active
+    with its leader and lag, and its Pause and Resume buttons do what they say."""
+    ensure_registered(lab)
+    access = {"search": [{"names": ["*"]}], "replication": [{"names": ["leader-*"]}]}
+    key = _call(
+        lab.remote_url,
+        "POST",
+        "/_security/cross_cluster/api_key",
+        {"name": "ccr", "access": access},
+    )
+    record_secret(str(key["encoded"]))
+    lab.set_credential(str(key["encoded"]))
+    _call(lab.remote_url, "PUT", "/leader-1", {"settings": {"number_of_shards": 1}})
+    _call(lab.remote_url, "POST", "/leader-1/_doc?refresh=true", {"n": 1})
+    follow = {"remote_cluster": ALIAS, "leader_index": "leader-1"}
+    _call(lab.local_url, "PUT", "/follower-1/_ccr/follow?wait_for_active_shards=1", follow)
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(f"{console_url(lab)}#followers")
+    row = '#followers tr[data-index="follower-1"]'
+    browser.wait(lambda: browser.attr(row, "data-status") == "active", why="the follower")
+    assert f"{ALIAS}:leader-1" in browser.text(row)
+    browser.wait(lambda: browser.text(f"{row} .lag") == "0", why="caught up")
+    shot(browser, "followers")
+    browser.click(f"{row} button")
+    browser.wait(lambda: browser.attr(row, "data-status") == "paused", why="paused")
+    info = _call(lab.local_url, "GET", "/follower-1/_ccr/info")
+    assert info["follower_indices"][0]["status"] == "paused"
+    browser.click(f"{row} button")
+    browser.wait(lambda: browser.attr(row, "data-status") == "active", why="resumed")
+
+
 def _get(url: str, path: str, auth: tuple[str, str] | None) -> tuple[int, bytes]:
     request = urllib.request.Request(url + path)
     if auth is not None:
@@ -228,6 +284,7 @@ def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> Non
     seen = [*browser.seen, *browser.responses()]
     assert lab.key is not None
     secrets = {
+        str(lab.credential),  # the follower test's key, now in the keystore
         ELASTIC_PASSWORD,
         USER_PASSWORD,
         str(lab.credential),
@@ -248,4 +305,5 @@ def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> Non
     # No request left the node: every URL the page loaded is the node's own.
     assert lab.local is not None
     origin = lab.local.url
-    assert all(u.startswith(origin) for u in urls), [u for u in urls if not u.startswith(origin)]
+    elsewhere = [u for u in urls if not u.startswith(origin) and u != "data:,"]  # data:, the
+    assert not elsewhere  # browser's own first page

@@ -25,7 +25,7 @@ import httpx
 import orjson
 
 from isthmus.console.words import STAGE_WORDS, cause_words
-from isthmus.doctor.model import STAGES, Report
+from isthmus.doctor.model import Report, Stage
 from isthmus.settings.secret import Secret
 
 DIAGNOSE_TIMEOUT = 5.0  # seconds per REST call and probe (the page waits for one round)
@@ -102,9 +102,11 @@ def verdict_view(report: Report, alias: str, secrets: Iterable[str]) -> dict[str
 
     verdict = next(v for v in report.aliases if v.alias == alias)
     body = verdict.to_json()
+    stage_findings = []
     for stage in body["stages"]:
-        stage["words"] = STAGE_WORDS[STAGES[[s.value for s in STAGES].index(stage["stage"])]]
-    for finding in (*body["findings"], *body["warnings"]):
+        stage["words"] = STAGE_WORDS[Stage(stage["stage"])]
+        stage_findings += stage["findings"]
+    for finding in (*body["findings"], *body["warnings"], *stage_findings):
         finding["cause_words"] = cause_words(finding["cause"])
     failed = verdict.failed_stage
     body["failed_stage"] = failed.stage.value if failed is not None else None

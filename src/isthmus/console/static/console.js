@@ -128,6 +128,7 @@ async function loadRemotes() {
   const body = document.querySelector("#remotes tbody");
   body.replaceChildren(...data.remotes.map(remoteRow));
   document.getElementById("remotes-empty").hidden = data.remotes.length > 0;
+  if (!performance.getEntriesByName("remotes-rendered").length) performance.mark("remotes-rendered");
 }
 
 function remoteRow(r) {
@@ -182,7 +183,9 @@ function timeline(r) {
   const list = el("ul", {}, r.timeline.slice(-20).reverse().map((e) =>
     el("li", {}, `${clock(e.time)} ${e.kind}${e.stage ? ` (${e.stage}${e.cause ? `: ${e.cause}` : ""})` : ""}`)));
   return el("div", { class: "timeline-cell" }, chart,
-    r.timeline.length ? el("details", {}, el("summary", {}, `${r.timeline.length} events`), list) : null);
+    r.timeline.length
+      ? el("details", {}, el("summary", {}, `${r.timeline.length} event${r.timeline.length === 1 ? "" : "s"}`), list)
+      : null);
 }
 
 // --- diagnose ------------------------------------------------------------------------------------
@@ -244,8 +247,9 @@ function stageItem(s, n, total) {
   const item = el("li", { "data-stage": s.stage, "data-outcome": s.outcome },
     el("span", { class: "outcome" }, words[s.outcome] || s.outcome), " ",
     el("strong", {}, `${n}/${total} ${s.stage}`), ` — ${s.words}`);
+  // A finding carries its own evidence; a stage without one shows what it was decided on.
   if (s.findings.length) item.append(...s.findings.map(findingView));
-  if (s.evidence.length && s.outcome !== "passed") item.append(evidenceList(s.evidence));
+  else if (s.evidence.length && s.outcome !== "passed") item.append(evidenceList(s.evidence));
   else if (s.evidence.length) item.append(el("details", {}, el("summary", {}, "evidence"), evidenceList(s.evidence)));
   return item;
 }
@@ -346,9 +350,9 @@ function probeView(a) {
       el("h3", {}, `${x.address}: ${x.ok ? "OK" : `failed at ${x.failed_stage} (${x.failed_words})`}`),
       x.message ? el("p", {}, x.message) : null,
       el("ol", { class: "ladder" }, x.stages.map((s, i) => stageItem(s, i + 1, x.stages.length))))),
-    el("p", {}, "On save, this request is sent as you:"),
-    el("pre", { id: "settings-preview" }, `PUT /_cluster/settings\n${JSON.stringify(a.settings, null, 2)}`),
-    a.keystore_steps.length && a.credential !== "keystore"
+    a.ok ? el("p", {}, "On save, this request is sent as you:") : null,
+    a.ok ? el("pre", { id: "settings-preview" }, `PUT /_cluster/settings\n${JSON.stringify(a.settings, null, 2)}`) : null,
+    a.ok && a.keystore_steps.length && a.credential !== "keystore"
       ? el("div", {}, el("p", {}, "Then give this cluster the key (API-key model):"),
           a.keystore_steps.map((s) => el("pre", {}, s)))
       : null);
