@@ -29,16 +29,33 @@ if TYPE_CHECKING:
     from isthmus.settings.remote import RemoteClusterConfig, SniffConfig
 
 _DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
+# ES's Version.isCompatible for this release line (9.x): nodes of 8.19 (the last minor of the
+# previous major) up to this major.
+_MIN_COMPATIBLE = (8, 19, 0)
+_MAX_MAJOR = 9
+
+
+def version_compatible(version: str) -> bool:
+    """Whether a node of ``version`` (``9.1.0``, ``8.19.2-SNAPSHOT``) may be a gateway."""
+    try:
+        parts = tuple(int(p) for p in version.split("-", 1)[0].split(".")[:3])
+    except ValueError:
+        return False
+    return len(parts) == 3 and parts >= _MIN_COMPATIBLE and parts[0] <= _MAX_MAJOR
 
 
 def is_gateway(node: NodeIdentity, node_attr: str | None) -> bool:
-    """ES's default predicate: not a dedicated master, and ``node.attr.<attr>`` true if set."""
+    """ES's sniff node predicate: a compatible version, not a dedicated master (a master-eligible
+    node is a gateway only if it can hold data or is an ingest node), and, with
+    ``cluster.remote.node.attr`` set, ``node.attr.<attr>`` is ``true`` (missing counts as
+    ``false``; ES parses it strictly, so any other value is not a gateway here)."""
+    if not version_compatible(node.version):
+        return False
     roles = set(node.roles)
-    dedicated_master = "master" in roles and not (roles & set(_DATA_ROLES) or "ingest" in roles)
-    if dedicated_master and roles:
+    if "master" in roles and not (roles & set(_DATA_ROLES) or "ingest" in roles):
         return False
     if node_attr is not None:
-        return node.attributes.get(node_attr, "false").lower() == "true"
+        return node.attributes.get(node_attr, "false") == "true"
     return True
 
 
