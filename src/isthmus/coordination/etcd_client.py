@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -311,7 +311,7 @@ class EtcdClient:
         prev_kv: bool = False,
         progress_notify: bool = False,
         reconnect_for: float = 10.0,
-    ) -> AsyncIterator[WatchResponse]:
+    ) -> AsyncGenerator[WatchResponse, None]:
         """Every change of ``key`` (or under the prefix) from ``start_revision`` (0: from now),
         in order, each revision once, across reconnections (a response may hold several
         revisions: :meth:`WatchResponse.by_revision`). The first response of each stream has
@@ -329,7 +329,7 @@ class EtcdClient:
         prev_kv: bool,
         progress_notify: bool,
         reconnect_for: float,
-    ) -> AsyncIterator[WatchResponse]:
+    ) -> AsyncGenerator[WatchResponse, None]:
         next_revision = start_revision
         loop = asyncio.get_running_loop()
         broken_since: float | None = None
