@@ -43,6 +43,7 @@ from isthmus.search.aggs_metric import (
     StatsResult,
     StatsState,
 )
+from isthmus.search.aggs_nested import ObjectDoc
 from isthmus.search.aggs_range import RangeBucket, RangeResult
 from isthmus.search.aggs_terms import TermsResult
 from isthmus.search.aggs_top_hits import (
@@ -85,6 +86,7 @@ _ALLOWED: tuple[type, ...] = (
     SortKey,
     SourceFilter,
     AggDoc,
+    ObjectDoc,
     DateFormat,
     DecimalFormat,
 )

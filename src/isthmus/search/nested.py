@@ -8,8 +8,13 @@ paths stay the full ``comments.author``) and the inner query is evaluated in mem
 (``search.evaluate``: ES's matching rules). The parents with a matching object become an ``_id``
 set, so the query composes in ``bool`` like any other.
 
-Scores: in-memory evaluation does not score, so a matching parent scores 1.0 (``score_mode``
-``sum``: the number of matching objects; ``none``: 0), times the boost.
+Scores: each matching object is scored as ES scores its hidden document (the engine over an
+in-memory index of the path's objects, :mod:`isthmus.search.nested_scoring`), and a parent's
+score joins its matching objects' scores by ``score_mode`` (``avg``, ``max``, ``min``, ``sum``,
+``none``: 0), times the boost.
+
+The ``reverse_nested`` aggregation (under a ``nested`` one) goes back from the objects to their
+parents (or to an enclosing nested ``path``): each distinct document once.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from isthmus.index.schema import IndexSchema
 from isthmus.search import dsl
 from isthmus.search.aggs_bucket import Bucket, SingleBucketResult
 from isthmus.search.aggs_core import Agg, AggContext, AggDoc, AggResult, AggsSpec, Params
+from isthmus.search.aggs_nested import ObjectDoc, mark_inside_nested
 from isthmus.search.evaluate import compile_query
 from isthmus.search.evaluate_fields import EvalDoc
+from isthmus.search.nested_scoring import SCORE_MODES, object_scores, parent_scores
 
-SCORE_MODES = ("avg", "max", "min", "sum", "none")
 _QUERY_KEYS = {"path", "query", "score_mode", "ignore_unmapped", "inner_hits", "boost", "_name"}
 
 
@@ -240,18 +246,29 @@ def to_tantivy(
     mapping: IndexMapping,
     searcher: tantivy.Searcher | None,
     now_ms: int,
+    index: str = "",
 ) -> tantivy.Query:
     if not check_path(q.path, mapping, q.ignore_unmapped) or searcher is None:
         return tantivy.Query.empty_query()
-    count = matching_objects(q, mapping, now_ms)
-    by_score: dict[float, list[str]] = {}
+    pred = compile_query(q.query, mapping, now_ms=now_ms)
+    matches: dict[str, list[int]] = {}
     for _score, addr in searcher.search(tantivy.Query.all_query(), max(searcher.num_docs, 1)).hits:
         doc = searcher.doc(addr)
         doc_id = str(doc.get_first("_id"))
-        n = count(doc_id, orjson.loads(bytes(doc.get_first("_src") or b"{}")))
-        if n:
-            score = 0.0 if q.score_mode == "none" else float(n) if q.score_mode == "sum" else 1.0
-            by_score.setdefault(score, []).append(doc_id)
+        source = orjson.loads(bytes(doc.get_first("_src") or b"{}"))
+        offsets = [
+            offset
+            for offset, obj in enumerate(nested_objects(source, q.path))
+            if pred(EvalDoc(doc_id, obj))
+        ]
+        if offsets:
+            matches[doc_id] = offsets
+    scores = None
+    if matches and q.score_mode != "none":
+        scores = object_scores(q.query, q.path, mapping, searcher, now_ms, index)
+    by_score: dict[float, list[str]] = {}
+    for doc_id, score in parent_scores(matches, scores, q.score_mode).items():
+        by_score.setdefault(score, []).append(doc_id)
     if not by_score:
         return tantivy.Query.empty_query()
     parts = [
@@ -281,6 +298,7 @@ class NestedAgg(Agg):
     ) -> None:
         super().__init__(name, subs, meta)
         self.path = path
+        mark_inside_nested(subs)
         # The object documents stay referenced for the request: the aggregation context keys
         # its value cache by object identity.
         self._held: list[list[AggDoc]] = []
@@ -292,7 +310,7 @@ class NestedAgg(Agg):
             inner: list[AggDoc] = []
         else:
             inner = [
-                AggDoc(doc.index, doc.id, doc.score, obj)
+                ObjectDoc(doc.index, doc.id, doc.score, obj, parent=doc, path=self.path)
                 for doc in docs
                 for obj in nested_objects(doc.source, self.path)
             ]

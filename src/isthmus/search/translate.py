@@ -84,7 +84,9 @@ class Translator(FullTextTranslator):
         return knn.to_tantivy(q, self)
 
     def _q_Nested(self, q: nested.Nested) -> tantivy.Query:
-        return nested.to_tantivy(q, self.schema, self.mapping, self.searcher, self.now_ms)
+        return nested.to_tantivy(
+            q, self.schema, self.mapping, self.searcher, self.now_ms, self.index
+        )
 
     def _q_ConstantScore(self, q: dsl.ConstantScore) -> tantivy.Query:
         return tantivy.Query.const_score_query(self.translate(q.filter), q.boost)
