@@ -58,6 +58,16 @@ QUERIES: list[dict[str, Any]] = [
         }
     },
     {"multi_match": {"query": "over the fox", "fields": ["title", "body^2"], "tie_breaker": 0.3}},
+    {"match_phrase": {"title": "fox lazy"}},
+    {
+        "bool": {
+            "should": [
+                {"match_phrase": {"title": "brown fox"}},
+                {"match_phrase": {"body": {"query": "lazy jumps", "slop": 1}}},
+                {"match": {"title": "dog"}},
+            ]
+        }
+    },
 ]
 
 

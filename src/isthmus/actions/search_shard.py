@@ -31,7 +31,7 @@ from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
-from isthmus.search.dfs import TermStats, field_paths, global_score
+from isthmus.search.dfs import TermStats, field_paths, global_score, phrases, shard_stats
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.geo_queries import check_sort_field, geo_sort_value
@@ -460,8 +460,15 @@ def dfs_scored(
 ) -> list[tuple[float, tantivy.DocAddress]]:
     """The matches scored with global term statistics (``dfs_query_then_fetch``)."""
     paths = field_paths(schema)
+    # The query's phrases, recognised in explanations by their idf on this shard.
+    candidates = phrases(query, paths, shard_stats(searcher, schema, query)) if matched else []
     return [
-        (global_score(orjson.loads(query.explain(searcher, addr).to_json()), paths, stats), addr)
+        (
+            global_score(
+                orjson.loads(query.explain(searcher, addr).to_json()), paths, stats, candidates
+            ),
+            addr,
+        )
         for _score, addr in matched
     ]
 

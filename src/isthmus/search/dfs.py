@@ -18,8 +18,9 @@ takes no others, so the scores are corrected after matching instead:
    document's own ``freq`` and encoded length are kept), and its ancestors are recombined as the
    engine combines them (sums, boosts, disjunction max with its tie breaker, constants).
 
-Phrase scores keep the shard's statistics: the engine's explanation of a phrase does not name
-its terms. Explaining each match costs one lookup per match, so DFS is slower than
+The engine's explanation of a phrase does not name its terms (its idf is their sum): the phrase
+is recognised among the query's phrases by that sum under the shard's own statistics
+(:func:`phrases`). Explaining each match costs one lookup per match, so DFS is slower than
 ``query_then_fetch`` (as in ES, where it costs a round trip).
 """
 
@@ -29,7 +30,7 @@ import math
 import re
 import struct
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ K1 = 1.2
 B = 0.75
 # The kinds of fields whose terms are strings (text, keyword and the keyword-like types).
 _TERM_RE = re.compile(r'Term\(field=(\d+), type=Str, "((?:[^"\\]|\\.)*)"\)')
+_PHRASE_RE = re.compile(r"PhraseQuery \{ field: Field\((\d+)\), phrase_terms: \[(.*?)\], slop")
 _ESCAPE_RE = re.compile(r"\\(u\{[0-9a-fA-F]+\}|.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 _PATHS: weakref.WeakKeyDictionary[IndexSchema, dict[int, tuple[str, str]]] = (
@@ -167,8 +169,16 @@ def _idf(n: int, total: int) -> float:
 def _bm25(node: Mapping[str, Any], path: str, text: str, stats: TermStats) -> float | None:
     """A BM25 term node's value under ``stats`` (None: not a node this can recompute)."""
     n = stats.doc_freq.get((path, text))
-    tokens = stats.tokens.get(path)
-    if n is None or tokens is None or stats.max_doc <= 0 or n > stats.max_doc:
+    if n is None or stats.max_doc <= 0 or n > stats.max_doc:
+        return None
+    return _bm25_value(node, _idf(n, stats.max_doc), stats.tokens.get(path), stats)
+
+
+def _bm25_value(
+    node: Mapping[str, Any], idf: float, tokens: int | None, stats: TermStats
+) -> float | None:
+    """The engine's BM25 of a node's ``freq`` and ``dl`` with ``idf`` and the global avgdl."""
+    if tokens is None or stats.max_doc <= 0:
         return None
     values = _constants(node)
     freq = values.get("freq, occurrences of term within document")
@@ -178,14 +188,78 @@ def _bm25(node: Mapping[str, Any], path: str, text: str, stats: TermStats) -> fl
     avgdl = _f32(_f32(tokens) / _f32(stats.max_doc))
     if avgdl <= 0:
         return None
-    weight = _f32(_idf(n, stats.max_doc) * _f32(1.0 + K1))
+    weight = _f32(idf * _f32(1.0 + K1))
     norm = _f32(K1 * _f32(_f32(1.0 - B) + _f32(_f32(B * _f32(dl)) / avgdl)))
     tf = _f32(freq)
     return _f32(weight * _f32(tf / _f32(tf + norm)))
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """A phrase of the query: its field, its terms in order, and its idf on this shard."""
+
+    path: str
+    terms: tuple[str, ...]
+    local_idf: float
+
+
+def _idf_sum(path: str, terms: tuple[str, ...], stats: TermStats) -> float | None:
+    total = 0.0
+    for text in terms:
+        n = stats.doc_freq.get((path, text))
+        if n is None or n > stats.max_doc:
+            return None
+        total = _f32(total + _idf(n, stats.max_doc))
+    return total
+
+
+def phrases(
+    query: tantivy.Query, paths: Mapping[int, tuple[str, str]], local: TermStats
+) -> list[Phrase]:
+    """The phrases of a built query, each with its idf under the shard's statistics."""
+    out = []
+    for match in _PHRASE_RE.finditer(repr(query)):
+        number = int(match.group(1))
+        if number not in paths:
+            continue
+        path = paths[number][0]
+        terms = tuple(_unescape(t.group(2)) for t in _TERM_RE.finditer(match.group(2)))
+        idf = _idf_sum(path, terms, local)
+        if terms and idf is not None:
+            out.append(Phrase(path, terms, idf))
+    return out
+
+
+def _phrase_bm25(
+    node: Mapping[str, Any], candidates: Sequence[Phrase], stats: TermStats
+) -> float | None:
+    """A phrase's BM25 node (no term named) under ``stats``: the phrase is the one whose
+    shard idf is the node's."""
+    local_idf = next(
+        (
+            float(d.get("value", 0.0))
+            for d in node.get("details") or []
+            if d.get("description") == "idf"
+        ),
+        None,
+    )
+    if local_idf is None:
+        return None
+    found = [p for p in candidates if math.isclose(p.local_idf, local_idf, rel_tol=1e-6)]
+    if not found or any(p.path != found[0].path for p in found):
+        return None
+    phrase = found[0]
+    idf = _idf_sum(phrase.path, phrase.terms, stats)
+    if idf is None:
+        return None
+    return _bm25_value(node, idf, stats.tokens.get(phrase.path), stats)
+
+
 def global_score(
-    node: Mapping[str, Any], paths: Mapping[int, tuple[str, str]], stats: TermStats
+    node: Mapping[str, Any],
+    paths: Mapping[int, tuple[str, str]],
+    stats: TermStats,
+    candidates: Sequence[Phrase] = (),
 ) -> float:
     """The value of an engine explanation (JSON tree) re-evaluated with global statistics
     (step 3 of the module docstring); a node it cannot recompute keeps its own value."""
@@ -199,11 +273,12 @@ def global_score(
                 path = paths[int(match.group(1))][0]
                 found = _bm25(node, path, _unescape(match.group(2)), stats)
                 return value if found is None else found
-        return value
+        phrase = _phrase_bm25(node, candidates, stats) if candidates else None
+        return value if phrase is None else phrase
     if not details:
         return value
     old = [float(d.get("value", 0.0)) for d in details]
-    new = [global_score(d, paths, stats) for d in details]
+    new = [global_score(d, paths, stats, candidates) for d in details]
     if description.startswith("Boost x") and len(details) == 1:
         try:
             boost = float(description[len("Boost x") :].split(" ", 1)[0])
@@ -232,4 +307,12 @@ def global_score(
     return value * (sum(new) / total) if total else value
 
 
-__all__ = ["TermStats", "field_paths", "global_score", "query_terms", "shard_stats"]
+__all__ = [
+    "Phrase",
+    "TermStats",
+    "field_paths",
+    "global_score",
+    "phrases",
+    "query_terms",
+    "shard_stats",
+]
