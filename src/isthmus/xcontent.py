@@ -19,7 +19,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from isthmus.errors import IllegalArgumentError, IsthmusError, XContentParseError
+import orjson
+
+from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, XContentParseError
+from isthmus.errors.requests import BodyKey
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -185,13 +188,28 @@ def unknown_field(
     key: str,
     candidates: Iterable[str],
     error: type[IsthmusError] = XContentParseError,
+    *,
+    parent: str | None = None,
 ) -> IsthmusError:
     """ES's object-parser error for a key the parser does not declare:
     ``[<parser>] unknown field [<key>]`` with its "did you mean" over ``candidates`` (the
     parser's declared fields, ES's full list even where Isthmus implements fewer). ``error`` is
     the exception the ES parser's caller lets out (``x_content_parse_exception`` for an
-    ObjectParser read directly, ``parsing_exception`` where a query/aggregation parser wraps it)."""
-    return error(f"[{parser}] unknown field [{key}]{did_you_mean(key, candidates)}")
+    ObjectParser read directly, ``parsing_exception`` where a query/aggregation parser wraps it).
+    ``parent``: the body key holding the parsed object, when known, so the error can show the
+    unknown key's location (ES's ``[line:col]``)."""
+    err = error(f"[{parser}] unknown field [{key}]{did_you_mean(key, candidates)}")
+    if parent is not None:
+        at(err, parent, key)
+    return err
+
+
+def at(err: IsthmusError, *path: str, rooted: bool = False, at_value: bool = False) -> IsthmusError:
+    """``err`` marked with where in the request body it arose (see ``BodyKey``); errors of
+    other kinds carry no location in ES and are returned unmarked."""
+    if isinstance(err, ParsingError | XContentParseError) and err.body_key is None:
+        err.body_key = BodyKey(tuple(path), rooted=rooted, at_value=at_value)
+    return err
 
 
 def check_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> None:
@@ -206,3 +224,135 @@ def check_depth(value: Any, limit: int = MAX_BODY_DEPTH) -> None:
         for child in node.values() if isinstance(node, Mapping) else node:
             if isinstance(child, Mapping | list):
                 stack.append((child, depth + 1))
+
+
+# --- token locations: where in the raw body a parse error arose ------------------------------
+#
+# orjson gives no token positions, so a parse error marked with a ``BodyKey`` is located only
+# when it is reported: the raw body is scanned once for the key, and the location is shown as
+# ES's Jackson parser shows it (1-based line and column, the column counted in bytes of the
+# UTF-8 body): a ``[line:col] `` prefix on an x_content_parse_exception's reason, ``line`` and
+# ``col`` fields on a parsing_exception. A body that is not one JSON object (NDJSON, YAML) or is
+# larger than _MAX_LOCATED_BODY is not scanned, and an error whose key is not found keeps no
+# location rather than a wrong one.
+
+_MAX_LOCATED_BODY = 1 << 20
+_WHITESPACE = b" \t\r\n"
+
+
+def locate_in_body(err: IsthmusError, raw: bytes | None) -> None:
+    """Give every marked parse error in ``err``'s cause chain its location in ``raw``."""
+    chain: list[ParsingError | XContentParseError] = []
+    node: IsthmusError | None = err
+    while node is not None:
+        if isinstance(node, ParsingError | XContentParseError) and node.body_key is not None:
+            chain.append(node)
+        node = node.caused_by
+    if not chain or not raw or len(raw) > _MAX_LOCATED_BODY:
+        return
+    keys = _keys(raw)
+    if keys is None:
+        return
+    for marked in chain:
+        where = marked.body_key
+        assert where is not None
+        found = _find(keys, where)
+        marked.body_key = None  # located once
+        if found is None:
+            continue
+        line, col = _line_col(raw, found)
+        if isinstance(marked, XContentParseError):
+            marked.reason = f"[{line}:{col}] {marked.reason}"
+            marked.args = (marked.reason,)
+        else:
+            marked.extra.update(line=line, col=col)
+
+
+def _find(keys: list[tuple[tuple[str, ...], int, int]], where: BodyKey) -> int | None:
+    """The offset of the first key (in document order) at ``where``'s path, whose ``*``
+    names stand for any key (a query's field name)."""
+    size = len(where.path)
+    for path, key_at, value_at in keys:
+        tail = path if where.rooted else path[-size:]
+        if len(tail) == size and all(w in ("*", k) for w, k in zip(where.path, tail, strict=True)):
+            return value_at if where.at_value else key_at
+    return None
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _keys(raw: bytes) -> list[tuple[tuple[str, ...], int, int]] | None:
+    """Every object key of a JSON document: its path from the root (array levels add no
+    name), the offset of its opening quote and of its value. None when ``raw`` is not exactly
+    one JSON object."""
+    out: list[tuple[tuple[str, ...], int, int]] = []
+    # One frame per open container: its kind, and for an object the key whose value is read.
+    stack: list[list[Any]] = []
+    expect_key = False
+    i, n = _skip(raw, 0), len(raw)
+    if i >= n or raw[i] != ord("{"):
+        return None
+    while i < n:
+        c = raw[i]
+        if c in b"{[":
+            stack.append(["o" if c == ord("{") else "a", None])
+            expect_key = c == ord("{")
+            i += 1
+        elif c in b"}]":
+            stack.pop()
+            expect_key = False
+            i += 1
+            if not stack:
+                return out if _skip(raw, i) == n else None
+        elif c == ord(","):
+            expect_key = stack[-1][0] == "o"
+            i += 1
+        elif c == ord('"'):
+            end = _string_end(raw, i)
+            if end is None:
+                return None
+            if expect_key:
+                try:
+                    key = orjson.loads(raw[i:end])
+                except orjson.JSONDecodeError:
+                    return None
+                colon = _skip(raw, end)
+                if colon >= n or raw[colon] != ord(":"):
+                    return None
+                prefix = tuple(frame[1] for frame in stack[:-1] if frame[0] == "o")
+                out.append(((*prefix, key), i, _skip(raw, colon + 1)))
+                stack[-1][1] = key
+                expect_key = False
+                i = colon + 1
+            else:
+                i = end
+        elif c in _WHITESPACE or c == ord(":"):
+            i += 1
+        else:  # a number or a literal: up to the next delimiter
+            while i < n and raw[i] not in b",}] \t\r\n":
+                i += 1
+    return None
+
+
+def _skip(raw: bytes, i: int) -> int:
+    while i < len(raw) and raw[i] in _WHITESPACE:
+        i += 1
+    return i
+
+
+def _string_end(raw: bytes, start: int) -> int | None:
+    """The offset just past the string opening at ``start`` (escapes skipped)."""
+    i = start + 1
+    while True:
+        j = raw.find(b'"', i)
+        if j < 0:
+            return None
+        backslashes = 0
+        while raw[j - 1 - backslashes] == ord("\\"):
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return j + 1
+        i = j + 1

@@ -206,3 +206,41 @@ def test_boolean_url_parameters(es: Elasticsearch, docs: str, param: str) -> Non
     )
     ok = es.perform_request("GET", path, params={param: "false", "size": "0"})
     assert ok.body["hits"]["total"]["value"] == 4
+
+
+# --- where in the body a parse error arose (ES's Jackson token locations) ---------------------
+
+
+def test_parse_errors_show_their_location(es: Elasticsearch, docs: str) -> None:
+    path = f"/{docs}/_search"
+    headers = {"content-type": "application/json", "accept": "application/json"}
+
+    def post(raw: str) -> dict[str, Any]:
+        status, body = api_error(
+            lambda: es.perform_request("POST", path, headers=headers, body=raw)
+        )
+        assert status == 400
+        return dict(body["error"])
+
+    # ObjectParser (bool): the unknown key's own location, as the reason's "[line:col] " prefix.
+    error = post('{"query":{"bool":{"mustt":[]}}}')
+    assert (error["type"], error["reason"]) == (
+        "x_content_parse_exception",
+        "[1:19] [bool] unknown field [mustt] did you mean any of [must, mustNot, must_not]?",
+    )
+    # Hand-written parsers: the value's location, as line and col fields.
+    error = post('{\n  "query": {"match": {"k": {"query": "a", "nope": true}}}\n}')
+    assert (error["type"], error["reason"], error["line"], error["col"]) == (
+        "parsing_exception",
+        "[match] query does not support [nope]",
+        2,
+        51,
+    )
+    error = post('{"size": 1, "sizee": 2}')
+    assert (error["reason"], error["line"], error["col"]) == (
+        "Unknown key for a VALUE_NUMBER in [sizee].",
+        1,
+        22,
+    )
+    error = post('{"aggs": {"a": {"terms": {"field": "k", "sizee": 1}}}}')
+    assert error["reason"] == "[1:41] [terms] unknown field [sizee] did you mean [size]?"

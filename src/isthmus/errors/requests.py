@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from isthmus.errors.base import IsthmusError
+
+
+@dataclass(frozen=True)
+class BodyKey:
+    """Where in the request body a parse error arose, for the HTTP layer (which holds the raw
+    body) to report as ES reports its parser's token location: the key at ``path`` (its last
+    names are enough, ``*`` stands for any name; ``rooted``: the whole path from the body's
+    root), or with ``at_value`` the value that key holds (the token ES's hand-written parsers
+    stand on when they fail)."""
+
+    path: tuple[str, ...]
+    rooted: bool = False
+    at_value: bool = False
 
 
 class IllegalArgumentError(IsthmusError):
@@ -15,6 +30,7 @@ class ParsingError(IsthmusError):
     es_type = "parsing_exception"
     status = 400
     java_class = "org.elasticsearch.common.ParsingException"
+    body_key: BodyKey | None = None  # shown as the ``line`` and ``col`` fields
 
     def __init__(self, reason: str, *, line: int | None = None, col: int | None = None) -> None:
         extra = {"line": line, "col": col} if line is not None else None
@@ -34,6 +50,7 @@ class DateMathParseError(ParsingError):
 class XContentParseError(IsthmusError):
     es_type = "x_content_parse_exception"
     status = 400
+    body_key: BodyKey | None = None  # shown as the reason's ``[line:col] `` prefix
 
 
 class JsonParseError(IsthmusError):

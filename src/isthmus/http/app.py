@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 import orjson
 import yaml
 
+from isthmus import xcontent
 from isthmus.errors import (
     AuthenticationError,
     CircuitBreakingError,
@@ -258,6 +259,8 @@ class RestApp:
         except UnsupportedMediaTypeError as exc:
             return Response(exc.http_status, {"error": exc.reason, "status": exc.http_status})
         except IsthmusError as exc:
+            # A parse error shows where in the body it arose, as ES's parsers show it.
+            xcontent.locate_in_body(exc, request.body)
             body = exc.to_body()
             if request.params.get("error_trace") == "true":
                 body["error"]["stack_trace"] = "".join(traceback.format_exception(exc))

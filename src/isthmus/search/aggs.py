@@ -27,7 +27,6 @@ from isthmus.search import (
     aggs_histogram,
     aggs_ip,
     aggs_metric,
-    aggs_nested,
     aggs_range,
     aggs_terms,
     aggs_top_hits,
@@ -79,10 +78,6 @@ _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
     "geo_bounds": (aggs_geo.parse_geo_bounds, frozenset(aggs_geo.GEO_BOUNDS_PARAMS)),
     "geo_centroid": (aggs_geo.parse_geo_centroid, frozenset(aggs_geo.GEO_CENTROID_PARAMS)),
     "nested": (nested.parse_nested_agg, frozenset(nested.NESTED_AGG_PARAMS)),
-    "reverse_nested": (
-        aggs_nested.parse_reverse_nested_agg,
-        frozenset(aggs_nested.REVERSE_NESTED_AGG_PARAMS),
-    ),
     "ip_range": (aggs_ip.parse_ip_range, frozenset(aggs_ip.IP_RANGE_PARAMS)),
 }
 
@@ -98,7 +93,7 @@ _NOT_IMPLEMENTED = frozenset({
     "geohash_grid", "geotile_grid", "inference", "ip_prefix", "matrix_stats",
     "max_bucket", "median_absolute_deviation", "min_bucket", "moving_fn", "multi_terms",
     "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",
-    "rare_terms", "rate", "sampler", "scripted_metric", "serial_diff",
+    "rare_terms", "rate", "reverse_nested", "sampler", "scripted_metric", "serial_diff",
     "significant_terms", "significant_text", "stats_bucket", "string_stats", "sum_bucket",
     "t_test", "time_series", "top_metrics", "variable_width_histogram", "weighted_avg",
 })  # fmt: skip
@@ -162,7 +157,7 @@ def _parse_one(name: str, entry: Any, depth: int) -> Agg:
                 f"Found two aggregation type definitions in [{name}]: [{agg_type}] and [{key}]"
             )
         else:
-            _check_type(key)
+            _check_type(name, key)
             agg_type, agg_body = key, value
     if agg_type is None:
         raise ParsingError(f"Missing definition for aggregation [{name}]")
@@ -183,15 +178,16 @@ def _parse_one(name: str, entry: Any, depth: int) -> Agg:
     return agg
 
 
-def _check_type(agg_type: str) -> None:
+def _check_type(name: str, agg_type: str) -> None:
     if agg_type in _TYPES or agg_type in _RAW_TYPES:
         return
     if agg_type in _NOT_IMPLEMENTED:
         raise NotImplementedYet(f"aggregation type [{agg_type}] is not supported by Isthmus")
     known = {*_TYPES, *_RAW_TYPES, *_NOT_IMPLEMENTED}
-    raise ParsingError(
+    unknown = ParsingError(
         f"Unknown aggregation type [{agg_type}]{xcontent.did_you_mean(agg_type, known)}"
     )
+    raise xcontent.at(unknown, name, agg_type, at_value=True)
 
 
 def collect_aggs(

@@ -357,7 +357,6 @@ _ANY_TOKEN = frozenset(
 _HAND_PARSED = {
     "filters": frozenset({"VALUE_BOOLEAN", "VALUE_STRING", "START_OBJECT", "START_ARRAY"}),
     "nested": frozenset({"VALUE_STRING"}),
-    "reverse_nested": frozenset({"VALUE_STRING"}),
     "top_hits": _ANY_TOKEN,
 }
 
@@ -369,7 +368,7 @@ def _unknown_parameter(
     ``[<type>] unknown field [<key>]`` with its "did you mean")."""
     tokens = _HAND_PARSED.get(agg_type)
     if tokens is None:
-        return xcontent.unknown_field(agg_type, key, allowed)
+        return xcontent.at(xcontent.unknown_field(agg_type, key, allowed), name, agg_type, key)
     token = xcontent.token(value)
     if token not in tokens:
         return ParsingError(f"Unexpected token {token} in [{name}].")

@@ -80,6 +80,19 @@ def _clauses(name: str, value: Any) -> tuple[Query, ...]:
     raise ParsingError(f"[bool] query malformed, [{name}] must be an object or an array")
 
 
+_BOOL_FIELDS = (
+    "must",
+    "should",
+    "must_not",
+    "mustNot",
+    "filter",
+    "adjust_pure_negative",
+    "minimum_should_match",
+    "_name",
+    "boost",
+)
+
+
 def _parse_bool(body: Any) -> Query:
     if not isinstance(body, Mapping):
         raise ParsingError("[bool] query malformed, no start_object after query name")
@@ -87,8 +100,9 @@ def _parse_bool(body: Any) -> Query:
     for key, value in body.items():
         if key in ("must", "should", "must_not", "filter"):
             parts[key] = _clauses(key, value)
-        elif key not in ("boost", "_name", "minimum_should_match", "adjust_pure_negative"):
-            raise ParsingError(f"[bool] query does not support [{key}]")
+        elif key not in _BOOL_FIELDS:
+            # ES 8 reads bool with an ObjectParser (its declared names, mustNot deprecated).
+            raise xcontent.unknown_field("bool", key, _BOOL_FIELDS, parent="bool")
     return Bool(
         must=parts.get("must", ()),
         should=parts.get("should", ()),
@@ -104,7 +118,12 @@ def _parse_constant_score(body: Any) -> Query:
         raise ParsingError("[constant_score] requires a 'filter' element")
     for key in body:
         if key not in ("filter", "boost", "_name"):
-            raise ParsingError(f"[constant_score] query does not support [{key}]")
+            raise xcontent.at(
+                ParsingError(f"[constant_score] query does not support [{key}]"),
+                "constant_score",
+                key,
+                at_value=True,
+            )
     return ConstantScore(filter=_parse(body["filter"]), boost=_boost(body))
 
 
@@ -242,7 +261,8 @@ def _parse(body: Any) -> Query:
     ((name, inner),) = body.items()
     parser = PARSERS.get(name)
     if parser is None:
-        raise ParsingError(f"unknown query [{name}]{xcontent.did_you_mean(name, PARSERS)}")
+        unknown = ParsingError(f"unknown query [{name}]{xcontent.did_you_mean(name, PARSERS)}")
+        raise xcontent.at(unknown, name, at_value=True)
     # Each parser reads its options through typed readers (ES's x-content errors): no Python
     # exception is turned into a 400 here, so a bug in a parser stays a logged 500.
     query = parser(inner)

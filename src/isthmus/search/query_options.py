@@ -89,7 +89,8 @@ def _opts(name: str, value: Any, main: str, allowed: set[str]) -> dict[str, Any]
     if isinstance(value, Mapping):
         for key in value:
             if key not in allowed and key not in ("boost", "_name"):
-                raise ParsingError(f"[{name}] query does not support [{key}]")
+                unsupported = ParsingError(f"[{name}] query does not support [{key}]")
+                raise xcontent.at(unsupported, name, "*", key, at_value=True)
         if main not in value:
             raise (
                 ParsingError(f"[{name}] query malformed, missing [{main}]")

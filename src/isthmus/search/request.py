@@ -182,7 +182,12 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         allowed = _TOKENS.get(key)
         kind = _SCALAR if token.startswith("VALUE_") and token != "VALUE_NULL" else token
         if key not in BODY_KEYS or (allowed is not None and kind not in allowed):
-            raise ParsingError(f"Unknown key for a {token} in [{key}].")
+            raise xcontent.at(
+                ParsingError(f"Unknown key for a {token} in [{key}]."),
+                key,
+                rooted=True,
+                at_value=True,
+            )
         if key not in SUPPORTED_BODY_KEYS:
             raise IllegalArgumentError(f"[{key}] is not supported by Isthmus yet")
     query = dsl.parse_query(body["query"]) if "query" in body else dsl.MatchAll()

@@ -76,7 +76,8 @@ def _parse_range(body: Any) -> Query:
     }
     for key, bound in value.items():
         if key not in allowed and key not in ("boost", "_name"):
-            raise ParsingError(f"[range] query does not support [{key}]")
+            unsupported = ParsingError(f"[range] query does not support [{key}]")
+            raise xcontent.at(unsupported, "range", "*", key, at_value=True)
         if isinstance(bound, Mapping | list):
             raise xcontent.wrong_type("range", key, bound)
     gt, gte, lt, lte = value.get("gt"), value.get("gte"), value.get("lt"), value.get("lte")

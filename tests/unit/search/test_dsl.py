@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isthmus.errors import IsthmusError, ParsingError
+from isthmus.errors import IsthmusError, ParsingError, XContentParseError
 from isthmus.search import dsl
 from isthmus.search.dsl import fuzzy_distance, minimum_should_match, parse_query
 
@@ -346,13 +346,21 @@ def test_bool() -> None:
     [
         ({"bool": []}, "[bool] query malformed, no start_object after query name"),
         ({"bool": {"must": "x"}}, "[bool] query malformed, [must] must be an object or an array"),
-        ({"bool": {"nope": []}}, "[bool] query does not support [nope]"),
         ({"bool": {"must": [1]}}, "query malformed, must start with start_object"),
         ({"bool": {"filter": [{"nope": {}}]}}, "unknown query [nope]"),
     ],
 )
 def test_bool_errors(body: Any, reason: str) -> None:
     assert fails(body) == reason
+
+
+def test_bool_unknown_field_is_an_object_parser_error() -> None:
+    # ES 8 reads bool with an ObjectParser: x_content_parse_exception with "did you mean".
+    with pytest.raises(XContentParseError) as info:
+        parse_query({"bool": {"mustt": []}})
+    assert info.value.reason == (
+        "[bool] unknown field [mustt] did you mean any of [must, mustNot, must_not]?"
+    )
 
 
 def test_constant_score() -> None:
