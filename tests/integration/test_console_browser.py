@@ -213,6 +213,36 @@ def test_the_fix_diagnose_shows_resolves_the_scenario(lab: Lab, browser: Browser
     shot(browser, "diagnose-green")
 
 
+def test_effective_privileges_say_which_side_blocks(lab: Lab, browser: Browser) -> None:
+    """The user's role grants [logs] and [secret-*] on the alias; the lab's key lets it search
+    [logs] and [logs-*] only: [logs] is allowed, [secret-1] is blocked by the key (the remote
+    side), [other] by the role. Checked as the administrator for the user (run-as)."""
+    ensure_registered(lab)
+    names = {"clusters": [ALIAS], "names": ["logs", "secret-*"], "privileges": ["read"]}
+    role = {"cluster": ["monitor"], "remote_indices": [names]}
+    _call(lab.local_url, "PUT", f"/_security/role/{USER_ROLE}", role)
+    _call(lab.remote_url, "PUT", "/secret-1", {"settings": {"number_of_shards": 1}})
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(f"{console_url(lab)}#privileges")
+    browser.wait(lambda: browser.js("return document.getElementById('privileges-alias').value"))
+    browser.fill("#privileges-user", USER)
+    search = '#privileges-actions tr[data-action="search"]'
+    seen = {}
+    for index in ("logs", "secret-1", "other"):
+        browser.js("document.getElementById('privileges-result').replaceChildren()")
+        browser.fill("#privileges-index", index)
+        browser.click("#privileges-check")
+        browser.wait(lambda: browser.attr(search, "data-blocked-by") is not None, why=index)
+        assert browser.attr("#privileges", "data-user") == USER
+        seen[index] = browser.attr(search, "data-blocked-by")
+        if index == "secret-1":
+            assert lab.key is not None
+            fix = browser.text('#privileges-result .fix[data-side="remote"]')
+            assert f"cross_cluster/api_key/{lab.key['id']}" in fix
+            shot(browser, "privileges")
+    assert seen == {"logs": "", "secret-1": "remote", "other": "role"}
+
+
 def test_followers_view_shows_lag_and_pauses_and_resumes(
     lab: Lab, browser: Browser, record_secret: Callable[[str], None]
 ) -> None:

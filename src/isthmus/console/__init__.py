@@ -8,6 +8,8 @@ page needs beyond Elasticsearch's own APIs, under ``/_isthmus/console/api/``:
   settings and its last hour of events (:mod:`isthmus.console.remotes`);
 * ``diagnose/{alias}``: the doctor's verdict, run in this process against this node's own REST
   app with the caller's credentials (:mod:`isthmus.console.diagnose`);
+* ``privileges/{alias}``: a user's effective privileges on ``alias:index``, the local role's
+  side read, the remote side (key or remote role) tried (:mod:`isthmus.console.privileges`);
 * ``probe``: the add/edit wizard's check of an address before anything is saved, with the
   doctor's probes and the node's own client TLS (:mod:`isthmus.console.wizard`).
 

@@ -3,7 +3,8 @@
 Each route names an action, so the guard authenticates and authorizes it like any REST API:
 reading the console and its remote rows is ``monitor`` (as ``_remote/info`` and the remote
 health API), diagnosing runs the doctor as the caller (every call it makes is authorized again
-as that caller), and probing an address from the node (the wizard) opens connections to a host
+as that caller; the effective privileges likewise, or as a user the caller may run as), and
+probing an address from the node (the wizard) opens connections to a host
 the caller names, so it takes ``manage``. The action names are REST-only names: they live here
 with their routes (``isthmus.wire.names`` holds only names that cross a transport connection).
 
@@ -115,6 +116,30 @@ def routes(s: ConsoleDeps) -> list[Route]:
         secrets = credential_forms(authorization) + s.keystore_values()
         return _json(verdict_view(report, alias, secrets))
 
+    async def privileges(req: Request) -> Response:
+        from isthmus.console.diagnose import credential_forms
+        from isthmus.console.privileges import effective_privileges, key_id_of
+        from isthmus.doctor.bundle import scrub
+        from isthmus.remote.security_model import SecurityModel
+
+        alias = req.path_params["alias"]
+        connection = s.health.remote.get(alias)  # 404 for an unknown alias, as _remote/info
+        stored = s.components.secure_settings.get(f"cluster.remote.{alias}.credentials")
+        authorization = req.headers.get("authorization")
+        host = req.headers.get("host") or s.health.node.settings.http_bind_host
+        answer = await effective_privileges(
+            s.app(),
+            f"http://{host}",
+            authorization,
+            alias,
+            req.params.get("index") or "*",
+            username=req.params.get("username") or None,
+            api_key_model=connection.model is SecurityModel.API_KEY,
+            key_id=key_id_of(stored),
+        )
+        secrets = credential_forms(authorization) + s.keystore_values()
+        return _json(orjson.loads(scrub(orjson.dumps(answer).decode(), secrets)))
+
     async def probe(req: Request) -> Response:
         from isthmus.console.wizard import WizardRequest, probe_addresses
 
@@ -143,6 +168,13 @@ def routes(s: ConsoleDeps) -> list[Route]:
             params=("index",),
             action=DIAGNOSE_ACTION,
             body=False,
+        ),
+        route(
+            "GET",
+            f"{PREFIX}/api/privileges/{{alias}}",
+            privileges,
+            params=("index", "username"),
+            action=DIAGNOSE_ACTION,
         ),
         route("POST", f"{PREFIX}/api/probe", probe, action=PROBE_ACTION),
     ]

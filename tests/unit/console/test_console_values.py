@@ -8,11 +8,13 @@ import base64
 import pytest
 
 from isthmus.console.diagnose import credential_forms
+from isthmus.console.privileges import key_id_of, role_allows, role_entries
 from isthmus.console.wizard import WizardRequest
 from isthmus.console.words import STAGE_WORDS, cause_words, stage_words
 from isthmus.doctor.model import STAGES
 from isthmus.errors import IllegalArgumentError
 from isthmus.remote.security_model import SecurityModel
+from isthmus.settings.secret import Secret
 
 
 def test_every_stage_has_words_and_causes_use_the_doctors_titles() -> None:
@@ -70,3 +72,33 @@ def test_every_form_of_the_callers_credentials_is_scrubbed() -> None:
     assert {f"Basic {token}", token, "foo:s3cret-pw", "s3cret-pw"} <= set(forms)
     assert credential_forms("ApiKey abcdef") == ["ApiKey abcdef", "abcdef"]
     assert credential_forms(None) == []
+
+
+def test_the_role_side_of_effective_privileges() -> None:
+    privileges = {
+        "remote_indices": [
+            {"clusters": ["my", "eu-*"], "names": ["logs", "secret-*"], "privileges": ["read"]},
+            {"clusters": ["other"], "names": ["*"], "privileges": ["all"]},
+            {
+                "clusters": ["my"],
+                "names": ["leader-*"],
+                "privileges": ["cross_cluster_replication"],
+            },
+        ]
+    }
+    entries = role_entries(privileges, "my")
+    assert [e["names"] for e in entries] == [["logs", "secret-*"], ["leader-*"]]
+    assert [e["names"] for e in role_entries(privileges, "eu-2")] == [["logs", "secret-*"]]
+    read = frozenset({"read", "all"})
+    assert role_allows(entries, "secret-1", read) and role_allows(entries, "logs", read)
+    assert not role_allows(entries, "other", read)
+    assert not role_allows(entries, "leader-1", read)
+    assert role_allows(entries, "leader-1", frozenset({"cross_cluster_replication"}))
+
+
+def test_a_keys_id_is_read_from_its_encoded_form_and_nothing_else() -> None:
+    encoded = base64.b64encode(b"AbCdEf123:the-secret-part").decode()
+    assert key_id_of(Secret(encoded)) == "AbCdEf123"
+    assert key_id_of(Secret("not base64!")) is None
+    assert key_id_of(Secret(base64.b64encode(b"no-colon").decode())) is None
+    assert key_id_of(None) is None

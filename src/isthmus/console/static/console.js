@@ -81,6 +81,7 @@ const views = {
   diagnose: { enter: enterDiagnose },
   wizard: { enter: enterWizard },
   followers: { enter: loadFollowers, poll: loadFollowers },
+  privileges: { enter: enterPrivileges },
 };
 
 function route() {
@@ -426,6 +427,64 @@ function sparkline(values) {
   return chart;
 }
 
+// --- effective privileges -----------------------------------------------------------------------
+
+async function enterPrivileges() {
+  document.getElementById("privileges-result").replaceChildren();
+  const select = document.getElementById("privileges-alias");
+  const names = await aliases();
+  const current = select.value;
+  select.replaceChildren(...names.map((n) => el("option", { value: n, selected: n === current }, n)));
+}
+
+async function checkPrivileges(event) {
+  event.preventDefault();
+  const form = document.getElementById("privileges-form");
+  const out = document.getElementById("privileges-result");
+  const params = new URLSearchParams({ index: form.index.value || "*" });
+  if (form.username.value.trim()) params.set("username", form.username.value.trim());
+  out.setAttribute("aria-busy", "true");
+  out.replaceChildren(el("p", { class: "muted" }, "Checking …"));
+  try {
+    const p = await call("GET", `${API}/privileges/${encodeURIComponent(form.alias.value)}?${params}`);
+    out.replaceChildren(privilegesView(p));
+  } catch (err) {
+    out.replaceChildren();
+    showError(err);
+  } finally {
+    out.removeAttribute("aria-busy");
+  }
+}
+
+function privilegesView(p) {
+  const yes = (v) => (v === true ? "allows" : v === false ? "blocks" : "—");
+  const sides = { role: "the local role", remote: p.remote_side };
+  return el("div", { id: "privileges", "data-user": p.user.username },
+    el("p", {}, `User [${p.user.username}] (roles ${p.user.roles.join(", ") || "none"}) on [${p.alias}:${p.index}]`),
+    el("h3", {}, "Local role side: remote_indices for this alias"),
+    p.role_entries.length
+      ? el("ul", {}, p.role_entries.map((e) =>
+          el("li", {}, `clusters ${JSON.stringify(e.clusters)} names ${JSON.stringify(e.names)} privileges ${JSON.stringify(e.privileges)}`)))
+      : el("p", {}, "none: the user's roles grant nothing on this alias"),
+    el("table", { id: "privileges-actions" },
+      el("caption", { class: "visually-hidden" }, "Each action: what each side says"),
+      el("thead", {}, el("tr", {}, ["Action", "Local role", p.remote_side, "Result"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, p.actions.map((a) => el("tr", { "data-action": a.action, "data-blocked-by": a.blocked_by || "" },
+        el("th", { scope: "row" }, a.action, el("small", {}, a.es_action)),
+        el("td", {}, yes(a.role_allows)),
+        el("td", {}, a.remote_allows === null ? (a.allowed === null ? "not tried" : "—") : yes(a.remote_allows)),
+        el("td", {}, a.allowed === null
+          ? (a.role_allows ? "granted by the local role; the remote side is not tried (it would start a follower)"
+            : "not granted by the local role (cross_cluster_replication)")
+          : a.allowed ? `allowed${a.indices ? ` (${a.indices})` : ""}` : `blocked by ${sides[a.blocked_by] || "an error"}`,
+          a.reason ? el("small", {}, a.reason) : null))))),
+    p.fixes.map((f) => el("div", { class: "fix", "data-side": f.side },
+      el("p", {}, el("strong", {}, "Fix"), ` (${f.side}): ${f.summary}`),
+      f.steps.map((step) => el("div", { class: "step" }, el("pre", {}, el("code", {}, step)),
+        el("button", { type: "button", class: "copy", onclick: (e) => copy(step, e.currentTarget) }, "Copy"))))),
+  );
+}
+
 // --- start ---------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -436,6 +495,7 @@ document.addEventListener("DOMContentLoaded", () => {
     else runDiagnose();
   });
   document.getElementById("wizard-form").addEventListener("submit", checkAddress);
+  document.getElementById("privileges-form").addEventListener("submit", checkPrivileges);
   document.getElementById("wizard-form").addEventListener("input", () => {
     document.getElementById("wizard-save").disabled = true; // a changed form must be checked again
     state.pending = null;
