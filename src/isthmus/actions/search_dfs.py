@@ -52,9 +52,11 @@ def needs_dfs(req: SearchRequest) -> bool:
     return req.search_type == DFS or bool(knn.top_level_clauses(req.query))
 
 
-def shard_dfs(shard: DfsShard, req: SearchRequest) -> tuple[Nearest, TermStats | None]:
-    """One shard's part: its nearest for each top-level knn clause, and (DFS) the statistics
-    of the terms its query scores."""
+def shard_dfs(
+    shard: DfsShard, req: SearchRequest, gather_stats: bool = True
+) -> tuple[Nearest, TermStats | None]:
+    """One shard's part: its nearest for each top-level knn clause, and (DFS, when
+    ``gather_stats``) the statistics of the terms its query scores."""
     clauses = knn.top_level_clauses(req.query)
     nearest: Nearest = []
     if clauses:
@@ -77,7 +79,7 @@ def shard_dfs(shard: DfsShard, req: SearchRequest) -> tuple[Nearest, TermStats |
                 continue
             found = knn.nearest(visible, tr)[: visible.k]
             nearest.append([(score, shard.doc_index, doc_id) for score, doc_id in found])
-    if req.search_type != DFS:
+    if req.search_type != DFS or not gather_stats:
         return nearest, None
     # The knn clauses only add ``_id`` terms (no statistics): they need not be searched again.
     query = knn.with_chosen(req.query, [() for _ in clauses])
@@ -101,12 +103,16 @@ async def dfs_phase(
     and, for ``dfs_query_then_fetch``, the summed term statistics."""
     if not needs_dfs(req):
         return req, None
+    if not knn.top_level_clauses(req.query) and len(shards) <= 1:
+        return req, None
     outcomes = await asyncio.gather(
-        *(run_search(shard_dfs, shard, req) for shard in shards), return_exceptions=True
+        *(run_search(shard_dfs, shard, req, len(shards) > 1) for shard in shards),
+        return_exceptions=True,
     )
     clauses = knn.top_level_clauses(req.query)
     per_clause: list[list[list[tuple[float, str, str]]]] = [[] for _ in clauses]
-    stats = TermStats() if req.search_type == DFS else None
+    # One shard's own statistics are the global ones: nothing to gather or re-score.
+    stats = TermStats() if req.search_type == DFS and len(shards) > 1 else None
     for outcome in outcomes:
         if isinstance(outcome, IsthmusError | ValueError):
             continue  # the shard's query phase reports it (see the module docstring)

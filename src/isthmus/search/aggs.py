@@ -27,6 +27,7 @@ from isthmus.search import (
     aggs_histogram,
     aggs_ip,
     aggs_metric,
+    aggs_nested,
     aggs_range,
     aggs_terms,
     aggs_top_hits,
@@ -78,6 +79,10 @@ _TYPES: dict[str, tuple[ParseFn, frozenset[str]]] = {
     "geo_bounds": (aggs_geo.parse_geo_bounds, frozenset(aggs_geo.GEO_BOUNDS_PARAMS)),
     "geo_centroid": (aggs_geo.parse_geo_centroid, frozenset(aggs_geo.GEO_CENTROID_PARAMS)),
     "nested": (nested.parse_nested_agg, frozenset(nested.NESTED_AGG_PARAMS)),
+    "reverse_nested": (
+        aggs_nested.parse_reverse_nested_agg,
+        frozenset(aggs_nested.REVERSE_NESTED_AGG_PARAMS),
+    ),
     "ip_range": (aggs_ip.parse_ip_range, frozenset(aggs_ip.IP_RANGE_PARAMS)),
 }
 
@@ -93,7 +98,7 @@ _NOT_IMPLEMENTED = frozenset({
     "geohash_grid", "geotile_grid", "inference", "ip_prefix", "matrix_stats",
     "max_bucket", "median_absolute_deviation", "min_bucket", "moving_fn", "multi_terms",
     "normalize", "parent", "percentile_ranks", "percentiles_bucket", "random_sampler",
-    "rare_terms", "rate", "reverse_nested", "sampler", "scripted_metric", "serial_diff",
+    "rare_terms", "rate", "sampler", "scripted_metric", "serial_diff",
     "significant_terms", "significant_text", "stats_bucket", "string_stats", "sum_bucket",
     "t_test", "time_series", "top_metrics", "variable_width_histogram", "weighted_avg",
 })  # fmt: skip

@@ -357,6 +357,7 @@ _ANY_TOKEN = frozenset(
 _HAND_PARSED = {
     "filters": frozenset({"VALUE_BOOLEAN", "VALUE_STRING", "START_OBJECT", "START_ARRAY"}),
     "nested": frozenset({"VALUE_STRING"}),
+    "reverse_nested": frozenset({"VALUE_STRING"}),
     "top_hits": _ANY_TOKEN,
 }
 
