@@ -20,6 +20,8 @@ TIERED = {
     "node.roles": ["data_hot", "data_content", "ingest", "master"],  # no remote_cluster_client
     "node.attr.zone": "z1",
     "cluster.remote.other.seeds": ["127.0.0.1:1"],
+    # Other nodes dial the publish address: ES's chain reaches network.publish_host.
+    "network.publish_host": "127.0.0.2",
 }
 
 
@@ -93,12 +95,21 @@ def test_a_tiered_node_without_the_client_role(tiered: Elasticsearch) -> None:
     ((node_id, node),) = tiered.nodes.info()["nodes"].items()
     assert node["roles"] == ["data_content", "data_hot", "ingest", "master"]
     assert node["attributes"] == {"zone": "z1"}
+    assert re.fullmatch(r"127\.0\.0\.2:\d+", node["transport_address"])
+    assert (node["host"], node["ip"]) == ("127.0.0.2", "127.0.0.2")
+    assert (
+        tiered.cluster.state(metric="nodes")["nodes"][node_id]["transport_address"]
+        == (node["transport_address"])
+    )
     rows = tiered.cat.nodes(h="name,node.role,master,id", format="json").body
     assert rows == [{"name": "hot-0", "node.role": "hims", "master": "*", "id": node_id[:4]}]
     assert list(tiered.nodes.info(node_id="zone:z1")["nodes"]) == [node_id]
     assert list(tiered.nodes.info(node_id="data_warm:true")["nodes"]) == []
     assert list(tiered.nodes.info(node_id="data:true")["nodes"]) == [node_id]
     assert tiered.nodes.info(node_id="remote_cluster_client:true")["nodes"] == {}
+    reloaded = tiered.nodes.reload_secure_settings(node_id="zone:z1")
+    assert list(reloaded["nodes"]) == [node_id] and reloaded["_nodes"]["total"] == 1
+    assert tiered.nodes.reload_secure_settings(node_id="_all,master:false")["nodes"] == {}
     health = tiered.cluster.health()
     assert (health["number_of_nodes"], health["number_of_data_nodes"]) == (1, 1)
     assert tiered.cluster.remote_info().body == {}

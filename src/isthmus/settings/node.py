@@ -38,6 +38,9 @@ class NodeSettings:
     max_content_length: int
     security_enabled: bool
     raw: dict[str, Any] = field(default_factory=dict)
+    # ES's chain for the address other nodes dial: transport.publish_host, transport.host,
+    # network.publish_host, network.host (the bind host has a chain of its own).
+    transport_publish_host: str | None = None
 
     def get(self, key: str) -> Any:
         """A registered setting's value parsed by its registry entry, or its default: the one
@@ -92,6 +95,14 @@ class NodeSettings:
             max_content_length=int(_get(flat, "http.max_content_length")),
             security_enabled=bool(_get(flat, "xpack.security.enabled")),
             raw=dict(flat),
+            transport_publish_host=_resolve_special(
+                str(
+                    _get(flat, "transport.publish_host")
+                    or _get(flat, "transport.host")
+                    or _get(flat, "network.publish_host")
+                    or network
+                )
+            ),
         )
 
 

@@ -66,7 +66,7 @@ async def start_transport(
         registry,
         identity=identity,
         ssl_context=ssl_context,
-        publish_host=s.get("transport.publish_host") or None,
+        publish_host=s.transport_publish_host,
         publish_port=s.get("transport.publish_port") or None,
         trust=trust,
         tcp=transport_tuning(s.raw).tcp,

@@ -110,3 +110,21 @@ def test_accepted_and_read_typed(tmp_path: Path) -> None:
 )
 def test_which_nodes_form_a_cluster_alone(flat: dict[str, Any], alone: bool) -> None:
     assert forms_cluster_alone(flat) is alone
+
+
+@pytest.mark.parametrize(
+    ("flat", "published"),
+    [
+        ({}, "127.0.0.1"),
+        ({"network.host": "10.0.0.1"}, "10.0.0.1"),
+        ({"network.host": "0.0.0.0", "network.publish_host": "10.0.0.2"}, "10.0.0.2"),
+        ({"network.publish_host": "10.0.0.2", "transport.host": "10.0.0.3"}, "10.0.0.3"),
+        ({"transport.host": "10.0.0.3", "transport.publish_host": "10.0.0.4"}, "10.0.0.4"),
+        ({"transport.bind_host": "10.0.0.5"}, "127.0.0.1"),  # binding is not publishing
+        ({"network.publish_host": "_local_"}, "127.0.0.1"),
+    ],
+)
+def test_the_transport_publish_host_follows_es_fallbacks(
+    tmp_path: Path, flat: dict[str, str], published: str
+) -> None:
+    assert NodeSettings.from_flat(flat, tmp_path).transport_publish_host == published

@@ -141,11 +141,9 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         body = json_object(req) or {}
         password = body.get("secure_settings_password")
         node_out: dict[str, Any] = {"name": s.node.settings.node_name}
-        wanted = req.path_params.get("node_id")
-        targets = [n for n in (wanted or "_all").split(",") if n]
-        if not any(
-            t in ("_all", "_local", s.node.node_id, s.node.settings.node_name) for t in targets
-        ):
+        # ES's node filters; only this node's keystore is reloaded here (no fan-out yet).
+        named = s.node.view.nodes.resolve(req.path_params.get("node_id"))
+        if s.node.node_id not in {n.id for n in named}:
             return {
                 "_nodes": {"total": 0, "successful": 0, "failed": 0},
                 "cluster_name": s.node.settings.cluster_name,
