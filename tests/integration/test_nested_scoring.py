@@ -157,3 +157,20 @@ def test_reverse_nested_outside_nested_is_refused(issues: Elasticsearch) -> None
     assert cause["reason"] == (
         "Reverse nested aggregation [back] can only be used inside a [nested] aggregation"
     )
+
+
+def test_inner_hits_show_each_objects_score_best_first(issues: Elasticsearch) -> None:
+    inner = {"match": {"comments.text": "great"}}
+    objects = issues.search(index="nested-objects", query=inner, size=100)["hits"]["hits"]
+    expected = {h["_id"]: h["_score"] for h in objects if h["_id"].startswith("3-")}
+    res = issues.search(
+        index="nested-issues",
+        query={"nested": {"path": "comments", "query": inner, "inner_hits": {}}},
+    )
+    (hit,) = [h for h in res["hits"]["hits"] if h["_id"] == "3"]
+    inner_hits = hit["inner_hits"]["comments"]["hits"]
+    got = [(f"3-{h['_nested']['offset']}", h["_score"]) for h in inner_hits["hits"]]
+    assert [doc for doc, _ in got] == sorted(expected, key=lambda d: -expected[d])
+    for doc, score in got:
+        assert score == pytest.approx(expected[doc], rel=1e-5)
+    assert inner_hits["max_score"] == pytest.approx(max(expected.values()), rel=1e-5)

@@ -161,7 +161,9 @@ class SearchHits(SearchTargets):
             if restriction is not None:
                 visible, query = restriction.source(visible), restriction.query(query, mapping)
             now_ms = int(self.clock() * 1000)
-            objects = nested.inner_hits(query, hit.index, hit.doc_id, visible, mapping, now_ms)
+            objects = nested.inner_hits(
+                query, hit.index, hit.doc_id, visible, mapping, now_ms, hit.inner_scores
+            )
             out.setdefault("inner_hits", {}).update(objects)
         return out
 

@@ -28,7 +28,7 @@ from isthmus.errors import IllegalArgumentError, QueryShardError
 from isthmus.index.field_types import COMPLETION, DENSE_VECTOR
 from isthmus.index.mapping import DATE, FLOAT_TYPES, INTEGER_TYPES, TEXT, Mapping, source_values
 from isthmus.index.schema import IndexSchema, indexed_value
-from isthmus.search import dsl
+from isthmus.search import dsl, nested
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
 from isthmus.search.dfs import TermStats, field_paths, global_score, phrases, shard_stats
@@ -69,6 +69,8 @@ class ShardHit:
     # With ``include_named_queries_score``: each named query the hit matches, with its score.
     named_scores: dict[str, float] | None = None
     routing: str | None = None  # the document's ``_routing``, when it was written with one
+    # With a nested query's ``inner_hits``: by inner hits name, each object's score (offset).
+    inner_scores: dict[str, dict[int, float]] | None = None
 
 
 @dataclass
@@ -437,6 +439,12 @@ def query_shard(
     if req.explain:
         for hit in hits:
             hit.explanation = explain_hit(searcher, schema, hits_query, hit.doc_id)
+    if hits and nested.asks_inner_hits(req.query):
+        shown = restriction.query(req.query, mapping) if restriction is not None else req.query
+        ids = {h.doc_id for h in hits}
+        found = nested.inner_hit_scores(shown, mapping, searcher, now_ms, doc_index, ids)
+        for hit in hits:
+            hit.inner_scores = found.get(hit.doc_id)
     named = dsl.named_queries(req.query) + dsl.named_queries(req.post_filter)
     if req.include_named_scores and named:
         built = [

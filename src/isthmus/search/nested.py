@@ -118,27 +118,32 @@ def inner_hits(
     source: Mapping[str, Any],
     mapping: IndexMapping,
     now_ms: int,
+    scores: Mapping[str, Mapping[int, float]] | None = None,
 ) -> dict[str, Any]:
     """The ``inner_hits`` of one hit: for each nested query asking for them, the hit's
-    objects that match its inner query (``source`` is what the caller may see)."""
+    objects that match its inner query (``source`` is what the caller may see), best first
+    as ES orders them by default; ``scores``: each inner hits name's object scores
+    (:func:`inner_hit_scores`; an object without one scores 1.0)."""
     out: dict[str, Any] = {}
     for q in _nested_queries(query):
         spec = q.inner_hits
         if spec is None or not check_path(q.path, mapping, True):
             continue
         pred = compile_query(q.query, mapping, now_ms=now_ms)
+        known = (scores or {}).get(spec.name, {})
         objects = [
-            (offset, obj)
+            (known.get(offset, 1.0), offset, obj)
             for offset, obj in enumerate(nested_objects(source, q.path))
             if pred(EvalDoc(doc_id, obj))
         ]
+        objects.sort(key=lambda o: (-o[0], o[1]))
         hits = []
-        for offset, obj in objects[spec.from_ : spec.from_ + spec.size]:
+        for score, offset, obj in objects[spec.from_ : spec.from_ + spec.size]:
             hit: dict[str, Any] = {
                 "_index": index,
                 "_id": doc_id,
                 "_nested": {"field": q.path, "offset": offset},
-                "_score": 1.0,
+                "_score": score,
             }
             if spec.source:
                 hit["_source"] = _unrooted(obj, q.path)
@@ -146,10 +151,31 @@ def inner_hits(
         out[spec.name] = {
             "hits": {
                 "total": {"value": len(objects), "relation": "eq"},
-                "max_score": 1.0 if objects else None,
+                "max_score": objects[0][0] if objects else None,
                 "hits": hits,
             }
         }
+    return out
+
+
+def inner_hit_scores(
+    query: dsl.Query | None,
+    mapping: IndexMapping,
+    searcher: tantivy.Searcher,
+    now_ms: int,
+    index: str,
+    doc_ids: set[str],
+) -> dict[str, dict[str, dict[int, float]]]:
+    """For the documents ``doc_ids`` of a shard: each nested query's (by its inner hits name)
+    score of each of their objects, as the query phase computes it for ``inner_hits``."""
+    out: dict[str, dict[str, dict[int, float]]] = {}
+    for q in _nested_queries(query):
+        if q.inner_hits is None or not check_path(q.path, mapping, True):
+            continue
+        scores = object_scores(q.query, q.path, mapping, searcher, now_ms, index)
+        for (parent, offset), score in (scores or {}).items():
+            if parent in doc_ids:
+                out.setdefault(parent, {}).setdefault(q.inner_hits.name, {})[offset] = score
     return out
 
 
