@@ -68,10 +68,14 @@ def test_nodes_info_metrics_choose_sections(es: Elasticsearch) -> None:
     assert list(full)[:5] == ["name", "transport_address", "host", "ip", "version"]
 
 
-def test_nodes_stats_takes_the_filter(es: Elasticsearch) -> None:
+def test_nodes_stats_and_tasks_take_the_filter(es: Elasticsearch) -> None:
     assert len(es.nodes.stats(node_id="_local")["nodes"]) == 1
     nobody = es.nodes.stats(node_id="master:false")
     assert nobody["nodes"] == {} and nobody["_nodes"]["total"] == 0
+    # the list call itself is a task of this node: listed unless the filter names another node
+    for nodes, listed in (("master:true", 1), ("master:false", 0)):
+        answer = es.perform_request("GET", "/_tasks", params={"nodes": nodes})
+        assert len(answer.body["nodes"]) == listed, nodes
 
 
 def test_cluster_state_sections(es: Elasticsearch) -> None:
@@ -103,6 +107,8 @@ def test_a_tiered_node_without_the_client_role(tiered: Elasticsearch) -> None:
     )
     rows = tiered.cat.nodes(h="name,node.role,master,id", format="json").body
     assert rows == [{"name": "hot-0", "node.role": "hims", "master": "*", "id": node_id[:4]}]
+    full = tiered.cat.nodes(h="id", full_id=True, format="json").body
+    assert full == [{"id": node_id}]
     assert list(tiered.nodes.info(node_id="zone:z1")["nodes"]) == [node_id]
     assert list(tiered.nodes.info(node_id="data_warm:true")["nodes"]) == []
     assert list(tiered.nodes.info(node_id="data:true")["nodes"]) == [node_id]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.errors import IllegalArgumentError
-from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
+from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
 
 if TYPE_CHECKING:
@@ -219,6 +219,7 @@ def routes(s: CatApiDeps) -> list[Route]:
         # Every node of the view; the load columns are known for this node only (another node's
         # cells stay empty until nodes answer each other's stats requests).
         nodes = s.node.view.nodes
+        full_id = bool_param(req, "full_id")
         local = (await s.cluster_actions.nodes_stats("_local"))["nodes"][s.node.node_id]
         rows = []
         for node in nodes:
@@ -236,7 +237,7 @@ def routes(s: CatApiDeps) -> list[Route]:
                     "node.role": node.role_letters(),
                     "master": "*" if node.id == nodes.master_node_id else "-",
                     "name": node.name,
-                    "id": node.id[:4],
+                    "id": node.id if full_id else node.id[:4],
                     "port": node.transport_address.rsplit(":", 1)[1],
                     "http_address": node.http_address,
                 }

@@ -205,8 +205,16 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         node["tasks"] = {r.task_id: r.to_json(detailed) for r in records}
         return {"nodes": {s.node.node_id: node} if records else {}}
 
+    def on_this_node(req: Request) -> bool:
+        """Whether the ``nodes`` parameter (ES's node filters) names this node: its tasks are
+        the only ones known here."""
+        named = s.node.view.nodes.resolve(req.params.get("nodes"))
+        return s.node.node_id in {n.id for n in named}
+
     async def list_tasks(req: Request) -> dict[str, Any]:
         records = s.tasks.list(req.params.get("actions"), req.params.get("parent_task_id"))
+        if not on_this_node(req):
+            records = []
         return tasks_by_node(records, req.params.get("detailed") == "true")
 
     async def get_task(req: Request) -> dict[str, Any]:
@@ -217,6 +225,8 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         task_id = req.path_params.get("task_id")
         if task_id is not None:
             records = [s.tasks.cancel(task_id)]
+        elif not on_this_node(req):
+            records = []
         else:
             records = [
                 s.tasks.cancel(r.task_id)
