@@ -174,3 +174,60 @@ def test_inner_hits_show_each_objects_score_best_first(issues: Elasticsearch) ->
     for doc, score in got:
         assert score == pytest.approx(expected[doc], rel=1e-5)
     assert inner_hits["max_score"] == pytest.approx(max(expected.values()), rel=1e-5)
+
+
+def test_reverse_nested_to_an_enclosing_nested_path(es: Elasticsearch) -> None:
+    es.indices.create(
+        index="nested-threads",
+        mappings={
+            "properties": {
+                "comments": {
+                    "type": "nested",
+                    "properties": {
+                        "author": {"type": "keyword"},
+                        "replies": {"type": "nested", "properties": {"who": {"type": "keyword"}}},
+                    },
+                }
+            }
+        },
+    )
+    docs = [
+        {"comments": [{"author": "a", "replies": [{"who": "x"}, {"who": "x"}, {"who": "y"}]}]},
+        {"comments": [{"author": "b", "replies": [{"who": "x"}]}, {"author": "c"}]},
+    ]
+    ops: list[dict[str, Any]] = []
+    for i, doc in enumerate(docs):
+        ops += [{"index": {"_index": "nested-threads", "_id": str(i)}}, doc]
+    es.bulk(operations=ops, refresh=True)
+    aggs = {
+        "c": {
+            "nested": {"path": "comments"},
+            "aggs": {
+                "r": {
+                    "nested": {"path": "comments.replies"},
+                    "aggs": {
+                        "who": {
+                            "terms": {"field": "comments.replies.who"},
+                            "aggs": {
+                                "to_comment": {
+                                    "reverse_nested": {"path": "comments"},
+                                    "aggs": {"by": {"terms": {"field": "comments.author"}}},
+                                },
+                                "to_root": {"reverse_nested": {}},
+                                "nowhere": {"reverse_nested": {"path": "no.such.path"}},
+                            },
+                        }
+                    },
+                }
+            },
+        }
+    }
+    res = es.search(index="nested-threads", size=0, aggs=aggs)["aggregations"]
+    assert res["c"]["doc_count"] == 3 and res["c"]["r"]["doc_count"] == 4
+    x = next(b for b in res["c"]["r"]["who"]["buckets"] if b["key"] == "x")
+    assert x["doc_count"] == 3
+    # x replied three times, under two comments (a twice, b once) of two documents.
+    assert x["to_comment"]["doc_count"] == 2
+    assert {b["key"]: b["doc_count"] for b in x["to_comment"]["by"]["buckets"]} == {"a": 1, "b": 1}
+    assert x["to_root"]["doc_count"] == 2
+    assert x["nowhere"] == {"doc_count": 0}
