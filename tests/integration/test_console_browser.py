@@ -13,12 +13,15 @@ Screenshots for the docs: ``ISTHMUS_CONSOLE_SCREENSHOTS=docs/console`` writes on
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from isthmus.lab.apply_fix import apply_fix
@@ -168,6 +171,9 @@ def test_wrong_port_is_red_at_tcp_and_the_wizard_fixes_it(lab: Lab, browser: Bro
     browser.wait(lambda: browser.attr("#probe", "data-ok") == "true", why="an accepted address")
     assert browser.attr('.probed li[data-stage="authentication"]', "data-outcome") == "passed"
     shot(browser, "wizard-accepted")
+    # The API-key model's last step from the page: reload the keystore on every node.
+    browser.click("#wizard-reload")
+    browser.wait(lambda: "reloaded on 1 of 1 nodes" in browser.text("#wizard-reloaded"))
     browser.click("#wizard-save")
     browser.wait(lambda: browser.js("return location.hash") == "#remotes", why="back to the list")
     browser.wait(lambda: row_status(browser) == "green", timeout=15, why="green again")
@@ -304,6 +310,42 @@ def test_console_is_behind_authentication_and_authorization(lab: Lab) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+
+
+def _ask(lab: Lab, method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
+    """One request as ``elastic`` over http.client (any Host header); (status, JSON body)."""
+    assert lab.local is not None and lab.local.http_address is not None
+    conn = http.client.HTTPConnection(lab.local.http_address, timeout=30)
+    token = base64.b64encode(f"elastic:{ELASTIC_PASSWORD}".encode()).decode()
+    sent = {"Authorization": f"Basic {token}", "Content-Type": "application/json", **headers}
+    conn.request(method, path, body, {k.replace("_", "-"): v for k, v in sent.items()})
+    response = conn.getresponse()
+    return response.status, orjson.loads(response.read() or b"{}")
+
+
+def test_bad_input_is_an_es_error_never_a_5xx(lab: Lab) -> None:
+    ensure_registered(lab)
+    status, body = _ask(lab, "POST", "/_isthmus/console/api/diagnose/nope")
+    assert (status, body["error"]["type"]) == (404, "no_such_remote_cluster_exception")
+    status, body = _ask(lab, "POST", "/_isthmus/console/api/probe", b"{not json")
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    status, body = _ask(lab, "GET", "/_isthmus/console/static/secrets.txt")
+    assert status == 400
+    # A Host header that is no host: the evidence names localhost, the answer is the verdict.
+    status, body = _ask(lab, "POST", f"/_isthmus/console/api/diagnose/{ALIAS}", Host="a b/c")
+    assert status == 200 and body["status"] == "green", body
+    assert body["local"]["url"] == "http://localhost"
+    # Effective privileges for a user the caller may not run as: ES's 403, as the guard says.
+    conn = http.client.HTTPConnection(lab.local.http_address or "", timeout=30)  # type: ignore[union-attr]
+    token = base64.b64encode(f"{USER}:{USER_PASSWORD}".encode()).decode()
+    conn.request(
+        "GET",
+        f"/_isthmus/console/api/privileges/{ALIAS}?username=elastic",
+        headers={"Authorization": f"Basic {token}"},
+    )
+    refused = conn.getresponse()
+    reason = orjson.loads(refused.read())["error"]["reason"]
+    assert refused.status == 403 and "unauthorized to run as [elastic]" in reason, reason
 
 
 def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> None:

@@ -27,6 +27,7 @@ import httpx
 import orjson
 
 from isthmus.doctor.rules_privileges import covers, pattern_matches
+from isthmus.errors import SecurityError
 from isthmus.settings.secret import Secret
 
 RUN_AS = "es-security-runas-user"
@@ -101,8 +102,8 @@ async def effective_privileges(
             client.post(f"/{target}/_search?size=0", json={"query": {"match_all": {}}}),
             client.get(f"/{target}/_field_caps?fields=_id"),
         )
-    if who.status_code != 200:
-        return {"error": _reason(who), "status": who.status_code}
+    if who.status_code != 200:  # the run-as refused (403), or no such user: ES's own answer
+        raise SecurityError(_reason(who), status=who.status_code)
     user = who.json()
     entries = role_entries(privileges.json() if privileges.status_code == 200 else {}, alias)
     tried = {"search": search, "field_caps": caps}

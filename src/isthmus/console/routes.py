@@ -15,6 +15,7 @@ external request even if a remote's error text carried a URL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -71,6 +72,16 @@ class ConsoleDeps:
         return [s.reveal() for s in self.components.secure_settings.secrets().values()]
 
 
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+
+
+def _self_url(req: Request) -> str:
+    """The URL the caller used for this node (what the doctor's evidence names); the calls
+    themselves never leave the process. A Host header that is no host:port is not used."""
+    host = req.headers.get("host") or ""
+    return f"http://{host if _HOST.fullmatch(host) else 'localhost'}"
+
+
 def _json(body: Any) -> Response:
     return Response(200, body, headers=dict(SECURITY_HEADERS))
 
@@ -111,8 +122,7 @@ def routes(s: ConsoleDeps) -> list[Route]:
             raise NoSuchRemoteClusterError(alias)
         index = req.params.get("index") or "*"
         authorization = req.headers.get("authorization")
-        host = req.headers.get("host") or s.health.node.settings.http_bind_host
-        report = await run_doctor(s.app(), f"http://{host}", authorization, alias, index=index)
+        report = await run_doctor(s.app(), _self_url(req), authorization, alias, index=index)
         secrets = credential_forms(authorization) + s.keystore_values()
         return _json(verdict_view(report, alias, secrets))
 
@@ -126,10 +136,9 @@ def routes(s: ConsoleDeps) -> list[Route]:
         connection = s.health.remote.get(alias)  # 404 for an unknown alias, as _remote/info
         stored = s.components.secure_settings.get(f"cluster.remote.{alias}.credentials")
         authorization = req.headers.get("authorization")
-        host = req.headers.get("host") or s.health.node.settings.http_bind_host
         answer = await effective_privileges(
             s.app(),
-            f"http://{host}",
+            _self_url(req),
             authorization,
             alias,
             req.params.get("index") or "*",

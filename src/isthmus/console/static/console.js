@@ -355,8 +355,25 @@ function probeView(a) {
     a.ok ? el("pre", { id: "settings-preview" }, `PUT /_cluster/settings\n${JSON.stringify(a.settings, null, 2)}`) : null,
     a.ok && a.keystore_steps.length && a.credential !== "keystore"
       ? el("div", {}, el("p", {}, "Then give this cluster the key (API-key model):"),
-          a.keystore_steps.map((s) => el("pre", {}, s)))
+          a.keystore_steps.map((s) => el("pre", {}, s)),
+          el("p", {}, el("button", { type: "button", id: "wizard-reload", onclick: reloadSecureSettings },
+            "The key is in every node's keystore: reload secure settings")),
+          el("p", { id: "wizard-reloaded", "aria-live": "polite" }))
       : null);
+}
+
+async function reloadSecureSettings() {
+  const out = document.getElementById("wizard-reloaded");
+  try {
+    const r = await call("POST", "/_nodes/reload_secure_settings", {});
+    const failed = Object.values(r.nodes || {}).filter((n) => n.reload_exception);
+    out.textContent = failed.length
+      ? `Reloaded on ${r._nodes.successful} of ${r._nodes.total} nodes; failed: ` +
+        failed.map((n) => `${n.name}: ${n.reload_exception.reason}`).join("; ")
+      : `Secure settings reloaded on ${r._nodes.successful} of ${r._nodes.total} nodes.`;
+  } catch (err) {
+    showError(err);
+  }
 }
 
 async function saveRemote() {
