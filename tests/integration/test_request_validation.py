@@ -61,6 +61,13 @@ def test_long_prefix_and_wildcard_match_as_in_es(es: Elasticsearch, docs: str) -
     assert _ids(es, docs, {"wildcard": {"k": LONG + "*"}}) == ["1", "2", "3"]
     # A regexp within index.max_regex_length (1000) that tantivy's engine refuses.
     assert _ids(es, docs, {"regexp": {"k": "a{900}.*x"}}) == ["1"]
+    # The other queries written as a term regex: a case-insensitive term, a keyword's
+    # match_bool_prefix / match_phrase_prefix, a keyword range.
+    term = {"term": {"k": {"value": LONG.upper(), "case_insensitive": True}}}
+    assert _ids(es, docs, term) == ["2"]
+    assert _ids(es, docs, {"match_bool_prefix": {"k": LONG}}) == ["1", "2", "3"]
+    assert _ids(es, docs, {"match_phrase_prefix": {"k": "b" + LONG}}) == ["4"]
+    assert _ids(es, docs, {"range": {"k": {"gt": LONG, "lt": "b"}}}) == ["1", "3"]
 
 
 # --- mapping parameter values (ES's field mappers) ------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import tantivy
 
 from isthmus.errors import IllegalArgumentError, IsthmusError, QueryShardError
@@ -26,6 +27,9 @@ from isthmus.search.index_field import index_field_matches, is_index_field_query
 
 _REGEX_META = set('\\.+*?()|[]{}^$#&-~"<>@')
 MAX_MSM_COMBINATIONS = 256
+# How much of a long prefix narrows the candidates of an in-memory evaluation (well within
+# what tantivy's regex engine compiles).
+_NARROWING_CHARS = 200
 
 
 def regex_escape(text: str) -> str:
@@ -113,15 +117,65 @@ class TranslatorCore:
                 reason = f'For input string: "{value}"'
             raise QueryShardError(f"failed to create query: {reason}") from None
 
-    def _keyword_regex(self, spec: FieldSpec, name: str, regex: str) -> tantivy.Query:
+    def _keyword_regex(
+        self, spec: FieldSpec, name: str, regex: str, source: dsl.Query | None = None
+    ) -> tantivy.Query:
         """A regex over a keyword field's terms; a key under a flattened field matches within
-        its ``key\\0value`` pair terms (it has no field of its own)."""
+        its ``key\\0value`` pair terms (it has no field of its own). ``source``: the query the
+        regex stands for, evaluated document by document if tantivy refuses the regex."""
         if spec.flattened_key is not None:
             pairs = self.schema.keyed_pairs(spec)
             if pairs is None:
                 return tantivy.Query.empty_query()
             name, regex = pairs, field_queries.keyed_regex(spec.flattened_key, regex)
-        return tantivy.Query.regex_query(self._s, name, regex)
+        try:
+            return tantivy.Query.regex_query(self._s, name, regex)
+        except ValueError:
+            if source is None:
+                raise
+            return self._scanned(source, name, None)
+
+    def _string_range(
+        self, source: dsl.Query, name: str, bounds: tuple[str | None, str | None, bool, bool]
+    ) -> tantivy.Query:
+        """A range over a field's terms (term_ranges writes it as one regex), evaluated
+        document by document when its bounds make a regex tantivy refuses."""
+        try:
+            return field_queries.string_range(self._s, name, bounds)
+        except ValueError:
+            return self._scanned(source, name, None)
+
+    def _scanned(self, source: dsl.Query, name: str, narrow: str | None) -> tantivy.Query:
+        """The ``_id`` terms of the documents ``source`` matches, tested one by one with the
+        in-memory evaluation (the same meaning; its patterns run on RE2). This is for patterns
+        tantivy cannot compile: it builds a term regex of at most ~1000 automaton states, so a
+        4000-character prefix, which Lucene runs, is refused there. ``narrow``: a prefix every
+        matching term of ``name`` starts with; its first characters narrow the candidates."""
+        from isthmus.search.evaluate import compile_query
+        from isthmus.search.evaluate_fields import EvalDoc
+
+        if self.searcher is None:
+            raise QueryShardError(
+                f"failed to create query: the [{type(source).__name__.lower()}] query's pattern "
+                "is too long to run here"
+            )
+        candidates = tantivy.Query.all_query()
+        if narrow:
+            flags = "(?i)" if getattr(source, "case_insensitive", False) else ""
+            head = flags + regex_escape(narrow[:_NARROWING_CHARS]) + ".*"
+            candidates = tantivy.Query.regex_query(self._s, name, head)
+        test = compile_query(source, self.mapping, now_ms=self.now_ms)
+        searcher = self.searcher
+        ids: list[Any] = []
+        for _score, addr in searcher.search(candidates, max(searcher.num_docs, 1)).hits:
+            doc = searcher.doc(addr)
+            doc_id = str(doc.get_first("_id"))
+            stored = orjson.loads(bytes(doc.get_first("_src") or b"{}"))
+            if test(EvalDoc(doc_id, stored, index=self.index)):
+                ids.append(doc_id)
+        if not ids:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.term_set_query(self._s, "_id", ids)
 
     def _term(self, spec: FieldSpec, name: str, value: Any) -> tantivy.Query:
         return tantivy.Query.term_query(self._s, name, value)

@@ -81,7 +81,7 @@ class FullTextTranslator(TermLevelTranslator):
         spec, name = found
         if spec.type == KEYWORD:
             # The keyword analyzer keeps the text whole: one prefix on the whole value.
-            return self._keyword_regex(spec, name, regex_escape(_as_text(q.query)) + ".*")
+            return self._keyword_regex(spec, name, regex_escape(_as_text(q.query)) + ".*", q)
         if spec.type != TEXT:
             return self._q_Match(dsl.Match(field=q.field, query=q.query, lenient=q.lenient))
         tokens = analyze(_as_text(q.query))
@@ -108,7 +108,7 @@ class FullTextTranslator(TermLevelTranslator):
         spec, name = found
         if spec.type != TEXT:
             if q.prefix and spec.type == KEYWORD:
-                return self._keyword_regex(spec, name, regex_escape(q.query) + ".*")
+                return self._keyword_regex(spec, name, regex_escape(q.query) + ".*", q)
             return self._q_Match(dsl.Match(field=q.field, query=q.query))
         tokens = analyze(q.query)
         if not tokens:

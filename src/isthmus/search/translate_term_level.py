@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import tantivy
 
 from isthmus.errors import QueryShardError
@@ -46,7 +45,7 @@ class TermLevelTranslator(TranslatorCore):
             return field_queries.ip_term(self._s, name, q.field, q.value)
         value = self._typed(spec, q.value)
         if q.case_insensitive and spec.type in (KEYWORD, TEXT):
-            return self._keyword_regex(spec, name, "(?i)" + regex_escape(value))
+            return self._keyword_regex(spec, name, "(?i)" + regex_escape(value), q)
         return self._term(spec, name, value)
 
     def _q_Terms(self, q: dsl.Terms) -> tantivy.Query:
@@ -91,7 +90,7 @@ class TermLevelTranslator(TranslatorCore):
             bounds = field_queries.keyed_bounds(
                 spec.flattened_key, lower, upper, include_lower, include_upper
             )
-            return field_queries.string_range(self._s, pairs, bounds)
+            return self._string_range(q, pairs, bounds)
         if spec.type == DATE:
             from isthmus.search.datemath import resolve_date_math
 
@@ -170,7 +169,7 @@ class TermLevelTranslator(TranslatorCore):
             )
         lo_s = None if lower is None else _as_text(lower)
         hi_s = None if upper is None else _as_text(upper)
-        return field_queries.string_range(self._s, name, (lo_s, hi_s, include_lower, include_upper))
+        return self._string_range(q, name, (lo_s, hi_s, include_lower, include_upper))
 
     def _typed_range(
         self, q: dsl.Range, spec: FieldSpec, name: str, bounds: tuple[Any, Any, bool, bool]
@@ -245,37 +244,9 @@ class TermLevelTranslator(TranslatorCore):
             # tantivy compiles a term regex into at most ~1000 automaton states, so a long
             # pattern (a 4000-character prefix, which Lucene runs) is refused: such a pattern is
             # tested on the documents' values in memory instead.
-            matched = self._scanned(source, name, spec.flattened_key is None)
+            narrow = source.value if isinstance(source, dsl.Prefix) else None
+            matched = self._scanned(source, name, narrow if spec.flattened_key is None else None)
         return tantivy.Query.const_score_query(matched, 1.0)
-
-    def _scanned(self, source: dsl.Query, name: str, plain: bool) -> tantivy.Query:
-        """The ``_id`` terms of the documents ``source`` matches, tested one by one with the
-        in-memory evaluation (the same meaning, on RE2); a long ``prefix`` first narrows the
-        candidates to the terms starting with its first characters."""
-        from isthmus.search.evaluate import compile_query
-        from isthmus.search.evaluate_fields import EvalDoc
-
-        if self.searcher is None:
-            raise QueryShardError(
-                f"failed to create query: the pattern of the [{type(source).__name__.lower()}] query is "
-                "too long to run here"
-            )
-        candidates = tantivy.Query.all_query()
-        if isinstance(source, dsl.Prefix) and plain:
-            head = ("(?i)" if source.case_insensitive else "") + regex_escape(source.value[:200])
-            candidates = tantivy.Query.regex_query(self._s, name, head + ".*")
-        test = compile_query(source, self.mapping, now_ms=self.now_ms)
-        searcher = self.searcher
-        ids: list[Any] = []
-        for _score, addr in searcher.search(candidates, max(searcher.num_docs, 1)).hits:
-            doc = searcher.doc(addr)
-            doc_id = str(doc.get_first("_id"))
-            stored = orjson.loads(bytes(doc.get_first("_src") or b"{}"))
-            if test(EvalDoc(doc_id, stored, index=self.index)):
-                ids.append(doc_id)
-        if not ids:
-            return tantivy.Query.empty_query()
-        return tantivy.Query.term_set_query(self._s, "_id", ids)
 
     def _q_Prefix(self, q: dsl.Prefix) -> tantivy.Query:
         return self._pattern(q.field, regex_escape(q.value) + ".*", q.case_insensitive, q)
