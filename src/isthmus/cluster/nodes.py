@@ -397,6 +397,17 @@ class NodesView:
             for listener in list(self._listeners):
                 listener(previous, nodes)
 
+    def set_members(self, members: Iterable[DiscoveryNode], master_node_id: str | None) -> None:
+        """Replace the cluster's nodes with ``members`` (a coordination store's membership, in
+        its order) and the elected master (None: no master now). This node's own entry is the
+        one the view holds, whatever the store says of it, and stays listed while its key is
+        not (yet) in the store: a node always sees itself."""
+        local = self.local
+        nodes = [local if m.id == local.id else m for m in members]
+        if all(n.id != local.id for n in nodes):
+            nodes.insert(0, local)
+        self.update(DiscoveryNodes(tuple(nodes), local.id, master_node_id))
+
     def update_local(self, **changes: Any) -> None:
         """Change this node's own entry (for example the addresses once bound)."""
         self.update(self._nodes.with_local(replace(self.local, **changes)))

@@ -182,6 +182,12 @@ def _role_validator(roles: tuple[str, ...]) -> None:
         raise ValueError("voting-only node must be master-eligible")
 
 
+def _publish_port(value: int) -> None:
+    # ES's intSetting(key, -1, -1): -1 (publish the bound port) or a port
+    if value < -1:
+        raise ValueError(f"Failed to parse value [{value}] for setting [{{key}}] must be >= -1")
+
+
 DEFAULT_ROLES = ("master", "data", "ingest", "remote_cluster_client")
 
 NODE_SETTINGS: tuple[Setting, ...] = (
@@ -203,7 +209,7 @@ NODE_SETTINGS: tuple[Setting, ...] = (
     Setting("transport.bind_host", v.parse_str, None, Scope.NODE),
     Setting("transport.publish_host", v.parse_str, None, Scope.NODE),
     Setting("transport.port", v.parse_port_range, (9300, 9400), Scope.NODE),
-    Setting("transport.publish_port", v.parse_int, None, Scope.NODE),
+    Setting("transport.publish_port", v.parse_int, None, Scope.NODE, validator=_publish_port),
     Setting("xpack.security.enabled", v.parse_bool, True, Scope.NODE),
     Setting("xpack.security.authc.anonymous.username", v.parse_str, "_anonymous", Scope.NODE),
     Setting("xpack.security.authc.anonymous.roles", v.parse_str_list, (), Scope.NODE),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from isthmus.cluster.nodes import (
@@ -146,3 +148,19 @@ def test_a_new_run_gets_a_new_ephemeral_id() -> None:
     a = local_discovery_node("id", "n", (), {}, transport_address="h:1")
     b = local_discovery_node("id", "n", (), {}, transport_address="h:1")
     assert a.ephemeral_id != b.ephemeral_id and len(a.ephemeral_id) == 22
+
+
+def test_members_from_a_store_keep_the_local_entry() -> None:
+    view = NodesView.single(HOT)
+    stale = replace(HOT, http_address="10.9.9.9:1")  # what an old key in the store says
+    view.set_members([MASTER, stale, DATA], master_node_id="id-m1")
+    assert [n.name for n in view.nodes] == ["m1", "hot1", "data1"]
+    assert view.local == HOT and view.nodes.master_node == MASTER
+    view.set_members([MASTER, DATA], master_node_id=None)  # our key not (yet) in the store
+    assert [n.name for n in view.nodes] == ["hot1", "m1", "data1"]
+    assert view.nodes.master_node is None
+    assert names_of(view.nodes.resolve("_master")) == []
+
+
+def names_of(nodes: list[DiscoveryNode]) -> list[str]:
+    return [n.name for n in nodes]

@@ -41,6 +41,10 @@ def refused(tmp_path: Path, overrides: dict[str, str]) -> str:
         ),
         ({"discovery.seed_providers": "[settings, ec2]"}, "Unknown seed providers [ec2]"),
         ({"node.roles": "[master, gateway]"}, "unknown role [gateway]"),
+        (
+            {"transport.publish_port": "-2"},
+            "Failed to parse value [-2] for setting [transport.publish_port] must be >= -1",
+        ),
         ({"node.roles": "[data, voting_only]"}, "voting-only node must be master-eligible"),
         (
             {ETCD + "endpoints": "[http://h:2379, ftp://h]"},
