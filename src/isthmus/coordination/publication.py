@@ -1,0 +1,271 @@
+"""The cluster state in etcd: published by the master in one fenced transaction, applied by
+every node from a watch.
+
+Owns: how a state (an opaque JSON ``meta`` object plus one JSON object per index uuid) is laid
+out in keys (``state/meta``, ``state/index/<uuid>``), the publication transaction, and the
+applier that turns the watch into whole states. What the JSON means (ClusterMetadata) is the
+caller's.
+
+Rules:
+
+- A publication is one transaction fenced on ``create_revision(master) == term`` (this reign
+  still holds the master key) and ``mod_revision(state/meta) == last`` (nobody published since
+  this master's last publication, ES's "publish only on the latest state"). ``state/meta`` is
+  written every time, so its mod revision is the state's revision.
+- Only changed index keys are written, and removed indices deleted: etcd refuses a request over
+  1.5 MiB and a transaction over 128 operations; a publication beyond either is refused here
+  with a clear error before it is sent.
+- Failures say what is known: :class:`NotMasterError` — definitely not applied;
+  :class:`FailedToCommitClusterStateError` — the answer was lost, it may have been applied.
+- The applier hands over one whole state per revision (all events of one transaction arrive
+  together), in order; after a compaction it re-reads everything at one revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.coordination.etcd_client import EtcdClient
+from isthmus.coordination.etcd_records import Compare, Delete, Get, Op, Put, RangeResult
+from isthmus.coordination.keys import ClusterKeys
+from isthmus.errors import (
+    CoordinationError,
+    CoordinationUnavailableError,
+    FailedToCommitClusterStateError,
+    NotMasterError,
+    WatchCompactedError,
+)
+from isthmus.supervision import TaskSet
+
+log = logging.getLogger("isthmus.coordination.publication")
+
+# etcd's defaults (--max-request-bytes 1.5 MiB, --max-txn-ops 128); the request's framing and
+# the two comparisons need a little room.
+MAX_REQUEST_BYTES = 1_572_864 - 16_384
+MAX_TXN_OPS = 128
+
+JsonObject = Mapping[str, Any]
+
+
+def encode(body: JsonObject) -> bytes:
+    """The stored form: canonical JSON, so an unchanged index encodes to the same bytes."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedState:
+    """A whole cluster state as stored at ``revision``."""
+
+    revision: int
+    meta: JsonObject
+    indices: Mapping[str, JsonObject]
+
+
+class Publisher:
+    """The master's side: ``publish(term, meta, indices)`` → the state's revision."""
+
+    def __init__(self, client: EtcdClient, keys: ClusterKeys) -> None:
+        self._client = client
+        self._keys = keys
+        # What this master knows is stored: meta's mod revision and each index's bytes. None
+        # until read (first publication) or after an outcome that left it unknown.
+        self._last_revision: int | None = None
+        self._stored: dict[str, bytes] = {}
+        self.publications = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Publisher {self._keys.cluster_name} last={self._last_revision} "
+            f"indices={len(self._stored)} published={self.publications}>"
+        )
+
+    async def _load(self) -> None:
+        found = await self._client.get(self._keys.state, prefix=True)
+        self._last_revision = 0
+        self._stored = {}
+        for kv in found.kvs:
+            if kv.key == self._keys.state_meta:
+                self._last_revision = kv.mod_revision
+            elif (uuid := self._keys.index_uuid(kv.key)) is not None:
+                self._stored[uuid] = kv.value
+
+    def plan(self, meta: JsonObject, indices: Mapping[str, JsonObject]) -> list[Op]:
+        """The writes that turn the stored state into this one: meta, changed indices,
+        deletions of removed ones. Refuses what etcd would refuse."""
+        encoded = {uuid: encode(body) for uuid, body in indices.items()}
+        ops: list[Op] = [Put(self._keys.state_meta, encode(meta))]
+        for uuid, data in encoded.items():
+            if self._stored.get(uuid) != data:
+                ops.append(Put(self._keys.state_index(uuid), data))
+        for uuid in self._stored:
+            if uuid not in encoded:
+                ops.append(Delete(self._keys.state_index(uuid)))
+        if len(ops) > MAX_TXN_OPS:
+            raise CoordinationError(
+                f"cluster state publication changes [{len(ops)}] keys; etcd accepts at most "
+                f"[{MAX_TXN_OPS}] operations in one transaction"
+            )
+        size = sum(len(op.key) + (len(op.value) if isinstance(op, Put) else 0) for op in ops)
+        if size > MAX_REQUEST_BYTES:
+            raise CoordinationError(
+                f"cluster state publication is [{size}] bytes; etcd accepts at most "
+                f"[{MAX_REQUEST_BYTES}] in one request"
+            )
+        return ops
+
+    async def publish(self, term: int, meta: JsonObject, indices: Mapping[str, JsonObject]) -> int:
+        """Publish the whole state (only differences are sent) as the master of ``term``."""
+        if self._last_revision is None:
+            await self._load()
+        last = self._last_revision or 0
+        ops = self.plan(meta, indices)
+        master = self._keys.master
+        compare = [
+            Compare.create_revision(master, term),
+            Compare.mod_revision(self._keys.state_meta, last),
+        ]
+        try:
+            result = await self._client.txn(compare, ops, [Get(master), Get(self._keys.state_meta)])
+        except CoordinationUnavailableError as exc:
+            if not exc.maybe_applied:
+                raise
+            self._last_revision = None  # unknown now: read again before the next publication
+            raise FailedToCommitClusterStateError(
+                f"publication of term [{term}] may or may not have been committed: {exc.reason}"
+            ) from exc
+        if not result.succeeded:
+            self._last_revision = None
+            raise NotMasterError(self._refusal(term, last, result.responses))
+        self._last_revision = result.revision
+        self._stored = {uuid: encode(body) for uuid, body in indices.items()}
+        self.publications += 1
+        return result.revision
+
+    def _refusal(self, term: int, last: int, responses: tuple[Any, ...]) -> str:
+        master, meta = (r.first() if isinstance(r, RangeResult) else None for r in responses)
+        if master is None or master.create_revision != term:
+            now = (
+                "no master" if master is None else f"the master of term [{master.create_revision}]"
+            )
+            return f"no longer master: this node was master of term [{term}], etcd has {now}"
+        current = meta.mod_revision if meta is not None else 0
+        return (
+            f"the cluster state changed since this master's last publication "
+            f"(revision [{current}], expected [{last}])"
+        )
+
+
+StateCallback = Callable[[PublishedState], Awaitable[None] | None]
+
+
+class StateApplier:
+    """A node's side: every published state, whole and in order, handed to ``on_state``."""
+
+    def __init__(self, client: EtcdClient, keys: ClusterKeys, on_state: StateCallback) -> None:
+        self._client = client
+        self._keys = keys
+        self._on_state = on_state
+        self.state: PublishedState | None = None
+        self.full_reads = 0
+        self._changed = asyncio.Event()
+        self._tasks = TaskSet(f"state applier [{keys.cluster_name}]", log)
+
+    @property
+    def revision(self) -> int:
+        return self.state.revision if self.state is not None else 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<StateApplier {self._keys.cluster_name} revision={self.revision} "
+            f"full_reads={self.full_reads}>"
+        )
+
+    async def start(self) -> None:
+        revision = await self._read()
+        self._tasks.spawn(self._follow(revision), name="watch state")
+
+    async def _read(self) -> int:
+        """The whole state at one revision (start, and after a compaction)."""
+        found = await self._client.get(self._keys.state, prefix=True)
+        self.full_reads += 1
+        meta: JsonObject = {}
+        indices: dict[str, JsonObject] = {}
+        revision = 0
+        for kv in found.kvs:
+            if kv.key == self._keys.state_meta:
+                meta, revision = _decode(kv.value), kv.mod_revision
+            elif (uuid := self._keys.index_uuid(kv.key)) is not None:
+                indices[uuid] = _decode(kv.value)
+        if revision and revision != self.revision:
+            await self._deliver(PublishedState(revision, meta, indices))
+        return found.revision
+
+    async def _follow(self, revision: int) -> None:
+        while True:
+            try:
+                stream = self._client.watch(
+                    self._keys.state, prefix=True, start_revision=revision + 1
+                )
+                try:
+                    async for answer in stream:
+                        for at, events in answer.by_revision():
+                            revision = at
+                            await self._apply(at, events)
+                        if answer.is_progress:
+                            revision = max(revision, answer.revision)
+                finally:
+                    await stream.aclose()
+            except WatchCompactedError:
+                revision = await self._read()
+            except CoordinationError as exc:
+                log.warning("watching the cluster state failed: %s; retrying", exc.reason)
+                await asyncio.sleep(0.5)
+
+    async def _apply(self, revision: int, events: tuple[Any, ...]) -> None:
+        base = self.state
+        meta: JsonObject = base.meta if base is not None else {}
+        indices = dict(base.indices) if base is not None else {}
+        for event in events:
+            uuid = self._keys.index_uuid(event.kv.key)
+            if event.kv.key == self._keys.state_meta:
+                meta = _decode(event.kv.value) if event.type == "PUT" else {}
+            elif uuid is not None:
+                if event.type == "PUT":
+                    indices[uuid] = _decode(event.kv.value)
+                else:
+                    indices.pop(uuid, None)
+        await self._deliver(PublishedState(revision, meta, indices))
+
+    async def _deliver(self, state: PublishedState) -> None:
+        self.state = state
+        outcome = self._on_state(state)
+        if inspect.isawaitable(outcome):
+            await outcome
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for_revision(self, revision: int, timeout: float | None) -> PublishedState:
+        """Wait until the state of ``revision`` (or a later one) has been applied."""
+        async with asyncio.timeout(timeout):
+            while self.state is None or self.state.revision < revision:
+                await self._changed.wait()
+        return self.state
+
+    async def close(self) -> None:
+        await self._tasks.close()
+
+
+def _decode(data: bytes) -> JsonObject:
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise CoordinationError(f"unreadable cluster state in etcd: {exc}") from None
+    if not isinstance(body, dict):
+        raise CoordinationError("unreadable cluster state in etcd: not a JSON object")
+    return body
