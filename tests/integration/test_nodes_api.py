@@ -82,7 +82,10 @@ def test_cluster_state_sections(es: Elasticsearch) -> None:
     info = es.nodes.info(metric="transport")
     ((node_id, node),) = info["nodes"].items()
     state = es.cluster.state(metric="nodes")
-    assert set(state) == {"cluster_name", "cluster_uuid", "nodes"}
+    assert set(state) == {"cluster_name", "cluster_uuid", "nodes", "nodes_versions",
+                          "nodes_features"}  # fmt: skip
+    assert [v["node_id"] for v in state["nodes_versions"]] == [node_id]
+    assert state["nodes_versions"][0]["transport_version"] == node["transport_version"]
     entry = state["nodes"][node_id]
     assert entry["name"] == node["name"]
     assert entry["transport_address"] == node["transport_address"]
@@ -122,6 +125,10 @@ def test_a_tiered_node_without_the_client_role(tiered: Elasticsearch) -> None:
     # ES's RemoteClusterAware.groupClusterIndices and RemoteClusterService.ensureClientIsEnabled
     for call in (
         lambda: tiered.search(index="other:logs"),
+        lambda: tiered.count(index="local,other:logs"),
+        lambda: tiered.field_caps(index="other:logs", fields="*"),
+        lambda: tiered.open_point_in_time(index="other:logs", keep_alive="1m"),
+        lambda: tiered.async_search.submit(index="other:logs"),
         lambda: tiered.indices.resolve_cluster(name="other:*"),
     ):
         status, body = api_error(call)

@@ -118,6 +118,12 @@ def routes(s: ClusterApiDeps) -> list[Route]:
             body["master_node"] = nodes.master_node_id
         if "nodes" in metrics:
             body["nodes"] = {n.id: n.state_json() for n in nodes}
+            # Isthmus has no system index mappings and no node features to report.
+            body["nodes_versions"] = [
+                {"node_id": n.id, "transport_version": n.transport_version, "mappings_versions": {}}
+                for n in nodes
+            ]
+            body["nodes_features"] = [{"node_id": n.id, "features": []} for n in nodes]
         if "metadata" in metrics:
             body["metadata"] = {
                 "cluster_uuid": meta.cluster_uuid,
