@@ -475,7 +475,7 @@ def test_collapse_errors(es: Elasticsearch, groups: str) -> None:
         assert cause["type"] == kind and cause["reason"].startswith(reason)
     code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g", "x": 1}))
     assert (code, body["error"]["type"]) == (400, "x_content_parse_exception")
-    assert body["error"]["reason"] == "[collapse] unknown field [x]"
+    assert body["error"]["reason"] == "[1:26] [collapse] unknown field [x]"  # the key's location
     # ES 8.15+ validates it with the request (SearchSourceBuilder.validate's scroll checks).
     code, body = api_error(lambda: es.search(index=groups, collapse={"field": "g"}, scroll="1m"))
     assert (code, body["error"]["type"]) == (400, "action_request_validation_exception")

@@ -98,7 +98,8 @@ def test_a_scroll_refuses_what_es_refuses_all_at_once(es: Elasticsearch, index: 
         ),
         (
             {"sort": [{"n": {"ordr": "asc"}}]},
-            "[field_sort] unknown field [ordr] did you mean [order]?",
+            # with the key's location in the client's compact JSON, as ES's ObjectParser
+            "[1:16] [field_sort] unknown field [ordr] did you mean [order]?",
         ),
         (
             {"aggs": {"a": {"term": {"field": "n"}}}},

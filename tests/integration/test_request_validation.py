@@ -251,3 +251,8 @@ def test_parse_errors_show_their_location(es: Elasticsearch, docs: str) -> None:
     )
     error = post('{"aggs": {"a": {"terms": {"field": "k", "sizee": 1}}}}')
     assert error["reason"] == "[1:41] [terms] unknown field [sizee] did you mean [size]?"
+    # Other object parsers of the body: highlight, rescore's query, knn.
+    error = post('{"highlight": {"pre_tag": ["<b>"]}}')
+    assert error["reason"].startswith("[1:16] [highlight] unknown field [pre_tag]")
+    error = post('{"rescore": {"query": {"rescore_query": {"match_all": {}}, "weight": 2}}}')
+    assert error["reason"] == "[1:60] [query] unknown field [weight]"

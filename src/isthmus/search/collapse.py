@@ -53,7 +53,7 @@ def parse_collapse(raw: Any) -> Collapse:
     spec = xcontent.as_object("search", "collapse", raw)
     for key in spec:
         if key not in _COLLAPSE_KEYS:
-            raise xcontent.unknown_field("collapse", key, _COLLAPSE_KEYS)
+            raise xcontent.unknown_field("collapse", key, _COLLAPSE_KEYS, parent="collapse")
     if "collapse" in spec:
         raise IllegalArgumentError("[collapse] a second level of collapsing is not supported")
     if spec.get("field") is None:
@@ -88,7 +88,7 @@ def _inner_hits(field_name: str, raw: Any) -> InnerHits:
     spec = xcontent.as_object("collapse", "inner_hits", raw)
     for key in spec:
         if key not in _INNER_KEYS:
-            raise xcontent.unknown_field("inner_hits", key, _ES_INNER_KEYS)
+            raise xcontent.unknown_field("inner_hits", key, _ES_INNER_KEYS, parent="inner_hits")
     from_ = xcontent.as_int("inner_hits", "from", spec.get("from", 0))
     size = xcontent.as_int("inner_hits", "size", spec.get("size", 3))
     if from_ < 0 or size < 0:

@@ -87,7 +87,7 @@ def parse_knn(body: Any, default_k: int, *, query: bool = False) -> Knn:
     for key in body:
         if key not in _KNN_KEYS:
             # ES's knn parser, read directly: its x-content error reaches the caller.
-            raise xcontent.unknown_field("knn", key, _KNN_KEYS)
+            raise xcontent.unknown_field("knn", key, _KNN_KEYS, parent="knn")
     if "field" not in body:
         raise ParsingError("[knn] requires field [field] to be configured")
     if "query_vector_builder" in body:

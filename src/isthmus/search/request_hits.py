@@ -83,7 +83,12 @@ def parse_sort(raw: Any) -> tuple[SortField, ...]:
                 for key in spec:
                     if key not in FIELD_SORT_KEYS:
                         # ES's field_sort object parser (its type errors are x-content's too).
-                        raise xcontent.unknown_field("field_sort", key, FIELD_SORT_KEYS)
+                        raise xcontent.at(
+                            xcontent.unknown_field("field_sort", key, FIELD_SORT_KEYS),
+                            "sort",
+                            "*",
+                            key,
+                        )
                 out.append(
                     SortField(
                         name,
@@ -163,7 +168,12 @@ def _highlight_fields(raw: Any) -> dict[str, dict[str, Any]]:
         opts = {} if opts is None else dict(xcontent.as_object("highlight_field", name, opts))
         for key in opts:
             if key not in _HIGHLIGHT_FIELD_OPTIONS:
-                raise xcontent.unknown_field("highlight_field", key, _HIGHLIGHT_FIELD_OPTIONS)
+                raise xcontent.at(
+                    xcontent.unknown_field("highlight_field", key, _HIGHLIGHT_FIELD_OPTIONS),
+                    "fields",
+                    "*",
+                    key,
+                )
         for key in ("fragment_size", "number_of_fragments"):
             if key in opts:
                 opts[key] = xcontent.as_int("highlight_field", key, opts[key])
@@ -190,7 +200,9 @@ def _parse_highlight(raw: Any) -> Highlight:
     if isinstance(raw, Mapping):
         for key in raw:
             if key not in _HIGHLIGHT_FIELDS:
-                raise xcontent.unknown_field("highlight", key, _HIGHLIGHT_FIELDS)
+                raise xcontent.unknown_field(
+                    "highlight", key, _HIGHLIGHT_FIELDS, parent="highlight"
+                )
     if not isinstance(raw, Mapping) or "fields" not in raw:
         raise ParsingError("[highlight] requires a [fields] object")
     fields = _highlight_fields(raw["fields"])

@@ -72,7 +72,9 @@ def _rescorer(raw: Any) -> QueryRescorer:
         raise ParsingError("missing rescore type")
     for key in spec:
         if key not in _QUERY_KEYS:
-            raise xcontent.unknown_field("query", key, _QUERY_KEYS)
+            raise xcontent.at(
+                xcontent.unknown_field("query", key, _QUERY_KEYS), "rescore", "query", key
+            )
     if "rescore_query" not in spec:
         raise IllegalArgumentError("rescore_query cannot be null")
     mode = xcontent.as_str("query", "score_mode", spec.get("score_mode", "total")).lower()
