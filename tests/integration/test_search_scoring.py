@@ -114,6 +114,31 @@ def test_dfs_ranks_a_page_globally(scored: Elasticsearch) -> None:
     assert any(local[d] != pytest.approx(one[d], rel=1e-6) for d in one)
 
 
+def _same_tree(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["description"] == b["description"]
+    assert a["value"] == pytest.approx(b["value"], rel=1e-6), a["description"]
+    assert len(a["details"]) == len(b["details"])
+    for x, y in zip(a["details"], b["details"], strict=True):
+        _same_tree(x, y)
+
+
+def test_dfs_explanations_show_the_global_statistics(scored: Elasticsearch) -> None:
+    query = {"bool": {"should": [{"match": {"title": "quick fox"}}, {"term": {"tag": "t1"}}]}}
+    one = scored.search(index="dfs-one", query=query, explain=True, size=100)["hits"]["hits"]
+    dfs = scored.search(
+        index="dfs-three",
+        query=query,
+        explain=True,
+        size=100,
+        search_type="dfs_query_then_fetch",
+    )["hits"]["hits"]
+    by_id = {h["_id"]: h for h in one}
+    assert len(dfs) == len(one)
+    for hit in dfs:
+        assert hit["_explanation"]["value"] == pytest.approx(hit["_score"], rel=1e-6)
+        _same_tree(hit["_explanation"], by_id[hit["_id"]]["_explanation"])
+
+
 # --- preference --------------------------------------------------------------------------
 
 

@@ -31,7 +31,15 @@ from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl, nested
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
-from isthmus.search.dfs import TermStats, field_paths, global_score, phrases, shard_stats
+from isthmus.search.dfs import (
+    Phrase,
+    TermStats,
+    field_paths,
+    global_explanation,
+    global_score,
+    phrases,
+    shard_stats,
+)
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.geo_queries import check_sort_field, geo_sort_value
@@ -437,8 +445,11 @@ def query_shard(
             doc_id, src, _seq, _ver, _term, _routing = _fetch(searcher, addr)
             agg_sources.append((doc_id, score, src))
     if req.explain:
+        global_view = (
+            None if term_stats is None else dfs_view(searcher, schema, hits_query, term_stats)
+        )
         for hit in hits:
-            hit.explanation = explain_hit(searcher, schema, hits_query, hit.doc_id)
+            hit.explanation = explain_hit(searcher, schema, hits_query, hit.doc_id, global_view)
     if hits and nested.asks_inner_hits(req.query):
         shown = restriction.query(req.query, mapping) if restriction is not None else req.query
         ids = {h.doc_id for h in hits}
@@ -459,6 +470,23 @@ def query_shard(
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
 
 
+# What re-scoring with global statistics needs on one shard: the field numbers, the global
+# statistics and the query's phrases (recognised in explanations by their idf on the shard).
+DfsView = tuple[dict[int, tuple[str, str]], TermStats, list[Phrase]]
+
+
+def dfs_view(
+    searcher: tantivy.Searcher, schema: IndexSchema, query: tantivy.Query, stats: TermStats
+) -> DfsView:
+    paths = field_paths(schema)
+    candidates = (
+        phrases(query, paths, shard_stats(searcher, schema, query))
+        if "PhraseQuery" in repr(query)
+        else []
+    )
+    return paths, stats, candidates
+
+
 def dfs_scored(
     matched: list[tuple[float, tantivy.DocAddress]],
     searcher: tantivy.Searcher,
@@ -467,9 +495,9 @@ def dfs_scored(
     stats: TermStats,
 ) -> list[tuple[float, tantivy.DocAddress]]:
     """The matches scored with global term statistics (``dfs_query_then_fetch``)."""
-    paths = field_paths(schema)
-    # The query's phrases, recognised in explanations by their idf on this shard.
-    candidates = phrases(query, paths, shard_stats(searcher, schema, query)) if matched else []
+    if not matched:
+        return matched
+    paths, stats, candidates = dfs_view(searcher, schema, query, stats)
     return [
         (
             global_score(
@@ -488,13 +516,23 @@ def find_doc(searcher: tantivy.Searcher, schema: IndexSchema, doc_id: str) -> An
 
 
 def explain_hit(
-    searcher: tantivy.Searcher, schema: IndexSchema, query: tantivy.Query, doc_id: str
+    searcher: tantivy.Searcher,
+    schema: IndexSchema,
+    query: tantivy.Query,
+    doc_id: str,
+    global_view: DfsView | None = None,
 ) -> dict[str, Any] | None:
-    """ES's ``_explanation`` of a hit's score under ``query`` (None: not found any more)."""
+    """ES's ``_explanation`` of a hit's score under ``query`` (None: not found any more);
+    with ``global_view`` (``dfs_query_then_fetch``) its values and statistics are global."""
     addr = find_doc(searcher, schema, doc_id)
     if addr is None:
         return None
-    return explanation_json(query.explain(searcher, addr).to_json())
+    engine = query.explain(searcher, addr).to_json()
+    if global_view is None:
+        return explanation_json(engine)
+    paths, stats, candidates = global_view
+    tree = global_explanation(orjson.loads(engine), paths, stats, candidates)
+    return explanation_json(orjson.dumps(tree).decode())
 
 
 def named_scores(

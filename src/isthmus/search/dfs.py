@@ -30,7 +30,7 @@ import math
 import re
 import struct
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,34 +166,6 @@ def _idf(n: int, total: int) -> float:
     return _f32(math.log(_f32(1.0 + x)))
 
 
-def _bm25(node: Mapping[str, Any], path: str, text: str, stats: TermStats) -> float | None:
-    """A BM25 term node's value under ``stats`` (None: not a node this can recompute)."""
-    n = stats.doc_freq.get((path, text))
-    if n is None or stats.max_doc <= 0 or n > stats.max_doc:
-        return None
-    return _bm25_value(node, _idf(n, stats.max_doc), stats.tokens.get(path), stats)
-
-
-def _bm25_value(
-    node: Mapping[str, Any], idf: float, tokens: int | None, stats: TermStats
-) -> float | None:
-    """The engine's BM25 of a node's ``freq`` and ``dl`` with ``idf`` and the global avgdl."""
-    if tokens is None or stats.max_doc <= 0:
-        return None
-    values = _constants(node)
-    freq = values.get("freq, occurrences of term within document")
-    dl = values.get("dl, length of field")
-    if freq is None or dl is None:
-        return None
-    avgdl = _f32(_f32(tokens) / _f32(stats.max_doc))
-    if avgdl <= 0:
-        return None
-    weight = _f32(idf * _f32(1.0 + K1))
-    norm = _f32(K1 * _f32(_f32(1.0 - B) + _f32(_f32(B * _f32(dl)) / avgdl)))
-    tf = _f32(freq)
-    return _f32(weight * _f32(tf / _f32(tf + norm)))
-
-
 @dataclass(frozen=True)
 class Phrase:
     """A phrase of the query: its field, its terms in order, and its idf on this shard."""
@@ -230,11 +202,60 @@ def phrases(
     return out
 
 
+@dataclass(frozen=True)
+class _Bm25:
+    """A BM25 node recomputed: its score and the global values its explanation shows."""
+
+    score: float
+    idf: float
+    tf_factor: float
+    avgdl: float
+    n: int | None  # a term's document frequency (None: a phrase, whose idf is a sum)
+    total_docs: int
+
+
+def _bm25_parts(
+    node: Mapping[str, Any], idf: float, n: int | None, tokens: int | None, stats: TermStats
+) -> _Bm25 | None:
+    """The engine's BM25 of a node's ``freq`` and ``dl`` with ``idf`` and the global avgdl."""
+    if tokens is None or stats.max_doc <= 0:
+        return None
+    values = _constants(node)
+    freq = values.get("freq, occurrences of term within document")
+    dl = values.get("dl, length of field")
+    if freq is None or dl is None:
+        return None
+    avgdl = _f32(_f32(tokens) / _f32(stats.max_doc))
+    if avgdl <= 0:
+        return None
+    weight = _f32(idf * _f32(1.0 + K1))
+    norm = _f32(K1 * _f32(_f32(1.0 - B) + _f32(_f32(B * _f32(dl)) / avgdl)))
+    tf = _f32(freq)
+    factor = _f32(tf / _f32(tf + norm))
+    return _Bm25(_f32(weight * factor), idf, factor, avgdl, n, stats.max_doc)
+
+
+def _term_bm25(
+    node: Mapping[str, Any], paths: Mapping[int, tuple[str, str]], stats: TermStats
+) -> _Bm25 | None:
+    """A term node (its context names the term) under ``stats``."""
+    for context in node.get("context") or []:
+        match = _TERM_RE.search(str(context))
+        if match is None or int(match.group(1)) not in paths:
+            continue
+        path = paths[int(match.group(1))][0]
+        n = stats.doc_freq.get((path, _unescape(match.group(2))))
+        if n is None or stats.max_doc <= 0 or n > stats.max_doc:
+            return None
+        return _bm25_parts(node, _idf(n, stats.max_doc), n, stats.tokens.get(path), stats)
+    return None
+
+
 def _phrase_bm25(
     node: Mapping[str, Any], candidates: Sequence[Phrase], stats: TermStats
-) -> float | None:
-    """A phrase's BM25 node (no term named) under ``stats``: the phrase is the one whose
-    shard idf is the node's."""
+) -> _Bm25 | None:
+    """A phrase's node (no term named) under ``stats``: the phrase is the one whose shard idf
+    is the node's."""
     local_idf = next(
         (
             float(d.get("value", 0.0))
@@ -248,37 +269,71 @@ def _phrase_bm25(
     found = [p for p in candidates if math.isclose(p.local_idf, local_idf, rel_tol=1e-6)]
     if not found or any(p.path != found[0].path for p in found):
         return None
-    phrase = found[0]
-    idf = _idf_sum(phrase.path, phrase.terms, stats)
+    idf = _idf_sum(found[0].path, found[0].terms, stats)
     if idf is None:
         return None
-    return _bm25_value(node, idf, stats.tokens.get(phrase.path), stats)
+    return _bm25_parts(node, idf, None, stats.tokens.get(found[0].path), stats)
 
 
-def global_score(
+# What a BM25 node's explanation shows, by description: the value each takes from _Bm25.
+_SHOWN: dict[str, Callable[[_Bm25], float | None]] = {
+    "n, number of docs containing this term": lambda b: b.n,
+    "N, total number of docs": lambda b: b.total_docs,
+    "avgdl, average length of field": lambda b: b.avgdl,
+    "freq / (freq + k1 * (1 - b + b * dl / avgdl))": lambda b: b.tf_factor,
+}
+
+
+def _shown(node: Mapping[str, Any], parts: _Bm25) -> dict[str, Any]:
+    """A BM25 node's explanation with the global values in place of the shard's."""
+    description = str(node.get("description", ""))
+    value = float(node.get("value", 0.0))
+    if description.startswith("TermQuery"):
+        value = parts.score
+    elif description.startswith("idf"):
+        value = parts.idf
+    else:
+        show = _SHOWN.get(description)
+        found = None if show is None else show(parts)
+        value = value if found is None else float(found)
+    out = {**node, "value": value}
+    out["details"] = [_shown(d, parts) for d in node.get("details") or [] if isinstance(d, Mapping)]
+    return out
+
+
+def global_explanation(
     node: Mapping[str, Any],
     paths: Mapping[int, tuple[str, str]],
     stats: TermStats,
     candidates: Sequence[Phrase] = (),
-) -> float:
-    """The value of an engine explanation (JSON tree) re-evaluated with global statistics
-    (step 3 of the module docstring); a node it cannot recompute keeps its own value."""
+) -> dict[str, Any]:
+    """An engine explanation (JSON tree) re-evaluated with global statistics (step 3 of the
+    module docstring), values and the statistics it shows; a node it cannot recompute keeps
+    its own value."""
     value = float(node.get("value", 0.0))
     description = str(node.get("description", ""))
     details = [d for d in node.get("details") or [] if isinstance(d, Mapping)]
     if description.startswith("TermQuery"):
-        for context in node.get("context") or []:
-            match = _TERM_RE.search(str(context))
-            if match is not None and int(match.group(1)) in paths:
-                path = paths[int(match.group(1))][0]
-                found = _bm25(node, path, _unescape(match.group(2)), stats)
-                return value if found is None else found
-        phrase = _phrase_bm25(node, candidates, stats) if candidates else None
-        return value if phrase is None else phrase
+        parts = _term_bm25(node, paths, stats)
+        if parts is None and candidates:
+            parts = _phrase_bm25(node, candidates, stats)
+        return dict(node) if parts is None else _shown(node, parts)
     if not details:
-        return value
+        return dict(node)
+    new_details = [global_explanation(d, paths, stats, candidates) for d in details]
+    return {**node, "value": _combined(node, value, details, new_details), "details": new_details}
+
+
+def _combined(
+    node: Mapping[str, Any],
+    value: float,
+    details: Sequence[Mapping[str, Any]],
+    new_details: Sequence[Mapping[str, Any]],
+) -> float:
+    """A combining node's value from its re-evaluated children, as the engine combines them."""
+    description = str(node.get("description", ""))
     old = [float(d.get("value", 0.0)) for d in details]
-    new = [global_score(d, paths, stats, candidates) for d in details]
+    new = [float(d.get("value", 0.0)) for d in new_details]
     if description.startswith("Boost x") and len(details) == 1:
         try:
             boost = float(description[len("Boost x") :].split(" ", 1)[0])
@@ -307,10 +362,21 @@ def global_score(
     return value * (sum(new) / total) if total else value
 
 
+def global_score(
+    node: Mapping[str, Any],
+    paths: Mapping[int, tuple[str, str]],
+    stats: TermStats,
+    candidates: Sequence[Phrase] = (),
+) -> float:
+    """The value of :func:`global_explanation`."""
+    return float(global_explanation(node, paths, stats, candidates).get("value", 0.0))
+
+
 __all__ = [
     "Phrase",
     "TermStats",
     "field_paths",
+    "global_explanation",
     "global_score",
     "phrases",
     "query_terms",
