@@ -31,15 +31,8 @@ from isthmus.index.schema import IndexSchema, indexed_value
 from isthmus.search import dsl, nested
 from isthmus.search.aggs_core import id_fielddata_error
 from isthmus.search.collapse import check_collapse_field
-from isthmus.search.dfs import (
-    Phrase,
-    TermStats,
-    field_paths,
-    global_explanation,
-    global_score,
-    phrases,
-    shard_stats,
-)
+from isthmus.search.dfs import TermStats
+from isthmus.search.dfs_rescore import DfsView, dfs_scored, dfs_view, global_explanation
 from isthmus.search.explain import explanation_json
 from isthmus.search.fetch_fields import check_docvalue_fields
 from isthmus.search.geo_queries import check_sort_field, geo_sort_value
@@ -468,45 +461,6 @@ def query_shard(
         for hit in hits:
             hit.named_scores = named_scores(searcher, schema, built, hit.doc_id)
     return ShardResult(index, shard, total, max_score, hits, agg_sources, terminated_early)
-
-
-# What re-scoring with global statistics needs on one shard: the field numbers, the global
-# statistics and the query's phrases (recognised in explanations by their idf on the shard).
-DfsView = tuple[dict[int, tuple[str, str]], TermStats, list[Phrase]]
-
-
-def dfs_view(
-    searcher: tantivy.Searcher, schema: IndexSchema, query: tantivy.Query, stats: TermStats
-) -> DfsView:
-    paths = field_paths(schema)
-    candidates = (
-        phrases(query, paths, shard_stats(searcher, schema, query))
-        if "PhraseQuery" in repr(query)
-        else []
-    )
-    return paths, stats, candidates
-
-
-def dfs_scored(
-    matched: list[tuple[float, tantivy.DocAddress]],
-    searcher: tantivy.Searcher,
-    schema: IndexSchema,
-    query: tantivy.Query,
-    stats: TermStats,
-) -> list[tuple[float, tantivy.DocAddress]]:
-    """The matches scored with global term statistics (``dfs_query_then_fetch``)."""
-    if not matched:
-        return matched
-    paths, stats, candidates = dfs_view(searcher, schema, query, stats)
-    return [
-        (
-            global_score(
-                orjson.loads(query.explain(searcher, addr).to_json()), paths, stats, candidates
-            ),
-            addr,
-        )
-        for _score, addr in matched
-    ]
 
 
 def find_doc(searcher: tantivy.Searcher, schema: IndexSchema, doc_id: str) -> Any:
