@@ -12,9 +12,10 @@ Rules:
   still holds the master key) and ``mod_revision(state/meta) == last`` (nobody published since
   this master's last publication, ES's "publish only on the latest state"). ``state/meta`` is
   written every time, so its mod revision is the state's revision.
-- Only changed index keys are written, and removed indices deleted: etcd refuses a request over
-  1.5 MiB and a transaction over 128 operations; a publication beyond either is refused here
-  with a clear error before it is sent.
+- Only changed index keys are written, and removed indices deleted. etcd refuses a request over
+  1.5 MiB and a transaction over 128 operations, so a larger publication is written in several
+  transactions (all fenced), the ``state/meta`` write last: a state becomes visible only with
+  its meta write, and the applier delivers a revision only when it wrote ``state/meta``.
 - Failures say what is known: :class:`NotMasterError` — definitely not applied;
   :class:`FailedToCommitClusterStateError` — the answer was lost, it may have been applied.
 - The applier hands over one whole state per revision (all events of one transaction arrive
@@ -49,8 +50,13 @@ log = logging.getLogger("isthmus.coordination.publication")
 # the two comparisons need a little room.
 MAX_REQUEST_BYTES = 1_572_864 - 16_384
 MAX_TXN_OPS = 128
+GRPC_OUT_OF_RANGE = 11  # etcd's code for "required revision has been compacted"
 
 JsonObject = Mapping[str, Any]
+
+
+def _size(op: Op) -> int:
+    return len(op.key) + (len(op.value) if isinstance(op, Put) else 0) + 16
 
 
 def encode(body: JsonObject) -> bytes:
@@ -77,6 +83,7 @@ class Publisher:
         # until read (first publication) or after an outcome that left it unknown.
         self._last_revision: int | None = None
         self._stored: dict[str, bytes] = {}
+        self._planned: dict[str, bytes] = {}  # the indices of the publication in flight
         self.publications = 0
 
     def __repr__(self) -> str:
@@ -95,57 +102,73 @@ class Publisher:
             elif (uuid := self._keys.index_uuid(kv.key)) is not None:
                 self._stored[uuid] = kv.value
 
-    def plan(self, meta: JsonObject, indices: Mapping[str, JsonObject]) -> list[Op]:
-        """The writes that turn the stored state into this one: meta, changed indices,
-        deletions of removed ones. Refuses what etcd would refuse."""
+    def plan(self, meta: JsonObject, indices: Mapping[str, JsonObject]) -> list[list[Op]]:
+        """The transactions that turn the stored state into this one, in order: the changed
+        indices and deletions of removed ones in batches within etcd's limits, the last batch
+        with ``state/meta`` (the write that makes the publication visible)."""
         encoded = {uuid: encode(body) for uuid, body in indices.items()}
-        ops: list[Op] = [Put(self._keys.state_meta, encode(meta))]
+        self._planned = encoded
+        changes: list[Op] = []
         for uuid, data in encoded.items():
             if self._stored.get(uuid) != data:
-                ops.append(Put(self._keys.state_index(uuid), data))
+                changes.append(Put(self._keys.state_index(uuid), data))
         for uuid in self._stored:
             if uuid not in encoded:
-                ops.append(Delete(self._keys.state_index(uuid)))
-        if len(ops) > MAX_TXN_OPS:
-            raise CoordinationError(
-                f"cluster state publication changes [{len(ops)}] keys; etcd accepts at most "
-                f"[{MAX_TXN_OPS}] operations in one transaction"
-            )
-        size = sum(len(op.key) + (len(op.value) if isinstance(op, Put) else 0) for op in ops)
-        if size > MAX_REQUEST_BYTES:
-            raise CoordinationError(
-                f"cluster state publication is [{size}] bytes; etcd accepts at most "
-                f"[{MAX_REQUEST_BYTES}] in one request"
-            )
-        return ops
+                changes.append(Delete(self._keys.state_index(uuid)))
+        meta_put = Put(self._keys.state_meta, encode(meta))
+        batches: list[list[Op]] = [[]]
+        size = _size(meta_put)  # the meta write goes with the last batch: keep room for it
+        for op in changes:
+            op_size = _size(op)
+            if op_size + _size(meta_put) > MAX_REQUEST_BYTES:
+                raise CoordinationError(
+                    f"cluster state entry [{op.key.decode(errors='replace')}] is [{op_size}] "
+                    f"bytes; etcd accepts at most [{MAX_REQUEST_BYTES}] in one request"
+                )
+            if len(batches[-1]) + 1 >= MAX_TXN_OPS or size + op_size > MAX_REQUEST_BYTES:
+                batches.append([])
+                size = _size(meta_put)
+            batches[-1].append(op)
+            size += op_size
+        batches[-1].append(meta_put)
+        return batches
 
     async def publish(self, term: int, meta: JsonObject, indices: Mapping[str, JsonObject]) -> int:
-        """Publish the whole state (only differences are sent) as the master of ``term``."""
+        """Publish the whole state (only differences are sent) as the master of ``term``.
+
+        A publication too large for one transaction is written in several, each fenced the same
+        way; appliers make nothing of the first ones visible until the last one writes
+        ``state/meta``. A master that fails half-way leaves index keys that the next
+        publication (by any master, which reads the store first) overwrites or deletes."""
         if self._last_revision is None:
             await self._load()
         last = self._last_revision or 0
-        ops = self.plan(meta, indices)
         master = self._keys.master
         compare = [
             Compare.create_revision(master, term),
             Compare.mod_revision(self._keys.state_meta, last),
         ]
-        try:
-            result = await self._client.txn(compare, ops, [Get(master), Get(self._keys.state_meta)])
-        except CoordinationUnavailableError as exc:
-            if not exc.maybe_applied:
-                raise
-            self._last_revision = None  # unknown now: read again before the next publication
-            raise FailedToCommitClusterStateError(
-                f"publication of term [{term}] may or may not have been committed: {exc.reason}"
-            ) from exc
-        if not result.succeeded:
-            self._last_revision = None
-            raise NotMasterError(self._refusal(term, last, result.responses))
-        self._last_revision = result.revision
-        self._stored = {uuid: encode(body) for uuid, body in indices.items()}
+        revision = 0
+        for batch in self.plan(meta, indices):
+            try:
+                result = await self._client.txn(
+                    compare, batch, [Get(master), Get(self._keys.state_meta)]
+                )
+            except CoordinationUnavailableError as exc:
+                if not exc.maybe_applied:
+                    raise
+                self._last_revision = None  # unknown now: read again before the next one
+                raise FailedToCommitClusterStateError(
+                    f"publication of term [{term}] may or may not have been committed: {exc.reason}"
+                ) from exc
+            if not result.succeeded:
+                self._last_revision = None
+                raise NotMasterError(self._refusal(term, last, result.responses))
+            revision = result.revision
+        self._last_revision = revision
+        self._stored = self._planned
         self.publications += 1
-        return result.revision
+        return revision
 
     def _refusal(self, term: int, last: int, responses: tuple[Any, ...]) -> str:
         master, meta = (r.first() if isinstance(r, RangeResult) else None for r in responses)
@@ -172,6 +195,10 @@ class StateApplier:
         self._keys = keys
         self._on_state = on_state
         self.state: PublishedState | None = None
+        # The working copy: every change seen, including index writes of a publication whose
+        # meta write has not come yet.
+        self._meta: JsonObject = {}
+        self._indices: dict[str, JsonObject] = {}
         self.full_reads = 0
         self._changed = asyncio.Event()
         self._tasks = TaskSet(f"state applier [{keys.cluster_name}]", log)
@@ -191,20 +218,43 @@ class StateApplier:
         self._tasks.spawn(self._follow(revision), name="watch state")
 
     async def _read(self) -> int:
-        """The whole state at one revision (start, and after a compaction)."""
-        found = await self._client.get(self._keys.state, prefix=True)
+        """The state of the last complete publication, read at the revision of its meta write
+        (start, and after a compaction); returns the revision the watch goes on after. Index
+        writes of a publication still in progress come from the watch, not from this read."""
         self.full_reads += 1
-        meta: JsonObject = {}
-        indices: dict[str, JsonObject] = {}
-        revision = 0
+        head = await self._client.get(self._keys.state_meta)
+        meta_kv = head.first()
+        at = meta_kv.mod_revision if meta_kv is not None else head.revision
+        try:
+            found = await self._client.get(self._keys.state, prefix=True, revision=at)
+        except CoordinationError as exc:
+            if exc.code != GRPC_OUT_OF_RANGE:  # anything but "compacted"
+                raise
+            # The last publication is older than the kept history: read the present, in-progress
+            # index writes included (the next meta write settles them).
+            at = head.revision
+            found = await self._client.get(self._keys.state, prefix=True, revision=at)
+        self._meta, self._indices = {}, {}
         for kv in found.kvs:
-            if kv.key == self._keys.state_meta:
-                meta, revision = _decode(kv.value), kv.mod_revision
-            elif (uuid := self._keys.index_uuid(kv.key)) is not None:
-                indices[uuid] = _decode(kv.value)
-        if revision and revision != self.revision:
-            await self._deliver(PublishedState(revision, meta, indices))
-        return found.revision
+            self._take("PUT", kv.key, kv.value)
+        if meta_kv is not None and meta_kv.mod_revision != self.revision:
+            await self._deliver(
+                PublishedState(meta_kv.mod_revision, self._meta, dict(self._indices))
+            )
+        return at
+
+    def _take(self, kind: str, key: bytes, value: bytes) -> bool:
+        """One change into the working copy; True when it is the meta write."""
+        if key == self._keys.state_meta:
+            self._meta = _decode(value) if kind == "PUT" else {}
+            return True
+        uuid = self._keys.index_uuid(key)
+        if uuid is not None:
+            if kind == "PUT":
+                self._indices[uuid] = _decode(value)
+            else:
+                self._indices.pop(uuid, None)
+        return False
 
     async def _follow(self, revision: int) -> None:
         while True:
@@ -216,7 +266,12 @@ class StateApplier:
                     async for answer in stream:
                         for at, events in answer.by_revision():
                             revision = at
-                            await self._apply(at, events)
+                            wrote_meta = False
+                            for event in events:
+                                wrote_meta |= self._take(event.type, event.kv.key, event.kv.value)
+                            if wrote_meta:  # a publication is complete
+                                state = PublishedState(at, self._meta, dict(self._indices))
+                                await self._deliver(state)
                         if answer.is_progress:
                             revision = max(revision, answer.revision)
                 finally:
@@ -226,21 +281,6 @@ class StateApplier:
             except CoordinationError as exc:
                 log.warning("watching the cluster state failed: %s; retrying", exc.reason)
                 await asyncio.sleep(0.5)
-
-    async def _apply(self, revision: int, events: tuple[Any, ...]) -> None:
-        base = self.state
-        meta: JsonObject = base.meta if base is not None else {}
-        indices = dict(base.indices) if base is not None else {}
-        for event in events:
-            uuid = self._keys.index_uuid(event.kv.key)
-            if event.kv.key == self._keys.state_meta:
-                meta = _decode(event.kv.value) if event.type == "PUT" else {}
-            elif uuid is not None:
-                if event.type == "PUT":
-                    indices[uuid] = _decode(event.kv.value)
-                else:
-                    indices.pop(uuid, None)
-        await self._deliver(PublishedState(revision, meta, indices))
 
     async def _deliver(self, state: PublishedState) -> None:
         self.state = state

@@ -3,8 +3,8 @@
     python campaigner.py <endpoint,...> <cluster> <node_id> <ttl> [publish]
 
 Prints one JSON line per event on stdout: ``{"event": "elected", "term": N}``, then, with
-``publish``, one line per publication attempt every 50 ms: ``published`` (with the version) or
-``fenced`` (with ES's type of the refusal).
+``publish``, one line per publication attempt every 50 ms: ``published`` (with the version),
+``ambiguous`` (the answer was lost) or ``fenced`` (refused as not master: the process ends).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from isthmus.coordination.election import Election
 from isthmus.coordination.etcd_client import EtcdClient
 from isthmus.coordination.keys import ClusterKeys
-from isthmus.errors import CoordinationError
+from isthmus.errors import CoordinationError, NotMasterError
 
 
 def emit(**fields: object) -> None:
@@ -43,9 +43,13 @@ async def main(endpoints: str, cluster: str, node_id: str, ttl: int, publish: bo
                 # Deliberately no "am I still master" check of its own: the fence must refuse.
                 await publisher.publish(term, {"version": version, "by": node_id}, {})
                 emit(event="published", version=version)
-            except CoordinationError as exc:
+            except NotMasterError as exc:
                 emit(event="fenced", type=exc.es_type, reason=exc.reason)
                 return
+            except CoordinationError as exc:
+                # Ambiguous (a request in flight when the process was frozen timed out on
+                # resuming): the publisher re-reads the store and the next attempt decides.
+                emit(event="ambiguous", type=exc.es_type, reason=exc.reason)
             await asyncio.sleep(0.05)
 
 
