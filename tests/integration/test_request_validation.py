@@ -159,6 +159,31 @@ def test_byte_vector_elements_checked_at_index_time(es: Elasticsearch) -> None:
         es.indices.delete(index=index)
 
 
+def test_flattened_depth_limit_at_index_time(es: Elasticsearch) -> None:
+    index = "rv-flattened-depth"
+    es.indices.create(
+        index=index, mappings={"properties": {"f": {"type": "flattened", "depth_limit": 2}}}
+    )
+    try:
+        # FlattenedFieldParser.validateDepthLimit: the first object too deep is the preview.
+        deep = {"f": [{"x": 1}, {"a": {"b": {"c": "z", "d": [1, 2]}}}]}
+        status, body = api_error(lambda: es.index(index=index, id="1", document=deep))
+        assert status == 400
+        assert (body["error"]["type"], body["error"]["reason"]) == (
+            "document_parsing_exception",
+            "failed to parse field [f] of type [flattened] in document with id '1'. "
+            "Preview of field's value: '{c=z, d=[1, 2]}'",
+        )
+        assert body["error"]["caused_by"]["reason"] == (
+            "The provided [flattened] field [f] exceeds the maximum depth limit of [2]."
+        )
+        # Two levels, and arrays add none.
+        ok = {"f": {"a": {"b": 1}, "c": [{"d": [1, 2]}, {"e": 3}]}}
+        assert es.index(index=index, id="2", document=ok)["result"] == "created"
+    finally:
+        es.indices.delete(index=index)
+
+
 # --- sorts on fields without fielddata ---------------------------------------------------------
 
 

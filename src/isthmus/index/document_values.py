@@ -10,6 +10,7 @@ fields are described here too (their JSON and their ``FieldSpec``s).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from isthmus.errors import DocumentParsingError, IllegalArgumentError
@@ -24,7 +25,7 @@ from isthmus.index.field_types import (
     TEXT,
     FieldSpec,
 )
-from isthmus.index.field_values import coerce, field_error
+from isthmus.index.field_values import coerce, field_error, values_at
 from isthmus.index.geo import is_single_point
 from isthmus.index.vectors import parse_vector
 
@@ -102,6 +103,45 @@ def add_vector(
     if spec.dims is None:
         put_path(new_props, spec.path, {"type": DENSE_VECTOR, "dims": len(vector)})
     values.setdefault(spec.path, []).append(vector)
+
+
+def check_flattened_depth(root: FieldSpec, source: Mapping[str, Any], doc_id: str | None) -> None:
+    """ES's FlattenedFieldParser: an object nested inside a flattened field's object, whose
+    keys from the field's root are ``n`` deep, is refused when ``n + 1`` exceeds the field's
+    ``depth_limit``; ES reports the first such object (document order) as the field's value
+    preview, printed as a Java map."""
+    limit = root.depth_limit
+    if limit is None:
+        return
+    stack: list[tuple[Any, int]] = [(values_at(source, root.source_path), 0)]
+    while stack:
+        node, keys = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, keys) for item in reversed(node))
+        elif isinstance(node, Mapping):
+            if keys >= 1 and keys + 1 > limit:
+                reason = (
+                    f"The provided [flattened] field [{root.path}] exceeds the maximum depth "
+                    f"limit of [{limit}]."
+                )
+                where = f"in document with id '{doc_id}'" if doc_id is not None else "in document"
+                raise DocumentParsingError(
+                    f"failed to parse field [{root.path}] of type [flattened] {where}. Preview "
+                    f"of field's value: '{_java_text(node)}'",
+                    caused_by=IllegalArgumentError(reason),
+                )
+            stack.extend((child, keys + 1) for child in reversed(list(node.values())))
+
+
+def _java_text(value: Any) -> str:
+    """A parsed JSON value as Java prints the map ES reads it into (``{a=1, b=[x, y]}``)."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
 
 
 def add_flattened(

@@ -182,6 +182,7 @@ class FieldSpec:
     dims: int | None = None  # dense_vector: the vector length (None until the first document)
     similarity: str | None = None  # dense_vector: knn's similarity (None: not indexed)
     element_type: str = "float"  # dense_vector: what an element holds (byte: an int8)
+    depth_limit: int | None = None  # flattened: how deeply its objects may nest (ES: 20)
 
     @property
     def es_type(self) -> str:

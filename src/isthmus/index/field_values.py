@@ -39,9 +39,15 @@ _NANOS_MAX = 2**63 - 1
 
 
 def value_at(source: AbcMapping[str, Any], path: str) -> Any:
+    found = values_at(source, path)
+    return found[0] if found else None
+
+
+def values_at(source: AbcMapping[str, Any], path: str) -> list[Any]:
+    """Every value at ``path`` in ``source`` (arrays on the way walked into), in order."""
     found: list[Any] = []
     _collect(source, path.split("."), found)
-    return found[0] if found else None
+    return found
 
 
 def _preview(value: Any) -> str:

@@ -33,6 +33,7 @@ from isthmus.index.document_values import (
     add_value,
     add_vector,
     check_constant,
+    check_flattened_depth,
     dynamic_field_json,
     dynamic_specs,
     dynamic_vector_json,
@@ -78,6 +79,7 @@ from isthmus.index.mapping_body import (  # MAX_MAPPING_DEPTH re-exported: see _
     parse_properties,
     sorted_properties,
 )
+from isthmus.index.mapping_params import flattened_depth_limit
 from isthmus.index.vectors import check_float_elements, default_similarity
 
 
@@ -237,6 +239,7 @@ class Mapping:
                 dims=int(spec["dims"]) if mapped == DENSE_VECTOR and "dims" in spec else None,
                 similarity=default_similarity(spec) if mapped == DENSE_VECTOR else None,
                 element_type=str(spec.get("element_type", "float")),
+                depth_limit=flattened_depth_limit(spec) if mapped == FLATTENED else None,
             )
         # ``nested`` objects: each array element is a document of its own for nested queries and
         # aggregations, and its fields are not searchable from the root (search.nested).
@@ -382,6 +385,7 @@ class Mapping:
         empty object is mapped) must not lose: such a value is left out, as before."""
         values: dict[str, list[Any]] = {}
         new_props: dict[str, Any] = {}
+        checked_depth: set[str] = set()  # flattened fields whose depth_limit was checked
         for path, value in _leaves(source, "", self._whole):
             specs = self._by_source.get(path)
             if not specs:
@@ -403,6 +407,9 @@ class Mapping:
                     )
                 leaf_parent = self._mapped_parent(path)
                 if leaf_parent is not None and leaf_parent.mapped_type == FLATTENED:
+                    if not stored and leaf_parent.path not in checked_depth:
+                        checked_depth.add(leaf_parent.path)
+                        check_flattened_depth(leaf_parent, source, doc_id)
                     add_flattened(values, leaf_parent, path, value, doc_id)
                     continue
                 if leaf_parent is not None:

@@ -126,6 +126,19 @@ def check_param_values(ftype: str, name: str, leaf: Mapping[str, Any]) -> None:
             raise _parameter_error(f"[depth_limit] must be positive, got [{limit}]")
 
 
+# FlattenedFieldMapper's default depth_limit.
+DEFAULT_DEPTH_LIMIT = 20
+
+
+def flattened_depth_limit(leaf: Mapping[str, Any]) -> int:
+    """A flattened field's ``depth_limit`` as ES reads it. A value refused since the mapping
+    was stored reads as the default (the mapping must still load)."""
+    try:
+        return _int_param(leaf["depth_limit"]) if "depth_limit" in leaf else DEFAULT_DEPTH_LIMIT
+    except MapperParsingError:
+        return DEFAULT_DEPTH_LIMIT
+
+
 def date_format_problem(fmt: str) -> str | None:
     """Why ES's DateFormatter refuses ``fmt`` ("Invalid format: ..."), None when it builds."""
     if not fmt:
