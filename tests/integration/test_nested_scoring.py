@@ -98,7 +98,9 @@ def test_nested_query_scores_by_score_mode(issues: Elasticsearch, mode: str | No
 
 
 def test_nested_query_boost_multiplies(issues: Elasticsearch) -> None:
-    query = {"nested": {"path": "comments", "query": {"match": {"comments.text": "bad"}}}}
+    query: dict[str, Any] = {
+        "nested": {"path": "comments", "query": {"match": {"comments.text": "bad"}}}
+    }
     plain = {
         h["_id"]: h["_score"]
         for h in issues.search(index="nested-issues", query=query)["hits"]["hits"]
@@ -191,7 +193,7 @@ def test_reverse_nested_to_an_enclosing_nested_path(es: Elasticsearch) -> None:
             }
         },
     )
-    docs = [
+    docs: list[dict[str, Any]] = [
         {"comments": [{"author": "a", "replies": [{"who": "x"}, {"who": "x"}, {"who": "y"}]}]},
         {"comments": [{"author": "b", "replies": [{"who": "x"}]}, {"author": "c"}]},
     ]
