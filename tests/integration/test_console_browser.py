@@ -348,6 +348,39 @@ def test_bad_input_is_an_es_error_never_a_5xx(lab: Lab) -> None:
     assert refused.status == 403 and "unauthorized to run as [elastic]" in reason, reason
 
 
+def test_the_wizards_probe_names_what_answers_at_each_port(lab: Lab) -> None:
+    """The wizard's check without the page, in sniff mode: the API-key model refuses the remote's
+    HTTP port (the wrong protocol) and its transport port (whose certificate comes from a CA the
+    client does not trust, and which asks for a client certificate, as a transport port does),
+    and accepts the remote cluster server as a seed."""
+    ensure_registered(lab)
+    assert lab.remote is not None
+    (node,) = _call(lab.remote_url, "GET", "/_nodes")["nodes"].values()
+    ports = {
+        "transport": str(node["transport_address"]),
+        "http": lab.remote.url.split("://", 1)[1],
+        "server": lab.remote_cluster_address(),
+    }
+    answers = {}
+    for name, address in ports.items():
+        body = {"alias": "checked", "mode": "sniff", "addresses": [address]}
+        status, answer = _ask(lab, "POST", "/_isthmus/console/api/probe", orjson.dumps(body))
+        assert status == 200, answer
+        (checked,) = answer["addresses"]
+        answers[name] = (answer["ok"], checked["failed_stage"])
+        if name == "transport":  # TLS with another CA: the evidence says what the port is
+            evidence = [e["detail"] for st in checked["stages"] for e in st["evidence"]]
+            assert any("a transport port does" in e for e in evidence), evidence
+    assert answers == {
+        "transport": (False, "tls"),
+        "http": (False, "protocol"),
+        "server": (True, None),
+    }
+    # Nothing was written: the wizard's check never saves.
+    settings = _call(lab.local_url, "GET", "/_cluster/settings")
+    assert "checked" not in settings["persistent"].get("cluster", {}).get("remote", {})
+
+
 def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> None:
     """Runs last: every response the browser received in this module, bodies and headers."""
     browser.sign_in("elastic", ELASTIC_PASSWORD)
