@@ -30,6 +30,9 @@ from isthmus.http.router import Request, Response, Route, route
 
 if TYPE_CHECKING:
     from isthmus.http.assembly import RestComponents
+    from isthmus.security.node_tls import NodeTls
+    from isthmus.security.secure_settings import SecureSettingsHolder
+    from isthmus.settings.secret import Secret
 
 CONSOLE_ACTION = "cluster:monitor/isthmus/console"
 DIAGNOSE_ACTION = "cluster:monitor/isthmus/console/diagnose"
@@ -65,11 +68,15 @@ class ConsoleDeps:
     itself (the doctor's calls, in process)."""
 
     health: HealthApiDeps
-    components: RestComponents
+    tls: NodeTls
+    secure_settings: SecureSettingsHolder
     app: Callable[[], Any]
 
     def keystore_values(self) -> list[str]:
-        return [s.reveal() for s in self.components.secure_settings.secrets().values()]
+        return [s.reveal() for s in self.secure_settings.secrets().values()]
+
+    def credential(self, alias: str) -> Secret | None:
+        return self.secure_settings.get(f"cluster.remote.{alias}.credentials")
 
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
@@ -95,7 +102,7 @@ def console_routes(components: RestComponents, app: Callable[[], Any]) -> list[R
         components.remote,
         components.probe_settings,
     )
-    return routes(ConsoleDeps(health, components, app))
+    return routes(ConsoleDeps(health, components.tls, components.secure_settings, app))
 
 
 def routes(s: ConsoleDeps) -> list[Route]:
@@ -134,7 +141,7 @@ def routes(s: ConsoleDeps) -> list[Route]:
 
         alias = req.path_params["alias"]
         connection = s.health.remote.get(alias)  # 404 for an unknown alias, as _remote/info
-        stored = s.components.secure_settings.get(f"cluster.remote.{alias}.credentials")
+        stored = s.credential(alias)
         authorization = req.headers.get("authorization")
         answer = await effective_privileges(
             s.app(),
@@ -157,9 +164,9 @@ def routes(s: ConsoleDeps) -> list[Route]:
         except orjson.JSONDecodeError as exc:
             raise IllegalArgumentError(f"request body is not JSON: {exc}") from None
         wanted = WizardRequest.parse(body)
-        stored = s.components.secure_settings.get(f"cluster.remote.{wanted.alias}.credentials")
+        stored = s.credential(wanted.alias)
         settings = s.health.node.settings
-        answer = await probe_addresses(wanted, s.components.tls, stored, settings.cluster_name)
+        answer = await probe_addresses(wanted, s.tls, stored, settings.cluster_name)
         from isthmus.doctor.bundle import scrub
 
         secrets = s.keystore_values() + ([wanted.credential.reveal()] if wanted.credential else [])
