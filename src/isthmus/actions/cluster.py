@@ -115,6 +115,8 @@ class ClusterActions:
         self.node = node
         # ES's ``breakers`` section of ``_nodes/stats``: name → the breaker's stats record.
         self.breakers = breakers
+        # ES's ``indices.search`` context counts (set by the search context reaper's assembly).
+        self.search_contexts: Callable[[], dict[str, int]] | None = None
         self._consumers: list[tuple[str, SettingsConsumer]] = []
         self._groups: list[
             tuple[
@@ -399,6 +401,7 @@ class ClusterActions:
                 "reserved_in_bytes": 0,
             },
             "shard_stats": {"total_count": len(self.indices.shards)},
+            **({} if self.search_contexts is None else {"search": self.search_contexts()}),
         }
 
     async def nodes_stats(self, filters: str | None = None) -> dict[str, Any]:

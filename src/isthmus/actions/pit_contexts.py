@@ -150,6 +150,10 @@ class PitStore:
         self.expire()
         return len(self._contexts)
 
+    def held_shard_contexts(self) -> int:
+        """The reader contexts held, expired or not (nothing is expired by asking)."""
+        return len(self._contexts)
+
     def __repr__(self) -> str:
         return f"<PitStore session={self.session} open={len(self._contexts)}>"
 

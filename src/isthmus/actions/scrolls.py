@@ -112,6 +112,11 @@ class ScrollStore:
     def __len__(self) -> int:
         return len(self._contexts)
 
+    def held_shard_contexts(self) -> int:
+        """The shard contexts the open scrolls stand for, expired or not (ES counts a scroll's
+        context on each of its shards); nothing is expired by asking."""
+        return sum(ctx.shards for ctx in list(self._contexts.values()))
+
     def __repr__(self) -> str:
         return f"<ScrollStore open={len(self._contexts)}>"
 

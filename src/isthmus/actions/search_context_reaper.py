@@ -9,7 +9,9 @@ the event loop that owns the stores (no lock needed). With nothing open, a round
 emptiness check per store: the loop costs one wake-up per interval.
 
 The PIT rule ``search.default_keep_alive <= search.max_keep_alive`` is checked here too, at
-startup and on every dynamic update (:func:`watch_keep_alives`), with ES's message.
+startup and on every dynamic update (:func:`watch_keep_alives`), with ES's message. What the
+stores hold is ``_nodes/stats``' ``indices.search.open_contexts`` (and ``scroll_current``), read
+without expiring anything, so the reaper's work shows there.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ _MIN_SLEEP_S = 0.001
 
 class ExpiringStore(Protocol):
     def expire(self) -> int: ...
+
+    def held_shard_contexts(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class ContextReaper:
             await self._sleep(max(self.interval_s, _MIN_SLEEP_S))
             self.reap()
 
+    def open_contexts(self) -> int:
+        """The shard contexts the stores hold now (``open_contexts`` of ``_nodes/stats``)."""
+        return sum(store.held_shard_contexts() for store in self.stores)
+
     def stats(self) -> ReaperStats:
         return ReaperStats(self.interval_s, self._rounds, self._freed)
 
@@ -93,6 +101,9 @@ class _SettingsGroups(Protocol):
     ) -> None: ...
 
     def effective(self) -> dict[str, Any]: ...
+
+    # ``_nodes/stats`` ``indices.search``: what the search contexts hold now.
+    search_contexts: Callable[[], dict[str, int]] | None
 
 
 def watch_keep_alives(settings: _SettingsGroups) -> None:
@@ -117,10 +128,20 @@ def context_reaper(
     """The node's reaper over its scroll and point-in-time contexts, paced by
     ``search.keep_alive_interval``."""
     watch_keep_alives(settings)
-    stores: list[ExpiringStore] = [actions.search.scrolls]
+    scrolls = actions.search.scrolls
+    stores: list[ExpiringStore] = [scrolls]
     if actions.pit is not None:
         stores.append(actions.pit.store)
-    return ContextReaper(stores, float(node_settings.get(KEEP_ALIVE_INTERVAL).seconds))
+    reaper = ContextReaper(stores, float(node_settings.get(KEEP_ALIVE_INTERVAL).seconds))
+
+    def search_contexts() -> dict[str, int]:
+        return {
+            "open_contexts": reaper.open_contexts(),
+            "scroll_current": scrolls.held_shard_contexts(),
+        }
+
+    settings.search_contexts = search_contexts
+    return reaper
 
 
 __all__ = ["ContextReaper", "ReaperStats", "context_reaper", "watch_keep_alives"]
