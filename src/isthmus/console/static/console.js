@@ -6,7 +6,7 @@
 // Seconds between two readings of a live view: 5, or the page's ?poll= (at least 1).
 const POLL_MS = Math.max(1, Number(new URLSearchParams(location.search).get("poll")) || 5) * 1000;
 const API = "/_isthmus/console/api";
-const state = { view: null, timer: null, remotes: [], lag: new Map(), pending: null };
+const state = { view: null, timer: null, remotes: [], lag: new Map(), behind: new Map(), pending: null };
 
 // --- helpers -------------------------------------------------------------------------------------
 
@@ -414,6 +414,13 @@ function followerRow(name, info, stats) {
   history.push(lag);
   if (history.length > 60) history.shift();
   state.lag.set(name, history);
+  // Lag in time: how long the follower has been behind, from this page's readings (ES gives
+  // the operations behind and the time since the last read, not a time lag).
+  const behind = state.behind.get(name);
+  if (lag === 0) state.behind.delete(name);
+  else if (behind === undefined) state.behind.set(name, Date.now());
+  const behindFor = lag === 0 ? "caught up"
+    : `behind for ${Math.round((Date.now() - state.behind.get(name)) / 1000)} s`;
   const paused = info && info.status === "paused";
   const leader = info ? `${info.remote_cluster}:${info.leader_index}`
     : shards.length ? `${shards[0].remote_cluster}:${shards[0].leader_index}` : "";
@@ -422,7 +429,7 @@ function followerRow(name, info, stats) {
     el("th", { scope: "row" }, name),
     el("td", {}, paused ? "Paused" : "Active"),
     el("td", {}, leader),
-    el("td", { class: "lag" }, String(lag)),
+    el("td", { class: "lag" }, String(lag), el("small", { class: "behind" }, behindFor)),
     el("td", {}, since === null ? "—" : `${(since / 1000).toFixed(1)} s`),
     el("td", {}, sparkline(history)),
     el("td", {}, exceptions.length ? el("details", {}, el("summary", {}, String(exceptions.length)),
