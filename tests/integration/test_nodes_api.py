@@ -5,7 +5,7 @@ filters and metrics of ``_nodes``, ``_cat/nodes``'s role letters and master colu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -146,10 +146,29 @@ def test_a_tiered_node_without_the_client_role(tiered: Elasticsearch) -> None:
 def test_single_node_discovery_refuses_initial_master_nodes(tmp_path: Path) -> None:
     from tests.integration.test_startup_errors import assert_one_line, start
 
-    settings = {"discovery.type": "single-node", "cluster.initial_master_nodes": ["n1"]}
+    settings: dict[str, object] = {
+        "discovery.type": "single-node",
+        "cluster.initial_master_nodes": ["n1"],
+    }
     rc, err, log = start(tmp_path, settings)
     reason = (
         "setting [cluster.initial_master_nodes] is not allowed when [discovery.type] is set to "
         "[single-node]"
     )
     assert_one_line(rc, err, log, 78, reason)
+
+
+def test_health_waits_for_nodes(es: Elasticsearch) -> None:
+    for spec in ("1", ">=1", "ge(1)", "<=1", "le(1)", ">0", "gt(0)", "<2", "lt(2)"):
+        assert es.cluster.health(wait_for_nodes=spec)["number_of_nodes"] == 1, spec
+
+    def health(spec: str, timeout: str = "30s") -> Callable[[], object]:
+        return lambda: es.cluster.health(wait_for_nodes=spec, timeout=timeout)
+
+    for spec in ("2", ">1", "lt(1)"):
+        status, body = api_error(health(spec, "50ms"))
+        assert (status, body["timed_out"]) == (408, True), spec
+    for spec, text in (("abc", "abc"), (">=x", "x"), ("ge(3", ""), ("99999999999", "99999999999")):
+        status, body = api_error(health(spec))
+        assert status == 400 and body["error"]["type"] == "number_format_exception", spec
+        assert body["error"]["reason"] == f'For input string: "{text}"'

@@ -8,7 +8,9 @@ logging levels now, remote clusters next.
 from __future__ import annotations
 
 import asyncio
+import operator
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,7 +26,7 @@ from isthmus.cluster.nodes import INDEX_VERSION, DiscoveryNode, NodesView
 from isthmus.cluster.resolve import IndicesOptions, resolve
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.shard_health import IndexHealth, check_level, worst
-from isthmus.errors import ActionRequestValidationError, IllegalArgumentError
+from isthmus.errors import ActionRequestValidationError, IllegalArgumentError, NumberFormatError
 from isthmus.index.service import IndicesService
 from isthmus.settings.catalog import all_settings, find
 from isthmus.settings.node import NodeSettings
@@ -83,6 +85,37 @@ def version_block() -> dict[str, Any]:
         "minimum_wire_compatibility_version": "8.19.0",
         "minimum_index_compatibility_version": "8.0.0",
     }
+
+
+_NODE_COUNT_TESTS: tuple[tuple[str, Callable[[int, int], bool]], ...] = (
+    (">=", operator.ge),
+    ("ge(", operator.ge),
+    ("<=", operator.le),
+    ("le(", operator.le),
+    (">", operator.gt),
+    ("gt(", operator.gt),
+    ("<", operator.lt),
+    ("lt(", operator.lt),
+)
+
+
+def nodes_condition(spec: str) -> Callable[[int], bool]:
+    """``wait_for_nodes`` as ES's health action reads it: ``N`` (exactly), ``>=N``, ``<=N``,
+    ``>N``, ``<N`` or ``ge(N)``, ``le(N)``, ``gt(N)``, ``lt(N)``; a number Java cannot parse is
+    its ``number_format_exception``. Empty: no condition."""
+    if not spec:
+        return lambda count: True
+    test: Callable[[int, int], bool] = operator.eq
+    text = spec
+    for prefix, op in _NODE_COUNT_TESTS:
+        if spec.startswith(prefix):
+            test = op
+            text = spec[len(prefix) : -1] if prefix.endswith("(") else spec[len(prefix) :]
+            break
+    if re.fullmatch(r"[+-]?[0-9]+", text) is None or not -(2**31) <= int(text) < 2**31:
+        raise NumberFormatError(f'For input string: "{text}"')  # Integer.parseInt
+    expected = int(text)
+    return lambda count: test(count, expected)
 
 
 # (previous effective, new effective, (new transient layer, new persistent layer)) -> raises
@@ -362,10 +395,12 @@ class ClusterActions:
         timeout = parse_time(params.get("timeout", "30s"), "timeout").seconds
         deadline = time.monotonic() + timeout
         level = check_level(params.get("level"))
+        nodes_ok = nodes_condition(params.get("wait_for_nodes", ""))
         while True:
             body = self.health_body(expression, level)
             target = wanted if wanted is not None else ("yellow" if expression else None)
-            if target is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[target]:
+            status_ok = target is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[target]
+            if status_ok and nodes_ok(body["number_of_nodes"]):
                 return 200, body
             if time.monotonic() >= deadline:
                 body["timed_out"] = True
