@@ -61,10 +61,16 @@ class MasterObserver:
     """Who the master is, kept current by a watch on the master key."""
 
     def __init__(
-        self, client: EtcdClient, keys: ClusterKeys, *, on_change: MasterCallback | None = None
+        self,
+        client: EtcdClient,
+        keys: ClusterKeys,
+        *,
+        on_change: MasterCallback | None = None,
+        watch_idle_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
+        self._idle_timeout = watch_idle_timeout
         self._listeners: list[MasterCallback] = [on_change] if on_change else []
         self.current: MasterInfo | None = None
         self.revision = 0  # the store's revision up to which the master key has been seen
@@ -107,7 +113,12 @@ class MasterObserver:
     async def _follow(self, revision: int) -> None:
         while True:
             try:
-                stream = self._client.watch(self._keys.master, start_revision=revision + 1)
+                stream = self._client.watch(
+                    self._keys.master,
+                    start_revision=revision + 1,
+                    progress_notify=True,
+                    idle_timeout=self._idle_timeout,
+                )
                 try:
                     async for answer in stream:
                         for event in answer.events:
@@ -152,13 +163,16 @@ class Election:
         ttl: int = 5,
         on_elected: Callable[[int], None] | None = None,
         on_lost: Callable[[str], None] | None = None,
+        watch_idle_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
         self.node_id = node_id
         self._value = json.dumps({**(description or {}), "node_id": node_id}).encode()
         self._lease = KeptLease(client, ttl, name=f"master {node_id}", on_lost=self._lease_lost)
-        self.observer = MasterObserver(client, keys, on_change=self._master_changed)
+        self.observer = MasterObserver(
+            client, keys, on_change=self._master_changed, watch_idle_timeout=watch_idle_timeout
+        )
         self._on_elected = on_elected
         self._on_lost = on_lost
         self.term: int | None = None

@@ -151,7 +151,9 @@ class EtcdClient:
         self._watches = 0
         self._closed = False
 
-    def _http_client(self, endpoint: EtcdEndpoint, context: ssl.SSLContext | None) -> Any:
+    def _http_client(
+        self, endpoint: EtcdEndpoint, context: ssl.SSLContext | None
+    ) -> httpx.AsyncClient:
         verify: ssl.SSLContext | bool = context if context is not None else True
         transport = httpx.AsyncHTTPTransport(uds=endpoint.uds, verify=verify, retries=0)
         timeout = httpx.Timeout(self.request_timeout, connect=self.connect_timeout)
@@ -311,15 +313,21 @@ class EtcdClient:
         prev_kv: bool = False,
         progress_notify: bool = False,
         reconnect_for: float = 10.0,
+        idle_timeout: float | None = None,
     ) -> AsyncGenerator[WatchResponse, None]:
         """Every change of ``key`` (or under the prefix) from ``start_revision`` (0: from now),
         in order, each revision once, across reconnections (a response may hold several
         revisions: :meth:`WatchResponse.by_revision`). The first response of each stream has
         ``created`` set. Gives up with
         :class:`CoordinationUnavailableError` after ``reconnect_for`` seconds without any
-        endpoint. Close it with ``aclose()`` (or ``contextlib.aclosing``)."""
+        endpoint. ``idle_timeout``: a stream silent that long counts as broken (a frozen
+        member sends nothing; with ``progress_notify`` a live one sends progress at the
+        member's ``--experimental-watch-progress-notify-interval``). Close it with
+        ``aclose()`` (or ``contextlib.aclosing``)."""
         self._watches += 1
-        return self._watch(key, prefix, start_revision, prev_kv, progress_notify, reconnect_for)
+        return self._watch(
+            key, prefix, start_revision, prev_kv, progress_notify, reconnect_for, idle_timeout
+        )
 
     async def _watch(
         self,
@@ -329,6 +337,7 @@ class EtcdClient:
         prev_kv: bool,
         progress_notify: bool,
         reconnect_for: float,
+        idle_timeout: float | None,
     ) -> AsyncGenerator[WatchResponse, None]:
         next_revision = start_revision
         loop = asyncio.get_running_loop()
@@ -345,7 +354,9 @@ class EtcdClient:
                 prev_kv=prev_kv,
                 progress_notify=progress_notify,
             )
-            timeout = httpx.Timeout(self.request_timeout, connect=self.connect_timeout, read=None)
+            timeout = httpx.Timeout(
+                self.request_timeout, connect=self.connect_timeout, read=idle_timeout
+            )
             try:
                 async with self._clients[index].stream(
                     "POST", API + "/watch", json=body, timeout=timeout
@@ -377,6 +388,8 @@ class EtcdClient:
                             next_revision = max(next_revision, answer.revision + 1)
                         yield answer
                 what = "the watch stream ended"
+            except httpx.ReadTimeout:
+                what = f"no message within [{idle_timeout}s]"
             except httpx.HTTPError as exc:
                 what = _describe(exc, self.request_timeout)
             except CoordinationError as exc:

@@ -65,6 +65,9 @@ class EtcdMemberConfig:
     # Revision-mode auto-compaction keeps the last N revisions: enough for a watcher that was
     # briefly away to resume, while the history (and the database) stays bounded.
     auto_compaction_retention: int = 10_000
+    # How often a quiet watch gets a progress message, so that a watcher can tell a quiet
+    # member from a frozen one (the flag of 3.4 and 3.5; 3.6 still accepts it).
+    watch_progress_seconds: int = 5
     working_dir: Path | None = None
     binary: str | None = None
     tls: EtcdTlsFiles | None = None
@@ -103,6 +106,7 @@ def command_line(config: EtcdMemberConfig, binary: str) -> list[str]:
         f"--election-timeout={config.election_ms}",
         "--auto-compaction-mode=revision",
         f"--auto-compaction-retention={config.auto_compaction_retention}",
+        f"--experimental-watch-progress-notify-interval={config.watch_progress_seconds}s",
     ]
     if config.tls is not None:
         tls = config.tls

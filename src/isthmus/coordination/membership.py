@@ -131,10 +131,12 @@ class MembershipView:
         keys: ClusterKeys,
         *,
         on_event: Callable[[MembershipEvent], None] | None = None,
+        watch_idle_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
         self._on_event = on_event
+        self._idle_timeout = watch_idle_timeout
         self.nodes: dict[str, NodeDescription] = {}
         self.revision = 0
         self._changed = asyncio.Event()
@@ -187,7 +189,11 @@ class MembershipView:
         while True:
             try:
                 stream = self._client.watch(
-                    self._keys.nodes, prefix=True, start_revision=self.revision + 1
+                    self._keys.nodes,
+                    prefix=True,
+                    start_revision=self.revision + 1,
+                    progress_notify=True,
+                    idle_timeout=self._idle_timeout,
                 )
                 try:
                     async for answer in stream:

@@ -74,7 +74,8 @@ class PublishedState:
 
 
 class Publisher:
-    """The master's side: ``publish(term, meta, indices)`` → the state's revision."""
+    """The master's side: ``publish(term, meta, indices)`` → the state's revision. The objects
+    passed are treated as immutable: an index object published before is not encoded again."""
 
     def __init__(self, client: EtcdClient, keys: ClusterKeys) -> None:
         self._client = client
@@ -84,6 +85,8 @@ class Publisher:
         self._last_revision: int | None = None
         self._stored: dict[str, bytes] = {}
         self._planned: dict[str, bytes] = {}  # the indices of the publication in flight
+        self._bodies: dict[str, tuple[JsonObject, bytes]] = {}  # uuid → (object, its bytes)
+        self._next_bodies: dict[str, tuple[JsonObject, bytes]] = {}
         self.publications = 0
 
     def __repr__(self) -> str:
@@ -102,11 +105,22 @@ class Publisher:
             elif (uuid := self._keys.index_uuid(kv.key)) is not None:
                 self._stored[uuid] = kv.value
 
+    def _encoded(self, uuid: str, body: JsonObject) -> bytes:
+        # The same object as in the last publication: its bytes are known (states are
+        # immutable values: a caller never changes a published object in place).
+        cached = self._bodies.get(uuid)
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        data = encode(body)
+        self._next_bodies[uuid] = (body, data)
+        return data
+
     def plan(self, meta: JsonObject, indices: Mapping[str, JsonObject]) -> list[list[Op]]:
         """The transactions that turn the stored state into this one, in order: the changed
         indices and deletions of removed ones in batches within etcd's limits, the last batch
         with ``state/meta`` (the write that makes the publication visible)."""
-        encoded = {uuid: encode(body) for uuid, body in indices.items()}
+        self._next_bodies = {}
+        encoded = {uuid: self._encoded(uuid, body) for uuid, body in indices.items()}
         self._planned = encoded
         changes: list[Op] = []
         for uuid, data in encoded.items():
@@ -167,6 +181,11 @@ class Publisher:
             revision = result.revision
         self._last_revision = revision
         self._stored = self._planned
+        kept = {
+            u: self._bodies[u] for u in indices if u in self._bodies and u not in self._next_bodies
+        }
+        self._bodies = {**kept, **self._next_bodies}
+        self._next_bodies = {}
         self.publications += 1
         return revision
 
@@ -190,10 +209,18 @@ StateCallback = Callable[[PublishedState], Awaitable[None] | None]
 class StateApplier:
     """A node's side: every published state, whole and in order, handed to ``on_state``."""
 
-    def __init__(self, client: EtcdClient, keys: ClusterKeys, on_state: StateCallback) -> None:
+    def __init__(
+        self,
+        client: EtcdClient,
+        keys: ClusterKeys,
+        on_state: StateCallback,
+        *,
+        watch_idle_timeout: float | None = None,
+    ) -> None:
         self._client = client
         self._keys = keys
         self._on_state = on_state
+        self._idle_timeout = watch_idle_timeout
         self.state: PublishedState | None = None
         # The working copy: every change seen, including index writes of a publication whose
         # meta write has not come yet.
@@ -260,7 +287,11 @@ class StateApplier:
         while True:
             try:
                 stream = self._client.watch(
-                    self._keys.state, prefix=True, start_revision=revision + 1
+                    self._keys.state,
+                    prefix=True,
+                    start_revision=revision + 1,
+                    progress_notify=True,
+                    idle_timeout=self._idle_timeout,
                 )
                 try:
                     async for answer in stream:
