@@ -117,7 +117,7 @@ def configure(
         root.addHandler(handler)
     root.setLevel(level)
     # Third-party chatter stays below our lines unless it is a warning.
-    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"):
+    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return ecs
 

@@ -45,6 +45,7 @@ from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
+from isthmus.discovery.assembly import node_formation
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
 from isthmus.http.assembly import ExtraRoutes, RestComponents, node_http_server
@@ -203,6 +204,13 @@ class Node:
             stack.push_async_callback(remote_server.close)
         # The cluster's nodes as this node sees them: every API that lists nodes reads it.
         view = nodes_view(transport, remote_server, http_address)
+        # A cluster of several nodes: this node's etcd member, membership and candidacy.
+        formation = node_formation(
+            s, transport, view, tls, on_fatal=self._fatal, version=lambda: cluster.state.version
+        )
+        if formation is not None:
+            stack.push_async_callback(formation.close)
+            await formation.start()
         register_transport_nodes(
             registry,
             cluster_name=s.cluster_name,
@@ -285,6 +293,8 @@ class Node:
                     name="initial remote cluster connections",
                 ),
             ]
+            if formation is not None:
+                loops.append(group.create_task(formation.run(), name="cluster formation"))
             if tls.holders and s.get("resource.reload.enabled"):
                 every = s.get("resource.reload.interval.high").seconds
                 loops.append(group.create_task(watch_certificates(tls.holders, every)))
@@ -305,6 +315,11 @@ class Node:
             await serving
             for task in loops:
                 task.cancel()
+
+    def _fatal(self, reason: str) -> None:
+        """A part the node cannot run without has failed: log it and stop."""
+        log.error("stopping: %s", reason)
+        self.request_stop()
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("isthmus.transport",),
     ("isthmus.security",),
     ("isthmus.remote",),
-    ("isthmus.actions", "isthmus.ccr"),
+    ("isthmus.actions", "isthmus.ccr", "isthmus.discovery"),
     ("isthmus.http",),
     ("isthmus.node",),
     (

@@ -28,6 +28,7 @@ from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
     HAS_PRIVILEGES_ACTION,
     INTERNAL_RESTORE_ACTIONS,
+    PEER_INFO_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
 )
@@ -35,13 +36,14 @@ from isthmus.wire.names import (
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
 SYSTEM_USER = "_system"
 
-# What the system identity may do here: node discovery (handshakes and cancellations are
+# What the system identity may do here: node discovery and cluster formation (handshakes and cancellations are
 # answered by the transport itself, before any filter), and a CCR follower's restore session and
 # retention leases (ES's system user runs internal:* actions and the three lease actions, which a
 # follower sends "under the system context"; a peer reaches here only with a trusted certificate).
 _SYSTEM_ACTIONS = frozenset(
     {
         CLUSTER_STATE_ACTION,
+        PEER_INFO_ACTION,
         *INTERNAL_RESTORE_ACTIONS,
         ADD_RETENTION_LEASE_ACTION,
         RENEW_RETENTION_LEASE_ACTION,

@@ -20,7 +20,8 @@ unset: ``etcd`` on PATH), ``endpoints`` (an external etcd cluster: then no membe
 ``client_port``/``peer_port`` (the node's own member, default 2379/2380 as etcd's),
 ``lease_ttl`` (how long a silent node keeps mastership and membership, default 5s),
 ``heartbeat_interval`` and ``election_timeout`` (the member's Raft timing, etcd's defaults 100ms
-and 1s; etcd refuses an election timeout under five heartbeats). They are parsed and validated
+and 1s; etcd refuses an election timeout under five heartbeats), ``socket_dir`` (several nodes
+on one machine: members listen on unix sockets in that folder, named after the nodes). They are parsed and validated
 here; the coordination wiring reads them.
 """
 
@@ -49,6 +50,9 @@ ETCD_PEER_PORT = ETCD + "peer_port"
 ETCD_LEASE_TTL = ETCD + "lease_ttl"
 ETCD_HEARTBEAT = ETCD + "heartbeat_interval"
 ETCD_ELECTION = ETCD + "election_timeout"
+# Several nodes on one machine (tests, the lab): every member listens on unix sockets in this
+# folder instead of TCP ports, so no port is ever allocated.
+ETCD_SOCKET_DIR = ETCD + "socket_dir"
 
 # The seed host providers ES ships (``file`` reads config/unicast_hosts.txt).
 SEED_PROVIDER_NAMES = ("settings", "file")
@@ -118,6 +122,7 @@ DISCOVERY_SETTINGS: tuple[Setting, ...] = (
     Setting(ETCD_LEASE_TTL, v.parse_time, v.parse_time("5s"), Scope.NODE, validator=_at_least(1000, "1s")),
     Setting(ETCD_HEARTBEAT, v.parse_time, v.parse_time("100ms"), Scope.NODE, validator=_at_least(1, "1ms")),
     Setting(ETCD_ELECTION, v.parse_time, v.parse_time("1s"), Scope.NODE, validator=_at_least(1, "1ms")),
+    Setting(ETCD_SOCKET_DIR, v.parse_str, None, Scope.NODE),
 )  # fmt: skip
 
 

@@ -40,6 +40,12 @@ CLUSTER_STATE_ACTION: Final = "cluster:monitor/state"
 # The same question on a remote cluster server (the API-key model).
 REMOTE_CLUSTER_NODES_ACTION: Final = "cluster:internal/remote_cluster/nodes"
 
+# --- cluster formation (nodes of one multi-node cluster) ----------------------------------------
+
+# How a node learns, from a seed host, how that node's etcd member is reached (Isthmus's own,
+# in the place of ES's internal:discovery/request_peers).
+PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
+
 # --- cross-cluster APIs (what a querying cluster asks of a remote one) --------------------------
 
 SEARCH_ACTION: Final = "indices:data/read/search"

@@ -1,0 +1,55 @@
+"""Building a node's part in a multi-node cluster (None for a cluster of one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from isthmus.cluster.nodes import NodesView
+from isthmus.discovery.formation import ClusterFormation, FormationSettings
+from isthmus.discovery.peers import PeerLocator, peer_info_handler
+from isthmus.remote.connector import Connector
+from isthmus.security.authz import Subject
+from isthmus.security.node_tls import NodeTls
+from isthmus.security.transport_filter import SYSTEM
+from isthmus.settings.discovery import forms_cluster_alone
+from isthmus.settings.node import NodeSettings
+from isthmus.transport.server import TransportServer
+from isthmus.wire.names import PEER_INFO_ACTION
+
+
+def node_formation(
+    settings: NodeSettings,
+    transport: TransportServer[Subject],
+    view: NodesView,
+    tls: NodeTls,
+    *,
+    on_fatal: Callable[[str], None],
+    version: Callable[[], int],
+) -> ClusterFormation | None:
+    """The node's formation when its settings name other nodes or a store; registers the
+    transport action through which other nodes find its etcd member."""
+    if forms_cluster_alone(settings.raw):
+        return None
+    connector = Connector(
+        identity=lambda: transport.identity,
+        ssl_context=tls.transport_client,
+        trust=tls.transport_trust,
+        connect_timeout=5.0,
+    )
+    peers = PeerLocator(
+        settings.cluster_name,
+        tuple(settings.get("discovery.seed_hosts")),
+        lambda host, port: connector.open(host, port, expected_cluster_name=settings.cluster_name),
+        SYSTEM.header(),
+    )
+    formation = ClusterFormation(
+        FormationSettings.from_node(settings, view.local.host_address),
+        view,
+        peers,
+        on_fatal=on_fatal,
+        version=version,
+    )
+    transport.registry.register(
+        PEER_INFO_ACTION, peer_info_handler(settings.cluster_name, lambda: formation.peer_info)
+    )
+    return formation

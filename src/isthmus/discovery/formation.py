@@ -1,0 +1,434 @@
+"""Cluster formation: how a node of a multi-node cluster joins the others, through etcd.
+
+Owns, for one node: its etcd member (a master-eligible node runs one, unless the settings name
+an external etcd cluster), its client of the store, its membership key (ES's DiscoveryNode, on a
+lease), the watch on everyone's keys, its candidacy for master and the watch on who the master
+is, and turning those into the node's :class:`~isthmus.cluster.nodes.NodesView`, with ES's
+``ClusterApplierService`` log lines when the master or the set of nodes changes.
+
+Rules:
+
+- A one-node cluster never comes here (``settings.discovery.forms_cluster_alone``).
+- The members of the first election are ``cluster.initial_master_nodes``: their peer URLs are
+  the folder's unix sockets named after them (``isthmus.coordination.etcd.socket_dir``), or
+  what each of them answers over the transport at ``discovery.seed_hosts``
+  (:mod:`isthmus.discovery.peers`). A node that is not master-eligible runs no member and uses
+  the members' client URLs found the same way.
+- The node serves before the cluster has formed (as ES's nodes answer
+  ``master_not_discovered_exception`` meanwhile): :meth:`run` waits for the store, registers,
+  and campaigns in the background, retrying what fails, and logs ES's "master not discovered
+  yet" warning every 10 s until a master is known.
+- A lost node lease (the node was silent for the TTL) is registered again at once; a lost
+  master lease ends the reign at once (the election module fences publications).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from isthmus.cluster.nodes import DiscoveryNode, DiscoveryNodes, NodesView
+from isthmus.coordination.election import Election, MasterInfo, MasterObserver
+from isthmus.coordination.etcd_client import EtcdClient
+from isthmus.coordination.etcd_member import EtcdMember, EtcdMemberConfig
+from isthmus.coordination.keys import ClusterKeys
+from isthmus.coordination.membership import (
+    MembershipEvent,
+    MembershipView,
+    NodeDescription,
+    NodeRegistration,
+)
+from isthmus.discovery.peers import PeerInfo, PeerLocator
+from isthmus.errors import CoordinationError, NodeStartupError
+from isthmus.settings import discovery as d
+from isthmus.settings.node import NodeSettings
+from isthmus.supervision import TaskSet
+
+log = logging.getLogger("org.elasticsearch.cluster.coordination.ClusterFormationFailureHelper")
+applier_log = logging.getLogger("org.elasticsearch.cluster.service.ClusterApplierService")
+formation_log = logging.getLogger("isthmus.discovery.formation")
+
+NOT_DISCOVERED_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class FormationSettings:
+    """What formation reads of the node's settings."""
+
+    cluster_name: str
+    node_name: str
+    master_eligible: bool
+    initial_master_nodes: tuple[str, ...]
+    seed_hosts: tuple[str, ...]
+    endpoints: tuple[str, ...]  # an external etcd cluster: no member of our own
+    socket_dir: Path | None
+    publish_host: str
+    client_port: int
+    peer_port: int
+    lease_ttl_s: int
+    heartbeat_ms: int
+    election_ms: int
+    binary: str | None
+    member_dir: Path
+    log_file: Path
+
+    @classmethod
+    def from_node(cls, s: NodeSettings, publish_host: str) -> FormationSettings:
+        """``publish_host``: the host the transport published (the member's URLs use it)."""
+        socket_dir = s.get(d.ETCD_SOCKET_DIR)
+        return cls(
+            cluster_name=s.cluster_name,
+            node_name=s.node_name,
+            master_eligible="master" in s.roles,
+            initial_master_nodes=tuple(s.get(d.INITIAL_MASTER_NODES)),
+            seed_hosts=tuple(s.get(d.SEED_HOSTS)),
+            endpoints=tuple(s.get(d.ETCD_ENDPOINTS)),
+            socket_dir=Path(socket_dir).resolve() if socket_dir else None,
+            publish_host=publish_host,
+            client_port=s.get(d.ETCD_CLIENT_PORT),
+            peer_port=s.get(d.ETCD_PEER_PORT),
+            lease_ttl_s=max(1, round(s.get(d.ETCD_LEASE_TTL).millis / 1000)),
+            heartbeat_ms=s.get(d.ETCD_HEARTBEAT).millis,
+            election_ms=s.get(d.ETCD_ELECTION).millis,
+            binary=s.get(d.ETCD_BINARY),
+            member_dir=s.path_data / "_etcd",
+            log_file=s.path_logs / "etcd.log",
+        )
+
+    def own_urls(self) -> tuple[str, str]:
+        """This node's member's (client URL, peer URL)."""
+        if self.socket_dir is not None:
+            return socket_urls(self.node_name)
+        host = f"[{self.publish_host}]" if ":" in self.publish_host else self.publish_host
+        return f"http://{host}:{self.client_port}", f"http://{host}:{self.peer_port}"
+
+
+def socket_urls(node_name: str) -> tuple[str, str]:
+    """A member's client and peer URLs in a shared socket folder (etcd's ``unix://`` form is
+    relative to the member's working directory, which is that folder)."""
+    return f"unix://{node_name}.client:1", f"unix://{node_name}.peer:1"
+
+
+def description_of(node: DiscoveryNode) -> NodeDescription:
+    return NodeDescription(
+        node_id=node.id,
+        name=node.name,
+        ephemeral_id=node.ephemeral_id,
+        roles=node.roles,
+        transport_address=node.transport_address,
+        version=node.version,
+        attributes=dict(node.attributes),
+        remote_cluster_address=node.remote_cluster_address,
+        http_address=node.http_address,
+    )
+
+
+def node_of(description: NodeDescription) -> DiscoveryNode:
+    host = description.transport_address.rpartition(":")[0].strip("[]")
+    return DiscoveryNode(
+        name=description.name,
+        id=description.node_id,
+        ephemeral_id=description.ephemeral_id,
+        host_name=host,
+        host_address=host,
+        transport_address=description.transport_address,
+        http_address=description.http_address,
+        remote_cluster_address=description.remote_cluster_address,
+        roles=description.roles,
+        attributes=dict(description.attributes),
+        version=description.version,
+    )
+
+
+class ClusterFormation:
+    """One node's part in a multi-node cluster: ``start`` (the member process), ``run`` (in
+    the node's task group: store, membership, election), ``close``."""
+
+    def __init__(
+        self,
+        settings: FormationSettings,
+        view: NodesView,
+        peers: PeerLocator,
+        *,
+        on_fatal: Callable[[str], None],
+        version: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.settings = settings
+        self.view = view
+        self._peers = peers
+        self._on_fatal = on_fatal
+        self._version = version  # the cluster state version, for the log lines
+        self.keys = ClusterKeys(settings.cluster_name)
+        self.member: EtcdMember | None = None
+        self.client: EtcdClient | None = None
+        self.registration: NodeRegistration | None = None
+        self.membership: MembershipView | None = None
+        self.election: Election | None = None
+        self.observer: MasterObserver | None = None
+        self._master: MasterInfo | None = None
+        self._tasks = TaskSet(f"cluster formation [{settings.node_name}]", formation_log)
+        self._registered = asyncio.Event()
+        self._closing = False
+        self._unsubscribe = view.subscribe(self.view_changed)
+
+    def __repr__(self) -> str:
+        master = self._master.node_id if self._master else None
+        return f"<ClusterFormation {self.settings.node_name} master={master}>"
+
+    @property
+    def peer_info(self) -> PeerInfo:
+        """What this node answers to a peer asking how to reach its member."""
+        s = self.settings
+        own = self.member is not None
+        client, peer = s.own_urls() if own else ("", "")
+        return PeerInfo(
+            node_name=s.node_name,
+            node_id=self.view.local.id,
+            master_eligible=s.master_eligible,
+            client_urls=(client,) if own else tuple(self._client_urls_known()),
+            peer_urls=(peer,) if own else (),
+        )
+
+    def _client_urls_known(self) -> list[str]:
+        return list(self.client.endpoints) if self.client is not None else []
+
+    async def start(self) -> None:
+        """Start this node's etcd member (a master-eligible node without external endpoints).
+        Quick: the member's readiness (a quorum) is awaited by :meth:`run`."""
+        s = self.settings
+        if s.endpoints or not s.master_eligible:
+            return
+        if not s.initial_master_nodes and not (s.member_dir / "member").exists():
+            raise NodeStartupError.configuration(
+                f"this node is master-eligible and has no etcd data yet: set "
+                f"[{d.INITIAL_MASTER_NODES}] to the names of the master-eligible nodes of the "
+                f"first election, or [{d.ETCD_ENDPOINTS}] to an etcd cluster"
+            )
+        if s.initial_master_nodes and s.node_name not in s.initial_master_nodes:
+            raise NodeStartupError.configuration(
+                f"this master-eligible node [{s.node_name}] is not named in "
+                f"[{d.INITIAL_MASTER_NODES}] {list(s.initial_master_nodes)}: Isthmus does not "
+                "add members to a formed etcd cluster yet; name every master-eligible node there"
+            )
+        initial = await self._initial_cluster()
+        client_url, peer_url = s.own_urls()
+        listen_client: tuple[str, ...] = (client_url,)
+        if s.socket_dir is None and s.publish_host not in ("127.0.0.1", "localhost"):
+            listen_client = (client_url, f"http://127.0.0.1:{s.client_port}")
+        config = EtcdMemberConfig(
+            name=s.node_name,
+            data_dir=s.member_dir,
+            log_file=s.log_file,
+            client_urls=listen_client,
+            peer_urls=(peer_url,),
+            initial_cluster=initial,
+            cluster_token=f"isthmus-{s.cluster_name}",
+            heartbeat_ms=s.heartbeat_ms,
+            election_ms=s.election_ms,
+            working_dir=s.socket_dir,
+            binary=s.binary,
+        )
+        self.member = EtcdMember(config, on_exit=self._member_exited)
+        await self.member.start()
+
+    async def _initial_cluster(self) -> dict[str, str]:
+        """Member name → peer URL of the first election's members."""
+        s = self.settings
+        if s.socket_dir is not None:
+            return {name: socket_urls(name)[1] for name in s.initial_master_nodes}
+        if (s.member_dir / "member").exists():  # etcd ignores it once it has data
+            return {s.node_name: s.own_urls()[1]}
+        found = await self._peers.wait_for_masters(set(s.initial_master_nodes) - {s.node_name})
+        out = {s.node_name: s.own_urls()[1]}
+        for info in found.values():
+            out[info.node_name] = info.peer_urls[0]
+        return out
+
+    async def _client_endpoints(self) -> tuple[str, ...]:
+        s = self.settings
+        if s.endpoints:
+            return s.endpoints
+        if self.member is not None:
+            return tuple(e.url for e in self.member.endpoints())
+        if s.socket_dir is not None:
+            return tuple(str(s.socket_dir / f"{name}.client:1") for name in s.initial_master_nodes)
+        found = await self._peers.wait_for_any_member()
+        return tuple(url for info in found for url in info.client_urls)
+
+    def _member_exited(self, code: int) -> None:
+        if not self._closing:
+            self._on_fatal(f"the etcd member of this node exited with status [{code}]")
+
+    async def run(self) -> None:
+        """Join: the store, this node's key, the watches, the candidacy. Runs until cancelled."""
+        s = self.settings
+        self._tasks.spawn(self._warn_until_master(), name="master not discovered yet")
+        if self.member is not None:
+            while True:
+                try:
+                    await self.member.wait_ready(timeout=30.0)
+                    break
+                except NodeStartupError as exc:
+                    if not self.member.running:
+                        return  # _member_exited already stops the node
+                    formation_log.info("waiting for the etcd cluster: %s", exc)
+        endpoints = await self._client_endpoints()
+        self.client = EtcdClient(
+            [self._endpoint(u) for u in endpoints],
+            base_dir=str(s.socket_dir) if s.socket_dir else None,
+        )
+        self.membership = MembershipView(self.client, self.keys, on_event=self._membership_event)
+        await self._retrying("watch the nodes", self.membership.start)
+        self.registration = NodeRegistration(
+            self.client,
+            self.keys,
+            description_of(self.view.local),
+            ttl=s.lease_ttl_s,
+            on_lost=self._node_lease_lost,
+        )
+        await self._retrying("register this node", self.registration.register)
+        self._registered.set()
+        if s.master_eligible:
+            self.election = Election(
+                self.client,
+                self.keys,
+                self.view.local.id,
+                description={"name": s.node_name},
+                ttl=s.lease_ttl_s,
+                on_lost=self._mastership_lost,
+            )
+            self.election.observer.add_listener(self._master_changed)
+            self._tasks.spawn(self._campaign(self.election), name="campaign")
+        else:
+            self.observer = MasterObserver(self.client, self.keys, on_change=self._master_changed)
+            await self._retrying("watch the master", self.observer.start)
+        await asyncio.Event().wait()
+
+    def _endpoint(self, url: str) -> str:
+        # Socket paths found in the folder are absolute: the client reads them as unix URLs.
+        return url if "://" in url else f"unix://{url}"
+
+    async def _retrying(self, what: str, call: Callable[[], object]) -> None:
+        while True:
+            try:
+                result = call()
+                if asyncio.iscoroutine(result):
+                    await result
+                return
+            except CoordinationError as exc:
+                formation_log.warning("could not %s yet: %s; retrying", what, exc.reason)
+                await asyncio.sleep(0.5)
+
+    async def _campaign(self, election: Election) -> None:
+        while not self._closing:
+            try:
+                await election.campaign()
+            except CoordinationError as exc:
+                formation_log.warning("campaign for master failed: %s; retrying", exc.reason)
+                await asyncio.sleep(0.5)
+                continue
+            # Elected: wait for the reign to end, then stand again.
+            while election.is_master and not self._closing:
+                await asyncio.sleep(0.05)
+
+    def _mastership_lost(self, reason: str) -> None:
+        formation_log.warning("this node is no longer the master: %s", reason)
+
+    def _node_lease_lost(self, reason: str) -> None:
+        if self._closing or self.registration is None:
+            return
+        formation_log.warning(
+            "this node's membership lease was lost (%s); registering again", reason
+        )
+        self._tasks.spawn(
+            self._retrying("register this node", self.registration.register), name="rejoin"
+        )
+
+    async def _warn_until_master(self) -> None:
+        s = self.settings
+        while self._master is None:
+            await asyncio.sleep(NOT_DISCOVERED_EVERY_S)
+            if self._master is not None:
+                return
+            known = [n.describe() for n in self.view.nodes]
+            # ES's ClusterFormationFailureHelper, shortened to what Isthmus knows.
+            log.warning(
+                "master not discovered yet, this node has not previously joined a bootstrapped "
+                "cluster, and this node must discover master-eligible nodes %s to bootstrap a "
+                "cluster: have discovered %s; discovery will continue using %s from hosts "
+                "providers",
+                list(s.initial_master_nodes),
+                "[" + ", ".join(known) + "]",
+                list(s.seed_hosts),
+            )
+
+    # --- the view ------------------------------------------------------------------------------
+
+    def _members(self) -> list[DiscoveryNode]:
+        if self.membership is None:
+            return []
+        return [node_of(n) for n in self.membership.nodes.values()]
+
+    def _refresh_view(self) -> None:
+        master = self._master.node_id if self._master is not None else None
+        known = {n.id for n in self._members()} | {self.view.local.id}
+        self.view.set_members(self._members(), master if master in known else None)
+
+    def _membership_event(self, event: MembershipEvent) -> None:
+        self._refresh_view()
+
+    def _master_changed(self, info: MasterInfo | None) -> None:
+        self._master = info
+        self._refresh_view()
+
+    def _term(self) -> int:
+        return self._master.term if self._master is not None else 0
+
+    def view_changed(self, previous: DiscoveryNodes, current: DiscoveryNodes) -> None:
+        """ES's applier line for what changed: the master, the nodes added and removed."""
+        parts = []
+        if previous.master_node_id != current.master_node_id:
+            before, after = previous.master_node, current.master_node
+            was = before.describe() if before else ""
+            now = after.describe() if after else ""
+            parts.append(f"master node changed {{previous [{was}], current [{now}]}}")
+        before_ids = {n.id for n in previous}
+        after_ids = {n.id for n in current}
+        added = [n.describe() for n in current if n.id not in before_ids]
+        removed = [n.describe() for n in previous if n.id not in after_ids]
+        if added:
+            parts.append("added {" + ", ".join(added) + "}")
+        if removed:
+            parts.append("removed {" + ", ".join(removed) + "}")
+        if parts:
+            applier_log.info(
+                "%s, term: %d, version: %d", ", ".join(parts), self._term(), self._version()
+            )
+
+    # --- shutdown ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Leave gracefully: give up mastership (a successor is elected at once), remove this
+        node's key, stop watching, stop the member."""
+        self._closing = True
+        self._unsubscribe()
+        await self._tasks.close()
+        with contextlib.suppress(CoordinationError):
+            if self.election is not None:
+                await self.election.close(resign=True)
+        with contextlib.suppress(CoordinationError):
+            if self.registration is not None:
+                await self.registration.deregister()
+                await self.registration.close()
+        if self.observer is not None:
+            await self.observer.close()
+        if self.membership is not None:
+            await self.membership.close()
+        if self.client is not None:
+            await self.client.close()
+        if self.member is not None:
+            await self.member.stop()
