@@ -30,6 +30,8 @@ MAX_MSM_COMBINATIONS = 256
 # How much of a long prefix narrows the candidates of an in-memory evaluation (well within
 # what tantivy's regex engine compiles).
 _NARROWING_CHARS = 200
+# The longest range bound written as a term regex (see _string_range).
+_MAX_REGEX_RANGE_BOUND = 64
 
 
 def regex_escape(text: str) -> str:
@@ -139,7 +141,11 @@ class TranslatorCore:
         self, source: dsl.Query, name: str, bounds: tuple[str | None, str | None, bool, bool]
     ) -> tantivy.Query:
         """A range over a field's terms (term_ranges writes it as one regex), evaluated
-        document by document when its bounds make a regex tantivy refuses."""
+        document by document when its bounds make a regex tantivy refuses. The regex grows with
+        the square of the bounds' length and tantivy refuses it from a few dozen characters on,
+        after compiling for seconds at thousands: longer bounds go to the evaluation directly."""
+        if max(len(bounds[0] or ""), len(bounds[1] or "")) > _MAX_REGEX_RANGE_BOUND:
+            return self._scanned(source, name, None)
         try:
             return field_queries.string_range(self._s, name, bounds)
         except ValueError:
