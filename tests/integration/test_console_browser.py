@@ -148,6 +148,8 @@ def test_wrong_port_is_red_at_tcp_and_the_wizard_fixes_it(lab: Lab, browser: Bro
     assert browser.attr('li[data-stage="configuration"]', "data-outcome") == "passed"
     assert browser.attr('li[data-stage="tcp"]', "data-outcome") == "failed"
     assert browser.attr('li[data-stage="handshake"]', "data-outcome") == "not_reached"
+    # The node's own configuration and logs are evidence, as the probe from the node is.
+    assert "local_rest, local_files, probe" in browser.text("#verdict")
     shot(browser, "diagnose-wrong-port")
 
     # The wizard: the remote's HTTP port answers with the wrong protocol and is refused ...
@@ -332,6 +334,8 @@ def test_bad_input_is_an_es_error_never_a_5xx(lab: Lab) -> None:
     assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
     status, body = _ask(lab, "GET", "/_isthmus/console/static/secrets.txt")
     assert status == 400
+    status, body = _ask(lab, "POST", f"/_isthmus/console/api/diagnose/{ALIAS}?since=yesterday")
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
     # A Host header that is no host: the evidence names localhost, the answer is the verdict.
     status, body = _ask(lab, "POST", f"/_isthmus/console/api/diagnose/{ALIAS}", Host="a b/c")
     assert status == 200 and body["status"] == "green", body

@@ -1,8 +1,8 @@
 """The web console on a few of the troubleshooting guide's lab scenarios (one pair each, one
 browser for the module): the remote clusters view shows the alias red with the stage the live
 health names, and Diagnose stops its ladder at the stage, with the cause, that the scenario's
-doctor verdict declares for the local cluster's evidence (what the console's doctor has: the
-local REST APIs and the probe from the node)."""
+doctor verdict declares at the probe level (what the console's doctor has: the local REST
+APIs, the node's own configuration and logs, and the probe from the node)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_the_console_shows_the_scenarios_stage(
 ) -> None:
     scenario: Scenario = scenarios("proxy")[name]
     assert scenario.verdict is not None
-    verdict = scenario.verdict.at(EvidenceLevel.LOCAL_REST)
+    verdict = scenario.verdict.at(EvidenceLevel.PROBE)
     with Lab(tmp_path_factory.mktemp(name), scenario.spec) as lab:
         lab.start()
         if lab.credential:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,22 @@ def _self_url(req: Request) -> str:
     return f"http://{host if _HOST.fullmatch(host) else 'localhost'}"
 
 
+def _since(raw: str | None) -> datetime:
+    """``since`` as an ISO time (what the page sends: the last verdict's time), else the
+    default window before now."""
+    from isthmus.console.diagnose import DEFAULT_WINDOW
+
+    if not raw:
+        return datetime.now(UTC) - DEFAULT_WINDOW
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise IllegalArgumentError(
+            f"failed to parse [since] with value [{raw}]: an ISO 8601 date-time is expected"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _json(body: Any) -> Response:
     return Response(200, body, headers=dict(SECURITY_HEADERS))
 
@@ -129,7 +146,17 @@ def routes(s: ConsoleDeps) -> list[Route]:
             raise NoSuchRemoteClusterError(alias)
         index = req.params.get("index") or "*"
         authorization = req.headers.get("authorization")
-        report = await run_doctor(s.app(), _self_url(req), authorization, alias, index=index)
+        settings = s.health.node.settings
+        report = await run_doctor(
+            s.app(),
+            _self_url(req),
+            authorization,
+            alias,
+            index=index,
+            config_dir=settings.config_dir,
+            logs_dir=settings.path_logs,
+            since=_since(req.params.get("since")),
+        )
         secrets = credential_forms(authorization) + s.keystore_values()
         return _json(verdict_view(report, alias, secrets))
 
@@ -181,7 +208,7 @@ def routes(s: ConsoleDeps) -> list[Route]:
             ["GET", "POST"],
             f"{PREFIX}/api/diagnose/{{alias}}",
             diagnose,
-            params=("index",),
+            params=("index", "since"),
             action=DIAGNOSE_ACTION,
             body=False,
         ),

@@ -4,10 +4,11 @@ settings it writes, and every form of a caller's credentials the answers are scr
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
-from isthmus.console.diagnose import credential_forms
+from isthmus.console.diagnose import credential_forms, log_tail
 from isthmus.console.privileges import key_id_of, role_allows, role_entries
 from isthmus.console.wizard import WizardRequest
 from isthmus.console.words import STAGE_WORDS, cause_words, stage_words
@@ -102,3 +103,16 @@ def test_a_keys_id_is_read_from_its_encoded_form_and_nothing_else() -> None:
     assert key_id_of(Secret("not base64!")) is None
     assert key_id_of(Secret(base64.b64encode(b"no-colon").decode())) is None
     assert key_id_of(None) is None
+
+
+def test_the_log_tail_is_bounded_and_drops_a_cut_line(tmp_path: Path) -> None:
+    (tmp_path / "local.log").write_text("".join(f"line {i:05}\n" for i in range(10_000)))
+    (tmp_path / "small.json").write_text('{"a": 1}\n{"b": 2}\n')
+    (tmp_path / "ignored.txt").write_text("not a log\n")
+    tail = log_tail(tmp_path, limit=1000)
+    assert set(tail) == {"local.log", "small.json"}
+    assert tail["small.json"] == ['{"a": 1}', '{"b": 2}']
+    lines = tail["local.log"]
+    assert lines[-1] == "line 09999" and len(lines) == 1000 // 11  # whole lines only
+    assert all(line.startswith("line ") and len(line) == 10 for line in lines)
+    assert log_tail(tmp_path / "missing") == {}

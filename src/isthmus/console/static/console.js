@@ -202,18 +202,22 @@ async function enterDiagnose(alias) {
   const select = document.getElementById("diagnose-alias");
   const names = await aliases();
   select.replaceChildren(...names.map((n) => el("option", { value: n, selected: n === alias }, n)));
-  if (alias && names.includes(alias)) await runDiagnose();
+  if (alias && names.includes(alias)) await runDiagnose(null);
   else document.getElementById("diagnose-result").replaceChildren();
 }
 
-async function runDiagnose() {
+// since: log lines and flaps before it are not evidence ("verify again" passes the last
+// verdict's time: has it worked since?); without it the node uses its default window.
+async function runDiagnose(since) {
   const alias = document.getElementById("diagnose-alias").value;
   const index = document.getElementById("diagnose-index").value || "*";
   const out = document.getElementById("diagnose-result");
   if (!alias) return;
   out.setAttribute("aria-busy", "true");
   out.replaceChildren(el("p", { class: "muted" }, `Diagnosing [${alias}] …`));
-  const path = `${API}/diagnose/${encodeURIComponent(alias)}?index=${encodeURIComponent(index)}`;
+  const params = new URLSearchParams({ index });
+  if (since) params.set("since", since);
+  const path = `${API}/diagnose/${encodeURIComponent(alias)}?${params}`;
   try {
     const v = await call("POST", path);
     out.replaceChildren(verdictView(v));
@@ -238,7 +242,7 @@ function verdictView(v) {
     ladder,
     v.warnings.length ? el("section", { "aria-label": "Warnings" }, el("h3", {}, "Warnings"),
       v.warnings.map(findingView)) : null,
-    el("p", {}, el("button", { type: "button", id: "verify-again", onclick: () => runDiagnose() }, "Verify again")),
+    el("p", {}, el("button", { type: "button", id: "verify-again", onclick: () => runDiagnose(v.as_of) }, "Verify again")),
   );
 }
 
@@ -516,7 +520,7 @@ document.addEventListener("DOMContentLoaded", () => {
     e.preventDefault();
     const alias = document.getElementById("diagnose-alias").value;
     if (location.hash !== `#diagnose/${encodeURIComponent(alias)}`) location.hash = `#diagnose/${encodeURIComponent(alias)}`;
-    else runDiagnose();
+    else runDiagnose(null);
   });
   document.getElementById("wizard-form").addEventListener("submit", checkAddress);
   document.getElementById("privileges-form").addEventListener("submit", checkPrivileges);
