@@ -92,3 +92,11 @@ def test_errors_without_a_mark_or_of_other_kinds_are_left_alone() -> None:
     assert plain.extra == {}
     other = xcontent.at(IsthmusError("boom"), "query")
     assert not hasattr(other, "body_key")
+
+
+@pytest.mark.parametrize("kind", ["multi_match", "query_string", "simple_query_string"])
+def test_full_text_option_errors_at_the_value(kind: str) -> None:
+    raw = b'{"%s": {"query": "x", "nope": 7}}' % kind.encode()
+    err = _located(raw, "query")
+    assert err.reason == f"[{kind}] query does not support [nope]"
+    assert (err.extra["line"], err.extra["col"]) == (1, raw.index(b"7}") + 1)

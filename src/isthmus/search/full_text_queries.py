@@ -148,7 +148,8 @@ def _parse_multi_match(body: Any) -> Query:
     }
     for key in body:
         if key not in allowed:
-            raise ParsingError(f"[multi_match] query does not support [{key}]")
+            unsupported = ParsingError(f"[multi_match] query does not support [{key}]")
+            raise xcontent.at(unsupported, "multi_match", key, at_value=True)
     mtype = xcontent.as_str("multi_match", "type", body.get("type", "best_fields"))
     if mtype not in (
         "best_fields",

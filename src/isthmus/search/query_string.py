@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from isthmus import xcontent
 from isthmus.errors import IllegalArgumentError, ParsingError, QueryParseError, QueryShardError
 
 Query = dict[str, Any]
@@ -100,7 +101,8 @@ def parse_simple_query_string(body: Mapping[str, Any]) -> dict[str, Any]:
 def _options(kind: str, body: Mapping[str, Any], allowed: set[str]) -> tuple[Options, str]:
     for key in body:
         if key not in allowed:
-            raise ParsingError(f"[{kind}] query does not support [{key}]")
+            unsupported = ParsingError(f"[{kind}] query does not support [{key}]")
+            raise xcontent.at(unsupported, kind, key, at_value=True)
     text = body.get("query")
     if text is None:
         raise ParsingError(
