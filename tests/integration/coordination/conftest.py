@@ -15,10 +15,13 @@ import pytest
 
 from isthmus.testing.etcd import EtcdTestCluster
 
-if shutil.which("etcd") is None:  # pragma: no cover - CI installs it (scripts/install-etcd)
-    pytest.skip("etcd is not installed: run scripts/install-etcd", allow_module_level=True)
-
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_etcd() -> None:  # session scope: set up before the shared cluster below
+    if shutil.which("etcd") is None:  # pragma: no cover - CI installs it (scripts/install-etcd)
+        pytest.skip("etcd is not installed: run scripts/install-etcd")
 
 
 @pytest.fixture(scope="session")
