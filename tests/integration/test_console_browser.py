@@ -140,6 +140,7 @@ def test_wrong_port_is_red_at_tcp_and_the_wizard_fixes_it(lab: Lab, browser: Bro
     assert browser.attr(error, "data-stage") == "tcp"
     assert "opening a TCP connection" in browser.text(error)
     assert wrong in browser.text(error)
+    shot(browser, "remote-clusters-red")
 
     # Diagnose stops the ladder at the TCP stage, with the evidence.
     browser.click(f'#remotes tr[data-alias="{ALIAS}"] a[href^="#diagnose"]')
