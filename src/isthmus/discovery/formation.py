@@ -53,6 +53,9 @@ applier_log = logging.getLogger("org.elasticsearch.cluster.service.ClusterApplie
 formation_log = logging.getLogger("isthmus.discovery.formation")
 
 NOT_DISCOVERED_EVERY_S = 10.0
+# A watch silent this long counts as broken and resumes on another member: members send a
+# progress message every 5 s (etcd_member), so a frozen member is left within 15 s.
+WATCH_IDLE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,12 @@ class ClusterFormation:
             [self._endpoint(u) for u in endpoints],
             base_dir=str(s.socket_dir) if s.socket_dir else None,
         )
-        self.membership = MembershipView(self.client, self.keys, on_event=self._membership_event)
+        self.membership = MembershipView(
+            self.client,
+            self.keys,
+            on_event=self._membership_event,
+            watch_idle_timeout=WATCH_IDLE_S,
+        )
         await self._retrying("watch the nodes", self.membership.start)
         self.registration = NodeRegistration(
             self.client,
@@ -300,11 +308,17 @@ class ClusterFormation:
                 description={"name": s.node_name},
                 ttl=s.lease_ttl_s,
                 on_lost=self._mastership_lost,
+                watch_idle_timeout=WATCH_IDLE_S,
             )
             self.election.observer.add_listener(self._master_changed)
             self._tasks.spawn(self._campaign(self.election), name="campaign")
         else:
-            self.observer = MasterObserver(self.client, self.keys, on_change=self._master_changed)
+            self.observer = MasterObserver(
+                self.client,
+                self.keys,
+                on_change=self._master_changed,
+                watch_idle_timeout=WATCH_IDLE_S,
+            )
             await self._retrying("watch the master", self.observer.start)
         await asyncio.Event().wait()
 
