@@ -17,16 +17,14 @@ scrubbed of every form of the caller's credentials and of every value in the nod
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
+from isthmus.console.redaction import scrubbed
 from isthmus.console.words import STAGE_WORDS, cause_words
 from isthmus.doctor.model import Report, Stage
 from isthmus.settings.secret import Secret
@@ -37,25 +35,6 @@ LOG_TAIL_BYTES = 2 << 20  # per log file: the recent past, bounded whatever the 
 # healed fault of yesterday must not fail today's verdict); "verify again" asks from the last
 # verdict's time.
 DEFAULT_WINDOW = timedelta(minutes=15)
-
-
-def credential_forms(authorization: str | None) -> list[str]:
-    """Every form in which the caller's credentials could show: the header, its token, and
-    for basic authentication the decoded ``user:password`` and the password."""
-    if not authorization:
-        return []
-    out = [authorization]
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    out.append(token)
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(token, validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            decoded = ""
-        if decoded:
-            out += [decoded, decoded.partition(":")[2]]
-    return [s for s in out if s]
 
 
 def log_tail(directory: Path, limit: int = LOG_TAIL_BYTES) -> dict[str, list[str]]:
@@ -136,8 +115,6 @@ async def run_doctor(
 def verdict_view(report: Report, alias: str, secrets: Iterable[str]) -> dict[str, Any]:
     """The Diagnose view's data: the stage ladder with each rung's words, the verdict, the
     evidence and the fix, scrubbed of ``secrets``."""
-    from isthmus.doctor.bundle import scrub
-
     verdict = next(v for v in report.aliases if v.alias == alias)
     body = verdict.to_json()
     stage_findings = []
@@ -152,6 +129,5 @@ def verdict_view(report: Report, alias: str, secrets: Iterable[str]) -> dict[str
     body["evidence_level"] = list(report.evidence_level)
     body["local"] = dict(report.local)
     body["as_of"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-    text = scrub(orjson.dumps(body).decode(), secrets)
-    out: dict[str, Any] = orjson.loads(text)
+    out: dict[str, Any] = scrubbed(body, secrets)
     return out

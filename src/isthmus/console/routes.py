@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from isthmus.console.redaction import scrubbed
 from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
 from isthmus.http.handlers.health import HealthApiDeps
 from isthmus.http.router import Request, Response, Route, route
@@ -138,7 +139,8 @@ def routes(s: ConsoleDeps) -> list[Route]:
         return _json(remotes_view(s.health))
 
     async def diagnose(req: Request) -> Response:
-        from isthmus.console.diagnose import credential_forms, run_doctor, verdict_view
+        from isthmus.console.diagnose import run_doctor, verdict_view
+        from isthmus.console.redaction import credential_forms
 
         alias = req.path_params["alias"]
         remote = s.health.remote
@@ -161,9 +163,8 @@ def routes(s: ConsoleDeps) -> list[Route]:
         return _json(verdict_view(report, alias, secrets))
 
     async def privileges(req: Request) -> Response:
-        from isthmus.console.diagnose import credential_forms
         from isthmus.console.privileges import effective_privileges, key_id_of
-        from isthmus.doctor.bundle import scrub
+        from isthmus.console.redaction import credential_forms
         from isthmus.remote.security_model import SecurityModel
 
         alias = req.path_params["alias"]
@@ -181,7 +182,7 @@ def routes(s: ConsoleDeps) -> list[Route]:
             key_id=key_id_of(stored),
         )
         secrets = credential_forms(authorization) + s.keystore_values()
-        return _json(orjson.loads(scrub(orjson.dumps(answer).decode(), secrets)))
+        return _json(scrubbed(answer, secrets))
 
     async def probe(req: Request) -> Response:
         from isthmus.console.wizard import WizardRequest, probe_addresses
@@ -194,10 +195,9 @@ def routes(s: ConsoleDeps) -> list[Route]:
         stored = s.credential(wanted.alias)
         settings = s.health.node.settings
         answer = await probe_addresses(wanted, s.tls, stored, settings.cluster_name)
-        from isthmus.doctor.bundle import scrub
 
         secrets = s.keystore_values() + ([wanted.credential.reveal()] if wanted.credential else [])
-        return _json(orjson.loads(scrub(orjson.dumps(answer).decode(), secrets)))
+        return _json(scrubbed(answer, secrets))
 
     return [
         # With or without the last "/"; ``poll``: seconds between readings (read by the page).

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from isthmus.console.diagnose import credential_forms, log_tail
+from isthmus.console.diagnose import log_tail
 from isthmus.console.privileges import key_id_of, role_allows, role_entries
+from isthmus.console.redaction import credential_forms, scrubbed
 from isthmus.console.wizard import WizardRequest
 from isthmus.console.words import STAGE_WORDS, cause_words, stage_words
 from isthmus.doctor.model import STAGES
@@ -116,3 +117,13 @@ def test_the_log_tail_is_bounded_and_drops_a_cut_line(tmp_path: Path) -> None:
     assert lines[-1] == "line 09999" and len(lines) == 1000 // 11  # whole lines only
     assert all(line.startswith("line ") and len(line) == 10 for line in lines)
     assert log_tail(tmp_path / "missing") == {}
+
+
+def test_answers_are_scrubbed_as_structures_and_stay_json() -> None:
+    answer = {"a": "key=s3cret-value!", "true": [True, "true", {"s3cret-value": None}], "n": 1}
+    out = scrubbed(answer, ["s3cret-value", "true", ""])
+    assert out == {
+        "a": "key=::es_redacted::!",
+        "::es_redacted::": [True, "::es_redacted::", {"::es_redacted::": None}],
+        "n": 1,
+    }
