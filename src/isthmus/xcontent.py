@@ -204,6 +204,17 @@ def unknown_field(
     return err
 
 
+def failed_field_at(parser: str, field: str, cause: IsthmusError) -> XContentParseError:
+    """ES's ObjectParser error around whatever the parser of ``field`` threw:
+    ``[<parser>] failed to parse field [<field>]``, at the token the inner parser stopped on
+    (the value where ``cause`` is located, when it is)."""
+    err = XContentParseError(f"[{parser}] failed to parse field [{field}]", caused_by=cause)
+    where = getattr(cause, "body_key", None)
+    if isinstance(where, BodyKey):
+        err.body_key = BodyKey(where.path, rooted=where.rooted, at_value=True)
+    return err
+
+
 def at(err: IsthmusError, *path: str, rooted: bool = False, at_value: bool = False) -> IsthmusError:
     """``err`` marked with where in the request body it arose (see ``BodyKey``); errors of
     other kinds carry no location in ES and are returned unmarked."""

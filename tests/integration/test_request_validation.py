@@ -260,6 +260,19 @@ def test_parse_errors_show_their_location(es: Elasticsearch, docs: str) -> None:
         "x_content_parse_exception",
         "[1:19] [bool] unknown field [mustt] did you mean any of [must, mustNot, must_not]?",
     )
+    # A clause's error inside bool: wrapped by bool's ObjectParser, the clause's error stays
+    # the root cause (ES's guessRootCauses unwraps x-content parse errors).
+    raw = '{"query":{"bool":{"must":[{"nope":{}}]}}}'
+    status, body = api_error(lambda: es.perform_request("POST", path, headers=headers, body=raw))
+    at = raw.index("{}") + 1
+    assert (status, body["error"]["type"], body["error"]["reason"]) == (
+        400,
+        "x_content_parse_exception",
+        f"[1:{at}] [bool] failed to parse field [must]",
+    )
+    assert body["error"]["root_cause"] == [
+        {"type": "parsing_exception", "reason": "unknown query [nope]", "line": 1, "col": at}
+    ]
     # Hand-written parsers: the value's location, as line and col fields.
     error = post('{\n  "query": {"match": {"k": {"query": "a", "nope": true}}}\n}')
     assert (error["type"], error["reason"], error["line"], error["col"]) == (

@@ -54,7 +54,11 @@ def test_top_level_key_is_matched_from_the_root_only() -> None:
 def test_unknown_query_and_aggregation_type_at_their_object() -> None:
     raw = b'{"bool": {"filter": [{"nope": {}}]}}'
     err = _located(raw, "query")
-    assert (err.extra["line"], err.extra["col"]) == (1, raw.index(b"{}") + 1)
+    # bool's ObjectParser wraps it, at the token the inner parser stopped on.
+    at = raw.index(b"{}") + 1
+    assert err.reason == f"[1:{at}] [bool] failed to parse field [filter]"
+    assert err.caused_by is not None
+    assert (err.caused_by.extra["line"], err.caused_by.extra["col"]) == (1, at)
     raw = b'{"x": {"termz": {}}}'
     err = _located(raw, "aggs")
     assert err.reason == "Unknown aggregation type [termz] did you mean [terms]?"

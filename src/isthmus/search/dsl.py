@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from isthmus import xcontent
-from isthmus.errors import IllegalArgumentError, ParsingError, XContentParseError
+from isthmus.errors import IllegalArgumentError, IsthmusError, ParsingError, XContentParseError
 from isthmus.search.full_text_queries import (
     _parse_match,
     _parse_match_bool_prefix,
@@ -73,11 +73,14 @@ _SUBQUERY_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def _clauses(name: str, value: Any) -> tuple[Query, ...]:
-    if isinstance(value, Mapping):
-        return (_parse(value),)
-    if isinstance(value, list):
-        return tuple(_parse(v) for v in value)
-    raise ParsingError(f"[bool] query malformed, [{name}] must be an object or an array")
+    if not isinstance(value, Mapping | list):
+        raise ParsingError(f"[bool] query malformed, [{name}] must be an object or an array")
+    try:
+        return (_parse(value),) if isinstance(value, Mapping) else tuple(_parse(v) for v in value)
+    except IsthmusError as exc:
+        # ES's ObjectParser wraps whatever a field's parser throws; the REST error still shows
+        # the innermost parse error as its root cause.
+        raise xcontent.failed_field_at("bool", name, exc) from None
 
 
 _BOOL_FIELDS = (
@@ -98,8 +101,9 @@ def _parse_bool(body: Any) -> Query:
         raise ParsingError("[bool] query malformed, no start_object after query name")
     parts: dict[str, tuple[Query, ...]] = {}
     for key, value in body.items():
-        if key in ("must", "should", "must_not", "filter"):
-            parts[key] = _clauses(key, value)
+        if key in ("must", "should", "must_not", "mustNot", "filter"):
+            clause = "must_not" if key == "mustNot" else key  # ES's deprecated name for it
+            parts[clause] = parts.get(clause, ()) + _clauses(key, value)
         elif key not in _BOOL_FIELDS:
             # ES 8 reads bool with an ObjectParser (its declared names, mustNot deprecated).
             raise xcontent.unknown_field("bool", key, _BOOL_FIELDS, parent="bool")

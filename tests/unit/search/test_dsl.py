@@ -346,12 +346,32 @@ def test_bool() -> None:
     [
         ({"bool": []}, "[bool] query malformed, no start_object after query name"),
         ({"bool": {"must": "x"}}, "[bool] query malformed, [must] must be an object or an array"),
-        ({"bool": {"must": [1]}}, "query malformed, must start with start_object"),
-        ({"bool": {"filter": [{"nope": {}}]}}, "unknown query [nope]"),
     ],
 )
 def test_bool_errors(body: Any, reason: str) -> None:
     assert fails(body) == reason
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"bool": {"must": [1]}}, "must", "query malformed, must start with start_object"),
+        ({"bool": {"filter": [{"nope": {}}]}}, "filter", "unknown query [nope]"),
+        ({"bool": {"should": {"bool": {"must": {"x": {}}}}}}, "should", None),
+    ],
+)
+def test_bool_clause_errors_are_wrapped_as_es_object_parser(
+    body: Any, field: str, reason: str | None
+) -> None:
+    # ES's ObjectParser: "[bool] failed to parse field [<clause>]" around the clause's error,
+    # which stays the root cause.
+    with pytest.raises(XContentParseError) as info:
+        parse_query(body)
+    assert info.value.reason == f"[bool] failed to parse field [{field}]"
+    root = info.value.root_cause()
+    assert isinstance(root, ParsingError)
+    assert root.reason == (reason or "unknown query [x]")
+    assert info.value.to_body()["error"]["root_cause"][0]["reason"] == root.reason
 
 
 def test_bool_unknown_field_is_an_object_parser_error() -> None:
@@ -361,6 +381,13 @@ def test_bool_unknown_field_is_an_object_parser_error() -> None:
     assert info.value.reason == (
         "[bool] unknown field [mustt] did you mean any of [must, mustNot, must_not]?"
     )
+
+
+def test_bool_must_not_deprecated_name() -> None:
+    parsed = parse_query(
+        {"bool": {"mustNot": {"term": {"a": 1}}, "must_not": [{"term": {"b": 2}}]}}
+    )
+    assert parsed == dsl.Bool(must_not=(dsl.Term(field="a", value=1), dsl.Term(field="b", value=2)))
 
 
 def test_constant_score() -> None:
