@@ -2,7 +2,9 @@
 browser for the module): the remote clusters view shows the alias red with the stage the live
 health names, and Diagnose stops its ladder at the stage, with the cause, that the scenario's
 doctor verdict declares at the probe level (what the console's doctor has: the local REST
-APIs, the node's own configuration and logs, and the probe from the node)."""
+APIs, the node's own configuration and logs, and the probe from the node). For an invalid key,
+the fix the page prints (a new key on the remote, the keystore, the reload), run as printed,
+makes "verify again" green."""
 
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from isthmus.lab.apply_fix import apply_fix
 from isthmus.lab.scenarios import EvidenceLevel, Scenario, scenarios
 from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, Lab
 from tests.integration.console_browser import Browser, browser_or_fail
 
 # name -> the stage the live health shows for it (the first failing attempt's).
+# Scenarios whose fix, applied as printed, the test runs (it then verifies again).
+FIXED = frozenset({"invalid-key"})
 CASES = {
     "untrusted-ca": "tls",
     "transport-port-different-ca": "tls",
@@ -63,3 +68,18 @@ def test_the_console_shows_the_scenarios_stage(
         assert (stage, causes[:1]) == (verdict.stage.value, [verdict.cause]), browser.text(
             "#verdict"
         )
+        if name in FIXED:  # the fix as the page prints it, run as printed, heals the pair
+            finding = browser.js(
+                """const f = document.querySelector('#verdict li[data-outcome="failed"] .finding');
+                return {cause: f.dataset.cause, side: f.dataset.side,
+                        fix: {side: f.querySelector('.fix').dataset.side, summary: '',
+                              steps: [...f.querySelectorAll('code.fix-step')]
+                                     .map(c => c.textContent)}};"""
+            )
+            apply_fix(lab, finding, record_secret)
+            browser.click("#verify-again")
+            browser.wait(
+                lambda: browser.attr("#verdict", "data-status") == "green",
+                timeout=20,
+                why=f"{name}: green after the fix",
+            )
