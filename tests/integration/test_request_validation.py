@@ -294,3 +294,14 @@ def test_parse_errors_show_their_location(es: Elasticsearch, docs: str) -> None:
     assert error["reason"].startswith("[1:16] [highlight] unknown field [pre_tag]")
     error = post('{"rescore": {"query": {"rescore_query": {"match_all": {}}, "weight": 2}}}')
     assert error["reason"] == "[1:60] [query] unknown field [weight]"
+
+
+def test_url_boolean_overrides_the_body(es: Elasticsearch, docs: str) -> None:
+    # RestSearchAction.parseSearchSource applies URL parameters over the parsed body.
+    path = f"/{docs}/_search"
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    body = '{"explain": true, "version": false, "size": 1}'
+    hit = es.perform_request(
+        "POST", path, params={"explain": "false", "version": "true"}, headers=headers, body=body
+    ).body["hits"]["hits"][0]
+    assert "_explanation" not in hit and "_version" in hit

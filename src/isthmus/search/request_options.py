@@ -99,13 +99,18 @@ def _terminate_after(body: Mapping[str, Any], params: Mapping[str, str]) -> int 
 
 
 def _flag(body: Mapping[str, Any], params: Mapping[str, str], name: str) -> bool:
+    """A boolean search option: the URL parameter, when given, overrides the body (ES's
+    RestSearchAction applies URL parameters over the parsed body)."""
     raw = params.get(name)
-    # ES reads a boolean URL parameter with Booleans.parseBoolean: only "true" and "false" (an
-    # empty value is the default), whether or not the body has the option too.
-    if raw not in (None, "", "true", "false"):
+    if raw is None:
+        return xcontent.as_bool("search", name, body[name]) if name in body else False
+    if name in body:
+        xcontent.as_bool("search", name, body[name])  # the body is parsed (and refused) first
+    if raw == "":
+        # paramAsBoolean: an empty track_scores means "on"; the others read it as no value
+        return name == "track_scores"
+    if raw not in ("true", "false"):  # Booleans.parseBoolean
         raise IllegalArgumentError(
             f"Failed to parse value [{raw}] as only [true] or [false] are allowed."
         )
-    if name in body:
-        return xcontent.as_bool("search", name, body[name])
     return raw == "true"
