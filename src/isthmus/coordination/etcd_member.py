@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import sys
 from collections.abc import Callable, Mapping
@@ -215,12 +216,16 @@ class EtcdMember:
         if self._on_exit is not None:
             self._on_exit(code)
 
-    async def wait_ready(self, timeout: float = 10.0) -> float:
+    async def wait_ready(
+        self, timeout: float = 10.0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> float:
         """Wait until the member answers a linearizable read (it has a leader and a quorum);
-        returns the seconds waited."""
+        returns the seconds waited. ``ssl_context``: the client's, when the member has TLS."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        client = EtcdClient(self.endpoints(), request_timeout=0.5, connect_timeout=0.5)
+        client = EtcdClient(
+            self.endpoints(), ssl_context=ssl_context, request_timeout=0.5, connect_timeout=0.5
+        )
         last = "no answer yet"
         try:
             async with asyncio.timeout(timeout):

@@ -43,11 +43,15 @@ def node_formation(
         SYSTEM.header(),
     )
     formation = ClusterFormation(
-        FormationSettings.from_node(settings, view.local.host_address),
+        FormationSettings.from_node(
+            settings, view.local.host_address, tls=tls.transport_client is not None
+        ),
         view,
         peers,
         on_fatal=on_fatal,
         version=version,
+        transport_tls=tls.transport,
+        client_context=tls.transport_client,
     )
     transport.registry.register(
         PEER_INFO_ACTION, peer_info_handler(settings.cluster_name, lambda: formation.peer_info)

@@ -27,14 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from isthmus.cluster.nodes import DiscoveryNode, DiscoveryNodes, NodesView
 from isthmus.coordination.election import Election, MasterInfo, MasterObserver
 from isthmus.coordination.etcd_client import EtcdClient
-from isthmus.coordination.etcd_member import EtcdMember, EtcdMemberConfig
+from isthmus.coordination.etcd_member import EtcdMember, EtcdMemberConfig, find_binary
 from isthmus.coordination.keys import ClusterKeys
 from isthmus.coordination.membership import (
     MembershipEvent,
@@ -42,8 +43,10 @@ from isthmus.coordination.membership import (
     NodeDescription,
     NodeRegistration,
 )
+from isthmus.discovery.etcd_tls import write_member_tls
 from isthmus.discovery.peers import PeerInfo, PeerLocator
-from isthmus.errors import CoordinationError, NodeStartupError
+from isthmus.errors import CoordinationError, IsthmusError, NodeStartupError
+from isthmus.security.tls import SslConfig
 from isthmus.settings import discovery as d
 from isthmus.settings.node import NodeSettings
 from isthmus.supervision import TaskSet
@@ -56,6 +59,8 @@ NOT_DISCOVERED_EVERY_S = 10.0
 # A watch silent this long counts as broken and resumes on another member: members send a
 # progress message every 5 s (etcd_member), so a frozen member is left within 15 s.
 WATCH_IDLE_S = 15.0
+LEAVE_TIMEOUT_S = 1.0
+MEMBER_STOP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,12 @@ class FormationSettings:
     binary: str | None
     member_dir: Path
     log_file: Path
+    tls: bool = False  # TCP members speak TLS with client certificates (etcd_tls)
 
     @classmethod
-    def from_node(cls, s: NodeSettings, publish_host: str) -> FormationSettings:
-        """``publish_host``: the host the transport published (the member's URLs use it)."""
+    def from_node(cls, s: NodeSettings, publish_host: str, *, tls: bool) -> FormationSettings:
+        """``publish_host``: the host the transport published (the member's URLs use it);
+        ``tls``: the transport has TLS (TCP members then use it)."""
         socket_dir = s.get(d.ETCD_SOCKET_DIR)
         return cls(
             cluster_name=s.cluster_name,
@@ -100,6 +107,7 @@ class FormationSettings:
             binary=s.get(d.ETCD_BINARY),
             member_dir=s.path_data / "_etcd",
             log_file=s.path_logs / "etcd.log",
+            tls=tls and socket_dir is None,
         )
 
     def own_urls(self) -> tuple[str, str]:
@@ -107,7 +115,8 @@ class FormationSettings:
         if self.socket_dir is not None:
             return socket_urls(self.node_name)
         host = f"[{self.publish_host}]" if ":" in self.publish_host else self.publish_host
-        return f"http://{host}:{self.client_port}", f"http://{host}:{self.peer_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.client_port}", f"{scheme}://{host}:{self.peer_port}"
 
 
 def socket_urls(node_name: str) -> tuple[str, str]:
@@ -159,8 +168,14 @@ class ClusterFormation:
         *,
         on_fatal: Callable[[str], None],
         version: Callable[[], int] = lambda: 0,
+        transport_tls: SslConfig | None = None,
+        client_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``transport_tls``/``client_context``: the transport's TLS configuration and client
+        context, which TCP members and this node's client of them use (``settings.tls``)."""
         self.settings = settings
+        self._transport_tls = transport_tls
+        self._client_context = client_context
         self.view = view
         self._peers = peers
         self._on_fatal = on_fatal
@@ -186,7 +201,7 @@ class ClusterFormation:
     def peer_info(self) -> PeerInfo:
         """What this node answers to a peer asking how to reach its member."""
         s = self.settings
-        own = self.member is not None
+        own = self.runs_member
         client, peer = s.own_urls() if own else ("", "")
         return PeerInfo(
             node_name=s.node_name,
@@ -199,11 +214,16 @@ class ClusterFormation:
     def _client_urls_known(self) -> list[str]:
         return list(self.client.endpoints) if self.client is not None else []
 
+    @property
+    def runs_member(self) -> bool:
+        """A master-eligible node runs an etcd member, unless the store is external."""
+        return self.settings.master_eligible and not self.settings.endpoints
+
     async def start(self) -> None:
-        """Start this node's etcd member (a master-eligible node without external endpoints).
-        Quick: the member's readiness (a quorum) is awaited by :meth:`run`."""
+        """What can be refused at startup: settings that cannot form a cluster, no etcd binary.
+        The member itself starts in :meth:`run`, once the other members are known."""
         s = self.settings
-        if s.endpoints or not s.master_eligible:
+        if not self.runs_member:
             return
         if not s.initial_master_nodes and not (s.member_dir / "member").exists():
             raise NodeStartupError.configuration(
@@ -217,6 +237,10 @@ class ClusterFormation:
                 f"[{d.INITIAL_MASTER_NODES}] {list(s.initial_master_nodes)}: Isthmus does not "
                 "add members to a formed etcd cluster yet; name every master-eligible node there"
             )
+        find_binary(s.binary)
+
+    async def _start_member(self) -> EtcdMember:
+        s = self.settings
         initial = await self._initial_cluster()
         client_url, peer_url = s.own_urls()
         listen_client: tuple[str, ...] = (client_url,)
@@ -235,8 +259,21 @@ class ClusterFormation:
             working_dir=s.socket_dir,
             binary=s.binary,
         )
-        self.member = EtcdMember(config, on_exit=self._member_exited)
-        await self.member.start()
+        if s.tls and self._transport_tls is not None:
+            config = replace(
+                config, tls=write_member_tls(self._transport_tls, s.member_dir.parent / "_etcd_tls")
+            )
+        elif s.socket_dir is None:
+            formation_log.warning(
+                "the etcd member listens without TLS on [%s] and [%s] (the transport has no "
+                "TLS): anyone who reaches these ports can change the cluster's coordination "
+                "state",
+                client_url,
+                peer_url,
+            )
+        member = EtcdMember(config, on_exit=self._member_exited)
+        await member.start()
+        return member
 
     async def _initial_cluster(self) -> dict[str, str]:
         """Member name → peer URL of the first election's members."""
@@ -267,13 +304,23 @@ class ClusterFormation:
             self._on_fatal(f"the etcd member of this node exited with status [{code}]")
 
     async def run(self) -> None:
-        """Join: the store, this node's key, the watches, the candidacy. Runs until cancelled."""
+        """Join: the store, this node's key, the watches, the candidacy. Runs until cancelled;
+        a failure it cannot retry stops the node (a node that cannot join is of no use)."""
+        try:
+            await self._join()
+        except (IsthmusError, OSError) as exc:
+            self._on_fatal(f"cluster formation failed: {exc}")
+
+    async def _join(self) -> None:
         s = self.settings
         self._tasks.spawn(self._warn_until_master(), name="master not discovered yet")
-        if self.member is not None:
+        if self.runs_member:
+            self.member = await self._start_member()
             while True:
                 try:
-                    await self.member.wait_ready(timeout=30.0)
+                    await self.member.wait_ready(
+                        timeout=30.0, ssl_context=self._client_context if s.tls else None
+                    )
                     break
                 except NodeStartupError as exc:
                     if not self.member.running:
@@ -282,6 +329,7 @@ class ClusterFormation:
         endpoints = await self._client_endpoints()
         self.client = EtcdClient(
             [self._endpoint(u) for u in endpoints],
+            ssl_context=self._client_context if s.tls else None,
             base_dir=str(s.socket_dir) if s.socket_dir else None,
         )
         self.membership = MembershipView(
@@ -431,12 +479,16 @@ class ClusterFormation:
         self._closing = True
         self._unsubscribe()
         await self._tasks.close()
-        with contextlib.suppress(CoordinationError):
+        # Bounded: when the rest of the cluster is already gone there is no quorum to answer,
+        # and the leases then simply expire.
+        with contextlib.suppress(CoordinationError, TimeoutError):
             if self.election is not None:
-                await self.election.close(resign=True)
-        with contextlib.suppress(CoordinationError):
+                async with asyncio.timeout(LEAVE_TIMEOUT_S):
+                    await self.election.close(resign=True)
+        with contextlib.suppress(CoordinationError, TimeoutError):
             if self.registration is not None:
-                await self.registration.deregister()
+                async with asyncio.timeout(LEAVE_TIMEOUT_S):
+                    await self.registration.deregister()
                 await self.registration.close()
         if self.observer is not None:
             await self.observer.close()
@@ -445,4 +497,6 @@ class ClusterFormation:
         if self.client is not None:
             await self.client.close()
         if self.member is not None:
-            await self.member.stop()
+            # A member that led the etcd cluster may try to hand leadership over before it
+            # exits; with no peers left that would take seconds.
+            await self.member.stop(timeout=MEMBER_STOP_TIMEOUT_S)
