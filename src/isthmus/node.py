@@ -33,6 +33,7 @@ import orjson
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity, nodes_view
+from isthmus.actions.nodes_fanout import nodes_apis
 from isthmus.actions.remote_nodes import (
     register_remote_cluster_server,
     register_transport_nodes,
@@ -241,6 +242,16 @@ class Node:
         stack.push_async_callback(actions.close)
         identity = node_identity(view, s, self.clock(), transport, remote_server)
         cluster_actions = node_cluster_actions(cluster, indices, identity, self.inflight)
+        # The _nodes APIs that ask every node they name (this node answers the others, too).
+        nodes = nodes_apis(
+            s.cluster_name,
+            s.node_name,
+            transport,
+            view,
+            tls,
+            secure,
+            cluster_actions.local_node_stats,
+        )
         follow_remote_settings(remote, cluster_actions)
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
@@ -266,6 +277,7 @@ class Node:
             disk=disk,
             tasks=tasks,
             secure_settings=secure,
+            nodes_apis=nodes,
             tls=tls,
             ccr=ccr,
             ccr_leader=leader,

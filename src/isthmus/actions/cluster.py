@@ -440,11 +440,16 @@ class ClusterActions:
         }
 
     async def nodes_stats(self, filters: str | None = None) -> dict[str, Any]:
-        """``GET /_nodes[/<filter>]/stats``. Only this node's statistics are known here: another
-        node the filter names is left out until nodes answer each other's stats requests."""
+        """This node's ``GET /_nodes[/<filter>]/stats`` (``_cat`` reads it; the REST API asks
+        every named node through ``actions.nodes_fanout``)."""
         s = self.node.settings
         if self.node.node_id not in {n.id for n in self.node.view.nodes.resolve(filters)}:
             return {**nodes_header(s.cluster_name, 0), "nodes": {}}
+        stats = await self.local_node_stats()
+        return {**nodes_header(s.cluster_name, 1), "nodes": {self.node.node_id: stats}}
+
+    async def local_node_stats(self) -> dict[str, Any]:
+        """This node's entry of ``_nodes/stats``."""
         proc = self.process
         indices = await asyncio.to_thread(self.indices_totals)
         with proc.oneshot():
@@ -488,7 +493,7 @@ class ClusterActions:
                 "breakers": self.breakers(),
             }
         )
-        return {**nodes_header(s.cluster_name, 1), "nodes": {self.node.node_id: stats}}
+        return stats
 
 
 ES_VERSION_INDEX = INDEX_VERSION

@@ -35,6 +35,7 @@ from isthmus.security.tls import handshake_timeout
 if TYPE_CHECKING:
     from isthmus.actions.assembly import NodeActions
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
+    from isthmus.actions.nodes_fanout import NodesApis
     from isthmus.ccr.assembly import CcrFollower, CcrLeader
     from isthmus.cluster.disk_monitor import DiskThresholdMonitor
     from isthmus.cluster.service import ClusterService
@@ -71,6 +72,7 @@ class RestComponents:
     disk: DiskThresholdMonitor
     tasks: TaskManager
     secure_settings: SecureSettingsHolder
+    nodes_apis: NodesApis
     tls: NodeTls
     ccr: CcrFollower
     ccr_leader: CcrLeader
@@ -91,6 +93,7 @@ def node_routes(c: RestComponents) -> list[Route]:
             c.tasks,
             c.secure_settings,
             tuple(c.tls.configs),
+            c.nodes_apis,
         ),
         indices_api=IndicesApiDeps(a.indices, c.cluster_actions, c.indices, c.authz),
         documents_api=DocumentsApiDeps(c.cluster, a.documents, c.authz),

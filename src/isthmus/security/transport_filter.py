@@ -28,7 +28,9 @@ from isthmus.wire.names import (
     CLUSTER_STATE_ACTION,
     HAS_PRIVILEGES_ACTION,
     INTERNAL_RESTORE_ACTIONS,
+    NODES_STATS_NODE_ACTION,
     PEER_INFO_ACTION,
+    RELOAD_SECURE_SETTINGS_NODE_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
 )
@@ -40,10 +42,14 @@ SYSTEM_USER = "_system"
 # answered by the transport itself, before any filter), and a CCR follower's restore session and
 # retention leases (ES's system user runs internal:* actions and the three lease actions, which a
 # follower sends "under the system context"; a peer reaches here only with a trusted certificate).
+# The node-level parts of the ``_nodes`` APIs come from the coordinating node of the same cluster,
+# which authorized the REST caller; their handlers answer nodes of this cluster only.
 _SYSTEM_ACTIONS = frozenset(
     {
         CLUSTER_STATE_ACTION,
         PEER_INFO_ACTION,
+        RELOAD_SECURE_SETTINGS_NODE_ACTION,
+        NODES_STATS_NODE_ACTION,
         *INTERNAL_RESTORE_ACTIONS,
         ADD_RETENTION_LEASE_ACTION,
         RENEW_RETENTION_LEASE_ACTION,

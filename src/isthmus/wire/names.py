@@ -46,6 +46,13 @@ REMOTE_CLUSTER_NODES_ACTION: Final = "cluster:internal/remote_cluster/nodes"
 # in the place of ES's internal:discovery/request_peers).
 PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
 
+# --- node-level requests of one cluster (ES's TransportNodesAction: the REST action + "[n]") -----
+
+# What the coordinating node of ``POST _nodes/reload_secure_settings`` asks each node it names.
+RELOAD_SECURE_SETTINGS_NODE_ACTION: Final = "cluster:admin/nodes/reload_secure_settings[n]"
+# What the coordinating node of ``GET _nodes/stats`` asks each node it names.
+NODES_STATS_NODE_ACTION: Final = "cluster:monitor/nodes/stats[n]"
+
 # --- cross-cluster APIs (what a querying cluster asks of a remote one) --------------------------
 
 SEARCH_ACTION: Final = "indices:data/read/search"

@@ -12,14 +12,15 @@ from isthmus.actions.cluster import BUILD_HASH, flat_settings, version_block
 from isthmus.actions.node_info import InfoRequest
 from isthmus.cluster.data_streams import state_section as data_stream_section
 from isthmus.cluster.templates import state_sections as template_sections
-from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.settings.registry import flatten, nest
+from isthmus.settings.values import parse_time
 
 if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
     from isthmus.actions.cross_cluster import CrossClusterActions
+    from isthmus.actions.nodes_fanout import NodesApis
     from isthmus.cluster.service import ClusterService
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.secure_settings import SecureSettingsHolder
@@ -41,6 +42,7 @@ class ClusterApiDeps:
     tasks: TaskManager
     secure_settings: SecureSettingsHolder
     ssl_configs: tuple[SslConfig, ...]
+    nodes_apis: NodesApis
 
 
 # ES's ClusterState.Metric names (unknown ones are ignored, as ES's REST layer ignores them).
@@ -56,6 +58,15 @@ def state_metrics(text: str | None) -> frozenset[str]:
     if "_all" in asked:
         return STATE_METRICS
     return frozenset(asked) & STATE_METRICS
+
+
+def _timeout_s(text: str | None) -> float | None:
+    """A ``timeout`` URL parameter in seconds (None when unset or -1); a malformed one is ES's
+    400."""
+    if text is None:
+        return None
+    value = parse_time(text, "timeout")
+    return None if value.millis < 0 else value.millis / 1000
 
 
 def routes(s: ClusterApiDeps) -> list[Route]:
@@ -99,7 +110,9 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         return s.cluster_actions.nodes_info(flat, request)
 
     async def nodes_stats(req: Request) -> dict[str, Any]:
-        return await s.cluster_actions.nodes_stats(req.path_params.get("node_id"))
+        return await s.nodes_apis.stats.stats(
+            req.path_params.get("node_id"), _timeout_s(req.params.get("timeout"))
+        )
 
     async def state(req: Request) -> dict[str, Any]:
         meta = s.cluster.state
@@ -142,30 +155,14 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         return body
 
     async def reload_secure_settings(req: Request) -> dict[str, Any]:
-        from isthmus.settings.secret import Secret
-
+        # Every node the filter names re-reads its own keystore (actions.nodes_fanout).
         body = json_object(req) or {}
         password = body.get("secure_settings_password")
-        node_out: dict[str, Any] = {"name": s.node.settings.node_name}
-        # ES's node filters; only this node's keystore is reloaded here (no fan-out yet).
-        named = s.node.view.nodes.resolve(req.path_params.get("node_id"))
-        if s.node.node_id not in {n.id for n in named}:
-            return {
-                "_nodes": {"total": 0, "successful": 0, "failed": 0},
-                "cluster_name": s.node.settings.cluster_name,
-                "nodes": {},
-            }
-        holder = s.secure_settings
-        try:
-            if holder is not None:
-                await holder.reload(Secret(password) if isinstance(password, str) else None)
-        except IsthmusError as exc:
-            node_out["reload_exception"] = {"type": exc.es_type, "reason": exc.reason}
-        return {
-            "_nodes": {"total": 1, "successful": 1, "failed": 0},
-            "cluster_name": s.node.settings.cluster_name,
-            "nodes": {s.node.node_id: node_out},
-        }
+        return await s.nodes_apis.reload.reload(
+            req.path_params.get("node_id"),
+            password if isinstance(password, str) else None,
+            _timeout_s(req.params.get("timeout")),
+        )
 
     async def ssl_certificates(req: Request) -> list[dict[str, Any]]:
         from isthmus.security.tls import describe_certificates

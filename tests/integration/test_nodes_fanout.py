@@ -1,0 +1,168 @@
+"""``POST _nodes/reload_secure_settings`` and ``GET _nodes/stats`` ask every node they name
+(issue 20): a three-node cluster with transport TLS and security, each node with its own
+password-protected keystore (keystores are per node, as in ES); node-3's password differs.
+
+One cluster serves the module (etcd on unix sockets, lease TTL 2 s).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import BadRequestError, Elasticsearch
+
+from isthmus.lab.topology import KDF_ITERATIONS
+from isthmus.security.certs import (
+    encode_pem_certificates,
+    encode_pem_key,
+    generate_ca,
+    issue_certificate,
+)
+from isthmus.security.keystore import save_keystore
+from isthmus.security.keystore_format import new_keystore
+from isthmus.settings.secret import Secret
+from isthmus.testing.cluster import NodeCluster
+from isthmus.testing.process import start_side_by_side
+
+ELASTIC_PW = "fanout-elastic-pw"
+SHARED_PW = "fanout-keystore-a"
+ODD_PW = "fanout-keystore-b"  # node-3's keystore
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
+    folder = tmp_path_factory.mktemp("fanout")
+    ca = generate_ca("CN=fanout-ca")
+    certs = folder / "certs"
+    certs.mkdir()
+    node_cert = issue_certificate(
+        "CN=fanout-node", issuer=ca, dns_names=["localhost"], ip_addresses=["127.0.0.1"]
+    )
+    (certs / "node.crt").write_bytes(encode_pem_certificates(node_cert.certificate))
+    (certs / "node.key").write_bytes(encode_pem_key(node_cert.key))
+    (certs / "ca.crt").write_bytes(encode_pem_certificates(ca.certificate))
+    c = NodeCluster(
+        folder,
+        3,
+        cluster_name="fanout",
+        settings={
+            "xpack.security.enabled": True,
+            "xpack.security.transport.ssl.enabled": True,
+            "xpack.security.transport.ssl.key": str(certs / "node.key"),
+            "xpack.security.transport.ssl.certificate": str(certs / "node.crt"),
+            "xpack.security.transport.ssl.certificate_authorities": [str(certs / "ca.crt")],
+        },
+    )
+    for name in c.names:
+        node = c[name]
+        password = ODD_PW if name == "node-3" else SHARED_PW
+        contents = new_keystore().with_string("bootstrap.password", ELASTIC_PW)
+        node.config_dir.mkdir(parents=True, exist_ok=True)
+        save_keystore(node.config_dir, contents, Secret(password), iterations=KDF_ITERATIONS)
+        passphrase = folder / f"{name}.passphrase"
+        passphrase.write_text(password + "\n")
+        node.env["ISTHMUS_KEYSTORE_PASSPHRASE_FILE"] = str(passphrase)
+    # NodeCluster.start waits with anonymous requests; security is on here.
+    start_side_by_side(*c.nodes.values(), timeout=30)
+    wait_formed(c)
+    yield c
+    c.stop()
+
+
+def wait_formed(c: NodeCluster, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = [client(c, name).cat.nodes(format="json", h="name,master") for name in c.names]
+        masters = {r["name"] for rows in last for r in rows if r["master"] == "*"}
+        if all(len(rows) == len(c.names) for rows in last) and len(masters) == 1:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the cluster did not form: {last}")
+
+
+def client(c: NodeCluster, name: str) -> Elasticsearch:
+    return Elasticsearch(c[name].url, basic_auth=("elastic", ELASTIC_PW), request_timeout=20)
+
+
+def ids(c: NodeCluster) -> dict[str, str]:
+    info = client(c, "node-1").nodes.info()["nodes"]
+    return {n["name"]: node_id for node_id, n in info.items()}
+
+
+def test_reload_reaches_every_node_and_names_the_one_whose_password_differs(
+    cluster: NodeCluster, record_secret: Callable[[str], None]
+) -> None:
+    for secret in (ELASTIC_PW, SHARED_PW, ODD_PW):
+        record_secret(secret)  # the suite's final scan fails if a log line holds one
+    by_name = ids(cluster)
+    body: Any = client(cluster, "node-1").nodes.reload_secure_settings(
+        secure_settings_password=SHARED_PW
+    )
+    assert body["_nodes"] == {"total": 3, "successful": 3, "failed": 0}
+    assert body["cluster_name"] == "fanout"
+    assert set(body["nodes"]) == set(by_name.values())
+    assert body["nodes"][by_name["node-3"]] == {
+        "name": "node-3",
+        "reload_exception": {
+            "type": "security_exception",
+            "reason": "Provided keystore password was incorrect",
+        },
+    }
+    for name in ("node-1", "node-2"):
+        assert body["nodes"][by_name[name]] == {"name": name}
+    # node-3's own password, to node-3 only (ES's node filter), asked of another node.
+    only = client(cluster, "node-2").nodes.reload_secure_settings(
+        node_id="node-3", secure_settings_password=ODD_PW
+    )
+    assert only["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    assert only["nodes"] == {by_name["node-3"]: {"name": "node-3"}}
+    for name in cluster.names:
+        assert SHARED_PW not in cluster[name].log_text()
+        assert ODD_PW not in cluster[name].log_text()
+
+
+def test_stats_come_from_every_node(cluster: NodeCluster) -> None:
+    by_name = ids(cluster)
+    stats: Any = client(cluster, "node-2").nodes.stats()
+    assert stats["_nodes"] == {"total": 3, "successful": 3, "failed": 0}
+    assert {n["name"] for n in stats["nodes"].values()} == set(cluster.names)
+    # Each node measured itself: three different processes.
+    pids = {n["process"]["mem"]["resident_in_bytes"] for n in stats["nodes"].values()}
+    assert len(pids) >= 2
+    one = client(cluster, "node-1").nodes.stats(node_id="node-3")
+    assert list(one["nodes"]) == [by_name["node-3"]]
+    assert one["nodes"][by_name["node-3"]]["name"] == "node-3"
+
+
+def test_a_node_that_does_not_answer_is_a_failure(cluster: NodeCluster) -> None:
+    by_name = ids(cluster)
+    frozen = cluster["node-2"]
+    assert frozen.proc is not None
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        # Still a member (its lease outlives the request): asked, and silent until the timeout.
+        body: Any = client(cluster, "node-1").nodes.reload_secure_settings(
+            node_id="node-1,node-2", timeout="700ms"
+        )
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    assert body["_nodes"]["total"] == 2
+    assert body["_nodes"]["successful"] == 1
+    assert body["_nodes"]["failed"] == 1
+    (failure,) = body["_nodes"]["failures"]
+    assert failure["type"] == "failed_node_exception"
+    assert failure["reason"] == f"Failed node [{by_name['node-2']}]"
+    assert failure["node_id"] == by_name["node-2"]
+    assert list(body["nodes"]) == [by_name["node-1"]]
+
+
+def test_a_malformed_timeout_is_refused(cluster: NodeCluster) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        client(cluster, "node-1").nodes.reload_secure_settings(timeout="soon")
+    assert caught.value.status_code == 400
+    assert "failed to parse setting [timeout] with value [soon]" in str(caught.value.body)
