@@ -73,7 +73,12 @@ async def run_doctor(
     from isthmus.cli.doctor import log_results
     from isthmus.cli.doctor_probes import keep_failing, probe_all
     from isthmus.doctor.bundle import Bundle
-    from isthmus.doctor.collect import ClusterAccess, collect_alias_calls, collect_local
+    from isthmus.doctor.collect import (
+        ClusterAccess,
+        collect_alias_calls,
+        collect_local,
+        read_config,
+    )
     from isthmus.doctor.engine import diagnose
     from isthmus.doctor.evidence import SideEvidence
 
@@ -84,9 +89,15 @@ async def run_doctor(
         transport=httpx.ASGITransport(app=app),
     )
     aliases = (alias,)
-    configs = (config_dir,) if config_dir is not None else ()
-    local = await collect_local(access, aliases, index, configs, alias_calls=False)
-    logs = {"local": log_tail(logs_dir)} if logs_dir is not None else {}
+    # Files are read in a thread, never on the node's event loop: reading the keystore's entry
+    # names decrypts it (its key derivation takes a tenth of a second), logs can be megabytes.
+    local, configs, tails = await asyncio.gather(
+        collect_local(access, aliases, index, alias_calls=False),
+        asyncio.to_thread(lambda: (read_config(config_dir),) if config_dir is not None else ()),
+        asyncio.to_thread(lambda: log_tail(logs_dir) if logs_dir is not None else None),
+    )
+    local = SideEvidence(local.url, local.calls, configs)
+    logs = {"local": tails} if tails is not None else {}
     general = Bundle(datetime.now(UTC), index, aliases, local, None, logs)
     calls, probes = await asyncio.gather(
         collect_alias_calls(access, aliases, index, local.version),
@@ -100,13 +111,14 @@ async def run_doctor(
         level.append("local_files")
     if any(kept.values()):
         level.append("probe")
+    logged = await asyncio.to_thread(log_results, bundle, alias, since)
     return diagnose(
         local,
         None,
         aliases=aliases,
         index=index,
         now=datetime.now(UTC),
-        extra={alias: [list(kept.get(alias, ())), log_results(bundle, alias, since)]},
+        extra={alias: [list(kept.get(alias, ())), logged]},
         evidence_level=level,
         since=since,
     )
