@@ -323,6 +323,8 @@ class Node:
             )
             await self._stop.wait()
             log.info("stopping ...")
+            if formation is not None:
+                await formation.leave()
             server.should_exit = True
             await serving
             for task in loops:

@@ -473,6 +473,18 @@ class ClusterFormation:
 
     # --- shutdown ------------------------------------------------------------------------------
 
+    async def leave(self) -> None:
+        """The first step of stopping: give mastership up and take this node's key away now,
+        so the others elect a successor and see this node leave while it is still closing its
+        other parts."""
+        self._closing = True
+        with contextlib.suppress(CoordinationError, TimeoutError):
+            async with asyncio.timeout(LEAVE_TIMEOUT_S):
+                if self.election is not None and self.election.is_master:
+                    await self.election.resign()
+                if self.registration is not None and self.registration.registered:
+                    await self.registration.deregister()
+
     async def close(self) -> None:
         """Leave gracefully: give up mastership (a successor is elected at once), remove this
         node's key, stop watching, stop the member."""
