@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from isthmus.cluster.nodes import NodesView
-from isthmus.discovery.formation import ClusterFormation, FormationSettings
+from isthmus.discovery.formation import ClusterFormation
+from isthmus.discovery.formation_settings import FormationSettings
 from isthmus.discovery.peers import PeerLocator, peer_info_handler
 from isthmus.remote.connector import Connector
 from isthmus.security.authz import Subject
