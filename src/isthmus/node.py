@@ -94,6 +94,7 @@ class Node:
         self.clock = clock
         self.keystore_password = keystore_password  # typed at the start prompt, if any
         self._stop = asyncio.Event()
+        self._fatal_reason: str | None = None  # why the node stopped itself, if it did
         # ES's in_flight_requests breaker: one per node, shared by every listener.
         limits = TransportLimits.from_settings(settings.raw)
         self.inflight = InFlightBreaker(limits.inflight_limit, limits.inflight_overhead)
@@ -116,6 +117,8 @@ class Node:
                 # Logged before the components close, so the reason precedes "closed".
                 bootstrap_log.error("%s", exc)
                 raise
+        if self._fatal_reason is not None:  # logged when it happened; the exit status says it
+            raise NodeStartupError(self._fatal_reason)
 
     async def _run(self, stack: contextlib.AsyncExitStack, started: float) -> None:
         """Build and start everything (each close pushed on ``stack``), serve until stopped."""
@@ -333,6 +336,7 @@ class Node:
     def _fatal(self, reason: str) -> None:
         """A part the node cannot run without has failed: log it and stop."""
         log.error("stopping: %s", reason)
+        self._fatal_reason = self._fatal_reason or reason
         self.request_stop()
 
     def _handle_signals(self) -> None:

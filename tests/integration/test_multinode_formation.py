@@ -8,6 +8,8 @@ and kill nodes. Lease TTL 2 s, etcd on unix sockets (isthmus.testing.cluster).
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +146,16 @@ def test_a_killed_master_is_replaced_within_the_lease_ttl(cluster: NodeCluster) 
     assert took < 2 + 2.5, took
     log = cluster["node-4"].log_text()
     assert f"removed {{{{{master}}}" in log
+
+
+def test_a_node_whose_etcd_member_dies_stops_and_says_why(cluster: NodeCluster) -> None:
+    name = next(n for n in cluster.names[:3] if cluster[n].proc is not None)
+    node = cluster[name]
+    assert node.proc is not None
+    children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text().split()
+    (member,) = [int(c) for c in children]
+    os.kill(member, signal.SIGKILL)
+    assert node.proc.wait(15) == 1  # a node that stopped itself exits non-zero
+    log = node.log_text()
+    assert "[ERROR]" in log and "the etcd member of this node exited with status" in log
+    assert "etcd.log" in log

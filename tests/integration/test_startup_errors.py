@@ -187,3 +187,25 @@ def test_ports_file_goes_only_after_the_data_path_is_released(tmp_path: Path) ->
     asyncio.run(run_then_stop())
     assert lock_free == [True]
     assert not (tmp_path / "ports.json").exists()
+
+
+# --- clusters of several nodes (issue 20) ----------------------------------------------------
+
+
+def test_a_master_eligible_node_outside_the_initial_master_nodes(tmp_path: Path) -> None:
+    rc, err, log = start(
+        tmp_path,
+        {"cluster.initial_master_nodes": ["other-1", "other-2"], "discovery.type": "multi-node"},
+    )
+    assert_one_line(rc, err, log, 78, "this master-eligible node [n1] is not named in")
+
+
+def test_a_multi_node_cluster_without_its_etcd_binary(tmp_path: Path) -> None:
+    rc, err, log = start(
+        tmp_path,
+        {
+            "cluster.initial_master_nodes": ["n1"],
+            "isthmus.coordination.etcd.binary": str(tmp_path / "no-etcd"),
+        },
+    )
+    assert_one_line(rc, err, log, 78, "does not exist or is not executable; install it with")
