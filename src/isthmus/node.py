@@ -47,6 +47,7 @@ from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
 from isthmus.discovery.assembly import node_formation
+from isthmus.discovery.cluster_wide import cluster_wide_state
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
 from isthmus.http.assembly import ExtraRoutes, RestComponents, node_http_server
@@ -256,6 +257,12 @@ class Node:
             cluster_actions.local_node_stats,
         )
         follow_remote_settings(remote, cluster_actions)
+        # A multi-node cluster shares its security state and cluster settings through etcd.
+        shared = (
+            cluster_wide_state(formation, cluster_actions, security.store if security else None)
+            if formation is not None
+            else []
+        )
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
         probes = health_probes_for(remote, cluster_actions)
@@ -310,6 +317,8 @@ class Node:
             ]
             if formation is not None:
                 loops.append(group.create_task(formation.run(), name="cluster formation"))
+                for replicated in shared:
+                    loops.append(group.create_task(replicated, name="cluster-wide state"))
             if tls.holders and s.get("resource.reload.enabled"):
                 every = s.get("resource.reload.interval.high").seconds
                 loops.append(group.create_task(watch_certificates(tls.holders, every)))

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -32,6 +32,9 @@ from isthmus.settings.catalog import all_settings, find
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.registry import Scope, flatten, nest
 from isthmus.settings.values import parse_flag
+
+if TYPE_CHECKING:  # the etcd client loads only in a cluster of several nodes
+    from isthmus.cluster.settings_replication import SettingsReplication
 
 SettingsConsumer = Callable[[str, Any], None]
 BUILD_DATE = "2026-11-27T00:00:00.000Z"
@@ -159,6 +162,8 @@ class ClusterActions:
             ]
         ] = []
         self.process = psutil.Process(os.getpid())
+        # A cluster of several nodes: settings updates go through etcd (cluster layer).
+        self.replication: SettingsReplication | None = None
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -265,8 +270,28 @@ class ClusterActions:
                     )
             return new_state
 
-        old = self.cluster.state
-        new = await self.cluster.submit("cluster-update-settings", change)
+        if self.replication is not None:
+            # A cluster of several nodes: computed on the cluster's layers in etcd, answered
+            # once every node applied them (apply_cluster_layers, from each node's watch).
+            def change_layers(
+                p: dict[str, Any], t: dict[str, Any]
+            ) -> tuple[dict[str, Any], dict[str, Any]]:
+                layers = change(replace(self.cluster.state, persistent=p, transient=t))
+                return layers.persistent, layers.transient
+
+            acknowledged = await self.replication.update(change_layers)
+        else:
+            old = self.cluster.state
+            new = await self.cluster.submit("cluster-update-settings", change)
+            await self._settings_changed(old, new)
+            acknowledged = True
+        return {
+            "acknowledged": acknowledged,
+            "persistent": nest({k: v for k, v in persistent.items() if v is not None}),
+            "transient": nest({k: v for k, v in transient.items() if v is not None}),
+        }
+
+    async def _settings_changed(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         old_eff = {**old.persistent, **old.transient}
         new_eff = {**new.persistent, **new.transient}
         changed = [k for k in set(old_eff) | set(new_eff) if old_eff.get(k) != new_eff.get(k)]
@@ -276,11 +301,20 @@ class ClusterActions:
             if any(key.startswith(prefix) for key in changed):
                 # Shielded: a client that gives up must not interrupt connections half-rebuilt.
                 await asyncio.shield(apply(self.effective(new)))
-        return {
-            "acknowledged": True,
-            "persistent": nest({k: v for k, v in persistent.items() if v is not None}),
-            "transient": nest({k: v for k, v in transient.items() if v is not None}),
-        }
+
+    async def apply_cluster_layers(
+        self, persistent: dict[str, Any], transient: dict[str, Any]
+    ) -> None:
+        """The cluster's settings layers (a multi-node cluster's etcd) become this node's."""
+        old = self.cluster.state
+
+        def change(state: ClusterMetadata) -> ClusterMetadata:
+            if state.persistent == persistent and state.transient == transient:
+                return state
+            return replace(state, persistent=dict(persistent), transient=dict(transient))
+
+        new = await self.cluster.submit("cluster-settings-applied", change)
+        await self._settings_changed(old, new)
 
     def get_settings(self, params: Mapping[str, str]) -> dict[str, Any]:
         flat = flat_settings(params)

@@ -100,6 +100,7 @@ class ClusterFormation:
         self._master: MasterInfo | None = None
         self._tasks = TaskSet(f"cluster formation [{settings.node_name}]", formation_log)
         self._registered = asyncio.Event()
+        self._client_ready = asyncio.Event()
         self._closing = False
         self._unsubscribe = view.subscribe(self.view_changed)
 
@@ -242,6 +243,7 @@ class ClusterFormation:
             ssl_context=self._client_context if s.tls else None,
             base_dir=str(s.socket_dir) if s.socket_dir else None,
         )
+        self._client_ready.set()
         self.membership = MembershipView(
             self.client,
             self.keys,
@@ -279,6 +281,13 @@ class ClusterFormation:
             )
             await self._retrying("watch the master", self.observer.start)
         await asyncio.Event().wait()
+
+    async def joined_store(self) -> EtcdClient:
+        """This node's client of the store, once it has one (what replicates cluster-wide state
+        waits for it)."""
+        await self._client_ready.wait()
+        assert self.client is not None
+        return self.client
 
     def _endpoint(self, url: str) -> str:
         # Socket paths found in the folder are absolute: the client reads them as unix URLs.

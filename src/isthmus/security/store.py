@@ -3,6 +3,11 @@
 ES keeps these in its replicated ``.security`` index; here they are a node-local SQLite file
 written with ``synchronous=FULL`` (an acknowledged user or key survives a crash). Values are JSON
 documents; password and key hashes live inside them and never leave this layer unredacted.
+
+In a cluster of several nodes the file is this node's read copy of the cluster's security state:
+a :class:`WriteListener` (:mod:`isthmus.security.replication`) hears every write made through
+:meth:`SecurityStore.put` and :meth:`SecurityStore.delete`, and writes the cluster's changes back
+with :meth:`SecurityStore.apply` (which it does not hear).
 """
 
 from __future__ import annotations
@@ -11,19 +16,27 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from isthmus.storage import storage_error
 
-_TABLES = ("users", "roles", "api_keys")
+TABLES = ("users", "roles", "api_keys")
 
 
 # SQLite's primary result codes for "no room" and "the OS refused the I/O".
 _SQLITE_IOERR = 10
 _SQLITE_FULL = 13
 log = logging.getLogger("isthmus.security.store")
+
+
+class WriteListener(Protocol):
+    def written(self, table: str, key: str, value: bytes | None) -> None:
+        """A document was put (``value``: its JSON) or deleted (None) on this node."""
+
+    async def committed(self) -> None:
+        """Return once every write heard so far is the cluster's (raise when it is not)."""
 
 
 class SecurityStore:
@@ -37,6 +50,7 @@ class SecurityStore:
         self._lock = threading.Lock()
         self.path = state_dir / "security.sqlite"
         self.exclusive = False
+        self.listener: WriteListener | None = None  # set in a cluster of several nodes
         try:
             self._db = self._open(exclusive=False)
         except sqlite3.OperationalError as exc:
@@ -58,7 +72,7 @@ class SecurityStore:
                 db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            for table in _TABLES:
+            for table in TABLES:
                 db.execute(f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY, v BLOB)")
         except BaseException:
             db.close()
@@ -87,17 +101,60 @@ class SecurityStore:
 
     def put(self, table: str, key: str, value: dict[str, Any]) -> bool:
         """Insert or replace; returns True when the key was new."""
+        raw = orjson.dumps(value)
         with self._lock:
             existed = self._db.execute(f"SELECT 1 FROM {table} WHERE k=?", (key,)).fetchone()
-            self._write(
-                f"INSERT OR REPLACE INTO {table}(k, v) VALUES(?, ?)", (key, orjson.dumps(value))
-            )
+            self._write(f"INSERT OR REPLACE INTO {table}(k, v) VALUES(?, ?)", (key, raw))
+        if self.listener is not None:
+            self.listener.written(table, key, raw)
         return existed is None
 
     def delete(self, table: str, key: str) -> bool:
         with self._lock:
             cur = self._write(f"DELETE FROM {table} WHERE k=?", (key,))
+        if self.listener is not None and cur.rowcount > 0:
+            self.listener.written(table, key, None)
         return cur.rowcount > 0
+
+    async def committed(self) -> None:
+        """Return once every write so far is the cluster's (at once on a node of its own)."""
+        if self.listener is not None:
+            await self.listener.committed()
+
+    def apply(self, table: str, key: str, value: bytes | None) -> None:
+        """Write the cluster's version of one document (None: it is gone), unheard."""
+        with self._lock:
+            if value is None:
+                self._write(f"DELETE FROM {table} WHERE k=?", (key,))
+            else:
+                self._write(f"INSERT OR REPLACE INTO {table}(k, v) VALUES(?, ?)", (key, value))
+
+    def replace_all(self, docs: dict[str, dict[str, bytes]]) -> dict[str, int]:
+        """Make the store hold exactly ``docs`` (table → key → JSON), in one transaction, unheard;
+        returns how many documents of each table were dropped."""
+        dropped: dict[str, int] = {}
+        with self._lock:
+            self._write("BEGIN IMMEDIATE", ())
+            try:
+                for table in TABLES:
+                    wanted = docs.get(table, {})
+                    keys = [k for (k,) in self._db.execute(f"SELECT k FROM {table}").fetchall()]
+                    gone = [k for k in keys if k not in wanted]
+                    for k in gone:
+                        self._write(f"DELETE FROM {table} WHERE k=?", (k,))
+                    for k, v in wanted.items():
+                        self._write(f"INSERT OR REPLACE INTO {table}(k, v) VALUES(?, ?)", (k, v))
+                    dropped[table] = len(gone)
+                self._write("COMMIT", ())
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return dropped
+
+    def all_raw(self, table: str) -> dict[str, bytes]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT k, v FROM {table} ORDER BY k").fetchall()
+        return {k: bytes(v) for k, v in rows}
 
     def all(self, table: str) -> dict[str, dict[str, Any]]:
         with self._lock:

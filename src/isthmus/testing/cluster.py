@@ -8,6 +8,7 @@ election 250 ms): the cluster forms in about a second.
 
 from __future__ import annotations
 
+import base64
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -35,8 +36,11 @@ class NodeCluster:
         roles: Mapping[str, list[str]] | None = None,
         attributes: Mapping[str, Mapping[str, str]] | None = None,
         lease_ttl: str = "2s",
+        auth: tuple[str, str] | None = None,
     ) -> None:
+        """``auth``: the user and password the cluster's own checks log in with (security on)."""
         self.folder = folder
+        self.auth = auth
         self.cluster_name = cluster_name
         self.names = [f"{prefix}-{i}" for i in range(1, size + 1)]
         roles = dict(roles or {})
@@ -75,10 +79,13 @@ class NodeCluster:
 
     def cat_nodes(self, node: NodeProcess) -> list[dict[str, Any]]:
         assert node.http_address is not None
-        with urllib.request.urlopen(
-            f"http://{node.http_address}/_cat/nodes?format=json&h=name,master,node.role",
-            timeout=5,
-        ) as resp:
+        request = urllib.request.Request(
+            f"http://{node.http_address}/_cat/nodes?format=json&h=name,master,node.role"
+        )
+        if self.auth is not None:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=5) as resp:
             rows: list[dict[str, Any]] = orjson.loads(resp.read())
         return rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
@@ -13,7 +14,7 @@ from isthmus.errors import (
     SecurityError,
 )
 from isthmus.http.handlers.common import bool_param, json_object
-from isthmus.http.router import Request, Response, Route, route
+from isthmus.http.router import Handler, Request, Response, Route, route
 from isthmus.security import cross_cluster_keys as ccx
 from isthmus.security.api_key_scope import grants_any_privilege, may_reach_keys, visible_records
 from isthmus.security.authz import Authorizer, Subject
@@ -415,6 +416,16 @@ def routes(security: SecurityService | None) -> list[Route]:
             "application": {},
         }
 
+    def committed(handler: Handler) -> Handler:
+        # A change is answered once it is the cluster's (a multi-node cluster's etcd has it and
+        # every node applied it): what this node answered, every node then enforces.
+        async def run(req: Request) -> Any:
+            out = await handler(req)
+            await sec.store.committed()
+            return out
+
+        return run
+
     key_params = (
         "id",
         "name",
@@ -425,7 +436,7 @@ def routes(security: SecurityService | None) -> list[Route]:
         "with_limited_by",
         "with_profile_uid",
     )
-    return [
+    listed = [
         route("GET", "/_security/_authenticate", authenticate, action=f"{_SEC}/user/authenticate"),
         route(
             ("PUT", "POST"),
@@ -554,6 +565,10 @@ def routes(security: SecurityService | None) -> list[Route]:
             has_privileges,
             action=f"{_SEC}/user/has_privileges",
         ),
+    ]
+    return [
+        r if r.methods <= {"GET", "HEAD"} else dataclasses.replace(r, handler=committed(r.handler))
+        for r in listed
     ]
 
 
