@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -287,6 +288,79 @@ def test_followers_view_shows_lag_and_pauses_and_resumes(
     browser.wait(lambda: browser.attr(row, "data-status") == "active", why="resumed")
 
 
+def test_the_wizard_creates_the_key_stores_it_reloads_and_saves(
+    lab: Lab, browser: Browser, record_secret: Callable[[str], None]
+) -> None:
+    """The API-key model from nothing: no key on the remote, no credential in the local
+    keystore, no alias. The wizard checks the address (the key untested), then the node creates
+    a key on the remote with the access typed in the page (a wrong password first: the remote's
+    refusal in its own words), stores it in its keystore without showing it, reloads, checks
+    again with the stored key, and saving turns the alias green; the row then knows the key's
+    expiry (the console created it)."""
+    assert lab.remote is not None and lab.local is not None
+    prefix = f"cluster.remote.{ALIAS}"
+    unset = {f"{prefix}.{k}": None for k in ("mode", "proxy_address", "skip_unavailable")}
+    _call(lab.local_url, "PUT", "/_cluster/settings", {"persistent": unset})
+    lab.set_credential(None)
+    keys = _call(lab.remote_url, "GET", "/_security/api_key")["api_keys"]
+    ids = [k["id"] for k in keys if not k.get("invalidated")]
+    _call(lab.remote_url, "DELETE", "/_security/api_key", {"ids": ids})
+    browser.sign_in("elastic", ELASTIC_PASSWORD)
+    browser.open(f"{console_url(lab)}#wizard")
+    browser.fill("#wizard-alias", ALIAS)
+    browser.fill("#wizard-addresses", lab.remote_cluster_address())
+    browser.click("#wizard-check")
+    browser.wait(lambda: browser.attr("#probe", "data-ok") == "true", why="the address")
+    assert browser.js("return document.getElementById('wizard-key').hidden") is False
+    browser.fill("#key-url", lab.remote.url)
+    browser.fill("#key-user", "elastic")
+    browser.fill("#key-password", "not-" + ELASTIC_PASSWORD)
+    browser.fill("#key-search", "logs, logs-*")
+    browser.fill("#key-expiration", "30d")
+    browser.click("#wizard-key-create")
+    refused = 'li[data-step="create_key"][data-ok="false"]'
+    browser.wait(lambda: browser.text(refused), why="the remote's refusal")
+    assert "security_exception" in browser.text(refused), browser.text(refused)
+    assert "unable to authenticate user [elastic]" in browser.text(refused)
+    browser.fill("#key-password", ELASTIC_PASSWORD)
+    browser.click("#wizard-key-create")
+    done = 'li[data-step="probe"]'
+    browser.wait(lambda: browser.attr(done, "data-ok") == "true", timeout=20, why="checked again")
+    for step in ("create_key", "store", "reload"):
+        assert browser.attr(f'li[data-step="{step}"]', "data-ok") == "true", step
+    assert browser.attr('.probed li[data-stage="authentication"]', "data-outcome") == "passed"
+    shot(browser, "wizard-key-created")
+    # The key went to the keystore only: the test reads it there (for the secret scan).
+    from isthmus.security.keystore import load_keystore
+
+    stored = load_keystore(lab.local.config_dir, None).get(f"{prefix}.credentials")
+    assert stored is not None
+    record_secret(stored.reveal())
+    lab.credential = stored.reveal()
+    (key,) = [
+        k
+        for k in _call(lab.remote_url, "GET", "/_security/api_key")["api_keys"]
+        if not k.get("invalidated")
+    ]
+    assert key["name"] == f"{ALIAS}-console" and key["type"] == "cross_cluster"
+    assert base64.b64decode(stored.reveal()).decode().startswith(f"{key['id']}:")
+    assert browser.js("return document.getElementById('wizard-save').disabled") is False
+    browser.click("#wizard-save")
+    cell = f'#remotes tr[data-alias="{ALIAS}"] .credential'
+    browser.wait(
+        lambda: (
+            row_status(browser) == "green" and browser.attr(cell, "data-expiry-known") == "true"
+        ),
+        timeout=15,
+        why="the new alias green, its key's expiry known",
+    )
+    days = (int(key["expiration"]) / 1000 - time.time()) / 86400
+    assert 29.9 < days <= 30 and "key expires" in browser.text(cell)
+    # The key's access is what the page asked for: a search through the alias works.
+    hits = _call(lab.local_url, "GET", f"/{ALIAS}:logs/_search")["hits"]["total"]["value"]
+    assert hits == 3
+
+
 def _get(url: str, path: str, auth: tuple[str, str] | None) -> tuple[int, bytes]:
     request = urllib.request.Request(url + path)
     if auth is not None:
@@ -314,6 +388,22 @@ def test_console_is_behind_authentication_and_authorization(lab: Lab) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+    # Creating a key and writing this node's keystore: manage_security; manage is not enough.
+    _call(lab.local_url, "PUT", "/_security/role/console-manage", {"cluster": ["manage"]})
+    user = {"password": USER_PASSWORD, "roles": ["console-manage"]}
+    _call(lab.local_url, "PUT", "/_security/user/console-admin", user)
+    for name in (USER, "console-admin"):
+        request = urllib.request.Request(
+            url + "/_isthmus/console/api/remote_key", data=b"{}", method="POST"
+        )
+        token = base64.b64encode(f"{name}:{USER_PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        request.add_header("Content-Type", "application/json")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        body = orjson.loads(refused.value.read())
+        assert refused.value.code == 403, (name, body)
+        assert "cluster:admin/xpack/security/isthmus/console/remote_key" in body["error"]["reason"]
 
 
 def _ask(lab: Lab, method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
@@ -400,11 +490,13 @@ def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> Non
         USER_PASSWORD,
         str(lab.credential),
         str(lab.key["api_key"]),
+        "not-" + ELASTIC_PASSWORD,  # the wizard's wrong remote password
         base64.b64encode(f"elastic:{ELASTIC_PASSWORD}".encode()).decode(),
     }
     urls = [u for u, *_ in seen]
     assert any("/api/remotes" in u for u in urls) and any("/api/probe" in u for u in urls)
     assert any("/api/diagnose/" in u for u in urls)
+    assert any("/api/remote_key" in u for u in urls)
     bodies = [body for url, _s, _h, body in seen if url.endswith("/api/remotes")]
     assert bodies and all('"as_of"' in b for b in bodies)  # the bodies were read, not skipped
     for url, _status, headers, body in seen:

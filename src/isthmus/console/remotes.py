@@ -11,6 +11,7 @@ Cost: a few dictionary walks per alias per poll, and only while a page polls.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus.console.words import cause_words, stage_words
@@ -20,13 +21,20 @@ if TYPE_CHECKING:
     from isthmus.remote.cluster import RemoteClusterConnection
 
 
-def remotes_view(deps: HealthApiDeps) -> dict[str, Any]:
-    """The remote clusters view: every alias's row, with the time it describes."""
+def remotes_view(
+    deps: HealthApiDeps, key_expiry: Callable[[str], Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The remote clusters view: every alias's row, with the time it describes. ``key_expiry``:
+    an API-key alias's credential expiry when the console knows it (the key it created is
+    still the keystore's; :mod:`isthmus.console.key_records`)."""
     health = remote_health(deps)
     rows = []
     for alias, entry in health["remotes"].items():
         connection = deps.remote.get(alias)
-        rows.append(row(alias, entry, connection))
+        line = row(alias, entry, connection)
+        if key_expiry is not None and line["security_model"] == "api_key":
+            line["credentials"] = {**line["credentials"], **key_expiry(alias)}
+        rows.append(line)
     return {
         "as_of": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "cluster_name": health["cluster_name"],

@@ -5,7 +5,10 @@ reading the console and its remote rows is ``monitor`` (as ``_remote/info`` and 
 health API), diagnosing runs the doctor as the caller (every call it makes is authorized again
 as that caller; the effective privileges likewise, or as a user the caller may run as), and
 probing an address from the node (the wizard) opens connections to a host
-the caller names, so it takes ``manage``. The action names are REST-only names: they live here
+the caller names, so it takes ``manage``; creating a key on a remote and writing it into this
+node's keystore (the wizard's credential step) changes the node's secrets, which ES has no API
+for: it takes ``manage_security`` (or ``all``), its action being a security action, which
+``manage`` excludes. The action names are REST-only names: they live here
 with their routes (``isthmus.wire.names`` holds only names that cross a transport connection).
 
 Static files are package data read once at first request; every answer carries a
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 CONSOLE_ACTION = "cluster:monitor/isthmus/console"
 DIAGNOSE_ACTION = "cluster:monitor/isthmus/console/diagnose"
 PROBE_ACTION = "cluster:admin/isthmus/console/probe"
+REMOTE_KEY_ACTION = "cluster:admin/xpack/security/isthmus/console/remote_key"
 PREFIX = "/_isthmus/console"
 
 ASSETS = {
@@ -136,7 +140,15 @@ def routes(s: ConsoleDeps) -> list[Route]:
         return Response(200, asset(name), content_type=ASSETS[name], headers=dict(SECURITY_HEADERS))
 
     async def remotes(req: Request) -> Response:
-        return _json(remotes_view(s.health))
+        from isthmus.console.key_records import credential_expiry, read_records
+        from isthmus.console.privileges import key_id_of
+
+        records = read_records(s.health.node.settings.config_dir)
+
+        def key_expiry(alias: str) -> dict[str, Any]:
+            return credential_expiry(records.get(alias), key_id_of(s.credential(alias)))
+
+        return _json(remotes_view(s.health, key_expiry if records else None))
 
     async def diagnose(req: Request) -> Response:
         from isthmus.console.diagnose import run_doctor, verdict_view
@@ -199,6 +211,31 @@ def routes(s: ConsoleDeps) -> list[Route]:
         secrets = s.keystore_values() + ([wanted.credential.reveal()] if wanted.credential else [])
         return _json(scrubbed(answer, secrets))
 
+    async def remote_key(req: Request) -> Response:
+        from isthmus.console.redaction import credential_forms
+        from isthmus.console.remote_key import KeyRequest, create_and_store, outcome_view
+
+        try:
+            body = orjson.loads(req.body) if req.has_body else None
+        except orjson.JSONDecodeError as exc:
+            raise IllegalArgumentError(f"request body is not JSON: {exc}") from None
+        wanted = KeyRequest.parse(body)
+        client = s.tls.remote_cluster_client_config
+        node_cas = client.certificate_authorities if client is not None else ()
+        node = s.health.node
+        outcome = await create_and_store(wanted, node_cas, node.settings.config_dir)
+        others = [(n.id, n.name) for n in node.view.nodes if n.id != node.node_id]
+        answer = outcome_view(wanted, outcome, (node.node_id, node.local.name), others)
+        key = outcome.remote.key if outcome.remote is not None else None
+        created = [str(key.get(k) or "") for k in ("encoded", "api_key")] if key else []
+        secrets = (
+            credential_forms(req.headers.get("authorization"))
+            + s.keystore_values()
+            + wanted.secrets()
+            + created
+        )
+        return _json(scrubbed(answer, secrets))
+
     return [
         # With or without the last "/"; ``poll``: seconds between readings (read by the page).
         route("GET", PREFIX, page, params=("poll",), action=CONSOLE_ACTION),
@@ -220,4 +257,5 @@ def routes(s: ConsoleDeps) -> list[Route]:
             action=DIAGNOSE_ACTION,
         ),
         route("POST", f"{PREFIX}/api/probe", probe, action=PROBE_ACTION),
+        route("POST", f"{PREFIX}/api/remote_key", remote_key, action=REMOTE_KEY_ACTION),
     ]

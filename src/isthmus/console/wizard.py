@@ -41,7 +41,7 @@ PROBE_TIMEOUT = 5.0
 MAX_ADDRESSES = 16
 # ES's alias rule for cluster.remote.<alias>: no ':' and no whitespace; we also refuse '.' (a
 # settings key separator) and anything a URL would have to escape.
-_ALIAS = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class WizardRequest:
         if not isinstance(body, Mapping):
             raise IllegalArgumentError("request body is required")
         alias = str(body.get("alias") or "")
-        if not _ALIAS.fullmatch(alias):
+        if not ALIAS_PATTERN.fullmatch(alias):
             raise IllegalArgumentError(
                 f"invalid remote cluster alias [{alias}]: use letters, digits, '_' and '-'"
             )

@@ -146,9 +146,10 @@ function remoteRow(r) {
   const expiry = r.certificate.not_after
     ? `certificate until ${new Date(r.certificate.not_after).toLocaleDateString()}`
     : null;
-  const credential = r.security_model === "api_key"
-    ? (r.credentials.expiry || "key expiry known only to the remote")
-    : "certificate model";
+  const credential = r.security_model !== "api_key" ? "certificate model"
+    : !r.credentials.expiry_known ? "key expiry known only to the remote"
+    : r.credentials.expiry ? `key expires ${new Date(r.credentials.expiry).toLocaleString()}`
+    : "key never expires";
   return el("tr", { "data-alias": r.alias, "data-status": r.status },
     el("td", { class: "status" }, badge(r.status)),
     el("th", { scope: "row" }, r.alias, el("small", {}, where)),
@@ -159,7 +160,9 @@ function remoteRow(r) {
     errorCell,
     el("td", { class: "flaps" }, String(r.flaps.count)),
     el("td", {}, r.handshake_ms.p50 === null ? "—" : `${r.handshake_ms.p50} ms`),
-    el("td", {}, credential, expiry ? el("small", {}, expiry) : null),
+    el("td", { class: "credential", "data-expiry": r.credentials.expiry || "",
+        "data-expiry-known": String(Boolean(r.credentials.expiry_known)) },
+      credential, expiry ? el("small", {}, expiry) : null),
     el("td", {}, timeline(r)),
     el("td", {},
       el("a", { href: `#diagnose/${encodeURIComponent(r.alias)}` }, "Diagnose"), " ",
@@ -294,8 +297,15 @@ async function enterWizard(alias) {
   const form = document.getElementById("wizard-form");
   document.getElementById("wizard-result").replaceChildren();
   document.getElementById("wizard-save").disabled = true;
+  document.getElementById("wizard-key").hidden = true;
+  document.getElementById("wizard-key-steps").replaceChildren();
   state.pending = null;
-  if (!alias) return;
+  // A key to try and the passwords of the key step never outlive a visit to the wizard.
+  form.credential.value = "";
+  const keyForm = document.getElementById("wizard-key-form");
+  keyForm.password.value = "";
+  keyForm.keystore_password.value = "";
+  if (!alias) { form.reset(); return; }
   if (!state.remotes.length) await aliases();
   const r = state.remotes.find((x) => x.alias === alias);
   if (!r) return;
@@ -323,8 +333,19 @@ function wizardRequest() {
 
 async function checkAddress(event) {
   event.preventDefault();
+  document.getElementById("wizard-key-steps").replaceChildren();
+  try {
+    await probe();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// Probe the form's address from the node, show the answer, enable saving when it may be saved.
+async function probe(keepKeyPanel) {
   const out = document.getElementById("wizard-result");
   const save = document.getElementById("wizard-save");
+  const keyPanel = document.getElementById("wizard-key");
   save.disabled = true;
   state.pending = null;
   out.setAttribute("aria-busy", "true");
@@ -336,11 +357,79 @@ async function checkAddress(event) {
       state.pending = answer.settings;
       save.disabled = false;
     }
+    // The API-key model, the address right (TLS passed everywhere), the key missing or refused:
+    // offer to create one on the remote and store it here.
+    if (!keepKeyPanel) keyPanel.hidden = !(answer.keystore_steps.length &&
+      answer.addresses.every((x) => x.passed.includes("tls")) &&
+      (!answer.ok || answer.credential === "none"));
+    return answer;
   } catch (err) {
     out.replaceChildren();
-    showError(err);
+    throw err;
   } finally {
     out.removeAttribute("aria-busy");
+  }
+}
+
+function keyStep(step, ok, message, ...more) {
+  return el("li", { "data-step": step, "data-ok": String(ok) },
+    el("strong", { class: ok ? "green" : "red" }, ok ? "Done: " : "Failed: "), message, ...more);
+}
+
+// The wizard's credential step: the node creates the key on the remote and stores it in its
+// keystore (the key never comes to the page), then this page reloads this node's secure
+// settings, probes again and leaves saving to the user's confirmation.
+async function createKey(event) {
+  event.preventDefault();
+  const form = document.getElementById("wizard-key-form");
+  const steps = document.getElementById("wizard-key-steps");
+  const button = document.getElementById("wizard-key-create");
+  const alias = document.getElementById("wizard-form").alias.value.trim();
+  const list = (v) => v.split(",").map((p) => p.trim()).filter(Boolean);
+  const keystorePassword = form.keystore_password.value;
+  const body = {
+    alias,
+    remote_url: form.remote_url.value.trim(),
+    username: form.username.value,
+    password: form.password.value,
+    certificate_authorities: form.certificate_authorities.value || null,
+    search: list(form.search.value),
+    replication: list(form.replication.value),
+    expiration: form.expiration.value.trim() || null,
+  };
+  if (keystorePassword) body.keystore_password = keystorePassword;
+  steps.replaceChildren(el("li", { class: "muted" }, "Creating the key on the remote …"));
+  button.disabled = true;
+  try {
+    const answer = await call("POST", `${API}/remote_key`, body);
+    form.password.value = ""; // used once
+    steps.replaceChildren(...answer.steps.map((s) => keyStep(s.step, s.ok, s.message)));
+    if (!answer.ok) return;
+    const reloaded = await call("POST", answer.reload_path,
+      keystorePassword ? { secure_settings_password: keystorePassword } : {});
+    const mine = Object.values(reloaded.nodes || {})[0] || {};
+    const failure = mine.reload_exception;
+    steps.append(keyStep("reload", !failure && reloaded._nodes.successful === 1, failure
+      ? `reloading the secure settings of node [${answer.node.name}]: ${failure.reason}`
+      : `reloaded the secure settings of node [${answer.node.name}]`));
+    if (failure) return;
+    form.keystore_password.value = "";
+    const checked = await probe(true);
+    steps.append(keyStep("probe", checked.ok, checked.ok
+      ? "checked again with the stored key: it authenticates. Confirm and save to write the cluster settings."
+      : "checked again with the stored key: see the refusal above"));
+    if (answer.other_nodes.length) {
+      steps.append(el("li", { "data-step": "other-nodes" },
+        el("strong", { class: "yellow" }, "Only this node's keystore was written. "),
+        "On each other node, copy the entry (run on this node's host), then reload their secure settings:",
+        answer.other_nodes.map((n) => el("div", { class: "step" }, el("pre", {}, el("code", {}, n.command)),
+          el("button", { type: "button", class: "copy", onclick: (e) => copy(n.command, e.currentTarget) }, "Copy"))),
+        el("pre", {}, el("code", {}, "POST /_nodes/reload_secure_settings"))));
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -523,6 +612,7 @@ document.addEventListener("DOMContentLoaded", () => {
     else runDiagnose(null);
   });
   document.getElementById("wizard-form").addEventListener("submit", checkAddress);
+  document.getElementById("wizard-key-form").addEventListener("submit", createKey);
   document.getElementById("privileges-form").addEventListener("submit", checkPrivileges);
   document.getElementById("wizard-form").addEventListener("input", () => {
     document.getElementById("wizard-save").disabled = true; // a changed form must be checked again
