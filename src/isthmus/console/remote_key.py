@@ -105,7 +105,7 @@ class KeyRequest:
             url,
             username,
             Secret(password),
-            ca.strip() or None if isinstance(ca, str) else None,
+            _pem(ca.strip()) if isinstance(ca, str) and ca.strip() else None,
             search,
             replication,
             str(body.get("name") or f"{alias}-console"),
@@ -171,7 +171,7 @@ def trust_context(ca_pem: str | None, node_cas: Sequence[Path]) -> ssl.SSLContex
     """A verifying client context (hostname checked): the pasted CAs, else the node's remote
     cluster client CAs, else the system's trust."""
     if ca_pem:
-        return ssl.create_default_context(cadata=_pem(ca_pem))
+        return ssl.create_default_context(cadata=ca_pem)
     if node_cas:
         context = ssl.create_default_context(cafile=str(node_cas[0]))
         for path in node_cas[1:]:
