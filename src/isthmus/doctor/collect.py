@@ -17,7 +17,7 @@ import hashlib
 import re
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -304,6 +304,7 @@ async def collect_local(
         )
         calls[ev.CLUSTER_SETTINGS] = _pruned(settings, lambda b: b)
         calls[ev.NODES] = _pruned(await client.call("GET", "/_nodes"), prune_nodes)
+        calls.update(await _each_node_remote_info(access, calls[ev.NODES]))
         calls[ev.AUTHENTICATE] = _pruned(
             await client.call("GET", "/_security/_authenticate"),
             lambda b: {k: b.get(k) for k in ("username", "roles", "authentication_type")},
@@ -330,6 +331,35 @@ async def collect_local(
     finally:
         await client.aclose()
     return SideEvidence(access.public_url, calls, tuple(read_config(p) for p in configs))
+
+
+async def _each_node_remote_info(access: ClusterAccess, nodes: ApiResult) -> dict[str, ApiResult]:
+    """``_remote/info`` of every node of a cluster of several, at each node's HTTP publish
+    address with the same credentials: each node has its own keystore and connections, and the
+    node the doctor asks speaks for itself only. Not from inside a node (the console's
+    in-process calls reach that node only)."""
+    body = nodes.body if nodes.ok else None
+    listed = body.get("nodes") if isinstance(body, Mapping) else None
+    if access.transport is not None or not isinstance(listed, Mapping) or len(listed) < 2:
+        return {}
+    scheme = urlsplit(access.url).scheme or "http"
+
+    async def one(node: Mapping[str, Any]) -> tuple[str, ApiResult]:
+        key = ev.node_remote_info_key(str(node.get("name")))
+        address = (node.get("http") or {}).get("publish_address")
+        if not address:
+            return key, ApiResult(None, None, "the node publishes no HTTP address")
+        host = str(address).rsplit("/", 1)[-1]  # ES writes "name/ip:port" when it has a name
+        parts = urlsplit(access.url)
+        userinfo = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        client = RestClient(replace(access, url=f"{scheme}://{userinfo}{host}"))
+        try:
+            return key, _pruned(await client.call("GET", "/_remote/info"), lambda b: b)
+        finally:
+            await client.aclose()
+
+    found = await asyncio.gather(*(one(n) for n in listed.values() if isinstance(n, Mapping)))
+    return dict(found)
 
 
 async def collect_alias_calls(

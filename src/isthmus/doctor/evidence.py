@@ -29,6 +29,12 @@ SSL_CERTIFICATES = "GET /_ssl/certificates"
 ISTHMUS_HEALTH = "GET /_isthmus/remote/health"
 
 
+def node_remote_info_key(node_name: str) -> str:
+    """``_remote/info`` asked of one node of a cluster of several (each node has its own
+    connections and its own keystore: ES answers for the node asked)."""
+    return f"{REMOTE_INFO} on [{node_name}]"
+
+
 def resolve_key(alias: str, index: str) -> str:
     return f"GET /_resolve/cluster/{alias}:{index}"
 
@@ -140,6 +146,18 @@ class SideEvidence:
     def cluster_uuid(self) -> str | None:
         root = self.body(ROOT)
         return str(root.get("cluster_uuid")) if isinstance(root, Mapping) else None
+
+    def remote_info_by_node(self, alias: str) -> dict[str, Mapping[str, Any] | None]:
+        """Node name -> that node's ``_remote/info`` entry for ``alias`` (None: the node has
+        none), for the nodes asked one by one (a cluster of several nodes); empty otherwise."""
+        out: dict[str, Mapping[str, Any] | None] = {}
+        for node in self.nodes.values():
+            name = str(node.get("name"))
+            info = self.body(node_remote_info_key(name))
+            if isinstance(info, Mapping):
+                entry = info.get(alias)
+                out[name] = entry if isinstance(entry, Mapping) else None
+        return out
 
     def remote_info(self, alias: str) -> Mapping[str, Any] | None:
         info = self.body(REMOTE_INFO)

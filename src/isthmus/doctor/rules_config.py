@@ -101,7 +101,7 @@ def check_configuration(ctx: AliasContext) -> tuple[StageResult, list[Finding]]:
                 )
             )
 
-    keystore = _keystore_result(ctx)
+    keystore = _keystore_result(ctx) or _nodes_without_credentials(ctx)
     if keystore is not None:
         return keystore, warnings
 
@@ -174,6 +174,43 @@ def _keystore_result(ctx: AliasContext) -> StageResult | None:
             )
         )
     return None
+
+
+def _nodes_without_credentials(ctx: AliasContext) -> StageResult | None:
+    """Each node's own ``_remote/info`` (a cluster of several nodes): some nodes use a
+    credential for the alias and others do not. Those others hold no key in their keystore (or
+    were not reloaded): they connect with the certificate model and fail where the rest work."""
+    by_node = ctx.local.remote_info_by_node(ctx.alias)
+    clients = {str(n.get("name")) for n in ctx.local.nodes.values() if ROLE in n.get("roles", [])}
+    seen = {name: info for name, info in by_node.items() if name in clients}
+    having = sorted(n for n, info in seen.items() if info and info.get("cluster_credentials"))
+    lacking = sorted(n for n in seen if n not in having)
+    if not having or not lacking:
+        return None
+    return failed(
+        finding(
+            "credentials_missing_on_nodes",
+            f"local nodes {lacking} use no credential for [{ctx.alias}] while {having} do: "
+            "the cross-cluster API key is not in their keystore (or was not reloaded there), "
+            f"so they connect to [{ctx.alias}] with the certificate model",
+            nodes=lacking,
+            evidence=tuple(
+                Evidence(
+                    f"local {REMOTE_INFO} on [{name}]",
+                    "cluster_credentials set"
+                    if name in having
+                    else f"no cluster_credentials; connected: {(seen[name] or {}).get('connected')}",
+                )
+                for name in sorted(seen)
+            ),
+            fix=Fix(
+                "add the cross-cluster API key to the keystore on every node of the local "
+                "cluster, then reload secure settings",
+                reload_steps(ctx),
+                Side.LOCAL,
+            ),
+        )
+    )
 
 
 def _remote_server_result(ctx: AliasContext) -> StageResult | None:
