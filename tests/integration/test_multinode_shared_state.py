@@ -210,8 +210,11 @@ def test_cluster_settings_through_one_node_apply_on_every_node(clusters: Cluster
         es = clusters.es(name)
         settings = es.cluster.get_settings(flat_settings=True)["persistent"]
         assert settings["cluster.remote.solo.seeds"] == [address]
-        info = _wait(lambda es=es: es.cluster.remote_info()["solo"]["connected"] and es)
-        assert info is not False, es.cluster.remote_info()
+
+        def connected(es: Elasticsearch = es) -> bool:
+            return bool(es.cluster.remote_info()["solo"]["connected"])
+
+        assert _wait(connected), es.cluster.remote_info()
 
 
 def test_concurrent_settings_updates_through_two_nodes_both_survive(clusters: Clusters) -> None:
@@ -254,3 +257,32 @@ def test_restarted_node_sees_current_users_and_settings(clusters: Clusters) -> N
     assert flat["transient"] == {"search.default_search_timeout": "42s"}
     assert flat["persistent"]["cluster.remote.solo.seeds"]
     assert clusters.es("node-3", ("alice", "alice-password-2")).security.authenticate()
+
+
+def test_whole_cluster_restart_keeps_security_and_persistent_drops_transient(
+    clusters: Clusters,
+) -> None:
+    """As in ES: users and persistent settings survive a restart of every node, transient
+    settings do not."""
+    three = clusters.three
+    three.stop()
+    three.start(timeout=30)
+    for name in three.names:
+        assert clusters.es(name, ("alice", "alice-password-2")).security.authenticate()
+        flat = clusters.es(name).cluster.get_settings(flat_settings=True)
+        assert flat["transient"] == {}
+        assert flat["persistent"]["search.default_search_timeout"] == "6s"
+
+
+def test_reset_password_tool_refuses_a_node_of_several(clusters: Clusters) -> None:
+    """The tool writes one node's store: in a multi-node cluster it would change one copy only."""
+    from click.testing import CliRunner
+
+    from isthmus.cli.main import cli
+
+    config = clusters.three["node-1"].config_dir
+    result = CliRunner().invoke(
+        cli, ["reset-password", "-u", "alice", "-b", "--config-dir", str(config)]
+    )
+    assert result.exit_code == 78
+    assert "PUT /_security/user/alice/_password" in result.output

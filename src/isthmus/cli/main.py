@@ -165,6 +165,18 @@ def reset_password(
     except IsthmusError as exc:
         click.echo(f"ERROR: {exc.reason}", err=True)
         sys.exit(78)
+    from isthmus.settings.discovery import forms_cluster_alone
+
+    if not forms_cluster_alone(settings.raw):
+        # The users of a multi-node cluster live in its etcd (security.replication): a change
+        # to this node's copy alone would be the cluster's on no other node.
+        click.echo(
+            f"ERROR: Failed to reset password for the [{username}] user: this node belongs to a "
+            "cluster of several nodes, whose users are the cluster's; change the password "
+            f"through any node: PUT /_security/user/{username}/_password",
+            err=True,
+        )
+        sys.exit(78)
     new: str | None = None
     if interactive:
         new = click.prompt(

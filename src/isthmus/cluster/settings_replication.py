@@ -20,9 +20,11 @@ Rules:
   watch whose start was compacted reads the key again.
 - Joining: when etcd has no settings yet, this node's persistent settings seed them (a
   create-if-absent transaction: one node's win); otherwise the cluster's replace this node's.
-- Transient settings live in the same key: unlike ES, they survive a restart of the whole
-  cluster as long as etcd keeps its data (ES deprecates transient settings; nothing in Isthmus
-  tells a whole-cluster restart from a rolling one yet).
+- Transient settings live in the same key and, as in ES, do not survive a restart of the whole
+  cluster: the first node to join a cluster where no other node is registered (every node key
+  is on a lease, so none is left once all nodes stopped) drops them. A node restarted while
+  others run keeps them. Nodes killed all at once and restarted before their leases expired
+  (the lease TTL) still find each other's keys: the transient settings are kept then.
 - etcd unreachable: the update fails with 503 (``master_not_discovered_exception``) and changes
   nothing; an answer lost after the transaction was sent is retried by reading again (the
   comparison fails if it was applied, and the recomputed layers are the same).
@@ -81,7 +83,10 @@ class SettingsReplication:
         live_nodes: Callable[[], Collection[str]],
         timeout: float = 30.0,
     ) -> None:
-        root = ClusterKeys(cluster_name).root + b"settings/"
+        keys = ClusterKeys(cluster_name)
+        root = keys.root + b"settings/"
+        self._nodes = keys.nodes
+        self._own_node_key = keys.node(node_id)
         self.key = root + b"cluster"
         self.acks = Acknowledgements(root, node_id, live_nodes)
         self._apply = apply
@@ -92,6 +97,7 @@ class SettingsReplication:
         self._updates = 0
         self._conflicts = 0
         self._changed = asyncio.Event()
+        self._joined = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<SettingsReplication applied={self._applied} updates={self._updates}>"
@@ -110,42 +116,52 @@ class SettingsReplication:
     ) -> bool:
         """Apply ``change`` to the cluster's layers (compare-on-revision, recomputed on a
         conflict) and wait until this node applied them; returns whether every other node did
-        within ``ack_timeout`` (ES's ``acknowledged``)."""
-        async with asyncio.timeout(self.timeout):
-            client = self._client
-            if client is None:
-                raise CoordinationUnavailableError(
-                    "this node has not joined the cluster's store yet: the cluster settings "
-                    "cannot be updated"
-                )
-            while True:
-                try:
-                    found = await client.get(self.key)
-                    kv = found.first()
-                    current = _decode(kv.value) if kv is not None else ({}, {})
-                    new = change(*current)
-                    compare = Compare.mod_revision(self.key, kv.mod_revision if kv else 0)
-                    result = await client.txn([compare], [Put(self.key, _encode(new))])
-                except CoordinationUnavailableError as exc:
-                    if not exc.maybe_applied:
-                        raise
-                    await asyncio.sleep(0.05)  # read again: the comparison tells what happened
-                    continue
-                if result.succeeded:
-                    break
-                self._conflicts += 1
-            self._updates += 1
-            while self._applied < result.revision:
-                await self._changed.wait()
-        behind = await self.acks.wait(client, result.revision, ack_timeout)
+        within ``ack_timeout`` (ES's ``acknowledged``). Before this node joined the store, waits
+        for it; 503 when the store does not answer within ``timeout``."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                client, revision = await self._commit(change)
+        except TimeoutError:
+            raise CoordinationUnavailableError(
+                f"the cluster settings update did not complete within [{self.timeout}s]: the "
+                "cluster's store did not answer (it may still be applied)"
+            ) from None
+        behind = await self.acks.wait(client, revision, ack_timeout)
         if behind:
             log.warning(
                 "nodes %s did not apply the cluster settings of revision [%d] within [%ss]",
                 behind,
-                result.revision,
+                revision,
                 ack_timeout,
             )
         return not behind
+
+    async def _commit(
+        self, change: Callable[[dict[str, Any], dict[str, Any]], Layers]
+    ) -> tuple[EtcdClient, int]:
+        await self._joined.wait()  # ES waits for a master the same way (master_timeout)
+        client = self._client
+        assert client is not None
+        while True:
+            try:
+                found = await client.get(self.key)
+                kv = found.first()
+                current = _decode(kv.value) if kv is not None else ({}, {})
+                new = change(*current)
+                compare = Compare.mod_revision(self.key, kv.mod_revision if kv else 0)
+                result = await client.txn([compare], [Put(self.key, _encode(new))])
+            except CoordinationUnavailableError as exc:
+                if not exc.maybe_applied:
+                    raise
+                await asyncio.sleep(0.05)  # read again: the comparison tells what happened
+                continue
+            if result.succeeded:
+                break
+            self._conflicts += 1
+        self._updates += 1
+        while self._applied < result.revision:
+            await self._changed.wait()
+        return client, result.revision
 
     async def run(self, client_ready: Callable[[], Awaitable[EtcdClient]]) -> None:
         """Join, then follow the cluster's settings until cancelled."""
@@ -155,6 +171,7 @@ class SettingsReplication:
             try:
                 revision = await self._read(client, seed=first)
                 self._client = client
+                self._joined.set()
                 first = False
                 await self._watch(client, revision)
             except WatchCompactedError as exc:
@@ -174,9 +191,24 @@ class SettingsReplication:
                 log.info("this node's persistent settings seed the cluster's settings")
             found = await client.get(self.key)
         kv = found.first()
+        if seed and kv is not None and _decode(kv.value)[1] and await self._first_node(client):
+            persistent, _ = _decode(kv.value)
+            dropped = await client.txn(
+                [Compare.mod_revision(self.key, kv.mod_revision)],
+                [Put(self.key, _encode((persistent, {})))],
+            )
+            if dropped.succeeded:
+                log.info("the transient cluster settings are dropped: the whole cluster restarted")
+            found = await client.get(self.key)
+            kv = found.first()
         await self._apply(*(_decode(kv.value) if kv is not None else ({}, {})))
         await self._set_applied(client, found.revision)
         return found.revision
+
+    async def _first_node(self, client: EtcdClient) -> bool:
+        """No other node is registered: the whole cluster is starting."""
+        nodes = await client.get(self._nodes, prefix=True)
+        return all(kv.key == self._own_node_key for kv in nodes.kvs)
 
     async def _watch(self, client: EtcdClient, revision: int) -> None:
         watch = client.watch(

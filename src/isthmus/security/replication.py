@@ -38,7 +38,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from isthmus.cluster.acknowledgements import Acknowledgements
 from isthmus.coordination.etcd_client import EtcdClient
@@ -57,7 +57,7 @@ class _Write:
     seq: int
     table: str
     key: str
-    value: bytes | None
+    value: bytes | None = field(repr=False)  # the document holds a hash: never in a repr
 
 
 @dataclass(frozen=True, slots=True)
