@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,9 +63,16 @@ def lab_list() -> None:
 @_DIR
 @click.option("--mode", type=click.Choice(["proxy", "sniff"]), default="proxy", show_default=True)
 @click.option("--reveal", is_flag=True, help="Also print what was broken and how to fix it.")
-def lab_up(name: str, workdir: Path, mode: str, reveal: bool) -> None:
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="Nodes of the local cluster (default: the scenario's, 1 for most); several nodes "
+    "form one cluster through etcd (its members on unix sockets in the lab folder).",
+)
+def lab_up(name: str, workdir: Path, mode: str, reveal: bool, nodes: int | None) -> None:
     """Build and start scenario NAME, wait for its symptom, leave it running."""
-    sys.exit(_up(name, workdir, mode, reveal))
+    sys.exit(_up(name, workdir, mode, reveal, nodes))
 
 
 @lab_cli.command("down")
@@ -217,12 +224,32 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
     asyncio.run(serve(home, config, address))
 
 
-def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
+def _lab_for(root: Path, scenario: Any, mode: str, nodes: int | None) -> Any:
+    """The scenario's pair: one node per cluster, or the nodes its layout (or ``--nodes``,
+    for the local cluster) asks for."""
+    from isthmus.lab.multinode import MultiNodeLab, NodesLayout
+    from isthmus.lab.multinode_scenarios import MultiNodeScenario
+    from isthmus.lab.topology import Lab
 
-    from isthmus.lab import ccr_lab, lifecycle, session
+    spec = replace(scenario.spec, mode=mode)
+    layout = scenario.layout if isinstance(scenario, MultiNodeScenario) else NodesLayout()
+    if nodes is not None:
+        if nodes < layout.local_nodes:
+            raise ValueError(f"needs at least {layout.local_nodes} local nodes")
+        layout = replace(layout, local_nodes=nodes)
+    if not layout.multi and layout == NodesLayout():
+        return Lab(root, spec, detached=True)
+    return MultiNodeLab(root, spec, layout, detached=True)
+
+
+def _up(name: str, workdir: Path, mode: str, reveal: bool, nodes: int | None = None) -> int:
+
+    from isthmus.lab import ccr_lab, lifecycle, multinode_verify, session
     from isthmus.lab.ccr_scenarios import PASSWORD, CcrScenario
+    from isthmus.lab.multinode import MultiNodeLab
+    from isthmus.lab.multinode_scenarios import MultiNodeScenario
     from isthmus.lab.scenarios import lab_scenarios as scenarios
-    from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD, Lab
+    from isthmus.lab.topology import ALIAS, ELASTIC_PASSWORD, INDEX, USER, USER_PASSWORD
     from isthmus.lab.verify import apply_fault, wait_for_symptom
     from isthmus.security.keystore import keystore_path
 
@@ -246,28 +273,40 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool) -> int:
     except FileExistsError as exc:
         console.print(f"{exc}", style="red", markup=False)
         return 1
-    lab = Lab(root, replace(scenario.spec, mode=mode), detached=True)
+    try:
+        lab = _lab_for(root, scenario, mode, nodes)
+    except ValueError as exc:  # a layout the scenario cannot take (a relay, several remotes)
+        console.print(f"scenario [{name}]: {exc}", style="red", markup=False)
+        return 2
     try:
         with console.status(f"building scenario [{name}] ({mode} mode) ..."):
             lab.start()
             assert lab.local is not None and lab.remote is not None
-            # A restart (lab restart, or by hand after editing isthmus.yml) keeps the ports.
-            lifecycle.pin_ports(lab)
+            # A restart (lab restart, or by hand after editing isthmus.yml) keeps the ports
+            # (one-node clusters; a multi-node lab's nodes find each other through etcd).
+            if not isinstance(lab, MultiNodeLab):
+                lifecycle.pin_ports(lab)
             assert lab.local.proc is not None and lab.remote.proc is not None
             relay_pid = [lab.relay.proc.pid] if lab.relay and lab.relay.proc else []
+            every = [lab.remote, lab.local]
+            if isinstance(lab, MultiNodeLab):
+                every = [*lab.remote_nodes, *lab.local_nodes]
             session.write_state(
                 root,
                 {
                     "kind": "lab",
                     "scenario": name,
                     "mode": mode,
-                    "pids": [lab.remote.proc.pid, lab.local.proc.pid, *relay_pid],
+                    "pids": [n.proc.pid for n in every if n.proc is not None] + relay_pid,
                     "local": lab.local.url,
                     "remote": lab.remote.url,
                 },
             )
             if isinstance(scenario, CcrScenario):  # a follower, its fault, its _ccr/stats
                 problems = ccr_lab.summon(lab, scenario)[1]
+            elif isinstance(lab, MultiNodeLab) and isinstance(scenario, MultiNodeScenario):
+                multinode_verify.apply_fault(lab, scenario)
+                problems = multinode_verify.wait_for_symptom(lab, scenario)[1]
             else:
                 apply_fault(lab, scenario)
                 problems = wait_for_symptom(lab, scenario)[1]

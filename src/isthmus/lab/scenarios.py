@@ -47,10 +47,16 @@ def scenarios(mode: str = "proxy") -> dict[str, Scenario]:
 
 def lab_scenarios(mode: str = "proxy") -> dict[str, Scenario]:
     """What ``isthmus lab`` offers: :func:`scenarios` (the remote connection's faults, which the
-    doctor diagnoses) and the replication failures of :mod:`isthmus.lab.ccr_scenarios`."""
+    doctor diagnoses), the replication failures of :mod:`isthmus.lab.ccr_scenarios` and the
+    faults that need clusters of several nodes (:mod:`isthmus.lab.multinode_scenarios`)."""
     from isthmus.lab.ccr_scenarios import ccr_scenarios
+    from isthmus.lab.multinode_scenarios import multinode_scenarios
 
-    return {**scenarios(mode), **{s.name: s for s in ccr_scenarios(mode)}}
+    return {
+        **scenarios(mode),
+        **{s.name: s for s in ccr_scenarios(mode)},
+        **{s.name: s for s in multinode_scenarios(mode)},
+    }
 
 
 __all__ = [
