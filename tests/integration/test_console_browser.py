@@ -423,6 +423,9 @@ def test_bad_input_is_an_es_error_never_a_5xx(lab: Lab) -> None:
     assert (status, body["error"]["type"]) == (404, "no_such_remote_cluster_exception")
     status, body = _ask(lab, "POST", "/_isthmus/console/api/probe", b"{not json")
     assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    for bad in (b"{not json", b'{"alias": "x"}', b'{"alias": "x", "remote_url": "ftp://h:1"}'):
+        status, body = _ask(lab, "POST", "/_isthmus/console/api/remote_key", bad)
+        assert (status, body["error"]["type"]) == (400, "illegal_argument_exception"), body
     status, body = _ask(lab, "GET", "/_isthmus/console/static/secrets.txt")
     assert status == 400
     status, body = _ask(lab, "POST", f"/_isthmus/console/api/diagnose/{ALIAS}?since=yesterday")
