@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from isthmus.console.key_records import record_key
 from isthmus.console.wizard import ALIAS_PATTERN
@@ -51,6 +52,7 @@ from isthmus.settings.secret import Secret
 
 REMOTE_TIMEOUT = 10.0  # seconds for the remote's answer (key creation is one small write)
 MAX_PATTERNS = 64
+MAX_ANSWER_BYTES = 1 << 20
 CREATE_PATH = "/_security/cross_cluster/api_key"
 
 
@@ -210,21 +212,25 @@ async def create_key(request: KeyRequest, node_cas: Sequence[Path]) -> RemoteAns
     auth = base64.b64encode(f"{request.username}:{request.password.reveal()}".encode()).decode()
     headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/json"}
     try:
-        async with httpx.AsyncClient(
-            verify=verify, timeout=REMOTE_TIMEOUT, trust_env=False, follow_redirects=False
-        ) as client:
-            response = await client.post(
-                request.remote_url + CREATE_PATH, json=request.body(), headers=headers
-            )
+        async with (
+            httpx.AsyncClient(
+                verify=verify, timeout=REMOTE_TIMEOUT, trust_env=False, follow_redirects=False
+            ) as client,
+            client.stream(
+                "POST", request.remote_url + CREATE_PATH, json=request.body(), headers=headers
+            ) as response,
+        ):
+            data = await _read_capped(response)
     except httpx.HTTPError as exc:
-        # The exception's text names the URL and the OS's or TLS's reason, never the headers.
-        reason = str(exc) or type(exc).__name__
+        # The exception's text is the OS's or TLS's reason, never the headers.
+        reason = f"cannot reach [{request.remote_url}]: {str(exc) or type(exc).__name__}"
         return RemoteAnswer(None, None, {"type": "connect_exception", "reason": reason})
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(data) if data is not None else None
+    except orjson.JSONDecodeError:
         body = None
-    if response.status_code == 200 and isinstance(body, dict) and body.get("encoded"):
+    status = response.status_code
+    if status == 200 and isinstance(body, dict) and body.get("encoded"):
         return RemoteAnswer(200, body, None)
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
@@ -232,9 +238,20 @@ async def create_key(request: KeyRequest, node_cas: Sequence[Path]) -> RemoteAns
     elif isinstance(error, str):
         error = {"type": "error", "reason": error}
     else:
-        reason = f"the remote answered HTTP {response.status_code}, not Elasticsearch's JSON"
+        reason = f"the remote answered HTTP {status}, not Elasticsearch's JSON"
         error = {"type": "unexpected_response", "reason": reason}
-    return RemoteAnswer(response.status_code, None, error)
+    return RemoteAnswer(status, None, error)
+
+
+async def _read_capped(response: httpx.Response) -> bytes | None:
+    """The answer's body, or None past :data:`MAX_ANSWER_BYTES` (a key's answer is a few
+    hundred bytes: anything that large is not Elasticsearch answering)."""
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) > MAX_ANSWER_BYTES:
+            return None
+    return bytes(data)
 
 
 def check_keystore(config_dir: Path, password: Secret | None) -> None:

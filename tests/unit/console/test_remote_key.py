@@ -164,6 +164,11 @@ async def test_the_remotes_refusal_is_answered_in_its_words(remote: Remote, ca: 
     (step,) = view["steps"]
     assert step["message"] == f"the remote refused: [security_exception] {reason}"
     assert view["ok"] is False and view["reload_path"] is None
+    # Not Elasticsearch answering (a page, or far more than a key's answer): said so.
+    for body in ("<html>a proxy's page</html>", "x" * (2 << 20)):
+        remote.answer = (200, body)
+        other = await create_key(wanted, ())
+        assert other.error is not None and other.error["type"] == "unexpected_response"
 
 
 async def test_a_password_protected_keystore_is_checked_before_any_key_is_created(
