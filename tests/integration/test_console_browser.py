@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import http.client
 import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +43,8 @@ from tests.integration.console_browser import Browser, browser_or_fail
 
 CONSOLE = "/_isthmus/console/?poll=1"
 SHOTS = os.environ.get("ISTHMUS_CONSOLE_SCREENSHOTS")
+# Nodes other than the module's pair whose pages the browser opened (the secret test allows them).
+OTHER_ORIGINS: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -361,6 +365,85 @@ def test_the_wizard_creates_the_key_stores_it_reloads_and_saves(
     assert hits == 3
 
 
+def test_in_a_cluster_of_two_nodes_only_this_nodes_keystore_is_written(
+    browser: Browser,
+    tmp_path_factory: pytest.TempPathFactory,
+    record_secret: Callable[[str], None],
+) -> None:
+    """A local cluster of two nodes, neither holding a credential: the wizard on the first
+    creates and stores the key, says that only its keystore was written, and prints for the
+    other node the command that copies the entry; run as printed (``ssh <host>`` standing for
+    the other node's shell: here its config directory), then a reload, the second node
+    connects too."""
+    from isthmus.lab.multinode import MultiNodeLab, NodesLayout
+    from isthmus.security.keystore import load_keystore
+
+    lab = MultiNodeLab(
+        tmp_path_factory.mktemp("console-2-nodes"),
+        LabSpec(credential=None, sample_index=False),
+        NodesLayout(local_nodes=2),
+    )
+    with lab:
+        lab.start()
+        first, second = lab.local_nodes
+        assert lab.remote is not None and lab.local is first
+        OTHER_ORIGINS.add(first.url)
+        seen_before = len(browser.seen)
+        browser.sign_in("elastic", ELASTIC_PASSWORD)
+        browser.open(f"{first.url}/_isthmus/console/?poll=1#wizard")
+        browser.fill("#wizard-alias", ALIAS)
+        browser.fill("#wizard-addresses", lab.remote_cluster_address())
+        browser.click("#wizard-check")
+        browser.wait(lambda: browser.attr("#probe", "data-ok") == "true", why="the address")
+        browser.fill("#key-url", lab.remote.url)
+        browser.fill("#key-user", "elastic")
+        browser.fill("#key-password", ELASTIC_PASSWORD)
+        browser.click("#wizard-key-create")
+        others = 'li[data-step="other-nodes"]'
+        browser.wait(lambda: browser.text(others), timeout=20, why="the other nodes' step")
+        assert browser.attr('li[data-step="probe"]', "data-ok") == "true"
+        assert "Only this node's keystore was written" in browser.text(others)
+        (command,) = browser.js(
+            "return [...document.querySelectorAll(arguments[0] + ' code')]"
+            ".map(c => c.textContent).filter(t => t.startsWith('isthmus'))",
+            others,
+        )
+        name = f"cluster.remote.{ALIAS}.credentials"
+        assert command == (
+            f"isthmus keystore show {name} | "
+            f"ssh <host of local-node-2> isthmus keystore add -f -x {name}"
+        )
+        stored = load_keystore(first.config_dir, None).get(name)
+        assert stored is not None
+        record_secret(stored.reveal())
+        lab.credential = stored.reveal()
+        assert name not in load_keystore(second.config_dir, None).names()
+        browser.click("#wizard-save")
+        browser.wait(lambda: row_status(browser) == "green", timeout=15, why="node 1 green")
+        # The printed command, with each side's shell standing for its node.
+        bin_dir = Path(sys.executable).parent
+        shell = command.replace(
+            "isthmus keystore show", f"ISTHMUS_PATH_CONF={first.config_dir} isthmus keystore show"
+        ).replace("ssh <host of local-node-2> ", f"ISTHMUS_PATH_CONF={second.config_dir} ")
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        subprocess.run(shell, shell=True, check=True, env=env, capture_output=True, timeout=60)
+        assert load_keystore(second.config_dir, None).get(name) == stored
+        # Nothing the page received carried the key or a password (the module's last test
+        # reads these responses again for the pair's secrets).
+        browser.seen.extend(browser.responses())
+        received = browser.seen[seen_before:]
+        assert any(u.endswith("/api/remote_key") for u, *_ in received)
+        for url, _status, headers, body in received:
+            text = body + repr(headers)
+            assert stored.reveal() not in text and ELASTIC_PASSWORD not in text, url
+        second_url = lab.node_url(second)
+        _call(second_url, "POST", "/_nodes/reload_secure_settings", {})
+        deadline = time.monotonic() + 15
+        while not _call(second_url, "GET", "/_remote/info")[ALIAS]["connected"]:
+            assert time.monotonic() < deadline, "node 2 never connected"
+            time.sleep(0.1)
+
+
 def _get(url: str, path: str, auth: tuple[str, str] | None) -> tuple[int, bytes]:
     request = urllib.request.Request(url + path)
     if auth is not None:
@@ -511,5 +594,6 @@ def test_no_secret_in_the_page_or_its_traffic(lab: Lab, browser: Browser) -> Non
     # No request left the node: every URL the page loaded is the node's own.
     assert lab.local is not None
     origin = lab.local.url
-    elsewhere = [u for u in urls if not u.startswith(origin) and u != "data:,"]  # data:, the
+    allowed = (origin, *OTHER_ORIGINS)
+    elsewhere = [u for u in urls if not u.startswith(allowed) and u != "data:,"]  # data:, the
     assert not elsewhere  # browser's own first page
