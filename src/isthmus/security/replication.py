@@ -272,8 +272,8 @@ class SecurityReplication:
         dropped = self.store.replace_all(docs)
         if seed and own_elastic is not None and docs["users"].get("elastic") != own_elastic:
             log.info(
-                "this node's [elastic] password is not used: the cluster's security state "
-                "already has the [elastic] user"
+                "the [elastic] user of this node is replaced by the cluster's: its password is "
+                "the one the cluster was formed with or later set through the API"
             )
         if seed and any(dropped.values()):
             log.warning(
