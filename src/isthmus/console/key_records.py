@@ -72,19 +72,24 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def credential_expiry(record: Mapping[str, Any] | None, key_id: str | None) -> dict[str, Any]:
+# A known expiry this close is flagged on the page (ES's own API key expiry warnings are for
+# the key's owner; the remote clusters view is where the local side would notice).
+EXPIRES_SOON = dt.timedelta(days=7)
+
+
+def credential_expiry(
+    record: Mapping[str, Any] | None, key_id: str | None, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """The view's credential fields: the expiry when the keystore holds the recorded key."""
     if record is None or key_id is None or record.get("id") != key_id:
         return {"expiry": None, "expiry_known": False}
     millis = record.get("expiration")
-    expiry = (
-        dt.datetime.fromtimestamp(millis / 1000, dt.UTC).isoformat(timespec="seconds")
-        if isinstance(millis, int)
-        else None
-    )
+    at = dt.datetime.fromtimestamp(millis / 1000, dt.UTC) if isinstance(millis, int) else None
+    now = now or dt.datetime.now(dt.UTC)
     return {
-        "expiry": expiry,  # None with expiry_known: the key never expires
+        "expiry": at.isoformat(timespec="seconds") if at else None,  # None: never expires
         "expiry_known": True,
+        "expires_soon": at is not None and at - now < EXPIRES_SOON,
         "expiry_source": "recorded when the console created the key",
         "key_id": key_id,
         "key_name": record.get("name"),

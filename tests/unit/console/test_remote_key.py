@@ -10,6 +10,7 @@ import json
 import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,9 @@ def test_the_expiry_is_known_only_while_the_keystore_holds_the_recorded_key(
     assert "encoded" not in record and "api_key" not in record
     known = credential_expiry(record, "k3")
     assert known["expiry_known"] and known["expiry"] == "2030-03-17T17:46:40+00:00"
+    assert known["expires_soon"] is False
+    week_before = datetime(2030, 3, 11, tzinfo=UTC)
+    assert credential_expiry(record, "k3", week_before)["expires_soon"] is True
     assert credential_expiry(record, "another-key") == {"expiry": None, "expiry_known": False}
     assert credential_expiry(None, "k3")["expiry_known"] is False
     record_key(tmp_path, "east", created("k4", expiration=None))
