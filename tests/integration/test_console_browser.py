@@ -348,6 +348,9 @@ def test_the_wizard_creates_the_key_stores_it_reloads_and_saves(
     ]
     assert key["name"] == f"{ALIAS}-console" and key["type"] == "cross_cluster"
     assert base64.b64decode(stored.reveal()).decode().startswith(f"{key['id']}:")
+    # The audit line: who created which key for which alias (no secret: the scan checks).
+    audit = f"user [elastic] created cross-cluster API key [{ALIAS}-console] (id [{key['id']}])"
+    assert audit in lab.local.log_file.read_text()
     assert browser.js("return document.getElementById('wizard-save').disabled") is False
     browser.click("#wizard-save")
     cell = f'#remotes tr[data-alias="{ALIAS}"] .credential'

@@ -18,6 +18,7 @@ external request even if a remote's error text carried a URL.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from isthmus.security.node_tls import NodeTls
     from isthmus.security.secure_settings import SecureSettingsHolder
     from isthmus.settings.secret import Secret
+
+log = logging.getLogger("isthmus.console")
 
 CONSOLE_ACTION = "cluster:monitor/isthmus/console"
 DIAGNOSE_ACTION = "cluster:monitor/isthmus/console/diagnose"
@@ -228,6 +231,21 @@ def routes(s: ConsoleDeps) -> list[Route]:
         answer = outcome_view(wanted, outcome, (node.node_id, node.local.name), others)
         key = outcome.remote.key if outcome.remote is not None else None
         created = [str(key.get(k) or "") for k in ("encoded", "api_key")] if key else []
+        if key is not None:
+            # Who changed this node's secrets, and with what (no secret): the audit line.
+            user = getattr(req.subject, "username", None) or "(security off)"
+            log.info(
+                "console: user [%s] created cross-cluster API key [%s] (id [%s]) on [%s] for "
+                "remote cluster [%s]; %s",
+                user,
+                key.get("name"),
+                key.get("id"),
+                wanted.remote_url,
+                wanted.alias,
+                "stored in this node's keystore"
+                if outcome.stored is not None
+                else f"NOT stored: {outcome.keystore_error}",
+            )
         secrets = (
             credential_forms(req.headers.get("authorization"))
             + s.keystore_values()
