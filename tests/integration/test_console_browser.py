@@ -4,8 +4,10 @@ What a user sees: the remote clusters view shows the alias's live status and upd
 (its "as of" moves); an alias pointed at a port nobody listens on turns red at the TCP stage and
 Diagnose stops its ladder there; the wizard refuses an address that answers HTTP and accepts the
 remote cluster server, and saving it brings the alias back; the fix Diagnose prints for a user
-without ``remote_indices``, applied as printed, makes "Verify again" pass; and no password or key
-reaches the page or any response it received.
+without ``remote_indices``, applied as printed, makes "Verify again" pass; from no key and no
+credential, the wizard creates the key on the remote, stores it in the node's keystore, reloads
+and saves (and in a local cluster of two nodes says that only its node's keystore was written);
+and no password or key reaches the page or any response it received.
 
 Screenshots for the docs: ``ISTHMUS_CONSOLE_SCREENSHOTS=docs/console`` writes one per view.
 """
