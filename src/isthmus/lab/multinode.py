@@ -18,6 +18,7 @@ created it only, so a remote cluster of several nodes uses the certificate model
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,8 @@ FORMATION = {
 # What a node that "advertises an address the local cluster cannot reach" publishes: a loopback
 # address nothing is bound to (the nodes bind 127.0.0.1), so a dial is refused at once.
 UNREACHABLE_HOST = "127.0.0.2"
+START_TIMEOUT_S = 60.0
+MAX_SOCKET_PATH = 107
 SNIFF_DEBUG = {
     "persistent": {"logger.org.elasticsearch.transport.SniffConnectionStrategy": "debug"}
 }
@@ -129,6 +132,14 @@ class MultiNodeLab(Lab):
             return [first]
         names = [node_name(cluster, i) for i in range(1, count + 1)]
         sockets = self.root / f"etcd-{cluster}"
+        # A unix socket's path is at most 107 bytes (sun_path); the nodes dial their members
+        # at <folder>/<name>.client:1.
+        longest = len(os.fsencode(sockets / f"{names[-1]}.client:1"))
+        if longest > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"the lab folder [{self.root}] is too deep for etcd's unix sockets ({longest} "
+                f"bytes, at most {MAX_SOCKET_PATH}): choose a shorter --dir"
+            )
         sockets.mkdir(parents=True, exist_ok=True)
         nodes = []
         for i, name in enumerate(names, 1):
@@ -161,8 +172,8 @@ class MultiNodeLab(Lab):
         with run("start the remote and the local cluster", self.remote):
             for node in everyone:
                 node.launch()
-            for node in everyone:
-                node.wait_started()
+            for node in everyone:  # several Python processes starting at once on a small box
+                node.wait_started(START_TIMEOUT_S)
             for nodes in (self.remote_nodes, self.local_nodes):
                 wait_formed(nodes)
         for node in self.remote_nodes:  # indices are each node's own
