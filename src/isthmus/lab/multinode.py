@@ -10,10 +10,11 @@ uses: every node master-eligible, etcd members on unix sockets in the lab folder
 lab's name and folder (``local-node`` in ``<root>/local``), the others are ``local-node-2`` ... in
 ``<root>/local-2`` ..., so a one-node scenario run with ``--nodes N`` shows the same lines.
 
-What each node keeps for itself today (indices, users, API keys, cluster settings; keystores are
-per node as in ES) is set up on every node: the sample index on every remote node, the lab user
-and the alias on every local node. A cross-cluster API key exists on the remote node that
-created it only, so a remote cluster of several nodes uses the certificate model.
+Indices are still each node's own, so the sample index is loaded on every remote node; users,
+roles, API keys and cluster settings are cluster-wide (through etcd), and keystores are per node
+as in ES: the credential goes into the keystores the layout names, then one
+``POST _nodes/reload_secure_settings`` reaches every local node. The lab user and the alias are
+put on every local node all the same (idempotent; what a one-node-per-cluster state would need).
 """
 
 from __future__ import annotations
@@ -100,11 +101,6 @@ class MultiNodeLab(Lab):
         self, root: Path, spec: LabSpec, layout: NodesLayout, *, detached: bool = False
     ) -> None:
         super().__init__(root, spec, detached=detached)
-        if layout.remote_nodes > 1 and spec.credential is not None:
-            raise ValueError(
-                "a remote cluster of several nodes needs cluster-wide API keys (not yet: each "
-                "node keeps its own); use the certificate model (credential=None)"
-            )
         if spec.relay is not None:
             raise ValueError("the relay stands in front of a one-node remote only")
         self.layout = layout
@@ -120,8 +116,11 @@ class MultiNodeLab(Lab):
         self.local_nodes = self._repeat(self.local, "local", lay.local_nodes, lay.local_roles)
         self.remote_nodes = self._repeat(self.remote, "remote", lay.remote_nodes, None)
         if lay.unreachable_publish_on is not None:
+            # The address sniff mode dials: the remote cluster server's in the API-key model,
+            # the transport's in the certificate model.
             node = self.remote_nodes[lay.unreachable_publish_on - 1]
-            node.settings["transport.publish_host"] = UNREACHABLE_HOST
+            profile = "transport" if self.spec.credential is None else "remote_cluster"
+            node.settings[f"{profile}.publish_host"] = UNREACHABLE_HOST
         self.local, self.remote = self.local_nodes[0], self.remote_nodes[0]
         return self
 
@@ -185,7 +184,7 @@ class MultiNodeLab(Lab):
         if self.spec.credential is not None:
             with run("create a cross-cluster API key on remote", self.remote):
                 self.create_key()
-        for node in self.local_nodes:  # users are each node's own
+        for node in self.local_nodes:
             what = f"create the local user on {node.settings['node.name']}"
             with run(what, node), self.as_local(node):
                 self.create_user()
@@ -193,7 +192,7 @@ class MultiNodeLab(Lab):
             with run("store the key in local keystores, reload secure settings", self.local):
                 self.set_credential(self.credential, reload=self.spec.reload_credential)
         if register:
-            for node in self.local_nodes:  # cluster settings are each node's own
+            for node in self.local_nodes:
                 what = f"register [{ALIAS}] on {node.settings['node.name']}"
                 with run(what, node), self.as_local(node):
                     if self.layout.sniff_debug:

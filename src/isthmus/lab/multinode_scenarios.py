@@ -12,8 +12,8 @@
   publishes a transport address the local cluster cannot reach: sniff connects to the two
   others and logs ES's connect failure for that one.
 
-The sniff scenarios use the certificate model: a remote of several nodes would need the key on
-every node, and API keys are each node's own until security state is cluster-wide.
+All four use the API-key model (API keys are cluster-wide: the key created on ``remote-node`` is
+known to the other remote nodes).
 
 Each is a :class:`MultiNodeScenario`: a :class:`~isthmus.lab.scenario_model.Scenario` (the same
 expectations and verdicts as the one-node scenarios) with its :class:`NodesLayout`, the local
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from isthmus.lab.ccr_scenarios import certificate_spec
 from isthmus.lab.multinode import NodesLayout
 from isthmus.lab.scenario_model import DoctorVerdict, Expected, Scenario
 from isthmus.lab.topology import ALIAS, LabSpec
@@ -40,19 +39,19 @@ class MultiNodeScenario(Scenario):
     layout: NodesLayout = field(default_factory=NodesLayout)
     # The local node (1-based) whose _remote/info, search and log show the symptom.
     observed_on: int = 1
-    # Whether that node holds a credential for the alias (``_remote/info``'s
-    # cluster_credentials), which the layout decides rather than the spec.
-    observed_credential: bool = False
     # The remote node (1-based) killed (SIGKILL) once every gateway is connected.
     kill_remote: int | None = None
     # ``_remote/info``'s num_nodes_connected on the observed node once the symptom shows.
     nodes_connected: int | None = None
 
     def check_spec(self) -> LabSpec:
-        """The spec the one-node checks (``verify.mismatches``) read for the observed node."""
-        if self.observed_credential:
-            return self.spec
-        return replace(self.spec, credential=None)
+        """The spec the one-node checks (``verify.mismatches``) read for the observed node: no
+        credential in use (``_remote/info``'s cluster_credentials) when its keystore lacks it
+        or it cannot connect to remote clusters at all."""
+        lay = self.layout
+        holds = lay.credential_on is None or self.observed_on in lay.credential_on
+        client = lay.local_roles is None or ROLE in lay.local_roles
+        return self.spec if holds and client else replace(self.spec, credential=None)
 
 
 def multinode_scenarios(mode: str = "proxy") -> list[MultiNodeScenario]:
@@ -120,7 +119,7 @@ def multinode_scenarios(mode: str = "proxy") -> list[MultiNodeScenario]:
             MultiNodeScenario(
                 "sniff-gateway-down",
                 "Sniff mode: one of three remote gateways goes down",
-                certificate_spec(mode),
+                LabSpec(mode=mode),
                 Expected(
                     connected=True,
                     local_log=("transport connection to [{remote-node-3}",),
@@ -138,7 +137,7 @@ def multinode_scenarios(mode: str = "proxy") -> list[MultiNodeScenario]:
                 "sniff-gateway-unreachable-publish-address",
                 "Sniff mode: one remote gateway publishes an address the local cluster cannot "
                 "reach",
-                certificate_spec(mode),
+                LabSpec(mode=mode),
                 Expected(
                     connected=True,
                     local_log=(
@@ -148,14 +147,14 @@ def multinode_scenarios(mode: str = "proxy") -> list[MultiNodeScenario]:
                         "] connect_exception",
                     ),
                 ),
-                "remote-node-3 sets transport.publish_host to 127.0.0.2, an address nothing "
+                "remote-node-3 sets remote_cluster.publish_host to 127.0.0.2, an address nothing "
                 "listens on (as a node behind NAT or in a container advertises one only its "
                 "own network reaches)",
                 "_remote/info: num_nodes_connected 2 of 3, connected true; the local log with "
                 "logger.org.elasticsearch.transport.SniffConnectionStrategy at debug: "
                 "connect_exception at [remote-node-3] on the address it publishes",
-                "on the remote, set transport.publish_host (remote_cluster.publish_host in the "
-                "API-key model) of remote-node-3 to an address the local nodes reach",
+                "on the remote, set remote_cluster.publish_host (transport.publish_host in the "
+                "certificate model) of remote-node-3 to an address the local nodes reach",
                 layout=NodesLayout(remote_nodes=3, unreachable_publish_on=3, sniff_debug=True),
                 nodes_connected=2,
             ),
