@@ -178,7 +178,8 @@ class MultiNodeLab(Lab):
         for node in self.remote_nodes:  # indices are each node's own
             what = f"create the [{INDEX}] index on {node.settings['node.name']}"
             with run(what, node), self.as_remote(node):
-                self.load_documents(INDEX, _sample())
+                if self.spec.sample_index:
+                    self.load_documents(INDEX, _sample())
                 if self.spec.credential is None:
                     self._remote_role()
         if self.spec.credential is not None:
