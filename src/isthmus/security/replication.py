@@ -116,6 +116,7 @@ class SecurityReplication:
         self._applied = 0  # the revision this node's copy has reached
         self._changed = _Signal()
         store.listener = self
+        store.loaded = False  # until the first read of the cluster's documents (_read_all)
 
     def __repr__(self) -> str:
         return (
@@ -270,6 +271,7 @@ class SecurityReplication:
                 docs[where[0]][where[1]] = kv.value
         own_elastic = self.store.get_raw("users", "elastic")
         dropped = self.store.replace_all(docs)
+        self.store.loaded = True
         if seed and own_elastic is not None and docs["users"].get("elastic") != own_elastic:
             log.info(
                 "the [elastic] user of this node is replaced by the cluster's: its password is "

@@ -85,6 +85,11 @@ class SecurityService(ApiKeys):
             username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise AuthenticationError(f"missing authentication credentials for {what}") from None
+        if not self.store.loaded:
+            log.error(
+                "security index is unavailable. short circuiting retrieval of user [%s]", username
+            )
+            raise AuthenticationError(f"unable to authenticate user [{username}] for {what}")
         record = self.store.get("users", username)
         # Keyed by the stored hash too: a password changed elsewhere (reset-password on the
         # store) is never answered from the cache.
@@ -154,6 +159,8 @@ class SecurityService(ApiKeys):
             err.extra["additional_unsuccessful_credentials"] = f"API key: {reason}"
             return err
 
+        if not self.store.loaded:
+            raise fail(f"api key [{key_id}] cannot be read: the security index is unavailable")
         if record is None:
             raise fail(f"unable to find apikey with id {key_id}")
         if record.get("invalidated"):

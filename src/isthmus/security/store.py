@@ -51,6 +51,10 @@ class SecurityStore:
         self.path = state_dir / "security.sqlite"
         self.exclusive = False
         self.listener: WriteListener | None = None  # set in a cluster of several nodes
+        # Whether this copy holds the cluster's documents: a node of a multi-node cluster reads
+        # them from etcd before it authenticates anyone (a key invalidated while it was down
+        # must not pass on its old copy); ES answers so while its security index is unavailable.
+        self.loaded = True
         try:
             self._db = self._open(exclusive=False)
         except sqlite3.OperationalError as exc:
