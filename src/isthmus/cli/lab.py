@@ -70,9 +70,23 @@ def lab_list() -> None:
     help="Nodes of the local cluster (default: the scenario's, 1 for most); several nodes "
     "form one cluster through etcd (its members on unix sockets in the lab folder).",
 )
-def lab_up(name: str, workdir: Path, mode: str, reveal: bool, nodes: int | None) -> None:
+@click.option(
+    "--remote-nodes",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="Nodes of the remote cluster (default: the scenario's); sniff mode connects to up to "
+    "three of them.",
+)
+def lab_up(
+    name: str,
+    workdir: Path,
+    mode: str,
+    reveal: bool,
+    nodes: int | None,
+    remote_nodes: int | None,
+) -> None:
     """Build and start scenario NAME, wait for its symptom, leave it running."""
-    sys.exit(_up(name, workdir, mode, reveal, nodes))
+    sys.exit(_up(name, workdir, mode, reveal, nodes, remote_nodes))
 
 
 @lab_cli.command("down")
@@ -224,9 +238,11 @@ def lab_relay(home: Path, listen: str, config_json: str) -> None:
     asyncio.run(serve(home, config, address))
 
 
-def _lab_for(root: Path, scenario: Any, mode: str, nodes: int | None) -> Any:
-    """The scenario's pair: one node per cluster, or the nodes its layout (or ``--nodes``,
-    for the local cluster) asks for."""
+def _lab_for(
+    root: Path, scenario: Any, mode: str, nodes: int | None, remote_nodes: int | None = None
+) -> Any:
+    """The scenario's pair: one node per cluster, or the nodes its layout (or ``--nodes`` and
+    ``--remote-nodes``) asks for."""
     from isthmus.lab.multinode import MultiNodeLab, NodesLayout
     from isthmus.lab.multinode_scenarios import MultiNodeScenario
     from isthmus.lab.topology import Lab
@@ -237,12 +253,23 @@ def _lab_for(root: Path, scenario: Any, mode: str, nodes: int | None) -> Any:
         if nodes < layout.local_nodes:
             raise ValueError(f"needs at least {layout.local_nodes} local nodes")
         layout = replace(layout, local_nodes=nodes)
+    if remote_nodes is not None:
+        if remote_nodes < layout.remote_nodes:
+            raise ValueError(f"needs at least {layout.remote_nodes} remote nodes")
+        layout = replace(layout, remote_nodes=remote_nodes)
     if not layout.multi and layout == NodesLayout():
         return Lab(root, spec, detached=True)
     return MultiNodeLab(root, spec, layout, detached=True)
 
 
-def _up(name: str, workdir: Path, mode: str, reveal: bool, nodes: int | None = None) -> int:
+def _up(
+    name: str,
+    workdir: Path,
+    mode: str,
+    reveal: bool,
+    nodes: int | None = None,
+    remote_nodes: int | None = None,
+) -> int:
 
     from isthmus.lab import ccr_lab, lifecycle, multinode_verify, session
     from isthmus.lab.ccr_scenarios import PASSWORD, CcrScenario
@@ -274,7 +301,7 @@ def _up(name: str, workdir: Path, mode: str, reveal: bool, nodes: int | None = N
         console.print(f"{exc}", style="red", markup=False)
         return 1
     try:
-        lab = _lab_for(root, scenario, mode, nodes)
+        lab = _lab_for(root, scenario, mode, nodes, remote_nodes)
     except ValueError as exc:  # a layout the scenario cannot take (a relay, several remotes)
         console.print(f"scenario [{name}]: {exc}", style="red", markup=False)
         return 2

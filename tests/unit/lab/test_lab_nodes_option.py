@@ -31,6 +31,13 @@ def test_one_node_by_default_and_n_local_nodes_with_the_option(tmp_path: Path) -
         str(tmp_path / "etcd-local")
     }
     assert built.remote_nodes == [built.remote]  # the remote keeps its one node
+    both = _lab_for(tmp_path / "both", working, "sniff", None, 3).build()
+    assert [n.settings["node.name"] for n in both.remote_nodes] == [
+        "remote-node",
+        "remote-node-2",
+        "remote-node-3",
+    ]
+    assert both.local_nodes == [both.local]
 
 
 def test_a_scenario_s_own_layout_and_what_it_refuses(tmp_path: Path) -> None:
