@@ -27,6 +27,7 @@ here; the coordination wiring reads them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,11 +145,33 @@ def validate_discovery(flat: Mapping[str, Any]) -> None:
         raise SettingsError(
             f"node with [{DISCOVERY_TYPE}] set to [{SINGLE_NODE}] must be master-eligible"
         )
+    _check_socket_paths(flat)
     heartbeat, election = _get(flat, ETCD_HEARTBEAT), _get(flat, ETCD_ELECTION)
     if election.millis < 5 * heartbeat.millis:  # etcd refuses to start otherwise
         raise SettingsError(
             f"setting [{ETCD_ELECTION}] must be at least five times [{ETCD_HEARTBEAT}], "
             f"got [{election.text}] and [{heartbeat.text}]"
+        )
+
+
+# A unix socket's path holds at most 107 bytes (sun_path): longer, the nodes cannot dial their
+# members, no master is ever elected, and nothing says why.
+MAX_SOCKET_PATH = 107
+
+
+def _check_socket_paths(flat: Mapping[str, Any]) -> None:
+    folder = _get(flat, ETCD_SOCKET_DIR)
+    if not folder:
+        return
+    names = [*_get(flat, INITIAL_MASTER_NODES), str(flat.get("node.name", ""))]
+    # Nodes dial a member at <folder>/<name>.client:1 (discovery.formation_settings).
+    longest = max(
+        len(os.fsencode(os.path.join(os.path.abspath(folder), f"{n}.client:1"))) for n in names
+    )
+    if longest > MAX_SOCKET_PATH:
+        raise SettingsError(
+            f"setting [{ETCD_SOCKET_DIR}] is too long for unix sockets: [{folder}] makes "
+            f"socket paths of {longest} bytes, at most {MAX_SOCKET_PATH} are possible"
         )
 
 
