@@ -8,7 +8,6 @@ One cluster serves the module (etcd on unix sockets, lease TTL 2 s).
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +25,6 @@ from isthmus.security.keystore import save_keystore
 from isthmus.security.keystore_format import new_keystore
 from isthmus.settings.secret import Secret
 from isthmus.testing.cluster import NodeCluster
-from isthmus.testing.process import start_side_by_side
 
 ELASTIC_PW = "fanout-elastic-pw"
 SHARED_PW = "fanout-keystore-a"
@@ -49,6 +47,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
         folder,
         3,
         cluster_name="fanout",
+        auth=("elastic", ELASTIC_PW),
         settings={
             "xpack.security.enabled": True,
             "xpack.security.transport.ssl.enabled": True,
@@ -66,23 +65,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
         passphrase = folder / f"{name}.passphrase"
         passphrase.write_text(password + "\n")
         node.env["ISTHMUS_KEYSTORE_PASSPHRASE_FILE"] = str(passphrase)
-    # NodeCluster.start waits with anonymous requests; security is on here.
-    start_side_by_side(*c.nodes.values(), timeout=30)
-    wait_formed(c)
+    c.start(timeout=30)
     yield c
     c.stop()
-
-
-def wait_formed(c: NodeCluster, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = [client(c, name).cat.nodes(format="json", h="name,master") for name in c.names]
-        masters = {r["name"] for rows in last for r in rows if r["master"] == "*"}
-        if all(len(rows) == len(c.names) for rows in last) and len(masters) == 1:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"the cluster did not form: {last}")
 
 
 def client(c: NodeCluster, name: str) -> Elasticsearch:
