@@ -354,12 +354,15 @@ def _up(
             markup=False,
         )
     console.print("  try:")
+    asked = lab.local.url  # the node whose view shows the symptom
+    if isinstance(lab, MultiNodeLab) and isinstance(scenario, MultiNodeScenario):
+        asked = lab.local_nodes[scenario.observed_on - 1].url
     console.print(
-        f"    curl -u elastic:{ELASTIC_PASSWORD} '{lab.local.url}/_remote/info?pretty'",
+        f"    curl -u elastic:{ELASTIC_PASSWORD} '{asked}/_remote/info?pretty'",
         markup=False,
     )
     console.print(
-        f"    curl -u {USER}:{USER_PASSWORD} '{lab.local.url}/{ALIAS}:{INDEX}/_search?pretty'",
+        f"    curl -u {USER}:{USER_PASSWORD} '{asked}/{ALIAS}:{INDEX}/_search?pretty'",
         markup=False,
     )
     if isinstance(scenario, CcrScenario):
