@@ -113,10 +113,11 @@ def lab_down(workdir: Path) -> None:
 
 
 @lab_cli.command("restart")
-@click.argument("which", type=click.Choice(["local", "remote"]))
+@click.argument("which")
 @_DIR
 def lab_restart(which: str, workdir: Path) -> None:
-    """Restart one node of the lab (after editing its isthmus.yml, say), on the same ports."""
+    """Restart one node of the lab (local, remote; local-2 ... in a multi-node lab) after
+    editing its isthmus.yml, say, on the same ports."""
     from isthmus.lab import lifecycle, session
 
     console = new_console()
@@ -124,6 +125,14 @@ def lab_restart(which: str, workdir: Path) -> None:
     if session.read_state(root) is None:
         console.print(f"no lab in {root}", style="red", markup=False)
         sys.exit(1)
+    known = session.node_dirs(root)
+    if which not in known:
+        console.print(
+            f"no node [{which}] in this lab (its nodes: {', '.join(known)})",
+            style="red",
+            markup=False,
+        )
+        sys.exit(2)
     try:
         node = lifecycle.restart(root, which)
     except (RuntimeError, TimeoutError) as exc:
@@ -309,10 +318,8 @@ def _up(
         with console.status(f"building scenario [{name}] ({mode} mode) ..."):
             lab.start()
             assert lab.local is not None and lab.remote is not None
-            # A restart (lab restart, or by hand after editing isthmus.yml) keeps the ports
-            # (one-node clusters; a multi-node lab's nodes find each other through etcd).
-            if not isinstance(lab, MultiNodeLab):
-                lifecycle.pin_ports(lab)
+            # A restart (lab restart, or by hand after editing isthmus.yml) keeps the ports.
+            lifecycle.pin_ports(lab)
             assert lab.local.proc is not None and lab.remote.proc is not None
             relay_pid = [lab.relay.proc.pid] if lab.relay and lab.relay.proc else []
             every = [lab.remote, lab.local]

@@ -22,8 +22,8 @@ from isthmus.testing.process import NodeProcess
 
 def pin_ports(lab: Lab) -> None:
     """Write each node's bound ports into its ``isthmus.yml`` (they were 0: any free port)."""
-    for node in (lab.local, lab.remote):
-        assert node is not None and node.http_address is not None
+    for node in lab.nodes():
+        assert node.http_address is not None
         info = _call(_with_user(node.url, "elastic", ELASTIC_PASSWORD), "GET", "/_nodes/_local")
         (facts,) = info["nodes"].values()
         node.settings["http.port"] = _port(node.http_address)
@@ -75,10 +75,7 @@ def status(root: Path) -> dict[str, Any]:
         "mode": state.get("mode"),
         "nodes": {},
     }
-    for which in session.NODES:
-        home = root / which
-        if not home.is_dir():
-            continue
+    for which in session.node_dirs(root):
         node = node_process(root, which)
         entry: dict[str, Any] = {
             "pids": session.node_pids(root, which),
@@ -96,7 +93,7 @@ def status(root: Path) -> dict[str, Any]:
             url = node.url
             entry["url"] = url
             entry["health"] = _ask(url, "/_cluster/health", lambda r: r.get("status"))
-            if which == "local":
+            if which == "local":  # the first local node
                 out["remote_info"] = _ask(url, "/_remote/info", lambda r: r)
         out["nodes"][which] = entry
     return out

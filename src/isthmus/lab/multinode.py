@@ -269,6 +269,9 @@ class MultiNodeLab(Lab):
             f"[{ALIAS}])",
         ]
 
+    def nodes(self) -> list[NodeProcess]:
+        return [*self.local_nodes, *self.remote_nodes]
+
     def stop(self) -> None:
         nodes = [n for n in (*self.local_nodes, *self.remote_nodes) if n.proc is not None]
         for node in nodes:

@@ -85,6 +85,25 @@ def replace_dir(root: Path) -> list[int]:
 NODES = ("local", "remote")
 
 
+def node_dirs(root: Path) -> list[str]:
+    """The lab's node folders that hold a node's configuration: ``local`` and ``remote``, and
+    in a multi-node lab ``local-2``, ``remote-2``, ... (local nodes first, each cluster's in
+    order)."""
+
+    def order(name: str) -> tuple[int, int]:
+        cluster, _, number = name.partition("-")
+        return NODES.index(cluster), int(number or 1)
+
+    found = [
+        d.name
+        for d in (root.iterdir() if root.is_dir() else ())
+        if (d / "config" / "isthmus.yml").is_file()
+        and d.name.partition("-")[0] in NODES
+        and (d.name.partition("-")[2] or "1").isdigit()
+    ]
+    return sorted(found, key=order)
+
+
 def _under(path: str, root: Path) -> bool:
     return path == str(root) or path.startswith(str(root) + os.sep)
 

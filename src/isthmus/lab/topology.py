@@ -435,6 +435,10 @@ class Lab:
         if self.relay is not None:
             self.relay.stop()
 
+    def nodes(self) -> list[NodeProcess]:
+        """Every node of both clusters (one each here; several in a multi-node lab)."""
+        return [n for n in (self.local, self.remote) if n is not None]
+
     def __enter__(self) -> Lab:
         return self
 
