@@ -64,3 +64,13 @@ def test_nodes_is_checked() -> None:
     done = CliRunner().invoke(lab_cli, ["up", "working", "--nodes", "0"])
     assert done.exit_code == 2
     assert "--nodes" in done.output
+
+
+def test_the_node_folders_of_a_lab(tmp_path: Path) -> None:
+    from isthmus.lab.session import node_dirs
+
+    for name in ("remote-3", "local-2", "remote", "local", "local-10", "certs", "etcd-local"):
+        (tmp_path / name / "config").mkdir(parents=True)
+        if name not in ("certs", "etcd-local"):
+            (tmp_path / name / "config" / "isthmus.yml").write_text("{}")
+    assert node_dirs(tmp_path) == ["local", "local-2", "local-10", "remote", "remote-3"]
