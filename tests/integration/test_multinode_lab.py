@@ -87,6 +87,8 @@ def test_the_scenario_shows_its_symptom(
         record_secret(secret)
     s = scenario(name, mode)
     lab = labs[name]
+    if lab.credential is not None:
+        record_secret(lab.credential)
     seen, problems = wait_for_symptom(lab, s, timeout=15)
     assert problems == [], (problems, seen.remote_info)
     if s.verdict is not None:
