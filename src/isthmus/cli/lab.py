@@ -252,6 +252,7 @@ def _lab_for(
 ) -> Any:
     """The scenario's pair: one node per cluster, or the nodes its layout (or ``--nodes`` and
     ``--remote-nodes``) asks for."""
+    from isthmus.lab.ccr_scenarios import CcrScenario
     from isthmus.lab.multinode import MultiNodeLab, NodesLayout
     from isthmus.lab.multinode_scenarios import MultiNodeScenario
     from isthmus.lab.topology import Lab
@@ -268,6 +269,11 @@ def _lab_for(
         layout = replace(layout, remote_nodes=remote_nodes)
     if not layout.multi and layout == NodesLayout():
         return Lab(root, spec, detached=True)
+    if isinstance(scenario, CcrScenario):
+        raise ValueError(
+            "the replication scenarios run on one node per cluster (indices and shards are "
+            "each node's own, not yet allocated across nodes)"
+        )
     return MultiNodeLab(root, spec, layout, detached=True)
 
 

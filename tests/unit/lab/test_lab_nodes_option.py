@@ -46,6 +46,9 @@ def test_a_scenario_s_own_layout_and_what_it_refuses(tmp_path: Path) -> None:
     assert isinstance(gateway, MultiNodeLab) and gateway.layout.remote_nodes == 3
     with pytest.raises(ValueError, match="at least 2 local nodes"):
         _lab_for(tmp_path, by_name["credential-on-one-node"], "sniff", 1)
+    ccr = next(s for n, s in lab_scenarios("sniff").items() if n.startswith("ccr-"))
+    with pytest.raises(ValueError, match="replication scenarios run on one node"):
+        _lab_for(tmp_path, ccr, "sniff", 2)
     relayed = next(s for s in scenarios("proxy").values() if s.spec.relay is not None)
     with pytest.raises(ValueError, match="relay"):
         _lab_for(tmp_path, relayed, "proxy", 2)
