@@ -159,3 +159,15 @@ def test_a_node_whose_etcd_member_dies_stops_and_says_why(cluster: NodeCluster) 
     log = node.log_text()
     assert "[ERROR]" in log and "the etcd member of this node exited with status" in log
     assert "etcd.log" in log
+
+
+def test_a_node_alone_in_a_cluster_that_has_not_formed_names_no_master(tmp_path: Path) -> None:
+    lone = NodeCluster(tmp_path, 3).nodes["node-1"]  # its two peers never start: no quorum
+    lone.start()
+    try:
+        rows = client(lone).cat.nodes(format="json", h="name,master")
+        assert rows == [{"name": "node-1", "master": "-"}]
+        state = client(lone).cluster.state(metric="master_node")
+        assert state.get("master_node") is None
+    finally:
+        lone.stop()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import AuthenticationException, Elasticsearch
 
 from isthmus.lab.topology import _keystore
 from isthmus.security.certs import generate_ca
@@ -85,12 +85,17 @@ def test_nodes_on_tcp_find_each_other_through_the_seed_hosts(nodes: list[NodePro
     deadline = time.monotonic() + 20
     views: list[list[str]] = []
     while time.monotonic() < deadline:
-        views = [
-            sorted(
-                f"{r['name']}{r['master']}" for r in es(n).cat.nodes(format="json", h="name,master")
-            )
-            for n in nodes
-        ]
+        try:
+            views = [
+                sorted(
+                    f"{r['name']}{r['master']}"
+                    for r in es(n).cat.nodes(format="json", h="name,master")
+                )
+                for n in nodes
+            ]
+        except AuthenticationException:  # ES's 401 until the node has the cluster's users
+            time.sleep(0.1)
+            continue
         masters = {next((v for v in view if v.endswith("*")), None) for view in views}
         if all(len(v) == 3 for v in views) and len(masters) == 1 and None not in masters:
             break

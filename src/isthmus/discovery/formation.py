@@ -102,6 +102,8 @@ class ClusterFormation:
         self._registered = asyncio.Event()
         self._client_ready = asyncio.Event()
         self._closing = False
+        # Until an election says otherwise there is no master (a one-node view names itself).
+        view.set_members([], None)
         self._unsubscribe = view.subscribe(self.view_changed)
 
     def __repr__(self) -> str:
