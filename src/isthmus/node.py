@@ -255,6 +255,7 @@ class Node:
             tls,
             secure,
             cluster_actions.local_node_stats,
+            cluster_actions.local_node_info,
         )
         follow_remote_settings(remote, cluster_actions)
         # A multi-node cluster shares its security state and cluster settings through etcd.

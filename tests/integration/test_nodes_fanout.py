@@ -124,6 +124,21 @@ def test_stats_come_from_every_node(cluster: NodeCluster) -> None:
     assert one["nodes"][by_name["node-3"]]["name"] == "node-3"
 
 
+def test_info_comes_from_every_node(cluster: NodeCluster) -> None:
+    by_name = ids(cluster)
+    info: Any = client(cluster, "node-1").nodes.info(node_id="node-3", metric="settings,process")
+    assert info["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    node3 = info["nodes"][by_name["node-3"]]
+    # What only node-3 knows of itself: its settings and its process.
+    assert node3["settings"]["node"]["name"] == "node-3"
+    assert node3["process"]["id"] == cluster["node-3"].proc.pid  # type: ignore[union-attr]
+    assert "os" not in node3
+    every: Any = client(cluster, "node-2").nodes.info(metric="settings", flat_settings=True)
+    assert {n["settings"]["node.name"] for n in every["nodes"].values()} == set(cluster.names)
+    # No secret of any node's settings travels (the keystore stays where it is).
+    assert ELASTIC_PW not in str(every) and SHARED_PW not in str(every)
+
+
 def test_a_node_that_does_not_answer_is_a_failure(cluster: NodeCluster) -> None:
     by_name = ids(cluster)
     frozen = cluster["node-2"]

@@ -20,7 +20,13 @@ import psutil
 
 from isthmus import ES_COMPAT_VERSION, LUCENE_VERSION, xcontent
 from isthmus.actions.node_info import BUILD_HASH as BUILD_HASH  # where the handlers read it
-from isthmus.actions.node_info import InfoRequest, LocalFacts, nodes_header, nodes_info
+from isthmus.actions.node_info import (
+    InfoRequest,
+    LocalFacts,
+    local_info,
+    nodes_header,
+    nodes_info,
+)
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.nodes import INDEX_VERSION, DiscoveryNode, NodesView
 from isthmus.cluster.resolve import IndicesOptions, resolve
@@ -446,6 +452,11 @@ class ClusterActions:
     def node_base(self) -> dict[str, Any]:
         """The fields every nodes API starts this node with."""
         return self.node.local.base_json()
+
+    def local_node_info(self, request: InfoRequest, flat: bool) -> dict[str, Any]:
+        """This node's entry of ``_nodes`` (the REST API asks every named node for its own
+        through ``actions.nodes_fanout``)."""
+        return local_info(self.node.view.local, self.node.facts(), request, flat)
 
     def nodes_info(self, flat: bool = False, request: InfoRequest | None = None) -> dict[str, Any]:
         """``GET /_nodes``: the nodes ``request`` names, in the sections it asks for."""

@@ -6,10 +6,11 @@ which sections: ES's nodes-info metrics. The path's one segment after ``_nodes``
 (``/_nodes/os,process``), node filters otherwise (``/_nodes/_local``); unknown metric names are
 ignored, as ES ignores them.
 
-This node describes itself in full (settings, OS, process, listeners). Another node of the
-cluster is described from what the view holds about it (ids, host, roles, attributes, versions
-and the addresses it publishes); the sections only that node knows (settings, OS, process) are
-left out until nodes answer each other's info requests over the transport.
+Every node describes itself in full (settings, OS, process, listeners: :func:`local_info`); the
+REST API asks each named node for its own entry over the transport
+(:mod:`isthmus.actions.nodes_fanout`). :func:`member_info` describes another node from what the
+view holds about it (ids, host, roles, attributes, versions, published addresses), for the
+listings that need no node's own facts.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The ``_nodes`` APIs that ask every node they name: secure settings reload and node stats.
+"""The ``_nodes`` APIs that ask every node they name: secure settings reload, node info and
+node stats.
 
 ES runs these as a ``TransportNodesAction``: the node that took the REST request resolves the
 node filter (``/_nodes/<filter>/...``), sends ``<action>[n]`` to each chosen node over the
@@ -21,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from isthmus.actions.node_info import INFO_METRICS, InfoRequest
 from isthmus.cluster.nodes import DiscoveryNode, NodesView
 from isthmus.errors import IllegalArgumentError, IsthmusError
 from isthmus.remote.connector import Connector
@@ -31,7 +33,11 @@ from isthmus.settings.secret import Secret
 from isthmus.transport.actions import ActionRegistry
 from isthmus.transport.channel import TransportChannel
 from isthmus.transport.server import TransportServer
-from isthmus.wire.names import NODES_STATS_NODE_ACTION, RELOAD_SECURE_SETTINGS_NODE_ACTION
+from isthmus.wire.names import (
+    NODES_INFO_NODE_ACTION,
+    NODES_STATS_NODE_ACTION,
+    RELOAD_SECURE_SETTINGS_NODE_ACTION,
+)
 
 log = logging.getLogger("org.elasticsearch.action.support.nodes.TransportNodesAction")
 
@@ -113,7 +119,7 @@ class NodesFanout:
 
         registry.register(action, handle)
 
-    def resolve(self, filters: str | None) -> list[DiscoveryNode]:
+    def resolve(self, filters: Sequence[str] | str | None) -> list[DiscoveryNode]:
         return self.view.nodes.resolve(filters)
 
     async def ask(
@@ -211,10 +217,42 @@ class NodesStats:
         return merged(self.fanout.cluster_name, answers)
 
 
+class NodesInfo:
+    """``GET /_nodes[/<filter>][/<metrics>]``: each named node describes itself in full
+    (settings, OS, process, listeners), as ES's nodes-info action asks every node."""
+
+    def __init__(
+        self, fanout: NodesFanout, local: Callable[[InfoRequest, bool], dict[str, Any]]
+    ) -> None:
+        self.fanout = fanout
+        self._local = local
+
+    async def info_here(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        metrics = payload.get("metrics")
+        chosen = (
+            frozenset(m for m in metrics if isinstance(m, str) and m in INFO_METRICS)
+            if isinstance(metrics, list)
+            else None
+        )
+        return self._local(InfoRequest((), chosen), payload.get("flat_settings") is True)
+
+    async def info(
+        self, request: InfoRequest, flat: bool, timeout: float | None = None
+    ) -> dict[str, Any]:
+        nodes = self.fanout.resolve(request.filters)
+        payload = {
+            "metrics": None if request.metrics is None else sorted(request.metrics),
+            "flat_settings": flat,
+        }
+        answers = await self.fanout.ask(nodes, NODES_INFO_NODE_ACTION, payload, timeout)
+        return merged(self.fanout.cluster_name, answers)
+
+
 @dataclass(frozen=True)
 class NodesApis:
     reload: SecureSettingsReload
     stats: NodesStats
+    info: NodesInfo
 
 
 def nodes_apis(
@@ -225,6 +263,7 @@ def nodes_apis(
     tls: NodeTls,
     holder: SecureSettingsHolder,
     local_stats: Callable[[], Awaitable[dict[str, Any]]],
+    local_info: Callable[[InfoRequest, bool], dict[str, Any]],
 ) -> NodesApis:
     """The fan-out APIs of a node, their node-level actions registered on its transport. The
     other nodes are dialled at their published transport address with the node's own TLS."""
@@ -250,8 +289,10 @@ def nodes_apis(
     reload = SecureSettingsReload(fanout, holder, node_name)
     stats = NodesStats(fanout, local_stats)
     fanout.register(transport.registry, RELOAD_SECURE_SETTINGS_NODE_ACTION, reload.reload_here)
+    info = NodesInfo(fanout, local_info)
     fanout.register(transport.registry, NODES_STATS_NODE_ACTION, stats.stats_here)
-    return NodesApis(reload, stats)
+    fanout.register(transport.registry, NODES_INFO_NODE_ACTION, info.info_here)
+    return NodesApis(reload, stats, info)
 
 
 __all__ = [
@@ -259,6 +300,7 @@ __all__ = [
     "NodeAnswer",
     "NodesApis",
     "NodesFanout",
+    "NodesInfo",
     "NodesStats",
     "SecureSettingsReload",
     "merged",

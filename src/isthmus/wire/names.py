@@ -52,6 +52,7 @@ PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
 RELOAD_SECURE_SETTINGS_NODE_ACTION: Final = "cluster:admin/nodes/reload_secure_settings[n]"
 # What the coordinating node of ``GET _nodes/stats`` asks each node it names.
 NODES_STATS_NODE_ACTION: Final = "cluster:monitor/nodes/stats[n]"
+NODES_INFO_NODE_ACTION: Final = "cluster:monitor/nodes/info[n]"
 
 # --- cross-cluster APIs (what a querying cluster asks of a remote one) --------------------------
 

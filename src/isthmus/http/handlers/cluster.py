@@ -107,7 +107,7 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         request = InfoRequest.from_path(
             req.path_params.get("node_id"), req.path_params.get("metric")
         )
-        return s.cluster_actions.nodes_info(flat, request)
+        return await s.nodes_apis.info.info(request, flat, _timeout_s(req.params.get("timeout")))
 
     async def nodes_stats(req: Request) -> dict[str, Any]:
         return await s.nodes_apis.stats.stats(
