@@ -46,7 +46,7 @@ from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
 from isthmus.cluster.store import ClusterStore
-from isthmus.discovery.assembly import node_formation
+from isthmus.discovery.assembly import check_transport_security, node_formation
 from isthmus.discovery.cluster_wide import cluster_wide_state
 from isthmus.environment import NodeEnvironment
 from isthmus.errors import IsthmusError, NodeStartupError, SettingsError
@@ -154,6 +154,7 @@ class Node:
         except SettingsError as exc:
             raise NodeStartupError.configuration(exc.reason) from None
         tls = NodeTls.from_settings(s, secure.secrets(), remote_cluster_server=listener.enabled)
+        check_transport_security(s, tls)
         security = None
         if s.security_enabled:
             from isthmus.security.bootstrap import start_security

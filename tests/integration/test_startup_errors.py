@@ -209,3 +209,10 @@ def test_a_multi_node_cluster_without_its_etcd_binary(tmp_path: Path) -> None:
         },
     )
     assert_one_line(rc, err, log, 78, "does not exist or is not executable; install it with")
+
+
+def test_a_secured_multi_node_cluster_without_transport_tls(tmp_path: Path) -> None:
+    rc, err, log = start(tmp_path, {**SECURE, "cluster.initial_master_nodes": ["n1"]})
+    assert_one_line(
+        rc, err, log, 78, "Transport SSL must be enabled if security is enabled in a cluster of"
+    )

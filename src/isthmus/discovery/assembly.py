@@ -8,6 +8,7 @@ from isthmus.cluster.nodes import NodesView
 from isthmus.discovery.formation import ClusterFormation
 from isthmus.discovery.formation_settings import FormationSettings
 from isthmus.discovery.peers import PeerLocator, peer_info_handler
+from isthmus.errors import NodeStartupError
 from isthmus.remote.connector import Connector
 from isthmus.security.authz import Subject
 from isthmus.security.node_tls import NodeTls
@@ -16,6 +17,22 @@ from isthmus.settings.discovery import forms_cluster_alone
 from isthmus.settings.node import NodeSettings
 from isthmus.transport.server import TransportServer
 from isthmus.wire.names import PEER_INFO_ACTION
+
+
+def check_transport_security(settings: NodeSettings, tls: NodeTls) -> None:
+    """A node of a multi-node cluster with security on needs transport TLS; checked with the
+    other configuration, before security writes anything at startup."""
+    if forms_cluster_alone(settings.raw) or not settings.security_enabled:
+        return
+    if tls.transport_client is None:
+        # Nodes authenticate each other by their transport certificates (peer info, the _nodes
+        # APIs, etcd over TCP): without them no node could join (ES's rule for any cluster that
+        # is not a loopback-only single node).
+        raise NodeStartupError.configuration(
+            "Transport SSL must be enabled if security is enabled in a cluster of several nodes. "
+            "Please set [xpack.security.transport.ssl.enabled] to [true] or disable security by "
+            "setting [xpack.security.enabled] to [false]"
+        )
 
 
 def node_formation(

@@ -5,8 +5,8 @@ same on every node), so whoever can reach its ports could rewrite it: over TCP i
 peer listeners require TLS with client certificates whenever the node's transport uses TLS. The
 members use the transport's own key, certificate chain and trusted CAs (the nodes of a cluster
 already trust each other's transport certificates), written as the PEM files etcd reads to
-``<path.data>/_etcd_tls/`` (the key file readable by the node's user only). A PKCS#12 keystore or
-an encrypted PEM key is decoded first: etcd reads neither. The node's client of its store uses
+``<path.data>/_etcd_tls/`` (the key file readable by the node's user only, and in clear: a
+PKCS#12 keystore or an encrypted PEM key is decoded first, because etcd reads neither). The node's client of its store uses
 the transport's client context, so it verifies the members' certificates as the transport
 verifies other nodes (``xpack.security.transport.ssl.verification_mode``).
 
@@ -55,6 +55,7 @@ def write_member_tls(cfg: SslConfig, folder: Path) -> EtcdTlsFiles:
     files.cert_file.write_bytes(chain)
     files.trusted_ca_file.write_bytes(trusted)
     fd = os.open(files.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an earlier run keeps its mode otherwise
     with os.fdopen(fd, "wb") as out:
         out.write(key)
     return files

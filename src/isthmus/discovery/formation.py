@@ -156,9 +156,9 @@ class ClusterFormation:
         s = self.settings
         initial = await self._initial_cluster()
         client_url, peer_url = s.own_urls()
+        # One client listener, at the published address, with the member's TLS: a second plain
+        # listener (on loopback, say) would take no client certificate from anyone.
         listen_client: tuple[str, ...] = (client_url,)
-        if s.socket_dir is None and s.publish_host not in ("127.0.0.1", "localhost"):
-            listen_client = (client_url, f"http://127.0.0.1:{s.client_port}")
         config = EtcdMemberConfig(
             name=s.node_name,
             data_dir=s.member_dir,
