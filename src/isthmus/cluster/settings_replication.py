@@ -44,7 +44,12 @@ from isthmus.cluster.acknowledgements import Acknowledgements
 from isthmus.coordination.etcd_client import EtcdClient
 from isthmus.coordination.etcd_records import Compare, Put
 from isthmus.coordination.keys import ClusterKeys
-from isthmus.errors import CoordinationError, CoordinationUnavailableError, WatchCompactedError
+from isthmus.errors import (
+    CoordinationError,
+    CoordinationUnavailableError,
+    IsthmusError,
+    WatchCompactedError,
+)
 
 log = logging.getLogger("isthmus.cluster.settings_replication")
 
@@ -201,7 +206,7 @@ class SettingsReplication:
                 log.info("the transient cluster settings are dropped: the whole cluster restarted")
             found = await client.get(self.key)
             kv = found.first()
-        await self._apply(*(_decode(kv.value) if kv is not None else ({}, {})))
+        await self._apply_logged(*(_decode(kv.value) if kv is not None else ({}, {})))
         await self._set_applied(client, found.revision)
         return found.revision
 
@@ -219,10 +224,19 @@ class SettingsReplication:
                 for rev, events in response.by_revision():
                     event = events[-1]
                     layers = ({}, {}) if event.type == "DELETE" else _decode(event.kv.value)
-                    await self._apply(*layers)
+                    await self._apply_logged(*layers)
                     await self._set_applied(client, rev)
         finally:
             await watch.aclose()
+
+    async def _apply_logged(self, persistent: dict[str, Any], transient: dict[str, Any]) -> None:
+        """Apply the cluster's layers; a failure here is logged and the node carries on (ES's
+        applier does the same): every node applies the same value, so one that raised would
+        otherwise stop them all."""
+        try:
+            await self._apply(persistent, transient)
+        except IsthmusError as exc:
+            log.error("failed to apply the cluster settings: %s", exc.reason)
 
     async def _set_applied(self, client: EtcdClient, revision: int) -> None:
         self._applied = max(self._applied, revision)

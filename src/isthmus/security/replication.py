@@ -146,7 +146,10 @@ class SecurityReplication:
 
     async def committed(self) -> None:
         target = self._seq
-        if target <= self._committed:
+        # The writes this call answers for: those heard since the last one committed when it
+        # began (a refusal of an earlier write was answered by the call that waited for it).
+        start = self._committed
+        if target <= start:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.commit_timeout
@@ -159,7 +162,9 @@ class SecurityReplication:
                     "when the store answers again"
                 )
             await self._changed.wait(left)
-        failures = [reason for seq, reason in self._failed.items() if seq <= target]
+        failures = [reason for seq, reason in self._failed.items() if start < seq <= target]
+        for seq in [seq for seq in self._failed if seq <= target]:
+            del self._failed[seq]  # reported now, or by the call that waited for it
         if failures:
             raise CoordinationError(f"the cluster's store refused the change: {failures[-1]}")
         await self._acknowledged(self._commit_revision)

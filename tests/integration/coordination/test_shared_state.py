@@ -16,7 +16,7 @@ import pytest
 
 from isthmus.cluster.settings_replication import SettingsReplication
 from isthmus.coordination.etcd_client import EtcdClient
-from isthmus.errors import CoordinationUnavailableError
+from isthmus.errors import CoordinationError, CoordinationUnavailableError
 from isthmus.security.replication import SecurityReplication, _Write
 from isthmus.security.store import SecurityStore
 from isthmus.testing.etcd import EtcdTestCluster
@@ -161,3 +161,24 @@ async def test_concurrent_settings_updates_keep_each_others_keys(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_refused_write_fails_only_the_request_that_made_it(
+    etcd: EtcdTestCluster, unique_prefix: bytes, tmp_path: Path
+) -> None:
+    cluster = _name(unique_prefix)
+    async with (
+        etcd.client() as client,
+        _replica(tmp_path, cluster, "node-a", client, live=("node-a",)) as a,
+    ):
+        # Over etcd's request limit (1.5 MiB): etcd refuses it, this node takes the cluster's
+        # version back and the request that wrote it fails.
+        a.store.put("roles", "huge", {"metadata": "x" * (2 << 20)})
+        with pytest.raises(CoordinationError, match="refused the change"):
+            await a.store.committed()
+        assert a.store.get("roles", "huge") is None
+        # Later writes are committed and answered as such (the old refusal is not theirs).
+        for i in range(2):
+            a.store.put("roles", f"small{i}", {"v": i})
+            await a.store.committed()
+            assert a.store.get("roles", f"small{i}") == {"v": i}
