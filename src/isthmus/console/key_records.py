@@ -84,7 +84,10 @@ def credential_expiry(
     if record is None or key_id is None or record.get("id") != key_id:
         return {"expiry": None, "expiry_known": False}
     millis = record.get("expiration")
-    at = dt.datetime.fromtimestamp(millis / 1000, dt.UTC) if isinstance(millis, int) else None
+    try:
+        at = dt.datetime.fromtimestamp(millis / 1000, dt.UTC) if isinstance(millis, int) else None
+    except (OverflowError, OSError, ValueError):  # a remote's answer out of any date's range
+        return {"expiry": None, "expiry_known": False}
     now = now or dt.datetime.now(dt.UTC)
     return {
         "expiry": at.isoformat(timespec="seconds") if at else None,  # None: never expires

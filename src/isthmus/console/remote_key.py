@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -154,7 +155,22 @@ def _remote_url(raw: Any) -> str:
         raise IllegalArgumentError(f"invalid remote cluster URL [{text}]: bad port") from None
     if parts.query or parts.fragment:
         raise IllegalArgumentError(f"invalid remote cluster URL [{text}]: no query or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # The remote administrator's password and the new key would cross the network in clear.
+        raise IllegalArgumentError(
+            f"invalid remote cluster URL [{text}]: use https (the password and the key would "
+            "travel in clear text over http; http is accepted for a loopback address only)"
+        )
     return text
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _patterns(raw: Any, what: str) -> tuple[str, ...]:
@@ -284,11 +300,13 @@ def store_key(
 
     name = credential_setting(alias)
     value = str(key["encoded"])
-    created = not keystore_exists(config_dir)
-    if created:
-        with locked(config_dir):
+    # Whether to create is decided under the writers' lock: two requests (or the keystore
+    # command) creating it at once must not overwrite each other's entries.
+    with locked(config_dir):
+        created = not keystore_exists(config_dir)
+        if created:
             save_keystore(config_dir, new_keystore().with_string(name, value), password)
-    else:
+    if not created:
         update_keystore(config_dir, password, lambda c: c.with_string(name, value))
     record_key(config_dir, alias, key)
     return {"setting": name, "keystore": str(keystore_path(config_dir)), "created": created}

@@ -235,3 +235,17 @@ def test_an_unreachable_remote_is_a_step_result() -> None:
     answer = RemoteAnswer(None, None, {"type": "connect_exception", "reason": "refused"})
     view = outcome_view(wanted, Outcome(answer, None, None), ("n1", "node-1"), [])
     assert view["steps"][0]["message"].startswith("the remote cannot be reached")
+
+
+def test_plain_http_is_refused_unless_the_remote_is_on_loopback() -> None:
+    with pytest.raises(IllegalArgumentError, match="use https"):
+        request("http://10.1.2.3:9200")
+    with pytest.raises(IllegalArgumentError, match="use https"):
+        request("http://remote.example:9200")
+    assert request("http://127.0.0.1:9200").remote_url == "http://127.0.0.1:9200"
+    assert request("https://remote.example:9200").remote_url.startswith("https://")
+
+
+def test_an_expiration_out_of_any_dates_range_is_not_known() -> None:
+    record = {"id": "k9", "name": "n", "expiration": 10**20}
+    assert credential_expiry(record, "k9") == {"expiry": None, "expiry_known": False}
