@@ -255,6 +255,17 @@ class NodesApis:
     info: NodesInfo
 
 
+def peer_connector(transport: TransportServer[Any], tls: NodeTls) -> Connector:
+    """How a node dials the other nodes of its own cluster: its transport identity and its
+    transport's client TLS (the fan-out here, and cluster formation's seed hosts)."""
+    return Connector(
+        identity=lambda: transport.identity,
+        ssl_context=tls.transport_client,
+        trust=tls.transport_trust,
+        connect_timeout=5.0,
+    )
+
+
 def nodes_apis(
     cluster_name: str,
     node_name: str,
@@ -267,12 +278,7 @@ def nodes_apis(
 ) -> NodesApis:
     """The fan-out APIs of a node, their node-level actions registered on its transport. The
     other nodes are dialled at their published transport address with the node's own TLS."""
-    connector = Connector(
-        identity=lambda: transport.identity,
-        ssl_context=tls.transport_client,
-        trust=tls.transport_trust,
-        connect_timeout=5.0,
-    )
+    connector = peer_connector(transport, tls)
 
     async def connect(node: DiscoveryNode) -> TransportChannel:
         host, _, port = node.transport_address.rpartition(":")
@@ -305,4 +311,5 @@ __all__ = [
     "SecureSettingsReload",
     "merged",
     "nodes_apis",
+    "peer_connector",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from isthmus.actions.nodes_fanout import peer_connector
 from isthmus.cluster.nodes import NodesView
 from isthmus.discovery.formation import ClusterFormation
 from isthmus.discovery.formation_settings import FormationSettings
 from isthmus.discovery.peers import PeerLocator, peer_info_handler
 from isthmus.errors import NodeStartupError
-from isthmus.remote.connector import Connector
 from isthmus.security.authz import Subject
 from isthmus.security.node_tls import NodeTls
 from isthmus.security.transport_filter import SYSTEM
@@ -48,12 +48,7 @@ def node_formation(
     transport action through which other nodes find its etcd member."""
     if forms_cluster_alone(settings.raw):
         return None
-    connector = Connector(
-        identity=lambda: transport.identity,
-        ssl_context=tls.transport_client,
-        trust=tls.transport_trust,
-        connect_timeout=5.0,
-    )
+    connector = peer_connector(transport, tls)
     peers = PeerLocator(
         settings.cluster_name,
         tuple(settings.get("discovery.seed_hosts")),
