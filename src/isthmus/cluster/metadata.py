@@ -8,6 +8,7 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from isthmus.cluster.shard_routing import IndexRouting
 from isthmus.errors import InvalidAliasNameError, InvalidIndexNameError
 from isthmus.index.mapping import Mapping
 
@@ -174,6 +175,9 @@ class ClusterMetadata:
     # ES's cluster-level custom metadata by type (cross-cluster replication keeps its auto-follow
     # patterns here; see isthmus.ccr.auto_follow). Persisted.
     customs: dict[str, Any] = field(default_factory=dict)
+    # The routing table by index uuid (a cluster of several nodes only; empty on one node, where
+    # every primary is the node's: see isthmus.cluster.shard_routing).
+    routing: dict[str, IndexRouting] = field(default_factory=dict)
     # The node's own settings (isthmus.yml and -E): the layer under persistent and transient
     # that a dynamic cluster setting falls back to, as ES's ClusterSettings do. Not persisted
     # (it is read from the node's configuration at every start) and not part of equality.
@@ -220,6 +224,7 @@ class ClusterMetadata:
             "persistent": self.persistent,
             "version": self.version,
             **({"customs": self.customs} if self.customs else {}),
+            **({"routing": [r.to_json() for r in self.routing.values()]} if self.routing else {}),
         }
 
     @classmethod
@@ -231,4 +236,8 @@ class ClusterMetadata:
             persistent=dict(body.get("persistent", {})),
             version=int(body.get("version", 0)),
             customs=dict(body.get("customs") or {}),
+            routing={
+                r.index_uuid: r
+                for r in (IndexRouting.from_json(x) for x in body.get("routing") or [])
+            },
         )
