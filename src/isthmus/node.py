@@ -33,7 +33,8 @@ import orjson
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.assembly import node_actions, node_cluster_actions, node_identity, nodes_view
-from isthmus.actions.nodes_fanout import nodes_apis
+from isthmus.actions.nodes_fanout import nodes_apis, peer_connector
+from isthmus.actions.peer_channels import PeerChannels
 from isthmus.actions.remote_nodes import (
     register_remote_cluster_server,
     register_transport_nodes,
@@ -260,11 +261,18 @@ class Node:
         )
         follow_remote_settings(remote, cluster_actions)
         # A multi-node cluster shares its security state and cluster settings through etcd.
-        shared = (
-            cluster_wide_state(formation, cluster_actions, security.store if security else None)
-            if formation is not None
-            else []
-        )
+        shared = []
+        if formation is not None:
+            peers = PeerChannels(s.cluster_name, peer_connector(transport, tls))
+            stack.push_async_callback(peers.close)
+            shared = cluster_wide_state(
+                formation,
+                cluster_actions,
+                security.store if security else None,
+                registry=transport.registry,
+                peers=peers,
+                on_fatal=self._fatal,
+            )
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full
         probes = health_probes_for(remote, cluster_actions)

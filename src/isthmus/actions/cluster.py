@@ -319,7 +319,8 @@ class ClusterActions:
                 return state
             return replace(state, persistent=dict(persistent), transient=dict(transient))
 
-        new = await self.cluster.submit("cluster-settings-applied", change)
+        # etcd already shares the layers: each node applies them without publishing a state.
+        new = await self.cluster.submit("cluster-settings-applied", change, local=True)
         await self._settings_changed(old, new)
 
     def get_settings(self, params: Mapping[str, str]) -> dict[str, Any]:

@@ -45,6 +45,9 @@ REMOTE_CLUSTER_NODES_ACTION: Final = "cluster:internal/remote_cluster/nodes"
 # How a node learns, from a seed host, how that node's etcd member is reached (Isthmus's own,
 # in the place of ES's internal:discovery/request_peers).
 PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
+# A node's change of the cluster state, computed on the state it applied, handed to the elected
+# master to publish (Isthmus's own: ES forwards the request itself to the master).
+PUBLISH_CHANGE_ACTION: Final = "internal:isthmus/cluster/publish_change"
 
 # --- node-level requests of one cluster (ES's TransportNodesAction: the REST action + "[n]") -----
 
