@@ -48,6 +48,9 @@ PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
 # A node's change of the cluster state, computed on the state it applied, handed to the elected
 # master to publish (Isthmus's own: ES forwards the request itself to the master).
 PUBLISH_CHANGE_ACTION: Final = "internal:isthmus/cluster/publish_change"
+# What only nodes of one cluster send each other (as the system; each handler also checks the
+# cluster name): the transport filter lets the system identity run them.
+INTRA_CLUSTER_ACTIONS: Final = frozenset({PUBLISH_CHANGE_ACTION})
 
 # --- node-level requests of one cluster (ES's TransportNodesAction: the REST action + "[n]") -----
 
@@ -98,4 +101,42 @@ INTERNAL_RESTORE_ACTIONS: Final = frozenset(
         INTERNAL_RESTORE_FILE_CHUNK_ACTION,
         INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
     }
+)
+
+# --- shard copies of one multi-node cluster (ES's replication and peer recovery) ----------------
+
+# A write batch sent to the node of the shard's primary (ES's TransportShardBulkAction), and the
+# operations the primary sends to each replica with their _seq_no (its "[r]" action).
+BULK_SHARD_ACTION: Final = "indices:data/write/bulk[s]"
+BULK_REPLICA_ACTION: Final = "indices:data/write/bulk[s][r]"
+# A partial update run where the primary is (its read-modify-write must read the primary).
+UPDATE_SHARD_ACTION: Final = "indices:data/write/update[s]"
+# A realtime get answered by the primary's node (ES's shard-level get action).
+GET_SHARD_ACTION: Final = "indices:data/read/get[s]"
+# A replica asks the primary's node to recover it (ES's name); it then reads the primary's
+# history up to the recovery's snapshot (Isthmus's own: ES's primary pushes operations instead).
+START_RECOVERY_ACTION: Final = "internal:index/shard/recovery/start_recovery"
+RECOVERY_HISTORY_ACTION: Final = "internal:isthmus/index/shard/recovery/history"
+SHARD_COPY_ACTIONS: Final = frozenset(
+    {
+        BULK_SHARD_ACTION,
+        BULK_REPLICA_ACTION,
+        UPDATE_SHARD_ACTION,
+        GET_SHARD_ACTION,
+        START_RECOVERY_ACTION,
+        RECOVERY_HISTORY_ACTION,
+    }
+)
+
+# --- reads of shards on other nodes of one cluster ----------------------------------------------
+
+# Every shard of one search a node is asked for, in one request (ES's batched query phase).
+NODE_QUERY_ACTION: Final = "indices:data/read/search[query][n]"
+# The DFS phase of those shards (global term statistics, knn nearest): Isthmus's own batch.
+NODE_DFS_ACTION: Final = "indices:data/read/search[phase/dfs][n]"
+# Refresh and flush of the copies a node holds (ES's broadcast shard-level actions).
+NODE_REFRESH_ACTION: Final = "indices:admin/refresh[s]"
+NODE_FLUSH_ACTION: Final = "indices:admin/flush[s]"
+NODE_READ_ACTIONS: Final = frozenset(
+    {NODE_QUERY_ACTION, NODE_DFS_ACTION, NODE_REFRESH_ACTION, NODE_FLUSH_ACTION}
 )
