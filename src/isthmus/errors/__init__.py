@@ -96,6 +96,7 @@ from isthmus.errors.security import (
 )
 from isthmus.errors.shards import (
     MissingHistoryOperationsError,
+    NoLongerPrimaryShardError,
     RetentionLeaseAlreadyExistsError,
     RetentionLeaseInvalidRetainingSeqNoError,
     RetentionLeaseNotFoundError,
@@ -162,6 +163,7 @@ __all__ = [
     "MapperParsingError",
     "MethodNotAllowedError",
     "MissingHistoryOperationsError",
+    "NoLongerPrimaryShardError",
     "NoSeedNodeLeftError",
     "NoSuchRemoteClusterError",
     "NodeDisconnectedError",

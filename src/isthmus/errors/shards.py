@@ -81,3 +81,21 @@ class TaskAlreadyExistsError(ResourceAlreadyExistsError):
 
     def __init__(self, task_id: str) -> None:
         IsthmusError.__init__(self, f"task with id {{{task_id}}} already exist")
+
+
+# --- shard allocation (the master's routing table) -------------------------------------------
+
+
+class NoLongerPrimaryShardError(IsthmusError):
+    """A primary asked the master to fail a copy under a primary term that is no longer the
+    shard's (a replica was promoted since): ES's ShardStateAction.NoLongerPrimaryShardException.
+    The asking copy is stale and must stop acting as primary."""
+
+    es_type = "no_longer_primary_shard_exception"
+    status = 500
+    java_class = "org.elasticsearch.cluster.action.shard.ShardStateAction$NoLongerPrimaryShardException"
+
+    def __init__(self, index: str, index_uuid: str, shard: int, reason: str) -> None:
+        super().__init__(
+            reason, extra={"shard": str(shard), "index_uuid": index_uuid, "index": index}
+        )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from isthmus.settings import listener_limits, registry, remote, remote_server, secure, tls
+from isthmus.settings.allocation import ALLOCATION_SETTINGS
 from isthmus.settings.ccr import CCR_SETTINGS
 from isthmus.settings.discovery import DISCOVERY_SETTINGS
 from isthmus.settings.disk import DISK_SETTINGS
@@ -46,6 +47,7 @@ def declarations() -> tuple[Setting, ...]:
         *CCR_SETTINGS,
         *SEARCH_CONTEXT_SETTINGS,
         *DISCOVERY_SETTINGS,
+        *ALLOCATION_SETTINGS,
     )
 
 

@@ -1,0 +1,102 @@
+"""ES's shard allocation settings: the deciders' cluster and index settings.  [no I/O]
+
+Read by :mod:`isthmus.cluster.allocation_deciders` from the cluster metadata at every reroute,
+so a dynamic update takes effect at the next reroute (the master reroutes after every change).
+
+Cluster settings (dynamic): ``cluster.routing.allocation.{require,include,exclude}.<attr>``
+(node filters: ``_name``, ``_id``, ``_host``, ``_ip``, ``_host_ip``, ``_publish_ip`` or a
+``node.attr`` name; comma-separated values with ``*`` wildcards),
+``cluster.routing.allocation.total_shards_per_node`` (-1: no limit),
+``cluster.routing.allocation.awareness.attributes`` and
+``cluster.routing.allocation.awareness.force.<attr>.values``, and
+``cluster.routing.allocation.same_shard.host``. ``cluster.routing.allocation.enable`` is one of
+the core settings (:mod:`isthmus.settings.registry`).
+
+Index settings (dynamic): ``index.routing.allocation.{require,include,exclude}.<attr>``,
+``index.routing.allocation.total_shards_per_node``, ``index.routing.allocation.enable``,
+``index.allocation.max_retries`` (5) and ``index.unassigned.node_left.delayed_timeout`` (1m: how
+long a replica whose node left waits for it before it is allocated elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from isthmus.settings import values as v
+from isthmus.settings.registry import Scope, Setting
+
+CLUSTER_PREFIX = "cluster.routing.allocation."
+INDEX_PREFIX = "index.routing.allocation."
+FILTER_KINDS = ("require", "include", "exclude")
+
+CLUSTER_TOTAL_SHARDS = CLUSTER_PREFIX + "total_shards_per_node"
+INDEX_TOTAL_SHARDS = INDEX_PREFIX + "total_shards_per_node"
+CLUSTER_ENABLE = CLUSTER_PREFIX + "enable"
+INDEX_ENABLE = INDEX_PREFIX + "enable"
+AWARENESS_ATTRIBUTES = CLUSTER_PREFIX + "awareness.attributes"
+AWARENESS_FORCE = CLUSTER_PREFIX + "awareness.force."
+SAME_HOST = CLUSTER_PREFIX + "same_shard.host"
+MAX_RETRIES = "index.allocation.max_retries"
+DELAYED_TIMEOUT = "index.unassigned.node_left.delayed_timeout"
+
+ENABLE_VALUES = ("all", "primaries", "new_primaries", "none")
+
+
+def parse_enable(raw: object) -> str:
+    """ES's ``Allocation.parse``: case-insensitive, its message for anything else."""
+    text = v.parse_str(raw)
+    if text.lower() not in ENABLE_VALUES:
+        raise ValueError(f"Illegal allocation.enable value [{text.upper()}]")
+    return text.lower()
+
+
+def _at_least(lo: int, key: str) -> Callable[[int], None]:
+    def check(value: int) -> None:
+        if value < lo:
+            raise ValueError(f"Failed to parse value [{value}] for setting [{key}] must be >= {lo}")
+
+    return check
+
+
+def _filters(prefix: str, scope: Scope) -> tuple[Setting, ...]:
+    return tuple(
+        Setting(f"{prefix}{kind}.*", v.parse_str, None, scope, dynamic=True)
+        for kind in FILTER_KINDS
+    )
+
+
+ALLOCATION_SETTINGS: tuple[Setting, ...] = (
+    *_filters(CLUSTER_PREFIX, Scope.CLUSTER),
+    Setting(
+        CLUSTER_TOTAL_SHARDS,
+        v.parse_int,
+        -1,
+        Scope.CLUSTER,
+        dynamic=True,
+        validator=_at_least(-1, CLUSTER_TOTAL_SHARDS),
+    ),
+    Setting(AWARENESS_ATTRIBUTES, v.parse_str_list, (), Scope.CLUSTER, dynamic=True),
+    Setting(AWARENESS_FORCE + "*.values", v.parse_str_list, (), Scope.CLUSTER, dynamic=True),
+    Setting(SAME_HOST, v.parse_bool, False, Scope.CLUSTER, dynamic=True),
+    *_filters(INDEX_PREFIX, Scope.INDEX),
+    Setting(
+        INDEX_TOTAL_SHARDS,
+        v.parse_int,
+        -1,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_at_least(-1, INDEX_TOTAL_SHARDS),
+    ),
+    Setting(INDEX_ENABLE, parse_enable, "all", Scope.INDEX, dynamic=True),
+    Setting(
+        MAX_RETRIES,
+        v.parse_int,
+        5,
+        Scope.INDEX,
+        dynamic=True,
+        validator=_at_least(0, MAX_RETRIES),
+    ),
+    Setting(DELAYED_TIMEOUT, v.parse_time, v.TimeValue(60_000, "1m"), Scope.INDEX, dynamic=True),
+)
+
+__all__ = ["ALLOCATION_SETTINGS", "ENABLE_VALUES", "FILTER_KINDS", "parse_enable"]
