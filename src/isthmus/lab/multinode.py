@@ -10,9 +10,8 @@ uses: every node master-eligible, etcd members on unix sockets in the lab folder
 lab's name and folder (``local-node`` in ``<root>/local``), the others are ``local-node-2`` ... in
 ``<root>/local-2`` ..., so a one-node scenario run with ``--nodes N`` shows the same lines.
 
-Indices are still each node's own, so the sample index is loaded on every remote node; users,
-roles, API keys and cluster settings are cluster-wide (through etcd), and keystores are per node
-as in ES: the credential goes into the keystores the layout names, then one
+Indices, users, roles, API keys and cluster settings are cluster-wide (through etcd): the sample
+index is created once, through the remote's first node; keystores are per node as in ES: the credential goes into the keystores the layout names, then one
 ``POST _nodes/reload_secure_settings`` reaches every local node. The lab user and the alias are
 put on every local node all the same (idempotent; what a one-node-per-cluster state would need).
 """
@@ -175,13 +174,13 @@ class MultiNodeLab(Lab):
                 node.wait_started(START_TIMEOUT_S)
             for nodes in (self.remote_nodes, self.local_nodes):
                 wait_formed(nodes)
-        for node in self.remote_nodes:  # indices are each node's own
-            what = f"create the [{INDEX}] index on {node.settings['node.name']}"
-            with run(what, node), self.as_remote(node):
-                if self.spec.sample_index:
-                    self.load_documents(INDEX, _sample())
-                if self.spec.credential is None:
-                    self._remote_role()
+        # Indices, users and roles are the cluster's: created once, through its first node.
+        first = self.remote_nodes[0]
+        with run(f"create the [{INDEX}] index", first), self.as_remote(first):
+            if self.spec.sample_index:
+                self.load_documents(INDEX, _sample())
+            if self.spec.credential is None:
+                self._remote_role()
         if self.spec.credential is not None:
             with run("create a cross-cluster API key on remote", self.remote):
                 self.create_key()
