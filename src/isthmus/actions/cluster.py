@@ -135,6 +135,32 @@ GroupValidator = Callable[
 _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 
 
+def shards_condition(params: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
+    """Health's ``wait_for_active_shards`` (a number, or ``all`` copies) and
+    ``wait_for_no_initializing_shards`` / ``wait_for_no_relocating_shards`` as a test of a
+    health body (nothing relocates here: the latter always holds)."""
+    from isthmus.cluster.allocation_service import parse_active_shards
+
+    raw = params.get("wait_for_active_shards")
+    count = 0 if raw is None else parse_active_shards(raw)
+    try:
+        no_initializing = parse_flag(params.get("wait_for_no_initializing_shards"), False)
+        parse_flag(params.get("wait_for_no_relocating_shards"), False)
+    except ValueError as exc:
+        raise IllegalArgumentError(str(exc)) from None
+
+    def ok(body: Mapping[str, Any]) -> bool:
+        active = body["active_shards"]
+        total = active + body["initializing_shards"] + body["unassigned_shards"]
+        if count == "all" and active < total:
+            return False
+        if isinstance(count, int) and active < count:
+            return False
+        return not (no_initializing and body["initializing_shards"])
+
+    return ok
+
+
 def flat_settings(params: Mapping[str, str]) -> bool:
     """``flat_settings``: settings as ``a.b.c`` keys instead of nested objects (ES's boolean
     parameter rules: empty is true, anything but true/false is a 400)."""
@@ -363,6 +389,11 @@ class ClusterActions:
     # --- health -------------------------------------------------------------------------------
 
     def _index_health(self, meta: IndexMetadata) -> IndexHealth:
+        routing = self.cluster.state.routing
+        if routing:  # a cluster of several nodes: its routing table says what runs where
+            table = routing.get(meta.uuid)
+            if table is not None:
+                return IndexHealth.routed(meta, table, int(time.time() * 1000))
         running = (s.shard_id.shard for s in self.indices.shards_of(meta)) if meta.is_open else ()
         return IndexHealth.of(meta, running)
 
@@ -396,13 +427,15 @@ class ClusterActions:
             for key in (
                 "active_primary_shards",
                 "active_shards",
+                "initializing_shards",
                 "unassigned_shards",
                 "unassigned_primary_shards",
+                "delayed_unassigned_shards",
             )
         }
         status = worst((h.status for h in healths), "red" if missing else "green")
         active = totals["active_shards"]
-        total = active + totals["unassigned_shards"]
+        total = active + totals["initializing_shards"] + totals["unassigned_shards"]
         body: dict[str, Any] = {
             "cluster_name": self.node.settings.cluster_name,
             "status": status,
@@ -412,10 +445,10 @@ class ClusterActions:
             "active_primary_shards": totals["active_primary_shards"],
             "active_shards": active,
             "relocating_shards": 0,
-            "initializing_shards": 0,
+            "initializing_shards": totals["initializing_shards"],
             "unassigned_shards": totals["unassigned_shards"],
             "unassigned_primary_shards": totals["unassigned_primary_shards"],
-            "delayed_unassigned_shards": 0,
+            "delayed_unassigned_shards": totals["delayed_unassigned_shards"],
             "number_of_pending_tasks": 0,
             "number_of_in_flight_fetch": 0,
             "task_max_waiting_in_queue_millis": 0,
@@ -437,11 +470,12 @@ class ClusterActions:
         deadline = time.monotonic() + timeout
         level = check_level(params.get("level"))
         nodes_ok = nodes_condition(params.get("wait_for_nodes", ""))
+        shards_ok = shards_condition(params)
         while True:
             body = self.health_body(expression, level)
             target = wanted if wanted is not None else ("yellow" if expression else None)
             status_ok = target is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[target]
-            if status_ok and nodes_ok(body["number_of_nodes"]):
+            if status_ok and nodes_ok(body["number_of_nodes"]) and shards_ok(body):
                 return 200, body
             if time.monotonic() >= deadline:
                 body["timed_out"] = True

@@ -239,7 +239,10 @@ def reroute(
     routing = _allocate(state, routing, members, now_ms, new_id)
     if routing == state.routing:
         return state
-    return replace(state, routing=routing)
+    # An index whose routing did not change keeps its object: publication sends only the
+    # indices whose routing is a new object.
+    kept = {k: state.routing[k] if state.routing.get(k) == r else r for k, r in routing.items()}
+    return replace(state, routing=kept)
 
 
 # --- reroute's steps ------------------------------------------------------------------------

@@ -1,9 +1,16 @@
-"""Shard, index and cluster health from which primaries run, as ES's ClusterStateHealth.  [no I/O]
+"""Shard, index and cluster health, as ES's ClusterStateHealth.  [no I/O]
 
 A single node holds every primary it can and never a replica, so each shard has one active copy
 (its primary, when it runs) and ``number_of_replicas`` unassigned ones. A closed index keeps its
 shards allocated (ES replicates closed indices since 7.2): its primaries count as active and it
 is green or yellow like an open one. A shard whose primary is not running is red.
+
+A cluster of several nodes reads its routing table instead (:meth:`IndexHealth.routed`): a shard
+is green when every copy is started, yellow when its primary is but some replica is not, red
+when its primary is not active, except the primary of a new shard while it initializes
+(ES's ``getInactivePrimaryHealth``: nothing was ever written to it, so nothing is missing).
+A replica whose node left within ``index.unassigned.node_left.delayed_timeout`` counts in
+``delayed_unassigned_shards``.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from isthmus.cluster.metadata import IndexMetadata
+from isthmus.cluster.shard_routing import INITIALIZING, IndexRouting, ShardTable
 from isthmus.errors import IllegalArgumentError
 
 STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
@@ -33,21 +41,53 @@ def check_level(level: str | None) -> str:
 class ShardHealth:
     number: int
     primary_active: bool
-    replicas: int
+    replicas: int  # unassigned replicas (a single node: every replica)
+    initializing: int = 0
+    active_replicas: int = 0
+    unassigned_primary: bool | None = None  # None: unassigned exactly when not active
+    delayed: int = 0
+    # A new shard's initializing primary: yellow, not red.
+    new_primary_initializing: bool = False
 
     @property
     def active(self) -> int:
-        return 1 if self.primary_active else 0
+        return (1 if self.primary_active else 0) + self.active_replicas
+
+    @property
+    def primary_unassigned(self) -> bool:
+        if self.unassigned_primary is None:
+            return not self.primary_active
+        return self.unassigned_primary
 
     @property
     def unassigned(self) -> int:
-        return self.replicas + (0 if self.primary_active else 1)
+        return self.replicas + (1 if self.primary_unassigned else 0)
 
     @property
     def status(self) -> str:
         if not self.primary_active:
-            return "red"
-        return "green" if self.replicas == 0 else "yellow"
+            return "yellow" if self.new_primary_initializing else "red"
+        return "green" if self.replicas == 0 and self.initializing == 0 else "yellow"
+
+    @classmethod
+    def routed(cls, meta: IndexMetadata, table: ShardTable, now_ms: int) -> ShardHealth:
+        from isthmus.cluster.allocation import is_delayed
+
+        primary = table.primary()
+        primary_active = primary is not None and primary.active
+        replicas = table.replicas()
+        return cls(
+            table.shard,
+            primary_active,
+            sum(1 for c in replicas if not c.assigned),
+            initializing=sum(1 for c in table.copies if c.state == INITIALIZING),
+            active_replicas=sum(1 for c in replicas if c.active),
+            unassigned_primary=primary is None or not primary.assigned,
+            delayed=sum(1 for c in replicas if is_delayed(meta, c, now_ms)),
+            new_primary_initializing=primary is not None
+            and primary.state == INITIALIZING
+            and not table.in_sync,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,9 +95,9 @@ class ShardHealth:
             "primary_active": self.primary_active,
             "active_shards": self.active,
             "relocating_shards": 0,
-            "initializing_shards": 0,
+            "initializing_shards": self.initializing,
             "unassigned_shards": self.unassigned,
-            "unassigned_primary_shards": 0 if self.primary_active else 1,
+            "unassigned_primary_shards": 1 if self.primary_unassigned else 0,
         }
 
 
@@ -78,19 +118,24 @@ class IndexHealth:
             ),
         )
 
+    @classmethod
+    def routed(cls, meta: IndexMetadata, routing: IndexRouting, now_ms: int) -> IndexHealth:
+        """From the routing table of a cluster of several nodes."""
+        return cls(meta, tuple(ShardHealth.routed(meta, t, now_ms) for t in routing.shards))
+
     @property
     def status(self) -> str:
         return worst(s.status for s in self.shards)
 
     def totals(self) -> dict[str, int]:
-        active_primaries = sum(s.active for s in self.shards)
         return {
-            "active_primary_shards": active_primaries,
-            "active_shards": active_primaries,
+            "active_primary_shards": sum(1 for s in self.shards if s.primary_active),
+            "active_shards": sum(s.active for s in self.shards),
             "relocating_shards": 0,
-            "initializing_shards": 0,
+            "initializing_shards": sum(s.initializing for s in self.shards),
             "unassigned_shards": sum(s.unassigned for s in self.shards),
-            "unassigned_primary_shards": sum(1 - s.active for s in self.shards),
+            "unassigned_primary_shards": sum(1 for s in self.shards if s.primary_unassigned),
+            "delayed_unassigned_shards": sum(s.delayed for s in self.shards),
         }
 
     def to_json(self, level: str) -> dict[str, Any]:
@@ -98,7 +143,7 @@ class IndexHealth:
             "status": self.status,
             "number_of_shards": self.meta.number_of_shards,
             "number_of_replicas": self.meta.number_of_replicas,
-            **self.totals(),
+            **{k: v for k, v in self.totals().items() if k != "delayed_unassigned_shards"},
         }
         if level == "shards":
             out["shards"] = {str(s.number): s.to_json() for s in self.shards}
