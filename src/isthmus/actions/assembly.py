@@ -22,10 +22,14 @@ from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
+from isthmus.actions.node_shards import CopiesRefresh, NodeChannels, NodeShardsClient
+from isthmus.actions.node_shards_handlers import NodeShardsHandlers
+from isthmus.actions.peer_channels import PeerChannels
 from isthmus.actions.pit import PointInTimeActions
 from isthmus.actions.pit_handlers import PointInTimeHandlers
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.nodes import NodesView, local_discovery_node
+from isthmus.cluster.shard_copies import ShardCopies
 
 if TYPE_CHECKING:
     from isthmus.cluster.service import ClusterService
@@ -37,6 +41,17 @@ if TYPE_CHECKING:
     from isthmus.transport.actions import ActionRegistry
     from isthmus.transport.limits import InFlightBreaker
     from isthmus.transport.server import TransportServer
+
+
+@dataclass(frozen=True)
+class ClusterShards:
+    """What the actions need in a cluster of several nodes: where each shard's copies are, the
+    cluster's nodes, and the kept channels to them."""
+
+    cluster_name: str
+    copies: ShardCopies
+    view: NodesView
+    peers: PeerChannels
 
 
 @dataclass(frozen=True)
@@ -67,12 +82,29 @@ def node_actions(
     node_name: str,
     clock: Callable[[], float],
     authz: IndexAuthorization | None,
+    shards: ClusterShards | None = None,
 ) -> NodeActions:
     """The actions, with the transport handlers of resolve, search and field caps registered
-    in ``registry``. ``authz`` None: security is off, nothing is narrowed or filtered."""
+    in ``registry``. ``authz`` None: security is off, nothing is narrowed or filtered.
+    ``shards``: in a cluster of several nodes, where the shards' copies are and how to reach
+    the nodes holding them (None: a cluster of one, every shard is here)."""
     cross_cluster = CrossClusterActions(cluster, remote, node_name)
     cross_cluster.register(registry)
-    search = SearchActions(cluster, indices, node_id, clock)
+    node_shards = None
+    if shards is not None:
+        channels = NodeChannels(shards.cluster_name, shards.view, shards.peers)
+        node_shards = NodeShardsClient(channels)
+    search = SearchActions(
+        cluster,
+        indices,
+        node_id,
+        clock,
+        copies=None if shards is None else shards.copies,
+        node_shards=node_shards,
+    )
+    if shards is not None:
+        # What the other nodes' searches ask of the shards held here.
+        NodeShardsHandlers(search, shards.cluster_name).register(registry)
     ccs = CrossClusterSearch(search, cross_cluster)
     # What other clusters' searches call here, with their DLS/FLS applied.
     CrossClusterSearchHandlers(
@@ -86,6 +118,11 @@ def node_actions(
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)
     indices_actions = IndicesActions(cluster, indices)
+    if shards is not None and node_shards is not None:
+        copies = shards.copies
+        indices_actions.copies_refresh = CopiesRefresh(
+            node_shards.channels, lambda: copies.local_node_id
+        )
     return NodeActions(
         indices=indices_actions,
         documents=DocumentActions(cluster, indices, indices_actions),

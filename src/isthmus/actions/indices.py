@@ -14,6 +14,7 @@ from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import flat_settings
+from isthmus.actions.node_shards import CopiesRefresh
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import (
     AliasAction,
@@ -113,6 +114,8 @@ class IndicesActions:
     def __init__(self, cluster: ClusterService, indices: IndicesService) -> None:
         self.cluster = cluster
         self.indices = indices
+        # A cluster of several nodes: the other nodes' copies refresh too (actions/node_shards).
+        self.copies_refresh: CopiesRefresh | None = None
 
     def resolve(
         self,
@@ -486,9 +489,21 @@ class IndicesActions:
     async def refresh(self, expression: str | None, params: Mapping[str, str]) -> dict[str, Any]:
         targets = self.resolve(expression, params, IndicesOptions())
         shards = [s for t in targets for s in self.indices.shards_of(t.index)]
+        elsewhere: Any = None
+        if self.copies_refresh is not None:
+            uuids = {t.index.uuid: t.index.name for t in targets}
+            elsewhere = self.copies_refresh.refresh(self.cluster.state.routing, uuids)
         await asyncio.gather(*(s.refresh() for s in shards))
+        done, failures = (0, []) if elsewhere is None else await elsewhere
         total = sum(t.index.number_of_shards * (1 + t.index.number_of_replicas) for t in targets)
-        return {"_shards": {"total": total, "successful": len(shards), "failed": 0}}
+        section: dict[str, Any] = {
+            "total": total,
+            "successful": len(shards) + done,
+            "failed": len(failures),
+        }
+        if failures:
+            section["failures"] = failures
+        return {"_shards": section}
 
     def get_index(self, expression: str, params: Mapping[str, str]) -> dict[str, Any]:
         out = {}

@@ -44,7 +44,7 @@ from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 
 
-class SearchActions(SearchQueryPhase, SearchScroll, SearchCount, SearchForRemote):
+class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote):
     # --- search -------------------------------------------------------------------------------
 
     async def search(

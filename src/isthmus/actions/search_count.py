@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from isthmus.actions.search_shard import count_shard
-from isthmus.actions.search_targets import SearchTargets, _restriction
+from isthmus.actions.search_query_phase import SearchQueryPhase
+from isthmus.actions.search_targets import _restriction
 from isthmus.errors import (
     IllegalArgumentError,
     IsthmusError,
@@ -21,8 +22,8 @@ from isthmus.search import dsl
 from isthmus.security.field_level import IndexRestrictions
 
 
-class SearchCount(SearchTargets):
-    """``_count`` over local shards."""
+class SearchCount(SearchQueryPhase):
+    """``_count`` over the shards (in a cluster of several nodes, wherever they are)."""
 
     async def count(
         self,
@@ -44,6 +45,8 @@ class SearchCount(SearchTargets):
             if "default_operator" in params:
                 qs["default_operator"] = params["default_operator"]
             query = dsl.parse_query({"query_string": qs})
+        if self.distributed:
+            return await self._count_across_nodes(expression, body, params, restrictions)
         now_ms = int(self.clock() * 1000)
         targets = self._targets(expression, params)
         jobs = []
@@ -94,6 +97,47 @@ class SearchCount(SearchTargets):
                 "failed": len(failures),
             },
         }
+
+
+    async def _count_across_nodes(
+        self,
+        expression: str | None,
+        body: Mapping[str, Any],
+        params: Mapping[str, str],
+        restrictions: IndexRestrictions | None,
+    ) -> dict[str, Any]:
+        """``_count`` in a cluster of several nodes: a search for the total only, whose shards
+        on other nodes are asked there (ES's count is such a search too)."""
+        limit = count_terminate_after(params)
+        search_body = {**body, "size": 0, "track_total_hits": True}
+        search_params = {k: v for k, v in params.items() if k in _COUNT_SEARCH_PARAMS}
+        if limit is not None:
+            search_params["terminate_after"] = str(limit)
+        req = self.parse(expression, search_body, search_params)
+        partial = await self.search_partial(expression, req, search_params, restrictions)
+        out: dict[str, Any] = {"count": partial.total}
+        if limit is not None:
+            out["terminated_early"] = bool(partial.terminated_early)
+        out["_shards"] = self.shards_section(partial)
+        return out
+
+
+# What a count hands its search: how to read ``q`` and which shards and copies it reaches.
+_COUNT_SEARCH_PARAMS = frozenset(
+    {
+        "q",
+        "df",
+        "default_operator",
+        "analyzer",
+        "analyze_wildcard",
+        "lenient",
+        "preference",
+        "routing",
+        "ignore_unavailable",
+        "allow_no_indices",
+        "expand_wildcards",
+    }
+)
 
 
 def count_terminate_after(params: Mapping[str, str]) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import tantivy
 
+from isthmus.actions.node_shards import ShardCopiesFailed
 from isthmus.actions.search_shard import build_query, narrowed_translator
 from isthmus.errors import IsthmusError
 from isthmus.index.mapping import Mapping
@@ -96,25 +97,36 @@ def shard_dfs(
     return nearest, shard_stats(shard.searcher, shard.schema, built)
 
 
+# The DFS phase of the search's shards on other nodes of the cluster: given whether the shards
+# gather term statistics, one awaitable per shard (see actions/node_shards.py).
+RemoteDfs = Callable[[bool], Sequence[Awaitable[tuple[Nearest, TermStats | None]]]]
+
+
 async def dfs_phase(
-    run_search: Callable[..., Awaitable[Any]], req: SearchRequest, shards: Sequence[DfsShard]
+    run_search: Callable[..., Awaitable[Any]],
+    req: SearchRequest,
+    shards: Sequence[DfsShard],
+    remote: RemoteDfs | None = None,
+    remote_count: int = 0,
 ) -> tuple[SearchRequest, TermStats | None]:
     """The request the query phase runs (top-level knn clauses hold their global top ``k``)
-    and, for ``dfs_query_then_fetch``, the summed term statistics."""
+    and, for ``dfs_query_then_fetch``, the summed term statistics. ``remote``: the search's
+    shards on other nodes of this cluster (``remote_count`` of them) take part too."""
     if not needs_dfs(req):
         return req, None
-    if not knn.top_level_clauses(req.query) and len(shards) <= 1:
+    total = len(shards) + (remote_count if remote is not None else 0)
+    if not knn.top_level_clauses(req.query) and total <= 1:
         return req, None
-    outcomes = await asyncio.gather(
-        *(run_search(shard_dfs, shard, req, len(shards) > 1) for shard in shards),
-        return_exceptions=True,
-    )
+    jobs = [run_search(shard_dfs, shard, req, total > 1) for shard in shards]
+    if remote is not None and remote_count:
+        jobs.extend(remote(total > 1))
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
     clauses = knn.top_level_clauses(req.query)
     per_clause: list[list[list[tuple[float, str, str]]]] = [[] for _ in clauses]
     # One shard's own statistics are the global ones: nothing to gather or re-score.
-    stats = TermStats() if req.search_type == DFS and len(shards) > 1 else None
+    stats = TermStats() if req.search_type == DFS and total > 1 else None
     for outcome in outcomes:
-        if isinstance(outcome, IsthmusError | ValueError):
+        if isinstance(outcome, IsthmusError | ValueError | ShardCopiesFailed):
             continue  # the shard's query phase reports it (see the module docstring)
         if isinstance(outcome, BaseException):
             raise outcome

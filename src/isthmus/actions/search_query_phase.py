@@ -16,6 +16,9 @@ from typing import Any
 
 import orjson
 
+from isthmus.actions.node_shards import NodeShardJobs, ReadSpec, ShardCopiesFailed
+from isthmus.actions.node_shards_plan import ShardPlan
+from isthmus.actions.node_shards_wire import NodeShard
 from isthmus.actions.search_collapse import collapse_hits
 from isthmus.actions.search_dfs import DfsShard, dfs_phase, needs_dfs
 from isthmus.actions.search_shard import ShardHit, ShardResult, query_shard
@@ -33,6 +36,7 @@ from isthmus.actions.search_targets import (
 from isthmus.cluster.resolve import Resolved
 from isthmus.errors import (
     IllegalArgumentError,
+    IllegalStateError,
     IsthmusError,
     ParsingError,
     QueryShardError,
@@ -104,18 +108,23 @@ class SearchQueryPhase(SearchTargets):
         jobs: list[Awaitable[ShardResult]] = []
         keys: list[tuple[str, int]] = []
         boosts = self._index_boosts(req, params)
-        local = [(t, shard) for t in targets for shard in self.routed_shards(t.index, params)]
+        local, plan = self.plan_shards(targets, params)
+        elsewhere = None
+        if plan is not None and (plan.remote or plan.unavailable):
+            elsewhere = self._node_jobs(req, plan, now_ms, restrictions, boosts, cluster_alias)
+        peers = 0 if elsewhere is None else elsewhere.count
         if remote is not None:
-            for index, shard_no, job in remote.jobs(req, now_ms, collect_all, len(local)):
+            for index, shard_no, job in remote.jobs(req, now_ms, collect_all, len(local) + peers):
                 jobs.append(job)
                 keys.append((index, shard_no))
         skipped: set[int] = set()
         limit = req.pre_filter_shard_size
-        if limit is not None and len(local) + len(keys) > limit:
+        pre_filter = limit is not None and len(local) + len(keys) + peers > limit
+        if pre_filter:
             skipped = await self.indices.run_search(
                 self._cannot_match, req, local, now_ms, cluster_alias
             )
-            if len(skipped) == len(local) and not keys:
+            if len(skipped) == len(local) and not keys and not peers:
                 skipped.discard(0)  # ES searches one shard anyway, for the response's shape
         views = {p: shard.engine.view() for p, (_t, shard) in enumerate(local) if p not in skipped}
         term_stats = None
@@ -133,7 +142,19 @@ class SearchQueryPhase(SearchTargets):
                 for position, (target, _shard) in enumerate(local)
                 if position in views
             ]
-            req, term_stats = await dfs_phase(self.indices.run_search, req, dfs_shards)
+            req, term_stats = await dfs_phase(
+                self.indices.run_search,
+                req,
+                dfs_shards,
+                None if elsewhere is None else elsewhere.dfs,
+                0 if elsewhere is None else len(elsewhere.tasks()),
+            )
+            if elsewhere is not None:
+                elsewhere.chosen(req, term_stats)
+        if elsewhere is not None:  # after the DFS phase: they carry its global statistics
+            for index, shard_no, job in elsewhere.jobs(now_ms, collect_all, pre_filter):
+                jobs.append(job)
+                keys.append((index, shard_no))
         for position, (target, shard) in enumerate(local):
             if position in skipped:
                 continue
@@ -175,6 +196,8 @@ class SearchQueryPhase(SearchTargets):
         for (index, shard_no), outcome in zip(keys, outcomes, strict=True):
             if isinstance(outcome, IsthmusError):
                 failures.append(_ShardFailure(index, shard_no, outcome))
+            elif isinstance(outcome, ShardCopiesFailed):
+                failures.append(_ShardFailure(index, shard_no, outcome.error, outcome.node_id))
             elif isinstance(outcome, BaseException):
                 if isinstance(outcome, ValueError):
                     failures.append(
@@ -184,12 +207,50 @@ class SearchQueryPhase(SearchTargets):
                     raise outcome
             else:
                 results.append(outcome)
+        if plan is not None:
+            # In the order of the shards, wherever they were searched: ties between shards
+            # rank the same whichever node coordinates (other clusters' shards first, as ever).
+            rank = {(t.index, t.shard): i for i, t in enumerate(plan.order)}
+            results.sort(key=lambda r: rank.get((r.index, r.shard), -1))
         # When no shard at all could match, ES still searches one: its (empty) answer is the
         # one a skipped remote shard gave, so one of them counts as searched.
         remote_skipped = sum(1 for r in results if r.skipped)
         if remote_skipped and remote_skipped + len(skipped) == len(keys) + len(skipped):
             remote_skipped -= 1
         return results, failures, len(keys) + len(skipped), len(skipped) + remote_skipped
+
+    def _node_jobs(
+        self,
+        req: SearchRequest,
+        plan: ShardPlan,
+        now_ms: int,
+        restrictions: IndexRestrictions | None,
+        boosts: Mapping[str, float],
+        cluster_alias: str | None,
+    ) -> NodeShardJobs:
+        """The plan's shards on other nodes of this cluster, as jobs of this search."""
+        assert self.node_shards is not None
+        if req.wire is None:
+            raise IllegalStateError("a search without its source cannot reach other nodes")
+        body, params = req.wire
+        spec = ReadSpec(
+            body=body,
+            params=params,
+            now_ms=now_ms,
+            from_=req.from_,
+            size=req.size,
+            search_after=None if req.search_after is None else list(req.search_after),
+            cluster_alias=cluster_alias,
+        )
+        for tasks in plan.remote.values():
+            for task in tasks:
+                spec.shard_extras[(task.index, task.shard)] = NodeShard(
+                    task.index,
+                    task.shard,
+                    boost=boosts.get(task.index, 1.0),
+                    restriction=_restriction(restrictions, task.index),
+                )
+        return NodeShardJobs(self.node_shards, spec, plan.remote, plan.unavailable)
 
     async def search_partial(
         self,

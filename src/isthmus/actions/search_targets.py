@@ -13,15 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from isthmus.actions.node_shards_plan import ShardPlan, ShardTask, ordered_copies, split
 from isthmus.actions.scrolls import ScrollStore
 from isthmus.actions.search_can_match import can_match
 from isthmus.actions.search_shard import ShardHit, ShardResult
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import IndicesOptions, Resolved, is_remote_expression, resolve
-from isthmus.cluster.routing import index_shard
+from isthmus.cluster.routing import ShardId, index_shard
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.shard_copies import ShardCopies
 from isthmus.errors import IsthmusError, SearchPhaseExecutionError
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.index.service import IndicesService
@@ -32,6 +34,9 @@ from isthmus.search.request import SearchRequest
 from isthmus.search.term_patterns import DEFAULT_MAX_REGEX_LENGTH, MAX_REGEX_LENGTH
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 
+if TYPE_CHECKING:
+    from isthmus.actions.node_shards import NodeShardsClient
+
 SEARCH_OPTIONS = IndicesOptions(ignore_unavailable=False, allow_no_indices=True)
 
 
@@ -40,6 +45,8 @@ class _ShardFailure:
     index: str
     shard: int
     error: IsthmusError
+    # The node of the copy that failed last: "" for this node, None for none (no copy to ask).
+    node: str | None = ""
 
 
 class RemoteShards(Protocol):
@@ -84,12 +91,24 @@ class SearchTargets:
         indices: IndicesService,
         node_id: str,
         clock: Callable[[], float] = time.time,
+        *,
+        copies: ShardCopies | None = None,
+        node_shards: NodeShardsClient | None = None,
     ) -> None:
+        """``copies`` and ``node_shards`` in a cluster of several nodes (None: a cluster of one,
+        where every shard is this node's)."""
         self.cluster = cluster
         self.indices = indices
         self.node_id = node_id
         self.clock = clock
         self.scrolls = ScrollStore(clock)
+        self.copies = copies
+        self.node_shards = node_shards
+
+    @property
+    def distributed(self) -> bool:
+        """Whether some shards may be on other nodes of this cluster."""
+        return self.node_shards is not None and self.copies is not None and self.copies.distributed
 
     def _targets(self, expression: str | None, params: Mapping[str, str]) -> list[Resolved]:
         options = IndicesOptions.from_params(params, default=SEARCH_OPTIONS)
@@ -108,6 +127,51 @@ class SearchTargets:
             return shards
         wanted = {index_shard(r, meta.settings) for r in routing}
         return [s for s in shards if s.shard_id.shard in wanted]
+
+    def routed_numbers(self, meta: IndexMetadata, params: Mapping[str, str] | None) -> list[int]:
+        """The numbers of the shards :meth:`routed_shards` reaches, wherever their copies are."""
+        preference = (params or {}).get("preference")
+        numbers = [n for n in range(meta.number_of_shards) if selects_shard(preference, n)]
+        routing = [r for r in ((params or {}).get("routing") or "").split(",") if r]
+        if not routing:
+            return numbers
+        wanted = {index_shard(r, meta.settings) for r in routing}
+        return [n for n in numbers if n in wanted]
+
+    def plan_shards(
+        self, targets: list[Resolved], params: Mapping[str, str] | None
+    ) -> tuple[list[tuple[Resolved, Any]], ShardPlan | None]:
+        """The shards searched here (with their target), and in a cluster of several nodes the
+        plan for the others (None on one node: every shard is here, as it always was)."""
+        if not self.distributed:
+            return [(t, s) for t in targets for s in self.routed_shards(t.index, params)], None
+        assert self.copies is not None
+        preference = (params or {}).get("preference")
+        local_id = self.copies.local_node_id
+        tasks: list[ShardTask] = []
+        by_index: dict[str, Resolved] = {}
+        for target in targets:
+            meta = target.index
+            by_index[meta.name] = target
+            for number in self.routed_numbers(meta, params):
+                readable = self.copies.readable(ShardId(meta.uuid, number, meta.name))
+                ordered = ordered_copies(preference, readable, local_id, number, self._nodes_named)
+                tasks.append(
+                    ShardTask(meta.name, meta.uuid, number, tuple(ordered), target.filters)
+                )
+
+        def here(task: ShardTask) -> Any:
+            return self.indices.shard(ShardId(task.index_uuid, task.shard, task.index))
+
+        plan = split(tasks, local_id, lambda task: here(task) is not None)
+        return [(by_index[task.index], here(task)) for task in plan.local], plan
+
+    def _nodes_named(self, spec: str) -> set[str]:
+        """The node ids an ``_only_nodes:`` preference names (ids, names, attributes)."""
+        view = getattr(self.node_shards, "channels", None)
+        if view is None:
+            return set(spec.split(","))
+        return {n.id for n in view.view.nodes.resolve(spec.split(","))}
 
     def _cannot_match(
         self,
@@ -164,7 +228,7 @@ class SearchTargets:
                 {
                     "shard": f.shard,
                     "index": f.index,
-                    "node": self.node_id,
+                    "node": self.node_id if f.node == "" else f.node,
                     "reason": f.error.to_cause(),
                 }
             )
@@ -189,7 +253,12 @@ class SearchTargets:
         }
         if failures:
             section["failures"] = [
-                {"shard": f.shard, "index": f.index, "node": node_id, "reason": f.error.to_cause()}
+                {
+                    "shard": f.shard,
+                    "index": f.index,
+                    "node": node_id if f.node == "" else f.node,
+                    "reason": f.error.to_cause(),
+                }
                 for f in failures
             ]
         return section

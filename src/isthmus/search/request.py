@@ -166,6 +166,11 @@ class SearchRequest:
     pre_filter_shard_size: int | None = None
     include_named_scores: bool = False  # ``include_named_queries_score``
     suggest: tuple[Suggestion, ...] = ()
+    # The body and URL parameters it was parsed from: what a node searching some of its shards
+    # for another node of the cluster parses again (see actions/node_shards.py).
+    wire: tuple[Mapping[str, Any], Mapping[str, str]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def sorts_by_score_only(self) -> bool:
@@ -351,6 +356,7 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str]) -> S
         include_named_scores=params.get("include_named_queries_score") == "true",
         suggest=parse_suggest(body["suggest"]) if "suggest" in body else (),
         typed_keys=params.get("typed_keys") == "true",
+        wire=(body, {str(k): str(v) for k, v in params.items()}),
     )
 
 

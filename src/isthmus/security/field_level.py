@@ -33,7 +33,7 @@ import orjson
 from isthmus.cluster.data_streams import parent_of, streams
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.patterns import simple_match
-from isthmus.errors import ParsingError
+from isthmus.errors import IllegalStateError, ParsingError
 from isthmus.index.mapping import KEYWORD, TEXT
 from isthmus.index.mapping import Mapping as IndexMapping
 from isthmus.search import dsl
@@ -239,6 +239,9 @@ class IndexRestriction:
 
     queries: tuple[tuple[dsl.Query, ...], ...] = ()
     fields: FieldPermissions | None = None
+    # The role queries' JSON text, level by level: what another node of the cluster parses
+    # again when it searches a shard for this request (see actions/node_shards_wire.py).
+    sources: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
 
     def admits(
         self, doc_id: str, source: Mapping[str, Any], mapping: IndexMapping, now_ms: int
@@ -266,7 +269,9 @@ class IndexRestriction:
 
 UNRESTRICTED = IndexRestriction()
 # What an index the request did not anticipate shows: no document, no field.
-NOTHING = IndexRestriction(((dsl.MatchNone(),),), FieldPermissions(((FieldSecurity(()),),)))
+NOTHING = IndexRestriction(
+    ((dsl.MatchNone(),),), FieldPermissions(((FieldSecurity(()),),)), (('{"match_none":{}}',),)
+)
 
 
 @dataclass(frozen=True)
@@ -297,7 +302,28 @@ def restriction_of(access: IndexAccess) -> IndexRestriction:
     fields = FieldPermissions.of(access.fields, access.limited_fields, access.extra_fields)
     if not levels and fields is None:
         return UNRESTRICTED
-    return IndexRestriction(levels, fields)
+    sources = tuple(
+        tuple(level)
+        for level in (access.queries, access.limited_queries, access.extra_queries)
+        if level is not None
+    )
+    return IndexRestriction(levels, fields, sources)
+
+
+def role_queries(restriction: IndexRestriction) -> tuple[tuple[str, ...], ...]:
+    """The DLS role queries' text, level by level; a restriction built without its text cannot
+    be sent to another node (fail closed rather than search without its DLS)."""
+    if len(restriction.sources) != len(restriction.queries):
+        raise IllegalStateError("document-level security without its role queries' text")
+    return restriction.sources
+
+
+def restriction_from_role_queries(
+    sources: tuple[tuple[str, ...], ...], fields: FieldPermissions | None
+) -> IndexRestriction:
+    """A restriction another node sent: its role queries parsed again."""
+    levels = tuple(tuple(_role_query(q) for q in level) for level in sources)
+    return IndexRestriction(levels, fields, sources)
 
 
 def _union(a: IndexAccess, b: IndexAccess) -> IndexAccess:

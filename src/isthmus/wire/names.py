@@ -102,6 +102,34 @@ INTERNAL_RESTORE_ACTIONS: Final = frozenset(
         INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
     }
 )
+# A leader node that does not hold a shard's primary hands the follower's request to the node
+# that does (ES's single-shard actions run on the primary under the action's "[s]" name; the
+# restore session's chunk and clear follow their session). A follower's node asks the nodes
+# running its follow tasks for their counters (ES's tasks action "[n]").
+SHARD_CHANGES_SHARD_ACTION: Final = SHARD_CHANGES_ACTION + "[s]"
+ADD_RETENTION_LEASE_SHARD_ACTION: Final = ADD_RETENTION_LEASE_ACTION + "[s]"
+RENEW_RETENTION_LEASE_SHARD_ACTION: Final = RENEW_RETENTION_LEASE_ACTION + "[s]"
+REMOVE_RETENTION_LEASE_SHARD_ACTION: Final = REMOVE_RETENTION_LEASE_ACTION + "[s]"
+RESTORE_SESSION_PUT_SHARD_ACTION: Final = INTERNAL_RESTORE_SESSION_PUT_ACTION + "[s]"
+RESTORE_FILE_CHUNK_SHARD_ACTION: Final = INTERNAL_RESTORE_FILE_CHUNK_ACTION + "[s]"
+RESTORE_SESSION_CLEAR_SHARD_ACTION: Final = INTERNAL_RESTORE_SESSION_CLEAR_ACTION + "[s]"
+# A leader shard's history uuid as its primary holds it (Isthmus's own: ES reads it from the
+# index's stats on the primaries).
+SHARD_HISTORY_UUID_ACTION: Final = "internal:isthmus/ccr/leader/history_uuid[s]"
+FOLLOW_STATS_NODE_ACTION: Final = "cluster:monitor/ccr/follow_stats[n]"
+CCR_INTRA_CLUSTER_ACTIONS: Final = frozenset(
+    {
+        SHARD_CHANGES_SHARD_ACTION,
+        ADD_RETENTION_LEASE_SHARD_ACTION,
+        RENEW_RETENTION_LEASE_SHARD_ACTION,
+        REMOVE_RETENTION_LEASE_SHARD_ACTION,
+        RESTORE_SESSION_PUT_SHARD_ACTION,
+        RESTORE_FILE_CHUNK_SHARD_ACTION,
+        RESTORE_SESSION_CLEAR_SHARD_ACTION,
+        SHARD_HISTORY_UUID_ACTION,
+        FOLLOW_STATS_NODE_ACTION,
+    }
+)
 
 # --- shard copies of one multi-node cluster (ES's replication and peer recovery) ----------------
 
@@ -134,9 +162,6 @@ SHARD_COPY_ACTIONS: Final = frozenset(
 NODE_QUERY_ACTION: Final = "indices:data/read/search[query][n]"
 # The DFS phase of those shards (global term statistics, knn nearest): Isthmus's own batch.
 NODE_DFS_ACTION: Final = "indices:data/read/search[phase/dfs][n]"
-# Refresh and flush of the copies a node holds (ES's broadcast shard-level actions).
+# A refresh of the copies a node holds (ES's broadcast shard-level refresh).
 NODE_REFRESH_ACTION: Final = "indices:admin/refresh[s]"
-NODE_FLUSH_ACTION: Final = "indices:admin/flush[s]"
-NODE_READ_ACTIONS: Final = frozenset(
-    {NODE_QUERY_ACTION, NODE_DFS_ACTION, NODE_REFRESH_ACTION, NODE_FLUSH_ACTION}
-)
+NODE_READ_ACTIONS: Final = frozenset({NODE_QUERY_ACTION, NODE_DFS_ACTION, NODE_REFRESH_ACTION})

@@ -289,22 +289,22 @@ def test_known_errors_keep_class_and_rest_body(err: IsthmusError) -> None:
 
 def test_unknown_es_type_round_trips_its_type_string() -> None:
     wire = WireError(
-        "no_shard_available_action_exception",
-        "No shard available",
+        "index_shard_closed_exception",
+        "CurrentState[CLOSED] operation only allowed when not closed",
         503,
         caused_by=WireError("connect_transport_exception", "[n][127.0.0.1:9300] connect", 500),
         extra={"shard": "0"},
     )
     err = wire.to_exception()
     assert isinstance(err, RemoteError)
-    assert err.es_type == "no_shard_available_action_exception"
+    assert err.es_type == "index_shard_closed_exception"
     assert err.to_body() == {
         "error": {
             "root_cause": [
                 {"type": "connect_transport_exception", "reason": "[n][127.0.0.1:9300] connect"}
             ],
-            "type": "no_shard_available_action_exception",
-            "reason": "No shard available",
+            "type": "index_shard_closed_exception",
+            "reason": "CurrentState[CLOSED] operation only allowed when not closed",
             "shard": "0",
             "caused_by": {
                 "type": "connect_transport_exception",

@@ -156,4 +156,4 @@ print(json.dumps(out))
     import isthmus.node  # noqa: F401  (everything a running node has loaded)
 
     assert json.loads(alone.stdout) == _rebuilt(SAMPLES)
-    assert _rebuilt([("no_shard_available_action_exception", 503, True)]) == ["RemoteError"]
+    assert _rebuilt([("index_shard_closed_exception", 500, True)]) == ["RemoteError"]
