@@ -24,6 +24,7 @@ from isthmus.errors import (
     ParsingError,
     VersionConflictError,
 )
+from isthmus.index.engine import StoredDoc
 from isthmus.index.service import Shard
 from isthmus.search.request import parse_source
 from isthmus.search.source_filter import filter_source
@@ -46,23 +47,24 @@ class DocumentReads(DocumentRouting):
         meta = self._read_index(index)
         restriction = None if restrictions is None else restrictions.of(meta.name)
         check_routing(meta, params.get("routing"), doc_id)
-        shard = self._shard(meta, params.get("routing") or doc_id)
         realtime = params.get("realtime", "true") != "false"
-        if realtime:
-            stored = await shard.get(doc_id)
-            doc = (
-                None
-                if stored is None
-                else (
-                    stored.seq_no,
-                    stored.primary_term,
-                    stored.version,
-                    stored.source,
-                    stored.routing,
-                )
-            )
+        if self.distributed:
+            sid = self._shard_id(meta, params.get("routing") or doc_id)
+            local = self.indices.shard(sid)
+            if realtime or local is None:
+                # Read-your-writes: the primary answers, here or on its node.
+                assert self.shard_writes is not None
+                doc = _doc_tuple(await self.shard_writes.get(sid, doc_id))
+            else:  # what this node's copy has made searchable
+                doc = await self.indices.run_search(_searcher_get, local, doc_id)
+            shard_number = sid.shard
         else:
-            doc = await self.indices.run_search(_searcher_get, shard, doc_id)
+            shard = self._shard(meta, params.get("routing") or doc_id)
+            shard_number = shard.shard_id.shard
+            if realtime:
+                doc = _doc_tuple(await shard.get(doc_id))
+            else:
+                doc = await self.indices.run_search(_searcher_get, shard, doc_id)
         if doc is None:
             return {"_index": meta.name, "_id": doc_id, "found": False}
         seq_no, term, version, source_bytes, routing = doc
@@ -72,7 +74,7 @@ class DocumentReads(DocumentRouting):
                 conflict,
                 extra={
                     "index_uuid": meta.uuid,
-                    "shard": str(shard.shard_id.shard),
+                    "shard": str(shard_number),
                     "index": meta.name,
                 },
             )
@@ -187,6 +189,12 @@ def _mget_spec(item: Any) -> dict[str, Any]:
     if spec.get("version") is not None:
         spec["version"] = str(xcontent.as_long("mget", "version", spec["version"]))
     return spec
+
+
+def _doc_tuple(stored: StoredDoc | None) -> tuple[int, int, int, bytes, str | None] | None:
+    if stored is None:
+        return None
+    return stored.seq_no, stored.primary_term, stored.version, stored.source, stored.routing
 
 
 def _searcher_get(shard: Shard, doc_id: str) -> tuple[int, int, int, bytes, str | None] | None:

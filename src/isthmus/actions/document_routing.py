@@ -9,12 +9,14 @@ from typing import Any
 
 from isthmus.actions.document_items import IdGenerator, located
 from isthmus.actions.indices import IndicesActions
+from isthmus.actions.shard_replication import ShardWrites
 from isthmus.cluster.blocks import Level
 from isthmus.cluster.blocks import check as check_blocks
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.resolve import write_index
 from isthmus.cluster.routing import ShardId, index_shard
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.shard_copies import LocalCopies, ShardCopies
 from isthmus.errors import (
     DocumentParsingError,
     IllegalArgumentError,
@@ -40,12 +42,25 @@ class DocumentRouting:
     """The cluster, the shards and the index admin every document action works through."""
 
     def __init__(
-        self, cluster: ClusterService, indices: IndicesService, indices_actions: IndicesActions
+        self,
+        cluster: ClusterService,
+        indices: IndicesService,
+        indices_actions: IndicesActions,
+        copies: ShardCopies | None = None,
     ) -> None:
+        """``copies``: where each shard's copies are (a cluster of one: every primary here)."""
         self.cluster = cluster
         self.indices = indices
         self.admin = indices_actions
         self.ids = IdGenerator()
+        self.copies: ShardCopies = copies or LocalCopies(lambda: "")
+        # A cluster of several nodes: the primary-backup write path (set by
+        # :meth:`use_shard_writes` with the node's transport; None in a cluster of one).
+        self.shard_writes: ShardWrites | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.shard_writes is not None and self.copies.distributed
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -73,6 +88,9 @@ class DocumentRouting:
                 status=403,
             )
         return meta
+
+    def _shard_id(self, meta: IndexMetadata, routing: str) -> ShardId:
+        return ShardId(meta.uuid, index_shard(routing, meta.settings), meta.name)
 
     def _shard(self, meta: IndexMetadata, routing: str) -> Shard:
         number = index_shard(routing, meta.settings)

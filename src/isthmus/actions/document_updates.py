@@ -5,7 +5,7 @@ response carries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -13,16 +13,27 @@ import orjson
 from isthmus import xcontent
 from isthmus.actions.document_items import ItemOutcome, WriteItem
 from isthmus.actions.document_routing import DocumentRouting
+from isthmus.actions.shard_ops_wire import decode_error, decode_result, encode_error, encode_result
+from isthmus.actions.shard_replication import shard_of
 from isthmus.cluster.metadata import IndexMetadata
+from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
     ActionRequestValidationError,
     DocumentMissingError,
     IllegalArgumentError,
+    IllegalStateError,
+    IsthmusError,
+    ShardNotFoundError,
     VersionConflictError,
 )
-from isthmus.index.engine import IndexOp, OpResult
+from isthmus.index.engine import IndexOp, Op, OpResult
+from isthmus.index.service import Shard
 from isthmus.search.request import parse_source
 from isthmus.search.source_filter import filter_source
+from isthmus.wire.names import UPDATE_SHARD_ACTION
+
+# How long an update sent to the primary's node may take (its replication included).
+UPDATE_FORWARD_TIMEOUT_S = 120.0
 
 # The fields ES's UpdateRequest parser declares.
 UPDATE_FIELDS = (
@@ -71,8 +82,17 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
     return out
 
 
+Write = Callable[[list[Op], IndexMetadata], Awaitable[list[OpResult]]]
+
+
 class DocumentUpdates(DocumentRouting):
-    async def _update(self, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome) -> None:
+    async def _update(
+        self,
+        item: WriteItem,
+        meta: IndexMetadata,
+        outcome: ItemOutcome,
+        timeout: str | None = None,
+    ) -> None:
         if item.id is None:
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         body = item.source if isinstance(item.source, Mapping) else {}
@@ -91,8 +111,25 @@ class DocumentUpdates(DocumentRouting):
                     if item.if_primary_term is None
                     else "Validation Failed: 1: ifPrimaryTerm is set, but seqNo is unassigned;"
                 )
+        if self.distributed:  # the read-modify-write runs where the primary is
+            sid = self._shard_id(meta, item.routing or item.id)
+            outcome.shard = sid.shard
+            await self._update_routed(sid, item, meta, outcome, timeout)
+            return
         shard = self._shard(meta, item.routing or item.id)
         outcome.shard = shard.shard_id.shard
+
+        async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
+            return await shard.write(ops, latest.mapping)
+
+        await self._update_on(shard, item, meta, outcome, write)
+
+    async def _update_on(
+        self, shard: Shard, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome, write: Write
+    ) -> None:
+        """The read-merge-write loop on the shard's primary (``retry_on_conflict`` times)."""
+        assert item.id is not None
+        body = item.source if isinstance(item.source, Mapping) else {}
         attempts = item.retry_on_conflict + 1
         for attempt in range(attempts):
             current = await shard.get(item.id)
@@ -151,7 +188,7 @@ class DocumentUpdates(DocumentRouting):
                     routing=item.routing,  # ES's update writes with the request's routing
                 )
             latest = self.cluster.state.indices[meta.name]
-            (result,) = await shard.write([op], latest.mapping)
+            (result,) = await write([op], latest)
             if result.error is None:
                 outcome.result = result
                 outcome.get = self._update_get(
@@ -160,6 +197,73 @@ class DocumentUpdates(DocumentRouting):
                 return
             if not isinstance(result.error, VersionConflictError) or attempt == attempts - 1:
                 raise result.error
+
+    # --- a cluster of several nodes ----------------------------------------------------------
+
+    async def _update_routed(
+        self,
+        sid: ShardId,
+        item: WriteItem,
+        meta: IndexMetadata,
+        outcome: ItemOutcome,
+        timeout: str | None,
+    ) -> None:
+        writes = self.shard_writes
+        assert writes is not None
+
+        async def here(shard: Shard) -> None:
+            async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
+                return await writes.write_on_primary(shard, ops, latest, None)
+
+            await self._update_on(shard, item, meta, outcome, write)
+
+        async def there(node_id: str) -> None:
+            answer = await writes.peers.request(
+                node_id,
+                UPDATE_SHARD_ACTION,
+                {
+                    "index": sid.index_name,
+                    "index_uuid": sid.index_uuid,
+                    "shard": sid.shard,
+                    "item": encode_update_item(item),
+                },
+                UPDATE_FORWARD_TIMEOUT_S,
+            )
+            if not isinstance(answer, dict):
+                raise IllegalStateError(f"{sid} the primary answered a malformed update")
+            if answer.get("error") is not None:
+                raise decode_error(answer["error"])
+            outcome.result = decode_result(answer.get("result"))
+            get = answer.get("get")
+            outcome.get = get if isinstance(get, dict) else None
+
+        await writes.routed(
+            sid, timeout, lambda: f"update {{[{meta.name}][{item.id}]}}", here, there
+        )
+
+    async def _on_update_shard(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An update another node sent to this node's primary."""
+        writes = self.shard_writes
+        assert writes is not None
+        shard = shard_of(self.indices, self.cluster.state, payload)
+        if writes.primary_here(shard.shard_id) is None:
+            sid = shard.shard_id
+            raise ShardNotFoundError(sid.index_name, sid.index_uuid, sid.shard)
+        item = decode_update_item(payload.get("item"))
+        outcome = ItemOutcome(item.action, item.index, item.id)
+        meta = self.cluster.state.indices.get(shard.shard_id.index_name, shard.meta)
+
+        async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
+            return await writes.write_on_primary(shard, ops, latest, None)
+
+        try:
+            await self._update_on(shard, item, meta, outcome, write)
+        except IsthmusError as exc:
+            return {"error": encode_error(exc)}
+        return {
+            "result": None if outcome.result is None else encode_result(outcome.result),
+            "get": outcome.get,
+        }
 
     @staticmethod
     def _update_get(
@@ -185,3 +289,35 @@ class DocumentUpdates(DocumentRouting):
         out["found"] = True
         out["_source"] = shown
         return out
+
+
+def encode_update_item(item: WriteItem) -> dict[str, Any]:
+    return {
+        "index": item.index,
+        "id": item.id,
+        "body": item.source,
+        "routing": item.routing,
+        "if_seq_no": item.if_seq_no,
+        "if_primary_term": item.if_primary_term,
+        "retry_on_conflict": item.retry_on_conflict,
+    }
+
+
+def decode_update_item(value: Any) -> WriteItem:
+    if not isinstance(value, dict):
+        raise IllegalArgumentError("an update needs its [item]")
+    doc_id, body, routing = value.get("id"), value.get("body"), value.get("routing")
+    retries = value.get("retry_on_conflict", 0)
+    if not isinstance(doc_id, str) or not isinstance(body, dict) or not isinstance(retries, int):
+        raise IllegalArgumentError("an update needs [id], [body] and [retry_on_conflict]")
+    seq_no, term = value.get("if_seq_no"), value.get("if_primary_term")
+    return WriteItem(
+        "update",
+        str(value.get("index", "")),
+        doc_id,
+        source=body,
+        routing=routing if isinstance(routing, str) else None,
+        if_seq_no=seq_no if isinstance(seq_no, int) else None,
+        if_primary_term=term if isinstance(term, int) else None,
+        retry_on_conflict=retries,
+    )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import replace
+from typing import Any
 
 import orjson
 
@@ -26,6 +28,13 @@ from isthmus.actions.document_items import (
 )
 from isthmus.actions.document_reads import DocumentReads
 from isthmus.actions.document_updates import DocumentUpdates
+from isthmus.actions.shard_ops_wire import decode_op, decode_result, encode_op, encode_result
+from isthmus.actions.shard_replication import (
+    ShardWrites,
+    check_peer,
+    request_description,
+    shard_of,
+)
 from isthmus.cluster.data_streams import BACKING_PREFIX, check_timestamp, parent_of
 from isthmus.cluster.data_streams import check_write as check_stream_write
 from isthmus.cluster.metadata import IndexMetadata
@@ -33,11 +42,19 @@ from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
     ActionRequestValidationError,
     DocumentParsingError,
+    IllegalArgumentError,
+    IllegalStateError,
     IsthmusError,
     MapperParsingError,
+    ShardNotFoundError,
 )
-from isthmus.index.engine import DeleteOp, IndexOp, Op
+from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import Shard
+from isthmus.transport.actions import ActionRegistry
+from isthmus.wire.names import BULK_SHARD_ACTION, UPDATE_SHARD_ACTION
+
+# How long a batch sent to the primary's node may take (its own replication included).
+FORWARD_TIMEOUT_S = 120.0
 
 
 class DocumentActions(DocumentReads, DocumentUpdates):
@@ -45,8 +62,11 @@ class DocumentActions(DocumentReads, DocumentUpdates):
 
     # --- the write pipeline -------------------------------------------------------------------
 
-    async def execute(self, items: list[WriteItem], refresh: str | None) -> list[ItemOutcome]:
-        """Run writes in order; one item's failure never affects another."""
+    async def execute(
+        self, items: list[WriteItem], refresh: str | None, timeout: str | None = None
+    ) -> list[ItemOutcome]:
+        """Run writes in order; one item's failure never affects another. ``timeout``: how
+        long a batch waits for its shard's primary (a cluster of several nodes; ES's 1m)."""
         outcomes: list[ItemOutcome] = []
         batches: dict[ShardId, list[tuple[int, Op]]] = defaultdict(list)
         shard_meta: dict[ShardId, IndexMetadata] = {}
@@ -58,11 +78,16 @@ class DocumentActions(DocumentReads, DocumentUpdates):
             batches.clear()
 
             async def run(shard_id: ShardId, entries: list[tuple[int, Op]]) -> None:
-                shard = self.indices.shard(shard_id)
-                assert shard is not None
-                meta = self.cluster.state.indices[shard_meta[shard_id].name]
                 try:
-                    results = await shard.write([op for _, op in entries], meta.mapping)
+                    if self.distributed:
+                        results = await self._write_routed(
+                            shard_id, [op for _, op in entries], refresh, timeout
+                        )
+                    else:
+                        shard = self.indices.shard(shard_id)
+                        assert shard is not None
+                        meta = self.cluster.state.indices[shard_meta[shard_id].name]
+                        results = await shard.write([op for _, op in entries], meta.mapping)
                 except IsthmusError as exc:  # nothing of the batch was written (a full disk)
                     for pos, _op in entries:
                         outcomes[pos].error = exc
@@ -91,10 +116,16 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                 if item.action == "update":
                     check_routing(meta, item.routing, item.id)
                     await flush()
-                    await self._update(item, meta, outcome)
+                    await self._update(item, meta, outcome, timeout)
                     continue
                 op = await self._prepare(item, meta, outcome)
                 check_routing(meta, item.routing, outcome.id)
+                if self.distributed:  # the shard's primary may be on another node
+                    sid = self._shard_id(meta, item.routing or outcome.id or "")
+                    outcome.shard = sid.shard
+                    batches[sid].append((len(outcomes) - 1, op))
+                    shard_meta[sid] = meta
+                    continue
                 if meta.number_of_shards == 1:  # no hashing, and one lookup per index
                     shard = single.get(meta.uuid) or single.setdefault(
                         meta.uuid, self._shard(meta, "")
@@ -109,6 +140,101 @@ class DocumentActions(DocumentReads, DocumentUpdates):
         await flush()
         await self._refresh(outcomes, refresh)
         return outcomes
+
+    # --- a cluster of several nodes: the batch goes to its shard's primary ---------------------
+
+    def use_shard_writes(self, writes: ShardWrites, registry: ActionRegistry[Any]) -> None:
+        """Write through ``writes`` (primary and replicas on several nodes) and answer the
+        batches and updates other nodes send to this node's primaries."""
+        self.shard_writes = writes
+        name = writes.peers.cluster_name
+
+        async def bulk(payload: Any, ctx: Any) -> Any:
+            return await self._on_bulk_shard(check_peer(payload, name, BULK_SHARD_ACTION))
+
+        async def update(payload: Any, ctx: Any) -> Any:
+            return await self._on_update_shard(check_peer(payload, name, UPDATE_SHARD_ACTION))
+
+        registry.register(BULK_SHARD_ACTION, bulk)
+        registry.register(UPDATE_SHARD_ACTION, update)
+
+    async def _write_routed(
+        self, shard_id: ShardId, ops: list[Op], refresh: str | None, timeout: str | None
+    ) -> list[OpResult]:
+        writes = self.shard_writes
+        assert writes is not None
+
+        async def here(shard: Shard) -> list[OpResult]:
+            meta = self.cluster.state.indices[shard_id.index_name]
+            return await writes.write_on_primary(shard, ops, meta, refresh)
+
+        async def there(node_id: str) -> list[OpResult]:
+            answer = await writes.peers.request(
+                node_id,
+                BULK_SHARD_ACTION,
+                {
+                    "index": shard_id.index_name,
+                    "index_uuid": shard_id.index_uuid,
+                    "shard": shard_id.shard,
+                    "ops": [encode_op(op) for op in ops],
+                    "refresh": refresh or "false",
+                },
+                FORWARD_TIMEOUT_S,
+            )
+            rows = answer.get("results") if isinstance(answer, dict) else None
+            if not isinstance(rows, list) or len(rows) != len(ops):
+                raise IllegalStateError(f"{shard_id} the primary answered a malformed batch")
+            return [decode_result(r) for r in rows]
+
+        results: list[OpResult] = await writes.routed(
+            shard_id, timeout, lambda: request_description(shard_id, ops), here, there
+        )
+        return results
+
+    async def _on_bulk_shard(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A batch another node sent to this node's primary: parsed again against the current
+        mapping (a dynamic update is published as for a local write), stored, replicated."""
+        writes = self.shard_writes
+        assert writes is not None
+        shard = shard_of(self.indices, self.cluster.state, payload)
+        if writes.primary_here(shard.shard_id) is None:
+            sid = shard.shard_id
+            raise ShardNotFoundError(sid.index_name, sid.index_uuid, sid.shard)
+        raw_ops = payload.get("ops")
+        if not isinstance(raw_ops, list):
+            raise IllegalArgumentError("a shard batch needs [ops]")
+        decoded = [decode_op(o) for o in raw_ops]
+        results: list[OpResult | None] = [None] * len(decoded)
+        ready: list[tuple[int, Op]] = []
+        for pos, op in enumerate(decoded):
+            if isinstance(op, IndexOp):
+                try:
+                    source = orjson.loads(op.source)
+                    if not isinstance(source, dict):
+                        raise MapperParsingError("failed to parse")
+                    op = replace(op, values=await self._parse(shard.meta, source, op.id, op.source))
+                except orjson.JSONDecodeError:
+                    results[pos] = OpResult(
+                        op.id, None, error=MapperParsingError("failed to parse")
+                    )
+                    continue
+                except IsthmusError as exc:
+                    results[pos] = OpResult(op.id, None, error=exc)
+                    continue
+            ready.append((pos, op))
+        refresh = payload.get("refresh")
+        refresh = refresh if isinstance(refresh, str) else None
+        if ready:
+            meta = self.cluster.state.indices[shard.shard_id.index_name]
+            stored = await writes.write_on_primary(shard, [op for _, op in ready], meta, refresh)
+            for (pos, _op), result in zip(ready, stored, strict=True):
+                results[pos] = result
+            done = [r.seq_no for r in stored if r.error is None and r.result is not None]
+            if done and refresh == "true":
+                await shard.refresh()
+            elif done and refresh == "wait_for":
+                await shard.wait_for_refresh(max(done))
+        return {"results": [encode_result(r) for r in results if r is not None]}
 
     async def _prepare(self, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome) -> Op:
         if item.action == "delete":

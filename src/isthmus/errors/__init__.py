@@ -97,7 +97,6 @@ from isthmus.errors.security import (
 from isthmus.errors.shards import (
     MissingHistoryOperationsError,
     NoLongerPrimaryShardError,
-    NoShardAvailableActionError,
     RetentionLeaseAlreadyExistsError,
     RetentionLeaseInvalidRetainingSeqNoError,
     RetentionLeaseNotFoundError,
@@ -106,6 +105,7 @@ from isthmus.errors.shards import (
     StorageFullError,
     StorageIOError,
     TaskAlreadyExistsError,
+    UnavailableShardsError,
 )
 from isthmus.errors.transport import (
     ActionNotFoundTransportError,
@@ -166,7 +166,6 @@ __all__ = [
     "MissingHistoryOperationsError",
     "NoLongerPrimaryShardError",
     "NoSeedNodeLeftError",
-    "NoShardAvailableActionError",
     "NoSuchRemoteClusterError",
     "NodeDisconnectedError",
     "NodeNotConnectedError",
@@ -203,6 +202,7 @@ __all__ = [
     "TooManyBucketsError",
     "TooManyPitContextsError",
     "TooManyScrollContextsError",
+    "UnavailableShardsError",
     "UnsupportedMediaTypeError",
     "VersionConflictError",
     "WatchCompactedError",

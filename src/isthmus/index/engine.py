@@ -162,6 +162,7 @@ class ShardEngine(ShardSearchIndex, ShardReads):
         checkpoint = int(self._meta("local_checkpoint", str(self.max_seq_no)))
         above = self._db.execute("SELECT seq_no FROM ops WHERE seq_no > ?", (checkpoint,))
         self._tracker = LocalCheckpointTracker(checkpoint, (int(r[0]) for r in above))
+        self._global_checkpoint: int | None = None  # see set_global_checkpoint
         self.max_seq_no_of_updates_or_deletes = int(
             self._meta("max_seq_no_of_updates", str(self.max_seq_no))
         )
@@ -329,13 +330,35 @@ class ShardEngine(ShardSearchIndex, ShardReads):
 
     @property
     def global_checkpoint(self) -> int:
-        """The checkpoint every in-sync copy has reached: this one's (single-node clusters)."""
-        return self._tracker.checkpoint
+        """The checkpoint every in-sync copy has reached: this copy's own in a cluster of one;
+        with replicas, what the primary computed from every in-sync copy's (set by
+        :meth:`set_global_checkpoint`), never above this copy's own."""
+        own = self._tracker.checkpoint
+        known = self._global_checkpoint
+        return own if known is None else min(own, known)
+
+    def set_global_checkpoint(self, checkpoint: int | None) -> None:
+        """The global checkpoint the shard's replication computed (a primary with replicas) or
+        was sent (a replica); None: this copy alone decides (no replica). Held in memory: a
+        copy that reopens learns it again from its primary (ES persists it; a reopened copy
+        here answers with its local checkpoint until the next write)."""
+        self._global_checkpoint = checkpoint
+
+    def set_primary_term(self, term: int) -> None:
+        """Take the shard's primary term from the routing table (a primary reopened or a
+        replica promoted: operations it writes from now on carry it). Persisted; a term never
+        goes back."""
+        with self._lock:
+            if term <= self.primary_term:
+                return
+            with self._transaction():
+                self._set_meta("primary_term", str(term))
+            self.primary_term = term
 
     def seq_no_stats(self) -> SeqNoStats:
         with self._lock:
             checkpoint = self._tracker.checkpoint
-            return SeqNoStats(self.max_seq_no, checkpoint, checkpoint)
+            return SeqNoStats(self.max_seq_no, checkpoint, self.global_checkpoint)
 
     def close(self) -> None:
         with self._lock:

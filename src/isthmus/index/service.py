@@ -6,25 +6,44 @@ shard's checkpoint to reach a ``_seq_no`` (a leader's ``shard_changes`` long pol
 write, never by polling), and history trimming (by the engine's rules, retention leases
 included; at least every ``index.soft_deletes.retention_lease.period``, at most every minute).
 It never decides what exists: the cluster service's metadata does, and
-:meth:`IndicesService.apply` follows it.
+:meth:`IndicesService.apply` follows it: in a cluster of one every shard of every open index is
+opened here; in a cluster of several nodes (``local_node_id`` set) only the copies the routing
+table assigns to this node, by the rules of :func:`isthmus.index.replication.plan_copies`. A
+copy that must report itself started (and a replica that must first recover) is handed to
+``copy_starter`` in a task this service owns: it is cancelled when the copy goes away, and the
+state apply never waits for it (it submits a state change of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
+from isthmus.cluster.shard_routing import ShardRouting, ShardTable
 from isthmus.errors import StorageIOError
 from isthmus.index.engine import Op, OpResult, ReplicaOp, SeqNoStats, ShardEngine, StoredDoc
 from isthmus.index.mapping import Mapping
+from isthmus.index.replication import (
+    CLOSE,
+    FOLLOW,
+    OPEN_EMPTY_PRIMARY,
+    RECOVER_REPLICA,
+    REOPEN_STARTED,
+    CopyStep,
+    OpenCopy,
+    ReplicationTracker,
+    plan_copies,
+)
 from isthmus.settings.values import parse_time
 
 log = logging.getLogger("org.elasticsearch.indices.IndicesService")
@@ -34,6 +53,55 @@ HISTORY_TRIM_EVERY_S = 60.0
 # Trimming never runs more often than this, however short the retention period.
 HISTORY_TRIM_MIN_S = 0.5
 RETENTION_LEASE_PERIOD = "index.soft_deletes.retention_lease.period"
+
+# What a copy starter is asked to do with a copy just opened on this node.
+REPORT_STARTED = "report_started"
+RECOVER = "recover"
+
+
+class WritePermits:
+    """A primary's write permits (ES's IndexShardOperationPermits): every write holds one from
+    storing its operations until it has chosen the copies it replicates them to; a peer
+    recovery blocks them for an instant to read the highest ``_seq_no``, so that no write in
+    flight is missing from both the recovery's history and the live writes."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._blocked = False
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._blocked)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._active -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def block(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._blocked)
+            self._blocked = True
+            try:
+                await self._changed.wait_for(lambda: self._active == 0)
+            except BaseException:
+                self._blocked = False
+                self._changed.notify_all()
+                raise
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._blocked = False
+                self._changed.notify_all()
+
+    def __repr__(self) -> str:
+        return f"<WritePermits active={self._active} blocked={self._blocked}>"
 
 
 class Shard:
@@ -59,6 +127,35 @@ class Shard:
         self.last_refresh = time.monotonic()
         self.last_trim = time.monotonic()
         self.noop_updates = 0  # updates that changed nothing (``indexing.noop_update_total``)
+        # A cluster of several nodes: this copy's entry in the routing table and its shard's
+        # table (None in a cluster of one), the primary's tracker of its copies and its permits.
+        self.routing: ShardRouting | None = None
+        self.table: ShardTable | None = None
+        self.tracker: ReplicationTracker | None = None
+        self.permits = WritePermits()
+
+    def follow(self, routing: ShardRouting, table: ShardTable) -> None:
+        """Take this copy's routing entry and its shard's table (applied state)."""
+        self.routing, self.table = routing, table
+        if routing.primary and routing.allocation_id is not None:
+            if self.tracker is None or self.tracker.own != routing.allocation_id:
+                self.tracker = ReplicationTracker(routing.allocation_id)
+            self.tracker.follow(table)
+            self.engine.set_global_checkpoint(
+                self.tracker.global_checkpoint(self.engine.local_checkpoint)
+            )
+        else:
+            self.tracker = None
+
+    async def copy_checkpoint(self, allocation_id: str, local_checkpoint: int) -> None:
+        """A copy reported its local checkpoint: the global checkpoint may move (woken:
+        whoever waits on it, a follower cluster's read)."""
+        tracker = self.tracker
+        if tracker is None:
+            return
+        tracker.update(allocation_id, local_checkpoint)
+        self.engine.set_global_checkpoint(tracker.global_checkpoint(self.engine.local_checkpoint))
+        await self._notify_checkpoint()
 
     async def write(self, ops: Sequence[Op], mapping: Mapping) -> list[OpResult]:
         try:
@@ -176,6 +273,12 @@ class IndicesService:
         )
         # Called when a shard meets a full disk (the node wires the disk monitor's poke here).
         self.on_storage_full: Callable[[], None] | None = None
+        # A cluster of several nodes: this node's id (the copies of the routing table that are
+        # this node's are opened here) and what reports a copy started, recovering it first
+        # (the actions layer's peer recovery). None: a cluster of one, every shard is here.
+        self.local_node_id: Callable[[], str] | None = None
+        self.copy_starter: Callable[[Shard, str], Coroutine[Any, Any, None]] | None = None
+        self._starting: dict[ShardId, asyncio.Task[None]] = {}
 
     def _storage_full(self) -> None:
         if self.on_storage_full is not None:
@@ -201,6 +304,9 @@ class IndicesService:
 
     async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         """Open shards of new open indices, close closed ones, delete removed ones' files."""
+        if self.local_node_id is not None:
+            await self._apply_routed(old, new, self.local_node_id())
+            return
         live_uuids = {m.uuid for m in new.indices.values()}
         for shard_id, shard in list(self.shards.items()):
             meta = new.by_uuid(shard_id.index_uuid)
@@ -223,6 +329,77 @@ class IndicesService:
                         ShardEngine, self.shard_dir(meta.uuid, n), meta.mapping
                     )
                     self.shards[shard_id] = Shard(shard_id, engine, meta, self._storage_full)
+
+    async def _apply_routed(self, old: ClusterMetadata, new: ClusterMetadata, node: str) -> None:
+        """A cluster of several nodes: the copies the routing table assigns to this node."""
+        open_copies = {
+            sid: OpenCopy(sid, shard.routing.allocation_id or "")
+            for sid, shard in self.shards.items()
+            if shard.routing is not None
+        }
+        indices = {m.uuid: (m.name, m.is_open) for m in new.indices.values()}
+        for sid in [sid for sid, shard in self.shards.items() if shard.routing is None]:
+            await self._close_copy(sid, delete_files=False)  # opened before routing existed
+        for step in plan_copies(node, open_copies, indices, new.routing):
+            meta = new.by_uuid(step.shard_id.index_uuid)
+            if step.kind == CLOSE or meta is None:
+                await self._close_copy(step.shard_id, delete_files=step.delete_files)
+            else:
+                await self._open_copy(step, meta)
+        live_uuids = {m.uuid for m in new.indices.values()}
+        for old_meta in old.indices.values():
+            if old_meta.uuid not in live_uuids:
+                await asyncio.to_thread(shutil.rmtree, self.indices_dir / old_meta.uuid, True)
+
+    async def _open_copy(self, step: CopyStep, meta: IndexMetadata) -> None:
+        assert step.routing is not None and step.table is not None
+        sid = step.shard_id
+        shard = self.shards.get(sid)
+        if step.kind == FOLLOW and shard is not None:
+            shard.meta = meta
+            if step.routing.primary and step.table.primary_term > shard.engine.primary_term:
+                # A replica promoted to primary (same allocation id, a raised term).
+                await asyncio.to_thread(shard.engine.set_primary_term, step.table.primary_term)
+            shard.follow(step.routing, step.table)
+            return
+        path = self.shard_dir(meta.uuid, sid.shard)
+        if step.kind in (OPEN_EMPTY_PRIMARY, RECOVER_REPLICA):
+            # A new copy starts empty: whatever an earlier copy left in the folder goes.
+            await asyncio.to_thread(shutil.rmtree, path, True)
+        engine = await asyncio.to_thread(ShardEngine, path, meta.mapping)
+        shard = Shard(sid, engine, meta, self._storage_full)
+        if step.routing.primary:
+            await asyncio.to_thread(engine.set_primary_term, step.table.primary_term)
+        shard.follow(step.routing, step.table)
+        self.shards[sid] = shard
+        if step.kind == REOPEN_STARTED or self.copy_starter is None:
+            return
+        work = RECOVER if step.kind == RECOVER_REPLICA else REPORT_STARTED
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
+            self.copy_starter(shard, work), name=f"start-copy {sid} {work}"
+        )
+        self._starting[sid] = task
+        task.add_done_callback(functools.partial(self._started, sid))
+
+    def _started(self, sid: ShardId, task: asyncio.Task[None]) -> None:
+        if self._starting.get(sid) is task:
+            del self._starting[sid]
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("failed to start shard copy %s", sid, exc_info=task.exception())
+
+    async def _close_copy(self, sid: ShardId, *, delete_files: bool) -> None:
+        """Close this node's copy of ``sid`` (its start abandoned); ``delete_files``: the copy
+        left this node while its index lives on (a later copy here starts empty)."""
+        task = self._starting.pop(sid, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        shard = self.shards.pop(sid, None)
+        if shard is not None:
+            await shard.end_waits()
+            await asyncio.to_thread(shard.engine.close)
+        if delete_files:
+            await asyncio.to_thread(shutil.rmtree, self.shard_dir(sid.index_uuid, sid.shard), True)
 
     async def refresh_loop(self, tick_s: float = 0.1) -> None:
         """Refresh each dirty shard when its ``index.refresh_interval`` has elapsed."""
@@ -264,6 +441,9 @@ class IndicesService:
             log.exception("failed to trim operation history of %s", shard.shard_id)
 
     async def close(self) -> None:
+        for task in list(self._starting.values()):
+            task.cancel()
+        await asyncio.gather(*self._starting.values(), return_exceptions=True)
         for shard in list(self.shards.values()):
             await asyncio.to_thread(shard.engine.close)
         self.shards.clear()
