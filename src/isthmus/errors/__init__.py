@@ -97,6 +97,7 @@ from isthmus.errors.security import (
 from isthmus.errors.shards import (
     MissingHistoryOperationsError,
     NoLongerPrimaryShardError,
+    NoShardAvailableActionError,
     RetentionLeaseAlreadyExistsError,
     RetentionLeaseInvalidRetainingSeqNoError,
     RetentionLeaseNotFoundError,
@@ -166,6 +167,7 @@ __all__ = [
     "MissingHistoryOperationsError",
     "NoLongerPrimaryShardError",
     "NoSeedNodeLeftError",
+    "NoShardAvailableActionError",
     "NoSuchRemoteClusterError",
     "NodeDisconnectedError",
     "NodeNotConnectedError",

@@ -4,6 +4,8 @@ cross-cluster replication) and the follower side's.
 
 from __future__ import annotations
 
+from typing import Any
+
 from isthmus.errors.base import IsthmusError
 from isthmus.errors.cluster import ResourceNotFoundError
 from isthmus.errors.indices import ResourceAlreadyExistsError
@@ -108,3 +110,28 @@ class NoLongerPrimaryShardError(IsthmusError):
         super().__init__(
             reason, extra={"shard": str(shard), "index_uuid": index_uuid, "index": index}
         )
+
+
+# --- reads across the nodes of a cluster --------------------------------------------------------
+
+
+class NoShardAvailableActionError(IsthmusError):
+    """No copy of a shard could answer a read (ES's NoShardAvailableActionException, 503): it
+    has no started copy, or none the request's ``preference`` allows. ES raises it without a
+    message for a search's shard: its ``reason`` is then null in ``_shards.failures``."""
+
+    es_type = "no_shard_available_action_exception"
+    status = 503
+    java_class = "org.elasticsearch.action.NoShardAvailableActionException"
+
+    def __init__(self, index: str, index_uuid: str, shard: int, reason: str | None = None) -> None:
+        super().__init__(
+            reason or "", extra={"index_uuid": index_uuid, "shard": str(shard), "index": index}
+        )
+        self.without_message = reason is None
+
+    def to_cause(self) -> dict[str, Any]:
+        body = super().to_cause()
+        if getattr(self, "without_message", False):
+            body["reason"] = None
+        return body

@@ -95,6 +95,7 @@ CLASSES: tuple[type[e.IsthmusError], ...] = (
     e.StorageIOError,
     # shard history and retention leases
     e.ShardNotFoundError,
+    e.NoShardAvailableActionError,
     e.UnavailableShardsError,
     e.NoLongerPrimaryShardError,
     e.MissingHistoryOperationsError,
