@@ -135,6 +135,7 @@ class PointInTimeActions(PitSearching):
         candidates = []
         for target in sorted(targets, key=lambda t: t.index.name):
             routed = self.search.routed_shards(target.index, params)
+            self._check_all_here(target.index, routed, params)
             for shard in sorted(routed, key=lambda s: s.shard_id.shard):
                 schema, searcher = shard.engine.view()
                 candidates.append((target, shard.shard_id.shard, schema, searcher))
@@ -176,6 +177,22 @@ class PointInTimeActions(PitSearching):
             for position, (context_id, r) in enumerate(zip(ids, readers, strict=True))
         ]
         return refs, len(candidates), len(candidates) - len(readers)
+
+    def _check_all_here(self, meta: Any, routed: list[Any], params: Mapping[str, str]) -> None:
+        """A point in time keeps a reader open on each shard, on the node that opens it: in a
+        cluster of several nodes every shard it reaches must have a copy here (reader contexts
+        on other nodes are not built yet: refused rather than searched partially)."""
+        if not self.search.distributed:
+            return
+        held = {s.shard_id.shard for s in routed}
+        missing = [n for n in self.search.routed_numbers(meta, params) if n not in held]
+        if missing:
+            raise IllegalArgumentError(
+                f"cannot open a point in time on [{meta.name}] through this node: shards "
+                f"{missing} have no copy on it (a point in time across the nodes of a cluster "
+                "is not supported by Isthmus yet; open it on a node holding a copy of every "
+                "shard)"
+            )
 
     # --- close ----------------------------------------------------------------------------------
 

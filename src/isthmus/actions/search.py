@@ -32,8 +32,9 @@ from isthmus.actions.search_count import SearchCount
 from isthmus.actions.search_for_remote import SearchForRemote
 from isthmus.actions.search_query_phase import SearchQueryPhase
 from isthmus.actions.search_scroll import SearchScroll
-from isthmus.actions.search_shard import build_query
+from isthmus.actions.search_shard import ShardHit, build_query
 from isthmus.actions.search_targets import PartialSearch, RemoteShards, _restriction
+from isthmus.cluster.routing import ShardId
 from isthmus.search import dsl
 from isthmus.search.completion import ShardView
 from isthmus.search.request import SearchRequest, SortField
@@ -86,9 +87,13 @@ class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote
             scroll_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             ctx = ScrollContext(
                 req,
-                # Beyond the first page, local hits are kept without their source (see scrolls).
+                # Beyond the first page, hits of shards held here are kept without their source
+                # (see scrolls); other clusters' and other nodes' hits keep theirs.
                 [
-                    (h if ":" in h.index else replace(h, source=b""), partial.mappings[h.index])
+                    (
+                        h if self._read_elsewhere(h) else replace(h, source=b""),
+                        partial.mappings[h.index],
+                    )
                     for h in merged
                 ],
                 req.size,
@@ -125,6 +130,16 @@ class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote
                 expression, params, req, restrictions, typed_keys=req.typed_keys
             )
         return body_out
+
+    def _read_elsewhere(self, hit: ShardHit) -> bool:
+        """Whether a hit's shard is not this node's to read again (another cluster's, or in a
+        cluster of several nodes one with no copy open here)."""
+        if ":" in hit.index:
+            return True
+        if not self.distributed:
+            return False
+        meta = self.cluster.state.indices.get(hit.index)
+        return meta is None or self.indices.shard(ShardId(meta.uuid, hit.shard, meta.name)) is None
 
     async def suggest(
         self,
