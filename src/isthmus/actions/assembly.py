@@ -25,6 +25,7 @@ from isthmus.actions.indices import IndicesActions
 from isthmus.actions.node_shards import CopiesRefresh, NodeChannels, NodeShardsClient
 from isthmus.actions.node_shards_handlers import NodeShardsHandlers
 from isthmus.actions.peer_channels import PeerChannels
+from isthmus.actions.peer_recovery import replication_for
 from isthmus.actions.pit import PointInTimeActions
 from isthmus.actions.pit_handlers import PointInTimeHandlers
 from isthmus.actions.search import SearchActions
@@ -123,9 +124,12 @@ def node_actions(
         indices_actions.copies_refresh = CopiesRefresh(
             node_shards.channels, lambda: copies.local_node_id
         )
+    documents = DocumentActions(cluster, indices, indices_actions)
+    if shards is not None:  # writes through primaries and replicas, this node's copies
+        replication_for(cluster, documents, shards.copies, shards.peers, shards.view, registry)
     return NodeActions(
         indices=indices_actions,
-        documents=DocumentActions(cluster, indices, indices_actions),
+        documents=documents,
         cross_cluster=cross_cluster,
         search=search,
         ccs=ccs,

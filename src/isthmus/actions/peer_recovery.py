@@ -30,8 +30,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from isthmus.actions.peer_channels import PeerChannels
 from isthmus.actions.shard_ops_wire import decode_history, encode_history, noops
 from isthmus.actions.shard_replication import (
     ShardPeers,
@@ -41,7 +42,9 @@ from isthmus.actions.shard_replication import (
     shard_of,
 )
 from isthmus.cluster.metadata import ClusterMetadata
+from isthmus.cluster.nodes import NodesView
 from isthmus.cluster.service import ClusterService
+from isthmus.cluster.shard_copies import ShardCopies
 from isthmus.errors import (
     IllegalArgumentError,
     IllegalStateError,
@@ -53,6 +56,9 @@ from isthmus.errors import (
 from isthmus.index.service import RECOVER, Shard
 from isthmus.transport.actions import ActionRegistry
 from isthmus.wire.names import RECOVERY_HISTORY_ACTION, START_RECOVERY_ACTION
+
+if TYPE_CHECKING:
+    from isthmus.actions.documents import DocumentActions
 
 log = logging.getLogger("org.elasticsearch.indices.recovery.PeerRecoveryTargetService")
 
@@ -274,3 +280,31 @@ class PeerRecovery:
 
     def __repr__(self) -> str:
         return f"<PeerRecovery {self.peers!r}>"
+
+
+def replication_for(
+    cluster: ClusterService,
+    documents: DocumentActions,
+    copies: ShardCopies,
+    channels: PeerChannels,
+    view: NodesView,
+    registry: ActionRegistry[Any],
+) -> PeerRecovery:
+    """A cluster of several nodes: the document actions write through primaries and replicas,
+    the indices service opens this node's copies (recovering replicas, reporting them started),
+    and this node answers the shard requests of the others. Call once, after the indices
+    service's applier was added to ``cluster`` (the state waiter must run after it)."""
+    from isthmus.cluster.allocation import shard_failed, shard_started
+
+    indices = documents.indices
+    waiter = StateWaiter(cluster)
+    peers = ShardPeers(channels, view)
+    writes = ShardWrites(cluster, indices, copies, peers, waiter)
+    writes.register(registry, peers.cluster_name)
+    documents.copies = copies
+    documents.use_shard_writes(writes, registry)
+    recovery = PeerRecovery(cluster, writes, peers, waiter, shard_started, shard_failed)
+    recovery.register(registry, peers.cluster_name)
+    indices.copy_starter = recovery.start_copy
+    indices.local_node_id = lambda: copies.local_node_id
+    return recovery
