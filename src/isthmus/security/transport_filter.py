@@ -36,6 +36,7 @@ from isthmus.wire.names import (
     RELOAD_SECURE_SETTINGS_NODE_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
+    SHARD_COPY_ACTIONS,
 )
 
 AUTHENTICATION_HEADER = "_xpack_security_authentication"
@@ -60,6 +61,7 @@ _SYSTEM_ACTIONS = frozenset(
         REMOVE_RETENTION_LEASE_ACTION,
         *INTRA_CLUSTER_ACTIONS,
         *NODE_READ_ACTIONS,
+        *SHARD_COPY_ACTIONS,
     }
 )
 
