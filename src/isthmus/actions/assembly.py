@@ -106,6 +106,7 @@ def node_actions(
     if shards is not None:
         # What the other nodes' searches ask of the shards held here.
         NodeShardsHandlers(search, shards.cluster_name).register(registry)
+        search.register_routed(registry, shards.cluster_name)
     ccs = CrossClusterSearch(search, cross_cluster)
     # What other clusters' searches call here, with their DLS/FLS applied.
     CrossClusterSearchHandlers(

@@ -31,6 +31,7 @@ from isthmus.actions.scrolls import ScrollContext, check_keep_alive
 from isthmus.actions.search_count import SearchCount
 from isthmus.actions.search_for_remote import SearchForRemote
 from isthmus.actions.search_query_phase import SearchQueryPhase
+from isthmus.actions.search_routed import SearchRouted
 from isthmus.actions.search_scroll import SearchScroll
 from isthmus.actions.search_shard import ShardHit, build_query
 from isthmus.actions.search_targets import PartialSearch, RemoteShards, _restriction
@@ -45,7 +46,7 @@ from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
 
 
-class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote):
+class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote, SearchRouted):
     # --- search -------------------------------------------------------------------------------
 
     async def search(

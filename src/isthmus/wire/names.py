@@ -164,4 +164,15 @@ NODE_QUERY_ACTION: Final = "indices:data/read/search[query][n]"
 NODE_DFS_ACTION: Final = "indices:data/read/search[phase/dfs][n]"
 # A refresh of the copies a node holds (ES's broadcast shard-level refresh).
 NODE_REFRESH_ACTION: Final = "indices:admin/refresh[s]"
-NODE_READ_ACTIONS: Final = frozenset({NODE_QUERY_ACTION, NODE_DFS_ACTION, NODE_REFRESH_ACTION})
+# A document's explanation, and a query's validation, on a node holding a copy (ES's names).
+NODE_EXPLAIN_ACTION: Final = "indices:data/read/explain[s]"
+NODE_VALIDATE_ACTION: Final = "indices:admin/validate/query[s]"
+NODE_READ_ACTIONS: Final = frozenset(
+    {
+        NODE_QUERY_ACTION,
+        NODE_DFS_ACTION,
+        NODE_REFRESH_ACTION,
+        NODE_EXPLAIN_ACTION,
+        NODE_VALIDATE_ACTION,
+    }
+)

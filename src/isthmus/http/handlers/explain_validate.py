@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isthmus.actions.search_explain import explain, single_index
-from isthmus.actions.search_validate import validate_query
+from isthmus.actions.search_explain import single_index
 from isthmus.cluster.resolve import split_expression
 from isthmus.errors import IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, json_object
@@ -59,9 +58,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
                 s.authz.authorizer, req.subject, EXPLAIN_ACTION, [index], s.cluster.state
             )
             restriction = restrict.of(single_index(s.cluster, index).name)
-        status, body = await explain(
-            s.cluster,
-            s.search.indices,
+        status, body = await s.search.explain_document(
             index,
             req.path_params["id"],
             await with_lookups(s, req, json_object(req)),
@@ -85,9 +82,7 @@ def routes(s: SearchApiDeps) -> list[Route]:
             body = json_object(req)
         except IsthmusError as exc:  # ES's handler answers a body it cannot read itself
             return invalid_body(exc, req.params.get("explain") == "true")
-        return await validate_query(
-            s.cluster,
-            s.search.indices,
+        return await s.search.validate(
             req.path_params.get("index"),
             await with_lookups(s, req, body),
             req.params,
