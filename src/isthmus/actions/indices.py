@@ -207,6 +207,21 @@ class IndicesActions:
         await self.cluster.submit(f"create-index [{name}], cause [{source}]", change)
         return meta
 
+    async def shards_acknowledged(
+        self, name: str, count: int | str, params: Mapping[str, str]
+    ) -> bool:
+        """Create index's ``shards_acknowledged``: whether ``count`` copies of every shard (1:
+        the primaries; ``all``; ES's ``wait_for_active_shards``, parsed by the caller before
+        the index is created) became active within ``timeout`` (30s). A cluster of one opens
+        its primaries before the index is created: always true there."""
+        from isthmus.cluster.allocation_service import wait_for_active_shards
+        from isthmus.settings.values import parse_time
+
+        if not self.cluster.state.routing:
+            return True
+        timeout = parse_time(params.get("timeout", "30s"), "timeout").seconds
+        return await wait_for_active_shards(self.cluster, [name], count, timeout)
+
     async def ensure_exists(self, name: str, auto_create: str) -> IndexMetadata:
         """Auto-create ``name`` on first write, under ``action.auto_create_index``; a matching
         composable template's ``allow_auto_create`` overrides the setting, and a template with

@@ -17,6 +17,8 @@ before a replica), and a cluster without one answers ES's 400. The answer runs e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +26,13 @@ from isthmus.cluster.allocation import candidate, delay_ms, in_sync_holders, is_
 from isthmus.cluster.allocation_deciders import Decision, allowed, awareness, decide, filter_
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.nodes import DiscoveryNode, DiscoveryNodes
-from isthmus.cluster.shard_routing import ShardRouting, ShardTable
+from isthmus.cluster.shard_routing import (
+    STARTED,
+    IndexRouting,
+    ShardRouting,
+    ShardTable,
+    UnassignedInfo,
+)
 from isthmus.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
@@ -82,6 +90,31 @@ REBALANCE_NO = (
     "explanation and address the reasons which prevent Elasticsearch from rebalancing this "
     "shard there."
 )
+
+
+def single_node_routing(
+    state: ClusterMetadata, node_id: str, running: Callable[[IndexMetadata], Iterable[int]]
+) -> ClusterMetadata:
+    """A cluster of one has no routing table: the one it implies (every running primary started
+    on this node, every replica unassigned since the index was created), to explain from."""
+    routing = {}
+    for meta in state.indices.values():
+        up = set(running(meta)) if meta.is_open else set(range(meta.number_of_shards))
+        tables = []
+        for n in range(meta.number_of_shards):
+            created = UnassignedInfo("INDEX_CREATED", meta.creation_date)
+            primary = (
+                ShardRouting(n, True, STARTED, node_id, f"{meta.uuid}-{n}")
+                if n in up
+                else ShardRouting(n, True, unassigned=created)
+            )
+            replicas = tuple(
+                ShardRouting(n, False, unassigned=created) for _ in range(meta.number_of_replicas)
+            )
+            in_sync = frozenset({f"{meta.uuid}-{n}"}) if n in up else frozenset()
+            tables.append(ShardTable(n, (primary, *replicas), in_sync=in_sync))
+        routing[meta.uuid] = IndexRouting(meta.uuid, tuple(tables))
+    return replace(state, routing=routing)
 
 
 def _at(ms: int) -> str:
@@ -304,4 +337,4 @@ def _assigned(
     return out
 
 
-__all__ = ["NONE_UNASSIGNED", "NOTE", "explain", "find_copy"]
+__all__ = ["NONE_UNASSIGNED", "NOTE", "explain", "find_copy", "single_node_routing"]

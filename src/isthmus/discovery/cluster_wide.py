@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from isthmus.actions.peer_channels import PeerChannels
+from isthmus.cluster.allocation_service import AllocationService
 from isthmus.cluster.settings_replication import SettingsReplication
 from isthmus.cluster.state_replication import StateReplication
 from isthmus.errors import IllegalArgumentError
@@ -75,7 +76,15 @@ def cluster_wide_state(
         live_nodes=lambda: [n.id for n in view.nodes],
     )
     cluster_actions.replication = settings
-    loops = [state.run(formation.joined_store), settings.run(formation.joined_store)]
+    # The elected master allocates shards; every proposed change is allocated before it is
+    # published (isthmus.cluster.allocation_service).
+    allocation = AllocationService(cluster_actions.cluster, view)
+    cluster_actions.cluster.post_change = allocation.initial_allocation
+    loops = [
+        state.run(formation.joined_store),
+        settings.run(formation.joined_store),
+        allocation.run(),
+    ]
     if security_store is not None:
         from isthmus.security.replication import SecurityReplication
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.cluster.patterns import simple_match
 from isthmus.cluster.resolve import IndicesOptions, resolve
+from isthmus.cluster.routing_rows import EXTRA_SHARD_COLUMNS, allocation_rows, shard_rows
+from isthmus.cluster.shard_health import IndexHealth
 from isthmus.errors import IllegalArgumentError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, bool_param, json_object
 from isthmus.http.router import Request, Response, Route, route
@@ -17,11 +19,19 @@ if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
     from isthmus.actions.indices import IndicesActions
     from isthmus.actions.search import SearchActions
+    from isthmus.cluster.metadata import IndexMetadata
     from isthmus.cluster.service import ClusterService
     from isthmus.index.service import IndicesService
     from isthmus.security.index_authorization import IndexAuthorization
 
 CAT_PARAMS = ("v", "h", "s", "help", "bytes", "time", "local", "master_timeout", "format")
+# _cat/shards columns of a cluster of several nodes (ES's aliases).
+SHARD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "unassigned.reason": ("ur",),
+    "unassigned.at": ("ua",),
+    "unassigned.for": ("uf",),
+    "unassigned.details": ("ud",),
+}
 
 
 def _human_bytes(n: int) -> str:
@@ -378,6 +388,8 @@ def routes(s: CatApiDeps) -> list[Route]:
                 IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
             )
             indices &= {t.index.name for t in named}
+        if s.cluster.state.routing:
+            return routed_shards(req, indices)
         for meta in sorted(s.cluster.state.indices.values(), key=lambda m: m.name):
             if meta.name not in indices:
                 continue
@@ -404,12 +416,61 @@ def routes(s: CatApiDeps) -> list[Route]:
         # Here "ip" has no alias ("i" is the index), unlike in _cat/nodes.
         return render(req, columns, rows, {**ALIASES, "ip": ()})
 
+    def local_stats(meta: IndexMetadata, number: int) -> tuple[int, int] | None:
+        shard = next((x for x in s.indices.shards_of(meta) if x.shard_id.shard == number), None)
+        if shard is None:
+            return None
+        st = shard.engine.stats()
+        return st.docs, st.store_bytes
+
+    def routed_shards(req: Request, indices: set[str]) -> Response:
+        """A cluster of several nodes: every copy, from the routing table."""
+        now = int(time.time() * 1000)
+        rows = shard_rows(s.cluster.state, s.node.view.nodes, indices, local_stats, now)
+        for row in rows:
+            stored = row.pop("store_bytes")
+            row["store"] = None if stored is None else size(req, stored)
+        columns = ["index", "shard", "prirep", "state", "docs", "store", "ip", "node"]
+        if "h" in req.params:
+            columns += EXTRA_SHARD_COLUMNS
+        return render(req, columns, rows, {**ALIASES, "ip": (), **SHARD_ALIASES})
+
+    async def cat_allocation(req: Request) -> Response:
+        state, nodes = s.cluster.state, s.node.view.nodes
+        if state.routing or len(nodes) > 1:
+            rows = allocation_rows(state, nodes)
+        else:  # a cluster of one: its running primaries; every replica is unassigned
+            healths = [
+                IndexHealth.of(m, (x.shard_id.shard for x in s.indices.shards_of(m)))
+                for m in state.indices.values()
+            ]
+            local = nodes.local_node
+            rows = [
+                {
+                    "shards": sum(h.totals()["active_shards"] for h in healths),
+                    "host": local.host_name,
+                    "ip": local.host_address,
+                    "node": local.name,
+                    "node.role": local.role_letters(),
+                }
+            ]
+            unassigned = sum(h.totals()["unassigned_shards"] for h in healths)
+            if unassigned:
+                rows.append({"shards": unassigned, "node": "UNASSIGNED"})
+        if req.path_params.get("node_id") is not None:
+            named = {n.name for n in nodes.resolve(req.path_params["node_id"])}
+            rows = [r for r in rows if r["node"] in named]
+        columns = ["shards", "host", "ip", "node"]
+        if "h" in req.params:
+            columns.append("node.role")
+        return render(req, columns, rows, {**ALIASES, "shards": ("s",), "ip": (), "node": ("n",)})
+
     async def cat_root(req: Request) -> Response:
         return Response(
             200,
             "=^.^=\n/_cat/health\n/_cat/nodes\n/_cat/indices\n"
             "/_cat/indices/{index}\n/_cat/count\n/_cat/count/{index}\n"
-            "/_cat/aliases\n/_cat/shards\n",
+            "/_cat/aliases\n/_cat/shards\n/_cat/allocation\n",
         )
 
     idx_params = (
@@ -468,6 +529,20 @@ def routes(s: CatApiDeps) -> list[Route]:
             action="indices:admin/aliases/get",
         ),
         route("GET", "/_cat/shards", cat_shards, params=CAT_PARAMS, action="indices:monitor/stats"),
+        route(
+            "GET",
+            "/_cat/allocation",
+            cat_allocation,
+            params=CAT_PARAMS,
+            action="cluster:monitor/state",
+        ),
+        route(
+            "GET",
+            "/_cat/allocation/{node_id}",
+            cat_allocation,
+            params=CAT_PARAMS,
+            action="cluster:monitor/state",
+        ),
         route(
             "GET",
             "/_cat/shards/{index}",

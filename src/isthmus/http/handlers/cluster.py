@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,12 @@ from isthmus.actions.cluster import BUILD_HASH, flat_settings, version_block
 from isthmus.actions.node_info import InfoRequest
 from isthmus.cluster.data_streams import state_section as data_stream_section
 from isthmus.cluster.templates import state_sections as template_sections
-from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
+from isthmus.http.handlers.common import (
+    COMMON_INDICES_PARAMS,
+    MASTER_PARAMS,
+    bool_param,
+    json_object,
+)
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.settings.registry import flatten, nest
 from isthmus.settings.values import parse_time
@@ -169,6 +175,25 @@ def routes(s: ClusterApiDeps) -> list[Route]:
 
         return await asyncio.to_thread(describe_certificates, list(s.ssl_configs))
 
+    async def allocation_explain(req: Request) -> dict[str, Any]:
+        from isthmus.cluster.allocation_explain import explain, single_node_routing
+
+        body = json_object(req)
+        state = s.cluster.state
+        if not state.routing:
+            node_id = s.node.node_id
+            indices = s.cluster_actions.indices
+            state = single_node_routing(
+                state, node_id, lambda m: (x.shard_id.shard for x in indices.shards_of(m))
+            )
+        return explain(
+            state,
+            s.node.view.nodes,
+            body,
+            int(time.time() * 1000),
+            include_yes=bool_param(req, "include_yes_decisions"),
+        )
+
     health_params = (
         "wait_for_status",
         "timeout",
@@ -303,6 +328,13 @@ def routes(s: ClusterApiDeps) -> list[Route]:
             action="indices:admin/resolve/cluster",
         ),
         route(("GET", "HEAD"), "/", root, action="cluster:monitor/main"),
+        route(
+            ("GET", "POST"),
+            "/_cluster/allocation/explain",
+            allocation_explain,
+            params=("include_yes_decisions", "include_disk_info", "master_timeout"),
+            action="cluster:monitor/allocation/explain",
+        ),
         route(
             "GET", "/_cluster/health", health, params=health_params, action="cluster:monitor/health"
         ),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isthmus.cluster.alias_actions import check_aliases_body, parse_alias_actions
+from isthmus.cluster.allocation_service import parse_active_shards
 from isthmus.cluster.shard_health import check_level
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
@@ -46,8 +47,10 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         body = json_object(req)
         if s.authz is not None:
             s.authz.authorize_new_aliases(req.subject, req.path_params["index"], body)
+        count = parse_active_shards(req.params.get("wait_for_active_shards"))
         meta = await act.create(req.path_params["index"], body)
-        return {"acknowledged": True, "shards_acknowledged": True, "index": meta.name}
+        acknowledged = await act.shards_acknowledged(meta.name, count, req.params)
+        return {"acknowledged": True, "shards_acknowledged": acknowledged, "index": meta.name}
 
     def visible_mapping(req: Request, index: str, mapping: dict[str, Any]) -> dict[str, Any]:
         """The mapping as the subject may see it: field-level security hides fields here too."""

@@ -1,0 +1,101 @@
+"""The routing table as ``_cat/shards`` and ``_cat/allocation`` rows.  [no I/O]
+
+A cluster of several nodes lists every copy of every shard from its routing table: the node
+holding it (name, id, address), its state, and for an unassigned copy ES's ``unassigned.*``
+columns. ``docs`` and ``store`` are known for the copies this node holds (``local_stats``);
+another node's are left empty, as the other nodes are not asked. ``_cat/allocation`` counts the
+copies per data node (a row ``UNASSIGNED`` for the copies nowhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
+from isthmus.cluster.nodes import DiscoveryNodes
+from isthmus.settings.values import human_time
+
+# (docs, store bytes) of this node's copy of a shard, or None when it holds none.
+LocalStats = Callable[[IndexMetadata, int], tuple[int, int] | None]
+EXTRA_SHARD_COLUMNS = (
+    "id",
+    "unassigned.reason",
+    "unassigned.at",
+    "unassigned.for",
+    "unassigned.details",
+)
+
+
+def _at(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def shard_rows(
+    state: ClusterMetadata,
+    nodes: DiscoveryNodes,
+    names: set[str],
+    local_stats: LocalStats,
+    now_ms: int,
+) -> list[dict[str, Any]]:
+    """One row per copy of the named indices, by index name, shard, primary first."""
+    rows: list[dict[str, Any]] = []
+    local = nodes.local_node_id
+    for meta in sorted(state.indices.values(), key=lambda m: m.name):
+        routing = state.routing.get(meta.uuid)
+        if meta.name not in names or routing is None:
+            continue
+        for table in routing.shards:
+            for copy in sorted(table.copies, key=lambda c: not c.primary):
+                node = nodes.get(copy.node_id) if copy.node_id else None
+                stats = local_stats(meta, table.shard) if copy.node_id == local else None
+                row: dict[str, Any] = {
+                    "index": meta.name,
+                    "shard": table.shard,
+                    "prirep": "p" if copy.primary else "r",
+                    "state": copy.state,
+                    "docs": stats[0] if stats else None,
+                    "store_bytes": stats[1] if stats else None,
+                    "ip": node.host_address if node else None,
+                    "node": node.name if node else None,
+                    "id": copy.node_id,
+                }
+                info = copy.unassigned
+                if not copy.assigned and info is not None:
+                    row["unassigned.reason"] = info.reason
+                    row["unassigned.at"] = _at(info.at_ms)
+                    row["unassigned.for"] = human_time(max(0, now_ms - info.at_ms))
+                    row["unassigned.details"] = info.details
+                rows.append(row)
+    return rows
+
+
+def allocation_rows(state: ClusterMetadata, nodes: DiscoveryNodes) -> list[dict[str, Any]]:
+    """``_cat/allocation``: copies per data node, then the ``UNASSIGNED`` row when any."""
+    counts: dict[str, int] = {}
+    unassigned = 0
+    for routing in state.routing.values():
+        for table in routing.shards:
+            for copy in table.copies:
+                if copy.node_id is None:
+                    unassigned += 1
+                else:
+                    counts[copy.node_id] = counts.get(copy.node_id, 0) + 1
+    rows: list[dict[str, Any]] = [
+        {
+            "shards": counts.get(node.id, 0),
+            "host": node.host_name,
+            "ip": node.host_address,
+            "node": node.name,
+            "node.role": node.role_letters(),
+        }
+        for node in nodes
+        if node.can_contain_data
+    ]
+    if unassigned:
+        rows.append({"shards": unassigned, "node": "UNASSIGNED"})
+    return rows
+
+
+__all__ = ["EXTRA_SHARD_COLUMNS", "LocalStats", "allocation_rows", "shard_rows"]
