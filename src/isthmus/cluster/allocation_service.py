@@ -114,6 +114,10 @@ class AllocationService:
         except IsthmusError as exc:
             # Lost mastership or etcd unreachable: the next change or view update retries.
             log.warning("failed to reroute: %s", exc)
+        except Exception:
+            # A bug in a decider must not stop the node: logged with its cause, retried on the
+            # next change.
+            log.exception("failed to reroute")
 
     def __repr__(self) -> str:
         return f"<AllocationService reroutes={self.reroutes}>"
