@@ -1,0 +1,220 @@
+"""Searches on three real nodes whose shards are spread over them (issue 20): the same search
+through any node gives the hits, totals and aggregations a reference computed here from the
+documents gives; ``_count`` too; a killed node's copies fail over to their other copies; and a
+single-node cluster searching this one across clusters gets every hit.
+
+One cluster serves the module; the tests run in order and the last ones kill a node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from isthmus.testing.cluster import NodeCluster
+from isthmus.testing.process import NodeProcess
+
+pytestmark = pytest.mark.integration
+
+GENRES = ("fantasy", "history", "poetry", "science")
+DOCS = [
+    {
+        "n": n,
+        "genre": GENRES[n % len(GENRES)],
+        "title": f"book {n} {'dragon' if n % 3 == 0 else 'river'}",
+    }
+    for n in range(80)
+]
+SEARCH = {
+    "query": {"range": {"n": {"gte": 10}}},
+    "sort": [{"n": "desc"}],
+    "from": 5,
+    "size": 12,
+    "aggs": {"genres": {"terms": {"field": "genre"}}, "top": {"max": {"field": "n"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
+    folder: Path = tmp_path_factory.mktemp("msearch")
+    with NodeCluster(folder, 3, settings={"xpack.security.enabled": False}) as c:
+        es = _es(c, "node-1")
+        es.indices.create(
+            index="books",
+            settings={"number_of_shards": 3, "number_of_replicas": 1},
+            mappings={
+                "properties": {
+                    "n": {"type": "integer"},
+                    "genre": {"type": "keyword"},
+                    "title": {"type": "text"},
+                }
+            },
+        )
+        health = es.cluster.health(index="books", wait_for_status="green", timeout="20s")
+        assert health["status"] == "green", health
+        ops: list[dict[str, Any]] = []
+        for n, doc in enumerate(DOCS):
+            ops += [{"index": {"_index": "books", "_id": str(n)}}, doc]
+        bulk = es.bulk(operations=ops)
+        assert not bulk["errors"], bulk
+        refreshed = es.indices.refresh(index="books")
+        assert refreshed["_shards"] == {"total": 6, "successful": 6, "failed": 0}
+        yield c
+
+
+def _es(cluster: NodeCluster, name: str) -> Elasticsearch:
+    return Elasticsearch(cluster[name].url, request_timeout=60)
+
+
+def _reference() -> tuple[list[str], int, dict[str, Any]]:
+    """The expected page, total and aggregations of SEARCH, from the documents themselves."""
+    matching = [(n, d) for n, d in enumerate(DOCS) if d["n"] >= 10]
+    ranked = sorted(matching, key=lambda nd: -nd[1]["n"])
+    page = [str(n) for n, _ in ranked[5 : 5 + 12]]
+    counts = Counter(d["genre"] for _, d in matching)
+    buckets = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    aggs = {
+        "genres": [{"key": k, "doc_count": v} for k, v in buckets],
+        "top": float(max(d["n"] for _, d in matching)),
+    }
+    return page, len(matching), aggs
+
+
+def _summary(body: Any) -> tuple[list[str], int, dict[str, Any]]:
+    aggs = body["aggregations"]
+    return (
+        [h["_id"] for h in body["hits"]["hits"]],
+        body["hits"]["total"]["value"],
+        {"genres": aggs["genres"]["buckets"], "top": aggs["top"]["value"]},
+    )
+
+
+def test_every_node_answers_like_one_node_would(cluster: NodeCluster) -> None:
+    expected = _reference()
+    for name in cluster.names:
+        body = _es(cluster, name).search(index="books", body=SEARCH)
+        assert _summary(body) == expected, name
+        assert body["_shards"] == {"total": 3, "successful": 3, "skipped": 0, "failed": 0}
+        assert [h["_source"]["n"] for h in body["hits"]["hits"]] == [int(i) for i in expected[0]]
+        count = _es(cluster, name).count(index="books", query={"match": {"title": "dragon"}})
+        assert count["count"] == sum(1 for d in DOCS if d["n"] % 3 == 0), name
+        assert count["_shards"]["total"] == 3 and count["_shards"]["failed"] == 0
+
+
+def test_scoring_sorting_and_paging_agree_across_nodes(cluster: NodeCluster) -> None:
+    bodies = [
+        _es(cluster, name).search(
+            index="books",
+            query={"match": {"title": "dragon"}},
+            sort=["_score", {"n": "asc"}],
+            size=50,
+            search_type="dfs_query_then_fetch",
+        )
+        for name in cluster.names
+    ]
+    ids = [[h["_id"] for h in b["hits"]["hits"]] for b in bodies]
+    assert ids[0] == ids[1] == ids[2]
+    assert sorted(ids[0], key=int) == [str(n) for n in range(80) if n % 3 == 0]
+    # One global statistic: every node scores the same term the same.
+    assert len({h["_score"] for b in bodies for h in b["hits"]["hits"]}) == 1
+
+
+def test_preference_only_local_searches_the_copies_here(cluster: NodeCluster) -> None:
+    es = _es(cluster, "node-1")
+    rows = es.cat.shards(index="books", format="json", h="shard,node,state").body
+    here = {r["shard"] for r in rows if r["node"] == "node-1" and r["state"] == "STARTED"}
+    body = es.search(index="books", preference="_only_local", size=0, track_total_hits=True)
+    shards = body["_shards"]
+    assert shards["total"] == 3
+    assert shards["successful"] == len(here)
+    assert shards["failed"] == 3 - len(here)
+    for failure in shards.get("failures", []):
+        assert failure["reason"]["type"] == "no_shard_available_action_exception"
+        assert failure["node"] is None
+    on_local = body["hits"]["total"]["value"]
+    all_docs = es.search(index="books", size=0, track_total_hits=True)["hits"]["total"]["value"]
+    assert all_docs == 80
+    if len(here) < 3:  # the other shards' documents are not counted
+        assert on_local < 80
+
+
+def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster) -> None:
+    es = _es(cluster, "node-1")
+    rows = es.cat.shards(index="books", format="json", h="shard,node").body
+    here = {int(r["shard"]) for r in rows if r["node"] == "node-1"}
+    elsewhere = next(n for n in range(3) if n not in here)
+    # A document of a shard with no copy on node-1 (found through its _shards preference).
+    hit = es.search(index="books", preference=f"_shards:{elsewhere}", size=1)["hits"]["hits"][0]
+    explained = es.explain(index="books", id=hit["_id"], query={"match": {"title": "book"}})
+    assert explained["matched"] is True and explained["_id"] == hit["_id"]
+    assert explained["explanation"]["value"] > 0
+    # A scroll's later pages keep the sources read on the other nodes.
+    page = es.search(index="books", scroll="1m", size=30, sort=["n"])
+    seen = [h["_source"]["n"] for h in page["hits"]["hits"]]
+    while len(seen) < 80:
+        page = es.scroll(scroll_id=page["_scroll_id"], scroll="1m")
+        assert page["hits"]["hits"], seen
+        seen += [h["_source"]["n"] for h in page["hits"]["hits"]]
+    es.clear_scroll(scroll_id=page["_scroll_id"])
+    assert seen == list(range(80))
+    found = es.msearch(
+        searches=[{"index": "books"}, {"size": 0, "query": {"term": {"genre": "poetry"}}}]
+    )
+    assert found["responses"][0]["hits"]["total"]["value"] == 20
+    valid = _es(cluster, "node-2").indices.validate_query(
+        index="books", query={"match": {"title": "dragon"}}
+    )
+    assert valid["valid"] is True
+
+
+def test_cross_cluster_search_into_the_cluster_gets_every_hit(
+    cluster: NodeCluster, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("msearch-local")
+    with NodeProcess(folder, {"cluster.name": "lone", "node.name": "lone"}) as lone:
+        es = Elasticsearch(lone.url, request_timeout=60)
+        seed = cluster["node-2"].transport_address()
+        es.cluster.put_settings(persistent={"cluster.remote.multi.seeds": [seed]})
+        expected = _reference()
+        for minimize in (True, False):
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    body = es.search(
+                        index="multi:books", body=SEARCH, ccs_minimize_roundtrips=minimize
+                    )
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            ids, total, aggs = _summary(body)
+            assert (ids, total, aggs) == expected, minimize
+            assert body["_shards"]["failed"] == 0 and body["_shards"]["total"] == 3
+
+
+def test_a_killed_nodes_copies_fail_over(cluster: NodeCluster) -> None:
+    master = cluster.master_seen_by(cluster["node-1"])
+    victim = next(n for n in cluster.names if n != master)
+    cluster[victim].kill()
+    survivors = [n for n in cluster.names if n != victim]
+    expected = _reference()
+    # At once (the routing table may still name the dead node's copies): the next copy answers.
+    for name in survivors:
+        body = _es(cluster, name).search(index="books", body=SEARCH)
+        assert _summary(body) == expected, name
+        assert body["_shards"]["failed"] == 0, body["_shards"]
+    es = _es(cluster, survivors[0])
+    health = es.cluster.health(index="books", wait_for_status="yellow", timeout="20s")
+    assert health["status"] in ("yellow", "green"), health
+    for name in survivors:
+        body = _es(cluster, name).search(index="books", body=SEARCH)
+        assert _summary(body) == expected, name
+        assert body["_shards"] == {"total": 3, "successful": 3, "skipped": 0, "failed": 0}
+        assert _es(cluster, name).count(index="books")["count"] == 80
