@@ -28,6 +28,7 @@ DOCS = [
         "n": n,
         "genre": GENRES[n % len(GENRES)],
         "title": f"book {n} {'dragon' if n % 3 == 0 else 'river'}",
+        "v": [float(n), 1.0],
     }
     for n in range(80)
 ]
@@ -53,6 +54,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
                     "n": {"type": "integer"},
                     "genre": {"type": "keyword"},
                     "title": {"type": "text"},
+                    "v": {"type": "dense_vector", "dims": 2, "similarity": "l2_norm"},
                 }
             },
         )
@@ -123,6 +125,44 @@ def test_scoring_sorting_and_paging_agree_across_nodes(cluster: NodeCluster) -> 
     assert sorted(ids[0], key=int) == [str(n) for n in range(80) if n % 3 == 0]
     # One global statistic: every node scores the same term the same.
     assert len({h["_score"] for b in bodies for h in b["hits"]["hits"]}) == 1
+
+
+def test_knn_keeps_the_global_k_nearest(cluster: NodeCluster) -> None:
+    # The 3 nearest of all the shards (not 3 per shard), wherever they are.
+    for name in cluster.names:
+        body = _es(cluster, name).search(
+            index="books",
+            knn={"field": "v", "query_vector": [40.2, 1.0], "k": 3, "num_candidates": 10},
+            size=10,
+        )
+        ids = [h["_id"] for h in body["hits"]["hits"]]
+        assert ids == ["40", "41", "39"], name
+        assert body["hits"]["total"]["value"] == 3
+
+
+def test_unallocated_primaries_fail_the_search_as_es_does(cluster: NodeCluster) -> None:
+    es = _es(cluster, "node-3")
+    es.indices.create(
+        index="nowhere",
+        settings={
+            "number_of_shards": 2,
+            "number_of_replicas": 0,
+            "index.routing.allocation.require._name": "no-such-node",
+        },
+        wait_for_active_shards="0",
+    )
+    with pytest.raises(Exception) as raised:
+        es.search(index="nowhere")
+    error = raised.value
+    assert getattr(error, "status_code", None) == 503, error
+    body: Any = getattr(error, "body", {})
+    assert body["error"]["type"] == "search_phase_execution_exception"
+    assert body["error"]["reason"] == "all shards failed"
+    assert body["error"]["root_cause"][0]["type"] == "no_shard_available_action_exception"
+    both = es.search(index="books,nowhere", size=0, track_total_hits=True)
+    assert both["_shards"]["total"] == 5 and both["_shards"]["failed"] == 2
+    assert both["hits"]["total"]["value"] == 80
+    es.indices.delete(index="nowhere")
 
 
 def test_preference_only_local_searches_the_copies_here(cluster: NodeCluster) -> None:
