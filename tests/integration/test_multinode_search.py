@@ -109,6 +109,25 @@ def test_every_node_answers_like_one_node_would(cluster: NodeCluster) -> None:
         assert count["_shards"]["total"] == 3 and count["_shards"]["failed"] == 0
 
 
+def test_statistics_count_the_primaries_and_every_copy(cluster: NodeCluster) -> None:
+    for name in cluster.names:
+        es = _es(cluster, name)
+        stats = es.indices.stats(index="books", metric="docs")
+        assert stats["_shards"] == {"total": 6, "successful": 6, "failed": 0}, name
+        assert stats["_all"]["primaries"]["docs"]["count"] == 80
+        assert stats["_all"]["total"]["docs"]["count"] == 160  # one replica of each
+        by_shard = es.indices.stats(index="books", metric="docs", level="shards")
+        copies = by_shard["indices"]["books"]["shards"]
+        assert sorted(copies) == ["0", "1", "2"]
+        for entries in copies.values():
+            assert sorted(e["routing"]["primary"] for e in entries) == [False, True]
+            assert len({e["routing"]["node"] for e in entries}) == 2
+        row = es.cat.indices(index="books", format="json", h="index,docs.count,pri,rep").body
+        assert row == [{"index": "books", "docs.count": "80", "pri": "3", "rep": "1"}], name
+        counted = es.cat.count(index="books", format="json").body
+        assert counted[0]["count"] == "80", name
+
+
 def test_scoring_sorting_and_paging_agree_across_nodes(cluster: NodeCluster) -> None:
     bodies = [
         _es(cluster, name).search(

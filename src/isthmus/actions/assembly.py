@@ -22,6 +22,7 @@ from isthmus.actions.cross_cluster import CrossClusterActions
 from isthmus.actions.documents import DocumentActions
 from isthmus.actions.field_caps import FieldCapsActions
 from isthmus.actions.indices import IndicesActions
+from isthmus.actions.node_shard_stats import CopyStatsGather
 from isthmus.actions.node_shards import CopiesRefresh, NodeChannels, NodeShardsClient
 from isthmus.actions.node_shards_handlers import NodeShardsHandlers
 from isthmus.actions.peer_channels import PeerChannels
@@ -125,6 +126,10 @@ def node_actions(
         indices_actions.copies_refresh = CopiesRefresh(
             node_shards.channels, lambda: copies.local_node_id
         )
+        indices_actions.copy_stats = CopyStatsGather(
+            node_shards.channels, indices, lambda: copies.local_node_id
+        )
+        indices_actions.copy_stats.register(registry)
     documents = DocumentActions(cluster, indices, indices_actions)
     if shards is not None:  # writes through primaries and replicas, this node's copies
         replication_for(cluster, documents, shards.copies, shards.peers, shards.view, registry)

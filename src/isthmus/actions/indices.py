@@ -14,6 +14,7 @@ from typing import Any
 
 from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import flat_settings
+from isthmus.actions.node_shard_stats import CopyStats, CopyStatsGather
 from isthmus.actions.node_shards import CopiesRefresh
 from isthmus.cluster import blocks
 from isthmus.cluster.alias_actions import (
@@ -116,6 +117,15 @@ class IndicesActions:
         self.indices = indices
         # A cluster of several nodes: the other nodes' copies refresh too (actions/node_shards).
         self.copies_refresh: CopiesRefresh | None = None
+        # ... and the statistics of every node's copies (``_stats``, ``_cat/indices``).
+        self.copy_stats: CopyStatsGather | None = None
+
+    async def copy_statistics(self, metas: list[IndexMetadata]) -> list[CopyStats] | None:
+        """In a cluster of several nodes, the statistics of every reachable copy of ``metas``
+        (None on one node: the shards held here are every copy there is)."""
+        if self.copy_stats is None:
+            return None
+        return await self.copy_stats.gather(self.cluster.state.routing, [m.uuid for m in metas])
 
     def resolve(
         self,

@@ -167,6 +167,8 @@ NODE_REFRESH_ACTION: Final = "indices:admin/refresh[s]"
 # A document's explanation, and a query's validation, on a node holding a copy (ES's names).
 NODE_EXPLAIN_ACTION: Final = "indices:data/read/explain[s]"
 NODE_VALIDATE_ACTION: Final = "indices:admin/validate/query[s]"
+# The statistics of the copies a node holds (ES's broadcast-by-node index statistics).
+NODE_STATS_ACTION: Final = "indices:monitor/stats[n]"
 NODE_READ_ACTIONS: Final = frozenset(
     {
         NODE_QUERY_ACTION,
@@ -174,5 +176,6 @@ NODE_READ_ACTIONS: Final = frozenset(
         NODE_REFRESH_ACTION,
         NODE_EXPLAIN_ACTION,
         NODE_VALIDATE_ACTION,
+        NODE_STATS_ACTION,
     }
 )

@@ -280,10 +280,19 @@ def routes(s: CatApiDeps) -> list[Route]:
             IndicesOptions(expand_open=True, expand_closed=True, forbid_closed=False),
         )
         rows = []
+        # A cluster of several nodes: every node's copies (docs of the primaries, store of all).
+        gathered = await s.indices_actions.copy_statistics([t.index for t in targets])
         for t in targets:
             meta = t.index
             docs = deleted = store = 0
-            for shard in s.indices.shards_of(meta):
+            pri_store = None
+            if gathered is not None:
+                held = [c for c in gathered if c.index_uuid == meta.uuid]
+                docs = sum(c.docs for c in held if c.primary)
+                deleted = sum(c.deleted for c in held if c.primary)
+                store = sum(c.store_bytes for c in held)
+                pri_store = sum(c.store_bytes for c in held if c.primary)
+            for shard in [] if gathered is not None else s.indices.shards_of(meta):
                 st = shard.engine.stats()
                 docs, deleted, store = (
                     docs + st.docs,
@@ -306,7 +315,9 @@ def routes(s: CatApiDeps) -> list[Route]:
                     "docs.count": docs if opened else None,
                     "docs.deleted": deleted if opened else None,
                     "store.size": size(req, store) if opened else None,
-                    "pri.store.size": size(req, store) if opened else None,
+                    "pri.store.size": size(req, store if pri_store is None else pri_store)
+                    if opened
+                    else None,
                     "dataset.size": size(req, store) if opened else None,
                 }
             )

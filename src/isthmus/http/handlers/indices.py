@@ -10,6 +10,7 @@ from isthmus.cluster.allocation_service import parse_active_shards
 from isthmus.cluster.shard_health import check_level
 from isthmus.errors import AliasesNotFoundError, IndexNotFoundError, IsthmusError
 from isthmus.http.handlers.common import COMMON_INDICES_PARAMS, MASTER_PARAMS, json_object
+from isthmus.http.handlers.index_copies_stats import copies_stats_body
 from isthmus.http.handlers.index_stats import ShardNumbers, parse_metrics, sections
 from isthmus.http.router import Request, Response, Route, route
 
@@ -155,6 +156,9 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         every: list[ShardNumbers] = []
         level = check_level(req.params.get("level") or "indices")  # ES's ClusterStatsLevel
         by_shard = level == "shards"
+        gathered = await act.copy_statistics([t.index for t in targets])
+        if gathered is not None:  # a cluster of several nodes: every node's copies
+            return copies_stats_body(targets, gathered, metrics, level, s.cluster_actions)
         for t in targets:
             numbers: list[ShardNumbers] = []
             per_shard: dict[str, Any] = {}
