@@ -235,6 +235,17 @@ class Node:
         remote = node_remote_service(s, transport, tls, secure)
         stack.push_async_callback(remote.close)
 
+        # A cluster of several nodes: where each shard's copies are (the routing table) and the
+        # kept channels to the nodes holding them (document, search and recovery requests).
+        cluster_shards = None
+        if formation is not None:
+            from isthmus.actions.assembly import ClusterShards
+            from isthmus.cluster.routed_copies import RoutedCopies as ShardsOfRouting
+
+            peers = PeerChannels(s.cluster_name, peer_connector(transport, tls))
+            stack.push_async_callback(peers.close)
+            copies = ShardsOfRouting(cluster, view)
+            cluster_shards = ClusterShards(s.cluster_name, copies, view, peers)
         actions = node_actions(
             cluster,
             indices,
@@ -244,6 +255,7 @@ class Node:
             node_name=s.node_name,
             clock=self.clock,
             authz=authz,
+            shards=cluster_shards,
         )
         stack.push_async_callback(actions.close)
         identity = node_identity(view, s, self.clock(), transport, remote_server)
@@ -263,8 +275,6 @@ class Node:
         # A multi-node cluster shares its security state and cluster settings through etcd.
         shared = []
         if formation is not None:
-            peers = PeerChannels(s.cluster_name, peer_connector(transport, tls))
-            stack.push_async_callback(peers.close)
             shared = cluster_wide_state(
                 formation,
                 cluster_actions,

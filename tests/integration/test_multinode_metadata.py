@@ -85,9 +85,17 @@ def test_concurrent_changes_through_every_node_all_land(cluster: NodeCluster) ->
     assert all(a["acknowledged"] for a in answers)  # type: ignore[index]
     same = _eventually_same(cluster)
     assert set(names) <= set(same)
-    versions = {
-        _client(cluster, n).cluster.state(metric="version")["version"] for n in cluster.names
-    }
+    # The master keeps changing the state while the new shards start (allocation): once they
+    # are all started, every node applied the same last version.
+    _client(cluster, "node-1").cluster.health(wait_for_status="green", timeout="30s")
+    deadline = time.monotonic() + 10
+    while True:
+        versions = {
+            _client(cluster, n).cluster.state(metric="version")["version"] for n in cluster.names
+        }
+        if len(versions) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(versions) == 1, versions
     # The same index created twice at once: exactly one creation wins, the other is ES's 400.
     outcomes: list[str] = []
