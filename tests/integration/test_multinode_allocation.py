@@ -87,7 +87,13 @@ def test_exclude_filter_steers_new_allocations_only(cluster: NodeCluster) -> Non
 
 def test_explain_a_replica_with_no_node_left_says_same_shard(cluster: NodeCluster) -> None:
     es = _es(cluster, "node-3")
-    es.indices.create(index="many", settings={"number_of_shards": 1, "number_of_replicas": 3})
+    created = es.indices.create(
+        index="many",
+        settings={"number_of_shards": 1, "number_of_replicas": 3},
+        wait_for_active_shards="all",
+        timeout="1s",
+    )
+    assert created["shards_acknowledged"] is False  # one copy can never be allocated
     health = es.cluster.health(
         index="many", wait_for_status="yellow", wait_for_active_shards=3, timeout="20s"
     )

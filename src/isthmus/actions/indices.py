@@ -227,7 +227,7 @@ class IndicesActions:
         from isthmus.cluster.allocation_service import wait_for_active_shards
         from isthmus.settings.values import parse_time
 
-        if not self.cluster.state.routing:
+        if not self.cluster.replicated:
             return True
         timeout = parse_time(params.get("timeout", "30s"), "timeout").seconds
         return await wait_for_active_shards(self.cluster, [name], count, timeout)

@@ -215,7 +215,7 @@ def routes(s: CatApiDeps) -> list[Route]:
             "shards": h["active_shards"],
             "pri": h["active_primary_shards"],
             "relo": 0,
-            "init": 0,
+            "init": h["initializing_shards"],
             "unassign": h["unassigned_shards"],
             "unassign.pri": h["unassigned_primary_shards"],
             "pending_tasks": 0,
