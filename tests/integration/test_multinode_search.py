@@ -226,6 +226,11 @@ def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster)
         searches=[{"index": "books"}, {"size": 0, "query": {"term": {"genre": "poetry"}}}]
     )
     assert found["responses"][0]["hits"]["total"]["value"] == 20
+    # A point in time would keep readers on this node only: refused while a shard is elsewhere.
+    with pytest.raises(Exception) as refused:
+        es.open_point_in_time(index="books", keep_alive="1m")
+    assert getattr(refused.value, "status_code", None) == 400
+    assert "have no copy on it" in str(getattr(refused.value, "body", ""))
     valid = _es(cluster, "node-2").indices.validate_query(
         index="books", query={"match": {"title": "dragon"}}
     )
