@@ -51,6 +51,15 @@ def test_new_index_spreads_started_copies_over_the_nodes(cluster: NodeCluster) -
     for shard in ("0", "1", "2"):
         holders = [r["node"] for r in rows if r["shard"] == shard]
         assert len(holders) == 2 and len(set(holders)) == 2  # never two copies on one node
+    state = _es(cluster, "node-1").cluster.state(metric="routing_table,metadata")
+    table = state["routing_table"]["indices"]["spread"]["shards"]
+    assert sorted(table) == ["0", "1", "2"]
+    for number, copies in table.items():
+        ids = sorted(c["allocation_id"]["id"] for c in copies)
+        assert [c["state"] for c in copies] == ["STARTED", "STARTED"]
+        in_sync = state["metadata"]["indices"]["spread"]["in_sync_allocations"][number]
+        assert sorted(in_sync) == ids
+        assert state["metadata"]["indices"]["spread"]["primary_terms"][number] == 1
     found = _es(cluster, "node-1").cat.allocation(format="json", h="shards,node").body
     assert isinstance(found, list)
     allocation: list[dict[str, Any]] = found

@@ -1,4 +1,5 @@
-"""The routing table as ``_cat/shards`` and ``_cat/allocation`` rows.  [no I/O]
+"""The routing table as the APIs show it: ``_cat/shards`` and ``_cat/allocation`` rows, and
+``_cluster/state``'s ``routing_table`` and ``routing_nodes`` sections.  [no I/O]
 
 A cluster of several nodes lists every copy of every shard from its routing table: the node
 holding it (name, id, address), its state, and for an unassigned copy ES's ``unassigned.*``
@@ -15,6 +16,7 @@ from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.nodes import DiscoveryNodes
+from isthmus.cluster.shard_routing import INITIALIZING, ShardRouting
 from isthmus.settings.values import human_time
 
 # (docs, store bytes) of this node's copy of a shard, or None when it holds none.
@@ -98,4 +100,82 @@ def allocation_rows(state: ClusterMetadata, nodes: DiscoveryNodes) -> list[dict[
     return rows
 
 
-__all__ = ["EXTRA_SHARD_COLUMNS", "LocalStats", "allocation_rows", "shard_rows"]
+def _copy_json(index: str, copy: ShardRouting, delayed: bool) -> dict[str, Any]:
+    """One copy as ES's ShardRouting.toXContent writes it."""
+    out: dict[str, Any] = {
+        "state": copy.state,
+        "primary": copy.primary,
+        "node": copy.node_id,
+        "relocating_node": None,
+        "shard": copy.shard,
+        "index": index,
+    }
+    if copy.state == INITIALIZING:
+        out["recovery_source"] = {
+            "type": "EXISTING_STORE"
+            if copy.primary and copy.unassigned and copy.unassigned.last_allocation_id
+            else ("EMPTY_STORE" if copy.primary else "PEER")
+        }
+    if copy.allocation_id is not None:
+        out["allocation_id"] = {"id": copy.allocation_id}
+    info = copy.unassigned
+    if info is not None:
+        unassigned: dict[str, Any] = {"reason": info.reason, "at": _at(info.at_ms)}
+        if info.failed_attempts:
+            unassigned["failed_attempts"] = info.failed_attempts
+        unassigned["delayed"] = delayed
+        if info.details is not None:
+            unassigned["details"] = info.details
+        unassigned["allocation_status"] = "no_attempt"
+        out["unassigned_info"] = unassigned
+    out["relocation_failure_info"] = {"failed_attempts": 0}
+    return out
+
+
+def state_sections(state: ClusterMetadata, now_ms: int) -> dict[str, Any]:
+    """``routing_table`` (index → shard → copies) and ``routing_nodes`` (the unassigned copies,
+    and the copies of each node), as ES's ``_cluster/state`` lists them."""
+    from isthmus.cluster.allocation import is_delayed
+
+    indices: dict[str, Any] = {}
+    unassigned: list[dict[str, Any]] = []
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for meta in state.indices.values():
+        routing = state.routing.get(meta.uuid)
+        if routing is None:
+            continue
+        shards: dict[str, Any] = {}
+        for table in routing.shards:
+            copies = [_copy_json(meta.name, c, is_delayed(meta, c, now_ms)) for c in table.copies]
+            shards[str(table.shard)] = copies
+            for copy, body in zip(table.copies, copies, strict=True):
+                if copy.node_id is None:
+                    unassigned.append(body)
+                else:
+                    by_node.setdefault(copy.node_id, []).append(body)
+        indices[meta.name] = {"shards": shards}
+    return {
+        "routing_table": {"indices": indices},
+        "routing_nodes": {"unassigned": unassigned, "nodes": by_node},
+    }
+
+
+def index_state_extras(state: ClusterMetadata, meta: IndexMetadata) -> dict[str, Any]:
+    """An index's ``primary_terms`` and ``in_sync_allocations`` in ``_cluster/state`` metadata."""
+    routing = state.routing.get(meta.uuid)
+    if routing is None:
+        return {}
+    return {
+        "primary_terms": {str(t.shard): t.primary_term for t in routing.shards},
+        "in_sync_allocations": {str(t.shard): sorted(t.in_sync) for t in routing.shards},
+    }
+
+
+__all__ = [
+    "EXTRA_SHARD_COLUMNS",
+    "LocalStats",
+    "allocation_rows",
+    "index_state_extras",
+    "shard_rows",
+    "state_sections",
+]

@@ -12,6 +12,7 @@ from isthmus import ES_COMPAT_VERSION
 from isthmus.actions.cluster import BUILD_HASH, flat_settings, version_block
 from isthmus.actions.node_info import InfoRequest
 from isthmus.cluster.data_streams import state_section as data_stream_section
+from isthmus.cluster.routing_rows import index_state_extras, state_sections
 from isthmus.cluster.templates import state_sections as template_sections
 from isthmus.http.handlers.common import (
     COMMON_INDICES_PARAMS,
@@ -152,12 +153,16 @@ def routes(s: ClusterApiDeps) -> list[Route]:
                         "settings": dict(sorted(m.settings.items())) if flat else nest(m.settings),
                         "mappings": {"_doc": m.mapping.to_json()},
                         "aliases": sorted(m.aliases),
+                        **index_state_extras(meta, m),
                     }
                     for m in meta.indices.values()
                 },
                 **template_sections(meta.customs),
                 **data_stream_section(meta),
             }
+        if meta.routing:  # a cluster of several nodes: its routing table
+            sections = state_sections(meta, int(time.time() * 1000))
+            body.update({k: v for k, v in sections.items() if k in metrics})
         return body
 
     async def reload_secure_settings(req: Request) -> dict[str, Any]:
