@@ -42,7 +42,9 @@ from isthmus.actions.remote_nodes import (
     transport_identities,
 )
 from isthmus.actions.search_context_reaper import context_reaper
-from isthmus.ccr.assembly import ccr_follower, ccr_leader
+from isthmus.ccr.assembly import ccr_follower, ccr_leader, distribute_ccr
+from isthmus.ccr.placement import peer_requester
+from isthmus.ccr.replica_writes import replica_writer
 from isthmus.cluster.disk_monitor import disk_monitor_for
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.service import ClusterService
@@ -296,6 +298,17 @@ class Node:
         )
         stack.push_async_callback(ccr.close)
         cluster.add_applier(ccr.apply)
+        if cluster_shards is not None:  # CCR's shard work on the primaries' nodes
+            writes = actions.documents.shard_writes
+            distribute_ccr(
+                leader,
+                ccr,
+                transport.registry,
+                cluster_name=s.cluster_name,
+                copies=cluster_shards.copies,
+                request=peer_requester(cluster_shards.peers, cluster_shards.view),
+                replicate=replica_writer(writes) if writes is not None else None,
+            )
         rest = RestComponents(
             node=identity,
             cluster=cluster,

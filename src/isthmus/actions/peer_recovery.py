@@ -168,6 +168,11 @@ class PeerRecovery:
         if not isinstance(started, dict) or not isinstance(started.get("max_seq_no"), int):
             raise IllegalStateError(f"{sid} the recovery source answered no [max_seq_no]")
         snapshot: int = started["max_seq_no"]
+        history_uuid = started.get("history_uuid")
+        if isinstance(history_uuid, str) and history_uuid:
+            # Every copy shares its primary's history (a follower cluster checks it after a
+            # promotion too).
+            await asyncio.to_thread(shard.engine.set_history_uuid, history_uuid)
         term = int(started.get("primary_term", 1))
         cursor, read = 0, 0
         meta = self.cluster.state.by_uuid(sid.index_uuid)
@@ -240,7 +245,11 @@ class PeerRecovery:
             pass  # a retried recovery of the same copy
         async with shard.permits.block():
             max_seq_no = shard.engine.max_seq_no
-        return {"max_seq_no": max_seq_no, "primary_term": shard.engine.primary_term}
+        return {
+            "max_seq_no": max_seq_no,
+            "primary_term": shard.engine.primary_term,
+            "history_uuid": shard.engine.history_uuid,
+        }
 
     async def on_history(self, payload: dict[str, Any]) -> dict[str, Any]:
         shard = shard_of(self.indices, self.cluster.state, payload)

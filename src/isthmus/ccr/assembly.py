@@ -8,6 +8,9 @@ auto-follow) needs the remote cluster service, so it is built after it. The comp
 (:mod:`isthmus.node`) pushes each half's ``close`` on its exit stack where it is started, runs
 the auto-follow loop in its task group and calls :meth:`CcrFollower.resume` once everything runs.
 
+In a cluster of several nodes :func:`distribute_ccr` then tells both halves where each shard's
+primary is and how to reach the other nodes (:mod:`isthmus.ccr.placement`).
+
 This module builds; it decides nothing about replication itself.
 """
 
@@ -18,14 +21,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from isthmus.ccr.auto_follower import AutoFollower
+from isthmus.ccr.follower_tasks import ReplicaWrite
 from isthmus.ccr.leader import LeaderShards
 from isthmus.ccr.leader_restore import RestoreSessions
+from isthmus.ccr.placement import CcrPlacement, NodeRequest
 from isthmus.ccr.service import CcrService
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, RENEW_INTERVAL
 
 if TYPE_CHECKING:
     from isthmus.cluster.service import ClusterService
+    from isthmus.cluster.shard_copies import ShardCopies
     from isthmus.index.service import IndicesService
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.authz import Subject
@@ -109,3 +115,23 @@ def ccr_follower(
         subject_lookup=subject_lookup,
     )
     return CcrFollower(service, AutoFollower(service, subject_lookup=subject_lookup))
+
+
+def distribute_ccr(
+    leader: CcrLeader,
+    follower: CcrFollower,
+    registry: ActionRegistry[Subject],
+    *,
+    cluster_name: str,
+    copies: ShardCopies,
+    request: NodeRequest,
+    replicate: ReplicaWrite | None,
+) -> CcrPlacement:
+    """A cluster of several nodes: the leader's shards are served on their primaries' nodes,
+    each follower shard's task runs on its primary's node and writes to its replicas through
+    ``replicate``, and this node answers the others' follow stats requests."""
+    placement = CcrPlacement(copies, cluster_name, request)
+    leader.shards.distribute(placement)
+    follower.service.distribute(placement, replicate)
+    follower.service.stats.register(registry)
+    return placement

@@ -7,13 +7,21 @@ too: following survives a restart) and stops when the record goes (pause), the i
 is deleted. A task that failed fatally stays listed with its ``fatal_exception`` until resumed
 or paused. It also gives each task what it writes with: the follower shard's
 ``apply_replicated`` and the sync of the leader's mapping, settings and aliases.
+
+In a cluster of several nodes a shard's task runs on the node holding the follower shard's
+started primary, and only there (:mod:`isthmus.ccr.placement`): when the primary moves (its
+node left and a replica was promoted, or it was relocated) the applier stops the task on the old
+node and starts it on the new one, from that copy's own local checkpoint (a promoted copy had
+every operation the old primary acknowledged). The operations it applies go to the follower
+shard's replicas too (``replicate``: the shard's primary-backup write path), before the task
+counts them as written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -24,6 +32,7 @@ from isthmus.ccr.follower_index import (
     synced_settings,
 )
 from isthmus.ccr.leader_client import LeaderClient
+from isthmus.ccr.placement import CcrPlacement, local_placement
 from isthmus.ccr.shard_task import (
     ApplyOps,
     MetadataVersions,
@@ -38,7 +47,7 @@ from isthmus.cluster.routing import ShardId
 from isthmus.cluster.service import ClusterService
 from isthmus.errors import IndexClosedError, IndexNotFoundError, IsthmusError
 from isthmus.index.mapping import Mapping as IndexMapping
-from isthmus.index.service import IndicesService
+from isthmus.index.service import IndicesService, Shard
 from isthmus.settings.catalog import find
 from isthmus.settings.registry import Scope
 from isthmus.supervision import TaskSet
@@ -50,21 +59,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("org.elasticsearch.xpack.ccr.action.ShardFollowTasksExecutor")
 state_log = logging.getLogger("org.elasticsearch.cluster.metadata.MetadataIndexStateService")
 
+# replicate(primary, ops, meta) → the primary's local checkpoint once ``ops`` are stored on it
+# and on every replica the routing table assigns (a copy that fails them is failed first).
+ReplicaWrite = Callable[[Shard, Sequence[ReplicatedOp], IndexMetadata], Awaitable[int]]
+
 
 @dataclass
 class FollowerRun:
-    """The running (or fatally stopped) follow tasks of one follower index."""
+    """The running (or fatally stopped) follow tasks of one follower index on this node, by
+    shard number (a cluster of several nodes: the shards whose primary is here)."""
 
     index: str
     uuid: str
     ccr: CcrMetadata
     record: FollowTaskRecord
-    tasks: list[ShardFollowTask] = field(default_factory=list)
-    runs: list[asyncio.Task[None]] = field(default_factory=list)
+    client: LeaderClient
+    lease_id: str
+    syncer: SyncMetadata
+    tasks: dict[int, ShardFollowTask] = field(default_factory=dict)
+    runs: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
-        return any(t.status.fatal_exception is not None for t in self.tasks)
+        return any(t.status.fatal_exception is not None for t in self.tasks.values())
+
+    def shard_tasks(self) -> list[ShardFollowTask]:
+        return [self.tasks[n] for n in sorted(self.tasks)]
 
 
 class FollowerTasks:
@@ -94,6 +114,20 @@ class FollowerTasks:
         # Followers their own settings sync closed to take a static setting and is about to
         # open again: their tasks keep running through the close (ES's tasks do too).
         self._reopening: set[str] = set()
+        # Where each shard's task runs (set by :meth:`distribute` in a cluster of several
+        # nodes) and how its primary's writes reach the replicas (None: no replicas here).
+        self.placement: CcrPlacement = local_placement(lambda: "")
+        self.replicate: ReplicaWrite | None = None
+
+    def distribute(self, placement: CcrPlacement, replicate: ReplicaWrite | None) -> None:
+        """Run each shard's task on its primary's node, writing through ``replicate``."""
+        self.placement = placement
+        self.replicate = replicate
+
+    def _runs_here(self, shard_id: ShardId) -> bool:
+        if not self.placement.distributed:
+            return True
+        return self.placement.runs_here(shard_id) and self.indices.shard(shard_id) is not None
 
     async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         """Applier: run exactly the follow tasks the metadata records on open indices."""
@@ -107,13 +141,21 @@ class FollowerTasks:
         for uuid in list(self._runs):
             run = self._runs[uuid]
             meta = wanted.get(uuid)
-            if meta is None and uuid in self._reopening:
+            reopening = uuid in self._reopening
+            if meta is None and reopening:
                 meta = new.by_uuid(uuid)
             if meta is None or FollowTaskRecord.of(meta) != run.record:
                 await self.stop(uuid)
-        for uuid, meta in wanted.items():
-            if uuid not in self._runs:
-                self.start(meta)
+                continue
+            if reopening:
+                continue  # its tasks run on through the close
+            for n in list(run.tasks):
+                if not self._runs_here(ShardId(meta.uuid, n, meta.name)):
+                    # The primary moved away (promoted elsewhere, relocated): its new node
+                    # starts the task from its own copy's checkpoint.
+                    await _stop_shard(run, n)
+        for meta in wanted.values():
+            self.start(meta)
 
     async def close(self) -> None:
         self._closed = True
@@ -128,26 +170,33 @@ class FollowerTasks:
         return None
 
     def start(self, meta: IndexMetadata) -> None:
+        """Start the tasks of ``meta``'s shards that run here and have none yet (a task that
+        failed fatally stays, listed with its failure, until resumed or paused)."""
         ccr = CcrMetadata.of(meta)
         record = FollowTaskRecord.of(meta)
         if ccr is None or record is None:
             return
-        run = FollowerRun(meta.name, meta.uuid, ccr, record)
-        client = LeaderClient(self.remote, ccr.remote_cluster, self._subject_for(meta, record))
-        lease = retention_lease_id(
-            self.cluster_name,
-            meta.name,
-            meta.uuid,
-            ccr.remote_cluster,
-            ccr.leader_index_name,
-            ccr.leader_index_uuid,
-        )
+        run = self._runs.get(meta.uuid)
+        if run is None:
+            client = LeaderClient(self.remote, ccr.remote_cluster, self._subject_for(meta, record))
+            lease = retention_lease_id(
+                self.cluster_name,
+                meta.name,
+                meta.uuid,
+                ccr.remote_cluster,
+                ccr.leader_index_name,
+                ccr.leader_index_uuid,
+            )
+            # One syncer for the index's shard tasks: a sync (a close and reopen among them)
+            # runs once at a time, and the next one finds the follower already up to date.
+            syncer = self._metadata_syncer(meta.uuid, client, ccr)
+            run = FollowerRun(meta.name, meta.uuid, ccr, record, client, lease, syncer)
+            self._runs[meta.uuid] = run
         parameters = record.parameters.resolved()
-        # One syncer for the index's shard tasks: a sync (a close and reopen among them) runs
-        # once at a time, and the next one finds the follower already up to date.
-        syncer = self._metadata_syncer(meta.uuid, client, ccr)
         for n in range(meta.number_of_shards):
             shard_id = ShardId(meta.uuid, n, meta.name)
+            if n in run.tasks or not self._runs_here(shard_id):
+                continue
             shard = self.indices.shard(shard_id)
             checkpoint = shard.engine.local_checkpoint if shard is not None else -1
             history = ccr.shard_history_uuids[n] if n < len(ccr.shard_history_uuids) else ""
@@ -157,32 +206,31 @@ class FollowerTasks:
                 leader_index=ccr.leader_index_name,
                 leader_index_uuid=ccr.leader_index_uuid,
                 history_uuid=history,
-                lease_id=lease,
+                lease_id=run.lease_id,
                 parameters=parameters,
                 renew_interval_s=self.renew_interval_s,
             )
             task = ShardFollowTask(
                 spec,
-                client,
+                run.client,
                 self._applier(shard_id),
-                syncer,
+                run.syncer,
                 checkpoint=checkpoint,
                 clock=self._clock,
             )
-            run.tasks.append(task)
-            run.runs.append(self._tasks.spawn(task.run(), name=f"{shard_id}"))
-        self._runs[meta.uuid] = run
+            run.tasks[n] = task
+            run.runs[n] = self._tasks.spawn(task.run(), name=f"{shard_id}")
 
     async def stop(self, uuid: str) -> None:
         run = self._runs.pop(uuid, None)
         if run is None:
             return
-        for task in run.runs:
+        for task in run.runs.values():
             task.cancel()
-        await asyncio.gather(*run.runs, return_exceptions=True)
+        await asyncio.gather(*run.runs.values(), return_exceptions=True)
 
     def _applier(self, shard_id: ShardId) -> ApplyOps:
-        cluster, indices = self.cluster, self.indices
+        cluster, indices, replicate = self.cluster, self.indices, self.replicate
 
         async def apply(ops: Sequence[ReplicatedOp]) -> int:
             meta = cluster.state.by_uuid(shard_id.index_uuid)
@@ -194,6 +242,8 @@ class FollowerTasks:
             # Through the shard: a full disk is reported, and long polls of followers of this
             # index (a chain) wake up.
             try:
+                if replicate is not None:
+                    return await replicate(shard, ops, meta)
                 stats = await shard.apply_replicated(ops, meta.mapping)
             except IsthmusError:
                 raise
@@ -256,6 +306,14 @@ class FollowerTasks:
     def __repr__(self) -> str:
         shards = sum(len(r.tasks) for r in self._runs.values())
         return f"<FollowerTasks followers={len(self._runs)} shard_tasks={shards}>"
+
+
+async def _stop_shard(run: FollowerRun, number: int) -> None:
+    task = run.runs.pop(number, None)
+    run.tasks.pop(number, None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def static_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:

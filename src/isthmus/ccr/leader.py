@@ -21,6 +21,12 @@ Transport actions (on the transport port and on the remote cluster server, one r
 
 And ``forget_follower`` (a REST API on this cluster): remove a follower's leases.
 
+In a cluster of several nodes a shard's requests are served by the node holding its primary
+(:mod:`isthmus.ccr.placement`): the node a follower's request reaches authorizes it, then hands
+it to that node under the action's ``[s]`` name and answers what it answered (its error too).
+The leader index's shard history uuids are the primaries' (a replica's own history uuid is not
+the one a follower checks).
+
 Who may call: each index action is authorized by its ES action name against the caller the
 transport's request filter decided (the certificate model: this cluster's roles of the same
 names; the API-key model: the key's ``replication`` access, narrowed by the querying cluster),
@@ -31,11 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, IndexPrivilegesResponse
+from isthmus.ccr.placement import CcrPlacement, local_placement
 from isthmus.ccr.wire import (
     ACKNOWLEDGED,
     LeaderIndexMetadataRequest,
@@ -71,10 +79,15 @@ from isthmus.settings.ccr import DEFAULT_MAX_LEASES_PER_SHARD, FOLLOWING_INDEX
 from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
+    ADD_RETENTION_LEASE_SHARD_ACTION,
     HAS_PRIVILEGES_ACTION,
     REMOVE_RETENTION_LEASE_ACTION,
+    REMOVE_RETENTION_LEASE_SHARD_ACTION,
     RENEW_RETENTION_LEASE_ACTION,
+    RENEW_RETENTION_LEASE_SHARD_ACTION,
     SHARD_CHANGES_ACTION,
+    SHARD_CHANGES_SHARD_ACTION,
+    SHARD_HISTORY_UUID_ACTION,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +100,8 @@ REQUESTED_OPS_MISSING = "requested_operations_missing"
 # is one transport frame, and frames are limited (wire.frames.FrameLimits, 64 MiB). The
 # follower simply asks again from where the batch ended.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
+# A request handed to the primary's node: its own time (a long poll's timeout) plus this margin.
+FORWARD_MARGIN_S = 30.0
 
 
 _SYSTEM_LEASE_ACTIONS = frozenset(
@@ -113,6 +128,12 @@ class LeaderShards:
         # ccr.retention_leases.max_per_shard: what one caller with replication rights may
         # make a shard's lease table grow to.
         self._max_leases = max_leases_per_shard
+        # Which node serves each shard (a cluster of several nodes: set by :meth:`distribute`).
+        self.placement: CcrPlacement = local_placement(lambda: "")
+
+    def distribute(self, placement: CcrPlacement) -> None:
+        """Serve each shard on its primary's node (a cluster of several nodes)."""
+        self.placement = placement
 
     def register(self, registry: ActionRegistry[Subject]) -> None:
         registry.register(SHARD_CHANGES_ACTION, self._on_shard_changes)
@@ -120,6 +141,53 @@ class LeaderShards:
         registry.register(RENEW_RETENTION_LEASE_ACTION, self._on_renew_lease)
         registry.register(REMOVE_RETENTION_LEASE_ACTION, self._on_remove_lease)
         registry.register(HAS_PRIVILEGES_ACTION, self._on_has_privileges)
+        # What another node of this cluster hands to this one, the shard's primary.
+        self._register_shard_action(registry, SHARD_CHANGES_SHARD_ACTION, self._changes_here)
+        self._register_shard_action(registry, ADD_RETENTION_LEASE_SHARD_ACTION, self._add_lease)
+        self._register_shard_action(registry, RENEW_RETENTION_LEASE_SHARD_ACTION, self._renew_lease)
+        self._register_shard_action(
+            registry, REMOVE_RETENTION_LEASE_SHARD_ACTION, self._remove_lease
+        )
+        self._register_shard_action(registry, SHARD_HISTORY_UUID_ACTION, self._history_uuid_here)
+
+    def _register_shard_action(
+        self,
+        registry: ActionRegistry[Subject],
+        action: str,
+        serve: Callable[[dict[str, Any]], Awaitable[Any]],
+    ) -> None:
+        """A shard-level action another node of this cluster sends: already authorized by
+        that node (it runs as the system), refused to nodes of another cluster."""
+
+        async def handle(payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+            return await serve(self.placement.check_peer(payload, action))
+
+        registry.register(action, handle)
+
+    # --- the node that serves a shard -------------------------------------------------------
+
+    async def on_primary(
+        self,
+        meta: IndexMetadata,
+        number: int,
+        action: str,
+        payload: dict[str, Any],
+        here: Callable[[], Awaitable[Any]],
+        timeout_s: float = FORWARD_MARGIN_S,
+    ) -> Any:
+        """Run ``here`` when this node holds the primary of shard ``number`` of ``meta`` (a
+        cluster of one: always), else ``action`` on the primary's node with ``payload``."""
+        node = self.placement.remote_primary(ShardId(meta.uuid, number, meta.name))
+        if node is None:
+            return await here()
+        return await self.placement.ask(node, action, payload, timeout_s)
+
+    def primary_shard(self, meta: IndexMetadata, number: int) -> Shard:
+        """This node's copy of a shard another node handed over as to its primary: a copy
+        that is no longer the primary is ES's retryable shard_not_found_exception."""
+        if not self.placement.runs_here(ShardId(meta.uuid, number, meta.name)):
+            raise ShardNotFoundError(meta.name, meta.uuid, number)
+        return self.shard(meta, number)
 
     # --- lookups and authorization ----------------------------------------------------------
 
@@ -175,6 +243,24 @@ class LeaderShards:
         started = self._clock()
         request = ShardChangesRequest.from_payload(payload)
         self.authorize(ctx.caller, SHARD_CHANGES_ACTION, request.leader_index)
+        meta = self.index(request.leader_index, request.leader_index_uuid)
+        return await self.on_primary(
+            meta,
+            request.shard,
+            SHARD_CHANGES_SHARD_ACTION,
+            request.to_payload(),
+            lambda: self._changes_payload(request, started),
+            request.poll_timeout_ms / 1000 + FORWARD_MARGIN_S,
+        )
+
+    async def _changes_here(self, payload: dict[str, Any]) -> Any:
+        started = self._clock()
+        request = ShardChangesRequest.from_payload(payload)
+        meta = self.index(request.leader_index, request.leader_index_uuid)
+        self.primary_shard(meta, request.shard)
+        return await self._changes_payload(request, started)
+
+    async def _changes_payload(self, request: ShardChangesRequest, started: float) -> Any:
         rows, answer = await self._changes(request, started)
         # The operations go onto the wire straight from the history's rows: a ReplicatedOp per
         # operation would only be turned into this same list (each read serves thousands).
@@ -228,16 +314,54 @@ class LeaderShards:
 
     # --- retention leases -------------------------------------------------------------------
 
-    def _lease_shard(
-        self, ctx: TransportRequestContext[Subject], action: str, payload: Any
-    ) -> tuple[RetentionLeaseRequest, Shard]:
+    async def _on_lease(
+        self,
+        ctx: TransportRequestContext[Subject],
+        action: str,
+        shard_action: str,
+        payload: Any,
+        serve: Callable[[dict[str, Any]], Awaitable[Any]],
+    ) -> Any:
         request = RetentionLeaseRequest.from_payload(payload)
         self.authorize(ctx.caller, action, request.leader_index)
         meta = self.index(request.leader_index, request.leader_index_uuid)
-        return request, self.shard(meta, request.shard)
+        body = request.to_payload()
+        return await self.on_primary(meta, request.shard, shard_action, body, lambda: serve(body))
+
+    def _lease_shard(self, payload: dict[str, Any]) -> tuple[RetentionLeaseRequest, Shard]:
+        request = RetentionLeaseRequest.from_payload(payload)
+        meta = self.index(request.leader_index, request.leader_index_uuid)
+        return request, self.primary_shard(meta, request.shard)
 
     async def _on_add_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        request, shard = self._lease_shard(ctx, ADD_RETENTION_LEASE_ACTION, payload)
+        return await self._on_lease(
+            ctx,
+            ADD_RETENTION_LEASE_ACTION,
+            ADD_RETENTION_LEASE_SHARD_ACTION,
+            payload,
+            self._add_lease,
+        )
+
+    async def _on_renew_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        return await self._on_lease(
+            ctx,
+            RENEW_RETENTION_LEASE_ACTION,
+            RENEW_RETENTION_LEASE_SHARD_ACTION,
+            payload,
+            self._renew_lease,
+        )
+
+    async def _on_remove_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        return await self._on_lease(
+            ctx,
+            REMOVE_RETENTION_LEASE_ACTION,
+            REMOVE_RETENTION_LEASE_SHARD_ACTION,
+            payload,
+            self._remove_lease,
+        )
+
+    async def _add_lease(self, payload: dict[str, Any]) -> Any:
+        request, shard = self._lease_shard(payload)
         await asyncio.to_thread(
             shard.engine.add_retention_lease,
             request.lease_id,
@@ -248,8 +372,8 @@ class LeaderShards:
         )
         return ACKNOWLEDGED
 
-    async def _on_renew_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        request, shard = self._lease_shard(ctx, RENEW_RETENTION_LEASE_ACTION, payload)
+    async def _renew_lease(self, payload: dict[str, Any]) -> Any:
+        request, shard = self._lease_shard(payload)
         await asyncio.to_thread(
             shard.engine.renew_retention_lease,
             request.lease_id,
@@ -259,8 +383,8 @@ class LeaderShards:
         )
         return ACKNOWLEDGED
 
-    async def _on_remove_lease(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
-        request, shard = self._lease_shard(ctx, REMOVE_RETENTION_LEASE_ACTION, payload)
+    async def _remove_lease(self, payload: dict[str, Any]) -> Any:
+        request, shard = self._lease_shard(payload)
         await asyncio.to_thread(
             shard.engine.remove_retention_lease, request.lease_id, shard.retention_lease_period_ms
         )
@@ -274,7 +398,41 @@ class LeaderShards:
         if LeaderIndicesRequest.is_one(payload):
             return self.leader_indices(LeaderIndicesRequest.from_payload(payload)).to_payload()
         request = LeaderIndexMetadataRequest.from_payload(payload)
-        return self.leader_index_metadata(request.index).to_payload()
+        answer = self.leader_index_metadata(request.index)
+        if self.placement.distributed:
+            answer = await self._primaries_history(answer)
+        return answer.to_payload()
+
+    async def _primaries_history(
+        self, answer: LeaderIndexMetadataResponse
+    ) -> LeaderIndexMetadataResponse:
+        """The answer with each shard's history uuid as its primary holds it."""
+        meta = self.index(answer.index, answer.uuid) if answer.state == "open" else None
+        if meta is None:
+            return answer
+        uuids = list(answer.shard_history_uuids)
+        for number in range(meta.number_of_shards):
+            body = {"index": meta.name, "index_uuid": meta.uuid, "shard": number}
+            try:
+                got = await self.on_primary(
+                    meta,
+                    number,
+                    SHARD_HISTORY_UUID_ACTION,
+                    body,
+                    functools.partial(self._history_uuid_here, body),
+                )
+            except IsthmusError:
+                continue  # no active primary now: the follower checks again when it reads
+            if isinstance(got, dict) and isinstance(got.get("history_uuid"), str):
+                uuids[number] = got["history_uuid"]
+        return dataclasses.replace(answer, shard_history_uuids=tuple(uuids))
+
+    async def _history_uuid_here(self, payload: dict[str, Any]) -> Any:
+        name, uuid, number = payload.get("index"), payload.get("index_uuid"), payload.get("shard")
+        if not isinstance(name, str) or not isinstance(uuid, str) or not isinstance(number, int):
+            raise IllegalArgumentError("a shard request needs [index], [index_uuid] and [shard]")
+        meta = self.index(name, uuid)
+        return {"history_uuid": self.primary_shard(meta, number).engine.history_uuid}
 
     def leader_indices(self, request: LeaderIndicesRequest) -> LeaderIndicesResponse:
         """The concrete indices (open and closed) whose names, or whose data stream's name,
@@ -354,10 +512,16 @@ class LeaderShards:
         )
         failures: list[dict[str, Any]] = []
         for number in range(meta.number_of_shards):
+            body = RetentionLeaseRequest(
+                meta.name, number, lease_id, leader_index_uuid=meta.uuid
+            ).to_payload()
             try:
-                shard = self.shard(meta, number)
-                await asyncio.to_thread(
-                    shard.engine.remove_retention_lease, lease_id, shard.retention_lease_period_ms
+                await self.on_primary(
+                    meta,
+                    number,
+                    REMOVE_RETENTION_LEASE_SHARD_ACTION,
+                    body,
+                    functools.partial(self._remove_lease, body),
                 )
             except IsthmusError as exc:
                 failures.append(

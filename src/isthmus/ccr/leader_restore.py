@@ -20,6 +20,12 @@ default) is closed, as is every session of a shard that leaves the node; both ar
 session action arrives, and every session goes when the node closes. Snapshots live in the
 shard's directory (``_restore/``), so deleting the index deletes them too. The follower side
 installs the copy with :func:`isthmus.index.store_snapshot.install_snapshot`.
+
+In a cluster of several nodes the session is opened on the node holding the shard's primary: a
+node that does not hold it hands ``session/put`` to that node (``...[s]``), and a ``file_chunk``
+or ``clear`` for a session it does not have to the same node (the follower's requests may reach
+any node of this cluster). A session whose node left is gone with it: the follower's copy fails
+and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -54,8 +60,11 @@ from isthmus.wire.names import (
     INTERNAL_RESTORE_SESSION_CLEAR_ACTION,
     INTERNAL_RESTORE_SESSION_PUT_ACTION,
     RESTORE_FILE_CHUNK_ACTION,
+    RESTORE_FILE_CHUNK_SHARD_ACTION,
     RESTORE_SESSION_CLEAR_ACTION,
+    RESTORE_SESSION_CLEAR_SHARD_ACTION,
     RESTORE_SESSION_PUT_ACTION,
+    RESTORE_SESSION_PUT_SHARD_ACTION,
 )
 
 if TYPE_CHECKING:
@@ -113,6 +122,10 @@ class RestoreSessions:
         registry.register(INTERNAL_RESTORE_SESSION_PUT_ACTION, self._on_put)
         registry.register(INTERNAL_RESTORE_FILE_CHUNK_ACTION, self._on_chunk)
         registry.register(INTERNAL_RESTORE_SESSION_CLEAR_ACTION, self._on_clear)
+        # Handed over by another node of this cluster (which authorized the follower's request).
+        registry.register(RESTORE_SESSION_PUT_SHARD_ACTION, self._on_put_here)
+        registry.register(RESTORE_FILE_CHUNK_SHARD_ACTION, self._on_chunk_here)
+        registry.register(RESTORE_SESSION_CLEAR_SHARD_ACTION, self._on_clear_here)
 
     def _authorize(self, ctx: TransportRequestContext[Subject], action: str, index: str) -> None:
         if ctx.action in INTERNAL_RESTORE_ACTIONS:
@@ -130,16 +143,71 @@ class RestoreSessions:
     async def _on_put(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = RestoreSessionRequest.from_payload(payload)
         self._authorize(ctx, RESTORE_SESSION_PUT_ACTION, request.shard.index)
-        return (await self.open(request)).to_payload()
+        meta = self._leader.index(request.shard.index, request.shard.index_uuid)
+
+        async def here() -> Any:
+            return (await self.open(request)).to_payload()
+
+        return await self._leader.on_primary(
+            meta, request.shard.shard, RESTORE_SESSION_PUT_SHARD_ACTION, request.to_payload(), here
+        )
 
     async def _on_chunk(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = FileChunkRequest.from_payload(payload)
         self._authorize(ctx, RESTORE_FILE_CHUNK_ACTION, request.shard.index)
-        return (await self.chunk(request)).to_payload()
+
+        async def here() -> Any:
+            return (await self.chunk(request)).to_payload()
+
+        return await self._with_session(
+            request.session_uuid, request.shard, RESTORE_FILE_CHUNK_SHARD_ACTION, payload, here
+        )
 
     async def _on_clear(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
         request = RestoreSessionRequest.from_payload(payload)
         self._authorize(ctx, RESTORE_SESSION_CLEAR_ACTION, request.shard.index)
+
+        async def here() -> Any:
+            await self.clear(request)
+            return ACKNOWLEDGED
+
+        return await self._with_session(
+            request.session_uuid, request.shard, RESTORE_SESSION_CLEAR_SHARD_ACTION, payload, here
+        )
+
+    async def _with_session(
+        self,
+        session_uuid: str,
+        shard: RestoreShard,
+        action: str,
+        payload: Any,
+        here: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """Run ``here`` when the session is this node's, else hand the request to the node of
+        the shard's primary, where the session was opened."""
+        if session_uuid in self._sessions or not self._leader.placement.distributed:
+            return await here()
+        meta = self._leader.index(shard.index, shard.index_uuid)
+        return await self._leader.on_primary(meta, shard.shard, action, dict(payload), here)
+
+    async def _on_put_here(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request = RestoreSessionRequest.from_payload(
+            self._leader.placement.check_peer(payload, RESTORE_SESSION_PUT_SHARD_ACTION)
+        )
+        meta = self._leader.index(request.shard.index, request.shard.index_uuid)
+        self._leader.primary_shard(meta, request.shard.shard)
+        return (await self.open(request)).to_payload()
+
+    async def _on_chunk_here(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request = FileChunkRequest.from_payload(
+            self._leader.placement.check_peer(payload, RESTORE_FILE_CHUNK_SHARD_ACTION)
+        )
+        return (await self.chunk(request)).to_payload()
+
+    async def _on_clear_here(self, payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+        request = RestoreSessionRequest.from_payload(
+            self._leader.placement.check_peer(payload, RESTORE_SESSION_CLEAR_SHARD_ACTION)
+        )
         await self.clear(request)
         return ACKNOWLEDGED
 

@@ -4,6 +4,11 @@
 ``unfollow`` with ES's checks and messages. Each changes the follower's metadata (its follow task
 record, see :mod:`isthmus.ccr.follower_index`); the follow tasks follow that metadata
 (:mod:`isthmus.ccr.follower_tasks`).
+
+Every API answers the same through any node of a cluster of several nodes: the changes go
+through the elected master like any metadata change, and what only the nodes running a
+follower's tasks know (their counters, a fatal failure) is asked of them
+(:mod:`isthmus.ccr.follow_stats`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from isthmus.ccr.bootstrap import copy_leases, release_leases, restore_follower, shards_to_copy
 from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, check_follow_privileges
+from isthmus.ccr.follow_stats import FollowStats
 from isthmus.ccr.follower_index import (
     CcrMetadata,
     FollowTaskRecord,
@@ -28,9 +34,10 @@ from isthmus.ccr.follower_index import (
     unfollowed,
     with_task,
 )
-from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks
+from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks, ReplicaWrite
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards_active
+from isthmus.ccr.placement import CcrPlacement
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     RetentionLeaseRequest,
@@ -100,6 +107,11 @@ class CcrService:
             subject_lookup=subject_lookup,
             clock=clock,
         )
+        self.stats = FollowStats(self.tasks)
+
+    def distribute(self, placement: CcrPlacement, replicate: ReplicaWrite | None) -> None:
+        """A cluster of several nodes: each shard's task on its primary's node."""
+        self.tasks.distribute(placement, replicate)
 
     async def apply(self, old: ClusterMetadata, new: ClusterMetadata) -> None:
         """Applier of the cluster metadata: the follow tasks follow it."""
@@ -138,9 +150,17 @@ class CcrService:
         uuid = new_uuid()
         # A shard whose leader no longer holds its whole history is copied first (ES's
         # restore); the follower index then opens on the copies and follows from there.
-        shard_dirs = {
-            n: self.tasks.indices.shard_dir(uuid, n) for n in await shards_to_copy(client, leader)
-        }
+        to_copy = await shards_to_copy(client, leader)
+        if to_copy and self.tasks.placement.distributed:
+            # The copy is installed where the index's shards will be opened, which only the
+            # allocation decides in a cluster of several nodes (ES restores on the node the
+            # primary is allocated to): not done here yet.
+            raise IllegalArgumentError(
+                f"cannot follow [{leader.index}] in a cluster of several nodes: its shards "
+                f"{to_copy} no longer hold their whole history and must be copied, which "
+                "Isthmus does only in a cluster of one node"
+            )
+        shard_dirs = {n: self.tasks.indices.shard_dir(uuid, n) for n in to_copy}
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
             name=name,
@@ -235,7 +255,7 @@ class CcrService:
                 return True
             if meta.is_open:
                 active = [
-                    int(self.tasks.indices.shard(ShardId(meta.uuid, n, name)) is not None)
+                    self._active_copies(ShardId(meta.uuid, n, name))
                     for n in range(meta.number_of_shards)
                 ]
                 if enough_shards_active(wanted, active, meta.number_of_replicas):
@@ -244,6 +264,13 @@ class CcrService:
             if left <= 0:
                 return False
             await self._clock.sleep(min(ACTIVE_SHARDS_POLL_S, left))
+
+    def _active_copies(self, shard_id: ShardId) -> int:
+        """The started copies of a shard (a cluster of one: its primary, once open here)."""
+        placement = self.tasks.placement
+        if placement.distributed:
+            return len(placement.copies.readable(shard_id))
+        return int(self.tasks.indices.shard(shard_id) is not None)
 
     async def pause(self, name: str) -> dict[str, bool]:
         """``POST /<follower>/_ccr/pause_follow``: ES's checks, then the task record goes."""
@@ -272,7 +299,9 @@ class CcrService:
         if ccr is None:
             raise IllegalArgumentError(f"follow index [{name}] does not have ccr metadata")
         run = self.tasks.run_of(meta.uuid)
-        if FollowTaskRecord.of(meta) is not None and (run is None or not run.failed):
+        distributed = self.tasks.placement.distributed
+        failed = await self.stats.failed(meta) if distributed else run is not None and run.failed
+        if FollowTaskRecord.of(meta) is not None and not failed:
             raise TaskAlreadyExistsError(f"{meta.uuid}-0")
         client = LeaderClient(self.remote, ccr.remote_cluster, subject, policy="reconnect")
         leader = await client.index_metadata(ccr.leader_index_name)
@@ -289,10 +318,15 @@ class CcrService:
                 raise IndexNotFoundError(name)
             return replace(state, indices={**state.indices, name: with_task(current, record)})
 
-        if run is not None and run.failed:
+        if failed and distributed:
+            # Its tasks run on other nodes too: every node stops them when the record goes,
+            # and starts them again when it comes back.
+            await self.cluster.submit(f"resume-follow [{name}]: stop failed tasks", _no_task(uuid))
+        elif run is not None and run.failed:
             await self.tasks.stop(meta.uuid)  # a fatally stopped follower starts again
         await self.cluster.submit(f"resume-follow [{name}]", change)
-        if self.tasks.run_of(meta.uuid) is None:  # the record was the same: the applier kept none
+        if self.tasks.run_of(meta.uuid) is None and not distributed:
+            # The record was the same: the applier kept none.
             current = self.cluster.state.by_uuid(uuid)
             if current is not None and current.is_open:
                 self.tasks.start(current)
@@ -370,6 +404,16 @@ class CcrService:
 
     def __repr__(self) -> str:
         return f"<CcrService {self.tasks!r}>"
+
+
+def _no_task(uuid: str) -> Callable[[ClusterMetadata], ClusterMetadata]:
+    def change(state: ClusterMetadata) -> ClusterMetadata:
+        current = state.by_uuid(uuid)
+        if current is None:
+            raise IndexNotFoundError(uuid)
+        return replace(state, indices={**state.indices, current.name: with_task(current, None)})
+
+    return change
 
 
 def _put_follow_response(*, shards_acked: bool, following_started: bool) -> dict[str, bool]:

@@ -344,6 +344,16 @@ class ShardEngine(ShardSearchIndex, ShardReads):
         here answers with its local checkpoint until the next write)."""
         self._global_checkpoint = checkpoint
 
+    def set_history_uuid(self, history_uuid: str) -> None:
+        """Take the primary's history uuid (a replica recovering from it): every copy of a
+        shard holds one history, the one a follower cluster checks. Persisted."""
+        with self._lock:
+            if history_uuid == self.history_uuid:
+                return
+            with self._transaction():
+                self._set_meta("history_uuid", history_uuid)
+            self.history_uuid = history_uuid
+
     def set_primary_term(self, term: int) -> None:
         """Take the shard's primary term from the routing table (a primary reopened or a
         replica promoted: operations it writes from now on carry it). Persisted; a term never

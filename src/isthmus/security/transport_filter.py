@@ -25,6 +25,7 @@ from isthmus.security.service import SecurityService
 from isthmus.transport.channel import ChannelInfo
 from isthmus.wire.names import (
     ADD_RETENTION_LEASE_ACTION,
+    CCR_INTRA_CLUSTER_ACTIONS,
     CLUSTER_STATE_ACTION,
     HAS_PRIVILEGES_ACTION,
     INTERNAL_RESTORE_ACTIONS,
@@ -60,6 +61,7 @@ _SYSTEM_ACTIONS = frozenset(
         RENEW_RETENTION_LEASE_ACTION,
         REMOVE_RETENTION_LEASE_ACTION,
         *INTRA_CLUSTER_ACTIONS,
+        *CCR_INTRA_CLUSTER_ACTIONS,
         *NODE_READ_ACTIONS,
         *SHARD_COPY_ACTIONS,
     }

@@ -104,25 +104,13 @@ def routes(s: CcrApiDeps) -> list[Route]:
             out.append(entry)
         return {"follower_indices": out}
 
-    def follow_stats(expression: str | None) -> dict[str, Any]:
-        indices = []
-        for meta in _targets(expression):
-            run = service.run_of(meta.uuid)
-            if run is None:
-                continue
-            shards = [task.to_json() for task in run.tasks]
-            lag = sum(
-                max(0, sh["leader_global_checkpoint"] - sh["follower_global_checkpoint"])
-                for sh in shards
-            )
-            indices.append(
-                {"index": meta.name, "total_global_checkpoint_lag": lag, "shards": shards}
-            )
-        return {"indices": indices}
+    async def follow_stats(expression: str | None) -> dict[str, Any]:
+        # Followers' tasks run on their primaries' nodes: asked there (isthmus.ccr.follow_stats).
+        return await service.stats.response(_targets(expression))
 
     async def stats(req: Request) -> dict[str, Any]:
         expression = req.path_params.get("index")
-        out = follow_stats(expression)
+        out = await follow_stats(expression)
         if not out["indices"] and expression not in (None, "_all", "*"):
             raise ResourceNotFoundError(
                 f"No shard follow tasks for follower indices [{expression}]"
@@ -130,7 +118,10 @@ def routes(s: CcrApiDeps) -> list[Route]:
         return out
 
     async def ccr_stats(req: Request) -> dict[str, Any]:
-        return {"auto_follow_stats": s.auto_follow.stats(), "follow_stats": follow_stats(None)}
+        return {
+            "auto_follow_stats": s.auto_follow.stats(),
+            "follow_stats": await follow_stats(None),
+        }
 
     async def put_pattern(req: Request) -> dict[str, Any]:
         name = req.path_params["name"]

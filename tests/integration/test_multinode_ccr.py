@@ -1,0 +1,218 @@
+"""Cross-cluster replication between two clusters of three real nodes each (etcd on unix
+sockets), driven with the official client.
+
+The leader index has 2 shards and 1 replica, so its shards' primaries and replicas are spread
+over the leader's nodes, and the follower's over the follower's. The follower's remote is a
+sniff remote seeded with every leader node: its requests reach whichever leader node its
+connection reaches, and each is served by the node holding the leader shard's primary. Each
+follower shard's task runs on the node of the follower shard's primary and writes to its
+replica. Checked: every document written through any leader node can be read through every
+follower node; ``_ccr/stats`` and ``_ccr/info`` answer the same through every node; the kill of
+the node holding a follower primary (a replica is promoted, its task starts there from its own
+checkpoint) and the kill of a leader node lose no document.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from isthmus.testing.cluster import NodeCluster
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+LEADER, FOLLOWER = "docs", "docs-copy"
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except (ApiError, OSError) as exc:
+            last = exc
+            result = None
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{what or 'condition'} not met within {timeout}s (last: {last!r})")
+
+
+def client(cluster: NodeCluster, name: str) -> Elasticsearch:
+    return Elasticsearch(cluster[name].url, request_timeout=60)
+
+
+def clients(cluster: NodeCluster) -> dict[str, Elasticsearch]:
+    return {
+        n.settings["node.name"]: Elasticsearch(n.url, request_timeout=60) for n in cluster.running()
+    }
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeCluster, NodeCluster]]:
+    base: Path = tmp_path_factory.mktemp("mnccr")
+    leader = NodeCluster(base / "leader", 3, cluster_name="leader", prefix="leader")
+    follower = NodeCluster(
+        base / "follower",
+        3,
+        cluster_name="follower",
+        prefix="follower",
+        # Short enough that a task restarted on a promoted copy re-takes its lease quickly.
+        settings={"ccr.retention_leases.renew_interval": "1s"},
+    )
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(leader.start, 40.0), pool.submit(follower.start, 40.0)]
+        try:
+            for future in started:
+                future.result()
+        except BaseException:
+            leader.stop()
+            follower.stop()
+            raise
+    try:
+        seeds = [n.transport_address() for n in leader.running()]
+        client(follower, "follower-1").cluster.put_settings(
+            persistent={"cluster.remote.leader.seeds": seeds}
+        )
+        yield leader, follower
+    finally:
+        follower.stop()
+        leader.stop()
+
+
+def primaries(es: Elasticsearch, index: str) -> dict[int, str]:
+    """Shard number → the node of its started primary."""
+    rows = es.cat.shards(index=index, format="json", h="shard,prirep,state,node").body
+    assert isinstance(rows, list)
+    return {
+        int(r["shard"]): str(r["node"])
+        for r in rows
+        if r["prirep"] == "p" and r["state"] == "STARTED"
+    }
+
+
+def green(es: Elasticsearch, index: str) -> bool:
+    health = es.cluster.health(index=index, wait_for_status="green", timeout="20s")
+    return bool(health["status"] == "green")
+
+
+def ids_everywhere(cluster: NodeCluster, index: str, expected: set[str]) -> bool:
+    """Every running node answers ``expected`` as the index's documents."""
+    for es in clients(cluster).values():
+        es.indices.refresh(index=index)
+        found = es.search(index=index, size=len(expected) + 10, source=False)
+        if {h["_id"] for h in found["hits"]["hits"]} != expected:
+            return False
+    return True
+
+
+def write(leader: NodeCluster, start: int, count: int) -> set[str]:
+    """``count`` documents, in batches sent to each running leader node in turn."""
+    nodes = list(clients(leader).values())
+    ids = set()
+    for batch, first in enumerate(range(start, start + count, 20)):
+        ops: list[dict[str, Any]] = []
+        for n in range(first, min(first + 20, start + count)):
+            ops += [{"index": {"_index": LEADER, "_id": f"d{n}"}}, {"n": n}]
+            ids.add(f"d{n}")
+        answer = nodes[batch % len(nodes)].bulk(operations=ops)
+        assert not answer["errors"], answer
+    return ids
+
+
+def caught_up(es: Elasticsearch) -> list[dict[str, Any]] | None:
+    stats = es.ccr.follow_stats(index=FOLLOWER)
+    (entry,) = stats["indices"]
+    shards = entry["shards"]
+    if len(shards) != 2 or any(
+        s["follower_global_checkpoint"] != s["leader_global_checkpoint"]
+        or s["leader_global_checkpoint"] < 0
+        for s in shards
+    ):
+        return None
+    return list(shards)
+
+
+def test_follow_between_two_three_node_clusters(
+    clusters: tuple[NodeCluster, NodeCluster],
+) -> None:
+    leader, follower = clusters
+    lead = client(leader, "leader-1")
+    lead.indices.create(
+        index=LEADER,
+        settings={"number_of_shards": 2, "number_of_replicas": 1},
+        mappings={"properties": {"n": {"type": "long"}}},
+    )
+    wait_for(lambda: green(lead, LEADER), what="leader green")
+    # Through a node that need not hold the follower's primaries.
+    answer = client(follower, "follower-2").ccr.follow(
+        index=FOLLOWER, remote_cluster="leader", leader_index=LEADER, wait_for_active_shards="1"
+    )
+    assert answer["follow_index_created"] and answer["index_following_started"]
+    expected = write(leader, 0, 200)
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="200 docs on every node")
+    wait_for(lambda: green(client(follower, "follower-3"), FOLLOWER), what="follower green")
+
+    # Every node answers the cluster's truth: both shards' tasks, wherever they run.
+    views = {n: wait_for(functools.partial(caught_up, es)) for n, es in clients(follower).items()}
+    for name, shards in views.items():
+        assert [s["shard_id"] for s in shards] == [0, 1], name
+        assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 200, name
+        info = clients(follower)[name].ccr.follow_info(index=FOLLOWER)
+        (entry,) = info["follower_indices"]
+        assert entry["status"] == "active" and entry["leader_index"] == LEADER
+        assert entry["remote_cluster"] == "leader"
+    # The documents keep the leader's numbers on every copy.
+    doc = client(follower, "follower-1").get(index=FOLLOWER, id="d7")
+    source = client(leader, "leader-2").get(index=LEADER, id="d7")
+    assert (doc["_seq_no"], doc["_primary_term"], doc["_version"]) == (
+        source["_seq_no"],
+        source["_primary_term"],
+        source["_version"],
+    )
+
+
+def test_following_survives_the_follower_primarys_node(
+    clusters: tuple[NodeCluster, NodeCluster],
+) -> None:
+    leader, follower = clusters
+    observer = client(follower, "follower-1")
+    victim = primaries(observer, FOLLOWER)[0]
+    survivors = [n for n in follower.names if n != victim]
+    follower[victim].kill()
+    follower.wait_formed(2, without=None)
+    survivor = client(follower, survivors[0])
+    # Shard 0's replica is promoted; its task starts on that node from its own checkpoint.
+    wait_for(lambda: primaries(survivor, FOLLOWER).get(0) in survivors, what="a promoted primary")
+    expected = {f"d{n}" for n in range(200)} | write(leader, 200, 100)
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="300 docs after the kill")
+    shards = wait_for(lambda: caught_up(survivor), what="caught up after the kill")
+    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 300
+
+
+def test_following_survives_a_leader_node(clusters: tuple[NodeCluster, NodeCluster]) -> None:
+    leader, follower = clusters
+    lead = client(leader, "leader-1")
+    # The node holding leader shard 0's primary: its replica is promoted on another node.
+    victim = primaries(lead, LEADER)[0]
+    leader[victim].kill()
+    survivors = [n for n in leader.names if n != victim]
+    wait_for(
+        lambda: primaries(client(leader, survivors[0]), LEADER).get(0) in survivors,
+        what="a promoted leader primary",
+    )
+    expected = {f"d{n}" for n in range(300)} | write(leader, 300, 100)
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="400 docs")
+    es = clients(follower)
+    shards = wait_for(lambda: caught_up(next(iter(es.values()))), what="caught up")
+    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 400
+    assert not any("fatal_exception" in s for s in shards)
