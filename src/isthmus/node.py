@@ -308,6 +308,7 @@ class Node:
                 copies=cluster_shards.copies,
                 request=peer_requester(cluster_shards.peers, cluster_shards.view),
                 replicate=replica_writer(writes) if writes is not None else None,
+                is_master=lambda: view.nodes.is_local_master(),
             )
         rest = RestComponents(
             node=identity,

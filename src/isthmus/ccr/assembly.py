@@ -126,12 +126,15 @@ def distribute_ccr(
     copies: ShardCopies,
     request: NodeRequest,
     replicate: ReplicaWrite | None,
+    is_master: Callable[[], bool],
 ) -> CcrPlacement:
     """A cluster of several nodes: the leader's shards are served on their primaries' nodes,
     each follower shard's task runs on its primary's node and writes to its replicas through
-    ``replicate``, and this node answers the others' follow stats requests."""
+    ``replicate``, this node answers the others' follow stats requests, and auto-follow runs on
+    the elected master only (``is_master``)."""
     placement = CcrPlacement(copies, cluster_name, request)
     leader.shards.distribute(placement)
     follower.service.distribute(placement, replicate)
     follower.service.stats.register(registry)
+    follower.auto_follow.coordinating = is_master
     return placement

@@ -10,6 +10,9 @@ in ES. A follower is made exactly as ``PUT _ccr/follow`` makes it, as the user w
 template, settings and parameters. What fails is counted and kept in ``recent_auto_follow_errors``
 (ES's keys: ``<pattern>`` for a failed read of the remote, ``<pattern>:<leader index>`` for a
 failed follow); a failed follow is tried again after an exponential back-off (at most a minute).
+
+In a cluster of several nodes only the elected master coordinates (ES runs the coordinator on
+the master): every node polling would race to create the same followers.
 """
 
 from __future__ import annotations
@@ -73,11 +76,14 @@ class AutoFollower:
         self.subjects: dict[str, Subject | None] = {}
         # (pattern, leader uuid) → (failed attempts, when to try again).
         self._backoff: dict[tuple[str, str], tuple[int, float]] = {}
+        # Whether this node coordinates now (a cluster of several nodes: it is the master).
+        self.coordinating: Callable[[], bool] = lambda: True
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
-            await self.round()
+            if self.coordinating():
+                await self.round()
 
     async def round(self) -> None:
         """One poll of every remote that active patterns name."""
