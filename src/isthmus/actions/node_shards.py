@@ -51,6 +51,19 @@ from isthmus.wire.names import NODE_DFS_ACTION, NODE_QUERY_ACTION, NODE_REFRESH_
 log = logging.getLogger("org.elasticsearch.action.search.SearchTransportService")
 
 
+# What makes a copy's answer unusable: the node's error, a broken answer, a broken connection.
+COPY_FAILURES = (IsthmusError, RemoteProtocolError, OSError)
+
+
+def copy_failure(exc: BaseException) -> IsthmusError:
+    """A copy's failure as the shard failure ES would report for it."""
+    if isinstance(exc, IsthmusError):
+        return exc
+    if isinstance(exc, RemoteProtocolError):
+        return IsthmusError(f"malformed answer: {exc.close_reason}")
+    return NodeNotConnectedError(str(exc))
+
+
 class ShardCopiesFailed(Exception):
     """Every copy of a shard failed: the last copy's error, and that copy's node."""
 
@@ -169,8 +182,8 @@ class NodeShardsClient:
             if not isinstance(entry, IsthmusError):
                 return decode(entry)
             error = entry
-        except IsthmusError as exc:
-            error = exc
+        except COPY_FAILURES as exc:
+            error = copy_failure(exc)
         while True:
             log.debug("[%s][%d] failed on node [%s]: %s", task.index, task.shard, node_id, error)
             task = task.after(node_id)
@@ -183,8 +196,8 @@ class NodeShardsClient:
                 if not isinstance(entry, IsthmusError):
                     return decode(entry)
                 error = entry
-            except IsthmusError as exc:
-                error = exc
+            except COPY_FAILURES as exc:
+                error = copy_failure(exc)
 
     def __repr__(self) -> str:
         return f"<NodeShardsClient {self.channels!r}>"
@@ -204,15 +217,10 @@ class _Batch:
         self._future = future
         try:
             value = await self._send()
-        except (IsthmusError, RemoteProtocolError) as exc:
-            error = exc if isinstance(exc, IsthmusError) else IsthmusError(str(exc))
+        except COPY_FAILURES as exc:
+            error = copy_failure(exc)
             future.set_exception(error)
             future.exception()  # read here: the other jobs may all have failed over already
-            raise error from None
-        except OSError as exc:
-            error = NodeNotConnectedError(str(exc))
-            future.set_exception(error)
-            future.exception()
             raise error from None
         except BaseException:
             future.cancel()
