@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.actions.node_shards import NodeChannels
-from isthmus.errors import IllegalArgumentError, IsthmusError
+from isthmus.actions.node_shards import COPY_FAILURES, NodeChannels
+from isthmus.errors import IllegalArgumentError
 from isthmus.index.service import IndicesService
 from isthmus.transport.actions import ActionRegistry
 from isthmus.wire import RemoteProtocolError
@@ -121,7 +121,7 @@ class CopyStatsGather:
         )
         out = local_copy_stats(self.indices, index_uuids, local)
         for node_id, answer in zip(ordered, answers, strict=True):
-            if isinstance(answer, IsthmusError | OSError):
+            if isinstance(answer, COPY_FAILURES):
                 log.debug("statistics of node [%s] failed: %s", node_id, answer)
                 continue
             if isinstance(answer, BaseException):

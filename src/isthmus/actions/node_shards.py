@@ -297,16 +297,6 @@ async def _unavailable(task: ShardTask) -> ShardResult:
     )
 
 
-__all__ = [
-    "CopiesRefresh",
-    "NodeChannels",
-    "NodeShardJobs",
-    "NodeShardsClient",
-    "ReadSpec",
-    "ShardCopiesFailed",
-]
-
-
 class CopiesRefresh:
     """``_refresh`` in a cluster of several nodes: the other nodes holding copies of the
     indices refresh theirs (ES broadcasts the refresh to every copy), so a search after it sees
@@ -339,7 +329,7 @@ class CopiesRefresh:
         done = 0
         failures: list[dict[str, Any]] = []
         for node_id, answer in zip(ordered, answers, strict=True):
-            if isinstance(answer, IsthmusError | OSError):
+            if isinstance(answer, COPY_FAILURES):
                 log.debug("refresh on node [%s] failed: %s", node_id, answer)
                 failures.extend(_node_copy_failures(routing, index_uuids, node_id, answer))
                 continue
@@ -365,7 +355,7 @@ def _node_copy_failures(
     routing: Mapping[str, Any], index_uuids: Mapping[str, str], node_id: str, error: BaseException
 ) -> list[dict[str, Any]]:
     """One failure per copy of an unreachable node (ES's DefaultShardOperationFailedException)."""
-    cause = error if isinstance(error, IsthmusError) else NodeNotConnectedError(str(error))
+    cause = copy_failure(error)
     out = []
     for uuid in index_uuids:
         table = routing.get(uuid)
@@ -392,3 +382,15 @@ def _status_name(status: int) -> str:
         return HTTPStatus(status).name
     except ValueError:
         return "INTERNAL_SERVER_ERROR"
+
+
+__all__ = [
+    "COPY_FAILURES",
+    "CopiesRefresh",
+    "NodeChannels",
+    "NodeShardJobs",
+    "NodeShardsClient",
+    "ReadSpec",
+    "ShardCopiesFailed",
+    "copy_failure",
+]

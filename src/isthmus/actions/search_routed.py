@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from isthmus.actions.node_shards import COPY_FAILURES, copy_failure
 from isthmus.actions.node_shards_plan import ordered_copies
 from isthmus.actions.node_shards_wire import restriction_from_payload, restriction_to_payload
 from isthmus.actions.search_explain import explain, single_index
@@ -26,7 +27,6 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     IsthmusError,
-    NodeNotConnectedError,
     NoShardAvailableActionError,
 )
 from isthmus.security.field_level import IndexRestriction, IndexRestrictions
@@ -141,11 +141,8 @@ class SearchRouted(SearchTargets):
                 answer = await channels.request(
                     node_id, action, {**payload, "cluster_name": channels.cluster_name}
                 )
-            except IsthmusError as exc:
-                error = exc
-                continue
-            except OSError as exc:
-                error = NodeNotConnectedError(str(exc))
+            except COPY_FAILURES as exc:
+                error = copy_failure(exc)
                 continue
             if not isinstance(answer, dict):
                 raise RemoteProtocolError(f"[{action}] answer is not a map")
