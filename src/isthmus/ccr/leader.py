@@ -43,6 +43,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from isthmus.ccr.follow_privileges import IndexPrivilegesRequest, IndexPrivilegesResponse
+from isthmus.ccr.forget_follower import forget_follower
 from isthmus.ccr.placement import CcrPlacement, local_placement
 from isthmus.ccr.wire import (
     ACKNOWLEDGED,
@@ -499,8 +500,8 @@ class LeaderShards:
         follower_index_uuid: str,
         leader_remote_cluster: str,
     ) -> dict[str, Any]:
-        """Remove the follower's lease from every shard of ``leader_index``; ES's broadcast
-        answer (a shard without that lease is a failure of that shard)."""
+        """Remove the follower's lease from every shard of ``leader_index`` (on each shard's
+        primary): :func:`isthmus.ccr.forget_follower.forget_follower`."""
         meta = self.index(leader_index)
         lease_id = retention_lease_id(
             follower_cluster,
@@ -510,37 +511,20 @@ class LeaderShards:
             meta.name,
             meta.uuid,
         )
-        failures: list[dict[str, Any]] = []
-        for number in range(meta.number_of_shards):
-            body = RetentionLeaseRequest(
-                meta.name, number, lease_id, leader_index_uuid=meta.uuid
-            ).to_payload()
-            try:
-                await self.on_primary(
-                    meta,
-                    number,
-                    REMOVE_RETENTION_LEASE_SHARD_ACTION,
-                    body,
-                    functools.partial(self._remove_lease, body),
-                )
-            except IsthmusError as exc:
-                failures.append(
-                    {
-                        "shard": number,
-                        "index": meta.name,
-                        "status": _status_name(exc.http_status),
-                        "reason": exc.to_cause(),
-                    }
-                )
-        total = meta.number_of_shards
-        return {
-            "_shards": {
-                "total": total,
-                "successful": total - len(failures),
-                "failed": len(failures),
-                "failures": failures,
-            }
-        }
+        return await forget_follower(meta, lease_id, self._remove_lease_on_primary)
+
+    async def _remove_lease_on_primary(
+        self, meta: IndexMetadata, lease_id: str, number: int
+    ) -> None:
+        body = RetentionLeaseRequest(meta.name, number, lease_id, leader_index_uuid=meta.uuid)
+        payload = body.to_payload()
+        await self.on_primary(
+            meta,
+            number,
+            REMOVE_RETENTION_LEASE_SHARD_ACTION,
+            payload,
+            functools.partial(self._remove_lease, payload),
+        )
 
 
 def _check_history_uuid(engine: ShardEngine, expected: str) -> None:
@@ -595,14 +579,3 @@ def _op_payload(row: HistoryRow) -> list[Any]:
 def _replicated(row: HistoryRow) -> ReplicatedOp:
     """The same operation as a value (what an in-process caller gets)."""
     return ReplicatedOp._make(_op_payload(row))
-
-
-def _status_name(status: int) -> str:
-    """ES's ``RestStatus`` name of an HTTP status, as broadcast failures show it."""
-    return {
-        400: "BAD_REQUEST",
-        403: "FORBIDDEN",
-        404: "NOT_FOUND",
-        409: "CONFLICT",
-        429: "TOO_MANY_REQUESTS",
-    }.get(status, "INTERNAL_SERVER_ERROR")
