@@ -226,6 +226,14 @@ def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster)
         searches=[{"index": "books"}, {"size": 0, "query": {"term": {"genre": "poetry"}}}]
     )
     assert found["responses"][0]["hits"]["total"]["value"] == 20
+    # Suggestions from every shard: "dragn" is one edit from the 27 documents' "dragon".
+    suggested = es.search(
+        index="books",
+        size=0,
+        suggest={"fix": {"text": "dragn", "term": {"field": "title"}}},
+    )
+    options = suggested["suggest"]["fix"][0]["options"]
+    assert options[0]["text"] == "dragon" and options[0]["freq"] == 27, options
     # A point in time would keep readers on this node only: refused while a shard is elsewhere.
     with pytest.raises(Exception) as refused:
         es.open_point_in_time(index="books", keep_alive="1m")

@@ -6,6 +6,7 @@
   knn nearest, the caller's document- and field-level security);
 * ``indices:data/read/search[phase/dfs][n]``: each named shard's DFS phase (its nearest per
   top-level knn clause, its term statistics);
+* ``indices:data/read/search[suggest][n]``: each named shard's ``suggest`` section;
 * ``indices:admin/refresh[s]``: refresh the copies this node holds of the named indices.
 
 The coordinating node authorized its caller: these travel as the system identity, and are
@@ -27,6 +28,7 @@ from isthmus.actions.node_shards_wire import (
     nearest_to_payload,
     stats_to_payload,
 )
+from isthmus.actions.search import suggest_view
 from isthmus.actions.search_dfs import DfsShard, shard_dfs
 from isthmus.actions.shard_wire import encode_shard_result
 from isthmus.cluster.routing import ShardId
@@ -39,10 +41,12 @@ from isthmus.errors import (
 from isthmus.search import knn
 from isthmus.search.index_field import qualified_index
 from isthmus.search.request import SearchRequest
+from isthmus.search.suggest import suggest_section
 from isthmus.wire.names import (
     NODE_DFS_ACTION,
     NODE_QUERY_ACTION,
     NODE_REFRESH_ACTION,
+    NODE_SUGGEST_ACTION,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ class NodeShardsHandlers:
         registry.register(NODE_QUERY_ACTION, self._on_query)
         registry.register(NODE_DFS_ACTION, self._on_dfs)
         registry.register(NODE_REFRESH_ACTION, self._on_refresh)
+        registry.register(NODE_SUGGEST_ACTION, self._on_suggest)
 
     def _own(self, payload: Any, action: str) -> Any:
         if not isinstance(payload, Mapping) or payload.get("cluster_name") != self.cluster_name:
@@ -140,6 +145,30 @@ class NodeShardsHandlers:
 
         outcomes = await asyncio.gather(
             *(one(s.index, s.shard, s) for s in request.shards), return_exceptions=True
+        )
+        return {"results": [answer_entry(_as_error(o), lambda v: v) for o in outcomes]}
+
+    async def _on_suggest(self, payload: Any, ctx: TransportRequestContext[Any]) -> Any:
+        request = NodeShardsRequest.from_payload(self._own(payload, NODE_SUGGEST_ACTION))
+        req = self._parsed(request)
+        state = self.search.cluster.state
+
+        def one(index: str, number: int, restriction: Any, filters: Any) -> dict[str, Any]:
+            meta = state.indices.get(index)
+            if meta is None:
+                raise IndexNotFoundError(index)
+            shard = self.search.indices.shard(ShardId(meta.uuid, number, meta.name))
+            if shard is None:
+                raise ShardNotFoundError(meta.name, meta.uuid, number)
+            view = suggest_view(meta, shard, filters, restriction, request.now_ms)
+            return suggest_section(req.suggest, [view], False)
+
+        outcomes = await asyncio.gather(
+            *(
+                self.search.indices.run_search(one, s.index, s.shard, s.restriction, s.filters)
+                for s in request.shards
+            ),
+            return_exceptions=True,
         )
         return {"results": [answer_entry(_as_error(o), lambda v: v) for o in outcomes]}
 

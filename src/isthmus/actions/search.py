@@ -20,13 +20,16 @@ searched for another cluster's coordinator). Here: ``_search`` itself and its ``
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from isthmus.actions.node_shards import ReadSpec, ShardCopiesFailed
+from isthmus.actions.node_shards_wire import NodeShard
 from isthmus.actions.scrolls import ScrollContext, check_keep_alive
 from isthmus.actions.search_count import SearchCount
 from isthmus.actions.search_for_remote import SearchForRemote
@@ -35,15 +38,19 @@ from isthmus.actions.search_routed import SearchRouted
 from isthmus.actions.search_scroll import SearchScroll
 from isthmus.actions.search_shard import ShardHit, build_query
 from isthmus.actions.search_targets import PartialSearch, RemoteShards, _restriction
+from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.routing import ShardId
+from isthmus.errors import IsthmusError
 from isthmus.search import dsl
 from isthmus.search.completion import ShardView
 from isthmus.search.request import SearchRequest, SortField
 from isthmus.search.response import terminated_section
-from isthmus.search.suggest import SuggestShard, suggest_section
-from isthmus.security.field_level import IndexRestrictions
+from isthmus.search.suggest import SuggestShard, merge_sections, suggest_section
+from isthmus.security.field_level import IndexRestriction, IndexRestrictions
 from isthmus.security.ownership import Owner
 from isthmus.settings.values import parse_time
+from isthmus.wire import RemoteProtocolError
+from isthmus.wire.names import NODE_SUGGEST_ACTION
 
 
 class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote, SearchRouted):
@@ -152,7 +159,37 @@ class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote
         typed_keys: bool = False,
     ) -> dict[str, Any]:
         """This cluster's ``suggest`` section (in the search pool); cross-cluster search merges
-        the clusters' sections by their plain names."""
+        the clusters' sections by their plain names. In a cluster of several nodes each shard
+        held elsewhere answers its own section there, and the sections merge as ES reduces its
+        shards' suggestions."""
+        if self.distributed and self.node_shards is not None:
+            local, plan = self.plan_shards(self._targets(expression, params), params)
+            if plan is not None and plan.remote and req.wire is not None:
+                held = {(t.index.name, shard.shard_id.shard) for t, shard in local}
+                mine = self.indices.run_search(
+                    self._suggest, expression, params, req, restrictions, False, held
+                )
+                body, raw_params = req.wire
+                spec = ReadSpec(body=body, params=raw_params, now_ms=int(self.clock() * 1000))
+                for tasks in plan.remote.values():
+                    for task in tasks:
+                        spec.shard_extras[(task.index, task.shard)] = NodeShard(
+                            task.index,
+                            task.shard,
+                            restriction=_restriction(restrictions, task.index),
+                        )
+                jobs = self.node_shards.jobs(NODE_SUGGEST_ACTION, spec, plan.remote, _section)
+                outcomes = await asyncio.gather(
+                    mine, *(j for _t, j in jobs), return_exceptions=True
+                )
+                sections = []
+                for outcome in outcomes:
+                    if isinstance(outcome, ShardCopiesFailed | IsthmusError):
+                        continue  # as a failed shard's suggestions: left out
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    sections.append(outcome)
+                return merge_sections(req.suggest, sections, typed_keys)
         section: dict[str, Any] = await self.indices.run_search(
             self._suggest, expression, params, req, restrictions, typed_keys
         )
@@ -165,22 +202,47 @@ class SearchActions(SearchCount, SearchQueryPhase, SearchScroll, SearchForRemote
         req: SearchRequest,
         restrictions: IndexRestrictions | None,
         typed_keys: bool,
+        only: set[tuple[str, int]] | None = None,
     ) -> dict[str, Any]:
-        """The ``suggest`` section, from the documents of each shard the caller may see."""
+        """The ``suggest`` section, from the documents of each shard the caller may see (of
+        the shards held here, those in ``only`` when given)."""
         now_ms = int(self.clock() * 1000)
         views = []
         for target in self._targets(expression, params):
             restriction = _restriction(restrictions, target.index.name)
-            filters = list(target.filters) if target.filters else None
             for shard in self.indices.shards_of(target.index):
-                schema, searcher = shard.engine.view()
-                allowed = build_query(
-                    dsl.MatchAll(), schema, target.index.mapping, now_ms, filters, restriction
-                )
-                meta = target.index
-                view = ShardView(meta.name, meta.mapping, searcher, allowed, restriction)
-                views.append(SuggestShard(view, schema))
+                if only is not None and (target.index.name, shard.shard_id.shard) not in only:
+                    continue
+                views.append(suggest_view(target.index, shard, target.filters, restriction, now_ms))
         return suggest_section(req.suggest, views, typed_keys)
 
 
-__all__ = ["PartialSearch", "RemoteShards", "SearchActions", "SortField"]
+def suggest_view(
+    meta: IndexMetadata,
+    shard: Any,
+    filters: Sequence[dict[str, Any]] | None,
+    restriction: IndexRestriction | None,
+    now_ms: int,
+) -> SuggestShard:
+    """One shard as suggesters read it: the documents its alias filters and the caller's
+    document-level security let through."""
+    schema, searcher = shard.engine.view()
+    allowed = build_query(
+        dsl.MatchAll(),
+        schema,
+        meta.mapping,
+        now_ms,
+        list(filters) if filters else None,
+        restriction,
+    )
+    view = ShardView(meta.name, meta.mapping, searcher, allowed, restriction)
+    return SuggestShard(view, schema)
+
+
+def _section(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("suggest section is not a map")
+    return value
+
+
+__all__ = ["PartialSearch", "RemoteShards", "SearchActions", "SortField", "suggest_view"]

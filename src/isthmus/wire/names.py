@@ -167,6 +167,9 @@ NODE_REFRESH_ACTION: Final = "indices:admin/refresh[s]"
 # A document's explanation, and a query's validation, on a node holding a copy (ES's names).
 NODE_EXPLAIN_ACTION: Final = "indices:data/read/explain[s]"
 NODE_VALIDATE_ACTION: Final = "indices:admin/validate/query[s]"
+# The suggestions of each shard a node is asked for (Isthmus's own: ES's query phase carries
+# them; here they are asked only of the shards held elsewhere, and reduced as ES reduces them).
+NODE_SUGGEST_ACTION: Final = "indices:data/read/search[suggest][n]"
 # The statistics of the copies a node holds (ES's broadcast-by-node index statistics).
 NODE_STATS_ACTION: Final = "indices:monitor/stats[n]"
 NODE_READ_ACTIONS: Final = frozenset(
@@ -177,5 +180,6 @@ NODE_READ_ACTIONS: Final = frozenset(
         NODE_EXPLAIN_ACTION,
         NODE_VALIDATE_ACTION,
         NODE_STATS_ACTION,
+        NODE_SUGGEST_ACTION,
     }
 )
