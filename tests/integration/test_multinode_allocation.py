@@ -51,6 +51,10 @@ def test_new_index_spreads_started_copies_over_the_nodes(cluster: NodeCluster) -
     for shard in ("0", "1", "2"):
         holders = [r["node"] for r in rows if r["shard"] == shard]
         assert len(holders) == 2 and len(set(holders)) == 2  # never two copies on one node
+    report = _es(cluster, "node-3").health_report(feature="shards_availability")
+    availability = report["indicators"]["shards_availability"]
+    assert availability["status"] == "green", availability
+    assert availability["details"]["started_replicas"] == 3
     state = _es(cluster, "node-1").cluster.state(metric="routing_table,metadata")
     table = state["routing_table"]["indices"]["spread"]["shards"]
     assert sorted(table) == ["0", "1", "2"]

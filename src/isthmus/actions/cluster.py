@@ -393,7 +393,8 @@ class ClusterActions:
         if routing:  # a cluster of several nodes: its routing table says what runs where
             table = routing.get(meta.uuid)
             if table is not None:
-                return IndexHealth.routed(meta, table, int(time.time() * 1000))
+                live = {n.id for n in self.node.view.nodes}
+                return IndexHealth.routed(meta, table, int(time.time() * 1000), live)
         running = (s.shard_id.shard for s in self.indices.shards_of(meta)) if meta.is_open else ()
         return IndexHealth.of(meta, running)
 

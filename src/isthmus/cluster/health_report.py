@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from isthmus.cluster.metadata import IndexMetadata
+from isthmus.cluster.shard_routing import INITIALIZING, STARTED, UNASSIGNED, IndexRouting
 from isthmus.doctor.causes import BY_CODE
 from isthmus.errors import IllegalArgumentError, ResourceNotFoundError
 
@@ -109,27 +111,61 @@ class IndexShards:
     name: str
     shards: int
     replicas: int
-    started_primaries: int  # primaries this node has open
+    started_primaries: int  # primaries this node has open (several nodes: started anywhere)
     is_open: bool = True
+    # A cluster of several nodes, from its routing table (None: a single node, where every
+    # replica is unassigned).
+    unassigned_replicas: int | None = None
+    started_replicas: int = 0
+    initializing_primaries: int = 0
+    initializing_replicas: int = 0
+
+    @property
+    def missing_replicas(self) -> int:
+        if self.unassigned_replicas is None:
+            return self.shards * self.replicas
+        return self.unassigned_replicas
+
+    @property
+    def missing_primaries(self) -> int:
+        return self.shards - self.started_primaries - self.initializing_primaries
+
+
+def routed_index_shards(meta: IndexMetadata, routing: IndexRouting) -> IndexShards:
+    """An index's copies as a cluster of several nodes' routing table has them."""
+    copies = [(c.primary, c.state) for t in routing.shards for c in t.copies]
+    return IndexShards(
+        meta.name,
+        meta.number_of_shards,
+        meta.number_of_replicas,
+        sum(1 for primary, state in copies if primary and state == STARTED),
+        meta.is_open,
+        unassigned_replicas=sum(1 for p, state in copies if not p and state == UNASSIGNED),
+        started_replicas=sum(1 for p, state in copies if not p and state == STARTED),
+        initializing_primaries=sum(1 for p, state in copies if p and state == INITIALIZING),
+        initializing_replicas=sum(1 for p, state in copies if not p and state == INITIALIZING),
+    )
 
 
 def shards_availability(indices: Sequence[IndexShards], tier: str = "data_content") -> Indicator:
-    """One node holds every primary; replicas can never be assigned (no second node)."""
+    """One node holds every primary and replicas can never be assigned (no second node); a
+    cluster of several nodes counts its routing table's copies. Initializing copies are not
+    unavailable."""
     opened = [i for i in indices if i.is_open]
     started = sum(i.started_primaries for i in opened)
-    unassigned_primaries = sum(i.shards - i.started_primaries for i in opened)
-    unassigned_replicas = sum(i.shards * i.replicas for i in opened)
+    unassigned_primaries = sum(i.missing_primaries for i in opened)
+    unassigned_replicas = sum(i.missing_replicas for i in opened)
     details = {
         "unassigned_primaries": unassigned_primaries,
-        "initializing_primaries": 0,
+        "initializing_primaries": sum(i.initializing_primaries for i in opened),
         "creating_primaries": 0,
         "creating_replicas": 0,
         "restarting_primaries": 0,
         "restarting_replicas": 0,
         "started_primaries": started,
         "unassigned_replicas": unassigned_replicas,
-        "initializing_replicas": 0,
-        "started_replicas": 0,
+        "initializing_replicas": sum(i.initializing_replicas for i in opened),
+        "started_replicas": sum(i.started_replicas for i in opened),
     }
     if not unassigned_primaries and not unassigned_replicas:
         return Indicator(
@@ -138,8 +174,8 @@ def shards_availability(indices: Sequence[IndexShards], tier: str = "data_conten
     parts = []
     impacts: list[Impact] = []
     diagnoses: list[Diagnosis] = []
-    missing_primary = sorted(i.name for i in opened if i.started_primaries < i.shards)
-    with_replicas = sorted(i.name for i in opened if i.replicas > 0)
+    missing_primary = sorted(i.name for i in opened if i.missing_primaries > 0)
+    with_replicas = sorted(i.name for i in opened if i.missing_replicas > 0)
     if unassigned_primaries:
         parts.append(
             _plural(unassigned_primaries, "unavailable primary shard", "unavailable primary shards")

@@ -15,12 +15,19 @@ A replica whose node left within ``index.unassigned.node_left.delayed_timeout`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from isthmus.cluster.metadata import IndexMetadata
-from isthmus.cluster.shard_routing import INITIALIZING, IndexRouting, ShardTable
+from isthmus.cluster.shard_routing import (
+    INITIALIZING,
+    STARTED,
+    UNASSIGNED,
+    IndexRouting,
+    ShardRouting,
+    ShardTable,
+)
 from isthmus.errors import IllegalArgumentError
 
 STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
@@ -70,22 +77,36 @@ class ShardHealth:
         return "green" if self.replicas == 0 and self.initializing == 0 else "yellow"
 
     @classmethod
-    def routed(cls, meta: IndexMetadata, table: ShardTable, now_ms: int) -> ShardHealth:
+    def routed(
+        cls,
+        meta: IndexMetadata,
+        table: ShardTable,
+        now_ms: int,
+        live: Collection[str] | None = None,
+    ) -> ShardHealth:
+        """``live``: the nodes in the cluster now; a copy on another node counts as unassigned
+        (the master has not failed it yet: ES does both in one state update)."""
         from isthmus.cluster.allocation import is_delayed
 
+        def gone(c: ShardRouting) -> bool:
+            return live is not None and c.node_id is not None and c.node_id not in live
+
+        def state(c: ShardRouting) -> str:
+            return UNASSIGNED if gone(c) else c.state
+
         primary = table.primary()
-        primary_active = primary is not None and primary.active
+        primary_active = primary is not None and state(primary) == STARTED
         replicas = table.replicas()
         return cls(
             table.shard,
             primary_active,
-            sum(1 for c in replicas if not c.assigned),
-            initializing=sum(1 for c in table.copies if c.state == INITIALIZING),
-            active_replicas=sum(1 for c in replicas if c.active),
-            unassigned_primary=primary is None or not primary.assigned,
+            sum(1 for c in replicas if state(c) == UNASSIGNED),
+            initializing=sum(1 for c in table.copies if state(c) == INITIALIZING),
+            active_replicas=sum(1 for c in replicas if state(c) == STARTED),
+            unassigned_primary=primary is None or state(primary) == UNASSIGNED,
             delayed=sum(1 for c in replicas if is_delayed(meta, c, now_ms)),
             new_primary_initializing=primary is not None
-            and primary.state == INITIALIZING
+            and state(primary) == INITIALIZING
             and not table.in_sync,
         )
 
@@ -119,9 +140,15 @@ class IndexHealth:
         )
 
     @classmethod
-    def routed(cls, meta: IndexMetadata, routing: IndexRouting, now_ms: int) -> IndexHealth:
-        """From the routing table of a cluster of several nodes."""
-        return cls(meta, tuple(ShardHealth.routed(meta, t, now_ms) for t in routing.shards))
+    def routed(
+        cls,
+        meta: IndexMetadata,
+        routing: IndexRouting,
+        now_ms: int,
+        live: Collection[str] | None = None,
+    ) -> IndexHealth:
+        """From the routing table of a cluster of several nodes (``live``: its nodes now)."""
+        return cls(meta, tuple(ShardHealth.routed(meta, t, now_ms, live) for t in routing.shards))
 
     @property
     def status(self) -> str:

@@ -130,3 +130,29 @@ def test_routed_health_levels() -> None:
     assert delayed["can_allocate"] == "allocation_delayed"
     assert delayed["remaining_delay_in_millis"] == 60_000
     assert "[1m]" in delayed["allocate_explanation"]
+
+
+def test_health_report_shards_availability_from_the_routing_table() -> None:
+    from isthmus.cluster.health_report import routed_index_shards, shards_availability
+
+    s = settle(state(index("i", shards=2, replicas=1)), THREE)
+    shards = routed_index_shards(s.indices["i"], s.routing["i-uuid"])
+    green = shards_availability([shards])
+    assert green.status == "green"
+    assert (green.details["started_primaries"], green.details["started_replicas"]) == (2, 2)
+    r = table(s).replicas()[0]
+    left = nodes(*(n for n in THREE if n.id != r.node_id))
+    later = reroute(s, left, 1_000, handle_departures=True)
+    yellow = shards_availability([routed_index_shards(later.indices["i"], later.routing["i-uuid"])])
+    assert yellow.status == "yellow" and yellow.details["unassigned_primaries"] == 0
+    assert yellow.details["unassigned_replicas"] >= 1
+
+
+def test_copies_on_a_node_gone_from_the_view_are_not_active() -> None:
+    s = settle(state(index("i", shards=1, replicas=1)), THREE)
+    r = table(s).replicas()[0]
+    live = {n.id for n in THREE if n.id != r.node_id}
+    assert IndexHealth.routed(s.indices["i"], s.routing["i-uuid"], 0).status == "green"
+    seen = IndexHealth.routed(s.indices["i"], s.routing["i-uuid"], 0, live)
+    assert seen.status == "yellow"
+    assert seen.totals()["active_shards"] == 1 and seen.totals()["unassigned_shards"] == 1

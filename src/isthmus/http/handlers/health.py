@@ -22,6 +22,7 @@ from isthmus.cluster.health_report import (
     master_is_stable,
     parse_size,
     remote_clusters,
+    routed_index_shards,
     shards_availability,
 )
 from isthmus.errors import IllegalArgumentError, NoSuchRemoteClusterError
@@ -71,6 +72,13 @@ def remote_health(s: HealthApiDeps, alias: str | None = None) -> dict[str, Any]:
 
 
 def _shards(actions: ClusterActions) -> list[IndexShards]:
+    state = actions.cluster.state
+    if state.routing:  # a cluster of several nodes: what its routing table says
+        return [
+            routed_index_shards(meta, table)
+            for meta in state.indices.values()
+            if (table := state.routing.get(meta.uuid)) is not None
+        ]
     return [
         IndexShards(
             meta.name,
