@@ -275,13 +275,18 @@ def _follow_replicas(meta: IndexMetadata, current: IndexRouting, now_ms: int) ->
 
 def _departures(routing: IndexRouting, live: frozenset[str], now_ms: int) -> IndexRouting:
     tables = []
-    for table in routing.shards:
+    for before in routing.shards:
+        table = before
         gone = [c for c in table.copies if c.assigned and c.node_id not in live]
         # Replicas first, so a primary is never handed to a copy that is leaving too.
         for copy in sorted(gone, key=lambda c: c.primary):
             assert copy.allocation_id is not None
             details = f"node_left [{copy.node_id}]"
             table = fail_copy(table, copy.allocation_id, "NODE_LEFT", now_ms, details, live=live)
+        if gone and table.active_primary() is None:
+            # No active primary after the whole batch: nothing leaves the in-sync set (ES
+            # updates it once per round), so any of the copies may bring the shard back.
+            table = replace(table, in_sync=before.in_sync)
         tables.append(table)
     return IndexRouting(routing.index_uuid, tuple(tables))
 

@@ -300,3 +300,20 @@ def test_number_of_replicas_is_followed() -> None:
 def test_more_replicas_than_nodes_leaves_extra_unassigned() -> None:
     s = settle(state(index("i", replicas=3)), THREE)
     assert sorted(c.state for c in table(s).copies) == [STARTED] * 3 + [UNASSIGNED]
+
+
+def test_primary_and_replica_lost_together_either_copy_may_come_back() -> None:
+    s = settle(state(index("i", replicas=1)), THREE)
+    t = table(s)
+    p, r = t.primary(), t.replicas()[0]
+    assert p is not None and r.node_id is not None
+    survivor = next(n for n in THREE if n.id not in (p.node_id, r.node_id))
+    out = reroute(s, nodes(survivor), 10, handle_departures=True, new_id=ids())
+    t2 = table(out)
+    assert t2.active_primary() is None
+    assert t2.in_sync == t.in_sync  # both copies may still hold every acknowledged write
+    # Only the replica's node returns: it takes the primary with its own allocation id.
+    back = nodes(survivor, *(n for n in THREE if n.id == r.node_id))
+    again = table(reroute(out, back, 20, handle_departures=True, new_id=ids())).primary()
+    assert again is not None and again.state == INITIALIZING
+    assert (again.node_id, again.allocation_id) == (r.node_id, r.allocation_id)
