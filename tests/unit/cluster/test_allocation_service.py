@@ -153,3 +153,45 @@ def test_parse_active_shards() -> None:
         parse_active_shards("x")
     with pytest.raises(IllegalArgumentError, match="shard count cannot be a negative value"):
         parse_active_shards("-3")
+
+
+async def test_delayed_replica_allocated_when_its_delay_expires(tmp_path: Path) -> None:
+    cluster = _service(tmp_path)
+    view = NodesView(THREE)
+    service = AllocationService(cluster, view)
+    delayed = index(
+        "i", replicas=1, settings={"index.unassigned.node_left.delayed_timeout": "300ms"}
+    )
+    async with asyncio.TaskGroup() as tg:
+        loop = tg.create_task(service.run())
+        await cluster.submit(
+            "create",
+            lambda s: service.initial_allocation(
+                ClusterMetadata(s.cluster_uuid, indices={"i": delayed})
+            ),
+        )
+        await _start_all(cluster)
+        await _until(
+            lambda: all(c.assigned for c in cluster.state.routing["i-uuid"].shards[0].copies)
+        )
+        await _start_all(cluster)
+        replica = cluster.state.routing["i-uuid"].shards[0].replicas()[0]
+        if replica.node_id == "id1":  # keep the local node: drop the primary's node instead
+            replica = cluster.state.routing["i-uuid"].shards[0].primary()  # type: ignore[assignment]
+        assert replica is not None
+        view.update(
+            DiscoveryNodes(tuple(n for n in THREE if n.id != replica.node_id), "id1", "id1")
+        )
+        await _until(
+            lambda: any(
+                c.unassigned is not None and c.unassigned.reason == "NODE_LEFT" and not c.assigned
+                for c in cluster.state.routing["i-uuid"].shards[0].copies
+            )
+        )
+        waiting = asyncio.get_running_loop().time()
+        # Nothing else changes: only the loop's timer can allocate it, once the delay is over.
+        await _until(
+            lambda: all(c.assigned for c in cluster.state.routing["i-uuid"].shards[0].copies)
+        )
+        assert asyncio.get_running_loop().time() - waiting >= 0.2
+        loop.cancel()
