@@ -25,11 +25,13 @@ Rules (ES's):
   (they recover from it).
 - Primaries are allocated before replicas. The primary of a new shard (empty in-sync set) goes
   to the data node that the deciders allow with the fewest shards (ties: fewest of this index,
-  then the nodes' id order rotated by the shard number, so copies spread evenly); the primary of an existing shard only to a live node whose copy is in sync,
-  with that copy's allocation id (the node re-opens its store). A replica waits for its primary
-  to be started; a replica whose node left waits ``index.unassigned.node_left.delayed_timeout``
-  for the node (and goes back to it when it returns). Every new allocation is ``INITIALIZING``
-  with a fresh allocation id; a node reports :func:`shard_started` when it is ready.
+  then the nodes' id order rotated by the shard number, so copies spread evenly); the primary
+  of an existing shard only to a live node whose copy is in sync, with that copy's allocation id
+  (the node re-opens its store) and the next primary term (ES raises it whenever a primary is
+  initialized). A replica waits for its primary to be started; a replica whose node left waits
+  ``index.unassigned.node_left.delayed_timeout`` for the node (and goes back to it when it
+  returns). Every new allocation is ``INITIALIZING`` with a fresh allocation id; a node reports
+  :func:`shard_started` when it is ready.
 - No rebalancing and no relocation: a started copy stays where it is until it fails, even if a
   filter excludes its node now (ES would move it away).
 """
@@ -327,6 +329,10 @@ def _allocate(
                     if target is None:
                         continue
                     node, allocation_id, table = target
+                    if copy.primary and allocation_id is not None:
+                        # ES raises the term whenever a primary is initialized: writes of any
+                        # earlier incarnation of this shard's primary are refused from now on.
+                        table = replace(table, primary_term=table.primary_term + 1)
                     placed = ShardRouting(
                         copy.shard,
                         copy.primary,

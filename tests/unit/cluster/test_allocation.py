@@ -180,6 +180,7 @@ def test_primary_without_in_sync_copy_waits_red_and_reopens_on_return() -> None:
     again = table(back).primary()
     assert again is not None and again.state == INITIALIZING
     assert (again.node_id, again.allocation_id) == (p.node_id, p.allocation_id)
+    assert table(back).primary_term == 2  # a primary initialized again: a new term (ES)
 
 
 def test_lost_replica_leaves_in_sync_and_waits_for_delayed_timeout() -> None:
