@@ -181,6 +181,47 @@ def test_follow_between_two_three_node_clusters(
     )
 
 
+def test_a_leader_whose_history_was_trimmed_is_copied_on_the_primaries_nodes(
+    clusters: tuple[NodeCluster, NodeCluster],
+) -> None:
+    """The leader's shards no longer hold their whole history: each follower shard is copied
+    from its leader's store on the node of the follower's primary, its replica gets the same
+    operations, and following goes on from the copy."""
+    leader, follower = clusters
+    lead = client(leader, "leader-3")
+    lead.indices.create(
+        index="old",
+        settings={
+            "number_of_shards": 2,
+            "number_of_replicas": 1,
+            "index.soft_deletes.retention_lease.period": "1s",
+        },
+    )
+    wait_for(lambda: green(lead, "old"), what="leader green")
+    for n in range(4):  # a and b are written 4 times: their first 3 versions are superseded
+        ops = [
+            {"index": {"_index": "old", "_id": doc}} if i % 2 == 0 else {"n": n}
+            for doc in ("a", "b", f"c{n}")
+            for i in range(2)
+        ]
+        lead.bulk(operations=ops)
+    time.sleep(2.5)  # superseded operations older than the period go at the next trim
+    answer = client(follower, "follower-3").ccr.follow(
+        index="old-copy", remote_cluster="leader", leader_index="old", wait_for_active_shards="1"
+    )
+    assert answer["follow_index_shards_acked"] and answer["index_following_started"]
+    expected = {"a", "b", "c0", "c1", "c2", "c3"}
+    wait_for(lambda: ids_everywhere(follower, "old-copy", expected), what="the copy everywhere")
+    copy = client(follower, "follower-1").get(index="old-copy", id="a")
+    assert (copy["_version"], copy["_source"]) == (4, {"n": 3})
+    lead.index(index="old", id="d", document={"n": 9})
+    wait_for(lambda: ids_everywhere(follower, "old-copy", expected | {"d"}), what="followed after")
+    for es in clients(follower).values():
+        (entry,) = es.ccr.follow_stats(index="old-copy")["indices"]
+        assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
+        assert not any("fatal_exception" in s for s in entry["shards"])
+
+
 def test_following_survives_the_follower_primarys_node(
     clusters: tuple[NodeCluster, NodeCluster],
 ) -> None:

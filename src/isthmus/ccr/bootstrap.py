@@ -99,9 +99,9 @@ async def restore_follower(
         for lease, shard_dir in zip(
             copy_leases(leader, shard_dirs, lease_id), shard_dirs.values(), strict=True
         ):
-            await _acquire_lease(client, lease)
+            await acquire_lease(client, lease)
             leased.append(lease)
-            renewals = asyncio.create_task(_renew_during_copy(client, lease, renew_interval_s))
+            renewals = asyncio.create_task(renew_during_copy(client, lease, renew_interval_s))
             try:
                 shard = RestoreShard(leader.index, leader.uuid, lease.shard)
                 await _restore_shard(client, shard, shard_dir)
@@ -115,7 +115,7 @@ async def restore_follower(
         raise
 
 
-async def _acquire_lease(client: LeaderClient, lease: RetentionLeaseRequest) -> None:
+async def acquire_lease(client: LeaderClient, lease: RetentionLeaseRequest) -> None:
     """Add the lease; one that exists already (a retried follow) is renewed instead."""
     try:
         await client.add_lease(lease)
@@ -123,7 +123,7 @@ async def _acquire_lease(client: LeaderClient, lease: RetentionLeaseRequest) -> 
         await client.renew_lease(lease)
 
 
-async def _renew_during_copy(
+async def renew_during_copy(
     client: LeaderClient, lease: RetentionLeaseRequest, interval_s: float
 ) -> None:
     """Renew the lease every ``interval_s`` until cancelled; a failure is logged (as ES's
@@ -173,9 +173,19 @@ async def release_leases(client: LeaderClient, leases: Iterable[RetentionLeaseRe
 
 
 async def _restore_shard(client: LeaderClient, shard: RestoreShard, shard_dir: Path) -> None:
+    downloads = shard_dir / _DOWNLOADS
+    try:
+        store = await fetch_store(client, shard, downloads)
+        await asyncio.to_thread(install_snapshot, store, shard_dir)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, downloads, True)
+
+
+async def fetch_store(client: LeaderClient, shard: RestoreShard, downloads: Path) -> Path:
+    """Copy the leader shard's store into ``downloads`` through a restore session (each
+    file's CRC32 checked, the session cleared whatever happens); the store file's path."""
     session = RestoreSessionRequest(uuid_lib.uuid4().hex, shard)
     opened = await client.put_restore_session(session)
-    downloads = shard_dir / _DOWNLOADS
     try:
         await asyncio.to_thread(downloads.mkdir, parents=True, exist_ok=True)
         for store_file in opened.files:
@@ -204,9 +214,8 @@ async def _restore_shard(client: LeaderClient, shard: RestoreShard, shard_dir: P
         store = next((downloads / Path(f.name).name for f in opened.files), None)
         if store is None:
             raise IllegalStateError(f"restore of {shard} found no store file")
-        await asyncio.to_thread(install_snapshot, store, shard_dir)
+        return store
     finally:
-        await asyncio.to_thread(shutil.rmtree, downloads, True)
         try:
             await client.clear_restore_session(session)
         except IsthmusError as exc:  # the leader drops idle sessions itself

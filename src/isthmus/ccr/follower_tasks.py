@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ from isthmus.ccr.follower_index import (
 )
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.placement import CcrPlacement, local_placement
+from isthmus.ccr.restore_ops import copy_by_operations, pending_restore, restored
+from isthmus.ccr.retry import retry_delay_ms, should_retry
 from isthmus.ccr.shard_task import (
     ApplyOps,
     MetadataVersions,
@@ -40,7 +43,12 @@ from isthmus.ccr.shard_task import (
     ShardFollowTask,
     SyncMetadata,
 )
-from isthmus.ccr.wire import LeaderIndexMetadataResponse, ReplicatedOp, retention_lease_id
+from isthmus.ccr.wire import (
+    LeaderIndexMetadataResponse,
+    ReplicatedOp,
+    RestoreShard,
+    retention_lease_id,
+)
 from isthmus.clock import SYSTEM_CLOCK, Clock
 from isthmus.cluster.metadata import AliasMetadata, ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
@@ -192,34 +200,83 @@ class FollowerTasks:
             syncer = self._metadata_syncer(meta.uuid, client, ccr)
             run = FollowerRun(meta.name, meta.uuid, ccr, record, client, lease, syncer)
             self._runs[meta.uuid] = run
-        parameters = record.parameters.resolved()
+        to_copy = pending_restore(meta) if self.placement.distributed else frozenset()
         for n in range(meta.number_of_shards):
             shard_id = ShardId(meta.uuid, n, meta.name)
-            if n in run.tasks or not self._runs_here(shard_id):
+            if n in run.runs or not self._runs_here(shard_id):
                 continue
-            shard = self.indices.shard(shard_id)
-            checkpoint = shard.engine.local_checkpoint if shard is not None else -1
-            history = ccr.shard_history_uuids[n] if n < len(ccr.shard_history_uuids) else ""
-            spec = ShardFollowSpec(
-                follower=shard_id,
-                remote_cluster=ccr.remote_cluster,
-                leader_index=ccr.leader_index_name,
-                leader_index_uuid=ccr.leader_index_uuid,
-                history_uuid=history,
-                lease_id=run.lease_id,
-                parameters=parameters,
-                renew_interval_s=self.renew_interval_s,
-            )
-            task = ShardFollowTask(
-                spec,
-                run.client,
-                self._applier(shard_id),
-                run.syncer,
-                checkpoint=checkpoint,
-                clock=self._clock,
-            )
+            if n in to_copy:  # the leader's copy first (isthmus.ccr.restore_ops)
+                copy = self._copy_then_follow(run, shard_id)
+                run.runs[n] = self._tasks.spawn(copy, name=f"{shard_id} copy")
+                continue
+            task = self._new_task(run, shard_id)
             run.tasks[n] = task
             run.runs[n] = self._tasks.spawn(task.run(), name=f"{shard_id}")
+
+    def _new_task(self, run: FollowerRun, shard_id: ShardId) -> ShardFollowTask:
+        """A shard's task, from the follower shard's own checkpoint."""
+        ccr, n = run.ccr, shard_id.shard
+        shard = self.indices.shard(shard_id)
+        checkpoint = shard.engine.local_checkpoint if shard is not None else -1
+        history = ccr.shard_history_uuids[n] if n < len(ccr.shard_history_uuids) else ""
+        spec = ShardFollowSpec(
+            follower=shard_id,
+            remote_cluster=ccr.remote_cluster,
+            leader_index=ccr.leader_index_name,
+            leader_index_uuid=ccr.leader_index_uuid,
+            history_uuid=history,
+            lease_id=run.lease_id,
+            parameters=run.record.parameters.resolved(),
+            renew_interval_s=self.renew_interval_s,
+        )
+        return ShardFollowTask(
+            spec,
+            run.client,
+            self._applier(shard_id),
+            run.syncer,
+            checkpoint=checkpoint,
+            clock=self._clock,
+        )
+
+    async def _copy_then_follow(self, run: FollowerRun, shard_id: ShardId) -> None:
+        """Copy the leader shard onto this primary (and its replicas), record it copied, then
+        follow. A retryable failure is tried again after the follow task's back-off; another
+        is the shard's fatal failure."""
+        ccr, n = run.ccr, shard_id.shard
+        source = RestoreShard(ccr.leader_index_name, ccr.leader_index_uuid, n)
+        max_delay_ms = run.record.parameters.resolved().max_retry_delay.millis
+        retries = 0
+        while True:
+            try:
+                shard = self.indices.shard(shard_id)
+                if shard is None:
+                    raise IndexClosedError(shard_id.index_name, shard_id.index_uuid)
+                await copy_by_operations(
+                    run.client,
+                    source,
+                    run.lease_id,
+                    shard.engine.path,
+                    self._applier(shard_id),
+                    self.renew_interval_s,
+                )
+                await self.cluster.submit(
+                    f"ccr copy of [{ccr.leader_index_name}][{n}] done",
+                    restored(shard_id.index_uuid, n),
+                )
+                break
+            except (IsthmusError, OSError) as exc:
+                if not should_retry(exc):
+                    failed = self._new_task(run, shard_id)
+                    failed.fail(exc)
+                    run.tasks[n] = failed
+                    return
+                retries += 1
+                log.debug("%s copy of the leader failed, retrying [%s]: %s", shard_id, retries, exc)
+                delay = retry_delay_ms(retries, max_delay_ms, random.Random())
+                await self._clock.sleep(delay / 1000)
+        task = self._new_task(run, shard_id)
+        run.tasks[n] = task
+        await task.run()
 
     async def stop(self, uuid: str) -> None:
         run = self._runs.pop(uuid, None)

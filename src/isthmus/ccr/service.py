@@ -38,6 +38,7 @@ from isthmus.ccr.follower_tasks import FollowerRun, FollowerTasks, ReplicaWrite
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import FollowParameters, PutFollowRequest, enough_shards_active
 from isthmus.ccr.placement import CcrPlacement
+from isthmus.ccr.restore_ops import pending_restore, with_pending_restore
 from isthmus.ccr.wire import (
     LeaderIndexMetadataResponse,
     RetentionLeaseRequest,
@@ -151,16 +152,12 @@ class CcrService:
         # A shard whose leader no longer holds its whole history is copied first (ES's
         # restore); the follower index then opens on the copies and follows from there.
         to_copy = await shards_to_copy(client, leader)
-        if to_copy and self.tasks.placement.distributed:
-            # The copy is installed where the index's shards will be opened, which only the
-            # allocation decides in a cluster of several nodes (ES restores on the node the
-            # primary is allocated to): not done here yet.
-            raise IllegalArgumentError(
-                f"cannot follow [{leader.index}] in a cluster of several nodes: its shards "
-                f"{to_copy} no longer hold their whole history and must be copied, which "
-                "Isthmus does only in a cluster of one node"
-            )
-        shard_dirs = {n: self.tasks.indices.shard_dir(uuid, n) for n in to_copy}
+        distributed = self.tasks.placement.distributed
+        # A cluster of several nodes copies on the node each shard's primary is allocated to,
+        # once the index exists (isthmus.ccr.restore_ops); a cluster of one before.
+        shard_dirs = (
+            {} if distributed else {n: self.tasks.indices.shard_dir(uuid, n) for n in to_copy}
+        )
         record = FollowTaskRecord(request.parameters, subject.username if subject else None)
         meta = follower_metadata(
             name=name,
@@ -172,6 +169,8 @@ class CcrService:
             overrides=request.settings,
             task=record,
         )
+        if distributed and to_copy:
+            meta = with_pending_restore(meta, frozenset(to_copy))
         self.tasks.subjects[uuid] = subject
         create = self._create(request, client, leader, meta, shard_dirs)
         if request.wait_for_active_shards == "0":
@@ -244,16 +243,18 @@ class CcrService:
 
     async def _wait_for_active_shards(self, name: str, wanted: str, timeout_s: float) -> bool:
         """ES's ``ActiveShardsObserver``: true once each shard of ``name`` has the copies
-        ``wanted`` asks for, false when ``timeout_s`` passes first. A node holds a shard's
-        primary only: replicas are never assigned, so ``all`` of an index with replicas waits
-        out the timeout, as it does on a one-node ES cluster. An index deleted meanwhile counts
-        as enough, as ES counts it."""
+        ``wanted`` asks for, false when ``timeout_s`` passes first. In a cluster of one a node
+        holds a shard's primary only: replicas are never assigned, so ``all`` of an index with
+        replicas waits out the timeout, as it does on a one-node ES cluster. In a cluster of
+        several nodes the routing table's started copies count, and none while the leader's
+        shards are still being copied (ES's restoring shards are not active). An index deleted
+        meanwhile counts as enough, as ES counts it."""
         deadline = self._clock.monotonic() + timeout_s
         while True:
             meta = self.cluster.state.indices.get(name)
             if meta is None:
                 return True
-            if meta.is_open:
+            if meta.is_open and not pending_restore(meta):
                 active = [
                     self._active_copies(ShardId(meta.uuid, n, name))
                     for n in range(meta.number_of_shards)

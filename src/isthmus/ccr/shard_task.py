@@ -184,6 +184,10 @@ class ShardFollowTask:
             # itself; with the group ended, none is outstanding.
             self.status.outstanding_read_requests = 0
 
+    def fail(self, exc: BaseException) -> None:
+        """Record ``exc`` as this shard's fatal failure without running (its copy failed)."""
+        self._fatal(exc)
+
     def _fatal(self, exc: BaseException) -> None:
         self.status.fatal_exception = exc
         details = exc.log_lines() if isinstance(exc, IsthmusError) else repr(exc)
