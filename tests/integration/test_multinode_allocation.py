@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import BadRequestError, Elasticsearch
 
 from isthmus.testing.cluster import NodeCluster
 
@@ -156,3 +156,12 @@ def test_lost_node_replicas_reallocated_green_again(cluster: NodeCluster) -> Non
         for d in out["node_allocation_decisions"]
     }
     assert deciders == {"node-1": ["same_shard"], "node-3": ["filter"]}
+    # A replica cannot be forced where the filter forbids it; retry_failed is accepted.
+    with pytest.raises(BadRequestError) as refused:
+        es.cluster.reroute(
+            commands=[{"allocate_replica": {"index": "filtered", "shard": 0, "node": "node-3"}}]
+        )
+    assert "is not allowed, reason: [filter]" in str(refused.value.info)
+    rerouted = es.cluster.reroute(retry_failed=True, metric="routing_table")
+    assert rerouted["acknowledged"] is True
+    assert "filtered" in rerouted["state"]["routing_table"]["indices"]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions, NodeIdentity
     from isthmus.actions.cross_cluster import CrossClusterActions
     from isthmus.actions.nodes_fanout import NodesApis
+    from isthmus.cluster.metadata import ClusterMetadata
     from isthmus.cluster.service import ClusterService
     from isthmus.remote.service import RemoteClusterService
     from isthmus.security.secure_settings import SecureSettingsHolder
@@ -122,9 +123,10 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         )
 
     async def state(req: Request) -> dict[str, Any]:
-        meta = s.cluster.state
-        flat = flat_settings(req.params)
         metrics = state_metrics(req.path_params.get("metric"))
+        return state_body(s.cluster.state, metrics, flat_settings(req.params))
+
+    def state_body(meta: ClusterMetadata, metrics: frozenset[str], flat: bool) -> dict[str, Any]:
         nodes = s.node.view.nodes
         # ES's ClusterState.toXContent: the name and uuid always, each section when asked for.
         body: dict[str, Any] = {
@@ -179,6 +181,48 @@ def routes(s: ClusterApiDeps) -> list[Route]:
         from isthmus.security.tls import describe_certificates
 
         return await asyncio.to_thread(describe_certificates, list(s.ssl_configs))
+
+    async def cluster_reroute(req: Request) -> dict[str, Any]:
+        # ES's _cluster/reroute: allocation commands and retry_failed, on the master's state.
+        from isthmus.cluster.allocation_commands import parse_commands, retry_failed, run_commands
+        from isthmus.cluster.allocation_explain import single_node_routing
+        from isthmus.cluster.metadata import new_uuid
+
+        commands = parse_commands(json_object(req))
+        explain = bool_param(req, "explain")
+        dry_run = bool_param(req, "dry_run")
+        retry = bool_param(req, "retry_failed")
+        nodes = s.node.view.nodes
+        explanations: list[dict[str, Any]] = []
+
+        def change(current: ClusterMetadata) -> ClusterMetadata:
+            base = retry_failed(current) if retry else current
+            outcome = run_commands(
+                base, nodes, commands, int(time.time() * 1000), explain=explain, new_id=new_uuid
+            )
+            explanations[:] = outcome.explanations
+            return outcome.state
+
+        if s.cluster.replicated and not dry_run:
+            after = await s.cluster.submit("cluster_reroute (api)", change)
+        elif s.cluster.replicated:
+            after = change(s.cluster.state)
+        else:
+            # A cluster of one: commands meet the routing it implies; nothing is ever moved.
+            indices = s.cluster_actions.indices
+            implied = single_node_routing(
+                s.cluster.state,
+                s.node.node_id,
+                lambda m: (x.shard_id.shard for x in indices.shards_of(m)),
+            )
+            change(implied)
+            after = s.cluster.state
+        wanted = req.params.get("metric")
+        metrics = state_metrics(wanted) if wanted else STATE_METRICS - {"metadata"}
+        out: dict[str, Any] = {"acknowledged": True, "state": state_body(after, metrics, False)}
+        if explain:
+            out["explanations"] = explanations
+        return out
 
     async def allocation_explain(req: Request) -> dict[str, Any]:
         from isthmus.cluster.allocation_explain import explain, single_node_routing
@@ -333,6 +377,13 @@ def routes(s: ClusterApiDeps) -> list[Route]:
             action="indices:admin/resolve/cluster",
         ),
         route(("GET", "HEAD"), "/", root, action="cluster:monitor/main"),
+        route(
+            "POST",
+            "/_cluster/reroute",
+            cluster_reroute,
+            params=("dry_run", "explain", "retry_failed", "metric", *MASTER_PARAMS),
+            action="cluster:admin/reroute",
+        ),
         route(
             ("GET", "POST"),
             "/_cluster/allocation/explain",
