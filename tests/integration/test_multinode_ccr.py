@@ -24,12 +24,14 @@ from typing import Any, TypeVar
 import pytest
 from elasticsearch import ApiError, Elasticsearch
 
+from isthmus.lab.topology import _keystore
 from isthmus.testing.cluster import NodeCluster
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 LEADER, FOLLOWER = "docs", "docs-copy"
+PASSWORD = "multinode-ccr-elastic-pw"
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
@@ -257,3 +259,109 @@ def test_following_survives_a_leader_node(clusters: tuple[NodeCluster, NodeClust
     shards = wait_for(lambda: caught_up(next(iter(es.values()))), what="caught up")
     assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 400
     assert not any("fatal_exception" in s for s in shards)
+
+
+# --- the certificate security model ---------------------------------------------------------
+
+
+def tls_settings(folder: Path) -> dict[str, Any]:
+    """Transport TLS with certificates of one CA for both clusters: in the certificate model
+    each cluster trusts the other's transport certificates."""
+    from isthmus.security.certs import (
+        encode_pem_certificates,
+        encode_pem_key,
+        generate_ca,
+        issue_certificate,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = generate_ca("CN=Isthmus multinode CCR test CA")
+    cert = issue_certificate(
+        "CN=node", issuer=ca, dns_names=["localhost"], ip_addresses=["127.0.0.1"]
+    )
+    (folder / "ca.crt").write_bytes(encode_pem_certificates(ca.certificate))
+    (folder / "node.crt").write_bytes(encode_pem_certificates(cert.certificate))
+    (folder / "node.key").write_bytes(encode_pem_key(cert.key))
+    return {
+        "xpack.security.enabled": True,
+        "xpack.security.transport.ssl.enabled": True,
+        "xpack.security.transport.ssl.key": str(folder / "node.key"),
+        "xpack.security.transport.ssl.certificate": str(folder / "node.crt"),
+        "xpack.security.transport.ssl.certificate_authorities": [str(folder / "ca.crt")],
+    }
+
+
+@pytest.fixture(scope="module")
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, record_secret: Callable[[str], None]
+) -> Iterator[tuple[NodeCluster, NodeCluster]]:
+    base: Path = tmp_path_factory.mktemp("mnccr-tls")
+    tls = tls_settings(base / "certs")
+    record_secret(PASSWORD)
+    auth = ("elastic", PASSWORD)
+    leader = NodeCluster(
+        base / "leader", 3, cluster_name="tleader", prefix="tl", settings=tls, auth=auth
+    )
+    follower = NodeCluster(
+        base / "follower", 3, cluster_name="tfollower", prefix="tf", settings=tls, auth=auth
+    )
+    for node in [*leader.nodes.values(), *follower.nodes.values()]:
+        _keystore(node.config_dir, {"bootstrap.password": PASSWORD})
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(leader.start, 40.0), pool.submit(follower.start, 40.0)]
+        try:
+            for future in started:
+                future.result()
+        except BaseException:
+            leader.stop()
+            follower.stop()
+            raise
+    try:
+        nodes = secure_client(leader, "tl-1").nodes.info()["nodes"]
+        seeds = [str(n["transport_address"]) for n in nodes.values()]
+        secure_client(follower, "tf-1").cluster.put_settings(
+            persistent={"cluster.remote.leader.seeds": seeds}
+        )
+        yield leader, follower
+    finally:
+        follower.stop()
+        leader.stop()
+
+
+def secure_client(cluster: NodeCluster, name: str) -> Elasticsearch:
+    return Elasticsearch(cluster[name].url, basic_auth=("elastic", PASSWORD), request_timeout=60)
+
+
+def test_follow_between_two_secured_three_node_clusters(
+    secured: tuple[NodeCluster, NodeCluster],
+) -> None:
+    """The certificate model: the follower's requests carry its user (authorized on the leader
+    node they reach), the leader nodes hand them to the primaries' nodes as the system, and
+    the follower's nodes ask each other for stats as the system."""
+    leader, follower = secured
+    lead = secure_client(leader, "tl-2")
+    lead.indices.create(index="sec", settings={"number_of_shards": 2, "number_of_replicas": 1})
+    wait_for(lambda: green(lead, "sec"), what="leader green")
+    secure_client(follower, "tf-3").ccr.follow(
+        index="sec-copy", remote_cluster="leader", leader_index="sec", wait_for_active_shards="1"
+    )
+    nodes = [secure_client(leader, n) for n in leader.names]
+    expected = set()
+    for n in range(60):
+        nodes[n % 3].index(index="sec", id=f"s{n}", document={"n": n})
+        expected.add(f"s{n}")
+
+    def everywhere() -> bool:
+        for name in follower.names:
+            es = secure_client(follower, name)
+            es.indices.refresh(index="sec-copy")
+            hits = es.search(index="sec-copy", size=100, source=False)["hits"]["hits"]
+            if {h["_id"] for h in hits} != expected:
+                return False
+        return True
+
+    wait_for(everywhere, what="60 docs on every secured follower node")
+    for name in follower.names:
+        (entry,) = secure_client(follower, name).ccr.follow_stats(index="sec-copy")["indices"]
+        assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
+        assert not any(s["read_exceptions"] or "fatal_exception" in s for s in entry["shards"])
