@@ -234,11 +234,29 @@ def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster)
     )
     options = suggested["suggest"]["fix"][0]["options"]
     assert options[0]["text"] == "dragon" and options[0]["freq"] == 27, options
-    # A point in time would keep readers on this node only: refused while a shard is elsewhere.
-    with pytest.raises(Exception) as refused:
-        es.open_point_in_time(index="books", keep_alive="1m")
-    assert getattr(refused.value, "status_code", None) == 400
-    assert "have no copy on it" in str(getattr(refused.value, "body", ""))
+    # A point in time keeps each shard's reader on a node holding it; any node searches it.
+    pit = es.open_point_in_time(index="books", keep_alive="1m")
+    assert pit["_shards"] == {"total": 3, "successful": 3, "skipped": 0, "failed": 0}
+    es.index(index="books", id="late", document={"n": 1000, "genre": "x", "title": "late"})
+    es.indices.refresh(index="books")
+    paged: list[int] = []
+    after: Any = None
+    for name in ("node-2", "node-3", "node-1", "node-2", "node-3", "node-1"):
+        page = _es(cluster, name).search(
+            pit={"id": pit["id"], "keep_alive": "1m"},
+            size=15,
+            sort=[{"n": "asc"}],
+            **({} if after is None else {"search_after": after}),
+        )
+        assert page["_shards"]["failed"] == 0, page["_shards"]
+        assert page["hits"]["total"]["value"] == 80  # the PIT does not see the later document
+        paged += [h["_source"]["n"] for h in page["hits"]["hits"]]
+        if page["hits"]["hits"]:
+            after = page["hits"]["hits"][-1]["sort"]
+    assert paged == list(range(80))
+    closed = _es(cluster, "node-3").close_point_in_time(id=pit["id"])
+    assert closed.body == {"succeeded": True, "num_freed": 3}
+    es.delete(index="books", id="late", refresh=True)
     valid = _es(cluster, "node-2").indices.validate_query(
         index="books", query={"match": {"title": "dragon"}}
     )

@@ -117,6 +117,8 @@ def node_actions(
     ).register(registry)
     pit = PointInTimeActions(search, cross_cluster, authz=authz)
     PointInTimeHandlers(pit).register(registry)  # what other clusters' PITs call here
+    if shards is not None:  # ... and what the other nodes' PITs call here
+        pit.register_nodes(registry, shards.cluster_name)
     async_search = AsyncSearchActions(ccs, clock, pit)
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)

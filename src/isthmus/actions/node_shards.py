@@ -160,7 +160,7 @@ class NodeShardsClient:
         copy failed. Shards of one node share one request."""
         out: list[tuple[ShardTask, Awaitable[Any]]] = []
         for node_id, tasks in remote.items():
-            batch = _Batch(functools.partial(self.ask, node_id, action, spec, tasks))
+            batch = SharedRequest(functools.partial(self.ask, node_id, action, spec, tasks))
             for position, task in enumerate(tasks):
                 out.append((task, self._one(action, spec, task, batch, position, decode)))
         return out
@@ -170,7 +170,7 @@ class NodeShardsClient:
         action: str,
         spec: ReadSpec,
         task: ShardTask,
-        batch: _Batch,
+        batch: SharedRequest,
         position: int,
         decode: Callable[[Any], Any],
     ) -> Any:
@@ -203,7 +203,7 @@ class NodeShardsClient:
         return f"<NodeShardsClient {self.channels!r}>"
 
 
-class _Batch:
+class SharedRequest:
     """One node's request, sent once for all its shards' jobs (the first job to ask sends it)."""
 
     def __init__(self, send: Callable[[], Awaitable[list[Any]]]) -> None:
@@ -392,5 +392,6 @@ __all__ = [
     "NodeShardsClient",
     "ReadSpec",
     "ShardCopiesFailed",
+    "SharedRequest",
     "copy_failure",
 ]

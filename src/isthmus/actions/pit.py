@@ -27,12 +27,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from isthmus import xcontent
+from isthmus.actions.node_shards_plan import ShardTask, ordered_copies
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_search import PitSearching
 from isthmus.actions.scrolls import check_keep_alive
 from isthmus.actions.search_can_match import can_match
 from isthmus.actions.search_targets import _ShardFailure
 from isthmus.cluster.resolve import split_expression
+from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
     ElasticsearchParseError,
     IllegalArgumentError,
@@ -111,7 +113,7 @@ class PointInTimeActions(PitSearching):
             skipped += answer.skipped
         if failure is not None:
             # Nothing half-open stays behind a failed open.
-            self._free_local(refs, subject)
+            await self._free_refs(refs, subject)
             for alias, answer in opened:
                 await self._free_remote(alias, answer.id, subject)
             raise failure
@@ -133,9 +135,10 @@ class PointInTimeActions(PitSearching):
         and how many shards the index filter skipped."""
         targets = self.search._targets(expression, params)
         candidates = []
+        elsewhere: list[ShardTask] = []  # a cluster of several nodes: shards with no copy here
         for target in sorted(targets, key=lambda t: t.index.name):
             routed = self.search.routed_shards(target.index, params)
-            self._check_all_here(target.index, routed, params)
+            elsewhere += self._shards_elsewhere(target, routed, params)
             for shard in sorted(routed, key=lambda s: s.shard_id.shard):
                 schema, searcher = shard.engine.view()
                 candidates.append((target, shard.shard_id.shard, schema, searcher))
@@ -172,34 +175,63 @@ class PointInTimeActions(PitSearching):
             error = self.search._phase_error(failures)
             error.extra["phase"] = "open_pit"
             raise error from None
-        refs = [
-            LocalShardRef(self.store.session, context_id, r.index.name, r.shard, position)
-            for position, (context_id, r) in enumerate(zip(ids, readers, strict=True))
+        here = self.local_node()
+        # (index, shard, session, context id, node) of every context, in the PIT's shard order.
+        opened = [
+            (r.index.name, r.shard, self.store.session, context_id, here)
+            for context_id, r in zip(ids, readers, strict=True)
         ]
-        return refs, len(candidates), len(candidates) - len(readers)
+        skipped = len(candidates) - len(readers)
+        if elsewhere:
+            try:
+                others = await self.open_elsewhere(
+                    elsewhere, keep_ms, index_filter, Owner.of(subject)
+                )
+            except IsthmusError:
+                self._free_local(
+                    [LocalShardRef(s, c, i, n, 0) for i, n, s, c, _ in opened], subject
+                )
+                raise
+            skipped += sum(1 for o in others if o.context_id is None)
+            opened += [
+                (o.index, o.shard, o.session, o.context_id, o.node)
+                for o in others
+                if o.context_id is not None
+            ]
+            opened.sort(key=lambda o: (o[0], o[1]))
+        refs = [
+            LocalShardRef(session, context_id, index, shard, position, node)
+            for position, (index, shard, session, context_id, node) in enumerate(opened)
+        ]
+        return refs, len(candidates) + len(elsewhere), skipped
 
-    def _check_all_here(self, meta: Any, routed: list[Any], params: Mapping[str, str]) -> None:
-        """A point in time keeps a reader open on each shard, on the node that opens it: in a
-        cluster of several nodes every shard it reaches must have a copy here (reader contexts
-        on other nodes are not built yet: refused rather than searched partially)."""
-        if not self.search.distributed:
-            return
+    def _shards_elsewhere(
+        self, target: Any, routed: list[Any], params: Mapping[str, str]
+    ) -> list[ShardTask]:
+        """In a cluster of several nodes, the shards of ``target`` with no copy here: their
+        readers are opened on nodes holding a started copy (ES's reader contexts live on the
+        shard's node)."""
+        if not self.search.distributed or self.search.copies is None:
+            return []
+        meta = target.index
         held = {s.shard_id.shard for s in routed}
-        missing = [n for n in self.search.routed_numbers(meta, params) if n not in held]
-        if missing:
-            raise IllegalArgumentError(
-                f"cannot open a point in time on [{meta.name}] through this node: shards "
-                f"{missing} have no copy on it (a point in time across the nodes of a cluster "
-                "is not supported by Isthmus yet; open it on a node holding a copy of every "
-                "shard)"
-            )
+        here = self.search.copies.local_node_id
+        out = []
+        for number in self.search.routed_numbers(meta, params):
+            if number in held:
+                continue
+            readable = self.search.copies.readable(ShardId(meta.uuid, number, meta.name))
+            copies = ordered_copies(params.get("preference"), readable, here, number)
+            others = tuple(c for c in copies if c.node_id != here)
+            out.append(ShardTask(meta.name, meta.uuid, number, others, target.filters))
+        return out
 
     # --- close ----------------------------------------------------------------------------------
 
     async def close(self, body: Any, subject: Subject | None) -> tuple[int, dict[str, Any]]:
         """``DELETE /_pit``: every context of the id freed; 404 when none was."""
         pit_id = PitId.decode(_close_id(body))
-        freed = self._free_local(pit_id.local, subject)
+        freed = await self._free_refs(pit_id.local, subject)
         for part in pit_id.remote:
             freed += await self._free_remote(part.alias, part.id, subject)
         succeeded = freed == pit_id.shard_contexts

@@ -128,9 +128,15 @@ class PitStore:
         """The context, its keep-alive renewed from now (``keep_alive_ms``: a new one); ES's
         404 when it expired, was freed, belongs to another node session or to another subject
         (as for a scroll: holding the id is not enough, and "not yours" is never said)."""
+        return self.find_for(session, context_id, keep_alive_ms, Owner.of(subject))
+
+    def find_for(
+        self, session: str, context_id: int, keep_alive_ms: int | None, owner: Owner | None
+    ) -> ReaderContext:
+        """:meth:`find` for the subject another node of the cluster authenticated (``owner``)."""
         self.expire()
         reader = self._contexts.get(context_id) if session == self.session else None
-        if reader is None or not Owner.may_access(reader.owner, subject):
+        if reader is None or not (reader.owner is None or reader.owner == owner):
             raise SearchContextMissingError(f"No search context found for id [{context_id}]")
         if keep_alive_ms is not None:
             reader.keep_alive_ms = keep_alive_ms
@@ -139,9 +145,13 @@ class PitStore:
 
     def free(self, session: str, context_id: int, subject: Subject | None) -> bool:
         """Free the context when ``subject`` owns it."""
+        return self.free_for(session, context_id, Owner.of(subject))
+
+    def free_for(self, session: str, context_id: int, owner: Owner | None) -> bool:
+        """:meth:`free` for the subject another node of the cluster authenticated."""
         self.expire()
         reader = self._contexts.get(context_id) if session == self.session else None
-        if reader is None or not Owner.may_access(reader.owner, subject):
+        if reader is None or not (reader.owner is None or reader.owner == owner):
             return False
         del self._contexts[context_id]
         return True

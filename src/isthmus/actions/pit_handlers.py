@@ -122,7 +122,8 @@ class PointInTimeHandlers:
             )
         request = FreeReadersRequest.from_payload(payload)
         pit_id = PitId.decode(request.id)
-        return FreeReadersResponse(self.pit._free_local(pit_id.local, ctx.caller)).to_payload()
+        freed = await self.pit._free_refs(pit_id.local, ctx.caller)
+        return FreeReadersResponse(freed).to_payload()
 
 
 __all__ = ["PointInTimeHandlers"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from isthmus.actions.ccs_search import SEARCH_RENDER_PARAMS
 from isthmus.actions.pit_contexts import ReaderContext
-from isthmus.actions.pit_parts import PitParts
+from isthmus.actions.pit_nodes import PitNodes
 from isthmus.actions.scrolls import check_keep_alive
 from isthmus.actions.search_collapse import collapse_hits
 from isthmus.actions.search_dfs import DfsShard, dfs_phase, needs_dfs
@@ -54,13 +54,14 @@ from isthmus.search.point_in_time import (
 from isthmus.search.request import SearchRequest
 from isthmus.search.response import hits_section, terminated_section
 from isthmus.security.field_level import IndexRestrictions
+from isthmus.security.ownership import Owner
 from isthmus.wire.names import SEARCH_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
 
 
-class PitSearching(PitParts):
+class PitSearching(PitNodes):
     # --- search ---------------------------------------------------------------------------------
 
     async def search_with_pit(
@@ -156,7 +157,13 @@ class PitSearching(PitParts):
         mappings = {}
         state = self.search.cluster.state
         found: list[tuple[LocalShardRef, ReaderContext]] = []
+        # In a cluster of several nodes, contexts on other nodes are searched there.
+        here = self.local_node()
+        elsewhere = [r for r in refs if here and r.node and r.node != here]
+        skip = set(elsewhere)
         for ref in refs:
+            if ref in skip:
+                continue
             try:
                 reader = self.store.find(ref.session, ref.context_id, keep_ms, subject)
                 current = state.indices.get(ref.index)
@@ -213,6 +220,25 @@ class PitSearching(PitParts):
             )
             jobs.append(self.search.indices.run_search(fn))
             keys.append((meta.name, ref.shard))
+        if elsewhere:
+            for ref in elsewhere:
+                known = state.indices.get(ref.index)
+                if known is not None:
+                    mappings[ref.index] = known.mapping
+            jobs.extend(
+                self.query_elsewhere(
+                    [(r, first_position + r.position) for r in elsewhere],
+                    req,
+                    keep_ms=keep_ms,
+                    owner=Owner.of(subject),
+                    now_ms=now_ms,
+                    collect_all=collect_all,
+                    restrictions=restrictions,
+                    boosts=boosts,
+                    cluster_alias=cluster_alias,
+                )
+            )
+            keys.extend((r.index, r.shard) for r in elsewhere)
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         results: list[ShardResult] = []
         for (index, shard_no), outcome in zip(keys, outcomes, strict=True):
@@ -226,6 +252,9 @@ class PitSearching(PitParts):
                 results.append(outcome)
         if failures and not results:
             raise self.search._phase_error(failures)
+        if elsewhere:  # in the PIT's shard order, wherever each context lives
+            order = {(r.index, r.shard): r.position for r in refs}
+            results.sort(key=lambda r: order.get((r.index, r.shard), 0))
         merged = self.search._merge(results, req)
         if req.collapse is not None:
             merged = collapse_hits(req.collapse, merged, mappings)

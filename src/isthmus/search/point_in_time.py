@@ -39,13 +39,16 @@ _ID_VERSION = 1
 @dataclass(frozen=True)
 class LocalShardRef:
     """One reader context of this cluster: the node session that opened it, its number, the
-    shard it holds, and the shard's position in the PIT (for ``_shard_doc``)."""
+    shard it holds, and the shard's position in the PIT (for ``_shard_doc``). ``node``: in a
+    cluster of several nodes, the node holding the context (ES's id names it too); "" for the
+    node that opened the PIT (a cluster of one)."""
 
     session: str
     context_id: int
     index: str
     shard: int
     position: int
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,17 @@ class PitId:
     def encode(self) -> str:
         doc = {
             "v": _ID_VERSION,
-            "l": [[r.session, r.context_id, r.index, r.shard, r.position] for r in self.local],
+            "l": [
+                [
+                    r.session,
+                    r.context_id,
+                    r.index,
+                    r.shard,
+                    r.position,
+                    *([r.node] if r.node else []),
+                ]
+                for r in self.local
+            ],
             "r": [
                 [p.alias, p.id, list(p.indices), p.shards, p.first_position] for p in self.remote
             ],
@@ -84,7 +97,8 @@ class PitId:
             if not isinstance(doc, dict) or doc.get("v") != _ID_VERSION:
                 raise ValueError("version")
             local = tuple(
-                LocalShardRef(str(s), int(c), str(i), int(n), int(p)) for s, c, i, n, p in doc["l"]
+                LocalShardRef(str(s), int(c), str(i), int(n), int(p), *(str(x) for x in node))
+                for s, c, i, n, p, *node in doc["l"]
             )
             remote = tuple(
                 RemotePart(str(a), str(i), tuple(str(x) for x in names), int(n), int(f))

@@ -170,6 +170,10 @@ NODE_VALIDATE_ACTION: Final = "indices:admin/validate/query[s]"
 # The suggestions of each shard a node is asked for (Isthmus's own: ES's query phase carries
 # them; here they are asked only of the shards held elsewhere, and reduced as ES reduces them).
 NODE_SUGGEST_ACTION: Final = "indices:data/read/search[suggest][n]"
+# A point in time's reader contexts on the nodes holding the shards: opened, searched, freed.
+NODE_OPEN_READERS_ACTION: Final = "indices:data/read/open_reader_context[n]"
+NODE_READER_QUERY_ACTION: Final = "indices:data/read/search[phase/query/id][n]"
+NODE_FREE_CONTEXT_ACTION: Final = "indices:data/read/search[free_context][n]"
 # The statistics of the copies a node holds (ES's broadcast-by-node index statistics).
 NODE_STATS_ACTION: Final = "indices:monitor/stats[n]"
 NODE_READ_ACTIONS: Final = frozenset(
@@ -181,5 +185,8 @@ NODE_READ_ACTIONS: Final = frozenset(
         NODE_VALIDATE_ACTION,
         NODE_STATS_ACTION,
         NODE_SUGGEST_ACTION,
+        NODE_OPEN_READERS_ACTION,
+        NODE_READER_QUERY_ACTION,
+        NODE_FREE_CONTEXT_ACTION,
     }
 )

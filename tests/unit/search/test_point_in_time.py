@@ -103,3 +103,23 @@ def test_shard_doc_needs_a_pit() -> None:
     for body, params in (({"sort": "_shard_doc"}, {}), ({}, {"sort": "n,_shard_doc:desc"})):
         with pytest.raises(ActionRequestValidationError, match=r"cannot be used without"):
             check_shard_doc_sort(body, params)
+
+
+def test_an_id_names_the_node_of_each_context_in_a_cluster_of_several_nodes() -> None:
+    import base64
+
+    import orjson
+
+    from isthmus.search.point_in_time import LocalShardRef, PitId
+
+    refs = (
+        LocalShardRef("s1", 3, "books", 0, 0, "node-a"),
+        LocalShardRef("s2", 7, "books", 1, 1, "node-b"),
+    )
+    assert PitId.decode(PitId(refs).encode()).local == refs
+    # One node's ids name no node (and read as before).
+    single = PitId((LocalShardRef("s1", 3, "books", 0, 0),))
+    text = single.encode()
+    raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    assert raw["l"] == [["s1", 3, "books", 0, 0]]
+    assert PitId.decode(single.encode()).local[0].node == ""
