@@ -9,8 +9,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from isthmus.actions.search_shard import count_shard
 from isthmus.actions.search_query_phase import SearchQueryPhase
+from isthmus.actions.search_shard import count_shard
 from isthmus.actions.search_targets import _restriction
 from isthmus.errors import (
     IllegalArgumentError,
@@ -97,7 +97,6 @@ class SearchCount(SearchQueryPhase):
                 "failed": len(failures),
             },
         }
-
 
     async def _count_across_nodes(
         self,
