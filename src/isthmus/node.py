@@ -308,7 +308,7 @@ class Node:
                 copies=cluster_shards.copies,
                 request=peer_requester(cluster_shards.peers, cluster_shards.view),
                 replicate=replica_writer(writes) if writes is not None else None,
-                is_master=lambda: view.nodes.is_local_master(),
+                master=lambda: view.nodes.master_node_id,
             )
         rest = RestComponents(
             node=identity,

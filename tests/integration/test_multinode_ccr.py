@@ -224,6 +224,31 @@ def test_a_leader_whose_history_was_trimmed_is_copied_on_the_primaries_nodes(
         assert not any("fatal_exception" in s for s in entry["shards"])
 
 
+def test_auto_follow_runs_once_and_answers_through_every_node(
+    clusters: tuple[NodeCluster, NodeCluster],
+) -> None:
+    """Only the elected master coordinates auto-follow (every node would race to create the
+    same follower), and every node answers its counters."""
+    leader, follower = clusters
+    client(follower, "follower-2").ccr.put_auto_follow_pattern(
+        name="auto",
+        remote_cluster="leader",
+        leader_index_patterns=["auto-*"],
+        follow_index_pattern="{{leader_index}}-copy",
+    )
+    lead = client(leader, "leader-1")
+    lead.indices.create(index="auto-1", settings={"number_of_shards": 1, "number_of_replicas": 1})
+    lead.index(index="auto-1", id="x", document={"n": 1})
+    wait_for(lambda: ids_everywhere(follower, "auto-1-copy", {"x"}), what="the auto-follower")
+    for name, es in clients(follower).items():
+        stats = es.ccr.stats()["auto_follow_stats"]
+        counts = (
+            stats["number_of_successful_follow_indices"],
+            stats["number_of_failed_follow_indices"],
+        )
+        assert counts == (1, 0), (name, stats)
+
+
 def test_following_survives_the_follower_primarys_node(
     clusters: tuple[NodeCluster, NodeCluster],
 ) -> None:

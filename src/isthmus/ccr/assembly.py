@@ -126,15 +126,17 @@ def distribute_ccr(
     copies: ShardCopies,
     request: NodeRequest,
     replicate: ReplicaWrite | None,
-    is_master: Callable[[], bool],
+    master: Callable[[], str | None],
 ) -> CcrPlacement:
     """A cluster of several nodes: the leader's shards are served on their primaries' nodes,
     each follower shard's task runs on its primary's node and writes to its replicas through
     ``replicate``, this node answers the others' follow stats requests, and auto-follow runs on
-    the elected master only (``is_master``)."""
+    the elected master only (``master``: its node id, None while there is none)."""
     placement = CcrPlacement(copies, cluster_name, request)
     leader.shards.distribute(placement)
     follower.service.distribute(placement, replicate)
     follower.service.stats.register(registry)
-    follower.auto_follow.coordinating = is_master
+    follower.auto_follow.master = master
+    follower.auto_follow.placement = placement
+    follower.auto_follow.register(registry)
     return placement

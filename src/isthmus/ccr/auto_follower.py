@@ -12,7 +12,8 @@ template, settings and parameters. What fails is counted and kept in ``recent_au
 failed follow); a failed follow is tried again after an exponential back-off (at most a minute).
 
 In a cluster of several nodes only the elected master coordinates (ES runs the coordinator on
-the master): every node polling would race to create the same followers.
+the master): every node polling would race to create the same followers. Its counters are the
+master's: another node asks the master for them (``GET _ccr/stats`` is a master read in ES).
 """
 
 from __future__ import annotations
@@ -28,14 +29,17 @@ from typing import TYPE_CHECKING, Any
 from isthmus.ccr.auto_follow import AutoFollowPattern, missing, patterns_of, with_patterns
 from isthmus.ccr.leader_client import LeaderClient
 from isthmus.ccr.params import PutFollowRequest
+from isthmus.ccr.placement import CcrPlacement
 from isthmus.ccr.service import CcrService
 from isthmus.ccr.shard_task import error_body
 from isthmus.ccr.wire import LeaderIndexSummary
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.errors import IsthmusError
+from isthmus.wire.names import AUTO_FOLLOW_STATS_ACTION
 
 if TYPE_CHECKING:
     from isthmus.security.authz import Subject
+    from isthmus.transport.actions import ActionRegistry, TransportRequestContext
 
 log = logging.getLogger("org.elasticsearch.xpack.ccr.action.AutoFollowCoordinator")
 
@@ -76,8 +80,36 @@ class AutoFollower:
         self.subjects: dict[str, Subject | None] = {}
         # (pattern, leader uuid) → (failed attempts, when to try again).
         self._backoff: dict[tuple[str, str], tuple[int, float]] = {}
-        # Whether this node coordinates now (a cluster of several nodes: it is the master).
-        self.coordinating: Callable[[], bool] = lambda: True
+        # A cluster of several nodes: the elected master's node id (None: none now), and how
+        # to ask it (set by isthmus.ccr.assembly.distribute_ccr).
+        self.master: Callable[[], str | None] | None = None
+        self.placement: CcrPlacement | None = None
+
+    def coordinating(self) -> bool:
+        """Whether this node runs the coordinator now (a cluster of several nodes: the master)."""
+        if self.master is None or self.placement is None:
+            return True
+        return self.master() == self.placement.local_node_id
+
+    def register(self, registry: ActionRegistry[Subject]) -> None:
+        async def handle(payload: Any, ctx: TransportRequestContext[Subject]) -> Any:
+            assert self.placement is not None
+            self.placement.check_peer(payload, AUTO_FOLLOW_STATS_ACTION)
+            return self.stats()
+
+        registry.register(AUTO_FOLLOW_STATS_ACTION, handle)
+
+    async def cluster_stats(self) -> dict[str, Any]:
+        """``auto_follow_stats`` as the coordinating node (the master) counts them."""
+        master = self.master() if self.master is not None else None
+        if self.coordinating() or master is None or self.placement is None:
+            return self.stats()
+        try:
+            answer = await self.placement.ask(master, AUTO_FOLLOW_STATS_ACTION, {}, 10.0)
+        except (IsthmusError, OSError, TimeoutError) as exc:
+            log.debug("the master did not answer its auto-follow stats: %s", exc)
+            return self.stats()
+        return answer if isinstance(answer, dict) else self.stats()
 
     async def run(self) -> None:
         while True:

@@ -117,6 +117,9 @@ RESTORE_SESSION_CLEAR_SHARD_ACTION: Final = INTERNAL_RESTORE_SESSION_CLEAR_ACTIO
 # index's stats on the primaries).
 SHARD_HISTORY_UUID_ACTION: Final = "internal:isthmus/ccr/leader/history_uuid[s]"
 FOLLOW_STATS_NODE_ACTION: Final = "cluster:monitor/ccr/follow_stats[n]"
+# The auto-follow coordinator's counters, asked of the elected master that runs it (ES's ccr
+# stats action is a master-node read; Isthmus's own name for the forwarded part).
+AUTO_FOLLOW_STATS_ACTION: Final = "internal:isthmus/ccr/auto_follow_stats"
 CCR_INTRA_CLUSTER_ACTIONS: Final = frozenset(
     {
         SHARD_CHANGES_SHARD_ACTION,
@@ -128,6 +131,7 @@ CCR_INTRA_CLUSTER_ACTIONS: Final = frozenset(
         RESTORE_SESSION_CLEAR_SHARD_ACTION,
         SHARD_HISTORY_UUID_ACTION,
         FOLLOW_STATS_NODE_ACTION,
+        AUTO_FOLLOW_STATS_ACTION,
     }
 )
 

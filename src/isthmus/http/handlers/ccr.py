@@ -119,7 +119,7 @@ def routes(s: CcrApiDeps) -> list[Route]:
 
     async def ccr_stats(req: Request) -> dict[str, Any]:
         return {
-            "auto_follow_stats": s.auto_follow.stats(),
+            "auto_follow_stats": await s.auto_follow.cluster_stats(),
             "follow_stats": await follow_stats(None),
         }
 
