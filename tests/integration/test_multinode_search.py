@@ -254,6 +254,20 @@ def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster)
         if page["hits"]["hits"]:
             after = page["hits"]["hits"][-1]["sort"]
     assert paged == list(range(80))
+    # Global statistics and the global k nearest over every context, wherever it lives.
+    scored = _es(cluster, "node-2").search(
+        pit={"id": pit["id"]},
+        query={"match": {"title": "dragon"}},
+        size=50,
+        search_type="dfs_query_then_fetch",
+    )
+    assert scored["hits"]["total"]["value"] == 27
+    assert len({h["_score"] for h in scored["hits"]["hits"]}) == 1
+    nearest = _es(cluster, "node-3").search(
+        pit={"id": pit["id"]},
+        knn={"field": "v", "query_vector": [40.2, 1.0], "k": 3, "num_candidates": 10},
+    )
+    assert [h["_id"] for h in nearest["hits"]["hits"]] == ["40", "41", "39"]
     closed = _es(cluster, "node-3").close_point_in_time(id=pit["id"])
     assert closed.body == {"succeeded": True, "num_freed": 3}
     es.delete(index="books", id="late", refresh=True)

@@ -394,4 +394,5 @@ __all__ = [
     "ShardCopiesFailed",
     "SharedRequest",
     "copy_failure",
+    "decode_dfs",
 ]

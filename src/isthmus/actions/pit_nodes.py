@@ -20,22 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.actions.node_shards import COPY_FAILURES, SharedRequest, copy_failure
+from isthmus.actions.node_shards import COPY_FAILURES, SharedRequest, copy_failure, decode_dfs
 from isthmus.actions.node_shards_plan import ShardTask
 from isthmus.actions.node_shards_wire import (
     NodeShardsRequest,
     answer_entries,
     answer_entry,
+    nearest_to_payload,
     restriction_from_payload,
     restriction_to_payload,
+    stats_to_payload,
 )
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_parts import PitParts
 from isthmus.actions.scrolls import check_keep_alive
+from isthmus.actions.search_dfs import DfsShard, shard_dfs
 from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.actions.search_targets import (
     _index_int,
@@ -44,8 +47,9 @@ from isthmus.actions.search_targets import (
 )
 from isthmus.actions.shard_wire import decode_shard_result, encode_shard_result
 from isthmus.errors import IllegalArgumentError, IsthmusError, SearchContextMissingError
-from isthmus.search import dsl
+from isthmus.search import dsl, knn
 from isthmus.search.dfs import TermStats
+from isthmus.search.index_field import qualified_index
 from isthmus.search.point_in_time import LocalShardRef, shard_doc_value
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestriction
@@ -236,9 +240,14 @@ class PitNodes(PitParts):
         restrictions: Any,
         boosts: Mapping[str, float],
         cluster_alias: str | None,
-    ) -> list[Awaitable[ShardResult]]:
+        dfs: bool = False,
+        gather_stats: bool = True,
+        term_stats: TermStats | None = None,
+    ) -> list[Awaitable[Any]]:
         """One awaitable per context on another node (``refs``: each with its position), one
-        request per node; a node that cannot be reached fails its contexts."""
+        request per node; a node that cannot be reached fails its contexts. The query phase
+        (each a :class:`ShardResult`, scored with ``term_stats`` and the nearest ``req``'s knn
+        clauses chose), or with ``dfs`` the DFS phase (each its nearest and statistics)."""
         from isthmus.actions.search_targets import _restriction
 
         if req.wire is None:
@@ -247,7 +256,8 @@ class PitNodes(PitParts):
         by_node: dict[str, list[tuple[LocalShardRef, int]]] = {}
         for ref, position in refs:
             by_node.setdefault(ref.node, []).append((ref, position))
-        out: list[Awaitable[ShardResult]] = []
+        out: list[Awaitable[Any]] = []
+        decode = decode_dfs if dfs else decode_shard_result
         for node, mine in by_node.items():
             # The fields of a node read (NodeShardsRequest), and the contexts to search.
             payload = {
@@ -262,7 +272,11 @@ class PitNodes(PitParts):
                     search_after=None if req.search_after is None else list(req.search_after),
                     collect_all=collect_all,
                     cluster_alias=cluster_alias,
+                    term_stats=term_stats,
+                    knn=[c.chosen or () for c in knn.top_level_clauses(req.query)] or None,
+                    gather_stats=gather_stats,
                 ).to_payload(),
+                "phase": "dfs" if dfs else "query",
                 "keep_ms": keep_ms,
                 "owner": owner_payload(owner),
                 "contexts": [
@@ -281,7 +295,7 @@ class PitNodes(PitParts):
                 functools.partial(self._request, node, NODE_READER_QUERY_ACTION, payload)
             )
             for i in range(len(mine)):
-                out.append(_entry_of(batch, i, len(mine)))
+                out.append(_entry_of(batch, i, len(mine), decode))
         return out
 
     async def free_elsewhere(self, refs: Sequence[LocalShardRef], owner: Owner | None) -> int:
@@ -435,9 +449,12 @@ class PitNodes(PitParts):
             size=parsed.size,
             search_after=None if parsed.search_after is None else tuple(parsed.search_after),
         )
-        jobs: list[Awaitable[ShardResult]] = []
+        if parsed.knn is not None and knn.top_level_clauses(req.query):
+            req = replace(req, query=knn.with_chosen(req.query, parsed.knn))
+        dfs = request.get("phase") == "dfs"
+        jobs: list[Awaitable[Any]] = []
         for spec in contexts:
-            jobs.append(self._one_context(spec, req, parsed, keep_ms, owner))
+            jobs.append(self._one_context(spec, req, parsed, keep_ms, owner, dfs))
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         entries = []
         for outcome in outcomes:
@@ -445,7 +462,7 @@ class PitNodes(PitParts):
                 outcome = IllegalArgumentError(str(outcome))
             elif isinstance(outcome, BaseException) and not isinstance(outcome, IsthmusError):
                 raise outcome
-            entries.append(answer_entry(outcome, encode_shard_result))
+            entries.append(answer_entry(outcome, _encode_dfs if dfs else encode_shard_result))
         return {"results": entries}
 
     async def _one_context(
@@ -455,7 +472,8 @@ class PitNodes(PitParts):
         parsed: NodeShardsRequest,
         keep_ms: Any,
         owner: Owner | None,
-    ) -> ShardResult:
+        dfs: bool,
+    ) -> Any:
         if not isinstance(spec, dict):
             raise RemoteProtocolError("reader query context is malformed")
         session, context_id = spec.get("session"), spec.get("context_id")
@@ -468,24 +486,46 @@ class PitNodes(PitParts):
             session, context_id, keep_ms if isinstance(keep_ms, int) else None, owner
         )
         raw = spec.get("restriction")
+        restriction = None if raw is None else restriction_from_payload(raw)
+        if dfs:
+            view = DfsShard(
+                qualified_index(parsed.cluster_alias, reader.index.name),
+                reader.schema,
+                reader.searcher,
+                reader.index.mapping,
+                list(reader.filters) if reader.filters else None,
+                restriction,
+                parsed.now_ms,
+            )
+            return await self.search.indices.run_search(shard_dfs, view, req, parsed.gather_stats)
         return await self.reader_query(
             reader,
             position,
             req,
             now_ms=parsed.now_ms,
             collect_all=parsed.collect_all,
-            restriction=None if raw is None else restriction_from_payload(raw),
+            restriction=restriction,
             boost=float(boost) if isinstance(boost, int | float) else 1.0,
             cluster_alias=parsed.cluster_alias,
-            term_stats=None,
+            term_stats=parsed.term_stats,
         )
+
+
+def _encode_dfs(value: Any) -> dict[str, Any]:
+    nearest, stats = value
+    return {
+        "nearest": nearest_to_payload(nearest),
+        "stats": None if stats is None else stats_to_payload(stats),
+    }
 
 
 def _wire_restriction(restriction: IndexRestriction | None) -> dict[str, Any] | None:
     return None if restriction is None else restriction_to_payload(restriction)
 
 
-async def _entry_of(batch: SharedRequest, position: int, count: int) -> ShardResult:
+async def _entry_of(
+    batch: SharedRequest, position: int, count: int, decode: Callable[[Any], Any]
+) -> Any:
     """One context's result out of its node's answer (the node's failure is the context's)."""
     try:
         answer = await batch.result()
@@ -495,7 +535,7 @@ async def _entry_of(batch: SharedRequest, position: int, count: int) -> ShardRes
     if isinstance(entry, IsthmusError):
         raise entry
     try:
-        return decode_shard_result(entry)
+        return decode(entry)
     except RemoteProtocolError as exc:
         raise copy_failure(exc) from None
 

@@ -192,7 +192,27 @@ class PitSearching(PitNodes):
                 )
                 for _ref, reader in found
             ]
-            req, term_stats = await dfs_phase(self.search.indices.run_search, req, dfs_shards)
+            remote_dfs = None
+            if elsewhere:
+
+                def remote_dfs(gather_stats: bool) -> list[Awaitable[Any]]:
+                    return self.query_elsewhere(
+                        [(r, first_position + r.position) for r in elsewhere],
+                        req,
+                        keep_ms=keep_ms,
+                        owner=Owner.of(subject),
+                        now_ms=now_ms,
+                        collect_all=collect_all,
+                        restrictions=restrictions,
+                        boosts=boosts,
+                        cluster_alias=cluster_alias,
+                        dfs=True,
+                        gather_stats=gather_stats,
+                    )
+
+            req, term_stats = await dfs_phase(
+                self.search.indices.run_search, req, dfs_shards, remote_dfs, len(elsewhere)
+            )
         for ref, reader in found:
             meta = reader.index
             mappings[meta.name] = meta.mapping
@@ -236,6 +256,7 @@ class PitSearching(PitNodes):
                     restrictions=restrictions,
                     boosts=boosts,
                     cluster_alias=cluster_alias,
+                    term_stats=term_stats,
                 )
             )
             keys.extend((r.index, r.shard) for r in elsewhere)
