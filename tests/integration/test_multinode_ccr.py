@@ -183,6 +183,26 @@ def test_follow_between_two_three_node_clusters(
     )
 
 
+def test_pause_and_resume_through_any_node(clusters: tuple[NodeCluster, NodeCluster]) -> None:
+    """A pause through one node stops the tasks on every node; a resume through another starts
+    them on the primaries' nodes again, from the follower's checkpoints."""
+    leader, follower = clusters
+    es = clients(follower)
+    es["follower-3"].ccr.pause_follow(index=FOLLOWER)
+    for name, node in es.items():
+        with pytest.raises(ApiError) as refused:
+            node.ccr.follow_stats(index=FOLLOWER)
+        assert refused.value.meta.status == 404, name
+        (entry,) = node.ccr.follow_info(index=FOLLOWER)["follower_indices"]
+        assert entry["status"] == "paused", name
+    more = write(leader, 1000, 40)
+    es["follower-1"].ccr.resume_follow(index=FOLLOWER)
+    expected = {f"d{n}" for n in range(200)} | more
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="docs after the resume")
+    shards = wait_for(lambda: caught_up(es["follower-2"]), what="caught up after the resume")
+    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 240
+
+
 def test_a_leader_whose_history_was_trimmed_is_copied_on_the_primaries_nodes(
     clusters: tuple[NodeCluster, NodeCluster],
 ) -> None:
@@ -261,10 +281,11 @@ def test_following_survives_the_follower_primarys_node(
     survivor = client(follower, survivors[0])
     # Shard 0's replica is promoted; its task starts on that node from its own checkpoint.
     wait_for(lambda: primaries(survivor, FOLLOWER).get(0) in survivors, what="a promoted primary")
-    expected = {f"d{n}" for n in range(200)} | write(leader, 200, 100)
-    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="300 docs after the kill")
+    before = {f"d{n}" for n in [*range(200), *range(1000, 1040)]}
+    expected = before | write(leader, 200, 100)
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="340 docs after the kill")
     shards = wait_for(lambda: caught_up(survivor), what="caught up after the kill")
-    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 300
+    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 340
 
 
 def test_following_survives_a_leader_node(clusters: tuple[NodeCluster, NodeCluster]) -> None:
@@ -278,11 +299,12 @@ def test_following_survives_a_leader_node(clusters: tuple[NodeCluster, NodeClust
         lambda: primaries(client(leader, survivors[0]), LEADER).get(0) in survivors,
         what="a promoted leader primary",
     )
-    expected = {f"d{n}" for n in range(300)} | write(leader, 300, 100)
-    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="400 docs")
+    before = {f"d{n}" for n in [*range(300), *range(1000, 1040)]}
+    expected = before | write(leader, 300, 100)
+    wait_for(lambda: ids_everywhere(follower, FOLLOWER, expected), what="440 docs")
     es = clients(follower)
     shards = wait_for(lambda: caught_up(next(iter(es.values()))), what="caught up")
-    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 400
+    assert sum(s["follower_global_checkpoint"] + 1 for s in shards) == 440
     assert not any("fatal_exception" in s for s in shards)
 
 
