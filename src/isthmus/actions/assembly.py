@@ -29,6 +29,7 @@ from isthmus.actions.peer_channels import PeerChannels
 from isthmus.actions.peer_recovery import replication_for
 from isthmus.actions.pit import PointInTimeActions
 from isthmus.actions.pit_handlers import PointInTimeHandlers
+from isthmus.actions.pit_node_handlers import PitNodeHandlers
 from isthmus.actions.search import SearchActions
 from isthmus.cluster.nodes import NodesView, local_discovery_node
 from isthmus.cluster.shard_copies import ShardCopies
@@ -118,7 +119,7 @@ def node_actions(
     pit = PointInTimeActions(search, cross_cluster, authz=authz)
     PointInTimeHandlers(pit).register(registry)  # what other clusters' PITs call here
     if shards is not None:  # ... and what the other nodes' PITs call here
-        pit.register_nodes(registry, shards.cluster_name)
+        PitNodeHandlers(pit).register(registry, shards.cluster_name)
     async_search = AsyncSearchActions(ccs, clock, pit)
     field_caps = FieldCapsActions(cross_cluster, authz)
     field_caps.register(registry)

@@ -13,7 +13,8 @@ so a node that is gone fails its shards), and closing it frees every node's cont
 
 These travel as the system identity between nodes of one cluster; the owner of the contexts (the
 subject that opened them, whom the coordinating node authenticated) travels with each request,
-so a context stays usable by its owner only, whichever node it lives on.
+so a context stays usable by its owner only, whichever node it lives on. The receiving side is
+:mod:`isthmus.actions.pit_node_handlers`.
 """
 
 from __future__ import annotations
@@ -29,32 +30,24 @@ from isthmus.actions.node_shards_plan import ShardTask
 from isthmus.actions.node_shards_wire import (
     NodeShardsRequest,
     answer_entries,
-    answer_entry,
-    nearest_to_payload,
-    restriction_from_payload,
     restriction_to_payload,
-    stats_to_payload,
 )
 from isthmus.actions.pit_contexts import ReaderContext
 from isthmus.actions.pit_parts import PitParts
-from isthmus.actions.scrolls import check_keep_alive
-from isthmus.actions.search_dfs import DfsShard, shard_dfs
 from isthmus.actions.search_shard import ShardResult, query_shard
 from isthmus.actions.search_targets import (
     _index_int,
     _max_regex_length,
     _max_rescore_window,
 )
-from isthmus.actions.shard_wire import decode_shard_result, encode_shard_result
+from isthmus.actions.shard_wire import decode_shard_result
 from isthmus.errors import IllegalArgumentError, IsthmusError, SearchContextMissingError
-from isthmus.search import dsl, knn
+from isthmus.search import knn
 from isthmus.search.dfs import TermStats
-from isthmus.search.index_field import qualified_index
 from isthmus.search.point_in_time import LocalShardRef, shard_doc_value
 from isthmus.search.request import SearchRequest
 from isthmus.security.field_level import IndexRestriction
 from isthmus.security.ownership import Owner
-from isthmus.transport.actions import ActionRegistry
 from isthmus.wire import RemoteProtocolError
 from isthmus.wire.names import (
     NODE_FREE_CONTEXT_ACTION,
@@ -79,19 +72,6 @@ def owner_payload(owner: Owner | None) -> dict[str, Any] | None:
     if owner is None:
         return None
     return {"username": owner.username, "realm": owner.realm, "api_key_id": owner.api_key_id}
-
-
-def owner_from_payload(value: Any) -> Owner | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise RemoteProtocolError("[owner] is not a map")
-    user, realm, key = value.get("username"), value.get("realm"), value.get("api_key_id")
-    if not isinstance(user, str) or not isinstance(realm, str):
-        raise RemoteProtocolError("[owner] needs [username] and [realm]")
-    if key is not None and not isinstance(key, str):
-        raise RemoteProtocolError("[owner] [api_key_id] is not a string")
-    return Owner(user, realm, key)
 
 
 class PitNodes(PitParts):
@@ -336,188 +316,6 @@ class PitNodes(PitParts):
             freed += await self.free_elsewhere(elsewhere, Owner.of(subject))
         return freed
 
-    # --- what the other nodes ask here ----------------------------------------------------------
-
-    def register_nodes(self, registry: ActionRegistry[Any], cluster_name: str) -> None:
-        """Answer the PIT requests of the other nodes of ``cluster_name``."""
-
-        def own(payload: Any, action: str) -> dict[str, Any]:
-            if not isinstance(payload, dict) or payload.get("cluster_name") != cluster_name:
-                raise IllegalArgumentError(
-                    f"[{action}] is only answered to nodes of cluster [{cluster_name}]"
-                )
-            return payload
-
-        async def on_open(payload: Any, ctx: Any) -> Any:
-            request = own(payload, NODE_OPEN_READERS_ACTION)
-            return await self._open_here(request)
-
-        async def on_query(payload: Any, ctx: Any) -> Any:
-            request = own(payload, NODE_READER_QUERY_ACTION)
-            return await self._query_here(request)
-
-        async def on_free(payload: Any, ctx: Any) -> Any:
-            request = own(payload, NODE_FREE_CONTEXT_ACTION)
-            owner = owner_from_payload(request.get("owner"))
-            contexts = request.get("contexts")
-            if not isinstance(contexts, list):
-                raise RemoteProtocolError("free request has no [contexts] list")
-            freed = 0
-            for entry in contexts:
-                if not (isinstance(entry, list) and len(entry) == 2):
-                    raise RemoteProtocolError("free request context is malformed")
-                session, context_id = entry
-                if isinstance(session, str) and isinstance(context_id, int):
-                    freed += self.store.free_for(session, context_id, owner)
-            return {"freed": freed}
-
-        registry.register(NODE_OPEN_READERS_ACTION, on_open)
-        registry.register(NODE_READER_QUERY_ACTION, on_query)
-        registry.register(NODE_FREE_CONTEXT_ACTION, on_free)
-
-    async def _open_here(self, request: dict[str, Any]) -> dict[str, Any]:
-        from isthmus.actions.pit import _may_match  # the open's own index-filter rule
-
-        keep_ms, now_ms = request.get("keep_ms"), request.get("now_ms")
-        shards = request.get("shards")
-        if not isinstance(keep_ms, int) or not isinstance(now_ms, int):
-            raise RemoteProtocolError("open readers request needs [keep_ms] and [now_ms]")
-        if not isinstance(shards, list):
-            raise RemoteProtocolError("open readers request has no [shards] list")
-        owner = owner_from_payload(request.get("owner"))
-        raw_filter = request.get("index_filter")
-        index_filter = None if raw_filter is None else dsl.parse_query(raw_filter)
-        state = self.search.cluster.state
-        entries: list[Any] = []
-        readers: list[tuple[int, ReaderContext]] = []
-        expires = self.search.clock() + keep_ms / 1000
-        from isthmus.cluster.routing import ShardId
-        from isthmus.errors import IndexNotFoundError, ShardNotFoundError
-
-        for position, spec in enumerate(shards):
-            if not isinstance(spec, dict):
-                raise RemoteProtocolError("open readers shard is malformed")
-            index, number, filters = spec.get("index"), spec.get("shard"), spec.get("filters")
-            meta = state.indices.get(index) if isinstance(index, str) else None
-            if meta is None or not isinstance(number, int):
-                entries.append(IndexNotFoundError(str(index)))
-                continue
-            shard = self.search.indices.shard(ShardId(meta.uuid, number, meta.name))
-            if shard is None:
-                entries.append(ShardNotFoundError(meta.name, meta.uuid, number))
-                continue
-            schema, searcher = shard.engine.view()
-            if index_filter is not None and not _may_match(
-                index_filter, meta, schema, searcher, now_ms
-            ):
-                entries.append({"context_id": None})
-                continue
-            reader = ReaderContext(
-                meta,
-                number,
-                schema,
-                searcher,
-                tuple(filters) if isinstance(filters, list) else None,
-                keep_ms,
-                expires,
-            )
-            readers.append((position, reader))
-            entries.append(None)  # filled once every reader is kept
-        if readers:
-            check_keep_alive(keep_ms, self.search._max_keep_alive_ms())
-            ids = self.store.open([r for _, r in readers], self._max_open(), owner=owner)
-            for (position, _), context_id in zip(readers, ids, strict=True):
-                entries[position] = {"context_id": context_id}
-        return {
-            "session": self.store.session,
-            "results": [answer_entry(e, lambda v: v) for e in entries],
-        }
-
-    async def _query_here(self, request: dict[str, Any]) -> dict[str, Any]:
-        parsed = NodeShardsRequest.from_payload({**request, "shards": []})
-        contexts = request.get("contexts")
-        if not isinstance(contexts, list):
-            raise RemoteProtocolError("reader query has no [contexts] list")
-        keep_ms = request.get("keep_ms")
-        owner = owner_from_payload(request.get("owner"))
-        req = self.search.parse(None, parsed.body, parsed.params)
-        from dataclasses import replace
-
-        req = replace(
-            req,
-            from_=parsed.from_,
-            size=parsed.size,
-            search_after=None if parsed.search_after is None else tuple(parsed.search_after),
-        )
-        if parsed.knn is not None and knn.top_level_clauses(req.query):
-            req = replace(req, query=knn.with_chosen(req.query, parsed.knn))
-        dfs = request.get("phase") == "dfs"
-        jobs: list[Awaitable[Any]] = []
-        for spec in contexts:
-            jobs.append(self._one_context(spec, req, parsed, keep_ms, owner, dfs))
-        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
-        entries = []
-        for outcome in outcomes:
-            if isinstance(outcome, ValueError):
-                outcome = IllegalArgumentError(str(outcome))
-            elif isinstance(outcome, BaseException) and not isinstance(outcome, IsthmusError):
-                raise outcome
-            entries.append(answer_entry(outcome, _encode_dfs if dfs else encode_shard_result))
-        return {"results": entries}
-
-    async def _one_context(
-        self,
-        spec: Any,
-        req: SearchRequest,
-        parsed: NodeShardsRequest,
-        keep_ms: Any,
-        owner: Owner | None,
-        dfs: bool,
-    ) -> Any:
-        if not isinstance(spec, dict):
-            raise RemoteProtocolError("reader query context is malformed")
-        session, context_id = spec.get("session"), spec.get("context_id")
-        position, boost = spec.get("position"), spec.get("boost", 1.0)
-        if not (
-            isinstance(session, str) and isinstance(context_id, int) and isinstance(position, int)
-        ):
-            raise RemoteProtocolError("reader query context is malformed")
-        reader = self.found_reader(
-            session, context_id, keep_ms if isinstance(keep_ms, int) else None, owner
-        )
-        raw = spec.get("restriction")
-        restriction = None if raw is None else restriction_from_payload(raw)
-        if dfs:
-            view = DfsShard(
-                qualified_index(parsed.cluster_alias, reader.index.name),
-                reader.schema,
-                reader.searcher,
-                reader.index.mapping,
-                list(reader.filters) if reader.filters else None,
-                restriction,
-                parsed.now_ms,
-            )
-            return await self.search.indices.run_search(shard_dfs, view, req, parsed.gather_stats)
-        return await self.reader_query(
-            reader,
-            position,
-            req,
-            now_ms=parsed.now_ms,
-            collect_all=parsed.collect_all,
-            restriction=restriction,
-            boost=float(boost) if isinstance(boost, int | float) else 1.0,
-            cluster_alias=parsed.cluster_alias,
-            term_stats=parsed.term_stats,
-        )
-
-
-def _encode_dfs(value: Any) -> dict[str, Any]:
-    nearest, stats = value
-    return {
-        "nearest": nearest_to_payload(nearest),
-        "stats": None if stats is None else stats_to_payload(stats),
-    }
-
 
 def _wire_restriction(restriction: IndexRestriction | None) -> dict[str, Any] | None:
     return None if restriction is None else restriction_to_payload(restriction)
@@ -544,4 +342,4 @@ def _shard_doc(reader: ReaderContext, position: int, address: Any) -> int:
     return shard_doc_value(position, reader.doc_number(address))
 
 
-__all__ = ["OpenedElsewhere", "PitNodes", "owner_from_payload", "owner_payload"]
+__all__ = ["OpenedElsewhere", "PitNodes", "owner_payload"]
