@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isthmus.cluster.shard_copies import CopyTarget
+from isthmus.errors import IllegalArgumentError
 
 # The node ids a ``_only_nodes:`` spec names (node ids, names, attributes, as ES resolves it).
 NodeResolver = Callable[[str], set[str]]
@@ -114,6 +115,21 @@ def ordered_copies(
     return ranked[start:] + ranked[:start]
 
 
+def check_only_nodes(
+    preference: str | None, index: str, shard: int, ordered: list[CopyTarget]
+) -> None:
+    """ES refuses ``_only_nodes:<spec>`` when no copy of a shard is on the nodes it names."""
+    wanted = copy_preference(preference)
+    if ordered or wanted is None or not wanted.startswith("_only_nodes:"):
+        return
+    spec = [s for s in wanted[len("_only_nodes:") :].split(",") if s]
+    # ES's message says "criteria" for one and "criterion" for several (sic).
+    word = "criteria" if len(spec) == 1 else "criterion"
+    raise IllegalArgumentError(
+        f"no data nodes with {word} [{','.join(spec)}] found for shard: [{index}][{shard}]"
+    )
+
+
 def _local_first(copies: list[CopyTarget], local_node_id: str) -> list[CopyTarget]:
     here = [c for c in copies if c.node_id == local_node_id]
     return here + [c for c in copies if c.node_id != local_node_id]
@@ -144,4 +160,12 @@ def split(
     return plan
 
 
-__all__ = ["NodeResolver", "ShardPlan", "ShardTask", "copy_preference", "ordered_copies", "split"]
+__all__ = [
+    "NodeResolver",
+    "ShardPlan",
+    "ShardTask",
+    "check_only_nodes",
+    "copy_preference",
+    "ordered_copies",
+    "split",
+]

@@ -15,7 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from isthmus.actions.node_shards_plan import ShardPlan, ShardTask, ordered_copies, split
+from isthmus.actions.node_shards_plan import (
+    ShardPlan,
+    ShardTask,
+    check_only_nodes,
+    ordered_copies,
+    split,
+)
 from isthmus.actions.scrolls import ScrollStore
 from isthmus.actions.search_can_match import can_match
 from isthmus.actions.search_shard import ShardHit, ShardResult
@@ -156,6 +162,7 @@ class SearchTargets:
             for number in self.routed_numbers(meta, params):
                 readable = self.copies.readable(ShardId(meta.uuid, number, meta.name))
                 ordered = ordered_copies(preference, readable, local_id, number, self._nodes_named)
+                check_only_nodes(preference, meta.name, number, ordered)
                 tasks.append(
                     ShardTask(meta.name, meta.uuid, number, tuple(ordered), target.filters)
                 )

@@ -215,3 +215,17 @@ def test_no_copy_renders_as_es_does() -> None:
         "index": "i",
     }
     assert NoShardAvailableActionError("i", "u", 0).http_status == 503
+
+
+def test_only_nodes_naming_no_copy_is_refused_as_es_does() -> None:
+    from isthmus.actions.node_shards_plan import check_only_nodes
+    from isthmus.errors import IllegalArgumentError
+
+    check_only_nodes("_only_nodes:node-a", "i", 0, [A])  # a copy there: fine
+    check_only_nodes("_local", "i", 0, [])  # other preferences: the shard fails instead
+    with pytest.raises(IllegalArgumentError) as one:
+        check_only_nodes("_only_nodes:node-x", "i", 2, [])
+    assert one.value.reason == "no data nodes with criteria [node-x] found for shard: [i][2]"
+    with pytest.raises(IllegalArgumentError) as two:
+        check_only_nodes("_shards:2|_only_nodes:x,y", "i", 2, [])
+    assert two.value.reason == "no data nodes with criterion [x,y] found for shard: [i][2]"
