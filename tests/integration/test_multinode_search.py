@@ -58,7 +58,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
                 }
             },
         )
-        health = es.cluster.health(index="books", wait_for_status="green", timeout="20s")
+        health = es.cluster.health(index="books", wait_for_status="green", timeout="40s")
         assert health["status"] == "green", health
         ops: list[dict[str, Any]] = []
         for n, doc in enumerate(DOCS):
@@ -315,7 +315,7 @@ def test_a_killed_nodes_copies_fail_over(cluster: NodeCluster) -> None:
         assert _summary(body) == expected, name
         assert body["_shards"]["failed"] == 0, body["_shards"]
     es = _es(cluster, survivors[0])
-    health = es.cluster.health(index="books", wait_for_status="yellow", timeout="20s")
+    health = es.cluster.health(index="books", wait_for_status="yellow", timeout="40s")
     assert health["status"] in ("yellow", "green"), health
     for name in survivors:
         body = _es(cluster, name).search(index="books", body=SEARCH)
