@@ -84,6 +84,10 @@ NO_REBALANCE = Decision(
     "NO",
     "this cluster never rebalances shards: only unassigned copies are allocated",
 )
+MOVE_NO = (
+    "This shard may not remain on its current node, but this cluster never relocates shards: "
+    "it stays on this node until the copy fails."
+)
 REBALANCE_NO = (
     "Elasticsearch is not allowed to allocate or rebalance this shard to another node. If you "
     "expect this shard to be rebalanced to another node, find this node in the node-by-node "
@@ -328,9 +332,12 @@ def _assigned(
     c = candidate(meta, table, copy, node, by_id, counts, per_index)
     remain = [filter_(state, c), awareness(state, c)]
     out["can_remain_on_current_node"] = "yes" if allowed(remain) else "no"
-    shown = [d.to_json() for d in remain if include_yes or not d.allowed]
-    if shown and not allowed(remain):
-        out["can_remain_decisions"] = shown
+    if not allowed(remain):
+        # ES would move it away; this cluster never relocates a started copy.
+        out["can_remain_decisions"] = [d.to_json() for d in remain if include_yes or not d.allowed]
+        out["can_move_to_other_node"] = "no"
+        out["move_explanation"] = MOVE_NO
+        return out
     out["can_rebalance_cluster"] = "no"
     out["can_rebalance_cluster_decisions"] = [NO_REBALANCE.to_json()]
     out["rebalance_explanation"] = REBALANCE_NO

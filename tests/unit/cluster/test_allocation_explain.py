@@ -156,3 +156,26 @@ def test_copies_on_a_node_gone_from_the_view_are_not_active() -> None:
     seen = IndexHealth.routed(s.indices["i"], s.routing["i-uuid"], 0, live)
     assert seen.status == "yellow"
     assert seen.totals()["active_shards"] == 1 and seen.totals()["unassigned_shards"] == 1
+
+
+def test_started_copy_on_an_excluded_node_cannot_remain_and_is_not_moved() -> None:
+    from dataclasses import replace
+
+    s = settle(state(index("i")), THREE)
+    p = table(s).primary()
+    assert p is not None
+    meta = s.indices["i"]
+    excluded = replace(
+        s,
+        indices={
+            "i": replace(
+                meta,
+                settings={**meta.settings, "index.routing.allocation.exclude._id": str(p.node_id)},
+            )
+        },
+    )
+    out = explain(excluded, THREE, {"index": "i", "shard": 0, "primary": True}, 0)
+    assert out["can_remain_on_current_node"] == "no"
+    assert [d["decider"] for d in out["can_remain_decisions"]] == ["filter"]
+    assert out["can_move_to_other_node"] == "no"
+    assert "never relocates" in out["move_explanation"]
