@@ -176,9 +176,13 @@ def _matches(node: DiscoveryNode, attr: str, values: Sequence[str]) -> bool | No
 
 
 def _split(raw: Any) -> tuple[str, ...]:
+    """Filter values: a list, or a comma-separated string (an index keeps a list as ``[a, b]``)."""
     if isinstance(raw, list | tuple):
         return tuple(str(x).strip() for x in raw if str(x).strip())
-    return tuple(p.strip() for p in str(raw).split(",") if p.strip())
+    text = str(raw).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return tuple(p.strip().strip("'\"") for p in text.split(",") if p.strip().strip("'\""))
 
 
 def node_filters(settings: Mapping[str, Any], prefix: str, kind: str) -> NodeFilters | None:

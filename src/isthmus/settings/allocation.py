@@ -20,6 +20,7 @@ long a replica whose node left waits for it before it is allocated elsewhere).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from isthmus.settings import values as v
@@ -58,11 +59,48 @@ def _at_least(lo: int, key: str) -> Callable[[int], None]:
     return check
 
 
+IP_ATTRIBUTES = ("_ip", "_host_ip", "_publish_ip")
+
+
+def parse_filter(raw: object) -> str:
+    """A node filter's values: a comma-separated string or a list (ES's string list setting)."""
+    values = v.parse_str_list(raw)
+    return ",".join(values)
+
+
+def _ip_check(key: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        # ES's DiscoveryNodeFilters.validateIpValue: an address, or a pattern with wildcards.
+        for item in (x.strip() for x in value.split(",") if x.strip()):
+            if "*" in item:
+                continue
+            try:
+                ipaddress.ip_address(item.strip("[]"))
+            except ValueError:
+                raise ValueError(f"invalid IP address [{item}] for [{key}]") from None
+
+    return check
+
+
 def _filters(prefix: str, scope: Scope) -> tuple[Setting, ...]:
-    return tuple(
-        Setting(f"{prefix}{kind}.*", v.parse_str, None, scope, dynamic=True)
+    # The IP attributes first: the registry answers with the first declaration that matches.
+    ips = tuple(
+        Setting(
+            f"{prefix}{kind}.{attr}",
+            parse_filter,
+            None,
+            scope,
+            dynamic=True,
+            validator=_ip_check(attr),
+        )
+        for kind in FILTER_KINDS
+        for attr in IP_ATTRIBUTES
+    )
+    rest = tuple(
+        Setting(f"{prefix}{kind}.*", parse_filter, None, scope, dynamic=True)
         for kind in FILTER_KINDS
     )
+    return (*ips, *rest)
 
 
 ALLOCATION_SETTINGS: tuple[Setting, ...] = (

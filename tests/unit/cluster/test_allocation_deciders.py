@@ -189,3 +189,18 @@ def test_allocation_settings_are_registered() -> None:
         SettingsError, match=re.escape("Illegal allocation.enable value [SOMETIMES]")
     ):
         enable.coerce("index.routing.allocation.enable", "sometimes")
+
+
+def test_filter_settings_take_lists_and_check_ip_values() -> None:
+    exclude_ip = find("cluster.routing.allocation.exclude._ip", (Scope.CLUSTER,))
+    assert exclude_ip is not None
+    assert exclude_ip.coerce("cluster.routing.allocation.exclude._ip", ["10.0.0.1", "10.0.*"]) == (
+        "10.0.0.1,10.0.*"
+    )
+    with pytest.raises(SettingsError, match=re.escape("invalid IP address [nope] for [_ip]")):
+        exclude_ip.coerce("cluster.routing.allocation.exclude._ip", "nope")
+    by_name = find("index.routing.allocation.include._name", (Scope.INDEX,))
+    assert by_name is not None
+    assert by_name.coerce("index.routing.allocation.include._name", ["a", "b"]) == "a,b"
+    f = node_filters({"x.exclude._name": "['node-1', 'node-2']"}, "x.", "exclude")
+    assert f is not None and str(f) == '_name:"node-1 OR node-2"'
