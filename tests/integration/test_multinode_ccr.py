@@ -389,11 +389,36 @@ def secured(
     tls = tls_settings(base / "certs")
     record_secret(PASSWORD)
     auth = ("elastic", PASSWORD)
+    # Every leader node also runs a remote cluster server (the API-key model's port).
+    server = {
+        "remote_cluster_server.enabled": True,
+        "remote_cluster.host": "127.0.0.1",
+        "remote_cluster.port": 0,
+        "xpack.security.remote_cluster_server.ssl.key": tls["xpack.security.transport.ssl.key"],
+        "xpack.security.remote_cluster_server.ssl.certificate": tls[
+            "xpack.security.transport.ssl.certificate"
+        ],
+    }
+    client_trust = {
+        "xpack.security.remote_cluster_client.ssl.certificate_authorities": tls[
+            "xpack.security.transport.ssl.certificate_authorities"
+        ]
+    }
     leader = NodeCluster(
-        base / "leader", 3, cluster_name="tleader", prefix="tl", settings=tls, auth=auth
+        base / "leader",
+        3,
+        cluster_name="tleader",
+        prefix="tl",
+        settings={**tls, **server},
+        auth=auth,
     )
     follower = NodeCluster(
-        base / "follower", 3, cluster_name="tfollower", prefix="tf", settings=tls, auth=auth
+        base / "follower",
+        3,
+        cluster_name="tfollower",
+        prefix="tf",
+        settings={**tls, **client_trust},
+        auth=auth,
     )
     for node in [*leader.nodes.values(), *follower.nodes.values()]:
         _keystore(node.config_dir, {"bootstrap.password": PASSWORD})
@@ -455,3 +480,58 @@ def test_follow_between_two_secured_three_node_clusters(
         (entry,) = secure_client(follower, name).ccr.follow_stats(index="sec-copy")["indices"]
         assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
         assert not any(s["read_exceptions"] or "fatal_exception" in s for s in entry["shards"])
+
+
+def test_follow_in_the_api_key_model_between_three_node_clusters(
+    secured: tuple[NodeCluster, NodeCluster], record_secret: Callable[[str], None]
+) -> None:
+    """The API-key model: the follower's requests reach a leader node's remote cluster server
+    with a cross-cluster key (replication access), are authorized there, and are handed to
+    the primaries' nodes over the transport. The credential is in every follower node's
+    keystore, reloaded through one node."""
+    leader, follower = secured
+    lead = secure_client(leader, "tl-1")
+    lead.indices.create(index="keyed", settings={"number_of_shards": 2, "number_of_replicas": 1})
+    wait_for(lambda: green(lead, "keyed"), what="leader green")
+    key = lead.perform_request(
+        "POST",
+        "/_security/cross_cluster/api_key",
+        headers={"content-type": "application/json", "accept": "application/json"},
+        body={"name": "ccr-key", "access": {"replication": [{"names": ["keyed*"]}]}},
+    ).body
+    record_secret(str(key["encoded"]))
+    record_secret(str(key["api_key"]))
+    for node in follower.nodes.values():
+        _keystore(node.config_dir, {"cluster.remote.keyed.credentials": str(key["encoded"])})
+    local = secure_client(follower, "tf-2")
+    reloaded = local.nodes.reload_secure_settings()
+    assert all("reload_exception" not in n for n in reloaded["nodes"].values())
+    servers = [
+        str(n["remote_cluster_server"]["publish_address"])
+        for n in lead.nodes.info()["nodes"].values()
+    ]
+    local.cluster.put_settings(persistent={"cluster.remote.keyed.seeds": servers})
+    wait_for(lambda: local.cluster.remote_info()["keyed"]["connected"], what="the keyed remote")
+    assert local.cluster.remote_info()["keyed"]["cluster_credentials"] == "::es_redacted::"
+    local.ccr.follow(
+        index="keyed-copy", remote_cluster="keyed", leader_index="keyed", wait_for_active_shards="1"
+    )
+    nodes = [secure_client(leader, n) for n in leader.names]
+    expected = set()
+    for n in range(30):
+        nodes[n % 3].index(index="keyed", id=f"k{n}", document={"n": n})
+        expected.add(f"k{n}")
+
+    def everywhere() -> bool:
+        for name in follower.names:
+            es = secure_client(follower, name)
+            es.indices.refresh(index="keyed-copy")
+            hits = es.search(index="keyed-copy", size=100, source=False)["hits"]["hits"]
+            if {h["_id"] for h in hits} != expected:
+                return False
+        return True
+
+    wait_for(everywhere, what="30 docs on every follower node (API-key model)")
+    (entry,) = local.ccr.follow_stats(index="keyed-copy")["indices"]
+    assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
+    assert not any("fatal_exception" in s for s in entry["shards"])
