@@ -157,7 +157,7 @@ class FollowerTasks:
                 continue
             if reopening:
                 continue  # its tasks run on through the close
-            for n in list(run.tasks):
+            for n in list(run.runs):  # following or still copying the leader
                 if not self._runs_here(ShardId(meta.uuid, n, meta.name)):
                     # The primary moved away (promoted elsewhere, relocated): its new node
                     # starts the task from its own copy's checkpoint.
