@@ -1,6 +1,7 @@
 """Shard allocation on three real nodes (issue 20): the elected master spreads a new index's
-copies (never two copies of a shard on one node), filters steer new allocations, a lost node's
-copies are replaced, and ``_cluster/allocation/explain`` says why a copy has nowhere to go.
+copies (never two copies of a shard on one node), an exclude filter moves started copies away
+and steers new ones, a lost node's copies are replaced, and ``_cluster/allocation/explain`` says
+why a copy has nowhere to go.
 
 One cluster serves the module; the tests run in order and the last one kills a node.
 """
@@ -74,17 +75,30 @@ def test_new_index_spreads_started_copies_over_the_nodes(cluster: NodeCluster) -
     ]
 
 
-def test_exclude_filter_steers_new_allocations_only(cluster: NodeCluster) -> None:
+def test_exclude_filter_moves_copies_away_and_steers_new_ones(cluster: NodeCluster) -> None:
     es = _es(cluster, "node-1")
-    before = _shards(es, "spread")
-    # Isthmus never relocates: excluding a node moves nothing already started (ES would).
     es.indices.put_settings(
         index="spread", settings={"index.routing.allocation.exclude._name": "node-3"}
     )
+    # ES's relocation: each copy on node-3 gets a target elsewhere, then leaves; no copy is lost.
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = _shards(es, "spread")
+        seen |= {r["state"] for r in rows}
+        if {r["node"] for r in rows} == {"node-1", "node-2"} and len(rows) == 6:
+            break
+        assert es.cluster.health(index="spread")["status"] == "green"  # never a copy short
+        time.sleep(0.05)
+    assert len(rows) == 6 and {r["state"] for r in rows} == {"STARTED"}, rows
+    assert {r["node"] for r in rows} == {"node-1", "node-2"}, rows
+    health = es.cluster.health(index="spread", wait_for_no_relocating_shards=True, timeout="5s")
+    assert (health["status"], health["relocating_shards"]) == ("green", 0), health
+    # Lifting the filter moves nothing back (no balancing of shard counts).
     es.indices.put_settings(
         index="spread", settings={"index.routing.allocation.exclude._name": None}
     )
-    assert _shards(es, "spread") == before
+    assert {r["node"] for r in _shards(es, "spread")} == {"node-1", "node-2"}
     es.indices.create(
         index="filtered",
         settings={
@@ -126,8 +140,8 @@ def test_lost_node_replicas_reallocated_green_again(cluster: NodeCluster) -> Non
     es.indices.put_settings(
         index="spread,filtered", settings={"index.unassigned.node_left.delayed_timeout": "0"}
     )
-    lost = {(r["shard"], r["prirep"]) for r in _shards(es, "spread") if r["node"] == "node-2"}
-    assert len(lost) == 2
+    lost = [r for r in _shards(es, "spread") if r["node"] == "node-2"]
+    assert len(lost) == 3  # node-2 and node-1 hold "spread" since node-3 was excluded
     cluster["node-2"].kill()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

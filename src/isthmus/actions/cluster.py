@@ -138,14 +138,14 @@ _STATUS_RANK = {"green": 0, "yellow": 1, "red": 2}
 def shards_condition(params: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
     """Health's ``wait_for_active_shards`` (a number, or ``all`` copies) and
     ``wait_for_no_initializing_shards`` / ``wait_for_no_relocating_shards`` as a test of a
-    health body (nothing relocates here: the latter always holds)."""
+    health body."""
     from isthmus.cluster.allocation_service import parse_active_shards
 
     raw = params.get("wait_for_active_shards")
     count = 0 if raw is None else parse_active_shards(raw)
     try:
         no_initializing = parse_flag(params.get("wait_for_no_initializing_shards"), False)
-        parse_flag(params.get("wait_for_no_relocating_shards"), False)
+        no_relocating = parse_flag(params.get("wait_for_no_relocating_shards"), False)
     except ValueError as exc:
         raise IllegalArgumentError(str(exc)) from None
 
@@ -155,6 +155,8 @@ def shards_condition(params: Mapping[str, str]) -> Callable[[Mapping[str, Any]],
         if count == "all" and active < total:
             return False
         if isinstance(count, int) and active < count:
+            return False
+        if no_relocating and body["relocating_shards"]:
             return False
         return not (no_initializing and body["initializing_shards"])
 
@@ -428,6 +430,7 @@ class ClusterActions:
             for key in (
                 "active_primary_shards",
                 "active_shards",
+                "relocating_shards",
                 "initializing_shards",
                 "unassigned_shards",
                 "unassigned_primary_shards",
@@ -445,7 +448,7 @@ class ClusterActions:
             "number_of_data_nodes": len(self.node.view.nodes.data_nodes()),
             "active_primary_shards": totals["active_primary_shards"],
             "active_shards": active,
-            "relocating_shards": 0,
+            "relocating_shards": totals["relocating_shards"],
             "initializing_shards": totals["initializing_shards"],
             "unassigned_shards": totals["unassigned_shards"],
             "unassigned_primary_shards": totals["unassigned_primary_shards"],

@@ -32,8 +32,9 @@ Rules (ES's):
   ``index.unassigned.node_left.delayed_timeout`` for the node (and goes back to it when it
   returns). Every new allocation is ``INITIALIZING`` with a fresh allocation id; a node reports
   :func:`shard_started` when it is ready.
-- No rebalancing and no relocation: a started copy stays where it is until it fails, even if a
-  filter excludes its node now (ES would move it away).
+- A started copy whose node a filter now excludes is moved (:mod:`isthmus.cluster.allocation_moves`:
+  a relocation target recovers before the source leaves). There is no balancing of shard
+  counts: a node that joins receives new copies only.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from isthmus.cluster.allocation_deciders import Candidate, allowed, decide
+from isthmus.cluster.allocation_moves import before_failing, complete, plan_moves
 from isthmus.cluster.shard_routing import (
     INITIALIZING,
     STARTED,
@@ -122,6 +124,9 @@ def fail_copy(
     copy = table.by_allocation(allocation_id)
     if copy is None or not copy.assigned:
         return table
+    table, handled = before_failing(table, copy)
+    if handled:
+        return table
     if not copy.primary:
         gone = _unassign(copy, reason, now_ms, details, failed=failed)
         kept = tuple(gone if c is copy else c for c in table.copies)
@@ -147,6 +152,8 @@ def fail_copy(
             copies.append(replace(old, primary=heir is None))
         elif heir is not None and c is heir:
             copies.append(replace(c, primary=True))
+        elif c.relocating_from is not None:
+            continue  # a relocation target recovering from the failed primary: dropped
         elif not c.primary and c.state == INITIALIZING:
             # It was recovering from the failed primary.
             copies.append(_unassign(c, "PRIMARY_FAILED", now_ms, details, failed=False))
@@ -175,6 +182,8 @@ def shard_started(
     copy = table.by_allocation(allocation_id) if table is not None else None
     if table is None or copy is None or copy.state != INITIALIZING:
         return state
+    if copy.relocating_from is not None:  # a relocation target replaces its source
+        return _with_table(state, index_uuid, complete(table, copy))
     started = replace(copy, state=STARTED, unassigned=None)
     copies = tuple(started if c is copy else c for c in table.copies)
     if copy.primary:
@@ -239,6 +248,7 @@ def reroute(
         live = frozenset(n.id for n in members if n.can_contain_data)
         routing = {k: _departures(r, live, now_ms) for k, r in routing.items()}
     routing = _allocate(state, routing, members, now_ms, new_id)
+    routing = plan_moves(state, routing, members, new_id)
     if routing == state.routing:
         return state
     # An index whose routing did not change keeps its object: publication sends only the
@@ -254,7 +264,7 @@ def _follow_replicas(meta: IndexMetadata, current: IndexRouting, now_ms: int) ->
     wanted = meta.number_of_replicas
     tables = []
     for table in current.shards:
-        replicas = table.replicas()
+        replicas = [c for c in table.replicas() if c.relocating_from is None]
         if len(replicas) < wanted:
             extra = tuple(
                 unassigned(table.shard, False, "REPLICA_ADDED", now_ms)
@@ -264,6 +274,8 @@ def _follow_replicas(meta: IndexMetadata, current: IndexRouting, now_ms: int) ->
         elif len(replicas) > wanted:
             rank = {UNASSIGNED: 0, INITIALIZING: 1, STARTED: 2}
             drop = sorted(replicas, key=lambda c: rank[c.state])[: len(replicas) - wanted]
+            # A dropped copy's relocation target goes with it.
+            drop += [t for c in drop if c.allocation_id and (t := table.target_of(c.allocation_id))]
             dropped = {id(c) for c in drop}
             ids = {c.allocation_id for c in drop if c.allocation_id}
             table = replace(

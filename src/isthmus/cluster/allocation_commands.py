@@ -9,7 +9,8 @@ AllocationCommands:
 - ``allocate_empty_primary`` starts a primary with no data at all (``accept_data_loss: true``
   unless the shard is new). Its copy carries ES's ``FORCED_EMPTY_PRIMARY`` reason, which tells
   the node to start from an empty store;
-- ``move`` and ``cancel`` are refused: Isthmus does not relocate shards.
+- ``move`` and ``cancel`` are refused: copies move only off nodes a filter excludes
+  (:mod:`isthmus.cluster.allocation_moves`).
 
 ``retry_failed`` resets the failed attempts of unassigned copies so ``max_retry`` lets them be
 allocated again. A command that cannot run raises ES's ``[<command>] <reason>`` (400), or, with
@@ -167,7 +168,8 @@ def _run(
 ) -> ClusterMetadata:
     if command.name in ("move", "cancel"):
         raise Rejected(
-            "shards are never relocated or cancelled here: this cluster does not rebalance"
+            "shards are never relocated or cancelled by hand here: copies move only off nodes "
+            "an allocation filter excludes"
         )
     node = nodes.get(command.node) or nodes.by_name(command.node)
     if node is None:

@@ -10,7 +10,8 @@ before a replica), and a cluster without one answers ES's 400. The answer runs e
   whose in-sync copies are all on nodes that are gone, ``allocation_delayed`` for a replica
   waiting for its node) with ES's explanation texts and ``node_allocation_decisions``;
 - an assigned copy: ``current_node``, ``can_remain_on_current_node`` (the filter and awareness
-  deciders) and, as Isthmus never rebalances, ``can_rebalance_cluster: no``.
+  deciders), ``can_move_to_other_node`` when it may not remain (it is then moved) and
+  otherwise, as Isthmus never balances shard counts, ``can_rebalance_cluster: no``.
 
 ``include_yes_decisions`` lists the deciders that said YES too (only the NO ones otherwise).
 """
@@ -82,11 +83,16 @@ DELAYED = (
 NO_REBALANCE = Decision(
     "cluster_rebalance",
     "NO",
-    "this cluster never rebalances shards: only unassigned copies are allocated",
+    "this cluster never rebalances shards: copies move only off nodes they may not stay on",
+)
+MOVE_YES = (
+    "This shard may not remain on its current node. Elasticsearch will move it to another node."
 )
 MOVE_NO = (
-    "This shard may not remain on its current node, but this cluster never relocates shards: "
-    "it stays on this node until the copy fails."
+    "This shard may not remain on its current node, but Elasticsearch isn't allowed to move it "
+    "to another node. Choose a node to which you expect this shard to be allocated, find this "
+    "node in the node-by-node explanation, and address the reasons which prevent Elasticsearch "
+    "from allocating this shard there."
 )
 REBALANCE_NO = (
     "Elasticsearch is not allowed to allocate or rebalance this shard to another node. If you "
@@ -333,10 +339,17 @@ def _assigned(
     remain = [filter_(state, c), awareness(state, c)]
     out["can_remain_on_current_node"] = "yes" if allowed(remain) else "no"
     if not allowed(remain):
-        # ES would move it away; this cluster never relocates a started copy.
+        # It moves when some node may take a new copy of the shard (its target may exist).
         out["can_remain_decisions"] = [d.to_json() for d in remain if include_yes or not d.allowed]
-        out["can_move_to_other_node"] = "no"
-        out["move_explanation"] = MOVE_NO
+        moving = copy.allocation_id is not None and table.target_of(copy.allocation_id) is not None
+        probe = ShardRouting(table.shard, False)
+        can_move = moving or any(
+            allowed(decide(state, candidate(meta, table, probe, n, by_id, counts, per_index)))
+            for n in by_id.values()
+            if n.can_contain_data and n.id != node.id
+        )
+        out["can_move_to_other_node"] = "yes" if can_move else "no"
+        out["move_explanation"] = MOVE_YES if can_move else MOVE_NO
         return out
     out["can_rebalance_cluster"] = "no"
     out["can_rebalance_cluster_decisions"] = [NO_REBALANCE.to_json()]

@@ -4,7 +4,8 @@
 the node is the elected master (ES's AllocationService, run by the master's cluster service):
 
 - when the nodes change (one joined, left or lost its data role) or an applied cluster state has
-  something to allocate (an unassigned copy, an index without routing), it submits a
+  something to allocate (an unassigned copy, an index without routing) or to move (a started
+  copy a filter now excludes from its node), it submits a
   ``reroute`` change with ``handle_departures`` (copies on nodes that left fail, lost primaries
   are replaced by in-sync replicas). Appliers and view listeners only wake the service's loop:
   a submission from inside an applier would wait for itself. Bursts are coalesced: one reroute
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from isthmus.cluster.allocation import has_unassigned, needs_routing, next_delay_expiry, reroute
+from isthmus.cluster.allocation_moves import needs_moves
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.nodes import DiscoveryNodes, NodesView
 from isthmus.cluster.service import ClusterService
@@ -81,7 +83,13 @@ class AllocationService:
             self._wake.set()
 
     def wants_reroute(self, state: ClusterMetadata) -> bool:
-        return needs_routing(state) or has_unassigned(state) or departed(state, self._view.nodes)
+        nodes = self._view.nodes
+        return (
+            needs_routing(state)
+            or has_unassigned(state)
+            or departed(state, nodes)
+            or needs_moves(state, nodes)
+        )
 
     async def run(self) -> None:
         """The master's reroute loop (runs on every node; acts only on the master)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.nodes import DiscoveryNodes
-from isthmus.cluster.shard_routing import INITIALIZING, ShardRouting
+from isthmus.cluster.shard_routing import INITIALIZING, ShardRouting, ShardTable
 from isthmus.settings.values import human_time
 
 # (docs, store bytes) of this node's copy of a shard, or None when it holds none.
@@ -50,17 +50,25 @@ def shard_rows(
             continue
         for table in routing.shards:
             for copy in sorted(table.copies, key=lambda c: not c.primary):
+                if copy.relocating_from is not None:
+                    continue  # shown on its source's row, as ES does
                 node = nodes.get(copy.node_id) if copy.node_id else None
                 stats = local_stats(meta, table.shard) if copy.node_id == local else None
+                target = table.target_of(copy.allocation_id) if copy.allocation_id else None
+                shown = node.name if node else None
+                if target is not None and node is not None:
+                    to = nodes.get(target.node_id or "")
+                    if to is not None:
+                        shown = f"{node.name} -> {to.host_address} {to.id} {to.name}"
                 row: dict[str, Any] = {
                     "index": meta.name,
                     "shard": table.shard,
                     "prirep": "p" if copy.primary else "r",
-                    "state": copy.state,
+                    "state": "RELOCATING" if target is not None else copy.state,
                     "docs": stats[0] if stats else None,
                     "store_bytes": stats[1] if stats else None,
                     "ip": node.host_address if node else None,
-                    "node": node.name if node else None,
+                    "node": shown,
                     "id": copy.node_id,
                 }
                 info = copy.unassigned
@@ -100,13 +108,18 @@ def allocation_rows(state: ClusterMetadata, nodes: DiscoveryNodes) -> list[dict[
     return rows
 
 
-def _copy_json(index: str, copy: ShardRouting, delayed: bool) -> dict[str, Any]:
-    """One copy as ES's ShardRouting.toXContent writes it."""
+def _copy_json(table: ShardTable, index: str, copy: ShardRouting, delayed: bool) -> dict[str, Any]:
+    """One copy as ES's ShardRouting.toXContent writes it (a relocation's source is RELOCATING
+    towards its target's node; the target names its source's node)."""
+    target = table.target_of(copy.allocation_id) if copy.allocation_id else None
+    source = table.by_allocation(copy.relocating_from) if copy.relocating_from else None
     out: dict[str, Any] = {
-        "state": copy.state,
+        "state": "RELOCATING" if target is not None else copy.state,
         "primary": copy.primary,
         "node": copy.node_id,
-        "relocating_node": None,
+        "relocating_node": target.node_id
+        if target is not None
+        else (source.node_id if source is not None else None),
         "shard": copy.shard,
         "index": index,
     }
@@ -146,8 +159,15 @@ def state_sections(state: ClusterMetadata, now_ms: int) -> dict[str, Any]:
             continue
         shards: dict[str, Any] = {}
         for table in routing.shards:
-            copies = [_copy_json(meta.name, c, is_delayed(meta, c, now_ms)) for c in table.copies]
-            shards[str(table.shard)] = copies
+            copies = [
+                _copy_json(table, meta.name, c, is_delayed(meta, c, now_ms)) for c in table.copies
+            ]
+            # routing_table lists a relocation's source only; routing_nodes both, by node.
+            shards[str(table.shard)] = [
+                body
+                for copy, body in zip(table.copies, copies, strict=True)
+                if copy.relocating_from is None
+            ]
             for copy, body in zip(table.copies, copies, strict=True):
                 if copy.node_id is None:
                     unassigned.append(body)

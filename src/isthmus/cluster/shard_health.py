@@ -55,6 +55,7 @@ class ShardHealth:
     delayed: int = 0
     # A new shard's initializing primary: yellow, not red.
     new_primary_initializing: bool = False
+    relocating: int = 0  # started copies moving to another node (their targets not counted)
 
     @property
     def active(self) -> int:
@@ -96,12 +97,17 @@ class ShardHealth:
 
         primary = table.primary()
         primary_active = primary is not None and state(primary) == STARTED
-        replicas = table.replicas()
+        # A relocation target is not a copy of its own: its source counts as relocating.
+        copies = [c for c in table.copies if c.relocating_from is None]
+        replicas = [c for c in copies if not c.primary]
         return cls(
             table.shard,
             primary_active,
             sum(1 for c in replicas if state(c) == UNASSIGNED),
-            initializing=sum(1 for c in table.copies if state(c) == INITIALIZING),
+            initializing=sum(1 for c in copies if state(c) == INITIALIZING),
+            relocating=sum(
+                1 for c in table.copies if c.relocating_from is not None and not gone(c)
+            ),
             active_replicas=sum(1 for c in replicas if state(c) == STARTED),
             unassigned_primary=primary is None or state(primary) == UNASSIGNED,
             delayed=sum(1 for c in replicas if is_delayed(meta, c, now_ms)),
@@ -115,7 +121,7 @@ class ShardHealth:
             "status": self.status,
             "primary_active": self.primary_active,
             "active_shards": self.active,
-            "relocating_shards": 0,
+            "relocating_shards": self.relocating,
             "initializing_shards": self.initializing,
             "unassigned_shards": self.unassigned,
             "unassigned_primary_shards": 1 if self.primary_unassigned else 0,
@@ -158,7 +164,7 @@ class IndexHealth:
         return {
             "active_primary_shards": sum(1 for s in self.shards if s.primary_active),
             "active_shards": sum(s.active for s in self.shards),
-            "relocating_shards": 0,
+            "relocating_shards": sum(s.relocating for s in self.shards),
             "initializing_shards": sum(s.initializing for s in self.shards),
             "unassigned_shards": sum(s.unassigned for s in self.shards),
             "unassigned_primary_shards": sum(1 for s in self.shards if s.primary_unassigned),

@@ -70,6 +70,10 @@ class ShardRouting:
     node_id: str | None = None
     allocation_id: str | None = None
     unassigned: UnassignedInfo | None = None
+    # A relocation target: the allocation id of the started copy it replaces once it is started
+    # (ES's relocating shard pair). Recovers like any replica; not counted as one of the
+    # shard's ``number_of_replicas`` copies.
+    relocating_from: str | None = None
 
     @property
     def assigned(self) -> bool:
@@ -87,6 +91,8 @@ class ShardRouting:
             out["allocation_id"] = self.allocation_id
         if self.unassigned is not None:
             out["unassigned_info"] = self.unassigned.to_json()
+        if self.relocating_from is not None:
+            out["relocating_from"] = self.relocating_from
         return out
 
     @classmethod
@@ -99,6 +105,7 @@ class ShardRouting:
             node_id=body.get("node"),
             allocation_id=body.get("allocation_id"),
             unassigned=UnassignedInfo.from_json(info) if info else None,
+            relocating_from=body.get("relocating_from"),
         )
 
 
@@ -120,6 +127,10 @@ class ShardTable:
 
     def replicas(self) -> list[ShardRouting]:
         return [c for c in self.copies if not c.primary]
+
+    def target_of(self, allocation_id: str) -> ShardRouting | None:
+        """The relocation target replacing the copy ``allocation_id`` (None: not relocating)."""
+        return next((c for c in self.copies if c.relocating_from == allocation_id), None)
 
     def on_node(self, node_id: str) -> ShardRouting | None:
         return next((c for c in self.copies if c.node_id == node_id), None)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from isthmus.cluster.allocation import reroute
+from isthmus.cluster.allocation import reroute, shard_started
 from isthmus.cluster.allocation_deciders import Candidate, decide, node_filters
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.shard_routing import INITIALIZING, UNASSIGNED
@@ -32,12 +32,13 @@ def _by_name(s: ClusterMetadata, node_n: int, primary: bool = True) -> dict[str,
     }
 
 
-def test_index_exclude_filter_affects_new_allocations_only() -> None:
+def test_index_exclude_filter_moves_started_copies_away() -> None:
     s = settle(state(index("i", shards=1, replicas=1)), THREE)
     held = {c.node_id or "" for c in table(s).copies}
     (free,) = {"id1", "id2", "id3"} - held
-    # Excluding a node that holds a copy moves nothing (no relocation).
+    # Excluding a node that holds a copy moves it: a relocation target on the free node first.
     victim = sorted(held)[0]
+    source = next(c for c in table(s).copies if c.node_id == victim)
     meta = s.indices["i"]
     excluded = replace(
         s,
@@ -47,7 +48,21 @@ def test_index_exclude_filter_affects_new_allocations_only() -> None:
             )
         },
     )
-    assert reroute(excluded, THREE, 0, handle_departures=True) is excluded
+    moving = reroute(excluded, THREE, 0, handle_departures=True)
+    target = next(c for c in table(moving).copies if c.relocating_from is not None)
+    assert (target.node_id, target.state, target.relocating_from) == (
+        free,
+        "INITIALIZING",
+        source.allocation_id,
+    )
+    assert reroute(moving, THREE, 0, handle_departures=True) is moving  # one move at a time
+    assert target.allocation_id is not None
+    done = table(shard_started(moving, "i-uuid", 0, target.allocation_id))
+    assert victim not in {c.node_id for c in done.copies} and len(done.copies) == 2
+    assert all(c.state == "STARTED" and c.relocating_from is None for c in done.copies)
+    assert source.allocation_id not in done.in_sync and target.allocation_id in done.in_sync
+    if source.primary:  # the primary moved: a new term, the target is the primary now
+        assert done.primary_term == 2 and done.primary().allocation_id == target.allocation_id  # type: ignore[union-attr]
     # A new allocation avoids it: with the free node excluded too, a failed copy has nowhere to go.
     both = replace(
         excluded,

@@ -214,7 +214,7 @@ def routes(s: CatApiDeps) -> list[Route]:
             "node.data": h["number_of_data_nodes"],
             "shards": h["active_shards"],
             "pri": h["active_primary_shards"],
-            "relo": 0,
+            "relo": h["relocating_shards"],
             "init": h["initializing_shards"],
             "unassign": h["unassigned_shards"],
             "unassign.pri": h["unassigned_primary_shards"],
