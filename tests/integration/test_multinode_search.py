@@ -122,6 +122,9 @@ def test_statistics_count_the_primaries_and_every_copy(cluster: NodeCluster) -> 
         for entries in copies.values():
             assert sorted(e["routing"]["primary"] for e in entries) == [False, True]
             assert len({e["routing"]["node"] for e in entries}) == 2
+            # Each copy's history, read on its own node: both hold every operation.
+            assert len({e["seq_no"]["max_seq_no"] for e in entries}) == 1, entries
+            assert all("retention_leases" in e for e in entries)
         row = es.cat.indices(index="books", format="json", h="index,docs.count,pri,rep").body
         assert row == [{"index": "books", "docs.count": "80", "pri": "3", "rep": "1"}], name
         counted = es.cat.count(index="books", format="json").body

@@ -120,12 +120,16 @@ class IndicesActions:
         # ... and the statistics of every node's copies (``_stats``, ``_cat/indices``).
         self.copy_stats: CopyStatsGather | None = None
 
-    async def copy_statistics(self, metas: list[IndexMetadata]) -> list[CopyStats] | None:
+    async def copy_statistics(
+        self, metas: list[IndexMetadata], history: bool = False
+    ) -> list[CopyStats] | None:
         """In a cluster of several nodes, the statistics of every reachable copy of ``metas``
-        (None on one node: the shards held here are every copy there is)."""
+        (None on one node: the shards held here are every copy there is); ``history``: with
+        each copy's history sections."""
         if self.copy_stats is None:
             return None
-        return await self.copy_stats.gather(self.cluster.state.routing, [m.uuid for m in metas])
+        uuids = [m.uuid for m in metas]
+        return await self.copy_stats.gather(self.cluster.state.routing, uuids, history)
 
     def resolve(
         self,

@@ -40,6 +40,8 @@ class CopyStats:
     store_bytes: int
     index_total: int
     noop_updates: int
+    # ES's commit, seq_no and retention_leases sections of the copy (``level=shards`` only).
+    history: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class CopyStats:
             "primary": self.primary,
             "node": self.node_id,
             **{f: getattr(self, f) for f in _FIELDS},
+            **({} if self.history is None else {"history": self.history}),
         }
 
     @classmethod
@@ -63,15 +66,18 @@ class CopyStats:
             or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
         ):
             raise RemoteProtocolError("copy statistics are malformed")
+        history = value.get("history")
+        if history is not None and not isinstance(history, dict):
+            raise RemoteProtocolError("copy statistics [history] is not a map")
         shard, docs, deleted, store, indexed, noops = numbers
-        return cls(uuid, shard, primary, node, docs, deleted, store, indexed, noops)  # type: ignore[arg-type]
+        return cls(uuid, shard, primary, node, docs, deleted, store, indexed, noops, history)  # type: ignore[arg-type]
 
 
-def local_copy_stats(
-    indices: IndicesService, index_uuids: Iterable[str], node_id: str
+async def local_copy_stats(
+    indices: IndicesService, index_uuids: Iterable[str], node_id: str, history: bool = False
 ) -> list[CopyStats]:
     """The copies this node holds of ``index_uuids`` (a shard without a routing entry, on a
-    cluster of one, is its index's primary)."""
+    cluster of one, is its index's primary); with ``history``, each copy's history sections."""
     wanted = set(index_uuids)
     out = []
     for shard_id, shard in list(indices.shards.items()):
@@ -90,6 +96,7 @@ def local_copy_stats(
                 st.store_bytes,
                 st.max_seq_no + 1,
                 shard.noop_updates,
+                await shard.history_sections() if history else None,
             )
         )
     return out
@@ -105,21 +112,28 @@ class CopyStatsGather:
         self.indices = indices
         self.local_node_id = local_node_id
 
-    async def gather(self, routing: Mapping[str, Any], index_uuids: list[str]) -> list[CopyStats]:
-        """Every reachable copy of ``index_uuids`` (``routing``: the routing table by uuid)."""
+    async def gather(
+        self, routing: Mapping[str, Any], index_uuids: list[str], history: bool = False
+    ) -> list[CopyStats]:
+        """Every reachable copy of ``index_uuids`` (``routing``: the routing table by uuid);
+        ``history``: with each copy's history sections (``level=shards``)."""
         local = self.local_node_id()
         nodes: set[str] = set()
         for uuid in index_uuids:
             table = routing.get(uuid)
             for shard in [] if table is None else table.shards:
                 nodes.update(c.node_id for c in shard.copies if c.node_id and c.node_id != local)
-        payload = {"cluster_name": self.channels.cluster_name, "index_uuids": index_uuids}
+        payload = {
+            "cluster_name": self.channels.cluster_name,
+            "index_uuids": index_uuids,
+            "history": history,
+        }
         ordered = sorted(nodes)
         answers = await asyncio.gather(
             *(self.channels.request(n, NODE_STATS_ACTION, payload) for n in ordered),
             return_exceptions=True,
         )
-        out = local_copy_stats(self.indices, index_uuids, local)
+        out = await local_copy_stats(self.indices, index_uuids, local, history)
         for node_id, answer in zip(ordered, answers, strict=True):
             if isinstance(answer, COPY_FAILURES):
                 log.debug("statistics of node [%s] failed: %s", node_id, answer)
@@ -144,7 +158,9 @@ class CopyStatsGather:
             uuids = payload.get("index_uuids")
             if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
                 raise IllegalArgumentError("[index_uuids] must be a list of strings")
-            copies = local_copy_stats(self.indices, uuids, self.local_node_id())
+            copies = await local_copy_stats(
+                self.indices, uuids, self.local_node_id(), payload.get("history") is True
+            )
             return {"copies": [c.to_payload() for c in copies]}
 
         registry.register(NODE_STATS_ACTION, handle)

@@ -64,6 +64,7 @@ def copies_stats_body(
                             "relocating_node": None,
                         },
                         **sections([numbers(c)], metrics),
+                        **(c.history or {}),
                     }
                 )
             entry["shards"] = shards

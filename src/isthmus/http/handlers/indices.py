@@ -156,7 +156,7 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         every: list[ShardNumbers] = []
         level = check_level(req.params.get("level") or "indices")  # ES's ClusterStatsLevel
         by_shard = level == "shards"
-        gathered = await act.copy_statistics([t.index for t in targets])
+        gathered = await act.copy_statistics([t.index for t in targets], history=by_shard)
         if gathered is not None:  # a cluster of several nodes: every node's copies
             return copies_stats_body(targets, gathered, metrics, level, s.cluster_actions)
         for t in targets:
