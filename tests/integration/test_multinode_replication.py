@@ -192,3 +192,34 @@ def test_no_acknowledged_write_is_lost_when_nodes_are_killed(cluster: NodeCluste
         ids = sorted(acknowledged)
         missing = [d["_id"] for d in node.mget(index="chaos", ids=ids)["docs"] if not d["found"]]
         assert not missing, (seed, name, missing[:20], len(missing))
+
+
+def test_a_write_without_an_active_primary_is_unavailable_after_its_timeout(
+    cluster: NodeCluster,
+) -> None:
+    es = client(cluster, up(cluster)[0])
+    es.indices.create(
+        index="nowhere",
+        settings={
+            "number_of_shards": 1,
+            "number_of_replicas": 0,
+            "index.routing.allocation.require._name": "no-such-node",
+        },
+        wait_for_active_shards="0",
+    )
+    started = time.monotonic()
+    answer = es.options(ignore_status=503).index(
+        index="nowhere", id="1", document={"a": 1}, timeout="1s"
+    )
+    assert 1.0 <= time.monotonic() - started < 10
+    assert answer.meta.status == 503
+    error = answer.body["error"]
+    assert error["type"] == "unavailable_shards_exception"
+    assert error["reason"] == (
+        "[nowhere][0] primary shard is not active Timeout: [1s], request: "
+        '[BulkShardRequest [[nowhere][0]] containing [index {[nowhere][1], source[{"a":1}]}]]'
+    )
+    bad = es.options(ignore_status=400).index(
+        index="nowhere", id="1", document={"a": 1}, timeout="soon"
+    )
+    assert bad.meta.status == 400

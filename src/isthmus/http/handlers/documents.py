@@ -35,6 +35,7 @@ from isthmus.errors import (
 from isthmus.http.handlers.common import bool_param, int_param, json_object, refresh_param
 from isthmus.http.router import Request, Response, Route, route
 from isthmus.security.field_level import IndexRestrictions, index_restrictions, stream_access
+from isthmus.settings.values import parse_time
 
 if TYPE_CHECKING:
     from isthmus.actions.documents import DocumentActions
@@ -250,11 +251,20 @@ class DocumentsApiDeps:
     authz: IndexAuthorization | None
 
 
+def write_timeout(req: Request) -> str | None:
+    """A write's ``timeout`` (how long it waits for its shard's primary), checked as ES parses
+    it (a malformed one is ES's 400)."""
+    text = req.params.get("timeout")
+    if text is not None:
+        parse_time(text, "timeout")
+    return text
+
+
 def routes(s: DocumentsApiDeps) -> list[Route]:
     docs = s.documents
 
     async def single_write(req: Request, item: WriteItem) -> Response:
-        outcomes = await docs.execute([item], refresh_param(req))
+        outcomes = await docs.execute([item], refresh_param(req), write_timeout(req))
         outcome = outcomes[0]
         meta = s.cluster.state.indices.get(outcome.index)
         if outcome.error is not None:
@@ -468,7 +478,7 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
             await _maybe_off_loop(big, authorize_items, req.subject, items)
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
         refresh = refresh_param(req)
-        outcomes = await docs.execute(ready, refresh)
+        outcomes = await docs.execute(ready, refresh, write_timeout(req))
         out = await _maybe_off_loop(big, render_items, items, outcomes, refresh)
         return {
             "errors": out["errors"],
