@@ -53,7 +53,7 @@ from isthmus.errors import (
     RetentionLeaseAlreadyExistsError,
     RetentionLeaseNotFoundError,
 )
-from isthmus.index.service import RECOVER, Shard
+from isthmus.index.service import RECOVER, RESYNC, Shard
 from isthmus.transport.actions import ActionRegistry
 from isthmus.wire.names import RECOVERY_HISTORY_ACTION, START_RECOVERY_ACTION
 
@@ -123,6 +123,9 @@ class PeerRecovery:
         routing = shard.routing
         assert routing is not None and routing.allocation_id is not None
         aid = routing.allocation_id
+        if work == RESYNC:
+            await self.writes.resync(shard)
+            return
         if work == RECOVER:
             try:
                 await self.recover(shard)

@@ -325,6 +325,30 @@ class ShardWrites:
 
         await asyncio.gather(*(one(t) for t in targets))
 
+    async def resync(self, shard: Shard) -> None:
+        """A replica just promoted (ES's primary-replica resync): its copies receive the
+        operations above the global checkpoint it last knew (a copy that missed some of the
+        old primary's gets them) under the new term, and answer their local checkpoints (the
+        global checkpoint moves again without waiting for a write)."""
+        meta = self.cluster.state.by_uuid(shard.shard_id.index_uuid)
+        if meta is None:
+            return
+        async with shard.permits.write():
+            term = shard.engine.primary_term
+            targets = self.copies.replicas(shard.shard_id)
+            ops = await asyncio.to_thread(
+                shard.engine.history, shard.resync_from, shard.engine.max_seq_no, 1_000_000
+            )
+        if targets:
+            await self._replicate(shard, targets, ops, term, meta, None)
+            log.info(
+                "[%s] primary-replica resync: %s operations from [%s] to %s copies",
+                shard.shard_id,
+                len(ops),
+                shard.resync_from,
+                len(targets),
+            )
+
     # --- the replica ---------------------------------------------------------------------------
 
     async def on_replica(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,9 @@ RETENTION_LEASE_PERIOD = "index.soft_deletes.retention_lease.period"
 # What a copy starter is asked to do with a copy just opened on this node.
 REPORT_STARTED = "report_started"
 RECOVER = "recover"
+# A replica just promoted: send its copies the operations above the last known global
+# checkpoint (ES's primary-replica resync), learning their local checkpoints.
+RESYNC = "resync"
 
 
 class WritePermits:
@@ -133,6 +136,8 @@ class Shard:
         self.table: ShardTable | None = None
         self.tracker: ReplicationTracker | None = None
         self.permits = WritePermits()
+        # Where a promoted copy's resync starts (the global checkpoint it knew, plus one).
+        self.resync_from = 0
 
     def follow(self, routing: ShardRouting, table: ShardTable) -> None:
         """Take this copy's routing entry and its shard's table (applied state)."""
@@ -357,10 +362,16 @@ class IndicesService:
         shard = self.shards.get(sid)
         if step.kind == FOLLOW and shard is not None:
             shard.meta = meta
-            if step.routing.primary and step.table.primary_term > shard.engine.primary_term:
-                # A replica promoted to primary (same allocation id, a raised term).
+            if step.table.primary_term > shard.engine.primary_term:
+                # A replica promoted to primary (same allocation id, a raised term), or a
+                # replica learning of its new primary: older primaries' operations are refused.
                 await asyncio.to_thread(shard.engine.set_primary_term, step.table.primary_term)
+            promoted = step.routing.primary and not (shard.routing and shard.routing.primary)
+            # What every in-sync copy was known to hold, before this copy starts tracking.
+            shard.resync_from = shard.engine.global_checkpoint + 1
             shard.follow(step.routing, step.table)
+            if promoted and shard.table is not None and len(shard.table.copies) > 1:
+                self._start(shard, RESYNC)
             return
         path = self.shard_dir(meta.uuid, sid.shard)
         if step.kind in (OPEN_EMPTY_PRIMARY, RECOVER_REPLICA):
@@ -372,9 +383,18 @@ class IndicesService:
             await asyncio.to_thread(engine.set_primary_term, step.table.primary_term)
         shard.follow(step.routing, step.table)
         self.shards[sid] = shard
-        if step.kind == REOPEN_STARTED or self.copy_starter is None:
+        if step.kind == REOPEN_STARTED:
             return
-        work = RECOVER if step.kind == RECOVER_REPLICA else REPORT_STARTED
+        self._start(shard, RECOVER if step.kind == RECOVER_REPLICA else REPORT_STARTED)
+
+    def _start(self, shard: Shard, work: str) -> None:
+        """Hand ``work`` on a copy to the copy starter, in a task cancelled with the copy."""
+        if self.copy_starter is None:
+            return
+        sid = shard.shard_id
+        previous = self._starting.pop(sid, None)
+        if previous is not None:
+            previous.cancel()
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
             self.copy_starter(shard, work), name=f"start-copy {sid} {work}"
         )

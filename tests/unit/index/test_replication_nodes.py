@@ -37,7 +37,7 @@ from isthmus.cluster.shard_routing import (
     ShardTable,
 )
 from isthmus.errors import ConnectTransportError, IllegalStateError, IsthmusError
-from isthmus.index.engine import IndexOp
+from isthmus.index.engine import HistoryOp, IndexOp
 from isthmus.index.mapping import Mapping
 from isthmus.index.service import IndicesService
 from isthmus.transport.actions import ActionRegistry
@@ -341,3 +341,51 @@ async def test_a_removed_copy_abandons_its_recovery(
         "remove replica", lambda s: with_table(s, primary, ShardRouting(0, False, UNASSIGNED))
     )
     assert b.indices.shard(SID) is None and b.indices._starting == {}
+
+
+async def test_a_promoted_primary_resyncs_its_copies(tmp_path: Path) -> None:
+    """Primary a, replicas b and c; the old primary's last operation reached b only. b is
+    promoted: c receives that operation under the new term and the global checkpoint is
+    known at once (no write needed)."""
+    shared = SharedState(ClusterMetadata(cluster_uuid="c"))
+    peers = Peers({})
+    a, b, c = (Node(n, shared, peers, tmp_path) for n in "abc")
+    await start_primary(shared)
+    primary = table_of(shared.state).primary()
+    assert primary is not None
+
+    def replicas(state: ClusterMetadata) -> ClusterMetadata:
+        return with_table(
+            state,
+            primary,
+            ShardRouting(0, False, INITIALIZING, "b", "rb"),
+            ShardRouting(0, False, INITIALIZING, "c", "rc"),
+        )
+
+    await shared.submit("replicas", replicas)
+    await wait_until(lambda: table_of(shared.state).in_sync == {"pa", "rb", "rc"})
+    for i in range(5):
+        await write(a, op(f"d{i}", i))
+    only_b = b.indices.shard(SID)
+    assert only_b is not None
+    lost = HistoryOp(5, 1, 1, "index", "late", b'{"n": 5}', 0)
+    await only_b.apply_replicated([lost], MAPPING)
+    peers.down.add("a")
+
+    def promote(state: ClusterMetadata) -> ClusterMetadata:
+        return with_table(
+            state,
+            ShardRouting(0, True, STARTED, "b", "rb"),
+            ShardRouting(0, False, STARTED, "c", "rc"),
+            ShardRouting(0, False, UNASSIGNED),
+            primary_term=2,
+            in_sync=frozenset({"rb", "rc"}),
+        )
+
+    await shared.submit("promote", promote)
+    replica_c = c.indices.shard(SID)
+    assert replica_c is not None
+    await wait_until(lambda: replica_c.engine.get("late") is not None)
+    assert replica_c.engine.primary_term == 2
+    await wait_until(lambda: only_b.engine.global_checkpoint == 5)
+    assert c.docs() == b.docs()
