@@ -281,8 +281,10 @@ def write_during(
     leader: NodeCluster, start: int, count: int, kill: Callable[[], None]
 ) -> tuple[set[str], set[str]]:
     """Write ``count`` documents in batches through every leader node in turn, calling
-    ``kill`` after the first third; the acknowledged ids and every id tried."""
-    nodes = list(clients(leader).values())
+    ``kill`` after the first third; the acknowledged ids and every id tried. A batch the
+    kill holds up is given up after 20 s (unacknowledged: its documents may or may not be
+    written)."""
+    nodes = [Elasticsearch(n.url, request_timeout=20) for n in leader.running()]
     acked: set[str] = set()
     tried: set[str] = set()
     for batch, first in enumerate(range(start, start + count, 10)):
