@@ -319,4 +319,5 @@ def replication_for(
     recovery.register(registry, peers.cluster_name)
     indices.copy_starter = recovery.start_copy
     indices.local_node_id = lambda: copies.local_node_id
+    indices.start_pending()
     return recovery

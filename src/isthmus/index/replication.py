@@ -5,8 +5,9 @@ Two pure parts, both read from the routing table of the applied cluster state
 
 - :func:`plan_copies`: what this node does with its shard copies when a new state is applied.
   A copy is the pair (shard, allocation id): a copy that leaves this node is closed (its files
-  deleted while the index still exists: a copy allocated here again later is a new copy, which
-  starts empty and recovers); a new copy is opened as the table says:
+  deleted while the index still exists and the copy is not in the in-sync set: a copy allocated
+  here again later is a new copy, which starts empty and recovers; an in-sync copy may be the
+  only holder of acknowledged writes and keeps them); a new copy is opened as the table says:
 
   * a primary of a new shard (empty in-sync set): an empty store, then reported started;
   * a primary of an existing shard (the in-sync set names copies): this node's store reopened
@@ -78,7 +79,10 @@ def plan_copies(
             continue
         here = table.on_node(node_id) if table is not None else None
         if here is None or here.allocation_id != copy.allocation_id:
-            steps.append(CopyStep(CLOSE, shard_id, delete_files=table is not None))
+            # A copy still in the in-sync set keeps its files: it may be the only copy of
+            # acknowledged writes (a primary waiting for its node), reopened with its id.
+            keep = table is None or copy.allocation_id in table.in_sync
+            steps.append(CopyStep(CLOSE, shard_id, delete_files=not keep))
             continue
         staying.add(shard_id)
         steps.append(CopyStep(FOLLOW, shard_id, here, table))

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
-from isthmus.cluster.shard_routing import ShardRouting, ShardTable
+from isthmus.cluster.shard_routing import STARTED, ShardRouting, ShardTable
 from isthmus.errors import StorageIOError
 from isthmus.index.engine import Op, OpResult, ReplicaOp, SeqNoStats, ShardEngine, StoredDoc
 from isthmus.index.mapping import Mapping
@@ -138,6 +138,9 @@ class Shard:
         self.permits = WritePermits()
         # Where a promoted copy's resync starts (the global checkpoint it knew, plus one).
         self.resync_from = 0
+        # Its start (report started, recovery) was handed to the copy starter for its current
+        # INITIALIZING entry (a copy the table marks INITIALIZING again is started again).
+        self.start_scheduled = False
 
     def follow(self, routing: ShardRouting, table: ShardTable) -> None:
         """Take this copy's routing entry and its shard's table (applied state)."""
@@ -370,8 +373,14 @@ class IndicesService:
             # What every in-sync copy was known to hold, before this copy starts tracking.
             shard.resync_from = shard.engine.global_checkpoint + 1
             shard.follow(step.routing, step.table)
-            if promoted and shard.table is not None and len(shard.table.copies) > 1:
-                self._start(shard, RESYNC)
+            if step.routing.state == STARTED:
+                shard.start_scheduled = False
+                if promoted and len(step.table.copies) > 1:
+                    self._start(shard, RESYNC)
+            elif not shard.start_scheduled:
+                # INITIALIZING again with this copy's id (its node came back, the master
+                # reopens it), or never started (no starter when it opened): start it now.
+                self._start(shard, REPORT_STARTED if step.routing.primary else RECOVER)
             return
         path = self.shard_dir(meta.uuid, sid.shard)
         if step.kind in (OPEN_EMPTY_PRIMARY, RECOVER_REPLICA):
@@ -390,7 +399,9 @@ class IndicesService:
     def _start(self, shard: Shard, work: str) -> None:
         """Hand ``work`` on a copy to the copy starter, in a task cancelled with the copy."""
         if self.copy_starter is None:
-            return
+            return  # not yet: the next state applied (or start_pending) starts it
+        if work != RESYNC:
+            shard.start_scheduled = True
         sid = shard.shard_id
         previous = self._starting.pop(sid, None)
         if previous is not None:
@@ -401,11 +412,21 @@ class IndicesService:
         self._starting[sid] = task
         task.add_done_callback(functools.partial(self._started, sid))
 
+    def start_pending(self) -> None:
+        """Start the copies opened while no copy starter was set (the node's first state)."""
+        for shard in list(self.shards.values()):
+            routing = shard.routing
+            if routing is not None and routing.state != STARTED and not shard.start_scheduled:
+                self._start(shard, REPORT_STARTED if routing.primary else RECOVER)
+
     def _started(self, sid: ShardId, task: asyncio.Task[None]) -> None:
         if self._starting.get(sid) is task:
             del self._starting[sid]
         if not task.cancelled() and task.exception() is not None:
             log.warning("failed to start shard copy %s", sid, exc_info=task.exception())
+            shard = self.shards.get(sid)
+            if shard is not None:
+                shard.start_scheduled = False  # the next state applied tries again
 
     async def _close_copy(self, sid: ShardId, *, delete_files: bool) -> None:
         """Close this node's copy of ``sid`` (its start abandoned); ``delete_files``: the copy

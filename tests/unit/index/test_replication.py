@@ -108,6 +108,19 @@ def test_a_copy_that_left_the_node_is_closed_and_its_files_deleted() -> None:
     ]
 
 
+def test_an_in_sync_copy_that_left_keeps_its_files_and_reopens_with_its_id() -> None:
+    """A primary whose node left with no other copy: unassigned, waiting for its in-sync
+    copy; the node's files are its acknowledged writes. The master reopens it with its id."""
+    open_a = {SID: OpenCopy(SID, "pa")}
+    waiting = routing(copy(True, None, None), in_sync=("pa",))
+    assert kinds(plan_copies("a", open_a, INDICES, waiting)) == [(CLOSE, False)]
+    reopened = routing(copy(True, "a", "pa", INITIALIZING), in_sync=("pa",))
+    assert kinds(plan_copies("a", {}, INDICES, reopened)) == [(REOPEN_PRIMARY, False)]
+    (step,) = plan_copies("a", open_a, INDICES, reopened)  # still open: it follows
+    assert step.kind == FOLLOW and step.routing is not None
+    assert step.routing.state == INITIALIZING
+
+
 def test_a_closed_or_deleted_index_closes_its_copies_without_deleting_here() -> None:
     open_a = {SID: OpenCopy(SID, "pa")}
     table = routing(copy(True, "a", "pa"), in_sync=("pa",))

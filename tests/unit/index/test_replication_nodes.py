@@ -389,3 +389,24 @@ async def test_a_promoted_primary_resyncs_its_copies(tmp_path: Path) -> None:
     assert replica_c.engine.primary_term == 2
     await wait_until(lambda: only_b.engine.global_checkpoint == 5)
     assert c.docs() == b.docs()
+
+
+async def test_a_copy_opened_before_the_starter_is_set_starts_later(
+    cluster: tuple[SharedState, Peers, Node, Node],
+) -> None:
+    """The node's first state is applied before its actions exist: the copy opens, and is
+    reported started once the starter is set (replication_for calls start_pending)."""
+    shared, _peers, a, _b = cluster
+    starter, a.indices.copy_starter = a.indices.copy_starter, None
+
+    def create(state: ClusterMetadata) -> ClusterMetadata:
+        state = replace(state, indices={"logs": index_meta()})
+        return with_table(state, ShardRouting(0, True, INITIALIZING, "a", "pa"))
+
+    await shared.submit("create", create)
+    assert a.indices.shard(SID) is not None
+    await asyncio.sleep(0.05)
+    assert table_of(shared.state).copies[0].state == INITIALIZING
+    a.indices.copy_starter = starter
+    a.indices.start_pending()
+    await wait_until(lambda: table_of(shared.state).copies[0].state == STARTED)
