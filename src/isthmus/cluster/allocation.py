@@ -32,9 +32,9 @@ Rules (ES's):
   ``index.unassigned.node_left.delayed_timeout`` for the node (and goes back to it when it
   returns). Every new allocation is ``INITIALIZING`` with a fresh allocation id; a node reports
   :func:`shard_started` when it is ready.
-- A started copy whose node a filter now excludes is moved (:mod:`isthmus.cluster.allocation_moves`:
-  a relocation target recovers before the source leaves). There is no balancing of shard
-  counts: a node that joins receives new copies only.
+- A started copy whose node a filter now excludes is moved, and copies move from the fullest
+  nodes to the emptiest once every copy is started (:mod:`isthmus.cluster.allocation_moves`: a
+  relocation target recovers before the source leaves).
 """
 
 from __future__ import annotations
@@ -44,7 +44,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from isthmus.cluster.allocation_deciders import Candidate, allowed, decide
-from isthmus.cluster.allocation_moves import before_failing, complete, plan_moves
+from isthmus.cluster.allocation_moves import (
+    before_failing,
+    complete,
+    plan_moves,
+    plan_rebalance,
+)
 from isthmus.cluster.shard_routing import (
     INITIALIZING,
     STARTED,
@@ -249,6 +254,7 @@ def reroute(
         routing = {k: _departures(r, live, now_ms) for k, r in routing.items()}
     routing = _allocate(state, routing, members, now_ms, new_id)
     routing = plan_moves(state, routing, members, new_id)
+    routing = plan_rebalance(state, routing, members, new_id)
     if routing == state.routing:
         return state
     # An index whose routing did not change keeps its object: publication sends only the

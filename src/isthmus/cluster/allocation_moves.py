@@ -13,8 +13,9 @@ an index's ``require``…) is moved, as ES moves it, without ever losing a copy 
 3. if the target fails, it is dropped and the source stays; if the source fails first, a
    replica's target simply stays as a replica, a primary's target is dropped with it.
 
-Copies only move when they cannot remain: there is no balancing of shard counts between nodes
-(a new node receives new copies only).
+The same moves even out the number of copies per node (:func:`plan_rebalance`: a node that
+joins receives copies from the fullest nodes), once every copy is started and a few at a time,
+as ES's rebalancing does (with shard counts as its only weight).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from isthmus.cluster.shard_routing import (
     ShardRouting,
     ShardTable,
 )
+from isthmus.settings import allocation as s
 
 if TYPE_CHECKING:
     from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
@@ -144,6 +146,105 @@ def plan_moves(
     return routing
 
 
+def _rebalance_allowed(state: ClusterMetadata, meta: IndexMetadata, copy: ShardRouting) -> bool:
+    """``cluster.routing.rebalance.enable`` (an index's ``index.routing.rebalance.enable`` first)."""
+    raw = meta.settings.get(s.INDEX_REBALANCE_ENABLE)
+    value = (
+        s.parse_rebalance_enable(raw)
+        if raw is not None
+        else state.typed_setting(s.REBALANCE_ENABLE)
+    )
+    if value == "none":
+        return False
+    if value == "primaries":
+        return copy.primary
+    if value == "replicas":
+        return not copy.primary
+    return True
+
+
+def plan_rebalance(
+    state: ClusterMetadata,
+    routing: dict[str, IndexRouting],
+    members: list[DiscoveryNode],
+    new_id: Callable[[], str],
+) -> dict[str, IndexRouting]:
+    """Even out the number of copies per data node, ES's rebalancing simplified to shard counts:
+    while the fullest node holds at least two copies more than the emptiest, move one started
+    replica from the one to the other, if the deciders allow it there (primaries stay: moving one
+    hands the shard to a new primary under a new term, which only a filter justifies). Only when
+    ``allow_rebalance`` says the cluster is settled (by default: every copy started) and at most
+    ``cluster_concurrent_rebalance`` moves at a time."""
+    copies = [c for r in routing.values() for t in r.shards for c in t.copies]
+    allow = state.typed_setting(s.ALLOW_REBALANCE)
+    if allow == "indices_all_active" and any(c.state != STARTED for c in copies):
+        return routing
+    if allow == "indices_primaries_active" and any(
+        c.primary and c.state != STARTED for c in copies
+    ):
+        return routing
+    limit = int(state.typed_setting(s.CONCURRENT_REBALANCE))
+    moving = sum(1 for c in copies if c.relocating_from is not None)
+    data_nodes = sorted((n for n in members if n.can_contain_data), key=lambda n: n.id)
+    if len(data_nodes) < 2:
+        return routing
+    by_id = {n.id: n for n in members}
+    metas = {m.uuid: m for m in state.indices.values()}
+    while limit < 0 or moving < limit:
+        counts, per_index = _counts(routing)
+        light = min(data_nodes, key=lambda n: (counts.get(n.id, 0), n.id))
+        heavy = max(data_nodes, key=lambda n: (counts.get(n.id, 0), n.id))
+        if counts.get(heavy.id, 0) - counts.get(light.id, 0) <= 1:
+            break
+        found = None
+        for uuid in sorted(routing, key=lambda u: metas[u].name if u in metas else u):
+            meta = metas.get(uuid)
+            if meta is None:
+                continue
+            for table in routing[uuid].shards:
+                for copy in table.replicas():
+                    if (
+                        copy.node_id != heavy.id
+                        or copy.state != STARTED
+                        or copy.allocation_id is None
+                        or copy.relocating_from is not None
+                        or table.target_of(copy.allocation_id) is not None
+                        or not _rebalance_allowed(state, meta, copy)
+                    ):
+                        continue
+                    probe = ShardRouting(table.shard, False)
+                    c = Candidate(
+                        meta,
+                        table,
+                        probe,
+                        light,
+                        counts.get(light.id, 0),
+                        per_index.get((light.id, uuid), 0),
+                        by_id,
+                    )
+                    if allowed(decide(state, c)):
+                        found = (uuid, table, copy)
+                        break
+                if found:
+                    break
+            if found:
+                break
+        if found is None:
+            break
+        uuid, table, copy = found
+        target = ShardRouting(
+            table.shard, False, INITIALIZING, light.id, new_id(), relocating_from=copy.allocation_id
+        )
+        routing[uuid] = routing[uuid].with_shard(table.with_copies((*table.copies, target)))
+        moving += 1
+    return routing
+
+
+def needs_rebalance(state: ClusterMetadata, members: Iterable[DiscoveryNode]) -> bool:
+    routing = dict(state.routing)
+    return plan_rebalance(state, routing, list(members), lambda: "probe") != state.routing
+
+
 def complete(table: ShardTable, target: ShardRouting) -> ShardTable:
     """The started ``target`` takes its source's place (the source leaves the table)."""
     assert target.relocating_from is not None and target.allocation_id is not None
@@ -184,6 +285,8 @@ __all__ = [
     "complete",
     "must_move",
     "needs_moves",
+    "needs_rebalance",
     "plan_moves",
+    "plan_rebalance",
     "relocating",
 ]

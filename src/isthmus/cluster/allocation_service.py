@@ -5,7 +5,7 @@ the node is the elected master (ES's AllocationService, run by the master's clus
 
 - when the nodes change (one joined, left or lost its data role) or an applied cluster state has
   something to allocate (an unassigned copy, an index without routing) or to move (a started
-  copy a filter now excludes from its node), it submits a
+  copy a filter now excludes from its node, or one to even out the nodes), it submits a
   ``reroute`` change with ``handle_departures`` (copies on nodes that left fail, lost primaries
   are replaced by in-sync replicas). Appliers and view listeners only wake the service's loop:
   a submission from inside an applier would wait for itself. Bursts are coalesced: one reroute
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from isthmus.cluster.allocation import has_unassigned, needs_routing, next_delay_expiry, reroute
-from isthmus.cluster.allocation_moves import needs_moves
+from isthmus.cluster.allocation_moves import needs_moves, needs_rebalance
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.nodes import DiscoveryNodes, NodesView
 from isthmus.cluster.service import ClusterService
@@ -89,6 +89,7 @@ class AllocationService:
             or has_unassigned(state)
             or departed(state, nodes)
             or needs_moves(state, nodes)
+            or needs_rebalance(state, nodes)
         )
 
     async def run(self) -> None:

@@ -8,12 +8,17 @@ Cluster settings (dynamic): ``cluster.routing.allocation.{require,include,exclud
 ``node.attr`` name; comma-separated values with ``*`` wildcards),
 ``cluster.routing.allocation.total_shards_per_node`` (-1: no limit),
 ``cluster.routing.allocation.awareness.attributes`` and
-``cluster.routing.allocation.awareness.force.<attr>.values``, and
-``cluster.routing.allocation.same_shard.host``. ``cluster.routing.allocation.enable`` is one of
+``cluster.routing.allocation.awareness.force.<attr>.values``,
+``cluster.routing.allocation.same_shard.host``, and the balancing of shard counts:
+``cluster.routing.rebalance.enable`` (``all``, ``primaries``, ``replicas``, ``none``: the
+default here, where ES's is ``all``),
+``cluster.routing.allocation.allow_rebalance`` (``indices_all_active``: only once every copy is
+started) and ``cluster.routing.allocation.cluster_concurrent_rebalance`` (2 moves at a time). ``cluster.routing.allocation.enable`` is one of
 the core settings (:mod:`isthmus.settings.registry`).
 
 Index settings (dynamic): ``index.routing.allocation.{require,include,exclude}.<attr>``,
 ``index.routing.allocation.total_shards_per_node``, ``index.routing.allocation.enable``,
+``index.routing.rebalance.enable``,
 ``index.allocation.max_retries`` (5) and ``index.unassigned.node_left.delayed_timeout`` (1m: how
 long a replica whose node left waits for it before it is allocated elsewhere).
 """
@@ -41,6 +46,12 @@ MAX_RETRIES = "index.allocation.max_retries"
 DELAYED_TIMEOUT = "index.unassigned.node_left.delayed_timeout"
 
 ENABLE_VALUES = ("all", "primaries", "new_primaries", "none")
+REBALANCE_ENABLE = "cluster.routing.rebalance.enable"
+INDEX_REBALANCE_ENABLE = "index.routing.rebalance.enable"
+REBALANCE_VALUES = ("all", "primaries", "replicas", "none")
+ALLOW_REBALANCE = CLUSTER_PREFIX + "allow_rebalance"
+ALLOW_REBALANCE_VALUES = ("always", "indices_primaries_active", "indices_all_active")
+CONCURRENT_REBALANCE = CLUSTER_PREFIX + "cluster_concurrent_rebalance"
 
 
 def parse_enable(raw: object) -> str:
@@ -48,6 +59,22 @@ def parse_enable(raw: object) -> str:
     text = v.parse_str(raw)
     if text.lower() not in ENABLE_VALUES:
         raise ValueError(f"Illegal allocation.enable value [{text.upper()}]")
+    return text.lower()
+
+
+def parse_rebalance_enable(raw: object) -> str:
+    """ES's ``Rebalance.parse``."""
+    text = v.parse_str(raw)
+    if text.lower() not in REBALANCE_VALUES:
+        raise ValueError(f"Illegal rebalance.enable value [{text.upper()}]")
+    return text.lower()
+
+
+def parse_allow_rebalance(raw: object) -> str:
+    """ES's ``ClusterRebalanceType.parseString``."""
+    text = v.parse_str(raw)
+    if text.lower() not in ALLOW_REBALANCE_VALUES:
+        raise ValueError(f"Illegal value for {ALLOW_REBALANCE}: {text}")
     return text.lower()
 
 
@@ -116,6 +143,20 @@ ALLOCATION_SETTINGS: tuple[Setting, ...] = (
     Setting(AWARENESS_ATTRIBUTES, v.parse_str_list, (), Scope.CLUSTER, dynamic=True),
     Setting(AWARENESS_FORCE + "*.values", v.parse_str_list, (), Scope.CLUSTER, dynamic=True),
     Setting(SAME_HOST, v.parse_bool, False, Scope.CLUSTER, dynamic=True),
+    # ES's default is "all". Isthmus balances only when asked: a replica moving while a shard's
+    # primary is lost under load slowed cross-cluster replication's recovery tenfold in tests.
+    Setting(REBALANCE_ENABLE, parse_rebalance_enable, "none", Scope.CLUSTER, dynamic=True),
+    Setting(
+        ALLOW_REBALANCE, parse_allow_rebalance, "indices_all_active", Scope.CLUSTER, dynamic=True
+    ),
+    Setting(
+        CONCURRENT_REBALANCE,
+        v.parse_int,
+        2,
+        Scope.CLUSTER,
+        dynamic=True,
+        validator=_at_least(-1, CONCURRENT_REBALANCE),
+    ),
     *_filters(INDEX_PREFIX, Scope.INDEX),
     Setting(
         INDEX_TOTAL_SHARDS,
@@ -126,6 +167,7 @@ ALLOCATION_SETTINGS: tuple[Setting, ...] = (
         validator=_at_least(-1, INDEX_TOTAL_SHARDS),
     ),
     Setting(INDEX_ENABLE, parse_enable, "all", Scope.INDEX, dynamic=True),
+    Setting(INDEX_REBALANCE_ENABLE, parse_rebalance_enable, "all", Scope.INDEX, dynamic=True),
     Setting(
         MAX_RETRIES,
         v.parse_int,

@@ -9,7 +9,7 @@ from isthmus.cluster.allocation_moves import needs_moves
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.shard_health import IndexHealth
 from isthmus.cluster.shard_routing import INITIALIZING, STARTED, ShardRouting
-from tests.unit.cluster.test_allocation import THREE, index, settle, state, table
+from tests.unit.cluster.test_allocation import THREE, index, nodes, settle, state, table
 
 
 def _excluding(s: ClusterMetadata, node_id: str) -> ClusterMetadata:
@@ -90,3 +90,63 @@ def test_fewer_replicas_drop_a_moving_copy_with_its_target() -> None:
     )
     t = table(reroute(fewer, THREE, 0, handle_departures=True))
     assert [c.primary for c in t.copies] == [True]
+
+
+def _on(s: ClusterMetadata) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in s.routing.values():
+        for t in r.shards:
+            for c in t.copies:
+                if c.node_id is not None and c.relocating_from is None:
+                    out[c.node_id] = out.get(c.node_id, 0) + 1
+    return out
+
+
+BALANCE = {"cluster.routing.rebalance.enable": "all"}  # Isthmus's default is none
+
+
+def test_a_joining_node_receives_copies_from_the_fullest() -> None:
+    two = nodes(*THREE.nodes[:2])
+    s = replace(settle(state(index("i", shards=2, replicas=1)), two), persistent=BALANCE)
+    assert reroute(replace(s, persistent={}), THREE, 0, handle_departures=True).routing == (
+        s.routing
+    )  # not asked to balance: nothing moves
+    assert _on(s) == {"id1": 2, "id2": 2}
+    # Settling (reroute, start, again) with the third node evens the counts out.
+    balanced = settle(s, THREE)
+    assert sorted(_on(balanced).values()) == [1, 1, 2]
+    assert all(c.state == STARTED for t in balanced.routing["i-uuid"].shards for c in t.copies)
+    assert (
+        IndexHealth.routed(balanced.indices["i"], balanced.routing["i-uuid"], 0).status == "green"
+    )
+
+
+def test_no_rebalance_while_copies_initialize_or_when_disabled() -> None:
+    two = nodes(*THREE.nodes[:2])
+    s = replace(settle(state(index("i", shards=2, replicas=1)), two), persistent=BALANCE)
+    # A new index initializing: allow_rebalance (indices_all_active) holds the moves back.
+    busy = reroute(
+        replace(s, indices={**s.indices, "j": index("j", replicas=0)}),
+        THREE,
+        0,
+        handle_departures=True,
+    )
+    assert not any(c.relocating_from for t in busy.routing["i-uuid"].shards for c in t.copies)
+    off = replace(s, persistent={"cluster.routing.rebalance.enable": "none"})
+    assert reroute(off, THREE, 0, handle_departures=True) is off
+
+
+def test_concurrent_rebalance_limit() -> None:
+    two = nodes(*THREE.nodes[:2])
+    s = settle(state(index("i", shards=4, replicas=1)), two)
+    assert _on(s) == {"id1": 4, "id2": 4}
+    one = replace(
+        s, persistent={**BALANCE, "cluster.routing.allocation.cluster_concurrent_rebalance": "1"}
+    )
+    out = reroute(one, THREE, 0, handle_departures=True)
+    targets = [c for t in out.routing["i-uuid"].shards for c in t.copies if c.relocating_from]
+    assert len(targets) == 1 and targets[0].node_id == "id3"
+    default = reroute(replace(s, persistent=BALANCE), THREE, 0, handle_departures=True)
+    assert (
+        sum(1 for t in default.routing["i-uuid"].shards for c in t.copies if c.relocating_from) == 2
+    )
