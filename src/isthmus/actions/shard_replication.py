@@ -268,6 +268,20 @@ class ShardWrites:
             return [r if r.error is not None else OpResult(r.id, None, error=exc) for r in results]
         return results
 
+    async def replicate(
+        self,
+        shard: Shard,
+        targets: list[CopyTarget],
+        stored: list[Any],
+        term: int,
+        meta: IndexMetadata,
+    ) -> None:
+        """Send operations this primary stored (``HistoryOp`` rows, with their ``_seq_no``) to
+        ``targets`` under ``term``; returns once every copy applied them or was failed (a
+        stale primary's failure raises). For writers of a primary other than client batches
+        (a CCR follower's primary), which choose ``targets`` under a write permit."""
+        await self._replicate(shard, targets, stored, term, meta, None)
+
     async def _replicate(
         self,
         shard: Shard,
