@@ -223,3 +223,25 @@ def test_a_write_without_an_active_primary_is_unavailable_after_its_timeout(
         index="nowhere", id="1", document={"a": 1}, timeout="soon"
     )
     assert bad.meta.status == 400
+
+
+def test_refresh_true_reaches_every_copy(cluster: NodeCluster) -> None:
+    """With no periodic refresh, a write or update with refresh=true through any node is
+    searchable on both copies (each searched on its own node: preference=_local)."""
+    es = client(cluster, up(cluster)[0])
+    es.indices.create(
+        index="fresh",
+        settings={"number_of_shards": 1, "number_of_replicas": 1, "refresh_interval": "-1"},
+    )
+    wait_green(es, "fresh")
+    holders = [r["node"] for r in shards(es, "fresh")]
+    others = [n for n in cluster.names if n not in holders]
+    for i, name in enumerate(cluster.names):
+        client(cluster, name).index(index="fresh", id=str(i), document={"v": 1}, refresh=True)
+    via = client(cluster, (others or holders)[0])
+    via.update(index="fresh", id="0", doc={"v": 2}, refresh=True)
+    for name in holders:
+        node = client(cluster, name)
+        assert node.count(index="fresh", preference="_local")["count"] == 3
+        hits = node.search(index="fresh", q="v:2", preference="_local")["hits"]["hits"]
+        assert [h["_id"] for h in hits] == ["0"], name

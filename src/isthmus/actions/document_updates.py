@@ -92,7 +92,10 @@ class DocumentUpdates(DocumentRouting):
         meta: IndexMetadata,
         outcome: ItemOutcome,
         timeout: str | None = None,
+        refresh: str | None = None,
     ) -> None:
+        """``refresh`` reaches the copies of a shard whose primary is elsewhere (this node's
+        own copies are refreshed by the caller, as for every write)."""
         if item.id is None:
             raise ActionRequestValidationError("Validation Failed: 1: id is missing;")
         body = item.source if isinstance(item.source, Mapping) else {}
@@ -114,7 +117,7 @@ class DocumentUpdates(DocumentRouting):
         if self.distributed:  # the read-modify-write runs where the primary is
             sid = self._shard_id(meta, item.routing or item.id)
             outcome.shard = sid.shard
-            await self._update_routed(sid, item, meta, outcome, timeout)
+            await self._update_routed(sid, item, meta, outcome, timeout, refresh)
             return
         shard = self._shard(meta, item.routing or item.id)
         outcome.shard = shard.shard_id.shard
@@ -207,13 +210,14 @@ class DocumentUpdates(DocumentRouting):
         meta: IndexMetadata,
         outcome: ItemOutcome,
         timeout: str | None,
+        refresh: str | None,
     ) -> None:
         writes = self.shard_writes
         assert writes is not None
 
         async def here(shard: Shard) -> None:
             async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
-                return await writes.write_on_primary(shard, ops, latest, None)
+                return await writes.write_on_primary(shard, ops, latest, refresh)
 
             await self._update_on(shard, item, meta, outcome, write)
 
@@ -226,6 +230,7 @@ class DocumentUpdates(DocumentRouting):
                     "index_uuid": sid.index_uuid,
                     "shard": sid.shard,
                     "item": encode_update_item(item),
+                    "refresh": refresh or "false",
                 },
                 UPDATE_FORWARD_TIMEOUT_S,
             )
@@ -252,14 +257,22 @@ class DocumentUpdates(DocumentRouting):
         item = decode_update_item(payload.get("item"))
         outcome = ItemOutcome(item.action, item.index, item.id)
         meta = self.cluster.state.indices.get(shard.shard_id.index_name, shard.meta)
+        refresh = payload.get("refresh")
+        refresh = refresh if refresh in ("true", "wait_for") else None
 
         async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
-            return await writes.write_on_primary(shard, ops, latest, None)
+            return await writes.write_on_primary(shard, ops, latest, refresh)
 
         try:
             await self._update_on(shard, item, meta, outcome, write)
         except IsthmusError as exc:
             return {"error": encode_error(exc)}
+        done = outcome.result
+        if done is not None and done.result not in (None, "noop"):
+            if refresh == "true":
+                await shard.refresh()
+            elif refresh == "wait_for":
+                await shard.wait_for_refresh(done.seq_no)
         return {
             "result": None if outcome.result is None else encode_result(outcome.result),
             "get": outcome.get,

@@ -116,7 +116,7 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                 if item.action == "update":
                     check_routing(meta, item.routing, item.id)
                     await flush()
-                    await self._update(item, meta, outcome, timeout)
+                    await self._update(item, meta, outcome, timeout, refresh)
                     continue
                 op = await self._prepare(item, meta, outcome)
                 check_routing(meta, item.routing, outcome.id)
