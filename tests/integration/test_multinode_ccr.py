@@ -353,6 +353,38 @@ def test_following_survives_a_leader_node(clusters: tuple[NodeCluster, NodeClust
     assert not any("fatal_exception" in s for s in shards)
 
 
+def follower_leases(leader: NodeCluster) -> list[str]:
+    """The follower's retention leases on the leader's copies (each on a primary)."""
+    es = next(iter(clients(leader).values()))
+    shards = es.indices.stats(index=LEADER, level="shards")["indices"][LEADER]["shards"]
+    return [
+        lease["id"]
+        for copies in shards.values()
+        for copy in copies
+        for lease in copy.get("retention_leases", {}).get("leases", [])
+        if f"/{FOLLOWER}/" in lease["id"]
+    ]
+
+
+def test_unfollow_through_any_node_removes_the_leases_on_the_leader_primaries(
+    clusters: tuple[NodeCluster, NodeCluster],
+) -> None:
+    leader, follower = clusters
+    # One lease per leader shard, on its primary (a promoted primary gets it back at the
+    # follow task's next renewal).
+    wait_for(lambda: len(follower_leases(leader)) == 2, what="a lease on each leader primary")
+    first, *_, last = clients(follower).values()
+    first.ccr.pause_follow(index=FOLLOWER)
+    last.indices.close(index=FOLLOWER)
+    assert last.ccr.unfollow(index=FOLLOWER)["acknowledged"]
+    assert follower_leases(leader) == []
+    # Every node applies the change within moments: no longer a follower anywhere.
+    wait_for(
+        lambda: not first.ccr.follow_info(index=FOLLOWER)["follower_indices"],
+        what="unfollowed on another node",
+    )
+
+
 # --- the certificate security model ---------------------------------------------------------
 
 
