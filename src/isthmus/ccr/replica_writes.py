@@ -10,6 +10,11 @@ the task counts them as written once every copy applied them; a copy that fails 
 through the master first (:class:`~isthmus.actions.shard_replication.ShardWrites`). The write
 permit is held from the local write until the copies are chosen, so a peer recovery starting
 meanwhile misses none of them (ES's operation permits).
+
+When a copy could not be failed (this primary is stale: a replica was promoted since; the
+master is being elected again), the operations are not known to be on every copy: the write
+fails with ES's retryable ``unavailable_shards_exception``, so the follow task tries again (on
+this node once the cluster settles, or on the new primary's node) instead of stopping.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from collections.abc import Sequence
 
 from isthmus.actions.shard_replication import ShardWrites
 from isthmus.ccr.follower_tasks import ReplicaWrite
+from isthmus.ccr.retry import should_retry
 from isthmus.ccr.wire import ReplicatedOp
 from isthmus.cluster.metadata import IndexMetadata
+from isthmus.errors import IsthmusError, UnavailableShardsError
 from isthmus.index.operations import HistoryOp
 from isthmus.index.service import Shard
 
@@ -37,8 +44,17 @@ def replica_writer(writes: ShardWrites) -> ReplicaWrite:
                 HistoryOp(o.seq_no, o.primary_term, o.version, o.op, o.id, o.source, 0, o.routing)
                 for o in ops
             ]
-            # The seam with the write path: its replication step of a primary's stored batch.
-            await writes._replicate(shard, targets, stored, term, meta, None)
+            try:
+                # The seam with the write path: its replication step of a stored batch.
+                await writes._replicate(shard, targets, stored, term, meta, None)
+            except IsthmusError as exc:
+                if should_retry(exc):
+                    raise
+                raise UnavailableShardsError(
+                    f"{shard.shard_id} the follower's operations are not known to be on every "
+                    f"copy: {exc.reason}",
+                    caused_by=exc,
+                ) from exc
         return stats.local_checkpoint
 
     return replicate

@@ -19,20 +19,29 @@ import pytest
 
 from isthmus.ccr.leader import LeaderShards
 from isthmus.ccr.placement import CcrPlacement
+from isthmus.ccr.replica_writes import replica_writer
 from isthmus.ccr.restore_ops import (
     pending_restore,
     restored,
     snapshot_operations,
     with_pending_restore,
 )
-from isthmus.ccr.wire import LeaderIndexMetadataRequest, RetentionLeaseRequest, ShardChangesRequest
+from isthmus.ccr.retry import should_retry
+from isthmus.ccr.wire import (
+    LeaderIndexMetadataRequest,
+    ReplicatedOp,
+    RetentionLeaseRequest,
+    ShardChangesRequest,
+)
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
 from isthmus.cluster.shard_copies import CopyTarget
 from isthmus.errors import (
     IllegalArgumentError,
     IllegalStateError,
+    NoLongerPrimaryShardError,
     ShardNotFoundError,
+    UnavailableShardsError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, ShardEngine
 from isthmus.index.mapping import Mapping as IndexMapping
@@ -233,3 +242,31 @@ def test_the_shards_left_to_copy_are_recorded_on_the_follower() -> None:
     assert pending_restore(state.indices["lead"]) == {2}
     state = restored("L-uuid", 2)(state)
     assert "ccr_restore" not in state.indices["lead"].custom
+
+
+# --- a follower primary's writes and its replicas -------------------------------------------
+
+
+class ReplicatedCopies(Copies):
+    def replicas(self, shard_id: ShardId) -> list[CopyTarget]:
+        return [CopyTarget("c", "r", False, True)]
+
+
+class StaleWrites:
+    """A write path whose replication step finds this primary stale."""
+
+    copies = ReplicatedCopies("b", "b")
+
+    async def _replicate(self, *args: Any) -> None:
+        raise NoLongerPrimaryShardError("lead", "L-uuid", 0, "primary term [1] is stale")
+
+
+async def test_a_write_its_replicas_may_lack_is_retried_not_fatal(nodes: Nodes) -> None:
+    """The copy that failed the operations could not be failed (this primary is stale): the
+    follow task must try again, not stop."""
+    replicate = replica_writer(cast(Any, StaleWrites()))
+    op = ReplicatedOp("index", "z", 0, 1, 1, orjson.dumps({"n": 1}))
+    with pytest.raises(UnavailableShardsError) as failed:
+        await replicate(nodes.shard, [op], META)
+    assert should_retry(failed.value)
+    assert nodes.shard.engine.local_checkpoint == 0  # stored here, not acknowledged
