@@ -21,7 +21,7 @@ data path (TransportReplicationAction, ReplicationOperation).
   order-safe) and answers its local checkpoint: the primary's global checkpoint is the lowest
   local checkpoint of its in-sync copies, sent with every batch.
 - A realtime get reads the primary (read-your-writes), here or on its node
-  (``indices:data/read/get[s]``).
+  (``indices:data/read/get[s]``), else a started replica (it holds every acknowledged write).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from isthmus.errors import (
     IndexNotFoundError,
     IsthmusError,
     NodeNotConnectedError,
+    NoShardAvailableActionError,
     OsConnectError,
     ShardNotFoundError,
     UnavailableShardsError,
@@ -231,7 +232,8 @@ class ShardWrites:
                 if target.node_id == self.copies.local_node_id:
                     shard = self.primary_here(shard_id)
                     if shard is None:
-                        raise ShardNotFoundError(shard_id.index_name, shard_id.index_uuid, 0)
+                        sid = shard_id
+                        raise ShardNotFoundError(sid.index_name, sid.index_uuid, sid.shard)
                     return await here(shard)
                 return await there(target.node_id)
             except (ShardNotFoundError, ConnectTransportError, OsConnectError, OSError) as exc:
@@ -405,40 +407,54 @@ class ShardWrites:
 
     # --- realtime reads ------------------------------------------------------------------------
 
-    async def get(
-        self, shard_id: ShardId, doc_id: str, timeout: str | None = None
-    ) -> StoredDoc | None:
-        """The latest state of ``doc_id`` as the primary holds it."""
-
-        async def here(shard: Shard) -> StoredDoc | None:
-            return await shard.get(doc_id)
-
-        async def there(node_id: str) -> StoredDoc | None:
-            answer = await self.peers.request(
-                node_id,
-                GET_SHARD_ACTION,
-                {
-                    "index": shard_id.index_name,
-                    "index_uuid": shard_id.index_uuid,
-                    "shard": shard_id.shard,
-                    "id": doc_id,
-                },
-                REPLICA_TIMEOUT_S,
-            )
-            return decode_doc(answer, doc_id)
-
-        result: StoredDoc | None = await self.routed(
-            shard_id, timeout, lambda: f"get [{shard_id.index_name}][{doc_id}]", here, there
-        )
-        return result
+    async def get(self, shard_id: ShardId, doc_id: str) -> StoredDoc | None:
+        """The latest state of ``doc_id``: read on the primary (read-your-writes), else on a
+        started replica (every acknowledged write is on it: the primary's node just left, or
+        cannot be reached); no started copy is ES's ``no_shard_available_action_exception``."""
+        primary = self.copies.primary(shard_id)
+        order = [primary] if primary is not None and primary.started else []
+        order += [c for c in self.copies.readable(shard_id) if not c.primary]
+        failure: IsthmusError | None = None
+        for target in order:
+            try:
+                if target.node_id == self.copies.local_node_id:
+                    shard = self.indices.shard(shard_id)
+                    if shard is None or shard.routing is None or shard.routing.state != STARTED:
+                        continue
+                    return await shard.get(doc_id)
+                answer = await self.peers.request(
+                    target.node_id,
+                    GET_SHARD_ACTION,
+                    {
+                        "index": shard_id.index_name,
+                        "index_uuid": shard_id.index_uuid,
+                        "shard": shard_id.shard,
+                        "id": doc_id,
+                    },
+                    REPLICA_TIMEOUT_S,
+                )
+                return decode_doc(answer, doc_id)
+            except (ShardNotFoundError, ConnectTransportError, OsConnectError) as exc:
+                failure = exc  # the next copy
+            except OSError as exc:
+                failure = IllegalStateError(str(exc))
+        raise NoShardAvailableActionError(
+            shard_id.index_name,
+            shard_id.index_uuid,
+            shard_id.shard,
+            f"No shard available for [get [{shard_id.index_name}][{doc_id}]: routing [null]]",
+        ) from failure
 
     async def on_get(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A realtime get on this node's started copy."""
         shard = shard_of(self.indices, self.cluster.state, payload)
         doc_id = payload.get("id")
         if not isinstance(doc_id, str):
             raise IllegalArgumentError("a get needs [id]")
-        if self.primary_here(shard.shard_id) is None:
-            raise ShardNotFoundError(shard.shard_id.index_name, shard.shard_id.index_uuid, 0)
+        routing = shard.routing
+        if routing is None or routing.state != STARTED:
+            sid = shard.shard_id
+            raise ShardNotFoundError(sid.index_name, sid.index_uuid, sid.shard)
         return encode_doc(await shard.get(doc_id))
 
     def register(self, registry: ActionRegistry[Any], cluster_name: str) -> None:

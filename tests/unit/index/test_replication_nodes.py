@@ -36,7 +36,12 @@ from isthmus.cluster.shard_routing import (
     ShardRouting,
     ShardTable,
 )
-from isthmus.errors import ConnectTransportError, IllegalStateError, IsthmusError
+from isthmus.errors import (
+    ConnectTransportError,
+    IllegalStateError,
+    IsthmusError,
+    NoShardAvailableActionError,
+)
 from isthmus.index.engine import HistoryOp, IndexOp
 from isthmus.index.mapping import Mapping
 from isthmus.index.service import IndicesService
@@ -410,3 +415,21 @@ async def test_a_copy_opened_before_the_starter_is_set_starts_later(
     a.indices.copy_starter = starter
     a.indices.start_pending()
     await wait_until(lambda: table_of(shared.state).copies[0].state == STARTED)
+
+
+async def test_a_get_reads_the_primary_else_a_started_replica(
+    cluster: tuple[SharedState, Peers, Node, Node],
+) -> None:
+    shared, peers, a, b = cluster
+    await start_primary(shared)
+    await write(a, op("k", 1))
+    assert (await b.writes.get(SID, "k")) is not None  # from the primary, on a
+    await add_replica(shared)
+    await wait_until(lambda: table_of(shared.state).by_allocation("rb").state == STARTED)  # type: ignore[union-attr]
+    await write(a, op("k", 2))
+    peers.down.add("a")  # the primary's node cannot be reached: b's started copy answers
+    doc = await b.writes.get(SID, "k")
+    assert doc is not None and doc.version == 2
+    peers.down.add("b")
+    with pytest.raises(NoShardAvailableActionError, match=r"No shard available for \[get"):
+        await a.writes.get(ShardId("other", 0, "other"), "k")
