@@ -45,8 +45,7 @@ def replica_writer(writes: ShardWrites) -> ReplicaWrite:
                 for o in ops
             ]
             try:
-                # The seam with the write path: its replication step of a stored batch.
-                await writes._replicate(shard, targets, stored, term, meta, None)
+                await writes.replicate(shard, targets, stored, term, meta)
             except IsthmusError as exc:
                 if should_retry(exc):
                     raise

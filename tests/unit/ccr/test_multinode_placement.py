@@ -257,7 +257,7 @@ class StaleWrites:
 
     copies = ReplicatedCopies("b", "b")
 
-    async def _replicate(self, *args: Any) -> None:
+    async def replicate(self, *args: Any) -> None:
         raise NoLongerPrimaryShardError("lead", "L-uuid", 0, "primary term [1] is stale")
 
 
