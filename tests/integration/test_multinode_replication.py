@@ -92,6 +92,9 @@ def test_bulk_through_every_node_is_read_through_every_node(cluster: NodeCluster
     es[2].indices.refresh(index="rep")
     for node in es:
         assert node.count(index="rep")["count"] == 75
+        # A non-realtime get reads what a started copy made searchable (this node's, or the
+        # primary's).
+        assert node.get(index="rep", id="n0-0", realtime=False)["_source"]["tag"] == "updated"
 
 
 def test_a_promoted_replica_answers_every_document(cluster: NodeCluster) -> None:

@@ -17,6 +17,7 @@ from isthmus.actions.document_items import (
     read_version_conflict,
 )
 from isthmus.actions.document_routing import DocumentRouting
+from isthmus.cluster.shard_routing import STARTED
 from isthmus.errors import (
     ActionRequestValidationError,
     ElasticsearchParseError,
@@ -51,6 +52,8 @@ class DocumentReads(DocumentRouting):
         if self.distributed:
             sid = self._shard_id(meta, params.get("routing") or doc_id)
             local = self.indices.shard(sid)
+            if local is not None and (local.routing is None or local.routing.state != STARTED):
+                local = None  # still recovering: its search index may lack documents
             if realtime or local is None:
                 # Read-your-writes: the primary answers, here or on its node.
                 assert self.shard_writes is not None
