@@ -296,7 +296,8 @@ def write_during(
         for doc_id in ids:
             ops += [{"index": {"_index": LEADER, "_id": doc_id}}, {"n": int(doc_id[1:])}]
         try:
-            answer = nodes[batch % len(nodes)].bulk(operations=ops, timeout="10s")
+            # A batch that meets a shard without a primary it can reach gives up after 3 s.
+            answer = nodes[batch % len(nodes)].bulk(operations=ops, timeout="3s")
         except (ApiError, ConnectionError, TransportError):
             continue  # the node was killed: nothing of this batch is acknowledged
         acked.update(
