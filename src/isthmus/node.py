@@ -64,6 +64,7 @@ from isthmus.security.node_tls import NodeTls, watch_certificates
 from isthmus.security.secure_settings import SecureSettingsHolder
 from isthmus.security.tls import handshake_timeout
 from isthmus.settings.ccr import MAX_LEASES_PER_SHARD
+from isthmus.settings.discovery import forms_cluster_alone
 from isthmus.settings.node import NodeSettings
 from isthmus.settings.remote import enabled_remotes
 from isthmus.settings.remote_server import remote_server_settings
@@ -146,6 +147,10 @@ class Node:
         stack.push_async_callback(indices.close)
         cluster = ClusterService(store, s.raw)
         cluster.add_applier(indices.apply)
+        if not forms_cluster_alone(s.raw):
+            # A node of several opens only the copies the routing table gives it, from the
+            # first state on (a state it kept from its last run included).
+            indices.local_node_id = lambda: env.node_id
         await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
         sock = bind_first_free(s.http_bind_host, s.http_ports)
         stack.callback(sock.close)  # the server closes it too; this covers a failed start

@@ -60,6 +60,24 @@ from isthmus.wire.names import BULK_REPLICA_ACTION, GET_SHARD_ACTION
 
 log = logging.getLogger("org.elasticsearch.action.support.replication.ReplicationOperation")
 
+# A replica whose node cannot be reached (killed, cut off) is failed without counting an
+# allocation failure: it is the node that failed, not the copy (ES removes such a node from the
+# cluster; here its membership lease expires within the lease TTL), and five quick failures must
+# not use up index.allocation.max_retries and leave the shard yellow once the node is back.
+# How long a write retried on the same state waits before asking again (doubling up to the
+# maximum), when no newer state comes first.
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 1.0
+UNREACHABLE_TYPES = frozenset(
+    {
+        "connect_transport_exception",
+        "node_not_connected_exception",
+        "node_disconnected_exception",
+        "receive_timeout_transport_exception",
+        "send_request_transport_exception",
+    }
+)
+
 # ES's default ``timeout`` of a write: how long it waits for an active primary.
 DEFAULT_WRITE_TIMEOUT = "1m"
 # How long a primary waits for one replica's answer before failing that copy.
@@ -224,6 +242,7 @@ class ShardWrites:
         primary's node cannot be reached or no longer holds it, ask again once a newer state
         says where it is (within ``timeout``)."""
         deadline = time.monotonic() + parse_time(timeout or DEFAULT_WRITE_TIMEOUT).millis / 1000
+        backoff = RETRY_FIRST_S
         while True:
             version = self.cluster.state.version
             retry: Exception
@@ -242,13 +261,20 @@ class ShardWrites:
                 retry = exc
             left = deadline - time.monotonic()
             log.debug("retrying %s on a newer state: %s", shard_id, retry)
-            if left <= 0 or not await self.waiter.next_state(version, left):
-                if isinstance(retry, IsthmusError):
-                    raise retry
-                raise UnavailableShardsError(
-                    f"{shard_id} primary shard is not active Timeout: "
-                    f"[{timeout or DEFAULT_WRITE_TIMEOUT}], request: [{describe()}]"
-                ) from None
+            if left > 0:
+                # A newer state, or a short wait: the primary's node may simply not have
+                # applied the state this node already has (a replica promoted a moment ago
+                # answers "no such shard" until it has), and no newer state would come.
+                await self.waiter.next_state(version, min(left, backoff))
+                backoff = min(backoff * 2, RETRY_MAX_S)
+                if deadline - time.monotonic() > 0:
+                    continue
+            if isinstance(retry, IsthmusError):
+                raise retry
+            raise UnavailableShardsError(
+                f"{shard_id} primary shard is not active Timeout: "
+                f"[{timeout or DEFAULT_WRITE_TIMEOUT}], request: [{describe()}]"
+            ) from None
 
     # --- the primary ---------------------------------------------------------------------------
 
@@ -306,6 +332,7 @@ class ShardWrites:
         }
 
         async def one(target: CopyTarget) -> None:
+            unreachable = False
             try:
                 answer = await self.peers.request(
                     target.node_id,
@@ -323,8 +350,10 @@ class ShardWrites:
                 reason = "shard not found on its node"
             except IsthmusError as exc:
                 reason = f"[{exc.es_type}] {exc.reason}"
+                unreachable = exc.es_type in UNREACHABLE_TYPES
             except (OSError, TimeoutError) as exc:
                 reason = repr(exc)
+                unreachable = True
             log.warning(
                 "failing replica [%s] of %s on node [%s]: %s",
                 target.allocation_id,
@@ -337,6 +366,7 @@ class ShardWrites:
                 target.allocation_id,
                 term,
                 f"failed to perform indices:data/write/bulk[s] on replica: {reason}",
+                unreachable=unreachable,
             )
 
         await asyncio.gather(*(one(t) for t in targets))

@@ -208,8 +208,11 @@ def shard_failed(
     primary_term: int,
     reason: str,
     now_ms: int,
+    *,
+    counted: bool = True,
 ) -> ClusterMetadata:
-    """Fail the copy ``allocation_id`` (``ALLOCATION_FAILED``, one more failed attempt). A
+    """Fail the copy ``allocation_id`` (``ALLOCATION_FAILED``, one more failed attempt unless
+    ``counted`` is false: its node could not be reached, the copy itself did not fail). A
     request made under an older primary term than the shard's is refused (that primary was
     replaced and must not decide for the shard); 0 skips the check (a node failing its own
     copy). Unknown ids change nothing."""
@@ -225,7 +228,7 @@ def shard_failed(
             f"primary term [{primary_term}] did not match current primary term "
             f"[{table.primary_term}]",
         )
-    new = fail_copy(table, allocation_id, "ALLOCATION_FAILED", now_ms, reason, failed=True)
+    new = fail_copy(table, allocation_id, "ALLOCATION_FAILED", now_ms, reason, failed=counted)
     return state if new is table else _with_table(state, index_uuid, new)
 
 

@@ -85,13 +85,26 @@ class RoutedCopies:
         return table.primary_term if table is not None else 0
 
     async def fail_copy(
-        self, shard_id: ShardId, allocation_id: str, primary_term: int, reason: str
+        self,
+        shard_id: ShardId,
+        allocation_id: str,
+        primary_term: int,
+        reason: str,
+        *,
+        unreachable: bool = False,
     ) -> None:
         now = int(self._clock() * 1000)
         await self._cluster.submit(
             "shard-failed",
             lambda s: shard_failed(
-                s, shard_id.index_uuid, shard_id.shard, allocation_id, primary_term, reason, now
+                s,
+                shard_id.index_uuid,
+                shard_id.shard,
+                allocation_id,
+                primary_term,
+                reason,
+                now,
+                counted=not unreachable,
             ),
         )
 

@@ -53,8 +53,17 @@ class ShardCopies(Protocol):
     def primary_term(self, shard_id: ShardId) -> int: ...
 
     async def fail_copy(
-        self, shard_id: ShardId, allocation_id: str, primary_term: int, reason: str
-    ) -> None: ...
+        self,
+        shard_id: ShardId,
+        allocation_id: str,
+        primary_term: int,
+        reason: str,
+        *,
+        unreachable: bool = False,
+    ) -> None:
+        """``unreachable``: the copy's node could not be reached (not counted as a failed
+        allocation of the copy)."""
+        ...
 
 
 class LocalCopies:
@@ -82,7 +91,13 @@ class LocalCopies:
         return 1
 
     async def fail_copy(
-        self, shard_id: ShardId, allocation_id: str, primary_term: int, reason: str
+        self,
+        shard_id: ShardId,
+        allocation_id: str,
+        primary_term: int,
+        reason: str,
+        *,
+        unreachable: bool = False,
     ) -> None:
         return None
 

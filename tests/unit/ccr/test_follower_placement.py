@@ -55,7 +55,9 @@ class Copies:
     def primary_term(self, shard_id: ShardId) -> int:
         return 1
 
-    async def fail_copy(self, shard_id: ShardId, aid: str, term: int, reason: str) -> None:
+    async def fail_copy(
+        self, shard_id: ShardId, aid: str, term: int, reason: str, *, unreachable: bool = False
+    ) -> None:
         return None
 
 
