@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from isthmus.actions.node_shards import COPY_FAILURES, NodeChannels
-from isthmus.errors import IllegalArgumentError
+from isthmus.errors import IllegalArgumentError, SecurityError
 from isthmus.index.service import IndicesService
 from isthmus.transport.actions import ActionRegistry
 from isthmus.wire import RemoteProtocolError
@@ -151,6 +151,14 @@ class CopyStatsGather:
         cluster_name = self.channels.cluster_name
 
         async def handle(payload: Any, ctx: Any) -> Any:
+            # Only this cluster's nodes ask, as the system (the caller is None): the action is
+            # also on the remote cluster server's allowlist, where a cross-cluster key (or, on
+            # the transport, a certificate-model user) would read any index's copies unchecked.
+            caller = getattr(ctx, "caller", None)
+            if caller is not None:
+                raise SecurityError(
+                    f"action [{NODE_STATS_ACTION}] is unauthorized for user [{caller.username}]"
+                )
             if not isinstance(payload, Mapping) or payload.get("cluster_name") != cluster_name:
                 raise IllegalArgumentError(
                     f"[{NODE_STATS_ACTION}] is only answered to nodes of cluster [{cluster_name}]"
