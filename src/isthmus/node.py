@@ -147,10 +147,12 @@ class Node:
         stack.push_async_callback(indices.close)
         cluster = ClusterService(store, s.raw)
         cluster.add_applier(indices.apply)
+        incarnation = [""]  # this process's ephemeral id, once the node's view exists
         if not forms_cluster_alone(s.raw):
             # A node of several opens only the copies the routing table gives it, from the
             # first state on (a state it kept from its last run included).
             indices.local_node_id = lambda: env.node_id
+            indices.local_incarnation = lambda: incarnation[0]
         await indices.apply(ClusterMetadata(cluster_uuid=cluster.state.cluster_uuid), cluster.state)
         sock = bind_first_free(s.http_bind_host, s.http_ports)
         stack.callback(sock.close)  # the server closes it too; this covers a failed start
@@ -218,6 +220,7 @@ class Node:
             stack.push_async_callback(remote_server.close)
         # The cluster's nodes as this node sees them: every API that lists nodes reads it.
         view = nodes_view(transport, remote_server, http_address)
+        incarnation[0] = view.local.ephemeral_id
         # A cluster of several nodes: this node's etcd member, membership and candidacy.
         formation = node_formation(
             s, transport, view, tls, on_fatal=self._fatal, version=lambda: cluster.state.version

@@ -163,7 +163,7 @@ def test_no_acknowledged_write_is_lost_when_nodes_are_killed(cluster: NodeCluste
 
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         futures = [pool.submit(writer, w) for w in range(3)]
-        for _round in range(2):
+        for _round in range(int(os.environ.get("REPLICATION_KILLS", "2"))):
             time.sleep(rng.uniform(0.5, 1.5))
             name = rng.choice(up(cluster))
             node = cluster[name]
@@ -191,6 +191,21 @@ def test_no_acknowledged_write_is_lost_when_nodes_are_killed(cluster: NodeCluste
         ids = sorted(acknowledged)
         missing = [d["_id"] for d in node.mget(index="chaos", ids=ids)["docs"] if not d["found"]]
         assert not missing, (seed, name, missing[:20], len(missing))
+    # Both copies of each shard hold the same documents (searched copy by copy).
+    es = client(cluster, up(cluster)[0])
+    es.indices.refresh(index="chaos")
+    rows = es.cat.shards(index="chaos", format="json", h="shard,prirep,state,id")
+    nodes = {n["name"]: n_id for n_id, n in es.nodes.info()["nodes"].items()}
+    assert {r["state"] for r in rows} == {"STARTED"}, rows
+    for number in ("0", "1"):
+        counts = {
+            r["prirep"]: es.count(
+                index="chaos", preference=f"_shards:{number}|_only_nodes:{r['id']}"
+            )["count"]
+            for r in rows
+            if r["shard"] == number
+        }
+        assert len(counts) == 2 and len(set(counts.values())) == 1, (seed, number, counts, nodes)
 
 
 def test_a_write_without_an_active_primary_is_unavailable_after_its_timeout(

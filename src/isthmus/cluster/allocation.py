@@ -252,18 +252,37 @@ def reroute(
             if current is None
             else _follow_replicas(meta, current, now_ms)
         )
+    customs = state.customs
     if handle_departures:
-        live = frozenset(n.id for n in members if n.can_contain_data)
+        # A node that restarted since the last reroute left and came back (its copies are of
+        # its previous process: a primary may hold operations no other copy has), even when
+        # it rejoined before its membership lease expired and nobody saw it leave.
+        again = restarted_nodes(state, members)
+        live = frozenset(n.id for n in members if n.can_contain_data and n.id not in again)
         routing = {k: _departures(r, live, now_ms) for k, r in routing.items()}
+        incarnations = {n.id: n.ephemeral_id for n in members}
+        if state.customs.get(INCARNATIONS) != incarnations:
+            customs = {**state.customs, INCARNATIONS: incarnations}
     routing = _allocate(state, routing, members, now_ms, new_id)
     routing = plan_moves(state, routing, members, new_id)
     routing = plan_rebalance(state, routing, members, new_id)
-    if routing == state.routing:
+    if routing == state.routing and customs is state.customs:
         return state
     # An index whose routing did not change keeps its object: publication sends only the
     # indices whose routing is a new object.
     kept = {k: state.routing[k] if state.routing.get(k) == r else r for k, r in routing.items()}
-    return replace(state, routing=kept)
+    return replace(state, routing=kept, customs=customs)
+
+
+# The nodes' process identities (ephemeral ids) as of the master's last reroute, in the state's
+# customs: a node whose ephemeral id changed has restarted.
+INCARNATIONS = "isthmus_node_incarnations"
+
+
+def restarted_nodes(state: ClusterMetadata, nodes: Iterable[DiscoveryNode]) -> frozenset[str]:
+    """Ids of the nodes whose process changed since the last reroute recorded them."""
+    known = state.customs.get(INCARNATIONS) or {}
+    return frozenset(n.id for n in nodes if n.id in known and known[n.id] != n.ephemeral_id)
 
 
 # --- reroute's steps ------------------------------------------------------------------------

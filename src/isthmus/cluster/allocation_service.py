@@ -27,7 +27,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from isthmus.cluster.allocation import has_unassigned, needs_routing, next_delay_expiry, reroute
+from isthmus.cluster.allocation import (
+    has_unassigned,
+    needs_routing,
+    next_delay_expiry,
+    reroute,
+    restarted_nodes,
+)
 from isthmus.cluster.allocation_moves import needs_moves, needs_rebalance
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.nodes import DiscoveryNodes, NodesView
@@ -42,8 +48,10 @@ COALESCE_S = 0.05
 
 
 def departed(state: ClusterMetadata, nodes: DiscoveryNodes) -> bool:
-    """Some copy is assigned to a node that is not a data node of ``nodes``."""
-    live = {n.id for n in nodes if n.can_contain_data}
+    """Some copy is assigned to a node that is not a data node of ``nodes``, or one that has
+    restarted since the last reroute."""
+    again = restarted_nodes(state, nodes)
+    live = {n.id for n in nodes if n.can_contain_data and n.id not in again}
     return any(
         c.node_id is not None and c.node_id not in live
         for r in state.routing.values()

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from isthmus.cluster.allocation import INCARNATIONS
 from isthmus.cluster.metadata import ClusterMetadata, IndexMetadata
 from isthmus.cluster.routing import ShardId
 from isthmus.cluster.shard_routing import STARTED, ShardRouting, ShardTable
@@ -285,6 +286,10 @@ class IndicesService:
         # this node's are opened here) and what reports a copy started, recovering it first
         # (the actions layer's peer recovery). None: a cluster of one, every shard is here.
         self.local_node_id: Callable[[], str] | None = None
+        # This process's identity (the node's ephemeral id): copies the routing table assigns to
+        # this node id are this process's only once the master has recorded it (its reroute
+        # failed what an earlier process of the node held; until then the node holds none).
+        self.local_incarnation: Callable[[], str] | None = None
         self.copy_starter: Callable[[Shard, str], Coroutine[Any, Any, None]] | None = None
         self._starting: dict[ShardId, asyncio.Task[None]] = {}
 
@@ -346,9 +351,17 @@ class IndicesService:
             if shard.routing is not None
         }
         indices = {m.uuid: (m.name, m.is_open) for m in new.indices.values()}
+        routing = new.routing
+        if self.local_incarnation is not None:
+            recorded = (new.customs.get(INCARNATIONS) or {}).get(node)
+            if recorded != self.local_incarnation():
+                # Assigned to an earlier process of this node (it restarted before anybody saw
+                # it leave): a primary there may hold writes no other copy has, or lack some.
+                # Opened only once the master has failed them and allocated anew.
+                routing = {}
         for sid in [sid for sid, shard in self.shards.items() if shard.routing is None]:
             await self._close_copy(sid, delete_files=False)  # opened before routing existed
-        for step in plan_copies(node, open_copies, indices, new.routing):
+        for step in plan_copies(node, open_copies, indices, routing):
             meta = new.by_uuid(step.shard_id.index_uuid)
             if step.kind == CLOSE or meta is None:
                 await self._close_copy(step.shard_id, delete_files=step.delete_files)
