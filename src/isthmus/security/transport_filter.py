@@ -67,6 +67,14 @@ _SYSTEM_ACTIONS = frozenset(
     }
 )
 
+# What only the nodes of this cluster send each other, as the system: a shard's copies, the
+# shards of a search held on another node, a change proposed to the master, CCR's work handed to
+# a primary's node. Their handlers trust the request (the coordinating node authorized the
+# user and sends the user's DLS/FLS along): any other identity is refused before them.
+_NODES_ONLY_ACTIONS = frozenset(
+    {*INTRA_CLUSTER_ACTIONS, *CCR_INTRA_CLUSTER_ACTIONS, *NODE_READ_ACTIONS, *SHARD_COPY_ACTIONS}
+)
+
 
 @dataclass(frozen=True)
 class TransportIdentity:
@@ -126,11 +134,14 @@ class TransportFilter:
         """The subject the request runs as (None for the system identity); raises on denial
         of authentication or of a cluster-level action."""
         raw = headers.get(AUTHENTICATION_HEADER)
-        if raw is None:
+        identity = TransportIdentity.decode(raw) if raw is not None else None
+        if action in _NODES_ONLY_ACTIONS and (identity is None or identity.username != SYSTEM_USER):
+            who = identity.username if identity is not None else "anonymous"
+            raise SecurityError(f"action [{action}] is unauthorized for user [{who}]")
+        if identity is None:
             subject = self.security.authenticate(None, f"action [{action}]")
             self.authorizer.check_cluster(subject, action)
             return subject
-        identity = TransportIdentity.decode(raw)
         if identity.username == SYSTEM_USER:
             if action not in _SYSTEM_ACTIONS:
                 raise SecurityError(f"action [{action}] is unauthorized for user [{SYSTEM_USER}]")
