@@ -28,7 +28,14 @@ from isthmus.cluster.allocation_deciders import allowed, decide
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.nodes import DiscoveryNode, DiscoveryNodes
 from isthmus.cluster.shard_routing import INITIALIZING, ShardRouting, ShardTable, UnassignedInfo
-from isthmus.errors import IllegalArgumentError, IndexNotFoundError, ShardNotFoundError
+from isthmus.errors import (
+    ElasticsearchParseError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    ShardNotFoundError,
+    XContentParseError,
+)
+from isthmus.xcontent import as_bool, as_int, at, unknown_field
 
 COMMANDS = (
     "allocate_replica",
@@ -44,14 +51,30 @@ class Command:
     name: str
     index: str
     shard: int
-    node: str
+    node: str  # ``move``: its ``from_node``
     accept_data_loss: bool = False
+    to_node: str | None = None  # ``move`` only
+    allow_primary: bool = False  # ``cancel`` only
 
     def parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "shard": self.shard, "node": self.node}
+        out: dict[str, Any] = {"index": self.index, "shard": self.shard}
+        if self.name == "move":
+            out.update(from_node=self.node, to_node=self.to_node)
+            return out
+        out["node"] = self.node
+        if self.name == "cancel":
+            out["allow_primary"] = self.allow_primary
         if self.name in ("allocate_stale_primary", "allocate_empty_primary"):
             out["accept_data_loss"] = self.accept_data_loss
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RerouteRequest:
+    """A reroute request body: its commands and ``dry_run`` (None: the body does not say)."""
+
+    commands: list[Command]
+    dry_run: bool | None
 
 
 class Rejected(Exception):
@@ -62,6 +85,82 @@ class Rejected(Exception):
 class Outcome:
     state: ClusterMetadata
     explanations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_request(body: Mapping[str, Any] | None) -> RerouteRequest:
+    """ES's reroute body parser (an object parser named ``cluster_reroute``): ``commands`` and
+    ``dry_run``, any other key refused."""
+    dry_run: bool | None = None
+    for key, value in (body or {}).items():
+        if key == "dry_run":
+            try:
+                dry_run = as_bool("cluster_reroute", key, value)
+            except XContentParseError as exc:
+                raise at(exc, key, rooted=True, at_value=True) from None
+        elif key != "commands":
+            raise at(unknown_field("cluster_reroute", key, _BODY_FIELDS), key, rooted=True)
+    return RerouteRequest(parse_commands(body), dry_run)
+
+
+_BODY_FIELDS = ("commands", "dry_run")
+# ES parses move and cancel by hand (MoveAllocationCommand, CancelAllocationCommand): their
+# fields (camelCase aliases accepted) and the order missing ones are reported in.
+_HAND_PARSED = {
+    "move": {
+        "index": "index",
+        "shard": "shard",
+        "from_node": "from_node",
+        "fromNode": "from_node",
+        "to_node": "to_node",
+        "toNode": "to_node",
+    },
+    "cancel": {
+        "index": "index",
+        "shard": "shard",
+        "node": "node",
+        "allow_primary": "allow_primary",
+        "allowPrimary": "allow_primary",
+    },
+}
+_REQUIRED = {
+    "move": ("index", "shard", "from_node", "to_node"),
+    "cancel": ("index", "shard", "node"),
+}
+
+
+def _hand_parsed(name: str, spec: Mapping[str, Any]) -> Command:
+    """``move`` or ``cancel`` as ES reads them: ElasticsearchParseException's texts, wrapped by
+    the reroute parser as a failure of its ``commands`` field."""
+
+    def refuse(reason: str) -> XContentParseError:
+        return XContentParseError(
+            "[cluster_reroute] failed to parse field [commands]",
+            caused_by=ElasticsearchParseError(reason),
+        )
+
+    fields = _HAND_PARSED[name]
+    values: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key not in fields:
+            raise refuse(f"[{name}] command does not support field [{key}]")
+        if isinstance(value, Mapping | list):
+            raise refuse(f"[{name}] command does not support complex json tokens [START_OBJECT]")
+        values[fields[key]] = value
+    for required in _REQUIRED[name]:
+        if values.get(required) is None:
+            raise refuse(f"[{name}] command missing the {required} parameter")
+    try:
+        shard = as_int(name, "shard", values["shard"])
+    except XContentParseError:
+        raise IllegalArgumentError(f"[{name}] argument [shard] must be a number") from None
+    return Command(
+        name,
+        str(values["index"]),
+        shard,
+        str(values.get("from_node", values.get("node"))),
+        to_node=str(values["to_node"]) if name == "move" else None,
+        allow_primary=values.get("allow_primary") in (True, "true"),
+    )
 
 
 def parse_commands(body: Mapping[str, Any] | None) -> list[Command]:
@@ -80,6 +179,9 @@ def parse_commands(body: Mapping[str, Any] | None) -> list[Command]:
             raise IllegalArgumentError(f"unknown allocation command [{name}]")
         if not isinstance(spec, Mapping):
             raise IllegalArgumentError(f"[{name}] the command must be an object")
+        if name in _HAND_PARSED:
+            out.append(_hand_parsed(name, spec))
+            continue
         missing = [k for k in ("index", "shard", "node") if spec.get(k) is None]
         if missing:
             raise IllegalArgumentError(f"[{name}] argument [{missing[0]}] missing")
@@ -297,4 +399,13 @@ def _store(state: ClusterMetadata, uuid: str, table: ShardTable) -> ClusterMetad
     return replace(state, routing=routing)
 
 
-__all__ = ["COMMANDS", "Command", "Outcome", "parse_commands", "retry_failed", "run_commands"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "Outcome",
+    "RerouteRequest",
+    "parse_commands",
+    "parse_request",
+    "retry_failed",
+    "run_commands",
+]

@@ -18,7 +18,7 @@ before a replica), and a cluster without one answers ES's 400. The answer runs e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +39,10 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     ShardNotFoundError,
+    XContentParseError,
 )
 from isthmus.settings.values import human_time
+from isthmus.xcontent import as_bool, as_int, as_str, at, unknown_field
 
 NOTE = (
     "No shard was specified in the explain API request, so this response explains a randomly "
@@ -131,11 +133,37 @@ def _at(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_FIELDS = ("index", "shard", "primary", "current_node")
+
+
+def parse_request(body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """ES's explain body parser (an object parser named ``cluster/allocation/explain``):
+    ``index`` and ``current_node`` strings, ``shard`` an int, ``primary`` a boolean, any other
+    key refused with ES's x_content_parse_exception."""
+    parser = "cluster/allocation/explain"
+    out: dict[str, Any] = {}
+    for key, value in (body or {}).items():
+        if key not in _FIELDS:
+            raise at(unknown_field(parser, key, _FIELDS), key, rooted=True)
+        if value is None:
+            continue
+        try:
+            if key == "shard":
+                out[key] = as_int(parser, key, value)
+            elif key == "primary":
+                out[key] = as_bool(parser, key, value)
+            else:
+                out[key] = as_str(parser, key, value)
+        except XContentParseError as exc:
+            raise at(exc, key, rooted=True, at_value=True) from None
+    return out
+
+
 def find_copy(
     state: ClusterMetadata, nodes: DiscoveryNodes, body: dict[str, Any] | None
 ) -> tuple[IndexMetadata, ShardTable, ShardRouting, bool]:
     """The copy to explain (and whether it was chosen for the caller: the ``note``)."""
-    body = body or {}
+    body = parse_request(body)
     index, shard, primary = body.get("index"), body.get("shard"), body.get("primary")
     current = body.get("current_node")
     if index is None and shard is None and primary is None and current is None:
@@ -160,7 +188,7 @@ def find_copy(
     if meta is None:
         raise IndexNotFoundError(str(index))
     routing = state.routing.get(meta.uuid)
-    number = int(shard) if isinstance(shard, int | str) and str(shard).lstrip("-").isdigit() else -1
+    number = shard if isinstance(shard, int) else -1  # an int once parsed and present
     if routing is None or not 0 <= number < len(routing.shards):
         raise ShardNotFoundError(meta.name, meta.uuid, number)
     table = routing.shards[number]
@@ -169,7 +197,7 @@ def find_copy(
         holder = nodes.get(str(current)) or nodes.by_name(str(current))
         if holder is None:
             raise IllegalArgumentError(f"failed to resolve [{current}], no matching nodes")
-    if primary is True or primary == "true":
+    if primary:
         own = table.primary()
         assert own is not None
         if holder is not None and own.node_id != holder.id:

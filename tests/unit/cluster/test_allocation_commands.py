@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from isthmus.cluster.allocation import reroute, shard_failed
-from isthmus.cluster.allocation_commands import parse_commands, retry_failed, run_commands
+from isthmus.cluster.allocation_commands import (
+    parse_commands,
+    parse_request,
+    retry_failed,
+    run_commands,
+)
 from isthmus.cluster.metadata import ClusterMetadata
 from isthmus.cluster.shard_routing import INITIALIZING, UNASSIGNED
-from isthmus.errors import IllegalArgumentError, IndexNotFoundError
+from isthmus.errors import IllegalArgumentError, IndexNotFoundError, XContentParseError
 from tests.unit.cluster.test_allocation import THREE, ids, index, nodes, settle, state, table
 
 
@@ -114,11 +119,11 @@ def test_allocate_replica_obeys_the_deciders_and_explain_reports() -> None:
 
 def test_move_unknown_and_malformed_commands() -> None:
     s = settle(state(index("i")), THREE)
-    with pytest.raises(IllegalArgumentError, match=r"^\[move\] shards are never relocated"):
-        _run(s, {"commands": [{"move": {"index": "i", "shard": 0, "node": "node-1"}}]})
+    with pytest.raises(IllegalArgumentError, match=r"^\[cancel\] shards are never relocated"):
+        _run(s, {"commands": [{"cancel": {"index": "i", "shard": 0, "node": "node-1"}}]})
     with pytest.raises(IllegalArgumentError, match=r"unknown allocation command \[jump\]"):
         parse_commands({"commands": [{"jump": {}}]})
-    with pytest.raises(IllegalArgumentError, match=r"\[cancel\] argument \[node\] missing"):
+    with pytest.raises(XContentParseError, match=r"failed to parse field \[commands\]"):
         parse_commands({"commands": [{"cancel": {"index": "i", "shard": 0}}]})
     with pytest.raises(IllegalArgumentError, match="already assigned"):
         _run(
@@ -153,3 +158,44 @@ def test_retry_failed_lets_max_retry_allocate_again() -> None:
     again = table(retried).primary()
     assert again is not None and again.state == INITIALIZING
     assert retry_failed(retried) is retried
+
+
+def test_reroute_body_dry_run_unknown_fields_and_move_cancel_fields() -> None:
+    # ES's "cluster_reroute" object parser: commands and dry_run (the body's dry_run was
+    # ignored, so a dry run executed), any other key a 400 x_content_parse_exception.
+    request = parse_request({"dry_run": True, "commands": []})
+    assert (request.dry_run, request.commands) == (True, [])
+    assert parse_request({}).dry_run is None
+    with pytest.raises(XContentParseError) as err:
+        parse_request({"commands": [], "foo": 1})
+    assert err.value.reason == "[cluster_reroute] unknown field [foo]"
+    with pytest.raises(XContentParseError, match=r"failed to parse field \[dry_run\]"):
+        parse_request({"dry_run": "maybe"})
+    # move reads ES's from_node/to_node (it asked for a "node"), then is refused as before.
+    s = settle(state(index("i")), THREE)
+    body = {
+        "commands": [
+            {"move": {"index": "i", "shard": 0, "from_node": "node-1", "to_node": "node-2"}}
+        ]
+    }
+    (move,) = parse_commands(body)
+    assert move.parameters() == {
+        "index": "i",
+        "shard": 0,
+        "from_node": "node-1",
+        "to_node": "node-2",
+    }
+    with pytest.raises(IllegalArgumentError, match=r"^\[move\] shards are never relocated"):
+        _run(s, body)
+    cancel = {"cancel": {"index": "i", "shard": 0, "node": "node-1", "allow_primary": True}}
+    (parsed,) = parse_commands({"commands": [cancel]})
+    assert parsed.parameters()["allow_primary"] is True
+    with pytest.raises(XContentParseError) as err:
+        parse_commands({"commands": [{"move": {"index": "i", "shard": 0, "from_node": "a"}}]})
+    assert err.value.reason == "[cluster_reroute] failed to parse field [commands]"
+    assert err.value.caused_by is not None
+    assert err.value.caused_by.reason == "[move] command missing the to_node parameter"
+    with pytest.raises(XContentParseError) as err:
+        parse_commands({"commands": [{"cancel": {"index": "i", "shard": 0, "nodes": "a"}}]})
+    assert err.value.caused_by is not None
+    assert err.value.caused_by.reason == "[cancel] command does not support field [nodes]"

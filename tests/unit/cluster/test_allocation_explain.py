@@ -14,6 +14,7 @@ from isthmus.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     ShardNotFoundError,
+    XContentParseError,
 )
 from tests.unit.cluster.test_allocation import THREE, index, nodes, settle, state, table
 
@@ -180,3 +181,19 @@ def test_started_copy_on_an_excluded_node_cannot_remain_and_moves() -> None:
     # The third node may take it: it is moved (a relocation target on the next reroute).
     assert out["can_move_to_other_node"] == "yes"
     assert out["move_explanation"].endswith("Elasticsearch will move it to another node.")
+
+
+def test_body_is_es_object_parser() -> None:
+    # ES's ObjectParser "cluster/allocation/explain": unknown keys and a non-numeric shard are a
+    # 400 x_content_parse_exception (it was accepted, and "x" became shard -1, a 404).
+    s = settle(state(index("i")), THREE)
+    with pytest.raises(XContentParseError) as err:
+        explain(s, THREE, {"index": "i", "shard": 0, "primary": True, "bogus": 1}, 0)
+    assert err.value.reason == "[cluster/allocation/explain] unknown field [bogus]"
+    with pytest.raises(XContentParseError) as err:
+        explain(s, THREE, {"index": "i", "shard": "x", "primary": True}, 0)
+    assert err.value.reason == "[cluster/allocation/explain] failed to parse field [shard]"
+    with pytest.raises(XContentParseError, match="failed to parse field \\[primary\\]"):
+        explain(s, THREE, {"index": "i", "shard": 0, "primary": "yes"}, 0)
+    out = explain(s, THREE, {"index": "i", "shard": "0", "primary": "true"}, 0)
+    assert (out["shard"], out["primary"]) == (0, True)

@@ -184,13 +184,17 @@ def routes(s: ClusterApiDeps) -> list[Route]:
 
     async def cluster_reroute(req: Request) -> dict[str, Any]:
         # ES's _cluster/reroute: allocation commands and retry_failed, on the master's state.
-        from isthmus.cluster.allocation_commands import parse_commands, retry_failed, run_commands
+        from isthmus.cluster.allocation_commands import parse_request, retry_failed, run_commands
         from isthmus.cluster.allocation_explain import single_node_routing
         from isthmus.cluster.metadata import new_uuid
 
-        commands = parse_commands(json_object(req))
-        explain = bool_param(req, "explain")
+        # ES reads the parameters first, then the body: a body's dry_run wins.
         dry_run = bool_param(req, "dry_run")
+        request = parse_request(json_object(req))
+        commands = request.commands
+        if request.dry_run is not None:
+            dry_run = request.dry_run
+        explain = bool_param(req, "explain")
         retry = bool_param(req, "retry_failed")
         nodes = s.node.view.nodes
         explanations: list[dict[str, Any]] = []
