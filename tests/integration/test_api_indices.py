@@ -37,6 +37,22 @@ def hit_ids(resp: Any) -> set[tuple[str, str]]:
 # --- create / get / exists / delete -------------------------------------------------------------
 
 
+def test_create_wait_for_more_copies_than_the_index_has_is_es_400(
+    es: Elasticsearch, idx: str
+) -> None:
+    # ES validates the count against 1 + number_of_replicas before creating (it was created).
+    status, body = api_error(
+        lambda: es.indices.create(
+            index=idx, wait_for_active_shards=5, settings={"number_of_replicas": 1}
+        )
+    )
+    assert (status, body["error"]["type"]) == (400, "illegal_argument_exception")
+    assert body["error"]["reason"] == (
+        "invalid wait_for_active_shards[5]: cannot be greater than number of shard copies [2]"
+    )
+    assert not es.indices.exists(index=idx)
+
+
 def test_create_defaults(es: Elasticsearch, idx: str) -> None:
     resp = es.indices.create(index=idx)
     assert resp.body == {"acknowledged": True, "shards_acknowledged": True, "index": idx}

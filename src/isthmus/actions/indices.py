@@ -151,6 +151,7 @@ class IndicesActions:
         *,
         data_stream: str | None = None,
         also: Callable[[ClusterMetadata], ClusterMetadata] | None = None,
+        wait_for_active_shards: int | str = 1,
     ) -> IndexMetadata:
         """Create ``name``, merging the templates that match it (ES's order: component
         templates, the composable template, then the request). ``data_stream``: the index is
@@ -191,6 +192,14 @@ class IndicesActions:
             settings.setdefault(key, "1")
         check_routing_shards(settings)
         _auto_expand(settings)
+        # ES refuses to create an index whose wait_for_active_shards asks for more copies
+        # than it will have (ActiveShardCount.validate), even on a single node.
+        copies = int(settings["index.number_of_replicas"]) + 1
+        if isinstance(wait_for_active_shards, int) and wait_for_active_shards > copies:
+            raise IllegalArgumentError(
+                f"invalid wait_for_active_shards[{wait_for_active_shards}]: cannot be greater "
+                f"than number of shard copies [{copies}]"
+            )
         uid = new_uuid()
         now = int(time.time() * 1000)
         settings.update(

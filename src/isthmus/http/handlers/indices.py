@@ -49,7 +49,7 @@ def routes(s: IndicesApiDeps) -> list[Route]:
         if s.authz is not None:
             s.authz.authorize_new_aliases(req.subject, req.path_params["index"], body)
         count = parse_active_shards(req.params.get("wait_for_active_shards"))
-        meta = await act.create(req.path_params["index"], body)
+        meta = await act.create(req.path_params["index"], body, wait_for_active_shards=count)
         acknowledged = await act.shards_acknowledged(meta.name, count, req.params)
         return {"acknowledged": True, "shards_acknowledged": acknowledged, "index": meta.name}
 
