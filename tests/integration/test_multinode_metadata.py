@@ -132,3 +132,48 @@ def test_changes_survive_the_master_and_reach_a_restarted_node(cluster: NodeClus
         assert time.monotonic() < deadline, "the restarted node never got the missed change"
         time.sleep(0.05)
     _eventually_same(cluster)
+
+
+def test_an_unreadable_proposal_is_refused_and_the_cluster_goes_on(cluster: NodeCluster) -> None:
+    """A proposal the master cannot read (a bug, a peer of another version) is refused before
+    it reaches etcd: otherwise every node's applier would stop on it for good."""
+    import asyncio
+
+    from isthmus.transport.client import connect
+    from isthmus.transport.local import LocalNode
+    from isthmus.wire.handshake import NodeIdentity
+    from isthmus.wire.names import PUBLISH_CHANGE_ACTION
+
+    es = _client(cluster, cluster.names[0])
+    state = es.cluster.state(metric="master_node,version")
+    nodes = es.nodes.info(metric="transport")["nodes"]
+    host, port = nodes[state["master_node"]]["transport"]["publish_address"].rsplit(":", 1)
+    version = state["version"]
+    me = LocalNode("probe", "x", NodeIdentity("pid", "probe", "127.0.0.1:0", "9.1.0"))
+
+    async def propose(changed: dict[str, object], meta_version: int) -> str:
+        channel = await connect(host, int(port), identity=me, ssl_context=None, timeout=10)
+        try:
+            await channel.request(
+                PUBLISH_CHANGE_ACTION,
+                {
+                    "cluster_name": cluster.cluster_name,
+                    "base_version": version,
+                    "meta": {"cluster_uuid": state["cluster_uuid"], "version": meta_version},
+                    "changed": changed,
+                    "removed": [],
+                },
+                {},
+                timeout=20,
+            )
+            return "published"
+        except Exception as exc:  # the refusal is what is checked
+            return str(exc)
+
+    bad_index = asyncio.run(propose({"bogus": {"meta": {"nonsense": 1}}}, version + 1))
+    assert "unreadable index [bogus]" in bad_index, bad_index
+    bad_version = asyncio.run(propose({}, version + 7))
+    assert "proposal of version" in bad_version, bad_version
+    es.indices.create(index="after-a-bad-proposal")
+    for name in cluster.names:
+        assert "after-a-bad-proposal" in _indices(_client(cluster, name))

@@ -224,7 +224,15 @@ class StateReplication:
 
     async def _install(self, published: PublishedState) -> None:
         current = self._cluster.state
-        new = self._parsed.state(published, current)
+        try:
+            new = self._parsed.state(published, current)
+        except Exception as exc:  # never published by a master (it checks), so etcd was edited
+            log.exception("cannot read the published cluster state [%s]", published.revision)
+            self._on_fatal(
+                f"the cluster state published at revision [{published.revision}] cannot be "
+                f"read ({exc!r}): this node cannot follow the cluster"
+            )
+            return
         if current.indices and new.cluster_uuid != current.cluster_uuid and current.version > 0:
             mine = {m.uuid for m in current.indices.values()}
             if not mine <= {m.uuid for m in new.indices.values()}:
@@ -277,6 +285,8 @@ class StateReplication:
                 raise NotMasterError("this node is not the elected master")
             current = self._applier.state
             version = int(current.meta.get("version", 0)) if current is not None else 0
+            cluster_uuid = current.meta.get("cluster_uuid") if current is not None else None
+            check_proposal(proposal, cluster_uuid)
             if proposal.base_version != version:
                 return {"conflict": version}
             indices = dict(current.indices) if current is not None else {}
@@ -289,3 +299,34 @@ class StateReplication:
             self.publications += 1
             await self._applier.wait_for_revision(revision, SUBMIT_TIMEOUT_S)
             return {"version": int(proposal.meta["version"])}
+
+
+def check_proposal(proposal: Proposal, cluster_uuid: Any) -> None:
+    """What the master checks before publishing: a state every node can read (one unreadable
+    entry in etcd would stop every node's applier), the next version, the cluster's uuid."""
+    meta = proposal.meta
+    if meta.get("version") != proposal.base_version + 1:
+        raise CoordinationError(
+            f"cluster state proposal of version [{meta.get('version')}] on version "
+            f"[{proposal.base_version}]"
+        )
+    if cluster_uuid is not None and meta.get("cluster_uuid") != cluster_uuid:
+        raise CoordinationError(
+            f"cluster state proposal for cluster [{meta.get('cluster_uuid')}], this cluster is "
+            f"[{cluster_uuid}]"
+        )
+    if not isinstance(meta.get("customs", {}), dict):
+        raise CoordinationError("cluster state proposal with unreadable customs")
+    for uuid, entry in proposal.changed.items():
+        try:
+            index = IndexMetadata.from_json(entry["meta"])
+            if index.uuid != uuid:
+                raise ValueError(f"index [{index.name}] has uuid [{index.uuid}], keyed [{uuid}]")
+            if entry.get("routing"):
+                routing = IndexRouting.from_json(entry["routing"])
+                if routing.index_uuid != uuid:
+                    raise ValueError(f"routing of [{routing.index_uuid}] keyed [{uuid}]")
+        except Exception as exc:
+            raise CoordinationError(
+                f"cluster state proposal with an unreadable index [{uuid}]: {exc!r}"
+            ) from None
