@@ -482,6 +482,25 @@ def secure_client(cluster: NodeCluster, name: str) -> Elasticsearch:
     return Elasticsearch(cluster[name].url, basic_auth=("elastic", PASSWORD), request_timeout=60)
 
 
+def cross_cluster_search_everywhere(
+    leader: NodeCluster, follower: NodeCluster, target: str, expected: set[str]
+) -> None:
+    """Cross-cluster search between the two 3-node clusters: through every follower node, with
+    and without minimized round trips (the leader's shards are spread over its nodes: the node
+    the search reaches gathers the others' shards), every document is found once."""
+    secure_client(leader, leader.names[0]).indices.refresh(index=target.split(":", 1)[1])
+    for name in follower.names:
+        es = secure_client(follower, name)
+        for minimize in (True, False):
+            found = es.search(
+                index=target, size=100, source=False, ccs_minimize_roundtrips=minimize
+            )
+            ids = [h["_id"] for h in found["hits"]["hits"]]
+            assert sorted(ids) == sorted(expected), (name, minimize, len(ids))
+            assert found["_shards"]["failed"] == 0, found["_shards"]
+            assert found["_clusters"]["successful"] == 1, found["_clusters"]
+
+
 def test_follow_between_two_secured_three_node_clusters(
     secured: tuple[NodeCluster, NodeCluster],
 ) -> None:
@@ -511,6 +530,7 @@ def test_follow_between_two_secured_three_node_clusters(
         return True
 
     wait_for(everywhere, what="60 docs on every secured follower node")
+    cross_cluster_search_everywhere(leader, follower, "leader:sec", expected)
     for name in follower.names:
         (entry,) = secure_client(follower, name).ccr.follow_stats(index="sec-copy")["indices"]
         assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
@@ -532,7 +552,13 @@ def test_follow_in_the_api_key_model_between_three_node_clusters(
         "POST",
         "/_security/cross_cluster/api_key",
         headers={"content-type": "application/json", "accept": "application/json"},
-        body={"name": "ccr-key", "access": {"replication": [{"names": ["keyed*"]}]}},
+        body={
+            "name": "ccr-key",
+            "access": {
+                "replication": [{"names": ["keyed*"]}],
+                "search": [{"names": ["keyed*"]}],
+            },
+        },
     ).body
     record_secret(str(key["encoded"]))
     record_secret(str(key["api_key"]))
@@ -567,6 +593,7 @@ def test_follow_in_the_api_key_model_between_three_node_clusters(
         return True
 
     wait_for(everywhere, what="30 docs on every follower node (API-key model)")
+    cross_cluster_search_everywhere(leader, follower, "keyed:keyed", expected)
     (entry,) = local.ccr.follow_stats(index="keyed-copy")["indices"]
     assert [s["shard_id"] for s in entry["shards"]] == [0, 1]
     assert not any("fatal_exception" in s for s in entry["shards"])
