@@ -59,6 +59,30 @@ def test_index_with_id_creates_then_updates(es: Elasticsearch, idx: str) -> None
     assert es.get(index=idx, id="1")["_source"] == {"title": "uno"}
 
 
+def test_wait_for_active_shards_on_one_node(es: Elasticsearch, idx: str) -> None:
+    # One node holds one active copy of each shard (its primary): asking for two waits for the
+    # timeout, then ES's 503 (it was ignored); one copy, and _shards, are as before.
+    es.indices.create(index=idx, settings={"number_of_replicas": 1})
+    status, body = api_error(
+        lambda: es.index(
+            index=idx, id="1", document={"a": 1}, wait_for_active_shards="2", timeout="200ms"
+        )
+    )
+    assert (status, body["error"]["type"]) == (503, "unavailable_shards_exception")
+    assert body["error"]["reason"].startswith(
+        f"[{idx}][0] Not enough active copies to meet shard count of [2] (have 1, needed 2). "
+        "Timeout: [200ms], request: [BulkShardRequest"
+    )
+    put = es.index(index=idx, id="1", document={"a": 1}, wait_for_active_shards="1")
+    assert put["_shards"] == {"total": 2, "successful": 1, "failed": 0}
+    status, body = api_error(
+        lambda: es.indices.put_settings(
+            index=idx, settings={"index.write.wait_for_active_shards": "x"}
+        )
+    )
+    assert (status, body["error"]["reason"]) == (400, "cannot parse ActiveShardCount[x]")
+
+
 def test_put_and_post_with_id_are_equivalent(es: Elasticsearch, idx: str) -> None:
     put = es.perform_request(
         "PUT", f"/{idx}/_doc/a", body={"n": 1}, headers={"content-type": "application/json"}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
 from isthmus.testing.cluster import NodeCluster
 from isthmus.testing.process import NodeProcess
@@ -204,6 +204,54 @@ def test_preference_only_local_searches_the_copies_here(cluster: NodeCluster) ->
     assert all_docs == 80
     if len(here) < 3:  # the other shards' documents are not counted
         assert on_local < 80
+
+
+def test_writes_report_copies_and_wait_for_active_shards_gets_read_preference(
+    cluster: NodeCluster,
+) -> None:
+    # ES's _shards of a write counts every copy that applied it (it said successful 1 with a
+    # started replica); wait_for_active_shards is waited for up to timeout, then ES's 503
+    # (it was ignored); a get's _only_nodes naming no copy's node is ES's 400 (it was read).
+    es = _es(cluster, "node-1")
+    es.indices.create(index="copies", settings={"number_of_shards": 1, "number_of_replicas": 1})
+    health = es.cluster.health(index="copies", wait_for_status="green", timeout="40s")
+    assert health["status"] == "green", health
+    for name in ("node-1", "node-2", "node-3"):  # the primary here, or forwarded to it
+        put = _es(cluster, name).index(index="copies", id=name, document={"n": 1})
+        assert put["_shards"] == {"total": 2, "successful": 2, "failed": 0}, name
+    bulk = es.bulk(operations=[{"delete": {"_index": "copies", "_id": "node-3"}}])
+    assert bulk["items"][0]["delete"]["_shards"] == {"total": 2, "successful": 2, "failed": 0}
+    started = time.monotonic()
+    with pytest.raises(ApiError) as refused:
+        es.index(
+            index="copies", id="x", document={"n": 2}, wait_for_active_shards="4", timeout="1s"
+        )
+    assert time.monotonic() - started >= 1.0
+    assert refused.value.meta.status == 503
+    error = refused.value.body["error"]
+    assert error["type"] == "unavailable_shards_exception"
+    assert error["reason"] == (
+        "[copies][0] Not enough active copies to meet shard count of [4] (have 2, needed 4). "
+        "Timeout: [1s], request: [BulkShardRequest [[copies][0]] containing [index "
+        '{[copies][x], source[{"n":2}]}]]'
+    )
+    assert es.index(index="copies", id="y", document={}, wait_for_active_shards="all")[
+        "_shards"
+    ] == {"total": 2, "successful": 2, "failed": 0}
+    # The index's own default: index.write.wait_for_active_shards.
+    es.indices.put_settings(index="copies", settings={"index.write.wait_for_active_shards": 3})
+    out = es.bulk(operations=[{"index": {"_index": "copies", "_id": "z"}}, {}], timeout="1s")
+    assert out["items"][0]["index"]["error"]["type"] == "unavailable_shards_exception"
+    assert "(have 2, needed 3)" in out["items"][0]["index"]["error"]["reason"]
+    with pytest.raises(BadRequestError) as bad:
+        es.get(index="copies", id="node-1", preference="_only_nodes:zzz")
+    assert bad.value.body["error"]["reason"] == (
+        "no data nodes with criteria [zzz] found for shard: [copies][0]"
+    )
+    holders = [r["node"] for r in es.cat.shards(index="copies", format="json", h="node").body]
+    got = es.get(index="copies", id="node-1", preference=f"_only_nodes:{holders[0]}")
+    assert got["found"] is True
+    es.indices.delete(index="copies")
 
 
 def test_explain_scroll_and_msearch_reach_shards_elsewhere(cluster: NodeCluster) -> None:

@@ -178,6 +178,8 @@ class ItemOutcome:
     shard: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     get: dict[str, Any] | None = None
+    # ES's ``_shards`` as the write's replication found them (a cluster of several nodes).
+    shards: dict[str, Any] | None = None
 
 
 def parse_json_object(raw: bytes, what: str = "document") -> dict[str, Any]:
@@ -234,6 +236,21 @@ def check_routing(meta: IndexMetadata, routing: str | None, doc_id: str | None) 
         raise RoutingMissingError(meta.name, "null" if doc_id is None else doc_id)
 
 
+def shards_section(total: int, replicated: Any) -> dict[str, Any]:
+    """ES's ShardInfo of a replicated write: ``total`` copies (the primary and every replica
+    the index names, assigned or not), those that applied it (``replicated.successful``), and
+    the replicas that failed, listed under ``failures`` when there are any."""
+    failures = list(replicated.failures)
+    out: dict[str, Any] = {
+        "total": total,
+        "successful": replicated.successful,
+        "failed": len(failures),
+    }
+    if failures:
+        out["failures"] = failures
+    return out
+
+
 def write_response(
     outcome: ItemOutcome, meta: IndexMetadata | None, forced_refresh: bool = False
 ) -> tuple[int, dict[str, Any]]:
@@ -259,7 +276,7 @@ def write_response(
         "_version": result.version,
         "result": result.result,
         **({"forced_refresh": True} if forced_refresh and result.result != "noop" else {}),
-        "_shards": {"total": 1 + replicas, "successful": 1, "failed": 0},
+        "_shards": outcome.shards or {"total": 1 + replicas, "successful": 1, "failed": 0},
         "_seq_no": result.seq_no,
         "_primary_term": result.primary_term,
     }

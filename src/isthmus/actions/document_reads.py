@@ -17,6 +17,8 @@ from isthmus.actions.document_items import (
     read_version_conflict,
 )
 from isthmus.actions.document_routing import DocumentRouting
+from isthmus.actions.node_shards_plan import check_only_nodes, ordered_copies
+from isthmus.cluster.routing import ShardId
 from isthmus.cluster.shard_routing import STARTED
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -51,6 +53,7 @@ class DocumentReads(DocumentRouting):
         realtime = params.get("realtime", "true") != "false"
         if self.distributed:
             sid = self._shard_id(meta, params.get("routing") or doc_id)
+            self._check_preference(sid, params.get("preference"))
             local = self.indices.shard(sid)
             if local is not None and (local.routing is None or local.routing.state != STARTED):
                 local = None  # still recovering: its search index may lack documents
@@ -110,6 +113,22 @@ class DocumentReads(DocumentRouting):
                 source = filter_source(source, inc, excludes)
             out["_source"] = source
         return out
+
+    def _check_preference(self, sid: ShardId, preference: str | None) -> None:
+        """ES's 400 for an ``_only_nodes`` preference no copy of the shard meets (as a search's;
+        the read itself still goes to the primary, which holds every acknowledged write)."""
+        if not preference:
+            return
+        assert self.shard_writes is not None
+        nodes = self.shard_writes.peers.view.nodes
+        ordered = ordered_copies(
+            preference,
+            self.copies.readable(sid),
+            self.copies.local_node_id,
+            sid.shard,
+            lambda spec: {n.id for n in nodes.resolve(spec.split(","))},
+        )
+        check_only_nodes(preference, sid.index_name, sid.shard, ordered)
 
     async def mget(
         self,

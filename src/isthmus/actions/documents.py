@@ -13,6 +13,7 @@ The rooms: ``document_items`` (the item, its checks and response body),
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any
@@ -24,17 +25,21 @@ from isthmus.actions.document_items import (
     WriteItem,
     check_routing,
     located,
+    shards_section,
     validate_id,
 )
 from isthmus.actions.document_reads import DocumentReads
 from isthmus.actions.document_updates import DocumentUpdates
 from isthmus.actions.shard_ops_wire import decode_op, decode_result, encode_op, encode_result
 from isthmus.actions.shard_replication import (
+    DEFAULT_WRITE_TIMEOUT,
+    Replicated,
     ShardWrites,
     check_peer,
     request_description,
     shard_of,
 )
+from isthmus.cluster.allocation_service import parse_active_shards
 from isthmus.cluster.data_streams import BACKING_PREFIX, check_timestamp, parent_of
 from isthmus.cluster.data_streams import check_write as check_stream_write
 from isthmus.cluster.metadata import IndexMetadata
@@ -47,14 +52,18 @@ from isthmus.errors import (
     IsthmusError,
     MapperParsingError,
     ShardNotFoundError,
+    UnavailableShardsError,
 )
 from isthmus.index.engine import DeleteOp, IndexOp, Op, OpResult
 from isthmus.index.service import Shard
+from isthmus.settings.values import parse_time
 from isthmus.transport.actions import ActionRegistry
 from isthmus.wire.names import BULK_SHARD_ACTION, UPDATE_SHARD_ACTION
 
 # How long a batch sent to the primary's node may take (its own replication included).
 FORWARD_TIMEOUT_S = 120.0
+# How often a write waiting for wait_for_active_shards copies looks at the routing table.
+ACTIVE_POLL_S = 0.05
 
 
 class DocumentActions(DocumentReads, DocumentUpdates):
@@ -63,10 +72,16 @@ class DocumentActions(DocumentReads, DocumentUpdates):
     # --- the write pipeline -------------------------------------------------------------------
 
     async def execute(
-        self, items: list[WriteItem], refresh: str | None, timeout: str | None = None
+        self,
+        items: list[WriteItem],
+        refresh: str | None,
+        timeout: str | None = None,
+        wait_for_active_shards: int | str | None = None,
     ) -> list[ItemOutcome]:
         """Run writes in order; one item's failure never affects another. ``timeout``: how
-        long a batch waits for its shard's primary (a cluster of several nodes; ES's 1m)."""
+        long a batch waits for its shard's primary (a cluster of several nodes; ES's 1m) and
+        for ``wait_for_active_shards`` active copies (None: the index's
+        ``index.write.wait_for_active_shards``, 1 by default)."""
         outcomes: list[ItemOutcome] = []
         batches: dict[ShardId, list[tuple[int, Op]]] = defaultdict(list)
         shard_meta: dict[ShardId, IndexMetadata] = {}
@@ -79,8 +94,12 @@ class DocumentActions(DocumentReads, DocumentUpdates):
 
             async def run(shard_id: ShardId, entries: list[tuple[int, Op]]) -> None:
                 try:
+                    await self._enough_copies(
+                        shard_id, [op for _, op in entries], wait_for_active_shards, timeout
+                    )
+                    replicated: Replicated | None = None
                     if self.distributed:
-                        results = await self._write_routed(
+                        results, replicated = await self._write_routed(
                             shard_id, [op for _, op in entries], refresh, timeout
                         )
                     else:
@@ -92,8 +111,13 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                     for pos, _op in entries:
                         outcomes[pos].error = exc
                     return
+                shards = None
+                if replicated is not None:
+                    total = 1 + shard_meta[shard_id].number_of_replicas
+                    shards = shards_section(total, replicated)
                 for (pos, _op), result in zip(entries, results, strict=True):
                     outcomes[pos].result = result
+                    outcomes[pos].shards = shards
                     if result.error is not None:
                         outcomes[pos].error = result.error
 
@@ -141,6 +165,49 @@ class DocumentActions(DocumentReads, DocumentUpdates):
         await self._refresh(outcomes, refresh)
         return outcomes
 
+    async def _enough_copies(
+        self, shard_id: ShardId, ops: list[Op], wanted: int | str | None, timeout: str | None
+    ) -> None:
+        """ES's check before a primary writes (ReplicationOperation.checkActiveShardCount):
+        the shard must have ``wanted`` active copies (``all``: every copy), waited for up to
+        ``timeout``, else ES's 503 ``unavailable_shards_exception``. A cluster of one has one
+        active copy of each shard, its primary."""
+        meta = self.cluster.state.by_uuid(shard_id.index_uuid)
+        if meta is None:
+            return
+        if wanted is None:
+            raw = meta.settings.get("index.write.wait_for_active_shards")
+            wanted = 1 if raw is None else parse_active_shards(raw)
+        copies = 1 + meta.number_of_replicas
+        needed = copies if wanted == "all" else int(wanted)
+        if needed <= 1:
+            return
+        limit = timeout or DEFAULT_WRITE_TIMEOUT
+        deadline = time.monotonic() + parse_time(limit, "timeout").millis / 1000
+        while True:
+            active = self._active_copies(shard_id)
+            if active >= needed:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(ACTIVE_POLL_S, left))
+        label = "ALL" if wanted == "all" else str(wanted)
+        raise UnavailableShardsError(
+            f"{shard_id} Not enough active copies to meet shard count of [{label}] (have "
+            f"{active}, needed {needed}). Timeout: [{limit}], request: "
+            f"[{request_description(shard_id, ops)}]",
+            extra={"shard": str(shard_id.shard), "index": shard_id.index_name},
+        )
+
+    def _active_copies(self, shard_id: ShardId) -> int:
+        """Started (or relocating) copies of ``shard_id`` in the routing table (one: a cluster
+        of one, whose primary is open here)."""
+        routing = self.cluster.state.routing.get(shard_id.index_uuid)
+        if not self.distributed or routing is None or shard_id.shard >= len(routing.shards):
+            return 1
+        return sum(1 for c in routing.shards[shard_id.shard].copies if c.active)
+
     # --- a cluster of several nodes: the batch goes to its shard's primary ---------------------
 
     def use_shard_writes(self, writes: ShardWrites, registry: ActionRegistry[Any]) -> None:
@@ -160,13 +227,17 @@ class DocumentActions(DocumentReads, DocumentUpdates):
 
     async def _write_routed(
         self, shard_id: ShardId, ops: list[Op], refresh: str | None, timeout: str | None
-    ) -> list[OpResult]:
+    ) -> tuple[list[OpResult], Replicated]:
+        """The batch's results on its primary, and how its replication went."""
         writes = self.shard_writes
         assert writes is not None
+        replicated = Replicated()
 
         async def here(shard: Shard) -> list[OpResult]:
+            nonlocal replicated
             meta = self.cluster.state.indices[shard_id.index_name]
-            return await writes.write_on_primary(shard, ops, meta, refresh)
+            replicated = Replicated()
+            return await writes.write_on_primary(shard, ops, meta, refresh, replicated)
 
         async def there(node_id: str) -> list[OpResult]:
             answer = await writes.peers.request(
@@ -181,15 +252,17 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                 },
                 FORWARD_TIMEOUT_S,
             )
+            nonlocal replicated
             rows = answer.get("results") if isinstance(answer, dict) else None
             if not isinstance(rows, list) or len(rows) != len(ops):
                 raise IllegalStateError(f"{shard_id} the primary answered a malformed batch")
+            replicated = Replicated.from_json(answer.get("replicated"))
             return [decode_result(r) for r in rows]
 
         results: list[OpResult] = await writes.routed(
             shard_id, timeout, lambda: request_description(shard_id, ops), here, there
         )
-        return results
+        return results, replicated
 
     async def _on_bulk_shard(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A batch another node sent to this node's primary: parsed again against the current
@@ -224,9 +297,11 @@ class DocumentActions(DocumentReads, DocumentUpdates):
             ready.append((pos, op))
         refresh = payload.get("refresh")
         refresh = refresh if isinstance(refresh, str) else None
+        replicated = Replicated()
         if ready:
             meta = self.cluster.state.indices[shard.shard_id.index_name]
-            stored = await writes.write_on_primary(shard, [op for _, op in ready], meta, refresh)
+            ops = [op for _, op in ready]
+            stored = await writes.write_on_primary(shard, ops, meta, refresh, replicated)
             for (pos, _op), result in zip(ready, stored, strict=True):
                 results[pos] = result
             done = [r.seq_no for r in stored if r.error is None and r.result is not None]
@@ -234,7 +309,10 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                 await shard.refresh()
             elif done and refresh == "wait_for":
                 await shard.wait_for_refresh(max(done))
-        return {"results": [encode_result(r) for r in results if r is not None]}
+        return {
+            "results": [encode_result(r) for r in results if r is not None],
+            "replicated": replicated.to_json(),
+        }
 
     async def _prepare(self, item: WriteItem, meta: IndexMetadata, outcome: ItemOutcome) -> Op:
         if item.action == "delete":

@@ -30,6 +30,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from isthmus.actions.peer_channels import PeerChannels
@@ -84,6 +86,43 @@ DEFAULT_WRITE_TIMEOUT = "1m"
 REPLICA_TIMEOUT_S = 30.0
 # How long a replica waits for the mapping its primary parsed a batch against.
 MAPPING_WAIT_S = 30.0
+
+
+@dataclass
+class Replicated:
+    """How a batch's replication went, for ES's ``_shards`` of a write: the copies that applied
+    it (the primary included; a copy not open yet is neither successful nor failed) and ES's
+    ShardInfo.Failure of each replica that failed."""
+
+    successful: int = 1
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"successful": self.successful, "failures": self.failures}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Replicated:
+        if not isinstance(value, dict) or not isinstance(value.get("successful"), int):
+            return cls()
+        failures = value.get("failures")
+        return cls(value["successful"], failures if isinstance(failures, list) else [])
+
+
+def _replica_failure(sid: ShardId, target: CopyTarget, reason: str) -> dict[str, Any]:
+    """ES's ShardInfo.Failure of a replica (``reason``: ``[<type>] <text>`` for an ES error)."""
+    kind, text, status = "exception", reason, HTTPStatus.INTERNAL_SERVER_ERROR
+    if reason.startswith("[") and "] " in reason:
+        kind, text = reason[1:].split("] ", 1)
+        if kind in UNREACHABLE_TYPES:
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+    return {
+        "_index": sid.index_name,
+        "_shard": sid.shard,
+        "_node": target.node_id,
+        "reason": {"type": kind, "reason": text},
+        "status": status.name,
+        "primary": False,
+    }
 
 
 class ShardPeers:
@@ -279,9 +318,15 @@ class ShardWrites:
     # --- the primary ---------------------------------------------------------------------------
 
     async def write_on_primary(
-        self, shard: Shard, ops: Sequence[Op], meta: IndexMetadata, refresh: str | None
+        self,
+        shard: Shard,
+        ops: Sequence[Op],
+        meta: IndexMetadata,
+        refresh: str | None,
+        replicated: Replicated | None = None,
     ) -> list[OpResult]:
-        """Store ``ops`` on this primary, replicate them, answer once every copy applied them."""
+        """Store ``ops`` on this primary, replicate them, answer once every copy applied them
+        (``replicated`` is told how many did, and which failed)."""
         async with shard.permits.write():
             results = await shard.write(ops, meta.mapping)
             term = shard.engine.primary_term
@@ -290,10 +335,12 @@ class ShardWrites:
         if not stored or not targets:
             return results
         try:
-            await self._replicate(shard, targets, stored, term, meta, refresh)
+            done = await self._replicate(shard, targets, stored, term, meta, refresh)
         except IsthmusError as exc:
             # Stored here but not known to be on every copy: never acknowledged.
             return [r if r.error is not None else OpResult(r.id, None, error=exc) for r in results]
+        if replicated is not None:
+            replicated.successful, replicated.failures = done.successful, done.failures
         return results
 
     async def replicate(
@@ -318,8 +365,9 @@ class ShardWrites:
         term: int,
         meta: IndexMetadata,
         refresh: str | None,
-    ) -> None:
+    ) -> Replicated:
         sid = shard.shard_id
+        replicated = Replicated()
         payload = {
             "index": sid.index_name,
             "index_uuid": sid.index_uuid,
@@ -343,6 +391,7 @@ class ShardWrites:
                 checkpoint = answer.get("local_checkpoint") if isinstance(answer, dict) else None
                 if isinstance(checkpoint, int):
                     await shard.copy_checkpoint(target.allocation_id, checkpoint)
+                replicated.successful += 1
                 return
             except ShardNotFoundError:
                 if not target.started:
@@ -368,8 +417,10 @@ class ShardWrites:
                 f"failed to perform indices:data/write/bulk[s] on replica: {reason}",
                 unreachable=unreachable,
             )
+            replicated.failures.append(_replica_failure(sid, target, reason))
 
         await asyncio.gather(*(one(t) for t in targets))
+        return replicated
 
     async def resync(self, shard: Shard) -> None:
         """A replica just promoted (ES's primary-replica resync): its copies receive the

@@ -341,6 +341,20 @@ def _positive(lo: int, hi: int, key: str) -> Callable[[int], None]:
     return check
 
 
+def _active_shard_count(raw: object) -> str:
+    """ES's ActiveShardCount.parseString: ``all`` or a number of copies >= 0."""
+    text = v.parse_str(raw)
+    if text.lower() == "all":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"cannot parse ActiveShardCount[{text}]") from None
+    if count < 0:
+        raise ValueError("shard count cannot be a negative value")
+    return text
+
+
 def _durability(raw: object) -> str:
     text = v.parse_str(raw).lower()
     if text not in ("request", "async"):
@@ -394,6 +408,13 @@ INDEX_SETTINGS = (
         validator=_int_at_least(0),
     ),
     Setting("index.translog.durability", _durability, "request", Scope.INDEX, dynamic=True),
+    Setting(
+        "index.write.wait_for_active_shards",
+        _active_shard_count,
+        "1",
+        Scope.INDEX,
+        dynamic=True,
+    ),
     Setting(
         "index.soft_deletes.retention_lease.period",
         v.parse_time,

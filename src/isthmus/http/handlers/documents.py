@@ -24,6 +24,7 @@ from isthmus.actions.document_items import (
     version_type_of,
     write_response,
 )
+from isthmus.cluster.allocation_service import parse_active_shards
 from isthmus.cluster.data_streams import stream
 from isthmus.errors import (
     ActionRequestValidationError,
@@ -260,11 +261,19 @@ def write_timeout(req: Request) -> str | None:
     return text
 
 
+def active_shards(req: Request) -> int | str | None:
+    """A write's ``wait_for_active_shards`` (None: the index's own setting decides)."""
+    raw = req.params.get("wait_for_active_shards")
+    return None if raw is None or raw == "index-setting" else parse_active_shards(raw)
+
+
 def routes(s: DocumentsApiDeps) -> list[Route]:
     docs = s.documents
 
     async def single_write(req: Request, item: WriteItem) -> Response:
-        outcomes = await docs.execute([item], refresh_param(req), write_timeout(req))
+        outcomes = await docs.execute(
+            [item], refresh_param(req), write_timeout(req), active_shards(req)
+        )
         outcome = outcomes[0]
         meta = s.cluster.state.indices.get(outcome.index)
         if outcome.error is not None:
@@ -478,7 +487,7 @@ def routes(s: DocumentsApiDeps) -> list[Route]:
             await _maybe_off_loop(big, authorize_items, req.subject, items)
         ready = [it for it in items if not isinstance(it.source, IsthmusError)]
         refresh = refresh_param(req)
-        outcomes = await docs.execute(ready, refresh, write_timeout(req))
+        outcomes = await docs.execute(ready, refresh, write_timeout(req), active_shards(req))
         out = await _maybe_off_loop(big, render_items, items, outcomes, refresh)
         return {
             "errors": out["errors"],
