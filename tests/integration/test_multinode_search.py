@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -219,30 +220,57 @@ def test_writes_report_copies_and_wait_for_active_shards_gets_read_preference(
     for name in ("node-1", "node-2", "node-3"):  # the primary here, or forwarded to it
         put = _es(cluster, name).index(index="copies", id=name, document={"n": 1})
         assert put["_shards"] == {"total": 2, "successful": 2, "failed": 0}, name
+    for name in ("node-1", "node-2", "node-3"):
+        updated = _es(cluster, name).update(index="copies", id="node-1", doc={"u": name})
+        assert updated["_shards"] == {"total": 2, "successful": 2, "failed": 0}, name
     bulk = es.bulk(operations=[{"delete": {"_index": "copies", "_id": "node-3"}}])
     assert bulk["items"][0]["delete"]["_shards"] == {"total": 2, "successful": 2, "failed": 0}
+    assert es.index(index="copies", id="y", document={}, wait_for_active_shards="all")[
+        "_shards"
+    ] == {"total": 2, "successful": 2, "failed": 0}
+    # Three writes short of copies wait their 1 s together: an index, an update (a request's
+    # count) and a bulk item (the index's own default, index.write.wait_for_active_shards).
+    es.indices.put_settings(index="copies", settings={"index.write.wait_for_active_shards": 3})
+
+    def refused(call: Callable[[], Any]) -> dict[str, Any]:
+        with pytest.raises(ApiError) as info:
+            call()
+        assert info.value.meta.status == 503
+        return dict(info.value.body["error"])
+
     started = time.monotonic()
-    with pytest.raises(ApiError) as refused:
-        es.index(
-            index="copies", id="x", document={"n": 2}, wait_for_active_shards="4", timeout="1s"
+    with ThreadPoolExecutor(3) as pool:
+        index_error = pool.submit(
+            refused,
+            lambda: es.index(
+                index="copies", id="x", document={"n": 2}, wait_for_active_shards="4", timeout="1s"
+            ),
+        )
+        update_error = pool.submit(
+            refused,
+            lambda: es.update(
+                index="copies", id="node-1", doc={}, wait_for_active_shards="3", timeout="1s"
+            ),
+        )
+        bulk_answer = pool.submit(
+            lambda: es.bulk(
+                operations=[{"index": {"_index": "copies", "_id": "z"}}, {}], timeout="1s"
+            )
         )
     assert time.monotonic() - started >= 1.0
-    assert refused.value.meta.status == 503
-    error = refused.value.body["error"]
+    error = index_error.result()
     assert error["type"] == "unavailable_shards_exception"
     assert error["reason"] == (
         "[copies][0] Not enough active copies to meet shard count of [4] (have 2, needed 4). "
         "Timeout: [1s], request: [BulkShardRequest [[copies][0]] containing [index "
         '{[copies][x], source[{"n":2}]}]]'
     )
-    assert es.index(index="copies", id="y", document={}, wait_for_active_shards="all")[
-        "_shards"
-    ] == {"total": 2, "successful": 2, "failed": 0}
-    # The index's own default: index.write.wait_for_active_shards.
-    es.indices.put_settings(index="copies", settings={"index.write.wait_for_active_shards": 3})
-    out = es.bulk(operations=[{"index": {"_index": "copies", "_id": "z"}}, {}], timeout="1s")
-    assert out["items"][0]["index"]["error"]["type"] == "unavailable_shards_exception"
-    assert "(have 2, needed 3)" in out["items"][0]["index"]["error"]["reason"]
+    assert update_error.result()["reason"].endswith(
+        "(have 2, needed 3). Timeout: [1s], request: [update {[copies][node-1]}]"
+    )
+    item = bulk_answer.result()["items"][0]["index"]
+    assert item["error"]["type"] == "unavailable_shards_exception"
+    assert "(have 2, needed 3)" in item["error"]["reason"]
     with pytest.raises(BadRequestError) as bad:
         es.get(index="copies", id="node-1", preference="_only_nodes:zzz")
     assert bad.value.body["error"]["reason"] == (

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 
 from isthmus import xcontent
-from isthmus.actions.document_items import ItemOutcome, WriteItem
+from isthmus.actions.document_items import ItemOutcome, WriteItem, shards_section
 from isthmus.actions.document_routing import DocumentRouting
 from isthmus.actions.shard_ops_wire import decode_error, decode_result, encode_error, encode_result
-from isthmus.actions.shard_replication import shard_of
+from isthmus.actions.shard_replication import Replicated, shard_of
 from isthmus.cluster.metadata import IndexMetadata
 from isthmus.cluster.routing import ShardId
 from isthmus.errors import (
@@ -216,10 +216,13 @@ class DocumentUpdates(DocumentRouting):
         assert writes is not None
 
         async def here(shard: Shard) -> None:
+            replicated = Replicated()
+
             async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
-                return await writes.write_on_primary(shard, ops, latest, refresh)
+                return await writes.write_on_primary(shard, ops, latest, refresh, replicated)
 
             await self._update_on(shard, item, meta, outcome, write)
+            outcome.shards = shards_section(1 + meta.number_of_replicas, replicated)
 
         async def there(node_id: str) -> None:
             answer = await writes.peers.request(
@@ -241,6 +244,8 @@ class DocumentUpdates(DocumentRouting):
             outcome.result = decode_result(answer.get("result"))
             get = answer.get("get")
             outcome.get = get if isinstance(get, dict) else None
+            replicated = Replicated.from_json(answer.get("replicated"))
+            outcome.shards = shards_section(1 + meta.number_of_replicas, replicated)
 
         await writes.routed(
             sid, timeout, lambda: f"update {{[{meta.name}][{item.id}]}}", here, there
@@ -259,9 +264,10 @@ class DocumentUpdates(DocumentRouting):
         meta = self.cluster.state.indices.get(shard.shard_id.index_name, shard.meta)
         refresh = payload.get("refresh")
         refresh = refresh if refresh in ("true", "wait_for") else None
+        replicated = Replicated()
 
         async def write(ops: list[Op], latest: IndexMetadata) -> list[OpResult]:
-            return await writes.write_on_primary(shard, ops, latest, refresh)
+            return await writes.write_on_primary(shard, ops, latest, refresh, replicated)
 
         try:
             await self._update_on(shard, item, meta, outcome, write)
@@ -276,6 +282,7 @@ class DocumentUpdates(DocumentRouting):
         return {
             "result": None if outcome.result is None else encode_result(outcome.result),
             "get": outcome.get,
+            "replicated": replicated.to_json(),
         }
 
     @staticmethod

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import orjson
@@ -94,8 +96,12 @@ class DocumentActions(DocumentReads, DocumentUpdates):
 
             async def run(shard_id: ShardId, entries: list[tuple[int, Op]]) -> None:
                 try:
+                    ops = [op for _, op in entries]
                     await self._enough_copies(
-                        shard_id, [op for _, op in entries], wait_for_active_shards, timeout
+                        shard_id,
+                        lambda: request_description(shard_id, ops),
+                        wait_for_active_shards,
+                        timeout,
                     )
                     replicated: Replicated | None = None
                     if self.distributed:
@@ -140,6 +146,14 @@ class DocumentActions(DocumentReads, DocumentUpdates):
                 if item.action == "update":
                     check_routing(meta, item.routing, item.id)
                     await flush()
+                    if item.id is not None:
+                        sid = self._shard_id(meta, item.routing or item.id)
+                        await self._enough_copies(
+                            sid,
+                            partial(str, f"update {{[{meta.name}][{item.id}]}}"),
+                            wait_for_active_shards,
+                            timeout,
+                        )
                     await self._update(item, meta, outcome, timeout, refresh)
                     continue
                 op = await self._prepare(item, meta, outcome)
@@ -166,7 +180,11 @@ class DocumentActions(DocumentReads, DocumentUpdates):
         return outcomes
 
     async def _enough_copies(
-        self, shard_id: ShardId, ops: list[Op], wanted: int | str | None, timeout: str | None
+        self,
+        shard_id: ShardId,
+        describe: Callable[[], str],
+        wanted: int | str | None,
+        timeout: str | None,
     ) -> None:
         """ES's check before a primary writes (ReplicationOperation.checkActiveShardCount):
         the shard must have ``wanted`` active copies (``all``: every copy), waited for up to
@@ -196,7 +214,7 @@ class DocumentActions(DocumentReads, DocumentUpdates):
         raise UnavailableShardsError(
             f"{shard_id} Not enough active copies to meet shard count of [{label}] (have "
             f"{active}, needed {needed}). Timeout: [{limit}], request: "
-            f"[{request_description(shard_id, ops)}]",
+            f"[{describe()}]",
             extra={"shard": str(shard_id.shard), "index": shard_id.index_name},
         )
 
