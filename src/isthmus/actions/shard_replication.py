@@ -80,6 +80,12 @@ UNREACHABLE_TYPES = frozenset(
     }
 )
 
+# The mark (an error field) of a replica that refused operations of a new primary term: it holds
+# an older primary's operations the new primary did not confirm (see ``on_replica``). The
+# primary fails it without counting an allocation failure: the master allocates a new copy,
+# which recovers from empty.
+MUST_RECOVER = "must_recover_from_empty"
+
 # ES's default ``timeout`` of a write: how long it waits for an active primary.
 DEFAULT_WRITE_TIMEOUT = "1m"
 # How long a primary waits for one replica's answer before failing that copy.
@@ -365,10 +371,11 @@ class ShardWrites:
         term: int,
         meta: IndexMetadata,
         refresh: str | None,
+        resync: dict[str, int] | None = None,
     ) -> Replicated:
         sid = shard.shard_id
         replicated = Replicated()
-        payload = {
+        payload: dict[str, Any] = {
             "index": sid.index_name,
             "index_uuid": sid.index_uuid,
             "shard": sid.shard,
@@ -378,6 +385,8 @@ class ShardWrites:
             "ops": encode_history(stored),
             "refresh": refresh or "false",
         }
+        if resync is not None:
+            payload["resync"] = resync
 
         async def one(target: CopyTarget) -> None:
             unreachable = False
@@ -399,7 +408,9 @@ class ShardWrites:
                 reason = "shard not found on its node"
             except IsthmusError as exc:
                 reason = f"[{exc.es_type}] {exc.reason}"
-                unreachable = exc.es_type in UNREACHABLE_TYPES
+                unreachable = (
+                    exc.es_type in UNREACHABLE_TYPES or exc.extra.get(MUST_RECOVER) is True
+                )
             except (OSError, TimeoutError) as exc:
                 reason = repr(exc)
                 unreachable = True
@@ -437,7 +448,10 @@ class ShardWrites:
                 shard.engine.history, shard.resync_from, shard.engine.max_seq_no, 1_000_000
             )
         if targets:
-            await self._replicate(shard, targets, ops, term, meta, None)
+            # Every operation this primary holds from resync_from on: a copy checks that the
+            # operations it holds there are these (see on_replica).
+            span = {"from": shard.resync_from, "max_seq_no": shard.engine.max_seq_no}
+            await self._replicate(shard, targets, ops, term, meta, None, span)
             log.info(
                 "[%s] primary-replica resync: %s operations from [%s] to %s copies",
                 shard.shard_id,
@@ -462,8 +476,9 @@ class ShardWrites:
             raise IllegalStateError(
                 f"{sid} operation primary term [{term}] is too old (current [{current}])"
             )
-        if term > current:
-            await asyncio.to_thread(shard.engine.set_primary_term, term)
+        await shard.take_term(term)
+        ops = decode_history(payload.get("ops"))
+        await self._confirm_held(shard, payload.get("resync"), ops)
         wanted = payload.get("mapping_version", 0)
 
         def mapped() -> bool:
@@ -474,7 +489,8 @@ class ShardWrites:
         meta = self.cluster.state.by_uuid(sid.index_uuid)
         if meta is None:
             raise IndexNotFoundError(sid.index_name)
-        ops = decode_history(payload.get("ops"))
+        if shard.diverged:  # became so while this batch waited for its mapping
+            raise self._must_recover(shard, term)
         await shard.apply_replicated(ops, meta.mapping)
         checkpoint = payload.get("global_checkpoint")
         if isinstance(checkpoint, int) and shard.tracker is None:
@@ -485,6 +501,53 @@ class ShardWrites:
         elif refresh == "wait_for" and ops:
             await shard.wait_for_refresh(max(op.seq_no for op in ops))
         return {"local_checkpoint": shard.engine.local_checkpoint}
+
+    async def _confirm_held(self, shard: Shard, resync: Any, ops: Sequence[Any]) -> None:
+        """A replica that learnt a new primary term while holding operations above the global
+        checkpoint it knew (``Shard.unconfirmed_from``) takes nothing under that term until the
+        new primary's resync confirms them: the resync names every operation the primary holds
+        from its ``from``, so each operation the replica holds from there (below it: at or
+        under the new primary's global checkpoint, the same on every in-sync copy) must be one
+        of them (same ``_seq_no`` and term: a primary gives each ``_seq_no`` once per term),
+        and the replica must hold none above the primary's ``max_seq_no``. Otherwise (or a
+        live write under the new term comes first) the replica may hold an unacknowledged
+        operation where the new primary writes another: skipping the new one as already
+        processed would lose an acknowledged write. Such a copy refuses, is failed, and a new
+        copy recovers from empty. ES rolls the replica back to its global checkpoint and
+        replays the resync instead; this engine cannot roll back."""
+        start = shard.unconfirmed_from
+        term = shard.engine.primary_term
+        if shard.diverged:
+            raise self._must_recover(shard, term)
+        if start is None:
+            return
+        span_from = resync.get("from") if isinstance(resync, dict) else None
+        span_max = resync.get("max_seq_no") if isinstance(resync, dict) else None
+        confirmed = False
+        if isinstance(span_from, int) and isinstance(span_max, int):
+            sent = {op.seq_no: op.primary_term for op in ops}
+            held = await asyncio.to_thread(shard.engine.processed_terms, max(start, span_from))
+            confirmed = shard.engine.max_seq_no <= span_max and all(
+                t is not None and sent.get(n) == t for n, t in held.items()
+            )
+        if shard.unconfirmed_from is None or shard.diverged:
+            pass  # another batch decided meanwhile
+        elif confirmed:
+            shard.unconfirmed_from = None
+        else:
+            shard.diverged = True
+        if shard.diverged:
+            raise self._must_recover(shard, term)
+
+    @staticmethod
+    def _must_recover(shard: Shard, term: int) -> IllegalStateError:
+        sid = shard.shard_id
+        start = shard.unconfirmed_from
+        return IllegalStateError(
+            f"{sid} replica holds operations from [{start}] that primary term [{term}] did not "
+            f"confirm: it must recover from the primary anew",
+            extra={MUST_RECOVER: True},
+        )
 
     # --- realtime reads ------------------------------------------------------------------------
 

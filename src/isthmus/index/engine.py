@@ -344,6 +344,24 @@ class ShardEngine(ShardSearchIndex, ShardReads):
         here answers with its local checkpoint until the next write)."""
         self._global_checkpoint = checkpoint
 
+    @property
+    def known_global_checkpoint(self) -> int:
+        """The global checkpoint this copy was told (-1 when it was told none): what a replica
+        knows every in-sync copy holds, the same operations everywhere."""
+        known = self._global_checkpoint
+        return -1 if known is None else min(self._tracker.checkpoint, known)
+
+    def processed_terms(self, start: int) -> dict[int, int | None]:
+        """The primary term of each operation this copy processed from ``start`` through its
+        max ``_seq_no`` (None: processed, but no longer in the history)."""
+        with self._lock:
+            top = self.max_seq_no
+            if start > top:
+                return {}
+            rows = self.ops_history.read(start, top, top - start + 1)
+            held: dict[int, int | None] = {row.seq_no: row.primary_term for row in rows}
+            return {n: held.get(n) for n in range(start, top + 1) if self._tracker.has_processed(n)}
+
     def set_history_uuid(self, history_uuid: str) -> None:
         """Take the primary's history uuid (a replica recovering from it): every copy of a
         shard holds one history, the one a follower cluster checks. Persisted."""

@@ -142,6 +142,32 @@ class Shard:
         # Its start (report started, recovery) was handed to the copy starter for its current
         # INITIALIZING entry (a copy the table marks INITIALIZING again is started again).
         self.start_scheduled = False
+        # A replica that learnt a higher primary term while holding operations above the
+        # global checkpoint it knew: those came from an older primary and the new one may not
+        # hold them (an unacknowledged last write), or hold other operations under the same
+        # _seq_no. From this _seq_no on they must be confirmed by the new primary's resync
+        # before the copy takes anything under the new term (None: nothing to confirm).
+        self.unconfirmed_from: int | None = None
+        # Such a replica whose operations the new primary did not confirm: it refuses every
+        # operation until the master replaces it with a new copy, which recovers from empty
+        # (ES rolls the copy back to the global checkpoint instead).
+        self.diverged = False
+
+    async def take_term(self, term: int) -> None:
+        """Take a raised primary term (from the routing table or a replicated batch). A replica
+        holding operations above its known global checkpoint keeps them unconfirmed from then
+        on (see ``unconfirmed_from``); a primary (promoted) holds the shard's history."""
+        engine = self.engine
+        if term <= engine.primary_term:
+            return
+        routing = self.routing
+        if routing is not None and routing.primary:
+            self.unconfirmed_from, self.diverged = None, False
+        else:
+            known = engine.known_global_checkpoint
+            if engine.max_seq_no > known and self.unconfirmed_from is None:
+                self.unconfirmed_from = known + 1
+        await asyncio.to_thread(engine.set_primary_term, term)
 
     def follow(self, routing: ShardRouting, table: ShardTable) -> None:
         """Take this copy's routing entry and its shard's table (applied state)."""
@@ -374,15 +400,28 @@ class IndicesService:
 
     async def _open_copy(self, step: CopyStep, meta: IndexMetadata) -> None:
         assert step.routing is not None and step.table is not None
-        sid = step.shard_id
+        sid, kind = step.shard_id, step.kind
         shard = self.shards.get(sid)
-        if step.kind == FOLLOW and shard is not None:
+        if (
+            kind == FOLLOW
+            and shard is not None
+            and not step.routing.primary
+            and step.routing.state != STARTED
+            and not shard.start_scheduled
+        ):
+            # A replica INITIALIZING again with this copy's id (its node came back, or its
+            # start failed): it recovers from empty like a new copy, since its store may hold
+            # an older primary's operations the shard's history no longer has.
+            await self._close_copy(sid, delete_files=True)
+            kind, shard = RECOVER_REPLICA, None
+        if kind == FOLLOW and shard is not None:
             shard.meta = meta
-            if step.table.primary_term > shard.engine.primary_term:
-                # A replica promoted to primary (same allocation id, a raised term), or a
-                # replica learning of its new primary: older primaries' operations are refused.
-                await asyncio.to_thread(shard.engine.set_primary_term, step.table.primary_term)
             promoted = step.routing.primary and not (shard.routing and shard.routing.primary)
+            if promoted:
+                shard.routing = step.routing  # take_term: a primary's history is the truth
+            # A replica promoted to primary (same allocation id, a raised term), or a replica
+            # learning of its new primary: older primaries' operations are refused.
+            await shard.take_term(step.table.primary_term)
             # What every in-sync copy was known to hold, before this copy starts tracking.
             shard.resync_from = shard.engine.global_checkpoint + 1
             shard.follow(step.routing, step.table)
@@ -396,18 +435,23 @@ class IndicesService:
                 self._start(shard, REPORT_STARTED if step.routing.primary else RECOVER)
             return
         path = self.shard_dir(meta.uuid, sid.shard)
-        if step.kind in (OPEN_EMPTY_PRIMARY, RECOVER_REPLICA):
+        if kind in (OPEN_EMPTY_PRIMARY, RECOVER_REPLICA):
             # A new copy starts empty: whatever an earlier copy left in the folder goes.
             await asyncio.to_thread(shutil.rmtree, path, True)
         engine = await asyncio.to_thread(ShardEngine, path, meta.mapping)
         shard = Shard(sid, engine, meta, self._storage_full)
-        if step.routing.primary:
+        if step.routing.primary or kind == RECOVER_REPLICA:
+            # An empty replica too: its primary's operations carry this term, and a later
+            # raise of it means a new primary (see Shard.take_term).
             await asyncio.to_thread(engine.set_primary_term, step.table.primary_term)
         shard.follow(step.routing, step.table)
+        # A replica reopened on its store under a raised term: its older operations are
+        # unconfirmed (Shard.take_term).
+        await shard.take_term(step.table.primary_term)
         self.shards[sid] = shard
-        if step.kind == REOPEN_STARTED:
+        if kind == REOPEN_STARTED:
             return
-        self._start(shard, RECOVER if step.kind == RECOVER_REPLICA else REPORT_STARTED)
+        self._start(shard, RECOVER if kind == RECOVER_REPLICA else REPORT_STARTED)
 
     def _start(self, shard: Shard, work: str) -> None:
         """Hand ``work`` on a copy to the copy starter, in a task cancelled with the copy."""

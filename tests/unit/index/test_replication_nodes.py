@@ -8,7 +8,9 @@ Checked: a new primary opens and reports started; a replica recovers the primary
 replicated and the global checkpoint is the replica's; a replica refuses a stale primary with
 ES's message and that primary acknowledges nothing; an unreachable replica is failed before the
 write is acknowledged; a promoted replica takes the raised term; a copy that leaves its node is
-closed with its files, and a removed copy's recovery is abandoned.
+closed with its files, and a removed copy's recovery is abandoned; a replica holding an old
+term's operation the new primary lacks is failed before the new primary's write is acknowledged
+(never skips it), and a replica initializing again with its id recovers from empty.
 """
 
 from __future__ import annotations
@@ -433,3 +435,98 @@ async def test_a_get_reads_the_primary_else_a_started_replica(
     peers.down.add("b")
     with pytest.raises(NoShardAvailableActionError, match=r"No shard available for \[get"):
         await a.writes.get(ShardId("other", 0, "other"), "k")
+
+
+async def test_an_acknowledged_write_is_not_skipped_by_a_replica_with_an_old_terms_operation(
+    tmp_path: Path,
+) -> None:
+    """Primary a, replicas b and c; the old primary's last operation (seq 5, term 1, never
+    acknowledged) reached b only. c (which lacks it) is promoted: its next write gets seq 5
+    under term 2 and is acknowledged. b, whose seq 5 the resync did not confirm, refuses and is
+    failed (without counting an allocation failure) before the acknowledgement, so it can never
+    be promoted with the old operation; a new copy on b recovers from empty and holds the
+    acknowledged write only. (A review's probe: b skipped the write as already processed.)"""
+    shared = SharedState(ClusterMetadata(cluster_uuid="c"))
+    peers = Peers({})
+    a, b, c = (Node(n, shared, peers, tmp_path) for n in "abc")
+    await start_primary(shared)
+    primary = table_of(shared.state).primary()
+    assert primary is not None
+
+    def replicas(state: ClusterMetadata) -> ClusterMetadata:
+        return with_table(
+            state,
+            primary,
+            ShardRouting(0, False, INITIALIZING, "b", "rb"),
+            ShardRouting(0, False, INITIALIZING, "c", "rc"),
+        )
+
+    await shared.submit("replicas", replicas)
+    await wait_until(lambda: table_of(shared.state).in_sync == {"pa", "rb", "rc"})
+    for i in range(5):
+        await write(a, op(f"d{i}", i))
+    only_b = b.indices.shard(SID)
+    assert only_b is not None
+    await only_b.apply_replicated([HistoryOp(5, 1, 1, "index", "unacked", b'{"n": 5}', 0)], MAPPING)
+    peers.down.add("a")
+
+    def promote_c(state: ClusterMetadata) -> ClusterMetadata:
+        return with_table(
+            state,
+            ShardRouting(0, True, STARTED, "c", "rc"),
+            ShardRouting(0, False, STARTED, "b", "rb"),
+            ShardRouting(0, False, UNASSIGNED),
+            primary_term=2,
+            in_sync=frozenset({"rb", "rc"}),
+        )
+
+    await shared.submit("promote c", promote_c)
+    await asyncio.sleep(0.2)  # c's resync
+    (result,) = await write(c, op("acked", 6))
+    assert result.error is None  # acknowledged to the client
+    table = table_of(shared.state)
+    assert table.by_allocation("rb") is None and table.in_sync == {"rc"}
+    # Not counted as a failed allocation of the copy (its retries are not used up).
+    assert all(c.unassigned is None or c.unassigned.failed_attempts == 0 for c in table.copies)
+    primary_c = table.primary()
+    assert primary_c is not None
+
+    def reallocate(state: ClusterMetadata) -> ClusterMetadata:
+        return with_table(state, primary_c, ShardRouting(0, False, INITIALIZING, "b", "rb2"))
+
+    await shared.submit("reallocate b", reallocate)
+    await wait_until(lambda: table_of(shared.state).in_sync == {"rc", "rb2"})
+    replica_b = b.indices.shard(SID)
+    assert replica_b is not None
+    assert replica_b.engine.get("acked") is not None, "b skipped an acknowledged write"
+    assert replica_b.engine.get("unacked") is None
+    assert b.docs() == c.docs()
+
+
+async def test_a_replica_initializing_again_with_its_id_recovers_from_empty(
+    cluster: tuple[SharedState, Peers, Node, Node],
+) -> None:
+    """A replica the table marks INITIALIZING again with its allocation id while it is open
+    (its start to be tried again) drops its store and recovers from empty: an operation only
+    its old store held (an older primary's) is gone."""
+    shared, _peers, a, b = cluster
+    await start_primary(shared)
+    for i in range(3):
+        await write(a, op(f"d{i}", i))
+    await add_replica(shared)
+    await wait_until(lambda: table_of(shared.state).by_allocation("rb").state == STARTED)  # type: ignore[union-attr]
+    old = b.indices.shard(SID)
+    assert old is not None
+    await old.apply_replicated([HistoryOp(3, 1, 1, "index", "stray", b'{"n": 3}', 0)], MAPPING)
+    primary = table_of(shared.state).primary()
+    assert primary is not None
+    await shared.submit(
+        "reinitialize",
+        lambda s: with_table(s, primary, ShardRouting(0, False, INITIALIZING, "b", "rb")),
+    )
+    await wait_until(lambda: table_of(shared.state).by_allocation("rb").state == STARTED)  # type: ignore[union-attr]
+    await write(a, op("d3", 3))
+    replica = b.indices.shard(SID)
+    assert replica is not None and replica is not old
+    assert replica.engine.get("stray") is None
+    assert b.docs() == a.docs() and replica.engine.get("d3") is not None
