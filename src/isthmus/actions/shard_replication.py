@@ -27,6 +27,7 @@ data path (TransportReplicationAction, ReplicationOperation).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -92,6 +93,10 @@ DEFAULT_WRITE_TIMEOUT = "1m"
 REPLICA_TIMEOUT_S = 30.0
 # How long a replica waits for the mapping its primary parsed a batch against.
 MAPPING_WAIT_S = 30.0
+# How long a replica whose operations a new primary term must confirm waits for that primary's
+# resync when a live write of the term comes first (the resync starts as the primary applies
+# its promotion: it is normally a moment behind; without one the replica is replaced).
+CONFIRM_WAIT_S = 3.0
 
 
 @dataclass
@@ -233,6 +238,8 @@ class ShardWrites:
         self.copies = copies
         self.peers = peers
         self.waiter = waiter
+        # Notified when a replica's unconfirmed operations were confirmed or found divergent.
+        self._confirmations = asyncio.Condition()
 
     # --- where the primary is -----------------------------------------------------------------
 
@@ -521,6 +528,15 @@ class ShardWrites:
             raise self._must_recover(shard, term)
         if start is None:
             return
+        if not isinstance(resync, dict):
+            # A live write of the new term: the resync may be a moment behind it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CONFIRM_WAIT_S), self._confirmations:
+                    await self._confirmations.wait_for(
+                        lambda: shard.unconfirmed_from is None or shard.diverged
+                    )
+            if shard.unconfirmed_from is None and not shard.diverged:
+                return
         span_from = resync.get("from") if isinstance(resync, dict) else None
         span_max = resync.get("max_seq_no") if isinstance(resync, dict) else None
         confirmed = False
@@ -536,6 +552,8 @@ class ShardWrites:
             shard.unconfirmed_from = None
         else:
             shard.diverged = True
+        async with self._confirmations:
+            self._confirmations.notify_all()
         if shard.diverged:
             raise self._must_recover(shard, term)
 

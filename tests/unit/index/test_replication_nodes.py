@@ -530,3 +530,33 @@ async def test_a_replica_initializing_again_with_its_id_recovers_from_empty(
     assert replica is not None and replica is not old
     assert replica.engine.get("stray") is None
     assert b.docs() == a.docs() and replica.engine.get("d3") is not None
+
+
+async def test_a_live_write_of_a_new_term_waits_for_the_resync_that_confirms_the_replica(
+    cluster: tuple[SharedState, Peers, Node, Node],
+) -> None:
+    """The term rises while replica b holds operations above the global checkpoint it knew: a
+    write of the new term reaching b first waits for the primary's resync, which confirms b's
+    operations (the same _seq_no and terms): b applies the write and stays in sync instead of
+    being replaced."""
+    shared, _peers, a, b = cluster
+    await start_primary(shared)
+    await add_replica(shared)
+    await wait_until(lambda: table_of(shared.state).by_allocation("rb").state == STARTED)  # type: ignore[union-attr]
+    for i in range(3):
+        await write(a, op(f"d{i}", i))
+    replica = b.indices.shard(SID)
+    primary = a.indices.shard(SID)
+    assert replica is not None and primary is not None
+    assert replica.engine.max_seq_no > replica.engine.known_global_checkpoint
+    await shared.submit("raise term", lambda s: with_table(s, *table_of(s).copies, primary_term=2))
+    assert replica.engine.primary_term == 2 and replica.unconfirmed_from is not None
+    live = asyncio.create_task(write(a, op("x", 9)))
+    await asyncio.sleep(0.1)
+    assert not live.done()  # b waits for the resync
+    await a.writes.resync(primary)
+    (result,) = await live
+    assert result.error is None and result.primary_term == 2
+    assert table_of(shared.state).in_sync == {"pa", "rb"}
+    assert b.indices.shard(SID) is replica and replica.unconfirmed_from is None
+    assert b.docs() == a.docs() and replica.engine.get("x") is not None
