@@ -19,7 +19,10 @@ data path (TransportReplicationAction, ReplicationOperation).
   ``illegal_state_exception`` ("operation primary term [n] is too old (current [m])"), applies
   the others with :meth:`~isthmus.index.engine.ShardEngine.apply_replicated` (idempotent,
   order-safe) and answers its local checkpoint: the primary's global checkpoint is the lowest
-  local checkpoint of its in-sync copies, sent with every batch.
+  local checkpoint of its in-sync copies, sent with every batch. A replica that learns a raised
+  term while holding operations above the global checkpoint it knew takes nothing under it
+  until the new primary's resync confirms them, else it refuses and is replaced by a new copy
+  (``ShardWrites._confirm_held``: ES rolls it back instead).
 - A realtime get reads the primary (read-your-writes), here or on its node
   (``indices:data/read/get[s]``), else a started replica (it holds every acknowledged write).
 """
