@@ -292,6 +292,7 @@ class Node:
                 registry=transport.registry,
                 peers=peers,
                 on_fatal=self._fatal,
+                node_settings=s,
             )
         disk = disk_monitor_for(cluster, cluster_actions, env.data_path, env.node_id, s.node_name)
         indices.on_storage_full = disk.storage_full

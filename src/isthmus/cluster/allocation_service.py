@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from isthmus.cluster.allocation import (
     has_unassigned,
@@ -66,9 +67,14 @@ class AllocationService:
         cluster: ClusterService,
         view: NodesView,
         clock: Callable[[], float] = time.time,
+        *,
+        unreachable: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
+        """``unreachable``: nodes the master's follower checks cannot reach (allocated to as if
+        they had left, although etcd still lists them)."""
         self._cluster = cluster
         self._view = view
+        self._unreachable = unreachable
         self._clock = clock
         self._wake = asyncio.Event()
         self.reroutes = 0  # submitted reroutes (introspection, tests)
@@ -78,9 +84,21 @@ class AllocationService:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    def nodes(self) -> DiscoveryNodes:
+        """The nodes allocation works with: the view's, less those the master cannot reach."""
+        nodes = self._view.nodes
+        gone = self._unreachable()
+        if not gone:
+            return nodes
+        return replace(nodes, nodes=tuple(n for n in nodes if n.id not in gone))
+
+    def wake(self) -> None:
+        """Something allocation depends on changed (a follower check's verdict)."""
+        self._wake.set()
+
     def initial_allocation(self, state: ClusterMetadata) -> ClusterMetadata:
         """The ``post_change`` hook: allocate what a proposed change created."""
-        return reroute(state, self._view.nodes, self._now_ms(), handle_departures=False)
+        return reroute(state, self.nodes(), self._now_ms(), handle_departures=False)
 
     def _nodes_changed(self, previous: DiscoveryNodes, current: DiscoveryNodes) -> None:
         if current.is_local_master():
@@ -91,7 +109,7 @@ class AllocationService:
             self._wake.set()
 
     def wants_reroute(self, state: ClusterMetadata) -> bool:
-        nodes = self._view.nodes
+        nodes = self.nodes()
         return (
             needs_routing(state)
             or has_unassigned(state)
@@ -118,7 +136,7 @@ class AllocationService:
             await self.reroute_now()
 
     async def reroute_now(self) -> None:
-        nodes = self._view.nodes
+        nodes = self.nodes()
 
         def change(state: ClusterMetadata) -> ClusterMetadata:
             return reroute(state, nodes, self._now_ms(), handle_departures=True)

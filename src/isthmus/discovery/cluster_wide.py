@@ -13,14 +13,21 @@ from isthmus.actions.peer_channels import PeerChannels
 from isthmus.cluster.allocation_service import AllocationService
 from isthmus.cluster.settings_replication import SettingsReplication
 from isthmus.cluster.state_replication import StateReplication
+from isthmus.discovery.follower_checks import FollowerChecks, follower_check_handler
 from isthmus.errors import IllegalArgumentError
-from isthmus.wire.names import PUBLISH_CHANGE_ACTION
+from isthmus.settings.discovery import (
+    FOLLOWER_CHECK_INTERVAL,
+    FOLLOWER_CHECK_RETRY_COUNT,
+    FOLLOWER_CHECK_TIMEOUT,
+)
+from isthmus.wire.names import FOLLOWER_CHECK_ACTION, PUBLISH_CHANGE_ACTION
 
 if TYPE_CHECKING:
     from isthmus.actions.cluster import ClusterActions
     from isthmus.cluster.nodes import DiscoveryNode
     from isthmus.discovery.formation import ClusterFormation
     from isthmus.security.store import SecurityStore
+    from isthmus.settings.node import NodeSettings
     from isthmus.transport.actions import ActionRegistry
 
 
@@ -32,6 +39,7 @@ def cluster_wide_state(
     registry: ActionRegistry[Any],
     peers: PeerChannels,
     on_fatal: Callable[[str], None],
+    node_settings: NodeSettings,
 ) -> list[Coroutine[Any, Any, None]]:
     """Hook the cluster service, the security store and the settings API to etcd; returns the
     loops to run in the node's task group (each waits for formation's client of the store)."""
@@ -78,12 +86,35 @@ def cluster_wide_state(
     cluster_actions.replication = settings
     # The elected master allocates shards; every proposed change is allocated before it is
     # published (isthmus.cluster.allocation_service).
-    allocation = AllocationService(cluster_actions.cluster, view)
+    # The master's follower checks: a node it cannot reach is allocated to as if it had left.
+    registry.register(FOLLOWER_CHECK_ACTION, follower_check_handler(cluster_name))
+
+    async def ask(node: DiscoveryNode, action: str, body: dict[str, Any], timeout: float) -> Any:
+        return await peers.request(node, action, body, timeout=timeout)
+
+    wake: list[Callable[[], None]] = []
+
+    def changed() -> None:
+        for each in wake:
+            each()
+
+    checks = FollowerChecks(
+        cluster_name,
+        view,
+        ask,
+        interval_s=node_settings.get(FOLLOWER_CHECK_INTERVAL).millis / 1000,
+        timeout_s=node_settings.get(FOLLOWER_CHECK_TIMEOUT).millis / 1000,
+        retry_count=node_settings.get(FOLLOWER_CHECK_RETRY_COUNT),
+        on_change=changed,
+    )
+    allocation = AllocationService(cluster_actions.cluster, view, unreachable=checks.removed)
+    wake.append(allocation.wake)
     cluster_actions.cluster.post_change = allocation.initial_allocation
     loops = [
         state.run(formation.joined_store),
         settings.run(formation.joined_store),
         allocation.run(),
+        checks.run(),
     ]
     if security_store is not None:
         from isthmus.security.replication import SecurityReplication

@@ -104,7 +104,9 @@ class NoLongerPrimaryShardError(IsthmusError):
 
     es_type = "no_longer_primary_shard_exception"
     status = 500
-    java_class = "org.elasticsearch.cluster.action.shard.ShardStateAction$NoLongerPrimaryShardException"
+    java_class = (
+        "org.elasticsearch.cluster.action.shard.ShardStateAction$NoLongerPrimaryShardException"
+    )
 
     def __init__(self, index: str, index_uuid: str, shard: int, reason: str) -> None:
         super().__init__(

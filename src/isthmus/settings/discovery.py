@@ -101,6 +101,16 @@ def _endpoints(urls: tuple[str, ...]) -> None:
             )
 
 
+FOLLOWER_CHECK_INTERVAL = "cluster.fault_detection.follower_check.interval"
+FOLLOWER_CHECK_TIMEOUT = "cluster.fault_detection.follower_check.timeout"
+FOLLOWER_CHECK_RETRY_COUNT = "cluster.fault_detection.follower_check.retry_count"
+
+
+def _positive(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"Failed to parse value [{value}] for setting [{{key}}] must be >= 1")
+
+
 def _at_least(millis: int, text: str) -> Any:
     def check(value: v.TimeValue) -> None:
         if value.millis < millis:
@@ -124,6 +134,11 @@ DISCOVERY_SETTINGS: tuple[Setting, ...] = (
     Setting(ETCD_HEARTBEAT, v.parse_time, v.parse_time("100ms"), Scope.NODE, validator=_at_least(1, "1ms")),
     Setting(ETCD_ELECTION, v.parse_time, v.parse_time("1s"), Scope.NODE, validator=_at_least(1, "1ms")),
     Setting(ETCD_SOCKET_DIR, v.parse_str, None, Scope.NODE),
+    # ES's FollowersChecker: how the master finds a node it cannot reach although etcd still
+    # hears it (isthmus.discovery.follower_checks).
+    Setting(FOLLOWER_CHECK_INTERVAL, v.parse_time, v.parse_time("1s"), Scope.NODE, validator=_at_least(100, "100ms")),
+    Setting(FOLLOWER_CHECK_TIMEOUT, v.parse_time, v.parse_time("10s"), Scope.NODE, validator=_at_least(1, "1ms")),
+    Setting(FOLLOWER_CHECK_RETRY_COUNT, v.parse_int, 3, Scope.NODE, validator=_positive),
 )  # fmt: skip
 
 

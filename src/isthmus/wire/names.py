@@ -50,7 +50,9 @@ PEER_INFO_ACTION: Final = "internal:isthmus/coordination/peer_info"
 PUBLISH_CHANGE_ACTION: Final = "internal:isthmus/cluster/publish_change"
 # What only nodes of one cluster send each other (as the system; each handler also checks the
 # cluster name): the transport filter lets the system identity run them.
-INTRA_CLUSTER_ACTIONS: Final = frozenset({PUBLISH_CHANGE_ACTION})
+# The master's check that it can reach each node (ES's FollowersChecker).
+FOLLOWER_CHECK_ACTION: Final = "internal:coordination/fault_detection/follower_check"
+INTRA_CLUSTER_ACTIONS: Final = frozenset({PUBLISH_CHANGE_ACTION, FOLLOWER_CHECK_ACTION})
 
 # --- node-level requests of one cluster (ES's TransportNodesAction: the REST action + "[n]") -----
 
